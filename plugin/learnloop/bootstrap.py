@@ -1,0 +1,68 @@
+"""Wires the parts together once, for the web process, the worker and the CLI."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from learnloop.config import Settings, load_settings
+from learnloop.mattermost.client import MattermostClient
+from learnloop.storage.engine import make_engine
+from learnloop.storage.unit_of_work import UnitOfWork, session_factory
+
+Clock = Callable[[], datetime]
+SIGNING_SECRET_NAME = "signing_key"
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock = utc_now
+    _signing_key: bytes | None = field(default=None, repr=False)
+    _mattermost: MattermostClient | None = field(default=None, repr=False)
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions)
+
+    @property
+    def signing_key(self) -> bytes:
+        """LEARNLOOP_SECRET_KEY, or a key generated once and kept in the database, so that
+        buttons posted before a restart still verify after it."""
+        if self._signing_key is None:
+            configured = self.settings.secret_key
+            if configured is not None:
+                self._signing_key = configured.get_secret_value().encode("utf-8")
+            else:
+                with self.uow() as uow:
+                    value = uow.secrets.get_or_create(SIGNING_SECRET_NAME, secrets.token_urlsafe(48), self.clock())
+                    uow.commit()
+                self._signing_key = value.encode("utf-8")
+        return self._signing_key
+
+    def mattermost(self) -> MattermostClient | None:
+        """The bot's REST client, or None while no Mattermost URL and bot token are configured."""
+        url, token = self.settings.mattermost_url_text, self.settings.mattermost_bot_token
+        if not url or token is None:
+            return None
+        if self._mattermost is None:
+            self._mattermost = MattermostClient(
+                url, token.get_secret_value(), timeout=self.settings.mattermost_timeout_seconds
+            )
+        return self._mattermost
+
+
+def build_runtime(settings: Settings | None = None, *, clock: Clock = utc_now, engine: Engine | None = None) -> Runtime:
+    settings = settings or load_settings()
+    engine = engine or make_engine(settings.database_url)
+    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine), clock=clock)

@@ -1,0 +1,186 @@
+"""Settings: LEARNLOOP_* environment variables over an optional TOML file, validated at start.
+
+Environment variables configure the service itself; the TOML file named by
+LEARNLOOP_CONFIG_FILE (default ./learnloop.toml, optional) holds what is structured, such as
+the communities. A variable set in the environment wins over the same key in the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "LEARNLOOP_"
+DEFAULT_CONFIG_FILE = "learnloop.toml"
+MATTERMOST_ID_LENGTH = 26
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names each bad setting and what was expected."""
+
+
+def _split_tokens(value: Any) -> Any:
+    if isinstance(value, str):
+        return [token.strip() for token in value.split(",") if token.strip()]
+    return value
+
+
+def _check_mattermost_id(value: str) -> str:
+    if len(value) != MATTERMOST_ID_LENGTH or not value.isalnum():
+        raise ValueError(f"expected a 26-character Mattermost id, got '{value[:40]}'")
+    return value
+
+
+TokenList = Annotated[list[str], NoDecode]
+
+
+class CommunityConfig(BaseModel):
+    """A community: a Mattermost channel, its owners, and (later) its wiki spaces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    channel_id: str
+    owners: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+
+    @field_validator("channel_id")
+    @classmethod
+    def _channel_id(cls, value: str) -> str:
+        return _check_mattermost_id(value)
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        return [_check_mattermost_id(owner) for owner in value]
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"expected an IANA time zone such as 'Europe/Berlin', got '{value}'") from None
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
+
+    database_url: str = Field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'learnloop.db'}")
+    public_url: AnyHttpUrl = AnyHttpUrl("http://127.0.0.1:8080")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    web_workers: int = Field(default=2, ge=1, le=64)
+    secret_key: SecretStr | None = None
+    mattermost_url: AnyHttpUrl | None = None
+    mattermost_bot_token: SecretStr | None = None
+    mattermost_bot_user_id: str | None = None
+    mattermost_command_tokens: TokenList = Field(default_factory=list)
+    mattermost_webhook_tokens: TokenList = Field(default_factory=list)
+    mattermost_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    config_file: Path = Path(DEFAULT_CONFIG_FILE)
+    communities: list[CommunityConfig] = Field(default_factory=list)
+
+    _split_command_tokens = field_validator("mattermost_command_tokens", "mattermost_webhook_tokens", mode="before")(
+        _split_tokens
+    )
+
+    @field_validator("secret_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("expected at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+pysqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError(
+                "expected sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db, "
+                f"got '{value.split(':', 1)[0]}:...'"
+            )
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("communities")
+    @classmethod
+    def _unique_channels(cls, value: list[CommunityConfig]) -> list[CommunityConfig]:
+        seen: set[str] = set()
+        for community in value:
+            if community.channel_id in seen:
+                raise ValueError(f"channel {community.channel_id} is mapped to more than one community")
+            seen.add(community.channel_id)
+        return value
+
+    @property
+    def mattermost_url_text(self) -> str | None:
+        return str(self.mattermost_url).rstrip("/") if self.mattermost_url else None
+
+    @property
+    def public_url_text(self) -> str:
+        return str(self.public_url).rstrip("/")
+
+    def community_for_channel(self, channel_id: str) -> CommunityConfig | None:
+        return next((c for c in self.communities if c.channel_id == channel_id), None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _TomlFileSource(settings_cls)
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads the TOML file named by LEARNLOOP_CONFIG_FILE; a missing default file is fine."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        named = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")
+        path = Path(named or DEFAULT_CONFIG_FILE)
+        if not path.exists():
+            if named:
+                raise ConfigError(f"{ENV_PREFIX}CONFIG_FILE: the file '{path}' does not exist")
+            return {}
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        return {**data, "config_file": path}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = error.get("loc", ())
+    top = str(location[0]) if location else "settings"
+    where = ENV_PREFIX + top.upper() if top in Settings.model_fields else top
+    if len(location) > 1:
+        where += " → " + ".".join(str(part) for part in location[1:])
+    given = error.get("input")
+    shown = "" if isinstance(given, (dict, list)) or given is None else f" (got '{str(given)[:60]}')"
+    message = error.get("msg", "invalid").removeprefix("Value error, ")
+    return f"{where}: {message}{shown}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and the TOML file; ConfigError names each bad setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = [_describe(error) for error in exc.errors(include_url=False)]
+        raise ConfigError("learnloop cannot start, the configuration is invalid:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,49 @@
+"""Small-sample-aware scores: rank by evidence, never by a raw mean.
+
+A page rated 5 once must not outrank one rated 4.6 by forty people. Star ratings use a
+Bayesian average that pulls items with few ratings towards the community's prior; binary
+(helpful / not helpful) signals use the lower bound of the Wilson score interval.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from learnloop.domain.ratings import NEUTRAL_STARS
+
+DEFAULT_PRIOR_WEIGHT = 5.0
+
+
+@dataclass(frozen=True)
+class Prior:
+    """What the community believes about an item before it has ratings of its own."""
+
+    mean: float = NEUTRAL_STARS
+    weight: float = DEFAULT_PRIOR_WEIGHT
+
+
+def community_prior(total_stars: int, total_ratings: int, weight: float = DEFAULT_PRIOR_WEIGHT) -> Prior:
+    """The community's mean rating, itself pulled towards the middle of the scale while the
+    community has few ratings (so one early 5 does not become everyone's prior)."""
+    if total_ratings < 0 or total_stars < 0:
+        raise ValueError("rating sums and counts cannot be negative")
+    return Prior((weight * NEUTRAL_STARS + total_stars) / (weight + total_ratings), weight)
+
+
+def bayesian_average(stars_sum: int, count: int, prior: Prior) -> float:
+    if count < 0 or stars_sum < 0:
+        raise ValueError("rating sums and counts cannot be negative")
+    return (prior.weight * prior.mean + stars_sum) / (prior.weight + count)
+
+
+def wilson_lower_bound(positive: int, total: int, z: float = 1.96) -> float:
+    if total <= 0:
+        return 0.0
+    if not 0 <= positive <= total:
+        raise ValueError("positive votes must be between 0 and the total")
+    p = positive / total
+    z2 = z * z
+    centre = p + z2 / (2 * total)
+    margin = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total))
+    return (centre - margin) / (1 + z2 / total)

@@ -1,0 +1,91 @@
+"""One page is one item: URLs are normalised before they are stored or looked up."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+MAX_URL_LENGTH = 2048
+
+_TRACKING_PARAMS = frozenset(
+    {"fbclid", "gclid", "dclid", "msclkid", "mc_cid", "mc_eid", "igshid", "_hsenc", "_hsmi", "yclid"}
+)
+_TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SAFE_PATH_CHARS = "/:@!$&'()*+,;=-._~%"
+
+
+class InvalidUrl(ValueError):
+    """The text is not an http(s) URL that can name a piece of content."""
+
+
+def _is_tracking(name: str) -> bool:
+    lowered = name.lower()
+    return lowered in _TRACKING_PARAMS or lowered.startswith(_TRACKING_PREFIXES)
+
+
+def _normalise_path(path: str) -> str:
+    path = quote(unquote(path), safe=_SAFE_PATH_CHARS)
+    path = re.sub(r"/{2,}", "/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return path or "/"
+
+
+def normalise_url(raw: str) -> str:
+    """Canonical form of an http(s) URL.
+
+    Lower-cases scheme and host, drops default ports, fragments, trailing slashes and
+    tracking parameters (utm_*, fbclid, ...), and sorts the remaining query parameters.
+    """
+    text = (raw or "").strip().strip("<>")
+    if not text:
+        raise InvalidUrl("a URL is needed, for example https://wiki.example.com/Onboarding")
+    if len(text) > MAX_URL_LENGTH:
+        raise InvalidUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    if any(ch.isspace() for ch in text):
+        raise InvalidUrl("a URL cannot contain spaces")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidUrl(f"'{text[:80]}' is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise InvalidUrl(f"'{text[:80]}' is not an http or https URL, for example https://wiki.example.com/Page")
+    if parts.username is not None or parts.password is not None:
+        raise InvalidUrl("URLs with a user name or password in them are not accepted")
+    host = (parts.hostname or "").rstrip(".")
+    if not host:
+        raise InvalidUrl(f"'{text[:80]}' has no host name")
+    try:
+        host = host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidUrl(f"'{host[:80]}' is not a valid host name") from None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    query = sorted(
+        (name, value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        if not _is_tracking(name)
+    )
+    return urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query), ""))
+
+
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`)\]]+", re.IGNORECASE)
+_TRAILING_PUNCTUATION = ".,;:!?*_~"
+
+
+def extract_urls(text: str) -> list[str]:
+    """Normalised, de-duplicated URLs found in a chat message, in order of appearance."""
+    found: list[str] = []
+    for match in _URL_IN_TEXT.finditer(text or ""):
+        candidate = match.group(0).rstrip(_TRAILING_PUNCTUATION)
+        try:
+            url = normalise_url(candidate)
+        except InvalidUrl:
+            continue
+        if url not in found:
+            found.append(url)
+    return found

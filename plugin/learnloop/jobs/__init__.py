@@ -1,0 +1,1 @@
+"""Background work for `learnloop worker`: outbox delivery, and later schedules and pollers."""

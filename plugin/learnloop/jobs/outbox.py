@@ -1,0 +1,103 @@
+"""Deliver outbox messages: claim with a lease, call the host, then mark sent or retry.
+
+No database transaction is held open across a network call (on SQLite that would block the
+web process). A claimed message is leased for LEASE; if the worker dies mid-call the lease
+runs out and another pass picks the message up again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from learnloop.bootstrap import Runtime
+from learnloop.mattermost.client import MattermostClient, MattermostError, RateLimited
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 10
+BASE_BACKOFF_SECONDS = 2.0
+MAX_BACKOFF_SECONDS = 15 * 60.0
+
+Handler = Callable[[Runtime, MattermostClient, dict[str, Any]], dict[str, Any] | None]
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential: 2 s, 4 s, 8 s ... capped at 15 minutes."""
+    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
+
+
+def _claim(runtime: Runtime, now: datetime, limit: int) -> list[tuple[int, str, dict[str, Any], int]]:
+    with runtime.uow() as uow:
+        messages = uow.outbox.due(now, limit)
+        claimed = []
+        for message in messages:
+            message.attempts += 1
+            message.next_attempt_at = now + LEASE
+            claimed.append((message.id, message.kind, dict(message.payload), message.attempts))
+        uow.commit()
+    return claimed
+
+
+def _finish(runtime: Runtime, message_id: int, *, now: datetime, result: dict[str, Any] | None = None,
+            retry_at: datetime | None = None, error: str | None = None, failed: bool = False) -> None:
+    with runtime.uow() as uow:
+        message = uow.outbox.get(message_id)
+        if message is None:
+            return
+        if error is None:
+            message.status, message.sent_at, message.result, message.last_error = "sent", now, result, None
+        else:
+            message.last_error = error[:500]
+            if failed:
+                message.status = "failed"
+            else:
+                message.next_attempt_at = retry_at or now
+        uow.commit()
+
+
+def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 100) -> DeliveryReport:
+    report = DeliveryReport()
+    client = runtime.mattermost()
+    if client is None:
+        return report
+    for message_id, kind, payload, attempts in _claim(runtime, runtime.clock(), limit):
+        handler = handlers.get(kind)
+        if handler is None:
+            _finish(runtime, message_id, now=runtime.clock(), error=f"no handler for '{kind}'", failed=True)
+            report.failed += 1
+            continue
+        try:
+            result = handler(runtime, client, payload)
+        except RateLimited as exc:
+            now = runtime.clock()
+            _finish(runtime, message_id, now=now, retry_at=now + timedelta(seconds=exc.retry_after), error=str(exc))
+            report.retried += 1
+            report.errors.append(str(exc))
+            break
+        except MattermostError as exc:
+            now = runtime.clock()
+            give_up = not exc.retryable or attempts >= MAX_ATTEMPTS
+            _finish(runtime, message_id, now=now, retry_at=now + backoff(attempts), error=str(exc), failed=give_up)
+            report.errors.append(str(exc))
+            if give_up:
+                report.failed += 1
+                log.warning("outbox message %s (%s) failed for good: %s", message_id, kind, exc)
+            else:
+                report.retried += 1
+            continue
+        _finish(runtime, message_id, now=runtime.clock(), result=result)
+        report.sent += 1
+    return report

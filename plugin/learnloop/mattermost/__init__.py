@@ -1,0 +1,1 @@
+"""Mattermost: inbound views (slash command, actions, dialogs, outgoing webhook) and the REST client."""

@@ -1,0 +1,244 @@
+"""Mattermost REST API v4 client for the bot account.
+
+One HTTP attempt per call: retries belong to the caller (the outbox worker),
+which can tell transient failures apart via ``MattermostError.retryable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+JsonObject = dict[str, Any]
+
+API_PREFIX = "/api/v4"
+MAX_PER_PAGE = 200
+DEFAULT_RETRY_AFTER = 1.0
+_ERROR_TEXT_LIMIT = 300
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+class MattermostError(Exception):
+    """``message`` and ``error_id`` come from Mattermost's AppError body when it sent one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_id: str | None = None,
+        call: str = "",
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.error_id = error_id
+        self.call = call
+        super().__init__(self._summary())
+
+    @property
+    def retryable(self) -> bool:
+        return self.status_code is None or self.status_code in (408, 429) or self.status_code >= 500
+
+    def _summary(self) -> str:
+        status = f"HTTP {self.status_code}" if self.status_code is not None else "no response"
+        error_id = f" [{self.error_id}]" if self.error_id else ""
+        return f"Mattermost {self.call}: {status}: {self.message}{error_id}"
+
+
+class RateLimited(MattermostError):
+    def __init__(self, message: str, *, retry_after: float, call: str = "") -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status_code=429, call=call)
+
+
+class MattermostUnavailable(MattermostError):
+    """Mattermost could not be reached or did not answer in time."""
+
+
+class MattermostClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 5.0,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._token = token
+        self._session = session or requests.Session()
+
+    def __repr__(self) -> str:
+        return f"MattermostClient(base_url={self.base_url!r})"
+
+    def get_me(self) -> JsonObject:
+        return self._api("GET", "/users/me")
+
+    def get_user(self, user_id: str) -> JsonObject:
+        return self._api("GET", f"/users/{_segment(user_id)}")
+
+    def get_users_by_ids(self, ids: Sequence[str]) -> list[JsonObject]:
+        if not ids:
+            return []
+        return self._api("POST", "/users/ids", json=list(ids))
+
+    def get_user_status(self, user_id: str) -> str:
+        """One of ``online``, ``away``, ``dnd``, ``offline``."""
+        return str(self._api("GET", f"/users/{_segment(user_id)}/status")["status"])
+
+    def get_channel(self, channel_id: str) -> JsonObject:
+        return self._api("GET", f"/channels/{_segment(channel_id)}")
+
+    def get_channel_member(self, channel_id: str, user_id: str) -> JsonObject:
+        """Membership incl. ``roles`` and ``scheme_admin`` (channel admin)."""
+        return self._api("GET", f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}")
+
+    def get_channel_members(self, channel_id: str, page: int = 0, per_page: int = 60) -> list[JsonObject]:
+        return self._api(
+            "GET",
+            f"/channels/{_segment(channel_id)}/members",
+            params={"page": page, "per_page": per_page},
+        )
+
+    def iter_channel_member_ids(self, channel_id: str) -> Iterator[str]:
+        page = 0
+        while True:
+            members = self.get_channel_members(channel_id, page=page, per_page=MAX_PER_PAGE)
+            for member in members:
+                yield member["user_id"]
+            if len(members) < MAX_PER_PAGE:
+                return
+            page += 1
+
+    def create_direct_channel(self, user_a: str, user_b: str) -> str:
+        """Get-or-create the DM channel between two users; returns its id."""
+        return str(self._api("POST", "/channels/direct", json=[user_a, user_b])["id"])
+
+    def create_post(
+        self,
+        channel_id: str,
+        message: str,
+        *,
+        props: JsonObject | None = None,
+        root_id: str | None = None,
+    ) -> JsonObject:
+        body: JsonObject = {"channel_id": channel_id, "message": message}
+        if props is not None:
+            body["props"] = props
+        if root_id:
+            body["root_id"] = root_id
+        return self._api("POST", "/posts", json=body)
+
+    def patch_post(
+        self,
+        post_id: str,
+        *,
+        message: str | None = None,
+        props: JsonObject | None = None,
+    ) -> JsonObject:
+        """Only the given fields change; ``props`` replaces the whole props map."""
+        body: JsonObject = {}
+        if message is not None:
+            body["message"] = message
+        if props is not None:
+            body["props"] = props
+        if not body:
+            raise ValueError("patch_post needs a message or props")
+        return self._api("PUT", f"/posts/{_segment(post_id)}/patch", json=body)
+
+    def open_dialog(self, trigger_id: str, url: str, dialog: JsonObject) -> None:
+        """The trigger id expires seconds after Mattermost created it: call right away."""
+        self._api("POST", "/actions/dialogs/open", json={"trigger_id": trigger_id, "url": url, "dialog": dialog})
+
+    def post_to_response_url(self, response_url: str, payload: JsonObject) -> None:
+        """Delayed slash-command reply; the URL is the credential, so no bot token is sent."""
+        self._send("POST", response_url, "response_url", json=payload, headers={})
+
+    def _api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        response = self._send(
+            method,
+            self.base_url + API_PREFIX + path,
+            API_PREFIX + path,
+            json=json,
+            params=params,
+            headers={"Authorization": f"Bearer {self._token}"},
+        )
+        try:
+            return response.json()
+        except ValueError:
+            raise MattermostError(
+                "expected a JSON body", status_code=response.status_code, call=f"{method} {API_PREFIX}{path}"
+            ) from None
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        label: str,
+        *,
+        headers: dict[str, str],
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> requests.Response:
+        call = f"{method} {label}"
+        try:
+            response = self._session.request(
+                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+            )
+        except _TRANSPORT_ERRORS as exc:
+            raise MattermostUnavailable(type(exc).__name__, call=call) from exc
+        except requests.RequestException as exc:
+            raise MattermostError(type(exc).__name__, call=call) from exc
+        if not response.ok:
+            raise self._error_from(response, call)
+        return response
+
+    def _error_from(self, response: requests.Response, call: str) -> MattermostError:
+        if response.status_code == 429:
+            retry_after = _retry_after(response.headers)
+            return RateLimited(f"rate limited, retry after {retry_after:g}s", retry_after=retry_after, call=call)
+        error_id, message = _app_error(response)
+        return MattermostError(
+            self._redact(message), status_code=response.status_code, error_id=error_id, call=call
+        )
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _app_error(response: requests.Response) -> tuple[str | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("id" in body or "message" in body):
+        error_id = body.get("id") or None
+        return error_id, str(body.get("message") or error_id)
+    text = response.text.strip()[:_ERROR_TEXT_LIMIT]
+    return None, text or response.reason or "no body"
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    """``Retry-After``, else ``X-RateLimit-Reset`` (seconds until reset, not an epoch)."""
+    for name in ("Retry-After", "X-RateLimit-Reset"):
+        try:
+            return max(0.0, float(headers[name]))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return DEFAULT_RETRY_AFTER
+

@@ -1,0 +1,71 @@
+"""What learnloop says in Mattermost: reply bodies and the rating buttons on content posts.
+
+One scale everywhere (1-5, see domain/ratings.py), so a person's rating from a button, the
+slash command or the wiki widget is one rating of the item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from learnloop.domain import signing
+from learnloop.domain.ratings import MAX_STARS, MIN_STARS, STAR_LABELS
+from learnloop.services.rating import RatingOutcome
+
+RATE_ACTION = "rate"
+ACTIONS_PATH = "/mattermost/actions"
+DIALOGS_PATH = "/mattermost/dialogs"
+
+
+def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": text, **extra}
+
+
+def rating_context(item_id: int, stars: int, key: bytes) -> dict[str, Any]:
+    return signing.sign({"action": RATE_ACTION, "item_id": item_id, "stars": stars}, key)
+
+
+def rating_actions(item_id: int, public_url: str, key: bytes) -> list[dict[str, Any]]:
+    """One button per point of the scale, each carrying a signed context."""
+    return [
+        {
+            "id": f"rate{stars}",
+            "type": "button",
+            "name": f"{stars} · {STAR_LABELS[stars]}" if stars in (MIN_STARS, MAX_STARS) else str(stars),
+            "integration": {"url": public_url + ACTIONS_PATH, "context": rating_context(item_id, stars, key)},
+        }
+        for stars in range(MIN_STARS, MAX_STARS + 1)
+    ]
+
+
+def content_attachment(
+    *, item_id: int, url: str, title: str | None, text: str, public_url: str, key: bytes
+) -> dict[str, Any]:
+    return {
+        "fallback": f"{title or url} — rate it with /learn rate {url} <1-5>",
+        "title": title or url,
+        "title_link": url,
+        "text": text,
+        "footer": "Did this help you? Only you see your rating; the community sees a score once you have rated.",
+        "actions": rating_actions(item_id, public_url, key),
+    }
+
+
+def describe_item(url: str, title: str | None) -> str:
+    return f"[{title}]({url})" if title else url
+
+
+def rating_confirmation(outcome: RatingOutcome) -> str:
+    label = STAR_LABELS[outcome.stars]
+    item = describe_item(outcome.url, outcome.title)
+    if outcome.previous_stars is None:
+        head = f"Thanks! You rated {item} **{outcome.stars}/5** ({label})."
+    elif outcome.previous_stars == outcome.stars:
+        head = f"You had already rated {item} **{outcome.stars}/5** ({label}); nothing changed."
+    else:
+        head = f"Updated: you now rate {item} **{outcome.stars}/5** ({label}), was {outcome.previous_stars}/5."
+    people = "rating" if outcome.ratings_count == 1 else "ratings"
+    lines = [head, f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} {people}."]
+    if outcome.feedback_saved:
+        lines.append("Your comment went privately to the community's owners; it is not published.")
+    return "\n".join(lines)

@@ -1,0 +1,107 @@
+"""The requests Mattermost sends us, as typed and validated models.
+
+Formats follow shared/reference/mattermost-integration.md §2 (server code is the tie-breaker).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_POST_LENGTH = 16383
+ModelT = TypeVar("ModelT", bound=BaseModel)
+MattermostId = Field(min_length=1, max_length=64)
+
+
+class PayloadError(ValueError):
+    """A request from Mattermost that lacks what it must carry; the message says what."""
+
+
+class _Inbound(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class SlashCommand(_Inbound):
+    token: str = ""
+    team_id: str = ""
+    team_domain: str = ""
+    channel_id: str = MattermostId
+    channel_name: str = ""
+    user_id: str = MattermostId
+    user_name: str = ""
+    command: str = ""
+    text: str = Field(default="", max_length=MAX_POST_LENGTH)
+    trigger_id: str = ""
+    root_id: str = ""
+    response_url: str = ""
+
+
+class OutgoingWebhookPost(_Inbound):
+    token: str = ""
+    team_id: str = ""
+    team_domain: str = ""
+    channel_id: str = MattermostId
+    channel_name: str = ""
+    timestamp: int | None = None
+    user_id: str = MattermostId
+    user_name: str = ""
+    post_id: str = MattermostId
+    text: str = Field(default="", max_length=MAX_POST_LENGTH)
+    trigger_word: str = ""
+    file_ids: str = ""
+
+    def occurred_at(self, *, milliseconds: bool, fallback: datetime) -> datetime:
+        """Form deliveries carry seconds, JSON deliveries milliseconds (reference §2b)."""
+        if not self.timestamp or self.timestamp < 0:
+            return fallback
+        seconds = self.timestamp / 1000 if milliseconds else self.timestamp
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return fallback
+
+
+class ActionRequest(_Inbound):
+    user_id: str = MattermostId
+    user_name: str = ""
+    channel_id: str = MattermostId
+    channel_name: str = ""
+    team_id: str = ""
+    team_domain: str = ""
+    post_id: str = ""
+    trigger_id: str = ""
+    type: str = ""
+    data_source: str = ""
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+class DialogSubmission(_Inbound):
+    type: str = "dialog_submission"
+    callback_id: str = ""
+    state: str = ""
+    user_id: str = MattermostId
+    channel_id: str = ""
+    team_id: str = ""
+    submission: dict[str, Any] = Field(default_factory=dict)
+    cancelled: bool = False
+
+    @field_validator("submission", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+def parse(model: type[ModelT], data: Any) -> ModelT:
+    """Validate a payload, turning pydantic's report into one readable sentence."""
+    if not isinstance(data, dict):
+        raise PayloadError("the request body must be a JSON object or a form")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = ".".join(str(part) for part in error["loc"]) or "body"
+            problems.append(f"{field}: {error['msg'].lower()}")
+        raise PayloadError("; ".join(problems)) from None

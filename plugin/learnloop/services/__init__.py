@@ -1,0 +1,1 @@
+"""Use cases: each function is one transaction through a unit of work."""

@@ -1,0 +1,5 @@
+"""Names of the outbox messages that call Mattermost; the worker maps each to a client call."""
+
+CREATE_POST = "mattermost.create_post"
+RESPOND = "mattermost.respond"
+CLASSIFY_POST = "mattermost.classify_post"

@@ -1,0 +1,1 @@
+"""Storage: tables, migrations, the unit of work and its repositories."""

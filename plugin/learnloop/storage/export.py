@@ -1,0 +1,54 @@
+"""A full JSON export of every stored record, for backups and for seeing what is stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Engine, select
+
+from learnloop import __version__
+from learnloop.storage.tables import Base
+
+EXPORT_FORMAT = "learnloop-export"
+EXPORT_VERSION = 1
+REDACTED_COLUMNS = {("instance_secrets", "value")}
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def export_records(engine: Engine, out: TextIO, *, now: datetime) -> dict[str, int]:
+    """Writes every table, row by row in key order; returns the number of rows per table."""
+    counts: dict[str, int] = {}
+    out.write(json.dumps({"format": EXPORT_FORMAT, "version": EXPORT_VERSION, "learnloop": __version__,
+                          "exported_at": now.isoformat()})[:-1])
+    out.write(', "tables": {')
+    with engine.connect() as connection:
+        for index, table in enumerate(Base.metadata.sorted_tables):
+            out.write(("" if index == 0 else ", ") + json.dumps(table.name) + ": [")
+            count = 0
+            ordering = list(table.primary_key.columns)
+            for row in connection.execute(select(table).order_by(*ordering)).mappings():
+                record = {
+                    name: "<redacted>" if (table.name, name) in REDACTED_COLUMNS else _jsonable(value)
+                    for name, value in row.items()
+                }
+                out.write(("" if count == 0 else ", ") + json.dumps(record, ensure_ascii=False))
+                count += 1
+            out.write("]")
+            counts[table.name] = count
+    out.write("}}\n")
+    return counts
+
+
+def export_to_file(engine: Engine, path: Path, *, now: datetime) -> dict[str, int]:
+    """Writes to a temporary file first so a failed export never leaves a half file behind."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", encoding="utf-8") as handle:
+        counts = export_records(engine, handle, now=now)
+    partial.replace(path)
+    return counts

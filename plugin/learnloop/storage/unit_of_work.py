@@ -1,0 +1,52 @@
+"""One use case, one transaction: a unit of work hands out repositories over one session."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from learnloop.storage.repositories import (
+    CommunityRepository,
+    ContentRepository,
+    EventLog,
+    FeedbackRepository,
+    Outbox,
+    RatingRepository,
+    SecretRepository,
+)
+
+
+class UnitOfWork:
+    """Commits only when told to; anything not committed is rolled back on exit."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._session_factory = session_factory
+
+    def __enter__(self) -> UnitOfWork:
+        self.session = self._session_factory()
+        self.secrets = SecretRepository(self.session)
+        self.communities = CommunityRepository(self.session)
+        self.items = ContentRepository(self.session)
+        self.ratings = RatingRepository(self.session)
+        self.feedback = FeedbackRepository(self.session)
+        self.events = EventLog(self.session)
+        self.outbox = Outbox(self.session)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.session.rollback()
+        self.session.close()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def flush(self) -> None:
+        self.session.flush()
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)

@@ -1,0 +1,1 @@
+"""The web process: the Flask app, health checks, and (later) the pages people open."""

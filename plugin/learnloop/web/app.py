@@ -1,0 +1,23 @@
+"""The Flask application factory (gunicorn serves `learnloop.web.app:create_app()`)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.mattermost.views import bp as mattermost_bp
+from learnloop.web.errors import register_error_handlers
+from learnloop.web.health import bp as health_bp
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or build_runtime()
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.extensions["learnloop"] = runtime
+    register_error_handlers(app)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(mattermost_bp)
+    return app
