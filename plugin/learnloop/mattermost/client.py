@@ -118,6 +118,9 @@ class MattermostClient:
         """Get-or-create the DM channel between two users; returns its id."""
         return str(self._api("POST", "/channels/direct", json=[user_a, user_b])["id"])
 
+    def get_post(self, post_id: str) -> JsonObject:
+        return self._api("GET", f"/posts/{_segment(post_id)}")
+
     def create_post(
         self,
         channel_id: str,

@@ -25,7 +25,7 @@ def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, 
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return session.execute(statement).rowcount == 1
+    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
 
 
 class SecretRepository:

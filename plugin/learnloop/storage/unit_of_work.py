@@ -19,7 +19,7 @@ from learnloop.storage.repositories import (
 
 
 class UnitOfWork:
-    """Commits only when told to; anything not committed is rolled back on exit."""
+    """Commits only when told to; closing the session on exit rolls back anything not committed."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -38,7 +38,6 @@ class UnitOfWork:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.session.rollback()
         self.session.close()
 
     def commit(self) -> None:

@@ -1,0 +1,196 @@
+"""One test per recorded Mattermost request shape (tests/fixtures/mattermost/<event>.<form|json>)."""
+
+from __future__ import annotations
+
+import json
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from learnloop.bootstrap import Runtime
+from learnloop.jobs.worker import run_once
+from learnloop.storage.tables import ContentItem, Event, Feedback, OutboxMessage, Rating
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.mattermost.inbound import fixture_names, load_json, send_fixture
+
+ANN = "ob7m4qhjzjfy5c6qgbwkz3mn8r"
+BOB = "q1h5b9c3ypgtfe5kzjkdyrbs7c"
+CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+
+
+def _rows(runtime: Runtime, model: type) -> list:
+    with runtime.uow() as uow:
+        return list(uow.session.scalars(select(model).order_by(model.id)))
+
+
+def _count(runtime: Runtime, model: type) -> int:
+    with runtime.uow() as uow:
+        return uow.session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_every_fixture_has_a_test() -> None:
+    tested = {name.removeprefix("test_").replace("__", "__", 1) for name in globals() if name.startswith("test_")}
+    for fixture in fixture_names():
+        stem = fixture.replace(".", "_")
+        assert stem in tested, f"{fixture} has no test named test_{stem}"
+
+
+def test_slash_command__rate_form(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "slash_command__rate.form")
+    assert response.status_code == 200
+    assert response.content_type == "application/json"
+    body = response.get_json()
+    assert body["response_type"] == "ephemeral"
+    assert "5/5" in body["text"] and "privately" in body["text"]
+    [item] = _rows(runtime, ContentItem)
+    assert item.url == "https://wiki.acme.example/wiki/Deploying_to_production"
+    [rating] = _rows(runtime, Rating)
+    assert (rating.user_id, rating.stars) == (ANN, 5)
+    [feedback] = _rows(runtime, Feedback)
+    assert feedback.comment == "Saved me an hour" and feedback.status == "open"
+
+
+def test_slash_command__rate_with_mention_form(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "slash_command__rate_with_mention.form")
+    assert response.status_code == 200
+    assert "4/5" in response.get_json()["text"]
+    [feedback] = _rows(runtime, Feedback)
+    assert feedback.comment == "thanks @bob for this"
+
+
+def test_slash_command__rate_no_arguments_form(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    response = send_fixture(client, "slash_command__rate_no_arguments.form")
+    assert response.status_code == 200
+    assert response.get_json() == {}
+    [call] = mattermost_contract.calls
+    dialog = call.json["dialog"]
+    assert call.json["url"] == "https://learnloop.example.com/mattermost/dialogs"
+    assert [element["name"] for element in dialog["elements"]] == ["url", "stars", "comment"]
+    assert json.loads(dialog["state"])["user_id"] == ANN
+
+
+def test_slash_command__share_form(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    response = send_fixture(client, "slash_command__share.form")
+    assert response.status_code == 200
+    assert "Thanks for sharing" in response.get_json()["text"]
+    assert mattermost_contract.calls == [], "the web process must not call Mattermost for a share"
+    mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                            json={"id": "p0stidp0stidp0stidp0stid00", "channel_id": CHANNEL, "message": ""})
+    report = run_once(runtime)
+    assert report.sent == 1
+    [call] = mattermost_contract.calls
+    attachment = call.json["props"]["attachments"][0]
+    assert call.json["channel_id"] == CHANNEL
+    assert attachment["title_link"] == "https://docs.python.org/3/library/zoneinfo.html"
+    assert "The table of pitfalls is gold" in attachment["text"]
+    assert [action["integration"]["context"]["stars"] for action in attachment["actions"]] == [1, 2, 3, 4, 5]
+    [message] = _rows(runtime, OutboxMessage)
+    assert message.status == "sent" and message.result == {"post_id": "p0stidp0stidp0stidp0stid00"}
+
+
+def test_slash_command__help_form(client: FlaskClient) -> None:
+    text = send_fixture(client, "slash_command__help.form").get_json()["text"]
+    for example in ("/learn rate https://", "/learn share https://", "/learn help"):
+        assert example in text
+
+
+def test_slash_command__empty_form(client: FlaskClient) -> None:
+    body = send_fixture(client, "slash_command__empty.form").get_json()
+    assert body["response_type"] == "ephemeral" and "/learn rate" in body["text"]
+
+
+def test_slash_command__unknown_subcommand_form(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "slash_command__unknown_subcommand.form")
+    assert response.status_code == 200
+    text = response.get_json()["text"]
+    assert "`/learn frobnicate` is not a learnloop command" in text and "/learn help" in text
+    assert _count(runtime, Event) == 0
+
+
+def test_outgoing_webhook__link_shared_form(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "outgoing_webhook__link_shared.form")
+    assert response.status_code == 200 and response.get_json() == {}
+    urls = [item.url for item in _rows(runtime, ContentItem)]
+    assert urls == ["https://www.postgresql.org/docs/current/tutorial-window.html",
+                    "https://wiki.acme.example/wiki/SQL_tips"]
+    events = _rows(runtime, Event)
+    assert [event.kind for event in events] == ["chat_post", "link_shared", "link_shared"]
+    assert all(event.actor_id == BOB for event in events)
+    assert events[0].occurred_at.timestamp() == 1762074000
+    [classify] = _rows(runtime, OutboxMessage)
+    assert classify.kind == "mattermost.classify_post"
+
+
+def test_outgoing_webhook__link_shared_json(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "outgoing_webhook__link_shared.json")
+    assert response.status_code == 200
+    events = _rows(runtime, Event)
+    assert len(events) == 3
+    assert events[0].occurred_at.timestamp() == 1762074000.123, "JSON deliveries carry milliseconds"
+
+
+def test_outgoing_webhook__mention_form(client: FlaskClient, runtime: Runtime) -> None:
+    assert send_fixture(client, "outgoing_webhook__mention.form").status_code == 200
+    mention = [event for event in _rows(runtime, Event) if event.kind == "mention"]
+    assert len(mention) == 1 and mention[0].data == {"people": 2}, "@all is not a person"
+
+
+def test_outgoing_webhook__plain_post_form(client: FlaskClient, runtime: Runtime) -> None:
+    assert send_fixture(client, "outgoing_webhook__plain_post.form").status_code == 200
+    assert [event.kind for event in _rows(runtime, Event)] == ["chat_post"]
+    assert _count(runtime, ContentItem) == 0
+
+
+def test_action__rate_button_json(client: FlaskClient, runtime: Runtime) -> None:
+    send_fixture(client, "slash_command__rate.form", user_id=BOB, text="rate https://wiki.acme.example/wiki/Deploying_to_production 2")
+    response = send_fixture(client, "action__rate_button.json")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert set(body) == {"ephemeral_text"}, "the post itself must not change for everyone"
+    assert "4/5" in body["ephemeral_text"] and "from 2 ratings" in body["ephemeral_text"]
+    ratings = {rating.user_id: rating.stars for rating in _rows(runtime, Rating)}
+    assert ratings == {BOB: 2, ANN: 4}
+
+
+def test_action__rate_button_tampered_json(client: FlaskClient, runtime: Runtime) -> None:
+    send_fixture(client, "slash_command__rate.form", user_id=BOB, text="rate https://wiki.acme.example/wiki/Deploying_to_production 2")
+    response = send_fixture(client, "action__rate_button_tampered.json")
+    assert response.status_code == 403
+    assert "signature" in response.get_json()["error"]["message"]
+    assert {rating.user_id for rating in _rows(runtime, Rating)} == {BOB}
+
+
+def test_dialog__rate_submission_json(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    response = send_fixture(client, "dialog__rate_submission.json")
+    assert response.status_code == 200 and response.data == b""
+    [rating] = _rows(runtime, Rating)
+    assert (rating.user_id, rating.stars) == (ANN, 5)
+    [feedback] = _rows(runtime, Feedback)
+    assert feedback.comment == "The VPN section is out of date"
+    response_url = json.loads(load_json("dialog__rate_submission.json")["state"])["response_url"]
+    mattermost_contract.add_unvalidated(response_url)
+    assert run_once(runtime).sent == 1, "the confirmation goes to the command's response_url"
+    [call] = mattermost_contract.calls
+    assert call.json["response_type"] == "ephemeral" and "5/5" in call.json["text"]
+
+
+def test_dialog__rate_submission_invalid_json(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "dialog__rate_submission_invalid.json")
+    assert response.status_code == 200
+    errors = response.get_json()["errors"]
+    assert set(errors) == {"url", "stars"}
+    assert "spaces" in errors["url"] and "out of range" in errors["stars"]
+    assert _count(runtime, Rating) == 0 and _count(runtime, ContentItem) == 0
+
+
+def test_dialog__rate_cancelled_json(client: FlaskClient, runtime: Runtime) -> None:
+    response = send_fixture(client, "dialog__rate_cancelled.json")
+    assert response.status_code == 200 and response.data == b""
+    assert _count(runtime, Rating) == 0
