@@ -84,7 +84,7 @@ class ContentRepository:
     def get(self, item_id: int, *, for_update: bool = False) -> ContentItem | None:
         statement = select(ContentItem).where(ContentItem.id == item_id)
         if for_update:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(statement).one_or_none()
 
     def ensure(

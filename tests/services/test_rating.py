@@ -1,0 +1,126 @@
+"""Rating use cases: one rating per person per item, rollups that match the ratings, feedback kept private."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from learnloop.bootstrap import Runtime
+from learnloop.domain.ratings import InvalidRating
+from learnloop.domain.scores import bayesian_average, community_prior
+from learnloop.domain.urls import InvalidUrl
+from learnloop.services.rating import Rater, UnknownItem, rate_item, rate_url
+from learnloop.storage.tables import Community, ContentItem, Event, Feedback, Rating
+from tests.conftest import FakeClock
+
+CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+PAGE = "https://wiki.acme.example/wiki/Page"
+
+
+def rater(user: str, channel: str = CHANNEL) -> Rater:
+    return Rater(user_id=user.ljust(26, "0"), channel_id=channel, team_id="rdc9bgriktyx9p4kowh3dmgqyc",
+                 channel_name="data-guild")
+
+
+def rate(runtime: Runtime, user: str, stars: int, url: str = PAGE, comment: str | None = None):
+    with runtime.uow() as uow:
+        return rate_url(uow, runtime.settings, rater(user), url, stars, comment, runtime.clock())
+
+
+def test_rating_again_replaces_the_rating(runtime: Runtime, clock: FakeClock) -> None:
+    first = rate(runtime, "ann", 2)
+    clock.advance(minutes=5)
+    second = rate(runtime, "ann", 5, url=PAGE + "/?utm_source=mail")
+    assert (first.previous_stars, second.previous_stars) == (None, 2)
+    assert second.item_id == first.item_id, "one page is one item whatever the tracking parameters"
+    assert second.ratings_count == 1
+    with runtime.uow() as uow:
+        [rating] = uow.session.scalars(select(Rating)).all()
+        assert rating.stars == 5 and rating.updated_at > rating.created_at
+        kinds = [(e.kind, e.data) for e in uow.session.scalars(select(Event).order_by(Event.id))]
+    assert kinds == [("rating", {"stars": 2, "previous": None}), ("rating", {"stars": 5, "previous": 2})]
+
+
+def test_rollups_match_the_ratings(runtime: Runtime) -> None:
+    for user, stars in [("ann", 5), ("bob", 3), ("cy", 4), ("ann", 1), ("dee", 2)]:
+        rate(runtime, user, stars)
+    rate(runtime, "ann", 4, url="https://wiki.acme.example/wiki/Other")
+    with runtime.uow() as uow:
+        item = uow.items.by_url(PAGE)
+        stored = uow.session.execute(
+            select(func.count(), func.sum(Rating.stars)).where(Rating.item_id == item.id)
+        ).one()
+        community = uow.session.scalars(select(Community)).one()
+    assert (item.ratings_count, item.stars_sum) == (stored[0], stored[1]) == (4, 10)
+    assert (community.ratings_count, community.stars_sum) == (5, 14)
+
+
+def test_score_is_a_bayesian_average_with_the_community_prior(runtime: Runtime) -> None:
+    rate(runtime, "ann", 5, url="https://wiki.acme.example/wiki/Other")
+    rate(runtime, "bob", 2, url="https://wiki.acme.example/wiki/Other")
+    outcome = rate(runtime, "cy", 5)
+    expected = bayesian_average(5, 1, community_prior(12, 3))
+    assert outcome.score == pytest.approx(expected)
+    assert outcome.score < 5, "one rating of 5 is not a perfect score"
+
+
+def test_a_comment_becomes_private_feedback_for_the_owners(runtime: Runtime) -> None:
+    outcome = rate(runtime, "ann", 2, comment="  The VPN section is out of date  ")
+    assert outcome.feedback_saved
+    with runtime.uow() as uow:
+        [feedback] = uow.session.scalars(select(Feedback)).all()
+        community = uow.session.scalars(select(Community)).one()
+    assert feedback.comment == "The VPN section is out of date"
+    assert (feedback.status, feedback.stars, feedback.community_id) == ("open", 2, community.id)
+
+
+def test_the_item_belongs_to_the_community_where_it_was_first_seen(runtime: Runtime) -> None:
+    rate(runtime, "ann", 4)
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, rater("bob", channel="otherchannel00000000000000"), PAGE, 3, None,
+                 runtime.clock())
+    with runtime.uow() as uow:
+        item = uow.items.by_url(PAGE)
+        home = uow.communities.by_channel(CHANNEL)
+        ratings = {r.user_id[:3]: r.community_id for r in uow.session.scalars(select(Rating))}
+        other = uow.communities.by_channel("otherchannel00000000000000")
+    assert item.community_id == home.id
+    assert ratings == {"ann": home.id, "bob": other.id}
+
+
+def test_a_configured_channel_gets_its_community_name(engine, clock) -> None:
+    from learnloop.bootstrap import build_runtime
+    from tests.conftest import make_settings
+
+    settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL}])
+    runtime = build_runtime(settings, clock=clock, engine=engine)
+    rate(runtime, "ann", 4)
+    with runtime.uow() as uow:
+        assert uow.communities.by_channel(CHANNEL).name == "Data guild"
+
+
+@pytest.mark.parametrize(("url", "stars", "error"), [("nope", 4, InvalidUrl), (PAGE, 6, InvalidRating)])
+def test_invalid_input_writes_nothing(runtime: Runtime, url: str, stars: int, error: type) -> None:
+    with pytest.raises(error):
+        rate(runtime, "ann", stars, url=url)
+    with runtime.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(ContentItem)) == 0
+        assert uow.session.scalar(select(func.count()).select_from(Community)) == 0
+
+
+def test_rating_an_unknown_item_fails_cleanly(runtime: Runtime) -> None:
+    with runtime.uow() as uow, pytest.raises(UnknownItem):
+        rate_item(uow, runtime.settings, rater("ann"), 999, 3, None, runtime.clock())
+
+
+def test_concurrent_ratings_of_one_item_keep_rollups_exact(runtime: Runtime) -> None:
+    """Forty people rate at once from eight threads: the item's totals still equal its ratings."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rate(runtime, "seed", 3)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda n: rate(runtime, f"user{n:02d}x", n % 5 + 1), range(40)))
+    with runtime.uow() as uow:
+        item = uow.items.by_url(PAGE)
+        count, total = uow.session.execute(select(func.count(), func.sum(Rating.stars))).one()
+    assert (item.ratings_count, item.stars_sum) == (count, total) == (41, 3 + sum(n % 5 + 1 for n in range(40)))
