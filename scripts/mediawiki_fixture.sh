@@ -14,11 +14,13 @@
 #       starts `php -S 127.0.0.1:N` (default port 8765) and waits until the API answers.
 #       Prints shell-evaluable lines on stdout, everything else goes to stderr:
 #         eval "$(scripts/mediawiki_fixture.sh start --port 8765)"
-#       --workers N sets PHP_CLI_SERVER_WORKERS (default 1: requests are served one at a time,
-#       so MediaWiki's post-send updates, e.g. the recentchanges row of an edit, are finished
-#       before the next request is answered — deterministic for tests).
-#   scripts/mediawiki_fixture.sh stop --dir DIR
-#       Stops the server started for DIR and removes DIR.
+#       --workers N sets PHP_CLI_SERVER_WORKERS. Default 1: one request at a time, so even
+#       MediaWiki's post-send deferred updates of a request are done before the next one is
+#       served. Use more if a request of the wiki must wait for something that calls back
+#       into the wiki (e.g. a synchronous webhook receiver using the API), or it deadlocks.
+#   scripts/mediawiki_fixture.sh stop [--dir DIR]
+#       Stops the server started for DIR and removes DIR. DIR defaults to $MEDIAWIKI_DIR if
+#       that is exported, e.g. after: set -a; eval "$(scripts/mediawiki_fixture.sh start)"; set +a
 #
 # Output of `start` (values are shell-quoted with printf %q):
 #   MEDIAWIKI_URL, MEDIAWIKI_API, MEDIAWIKI_BOT_USER, MEDIAWIKI_BOT_PASSWORD,
@@ -46,7 +48,7 @@ export DEBIAN_FRONTEND=noninteractive   # never prompt (CI=true, no stdin)
 
 log() { printf '[mediawiki_fixture] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
-usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit 2; }
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2; exit "${1:-2}"; }
 now() { printf '%s' "${EPOCHREALTIME/[.,]/}"; }             # microseconds
 since() { local d=$(( $(now) - $1 )); printf '%d.%01ds' $((d / 1000000)) $((d % 1000000 / 100000)); }
 
@@ -108,6 +110,14 @@ cmd_install() {
 
 # ------------------------------------------------------------------------------- start/stop
 
+# True while PID runs. A zombie counts as gone: the server's parent has exited, so it waits
+# for PID 1 to reap it (about a second in containers), although it is already dead.
+alive() {
+  local state
+  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z ]]
+}
+
 # The pid in DIR/php-server.pid, if that process is still our server for DIR (guards against
 # PID reuse: its command line must mention DIR's router script).
 server_pid() {
@@ -126,10 +136,10 @@ stop_server() {
   pid=$(server_pid "$dir") || { rm -f "$dir/php-server.pid"; return 0; }
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if alive "$pid"; then
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$dir/php-server.pid"
@@ -190,11 +200,12 @@ cmd_start() {
       *) usage ;;
     esac
   done
-  [[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port < 65536)) || die "invalid port: $port"
+  if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then die "invalid port: $port"; fi
   [[ $workers =~ ^[1-9][0-9]*$ ]] || die "invalid --workers: $workers"
   [[ $BOT_PASSWORD =~ ^[0-9a-w]{32,}$ ]] || die "BOT_PASSWORD must match ^[0-9a-w]{32,}\$"
   [[ -f $MW_IP/maintenance/install.php ]] || die "MediaWiki is not installed; run '$0 install' first"
-  command -v php >/dev/null && command -v curl >/dev/null || die "php/curl missing; run '$0 install' first"
+  command -v php >/dev/null || die "php is missing; run '$0 install' first"
+  command -v curl >/dev/null || die "curl is missing; run '$0 install' first"
   # Restarting in an existing fixture dir: stop its server first (it may hold this very port).
   if [[ -n $dir && -f $dir/$MARKER ]]; then stop_server "$dir"; fi
   port_in_use "$port" && die "port $port on 127.0.0.1 is already in use"
@@ -241,6 +252,7 @@ cmd_start() {
   rm -f "$dir/php-server.pid"
   local -a worker_env=()   # PHP_CLI_SERVER_WORKERS only accepts values > 1
   ((workers > 1)) && worker_env=("PHP_CLI_SERVER_WORKERS=$workers")
+  # shellcheck disable=SC2016  # $1..$3 are expanded by the inner bash
   env MW_CONFIG_FILE="$cfg" "${worker_env[@]}" setsid bash -c \
       'echo $$ >"$1/php-server.pid"; exec php -S "127.0.0.1:$2" -t "$3" "$1/router.php"' \
       _ "$dir" "$port" "$MW_IP" </dev/null >"$dir/php-server.log" 2>&1 &
@@ -257,7 +269,7 @@ cmd_start() {
       answer=$(curl -sS --max-time 5 -w '\n(HTTP %{http_code})' "$siteinfo" 2>&1 || true)
       [[ $answer == *'"sitename":"'"$WIKI_NAME"'"'* ]] && break
     fi
-    [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null && why="php -S (pid $pid) exited"
+    [[ -n $pid ]] && ! alive "$pid" && why="php -S (pid $pid) exited"
     [[ -z $why && $(now) -gt $deadline ]] && why="no answer within ${START_TIMEOUT}s"
     if [[ -n $why ]]; then
       [[ -n $answer ]] && log "last answer from $siteinfo: ${answer:0:500}"
@@ -282,7 +294,7 @@ cmd_start() {
 }
 
 cmd_stop() {
-  local dir=""
+  local dir=${MEDIAWIKI_DIR:-}
   while [[ $# -gt 0 ]]; do
     case $1 in
       --dir) dir=${2:?--dir needs a value}; shift 2 ;;
@@ -290,7 +302,7 @@ cmd_stop() {
       *) usage ;;
     esac
   done
-  [[ -n $dir ]] || die "stop needs --dir DIR (the MEDIAWIKI_DIR printed by start)"
+  [[ -n $dir ]] || die "stop needs --dir DIR (or MEDIAWIKI_DIR), the dir printed by start"
   if [[ ! -e $dir ]]; then log "$dir does not exist; nothing to stop"; return 0; fi
   dir=$(cd "$dir" && pwd -P)
   [[ -f $dir/$MARKER ]] || die "$dir is not a MediaWiki fixture dir (no $MARKER); not touching it"
@@ -306,7 +318,7 @@ main() {
     install) cmd_install "$@" ;;
     start) cmd_start "$@" ;;
     stop) cmd_stop "$@" ;;
-    -h | --help | help) usage ;;
+    -h | --help | help) usage 0 ;;
     *) usage ;;
   esac
 }

@@ -33,7 +33,7 @@ def _split_tokens(value: Any) -> Any:
 
 def _check_mattermost_id(value: str) -> str:
     if len(value) != MATTERMOST_ID_LENGTH or not value.isalnum():
-        raise ValueError(f"expected a 26-character Mattermost id, got '{value[:40]}'")
+        raise ValueError("expected a 26-character Mattermost id (letters and digits)")
     return value
 
 
@@ -66,7 +66,7 @@ class CommunityConfig(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"expected an IANA time zone such as 'Europe/Berlin', got '{value}'") from None
+            raise ValueError("expected an IANA time zone such as 'Europe/Berlin'") from None
         return value
 
 
@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "sqlite+pysqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError(
                 "expected sqlite:///path/to/file.db or postgresql+psycopg://user@host:5432/db, "
-                f"got '{value.split(':', 1)[0]}:...'"
+                f"got a '{value.split(':', 1)[0]}:' URL"
             )
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
@@ -152,7 +152,7 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         named = os.environ.get(f"{ENV_PREFIX}CONFIG_FILE")
-        path = Path(named or DEFAULT_CONFIG_FILE)
+        path = _config_file_path()
         if not path.exists():
             if named:
                 raise ConfigError(f"{ENV_PREFIX}CONFIG_FILE: the file '{path}' does not exist")
@@ -165,14 +165,32 @@ class _TomlFileSource(PydanticBaseSettingsSource):
         return {**data, "config_file": path}
 
 
+SECRET_FIELDS = frozenset(
+    {"secret_key", "database_url", "mattermost_bot_token", "mattermost_command_tokens", "mattermost_webhook_tokens"}
+)
+
+
+def _config_file_path() -> Path:
+    return Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE") or DEFAULT_CONFIG_FILE)
+
+
 def _describe(error: dict[str, Any]) -> str:
+    """`LEARNLOOP_PORT: ...` for a variable, `learnloop.toml: communities → 0.channel_id: ...` for the file.
+
+    Values of secret settings are never repeated in the message."""
     location = error.get("loc", ())
     top = str(location[0]) if location else "settings"
-    where = ENV_PREFIX + top.upper() if top in Settings.model_fields else top
+    if top in Settings.model_fields and f"{ENV_PREFIX}{top.upper()}" in os.environ:
+        where = ENV_PREFIX + top.upper()
+    elif top in Settings.model_fields:
+        where = f"{_config_file_path()}: {top}"
+    else:
+        where = top
     if len(location) > 1:
         where += " → " + ".".join(str(part) for part in location[1:])
     given = error.get("input")
-    shown = "" if isinstance(given, (dict, list)) or given is None else f" (got '{str(given)[:60]}')"
+    hidden = top in SECRET_FIELDS or isinstance(given, (dict, list)) or given is None
+    shown = "" if hidden else f" (got '{str(given)[:60]}')"
     message = error.get("msg", "invalid").removeprefix("Value error, ")
     return f"{where}: {message}{shown}"
 

@@ -82,7 +82,7 @@ def test_no_configured_tokens_means_nothing_is_accepted(runtime: Runtime) -> Non
         ("rate not-a-url 4", "not an http or https URL"),
         ("rate javascript:alert(1) 4", "not an http or https URL"),
         ("rate https://wiki.acme.example/wiki/Page", "give a URL and a rating"),
-        (RATE_TEXT_PREFIX + "4 " + "x" * 2001, "keep it under 2000"),
+        (RATE_TEXT_PREFIX + "4 " + "x" * 2001, "at most 2000"),
     ],
 )
 def test_bad_rate_arguments_get_a_clear_ephemeral_message(

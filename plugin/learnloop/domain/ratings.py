@@ -39,6 +39,6 @@ def clean_comment(comment: str | None) -> str | None:
         return None
     if len(text) > MAX_COMMENT_LENGTH:
         raise InvalidRating(
-            f"the comment is {len(text)} characters long; keep it under {MAX_COMMENT_LENGTH}"
+            f"the comment is {len(text)} characters long; keep it to at most {MAX_COMMENT_LENGTH}"
         )
     return text

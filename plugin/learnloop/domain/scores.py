@@ -46,4 +46,4 @@ def wilson_lower_bound(positive: int, total: int, z: float = 1.96) -> float:
     z2 = z * z
     centre = p + z2 / (2 * total)
     margin = z * math.sqrt(p * (1 - p) / total + z2 / (4 * total * total))
-    return (centre - margin) / (1 + z2 / total)
+    return max(0.0, (centre - margin) / (1 + z2 / total))

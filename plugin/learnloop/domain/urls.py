@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 MAX_URL_LENGTH = 2048
 
@@ -13,6 +13,9 @@ _TRACKING_PARAMS = frozenset(
 _TRACKING_PREFIXES = ("utm_", "pk_", "mtm_")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SAFE_PATH_CHARS = "/:@!$&'()*+,;=-._~%"
+_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class InvalidUrl(ValueError):
@@ -24,8 +27,16 @@ def _is_tracking(name: str) -> bool:
     return lowered in _TRACKING_PARAMS or lowered.startswith(_TRACKING_PREFIXES)
 
 
+def _normalise_escape(match: re.Match[str]) -> str:
+    """RFC 3986 §6.2.2: decode only unreserved characters; other escapes keep their meaning."""
+    char = chr(int(match.group(1), 16))
+    return char if char in _UNRESERVED else f"%{match.group(1).upper()}"
+
+
 def _normalise_path(path: str) -> str:
-    path = quote(unquote(path), safe=_SAFE_PATH_CHARS)
+    path = _STRAY_PERCENT.sub("%25", path)
+    path = quote(path, safe=_SAFE_PATH_CHARS)
+    path = _PERCENT_ESCAPE.sub(_normalise_escape, path)
     path = re.sub(r"/{2,}", "/", path)
     if len(path) > 1:
         path = path.rstrip("/")
@@ -73,15 +84,22 @@ def normalise_url(raw: str) -> str:
     return urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query), ""))
 
 
-_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`)\]]+", re.IGNORECASE)
+_URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`\]]+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?*_~"
+
+
+def _trim_unbalanced_parentheses(candidate: str) -> str:
+    """Keep `Python_(language)` whole but drop the `)` that closes a Markdown link `[x](url)`."""
+    while candidate.endswith(")") and candidate.count(")") > candidate.count("("):
+        candidate = candidate[:-1].rstrip(_TRAILING_PUNCTUATION)
+    return candidate
 
 
 def extract_urls(text: str) -> list[str]:
     """Normalised, de-duplicated URLs found in a chat message, in order of appearance."""
     found: list[str] = []
     for match in _URL_IN_TEXT.finditer(text or ""):
-        candidate = match.group(0).rstrip(_TRAILING_PUNCTUATION)
+        candidate = _trim_unbalanced_parentheses(match.group(0).rstrip(_TRAILING_PUNCTUATION))
         try:
             url = normalise_url(candidate)
         except InvalidUrl:

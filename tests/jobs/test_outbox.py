@@ -1,0 +1,171 @@
+"""Outbox delivery: sent once, retried with backoff, 429 honoured, permanent errors parked."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import requests
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, backoff
+from learnloop.jobs.worker import run_once
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST
+from learnloop.storage.tables import Event, OutboxMessage
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
+
+CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+REPLY = "reply000000000000000000000"
+ROOT = "root0000000000000000000000"
+POST = {"id": "p0stidp0stidp0stidp0stid00", "channel_id": CHANNEL, "message": "hello"}
+
+
+def enqueue_post(runtime: Runtime, key: str = "k1", message: str = "hello") -> None:
+    with runtime.uow() as uow:
+        uow.outbox.enqueue(CREATE_POST, {"channel_id": CHANNEL, "message": message}, key=key, now=runtime.clock())
+        uow.commit()
+
+
+def message(runtime: Runtime) -> OutboxMessage:
+    with runtime.uow() as uow:
+        return uow.session.scalars(select(OutboxMessage)).one()
+
+
+def test_a_message_is_sent_once_and_marked_sent(runtime: Runtime, mattermost_contract: MattermostContract) -> None:
+    enqueue_post(runtime)
+    enqueue_post(runtime)
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
+    assert run_once(runtime).sent == 1
+    assert run_once(runtime).sent == 0
+    assert len(mattermost_contract.calls) == 1
+    assert message(runtime).status == "sent"
+
+
+def test_server_errors_are_retried_with_exponential_backoff(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    enqueue_post(runtime)
+    mattermost_contract.add("POST", "/api/v4/posts", status=503,
+                            json={"id": "api.context.unavailable", "message": "down", "status_code": 503})
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
+    report = run_once(runtime)
+    assert (report.sent, report.retried) == (0, 1)
+    stored = message(runtime)
+    assert stored.status == "pending" and stored.next_attempt_at == clock.now + backoff(1)
+    assert "HTTP 503" in stored.last_error
+    assert run_once(runtime).sent == 0, "not due before the backoff ends"
+    clock.advance(seconds=backoff(1).total_seconds())
+    assert run_once(runtime).sent == 1
+    assert message(runtime).attempts == 2
+
+
+def test_backoff_grows_and_is_capped() -> None:
+    assert [backoff(n).total_seconds() for n in (1, 2, 3, 4)] == [2, 4, 8, 16]
+    assert backoff(50) == timedelta(minutes=15)
+
+
+def test_rate_limit_waits_for_the_reset_and_stops_the_pass(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    enqueue_post(runtime, key="a")
+    enqueue_post(runtime, key="b")
+    mattermost_contract.add("POST", "/api/v4/posts", status=429, body="limit exceeded\n",
+                            headers={"Content-Type": "text/plain; charset=utf-8", "X-RateLimit-Reset": "7",
+                                     "X-RateLimit-Limit": "101", "X-RateLimit-Remaining": "0"})
+    report = run_once(runtime)
+    assert (report.sent, report.retried) == (0, 1)
+    assert len(mattermost_contract.calls) == 1, "no further calls in a pass once rate limited"
+    with runtime.uow() as uow:
+        first = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
+    assert first.next_attempt_at == clock.now + timedelta(seconds=7)
+
+
+def test_client_errors_are_not_retried(runtime: Runtime, mattermost_contract: MattermostContract) -> None:
+    enqueue_post(runtime)
+    mattermost_contract.add("POST", "/api/v4/posts", status=403, json={
+        "id": "api.context.permissions.app_error", "message": "You do not have the appropriate permissions.",
+        "status_code": 403})
+    assert run_once(runtime).failed == 1
+    stored = message(runtime)
+    assert stored.status == "failed" and "permissions" in stored.last_error
+
+
+def test_network_failures_are_retried_until_the_attempts_run_out(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    enqueue_post(runtime)
+    for _ in range(MAX_ATTEMPTS):
+        mattermost_contract.add("POST", "/api/v4/posts", body=requests.ConnectionError("refused"))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        report = run_once(runtime)
+        assert report.sent == 0
+        clock.advance(seconds=backoff(attempt).total_seconds())
+    stored = message(runtime)
+    assert stored.status == "failed" and stored.attempts == MAX_ATTEMPTS
+
+
+def test_a_claimed_message_is_picked_up_again_after_its_lease(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    """A worker that died mid-call leaves the message leased, not lost."""
+    from learnloop.jobs.outbox import _claim
+
+    enqueue_post(runtime)
+    assert len(_claim(runtime, clock.now, 10)) == 1
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
+    assert run_once(runtime).sent == 0
+    clock.advance(seconds=LEASE.total_seconds())
+    assert run_once(runtime).sent == 1
+
+
+def test_without_a_bot_messages_wait(engine, clock) -> None:
+    from learnloop.bootstrap import build_runtime
+    from tests.conftest import make_settings
+
+    runtime = build_runtime(make_settings(mattermost_bot_token=None), clock=clock, engine=engine)
+    enqueue_post(runtime)
+    assert run_once(runtime).sent == 0
+    assert message(runtime).status == "pending" and message(runtime).attempts == 0
+
+
+def _classify(runtime: Runtime, post_id: str, user: str) -> None:
+    with runtime.uow() as uow:
+        community = uow.communities.ensure(CHANNEL, None, "~data-guild", runtime.clock())
+        uow.outbox.enqueue(CLASSIFY_POST, {"post_id": post_id, "community_id": community.id, "user_id": user,
+                                           "occurred_at": runtime.clock().isoformat()},
+                           key=f"c:{post_id}", now=runtime.clock())
+        uow.commit()
+
+
+def _post(post_id: str, user: str, root: str = "") -> dict:
+    return {"id": post_id, "user_id": user, "channel_id": CHANNEL, "root_id": root, "message": "m",
+            "create_at": 1762074000000, "update_at": 1762074000000, "delete_at": 0}
+
+
+def test_a_thread_reply_to_someone_else_is_an_exchange(runtime: Runtime, mattermost_contract: MattermostContract) -> None:
+    bob, ann = "q1h5b9c3ypgtfe5kzjkdyrbs7c", "ob7m4qhjzjfy5c6qgbwkz3mn8r"
+    _classify(runtime, REPLY, bob)
+    mattermost_contract.add("GET", f"/api/v4/posts/{REPLY}",
+                            json=_post(REPLY, bob, root=ROOT))
+    mattermost_contract.add("GET", f"/api/v4/posts/{ROOT}",
+                            json=_post(ROOT, ann))
+    assert run_once(runtime).sent == 1
+    with runtime.uow() as uow:
+        [reply] = uow.session.scalars(select(Event)).all()
+    assert (reply.kind, reply.actor_id, reply.data["root_id"]) == ("reply", bob, ROOT)
+
+
+def test_a_root_post_or_a_reply_to_oneself_is_not_an_exchange(
+    runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    ann = "ob7m4qhjzjfy5c6qgbwkz3mn8r"
+    _classify(runtime, "rootpost000000000000000000", ann)
+    _classify(runtime, "selfreply00000000000000000", ann)
+    mattermost_contract.add("GET", "/api/v4/posts/rootpost000000000000000000", json=_post("rootpost000000000000000000", ann))
+    mattermost_contract.add("GET", "/api/v4/posts/selfreply00000000000000000",
+                            json=_post("selfreply00000000000000000", ann, root="rootpost000000000000000000"))
+    mattermost_contract.add("GET", "/api/v4/posts/rootpost000000000000000000", json=_post("rootpost000000000000000000", ann))
+    assert run_once(runtime).sent == 2
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Event)).all() == []
