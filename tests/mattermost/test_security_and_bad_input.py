@@ -209,3 +209,19 @@ def test_unknown_dialog_and_action_are_answered_not_crashed(client: FlaskClient,
     action = load_json("action__rate_button.json")
     action["context"] = signing.sign({"action": "future-feature"}, runtime.signing_key)
     assert "does not have" in client.post(ROUTES["action"], json=action).get_json()["ephemeral_text"]
+
+
+def test_an_expired_trigger_says_how_to_go_on(client: FlaskClient, mattermost_contract) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", status=400, json={
+        "id": "interactive_message.decode_trigger_id.expired", "message": "Trigger ID for interactive dialog is expired.",
+        "status_code": 400})
+    text = send_fixture(client, "slash_command__rate_no_arguments.form").get_json()["text"]
+    assert "expired" in text and "/learn rate <url> <1-5> [comment]" in text
+
+
+def test_an_unreachable_mattermost_while_opening_the_form_is_explained(client: FlaskClient, mattermost_contract) -> None:
+    import requests
+
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", body=requests.ConnectionError("refused"))
+    text = send_fixture(client, "slash_command__rate_no_arguments.form").get_json()["text"]
+    assert "no answer" in text and "Rate directly" in text

@@ -135,7 +135,8 @@ def _open_rate_dialog(invocation: Invocation) -> Reply:
                 f"The form took too long to open and Mattermost expired it. Type `{trigger} rate` again, "
                 f"or rate directly: `{trigger} {RATE_USAGE}`."
             )
-        return ephemeral(f"Mattermost did not open the form ({exc.status_code}). Rate directly: `{trigger} {RATE_USAGE}`.")
+        reason = f"HTTP {exc.status_code}" if exc.status_code else "no answer"
+        return ephemeral(f"Mattermost did not open the form ({reason}). Rate directly: `{trigger} {RATE_USAGE}`.")
     return {}
 
 
