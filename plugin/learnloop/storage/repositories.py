@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -51,15 +51,17 @@ class CommunityRepository:
 
     def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> Community:
         """The channel's community, created on first sight; a configured name replaces a guessed one."""
-        insert_ignoring_conflicts(
-            self.session,
-            Community.__table__,
-            {"channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
-             "ratings_count": 0, "stars_sum": 0},
-            ["channel_id"],
-        )
         community = self.by_channel(channel_id)
-        assert community is not None
+        if community is None:
+            insert_ignoring_conflicts(
+                self.session,
+                Community.__table__,
+                {"channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
+                 "ratings_count": 0, "stars_sum": 0},
+                ["channel_id"],
+            )
+            community = self.by_channel(channel_id)
+            assert community is not None
         if community.name != name:
             community.name = name
         if team_id and not community.team_id:
@@ -67,11 +69,11 @@ class CommunityRepository:
         return community
 
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> None:
-        self.session.execute(
-            update(Community)
-            .where(Community.id == community_id)
-            .values(stars_sum=Community.stars_sum + stars_delta, ratings_count=Community.ratings_count + count_delta)
-        )
+        """Atomic in SQL (`SET stars_sum = stars_sum + n`), so concurrent ratings never lose a count."""
+        community = self.session.get(Community, community_id)
+        assert community is not None
+        community.stars_sum = Community.stars_sum + stars_delta
+        community.ratings_count = Community.ratings_count + count_delta
 
 
 class ContentRepository:
@@ -92,15 +94,18 @@ class ContentRepository:
         title: str | None, now: datetime,
     ) -> tuple[ContentItem, bool]:
         """The item for a normalised URL, and whether this call created it."""
-        created = insert_ignoring_conflicts(
-            self.session,
-            ContentItem.__table__,
-            {"url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by,
-             "title": title, "ratings_count": 0, "stars_sum": 0, "created_at": now},
-            ["url"],
-        )
         item = self.by_url(url)
-        assert item is not None
+        created = False
+        if item is None:
+            created = insert_ignoring_conflicts(
+                self.session,
+                ContentItem.__table__,
+                {"url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by,
+                 "title": title, "ratings_count": 0, "stars_sum": 0, "created_at": now},
+                ["url"],
+            )
+            item = self.by_url(url)
+            assert item is not None
         if title and not item.title:
             item.title = title
         return item, created
