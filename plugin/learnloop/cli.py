@@ -48,7 +48,8 @@ def serve() -> None:
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
-                "worker_class": "gthread", "threads": 4, "timeout": 30, "accesslog": "-",
+                "worker_class": "gthread", "threads": settings.web_threads, "timeout": 30,
+                "accesslog": "-" if settings.access_log else None,
                 "forwarded_allow_ips": "127.0.0.1",
             }
             for key, value in options.items():

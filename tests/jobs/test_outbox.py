@@ -131,8 +131,8 @@ def test_without_a_bot_messages_wait(engine, clock) -> None:
 
 def _classify(runtime: Runtime, post_id: str, user: str) -> None:
     with runtime.uow() as uow:
-        community = uow.communities.ensure(CHANNEL, None, "~data-guild", runtime.clock())
-        uow.outbox.enqueue(CLASSIFY_POST, {"post_id": post_id, "community_id": community.id, "user_id": user,
+        community_id = uow.communities.ensure(CHANNEL, None, "~data-guild", runtime.clock())
+        uow.outbox.enqueue(CLASSIFY_POST, {"post_id": post_id, "community_id": community_id, "user_id": user,
                                            "occurred_at": runtime.clock().isoformat()},
                            key=f"c:{post_id}", now=runtime.clock())
         uow.commit()

@@ -95,13 +95,13 @@ def share_command(invocation: Invocation) -> Reply:
         return ephemeral(f"Could not share that: {exc}.")
     now = runtime.clock()
     with runtime.uow() as uow:
-        community = community_for_channel(
+        community_id = community_for_channel(
             uow, runtime.settings, channel_id=request.channel_id, team_id=request.team_id or None,
             channel_name=request.channel_name or None, now=now,
         )
-        item, _ = uow.items.ensure(url, kind=classify_url(url, runtime.settings), community_id=community.id,
+        item, _ = uow.items.ensure(url, kind=classify_url(url, runtime.settings), community_id=community_id,
                                    shared_by=request.user_id, title=None, now=now)
-        uow.events.append("link_shared", occurred_at=now, recorded_at=now, community_id=community.id,
+        uow.events.append("link_shared", occurred_at=now, recorded_at=now, community_id=community_id,
                           actor_id=request.user_id, item_id=item.id, data={"via": "share_command"})
         text = f"Shared by @{request.user_name}" + (f": {note}" if note else "")
         attachment = content_attachment(item_id=item.id, url=item.url, title=item.title, text=text,

@@ -51,12 +51,12 @@ def mentioned_names(text: str, author: str | None) -> list[str]:
 def ingest_post(uow: UnitOfWork, settings: Settings, post: ChatPost, now: datetime, *, can_classify: bool) -> IngestOutcome:
     """Record a chat post once. Whether it is a thread reply is not in the webhook payload, so a
     message for the worker asks Mattermost afterwards (when a bot token is configured)."""
-    community = community_for_channel(
+    community_id = community_for_channel(
         uow, settings, channel_id=post.channel_id, team_id=post.team_id, channel_name=post.channel_name, now=now
     )
     base = f"mattermost:post:{post.post_id}"
     first = uow.events.append(
-        "chat_post", occurred_at=post.occurred_at, recorded_at=now, community_id=community.id,
+        "chat_post", occurred_at=post.occurred_at, recorded_at=now, community_id=community_id,
         actor_id=post.user_id, dedupe_key=base,
     )
     if not first:
@@ -64,23 +64,23 @@ def ingest_post(uow: UnitOfWork, settings: Settings, post: ChatPost, now: dateti
     urls = extract_urls(post.text)
     for url in urls:
         item, _ = uow.items.ensure(
-            url, kind=classify_url(url, settings), community_id=community.id, shared_by=post.user_id,
+            url, kind=classify_url(url, settings), community_id=community_id, shared_by=post.user_id,
             title=None, now=now,
         )
         uow.events.append(
-            "link_shared", occurred_at=post.occurred_at, recorded_at=now, community_id=community.id,
+            "link_shared", occurred_at=post.occurred_at, recorded_at=now, community_id=community_id,
             actor_id=post.user_id, item_id=item.id, dedupe_key=f"{base}:link:{item.id}",
         )
     names = mentioned_names(post.text, post.user_name)
     if names:
         uow.events.append(
-            "mention", occurred_at=post.occurred_at, recorded_at=now, community_id=community.id,
+            "mention", occurred_at=post.occurred_at, recorded_at=now, community_id=community_id,
             actor_id=post.user_id, dedupe_key=f"{base}:mention", data={"people": len(names)},
         )
     if can_classify:
         uow.outbox.enqueue(
             CLASSIFY_POST,
-            {"post_id": post.post_id, "community_id": community.id, "user_id": post.user_id,
+            {"post_id": post.post_id, "community_id": community_id, "user_id": post.user_id,
              "occurred_at": post.occurred_at.isoformat()},
             key=f"{base}:classify", now=now,
         )

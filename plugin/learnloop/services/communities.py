@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from learnloop.config import Settings
-from learnloop.storage.tables import Community
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -19,5 +18,6 @@ def community_name(settings: Settings, channel_id: str, channel_name: str | None
 def community_for_channel(
     uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str | None, channel_name: str | None,
     now: datetime,
-) -> Community:
+) -> int:
+    """The id of the channel's community, created on first sight."""
     return uow.communities.ensure(channel_id, team_id, community_name(settings, channel_id, channel_name), now)

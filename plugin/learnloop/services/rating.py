@@ -11,7 +11,8 @@ from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import normalise_url
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
-from learnloop.storage.tables import ContentItem, Feedback, Rating
+from learnloop.storage.repositories import ItemRef
+from learnloop.storage.tables import Feedback
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -49,13 +50,11 @@ def rate_url(
     url = normalise_url(raw_url)
     value = parse_stars(stars)
     text = clean_comment(comment)
-    community = community_for_channel(
-        uow, settings, channel_id=rater.channel_id, team_id=rater.team_id, channel_name=rater.channel_name, now=now
-    )
+    community_id = _rater_community(uow, settings, rater, now)
     item, _ = uow.items.ensure(
-        url, kind=classify_url(url, settings), community_id=community.id, shared_by=rater.user_id, title=None, now=now
+        url, kind=classify_url(url, settings), community_id=community_id, shared_by=rater.user_id, title=None, now=now
     )
-    return _record(uow, settings, rater, item.id, value, text, now)
+    return _record(uow, rater, community_id, item, value, text, now)
 
 
 def rate_item(
@@ -65,33 +64,33 @@ def rate_item(
     """Rate a known item (a button or the wiki widget names it by id). Raises UnknownItem/InvalidRating."""
     value = parse_stars(stars)
     text = clean_comment(comment)
-    community_for_channel(
+    item = uow.items.ref(item_id)
+    if item is None:
+        raise UnknownItem(f"item {item_id} does not exist")
+    community_id = _rater_community(uow, settings, rater, now)
+    return _record(uow, rater, community_id, item, value, text, now)
+
+
+def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int:
+    return community_for_channel(
         uow, settings, channel_id=rater.channel_id, team_id=rater.team_id, channel_name=rater.channel_name, now=now
     )
-    return _record(uow, settings, rater, item_id, value, text, now)
 
 
 def _record(
-    uow: UnitOfWork, settings: Settings, rater: Rater, item_id: int, stars: int, comment: str | None,
+    uow: UnitOfWork, rater: Rater, rater_community_id: int, item: ItemRef, stars: int, comment: str | None,
     now: datetime,
 ) -> RatingOutcome:
-    item = uow.items.get(item_id, for_update=True)
-    if item is None:
-        raise UnknownItem(f"item {item_id} does not exist")
-    rater_community = uow.communities.by_channel(rater.channel_id)
-    rating = uow.ratings.of(item.id, rater.user_id)
-    previous = rating.stars if rating else None
-    if rating is None:
-        uow.ratings.add(Rating(item_id=item.id, user_id=rater.user_id, stars=stars,
-                               community_id=rater_community.id if rater_community else None,
-                               created_at=now, updated_at=now))
-        stars_delta, count_delta = stars, 1
-    else:
-        rating.stars, rating.updated_at = stars, now
-        stars_delta, count_delta = stars - previous, 0
-    uow.items.add_to_rating_totals(item, stars_delta, count_delta)
+    """The rating, the item's and its community's totals, the event and any feedback: one transaction.
+
+    Totals change with `SET n = n + delta` in SQL, so concurrent ratings never lose a count."""
+    previous = uow.ratings.put(item.id, rater.user_id, stars, rater_community_id, now)
+    stars_delta, count_delta = (stars, 1) if previous is None else (stars - previous, 0)
+    item_stars, item_count = uow.items.add_to_rating_totals(item.id, stars_delta, count_delta)
     if item.community_id is not None:
-        uow.communities.add_to_rating_totals(item.community_id, stars_delta, count_delta)
+        prior = community_prior(*uow.communities.add_to_rating_totals(item.community_id, stars_delta, count_delta))
+    else:
+        prior = community_prior(0, 0)
     uow.events.append(
         "rating", occurred_at=now, recorded_at=now, community_id=item.community_id, actor_id=rater.user_id,
         item_id=item.id, data={"stars": stars, "previous": previous},
@@ -99,16 +98,9 @@ def _record(
     if comment:
         uow.feedback.add(Feedback(item_id=item.id, community_id=item.community_id, author_id=rater.user_id,
                                   stars=stars, comment=comment, status="open", created_at=now))
-    uow.flush()
-    outcome = RatingOutcome(
-        item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
-        score=_score(uow, item), ratings_count=item.ratings_count, feedback_saved=comment is not None,
-    )
     uow.commit()
-    return outcome
-
-
-def _score(uow: UnitOfWork, item: ContentItem) -> float:
-    community = uow.communities.get(item.community_id) if item.community_id is not None else None
-    prior = community_prior(community.stars_sum, community.ratings_count) if community else community_prior(0, 0)
-    return bayesian_average(item.stars_sum, item.ratings_count, prior)
+    return RatingOutcome(
+        item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
+        score=bayesian_average(item_stars, item_count, prior), ratings_count=item_count,
+        feedback_saved=comment is not None,
+    )

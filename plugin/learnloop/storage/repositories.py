@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,6 +40,41 @@ class SecretRepository:
         return self.session.scalars(select(InstanceSecret.value).where(InstanceSecret.name == name)).one()
 
 
+@dataclass(frozen=True)
+class ItemRef:
+    id: int
+    url: str
+    title: str | None
+    community_id: int | None
+
+
+_C, _I, _R, _E = Community.__table__, ContentItem.__table__, Rating.__table__, Event.__table__
+
+# The rating path runs on every click, so its statements are built once, not per call:
+# building a statement costs several times what SQLite needs to run it.
+_COMMUNITY_BY_CHANNEL = select(_C.c.id, _C.c.name, _C.c.team_id).where(_C.c.channel_id == bindparam("channel_id"))
+_COMMUNITY_RENAME = update(_C).where(_C.c.id == bindparam("cid")).values(
+    name=bindparam("new_name"), team_id=bindparam("new_team_id"))
+_COMMUNITY_TOTALS = (
+    update(_C).where(_C.c.id == bindparam("cid"))
+    .values(stars_sum=_C.c.stars_sum + bindparam("d_stars"), ratings_count=_C.c.ratings_count + bindparam("d_count"))
+    .returning(_C.c.stars_sum, _C.c.ratings_count)
+)
+_ITEM_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
+_ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
+_ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
+_ITEM_TOTALS = (
+    update(_I).where(_I.c.id == bindparam("b_item_id"))
+    .values(stars_sum=_I.c.stars_sum + bindparam("d_stars"), ratings_count=_I.c.ratings_count + bindparam("d_count"))
+    .returning(_I.c.stars_sum, _I.c.ratings_count)
+)
+_RATING_OF = select(_R.c.stars).where(_R.c.item_id == bindparam("item_id"), _R.c.user_id == bindparam("user_id"))
+_RATING_OF_LOCKED = _RATING_OF.with_for_update()
+_RATING_CHANGE = update(_R).where(_R.c.item_id == bindparam("b_item_id"), _R.c.user_id == bindparam("b_user_id")).values(
+    stars=bindparam("b_stars"), updated_at=bindparam("b_now"))
+_EVENT_INSERT = insert(_E)
+
+
 class CommunityRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -49,31 +85,28 @@ class CommunityRepository:
     def get(self, community_id: int) -> Community | None:
         return self.session.get(Community, community_id)
 
-    def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> Community:
-        """The channel's community, created on first sight; a configured name replaces a guessed one."""
-        community = self.by_channel(channel_id)
-        if community is None:
+    def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> int:
+        """The id of the channel's community, created on first sight; a configured name replaces a guessed one."""
+        connection = self.session.connection()
+        row = connection.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).first()
+        if row is None:
             insert_ignoring_conflicts(
-                self.session,
-                Community.__table__,
+                self.session, _C,
                 {"channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
                  "ratings_count": 0, "stars_sum": 0},
                 ["channel_id"],
             )
-            community = self.by_channel(channel_id)
-            assert community is not None
-        if community.name != name:
-            community.name = name
-        if team_id and not community.team_id:
-            community.team_id = team_id
-        return community
+            row = connection.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).one()
+        new_team = row.team_id or team_id or None
+        if row.name != name or new_team != row.team_id:
+            connection.execute(_COMMUNITY_RENAME, {"cid": row.id, "new_name": name, "new_team_id": new_team})
+        return int(row.id)
 
-    def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> None:
-        """Atomic in SQL (`SET stars_sum = stars_sum + n`), so concurrent ratings never lose a count."""
-        community = self.session.get(Community, community_id)
-        assert community is not None
-        community.stars_sum = Community.stars_sum + stars_delta
-        community.ratings_count = Community.ratings_count + count_delta
+    def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
+        """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
+        row = self.session.connection().execute(
+            _COMMUNITY_TOTALS, {"cid": community_id, "d_stars": stars_delta, "d_count": count_delta}).one()
+        return int(row.stars_sum), int(row.ratings_count)
 
 
 class ContentRepository:
@@ -83,36 +116,33 @@ class ContentRepository:
     def by_url(self, url: str) -> ContentItem | None:
         return self.session.scalars(select(ContentItem).where(ContentItem.url == url)).one_or_none()
 
-    def get(self, item_id: int, *, for_update: bool = False) -> ContentItem | None:
-        statement = select(ContentItem).where(ContentItem.id == item_id)
-        if for_update:
-            statement = statement.with_for_update().execution_options(populate_existing=True)
-        return self.session.scalars(statement).one_or_none()
+    def ref(self, item_id: int) -> ItemRef | None:
+        row = self.session.connection().execute(_ITEM_BY_ID, {"item_id": item_id}).first()
+        return ItemRef(*row) if row else None
 
     def ensure(
         self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
         title: str | None, now: datetime,
-    ) -> tuple[ContentItem, bool]:
+    ) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it."""
-        item = self.by_url(url)
+        connection = self.session.connection()
+        row = connection.execute(_ITEM_BY_URL, {"url": url}).first()
         created = False
-        if item is None:
+        if row is None:
             created = insert_ignoring_conflicts(
-                self.session,
-                ContentItem.__table__,
+                self.session, _I,
                 {"url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by,
                  "title": title, "ratings_count": 0, "stars_sum": 0, "created_at": now},
                 ["url"],
             )
-            item = self.by_url(url)
-            assert item is not None
-        if title and not item.title:
-            item.title = title
-        return item, created
+            row = connection.execute(_ITEM_BY_URL, {"url": url}).one()
+        return ItemRef(*row), created
 
-    def add_to_rating_totals(self, item: ContentItem, stars_delta: int, count_delta: int) -> None:
-        item.stars_sum += stars_delta
-        item.ratings_count += count_delta
+    def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
+        """Atomic in SQL; returns the new (stars_sum, ratings_count)."""
+        row = self.session.connection().execute(
+            _ITEM_TOTALS, {"b_item_id": item_id, "d_stars": stars_delta, "d_count": count_delta}).one()
+        return int(row.stars_sum), int(row.ratings_count)
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
@@ -127,8 +157,25 @@ class RatingRepository:
             select(Rating).where(Rating.item_id == item_id, Rating.user_id == user_id)
         ).one_or_none()
 
-    def add(self, rating: Rating) -> None:
-        self.session.add(rating)
+    def put(self, item_id: int, user_id: str, stars: int, community_id: int | None, now: datetime) -> int | None:
+        """Set a person's rating of an item; returns the rating it replaced, if any.
+
+        Two clicks at once from the same person meet at the unique key: the second one
+        finds the first one's row and changes it."""
+        connection = self.session.connection()
+        key = {"item_id": item_id, "user_id": user_id}
+        previous = connection.execute(_RATING_OF_LOCKED, key).scalar()
+        if previous is None:
+            inserted = insert_ignoring_conflicts(
+                self.session, _R,
+                {**key, "stars": stars, "community_id": community_id, "created_at": now, "updated_at": now},
+                ["item_id", "user_id"],
+            )
+            if inserted:
+                return None
+            previous = connection.execute(_RATING_OF_LOCKED, key).scalar()
+        connection.execute(_RATING_CHANGE, {"b_item_id": item_id, "b_user_id": user_id, "b_stars": stars, "b_now": now})
+        return int(previous)
 
     def by_user(self, user_id: str) -> list[Rating]:
         return list(self.session.scalars(select(Rating).where(Rating.user_id == user_id).order_by(Rating.id)))
@@ -168,7 +215,7 @@ class EventLog:
             "actor_id": actor_id, "item_id": item_id, "dedupe_key": dedupe_key, "data": data or {},
         }
         if dedupe_key is None:
-            self.session.add(Event(**values))
+            self.session.connection().execute(_EVENT_INSERT, values)
             return True
         return insert_ignoring_conflicts(self.session, Event.__table__, values, ["dedupe_key"])
 
