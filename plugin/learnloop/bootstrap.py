@@ -6,6 +6,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,6 +32,7 @@ class Runtime:
     clock: Clock = utc_now
     _signing_key: bytes | None = field(default=None, repr=False)
     _mattermost: MattermostClient | None = field(default=None, repr=False)
+    _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions)
@@ -49,6 +51,12 @@ class Runtime:
                     uow.commit()
                 self._signing_key = value.encode("utf-8")
         return self._signing_key
+
+    def remember(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A value computed once per process (for example the bot's own user id)."""
+        if name not in self._remembered:
+            self._remembered[name] = compute()
+        return self._remembered[name]
 
     def mattermost(self) -> MattermostClient | None:
         """The bot's REST client, or None while no Mattermost URL and bot token are configured."""

@@ -9,10 +9,12 @@ from learnloop.bootstrap import Runtime
 from learnloop.jobs.outbox import Handler
 from learnloop.mattermost.client import MattermostClient
 from learnloop.services.chat import record_reply
-from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
+from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_NUDGE, SEND_PROMPT
+from learnloop.services.prompt_delivery import mark_sent, prompt_for_delivery
 
 
-def create_post(runtime: Runtime, client: MattermostClient, payload: dict[str, Any]) -> dict[str, Any]:
+def create_post(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
     post = client.create_post(
         payload["channel_id"], payload.get("message") or "", props=payload.get("props"),
         root_id=payload.get("root_id") or None,
@@ -20,11 +22,11 @@ def create_post(runtime: Runtime, client: MattermostClient, payload: dict[str, A
     return {"post_id": post.get("id")}
 
 
-def respond(runtime: Runtime, client: MattermostClient, payload: dict[str, Any]) -> None:
+def respond(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> None:
     client.post_to_response_url(payload["response_url"], payload["body"])
 
 
-def classify_post(runtime: Runtime, client: MattermostClient, payload: dict[str, Any]) -> dict[str, Any]:
+def classify_post(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
     """The outgoing webhook does not say whether a post is a thread reply; the post itself does."""
     post = client.get_post(payload["post_id"])
     root_id = post.get("root_id") or ""
@@ -41,3 +43,66 @@ def classify_post(runtime: Runtime, client: MattermostClient, payload: dict[str,
 
 
 HANDLERS: dict[str, Handler] = {CREATE_POST: create_post, RESPOND: respond, CLASSIFY_POST: classify_post}
+
+
+def _bot_user_id(runtime: Runtime, client: MattermostClient) -> str:
+    configured = runtime.settings.mattermost_bot_user_id
+    return configured or runtime.remember("bot_user_id", lambda: str(client.get_me()["id"]))
+
+
+def _dm_channel(runtime: Runtime, client: MattermostClient, user_id: str) -> str:
+    """The bot's DM channel with a person, asked of Mattermost once and then kept."""
+    with runtime.uow() as uow:
+        member = uow.members.ensure(user_id, runtime.clock())
+        cached = member.dm_channel_id
+        uow.commit()
+    if cached:
+        return cached
+    channel_id = client.create_direct_channel(_bot_user_id(runtime, client), user_id)
+    with runtime.uow() as uow:
+        member = uow.members.ensure(user_id, runtime.clock())
+        member.dm_channel_id = channel_id
+        uow.commit()
+    return channel_id
+
+
+def _already_posted(client: MattermostClient, channel_id: str, delivery_id: int, since: datetime) -> str | None:
+    """After an attempt whose outcome is unknown (the worker died mid-call), look before sending again."""
+    since_ms = int(since.timestamp() * 1000)
+    for post in client.get_channel_posts_since(channel_id, since_ms):
+        if (post.get("props") or {}).get(DELIVERY_PROP) == delivery_id:
+            return str(post["id"])
+    return None
+
+
+def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+    delivery_id = int(payload["delivery_id"])
+    with runtime.uow() as uow:
+        view = prompt_for_delivery(uow, delivery_id)
+    if view is None:
+        return {"skipped": "no longer queued"}
+    channel_id = _dm_channel(runtime, client, view.user_id)
+    post_id = _already_posted(client, channel_id, delivery_id, view.queued_at) if attempt > 1 else None
+    if post_id is None:
+        body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, community_name=view.community_name,
+                           questions=view.questions, window_text=view.window_text(runtime),
+                           public_url=runtime.settings.public_url_text, key=runtime.signing_key)
+        post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"])["id"])
+    with runtime.uow() as uow:
+        mark_sent(uow, delivery_id, post_id, runtime.clock())
+    return {"post_id": post_id}
+
+
+def send_nudge(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+    delivery_id = int(payload["delivery_id"])
+    with runtime.uow() as uow:
+        view = prompt_for_delivery(uow, delivery_id, status="sent")
+    if view is None:
+        return {"skipped": "answered or closed"}
+    channel_id = _dm_channel(runtime, client, view.user_id)
+    post = client.create_post(channel_id, nudge_message(view.window_text(runtime)))
+    return {"post_id": post.get("id")}
+
+
+HANDLERS[SEND_PROMPT] = send_prompt
+HANDLERS[SEND_NUDGE] = send_nudge

@@ -23,7 +23,8 @@ MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
 
-Handler = Callable[[Runtime, MattermostClient, dict[str, Any]], dict[str, Any] | None]
+Handler = Callable[[Runtime, MattermostClient, dict[str, Any], int], dict[str, Any] | None]
+"""Called with the message's payload and its attempt number (1 on the first try)."""
 
 
 @dataclass
@@ -80,7 +81,7 @@ def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 
             report.failed += 1
             continue
         try:
-            result = handler(runtime, client, payload)
+            result = handler(runtime, client, payload, attempts)
         except RateLimited as exc:
             now = runtime.clock()
             _finish(runtime, message_id, now=now, retry_at=now + timedelta(seconds=exc.retry_after), error=str(exc))

@@ -11,24 +11,40 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.mattermost_delivery import HANDLERS
 from learnloop.jobs.outbox import DeliveryReport, deliver_due
+from learnloop.jobs.prompts import run_prompt_pass
 
 log = logging.getLogger(__name__)
 
 OUTBOX_INTERVAL_SECONDS = 1.0
+PROMPT_INTERVAL_SECONDS = 30.0
 
 
-def run_once(runtime: Runtime) -> DeliveryReport:
-    """Everything due, once: what each scheduled pass does, callable from tests and cron."""
+def deliver_outbox(runtime: Runtime) -> DeliveryReport:
     report = deliver_due(runtime, HANDLERS)
     if report.sent or report.retried or report.failed:
         log.info("outbox: %s sent, %s to retry, %s failed", report.sent, report.retried, report.failed)
     return report
 
 
+def run_prompts(runtime: Runtime) -> None:
+    report = run_prompt_pass(runtime)
+    if report.runs_created or report.deliveries_planned or (report.dispatch and report.dispatch.queued):
+        log.info("prompts: %s runs, %s deliveries planned, %s", report.runs_created, report.deliveries_planned,
+                 report.dispatch)
+
+
+def run_once(runtime: Runtime) -> DeliveryReport:
+    """Everything due, once: what the scheduled passes do, callable from tests and cron."""
+    run_prompts(runtime)
+    return deliver_outbox(runtime)
+
+
 def run_forever(runtime: Runtime) -> None:
     scheduler = BlockingScheduler(timezone="UTC")
-    scheduler.add_job(run_once, "interval", args=[runtime], seconds=OUTBOX_INTERVAL_SECONDS, id="outbox",
+    scheduler.add_job(deliver_outbox, "interval", args=[runtime], seconds=OUTBOX_INTERVAL_SECONDS, id="outbox",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(run_prompts, "interval", args=[runtime], seconds=PROMPT_INTERVAL_SECONDS, id="prompts",
+                      max_instances=1, coalesce=True, next_run_time=runtime.clock())
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("worker stopping (signal %s)", signum)

@@ -90,6 +90,13 @@ class MattermostClient:
         """One of ``online``, ``away``, ``dnd``, ``offline``."""
         return str(self._api("GET", f"/users/{_segment(user_id)}/status")["status"])
 
+    def get_users_statuses(self, ids: Sequence[str]) -> dict[str, str]:
+        """Statuses of many users in one call: user id to ``online``/``away``/``dnd``/``offline``."""
+        if not ids:
+            return {}
+        statuses = self._api("POST", "/users/status/ids", json=list(ids))
+        return {entry["user_id"]: str(entry.get("status", "")) for entry in statuses}
+
     def get_channel(self, channel_id: str) -> JsonObject:
         return self._api("GET", f"/channels/{_segment(channel_id)}")
 
@@ -117,6 +124,12 @@ class MattermostClient:
     def create_direct_channel(self, user_a: str, user_b: str) -> str:
         """Get-or-create the DM channel between two users; returns its id."""
         return str(self._api("POST", "/channels/direct", json=[user_a, user_b])["id"])
+
+    def get_channel_posts_since(self, channel_id: str, since_ms: int) -> list[JsonObject]:
+        """Posts created or changed in a channel since a moment (epoch milliseconds)."""
+        result = self._api("GET", f"/channels/{_segment(channel_id)}/posts", params={"since": since_ms})
+        posts = result.get("posts") or {}
+        return [posts[post_id] for post_id in result.get("order", []) if post_id in posts]
 
     def get_post(self, post_id: str) -> JsonObject:
         return self._api("GET", f"/posts/{_segment(post_id)}")

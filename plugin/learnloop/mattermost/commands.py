@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from learnloop.bootstrap import Runtime
-from learnloop.mattermost.payloads import SlashCommand
+from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
 from learnloop.mattermost.messages import ephemeral
 
 Reply = dict[str, Any]
@@ -31,6 +30,27 @@ class Subcommand:
 
 
 REGISTRY: dict[str, Subcommand] = {}
+ActionHandler = Callable[[Runtime, ActionRequest, dict[str, Any]], dict[str, Any]]
+DialogHandler = Callable[[Runtime, DialogSubmission], "dict[str, Any] | None"]
+ACTIONS: dict[str, ActionHandler] = {}
+DIALOGS: dict[str, DialogHandler] = {}
+
+
+def action(name: str) -> Callable[[ActionHandler], ActionHandler]:
+    """Register the handler of a button whose signed context says `action: name`."""
+    def register(handler: ActionHandler) -> ActionHandler:
+        ACTIONS[name] = handler
+        return handler
+
+    return register
+
+
+def dialog(callback_id: str) -> Callable[[DialogHandler], DialogHandler]:
+    def register(handler: DialogHandler) -> DialogHandler:
+        DIALOGS[callback_id] = handler
+        return handler
+
+    return register
 
 
 def subcommand(name: str, *, usage: str, example: str, summary: str) -> Callable[[Callable[[Invocation], Reply]], Callable[[Invocation], Reply]]:
@@ -46,14 +66,6 @@ def help_text(trigger: str) -> str:
     for sub in REGISTRY.values():
         lines.append(f"- `{trigger} {sub.usage}`: {sub.summary} Example: `{trigger} {sub.example}`")
     return "\n".join(lines)
-
-
-def split_words(text: str) -> list[str]:
-    """Words as a person typed them; quotes group words, an unbalanced quote is kept literally."""
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return text.split()
 
 
 def dispatch(runtime: Runtime, request: SlashCommand) -> Reply:

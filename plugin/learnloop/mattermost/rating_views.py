@@ -10,7 +10,7 @@ from learnloop.domain import signing
 from learnloop.domain.ratings import MAX_COMMENT_LENGTH, MAX_STARS, MIN_STARS, STAR_LABELS, InvalidRating, clean_comment, parse_stars
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.mattermost.client import MattermostError
-from learnloop.mattermost.commands import Invocation, Reply, split_words, subcommand
+from learnloop.mattermost.commands import Invocation, Reply, action, dialog, subcommand
 from learnloop.mattermost.messages import (
     DIALOGS_PATH,
     RATE_ACTION,
@@ -159,6 +159,7 @@ def rate_dialog(state: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@dialog(RATE_DIALOG)
 def handle_rate_dialog(runtime: Runtime, submission: DialogSubmission) -> dict[str, Any] | None:
     """Mattermost's dialog contract: 200 with {"errors": {field: message}} to keep the form open."""
     try:
@@ -205,6 +206,7 @@ def _confirm_later(runtime: Runtime, state: dict[str, Any], outcome: RatingOutco
         uow.commit()
 
 
+@action(RATE_ACTION)
 def handle_rate_button(runtime: Runtime, action: ActionRequest, context: dict[str, Any]) -> dict[str, Any]:
     """A click rates for the clicking user only; the answer is ephemeral, the post is unchanged."""
     rater = _rater(runtime, action.user_id, action.channel_id, action.team_id, action.channel_name)
@@ -218,6 +220,3 @@ def handle_rate_button(runtime: Runtime, action: ActionRequest, context: dict[st
         return {"ephemeral_text": "This button is not a valid rating."}
     return {"ephemeral_text": rating_confirmation(outcome)}
 
-
-ACTION_HANDLERS = {RATE_ACTION: handle_rate_button}
-DIALOG_HANDLERS = {RATE_DIALOG: handle_rate_dialog}

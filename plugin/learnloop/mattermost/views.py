@@ -13,8 +13,8 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from learnloop.bootstrap import Runtime
 from learnloop.domain import signing
 from learnloop.domain.tokens import matches_any
-from learnloop.mattermost import rating_views  # noqa: F401  (registers /learn rate and /learn share)
-from learnloop.mattermost.commands import dispatch
+from learnloop.mattermost import prompt_views, rating_views  # noqa: F401  (they register their commands)
+from learnloop.mattermost.commands import ACTIONS, DIALOGS, dispatch
 from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.payloads import (
     MAX_POST_LENGTH,
@@ -83,7 +83,7 @@ def actions() -> tuple[Response, int]:
     except signing.BadSignature as exc:
         log.warning("refused an action with a bad context from user %s: %s", (body or {}).get("user_id"), exc)
         return json_error(403, f"refused: {exc}")
-    handler = rating_views.ACTION_HANDLERS.get(str(context.get("action")))
+    handler = ACTIONS.get(str(context.get("action")))
     if handler is None:
         return jsonify({"ephemeral_text": "This button belongs to a feature this learnloop does not have."}), 200
     return jsonify(handler(runtime, action, context)), 200
@@ -98,7 +98,7 @@ def dialogs() -> tuple[Response, int]:
         return json_error(400, f"malformed dialog submission: {exc}")
     if submission.cancelled:
         return Response(status=200), 200
-    handler = rating_views.DIALOG_HANDLERS.get(submission.callback_id)
+    handler = DIALOGS.get(submission.callback_id)
     if handler is None:
         return jsonify({"error": "This form belongs to a feature this learnloop does not have."}), 200
     reply = handler(runtime, submission)

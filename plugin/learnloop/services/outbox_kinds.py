@@ -3,3 +3,5 @@
 CREATE_POST = "mattermost.create_post"
 RESPOND = "mattermost.respond"
 CLASSIFY_POST = "mattermost.classify_post"
+SEND_PROMPT = "mattermost.send_prompt"
+SEND_NUDGE = "mattermost.send_nudge"

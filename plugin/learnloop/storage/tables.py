@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -58,7 +60,7 @@ UserId = String(26)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON, list[dict[str, Any]]: JSON}
 
 
 class InstanceSecret(Base):
@@ -178,3 +180,104 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Member(Base):
+    """A person's own prompt settings, and what learnloop caches about them from Mattermost."""
+
+    __tablename__ = "members"
+
+    user_id: Mapped[str] = mapped_column(UserId, primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    dm_channel_id: Mapped[str | None] = mapped_column(String(26))
+    prompts_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    paused_until: Mapped[datetime | None]
+    time_of_day: Mapped[str | None] = mapped_column(String(5))
+    quiet_hours: Mapped[str | None] = mapped_column(String(11))
+    nudges: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class PromptSchedule(Base):
+    """A community's reflection questions and when to ask them; one-off prompts have COUNT=1."""
+
+    __tablename__ = "prompt_schedules"
+    __table_args__ = (
+        CheckConstraint("default_visibility IN ('private', 'community', 'wiki')", name="visibility_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    rrule: Mapped[str] = mapped_column(String(300))
+    local_time: Mapped[str] = mapped_column(String(5))
+    window_minutes: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    anchor_date: Mapped[date] = mapped_column(Date)
+    default_visibility: Mapped[str] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    planned_through: Mapped[date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(UserId)
+    created_at: Mapped[datetime]
+
+
+class PromptRun(Base):
+    """One occurrence of a schedule, by the community's local date."""
+
+    __tablename__ = "prompt_runs"
+    __table_args__ = (UniqueConstraint("schedule_id", "local_date", name="uq_prompt_runs_schedule_date"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("prompt_schedules.id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    members_planned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class Delivery(Base):
+    """One person's copy of a run: when it is due for them, and what became of it."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "user_id", name="uq_deliveries_run_user"),
+        Index("ix_deliveries_due", "status", "due_at"),
+        CheckConstraint(
+            "status IN ('scheduled', 'queued', 'sent', 'answered', 'skipped', 'expired')", name="status_known"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("prompt_runs.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(UserId)
+    due_at: Mapped[datetime]
+    window_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="scheduled")
+    reason: Mapped[str | None] = mapped_column(String(40))
+    post_id: Mapped[str | None] = mapped_column(String(26))
+    sent_at: Mapped[datetime | None]
+    nudge_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class Reflection(Base):
+    """What a person wrote. The text is encrypted at rest; private ones are only ever shown to their author."""
+
+    __tablename__ = "reflections"
+    __table_args__ = (
+        CheckConstraint("visibility IN ('private', 'community', 'wiki')", name="visibility_known"),
+        Index("ix_reflections_user_time", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[str] = mapped_column(UserId)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    scale: Mapped[int | None] = mapped_column(Integer)
+    visibility: Mapped[str] = mapped_column(String(10))
+    shared_item_id: Mapped[int | None] = mapped_column(ForeignKey("content_items.id", ondelete="SET NULL"))
+    publish_state: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

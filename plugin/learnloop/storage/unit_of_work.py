@@ -7,6 +7,13 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from learnloop.storage.prompt_repositories import (
+    DeliveryRepository,
+    MemberRepository,
+    ReflectionRepository,
+    RunRepository,
+    ScheduleRepository,
+)
 from learnloop.storage.repositories import (
     CommunityRepository,
     ContentRepository,
@@ -33,6 +40,11 @@ class UnitOfWork:
         self.feedback = FeedbackRepository(self.session)
         self.events = EventLog(self.session)
         self.outbox = Outbox(self.session)
+        self.members = MemberRepository(self.session)
+        self.schedules = ScheduleRepository(self.session)
+        self.runs = RunRepository(self.session)
+        self.deliveries = DeliveryRepository(self.session)
+        self.reflections = ReflectionRepository(self.session)
         return self
 
     def __exit__(

@@ -1,0 +1,175 @@
+"""Each person controls their own prompts: off, paused, their own time, quiet hours, nudges.
+
+delivery_decision is asked each time the worker could send someone a prompt; when the answer
+is to wait, the worker asks again at the instant it was given.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from learnloop.domain import schedules
+from learnloop.domain.schedules import InvalidSchedule, Schedule, local_to_utc, parse_amount, require_aware
+
+MIN_PAUSE = timedelta(days=1)
+MAX_PAUSE = timedelta(days=365)
+DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
+PRESENCE_REASONS = {"dnd": "do not disturb", "ooo": "out of office"}
+
+
+class InvalidPreference(ValueError):
+    """A prompt setting a person typed that cannot be followed."""
+
+
+def parse_duration(text: str) -> timedelta:
+    """How long to pause prompts: '3d', '2w', '1m', '10 days', '2 weeks', '1y'.
+
+    A month is 30 days and a year 365; hours count too ('36h'), but a pause lasts from
+    1 day to 1 year.
+    """
+    given = " ".join((text or "").lower().split())
+    example = "use days, weeks or months, for example 3d, 2w or 1m"
+    amount = parse_amount(given)
+    if amount is None:
+        raise InvalidPreference(f"'{given[:40]}' is not a length of time: {example}")
+    number, unit = amount
+    duration = timedelta(hours=number) if unit == "hour" else timedelta(days=number * DAYS_PER_UNIT[unit])
+    if not MIN_PAUSE <= duration <= MAX_PAUSE:
+        raise InvalidPreference(
+            f"a pause of '{given[:40]}' is out of range: it must be from 1 day to 1 year, for example 2w"
+        )
+    return duration
+
+
+def parse_time_of_day(text: str) -> time:
+    """A person's own prompt time; the same rules as a schedule's time of day."""
+    try:
+        return schedules.parse_time_of_day(text)
+    except InvalidSchedule as exc:
+        raise InvalidPreference(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Local hours without prompts, from start up to end; they wrap midnight when start > end."""
+
+    start: time
+    end: time
+
+    def contains(self, at: time) -> bool:
+        at = at.replace(tzinfo=None, fold=0)
+        if self.start < self.end:
+            return self.start <= at < self.end
+        return at >= self.start or at < self.end
+
+    def end_date(self, local_date: date, at: time) -> date:
+        """The date on which quiet hours that contain (local_date, at) end."""
+        wraps_to_tomorrow = self.start > self.end and at.replace(tzinfo=None, fold=0) >= self.start
+        return local_date + timedelta(days=1) if wraps_to_tomorrow else local_date
+
+
+def parse_quiet_hours(text: str) -> QuietHours | None:
+    """'22:00-07:00' (may wrap midnight), or 'off' for none."""
+    given = " ".join((text or "").lower().split())
+    example = "use HH:MM-HH:MM in 24-hour time, for example 22:00-07:00, or off"
+    if given in ("off", "none"):
+        return None
+    start, dash, end = given.replace("–", "-").partition("-")
+    if not dash:
+        raise InvalidPreference(f"'{given[:40]}' is not a range of quiet hours: {example}")
+    try:
+        quiet = QuietHours(schedules.parse_time_of_day(start), schedules.parse_time_of_day(end))
+    except InvalidSchedule:
+        raise InvalidPreference(f"'{given[:40]}' is not a range of quiet hours: {example}") from None
+    if quiet.start == quiet.end:
+        raise InvalidPreference(
+            f"quiet hours '{given[:40]}' start and end at the same time: {example}"
+        )
+    return quiet
+
+
+@dataclass(frozen=True)
+class PromptPreferences:
+    enabled: bool = True
+    paused_until: datetime | None = None  # UTC
+    time_of_day: time | None = None  # overrides the schedule's local time for this person
+    quiet_hours: QuietHours | None = None
+    nudges: bool = True
+
+
+class Action(enum.Enum):
+    SEND = "send"
+    WAIT_UNTIL = "wait_until"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    until: datetime | None = None  # UTC, with WAIT_UNTIL
+    reason: str | None = None  # with SKIP
+
+    @classmethod
+    def send(cls) -> Decision:
+        return cls(Action.SEND)
+
+    @classmethod
+    def wait_until(cls, until: datetime) -> Decision:
+        return cls(Action.WAIT_UNTIL, until=until)
+
+    @classmethod
+    def skip(cls, reason: str) -> Decision:
+        return cls(Action.SKIP, reason=reason)
+
+
+def delivery_decision(
+    prefs: PromptPreferences,
+    *,
+    due_at: datetime,
+    now: datetime,
+    window_end: datetime,
+    tz: ZoneInfo,
+    presence: str | None,
+) -> Decision:
+    """Whether to send someone their prompt now, wait, or skip this occurrence.
+
+    Checked in order: prompts off, window closed, not due yet, paused, quiet hours, then
+    Mattermost presence. A pause or quiet hours that end before the window closes mean waiting
+    until they end; do not disturb and out of office skip this occurrence (the next one will
+    try again), since those statuses have no known end.
+    """
+    for moment, name in ((due_at, "due_at"), (now, "now"), (window_end, "window_end")):
+        require_aware(moment, name)
+    if not prefs.enabled:
+        return Decision.skip("prompts off")
+    if now >= window_end:
+        return Decision.skip("window closed")
+    if now < due_at:
+        return Decision.wait_until(due_at)
+    if prefs.paused_until is not None and prefs.paused_until > now:
+        if prefs.paused_until < window_end:
+            return Decision.wait_until(prefs.paused_until)
+        return Decision.skip("paused")
+    quiet = prefs.quiet_hours
+    local_now = now.astimezone(tz)
+    if quiet is not None and quiet.contains(local_now.time()):
+        quiet_end = local_to_utc(quiet.end_date(local_now.date(), local_now.time()), quiet.end, tz)
+        # In the repeated hour after the clocks fall back, quiet hours may already have ended.
+        if quiet_end > now:
+            if quiet_end >= window_end:
+                return Decision.skip("quiet hours")
+            return Decision.wait_until(quiet_end)
+    reason = PRESENCE_REASONS.get((presence or "").strip().lower())
+    if reason is not None:
+        return Decision.skip(reason)
+    return Decision.send()
+
+
+def personal_due_at(schedule: Schedule, local_date: date, tz: ZoneInfo, prefs: PromptPreferences) -> datetime:
+    """When this person is due the prompt for local_date: their own time of day if they set one."""
+    if prefs.time_of_day is not None:
+        schedule = replace(schedule, local_time=prefs.time_of_day)
+    return schedules.due_at(schedule, local_date, tz)

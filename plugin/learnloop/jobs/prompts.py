@@ -1,0 +1,87 @@
+"""The prompt pass of the worker: plan runs, plan each member's delivery, queue what is due."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from learnloop.bootstrap import Runtime
+from learnloop.mattermost.client import MattermostClient, MattermostError
+from learnloop.services.prompt_dispatch import DispatchReport, dispatch_due, due_user_ids
+from learnloop.services.prompt_planning import MemberProfile, plan_deliveries, plan_runs
+
+log = logging.getLogger(__name__)
+
+USERS_PER_CALL = 200
+DISPATCH_BATCH = 2000
+
+
+@dataclass
+class PromptPassReport:
+    runs_created: int = 0
+    deliveries_planned: int = 0
+    dispatch: DispatchReport | None = None
+
+
+def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def user_timezone(user: dict[str, Any]) -> str | None:
+    """Mattermost keeps the zone as strings: automatic unless the person set one by hand."""
+    zone = user.get("timezone") or {}
+    automatic = str(zone.get("useAutomaticTimezone", "true")).lower() == "true"
+    return (zone.get("automaticTimezone") if automatic else zone.get("manualTimezone")) or None
+
+
+def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberProfile]:
+    """People in the channel, without bots and deactivated accounts."""
+    ids = list(client.iter_channel_member_ids(channel_id))
+    profiles: list[MemberProfile] = []
+    for chunk in _chunks(ids, USERS_PER_CALL):
+        for user in client.get_users_by_ids(chunk):
+            if user.get("is_bot") or user.get("delete_at"):
+                continue
+            profiles.append(MemberProfile(user["id"], user.get("username"), user_timezone(user)))
+    return profiles
+
+
+def _statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:
+    ids = list(user_ids)
+    if client is None or not ids:
+        return {}
+    statuses: dict[str, str] = {}
+    try:
+        for chunk in _chunks(ids, USERS_PER_CALL):
+            statuses.update(client.get_users_statuses(chunk))
+    except MattermostError as exc:
+        log.warning("could not read statuses, sending without them: %s", exc)
+    return statuses
+
+
+def run_prompt_pass(runtime: Runtime) -> PromptPassReport:
+    report = PromptPassReport()
+    client = runtime.mattermost()
+    with runtime.uow() as uow:
+        report.runs_created = len(plan_runs(uow, runtime.clock()))
+    if client is not None:
+        with runtime.uow() as uow:
+            pending = [(run.id, uow.schedules.get(run.schedule_id)) for run in uow.runs.unplanned()]
+            channels = {run_id: uow.communities.get(row.community_id).channel_id for run_id, row in pending if row}
+        for run_id, channel_id in channels.items():
+            try:
+                profiles = member_profiles(client, channel_id)
+            except MattermostError as exc:
+                log.warning("could not list the members of channel %s, will try again: %s", channel_id, exc)
+                continue
+            with runtime.uow() as uow:
+                report.deliveries_planned += plan_deliveries(uow, run_id, profiles, runtime.clock())
+    with runtime.uow() as uow:
+        due = due_user_ids(uow, runtime.clock(), DISPATCH_BATCH)
+    presence = _statuses(client, due)
+    with runtime.uow() as uow:
+        report.dispatch = dispatch_due(uow, runtime.clock(), presence, limit=DISPATCH_BATCH)
+    return report

@@ -1,0 +1,97 @@
+"""A delivered prompt, from the person's side: what it asks, and what they do with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from learnloop.services.prompt_planning import zone
+from learnloop.storage.unit_of_work import UnitOfWork
+
+SNOOZE = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class PromptView:
+    delivery_id: int
+    user_id: str
+    community_id: int
+    community_name: str
+    questions: list[dict[str, Any]]
+    default_visibility: str
+    queued_at: datetime
+    window_end: datetime
+    local_window_end: str
+
+    def window_text(self, _runtime: object = None) -> str:
+        return self.local_window_end
+
+
+def prompt_for_delivery(uow: UnitOfWork, delivery_id: int, *, status: str | None = "queued") -> PromptView | None:
+    delivery = uow.deliveries.get(delivery_id)
+    if delivery is None or (status is not None and delivery.status != status):
+        return None
+    run = uow.runs.get(delivery.run_id)
+    schedule = uow.schedules.get(run.schedule_id) if run else None
+    if schedule is None:
+        return None
+    community = uow.communities.get(schedule.community_id)
+    member = uow.members.get(delivery.user_id)
+    tz = zone(member.timezone if member else None, schedule.timezone)
+    return PromptView(
+        delivery_id=delivery.id, user_id=delivery.user_id, community_id=schedule.community_id,
+        community_name=community.name if community else "your community", questions=list(schedule.questions),
+        default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
+        window_end=delivery.window_end,
+        local_window_end=delivery.window_end.astimezone(tz).strftime("%a %d %b %H:%M"),
+    )
+
+
+def mark_sent(uow: UnitOfWork, delivery_id: int, post_id: str, now: datetime) -> None:
+    delivery = uow.deliveries.get(delivery_id, for_update=True)
+    if delivery is not None and delivery.status == "queued":
+        delivery.status, delivery.post_id, delivery.sent_at, delivery.updated_at = "sent", post_id, now, now
+    uow.commit()
+
+
+class NotYourPrompt(LookupError):
+    """The prompt is someone else's, or no longer open."""
+
+
+def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime):
+    delivery = uow.deliveries.get(delivery_id, for_update=True)
+    if delivery is None or delivery.user_id != user_id:
+        raise NotYourPrompt("this prompt is not yours")
+    if delivery.status != "sent" or delivery.window_end <= now:
+        raise NotYourPrompt(f"this prompt is already {delivery.status if delivery.status != 'sent' else 'closed'}")
+    return delivery
+
+
+def skip(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> None:
+    delivery = _own_open(uow, delivery_id, user_id, now)
+    delivery.status, delivery.reason, delivery.nudge_at, delivery.updated_at = "skipped", "skipped", None, now
+    uow.commit()
+
+
+def snooze(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> datetime:
+    """Ask again in a day; the answer window moves with it."""
+    delivery = _own_open(uow, delivery_id, user_id, now)
+    window = delivery.window_end - delivery.due_at
+    delivery.due_at = now + SNOOZE
+    delivery.window_end = delivery.due_at + window
+    delivery.status, delivery.post_id, delivery.nudge_at, delivery.updated_at = "scheduled", None, None, now
+    uow.commit()
+    return delivery.due_at
+
+
+def open_prompt(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> PromptView:
+    _own_open(uow, delivery_id, user_id, now)
+    view = prompt_for_delivery(uow, delivery_id, status="sent")
+    assert view is not None
+    return view
+
+
+def latest_open_prompt(uow: UnitOfWork, user_id: str, now: datetime) -> PromptView | None:
+    delivery = uow.deliveries.open_for(user_id, now)
+    return prompt_for_delivery(uow, delivery.id, status="sent") if delivery else None

@@ -1,0 +1,125 @@
+"""From schedules to runs to one delivery per member, each due at the member's own local time.
+
+Runs are planned a couple of days ahead by the community's calendar, because a member
+fourteen hours ahead of the community reaches the same local date long before it does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from learnloop.domain.schedules import Schedule, local_occurrences, parse_time_of_day
+from learnloop.domain.preferences import personal_due_at
+from learnloop.services.prompt_settings import preferences_of
+from learnloop.storage.tables import Delivery, PromptRun, PromptSchedule
+from learnloop.storage.unit_of_work import UnitOfWork
+
+PLAN_AHEAD_DAYS = 2
+NUDGE_BEFORE_CLOSE = timedelta(hours=2)
+MIN_WINDOW_FOR_NUDGE = timedelta(hours=4)
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What Mattermost tells us about a member when a run is planned."""
+
+    user_id: str
+    username: str | None
+    timezone: str | None
+
+
+def schedule_of(row: PromptSchedule) -> Schedule:
+    return Schedule(rrule=row.rrule, local_time=parse_time_of_day(row.local_time),
+                    window=timedelta(minutes=row.window_minutes))
+
+
+def zone(name: str | None, fallback: str) -> ZoneInfo:
+    for candidate in (name, fallback, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def plan_runs(uow: UnitOfWork, now: datetime) -> list[int]:
+    """Create the runs that fall due up to PLAN_AHEAD_DAYS ahead; each local date once, ever.
+
+    After downtime the missed dates are planned too; their deliveries are sent if still
+    inside the answer window and expire otherwise (see deliveries.expire_closed)."""
+    created: list[int] = []
+    for row in uow.schedules.active():
+        community_today = now.astimezone(zone(row.timezone, "UTC")).date()
+        start = max(row.anchor_date, (row.planned_through or row.anchor_date - timedelta(days=1)) + timedelta(days=1))
+        end = community_today + timedelta(days=PLAN_AHEAD_DAYS)
+        if start > end:
+            continue
+        for local_date in local_occurrences(schedule_of(row), row.anchor_date, start, end + timedelta(days=1)):
+            run = uow.runs.ensure(row.id, local_date, now)
+            created.append(run.id)
+        row.planned_through = end
+    uow.commit()
+    return created
+
+
+def _due_and_window(row: PromptSchedule, local_date: date, tz: ZoneInfo, member_prefs) -> tuple[datetime, datetime]:
+    schedule = schedule_of(row)
+    due = personal_due_at(schedule, local_date, tz, member_prefs)
+    return due, due + schedule.window
+
+
+def _nudge_at(due: datetime, window_end: datetime) -> datetime | None:
+    if window_end - due < MIN_WINDOW_FOR_NUDGE:
+        return None
+    return window_end - NUDGE_BEFORE_CLOSE
+
+
+def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], now: datetime) -> int:
+    """One delivery per member of the run's community; planning the same run again adds only newcomers."""
+    run = uow.runs.get(run_id)
+    if run is None:
+        return 0
+    row = uow.schedules.get(run.schedule_id)
+    assert row is not None
+    added = 0
+    for profile in members:
+        member = uow.members.ensure(profile.user_id, now, username=profile.username)
+        if profile.timezone and member.timezone != profile.timezone:
+            member.timezone = profile.timezone
+        prefs = preferences_of(member)
+        due, window_end = _due_and_window(row, run.local_date, zone(member.timezone, row.timezone), prefs)
+        if uow.deliveries.add_if_new(run.id, profile.user_id, due, window_end, now):
+            added += 1
+    run.members_planned = True
+    uow.flush()
+    if added:
+        _set_nudges(uow, run, now)
+    uow.commit()
+    return added
+
+
+def _set_nudges(uow: UnitOfWork, run: PromptRun, now: datetime) -> None:
+    from sqlalchemy import select
+
+    for delivery in uow.session.scalars(select(Delivery).where(Delivery.run_id == run.id, Delivery.nudge_at.is_(None),
+                                                              Delivery.status == "scheduled")):
+        member = uow.members.get(delivery.user_id)
+        if member is None or member.nudges:
+            delivery.nudge_at = _nudge_at(delivery.due_at, delivery.window_end)
+
+
+def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | None:
+    """A planned delivery's due time again, after the person changed their own time of day."""
+    run = uow.runs.get(delivery.run_id)
+    row = uow.schedules.get(run.schedule_id) if run else None
+    member = uow.members.get(delivery.user_id)
+    if run is None or row is None:
+        return None
+    due, window_end = _due_and_window(row, run.local_date, zone(member.timezone if member else None, row.timezone),
+                                      preferences_of(member))
+    delivery.window_end = window_end
+    delivery.nudge_at = _nudge_at(due, window_end) if (member is None or member.nudges) else None
+    return due

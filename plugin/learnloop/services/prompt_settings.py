@@ -1,0 +1,87 @@
+"""Each person controls their own prompts: on/off, pause, their own time, quiet hours, nudges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from learnloop.domain import schedules
+from learnloop.domain.preferences import PromptPreferences, parse_duration, parse_quiet_hours, parse_time_of_day
+from learnloop.storage.tables import Delivery, Member
+from learnloop.storage.unit_of_work import UnitOfWork
+
+
+def preferences_of(member: Member | None) -> PromptPreferences:
+    if member is None:
+        return PromptPreferences()
+    return PromptPreferences(
+        enabled=member.prompts_enabled,
+        paused_until=member.paused_until,
+        time_of_day=schedules.parse_time_of_day(member.time_of_day) if member.time_of_day else None,
+        quiet_hours=parse_quiet_hours(member.quiet_hours) if member.quiet_hours else None,
+        nudges=member.nudges,
+    )
+
+
+def set_enabled(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> None:
+    member = uow.members.ensure(user_id, now)
+    member.prompts_enabled, member.updated_at = enabled, now
+    if enabled:
+        member.paused_until = None
+    uow.commit()
+
+
+def pause(uow: UnitOfWork, user_id: str, duration_text: str, now: datetime) -> datetime:
+    """Pause until now + duration (raises InvalidPreference); returns when prompts resume."""
+    until = now + parse_duration(duration_text)
+    member = uow.members.ensure(user_id, now)
+    member.paused_until, member.updated_at = until, now
+    uow.commit()
+    return until
+
+
+def resume(uow: UnitOfWork, user_id: str, now: datetime) -> None:
+    member = uow.members.ensure(user_id, now)
+    member.paused_until, member.prompts_enabled, member.updated_at = None, True, now
+    uow.commit()
+
+
+def set_time_of_day(uow: UnitOfWork, user_id: str, text: str | None, now: datetime) -> str | None:
+    """`None` goes back to each schedule's own time. Prompts already planned but not yet sent move too."""
+    value = parse_time_of_day(text).strftime("%H:%M") if text else None
+    member = uow.members.ensure(user_id, now)
+    member.time_of_day, member.updated_at = value, now
+    _replan_waiting(uow, user_id, now)
+    uow.commit()
+    return value
+
+
+def set_quiet_hours(uow: UnitOfWork, user_id: str, text: str, now: datetime) -> str | None:
+    quiet = parse_quiet_hours(text)
+    member = uow.members.ensure(user_id, now)
+    member.quiet_hours = f"{quiet.start:%H:%M}-{quiet.end:%H:%M}" if quiet else None
+    member.updated_at = now
+    uow.commit()
+    return member.quiet_hours
+
+
+def set_nudges(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> None:
+    member = uow.members.ensure(user_id, now)
+    member.nudges, member.updated_at = enabled, now
+    if not enabled:
+        uow.session.execute(update(Delivery).where(Delivery.user_id == user_id, Delivery.status == "sent")
+                            .values(nudge_at=None, updated_at=now))
+    uow.commit()
+
+
+def _replan_waiting(uow: UnitOfWork, user_id: str, now: datetime) -> None:
+    from learnloop.services.prompt_planning import personal_schedule_due
+
+    waiting = uow.session.scalars(
+        select(Delivery).where(Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now)
+    ).all()
+    for delivery in waiting:
+        due = personal_schedule_due(uow, delivery)
+        if due is not None:
+            delivery.due_at, delivery.updated_at = due, now

@@ -1,0 +1,163 @@
+"""Reflections: written privately first; shared with the community or published by the author's choice.
+
+Private text never leaves this module in clear except to its author: it is sealed at rest,
+it is not put in events, logs or error messages, and only the author's own id opens it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from learnloop.domain.sealing import seal, unseal
+from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.storage.tables import Reflection
+from learnloop.storage.unit_of_work import UnitOfWork
+
+VISIBILITIES = ("private", "community", "wiki")
+MAX_REFLECTION_LENGTH = 3000
+JOURNAL_SIZE = 10
+
+
+class InvalidReflection(ValueError):
+    """Empty, too long, or an unknown visibility."""
+
+
+class NotYours(LookupError):
+    """No reflection with that id belongs to this person (whether or not it exists)."""
+
+
+@dataclass(frozen=True)
+class ReflectionView:
+    id: int
+    text: str
+    scale: int | None
+    visibility: str
+    created_at: datetime
+    publish_state: str | None
+
+
+@dataclass(frozen=True)
+class SharePost:
+    """What the channel post of a shared reflection needs; built by the Mattermost layer."""
+
+    channel_id: str
+    item_id: int
+    item_url: str
+    author_name: str
+    text: str
+
+
+def clean_text(text: str) -> str:
+    body = (text or "").strip()
+    if not body:
+        raise InvalidReflection("a reflection needs some text")
+    if len(body) > MAX_REFLECTION_LENGTH:
+        raise InvalidReflection(f"the reflection is {len(body)} characters long; keep it to at most {MAX_REFLECTION_LENGTH}")
+    return body
+
+
+def check_visibility(value: str) -> str:
+    if value not in VISIBILITIES:
+        raise InvalidReflection(f"'{value}' is not a visibility: choose private, community or wiki")
+    return value
+
+
+def _view(reflection: Reflection, key: bytes) -> ReflectionView:
+    return ReflectionView(reflection.id, unseal(reflection.body, key), reflection.scale, reflection.visibility,
+                          reflection.created_at, reflection.publish_state)
+
+
+def write(
+    uow: UnitOfWork, *, user_id: str, author_name: str | None, text: str, scale: int | None, visibility: str,
+    community_id: int | None, delivery_id: int | None, now: datetime, key: bytes, public_url: str,
+    post_builder,
+) -> ReflectionView:
+    """Store a reflection and, if shared, queue its channel post, in one transaction.
+
+    `post_builder(SharePost) -> dict` makes the outbox payload (the Mattermost layer owns the format)."""
+    body = clean_text(text)
+    check_visibility(visibility)
+    if scale is not None and not 1 <= scale <= 5:
+        raise InvalidReflection(f"{scale} is out of range: the scale goes from 1 to 5")
+    reflection = uow.reflections.add(Reflection(
+        user_id=user_id, community_id=community_id, delivery_id=delivery_id, body=seal(body, key), scale=scale,
+        visibility="private", created_at=now, updated_at=now,
+    ))
+    if delivery_id is not None:
+        delivery = uow.deliveries.get(delivery_id, for_update=True)
+        if delivery is not None and delivery.user_id == user_id:
+            delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
+    uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=community_id, actor_id=user_id,
+                      data={"answered_prompt": delivery_id is not None})
+    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder)
+    uow.commit()
+    return _view(reflection, key)
+
+
+def change_visibility(
+    uow: UnitOfWork, *, user_id: str, reflection_id: int, visibility: str, author_name: str | None, now: datetime,
+    key: bytes, public_url: str, post_builder,
+) -> ReflectionView:
+    """Private can become shared or published; something already shared cannot be unshared from chat history."""
+    check_visibility(visibility)
+    reflection = uow.reflections.of_author(reflection_id, user_id)
+    if reflection is None:
+        raise NotYours(f"you have no reflection number {reflection_id}")
+    if reflection.visibility != "private" and visibility == "private":
+        raise InvalidReflection("this reflection was already shared; you can delete it from your journal instead")
+    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder)
+    uow.commit()
+    return _view(reflection, key)
+
+
+def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, author_name: str | None,
+                      now: datetime, key: bytes, public_url: str, post_builder) -> None:
+    if visibility == reflection.visibility or visibility == "private":
+        return
+    reflection.visibility, reflection.updated_at = visibility, now
+    if visibility == "wiki":
+        reflection.publish_state = "waiting_for_wiki"
+        uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
+                          community_id=reflection.community_id, actor_id=reflection.user_id)
+        return
+    community = uow.communities.get(reflection.community_id) if reflection.community_id else None
+    if community is None:
+        raise InvalidReflection("this reflection belongs to no community, so it cannot be shared")
+    url = f"{public_url}/reflections/{reflection.id}"
+    item, _ = uow.items.ensure(url, kind="reflection", community_id=community.id, shared_by=reflection.user_id,
+                               title=f"Reflection by @{author_name}" if author_name else "A reflection", now=now)
+    reflection.shared_item_id = item.id
+    uow.events.append("reflection_shared", occurred_at=now, recorded_at=now, community_id=community.id,
+                      actor_id=reflection.user_id, item_id=item.id)
+    payload = post_builder(SharePost(channel_id=community.channel_id, item_id=item.id, item_url=url,
+                                     author_name=author_name or "someone", text=unseal(reflection.body, key)))
+    uow.outbox.enqueue(CREATE_POST, payload, key=f"share-reflection:{reflection.id}", now=now)
+
+
+def journal(uow: UnitOfWork, user_id: str, key: bytes, limit: int = JOURNAL_SIZE) -> list[ReflectionView]:
+    return [_view(reflection, key) for reflection in uow.reflections.recent(user_id, limit)]
+
+
+def read_own(uow: UnitOfWork, user_id: str, reflection_id: int, key: bytes) -> ReflectionView:
+    reflection = uow.reflections.of_author(reflection_id, user_id)
+    if reflection is None:
+        raise NotYours(f"you have no reflection number {reflection_id}")
+    return _view(reflection, key)
+
+
+def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: datetime, key: bytes) -> ReflectionView:
+    body = clean_text(text)
+    reflection = uow.reflections.of_author(reflection_id, user_id)
+    if reflection is None:
+        raise NotYours(f"you have no reflection number {reflection_id}")
+    reflection.body, reflection.updated_at = seal(body, key), now
+    uow.commit()
+    return _view(reflection, key)
+
+
+def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> None:
+    reflection = uow.reflections.of_author(reflection_id, user_id)
+    if reflection is None:
+        raise NotYours(f"you have no reflection number {reflection_id}")
+    uow.reflections.delete(reflection)
+    uow.commit()
