@@ -149,7 +149,7 @@ def test_parse_quiet_hours_rejects_what_is_not_a_range(text: str) -> None:
 
 
 def test_parse_quiet_hours_rejects_an_empty_range() -> None:
-    with pytest.raises(InvalidPreference, match="^quiet hours '22:00-22:00' start and end at the same time: .* 22:00-07:00"):
+    with pytest.raises(InvalidPreference, match="^quiet hours '22:00-22:00' start and end at the same time: .*"):
         parse_quiet_hours("22:00-22:00")
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ UNTIL_NEXT_MORNING = timedelta(hours=16)
 MAX_WEEK_INTERVAL = 52
 # How far ahead next_local_date looks; a leap-day rule can go eight years without firing.
 SEARCH_HORIZON = timedelta(days=12 * 366)
-_LAST_PROBE_YEAR = 9987
+_LAST_PROBE_YEAR = 9969  # leaves 30 to 430 years of search before dateutil's year 9999
 _PROBE_ANCHOR = date(2000, 1, 1)
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -69,6 +69,9 @@ class InvalidSchedule(ValueError):
 
 @dataclass(frozen=True)
 class Schedule:
+    """An RRULE body without DTSTART (it picks local dates), the local time of day, and how
+    long answers stay open."""
+
     rrule: str
     local_time: time
     window: timedelta
@@ -148,7 +151,7 @@ def parse_rule(text: str) -> str:
     if not given:
         raise InvalidSchedule(f"a schedule is needed: use {SCHEDULE_EXAMPLES}")
     upper = given.upper()
-    if upper.startswith(("RRULE:", "FREQ=", "DTSTART")) or "FREQ=" in upper:
+    if "FREQ=" in upper or upper.startswith(("RRULE:", "DTSTART")):
         return _parse_raw_rule(given)
     return _parse_friendly_rule(given.lower())
 
@@ -196,7 +199,8 @@ def _parse_monthly(rest: str, given: str) -> str:
     days = _parse_days(day, given)
     if len(days) != 1:
         raise InvalidSchedule(
-            f"{_quoted(given)} names more than one day: monthly schedules take one, for example monthly first monday"
+            f"{_quoted(given)} names more than one day: monthly schedules take one, "
+            "for example monthly first monday"
         )
     return f"FREQ=MONTHLY;BYDAY={_ORDINALS[ordinal]}{DAY_CODES[days[0]]}"
 
@@ -295,7 +299,9 @@ def _rule_parts(body: str) -> dict[str, str]:
                 "for example FREQ=WEEKLY;BYDAY=FR"
             )
         if name in parts:
-            raise InvalidSchedule(f"{name} appears twice in {_quoted(body)}: give each part once")
+            raise InvalidSchedule(
+                f"{name} appears twice in {_quoted(body)}: give each part once, for example FREQ=WEEKLY;BYDAY=FR"
+            )
         parts[name] = value
     return parts
 
@@ -360,7 +366,7 @@ def _ever_fires(body: str, anchor: date) -> bool:
     dateutil searches up to the year 9999 before giving up on a rule that matches no date
     (Feb 30), which takes seconds, and UNTIL does not stop that search. The Gregorian calendar
     repeats every 400 years, weekdays included, so the same question asked from the same date
-    in the last such cycle before 9999 has the same answer and is settled in a few hundred years.
+    in the last such cycle before 9999 has the same answer and is settled within 430 years.
     """
     shifted = anchor.replace(year=anchor.year + 400 * ((_LAST_PROBE_YEAR - anchor.year) // 400))
     return next(iter(_dateutil_rule(body, shifted)), None) is not None

@@ -335,6 +335,7 @@ def reflect_command(invocation: Invocation) -> Reply:
     with runtime.uow() as uow:
         open_prompt = prompt_delivery.latest_open_prompt(uow, request.user_id, now)
         community_id = open_prompt.community_id if open_prompt else _channel_community(runtime, uow, request, now)
+        uow.commit()
     if not invocation.args:
         state = _state(runtime, user_id=request.user_id, delivery_id=open_prompt.delivery_id if open_prompt else None,
                        community_id=community_id, response_url=request.response_url)

@@ -1,0 +1,121 @@
+"""Prompts end to end: schedule → runs → one delivery per member at their own time → DM with
+buttons → reflection. The clock is moved by hand; every Mattermost call is contract-checked."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.storage.tables import Delivery, Event, OutboxMessage, Reflection
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit
+
+UTC = timezone.utc
+ANN, BOB = Person("ann"), Person("bob", timezone="America/New_York")
+
+
+@pytest.fixture
+def world(runtime: Runtime, mattermost_contract: MattermostContract) -> World:
+    return World(runtime, mattermost_contract, people=[ANN, BOB])
+
+
+def deliveries(runtime: Runtime) -> dict[str, Delivery]:
+    with runtime.uow() as uow:
+        return {d.user_id: d for d in uow.session.scalars(select(Delivery))}
+
+
+THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+
+
+def test_each_member_gets_the_prompt_at_their_own_local_time(world: World, runtime: Runtime, clock: FakeClock) -> None:
+    add_schedule(runtime, repeat="weekly fri", time="16:30", anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    planned = deliveries(runtime)
+    assert planned[ANN.id].due_at == datetime(2026, 11, 6, 15, 30, tzinfo=UTC), "16:30 in Berlin (CET)"
+    assert planned[BOB.id].due_at == datetime(2026, 11, 6, 21, 30, tzinfo=UTC), "16:30 in New York (EST)"
+    assert world.prompt_posts() == []
+
+    clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
+    world.serve_statuses([ANN])
+    world.serve_dm_and_posts(1)
+    world.tick()
+    [post] = world.prompt_posts()
+    assert post.json["channel_id"] == "dmann000000000000000000000"
+    attachment = post.json["props"]["attachments"][0]
+    assert "What did you learn this week?" in attachment["text"]
+    assert [a["name"] for a in attachment["actions"]] == ["Reflect now", "Skip this one", "Snooze 1 day"]
+    assert deliveries(runtime)[ANN.id].status == "sent"
+    assert deliveries(runtime)[BOB.id].status == "scheduled"
+
+    world.tick()
+    assert len(world.prompt_posts()) == 1, "never twice"
+
+
+def test_a_member_fourteen_hours_ahead_gets_the_same_local_date(world: World, runtime: Runtime) -> None:
+    world.people = [Person("kiri", timezone="Pacific/Kiritimati"), Person("hono", timezone="Pacific/Honolulu")]
+    add_schedule(runtime, repeat="weekly fri", time="09:00", timezone="Pacific/Honolulu", anchor=date(2026, 11, 2))
+    runtime.clock.now = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+    world.serve_members()
+    world.tick()
+    planned = deliveries(runtime)
+    assert planned[world.people[0].id].due_at == datetime(2026, 11, 5, 19, 0, tzinfo=UTC), "Fri 09:00 at UTC+14"
+    assert planned[world.people[1].id].due_at == datetime(2026, 11, 6, 19, 0, tzinfo=UTC), "Fri 09:00 at UTC-10"
+
+
+def test_across_a_dst_change_the_local_time_holds(world: World, runtime: Runtime, clock: FakeClock) -> None:
+    world.people = [ANN]
+    clock.now = datetime(2026, 10, 23, 6, 0, tzinfo=UTC)
+    add_schedule(runtime, repeat="daily", time="09:00", anchor=date(2026, 10, 23))
+    world.serve_members()
+    world.tick()
+    with runtime.uow() as uow:
+        dues = sorted(d.due_at for d in uow.session.scalars(select(Delivery)))
+    assert dues == [
+        datetime(2026, 10, 23, 7, 0, tzinfo=UTC),
+        datetime(2026, 10, 24, 7, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 8, 0, tzinfo=UTC),
+    ], "09:00 CEST (UTC+2), then 09:00 CET (UTC+1) after the change on Sunday 25 October"
+
+
+def test_do_not_disturb_and_out_of_office_are_not_prompted(world: World, runtime: Runtime, clock: FakeClock) -> None:
+    ann, bob = Person("ann", status="dnd"), Person("bob", timezone="Europe/Berlin", status="ooo")
+    world.people = [ann, bob]
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.tick()
+    assert world.prompt_posts() == []
+    reasons = {user: d.reason for user, d in deliveries(runtime).items()}
+    assert reasons == {ann.id: "do not disturb", bob.id: "out of office"}
+
+
+def test_a_pause_that_ends_mid_window_delivers_when_it_ends(
+    world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient
+) -> None:
+    world.people = [ANN]
+    add_schedule(runtime, anchor=date(2026, 11, 2), window="16h")
+    clock.now = datetime(2026, 11, 5, 18, 0, tzinfo=UTC)
+    assert "Paused until" in slash(client, ANN, "prompts pause 1d")["text"]
+    world.serve_members()
+    world.tick()
+    clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.tick()
+    delivery = deliveries(runtime)[ANN.id]
+    assert delivery.status == "scheduled"
+    assert delivery.due_at == datetime(2026, 11, 6, 18, 0, tzinfo=UTC), "waits for the end of the pause"
+    assert world.prompt_posts() == []
+    clock.now = datetime(2026, 11, 6, 18, 0, tzinfo=UTC)
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert len(world.prompt_posts()) == 1

@@ -1,0 +1,174 @@
+"""Answering a prompt, free reflections, the journal, and what stays private."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.storage.tables import Delivery, Event, Reflection
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit
+
+UTC = timezone.utc
+ANN, BOB = Person("ann"), Person("bob")
+SECRET_TEXT = "I was wrong about the cache invalidation and nobody noticed"
+
+
+@pytest.fixture
+def sent_prompt(runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> dict:
+    """Ann has received this week's prompt; returns its buttons' contexts by name."""
+    world = World(runtime, mattermost_contract, people=[ANN])
+    add_schedule(runtime, anchor=date(2026, 11, 2), questions=["What did you learn?", "What will you try next?"],
+                 scale="How useful was the week?")
+    clock.now = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+    world.serve_members()
+    world.tick()
+    clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    [post] = world.prompt_posts()
+    return {a["name"]: a["integration"]["context"] for a in post.json["props"]["attachments"][0]["actions"]}
+
+
+def reflections(runtime: Runtime) -> list[Reflection]:
+    with runtime.uow() as uow:
+        return list(uow.session.scalars(select(Reflection)))
+
+
+def test_reflect_now_opens_the_questions_and_saves_a_private_answer(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    assert click(client, ANN, sent_prompt["Reflect now"]).get_json() == {}
+    form = opened_dialog(mattermost_contract)
+    assert [e["name"] for e in form["elements"]] == ["answer1", "answer2", "scale", "visibility"]
+    assert form["elements"][-1]["default"] == "private"
+    response = submit(client, ANN, "reflect", form["state"],
+                      {"answer1": SECRET_TEXT, "answer2": "Write the test first", "scale": "4", "visibility": "private"})
+    assert response.status_code == 200 and response.data == b""
+    [reflection] = reflections(runtime)
+    assert reflection.visibility == "private" and reflection.scale == 4
+    assert SECRET_TEXT not in reflection.body, "sealed at rest"
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Delivery)).one().status == "answered"
+        event_data = [json.dumps(e.data) for e in uow.session.scalars(select(Event))]
+    assert not any("cache" in data for data in event_data)
+    journal = slash(client, ANN, "journal")
+    assert SECRET_TEXT in journal["attachments"][0]["text"]
+
+
+def test_nobody_else_can_answer_or_read_it(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict
+) -> None:
+    assert "not yours" in click(client, BOB, sent_prompt["Reflect now"]).get_json()["ephemeral_text"]
+    assert "not yours" in click(client, BOB, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]
+    slash(client, ANN, f"reflect {SECRET_TEXT}")
+    assert "empty" in slash(client, BOB, "journal")["text"]
+
+
+def test_a_shared_answer_is_posted_to_the_community_with_rating_buttons(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, sent_prompt["Reflect now"])
+    form = opened_dialog(mattermost_contract)
+    submit(client, ANN, "reflect", form["state"], {"answer1": "Feature flags beat long branches",
+                                                   "visibility": "community"})
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": "s" * 26, "channel_id": CHANNEL,
+                                                                       "message": ""})
+    World(runtime, mattermost_contract).tick()
+    shared = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts" and c.json["channel_id"] == CHANNEL]
+    [post] = shared
+    attachment = post.json["props"]["attachments"][0]
+    assert "Feature flags beat long branches" in attachment["text"]
+    assert [a["integration"]["context"]["stars"] for a in attachment["actions"]] == [1, 2, 3, 4, 5]
+
+
+def test_skip_and_snooze(client: FlaskClient, runtime: Runtime, sent_prompt: dict, clock: FakeClock) -> None:
+    assert "asks again in a day" in click(client, ANN, sent_prompt["Snooze 1 day"]).get_json()["ephemeral_text"]
+    with runtime.uow() as uow:
+        delivery = uow.session.scalars(select(Delivery)).one()
+    assert delivery.status == "scheduled" and delivery.due_at == datetime(2026, 11, 7, 15, 31, tzinfo=UTC)
+    assert "already" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]
+
+
+def test_reflect_with_text_answers_the_open_prompt_privately(
+    client: FlaskClient, runtime: Runtime, sent_prompt: dict
+) -> None:
+    reply = slash(client, ANN, f"reflect {SECRET_TEXT}")
+    assert "private journal" in reply["text"] and "open prompt" in reply["text"]
+    assert [a["name"] for a in reply["attachments"][0]["actions"]] == ["Share with my community", "Publish to the wiki"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Delivery)).one().status == "answered"
+
+
+def test_a_free_reflection_can_be_shared_later_then_not_unshared(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    reply = slash(client, ANN, "reflect Reading the RFC was worth it")
+    share = reply["attachments"][0]["actions"][0]["integration"]["context"]
+    assert "shared with your community" in click(client, ANN, share).get_json()["ephemeral_text"]
+    assert reflections(runtime)[0].visibility == "community"
+    assert "not yours" in click(client, BOB, share).get_json()["ephemeral_text"].lower() or \
+        "no reflection" in click(client, BOB, share).get_json()["ephemeral_text"].lower()
+
+
+def test_wiki_choice_is_stored_and_explained(client: FlaskClient, runtime: Runtime) -> None:
+    reply = slash(client, ANN, "reflect Our runbook needs a rollback section")
+    wiki = reply["attachments"][0]["actions"][1]["integration"]["context"]
+    text = click(client, ANN, wiki).get_json()["ephemeral_text"]
+    assert "wiki" in text and "saved" in text
+    assert reflections(runtime)[0].publish_state == "waiting_for_wiki"
+
+
+def test_reflect_without_text_opens_a_form(client: FlaskClient, mattermost_contract: MattermostContract) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    assert slash(client, ANN, "reflect") == {}
+    form = opened_dialog(mattermost_contract)
+    assert form["introduction_text"] == "- What did you learn?"
+    empty = submit(client, ANN, "reflect", form["state"], {"answer1": "", "visibility": "private"}).get_json()
+    assert "answer1" in empty["errors"]
+
+
+def test_an_overlong_reflection_is_refused_and_nothing_is_saved(client: FlaskClient, runtime: Runtime) -> None:
+    reply = slash(client, ANN, "reflect " + "x" * 3001)
+    assert "Not saved" in reply["text"] and "3000" in reply["text"]
+    assert reflections(runtime) == []
+
+
+def test_journal_edit_and_delete(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    slash(client, ANN, "reflect first draft")
+    entry = slash(client, ANN, "journal")["attachments"][0]
+    edit, delete = (a["integration"]["context"] for a in entry["actions"])
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, edit)
+    form = opened_dialog(mattermost_contract)
+    assert form["elements"][0]["default"] == "first draft"
+    assert submit(client, ANN, "journal_edit", form["state"], {"text": "second draft"}).status_code == 200
+    assert "second draft" in slash(client, ANN, "journal")["attachments"][0]["text"]
+    forged = submit(client, BOB, "journal_edit", form["state"], {"text": "hijacked"}).get_json()
+    assert "could not be verified" in forged["error"]
+    click(client, ANN, delete)
+    form = opened_dialog(mattermost_contract)
+    submit(client, ANN, "journal_delete", form["state"], {})
+    assert reflections(runtime) == []
+
+
+def test_the_admin_export_never_contains_reflection_text(client: FlaskClient, runtime: Runtime, tmp_path) -> None:
+    from learnloop.storage.export import export_to_file
+
+    slash(client, ANN, f"reflect {SECRET_TEXT}")
+    out = tmp_path / "export.json"
+    export_to_file(runtime.engine, out, now=runtime.clock())
+    data = out.read_text()
+    assert "reflections" in json.loads(data)["tables"]
+    assert SECRET_TEXT not in data and "cache invalidation" not in data
