@@ -114,6 +114,7 @@ def make_settings(**overrides: object) -> Settings:
         "mattermost_bot_user_id": "learnloopbot0000000000000a",
         "mattermost_command_tokens": [COMMAND_TOKEN, OLD_COMMAND_TOKEN],
         "mattermost_webhook_tokens": [WEBHOOK_TOKEN],
+        "outbox_concurrency": 1,
         "config_file": Path("/nonexistent/learnloop.toml"),
     }
     values.update(overrides)

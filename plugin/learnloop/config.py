@@ -87,6 +87,7 @@ class Settings(BaseSettings):
     mattermost_command_tokens: TokenList = Field(default_factory=list)
     mattermost_webhook_tokens: TokenList = Field(default_factory=list)
     mattermost_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    outbox_concurrency: int = Field(default=8, ge=1, le=64)
     config_file: Path = Path(DEFAULT_CONFIG_FILE)
     communities: list[CommunityConfig] = Field(default_factory=list)
 

@@ -8,6 +8,8 @@ runs out and another pass picks the message up again.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -53,11 +55,15 @@ def _claim(runtime: Runtime, now: datetime, limit: int) -> list[tuple[int, str, 
 
 
 def _finish(runtime: Runtime, message_id: int, *, now: datetime, result: dict[str, Any] | None = None,
-            retry_at: datetime | None = None, error: str | None = None, failed: bool = False) -> None:
+            retry_at: datetime | None = None, error: str | None = None, failed: bool = False,
+            not_an_attempt: bool = False) -> None:
+    """Record the outcome; `not_an_attempt` gives back the attempt a rate-limited message was charged."""
     with runtime.uow() as uow:
         message = uow.outbox.get(message_id)
         if message is None:
             return
+        if not_an_attempt:
+            message.attempts = max(0, message.attempts - 1)
         if error is None:
             message.status, message.sent_at, message.result, message.last_error = "sent", now, result, None
         else:
@@ -69,36 +75,72 @@ def _finish(runtime: Runtime, message_id: int, *, now: datetime, result: dict[st
         uow.commit()
 
 
-def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 100) -> DeliveryReport:
-    report = DeliveryReport()
-    client = runtime.mattermost()
-    if client is None:
-        return report
-    for message_id, kind, payload, attempts in _claim(runtime, runtime.clock(), limit):
-        handler = handlers.get(kind)
-        if handler is None:
-            _finish(runtime, message_id, now=runtime.clock(), error=f"no handler for '{kind}'", failed=True)
+@dataclass
+class _Pass:
+    """What the threads of one delivery pass share."""
+
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    rate_limited_until: datetime | None = None
+
+
+def _deliver_one(runtime: Runtime, client: MattermostClient, handlers: dict[str, Handler],
+                 claimed: tuple[int, str, dict[str, Any], int], state: _Pass) -> None:
+    message_id, kind, payload, attempts = claimed
+    report, lock = state.report, state.lock
+    if state.rate_limited_until is not None:
+        _finish(runtime, message_id, now=runtime.clock(), retry_at=state.rate_limited_until,
+                error="waiting for Mattermost's rate limit to reset", not_an_attempt=True)
+        return
+    handler = handlers.get(kind)
+    if handler is None:
+        _finish(runtime, message_id, now=runtime.clock(), error=f"no handler for '{kind}'", failed=True)
+        with lock:
             report.failed += 1
-            continue
-        try:
-            result = handler(runtime, client, payload, attempts)
-        except RateLimited as exc:
-            now = runtime.clock()
-            _finish(runtime, message_id, now=now, retry_at=now + timedelta(seconds=exc.retry_after), error=str(exc))
+        return
+    try:
+        result = handler(runtime, client, payload, attempts)
+    except RateLimited as exc:
+        now = runtime.clock()
+        retry_at = now + timedelta(seconds=exc.retry_after)
+        with lock:
+            state.rate_limited_until = max(retry_at, state.rate_limited_until or retry_at)
+        _finish(runtime, message_id, now=now, retry_at=retry_at, error=str(exc), not_an_attempt=True)
+        with lock:
             report.retried += 1
             report.errors.append(str(exc))
-            break
-        except MattermostError as exc:
-            now = runtime.clock()
-            give_up = not exc.retryable or attempts >= MAX_ATTEMPTS
-            _finish(runtime, message_id, now=now, retry_at=now + backoff(attempts), error=str(exc), failed=give_up)
+        return
+    except MattermostError as exc:
+        now = runtime.clock()
+        give_up = not exc.retryable or attempts >= MAX_ATTEMPTS
+        _finish(runtime, message_id, now=now, retry_at=now + backoff(attempts), error=str(exc), failed=give_up)
+        with lock:
             report.errors.append(str(exc))
             if give_up:
                 report.failed += 1
-                log.warning("outbox message %s (%s) failed for good: %s", message_id, kind, exc)
             else:
                 report.retried += 1
-            continue
-        _finish(runtime, message_id, now=runtime.clock(), result=result)
+        if give_up:
+            log.warning("outbox message %s (%s) failed for good: %s", message_id, kind, exc)
+        return
+    _finish(runtime, message_id, now=runtime.clock(), result=result)
+    with lock:
         report.sent += 1
-    return report
+
+
+def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 200, concurrency: int = 1) -> DeliveryReport:
+    """One pass over what is due. With concurrency > 1, calls run in parallel threads (a fan-out
+    to thousands of members is bound by Mattermost's latency, not by our CPU); after a 429 the
+    rest of the pass is put back until the limit resets."""
+    state = _Pass()
+    client = runtime.mattermost()
+    if client is None:
+        return state.report
+    claimed = _claim(runtime, runtime.clock(), limit)
+    if concurrency <= 1:
+        for message in claimed:
+            _deliver_one(runtime, client, handlers, message, state)
+    else:
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox") as pool:
+            list(pool.map(lambda message: _deliver_one(runtime, client, handlers, message, state), claimed))
+    return state.report

@@ -20,7 +20,7 @@ PROMPT_INTERVAL_SECONDS = 30.0
 
 
 def deliver_outbox(runtime: Runtime) -> DeliveryReport:
-    report = deliver_due(runtime, HANDLERS)
+    report = deliver_due(runtime, HANDLERS, concurrency=runtime.settings.outbox_concurrency)
     if report.sent or report.retried or report.failed:
         log.info("outbox: %s sent, %s to retry, %s failed", report.sent, report.retried, report.failed)
     return report

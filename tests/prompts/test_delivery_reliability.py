@@ -1,0 +1,139 @@
+"""Prompts reach everyone exactly once: crashes, 429 storms, downtime and parallel delivery."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from learnloop.bootstrap import Runtime
+from learnloop.jobs import mattermost_delivery
+from learnloop.jobs.mattermost_delivery import HANDLERS
+from learnloop.jobs.outbox import deliver_due
+from learnloop.services.outbox_kinds import SEND_PROMPT
+from learnloop.storage.tables import Delivery, Member, OutboxMessage
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import Person, World, add_schedule, uid
+
+UTC = timezone.utc
+THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+FRIDAY_DUE = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
+
+
+def planned_world(runtime: Runtime, contract: MattermostContract, clock: FakeClock, people: list[Person]) -> World:
+    world = World(runtime, contract, people=people)
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    return world
+
+
+def statuses(runtime: Runtime) -> dict[str, int]:
+    with runtime.uow() as uow:
+        rows = uow.session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+    return dict(rows)
+
+
+def test_a_crash_between_sending_and_marking_sent_does_not_send_twice(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+
+    def crash(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(mattermost_delivery, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        world.tick()
+    assert len(world.prompt_posts()) == 1, "the post went out before the crash"
+    monkeypatch.undo()
+
+    sent_post = {"id": uid("post1"), "channel_id": uid("dmann"), "message": "", "user_id": uid("bot"),
+                 "props": {"learnloop_delivery": 1}, "create_at": 1, "update_at": 1, "delete_at": 0}
+    mattermost_contract.add("GET", f"/api/v4/channels/{uid('dmann')}/posts",
+                            json={"order": [sent_post["id"]], "posts": {sent_post["id"]: sent_post}})
+    clock.advance(minutes=2)
+    world.tick()
+    assert len(world.prompt_posts()) == 1, "the retry found the post and did not send again"
+    assert statuses(runtime) == {"sent": 1}
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(OutboxMessage)).one().status == "sent"
+
+
+def test_a_429_storm_delays_but_loses_and_duplicates_nothing(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    people = [Person(f"p{n:02d}") for n in range(6)]
+    world = planned_world(runtime, mattermost_contract, clock, people)
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    limited = {"Content-Type": "text/plain; charset=utf-8", "X-RateLimit-Reset": "3", "X-RateLimit-Limit": "101",
+               "X-RateLimit-Remaining": "0"}
+    for person in people:
+        mattermost_contract.add("POST", "/api/v4/channels/direct", status=201,
+                                json={"id": uid("dm" + person.name), "type": "D"})
+    for round_ in range(12):
+        mattermost_contract.add("POST", "/api/v4/posts", status=429, body="limit exceeded\n", headers=limited)
+        mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                                json={"id": uid(f"post{round_}"), "channel_id": "x", "message": ""})
+    for _ in range(20):
+        world.tick()
+        clock.advance(seconds=3)
+        if statuses(runtime) == {"sent": len(people)}:
+            break
+    assert statuses(runtime) == {"sent": len(people)}
+    with runtime.uow() as uow:
+        ids = set(uow.session.scalars(select(Delivery.id)))
+    assert {c.json["props"]["learnloop_delivery"] for c in world.prompt_posts()} == ids
+    with runtime.uow() as uow:
+        messages = list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND_PROMPT)))
+    assert all(m.status == "sent" and m.attempts <= 2 for m in messages), "429s are not counted as failures"
+
+
+def test_runs_missed_while_the_worker_was_down(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Back within the window: sent once. Back after it closed: expired, never sent late."""
+    ann = Person("ann")
+    world = World(runtime, mattermost_contract, people=[ann])
+    add_schedule(runtime, repeat="daily", time="09:00", window="12h", anchor=date(2026, 11, 2))
+    for _ in range(3):
+        world.serve_members()
+    clock.now = datetime(2026, 11, 4, 12, 0, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    with runtime.uow() as uow:
+        by_day = {d.due_at.date(): d.status for d in uow.session.scalars(select(Delivery))}
+    assert by_day[date(2026, 11, 2)] == "expired" and by_day[date(2026, 11, 3)] == "expired"
+    assert by_day[date(2026, 11, 4)] == "sent"
+    assert len(world.prompt_posts()) == 1
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+
+
+def test_parallel_delivery_sends_each_prompt_once(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    people = [Person(f"m{n:03d}") for n in range(40)]
+    world = planned_world(runtime, mattermost_contract, clock, people)
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(len(people))
+    from learnloop.jobs.prompts import run_prompt_pass
+
+    run_prompt_pass(runtime)
+    report = deliver_due(runtime, HANDLERS, limit=1000, concurrency=8)
+    assert report.sent == len(people)
+    delivered = sorted(c.json["props"]["learnloop_delivery"] for c in world.prompt_posts())
+    assert delivered == sorted(set(delivered)) and len(delivered) == len(people)
+    with runtime.uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Member).where(Member.dm_channel_id.is_not(None))) \
+            == len(people), "each DM channel id is kept for next time"
