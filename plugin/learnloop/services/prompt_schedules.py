@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from learnloop.domain.schedules import InvalidSchedule, Schedule, parse_schedule
+from learnloop.domain.schedules import (
+    InvalidSchedule,
+    Schedule,
+    parse_rule,
+    parse_schedule,
+    parse_time_of_day,
+    parse_window,
+)
 from learnloop.services.reflections import check_visibility
 from learnloop.storage.tables import PromptSchedule
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -52,13 +59,15 @@ def _questions(setup: PromptSetup, errors: dict[str, str]) -> list[dict[str, str
 def validate(setup: PromptSetup) -> tuple[list[dict[str, str]], Schedule]:
     errors: dict[str, str] = {}
     questions = _questions(setup, errors)
+    for field, parse, text in (("repeat", parse_rule, setup.repeat), ("time", parse_time_of_day, setup.local_time),
+                               ("window", parse_window, setup.window)):
+        try:
+            parse(text)
+        except InvalidSchedule as exc:
+            errors[field] = str(exc)
     schedule = None
-    try:
+    if not errors:
         schedule = parse_schedule(setup.repeat, setup.local_time, setup.window)
-    except InvalidSchedule as exc:
-        message = str(exc)
-        field = "time" if "time of day" in message else "window" if "window" in message else "repeat"
-        errors[field] = message
     try:
         check_visibility(setup.default_visibility)
     except ValueError as exc:

@@ -1,0 +1,131 @@
+"""`/learn prompts ...`: each person's own settings, and owners' setup with clear errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.storage.tables import Member, PromptSchedule
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import CHANNEL, Person, opened_dialog, slash, submit, uid
+
+ANN = Person("ann")
+OWNER = Person("owner")
+
+
+def member(runtime: Runtime, person: Person) -> Member:
+    with runtime.uow() as uow:
+        return uow.session.get(Member, person.id)
+
+
+def test_off_on_pause_resume_time_quiet_nudges(client: FlaskClient, runtime: Runtime) -> None:
+    assert "Prompts are off" in slash(client, ANN, "prompts off")["text"]
+    assert member(runtime, ANN).prompts_enabled is False
+    assert "Prompts are on" in slash(client, ANN, "prompts on")["text"]
+    assert "Paused until Mon 16 Nov 2026" in slash(client, ANN, "prompts pause 2w")["text"]
+    assert member(runtime, ANN).paused_until == datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
+    slash(client, ANN, "prompts resume")
+    assert member(runtime, ANN).paused_until is None
+    assert "16:30, your local time" in slash(client, ANN, "prompts time 16:30")["text"]
+    assert "each community's own time" in slash(client, ANN, "prompts time default")["text"]
+    assert "Quiet hours 22:00-07:00" in slash(client, ANN, "prompts quiet 22:00-07:00")["text"]
+    assert "No more reminders" in slash(client, ANN, "prompts nudges off")["text"]
+    settings = member(runtime, ANN)
+    assert (settings.quiet_hours, settings.nudges, settings.time_of_day) == ("22:00-07:00", False, None)
+    status = slash(client, ANN, "prompts")["text"]
+    assert "quiet hours: 22:00-07:00" in status and "reminders: off" in status
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("prompts pause soon", "for example"),
+    ("prompts pause 0d", "for example"),
+    ("prompts time 4pm", "16:30"),
+    ("prompts time 25:00", "16:30"),
+    ("prompts quiet 22-7", "for example"),
+    ("prompts nudges maybe", "nudges on"),
+    ("prompts fly", "not something learnloop knows"),
+])
+def test_bad_settings_say_what_is_wrong_and_change_nothing(
+    client: FlaskClient, runtime: Runtime, text: str, expected: str
+) -> None:
+    reply = slash(client, ANN, text)
+    assert reply["response_type"] == "ephemeral" and expected in reply["text"]
+    stored = member(runtime, ANN)
+    assert stored is None or (stored.paused_until, stored.time_of_day, stored.quiet_hours) == (None, None, None)
+
+
+def test_only_owners_set_up_prompts(client: FlaskClient, mattermost_contract: MattermostContract) -> None:
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{ANN.id}",
+                            json={"channel_id": CHANNEL, "user_id": ANN.id, "roles": "channel_user",
+                                  "scheme_admin": False})
+    reply = slash(client, ANN, "prompts setup")
+    assert "Only this community's owners" in reply["text"]
+    assert not [c for c in mattermost_contract.calls if c.path == "/api/v4/actions/dialogs/open"]
+
+
+def test_a_channel_admin_sets_up_a_schedule(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{OWNER.id}",
+                            json={"channel_id": CHANNEL, "user_id": OWNER.id, "roles": "channel_user channel_admin"})
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    assert slash(client, OWNER, "prompts setup") == {}
+    form = opened_dialog(mattermost_contract)
+    names = [e["name"] for e in form["elements"]]
+    assert names[-1] == "visibility" and "repeat" in names and "window" in names
+    bad = submit(client, OWNER, "prompt_setup", form["state"], {
+        "question1": "", "repeat": "fortnightly-ish", "time": "4pm", "window": "3 years", "timezone": "Mars/Base",
+        "visibility": "private"}).get_json()
+    assert set(bad["errors"]) == {"timezone"}
+    bad = submit(client, OWNER, "prompt_setup", form["state"], {
+        "question1": "", "repeat": "fortnightly-ish", "time": "4pm", "window": "3 years", "timezone": "UTC",
+        "visibility": "private"}).get_json()
+    assert set(bad["errors"]) == {"question1", "repeat", "time", "window"}, "every wrong field at once"
+    assert "weekly fri" in bad["errors"]["repeat"] and "16:30" in bad["errors"]["time"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing half-saved"
+    good = submit(client, OWNER, "prompt_setup", form["state"], {
+        "question1": "What did you learn this week?", "scale_question": "How useful was the week?",
+        "repeat": "monthly first monday", "time": "10:00", "window": "2d", "timezone": "Europe/Berlin",
+        "visibility": "community"})
+    assert good.status_code == 200 and good.data == b""
+    with runtime.uow() as uow:
+        row = uow.session.scalars(select(PromptSchedule)).one()
+    assert (row.local_time, row.window_minutes, row.default_visibility, row.timezone) == (
+        "10:00", 2880, "community", "Europe/Berlin")
+    assert [q["kind"] for q in row.questions] == ["text", "scale"]
+    listing = slash(client, ANN, "prompts")["text"]
+    assert "first Monday" in listing and "What did you learn this week?" in listing
+
+
+def test_owners_named_in_the_configuration_need_no_api_call(
+    engine, clock, mattermost_contract: MattermostContract
+) -> None:
+    from learnloop.bootstrap import build_runtime
+    from learnloop.web.app import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": [OWNER.id]}])
+    client = create_app(build_runtime(settings, clock=clock, engine=engine)).test_client()
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    assert slash(client, OWNER, "prompts event") == {}
+    form = opened_dialog(mattermost_contract)
+    bad = submit(client, OWNER, "prompt_event", form["state"], {"label": "K8s", "date": "3rd of Dec"}).get_json()
+    assert "YYYY-MM-DD" in bad["errors"]["date"]
+    ok = submit(client, OWNER, "prompt_event", form["state"], {
+        "label": "Kubernetes training", "date": "2026-12-03", "when": "both", "time": "17:00", "window": "2d",
+        "visibility": "private"})
+    assert ok.status_code == 200
+    listing = slash(client, OWNER, "prompts")["text"]
+    assert "before: Kubernetes training" in listing and "after: Kubernetes training" in listing
+
+
+def test_a_forged_setup_state_is_refused(client: FlaskClient, runtime: Runtime) -> None:
+    state = json.dumps({"user_id": OWNER.id, "channel_id": CHANNEL, "sig": "forged"})
+    reply = submit(client, OWNER, "prompt_setup", state, {"question1": "x"}).get_json()
+    assert "could not be verified" in reply["error"]
