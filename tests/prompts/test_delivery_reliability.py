@@ -137,3 +137,26 @@ def test_parallel_delivery_sends_each_prompt_once(
     with runtime.uow() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Member).where(Member.dm_channel_id.is_not(None))) \
             == len(people), "each DM channel id is kept for next time"
+
+
+def test_one_private_nudge_before_the_window_closes_unless_turned_off(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    ann, bob = Person("ann"), Person("bob")
+    world = planned_world(runtime, mattermost_contract, clock, [ann, bob])
+    from learnloop.services.prompt_settings import set_nudges
+
+    with runtime.uow() as uow:
+        set_nudges(uow, bob.id, False, clock.now)
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    world.tick()
+    nudges = [c for c in world.calls("POST", "/api/v4/posts") if "reminder" in c.json.get("message", "")]
+    assert [c.json["channel_id"] for c in nudges] == [uid("dmann")], "one nudge, only to the person who wants them"
+    assert "nudges off" in nudges[0].json["message"]

@@ -70,7 +70,8 @@ def set_nudges(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> N
     member = uow.members.ensure(user_id, now)
     member.nudges, member.updated_at = enabled, now
     if not enabled:
-        uow.session.execute(update(Delivery).where(Delivery.user_id == user_id, Delivery.status == "sent")
+        uow.session.execute(update(Delivery).where(Delivery.user_id == user_id,
+                                                   Delivery.status.in_(("scheduled", "queued", "sent")))
                             .values(nudge_at=None, updated_at=now))
     uow.commit()
 

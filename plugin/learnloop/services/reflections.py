@@ -115,6 +115,9 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     if visibility == reflection.visibility or visibility == "private":
         return
     reflection.visibility, reflection.updated_at = visibility, now
+    if author_name is None:
+        member = uow.members.get(reflection.user_id)
+        author_name = member.username if member else None
     if visibility == "wiki":
         reflection.publish_state = "waiting_for_wiki"
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
