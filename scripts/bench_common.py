@@ -20,6 +20,7 @@ Every loop is bounded in count and in time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import http.client
 import json
 import os
@@ -378,12 +379,15 @@ class PhaseResult:
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
         done = max(1, self.completed)
+
+        def ms(q: float) -> float | None:  # None, not NaN, when nothing completed (valid JSON)
+            return round(percentile(ordered, q), 2) if ordered else None
+
         return {
             "name": self.name, "mode": self.mode, "duration_s": round(self.duration_s, 3),
             "target_rate": self.target_rate, "concurrency": self.concurrency,
             "sent": self.sent, "completed": self.completed, "rps": round(self.rps, 1),
-            "p50_ms": round(percentile(ordered, 50), 2), "p90_ms": round(percentile(ordered, 90), 2),
-            "p99_ms": round(percentile(ordered, 99), 2), "max_ms": round(ordered[-1], 2) if ordered else None,
+            "p50_ms": ms(50), "p90_ms": ms(90), "p99_ms": ms(99), "max_ms": ms(100),
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "status_5xx": self.count_5xx(), "non_2xx": self.count_non_2xx(),
             "transport_errors": dict(self.errors), "max_send_lag_ms": round(self.max_send_lag_ms, 2),
@@ -397,12 +401,19 @@ class PhaseResult:
 
 
 class _Accounting:
-    """Server process-tree CPU, our own CPU and the machine's CPU around a phase."""
+    """Server process-tree CPU, our own CPU and the machine's CPU around a phase.
+
+    The cycle collector is paused for the phase so that it cannot stall the client mid-phase
+    (a stall would be charged to the server as latency in the open loop).
+    """
 
     def __init__(self, server_pids: Sequence[int]) -> None:
         self.pids = list(server_pids)
 
     def __enter__(self) -> _Accounting:
+        self.gc_was_enabled = gc.isenabled()
+        gc.collect()
+        gc.disable()
         self.system, self.server, self.client = SystemCpu.now(), tree_cpu_seconds(self.pids), self_cpu_seconds()
         return self
 
@@ -412,7 +423,8 @@ class _Accounting:
         result.system = SystemCpu.now().since(self.system)
 
     def __exit__(self, *_: object) -> None:
-        return None
+        if self.gc_was_enabled:
+            gc.enable()
 
 
 async def closed_loop(
