@@ -33,9 +33,10 @@ class Runtime:
     _signing_key: bytes | None = field(default=None, repr=False)
     _mattermost: MattermostClient | None = field(default=None, repr=False)
     _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
+    _known_communities: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.sessions, self._known_communities)
 
     @property
     def signing_key(self) -> bytes:

@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=1, le=65535)
     web_workers: int = Field(default=2, ge=1, le=64)
-    web_threads: int = Field(default=4, ge=1, le=64)
+    web_threads: int = Field(default=2, ge=1, le=64)
     access_log: bool = True
     secret_key: SecretStr | None = None
     mattermost_url: AnyHttpUrl | None = None

@@ -12,7 +12,6 @@ from learnloop.domain.urls import normalise_url
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
 from learnloop.storage.repositories import ItemRef
-from learnloop.storage.tables import Feedback
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -96,8 +95,8 @@ def _record(
         item_id=item.id, data={"stars": stars, "previous": previous},
     )
     if comment:
-        uow.feedback.add(Feedback(item_id=item.id, community_id=item.community_id, author_id=rater.user_id,
-                                  stars=stars, comment=comment, status="open", created_at=now))
+        uow.feedback.record(item_id=item.id, community_id=item.community_id, author_id=rater.user_id, stars=stars,
+                            comment=comment, now=now)
     uow.commit()
     return RatingOutcome(
         item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,

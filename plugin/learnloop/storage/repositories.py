@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,12 +22,19 @@ from learnloop.storage.tables import (
 )
 
 
+@functools.cache
+def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
+    """Built once per table and column set: building a statement costs more than running it."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(table).values({name: bindparam(name) for name in columns})
+    return statement.on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[keys[0]])
+
+
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
     """INSERT that does nothing when a row with the same unique keys exists; True if it inserted."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    return session.execute(statement.returning(table.c[keys[0]])).first() is not None
+    connection = session.connection()
+    statement = _insert_ignoring(connection.dialect.name, table, tuple(sorted(values)), tuple(keys))
+    return connection.execute(statement, values).first() is not None
 
 
 class SecretRepository:
@@ -73,11 +81,14 @@ _RATING_OF_LOCKED = _RATING_OF.with_for_update()
 _RATING_CHANGE = update(_R).where(_R.c.item_id == bindparam("b_item_id"), _R.c.user_id == bindparam("b_user_id")).values(
     stars=bindparam("b_stars"), updated_at=bindparam("b_now"))
 _EVENT_INSERT = insert(_E)
+_FEEDBACK_INSERT = insert(Feedback.__table__)
 
 
 class CommunityRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, known: dict[tuple[str, str], int] | None = None) -> None:
         self.session = session
+        self.known = known if known is not None else {}
+        self._inserted: set[str] = set()
 
     def by_channel(self, channel_id: str) -> Community | None:
         return self.session.scalars(select(Community).where(Community.channel_id == channel_id)).one_or_none()
@@ -86,10 +97,18 @@ class CommunityRepository:
         return self.session.get(Community, community_id)
 
     def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> int:
-        """The id of the channel's community, created on first sight; a configured name replaces a guessed one."""
+        """The id of the channel's community, created on first sight; a configured name replaces a guessed one.
+
+        Communities are never deleted, so an id read back from a committed row is remembered per process
+        (`known`) and the next request skips the query."""
+        remembered = self.known.get((channel_id, name))
+        if remembered is not None:
+            return remembered
         connection = self.session.connection()
         row = connection.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).first()
+        committed = row is not None and channel_id not in self._inserted
         if row is None:
+            self._inserted.add(channel_id)
             insert_ignoring_conflicts(
                 self.session, _C,
                 {"channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
@@ -100,6 +119,8 @@ class CommunityRepository:
         new_team = row.team_id or team_id or None
         if row.name != name or new_team != row.team_id:
             connection.execute(_COMMUNITY_RENAME, {"cid": row.id, "new_name": name, "new_team_id": new_team})
+        elif committed and row.team_id:
+            self.known[(channel_id, name)] = int(row.id)
         return int(row.id)
 
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
@@ -187,6 +208,13 @@ class FeedbackRepository:
 
     def add(self, feedback: Feedback) -> None:
         self.session.add(feedback)
+
+    def record(self, *, item_id: int, community_id: int | None, author_id: str, stars: int, comment: str,
+               now: datetime) -> None:
+        """The rating path's insert, without the ORM's flush bookkeeping."""
+        self.session.connection().execute(_FEEDBACK_INSERT, {
+            "item_id": item_id, "community_id": community_id, "author_id": author_id, "stars": stars,
+            "comment": comment, "status": "open", "created_at": now})
 
     def for_community(self, community_id: int, status: str = "open") -> list[Feedback]:
         return list(

@@ -28,13 +28,15 @@ from learnloop.storage.repositories import (
 class UnitOfWork:
     """Commits only when told to; closing the session on exit rolls back anything not committed."""
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session],
+                 known_communities: dict[tuple[str, str], int] | None = None) -> None:
         self._session_factory = session_factory
+        self._known_communities = known_communities
 
     def __enter__(self) -> UnitOfWork:
         self.session = self._session_factory()
         self.secrets = SecretRepository(self.session)
-        self.communities = CommunityRepository(self.session)
+        self.communities = CommunityRepository(self.session, self._known_communities)
         self.items = ContentRepository(self.session)
         self.ratings = RatingRepository(self.session)
         self.feedback = FeedbackRepository(self.session)
