@@ -12,6 +12,10 @@ import click
 from learnloop.config import ConfigError, Settings, load_settings
 
 
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+"""Path without the query string: BookStack's webhook URL carries its secret as ?secret=..."""
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -50,6 +54,7 @@ def serve() -> None:
                 "bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
                 "worker_class": "gthread", "threads": settings.web_threads, "timeout": 30,
                 "accesslog": "-" if settings.access_log else None,
+                "access_log_format": ACCESS_LOG_FORMAT,
                 "forwarded_allow_ips": "127.0.0.1",
             }
             for key, value in options.items():

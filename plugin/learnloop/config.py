@@ -10,10 +10,19 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "LEARNLOOP_"
@@ -40,8 +49,55 @@ def _check_mattermost_id(value: str) -> str:
 TokenList = Annotated[list[str], NoDecode]
 
 
+WikiKind = Literal["mediawiki", "outline", "bookstack"]
+AnnouncePolicy = Literal["new_pages", "new_and_major", "digest_only"]
+
+
+class WikiConfig(BaseModel):
+    """A wiki learnloop listens to; its webhooks arrive at POST /wiki/<name>/events."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
+    kind: WikiKind
+    url: AnyHttpUrl
+    secret: SecretStr
+    bot_user: str | None = None
+    bot_password: SecretStr | None = None
+    api_token: SecretStr | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 24:
+            raise ValueError("expected a random secret of at least 24 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> WikiConfig:
+        if self.kind == "mediawiki" and not (self.bot_user and self.bot_password):
+            raise ValueError("a MediaWiki needs bot_user and bot_password (from Special:BotPasswords)")
+        if self.kind in ("outline", "bookstack") and self.api_token is None:
+            raise ValueError(f"an {self.kind} wiki needs api_token" if self.kind == "outline"
+                             else "a BookStack wiki needs api_token ('<token id>:<token secret>')")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return str(self.url).rstrip("/")
+
+
+class WikiSpace(BaseModel):
+    """A MediaWiki category or namespace, an Outline collection, or a BookStack book or shelf."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wiki: str
+    space: str = Field(min_length=1, max_length=200)
+
+
 class CommunityConfig(BaseModel):
-    """A community: a Mattermost channel, its owners, and (later) its wiki spaces."""
+    """A community: a Mattermost channel, its owners, and the wiki spaces that belong to it."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -49,6 +105,10 @@ class CommunityConfig(BaseModel):
     channel_id: str
     owners: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
+    wiki_spaces: list[WikiSpace] = Field(default_factory=list)
+    announce: AnnouncePolicy = "new_and_major"
+    burst_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    learning_log_page: str = "Learning log"
 
     @field_validator("channel_id")
     @classmethod
@@ -90,6 +150,7 @@ class Settings(BaseSettings):
     outbox_concurrency: int = Field(default=8, ge=1, le=64)
     config_file: Path = Path(DEFAULT_CONFIG_FILE)
     communities: list[CommunityConfig] = Field(default_factory=list)
+    wikis: list[WikiConfig] = Field(default_factory=list)
 
     _split_command_tokens = field_validator("mattermost_command_tokens", "mattermost_webhook_tokens", mode="before")(
         _split_tokens
@@ -123,6 +184,29 @@ class Settings(BaseSettings):
                 raise ValueError(f"channel {community.channel_id} is mapped to more than one community")
             seen.add(community.channel_id)
         return value
+
+    @model_validator(mode="after")
+    def _spaces_name_known_wikis(self) -> Settings:
+        names = [wiki.name for wiki in self.wikis]
+        if len(names) != len(set(names)):
+            raise ValueError("two [[wikis]] entries share a name")
+        for community in self.communities:
+            for space in community.wiki_spaces:
+                if space.wiki not in names:
+                    raise ValueError(f"community '{community.name}' maps a space of wiki '{space.wiki}', "
+                                     "which no [[wikis]] entry names")
+        return self
+
+    def wiki(self, name: str) -> WikiConfig | None:
+        return next((wiki for wiki in self.wikis if wiki.name == name), None)
+
+    def community_for_space(self, wiki: str, spaces: tuple[str, ...]) -> CommunityConfig | None:
+        """The first community that maps one of the page's spaces (compared case-insensitively)."""
+        wanted = {space.casefold() for space in spaces}
+        for community in self.communities:
+            if any(s.wiki == wiki and s.space.casefold() in wanted for s in community.wiki_spaces):
+                return community
+        return None
 
     @property
     def mattermost_url_text(self) -> str | None:
@@ -169,7 +253,8 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 
 
 SECRET_FIELDS = frozenset(
-    {"secret_key", "database_url", "mattermost_bot_token", "mattermost_command_tokens", "mattermost_webhook_tokens"}
+    {"secret_key", "database_url", "mattermost_bot_token", "mattermost_command_tokens", "mattermost_webhook_tokens",
+     "wikis"}
 )
 
 

@@ -112,7 +112,7 @@ def test_a_claimed_message_is_picked_up_again_after_its_lease(
     from learnloop.jobs.outbox import _claim
 
     enqueue_post(runtime)
-    assert len(_claim(runtime, clock.now, 10)) == 1
+    assert len(_claim(runtime, clock.now, 10, [CREATE_POST])) == 1
     mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
     assert run_once(runtime).sent == 0
     clock.advance(seconds=LEASE.total_seconds())

@@ -124,8 +124,8 @@ def test_wiki_choice_is_stored_and_explained(client: FlaskClient, runtime: Runti
     reply = slash(client, ANN, "reflect Our runbook needs a rollback section")
     wiki = reply["attachments"][0]["actions"][1]["integration"]["context"]
     text = click(client, ANN, wiki).get_json()["ephemeral_text"]
-    assert "wiki" in text and "saved" in text
-    assert reflections(runtime)[0].publish_state == "waiting_for_wiki"
+    assert "learning-log page in the wiki" in text
+    assert reflections(runtime)[0].publish_state == "queued"
 
 
 def test_reflect_without_text_opens_a_form(client: FlaskClient, mattermost_contract: MattermostContract) -> None:

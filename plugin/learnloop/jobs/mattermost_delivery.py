@@ -10,7 +10,7 @@ from learnloop.jobs.outbox import Handler
 from learnloop.mattermost.client import MattermostClient
 from learnloop.services.chat import record_reply
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
-from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_NUDGE, SEND_PROMPT
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_DM, SEND_NUDGE, SEND_PROMPT
 from learnloop.services.prompt_delivery import mark_sent, prompt_for_delivery
 
 
@@ -104,5 +104,11 @@ def send_nudge(runtime: Runtime, client: MattermostClient, payload: dict[str, An
     return {"post_id": post.get("id")}
 
 
+def send_dm(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+    channel_id = _dm_channel(runtime, client, payload["user_id"])
+    return {"post_id": client.create_post(channel_id, payload["message"]).get("id")}
+
+
+HANDLERS[SEND_DM] = send_dm
 HANDLERS[SEND_PROMPT] = send_prompt
 HANDLERS[SEND_NUDGE] = send_nudge

@@ -21,11 +21,13 @@ from learnloop.mattermost.client import MattermostClient, MattermostError, RateL
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+MATTERMOST_PREFIX = "mattermost."
+"""Messages of these kinds wait in the outbox while no Mattermost bot is configured."""
 MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
 
-Handler = Callable[[Runtime, MattermostClient, dict[str, Any], int], dict[str, Any] | None]
+Handler = Callable[[Runtime, MattermostClient | None, dict[str, Any], int], dict[str, Any] | None]
 """Called with the message's payload and its attempt number (1 on the first try)."""
 
 
@@ -42,9 +44,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-def _claim(runtime: Runtime, now: datetime, limit: int) -> list[tuple[int, str, dict[str, Any], int]]:
+def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> list[tuple[int, str, dict[str, Any], int]]:
     with runtime.uow() as uow:
-        messages = uow.outbox.due(now, limit)
+        messages = uow.outbox.due(now, limit, kinds)
         claimed = []
         for message in messages:
             message.attempts += 1
@@ -84,7 +86,7 @@ class _Pass:
     rate_limited_until: datetime | None = None
 
 
-def _deliver_one(runtime: Runtime, client: MattermostClient, handlers: dict[str, Handler],
+def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: dict[str, Handler],
                  claimed: tuple[int, str, dict[str, Any], int], state: _Pass) -> None:
     message_id, kind, payload, attempts = claimed
     report, lock = state.report, state.lock
@@ -134,9 +136,8 @@ def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 
     rest of the pass is put back until the limit resets."""
     state = _Pass()
     client = runtime.mattermost()
-    if client is None:
-        return state.report
-    claimed = _claim(runtime, runtime.clock(), limit)
+    kinds = [kind for kind in handlers if client is not None or not kind.startswith(MATTERMOST_PREFIX)]
+    claimed = _claim(runtime, runtime.clock(), limit, kinds)
     if concurrency <= 1:
         for message in claimed:
             _deliver_one(runtime, client, handlers, message, state)

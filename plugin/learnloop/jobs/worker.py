@@ -9,13 +9,15 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.mattermost_delivery import HANDLERS
+from learnloop.jobs import mattermost_delivery, wiki
 from learnloop.jobs.outbox import DeliveryReport, deliver_due
 from learnloop.jobs.prompts import run_prompt_pass
 
 log = logging.getLogger(__name__)
 
+HANDLERS = {**mattermost_delivery.HANDLERS, **wiki.HANDLERS}
 OUTBOX_INTERVAL_SECONDS = 1.0
+WIKI_POLL_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
 
 
@@ -33,9 +35,17 @@ def run_prompts(runtime: Runtime) -> None:
                  report.dispatch)
 
 
+def run_wikis(runtime: Runtime) -> None:
+    recorded = wiki.poll_wikis(runtime)
+    queued = wiki.announce_due(runtime)
+    if recorded or queued:
+        log.info("wikis: %s changes recorded, %s announcements queued", recorded, queued)
+
+
 def run_once(runtime: Runtime) -> DeliveryReport:
     """Everything due, once: what the scheduled passes do, callable from tests and cron."""
     run_prompts(runtime)
+    run_wikis(runtime)
     return deliver_outbox(runtime)
 
 
@@ -43,6 +53,8 @@ def run_forever(runtime: Runtime) -> None:
     scheduler = BlockingScheduler(timezone="UTC")
     scheduler.add_job(deliver_outbox, "interval", args=[runtime], seconds=OUTBOX_INTERVAL_SECONDS, id="outbox",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(run_wikis, "interval", args=[runtime], seconds=WIKI_POLL_SECONDS, id="wikis",
+                      max_instances=1, coalesce=True, next_run_time=runtime.clock())
     scheduler.add_job(run_prompts, "interval", args=[runtime], seconds=PROMPT_INTERVAL_SECONDS, id="prompts",
                       max_instances=1, coalesce=True, next_run_time=runtime.clock())
 

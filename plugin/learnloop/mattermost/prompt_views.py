@@ -33,8 +33,8 @@ VISIBILITY_OPTIONS = [
 ]
 VISIBILITY_WORDS = {"private": "kept in your private journal", "community": "shared with your community",
                     "wiki": "marked for the wiki"}
-WIKI_NOT_YET = ("Publishing to the wiki arrives with learnloop's wiki connection; your choice is saved and "
-                "it will be published then.")
+WIKI_NOT_YET = ("It goes on your community's learning-log page in the wiki; learnloop sends you the link "
+                "once it is there.")
 
 
 def _trigger(invocation: Invocation) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from learnloop.domain.sealing import seal, unseal
 from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.wikis import PUBLISH_JOB
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -119,7 +120,9 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
         member = uow.members.get(reflection.user_id)
         author_name = member.username if member else None
     if visibility == "wiki":
-        reflection.publish_state = "waiting_for_wiki"
+        reflection.publish_state = "queued"
+        uow.flush()
+        uow.outbox.enqueue(PUBLISH_JOB, {"reflection_id": reflection.id}, key=f"publish:{reflection.id}", now=now)
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, actor_id=reflection.user_id)
         return
@@ -135,6 +138,34 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     payload = post_builder(SharePost(channel_id=community.channel_id, item_id=item.id, item_url=url,
                                      author_name=author_name or "someone", text=unseal(reflection.body, key)))
     uow.outbox.enqueue(CREATE_POST, payload, key=f"share-reflection:{reflection.id}", now=now)
+
+
+@dataclass(frozen=True)
+class Publication:
+    reflection_id: int
+    user_id: str
+    author: str
+    channel_id: str | None
+    text: str
+    created_at: datetime
+
+
+def publication_of(uow: UnitOfWork, reflection_id: int, key: bytes) -> Publication | None:
+    """What the worker needs to publish a reflection its author chose to put on the wiki."""
+    reflection = uow.session.get(Reflection, reflection_id)
+    if reflection is None or reflection.visibility != "wiki":
+        return None
+    community = uow.communities.get(reflection.community_id) if reflection.community_id else None
+    member = uow.members.get(reflection.user_id)
+    return Publication(reflection.id, reflection.user_id, (member.username if member else None) or "a colleague",
+                       community.channel_id if community else None, unseal(reflection.body, key),
+                       reflection.created_at)
+
+
+def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, url: str | None, now: datetime) -> None:
+    reflection = uow.session.get(Reflection, reflection_id)
+    if reflection is not None:
+        reflection.publish_state, reflection.published_url, reflection.updated_at = state, url, now
 
 
 def journal(uow: UnitOfWork, user_id: str, key: bytes, limit: int = JOURNAL_SIZE) -> list[ReflectionView]:

@@ -265,10 +265,11 @@ class Outbox:
             ["idempotency_key"],
         )
 
-    def due(self, now: datetime, limit: int) -> list[OutboxMessage]:
+    def due(self, now: datetime, limit: int, kinds: list[str]) -> list[OutboxMessage]:
         statement = (
             select(OutboxMessage)
-            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now)
+            .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
+                   OutboxMessage.kind.in_(kinds))
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

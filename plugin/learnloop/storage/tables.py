@@ -279,5 +279,37 @@ class Reflection(Base):
     visibility: Mapped[str] = mapped_column(String(10))
     shared_item_id: Mapped[int | None] = mapped_column(ForeignKey("content_items.id", ondelete="SET NULL"))
     publish_state: Mapped[str | None] = mapped_column(String(20))
+    published_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class WikiCursor(Base):
+    """Where a polled wiki was last read up to (MediaWiki: the last recentchanges rcid)."""
+
+    __tablename__ = "wiki_cursors"
+
+    wiki: Mapped[str] = mapped_column(String(40), primary_key=True)
+    position: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
+
+
+class Announcement(Base):
+    """One channel post about a page, gathering a burst of edits until `due_at`."""
+
+    __tablename__ = "announcements"
+    __table_args__ = (
+        Index("ix_announcements_due", "status", "due_at"),
+        CheckConstraint("status IN ('pending', 'queued', 'dropped')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    created_page: Mapped[bool] = mapped_column(Boolean, default=False)
+    edits: Mapped[int] = mapped_column(Integer, default=1)
+    authors: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    summaries: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    first_event_at: Mapped[datetime]
+    due_at: Mapped[datetime]

@@ -8,6 +8,7 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.mattermost.views import bp as mattermost_bp
 from learnloop.web.errors import register_error_handlers
 from learnloop.web.health import bp as health_bp
+from learnloop.web.wiki_routes import bp as wiki_bp
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -20,4 +21,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     register_error_handlers(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(mattermost_bp)
+    app.register_blueprint(wiki_bp)
     return app

@@ -1,0 +1,52 @@
+"""What happened on a wiki page, in one shape whatever the wiki, and when it is worth a post."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+PageAction = Literal["created", "updated", "deleted"]
+MAJOR_CHANGE_CHARACTERS = 500
+MAJOR_CHANGE_SHARE = 0.2
+
+
+@dataclass(frozen=True)
+class WikiEvent:
+    """`event_id` is unique per change on that wiki (a revision, a delivery id): the same id twice is one event."""
+
+    wiki: str
+    event_id: str
+    action: PageAction
+    page_id: str
+    title: str
+    url: str
+    spaces: tuple[str, ...]
+    author: str | None
+    summary: str | None
+    occurred_at: datetime
+    minor: bool = False
+    old_size: int | None = None
+    new_size: int | None = None
+
+
+def is_major(event: WikiEvent) -> bool:
+    """A new page always; an update when not marked minor and it changed enough of the page.
+
+    Without sizes (Outline, BookStack) an update is major unless the wiki marked it minor."""
+    if event.action == "created":
+        return True
+    if event.action != "updated" or event.minor:
+        return False
+    if event.old_size is None or event.new_size is None:
+        return True
+    change = abs(event.new_size - event.old_size)
+    return change >= MAJOR_CHANGE_CHARACTERS or change >= MAJOR_CHANGE_SHARE * max(event.old_size, 1)
+
+
+def should_announce(event: WikiEvent, policy: str) -> bool:
+    if event.action == "deleted" or policy == "digest_only":
+        return False
+    if policy == "new_pages":
+        return event.action == "created"
+    return is_major(event)

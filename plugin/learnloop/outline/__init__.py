@@ -1,0 +1,1 @@
+"""Outline: inbound deliveries and the API client (see learnloop/wikis.py for the contract)."""

@@ -1,0 +1,127 @@
+"""Wiki changes become content items, events, and (per the community's choice) one post per burst."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from learnloop.config import Settings
+from learnloop.domain.urls import InvalidUrl, normalise_url
+from learnloop.domain.wiki_events import WikiEvent, should_announce
+from learnloop.services.communities import community_for_channel
+from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.storage.tables import Announcement, ContentItem, WikiCursor
+from learnloop.storage.unit_of_work import UnitOfWork
+
+MAX_SUMMARIES = 3
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    duplicate: bool
+    item_id: int | None
+    announced: bool
+
+
+@dataclass(frozen=True)
+class PageAnnouncement:
+    """What a channel post about a page needs; the Mattermost layer decides how it looks."""
+
+    channel_id: str
+    item_id: int
+    url: str
+    title: str
+    created: bool
+    edits: int
+    authors: list[str]
+    summaries: list[str]
+
+
+def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime) -> IngestResult:
+    """Record one wiki change once; the same event id delivered again changes nothing."""
+    try:
+        url = normalise_url(event.url)
+    except InvalidUrl:
+        return IngestResult(duplicate=False, item_id=None, announced=False)
+    community = settings.community_for_space(event.wiki, event.spaces)
+    community_id = None
+    if community is not None:
+        community_id = community_for_channel(uow, settings, channel_id=community.channel_id, team_id=None,
+                                             channel_name=None, now=now)
+    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id, shared_by=None,
+                               title=event.title[:300], now=now)
+    first = uow.events.append(
+        f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
+        item_id=item.id, dedupe_key=f"wiki:{event.wiki}:{event.event_id}"[:200],
+        data={"wiki": event.wiki, "minor": event.minor},
+    )
+    if not first:
+        return IngestResult(duplicate=True, item_id=item.id, announced=False)
+    row = uow.session.get(ContentItem, item.id)
+    if row is not None and event.title and row.title != event.title[:300]:
+        row.title = event.title[:300]
+    announced = False
+    if community is not None and community_id is not None and should_announce(event, community.announce):
+        _gather(uow, item.id, community_id, event, now, timedelta(minutes=community.burst_minutes))
+        announced = True
+    uow.commit()
+    return IngestResult(duplicate=False, item_id=item.id, announced=announced)
+
+
+def _gather(uow: UnitOfWork, item_id: int, community_id: int, event: WikiEvent, now: datetime,
+            burst: timedelta) -> None:
+    """A burst of edits to one page within `burst` of the first becomes one post, not twenty."""
+    pending = uow.session.scalars(
+        select(Announcement).where(Announcement.item_id == item_id, Announcement.status == "pending")
+        .with_for_update()).first()
+    author = [{"name": event.author}] if event.author else []
+    summary = [{"text": event.summary[:200]}] if event.summary else []
+    if pending is None:
+        uow.session.add(Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
+                                     edits=1, authors=author, summaries=summary, status="pending",
+                                     first_event_at=now, due_at=now + burst))
+        return
+    pending.edits += 1
+    pending.created_page = pending.created_page or event.action == "created"
+    if author and author[0] not in pending.authors:
+        pending.authors = [*pending.authors, *author]
+    if summary:
+        pending.summaries = [*pending.summaries, *summary][-MAX_SUMMARIES:]
+
+
+def queue_due_announcements(uow: UnitOfWork, now: datetime,
+                            build: Callable[[PageAnnouncement], dict[str, Any]]) -> int:
+    """Turn announcements whose burst window has passed into channel posts in the outbox."""
+    due = uow.session.scalars(
+        select(Announcement).where(Announcement.status == "pending", Announcement.due_at <= now)
+        .order_by(Announcement.due_at).limit(500).with_for_update(skip_locked=True)).all()
+    for row in due:
+        item = uow.session.get(ContentItem, row.item_id)
+        community = uow.communities.get(row.community_id)
+        if item is None or community is None:
+            row.status = "dropped"
+            continue
+        payload = build(PageAnnouncement(
+            channel_id=community.channel_id, item_id=item.id, url=item.url, title=item.title or item.url,
+            created=row.created_page, edits=row.edits, authors=[a["name"] for a in row.authors],
+            summaries=[s["text"] for s in row.summaries]))
+        uow.outbox.enqueue(CREATE_POST, payload, key=f"announce:{row.id}", now=now)
+        row.status = "queued"
+    uow.commit()
+    return len(due)
+
+
+def cursor(uow: UnitOfWork, wiki: str) -> str | None:
+    row = uow.session.get(WikiCursor, wiki)
+    return row.position if row else None
+
+
+def move_cursor(uow: UnitOfWork, wiki: str, position: str, now: datetime) -> None:
+    row = uow.session.get(WikiCursor, wiki)
+    if row is None:
+        uow.session.add(WikiCursor(wiki=wiki, position=position, updated_at=now))
+    else:
+        row.position, row.updated_at = position, now

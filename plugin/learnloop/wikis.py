@@ -1,0 +1,61 @@
+"""The contract every wiki host folder (mediawiki/, outline/, bookstack/) fulfils.
+
+Inbound deliveries are verified and parsed in the web process, which only queues work; reading
+pages through the wiki's API, polling and publishing happen in the worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Protocol
+
+from learnloop.config import WikiConfig
+from learnloop.domain.wiki_events import WikiEvent
+
+FETCH_JOB = "wiki.fetch"
+PUBLISH_JOB = "wiki.publish"
+
+
+class Unauthorized(Exception):
+    """Unsigned, badly signed, stale, or from nobody we know: 401, and nothing changes."""
+
+
+class BadDelivery(ValueError):
+    """Malformed body or fields: 400 with this message."""
+
+
+class WikiError(Exception):
+    """The wiki's API failed; `retryable` says whether the worker should try again."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class WikiHost(Protocol):
+    def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                now: datetime) -> list[dict[str, Any]]:
+        """Verify then parse a delivery. Returns fetch jobs (JSON-able dicts, each with a unique
+        `event_id`); an empty list means a known event that learnloop does not need."""
+
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
+        """Re-read what a job names through the wiki's API, at the configured wiki URL only."""
+
+    def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
+        """Changes since `position` and the new position; wikis without polling return ([], position)."""
+
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+        """Append a section to the page (creating it if needed) in the space; returns the page URL."""
+
+
+HOSTS: dict[str, WikiHost] = {}
+
+
+def register(kind: str, host: WikiHost) -> None:
+    HOSTS[kind] = host
+
+
+def host_for(wiki: WikiConfig) -> WikiHost:
+    from learnloop import bookstack, mediawiki, outline  # noqa: F401  (each registers itself)
+
+    return HOSTS[wiki.kind]
