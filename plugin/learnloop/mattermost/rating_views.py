@@ -220,3 +220,20 @@ def handle_rate_button(runtime: Runtime, action: ActionRequest, context: dict[st
         return {"ephemeral_text": "This button is not a valid rating."}
     return {"ephemeral_text": rating_confirmation(outcome)}
 
+
+
+@subcommand(
+    "signin",
+    usage="signin",
+    example="signin",
+    summary="A one-time link that signs you in to learnloop's pages, so your ratings from the wiki are yours too.",
+)
+def signin_command(invocation: Invocation) -> Reply:
+    from learnloop.services import signin
+
+    runtime, request = invocation.runtime, invocation.request
+    with runtime.uow() as uow:
+        token = signin.issue(uow, user_id=request.user_id, username=request.user_name or None, next_path="/",
+                             now=runtime.clock())
+    link = f"{runtime.settings.public_url_text}/signin/{token}"
+    return ephemeral(f"[Sign in to learnloop]({link}) (only for you; works once, for 10 minutes).")

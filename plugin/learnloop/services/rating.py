@@ -24,7 +24,7 @@ class Rater:
     """Who is rating, and from which channel; the user id is asserted by Mattermost."""
 
     user_id: str
-    channel_id: str
+    channel_id: str | None = None
     team_id: str | None = None
     channel_name: str | None = None
 
@@ -70,14 +70,17 @@ def rate_item(
     return _record(uow, rater, community_id, item, value, text, now)
 
 
-def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int:
+def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int | None:
+    """The channel's community; a rating from the wiki page itself comes from no channel."""
+    if not rater.channel_id:
+        return None
     return community_for_channel(
         uow, settings, channel_id=rater.channel_id, team_id=rater.team_id, channel_name=rater.channel_name, now=now
     )
 
 
 def _record(
-    uow: UnitOfWork, rater: Rater, rater_community_id: int, item: ItemRef, stars: int, comment: str | None,
+    uow: UnitOfWork, rater: Rater, rater_community_id: int | None, item: ItemRef, stars: int, comment: str | None,
     now: datetime,
 ) -> RatingOutcome:
     """The rating, the item's and its community's totals, the event and any feedback: one transaction.

@@ -313,3 +313,18 @@ class Announcement(Base):
     status: Mapped[str] = mapped_column(String(10), default="pending")
     first_event_at: Mapped[datetime]
     due_at: Mapped[datetime]
+
+
+class SigninLink(Base):
+    """A one-time sign-in link the bot hands to one person; only its hash is stored."""
+
+    __tablename__ = "signin_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[str] = mapped_column(UserId)
+    username: Mapped[str | None] = mapped_column(String(64))
+    next_path: Mapped[str] = mapped_column(String(500))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]

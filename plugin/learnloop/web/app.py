@@ -7,7 +7,9 @@ from flask import Flask
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.mattermost.views import bp as mattermost_bp
 from learnloop.web.errors import register_error_handlers
+from learnloop.web import session
 from learnloop.web.health import bp as health_bp
+from learnloop.web.pages import bp as pages_bp
 from learnloop.web.wiki_routes import bp as wiki_bp
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -19,7 +21,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.extensions["learnloop"] = runtime
     register_error_handlers(app)
+    session.configure(app, runtime)
     app.register_blueprint(health_bp)
     app.register_blueprint(mattermost_bp)
     app.register_blueprint(wiki_bp)
+    app.register_blueprint(pages_bp)
     return app

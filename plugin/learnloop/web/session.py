@@ -1,0 +1,64 @@
+"""Who is signed in to learnloop's pages, and the CSRF token every form carries.
+
+Sessions live in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https)."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from flask import Flask, Response, abort, request, session
+
+from learnloop.bootstrap import Runtime
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
+@dataclass(frozen=True)
+class Visitor:
+    user_id: str
+    username: str | None
+
+
+def configure(app: Flask, runtime: Runtime) -> None:
+    app.secret_key = runtime.signing_key
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+                      SESSION_COOKIE_SECURE=runtime.settings.public_url_text.startswith("https://"),
+                      SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * 12)
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", CSP)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def sign_in(visitor: Visitor) -> None:
+    session.clear()
+    session.permanent = True
+    session["user_id"], session["username"] = visitor.user_id, visitor.username
+    session["csrf"] = secrets.token_urlsafe(24)
+
+
+def current_visitor() -> Visitor | None:
+    user_id = session.get("user_id")
+    return Visitor(str(user_id), session.get("username")) if user_id else None
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return str(session["csrf"])
+
+
+def require_csrf() -> None:
+    sent = request.form.get("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(str(sent), str(expected)):
+        abort(400, description="the form's security token is missing or out of date; reload the page and try again")

@@ -1,0 +1,101 @@
+"""Signing in from a one-time link, and rating a wiki page from its "Was this useful?" box."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.storage.tables import Feedback, Rating
+from tests.conftest import FakeClock
+from tests.prompts.world import Person, slash
+
+ANN = Person("ann")
+PAGE = "https://wiki.acme.example/wiki/Onboarding"
+
+
+def signin_link(client: FlaskClient, person: Person = ANN) -> str:
+    text = slash(client, person, "signin")["text"]
+    return re.search(r"\((https://learnloop\.example\.com(/signin/[^)]+))\)", text).group(2)
+
+
+def signed_in(client: FlaskClient, person: Person = ANN) -> None:
+    path = signin_link(client, person)
+    assert client.post(path).status_code == 303
+
+
+def csrf(client: FlaskClient) -> str:
+    page = client.get("/rate", query_string={"url": PAGE}).get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_a_link_signs_in_once_and_a_get_does_not_use_it(client: FlaskClient) -> None:
+    path = signin_link(client)
+    assert client.get(path).status_code == 200, "a link preview fetching the URL does not consume it"
+    assert client.get(path).status_code == 200
+    response = client.post(path)
+    assert response.status_code == 303 and response.headers["Location"] == "/"
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
+    assert "Signed in as ann" in client.get("/").get_data(as_text=True)
+    assert FlaskClient(client.application).post(path).status_code == 403, "used links stay used"
+
+
+def test_links_expire_after_ten_minutes(client: FlaskClient, clock: FakeClock) -> None:
+    path = signin_link(client)
+    clock.advance(minutes=10, seconds=1)
+    assert client.get(path).status_code == 403
+    assert client.post(path).status_code == 403
+    assert client.post("/signin/made-up-token").status_code == 403
+
+
+def test_rating_from_the_wiki_is_the_same_rating_as_in_chat(client: FlaskClient, runtime: Runtime) -> None:
+    slash(client, ANN, f"rate {PAGE} 2")
+    signed_in(client)
+    page = client.get("/rate", query_string={"url": PAGE + "?utm_source=wiki"})
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'value="2" checked' in body
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    response = client.post("/rate", data={"csrf_token": csrf(client), "url": PAGE, "stars": "5",
+                                          "comment": "<script>alert(1)</script> the VPN part"})
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200 and "you rate it 5/5" in text
+    with runtime.uow() as uow:
+        assert [(r.user_id, r.stars) for r in uow.session.scalars(select(Rating))] == [(ANN.id, 5)]
+        assert uow.session.scalars(select(Feedback)).one().comment.startswith("<script>")
+    assert "<script>alert(1)</script>" not in text
+
+
+def test_rating_needs_a_signed_in_person_and_a_csrf_token(client: FlaskClient, runtime: Runtime) -> None:
+    assert client.get("/rate", query_string={"url": PAGE}).status_code == 401
+    assert client.post("/rate", data={"url": PAGE, "stars": "4"}).status_code == 401
+    signed_in(client)
+    forged = client.post("/rate", data={"url": PAGE, "stars": "4", "csrf_token": "guess"})
+    assert forged.status_code == 400 and "security token" in forged.get_json()["error"]["message"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Rating)).all() == []
+
+
+@pytest.mark.parametrize(("url", "stars", "expected"), [("javascript:alert(1)", "4", "not an http"),
+                                                        (PAGE, "9", "out of range")])
+def test_bad_input_on_the_rating_page(client: FlaskClient, url: str, stars: str, expected: str) -> None:
+    signed_in(client)
+    response = client.post("/rate", data={"csrf_token": csrf(client), "url": url, "stars": stars})
+    assert response.status_code == 400 and expected in response.get_data(as_text=True)
+
+
+def test_the_rate_page_escapes_what_it_echoes(client: FlaskClient) -> None:
+    signed_in(client)
+    body = client.get("/rate", query_string={"url": 'https://wiki.acme.example/"><script>x</script>'}).get_data(
+        as_text=True)
+    assert "<script>x</script>" not in body
+
+
+def test_the_widget_script_points_at_this_service(client: FlaskClient) -> None:
+    response = client.get("/widget.js")
+    assert response.mimetype == "application/javascript"
+    script = response.get_data(as_text=True)
+    assert '"https://learnloop.example.com"' in script and "innerHTML" not in script
