@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from learnloop.bootstrap import Runtime
 from learnloop.domain import signing
 from learnloop.domain.tokens import matches_any
-from learnloop.mattermost import prompt_views, rating_views  # noqa: F401  (they register their commands)
+from learnloop.mattermost import prompt_views, rating_views, wiki_views  # noqa: F401  (they register commands)
 from learnloop.mattermost.commands import ACTIONS, DIALOGS, dispatch
 from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.payloads import (

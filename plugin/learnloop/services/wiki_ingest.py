@@ -64,11 +64,34 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime)
     if row is not None and event.title and row.title != event.title[:300]:
         row.title = event.title[:300]
     announced = False
-    if community is not None and community_id is not None and should_announce(event, community.announce):
+    policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
+    if community is not None and community_id is not None and should_announce(event, policy):
         _gather(uow, item.id, community_id, event, now, timedelta(minutes=community.burst_minutes))
         announced = True
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=announced)
+
+
+ANNOUNCE_POLICIES = {
+    "new_pages": "new pages only",
+    "new_and_major": "new pages and major updates",
+    "digest_only": "nothing right away (the weekly digest only)",
+}
+
+
+def announce_policy(uow: UnitOfWork, community_id: int | None, configured: str) -> str:
+    """What the community's owners chose in chat, else what the admin configured."""
+    row = uow.communities.get(community_id) if community_id is not None else None
+    return (row.announce_policy if row and row.announce_policy else None) or configured
+
+
+def set_announce_policy(uow: UnitOfWork, community_id: int, policy: str) -> None:
+    if policy not in ANNOUNCE_POLICIES:
+        raise ValueError(f"'{policy}' is not a choice: use " + ", ".join(ANNOUNCE_POLICIES))
+    row = uow.communities.get(community_id)
+    assert row is not None
+    row.announce_policy = policy
+    uow.commit()
 
 
 def _gather(uow: UnitOfWork, item_id: int, community_id: int, event: WikiEvent, now: datetime,

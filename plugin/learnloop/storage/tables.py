@@ -84,6 +84,7 @@ class Community(Base):
     name: Mapped[str] = mapped_column(String(100))
     ratings_count: Mapped[int] = mapped_column(Integer, default=0)
     stars_sum: Mapped[int] = mapped_column(Integer, default=0)
+    announce_policy: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime]
 
 

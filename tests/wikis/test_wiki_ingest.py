@@ -1,0 +1,118 @@
+"""Wiki changes, whatever the wiki: one item per page, idempotent, one post per burst, owners' choice."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.jobs.wiki import announce_due
+from learnloop.services import wiki_ingest
+from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
+from learnloop.web.app import create_app
+from tests.conftest import FakeClock, make_settings
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import CHANNEL, Person, slash
+
+UTC = timezone.utc
+WIKI = {"name": "handbook", "kind": "outline", "url": "https://outline.example.com", "secret": "s" * 32,
+        "api_token": "ol_api_test"}
+COMMUNITY = {"name": "Data guild", "channel_id": CHANNEL, "owners": [Person("owner").id], "burst_minutes": 30,
+             "wiki_spaces": [{"wiki": "handbook", "space": "Engineering"}]}
+
+
+@pytest.fixture
+def wiki_runtime(engine, clock: FakeClock) -> Runtime:
+    return build_runtime(make_settings(wikis=[WIKI], communities=[COMMUNITY]), clock=clock, engine=engine)
+
+
+def event(n: int, *, action: str = "updated", spaces: tuple[str, ...] = ("Engineering",), minor: bool = False,
+          sizes: tuple[int | None, int | None] = (None, None), page: str = "p1") -> WikiEvent:
+    return WikiEvent(wiki="handbook", event_id=f"e{n}", action=action, page_id=page, title=f"Deploying ({page})",
+                     url=f"https://outline.example.com/doc/{page}", spaces=spaces, author=f"author{n % 2}",
+                     summary=f"change {n}", occurred_at=datetime(2026, 11, 2, 9, n, tzinfo=UTC), minor=minor,
+                     old_size=sizes[0], new_size=sizes[1])
+
+
+def ingest(runtime: Runtime, *events: WikiEvent) -> list[wiki_ingest.IngestResult]:
+    results = []
+    for item in events:
+        with runtime.uow() as uow:
+            results.append(wiki_ingest.ingest(uow, runtime.settings, item, runtime.clock()))
+    return results
+
+
+def rows(runtime: Runtime, model: type) -> list:
+    with runtime.uow() as uow:
+        return list(uow.session.scalars(select(model)))
+
+
+def test_the_same_event_twice_changes_nothing(wiki_runtime: Runtime) -> None:
+    first, again = ingest(wiki_runtime, event(1, action="created"), event(1, action="created"))
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert len(rows(wiki_runtime, Event)) == 1 and len(rows(wiki_runtime, Announcement)) == 1
+    [item] = rows(wiki_runtime, ContentItem)
+    assert (item.kind, item.title, item.url) == ("wiki_page", "Deploying (p1)", "https://outline.example.com/doc/p1")
+
+
+def test_a_burst_of_edits_is_one_post(wiki_runtime: Runtime, clock: FakeClock) -> None:
+    ingest(wiki_runtime, *[event(n) for n in range(20)])
+    [pending] = rows(wiki_runtime, Announcement)
+    assert pending.edits == 20 and pending.due_at == clock.now + timedelta(minutes=30)
+    assert announce_due(wiki_runtime) == 0, "not before the burst window ends"
+    clock.advance(minutes=30)
+    assert announce_due(wiki_runtime) == 1
+    [message] = rows(wiki_runtime, OutboxMessage)
+    attachment = message.payload["props"]["attachments"][0]
+    assert message.payload["channel_id"] == CHANNEL and attachment["title"] == "Deploying (p1)"
+    assert "Updated by author0, author1 (20 edits)" in attachment["text"] and "> change 19" in attachment["text"]
+    assert len(attachment["actions"]) == 5
+    ingest(wiki_runtime, event(30))
+    assert len([a for a in rows(wiki_runtime, Announcement) if a.status == "pending"]) == 1, "a later edit starts anew"
+
+
+@pytest.mark.parametrize(("policy", "events", "announced"), [
+    ("new_and_major", [event(1, action="created")], True),
+    ("new_and_major", [event(1, minor=True)], False),
+    ("new_and_major", [event(1, sizes=(10_000, 10_050))], False),
+    ("new_and_major", [event(1, sizes=(10_000, 11_000))], True),
+    ("new_pages", [event(1)], False),
+    ("new_pages", [event(1, action="created")], True),
+    ("digest_only", [event(1, action="created")], False),
+    ("new_and_major", [event(1, action="deleted")], False),
+])
+def test_what_is_announced_follows_the_policy(engine, clock: FakeClock, policy: str, events: list, announced: bool) -> None:
+    runtime = build_runtime(make_settings(wikis=[WIKI], communities=[{**COMMUNITY, "announce": policy}]),
+                            clock=clock, engine=engine)
+    ingest(runtime, *events)
+    assert bool(rows(runtime, Announcement)) is announced
+
+
+def test_pages_outside_mapped_spaces_are_recorded_but_not_announced(wiki_runtime: Runtime) -> None:
+    ingest(wiki_runtime, event(1, action="created", spaces=("Marketing",)))
+    [item] = rows(wiki_runtime, ContentItem)
+    assert item.community_id is None and rows(wiki_runtime, Announcement) == []
+
+
+def test_owners_choose_what_their_channel_hears(
+    wiki_runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    client: FlaskClient = create_app(wiki_runtime).test_client()
+    owner, member = Person("owner"), Person("ann")
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
+                            json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
+    assert "Only this community's owners" in slash(client, member, "wiki announce new_pages")["text"]
+    assert "not a choice" in slash(client, owner, "wiki announce everything")["text"]
+    assert "new pages only" in slash(client, owner, "wiki announce new_pages")["text"]
+    assert "Engineering (handbook)" in slash(client, member, "wiki")["text"]
+    ingest(wiki_runtime, event(1, sizes=(100, 5000)))
+    assert rows(wiki_runtime, Announcement) == [], "a major update is not a new page"
+
+
+def test_unknown_wiki_names_get_401(client: FlaskClient) -> None:
+    response = client.post("/wiki/nope/events", data=b"{}", content_type="application/json")
+    assert response.status_code == 401
