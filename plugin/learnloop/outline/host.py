@@ -1,0 +1,242 @@
+"""Outline as a WikiHost: signed webhook deliveries in, documents re-read and sections appended through its API.
+
+Event names and payload shapes follow Outline's webhook sender (`plugins/webhooks/server/tasks/
+DeliverWebhookTask.ts`, `presenters/webhook.ts`) and `server/models/WebhookSubscription.ts::signature`;
+see /work/shared/reference/wikis.md §2.2."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from learnloop.config import WikiConfig
+from learnloop.domain.wiki_events import PageAction, WikiEvent
+from learnloop.outline.client import OutlineClient, OutlineError
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, register
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "Outline-Signature"
+MAX_SKEW_MS = 5 * 60 * 1000
+
+# The document events learnloop needs; every other event Outline sends (documents.move, .archive,
+# .title_change, revisions.create, comments.*, users.*, ...) is answered 200 and ignored.
+# documents.update.delayed/.debounced exist in Outline but its webhook sender never delivers them.
+ACTIONS: dict[str, PageAction] = {
+    "documents.create": "created",
+    "documents.publish": "created",
+    "documents.update": "updated",
+    "documents.delete": "deleted",
+}
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_MAX_ACTOR = 100
+
+
+class OutlineHost:
+    """Stateless; a client is made per call from the wiki's configuration."""
+
+    # inbound (web process: verify and parse only, no API calls)
+
+    def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                now: datetime) -> list[dict[str, Any]]:
+        verify_signature(wiki.secret.get_secret_value(), body, _header(headers, SIGNATURE_HEADER), now)
+        delivery = _parse(body)
+        event = delivery["event"]
+        action = ACTIONS.get(event)
+        if action is None:
+            log.info("wiki %s: ignored Outline event %s", wiki.name, event)
+            return []
+        envelope = delivery.get("payload")
+        if not isinstance(envelope, dict):
+            raise BadDelivery("'payload' must be an object")
+        model = envelope.get("model") if isinstance(envelope.get("model"), dict) else {}
+        document_id = envelope.get("id") or model.get("id")
+        if not isinstance(document_id, str) or not _ID.match(document_id):
+            raise BadDelivery("'payload.id' must be a document id")
+        return [{"event_id": delivery["id"], "document_id": document_id, "action": action,
+                 "actor": _actor(model, action)}]
+
+    # worker
+
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
+        """Re-read the document at the configured wiki; the delivery's own fields (its url above all) are not used."""
+        document_id, action = str(job["document_id"]), job["action"]
+        client = OutlineClient.for_wiki(wiki)
+        try:
+            document = client.document_info(document_id)
+        except OutlineError as exc:
+            if exc.not_found:
+                log.info("wiki %s: document %s is gone, nothing to record", wiki.name, document_id)
+                return []
+            raise
+        if action == "deleted":
+            if not document.get("deletedAt"):
+                return []  # restored since
+        elif document.get("deletedAt") or not document.get("publishedAt"):
+            return []  # deleted since, or still a draft nobody else can read
+        path = document.get("url")
+        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+            raise WikiError(f"Outline documents.info: document {document_id} has no relative url", retryable=False)
+        collection_id = document.get("collectionId")
+        spaces: tuple[str, ...] = ()
+        if isinstance(collection_id, str) and collection_id:
+            spaces = (collection_id, *_collection_name(client, collection_id))
+        author = job.get("actor") or _actor(document, action)
+        stamp = document.get("deletedAt") if action == "deleted" else document.get("updatedAt")
+        title = document.get("title")
+        return [WikiEvent(
+            wiki=wiki.name,
+            # A page is created once, though Outline sends documents.create and documents.publish for it.
+            event_id=f"{document_id}:created" if action == "created" else str(job["event_id"]),
+            action=action,
+            page_id=str(document.get("id") or document_id),
+            title=title if isinstance(title, str) else "",
+            url=wiki.base_url + path,
+            spaces=spaces,
+            author=author,
+            summary=None,
+            occurred_at=_timestamp(stamp) or now,
+        )]
+
+    def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
+        return [], position
+
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+        client = OutlineClient.for_wiki(wiki)
+        collection_id = _resolve_collection(client, space)
+        section = f"## {_one_line(heading)}\n\n{text.strip()}\n"
+        existing = _find_document(client, collection_id, page_title)
+        if existing is not None:
+            document = client.append_to_document(str(existing["id"]), "\n\n" + section)
+            path = document.get("url") or existing.get("url")
+        else:
+            document = client.create_document(title=page_title, text=section, collection_id=collection_id,
+                                              publish=True)
+            path = document.get("url")
+        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+            raise WikiError("Outline did not return the document's url", retryable=False)
+        return wiki.base_url + path
+
+
+# signature
+
+
+def sign(secret: str, body: bytes, timestamp_ms: int) -> str:
+    """The header value Outline sends: `t=<ms>,s=<hex HMAC-SHA256(secret, "<t>.<body>")>`."""
+    digest = hmac.new(secret.encode(), f"{timestamp_ms}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp_ms},s={digest}"
+
+
+def verify_signature(secret: str, body: bytes, header: str | None, now: datetime) -> None:
+    if not header:
+        raise Unauthorized(f"missing {SIGNATURE_HEADER} header (give the webhook a signing secret in Outline)")
+    parts: dict[str, str] = {}
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if sep:
+            parts.setdefault(key.strip(), value.strip())
+    stamp, signature = parts.get("t", ""), parts.get("s", "")
+    if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 15 or not _HEX.match(signature):
+        raise Unauthorized(f"malformed {SIGNATURE_HEADER} header")
+    expected = sign(secret, body, int(stamp)).rpartition("s=")[2]
+    if not hmac.compare_digest(expected.encode(), signature.lower().encode()):
+        raise Unauthorized("bad signature")
+    skew = int(now.timestamp() * 1000) - int(stamp)
+    if abs(skew) > MAX_SKEW_MS:
+        raise Unauthorized(f"stale delivery: signed {abs(skew) // 1000}s {'ago' if skew > 0 else 'in the future'}, "
+                           f"more than {MAX_SKEW_MS // 60000} minutes")
+
+
+# helpers
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def _parse(body: bytes) -> dict[str, Any]:
+    try:
+        delivery = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadDelivery("the body is not JSON") from None
+    if not isinstance(delivery, dict):
+        raise BadDelivery("the body must be a JSON object")
+    if not isinstance(delivery.get("event"), str) or not delivery["event"]:
+        raise BadDelivery("'event' must be a string")
+    if not isinstance(delivery.get("id"), str) or not _ID.match(delivery["id"]):
+        raise BadDelivery("'id' must be the delivery id")
+    return delivery
+
+
+def _actor(model: Mapping[str, Any], action: str) -> str | None:
+    """Who made the change: the last editor, or the creator of a new page."""
+    order = ("createdBy", "updatedBy") if action == "created" else ("updatedBy", "createdBy")
+    for key in order:
+        user = model.get(key)
+        if isinstance(user, dict) and isinstance(user.get("name"), str) and user["name"].strip():
+            return user["name"].strip()[:_MAX_ACTOR]
+    return None
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _collection_name(client: OutlineClient, collection_id: str) -> tuple[str, ...]:
+    """The collection's name too, so owners can map a space by id or by name."""
+    try:
+        name = client.collection_info(collection_id).get("name")
+    except OutlineError as exc:
+        if exc.retryable:
+            raise
+        log.warning("could not read Outline collection %s: %s", collection_id, exc)
+        return ()
+    return (name,) if isinstance(name, str) and name and name != collection_id else ()
+
+
+def _resolve_collection(client: OutlineClient, space: str) -> str:
+    """A collection id as configured, or the id of the collection with that name (or urlId)."""
+    if _UUID.match(space):
+        return space
+    wanted = space.strip().casefold()
+    for collection in client.collections():
+        if wanted in (str(collection.get("name", "")).strip().casefold(), str(collection.get("urlId", "")).casefold()):
+            return str(collection["id"])
+    raise WikiError(f"Outline has no collection named '{space}' that the API token can see", retryable=False)
+
+
+def _find_document(client: OutlineClient, collection_id: str, title: str) -> dict[str, Any] | None:
+    wanted = title.strip().casefold()
+    for document in client.search_titles(title, collection_id=collection_id):
+        if (str(document.get("title", "")).strip().casefold() == wanted
+                and document.get("collectionId", collection_id) == collection_id and document.get("id")
+                and not document.get("deletedAt") and not document.get("archivedAt")):
+            return document
+    return None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).lstrip("#").strip() or "Reflection"
+
+
+HOST = OutlineHost()
+register("outline", HOST)

@@ -1,0 +1,368 @@
+"""OutlineHost against a stubbed Outline API (`responses`): fetch, publish, errors, and one run end to end."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+import requests
+import responses
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, select
+
+from learnloop.config import WikiConfig
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.jobs import wiki as wiki_jobs
+from learnloop.mattermost.client import MattermostError
+from learnloop.outline.client import OutlineClient, OutlineError
+from learnloop.outline.host import HOST, sign
+from learnloop.storage.tables import Announcement, ContentItem
+from learnloop.web.app import create_app
+from learnloop.wikis import WikiError, host_for
+from tests.conftest import START, FakeClock
+from tests.wikis.test_outline_webhooks import (
+    API_TOKEN,
+    COLLECTION_ID,
+    DOCUMENT_ID,
+    OUTLINE_URL,
+    SECRET,
+    WIKI,
+    deliver,
+    fetch_jobs,
+    fixture_body,
+    outline_runtime,
+    signature,
+)
+
+API = OUTLINE_URL + "/api"
+DOCUMENT_URL = OUTLINE_URL + "/doc/onboarding-guide-hD4kq9Zt2W"
+LOG_ID = "4d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a"
+
+
+def wiki_config(url: str = OUTLINE_URL) -> WikiConfig:
+    return WikiConfig(name=WIKI, kind="outline", url=url, secret=SECRET, api_token=API_TOKEN)
+
+
+def document(event: str = "documents.update", **changes: Any) -> dict[str, Any]:
+    """What documents.info answers: the same presenter as the webhook's model."""
+    model = copy.deepcopy(json.loads(fixture_body(event))["payload"]["model"])
+    model.update(changes)
+    return model
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"data": data, "status": 200, "ok": True}
+
+
+def job(action: str = "updated", actor: str | None = "Grace Hopper",
+        event_id: str = "d0c1e5a7-0003-4a1b-8c2d-3e4f5a6b7c03") -> dict[str, Any]:
+    return {"wiki": WIKI, "event_id": event_id, "document_id": DOCUMENT_ID, "action": action, "actor": actor}
+
+
+def stub_reads(mock: responses.RequestsMock, doc: dict[str, Any] | None = None,
+               collection: dict[str, Any] | None = None) -> None:
+    mock.post(f"{API}/documents.info", json=ok(doc or document()))
+    mock.post(f"{API}/collections.info", json=ok(collection or {"id": COLLECTION_ID, "name": "Engineering"}))
+
+
+def assert_outline_call(call: Any, method: str, body: dict[str, Any]) -> None:
+    assert call.request.method == "POST"
+    assert call.request.url == f"{API}/{method}"
+    assert call.request.headers["Authorization"] == f"Bearer {API_TOKEN}"
+    assert json.loads(call.request.body) == body
+    timeout = call.request.req_kwargs["timeout"]
+    assert timeout is not None and all(t and t > 0 for t in (timeout if isinstance(timeout, tuple) else (timeout,)))
+
+
+# fetch
+
+
+@responses.activate
+def test_fetch_reads_the_document_and_its_collection() -> None:
+    stub_reads(responses.mock)
+    events = HOST.fetch(wiki_config(), job(), START)
+    assert events == [WikiEvent(
+        wiki=WIKI, event_id="d0c1e5a7-0003-4a1b-8c2d-3e4f5a6b7c03", action="updated", page_id=DOCUMENT_ID,
+        title="Onboarding guide", url=DOCUMENT_URL, spaces=(COLLECTION_ID, "Engineering"), author="Grace Hopper",
+        summary=None, occurred_at=datetime(2026, 11, 2, 8, 59, 55, tzinfo=timezone.utc))]
+    assert len(responses.calls) == 2
+    assert_outline_call(responses.calls[0], "documents.info", {"id": DOCUMENT_ID})
+    assert_outline_call(responses.calls[1], "collections.info", {"id": COLLECTION_ID})
+
+
+@responses.activate
+def test_fetch_author_falls_back_to_the_document() -> None:
+    stub_reads(responses.mock)
+    assert HOST.fetch(wiki_config(), job(actor=None), START)[0].author == "Grace Hopper"
+    assert HOST.fetch(wiki_config(), job(action="created", actor=None), START)[0].author == "Ada Lovelace"
+
+
+@responses.activate
+def test_create_and_publish_of_one_page_are_one_event() -> None:
+    stub_reads(responses.mock, document("documents.create"))
+    created = HOST.fetch(wiki_config(), job("created", event_id="d0c1e5a7-0001-4a1b-8c2d-3e4f5a6b7c01"), START)
+    published = HOST.fetch(wiki_config(), job("created", event_id="d0c1e5a7-0002-4a1b-8c2d-3e4f5a6b7c02"), START)
+    assert created[0].event_id == published[0].event_id == f"{DOCUMENT_ID}:created"
+
+
+@responses.activate
+def test_a_draft_is_not_recorded() -> None:
+    responses.post(f"{API}/documents.info", json=ok(document("documents.create", publishedAt=None)))
+    assert HOST.fetch(wiki_config(), job("created"), START) == []
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_page_deleted_before_the_fetch_is_not_announced_as_updated() -> None:
+    responses.post(f"{API}/documents.info", json=ok(document(deletedAt="2026-11-02T08:59:57.000Z")))
+    assert HOST.fetch(wiki_config(), job("updated"), START) == []
+
+
+@responses.activate
+def test_a_deletion_is_recorded_while_outline_still_shows_the_page_in_the_trash() -> None:
+    stub_reads(responses.mock, document("documents.delete"))
+    [event] = HOST.fetch(wiki_config(), job("deleted", event_id="d0c1e5a7-0004-4a1b-8c2d-3e4f5a6b7c04"), START)
+    assert (event.action, event.url, event.event_id) == ("deleted", DOCUMENT_URL, "d0c1e5a7-0004-4a1b-8c2d-3e4f5a6b7c04")
+    assert event.occurred_at == datetime(2026, 11, 2, 8, 59, 57, tzinfo=timezone.utc)
+
+
+@responses.activate
+@pytest.mark.parametrize("action", ["created", "updated", "deleted"])
+def test_a_document_outline_no_longer_has_is_no_event_and_no_error(action: str) -> None:
+    responses.post(f"{API}/documents.info", status=404,
+                   json={"ok": False, "error": "not_found", "status": 404, "message": "Resource not found"})
+    assert HOST.fetch(wiki_config(), job(action), START) == []
+
+
+@responses.activate
+@pytest.mark.parametrize(("status", "retryable"), [(500, True), (502, True), (503, True), (429, True),
+                                                   (401, False), (403, False), (400, False)])
+def test_api_failures_say_whether_to_retry(status: int, retryable: bool) -> None:
+    responses.post(f"{API}/documents.info", status=status,
+                   json={"ok": False, "error": "x", "status": status, "message": f"failed with {API_TOKEN}"})
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is retryable
+    assert API_TOKEN not in str(raised.value)
+
+
+@responses.activate
+def test_network_failure_is_retryable() -> None:
+    responses.post(f"{API}/documents.info", body=requests.ConnectionError("refused"))
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is True
+
+
+@responses.activate
+def test_a_timeout_is_retryable() -> None:
+    responses.post(f"{API}/documents.info", body=requests.ReadTimeout("slow"))
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is True
+
+
+@responses.activate
+def test_a_redirect_is_not_followed() -> None:
+    responses.post(f"{API}/documents.info", status=302, headers={"Location": "https://elsewhere.example.net/api"})
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is False
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_a_non_json_answer_is_not_retried() -> None:
+    responses.post(f"{API}/documents.info", body="<html>Sign in</html>", content_type="text/html")
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is False
+
+
+@responses.activate
+def test_collection_name_is_optional_but_a_flaky_outline_is_retried() -> None:
+    responses.post(f"{API}/documents.info", json=ok(document()))
+    responses.post(f"{API}/collections.info", status=403, json={"ok": False, "error": "authorization_error"})
+    assert HOST.fetch(wiki_config(), job(), START)[0].spaces == (COLLECTION_ID,)
+    responses.replace(responses.POST, f"{API}/collections.info", status=503)
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is True
+
+
+@responses.activate
+def test_only_the_configured_outline_is_called_whatever_the_delivery_says() -> None:
+    """A signed delivery's model names another host; the worker still asks only the configured wiki."""
+    delivery = json.loads(fixture_body("documents.update"))
+    delivery["payload"]["model"]["url"] = "https://evil.example.net/steal"
+    delivery["payload"]["model"]["collectionId"] = "http://169.254.169.254/latest/meta-data"
+    body = json.dumps(delivery).encode()
+    now = START
+    [queued] = HOST.receive(wiki_config(), body, {"Outline-Signature": sign(SECRET, body, int(now.timestamp() * 1000))},
+                            {}, now)
+    stub_reads(responses.mock)
+    [event] = HOST.fetch(wiki_config(OUTLINE_URL + "/"), {"wiki": WIKI, **queued}, now)
+    assert event.url == DOCUMENT_URL
+    assert {call.request.url.split("/api/")[0] for call in responses.calls} == {OUTLINE_URL}
+
+
+@responses.activate
+@pytest.mark.parametrize("url", ["https://evil.example.net/doc/x", "//evil.example.net/doc/x", None, "doc/x"])
+def test_an_api_url_that_is_not_relative_is_refused(url: str | None) -> None:
+    stub_reads(responses.mock, document(url=url))
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retryable is False
+
+
+def test_client_refuses_anything_but_an_rpc_method_name() -> None:
+    client = OutlineClient(OUTLINE_URL, API_TOKEN)
+    for method in ("../admin", "documents.info?x=1", "https://evil.example.net/x", "documents/info"):
+        with pytest.raises(ValueError):
+            client.call(method, {})
+
+
+def test_poll_has_nothing_to_do() -> None:
+    assert HOST.poll(wiki_config(), "cursor-1", START) == ([], "cursor-1")
+    assert HOST.poll(wiki_config(), None, START) == ([], None)
+
+
+def test_the_outline_kind_is_registered() -> None:
+    assert host_for(wiki_config()) is HOST
+
+
+# publish
+
+
+def _new_log(url: str = "/doc/learning-log-Lg7Kp2Qw9X") -> dict[str, Any]:
+    return document("documents.create", id=LOG_ID, title="Learning log", url=url, urlId="Lg7Kp2Qw9X")
+
+
+@responses.activate
+def test_publish_appends_a_section_to_the_existing_page_in_a_collection_named_by_id() -> None:
+    responses.post(f"{API}/documents.search_titles", json=ok([
+        document("documents.create", id="aaaaaaaa-0000-4000-8000-000000000000", title="Learning log (old)"),
+        _new_log(),
+    ]))
+    responses.post(f"{API}/documents.update", json=ok(_new_log()))
+    url = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log",
+                       heading="2026-11-02 · Ada Lovelace", text="Pairing on the VPN setup taught me a lot.\n")
+    assert url == OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X"
+    assert len(responses.calls) == 2
+    assert_outline_call(responses.calls[0], "documents.search_titles",
+                        {"query": "Learning log", "collectionId": COLLECTION_ID, "limit": 100, "offset": 0})
+    assert_outline_call(responses.calls[1], "documents.update", {
+        "id": LOG_ID, "append": True,
+        "text": "\n\n## 2026-11-02 · Ada Lovelace\n\nPairing on the VPN setup taught me a lot.\n"})
+
+
+@responses.activate
+def test_publish_creates_the_page_in_a_collection_named_by_name() -> None:
+    responses.post(f"{API}/collections.list", json=ok([
+        {"id": "99999999-9999-4999-8999-999999999999", "name": "Sales", "urlId": "sAl3sXyZ12"},
+        {"id": COLLECTION_ID, "name": "Engineering", "urlId": "eNg1nEeR12"},
+    ]))
+    responses.post(f"{API}/documents.search_titles", json=ok([]))
+    responses.post(f"{API}/documents.create", json=ok(_new_log()))
+    url = HOST.publish(wiki_config(), space="engineering", page_title="Learning log",
+                       heading="2026-11-02 · Ada\n## injected", text="Short one.")
+    assert url == OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X"
+    assert [call.request.url for call in responses.calls] == [
+        f"{API}/collections.list", f"{API}/documents.search_titles", f"{API}/documents.create"]
+    assert_outline_call(responses.calls[0], "collections.list", {"offset": 0, "limit": 100})
+    assert_outline_call(responses.calls[2], "documents.create", {
+        "title": "Learning log", "collectionId": COLLECTION_ID, "publish": True,
+        "text": "## 2026-11-02 · Ada ## injected\n\nShort one.\n"})
+
+
+@responses.activate
+def test_publish_to_an_unknown_collection_is_not_retried() -> None:
+    responses.post(f"{API}/collections.list", json=ok([{"id": COLLECTION_ID, "name": "Engineering"}]))
+    with pytest.raises(WikiError) as raised:
+        HOST.publish(wiki_config(), space="Marketing", page_title="Learning log", heading="h", text="t")
+    assert raised.value.retryable is False
+
+
+@responses.activate
+def test_publish_failure_is_retryable_when_outline_is_down() -> None:
+    responses.post(f"{API}/documents.search_titles", json=ok([]))
+    responses.post(f"{API}/documents.create", status=502)
+    with pytest.raises(OutlineError) as raised:
+        HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t")
+    assert raised.value.retryable is True
+
+
+# end to end: route → outbox → worker → content item, event, pending announcement
+
+
+@pytest.fixture
+def runtime(engine: Engine, clock: FakeClock) -> Any:
+    return outline_runtime(engine, clock)
+
+
+@pytest.fixture
+def client(runtime: Any) -> FlaskClient:
+    app = create_app(runtime)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+def _run_fetches(runtime: Any) -> list[dict[str, Any]]:
+    results = []
+    for payload in fetch_jobs(runtime):
+        results.append(wiki_jobs.fetch(runtime, None, payload, 1))
+    return results
+
+
+@responses.activate
+def test_end_to_end_a_new_page_becomes_an_item_an_event_and_a_pending_announcement(
+        client: FlaskClient, runtime: Any, clock: FakeClock) -> None:
+    for event in ("documents.create", "documents.publish"):
+        body = fixture_body(event)
+        assert deliver(client, body, signature(body, clock())).status_code == 200
+    stub_reads(responses.mock, document("documents.create"))
+    clock.advance(seconds=5)
+    assert _run_fetches(runtime) == [{"events": 1, "recorded": 1}, {"events": 1, "recorded": 0}]
+
+    with runtime.uow() as uow:
+        item = uow.items.by_url(DOCUMENT_URL)
+        assert item is not None and item.kind == "wiki_page" and item.title == "Onboarding guide"
+        assert item.community_id is not None
+        [recorded] = uow.events.of_kind("wiki_page_created")
+        assert recorded.item_id == item.id and recorded.dedupe_key == f"wiki:{WIKI}:{DOCUMENT_ID}:created"
+        [announcement] = uow.session.scalars(select(Announcement)).all()
+        assert (announcement.status, announcement.item_id, announcement.created_page) == ("pending", item.id, True)
+        assert announcement.authors == [{"name": "Ada Lovelace"}]
+        assert announcement.due_at > clock()
+
+    # an edit in the same burst joins the pending announcement
+    body = fixture_body("documents.update")
+    assert deliver(client, body, signature(body, clock())).status_code == 200
+    responses.replace(responses.POST, f"{API}/documents.info", json=ok(document("documents.update")))
+    with runtime.uow() as uow:
+        update_job = next(m.payload for m in uow.outbox.pending() if m.payload.get("action") == "updated")
+    assert wiki_jobs.fetch(runtime, None, update_job, 1) == {"events": 1, "recorded": 1}
+    with runtime.uow() as uow:
+        [announcement] = uow.session.scalars(select(Announcement)).all()
+        assert announcement.edits == 2
+        assert [a["name"] for a in announcement.authors] == ["Ada Lovelace", "Grace Hopper"]
+        assert len(uow.session.scalars(select(ContentItem)).all()) == 1
+    assert all(call.request.url.startswith(API + "/") for call in responses.calls)
+
+
+@responses.activate
+def test_end_to_end_outline_down_is_retried_by_the_outbox(client: FlaskClient, runtime: Any,
+                                                          clock: FakeClock) -> None:
+    body = fixture_body("documents.update")
+    assert deliver(client, body, signature(body, clock())).status_code == 200
+    responses.post(f"{API}/documents.info", status=503)
+    [payload] = fetch_jobs(runtime)
+    assert payload["wiki"] == WIKI
+    with pytest.raises(MattermostError) as raised:
+        wiki_jobs.fetch(runtime, None, payload, 1)
+    assert raised.value.retryable is True
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(ContentItem)).all() == []

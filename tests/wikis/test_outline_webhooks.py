@@ -1,0 +1,235 @@
+"""Outline deliveries through the real route: POST /wiki/<name>/events, signed the way Outline signs them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select
+from werkzeug.test import TestResponse
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
+from learnloop.web.app import create_app
+from learnloop.wikis import FETCH_JOB
+from tests.conftest import FakeClock, make_settings
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "outline"
+WIKI = "docs"
+OUTLINE_URL = "https://outline.example.com"
+SECRET = "ol_whs_Zq8pN3vR6tY1wK4mB7cX9dF2gH5jL0sA"
+API_TOKEN = "ol_api_x"
+CHANNEL = "engchannel0000000000000001"
+COLLECTION_ID = "5f4e6a3c-7b2d-4c1e-9a8f-0d3b2c1a4e5f"
+DOCUMENT_ID = "8b9c7d6e-5f4a-4b3c-8d2e-1f0a9b8c7d6e"
+
+
+def outline_runtime(engine: Engine, clock: FakeClock, space: str = "Engineering") -> Runtime:
+    settings = make_settings(
+        wikis=[{"name": WIKI, "kind": "outline", "url": OUTLINE_URL, "secret": SECRET, "api_token": API_TOKEN}],
+        communities=[{"name": "Engineering", "channel_id": CHANNEL,
+                      "wiki_spaces": [{"wiki": WIKI, "space": space}]}],
+    )
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+def fixture_body(event: str) -> bytes:
+    return (FIXTURES / f"{event}.json").read_bytes()
+
+
+def signature(body: bytes, at: datetime, secret: str = SECRET) -> str:
+    """Outline's algorithm (WebhookSubscription.signature), written out independently of the host's code."""
+    stamp = int(at.timestamp() * 1000)
+    digest = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},s={digest}"
+
+
+def deliver(client: FlaskClient, body: bytes, header: str | None, wiki: str = WIKI) -> TestResponse:
+    headers = {"Content-Type": "application/json"}
+    if header is not None:
+        headers["Outline-Signature"] = header
+    return client.post(f"/wiki/{wiki}/events", data=body, headers=headers)
+
+
+def stored(runtime: Runtime) -> dict[str, int]:
+    with runtime.uow() as uow:
+        return {table.__tablename__: uow.session.scalar(select(func.count()).select_from(table)) or 0
+                for table in (OutboxMessage, Event, ContentItem, Announcement)}
+
+
+def fetch_jobs(runtime: Runtime) -> list[dict[str, Any]]:
+    with runtime.uow() as uow:
+        return [message.payload for message in uow.outbox.pending() if message.kind == FETCH_JOB]
+
+
+NOTHING = {"outbox": 0, "events": 0, "content_items": 0, "announcements": 0}
+
+
+@pytest.fixture
+def runtime(engine: Engine, clock: FakeClock) -> Runtime:
+    return outline_runtime(engine, clock)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> FlaskClient:
+    app = create_app(runtime)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+QUEUED = {
+    "documents.create": ("created", "Ada Lovelace"),
+    "documents.publish": ("created", "Ada Lovelace"),
+    "documents.update": ("updated", "Grace Hopper"),
+    "documents.delete": ("deleted", "Grace Hopper"),
+}
+IGNORED = ["documents.permanent_delete", "documents.move", "revisions.create", "users.signin", "comments.create"]
+
+
+def test_every_fixture_is_covered() -> None:
+    assert {path.stem for path in FIXTURES.glob("*.json")} == set(QUEUED) | set(IGNORED)
+
+
+@pytest.mark.parametrize("event", sorted(QUEUED))
+def test_document_event_queues_one_fetch(event: str, client: FlaskClient, runtime: Runtime,
+                                         clock: FakeClock) -> None:
+    body = fixture_body(event)
+    response = deliver(client, body, signature(body, clock()))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"status": "ok", "queued": 1, "ignored": False}
+    action, actor = QUEUED[event]
+    assert fetch_jobs(runtime) == [{"wiki": WIKI, "event_id": json.loads(body)["id"], "document_id": DOCUMENT_ID,
+                                    "action": action, "actor": actor}]
+    assert stored(runtime) == {**NOTHING, "outbox": 1}
+
+
+@pytest.mark.parametrize("event", IGNORED)
+def test_other_events_are_answered_and_ignored(event: str, client: FlaskClient, runtime: Runtime,
+                                               clock: FakeClock) -> None:
+    body = fixture_body(event)
+    response = deliver(client, body, signature(body, clock()))
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "queued": 0, "ignored": True}
+    assert stored(runtime) == NOTHING
+
+
+def test_an_event_outline_may_add_later_is_ignored(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = json.dumps({"id": "d0c1e5a7-00ff-4a1b-8c2d-3e4f5a6b7cff", "actorId": "x", "event": "documents.teleport",
+                       "payload": {"id": DOCUMENT_ID, "model": None}}).encode()
+    response = deliver(client, body, signature(body, clock()))
+    assert response.status_code == 200 and response.get_json()["ignored"] is True
+    assert stored(runtime) == NOTHING
+
+
+def test_replayed_delivery_is_queued_once(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.update")
+    first = deliver(client, body, signature(body, clock()))
+    clock.advance(seconds=90)
+    again = deliver(client, body, signature(body, clock()))  # Outline retrying, or someone replaying a capture
+    same_header = deliver(client, body, signature(body, clock()))
+    assert [r.status_code for r in (first, again, same_header)] == [200, 200, 200]
+    assert [r.get_json()["queued"] for r in (first, again, same_header)] == [1, 0, 0]
+    assert len(fetch_jobs(runtime)) == 1
+    assert stored(runtime) == {**NOTHING, "outbox": 1}
+
+
+def test_bad_signature_is_refused(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    header = signature(body, clock())
+    stamp, digest = header.split(",")
+    flipped = digest[:-1] + ("0" if digest[-1] != "0" else "1")
+    response = deliver(client, body, f"{stamp},{flipped}")
+    assert response.status_code == 401
+    assert "signature" in response.get_json()["error"]["message"]
+    assert stored(runtime) == NOTHING
+
+
+def test_body_changed_after_signing_is_refused(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    header = signature(body, clock())
+    response = deliver(client, body.replace(b"Onboarding guide", b"Onboarding guidf"), header)
+    assert response.status_code == 401
+    assert stored(runtime) == NOTHING
+
+
+def test_wrong_secret_is_refused(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    response = deliver(client, body, signature(body, clock(), secret="ol_whs_some_other_subscription_secret0"))
+    assert response.status_code == 401
+    assert stored(runtime) == NOTHING
+
+
+def test_missing_header_is_refused(client: FlaskClient, runtime: Runtime) -> None:
+    response = deliver(client, fixture_body("documents.create"), None)
+    assert response.status_code == 401
+    assert "Outline-Signature" in response.get_json()["error"]["message"]
+    assert stored(runtime) == NOTHING
+
+
+@pytest.mark.parametrize("header", ["", "s=abc", "t=123", "t=abc,s=" + "0" * 64, "t=1,s=xyz", "garbage",
+                                    "t=99999999999999999999,s=" + "0" * 64])
+def test_malformed_header_is_refused(header: str, client: FlaskClient, runtime: Runtime) -> None:
+    response = deliver(client, fixture_body("documents.create"), header)
+    assert response.status_code == 401
+    assert stored(runtime) == NOTHING
+
+
+def test_stale_delivery_is_refused(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    header = signature(body, clock())
+    clock.advance(minutes=6)
+    response = deliver(client, body, header)
+    assert response.status_code == 401
+    assert "stale" in response.get_json()["error"]["message"]
+    assert stored(runtime) == NOTHING
+
+
+def test_delivery_signed_in_the_future_is_refused(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    response = deliver(client, body, signature(body, clock() + timedelta(minutes=6)))
+    assert response.status_code == 401
+    assert "stale" in response.get_json()["error"]["message"]
+    assert stored(runtime) == NOTHING
+
+
+def test_small_clock_skew_is_accepted(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    header = signature(body, clock())
+    clock.advance(minutes=4, seconds=59)
+    assert deliver(client, body, header).status_code == 200
+
+
+def test_malformed_json_is_a_bad_delivery(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = b'{"id": "d0c1e5a7-0001", "event": "documents.create", '
+    response = deliver(client, body, signature(body, clock()))
+    assert response.status_code == 400
+    assert stored(runtime) == NOTHING
+
+
+@pytest.mark.parametrize("delivery", [
+    [],
+    {"event": "documents.create", "payload": {"id": DOCUMENT_ID}},
+    {"id": "d0c1e5a7-0001", "payload": {"id": DOCUMENT_ID}},
+    {"id": "d0c1e5a7-0001", "event": "documents.create", "payload": "nope"},
+    {"id": "d0c1e5a7-0001", "event": "documents.create", "payload": {"model": None}},
+    {"id": "d0c1e5a7-0001", "event": "documents.create", "payload": {"id": "../../users.list"}},
+])
+def test_wrong_shapes_are_bad_deliveries(delivery: Any, client: FlaskClient, runtime: Runtime,
+                                         clock: FakeClock) -> None:
+    body = json.dumps(delivery).encode()
+    response = deliver(client, body, signature(body, clock()))
+    assert response.status_code == 400
+    assert stored(runtime) == NOTHING
+
+
+def test_unknown_wiki_name_is_refused(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = fixture_body("documents.create")
+    response = deliver(client, body, signature(body, clock()), wiki="other")
+    assert response.status_code == 401
+    assert stored(runtime) == NOTHING
