@@ -52,6 +52,11 @@ def mark_sent(uow: UnitOfWork, delivery_id: int, post_id: str, now: datetime) ->
     delivery = uow.deliveries.get(delivery_id, for_update=True)
     if delivery is not None and delivery.status == "queued":
         delivery.status, delivery.post_id, delivery.sent_at, delivery.updated_at = "sent", post_id, now, now
+        run = uow.runs.get(delivery.run_id)
+        schedule = uow.schedules.get(run.schedule_id) if run else None
+        uow.events.append("prompt_sent", occurred_at=now, recorded_at=now, actor_id=delivery.user_id,
+                          community_id=schedule.community_id if schedule else None,
+                          dedupe_key=f"prompt_sent:{delivery.id}")
     uow.commit()
 
 

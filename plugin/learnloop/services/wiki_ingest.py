@@ -13,7 +13,7 @@ from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST
-from learnloop.storage.tables import Announcement, ContentItem, WikiCursor
+from learnloop.storage.tables import Announcement, ContentItem, Cursor
 from learnloop.storage.unit_of_work import UnitOfWork
 
 MAX_SUMMARIES = 3
@@ -138,13 +138,8 @@ def queue_due_announcements(uow: UnitOfWork, now: datetime,
 
 
 def cursor(uow: UnitOfWork, wiki: str) -> str | None:
-    row = uow.session.get(WikiCursor, wiki)
-    return row.position if row else None
+    return uow.cursors.get(f"wiki:{wiki}")
 
 
 def move_cursor(uow: UnitOfWork, wiki: str, position: str, now: datetime) -> None:
-    row = uow.session.get(WikiCursor, wiki)
-    if row is None:
-        uow.session.add(WikiCursor(wiki=wiki, position=position, updated_at=now))
-    else:
-        row.position, row.updated_at = position, now
+    uow.cursors.move(f"wiki:{wiki}", position, now)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from learnloop.storage.tables import (
     Community,
+    Cursor,
     ContentItem,
     Event,
     Feedback,
@@ -283,3 +284,19 @@ class Outbox:
         return list(self.session.scalars(
             select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
         ))
+
+
+class CursorRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, name: str) -> str | None:
+        row = self.session.get(Cursor, name)
+        return row.position if row else None
+
+    def move(self, name: str, position: str, now: datetime) -> None:
+        row = self.session.get(Cursor, name)
+        if row is None:
+            self.session.add(Cursor(name=name, position=position, updated_at=now))
+        else:
+            row.position, row.updated_at = position, now

@@ -285,12 +285,12 @@ class Reflection(Base):
     updated_at: Mapped[datetime]
 
 
-class WikiCursor(Base):
-    """Where a polled wiki was last read up to (MediaWiki: the last recentchanges rcid)."""
+class Cursor(Base):
+    """Where a background reader got to: `wiki:<name>` (a MediaWiki rcid), `rollups` (the last event id)."""
 
-    __tablename__ = "wiki_cursors"
+    __tablename__ = "cursors"
 
-    wiki: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
     position: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime]
 
@@ -329,3 +329,26 @@ class SigninLink(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+class WeeklyCount(Base):
+    """A community's weekly total of one measure, kept up to date from the event log."""
+
+    __tablename__ = "weekly_counts"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WeeklyMember(Base):
+    """Who (pseudonymously) or what stood behind a weekly measure, so distinct counts over any period
+    need no rescan of history. People appear only as keyed hashes, never as ids."""
+
+    __tablename__ = "weekly_members"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    member: Mapped[str] = mapped_column(String(40), primary_key=True)

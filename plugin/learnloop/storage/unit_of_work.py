@@ -17,6 +17,7 @@ from learnloop.storage.prompt_repositories import (
 from learnloop.storage.repositories import (
     CommunityRepository,
     ContentRepository,
+    CursorRepository,
     EventLog,
     FeedbackRepository,
     Outbox,
@@ -47,6 +48,7 @@ class UnitOfWork:
         self.runs = RunRepository(self.session)
         self.deliveries = DeliveryRepository(self.session)
         self.reflections = ReflectionRepository(self.session)
+        self.cursors = CursorRepository(self.session)
         return self
 
     def __exit__(

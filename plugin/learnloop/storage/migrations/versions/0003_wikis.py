@@ -1,4 +1,4 @@
-"""Wikis: polling positions, page announcements gathering bursts of edits, published reflection links.
+"""Wikis: reader positions (cursors), page announcements gathering bursts of edits, published reflection links.
 
 Revision ID: 0003
 Revises: 0002
@@ -15,11 +15,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table('wiki_cursors',
-    sa.Column('wiki', sa.String(length=40), nullable=False),
+    op.create_table('cursors',
+    sa.Column('name', sa.String(length=60), nullable=False),
     sa.Column('position', sa.String(length=100), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.PrimaryKeyConstraint('wiki', name=op.f('pk_wiki_cursors'))
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_cursors'))
     )
     op.create_table('announcements',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -53,4 +53,4 @@ def downgrade() -> None:
         batch_op.drop_index('ix_announcements_due')
 
     op.drop_table('announcements')
-    op.drop_table('wiki_cursors')
+    op.drop_table('cursors')
