@@ -1,0 +1,184 @@
+"""BookStack as a learnloop wiki: webhook deliveries in, page reads and learning-log sections out.
+
+BookStack does not sign its webhooks and cannot send a custom header, so its webhook URL carries
+the wiki's secret as a query parameter (`webhook_url` builds it; the access log drops query
+strings). Nothing in a delivery is trusted beyond "page N changed": the worker re-reads the page
+through the API at the configured wiki URL (`fetch`).
+
+Spaces of a page: ("book:<id>", "book:<slug>", "<book name>"). Shelves are not included: BookStack's
+shelf list does not say which books a shelf holds, so finding a book's shelves costs one call per
+shelf on every change; map the shelf's books in the configuration instead.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from learnloop.bookstack.client import Book, BookStackClient, NotFound
+from learnloop.config import WikiConfig
+from learnloop.domain.wiki_events import PageAction, WikiEvent
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, register
+
+log = logging.getLogger(__name__)
+
+ACTIONS: dict[str, PageAction] = {"page_create": "created", "page_update": "updated", "page_delete": "deleted"}
+"""BookStack webhook events learnloop reads; the admin ticks these when creating the webhook."""
+WEBHOOK_EVENTS = tuple(ACTIONS)
+SECRET_PARAMETER = "secret"
+_MAX_TRIGGERED_AT = 64
+
+CUSTOM_HEAD_SNIPPET = """<!-- learnloop: ratings and reflection prompts on every page of this wiki -->
+<script src="{widget_url}" data-learnloop-wiki="{wiki}" defer></script>
+"""
+"""What a BookStack admin pastes into Settings → Customization → Custom HTML Head Content.
+`{widget_url}` and `{wiki}` are filled by `custom_head_snippet`."""
+
+
+def custom_head_snippet(widget_url: str, wiki: WikiConfig) -> str:
+    return CUSTOM_HEAD_SNIPPET.format(widget_url=html.escape(widget_url, quote=True),
+                                      wiki=html.escape(wiki.name, quote=True))
+
+
+def webhook_url(public_url: str, wiki: WikiConfig) -> str:
+    """The URL to paste into BookStack's Settings → Webhooks (events: `WEBHOOK_EVENTS`)."""
+    query = urlencode({SECRET_PARAMETER: wiki.secret.get_secret_value()})
+    return f"{public_url.rstrip('/')}/wiki/{quote(wiki.name, safe='')}/events?{query}"
+
+
+def page_url(wiki: WikiConfig, book_slug: str, page_slug: str) -> str:
+    return f"{wiki.base_url}/books/{quote(book_slug, safe='')}/page/{quote(page_slug, safe='')}"
+
+
+class BookStackHost:
+    def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                now: datetime) -> list[dict[str, Any]]:
+        _check_secret(wiki, query)
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            raise BadDelivery("the body is not JSON") from None
+        if not isinstance(payload, dict):
+            raise BadDelivery("expected a JSON object")
+        event = payload.get("event")
+        if not isinstance(event, str) or not event:
+            raise BadDelivery("the delivery has no 'event'")
+        action = ACTIONS.get(event)
+        if action is None:
+            log.info("BookStack wiki %s: ignored a %r delivery", wiki.name, event[:60])
+            return []
+        item = payload.get("related_item")
+        page_id = item.get("id") if isinstance(item, dict) else None
+        if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id <= 0:
+            raise BadDelivery(f"a {event} delivery needs related_item.id, the page id")
+        triggered_at = payload.get("triggered_at")
+        if not isinstance(triggered_at, str) or not 0 < len(triggered_at) <= _MAX_TRIGGERED_AT:
+            raise BadDelivery(f"a {event} delivery needs triggered_at")
+        triggered_by = payload.get("triggered_by")
+        actor = triggered_by.get("name") if isinstance(triggered_by, dict) else None
+        return [{
+            # No delivery id from BookStack: the same activity delivered again gets the same id.
+            "event_id": f"{event}:{page_id}:{triggered_at}",
+            "page_id": page_id,
+            "action": action,
+            "actor": actor[:100] if isinstance(actor, str) and actor else None,
+        }]
+
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
+        action = job.get("action")
+        page_id = job.get("page_id")
+        event_id = job.get("event_id")
+        if action not in ("created", "updated", "deleted") or not isinstance(page_id, int) or not event_id:
+            raise WikiError(f"not a BookStack fetch job: {sorted(job)}", retryable=False)
+        client = BookStackClient.for_wiki(wiki)
+        try:
+            page = client.page(page_id)
+        except NotFound:
+            log.info("BookStack wiki %s: page %s is gone (deleted or not visible to the API token)",
+                     wiki.name, page_id)
+            return []
+        if page.draft:
+            return []
+        book = client.book(page.book_id)  # one page per job, so one book read per call
+        spaces = tuple(s for s in (f"book:{book.id}", f"book:{book.slug}" if book.slug else "", book.name) if s)
+        actor = job.get("actor")
+        return [WikiEvent(
+            wiki=wiki.name, event_id=str(event_id), action=action, page_id=str(page.id), title=page.name,
+            url=page_url(wiki, book.slug, page.slug), spaces=spaces,
+            author=page.updated_by or (actor if isinstance(actor, str) and actor else None), summary=None,
+            occurred_at=page.updated_at or now,
+        )]
+
+    def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
+        return [], position
+
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+        client = BookStackClient.for_wiki(wiki)
+        book = _resolve_book(client, space)
+        wanted = page_title.casefold()
+        matches = [p for p in client.find_pages(book_id=book.id, name=page_title)
+                   if p.book_id == book.id and not p.draft and p.name.casefold() == wanted]
+        markdown_section = _markdown_section(heading, text)
+        if not matches:
+            created = client.create_page(book_id=book.id, name=page_title, markdown=markdown_section)
+            return page_url(wiki, book.slug, created.slug)
+        page = client.page(min(p.id for p in matches))
+        if page.markdown.strip():
+            if markdown_section.strip() in page.markdown.replace("\r\n", "\n"):
+                return page_url(wiki, book.slug, page.slug)  # a retry after the answer to our PUT was lost
+            updated = client.update_page(page.id, markdown=f"{page.markdown.rstrip()}\n\n{markdown_section}")
+        else:
+            updated = client.update_page(page.id, html=f"{page.html.rstrip()}\n{_html_section(heading, text)}")
+        return page_url(wiki, book.slug, updated.slug or page.slug)
+
+
+def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:
+    given = query.get(SECRET_PARAMETER)
+    if not given:
+        raise Unauthorized("this BookStack webhook URL has no secret; copy the URL learnloop's installer printed")
+    expected = wiki.secret.get_secret_value()
+    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
+        raise Unauthorized("the secret in this BookStack webhook URL is wrong")
+
+
+def _resolve_book(client: BookStackClient, space: str) -> Book:
+    """A space is `book:<id>`, `book:<slug>` or a book's name."""
+    value = space.strip()
+    kind, sep, rest = value.partition(":")
+    kind = kind.strip().casefold()
+    rest = rest.strip()
+    if sep and kind == "shelf":
+        raise WikiError(f"cannot publish to the shelf {space!r}: map the community to a book", retryable=False)
+    if sep and kind == "book" and rest:
+        if rest.isascii() and rest.isdigit():
+            try:
+                return client.book(int(rest))
+            except NotFound:
+                raise WikiError(f"no BookStack book has the id in space {space!r}", retryable=False) from None
+        found = client.find_books(slug=rest)
+    else:
+        found = client.find_books(name=value)
+    if not found:
+        raise WikiError(f"no BookStack book matches the space {space!r}", retryable=False)
+    return min(found, key=lambda book: book.id)
+
+
+def _markdown_section(heading: str, text: str) -> str:
+    title = html.escape(" ".join(heading.split()), quote=False)
+    body = html.escape(text.strip(), quote=False)
+    return f"## {title}\n\n{body}\n"
+
+
+def _html_section(heading: str, text: str) -> str:
+    paragraphs = [p.strip() for p in text.strip().replace("\r\n", "\n").split("\n\n") if p.strip()]
+    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    return f"<h2>{html.escape(' '.join(heading.split()))}</h2>{body}"
+
+
+register("bookstack", BookStackHost())

@@ -1,0 +1,393 @@
+"""BookStackHost against a stubbed BookStack API (`responses`): re-reading pages, publishing,
+errors, and a delivery all the way to a content item and a pending announcement."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+import requests
+import responses
+from responses import matchers
+from sqlalchemy import select
+
+from learnloop.bookstack.client import DEFAULT_TIMEOUT, BookStackClient
+from learnloop.bookstack.host import (
+    CUSTOM_HEAD_SNIPPET,
+    WEBHOOK_EVENTS,
+    BookStackHost,
+    custom_head_snippet,
+    webhook_url,
+)
+from learnloop.config import WikiConfig
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.jobs import wiki as wiki_jobs
+from learnloop.mattermost.client import MattermostError
+from learnloop.storage.tables import Announcement, ContentItem, Event
+from learnloop.web.app import create_app
+from learnloop.wikis import WikiError, host_for
+
+from .test_bookstack_webhooks import (
+    API_TOKEN,
+    BASE_URL,
+    SECRET,
+    WIKI,
+    api_fixture,
+    bookstack_runtime,
+    deliver,
+    fetch_messages,
+    fixture,
+)
+
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+PAGE_API = f"{BASE_URL}/api/pages/2432"
+BOOK_API = f"{BASE_URL}/api/books/13"
+PAGE_URL = f"{BASE_URL}/books/onboarding-handbook/page/first-week-checklist"
+AUTH = matchers.header_matcher({"Authorization": f"Token {API_TOKEN}"})
+
+
+def wiki_config(**overrides: Any) -> WikiConfig:
+    return WikiConfig(**{"name": WIKI, "kind": "bookstack", "url": BASE_URL + "/", "secret": SECRET,
+                         "api_token": API_TOKEN, **overrides})
+
+
+def job(action: str = "updated", **overrides: Any) -> dict[str, Any]:
+    return {"wiki": WIKI, "event_id": f"page_x:2432:{action}", "page_id": 2432, "action": action,
+            "actor": "Benny Lee", **overrides}
+
+
+@pytest.fixture
+def api():
+    """A stub BookStack: a request nobody registered fails with ConnectionError."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def stub_page_and_book(api: responses.RequestsMock, page: dict[str, Any] | None = None) -> None:
+    api.get(PAGE_API, json=page or api_fixture("pages-read-2432"), match=[AUTH])
+    api.get(BOOK_API, json=api_fixture("books-read-13"), match=[AUTH])
+
+
+def assert_calls(api: responses.RequestsMock, expected: list[str]) -> None:
+    assert [f"{call.request.method} {call.request.url}" for call in api.calls] == expected
+    for call in api.calls:
+        assert call.request.headers["Authorization"] == f"Token {API_TOKEN}"
+        assert call.request.req_kwargs["timeout"] == DEFAULT_TIMEOUT
+
+
+def test_the_host_is_registered() -> None:
+    assert isinstance(host_for(wiki_config()), BookStackHost)
+
+
+# --- fetch ---------------------------------------------------------------------------------------
+
+
+def test_fetch_rereads_the_page_and_its_book(api: responses.RequestsMock) -> None:
+    stub_page_and_book(api)
+    events = BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert_calls(api, [f"GET {PAGE_API}", f"GET {BOOK_API}"])
+    assert events == [WikiEvent(
+        wiki=WIKI, event_id="page_x:2432:updated", action="updated", page_id="2432", title="First week checklist",
+        url=PAGE_URL, spaces=("book:13", "book:onboarding-handbook", "Onboarding Handbook"), author="Benny Lee",
+        summary=None, occurred_at=datetime(2026, 11, 2, 8, 55, 10, tzinfo=timezone.utc),
+        minor=False, old_size=None, new_size=None,
+    )]
+
+
+def test_fetch_trusts_the_api_not_the_delivery(api: responses.RequestsMock) -> None:
+    """Whatever the delivery says (url, names, book), only the configured host is asked, and its answer wins."""
+    payload = fixture("page_update")
+    payload["url"] = "http://169.254.169.254/latest/meta-data/iam"
+    payload["triggered_by_profile_url"] = "http://internal.example/user"
+    payload["related_item"].update(name="Spoofed title", book_id=999, slug="spoofed",
+                                   url="http://attacker.example/", book_slug="attacker")
+    [queued] = BookStackHost().receive(wiki_config(), json.dumps(payload).encode(), {},
+                                       {"secret": SECRET}, NOW)
+    stub_page_and_book(api)
+    [event] = BookStackHost().fetch(wiki_config(), queued, NOW)
+    assert all(call.request.url.startswith(f"{BASE_URL}/api/") for call in api.calls)
+    assert (event.title, event.url) == ("First week checklist", PAGE_URL)
+
+
+def test_fetch_does_not_follow_redirects(api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, status=302, headers={"Location": "http://169.254.169.254/latest/meta-data"})
+    with pytest.raises(WikiError) as error:
+        BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert error.value.retryable is False
+    assert len(api.calls) == 1
+
+
+def test_a_deleted_page_reads_as_nothing(api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
+    assert BookStackHost().fetch(wiki_config(), job("deleted"), NOW) == []
+    assert_calls(api, [f"GET {PAGE_API}"])
+
+
+def test_a_draft_is_not_an_event(api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, json={**api_fixture("pages-read-2432"), "draft": True})
+    assert BookStackHost().fetch(wiki_config(), job("created"), NOW) == []
+
+
+def test_without_updated_by_the_delivery_actor_is_the_author(api: responses.RequestsMock) -> None:
+    page = {k: v for k, v in api_fixture("pages-read-2432").items() if k != "updated_by"}
+    stub_page_and_book(api, page)
+    [event] = BookStackHost().fetch(wiki_config(), job(actor="Someone Else"), NOW)
+    assert event.author == "Someone Else"
+
+
+def test_old_bookstack_timestamps_are_utc(api: responses.RequestsMock) -> None:
+    stub_page_and_book(api, {**api_fixture("pages-read-2432"), "updated_at": "2020-11-28 14:43:20"})
+    [event] = BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert event.occurred_at == datetime(2020, 11, 28, 14, 43, 20, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("status", "retryable"), [
+    (500, True), (502, True), (503, True), (429, True), (408, True),
+    (400, False), (401, False), (403, False), (422, False),
+])
+def test_api_errors_say_whether_to_retry(status: int, retryable: bool, api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, status=status, json={"error": {"code": status, "message": f"failed with token {API_TOKEN}"}})
+    with pytest.raises(WikiError) as error:
+        BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert error.value.retryable is retryable
+    assert str(status) in str(error.value)
+    assert API_TOKEN not in str(error.value) and "def" not in str(error.value).split("HTTP")[1]
+
+
+@pytest.mark.parametrize("failure", [requests.ConnectionError("refused"), requests.ReadTimeout("slow"),
+                                     requests.ConnectTimeout("slow")])
+def test_network_failures_are_retryable(failure: Exception, api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, body=failure)
+    with pytest.raises(WikiError) as error:
+        BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert error.value.retryable is True
+
+
+def test_a_non_json_answer_is_not_retried(api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, body="<html>Login</html>", content_type="text/html")
+    with pytest.raises(WikiError) as error:
+        BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert error.value.retryable is False
+
+
+def test_a_token_without_its_secret_half_is_a_configuration_error() -> None:
+    with pytest.raises(WikiError) as error:
+        BookStackHost().fetch(wiki_config(api_token="only-an-id"), job(), NOW)
+    assert error.value.retryable is False
+
+
+def test_the_client_never_builds_a_path_from_text() -> None:
+    client = BookStackClient(BASE_URL, API_TOKEN)
+    for bad in ("../../admin", "1/../../x", -3, 0, True):
+        with pytest.raises(WikiError):
+            client.page(bad)  # type: ignore[arg-type]
+
+
+def test_poll_changes_nothing() -> None:
+    assert BookStackHost().poll(wiki_config(), "42", NOW) == ([], "42")
+    assert BookStackHost().poll(wiki_config(), None, NOW) == ([], None)
+
+
+# --- publish -------------------------------------------------------------------------------------
+
+BOOKS_BY_SLUG = f"{BASE_URL}/api/books"
+PAGES = f"{BASE_URL}/api/pages"
+BOOK_ROW = {"id": 13, "name": "Onboarding Handbook", "slug": "onboarding-handbook",
+            "created_at": "2026-01-12T14:09:59.000000Z", "updated_at": "2026-10-12T14:11:51.000000Z"}
+LOG_ROW = {"id": 77, "book_id": 13, "chapter_id": 0, "name": "Learning log", "slug": "learning-log", "draft": False,
+           "template": False, "priority": 9, "created_at": "2026-10-01T10:00:00.000000Z",
+           "updated_at": "2026-10-30T10:00:00.000000Z", "created_by": 1, "updated_by": 1, "owned_by": 1}
+HEADING = "2026-11-02 · Ann Example"
+TEXT = "Pairing on the deploy taught me to read the runbook <first>.\n\nNext time: ask earlier."
+MD_SECTION = ("## 2026-11-02 · Ann Example\n\n"
+              "Pairing on the deploy taught me to read the runbook &lt;first&gt;.\n\nNext time: ask earlier.\n")
+
+
+def page_row(**fields: Any) -> dict[str, Any]:
+    return {**LOG_ROW, "html": "", "markdown": "", "created_by": {"id": 1, "name": "Admin"},
+            "updated_by": {"id": 1, "name": "Admin"}, "owned_by": {"id": 1, "name": "Admin"}, "tags": [], **fields}
+
+
+def stub_book_by_slug(api: responses.RequestsMock) -> None:
+    api.get(BOOKS_BY_SLUG, json={"data": [BOOK_ROW], "total": 1}, match=[
+        AUTH, matchers.query_param_matcher({"filter[slug]": "onboarding-handbook", "count": "100"})])
+
+
+def stub_log_lookup(api: responses.RequestsMock, rows: list[dict[str, Any]]) -> None:
+    api.get(PAGES, json={"data": rows, "total": len(rows)}, match=[
+        AUTH, matchers.query_param_matcher({"filter[book_id]": "13", "filter[name]": "Learning log", "count": "100"})])
+
+
+def publish(space: str = "book:onboarding-handbook") -> str:
+    return BookStackHost().publish(wiki_config(), space=space, page_title="Learning log", heading=HEADING, text=TEXT)
+
+
+def test_publish_creates_the_page_in_markdown(api: responses.RequestsMock) -> None:
+    stub_book_by_slug(api)
+    stub_log_lookup(api, [])
+    api.post(PAGES, json=page_row(markdown=MD_SECTION), match=[
+        AUTH, matchers.json_params_matcher({"book_id": 13, "name": "Learning log", "markdown": MD_SECTION},
+                                           strict_match=True)])
+    assert publish() == f"{BASE_URL}/books/onboarding-handbook/page/learning-log"
+    assert_calls(api, [
+        f"GET {BOOKS_BY_SLUG}?filter%5Bslug%5D=onboarding-handbook&count=100",
+        f"GET {PAGES}?filter%5Bbook_id%5D=13&filter%5Bname%5D=Learning+log&count=100",
+        f"POST {PAGES}",
+    ])
+
+
+def test_publish_appends_to_a_markdown_page(api: responses.RequestsMock) -> None:
+    existing = "# Learning log\r\n\r\n## 2026-10-30 · Bo\r\n\r\nEarlier entry."
+    stub_book_by_slug(api)
+    stub_log_lookup(api, [LOG_ROW])
+    api.get(f"{PAGES}/77", json=page_row(markdown=existing, html="<h1>Learning log</h1>"), match=[AUTH])
+    api.put(f"{PAGES}/77", json=page_row(), match=[
+        AUTH, matchers.json_params_matcher({"markdown": f"{existing}\n\n{MD_SECTION}"}, strict_match=True)])
+    assert publish() == f"{BASE_URL}/books/onboarding-handbook/page/learning-log"
+    assert [call.request.method for call in api.calls] == ["GET", "GET", "GET", "PUT"]
+
+
+def test_publish_appends_html_to_a_wysiwyg_page(api: responses.RequestsMock) -> None:
+    existing = '<p id="bkmrk-intro">What we learned.</p>'
+    stub_book_by_slug(api)
+    stub_log_lookup(api, [LOG_ROW])
+    api.get(f"{PAGES}/77", json=page_row(markdown="", html=existing))
+    section = ("<h2>2026-11-02 · Ann Example</h2>"
+               "<p>Pairing on the deploy taught me to read the runbook &lt;first&gt;.</p><p>Next time: ask earlier.</p>")
+    api.put(f"{PAGES}/77", json=page_row(), match=[
+        AUTH, matchers.json_params_matcher({"html": f"{existing}\n{section}"}, strict_match=True)])
+    assert publish().endswith("/books/onboarding-handbook/page/learning-log")
+
+
+def test_a_retried_publish_does_not_append_twice(api: responses.RequestsMock) -> None:
+    stub_book_by_slug(api)
+    stub_log_lookup(api, [LOG_ROW])
+    api.get(f"{PAGES}/77", json=page_row(markdown=f"# Learning log\r\n\r\n{MD_SECTION}".replace("\n", "\r\n")))
+    assert publish().endswith("/page/learning-log")
+    assert [call.request.method for call in api.calls] == ["GET", "GET", "GET"]
+
+
+def test_publish_skips_drafts_and_other_books(api: responses.RequestsMock) -> None:
+    stub_book_by_slug(api)
+    stub_log_lookup(api, [{**LOG_ROW, "id": 5, "draft": True}, {**LOG_ROW, "id": 6, "book_id": 14}])
+    api.post(PAGES, json=page_row(id=90))
+    assert publish().endswith("/page/learning-log")
+
+
+def test_publish_to_a_book_by_id(api: responses.RequestsMock) -> None:
+    api.get(BOOK_API, json=api_fixture("books-read-13"), match=[AUTH])
+    stub_log_lookup(api, [])
+    api.post(PAGES, json=page_row())
+    publish("book:13")
+    assert api.calls[0].request.url == BOOK_API
+
+
+def test_publish_to_a_book_by_name(api: responses.RequestsMock) -> None:
+    api.get(BOOKS_BY_SLUG, json={"data": [BOOK_ROW], "total": 1},
+            match=[matchers.query_param_matcher({"filter[name]": "Onboarding Handbook", "count": "100"})])
+    stub_log_lookup(api, [])
+    api.post(PAGES, json=page_row())
+    publish("Onboarding Handbook")
+
+
+@pytest.mark.parametrize("space", ["book:no-such-book", "shelf:engineering"])
+def test_publish_to_an_unknown_book_or_a_shelf_is_not_retried(space: str, api: responses.RequestsMock) -> None:
+    api.get(BOOKS_BY_SLUG, json={"data": [], "total": 0})
+    with pytest.raises(WikiError) as error:
+        BookStackHost().publish(wiki_config(), space=space, page_title="Learning log", heading=HEADING, text=TEXT)
+    assert error.value.retryable is False
+    api.assert_all_requests_are_fired = False
+
+
+def test_a_failing_publish_is_retryable(api: responses.RequestsMock) -> None:
+    stub_book_by_slug(api)
+    api.get(PAGES, status=503)
+    with pytest.raises(WikiError) as error:
+        publish()
+    assert error.value.retryable is True
+
+
+# --- installer helpers ---------------------------------------------------------------------------
+
+
+def test_webhook_url_carries_the_secret_for_the_admin_to_paste() -> None:
+    wiki = wiki_config(secret="s3cret/with+odd=chars&more-0123456789")
+    assert webhook_url("https://learnloop.example.com/", wiki) == (
+        "https://learnloop.example.com/wiki/kb/events?secret=s3cret%2Fwith%2Bodd%3Dchars%26more-0123456789")
+    assert WEBHOOK_EVENTS == ("page_create", "page_update", "page_delete")
+
+
+def test_the_printed_webhook_url_is_accepted_by_the_route(engine: Any, clock: Any) -> None:
+    runtime = bookstack_runtime(engine, clock, secret="s3cret/with+odd=chars&more-0123456789")
+    url = webhook_url("https://learnloop.example.com", runtime.settings.wiki(WIKI))
+    path = url.removeprefix("https://learnloop.example.com")
+    with responses.RequestsMock():
+        response = create_app(runtime).test_client().post(path, data=json.dumps(fixture("page_update")))
+    assert response.status_code == 200 and response.get_json()["queued"] == 1
+
+
+def test_custom_head_snippet() -> None:
+    assert "{widget_url}" in CUSTOM_HEAD_SNIPPET
+    snippet = custom_head_snippet('https://learnloop.example.com/widget.js?a=1&b="2"', wiki_config())
+    assert '<script src="https://learnloop.example.com/widget.js?a=1&amp;b=&quot;2&quot;"' in snippet
+    assert 'data-learnloop-wiki="kb"' in snippet
+
+
+# --- end to end ----------------------------------------------------------------------------------
+
+
+def test_a_delivery_becomes_a_content_item_an_event_and_a_pending_announcement(engine: Any, clock: Any) -> None:
+    runtime = bookstack_runtime(engine, clock)
+    client = create_app(runtime).test_client()
+    with responses.RequestsMock():
+        assert deliver(client, fixture("page_update")).get_json()["queued"] == 1
+    [message] = fetch_messages(runtime)
+
+    with responses.RequestsMock() as api:
+        stub_page_and_book(api)
+        result = wiki_jobs.fetch(runtime, None, message.payload, 1)
+        assert_calls(api, [f"GET {PAGE_API}", f"GET {BOOK_API}"])
+    assert result == {"events": 1, "recorded": 1}
+
+    with runtime.uow() as uow:
+        item = uow.session.scalars(select(ContentItem)).one()
+        events = list(uow.session.scalars(select(Event)))
+        announcement = uow.session.scalars(select(Announcement)).one()
+        community = uow.communities.by_channel("kbchannel00000000000000001")
+        assert (item.url, item.kind, item.title) == (PAGE_URL, "wiki_page", "First week checklist")
+        assert item.community_id == community.id
+        assert [(e.kind, e.item_id, e.dedupe_key) for e in events] == [
+            ("wiki_page_updated", item.id, "wiki:kb:page_update:2432:2026-11-02T08:55:10.000000Z")]
+        assert (announcement.status, announcement.item_id, announcement.created_page, announcement.edits,
+                announcement.authors) == ("pending", item.id, False, 1, [{"name": "Benny Lee"}])
+
+    with responses.RequestsMock() as api:  # the outbox retries a job whose answer was lost: nothing doubles
+        stub_page_and_book(api)
+        assert wiki_jobs.fetch(runtime, None, message.payload, 2) == {"events": 1, "recorded": 0}
+    with runtime.uow() as uow:
+        assert len(list(uow.session.scalars(select(Event)))) == 1
+        assert uow.session.scalars(select(Announcement)).one().edits == 1
+
+
+def test_a_deleted_page_end_to_end_records_nothing(engine: Any, clock: Any) -> None:
+    runtime = bookstack_runtime(engine, clock)
+    with responses.RequestsMock():
+        deliver(create_app(runtime).test_client(), fixture("page_delete"))
+    [message] = fetch_messages(runtime)
+    with responses.RequestsMock() as api:
+        api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
+        assert wiki_jobs.fetch(runtime, None, message.payload, 1) == {"events": 0, "recorded": 0}
+
+
+def test_a_bookstack_outage_is_retried_by_the_outbox(engine: Any, clock: Any) -> None:
+    runtime = bookstack_runtime(engine, clock)
+    with responses.RequestsMock():
+        deliver(create_app(runtime).test_client(), fixture("page_create"))
+    [message] = fetch_messages(runtime)
+    with responses.RequestsMock() as api:
+        api.get(PAGE_API, status=500)
+        with pytest.raises(MattermostError) as error:
+            wiki_jobs.fetch(runtime, None, message.payload, 1)
+    assert error.value.retryable is True
