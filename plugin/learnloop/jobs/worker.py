@@ -12,12 +12,14 @@ from learnloop.bootstrap import Runtime
 from learnloop.jobs import mattermost_delivery, wiki
 from learnloop.jobs.outbox import DeliveryReport, deliver_due
 from learnloop.jobs.prompts import run_prompt_pass
+from learnloop.services.rollups import fold_all
 
 log = logging.getLogger(__name__)
 
 HANDLERS = {**mattermost_delivery.HANDLERS, **wiki.HANDLERS}
 OUTBOX_INTERVAL_SECONDS = 1.0
 WIKI_POLL_SECONDS = 60.0
+ROLLUP_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
 
 
@@ -42,10 +44,15 @@ def run_wikis(runtime: Runtime) -> None:
         log.info("wikis: %s changes recorded, %s announcements queued", recorded, queued)
 
 
+def run_rollups(runtime: Runtime) -> int:
+    return fold_all(runtime.uow, runtime.signing_key, runtime.clock())
+
+
 def run_once(runtime: Runtime) -> DeliveryReport:
     """Everything due, once: what the scheduled passes do, callable from tests and cron."""
     run_prompts(runtime)
     run_wikis(runtime)
+    run_rollups(runtime)
     return deliver_outbox(runtime)
 
 
@@ -54,6 +61,8 @@ def run_forever(runtime: Runtime) -> None:
     scheduler.add_job(deliver_outbox, "interval", args=[runtime], seconds=OUTBOX_INTERVAL_SECONDS, id="outbox",
                       max_instances=1, coalesce=True)
     scheduler.add_job(run_wikis, "interval", args=[runtime], seconds=WIKI_POLL_SECONDS, id="wikis",
+                      max_instances=1, coalesce=True, next_run_time=runtime.clock())
+    scheduler.add_job(run_rollups, "interval", args=[runtime], seconds=ROLLUP_SECONDS, id="rollups",
                       max_instances=1, coalesce=True, next_run_time=runtime.clock())
     scheduler.add_job(run_prompts, "interval", args=[runtime], seconds=PROMPT_INTERVAL_SECONDS, id="prompts",
                       max_instances=1, coalesce=True, next_run_time=runtime.clock())

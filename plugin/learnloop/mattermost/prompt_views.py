@@ -538,3 +538,22 @@ def handle_delete_submit(runtime: Runtime, submission: DialogSubmission) -> dict
     except NotYours as exc:
         return {"error": str(exc)}
     return None
+
+
+@subcommand("dashboard", usage="dashboard", example="dashboard",
+            summary="Owners: a one-time link to this community's dashboard (group figures only, never one person).")
+def dashboard_command(invocation: Invocation) -> Reply:
+    from learnloop.services import signin
+
+    runtime, request = invocation.runtime, invocation.request
+    if not is_community_owner(runtime, request.channel_id, request.user_id):
+        return ephemeral("Only this community's owners see its dashboard. It shows the community, never a person.")
+    with runtime.uow() as uow:
+        community_id = community_for_channel(uow, runtime.settings, channel_id=request.channel_id,
+                                             team_id=request.team_id or None, channel_name=request.channel_name or None,
+                                             now=runtime.clock())
+        uow.commit()
+        token = signin.issue(uow, user_id=request.user_id, username=request.user_name or None,
+                             next_path=f"/dashboard/{community_id}", now=runtime.clock())
+    link = f"{runtime.settings.public_url_text}/signin/{token}"
+    return ephemeral(f"[Open the dashboard]({link}) (only for you; works once, for 10 minutes).")

@@ -8,6 +8,7 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.mattermost.views import bp as mattermost_bp
 from learnloop.web.errors import register_error_handlers
 from learnloop.web import session
+from learnloop.web.dashboard_views import bp as dashboards_bp
 from learnloop.web.health import bp as health_bp
 from learnloop.web.pages import bp as pages_bp
 from learnloop.web.wiki_routes import bp as wiki_bp
@@ -26,4 +27,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(mattermost_bp)
     app.register_blueprint(wiki_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(dashboards_bp)
     return app

@@ -1,0 +1,384 @@
+"""A small, typed client for the MediaWiki Action API (api.php), on `requests`.
+
+Only ever talks to one URL, the wiki's configured API endpoint (`api_url_for`): never to an
+address taken from a delivery or from an API answer (no SSRF), and it does not follow
+redirects. Every call has a timeout. There are no hidden retries of failed requests: a failure
+becomes a `WikiError` whose `retryable` tells the caller (the outbox or the next poll) whether
+trying again later can help. The one thing done again at once is re-authentication: when the
+wiki says the session or the CSRF token has expired, the client logs in again (or fetches a
+new token) and repeats that call once.
+
+A client is safe to share between threads: its calls are serialised by a lock (one session,
+one cookie jar, one CSRF token).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from learnloop import __version__
+from learnloop.config import WikiConfig
+from learnloop.wikis import WikiError
+
+API_SCRIPT = "api.php"
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 30.0
+USER_AGENT = f"learnloop/{__version__} (MediaWiki Action API client; +https://github.com/learnloop)"
+RC_PROPS = "title|ids|sizes|flags|user|comment|timestamp|loginfo"
+RC_TYPES = "new|edit"
+RC_PAGE_SIZE = 500
+MAX_PAGES = 200
+"""Upper bound on continuation requests of one listing, so a misbehaving wiki cannot loop us forever."""
+PAGE_BATCH = 50
+"""Page ids or titles per `prop=` query (the API's limit for accounts without `apihighlimits`)."""
+MAXLAG_SECONDS = "5"
+
+RETRYABLE_CODES = frozenset({"ratelimited", "readonly", "maxlag", "editconflict", "actionthrottledtext",
+                             "throttled", "databaseerror", "internal_api_error_DBQueryError"})
+SESSION_CODES = frozenset({"assertuserfailed", "assertbotfailed", "notloggedin", "assertnameduserfailed"})
+
+
+def api_url_for(wiki: WikiConfig) -> str:
+    """The wiki's api.php, derived from the configured `url` only.
+
+    `url` is either the wiki's script path (where index.php and api.php live:
+    `https://wiki.example.com/w`, or the site root when, as in the test fixture, api.php is
+    served at `/`) or the api.php URL itself."""
+    base = wiki.base_url
+    parts = urlsplit(base)
+    if parts.query or parts.fragment:
+        raise WikiError(f"wiki {wiki.name}: url must not carry a query or fragment, "
+                        "give the script path such as https://wiki.example.com/w", retryable=False)
+    return base if base.endswith("/" + API_SCRIPT) else f"{base}/{API_SCRIPT}"
+
+
+def script_path_for(wiki: WikiConfig) -> str:
+    """Where index.php lives (the API URL without its api.php)."""
+    return api_url_for(wiki).removesuffix("/" + API_SCRIPT)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """MediaWiki's ISO 8601 timestamps (`2026-11-02T09:00:00Z`) as aware UTC datetimes."""
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def format_timestamp(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    """One `list=recentchanges` entry of type new or edit."""
+
+    rcid: int
+    type: str
+    ns: int
+    title: str
+    pageid: int
+    revid: int
+    old_revid: int
+    user: str | None
+    comment: str | None
+    timestamp: datetime
+    minor: bool = False
+    bot: bool = False
+    old_size: int | None = None
+    new_size: int | None = None
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What `prop=info|categories` says about a page; `url` is MediaWiki's canonical URL of it."""
+
+    ns: int
+    title: str
+    pageid: int | None
+    url: str | None
+    categories: tuple[str, ...]
+    missing: bool
+
+
+def _change(entry: Mapping[str, Any]) -> RecentChange:
+    return RecentChange(
+        rcid=int(entry["rcid"]), type=str(entry["type"]), ns=int(entry.get("ns", 0)), title=str(entry["title"]),
+        pageid=int(entry.get("pageid") or 0), revid=int(entry.get("revid") or 0),
+        old_revid=int(entry.get("old_revid") or 0),
+        user=None if entry.get("userhidden") else entry.get("user"),
+        comment=None if entry.get("commenthidden") else (entry.get("comment") or None),
+        timestamp=parse_timestamp(entry["timestamp"]), minor=bool(entry.get("minor")), bot=bool(entry.get("bot")),
+        old_size=entry.get("oldlen"), new_size=entry.get("newlen"),
+    )
+
+
+def _page(entry: Mapping[str, Any]) -> PageInfo:
+    return PageInfo(
+        ns=int(entry.get("ns", 0)), title=str(entry.get("title", "")), pageid=entry.get("pageid"),
+        url=entry.get("canonicalurl") or entry.get("fullurl"),
+        categories=tuple(str(c["title"]) for c in entry.get("categories", ())),
+        missing=bool(entry.get("missing") or entry.get("invalid")),
+    )
+
+
+def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+class MediaWikiClient:
+    """Bot-password session against one wiki's api.php."""
+
+    def __init__(self, api_url: str, bot_user: str, bot_password: str, *,
+                 timeout: tuple[float, float] = (CONNECT_TIMEOUT, READ_TIMEOUT),
+                 session: requests.Session | None = None) -> None:
+        self.api_url = api_url
+        self._user = bot_user
+        self._password = bot_password
+        self._timeout = timeout
+        self._session = session or requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._lock = threading.RLock()
+        self._logged_in = False
+        self._csrf: str | None = None
+        self._siteinfo: dict[str, Any] | None = None
+        self.user_name: str | None = None
+
+    @classmethod
+    def for_wiki(cls, wiki: WikiConfig, **options: Any) -> MediaWikiClient:
+        if not wiki.bot_user or wiki.bot_password is None:
+            raise WikiError(f"wiki {wiki.name}: a MediaWiki needs bot_user and bot_password", retryable=False)
+        return cls(api_url_for(wiki), wiki.bot_user, wiki.bot_password.get_secret_value(), **options)
+
+    def close(self) -> None:
+        self._session.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def _request(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One HTTP request to api.php; transport and HTTP failures become WikiError."""
+        values = {"format": "json", "formatversion": "2", "maxlag": MAXLAG_SECONDS, **params}
+        try:
+            if method == "POST":
+                response = self._session.post(self.api_url, data=values, timeout=self._timeout,
+                                              allow_redirects=False)
+            else:
+                response = self._session.get(self.api_url, params=values, timeout=self._timeout,
+                                             allow_redirects=False)
+        except requests.Timeout:
+            raise WikiError(f"{self.api_url}: no answer within {self._timeout[1]:.0f} s") from None
+        except requests.RequestException as exc:
+            raise WikiError(f"{self.api_url}: {type(exc).__name__}: {exc}") from None
+        status = response.status_code
+        if 300 <= status < 400:
+            raise WikiError(f"{self.api_url} redirects to {response.headers.get('Location', '?')}: "
+                            "configure the wiki's url as its final address", retryable=False)
+        if status == 429 or status >= 500:
+            raise WikiError(f"{self.api_url} answered HTTP {status}")
+        if status >= 400:
+            raise WikiError(f"{self.api_url} answered HTTP {status}", retryable=status in (408, 425))
+        try:
+            body = response.json()
+        except ValueError:
+            raise WikiError(f"{self.api_url} did not answer with JSON: is it a MediaWiki api.php?",
+                            retryable=False) from None
+        if not isinstance(body, dict):
+            raise WikiError(f"{self.api_url} answered with unexpected JSON", retryable=False)
+        return body
+
+    @staticmethod
+    def _raise_for_api_error(body: Mapping[str, Any], what: str) -> None:
+        error = body.get("error")
+        if not isinstance(error, Mapping):
+            return
+        code = str(error.get("code", "unknown"))
+        info = str(error.get("info", ""))[:300]
+        retryable = code in RETRYABLE_CODES or code in SESSION_CODES or code.startswith("internal_api_error")
+        raise WikiError(f"MediaWiki refused {what}: {code}: {info}", retryable=retryable)
+
+    def _call(self, method: str, params: Mapping[str, Any], *, csrf: bool = False) -> dict[str, Any]:
+        """An authenticated API call; logs in first, and once more if the session was lost."""
+        with self._lock:
+            what = str(params.get("action", "a call"))
+            for attempt in (1, 2):
+                if not self._logged_in:
+                    self._login()
+                values = {**params, "assert": "user"}
+                if csrf:
+                    values["token"] = self._csrf_token()
+                body = self._request(method, values)
+                code = body.get("error", {}).get("code") if isinstance(body.get("error"), Mapping) else None
+                if attempt == 1 and code in SESSION_CODES:
+                    self._logged_in, self._csrf = False, None
+                    continue
+                if attempt == 1 and code == "badtoken" and csrf:
+                    self._csrf = None
+                    continue
+                self._raise_for_api_error(body, what)
+                return body
+            raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ session
+
+    def login(self) -> str:
+        """Log in with the bot password; returns the wiki's user name for the bot."""
+        with self._lock:
+            self._login()
+            assert self.user_name is not None
+            return self.user_name
+
+    def _login(self) -> None:
+        self._session.cookies.clear()
+        self._logged_in, self._csrf = False, None
+        body = self._request("GET", {"action": "query", "meta": "tokens", "type": "login"})
+        self._raise_for_api_error(body, "the login token")
+        try:
+            token = body["query"]["tokens"]["logintoken"]
+        except (KeyError, TypeError):
+            raise WikiError(f"{self.api_url}: no login token in the answer", retryable=False) from None
+        body = self._request("POST", {"action": "login", "lgname": self._user, "lgpassword": self._password,
+                                      "lgtoken": token})
+        self._raise_for_api_error(body, "the login")
+        login = body.get("login") if isinstance(body.get("login"), Mapping) else {}
+        result = login.get("result")
+        if result == "Success":
+            self._logged_in = True
+            self.user_name = str(login.get("lgusername") or self._user.split("@", 1)[0])
+            return
+        reason = login.get("reason")
+        if isinstance(reason, Mapping):
+            reason = reason.get("text") or reason.get("code")
+        message = f"could not log in to {self.api_url} as {self._user}: {result}: {reason or 'no reason given'}"
+        if result == "Throttled":
+            raise WikiError(message)
+        if result == "Failed":
+            message += " (bot passwords come from Special:BotPasswords; bot_user is 'User@appid')"
+        raise WikiError(message, retryable=False)
+
+    def _csrf_token(self) -> str:
+        if self._csrf is None:
+            body = self._request("GET", {"action": "query", "meta": "tokens", "type": "csrf", "assert": "user"})
+            self._raise_for_api_error(body, "a CSRF token")
+            token = body.get("query", {}).get("tokens", {}).get("csrftoken")
+            if not token or token == "+\\":
+                raise WikiError(f"{self.api_url}: no CSRF token for {self._user} (not logged in?)")
+            self._csrf = str(token)
+        return self._csrf
+
+    # ------------------------------------------------------------------ reading
+
+    def _query_pages(self, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """`action=query` answers, following `continue` until done."""
+        continuation: dict[str, Any] = {}
+        for _ in range(MAX_PAGES):
+            body = self._call("GET", {"action": "query", **params, **continuation})
+            yield body
+            following = body.get("continue")
+            if not isinstance(following, Mapping):
+                return
+            continuation = dict(following)
+        raise WikiError(f"{self.api_url}: more than {MAX_PAGES} continuation requests for one listing")
+
+    def siteinfo(self) -> dict[str, Any]:
+        """`meta=siteinfo` general facts and namespaces, read once per client."""
+        with self._lock:
+            if self._siteinfo is None:
+                body = self._call("GET", {"action": "query", "meta": "siteinfo", "siprop": "general|namespaces"})
+                self._siteinfo = body.get("query", {})
+            return self._siteinfo
+
+    def namespace_name(self, number: int) -> str:
+        """The local name of namespace `number` ('' for the main namespace)."""
+        namespaces = self.siteinfo().get("namespaces", {})
+        entry = namespaces.get(str(number))
+        if not isinstance(entry, Mapping):
+            raise WikiError(f"{self.api_url}: the wiki has no namespace {number}", retryable=False)
+        return str(entry.get("name", ""))
+
+    def newest_change(self) -> tuple[int, datetime] | None:
+        """The newest recent change of any type, as (rcid, timestamp); None on an empty wiki."""
+        body = self._call("GET", {"action": "query", "list": "recentchanges", "rcdir": "older", "rclimit": "1",
+                                  "rcprop": "ids|timestamp"})
+        changes = body.get("query", {}).get("recentchanges", [])
+        if not changes:
+            return None
+        return int(changes[0]["rcid"]), parse_timestamp(changes[0]["timestamp"])
+
+    def recent_changes(self, after_rcid: int, limit: int, *, start: datetime | None = None,
+                       end: datetime | None = None) -> list[RecentChange]:
+        """Page creations and edits with rcid > `after_rcid`, oldest first, at most `limit`.
+
+        `start`/`end` bound the timestamps read (inclusive), so a poll does not re-read the whole
+        recent-changes table: the API can only start a listing at a timestamp, not at an rcid.
+        The result is sorted by rcid; anything beyond `limit` is left for the next call."""
+        params: dict[str, Any] = {"list": "recentchanges", "rcprop": RC_PROPS, "rctype": RC_TYPES,
+                                  "rcdir": "newer", "rclimit": str(min(max(limit, 1), RC_PAGE_SIZE))}
+        if start is not None:
+            params["rcstart"] = format_timestamp(start)
+        if end is not None:
+            params["rcend"] = format_timestamp(end)
+        found: dict[int, RecentChange] = {}
+        for body in self._query_pages(params):
+            for entry in body.get("query", {}).get("recentchanges", []):
+                if int(entry.get("rcid", 0)) > after_rcid and entry.get("type") in ("new", "edit"):
+                    change = _change(entry)
+                    found[change.rcid] = change
+            if len(found) >= limit:
+                break
+        return sorted(found.values(), key=lambda change: change.rcid)[:limit]
+
+    def pages(self, *, pageids: list[int] | None = None, titles: list[str] | None = None) -> list[PageInfo]:
+        """Canonical URL and categories ("Category:Name" in the wiki's own spelling) of pages."""
+        if bool(pageids) == bool(titles):
+            raise ValueError("give either pageids or titles")
+        key, values = ("pageids", [str(p) for p in pageids or []]) if pageids else ("titles", list(titles or []))
+        result: list[PageInfo] = []
+        for chunk in _chunks(values, PAGE_BATCH):
+            merged: dict[str, dict[str, Any]] = {}
+            for body in self._query_pages({"prop": "info|categories", "inprop": "url", "cllimit": "max",
+                                           key: "|".join(chunk)}):
+                for page in body.get("query", {}).get("pages", []):
+                    name = str(page.get("pageid") or page.get("title"))
+                    known = merged.setdefault(name, {**page, "categories": []})
+                    known["categories"].extend(page.get("categories", ()))
+            result.extend(_page(page) for page in merged.values())
+        return result
+
+    def categories(self, titles: list[str]) -> dict[str, tuple[str, ...]]:
+        """Each title's categories (keys are the titles as MediaWiki normalised them)."""
+        return {page.title: page.categories for page in self.pages(titles=titles)}
+
+    # ------------------------------------------------------------------ writing
+
+    def append_section(self, title: str, heading: str, text: str, *, summary: str | None = None,
+                       minor: bool = True, page: PageInfo | None = None) -> str:
+        """Add `== heading ==` and `text` at the end of the page, creating the page if missing;
+        returns the page's URL. `heading` and `text` are wikitext (escape what is not meant as markup).
+
+        Uses `appendtext` rather than `section=new`: MediaWiki never marks a new-section edit as
+        minor, and learnloop's own appends are minor so they are not announced as page changes
+        (creating the page still is). `page` is what `pages(titles=[title])` said just before,
+        if the caller already asked."""
+        heading = " ".join(heading.split())
+        with self._lock:
+            [before] = [page] if page is not None else self.pages(titles=[title])
+            section = f"== {heading} ==\n\n{text.strip()}\n"
+            params = {"action": "edit", "title": title, "appendtext": section if before.missing else "\n\n" + section,
+                      "summary": summary or heading, "bot": "1"}
+            if minor:  # API booleans are true when present, whatever their value
+                params["minor"] = "1"
+            body = self._call("POST", params, csrf=True)
+            edit = body.get("edit", {})
+            if edit.get("result") != "Success":
+                raise WikiError(f"MediaWiki did not save {title}: {edit}"[:300], retryable=False)
+            if before.url and edit.get("title", before.title) == before.title:
+                return before.url
+            [after] = self.pages(titles=[str(edit.get("title", title))])
+            if not after.url:
+                raise WikiError(f"{self.api_url}: no URL for {title}", retryable=False)
+            return after.url

@@ -1,0 +1,322 @@
+"""MediaWiki as a learnloop wiki host: polling recent changes, an optional signed push, publishing.
+
+MediaWiki core has no webhooks, so **polling is the ingestion path**: `poll` reads
+`list=recentchanges` (page creations and edits) from where the last poll stopped. The position
+the worker stores is `"<rcid>@<timestamp>"`: the rcid of the newest change read and its
+timestamp. The API can only start a listing at a timestamp, so a poll reads from that
+timestamp minus `REWIND` (changes are not always saved in rcid order) and keeps only changes
+with a larger rcid: nothing is missed, and a change is never returned twice by polls that
+follow each other (a restart resumes from the stored position). On the **first** poll
+(`position` None) nothing is imported: the position starts at the wiki's newest change, so a
+wiki's whole history never floods a channel when learnloop is connected to it.
+
+The **push** is optional and only makes things faster: a `PageSaveComplete` hook in
+LocalSettings.php (`LOCALSETTINGS_SNIPPET`) posts `{"event": "page_saved", "rc_id": ...,
+"timestamp": ...}` signed with HMAC-SHA256 of the body under the wiki's `secret`. `receive`
+verifies it and queues one fetch job per recent change (`event_id` `push:<rc_id>`, so a replay is
+queued once). `fetch` then re-reads that one change through the API (in a window of timestamps
+around the push, as `list=recentchanges` cannot filter by rcid) and maps it exactly as a poll
+would, to event id `rc:<rcid>`. The later poll reads the same change again; ingestion is
+idempotent by event id, so it is recorded once. A push that cannot be matched (clock skew, the
+change already gone) yields nothing; the next poll still sees the change. The push never moves
+the poll position.
+
+Pages deleted since the change are skipped: there is nothing left to announce or rate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from learnloop.config import WikiConfig
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.mediawiki.client import (
+    MediaWikiClient,
+    PageInfo,
+    RecentChange,
+    api_url_for,
+    format_timestamp,
+    parse_timestamp,
+)
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, register
+
+log = logging.getLogger(__name__)
+
+POLL_LIMIT = 1000
+"""Changes read per poll at most; the rest is read by the next poll."""
+REWIND = timedelta(minutes=5)
+"""How far before the stored position's timestamp a poll starts reading (out-of-order saves)."""
+PUSH_WINDOW_BEFORE = timedelta(minutes=5)
+PUSH_WINDOW_AFTER = timedelta(minutes=1)
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+SIGNATURE_HEADER = "X-Learnloop-Signature"
+PUSH_EVENT = "page_saved"
+EDIT_SUMMARY = "Learning log entry (learnloop)"
+_POSITION = re.compile(r"^(\d+)(?:@(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ))?$")
+_BAD_CATEGORY_CHARS = re.compile(r"[\[\]{}|<>#\n\r]")
+_HEADING_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>[]{}|~'=_"}
+
+
+# ---------------------------------------------------------------------------- LocalSettings.php
+
+LOCALSETTINGS_SNIPPET = r"""
+# learnloop: tell learnloop at once about every saved page (optional: learnloop also polls).
+# Needs nothing but core MediaWiki >= 1.35. The request is sent after the response, so
+# editors never wait for it; if learnloop is down the next poll still sees the change.
+$learnloopPush = [
+	'url' => '@@LEARNLOOP_EVENTS_URL@@',
+	'secret' => '@@LEARNLOOP_SECRET@@',
+];
+$wgHooks['PageSaveComplete'][] = static function (
+	$wikiPage, $user, $summary, $flags, $revisionRecord, $editResult
+) use ( $learnloopPush ) {
+	if ( $editResult->isNullUpdate() ) {
+		return;
+	}
+	$revId = $revisionRecord->getId();
+	\DeferredUpdates::addCallableUpdate( static function () use ( $revId, $learnloopPush ) {
+		$rc = \RecentChange::newFromConds( [ 'rc_this_oldid' => $revId ], __METHOD__, DB_PRIMARY );
+		if ( !$rc ) {
+			return;
+		}
+		$body = json_encode( [
+			'event' => 'page_saved',
+			'rc_id' => (int)$rc->getAttribute( 'rc_id' ),
+			'timestamp' => time(),
+		] );
+		$request = \MediaWiki\MediaWikiServices::getInstance()->getHttpRequestFactory()->create(
+			$learnloopPush['url'], [ 'method' => 'POST', 'postData' => $body, 'timeout' => 5 ], __METHOD__
+		);
+		$request->setHeader( 'Content-Type', 'application/json' );
+		$request->setHeader( 'X-Learnloop-Signature',
+			'sha256=' . hash_hmac( 'sha256', $body, $learnloopPush['secret'] ) );
+		$status = $request->execute();
+		if ( !$status->isOK() ) {
+			wfDebugLog( 'learnloop', 'push to learnloop failed: ' . $status->getWikiText() );
+		}
+	} );
+};
+"""
+"""PHP for LocalSettings.php; fill it in with `localsettings_snippet`."""
+
+
+def _php_string(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def localsettings_snippet(wiki: WikiConfig, public_url: str) -> str:
+    """The snippet for this wiki: posts to `<public_url>/wiki/<name>/events`, signed with its secret."""
+    events_url = f"{public_url.rstrip('/')}/wiki/{wiki.name}/events"
+    return (LOCALSETTINGS_SNIPPET.replace("@@LEARNLOOP_EVENTS_URL@@", _php_string(events_url))
+            .replace("@@LEARNLOOP_SECRET@@", _php_string(wiki.secret.get_secret_value())))
+
+
+# ---------------------------------------------------------------------------- positions
+
+def encode_position(rcid: int, timestamp: datetime | None) -> str:
+    return f"{rcid}@{format_timestamp(timestamp)}" if timestamp else str(rcid)
+
+
+def decode_position(position: str) -> tuple[int, datetime | None]:
+    """`"<rcid>@<timestamp>"` (or a bare rcid) back into its parts."""
+    match = _POSITION.match(position.strip())
+    if match is None:
+        raise WikiError(f"unreadable MediaWiki poll position {position[:100]!r}", retryable=False)
+    return int(match.group(1)), parse_timestamp(match.group(2)) if match.group(2) else None
+
+
+# ---------------------------------------------------------------------------- mapping
+
+def canonical_categories(categories: tuple[str, ...]) -> tuple[str, ...]:
+    """`Category:Name` for each category; on wikis in other languages the local spelling too
+    (`Kategorie:Name`), so either can be mapped to a community."""
+    spaces: list[str] = []
+    for title in categories:
+        name = title.partition(":")[2]
+        for space in (f"Category:{name}", title):
+            if name and space not in spaces:
+                spaces.append(space)
+    return tuple(spaces)
+
+
+def event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo) -> WikiEvent:
+    spaces = (*canonical_categories(page.categories), f"Namespace:{page.ns}")
+    return WikiEvent(
+        wiki=wiki.name, event_id=f"rc:{change.rcid}", action="created" if change.type == "new" else "updated",
+        page_id=str(change.pageid), title=page.title or change.title, url=page.url or "", spaces=spaces,
+        author=change.user, summary=change.comment, occurred_at=change.timestamp, minor=change.minor,
+        old_size=change.old_size, new_size=change.new_size,
+    )
+
+
+# ---------------------------------------------------------------------------- publishing text
+
+def plain_wikitext(text: str) -> str:
+    """Text shown as written: no links, templates, signatures or categories from a reflection.
+
+    Each line is wrapped in <nowiki>; blank lines keep separating paragraphs, single line
+    breaks stay line breaks."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()) if p.strip()]
+    rendered = []
+    for paragraph in paragraphs:
+        lines = [line.strip() for line in paragraph.split("\n") if line.strip()]
+        rendered.append("<br />\n".join(
+            f"<nowiki>{line.replace('&', '&amp;').replace('<', '&lt;')}</nowiki>" for line in lines))
+    return "\n\n".join(rendered)
+
+
+def plain_heading(heading: str) -> str:
+    """A section title that cannot carry markup (characters that could are written as entities)."""
+    return " ".join(heading.split()).translate(_HEADING_ESCAPES)[:250] or "Reflection"
+
+
+def _same_category(a: str, b: str) -> bool:
+    def norm(name: str) -> str:
+        return " ".join(name.replace("_", " ").split()).casefold()
+    return norm(a) == norm(b)
+
+
+# ---------------------------------------------------------------------------- the host
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def _positive_int(data: Mapping[str, Any], field: str) -> int:
+    value = data.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadDelivery(f"'{field}' must be a positive integer")
+    return value
+
+
+class MediaWikiHost:
+    """One instance per process (registered below); it keeps one logged-in client per wiki."""
+
+    def __init__(self) -> None:
+        self._clients: dict[tuple[str, str, str, str], MediaWikiClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, wiki: WikiConfig) -> MediaWikiClient:
+        """The cached, logged-in (lazily) API client for this wiki and these credentials."""
+        password = wiki.bot_password.get_secret_value() if wiki.bot_password else ""
+        key = (wiki.name, api_url_for(wiki), wiki.bot_user or "", hashlib.sha256(password.encode()).hexdigest())
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                for stale in [k for k in self._clients if k[0] == wiki.name]:
+                    self._clients.pop(stale).close()
+                client = self._clients[key] = MediaWikiClient.for_wiki(wiki)
+            return client
+
+    # -- inbound push (web process) --------------------------------------------------------
+
+    def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
+                now: datetime) -> list[dict[str, Any]]:
+        signature = _header(headers, SIGNATURE_HEADER)
+        if not signature:
+            raise Unauthorized(f"missing {SIGNATURE_HEADER} header")
+        scheme, _, digest = signature.strip().partition("=")
+        if scheme.strip().lower() != "sha256" or not digest.strip():
+            raise Unauthorized(f"{SIGNATURE_HEADER} must be sha256=<hex>")
+        expected = hmac.new(wiki.secret.get_secret_value().encode("utf-8"), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode("ascii"), digest.strip().lower().encode("utf-8", "replace")):
+            raise Unauthorized("bad signature")
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise BadDelivery("the body is not JSON") from None
+        if not isinstance(data, dict):
+            raise BadDelivery("the body must be a JSON object")
+        stamp = data.get("timestamp")
+        if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+            raise BadDelivery("'timestamp' must be unix seconds")
+        try:
+            sent_at = datetime.fromtimestamp(stamp, timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            raise BadDelivery("'timestamp' is out of range") from None
+        if abs(now - sent_at) > MAX_CLOCK_SKEW:
+            raise Unauthorized("stale delivery: its timestamp is more than 5 minutes from now")
+        if data.get("event") != PUSH_EVENT:
+            raise BadDelivery(f"unknown event {str(data.get('event'))[:40]!r}; expected '{PUSH_EVENT}'")
+        rc_id = _positive_int(data, "rc_id")
+        return [{"event_id": f"push:{rc_id}", "poll": True, "rc_id": rc_id, "timestamp": int(stamp)}]
+
+    # -- worker ----------------------------------------------------------------------------
+
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
+        """The one recent change a push named, read through the API; [] if it cannot be found."""
+        rc_id, stamp = job.get("rc_id"), job.get("timestamp")
+        if isinstance(rc_id, bool) or not isinstance(rc_id, int) or rc_id <= 0:
+            return []
+        around = now
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
+            around = datetime.fromtimestamp(stamp, timezone.utc)
+        client = self.client(wiki)
+        changes = client.recent_changes(rc_id - 1, POLL_LIMIT, start=around - PUSH_WINDOW_BEFORE,
+                                        end=around + PUSH_WINDOW_AFTER)
+        matching = [change for change in changes if change.rcid == rc_id]
+        if not matching:
+            log.info("wiki %s: pushed change %s not found around %s; the next poll will read it", wiki.name,
+                     rc_id, format_timestamp(around))
+            return []
+        return self.events(wiki, matching, client)
+
+    def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
+        client = self.client(wiki)
+        if position is None:
+            newest = client.newest_change()
+            return [], encode_position(*newest) if newest else "0"
+        after, seen_at = decode_position(position)
+        changes = client.recent_changes(after, POLL_LIMIT, start=seen_at - REWIND if seen_at else None)
+        if not changes:
+            return [], position
+        last = changes[-1]
+        return self.events(wiki, changes, client), encode_position(last.rcid, last.timestamp)
+
+    def events(self, wiki: WikiConfig, changes: list[RecentChange], client: MediaWikiClient) -> list[WikiEvent]:
+        """WikiEvents for the changes, with each page's current title, URL and categories."""
+        pageids = sorted({change.pageid for change in changes if change.pageid})
+        pages = {page.pageid: page for page in client.pages(pageids=pageids)} if pageids else {}
+        events = []
+        for change in changes:
+            page = pages.get(change.pageid)
+            if page is None or page.missing or not page.url:
+                continue
+            events.append(event_for(wiki, change, page))
+        return events
+
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+        client = self.client(wiki)
+        kind, _, name = space.partition(":")
+        name = name.strip()
+        category: str | None = None
+        if kind.strip().casefold() == "category" and name:
+            if _BAD_CATEGORY_CHARS.search(name):
+                raise WikiError(f"space {space!r} is not a valid category name", retryable=False)
+            category, title = name, page_title
+        elif kind.strip().casefold() == "namespace" and name.isdigit():
+            prefix = client.namespace_name(int(name))
+            title = f"{prefix}:{page_title}" if prefix else page_title
+        else:
+            raise WikiError(f"space {space!r} of wiki {wiki.name} is neither 'Category:<name>' nor "
+                            "'Namespace:<number>'", retryable=False)
+        [page] = client.pages(titles=[title])
+        wikitext = plain_wikitext(text)
+        if category is not None and not any(_same_category(c.partition(":")[2], category) for c in page.categories):
+            wikitext += f"\n\n[[Category:{category}]]"
+        return client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
+
+
+register("mediawiki", MediaWikiHost())
