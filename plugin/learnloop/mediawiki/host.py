@@ -69,8 +69,9 @@ _HEADING_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>[]{}|~'=_"}
 
 LOCALSETTINGS_SNIPPET = r"""
 # learnloop: tell learnloop at once about every saved page (optional: learnloop also polls).
-# Needs nothing but core MediaWiki >= 1.35. The request is sent after the response, so
+# Core MediaWiki >= 1.36 only, no extension. The request is sent after the response, so
 # editors never wait for it; if learnloop is down the next poll still sees the change.
+# Nothing here can fail an edit: every error is caught and logged to the 'learnloop' debug log.
 $learnloopPush = [
 	'url' => '@@LEARNLOOP_EVENTS_URL@@',
 	'secret' => '@@LEARNLOOP_SECRET@@',
@@ -78,31 +79,39 @@ $learnloopPush = [
 $wgHooks['PageSaveComplete'][] = static function (
 	$wikiPage, $user, $summary, $flags, $revisionRecord, $editResult
 ) use ( $learnloopPush ) {
-	if ( $editResult->isNullUpdate() ) {
-		return;
-	}
-	$revId = $revisionRecord->getId();
-	\DeferredUpdates::addCallableUpdate( static function () use ( $revId, $learnloopPush ) {
-		$rc = \RecentChange::newFromConds( [ 'rc_this_oldid' => $revId ], __METHOD__, DB_PRIMARY );
-		if ( !$rc ) {
+	try {
+		if ( $editResult->isNullEdit() ) {
 			return;
 		}
-		$body = json_encode( [
-			'event' => 'page_saved',
-			'rc_id' => (int)$rc->getAttribute( 'rc_id' ),
-			'timestamp' => time(),
-		] );
-		$request = \MediaWiki\MediaWikiServices::getInstance()->getHttpRequestFactory()->create(
-			$learnloopPush['url'], [ 'method' => 'POST', 'postData' => $body, 'timeout' => 5 ], __METHOD__
-		);
-		$request->setHeader( 'Content-Type', 'application/json' );
-		$request->setHeader( 'X-Learnloop-Signature',
-			'sha256=' . hash_hmac( 'sha256', $body, $learnloopPush['secret'] ) );
-		$status = $request->execute();
-		if ( !$status->isOK() ) {
-			wfDebugLog( 'learnloop', 'push to learnloop failed: ' . $status->getWikiText() );
-		}
-	} );
+		$revId = $revisionRecord->getId();
+		\DeferredUpdates::addCallableUpdate( static function () use ( $revId, $learnloopPush ) {
+			try {
+				$rc = \RecentChange::newFromConds( [ 'rc_this_oldid' => $revId ], __METHOD__, DB_PRIMARY );
+				if ( !$rc ) {
+					return;
+				}
+				$body = json_encode( [
+					'event' => 'page_saved',
+					'rc_id' => (int)$rc->getAttribute( 'rc_id' ),
+					'timestamp' => time(),
+				] );
+				$request = \MediaWiki\MediaWikiServices::getInstance()->getHttpRequestFactory()->create(
+					$learnloopPush['url'], [ 'method' => 'POST', 'postData' => $body, 'timeout' => 5 ], __METHOD__
+				);
+				$request->setHeader( 'Content-Type', 'application/json' );
+				$request->setHeader( 'X-Learnloop-Signature',
+					'sha256=' . hash_hmac( 'sha256', $body, $learnloopPush['secret'] ) );
+				$status = $request->execute();
+				if ( !$status->isOK() ) {
+					wfDebugLog( 'learnloop', 'push to learnloop failed: ' . $status->getWikiText() );
+				}
+			} catch ( \Throwable $e ) {
+				wfDebugLog( 'learnloop', 'push to learnloop failed: ' . $e->getMessage() );
+			}
+		} );
+	} catch ( \Throwable $e ) {
+		wfDebugLog( 'learnloop', 'push to learnloop failed: ' . $e->getMessage() );
+	}
 };
 """
 """PHP for LocalSettings.php; fill it in with `localsettings_snippet`."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import re
+
 import pygal
 from pygal.style import Style
 
@@ -17,13 +19,21 @@ def _config(title: str) -> dict[str, object]:
             "print_values": False, "allow_interruptions": True, "no_data_text": "Not enough to show yet"}
 
 
+_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
+
+
+def _svg(chart: pygal.graph.graph.Graph) -> str:
+    """pygal always embeds a config script; the page's CSP would block it, so it is not sent at all."""
+    return _SCRIPT.sub("", chart.render(is_unicode=True))
+
+
 def trend_chart(title: str, weeks: list[date], series: dict[str, list[float | None]]) -> str:
     """Weekly lines; a suppressed week is a gap, never a number."""
     chart = pygal.Line(**_config(title))
     chart.x_labels = [f"{week:%d %b}" for week in weeks]
     for name, values in series.items():
         chart.add(name, values)
-    return chart.render(is_unicode=True)
+    return _svg(chart)
 
 
 def split_chart(title: str, weeks: list[date], shares: list[float | None]) -> str:
@@ -31,4 +41,4 @@ def split_chart(title: str, weeks: list[date], shares: list[float | None]) -> st
     chart.x_labels = [f"{week:%d %b}" for week in weeks]
     chart.add("from each other (%)", shares)
     chart.add("from content (%)", [None if s is None else 100 - s for s in shares])
-    return chart.render(is_unicode=True)
+    return _svg(chart)

@@ -1,0 +1,189 @@
+"""Rollups from the event log, the dashboard's figures, exports and who may see them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.services import rollups, signin
+from learnloop.services.rating import Rater, rate_url
+from learnloop.storage.tables import Feedback, WeeklyCount, WeeklyMember
+from learnloop.web.app import create_app
+from tests.conftest import FakeClock, make_settings
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import Person, slash
+
+UTC = timezone.utc
+CHANNEL, OTHER_CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh", "otherchannel00000000000000"
+OWNER = Person("owner")
+
+
+@pytest.fixture
+def dash(engine, clock: FakeClock) -> Runtime:
+    settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": [OWNER.id]},
+                                          {"name": "Other", "channel_id": OTHER_CHANNEL, "owners": []}])
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+def rate(runtime: Runtime, user: str, url: str, stars: int, comment: str | None = None,
+         channel: str = CHANNEL) -> None:
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, Rater(user.ljust(26, "x"), channel, channel_name="data-guild"), url, stars,
+                 comment, runtime.clock())
+
+
+def fold(runtime: Runtime, clock: FakeClock) -> int:
+    clock.advance(minutes=1)
+    return rollups.fold_all(runtime.uow, runtime.signing_key, clock.now)
+
+
+def community_id(runtime: Runtime, channel: str = CHANNEL) -> int:
+    with runtime.uow() as uow:
+        return uow.communities.by_channel(channel).id
+
+
+def signed_in_owner(runtime: Runtime, community: int, person: Person = OWNER) -> FlaskClient:
+    client = create_app(runtime).test_client()
+    with runtime.uow() as uow:
+        token = signin.issue(uow, user_id=person.id, username=person.name, next_path=f"/dashboard/{community}",
+                             now=runtime.clock())
+    response = client.post(f"/signin/{token}")
+    assert response.headers["Location"] == f"/dashboard/{community}"
+    return client
+
+
+def test_rollups_fold_each_event_once_and_keep_people_pseudonymous(dash: Runtime, clock: FakeClock) -> None:
+    for n in range(6):
+        rate(dash, f"user{n}", f"https://wiki.acme.example/p{n % 2}", 4)
+    assert fold(dash, clock) == 6
+    assert fold(dash, clock) == 0, "the cursor remembers"
+    with dash.uow() as uow:
+        counts = dict(uow.session.execute(select(WeeklyCount.metric, WeeklyCount.value)).all())
+        members = list(uow.session.scalars(select(WeeklyMember.member).where(WeeklyMember.metric == "ratings")))
+    assert counts == {"ratings": 6, "items_rated": 6}
+    assert len(members) == 6 and not any(m.startswith("user") for m in members)
+
+
+def test_fresh_events_wait_until_they_have_settled(dash: Runtime, clock: FakeClock) -> None:
+    rate(dash, "user0", "https://wiki.acme.example/p", 4)
+    assert rollups.fold_all(dash.uow, dash.signing_key, clock.now) == 0
+    clock.advance(seconds=31)
+    assert rollups.fold_all(dash.uow, dash.signing_key, clock.now) == 1
+
+
+@pytest.mark.parametrize(("raters", "shown"), [(4, False), (5, True), (6, True)])
+def test_the_dashboard_suppresses_people_figures_below_k(
+    dash: Runtime, clock: FakeClock, raters: int, shown: bool
+) -> None:
+    for n in range(raters):
+        rate(dash, f"user{n}", "https://wiki.acme.example/p", 5)
+    fold(dash, clock)
+    client = signed_in_owner(dash, community_id(dash))
+    page = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    row = re.search(r"<td>Ratings given</td><td>([^<]+)</td>", page).group(1)
+    assert row == (str(raters) if shown else "fewer than 5")
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/dashboard/{community_id(dash)}/export.csv").get_data(
+        as_text=True))))
+    period = {r["measure"]: r["value"] for r in rows if r["week"] == "period"}
+    assert period["ratings"] == (str(raters) if shown else "fewer than 5")
+    json_rows = client.get(f"/dashboard/{community_id(dash)}/export.json").get_json()["rows"]
+    assert {r["measure"]: r["value"] for r in json_rows if r["week"] == "period"}["ratings"] == \
+        (raters if shown else "fewer than 5")
+
+
+def test_the_page_has_charts_tables_and_top_content(dash: Runtime, clock: FakeClock) -> None:
+    for n in range(6):
+        rate(dash, f"user{n}", "https://wiki.acme.example/Good", 5)
+        rate(dash, f"user{n}", "https://wiki.acme.example/Meh", 2)
+    fold(dash, clock)
+    client = signed_in_owner(dash, community_id(dash))
+    response = client.get(f"/dashboard/{community_id(dash)}?period=12w")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and page.count("<svg") == 2 and "<script" not in page
+    assert page.index("wiki.acme.example/Good") < page.index("wiki.acme.example/Meh")
+    assert "Stage:" in page and "Next step:" in page
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    assert len(re.findall(r"<tr><td>\d\d \w\w\w \d{4}</td>", page)) >= 12 * 2
+
+
+def test_feedback_can_be_resolved_or_hidden_by_an_owner(dash: Runtime, clock: FakeClock) -> None:
+    rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="<b>VPN</b> steps are out of date")
+    client = signed_in_owner(dash, community_id(dash))
+    page = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    assert "&lt;b&gt;VPN&lt;/b&gt; steps are out of date" in page
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    with dash.uow() as uow:
+        feedback_id = uow.session.scalars(select(Feedback.id)).one()
+    assert client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
+                       data={"status": "resolved"}).status_code == 400, "CSRF token required"
+    response = client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
+                           data={"status": "resolved", "csrf_token": token})
+    assert response.status_code == 303
+    assert "No open feedback" in client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    other = community_id(dash) + 1
+    assert client.post(f"/dashboard/{other}/feedback/{feedback_id}",
+                       data={"status": "hidden", "csrf_token": token}).status_code in (403, 404)
+
+
+def test_only_owners_of_that_community_get_in(
+    dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    rate(dash, "user1", "https://wiki.acme.example/p", 4)
+    rate(dash, "user1", "https://wiki.acme.example/q", 4, channel=OTHER_CHANNEL)
+    mine, theirs = community_id(dash), community_id(dash, OTHER_CHANNEL)
+    anonymous = create_app(dash).test_client()
+    assert anonymous.get(f"/dashboard/{mine}").status_code == 401
+    mattermost_contract.add("GET", f"/api/v4/channels/{OTHER_CHANNEL}/members/{OWNER.id}",
+                            json={"channel_id": OTHER_CHANNEL, "user_id": OWNER.id, "roles": "channel_user"})
+    client = signed_in_owner(dash, mine)
+    assert client.get(f"/dashboard/{mine}").status_code == 200
+    assert client.get(f"/dashboard/{theirs}").status_code == 403, "owner of another community"
+    assert client.get(f"/dashboard/{theirs}/export.csv").status_code == 403
+    assert client.get(f"/dashboard/{mine + 99}").status_code == 403, "guessing URLs"
+    member = Person("ann")
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
+                            json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
+    assert signed_in_owner(dash, mine, member).get(f"/dashboard/{mine}").status_code == 403
+
+
+def test_a_tampered_session_cookie_is_not_a_session(dash: Runtime, clock: FakeClock) -> None:
+    rate(dash, "user1", "https://wiki.acme.example/p", 4)
+    client = signed_in_owner(dash, community_id(dash))
+    cookie = client.get_cookie("learnloop_session")
+    client.set_cookie("learnloop_session", cookie.value[:-3] + ("AAA" if not cookie.value.endswith("AAA") else "BBB"))
+    assert client.get(f"/dashboard/{community_id(dash)}").status_code == 401
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("period=3y", "4w, 12w or custom"),
+    ("period=custom&start=2026-01-01", "YYYY-MM-DD"),
+    ("period=custom&start=2026-05-01&end=2026-01-01", "run forwards"),
+])
+def test_bad_periods_are_explained(dash: Runtime, query: str, expected: str) -> None:
+    rate(dash, "user1", "https://wiki.acme.example/p", 4)
+    mine = community_id(dash)
+    client = signed_in_owner(dash, mine)
+    response = client.get(f"/dashboard/{mine}?{query}")
+    assert response.status_code == 400 and expected in response.get_json()["error"]["message"]
+    page = client.get(f"/dashboard/{mine}?{query}", headers={"Accept": "text/html"})
+    assert page.mimetype == "text/html" and expected in page.get_data(as_text=True)
+
+
+def test_the_slash_command_gives_owners_a_link_and_others_a_no(
+    dash: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    client = create_app(dash).test_client()
+    reply = slash(client, OWNER, "dashboard")
+    link = re.search(r"\((https://learnloop\.example\.com(/signin/[^)]+))\)", reply["text"]).group(2)
+    assert client.post(link).headers["Location"].startswith("/dashboard/")
+    member = Person("ann")
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
+                            json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
+    assert "Only this community's owners" in slash(client, member, "dashboard")["text"]
