@@ -210,7 +210,13 @@ class MediaWikiClient:
                     self._login()
                 values = {**params, "assert": "user"}
                 if csrf:
-                    values["token"] = self._csrf_token()
+                    token = self._csrf_token()
+                    if token is None and attempt == 1:  # anonymous again: the session was lost
+                        self._logged_in = False
+                        continue
+                    if token is None:
+                        raise WikiError(f"{self.api_url}: no CSRF token for {self._user} right after logging in")
+                    values["token"] = token
                 body = self._request(method, values)
                 code = body.get("error", {}).get("code") if isinstance(body.get("error"), Mapping) else None
                 if attempt == 1 and code in SESSION_CODES:
@@ -260,13 +266,14 @@ class MediaWikiClient:
             message += " (bot passwords come from Special:BotPasswords; bot_user is 'User@appid')"
         raise WikiError(message, retryable=False)
 
-    def _csrf_token(self) -> str:
+    def _csrf_token(self) -> str | None:
+        """The session's CSRF token; None when the wiki sees us as anonymous (token `+\\`)."""
         if self._csrf is None:
-            body = self._request("GET", {"action": "query", "meta": "tokens", "type": "csrf", "assert": "user"})
+            body = self._request("GET", {"action": "query", "meta": "tokens", "type": "csrf"})
             self._raise_for_api_error(body, "a CSRF token")
             token = body.get("query", {}).get("tokens", {}).get("csrftoken")
             if not token or token == "+\\":
-                raise WikiError(f"{self.api_url}: no CSRF token for {self._user} (not logged in?)")
+                return None
             self._csrf = str(token)
         return self._csrf
 

@@ -4,9 +4,12 @@ MediaWiki core has no webhooks, so **polling is the ingestion path**: `poll` rea
 `list=recentchanges` (page creations and edits) from where the last poll stopped. The position
 the worker stores is `"<rcid>@<timestamp>"`: the rcid of the newest change read and its
 timestamp. The API can only start a listing at a timestamp, so a poll reads from that
-timestamp minus `REWIND` (changes are not always saved in rcid order) and keeps only changes
-with a larger rcid: nothing is missed, and a change is never returned twice by polls that
-follow each other (a restart resumes from the stored position). On the **first** poll
+timestamp minus `REWIND` (a change's timestamp is taken when its save starts, so a slow save
+can carry an older timestamp than a later rcid) and keeps only changes with a larger rcid:
+nothing is missed, and a change is never returned twice by polls that follow each other (a
+restart resumes from the stored position). One limit, inherent in rcids: on a wiki whose
+database has concurrent writers, a change whose transaction commits after a higher-numbered
+change was already read (a window of milliseconds) would be passed over. On the **first** poll
 (`position` None) nothing is imported: the position starts at the wiki's newest change, so a
 wiki's whole history never floods a channel when learnloop is connected to it.
 

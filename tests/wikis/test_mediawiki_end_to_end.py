@@ -1,0 +1,82 @@
+"""A real MediaWiki, the worker's poll and announcement passes, and the channel post that results."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.jobs.wiki import announce_due, poll_wikis
+from learnloop.mediawiki.host import decode_position
+from learnloop.services import wiki_ingest
+from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
+from tests.conftest import PUBLIC_URL, FakeClock, make_settings
+
+from .mediawiki_server import MediaWikiServer
+from .mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki
+
+pytestmark = needs_mediawiki
+
+CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+
+
+def _runtime(mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock) -> Runtime:
+    settings = make_settings(
+        wikis=[{"name": "handbook", "kind": "mediawiki", "url": mediawiki.url, "secret": WIKI_SECRET,
+                "bot_user": mediawiki.bot_user, "bot_password": mediawiki.bot_password}],
+        communities=[{"name": "Onboarding", "channel_id": CHANNEL, "burst_minutes": 30,
+                      "wiki_spaces": [{"wiki": "handbook", "space": "Category:Onboarding"}]}],
+    )
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+def _all(runtime: Runtime, model: type) -> list:
+    with runtime.uow() as uow:
+        return list(uow.session.scalars(select(model).order_by(model.id)))
+
+
+def test_a_new_page_in_a_mapped_category_is_announced_with_rating_buttons(
+        mediawiki: MediaWikiServer, mediawiki_editor: Editor, engine: Engine, clock: FakeClock) -> None:
+    runtime = _runtime(mediawiki, engine, clock)
+    buddy_title = f"Buddy programme {engine.dialect.name}"  # one wiki per session, a run per database
+    assert poll_wikis(runtime) == 0, "the first poll only finds where the wiki is now"
+    with runtime.uow() as uow:
+        start = wiki_ingest.cursor(uow, "handbook")
+    assert start is not None and decode_position(start)[0] == mediawiki_editor.newest_rcid()
+
+    mediawiki_editor.save(buddy_title, "Every new hire gets a buddy for the first month.\n[[Category:Onboarding]]",
+                summary="New page for new hires")
+    mediawiki_editor.save(buddy_title, "Every new hire gets a buddy for the first month.\n"
+                "Buddies meet twice a week.\n[[Category:Onboarding]]", summary="Meeting rhythm")
+    mediawiki_editor.save(f"Canteen menu {engine.dialect.name}", "Soup of the day.", summary="not in any community")
+
+    assert poll_wikis(runtime) == 3
+    assert poll_wikis(runtime) == 0, "nothing is recorded twice"
+
+    buddy, canteen = _all(runtime, ContentItem)
+    assert buddy.kind == canteen.kind == "wiki_page"
+    assert (buddy.title, buddy.url) == (buddy_title, f"{mediawiki.url}/wiki/{buddy_title.replace(' ', '_')}")
+    assert buddy.community_id is not None and canteen.community_id is None
+    assert [event.kind for event in _all(runtime, Event)] == ["wiki_page_created", "wiki_page_updated",
+                                                              "wiki_page_created"]
+    [pending] = _all(runtime, Announcement)
+    assert (pending.item_id, pending.status, pending.created_page, pending.edits) == (buddy.id, "pending", True, 2)
+    assert pending.summaries == [{"text": "New page for new hires"}, {"text": "Meeting rhythm"}]
+
+    assert announce_due(runtime) == 0, "the burst window is still open"
+    clock.advance(minutes=31)
+    assert announce_due(runtime) == 1
+
+    [message] = _all(runtime, OutboxMessage)
+    assert message.kind == CREATE_POST and message.status == "pending"
+    assert message.payload["channel_id"] == CHANNEL
+    [attachment] = message.payload["props"]["attachments"]
+    assert attachment["title"] == buddy_title
+    assert attachment["title_link"] == buddy.url
+    assert attachment["text"].startswith("New page by Admin")
+    assert "> Meeting rhythm" in attachment["text"]
+    buttons = attachment["actions"]
+    assert [button["id"] for button in buttons] == [f"rate{stars}" for stars in range(1, 6)]
+    assert all(button["integration"]["url"] == f"{PUBLIC_URL}/mattermost/actions" for button in buttons)
+    assert all(button["integration"]["context"]["item_id"] == buddy.id for button in buttons)
+    assert announce_due(runtime) == 0, "announced once"
