@@ -108,7 +108,12 @@ class CommunityConfig(BaseModel):
     wiki_spaces: list[WikiSpace] = Field(default_factory=list)
     announce: AnnouncePolicy = "new_and_major"
     burst_minutes: int = Field(default=30, ge=0, le=24 * 60)
-    learning_log_page: str = "Learning log"
+    learning_log_page: str | None = None
+
+    @property
+    def learning_log_title(self) -> str:
+        """Each community its own page, unless the admin names one."""
+        return self.learning_log_page or f"Learning log: {self.name}"
 
     @field_validator("channel_id")
     @classmethod
@@ -202,10 +207,14 @@ class Settings(BaseSettings):
         return next((wiki for wiki in self.wikis if wiki.name == name), None)
 
     def community_for_space(self, wiki: str, spaces: tuple[str, ...]) -> CommunityConfig | None:
-        """The first community that maps one of the page's spaces (compared case-insensitively)."""
-        wanted = {space.casefold() for space in spaces}
+        """The first community that maps one of the page's spaces (ignoring case, and `_` for spaces as
+        MediaWiki titles do)."""
+        def key(space: str) -> str:
+            return space.replace("_", " ").strip().casefold()
+
+        wanted = {key(space) for space in spaces}
         for community in self.communities:
-            if any(s.wiki == wiki and s.space.casefold() in wanted for s in community.wiki_spaces):
+            if any(s.wiki == wiki and key(s.space) in wanted for s in community.wiki_spaces):
                 return community
         return None
 

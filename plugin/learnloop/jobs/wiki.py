@@ -58,7 +58,7 @@ def publish(runtime: Runtime, _client: MattermostClient | None, payload: dict[st
             uow.commit()
         return {"published": False}
     try:
-        url = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_page,
+        url = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
                                      heading=f"{target.created_at:%Y-%m-%d} · {target.author}", text=target.text)
     except WikiError as exc:
         raise _as_mattermost_error(exc) from None

@@ -103,6 +103,10 @@ WIDGET_JS = """(function () {
   if (document.getElementById("learnloop-widget")) { return; }
   var canonical = document.querySelector("link[rel=canonical]");
   var page = canonical ? canonical.href : window.location.href.split("#")[0];
+  var mw = window.mw;
+  if (mw && mw.config && mw.util && mw.config.get("wgPageName")) {
+    page = (mw.config.get("wgCanonicalServer") || window.location.origin) + mw.util.getUrl(mw.config.get("wgPageName"));
+  }
   var box = document.createElement("aside");
   box.id = "learnloop-widget";
   box.setAttribute("aria-label", "Was this page useful?");
