@@ -48,6 +48,15 @@ class WikiHost(Protocol):
         """Append a section to the page (creating it if needed) in the space; returns the page URL."""
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, ignoring case also for plain dicts (Flask's headers already do)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
 HOSTS: dict[str, WikiHost] = {}
 
 

@@ -49,7 +49,7 @@ from learnloop.mediawiki.client import (
     format_timestamp,
     parse_timestamp,
 )
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, register
 
 log = logging.getLogger(__name__)
 
@@ -198,13 +198,6 @@ def _same_category(a: str, b: str) -> bool:
 
 # ---------------------------------------------------------------------------- the host
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
 
 def _positive_int(data: Mapping[str, Any], field: str) -> int:
     value = data.get(field)
@@ -236,7 +229,7 @@ class MediaWikiHost:
 
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
-        signature = _header(headers, SIGNATURE_HEADER)
+        signature = header(headers, SIGNATURE_HEADER)
         if not signature:
             raise Unauthorized(f"missing {SIGNATURE_HEADER} header")
         scheme, _, digest = signature.strip().partition("=")

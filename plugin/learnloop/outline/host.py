@@ -18,7 +18,7 @@ from typing import Any
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, register
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class OutlineHost:
 
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
-        verify_signature(wiki.secret.get_secret_value(), body, _header(headers, SIGNATURE_HEADER), now)
+        verify_signature(wiki.secret.get_secret_value(), body, header(headers, SIGNATURE_HEADER), now)
         delivery = _parse(body)
         event = delivery["event"]
         action = ACTIONS.get(event)
@@ -158,13 +158,6 @@ def verify_signature(secret: str, body: bytes, header: str | None, now: datetime
 
 # helpers
 
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
 
 
 def _parse(body: bytes) -> dict[str, Any]:
