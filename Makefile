@@ -21,6 +21,7 @@ worker: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/start_test_services.sh
+	bash scripts/install_browser.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

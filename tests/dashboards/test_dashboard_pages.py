@@ -187,3 +187,13 @@ def test_the_slash_command_gives_owners_a_link_and_others_a_no(
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
                             json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
     assert "Only this community's owners" in slash(client, member, "dashboard")["text"]
+
+
+def test_items_rated_counts_distinct_items_not_ratings(dash: Runtime, clock: FakeClock) -> None:
+    for n in range(6):
+        rate(dash, f"user{n}", "https://wiki.acme.example/Same", 4)
+    rate(dash, "user0", "https://wiki.acme.example/Other", 3)
+    fold(dash, clock)
+    page = signed_in_owner(dash, community_id(dash)).get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    assert re.search(r"<td>Ratings given</td><td>7</td>", page)
+    assert re.search(r"<td>Items rated</td><td>2</td>", page)

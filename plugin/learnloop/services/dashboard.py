@@ -21,6 +21,8 @@ SHOWN_METRICS = (
     "prompts_answered",
 )
 PEOPLE_BEHIND = {"items_rated": "ratings", "threads": "replies", "reflection_ratings": "ratings"}
+DISTINCT_THINGS = frozenset({"items_rated", "threads"})
+"""Measures that count distinct things (items, threads), read from the member sets, not summed per week."""
 """Content counts that still come from people: they are held to k by the people behind them."""
 
 
@@ -104,7 +106,7 @@ def _weekly(uow: UnitOfWork, community_id: int, period: Period) -> tuple[dict, d
 
 
 def _figure(metric: str, values: dict[str, int], people: dict[str, int], k: int) -> Figure:
-    value = values.get(metric, 0)
+    value = people.get(metric, 0) if metric in DISTINCT_THINGS else values.get(metric, 0)
     behind = PEOPLE_BEHIND.get(metric, metric)
     if behind in PEOPLE_METRICS:
         return guarded(value, people.get(behind, 0), k)

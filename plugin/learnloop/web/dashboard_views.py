@@ -143,5 +143,5 @@ def triage(community_id: int, feedback_id: int) -> Response:
         abort(400, description=str(exc))
     if not found:
         abort(404, description="no such feedback in this community")
-    return redirect(url_for("dashboards.page", community_id=community_id, period=request.args.get("period", "4w")),
-                    code=303)
+    kept = {name: request.args[name] for name in ("period", "start", "end") if name in request.args}
+    return redirect(url_for("dashboards.page", community_id=community_id, **kept), code=303)

@@ -8,7 +8,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from flask import Flask, Response, abort, request, session
+from flask import Flask, Response, abort, g, request, session
 
 from learnloop.bootstrap import Runtime
 
@@ -31,7 +31,9 @@ def configure(app: Flask, runtime: Runtime) -> None:
     @app.after_request
     def _headers(response: Response) -> Response:
         if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", CSP)
+            hashes = " ".join(getattr(g, "csp_style_hashes", []))
+            policy = CSP.replace("style-src 'self'", f"style-src 'self' {hashes}") if hashes else CSP
+            response.headers.setdefault("Content-Security-Policy", policy)
             response.headers.setdefault("X-Frame-Options", "DENY")
             response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
