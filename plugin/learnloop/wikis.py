@@ -64,7 +64,13 @@ def register(kind: str, host: WikiHost) -> None:
     HOSTS[kind] = host
 
 
-def host_for(wiki: WikiConfig) -> WikiHost:
-    from learnloop import bookstack, mediawiki, outline  # noqa: F401  (each registers itself)
+def load_hosts() -> None:
+    """Import every host package (each registers itself); done when the app or worker starts, so
+    the first delivery does not pay for the imports."""
+    from learnloop import bookstack, mediawiki, outline  # noqa: F401
 
+
+def host_for(wiki: WikiConfig) -> WikiHost:
+    if wiki.kind not in HOSTS:
+        load_hosts()
     return HOSTS[wiki.kind]

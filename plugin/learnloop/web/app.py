@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.wikis import load_hosts
 from learnloop.mattermost.views import bp as mattermost_bp
 from learnloop.web.errors import register_error_handlers
 from learnloop.web import session
@@ -18,6 +19,8 @@ MAX_BODY_BYTES = 1024 * 1024
 
 def create_app(runtime: Runtime | None = None) -> Flask:
     runtime = runtime or build_runtime()
+    if runtime.settings.wikis:
+        load_hosts()
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
     app.extensions["learnloop"] = runtime
