@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from learnloop.config import Settings, load_settings
 from learnloop.mattermost.client import MattermostClient
-from learnloop.storage.engine import make_engine
+from learnloop.storage.engine import READ_ONLY, make_engine
 from learnloop.storage.unit_of_work import UnitOfWork, session_factory
 
 Clock = Callable[[], datetime]
@@ -34,9 +34,17 @@ class Runtime:
     _mattermost: MattermostClient | None = field(default=None, repr=False)
     _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
     _known_communities: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _read_sessions: sessionmaker[Session] | None = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, self._known_communities)
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work that only reads: on SQLite it takes no write lock, so it never queues
+        behind a writer (WAL). Writing through it is a mistake."""
+        if self._read_sessions is None:
+            self._read_sessions = session_factory(self.engine.execution_options(**{READ_ONLY: True}))
+        return UnitOfWork(self._read_sessions, self._known_communities)
 
     @property
     def signing_key(self) -> bytes:

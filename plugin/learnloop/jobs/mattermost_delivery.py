@@ -77,11 +77,13 @@ def _already_posted(client: MattermostClient, channel_id: str, delivery_id: int,
 
 def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
     delivery_id = int(payload["delivery_id"])
-    with runtime.uow() as uow:
+    with runtime.reader() as uow:
         view = prompt_for_delivery(uow, delivery_id)
+        member = uow.members.get(view.user_id) if view else None
+        cached_channel = member.dm_channel_id if member else None
     if view is None:
         return {"skipped": "no longer queued"}
-    channel_id = _dm_channel(runtime, client, view.user_id)
+    channel_id = cached_channel or _dm_channel(runtime, client, view.user_id)
     post_id = _already_posted(client, channel_id, delivery_id, view.queued_at) if attempt > 1 else None
     if post_id is None:
         body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, community_name=view.community_name,
@@ -95,7 +97,7 @@ def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, A
 
 def send_nudge(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
     delivery_id = int(payload["delivery_id"])
-    with runtime.uow() as uow:
+    with runtime.reader() as uow:
         view = prompt_for_delivery(uow, delivery_id, status="sent")
     if view is None:
         return {"skipped": "answered or closed"}

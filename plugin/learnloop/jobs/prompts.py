@@ -15,7 +15,9 @@ from learnloop.services.prompt_planning import MemberProfile, plan_deliveries, p
 log = logging.getLogger(__name__)
 
 USERS_PER_CALL = 200
-DISPATCH_BATCH = 2000
+DISPATCH_BATCH = 250
+"""Deliveries decided per transaction: short write locks, so the web keeps answering during a fan-out."""
+MAX_DISPATCH_ROUNDS = 400
 
 
 @dataclass
@@ -79,9 +81,16 @@ def run_prompt_pass(runtime: Runtime) -> PromptPassReport:
                 continue
             with runtime.uow() as uow:
                 report.deliveries_planned += plan_deliveries(uow, run_id, profiles, runtime.clock())
-    with runtime.uow() as uow:
-        due = due_user_ids(uow, runtime.clock(), DISPATCH_BATCH)
-    presence = _statuses(client, due)
-    with runtime.uow() as uow:
-        report.dispatch = dispatch_due(uow, runtime.clock(), presence, limit=DISPATCH_BATCH)
+    report.dispatch = DispatchReport()
+    for round_ in range(MAX_DISPATCH_ROUNDS):
+        with runtime.reader() as uow:
+            due = due_user_ids(uow, runtime.clock(), DISPATCH_BATCH)
+        if not due and round_ > 0:
+            break
+        presence = _statuses(client, due)
+        with runtime.uow() as uow:
+            done = dispatch_due(uow, runtime.clock(), presence, limit=DISPATCH_BATCH)
+        report.dispatch.merge(done)
+        if done.queued + done.waiting + sum(done.skipped.values()) == 0:
+            break
     return report

@@ -466,7 +466,7 @@ def handle_share(runtime: Runtime, request: ActionRequest, context: dict[str, An
             summary="Your own recent reflections, only visible to you, with edit and delete.")
 def journal_command(invocation: Invocation) -> Reply:
     runtime, request = invocation.runtime, invocation.request
-    with runtime.uow() as uow:
+    with runtime.reader() as uow:
         entries = reflections.journal(uow, request.user_id, runtime.signing_key)
     if not entries:
         return ephemeral(f"Your journal is empty. `{_trigger(invocation)} reflect <text>` starts it.")

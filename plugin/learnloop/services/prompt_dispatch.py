@@ -23,6 +23,14 @@ class DispatchReport:
     expired: int = 0
     nudges: int = 0
 
+    def merge(self, other: DispatchReport) -> None:
+        self.queued += other.queued
+        self.waiting += other.waiting
+        self.expired += other.expired
+        self.nudges += other.nudges
+        for reason, count in other.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + count
+
 
 def due_user_ids(uow: UnitOfWork, now: datetime, limit: int) -> list[str]:
     return sorted({delivery.user_id for delivery in uow.deliveries.due(now, limit)})

@@ -8,13 +8,16 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+READ_ONLY = "learnloop_read_only"
+"""Execution option: a transaction that only reads (on SQLite it then takes no write lock; WAL
+readers never wait for the writer)."""
 
 
 def _configure_sqlite(engine: Engine) -> None:
     """WAL, foreign keys, a busy timeout, and writers that take the write lock up front.
 
-    pysqlite's own transaction handling is turned off so that each transaction starts with
-    BEGIN IMMEDIATE: two concurrent read-then-write transactions would otherwise deadlock on
+    pysqlite's own transaction handling is turned off so that each writing transaction starts with
+    BEGIN IMMEDIATE (read-only ones with a plain BEGIN): two concurrent read-then-write transactions would otherwise deadlock on
     the lock upgrade and one would fail at once instead of waiting for the busy timeout.
     """
 
@@ -30,7 +33,8 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **options: Any) -> Engine:

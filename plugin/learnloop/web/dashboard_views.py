@@ -47,7 +47,7 @@ def _owner_of(runtime: Runtime, community_id: int) -> None:
     cache = session.get("owns", {})
     if cache.get(str(community_id), 0) > time.time():
         return
-    with runtime.uow() as uow:
+    with runtime.reader() as uow:
         community = uow.communities.get(community_id)
     if community is None or not is_community_owner(runtime, community.channel_id, visitor.user_id):
         abort(403, description="only this community's owners can see its dashboard")
@@ -75,7 +75,7 @@ def _load(community_id: int) -> tuple[Runtime, dashboards.Dashboard, str, str]:
     runtime = _runtime()
     _owner_of(runtime, community_id)
     period, choice = _period(runtime)
-    with runtime.uow() as uow:
+    with runtime.reader() as uow:
         community = uow.communities.get(community_id)
         view = dashboards.build(uow, community_id, period, runtime.settings.min_group_size)
     return runtime, view, choice, community.name if community else ""
