@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.outbox import Handler
+from learnloop.jobs.outbox import Delivered, Handler
+from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.mattermost.client import MattermostClient
 from learnloop.services.chat import record_reply
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
@@ -50,20 +51,26 @@ def _bot_user_id(runtime: Runtime, client: MattermostClient) -> str:
     return configured or runtime.remember("bot_user_id", lambda: str(client.get_me()["id"]))
 
 
-def _dm_channel(runtime: Runtime, client: MattermostClient, user_id: str) -> str:
-    """The bot's DM channel with a person, asked of Mattermost once and then kept."""
-    with runtime.uow() as uow:
-        member = uow.members.ensure(user_id, runtime.clock())
-        cached = member.dm_channel_id
-        uow.commit()
+def _dm_channel(runtime: Runtime, client: MattermostClient, user_id: str, *, keep: bool = True) -> str:
+    """The bot's DM channel with a person, asked of Mattermost once and then kept (by the caller's
+    own transaction when `keep` is False)."""
+    with runtime.reader() as uow:
+        member = uow.members.get(user_id)
+        cached = member.dm_channel_id if member else None
     if cached:
         return cached
     channel_id = client.create_direct_channel(_bot_user_id(runtime, client), user_id)
-    with runtime.uow() as uow:
-        member = uow.members.ensure(user_id, runtime.clock())
-        member.dm_channel_id = channel_id
-        uow.commit()
+    if keep:
+        with runtime.uow() as uow:
+            _keep_dm_channel(uow, user_id, channel_id, runtime.clock())
+            uow.commit()
     return channel_id
+
+
+def _keep_dm_channel(uow: UnitOfWork, user_id: str, channel_id: str, now: datetime) -> None:
+    member = uow.members.ensure(user_id, now)
+    if member.dm_channel_id != channel_id:
+        member.dm_channel_id = channel_id
 
 
 def _already_posted(client: MattermostClient, channel_id: str, delivery_id: int, since: datetime) -> str | None:
@@ -75,7 +82,7 @@ def _already_posted(client: MattermostClient, channel_id: str, delivery_id: int,
     return None
 
 
-def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
+def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> Delivered | dict[str, Any]:
     delivery_id = int(payload["delivery_id"])
     with runtime.reader() as uow:
         view = prompt_for_delivery(uow, delivery_id)
@@ -83,16 +90,20 @@ def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, A
         cached_channel = member.dm_channel_id if member else None
     if view is None:
         return {"skipped": "no longer queued"}
-    channel_id = cached_channel or _dm_channel(runtime, client, view.user_id)
+    channel_id = cached_channel or _dm_channel(runtime, client, view.user_id, keep=False)
     post_id = _already_posted(client, channel_id, delivery_id, view.queued_at) if attempt > 1 else None
     if post_id is None:
         body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, community_name=view.community_name,
                            questions=view.questions, window_text=view.window_text(runtime),
                            public_url=runtime.settings.public_url_text, key=runtime.signing_key)
         post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"])["id"])
-    with runtime.uow() as uow:
-        mark_sent(uow, delivery_id, post_id, runtime.clock())
-    return {"post_id": post_id}
+    now = runtime.clock()
+
+    def record(uow: UnitOfWork) -> None:
+        _keep_dm_channel(uow, view.user_id, channel_id, now)
+        mark_sent(uow, delivery_id, post_id, now, commit=False)
+
+    return Delivered({"post_id": post_id}, record)
 
 
 def send_nudge(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.bootstrap import Runtime
+from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.mattermost.client import MattermostClient, MattermostError, RateLimited
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,16 @@ MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
 
-Handler = Callable[[Runtime, MattermostClient | None, dict[str, Any], int], dict[str, Any] | None]
+@dataclass(frozen=True)
+class Delivered:
+    """A handler's result plus what to record about it in the same transaction that marks the
+    message sent (one write instead of two per message during a fan-out)."""
+
+    result: dict[str, Any]
+    record: Callable[[UnitOfWork], None]
+
+
+Handler = Callable[[Runtime, MattermostClient | None, dict[str, Any], int], "dict[str, Any] | Delivered | None"]
 """Called with the message's payload and its attempt number (1 on the first try)."""
 
 
@@ -58,7 +68,7 @@ def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> lis
 
 def _finish(runtime: Runtime, message_id: int, *, now: datetime, result: dict[str, Any] | None = None,
             retry_at: datetime | None = None, error: str | None = None, failed: bool = False,
-            not_an_attempt: bool = False) -> None:
+            not_an_attempt: bool = False, record: Callable[[UnitOfWork], None] | None = None) -> None:
     """Record the outcome; `not_an_attempt` gives back the attempt a rate-limited message was charged."""
     with runtime.uow() as uow:
         message = uow.outbox.get(message_id)
@@ -68,6 +78,8 @@ def _finish(runtime: Runtime, message_id: int, *, now: datetime, result: dict[st
             message.attempts = max(0, message.attempts - 1)
         if error is None:
             message.status, message.sent_at, message.result, message.last_error = "sent", now, result, None
+            if record is not None:
+                record(uow)
         else:
             message.last_error = error[:500]
             if failed:
@@ -125,7 +137,10 @@ def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: di
         if give_up:
             log.warning("outbox message %s (%s) failed for good: %s", message_id, kind, exc)
         return
-    _finish(runtime, message_id, now=runtime.clock(), result=result)
+    if isinstance(result, Delivered):
+        _finish(runtime, message_id, now=runtime.clock(), result=result.result, record=result.record)
+    else:
+        _finish(runtime, message_id, now=runtime.clock(), result=result)
     with lock:
         report.sent += 1
 

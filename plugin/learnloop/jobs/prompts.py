@@ -18,6 +18,7 @@ USERS_PER_CALL = 200
 DISPATCH_BATCH = 250
 """Deliveries decided per transaction: short write locks, so the web keeps answering during a fan-out."""
 MAX_DISPATCH_ROUNDS = 400
+PLAN_CHUNK = 250
 
 
 @dataclass
@@ -79,8 +80,11 @@ def run_prompt_pass(runtime: Runtime) -> PromptPassReport:
             except MattermostError as exc:
                 log.warning("could not list the members of channel %s, will try again: %s", channel_id, exc)
                 continue
-            with runtime.uow() as uow:
-                report.deliveries_planned += plan_deliveries(uow, run_id, profiles, runtime.clock())
+            chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
+            for index, chunk in enumerate(chunks):
+                with runtime.uow() as uow:
+                    report.deliveries_planned += plan_deliveries(uow, run_id, chunk, runtime.clock(),
+                                                                 complete=index == len(chunks) - 1)
     report.dispatch = DispatchReport()
     for round_ in range(MAX_DISPATCH_ROUNDS):
         with runtime.reader() as uow:

@@ -48,7 +48,7 @@ def prompt_for_delivery(uow: UnitOfWork, delivery_id: int, *, status: str | None
     )
 
 
-def mark_sent(uow: UnitOfWork, delivery_id: int, post_id: str, now: datetime) -> None:
+def mark_sent(uow: UnitOfWork, delivery_id: int, post_id: str, now: datetime, *, commit: bool = True) -> None:
     delivery = uow.deliveries.get(delivery_id, for_update=True)
     if delivery is not None and delivery.status == "queued":
         delivery.status, delivery.post_id, delivery.sent_at, delivery.updated_at = "sent", post_id, now, now
@@ -57,7 +57,8 @@ def mark_sent(uow: UnitOfWork, delivery_id: int, post_id: str, now: datetime) ->
         uow.events.append("prompt_sent", occurred_at=now, recorded_at=now, actor_id=delivery.user_id,
                           community_id=schedule.community_id if schedule else None,
                           dedupe_key=f"prompt_sent:{delivery.id}")
-    uow.commit()
+    if commit:
+        uow.commit()
 
 
 class NotYourPrompt(LookupError):

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from learnloop.domain.schedules import Schedule, local_occurrences, parse_time_of_day
 from learnloop.domain.preferences import personal_due_at
 from learnloop.services.prompt_settings import preferences_of
-from learnloop.storage.tables import Delivery, PromptRun, PromptSchedule
+from learnloop.storage.tables import Delivery, PromptSchedule
 from learnloop.storage.unit_of_work import UnitOfWork
 
 PLAN_AHEAD_DAYS = 2
@@ -77,38 +77,34 @@ def _nudge_at(due: datetime, window_end: datetime) -> datetime | None:
     return window_end - NUDGE_BEFORE_CLOSE
 
 
-def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], now: datetime) -> int:
-    """One delivery per member of the run's community; planning the same run again adds only newcomers."""
+def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], now: datetime, *,
+                    complete: bool = True) -> int:
+    """One delivery per member of the run's community; planning the same run again adds only newcomers.
+
+    The worker plans a large community in chunks, one transaction each (`complete=False` until the
+    last), so no single transaction holds SQLite's write lock for long."""
     run = uow.runs.get(run_id)
     if run is None:
         return 0
     row = uow.schedules.get(run.schedule_id)
     assert row is not None
+    known = uow.members.many([profile.user_id for profile in members])
     added = 0
     for profile in members:
-        member = uow.members.ensure(profile.user_id, now, username=profile.username)
+        member = known.get(profile.user_id) or uow.members.ensure(profile.user_id, now, username=profile.username)
         if profile.timezone and member.timezone != profile.timezone:
             member.timezone = profile.timezone
+        if profile.username and member.username != profile.username:
+            member.username = profile.username
         prefs = preferences_of(member)
         due, window_end = _due_and_window(row, run.local_date, zone(member.timezone, row.timezone), prefs)
-        if uow.deliveries.add_if_new(run.id, profile.user_id, due, window_end, now):
+        nudge = _nudge_at(due, window_end) if member.nudges else None
+        if uow.deliveries.add_if_new(run.id, profile.user_id, due, window_end, now, nudge_at=nudge):
             added += 1
-    run.members_planned = True
-    uow.flush()
-    if added:
-        _set_nudges(uow, run, now)
+    if complete:
+        run.members_planned = True
     uow.commit()
     return added
-
-
-def _set_nudges(uow: UnitOfWork, run: PromptRun, now: datetime) -> None:
-    from sqlalchemy import select
-
-    for delivery in uow.session.scalars(select(Delivery).where(Delivery.run_id == run.id, Delivery.nudge_at.is_(None),
-                                                              Delivery.status == "scheduled")):
-        member = uow.members.get(delivery.user_id)
-        if member is None or member.nudges:
-            delivery.nudge_at = _nudge_at(delivery.due_at, delivery.window_end)
 
 
 def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | None:

@@ -85,11 +85,12 @@ class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add_if_new(self, run_id: int, user_id: str, due_at: datetime, window_end: datetime, now: datetime) -> bool:
+    def add_if_new(self, run_id: int, user_id: str, due_at: datetime, window_end: datetime, now: datetime, *,
+                   nudge_at: datetime | None = None) -> bool:
         return insert_ignoring_conflicts(
             self.session, Delivery.__table__,
             {"run_id": run_id, "user_id": user_id, "due_at": due_at, "window_end": window_end,
-             "status": "scheduled", "updated_at": now},
+             "status": "scheduled", "updated_at": now, "nudge_at": nudge_at},
             ["run_id", "user_id"],
         )
 
