@@ -66,26 +66,50 @@ def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> lis
     return claimed
 
 
-def _finish(runtime: Runtime, message_id: int, *, now: datetime, result: dict[str, Any] | None = None,
-            retry_at: datetime | None = None, error: str | None = None, failed: bool = False,
-            not_an_attempt: bool = False, record: Callable[[UnitOfWork], None] | None = None) -> None:
-    """Record the outcome; `not_an_attempt` gives back the attempt a rate-limited message was charged."""
-    with runtime.uow() as uow:
-        message = uow.outbox.get(message_id)
-        if message is None:
-            return
-        if not_an_attempt:
-            message.attempts = max(0, message.attempts - 1)
-        if error is None:
-            message.status, message.sent_at, message.result, message.last_error = "sent", now, result, None
-            if record is not None:
-                record(uow)
+@dataclass
+class _Outcome:
+    """What became of one claimed message; written back together with others (see FINISH_BATCH)."""
+
+    message_id: int
+    result: dict[str, Any] | None = None
+    record: Callable[[UnitOfWork], None] | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+    failed: bool = False
+    not_an_attempt: bool = False
+
+
+FINISH_BATCH = 25
+"""Outcomes written per transaction: a fan-out writes once per 25 messages, not once per message.
+A worker that dies mid-batch leaves at most this many messages to be tried again (prompts look for
+their post before sending again; see mattermost_delivery.send_prompt)."""
+
+
+def _apply(uow: UnitOfWork, outcome: _Outcome, now: datetime) -> None:
+    message = uow.outbox.get(outcome.message_id)
+    if message is None:
+        return
+    if outcome.not_an_attempt:
+        message.attempts = max(0, message.attempts - 1)
+    if outcome.error is None:
+        message.status, message.sent_at, message.result, message.last_error = "sent", now, outcome.result, None
+        if outcome.record is not None:
+            outcome.record(uow)
+    else:
+        message.last_error = outcome.error[:500]
+        if outcome.failed:
+            message.status = "failed"
         else:
-            message.last_error = error[:500]
-            if failed:
-                message.status = "failed"
-            else:
-                message.next_attempt_at = retry_at or now
+            message.next_attempt_at = outcome.retry_at or now
+
+
+def _finish_many(runtime: Runtime, outcomes: list[_Outcome]) -> None:
+    if not outcomes:
+        return
+    with runtime.uow() as uow:
+        now = runtime.clock()
+        for outcome in outcomes:
+            _apply(uow, outcome, now)
         uow.commit()
 
 
@@ -99,35 +123,28 @@ class _Pass:
 
 
 def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: dict[str, Handler],
-                 claimed: tuple[int, str, dict[str, Any], int], state: _Pass) -> None:
+                 claimed: tuple[int, str, dict[str, Any], int], state: _Pass) -> _Outcome:
     message_id, kind, payload, attempts = claimed
     report, lock = state.report, state.lock
     if state.rate_limited_until is not None:
-        _finish(runtime, message_id, now=runtime.clock(), retry_at=state.rate_limited_until,
-                error="waiting for Mattermost's rate limit to reset", not_an_attempt=True)
-        return
+        return _Outcome(message_id, error="waiting for Mattermost's rate limit to reset",
+                        retry_at=state.rate_limited_until, not_an_attempt=True)
     handler = handlers.get(kind)
     if handler is None:
-        _finish(runtime, message_id, now=runtime.clock(), error=f"no handler for '{kind}'", failed=True)
         with lock:
             report.failed += 1
-        return
+        return _Outcome(message_id, error=f"no handler for '{kind}'", failed=True)
     try:
         result = handler(runtime, client, payload, attempts)
     except RateLimited as exc:
-        now = runtime.clock()
-        retry_at = now + timedelta(seconds=exc.retry_after)
+        retry_at = runtime.clock() + timedelta(seconds=exc.retry_after)
         with lock:
             state.rate_limited_until = max(retry_at, state.rate_limited_until or retry_at)
-        _finish(runtime, message_id, now=now, retry_at=retry_at, error=str(exc), not_an_attempt=True)
-        with lock:
             report.retried += 1
             report.errors.append(str(exc))
-        return
+        return _Outcome(message_id, error=str(exc), retry_at=retry_at, not_an_attempt=True)
     except MattermostError as exc:
-        now = runtime.clock()
         give_up = not exc.retryable or attempts >= MAX_ATTEMPTS
-        _finish(runtime, message_id, now=now, retry_at=now + backoff(attempts), error=str(exc), failed=give_up)
         with lock:
             report.errors.append(str(exc))
             if give_up:
@@ -136,13 +153,12 @@ def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: di
                 report.retried += 1
         if give_up:
             log.warning("outbox message %s (%s) failed for good: %s", message_id, kind, exc)
-        return
-    if isinstance(result, Delivered):
-        _finish(runtime, message_id, now=runtime.clock(), result=result.result, record=result.record)
-    else:
-        _finish(runtime, message_id, now=runtime.clock(), result=result)
+        return _Outcome(message_id, error=str(exc), retry_at=runtime.clock() + backoff(attempts), failed=give_up)
     with lock:
         report.sent += 1
+    if isinstance(result, Delivered):
+        return _Outcome(message_id, result=result.result, record=result.record)
+    return _Outcome(message_id, result=result)
 
 
 def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 200, concurrency: int = 1) -> DeliveryReport:
@@ -153,10 +169,23 @@ def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 
     client = runtime.mattermost()
     kinds = [kind for kind in handlers if client is not None or not kind.startswith(MATTERMOST_PREFIX)]
     claimed = _claim(runtime, runtime.clock(), limit, kinds)
-    if concurrency <= 1:
-        for message in claimed:
-            _deliver_one(runtime, client, handlers, message, state)
-    else:
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox") as pool:
-            list(pool.map(lambda message: _deliver_one(runtime, client, handlers, message, state), claimed))
+    pending: list[_Outcome] = []
+
+    def collect(outcome: _Outcome) -> None:
+        pending.append(outcome)
+        if len(pending) >= FINISH_BATCH:
+            _finish_many(runtime, pending)
+            pending.clear()
+
+    try:
+        if concurrency <= 1:
+            for message in claimed:
+                collect(_deliver_one(runtime, client, handlers, message, state))
+        else:
+            with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox") as pool:
+                for outcome in pool.map(lambda message: _deliver_one(runtime, client, handlers, message, state),
+                                        claimed):
+                    collect(outcome)
+    finally:
+        _finish_many(runtime, pending)
     return state.report
