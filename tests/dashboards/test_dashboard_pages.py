@@ -186,6 +186,9 @@ def test_the_slash_command_gives_owners_a_link_and_others_a_no(
     member = Person("ann")
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
                             json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
+    team = "rdc9bgriktyx9p4kowh3dmgqyc"
+    mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{member.id}",
+                            json={"team_id": team, "user_id": member.id, "roles": "team_user"})
     assert "Only this community's owners" in slash(client, member, "dashboard")["text"]
 
 
@@ -197,3 +200,19 @@ def test_items_rated_counts_distinct_items_not_ratings(dash: Runtime, clock: Fak
     page = signed_in_owner(dash, community_id(dash)).get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
     assert re.search(r"<td>Ratings given</td><td>7</td>", page)
     assert re.search(r"<td>Items rated</td><td>2</td>", page)
+
+
+def test_a_team_admin_owns_the_communities_of_their_team(
+    dash: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    team = "rdc9bgriktyx9p4kowh3dmgqyc"
+    with dash.uow() as uow:
+        uow.communities.ensure(OTHER_CHANNEL, team, "Other", dash.clock())
+        uow.commit()
+    admin = Person("teamadmin")
+    mattermost_contract.add("GET", f"/api/v4/channels/{OTHER_CHANNEL}/members/{admin.id}",
+                            json={"channel_id": OTHER_CHANNEL, "user_id": admin.id, "roles": "channel_user"})
+    mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{admin.id}",
+                            json={"team_id": team, "user_id": admin.id, "roles": "team_user team_admin"})
+    theirs = community_id(dash, OTHER_CHANNEL)
+    assert signed_in_owner(dash, theirs, admin).get(f"/dashboard/{theirs}").status_code == 200

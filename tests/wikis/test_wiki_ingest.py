@@ -105,6 +105,9 @@ def test_owners_choose_what_their_channel_hears(
     owner, member = Person("owner"), Person("ann")
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
                             json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
+    team = "rdc9bgriktyx9p4kowh3dmgqyc"
+    mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{member.id}",
+                            json={"team_id": team, "user_id": member.id, "roles": "team_user"})
     assert "Only this community's owners" in slash(client, member, "wiki announce new_pages")["text"]
     assert "not a choice" in slash(client, owner, "wiki announce everything")["text"]
     assert "new pages only" in slash(client, owner, "wiki announce new_pages")["text"]

@@ -104,6 +104,10 @@ class MattermostClient:
         """Membership incl. ``roles`` and ``scheme_admin`` (channel admin)."""
         return self._api("GET", f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}")
 
+    def get_team_member(self, team_id: str, user_id: str) -> JsonObject:
+        """Team membership incl. ``roles`` (``team_admin``) and ``scheme_admin``."""
+        return self._api("GET", f"/teams/{_segment(team_id)}/members/{_segment(user_id)}")
+
     def get_channel_members(self, channel_id: str, page: int = 0, per_page: int = 60) -> list[JsonObject]:
         return self._api(
             "GET",
