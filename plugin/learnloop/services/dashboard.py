@@ -23,6 +23,8 @@ SHOWN_METRICS = (
 PEOPLE_BEHIND = {"items_rated": "ratings", "threads": "replies", "reflection_ratings": "ratings"}
 DISTINCT_THINGS = frozenset({"items_rated", "threads"})
 """Measures that count distinct things (items, threads), read from the member sets, not summed per week."""
+COUNTED_MEMBERS = sorted(PEOPLE_METRICS | DISTINCT_THINGS)
+"""Only the member sets a page reads are counted."""
 """Content counts that still come from people: they are held to k by the people behind them."""
 
 
@@ -84,7 +86,8 @@ def _totals(uow: UnitOfWork, community_id: int, period: Period) -> tuple[dict[st
         .group_by(WeeklyCount.metric)).all())
     people = dict(uow.session.execute(
         select(WeeklyMember.metric, func.count(func.distinct(WeeklyMember.member)))
-        .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks))
+        .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks),
+               WeeklyMember.metric.in_(COUNTED_MEMBERS))
         .group_by(WeeklyMember.metric)).all())
     return {m: int(v or 0) for m, v in sums.items()}, {m: int(v) for m, v in people.items()}
 
@@ -99,7 +102,8 @@ def _weekly(uow: UnitOfWork, community_id: int, period: Period) -> tuple[dict, d
     people: dict[date, dict[str, int]] = {week: {} for week in weeks}
     for week, metric, count in uow.session.execute(
             select(WeeklyMember.week, WeeklyMember.metric, func.count())
-            .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks))
+            .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks),
+                   WeeklyMember.metric.in_(COUNTED_MEMBERS))
             .group_by(WeeklyMember.week, WeeklyMember.metric)):
         people[week][metric] = int(count)
     return values, people
