@@ -425,24 +425,25 @@ def handle_reflect_now(runtime: Runtime, request: ActionRequest, context: dict[s
     return {"ephemeral_text": problem} if problem else {}
 
 
-@action(SKIP)
-def handle_skip(runtime: Runtime, request: ActionRequest, context: dict[str, Any]) -> dict[str, Any]:
+def _on_own_prompt(runtime: Runtime, request: ActionRequest, context: dict[str, Any], change, done: str) -> dict[str, Any]:
+    """Skip and snooze: only the person the prompt was sent to, only while it is open."""
     try:
         with runtime.uow() as uow:
-            prompt_delivery.skip(uow, int(context["delivery_id"]), request.user_id, runtime.clock())
+            change(uow, int(context["delivery_id"]), request.user_id, runtime.clock())
     except prompt_delivery.NotYourPrompt as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}."}
-    return {"ephemeral_text": "Skipped. No one is told; see you next time."}
+    return {"ephemeral_text": done}
+
+
+@action(SKIP)
+def handle_skip(runtime: Runtime, request: ActionRequest, context: dict[str, Any]) -> dict[str, Any]:
+    return _on_own_prompt(runtime, request, context, prompt_delivery.skip,
+                          "Skipped. No one is told; see you next time.")
 
 
 @action(SNOOZE)
 def handle_snooze(runtime: Runtime, request: ActionRequest, context: dict[str, Any]) -> dict[str, Any]:
-    try:
-        with runtime.uow() as uow:
-            prompt_delivery.snooze(uow, int(context["delivery_id"]), request.user_id, runtime.clock())
-    except prompt_delivery.NotYourPrompt as exc:
-        return {"ephemeral_text": f"{str(exc).capitalize()}."}
-    return {"ephemeral_text": "Snoozed: learnloop asks again in a day."}
+    return _on_own_prompt(runtime, request, context, prompt_delivery.snooze, "Snoozed: learnloop asks again in a day.")
 
 
 @action(SHARE_ACTION)
