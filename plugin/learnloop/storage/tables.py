@@ -92,7 +92,6 @@ class ContentItem(Base):
     """Anything with a URL that people can rate: a wiki page, a shared link, a chat permalink."""
 
     __tablename__ = "content_items"
-    __table_args__ = (Index("ix_content_items_community_rated", "community_id", "ratings_count"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
