@@ -69,6 +69,12 @@ def _open(runtime: Runtime, trigger_id: str, form: dict[str, Any]) -> str | None
     return None
 
 
+def _open_for_button(runtime: Runtime, request: ActionRequest, form: dict[str, Any]) -> dict[str, Any]:
+    """A button's answer: the dialog opens, or the clicker is told why it did not."""
+    problem = _open(runtime, request.trigger_id, form)
+    return {"ephemeral_text": problem} if problem else {}
+
+
 def _respond_later(runtime: Runtime, response_url: str | None, text: str) -> None:
     if not response_url:
         return
@@ -421,8 +427,7 @@ def handle_reflect_now(runtime: Runtime, request: ActionRequest, context: dict[s
         return {"ephemeral_text": f"{str(exc).capitalize()}. `/learn reflect` writes a reflection any time."}
     state = _state(runtime, user_id=request.user_id, delivery_id=view.delivery_id, community_id=view.community_id,
                    response_url=None)
-    problem = _open(runtime, request.trigger_id, reflect_dialog(state, view.questions, view.default_visibility))
-    return {"ephemeral_text": problem} if problem else {}
+    return _open_for_button(runtime, request, reflect_dialog(state, view.questions, view.default_visibility))
 
 
 def _on_own_prompt(runtime: Runtime, request: ActionRequest, context: dict[str, Any], change, done: str) -> dict[str, Any]:
@@ -498,8 +503,7 @@ def handle_edit(runtime: Runtime, request: ActionRequest, context: dict[str, Any
     form = {"callback_id": EDIT_DIALOG, "title": "Edit reflection", "submit_label": "Save", "state": state,
             "elements": [{"display_name": "Your reflection", "name": "text", "type": "textarea", "default": entry.text,
                           "max_length": reflections.MAX_REFLECTION_LENGTH}]}
-    problem = _open(runtime, request.trigger_id, form)
-    return {"ephemeral_text": problem} if problem else {}
+    return _open_for_button(runtime, request, form)
 
 
 @dialog(EDIT_DIALOG)
@@ -524,8 +528,7 @@ def handle_delete(runtime: Runtime, request: ActionRequest, context: dict[str, A
     form = {"callback_id": DELETE_DIALOG, "title": "Delete reflection?", "submit_label": "Delete", "state": state,
             "introduction_text": "It is removed from your journal for good. A post already shared in a channel stays.",
             "elements": []}
-    problem = _open(runtime, request.trigger_id, form)
-    return {"ephemeral_text": problem} if problem else {}
+    return _open_for_button(runtime, request, form)
 
 
 @dialog(DELETE_DIALOG)
