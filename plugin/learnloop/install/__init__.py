@@ -1,0 +1,1 @@
+"""Installing learnloop into the host tools from manifests: install, uninstall, doctor."""

@@ -1,0 +1,69 @@
+"""Writes what an install produced (tokens, ids) into learnloop's TOML configuration file,
+keeping the admin's comments and layout."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import Array
+
+from learnloop.install.ledger import write_atomically
+
+
+def mask(secret: str) -> str:
+    """Enough of a secret to recognise it, never enough to use it."""
+    return f"{secret[:4]}… ({len(secret)} characters)" if len(secret) > 8 else "…"
+
+
+class ConfigFile:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        if path.exists():
+            try:
+                self._document = tomlkit.parse(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, tomlkit.exceptions.TOMLKitError) as exc:
+                raise ValueError(f"{path}: not valid TOML, so the installer will not write to it: {exc}") from None
+        else:
+            self._document = tomlkit.document()
+            self._document.add(tomlkit.comment("learnloop configuration; `learnloop install` wrote the Mattermost keys."))
+        self.changed = False
+
+    def get(self, key: str) -> Any:
+        value = self._document.get(key)
+        return value.unwrap() if hasattr(value, "unwrap") else value
+
+    def set(self, key: str, value: str) -> None:
+        if self.get(key) != value:
+            self._document[key] = value
+            self.changed = True
+
+    def add_to_list(self, key: str, value: str) -> None:
+        current = self.get(key) or []
+        if isinstance(current, str):
+            current = [part.strip() for part in current.split(",") if part.strip()]
+        if value not in current:
+            self._set_list(key, [*current, value])
+
+    def remove_from_list(self, key: str, value: str) -> None:
+        current = self.get(key) or []
+        if isinstance(current, list) and value in current:
+            self._set_list(key, [item for item in current if item != value])
+
+    def remove(self, key: str) -> None:
+        if key in self._document:
+            del self._document[key]
+            self.changed = True
+
+    def save(self) -> None:
+        if self.changed:
+            write_atomically(self.path, tomlkit.dumps(self._document))
+            self.changed = False
+
+    def _set_list(self, key: str, values: list[str]) -> None:
+        array: Array = tomlkit.array()
+        array.extend(values)
+        self._document[key] = array
+        self.changed = True

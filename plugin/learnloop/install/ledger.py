@@ -1,0 +1,100 @@
+"""The install record: what each install created in each host, so that a re-run finishes the job
+and `learnloop uninstall` removes exactly that, nothing else.
+
+It lives beside the configuration file (`learnloop.install.json` for `learnloop.toml`) and is
+rewritten after every change, so an install that fails half-way leaves a true record. It holds
+ids, never secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+LEDGER_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Something in a host: `created` says whether learnloop made it (and so may remove it)."""
+
+    type: str
+    id: str
+    label: str
+    created: bool
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def ledger_path_for(config_file: Path) -> Path:
+    return config_file.with_name(f"{config_file.stem}.install.json")
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._hosts: dict[str, dict[str, Any]] = {}
+        if path.exists():
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"{path}: the install record cannot be read ({exc}); move it aside and re-run "
+                                 "install, which finds what exists") from None
+            if not isinstance(data, dict) or data.get("version") != LEDGER_VERSION:
+                raise ValueError(f"{path}: not a learnloop install record of version {LEDGER_VERSION}")
+            self._hosts = data.get("hosts", {})
+
+    def resources(self, host: str) -> list[Resource]:
+        return [Resource(**entry) for entry in self._hosts.get(host, {}).get("resources", [])]
+
+    def find(self, host: str, type_: str, label: str | None = None) -> Resource | None:
+        return next((r for r in self.resources(host) if r.type == type_ and (label is None or r.label == label)),
+                    None)
+
+    def status(self, host: str) -> str | None:
+        return self._hosts.get(host, {}).get("status")
+
+    def record(self, host: str, resource: Resource) -> None:
+        """Add or replace (same type and label) a resource, and save at once."""
+        entries = [e for e in self._entry(host)["resources"]
+                   if (e["type"], e["label"]) != (resource.type, resource.label)]
+        entries.append(asdict(resource))
+        self._entry(host)["resources"] = entries
+        self._save()
+
+    def forget(self, host: str, resource: Resource) -> None:
+        entry = self._entry(host)
+        entry["resources"] = [e for e in entry["resources"] if (e["type"], e["label"]) != (resource.type, resource.label)]
+        if not entry["resources"]:
+            del self._hosts[host]
+        self._save()
+
+    def set_status(self, host: str, status: str) -> None:
+        self._entry(host)["status"] = status
+        self._save()
+
+    def _entry(self, host: str) -> dict[str, Any]:
+        return self._hosts.setdefault(host, {"status": "incomplete", "resources": []})
+
+    def _save(self) -> None:
+        for entry in self._hosts.values():
+            entry["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        write_atomically(self.path, json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n")
+
+
+def write_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
+    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,278 @@
+"""Manifests: what learnloop needs in each host tool, declared in `manifests/<host>.yaml`.
+
+The format is versioned (`manifest_version: 1`) and modelled on Slack's app manifest: display
+information, a bot user, the slash command, event subscriptions. Every manifest is refused before
+anything is touched when it has an unknown key, a wrong type, a missing field or an unsupported
+version; the error names the file, the line and the path, and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
+
+SUPPORTED_VERSIONS = (1,)
+HOSTS = ("mattermost", "mediawiki", "outline", "bookstack")
+
+ServicePath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]*$", max_length=200,
+                                   description="A path on LEARNLOOP_PUBLIC_URL, such as /mattermost/command.")]
+ChannelRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$",
+                                  description="team-name/channel-name, as in the channel's URL.")]
+TeamName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="A team's name, as in its URL.")]
+WikiName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
+                                description="The `name` of a [[wikis]] entry in learnloop's configuration.")]
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be used; each line of the message names a place in the file."""
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DisplayInformation(_Part):
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field(default="", max_length=500)
+    icon_url: AnyHttpUrl | None = None
+
+
+class BotUser(_Part):
+    username: str = Field(pattern=r"^[a-z][a-z0-9._-]{2,21}$",
+                          description="3 to 22 characters: lower-case letters, digits, '.', '_' or '-'.")
+    display_name: str = Field(min_length=1, max_length=64)
+    description: str = Field(default="", max_length=1024)
+
+
+class SlashCommand(_Part):
+    trigger: str = Field(pattern=r"^[a-z0-9_.-]{1,128}$", description="The word after '/', without the '/'.")
+    path: ServicePath = "/mattermost/command"
+    display_name: str = Field(default="learnloop", max_length=64)
+    description: str = Field(default="", max_length=128)
+    autocomplete: bool = True
+
+
+class OutgoingWebhooks(_Part):
+    """One outgoing webhook per channel: links become content, replies and mentions exchanges."""
+
+    path: ServicePath = "/mattermost/outgoing"
+    display_name: str = Field(default="learnloop", min_length=1, max_length=64)
+    description: str = Field(default="", max_length=500)
+    channels: list[ChannelRef] = Field(default_factory=list)
+    community_channels: bool = Field(
+        default=True, description="Also listen in every community channel named in the configuration.")
+
+
+class _Manifest(_Part):
+    manifest_version: Literal[1]
+    display_information: DisplayInformation
+
+
+class MattermostManifest(_Manifest):
+    host: Literal["mattermost"]
+    bot_user: BotUser
+    slash_command: SlashCommand
+    outgoing_webhooks: OutgoingWebhooks = OutgoingWebhooks()
+    teams: list[TeamName] = Field(
+        default_factory=list,
+        description="Teams that get the slash command and the bot; the teams of the channels are added.")
+
+
+class RatingWidget(_Part):
+    enabled: bool = True
+
+
+class MediaWikiWidget(RatingWidget):
+    page: str = Field(default="MediaWiki:Common.js", pattern=r"^MediaWiki:[^<>\[\]{}|#]+\.js$")
+
+
+class MediaWikiManifest(_Manifest):
+    host: Literal["mediawiki"]
+    wiki: WikiName | None = None
+    required_rights: list[str] = Field(
+        default_factory=lambda: ["read", "edit", "createpage", "editsitejs"],
+        description="Rights the bot password's grants must give (Special:BotPasswords).")
+    widget: MediaWikiWidget = MediaWikiWidget()
+    print_push_snippet: bool = Field(
+        default=True, description="Print the optional LocalSettings.php snippet for signed push delivery.")
+
+
+class OutlineWebhook(_Part):
+    name: str = Field(default="learnloop", min_length=1, max_length=255)
+    events: list[Literal["documents.create", "documents.publish", "documents.update", "documents.delete"]] = Field(
+        default_factory=lambda: ["documents.create", "documents.publish", "documents.update", "documents.delete"],
+        min_length=1)
+
+
+class OutlineManifest(_Manifest):
+    host: Literal["outline"]
+    wiki: WikiName | None = None
+    webhook: OutlineWebhook = OutlineWebhook()
+
+
+class BookStackWebhook(_Part):
+    name: str = Field(default="learnloop", min_length=1, max_length=150)
+    events: list[Literal["page_create", "page_update", "page_delete"]] = Field(
+        default_factory=lambda: ["page_create", "page_update", "page_delete"], min_length=1)
+
+
+class BookStackManifest(_Manifest):
+    host: Literal["bookstack"]
+    wiki: WikiName | None = None
+    webhook: BookStackWebhook = BookStackWebhook()
+    widget: RatingWidget = RatingWidget()
+
+
+Manifest = MattermostManifest | MediaWikiManifest | OutlineManifest | BookStackManifest
+MODELS: dict[str, type[_Manifest]] = {
+    "mattermost": MattermostManifest, "mediawiki": MediaWikiManifest,
+    "outline": OutlineManifest, "bookstack": BookStackManifest,
+}
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Remembers the line of every mapping key and sequence item, and refuses duplicate keys."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value
+                if key in seen:
+                    raise ManifestError(f"line {key_node.start_mark.line + 1}: '{key}' appears twice")
+                seen.add(key)
+                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                self.walk(value_node, (*path, key))
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                self.lines[(*path, index)] = item.start_mark.line + 1
+                self.walk(item, (*path, index))
+
+
+def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
+    """Validate a manifest's text; `source` names it in errors."""
+    loader = _LineLoader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                raise ManifestError(f"{source}: the file is empty; expected a mapping with manifest_version and host")
+            loader.walk(node, ())
+            data = loader.construct_document(node)
+        except ManifestError as exc:
+            raise ManifestError(f"{source}:{str(exc).removeprefix('line ')}") from None
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = f":{mark.line + 1}" if mark else ""
+            raise ManifestError(f"{source}{line}: not valid YAML: {exc.problem or exc}") from None
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise ManifestError(f"{source}:1: expected a mapping with manifest_version and host, got {_kind(data)}")
+    _check_header(data, source, loader.lines)
+    model = MODELS[data["host"]]
+    try:
+        return model.model_validate(data)  # type: ignore[return-value]
+    except ValidationError as exc:
+        problems = [_describe(error, source, loader.lines, model) for error in exc.errors(include_url=False)]
+        raise ManifestError("\n".join(problems)) from None
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the manifest: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ManifestError(f"{path}: not UTF-8 text") from None
+    return parse_manifest(text, str(path))
+
+
+def _check_header(data: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int]) -> None:
+    version = data.get("manifest_version")
+    if "manifest_version" not in data:
+        raise ManifestError(f"{source}:1: manifest_version: required; this learnloop reads manifest_version: 1")
+    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+        supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
+        raise ManifestError(f"{source}:{lines.get(('manifest_version',), 1)}: manifest_version: {version!r} is not "
+                            f"supported; this learnloop reads manifest_version {supported}")
+    host = data.get("host")
+    if host not in MODELS:
+        where = lines.get(("host",), 1)
+        got = "missing" if "host" not in data else f"got {host!r}"
+        raise ManifestError(f"{source}:{where}: host: expected one of {', '.join(HOSTS)} ({got})")
+
+
+def _describe(error: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int],
+              model: type[BaseModel]) -> str:
+    location = tuple(error.get("loc", ()))
+    line = _nearest_line(location, lines)
+    path = ".".join(str(part) for part in location) or "(top level)"
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(model, location[:-1])
+        message = "unknown key" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
+    elif kind == "missing":
+        message = "required, but missing"
+    else:
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        given = error.get("input")
+        if not isinstance(given, (dict, list)) and given is not None:
+            message += f" (got {given!r})"
+    return f"{source}:{line}: {path}: {message}"
+
+
+def _nearest_line(location: tuple[Any, ...], lines: dict[tuple[str | int, ...], int]) -> int:
+    for end in range(len(location), -1, -1):
+        if location[:end] in lines:
+            return lines[location[:end]]
+    return 1
+
+
+def _allowed_keys(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in location:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _kind(value: Any) -> str:
+    return "nothing" if value is None else f"a {type(value).__name__}"
+
+
+def json_schema(host: str) -> dict[str, Any]:
+    """The JSON Schema editors use to check `manifests/<host>.yaml` (committed as <host>.schema.json)."""
+    schema = MODELS[host].model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://github.com/learnloop/learnloop/manifests/{host}.schema.json"
+    return schema
+
+
+def schema_text(host: str) -> str:
+    return json.dumps(json_schema(host), indent=2, sort_keys=True) + "\n"

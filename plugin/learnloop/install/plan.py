@@ -1,0 +1,115 @@
+"""What an install, uninstall or doctor run does, step by step, in words an admin can act on.
+
+Installers walk the same code with and without `--dry-run`: every change goes through
+`Plan.change`, which performs it only when the run is real. So the printed plan is exactly what
+a real run would do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from learnloop.config import Settings
+from learnloop.install.config_file import ConfigFile
+from learnloop.install.ledger import Ledger
+
+Action = Literal["create", "update", "remove", "keep", "leave", "manual"]
+CHANGES: frozenset[str] = frozenset({"create", "update", "remove"})
+T = TypeVar("T")
+
+
+class InstallBlocked(Exception):
+    """Checks failed before anything was touched; each problem says what to fix."""
+
+    def __init__(self, host: str, problems: list[str]) -> None:
+        self.host = host
+        self.problems = problems
+        super().__init__(f"{host}: nothing was changed; fix first:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class InstallFailed(Exception):
+    """A step failed half-way; what was done so far is in the plan and the install record."""
+
+
+@dataclass(frozen=True)
+class Step:
+    action: Action
+    what: str
+    detail: str = ""
+
+
+@dataclass
+class InstallContext:
+    settings: Settings
+    ledger: Ledger
+    config: ConfigFile
+    dry_run: bool = False
+
+
+@dataclass
+class Plan:
+    dry_run: bool
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def change(self, action: Action, what: str, detail: str, perform: Callable[[], T]) -> T | None:
+        """Record a step and, unless this is a dry run, perform it. A failure names the step."""
+        self.steps.append(Step(action, what, detail))
+        if self.dry_run:
+            return None
+        try:
+            return perform()
+        except Exception as exc:
+            raise InstallFailed(f"could not {action} {what}: {exc}") from exc
+
+    def say(self, action: Action, what: str, detail: str = "") -> None:
+        self.steps.append(Step(action, what, detail))
+
+    def note(self, text: str) -> None:
+        """Something for the admin to read or paste; printed after the steps."""
+        self.notes.append(text)
+
+    @property
+    def changes(self) -> int:
+        return sum(step.action in CHANGES for step in self.steps)
+
+    def render(self) -> str:
+        width = max((len(step.action) for step in self.steps), default=6)
+        lines = [f"  {step.action.ljust(width)}  {step.what}" + (f": {step.detail}" if step.detail else "")
+                 for step in self.steps]
+        if self.dry_run:
+            lines.append(f"dry run: {self.changes} change(s) planned, nothing was touched")
+        else:
+            lines.append(f"{self.changes} change(s) made" if self.changes else "nothing to change: already installed")
+        return "\n".join([*lines, *self.notes])
+
+
+Status = Literal["ok", "fix", "skip"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of `learnloop doctor`."""
+
+    host: str
+    check: str
+    status: Status
+    detail: str = ""
+
+
+def render_checks(checks: list[Check]) -> str:
+    host_width = max((len(c.host) for c in checks), default=4)
+    check_width = max((len(c.check) for c in checks), default=5)
+    header = f"{'host'.ljust(host_width)}  {'check'.ljust(check_width)}  status  detail"
+    rows = [f"{c.host.ljust(host_width)}  {c.check.ljust(check_width)}  {c.status.ljust(6)}  {c.detail}"
+            for c in checks]
+    fixes = sum(c.status == "fix" for c in checks)
+    summary = "everything checked is fine" if not fixes else f"{fixes} thing(s) to fix"
+    return "\n".join([header, *rows, summary])
+
+
+def config_path(settings: Settings) -> Path:
+    return Path(settings.config_file)

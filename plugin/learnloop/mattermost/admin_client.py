@@ -1,0 +1,114 @@
+"""The REST calls the installer and `learnloop doctor` make with an admin's personal access token.
+
+Kept apart from the bot's client so that the service itself never holds calls that need admin
+rights. Every call is one of the official API's operations (tests validate them against it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from learnloop.mattermost.client import MAX_PER_PAGE, JsonObject, MattermostClient, MattermostError, _segment
+
+
+class MattermostAdminClient(MattermostClient):
+    def ping(self) -> JsonObject:
+        return self._api("GET", "/system/ping")
+
+    def get_config(self) -> JsonObject:
+        """The server configuration; needs `manage_system`."""
+        return self._api("GET", "/config")
+
+    def get_roles(self, names: list[str]) -> list[JsonObject]:
+        if not names:
+            return []
+        return self._api("POST", "/roles/names", json=names)
+
+    def get_my_team_members(self) -> list[JsonObject]:
+        return self._api("GET", "/users/me/teams/members")
+
+    def get_team_by_name(self, name: str) -> JsonObject | None:
+        return self._maybe("GET", f"/teams/name/{_segment(name)}")
+
+    def get_channel_by_name(self, team_name: str, channel_name: str) -> JsonObject | None:
+        return self._maybe("GET", f"/teams/name/{_segment(team_name)}/channels/name/{_segment(channel_name)}")
+
+    def get_user_by_username(self, username: str) -> JsonObject | None:
+        return self._maybe("GET", f"/users/username/{_segment(username)}")
+
+    def get_bot(self, user_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/bots/{_segment(user_id)}", params={"include_deleted": "true"})
+
+    def create_bot(self, username: str, display_name: str, description: str) -> JsonObject:
+        return self._api("POST", "/bots", json={
+            "username": username, "display_name": display_name, "description": description})
+
+    def patch_bot(self, user_id: str, *, username: str, display_name: str, description: str) -> JsonObject:
+        return self._api("PUT", f"/bots/{_segment(user_id)}", json={
+            "username": username, "display_name": display_name, "description": description})
+
+    def enable_bot(self, user_id: str) -> JsonObject:
+        return self._api("POST", f"/bots/{_segment(user_id)}/enable")
+
+    def disable_bot(self, user_id: str) -> JsonObject:
+        return self._api("POST", f"/bots/{_segment(user_id)}/disable")
+
+    def create_user_access_token(self, user_id: str, description: str) -> JsonObject:
+        """Returns `{id, token, user_id, description}`; `token` is shown this once only."""
+        return self._api("POST", f"/users/{_segment(user_id)}/tokens", json={"description": description})
+
+    def get_user_access_token(self, token_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/users/tokens/{_segment(token_id)}")
+
+    def revoke_user_access_token(self, token_id: str) -> None:
+        self._api("POST", "/users/tokens/revoke", json={"token_id": token_id})
+
+    def add_team_member(self, team_id: str, user_id: str) -> JsonObject:
+        return self._api("POST", f"/teams/{_segment(team_id)}/members", json={"team_id": team_id, "user_id": user_id})
+
+    def add_channel_member(self, channel_id: str, user_id: str) -> JsonObject:
+        return self._api("POST", f"/channels/{_segment(channel_id)}/members", json={"user_id": user_id})
+
+    def list_commands(self, team_id: str) -> list[JsonObject]:
+        return self._api("GET", "/commands", params={"team_id": team_id, "custom_only": "true"})
+
+    def create_command(self, command: JsonObject) -> JsonObject:
+        return self._api("POST", "/commands", json=command)
+
+    def update_command(self, command: JsonObject) -> JsonObject:
+        return self._api("PUT", f"/commands/{_segment(command['id'])}", json=command)
+
+    def delete_command(self, command_id: str) -> None:
+        self._api("DELETE", f"/commands/{_segment(command_id)}")
+
+    def iter_outgoing_webhooks(self, team_id: str) -> Iterator[JsonObject]:
+        page = 0
+        while True:
+            hooks = self._api("GET", "/hooks/outgoing",
+                              params={"team_id": team_id, "page": page, "per_page": MAX_PER_PAGE})
+            yield from hooks
+            if len(hooks) < MAX_PER_PAGE:
+                return
+            page += 1
+
+    def get_outgoing_webhook(self, hook_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/hooks/outgoing/{_segment(hook_id)}")
+
+    def create_outgoing_webhook(self, hook: JsonObject) -> JsonObject:
+        return self._api("POST", "/hooks/outgoing", json=hook)
+
+    def update_outgoing_webhook(self, hook: JsonObject) -> JsonObject:
+        return self._api("PUT", f"/hooks/outgoing/{_segment(hook['id'])}", json=hook)
+
+    def delete_outgoing_webhook(self, hook_id: str) -> None:
+        self._api("DELETE", f"/hooks/outgoing/{_segment(hook_id)}")
+
+    def _maybe(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> Any:
+        """The object, or None when Mattermost answers 404."""
+        try:
+            return self._api(method, path, params=params)
+        except MattermostError as exc:
+            if exc.status_code == 404:
+                return None
+            raise
