@@ -50,3 +50,21 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+
+
+def test_0007_counts_the_members_of_weeks_folded_before_it(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0006")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO communities (id, channel_id, name, ratings_count, stars_sum, created_at) "
+            "VALUES (1, 'fukk3xq1bbn8fgmsiwh4xprwdh', 'Data guild', 0, 0, '2026-11-02 09:00:00')")
+        for week, metric, value, members in (("2026-11-02", "ratings", 5, ["a", "b", "c"]),
+                                             ("2026-11-09", "ratings", 2, ["a"]), ("2026-11-09", "new_pages", 4, [])):
+            connection.exec_driver_sql(f"INSERT INTO weekly_counts VALUES (1, '{week}', '{metric}', {value})")
+            for member in members:
+                connection.exec_driver_sql(f"INSERT INTO weekly_members VALUES (1, '{week}', '{metric}', '{member}')")
+    upgrade(fresh_engine)
+    with fresh_engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT metric, value, members FROM weekly_counts ORDER BY week, metric").all()
+    assert [tuple(row) for row in rows] == [("ratings", 5, 3), ("new_pages", 4, 0), ("ratings", 2, 1)]

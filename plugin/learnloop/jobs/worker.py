@@ -12,7 +12,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.jobs import mattermost_delivery, wiki
 from learnloop.jobs.outbox import DeliveryReport, deliver_due
 from learnloop.jobs.prompts import run_prompt_pass
-from learnloop.services.rollups import fold_all
+from learnloop.services.rollups import fold_all, keep_current
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,12 @@ def run_wikis(runtime: Runtime) -> None:
 
 
 def run_rollups(runtime: Runtime) -> int:
-    return fold_all(runtime.uow, runtime.signing_key, runtime.clock())
+    """Fold new events, then bring the dashboard's stored counts up to date where no event did
+    (a new week's fixed periods, scores after an upgrade)."""
+    folded = fold_all(runtime.uow, runtime.signing_key, runtime.clock())
+    with runtime.uow() as uow:
+        keep_current(uow, runtime.clock())
+    return folded
 
 
 def run_once(runtime: Runtime) -> DeliveryReport:

@@ -1,21 +1,35 @@
 """Weekly rollups maintained from the event log, so a dashboard never rescans history.
 
 The worker folds new events (after the `rollups` cursor) into weekly totals and weekly member
-sets; people enter those sets only as keyed hashes, enough to count distinct people."""
+sets; people enter those sets only as keyed hashes, enough to count distinct people. In the same
+transaction it keeps what a page would otherwise count or sort over the whole catalogue: each
+week's distinct members, the distinct members of the fixed periods (the last 4 and 12 weeks), and
+the scores of the items rated, in an index by score."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Double, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from learnloop.storage.tables import ContentItem, Event, WeeklyCount, WeeklyMember
+from learnloop.domain.scores import Prior, bayesian_average, community_prior, needs_rebase
+from learnloop.storage.tables import (
+    Community,
+    ContentItem,
+    Event,
+    ItemScore,
+    PeriodMember,
+    ScoreBasis,
+    WeeklyCount,
+    WeeklyMember,
+)
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "rollups"
@@ -29,11 +43,23 @@ PEOPLE_METRICS = frozenset({
     "reflections_published", "prompts_sent", "prompts_answered",
 })
 """Measures that describe what people did: shown only when at least k distinct people stand behind them."""
+DISTINCT_THINGS = frozenset({"items_rated", "threads"})
+"""Measures that count distinct things (items, threads), read from the member sets, not summed per week."""
+MEMBER_METRICS = sorted(PEOPLE_METRICS | DISTINCT_THINGS)
+"""Every measure with a member set."""
+FIXED_PERIOD_WEEKS = (4, 12)
+"""The page's fixed periods, whose distinct members the worker keeps (a custom period counts them)."""
 
 
 def week_of(moment: datetime) -> date:
     day = moment.date()
     return day - timedelta(days=day.weekday())
+
+
+def last_weeks(today: date, weeks: int) -> list[date]:
+    """The weeks (Mondays) of the last `weeks` weeks up to and including today's."""
+    this_week = today - timedelta(days=today.weekday())
+    return [this_week - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
 
 
 def member_key(user_id: str, key: bytes) -> str:
@@ -71,11 +97,16 @@ def contributions(event: Event, item_kind: str | None, key: bytes) -> list[Contr
     return [Contribution(metric, person if metric in PEOPLE_METRICS else None)]
 
 
+def _insert(uow: UnitOfWork) -> Callable[..., Any]:
+    """The dialect's INSERT, which has ON CONFLICT."""
+    return postgresql.insert if uow.session.connection().dialect.name == "postgresql" else sqlite.insert
+
+
 def _upsert_counts(uow: UnitOfWork, counts: dict[tuple[int, date, str], int]) -> None:
     if not counts:
         return
     connection = uow.session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = _insert(uow)
     table = WeeklyCount.__table__
     rows = [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()]
     statement = insert(table).values(rows)
@@ -88,10 +119,108 @@ def _insert_members(uow: UnitOfWork, members: set[tuple[int, date, str, str]]) -
     if not members:
         return
     connection = uow.session.connection()
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = _insert(uow)
     rows = [{"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members]
     for start in range(0, len(rows), 500):
         connection.execute(insert(WeeklyMember.__table__).values(rows[start:start + 500]).on_conflict_do_nothing())
+
+
+def _recount_members(uow: UnitOfWork, weeks: dict[int, set[date]]) -> None:
+    """Each touched week's distinct members, counted again from its member sets (exact however often
+    a member comes back)."""
+    members = WeeklyMember.__table__
+    counts = WeeklyCount.__table__
+    counted = select(func.count()).select_from(members).where(
+        members.c.community_id == counts.c.community_id, members.c.week == counts.c.week,
+        members.c.metric == counts.c.metric).scalar_subquery()
+    connection = uow.session.connection()
+    for community_id, touched in weeks.items():
+        connection.execute(update(counts).where(counts.c.community_id == community_id, counts.c.week.in_(touched))
+                           .values(members=counted))
+
+
+def distinct_members(uow: UnitOfWork, community_id: int, weeks: list[date]) -> dict[str, int]:
+    """Distinct members per measure over some weeks, counted from the member sets."""
+    return {metric: int(count) for metric, count in uow.session.execute(
+        select(WeeklyMember.metric, func.count(func.distinct(WeeklyMember.member)))
+        .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks),
+               WeeklyMember.metric.in_(MEMBER_METRICS))
+        .group_by(WeeklyMember.metric)).all()}
+
+
+def store_period_members(uow: UnitOfWork, community_id: int, today: date) -> None:
+    """Replace a community's stored periods by today's fixed periods, every measure counted (zeros too,
+    so that a stored period is known to be complete)."""
+    uow.session.execute(delete(PeriodMember).where(PeriodMember.community_id == community_id))
+    rows = []
+    for size in FIXED_PERIOD_WEEKS:
+        weeks = last_weeks(today, size)
+        found = distinct_members(uow, community_id, weeks)
+        rows += [{"community_id": community_id, "first_week": weeks[0], "weeks": size, "metric": metric,
+                  "value": found.get(metric, 0)} for metric in MEMBER_METRICS]
+    uow.session.connection().execute(PeriodMember.__table__.insert(), rows)
+
+
+def _refresh_periods(uow: UnitOfWork, weeks: dict[int, set[date]], today: date) -> None:
+    """After a fold: recount the stored periods of every community whose new members fall in them,
+    or in today's fixed periods, so that no stored period is ever behind its member sets."""
+    stored = dict(uow.session.execute(
+        select(PeriodMember.community_id, func.min(PeriodMember.first_week))
+        .where(PeriodMember.community_id.in_(weeks)).group_by(PeriodMember.community_id)).all())
+    current = last_weeks(today, max(FIXED_PERIOD_WEEKS))[0]
+    for community_id, touched in weeks.items():
+        start = min(current, stored.get(community_id, current))
+        if max(touched) >= start:
+            store_period_members(uow, community_id, today)
+
+
+def rebase_scores(uow: UnitOfWork, community_id: int, prior: Prior, now: datetime) -> None:
+    """Every rated item's score recomputed with the community's prior as it is now."""
+    connection = uow.session.connection()
+    scores, items = ItemScore.__table__, ContentItem.__table__
+    connection.execute(delete(scores).where(scores.c.community_id == community_id))
+    score = (literal(prior.weight * prior.mean, Double) + items.c.stars_sum) / \
+        (literal(prior.weight, Double) + items.c.ratings_count)
+    connection.execute(scores.insert().from_select(
+        ["item_id", "community_id", "stars_sum", "ratings_count", "score"],
+        select(items.c.id, items.c.community_id, items.c.stars_sum, items.c.ratings_count, score)
+        .where(items.c.community_id == community_id, items.c.ratings_count > 0)))
+    insert = _insert(uow)
+    statement = insert(ScoreBasis.__table__).values(community_id=community_id, prior_mean=prior.mean, updated_at=now)
+    connection.execute(statement.on_conflict_do_update(
+        index_elements=["community_id"], set_={"prior_mean": statement.excluded.prior_mean,
+                                               "updated_at": statement.excluded.updated_at}))
+
+
+def _refresh_scores(uow: UnitOfWork, rated: dict[int, tuple[int, int, int]], now: datetime) -> None:
+    """The stored scores of the items rated in this batch (`rated`: item id -> community, stars, count,
+    as the items hold them now); all of a community's when its mean has drifted from the stored basis."""
+    communities = {community_id for community_id, _, _ in rated.values()}
+    if not communities:
+        return
+    totals = {c: community_prior(stars, count) for c, stars, count in uow.session.execute(
+        select(Community.id, Community.stars_sum, Community.ratings_count).where(Community.id.in_(communities)))}
+    bases = dict(uow.session.execute(
+        select(ScoreBasis.community_id, ScoreBasis.prior_mean).where(ScoreBasis.community_id.in_(communities))).all())
+    stored = {item: (stars, count) for item, stars, count in uow.session.execute(
+        select(ItemScore.item_id, ItemScore.stars_sum, ItemScore.ratings_count).where(ItemScore.item_id.in_(rated)))}
+    rows = []
+    for community_id in communities:
+        prior = totals[community_id]
+        if needs_rebase(bases.get(community_id), prior.mean):
+            rebase_scores(uow, community_id, prior, now)
+            continue
+        basis = Prior(bases[community_id], prior.weight)
+        rows += [{"item_id": item, "community_id": c, "stars_sum": stars, "ratings_count": count,
+                  "score": bayesian_average(stars, count, basis)}
+                 for item, (c, stars, count) in rated.items()
+                 if c == community_id and count > 0 and stored.get(item) != (stars, count)]
+    if rows:
+        insert = _insert(uow)
+        statement = insert(ItemScore.__table__).values(rows)
+        uow.session.connection().execute(statement.on_conflict_do_update(
+            index_elements=["item_id"], set_={name: getattr(statement.excluded, name)
+                                              for name in ("stars_sum", "ratings_count", "score")}))
 
 
 def fold_new_events(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> int:
@@ -102,8 +231,10 @@ def fold_new_events(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = 
     if not events:
         return 0
     item_ids = {event.item_id for event in events if event.kind == "rating" and event.item_id}
-    kinds = dict(uow.session.execute(select(ContentItem.id, ContentItem.kind).where(ContentItem.id.in_(item_ids))).all()) \
-        if item_ids else {}
+    items = {item: (kind, community, stars, count) for item, kind, community, stars, count in uow.session.execute(
+        select(ContentItem.id, ContentItem.kind, ContentItem.community_id, ContentItem.stars_sum,
+               ContentItem.ratings_count).where(ContentItem.id.in_(item_ids)))} if item_ids else {}
+    kinds = {item: kind for item, (kind, _, _, _) in items.items()}
     counts: dict[tuple[int, date, str], int] = defaultdict(int)
     members: set[tuple[int, date, str, str]] = set()
     for event in events:
@@ -116,6 +247,13 @@ def fold_new_events(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = 
                 members.add((event.community_id, week, part.metric, part.member))
     _upsert_counts(uow, counts)
     _insert_members(uow, members)
+    weeks: dict[int, set[date]] = defaultdict(set)
+    for community_id, week, _, _ in members:
+        weeks[community_id].add(week)
+    _recount_members(uow, weeks)
+    _refresh_periods(uow, weeks, now.date())
+    _refresh_scores(uow, {item: (community, stars, count) for item, (_, community, stars, count) in items.items()
+                          if community is not None}, now)
     uow.cursors.move(CURSOR, str(events[-1].id), now)
     uow.commit()
     return len(events)
@@ -129,6 +267,26 @@ def fold_all(uow_factory, key: bytes, now: datetime) -> int:
         total += done
         if done < BATCH:
             return total
+
+
+def keep_current(uow: UnitOfWork, now: datetime) -> None:
+    """What the fold keeps, brought up to date where no new event does it: each active community's
+    fixed periods once a new week begins, and the stored scores of communities rated before they
+    were kept (after an upgrade)."""
+    today = now.date()
+    first = last_weeks(today, max(FIXED_PERIOD_WEEKS))[0]
+    active = set(uow.session.scalars(select(WeeklyCount.community_id).where(WeeklyCount.week >= first).distinct()))
+    current = set(uow.session.scalars(select(PeriodMember.community_id).where(
+        PeriodMember.first_week == first, PeriodMember.weeks == max(FIXED_PERIOD_WEEKS)).distinct()))
+    for community_id in sorted(active - current):
+        store_period_members(uow, community_id, today)
+    unscored = uow.session.execute(
+        select(Community.id, Community.stars_sum, Community.ratings_count)
+        .outerjoin(ScoreBasis, ScoreBasis.community_id == Community.id)
+        .where(ScoreBasis.community_id.is_(None), Community.ratings_count > 0)).all()
+    for community_id, stars, count in unscored:
+        rebase_scores(uow, community_id, community_prior(stars, count), now)
+    uow.commit()
 
 
 def weeks_between(first: date, last: date) -> Iterable[date]:

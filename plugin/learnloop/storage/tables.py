@@ -340,6 +340,8 @@ class WeeklyCount(Base):
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
+    members: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Distinct members (people's hashes, items, threads) behind this week's value, kept by the fold."""
 
 
 class WeeklyMember(Base):
@@ -352,3 +354,41 @@ class WeeklyMember(Base):
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(30), primary_key=True)
     member: Mapped[str] = mapped_column(String(40), primary_key=True)
+
+
+class PeriodMember(Base):
+    """Distinct members behind a measure over one of the page's fixed periods (the last 4 or 12 weeks),
+    kept by the worker: counting distinct members over weeks costs more the more items and threads a
+    community has. Every stored row equals the count over its own weeks."""
+
+    __tablename__ = "period_members"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    first_week: Mapped[date] = mapped_column(Date, primary_key=True)
+    weeks: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class ScoreBasis(Base):
+    """The community mean a community's stored item scores were computed with."""
+
+    __tablename__ = "score_bases"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    prior_mean: Mapped[float]
+    updated_at: Mapped[datetime]
+
+
+class ItemScore(Base):
+    """A rated item's score with its community's stored basis, and the totals it was computed from;
+    the index lets top content read the first rows instead of sorting every rated item."""
+
+    __tablename__ = "item_scores"
+    __table_args__ = (Index("ix_item_scores_rank", "community_id", "score"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    stars_sum: Mapped[int] = mapped_column(Integer)
+    ratings_count: Mapped[int] = mapped_column(Integer)
+    score: Mapped[float]
