@@ -9,22 +9,20 @@ from sqlalchemy import func, select
 
 from learnloop.domain.learning_metrics import Stage, from_each_other_share, maturity, response_rate
 from learnloop.domain.privacy import Figure, guarded
-from learnloop.domain.scores import community_prior
-from learnloop.services.rollups import PEOPLE_METRICS, weeks_between
-from learnloop.storage.tables import ContentItem, Feedback, WeeklyCount, WeeklyMember
+from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
+from learnloop.services.rollups import CURSOR, DISTINCT_THINGS, PEOPLE_METRICS, distinct_members, weeks_between
+from learnloop.storage.tables import ContentItem, Event, Feedback, ItemScore, PeriodMember, ScoreBasis, WeeklyCount
 from learnloop.storage.unit_of_work import UnitOfWork
 
 TOP_CONTENT = 10
+UNFOLDED_RATINGS = 2000
+"""Beyond this many ratings not folded yet (the worker is behind), top content sorts every rated item."""
 SHOWN_METRICS = (
     "ratings", "items_rated", "links_shared", "new_pages", "page_updates", "threads", "replies", "mentions",
     "reflections", "reflections_shared", "reflections_published", "reflection_ratings", "prompts_sent",
     "prompts_answered",
 )
 PEOPLE_BEHIND = {"items_rated": "ratings", "threads": "replies", "reflection_ratings": "ratings"}
-DISTINCT_THINGS = frozenset({"items_rated", "threads"})
-"""Measures that count distinct things (items, threads), read from the member sets, not summed per week."""
-COUNTED_MEMBERS = sorted(PEOPLE_METRICS | DISTINCT_THINGS)
-"""Only the member sets a page reads are counted."""
 """Content counts that still come from people: they are held to k by the people behind them."""
 
 
@@ -78,35 +76,34 @@ class Dashboard:
     feedback: list[FeedbackEntry] = field(default_factory=list)
 
 
-def _totals(uow: UnitOfWork, community_id: int, period: Period) -> tuple[dict[str, int], dict[str, int]]:
-    weeks = period.weeks
-    sums = dict(uow.session.execute(
-        select(WeeklyCount.metric, func.sum(WeeklyCount.value))
-        .where(WeeklyCount.community_id == community_id, WeeklyCount.week.in_(weeks))
-        .group_by(WeeklyCount.metric)).all())
-    people = dict(uow.session.execute(
-        select(WeeklyMember.metric, func.count(func.distinct(WeeklyMember.member)))
-        .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks),
-               WeeklyMember.metric.in_(COUNTED_MEMBERS))
-        .group_by(WeeklyMember.metric)).all())
-    return {m: int(v or 0) for m, v in sums.items()}, {m: int(v) for m, v in people.items()}
-
-
 def _weekly(uow: UnitOfWork, community_id: int, period: Period) -> tuple[dict, dict]:
+    """Each week's values and distinct members, as the fold keeps them."""
     weeks = period.weeks
     values: dict[date, dict[str, int]] = {week: {} for week in weeks}
-    for week, metric, value in uow.session.execute(
-            select(WeeklyCount.week, WeeklyCount.metric, WeeklyCount.value)
+    people: dict[date, dict[str, int]] = {week: {} for week in weeks}
+    for week, metric, value, members in uow.session.execute(
+            select(WeeklyCount.week, WeeklyCount.metric, WeeklyCount.value, WeeklyCount.members)
             .where(WeeklyCount.community_id == community_id, WeeklyCount.week.in_(weeks))):
         values[week][metric] = int(value)
-    people: dict[date, dict[str, int]] = {week: {} for week in weeks}
-    for week, metric, count in uow.session.execute(
-            select(WeeklyMember.week, WeeklyMember.metric, func.count())
-            .where(WeeklyMember.community_id == community_id, WeeklyMember.week.in_(weeks),
-                   WeeklyMember.metric.in_(COUNTED_MEMBERS))
-            .group_by(WeeklyMember.week, WeeklyMember.metric)):
-        people[week][metric] = int(count)
+        people[week][metric] = int(members)
     return values, people
+
+
+def _totals(uow: UnitOfWork, community_id: int, period: Period,
+            weekly_values: dict[date, dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
+    """The period's sums (from the weeks) and distinct members: stored by the worker for the fixed
+    periods, counted from the member sets for any other."""
+    sums: dict[str, int] = {}
+    for week in weekly_values.values():
+        for metric, value in week.items():
+            sums[metric] = sums.get(metric, 0) + value
+    weeks = period.weeks
+    stored = dict(uow.session.execute(
+        select(PeriodMember.metric, PeriodMember.value).where(
+            PeriodMember.community_id == community_id, PeriodMember.first_week == weeks[0],
+            PeriodMember.weeks == len(weeks))).all())
+    people = {m: int(v) for m, v in stored.items()} if stored else distinct_members(uow, community_id, weeks)
+    return sums, people
 
 
 def _figure(metric: str, values: dict[str, int], people: dict[str, int], k: int) -> Figure:
@@ -126,15 +123,63 @@ def _split_figure(values: dict[str, int], people: dict[str, int], k: int) -> Fig
     return guarded(share * 100, contributors, k)
 
 
+Ranked = tuple[float, int, int]
+"""(score, ratings, item id): ranked by score, then ratings, then the oldest item first."""
+
+
+def _rank(found: list[Ranked]) -> list[Ranked]:
+    return sorted(found, key=lambda r: (-r[0], -r[1], r[2]))
+
+
+def _sorted_scan(uow: UnitOfWork, community_id: int, prior: Prior) -> list[Ranked]:
+    """Every rated item scored and sorted: what the stored scores spare a page."""
+    score = (prior.weight * prior.mean + ContentItem.stars_sum) / (prior.weight + ContentItem.ratings_count)
+    rows = uow.session.execute(
+        select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
+        .where(ContentItem.community_id == community_id, ContentItem.ratings_count > 0)
+        .order_by(score.desc(), ContentItem.ratings_count.desc(), ContentItem.id).limit(TOP_CONTENT)).all()
+    return _rank([(bayesian_average(s, n, prior), int(n), int(i)) for s, n, i in rows])
+
+
+def _from_stored_scores(uow: UnitOfWork, community_id: int, prior: Prior, basis_mean: float) -> list[Ranked] | None:
+    """The top items read from the score index: its first rows, then more while an item further down
+    could still rank (the community mean has moved since the scores were stored). Items rated since
+    the last fold are read as they are now. None when too many are (the worker is behind)."""
+    after = int(uow.cursors.get(CURSOR) or 0)
+    unfolded = set(uow.session.scalars(select(Event.item_id).where(
+        Event.id > after, Event.kind == "rating", Event.community_id == community_id).limit(UNFOLDED_RATINGS + 1)))
+    if len(unfolded) > UNFOLDED_RATINGS:
+        return None
+    unfolded.discard(None)
+    found: list[Ranked] = [(bayesian_average(s, n, prior), int(n), int(i)) for s, n, i in uow.session.execute(
+        select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
+        .where(ContentItem.id.in_(unfolded), ContentItem.ratings_count > 0))] if unfolded else []
+    drift = score_drift(prior.weight, basis_mean, prior.mean)
+    offset, chunk = 0, TOP_CONTENT * 2
+    while True:
+        rows = uow.session.execute(
+            select(ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.item_id, ItemScore.score)
+            .where(ItemScore.community_id == community_id)
+            .order_by(ItemScore.score.desc()).offset(offset).limit(chunk)).all()
+        found += [(bayesian_average(s, n, prior), int(n), int(i)) for s, n, i, _ in rows if i not in unfolded]
+        found = _rank(found)[:TOP_CONTENT]
+        if len(rows) < chunk or ranking_settled([r[0] for r in found], TOP_CONTENT, rows[-1][3] + drift):
+            return found
+        offset, chunk = offset + chunk, chunk * 4
+
+
 def top_content(uow: UnitOfWork, community_id: int) -> list[TopItem]:
     community = uow.communities.get(community_id)
     prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
-    score = (prior.weight * prior.mean + ContentItem.stars_sum) / (prior.weight + ContentItem.ratings_count)
-    rows = uow.session.execute(
-        select(ContentItem.title, ContentItem.url, ContentItem.kind, score.label("score"), ContentItem.ratings_count)
-        .where(ContentItem.community_id == community_id, ContentItem.ratings_count > 0)
-        .order_by(score.desc(), ContentItem.ratings_count.desc()).limit(TOP_CONTENT)).all()
-    return [TopItem(title or url, url, kind, float(s), int(n)) for title, url, kind, s, n in rows]
+    basis = uow.session.get(ScoreBasis, community_id)
+    ranked = _from_stored_scores(uow, community_id, prior, basis.prior_mean) if basis is not None else None
+    if ranked is None:
+        ranked = _sorted_scan(uow, community_id, prior)
+    ids = [item for _, _, item in ranked]
+    details = {i: (title, url, kind) for i, title, url, kind in uow.session.execute(
+        select(ContentItem.id, ContentItem.title, ContentItem.url, ContentItem.kind).where(ContentItem.id.in_(ids)))
+    } if ids else {}
+    return [TopItem(details[i][0] or details[i][1], details[i][1], details[i][2], s, n) for s, n, i in ranked]
 
 
 def open_feedback(uow: UnitOfWork, community_id: int, limit: int = 50) -> list[FeedbackEntry]:
@@ -159,8 +204,8 @@ def triage(uow: UnitOfWork, community_id: int, feedback_id: int, status: str) ->
 
 
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Dashboard:
-    values, people = _totals(uow, community_id, period)
     weekly_values, weekly_people = _weekly(uow, community_id, period)
+    values, people = _totals(uow, community_id, period, weekly_values)
     totals = {metric: _figure(metric, values, people, k) for metric in SHOWN_METRICS}
     weekly = {week: {metric: _figure(metric, weekly_values[week], weekly_people[week], k)
                      for metric in SHOWN_METRICS} for week in period.weeks}
