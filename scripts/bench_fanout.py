@@ -6,7 +6,6 @@ Mattermost stand-in that answers every call in 5 ms, while the web process answe
     .venv/bin/python scripts/bench_fanout.py --worker loop        # prompt pass + outbox passes back to back
     .venv/bin/python scripts/bench_fanout.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     .venv/bin/python scripts/bench_fanout.py --instrument --py-spy   # where the worker's time goes
-    .venv/bin/python scripts/bench_fanout.py --worker prototype      # the suggested changes, measured
     ... --json                                                     # one JSON document on stdout
 
 What one run does, all on loopback:
@@ -26,14 +25,11 @@ What one run does, all on loopback:
    a warm-up, then a baseline without the worker, then all through the fan-out;
 5. starts the worker (t0) and waits until every delivery is `sent` (or --timeout):
    --worker service (default): `learnloop worker` exactly as deployed (APScheduler: the prompt pass
-     every 30 s, the first at start; the outbox pass every 1 s, 200 messages per pass,
-     LEARNLOOP_OUTBOX_CONCURRENCY threads);
+     every 30 s, the first at start; the outbox job every 1 s, passes of 200 messages back to back
+     while they come full, LEARNLOOP_OUTBOX_CONCURRENCY threads);
    --worker loop: the same functions (run_prompt_pass, then deliver_due until the outbox is empty,
      repeated) back to back in one subprocess, without the scheduler's intervals: what the code can
      do when nothing waits for a timer;
-   --worker prototype: --worker loop with the changes the findings suggest monkeypatched into the
-     worker child only (set-based planning in chunks, dispatch of everything due in short chunks,
-     batched outbox passes with one read and one write transaction each); learnloop is not changed;
 6. prints: members, fan-out time (t0 until the last delivery's sent_at), prompts per second, the
    phases (all planned, all queued, all sent), duplicates (the stand-in's record of posts per
    delivery id, and the database), deliveries not sent, web p50/p99 before and during the fan-out,
@@ -165,11 +161,14 @@ def instrument(runtime: Any, timers: Timers) -> None:
     for name in ("member_profiles", "plan_runs", "plan_deliveries", "due_user_ids", "dispatch_due", "_statuses"):
         setattr(prompts, name, timers.wrap(f"prompt pass: {name}", getattr(prompts, name)))
     prompts.run_prompt_pass = timers.wrap("prompt pass (whole)", prompts.run_prompt_pass)
-    for name in ("_claim", "_finish"):
+    for name in ("_claim", "_load", "_finish_many"):
         setattr(outbox, name, timers.wrap(f"outbox: {name}", getattr(outbox, name)))
-    for name in ("prompt_for_delivery", "_dm_channel", "_already_posted", "prompt_post", "mark_sent"):
+    for name in ("_already_posted", "prompt_post", "mark_sent"):
         setattr(delivery, name, timers.wrap(f"send_prompt: {name}", getattr(delivery, name)))
-    delivery.HANDLERS[SEND_PROMPT] = timers.wrap("send_prompt (whole handler)", delivery.HANDLERS[SEND_PROMPT])
+    batch = delivery.HANDLERS[SEND_PROMPT]
+    delivery.HANDLERS[SEND_PROMPT] = outbox.BatchHandler(
+        timers.wrap("send_prompt: load (whole batch)", batch.load), timers.wrap("send_prompt: send (one)", batch.send),
+        timers.wrap("send_prompt: record (whole batch)", batch.record))
     original_send = MattermostClient._send
 
     def send(self: Any, method: str, url: str, label: str, **kwargs: Any) -> Any:
@@ -224,260 +223,6 @@ def instrument(runtime: Any, timers: Timers) -> None:
             timers.add("db: connection checked out (session open)", time.perf_counter() - started)
 
 
-# --------------------------------------------------------------------------------------------
-# --worker prototype: the suggestions of the findings, monkeypatched into the worker child only
-# (learnloop's code is not changed). Measured against --worker loop, they show what each is worth.
-# Semantics kept: a delivery is marked sent only after its post exists; a retried message looks
-# for its post first (attempt > 1); inserts ignore conflicts on the same unique keys.
-
-PROTO_PLAN_CHUNK = 250  # members per planning transaction
-PROTO_DISPATCH_CHUNK = 100  # deliveries per dispatch transaction
-PROTO_DISPATCH_ALL = 50_000  # one prompt pass queues everything due, in chunks (not 2000 per 30 s)
-PROTO_GAP_SECONDS = 0.03  # a pause after each chunk's commit, so that a web request sleeping in SQLite's busy
-# handler (it retries after 1, 2, 5, 10 ... 100 ms) finds the lock free before the worker takes it again
-
-
-def install_prototype(runtime: Any) -> None:
-    import learnloop.jobs.prompts as prompts
-    import learnloop.services.prompt_planning as planning
-    from learnloop.services.prompt_dispatch import DispatchReport
-    from learnloop.services.prompt_settings import preferences_of
-    from learnloop.storage.tables import Delivery, Member
-    from sqlalchemy import func, select
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    def bulk_insert(uow: Any, table: Any, rows: list[dict[str, Any]], keys: list[str]) -> None:
-        if rows:
-            insert = postgresql.insert if uow.session.connection().dialect.name == "postgresql" else sqlite.insert
-            uow.session.execute(insert(table).on_conflict_do_nothing(index_elements=keys), rows)
-
-    def plan_deliveries(uow: Any, run_id: int, members: list[Any], now: datetime) -> int:
-        """Set-based and in chunks: one query for the known members, one multi-row INSERT each for new
-        members and deliveries (nudge_at computed up front), a commit per chunk."""
-        run = uow.runs.get(run_id)
-        if run is None:
-            return 0
-        row = uow.schedules.get(run.schedule_id)
-        run_key, local_date = run.id, run.local_date
-        count = select(func.count()).select_from(Delivery).where(Delivery.run_id == run_key)
-        before = uow.session.scalar(count)
-        for start in range(0, len(members), PROTO_PLAN_CHUNK):
-            part = members[start:start + PROTO_PLAN_CHUNK]
-            known = uow.members.many([p.user_id for p in part])
-            bulk_insert(uow, Member.__table__, [
-                {"user_id": p.user_id, "username": p.username, "timezone": p.timezone, "prompts_enabled": True,
-                 "nudges": True, "updated_at": now} for p in part if p.user_id not in known], ["user_id"])
-            for p in part:
-                member = known.get(p.user_id)
-                if member is not None:
-                    if p.username and member.username != p.username:
-                        member.username = p.username
-                    if p.timezone and member.timezone != p.timezone:
-                        member.timezone = p.timezone
-            uow.flush()
-            known = uow.members.many([p.user_id for p in part])
-            rows = []
-            for p in part:
-                member = known[p.user_id]
-                due, window_end = planning._due_and_window(row, local_date, planning.zone(member.timezone, row.timezone),
-                                                           preferences_of(member))
-                rows.append({"run_id": run_key, "user_id": p.user_id, "due_at": due, "window_end": window_end,
-                             "status": "scheduled", "updated_at": now,
-                             "nudge_at": planning._nudge_at(due, window_end) if member.nudges else None})
-            bulk_insert(uow, Delivery.__table__, rows, ["run_id", "user_id"])
-            uow.commit()  # the write lock (SQLite) is given back between chunks
-            time.sleep(PROTO_GAP_SECONDS)
-            run = uow.runs.get(run_key)
-            row = uow.schedules.get(run.schedule_id)
-        run.members_planned = True
-        added = uow.session.scalar(count) - before
-        uow.commit()
-        return added
-
-    original_dispatch = prompts.dispatch_due
-
-    def dispatch_due(uow: Any, now: datetime, presence: dict[str, str], *, limit: int = 1000) -> Any:
-        """The same decisions, PROTO_DISPATCH_CHUNK deliveries per transaction, until nothing due is left."""
-        total = DispatchReport()
-        for _ in range(limit // PROTO_DISPATCH_CHUNK + 2):
-            # the chunk's members in one query (into the session's identity map): dispatch_due's
-            # members.get per delivery then costs no SELECT
-            uow.members.many(sorted({d.user_id for d in uow.deliveries.due(now, PROTO_DISPATCH_CHUNK)}))
-            part = original_dispatch(uow, now, presence, limit=PROTO_DISPATCH_CHUNK)  # commits
-            time.sleep(PROTO_GAP_SECONDS)
-            total.queued += part.queued
-            total.waiting += part.waiting
-            total.expired += part.expired
-            total.nudges += part.nudges
-            for reason, n in part.skipped.items():
-                total.skipped[reason] = total.skipped.get(reason, 0) + n
-            if part.queued + part.waiting + sum(part.skipped.values()) < PROTO_DISPATCH_CHUNK:
-                break
-        return total
-
-    prompts.plan_deliveries = plan_deliveries
-    prompts.dispatch_due = dispatch_due
-    prompts.DISPATCH_BATCH = PROTO_DISPATCH_ALL
-
-
-_READS: dict[str, Any] = {}
-
-
-def _read_session(runtime: Any) -> Any:
-    """A session whose transactions do not take SQLite's write lock (BEGIN DEFERRED: WAL readers never
-    wait for writers); on PostgreSQL learnloop's own sessions."""
-    if runtime.engine.dialect.name != "sqlite":
-        return runtime.sessions()
-    if "sessions" not in _READS:
-        from sqlalchemy import create_engine, event
-        from sqlalchemy.orm import sessionmaker
-
-        engine = create_engine(runtime.engine.url, connect_args={"timeout": 10})
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            dbapi_connection.execute("PRAGMA busy_timeout=10000")
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN DEFERRED")
-
-        _READS["sessions"] = sessionmaker(bind=engine, expire_on_commit=False)
-    return _READS["sessions"]()
-
-
-def _prompt_views(runtime: Any, ids: list[int]) -> tuple[dict[int, Any], dict[str, str | None]]:
-    """What prompt_for_delivery gives for each id, from four set-based queries in one read transaction."""
-    from learnloop.services.prompt_delivery import PromptView
-    from learnloop.services.prompt_planning import zone
-    from learnloop.storage.tables import Community, Delivery, Member, PromptRun, PromptSchedule
-    from sqlalchemy import select
-
-    if not ids:
-        return {}, {}
-    with _read_session(runtime) as session:
-        rows = list(session.scalars(select(Delivery).where(Delivery.id.in_(ids), Delivery.status == "queued")))
-        runs = {r.id: r for r in session.scalars(select(PromptRun).where(PromptRun.id.in_({d.run_id for d in rows})))}
-        schedules = {s.id: s for s in session.scalars(
-            select(PromptSchedule).where(PromptSchedule.id.in_({r.schedule_id for r in runs.values()})))}
-        communities = {c.id: c for c in session.scalars(
-            select(Community).where(Community.id.in_({s.community_id for s in schedules.values()})))}
-        members = {m.user_id: m for m in session.scalars(select(Member).where(Member.user_id.in_({d.user_id for d in rows})))}
-    views = {}
-    for d in rows:
-        run = runs.get(d.run_id)
-        schedule = schedules.get(run.schedule_id) if run else None
-        if schedule is None:
-            continue
-        community = communities.get(schedule.community_id)
-        member = members.get(d.user_id)
-        tz = zone(member.timezone if member else None, schedule.timezone)
-        views[d.id] = PromptView(
-            delivery_id=d.id, user_id=d.user_id, community_id=schedule.community_id,
-            community_name=community.name if community else "your community", questions=list(schedule.questions),
-            default_visibility=schedule.default_visibility, queued_at=d.updated_at, window_end=d.window_end,
-            local_window_end=d.window_end.astimezone(tz).strftime("%a %d %b %H:%M"))
-    return views, {user: member.dm_channel_id for user, member in members.items()}
-
-
-def prototype_deliver(runtime: Any, limit: int, concurrency: int) -> Any:
-    """One outbox pass, send_prompt messages batched: claim (1 write transaction), read every prompt and
-    cached DM channel (1 read transaction without the write lock), HTTP only in the threads, then one
-    executemany UPDATE per table (1 write transaction). Other kinds go through learnloop's _deliver_one."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import learnloop.jobs.mattermost_delivery as delivery
-    import learnloop.jobs.outbox as outbox
-    from learnloop.mattermost.client import MattermostError, RateLimited
-    from learnloop.services.outbox_kinds import SEND_PROMPT
-    from learnloop.storage.tables import Delivery, Member, OutboxMessage
-    from sqlalchemy import bindparam, select, update
-
-    state = outbox._Pass()
-    client = runtime.mattermost()
-    if client is None:
-        return state.report
-    import inspect
-
-    claim = outbox._claim
-    if "kinds" in inspect.signature(getattr(claim, "__wrapped__", claim)).parameters:  # newer learnloop
-        claimed = claim(runtime, runtime.clock(), limit, list(delivery.HANDLERS))
-    else:
-        claimed = claim(runtime, runtime.clock(), limit)
-    prompts_claimed = [c for c in claimed if c[1] == SEND_PROMPT]
-    others = [c for c in claimed if c[1] != SEND_PROMPT]
-    ids = [int(c[2]["delivery_id"]) for c in prompts_claimed]
-    views, dm = _prompt_views(runtime, ids)
-    bot = delivery._bot_user_id(runtime, client)
-    key, public_url = runtime.signing_key, runtime.settings.public_url_text
-
-    def send(item: tuple[int, str, dict[str, Any], int]) -> tuple[Any, ...]:
-        message_id, _, payload, attempts = item
-        delivery_id = int(payload["delivery_id"])
-        view = views.get(delivery_id)
-        if view is None:
-            return (message_id, delivery_id, None, None, False, None, {"skipped": "no longer queued"})
-        try:
-            channel_id = dm.get(view.user_id)
-            new_channel = channel_id is None
-            if new_channel:
-                channel_id = client.create_direct_channel(bot, view.user_id)
-            post_id = delivery._already_posted(client, channel_id, delivery_id, view.queued_at) if attempts > 1 else None
-            if post_id is None:
-                body = delivery.prompt_post(channel_id=channel_id, delivery_id=delivery_id,
-                                            community_name=view.community_name, questions=view.questions,
-                                            window_text=view.window_text(runtime), public_url=public_url, key=key)
-                post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"])["id"])
-            return (message_id, delivery_id, view.user_id, channel_id, new_channel, post_id, None)
-        except MattermostError as exc:
-            return (message_id, delivery_id, view.user_id, None, False, None, exc)
-
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="outbox") as pool:
-        results = list(pool.map(send, prompts_claimed))
-        if others:
-            list(pool.map(lambda m: outbox._deliver_one(runtime, client, delivery.HANDLERS, m, state), others))
-    now = runtime.clock()
-    done = [r for r in results if not isinstance(r[6], MattermostError)]
-    with runtime.uow() as uow:
-        connection = uow.session.connection()
-        channels = [{"b_user": r[2], "b_channel": r[3]} for r in done if r[4]]
-        if channels:
-            connection.execute(update(Member.__table__).where(Member.__table__.c.user_id == bindparam("b_user"))
-                               .values(dm_channel_id=bindparam("b_channel")), channels)
-        sent = [{"b_id": r[1], "b_post": r[5]} for r in done if r[5] is not None]
-        if sent:
-            table = Delivery.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id"), table.c.status == "queued")
-                               .values(status="sent", post_id=bindparam("b_post"), sent_at=now, updated_at=now), sent)
-        finished = [{"b_id": r[0], "b_result": {"post_id": r[5]} if r[5] is not None else r[6]} for r in done]
-        if finished:
-            table = OutboxMessage.__table__
-            connection.execute(update(table).where(table.c.id == bindparam("b_id"))
-                               .values(status="sent", sent_at=now, result=bindparam("b_result"), last_error=None),
-                               finished)
-        uow.commit()
-    state.report.sent += len(done)
-    attempts_of = {c[0]: c[3] for c in prompts_claimed}
-    for r in results:
-        exc = r[6]
-        if not isinstance(exc, MattermostError):
-            continue
-        attempts = attempts_of[r[0]]
-        if isinstance(exc, RateLimited):
-            outbox._finish(runtime, r[0], now=now, retry_at=now + timedelta(seconds=exc.retry_after), error=str(exc),
-                           not_an_attempt=True)
-            state.report.retried += 1
-            continue
-        give_up = not exc.retryable or attempts >= outbox.MAX_ATTEMPTS
-        outbox._finish(runtime, r[0], now=now, retry_at=now + outbox.backoff(attempts), error=str(exc), failed=give_up)
-        if give_up:
-            state.report.failed += 1
-        else:
-            state.report.retried += 1
-    return state.report
-
-
 def child_main(mode: str, stats_file: str | None, limit: int, concurrency: int, max_seconds: float) -> int:
     import logging
 
@@ -487,8 +232,6 @@ def child_main(mode: str, stats_file: str | None, limit: int, concurrency: int, 
     log = logging.getLogger("bench_fanout.child")
     runtime = build_runtime()
     timers = Timers()
-    if mode == "prototype":
-        install_prototype(runtime)
     if stats_file:
         instrument(runtime, timers)
     stop = threading.Event()
@@ -520,11 +263,6 @@ def child_main(mode: str, stats_file: str | None, limit: int, concurrency: int, 
             from learnloop.jobs.outbox import deliver_due
             from learnloop.jobs.prompts import run_prompt_pass
 
-            if mode == "prototype":
-                batched = timers.wrap("prototype: outbox pass (whole)", prototype_deliver)
-
-                def deliver_due(runtime: Any, handlers: Any, *, limit: int, concurrency: int) -> Any:
-                    return batched(runtime, limit, concurrency)
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
             log.info("bench loop worker: prompt pass, then outbox passes of %s until empty, back to back", limit)
             while not stop.is_set():
@@ -1346,9 +1084,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=5.0, help="the stand-in's answer time")
     parser.add_argument("--database-url", help="PostgreSQL (a throw-away schema is made and dropped); default: fresh SQLite")
-    parser.add_argument("--worker", choices=("service", "loop", "prototype"), default="service",
-                        help="service: `learnloop worker` as deployed; loop: its passes back to back; prototype: "
-                             "loop with the suggested changes monkeypatched into the worker child")
+    parser.add_argument("--worker", choices=("service", "loop"), default="service",
+                        help="service: `learnloop worker` as deployed; loop: its passes back to back")
     parser.add_argument("--concurrency", type=int, default=8, help="LEARNLOOP_OUTBOX_CONCURRENCY (default 8, as deployed)")
     parser.add_argument("--outbox-limit", type=int, default=200, help="messages per outbox pass in --worker loop")
     parser.add_argument("--rate", type=float, default=50.0, help="slash commands per second to the web process")
@@ -1364,7 +1101,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, database) and the schema")
     parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
-    parser.add_argument("--child", choices=("service", "loop", "prototype"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("service", "loop"), help=argparse.SUPPRESS)
     parser.add_argument("--child-stats", help=argparse.SUPPRESS)
     parser.add_argument("--child-limit", type=int, default=200, help=argparse.SUPPRESS)
     parser.add_argument("--child-max-seconds", type=float, default=300.0, help=argparse.SUPPRESS)

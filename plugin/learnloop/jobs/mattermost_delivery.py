@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Any
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.outbox import Delivered, Handler
+from learnloop.jobs.outbox import BatchHandler, Handler
 from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.mattermost.client import MattermostClient
 from learnloop.services.chat import record_reply
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_DM, SEND_NUDGE, SEND_PROMPT
-from learnloop.services.prompt_delivery import mark_sent, prompt_for_delivery
+from learnloop.services.prompt_delivery import PromptView, SentPrompt, mark_sent, prompt_for_delivery, prompts_for_deliveries
 
 
 def create_post(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def classify_post(runtime: Runtime, client: MattermostClient, payload: dict[str,
     return {"reply": recorded}
 
 
-HANDLERS: dict[str, Handler] = {CREATE_POST: create_post, RESPOND: respond, CLASSIFY_POST: classify_post}
+HANDLERS: dict[str, Handler | BatchHandler] = {CREATE_POST: create_post, RESPOND: respond, CLASSIFY_POST: classify_post}
 
 
 def _bot_user_id(runtime: Runtime, client: MattermostClient) -> str:
@@ -51,26 +51,19 @@ def _bot_user_id(runtime: Runtime, client: MattermostClient) -> str:
     return configured or runtime.remember("bot_user_id", lambda: str(client.get_me()["id"]))
 
 
-def _dm_channel(runtime: Runtime, client: MattermostClient, user_id: str, *, keep: bool = True) -> str:
-    """The bot's DM channel with a person, asked of Mattermost once and then kept (by the caller's
-    own transaction when `keep` is False)."""
+def _dm_channel(runtime: Runtime, client: MattermostClient, user_id: str) -> str:
+    """The bot's DM channel with a person, asked of Mattermost once and then kept."""
     with runtime.reader() as uow:
         member = uow.members.get(user_id)
         cached = member.dm_channel_id if member else None
     if cached:
         return cached
     channel_id = client.create_direct_channel(_bot_user_id(runtime, client), user_id)
-    if keep:
-        with runtime.uow() as uow:
-            _keep_dm_channel(uow, user_id, channel_id, runtime.clock())
-            uow.commit()
+    with runtime.uow() as uow:
+        uow.members.ensure(user_id, runtime.clock())
+        uow.members.keep_dm_channels({user_id: channel_id})
+        uow.commit()
     return channel_id
-
-
-def _keep_dm_channel(uow: UnitOfWork, user_id: str, channel_id: str, now: datetime) -> None:
-    member = uow.members.ensure(user_id, now)
-    if member.dm_channel_id != channel_id:
-        member.dm_channel_id = channel_id
 
 
 def _already_posted(client: MattermostClient, channel_id: str, delivery_id: int, since: datetime) -> str | None:
@@ -82,28 +75,35 @@ def _already_posted(client: MattermostClient, channel_id: str, delivery_id: int,
     return None
 
 
-def send_prompt(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> Delivered | dict[str, Any]:
-    delivery_id = int(payload["delivery_id"])
+def load_prompts(runtime: Runtime, payloads: list[dict[str, Any]]) -> dict[int, PromptView]:
+    """The pass's prompts, each with its cached DM channel, in one read (no write lock on SQLite)."""
     with runtime.reader() as uow:
-        view = prompt_for_delivery(uow, delivery_id)
-        member = uow.members.get(view.user_id) if view else None
-        cached_channel = member.dm_channel_id if member else None
+        return prompts_for_deliveries(uow, [int(payload["delivery_id"]) for payload in payloads])
+
+
+def send_prompt(runtime: Runtime, client: MattermostClient | None, payload: dict[str, Any], attempt: int,
+                views: dict[int, PromptView]) -> dict[str, Any]:
+    """Post one prompt. On a retry (attempt > 1) the worker may have died after posting and before recording
+    it, so the DM channel is first searched for a post carrying the delivery's id."""
+    assert client is not None
+    delivery_id = int(payload["delivery_id"])
+    view = views.get(delivery_id)
     if view is None:
         return {"skipped": "no longer queued"}
-    channel_id = cached_channel or _dm_channel(runtime, client, view.user_id, keep=False)
+    channel_id = view.dm_channel_id or client.create_direct_channel(_bot_user_id(runtime, client), view.user_id)
     post_id = _already_posted(client, channel_id, delivery_id, view.queued_at) if attempt > 1 else None
     if post_id is None:
         body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, community_name=view.community_name,
                            questions=view.questions, window_text=view.window_text(runtime),
                            public_url=runtime.settings.public_url_text, key=runtime.signing_key)
         post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"])["id"])
-    now = runtime.clock()
+    return {"post_id": post_id, "delivery_id": delivery_id, "user_id": view.user_id, "channel_id": channel_id,
+            "new_channel": view.dm_channel_id is None}
 
-    def record(uow: UnitOfWork) -> None:
-        _keep_dm_channel(uow, view.user_id, channel_id, now)
-        mark_sent(uow, delivery_id, post_id, now, commit=False)
 
-    return Delivered({"post_id": post_id}, record)
+def record_prompts(uow: UnitOfWork, results: list[dict[str, Any]], now: datetime) -> None:
+    mark_sent(uow, [SentPrompt(r["delivery_id"], r["post_id"], r["user_id"], r["channel_id"], r["new_channel"])
+                    for r in results if "post_id" in r], now)
 
 
 def send_nudge(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
@@ -123,5 +123,5 @@ def send_dm(runtime: Runtime, client: MattermostClient, payload: dict[str, Any],
 
 
 HANDLERS[SEND_DM] = send_dm
-HANDLERS[SEND_PROMPT] = send_prompt
+HANDLERS[SEND_PROMPT] = BatchHandler(load_prompts, send_prompt, record_prompts)
 HANDLERS[SEND_NUDGE] = send_nudge

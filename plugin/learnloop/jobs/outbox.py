@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.bootstrap import Runtime
+from learnloop.storage.repositories import ClaimedMessage
 from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.mattermost.client import MattermostClient, MattermostError, RateLimited
 
@@ -28,25 +29,38 @@ MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
 
-@dataclass(frozen=True)
-class Delivered:
-    """A handler's result plus what to record about it in the same transaction that marks the
-    message sent (one write instead of two per message during a fan-out)."""
-
-    result: dict[str, Any]
-    record: Callable[[UnitOfWork], None]
-
-
-Handler = Callable[[Runtime, MattermostClient | None, dict[str, Any], int], "dict[str, Any] | Delivered | None"]
+Handler = Callable[[Runtime, MattermostClient | None, dict[str, Any], int], "dict[str, Any] | None"]
 """Called with the message's payload and its attempt number (1 on the first try)."""
+
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """A kind whose messages of one pass are read together before their calls and recorded together
+    after them, in the transaction that marks them sent: a fan-out then costs a few statements per batch
+    instead of a read and a write transaction per message (on SQLite, each a turn of the write lock)."""
+
+    load: Callable[[Runtime, list[dict[str, Any]]], Any]
+    """One read for all the pass's payloads of this kind; what it returns is handed to each `send`."""
+    send: Callable[[Runtime, MattermostClient | None, dict[str, Any], int, Any], dict[str, Any]]
+    """The calls for one message, in the pass's threads (no database); raises MattermostError."""
+    record: Callable[[UnitOfWork, list[dict[str, Any]], datetime], None]
+    """Writes what the sent messages' results say, before the commit that marks them sent."""
 
 
 @dataclass
 class DeliveryReport:
+    claimed: int = 0
     sent: int = 0
     retried: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def merge(self, other: DeliveryReport) -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.failed += other.failed
+        self.errors.extend(other.errors)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -54,14 +68,9 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> list[tuple[int, str, dict[str, Any], int]]:
+def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> list[ClaimedMessage]:
     with runtime.uow() as uow:
-        messages = uow.outbox.due(now, limit, kinds)
-        claimed = []
-        for message in messages:
-            message.attempts += 1
-            message.next_attempt_at = now + LEASE
-            claimed.append((message.id, message.kind, dict(message.payload), message.attempts))
+        claimed = uow.outbox.claim(now, limit, kinds, now + LEASE)
         uow.commit()
     return claimed
 
@@ -70,46 +79,41 @@ def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> lis
 class _Outcome:
     """What became of one claimed message; written back together with others (see FINISH_BATCH)."""
 
-    message_id: int
+    message: ClaimedMessage
     result: dict[str, Any] | None = None
-    record: Callable[[UnitOfWork], None] | None = None
     error: str | None = None
     retry_at: datetime | None = None
     failed: bool = False
     not_an_attempt: bool = False
 
 
-FINISH_BATCH = 25
-"""Outcomes written per transaction: a fan-out writes once per 25 messages, not once per message.
-A worker that dies mid-batch leaves at most this many messages to be tried again (prompts look for
-their post before sending again; see mattermost_delivery.send_prompt)."""
+FINISH_BATCH = 50
+"""Outcomes written per transaction. A worker that dies mid-pass leaves at most the unwritten ones to be
+tried again after their lease (prompts look for their post before sending again; see
+mattermost_delivery.send_prompt), and each write holds SQLite's lock for a few milliseconds."""
 
 
-def _apply(uow: UnitOfWork, outcome: _Outcome, now: datetime) -> None:
-    message = uow.outbox.get(outcome.message_id)
-    if message is None:
-        return
-    if outcome.not_an_attempt:
-        message.attempts = max(0, message.attempts - 1)
-    if outcome.error is None:
-        message.status, message.sent_at, message.result, message.last_error = "sent", now, outcome.result, None
-        if outcome.record is not None:
-            outcome.record(uow)
-    else:
-        message.last_error = outcome.error[:500]
-        if outcome.failed:
-            message.status = "failed"
-        else:
-            message.next_attempt_at = outcome.retry_at or now
-
-
-def _finish_many(runtime: Runtime, outcomes: list[_Outcome]) -> None:
+def _finish_many(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], outcomes: list[_Outcome]) -> None:
     if not outcomes:
         return
     with runtime.uow() as uow:
         now = runtime.clock()
+        rows = []
         for outcome in outcomes:
-            _apply(uow, outcome, now)
+            sent = outcome.error is None
+            rows.append({
+                "b_id": outcome.message.id, "b_status": "sent" if sent else "failed" if outcome.failed else "pending",
+                "b_sent_at": now if sent else None, "b_result": outcome.result if sent else None,
+                "b_error": None if sent else outcome.error[:500], "b_next": outcome.retry_at or now,
+                "b_undo": 1 if outcome.not_an_attempt else 0,
+            })
+        uow.outbox.finish_many(rows)
+        for kind in sorted({outcome.message.kind for outcome in outcomes}):
+            handler = handlers.get(kind)
+            if isinstance(handler, BatchHandler):
+                results = [o.result for o in outcomes if o.message.kind == kind and o.error is None and o.result]
+                if results:
+                    handler.record(uow, results, now)
         uow.commit()
 
 
@@ -117,34 +121,41 @@ def _finish_many(runtime: Runtime, outcomes: list[_Outcome]) -> None:
 class _Pass:
     """What the threads of one delivery pass share."""
 
+    loaded: dict[str, Any] = field(default_factory=dict)
     report: DeliveryReport = field(default_factory=DeliveryReport)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limited_until: datetime | None = None
 
 
-def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: dict[str, Handler],
-                 claimed: tuple[int, str, dict[str, Any], int], state: _Pass) -> _Outcome:
-    message_id, kind, payload, attempts = claimed
+def _call(runtime: Runtime, client: MattermostClient | None, handler: Handler | BatchHandler,
+          message: ClaimedMessage, state: _Pass) -> dict[str, Any] | None:
+    if isinstance(handler, BatchHandler):
+        return handler.send(runtime, client, message.payload, message.attempts, state.loaded[message.kind])
+    return handler(runtime, client, message.payload, message.attempts)
+
+
+def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: dict[str, Handler | BatchHandler],
+                 message: ClaimedMessage, state: _Pass) -> _Outcome:
     report, lock = state.report, state.lock
     if state.rate_limited_until is not None:
-        return _Outcome(message_id, error="waiting for Mattermost's rate limit to reset",
+        return _Outcome(message, error="waiting for Mattermost's rate limit to reset",
                         retry_at=state.rate_limited_until, not_an_attempt=True)
-    handler = handlers.get(kind)
+    handler = handlers.get(message.kind)
     if handler is None:
         with lock:
             report.failed += 1
-        return _Outcome(message_id, error=f"no handler for '{kind}'", failed=True)
+        return _Outcome(message, error=f"no handler for '{message.kind}'", failed=True)
     try:
-        result = handler(runtime, client, payload, attempts)
+        result = _call(runtime, client, handler, message, state)
     except RateLimited as exc:
         retry_at = runtime.clock() + timedelta(seconds=exc.retry_after)
         with lock:
             state.rate_limited_until = max(retry_at, state.rate_limited_until or retry_at)
             report.retried += 1
             report.errors.append(str(exc))
-        return _Outcome(message_id, error=str(exc), retry_at=retry_at, not_an_attempt=True)
+        return _Outcome(message, error=str(exc), retry_at=retry_at, not_an_attempt=True)
     except MattermostError as exc:
-        give_up = not exc.retryable or attempts >= MAX_ATTEMPTS
+        give_up = not exc.retryable or message.attempts >= MAX_ATTEMPTS
         with lock:
             report.errors.append(str(exc))
             if give_up:
@@ -152,32 +163,44 @@ def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: di
             else:
                 report.retried += 1
         if give_up:
-            log.warning("outbox message %s (%s) failed for good: %s", message_id, kind, exc)
-        return _Outcome(message_id, error=str(exc), retry_at=runtime.clock() + backoff(attempts), failed=give_up)
+            log.warning("outbox message %s (%s) failed for good: %s", message.id, message.kind, exc)
+        return _Outcome(message, error=str(exc), retry_at=runtime.clock() + backoff(message.attempts), failed=give_up)
     with lock:
         report.sent += 1
-    if isinstance(result, Delivered):
-        return _Outcome(message_id, result=result.result, record=result.record)
-    return _Outcome(message_id, result=result)
+    return _Outcome(message, result=result)
 
 
-def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 200, concurrency: int = 1) -> DeliveryReport:
-    """One pass over what is due. With concurrency > 1, calls run in parallel threads (a fan-out
-    to thousands of members is bound by Mattermost's latency, not by our CPU); after a 429 the
-    rest of the pass is put back until the limit resets."""
+def _load(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], claimed: list[ClaimedMessage]) -> dict[str, Any]:
+    loaded: dict[str, Any] = {}
+    for kind, handler in handlers.items():
+        if isinstance(handler, BatchHandler):
+            payloads = [message.payload for message in claimed if message.kind == kind]
+            if payloads:
+                loaded[kind] = handler.load(runtime, payloads)
+    return loaded
+
+
+def deliver_due(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], *, limit: int = 200,
+                concurrency: int = 1) -> DeliveryReport:
+    """One pass over what is due: claim (one write), read what batch handlers need (one read), call
+    Mattermost, write the outcomes back FINISH_BATCH at a time. With concurrency > 1, calls run in parallel
+    threads (a fan-out to thousands of members is bound by Mattermost's latency, not by our CPU); after a
+    429 the rest of the pass is put back until the limit resets."""
     state = _Pass()
     client = runtime.mattermost()
     kinds = [kind for kind in handlers if client is not None or not kind.startswith(MATTERMOST_PREFIX)]
     claimed = _claim(runtime, runtime.clock(), limit, kinds)
+    state.report.claimed = len(claimed)
     pending: list[_Outcome] = []
 
     def collect(outcome: _Outcome) -> None:
         pending.append(outcome)
         if len(pending) >= FINISH_BATCH:
-            _finish_many(runtime, pending)
+            _finish_many(runtime, handlers, pending)
             pending.clear()
 
     try:
+        state.loaded = _load(runtime, handlers, claimed)
         if concurrency <= 1:
             for message in claimed:
                 collect(_deliver_one(runtime, client, handlers, message, state))
@@ -187,5 +210,5 @@ def deliver_due(runtime: Runtime, handlers: dict[str, Handler], *, limit: int = 
                                         claimed):
                     collect(outcome)
     finally:
-        _finish_many(runtime, pending)
+        _finish_many(runtime, handlers, pending)
     return state.report

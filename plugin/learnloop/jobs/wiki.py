@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.outbox import Handler
+from learnloop.jobs.outbox import BatchHandler, Handler
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.wiki_messages import page_announcement_post
 from learnloop.services import reflections, wiki_ingest
@@ -101,4 +101,4 @@ def announce_due(runtime: Runtime) -> int:
         return wiki_ingest.queue_due_announcements(uow, runtime.clock(), build)
 
 
-HANDLERS: dict[str, Handler] = {FETCH_JOB: fetch, PUBLISH_JOB: publish}
+HANDLERS: dict[str, Handler | BatchHandler] = {FETCH_JOB: fetch, PUBLISH_JOB: publish}

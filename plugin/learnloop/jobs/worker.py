@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import time
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -18,13 +19,23 @@ log = logging.getLogger(__name__)
 
 HANDLERS = {**mattermost_delivery.HANDLERS, **wiki.HANDLERS}
 OUTBOX_INTERVAL_SECONDS = 1.0
+OUTBOX_PASS_LIMIT = 200
+OUTBOX_BUSY_SECONDS = 15.0
 WIKI_POLL_SECONDS = 60.0
 ROLLUP_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
 
 
 def deliver_outbox(runtime: Runtime) -> DeliveryReport:
-    report = deliver_due(runtime, HANDLERS, concurrency=runtime.settings.outbox_concurrency)
+    """Passes back to back while each finds a full batch (a fan-out), for at most OUTBOX_BUSY_SECONDS:
+    one pass per scheduler tick would cap delivery at OUTBOX_PASS_LIMIT messages a second."""
+    report = DeliveryReport()
+    started = time.monotonic()
+    while True:
+        one = deliver_due(runtime, HANDLERS, limit=OUTBOX_PASS_LIMIT, concurrency=runtime.settings.outbox_concurrency)
+        report.merge(one)
+        if one.claimed < OUTBOX_PASS_LIMIT or time.monotonic() - started >= OUTBOX_BUSY_SECONDS:
+            break
     if report.sent or report.retried or report.failed:
         log.info("outbox: %s sent, %s to retry, %s failed", report.sent, report.retried, report.failed)
     return report

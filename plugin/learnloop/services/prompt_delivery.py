@@ -23,42 +23,66 @@ class PromptView:
     queued_at: datetime
     window_end: datetime
     local_window_end: str
+    dm_channel_id: str | None = None
+    """The bot's DM channel with the person, if Mattermost was asked for it before."""
 
     def window_text(self, _runtime: object = None) -> str:
         return self.local_window_end
 
 
-def prompt_for_delivery(uow: UnitOfWork, delivery_id: int, *, status: str | None = "queued") -> PromptView | None:
-    delivery = uow.deliveries.get(delivery_id)
-    if delivery is None or (status is not None and delivery.status != status):
-        return None
-    run = uow.runs.get(delivery.run_id)
-    schedule = uow.schedules.get(run.schedule_id) if run else None
-    if schedule is None:
-        return None
-    community = uow.communities.get(schedule.community_id)
-    member = uow.members.get(delivery.user_id)
-    tz = zone(member.timezone if member else None, schedule.timezone)
-    return PromptView(
-        delivery_id=delivery.id, user_id=delivery.user_id, community_id=schedule.community_id,
-        community_name=community.name if community else "your community", questions=list(schedule.questions),
-        default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
-        window_end=delivery.window_end,
-        local_window_end=delivery.window_end.astimezone(tz).strftime("%a %d %b %H:%M"),
-    )
-
-
-def mark_sent(uow: UnitOfWork, delivery_id: int, post_id: str, now: datetime, *, commit: bool = True) -> None:
-    delivery = uow.deliveries.get(delivery_id, for_update=True)
-    if delivery is not None and delivery.status == "queued":
-        delivery.status, delivery.post_id, delivery.sent_at, delivery.updated_at = "sent", post_id, now, now
+def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
+                           status: str | None = "queued") -> dict[int, PromptView]:
+    """The prompts of many deliveries (those in `status`) from two queries, plus one per distinct run,
+    schedule and community: a fan-out reads a whole batch at once."""
+    deliveries = [d for d in uow.deliveries.many(delivery_ids) if status is None or d.status == status]
+    members = uow.members.many(sorted({d.user_id for d in deliveries}))
+    views: dict[int, PromptView] = {}
+    for delivery in deliveries:
         run = uow.runs.get(delivery.run_id)
         schedule = uow.schedules.get(run.schedule_id) if run else None
-        uow.events.append("prompt_sent", occurred_at=now, recorded_at=now, actor_id=delivery.user_id,
-                          community_id=schedule.community_id if schedule else None,
-                          dedupe_key=f"prompt_sent:{delivery.id}")
-    if commit:
-        uow.commit()
+        if schedule is None:
+            continue
+        community = uow.communities.get(schedule.community_id)
+        member = members.get(delivery.user_id)
+        tz = zone(member.timezone if member else None, schedule.timezone)
+        views[delivery.id] = PromptView(
+            delivery_id=delivery.id, user_id=delivery.user_id, community_id=schedule.community_id,
+            community_name=community.name if community else "your community", questions=list(schedule.questions),
+            default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
+            window_end=delivery.window_end,
+            local_window_end=delivery.window_end.astimezone(tz).strftime("%a %d %b %H:%M"),
+            dm_channel_id=member.dm_channel_id if member else None,
+        )
+    return views
+
+
+def prompt_for_delivery(uow: UnitOfWork, delivery_id: int, *, status: str | None = "queued") -> PromptView | None:
+    return prompts_for_deliveries(uow, [delivery_id], status=status).get(delivery_id)
+
+
+@dataclass(frozen=True)
+class SentPrompt:
+    """A prompt posted to a person, to be recorded."""
+
+    delivery_id: int
+    post_id: str
+    user_id: str
+    dm_channel_id: str
+    new_channel: bool = False
+    """True when the DM channel id was just asked of Mattermost (then it is kept)."""
+
+
+def mark_sent(uow: UnitOfWork, sent: list[SentPrompt], now: datetime) -> None:
+    """Record posted prompts: each queued delivery becomes sent (with a `prompt_sent` event), and new DM
+    channel ids are kept. A few statements for the whole batch; the caller commits."""
+    uow.members.keep_dm_channels({p.user_id: p.dm_channel_id for p in sent if p.new_channel})
+    posts = {p.delivery_id: p.post_id for p in sent}
+    queued = uow.deliveries.lock_queued(sorted(posts))
+    uow.deliveries.mark_sent_many({delivery_id: posts[delivery_id] for delivery_id, _, _ in queued}, now)
+    uow.events.append_many("prompt_sent", [
+        {"occurred_at": now, "actor_id": user_id, "community_id": community_id,
+         "dedupe_key": f"prompt_sent:{delivery_id}"} for delivery_id, user_id, community_id in queued],
+        recorded_at=now)
 
 
 class NotYourPrompt(LookupError):

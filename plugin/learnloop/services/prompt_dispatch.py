@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from learnloop.domain.preferences import Action, delivery_decision
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
@@ -39,8 +40,11 @@ def due_user_ids(uow: UnitOfWork, now: datetime, limit: int) -> list[str]:
 def dispatch_due(uow: UnitOfWork, now: datetime, presence: dict[str, str], *, limit: int = 1000) -> DispatchReport:
     """`presence` maps user id to Mattermost status (online, away, dnd, offline, ooo); missing means unknown."""
     report = DispatchReport(expired=uow.deliveries.expire_closed(now))
-    for delivery in uow.deliveries.due(now, limit):
-        member = uow.members.get(delivery.user_id)
+    due = uow.deliveries.due(now, limit)
+    members = uow.members.many(sorted({delivery.user_id for delivery in due}))
+    sends: list[tuple[str, dict[str, Any]]] = []
+    for delivery in due:
+        member = members.get(delivery.user_id)
         run = uow.runs.get(delivery.run_id)
         row = uow.schedules.get(run.schedule_id) if run else None
         tz = zone(member.timezone if member else None, row.timezone if row else "UTC")
@@ -51,7 +55,7 @@ def dispatch_due(uow: UnitOfWork, now: datetime, presence: dict[str, str], *, li
         delivery.updated_at = now
         if decision.action == Action.SEND:
             delivery.status = "queued"
-            uow.outbox.enqueue(SEND_PROMPT, {"delivery_id": delivery.id}, key=f"prompt:{delivery.id}", now=now)
+            sends.append((f"prompt:{delivery.id}", {"delivery_id": delivery.id}))
             report.queued += 1
         elif decision.action == Action.WAIT_UNTIL:
             assert decision.until is not None
@@ -60,6 +64,7 @@ def dispatch_due(uow: UnitOfWork, now: datetime, presence: dict[str, str], *, li
         else:
             delivery.status, delivery.reason = "skipped", (decision.reason or "skipped")[:40]
             report.skipped[delivery.reason] = report.skipped.get(delivery.reason, 0) + 1
+    uow.outbox.enqueue_many(SEND_PROMPT, sends, now=now)
     for delivery in uow.deliveries.nudges_due(now, limit):
         uow.outbox.enqueue(SEND_NUDGE, {"delivery_id": delivery.id}, key=f"nudge:{delivery.id}", now=now)
         delivery.nudge_at, delivery.updated_at = None, now

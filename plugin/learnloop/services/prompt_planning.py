@@ -81,30 +81,42 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
                     complete: bool = True) -> int:
     """One delivery per member of the run's community; planning the same run again adds only newcomers.
 
-    The worker plans a large community in chunks, one transaction each (`complete=False` until the
-    last), so no single transaction holds SQLite's write lock for long."""
+    Set-based (a few statements whatever the number of members), and the worker plans a large
+    community in chunks, one transaction each (`complete=False` until the last), so no single
+    transaction holds SQLite's write lock for long."""
     run = uow.runs.get(run_id)
     if run is None:
         return 0
     row = uow.schedules.get(run.schedule_id)
     assert row is not None
-    known = uow.members.many([profile.user_id for profile in members])
-    added = 0
+    ids = [profile.user_id for profile in members]
+    known = uow.members.many(ids)
+    uow.members.add_many([(p.user_id, p.username, p.timezone) for p in members if p.user_id not in known], now)
     for profile in members:
-        member = known.get(profile.user_id) or uow.members.ensure(profile.user_id, now, username=profile.username)
+        member = known.get(profile.user_id)
+        if member is None:
+            continue
         if profile.timezone and member.timezone != profile.timezone:
             member.timezone = profile.timezone
         if profile.username and member.username != profile.username:
             member.username = profile.username
-        prefs = preferences_of(member)
-        due, window_end = _due_and_window(row, run.local_date, zone(member.timezone, row.timezone), prefs)
-        nudge = _nudge_at(due, window_end) if member.nudges else None
-        if uow.deliveries.add_if_new(run.id, profile.user_id, due, window_end, now, nudge_at=nudge):
-            added += 1
+    uow.flush()
+    known = uow.members.many(ids)
+    planned = uow.deliveries.planned_users(run.id, ids)
+    rows = []
+    for user_id in dict.fromkeys(ids):
+        if user_id in planned:
+            continue
+        member = known[user_id]
+        due, window_end = _due_and_window(row, run.local_date, zone(member.timezone, row.timezone),
+                                          preferences_of(member))
+        rows.append({"run_id": run.id, "user_id": user_id, "due_at": due, "window_end": window_end,
+                     "updated_at": now, "nudge_at": _nudge_at(due, window_end) if member.nudges else None})
+    uow.deliveries.add_many(rows)
     if complete:
         run.members_planned = True
     uow.commit()
-    return added
+    return len(rows)
 
 
 def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | None:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import delete, select, update
+from typing import Any
+
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from learnloop.storage.repositories import insert_ignoring_conflicts
+from learnloop.storage.repositories import insert_ignoring_conflicts, insert_many_ignoring_conflicts
 from learnloop.storage.tables import Delivery, Member, PromptRun, PromptSchedule, Reflection
+
+
+_M, _D = Member.__table__, Delivery.__table__
+_KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
+    dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
+_MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
+    status="sent", post_id=bindparam("b_post", type_=_D.c.post_id.type),
+    sent_at=bindparam("b_now", type_=_D.c.sent_at.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
 
 
 class MemberRepository:
@@ -36,6 +46,18 @@ class MemberRepository:
         if not user_ids:
             return {}
         return {m.user_id: m for m in self.session.scalars(select(Member).where(Member.user_id.in_(user_ids)))}
+
+    def add_many(self, profiles: list[tuple[str, str | None, str | None]], now: datetime) -> None:
+        """Members not known yet, from (user_id, username, timezone), in one statement."""
+        insert_many_ignoring_conflicts(self.session, _M, [
+            {"user_id": user_id, "username": username, "timezone": timezone, "prompts_enabled": True, "nudges": True,
+             "updated_at": now} for user_id, username, timezone in profiles], ["user_id"])
+
+    def keep_dm_channels(self, channels: dict[str, str]) -> None:
+        """Remember the bot's DM channel with each person (user id to channel id), in one statement."""
+        if channels:
+            self.session.connection().execute(_KEEP_DM_CHANNEL, [
+                {"b_user": user_id, "b_channel": channel_id} for user_id, channel_id in channels.items()])
 
 
 class ScheduleRepository:
@@ -85,20 +107,46 @@ class DeliveryRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add_if_new(self, run_id: int, user_id: str, due_at: datetime, window_end: datetime, now: datetime, *,
-                   nudge_at: datetime | None = None) -> bool:
-        return insert_ignoring_conflicts(
-            self.session, Delivery.__table__,
-            {"run_id": run_id, "user_id": user_id, "due_at": due_at, "window_end": window_end,
-             "status": "scheduled", "updated_at": now, "nudge_at": nudge_at},
-            ["run_id", "user_id"],
-        )
-
     def get(self, delivery_id: int, *, for_update: bool = False) -> Delivery | None:
         statement = select(Delivery).where(Delivery.id == delivery_id)
         if for_update:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(statement).one_or_none()
+
+    def many(self, delivery_ids: list[int]) -> list[Delivery]:
+        if not delivery_ids:
+            return []
+        return list(self.session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids)).order_by(Delivery.id)))
+
+    def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """New scheduled deliveries (run_id, user_id, due_at, window_end, nudge_at, updated_at) in one statement;
+        one whose run and person exist already is skipped."""
+        insert_many_ignoring_conflicts(self.session, _D, [{"status": "scheduled", **row} for row in rows],
+                                       ["run_id", "user_id"])
+
+    def planned_users(self, run_id: int, user_ids: list[str]) -> set[str]:
+        """Which of these people already have a delivery in the run."""
+        if not user_ids:
+            return set()
+        return set(self.session.scalars(select(Delivery.user_id).where(Delivery.run_id == run_id,
+                                                                        Delivery.user_id.in_(user_ids))))
+
+    def lock_queued(self, delivery_ids: list[int]) -> list[tuple[int, str, int | None]]:
+        """(id, user_id, community_id) of those still queued, locked until the transaction ends."""
+        if not delivery_ids:
+            return []
+        rows = self.session.execute(
+            select(Delivery.id, Delivery.user_id, PromptSchedule.community_id)
+            .join(PromptRun, PromptRun.id == Delivery.run_id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
+            .order_by(Delivery.id).with_for_update(of=_D))
+        return [(row.id, row.user_id, row.community_id) for row in rows]
+
+    def mark_sent_many(self, posts: dict[int, str], now: datetime) -> None:
+        """Queued deliveries become sent with their post id (delivery id to post id), in one statement."""
+        if posts:
+            self.session.connection().execute(_MARK_SENT, [
+                {"b_id": delivery_id, "b_post": post_id, "b_now": now} for delivery_id, post_id in posts.items()])
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(

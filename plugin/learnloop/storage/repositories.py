@@ -38,6 +38,15 @@ def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, 
     return connection.execute(statement, values).first() is not None
 
 
+def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """One executemany INSERT of rows of the same columns, each skipped when its unique keys exist."""
+    if not rows:
+        return
+    connection = session.connection()
+    insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(insert_(table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
 class SecretRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -82,6 +91,22 @@ _RATING_OF_LOCKED = _RATING_OF.with_for_update()
 _RATING_CHANGE = update(_R).where(_R.c.item_id == bindparam("b_item_id"), _R.c.user_id == bindparam("b_user_id")).values(
     stars=bindparam("b_stars"), updated_at=bindparam("b_now"))
 _EVENT_INSERT = insert(_E)
+_O = OutboxMessage.__table__
+_OUTBOX_FINISH = update(_O).where(_O.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status", type_=_O.c.status.type), sent_at=bindparam("b_sent_at", type_=_O.c.sent_at.type),
+    result=bindparam("b_result", type_=_O.c.result.type), last_error=bindparam("b_error", type_=_O.c.last_error.type),
+    next_attempt_at=bindparam("b_next", type_=_O.c.next_attempt_at.type),
+    attempts=_O.c.attempts - bindparam("b_undo", type_=_O.c.attempts.type))
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """An outbox message leased to one delivery pass."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempts: int
 _FEEDBACK_INSERT = insert(Feedback.__table__)
 
 
@@ -248,6 +273,13 @@ class EventLog:
             return True
         return insert_ignoring_conflicts(self.session, Event.__table__, values, ["dedupe_key"])
 
+    def append_many(self, kind: str, events: list[dict[str, Any]], *, recorded_at: datetime) -> None:
+        """Several events of one kind in one statement; each dict has occurred_at, community_id, actor_id and
+        dedupe_key. An event whose dedupe key was recorded before is skipped."""
+        insert_many_ignoring_conflicts(self.session, _E, [
+            {"kind": kind, "recorded_at": recorded_at, "item_id": None, "data": {}, **event} for event in events],
+            ["dedupe_key"])
+
     def of_kind(self, kind: str) -> list[Event]:
         return list(self.session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
 
@@ -276,6 +308,33 @@ class Outbox:
             .with_for_update(skip_locked=True)
         )
         return list(self.session.scalars(statement))
+
+    def enqueue_many(self, kind: str, messages: list[tuple[str, dict[str, Any]]], *, now: datetime) -> None:
+        """`enqueue` for many (key, payload) pairs in one statement; a key queued before is skipped."""
+        insert_many_ignoring_conflicts(self.session, _O, [
+            {"kind": kind, "payload": payload, "idempotency_key": key, "status": "pending", "attempts": 0,
+             "next_attempt_at": now, "created_at": now} for key, payload in messages], ["idempotency_key"])
+
+    def claim(self, now: datetime, limit: int, kinds: list[str], lease_until: datetime) -> list[ClaimedMessage]:
+        """Lease what is due, oldest first: one attempt more each, not due again before `lease_until`.
+        Two statements whatever the number of messages (PostgreSQL: rows another worker holds are skipped)."""
+        ids = list(self.session.scalars(
+            select(_O.c.id).where(_O.c.status == "pending", _O.c.next_attempt_at <= now, _O.c.kind.in_(kinds))
+            .order_by(_O.c.next_attempt_at, _O.c.id).limit(limit).with_for_update(skip_locked=True)))
+        if not ids:
+            return []
+        rows = self.session.execute(
+            update(_O).where(_O.c.id.in_(ids)).values(attempts=_O.c.attempts + 1, next_attempt_at=lease_until)
+            .returning(_O.c.id, _O.c.kind, _O.c.payload, _O.c.attempts))
+        claimed = {row.id: ClaimedMessage(row.id, row.kind, dict(row.payload), row.attempts) for row in rows}
+        return [claimed[message_id] for message_id in ids]
+
+    def finish_many(self, outcomes: list[dict[str, Any]]) -> None:
+        """Write back what became of claimed messages, in one executemany UPDATE. Each dict has
+        b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
+        claim did not count as an attempt, as after a 429)."""
+        if outcomes:
+            self.session.connection().execute(_OUTBOX_FINISH, outcomes)
 
     def get(self, message_id: int) -> OutboxMessage | None:
         return self.session.get(OutboxMessage, message_id)
