@@ -126,6 +126,17 @@ def _page(entry: Mapping[str, Any]) -> PageInfo:
     )
 
 
+@dataclass(frozen=True)
+class PageText:
+    """A page's current wikitext (or JS/CSS) and the timestamps an edit needs to detect conflicts."""
+
+    title: str
+    exists: bool
+    text: str
+    revision_timestamp: str | None
+    read_at: str | None
+
+
 def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
@@ -290,6 +301,54 @@ class MediaWikiClient:
                 return
             continuation = dict(following)
         raise WikiError(f"{self.api_url}: more than {MAX_PAGES} continuation requests for one listing")
+
+    def general(self) -> dict[str, Any]:
+        """`meta=siteinfo` general facts, read without logging in: proves the URL is a MediaWiki API."""
+        body = self._request("GET", {"action": "query", "meta": "siteinfo", "siprop": "general"})
+        self._raise_for_api_error(body, "siteinfo")
+        general = body.get("query", {}).get("general")
+        if not isinstance(general, Mapping):
+            raise WikiError(f"{self.api_url} answered without siteinfo: is it a MediaWiki api.php?", retryable=False)
+        return dict(general)
+
+    def rights(self) -> frozenset[str]:
+        """What this session may do: the account's rights narrowed to the bot password's grants."""
+        body = self._call("GET", {"action": "query", "meta": "userinfo", "uiprop": "rights"})
+        rights = body.get("query", {}).get("userinfo", {}).get("rights", [])
+        return frozenset(str(right) for right in rights)
+
+    def page_text(self, title: str) -> PageText:
+        """The current content of one page, with `curtimestamp` for a conflict-safe `replace_text`."""
+        body = self._call("GET", {"action": "query", "prop": "revisions", "rvprop": "content|timestamp",
+                                  "rvslots": "main", "titles": title, "curtimestamp": "1"})
+        pages = body.get("query", {}).get("pages", [])
+        page = pages[0] if pages and isinstance(pages[0], Mapping) else {}
+        if page.get("invalid"):
+            raise WikiError(f"{title!r} is not a valid page title: {page.get('invalidreason', '')}",
+                            retryable=False)
+        read_at = body.get("curtimestamp")
+        revisions = page.get("revisions") or []
+        if page.get("missing") or not revisions:
+            return PageText(str(page.get("title", title)), False, "", None, read_at)
+        revision = revisions[0]
+        text = revision.get("slots", {}).get("main", {}).get("content", "")
+        return PageText(str(page.get("title", title)), True, str(text), revision.get("timestamp"), read_at)
+
+    def replace_text(self, before: PageText, text: str, *, summary: str) -> int:
+        """Save `text` as the page's whole content; refused (editconflict) if someone saved it after
+        `before` was read, or created or deleted it meanwhile. Returns the new revision id (0 if unchanged)."""
+        params: dict[str, Any] = {"action": "edit", "title": before.title, "text": text, "summary": summary}
+        if before.exists:
+            params.update(nocreate="1", basetimestamp=before.revision_timestamp)
+        else:
+            params["createonly"] = "1"
+        if before.read_at:
+            params["starttimestamp"] = before.read_at
+        body = self._call("POST", params, csrf=True)
+        edit = body.get("edit", {})
+        if edit.get("result") != "Success":
+            raise WikiError(f"MediaWiki did not save {before.title}: {edit}"[:300], retryable=False)
+        return int(edit.get("newrevid") or 0)
 
     def siteinfo(self) -> dict[str, Any]:
         """`meta=siteinfo` general facts and namespaces, read once per client."""

@@ -1,0 +1,74 @@
+"""What the three wiki installers share: which [[wikis]] entry a manifest is for, the URLs learnloop
+gives a wiki, and the doctor's "has the wiki delivered to us" row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from learnloop.config import Settings, WikiConfig, WikiKind
+from learnloop.install.plan import Check, InstallBlocked
+
+KIND_NAMES: dict[str, str] = {"mediawiki": "MediaWiki", "outline": "Outline", "bookstack": "BookStack"}
+
+
+def host_key(wiki: WikiConfig) -> str:
+    """The install record's key for this wiki, and the host column of `doctor`."""
+    return f"{wiki.kind} {wiki.name}"
+
+
+def choose_wiki(settings: Settings, kind: WikiKind, *, wiki_name: str | None, manifest_wiki: str | None) -> WikiConfig:
+    """`--wiki`, else the manifest's `wiki`, else the only [[wikis]] entry of this kind."""
+    name = wiki_name or manifest_wiki
+    where = f"{settings.config_file}"
+    label = KIND_NAMES[kind]
+    of_kind = [wiki for wiki in settings.wikis if wiki.kind == kind]
+    if name is not None:
+        wiki = settings.wiki(name)
+        source = "--wiki" if wiki_name else "the manifest's wiki:"
+        if wiki is None:
+            raise InstallBlocked(f"{kind} {name}", [
+                f"{source} names '{name}', but no [[wikis]] entry in {where} has that name; "
+                + _choices(settings.wikis, "configured wikis")])
+        if wiki.kind != kind:
+            raise InstallBlocked(f"{kind} {name}", [
+                f"wiki '{name}' is a {KIND_NAMES[wiki.kind]} wiki (kind = \"{wiki.kind}\"), but this manifest is for "
+                f"{label}: use manifests/{wiki.kind}.yaml for it, or " + _choices(of_kind, f"{label} wikis")])
+        return wiki
+    if len(of_kind) == 1:
+        return of_kind[0]
+    if not of_kind:
+        raise InstallBlocked(kind, [
+            f"no [[wikis]] entry of kind \"{kind}\" in {where}: add one (name, kind = \"{kind}\", url, secret and "
+            f"{_credentials(kind)}), then run install again"])
+    raise InstallBlocked(kind, [
+        f"{len(of_kind)} {label} wikis are configured ({', '.join(w.name for w in of_kind)}): choose one with "
+        "--wiki NAME or `wiki:` in the manifest"])
+
+
+def _choices(wikis: list[WikiConfig], what: str) -> str:
+    if not wikis:
+        return f"there are no {what}"
+    return f"{what}: " + ", ".join(f"{wiki.name} ({wiki.kind})" for wiki in wikis)
+
+
+def _credentials(kind: str) -> str:
+    return {"mediawiki": "bot_user and bot_password from Special:BotPasswords",
+            "outline": "api_token",
+            "bookstack": "api_token as '<token id>:<token secret>'"}[kind]
+
+
+def events_url(settings: Settings, wiki: WikiConfig) -> str:
+    """Where the wiki delivers its events (`POST /wiki/<name>/events`); carries no secret."""
+    return f"{settings.public_url_text}/wiki/{wiki.name}/events"
+
+
+def widget_url(settings: Settings) -> str:
+    """The rating widget script; it finds the page it rates itself (canonical URL), so it takes no parameters."""
+    return f"{settings.public_url_text}/widget.js"
+
+
+def delivery_check(wiki: WikiConfig, last_delivery: datetime | None, *, fix: str) -> Check:
+    """`doctor`'s proof that the wiki's webhook reaches us: the last delivery this service received."""
+    if last_delivery is None:
+        return Check(host_key(wiki), "webhook deliveries", "fix", f"no delivery received yet: {fix}")
+    return Check(host_key(wiki), "webhook deliveries", "ok", f"last delivery {last_delivery.isoformat(timespec='seconds')}")
