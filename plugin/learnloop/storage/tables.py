@@ -126,7 +126,11 @@ class Feedback(Base):
     """A private comment left with a rating, for the content's community owners to triage."""
 
     __tablename__ = "feedback"
-    __table_args__ = (CheckConstraint("status IN ('open', 'resolved', 'hidden')", name="status_known"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved', 'hidden')", name="status_known"),
+        # the triage list: a community's open feedback, newest first, without sorting all it ever had
+        Index("ix_feedback_triage", "community_id", "status", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"))

@@ -1,5 +1,5 @@
 """Dashboard counts kept by the worker: weekly distinct members, the fixed periods' distinct members,
-and item scores indexed for top content.
+and item scores indexed for top content; an index for the feedback triage list.
 
 Revision ID: 0007
 Revises: 0006
@@ -52,9 +52,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('item_id', name=op.f('pk_item_scores'))
     )
     op.create_index('ix_item_scores_rank', 'item_scores', ['community_id', 'score'], unique=False)
+    op.create_index('ix_feedback_triage', 'feedback', ['community_id', 'status', 'created_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_feedback_triage', table_name='feedback')
     op.drop_index('ix_item_scores_rank', table_name='item_scores')
     op.drop_table('item_scores')
     op.drop_table('score_bases')
