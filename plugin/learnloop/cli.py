@@ -1,4 +1,4 @@
-"""The `learnloop` command: serve, worker, db upgrade, export."""
+"""The `learnloop` command: serve, worker, db upgrade, export, install, uninstall, doctor."""
 
 from __future__ import annotations
 
@@ -115,6 +115,127 @@ def export(out: Path) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
     click.echo(f"exported {sum(counts.values())} records to {out}", err=True)
+
+
+TOKEN_ENV = "LEARNLOOP_INSTALL_TOKEN"
+_token_option = click.option(
+    "--token", envvar=TOKEN_ENV, default=None,
+    help=f"Admin token: Mattermost personal access token, Outline admin API key (or set {TOKEN_ENV}).")
+_dry_run_option = click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
+_wiki_option = click.option("--wiki", "wiki_name", default=None, help="The [[wikis]] entry (wiki manifests).")
+_url_option = click.option("--url", default=None, help="Mattermost's address (default: LEARNLOOP_MATTERMOST_URL).")
+
+
+def _install_context(dry_run: bool) -> Any:
+    from learnloop.install.config_file import ConfigFile
+    from learnloop.install.ledger import Ledger, ledger_path_for
+    from learnloop.install.plan import InstallContext
+
+    settings = _settings()
+    path = Path(settings.config_file)
+    try:
+        return InstallContext(settings, Ledger(ledger_path_for(path)), ConfigFile(path), dry_run)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _admin_client(url: str | None, token: str | None, settings: Settings) -> Any:
+    from learnloop.mattermost.admin_client import MattermostAdminClient
+
+    base = url or settings.mattermost_url_text
+    if not base:
+        raise click.UsageError("pass --url https://chat.example.com (or set LEARNLOOP_MATTERMOST_URL)")
+    if not base.startswith(("http://", "https://")):
+        raise click.UsageError(f"--url must start with http:// or https:// (got '{base}')")
+    if not token:
+        raise click.UsageError(f"pass --token <a system admin's personal access token> (or set {TOKEN_ENV})")
+    return MattermostAdminClient(base, token, timeout=settings.mattermost_timeout_seconds)
+
+
+def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str | None, teams: tuple[str, ...],
+               channels: tuple[str, ...], wiki_name: str | None) -> tuple[Any, Any]:
+    """The manifest is read and validated before anything else happens."""
+    from learnloop.install.doctor import wiki_module
+    from learnloop.install.manifest import ManifestError, MattermostManifest, load_manifest
+    from learnloop.install.mattermost import MattermostInstaller
+    from learnloop.install.plan import InstallBlocked
+
+    try:
+        manifest = load_manifest(manifest_path)
+    except ManifestError as exc:
+        raise click.ClickException(f"the manifest is invalid, nothing was touched:\n{exc}") from None
+    context = _install_context(dry_run)
+    if isinstance(manifest, MattermostManifest):
+        if wiki_name:
+            raise click.UsageError("--wiki is for wiki manifests, not mattermost.yaml")
+        return MattermostInstaller(manifest, context, _admin_client(url, token, context.settings),
+                                   teams=teams, channels=channels), context
+    if teams or channels or url:
+        raise click.UsageError("--url, --team and --channel are for mattermost.yaml; a wiki's URL is in its "
+                               "[[wikis]] entry")
+    try:
+        return wiki_module(manifest.host).installer_for(manifest, context, wiki_name=wiki_name, token=token), context
+    except InstallBlocked as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run_plan(installer: Any, context: Any, action: str) -> None:
+    from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
+
+    plan = Plan(context.dry_run)
+    try:
+        getattr(installer, action)(plan)
+    except InstallBlocked as exc:
+        raise click.ClickException(str(exc)) from None
+    except InstallFailed as exc:
+        click.echo(plan.render())
+        raise click.ClickException(
+            f"{action} stopped: {exc}\nWhat was done is recorded in {context.ledger.path}; fix the cause and run the "
+            "same command again to finish.") from None
+    click.echo(plan.render())
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@_url_option
+@_token_option
+@click.option("--team", "teams", multiple=True, help="A team to install the slash command in (repeatable).")
+@click.option("--channel", "channels", multiple=True, help="team-name/channel-name to listen in (repeatable).")
+@_wiki_option
+@_dry_run_option
+def install(manifest: Path, url: str | None, token: str | None, teams: tuple[str, ...], channels: tuple[str, ...],
+            wiki_name: str | None, dry_run: bool) -> None:
+    """Make a host tool ready for learnloop, as MANIFEST (manifests/<host>.yaml) says. Safe to repeat."""
+    installer, context = _installer(manifest, dry_run, url, token, teams, channels, wiki_name)
+    _run_plan(installer, context, "install")
+
+
+@main.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@_url_option
+@_token_option
+@_wiki_option
+@_dry_run_option
+def uninstall(manifest: Path, url: str | None, token: str | None, wiki_name: str | None, dry_run: bool) -> None:
+    """Remove exactly what `learnloop install MANIFEST` created, nothing else."""
+    installer, context = _installer(manifest, dry_run, url, token, (), (), wiki_name)
+    _run_plan(installer, context, "uninstall")
+
+
+@main.command()
+@_url_option
+@_token_option
+def doctor(url: str | None, token: str | None) -> None:
+    """Check every configured host end to end; exits 1 when something needs fixing."""
+    from learnloop.install.doctor import run_doctor
+    from learnloop.install.plan import render_checks
+
+    context = _install_context(dry_run=True)
+    admin = _admin_client(url, token, context.settings) if token else None
+    checks = run_doctor(context, admin)
+    click.echo(render_checks(checks))
+    if any(check.status == "fix" for check in checks):
+        sys.exit(1)
 
 
 if __name__ == "__main__":

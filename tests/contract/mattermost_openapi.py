@@ -264,6 +264,33 @@ class MattermostContract:
         match = [responses.matchers.query_param_matcher(dict(query))] if query is not None else []
         self._mock.add_callback(method, self._url(path), callback, content_type=None, match=match)
 
+    def add_handler(
+        self,
+        method: str,
+        path: re.Pattern[str],
+        handler: Callable[[requests.PreparedRequest, re.Match[str]], tuple[int, Any]],
+    ) -> None:
+        """Register a stateful stand-in: ``handler(request, match)`` returns ``(status, json)``.
+
+        The request and the reply it builds are both validated against the spec, as for ``add``.
+        """
+        method = method.upper()
+        url_pattern = self._url(path)
+        assert isinstance(url_pattern, re.Pattern)
+
+        def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+            operation_id = self._check_request(request)
+            match = url_pattern.match((request.url or "").split("?", 1)[0])
+            assert match is not None
+            status, payload = handler(request, match)
+            reply = _canned_reply(status, payload, None, None)
+            self._check_reply(request, reply)
+            self._record(request, operation_id)
+            assert isinstance(reply.body, bytes)
+            return reply.status, reply.headers, reply.body
+
+        self._mock.add_callback(method, url_pattern, callback, content_type=None)
+
     def add_unvalidated(
         self,
         url: str,

@@ -18,13 +18,22 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
 SUPPORTED_VERSIONS = (1,)
 HOSTS = ("mattermost", "mediawiki", "outline", "bookstack")
 
-ServicePath = Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]*$", max_length=200,
-                                   description="A path on LEARNLOOP_PUBLIC_URL, such as /mattermost/command.")]
-ChannelRef = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$",
-                                  description="team-name/channel-name, as in the channel's URL.")]
-TeamName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="A team's name, as in its URL.")]
-WikiName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$",
-                                description="The `name` of a [[wikis]] entry in learnloop's configuration.")]
+_PATTERN_WORDS: dict[str, str] = {}
+
+
+def _text(pattern: str, words: str, **constraints: Any) -> Any:
+    """A string field whose pattern errors read as `expected <words>` instead of a regex."""
+    _PATTERN_WORDS[pattern] = words
+    return Field(pattern=pattern, description=words[0].upper() + words[1:] + ".", **constraints)
+
+
+ServicePath = Annotated[str, _text(r"^/[A-Za-z0-9/_.-]*$", "a path on LEARNLOOP_PUBLIC_URL, such as /mattermost/command",
+                                   max_length=200)]
+ChannelRef = Annotated[str, _text(r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$",
+                                  "team-name/channel-name, as in the channel's URL")]
+TeamName = Annotated[str, _text(r"^[a-z0-9][a-z0-9_-]*$", "a team's name, as in its URL")]
+WikiName = Annotated[str, _text(r"^[a-z0-9][a-z0-9_-]{0,39}$",
+                                "the name of a [[wikis]] entry in learnloop's configuration")]
 
 
 class ManifestError(ValueError):
@@ -42,14 +51,15 @@ class DisplayInformation(_Part):
 
 
 class BotUser(_Part):
-    username: str = Field(pattern=r"^[a-z][a-z0-9._-]{2,21}$",
-                          description="3 to 22 characters: lower-case letters, digits, '.', '_' or '-'.")
+    username: str = _text(r"^[a-z][a-z0-9._-]{2,21}$",
+                          "3 to 22 characters: lower-case letters, digits, '.', '_' or '-'")
     display_name: str = Field(min_length=1, max_length=64)
     description: str = Field(default="", max_length=1024)
 
 
 class SlashCommand(_Part):
-    trigger: str = Field(pattern=r"^[a-z0-9_.-]{1,128}$", description="The word after '/', without the '/'.")
+    trigger: str = _text(r"^[a-z0-9_.-]{1,128}$", "the word after '/', without the '/': lower-case letters, digits, "
+                         "'.', '_' or '-'")
     path: ServicePath = "/mattermost/command"
     display_name: str = Field(default="learnloop", max_length=64)
     description: str = Field(default="", max_length=128)
@@ -87,7 +97,8 @@ class RatingWidget(_Part):
 
 
 class MediaWikiWidget(RatingWidget):
-    page: str = Field(default="MediaWiki:Common.js", pattern=r"^MediaWiki:[^<>\[\]{}|#]+\.js$")
+    page: str = _text(r"^MediaWiki:[^<>\[\]{}|#]+\.js$", "a site script page such as MediaWiki:Common.js",
+                      default="MediaWiki:Common.js")
 
 
 class MediaWikiManifest(_Manifest):
@@ -166,10 +177,11 @@ def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
             node = loader.get_single_node()
             if node is None:
                 raise ManifestError(f"{source}: the file is empty; expected a mapping with manifest_version and host")
-            loader.walk(node, ())
+            try:
+                loader.walk(node, ())
+            except ManifestError as exc:
+                raise ManifestError(f"{source}:{str(exc).removeprefix('line ')}") from None
             data = loader.construct_document(node)
-        except ManifestError as exc:
-            raise ManifestError(f"{source}:{str(exc).removeprefix('line ')}") from None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = f":{mark.line + 1}" if mark else ""
@@ -201,7 +213,7 @@ def _check_header(data: dict[str, Any], source: str, lines: dict[tuple[str | int
     version = data.get("manifest_version")
     if "manifest_version" not in data:
         raise ManifestError(f"{source}:1: manifest_version: required; this learnloop reads manifest_version: 1")
-    if isinstance(version, bool) or version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
         raise ManifestError(f"{source}:{lines.get(('manifest_version',), 1)}: manifest_version: {version!r} is not "
                             f"supported; this learnloop reads manifest_version {supported}")
@@ -224,7 +236,9 @@ def _describe(error: dict[str, Any], source: str, lines: dict[tuple[str | int, .
     elif kind == "missing":
         message = "required, but missing"
     else:
-        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        pattern = (error.get("ctx") or {}).get("pattern")
+        message = (f"expected {_PATTERN_WORDS[pattern]}" if pattern in _PATTERN_WORDS
+                   else str(error.get("msg", "invalid")).removeprefix("Value error, "))
         given = error.get("input")
         if not isinstance(given, (dict, list)) and given is not None:
             message += f" (got {given!r})"

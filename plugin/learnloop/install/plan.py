@@ -77,8 +77,7 @@ class Plan:
         return sum(step.action in CHANGES for step in self.steps)
 
     def render(self) -> str:
-        width = max((len(step.action) for step in self.steps), default=6)
-        lines = [f"  {step.action.ljust(width)}  {step.what}" + (f": {step.detail}" if step.detail else "")
+        lines = [f"  {step.action.ljust(6)}  {step.what}" + (f": {step.detail}" if step.detail else "")
                  for step in self.steps]
         if self.dry_run:
             lines.append(f"dry run: {self.changes} change(s) planned, nothing was touched")

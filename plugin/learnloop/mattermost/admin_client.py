@@ -13,9 +13,6 @@ from learnloop.mattermost.client import MAX_PER_PAGE, JsonObject, MattermostClie
 
 
 class MattermostAdminClient(MattermostClient):
-    def ping(self) -> JsonObject:
-        return self._api("GET", "/system/ping")
-
     def get_config(self) -> JsonObject:
         """The server configuration; needs `manage_system`."""
         return self._api("GET", "/config")
@@ -27,6 +24,9 @@ class MattermostAdminClient(MattermostClient):
 
     def get_my_team_members(self) -> list[JsonObject]:
         return self._api("GET", "/users/me/teams/members")
+
+    def get_team(self, team_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/teams/{_segment(team_id)}")
 
     def get_team_by_name(self, name: str) -> JsonObject | None:
         return self._maybe("GET", f"/teams/name/{_segment(name)}")
@@ -63,6 +63,21 @@ class MattermostAdminClient(MattermostClient):
 
     def revoke_user_access_token(self, token_id: str) -> None:
         self._api("POST", "/users/tokens/revoke", json={"token_id": token_id})
+
+    def find_team_member(self, team_id: str, user_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/teams/{_segment(team_id)}/members/{_segment(user_id)}")
+
+    def remove_team_member(self, team_id: str, user_id: str) -> None:
+        self._api("DELETE", f"/teams/{_segment(team_id)}/members/{_segment(user_id)}")
+
+    def find_channel_member(self, channel_id: str, user_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}")
+
+    def remove_channel_member(self, channel_id: str, user_id: str) -> None:
+        self._api("DELETE", f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}")
+
+    def find_channel(self, channel_id: str) -> JsonObject | None:
+        return self._maybe("GET", f"/channels/{_segment(channel_id)}")
 
     def add_team_member(self, team_id: str, user_id: str) -> JsonObject:
         return self._api("POST", f"/teams/{_segment(team_id)}/members", json={"team_id": team_id, "user_id": user_id})

@@ -75,6 +75,9 @@ class MattermostClient:
     def __repr__(self) -> str:
         return f"MattermostClient(base_url={self.base_url!r})"
 
+    def ping(self) -> JsonObject:
+        return self._api("GET", "/system/ping")
+
     def get_me(self) -> JsonObject:
         return self._api("GET", "/users/me")
 

@@ -88,3 +88,10 @@ def dispatch(runtime: Runtime, request: SlashCommand) -> Reply:
 @subcommand("help", usage="help", example="help", summary="Show this list.")
 def _help(invocation: Invocation) -> Reply:
     return ephemeral(help_text(invocation.request.command or "/learn"))
+
+
+def autocomplete_hint() -> str:
+    """Custom slash commands take one hint line, so it names every subcommand: `[rate|share|...]`."""
+    from learnloop.mattermost import prompt_views, rating_views, wiki_views  # noqa: F401  (they register)
+
+    return "[" + "|".join(sorted(REGISTRY, key=lambda name: (name == "help", name))) + "]"

@@ -1,0 +1,177 @@
+"""`learnloop install | uninstall | doctor` as an admin types them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from werkzeug.serving import make_server
+
+from learnloop.bootstrap import build_runtime
+from learnloop.cli import main
+from learnloop.config import load_settings
+from learnloop.storage.migrate import upgrade
+from learnloop.web.app import create_app
+from tests.contract.fixtures import MATTERMOST_TEST_URL
+from tests.install.fake_mattermost import ADMIN_TOKEN
+from tests.install.mattermost_world import MANIFEST, World, public_addresses, world  # noqa: F401
+
+
+@pytest.fixture
+def cli(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
+    monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", str(world.config_path))
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return world
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def install(*extra: str) -> Result:
+    return run("install", str(MANIFEST), "--url", MATTERMOST_TEST_URL, "--token", ADMIN_TOKEN, *extra)
+
+
+def test_install_prints_the_plan_and_writes_the_configuration(cli: World) -> None:
+    result = install("--channel", "engineering/random")
+    assert result.exit_code == 0, result.output
+    assert "create  bot account @learnloop" in result.output
+    assert "create  outgoing webhook in ~engineering/random" in result.output
+    assert "bot access token" in result.output and "characters)" in result.output
+    settings = load_settings()
+    assert settings.mattermost_bot_token is not None
+    assert settings.mattermost_bot_token.get_secret_value() not in result.output
+    assert ADMIN_TOKEN not in result.output
+    assert len(settings.mattermost_webhook_tokens) == 2
+
+    again = install("--channel", "engineering/random")
+    assert again.exit_code == 0
+    assert again.output.rstrip().endswith("nothing to change: already installed")
+
+
+def test_the_token_can_come_from_the_environment(cli: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEARNLOOP_INSTALL_TOKEN", ADMIN_TOKEN)
+    result = run("install", str(MANIFEST), "--url", MATTERMOST_TEST_URL, "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dry run:" in result.output
+    assert cli.changes_sent() == []
+
+
+def test_missing_token_or_url_is_a_usage_error(cli: World) -> None:
+    result = run("install", str(MANIFEST), "--url", MATTERMOST_TEST_URL)
+    assert result.exit_code == 2 and "pass --token" in result.output
+    result = run("install", str(MANIFEST), "--token", ADMIN_TOKEN)
+    assert result.exit_code == 2 and "pass --url" in result.output
+    result = run("install", str(MANIFEST), "--url", "chat.example.com", "--token", ADMIN_TOKEN)
+    assert result.exit_code == 2 and "must start with http:// or https://" in result.output
+    assert cli.contract.calls == []
+
+
+def test_wiki_options_on_the_mattermost_manifest_are_refused(cli: World) -> None:
+    result = install("--wiki", "docs")
+    assert result.exit_code == 2 and "--wiki is for wiki manifests" in result.output
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (lambda t: t.replace("manifest_version: 1", "manifest_version: 2"), ":5: manifest_version: 2 is not supported"),
+    (lambda t: t.replace("  username: learnloop", "  username: learnloop\n  colour: red"),
+     ":14: bot_user.colour: unknown key"),
+    (lambda t: t.replace("autocomplete: true ", "autocomplete: often"), ":22: slash_command.autocomplete: Input should "
+     "be a valid boolean"),
+    (lambda t: t.replace("slash_command:", "old_command:"), ":17: old_command: unknown key"),
+])
+def test_a_bad_manifest_is_refused_before_anything_is_touched(cli: World, tmp_path: Path, edit, expected) -> None:
+    bad = tmp_path / "mattermost.yaml"
+    bad.write_text(edit(MANIFEST.read_text(encoding="utf-8")), encoding="utf-8")
+    config_before = cli.config_path.read_text()
+
+    result = run("install", str(bad), "--url", MATTERMOST_TEST_URL, "--token", ADMIN_TOKEN)
+
+    assert result.exit_code == 1
+    assert "the manifest is invalid, nothing was touched" in result.output
+    assert f"{bad}{expected}" in result.output
+    assert cli.contract.calls == []
+    assert cli.config_path.read_text() == config_before
+
+
+def test_a_missing_manifest_file(cli: World) -> None:
+    result = run("install", "manifests/nope.yaml", "--url", MATTERMOST_TEST_URL, "--token", ADMIN_TOKEN)
+    assert result.exit_code == 1 and "manifests/nope.yaml: cannot read the manifest" in result.output
+
+
+def test_failed_checks_say_what_to_fix(cli: World) -> None:
+    cli.fake.service_settings["EnableBotAccountCreation"] = False
+    result = install()
+    assert result.exit_code == 1
+    assert "nothing was changed; fix first:" in result.output
+    assert "Enable Bot Account Creation" in result.output
+
+
+def test_a_failure_half_way_says_how_to_finish(cli: World) -> None:
+    cli.fake.fail_next("POST", r"/api/v4/commands", 500)
+    result = install()
+    assert result.exit_code == 1
+    assert "create  bot account @learnloop" in result.output
+    assert "install stopped: could not create slash command /learn in team engineering" in result.output
+    assert "learnloop.install.json" in result.output and "run the same command again" in result.output
+    assert install().exit_code == 0
+    assert len(cli.fake.commands) == 1 and len(cli.fake.bots) == 1
+
+
+def test_uninstall_removes_what_install_made(cli: World) -> None:
+    assert install().exit_code == 0
+    result = run("uninstall", str(MANIFEST), "--url", MATTERMOST_TEST_URL, "--token", ADMIN_TOKEN, "--dry-run")
+    assert result.exit_code == 0 and "remove  slash command /learn in team engineering" in result.output
+    assert len(cli.fake.commands) == 1
+    result = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)  # the URL now comes from the configuration
+    assert result.exit_code == 0, result.output
+    assert cli.fake.commands == {} and cli.fake.hooks == {}
+
+
+@pytest.fixture
+def serving(cli: World) -> Iterator[str]:
+    """learnloop itself, really serving on a loopback port, for doctor's 'serving' row."""
+    runtime = build_runtime(load_settings())
+    upgrade(runtime.engine)
+    server = make_server("127.0.0.1", 0, create_app(runtime))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}"
+    cli.contract.add_passthru(url)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+
+
+def test_doctor_prints_a_table_and_exits_by_its_findings(cli: World, serving: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    assert install().exit_code == 0
+    monkeypatch.setenv("LEARNLOOP_PUBLIC_URL", serving)
+    assert install().exit_code == 1  # Mattermost may not call 127.0.0.1 yet
+    cli.fake.service_settings["AllowedUntrustedInternalConnections"] = "127.0.0.1"
+    assert install().exit_code == 0
+
+    result = run("doctor", "--token", ADMIN_TOKEN)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["host", "check", "status", "detail"]
+    assert any(line.startswith("learnloop") and " ok " in line for line in lines)
+    assert lines[-1] == "everything checked is fine"
+
+    cli.fake.hooks.clear()
+    result = run("doctor", "--token", ADMIN_TOKEN)
+    assert result.exit_code == 1
+    assert "gone from Mattermost: run learnloop install" in result.output
+    assert result.output.splitlines()[-1] == "1 thing(s) to fix"
+
+
+def test_doctor_when_learnloop_is_not_serving(cli: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEARNLOOP_PUBLIC_URL", "http://127.0.0.1:9")
+    cli.contract.add_passthru("http://127.0.0.1:9")
+    result = run("doctor")
+    assert result.exit_code == 1
+    assert "http://127.0.0.1:9/healthz: no answer" in result.output and "learnloop serve" in result.output

@@ -1,0 +1,440 @@
+"""`learnloop install manifests/mattermost.yaml` against a stateful Mattermost whose every request
+and reply is validated against the official OpenAPI source."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from learnloop.install.ledger import Ledger, ledger_path_for
+from learnloop.install.manifest import MattermostManifest, load_manifest
+from learnloop.install.mattermost import doctor_checks
+from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
+from learnloop.install.reachability import allowed_untrusted, internal_addresses
+from learnloop.mattermost.admin_client import MattermostAdminClient
+from tests.contract.fixtures import MATTERMOST_TEST_URL
+from tests.install.fake_mattermost import ADMIN_TOKEN
+from tests.install.mattermost_world import MANIFEST, PUBLIC_URL, World, public_addresses, world  # noqa: F401
+
+def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(world: World) -> None:
+    plan = world.install(channels=("engineering/random",))
+
+    fake = world.fake
+    bot = fake.bot_named("learnloop")
+    assert bot is not None and bot["display_name"] == "learnloop"
+    [command] = fake.commands.values()
+    assert command["url"] == f"{PUBLIC_URL}/mattermost/command"
+    assert command["method"] == "P" and command["trigger"] == "learn" and command["team_id"] == world.team["id"]
+    assert command["auto_complete"] is True
+    assert command["auto_complete_hint"].startswith("[") and "rate" in command["auto_complete_hint"]
+    for subcommand in ("rate", "share", "reflect", "journal", "prompts", "dashboard", "signin", "wiki", "help"):
+        assert subcommand in command["auto_complete_hint"]
+    hooks = {hook["channel_id"]: hook for hook in fake.hooks.values()}
+    assert set(hooks) == {world.town["id"], world.random["id"]}
+    for hook in hooks.values():
+        assert hook["callback_urls"] == [f"{PUBLIC_URL}/mattermost/outgoing"]
+        assert hook["trigger_words"] == [] and hook["content_type"] == "application/json"
+    assert (world.team["id"], bot["user_id"]) in fake.team_members
+    assert {(world.town["id"], bot["user_id"]), (world.random["id"], bot["user_id"])} <= fake.channel_members
+
+    settings = world.settings()
+    bot_token = [t for t in fake.tokens.values() if t["user_id"] == bot["user_id"]]
+    assert len(bot_token) == 1
+    assert settings.mattermost_bot_token.get_secret_value() == bot_token[0]["token"]
+    assert settings.mattermost_bot_user_id == bot["user_id"]
+    assert settings.mattermost_url_text == MATTERMOST_TEST_URL
+    assert settings.mattermost_command_tokens == [command["token"]]
+    assert sorted(settings.mattermost_webhook_tokens) == sorted(h["token"] for h in hooks.values())
+    text = world.config_path.read_text(encoding="utf-8")
+    assert "# the admin's own notes stay" in text and "# our first community" in text
+
+    printed = plan.render()
+    assert "create  bot account @learnloop" in printed
+    assert "create  slash command /learn in team engineering" in printed
+    for secret in [bot_token[0]["token"], command["token"], *(h["token"] for h in hooks.values())]:
+        assert secret not in printed
+    ledger = json.loads(ledger_path_for(world.config_path).read_text(encoding="utf-8"))
+    record = ledger["hosts"][f"mattermost {MATTERMOST_TEST_URL}"]
+    assert record["status"] == "complete"
+    assert all(secret not in json.dumps(ledger) for secret in [bot_token[0]["token"], command["token"]])
+
+
+def test_installing_twice_changes_nothing_the_second_time(world: World) -> None:
+    world.install(channels=("engineering/random",))
+    before = (dict(world.fake.bots), dict(world.fake.commands), dict(world.fake.hooks), dict(world.fake.tokens))
+    config_before = world.config_path.read_text(encoding="utf-8")
+    calls = len(world.contract.calls)
+
+    plan = world.install(channels=("engineering/random",))
+
+    assert plan.changes == 0
+    assert world.changes_sent(calls) == []
+    assert (world.fake.bots, world.fake.commands, world.fake.hooks, world.fake.tokens) == before
+    assert world.config_path.read_text(encoding="utf-8") == config_before
+    assert "nothing to change: already installed" in plan.render()
+    assert "keep    slash command /learn in team engineering" in plan.render()
+
+
+def test_dry_run_prints_the_plan_and_touches_nothing(world: World) -> None:
+    config_before = world.config_path.read_text(encoding="utf-8")
+
+    plan = world.install(dry_run=True, channels=("engineering/random",))
+
+    assert world.changes_sent() == []
+    assert world.fake.bots == {} and world.fake.commands == {} and world.fake.hooks == {}
+    assert world.config_path.read_text(encoding="utf-8") == config_before
+    assert not ledger_path_for(world.config_path).exists()
+    printed = plan.render()
+    assert "create  bot account @learnloop" in printed
+    assert "create  bot access token" in printed
+    assert "create  outgoing webhook in ~engineering/town-square" in printed
+    assert "create  outgoing webhook in ~engineering/random" in printed
+    assert printed.endswith("dry run: 9 change(s) planned, nothing was touched")
+
+
+def test_dry_run_after_install_plans_nothing(world: World) -> None:
+    world.install()
+    calls = len(world.contract.calls)
+    plan = world.install(dry_run=True)
+    assert plan.changes == 0 and world.changes_sent(calls) == []
+
+
+def test_changed_manifest_updates_the_command_in_place(world: World) -> None:
+    world.install()
+    [command] = world.fake.commands.values()
+    manifest = load_manifest(MANIFEST)
+    assert isinstance(manifest, MattermostManifest)
+    changed = manifest.model_copy(update={"slash_command": manifest.slash_command.model_copy(
+        update={"description": "Learn together"})})
+
+    plan = world.install(manifest=changed)
+
+    assert [s.what for s in plan.steps if s.action == "update"] == ["slash command /learn in team engineering"]
+    [updated] = world.fake.commands.values()
+    assert updated["id"] == command["id"] and updated["description"] == "Learn together"
+    assert updated["token"] == command["token"]
+
+
+def test_a_moved_service_repoints_the_command_and_webhooks(world: World) -> None:
+    world.install()
+    calls = len(world.contract.calls)
+    plan = world.install(public_url="https://learn.example.org")
+    assert {s.what for s in plan.steps if s.action == "update"} >= {
+        "slash command /learn in team engineering", "outgoing webhook in ~engineering/town-square"}
+    [command] = world.fake.commands.values()
+    [hook] = world.fake.hooks.values()
+    assert command["url"] == "https://learn.example.org/mattermost/command"
+    assert hook["callback_urls"] == ["https://learn.example.org/mattermost/outgoing"]
+    assert all(c.startswith("PUT ") for c in world.changes_sent(calls))
+
+
+def test_a_private_community_channel_gets_the_bot_but_no_webhook(world: World) -> None:
+    world.config_path.write_text(world.config_path.read_text() + (
+        '\n[[communities]]\nname = "Leads"\n' f'channel_id = "{world.secret["id"]}"\n'), encoding="utf-8")
+    plan = world.install()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None
+    assert (world.secret["id"], bot["user_id"]) in world.fake.channel_members
+    assert all(hook["channel_id"] != world.secret["id"] for hook in world.fake.hooks.values())
+    assert any(s.action == "leave" and "private channel" in s.detail for s in plan.steps)
+
+
+def test_an_existing_bot_is_adopted_not_recreated_and_left_alone_by_uninstall(world: World) -> None:
+    owner = world.fake.admin["id"]
+    user = world.fake.add_user("learnloop", is_bot=True)
+    world.fake.bots[user["id"]] = {"user_id": user["id"], "username": "learnloop", "display_name": "learnloop",
+                                   "description": "Sends reflection prompts and rating buttons; answers /learn.",
+                                   "owner_id": owner, "create_at": 1, "update_at": 1, "delete_at": 0}
+    plan = world.install()
+    assert "keep    bot account @learnloop" in plan.render()
+    assert len(world.fake.bots) == 1
+
+    world.uninstall()
+    assert world.fake.bots[user["id"]]["delete_at"] == 0
+    assert [t for t in world.fake.tokens.values() if t["user_id"] == user["id"]] == []
+
+
+def test_a_disabled_bot_is_enabled_again(world: World) -> None:
+    world.install()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None
+    bot["delete_at"] = 99
+    plan = world.install()
+    assert bot["delete_at"] == 0
+    assert any(s.action == "update" and "enable it again" in s.detail for s in plan.steps)
+
+
+def test_a_token_that_no_longer_works_is_replaced_and_the_old_one_revoked(world: World) -> None:
+    world.install()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None
+    [old] = [t for t in world.fake.tokens.values() if t["user_id"] == bot["user_id"]]
+    old["is_active"] = False
+
+    world.install()
+
+    tokens = [t for t in world.fake.tokens.values() if t["user_id"] == bot["user_id"]]
+    assert [t["id"] for t in tokens] != [old["id"]] and len(tokens) == 1
+    assert world.settings().mattermost_bot_token.get_secret_value() == tokens[0]["token"]
+
+
+def test_uninstall_removes_exactly_what_install_created(world: World) -> None:
+    other_command = {"id": "c" * 26, "token": "t" * 26, "team_id": world.team["id"], "trigger": "standup",
+                     "method": "P", "url": "https://raven.example.com/cmd", "creator_id": world.fake.admin["id"],
+                     "delete_at": 0}
+    other_hook = {"id": "h" * 26, "token": "k" * 26, "team_id": world.team["id"], "channel_id": world.town["id"],
+                  "callback_urls": ["https://other.example.com/hook"], "trigger_words": [], "delete_at": 0}
+    world.fake.commands[other_command["id"]] = other_command
+    world.fake.hooks[other_hook["id"]] = other_hook
+    world.install(channels=("engineering/random",))
+    admin_tokens = {k for k, t in world.fake.tokens.items() if t["user_id"] == world.fake.admin["id"]}
+
+    plan = world.uninstall()
+
+    assert world.fake.commands == {other_command["id"]: other_command}
+    assert world.fake.hooks == {other_hook["id"]: other_hook}
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None and bot["delete_at"] != 0
+    assert set(world.fake.tokens) == admin_tokens
+    assert not any(bot["user_id"] in pair for pair in world.fake.channel_members | world.fake.team_members)
+    assert (world.team["id"], world.fake.admin["id"]) in world.fake.team_members
+    settings = world.settings()
+    assert settings.mattermost_bot_token is None and settings.mattermost_bot_user_id is None
+    assert settings.mattermost_command_tokens == [] and settings.mattermost_webhook_tokens == []
+    assert settings.communities[0].name == "Platform"
+    assert "remove  slash command /learn in team engineering" in plan.render()
+    assert json.loads(ledger_path_for(world.config_path).read_text())["hosts"] == {}
+
+    again = world.uninstall()
+    assert again.changes == 0
+
+
+def test_uninstall_dry_run_touches_nothing(world: World) -> None:
+    world.install()
+    calls = len(world.contract.calls)
+    plan = world.uninstall(dry_run=True)
+    assert world.changes_sent(calls) == []
+    assert len(world.fake.commands) == 1
+    assert plan.changes == 6  # webhook, channel member, command, team member, token, bot
+
+
+def test_reinstall_after_uninstall_works(world: World) -> None:
+    world.install()
+    world.uninstall()
+    plan = world.install()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None and bot["delete_at"] == 0
+    assert len(world.fake.commands) == 1 and len(world.fake.hooks) == 1
+    assert any(s.action == "update" and "enable it again" in s.detail for s in plan.steps)
+
+
+def test_a_failure_half_way_leaves_a_record_and_a_rerun_finishes(world: World) -> None:
+    world.fake.fail_next("POST", r"/api/v4/hooks/outgoing", 500)
+    with pytest.raises(InstallFailed, match="could not create outgoing webhook in ~engineering/town-square"):
+        world.install()
+
+    ledger = Ledger(ledger_path_for(world.config_path))
+    host = f"mattermost {MATTERMOST_TEST_URL}"
+    assert ledger.status(host) == "incomplete"
+    assert {r.type for r in ledger.resources(host)} == {"bot", "bot_token", "team_member", "command",
+                                                        "channel_member"}
+    assert world.settings().mattermost_bot_token is not None
+    assert world.fake.hooks == {}
+
+    plan = world.install()
+
+    assert [s.what for s in plan.steps if s.action == "create"] == ["outgoing webhook in ~engineering/town-square"]
+    assert len(world.fake.bots) == 1 and len(world.fake.commands) == 1 and len(world.fake.hooks) == 1
+    assert Ledger(ledger_path_for(world.config_path)).status(host) == "complete"
+
+
+# ----------------------------------------------------------------------- checks first
+
+def blocked(world: World, **options: Any) -> list[str]:
+    with pytest.raises(InstallBlocked) as caught:
+        world.install(**options)
+    assert world.changes_sent() == [], "nothing may be touched when a check fails"
+    assert not ledger_path_for(world.config_path).exists()
+    return caught.value.problems
+
+
+def test_unreachable_server(world: World) -> None:
+    [problem] = blocked(world, url="http://chat.unreachable.test")
+    assert problem.startswith("cannot reach Mattermost at http://chat.unreachable.test")
+    assert "check --url" in problem
+
+
+def test_a_server_that_is_not_mattermost(world: World) -> None:
+    world.fake.fail_next("GET", r"/system/ping", 404)
+    [problem] = blocked(world)
+    assert "is not answering like a Mattermost server (HTTP 404" in problem
+
+
+def test_refused_admin_token(world: World) -> None:
+    [problem] = blocked(world, token="not-a-valid-token-000000000")
+    assert problem.startswith("Mattermost refused the admin token (HTTP 401")
+    assert "personal access token" in problem
+
+
+def test_token_without_the_permissions_names_what_is_missing(world: World) -> None:
+    lead = world.fake.add_user("lead")
+    world.fake.team_members.add((world.team["id"], lead["id"]))
+    token = world.fake.add_token(lead["id"])
+    problems = blocked(world, token=token)
+    assert any("@lead lacks the permission(s) create_bot, manage_bots, create_user_access_token, manage_system, "
+               "manage_slash_commands, manage_outgoing_webhooks, add_user_to_team" in p for p in problems)
+    assert any("cannot read the server configuration (HTTP 403" in p for p in problems)
+
+
+def test_a_bot_token_is_not_an_admin_token(world: World) -> None:
+    world.install()
+    bot_token = world.settings().mattermost_bot_token.get_secret_value()
+    calls = len(world.contract.calls)
+    with pytest.raises(InstallBlocked) as caught:
+        world.install(token=bot_token)
+    assert "--token belongs to a bot" in caught.value.problems[0]
+    assert world.changes_sent(calls) == []
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("EnableBotAccountCreation", "bot accounts are off: System Console → Integrations → Bot Accounts"),
+    ("EnableCommands", "custom slash commands are off"),
+    ("EnableOutgoingWebhooks", "outgoing webhooks are off"),
+])
+def test_server_settings_that_would_refuse_the_install(world: World, setting: str, expected: str) -> None:
+    world.fake.service_settings[setting] = False
+    problems = blocked(world)
+    assert any(p.startswith(expected) and f"(ServiceSettings.{setting})" in p for p in problems)
+
+
+def test_a_private_public_url_needs_allowed_untrusted_internal_connections(world: World) -> None:
+    problems = blocked(world, public_url="http://learnloop.internal:8080")
+    assert any("Mattermost will refuse to call http://learnloop.internal:8080 (learnloop.internal is the internal "
+               "address 10.1.2.3)" in p and "AllowedUntrustedInternalConnections" in p for p in problems)
+
+    world.fake.service_settings["AllowedUntrustedInternalConnections"] = "10.0.0.0/8"
+    world.install(public_url="http://learnloop.internal:8080")
+    [command] = world.fake.commands.values()
+    assert command["url"] == "http://learnloop.internal:8080/mattermost/command"
+
+
+def test_someone_elses_learn_command_is_not_taken_over(world: World) -> None:
+    world.fake.commands["d" * 26] = {"id": "d" * 26, "token": "x" * 26, "team_id": world.team["id"],
+                                     "trigger": "learn", "method": "P", "url": "https://lms.example.com/learn",
+                                     "delete_at": 0}
+    problems = blocked(world)
+    assert any("team engineering already has a /learn command calling https://lms.example.com/learn" in p
+               for p in problems)
+
+
+def test_a_person_with_the_bot_username(world: World) -> None:
+    world.fake.add_user("learnloop")
+    problems = blocked(world)
+    assert any("@learnloop is a person's account, not a bot" in p for p in problems)
+
+
+@pytest.mark.parametrize(("channel", "expected"), [
+    ("engineering/leads", "channel 'engineering/leads' is private"),
+    ("engineering/nope", "channel 'engineering/nope' not found"),
+    ("sales/town-square", "channel 'sales/town-square' not found"),
+])
+def test_bad_channels(world: World, channel: str, expected: str) -> None:
+    problems = blocked(world, channels=(channel,))
+    assert any(p.startswith(expected) for p in problems)
+
+
+def test_unknown_team_and_unknown_community_channel(world: World) -> None:
+    world.config_path.write_text(world.config_path.read_text() + (
+        '\n[[communities]]\nname = "Gone"\nchannel_id = "' + "z" * 26 + '"\n'), encoding="utf-8")
+    problems = blocked(world, teams=("marketing",))
+    assert any(p.startswith("team 'marketing' does not exist") for p in problems)
+    assert any(p.startswith("community 'Gone' names channel " + "z" * 26) for p in problems)
+
+
+def test_nothing_to_install_into(world: World) -> None:
+    world.config_path.write_text(f'public_url = "{PUBLIC_URL}"\n', encoding="utf-8")
+    problems = blocked(world)
+    assert any(p.startswith("no team to install into") for p in problems)
+
+
+@pytest.mark.parametrize(("setting", "host", "addresses", "allowed"), [
+    ("", "learnloop.internal", ["10.1.2.3"], False),
+    ("learnloop.internal", "learnloop.internal", ["10.1.2.3"], True),
+    ("LearnLoop.Internal", "learnloop.internal", ["10.1.2.3"], True),
+    ("10.0.0.0/8", "learnloop.internal", ["10.1.2.3"], True),
+    ("192.168.0.0/16 10.1.2.3", "learnloop.internal", ["10.1.2.3"], True),
+    ("192.168.0.0/16,172.16.0.0/12", "learnloop.internal", ["10.1.2.3"], False),
+    ("10.0.0.0/8", "both.internal", ["10.1.2.3", "127.0.0.1"], False),
+    ("127.0.0.1", "127.0.0.1", ["127.0.0.1"], True),
+])
+def test_allowed_untrusted_internal_connections_rule(setting: str, host: str, addresses: list[str],
+                                                     allowed: bool) -> None:
+    import ipaddress
+
+    assert allowed_untrusted(setting, host, [ipaddress.ip_address(a) for a in addresses]) is allowed
+
+
+def test_internal_addresses() -> None:
+    assert [str(a) for a in internal_addresses("http://127.0.0.1:8080")] == ["127.0.0.1"]
+    assert internal_addresses("https://learnloop.example.com") == []
+    assert [str(a) for a in internal_addresses("http://[::1]:8080/")] == ["::1"]
+
+
+# ----------------------------------------------------------------------------- doctor
+
+def doctor(world: World, *, admin: bool = True) -> dict[str, tuple[str, str]]:
+    context = world.context()
+    client = MattermostAdminClient(MATTERMOST_TEST_URL, ADMIN_TOKEN) if admin else None
+    return {c.check: (c.status, c.detail) for c in doctor_checks(context, client)}
+
+
+def test_doctor_after_install_finds_everything_fine(world: World) -> None:
+    world.install()
+    rows = doctor(world)
+    assert rows["reachable"][0] == "ok"
+    assert rows["bot token"] == ("ok", "signs in as @learnloop")
+    assert rows["/learn in team engineering"] == ("ok", f"calls {PUBLIC_URL}/mattermost/command")
+    assert rows["webhook ~engineering/town-square"] == ("ok", "alive")
+    assert rows["may call learnloop"][0] == "ok"
+    assert all(status == "ok" for status, _ in rows.values())
+
+
+def test_doctor_names_what_to_fix(world: World) -> None:
+    world.install()
+    world.fake.hooks.clear()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None
+    for token in world.fake.tokens.values():
+        if token["user_id"] == bot["user_id"]:
+            token["is_active"] = False
+    [command] = world.fake.commands.values()
+    command["url"] = "https://old.example.com/mattermost/command"
+
+    rows = doctor(world)
+
+    assert rows["bot token"][0] == "fix" and "run learnloop install again" in rows["bot token"][1]
+    assert rows["webhook ~engineering/town-square"] == ("fix", "gone from Mattermost: run learnloop install")
+    assert rows["/learn in team engineering"][0] == "fix"
+    assert "calls https://old.example.com/mattermost/command" in rows["/learn in team engineering"][1]
+
+
+def test_doctor_without_an_admin_token_checks_what_the_bot_can(world: World) -> None:
+    world.install()
+    rows = doctor(world, admin=False)
+    assert rows["bot token"][0] == "ok"
+    assert rows["command and webhooks"] == ("skip", "pass --token <admin token> to check them")
+
+
+def test_doctor_before_anything_is_configured(world: World) -> None:
+    rows = doctor(world)
+    assert rows == {"configured": ("skip", "LEARNLOOP_MATTERMOST_URL is not set")}
+
+
+def test_doctor_when_mattermost_is_down(world: World, tmp_path: Path) -> None:
+    world.config_path.write_text(world.config_path.read_text().replace(
+        "public_url", 'mattermost_url = "http://chat.unreachable.test"\npublic_url'), encoding="utf-8")
+    rows = doctor(world, admin=False)
+    assert rows["reachable"][0] == "fix" and "no answer" in rows["reachable"][1]
