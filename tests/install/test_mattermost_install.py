@@ -438,3 +438,12 @@ def test_doctor_when_mattermost_is_down(world: World, tmp_path: Path) -> None:
         "public_url", 'mattermost_url = "http://chat.unreachable.test"\npublic_url'), encoding="utf-8")
     rows = doctor(world, admin=False)
     assert rows["reachable"][0] == "fix" and "no answer" in rows["reachable"][1]
+
+
+def test_an_environment_variable_that_would_shadow_the_file_is_pointed_out(world: World,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_BOT_TOKEN", "x" * 26)
+    plan = world.install()
+    assert ("note: LEARNLOOP_MATTERMOST_BOT_TOKEN is set in the environment and wins over learnloop.toml; remove it "
+            "so the installed value is used") in plan.render()
+    assert "x" * 26 not in plan.render()

@@ -8,9 +8,11 @@ writing each token into learnloop's configuration file as soon as Mattermost sho
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from learnloop.config import ENV_PREFIX
 from learnloop.install.config_file import mask
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MattermostManifest
@@ -24,6 +26,8 @@ SYSTEM_PERMISSIONS = ("create_bot", "manage_bots", "create_user_access_token", "
 TEAM_PERMISSIONS = ("manage_slash_commands", "manage_outgoing_webhooks", "add_user_to_team")
 TOKEN_DESCRIPTION = "learnloop service (made by learnloop install)"
 PUBLIC_CHANNEL = "O"
+WRITTEN_KEYS = ("mattermost_url", "mattermost_bot_token", "mattermost_bot_user_id", "mattermost_command_tokens",
+                "mattermost_webhook_tokens")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,10 @@ class MattermostInstaller:
         self._set_config(plan, "mattermost_url", self.admin.base_url, "Mattermost URL")
         if not plan.dry_run:
             self.context.ledger.set_status(self.host_key, "complete")
+        for key in WRITTEN_KEYS:
+            if f"{ENV_PREFIX}{key.upper()}" in os.environ:
+                plan.note(f"note: {ENV_PREFIX}{key.upper()} is set in the environment and wins over "
+                          f"{self.context.config.path.name}; remove it so the installed value is used")
 
     def _preflight(self) -> Target:
         url = self.admin.base_url
