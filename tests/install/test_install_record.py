@@ -1,0 +1,112 @@
+"""The install record and the configuration writer: what a half-way failure leaves behind."""
+
+from __future__ import annotations
+
+import json
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from learnloop.install.config_file import ConfigFile, mask
+from learnloop.install.ledger import Ledger, Resource, ledger_path_for
+
+
+def test_the_record_sits_beside_the_configuration() -> None:
+    assert ledger_path_for(Path("/etc/learnloop/learnloop.toml")) == Path("/etc/learnloop/learnloop.install.json")
+
+
+def test_every_change_is_saved_at_once_and_survives_a_new_reader(tmp_path: Path) -> None:
+    path = tmp_path / "learnloop.install.json"
+    ledger = Ledger(path)
+    ledger.record("mattermost x", Resource("bot", "b1", "@learnloop", True))
+    ledger.record("mattermost x", Resource("command", "c1", "/learn in team a", True, {"team_id": "t1"}))
+    ledger.record("mattermost x", Resource("bot", "b1", "@learnloop", True))  # same type and label: replaced
+
+    reread = Ledger(path)
+    assert [(r.type, r.id) for r in reread.resources("mattermost x")] == [("command", "c1"), ("bot", "b1")]
+    assert reread.find("mattermost x", "command").data == {"team_id": "t1"}
+    assert reread.status("mattermost x") == "incomplete"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    reread.set_status("mattermost x", "complete")
+    assert Ledger(path).status("mattermost x") == "complete"
+
+    for resource in Ledger(path).resources("mattermost x"):
+        reread.forget("mattermost x", resource)
+    assert json.loads(path.read_text())["hosts"] == {}
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"version": 9, "hosts": {}}', "[]"])
+def test_an_unreadable_record_is_refused_with_what_to_do(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "learnloop.install.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=str(path)):
+        Ledger(path)
+
+
+def test_config_writer_keeps_comments_and_tables(tmp_path: Path) -> None:
+    path = tmp_path / "learnloop.toml"
+    path.write_text('# mine\npublic_url = "https://l.example.com"  # here\n\n[[communities]]\nname = "A"\n'
+                    'channel_id = "' + "a" * 26 + '"\n')
+    config = ConfigFile(path)
+    config.set("mattermost_bot_token", "secret-token-123")
+    config.add_to_list("mattermost_command_tokens", "t1")
+    config.add_to_list("mattermost_command_tokens", "t2")
+    config.add_to_list("mattermost_command_tokens", "t1")
+    config.save()
+
+    text = path.read_text()
+    assert "# mine" in text and "# here" in text
+    data = tomllib.loads(text)
+    assert data["mattermost_bot_token"] == "secret-token-123"
+    assert data["mattermost_command_tokens"] == ["t1", "t2"]
+    assert data["communities"][0]["name"] == "A"
+
+    config = ConfigFile(path)
+    config.remove_from_list("mattermost_command_tokens", "t1")
+    config.remove("mattermost_bot_token")
+    config.save()
+    data = tomllib.loads(path.read_text())
+    assert data["mattermost_command_tokens"] == ["t2"] and "mattermost_bot_token" not in data
+
+
+def test_config_writer_reads_comma_separated_tokens(tmp_path: Path) -> None:
+    path = tmp_path / "learnloop.toml"
+    path.write_text('mattermost_webhook_tokens = "a, b"\n')
+    config = ConfigFile(path)
+    config.add_to_list("mattermost_webhook_tokens", "c")
+    config.save()
+    assert tomllib.loads(path.read_text())["mattermost_webhook_tokens"] == ["a", "b", "c"]
+
+
+def test_a_new_configuration_file_is_private(tmp_path: Path) -> None:
+    path = tmp_path / "conf" / "learnloop.toml"
+    config = ConfigFile(path)
+    config.set("mattermost_url", "https://chat.example.com")
+    config.save()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert tomllib.loads(path.read_text()) == {"mattermost_url": "https://chat.example.com"}
+
+
+def test_nothing_is_written_when_nothing_changed(tmp_path: Path) -> None:
+    path = tmp_path / "learnloop.toml"
+    path.write_text('mattermost_url = "https://chat.example.com"\n')
+    before = path.stat().st_mtime_ns
+    config = ConfigFile(path)
+    config.set("mattermost_url", "https://chat.example.com")
+    config.save()
+    assert path.stat().st_mtime_ns == before and not config.changed
+
+
+def test_invalid_toml_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "learnloop.toml"
+    path.write_text("public_url = \n")
+    with pytest.raises(ValueError, match="not valid TOML, so the installer will not write to it"):
+        ConfigFile(path)
+    assert path.read_text() == "public_url = \n"
+
+
+def test_mask_shows_only_the_start() -> None:
+    assert mask("abcdefghijklmnopqrstuvwxyz") == "abcd… (26 characters)"
+    assert mask("short") == "…"
