@@ -25,6 +25,14 @@ _RETRYABLE_STATUSES = frozenset({408, 425, 429})
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
+class ApiError(WikiError):
+    """A call BookStack refused (`status_code`), or that got no answer (`status_code` None)."""
+
+    def __init__(self, message: str, *, status_code: int | None, retryable: bool) -> None:
+        super().__init__(message, retryable=retryable)
+        self.status_code = status_code
+
+
 class NotFound(WikiError):
     """404: the page or book is gone (deleted, in the recycle bin) or the token cannot see it."""
 
@@ -100,6 +108,17 @@ class BookStackClient:
     def find_pages(self, **filters: str | int) -> list[PageSummary]:
         return [_page_summary(row) for row in self._list("pages", filters)]
 
+    def check_token(self) -> None:
+        """One cheap authenticated read: 401 means a wrong token, 403 a role without "Access system API"."""
+        self._call("GET", "books", params={"count": 1})
+
+    def login_page_html(self) -> tuple[int, str]:
+        """`GET /login` without the token: BookStack renders its Custom HTML Head there too (every page
+        but the settings), and it needs no session. Returns the status and the HTML."""
+        response = self._send("BookStack GET /login", "GET", f"{self.base_url}/login",
+                              headers={"Accept": "text/html"})
+        return response.status_code, response.text
+
     # --- writes ------------------------------------------------------------------------------
 
     def create_page(self, *, book_id: int, name: str, markdown: str) -> Page:
@@ -125,16 +144,8 @@ class BookStackClient:
     def _call(self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
               json: Any = None) -> Any:
         call = f"BookStack {method} /api/{path}"
-        try:
-            response = self._session.request(
-                method, f"{self.base_url}/api/{path}", params=params, json=json, timeout=self.timeout,
-                allow_redirects=False,
-                headers={"Authorization": f"Token {self._token}", "Accept": "application/json"},
-            )
-        except _TRANSPORT_ERRORS as exc:
-            raise WikiError(f"{call}: no answer ({type(exc).__name__})", retryable=True) from None
-        except requests.RequestException as exc:
-            raise WikiError(f"{call}: {type(exc).__name__}", retryable=False) from None
+        response = self._send(call, method, f"{self.base_url}/api/{path}", params=params, json=json,
+                              headers={"Authorization": f"Token {self._token}", "Accept": "application/json"})
         status = response.status_code
         if status == 404:
             raise NotFound(f"{call}: HTTP 404: {self._message(response)}")
@@ -143,11 +154,21 @@ class BookStackClient:
                             f"(scheme, host, path) in the configuration", retryable=False)
         if status >= 400:
             retryable = status >= 500 or status in _RETRYABLE_STATUSES
-            raise WikiError(f"{call}: HTTP {status}: {self._message(response)}", retryable=retryable)
+            raise ApiError(f"{call}: HTTP {status}: {self._message(response)}", status_code=status,
+                           retryable=retryable)
         try:
             return response.json()
         except ValueError:
             raise WikiError(f"{call}: HTTP {status} but the body is not JSON", retryable=False) from None
+
+    def _send(self, call: str, method: str, url: str, **options: Any) -> requests.Response:
+        """One HTTP attempt, redirects not followed; no answer becomes an ApiError without a status."""
+        try:
+            return self._session.request(method, url, timeout=self.timeout, allow_redirects=False, **options)
+        except _TRANSPORT_ERRORS as exc:
+            raise ApiError(f"{call}: no answer ({type(exc).__name__})", status_code=None, retryable=True) from None
+        except requests.RequestException as exc:
+            raise ApiError(f"{call}: {type(exc).__name__}", status_code=None, retryable=False) from None
 
     def _message(self, response: requests.Response) -> str:
         """BookStack answers errors as {"error": {"code": ..., "message": ...}}."""

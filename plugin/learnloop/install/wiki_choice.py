@@ -7,6 +7,7 @@ from datetime import datetime
 
 from learnloop.config import Settings, WikiConfig, WikiKind
 from learnloop.install.plan import Check, InstallBlocked
+from learnloop.wikis import WikiError
 
 KIND_NAMES: dict[str, str] = {"mediawiki": "MediaWiki", "outline": "Outline", "bookstack": "BookStack"}
 
@@ -19,7 +20,7 @@ def host_key(wiki: WikiConfig) -> str:
 def choose_wiki(settings: Settings, kind: WikiKind, *, wiki_name: str | None, manifest_wiki: str | None) -> WikiConfig:
     """`--wiki`, else the manifest's `wiki`, else the only [[wikis]] entry of this kind."""
     name = wiki_name or manifest_wiki
-    where = f"{settings.config_file}"
+    where = str(settings.config_file)
     label = KIND_NAMES[kind]
     of_kind = [wiki for wiki in settings.wikis if wiki.kind == kind]
     if name is not None:
@@ -71,4 +72,34 @@ def delivery_check(wiki: WikiConfig, last_delivery: datetime | None, *, fix: str
     """`doctor`'s proof that the wiki's webhook reaches us: the last delivery this service received."""
     if last_delivery is None:
         return Check(host_key(wiki), "webhook deliveries", "fix", f"no delivery received yet: {fix}")
-    return Check(host_key(wiki), "webhook deliveries", "ok", f"last delivery {last_delivery.isoformat(timespec='seconds')}")
+    return Check(host_key(wiki), "webhook deliveries", "ok",
+                 f"last delivery {last_delivery.isoformat(timespec='seconds')}")
+
+
+def _unreachable(error: WikiError) -> bool:
+    return getattr(error, "status_code", None) is None or error.retryable
+
+
+def access_problem(settings: Settings, wiki: WikiConfig, error: WikiError, *, refused: str, forbidden: str) -> str:
+    """What to fix when a wiki's API refused the installer's first calls (Outline's and BookStack's errors
+    carry the HTTP status)."""
+    if _unreachable(error):
+        return (f"cannot reach {KIND_NAMES[wiki.kind]} at {wiki.base_url}: {error}; check `url` of [[wikis]] "
+                f"'{wiki.name}' in {settings.config_file}")
+    status = getattr(error, "status_code", None)
+    if status == 401:
+        return f"{refused} ({error})"
+    if status == 403:
+        return f"{forbidden} ({error})"
+    return f"the {KIND_NAMES[wiki.kind]} API failed: {error}"
+
+
+def access_checks(wiki: WikiConfig, error: WikiError | None, *, accepted: str, fix: str) -> list[Check]:
+    """`doctor`'s first rows: is the wiki reachable, and does it accept the configured token."""
+    host = host_key(wiki)
+    if error is not None and _unreachable(error):
+        return [Check(host, "reachable", "fix", f"{error}; check the wiki's url")]
+    reachable = Check(host, "reachable", "ok", wiki.base_url)
+    if error is not None:
+        return [reachable, Check(host, "api token", "fix", f"{error}: {fix}")]
+    return [reachable, Check(host, "api token", "ok", accepted)]

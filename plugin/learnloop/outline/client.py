@@ -94,10 +94,43 @@ class OutlineClient:
             if len(batch) < PAGE_LIMIT:
                 return
 
+    # account and webhook subscriptions (admin API key)
+
+    def auth_info(self) -> JsonObject:
+        """`{user, team, ...}` of the key's owner: proves the wiki is reachable and the key valid."""
+        return _object(self.call("auth.info", {}), "auth.info")
+
+    def webhook_subscriptions(self) -> list[JsonObject]:
+        """Every subscription of the team, newest first (`webhookSubscriptions.list`; admins only: 403 otherwise)."""
+        found: list[JsonObject] = []
+        for page in range(MAX_PAGES):
+            batch = _objects(self.call("webhookSubscriptions.list", {"offset": page * PAGE_LIMIT,
+                                                                     "limit": PAGE_LIMIT}),
+                             "webhookSubscriptions.list")
+            found.extend(batch)
+            if len(batch) < PAGE_LIMIT:
+                break
+        return found
+
+    def create_webhook_subscription(self, *, name: str, url: str, events: list[str], secret: str) -> JsonObject:
+        body = {"name": name, "url": url, "events": events, "secret": secret}
+        return _object(self.call("webhookSubscriptions.create", body), "webhookSubscriptions.create")
+
+    def update_webhook_subscription(self, subscription_id: str, *, name: str, url: str, events: list[str],
+                                    secret: str) -> JsonObject:
+        """Outline's update replaces name, url, events and secret, and enables the subscription again."""
+        body = {"id": subscription_id, "name": name, "url": url, "events": events, "secret": secret}
+        return _object(self.call("webhookSubscriptions.update", body), "webhookSubscriptions.update")
+
+    def delete_webhook_subscription(self, subscription_id: str) -> None:
+        """Answered with `{"success": true}` and no `data`."""
+        self.call("webhookSubscriptions.delete", {"id": subscription_id}, expect_data=False)
+
     # transport
 
-    def call(self, method: str, body: JsonObject) -> Any:
-        """POST one RPC method and return the `data` of Outline's `{ok, data, ...}` answer."""
+    def call(self, method: str, body: JsonObject, *, expect_data: bool = True) -> Any:
+        """POST one RPC method and return the `data` of Outline's `{ok, data, ...}` answer
+        (the whole answer when `expect_data` is false: some methods answer `{success: true}`)."""
         if not _METHOD.match(method):
             raise ValueError(f"not an Outline API method: {method!r}")
         url = f"{self.base_url}/api/{method}"
@@ -120,6 +153,8 @@ class OutlineClient:
         except ValueError:
             raise OutlineError("expected a JSON body", status_code=response.status_code, call=method,
                                retryable=False) from None
+        if not expect_data and isinstance(payload, dict):
+            return payload
         if not isinstance(payload, dict) or "data" not in payload:
             raise OutlineError("expected a JSON object with 'data'", status_code=response.status_code, call=method,
                                retryable=False)
