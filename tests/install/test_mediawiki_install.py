@@ -276,3 +276,43 @@ def test_a_failed_edit_is_an_install_failure_and_leaves_no_record(tmp_path: Path
     assert "could not update rating widget in MediaWiki:Common.js" in str(caught.value)
     assert "editconflict" in str(caught.value)
     assert Ledger(tmp_path / "learnloop.install.json").resources("mediawiki handbook") == []
+
+
+@needs_mediawiki
+def test_dry_run_uninstall_lists_the_removal_and_keeps_the_block(mediawiki: MediaWikiServer, editor: Editor,
+                                                                 tmp_path: Path) -> None:
+    settings = settings_for(mediawiki)
+    run("install", settings, tmp_path)
+    plan = run("uninstall", settings, tmp_path, dry_run=True)
+    assert [(s.action, s.what) for s in plan.steps if s.action == "remove"] == [
+        ("remove", f"rating widget in {COMMON_JS}")]
+    assert BEGIN_MARKER in editor.wikitext(COMMON_JS)
+    assert len(Ledger(tmp_path / "learnloop.install.json").resources("mediawiki handbook")) == 1
+    run("uninstall", settings, tmp_path)
+    assert editor.wikitext(COMMON_JS) == ADMIN_SCRIPT.rstrip()
+
+
+@needs_mediawiki
+def test_disabling_the_widget_in_the_manifest_removes_the_block_install_wrote(mediawiki: MediaWikiServer,
+                                                                               editor: Editor, tmp_path: Path) -> None:
+    settings = settings_for(mediawiki)
+    run("install", settings, tmp_path)
+    disabled = manifest(widget=manifest().widget.model_copy(update={"enabled": False}), print_push_snippet=False)
+    plan = run("install", settings, tmp_path, chosen=disabled)
+    assert [s.action for s in plan.steps] == ["keep", "remove"] and plan.notes == []
+    assert editor.wikitext(COMMON_JS) == ADMIN_SCRIPT.rstrip()
+    again = run("install", settings, tmp_path, chosen=disabled)
+    assert [s.action for s in again.steps] == ["keep", "leave"]
+
+
+def test_the_wiki_named_by_the_manifest_or_wiki_option_is_used(tmp_path: Path) -> None:
+    settings = make_settings(public_url=PUBLIC_URL, wikis=[
+        {"name": name, "kind": "mediawiki", "url": "https://wiki.example.com/w", "secret": WIKI_SECRET,
+         "bot_user": "Admin@learnloop", "bot_password": "learnloopbot0123456789abcdefghijk"}
+        for name in ("handbook", "intranet")])
+    ctx = context(settings, tmp_path)
+    assert installer_for(manifest(wiki="intranet"), ctx, wiki_name=None, token=None).host_key == "mediawiki intranet"
+    assert installer_for(manifest(wiki="intranet"), ctx, wiki_name="handbook", token=None).host_key == \
+        "mediawiki handbook"
+    with pytest.raises(InstallBlocked, match=r"2 MediaWiki wikis are configured \(handbook, intranet\)"):
+        installer_for(manifest(), ctx, wiki_name=None, token=None)

@@ -285,3 +285,16 @@ def test_doctor_with_a_member_token_skips_the_subscription_and_names_a_bad_token
     assert bad["reachable"][0] == "ok" and bad["api token"][0] == "fix"
     unreachable = checks(settings(url="http://127.0.0.1:9"))
     assert list(unreachable) == ["reachable"] and unreachable["reachable"][0] == "fix"
+
+
+def test_a_moved_public_url_updates_the_recorded_subscription(outline: FakeOutline, tmp_path: Path) -> None:
+    run("install", tmp_path)
+    [made] = outline.ours()
+    moved = settings(public_url="https://learnloop-new.example.com")
+    plan = run("install", tmp_path, chosen=moved)
+    [step] = [s for s in plan.steps if s.action == "update"]
+    assert f"its url is {EVENTS_URL}" in step.detail
+    assert [s["url"] for s in outline.subscriptions] == ["https://learnloop-new.example.com/wiki/docs/events"]
+    [resource] = ledger(tmp_path).resources(HOST)
+    assert (resource.id, resource.created) == (made["id"], True)
+    assert run("uninstall", tmp_path, chosen=moved).changes == 1 and outline.subscriptions == []

@@ -154,7 +154,7 @@ class MediaWikiInstaller:
         block = widget_block(self.context.settings)
         found = current_block(page.text)
         what = f"rating widget in {page.title}"
-        recorded = self.context.ledger.find(self.host_key, WIDGET_BLOCK)
+        recorded = self.context.ledger.find(self.host_key, WIDGET_BLOCK, page.title)
         if found == block:
             plan.say("keep", what, f"loads {widget_url(self.context.settings)}")
             if recorded is None and not plan.dry_run:
@@ -175,7 +175,7 @@ class MediaWikiInstaller:
         plan.change("update" if page.exists else "create", what, detail, write)
 
     def _disable_widget(self, plan: Plan, page: PageText) -> None:
-        recorded = self.context.ledger.find(self.host_key, WIDGET_BLOCK)
+        recorded = self.context.ledger.find(self.host_key, WIDGET_BLOCK, page.title)
         if recorded is not None and recorded.created and find_block(page.text) is not None:
             self._remove_block(plan, page, recorded, "widget.enabled is false in the manifest")
         else:
@@ -199,17 +199,19 @@ class MediaWikiInstaller:
                 + localsettings_snippet(self.wiki, self.context.settings.public_url_text))
 
     def uninstall(self, plan: Plan) -> None:
-        recorded = self.context.ledger.find(self.host_key, WIDGET_BLOCK)
-        default_page = self.manifest.widget.page
-        if recorded is None:
-            plan.say("leave", f"rating widget in {default_page}", "the install record holds none for this wiki")
-        elif not recorded.created:
-            plan.say("leave", f"rating widget in {recorded.id}",
-                     "it was there before learnloop install ran; remove the marked block by hand if wanted")
-            if not plan.dry_run:
-                self.context.ledger.forget(self.host_key, recorded)
-        else:
+        blocks = [r for r in self.context.ledger.resources(self.host_key) if r.type == WIDGET_BLOCK]
+        if not blocks:
+            plan.say("leave", f"rating widget in {self.manifest.widget.page}",
+                     "the install record holds none for this wiki")
+        if any(recorded.created for recorded in blocks):
             self._connect()
+        for recorded in blocks:
+            if not recorded.created:
+                plan.say("leave", f"rating widget in {recorded.id}",
+                         "it was there before learnloop install ran; remove the marked block by hand if wanted")
+                if not plan.dry_run:
+                    self.context.ledger.forget(self.host_key, recorded)
+                continue
             page = self._read(recorded.id)
             if find_block(page.text) is None:
                 plan.say("leave", f"rating widget in {page.title}", "the marked block is already gone")
