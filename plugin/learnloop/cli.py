@@ -183,6 +183,8 @@ def _run_plan(installer: Any, context: Any, action: str) -> None:
     from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 
     plan = Plan(context.dry_run)
+    if action == "uninstall":
+        plan.unchanged = "nothing to remove: the install record lists nothing learnloop made that is still there"
     try:
         getattr(installer, action)(plan)
     except InstallBlocked as exc:

@@ -129,6 +129,9 @@ def test_uninstall_removes_what_install_made(cli: World) -> None:
     result = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)  # the URL now comes from the configuration
     assert result.exit_code == 0, result.output
     assert cli.fake.commands == {} and cli.fake.hooks == {}
+    again = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)
+    assert again.exit_code == 0 and again.output.rstrip().endswith("nothing to remove: the install record lists "
+                                                                   "nothing learnloop made that is still there")
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_install_writes_one_block_a_second_run_changes_nothing_uninstall_removes
     ledger = Ledger(tmp_path / "learnloop.install.json")
     [resource] = ledger.resources("mediawiki handbook")
     assert (resource.type, resource.id, resource.created) == ("widget_block", COMMON_JS, True)
-    assert ledger.status("mediawiki handbook") == "installed"
+    assert ledger.status("mediawiki handbook") == "complete"
     assert any(step.action == "manual" for step in plan.steps)
     [note] = plan.notes
     assert WIKI_SECRET in note and "secret" in note and "/wiki/handbook/events" in note

@@ -142,7 +142,7 @@ class MediaWikiInstaller:
                      "paste the snippet below; without it learnloop polls for changes every minute")
             plan.note(self.push_note())
         if not plan.dry_run and self.context.ledger.resources(self.host_key):
-            self.context.ledger.set_status(self.host_key, "installed")
+            self.context.ledger.set_status(self.host_key, "complete")
 
     def _read(self, title: str) -> PageText:
         try:

@@ -119,7 +119,7 @@ class OutlineInstaller:
                       f"the Outline admin sets ALLOWED_PRIVATE_IP_ADDRESSES={','.join(private)} in Outline's "
                       "environment, or set LEARNLOOP_PUBLIC_URL to an address Outline may call.")
         if not plan.dry_run and self.context.ledger.resources(self.host_key):
-            self.context.ledger.set_status(self.host_key, "installed")
+            self.context.ledger.set_status(self.host_key, "complete")
 
     def _record(self, subscription_id: str, *, created: bool) -> None:
         label = f"webhook subscription to /wiki/{self.wiki.name}/events"

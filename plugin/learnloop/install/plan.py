@@ -54,6 +54,8 @@ class Plan:
     dry_run: bool
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unchanged: str = "nothing to change: already installed"
+    """What a real run that changed nothing says (uninstall says it differently)."""
 
     def change(self, action: Action, what: str, detail: str, perform: Callable[[], T]) -> T | None:
         """Record a step and, unless this is a dry run, perform it. A failure names the step."""
@@ -82,7 +84,7 @@ class Plan:
         if self.dry_run:
             lines.append(f"dry run: {self.changes} change(s) planned, nothing was touched")
         else:
-            lines.append(f"{self.changes} change(s) made" if self.changes else "nothing to change: already installed")
+            lines.append(f"{self.changes} change(s) made" if self.changes else self.unchanged)
         return "\n".join([*lines, *self.notes])
 
 
