@@ -464,3 +464,22 @@ def test_community_for_unknown_channel_is_none(channel_id: str) -> None:
 
 def test_community_for_channel_without_communities_is_none() -> None:
     assert load_settings().community_for_channel(CHANNEL_A) is None
+
+
+@pytest.mark.parametrize(("kind", "credentials"), [
+    ("mediawiki", {"bot_user": "Learnloop@learnloop", "bot_password": "p" * 32}),
+    ("bookstack", {"api_token": "id:secret"}),
+])
+def test_a_wiki_that_cannot_sign_for_itself_needs_a_secret(kind: str, credentials: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(wikis=[{"name": "w", "kind": kind, "url": "https://wiki.example.com", **credentials}])
+    assert "wiki needs secret, a random string of at least 24 characters" in str(caught.value)
+    assert "secrets.token_urlsafe" in str(caught.value)
+
+
+def test_an_outline_wiki_may_wait_for_install_to_generate_its_secret() -> None:
+    settings = load_settings(wikis=[{"name": "w", "kind": "outline", "url": "https://o.example.com",
+                                     "api_token": "ol_api_x"}])
+    assert settings.wikis[0].secret is None
+    with pytest.raises(ValueError, match="run learnloop install manifests/outline.yaml"):
+        settings.wikis[0].secret_text

@@ -195,6 +195,9 @@ def _run_plan(installer: Any, context: Any, action: str) -> None:
             f"{action} stopped: {exc}\nWhat was done is recorded in {context.ledger.path}; fix the cause and run the "
             "same command again to finish.") from None
     click.echo(plan.render())
+    if context.config.written:
+        click.echo(f"{context.config.path} changed: restart `learnloop serve` and `learnloop worker` so they "
+                   "read it")
 
 
 @main.command()

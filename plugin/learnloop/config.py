@@ -61,20 +61,25 @@ class WikiConfig(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     kind: WikiKind
     url: AnyHttpUrl
-    secret: SecretStr
+    secret: SecretStr | None = None
+    """Verifies deliveries. For Outline, `learnloop install manifests/outline.yaml` generates it."""
     bot_user: str | None = None
     bot_password: SecretStr | None = None
     api_token: SecretStr | None = None
 
     @field_validator("secret")
     @classmethod
-    def _long_secret(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 24:
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 24:
             raise ValueError("expected a random secret of at least 24 characters")
         return value
 
     @model_validator(mode="after")
     def _credentials(self) -> WikiConfig:
+        if self.secret is None and self.kind != "outline":
+            raise ValueError(f"a {'MediaWiki' if self.kind == 'mediawiki' else 'BookStack'} wiki needs secret, a "
+                             "random string of at least 24 characters (python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))')")
         if self.kind == "mediawiki" and not (self.bot_user and self.bot_password):
             raise ValueError("a MediaWiki needs bot_user and bot_password (from Special:BotPasswords)")
         if self.kind in ("outline", "bookstack") and self.api_token is None:
@@ -85,6 +90,13 @@ class WikiConfig(BaseModel):
     @property
     def base_url(self) -> str:
         return str(self.url).rstrip("/")
+
+    @property
+    def secret_text(self) -> str:
+        """The delivery secret; only Outline's may be missing (until install generates it)."""
+        if self.secret is None:
+            raise ValueError(f"wiki '{self.name}' has no secret yet: run learnloop install manifests/outline.yaml")
+        return self.secret.get_secret_value()
 
 
 class WikiSpace(BaseModel):

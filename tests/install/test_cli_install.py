@@ -47,6 +47,7 @@ def test_install_prints_the_plan_and_writes_the_configuration(cli: World) -> Non
     assert ADMIN_TOKEN not in result.output
     assert len(settings.mattermost_webhook_tokens) == 2
 
+    assert "learnloop.toml changed: restart `learnloop serve` and `learnloop worker` so they read it" in result.output
     again = install("--channel", "engineering/random")
     assert again.exit_code == 0
     assert again.output.rstrip().endswith("nothing to change: already installed")

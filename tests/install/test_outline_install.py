@@ -298,3 +298,38 @@ def test_a_moved_public_url_updates_the_recorded_subscription(outline: FakeOutli
     [resource] = ledger(tmp_path).resources(HOST)
     assert (resource.id, resource.created) == (made["id"], True)
     assert run("uninstall", tmp_path, chosen=moved).changes == 1 and outline.subscriptions == []
+
+
+def test_a_wiki_without_a_secret_gets_a_generated_one_written_before_outline_hears_of_it(
+        outline: FakeOutline, tmp_path: Path) -> None:
+    import tomllib
+
+    from learnloop.config import load_settings
+
+    config_path = tmp_path / "learnloop.toml"
+    config_path.write_text(f'public_url = "{PUBLIC_URL}"\n\n[[wikis]]\nname = "docs"  # the handbook\n'
+                           f'kind = "outline"\nurl = "{OUTLINE_URL}"\napi_token = "{MEMBER_KEY}"\n')
+    without_secret = load_settings(config_file=config_path)
+    assert without_secret.wikis[0].secret is None
+
+    dry = run("install", tmp_path, chosen=without_secret, dry_run=True)
+    assert [s.what for s in dry.steps if s.action == "create"] == ["webhook secret", "webhook subscription 'learnloop'"]
+    assert "secret" not in tomllib.loads(config_path.read_text())["wikis"][0] and outline.ours() == []
+
+    plan = run("install", tmp_path, chosen=without_secret)
+
+    written = tomllib.loads(config_path.read_text())["wikis"][0]["secret"]
+    assert len(written) >= 32 and written not in plan.render()
+    assert "# the handbook" in config_path.read_text()
+    [subscription] = outline.ours()
+    assert subscription["secret"] == written
+    again = run("install", tmp_path, chosen=load_settings(config_file=config_path))
+    assert again.changes == 0
+
+
+def test_doctor_asks_for_install_when_the_wiki_has_no_secret(outline: FakeOutline) -> None:
+    chosen = make_settings(public_url=PUBLIC_URL, wikis=[
+        {"name": "docs", "kind": "outline", "url": OUTLINE_URL, "api_token": ADMIN_KEY}])
+    rows = {c.check: (c.status, c.detail) for c in doctor_checks(chosen, chosen.wikis[0], last_delivery=None)}
+    assert rows["webhook subscription"] == ("fix", "the wiki has no secret yet: run learnloop install "
+                                                   "manifests/outline.yaml")

@@ -233,3 +233,16 @@ def test_unknown_wiki_name_is_refused(client: FlaskClient, runtime: Runtime, clo
     response = deliver(client, body, signature(body, clock()), wiki="other")
     assert response.status_code == 401
     assert stored(runtime) == NOTHING
+
+
+def test_a_wiki_whose_secret_install_has_not_generated_yet_refuses_every_delivery(
+        engine: Engine, clock: FakeClock) -> None:
+    settings = make_settings(wikis=[{"name": WIKI, "kind": "outline", "url": OUTLINE_URL, "api_token": API_TOKEN}])
+    runtime = build_runtime(settings, clock=clock, engine=engine)
+    body = fixture_body("documents.create")
+    response = create_app(runtime).test_client().post(
+        f"/wiki/{WIKI}/events", data=body, headers={"Content-Type": "application/json",
+                                                     "Outline-Signature": signature(body, clock(), secret="")})
+    assert response.status_code == 401
+    assert "run learnloop install manifests/outline.yaml" in response.get_json()["error"]["message"]
+    assert stored(runtime) == NOTHING

@@ -48,7 +48,7 @@ def custom_head_snippet(widget_url: str, wiki: WikiConfig) -> str:
 
 def webhook_url(public_url: str, wiki: WikiConfig) -> str:
     """The URL to paste into BookStack's Settings → Webhooks (events: `WEBHOOK_EVENTS`)."""
-    query = urlencode({SECRET_PARAMETER: wiki.secret.get_secret_value()})
+    query = urlencode({SECRET_PARAMETER: wiki.secret_text})
     return f"{public_url.rstrip('/')}/wiki/{quote(wiki.name, safe='')}/events?{query}"
 
 
@@ -142,7 +142,7 @@ def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:
     given = query.get(SECRET_PARAMETER)
     if not given:
         raise Unauthorized("this BookStack webhook URL has no secret; copy the URL learnloop's installer printed")
-    expected = wiki.secret.get_secret_value()
+    expected = wiki.secret_text
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise Unauthorized("the secret in this BookStack webhook URL is wrong")
 

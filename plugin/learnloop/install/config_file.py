@@ -30,6 +30,8 @@ class ConfigFile:
             self._document = tomlkit.document()
             self._document.add(tomlkit.comment("learnloop configuration; `learnloop install` wrote the Mattermost keys."))
         self.changed = False
+        self.written = False
+        """Whether this run wrote the file: a running learnloop reads it only at start."""
 
     def get(self, key: str) -> Any:
         value = self._document.get(key)
@@ -52,6 +54,15 @@ class ConfigFile:
         if isinstance(current, list) and value in current:
             self._set_list(key, [item for item in current if item != value])
 
+    def set_in_entry(self, array: str, name: str, key: str, value: str) -> None:
+        """Set `key` in the `[[array]]` entry whose `name` is `name` (e.g. a wiki's generated secret)."""
+        entry = next((e for e in self._document.get(array) or [] if e.get("name") == name), None)
+        if entry is None:
+            raise ValueError(f"{self.path} has no [[{array}]] entry named '{name}' to write {key} into")
+        if entry.get(key) != value:
+            entry[key] = value
+            self.changed = True
+
     def remove(self, key: str) -> None:
         if key in self._document:
             del self._document[key]
@@ -61,6 +72,7 @@ class ConfigFile:
         if self.changed:
             write_atomically(self.path, tomlkit.dumps(self._document))
             self.changed = False
+            self.written = True
 
     def _set_list(self, key: str, values: list[str]) -> None:
         array: Array = tomlkit.array()

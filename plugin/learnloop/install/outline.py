@@ -1,7 +1,7 @@
 """Installing learnloop into Outline: one webhook subscription, made with an admin API key.
 
 `webhookSubscriptions.create` {name, url, events, secret} registers `<public url>/wiki/<name>/events`,
-signed with the wiki's configured secret. A re-run finds it by its id (install record) or its URL
+signed with the wiki's secret (generated and written to the configuration when it has none). A re-run finds it by its id (install record) or its URL
 (`webhookSubscriptions.list`) and updates it only when its events or secret differ or Outline
 disabled it. Outline has no site-wide script injection, so the rating widget becomes a link the
 admin adds to documents.
@@ -9,6 +9,7 @@ admin adds to documents.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -83,7 +84,7 @@ class OutlineInstaller:
         subscriptions = self._subscriptions()
         webhook = self.manifest.webhook
         events = list(webhook.events)
-        secret = self.wiki.secret.get_secret_value()
+        secret = self._secret(plan)
         recorded = self.context.ledger.find(self.host_key, SUBSCRIPTION)
         found = _pick(subscriptions, self.url, recorded.id if recorded else None)
         what = f"webhook subscription '{webhook.name}'"
@@ -120,6 +121,21 @@ class OutlineInstaller:
                       "environment, or set LEARNLOOP_PUBLIC_URL to an address Outline may call.")
         if not plan.dry_run and self.context.ledger.resources(self.host_key):
             self.context.ledger.set_status(self.host_key, "complete")
+
+    def _secret(self, plan: Plan) -> str:
+        """The wiki's secret, or a new random one written to the configuration before Outline hears of it."""
+        if self.wiki.secret is not None:
+            return self.wiki.secret_text
+        secret = secrets.token_urlsafe(32)
+        config = self.context.config
+
+        def write() -> None:
+            config.set_in_entry("wikis", self.wiki.name, "secret", secret)
+            config.save()
+
+        plan.change("create", "webhook secret", f"random, written to the [[wikis]] entry '{self.wiki.name}' of "
+                    f"{config.path.name}", write)
+        return secret
 
     def _record(self, subscription_id: str, *, created: bool) -> None:
         label = f"webhook subscription to /wiki/{self.wiki.name}/events"
@@ -195,12 +211,15 @@ def _subscription_check(settings: Settings, wiki: WikiConfig, client: OutlineCli
             return Check(host, "webhook subscription", "skip",
                          "api_token is not an admin key, so subscriptions cannot be read; deliveries tell instead")
         return Check(host, "webhook subscription", "fix", f"cannot list them: {exc}")
+    if wiki.secret is None:
+        return Check(host, "webhook subscription", "fix",
+                     "the wiki has no secret yet: run learnloop install manifests/outline.yaml")
     found = _pick(subscriptions, url, None)
     if found is None:
         return Check(host, "webhook subscription", "fix",
                      f"none delivers to {url}: run learnloop install manifests/outline.yaml")
     differences = _differences(found, url=url, events=list(OutlineWebhook().events),
-                               secret=wiki.secret.get_secret_value())
+                               secret=wiki.secret_text)
     if differences:
         return Check(host, "webhook subscription", "fix",
                      "; ".join(differences) + ": run learnloop install manifests/outline.yaml again")

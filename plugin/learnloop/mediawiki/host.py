@@ -128,7 +128,7 @@ def localsettings_snippet(wiki: WikiConfig, public_url: str) -> str:
     """The snippet for this wiki: posts to `<public_url>/wiki/<name>/events`, signed with its secret."""
     events_url = f"{public_url.rstrip('/')}/wiki/{wiki.name}/events"
     return (LOCALSETTINGS_SNIPPET.replace("@@LEARNLOOP_EVENTS_URL@@", _php_string(events_url))
-            .replace("@@LEARNLOOP_SECRET@@", _php_string(wiki.secret.get_secret_value())))
+            .replace("@@LEARNLOOP_SECRET@@", _php_string(wiki.secret_text)))
 
 
 # ---------------------------------------------------------------------------- positions
@@ -235,7 +235,7 @@ class MediaWikiHost:
         scheme, _, digest = signature.strip().partition("=")
         if scheme.strip().lower() != "sha256" or not digest.strip():
             raise Unauthorized(f"{SIGNATURE_HEADER} must be sha256=<hex>")
-        expected = hmac.new(wiki.secret.get_secret_value().encode("utf-8"), body, hashlib.sha256).hexdigest()
+        expected = hmac.new(wiki.secret_text.encode("utf-8"), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode("ascii"), digest.strip().lower().encode("utf-8", "replace")):
             raise Unauthorized("bad signature")
         try:

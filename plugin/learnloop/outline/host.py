@@ -48,7 +48,10 @@ class OutlineHost:
 
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
-        verify_signature(wiki.secret.get_secret_value(), body, header(headers, SIGNATURE_HEADER), now)
+        if wiki.secret is None:
+            raise Unauthorized("this wiki has no secret yet, so no delivery can be verified: run "
+                               "learnloop install manifests/outline.yaml")
+        verify_signature(wiki.secret_text, body, header(headers, SIGNATURE_HEADER), now)
         delivery = _parse(body)
         event = delivery["event"]
         action = ACTIONS.get(event)
