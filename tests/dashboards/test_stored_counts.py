@@ -261,3 +261,42 @@ def test_communities_rated_before_the_upgrade_get_stored_scores(kept: Runtime, c
     with kept.reader() as uow:
         assert len(uow.session.execute(select(ItemScore.item_id)).all()) == 3
     assert_as_fresh(kept, clock.now.date())
+
+
+def test_when_the_worker_is_far_behind_top_content_sorts_every_item(
+    kept: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(10):
+        rate(kept, f"user{n}", f"p{n % 4}", 1 + n % 5)
+    fold(kept, clock)
+    monkeypatch.setattr(dashboard, "UNFOLDED_RATINGS", 2)
+    for n in range(5):
+        rate(kept, f"user{n}", f"p{4 + n}", 5)
+    assert_as_fresh(kept, clock.now.date())
+
+
+def test_a_custom_period_over_the_same_weeks_reads_the_same_counts(kept: Runtime, clock: FakeClock) -> None:
+    for day in range(20):
+        rate(kept, f"user{day % 7}", f"p{day % 5}", 2 + day % 4)
+        chat(kept, "reply", f"user{day % 6}", root_id=f"t{day % 3}")
+        clock.advance(days=1)
+    fold(kept, clock)
+    _, members = fresh_members(kept)
+    weeks = rollups.last_weeks(clock.now.date(), 4)
+    custom = dashboard.Period(weeks[0] + timedelta(days=2), clock.now.date())  # a Wednesday: the same four weeks
+    cid = community(kept)
+    with kept.reader() as uow:
+        _, people = dashboard._totals(uow, cid, custom, dashboard._weekly(uow, cid, custom)[0])
+    assert custom.weeks == weeks
+    assert {m: v for m, v in people.items() if v} == distinct_over(members, weeks)
+
+
+def test_a_tie_across_the_first_rows_read_is_read_to_its_end(kept: Runtime, clock: FakeClock) -> None:
+    for n in range(45):  # 45 items with the same score: the first rows read cannot settle the top 10
+        rate(kept, f"user{n % 5}", f"same{n:02d}", 4)
+    fold(kept, clock)
+    cid = community(kept)
+    with kept.reader() as uow:
+        top = dashboard.top_content(uow, cid)
+    assert [t.url.rsplit("/", 1)[1] for t in top] == [f"same{n:02d}" for n in range(10)], "the oldest items first"
+    assert_as_fresh(kept, clock.now.date())
