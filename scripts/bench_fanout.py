@@ -158,7 +158,8 @@ def instrument(runtime: Any, timers: Timers) -> None:
     from learnloop.services.outbox_kinds import SEND_PROMPT
     from sqlalchemy import event
 
-    for name in ("member_profiles", "plan_runs", "plan_deliveries", "due_user_ids", "dispatch_due", "_statuses"):
+    for name in ("member_profiles", "plan_runs", "plan_deliveries", "expire_and_nudge", "read_due", "apply_decisions",
+                 "_statuses"):
         setattr(prompts, name, timers.wrap(f"prompt pass: {name}", getattr(prompts, name)))
     prompts.run_prompt_pass = timers.wrap("prompt pass (whole)", prompts.run_prompt_pass)
     for name in ("_claim", "_load", "_finish_many"):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,8 +69,40 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
+class CallGate:
+    """Keeps this process's delivery threads from starting calls while one of its write transactions runs.
+
+    Why: during a fan-out the delivery threads keep the GIL busy. A thread inside a write transaction
+    gets the GIL back after each SQLite statement only after waiting its turn among them, so its
+    transaction, and SQLite's write lock that the web waits for, lasted several times longer. Calls
+    under way finish; new ones wait until the transaction ends (at most GATE_MAX_WAIT)."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._writers = 0
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._changed:
+            self._writers += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._writers -= 1
+                self._changed.notify_all()
+
+    def wait(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._writers == 0, timeout=GATE_MAX_WAIT.total_seconds())
+
+
+GATE_MAX_WAIT = timedelta(seconds=1)
+CALL_GATE = CallGate()
+
+
 def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> list[ClaimedMessage]:
-    with runtime.uow() as uow:
+    with CALL_GATE.writing(), runtime.uow() as uow:
         claimed = uow.outbox.claim(now, limit, kinds, now + LEASE)
         uow.commit()
     return claimed
@@ -77,7 +110,7 @@ def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> lis
 
 @dataclass
 class _Outcome:
-    """What became of one claimed message; written back together with others (see FINISH_BATCH)."""
+    """What became of one claimed message; written back with the rest of the pass's."""
 
     message: ClaimedMessage
     result: dict[str, Any] | None = None
@@ -87,16 +120,10 @@ class _Outcome:
     not_an_attempt: bool = False
 
 
-FINISH_BATCH = 50
-"""Outcomes written per transaction. A worker that dies mid-pass leaves at most the unwritten ones to be
-tried again after their lease (prompts look for their post before sending again; see
-mattermost_delivery.send_prompt), and each write holds SQLite's lock for a few milliseconds."""
-
-
 def _finish_many(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], outcomes: list[_Outcome]) -> None:
     if not outcomes:
         return
-    with runtime.uow() as uow:
+    with CALL_GATE.writing(), runtime.uow() as uow:
         now = runtime.clock()
         rows = []
         for outcome in outcomes:
@@ -145,6 +172,7 @@ def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: di
         with lock:
             report.failed += 1
         return _Outcome(message, error=f"no handler for '{message.kind}'", failed=True)
+    CALL_GATE.wait()
     try:
         result = _call(runtime, client, handler, message, state)
     except RateLimited as exc:
@@ -182,33 +210,30 @@ def _load(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], claimed
 
 def deliver_due(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], *, limit: int = 200,
                 concurrency: int = 1) -> DeliveryReport:
-    """One pass over what is due: claim (one write), read what batch handlers need (one read), call
-    Mattermost, write the outcomes back FINISH_BATCH at a time. With concurrency > 1, calls run in parallel
-    threads (a fan-out to thousands of members is bound by Mattermost's latency, not by our CPU); after a
-    429 the rest of the pass is put back until the limit resets."""
+    """One pass over what is due: claim (one write), read what batch handlers need (one read), call, then
+    write every outcome back (one write). With concurrency > 1, calls run in parallel threads (a fan-out to
+    thousands of members is bound by Mattermost's latency, not by our CPU); after a 429 the rest of the pass
+    is put back until the limit resets.
+
+    The write-back waits for the pass's calls: while the threads run, a transaction would wait for the GIL
+    between statements and hold SQLite's write lock (and the web) several times longer. A worker that dies
+    mid-pass leaves its messages leased; after LEASE they are tried again, and a prompt first looks for its
+    post (see mattermost_delivery.send_prompt)."""
     state = _Pass()
     client = runtime.mattermost()
     kinds = [kind for kind in handlers if client is not None or not kind.startswith(MATTERMOST_PREFIX)]
     claimed = _claim(runtime, runtime.clock(), limit, kinds)
     state.report.claimed = len(claimed)
-    pending: list[_Outcome] = []
-
-    def collect(outcome: _Outcome) -> None:
-        pending.append(outcome)
-        if len(pending) >= FINISH_BATCH:
-            _finish_many(runtime, handlers, pending)
-            pending.clear()
-
+    outcomes: list[_Outcome] = []
     try:
         state.loaded = _load(runtime, handlers, claimed)
         if concurrency <= 1:
             for message in claimed:
-                collect(_deliver_one(runtime, client, handlers, message, state))
+                outcomes.append(_deliver_one(runtime, client, handlers, message, state))
         else:
             with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox") as pool:
-                for outcome in pool.map(lambda message: _deliver_one(runtime, client, handlers, message, state),
-                                        claimed):
-                    collect(outcome)
+                outcomes.extend(pool.map(lambda message: _deliver_one(runtime, client, handlers, message, state),
+                                         claimed))
     finally:
-        _finish_many(runtime, handlers, pending)
+        _finish_many(runtime, handlers, outcomes)
     return state.report

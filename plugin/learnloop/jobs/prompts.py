@@ -8,17 +8,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from learnloop.bootstrap import Runtime
+from learnloop.jobs.outbox import CALL_GATE
 from learnloop.mattermost.client import MattermostClient, MattermostError
-from learnloop.services.prompt_dispatch import DispatchReport, dispatch_due, due_user_ids
+from learnloop.services.prompt_dispatch import DispatchReport, apply_decisions, decide, expire_and_nudge, read_due
 from learnloop.services.prompt_planning import MemberProfile, plan_deliveries, plan_runs
 
 log = logging.getLogger(__name__)
 
 USERS_PER_CALL = 200
-DISPATCH_BATCH = 250
+DISPATCH_BATCH = 50
 """Deliveries decided per transaction: short write locks, so the web keeps answering during a fan-out."""
-MAX_DISPATCH_ROUNDS = 400
-PLAN_CHUNK = 250
+MAX_DISPATCH_ROUNDS = 1000
+NUDGE_BATCH = 1000
+PLAN_CHUNK = 100
 
 
 @dataclass
@@ -82,19 +84,29 @@ def run_prompt_pass(runtime: Runtime) -> PromptPassReport:
                 continue
             chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
             for index, chunk in enumerate(chunks):
-                with runtime.uow() as uow:
+                with CALL_GATE.writing(), runtime.uow() as uow:
                     report.deliveries_planned += plan_deliveries(uow, run_id, chunk, runtime.clock(),
                                                                  complete=index == len(chunks) - 1)
-    report.dispatch = DispatchReport()
-    for round_ in range(MAX_DISPATCH_ROUNDS):
+    report.dispatch = _dispatch(runtime, client)
+    return report
+
+
+def _dispatch(runtime: Runtime, client: MattermostClient | None) -> DispatchReport:
+    """Everything due, DISPATCH_BATCH at a time: read and decide without the write lock (statuses are
+    asked of Mattermost meanwhile), then one short write per batch."""
+    with CALL_GATE.writing(), runtime.uow() as uow:
+        report = expire_and_nudge(uow, runtime.clock(), NUDGE_BATCH)
+    for _ in range(MAX_DISPATCH_ROUNDS):
+        now = runtime.clock()
         with runtime.reader() as uow:
-            due = due_user_ids(uow, runtime.clock(), DISPATCH_BATCH)
-        if not due and round_ > 0:
+            due = read_due(uow, now, DISPATCH_BATCH)
+        if not due:
             break
-        presence = _statuses(client, due)
-        with runtime.uow() as uow:
-            done = dispatch_due(uow, runtime.clock(), presence, limit=DISPATCH_BATCH)
-        report.dispatch.merge(done)
+        presence = _statuses(client, sorted({d.user_id for d in due}))
+        decided = decide(due, now, presence)
+        with CALL_GATE.writing(), runtime.uow() as uow:
+            done = apply_decisions(uow, decided, now)
+        report.merge(done)
         if done.queued + done.waiting + sum(done.skipped.values()) == 0:
             break
     return report

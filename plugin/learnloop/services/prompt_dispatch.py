@@ -1,15 +1,17 @@
 """Decide, per due delivery, whether to send it now, later, or not at all; queue the sends.
 
-The decision and the outbox message are one transaction: a delivery is `queued` exactly when
-its send is in the outbox, so a crash can neither lose a prompt nor queue it twice."""
+Decisions are taken from a read (no write lock), then carried out in one short transaction
+together with the outbox messages: a delivery is `queued` exactly when its send is in the outbox,
+so a crash can neither lose a prompt nor queue it twice."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from learnloop.domain.preferences import Action, delivery_decision
+from learnloop.domain.preferences import Action, Decision, PromptPreferences, delivery_decision
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
 from learnloop.services.prompt_planning import zone
 from learnloop.services.prompt_settings import preferences_of
@@ -33,41 +35,77 @@ class DispatchReport:
             self.skipped[reason] = self.skipped.get(reason, 0) + count
 
 
-def due_user_ids(uow: UnitOfWork, now: datetime, limit: int) -> list[str]:
-    return sorted({delivery.user_id for delivery in uow.deliveries.due(now, limit)})
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery that fell due, with what deciding about it needs."""
+
+    id: int
+    user_id: str
+    due_at: datetime
+    window_end: datetime
+    tz: ZoneInfo
+    preferences: PromptPreferences
 
 
-def dispatch_due(uow: UnitOfWork, now: datetime, presence: dict[str, str], *, limit: int = 1000) -> DispatchReport:
-    """`presence` maps user id to Mattermost status (online, away, dnd, offline, ooo); missing means unknown."""
-    report = DispatchReport(expired=uow.deliveries.expire_closed(now))
+def read_due(uow: UnitOfWork, now: datetime, limit: int) -> list[DueDelivery]:
+    """What is due, oldest first; meant for a read-only transaction (no write lock on SQLite)."""
     due = uow.deliveries.due(now, limit)
     members = uow.members.many(sorted({delivery.user_id for delivery in due}))
-    sends: list[tuple[str, dict[str, Any]]] = []
+    found = []
     for delivery in due:
         member = members.get(delivery.user_id)
         run = uow.runs.get(delivery.run_id)
         row = uow.schedules.get(run.schedule_id) if run else None
-        tz = zone(member.timezone if member else None, row.timezone if row else "UTC")
-        decision = delivery_decision(
-            preferences_of(member), due_at=delivery.due_at, now=now, window_end=delivery.window_end, tz=tz,
-            presence=presence.get(delivery.user_id),
-        )
-        delivery.updated_at = now
+        found.append(DueDelivery(delivery.id, delivery.user_id, delivery.due_at, delivery.window_end,
+                                 zone(member.timezone if member else None, row.timezone if row else "UTC"),
+                                 preferences_of(member)))
+    return found
+
+
+def decide(due: list[DueDelivery], now: datetime, presence: dict[str, str]) -> list[tuple[DueDelivery, Decision]]:
+    """`presence` maps user id to Mattermost status (online, away, dnd, offline, ooo); missing means unknown."""
+    return [(d, delivery_decision(d.preferences, due_at=d.due_at, now=now, window_end=d.window_end, tz=d.tz,
+                                  presence=presence.get(d.user_id))) for d in due]
+
+
+def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]], now: datetime) -> DispatchReport:
+    """Carry out decisions taken outside this transaction, for the deliveries still scheduled at the same
+    due time (another worker, or the person, may have moved one meanwhile: it is decided again later).
+    A few statements for the whole batch, so SQLite's write lock is held briefly; commits."""
+    report = DispatchReport()
+    current = uow.deliveries.lock_scheduled([d.id for d, _ in decided])
+    changes: list[dict[str, Any]] = []
+    sends: list[tuple[str, dict[str, Any]]] = []
+    for due, decision in decided:
+        if current.get(due.id) != due.due_at:
+            continue
+        status, due_at, reason = "scheduled", due.due_at, None
         if decision.action == Action.SEND:
-            delivery.status = "queued"
-            sends.append((f"prompt:{delivery.id}", {"delivery_id": delivery.id}))
+            status = "queued"
+            sends.append((f"prompt:{due.id}", {"delivery_id": due.id}))
             report.queued += 1
         elif decision.action == Action.WAIT_UNTIL:
             assert decision.until is not None
-            delivery.due_at = decision.until
+            due_at = decision.until
             report.waiting += 1
         else:
-            delivery.status, delivery.reason = "skipped", (decision.reason or "skipped")[:40]
-            report.skipped[delivery.reason] = report.skipped.get(delivery.reason, 0) + 1
+            status, reason = "skipped", (decision.reason or "skipped")[:40]
+            report.skipped[reason] = report.skipped.get(reason, 0) + 1
+        changes.append({"b_id": due.id, "b_status": status, "b_due": due_at, "b_reason": reason, "b_now": now})
+    uow.deliveries.decide_many(changes)
     uow.outbox.enqueue_many(SEND_PROMPT, sends, now=now)
-    for delivery in uow.deliveries.nudges_due(now, limit):
-        uow.outbox.enqueue(SEND_NUDGE, {"delivery_id": delivery.id}, key=f"nudge:{delivery.id}", now=now)
+    uow.commit()
+    return report
+
+
+def expire_and_nudge(uow: UnitOfWork, now: datetime, limit: int) -> DispatchReport:
+    """Deliveries whose window closed before they were sent expire; open prompts near their close get their
+    one nudge queued. Commits."""
+    report = DispatchReport(expired=uow.deliveries.expire_closed(now))
+    nudged = uow.deliveries.nudges_due(now, limit)
+    uow.outbox.enqueue_many(SEND_NUDGE, [(f"nudge:{d.id}", {"delivery_id": d.id}) for d in nudged], now=now)
+    for delivery in nudged:
         delivery.nudge_at, delivery.updated_at = None, now
-        report.nudges += 1
+    report.nudges = len(nudged)
     uow.commit()
     return report

@@ -20,6 +20,10 @@ _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queu
     status="sent", post_id=bindparam("b_post", type_=_D.c.post_id.type),
     sent_at=bindparam("b_now", type_=_D.c.sent_at.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
 
+_DECIDE = update(_D).where(_D.c.id == bindparam("b_id")).values(
+    status=bindparam("b_status", type_=_D.c.status.type), due_at=bindparam("b_due", type_=_D.c.due_at.type),
+    reason=bindparam("b_reason", type_=_D.c.reason.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
+
 
 class MemberRepository:
     def __init__(self, session: Session) -> None:
@@ -141,6 +145,21 @@ class DeliveryRepository:
             .where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
             .order_by(Delivery.id).with_for_update(of=_D))
         return [(row.id, row.user_id, row.community_id) for row in rows]
+
+    def lock_scheduled(self, delivery_ids: list[int]) -> dict[int, datetime]:
+        """Due time of each of these still scheduled, locked until the transaction ends."""
+        if not delivery_ids:
+            return {}
+        rows = self.session.execute(
+            select(Delivery.id, Delivery.due_at).where(Delivery.id.in_(delivery_ids), Delivery.status == "scheduled")
+            .with_for_update())
+        return {row.id: row.due_at for row in rows}
+
+    def decide_many(self, changes: list[dict[str, Any]]) -> None:
+        """Set status, due_at and reason of many deliveries in one statement (b_id, b_status, b_due,
+        b_reason, b_now each)."""
+        if changes:
+            self.session.connection().execute(_DECIDE, changes)
 
     def mark_sent_many(self, posts: dict[int, str], now: datetime) -> None:
         """Queued deliveries become sent with their post id (delivery id to post id), in one statement."""
