@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -15,26 +15,9 @@ from learnloop.services.outbox_kinds import SEND_PROMPT
 from learnloop.storage.tables import Delivery, Member, OutboxMessage
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import Person, World, add_schedule, uid
+from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, planned_world, statuses, uid
 
 UTC = timezone.utc
-THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
-FRIDAY_DUE = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
-
-
-def planned_world(runtime: Runtime, contract: MattermostContract, clock: FakeClock, people: list[Person]) -> World:
-    world = World(runtime, contract, people=people)
-    add_schedule(runtime, anchor=date(2026, 11, 2))
-    clock.now = THURSDAY
-    world.serve_members()
-    world.tick()
-    return world
-
-
-def statuses(runtime: Runtime) -> dict[str, int]:
-    with runtime.uow() as uow:
-        rows = uow.session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
-    return dict(rows)
 
 
 def test_a_crash_between_sending_and_marking_sent_does_not_send_twice(

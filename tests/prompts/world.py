@@ -6,19 +6,25 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.worker import run_once
 from learnloop.services import prompt_schedules
 from learnloop.services.communities import community_for_channel
+from learnloop.storage.tables import Delivery
+from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.mattermost.inbound import load_form, send_form
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 BOT = "learnloopbot0000000000000a"
+THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=timezone.utc)
+FRIDAY_DUE = datetime(2026, 11, 6, 15, 31, tzinfo=timezone.utc)
+"""A weekly Friday 16:30 Berlin prompt (see planned_world) is planned on THURSDAY and due at FRIDAY_DUE."""
 
 
 def uid(name: str) -> str:
@@ -91,6 +97,21 @@ def add_schedule(runtime: Runtime, *, repeat: str = "weekly fri", time: str = "1
                                                default_visibility=visibility),
             created_by=uid("owner"), now=runtime.clock(), anchor=anchor)
         return row.id
+
+
+def planned_world(runtime: Runtime, contract: MattermostContract, clock: FakeClock, people: list[Person]) -> World:
+    world = World(runtime, contract, people=people)
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    return world
+
+
+def statuses(runtime: Runtime) -> dict[str, int]:
+    with runtime.uow() as uow:
+        rows = uow.session.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all()
+    return dict(rows)
 
 
 def slash(client: FlaskClient, person: Person, text: str, channel: str = CHANNEL, channel_name: str = "data-guild"):
