@@ -99,6 +99,20 @@ def test_skip_and_snooze(client: FlaskClient, runtime: Runtime, sent_prompt: dic
     assert "already" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]
 
 
+def test_a_snoozed_prompt_is_sent_again_a_day_later(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict, clock: FakeClock
+) -> None:
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    world = World(runtime, mattermost_contract, people=[ANN])
+    clock.now = datetime(2026, 11, 7, 15, 32, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert len(world.prompt_posts()) == 2, "the first time, and again after the snooze"
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Delivery)).one().status == "sent"
+
+
 def test_reflect_with_text_answers_the_open_prompt_privately(
     client: FlaskClient, runtime: Runtime, sent_prompt: dict
 ) -> None:

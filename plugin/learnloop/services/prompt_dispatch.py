@@ -82,7 +82,8 @@ def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]]
         status, due_at, reason = "scheduled", due.due_at, None
         if decision.action == Action.SEND:
             status = "queued"
-            sends.append((f"prompt:{due.id}", {"delivery_id": due.id}))
+            # keyed by the due moment too: a snoozed prompt is due again later and queued again
+            sends.append((f"prompt:{due.id}:{due.due_at.timestamp():.0f}", {"delivery_id": due.id}))
             report.queued += 1
         elif decision.action == Action.WAIT_UNTIL:
             assert decision.until is not None
