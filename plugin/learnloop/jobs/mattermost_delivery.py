@@ -12,7 +12,13 @@ from learnloop.mattermost.client import MattermostClient
 from learnloop.services.chat import record_reply
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_DM, SEND_NUDGE, SEND_PROMPT
-from learnloop.services.prompt_delivery import PromptView, SentPrompt, mark_sent, prompt_for_delivery, prompts_for_deliveries
+from learnloop.services.prompt_delivery import (
+    PromptView,
+    SentPrompt,
+    mark_sent,
+    prompt_for_delivery,
+    prompts_for_deliveries,
+)
 
 
 def create_post(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:

@@ -198,7 +198,8 @@ def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: di
     return _Outcome(message, result=result)
 
 
-def _load(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], claimed: list[ClaimedMessage]) -> dict[str, Any]:
+def _load(runtime: Runtime, handlers: dict[str, Handler | BatchHandler],
+          claimed: list[ClaimedMessage]) -> dict[str, Any]:
     loaded: dict[str, Any] = {}
     for kind, handler in handlers.items():
         if isinstance(handler, BatchHandler):

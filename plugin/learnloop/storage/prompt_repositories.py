@@ -141,7 +141,8 @@ class DeliveryRepository:
             return []
         rows = self.session.execute(
             select(Delivery.id, Delivery.user_id, PromptSchedule.community_id)
-            .join(PromptRun, PromptRun.id == Delivery.run_id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .join(PromptRun, PromptRun.id == Delivery.run_id)
+            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
             .where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
             .order_by(Delivery.id).with_for_update(of=_D))
         return [(row.id, row.user_id, row.community_id) for row in rows]
