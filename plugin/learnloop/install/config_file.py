@@ -34,7 +34,7 @@ class ConfigFile:
         """Whether this run wrote the file: a running learnloop reads it only at start."""
 
     def get(self, key: str) -> Any:
-        value = self._document.get(key)
+        value: Any = self._document.get(key)
         return value.unwrap() if hasattr(value, "unwrap") else value
 
     def set(self, key: str, value: str) -> None:

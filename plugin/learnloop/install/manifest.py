@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
@@ -112,11 +113,13 @@ class MediaWikiManifest(_Manifest):
         default=True, description="Print the optional LocalSettings.php snippet for signed push delivery.")
 
 
+OutlineEvent = Literal["documents.create", "documents.publish", "documents.update", "documents.delete"]
+BookStackEvent = Literal["page_create", "page_update", "page_delete"]
+
+
 class OutlineWebhook(_Part):
     name: str = Field(default="learnloop", min_length=1, max_length=255)
-    events: list[Literal["documents.create", "documents.publish", "documents.update", "documents.delete"]] = Field(
-        default_factory=lambda: ["documents.create", "documents.publish", "documents.update", "documents.delete"],
-        min_length=1)
+    events: list[OutlineEvent] = Field(default_factory=lambda: list(get_args(OutlineEvent)), min_length=1)
 
 
 class OutlineManifest(_Manifest):
@@ -127,8 +130,7 @@ class OutlineManifest(_Manifest):
 
 class BookStackWebhook(_Part):
     name: str = Field(default="learnloop", min_length=1, max_length=150)
-    events: list[Literal["page_create", "page_update", "page_delete"]] = Field(
-        default_factory=lambda: ["page_create", "page_update", "page_delete"], min_length=1)
+    events: list[BookStackEvent] = Field(default_factory=lambda: list(get_args(BookStackEvent)), min_length=1)
 
 
 class BookStackManifest(_Manifest):
@@ -224,7 +226,7 @@ def _check_header(data: dict[str, Any], source: str, lines: dict[tuple[str | int
         raise ManifestError(f"{source}:{where}: host: expected one of {', '.join(HOSTS)} ({got})")
 
 
-def _describe(error: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int],
+def _describe(error: Mapping[str, Any], source: str, lines: dict[tuple[str | int, ...], int],
               model: type[BaseModel]) -> str:
     location = tuple(error.get("loc", ()))
     line = _nearest_line(location, lines)

@@ -9,8 +9,8 @@ writing each token into learnloop's configuration file as soon as Mattermost sho
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from learnloop.config import ENV_PREFIX
 from learnloop.install.config_file import mask
@@ -295,12 +295,12 @@ class MattermostInstaller:
             self.admin.revoke_user_access_token(token_id)
 
     def _membership(self, plan: Plan, type_: str, where_id: str, label: str, bot_id: str | None,
-                    find: Any, add: Any) -> None:
+                    find: Callable[[str, str], JsonObject | None], add: Callable[[str, str], JsonObject]) -> None:
         if bot_id is not None and find(where_id, bot_id) is not None:
             plan.say("keep", label)
             self._record(type_, where_id, label, created=self._created_before(type_, label))
             return
-        if plan.change("create", label, "so the bot can post there", lambda: add(where_id, bot_id)) is not None:
+        if plan.change("create", label, "so the bot can post there", lambda: add(where_id, str(bot_id))) is not None:
             self._record(type_, where_id, label, created=True)
 
     def _existing_command(self, team_id: str) -> JsonObject | None:
@@ -448,7 +448,7 @@ class MattermostInstaller:
         return {"bot_token": "revoke it", "command": "delete it", "outgoing_webhook": "delete it"}.get(
             resource.type, "remove the membership")
 
-    def _remover(self, resource: Resource, bot_id: str | None) -> Any:
+    def _remover(self, resource: Resource, bot_id: str | None) -> Callable[[], None]:
         config = self.context.config
 
         def remove() -> None:

@@ -10,6 +10,7 @@ admin adds to documents.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -34,7 +35,7 @@ ADMIN_KEY_HELP = ("an Outline admin creates an API key in Settings → API Keys 
                   "(or puts it in api_token)")
 
 
-def _differences(subscription: JsonObject, *, url: str, events: list[str], secret: str) -> list[str]:
+def _differences(subscription: JsonObject, *, url: str, events: Sequence[str], secret: str) -> list[str]:
     """What keeps an existing subscription from being ours as the manifest says; empty when it is."""
     found = []
     if subscription.get("url") != url:
@@ -194,7 +195,7 @@ def doctor_checks(settings: Settings, wiki: WikiConfig, *, last_delivery: dateti
         info = client.auth_info()
     except OutlineError as exc:
         return access_checks(wiki, exc, accepted="", fix=fix)
-    user = info.get("user") if isinstance(info.get("user"), dict) else {}
+    user: dict[str, Any] = info["user"] if isinstance(info.get("user"), dict) else {}
     checks = access_checks(wiki, None, accepted=f"belongs to {user.get('name', 'an Outline user')}", fix=fix)
     checks.append(_subscription_check(settings, wiki, client))
     checks.append(delivery_check(wiki, last_delivery,
