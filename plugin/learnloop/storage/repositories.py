@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Dialect, Table, bindparam, func, insert, select, update
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,6 +48,76 @@ def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[di
     connection = session.connection()
     insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     connection.execute(insert_(table).on_conflict_do_nothing(index_elements=keys), rows)
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """A statement compiled once for one dialect, with its parameters' type conversions."""
+
+    sql: str
+    positions: tuple[str, ...] | None  # parameter names in order (qmark); None: named (pyformat)
+    converters: tuple[tuple[str, Callable[[Any], Any]], ...]
+
+    def arguments(self, params: dict[str, Any]) -> Any:
+        if self.converters:
+            params = dict(params)
+            for name, convert in self.converters:
+                params[name] = convert(params[name])
+        return params if self.positions is None else tuple(params[name] for name in self.positions)
+
+
+_driver_statements: dict[tuple[str, ClauseElement], _DriverStatement] = {}
+_CURSOR = "learnloop_driver_cursor"
+
+
+def _driver_statement(statement: ClauseElement, dialect: Dialect) -> _DriverStatement:
+    compiled = statement.compile(dialect=dialect)
+    if isinstance(statement, Insert):  # no client-side default may be silently skipped
+        given = set(compiled.binds)
+        missing = [c.name for c in statement.table.columns if c.default is not None and c.name not in given]
+        if missing:
+            raise ValueError(f"{statement.table.name}: pass {missing}, their defaults are not applied here")
+    converters = []
+    for name, bind in compiled.binds.items():
+        convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if convert is not None:
+            converters.append((name, convert))
+    positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
+    return _DriverStatement(compiled.string, positions, tuple(converters))
+
+
+def _driver(session: Session) -> tuple[Dialect, Any]:
+    """The dialect and a DB-API cursor of the session's current transaction, begun if need be; kept in
+    the session for the rest of that transaction only."""
+    transaction = session.get_transaction()
+    held = session.info.get(_CURSOR)
+    if held is None or transaction is None or held[0] is not transaction:
+        connection = session.connection()  # begins the transaction (SQLite: the writer lock, BEGIN IMMEDIATE)
+        held = session.info[_CURSOR] = (session.get_transaction(), connection.dialect,
+                                        connection.connection.driver_connection.cursor())
+    return held[1], held[2]
+
+
+def run_on_driver(session: Session, statement: ClauseElement, params: dict[str, Any]) -> Any:
+    """Run a statement built once straight on the DB-API cursor of the session's transaction; returns the
+    cursor (rows are plain tuples). Same SQL, same transaction, same type conversions as
+    `session.connection().execute`, without SQLAlchemy's per-execution work, which costs several times
+    what SQLite needs to run the statement: this is for the paths run on every request (rating, webhook
+    deliveries). Engine events such as before_cursor_execute do not see these statements.
+
+    Every value named by the statement must be in `params`."""
+    dialect, cursor = _driver(session)
+    compiled = _driver_statements.get((dialect.name, statement))
+    if compiled is None:
+        compiled = _driver_statements[(dialect.name, statement)] = _driver_statement(statement, dialect)
+    cursor.execute(compiled.sql, compiled.arguments(params))
+    return cursor
+
+
+def _insert_ignoring_on_driver(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
+    """`insert_ignoring_conflicts` for the per-request paths, through `run_on_driver`."""
+    statement = _insert_ignoring(_driver(session)[0].name, table, tuple(sorted(values)), tuple(keys))
+    return run_on_driver(session, statement, values).fetchone() is not None
 
 
 class SecretRepository:
@@ -90,7 +163,8 @@ _RATING_OF = select(_R.c.stars).where(_R.c.item_id == bindparam("item_id"), _R.c
 _RATING_OF_LOCKED = _RATING_OF.with_for_update()
 _RATING_CHANGE = update(_R).where(_R.c.item_id == bindparam("b_item_id"), _R.c.user_id == bindparam("b_user_id")).values(
     stars=bindparam("b_stars"), updated_at=bindparam("b_now"))
-_EVENT_INSERT = insert(_E)
+_EVENT_INSERT = insert(_E).values({name: bindparam(name) for name in (
+    "kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")})
 _O = OutboxMessage.__table__
 _OUTBOX_FINISH = update(_O).where(_O.c.id == bindparam("b_id")).values(
     status=bindparam("b_status", type_=_O.c.status.type), sent_at=bindparam("b_sent_at", type_=_O.c.sent_at.type),
@@ -107,7 +181,8 @@ class ClaimedMessage:
     kind: str
     payload: dict[str, Any]
     attempts: int
-_FEEDBACK_INSERT = insert(Feedback.__table__)
+_FEEDBACK_INSERT = insert(Feedback.__table__).values({name: bindparam(name) for name in (
+    "item_id", "community_id", "author_id", "stars", "comment", "status", "created_at")})
 
 
 class CommunityRepository:
@@ -130,30 +205,32 @@ class CommunityRepository:
         remembered = self.known.get((channel_id, name))
         if remembered is not None:
             return remembered
-        connection = self.session.connection()
-        row = connection.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).first()
+        session = self.session
+        row = run_on_driver(session, _COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).fetchone()
         committed = row is not None and channel_id not in self._inserted
         if row is None:
             self._inserted.add(channel_id)
-            insert_ignoring_conflicts(
+            _insert_ignoring_on_driver(
                 self.session, _C,
                 {"channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
                  "ratings_count": 0, "stars_sum": 0},
                 ["channel_id"],
             )
-            row = connection.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).one()
-        new_team = row.team_id or team_id or None
-        if row.name != name or new_team != row.team_id:
-            connection.execute(_COMMUNITY_RENAME, {"cid": row.id, "new_name": name, "new_team_id": new_team})
-        elif committed and row.team_id:
-            self.known[(channel_id, name)] = int(row.id)
-        return int(row.id)
+            row = run_on_driver(session, _COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).fetchone()
+        community_id, row_name, row_team_id = row
+        new_team = row_team_id or team_id or None
+        if row_name != name or new_team != row_team_id:
+            run_on_driver(session, _COMMUNITY_RENAME, {"cid": community_id, "new_name": name, "new_team_id": new_team})
+        elif committed and row_team_id:
+            self.known[(channel_id, name)] = int(community_id)
+        return int(community_id)
 
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
-        row = self.session.connection().execute(
-            _COMMUNITY_TOTALS, {"cid": community_id, "d_stars": stars_delta, "d_count": count_delta}).one()
-        return int(row.stars_sum), int(row.ratings_count)
+        stars_sum, ratings_count = run_on_driver(
+            self.session, _COMMUNITY_TOTALS, {"cid": community_id, "d_stars": stars_delta, "d_count": count_delta}
+        ).fetchone()
+        return int(stars_sum), int(ratings_count)
 
 
 class ContentRepository:
@@ -164,7 +241,7 @@ class ContentRepository:
         return self.session.scalars(select(ContentItem).where(ContentItem.url == url)).one_or_none()
 
     def ref(self, item_id: int) -> ItemRef | None:
-        row = self.session.connection().execute(_ITEM_BY_ID, {"item_id": item_id}).first()
+        row = run_on_driver(self.session, _ITEM_BY_ID, {"item_id": item_id}).fetchone()
         return ItemRef(*row) if row else None
 
     def ensure(
@@ -172,24 +249,24 @@ class ContentRepository:
         title: str | None, now: datetime,
     ) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it."""
-        connection = self.session.connection()
-        row = connection.execute(_ITEM_BY_URL, {"url": url}).first()
+        row = run_on_driver(self.session, _ITEM_BY_URL, {"url": url}).fetchone()
         created = False
         if row is None:
-            created = insert_ignoring_conflicts(
+            created = _insert_ignoring_on_driver(
                 self.session, _I,
                 {"url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by,
                  "title": title, "ratings_count": 0, "stars_sum": 0, "created_at": now},
                 ["url"],
             )
-            row = connection.execute(_ITEM_BY_URL, {"url": url}).one()
+            row = run_on_driver(self.session, _ITEM_BY_URL, {"url": url}).fetchone()
         return ItemRef(*row), created
 
     def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL; returns the new (stars_sum, ratings_count)."""
-        row = self.session.connection().execute(
-            _ITEM_TOTALS, {"b_item_id": item_id, "d_stars": stars_delta, "d_count": count_delta}).one()
-        return int(row.stars_sum), int(row.ratings_count)
+        stars_sum, ratings_count = run_on_driver(
+            self.session, _ITEM_TOTALS, {"b_item_id": item_id, "d_stars": stars_delta, "d_count": count_delta}
+        ).fetchone()
+        return int(stars_sum), int(ratings_count)
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
@@ -209,20 +286,20 @@ class RatingRepository:
 
         Two clicks at once from the same person meet at the unique key: the second one
         finds the first one's row and changes it."""
-        connection = self.session.connection()
+        session = self.session
         key = {"item_id": item_id, "user_id": user_id}
-        previous = connection.execute(_RATING_OF_LOCKED, key).scalar()
-        if previous is None:
-            inserted = insert_ignoring_conflicts(
+        row = run_on_driver(session, _RATING_OF_LOCKED, key).fetchone()
+        if row is None:
+            inserted = _insert_ignoring_on_driver(
                 self.session, _R,
                 {**key, "stars": stars, "community_id": community_id, "created_at": now, "updated_at": now},
                 ["item_id", "user_id"],
             )
             if inserted:
                 return None
-            previous = connection.execute(_RATING_OF_LOCKED, key).scalar()
-        connection.execute(_RATING_CHANGE, {"b_item_id": item_id, "b_user_id": user_id, "b_stars": stars, "b_now": now})
-        return int(previous)
+            row = run_on_driver(session, _RATING_OF_LOCKED, key).fetchone()
+        run_on_driver(session, _RATING_CHANGE, {"b_item_id": item_id, "b_user_id": user_id, "b_stars": stars, "b_now": now})
+        return int(row[0])
 
     def by_user(self, user_id: str) -> list[Rating]:
         return list(self.session.scalars(select(Rating).where(Rating.user_id == user_id).order_by(Rating.id)))
@@ -238,7 +315,7 @@ class FeedbackRepository:
     def record(self, *, item_id: int, community_id: int | None, author_id: str, stars: int, comment: str,
                now: datetime) -> None:
         """The rating path's insert, without the ORM's flush bookkeeping."""
-        self.session.connection().execute(_FEEDBACK_INSERT, {
+        run_on_driver(self.session, _FEEDBACK_INSERT, {
             "item_id": item_id, "community_id": community_id, "author_id": author_id, "stars": stars,
             "comment": comment, "status": "open", "created_at": now})
 
@@ -269,9 +346,9 @@ class EventLog:
             "actor_id": actor_id, "item_id": item_id, "dedupe_key": dedupe_key, "data": data or {},
         }
         if dedupe_key is None:
-            self.session.connection().execute(_EVENT_INSERT, values)
+            run_on_driver(self.session, _EVENT_INSERT, values)
             return True
-        return insert_ignoring_conflicts(self.session, Event.__table__, values, ["dedupe_key"])
+        return _insert_ignoring_on_driver(self.session, _E, values, ["dedupe_key"])
 
     def append_many(self, kind: str, events: list[dict[str, Any]], *, recorded_at: datetime) -> None:
         """Several events of one kind in one statement; each dict has occurred_at, community_id, actor_id and
@@ -290,9 +367,9 @@ class Outbox:
 
     def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime) -> bool:
         """Queue an intent once per key; False when the same key was queued before."""
-        return insert_ignoring_conflicts(
+        return _insert_ignoring_on_driver(
             self.session,
-            OutboxMessage.__table__,
+            _O,
             {"kind": kind, "payload": payload, "idempotency_key": key, "status": "pending", "attempts": 0,
              "next_attempt_at": now, "created_at": now},
             ["idempotency_key"],
