@@ -40,7 +40,8 @@ def _form_or_json() -> dict[str, Any] | None:
     if request.is_json:
         body = request.get_json(silent=True)
         return body if isinstance(body, dict) else None
-    return {key: request.values.get(key) for key in request.values}
+    # The first value of each field, query string first (GET); a POST form alone skips merging the two.
+    return (request.values if request.args else request.form).to_dict()
 
 
 def _command_token_ok(runtime: Runtime, form: dict[str, Any]) -> bool:
