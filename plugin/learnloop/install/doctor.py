@@ -7,7 +7,7 @@ from datetime import datetime
 from types import ModuleType
 
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from learnloop.config import Settings, WikiConfig
@@ -24,11 +24,18 @@ def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> 
     settings = context.settings
     checks = [service_check(settings)]
     checks += mattermost.doctor_checks(context, admin)
-    for wiki in settings.wikis:
-        try:
-            checks += wiki_module(wiki.kind).doctor_checks(settings, wiki, last_delivery=last_delivery(settings, wiki))
-        except Exception as exc:  # one broken wiki must not hide the others' rows
-            checks.append(Check(f"{wiki.kind} {wiki.name}", "checks", "fix", f"could not run: {exc}"))
+    if not settings.wikis:
+        return checks
+    engine = make_engine(settings.database_url)
+    try:
+        for wiki in settings.wikis:
+            try:
+                checks += wiki_module(wiki.kind).doctor_checks(settings, wiki,
+                                                               last_delivery=last_delivery(engine, wiki))
+            except Exception as exc:  # one broken wiki must not hide the others' rows
+                checks.append(Check(f"{wiki.kind} {wiki.name}", "checks", "fix", f"could not run: {exc}"))
+    finally:
+        engine.dispose()
     return checks
 
 
@@ -51,9 +58,8 @@ def service_check(settings: Settings) -> Check:
     return Check("learnloop", "serving", "ok", settings.public_url_text)
 
 
-def last_delivery(settings: Settings, wiki: WikiConfig) -> datetime | None:
+def last_delivery(engine: Engine, wiki: WikiConfig) -> datetime | None:
     """When this service last queued a delivery from the wiki (None: never, or no database yet)."""
-    engine = make_engine(settings.database_url)
     try:
         with engine.connect() as connection:
             return connection.scalar(
@@ -62,5 +68,3 @@ def last_delivery(settings: Settings, wiki: WikiConfig) -> datetime | None:
                 .where(OutboxMessage.idempotency_key.startswith(f"wiki:{wiki.name}:", autoescape=True)))
     except SQLAlchemyError:  # no database yet: nothing was received
         return None
-    finally:
-        engine.dispose()

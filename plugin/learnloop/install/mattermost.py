@@ -51,6 +51,10 @@ class Target:
     teams: dict[str, str] = field(default_factory=dict)
     """Team id to team name."""
     channels: list[Channel] = field(default_factory=list)
+    bot_user: JsonObject | None = None
+    """The account with the bot's username, as the checks found it."""
+    commands: dict[str, JsonObject | None] = field(default_factory=dict)
+    """Team id to the command with our trigger there, as the checks found it."""
 
 
 def find_command(admin: MattermostAdminClient, resource: Resource) -> JsonObject | None:
@@ -80,12 +84,12 @@ class MattermostInstaller:
 
     def install(self, plan: Plan) -> None:
         target = self._preflight()
-        bot_id = self._bot(plan)
+        bot_id = self._bot(plan, target.bot_user)
         self._bot_token(plan, bot_id)
         for team_id, team_name in target.teams.items():
             self._membership(plan, "team_member", team_id, f"@{self.manifest.bot_user.username} in team {team_name}",
                              bot_id, self.admin.find_team_member, self.admin.add_team_member)
-            self._command(plan, team_id, team_name)
+            self._command(plan, team_id, team_name, target.commands[team_id])
         for channel in target.channels:
             self._membership(plan, "channel_member", channel.id,
                              f"@{self.manifest.bot_user.username} in {channel.label}",
@@ -124,7 +128,7 @@ class MattermostInstaller:
         problems: list[str] = []
         if me.get("is_bot"):
             problems.append("--token belongs to a bot; the installer needs a system admin's personal access token")
-        target = Target(me=me)
+        target = Target(me=me, bot_user=self.admin.get_user_by_username(self.manifest.bot_user.username))
         self._resolve(target, problems)
         problems.extend(self._permission_problems(me, list(target.teams)))
         problems.extend(self._server_setting_problems(target))
@@ -202,8 +206,7 @@ class MattermostInstaller:
             return [f"cannot read the server configuration ({describe_failure(exc)}); the installer needs "
                     "manage_system to check the settings below"]
         problems = []
-        bot = self.admin.get_user_by_username(self.manifest.bot_user.username)
-        if bot is None and not service.get("EnableBotAccountCreation", False):
+        if target.bot_user is None and not service.get("EnableBotAccountCreation", False):
             problems.append("bot accounts are off: System Console → Integrations → Bot Accounts → 'Enable Bot "
                             "Account Creation' = true (ServiceSettings.EnableBotAccountCreation)")
         if not service.get("EnableCommands", True):
@@ -221,22 +224,21 @@ class MattermostInstaller:
     def _conflicts(self, target: Target) -> list[str]:
         problems = []
         username = self.manifest.bot_user.username
-        user = self.admin.get_user_by_username(username)
+        user = target.bot_user
         if user is not None and not user.get("is_bot"):
             problems.append(f"@{username} is a person's account, not a bot: choose another bot_user.username in "
                             "the manifest")
         trigger = self.manifest.slash_command.trigger
         for team_id, team_name in target.teams.items():
-            existing = self._existing_command(team_id)
+            existing = target.commands[team_id] = self._existing_command(team_id)
             if existing is not None and not self._ours_command(existing, team_name):
                 problems.append(f"team {team_name} already has a /{trigger} command calling {existing.get('url')}: "
                                 "remove it (Integrations → Slash Commands) or choose another slash_command.trigger")
         return problems
 
-    def _bot(self, plan: Plan) -> str | None:
+    def _bot(self, plan: Plan, user: JsonObject | None) -> str | None:
         bot_user = self.manifest.bot_user
         label = f"@{bot_user.username}"
-        user = self.admin.get_user_by_username(bot_user.username)
         if user is None:
             created = plan.change("create", f"bot account {label}", bot_user.display_name, lambda: self.admin.create_bot(
                 bot_user.username, bot_user.display_name, bot_user.description))
@@ -326,10 +328,9 @@ class MattermostInstaller:
             "username": "", "icon_url": str(icon) if icon else "",
         }
 
-    def _command(self, plan: Plan, team_id: str, team_name: str) -> None:
+    def _command(self, plan: Plan, team_id: str, team_name: str, existing: JsonObject | None) -> None:
         label = self._command_label(team_name)
         desired = self._desired_command(team_id)
-        existing = self._existing_command(team_id)
         if existing is None:
             created = plan.change("create", f"slash command {label}", f"calls {self.command_url}",
                                   lambda: self.admin.create_command(desired))
