@@ -242,6 +242,48 @@ class ServerProcess:
 # The load generator
 
 
+@dataclass
+class PostgresSchema:
+    """A fresh schema on a PostgreSQL server for one benchmark run. `url` reaches it: search_path is the
+    schema, and so is application_name, which finds the backends serving it in pg_stat_activity."""
+
+    admin_url: str
+    name: str
+
+    @property
+    def url(self) -> str:
+        separator = "&" if "?" in self.admin_url else "?"
+        return f"{self.admin_url}{separator}options=-csearch_path%3D{self.name}&application_name={self.name}"
+
+    def drop(self) -> None:
+        from sqlalchemy import create_engine, text  # learnloop's own dependency
+
+        admin = create_engine(self.admin_url)
+        try:
+            with admin.begin() as connection:
+                connection.execute(text(f"DROP SCHEMA IF EXISTS {self.name} CASCADE"))
+        finally:
+            admin.dispose()
+
+
+def fresh_postgres_schema(requested: str, prefix: str) -> PostgresSchema:
+    """Create `<prefix>_<random>` on the server of a postgresql:// or postgresql+psycopg:// URL."""
+    import secrets
+
+    from sqlalchemy import create_engine, text
+
+    url = ("postgresql+psycopg://" + requested.split("://", 1)[1] if requested.startswith("postgresql://")
+           else requested)
+    schema = PostgresSchema(url, f"{prefix}_{secrets.token_hex(4)}")
+    admin = create_engine(url)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f"CREATE SCHEMA {schema.name}"))
+    finally:
+        admin.dispose()
+    return schema
+
+
 class TransportError(Exception):
     pass
 
@@ -474,56 +516,104 @@ async def closed_loop(
     return result
 
 
+class ConnectionPool:
+    """Keep-alive connections for an open loop: at most `max_connections`, the most recently used first.
+
+    Connections idle for longer than idle_close_s are not reused (gunicorn closes keep-alive
+    connections after 2 s idle; reusing one at that moment would race the server's close).
+    """
+
+    def __init__(self, host: str, port: int, *, max_connections: int, idle_close_s: float, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.max_connections, self.idle_close_s = max_connections, idle_close_s
+        self.opened = 0
+        self._idle: list[_Http] = []
+        self._open = 0
+        self._freed: asyncio.Queue[None] = asyncio.Queue()
+
+    async def acquire(self) -> _Http:
+        loop = asyncio.get_running_loop()
+        while True:
+            while self._idle:
+                connection = self._idle.pop()  # LIFO: keep a few connections hot
+                if not connection.closed and loop.time() - connection.idle_since < self.idle_close_s:
+                    return connection
+                connection.close()
+                self._open -= 1
+            if self._open < self.max_connections:
+                self._open += 1
+                try:
+                    connection = await asyncio.wait_for(_connect(self.host, self.port), self.timeout)
+                except BaseException:
+                    self._open -= 1
+                    raise
+                self.opened += 1
+                return connection
+            await self._freed.get()
+
+    def release(self, connection: _Http) -> None:
+        if connection.closed:
+            self._open -= 1
+        else:
+            self._idle.append(connection)
+        self._freed.put_nowait(None)
+
+    def close(self) -> None:
+        for connection in self._idle:
+            connection.close()
+
+
+@dataclass
+class Paced:
+    began: float
+    sent: int = 0
+    max_send_lag_ms: float = 0.0
+    abandoned: int = 0
+
+
+async def send_paced(rate: float, limit: int, send: Callable[[int, float], Any], *, timeout: float,
+                     stop: Any = None) -> Paced:
+    """Start `send(i, scheduled)` at `began + i / rate` for i < limit, or until `stop` (an Event) is set;
+    then wait up to timeout + 5 s for them and abandon the rest. Bounded in count and time."""
+    loop = asyncio.get_running_loop()
+    paced = Paced(began=loop.time() + 0.01)
+    tasks: set[asyncio.Task[None]] = set()
+    for i in range(limit):
+        if stop is not None and stop.is_set():
+            break
+        scheduled = paced.began + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        paced.max_send_lag_ms = max(paced.max_send_lag_ms, (loop.time() - scheduled) * 1000)
+        paced.sent += 1
+        task = loop.create_task(send(i, scheduled))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.wait(set(tasks), timeout=timeout + 5)
+    for task in list(tasks):  # anything still running after the timeout is abandoned
+        task.cancel()
+        paced.abandoned += 1
+    return paced
+
+
 async def open_loop(
     name: str, host: str, port: int, *, request_for: RequestSource, next_index: Callable[[], int],
     on_response: ResponseHook, rate: float, duration: float, timeout: float = 10.0,
     max_connections: int = 128, idle_close_s: float = 1.0, server_pids: Sequence[int] = (),
 ) -> PhaseResult:
-    """int(rate * duration) requests at fixed times; latency is measured from each scheduled time.
-
-    Connections idle for longer than idle_close_s are not reused (gunicorn closes keep-alive
-    connections after 2 s idle; reusing one at that moment would race the server's close).
-    """
+    """int(rate * duration) requests at fixed times; latency is measured from each scheduled time."""
     loop = asyncio.get_running_loop()
     result = PhaseResult(name=name, mode="open", target_rate=rate)
     latencies, statuses, errors = result.latencies_ms, result.statuses, result.errors
-    idle: list[_Http] = []
-    open_count = 0
-    freed: asyncio.Queue[None] = asyncio.Queue()
-    total = max(1, int(rate * duration))
-
-    async def acquire() -> _Http:
-        nonlocal open_count
-        while True:
-            while idle:
-                connection = idle.pop()  # LIFO: keep a few connections hot
-                if not connection.closed and loop.time() - connection.idle_since < idle_close_s:
-                    return connection
-                connection.close()
-                open_count -= 1
-            if open_count < max_connections:
-                open_count += 1
-                try:
-                    connection = await asyncio.wait_for(_connect(host, port), timeout)
-                except BaseException:
-                    open_count -= 1
-                    raise
-                result.connections_opened += 1
-                return connection
-            await freed.get()
-
-    def release(connection: _Http) -> None:
-        nonlocal open_count
-        if connection.closed:
-            open_count -= 1
-        else:
-            idle.append(connection)
-        freed.put_nowait(None)
+    pool = ConnectionPool(host, port, max_connections=max_connections, idle_close_s=idle_close_s,
+                          timeout=timeout)
 
     async def one(index: int, scheduled: float) -> None:
         request = request_for(index)
         try:
-            connection = await acquire()
+            connection = await pool.acquire()
         except (OSError, asyncio.TimeoutError) as exc:
             errors[f"connect: {type(exc).__name__}"] += 1
             on_response(index, 0, b"", type(exc).__name__)
@@ -536,33 +626,21 @@ async def open_loop(
             connection.close()
             return
         finally:
-            release(connection)
+            pool.release(connection)
         latencies.append((connection.done_at - scheduled) * 1000)
         statuses[status] += 1
         on_response(index, status, body, None)
 
-    tasks: set[asyncio.Task[None]] = set()
     with _Accounting(server_pids) as accounting:
-        began = loop.time() + 0.01
-        for i in range(total):
-            scheduled = began + i / rate
-            delay = scheduled - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            result.max_send_lag_ms = max(result.max_send_lag_ms, (loop.time() - scheduled) * 1000)
-            result.sent += 1
-            task = loop.create_task(one(next_index(), scheduled))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(set(tasks), timeout=timeout + 5)
-        for task in list(tasks):  # bounded: anything still running after the timeout is abandoned
-            task.cancel()
-            errors["abandoned"] += 1
-        result.duration_s = loop.time() - began
+        paced = await send_paced(rate, max(1, int(rate * duration)),
+                                 lambda _i, scheduled: one(next_index(), scheduled), timeout=timeout)
+        result.sent, result.max_send_lag_ms = paced.sent, paced.max_send_lag_ms
+        if paced.abandoned:
+            errors["abandoned"] += paced.abandoned
+        result.duration_s = loop.time() - paced.began
         accounting.finish(result)
-    for connection in idle:
-        connection.close()
+    result.connections_opened = pool.opened
+    pool.close()
     return result
 
 

@@ -88,7 +88,6 @@ import os
 import pstats
 import random
 import re
-import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -106,7 +105,15 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import ServerProcess, clean_env, format_table, free_port, median, percentile  # noqa: E402
+from bench_common import (  # noqa: E402
+    ServerProcess,
+    clean_env,
+    format_table,
+    free_port,
+    fresh_postgres_schema,
+    median,
+    percentile,
+)
 
 HOST = "127.0.0.1"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -745,23 +752,12 @@ def postgres_answers(url: str) -> bool:
 
 
 def make_database(backend_url: str, size: str, workdir: Path) -> Database:
-    from sqlalchemy import create_engine, text
-
     if backend_url == "sqlite":
         path = workdir / f"{size}.db"
         return Database("sqlite", f"sqlite:///{path}", "sqlite", path=path)
-    url = "postgresql+psycopg://" + backend_url.split("://", 1)[1] if backend_url.startswith("postgresql://") \
-        else backend_url
-    schema = f"bench_dash_{size}_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        admin.dispose()
-    separator = "&" if "?" in url else "?"
-    return Database("postgresql", f"{url}{separator}options=-csearch_path%3D{schema}", f"postgresql ({schema})",
-                    schema=schema, admin_url=url)
+    schema = fresh_postgres_schema(backend_url, f"bench_dash_{size}")
+    return Database("postgresql", schema.url, f"postgresql ({schema.name})", schema=schema.name,
+                    admin_url=schema.admin_url)
 
 
 def bench_settings(url: str) -> Any:

@@ -59,7 +59,6 @@ import math
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import sqlite3
@@ -81,17 +80,18 @@ from urllib.parse import quote, urlencode
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_common import (  # noqa: E402
+    ConnectionPool,
     ServerProcess,
     SystemCpu,
     TransportError,
-    _connect,
-    _Http,
     clean_env,
     format_table,
     free_port,
+    fresh_postgres_schema,
     http_post,
     percentile,
     self_cpu_seconds,
+    send_paced,
     tree_cpu_seconds,
 )
 
@@ -313,22 +313,8 @@ def prepare_database(requested: str | None, workdir: Path) -> Database:
         return Database(f"sqlite:///{path}", "sqlite", sqlite_path=path)
     if requested.startswith("sqlite"):
         raise SystemExit("--database-url is for PostgreSQL; SQLite is the default (a fresh file each run)")
-    from sqlalchemy import create_engine, text
-
-    url = requested.replace("postgresql://", "postgresql+psycopg://", 1) if requested.startswith("postgresql://") else requested
-    schema = f"bench_fanout_{secrets.token_hex(4)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in url else "?"
-    server_url = f"{url}{separator}options=-csearch_path%3D{schema}&application_name={schema}"
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
-
-    return Database(server_url, f"postgresql (schema {schema})", cleanup=drop, app_name=schema)
+    schema = fresh_postgres_schema(requested, "bench_fanout")
+    return Database(schema.url, f"postgresql (schema {schema.name})", cleanup=schema.drop, app_name=schema.name)
 
 
 class Poller:
@@ -496,45 +482,13 @@ async def open_loop_until(port: int, workload: SlashWorkload, *, rate: float, st
     """Requests at fixed times (every 1/rate s) until `stop` is set or max_seconds pass; each latency is
     measured from its scheduled time (a stalled server is charged for the queue behind the stall).
     bench_common's open_loop runs for a fixed time; this one stops on an event, without a gap."""
-    loop = asyncio.get_running_loop()
-    idle: list[_Http] = []
-    open_count = 0
-    freed: asyncio.Queue[None] = asyncio.Queue()
-    tasks: set[asyncio.Task[None]] = set()
-
-    async def acquire() -> _Http:
-        nonlocal open_count
-        while True:
-            while idle:
-                connection = idle.pop()
-                if not connection.closed and loop.time() - connection.idle_since < idle_close_s:
-                    return connection
-                connection.close()
-                open_count -= 1
-            if open_count < max_connections:
-                open_count += 1
-                try:
-                    connection = await asyncio.wait_for(_connect(HOST, port), timeout)
-                except BaseException:
-                    open_count -= 1
-                    raise
-                samples.connections_opened += 1
-                return connection
-            await freed.get()
-
-    def release(connection: _Http) -> None:
-        nonlocal open_count
-        if connection.closed:
-            open_count -= 1
-        else:
-            idle.append(connection)
-        freed.put_nowait(None)
+    pool = ConnectionPool(HOST, port, max_connections=max_connections, idle_close_s=idle_close_s, timeout=timeout)
 
     async def one(index: int, scheduled: float) -> None:
         n = index % len(workload.requests)
         status, latency, ok = 0, math.nan, 0
         try:
-            connection = await acquire()
+            connection = await pool.acquire()
         except (OSError, asyncio.TimeoutError) as exc:
             samples.errors[f"connect: {type(exc).__name__}"] += 1
         else:
@@ -548,33 +502,19 @@ async def open_loop_until(port: int, workload: SlashWorkload, *, rate: float, st
                 samples.errors[type(exc).__name__] += 1
                 connection.close()
             finally:
-                release(connection)
+                pool.release(connection)
         samples.scheduled.append(scheduled)
         samples.latency_ms.append(latency)
         samples.status.append(status)
         samples.kind.append(workload.kinds[n])
         samples.ok.append(ok)
 
-    began = loop.time() + 0.01
-    limit = int(rate * max_seconds) + 1
-    for i in range(limit):  # bounded in count and time
-        if stop.is_set():
-            break
-        scheduled = began + i / rate
-        delay = scheduled - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        samples.max_send_lag_ms = max(samples.max_send_lag_ms, (loop.time() - scheduled) * 1000)
-        task = loop.create_task(one(i, scheduled))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-    if tasks:
-        await asyncio.wait(set(tasks), timeout=timeout + 5)
-    for task in list(tasks):
-        task.cancel()
-        samples.errors["abandoned"] += 1
-    for connection in idle:
-        connection.close()
+    paced = await send_paced(rate, int(rate * max_seconds) + 1, one, timeout=timeout, stop=stop)
+    samples.max_send_lag_ms = paced.max_send_lag_ms
+    if paced.abandoned:
+        samples.errors["abandoned"] += paced.abandoned
+    samples.connections_opened = pool.opened
+    pool.close()
 
 
 def latency_summary(samples: Samples, start: float, end: float) -> dict[str, Any]:

@@ -41,7 +41,6 @@ import gc
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import string
@@ -51,6 +50,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,9 @@ from bench_common import (  # noqa: E402
     closed_loop,
     format_table,
     free_port,
+    fresh_postgres_schema,
     http_post,
     open_loop,
-    tree_cpu_seconds,
 )
 
 HOST = "127.0.0.1"
@@ -299,22 +299,8 @@ def prepare_database(requested: str | None, workdir: Path) -> Database:
         return Database(f"sqlite:///{workdir / 'learnloop' / 'bench.db'}", "sqlite")
     if requested.startswith("sqlite"):
         return Database(requested, "sqlite")
-    from sqlalchemy import create_engine, text  # learnloop's own dependency
-
-    url = requested.replace("postgresql://", "postgresql+psycopg://", 1) if requested.startswith("postgresql://") else requested
-    schema = f"bench_{secrets.token_hex(5)}"
-    admin = create_engine(url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    separator = "&" if "?" in url else "?"
-    server_url = f"{url}{separator}options=-csearch_path%3D{schema}&application_name={schema}"
-
-    def drop() -> None:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
-
-    return Database(server_url, f"postgresql (schema {schema})", drop)
+    schema = fresh_postgres_schema(requested, "bench")
+    return Database(schema.url, f"postgresql (schema {schema.name})", schema.drop)
 
 
 def postgres_backend_pids(database: Database) -> list[int]:
@@ -347,15 +333,18 @@ def server_env(*, port: int, workers: int, threads: int | None, database_url: st
     )
 
 
-def make_servers(workdir: Path, workers: int, database: Database, threads: int | None = None) -> dict[str, ServerProcess]:
+def make_servers(workdir: Path, workers: int, database: Database, threads: int | None = None, *,
+                 bare_app: str = BARE_APP, config: str = "# empty: every setting comes from the environment\n"
+                 ) -> dict[str, ServerProcess]:
+    """The bare app and learnloop, each with the same `learnloop.toml` (`config`) and gunicorn settings."""
     servers = {}
     for name in ("bare", "learnloop"):
         home = workdir / name
         home.mkdir(parents=True, exist_ok=True)
-        (home / "learnloop.toml").write_text("# empty: every setting comes from the environment\n")
+        (home / "learnloop.toml").write_text(config)
         port = free_port(HOST)
         if name == "bare":
-            (home / "bench_bare_app.py").write_text(BARE_APP)
+            (home / "bench_bare_app.py").write_text(bare_app)
             argv = [sys.executable, str(home / "bench_bare_app.py")]
             url = f"sqlite:///{home / 'unused.db'}"
         else:
@@ -364,6 +353,19 @@ def make_servers(workdir: Path, workers: int, database: Database, threads: int |
         env = server_env(port=port, workers=workers, threads=threads, database_url=url, home=home)
         servers[name] = ServerProcess(name, argv, env=env, cwd=home, port=port, host=HOST)
     return servers
+
+
+def start_servers(servers: dict[str, ServerProcess], workers: int) -> None:
+    """Start both, then wait until each answers, is the app it should be, and runs all its workers."""
+    for server in servers.values():
+        server.start()
+    for name, server in servers.items():
+        waited = server.wait_ready("/healthz", timeout=60)
+        check_identity(server, expect_bare=name == "bare")
+        running = wait_for_workers(server, workers)
+        log(f"{name} ready on {HOST}:{server.port} after {waited:.1f} s ({running} workers)")
+        if running != workers:
+            raise RuntimeError(f"{name} runs {running} workers, expected {workers}")
 
 
 def check_identity(server: ServerProcess, expect_bare: bool) -> None:
@@ -477,13 +479,14 @@ def verify_storage(workload: Workload, tracker: Tracker, database_url: str) -> d
 # The run
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=textwrap.dedent("""
+def new_parser(doc: str) -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0], epilog=textwrap.dedent("""
         Defaults take about a minute on a 2-core machine. Everything runs on 127.0.0.1; servers are
         stopped at the end, on errors and on Ctrl-C."""), formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=8.0, help="seconds of each measured phase (default 8)")
-    parser.add_argument("--rounds", type=int, default=2, help="closed-loop rounds per server, alternating order (default 2)")
-    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="open-loop requests per second (default 200)")
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """How both servers run and how hard the closed loop drives them: the same in every inbound benchmark."""
     parser.add_argument("--concurrency", type=int, default=16, help="closed-loop connections (default 16)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both servers (default 2)")
     parser.add_argument("--threads", type=int, help="gunicorn threads per worker for both servers "
@@ -491,15 +494,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server (default 2)")
     parser.add_argument("--database-url", help="learnloop's database; PostgreSQL gets a fresh schema, dropped after "
                         "(default: a fresh SQLite file in a temp dir)")
+
+
+def add_output_options(parser: argparse.ArgumentParser, *, strict: str) -> None:
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    parser.add_argument("--strict", action="store_true", help=strict)
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, SQLite database) and a PostgreSQL schema")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = new_parser(__doc__)
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds of each measured phase (default 8)")
+    parser.add_argument("--rounds", type=int, default=2, help="closed-loop rounds per server, alternating order (default 2)")
+    parser.add_argument("--rate", type=float, default=TARGET_RATE, help="open-loop requests per second (default 200)")
+    add_server_options(parser)
     parser.add_argument("--seed", type=int, default=20261102, help="workload seed (default fixed)")
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--urls", type=int, default=1500)
     parser.add_argument("--channels", type=int, default=12)
     parser.add_argument("--requests", type=int, default=24_000,
                         help="distinct requests built up front; a server that sends more wraps around (default 24000)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
-    parser.add_argument("--strict", action="store_true", help="exit 3 when a performance target is missed")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, SQLite database) and a PostgreSQL schema")
+    add_output_options(parser, strict="exit 3 when a performance target is missed")
     args = parser.parse_args(argv)
     if not 0.5 <= args.duration <= 300 or not 1 <= args.rounds <= 20 or not 1 <= args.concurrency <= 512 \
             or not 1 <= args.workers <= 64 or not 1 <= args.rate <= 20000 or not 0 <= args.warmup <= 60 \
@@ -568,6 +583,30 @@ async def measure(args: argparse.Namespace, servers: dict[str, ServerProcess], t
     return {name: {"closed": combined(closed[name]), "open": opened[name].summary()} for name in servers}
 
 
+def ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def servers_table(results: dict[str, Any], rate: float, *, per_second: str = "req/s", cpu: str = "cpu ms/req") -> str:
+    """Both servers' closed- and open-loop figures, one row each; the labels name what a request is."""
+    rows = []
+    for name in ("bare", "learnloop"):
+        c, o = results[name]["closed"], results[name]["open"]
+        rows.append([
+            name, f"{c['rps']:.0f}", " ".join(f"{x:.0f}" for x in c["rounds_rps"]), f"{ms(c['p50_ms'])}/{ms(c['p99_ms'])}",
+            f"{c['server_cpu_ms_per_req']:.2f}", f"{o['rps']:.0f}", ms(o["p50_ms"]), ms(o["p99_ms"]), ms(o["max_ms"]),
+            f"{o['status_5xx'] + c['status_5xx']}/{o['non_2xx'] + c['non_2xx']}/"
+            f"{sum(o['transport_errors'].values()) + sum(c['transport_errors'].values())}",
+        ])
+    headers = ["server", per_second, "per round", "p50/p99 ms", cpu, f"@{rate:g}/s got", "p50 ms",
+               "p99 ms", "max ms", "5xx/non2xx/neterr"]
+    return format_table(headers, rows)
+
+
 def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[str, Tracker], args: argparse.Namespace,
            database: Database, meta: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     bare, learn = results["bare"], results["learnloop"]
@@ -599,23 +638,6 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
         print(json.dumps(data, indent=2))
         return data, performance_ok
 
-    def ms(value: Any) -> str:
-        return "-" if value is None else f"{value:.1f}"
-
-    rows = []
-    for name in ("bare", "learnloop"):
-        c, o = results[name]["closed"], results[name]["open"]
-        rows.append([
-            name, f"{c['rps']:.0f}", " ".join(f"{x:.0f}" for x in c["rounds_rps"]), f"{ms(c['p50_ms'])}/{ms(c['p99_ms'])}",
-            f"{c['server_cpu_ms_per_req']:.2f}", f"{o['rps']:.0f}", ms(o["p50_ms"]), ms(o["p99_ms"]), ms(o["max_ms"]),
-            f"{o['status_5xx'] + c['status_5xx']}/{o['non_2xx'] + c['non_2xx']}/"
-            f"{sum(o['transport_errors'].values()) + sum(c['transport_errors'].values())}",
-        ])
-    headers = ["server", "req/s", "per round", "p50/p99 ms", "cpu ms/req", f"@{args.rate:g}/s got", "p50 ms",
-               "p99 ms", "max ms", "5xx/non2xx/neterr"]
-
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
 
     lines = [
         "",
@@ -629,7 +651,7 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
         f"{learn['closed']['machine']['steal_pct']}%; client used {bare['closed']['client_cores_used']} / "
         f"{learn['closed']['client_cores_used']} cores",
         "",
-        format_table(headers, rows),
+        servers_table(results, args.rate),
         "",
         f"throughput ratio learnloop/bare: {ratio:.2f} (target >= {TARGET_RATIO}) {verdict(checks['throughput_ratio']['pass'])}",
         f"learnloop p99 at {args.rate:g} req/s: {ms(p99)} ms (target < {TARGET_P99_MS:g} ms at {TARGET_RATE:g} req/s) "
@@ -659,45 +681,74 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
     return data, performance_ok
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    started = time.monotonic()
+@dataclass
+class BenchRun:
+    """What a benchmark run holds that must be cleaned up however it ends."""
 
+    workdir: Path
+    keep: bool
+    servers: dict[str, ServerProcess] = field(default_factory=dict)
+    database: Database | None = None
+
+
+def run_benchmark(args: argparse.Namespace, prefix: str, body: Callable[[BenchRun], int]) -> int:
+    """Run `body` with SIGTERM/Ctrl-C handled; always stop the servers and drop a PostgreSQL schema.
+
+    Exit status: body's (0, or 3 for a missed target with --strict), 1 when learnloop's stored data or answers
+    were wrong, 2 when the benchmark could not run, 130 when interrupted. The temp dir is kept after 1 and 2."""
     def terminate(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="learnloop-bench-"))
-    servers: dict[str, ServerProcess] = {}
-    database: Database | None = None
-    keep = args.keep
+    run = BenchRun(Path(tempfile.mkdtemp(prefix=prefix)), keep=args.keep)
     try:
-        (workdir / "learnloop").mkdir()
-        database = prepare_database(args.database_url, workdir)
+        (run.workdir / "learnloop").mkdir()
+        status = body(run)
+        run.keep = run.keep or status == 1
+        return status
+    except KeyboardInterrupt:
+        log("interrupted; stopping the servers")
+        return 130
+    except (RuntimeError, OSError) as exc:
+        run.keep = True
+        log(f"benchmark could not run: {exc}")
+        return 2
+    finally:
+        for server in run.servers.values():
+            server.stop()
+        if run.database is not None and run.database.cleanup is not None and not args.keep:
+            try:
+                run.database.cleanup()
+            except Exception as exc:  # noqa: BLE001  (report, do not mask the result)
+                log(f"could not drop the benchmark schema: {exc}")
+        if run.keep:
+            log(f"server logs and database kept in {run.workdir}")
+        else:
+            shutil.rmtree(run.workdir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+
+    def body(run: BenchRun) -> int:
+        run.database = database = prepare_database(args.database_url, run.workdir)
         workload = Workload(args.seed, users=args.users, urls=args.urls, channels=args.channels,
                             repeat_fraction=0.25, comment_fraction=0.3)
         workload.extend(args.requests)
         gc.collect()
         gc.freeze()  # the workload's objects never need the cycle collector
         _check_urls_normalise(workload)
-        servers = make_servers(workdir, args.workers, database, args.threads)
-        for server in servers.values():
-            server.start()
-        for name, server in servers.items():
-            waited = server.wait_ready("/healthz", timeout=60)
-            check_identity(server, expect_bare=name == "bare")
-            workers = wait_for_workers(server, args.workers)
-            log(f"{name} ready on {HOST}:{server.port} after {waited:.1f} s ({workers} workers)")
-            if workers != args.workers:
-                raise RuntimeError(f"{name} runs {workers} workers, expected {args.workers}")
+        run.servers = make_servers(run.workdir, args.workers, database, args.threads)
+        start_servers(run.servers, args.workers)
         trackers = {
             "bare": Tracker("bare", b'"app":"bench-bare"', workload),
             # every confirmation says "Community score: 4.1/5 from 3 ratings."; refusals do not
             "learnloop": Tracker("learnloop", b"/5 from ", workload),
         }
-        results = asyncio.run(measure(args, servers, trackers, workload, database))
-        for server in servers.values():
+        results = asyncio.run(measure(args, run.servers, trackers, workload, database))
+        for server in run.servers.values():
             server.stop()
         log("checking what learnloop stored")
         correctness = verify_storage(workload, trackers["learnloop"], database.url)
@@ -708,28 +759,10 @@ def main(argv: list[str] | None = None) -> int:
                 "requests_built": len(workload.requests), "elapsed_s": round(time.monotonic() - started, 1)}
         data, performance_ok = report(results, correctness, trackers, args, database, meta)
         if not data["correct"]:
-            keep = True
             return 1
         return 3 if args.strict and not performance_ok else 0
-    except KeyboardInterrupt:
-        log("interrupted; stopping the servers")
-        return 130
-    except (RuntimeError, OSError) as exc:
-        keep = True
-        log(f"benchmark could not run: {exc}")
-        return 2
-    finally:
-        for server in servers.values():
-            server.stop()
-        if database is not None and database.cleanup is not None and not args.keep:
-            try:
-                database.cleanup()
-            except Exception as exc:  # noqa: BLE001  (report, do not mask the result)
-                log(f"could not drop the benchmark schema: {exc}")
-        if keep:
-            log(f"server logs and database kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+
+    return run_benchmark(args, "learnloop-bench-", body)
 
 
 def _revision() -> str:

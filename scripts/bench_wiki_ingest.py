@@ -61,11 +61,8 @@ import json
 import os
 import random
 import secrets
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import uuid
@@ -81,13 +78,12 @@ from bench_common import (  # noqa: E402
     PhaseResult,
     ServerProcess,
     closed_loop,
-    format_table,
-    free_port,
     median,
     open_loop,
 )
 
 HOST = inbound.HOST
+ms, verdict = inbound.ms, inbound.verdict
 WIKI = "docs"
 ROUTE = f"/wiki/{WIKI}/events"
 WIKI_URL = "https://outline.example.com"
@@ -429,26 +425,6 @@ def wiki_toml(secret: str) -> str:
         """)
 
 
-def make_servers(workdir: Path, workers: int, database: inbound.Database, threads: int | None,
-                 secret: str) -> dict[str, ServerProcess]:
-    servers = {}
-    for name in ("bare", "learnloop"):
-        home = workdir / name
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "learnloop.toml").write_text(wiki_toml(secret))  # the same file for both
-        port = free_port(HOST)
-        if name == "bare":
-            (home / "bench_bare_app.py").write_text(BARE_APP)
-            argv = [sys.executable, str(home / "bench_bare_app.py")]
-            url = f"sqlite:///{home / 'unused.db'}"
-        else:
-            argv = [sys.executable, "-m", "learnloop.cli", "serve"]
-            url = database.url
-        env = inbound.server_env(port=port, workers=workers, threads=threads, database_url=url, home=home)
-        servers[name] = ServerProcess(name, argv, env=env, cwd=home, port=port, host=HOST)
-    return servers
-
-
 HOST_CHECK = r'''
 import json, sys
 from datetime import datetime, timezone
@@ -652,21 +628,13 @@ def verify_outbox(tracker: Tracker, deliveries: Deliveries, database_url: str) -
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=textwrap.dedent("""
-        Defaults take about a minute on a 2-core machine. Everything runs on 127.0.0.1; servers are
-        stopped at the end, on errors and on Ctrl-C."""), formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = inbound.new_parser(__doc__)
     parser.add_argument("--duration", type=float, default=6.0,
                         help=f"seconds of each measured phase (default 6, at most {MAX_DURATION:g}: requests are "
                              "signed before each phase and Outline signatures are good for 5 minutes)")
     parser.add_argument("--rounds", type=int, default=3, help="closed-loop rounds per server, alternating order (default 3)")
     parser.add_argument("--rate", type=float, default=DEFAULT_RATE, help="open-loop deliveries per second (default 200)")
-    parser.add_argument("--concurrency", type=int, default=16, help="closed-loop connections (default 16)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for both servers (default 2)")
-    parser.add_argument("--threads", type=int, help="gunicorn threads per worker for both servers "
-                        "(LEARNLOOP_WEB_THREADS; default: learnloop's own default)")
-    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up per server (default 2)")
-    parser.add_argument("--database-url", help="learnloop's database; PostgreSQL gets a fresh schema, dropped after "
-                        "(default: a fresh SQLite file in a temp dir)")
+    inbound.add_server_options(parser)
     parser.add_argument("--redeliveries", type=float, default=0.10,
                         help="fraction of requests that redeliver an earlier delivery (default 0.10)")
     parser.add_argument("--documents", type=int, default=400, help="Outline documents being edited (default 400)")
@@ -677,9 +645,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wait-for-host", type=float, default=0.0, metavar="SECONDS",
                         help="if learnloop's Outline host does not import or take our deliveries yet, try again "
                              "every 30 s for up to SECONDS (default 0: fail at once)")
-    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
-    parser.add_argument("--strict", action="store_true", help="exit 3 when the throughput target is missed")
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, SQLite database) and a PostgreSQL schema")
+    inbound.add_output_options(parser, strict="exit 3 when the throughput target is missed")
     args = parser.parse_args(argv)
     if not 0.5 <= args.duration <= MAX_DURATION or not 1 <= args.rounds <= 20 or not 1 <= args.concurrency <= 512 \
             or not 1 <= args.workers <= 64 or not 1 <= args.rate <= 20000 or not 0 <= args.warmup <= 60 \
@@ -726,24 +692,6 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
         print(json.dumps(data, indent=2))
         return data, performance_ok
 
-    def ms(value: Any) -> str:
-        return "-" if value is None else f"{value:.1f}"
-
-    rows = []
-    for name in ("bare", "learnloop"):
-        c, o = results[name]["closed"], results[name]["open"]
-        rows.append([
-            name, f"{c['rps']:.0f}", " ".join(f"{x:.0f}" for x in c["rounds_rps"]), f"{ms(c['p50_ms'])}/{ms(c['p99_ms'])}",
-            f"{c['server_cpu_ms_per_req']:.2f}", f"{o['rps']:.0f}", ms(o["p50_ms"]), ms(o["p99_ms"]), ms(o["max_ms"]),
-            f"{o['status_5xx'] + c['status_5xx']}/{o['non_2xx'] + c['non_2xx']}/"
-            f"{sum(o['transport_errors'].values()) + sum(c['transport_errors'].values())}",
-        ])
-    headers = ["server", "events/s", "per round", "p50/p99 ms", "cpu ms/ev", f"@{args.rate:g}/s got", "p50 ms",
-               "p99 ms", "max ms", "5xx/non2xx/neterr"]
-
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
-
     workload = meta["workload"]
     lines = [
         "",
@@ -764,7 +712,7 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
         f"{learn['closed']['other_processes_cores']} cores (open loops: {bare['open']['other_processes_cores']} / "
         f"{learn['open']['other_processes_cores']})",
         "",
-        format_table(headers, rows),
+        inbound.servers_table(results, args.rate, per_second="events/s", cpu="cpu ms/ev"),
         "",
         f"throughput ratio learnloop/bare: {ratio:.2f} (target >= {TARGET_RATIO}) {verdict(checks['throughput_ratio']['pass'])}"
         f"; per round {' '.join(f'{r:.2f}' for r in round_ratios)} (median {median(round_ratios):.2f})",
@@ -797,42 +745,25 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.monotonic()
-
-    def terminate(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, terminate)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    workdir = Path(tempfile.mkdtemp(prefix="learnloop-bench-wiki-"))
-    servers: dict[str, ServerProcess] = {}
-    database: inbound.Database | None = None
-    keep = args.keep
     secret = "bench-outline-" + secrets.token_hex(20)
-    try:
-        (workdir / "learnloop").mkdir()
+
+    def body(run: inbound.BenchRun) -> int:
         deliveries = {name: Deliveries(args.seed, secret, documents=args.documents, users=args.users,
                                        redelivery_fraction=args.redeliveries) for name in ("bare", "learnloop")}
         host = wait_for_host(secret, args.wait_for_host)
         log(f"Outline host {host['host']} verifies and parses our deliveries")
-        database = inbound.prepare_database(args.database_url, workdir)
-        servers = make_servers(workdir, args.workers, database, args.threads, secret)
-        for server in servers.values():
-            server.start()
-        for name, server in servers.items():
-            waited = server.wait_ready("/healthz", timeout=60)
-            inbound.check_identity(server, expect_bare=name == "bare")
-            workers = inbound.wait_for_workers(server, args.workers)
-            log(f"{name} ready on {HOST}:{server.port} after {waited:.1f} s ({workers} workers)")
-            if workers != args.workers:
-                raise RuntimeError(f"{name} runs {workers} workers, expected {args.workers}")
+        run.database = database = inbound.prepare_database(args.database_url, run.workdir)
+        run.servers = inbound.make_servers(run.workdir, args.workers, database, args.threads, bare_app=BARE_APP,
+                                           config=wiki_toml(secret))  # the same file for both
+        inbound.start_servers(run.servers, args.workers)
         gc.collect()
         gc.freeze()  # the catalogues never need the cycle collector
         trackers = {
             "bare": Tracker("bare", b'"app":"bench-bare"', deliveries["bare"]),
             "learnloop": Tracker("learnloop", b'"status":"ok"', deliveries["learnloop"]),
         }
-        results = asyncio.run(measure(args, servers, trackers, database))
-        for server in servers.values():
+        results = asyncio.run(measure(args, run.servers, trackers, database))
+        for server in run.servers.values():
             server.stop()
         log("checking what learnloop queued")
         correctness = verify_outbox(trackers["learnloop"], deliveries["learnloop"], database.url)
@@ -853,28 +784,10 @@ def main(argv: list[str] | None = None) -> int:
                 "elapsed_s": round(time.monotonic() - started, 1)}
         data, performance_ok = report(results, correctness, trackers, args, database, meta)
         if not data["correct"]:
-            keep = True
             return 1
         return 3 if args.strict and not performance_ok else 0
-    except KeyboardInterrupt:
-        log("interrupted; stopping the servers")
-        return 130
-    except (RuntimeError, OSError) as exc:
-        keep = True
-        log(f"benchmark could not run: {exc}")
-        return 2
-    finally:
-        for server in servers.values():
-            server.stop()
-        if database is not None and database.cleanup is not None and not args.keep:
-            try:
-                database.cleanup()
-            except Exception as exc:  # noqa: BLE001  (report, do not mask the result)
-                log(f"could not drop the benchmark schema: {exc}")
-        if keep:
-            log(f"server logs and database kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+
+    return inbound.run_benchmark(args, "learnloop-bench-wiki-", body)
 
 
 if __name__ == "__main__":
