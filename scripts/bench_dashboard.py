@@ -106,6 +106,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402
+    PostgresSchema,
     ServerProcess,
     clean_env,
     format_table,
@@ -725,16 +726,8 @@ class Database:
         return round((value or 0) / 2**20, 1)
 
     def drop(self) -> None:
-        if self.schema is None:
-            return
-        from sqlalchemy import create_engine, text
-
-        engine = create_engine(self.admin_url)
-        try:
-            with engine.begin() as connection:
-                connection.execute(text(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE"))
-        finally:
-            engine.dispose()
+        if self.schema is not None and self.admin_url is not None:
+            PostgresSchema(self.admin_url, self.schema).drop()
 
 
 def postgres_answers(url: str) -> bool:
