@@ -25,7 +25,7 @@ require_selenium()
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 
 # Only SQLite: overriding the session fixture's params keeps PostgreSQL from being set up just to be skipped.
 pytestmark = pytest.mark.parametrize("migrated_engine", ["sqlite"], indirect=True)
@@ -156,11 +156,23 @@ def console_errors(driver: WebDriver) -> list[str]:
 
 
 def navigate_and_wait(driver: WebDriver, action: Callable[[], None]) -> None:
-    """Click something that loads a new page, and wait for that page to be the one shown."""
-    body = driver.find_element(By.TAG_NAME, "body")
+    """Click something that loads a new page, and wait for that page to be the one shown.
+
+    The old page is marked with a window property a new document does not have. Waiting for its
+    body element to go stale instead races with Chrome mid-navigation, which can answer
+    "Node with given id does not belong to the document" rather than "stale element".
+    """
+    driver.execute_script("window.__learnloopOldPage = true")
     action()
-    wait_for(driver, EC.staleness_of(body), "the page did not change")
-    wait_for(driver, lambda d: d.execute_script("return document.readyState") == "complete", "page never loaded")
+    wait_for(driver, _new_page_loaded, "the page did not change")
+
+
+def _new_page_loaded(driver: WebDriver) -> bool:
+    try:
+        return bool(driver.execute_script(
+            "return !window.__learnloopOldPage && document.readyState === 'complete'"))
+    except WebDriverException:
+        return False
 
 
 # --- the journey ----------------------------------------------------------------------------------------
