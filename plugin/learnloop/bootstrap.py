@@ -34,17 +34,17 @@ class Runtime:
     _mattermost: MattermostClient | None = field(default=None, repr=False)
     _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
     _known_communities: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
-    _read_sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+    _read_engine: Engine | None = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self._known_communities)
+        return UnitOfWork(self.engine, self.sessions, self._known_communities)
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never queues
         behind a writer (WAL). Writing through it is a mistake."""
-        if self._read_sessions is None:
-            self._read_sessions = session_factory(self.engine.execution_options(**{READ_ONLY: True}))
-        return UnitOfWork(self._read_sessions, self._known_communities)
+        if self._read_engine is None:
+            self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
+        return UnitOfWork(self._read_engine, self.sessions, self._known_communities)
 
     @property
     def signing_key(self) -> bytes:

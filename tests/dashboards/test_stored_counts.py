@@ -300,3 +300,45 @@ def test_a_tie_across_the_first_rows_read_is_read_to_its_end(kept: Runtime, cloc
         top = dashboard.top_content(uow, cid)
     assert [t.url.rsplit("/", 1)[1] for t in top] == [f"same{n:02d}" for n in range(10)], "the oldest items first"
     assert_as_fresh(kept, clock.now.date())
+
+
+def test_a_fold_read_before_another_was_written_is_not_written_twice(kept: Runtime, clock: FakeClock) -> None:
+    for n in range(6):
+        rate(kept, f"user{n}", f"p{n % 3}", 2 + n % 4)
+    clock.advance(minutes=1)
+    with kept.reader() as uow:
+        first = rollups.read_fold(uow, kept.signing_key, clock.now)
+    with kept.reader() as uow:
+        second = rollups.read_fold(uow, kept.signing_key, clock.now)
+    assert first is not None and second is not None and first.size == second.size == 6
+    with kept.uow() as uow:
+        assert rollups.apply_fold(uow, first, clock.now)
+    with kept.uow() as uow:
+        assert not rollups.apply_fold(uow, second, clock.now)  # the cursor moved: a second worker's copy
+    assert_as_fresh(kept, clock.now.date())
+    assert fold(kept, clock) == 0
+
+
+def test_reading_a_fold_does_not_wait_for_a_rating_in_progress(kept: Runtime, clock: FakeClock) -> None:
+    """The worker works a batch out before it takes the writer lock, so ratings never queue behind that."""
+    import threading
+
+    for n in range(4):
+        rate(kept, f"user{n}", "p", 4)
+    clock.advance(minutes=1)
+    read: list[int] = []
+    community_id = community(kept)
+    with kept.uow() as writer:  # an open write transaction (on SQLite: the writer lock), as a rating holds
+        writer.events.append("mention", occurred_at=clock.now, recorded_at=clock.now, community_id=community_id,
+                             actor_id="user9".ljust(26, "x"))
+
+        def work_out() -> None:
+            with kept.reader() as uow:
+                found = rollups.read_fold(uow, kept.signing_key, clock.now)
+                read.append(found.size if found else 0)
+
+        thread = threading.Thread(target=work_out)
+        thread.start()
+        thread.join(5)
+        assert read == [4], "the fold's reading waited for the writer"
+        writer.commit()

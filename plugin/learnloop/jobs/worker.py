@@ -14,6 +14,7 @@ from learnloop.jobs import mattermost_delivery, wiki
 from learnloop.jobs.outbox import DeliveryReport, deliver_due
 from learnloop.jobs.prompts import run_prompt_pass
 from learnloop.services.rollups import fold_all, keep_current
+from learnloop.storage.engine import checkpoint_wal
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ OUTBOX_BUSY_SECONDS = 15.0
 WIKI_POLL_SECONDS = 60.0
 ROLLUP_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
+CHECKPOINT_SECONDS = 1.0
 
 
 def deliver_outbox(runtime: Runtime) -> DeliveryReport:
@@ -58,10 +60,18 @@ def run_wikis(runtime: Runtime) -> None:
 def run_rollups(runtime: Runtime) -> int:
     """Fold new events, then bring the dashboard's stored counts up to date where no event did
     (a new week's fixed periods, scores after an upgrade)."""
-    folded = fold_all(runtime.uow, runtime.signing_key, runtime.clock())
+    folded = fold_all(runtime.uow, runtime.signing_key, runtime.clock(), reader=runtime.reader)
     with runtime.uow() as uow:
         keep_current(uow, runtime.clock())
     return folded
+
+
+def checkpoint(runtime: Runtime) -> None:
+    """SQLite: move the WAL into the database file here, so that no web request does it inside the
+    writer lock (see storage.engine.SQLITE_AUTOCHECKPOINT_PAGES)."""
+    result = checkpoint_wal(runtime.engine)
+    if result is not None and result[0]:
+        log.debug("WAL checkpoint could not finish: %s of %s pages copied", result[2], result[1])
 
 
 def run_once(runtime: Runtime) -> DeliveryReport:
@@ -69,7 +79,9 @@ def run_once(runtime: Runtime) -> DeliveryReport:
     run_prompts(runtime)
     run_wikis(runtime)
     run_rollups(runtime)
-    return deliver_outbox(runtime)
+    report = deliver_outbox(runtime)
+    checkpoint(runtime)
+    return report
 
 
 def run_forever(runtime: Runtime) -> None:
@@ -80,6 +92,9 @@ def run_forever(runtime: Runtime) -> None:
                       max_instances=1, coalesce=True, next_run_time=runtime.clock())
     scheduler.add_job(run_rollups, "interval", args=[runtime], seconds=ROLLUP_SECONDS, id="rollups",
                       max_instances=1, coalesce=True, next_run_time=runtime.clock())
+    if runtime.engine.dialect.name == "sqlite":
+        scheduler.add_job(checkpoint, "interval", args=[runtime], seconds=CHECKPOINT_SECONDS, id="checkpoint",
+                          max_instances=1, coalesce=True)
     scheduler.add_job(run_prompts, "interval", args=[runtime], seconds=PROMPT_INTERVAL_SECONDS, id="prompts",
                       max_instances=1, coalesce=True, next_run_time=runtime.clock())
 

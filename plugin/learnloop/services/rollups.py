@@ -8,13 +8,14 @@ the scores of the items rated, in an index by score."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Double, delete, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -62,6 +63,7 @@ def last_weeks(today: date, weeks: int) -> list[date]:
     return [this_week - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
 
 
+@functools.lru_cache(maxsize=8192)
 def member_key(user_id: str, key: bytes) -> str:
     return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
 
@@ -72,7 +74,16 @@ class Contribution:
     member: str | None = None
 
 
-def contributions(event: Event, item_kind: str | None, key: bytes) -> list[Contribution]:
+class EventFacts(Protocol):
+    """What a fold reads of an event: an Event, or a row of its columns."""
+
+    kind: str
+    actor_id: str | None
+    item_id: int | None
+    data: dict[str, Any] | None
+
+
+def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[Contribution]:
     person = member_key(event.actor_id, key) if event.actor_id else None
     data = event.data or {}
     kind = event.kind
@@ -118,11 +129,8 @@ def _upsert_counts(uow: UnitOfWork, counts: dict[tuple[int, date, str], int]) ->
 def _insert_members(uow: UnitOfWork, members: set[tuple[int, date, str, str]]) -> None:
     if not members:
         return
-    connection = uow.session.connection()
-    insert = _insert(uow)
     rows = [{"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members]
-    for start in range(0, len(rows), 500):
-        connection.execute(insert(WeeklyMember.__table__).values(rows[start:start + 500]).on_conflict_do_nothing())
+    uow.session.connection().execute(_insert(uow)(WeeklyMember.__table__).on_conflict_do_nothing(), rows)
 
 
 def _recount_members(uow: UnitOfWork, weeks: dict[int, set[date]]) -> None:
@@ -223,13 +231,27 @@ def _refresh_scores(uow: UnitOfWork, rated: dict[int, tuple[int, int, int]], now
                                               for name in ("stars_sum", "ratings_count", "score")}))
 
 
-def fold_new_events(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> int:
-    """Fold up to `batch` events past the cursor into the rollups, in one transaction with the cursor."""
+@dataclass(frozen=True)
+class Fold:
+    """What a batch of new events adds to the rollups, worked out from the event log alone (it is
+    append-only), so without the write lock; `apply_fold` then writes it."""
+
+    after: int  # the cursor the batch starts after
+    last: int  # the last event id in it
+    size: int
+    counts: dict[tuple[int, date, str], int]
+    members: set[tuple[int, date, str, str]]
+    rated: dict[int, tuple[int, int, int]]  # item id -> community, stars, count, as read
+
+
+def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> Fold | None:
+    """Up to `batch` events past the cursor, folded in memory; None when there are none."""
     after = int(uow.cursors.get(CURSOR) or 0)
-    events = list(uow.session.scalars(
-        select(Event).where(Event.id > after, Event.recorded_at <= now - SETTLE).order_by(Event.id).limit(batch)))
+    events = uow.session.execute(
+        select(Event.id, Event.kind, Event.occurred_at, Event.community_id, Event.actor_id, Event.item_id, Event.data)
+        .where(Event.id > after, Event.recorded_at <= now - SETTLE).order_by(Event.id).limit(batch)).all()
     if not events:
-        return 0
+        return None
     item_ids = {event.item_id for event in events if event.kind == "rating" and event.item_id}
     items = {item: (kind, community, stars, count) for item, kind, community, stars, count in uow.session.execute(
         select(ContentItem.id, ContentItem.kind, ContentItem.community_id, ContentItem.stars_sum,
@@ -245,28 +267,52 @@ def fold_new_events(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = 
             counts[(event.community_id, week, part.metric)] += 1
             if part.member:
                 members.add((event.community_id, week, part.metric, part.member))
-    _upsert_counts(uow, counts)
-    _insert_members(uow, members)
+    rated = {item: (community, stars, count) for item, (_, community, stars, count) in items.items()
+             if community is not None}
+    return Fold(after, events[-1].id, len(events), dict(counts), members, rated)
+
+
+def apply_fold(uow: UnitOfWork, fold: Fold, now: datetime) -> bool:
+    """Write a fold and move the cursor past it, in one transaction; False (nothing written) when the
+    cursor has moved since the fold was read, as when another worker folded the same events."""
+    if int(uow.cursors.get(CURSOR) or 0) != fold.after:
+        return False
+    _upsert_counts(uow, fold.counts)
+    _insert_members(uow, fold.members)
     weeks: dict[int, set[date]] = defaultdict(set)
-    for community_id, week, _, _ in members:
+    for community_id, week, _, _ in fold.members:
         weeks[community_id].add(week)
     _recount_members(uow, weeks)
     _refresh_periods(uow, weeks, now.date())
-    _refresh_scores(uow, {item: (community, stars, count) for item, (_, community, stars, count) in items.items()
-                          if community is not None}, now)
-    uow.cursors.move(CURSOR, str(events[-1].id), now)
+    _refresh_scores(uow, fold.rated, now)
+    uow.cursors.move(CURSOR, str(fold.last), now)
     uow.commit()
-    return len(events)
+    return True
 
 
-def fold_all(uow_factory, key: bytes, now: datetime) -> int:
+def fold_new_events(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> int:
+    """Fold up to `batch` events past the cursor into the rollups, in one transaction with the cursor."""
+    fold = read_fold(uow, key, now, batch=batch)
+    return fold.size if fold is not None and apply_fold(uow, fold, now) else 0
+
+
+def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, now: datetime,
+             reader: Callable[[], UnitOfWork] | None = None) -> int:
+    """Fold every settled event. With `reader` (a unit of work that only reads), each batch is read and
+    worked out before the write transaction begins, so on SQLite the writer lock, which every rating
+    waits for, is held only while the fold is written."""
     total = 0
     while True:
-        with uow_factory() as uow:
-            done = fold_new_events(uow, key, now)
-        total += done
-        if done < BATCH:
+        with (reader or uow_factory)() as uow:
+            fold = read_fold(uow, key, now)
+        if fold is None:
             return total
+        with uow_factory() as uow:
+            applied = apply_fold(uow, fold, now)
+        if applied:
+            total += fold.size
+            if fold.size < BATCH:
+                return total
 
 
 def keep_current(uow: UnitOfWork, now: datetime) -> None:

@@ -12,6 +12,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_AUTOCHECKPOINT_PAGES = 20_000
+"""SQLite's own checkpoint runs inside the COMMIT that fills the WAL past this many pages, so inside the
+writer lock: every other writer waits while it copies pages and syncs the file (tens of milliseconds,
+the web's p99). The worker checkpoints every second instead (`checkpoint_wal`), outside any
+transaction; this larger threshold (about 80 MB of WAL) only matters when no worker runs."""
 READ_ONLY = "learnloop_read_only"
 """Execution option: a transaction that only reads (on SQLite it then takes no write lock; WAL
 readers never wait for the writer)."""
@@ -96,22 +101,46 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        if connection.get_execution_options().get(READ_ONLY, False):
-            connection.exec_driver_sql("BEGIN")
-            return
-        dbapi_connection = connection.connection.dbapi_connection
-        if isinstance(dbapi_connection, WriterLockedConnection):
-            dbapi_connection.acquire_writer_lock()
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            if isinstance(dbapi_connection, WriterLockedConnection):
-                dbapi_connection.release_writer_lock()
-            raise
+        begin_sqlite_transaction(connection.connection.driver_connection,
+                                 read_only=connection.get_execution_options().get(READ_ONLY, False))
+
+
+def begin_sqlite_transaction(dbapi_connection: sqlite3.Connection, *, read_only: bool) -> None:
+    """BEGIN IMMEDIATE after the writer lock, or a plain BEGIN for a reader; nothing when the connection is
+    in a transaction already (a unit of work's cursor began it, and its ORM session joins)."""
+    if dbapi_connection.in_transaction:
+        return
+    if read_only:
+        dbapi_connection.execute("BEGIN")
+        return
+    locked = isinstance(dbapi_connection, WriterLockedConnection)
+    if locked:
+        dbapi_connection.acquire_writer_lock()
+    try:
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+    except BaseException:
+        if locked:
+            dbapi_connection.release_writer_lock()
+        raise
+
+
+def checkpoint_wal(engine: Engine) -> tuple[int, int, int] | None:
+    """Copy the WAL's pages into the SQLite database file without waiting for readers or writers
+    (PASSIVE) and outside any transaction, so no writer waits for it. Returns SQLite's (busy, pages in
+    the WAL, pages copied); None for a database without a WAL (PostgreSQL, in memory)."""
+    if engine.dialect.name != "sqlite" or _writer_lock_path(engine.url) is None:
+        return None
+    pooled = engine.raw_connection()
+    try:
+        row = pooled.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # type: ignore[union-attr]
+    finally:
+        pooled.close()
+    return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
 
 def make_engine(url: str, **options: Any) -> Engine:

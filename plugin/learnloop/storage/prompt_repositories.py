@@ -7,9 +7,8 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
-from sqlalchemy.orm import Session
 
-from learnloop.storage.repositories import insert_ignoring_conflicts, insert_many_ignoring_conflicts
+from learnloop.storage.repositories import Repository, insert_ignoring_conflicts, insert_many_ignoring_conflicts
 from learnloop.storage.tables import Delivery, Member, PromptRun, PromptSchedule, Reflection
 
 
@@ -25,10 +24,7 @@ _DECIDE = update(_D).where(_D.c.id == bindparam("b_id")).values(
     reason=bindparam("b_reason", type_=_D.c.reason.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
 
 
-class MemberRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class MemberRepository(Repository):
     def get(self, user_id: str) -> Member | None:
         return self.session.get(Member, user_id)
 
@@ -64,10 +60,7 @@ class MemberRepository:
                 {"b_user": user_id, "b_channel": channel_id} for user_id, channel_id in channels.items()])
 
 
-class ScheduleRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ScheduleRepository(Repository):
     def add(self, schedule: PromptSchedule) -> PromptSchedule:
         self.session.add(schedule)
         self.session.flush()
@@ -86,10 +79,7 @@ class ScheduleRepository:
                                          PromptSchedule.active.is_(True)).order_by(PromptSchedule.id)))
 
 
-class RunRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class RunRepository(Repository):
     def ensure(self, schedule_id: int, local_date: date, now: datetime) -> PromptRun:
         insert_ignoring_conflicts(
             self.session, PromptRun.__table__,
@@ -107,10 +97,7 @@ class RunRepository:
             select(PromptRun).where(PromptRun.members_planned.is_(False)).order_by(PromptRun.id)))
 
 
-class DeliveryRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class DeliveryRepository(Repository):
     def get(self, delivery_id: int, *, for_update: bool = False) -> Delivery | None:
         statement = select(Delivery).where(Delivery.id == delivery_id)
         if for_update:
@@ -193,10 +180,7 @@ class DeliveryRepository:
             .order_by(Delivery.nudge_at).limit(limit).with_for_update(skip_locked=True)))
 
 
-class ReflectionRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ReflectionRepository(Repository):
     def add(self, reflection: Reflection) -> Reflection:
         self.session.add(reflection)
         self.session.flush()

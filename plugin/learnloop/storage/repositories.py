@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, Table, bindparam, func, insert, select, update
+from sqlalchemy import DateTime, Dialect, Table, TypeDecorator, bindparam, func, insert, select, update
+from sqlalchemy.types import TypeEngine
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from learnloop.storage.transaction import Transaction
 from learnloop.storage.tables import (
     Community,
     Cursor,
@@ -55,7 +58,7 @@ class _DriverStatement:
     """A statement compiled once for one dialect, with its parameters' type conversions."""
 
     sql: str
-    positions: tuple[str, ...] | None  # parameter names in order (qmark); None: named (pyformat)
+    in_order: Callable[[dict[str, Any]], tuple[Any, ...]] | None  # qmark: the values in order; None: named
     converters: tuple[tuple[str, Callable[[Any], Any]], ...]
 
     def arguments(self, params: dict[str, Any]) -> Any:
@@ -63,11 +66,36 @@ class _DriverStatement:
             params = dict(params)
             for name, convert in self.converters:
                 params[name] = convert(params[name])
-        return params if self.positions is None else tuple(params[name] for name in self.positions)
+        return params if self.in_order is None else self.in_order(params)
+
+
+def _in_order(positions: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    if len(positions) > 1:
+        return operator.itemgetter(*positions)
+    return lambda params: tuple(params[name] for name in positions)
+
+
+_last_datetimes: dict[tuple[type, str], list[tuple[Any, Any]]] = {}
+
+
+def _remembering_last(convert: Callable[[Any], Any], kind: tuple[type, str]) -> Callable[[Any], Any]:
+    """A datetime's conversion, kept for the next call with the same object by every statement that converts
+    datetimes of this type for this dialect: one request passes the same `now` to several statements.
+    (The pair is replaced whole, so threads never see half of one.)"""
+    last = _last_datetimes.setdefault(kind, [(object(), None)])
+
+    def converted(value: Any) -> Any:
+        seen, result = last[0]
+        if value is seen:
+            return result
+        result = convert(value)
+        last[0] = (value, result)
+        return result
+
+    return converted
 
 
 _driver_statements: dict[tuple[str, ClauseElement], _DriverStatement] = {}
-_CURSOR = "learnloop_driver_cursor"
 
 
 def _driver_statement(statement: ClauseElement, dialect: Dialect) -> _DriverStatement:
@@ -81,32 +109,27 @@ def _driver_statement(statement: ClauseElement, dialect: Dialect) -> _DriverStat
     for name, bind in compiled.binds.items():
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
         if convert is not None:
+            if _holds_datetimes(bind.type):
+                convert = _remembering_last(convert, (type(bind.type), dialect.name))
             converters.append((name, convert))
-    positions = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup is not None else None
-    return _DriverStatement(compiled.string, positions, tuple(converters))
+    positional = compiled.positional and compiled.positiontup is not None
+    return _DriverStatement(compiled.string, _in_order(tuple(compiled.positiontup)) if positional else None,
+                            tuple(converters))
 
 
-def _driver(session: Session) -> tuple[Dialect, Any]:
-    """The dialect and a DB-API cursor of the session's current transaction, begun if need be; kept in
-    the session for the rest of that transaction only."""
-    transaction = session.get_transaction()
-    held = session.info.get(_CURSOR)
-    if held is None or transaction is None or held[0] is not transaction:
-        connection = session.connection()  # begins the transaction (SQLite: the writer lock, BEGIN IMMEDIATE)
-        held = session.info[_CURSOR] = (session.get_transaction(), connection.dialect,
-                                        connection.connection.driver_connection.cursor())
-    return held[1], held[2]
+def _holds_datetimes(type_: TypeEngine[Any]) -> bool:
+    return isinstance(type_.impl_instance if isinstance(type_, TypeDecorator) else type_, DateTime)
 
 
-def run_on_driver(session: Session, statement: ClauseElement, params: dict[str, Any]) -> Any:
-    """Run a statement built once straight on the DB-API cursor of the session's transaction; returns the
-    cursor (rows are plain tuples). Same SQL, same transaction, same type conversions as
+def run_on_driver(tx: Transaction, statement: ClauseElement, params: dict[str, Any]) -> Any:
+    """Run a statement built once straight on the DB-API cursor of the unit of work's transaction; returns
+    the cursor (rows are plain tuples). Same SQL, same transaction, same type conversions as
     `session.connection().execute`, without SQLAlchemy's per-execution work, which costs several times
     what SQLite needs to run the statement: this is for the paths run on every request (rating, webhook
     deliveries). Engine events such as before_cursor_execute do not see these statements.
 
     Every value named by the statement must be in `params`."""
-    dialect, cursor = _driver(session)
+    cursor, dialect = tx.cursor(), tx.dialect
     compiled = _driver_statements.get((dialect.name, statement))
     if compiled is None:
         compiled = _driver_statements[(dialect.name, statement)] = _driver_statement(statement, dialect)
@@ -114,16 +137,25 @@ def run_on_driver(session: Session, statement: ClauseElement, params: dict[str, 
     return cursor
 
 
-def _insert_ignoring_on_driver(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
+def _insert_ignoring_on_driver(tx: Transaction, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
     """`insert_ignoring_conflicts` for the per-request paths, through `run_on_driver`."""
-    statement = _insert_ignoring(_driver(session)[0].name, table, tuple(sorted(values)), tuple(keys))
-    return run_on_driver(session, statement, values).fetchone() is not None
+    statement = _insert_ignoring(tx.dialect.name, table, tuple(sorted(values)), tuple(keys))
+    return run_on_driver(tx, statement, values).fetchone() is not None
 
 
-class SecretRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+class Repository:
+    """Reads and writes through one unit of work's transaction: the ORM `session`, made on first use,
+    or `run_on_driver(self.tx, ...)` on the paths every request takes."""
 
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    @property
+    def session(self) -> Session:
+        return self.tx.session
+
+
+class SecretRepository(Repository):
     def get_or_create(self, name: str, candidate: str, now: datetime) -> str:
         insert_ignoring_conflicts(
             self.session, InstanceSecret.__table__, {"name": name, "value": candidate, "created_at": now}, ["name"]
@@ -185,9 +217,9 @@ _FEEDBACK_INSERT = insert(Feedback.__table__).values({name: bindparam(name) for 
     "item_id", "community_id", "author_id", "stars", "comment", "status", "created_at")})
 
 
-class CommunityRepository:
-    def __init__(self, session: Session, known: dict[tuple[str, str], int] | None = None) -> None:
-        self.session = session
+class CommunityRepository(Repository):
+    def __init__(self, tx: Transaction, known: dict[tuple[str, str], int] | None = None) -> None:
+        super().__init__(tx)
         self.known = known if known is not None else {}
         self._inserted: set[str] = set()
 
@@ -205,22 +237,21 @@ class CommunityRepository:
         remembered = self.known.get((channel_id, name))
         if remembered is not None:
             return remembered
-        session = self.session
-        row = run_on_driver(session, _COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).fetchone()
+        row = run_on_driver(self.tx, _COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).fetchone()
         committed = row is not None and channel_id not in self._inserted
         if row is None:
             self._inserted.add(channel_id)
             _insert_ignoring_on_driver(
-                self.session, _C,
+                self.tx, _C,
                 {"channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
                  "ratings_count": 0, "stars_sum": 0},
                 ["channel_id"],
             )
-            row = run_on_driver(session, _COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).fetchone()
+            row = run_on_driver(self.tx, _COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).fetchone()
         community_id, row_name, row_team_id = row
         new_team = row_team_id or team_id or None
         if row_name != name or new_team != row_team_id:
-            run_on_driver(session, _COMMUNITY_RENAME, {"cid": community_id, "new_name": name, "new_team_id": new_team})
+            run_on_driver(self.tx, _COMMUNITY_RENAME, {"cid": community_id, "new_name": name, "new_team_id": new_team})
         elif committed and row_team_id:
             self.known[(channel_id, name)] = int(community_id)
         return int(community_id)
@@ -228,20 +259,17 @@ class CommunityRepository:
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
         stars_sum, ratings_count = run_on_driver(
-            self.session, _COMMUNITY_TOTALS, {"cid": community_id, "d_stars": stars_delta, "d_count": count_delta}
+            self.tx, _COMMUNITY_TOTALS, {"cid": community_id, "d_stars": stars_delta, "d_count": count_delta}
         ).fetchone()
         return int(stars_sum), int(ratings_count)
 
 
-class ContentRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class ContentRepository(Repository):
     def by_url(self, url: str) -> ContentItem | None:
         return self.session.scalars(select(ContentItem).where(ContentItem.url == url)).one_or_none()
 
     def ref(self, item_id: int) -> ItemRef | None:
-        row = run_on_driver(self.session, _ITEM_BY_ID, {"item_id": item_id}).fetchone()
+        row = run_on_driver(self.tx, _ITEM_BY_ID, {"item_id": item_id}).fetchone()
         return ItemRef(*row) if row else None
 
     def ensure(
@@ -249,22 +277,22 @@ class ContentRepository:
         title: str | None, now: datetime,
     ) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it."""
-        row = run_on_driver(self.session, _ITEM_BY_URL, {"url": url}).fetchone()
+        row = run_on_driver(self.tx, _ITEM_BY_URL, {"url": url}).fetchone()
         created = False
         if row is None:
             created = _insert_ignoring_on_driver(
-                self.session, _I,
+                self.tx, _I,
                 {"url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by,
                  "title": title, "ratings_count": 0, "stars_sum": 0, "created_at": now},
                 ["url"],
             )
-            row = run_on_driver(self.session, _ITEM_BY_URL, {"url": url}).fetchone()
+            row = run_on_driver(self.tx, _ITEM_BY_URL, {"url": url}).fetchone()
         return ItemRef(*row), created
 
     def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL; returns the new (stars_sum, ratings_count)."""
         stars_sum, ratings_count = run_on_driver(
-            self.session, _ITEM_TOTALS, {"b_item_id": item_id, "d_stars": stars_delta, "d_count": count_delta}
+            self.tx, _ITEM_TOTALS, {"b_item_id": item_id, "d_stars": stars_delta, "d_count": count_delta}
         ).fetchone()
         return int(stars_sum), int(ratings_count)
 
@@ -272,10 +300,7 @@ class ContentRepository:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
 
 
-class RatingRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class RatingRepository(Repository):
     def of(self, item_id: int, user_id: str) -> Rating | None:
         return self.session.scalars(
             select(Rating).where(Rating.item_id == item_id, Rating.user_id == user_id)
@@ -286,36 +311,32 @@ class RatingRepository:
 
         Two clicks at once from the same person meet at the unique key: the second one
         finds the first one's row and changes it."""
-        session = self.session
         key = {"item_id": item_id, "user_id": user_id}
-        row = run_on_driver(session, _RATING_OF_LOCKED, key).fetchone()
+        row = run_on_driver(self.tx, _RATING_OF_LOCKED, key).fetchone()
         if row is None:
             inserted = _insert_ignoring_on_driver(
-                self.session, _R,
+                self.tx, _R,
                 {**key, "stars": stars, "community_id": community_id, "created_at": now, "updated_at": now},
                 ["item_id", "user_id"],
             )
             if inserted:
                 return None
-            row = run_on_driver(session, _RATING_OF_LOCKED, key).fetchone()
-        run_on_driver(session, _RATING_CHANGE, {"b_item_id": item_id, "b_user_id": user_id, "b_stars": stars, "b_now": now})
+            row = run_on_driver(self.tx, _RATING_OF_LOCKED, key).fetchone()
+        run_on_driver(self.tx, _RATING_CHANGE, {"b_item_id": item_id, "b_user_id": user_id, "b_stars": stars, "b_now": now})
         return int(row[0])
 
     def by_user(self, user_id: str) -> list[Rating]:
         return list(self.session.scalars(select(Rating).where(Rating.user_id == user_id).order_by(Rating.id)))
 
 
-class FeedbackRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class FeedbackRepository(Repository):
     def add(self, feedback: Feedback) -> None:
         self.session.add(feedback)
 
     def record(self, *, item_id: int, community_id: int | None, author_id: str, stars: int, comment: str,
                now: datetime) -> None:
         """The rating path's insert, without the ORM's flush bookkeeping."""
-        run_on_driver(self.session, _FEEDBACK_INSERT, {
+        run_on_driver(self.tx, _FEEDBACK_INSERT, {
             "item_id": item_id, "community_id": community_id, "author_id": author_id, "stars": stars,
             "comment": comment, "status": "open", "created_at": now})
 
@@ -329,11 +350,8 @@ class FeedbackRepository:
         )
 
 
-class EventLog:
+class EventLog(Repository):
     """Append-only: events are inserted, never updated."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
     def append(
         self, kind: str, *, occurred_at: datetime, recorded_at: datetime, community_id: int | None = None,
@@ -346,9 +364,9 @@ class EventLog:
             "actor_id": actor_id, "item_id": item_id, "dedupe_key": dedupe_key, "data": data or {},
         }
         if dedupe_key is None:
-            run_on_driver(self.session, _EVENT_INSERT, values)
+            run_on_driver(self.tx, _EVENT_INSERT, values)
             return True
-        return _insert_ignoring_on_driver(self.session, _E, values, ["dedupe_key"])
+        return _insert_ignoring_on_driver(self.tx, _E, values, ["dedupe_key"])
 
     def append_many(self, kind: str, events: list[dict[str, Any]], *, recorded_at: datetime) -> None:
         """Several events of one kind in one statement; each dict has occurred_at, community_id, actor_id and
@@ -361,14 +379,11 @@ class EventLog:
         return list(self.session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
 
 
-class Outbox:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class Outbox(Repository):
     def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime) -> bool:
         """Queue an intent once per key; False when the same key was queued before."""
         return _insert_ignoring_on_driver(
-            self.session,
+            self.tx,
             _O,
             {"kind": kind, "payload": payload, "idempotency_key": key, "status": "pending", "attempts": 0,
              "next_attempt_at": now, "created_at": now},
@@ -422,10 +437,7 @@ class Outbox:
         ))
 
 
-class CursorRepository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
+class CursorRepository(Repository):
     def get(self, name: str) -> str | None:
         row = self.session.get(Cursor, name)
         return row.position if row else None

@@ -24,43 +24,50 @@ from learnloop.storage.repositories import (
     RatingRepository,
     SecretRepository,
 )
+from learnloop.storage.transaction import Transaction
 
 
 class UnitOfWork:
-    """Commits only when told to; closing the session on exit rolls back anything not committed."""
+    """Commits only when told to; leaving it rolls back anything not committed."""
 
-    def __init__(self, session_factory: sessionmaker[Session],
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session],
                  known_communities: dict[tuple[str, str], int] | None = None) -> None:
-        self._session_factory = session_factory
+        self._engine = engine
+        self._sessions = sessions
         self._known_communities = known_communities
 
     def __enter__(self) -> UnitOfWork:
-        self.session = self._session_factory()
-        self.secrets = SecretRepository(self.session)
-        self.communities = CommunityRepository(self.session, self._known_communities)
-        self.items = ContentRepository(self.session)
-        self.ratings = RatingRepository(self.session)
-        self.feedback = FeedbackRepository(self.session)
-        self.events = EventLog(self.session)
-        self.outbox = Outbox(self.session)
-        self.members = MemberRepository(self.session)
-        self.schedules = ScheduleRepository(self.session)
-        self.runs = RunRepository(self.session)
-        self.deliveries = DeliveryRepository(self.session)
-        self.reflections = ReflectionRepository(self.session)
-        self.cursors = CursorRepository(self.session)
+        tx = self.transaction = Transaction(self._engine, self._sessions)
+        self.secrets = SecretRepository(tx)
+        self.communities = CommunityRepository(tx, self._known_communities)
+        self.items = ContentRepository(tx)
+        self.ratings = RatingRepository(tx)
+        self.feedback = FeedbackRepository(tx)
+        self.events = EventLog(tx)
+        self.outbox = Outbox(tx)
+        self.members = MemberRepository(tx)
+        self.schedules = ScheduleRepository(tx)
+        self.runs = RunRepository(tx)
+        self.deliveries = DeliveryRepository(tx)
+        self.reflections = ReflectionRepository(tx)
+        self.cursors = CursorRepository(tx)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.session.close()
+        self.transaction.close()
+
+    @property
+    def session(self) -> Session:
+        """The ORM view of this unit of work's transaction."""
+        return self.transaction.session
 
     def commit(self) -> None:
-        self.session.commit()
+        self.transaction.commit()
 
     def flush(self) -> None:
-        self.session.flush()
+        self.transaction.flush()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
