@@ -90,6 +90,20 @@ def test_defaults_for_everything_else() -> None:
     assert settings.communities == []
 
 
+@pytest.mark.parametrize(("database_url", "threads", "expected"), [
+    ("sqlite:///learnloop.db", None, 1),
+    ("postgresql+psycopg://postgres@127.0.0.1:5432/test", None, 2),
+    ("sqlite:///learnloop.db", "4", 4),
+])
+def test_web_threads_default_to_what_the_database_can_use(
+    monkeypatch: pytest.MonkeyPatch, database_url: str, threads: str | None, expected: int
+) -> None:
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", database_url)
+    if threads is not None:
+        monkeypatch.setenv("LEARNLOOP_WEB_THREADS", threads)
+    assert load_settings().threads_per_web_worker == expected
+
+
 def test_load_settings_returns_settings() -> None:
     assert isinstance(load_settings(), Settings)
 

@@ -52,7 +52,7 @@ def serve() -> None:
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
-                "worker_class": "gthread", "threads": settings.web_threads, "timeout": 30,
+                "worker_class": "gthread", "threads": settings.threads_per_web_worker, "timeout": 30,
                 "accesslog": "-" if settings.access_log else None,
                 "access_log_format": ACCESS_LOG_FORMAT,
                 "forwarded_allow_ips": "127.0.0.1",
