@@ -16,6 +16,8 @@ _SAFE_PATH_CHARS = "/:@!$&'()*+,;=-._~%"
 _PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
 _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_WHITESPACE = re.compile(r"\s")  # str.isspace's characters
+_REPEATED_SLASHES = re.compile(r"/{2,}")
 
 
 class InvalidUrl(ValueError):
@@ -37,7 +39,7 @@ def _normalise_path(path: str) -> str:
     path = _STRAY_PERCENT.sub("%25", path)
     path = quote(path, safe=_SAFE_PATH_CHARS)
     path = _PERCENT_ESCAPE.sub(_normalise_escape, path)
-    path = re.sub(r"/{2,}", "/", path)
+    path = _REPEATED_SLASHES.sub("/", path)
     if len(path) > 1:
         path = path.rstrip("/")
     return path or "/"
@@ -54,7 +56,7 @@ def normalise_url(raw: str) -> str:
         raise InvalidUrl("a URL is needed, for example https://wiki.example.com/Onboarding")
     if len(text) > MAX_URL_LENGTH:
         raise InvalidUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
-    if any(ch.isspace() for ch in text):
+    if _WHITESPACE.search(text):
         raise InvalidUrl("a URL cannot contain spaces")
     try:
         parts = urlsplit(text)

@@ -8,7 +8,9 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from flask import Flask, Response, abort, g, request, session
+from flask import Flask, Request, Response, abort, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 from learnloop.bootstrap import Runtime
 
@@ -22,7 +24,26 @@ class Visitor:
     username: str | None
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus their cost on requests that carry no cookie (every webhook
+    and slash command): the signing serializer is built once, not per request."""
+
+    _serializer: tuple[object, URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        if self._serializer is None or self._serializer[0] != keys:
+            self._serializer = (keys, super().get_signing_serializer(app))
+        return self._serializer[1]
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if "HTTP_COOKIE" not in request.environ and app.secret_key:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def configure(app: Flask, runtime: Runtime) -> None:
+    app.session_interface = CookieSessions()
     app.secret_key = runtime.signing_key
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=runtime.settings.public_url_text.startswith("https://"),
