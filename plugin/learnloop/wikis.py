@@ -5,6 +5,7 @@ pages through the wiki's API, polling and publishing happen in the worker."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -55,6 +56,17 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
         wanted = name.lower()
         value = next((v for k, v in headers.items() if k.lower() == wanted), None)
     return value
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A delivery's body as a JSON object (UTF-8, as JSON between systems is); BadDelivery if it is not."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise BadDelivery("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise BadDelivery("the body must be a JSON object")
+    return data
 
 
 HOSTS: dict[str, WikiHost] = {}

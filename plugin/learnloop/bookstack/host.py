@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hmac
 import html
-import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -24,7 +23,7 @@ from urllib.parse import quote, urlencode
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, json_object, register
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +59,7 @@ class BookStackHost:
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
         _check_secret(wiki, query)
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            raise BadDelivery("the body is not JSON") from None
-        if not isinstance(payload, dict):
-            raise BadDelivery("expected a JSON object")
+        payload = json_object(body)
         event = payload.get("event")
         if not isinstance(event, str) or not event:
             raise BadDelivery("the delivery has no 'event'")

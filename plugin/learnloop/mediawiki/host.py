@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 import threading
@@ -49,7 +48,7 @@ from learnloop.mediawiki.client import (
     format_timestamp,
     parse_timestamp,
 )
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object, register
 
 log = logging.getLogger(__name__)
 
@@ -238,12 +237,7 @@ class MediaWikiHost:
         expected = hmac.new(wiki.secret_text.encode("utf-8"), body, hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected.encode("ascii"), digest.strip().lower().encode("utf-8", "replace")):
             raise Unauthorized("bad signature")
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise BadDelivery("the body is not JSON") from None
-        if not isinstance(data, dict):
-            raise BadDelivery("the body must be a JSON object")
+        data = json_object(body)
         stamp = data.get("timestamp")
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
             raise BadDelivery("'timestamp' must be unix seconds")

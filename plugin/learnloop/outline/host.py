@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Mapping
@@ -18,7 +17,7 @@ from typing import Any
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object, register
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +163,7 @@ def verify_signature(secret: str, body: bytes, header: str | None, now: datetime
 
 
 def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        delivery = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise BadDelivery("the body is not JSON") from None
-    if not isinstance(delivery, dict):
-        raise BadDelivery("the body must be a JSON object")
+    delivery = json_object(body)
     if not isinstance(delivery.get("event"), str) or not delivery["event"]:
         raise BadDelivery("'event' must be a string")
     if not isinstance(delivery.get("id"), str) or not _ID.match(delivery["id"]):
