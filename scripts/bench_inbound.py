@@ -368,6 +368,21 @@ def start_servers(servers: dict[str, ServerProcess], workers: int) -> None:
             raise RuntimeError(f"{name} runs {running} workers, expected {workers}")
 
 
+def start_worker(run: BenchRun, timeout: float = 30.0) -> ServerProcess:
+    """`learnloop worker` on learnloop's database and settings, as deployed beside `learnloop serve`."""
+    learnloop = run.servers["learnloop"]
+    worker = run.worker = ServerProcess("worker", [sys.executable, "-m", "learnloop.cli", "worker"], env=learnloop.env,
+                                        cwd=learnloop.cwd, port=0, host=HOST)
+    worker.start()
+    deadline = time.monotonic() + timeout
+    while "worker started" not in worker.log_path.read_text(errors="replace"):
+        if worker.process is None or worker.process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("learnloop worker did not start\n" + worker.log_tail())
+        time.sleep(0.1)
+    log("learnloop worker started")
+    return worker
+
+
 def check_identity(server: ServerProcess, expect_bare: bool) -> None:
     """Make sure the bare server really serves the bare app, and learnloop learnloop."""
     import http.client
@@ -508,6 +523,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="closed-loop rounds per server, alternating order (default 2)")
     parser.add_argument("--rate", type=float, default=TARGET_RATE, help="open-loop requests per second (default 200)")
     add_server_options(parser)
+    parser.add_argument("--no-worker", dest="worker", action="store_false",
+                        help="do not run `learnloop worker` beside learnloop's server. By default it runs, as deployed "
+                        "(it checkpoints SQLite's WAL, folds events into the dashboards' counts, delivers the outbox), "
+                        "and its CPU counts as learnloop's")
     parser.add_argument("--seed", type=int, default=20261102, help="workload seed (default fixed)")
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--urls", type=int, default=1500)
@@ -547,16 +566,14 @@ def combined(results: list[PhaseResult]) -> dict[str, Any]:
     return summary
 
 
-async def measure(args: argparse.Namespace, servers: dict[str, ServerProcess], trackers: dict[str, Tracker],
-                  workload: Workload, database: Database) -> dict[str, Any]:
-    def pids(name: str) -> list[int]:
-        found = servers[name].pids()
-        return found + (postgres_backend_pids(database) if name == "learnloop" else [])
+async def measure(args: argparse.Namespace, run: BenchRun, trackers: dict[str, Tracker],
+                  workload: Workload) -> dict[str, Any]:
+    servers = run.servers
 
     def loop_args(name: str) -> dict[str, Any]:
         tracker = trackers[name]
         return {"request_for": workload.request, "next_index": tracker.next_index,
-                "on_response": tracker.on_response, "server_pids": pids(name)}
+                "on_response": tracker.on_response, "server_pids": run.pids(name)}
 
     for name, server in servers.items():
         if args.warmup:
@@ -581,6 +598,19 @@ async def measure(args: argparse.Namespace, servers: dict[str, ServerProcess], t
                                        **loop_args(name))
         await asyncio.sleep(0.5)
     return {name: {"closed": combined(closed[name]), "open": opened[name].summary()} for name in servers}
+
+
+def kept_up_and_cpu_lines(results: dict[str, Any], checks: dict[str, Any], rate: float, cpu_ratio: float,
+                          database: Database, *, unit: str, per_second: str) -> list[str]:
+    """The report's lines on whether learnloop kept up with the open loop, and on CPU per `unit`."""
+    bare, learn = results["bare"], results["learnloop"]
+    lines = [] if checks["open_loop_kept_up"]["pass"] else [
+        f"  learnloop did not keep up with the open loop: {learn['open']['rps']:.0f} of {rate:g} {per_second} "
+        f"answered per second, so its latencies include a growing queue"]
+    return lines + [
+        f"server CPU per {unit}: bare {bare['closed']['server_cpu_ms_per_req']:.2f} ms, learnloop "
+        f"{learn['closed']['server_cpu_ms_per_req']:.2f} ms (bare/learnloop {cpu_ratio:.2f})"
+        + (" [learnloop's figure includes its PostgreSQL backends]" if database.kind.startswith("postgresql") else "")]
 
 
 def ms(value: Any) -> str:
@@ -642,7 +672,9 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
     lines = [
         "",
         f"learnloop inbound benchmark at {meta['revision']}: {meta['workers']} gunicorn workers (gthread, "
-        f"threads: {meta['threads']}, via `learnloop serve`) each, database {database.kind}",
+        f"threads: {meta['threads']}, via `learnloop serve`) each, database {database.kind}; "
+        + ("`learnloop worker` beside learnloop, its CPU counted as learnloop's" if meta["learnloop_worker"]
+           else "no `learnloop worker`"),
         f"load generator: {GENERATOR}",
         f"closed loop: {args.concurrency} connections x {args.duration:g} s x {args.rounds} rounds; "
         f"open loop: {args.rate:g} req/s x {args.duration:g} s, latency from scheduled send time",
@@ -656,12 +688,7 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
         f"throughput ratio learnloop/bare: {ratio:.2f} (target >= {TARGET_RATIO}) {verdict(checks['throughput_ratio']['pass'])}",
         f"learnloop p99 at {args.rate:g} req/s: {ms(p99)} ms (target < {TARGET_P99_MS:g} ms at {TARGET_RATE:g} req/s) "
         f"{verdict(checks['p99_ms_at_rate']['pass'])}" + ("" if at_target_rate else " (not measured at the target rate)"),
-        *([] if checks["open_loop_kept_up"]["pass"] else [
-            f"  learnloop did not keep up with the open loop: {learn['open']['rps']:.0f} of {args.rate:g} req/s answered "
-            f"per second, so its latencies include a growing queue"]),
-        f"server CPU per request: bare {bare['closed']['server_cpu_ms_per_req']:.2f} ms, learnloop "
-        f"{learn['closed']['server_cpu_ms_per_req']:.2f} ms (bare/learnloop {cpu_ratio:.2f})"
-        + (" [learnloop's figure includes its PostgreSQL backends]" if database.kind.startswith("postgresql") else ""),
+        *kept_up_and_cpu_lines(results, checks, args.rate, cpu_ratio, database, unit="request", per_second="req/s"),
     ]
     if correctness:
         status = verdict(correct)
@@ -689,6 +716,20 @@ class BenchRun:
     keep: bool
     servers: dict[str, ServerProcess] = field(default_factory=dict)
     database: Database | None = None
+    worker: ServerProcess | None = None
+
+    def stop(self) -> None:
+        for process in [*self.servers.values(), *([self.worker] if self.worker else [])]:
+            process.stop()
+
+    def pids(self, name: str) -> list[int]:
+        """The processes whose CPU counts as a server's. learnloop's: its server, its worker, and on
+        PostgreSQL the database backends."""
+        if name != "learnloop":
+            return self.servers[name].pids()
+        assert self.database is not None
+        pids = self.servers["learnloop"].pids() + (self.worker.pids() if self.worker else [])
+        return pids + postgres_backend_pids(self.database)
 
 
 def run_benchmark(args: argparse.Namespace, prefix: str, body: Callable[[BenchRun], int]) -> int:
@@ -715,8 +756,7 @@ def run_benchmark(args: argparse.Namespace, prefix: str, body: Callable[[BenchRu
         log(f"benchmark could not run: {exc}")
         return 2
     finally:
-        for server in run.servers.values():
-            server.stop()
+        run.stop()
         if run.database is not None and run.database.cleanup is not None and not args.keep:
             try:
                 run.database.cleanup()
@@ -742,17 +782,19 @@ def main(argv: list[str] | None = None) -> int:
         _check_urls_normalise(workload)
         run.servers = make_servers(run.workdir, args.workers, database, args.threads)
         start_servers(run.servers, args.workers)
+        if args.worker:
+            start_worker(run)
         trackers = {
             "bare": Tracker("bare", b'"app":"bench-bare"', workload),
             # every confirmation says "Community score: 4.1/5 from 3 ratings."; refusals do not
             "learnloop": Tracker("learnloop", b"/5 from ", workload),
         }
-        results = asyncio.run(measure(args, run.servers, trackers, workload, database))
-        for server in run.servers.values():
-            server.stop()
+        results = asyncio.run(measure(args, run, trackers, workload))
+        run.stop()
         log("checking what learnloop stored")
         correctness = verify_storage(workload, trackers["learnloop"], database.url)
         meta = {"revision": _revision(), "workers": args.workers, "threads": args.threads or "learnloop default",
+                "learnloop_worker": args.worker,
                 "cpus": os.cpu_count(), "duration_s": args.duration, "rounds": args.rounds,
                 "concurrency": args.concurrency, "rate": args.rate, "warmup_s": args.warmup, "seed": args.seed,
                 "users": args.users, "urls": args.urls, "channels": args.channels,

@@ -76,7 +76,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_inbound as inbound  # noqa: E402  (the core benchmark: its baseline app, servers and database helpers)
 from bench_common import (  # noqa: E402
     PhaseResult,
-    ServerProcess,
     closed_loop,
     median,
     open_loop,
@@ -486,20 +485,16 @@ def wait_for_host(secret: str, wait: float, every: float = 30.0) -> dict[str, An
 # The measurement
 
 
-async def measure(args: argparse.Namespace, servers: dict[str, ServerProcess], trackers: dict[str, Tracker],
-                  database: inbound.Database) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, run: inbound.BenchRun, trackers: dict[str, Tracker]) -> dict[str, Any]:
+    servers = run.servers
     estimate = {name: float(args.initial_estimate) for name in servers}  # events/s, to size closed-loop batches
-
-    def pids(name: str) -> list[int]:
-        found = servers[name].pids()
-        return found + (inbound.postgres_backend_pids(database) if name == "learnloop" else [])
 
     async def phase(name: str, label: str, *, closed: bool, concurrency: int, duration: float) -> PhaseResult:
         tracker = trackers[name]
         count = (int(estimate[name] * duration * 1.3) + 200) if closed else max(1, int(args.rate * duration))
         tracker.start_phase(count)  # built and signed now, just before it is sent
         common = {"request_for": tracker.request_for, "next_index": tracker.next_index,
-                  "on_response": tracker.on_response, "server_pids": pids(name)}
+                  "on_response": tracker.on_response, "server_pids": run.pids(name)}
         try:
             if closed:
                 result = await closed_loop(label, HOST, servers[name].port, concurrency=concurrency,
@@ -718,12 +713,8 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
         f"; per round {' '.join(f'{r:.2f}' for r in round_ratios)} (median {median(round_ratios):.2f})",
         f"learnloop latency at {args.rate:g} events/s: p50 {ms(learn['open']['p50_ms'])} ms, "
         f"p99 {ms(learn['open']['p99_ms'])} ms, max {ms(learn['open']['max_ms'])} ms (bare: p99 {ms(bare['open']['p99_ms'])} ms)",
-        *([] if checks["open_loop_kept_up"]["pass"] else [
-            f"  learnloop did not keep up with the open loop: {learn['open']['rps']:.0f} of {args.rate:g} events/s "
-            f"answered per second, so its latencies include a growing queue"]),
-        f"server CPU per event: bare {bare['closed']['server_cpu_ms_per_req']:.2f} ms, learnloop "
-        f"{learn['closed']['server_cpu_ms_per_req']:.2f} ms (bare/learnloop {cpu_ratio:.2f})"
-        + (" [learnloop's figure includes its PostgreSQL backends]" if database.kind.startswith("postgresql") else ""),
+        *inbound.kept_up_and_cpu_lines(results, checks, args.rate, cpu_ratio, database, unit="event",
+                                       per_second="events/s"),
     ]
     if correctness:
         lines.append(
@@ -762,9 +753,8 @@ def main(argv: list[str] | None = None) -> int:
             "bare": Tracker("bare", b'"app":"bench-bare"', deliveries["bare"]),
             "learnloop": Tracker("learnloop", b'"status":"ok"', deliveries["learnloop"]),
         }
-        results = asyncio.run(measure(args, run.servers, trackers, database))
-        for server in run.servers.values():
-            server.stop()
+        results = asyncio.run(measure(args, run, trackers))
+        run.stop()
         log("checking what learnloop queued")
         correctness = verify_outbox(trackers["learnloop"], deliveries["learnloop"], database.url)
         built = sum(t.built for t in trackers.values())
