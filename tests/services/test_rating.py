@@ -37,6 +37,7 @@ def test_rating_again_replaces_the_rating(runtime: Runtime, clock: FakeClock) ->
     with runtime.uow() as uow:
         [rating] = uow.session.scalars(select(Rating)).all()
         assert rating.stars == 5 and rating.updated_at > rating.created_at
+        assert rating.previous_stars == 2, "the row keeps the rating it replaced"
         kinds = [(e.kind, e.data) for e in uow.session.scalars(select(Event).order_by(Event.id))]
     assert kinds == [("rating", {"stars": 2, "previous": None}), ("rating", {"stars": 5, "previous": 2})]
 
@@ -124,3 +125,17 @@ def test_concurrent_ratings_of_one_item_keep_rollups_exact(runtime: Runtime) -> 
         item = uow.items.by_url(PAGE)
         count, total = uow.session.execute(select(func.count(), func.sum(Rating.stars))).one()
     assert (item.ratings_count, item.stars_sum) == (count, total) == (41, 3 + sum(n % 5 + 1 for n in range(40)))
+
+
+def test_one_person_clicking_many_times_at_once_is_one_rating(runtime: Runtime) -> None:
+    """Forty clicks by one person from eight threads meet at the unique key: one rating, and totals that
+    count it once with the stars that won."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda n: rate(runtime, "ann", n % 5 + 1), range(40)))
+    assert sum(outcome.previous_stars is None for outcome in outcomes) == 1, "exactly one click created it"
+    with runtime.uow() as uow:
+        item = uow.items.by_url(PAGE)
+        [rating] = uow.session.scalars(select(Rating)).all()
+    assert (item.ratings_count, item.stars_sum) == (1, rating.stars)

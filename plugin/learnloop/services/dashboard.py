@@ -146,8 +146,7 @@ def _from_stored_scores(uow: UnitOfWork, community_id: int, prior: Prior, basis_
     could still rank (the community mean has moved since the scores were stored). Items rated since
     the last fold are read as they are now. None when too many are (the worker is behind)."""
     after = int(uow.cursors.get(CURSOR) or 0)
-    # by id alone, the primary key's range: with the community in the WHERE clause SQLite reads every
-    # event of the community through ix_events_community_time instead
+    # by id alone, the primary key's range (the event log has no other index to read)
     recent = uow.session.execute(select(Event.item_id, Event.community_id).where(
         Event.id > after, Event.kind == "rating").limit(UNFOLDED_RATINGS + 1)).all()
     if len(recent) > UNFOLDED_RATINGS:

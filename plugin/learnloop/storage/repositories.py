@@ -191,10 +191,21 @@ _ITEM_TOTALS = (
     .values(stars_sum=_I.c.stars_sum + bindparam("d_stars"), ratings_count=_I.c.ratings_count + bindparam("d_count"))
     .returning(_I.c.stars_sum, _I.c.ratings_count)
 )
-_RATING_OF = select(_R.c.stars).where(_R.c.item_id == bindparam("item_id"), _R.c.user_id == bindparam("user_id"))
-_RATING_OF_LOCKED = _RATING_OF.with_for_update()
-_RATING_CHANGE = update(_R).where(_R.c.item_id == bindparam("b_item_id"), _R.c.user_id == bindparam("b_user_id")).values(
-    stars=bindparam("b_stars"), updated_at=bindparam("b_now"))
+
+
+@functools.cache
+def _rating_upsert(dialect: str) -> Any:
+    """Insert a rating or change the one there, returning the stars it replaced (NULL for a new one): the
+    SET list reads the row as it was, so `previous_stars` takes the old `stars`."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(_R).values({name: bindparam(name) for name in (
+        "item_id", "user_id", "stars", "community_id", "created_at", "updated_at")})
+    return statement.on_conflict_do_update(
+        index_elements=["item_id", "user_id"],
+        set_={"previous_stars": _R.c.stars, "stars": statement.excluded.stars, "updated_at": statement.excluded.updated_at},
+    ).returning(_R.c.previous_stars)
+
+
 _EVENT_INSERT = insert(_E).values({name: bindparam(name) for name in (
     "kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")})
 _O = OutboxMessage.__table__
@@ -309,21 +320,12 @@ class RatingRepository(Repository):
     def put(self, item_id: int, user_id: str, stars: int, community_id: int | None, now: datetime) -> int | None:
         """Set a person's rating of an item; returns the rating it replaced, if any.
 
-        Two clicks at once from the same person meet at the unique key: the second one
-        finds the first one's row and changes it."""
-        key = {"item_id": item_id, "user_id": user_id}
-        row = run_on_driver(self.tx, _RATING_OF_LOCKED, key).fetchone()
-        if row is None:
-            inserted = _insert_ignoring_on_driver(
-                self.tx, _R,
-                {**key, "stars": stars, "community_id": community_id, "created_at": now, "updated_at": now},
-                ["item_id", "user_id"],
-            )
-            if inserted:
-                return None
-            row = run_on_driver(self.tx, _RATING_OF_LOCKED, key).fetchone()
-        run_on_driver(self.tx, _RATING_CHANGE, {"b_item_id": item_id, "b_user_id": user_id, "b_stars": stars, "b_now": now})
-        return int(row[0])
+        One upsert: two clicks at once from the same person meet at the unique key, and the second
+        one changes the first one's row and returns its stars."""
+        row = run_on_driver(self.tx, _rating_upsert(self.tx.dialect.name), {
+            "item_id": item_id, "user_id": user_id, "stars": stars, "community_id": community_id,
+            "created_at": now, "updated_at": now}).fetchone()
+        return None if row[0] is None else int(row[0])
 
     def by_user(self, user_id: str) -> list[Rating]:
         return list(self.session.scalars(select(Rating).where(Rating.user_id == user_id).order_by(Rating.id)))

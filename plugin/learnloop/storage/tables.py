@@ -117,6 +117,8 @@ class Rating(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"))
     user_id: Mapped[str] = mapped_column(UserId)
     stars: Mapped[int] = mapped_column(Integer)
+    previous_stars: Mapped[int | None] = mapped_column(Integer)
+    """The rating this one replaced, if any: one upsert sets a rating and returns what it replaced."""
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -134,7 +136,7 @@ class Feedback(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"))
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     author_id: Mapped[str] = mapped_column(UserId)
     stars: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
@@ -149,7 +151,6 @@ class Event(Base):
     """
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_community_time", "community_id", "occurred_at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
