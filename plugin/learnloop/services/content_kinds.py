@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import urlsplit
 
@@ -10,9 +11,18 @@ from learnloop.config import Settings
 _PERMALINK_PATH = re.compile(r"^/[^/]+/pl/[a-z0-9]{26}$")
 
 
+@functools.lru_cache(maxsize=8)
+def _host_of(chat_url: str) -> str:
+    """As `normalise_url` writes it: lower case."""
+    return urlsplit(chat_url).netloc.lower()
+
+
 def classify_url(url: str, settings: Settings) -> str:
-    parts = urlsplit(url)
+    """`url` is normalised."""
     chat = settings.mattermost_url_text
-    if chat and parts.netloc == urlsplit(chat).netloc and _PERMALINK_PATH.match(parts.path):
+    if not chat:
+        return "link"
+    parts = urlsplit(url)
+    if parts.netloc == _host_of(chat) and _PERMALINK_PATH.match(parts.path):
         return "chat_post"
     return "link"
