@@ -9,6 +9,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import IntegrityError
 
 from learnloop.storage.engine import make_engine
 from learnloop.storage.migrate import downgrade, upgrade
@@ -68,3 +69,20 @@ def test_0007_counts_the_members_of_weeks_folded_before_it(fresh_engine: Engine)
         rows = connection.exec_driver_sql(
             "SELECT metric, value, members FROM weekly_counts ORDER BY week, metric").all()
     assert [tuple(row) for row in rows] == [("ratings", 5, 3), ("new_pages", 4, 0), ("ratings", 2, 1)]
+
+
+def test_0008_keeps_the_event_log_and_its_dedupe_keys(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0007")
+    insert = ("INSERT INTO events (kind, occurred_at, recorded_at, dedupe_key, data) "
+              "VALUES ('{kind}', '2026-11-02 09:00:00', '2026-11-02 09:00:00', {key}, '{{}}')")
+    with fresh_engine.begin() as connection:
+        for kind, key in (("rating", "NULL"), ("wiki_page_created", "'wiki:docs:1'"), ("rating", "NULL")):
+            connection.exec_driver_sql(insert.format(kind=kind, key=key))
+    upgrade(fresh_engine)
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql(insert.format(kind="rating", key="NULL"))
+        kept = connection.exec_driver_sql("SELECT kind, dedupe_key FROM events ORDER BY id").all()
+    assert [tuple(row) for row in kept] == [("rating", None), ("wiki_page_created", "wiki:docs:1"),
+                                           ("rating", None), ("rating", None)]
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.exec_driver_sql(insert.format(kind="wiki_page_created", key="'wiki:docs:1'"))

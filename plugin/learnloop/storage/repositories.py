@@ -29,12 +29,23 @@ from learnloop.storage.tables import (
 )
 
 
+def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
+    """The WHERE clause of the unique index over `keys` when it is partial (an ON CONFLICT target must
+    repeat it), else None."""
+    for index in table.indexes:
+        if index.unique and tuple(column.name for column in index.columns) == keys:
+            return index.dialect_kwargs.get(f"{dialect}_where")
+    return None
+
+
 @functools.cache
 def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
     """Built once per table and column set: building a statement costs more than running it."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(table).values({name: bindparam(name) for name in columns})
-    return statement.on_conflict_do_nothing(index_elements=list(keys)).returning(table.c[keys[0]])
+    return statement.on_conflict_do_nothing(
+        index_elements=list(keys), index_where=_partial_index_where(dialect, table, keys),
+    ).returning(table.c[keys[0]])
 
 
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> bool:
@@ -49,8 +60,10 @@ def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[di
     if not rows:
         return
     connection = session.connection()
-    insert_ = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    connection.execute(insert_(table).on_conflict_do_nothing(index_elements=keys), rows)
+    dialect = connection.dialect.name
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    connection.execute(insert_(table).on_conflict_do_nothing(
+        index_elements=keys, index_where=_partial_index_where(dialect, table, tuple(keys))), rows)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -151,6 +152,12 @@ class Event(Base):
     """
 
     __tablename__ = "events"
+    __table_args__ = (
+        # Only the events that have a key: a rating has none, and indexing its NULL cost every rating a
+        # page read and a page written.
+        Index("uq_events_dedupe_key", "dedupe_key", unique=True,
+              sqlite_where=text("dedupe_key IS NOT NULL"), postgresql_where=text("dedupe_key IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))
@@ -159,7 +166,7 @@ class Event(Base):
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     actor_id: Mapped[str | None] = mapped_column(UserId)
     item_id: Mapped[int | None] = mapped_column(ForeignKey("content_items.id", ondelete="SET NULL"))
-    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
