@@ -22,7 +22,8 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     if runtime.settings.wikis:
         load_hosts()
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # replies keep the order they are written in (Flask 3 ignores JSON_SORT_KEYS)
     app.extensions["learnloop"] = runtime
     register_error_handlers(app)
     session.configure(app, runtime)
