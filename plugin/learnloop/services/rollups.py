@@ -18,9 +18,9 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import Double, delete, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from learnloop.domain.scores import Prior, bayesian_average, community_prior, needs_rebase
+from learnloop.storage.repositories import dialect_insert
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -109,8 +109,7 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
 
 
 def _insert(uow: UnitOfWork) -> Callable[..., Any]:
-    """The dialect's INSERT, which has ON CONFLICT."""
-    return postgresql.insert if uow.session.connection().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(uow.session.connection().dialect.name)
 
 
 def _upsert_counts(uow: UnitOfWork, counts: dict[tuple[int, date, str], int]) -> None:

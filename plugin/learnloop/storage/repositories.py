@@ -29,6 +29,11 @@ from learnloop.storage.tables import (
 )
 
 
+def dialect_insert(dialect: str) -> Callable[..., Any]:
+    """The dialect's INSERT construct, which has ON CONFLICT (both backends' syntax is the same)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
 def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
     """The WHERE clause of the unique index over `keys` when it is partial (an ON CONFLICT target must
     repeat it), else None."""
@@ -41,8 +46,7 @@ def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> A
 @functools.cache
 def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...]) -> Any:
     """Built once per table and column set: building a statement costs more than running it."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table).values({name: bindparam(name) for name in columns})
+    statement = dialect_insert(dialect)(table).values({name: bindparam(name) for name in columns})
     return statement.on_conflict_do_nothing(
         index_elements=list(keys), index_where=_partial_index_where(dialect, table, keys),
     ).returning(table.c[keys[0]])
@@ -61,8 +65,7 @@ def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[di
         return
     connection = session.connection()
     dialect = connection.dialect.name
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    connection.execute(insert_(table).on_conflict_do_nothing(
+    connection.execute(dialect_insert(dialect)(table).on_conflict_do_nothing(
         index_elements=keys, index_where=_partial_index_where(dialect, table, tuple(keys))), rows)
 
 
@@ -210,8 +213,7 @@ _ITEM_TOTALS = (
 def _rating_upsert(dialect: str) -> Any:
     """Insert a rating or change the one there, returning the stars it replaced (NULL for a new one): the
     SET list reads the row as it was, so `previous_stars` takes the old `stars`."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(_R).values({name: bindparam(name) for name in (
+    statement = dialect_insert(dialect)(_R).values({name: bindparam(name) for name in (
         "item_id", "user_id", "stars", "community_id", "created_at", "updated_at")})
     return statement.on_conflict_do_update(
         index_elements=["item_id", "user_id"],
