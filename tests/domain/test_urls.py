@@ -486,3 +486,15 @@ def test_extract_url_glued_to_a_label() -> None:
 def test_extract_keeps_balanced_parentheses_in_a_url() -> None:
     text = "see https://en.wikipedia.org/wiki/Python_(programming_language) for background"
     assert extract_urls(text) == ["https://en.wikipedia.org/wiki/Python_(programming_language)"]
+
+
+def test_padding_around_a_url_is_not_remembered() -> None:
+    """Only the stripped text reaches the cache of worked-out URLs, so padding cannot fill memory."""
+    from learnloop.domain.urls import _normalised
+
+    _normalised.cache_clear()
+    padded = " " * 1_000_000 + "<https://wiki.acme.example/wiki/Deploying>" + "\n" * 1_000_000
+    assert normalise_url(padded) == "https://wiki.acme.example/wiki/Deploying"
+    assert normalise_url("https://wiki.acme.example/wiki/Deploying") == "https://wiki.acme.example/wiki/Deploying"
+    info = _normalised.cache_info()
+    assert (info.currsize, info.hits) == (1, 1), "both calls worked out the same stripped text once"

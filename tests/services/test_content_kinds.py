@@ -15,6 +15,7 @@ POST_ID = "k8x3m1q9wfb6ddtz5y4oa7c2re"
     ("https://chat.acme.example", f"https://chat.acme.example/dev-team/pl/{POST_ID}", "chat_post"),
     ("https://CHAT.Acme.example/", f"https://chat.acme.example/dev-team/pl/{POST_ID}", "chat_post"),
     ("https://chat.acme.example", f"https://CHAT.acme.example/dev-team/pl/{POST_ID}/", "chat_post"),
+    ("https://chat.acme.example.:443/", f"https://chat.acme.example/dev-team/pl/{POST_ID}", "chat_post"),
     ("https://chat.acme.example", "https://chat.acme.example/dev-team/channels/town-square", "link"),
     ("https://chat.acme.example", f"https://other.example/dev-team/pl/{POST_ID}", "link"),
     (None, f"https://chat.acme.example/dev-team/pl/{POST_ID}", "link"),

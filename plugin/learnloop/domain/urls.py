@@ -46,22 +46,25 @@ def _normalise_path(path: str) -> str:
     return path or "/"
 
 
-@functools.lru_cache(maxsize=4096)
 def normalise_url(raw: str) -> str:
     """Canonical form of an http(s) URL.
 
     Lower-cases scheme and host, drops default ports, fragments, trailing slashes and
     tracking parameters (utm_*, fbclid, ...), and sorts the remaining query parameters.
-
-    Remembered for the last 4,096 texts (a pure function of its text; errors are not remembered):
-    the same few links are rated, shared and mentioned over and over, and working one out costs
-    about a tenth of a rating request.
     """
     text = (raw or "").strip().strip("<>")
     if not text:
         raise InvalidUrl("a URL is needed, for example https://wiki.example.com/Onboarding")
     if len(text) > MAX_URL_LENGTH:
         raise InvalidUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    return _normalised(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalised(text: str) -> str:
+    """Remembered for the last 4,096 texts (errors are not): the same few links are rated, shared and
+    mentioned over and over, and working one out costs about a tenth of a rating request. Only
+    stripped texts of at most MAX_URL_LENGTH characters get here, so the cache stays under 10 MB."""
     if _WHITESPACE.search(text):
         raise InvalidUrl("a URL cannot contain spaces")
     try:

@@ -7,14 +7,18 @@ import re
 from urllib.parse import urlsplit
 
 from learnloop.config import Settings
+from learnloop.domain.urls import InvalidUrl, normalise_url
 
 _PERMALINK_PATH = re.compile(r"^/[^/]+/pl/[a-z0-9]{26}$")
 
 
 @functools.lru_cache(maxsize=8)
 def _host_of(chat_url: str) -> str:
-    """As `normalise_url` writes it: lower case."""
-    return urlsplit(chat_url).netloc.lower()
+    """The chat's host as `normalise_url` writes a link's (lower case, no trailing dot, no default port)."""
+    try:
+        return urlsplit(normalise_url(chat_url)).netloc
+    except InvalidUrl:
+        return urlsplit(chat_url).netloc.lower()
 
 
 def classify_url(url: str, settings: Settings) -> str:
