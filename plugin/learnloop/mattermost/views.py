@@ -27,6 +27,7 @@ from learnloop.mattermost.payloads import (
 )
 from learnloop.services.chat import ChatPost, ingest_post
 from learnloop.web.errors import json_error
+from learnloop.web.form_body import FormBodyError, is_urlencoded_post, urlencoded_fields
 
 log = logging.getLogger(__name__)
 bp = Blueprint("mattermost", __name__, url_prefix="/mattermost")
@@ -37,11 +38,14 @@ def _runtime() -> Runtime:
 
 
 def _form_or_json() -> dict[str, Any] | None:
+    """The request's fields: a form-encoded POST body (what Mattermost sends), a JSON object, or the query
+    string and form merged (the first value of each field, query string first). Raises FormBodyError."""
+    if is_urlencoded_post(request):
+        return urlencoded_fields(request)
     if request.is_json:
         body = request.get_json(silent=True)
         return body if isinstance(body, dict) else None
-    # The first value of each field, query string first (GET); a POST form alone skips merging the two.
-    return (request.values if request.args else request.form).to_dict()
+    return request.values.to_dict()
 
 
 def _command_token_ok(runtime: Runtime, form: dict[str, Any]) -> bool:
@@ -58,7 +62,10 @@ def _command_token_ok(runtime: Runtime, form: dict[str, Any]) -> bool:
 @bp.route("/command", methods=["POST", "GET"])
 def command() -> tuple[Response, int]:
     runtime = _runtime()
-    form = _form_or_json()
+    try:
+        form = _form_or_json()
+    except FormBodyError as exc:
+        return json_error(400, f"malformed slash command: {exc}")
     if form is None:
         return json_error(400, "expected a form-encoded slash command request")
     if not _command_token_ok(runtime, form):
@@ -109,7 +116,10 @@ def dialogs() -> tuple[Response, int]:
 @bp.post("/outgoing")
 def outgoing() -> tuple[Response, int]:
     runtime = _runtime()
-    body = _form_or_json()
+    try:
+        body = _form_or_json()
+    except FormBodyError as exc:
+        return json_error(400, f"malformed outgoing webhook: {exc}")
     if body is None:
         return json_error(400, "expected a form-encoded or JSON outgoing webhook request")
     if not matches_any(body.get("token"), runtime.settings.mattermost_webhook_tokens):
