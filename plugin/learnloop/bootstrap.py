@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from learnloop.config import Settings, load_settings
 from learnloop.mattermost.client import MattermostClient
 from learnloop.storage.engine import READ_ONLY, make_engine
+from learnloop.storage.repositories import KnownRows
 from learnloop.storage.unit_of_work import UnitOfWork, session_factory
 
 Clock = Callable[[], datetime]
@@ -33,18 +34,18 @@ class Runtime:
     _signing_key: bytes | None = field(default=None, repr=False)
     _mattermost: MattermostClient | None = field(default=None, repr=False)
     _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
-    _known_communities: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _known: KnownRows = field(default_factory=KnownRows, repr=False)
     _read_engine: Engine | None = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.sessions, self._known_communities)
+        return UnitOfWork(self.engine, self.sessions, self._known)
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never queues
         behind a writer (WAL). Writing through it is a mistake."""
         if self._read_engine is None:
             self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
-        return UnitOfWork(self._read_engine, self.sessions, self._known_communities)
+        return UnitOfWork(self._read_engine, self.sessions, self._known)
 
     @property
     def signing_key(self) -> bytes:

@@ -11,7 +11,6 @@ from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import normalise_url
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
-from learnloop.storage.repositories import ItemRef
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -50,10 +49,9 @@ def rate_url(
     value = parse_stars(stars)
     text = clean_comment(comment)
     community_id = _rater_community(uow, settings, rater, now)
-    item, _ = uow.items.ensure(
-        url, kind=classify_url(url, settings), community_id=community_id, shared_by=rater.user_id, title=None, now=now
-    )
-    return _record(uow, rater, community_id, item, value, text, now)
+    item_id = uow.items.id_for(url, kind=lambda: classify_url(url, settings), community_id=community_id,
+                               shared_by=rater.user_id, now=now)
+    return _record(uow, rater, community_id, item_id, value, text, now)
 
 
 def rate_item(
@@ -63,11 +61,10 @@ def rate_item(
     """Rate a known item (a button or the wiki widget names it by id). Raises UnknownItem/InvalidRating."""
     value = parse_stars(stars)
     text = clean_comment(comment)
-    item = uow.items.ref(item_id)
-    if item is None:
+    if uow.items.ref(item_id) is None:
         raise UnknownItem(f"item {item_id} does not exist")
     community_id = _rater_community(uow, settings, rater, now)
-    return _record(uow, rater, community_id, item, value, text, now)
+    return _record(uow, rater, community_id, item_id, value, text, now)
 
 
 def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int | None:
@@ -80,29 +77,29 @@ def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: dat
 
 
 def _record(
-    uow: UnitOfWork, rater: Rater, rater_community_id: int | None, item: ItemRef, stars: int, comment: str | None,
+    uow: UnitOfWork, rater: Rater, rater_community_id: int | None, item_id: int, stars: int, comment: str | None,
     now: datetime,
 ) -> RatingOutcome:
     """The rating, the item's and its community's totals, the event and any feedback: one transaction.
 
     Totals change with `SET n = n + delta` in SQL, so concurrent ratings never lose a count."""
-    previous = uow.ratings.put(item.id, rater.user_id, stars, rater_community_id, now)
+    previous = uow.ratings.put(item_id, rater.user_id, stars, rater_community_id, now)
     stars_delta, count_delta = (stars, 1) if previous is None else (stars - previous, 0)
-    item_stars, item_count = uow.items.add_to_rating_totals(item.id, stars_delta, count_delta)
+    item = uow.items.add_to_rating_totals(item_id, stars_delta, count_delta)
     if item.community_id is not None:
         prior = community_prior(*uow.communities.add_to_rating_totals(item.community_id, stars_delta, count_delta))
     else:
         prior = community_prior(0, 0)
     uow.events.append(
         "rating", occurred_at=now, recorded_at=now, community_id=item.community_id, actor_id=rater.user_id,
-        item_id=item.id, data={"stars": stars, "previous": previous},
+        item_id=item_id, data={"stars": stars, "previous": previous},
     )
     if comment:
-        uow.feedback.record(item_id=item.id, community_id=item.community_id, author_id=rater.user_id, stars=stars,
+        uow.feedback.record(item_id=item_id, community_id=item.community_id, author_id=rater.user_id, stars=stars,
                             comment=comment, now=now)
     uow.commit()
     return RatingOutcome(
-        item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
-        score=bayesian_average(item_stars, item_count, prior), ratings_count=item_count,
+        item_id=item_id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
+        score=bayesian_average(item.stars_sum, item.ratings_count, prior), ratings_count=item.ratings_count,
         feedback_saved=comment is not None,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -187,6 +187,36 @@ class ItemRef:
     community_id: int | None
 
 
+@dataclass(frozen=True)
+class RatedItem:
+    """An item as a rating left it: what a reply names, and the totals its score comes from."""
+
+    id: int
+    url: str
+    title: str | None
+    community_id: int | None
+    stars_sum: int
+    ratings_count: int
+
+
+MAX_KNOWN_ITEMS = 50_000
+
+
+@dataclass
+class KnownRows:
+    """Ids of committed rows that never go away, kept per process so that the paths every click takes skip
+    the lookup: communities by (channel, name), content items by normalised URL. Nothing deletes a
+    community or an item, and an id is only remembered once read back from a committed row."""
+
+    communities: dict[tuple[str, str], int] = field(default_factory=dict)
+    items: dict[str, int] = field(default_factory=dict)
+
+    def remember_item(self, url: str, item_id: int) -> None:
+        if len(self.items) >= MAX_KNOWN_ITEMS:  # bounded: start again rather than track recency
+            self.items.clear()
+        self.items[url] = item_id
+
+
 _C, _I, _R, _E = Community.__table__, ContentItem.__table__, Rating.__table__, Event.__table__
 
 # The rating path runs on every click, so its statements are built once, not per call:
@@ -205,7 +235,7 @@ _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
 _ITEM_TOTALS = (
     update(_I).where(_I.c.id == bindparam("b_item_id"))
     .values(stars_sum=_I.c.stars_sum + bindparam("d_stars"), ratings_count=_I.c.ratings_count + bindparam("d_count"))
-    .returning(_I.c.stars_sum, _I.c.ratings_count)
+    .returning(*_ITEM_COLUMNS, _I.c.stars_sum, _I.c.ratings_count)
 )
 
 
@@ -244,9 +274,9 @@ _FEEDBACK_INSERT = insert(Feedback.__table__).values({name: bindparam(name) for 
 
 
 class CommunityRepository(Repository):
-    def __init__(self, tx: Transaction, known: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(self, tx: Transaction, known: KnownRows) -> None:
         super().__init__(tx)
-        self.known = known if known is not None else {}
+        self.known = known.communities
         self._inserted: set[str] = set()
 
     def by_channel(self, channel_id: str) -> Community | None:
@@ -257,9 +287,7 @@ class CommunityRepository(Repository):
 
     def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> int:
         """The id of the channel's community, created on first sight; a configured name replaces a guessed one.
-
-        Communities are never deleted, so an id read back from a committed row is remembered per process
-        (`known`) and the next request skips the query."""
+        An id read back from a committed row is remembered (`KnownRows`) and the next request skips the query."""
         remembered = self.known.get((channel_id, name))
         if remembered is not None:
             return remembered
@@ -291,6 +319,11 @@ class CommunityRepository(Repository):
 
 
 class ContentRepository(Repository):
+    def __init__(self, tx: Transaction, known: KnownRows) -> None:
+        super().__init__(tx)
+        self.known = known
+        self._inserted: set[str] = set()
+
     def by_url(self, url: str) -> ContentItem | None:
         return self.session.scalars(select(ContentItem).where(ContentItem.url == url)).one_or_none()
 
@@ -306,6 +339,7 @@ class ContentRepository(Repository):
         row = run_on_driver(self.tx, _ITEM_BY_URL, {"url": url}).fetchone()
         created = False
         if row is None:
+            self._inserted.add(url)
             created = _insert_ignoring_on_driver(
                 self.tx, _I,
                 {"url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by,
@@ -313,14 +347,26 @@ class ContentRepository(Repository):
                 ["url"],
             )
             row = run_on_driver(self.tx, _ITEM_BY_URL, {"url": url}).fetchone()
+        elif url not in self._inserted:
+            self.known.remember_item(url, int(row[0]))
         return ItemRef(*row), created
 
-    def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
-        """Atomic in SQL; returns the new (stars_sum, ratings_count)."""
-        stars_sum, ratings_count = run_on_driver(
+    def id_for(self, url: str, *, kind: Callable[[], str], community_id: int | None, shared_by: str | None,
+               now: datetime) -> int:
+        """The id of the item for a normalised URL, created on first sight (of `kind()`); no query once this
+        process has read the item back (`KnownRows`)."""
+        known = self.known.items.get(url)
+        if known is not None:
+            return known
+        item, _ = self.ensure(url, kind=kind(), community_id=community_id, shared_by=shared_by, title=None, now=now)
+        return item.id
+
+    def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem:
+        """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the item with its new totals."""
+        row = run_on_driver(
             self.tx, _ITEM_TOTALS, {"b_item_id": item_id, "d_stars": stars_delta, "d_count": count_delta}
         ).fetchone()
-        return int(stars_sum), int(ratings_count)
+        return RatedItem(*row)
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0

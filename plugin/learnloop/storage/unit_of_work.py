@@ -20,6 +20,7 @@ from learnloop.storage.repositories import (
     CursorRepository,
     EventLog,
     FeedbackRepository,
+    KnownRows,
     Outbox,
     RatingRepository,
     SecretRepository,
@@ -30,17 +31,16 @@ from learnloop.storage.transaction import Transaction
 class UnitOfWork:
     """Commits only when told to; leaving it rolls back anything not committed."""
 
-    def __init__(self, engine: Engine, sessions: sessionmaker[Session],
-                 known_communities: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(self, engine: Engine, sessions: sessionmaker[Session], known: KnownRows | None = None) -> None:
         self._engine = engine
         self._sessions = sessions
-        self._known_communities = known_communities
+        self._known = known if known is not None else KnownRows()
 
     def __enter__(self) -> UnitOfWork:
         tx = self.transaction = Transaction(self._engine, self._sessions)
         self.secrets = SecretRepository(tx)
-        self.communities = CommunityRepository(tx, self._known_communities)
-        self.items = ContentRepository(tx)
+        self.communities = CommunityRepository(tx, self._known)
+        self.items = ContentRepository(tx, self._known)
         self.ratings = RatingRepository(tx)
         self.feedback = FeedbackRepository(tx)
         self.events = EventLog(tx)
