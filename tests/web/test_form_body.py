@@ -13,7 +13,7 @@ from werkzeug.wrappers import Request
 
 from learnloop.bootstrap import Runtime
 from learnloop.storage.tables import Event, Rating
-from learnloop.web.form_body import FormBodyError, first_values, is_urlencoded_post
+from learnloop.web.form_body import FormBodyError, first_values, is_urlencoded_post, urlencoded_fields
 from tests.mattermost.inbound import FIXTURES, ROUTES, load_form
 
 
@@ -117,3 +117,20 @@ def test_an_outgoing_webhook_body_that_is_not_utf8_is_a_clear_400(client: FlaskC
     assert response.status_code == 400
     assert "malformed outgoing webhook: the form body is not UTF-8" in response.get_json()["error"]["message"]
     assert _count(runtime, Event) == 0
+
+
+def _form_request(body: bytes, **environ: object) -> Request:
+    built = EnvironBuilder(method="POST", data=body, content_type="application/x-www-form-urlencoded").get_environ()
+    built.update(environ)
+    return Request({k: v for k, v in built.items() if v is not None})
+
+
+def test_a_body_shorter_than_its_content_length_is_refused() -> None:
+    with pytest.raises(FormBodyError, match="ended after 7 of the 90 bytes"):
+        urlencoded_fields(_form_request(b"a=1&b=2", CONTENT_LENGTH="90"))
+
+
+def test_a_body_without_a_content_length_is_read_to_its_end() -> None:
+    """A chunked request: the server marks the input as terminated and werkzeug reads it to the end."""
+    request = _form_request(b"a=1&b=%2F", CONTENT_LENGTH=None, **{"wsgi.input_terminated": True})
+    assert urlencoded_fields(request) == {"a": "1", "b": "/"}

@@ -29,8 +29,15 @@ def is_urlencoded_post(request: Request) -> bool:
 
 def urlencoded_fields(request: Request) -> dict[str, str]:
     """Each field's first value, as `request.form.to_dict()` gives it. The body limit (MAX_CONTENT_LENGTH,
-    413) applies as for any body. Raises FormBodyError when the body is not UTF-8."""
-    return first_values(request.get_data(cache=False))
+    413) applies as for any body. Raises FormBodyError when the body is short of its Content-Length or
+    is not UTF-8."""
+    length, limit = request.content_length, request.max_content_length
+    if length is None or (limit is not None and length > limit):
+        return first_values(request.get_data(cache=False))  # chunked, or too large: werkzeug's checks and 413
+    body = request.environ["wsgi.input"].read(length)
+    if len(body) != length:
+        raise FormBodyError(f"the body ended after {len(body)} of the {length} bytes its Content-Length announced")
+    return first_values(body)
 
 
 def first_values(body: bytes) -> dict[str, str]:
@@ -43,19 +50,15 @@ def first_values(body: bytes) -> dict[str, str]:
         raise FormBodyError(f"the form body is not UTF-8 (byte {exc.start} is {body[exc.start]:#04x}); "
                             "percent-encode anything that is not ASCII") from None
     fields: dict[str, str] = {}
-    escaped = "%" in text or "+" in text
     for pair in text.split("&"):
         if not pair:
             continue
         name, _, value = pair.partition("=")
-        if escaped:
-            name, value = _unescaped(name), _unescaped(value)
-        if name not in fields:
-            fields[name] = value
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "), errors="replace")
+        if name in fields:
+            continue
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "), errors="replace")
+        fields[name] = value
     return fields
-
-
-def _unescaped(text: str) -> str:
-    if "+" in text:
-        text = text.replace("+", " ")
-    return unquote(text, errors="replace") if "%" in text else text

@@ -9,13 +9,15 @@ import secrets
 from dataclasses import dataclass
 
 from flask import Flask, Request, Response, abort, g, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
 from learnloop.bootstrap import Runtime
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
+
+EVERY_RESPONSE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,11 @@ class CookieSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to set, remove or vary on, as after every webhook (Flask reads seven settings first)
+        super().save_session(app, session, response)
+
 
 def configure(app: Flask, runtime: Runtime) -> None:
     app.session_interface = CookieSessions()
@@ -51,14 +58,14 @@ def configure(app: Flask, runtime: Runtime) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        headers = response.headers
         if response.mimetype == "text/html":
             hashes = " ".join(getattr(g, "csp_style_hashes", []))
             policy = CSP.replace("style-src 'self'", f"style-src 'self' {hashes}") if hashes else CSP
-            response.headers.setdefault("Content-Security-Policy", policy)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+            headers.setdefault("Content-Security-Policy", policy)
+            headers.setdefault("X-Frame-Options", "DENY")
+            headers.setdefault("Cache-Control", "no-store")
+        headers.extend(EVERY_RESPONSE_HEADERS)  # no view sets these, so no check for one already there
         return response
 
 
