@@ -16,7 +16,9 @@ SQLITE_AUTOCHECKPOINT_PAGES = 20_000
 """SQLite's own checkpoint runs inside the COMMIT that fills the WAL past this many pages, so inside the
 writer lock: every other writer waits while it copies pages and syncs the file (tens of milliseconds,
 the web's p99). The worker checkpoints every second instead (`checkpoint_wal`), outside any
-transaction; this larger threshold (about 80 MB of WAL) only matters when no worker runs."""
+transaction, and copies nearly every page before the threshold (about 80 MB of WAL) is reached. Under
+writes without pause a PASSIVE checkpoint never quite catches up, so the WAL does not start over until
+this threshold; the COMMIT that reaches it then has little left to copy."""
 READ_ONLY = "learnloop_read_only"
 """Execution option: a transaction that only reads (on SQLite it then takes no write lock; WAL
 readers never wait for the writer)."""
