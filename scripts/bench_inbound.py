@@ -7,7 +7,7 @@
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres   # a fresh schema, dropped after
 
 In one run it starts two servers with `learnloop serve` (so both get exactly the gunicorn
-settings `learnloop serve` uses: gthread workers, --workers of them, same threads, access log):
+settings `learnloop serve` uses: its worker class, --workers of them, same threads, access log):
 
 - learnloop, on a fresh database (a temp SQLite file, or a fresh schema of --database-url);
 - a bare Flask app that only parses the form and returns 200: the same `learnloop serve`
@@ -41,6 +41,7 @@ import gc
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import string
@@ -57,6 +58,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from learnloop.config import default_web_threads  # noqa: E402
 from bench_common import (  # noqa: E402
     PhaseResult,
     ServerProcess,
@@ -350,7 +352,9 @@ def make_servers(workdir: Path, workers: int, database: Database, threads: int |
         else:
             argv = [sys.executable, "-m", "learnloop.cli", "serve"]
             url = database.url
-        env = server_env(port=port, workers=workers, threads=threads, database_url=url, home=home)
+        # the bare app's unused database is SQLite: it gets learnloop's threads, and so its worker class
+        env = server_env(port=port, workers=workers, threads=threads or default_web_threads(database.url),
+                         database_url=url, home=home)
         servers[name] = ServerProcess(name, argv, env=env, cwd=home, port=port, host=HOST)
     return servers
 
@@ -393,6 +397,16 @@ def check_identity(server: ServerProcess, expect_bare: bool) -> None:
     connection.close()
     if (b"bench-bare" in body) != expect_bare:
         raise RuntimeError(f"{server.name} on port {server.port} serves the wrong app: /healthz said {body[:200]!r}")
+
+
+def gunicorn_worker_class(servers: dict[str, ServerProcess]) -> str:
+    """The gunicorn worker class both servers run, from their logs; they must run the same one."""
+    found = {name: re.findall(r"Using worker: (\S+)", server.log_path.read_text(errors="replace"))
+             for name, server in servers.items()}
+    classes = {name: names[-1] if names else "unknown" for name, names in found.items()}
+    if len(set(classes.values())) != 1:
+        raise RuntimeError(f"the servers run different gunicorn workers: {classes}")
+    return next(iter(classes.values()))
 
 
 def wait_for_workers(server: ServerProcess, expected: int, timeout: float = 20.0) -> int:
@@ -671,8 +685,8 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
 
     lines = [
         "",
-        f"learnloop inbound benchmark at {meta['revision']}: {meta['workers']} gunicorn workers (gthread, "
-        f"threads: {meta['threads']}, via `learnloop serve`) each, database {database.kind}; "
+        f"learnloop inbound benchmark at {meta['revision']}: {meta['workers']} gunicorn workers "
+        f"({meta['worker_class']}, threads: {meta['threads']}, via `learnloop serve`) each, database {database.kind}; "
         + ("`learnloop worker` beside learnloop, its CPU counted as learnloop's" if meta["learnloop_worker"]
            else "no `learnloop worker`"),
         f"load generator: {GENERATOR}",
@@ -793,8 +807,9 @@ def main(argv: list[str] | None = None) -> int:
         run.stop()
         log("checking what learnloop stored")
         correctness = verify_storage(workload, trackers["learnloop"], database.url)
-        meta = {"revision": _revision(), "workers": args.workers, "threads": args.threads or "learnloop default",
-                "learnloop_worker": args.worker,
+        meta = {"revision": _revision(), "workers": args.workers, "threads": args.threads
+                or f"{default_web_threads(database.url)} (learnloop's default)",
+                "worker_class": gunicorn_worker_class(run.servers), "learnloop_worker": args.worker,
                 "cpus": os.cpu_count(), "duration_s": args.duration, "rounds": args.rounds,
                 "concurrency": args.concurrency, "rate": args.rate, "warmup_s": args.warmup, "seed": args.seed,
                 "users": args.users, "urls": args.urls, "channels": args.channels,

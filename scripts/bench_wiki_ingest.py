@@ -12,7 +12,7 @@ Issue 4's target: learnloop ingests webhook deliveries at no less than 0.5 of th
 baseline's throughput, both measured in the same run.
 
 In one run it starts two servers with `learnloop serve` (the same gunicorn settings for both:
-gthread workers, --workers of them, the same threads, access log), both reading the same TOML
+its worker class, --workers of them, the same threads, access log), both reading the same TOML
 file with one Outline wiki (`[[wikis]] name="docs" kind="outline"`):
 
 - learnloop, on a fresh database (a temp SQLite file, or a fresh schema of --database-url);
@@ -691,7 +691,8 @@ def report(results: dict[str, Any], correctness: dict[str, Any], trackers: dict[
     lines = [
         "",
         f"learnloop wiki ingestion benchmark at {meta['revision']}: POST {ROUTE} (Outline, signed), "
-        f"{meta['workers']} gunicorn workers (gthread, threads: {meta['threads']}, via `learnloop serve`) each, "
+        f"{meta['workers']} gunicorn workers ({meta['worker_class']}, threads: {meta['threads']}, via `learnloop serve`) "
+        "each, "
         f"database {database.kind}",
         f"load generator: {GENERATOR}",
         f"workload: documents.update deliveries, {workload['mean_body_bytes']} bytes on average, "
@@ -760,7 +761,9 @@ def main(argv: list[str] | None = None) -> int:
         built = sum(t.built for t in trackers.values())
         sent = sum(len(t.expected) + t.redeliveries_sent for t in trackers.values())
         bodies = sum(d.bodies for d in deliveries.values())
-        meta = {"revision": inbound._revision(), "workers": args.workers, "threads": args.threads or "learnloop default",
+        meta = {"revision": inbound._revision(), "workers": args.workers, "threads": args.threads
+                or f"{inbound.default_web_threads(database.url)} (learnloop's default)",
+                "worker_class": inbound.gunicorn_worker_class(run.servers),
                 "cpus": os.cpu_count(), "duration_s": args.duration, "rounds": args.rounds,
                 "concurrency": args.concurrency, "rate": args.rate, "warmup_s": args.warmup, "seed": args.seed,
                 "documents": args.documents, "users": args.users, "outline_host": host["host"],

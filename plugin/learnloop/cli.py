@@ -16,6 +16,12 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 """Path without the query string: BookStack's webhook URL carries its secret as ?secret=..."""
 
 
+def worker_class(threads: int) -> str:
+    """gunicorn's gthread worker, or with one thread per process learnloop's worker that serves on the
+    thread that polls (learnloop.web.gunicorn_worker says why)."""
+    return "learnloop.web.gunicorn_worker.SingleThreadWorker" if threads == 1 else "gthread"
+
+
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -52,7 +58,8 @@ def serve() -> None:
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
-                "worker_class": "gthread", "threads": settings.threads_per_web_worker, "timeout": 30,
+                "worker_class": worker_class(settings.threads_per_web_worker),
+                "threads": settings.threads_per_web_worker, "timeout": 30,
                 "accesslog": "-" if settings.access_log else None,
                 "access_log_format": ACCESS_LOG_FORMAT,
                 "forwarded_allow_ips": "127.0.0.1",

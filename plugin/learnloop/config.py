@@ -147,6 +147,11 @@ class CommunityConfig(BaseModel):
         return value
 
 
+def default_web_threads(database_url: str) -> int:
+    """Threads per web worker when LEARNLOOP_WEB_THREADS is not set (Settings.threads_per_web_worker says why)."""
+    return 1 if database_url.startswith("sqlite") else 2
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", case_sensitive=False)
 
@@ -239,7 +244,7 @@ class Settings(BaseSettings):
         where a second thread helps (0.19 against 0.16)."""
         if self.web_threads is not None:
             return self.web_threads
-        return 1 if self.database_url.startswith("sqlite") else 2
+        return default_web_threads(self.database_url)
 
     @property
     def mattermost_url_text(self) -> str | None:
