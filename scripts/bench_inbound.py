@@ -370,6 +370,7 @@ def start_servers(servers: dict[str, ServerProcess], workers: int) -> None:
         log(f"{name} ready on {HOST}:{server.port} after {waited:.1f} s ({running} workers)")
         if running != workers:
             raise RuntimeError(f"{name} runs {running} workers, expected {workers}")
+    log(f"both run {gunicorn_worker_class(servers)}")
 
 
 def start_worker(run: BenchRun, timeout: float = 30.0) -> ServerProcess:
