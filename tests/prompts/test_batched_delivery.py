@@ -19,6 +19,7 @@ from learnloop.jobs.outbox import LEASE, backoff, deliver_due
 from learnloop.mattermost.client import MattermostClient
 from learnloop.services import prompt_planning
 from learnloop.services.outbox_kinds import SEND_PROMPT
+from learnloop.services.prompt_delivery import SentPrompt, mark_sent, mark_undelivered
 from learnloop.storage.tables import Delivery, Event, Member, OutboxMessage
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -29,6 +30,7 @@ from tests.prompts.world import (
     World,
     add_schedule,
     planned_world,
+    reasons,
     statuses,
     uid,
 )
@@ -139,7 +141,8 @@ def test_a_partial_batch_failure_records_the_rest_and_retries_only_the_failed(
     runtime = threaded(runtime)
     report = worker.deliver_outbox(runtime)
     assert (report.sent, report.retried, report.failed) == (4, 1, 1)
-    assert statuses(runtime) == {"sent": 4, "queued": 2} and prompt_sent_events(runtime) == 4
+    assert statuses(runtime) == {"sent": 4, "queued": 1, "skipped": 1} and prompt_sent_events(runtime) == 4
+    assert reasons(runtime, "skipped") == ["not delivered: HTTP 403"], "refused for good: it is not left queued"
     by_status = Counter(m.status for m in outbox_rows(runtime))
     assert by_status == {"sent": 4, "pending": 1, "failed": 1}
     [retry] = [m for m in outbox_rows(runtime) if m.status == "pending"]
@@ -148,10 +151,27 @@ def test_a_partial_batch_failure_records_the_rest_and_retries_only_the_failed(
     assert worker.deliver_outbox(runtime).sent == 0, "nothing again before the backoff ends"
     clock.advance(seconds=backoff(1).total_seconds())
     assert worker.deliver_outbox(runtime).sent == 1
-    assert statuses(runtime) == {"sent": 5, "queued": 1} and prompt_sent_events(runtime) == 5
+    assert statuses(runtime) == {"sent": 5, "skipped": 1} and prompt_sent_events(runtime) == 5
     calls = post_calls(world)
     assert sorted(calls) == delivery_ids(runtime) and sum(calls.values()) == 7, "six first tries and one retry"
     assert len(world.calls("GET", r"/api/v4/channels/\w+/posts")) == 1, "the retry looked for its post first"
+
+
+def test_prompts_that_failed_for_good_end_skipped_with_what_mattermost_answered(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    due_world(runtime, mattermost_contract, clock, 4)
+    first, second, third, fourth = delivery_ids(runtime)
+    with runtime.uow() as uow:
+        mark_sent(uow, [SentPrompt(fourth, "p" * 26, "u" * 26, "c" * 26, False)], clock.now)
+        mark_undelivered(uow, [(first, "Mattermost create_post: HTTP 503: down [api.context.unavailable]"),
+                               (second, "Mattermost create_post: no response: timed out"),
+                               (third, "something else went wrong"),
+                               (fourth, "Mattermost create_post: HTTP 403: no")], clock.now)
+        uow.commit()
+    assert statuses(runtime) == {"skipped": 3, "sent": 1}, "a prompt already sent is not touched"
+    assert reasons(runtime, "skipped") == ["not delivered: HTTP 503", "not delivered: error",
+                                           "not delivered: no response"]
 
 
 def test_a_429_mid_batch_puts_the_rest_back_without_counting_an_attempt(

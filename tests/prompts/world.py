@@ -114,6 +114,11 @@ def statuses(runtime: Runtime) -> dict[str, int]:
     return dict(rows)
 
 
+def reasons(runtime: Runtime, status: str) -> list[str | None]:
+    with runtime.uow() as uow:
+        return sorted(uow.session.scalars(select(Delivery.reason).where(Delivery.status == status)).all())
+
+
 def slash(client: FlaskClient, person: Person, text: str, channel: str = CHANNEL, channel_name: str = "data-guild"):
     fields = load_form("slash_command__help.form", text=text, user_id=person.id, user_name=person.name,
                        channel_id=channel, channel_name=channel_name)

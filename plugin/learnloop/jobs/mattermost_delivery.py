@@ -16,6 +16,7 @@ from learnloop.services.prompt_delivery import (
     PromptView,
     SentPrompt,
     mark_sent,
+    mark_undelivered,
     prompt_for_delivery,
     prompts_for_deliveries,
 )
@@ -112,6 +113,10 @@ def record_prompts(uow: UnitOfWork, results: list[dict[str, Any]], now: datetime
                     for r in results if "post_id" in r], now)
 
 
+def abandon_prompts(uow: UnitOfWork, failed: list[tuple[dict[str, Any], str]], now: datetime) -> None:
+    mark_undelivered(uow, [(int(payload["delivery_id"]), error) for payload, error in failed], now)
+
+
 def send_nudge(runtime: Runtime, client: MattermostClient, payload: dict[str, Any], attempt: int) -> dict[str, Any]:
     delivery_id = int(payload["delivery_id"])
     with runtime.reader() as uow:
@@ -129,5 +134,5 @@ def send_dm(runtime: Runtime, client: MattermostClient, payload: dict[str, Any],
 
 
 HANDLERS[SEND_DM] = send_dm
-HANDLERS[SEND_PROMPT] = BatchHandler(load_prompts, send_prompt, record_prompts)
+HANDLERS[SEND_PROMPT] = BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts)
 HANDLERS[SEND_NUDGE] = send_nudge

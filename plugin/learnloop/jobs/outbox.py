@@ -46,6 +46,9 @@ class BatchHandler:
     """The calls for one message, in the pass's threads (no database); raises MattermostError."""
     record: Callable[[UnitOfWork, list[dict[str, Any]], datetime], None]
     """Writes what the sent messages' results say, before the commit that marks them sent."""
+    abandon: Callable[[UnitOfWork, list[tuple[dict[str, Any], str]], datetime], None] | None = None
+    """Writes what it means that these messages failed for good (each payload with its error), in the
+    same commit that marks them failed."""
 
 
 @dataclass
@@ -141,6 +144,9 @@ def _finish_many(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], 
                 results = [o.result for o in outcomes if o.message.kind == kind and o.error is None and o.result]
                 if results:
                     handler.record(uow, results, now)
+                failed = [(o.message.payload, o.error or "") for o in outcomes if o.message.kind == kind and o.failed]
+                if failed and handler.abandon is not None:
+                    handler.abandon(uow, failed, now)
         uow.commit()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -83,6 +85,17 @@ def mark_sent(uow: UnitOfWork, sent: list[SentPrompt], now: datetime) -> None:
         {"occurred_at": now, "actor_id": user_id, "community_id": community_id,
          "dedupe_key": f"prompt_sent:{delivery_id}"} for delivery_id, user_id, community_id in queued],
         recorded_at=now)
+
+
+def mark_undelivered(uow: UnitOfWork, failed: list[tuple[int, str]], now: datetime) -> None:
+    """Prompts that could not be posted for good (delivery id, the error): their queued deliveries end as
+    skipped, the reason naming what Mattermost answered, so none stays queued forever. The caller commits."""
+    by_reason: dict[str, list[int]] = {}
+    for delivery_id, error in failed:
+        answer = re.search(r"HTTP \d{3}|no response", error)
+        by_reason.setdefault(f"not delivered: {answer.group(0) if answer else 'error'}", []).append(delivery_id)
+    for reason, delivery_ids in sorted(by_reason.items()):
+        uow.deliveries.mark_undelivered(sorted(delivery_ids), reason, now)
 
 
 class NotYourPrompt(LookupError):

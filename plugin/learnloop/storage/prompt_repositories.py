@@ -155,6 +155,15 @@ class DeliveryRepository(Repository):
             self.session.connection().execute(_MARK_SENT, [
                 {"b_id": delivery_id, "b_post": post_id, "b_now": now} for delivery_id, post_id in posts.items()])
 
+    def mark_undelivered(self, delivery_ids: list[int], reason: str, now: datetime) -> int:
+        """Queued deliveries whose prompt could not be posted for good end as skipped, with the reason."""
+        if not delivery_ids:
+            return 0
+        result = self.session.execute(
+            update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
+            .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
+        return int(result.rowcount or 0)
+
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(
             select(Delivery).where(Delivery.status == "scheduled", Delivery.due_at <= now)
