@@ -19,7 +19,7 @@ from learnloop.config import Settings
 from learnloop.storage.engine import make_engine
 from learnloop.storage.migrate import upgrade
 from learnloop.storage.tables import Base
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL, mattermost_contract  # noqa: F401
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -16,7 +16,7 @@ def test_readyz_checks_the_database(client: FlaskClient) -> None:
 
 def test_readyz_reports_an_unreachable_database(runtime: Runtime) -> None:
     from learnloop.storage.engine import make_engine
-    from learnloop.web.app import create_app
+    from learnloop.wiring import create_app
 
     runtime.engine = make_engine("sqlite:////nonexistent-dir/x.db")
     response = create_app(runtime).test_client().get("/readyz")

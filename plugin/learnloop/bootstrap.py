@@ -5,24 +5,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from learnloop.clock import Clock, utc_now
 from learnloop.config import Settings, load_settings
 from learnloop.mattermost.client import MattermostClient
-from learnloop.storage.engine import READ_ONLY, make_engine
-from learnloop.storage.repositories import KnownRows
+from learnloop.storage.engine import make_engine, read_only
 from learnloop.storage.unit_of_work import UnitOfWork, session_factory
 
-Clock = Callable[[], datetime]
 SIGNING_SECRET_NAME = "signing_key"
-
-
-def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 @dataclass
@@ -34,18 +28,17 @@ class Runtime:
     _signing_key: bytes | None = field(default=None, repr=False)
     _mattermost: MattermostClient | None = field(default=None, repr=False)
     _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
-    _known: KnownRows = field(default_factory=KnownRows, repr=False)
-    _read_engine: Engine | None = field(default=None, repr=False)
+    _read_sessions: sessionmaker[Session] | None = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.engine, self.sessions, self._known)
+        return UnitOfWork(self.sessions)
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never queues
         behind a writer (WAL). Writing through it is a mistake."""
-        if self._read_engine is None:
-            self._read_engine = self.engine.execution_options(**{READ_ONLY: True})
-        return UnitOfWork(self._read_engine, self.sessions, self._known)
+        if self._read_sessions is None:
+            self._read_sessions = session_factory(read_only(self.engine))
+        return UnitOfWork(self._read_sessions)
 
     @property
     def signing_key(self) -> bytes:

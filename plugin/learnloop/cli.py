@@ -16,12 +16,6 @@ ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 """Path without the query string: BookStack's webhook URL carries its secret as ?secret=..."""
 
 
-def worker_class(threads: int) -> str:
-    """gunicorn's gthread worker, or with one thread per process learnloop's worker that serves on the
-    thread that polls (learnloop.web.gunicorn_worker says why)."""
-    return "learnloop.web.gunicorn_worker.SingleThreadWorker" if threads == 1 else "gthread"
-
-
 def _settings() -> Settings:
     try:
         return load_settings()
@@ -30,7 +24,9 @@ def _settings() -> Settings:
 
 
 def _logging() -> None:
+    """What learnloop did, at INFO; APScheduler's own chatter (a line per job run) only at WARNING."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @click.group()
@@ -39,16 +35,20 @@ def main() -> None:
 
 
 @main.command()
-def serve() -> None:
-    """Migrate the database, then serve the web app with gunicorn on LEARNLOOP_HOST:LEARNLOOP_PORT."""
+@click.option("--host", default=None, help="Address to listen on (default: LEARNLOOP_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port to listen on (default: LEARNLOOP_PORT, 8080).")
+def serve(host: str | None, port: int | None) -> None:
+    """Migrate the database, then serve the web app with gunicorn."""
     from gunicorn.app.base import BaseApplication
 
     from learnloop.bootstrap import build_runtime
     from learnloop.storage.migrate import upgrade
-    from learnloop.web.app import create_app
+    from learnloop.wiring import create_app
 
     _logging()
     settings = _settings()
+    bind = f"{host or settings.host}:{port or settings.port}"
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     runtime.signing_key  # noqa: B018  (created once here, before workers race for it)
@@ -57,37 +57,41 @@ def serve() -> None:
     class Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
             options: dict[str, Any] = {
-                "bind": f"{settings.host}:{settings.port}", "workers": settings.web_workers,
-                "worker_class": worker_class(settings.threads_per_web_worker),
+                "bind": bind, "workers": settings.web_workers, "worker_class": "gthread",
                 "threads": settings.threads_per_web_worker, "timeout": 30,
                 "accesslog": "-" if settings.access_log else None,
                 "access_log_format": ACCESS_LOG_FORMAT,
                 "forwarded_allow_ips": "127.0.0.1",
+                "control_socket_disable": True,
             }
             for key, value in options.items():
-                self.cfg.set(key, value)
+                if key in self.cfg.settings:
+                    self.cfg.set(key, value)
 
         def load(self) -> Any:
             return create_app(build_runtime(settings))
 
-    click.echo(f"learnloop serving on http://{settings.host}:{settings.port} ({settings.database_url.split('://')[0]})", err=True)
+    click.echo(f"learnloop serving on http://{bind} ({settings.database_url.split('://')[0]})", err=True)
     Server().run()
 
 
 @main.command()
 @click.option("--once", is_flag=True, help="Run every due job once and exit.")
 def worker(once: bool) -> None:
-    """Run background jobs: outbox delivery (and later: prompts, wiki pollers)."""
+    """Run background jobs: outbox delivery, prompts, wiki polls, the dashboards' fold and retention."""
     from learnloop.bootstrap import build_runtime
-    from learnloop.jobs.worker import run_forever, run_once
+    from learnloop.jobs.worker import Worker
+    from learnloop.storage.migrate import upgrade
 
     _logging()
     runtime = build_runtime(_settings())
+    upgrade(runtime.engine)
+    worker = Worker(runtime)
     if once:
-        report = run_once(runtime)
+        report = worker.run_once()
         click.echo(f"sent {report.sent}, to retry {report.retried}, failed {report.failed}")
         return
-    run_forever(runtime)
+    worker.run_forever()
 
 
 @main.group()
@@ -112,7 +116,7 @@ def db_upgrade(revision: str) -> None:
               help="File to write the JSON export to.")
 def export(out: Path) -> None:
     """Write every stored record to a JSON file (secrets redacted)."""
-    from learnloop.bootstrap import utc_now
+    from learnloop.clock import utc_now
     from learnloop.storage.engine import make_engine
     from learnloop.storage.export import export_to_file
 
@@ -122,6 +126,56 @@ def export(out: Path) -> None:
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
     click.echo(f"exported {sum(counts.values())} records to {out}", err=True)
+
+
+@main.group()
+def person() -> None:
+    """One person's data, for the admin: take it away, or erase it (what `/learn mydata` does in chat)."""
+
+
+@person.command("export")
+@click.argument("user_id")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write the person's data to (JSON).")
+def person_export(user_id: str, out: Path) -> None:
+    """Write everything stored about USER_ID (their Mattermost user id), reflections in clear, to --out."""
+    import json
+
+    from learnloop.bootstrap import build_runtime
+    from learnloop.services import personal_data
+    from learnloop.storage.export import jsonable
+
+    runtime = build_runtime(_settings())
+    with runtime.reader() as uow:
+        data = personal_data.export(uow, user_id, runtime.signing_key, runtime.clock())
+    try:
+        out.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=jsonable) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
+    click.echo(f"wrote {user_id}'s data to {out} (it holds their reflections in clear: hand it to them only)",
+               err=True)
+
+
+@person.command("erase")
+@click.argument("user_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def person_erase(user_id: str, yes: bool) -> None:
+    """Erase everything that names USER_ID: ratings (scores adjusted), comments, reflections, settings, events."""
+    from learnloop.bootstrap import build_runtime
+    from learnloop.services import personal_data
+
+    runtime = build_runtime(_settings())
+    if not yes:
+        click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
+    with runtime.uow() as uow:
+        member = uow.members.get(user_id)
+        erased = personal_data.erase(uow, user_id, member.username if member else None, runtime.clock())
+    if erased.nothing:
+        click.echo(f"nothing is stored about {user_id}; nothing was erased")
+        return
+    click.echo("erased: " + ", ".join(f"{count} {name}" for name, count in erased.counts.items() if count))
+    for page in erased.wiki_pages:
+        click.echo(f"a reflection they published is still on {page}")
 
 
 TOKEN_ENV = "LEARNLOOP_INSTALL_TOKEN"

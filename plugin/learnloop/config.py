@@ -171,6 +171,8 @@ class Settings(BaseSettings):
     mattermost_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     outbox_concurrency: int = Field(default=8, ge=1, le=64)
     min_group_size: int = Field(default=5, ge=3, le=1000)
+    retention_days: int = Field(default=730, ge=30, le=3650)
+    """Events, delivery records and delivered messages older than this are deleted (rollups stay)."""
     config_file: Path = Path(DEFAULT_CONFIG_FILE)
     communities: list[CommunityConfig] = Field(default_factory=list)
     wikis: list[WikiConfig] = Field(default_factory=list)

@@ -5,13 +5,14 @@ pages through the wiki's API, polling and publishing happen in the worker."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
+from learnloop.errors import HostError
+from learnloop.inbound import BadBody, parse_json
 
 FETCH_JOB = "wiki.fetch"
 PUBLISH_JOB = "wiki.publish"
@@ -25,12 +26,16 @@ class BadDelivery(ValueError):
     """Malformed body or fields: 400 with this message."""
 
 
-class WikiError(Exception):
+class WikiError(HostError):
     """The wiki's API failed; `retryable` says whether the worker should try again."""
 
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self._retryable = retryable
+
+    @property
+    def retryable(self) -> bool:
+        return self._retryable
 
 
 class WikiHost(Protocol):
@@ -61,28 +66,9 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 def json_object(body: bytes) -> dict[str, Any]:
     """A delivery's body as a JSON object (UTF-8, as JSON between systems is); BadDelivery if it is not."""
     try:
-        data = json.loads(body.decode("utf-8"))
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise BadDelivery("the body is not JSON") from None
+        data = parse_json(body)
+    except BadBody as exc:
+        raise BadDelivery(str(exc)) from None
     if not isinstance(data, dict):
         raise BadDelivery("the body must be a JSON object")
     return data
-
-
-HOSTS: dict[str, WikiHost] = {}
-
-
-def register(kind: str, host: WikiHost) -> None:
-    HOSTS[kind] = host
-
-
-def load_hosts() -> None:
-    """Import every host package (each registers itself); done when the app or worker starts, so
-    the first delivery does not pay for the imports."""
-    from learnloop import bookstack, mediawiki, outline  # noqa: F401
-
-
-def host_for(wiki: WikiConfig) -> WikiHost:
-    if wiki.kind not in HOSTS:
-        load_hosts()
-    return HOSTS[wiki.kind]

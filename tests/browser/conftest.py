@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 
 try:

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from learnloop.bootstrap import Runtime
-from learnloop.services import rollups, signin
+from learnloop.services import links, rollups
 from learnloop.services.rating import Rater, rate_url
 from tests.browser.conftest import LiveApp, Shots, require_selenium, wait_for
 
@@ -87,15 +87,15 @@ def seed(live: LiveApp) -> tuple[int, int]:
     _rate(runtime, MEMBERS[6], f"{WIKI}/VPN_setup", 2, now - timedelta(hours=3), comment=FEEDBACK)
     _rate(runtime, MEMBERS[0], f"{WIKI}/Platform_runbook", 4, now - timedelta(hours=3), channel=OTHER_CHANNEL)
     live.clock.advance(minutes=1)  # events younger than rollups.SETTLE are not folded yet
-    assert rollups.fold_all(runtime.uow, runtime.signing_key, live.clock.now) > 90
+    assert rollups.fold_all(runtime.uow, runtime.signing_key, runtime.settings.min_group_size, live.clock.now) > 90
     return guild, _community_id(runtime, OTHER_CHANNEL)
 
 
 def signin_link(live: LiveApp, community_id: int) -> str:
     with live.runtime.uow() as uow:
-        token = signin.issue(uow, user_id=OWNER_ID, username=OWNER_NAME, next_path=f"/dashboard/{community_id}",
-                             now=live.clock.now)
-    return live.url(f"/signin/{token}")
+        token = links.issue(uow, user_id=OWNER_ID, username=OWNER_NAME, next_path=f"/dashboard/{community_id}",
+                            now=live.clock.now)
+    return links.signin_url(live.base_url, token)
 
 
 @pytest.fixture
@@ -117,12 +117,13 @@ def heading(driver: WebDriver) -> str:
 
 
 def total(driver: WebDriver, label: str) -> str:
-    cell = driver.find_element(By.XPATH, f"//tr[td[1][normalize-space()='{label}']]/td[2]")
-    return cell.text
+    cell = driver.find_element(By.XPATH, f"//dl[@class='figures']/div[dt[normalize-space()='{label}']]/dd")
+    return cell.text.split(" (")[0]
 
 
 def week_rows(driver: WebDriver) -> int:
-    return len(driver.find_elements(By.CSS_SELECTOR, "#trend ~ table tbody tr"))
+    """Rows of the first measure by week (ratings): one per block of weeks shown."""
+    return len(driver.find_element(By.CSS_SELECTOR, "ul.weeks").find_elements(By.TAG_NAME, "li"))
 
 
 def status_of(driver: WebDriver, url: str) -> int:
@@ -236,7 +237,7 @@ def test_an_owner_signs_in_reads_exports_and_triages_the_dashboard(
     assert browser.find_elements(By.CSS_SELECTOR, "nav a[aria-current=page]") == []
     assert browser.find_element(By.NAME, "start").get_attribute("value") == "2026-09-07"
     assert total(browser, "Ratings given") == "18"
-    assert total(browser, "Replies") == "fewer than 5", "no replies in September"
+    assert total(browser, "Replies") == "0", "nobody replied before October: nothing to hide"
     assert week_rows(browser) == 3
     shot("dashboard-custom-range")
 
@@ -244,16 +245,17 @@ def test_an_owner_signs_in_reads_exports_and_triages_the_dashboard(
     browser.find_element(By.LINK_TEXT, "CSV").click()
     exported = wait_for_download(downloads, f"community-{mine}.csv")
     rows = list(csv.reader(io.StringIO(exported.read_text(encoding="utf-8"))))
-    assert rows[0] == ["week", "measure", "value"]
-    period = {measure: value for week, measure, value in rows[1:] if week == "period"}
+    assert rows[0] == ["scope", "measure", "from_week", "to_week", "value"]
+    period = {measure: value for scope, measure, _, _, value in rows[1:] if scope == "period"}
     assert period["ratings"] == "18"
-    assert period["replies"] == "fewer than 5"
-    assert {week for week, _, _ in rows[1:]} == {"2026-09-07", "2026-09-14", "2026-09-21", "period"}
+    assert period["replies"] == "0"
+    assert {first for scope, measure, first, _, _ in rows[1:] if scope == "weeks" and measure == "ratings"} == \
+        {"2026-09-07", "2026-09-14", "2026-09-21"}
     assert heading(browser) == "Data guild", "downloading leaves the page as it was"
 
     # Resolve the feedback (from the 12-week view): it leaves the list.
     browser.get(f"{dashboard}?period=12w")
-    item = browser.find_element(By.XPATH, f"//ul[@class='feedback']/li[contains(., '{FEEDBACK}')]")
+    item = browser.find_element(By.XPATH, f"//article[@class='feedback']//li[contains(., '{FEEDBACK}')]")
     navigate_and_wait(browser, lambda: item.find_element(By.XPATH, ".//button[.='Mark resolved']").click())
     assert browser.current_url == f"{dashboard}?period=12w", "back on the period that was shown"
     assert FEEDBACK not in browser.find_element(By.TAG_NAME, "main").text
@@ -263,7 +265,7 @@ def test_an_owner_signs_in_reads_exports_and_triages_the_dashboard(
     # Another community's dashboard: this owner is not one of its owners.
     browser.get(live_app.url(f"/dashboard/{other}"))
     assert heading(browser) == "Forbidden"
-    assert browser.find_element(By.TAG_NAME, "p").text == "Only this community's owners can see its dashboard."
+    assert browser.find_element(By.TAG_NAME, "p").text == "Only this community's members can see its dashboard."
     assert "Platform guild" not in browser.page_source
     assert status_of(browser, live_app.url(f"/dashboard/{other}")) == 403
     assert status_of(browser, live_app.url(f"/dashboard/{other}/export.csv")) == 403
@@ -329,7 +331,7 @@ def test_resolving_feedback_keeps_a_custom_period(
     sign_in(live_app, browser, mine)
     shown = live_app.url(f"/dashboard/{mine}?period=custom&start=2026-09-07&end=2026-11-02")
     browser.get(shown)
-    item = browser.find_element(By.XPATH, f"//ul[@class='feedback']/li[contains(., '{FEEDBACK}')]")
+    item = browser.find_element(By.XPATH, f"//article[@class='feedback']//li[contains(., '{FEEDBACK}')]")
     navigate_and_wait(browser, lambda: item.find_element(By.XPATH, ".//button[.='Mark resolved']").click())
     shot("after-resolve-on-custom-period")
     assert heading(browser) == "Data guild", browser.find_element(By.TAG_NAME, "main").text

@@ -5,24 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.services import rollups, signin
+from learnloop.services import links, rollups
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import Feedback, WeeklyCount, WeeklyMember
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import Person, slash
+from tests.web.links import confirm, link_path
 
-UTC = timezone.utc
 CHANNEL, OTHER_CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh", "otherchannel00000000000000"
 OWNER = Person("owner")
+K = 5
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def rate(runtime: Runtime, user: str, url: str, stars: int, comment: str | None 
 
 def fold(runtime: Runtime, clock: FakeClock) -> int:
     clock.advance(minutes=1)
-    return rollups.fold_all(runtime.uow, runtime.signing_key, clock.now)
+    return rollups.fold_all(runtime.uow, runtime.signing_key, K, clock.now)
 
 
 def community_id(runtime: Runtime, channel: str = CHANNEL) -> int:
@@ -49,14 +50,22 @@ def community_id(runtime: Runtime, channel: str = CHANNEL) -> int:
         return uow.communities.by_channel(channel).id
 
 
-def signed_in_owner(runtime: Runtime, community: int, person: Person = OWNER) -> FlaskClient:
+def signed_in(runtime: Runtime, community: int, person: Person = OWNER) -> FlaskClient:
     client = create_app(runtime).test_client()
     with runtime.uow() as uow:
-        token = signin.issue(uow, user_id=person.id, username=person.name, next_path=f"/dashboard/{community}",
-                             now=runtime.clock())
-    response = client.post(f"/signin/{token}")
+        token = links.issue(uow, user_id=person.id, username=person.name, next_path=f"/dashboard/{community}",
+                            now=runtime.clock())
+    response = confirm(client, links.signin_url("", token))
     assert response.headers["Location"] == f"/dashboard/{community}"
     return client
+
+
+def figure_on_page(page: str, label: str) -> str:
+    return re.search(rf"<dt>{label}</dt><dd>([^<]+)", page).group(1).strip()
+
+
+def period_rows(rows: list[dict]) -> dict:
+    return {r["measure"]: r["value"] for r in rows if r["scope"] == "period"}
 
 
 def test_rollups_fold_each_event_once_and_keep_people_pseudonymous(dash: Runtime, clock: FakeClock) -> None:
@@ -73,89 +82,96 @@ def test_rollups_fold_each_event_once_and_keep_people_pseudonymous(dash: Runtime
 
 def test_fresh_events_wait_until_they_have_settled(dash: Runtime, clock: FakeClock) -> None:
     rate(dash, "user0", "https://wiki.acme.example/p", 4)
-    assert rollups.fold_all(dash.uow, dash.signing_key, clock.now) == 0
+    assert rollups.fold_all(dash.uow, dash.signing_key, K, clock.now) == 0
     clock.advance(seconds=31)
-    assert rollups.fold_all(dash.uow, dash.signing_key, clock.now) == 1
+    assert rollups.fold_all(dash.uow, dash.signing_key, K, clock.now) == 1
 
 
-@pytest.mark.parametrize(("raters", "shown"), [(4, False), (5, True), (6, True)])
-def test_the_dashboard_suppresses_people_figures_below_k(
-    dash: Runtime, clock: FakeClock, raters: int, shown: bool
-) -> None:
+@pytest.mark.parametrize(("raters", "shown"), [(K - 1, False), (K, True), (K + 1, True)])
+def test_the_dashboard_withholds_people_figures_below_k(dash: Runtime, clock: FakeClock, raters: int,
+                                                         shown: bool) -> None:
     for n in range(raters):
         rate(dash, f"user{n}", "https://wiki.acme.example/p", 5)
     fold(dash, clock)
-    client = signed_in_owner(dash, community_id(dash))
+    client = signed_in(dash, community_id(dash))
     page = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
-    row = re.search(r"<td>Ratings given</td><td>([^<]+)</td>", page).group(1)
-    assert row == (str(raters) if shown else "fewer than 5")
+    assert figure_on_page(page, "Ratings given") == (str(raters) if shown else f"fewer than {K}")
     rows = list(csv.DictReader(io.StringIO(client.get(f"/dashboard/{community_id(dash)}/export.csv").get_data(
         as_text=True))))
-    period = {r["measure"]: r["value"] for r in rows if r["week"] == "period"}
-    assert period["ratings"] == (str(raters) if shown else "fewer than 5")
+    assert period_rows(rows)["ratings"] == (str(raters) if shown else f"fewer than {K}")
     json_rows = client.get(f"/dashboard/{community_id(dash)}/export.json").get_json()["rows"]
-    assert {r["measure"]: r["value"] for r in json_rows if r["week"] == "period"}["ratings"] == \
-        (raters if shown else "fewer than 5")
+    assert period_rows(json_rows)["ratings"] == (raters if shown else f"fewer than {K}")
 
 
-def test_the_page_has_charts_tables_and_top_content(dash: Runtime, clock: FakeClock) -> None:
+def test_the_page_has_charts_weeks_and_top_content_by_title(dash: Runtime, clock: FakeClock) -> None:
     for n in range(6):
         rate(dash, f"user{n}", "https://wiki.acme.example/Good", 5)
         rate(dash, f"user{n}", "https://wiki.acme.example/Meh", 2)
     fold(dash, clock)
-    client = signed_in_owner(dash, community_id(dash))
+    client = signed_in(dash, community_id(dash))
     response = client.get(f"/dashboard/{community_id(dash)}?period=12w")
     page = response.get_data(as_text=True)
-    assert response.status_code == 200 and page.count("<svg") == 2 and "<script" not in page
+    assert response.status_code == 200 and page.count("<svg") == 1 and "<script" not in page
+    assert "Not enough people took part in this period to show this yet" in page, "no share from ratings alone"
     assert page.index("wiki.acme.example/Good") < page.index("wiki.acme.example/Meh")
     assert "Stage:" in page and "Next step:" in page
     assert "default-src 'none'" in response.headers["Content-Security-Policy"]
-    assert len(re.findall(r"<tr><td>\d\d \w\w\w \d{4}</td>", page)) >= 12 * 2
+    assert "12/5 from 6 ratings" not in page and "from 6 ratings" in page
+    assert re.search(r"Week of \d\d \w\w\w</span>\s*<span class=\"what\">12</span>", page)
 
 
-def test_feedback_can_be_resolved_or_hidden_by_an_owner(dash: Runtime, clock: FakeClock) -> None:
+def test_feedback_reaches_owners_grouped_by_page_without_stars_or_times(dash: Runtime, clock: FakeClock) -> None:
     rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="<b>VPN</b> steps are out of date")
-    client = signed_in_owner(dash, community_id(dash))
+    rate(dash, "user2", "https://wiki.acme.example/p", 4, comment="The proxy part helped")
+    client = signed_in(dash, community_id(dash))
     page = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
-    assert "&lt;b&gt;VPN&lt;/b&gt; steps are out of date" in page
+    assert "&lt;b&gt;VPN&lt;/b&gt; steps are out of date" in page and "The proxy part helped" in page
+    feedback = page[page.index('id="feedback"'):]
+    assert feedback.count("<h3>") == 1, "one page, its comments together"
+    assert "/5" not in feedback and "09:0" not in feedback and "Week of" in feedback
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     with dash.uow() as uow:
-        feedback_id = uow.session.scalars(select(Feedback.id)).one()
+        feedback_id = uow.session.scalars(select(Feedback.id).order_by(Feedback.id)).first()
     assert client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
                        data={"status": "resolved"}).status_code == 400, "CSRF token required"
     response = client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
                            data={"status": "resolved", "csrf_token": token})
     assert response.status_code == 303
-    assert "No open feedback" in client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    assert "steps are out of date" not in client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
     other = community_id(dash) + 1
     assert client.post(f"/dashboard/{other}/feedback/{feedback_id}",
                        data={"status": "hidden", "csrf_token": token}).status_code in (403, 404)
 
 
-def test_only_owners_of_that_community_get_in(
+def test_members_see_the_dashboard_read_only_and_outsiders_nothing(
     dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:
-    rate(dash, "user1", "https://wiki.acme.example/p", 4)
+    rate(dash, "user1", "https://wiki.acme.example/p", 4, comment="private to owners")
     rate(dash, "user1", "https://wiki.acme.example/q", 4, channel=OTHER_CHANNEL)
     mine, theirs = community_id(dash), community_id(dash, OTHER_CHANNEL)
     anonymous = create_app(dash).test_client()
     assert anonymous.get(f"/dashboard/{mine}").status_code == 401
-    mattermost_contract.add("GET", f"/api/v4/channels/{OTHER_CHANNEL}/members/{OWNER.id}",
-                            json={"channel_id": OTHER_CHANNEL, "user_id": OWNER.id, "roles": "channel_user"})
-    client = signed_in_owner(dash, mine)
+    mattermost_contract.add("GET", f"/api/v4/channels/{OTHER_CHANNEL}/members/{OWNER.id}", status=404,
+                            json={"id": "app.channel.get_member.missing.app_error", "message": "No channel member",
+                                  "status_code": 404})
+    client = signed_in(dash, mine)
     assert client.get(f"/dashboard/{mine}").status_code == 200
-    assert client.get(f"/dashboard/{theirs}").status_code == 403, "owner of another community"
+    assert client.get(f"/dashboard/{theirs}").status_code == 403, "outside another community"
     assert client.get(f"/dashboard/{theirs}/export.csv").status_code == 403
     assert client.get(f"/dashboard/{mine + 99}").status_code == 403, "guessing URLs"
     member = Person("ann")
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
                             json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
-    assert signed_in_owner(dash, mine, member).get(f"/dashboard/{mine}").status_code == 403
+    as_member = signed_in(dash, mine, member)
+    page = as_member.get(f"/dashboard/{mine}").get_data(as_text=True)
+    assert "Stage:" in page and "private to owners" not in page and "export.csv" not in page
+    assert as_member.get(f"/dashboard/{mine}/export.csv").status_code == 403
+    assert as_member.get(f"/dashboard/{mine}/export.json").status_code == 403
 
 
 def test_a_tampered_session_cookie_is_not_a_session(dash: Runtime, clock: FakeClock) -> None:
     rate(dash, "user1", "https://wiki.acme.example/p", 4)
-    client = signed_in_owner(dash, community_id(dash))
+    client = signed_in(dash, community_id(dash))
     cookie = client.get_cookie("learnloop_session")
     client.set_cookie("learnloop_session", cookie.value[:-3] + ("AAA" if not cookie.value.endswith("AAA") else "BBB"))
     assert client.get(f"/dashboard/{community_id(dash)}").status_code == 401
@@ -165,31 +181,51 @@ def test_a_tampered_session_cookie_is_not_a_session(dash: Runtime, clock: FakeCl
     ("period=3y", "4w, 12w or custom"),
     ("period=custom&start=2026-01-01", "YYYY-MM-DD"),
     ("period=custom&start=2026-05-01&end=2026-01-01", "run forwards"),
+    ("period=custom&start=2020-01-01&end=2026-01-01", "run forwards"),
 ])
 def test_bad_periods_are_explained(dash: Runtime, query: str, expected: str) -> None:
     rate(dash, "user1", "https://wiki.acme.example/p", 4)
     mine = community_id(dash)
-    client = signed_in_owner(dash, mine)
+    client = signed_in(dash, mine)
     response = client.get(f"/dashboard/{mine}?{query}")
     assert response.status_code == 400 and expected in response.get_json()["error"]["message"]
     page = client.get(f"/dashboard/{mine}?{query}", headers={"Accept": "text/html"})
     assert page.mimetype == "text/html" and expected in page.get_data(as_text=True)
 
 
-def test_the_slash_command_gives_owners_a_link_and_others_a_no(
+def test_a_custom_range_is_whole_weeks(dash: Runtime, clock: FakeClock) -> None:
+    for n in range(6):
+        rate(dash, f"user{n}", "https://wiki.acme.example/p", 4)
+    fold(dash, clock)
+    mine = community_id(dash)
+    client = signed_in(dash, mine)
+    wednesday = clock.now.date() + timedelta(days=2)
+    rows = client.get(f"/dashboard/{mine}/export.json?period=custom&start={wednesday}&end={wednesday}").get_json()
+    monday = clock.now.date() - timedelta(days=clock.now.weekday())
+    assert rows["period"] == {"first_week": monday.isoformat(), "last_week": monday.isoformat()}
+    assert period_rows(rows["rows"])["ratings"] == 6
+
+
+def test_the_slash_command_gives_members_a_link_and_outsiders_a_no(
     dash: Runtime, mattermost_contract: MattermostContract
 ) -> None:
     client = create_app(dash).test_client()
     reply = slash(client, OWNER, "dashboard")
-    link = re.search(r"\((https://learnloop\.example\.com(/signin/[^)]+))\)", reply["text"]).group(2)
-    assert client.post(link).headers["Location"].startswith("/dashboard/")
+    assert confirm(client, link_path(reply["text"])).headers["Location"].startswith("/dashboard/")
     member = Person("ann")
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
                             json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
     team = "rdc9bgriktyx9p4kowh3dmgqyc"
     mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{member.id}",
                             json={"team_id": team, "user_id": member.id, "roles": "team_user"})
-    assert "Only this community's owners" in slash(client, member, "dashboard")["text"]
+    assert "Open the dashboard" in slash(client, member, "dashboard")["text"]
+    outsider = Person("eve")
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{outsider.id}", status=404,
+                            json={"id": "app.channel.get_member.missing.app_error", "message": "No channel member",
+                                  "status_code": 404})
+    mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{outsider.id}",
+                            json={"team_id": team, "user_id": outsider.id, "roles": "team_user"})
+    assert "Only this channel's members" in slash(client, outsider, "dashboard")["text"]
 
 
 def test_items_rated_counts_distinct_items_not_ratings(dash: Runtime, clock: FakeClock) -> None:
@@ -197,9 +233,9 @@ def test_items_rated_counts_distinct_items_not_ratings(dash: Runtime, clock: Fak
         rate(dash, f"user{n}", "https://wiki.acme.example/Same", 4)
     rate(dash, "user0", "https://wiki.acme.example/Other", 3)
     fold(dash, clock)
-    page = signed_in_owner(dash, community_id(dash)).get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
-    assert re.search(r"<td>Ratings given</td><td>7</td>", page)
-    assert re.search(r"<td>Items rated</td><td>2</td>", page)
+    page = signed_in(dash, community_id(dash)).get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    assert figure_on_page(page, "Ratings given") == "7"
+    assert figure_on_page(page, "Items rated") == "2"
 
 
 def test_a_team_admin_owns_the_communities_of_their_team(
@@ -215,4 +251,6 @@ def test_a_team_admin_owns_the_communities_of_their_team(
     mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{admin.id}",
                             json={"team_id": team, "user_id": admin.id, "roles": "team_user team_admin"})
     theirs = community_id(dash, OTHER_CHANNEL)
-    assert signed_in_owner(dash, theirs, admin).get(f"/dashboard/{theirs}").status_code == 200
+    client = signed_in(dash, theirs, admin)
+    assert client.get(f"/dashboard/{theirs}").status_code == 200
+    assert client.get(f"/dashboard/{theirs}/export.csv").status_code == 200

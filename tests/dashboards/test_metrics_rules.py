@@ -1,24 +1,63 @@
-"""The pure rules behind the dashboard: k-suppression at its boundary, the split, the stages."""
+"""The pure rules behind the dashboard: blocks of at least k people, figures over whole blocks, parts with
+complementary suppression, ratios of released figures, and the stages."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
-from learnloop.domain.learning_metrics import from_each_other_share, maturity, response_rate
-from learnloop.domain.privacy import InvalidGroupSize, check_min_group, guarded
+from learnloop.domain.disclosure import (
+    Block,
+    Figure,
+    InvalidGroupSize,
+    WeekFacts,
+    check_min_group,
+    over_period,
+    parts_of_block,
+    ratio,
+    split_open,
+    withheld,
+)
+from learnloop.domain.learning_metrics import maturity
+
+W = [date(2026, 10, 5) + timedelta(weeks=n) for n in range(8)]
 
 
-@pytest.mark.parametrize(("people", "shown"), [(4, False), (5, True), (6, True)])
-def test_a_figure_covering_fewer_than_k_people_is_suppressed(people: int, shown: bool) -> None:
-    figure = guarded(37, people, 5)
-    assert (not figure.suppressed) is shown
-    assert figure.text() == ("37" if shown else "fewer than 5")
-    assert figure.export() == (37 if shown else "fewer than 5")
+def week(n: int, value: int, *people: str) -> WeekFacts:
+    return WeekFacts(W[n], value, frozenset(people))
 
 
-def test_a_suppressed_figure_carries_no_value() -> None:
-    figure = guarded(1234, 2, 5)
-    assert figure.value is None and figure.people is None and "1234" not in figure.text()
+@pytest.mark.parametrize(("people", "closed"), [(4, False), (5, True), (6, True)])
+def test_a_block_closes_at_k_people(people: int, closed: bool) -> None:
+    blocks, remaining = split_open(W[0], [week(0, 37, *(f"p{n}" for n in range(people)))], 5)
+    assert bool(blocks) is closed and (remaining is None) is closed
+    figure = over_period(blocks + ([remaining] if remaining else []), W[0], W[0], 5)
+    assert figure.text() == ("37" if closed else "fewer than 5")
+    assert figure.export() == (37 if closed else "fewer than 5")
+
+
+def test_small_weeks_are_grouped_until_k_distinct_people() -> None:
+    blocks, remaining = split_open(W[0], [week(0, 2, "a", "b"), week(1, 3, "a", "c"), week(2, 4, "d", "e"),
+                                          week(4, 1, "f")], 5)
+    assert blocks == [Block(W[0], W[2], 9, 5, True)], "a and b, then c, then d and e: five people by the third week"
+    assert remaining == Block(W[3], W[4], 1, 1, False), "the open stretch starts right after, empty weeks included"
+
+
+def test_a_figure_is_the_sum_of_the_whole_blocks_inside_and_says_which_weeks() -> None:
+    blocks = [Block(W[1], W[2], 9, 5, True), Block(W[3], W[3], 6, 5, True), Block(W[4], W[6], 2, 2, False)]
+    whole = over_period(blocks, W[1], W[3], 5)
+    assert (whole.value, whole.first, whole.last, whole.complete) == (15, W[1], W[3], True)
+    cut = over_period(blocks, W[2], W[5], 5)
+    assert (cut.value, cut.first, cut.last, cut.complete) == (6, W[3], W[3], False), "halves of blocks count nothing"
+    before = over_period(blocks, W[0], W[0], 5)
+    assert (before.value, before.complete) == (0, True), "before anyone took part: nothing to hide"
+    assert over_period(blocks, W[4], W[6], 5).withheld, "the open stretch is not released"
+
+
+def test_a_withheld_figure_carries_no_value() -> None:
+    figure = over_period([Block(W[0], W[0], 1234, 2, False)], W[0], W[0], 5)
+    assert figure.value is None and "1234" not in figure.text()
 
 
 @pytest.mark.parametrize("k", [2, 0, -1])
@@ -26,30 +65,44 @@ def test_k_cannot_go_below_three(k: int) -> None:
     with pytest.raises(InvalidGroupSize, match="below 3"):
         check_min_group(k)
     with pytest.raises(InvalidGroupSize):
-        guarded(10, 10, k)
+        split_open(W[0], [], k)
 
 
-def test_the_split_between_content_and_people() -> None:
-    assert from_each_other_share({}) is None
-    assert from_each_other_share({"ratings": 6, "links_shared": 2, "replies": 3, "mentions": 1}) == pytest.approx(4 / 12)
-    assert from_each_other_share({"reflections_shared": 2}) == 1.0
-
-
-def test_response_rate() -> None:
-    assert response_rate(0, 0) is None
-    assert response_rate(20, 5) == 0.25
-    assert response_rate(3, 4) == 1.0
-
-
-@pytest.mark.parametrize(("people", "totals", "stage"), [
-    ({"ratings": 4}, {}, "seeding"),
-    ({"ratings": 5}, {}, "consuming"),
-    ({"ratings": 5, "links_shared": 3, "new_pages": 2}, {}, "contributing"),
-    ({"ratings": 5, "links_shared": 5, "replies": 5}, {"replies": 4}, "contributing"),
-    ({"ratings": 5, "links_shared": 5, "replies": 5}, {"replies": 8}, "exchanging"),
-    ({"ratings": 5, "links_shared": 5, "replies": 5, "reflections_shared": 5},
-     {"replies": 8, "reflection_ratings": 3}, "co-creating"),
+@pytest.mark.parametrize(("parts", "shown"), [
+    ({"private": (9, 6), "shared": (4, 5), "published": (0, 0)}, {"private": 9, "shared": 4, "published": 0}),
+    ({"private": (9, 6), "shared": (1, 1), "published": (3, 5)}, {"private": 9, "shared": None, "published": None}),
+    ({"private": (2, 2), "shared": (1, 1), "published": (0, 0)}, {"private": None, "shared": None, "published": 0}),
+    ({"private": (5, 4), "shared": (7, 6), "published": (8, 7)}, {"private": None, "shared": None, "published": 8}),
 ])
-def test_maturity_stages_follow_stated_thresholds(people: dict, totals: dict, stage: str) -> None:
-    result = maturity(people, totals, weeks=4, k=5)
+def test_a_small_part_is_withheld_with_the_smallest_other(parts: dict, shown: dict) -> None:
+    assert parts_of_block(sum(v for v, _ in parts.values()), parts, 5) == shown
+
+
+def test_parts_that_do_not_add_up_to_the_total_are_all_withheld() -> None:
+    assert parts_of_block(20, {"private": (9, 6), "shared": (4, 5)}, 5) == {"private": None, "shared": None}
+
+
+def test_a_ratio_needs_both_figures_over_the_same_weeks() -> None:
+    sent, answered = Figure(40, 5, W[0], W[3]), Figure(10, 5, W[0], W[3])
+    assert ratio(answered, sent, 5).value == 25
+    assert ratio(answered, Figure(40, 5, W[0], W[2]), 5).withheld
+    assert ratio(withheld(5), sent, 5).withheld
+
+
+def figures(**values: int) -> dict[str, Figure]:
+    return {name: Figure(value, 5, W[0], W[3]) for name, value in values.items()}
+
+
+@pytest.mark.parametrize(("shown", "stage"), [
+    ({}, "seeding"),
+    ({"ratings": 20}, "consuming"),
+    ({"ratings": 20, "links_shared": 6}, "contributing"),
+    ({"ratings": 20, "links_shared": 6, "replies": 4}, "contributing"),
+    ({"ratings": 20, "links_shared": 6, "replies": 8}, "exchanging"),
+    ({"ratings": 20, "links_shared": 6, "replies": 8, "reflections_shared": 5, "reflection_ratings": 3}, "co-creating"),
+])
+def test_maturity_stages_read_released_figures_only(shown: dict, stage: str) -> None:
+    everything = {name: withheld(5) for name in ("ratings", "links_shared", "replies", "mentions",
+                                                 "reflections_shared", "reflection_ratings")}
+    result = maturity({**everything, **figures(**shown)}, weeks=4)
     assert result.name == stage and result.reason and result.next_step

@@ -14,7 +14,7 @@ from learnloop.bootstrap import build_runtime
 from learnloop.cli import main
 from learnloop.config import load_settings
 from learnloop.storage.migrate import upgrade
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
 from tests.install.mattermost_world import MANIFEST, World, public_addresses, world  # noqa: F401

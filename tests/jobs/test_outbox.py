@@ -56,8 +56,11 @@ def test_server_errors_are_retried_with_exponential_backoff(
     assert "HTTP 503" in stored.last_error
     assert run_once(runtime).sent == 0, "not due before the backoff ends"
     clock.advance(seconds=backoff(1).total_seconds())
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
     assert run_once(runtime).sent == 1
     assert message(runtime).attempts == 2
+    assert [c.path for c in mattermost_contract.calls][-2:] == [f"/api/v4/channels/{CHANNEL}/posts", "/api/v4/posts"], \
+        "a message tried before looks for its post before posting again"
 
 
 def test_backoff_grows_and_is_capped() -> None:
@@ -97,6 +100,8 @@ def test_network_failures_are_retried_until_the_attempts_run_out(
     enqueue_post(runtime)
     for _ in range(MAX_ATTEMPTS):
         mattermost_contract.add("POST", "/api/v4/posts", body=requests.ConnectionError("refused"))
+    for _ in range(MAX_ATTEMPTS - 1):
+        mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
     for attempt in range(1, MAX_ATTEMPTS + 1):
         report = run_once(runtime)
         assert report.sent == 0
@@ -109,10 +114,11 @@ def test_a_claimed_message_is_picked_up_again_after_its_lease(
     runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:
     """A worker that died mid-call leaves the message leased, not lost."""
-    from learnloop.jobs.outbox import _claim
+    from learnloop.jobs.worker import Worker
 
     enqueue_post(runtime)
-    assert len(_claim(runtime, clock.now, 10, [CREATE_POST])) == 1
+    assert len(Worker(runtime).courier._claim(10, [CREATE_POST])) == 1
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
     mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
     assert run_once(runtime).sent == 0
     clock.advance(seconds=LEASE.total_seconds())

@@ -64,7 +64,7 @@ def test_outgoing_webhook_with_a_command_token_is_refused(client: FlaskClient, r
 
 
 def test_no_configured_tokens_means_nothing_is_accepted(runtime: Runtime) -> None:
-    from learnloop.web.app import create_app
+    from learnloop.wiring import create_app
     from tests.conftest import make_settings
 
     runtime.settings = make_settings(mattermost_command_tokens=[], mattermost_webhook_tokens=[])

@@ -14,12 +14,11 @@ from sqlalchemy import event, func, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs import outbox, prompts, worker
-from learnloop.jobs.mattermost_delivery import HANDLERS
-from learnloop.jobs.outbox import LEASE, backoff, deliver_due
+from learnloop.jobs.outbox import LEASE, backoff
 from learnloop.mattermost.client import MattermostClient
-from learnloop.services import prompt_planning
+from learnloop.services.prompts import runs as prompt_planning
 from learnloop.services.outbox_kinds import SEND_PROMPT
-from learnloop.services.prompt_delivery import SentPrompt, mark_sent, mark_undelivered
+from learnloop.services.prompts.delivered import SentPrompt, mark_sent, mark_undelivered
 from learnloop.storage.tables import Delivery, Event, Member, OutboxMessage
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -29,6 +28,7 @@ from tests.prompts.world import (
     Person,
     World,
     add_schedule,
+    courier,
     planned_world,
     reasons,
     statuses,
@@ -115,7 +115,7 @@ def test_a_pass_claims_and_records_a_whole_batch_in_two_write_transactions(
 
     event.listen(runtime.engine, "commit", count)
     try:
-        report = deliver_due(runtime, HANDLERS, limit=200, concurrency=8)
+        report = courier(runtime, concurrency=8).deliver(200)
     finally:
         event.remove(runtime.engine, "commit", count)
     assert report.sent == 30
@@ -139,7 +139,7 @@ def test_a_partial_batch_failure_records_the_rest_and_retries_only_the_failed(
     mattermost_contract.add("GET", ANY_DM_POSTS, json=NO_POSTS)
     serve_post(world)
     runtime = threaded(runtime)
-    report = worker.deliver_outbox(runtime)
+    report = worker.Worker(runtime).deliver_outbox()
     assert (report.sent, report.retried, report.failed) == (4, 1, 1)
     assert statuses(runtime) == {"sent": 4, "queued": 1, "skipped": 1} and prompt_sent_events(runtime) == 4
     assert reasons(runtime, "skipped") == ["not delivered: HTTP 403"], "refused for good: it is not left queued"
@@ -148,9 +148,9 @@ def test_a_partial_batch_failure_records_the_rest_and_retries_only_the_failed(
     [retry] = [m for m in outbox_rows(runtime) if m.status == "pending"]
     assert retry.attempts == 1 and retry.next_attempt_at == clock.now + backoff(1) and "HTTP 503" in retry.last_error
 
-    assert worker.deliver_outbox(runtime).sent == 0, "nothing again before the backoff ends"
+    assert worker.Worker(runtime).deliver_outbox().sent == 0, "nothing again before the backoff ends"
     clock.advance(seconds=backoff(1).total_seconds())
-    assert worker.deliver_outbox(runtime).sent == 1
+    assert worker.Worker(runtime).deliver_outbox().sent == 1
     assert statuses(runtime) == {"sent": 5, "skipped": 1} and prompt_sent_events(runtime) == 5
     calls = post_calls(world)
     assert sorted(calls) == delivery_ids(runtime) and sum(calls.values()) == 7, "six first tries and one retry"
@@ -183,7 +183,7 @@ def test_a_429_mid_batch_puts_the_rest_back_without_counting_an_attempt(
     serve_post(world, 429, body="limit exceeded\n", headers=LIMITED)
     for _ in range(3):
         serve_post(world)
-    report = worker.deliver_outbox(runtime)
+    report = worker.Worker(runtime).deliver_outbox()
     assert (report.sent, report.retried, report.failed) == (2, 1, 0)
     assert len(world.prompt_posts()) == 3, "no call after the 429 in that pass"
     assert statuses(runtime) == {"sent": 2, "queued": 3}
@@ -191,9 +191,9 @@ def test_a_429_mid_batch_puts_the_rest_back_without_counting_an_attempt(
     assert len(waiting) == 3
     assert all(m.attempts == 0 and m.next_attempt_at == clock.now + timedelta(seconds=5) for m in waiting)
 
-    assert worker.deliver_outbox(runtime).sent == 0, "not before X-RateLimit-Reset"
+    assert worker.Worker(runtime).deliver_outbox().sent == 0, "not before X-RateLimit-Reset"
     clock.advance(seconds=5)
-    assert worker.deliver_outbox(runtime).sent == 3
+    assert worker.Worker(runtime).deliver_outbox().sent == 3
     assert statuses(runtime) == {"sent": 5} and prompt_sent_events(runtime) == 5
     assert world.calls("GET", r"/api/v4/channels/\w+/posts") == [], "a 429 is not a post of unknown fate"
     assert all(m.status == "sent" and m.attempts == 1 for m in outbox_rows(runtime))
@@ -218,20 +218,20 @@ def test_a_worker_killed_mid_batch_neither_duplicates_nor_skips_after_a_restart(
             raise Killed
         return post
 
-    def dead(*_args: Any) -> None:
+    def dead(*_args: Any, **_kwargs: Any) -> None:
         raise Killed
 
     monkeypatch.setattr(MattermostClient, "create_post", create_post)
-    monkeypatch.setattr(outbox, "_finish_many", dead)
+    monkeypatch.setattr(outbox.Courier, "_record", dead)
     with pytest.raises(Killed):
-        worker.deliver_outbox(runtime)
+        worker.Worker(runtime).deliver_outbox()
     monkeypatch.undo()
     assert statuses(runtime) == {"queued": 5} and prompt_sent_events(runtime) == 0
     assert all(m.status == "pending" and m.attempts == 1 for m in outbox_rows(runtime)), "leased, not lost"
 
     restarted = build_runtime(runtime.settings, clock=clock, engine=runtime.engine)
     clock.advance(seconds=30)
-    assert worker.deliver_outbox(restarted).claimed == 0, "a lease still running keeps a second worker off"
+    assert worker.Worker(restarted).deliver_outbox().claimed == 0, "a lease still running keeps a second worker off"
 
     ids = delivery_ids(runtime)
     for index, person in enumerate(world.people):
@@ -244,7 +244,7 @@ def test_a_worker_killed_mid_batch_neither_duplicates_nor_skips_after_a_restart(
     serve_post(world)
     serve_post(world)
     clock.advance(seconds=LEASE.total_seconds())
-    report = worker.deliver_outbox(restarted)
+    report = worker.Worker(restarted).deliver_outbox()
     assert (report.sent, report.failed) == (5, 0)
     assert statuses(runtime) == {"sent": 5} and prompt_sent_events(runtime) == 5
     assert set(post_calls(world).values()) == {1} and sorted(post_calls(world)) == ids, "each prompt posted once"
@@ -291,6 +291,6 @@ def test_the_worker_runs_passes_back_to_back_while_they_come_full(
     for _ in world.people:
         serve_post(world)
     monkeypatch.setattr(worker, "OUTBOX_PASS_LIMIT", 2)
-    report = worker.deliver_outbox(runtime)
+    report = worker.Worker(runtime).deliver_outbox()
     assert (report.claimed, report.sent) == (5, 5), "passes of 2, 2 and 1 in one scheduler tick"
     assert statuses(runtime) == {"sent": 5}

@@ -8,14 +8,12 @@ import pytest
 from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs import mattermost_delivery
-from learnloop.jobs.mattermost_delivery import HANDLERS
-from learnloop.jobs.outbox import deliver_due
+from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.services.outbox_kinds import SEND_PROMPT
 from learnloop.storage.tables import Delivery, Member, OutboxMessage
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, planned_world, statuses, uid
+from tests.prompts.world import courier, FRIDAY_DUE, Person, World, add_schedule, planned_world, statuses, uid
 
 UTC = timezone.utc
 
@@ -113,7 +111,7 @@ def test_parallel_delivery_sends_each_prompt_once(
     from learnloop.jobs.prompts import run_prompt_pass
 
     run_prompt_pass(runtime)
-    report = deliver_due(runtime, HANDLERS, limit=1000, concurrency=8)
+    report = courier(runtime, concurrency=8).deliver(1000)
     assert report.sent == len(people)
     delivered = sorted(c.json["props"]["learnloop_delivery"] for c in world.prompt_posts())
     assert delivered == sorted(set(delivered)) and len(delivered) == len(people)
@@ -127,7 +125,7 @@ def test_one_private_nudge_before_the_window_closes_unless_turned_off(
 ) -> None:
     ann, bob = Person("ann"), Person("bob")
     world = planned_world(runtime, mattermost_contract, clock, [ann, bob])
-    from learnloop.services.prompt_settings import set_nudges
+    from learnloop.services.prompts.preferences import set_nudges
 
     with runtime.uow() as uow:
         set_nudges(uow, bob.id, False, clock.now)

@@ -81,7 +81,8 @@ def test_a_channel_admin_sets_up_a_schedule(
     bad = submit(client, OWNER, "prompt_setup", form["state"], {
         "question1": "", "repeat": "fortnightly-ish", "time": "4pm", "window": "3 years", "timezone": "Mars/Base",
         "visibility": "private"}).get_json()
-    assert set(bad["errors"]) == {"timezone"}
+    assert set(bad["errors"]) == {"question1", "repeat", "time", "window", "timezone"}, \
+        "a bad time zone hides no other wrong field"
     bad = submit(client, OWNER, "prompt_setup", form["state"], {
         "question1": "", "repeat": "fortnightly-ish", "time": "4pm", "window": "3 years", "timezone": "UTC",
         "visibility": "private"}).get_json()
@@ -101,13 +102,20 @@ def test_a_channel_admin_sets_up_a_schedule(
     assert [q["kind"] for q in row.questions] == ["text", "scale"]
     listing = slash(client, ANN, "prompts")["text"]
     assert "first Monday" in listing and "What did you learn this week?" in listing
+    again = submit(client, OWNER, "prompt_setup", form["state"], {
+        "question1": "What did you learn this week?", "scale_question": "How useful was the week?",
+        "repeat": "monthly first monday", "time": "10:00", "window": "2d", "timezone": "Europe/Berlin",
+        "visibility": "community"})
+    assert again.status_code == 200
+    with runtime.uow() as uow:
+        assert len(uow.session.scalars(select(PromptSchedule)).all()) == 1, "the same form sent twice is one schedule"
 
 
 def test_owners_named_in_the_configuration_need_no_api_call(
     engine, clock, mattermost_contract: MattermostContract
 ) -> None:
     from learnloop.bootstrap import build_runtime
-    from learnloop.web.app import create_app
+    from learnloop.wiring import create_app
     from tests.conftest import make_settings
 
     settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": [OWNER.id]}])
@@ -122,7 +130,14 @@ def test_owners_named_in_the_configuration_need_no_api_call(
         "visibility": "private"})
     assert ok.status_code == 200
     listing = slash(client, OWNER, "prompts")["text"]
-    assert "before: Kubernetes training" in listing and "after: Kubernetes training" in listing
+    assert "Kubernetes training on Thu 03 Dec 2026 (the day before)" in listing
+    assert "Kubernetes training on Thu 03 Dec 2026 (on the day)" in listing
+    past = submit(client, OWNER, "prompt_event", form["state"], {
+        "label": "Retro", "date": "2026-10-01", "when": "after", "time": "17:00", "window": "2d"}).get_json()
+    assert "has passed" in past["errors"]["date"], "an event in the past is refused, not accepted silently"
+    tomorrow = submit(client, OWNER, "prompt_event", form["state"], {
+        "label": "Demo", "date": "2026-11-02", "when": "both", "time": "17:00", "window": "2d"}).get_json()
+    assert "the day before has passed" in tomorrow["errors"]["when"]
 
 
 def test_a_forged_setup_state_is_refused(client: FlaskClient, runtime: Runtime) -> None:

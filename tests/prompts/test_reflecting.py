@@ -9,15 +9,26 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from learnloop.bootstrap import Runtime
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.config import Settings
 from learnloop.storage.tables import Delivery, Event, Reflection
-from tests.conftest import FakeClock
+from learnloop.wiring import create_app
+from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit
 
 UTC = timezone.utc
 ANN, BOB = Person("ann"), Person("bob")
 SECRET_TEXT = "I was wrong about the cache invalidation and nobody noticed"
+HANDBOOK = {"name": "handbook", "kind": "mediawiki", "url": "https://wiki.acme.example/w",
+            "secret": "s" * 32, "bot_user": "Admin@learnloop", "bot_password": "p" * 32}
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """A community whose wiki space reflections can be published to."""
+    return make_settings(wikis=[HANDBOOK], communities=[{
+        "name": "Data guild", "channel_id": CHANNEL, "wiki_spaces": [{"wiki": "handbook", "space": "Category:Data"}]}])
 
 
 @pytest.fixture
@@ -142,6 +153,34 @@ def test_wiki_choice_is_stored_and_explained(client: FlaskClient, runtime: Runti
     assert reflections(runtime)[0].publish_state == "queued"
 
 
+def test_without_a_wiki_space_nothing_offers_or_accepts_publishing(
+    engine, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    runtime = build_runtime(make_settings(), clock=clock, engine=engine)
+    client = create_app(runtime).test_client()
+    reply = slash(client, ANN, "reflect Our runbook needs a rollback section")
+    assert [a["name"] for a in reply["attachments"][0]["actions"]] == ["Share with my community"]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect")
+    form = opened_dialog(mattermost_contract)
+    assert [o["value"] for o in form["elements"][-1]["options"]] == ["private", "community"]
+    refused = submit(client, ANN, "reflect", form["state"], {"answer1": "x", "visibility": "wiki"}).get_json()
+    assert "no wiki space" in refused["errors"]["visibility"]
+    assert len(reflections(runtime)) == 1, "the refused answer was not saved"
+
+
+def test_a_prompt_is_answered_once(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, sent_prompt["Reflect now"])
+    form = opened_dialog(mattermost_contract)
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": "first", "visibility": "private"}).data == b""
+    again = submit(client, ANN, "reflect", form["state"], {"answer1": "second", "visibility": "private"}).get_json()
+    assert "answered this prompt already" in again["errors"]["answer1"]
+    assert len(reflections(runtime)) == 1
+
+
 def test_reflect_without_text_opens_a_form(client: FlaskClient, mattermost_contract: MattermostContract) -> None:
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     assert slash(client, ANN, "reflect") == {}
@@ -170,7 +209,7 @@ def test_journal_edit_and_delete(
     assert submit(client, ANN, "journal_edit", form["state"], {"text": "second draft"}).status_code == 200
     assert "second draft" in slash(client, ANN, "journal")["attachments"][0]["text"]
     forged = submit(client, BOB, "journal_edit", form["state"], {"text": "hijacked"}).get_json()
-    assert "could not be verified" in forged["error"]
+    assert "someone else" in forged["error"]
     click(client, ANN, delete)
     form = opened_dialog(mattermost_contract)
     submit(client, ANN, "journal_delete", form["state"], {})

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.worker import run_once
-from learnloop.services import prompt_schedules
+from learnloop.jobs.outbox import Courier
+from learnloop.mattermost import delivery as mattermost_delivery
+from learnloop.services.prompts import setup as prompt_setup
 from learnloop.services.communities import community_for_channel
 from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
@@ -90,13 +92,20 @@ def add_schedule(runtime: Runtime, *, repeat: str = "weekly fri", time: str = "1
     with runtime.uow() as uow:
         community_id = community_for_channel(uow, runtime.settings, channel_id=CHANNEL, team_id=None,
                                              channel_name="data-guild", now=runtime.clock())
-        row = prompt_schedules.create(
-            uow, community_id=community_id, timezone=timezone,
-            setup=prompt_schedules.PromptSetup(questions=questions or ["What did you learn this week?"],
-                                               scale_question=scale, repeat=repeat, local_time=time, window=window,
-                                               default_visibility=visibility),
+        created = prompt_setup.create(
+            uow, community_id=community_id,
+            setup=prompt_setup.PromptSetup(questions=questions or ["What did you learn this week?"],
+                                           scale_question=scale, repeat=repeat, local_time=time, window=window,
+                                           default_visibility=visibility, timezone=timezone),
             created_by=uid("owner"), now=runtime.clock(), anchor=anchor)
-        return row.id
+        return created.schedule.id
+
+
+def courier(runtime: Runtime, concurrency: int = 1) -> Courier:
+    """The worker's outbox delivery for Mattermost's kinds, as `learnloop worker` wires it."""
+    client = runtime.mattermost()
+    assert client is not None
+    return Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, client), concurrency=concurrency)
 
 
 def planned_world(runtime: Runtime, contract: MattermostContract, clock: FakeClock, people: list[Person]) -> World:

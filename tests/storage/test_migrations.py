@@ -64,7 +64,7 @@ def test_0007_counts_the_members_of_weeks_folded_before_it(fresh_engine: Engine)
             connection.exec_driver_sql(f"INSERT INTO weekly_counts VALUES (1, '{week}', '{metric}', {value})")
             for member in members:
                 connection.exec_driver_sql(f"INSERT INTO weekly_members VALUES (1, '{week}', '{metric}', '{member}')")
-    upgrade(fresh_engine)
+    upgrade(fresh_engine, "0007")
     with fresh_engine.connect() as connection:
         rows = connection.exec_driver_sql(
             "SELECT metric, value, members FROM weekly_counts ORDER BY week, metric").all()

@@ -7,8 +7,9 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from learnloop.bootstrap import build_runtime
-from learnloop.jobs.worker import checkpoint
-from learnloop.storage.engine import SQLITE_AUTOCHECKPOINT_PAGES, checkpoint_wal, make_engine
+from learnloop.jobs.worker import Worker
+from learnloop.storage.engine import make_engine
+from learnloop.storage.sqlite import AUTOCHECKPOINT_PAGES as SQLITE_AUTOCHECKPOINT_PAGES, checkpoint_wal
 from learnloop.storage.migrate import upgrade
 from tests.conftest import make_settings
 
@@ -57,7 +58,7 @@ def test_the_worker_checkpoints_sqlite_and_leaves_postgresql_alone(tmp_path: Pat
         connection.execute(text("CREATE TABLE filler (payload TEXT)"))
         connection.execute(text("INSERT INTO filler VALUES (:p)"), [{"p": "x" * 1000} for _ in range(500)])
     before = database.stat().st_size
-    checkpoint(build_runtime(make_settings(), engine=sqlite_engine))
+    Worker(build_runtime(make_settings(), engine=sqlite_engine)).checkpoint()
     assert database.stat().st_size > before + 400_000
     sqlite_engine.dispose()
     if engine.dialect.name == "postgresql":

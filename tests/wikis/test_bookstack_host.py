@@ -24,10 +24,12 @@ from learnloop.bookstack.host import (
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.jobs import wiki as wiki_jobs
-from learnloop.mattermost.client import MattermostError
+from tests.wikis import jobs as wiki_jobs_support
+from learnloop.errors import HostError
 from learnloop.storage.tables import Announcement, ContentItem, Event
-from learnloop.web.app import create_app
-from learnloop.wikis import WikiError, host_for
+from learnloop.wiring import create_app
+from learnloop.wikis import WikiError
+from learnloop.wiring import wiki_hosts
 
 from .test_bookstack_webhooks import (
     API_TOKEN,
@@ -78,7 +80,7 @@ def assert_calls(api: responses.RequestsMock, expected: list[str]) -> None:
 
 
 def test_the_host_is_registered() -> None:
-    assert isinstance(host_for(wiki_config()), BookStackHost)
+    assert isinstance(wiki_hosts()[wiki_config().kind], BookStackHost)
 
 
 # --- fetch ---------------------------------------------------------------------------------------
@@ -347,7 +349,7 @@ def test_a_delivery_becomes_a_content_item_an_event_and_a_pending_announcement(e
 
     with responses.RequestsMock() as api:
         stub_page_and_book(api)
-        result = wiki_jobs.fetch(runtime, None, message.payload, 1)
+        result = wiki_jobs_support.fetch(runtime, message.payload, 1)
         assert_calls(api, [f"GET {PAGE_API}", f"GET {BOOK_API}"])
     assert result == {"events": 1, "recorded": 1}
 
@@ -365,7 +367,7 @@ def test_a_delivery_becomes_a_content_item_an_event_and_a_pending_announcement(e
 
     with responses.RequestsMock() as api:  # the outbox retries a job whose answer was lost: nothing doubles
         stub_page_and_book(api)
-        assert wiki_jobs.fetch(runtime, None, message.payload, 2) == {"events": 1, "recorded": 0}
+        assert wiki_jobs_support.fetch(runtime, message.payload, 2) == {"events": 1, "recorded": 0}
     with runtime.uow() as uow:
         assert len(list(uow.session.scalars(select(Event)))) == 1
         assert uow.session.scalars(select(Announcement)).one().edits == 1
@@ -378,7 +380,7 @@ def test_a_deleted_page_end_to_end_records_nothing(engine: Any, clock: Any) -> N
     [message] = fetch_messages(runtime)
     with responses.RequestsMock() as api:
         api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
-        assert wiki_jobs.fetch(runtime, None, message.payload, 1) == {"events": 0, "recorded": 0}
+        assert wiki_jobs_support.fetch(runtime, message.payload, 1) == {"events": 0, "recorded": 0}
 
 
 def test_a_bookstack_outage_is_retried_by_the_outbox(engine: Any, clock: Any) -> None:
@@ -388,6 +390,6 @@ def test_a_bookstack_outage_is_retried_by_the_outbox(engine: Any, clock: Any) ->
     [message] = fetch_messages(runtime)
     with responses.RequestsMock() as api:
         api.get(PAGE_API, status=500)
-        with pytest.raises(MattermostError) as error:
-            wiki_jobs.fetch(runtime, None, message.payload, 1)
+        with pytest.raises(HostError) as error:
+            wiki_jobs_support.fetch(runtime, message.payload, 1)
     assert error.value.retryable is True

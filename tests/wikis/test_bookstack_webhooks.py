@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.storage.tables import OutboxMessage
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from learnloop.wikis import FETCH_JOB
 from tests.conftest import make_settings
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.jobs.wiki import announce_due, poll_wikis
+from learnloop.jobs.wiki import announce_due
+from tests.wikis.jobs import poll_wikis
 from learnloop.mediawiki.host import decode_position
 from learnloop.services import wiki_ingest
 from learnloop.services.outbox_kinds import CREATE_POST

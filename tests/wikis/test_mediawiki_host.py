@@ -11,7 +11,8 @@ import requests
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import is_major, should_announce
 from learnloop.mediawiki.host import MediaWikiHost, decode_position
-from learnloop.wikis import WikiError, host_for
+from learnloop.wikis import WikiError
+from learnloop.wiring import wiki_hosts
 
 from .mediawiki_server import MediaWikiServer
 from .mediawiki_support import Editor, needs_mediawiki, wiki_config
@@ -38,7 +39,7 @@ def _start(host: MediaWikiHost, wiki: WikiConfig) -> str:
 
 
 def test_the_registered_host_is_the_mediawiki_one(wiki: WikiConfig) -> None:
-    assert isinstance(host_for(wiki), MediaWikiHost)
+    assert isinstance(wiki_hosts()[wiki.kind], MediaWikiHost)
 
 
 def test_first_poll_imports_nothing_and_starts_at_the_newest_change(

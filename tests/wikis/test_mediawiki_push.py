@@ -24,10 +24,11 @@ from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs import wiki as wiki_jobs
-from learnloop.jobs.worker import deliver_outbox
+from tests.wikis import jobs as wiki_jobs_support
+from learnloop.jobs.worker import Worker
 from learnloop.mediawiki.host import LOCALSETTINGS_SNIPPET, MediaWikiHost, localsettings_snippet
 from learnloop.storage.tables import ContentItem, Event, OutboxMessage
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from learnloop.wikis import FETCH_JOB
 from tests.conftest import FakeClock, make_settings
 
@@ -289,7 +290,7 @@ def test_a_push_through_the_route_is_fetched_by_the_worker_and_the_poll_records_
     clock.now = datetime.now(timezone.utc)  # pushes carry the wiki's real time
     runtime = build_runtime(make_settings(**wiki_settings(url=mediawiki.url)), clock=clock, engine=engine)
     client = create_app(runtime).test_client()
-    assert wiki_jobs.poll_wikis(runtime) == 0  # first poll: starts at the newest change
+    assert wiki_jobs_support.poll_wikis(runtime) == 0  # first poll: starts at the newest change
     title = f"Routed push page {engine.dialect.name}"  # one wiki per session, a run per database
     saved = mediawiki_editor.save(title, "Hello. [[Category:Onboarding]]", summary="via push")
     rcid = mediawiki_editor.rc_of_revision(saved["newrevid"])["rcid"]
@@ -300,7 +301,7 @@ def test_a_push_through_the_route_is_fetched_by_the_worker_and_the_poll_records_
     [message] = outbox(runtime)
     assert message.kind == FETCH_JOB and message.payload["rc_id"] == rcid
 
-    report = deliver_outbox(runtime)
+    report = Worker(runtime).deliver_outbox()
     assert (report.sent, report.failed, report.retried) == (1, 0, 0), report.errors
     [message] = outbox(runtime)
     assert message.status == "sent" and message.result == {"events": 1, "recorded": 1}
@@ -310,6 +311,6 @@ def test_a_push_through_the_route_is_fetched_by_the_worker_and_the_poll_records_
         keys = uow.session.scalars(select(Event.dedupe_key)).all()
         assert keys == [f"wiki:handbook:rc:{rcid}"]
 
-    assert wiki_jobs.poll_wikis(runtime) == 0, "the poll read the pushed change again but recorded nothing"
+    assert wiki_jobs_support.poll_wikis(runtime) == 0, "the poll read the pushed change again but recorded nothing"
     with runtime.uow() as uow:
         assert uow.session.scalars(select(Event.dedupe_key)).all() == [f"wiki:handbook:rc:{rcid}"]

@@ -16,12 +16,16 @@ from sqlalchemy import Engine, select
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.jobs import wiki as wiki_jobs
-from learnloop.mattermost.client import MattermostError
+from tests.wikis import jobs as wiki_jobs_support
+from learnloop.errors import HostError
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.outline.host import HOST, sign
+from learnloop.outline.host import OutlineHost, sign
+
+HOST = OutlineHost()
 from learnloop.storage.tables import Announcement, ContentItem
-from learnloop.web.app import create_app
-from learnloop.wikis import WikiError, host_for
+from learnloop.wiring import create_app
+from learnloop.wikis import WikiError
+from learnloop.wiring import wiki_hosts
 from tests.conftest import START, FakeClock
 from tests.wikis.test_outline_webhooks import (
     API_TOKEN,
@@ -231,7 +235,7 @@ def test_poll_has_nothing_to_do() -> None:
 
 
 def test_the_outline_kind_is_registered() -> None:
-    assert host_for(wiki_config()) is HOST
+    assert isinstance(wiki_hosts()[wiki_config().kind], OutlineHost)
 
 
 # publish
@@ -313,7 +317,7 @@ def client(runtime: Any) -> FlaskClient:
 def _run_fetches(runtime: Any) -> list[dict[str, Any]]:
     results = []
     for payload in fetch_jobs(runtime):
-        results.append(wiki_jobs.fetch(runtime, None, payload, 1))
+        results.append(wiki_jobs_support.fetch(runtime, payload, 1))
     return results
 
 
@@ -344,7 +348,7 @@ def test_end_to_end_a_new_page_becomes_an_item_an_event_and_a_pending_announceme
     responses.replace(responses.POST, f"{API}/documents.info", json=ok(document("documents.update")))
     with runtime.uow() as uow:
         update_job = next(m.payload for m in uow.outbox.pending() if m.payload.get("action") == "updated")
-    assert wiki_jobs.fetch(runtime, None, update_job, 1) == {"events": 1, "recorded": 1}
+    assert wiki_jobs_support.fetch(runtime, update_job, 1) == {"events": 1, "recorded": 1}
     with runtime.uow() as uow:
         [announcement] = uow.session.scalars(select(Announcement)).all()
         assert announcement.edits == 2
@@ -361,8 +365,8 @@ def test_end_to_end_outline_down_is_retried_by_the_outbox(client: FlaskClient, r
     responses.post(f"{API}/documents.info", status=503)
     [payload] = fetch_jobs(runtime)
     assert payload["wiki"] == WIKI
-    with pytest.raises(MattermostError) as raised:
-        wiki_jobs.fetch(runtime, None, payload, 1)
+    with pytest.raises(HostError) as raised:
+        wiki_jobs_support.fetch(runtime, payload, 1)
     assert raised.value.retryable is True
     with runtime.uow() as uow:
         assert uow.session.scalars(select(ContentItem)).all() == []

@@ -16,7 +16,7 @@ from werkzeug.test import TestResponse
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from learnloop.wikis import FETCH_JOB
 from tests.conftest import FakeClock, make_settings
 

@@ -13,7 +13,7 @@ from learnloop.domain.wiki_events import WikiEvent
 from learnloop.jobs.wiki import announce_due
 from learnloop.services import wiki_ingest
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
-from learnloop.web.app import create_app
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, slash

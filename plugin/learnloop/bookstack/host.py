@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, json_object, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, json_object
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +173,3 @@ def _html_section(heading: str, text: str) -> str:
     paragraphs = [p.strip() for p in text.strip().replace("\r\n", "\n").split("\n\n") if p.strip()]
     body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
     return f"<h2>{html.escape(' '.join(heading.split()))}</h2>{body}"
-
-
-register("bookstack", BookStackHost())

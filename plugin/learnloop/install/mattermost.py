@@ -20,7 +20,7 @@ from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
 from learnloop.install.reachability import untrusted_problem
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.mattermost.client import JsonObject, MattermostClient, MattermostError, MattermostUnavailable
-from learnloop.mattermost.commands import autocomplete_hint
+from learnloop.wiring import commands
 
 SYSTEM_PERMISSIONS = ("create_bot", "manage_bots", "create_user_access_token", "manage_system")
 TEAM_PERMISSIONS = ("manage_slash_commands", "manage_outgoing_webhooks", "add_user_to_team")
@@ -324,7 +324,7 @@ class MattermostInstaller:
             "team_id": team_id, "trigger": command.trigger, "method": "P", "url": self.command_url,
             "display_name": command.display_name, "description": command.description,
             "auto_complete": command.autocomplete, "auto_complete_desc": command.description,
-            "auto_complete_hint": autocomplete_hint() if command.autocomplete else "",
+            "auto_complete_hint": commands().autocomplete_hint() if command.autocomplete else "",
             "username": "", "icon_url": str(icon) if icon else "",
         }
 

@@ -1,54 +1,72 @@
-"""Deliver outbox messages: claim with a lease, call the host, then mark sent or retry.
+"""Deliver outbox messages: claim with a lease that names its owner, call the host, record each outcome as
+the call completes.
 
-No database transaction is held open across a network call (on SQLite that would block the
-web process). A claimed message is leased for LEASE; if the worker dies mid-call the lease
-runs out and another pass picks the message up again.
+Every effect a person can see happens once, through crashes, slow hosts and any number of workers:
+
+- A claim names its worker and lasts LEASE; the worker renews it while it works (a slow host cannot make
+  a pass outlive its lease), and only the owner can finish the message.
+- Outcomes are written as calls complete, in small batches (at most FLUSH_SECONDS after each call), not
+  once per pass: a worker killed mid-pass leaves only the calls of its last moments unrecorded.
+- A message tried before (attempt > 1) may have had its effect already: each handler looks for it before
+  acting again (a post carries its message's key, and Mattermost also drops a post whose
+  `pending_post_id` it saw in the last 30 seconds); see mattermost.delivery.
+
+No database transaction is held open across a network call (on SQLite that would block the web process).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from learnloop.bootstrap import Runtime
-from learnloop.storage.repositories import ClaimedMessage
+from learnloop.clock import Clock
+from learnloop.errors import HostError
+from learnloop.storage.outbox import ClaimedMessage
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.mattermost.client import MattermostClient, MattermostError, RateLimited
 
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
-MATTERMOST_PREFIX = "mattermost."
-"""Messages of these kinds wait in the outbox while no Mattermost bot is configured."""
+RENEW_EVERY = LEASE / 4
+FLUSH_SECONDS = 0.25
+FLUSH_SIZE = 50
 MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
+GATE_MAX_WAIT = timedelta(seconds=1)
 
-Handler = Callable[[Runtime, MattermostClient | None, dict[str, Any], int], "dict[str, Any] | None"]
-"""Called with the message's payload and its attempt number (1 on the first try)."""
+Message = ClaimedMessage
+SimpleHandler = Callable[[Message], "dict[str, Any] | None"]
+"""Carries out one message (its attempt number says whether it was tried before); raises HostError."""
 
 
 @dataclass(frozen=True)
 class BatchHandler:
-    """A kind whose messages of one pass are read together before their calls and recorded together
-    after them, in the transaction that marks them sent: a fan-out then costs a few statements per batch
-    instead of a read and a write transaction per message (on SQLite, each a turn of the write lock)."""
+    """A kind whose messages of one pass are read together before their calls and recorded together after
+    them, in the transaction that marks them sent: a fan-out then costs a few statements per batch instead
+    of a read and a write transaction per message."""
 
-    load: Callable[[Runtime, list[dict[str, Any]]], Any]
-    """One read for all the pass's payloads of this kind; what it returns is handed to each `send`."""
-    send: Callable[[Runtime, MattermostClient | None, dict[str, Any], int, Any], dict[str, Any]]
-    """The calls for one message, in the pass's threads (no database); raises MattermostError."""
+    load: Callable[[list[Message]], Any]
+    """One read for all the pass's messages of this kind; what it returns is handed to each `send`."""
+    send: Callable[[Message, Any], dict[str, Any]]
+    """The calls for one message, in the pass's threads (no database); raises HostError."""
     record: Callable[[UnitOfWork, list[dict[str, Any]], datetime], None]
     """Writes what the sent messages' results say, before the commit that marks them sent."""
     abandon: Callable[[UnitOfWork, list[tuple[dict[str, Any], str]], datetime], None] | None = None
-    """Writes what it means that these messages failed for good (each payload with its error), in the
-    same commit that marks them failed."""
+    """Writes what it means that these messages failed for good (each payload with its error)."""
+
+
+Handler = SimpleHandler | BatchHandler
 
 
 @dataclass
@@ -72,13 +90,20 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
-class CallGate:
-    """Keeps this process's delivery threads from starting calls while one of its write transactions runs.
+def worker_id() -> str:
+    """This process, as its claims name it."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
-    Why: during a fan-out the delivery threads keep the GIL busy. A thread inside a write transaction
-    gets the GIL back after each SQLite statement only after waiting its turn among them, so its
-    transaction, and SQLite's write lock that the web waits for, lasted several times longer. Calls
-    under way finish; new ones wait until the transaction ends (at most GATE_MAX_WAIT)."""
+
+class CallGate:
+    """On SQLite: keeps this process's delivery threads from starting calls while one of its write
+    transactions runs.
+
+    Why: during a fan-out the delivery threads keep the GIL busy. A thread inside a write transaction gets the
+    GIL back after each SQLite statement only after waiting its turn among them, so its transaction, and the
+    writer lock the web waits for, lasted several times longer. Calls under way finish; new ones wait until
+    the transaction ends (at most GATE_MAX_WAIT). PostgreSQL writers do not block one another, so there the
+    gate is not used."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
@@ -100,22 +125,11 @@ class CallGate:
             self._changed.wait_for(lambda: self._writers == 0, timeout=GATE_MAX_WAIT.total_seconds())
 
 
-GATE_MAX_WAIT = timedelta(seconds=1)
-CALL_GATE = CallGate()
-
-
-def _claim(runtime: Runtime, now: datetime, limit: int, kinds: list[str]) -> list[ClaimedMessage]:
-    with CALL_GATE.writing(), runtime.uow() as uow:
-        claimed = uow.outbox.claim(now, limit, kinds, now + LEASE)
-        uow.commit()
-    return claimed
-
-
 @dataclass
 class _Outcome:
-    """What became of one claimed message; written back with the rest of the pass's."""
+    """What became of one claimed message."""
 
-    message: ClaimedMessage
+    message: Message
     result: dict[str, Any] | None = None
     error: str | None = None
     retry_at: datetime | None = None
@@ -123,124 +137,197 @@ class _Outcome:
     not_an_attempt: bool = False
 
 
-def _finish_many(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], outcomes: list[_Outcome]) -> None:
-    if not outcomes:
-        return
-    with CALL_GATE.writing(), runtime.uow() as uow:
-        now = runtime.clock()
-        rows = []
-        for outcome in outcomes:
-            sent = outcome.error is None
-            rows.append({
-                "b_id": outcome.message.id, "b_status": "sent" if sent else "failed" if outcome.failed else "pending",
-                "b_sent_at": now if sent else None, "b_result": outcome.result if sent else None,
-                "b_error": None if sent else outcome.error[:500], "b_next": outcome.retry_at or now,
-                "b_undo": 1 if outcome.not_an_attempt else 0,
-            })
-        uow.outbox.finish_many(rows)
-        for kind in sorted({outcome.message.kind for outcome in outcomes}):
-            handler = handlers.get(kind)
-            if isinstance(handler, BatchHandler):
-                results = [o.result for o in outcomes if o.message.kind == kind and o.error is None and o.result]
+class Courier:
+    """Carries out this worker's outbox messages, kind by kind through `handlers`."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork], clock: Clock, handlers: dict[str, Handler], *,
+                 owner: str | None = None, concurrency: int = 1, gate: CallGate | None = None) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.handlers = handlers
+        self.owner = owner or worker_id()
+        self.concurrency = concurrency
+        self.gate = gate
+
+    def _writing(self) -> Any:
+        return self.gate.writing() if self.gate is not None else nullcontext()
+
+    def _claim(self, limit: int, kinds: list[str]) -> list[Message]:
+        now = self.clock()
+        with self._writing(), self.uow() as uow:
+            claimed = uow.outbox.claim(self.owner, now, limit, kinds, now + LEASE)
+            uow.commit()
+        return claimed
+
+    def _renew(self, ids: list[int]) -> None:
+        with self._writing(), self.uow() as uow:
+            uow.outbox.renew(self.owner, ids, self.clock() + LEASE)
+            uow.commit()
+
+    def _record(self, outcomes: list[_Outcome]) -> None:
+        """Write back what became of these messages, and what their batch handlers make of it, in one
+        transaction."""
+        if not outcomes:
+            return
+        with self._writing(), self.uow() as uow:
+            now = self.clock()
+            rows = []
+            for outcome in outcomes:
+                sent = outcome.error is None
+                rows.append({
+                    "b_id": outcome.message.id,
+                    "b_status": "sent" if sent else "failed" if outcome.failed else "pending",
+                    "b_sent_at": now if sent else None, "b_result": outcome.result if sent else None,
+                    "b_error": None if sent else (outcome.error or "")[:500], "b_next": outcome.retry_at or now,
+                    "b_undo": 1 if outcome.not_an_attempt else 0,
+                })
+            uow.outbox.finish_many(self.owner, rows)
+            for kind in sorted({outcome.message.kind for outcome in outcomes}):
+                handler = self.handlers.get(kind)
+                if not isinstance(handler, BatchHandler):
+                    continue
+                mine = [o for o in outcomes if o.message.kind == kind]
+                results = [o.result for o in mine if o.error is None and o.result]
                 if results:
                     handler.record(uow, results, now)
-                failed = [(o.message.payload, o.error or "") for o in outcomes if o.message.kind == kind and o.failed]
+                failed = [(o.message.payload, o.error or "") for o in mine if o.failed]
                 if failed and handler.abandon is not None:
                     handler.abandon(uow, failed, now)
-        uow.commit()
+            uow.commit()
+
+    def deliver(self, limit: int = 200, *, kinds: list[str] | None = None) -> DeliveryReport:
+        """One pass over what is due: claim, read what batch handlers need, call, and record outcomes as the
+        calls complete. After a 429 the rest of the pass is put back until the limit resets, without counting
+        it as an attempt."""
+        report = DeliveryReport()
+        claimed = self._claim(limit, kinds if kinds is not None else sorted(self.handlers))
+        report.claimed = len(claimed)
+        if not claimed:
+            return report
+        keeper = _LeaseKeeper(self, [m.id for m in claimed])
+        pass_ = _Pass(self, report, keeper)
+        keeper.start()
+        try:
+            pass_.loaded = self._load(claimed)
+            pass_.run(claimed)
+        finally:
+            keeper.stop()
+            pass_.flush(force=True)
+        return report
+
+    def _load(self, claimed: list[Message]) -> dict[str, Any]:
+        loaded: dict[str, Any] = {}
+        for kind, handler in self.handlers.items():
+            if isinstance(handler, BatchHandler):
+                mine = [message for message in claimed if message.kind == kind]
+                if mine:
+                    loaded[kind] = handler.load(mine)
+        return loaded
+
+
+class _LeaseKeeper:
+    """Renews the lease on this pass's messages not yet recorded, every RENEW_EVERY, while the pass runs."""
+
+    def __init__(self, courier: Courier, ids: list[int]) -> None:
+        self.courier = courier
+        self.pending = set(ids)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="outbox-lease", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def done(self, ids: list[int]) -> None:
+        with self._lock:
+            self.pending.difference_update(ids)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(RENEW_EVERY.total_seconds()):
+            with self._lock:
+                ids = sorted(self.pending)
+            if ids:
+                try:
+                    self.courier._renew(ids)
+                except Exception:  # a failed renewal is retried at the next tick; the lease has time left
+                    log.exception("could not renew the lease on %s outbox messages", len(ids))
 
 
 @dataclass
 class _Pass:
-    """What the threads of one delivery pass share."""
-
+    courier: Courier
+    report: DeliveryReport
+    keeper: _LeaseKeeper
     loaded: dict[str, Any] = field(default_factory=dict)
-    report: DeliveryReport = field(default_factory=DeliveryReport)
-    lock: threading.Lock = field(default_factory=threading.Lock)
     rate_limited_until: datetime | None = None
+    unrecorded: list[_Outcome] = field(default_factory=list)
+    last_flush: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def flush(self, *, force: bool = False) -> None:
+        due = force or len(self.unrecorded) >= FLUSH_SIZE or time.monotonic() - self.last_flush >= FLUSH_SECONDS
+        if not due or not self.unrecorded:
+            return
+        batch, self.unrecorded = self.unrecorded, []
+        self.courier._record(batch)
+        self.keeper.done([outcome.message.id for outcome in batch])
+        self.last_flush = time.monotonic()
 
-def _call(runtime: Runtime, client: MattermostClient | None, handler: Handler | BatchHandler,
-          message: ClaimedMessage, state: _Pass) -> dict[str, Any] | None:
-    if isinstance(handler, BatchHandler):
-        return handler.send(runtime, client, message.payload, message.attempts, state.loaded[message.kind])
-    return handler(runtime, client, message.payload, message.attempts)
-
-
-def _deliver_one(runtime: Runtime, client: MattermostClient | None, handlers: dict[str, Handler | BatchHandler],
-                 message: ClaimedMessage, state: _Pass) -> _Outcome:
-    report, lock = state.report, state.lock
-    if state.rate_limited_until is not None:
-        return _Outcome(message, error="waiting for Mattermost's rate limit to reset",
-                        retry_at=state.rate_limited_until, not_an_attempt=True)
-    handler = handlers.get(message.kind)
-    if handler is None:
-        with lock:
-            report.failed += 1
-        return _Outcome(message, error=f"no handler for '{message.kind}'", failed=True)
-    CALL_GATE.wait()
-    try:
-        result = _call(runtime, client, handler, message, state)
-    except RateLimited as exc:
-        retry_at = runtime.clock() + timedelta(seconds=exc.retry_after)
-        with lock:
-            state.rate_limited_until = max(retry_at, state.rate_limited_until or retry_at)
-            report.retried += 1
-            report.errors.append(str(exc))
-        return _Outcome(message, error=str(exc), retry_at=retry_at, not_an_attempt=True)
-    except MattermostError as exc:
-        give_up = not exc.retryable or message.attempts >= MAX_ATTEMPTS
-        with lock:
-            report.errors.append(str(exc))
-            if give_up:
-                report.failed += 1
-            else:
-                report.retried += 1
-        if give_up:
-            log.warning("outbox message %s (%s) failed for good: %s", message.id, message.kind, exc)
-        return _Outcome(message, error=str(exc), retry_at=runtime.clock() + backoff(message.attempts), failed=give_up)
-    with lock:
-        report.sent += 1
-    return _Outcome(message, result=result)
-
-
-def _load(runtime: Runtime, handlers: dict[str, Handler | BatchHandler],
-          claimed: list[ClaimedMessage]) -> dict[str, Any]:
-    loaded: dict[str, Any] = {}
-    for kind, handler in handlers.items():
-        if isinstance(handler, BatchHandler):
-            payloads = [message.payload for message in claimed if message.kind == kind]
-            if payloads:
-                loaded[kind] = handler.load(runtime, payloads)
-    return loaded
-
-
-def deliver_due(runtime: Runtime, handlers: dict[str, Handler | BatchHandler], *, limit: int = 200,
-                concurrency: int = 1) -> DeliveryReport:
-    """One pass over what is due: claim (one write), read what batch handlers need (one read), call, then
-    write every outcome back (one write). With concurrency > 1, calls run in parallel threads (a fan-out to
-    thousands of members is bound by Mattermost's latency, not by our CPU); after a 429 the rest of the pass
-    is put back until the limit resets.
-
-    The write-back waits for the pass's calls: while the threads run, a transaction would wait for the GIL
-    between statements and hold SQLite's write lock (and the web) several times longer. A worker that dies
-    mid-pass leaves its messages leased; after LEASE they are tried again, and a prompt first looks for its
-    post (see mattermost_delivery.send_prompt)."""
-    state = _Pass()
-    client = runtime.mattermost()
-    kinds = [kind for kind in handlers if client is not None or not kind.startswith(MATTERMOST_PREFIX)]
-    claimed = _claim(runtime, runtime.clock(), limit, kinds)
-    state.report.claimed = len(claimed)
-    outcomes: list[_Outcome] = []
-    try:
-        state.loaded = _load(runtime, handlers, claimed)
-        if concurrency <= 1:
+    def run(self, claimed: list[Message]) -> None:
+        if self.courier.concurrency <= 1:
             for message in claimed:
-                outcomes.append(_deliver_one(runtime, client, handlers, message, state))
-        else:
-            with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="outbox") as pool:
-                outcomes.extend(pool.map(lambda message: _deliver_one(runtime, client, handlers, message, state),
-                                         claimed))
-    finally:
-        _finish_many(runtime, handlers, outcomes)
-    return state.report
+                self.unrecorded.append(self.one(message))
+                self.flush()
+            return
+        with ThreadPoolExecutor(max_workers=self.courier.concurrency, thread_name_prefix="outbox") as pool:
+            running: set[Future[_Outcome]] = {pool.submit(self.one, message) for message in claimed}
+            while running:
+                done, running = wait(running, timeout=FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+                self.unrecorded.extend(future.result() for future in done)
+                self.flush()
+
+    def _call(self, handler: Handler, message: Message) -> dict[str, Any] | None:
+        if isinstance(handler, BatchHandler):
+            return handler.send(message, self.loaded[message.kind])
+        return handler(message)
+
+    def one(self, message: Message) -> _Outcome:
+        courier, report = self.courier, self.report
+        if self.rate_limited_until is not None:
+            return _Outcome(message, error="waiting for the host's rate limit to reset",
+                            retry_at=self.rate_limited_until, not_an_attempt=True)
+        handler = courier.handlers.get(message.kind)
+        if handler is None:
+            with self.lock:
+                report.failed += 1
+            return _Outcome(message, error=f"no handler for '{message.kind}'", failed=True)
+        if courier.gate is not None:
+            courier.gate.wait()
+        try:
+            result = self._call(handler, message)
+        except HostError as exc:
+            if exc.retry_after is not None:
+                retry_at = courier.clock() + timedelta(seconds=exc.retry_after)
+                with self.lock:
+                    self.rate_limited_until = max(retry_at, self.rate_limited_until or retry_at)
+                    report.retried += 1
+                    report.errors.append(str(exc))
+                return _Outcome(message, error=str(exc), retry_at=retry_at, not_an_attempt=True)
+            give_up = not exc.retryable or message.attempts >= MAX_ATTEMPTS
+            with self.lock:
+                report.errors.append(str(exc))
+                if give_up:
+                    report.failed += 1
+                else:
+                    report.retried += 1
+            if give_up:
+                log.warning("outbox message %s (%s) failed for good: %s", message.id, message.kind, exc)
+            return _Outcome(message, error=str(exc), retry_at=courier.clock() + backoff(message.attempts),
+                            failed=give_up)
+        with self.lock:
+            report.sent += 1
+        return _Outcome(message, result=result)

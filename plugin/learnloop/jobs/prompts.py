@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from learnloop.bootstrap import Runtime
-from learnloop.jobs.outbox import CALL_GATE
+from learnloop.jobs.outbox import CallGate
 from learnloop.mattermost.client import MattermostClient, MattermostError
-from learnloop.services.prompt_dispatch import DispatchReport, apply_decisions, decide, expire_and_nudge, read_due
-from learnloop.services.prompt_planning import MemberProfile, plan_deliveries, plan_runs
+from learnloop.mattermost.context import Chat
+from learnloop.services.prompts.runs import (
+    DispatchReport,
+    MemberProfile,
+    apply_decisions,
+    decide,
+    expire_and_nudge,
+    plan_deliveries,
+    plan_runs,
+    read_due,
+)
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 USERS_PER_CALL = 200
 DISPATCH_BATCH = 50
@@ -30,7 +40,7 @@ class PromptPassReport:
     dispatch: DispatchReport | None = None
 
 
-def _chunks(ids: list[str], size: int) -> Iterator[list[str]]:
+def _chunks(ids: list[T], size: int) -> Iterator[list[T]]:
     for start in range(0, len(ids), size):
         yield ids[start:start + size]
 
@@ -67,15 +77,23 @@ def _statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[
     return statuses
 
 
-def run_prompt_pass(runtime: Runtime) -> PromptPassReport:
+def writing(gate: CallGate | None) -> AbstractContextManager[None]:
+    return gate.writing() if gate is not None else nullcontext()
+
+
+def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassReport:
     report = PromptPassReport()
-    client = runtime.mattermost()
-    with runtime.uow() as uow:
-        report.runs_created = len(plan_runs(uow, runtime.clock()))
+    client = chat.mattermost()
+    with writing(gate), chat.uow() as uow:
+        report.runs_created = len(plan_runs(uow, chat.clock()))
     if client is not None:
-        with runtime.uow() as uow:
+        with chat.reader() as uow:
             pending = [(run.id, uow.schedules.get(run.schedule_id)) for run in uow.runs.unplanned()]
-            channels = {run_id: uow.communities.get(row.community_id).channel_id for run_id, row in pending if row}
+            channels = {}
+            for run_id, row in pending:
+                community = uow.communities.get(row.community_id) if row else None
+                if community is not None:
+                    channels[run_id] = community.channel_id
         for run_id, channel_id in channels.items():
             try:
                 profiles = member_profiles(client, channel_id)
@@ -84,27 +102,27 @@ def run_prompt_pass(runtime: Runtime) -> PromptPassReport:
                 continue
             chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
             for index, chunk in enumerate(chunks):
-                with CALL_GATE.writing(), runtime.uow() as uow:
-                    report.deliveries_planned += plan_deliveries(uow, run_id, chunk, runtime.clock(),
+                with writing(gate), chat.uow() as uow:
+                    report.deliveries_planned += plan_deliveries(uow, run_id, chunk, chat.clock(),
                                                                  complete=index == len(chunks) - 1)
-    report.dispatch = _dispatch(runtime, client)
+    report.dispatch = _dispatch(chat, client, gate)
     return report
 
 
-def _dispatch(runtime: Runtime, client: MattermostClient | None) -> DispatchReport:
+def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None) -> DispatchReport:
     """Everything due, DISPATCH_BATCH at a time: read and decide without the write lock (statuses are
     asked of Mattermost meanwhile), then one short write per batch."""
-    with CALL_GATE.writing(), runtime.uow() as uow:
-        report = expire_and_nudge(uow, runtime.clock(), NUDGE_BATCH)
+    with writing(gate), chat.uow() as uow:
+        report = expire_and_nudge(uow, chat.clock(), NUDGE_BATCH)
     for _ in range(MAX_DISPATCH_ROUNDS):
-        now = runtime.clock()
-        with runtime.reader() as uow:
+        now = chat.clock()
+        with chat.reader() as uow:
             due = read_due(uow, now, DISPATCH_BATCH)
         if not due:
             break
         presence = _statuses(client, sorted({d.user_id for d in due}))
         decided = decide(due, now, presence)
-        with CALL_GATE.writing(), runtime.uow() as uow:
+        with writing(gate), chat.uow() as uow:
             done = apply_decisions(uow, decided, now)
         report.merge(done)
         if done.queued + done.waiting + sum(done.skipped.values()) == 0:

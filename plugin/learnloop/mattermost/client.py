@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import requests
 
+from learnloop.errors import HostError
+
 JsonObject = dict[str, Any]
 
 API_PREFIX = "/api/v4"
@@ -21,7 +23,7 @@ _ERROR_TEXT_LIMIT = 300
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
-class MattermostError(Exception):
+class MattermostError(HostError):
     """``message`` and ``error_id`` come from Mattermost's AppError body when it sent one."""
 
     def __init__(
@@ -50,8 +52,8 @@ class MattermostError(Exception):
 
 class RateLimited(MattermostError):
     def __init__(self, message: str, *, retry_after: float, call: str = "") -> None:
-        self.retry_after = retry_after
         super().__init__(message, status_code=429, call=call)
+        self.retry_after = retry_after
 
 
 class MattermostUnavailable(MattermostError):
@@ -148,12 +150,17 @@ class MattermostClient:
         *,
         props: JsonObject | None = None,
         root_id: str | None = None,
+        pending_post_id: str | None = None,
     ) -> JsonObject:
+        """`pending_post_id`: the same id sent again within about 30 seconds gets the first post back instead
+        of a second one (server/channels/app/post.go, deduplicateCreatePost)."""
         body: JsonObject = {"channel_id": channel_id, "message": message}
         if props is not None:
             body["props"] = props
         if root_id:
             body["root_id"] = root_id
+        if pending_post_id:
+            body["pending_post_id"] = pending_post_id
         return self._api("POST", "/posts", json=body)
 
     def patch_post(

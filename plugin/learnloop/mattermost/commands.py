@@ -1,23 +1,35 @@
-"""The /learn slash command: a registry of subcommands, each with its usage and an example."""
+"""The /learn slash command, its buttons and its dialogs: a registry filled explicitly where the app is built
+(learnloop.wiring), each view module adding its own with its `register` function."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from learnloop.bootstrap import Runtime
-from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
+from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
+from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
 
 Reply = dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Invocation:
-    runtime: Runtime
+    chat: Chat
     request: SlashCommand
     args: str
+
+    @property
+    def trigger(self) -> str:
+        return self.request.command or "/learn"
+
+
+CommandHandler = Callable[[Invocation], Reply]
+ActionHandler = Callable[[Chat, ActionRequest, dict[str, Any]], Reply]
+"""Called with the button's verified context."""
+DialogHandler = Callable[[Chat, DialogSubmission, dict[str, Any]], "Reply | None"]
+"""Called with the dialog's verified state (made for this dialog and this person)."""
 
 
 @dataclass(frozen=True)
@@ -26,72 +38,50 @@ class Subcommand:
     usage: str
     example: str
     summary: str
-    handler: Callable[[Invocation], Reply]
+    handler: CommandHandler
 
 
-REGISTRY: dict[str, Subcommand] = {}
-ActionHandler = Callable[[Runtime, ActionRequest, dict[str, Any]], dict[str, Any]]
-DialogHandler = Callable[[Runtime, DialogSubmission], "dict[str, Any] | None"]
-ACTIONS: dict[str, ActionHandler] = {}
-DIALOGS: dict[str, DialogHandler] = {}
+@dataclass
+class CommandRegistry:
+    subcommands: dict[str, Subcommand] = field(default_factory=dict)
+    actions: dict[str, ActionHandler] = field(default_factory=dict)
+    dialogs: dict[str, DialogHandler] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.subcommand("help", usage="help", example="help", summary="Show this list.",
+                        handler=lambda invocation: ephemeral(self.help_text(invocation.trigger)))
 
-def action(name: str) -> Callable[[ActionHandler], ActionHandler]:
-    """Register the handler of a button whose signed context says `action: name`."""
-    def register(handler: ActionHandler) -> ActionHandler:
-        ACTIONS[name] = handler
-        return handler
+    def subcommand(self, name: str, *, usage: str, example: str, summary: str, handler: CommandHandler) -> None:
+        self.subcommands[name] = Subcommand(name, usage, example, summary, handler)
 
-    return register
+    def action(self, name: str, handler: ActionHandler) -> None:
+        """The handler of a button whose signed context says `action: name`."""
+        self.actions[name] = handler
 
+    def dialog(self, callback_id: str, handler: DialogHandler) -> None:
+        self.dialogs[callback_id] = handler
 
-def dialog(callback_id: str) -> Callable[[DialogHandler], DialogHandler]:
-    def register(handler: DialogHandler) -> DialogHandler:
-        DIALOGS[callback_id] = handler
-        return handler
+    def help_text(self, trigger: str) -> str:
+        lines = ["**learnloop** helps your community learn from content and from each other.", ""]
+        for sub in self.subcommands.values():
+            lines.append(f"- `{trigger} {sub.usage}`: {sub.summary} Example: `{trigger} {sub.example}`")
+        lines.append("")
+        lines.append(f"What learnloop keeps about you, and who sees what: `{trigger} privacy`.")
+        return "\n".join(lines)
 
-    return register
+    def autocomplete_hint(self) -> str:
+        """Custom slash commands take one hint line, so it names every subcommand: `[rate|share|...]`."""
+        return "[" + "|".join(sorted(self.subcommands, key=lambda name: (name == "help", name))) + "]"
 
-
-def subcommand(name: str, *, usage: str, example: str, summary: str) -> Callable[[Callable[[Invocation], Reply]], Callable[[Invocation], Reply]]:
-    def register(handler: Callable[[Invocation], Reply]) -> Callable[[Invocation], Reply]:
-        REGISTRY[name] = Subcommand(name, usage, example, summary, handler)
-        return handler
-
-    return register
-
-
-def help_text(trigger: str) -> str:
-    lines = ["**learnloop** helps your community learn from content and from each other.", ""]
-    for sub in REGISTRY.values():
-        lines.append(f"- `{trigger} {sub.usage}`: {sub.summary} Example: `{trigger} {sub.example}`")
-    return "\n".join(lines)
-
-
-def dispatch(runtime: Runtime, request: SlashCommand) -> Reply:
-    trigger = request.command or "/learn"
-    text = request.text.strip()
-    name, _, args = text.partition(" ")
-    name = name.lower()
-    if not name or name in {"help", "-h", "--help", "?"}:
-        return ephemeral(help_text(trigger))
-    sub = REGISTRY.get(name)
-    if sub is None:
-        known = ", ".join(f"`{n}`" for n in REGISTRY)
-        return ephemeral(
-            f"`{trigger} {name[:40]}` is not a learnloop command. Try one of {known}, "
-            f"or `{trigger} help` for examples."
-        )
-    return sub.handler(Invocation(runtime, request, args.strip()))
-
-
-@subcommand("help", usage="help", example="help", summary="Show this list.")
-def _help(invocation: Invocation) -> Reply:
-    return ephemeral(help_text(invocation.request.command or "/learn"))
-
-
-def autocomplete_hint() -> str:
-    """Custom slash commands take one hint line, so it names every subcommand: `[rate|share|...]`."""
-    from learnloop.mattermost import prompt_views, rating_views, wiki_views  # noqa: F401  (they register)
-
-    return "[" + "|".join(sorted(REGISTRY, key=lambda name: (name == "help", name))) + "]"
+    def dispatch(self, chat: Chat, request: SlashCommand) -> Reply:
+        trigger = request.command or "/learn"
+        name, _, args = request.text.strip().partition(" ")
+        name = name.lower()
+        if not name or name in {"-h", "--help", "?"}:
+            name = "help"
+        sub = self.subcommands.get(name)
+        if sub is None:
+            known = ", ".join(f"`{n}`" for n in self.subcommands)
+            return ephemeral(f"`{trigger} {name[:40]}` is not a learnloop command. Try one of {known}, "
+                             f"or `{trigger} help` for examples.")
+        return sub.handler(Invocation(chat, request, args.strip()))

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from learnloop.domain import signing
 from learnloop.domain.ratings import MAX_STARS, MIN_STARS, STAR_LABELS
+from learnloop.mattermost.signed_state import button_context
 from learnloop.services.rating import RatingOutcome
 
 RATE_ACTION = "rate"
@@ -22,7 +22,8 @@ def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
 
 
 def rating_context(item_id: int, stars: int, key: bytes) -> dict[str, Any]:
-    return signing.sign({"action": RATE_ACTION, "item_id": item_id, "stars": stars}, key)
+    """Anyone in the channel may click it: it rates as the person who clicks."""
+    return button_context(RATE_ACTION, key, item_id=item_id, stars=stars)
 
 
 def rating_actions(item_id: int, public_url: str, key: bytes) -> list[dict[str, Any]]:
@@ -55,7 +56,14 @@ def describe_item(url: str, title: str | None) -> str:
     return f"[{title}]({url})" if title else url
 
 
-def rating_confirmation(outcome: RatingOutcome) -> str:
+def community_score(outcome: RatingOutcome, k: int) -> str:
+    """The score a member sees once they have rated: only when at least k people have rated the item."""
+    if outcome.ratings_count < k:
+        return f"Community score: too early to tell (fewer than {k} ratings so far)."
+    return f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} ratings."
+
+
+def rating_confirmation(outcome: RatingOutcome, k: int) -> str:
     label = STAR_LABELS[outcome.stars]
     item = describe_item(outcome.url, outcome.title)
     if outcome.previous_stars is None:
@@ -64,8 +72,8 @@ def rating_confirmation(outcome: RatingOutcome) -> str:
         head = f"You had already rated {item} **{outcome.stars}/5** ({label}); nothing changed."
     else:
         head = f"Updated: you now rate {item} **{outcome.stars}/5** ({label}), was {outcome.previous_stars}/5."
-    people = "rating" if outcome.ratings_count == 1 else "ratings"
-    lines = [head, f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} {people}."]
+    lines = [head, community_score(outcome, k)]
     if outcome.feedback_saved:
-        lines.append("Your comment went privately to the community's owners; it is not published.")
+        lines.append("Your comment went privately to the community's owners, with the week you wrote it and "
+                     "without your name or stars; it is not published.")
     return "\n".join(lines)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from learnloop.domain import signing
 from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment
+from learnloop.mattermost.signed_state import button_context
 from learnloop.services.reflections import SharePost
 
 REFLECT_NOW = "reflect_now"
@@ -14,26 +14,35 @@ SNOOZE = "prompt_snooze"
 DELIVERY_PROP = "learnloop_delivery"
 
 
-def _button(action: str, name: str, delivery_id: int, public_url: str, key: bytes, style: str = "default") -> dict[str, Any]:
+def _button(action: str, name: str, delivery_id: int, user_id: str, public_url: str, key: bytes,
+            style: str = "default") -> dict[str, Any]:
+    """A button on a person's own prompt: it works for that person only."""
     return {
         "id": action.replace("_", ""), "type": "button", "name": name, "style": style,
         "integration": {"url": public_url + ACTIONS_PATH,
-                        "context": signing.sign({"action": action, "delivery_id": delivery_id}, key)},
+                        "context": button_context(action, key, for_user=user_id, delivery_id=delivery_id)},
     }
 
 
-def prompt_post(*, channel_id: str, delivery_id: int, community_name: str, questions: list[dict[str, Any]],
-                window_text: str, public_url: str, key: bytes) -> dict[str, Any]:
+def prompt_post(*, channel_id: str, delivery_id: int, user_id: str, community_name: str,
+                questions: list[dict[str, Any]], window_text: str, public_url: str, key: bytes,
+                event: str | None = None, earlier_answer: str | None = None) -> dict[str, Any]:
+    """The prompt's DM. An event prompt names its event and date; after an event, the person's own answer
+    from before it is quoted back to them (the DM is theirs alone)."""
     asked = "\n".join(f"- {question['text']}" for question in questions)
+    if earlier_answer:
+        quoted = "\n".join(f"> {line}" for line in earlier_answer.splitlines()[:12])
+        asked = f"Before {event or 'the event'} you wrote:\n{quoted}\n\n{asked}"
+    title = f"{event} · {community_name}" if event else f"Time to reflect · {community_name}"
     attachment = {
         "fallback": f"Reflection time for {community_name}: " + "; ".join(q["text"] for q in questions),
-        "title": f"Time to reflect · {community_name}",
+        "title": title,
         "text": f"{asked}\n\nYour answer is private unless you choose to share it. Open until {window_text}.",
         "footer": "Change when and whether you get these: /learn prompts",
         "actions": [
-            _button(REFLECT_NOW, "Reflect now", delivery_id, public_url, key, style="primary"),
-            _button(SKIP, "Skip this one", delivery_id, public_url, key),
-            _button(SNOOZE, "Snooze 1 day", delivery_id, public_url, key),
+            _button(REFLECT_NOW, "Reflect now", delivery_id, user_id, public_url, key, style="primary"),
+            _button(SKIP, "Skip this one", delivery_id, user_id, public_url, key),
+            _button(SNOOZE, "Snooze 1 day", delivery_id, user_id, public_url, key),
         ],
     }
     return {"channel_id": channel_id, "message": "", "props": {"attachments": [attachment], DELIVERY_PROP: delivery_id}}

@@ -1,3 +1,1 @@
-"""Mediawiki: inbound deliveries and the API client (see learnloop/wikis.py for the contract)."""
-
-from learnloop.mediawiki import host as host  # noqa: F401  (registers the "mediawiki" host)
+"""MediaWiki: inbound deliveries, the API client and publishing (see learnloop/wikis.py for the contract)."""

@@ -48,7 +48,7 @@ from learnloop.mediawiki.client import (
     format_timestamp,
     parse_timestamp,
 )
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +316,3 @@ class MediaWikiHost:
         if category is not None and not any(_same_category(c.partition(":")[2], category) for c in page.categories):
             wikitext += f"\n\n[[Category:{category}]]"
         return client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
-
-
-register("mediawiki", MediaWikiHost())

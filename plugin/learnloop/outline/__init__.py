@@ -1,5 +1,1 @@
-"""Outline: inbound deliveries and the API client (see learnloop/wikis.py for the contract)."""
-
-from learnloop.outline.host import OutlineHost
-
-__all__ = ["OutlineHost"]
+"""Outline: inbound deliveries, the API client and publishing (see learnloop/wikis.py for the contract)."""

@@ -17,7 +17,7 @@ from typing import Any
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object, register
+from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +226,3 @@ def _find_document(client: OutlineClient, collection_id: str, title: str) -> dic
 
 def _one_line(text: str) -> str:
     return " ".join(text.split()).lstrip("#").strip() or "Reflection"
-
-
-HOST = OutlineHost()
-register("outline", HOST)

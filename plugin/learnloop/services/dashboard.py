@@ -1,33 +1,51 @@
-"""A community's dashboard: read from the weekly rollups, every people figure held to k."""
+"""A community's dashboard: every figure about people released through domain.disclosure.
+
+Figures come from the release blocks the worker keeps; a page load never rescans history."""
 
 from __future__ import annotations
 
+import hashlib
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
-
-from learnloop.domain.learning_metrics import Stage, from_each_other_share, maturity, response_rate
-from learnloop.domain.privacy import Figure, guarded
+from learnloop.domain.disclosure import (
+    Block,
+    Figure,
+    check_min_group,
+    open_figure,
+    over_period,
+    parts_over_period,
+    ratio,
+    same_span,
+    withheld,
+)
+from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPLE, Stage, maturity
+from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, REFLECTION_PARTS, week_of, \
+    weeks_between
 from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
-from learnloop.services.rollups import CURSOR, DISTINCT_THINGS, PEOPLE_METRICS, distinct_members, weeks_between
-from learnloop.storage.tables import ContentItem, Event, Feedback, ItemScore, PeriodMember, ScoreBasis, WeeklyCount
+from learnloop.services.rollups import CURSOR
+from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.unit_of_work import UnitOfWork
 
 TOP_CONTENT = 10
+FEEDBACK_LIMIT = 200
 UNFOLDED_RATINGS = 2000
-"""Beyond this many ratings not folded yet (the worker is behind), top content sorts every rated item."""
+"""Beyond this many ratings not folded yet (the worker is behind), top content scores every rated item."""
 SHOWN_METRICS = (
     "ratings", "items_rated", "links_shared", "new_pages", "page_updates", "threads", "replies", "mentions",
     "reflections", "reflections_shared", "reflections_published", "reflection_ratings", "prompts_sent",
     "prompts_answered",
 )
-PEOPLE_BEHIND = {"items_rated": "ratings", "threads": "replies", "reflection_ratings": "ratings"}
-"""Content counts that still come from people: they are held to k by the people behind them."""
+SPLIT = {"private": "reflections.private", "shared": "reflections.community", "published": "reflections.wiki"}
+REFLECTION_TITLE = "A shared reflection"
+"""How a shared reflection is named wherever it is listed: never by its author."""
 
 
 @dataclass(frozen=True)
 class Period:
+    """Whole weeks: the Mondays `first` to `last`."""
+
     first: date
     last: date
 
@@ -35,10 +53,20 @@ class Period:
     def weeks(self) -> list[date]:
         return list(weeks_between(self.first, self.last))
 
+    @property
+    def end(self) -> date:
+        """The period's last day (a Sunday)."""
+        return self.last + timedelta(days=6)
+
     @classmethod
     def last_weeks(cls, today: date, weeks: int) -> Period:
-        this_week = today - timedelta(days=today.weekday())
-        return cls(this_week - timedelta(weeks=weeks - 1), today)
+        this_week = week_of(today)
+        return cls(this_week - timedelta(weeks=weeks - 1), this_week)
+
+    @classmethod
+    def whole_weeks(cls, start: date, end: date) -> Period:
+        """The weeks from `start`'s to `end`'s."""
+        return cls(week_of(start), week_of(end))
 
 
 @dataclass(frozen=True)
@@ -51,13 +79,30 @@ class TopItem:
 
 
 @dataclass(frozen=True)
-class FeedbackEntry:
+class Comment:
     id: int
+    text: str
+    week: date
+
+
+@dataclass(frozen=True)
+class FeedbackGroup:
+    """Open comments on one item, without stars or exact times (the week each was written only)."""
+
+    item_id: int
+    title: str
     url: str
-    title: str | None
-    stars: int
-    comment: str
-    created: date
+    comments: list[Comment]
+
+
+@dataclass(frozen=True)
+class BlockRow:
+    """A row of the weekly table for one measure: weeks shown together, or why they are not shown."""
+
+    first: date
+    last: date
+    figure: Figure
+    note: str | None = None
 
 
 @dataclass
@@ -66,62 +111,116 @@ class Dashboard:
     period: Period
     k: int
     totals: dict[str, Figure]
-    weekly: dict[date, dict[str, Figure]]
+    weekly: dict[str, dict[date, Figure]]
+    rows: dict[str, list[BlockRow]]
     from_each_other: Figure
     weekly_from_each_other: dict[date, Figure]
     response_rate: Figure
     reflection_split: dict[str, Figure]
     stage: Stage
     top: list[TopItem] = field(default_factory=list)
-    feedback: list[FeedbackEntry] = field(default_factory=list)
+    feedback: list[FeedbackGroup] = field(default_factory=list)
+
+    @property
+    def anything_released(self) -> bool:
+        return any(not f.withheld and f.value for m, f in self.totals.items() if m in PEOPLE_METRICS)
 
 
-def _weekly(uow: UnitOfWork, community_id: int, period: Period) -> tuple[dict, dict]:
-    """Each week's values and distinct members, as the fold keeps them."""
+def _weekly(blocks: list[Block], weeks: list[date], k: int) -> dict[date, Figure]:
+    """Each week on its own, where a block is that one week (or the weeks before anyone took part)."""
+    closed = sorted((b for b in blocks if b.closed), key=lambda b: b.first)
+    found = {}
+    for week in weeks:
+        figure = over_period(closed, week, week, k)
+        found[week] = figure if figure.complete else withheld(k)
+    return found
+
+
+def _rows(blocks: list[Block], period: Period, k: int) -> list[BlockRow]:
+    """The blocks of one measure that meet the period, as the table shows them."""
+    rows = []
+    for block in sorted(blocks, key=lambda b: b.first):
+        if block.last < period.first or block.first > period.last:
+            continue
+        if not block.closed:
+            rows.append(BlockRow(max(block.first, period.first), period.last, withheld(k),
+                                 f"fewer than {k} people so far"))
+        elif block.first < period.first or block.last > period.last:
+            rows.append(BlockRow(max(block.first, period.first), min(block.last, period.last), withheld(k),
+                                 "counted with weeks outside this period"))
+        else:
+            rows.append(BlockRow(block.first, block.last, Figure(block.value, k, block.first, block.last)))
+    return rows
+
+
+def _distinct(reads: DashboardReads, community_id: int, metric: str, over: Figure, k: int) -> Figure:
+    """Distinct items or threads over the weeks its people measure is released for."""
+    if over.withheld or over.first is None or over.last is None:
+        return withheld(k)
+    return Figure(reads.distinct_members(community_id, metric, over.first, over.last), k, over.first, over.last,
+                  over.complete)
+
+
+def _open_total(weekly: dict[date, int], first: date, last: date, k: int) -> Figure:
+    return open_figure(sum(v for week, v in weekly.items() if first <= week <= last), first, last, k)
+
+
+def _share(totals: dict[str, Figure], open_weekly: dict[str, dict[date, int]], k: int) -> Figure:
+    """Learning from each other as a share of all learning activity, to a whole percent, from released
+    figures only: those over the same weeks, at least one between people and one with content (a measure
+    fewer than k people took part in is left out, so it adds nothing to infer)."""
+    shown = {m: totals[m] for m in (*PEOPLE_TO_PEOPLE, *PEOPLE_TO_CONTENT)
+             if m not in OPEN_METRICS and not totals[m].withheld}
+    span = same_span(shown.values())
+    if span is None or not any(m in shown for m in PEOPLE_TO_PEOPLE) \
+            or not any(m in shown for m in PEOPLE_TO_CONTENT):
+        return withheld(k)
+    between = sum(float(f.value or 0) for m, f in shown.items() if m in PEOPLE_TO_PEOPLE)
+    content = sum(float(f.value or 0) for m, f in shown.items() if m in PEOPLE_TO_CONTENT)
+    content += sum(_open_total(open_weekly.get(m, {}), span[0], span[1], k).value or 0
+                   for m in PEOPLE_TO_CONTENT if m in OPEN_METRICS)
+    complete = all(f.complete for f in shown.values())
+    return ratio(Figure(between, k, span[0], span[1], complete), Figure(between + content, k, span[0], span[1],
+                                                                          complete), k)
+
+
+def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False) -> Dashboard:
+    check_min_group(k)
+    reads = uow.dashboards
+    people_metrics = sorted(PEOPLE_METRICS)
+    blocks = reads.blocks(community_id, [*people_metrics, *REFLECTION_PARTS])
+    open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     weeks = period.weeks
-    values: dict[date, dict[str, int]] = {week: {} for week in weeks}
-    people: dict[date, dict[str, int]] = {week: {} for week in weeks}
-    for week, metric, value, members in uow.session.execute(
-            select(WeeklyCount.week, WeeklyCount.metric, WeeklyCount.value, WeeklyCount.members)
-            .where(WeeklyCount.community_id == community_id, WeeklyCount.week.in_(weeks))):
-        values[week][metric] = int(value)
-        people[week][metric] = int(members)
-    return values, people
+    totals: dict[str, Figure] = {}
+    weekly: dict[str, dict[date, Figure]] = {}
+    rows: dict[str, list[BlockRow]] = {}
+    for metric in people_metrics:
+        totals[metric] = over_period(blocks[metric], period.first, period.last, k)
+        weekly[metric] = _weekly(blocks[metric], weeks, k)
+        rows[metric] = _rows(blocks[metric], period, k)
+    for metric in sorted(OPEN_METRICS):
+        values = open_weekly.get(metric, {})
+        totals[metric] = _open_total(values, period.first, period.last, k)
+        weekly[metric] = {week: open_figure(values.get(week, 0), week, week, k) for week in weeks}
+    for thing, behind in DISTINCT_THINGS.items():
+        totals[thing] = _distinct(reads, community_id, thing, totals[behind], k)
+    weekly_share = {}
+    for week in weeks:
+        week_totals = {m: weekly[m][week] for m in weekly}
+        weekly_share[week] = _share(week_totals, open_weekly, k)
+    split = parts_over_period(blocks["reflections"], {name: blocks[part] for name, part in SPLIT.items()},
+                              period.first, period.last, k)
+    return Dashboard(
+        community_id=community_id, period=period, k=k, totals=totals, weekly=weekly, rows=rows,
+        from_each_other=_share(totals, open_weekly, k), weekly_from_each_other=weekly_share,
+        response_rate=ratio(totals["prompts_answered"], totals["prompts_sent"], k),
+        reflection_split=split, stage=maturity(totals, len(weeks)),
+        top=top_content(uow, community_id, k),
+        feedback=feedback_groups(uow, community_id) if with_feedback else [],
+    )
 
 
-def _totals(uow: UnitOfWork, community_id: int, period: Period,
-            weekly_values: dict[date, dict[str, int]]) -> tuple[dict[str, int], dict[str, int]]:
-    """The period's sums (from the weeks) and distinct members: stored by the worker for the fixed
-    periods, counted from the member sets for any other."""
-    sums: dict[str, int] = {}
-    for week in weekly_values.values():
-        for metric, value in week.items():
-            sums[metric] = sums.get(metric, 0) + value
-    weeks = period.weeks
-    stored = dict(uow.session.execute(
-        select(PeriodMember.metric, PeriodMember.value).where(
-            PeriodMember.community_id == community_id, PeriodMember.first_week == weeks[0],
-            PeriodMember.weeks == len(weeks))).all())
-    people = {m: int(v) for m, v in stored.items()} if stored else distinct_members(uow, community_id, weeks)
-    return sums, people
-
-
-def _figure(metric: str, values: dict[str, int], people: dict[str, int], k: int) -> Figure:
-    value = people.get(metric, 0) if metric in DISTINCT_THINGS else values.get(metric, 0)
-    behind = PEOPLE_BEHIND.get(metric, metric)
-    if behind in PEOPLE_METRICS:
-        return guarded(value, people.get(behind, 0), k)
-    return Figure(value, None, k)
-
-
-def _split_figure(values: dict[str, int], people: dict[str, int], k: int) -> Figure:
-    share = from_each_other_share(values)
-    contributors = max(people.get(m, 0) for m in ("ratings", "links_shared", "replies", "mentions",
-                                                  "reflections_shared"))
-    if share is None:
-        return Figure(None, None, k) if contributors < k else Figure(0.0, contributors, k)
-    return guarded(share * 100, contributors, k)
-
+# ------------------------------------------------------------------------------ top content
 
 Ranked = tuple[float, int, int]
 """(score, ratings, item id): ranked by score, then ratings, then the oldest item first."""
@@ -131,103 +230,77 @@ def _rank(found: list[Ranked]) -> list[Ranked]:
     return sorted(found, key=lambda r: (-r[0], -r[1], r[2]))
 
 
-def _sorted_scan(uow: UnitOfWork, community_id: int, prior: Prior) -> list[Ranked]:
-    """Every rated item scored and sorted: what the stored scores spare a page."""
-    score = (prior.weight * prior.mean + ContentItem.stars_sum) / (prior.weight + ContentItem.ratings_count)
-    rows = uow.session.execute(
-        select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-        .where(ContentItem.community_id == community_id, ContentItem.ratings_count > 0)
-        .order_by(score.desc(), ContentItem.ratings_count.desc(), ContentItem.id).limit(TOP_CONTENT)).all()
-    return _rank([(bayesian_average(s, n, prior), int(n), int(i)) for s, n, i in rows])
+def _scored(rows: list[tuple[int, int, int]], prior: Prior) -> list[Ranked]:
+    return [(bayesian_average(s, n, prior), n, i) for s, n, i in rows]
 
 
-def _from_stored_scores(uow: UnitOfWork, community_id: int, prior: Prior, basis_mean: float) -> list[Ranked] | None:
-    """The top items read from the score index: its first rows, then more while an item further down
-    could still rank (the community mean has moved since the scores were stored). Items rated since
-    the last fold are read as they are now. None when too many are (the worker is behind)."""
-    after = int(uow.cursors.get(CURSOR) or 0)
-    # by id alone, the primary key's range (the event log has no other index to read)
-    recent = uow.session.execute(select(Event.item_id, Event.community_id).where(
-        Event.id > after, Event.kind == "rating").limit(UNFOLDED_RATINGS + 1)).all()
+def _from_stored_scores(uow: UnitOfWork, reads: DashboardReads, community_id: int, prior: Prior, basis_mean: float,
+                        k: int) -> list[Ranked] | None:
+    """The top items read from the score index: its first rows, then more while an item further down could
+    still rank (the community mean has moved since the scores were stored). Items rated since the last fold
+    are read as they are now. None when too many are (the worker is behind)."""
+    recent = uow.events.unfolded_rated_items(int(uow.cursors.get(CURSOR) or 0), UNFOLDED_RATINGS + 1)
     if len(recent) > UNFOLDED_RATINGS:
         return None
     unfolded = {item for item, community in recent if community == community_id and item is not None}
-    found: list[Ranked] = [(bayesian_average(s, n, prior), int(n), int(i)) for s, n, i in uow.session.execute(
-        select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-        .where(ContentItem.id.in_(unfolded), ContentItem.ratings_count > 0))] if unfolded else []
+    found = _scored(reads.rated_items(unfolded, k), prior)
     drift = score_drift(prior.weight, basis_mean, prior.mean)
     offset, chunk = 0, TOP_CONTENT * 2
     while True:
-        rows = uow.session.execute(
-            select(ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.item_id, ItemScore.score)
-            .where(ItemScore.community_id == community_id)
-            .order_by(ItemScore.score.desc()).offset(offset).limit(chunk)).all()
-        found += [(bayesian_average(s, n, prior), int(n), int(i)) for s, n, i, _ in rows if i not in unfolded]
+        rows = reads.top_scores(community_id, k, offset, chunk)
+        found += _scored([(s, n, i) for s, n, i, _ in rows if i not in unfolded], prior)
         found = _rank(found)[:TOP_CONTENT]
         if len(rows) < chunk or ranking_settled([r[0] for r in found], TOP_CONTENT, rows[-1][3] + drift):
             return found
         offset, chunk = offset + chunk, chunk * 4
 
 
-def top_content(uow: UnitOfWork, community_id: int) -> list[TopItem]:
+def title_of(title: str | None, url: str, kind: str) -> str:
+    return REFLECTION_TITLE if kind == "reflection" else (title or url)
+
+
+def top_content(uow: UnitOfWork, community_id: int, k: int) -> list[TopItem]:
+    """The items that helped most, by small-sample-aware score, among those at least k people rated: an
+    item's place in the list would otherwise say what its few raters gave."""
+    reads = uow.dashboards
     community = uow.communities.get(community_id)
     prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
-    basis = uow.session.get(ScoreBasis, community_id)
-    ranked = _from_stored_scores(uow, community_id, prior, basis.prior_mean) if basis is not None else None
+    basis_mean = reads.score_basis(community_id)
+    ranked = _from_stored_scores(uow, reads, community_id, prior, basis_mean, k) if basis_mean is not None else None
     if ranked is None:
-        ranked = _sorted_scan(uow, community_id, prior)
-    ids = [item for _, _, item in ranked]
-    details = {i: (title, url, kind) for i, title, url, kind in uow.session.execute(
-        select(ContentItem.id, ContentItem.title, ContentItem.url, ContentItem.kind).where(ContentItem.id.in_(ids)))
-    } if ids else {}
-    return [TopItem(details[i][0] or details[i][1], details[i][1], details[i][2], s, n) for s, n, i in ranked]
+        ranked = _rank(_scored(reads.all_rated(community_id, k), prior))[:TOP_CONTENT]
+    details = reads.item_details([item for _, _, item in ranked])
+    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n) for s, n, i in ranked]
 
 
-def open_feedback(uow: UnitOfWork, community_id: int, limit: int = 50) -> list[FeedbackEntry]:
-    rows = uow.session.execute(
-        select(Feedback.id, ContentItem.url, ContentItem.title, Feedback.stars, Feedback.comment, Feedback.created_at)
-        .join(ContentItem, ContentItem.id == Feedback.item_id)
-        .where(Feedback.community_id == community_id, Feedback.status == "open")
-        .order_by(Feedback.created_at.desc()).limit(limit)).all()
-    return [FeedbackEntry(i, u, t, s, c, created.date()) for i, u, t, s, c, created in rows]
+# ------------------------------------------------------------------------------ feedback
+
+def _stable_order(feedback_id: int, week: date) -> tuple[date, str]:
+    """Newest week first; within a week, an order that says nothing about when each was written."""
+    return week, hashlib.sha256(str(feedback_id).encode()).hexdigest()
+
+
+def feedback_groups(uow: UnitOfWork, community_id: int) -> list[FeedbackGroup]:
+    reads = uow.dashboards
+    by_item: dict[int, list[Comment]] = defaultdict(list)
+    for feedback_id, item_id, text, day in reads.open_feedback(community_id, FEEDBACK_LIMIT):
+        by_item[item_id].append(Comment(feedback_id, text, week_of(day)))
+    details = reads.item_details(list(by_item))
+    groups = []
+    for item_id, comments in by_item.items():
+        title, url, kind = details[item_id]
+        ordered = sorted(comments, key=lambda c: _stable_order(c.id, c.week), reverse=True)
+        groups.append(FeedbackGroup(item_id, title_of(title, url, kind), url, ordered))
+    return sorted(groups, key=lambda g: (-len(g.comments), g.title))
 
 
 def triage(uow: UnitOfWork, community_id: int, feedback_id: int, status: str) -> bool:
-    """Resolve or hide one feedback item of this community; False if it is not one of its own."""
+    """Resolve or hide one comment of this community; False if it is not one of its own."""
     if status not in ("resolved", "hidden", "open"):
         raise ValueError(f"'{status}' is not a feedback status")
-    row = uow.session.get(Feedback, feedback_id)
+    row = uow.feedback.get(feedback_id)
     if row is None or row.community_id != community_id:
         return False
     row.status = status
     uow.commit()
     return True
-
-
-def build(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Dashboard:
-    weekly_values, weekly_people = _weekly(uow, community_id, period)
-    values, people = _totals(uow, community_id, period, weekly_values)
-    totals = {metric: _figure(metric, values, people, k) for metric in SHOWN_METRICS}
-    weekly = {week: {metric: _figure(metric, weekly_values[week], weekly_people[week], k)
-                     for metric in SHOWN_METRICS} for week in period.weeks}
-    rate = response_rate(values.get("prompts_sent", 0), values.get("prompts_answered", 0))
-    reflections = values.get("reflections", 0)
-    shared, published = values.get("reflections_shared", 0), values.get("reflections_published", 0)
-    reflectors = people.get("reflections", 0)
-    split = {
-        "private": guarded(max(0, reflections - shared - published), reflectors, k),
-        "shared": guarded(shared, reflectors, k),
-        "published": guarded(published, reflectors, k),
-    }
-    return Dashboard(
-        community_id=community_id, period=period, k=k, totals=totals, weekly=weekly,
-        from_each_other=_split_figure(values, people, k),
-        weekly_from_each_other={week: _split_figure(weekly_values[week], weekly_people[week], k)
-                                for week in period.weeks},
-        response_rate=guarded(rate * 100, people.get("prompts_answered", 0), k) if rate is not None
-        else Figure(None, None, k),
-        reflection_split=split,
-        stage=maturity(people, values, len(period.weeks), k),
-        top=top_content(uow, community_id),
-        feedback=open_feedback(uow, community_id),
-    )

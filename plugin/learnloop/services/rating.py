@@ -49,9 +49,9 @@ def rate_url(
     value = parse_stars(stars)
     text = clean_comment(comment)
     community_id = _rater_community(uow, settings, rater, now)
-    item_id = uow.items.id_for(url, kind=lambda: classify_url(url, settings), community_id=community_id,
-                               shared_by=rater.user_id, now=now)
-    return _record(uow, rater, community_id, item_id, value, text, now)
+    item, _ = uow.items.ensure(url, kind=classify_url(url, settings), community_id=community_id,
+                               shared_by=rater.user_id, title=None, now=now)
+    return _record(uow, rater, community_id, item.id, value, text, now)
 
 
 def rate_item(
@@ -103,3 +103,27 @@ def _record(
         score=bayesian_average(item.stars_sum, item.ratings_count, prior), ratings_count=item.ratings_count,
         feedback_saved=comment is not None,
     )
+
+
+@dataclass(frozen=True)
+class Standing:
+    """An item as a person sees it: their own rating, and the community's score and count."""
+
+    item_id: int
+    url: str
+    title: str | None
+    my_stars: int | None
+    score: float
+    ratings_count: int
+
+
+def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
+    """The item at a normalised URL as this person sees it; None for a page nobody rated or shared."""
+    item = uow.items.by_url(url)
+    if item is None:
+        return None
+    mine = uow.ratings.of(item.id, user_id)
+    community = uow.communities.get(item.community_id) if item.community_id is not None else None
+    prior = community_prior(community.stars_sum, community.ratings_count) if community else community_prior(0, 0)
+    return Standing(item.id, item.url, item.title, mine.stars if mine else None,
+                    bayesian_average(item.stars_sum, item.ratings_count, prior), item.ratings_count)

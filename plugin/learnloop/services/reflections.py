@@ -5,8 +5,10 @@ it is not put in events, logs or error messages, and only the author's own id op
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from learnloop.domain.sealing import seal, unseal
 from learnloop.services.outbox_kinds import CREATE_POST
@@ -15,12 +17,30 @@ from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
 
 VISIBILITIES = ("private", "community", "wiki")
+SHARED_TITLE = "A shared reflection"
+"""How a shared reflection is named as content: never by its author."""
 MAX_REFLECTION_LENGTH = 3000
 JOURNAL_SIZE = 10
 
 
+PostBuilder = Callable[["SharePost"], dict[str, Any]]
+
+
+def share_key(reflection_id: int) -> str:
+    """The outbox key of a shared reflection's channel post, which carries its text."""
+    return f"share-reflection:{reflection_id}"
+
+
+def publish_key(reflection_id: int) -> str:
+    return f"publish:{reflection_id}"
+
+
 class InvalidReflection(ValueError):
-    """Empty, too long, or an unknown visibility."""
+    """Empty, too long, answered already, or a visibility that cannot be had; `field` names the form field."""
+
+    def __init__(self, message: str, field: str = "answer1") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotYours(LookupError):
@@ -35,6 +55,8 @@ class ReflectionView:
     visibility: str
     created_at: datetime
     publish_state: str | None
+    community_id: int | None = None
+    published_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,39 +79,49 @@ def clean_text(text: str) -> str:
     return body
 
 
-def check_visibility(value: str) -> str:
+def check_visibility(value: str, *, can_publish: bool = True) -> str:
     if value not in VISIBILITIES:
-        raise InvalidReflection(f"'{value}' is not a visibility: choose private, community or wiki")
+        raise InvalidReflection(f"'{value[:20]}' is not a visibility: choose private, community or wiki", "visibility")
+    if value == "wiki" and not can_publish:
+        raise InvalidReflection("your community has no wiki space to publish to yet; keep it private or share it "
+                                "with your community", "visibility")
     return value
 
 
 def _view(reflection: Reflection, key: bytes) -> ReflectionView:
     return ReflectionView(reflection.id, unseal(reflection.body, key), reflection.scale, reflection.visibility,
-                          reflection.created_at, reflection.publish_state)
+                          reflection.created_at, reflection.publish_state, reflection.community_id,
+                          reflection.published_url)
 
 
 def write(
     uow: UnitOfWork, *, user_id: str, author_name: str | None, text: str, scale: int | None, visibility: str,
     community_id: int | None, delivery_id: int | None, now: datetime, key: bytes, public_url: str,
-    post_builder,
+    post_builder: PostBuilder, can_publish: bool = True,
 ) -> ReflectionView:
-    """Store a reflection and, if shared, queue its channel post, in one transaction.
+    """Store a reflection and, if shared, queue its channel post, in one transaction. An answer to a prompt
+    answers it once; a second answer is refused (the first can be edited in the journal).
 
     `post_builder(SharePost) -> dict` makes the outbox payload (the Mattermost layer owns the format)."""
     body = clean_text(text)
-    check_visibility(visibility)
+    check_visibility(visibility, can_publish=can_publish)
     if scale is not None and not 1 <= scale <= 5:
-        raise InvalidReflection(f"{scale} is out of range: the scale goes from 1 to 5")
-    reflection = uow.reflections.add(Reflection(
-        user_id=user_id, community_id=community_id, delivery_id=delivery_id, body=seal(body, key), scale=scale,
-        visibility="private", created_at=now, updated_at=now,
-    ))
+        raise InvalidReflection(f"{scale} is out of range: the scale goes from 1 to 5", "scale")
+    answered = False
     if delivery_id is not None:
         delivery = uow.deliveries.get(delivery_id, for_update=True)
         if delivery is not None and delivery.user_id == user_id:
+            if delivery.status == "answered":
+                raise InvalidReflection("you have answered this prompt already; /learn journal shows your answer, "
+                                        "with Edit")
             delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
+            answered = True
+    reflection = uow.reflections.add(Reflection(
+        user_id=user_id, community_id=community_id, delivery_id=delivery_id if answered else None,
+        body=seal(body, key), scale=scale, visibility="private", created_at=now, updated_at=now,
+    ))
     uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=community_id, actor_id=user_id,
-                      data={"answered_prompt": delivery_id is not None})
+                      data={"answered_prompt": answered, "visibility": visibility})
     _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder)
     uow.commit()
     return _view(reflection, key)
@@ -97,10 +129,10 @@ def write(
 
 def change_visibility(
     uow: UnitOfWork, *, user_id: str, reflection_id: int, visibility: str, author_name: str | None, now: datetime,
-    key: bytes, public_url: str, post_builder,
+    key: bytes, public_url: str, post_builder: PostBuilder, can_publish: bool = True,
 ) -> ReflectionView:
     """Private can become shared or published; something already shared cannot be unshared from chat history."""
-    check_visibility(visibility)
+    check_visibility(visibility, can_publish=can_publish)
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
         raise NotYours(f"you have no reflection number {reflection_id}")
@@ -112,7 +144,7 @@ def change_visibility(
 
 
 def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, author_name: str | None,
-                      now: datetime, key: bytes, public_url: str, post_builder) -> None:
+                      now: datetime, key: bytes, public_url: str, post_builder: PostBuilder) -> None:
     if visibility == reflection.visibility or visibility == "private":
         return
     reflection.visibility, reflection.updated_at = visibility, now
@@ -122,7 +154,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     if visibility == "wiki":
         reflection.publish_state = "queued"
         uow.flush()
-        uow.outbox.enqueue(PUBLISH_JOB, {"reflection_id": reflection.id}, key=f"publish:{reflection.id}", now=now)
+        uow.outbox.enqueue(PUBLISH_JOB, {"reflection_id": reflection.id}, key=publish_key(reflection.id), now=now)
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, actor_id=reflection.user_id)
         return
@@ -131,13 +163,13 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
         raise InvalidReflection("this reflection belongs to no community, so it cannot be shared")
     url = f"{public_url}/reflections/{reflection.id}"
     item, _ = uow.items.ensure(url, kind="reflection", community_id=community.id, shared_by=reflection.user_id,
-                               title=f"Reflection by @{author_name}" if author_name else "A reflection", now=now)
+                               title=SHARED_TITLE, now=now)
     reflection.shared_item_id = item.id
     uow.events.append("reflection_shared", occurred_at=now, recorded_at=now, community_id=community.id,
                       actor_id=reflection.user_id, item_id=item.id)
     payload = post_builder(SharePost(channel_id=community.channel_id, item_id=item.id, item_url=url,
                                      author_name=author_name or "someone", text=unseal(reflection.body, key)))
-    uow.outbox.enqueue(CREATE_POST, payload, key=f"share-reflection:{reflection.id}", now=now)
+    uow.outbox.enqueue(CREATE_POST, payload, key=share_key(reflection.id), now=now)
 
 
 @dataclass(frozen=True)
@@ -152,7 +184,7 @@ class Publication:
 
 def publication_of(uow: UnitOfWork, reflection_id: int, key: bytes) -> Publication | None:
     """What the worker needs to publish a reflection its author chose to put on the wiki."""
-    reflection = uow.session.get(Reflection, reflection_id)
+    reflection = uow.reflections.get(reflection_id)
     if reflection is None or reflection.visibility != "wiki":
         return None
     community = uow.communities.get(reflection.community_id) if reflection.community_id else None
@@ -163,7 +195,7 @@ def publication_of(uow: UnitOfWork, reflection_id: int, key: bytes) -> Publicati
 
 
 def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, url: str | None, now: datetime) -> None:
-    reflection = uow.session.get(Reflection, reflection_id)
+    reflection = uow.reflections.get(reflection_id)
     if reflection is not None:
         reflection.publish_state, reflection.published_url, reflection.updated_at = state, url, now
 
@@ -189,9 +221,15 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
     return _view(reflection, key)
 
 
-def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> None:
+def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> ReflectionView:
+    """Deleted for good, with its shared post's text in the outbox; what it was is returned (a published
+    one's page is named to its author)."""
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
         raise NotYours(f"you have no reflection number {reflection_id}")
+    view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
+                          reflection.publish_state, reflection.community_id, reflection.published_url)
+    uow.outbox.remove([share_key(reflection.id)])
     uow.reflections.delete(reflection)
     uow.commit()
+    return view

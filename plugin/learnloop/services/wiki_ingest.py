@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import select
-
 from learnloop.config import Settings
+from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST
-from learnloop.storage.tables import Announcement, ContentItem, Cursor
+from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
 
 MAX_SUMMARIES = 3
@@ -55,14 +54,13 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime)
                                title=event.title[:300], now=now)
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
-        item_id=item.id, dedupe_key=f"wiki:{event.wiki}:{event.event_id}"[:200],
+        item_id=item.id, dedupe_key=fit(f"wiki:{event.wiki}:{event.event_id}"),
         data={"wiki": event.wiki, "minor": event.minor},
     )
     if not first:
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    row = uow.session.get(ContentItem, item.id)
-    if row is not None and event.title and row.title != event.title[:300]:
-        row.title = event.title[:300]
+    if event.title:
+        uow.items.set_title(item.id, event.title[:300])
     announced = False
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
     if community is not None and community_id is not None and should_announce(event, policy):
@@ -97,13 +95,11 @@ def set_announce_policy(uow: UnitOfWork, community_id: int, policy: str) -> None
 def _gather(uow: UnitOfWork, item_id: int, community_id: int, event: WikiEvent, now: datetime,
             burst: timedelta) -> None:
     """A burst of edits to one page within `burst` of the first becomes one post, not twenty."""
-    pending = uow.session.scalars(
-        select(Announcement).where(Announcement.item_id == item_id, Announcement.status == "pending")
-        .with_for_update()).first()
+    pending = uow.announcements.pending_for(item_id)
     author = [{"name": event.author}] if event.author else []
     summary = [{"text": event.summary[:200]}] if event.summary else []
     if pending is None:
-        uow.session.add(Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
+        uow.announcements.add(Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
                                      edits=1, authors=author, summaries=summary, status="pending",
                                      first_event_at=now, due_at=now + burst))
         return
@@ -118,11 +114,9 @@ def _gather(uow: UnitOfWork, item_id: int, community_id: int, event: WikiEvent, 
 def queue_due_announcements(uow: UnitOfWork, now: datetime,
                             build: Callable[[PageAnnouncement], dict[str, Any]]) -> int:
     """Turn announcements whose burst window has passed into channel posts in the outbox."""
-    due = uow.session.scalars(
-        select(Announcement).where(Announcement.status == "pending", Announcement.due_at <= now)
-        .order_by(Announcement.due_at).limit(500).with_for_update(skip_locked=True)).all()
+    due = uow.announcements.due(now, 500)
     for row in due:
-        item = uow.session.get(ContentItem, row.item_id)
+        item = uow.items.get(row.item_id)
         community = uow.communities.get(row.community_id)
         if item is None or community is None:
             row.status = "dropped"

@@ -1,9 +1,12 @@
-"""A full JSON export of every stored record, for backups and for seeing what is stored."""
+"""A full JSON export of every stored record, for the admin's backups. It holds feedback comments as written
+and reflections sealed (not readable without the service's key); the signing key itself is redacted."""
 
 from __future__ import annotations
 
+import base64
 import json
-from datetime import datetime
+from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,8 +20,16 @@ EXPORT_VERSION = 1
 REDACTED_COLUMNS = {("instance_secrets", "value")}
 
 
-def _jsonable(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+def jsonable(value: Any) -> Any:
+    """JSON's `default` for what a database hands back: times and dates as ISO text, decimals as numbers,
+    bytes as base64; anything else as its text, so a backup never fails on a value."""
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    return str(value)
 
 
 def export_records(engine: Engine, out: TextIO, *, now: datetime) -> dict[str, int]:
@@ -34,10 +45,10 @@ def export_records(engine: Engine, out: TextIO, *, now: datetime) -> dict[str, i
             ordering = list(table.primary_key.columns)
             for row in connection.execute(select(table).order_by(*ordering)).mappings():
                 record = {
-                    name: "<redacted>" if (table.name, name) in REDACTED_COLUMNS else _jsonable(value)
+                    name: "<redacted>" if (table.name, name) in REDACTED_COLUMNS else value
                     for name, value in row.items()
                 }
-                out.write(("" if count == 0 else ", ") + json.dumps(record, ensure_ascii=False))
+                out.write(("" if count == 0 else ", ") + json.dumps(record, ensure_ascii=False, default=jsonable))
                 count += 1
             out.write("]")
             counts[table.name] = count
@@ -48,7 +59,11 @@ def export_records(engine: Engine, out: TextIO, *, now: datetime) -> dict[str, i
 def export_to_file(engine: Engine, path: Path, *, now: datetime) -> dict[str, int]:
     """Writes to a temporary file first so a failed export never leaves a half file behind."""
     partial = path.with_name(path.name + ".partial")
-    with partial.open("w", encoding="utf-8") as handle:
-        counts = export_records(engine, handle, now=now)
-    partial.replace(path)
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            counts = export_records(engine, handle, now=now)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return counts

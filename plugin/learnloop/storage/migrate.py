@@ -1,4 +1,7 @@
-"""Alembic, driven from code: `learnloop db upgrade`, `learnloop serve` and the tests use this."""
+"""Alembic, driven from code: `learnloop db upgrade`, `learnloop serve`, the worker and the tests use this.
+
+Migrations run under a lock every process on the database shares (storage.locks), so processes started
+together on a database that needs migrating take turns: the first migrates, the others find it at head."""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from learnloop.storage import locks
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+LOCK = "migrations"
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -19,8 +25,10 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with locks.held(engine, LOCK, wait=True):
+        command.upgrade(alembic_config(engine), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    command.downgrade(alembic_config(engine), revision)
+    with locks.held(engine, LOCK, wait=True):
+        command.downgrade(alembic_config(engine), revision)

@@ -56,7 +56,7 @@ class MemberRepository(Repository):
     def keep_dm_channels(self, channels: dict[str, str]) -> None:
         """Remember the bot's DM channel with each person (user id to channel id), in one statement."""
         if channels:
-            self.session.connection().execute(_KEEP_DM_CHANNEL, [
+            self.session.execute(_KEEP_DM_CHANNEL, [
                 {"b_user": user_id, "b_channel": channel_id} for user_id, channel_id in channels.items()])
 
 
@@ -147,12 +147,12 @@ class DeliveryRepository(Repository):
         """Set status, due_at and reason of many deliveries in one statement (b_id, b_status, b_due,
         b_reason, b_now each)."""
         if changes:
-            self.session.connection().execute(_DECIDE, changes)
+            self.session.execute(_DECIDE, changes)
 
     def mark_sent_many(self, posts: dict[int, str], now: datetime) -> None:
         """Queued deliveries become sent with their post id (delivery id to post id), in one statement."""
         if posts:
-            self.session.connection().execute(_MARK_SENT, [
+            self.session.execute(_MARK_SENT, [
                 {"b_id": delivery_id, "b_post": post_id, "b_now": now} for delivery_id, post_id in posts.items()])
 
     def mark_undelivered(self, delivery_ids: list[int], reason: str, now: datetime) -> int:
@@ -182,6 +182,23 @@ class DeliveryRepository(Repository):
             select(Delivery).where(Delivery.user_id == user_id, Delivery.status == "sent", Delivery.window_end > now)
             .order_by(Delivery.due_at.desc()).limit(1)).one_or_none()
 
+    def clear_nudges(self, user_id: str, now: datetime) -> None:
+        """No reminder for any of the person's prompts not yet answered."""
+        self.session.execute(update(Delivery).where(Delivery.user_id == user_id,
+                                                    Delivery.status.in_(("scheduled", "queued", "sent")))
+                             .values(nudge_at=None, updated_at=now))
+
+    def waiting_for(self, user_id: str, now: datetime) -> list[Delivery]:
+        """The person's deliveries planned and not yet due."""
+        return list(self.session.scalars(select(Delivery).where(
+            Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now)))
+
+    def purge_finished(self, before: datetime) -> int:
+        """Deliveries due before `before` that are over (sent, answered, skipped or expired): retention."""
+        result = self.session.execute(delete(Delivery).where(
+            Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "expired"))))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     def nudges_due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(
             select(Delivery).where(Delivery.status == "sent", Delivery.nudge_at.is_not(None), Delivery.nudge_at <= now,
@@ -190,6 +207,9 @@ class DeliveryRepository(Repository):
 
 
 class ReflectionRepository(Repository):
+    def get(self, reflection_id: int) -> Reflection | None:
+        return self.session.get(Reflection, reflection_id)
+
     def add(self, reflection: Reflection) -> Reflection:
         self.session.add(reflection)
         self.session.flush()
@@ -199,6 +219,15 @@ class ReflectionRepository(Repository):
         """A reflection only ever comes back to the person who wrote it."""
         return self.session.scalars(
             select(Reflection).where(Reflection.id == reflection_id, Reflection.user_id == user_id)).one_or_none()
+
+    def event_answer(self, user_id: str, event_key: str) -> Reflection | None:
+        """The person's answer to the prompt before an event (the pair shares `event_key`)."""
+        return self.session.scalars(
+            select(Reflection).join(Delivery, Delivery.id == Reflection.delivery_id)
+            .join(PromptRun, PromptRun.id == Delivery.run_id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(Reflection.user_id == user_id, PromptSchedule.event_key == event_key,
+                   PromptSchedule.event_part == "before")
+            .order_by(Reflection.created_at.desc()).limit(1)).one_or_none()
 
     def recent(self, user_id: str, limit: int) -> list[Reflection]:
         return list(self.session.scalars(

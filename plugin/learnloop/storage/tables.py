@@ -193,6 +193,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(String(500))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    """The worker holding the lease while it carries the message out; it renews the lease while it works."""
 
 
 class Member(Base):
@@ -234,6 +236,12 @@ class PromptSchedule(Base):
     planned_through: Mapped[date | None] = mapped_column(Date)
     created_by: Mapped[str] = mapped_column(UserId)
     created_at: Mapped[datetime]
+    event_name: Mapped[str | None] = mapped_column(String(100))
+    event_date: Mapped[date | None] = mapped_column(Date)
+    event_part: Mapped[str | None] = mapped_column(String(6))
+    """An event prompt's place: 'before' (the day before the event) or 'after' (on the day)."""
+    event_key: Mapped[str | None] = mapped_column(String(16))
+    """Shared by an event's prompts before and after."""
 
 
 class PromptRun(Base):
@@ -329,12 +337,15 @@ class Announcement(Base):
 
 
 class SigninLink(Base):
-    """A one-time sign-in link the bot hands to one person; only its hash is stored."""
+    """A one-time link the bot hands to one person (to sign in, or to download their data); only its hash is
+    stored."""
 
     __tablename__ = "signin_links"
+    __table_args__ = (CheckConstraint("purpose IN ('signin', 'mydata')", name="purpose_known"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(10), default="signin", server_default="signin")
     user_id: Mapped[str] = mapped_column(UserId)
     username: Mapped[str | None] = mapped_column(String(64))
     next_path: Mapped[str] = mapped_column(String(500))
@@ -352,13 +363,11 @@ class WeeklyCount(Base):
     week: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(30), primary_key=True)
     value: Mapped[int] = mapped_column(Integer, default=0)
-    members: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """Distinct members (people's hashes, items, threads) behind this week's value, kept by the fold."""
 
 
 class WeeklyMember(Base):
-    """Who (pseudonymously) or what stood behind a weekly measure, so distinct counts over any period
-    need no rescan of history. People appear only as keyed hashes, never as ids."""
+    """Who (pseudonymously) or what stood behind a weekly measure, so distinct counts over any weeks need
+    no rescan of history. People appear only as keyed hashes, never as ids."""
 
     __tablename__ = "weekly_members"
 
@@ -368,18 +377,20 @@ class WeeklyMember(Base):
     member: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
-class PeriodMember(Base):
-    """Distinct members behind a measure over one of the page's fixed periods (the last 4 or 12 weeks),
-    kept by the worker: counting distinct members over weeks costs more the more items and threads a
-    community has. Every stored row equals the count over its own weeks."""
+class ReleaseBlock(Base):
+    """Consecutive weeks of one measure that together cover at least k people once `closed`: the only
+    stretches of time a dashboard releases figures for (see domain.disclosure). Kept by the fold; a closed
+    block keeps its weeks for good."""
 
-    __tablename__ = "period_members"
+    __tablename__ = "release_blocks"
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
-    first_week: Mapped[date] = mapped_column(Date, primary_key=True)
-    weeks: Mapped[int] = mapped_column(Integer, primary_key=True)
     metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    first_week: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_week: Mapped[date] = mapped_column(Date)
     value: Mapped[int] = mapped_column(Integer)
+    people: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[bool] = mapped_column(Boolean)
 
 
 class ScoreBasis(Base):

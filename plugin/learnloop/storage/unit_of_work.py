@@ -1,4 +1,4 @@
-"""One use case, one transaction: a unit of work hands out repositories over one session."""
+"""One use case, one transaction: a unit of work hands out repositories over one Session."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from learnloop.storage.dashboard_reads import DashboardReads
+from learnloop.storage.outbox import Outbox
 from learnloop.storage.prompt_repositories import (
     DeliveryRepository,
     MemberRepository,
@@ -15,59 +17,60 @@ from learnloop.storage.prompt_repositories import (
     ScheduleRepository,
 )
 from learnloop.storage.repositories import (
+    AnnouncementRepository,
     CommunityRepository,
     ContentRepository,
     CursorRepository,
     EventLog,
     FeedbackRepository,
-    KnownRows,
-    Outbox,
+    LinkRepository,
     RatingRepository,
     SecretRepository,
 )
-from learnloop.storage.transaction import Transaction
+from learnloop.storage.rollup_store import RollupStore
 
 
 class UnitOfWork:
-    """Commits only when told to; leaving it rolls back anything not committed."""
+    """Commits only when told to; leaving it rolls back anything not committed. Work after a commit is a
+    new transaction."""
 
-    def __init__(self, engine: Engine, sessions: sessionmaker[Session], known: KnownRows | None = None) -> None:
-        self._engine = engine
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
-        self._known = known if known is not None else KnownRows()
 
     def __enter__(self) -> UnitOfWork:
-        tx = self.transaction = Transaction(self._engine, self._sessions)
-        self.secrets = SecretRepository(tx)
-        self.communities = CommunityRepository(tx, self._known)
-        self.items = ContentRepository(tx, self._known)
-        self.ratings = RatingRepository(tx)
-        self.feedback = FeedbackRepository(tx)
-        self.events = EventLog(tx)
-        self.outbox = Outbox(tx)
-        self.members = MemberRepository(tx)
-        self.schedules = ScheduleRepository(tx)
-        self.runs = RunRepository(tx)
-        self.deliveries = DeliveryRepository(tx)
-        self.reflections = ReflectionRepository(tx)
-        self.cursors = CursorRepository(tx)
+        session = self.session = self._sessions()
+        self.secrets = SecretRepository(session)
+        self.communities = CommunityRepository(session)
+        self.items = ContentRepository(session)
+        self.ratings = RatingRepository(session)
+        self.feedback = FeedbackRepository(session)
+        self.events = EventLog(session)
+        self.outbox = Outbox(session)
+        self.members = MemberRepository(session)
+        self.schedules = ScheduleRepository(session)
+        self.runs = RunRepository(session)
+        self.deliveries = DeliveryRepository(session)
+        self.reflections = ReflectionRepository(session)
+        self.cursors = CursorRepository(session)
+        self.links = LinkRepository(session)
+        self.announcements = AnnouncementRepository(session)
+        self.rollups = RollupStore(session)
+        self.dashboards = DashboardReads(session)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.transaction.close()
-
-    @property
-    def session(self) -> Session:
-        """The ORM view of this unit of work's transaction."""
-        return self.transaction.session
+        self.session.close()
 
     def commit(self) -> None:
-        self.transaction.commit()
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
 
     def flush(self) -> None:
-        self.transaction.flush()
+        self.session.flush()
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

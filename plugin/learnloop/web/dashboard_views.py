@@ -1,4 +1,6 @@
-"""A community's dashboard for its owners: group figures only, every people figure held to k."""
+"""A community's dashboard, for its members (read-only) and its owners (with the feedback list and the
+exports). Every figure is released through domain.disclosure; the page, the CSV and the JSON show the same
+figures."""
 
 from __future__ import annotations
 
@@ -6,20 +8,24 @@ import csv
 import io
 import json
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
+from typing import Any, Literal
 
-from flask import Blueprint, Response, abort, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 
-from learnloop.bootstrap import Runtime
-from learnloop.mattermost.ownership import is_community_owner
+from learnloop.domain.disclosure import Figure
 from learnloop.services import dashboard as dashboards
 from learnloop.web.charts import split_chart, trend_chart
-from learnloop.web.session import csrf_token, current_visitor, require_csrf
+from learnloop.context import Service
+from learnloop.web.session import Visitor, csrf_token, current_visitor, require_csrf
 
-bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
-OWNERSHIP_SECONDS = 300
+Role = Literal["owner", "member"]
+Access = Callable[[str, str], Role | None]
+"""Who someone is in a community, by its channel id and their user id."""
+ACCESS_SECONDS = 300
 PERIODS = {"4w": 4, "12w": 12}
-MAX_CUSTOM_DAYS = 2 * 366
+MAX_CUSTOM_WEEKS = 105
 LABELS = {
     "ratings": "Ratings given", "items_rated": "Items rated", "links_shared": "Links shared",
     "new_pages": "New wiki pages", "page_updates": "Wiki page updates", "threads": "Threads with replies",
@@ -33,115 +39,145 @@ SECTIONS = {
     "People to people": ("threads", "replies", "mentions", "reflections_shared", "reflection_ratings"),
     "Reflection": ("prompts_sent", "prompts_answered", "reflections"),
 }
+TREND = ("ratings", "links_shared", "replies", "reflections")
+SPLIT_LABELS = {"private": "Kept private", "shared": "Shared with the community", "published": "Published to the wiki"}
 
 
-def _runtime() -> Runtime:
-    return current_app.extensions["learnloop"]
+def span_text(figure: Figure) -> str:
+    """The weeks a figure covers, when it does not cover all the weeks asked for."""
+    if figure.withheld or figure.complete or figure.first is None or figure.last is None:
+        return ""
+    return f"weeks of {figure.first:%d %b} to {figure.last:%d %b %Y}"
 
 
-def _owner_of(runtime: Runtime, community_id: int) -> None:
-    """403 for anyone but the community's owners; the answer is kept in the session for 5 minutes."""
-    visitor = current_visitor()
-    if visitor is None:
-        abort(401, description="sign in first: type /learn dashboard in your community's channel")
-    cache = session.get("owns", {})
-    if cache.get(str(community_id), 0) > time.time():
-        return
-    with runtime.reader() as uow:
-        community = uow.communities.get(community_id)
-    if community is None or not is_community_owner(runtime, community.channel_id, visitor.user_id):
-        abort(403, description="only this community's owners can see its dashboard")
-    cache[str(community_id)] = time.time() + OWNERSHIP_SECONDS
-    session["owns"] = cache
+def rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
+    """The figures as rows, for the CSV and the JSON: each with the weeks it covers."""
+    found: list[dict[str, object]] = []
 
+    def add(scope: str, measure: str, figure: Figure) -> None:
+        found.append({"scope": scope, "measure": measure, "value": figure.export(),
+                      "from_week": figure.first.isoformat() if figure.first and not figure.withheld else "",
+                      "to_week": figure.last.isoformat() if figure.last and not figure.withheld else ""})
 
-def _period(runtime: Runtime) -> tuple[dashboards.Period, str]:
-    today = runtime.clock().date()
-    choice = request.args.get("period", "4w")
-    if choice in PERIODS:
-        return dashboards.Period.last_weeks(today, PERIODS[choice]), choice
-    if choice != "custom":
-        abort(400, description="period must be 4w, 12w or custom (with start and end as YYYY-MM-DD)")
-    try:
-        first, last = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
-    except (KeyError, ValueError):
-        abort(400, description="a custom period needs start and end as YYYY-MM-DD, for example 2026-09-01")
-    if last < first or (last - first) > timedelta(days=MAX_CUSTOM_DAYS):
-        abort(400, description=f"the custom period must run forwards and span at most {MAX_CUSTOM_DAYS} days")
-    return dashboards.Period(first, last), choice
-
-
-def _load(community_id: int) -> tuple[Runtime, dashboards.Dashboard, str, str]:
-    runtime = _runtime()
-    _owner_of(runtime, community_id)
-    period, choice = _period(runtime)
-    with runtime.reader() as uow:
-        community = uow.communities.get(community_id)
-        view = dashboards.build(uow, community_id, period, runtime.settings.min_group_size)
-    return runtime, view, choice, community.name if community else ""
-
-
-@bp.get("/<int:community_id>")
-def page(community_id: int) -> str:
-    runtime, view, choice, name = _load(community_id)
-    weeks = view.period.weeks
-    trend = trend_chart("Learning activity by week", weeks, {
-        LABELS[m]: [view.weekly[w][m].value for w in weeks] for m in ("ratings", "links_shared", "replies", "reflections")
-    })
-    split = split_chart("From each other or from content, by week", weeks,
-                        [view.weekly_from_each_other[w].value for w in weeks])
-    return render_template("dashboard.html", view=view, name=name, choice=choice, labels=LABELS, sections=SECTIONS,
-                           trend_svg=trend, split_svg=split, csrf_token=csrf_token(), weeks=weeks)
-
-
-def _rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    for week in view.period.weeks:
-        for metric, figure in view.weekly[week].items():
-            rows.append({"week": week.isoformat(), "measure": metric, "value": figure.export()})
+    for metric, blocks in view.rows.items():
+        for row in blocks:
+            add("weeks", metric, row.figure if not row.figure.withheld else
+                Figure(None, view.k, row.first, row.last, False))
+    for metric, weekly in view.weekly.items():
+        if metric in view.rows:
+            continue
+        for figure in weekly.values():
+            add("weeks", metric, figure)
     for metric, figure in view.totals.items():
-        rows.append({"week": "period", "measure": metric, "value": figure.export()})
-    rows.append({"week": "period", "measure": "from_each_other_percent", "value": view.from_each_other.export()})
-    rows.append({"week": "period", "measure": "prompt_response_rate_percent", "value": view.response_rate.export()})
+        add("period", metric, figure)
+    add("period", "from_each_other_percent", view.from_each_other)
+    add("period", "prompt_response_rate_percent", view.response_rate)
     for name, figure in view.reflection_split.items():
-        rows.append({"week": "period", "measure": f"reflections_{name}_split", "value": figure.export()})
-    return rows
+        add("period", f"reflections_{name}", figure)
+    return found
 
 
-@bp.get("/<int:community_id>/export.csv")
-def export_csv(community_id: int) -> Response:
-    _, view, _, _ = _load(community_id)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["week", "measure", "value"])
-    writer.writeheader()
-    writer.writerows(_rows(view))
-    response = Response(buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f"attachment; filename=community-{community_id}.csv"
-    return response
+def blueprint(site: Service, access: Access) -> Blueprint:
+    bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
 
+    def role_in(community_id: int) -> tuple[Visitor, Role]:
+        """401 before signing in; 403 for anyone outside the community. The answer is kept in the session for
+        a few minutes."""
+        visitor = current_visitor()
+        if visitor is None:
+            abort(401, description="sign in first: type /learn dashboard in your community's channel")
+        known = session.get("roles", {})
+        role, until = known.get(str(community_id), (None, 0))
+        if role and until > time.time():
+            return visitor, role
+        with site.reader() as uow:
+            community = uow.communities.get(community_id)
+        found = access(community.channel_id, visitor.user_id) if community is not None else None
+        if found is None:
+            abort(403, description="only this community's members can see its dashboard")
+        known[str(community_id)] = (found, time.time() + ACCESS_SECONDS)
+        session["roles"] = known
+        return visitor, found
 
-@bp.get("/<int:community_id>/export.json")
-def export_json(community_id: int) -> Response:
-    _, view, _, _ = _load(community_id)
-    body = {"community_id": community_id, "period": {"start": view.period.first.isoformat(),
-                                                     "end": view.period.last.isoformat()},
-            "min_group_size": view.k, "stage": view.stage.name, "rows": _rows(view),
-            "top_content": [vars(item) for item in view.top]}
-    return Response(json.dumps(body, indent=2), mimetype="application/json")
+    def owner_of(community_id: int) -> None:
+        if role_in(community_id)[1] != "owner":
+            abort(403, description="only this community's owners can see its feedback and exports")
 
+    def period() -> tuple[dashboards.Period, str]:
+        today = site.clock().date()
+        choice = request.args.get("period", "4w")
+        if choice in PERIODS:
+            return dashboards.Period.last_weeks(today, PERIODS[choice]), choice
+        if choice != "custom":
+            abort(400, description="period must be 4w, 12w or custom (with start and end as YYYY-MM-DD)")
+        try:
+            first, last = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
+        except (KeyError, ValueError):
+            abort(400, description="a custom period needs start and end as YYYY-MM-DD, for example 2026-09-01")
+        chosen = dashboards.Period.whole_weeks(first, last)
+        if chosen.last < chosen.first or len(chosen.weeks) > MAX_CUSTOM_WEEKS:
+            abort(400, description=f"the custom period must run forwards and span at most {MAX_CUSTOM_WEEKS} weeks")
+        return chosen, choice
 
-@bp.post("/<int:community_id>/feedback/<int:feedback_id>")
-def triage(community_id: int, feedback_id: int) -> Response:
-    runtime = _runtime()
-    _owner_of(runtime, community_id)
-    require_csrf()
-    status = request.form.get("status", "")
-    try:
-        with runtime.uow() as uow:
-            found = dashboards.triage(uow, community_id, feedback_id, status)
-    except ValueError as exc:
-        abort(400, description=str(exc))
-    if not found:
-        abort(404, description="no such feedback in this community")
-    kept = {name: request.args[name] for name in ("period", "start", "end") if name in request.args}
-    return redirect(url_for("dashboards.page", community_id=community_id, **kept), code=303)
+    def load(community_id: int, *, owner: bool) -> tuple[dashboards.Dashboard, str, str, Role]:
+        _, role = role_in(community_id)
+        if owner and role != "owner":
+            abort(403, description="only this community's owners can see its feedback and exports")
+        chosen, choice = period()
+        with site.reader() as uow:
+            community = uow.communities.get(community_id)
+            view = dashboards.build(uow, community_id, chosen, site.settings.min_group_size,
+                                    with_feedback=role == "owner")
+        return view, choice, community.name if community else "", role
+
+    @bp.get("/<int:community_id>")
+    def page(community_id: int) -> str:
+        view, choice, name, role = load(community_id, owner=False)
+        weeks = view.period.weeks
+        trend = trend_chart("Learning activity by week", weeks, {
+            LABELS[m]: [view.weekly[m][w].value for w in weeks] for m in TREND})
+        split = split_chart("From each other or from content, by week", weeks,
+                            [view.weekly_from_each_other[w].value for w in weeks])
+        return render_template("dashboard.html", view=view, name=name, choice=choice, labels=LABELS,
+                               sections=SECTIONS, trend_svg=trend, split_svg=split, csrf_token=csrf_token(),
+                               weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
+                               query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6))
+
+    @bp.get("/<int:community_id>/export.csv")
+    def export_csv(community_id: int) -> Response:
+        view, _, _, _ = load(community_id, owner=True)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=["scope", "measure", "from_week", "to_week", "value"])
+        writer.writeheader()
+        writer.writerows(rows(view))
+        response = Response(buffer.getvalue(), mimetype="text/csv")
+        response.headers["Content-Disposition"] = f"attachment; filename=community-{community_id}.csv"
+        return response
+
+    @bp.get("/<int:community_id>/export.json")
+    def export_json(community_id: int) -> Response:
+        view, _, _, _ = load(community_id, owner=True)
+        body: dict[str, Any] = {
+            "community_id": community_id,
+            "period": {"first_week": view.period.first.isoformat(), "last_week": view.period.last.isoformat()},
+            "min_group_size": view.k, "stage": view.stage.name, "rows": rows(view),
+            "top_content": [{"title": item.title, "url": item.url, "kind": item.kind,
+                             "score": round(item.score, 1), "ratings": item.ratings} for item in view.top]}
+        return Response(json.dumps(body, indent=2), mimetype="application/json")
+
+    @bp.post("/<int:community_id>/feedback/<int:feedback_id>")
+    def triage(community_id: int, feedback_id: int) -> Response:
+        owner_of(community_id)
+        require_csrf()
+        status = request.form.get("status", "")
+        try:
+            with site.uow() as uow:
+                found = dashboards.triage(uow, community_id, feedback_id, status)
+        except ValueError as exc:
+            abort(400, description=str(exc))
+        if not found:
+            abort(404, description="no such feedback in this community")
+        kept = {name: request.args[name] for name in ("period", "start", "end") if name in request.args}
+        return redirect(url_for("dashboards.page", community_id=community_id, **kept), code=303)
+
+    return bp

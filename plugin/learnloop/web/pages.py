@@ -1,100 +1,32 @@
-"""Pages people open in a browser: sign-in from a one-time link, and rating a wiki page."""
+"""Pages people open in a browser: sign-in from a one-time link, rating a wiki page, downloading one's own
+data, and what learnloop keeps and who sees it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request
+import json
 
-from learnloop.bootstrap import Runtime
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+
 from learnloop.domain.ratings import MAX_COMMENT_LENGTH, STAR_LABELS, InvalidRating
 from learnloop.domain.urls import InvalidUrl, normalise_url
-from learnloop.services import signin
-from learnloop.services.rating import Rater, rate_url
-from learnloop.web.session import Visitor, csrf_token, current_visitor, require_csrf, sign_in
+from learnloop.services import links, personal_data
+from learnloop.services.rating import Rater, rate_url, standing
+from learnloop.context import Service
+from learnloop.web.errors import message_page
+from learnloop.web.session import (
+    Visitor,
+    bind_link,
+    csrf_token,
+    current_visitor,
+    link_bound,
+    require_csrf,
+    sign_in,
+)
 
-bp = Blueprint("pages", __name__)
-
-
-def _runtime() -> Runtime:
-    return current_app.extensions["learnloop"]
-
-
-def message(heading: str, text: str, status: int) -> tuple[str, int]:
-    return render_template("message.html", heading=heading, text=text), status
-
-
-@bp.get("/signin/<token>")
-def signin_page(token: str) -> tuple[str, int]:
-    """Shows a button rather than signing in on GET: link previews must not use up the link."""
-    runtime = _runtime()
-    with runtime.uow() as uow:
-        usable = signin.peek(uow, token, runtime.clock())
-    if not usable:
-        return message("This link has expired", "Sign-in links work once, for ten minutes. "
-                       "Type /learn signin in Mattermost for a new one.", 403)
-    return render_template("signin.html"), 200
-
-
-@bp.post("/signin/<token>")
-def signin_submit(token: str) -> Response | tuple[str, int]:
-    runtime = _runtime()
-    try:
-        with runtime.uow() as uow:
-            signed_in = signin.redeem(uow, token, runtime.clock())
-    except signin.InvalidLink:
-        return message("This link has expired", "Sign-in links work once, for ten minutes. "
-                       "Type /learn signin in Mattermost for a new one.", 403)
-    sign_in(Visitor(signed_in.user_id, signed_in.username))
-    return redirect(signin.safe_next(signed_in.next_path), code=303)
-
-
-@bp.get("/")
-def home() -> tuple[str, int]:
-    visitor = current_visitor()
-    if visitor is None:
-        return message("learnloop", "Type /learn signin in Mattermost to sign in.", 200)
-    return message(f"Signed in as {visitor.username or visitor.user_id}",
-                   "You can now rate wiki pages with their \"Was this useful?\" box.", 200)
-
-
-def _rate_context(url: str, title: str | None, visitor: Visitor, **extra: object) -> dict[str, object]:
-    return {"url": url, "title": title, "visitor": visitor, "csrf_token": csrf_token(),
-            "scale": sorted(STAR_LABELS.items(), reverse=True), "max_comment": MAX_COMMENT_LENGTH, **extra}
-
-
-@bp.get("/rate")
-def rate_page() -> tuple[str, int]:
-    visitor = current_visitor()
-    if visitor is None:
-        return message("Sign in to rate", "Type /learn signin in Mattermost, open the link, then rate this page "
-                       "again. Your rating is the same one you would give in chat.", 401)
-    try:
-        url = normalise_url(request.args.get("url", ""))
-    except InvalidUrl as exc:
-        return message("Nothing to rate", f"{exc}.", 400)
-    runtime = _runtime()
-    with runtime.uow() as uow:
-        item = uow.items.by_url(url)
-        rating = uow.ratings.of(item.id, visitor.user_id) if item else None
-    current = rating.stars if rating else None
-    return render_template("rate.html", **_rate_context(url, item.title if item else None, visitor,
-                                                        current=current, outcome=None)), 200
-
-
-@bp.post("/rate")
-def rate_submit() -> tuple[str, int]:
-    visitor = current_visitor()
-    if visitor is None:
-        return message("Sign in to rate", "Your sign-in has expired. Type /learn signin in Mattermost.", 401)
-    require_csrf()
-    runtime = _runtime()
-    try:
-        with runtime.uow() as uow:
-            outcome = rate_url(uow, runtime.settings, Rater(visitor.user_id), request.form.get("url", ""),
-                               request.form.get("stars", ""), request.form.get("comment"), runtime.clock())
-    except (InvalidUrl, InvalidRating) as exc:
-        return message("Not rated", f"{exc}.", 400)
-    return render_template("rate.html", **_rate_context(outcome.url, outcome.title, visitor, current=outcome.stars,
-                                                        outcome=outcome)), 200
+EXPIRED = ("This link has expired", "Links from learnloop's bot work once, for ten minutes, in the browser that "
+           "opened them.")
+NEW_LINK = {"signin": "Type /learn signin in Mattermost for a new one.",
+            "mydata": "Type /learn mydata in Mattermost for a new one."}
 
 
 WIDGET_JS = """(function () {
@@ -126,11 +58,115 @@ WIDGET_JS = """(function () {
 """
 
 
-@bp.get("/widget.js")
-def widget() -> Response:
-    import json
+def blueprint(site: Service) -> Blueprint:
+    bp = Blueprint("pages", __name__)
 
-    body = WIDGET_JS % {"base": json.dumps(_runtime().settings.public_url_text)}
-    response = Response(body, mimetype="application/javascript")
-    response.headers["Cache-Control"] = "public, max-age=3600"
-    return response
+    def expired(purpose: str) -> tuple[str, int]:
+        return message_page(*EXPIRED, 403, next_step=NEW_LINK[purpose])
+
+    def confirm_page(purpose: str, template: str) -> tuple[str, int]:
+        """Shows a button rather than acting on GET: link previews must not use up a link."""
+        token = request.args.get("token", "")
+        with site.reader() as uow:
+            usable = links.peek(uow, token, site.clock(), purpose=purpose)
+        if not usable:
+            return expired(purpose)
+        return render_template(template, token=token, nonce=bind_link(links.token_hash(token))), 200
+
+    def redeem(purpose: str) -> links.Redeemed | tuple[str, int]:
+        token = request.form.get("token", "")
+        if not link_bound(links.token_hash(token)):
+            return message_page("Open the link again", "This confirmation did not come from the browser that "
+                                "opened the link, so nothing happened.", 403, next_step=NEW_LINK[purpose])
+        try:
+            with site.uow() as uow:
+                return links.redeem(uow, token, site.clock(), purpose=purpose)
+        except links.InvalidLink:
+            return expired(purpose)
+
+    @bp.get("/signin")
+    def signin_page() -> tuple[str, int]:
+        return confirm_page("signin", "signin.html")
+
+    @bp.post("/signin")
+    def signin_submit() -> Response | tuple[str, int]:
+        redeemed = redeem("signin")
+        if isinstance(redeemed, tuple):
+            return redeemed
+        sign_in(Visitor(redeemed.user_id, redeemed.username))
+        return redirect(links.safe_next(redeemed.next_path), code=303)
+
+    @bp.get("/mydata")
+    def mydata_page() -> tuple[str, int]:
+        return confirm_page("mydata", "mydata.html")
+
+    @bp.post("/mydata")
+    def mydata_download() -> Response | tuple[str, int]:
+        redeemed = redeem("mydata")
+        if isinstance(redeemed, tuple):
+            return redeemed
+        with site.reader() as uow:
+            data = personal_data.export(uow, redeemed.user_id, site.signing_key, site.clock())
+        response = Response(json.dumps(data, indent=2, ensure_ascii=False, default=str),
+                            mimetype="application/json")
+        response.headers["Content-Disposition"] = "attachment; filename=learnloop-my-data.json"
+        return response
+
+    @bp.get("/privacy")
+    def privacy() -> tuple[str, int]:
+        settings = site.settings
+        return render_template("privacy.html", k=settings.min_group_size, retention_days=settings.retention_days), 200
+
+    @bp.get("/")
+    def home() -> tuple[str, int]:
+        visitor = current_visitor()
+        if visitor is None:
+            return message_page("learnloop", "Type /learn signin in Mattermost to sign in.", 200)
+        return message_page(f"Signed in as {visitor.username or visitor.user_id}",
+                            "You can now rate wiki pages with their \"Was this useful?\" box.", 200)
+
+    def rate_context(url: str, title: str | None, visitor: Visitor, **extra: object) -> dict[str, object]:
+        return {"url": url, "title": title, "visitor": visitor, "csrf_token": csrf_token(),
+                "scale": sorted(STAR_LABELS.items(), reverse=True), "max_comment": MAX_COMMENT_LENGTH,
+                "k": site.settings.min_group_size, **extra}
+
+    @bp.get("/rate")
+    def rate_page() -> tuple[str, int]:
+        visitor = current_visitor()
+        if visitor is None:
+            return message_page("Sign in to rate", "Your rating here is the same one you would give in chat.", 401,
+                                next_step="Type /learn signin in Mattermost, open the link, then rate this page "
+                                          "again.")
+        try:
+            url = normalise_url(request.args.get("url", ""))
+        except InvalidUrl as exc:
+            return message_page("Nothing to rate", f"{exc}.", 400)
+        with site.reader() as uow:
+            found = standing(uow, url, visitor.user_id)
+        return render_template("rate.html", **rate_context(
+            url, found.title if found else None, visitor, standing=found,
+            rated=bool(found and found.my_stars) and request.args.get("rated") == "1")), 200
+
+    @bp.post("/rate")
+    def rate_submit() -> Response | tuple[str, int]:
+        visitor = current_visitor()
+        if visitor is None:
+            return message_page("Sign in to rate", "Your sign-in has expired.", 401,
+                                next_step="Type /learn signin in Mattermost.")
+        require_csrf()
+        try:
+            with site.uow() as uow:
+                outcome = rate_url(uow, site.settings, Rater(visitor.user_id), request.form.get("url", ""),
+                                   request.form.get("stars", ""), request.form.get("comment"), site.clock())
+        except (InvalidUrl, InvalidRating) as exc:
+            return message_page("Not rated", f"{exc}.", 400)
+        return redirect(url_for("pages.rate_page", url=outcome.url, rated="1"), code=303)
+
+    @bp.get("/widget.js")
+    def widget() -> Response:
+        body = WIDGET_JS % {"base": json.dumps(site.settings.public_url_text)}
+        response = Response(body, mimetype="application/javascript")
+        response.headers["Cache-Control"] = "public, max-age=3600"
+        return response
+
+    return bp

@@ -8,16 +8,11 @@ import hmac
 import secrets
 from dataclasses import dataclass
 
-from flask import Flask, Request, Response, abort, g, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
-from itsdangerous import URLSafeTimedSerializer
-
-from learnloop.bootstrap import Runtime
+from flask import Flask, Response, abort, g, request, session
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
-
-EVERY_RESPONSE_HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin"))
+SESSION_HOURS = 12
 
 
 @dataclass(frozen=True)
@@ -26,35 +21,10 @@ class Visitor:
     username: str | None
 
 
-class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, minus their cost on requests that carry no cookie (every webhook
-    and slash command): the signing serializer is built once, not per request."""
-
-    _serializer: tuple[object, URLSafeTimedSerializer | None] | None = None
-
-    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
-        if self._serializer is None or self._serializer[0] != keys:
-            self._serializer = (keys, super().get_signing_serializer(app))
-        return self._serializer[1]
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if "HTTP_COOKIE" not in request.environ and app.secret_key:
-            return self.session_class()
-        return super().open_session(app, request)
-
-    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        if not session and not session.modified and not session.accessed:
-            return  # nothing to set, remove or vary on, as after every webhook (Flask reads seven settings first)
-        super().save_session(app, session, response)
-
-
-def configure(app: Flask, runtime: Runtime) -> None:
-    app.session_interface = CookieSessions()
-    app.secret_key = runtime.signing_key
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=runtime.settings.public_url_text.startswith("https://"),
-                      SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * 12)
+def configure(app: Flask, secret_key: bytes, *, secure: bool) -> None:
+    app.secret_key = secret_key
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
+                      SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * SESSION_HOURS)
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -65,7 +35,8 @@ def configure(app: Flask, runtime: Runtime) -> None:
             headers.setdefault("Content-Security-Policy", policy)
             headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")
-        headers.extend(EVERY_RESPONSE_HEADERS)  # no view sets these, so no check for one already there
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
 
@@ -92,3 +63,20 @@ def require_csrf() -> None:
     expected = session.get("csrf", "")
     if not expected or not hmac.compare_digest(str(sent), str(expected)):
         abort(400, description="the form's security token is missing or out of date; reload the page and try again")
+
+
+def bind_link(token_hash: str) -> str:
+    """The browser that opens a one-time link gets a nonce for it in its session; confirming the link needs
+    it back. A page elsewhere that posts someone's link to another browser (login CSRF) has no nonce there:
+    the session cookie is SameSite=Lax, so a cross-site POST carries none."""
+    nonce = secrets.token_urlsafe(24)
+    opened = dict(session.get("links", {}))
+    opened[token_hash[:16]] = nonce
+    session["links"] = dict(list(opened.items())[-4:])
+    return nonce
+
+
+def link_bound(token_hash: str) -> bool:
+    sent = request.form.get("nonce", "")
+    expected = dict(session.get("links", {})).get(token_hash[:16], "")
+    return bool(expected) and hmac.compare_digest(str(sent), str(expected))

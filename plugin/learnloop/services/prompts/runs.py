@@ -1,21 +1,97 @@
-"""Decide, per due delivery, whether to send it now, later, or not at all; queue the sends.
+"""A prompt's way to each member: schedules become runs, each run one delivery per member due at the member's
+own local time, and each due delivery a decision: send now, wait, or skip.
 
-Decisions are taken from a read (no write lock), then carried out in one short transaction
-together with the outbox messages: a delivery is `queued` exactly when its send is in the outbox,
-so a crash can neither lose a prompt nor queue it twice."""
+Runs are planned a couple of days ahead by the community's calendar, because a member fourteen hours
+ahead of the community reaches the same local date long before it does. Decisions are taken from a read
+(no write lock), then carried out in one short transaction together with the outbox messages: a delivery
+is `queued` exactly when its send is in the outbox, so a crash can neither lose a prompt nor queue it
+twice."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import Action, Decision, PromptPreferences, delivery_decision
+from learnloop.domain.schedules import local_occurrences
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
-from learnloop.services.prompt_planning import zone
-from learnloop.services.prompt_settings import preferences_of
+from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
 from learnloop.storage.unit_of_work import UnitOfWork
+
+PLAN_AHEAD_DAYS = 2
+
+
+@dataclass(frozen=True)
+class MemberProfile:
+    """What Mattermost tells us about a member when a run is planned."""
+
+    user_id: str
+    username: str | None
+    timezone: str | None
+
+
+def plan_runs(uow: UnitOfWork, now: datetime) -> list[int]:
+    """Create the runs that fall due up to PLAN_AHEAD_DAYS ahead; each local date once, ever.
+
+    After downtime the missed dates are planned too; their deliveries are sent if still
+    inside the answer window and expire otherwise (see deliveries.expire_closed)."""
+    created: list[int] = []
+    for row in uow.schedules.active():
+        community_today = now.astimezone(zone(row.timezone, "UTC")).date()
+        start = max(row.anchor_date, (row.planned_through or row.anchor_date - timedelta(days=1)) + timedelta(days=1))
+        end = community_today + timedelta(days=PLAN_AHEAD_DAYS)
+        if start > end:
+            continue
+        for local_date in local_occurrences(schedule_of(row), row.anchor_date, start, end + timedelta(days=1)):
+            run = uow.runs.ensure(row.id, local_date, now)
+            created.append(run.id)
+        row.planned_through = end
+    uow.commit()
+    return created
+
+
+def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], now: datetime, *,
+                    complete: bool = True) -> int:
+    """One delivery per member of the run's community; planning the same run again adds only newcomers.
+
+    Set-based (a few statements whatever the number of members), and the worker plans a large
+    community in chunks, one transaction each (`complete=False` until the last), so no single
+    transaction holds SQLite's write lock for long."""
+    run = uow.runs.get(run_id)
+    if run is None:
+        return 0
+    row = uow.schedules.get(run.schedule_id)
+    assert row is not None
+    ids = [profile.user_id for profile in members]
+    known = uow.members.many(ids)
+    uow.members.add_many([(p.user_id, p.username, p.timezone) for p in members if p.user_id not in known], now)
+    for profile in members:
+        member = known.get(profile.user_id)
+        if member is None:
+            continue
+        if profile.timezone and member.timezone != profile.timezone:
+            member.timezone = profile.timezone
+        if profile.username and member.username != profile.username:
+            member.username = profile.username
+    uow.flush()
+    known = uow.members.many(ids)
+    planned = uow.deliveries.planned_users(run.id, ids)
+    rows = []
+    for user_id in dict.fromkeys(ids):
+        if user_id in planned:
+            continue
+        member = known[user_id]
+        due, window_end = due_and_window(row, run.local_date, zone(member.timezone, row.timezone),
+                                          preferences_of(member))
+        rows.append({"run_id": run.id, "user_id": user_id, "due_at": due, "window_end": window_end,
+                     "updated_at": now, "nudge_at": nudge_at(due, window_end) if member.nudges else None})
+    uow.deliveries.add_many(rows)
+    if complete:
+        run.members_planned = True
+    uow.commit()
+    return len(rows)
 
 
 @dataclass

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from learnloop.services.prompt_planning import zone
+from learnloop.services.prompts.timing import zone
+from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SNOOZE = timedelta(days=1)
@@ -27,9 +28,10 @@ class PromptView:
     local_window_end: str
     dm_channel_id: str | None = None
     """The bot's DM channel with the person, if Mattermost was asked for it before."""
-
-    def window_text(self, _runtime: object = None) -> str:
-        return self.local_window_end
+    event: str | None = None
+    """An event prompt's event and date, as the DM names them."""
+    earlier_answer: str | None = None
+    """After an event: the person's own answer from before it, still sealed (only their DM opens it)."""
 
 
 def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
@@ -47,13 +49,18 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
         community = uow.communities.get(schedule.community_id)
         member = members.get(delivery.user_id)
         tz = zone(member.timezone if member else None, schedule.timezone)
+        event = (f"{schedule.event_name} on {schedule.event_date:%a %d %b}"
+                 if schedule.event_name and schedule.event_date else None)
+        earlier = (uow.reflections.event_answer(delivery.user_id, schedule.event_key)
+                   if schedule.event_key and schedule.event_part == "after" else None)
         views[delivery.id] = PromptView(
             delivery_id=delivery.id, user_id=delivery.user_id, community_id=schedule.community_id,
             community_name=community.name if community else "your community", questions=list(schedule.questions),
             default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
             window_end=delivery.window_end,
             local_window_end=delivery.window_end.astimezone(tz).strftime("%a %d %b %H:%M"),
-            dm_channel_id=member.dm_channel_id if member else None,
+            dm_channel_id=member.dm_channel_id if member else None, event=event,
+            earlier_answer=earlier.body if earlier else None,
         )
     return views
 
@@ -102,7 +109,7 @@ class NotYourPrompt(LookupError):
     """The prompt is someone else's, or no longer open."""
 
 
-def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime):
+def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> Delivery:
     delivery = uow.deliveries.get(delivery_id, for_update=True)
     if delivery is None or delivery.user_id != user_id:
         raise NotYourPrompt("this prompt is not yours")

@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
-
-from learnloop.domain import schedules
-from learnloop.domain.preferences import PromptPreferences, parse_duration, parse_quiet_hours, parse_time_of_day
-from learnloop.storage.tables import Delivery, Member
+from learnloop.domain.preferences import parse_duration, parse_quiet_hours, parse_time_of_day
+from learnloop.services.prompts.timing import personal_schedule_due
 from learnloop.storage.unit_of_work import UnitOfWork
-
-
-def preferences_of(member: Member | None) -> PromptPreferences:
-    if member is None:
-        return PromptPreferences()
-    return PromptPreferences(
-        enabled=member.prompts_enabled,
-        paused_until=member.paused_until,
-        time_of_day=schedules.parse_time_of_day(member.time_of_day) if member.time_of_day else None,
-        quiet_hours=parse_quiet_hours(member.quiet_hours) if member.quiet_hours else None,
-        nudges=member.nudges,
-    )
 
 
 def set_enabled(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> None:
@@ -70,19 +55,12 @@ def set_nudges(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> N
     member = uow.members.ensure(user_id, now)
     member.nudges, member.updated_at = enabled, now
     if not enabled:
-        uow.session.execute(update(Delivery).where(Delivery.user_id == user_id,
-                                                   Delivery.status.in_(("scheduled", "queued", "sent")))
-                            .values(nudge_at=None, updated_at=now))
+        uow.deliveries.clear_nudges(user_id, now)
     uow.commit()
 
 
 def _replan_waiting(uow: UnitOfWork, user_id: str, now: datetime) -> None:
-    from learnloop.services.prompt_planning import personal_schedule_due
-
-    waiting = uow.session.scalars(
-        select(Delivery).where(Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now)
-    ).all()
-    for delivery in waiting:
+    for delivery in uow.deliveries.waiting_for(user_id, now):
         due = personal_schedule_due(uow, delivery)
         if due is not None:
             delivery.due_at, delivery.updated_at = due, now

@@ -1,0 +1,202 @@
+"""Disclosure control: no released figure, alone or combined with others, describes fewer than k people.
+
+The method is complementary suppression over a fixed grid of whole weeks, as Viva Glint and Culture Amp
+apply it to survey report cells. For each measure, a community's weeks are grouped, oldest first, into
+consecutive blocks: a block closes at the first week by which at least k distinct people have taken part
+in it; the next block begins the week after. A closed block keeps its weeks for good (late events only
+add to its totals); the weeks after the last closed block are not released until they close a block too.
+
+Every released figure of a measure is the exact sum over whole closed blocks (and weeks before the first
+block, when nobody had taken part) and says which weeks it covers. So any sum or difference of released
+figures, whatever the periods (weekly rows, 4 or 12 weeks, any custom range of whole weeks), is a sum or
+difference of whole blocks, each of which covers at least k people.
+
+The parts of a total (the reflections written, split by what their authors chose) are released block by
+block with complementary suppression: a part with fewer than k people is withheld together with the
+smallest part that has k or more, so the total minus the parts shown is never a small part alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MIN_GROUP_FLOOR = 3
+DEFAULT_MIN_GROUP = 5
+WEEK = timedelta(days=7)
+
+
+class InvalidGroupSize(ValueError):
+    """k below the floor."""
+
+
+def check_min_group(k: int) -> int:
+    if k < MIN_GROUP_FLOOR:
+        raise InvalidGroupSize(f"the minimum group size cannot go below {MIN_GROUP_FLOOR} (got {k})")
+    return k
+
+
+@dataclass(frozen=True)
+class Block:
+    """Consecutive weeks (Mondays `first` to `last`) of one measure, with their total and distinct people."""
+
+    first: date
+    last: date
+    value: int
+    people: int
+    closed: bool
+
+    @property
+    def weeks(self) -> int:
+        return (self.last - self.first) // WEEK + 1
+
+
+@dataclass(frozen=True)
+class WeekFacts:
+    week: date
+    value: int
+    members: frozenset[str]
+
+
+def split_open(start: date, weeks: Iterable[WeekFacts], k: int) -> tuple[list[Block], Block | None]:
+    """The blocks an open stretch beginning at `start` makes: those that reached k distinct people, closed
+    oldest first, and what is left open (None when no week after the last closed one has anything)."""
+    check_min_group(k)
+    closed: list[Block] = []
+    first, value, members, last_seen = start, 0, set[str](), None
+    for facts in sorted((w for w in weeks if w.week >= start), key=lambda w: w.week):
+        value += facts.value
+        members |= facts.members
+        last_seen = facts.week
+        if len(members) >= k:
+            closed.append(Block(first, facts.week, value, len(members), True))
+            first, value, members, last_seen = facts.week + WEEK, 0, set(), None
+    remaining = Block(first, last_seen, value, len(members), False) if last_seen is not None else None
+    return closed, remaining
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure as released: its value over the weeks it covers (Mondays `first` to `last`), or withheld.
+
+    `complete` says whether it covers every week that was asked for."""
+
+    value: float | None
+    k: int
+    first: date | None = None
+    last: date | None = None
+    complete: bool = True
+
+    @property
+    def withheld(self) -> bool:
+        return self.value is None
+
+    def text(self, fmt: str = "{:,.0f}") -> str:
+        return f"fewer than {self.k}" if self.value is None else fmt.format(self.value)
+
+    def export(self) -> float | str:
+        return f"fewer than {self.k}" if self.value is None else self.value
+
+
+def withheld(k: int) -> Figure:
+    return Figure(None, k, complete=False)
+
+
+def open_figure(value: float, first: date, last: date, k: int) -> Figure:
+    """A figure that describes no one (a wiki's page count): released as it is."""
+    return Figure(value, k, first, last, True)
+
+
+def closed_blocks(blocks: Sequence[Block]) -> list[Block]:
+    return sorted((b for b in blocks if b.closed), key=lambda b: b.first)
+
+
+def blocks_inside(blocks: Sequence[Block], first: date, last: date) -> list[Block]:
+    """The closed blocks wholly inside the weeks `first` to `last` (consecutive: blocks tile the weeks)."""
+    return [b for b in closed_blocks(blocks) if first <= b.first and b.last <= last]
+
+
+def covered(blocks: Sequence[Block], first: date, last: date) -> tuple[date, date] | None:
+    """The weeks of `first` to `last` a released figure can cover: the closed blocks wholly inside, and the
+    weeks before the first block began (when nobody had taken part)."""
+    done = closed_blocks(blocks)
+    if not done:
+        return None
+    origin = done[0].first
+    inside = blocks_inside(done, first, last)
+    if inside:
+        start = first if inside[0].first == origin and first < origin else inside[0].first
+        return start, inside[-1].last
+    if first < origin:
+        return first, min(last, origin - WEEK)
+    return None
+
+
+def over_period(blocks: Sequence[Block], first: date, last: date, k: int) -> Figure:
+    """A measure's total over the weeks `first` to `last` (Mondays), summed over whole closed blocks."""
+    span = covered(blocks, first, last)
+    if span is None:
+        return withheld(k)
+    value = sum(b.value for b in blocks_inside(blocks, span[0], span[1]))
+    return Figure(value, k, span[0], span[1], span == (first, last))
+
+
+def parts_of_block(total: int, parts: Mapping[str, tuple[int, int]], k: int) -> dict[str, int | None]:
+    """Which parts of one closed block may be shown (part name to (value, people)); None for withheld.
+
+    Parts with no one are shown (0 describes no one). Parts with fewer than k people are withheld, and with
+    them the smallest part that has k or more, so that the total minus the parts shown always covers at
+    least k people (the parts' people together are the block's). Parts that do not add up to the total
+    (weeks folded before parts were kept) are all withheld."""
+    if sum(value for value, _ in parts.values()) != total:
+        return dict.fromkeys(parts)
+    small = [name for name, (_, people) in parts.items() if 0 < people < k]
+    hidden = set(small)
+    if small:
+        large = sorted((people, name) for name, (_, people) in parts.items() if people >= k)
+        if large:
+            hidden.add(large[0][1])
+    return {name: None if name in hidden else value for name, (value, _) in parts.items()}
+
+
+def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block]], first: date, last: date,
+                      k: int) -> dict[str, Figure]:
+    """Each part's figure over the weeks the total's figure covers: shown only where it is shown in every
+    block there (so what is withheld is, block by block, what `parts_of_block` withholds or more)."""
+    span = covered(total, first, last)
+    if span is None:
+        return {name: withheld(k) for name in parts}
+    complete = span == (first, last)
+    sums: dict[str, int | None] = dict.fromkeys(parts, 0)
+    for block in blocks_inside(total, span[0], span[1]):
+        facts = {}
+        for name, blocks in parts.items():
+            match = next((b for b in blocks if b.first == block.first and b.last == block.last), None)
+            facts[name] = (match.value, match.people) if match else (0, 0)
+        for name, shown in parts_of_block(block.value, facts, k).items():
+            current = sums[name]
+            sums[name] = None if shown is None or current is None else current + shown
+    return {name: withheld(k) if value is None else Figure(value, k, span[0], span[1], complete)
+            for name, value in sums.items()}
+
+
+def same_span(figures: Iterable[Figure]) -> tuple[date, date] | None:
+    """The weeks all these figures cover, when they are released over the very same weeks."""
+    spans = {(f.first, f.last) if not f.withheld else None for f in figures}
+    if len(spans) != 1:
+        return None
+    span = spans.pop()
+    if span is None or span[0] is None or span[1] is None:
+        return None
+    return span[0], span[1]
+
+
+def ratio(numerator: Figure, denominator: Figure, k: int, *, percent: bool = True) -> Figure:
+    """A ratio of two released figures over the same weeks, to a whole percent; withheld otherwise."""
+    span = same_span([numerator, denominator])
+    if span is None or not denominator.value or numerator.value is None:
+        return withheld(k)
+    share = numerator.value / denominator.value
+    return Figure(round(min(share, 1.0) * 100) if percent else share, k, span[0], span[1],
+                  numerator.complete and denominator.complete)

@@ -1,0 +1,100 @@
+"""What the dashboards count: each event's contribution to weekly measures, and the weeks they fall in.
+
+People enter the weekly member sets only as keyed hashes, enough to count distinct people and never
+to name one."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+PEOPLE_METRICS = frozenset({
+    "ratings", "links_shared", "posts", "replies", "mentions", "reflections", "reflections_shared",
+    "reflections_published", "reflection_ratings", "prompts_sent", "prompts_answered",
+})
+"""Measures that describe what people did: released only as sums over weeks that together cover at least
+k distinct people (see domain.disclosure)."""
+REFLECTION_PARTS = ("reflections.private", "reflections.community", "reflections.wiki")
+"""The reflections written, split by what their authors chose when writing: parts of `reflections`, released
+over its blocks with complementary suppression."""
+DISTINCT_THINGS = {"items_rated": "ratings", "threads": "replies"}
+"""Measures that count distinct things (items, threads), each released over the weeks its people measure
+covers."""
+OPEN_METRICS = frozenset({"new_pages", "page_updates"})
+"""Wiki page counts: what the wiki itself shows to everyone, released week by week."""
+MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(DISTINCT_THINGS))
+"""Every measure with a member set."""
+VISIBILITIES = ("private", "community", "wiki")
+
+
+def week_of(moment: datetime | date) -> date:
+    day = moment.date() if isinstance(moment, datetime) else moment
+    return day - timedelta(days=day.weekday())
+
+
+def weeks_between(first: date, last: date) -> Iterator[date]:
+    """The Mondays of the weeks from `first`'s to `last`'s, inclusive."""
+    week = week_of(first)
+    while week <= last:
+        yield week
+        week += timedelta(days=7)
+
+
+def last_weeks(today: date, weeks: int) -> list[date]:
+    """The weeks (Mondays) of the last `weeks` weeks up to and including today's."""
+    this_week = week_of(today)
+    return [this_week - timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
+
+
+@functools.lru_cache(maxsize=8192)
+def member_key(user_id: str, key: bytes) -> str:
+    return hmac.new(key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Contribution:
+    metric: str
+    member: str | None = None
+
+
+class EventFacts(Protocol):
+    """What a fold reads of an event: an Event, or a row of its columns."""
+
+    kind: str
+    actor_id: str | None
+    item_id: int | None
+    data: dict[str, Any] | None
+
+
+_SIMPLE = {"link_shared": "links_shared", "chat_post": "posts", "mention": "mentions",
+           "reflection_shared": "reflections_shared", "reflection_published": "reflections_published",
+           "prompt_sent": "prompts_sent", "wiki_page_created": "new_pages", "wiki_page_updated": "page_updates"}
+
+
+def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[Contribution]:
+    person = member_key(event.actor_id, key) if event.actor_id else None
+    data = event.data or {}
+    kind = event.kind
+    if kind == "rating":
+        found = [Contribution("ratings", person), Contribution("items_rated", f"item:{event.item_id}")]
+        if item_kind == "reflection" and data.get("previous") is None:
+            found.append(Contribution("reflection_ratings", person))
+        return found
+    if kind == "reply":
+        return [Contribution("replies", person), Contribution("threads", f"root:{data.get('root_id')}")]
+    if kind == "reflection":
+        visibility = data.get("visibility")
+        found = [Contribution("reflections", person),
+                 Contribution(f"reflections.{visibility if visibility in VISIBILITIES else 'private'}", person)]
+        if data.get("answered_prompt"):
+            found.append(Contribution("prompts_answered", person))
+        return found
+    metric = _SIMPLE.get(kind)
+    if metric is None:
+        return []
+    return [Contribution(metric, person if metric in PEOPLE_METRICS else None)]

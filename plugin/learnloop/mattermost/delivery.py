@@ -1,0 +1,173 @@
+"""How the worker carries out each Mattermost outbox message.
+
+Each post carries its outbox message's key (`learnloop_outbox` in its props) and a `pending_post_id` made
+from it. A message tried before may already have made its post (the worker died between the call and the
+record, or the call timed out after Mattermost saved it): before posting again, the handler looks for a
+post carrying that key in the channel. Mattermost itself also drops a second post with the same
+`pending_post_id` within about 30 seconds (server/channels/app/post.go, deduplicateCreatePost), which
+covers a retry that follows a timeout closely. A reply to a slash command's `response_url` cannot be
+looked for; it is recorded as soon as it is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any
+
+from learnloop.domain.sealing import Unreadable, unseal
+from learnloop.jobs.outbox import BatchHandler, Handler, Message
+from learnloop.mattermost.client import MattermostClient, MattermostError
+from learnloop.mattermost.context import Chat
+from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
+from learnloop.mattermost.replies import allowed_response_url
+from learnloop.services.chat import record_reply
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_DM, SEND_NUDGE, SEND_PROMPT
+from learnloop.services.prompts.delivered import (
+    PromptView,
+    SentPrompt,
+    mark_sent,
+    mark_undelivered,
+    prompt_for_delivery,
+    prompts_for_deliveries,
+)
+from learnloop.storage.unit_of_work import UnitOfWork
+
+OUTBOX_PROP = "learnloop_outbox"
+LOOK_BACK = timedelta(minutes=2)
+"""How long before a message was queued its post is looked for (clocks of two machines differ a little)."""
+
+
+def post_marker(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def find_post(client: MattermostClient, channel_id: str, since: datetime, prop: str, value: object) -> str | None:
+    """A post in the channel, made since `since`, whose props carry `prop: value` (Mattermost returns up to
+    1000 posts changed since then)."""
+    since_ms = int((since - LOOK_BACK).timestamp() * 1000)
+    for post in client.get_channel_posts_since(channel_id, since_ms):
+        if (post.get("props") or {}).get(prop) == value:
+            return str(post["id"])
+    return None
+
+
+def post_once(client: MattermostClient, message: Message, channel_id: str, text: str, *,
+              props: dict[str, Any] | None = None, root_id: str | None = None) -> str:
+    """Post for this outbox message unless an earlier attempt already did; the post's id."""
+    marker = post_marker(message.key)
+    if message.attempts > 1:
+        found = find_post(client, channel_id, message.created_at, OUTBOX_PROP, marker)
+        if found:
+            return found
+    post = client.create_post(channel_id, text, props={**(props or {}), OUTBOX_PROP: marker}, root_id=root_id,
+                              pending_post_id=f"learnloop:{marker}")
+    return str(post.get("id"))
+
+
+def bot_user_id(chat: Chat, client: MattermostClient) -> str:
+    configured = chat.settings.mattermost_bot_user_id
+    return configured or str(chat.remember("bot_user_id", lambda: str(client.get_me()["id"])))
+
+
+def dm_channel(chat: Chat, client: MattermostClient, user_id: str) -> str:
+    """The bot's DM channel with a person, asked of Mattermost once and then kept."""
+    with chat.reader() as uow:
+        member = uow.members.get(user_id)
+        cached = member.dm_channel_id if member else None
+    if cached:
+        return cached
+    channel_id = client.create_direct_channel(bot_user_id(chat, client), user_id)
+    with chat.uow() as uow:
+        uow.members.ensure(user_id, chat.clock())
+        uow.members.keep_dm_channels({user_id: channel_id})
+        uow.commit()
+    return channel_id
+
+
+def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
+    """The Mattermost kinds of outbox message, each bound to what it uses."""
+
+    def create_post(message: Message) -> dict[str, Any]:
+        payload = message.payload
+        post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "",
+                            props=payload.get("props"), root_id=payload.get("root_id") or None)
+        return {"post_id": post_id}
+
+    def respond(message: Message) -> None:
+        url = str(message.payload.get("response_url") or "")
+        if not allowed_response_url(chat.settings, url):
+            raise MattermostError("not the configured Mattermost's response_url", status_code=400,
+                                  call="POST response_url")
+        client.post_to_response_url(url, message.payload["body"])
+
+    def classify_post(message: Message) -> dict[str, Any]:
+        """The outgoing webhook does not say whether a post is a thread reply; the post itself does."""
+        payload = message.payload
+        post = client.get_post(payload["post_id"])
+        root_id = post.get("root_id") or ""
+        if not root_id:
+            return {"reply": False}
+        root_author = client.get_post(root_id).get("user_id")
+        with chat.uow() as uow:
+            recorded = record_reply(
+                uow, post_id=payload["post_id"], root_id=root_id, root_author_id=root_author,
+                community_id=payload["community_id"], user_id=payload["user_id"],
+                occurred_at=datetime.fromisoformat(payload["occurred_at"]), now=chat.clock())
+        return {"reply": recorded}
+
+    def send_dm(message: Message) -> dict[str, Any]:
+        channel_id = dm_channel(chat, client, message.payload["user_id"])
+        return {"post_id": post_once(client, message, channel_id, message.payload["message"])}
+
+    def send_nudge(message: Message) -> dict[str, Any]:
+        with chat.reader() as uow:
+            view = prompt_for_delivery(uow, int(message.payload["delivery_id"]), status="sent")
+        if view is None:
+            return {"skipped": "answered or closed"}
+        channel_id = dm_channel(chat, client, view.user_id)
+        return {"post_id": post_once(client, message, channel_id, nudge_message(view.local_window_end))}
+
+    def load_prompts(messages: list[Message]) -> dict[int, PromptView]:
+        """The pass's prompts, each with its cached DM channel, in one read (no write lock on SQLite)."""
+        with chat.reader() as uow:
+            return prompts_for_deliveries(uow, [int(m.payload["delivery_id"]) for m in messages])
+
+    def send_prompt(message: Message, views: dict[int, PromptView]) -> dict[str, Any]:
+        """Post one prompt. On a retry the worker may have died after posting and before recording it, so the
+        DM channel is first searched for a post carrying the delivery's id."""
+        delivery_id = int(message.payload["delivery_id"])
+        view = views.get(delivery_id)
+        if view is None:
+            return {"skipped": "no longer queued"}
+        channel_id = view.dm_channel_id or client.create_direct_channel(bot_user_id(chat, client), view.user_id)
+        post_id = find_post(client, channel_id, view.queued_at, DELIVERY_PROP, delivery_id) \
+            if message.attempts > 1 else None
+        if post_id is None:
+            earlier = None
+            if view.earlier_answer:
+                try:
+                    earlier = unseal(view.earlier_answer, chat.signing_key)
+                except Unreadable:
+                    earlier = None
+            body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, user_id=view.user_id,
+                               community_name=view.community_name, questions=view.questions,
+                               window_text=view.local_window_end, public_url=chat.settings.public_url_text,
+                               key=chat.signing_key, event=view.event, earlier_answer=earlier)
+            post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"],
+                                             pending_post_id=f"learnloop:{post_marker(message.key)}")["id"])
+        return {"post_id": post_id, "delivery_id": delivery_id, "user_id": view.user_id, "channel_id": channel_id,
+                "new_channel": view.dm_channel_id is None}
+
+    def record_prompts(uow: UnitOfWork, results: list[dict[str, Any]], now: datetime) -> None:
+        mark_sent(uow, [SentPrompt(r["delivery_id"], r["post_id"], r["user_id"], r["channel_id"], r["new_channel"])
+                        for r in results if "post_id" in r], now)
+
+    def abandon_prompts(uow: UnitOfWork, failed: list[tuple[dict[str, Any], str]], now: datetime) -> None:
+        mark_undelivered(uow, [(int(payload["delivery_id"]), error) for payload, error in failed], now)
+
+    return {
+        CREATE_POST: create_post, RESPOND: respond, CLASSIFY_POST: classify_post, SEND_DM: send_dm,
+        SEND_NUDGE: send_nudge,
+        SEND_PROMPT: BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts),
+    }

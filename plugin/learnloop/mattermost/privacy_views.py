@@ -1,0 +1,98 @@
+"""`/learn privacy` and `/learn mydata [delete]`: what learnloop keeps about a person, all of it to take
+away, and all of it erased at their word."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
+from learnloop.mattermost.context import Chat
+from learnloop.mattermost.dialogs import open_dialog
+from learnloop.mattermost.messages import ephemeral
+from learnloop.mattermost.payloads import DialogSubmission
+from learnloop.mattermost.replies import respond_later
+from learnloop.mattermost.signed_state import dialog_state
+from learnloop.services import links, personal_data
+
+ERASE_DIALOG = "mydata_delete"
+
+
+def privacy_text(chat: Chat, trigger: str) -> str:
+    k, days = chat.settings.min_group_size, chat.settings.retention_days
+    return "\n".join([
+        "**What learnloop keeps, and who sees what**",
+        "- Your ratings and comments, your reflections (encrypted: private ones are readable by you alone), your "
+        "prompt settings, and events such as \"rated a page\" that feed the community's dashboard.",
+        "- Your community sees group figures only. No figure describes fewer than "
+        f"{k} people; a page's score shows once {k} people have rated it.",
+        "- Owners see comments left for them by page and week: never who wrote them, their stars or the exact time.",
+        f"- Events and sent messages are deleted after {days} days.",
+        f"- `{trigger} mydata` shows what is stored about you and gives you all of it as a file; "
+        f"`{trigger} mydata delete` erases it.",
+        f"The whole story: {chat.settings.public_url_text}/privacy",
+    ])
+
+
+def privacy_command(invocation: Invocation) -> Reply:
+    return ephemeral(privacy_text(invocation.chat, invocation.trigger))
+
+
+def mydata_command(invocation: Invocation) -> Reply:
+    chat, request = invocation.chat, invocation.request
+    word = invocation.args.strip().lower()
+    if word == "delete":
+        state = dialog_state(ERASE_DIALOG, request.user_id, chat.signing_key, username=request.user_name,
+                             response_url=request.response_url)
+        problem = open_dialog(chat, request.trigger_id, erase_dialog(state))
+        return ephemeral(problem) if problem else {}
+    if word:
+        return ephemeral(f"Use `{invocation.trigger} mydata` to see and download your data, or "
+                         f"`{invocation.trigger} mydata delete` to erase it.")
+    now = chat.clock()
+    with chat.uow() as uow:
+        found = personal_data.summary(uow, request.user_id)
+        token = links.issue(uow, user_id=request.user_id, username=request.user_name or None, next_path="/",
+                            now=now, purpose="mydata")
+    lines = ["**What learnloop keeps about you** (only you see this):",
+             f"- ratings: {found.ratings}", f"- comments to owners: {found.comments}",
+             f"- reflections: {found.reflections}", f"- prompt deliveries: {found.deliveries}",
+             f"- events that name you: {found.events}",
+             "- your prompt settings" if found.has_settings else "- no prompt settings",
+             f"[Download all of it]({links.url(chat.settings.public_url_text, 'mydata', token)}) (one JSON file, with "
+             "your reflections in clear; the link is yours alone and works once, for 10 minutes).",
+             f"`{invocation.trigger} mydata delete` erases everything that names you."]
+    return ephemeral("\n".join(lines))
+
+
+def erase_dialog(state: str) -> dict[str, Any]:
+    return {"callback_id": ERASE_DIALOG, "title": "Erase your data?", "submit_label": "Erase everything",
+            "state": state, "elements": [],
+            "introduction_text": "This erases, for good: your ratings (the pages' scores are adjusted), your comments, "
+                                 "your reflections, your prompt settings and the events that name you. Posts already "
+                                 "made in channels stay in Mattermost. The community's weekly counts stay; they "
+                                 "hold no names."}
+
+
+def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+    with chat.uow() as uow:
+        erased = personal_data.erase(uow, submission.user_id, state.get("username") or None, chat.clock())
+    if erased.nothing:
+        text = "learnloop had nothing stored about you; nothing was erased."
+    else:
+        text = "Erased: " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in erased.counts.items()
+                                      if count) + "."
+        if erased.wiki_pages:
+            text += (" Reflections you published are still on these wiki pages; remove the sections there: "
+                     + ", ".join(erased.wiki_pages))
+    respond_later(chat, state.get("response_url"), text, key="erased")
+    return None
+
+
+def register(commands: CommandRegistry) -> None:
+    commands.subcommand("privacy", usage="privacy", example="privacy",
+                        summary="What learnloop keeps about you, who sees what, and for how long.",
+                        handler=privacy_command)
+    commands.subcommand("mydata", usage="mydata [delete]", example="mydata",
+                        summary="What is stored about you, a one-time link to download all of it, or (`delete`) "
+                                "erase it.", handler=mydata_command)
+    commands.dialog(ERASE_DIALOG, handle_erase)

@@ -1,0 +1,253 @@
+"""`/learn prompts ...`: each person's own prompt settings, and the owners' set-up, event and stop, with the
+set-up and event dialogs."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from learnloop.domain.preferences import InvalidPreference
+from learnloop.domain.schedules import InvalidSchedule
+from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
+from learnloop.mattermost.context import Chat
+from learnloop.mattermost.dialogs import open_dialog, value_of
+from learnloop.mattermost.messages import ephemeral
+from learnloop.mattermost.ownership import is_community_owner
+from learnloop.mattermost.payloads import DialogSubmission
+from learnloop.mattermost.replies import respond_later
+from learnloop.mattermost.signed_state import dialog_state
+from learnloop.services.communities import community_for_channel
+from learnloop.services.prompts import preferences, setup
+from learnloop.services.prompts.timing import preferences_of, schedule_of
+from learnloop.storage.unit_of_work import UnitOfWork
+
+SETUP_DIALOG, EVENT_DIALOG = "prompt_setup", "prompt_event"
+VISIBILITY_OPTIONS = [
+    {"text": "Private journal (only you)", "value": "private"},
+    {"text": "Share with my community", "value": "community"},
+    {"text": "Publish to the wiki", "value": "wiki"},
+]
+PROMPTS_HELP = (
+    "`{t} prompts` shows your settings. Yours to change: `{t} prompts off`, `{t} prompts on`, "
+    "`{t} prompts pause 2w`, `{t} prompts resume`, `{t} prompts time 16:30` (or `time default`), "
+    "`{t} prompts quiet 22:00-07:00` (or `quiet off`), `{t} prompts nudges off`. "
+    "Community owners: `{t} prompts setup`, `{t} prompts event`, `{t} prompts stop <number>`."
+)
+
+
+def visibility_options(can_publish: bool) -> list[dict[str, str]]:
+    """What an answer can become; publishing only where the community has a wiki space to publish to."""
+    return VISIBILITY_OPTIONS if can_publish else VISIBILITY_OPTIONS[:2]
+
+
+def can_publish(chat: Chat, channel_id: str | None) -> bool:
+    configured = chat.settings.community_for_channel(channel_id) if channel_id else None
+    return bool(configured and configured.wiki_spaces)
+
+
+def prompts_command(invocation: Invocation) -> Reply:
+    chat, request = invocation.chat, invocation.request
+    word, _, rest = invocation.args.partition(" ")
+    word, rest, now, user, t = word.lower(), rest.strip(), chat.clock(), request.user_id, invocation.trigger
+    try:
+        with chat.uow() as uow:
+            if word == "":
+                return ephemeral(_status_text(chat, uow, request.channel_id, user, t))
+            if word in ("off", "on"):
+                preferences.set_enabled(uow, user, word == "on", now)
+                return ephemeral("Prompts are on." if word == "on" else
+                                 f"Prompts are off: nobody will ask you anything. `{t} prompts on` turns them back on.")
+            if word == "pause":
+                until = preferences.pause(uow, user, rest, now)
+                return ephemeral(f"Paused until {until:%a %d %b %Y} (UTC). `{t} prompts resume` ends the pause early.")
+            if word == "resume":
+                preferences.resume(uow, user, now)
+                return ephemeral("Welcome back: prompts resume from the next one.")
+            if word == "time":
+                value = preferences.set_time_of_day(uow, user, None if rest.lower() in ("", "default") else rest, now)
+                return ephemeral(f"Your prompts now come at {value}, your local time." if value else
+                                 "Your prompts now come at each community's own time.")
+            if word == "quiet":
+                value = preferences.set_quiet_hours(uow, user, rest or "off", now)
+                return ephemeral(f"Quiet hours {value}: prompts falling then wait until they end." if value else
+                                 "Quiet hours are off.")
+            if word == "nudges":
+                if rest.lower() not in ("on", "off"):
+                    return ephemeral(f"Use `{t} prompts nudges on` or `{t} prompts nudges off`.")
+                preferences.set_nudges(uow, user, rest.lower() == "on", now)
+                return ephemeral("Reminders are on: one private nudge before a prompt closes." if rest.lower() == "on"
+                                 else "No more reminders.")
+    except (InvalidPreference, InvalidSchedule) as exc:
+        return ephemeral(f"{exc}.")
+    if word in ("setup", "event", "stop"):
+        return _owner_command(invocation, word, rest)
+    return ephemeral(f"`{t} prompts {word[:30]}` is not something learnloop knows. " + PROMPTS_HELP.format(t=t))
+
+
+def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: str) -> str:
+    prefs = preferences_of(uow.members.get(user_id))
+    lines = ["**Your prompts**: " + ("on" if prefs.enabled else "off")]
+    if prefs.paused_until and prefs.paused_until > chat.clock():
+        lines.append(f"- paused until {prefs.paused_until:%a %d %b %Y}")
+    lines.append(f"- time: {prefs.time_of_day:%H:%M} your local time" if prefs.time_of_day else
+                 "- time: each community's own time")
+    if prefs.quiet_hours:
+        lines.append(f"- quiet hours: {prefs.quiet_hours.start:%H:%M}-{prefs.quiet_hours.end:%H:%M}")
+    lines.append("- reminders: " + ("one nudge before a prompt closes" if prefs.nudges else "off"))
+    community = uow.communities.by_channel(channel_id)
+    schedules = uow.schedules.for_community(community.id) if community else []
+    if schedules:
+        lines.append("\n**This channel's prompts**")
+        for row in schedules:
+            asked = "; ".join(q["text"] for q in row.questions)
+            lines.append(f"{row.id}. {setup.describe(row, schedule_of(row).describe())}, {row.timezone}: {asked}")
+    lines.append("\n" + PROMPTS_HELP.format(t=t))
+    return "\n".join(lines)
+
+
+def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
+    chat, request = invocation.chat, invocation.request
+    if not is_community_owner(chat, request.channel_id, request.user_id):
+        return ephemeral("Only this community's owners (the channel's admins, or owners named by your admin) "
+                         "can change its prompts. Your own settings: `/learn prompts`.")
+    if word == "stop":
+        return _stop_schedule(chat, request.channel_id, rest)
+    configured = chat.settings.community_for_channel(request.channel_id)
+    timezone = configured.timezone if configured else "UTC"
+    dialog = SETUP_DIALOG if word == "setup" else EVENT_DIALOG
+    state = dialog_state(dialog, request.user_id, chat.signing_key, channel_id=request.channel_id,
+                         team_id=request.team_id, channel_name=request.channel_name, timezone=timezone,
+                         response_url=request.response_url)
+    publish = can_publish(chat, request.channel_id)
+    form = setup_dialog(state, timezone, publish) if word == "setup" else event_dialog(state, publish)
+    problem = open_dialog(chat, request.trigger_id, form)
+    return ephemeral(problem) if problem else {}
+
+
+def _stop_schedule(chat: Chat, channel_id: str, rest: str) -> Reply:
+    if not (rest.isascii() and rest.isdigit()):
+        return ephemeral("Which one? `/learn prompts` lists this channel's prompts with their numbers.")
+    with chat.uow() as uow:
+        community = uow.communities.by_channel(channel_id)
+        stopped = community is not None and setup.stop(uow, community.id, int(rest), chat.clock())
+    return ephemeral(f"Prompt {rest} is stopped; nobody will be asked it again." if stopped else
+                     f"This channel has no prompt number {rest}.")
+
+
+def _text(name: str, label: str, *, optional: bool = True, default: str = "", placeholder: str = "",
+          help_text: str = "", max_length: int = 150) -> dict[str, Any]:
+    return {"display_name": label, "name": name, "type": "text", "optional": optional, "default": default,
+            "placeholder": placeholder, "help_text": help_text, "max_length": max_length}
+
+
+def _visibility(default: str, publish: bool) -> dict[str, Any]:
+    return {"display_name": "Who sees answers", "name": "visibility", "type": "radio", "default": default,
+            "options": visibility_options(publish), "help_text": "Each person can still choose per answer."}
+
+
+def setup_dialog(state: str, timezone: str, publish: bool = True) -> dict[str, Any]:
+    return {
+        "callback_id": SETUP_DIALOG, "title": "Reflection prompts", "submit_label": "Save", "state": state,
+        "introduction_text": "Ask your community a question on a schedule. Each member gets it as a private "
+                             "message at their own local time, and decides per answer who sees it.",
+        "elements": [
+            _text("question1", "Question", optional=False, default="What did you learn this week?", max_length=300),
+            _text("question2", "Second question", max_length=300),
+            _text("question3", "Third question", max_length=300),
+            _text("scale_question", "1-5 scale question", placeholder="How useful was this week for learning?",
+                  max_length=300),
+            _text("repeat", "Repeat", optional=False, default="weekly fri",
+                  help_text="daily, weekdays, weekly fri, every 2 weeks mon, monthly first monday"),
+            _text("time", "Local time", optional=False, default="16:30", help_text="24-hour HH:MM, each member's own time"),
+            _text("window", "Answer window", optional=False, default="16h", help_text="for example 16h, 2d"),
+            _text("timezone", "Community time zone", optional=False, default=timezone,
+                  help_text="Used for members whose Mattermost time zone is unknown"),
+            _visibility("private", publish),
+        ],
+    }
+
+
+def event_dialog(state: str, publish: bool = True) -> dict[str, Any]:
+    return {
+        "callback_id": EVENT_DIALOG, "title": "Prompts for an event", "submit_label": "Save", "state": state,
+        "introduction_text": "One-off questions the day before an event and/or on the day itself.",
+        "elements": [
+            _text("label", "Event", optional=False, placeholder="Kubernetes training", max_length=80),
+            _text("date", "Date", optional=False, placeholder="2026-12-03", help_text="YYYY-MM-DD"),
+            {"display_name": "When", "name": "when", "type": "radio", "default": "both",
+             "options": [{"text": "The day before", "value": "before"}, {"text": "On the day", "value": "after"},
+                         {"text": "Both", "value": "both"}]},
+            _text("question_before", "Question before", default="What do you want to get out of it?", max_length=300),
+            _text("question_after", "Question after", default="What will you do differently now?", max_length=300),
+            _text("time", "Local time", optional=False, default="17:00"),
+            _text("window", "Answer window", optional=False, default="2d"),
+            _visibility("private", publish),
+        ],
+    }
+
+
+def _community(chat: Chat, uow: UnitOfWork, state: dict[str, Any]) -> int:
+    return community_for_channel(uow, chat.settings, channel_id=str(state["channel_id"]),
+                                 team_id=state.get("team_id") or None, channel_name=state.get("channel_name") or None,
+                                 now=chat.clock())
+
+
+def handle_setup(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+    values = submission.submission
+    prompt = setup.PromptSetup(
+        questions=[value_of(values, f"question{n}") for n in (1, 2, 3)],
+        scale_question=value_of(values, "scale_question") or None, repeat=value_of(values, "repeat"),
+        local_time=value_of(values, "time"), window=value_of(values, "window"),
+        default_visibility=value_of(values, "visibility") or "private",
+        timezone=value_of(values, "timezone") or "UTC",
+    )
+    try:
+        with chat.uow() as uow:
+            created = setup.create(uow, community_id=_community(chat, uow, state), setup=prompt,
+                                   created_by=submission.user_id, now=chat.clock(),
+                                   can_publish=can_publish(chat, str(state["channel_id"])))
+            described = schedule_of(created.schedule).describe()
+    except setup.InvalidSetup as exc:
+        return {"errors": exc.errors}
+    if created.existing:
+        text = (f"That prompt is already set up (number {created.schedule.id}): members are asked {described}. "
+                "Nothing new was saved.")
+    else:
+        text = (f"Saved: members will be asked {described}, each at their own local time. "
+                "Nobody is named for not answering.")
+    respond_later(chat, state.get("response_url"), text, key=f"setup:{created.schedule.id}")
+    return None
+
+
+def handle_event(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+    values = submission.submission
+    try:
+        event_date = date.fromisoformat(value_of(values, "date"))
+    except ValueError:
+        return {"errors": {"date": "use YYYY-MM-DD, for example 2026-12-03"}}
+    try:
+        with chat.uow() as uow:
+            rows = setup.create_event_prompts(
+                uow, community_id=_community(chat, uow, state), timezone=state.get("timezone") or "UTC",
+                label=value_of(values, "label"), event_date=event_date, when=value_of(values, "when") or "both",
+                question_before=value_of(values, "question_before") or "What do you want to get out of it?",
+                question_after=value_of(values, "question_after") or "What will you do differently now?",
+                local_time=value_of(values, "time"), window=value_of(values, "window"),
+                default_visibility=value_of(values, "visibility") or "private", created_by=submission.user_id,
+                now=chat.clock(), can_publish=can_publish(chat, str(state["channel_id"])))
+    except setup.InvalidSetup as exc:
+        return {"errors": exc.errors}
+    described = "; ".join(setup.describe(row, schedule_of(row).describe()) for row in rows)
+    respond_later(chat, state.get("response_url"), f"Saved {len(rows)} event prompt(s): {described}.",
+                  key=f"event:{rows[0].id if rows else 0}")
+    return None
+
+
+def register(commands: CommandRegistry) -> None:
+    commands.subcommand(
+        "prompts", usage="prompts [setup|event|off|on|pause 2w|resume|time 16:30|quiet 22:00-07:00|nudges off]",
+        example="prompts pause 2w",
+        summary="Your reflection prompts: when, whether, quiet hours. Owners set up what the community is asked.",
+        handler=prompts_command)
+    commands.dialog(SETUP_DIALOG, handle_setup)
+    commands.dialog(EVENT_DIALOG, handle_event)

@@ -1,0 +1,208 @@
+"""Reflecting: `/learn reflect`, the reflect dialog, the buttons on a prompt (reflect now, skip, snooze) and
+the buttons that share or publish a private reflection afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
+from learnloop.mattermost.context import Chat
+from learnloop.mattermost.dialogs import open_dialog, open_for_button, value_of
+from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
+from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
+from learnloop.mattermost.prompt_commands import visibility_options
+from learnloop.mattermost.prompt_messages import REFLECT_NOW, SKIP, SNOOZE, shared_reflection_post
+from learnloop.mattermost.replies import respond_later
+from learnloop.mattermost.signed_state import button_context, dialog_state
+from learnloop.services import reflections
+from learnloop.services.communities import community_for_channel
+from learnloop.services.prompts import delivered
+from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView, SharePost
+from learnloop.storage.unit_of_work import UnitOfWork
+
+REFLECT_DIALOG = "reflect"
+SHARE_ACTION = "reflection_share"
+VISIBILITY_WORDS = {"private": "kept in your private journal", "community": "shared with your community",
+                    "wiki": "marked for the wiki"}
+WIKI_NEXT = ("It goes on your community's learning-log page in the wiki; learnloop sends you the link "
+             "once it is there.")
+FREE_QUESTIONS = [{"kind": "text", "text": "What did you learn?"}]
+SCALE = ("1", "2", "3", "4", "5")
+
+
+def post_builder(chat: Chat) -> Callable[[SharePost], dict[str, Any]]:
+    return lambda post: shared_reflection_post(post, public_url=chat.settings.public_url_text, key=chat.signing_key)
+
+
+def publishable(chat: Chat, uow: UnitOfWork, community_id: int | None) -> bool:
+    """Whether the community has a wiki space its members' reflections can be published to."""
+    community = uow.communities.get(community_id) if community_id is not None else None
+    configured = chat.settings.community_for_channel(community.channel_id) if community else None
+    return bool(configured and configured.wiki_spaces)
+
+
+def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibility: str,
+                   can_publish: bool) -> dict[str, Any]:
+    elements: list[dict[str, Any]] = []
+    for index, question in enumerate(q for q in questions if q["kind"] == "text"):
+        elements.append({"display_name": f"Answer {index + 1}" if len(questions) > 1 else "Your reflection",
+                         "name": f"answer{index + 1}", "type": "textarea", "optional": index > 0,
+                         "help_text": question["text"][:150], "max_length": reflections.MAX_REFLECTION_LENGTH})
+    for question in (q for q in questions if q["kind"] == "scale"):
+        elements.append({"display_name": "On a scale of 1-5", "name": "scale", "type": "select", "optional": True,
+                         "help_text": question["text"][:150], "options": [{"text": n, "value": n} for n in SCALE]})
+    default = default_visibility if can_publish or default_visibility != "wiki" else "private"
+    elements.append({"display_name": "Who sees this", "name": "visibility", "type": "radio", "default": default,
+                     "options": visibility_options(can_publish)})
+    return {"callback_id": REFLECT_DIALOG, "title": "Reflect", "submit_label": "Save", "state": state,
+            "introduction_text": "\n".join(f"- {q['text']}" for q in questions), "elements": elements}
+
+
+def _channel_community(chat: Chat, uow: UnitOfWork, request: SlashCommand, now: datetime) -> int | None:
+    """The channel's community; none in a direct message."""
+    if request.channel_name.startswith(("@", "__")) or "__" in request.channel_name:
+        return None
+    return community_for_channel(uow, chat.settings, channel_id=request.channel_id, team_id=request.team_id or None,
+                                 channel_name=request.channel_name or None, now=now)
+
+
+def reflect_command(invocation: Invocation) -> Reply:
+    chat, request = invocation.chat, invocation.request
+    now = chat.clock()
+    with chat.uow() as uow:
+        open_prompt = delivered.latest_open_prompt(uow, request.user_id, now)
+        community_id = open_prompt.community_id if open_prompt else _channel_community(chat, uow, request, now)
+        can_publish = publishable(chat, uow, community_id)
+        uow.commit()
+    if not invocation.args:
+        state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key,
+                             delivery_id=open_prompt.delivery_id if open_prompt else None, community_id=community_id,
+                             response_url=request.response_url)
+        questions = open_prompt.questions if open_prompt else FREE_QUESTIONS
+        form = reflect_dialog(state, questions, open_prompt.default_visibility if open_prompt else "private",
+                              can_publish)
+        problem = open_dialog(chat, request.trigger_id, form)
+        return ephemeral(problem + f" You can also type `{invocation.trigger} reflect <text>`.") if problem else {}
+    try:
+        with chat.uow() as uow:
+            view = reflections.write(
+                uow, user_id=request.user_id, author_name=request.user_name or None, text=invocation.args, scale=None,
+                visibility="private", community_id=community_id,
+                delivery_id=open_prompt.delivery_id if open_prompt else None, now=now, key=chat.signing_key,
+                public_url=chat.settings.public_url_text, post_builder=post_builder(chat), can_publish=can_publish)
+    except InvalidReflection as exc:
+        return ephemeral(f"Not saved: {exc}.")
+    answered = " It answers your open prompt." if open_prompt else ""
+    return ephemeral(f"Saved to your private journal.{answered}",
+                     attachments=[_share_buttons(chat, view, request.user_id, can_share=community_id is not None,
+                                                 can_publish=can_publish)])
+
+
+def _share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: bool,
+                   can_publish: bool) -> dict[str, Any]:
+    def button(name: str, visibility: str) -> dict[str, Any]:
+        return {"id": f"share{visibility}", "type": "button", "name": name,
+                "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
+                    SHARE_ACTION, chat.signing_key, for_user=user_id, reflection_id=view.id, visibility=visibility)}}
+
+    actions = [button("Share with my community", "community")] if can_share else []
+    if can_share and can_publish:
+        actions.append(button("Publish to the wiki", "wiki"))
+    return {"fallback": "Your reflection is private.", "text": "Only you can see it. Change your mind any time:",
+            "actions": actions}
+
+
+def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+    values = submission.submission
+    answers = [value_of(values, f"answer{n}") for n in (1, 2, 3)]
+    questions: list[dict[str, Any]] = FREE_QUESTIONS
+    delivery_id = state.get("delivery_id")
+    community_id = state.get("community_id")
+    if delivery_id is not None:
+        with chat.reader() as uow:
+            view = delivered.prompt_for_delivery(uow, int(delivery_id), status=None)
+        questions = view.questions if view else FREE_QUESTIONS
+    texts = [q for q in questions if q["kind"] == "text"]
+    if not answers[0]:
+        return {"errors": {"answer1": "write at least a sentence, or close the form"}}
+    body = answers[0] if len(texts) <= 1 else "\n\n".join(
+        f"**{q['text']}**\n{a}" for q, a in zip(texts, answers) if a)
+    scale_text = value_of(values, "scale")
+    if scale_text and scale_text not in SCALE:
+        return {"errors": {"scale": "choose a whole number from 1 to 5"}}
+    try:
+        with chat.uow() as uow:
+            view = reflections.write(
+                uow, user_id=submission.user_id, author_name=None, text=body,
+                scale=int(scale_text) if scale_text else None,
+                visibility=value_of(values, "visibility") or "private", community_id=community_id,
+                delivery_id=int(delivery_id) if delivery_id is not None else None, now=chat.clock(),
+                key=chat.signing_key, public_url=chat.settings.public_url_text, post_builder=post_builder(chat),
+                can_publish=publishable(chat, uow, community_id))
+    except InvalidReflection as exc:
+        return {"errors": {exc.field: str(exc)}}
+    message = f"Saved: {VISIBILITY_WORDS[view.visibility]}." + (f" {WIKI_NEXT}" if view.visibility == "wiki" else "")
+    respond_later(chat, state.get("response_url"), message, key=f"reflected:{view.id}")
+    return None
+
+
+def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
+    try:
+        with chat.uow() as uow:
+            view = delivered.open_prompt(uow, int(context["delivery_id"]), request.user_id, chat.clock())
+            can_publish = publishable(chat, uow, view.community_id)
+    except delivered.NotYourPrompt as exc:
+        return {"ephemeral_text": f"{str(exc).capitalize()}. `/learn reflect` writes a reflection any time."}
+    state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key, delivery_id=view.delivery_id,
+                         community_id=view.community_id, response_url=None)
+    return open_for_button(chat, request.trigger_id,
+                           reflect_dialog(state, view.questions, view.default_visibility, can_publish))
+
+
+def _on_own_prompt(chat: Chat, request: ActionRequest, context: dict[str, Any],
+                   change: Callable[[UnitOfWork, int, str, datetime], object], done: str) -> Reply:
+    """Skip and snooze: only the person the prompt was sent to, only while it is open."""
+    try:
+        with chat.uow() as uow:
+            change(uow, int(context["delivery_id"]), request.user_id, chat.clock())
+    except delivered.NotYourPrompt as exc:
+        return {"ephemeral_text": f"{str(exc).capitalize()}."}
+    return {"ephemeral_text": done}
+
+
+def handle_skip(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
+    return _on_own_prompt(chat, request, context, delivered.skip, "Skipped. No one is told; see you next time.")
+
+
+def handle_snooze(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
+    return _on_own_prompt(chat, request, context, delivered.snooze, "Snoozed: learnloop asks again in a day.")
+
+
+def handle_share(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
+    try:
+        with chat.uow() as uow:
+            reflection_id = int(context["reflection_id"])
+            owned = reflections.read_own(uow, request.user_id, reflection_id, chat.signing_key)
+            view = reflections.change_visibility(
+                uow, user_id=request.user_id, reflection_id=owned.id, visibility=str(context["visibility"]),
+                author_name=request.user_name or None, now=chat.clock(), key=chat.signing_key,
+                public_url=chat.settings.public_url_text, post_builder=post_builder(chat),
+                can_publish=publishable(chat, uow, owned.community_id))
+    except (NotYours, InvalidReflection) as exc:
+        return {"ephemeral_text": f"{str(exc).capitalize()}."}
+    extra = f" {WIKI_NEXT}" if view.visibility == "wiki" else ""
+    return {"ephemeral_text": f"Done: {VISIBILITY_WORDS[view.visibility]}.{extra}"}
+
+
+def register(commands: CommandRegistry) -> None:
+    commands.subcommand(
+        "reflect", usage="reflect [text]", example="reflect Pairing on the migration taught me to read plans first",
+        summary="Write a reflection: it answers your open prompt, or stands on its own. Private unless you share it.",
+        handler=reflect_command)
+    commands.dialog(REFLECT_DIALOG, handle_reflect)
+    commands.action(REFLECT_NOW, handle_reflect_now)
+    commands.action(SKIP, handle_skip)
+    commands.action(SNOOZE, handle_snooze)
+    commands.action(SHARE_ACTION, handle_share)

@@ -1,0 +1,96 @@
+"""Each person owns their data: what is stored about them, all of it to take away, and all of it erased.
+
+Erasing takes the person's ratings out of their items' and communities' totals and scores in the same
+transaction. The dashboards' rollups keep their counts: they hold counts and keyed hashes, not ids, and a
+hash can no longer be tied to anyone once the events that named them are gone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from learnloop.domain.sealing import Unreadable, unseal
+from learnloop.services.reflections import publish_key, share_key
+from learnloop.services.rollups import refresh_scores
+from learnloop.storage.personal_records import PersonalRecords
+from learnloop.storage.unit_of_work import UnitOfWork
+
+EXPORT_FORMAT = "learnloop-personal-data"
+
+
+@dataclass(frozen=True)
+class Summary:
+    ratings: int
+    comments: int
+    reflections: int
+    deliveries: int
+    events: int
+    has_settings: bool
+
+    @property
+    def empty(self) -> bool:
+        return not (self.ratings or self.comments or self.reflections or self.deliveries or self.events
+                    or self.has_settings)
+
+
+@dataclass(frozen=True)
+class Erased:
+    counts: dict[str, int] = field(default_factory=dict)
+    wiki_pages: list[str] = field(default_factory=list)
+    """Pages that still hold a reflection the person had published (learnloop cannot take it back)."""
+
+    @property
+    def nothing(self) -> bool:
+        return not any(self.counts.values())
+
+
+def summary(uow: UnitOfWork, user_id: str) -> Summary:
+    records = PersonalRecords(uow.session)
+    return Summary(len(records.ratings(user_id)), len(records.feedback(user_id)), len(records.reflections(user_id)),
+                   len(records.deliveries(user_id)), len(records.events(user_id)),
+                   records.member(user_id) is not None)
+
+
+def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
+    """Everything stored about one person, reflections opened for them alone."""
+    records = PersonalRecords(uow.session)
+    member = records.member(user_id)
+    reflections = []
+    for row in records.reflections(user_id):
+        try:
+            text = unseal(row.body, key)
+        except Unreadable:
+            text = None
+        reflections.append({"id": row.id, "text": text, "scale": row.scale, "visibility": row.visibility,
+                            "published_url": row.published_url, "created_at": row.created_at,
+                            "updated_at": row.updated_at})
+    settings = None
+    if member is not None:
+        settings = {"username": member.username, "timezone": member.timezone, "prompts_enabled": member.prompts_enabled,
+                    "paused_until": member.paused_until, "time_of_day": member.time_of_day,
+                    "quiet_hours": member.quiet_hours, "nudges": member.nudges}
+    return {
+        "format": EXPORT_FORMAT, "user_id": user_id, "exported_at": now,
+        "ratings": records.ratings(user_id), "comments_to_owners": records.feedback(user_id),
+        "reflections": reflections, "settings": settings, "prompt_deliveries": records.deliveries(user_id),
+        "events": records.events(user_id), "content_you_shared_first": records.shared_items(user_id),
+        "prompt_schedules_you_set_up": records.schedules_created(user_id),
+    }
+
+
+def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime) -> Erased:
+    """Erase everything that names the person, in one transaction; a second erase finds nothing."""
+    records = PersonalRecords(uow.session)
+    reflections = records.reflections(user_id)
+    wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
+    removed, touched = records.take_back_ratings(user_id)
+    counts = {"ratings": removed}
+    refresh_scores(uow.rollups, touched, now)
+    queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
+    counts["messages"] = uow.outbox.remove(queued) + uow.outbox.remove_naming(
+        [user_id, f"@{username}" if username else ""])
+    counts.update(records.erase_rest(user_id))
+    uow.commit()
+    return Erased(counts, wiki_pages)
+

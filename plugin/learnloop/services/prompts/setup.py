@@ -1,0 +1,181 @@
+"""Community owners set up what to ask and when; nothing half-saved if any part is wrong."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from learnloop.domain.schedules import (
+    InvalidSchedule,
+    Schedule,
+    parse_rule,
+    parse_schedule,
+    parse_time_of_day,
+    parse_window,
+)
+from learnloop.services.reflections import check_visibility
+from learnloop.storage.tables import PromptSchedule
+from learnloop.storage.unit_of_work import UnitOfWork
+
+MAX_QUESTIONS = 3
+MAX_QUESTION_LENGTH = 300
+MAX_TIMEZONE_LENGTH = 64
+EVENT_PARTS = {"before": "the day before", "after": "on the day"}
+
+
+class InvalidSetup(ValueError):
+    """Maps each field name to what is wrong with it, for the dialog's own error format."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {message}" for name, message in errors.items()))
+
+
+@dataclass(frozen=True)
+class PromptSetup:
+    questions: list[str]
+    scale_question: str | None
+    repeat: str
+    local_time: str
+    window: str
+    default_visibility: str
+    label: str | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Created:
+    schedule: PromptSchedule
+    existing: bool
+    """True when the same prompt was set up before (a form submitted twice): nothing new was saved."""
+
+
+def _questions(setup: PromptSetup, errors: dict[str, str]) -> list[dict[str, str]]:
+    texts = [q.strip() for q in setup.questions if q and q.strip()]
+    if not texts:
+        errors["question1"] = "ask at least one question, for example: What did you learn this week?"
+    if len(texts) > MAX_QUESTIONS:
+        errors["question1"] = f"ask at most {MAX_QUESTIONS} questions"
+    questions = [{"kind": "text", "text": text} for text in texts]
+    if setup.scale_question and setup.scale_question.strip():
+        questions.append({"kind": "scale", "text": setup.scale_question.strip()})
+    for index, question in enumerate(questions, start=1):
+        if len(question["text"]) > MAX_QUESTION_LENGTH:
+            errors[f"question{index}" if question["kind"] == "text" else "scale_question"] = (
+                f"keep questions to at most {MAX_QUESTION_LENGTH} characters")
+    return questions
+
+
+def check_timezone(name: str) -> str | None:
+    """What is wrong with a time zone name, or None."""
+    if len(name) > MAX_TIMEZONE_LENGTH:
+        return f"a time zone name has at most {MAX_TIMEZONE_LENGTH} characters, like Europe/Berlin"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"'{name[:40]}' is not a time zone; use one like Europe/Berlin"
+    return None
+
+
+def validate(setup: PromptSetup, *, can_publish: bool = True) -> tuple[list[dict[str, str]], Schedule]:
+    """Every wrong field at once, each with what to write instead."""
+    errors: dict[str, str] = {}
+    questions = _questions(setup, errors)
+    for field, parse, text in (("repeat", parse_rule, setup.repeat), ("time", parse_time_of_day, setup.local_time),
+                               ("window", parse_window, setup.window)):
+        try:
+            parse(text)
+        except InvalidSchedule as exc:
+            errors[field] = str(exc)
+    zone_problem = check_timezone(setup.timezone)
+    if zone_problem:
+        errors["timezone"] = zone_problem
+    try:
+        check_visibility(setup.default_visibility)
+        if setup.default_visibility == "wiki" and not can_publish:
+            errors["visibility"] = ("this community has no wiki space to publish to yet; choose private or "
+                                    "community (your admin maps wiki spaces in learnloop.toml)")
+    except ValueError as exc:
+        errors["visibility"] = str(exc)
+    if errors:
+        raise InvalidSetup(errors)
+    return questions, parse_schedule(setup.repeat, setup.local_time, setup.window)
+
+
+def _row(community_id: int, setup: PromptSetup, questions: list[dict[str, str]], schedule: Schedule,
+         anchor: date, created_by: str, now: datetime, **event: object) -> PromptSchedule:
+    return PromptSchedule(
+        community_id=community_id, label=setup.label, questions=questions, rrule=schedule.rrule,
+        local_time=schedule.local_time.strftime("%H:%M"), window_minutes=int(schedule.window / timedelta(minutes=1)),
+        timezone=setup.timezone, anchor_date=anchor, default_visibility=setup.default_visibility, active=True,
+        created_by=created_by, created_at=now, **event)
+
+
+def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by: str, now: datetime,
+           anchor: date | None = None, can_publish: bool = True) -> Created:
+    """A new schedule, unless the community already has the same one running (the form sent twice)."""
+    questions, schedule = validate(setup, can_publish=can_publish)
+    row = _row(community_id, setup, questions, schedule, anchor or now.date(), created_by, now)
+    for existing in uow.schedules.for_community(community_id):
+        if (existing.questions, existing.rrule, existing.local_time, existing.window_minutes, existing.timezone,
+                existing.label) == (row.questions, row.rrule, row.local_time, row.window_minutes, row.timezone,
+                                    row.label):
+            return Created(existing, existing=True)
+    uow.schedules.add(row)
+    uow.commit()
+    return Created(row, existing=False)
+
+
+def create_event_prompts(
+    uow: UnitOfWork, *, community_id: int, timezone: str, label: str, event_date: date, when: str,
+    question_before: str, question_after: str, local_time: str, window: str, default_visibility: str,
+    created_by: str, now: datetime, can_publish: bool = True,
+) -> list[PromptSchedule]:
+    """One-off prompts around an event: the day before it, and/or on the day itself. Each names the event and
+    its date; the pair shares a key, so the prompt after can remind each person of their answer before."""
+    name = " ".join(label.split())
+    errors: dict[str, str] = {}
+    if when not in ("before", "after", "both"):
+        errors["when"] = "choose before, after or both"
+    if not name:
+        errors["label"] = "name the event, for example: Kubernetes training"
+    today = now.astimezone(ZoneInfo(timezone) if not check_timezone(timezone) else ZoneInfo("UTC")).date()
+    if event_date < today:
+        errors["date"] = f"{event_date:%a %d %b %Y} has passed; choose a date from today on"
+    elif when in ("before", "both") and event_date - timedelta(days=1) < today:
+        errors["when"] = "the day before has passed; choose 'On the day'"
+    if errors:
+        raise InvalidSetup(errors)
+    key = secrets.token_hex(8)
+    rows = []
+    for part, day, question in (("before", event_date - timedelta(days=1), question_before),
+                                ("after", event_date, question_after)):
+        if when not in (part, "both"):
+            continue
+        setup = PromptSetup(questions=[question], scale_question=None, repeat="FREQ=DAILY;COUNT=1",
+                            local_time=local_time, window=window, default_visibility=default_visibility,
+                            label=f"{part}: {name}"[:100], timezone=timezone)
+        questions, schedule = validate(setup, can_publish=can_publish)
+        rows.append(uow.schedules.add(_row(community_id, setup, questions, schedule, day, created_by, now,
+                                           event_name=name[:100], event_date=event_date, event_part=part,
+                                           event_key=key)))
+    uow.commit()
+    return rows
+
+
+def describe(row: PromptSchedule, when: str) -> str:
+    """How `/learn prompts` lists a schedule: an event prompt by its event and date."""
+    if row.event_name and row.event_date:
+        return f"{row.event_name} on {row.event_date:%a %d %b %Y} ({EVENT_PARTS.get(row.event_part or '', '')})"
+    return f"{when} ({row.label})" if row.label else when
+
+
+def stop(uow: UnitOfWork, community_id: int, schedule_id: int, now: datetime) -> bool:
+    row = uow.schedules.get(schedule_id)
+    if row is None or row.community_id != community_id:
+        return False
+    row.active = False
+    uow.commit()
+    return True

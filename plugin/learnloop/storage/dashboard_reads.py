@@ -1,0 +1,76 @@
+"""What a dashboard page reads: release blocks, weekly totals, distinct counts over released weeks, the
+score index and the feedback list. Never the event log's history."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import func, select
+
+from learnloop.domain.disclosure import Block
+from learnloop.storage.repositories import Repository
+from learnloop.storage.tables import ContentItem, Feedback, ItemScore, ReleaseBlock, ScoreBasis, WeeklyCount, WeeklyMember
+
+
+class DashboardReads(Repository):
+    def blocks(self, community_id: int, metrics: list[str]) -> dict[str, list[Block]]:
+        found: dict[str, list[Block]] = {metric: [] for metric in metrics}
+        for row in self.session.execute(select(ReleaseBlock).where(
+                ReleaseBlock.community_id == community_id, ReleaseBlock.metric.in_(metrics))
+                .order_by(ReleaseBlock.metric, ReleaseBlock.first_week)).scalars():
+            found[row.metric].append(Block(row.first_week, row.last_week, row.value, row.people, row.closed))
+        return found
+
+    def weekly_values(self, community_id: int, metrics: list[str], first: date, last: date) -> dict[str, dict[date, int]]:
+        found: dict[str, dict[date, int]] = defaultdict(dict)
+        for week, metric, value in self.session.execute(
+                select(WeeklyCount.week, WeeklyCount.metric, WeeklyCount.value).where(
+                    WeeklyCount.community_id == community_id, WeeklyCount.metric.in_(metrics),
+                    WeeklyCount.week >= first, WeeklyCount.week <= last)):
+            found[metric][week] = int(value)
+        return found
+
+    def distinct_members(self, community_id: int, metric: str, first: date, last: date) -> int:
+        return int(self.session.scalar(select(func.count(func.distinct(WeeklyMember.member))).where(
+            WeeklyMember.community_id == community_id, WeeklyMember.metric == metric, WeeklyMember.week >= first,
+            WeeklyMember.week <= last)) or 0)
+
+    def score_basis(self, community_id: int) -> float | None:
+        """The community mean its stored item scores were computed with."""
+        return self.session.scalar(select(ScoreBasis.prior_mean).where(ScoreBasis.community_id == community_id))
+
+    def top_scores(self, community_id: int, min_ratings: int, offset: int, limit: int) -> list[tuple[int, int, int, float]]:
+        """(stars_sum, ratings_count, item, stored score) by stored score, for items rated by enough people."""
+        return [(int(s), int(n), int(i), float(score)) for s, n, i, score in self.session.execute(
+            select(ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.item_id, ItemScore.score)
+            .where(ItemScore.community_id == community_id, ItemScore.ratings_count >= min_ratings)
+            .order_by(ItemScore.score.desc(), ItemScore.item_id).offset(offset).limit(limit))]
+
+    def rated_items(self, item_ids: set[int], min_ratings: int) -> list[tuple[int, int, int]]:
+        """(stars_sum, ratings_count, item) of these items as they are now, if rated by enough people."""
+        if not item_ids:
+            return []
+        return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
+            select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
+            .where(ContentItem.id.in_(item_ids), ContentItem.ratings_count >= min_ratings))]
+
+    def all_rated(self, community_id: int, min_ratings: int) -> list[tuple[int, int, int]]:
+        return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
+            select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
+            .where(ContentItem.community_id == community_id, ContentItem.ratings_count >= min_ratings))]
+
+    def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
+        """Item id to (title, url, kind)."""
+        if not item_ids:
+            return {}
+        return {i: (title, url, kind) for i, title, url, kind in self.session.execute(
+            select(ContentItem.id, ContentItem.title, ContentItem.url, ContentItem.kind)
+            .where(ContentItem.id.in_(item_ids)))}
+
+    def open_feedback(self, community_id: int, limit: int) -> list[tuple[int, int, str, date]]:
+        """(feedback id, item id, comment, day written) of a community's open feedback, newest first."""
+        return [(int(f), int(i), comment, created.date()) for f, i, comment, created in self.session.execute(
+            select(Feedback.id, Feedback.item_id, Feedback.comment, Feedback.created_at)
+            .where(Feedback.community_id == community_id, Feedback.status == "open")
+            .order_by(Feedback.created_at.desc()).limit(limit))]

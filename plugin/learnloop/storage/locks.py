@@ -1,0 +1,60 @@
+"""Locks shared by every process on one database, so that a job that folds, plans or polls runs once per
+tick however many workers there are, and migrations run once however many processes start together.
+
+PostgreSQL: session advisory locks (`pg_try_advisory_lock`) on a connection of their own, held while the
+job runs and released when it ends (or when the process dies: the server ends its session). SQLite: an
+flock on a file beside the database; the operating system releases it when the process dies."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, text
+
+from learnloop.storage import sqlite
+
+_memory_locks: dict[str, threading.Lock] = {}
+_memory_guard = threading.Lock()
+
+
+def _advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for a lock name."""
+    return int.from_bytes(hashlib.sha256(f"learnloop:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+@contextmanager
+def held(engine: Engine, name: str, *, wait: bool = False) -> Iterator[bool]:
+    """Hold the lock `name` while the block runs. Yields True when this process holds it; with `wait`
+    False, yields False at once when another process does (the job then skips this tick)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            key = _advisory_key(name)
+            if wait:
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                got = True
+            else:
+                got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+            connection.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.commit()
+        return
+    path = sqlite.database_path(engine.url)
+    if path is None:
+        with _memory_guard:
+            lock = _memory_locks.setdefault(name, threading.Lock())
+        got = lock.acquire(blocking=wait)
+        try:
+            yield got
+        finally:
+            if got:
+                lock.release()
+        return
+    with sqlite.file_lock(f"{path}-{name}.lock", wait=wait) as got:
+        yield got

@@ -1,0 +1,116 @@
+"""The transactional outbox: intents to call a host, written in the transaction of the change that caused
+them, then claimed, carried out and finished by workers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, bindparam, cast, delete, or_, select, update
+
+from learnloop.storage.repositories import Repository, check_key, insert_ignoring_conflicts, \
+    insert_many_ignoring_conflicts
+from learnloop.storage.tables import OutboxMessage
+
+_O = OutboxMessage.__table__
+_FINISH = update(_O).where(
+    _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending",
+).values(
+    status=bindparam("b_status", type_=_O.c.status.type), sent_at=bindparam("b_sent_at", type_=_O.c.sent_at.type),
+    result=bindparam("b_result", type_=_O.c.result.type), last_error=bindparam("b_error", type_=_O.c.last_error.type),
+    next_attempt_at=bindparam("b_next", type_=_O.c.next_attempt_at.type), claimed_by=None,
+    attempts=_O.c.attempts - bindparam("b_undo", type_=_O.c.attempts.type))
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """An outbox message leased to one worker."""
+
+    id: int
+    kind: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+class Outbox(Repository):
+    def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime) -> bool:
+        """Queue an intent once per key; False when the same key was queued before."""
+        return insert_ignoring_conflicts(self.session, _O, {
+            "kind": kind, "payload": payload, "idempotency_key": check_key(key), "status": "pending",
+            "attempts": 0, "next_attempt_at": now, "created_at": now}, ["idempotency_key"]) is not None
+
+    def enqueue_many(self, kind: str, messages: list[tuple[str, dict[str, Any]]], *, now: datetime) -> None:
+        """`enqueue` for many (key, payload) pairs in one statement; a key queued before is skipped."""
+        insert_many_ignoring_conflicts(self.session, _O, [
+            {"kind": kind, "payload": payload, "idempotency_key": check_key(key), "status": "pending",
+             "attempts": 0, "next_attempt_at": now, "created_at": now} for key, payload in messages],
+            ["idempotency_key"])
+
+    def claim(self, owner: str, now: datetime, limit: int, kinds: list[str],
+              lease_until: datetime) -> list[ClaimedMessage]:
+        """Lease what is due, oldest first, to `owner`: one attempt more each, not due again before
+        `lease_until` unless the owner renews the lease. On PostgreSQL rows another worker is claiming
+        are skipped."""
+        ids = list(self.session.scalars(
+            select(_O.c.id).where(_O.c.status == "pending", _O.c.next_attempt_at <= now, _O.c.kind.in_(kinds))
+            .order_by(_O.c.next_attempt_at, _O.c.id).limit(limit).with_for_update(skip_locked=True)))
+        if not ids:
+            return []
+        rows = self.session.execute(
+            update(_O).where(_O.c.id.in_(ids))
+            .values(attempts=_O.c.attempts + 1, next_attempt_at=lease_until, claimed_by=owner)
+            .returning(_O.c.id, _O.c.kind, _O.c.idempotency_key, _O.c.payload, _O.c.attempts, _O.c.created_at))
+        claimed = {row.id: ClaimedMessage(row.id, row.kind, row.idempotency_key, dict(row.payload), row.attempts,
+                                          row.created_at) for row in rows}
+        return [claimed[message_id] for message_id in ids]
+
+    def renew(self, owner: str, ids: list[int], lease_until: datetime) -> int:
+        """Extend the lease on messages this owner is still working on."""
+        if not ids:
+            return 0
+        result = self.session.execute(
+            update(_O).where(_O.c.id.in_(ids), _O.c.claimed_by == owner, _O.c.status == "pending")
+            .values(next_attempt_at=lease_until))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def finish_many(self, owner: str, outcomes: list[dict[str, Any]]) -> None:
+        """Write back what became of claimed messages this owner still holds, in one executemany UPDATE. Each
+        dict has b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
+        claim did not count as an attempt, as after a 429)."""
+        if outcomes:
+            self.session.execute(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
+
+    def get(self, message_id: int) -> OutboxMessage | None:
+        return self.session.get(OutboxMessage, message_id)
+
+    def by_key(self, key: str) -> OutboxMessage | None:
+        return self.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
+
+    def pending(self) -> list[OutboxMessage]:
+        return list(self.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)))
+
+    def remove(self, keys: list[str]) -> int:
+        """Forget these messages, sent or not (a shared reflection its author deleted)."""
+        if not keys:
+            return 0
+        result = self.session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def remove_naming(self, texts: list[str]) -> int:
+        """Messages whose payload contains any of these texts (a person's id or @name), sent or not."""
+        wanted = [text for text in texts if text]
+        if not wanted:
+            return 0
+        payload = cast(_O.c.payload, String)
+        result = self.session.execute(delete(OutboxMessage).where(or_(*(payload.contains(t, autoescape=True) for t in wanted))))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def purge_delivered(self, before: datetime) -> int:
+        """Sent and failed messages older than `before` (retention: their payloads can hold shared text)."""
+        result = self.session.execute(delete(OutboxMessage).where(
+            OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < before))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

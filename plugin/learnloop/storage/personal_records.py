@@ -1,0 +1,120 @@
+"""Everything stored that names one person, found and erased by their Mattermost user id."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from learnloop.storage.repositories import Repository
+from learnloop.storage.tables import (
+    Community,
+    ContentItem,
+    Delivery,
+    Event,
+    Feedback,
+    Member,
+    PromptRun,
+    PromptSchedule,
+    Rating,
+    Reflection,
+    SigninLink,
+)
+
+ERASED = "erased"
+"""What stands where a person's id was required (who set up a prompt schedule) once they are erased."""
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [dict(row._mapping) for row in result]
+
+
+class PersonalRecords(Repository):
+    def ratings(self, user_id: str) -> list[dict[str, Any]]:
+        return _rows(self.session.execute(
+            select(ContentItem.url, ContentItem.title, Rating.stars, Rating.created_at, Rating.updated_at)
+            .join(ContentItem, ContentItem.id == Rating.item_id).where(Rating.user_id == user_id)
+            .order_by(Rating.id)))
+
+    def feedback(self, user_id: str) -> list[dict[str, Any]]:
+        return _rows(self.session.execute(
+            select(ContentItem.url, ContentItem.title, Feedback.stars, Feedback.comment, Feedback.status,
+                   Feedback.created_at)
+            .join(ContentItem, ContentItem.id == Feedback.item_id).where(Feedback.author_id == user_id)
+            .order_by(Feedback.id)))
+
+    def reflections(self, user_id: str) -> list[Reflection]:
+        return list(self.session.scalars(select(Reflection).where(Reflection.user_id == user_id)
+                                         .order_by(Reflection.id)))
+
+    def member(self, user_id: str) -> Member | None:
+        return self.session.get(Member, user_id)
+
+    def deliveries(self, user_id: str) -> list[dict[str, Any]]:
+        return _rows(self.session.execute(
+            select(Delivery.id, PromptSchedule.label, PromptRun.local_date, Delivery.due_at, Delivery.status,
+                   Delivery.reason, Delivery.sent_at)
+            .join(PromptRun, PromptRun.id == Delivery.run_id)
+            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(Delivery.user_id == user_id).order_by(Delivery.id)))
+
+    def events(self, user_id: str) -> list[dict[str, Any]]:
+        return _rows(self.session.execute(
+            select(Event.kind, Event.occurred_at, Event.community_id, Event.item_id, Event.data)
+            .where(Event.actor_id == user_id).order_by(Event.id)))
+
+    def shared_items(self, user_id: str) -> list[dict[str, Any]]:
+        return _rows(self.session.execute(
+            select(ContentItem.url, ContentItem.title, ContentItem.created_at)
+            .where(ContentItem.first_shared_by == user_id).order_by(ContentItem.id)))
+
+    def schedules_created(self, user_id: str) -> list[dict[str, Any]]:
+        return _rows(self.session.execute(
+            select(PromptSchedule.id, PromptSchedule.label, PromptSchedule.created_at)
+            .where(PromptSchedule.created_by == user_id).order_by(PromptSchedule.id)))
+
+    # -- erasure -------------------------------------------------------------------------------
+
+    def take_back_ratings(self, user_id: str) -> tuple[int, dict[int, tuple[int, int, int]]]:
+        """Remove the person's ratings and take them out of their items' and communities' totals, in SQL.
+        Returns how many there were, and the touched items of a community as they are now: item id to
+        (community, stars_sum, ratings_count)."""
+        ratings = list(self.session.execute(select(Rating.item_id, Rating.stars).where(Rating.user_id == user_id)))
+        if not ratings:
+            return 0, {}
+        by_community: dict[int, list[int]] = defaultdict(list)
+        items = ContentItem.__table__
+        for item_id, stars in ratings:
+            community_id = self.session.execute(
+                update(items).where(items.c.id == item_id)
+                .values(stars_sum=items.c.stars_sum - stars, ratings_count=items.c.ratings_count - 1)
+                .returning(items.c.community_id)).scalar_one()
+            if community_id is not None:
+                by_community[int(community_id)].append(int(stars))
+        communities = Community.__table__
+        for community_id, stars in by_community.items():
+            self.session.execute(update(communities).where(communities.c.id == community_id).values(
+                stars_sum=communities.c.stars_sum - sum(stars), ratings_count=communities.c.ratings_count - len(stars)))
+        self.session.execute(delete(Rating).where(Rating.user_id == user_id))
+        return len(ratings), {int(i): (int(c), int(s), int(n)) for i, c, s, n in self.session.execute(
+            select(ContentItem.id, ContentItem.community_id, ContentItem.stars_sum, ContentItem.ratings_count)
+            .where(ContentItem.id.in_([item for item, _ in ratings]), ContentItem.community_id.is_not(None)))}
+
+    def erase_rest(self, user_id: str) -> dict[str, int]:
+        """Everything else that names the person: removed, or (where a row must stay) no longer naming them."""
+        counts: dict[str, int] = {}
+        for name, statement in (
+            ("feedback", delete(Feedback).where(Feedback.author_id == user_id)),
+            ("reflections", delete(Reflection).where(Reflection.user_id == user_id)),
+            ("deliveries", delete(Delivery).where(Delivery.user_id == user_id)),
+            ("events", delete(Event).where(Event.actor_id == user_id)),
+            ("links", delete(SigninLink).where(SigninLink.user_id == user_id)),
+            ("settings", delete(Member).where(Member.user_id == user_id)),
+            ("shared_items", update(ContentItem).where(ContentItem.first_shared_by == user_id)
+             .values(first_shared_by=None)),
+            ("schedules", update(PromptSchedule).where(PromptSchedule.created_by == user_id)
+             .values(created_by=ERASED)),
+        ):
+            counts[name] = int(self.session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+        return counts

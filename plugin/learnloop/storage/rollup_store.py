@@ -1,0 +1,179 @@
+"""What the dashboards' fold reads from the event log and writes to the rollups: weekly totals, weekly
+member sets (keyed hashes), release blocks and stored item scores."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Double, Row, delete, func, literal, select, update
+
+from learnloop.domain.disclosure import Block, WeekFacts
+from learnloop.domain.scores import Prior, bayesian_average
+from learnloop.storage.repositories import Repository, dialect_insert
+from learnloop.storage.tables import (
+    Community,
+    ContentItem,
+    Event,
+    ItemScore,
+    ReleaseBlock,
+    ScoreBasis,
+    WeeklyCount,
+    WeeklyMember,
+)
+
+_B = ReleaseBlock.__table__
+
+
+def _block(row: Any) -> Block:
+    return Block(row.first_week, row.last_week, int(row.value), int(row.people), bool(row.closed))
+
+
+class RollupStore(Repository):
+    # -- the event log, read -----------------------------------------------------------------
+
+    def events_after(self, after: int, recorded_before: datetime, limit: int) -> list[Row[Any]]:
+        return list(self.session.execute(
+            select(Event.id, Event.kind, Event.occurred_at, Event.community_id, Event.actor_id, Event.item_id,
+                   Event.data)
+            .where(Event.id > after, Event.recorded_at <= recorded_before).order_by(Event.id).limit(limit)))
+
+    def item_facts(self, item_ids: set[int]) -> dict[int, tuple[str, int | None, int, int]]:
+        """Item id to (kind, community, stars_sum, ratings_count), as the items hold them now."""
+        if not item_ids:
+            return {}
+        return {item: (kind, community, stars, count) for item, kind, community, stars, count in self.session.execute(
+            select(ContentItem.id, ContentItem.kind, ContentItem.community_id, ContentItem.stars_sum,
+                   ContentItem.ratings_count).where(ContentItem.id.in_(item_ids)))}
+
+    # -- weekly totals and member sets -------------------------------------------------------
+
+    def add_counts(self, counts: dict[tuple[int, date, str], int]) -> None:
+        if not counts:
+            return
+        table = WeeklyCount.__table__
+        statement = dialect_insert(self.session)(table).values(
+            [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()])
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["community_id", "week", "metric"], set_={"value": table.c.value + statement.excluded.value}))
+
+    def add_members(self, members: set[tuple[int, date, str, str]]) -> None:
+        if members:
+            self.session.execute(dialect_insert(self.session)(WeeklyMember.__table__).on_conflict_do_nothing(), [
+                {"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members])
+
+    def first_week(self, community_id: int, metric: str) -> date | None:
+        return self.session.scalar(select(func.min(WeeklyCount.week)).where(
+            WeeklyCount.community_id == community_id, WeeklyCount.metric == metric))
+
+    def week_facts(self, community_id: int, metric: str, since: date) -> list[WeekFacts]:
+        """Each week's total and member set from `since` on (only weeks with anything)."""
+        values = dict(self.session.execute(select(WeeklyCount.week, WeeklyCount.value).where(
+            WeeklyCount.community_id == community_id, WeeklyCount.metric == metric, WeeklyCount.week >= since)).all())
+        members: dict[date, set[str]] = defaultdict(set)
+        for week, member in self.session.execute(select(WeeklyMember.week, WeeklyMember.member).where(
+                WeeklyMember.community_id == community_id, WeeklyMember.metric == metric,
+                WeeklyMember.week >= since)):
+            members[week].add(member)
+        return [WeekFacts(week, int(value), frozenset(members.get(week, ()))) for week, value in values.items()]
+
+    def totals(self, community_id: int, metric: str, first: date, last: date) -> tuple[int, int]:
+        """(sum of the weekly totals, distinct members) over the weeks `first` to `last`."""
+        value = self.session.scalar(select(func.coalesce(func.sum(WeeklyCount.value), 0)).where(
+            WeeklyCount.community_id == community_id, WeeklyCount.metric == metric, WeeklyCount.week >= first,
+            WeeklyCount.week <= last))
+        people = self.session.scalar(select(func.count(func.distinct(WeeklyMember.member))).where(
+            WeeklyMember.community_id == community_id, WeeklyMember.metric == metric, WeeklyMember.week >= first,
+            WeeklyMember.week <= last))
+        return int(value or 0), int(people or 0)
+
+    # -- release blocks ----------------------------------------------------------------------
+
+    def blocks(self, community_id: int, metric: str) -> list[Block]:
+        return [_block(row) for row in self.session.execute(select(_B).where(
+            _B.c.community_id == community_id, _B.c.metric == metric).order_by(_B.c.first_week))]
+
+    def replace_blocks(self, community_id: int, metric: str, since: date, blocks: list[Block]) -> None:
+        """Blocks from `since` on are these (the open stretch re-cut); earlier ones stay."""
+        self.session.execute(delete(_B).where(_B.c.community_id == community_id, _B.c.metric == metric,
+                                              _B.c.first_week >= since))
+        self.put_blocks(community_id, metric, blocks)
+
+    def put_blocks(self, community_id: int, metric: str, blocks: list[Block]) -> None:
+        """Insert or update blocks by their first week."""
+        if not blocks:
+            return
+        statement = dialect_insert(self.session)(_B).values([
+            {"community_id": community_id, "metric": metric, "first_week": b.first, "last_week": b.last,
+             "value": b.value, "people": b.people, "closed": b.closed} for b in blocks])
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["community_id", "metric", "first_week"],
+            set_={name: getattr(statement.excluded, name) for name in ("last_week", "value", "people", "closed")}))
+
+    def move_block_start(self, community_id: int, metric: str, old_first: date, new_first: date) -> None:
+        self.session.execute(update(_B).where(_B.c.community_id == community_id, _B.c.metric == metric,
+                                              _B.c.first_week == old_first).values(first_week=new_first))
+
+    def drop_blocks(self) -> None:
+        self.session.execute(delete(_B))
+
+    def block_measures(self) -> list[tuple[int, str]]:
+        """Every (community, measure) with weekly totals."""
+        return [(c, m) for c, m in self.session.execute(
+            select(WeeklyCount.community_id, WeeklyCount.metric).distinct())]
+
+    # -- item scores -------------------------------------------------------------------------
+
+    def community_totals(self, community_ids: set[int]) -> dict[int, tuple[int, int]]:
+        return {c: (int(stars), int(count)) for c, stars, count in self.session.execute(
+            select(Community.id, Community.stars_sum, Community.ratings_count).where(Community.id.in_(community_ids)))}
+
+    def score_bases(self, community_ids: set[int]) -> dict[int, float]:
+        return {c: float(m) for c, m in self.session.execute(
+            select(ScoreBasis.community_id, ScoreBasis.prior_mean).where(ScoreBasis.community_id.in_(community_ids)))}
+
+    def stored_scores(self, item_ids: set[int]) -> dict[int, tuple[int, int]]:
+        return {item: (int(stars), int(count)) for item, stars, count in self.session.execute(
+            select(ItemScore.item_id, ItemScore.stars_sum, ItemScore.ratings_count).where(
+                ItemScore.item_id.in_(item_ids)))}
+
+    def rebase_scores(self, community_id: int, prior: Prior, now: datetime) -> None:
+        """Every rated item's score recomputed with the community's prior as it is now."""
+        scores, items = ItemScore.__table__, ContentItem.__table__
+        self.session.execute(delete(scores).where(scores.c.community_id == community_id))
+        score = (literal(prior.weight * prior.mean, Double) + items.c.stars_sum) / \
+            (literal(prior.weight, Double) + items.c.ratings_count)
+        self.session.execute(scores.insert().from_select(
+            ["item_id", "community_id", "stars_sum", "ratings_count", "score"],
+            select(items.c.id, items.c.community_id, items.c.stars_sum, items.c.ratings_count, score)
+            .where(items.c.community_id == community_id, items.c.ratings_count > 0)))
+        statement = dialect_insert(self.session)(ScoreBasis.__table__).values(
+            community_id=community_id, prior_mean=prior.mean, updated_at=now)
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["community_id"], set_={"prior_mean": statement.excluded.prior_mean,
+                                                   "updated_at": statement.excluded.updated_at}))
+
+    def put_scores(self, rows: list[tuple[int, int, int, int]], basis: Prior) -> None:
+        """(item, community, stars_sum, ratings_count) scored with the community's stored basis; items with no
+        rating left lose their stored score."""
+        kept = [r for r in rows if r[3] > 0]
+        gone = [r[0] for r in rows if r[3] <= 0]
+        if gone:
+            self.session.execute(delete(ItemScore).where(ItemScore.item_id.in_(gone)))
+        if not kept:
+            return
+        statement = dialect_insert(self.session)(ItemScore.__table__).values([
+            {"item_id": item, "community_id": community, "stars_sum": stars, "ratings_count": count,
+             "score": bayesian_average(stars, count, basis)} for item, community, stars, count in kept])
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["item_id"], set_={name: getattr(statement.excluded, name)
+                                              for name in ("stars_sum", "ratings_count", "score")}))
+
+    def unscored_communities(self) -> list[tuple[int, int, int]]:
+        """(community, stars_sum, ratings_count) of rated communities whose scores were never stored."""
+        return [(c, int(s), int(n)) for c, s, n in self.session.execute(
+            select(Community.id, Community.stars_sum, Community.ratings_count)
+            .outerjoin(ScoreBasis, ScoreBasis.community_id == Community.id)
+            .where(ScoreBasis.community_id.is_(None), Community.ratings_count > 0))]
+

@@ -1,0 +1,60 @@
+"""Where the web app is built: every route, slash subcommand, button, dialog and wiki host is registered
+here, explicitly (the worker's jobs and outbox handlers are wired in jobs.worker).
+
+gunicorn serves `create_app()`."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from learnloop.bookstack.host import BookStackHost
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.mattermost import (
+    community_views,
+    journal_views,
+    privacy_views,
+    prompt_commands,
+    rating_views,
+    reflect_views,
+    routes,
+    wiki_views,
+)
+from learnloop.mattermost.commands import CommandRegistry
+from learnloop.mattermost.ownership import community_role
+from learnloop.mediawiki.host import MediaWikiHost
+from learnloop.outline.host import OutlineHost
+from learnloop.web import dashboard_views, health, pages, session, wiki_routes
+from learnloop.web.errors import register_error_handlers
+from learnloop.wikis import WikiHost
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def commands() -> CommandRegistry:
+    """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
+    registry = CommandRegistry()
+    for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
+                  privacy_views):
+        views.register(registry)
+    return registry
+
+
+def wiki_hosts() -> dict[str, WikiHost]:
+    """One of each wiki host per process (each keeps its API clients)."""
+    return {"mediawiki": MediaWikiHost(), "outline": OutlineHost(), "bookstack": BookStackHost()}
+
+
+def create_app(runtime: Runtime | None = None) -> Flask:
+    runtime = runtime or build_runtime()
+    app = Flask("learnloop.web")
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # replies keep the order they are written in
+    register_error_handlers(app)
+    session.configure(app, runtime.signing_key, secure=runtime.settings.public_url_text.startswith("https://"))
+    app.register_blueprint(health.blueprint(runtime.engine))
+    app.register_blueprint(routes.blueprint(runtime, commands()))
+    app.register_blueprint(wiki_routes.blueprint(runtime, wiki_hosts()))
+    app.register_blueprint(pages.blueprint(runtime))
+    app.register_blueprint(dashboard_views.blueprint(
+        runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id)))
+    return app

@@ -1,0 +1,29 @@
+"""The worker's wiki jobs, wired as `learnloop worker` wires them, for tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from learnloop.bootstrap import Runtime
+from learnloop.jobs import wiki as wiki_jobs
+from learnloop.storage.outbox import ClaimedMessage
+from learnloop.wikis import FETCH_JOB, PUBLISH_JOB
+from learnloop.wiring import wiki_hosts
+from tests.conftest import START
+
+
+def poll_wikis(runtime: Runtime) -> int:
+    hosts = wiki_hosts()
+    return sum(wiki_jobs.poll_wiki(runtime, wiki, hosts[wiki.kind]) for wiki in runtime.settings.wikis)
+
+
+def _message(kind: str, payload: dict[str, Any], attempt: int) -> ClaimedMessage:
+    return ClaimedMessage(0, kind, f"test:{kind}", payload, attempt, START)
+
+
+def fetch(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
+    return wiki_jobs.handlers(runtime, wiki_hosts())[FETCH_JOB](_message(FETCH_JOB, payload, attempt))
+
+
+def publish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
+    return wiki_jobs.handlers(runtime, wiki_hosts())[PUBLISH_JOB](_message(PUBLISH_JOB, payload, attempt))
