@@ -187,9 +187,10 @@ def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str |
 
 
 def _run_plan(installer: Any, context: Any, action: str) -> None:
+    """Each step is printed as it happens; the summary and the notes once the run is over."""
     from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 
-    plan = Plan(context.dry_run)
+    plan = Plan(context.dry_run, echo=click.echo)
     if action == "uninstall":
         plan.unchanged = "nothing to remove: the install record lists nothing learnloop made that is still there"
     try:
@@ -197,11 +198,10 @@ def _run_plan(installer: Any, context: Any, action: str) -> None:
     except InstallBlocked as exc:
         raise click.ClickException(str(exc)) from None
     except InstallFailed as exc:
-        click.echo(plan.render())
         raise click.ClickException(
             f"{action} stopped: {exc}\nWhat was done is recorded in {context.ledger.path}; fix the cause and run the "
             "same command again to finish.") from None
-    click.echo(plan.render())
+    click.echo(plan.summary())
     if context.config.written:
         click.echo(f"{context.config.path} changed: restart `learnloop serve` and `learnloop worker` so they "
                    "read it")

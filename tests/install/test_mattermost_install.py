@@ -62,6 +62,21 @@ def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(wo
     assert all(secret not in json.dumps(ledger) for secret in [bot_token[0]["token"], command["token"]])
 
 
+def test_each_step_is_printed_as_it_happens(world: World) -> None:
+    printed: list[tuple[str, list[str]]] = []
+    installer = world.installer()
+    plan = Plan(False, echo=lambda line: printed.append((line, world.changes_sent())))
+
+    installer.install(plan)
+
+    sent_when = {line.strip(): sent for line, sent in printed}
+    assert sent_when["create  bot account @learnloop: learnloop"] == []
+    command = f"create  slash command /learn in team engineering: calls {PUBLIC_URL}/mattermost/command"
+    assert "POST /api/v4/bots" in sent_when[command] and "POST /api/v4/commands" not in sent_when[command]
+    steps = [line for line, _ in printed if line.startswith("  ")]
+    assert steps == plan.render().splitlines()[:len(plan.steps)]
+
+
 def test_installing_twice_changes_nothing_the_second_time(world: World) -> None:
     world.install(channels=("engineering/random",))
     before = (dict(world.fake.bots), dict(world.fake.commands), dict(world.fake.hooks), dict(world.fake.tokens))
