@@ -6,16 +6,34 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import tomlkit
 from tomlkit.items import Array
 
 from learnloop.install.ledger import write_atomically
 
+_MASKED_HINT = ("The secret above is masked: run the same command with --show-secrets to print it in full, "
+                "when you are ready to paste it.")
+
 
 def mask(secret: str) -> str:
     """Enough of a secret to recognise it, never enough to use it."""
     return f"{secret[:4]}… ({len(secret)} characters)" if len(secret) > 8 else "…"
+
+
+def masked(text: str, secret: str) -> str:
+    """`text` with `secret` masked wherever it appears: as is, URL-encoded, or in a PHP string."""
+    if not secret:
+        return text
+    for spelling in {secret, quote_plus(secret), secret.replace("\\", "\\\\").replace("'", "\\'")}:
+        text = text.replace(spelling, mask(secret))
+    return text
+
+
+def shown(text: str, secret: str, *, show: bool) -> str:
+    """`text` as is when the admin asked for secrets (--show-secrets); else masked, with how to see it."""
+    return text if show else f"{masked(text, secret).rstrip()}\n{_MASKED_HINT}"
 
 
 class ConfigFile:
