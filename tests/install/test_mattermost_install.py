@@ -11,7 +11,7 @@ import pytest
 
 from learnloop.install.ledger import Ledger, ledger_path_for
 from learnloop.install.manifest import MattermostManifest, load_manifest
-from learnloop.install.mattermost import doctor_checks
+from learnloop.install.mattermost_doctor import doctor_checks
 from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 from learnloop.install.reachability import allowed_untrusted, internal_addresses
 from learnloop.mattermost.admin_client import MattermostAdminClient

@@ -19,11 +19,11 @@ from learnloop.wikis import FETCH_JOB
 
 
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
-    from learnloop.install import mattermost
+    from learnloop.install import mattermost_doctor
 
     settings = context.settings
     checks = [service_check(settings)]
-    checks += mattermost.doctor_checks(context, admin)
+    checks += mattermost_doctor.doctor_checks(context, admin)
     if not settings.wikis:
         return checks
     engine = make_engine(settings.database_url)

@@ -9,7 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from learnloop.mattermost.client import MAX_PER_PAGE, JsonObject, MattermostClient, MattermostError, _segment
+from learnloop.mattermost.client import (
+    MAX_PER_PAGE,
+    JsonObject,
+    MattermostClient,
+    MattermostError,
+    MattermostUnavailable,
+    _segment,
+)
+
+
+def describe_failure(exc: MattermostError) -> str:
+    """How a refused or unanswered call reads in a message to the admin."""
+    if isinstance(exc, MattermostUnavailable):
+        return f"no answer ({exc.message})"
+    return f"HTTP {exc.status_code}: {exc.message}"
 
 
 class MattermostAdminClient(MattermostClient):
@@ -87,6 +101,9 @@ class MattermostAdminClient(MattermostClient):
 
     def list_commands(self, team_id: str) -> list[JsonObject]:
         return self._api("GET", "/commands", params={"team_id": team_id, "custom_only": "true"})
+
+    def find_command(self, team_id: str, command_id: str) -> JsonObject | None:
+        return next((c for c in self.list_commands(team_id) if c.get("id") == command_id), None)
 
     def create_command(self, command: JsonObject) -> JsonObject:
         return self._api("POST", "/commands", json=command)
