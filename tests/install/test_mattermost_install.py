@@ -37,7 +37,7 @@ def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(wo
     for hook in hooks.values():
         assert hook["callback_urls"] == [f"{PUBLIC_URL}/mattermost/outgoing"]
         assert hook["trigger_words"] == [] and hook["content_type"] == "application/json"
-    assert (world.team["id"], bot["user_id"]) in fake.team_members
+    assert (world.team["id"], bot["user_id"]) in fake.active_team_members()
     assert {(world.town["id"], bot["user_id"]), (world.random["id"], bot["user_id"])} <= fake.channel_members
 
     settings = world.settings()
@@ -214,8 +214,9 @@ def test_uninstall_removes_exactly_what_install_created(world: World) -> None:
     bot = world.fake.bot_named("learnloop")
     assert bot is not None and bot["delete_at"] != 0
     assert set(world.fake.tokens) == admin_tokens
-    assert not any(bot["user_id"] in pair for pair in world.fake.channel_members | world.fake.team_members)
-    assert (world.team["id"], world.fake.admin["id"]) in world.fake.team_members
+    assert not any(bot["user_id"] in pair for pair in world.fake.channel_members | world.fake.active_team_members())
+    assert world.fake.team_members[(world.team["id"], bot["user_id"])]["delete_at"] > 0  # kept, soft-deleted
+    assert (world.team["id"], world.fake.admin["id"]) in world.fake.active_team_members()
     settings = world.settings()
     assert settings.mattermost_bot_token is None and settings.mattermost_bot_user_id is None
     assert settings.mattermost_command_tokens == [] and settings.mattermost_webhook_tokens == []
@@ -296,11 +297,19 @@ def test_refused_admin_token(world: World) -> None:
 
 def test_token_without_the_permissions_names_what_is_missing(world: World) -> None:
     lead = world.fake.add_user("lead")
-    world.fake.team_members.add((world.team["id"], lead["id"]))
+    world.fake.join_team(world.team["id"], lead["id"])
     token = world.fake.add_token(lead["id"])
     problems = blocked(world, token=token)
-    assert any("@lead lacks the permission(s) create_bot, manage_bots, create_user_access_token, manage_system, "
-               "manage_slash_commands, manage_outgoing_webhooks, add_user_to_team" in p for p in problems)
+    assert any(p.startswith("@lead lacks the permission(s) create_bot, read_bots, manage_bots, create_user_access_token, "
+                            "read_user_access_token, revoke_user_access_token, sysconsole_read_integrations_bot_accounts, "
+                            "sysconsole_read_integrations_integration_management, "
+                            "sysconsole_read_environment_web_server: ") for p in problems)
+    assert ("@lead lacks the permission(s) manage_own_slash_commands (or manage_slash_commands before Mattermost 11.2), "
+            "manage_others_slash_commands, manage_own_outgoing_webhooks (or manage_outgoing_webhooks before "
+            "Mattermost 11.2), manage_others_outgoing_webhooks in team engineering: make them a team admin there, or "
+            "grant them in the team's permission scheme") in problems
+    assert any(p.startswith("@lead lacks the permission manage_public_channel_members in ~engineering/town-square")
+               for p in problems)
     assert any("cannot read the server configuration (HTTP 403" in p for p in problems)
 
 

@@ -6,7 +6,6 @@ rights. Every call is one of the official API's operations (tests validate them 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from learnloop.mattermost.client import (
@@ -114,15 +113,15 @@ class MattermostAdminClient(MattermostClient):
     def delete_command(self, command_id: str) -> None:
         self._api("DELETE", f"/commands/{_segment(command_id)}")
 
-    def iter_outgoing_webhooks(self, team_id: str) -> Iterator[JsonObject]:
-        page = 0
+    def list_outgoing_webhooks(self, team_id: str) -> list[JsonObject]:
+        """Every page of the team's outgoing webhooks (those the token may manage)."""
+        hooks: list[JsonObject] = []
         while True:
-            hooks = self._api("GET", "/hooks/outgoing",
-                              params={"team_id": team_id, "page": page, "per_page": MAX_PER_PAGE})
-            yield from hooks
-            if len(hooks) < MAX_PER_PAGE:
-                return
-            page += 1
+            page = self._api("GET", "/hooks/outgoing", params={
+                "team_id": team_id, "page": len(hooks) // MAX_PER_PAGE, "per_page": MAX_PER_PAGE})
+            hooks += page
+            if len(page) < MAX_PER_PAGE:
+                return hooks
 
     def get_outgoing_webhook(self, hook_id: str) -> JsonObject | None:
         return self._maybe("GET", f"/hooks/outgoing/{_segment(hook_id)}")
