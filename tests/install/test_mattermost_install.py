@@ -228,6 +228,35 @@ def test_uninstall_removes_exactly_what_install_created(world: World) -> None:
     assert again.changes == 0
 
 
+def test_uninstall_removes_the_tokens_it_wrote_even_when_their_integrations_are_gone(world: World) -> None:
+    world.config_path.write_text(world.config_path.read_text().replace(
+        "public_url", 'mattermost_command_tokens = ["hand-written-token"]\npublic_url'), encoding="utf-8")
+    world.install(channels=("engineering/random",))
+    world.fake.commands.clear()
+    world.fake.hooks.clear()
+
+    plan = world.uninstall()
+
+    settings = world.settings()
+    assert settings.mattermost_command_tokens == ["hand-written-token"]
+    assert settings.mattermost_webhook_tokens == [] and settings.mattermost_bot_token is None
+    assert "  remove  slash command /learn in team engineering: delete it; its token leaves learnloop.toml" in \
+        plan.render().splitlines()
+
+
+def test_a_command_made_again_replaces_the_dead_token_of_the_one_deleted_by_hand(world: World) -> None:
+    world.install()
+    [old] = world.fake.commands.values()
+    world.fake.commands.clear()
+
+    world.install()
+
+    [new] = world.fake.commands.values()
+    assert world.settings().mattermost_command_tokens == [new["token"]] != [old["token"]]
+    ledger = ledger_path_for(world.config_path).read_text(encoding="utf-8")
+    assert new["token"] not in ledger and old["token"] not in ledger
+
+
 def test_uninstall_dry_run_touches_nothing(world: World) -> None:
     world.install()
     calls = len(world.contract.calls)

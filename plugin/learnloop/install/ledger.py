@@ -3,7 +3,8 @@ and `learnloop uninstall` removes exactly that, nothing else.
 
 It lives beside the configuration file (`learnloop.install.json` for `learnloop.toml`) and is
 rewritten after every change, so an install that fails half-way leaves a true record. It holds
-ids, never secrets.
+ids, and of each token install wrote to the configuration its SHA-256 fingerprint (so uninstall
+removes the token even when its integration is gone), never secrets.
 """
 
 from __future__ import annotations

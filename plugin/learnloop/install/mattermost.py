@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 
 from learnloop.config import ENV_PREFIX
-from learnloop.install.config_file import mask
+from learnloop.install.config_file import fingerprint, mask
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MattermostManifest
 from learnloop.install.mattermost_checks import Channel, MattermostChecks, Target
@@ -24,6 +24,9 @@ from learnloop.mattermost.commands import autocomplete_hint
 TOKEN_DESCRIPTION = "learnloop service (made by learnloop install)"
 WRITTEN_KEYS = ("mattermost_url", "mattermost_bot_token", "mattermost_bot_user_id", "mattermost_command_tokens",
                 "mattermost_webhook_tokens")
+TOKEN_KEYS = {"command": "mattermost_command_tokens", "outgoing_webhook": "mattermost_webhook_tokens",
+              "bot_token": "mattermost_bot_token"}
+"""Where learnloop.toml holds the token of each kind of resource install records."""
 
 
 class MattermostInstaller(MattermostChecks):
@@ -110,7 +113,8 @@ class MattermostInstaller(MattermostChecks):
         def create() -> JsonObject:
             assert bot_id is not None
             token = self.admin.create_user_access_token(bot_id, TOKEN_DESCRIPTION)
-            self._record("bot_token", token["id"], "bot access token", created=True)
+            self._record("bot_token", token["id"], "bot access token", created=True,
+                         token_sha256=fingerprint(token["token"]))
             self.context.config.set("mattermost_bot_token", token["token"])
             self.context.config.set("mattermost_bot_user_id", bot_id)
             self.context.config.save()
@@ -164,10 +168,10 @@ class MattermostInstaller(MattermostChecks):
             created = plan.change("create", f"slash command {label}", f"calls {self.command_url}",
                                   lambda: self.admin.create_command(desired))
             if created is not None:
-                self._record("command", created["id"], label, created=True, team_id=team_id)
-                self._add_token("mattermost_command_tokens", created["token"], f"slash command token ({team_name})")
+                self._made("command", created, label, f"slash command token ({team_name})", team_id=team_id)
             return
-        self._record("command", existing["id"], label, created=self._created_before("command", label), team_id=team_id)
+        self._record("command", existing["id"], label, created=self._created_before("command", label), team_id=team_id,
+                     token_sha256=fingerprint(existing["token"]))
         differing = sorted(key for key, value in desired.items() if existing.get(key, "") != value)
         if differing:
             plan.change("update", f"slash command {label}", ", ".join(differing),
@@ -194,16 +198,25 @@ class MattermostInstaller(MattermostChecks):
             created = plan.change("create", f"outgoing webhook in {label}", f"calls {self.webhook_url}",
                                   lambda: self.admin.create_outgoing_webhook(desired))
             if created is not None:
-                self._record("outgoing_webhook", created["id"], label, created=True)
-                self._add_token("mattermost_webhook_tokens", created["token"], f"outgoing webhook token ({label})")
+                self._made("outgoing_webhook", created, label, f"outgoing webhook token ({label})")
             return
-        self._record("outgoing_webhook", ours["id"], label, created=self._created_before("outgoing_webhook", label))
+        self._record("outgoing_webhook", ours["id"], label, created=self._created_before("outgoing_webhook", label),
+                     token_sha256=fingerprint(ours["token"]))
         if self.webhook_url not in (ours.get("callback_urls") or []):
             plan.change("update", f"outgoing webhook in {label}", f"calls {self.webhook_url}",
                         lambda: self.admin.update_outgoing_webhook({**ours, "callback_urls": [self.webhook_url]}))
         else:
             plan.say("keep", f"outgoing webhook in {label}", f"calls {self.webhook_url}")
         self._add_token("mattermost_webhook_tokens", ours["token"], f"outgoing webhook token ({label})", plan)
+
+    def _made(self, type_: str, made: JsonObject, label: str, what: str, **data: str) -> None:
+        """A command or webhook just created: recorded, its token written, and the token of the one it
+        replaces (gone from Mattermost, so dead) dropped from the configuration."""
+        replaced = self.context.ledger.find(self.host_key, type_, label)
+        self._record(type_, made["id"], label, created=True, token_sha256=fingerprint(made["token"]), **data)
+        if replaced is not None and "token_sha256" in replaced.data:
+            self.context.config.remove_fingerprinted(TOKEN_KEYS[type_], replaced.data["token_sha256"])
+        self._add_token(TOKEN_KEYS[type_], made["token"], what)
 
     def _add_token(self, key: str, token: str, what: str, plan: Plan | None = None) -> None:
         """Written at once: Mattermost shows a new integration's token only in the reply that made it."""
@@ -274,8 +287,9 @@ class MattermostInstaller(MattermostChecks):
         if resource.type == "bot":
             return ("disable it (Mattermost keeps bot accounts; delete it in System Console → Integrations → Bot "
                     "Accounts if you wish)")
-        return {"bot_token": "revoke it", "command": "delete it", "outgoing_webhook": "delete it"}.get(
-            resource.type, "remove the membership")
+        token = f"; its token leaves {self.context.config.path.name}"
+        return {"bot_token": f"revoke it{token}", "command": f"delete it{token}",
+                "outgoing_webhook": f"delete it{token}"}.get(resource.type, "remove the membership")
 
     def _remover(self, resource: Resource, bot_id: str | None) -> Callable[[], None]:
         config = self.context.config
@@ -285,12 +299,12 @@ class MattermostInstaller(MattermostChecks):
                 hook = self.admin.get_outgoing_webhook(resource.id)
                 if hook is not None:
                     self.admin.delete_outgoing_webhook(resource.id)
-                    config.remove_from_list("mattermost_webhook_tokens", hook["token"])
+                    config.remove_from_list(TOKEN_KEYS[resource.type], hook["token"])
             elif resource.type == "command":
                 command = self.admin.find_command(resource.data["team_id"], resource.id)
                 if command is not None:
                     self.admin.delete_command(resource.id)
-                    config.remove_from_list("mattermost_command_tokens", command["token"])
+                    config.remove_from_list(TOKEN_KEYS[resource.type], command["token"])
             elif resource.type in ("team_member", "channel_member") and bot_id:
                 find = self.admin.find_team_member if resource.type == "team_member" else self.admin.find_channel_member
                 drop = (self.admin.remove_team_member if resource.type == "team_member"
@@ -300,11 +314,14 @@ class MattermostInstaller(MattermostChecks):
                     drop(resource.id, bot_id)
             elif resource.type == "bot_token":
                 self._revoke_quietly(resource.id)
-                config.remove("mattermost_bot_token")
+                if "token_sha256" not in resource.data:
+                    config.remove(TOKEN_KEYS[resource.type])
             elif resource.type == "bot":
                 if self.admin.get_bot(resource.id) is not None:
                     self.admin.disable_bot(resource.id)
                 config.remove("mattermost_bot_user_id")
+            if "token_sha256" in resource.data:
+                config.remove_fingerprinted(TOKEN_KEYS[resource.type], resource.data["token_sha256"])
             config.save()
             self._forget(resource)
 
