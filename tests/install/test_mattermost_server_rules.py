@@ -3,14 +3,16 @@ functions each rule follows): listing a team's slash commands answers 403 to a t
 permission and 501 while custom commands are off; a team member Mattermost removed is kept,
 soft-deleted, and adding them to a channel then fails until they rejoin the team; since 11.2 the
 integration permissions are manage_own_* and manage_others_*."""
+# ruff: noqa: F811  (the fixtures imported from mattermost_world are the tests' parameters)
 
 from __future__ import annotations
 
 import pytest
-
 from learnloop.install.mattermost_checks import COMMANDS_OFF, HOOKS_OFF
+from learnloop.install.plan import InstallBlocked, Plan
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.mattermost.client import MattermostError
+
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
 from tests.install.fake_mattermost_roles import SYSCONSOLE_READS, default_roles
@@ -90,9 +92,19 @@ def test_a_removed_team_member_is_kept_soft_deleted_and_cannot_join_a_channel(wo
 def test_a_bot_token_is_refused_by_name_before_anything_else_is_asked(world: World) -> None:
     bot = world.fake.add_user("ci", is_bot=True)
     problems = blocked(world, token=world.fake.add_token(bot["id"]))
-    assert problems == ["--token belongs to a bot (@ci); the installer needs a system admin's personal access token "
-                        "(Profile → Security → Personal Access Tokens)"]
+    assert problems == [("--token belongs to a bot (@ci); the installer needs a system admin's personal access token "
+                         "(Profile → Security → Personal Access Tokens)")]
     assert [call.path for call in world.contract.calls] == ["/api/v4/system/ping", "/api/v4/users/me"]
+
+
+def test_uninstall_with_the_bots_own_token_is_refused_and_touches_nothing(world: World) -> None:
+    world.install()
+    calls = len(world.contract.calls)
+    installer = world.installer(token=world.settings().mattermost_bot_token.get_secret_value())
+    with pytest.raises(InstallBlocked) as caught:
+        installer.uninstall(Plan(False))
+    assert caught.value.problems[0].startswith("--token belongs to a bot (@learnloop)")
+    assert world.changes_sent(calls) == [] and len(world.fake.commands) == 1
 
 
 def test_a_plain_members_token_is_told_which_permissions_are_missing(world: World) -> None:
@@ -107,10 +119,10 @@ def test_a_plain_members_token_is_told_which_permissions_are_missing(world: Worl
 def test_a_403_on_listing_commands_that_no_missing_permission_explains_is_named(world: World) -> None:
     world.fake.fail_next("GET", r"/api/v4/commands\?", 403)
     problems = blocked(world)
-    assert problems == ["Mattermost refused to list the slash commands of team engineering (HTTP 403: injected "
-                        "failure): it asks for view_team and manage_own_slash_commands (or manage_slash_commands "
-                        "before Mattermost 11.2) there; use a system admin's personal access token (Profile → "
-                        "Security → Personal Access Tokens)"]
+    assert problems == [("Mattermost refused to list the slash commands of team engineering (HTTP 403: injected "
+                         "failure): it asks for view_team and manage_own_slash_commands (or manage_slash_commands "
+                         "before Mattermost 11.2) there; use a system admin's personal access token (Profile → "
+                         "Security → Personal Access Tokens)")]
 
 
 @pytest.mark.parametrize(("setting", "expected"), [("EnableCommands", COMMANDS_OFF),
@@ -168,5 +180,5 @@ def test_a_team_admin_without_a_channel_membership_is_told_about_that_channel(wo
     world.fake.channel_members.discard((world.random["id"], next(
         u["id"] for u in world.fake.users.values() if u["username"] == "lead")))
     problems = blocked(world, token=token, channels=("engineering/random",))
-    assert problems == ["@lead lacks the permission manage_public_channel_members in ~engineering/random, needed to "
-                        "add the bot there: use a team admin's or a system admin's token"]
+    assert problems == [("@lead lacks the permission manage_public_channel_members in ~engineering/random, needed to "
+                         "add the bot there: use a team admin's or a system admin's token")]

@@ -16,7 +16,7 @@ from learnloop.install.config_file import fingerprint, mask
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MattermostManifest
 from learnloop.install.mattermost_checks import Channel, MattermostChecks, Target
-from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan
+from learnloop.install.plan import InstallContext, InstallFailed, Plan
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
 from learnloop.mattermost.client import JsonObject, MattermostClient, MattermostError
 from learnloop.mattermost.commands import autocomplete_hint
@@ -260,11 +260,7 @@ class MattermostInstaller(MattermostChecks):
             plan.say("leave", f"Mattermost at {self.admin.base_url}", "the install record lists nothing learnloop "
                      "made there")
             return
-        try:
-            self.admin.get_me()
-        except MattermostError as exc:
-            raise InstallBlocked(self.host_key, [
-                f"Mattermost refused the admin token or cannot be reached ({describe_failure(exc)})"])
+        self.signed_in()
         bot = next((r for r in resources if r.type == "bot"), None)
         for resource in reversed(resources):
             if not resource.created:

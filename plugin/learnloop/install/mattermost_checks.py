@@ -102,7 +102,7 @@ class MattermostChecks:
     def preflight(self, plan: Plan) -> Target:
         plan.status(f"checking Mattermost at {self.admin.base_url}: the token, its permissions, the server's "
                     "settings, the teams and channels")
-        target = Target(me=self._signed_in())
+        target = Target(me=self.signed_in())
         problems: list[str] = []
         username = self.manifest.bot_user.username
         target.bot_user = self._read(problems, f"look up @{username}",
@@ -120,8 +120,8 @@ class MattermostChecks:
             raise InstallBlocked(self.host_key, list(dict.fromkeys(problems)))
         return target
 
-    def _signed_in(self) -> JsonObject:
-        """Reachable, and the token a person's: nothing else can be checked otherwise."""
+    def signed_in(self) -> JsonObject:
+        """Reachable, and the token a person's (install and uninstall): nothing else can be checked otherwise."""
         url = self.admin.base_url
         try:
             self.admin.ping()
