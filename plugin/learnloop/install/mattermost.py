@@ -1,9 +1,9 @@
 """Installs learnloop into Mattermost from `manifests/mattermost.yaml`, with an admin's token.
 
 Checks first (mattermost_checks.py: reachable, token, permissions, server settings, conflicts) and
-touches nothing if a check fails. Then finds or creates, in order: the bot account, its access token, the bot's
-team and channel memberships, the slash command per team and one outgoing webhook per channel,
-writing each token into learnloop's configuration file as soon as Mattermost shows it.
+touches nothing if a check fails. Then finds or creates, in order: the bot account, its access
+token, the bot's team and channel memberships, the slash command per team and one outgoing webhook
+per channel, writing each token into learnloop's configuration file as soon as Mattermost shows it.
 """
 
 from __future__ import annotations
