@@ -6,7 +6,7 @@ a wrong secret and 403 for a user without "Access system API"; `/login` renders 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +149,7 @@ def test_an_unreachable_bookstack_blocks(tmp_path: Path) -> None:
 def test_doctor_ok_when_the_snippet_is_in_the_head_and_deliveries_arrive() -> None:
     api_accepts_token()
     responses.get(LOGIN, body=login_page(HEAD))
-    when = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     rows = doctor_checks(settings(), settings().wikis[0], last_delivery=when)
     assert [(c.check, c.status) for c in rows] == [
         ("reachable", "ok"), ("api token", "ok"), ("rating widget", "ok"), ("webhook deliveries", "ok")]

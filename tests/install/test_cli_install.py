@@ -1,4 +1,5 @@
 """`learnloop install | uninstall | doctor` as an admin types them."""
+# ruff: noqa: F811  (the fixtures imported from mattermost_world are the tests' parameters)
 
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ from learnloop.storage.migrate import upgrade
 from learnloop.web.app import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
-from tests.install.test_bookstack_install import API_TOKEN, BASE_URL, HEAD, LOGIN, SECRET, api_accepts_token, login_page
 from tests.install.mattermost_world import MANIFEST, World, public_addresses, world  # noqa: F401
+from tests.install.test_bookstack_install import (
+    API_TOKEN,
+    BASE_URL,
+    HEAD,
+    LOGIN,
+    SECRET,
+    api_accepts_token,
+    login_page,
+)
 
 
 @pytest.fixture
@@ -82,8 +91,8 @@ def test_wiki_options_on_the_mattermost_manifest_are_refused(cli: World) -> None
     (lambda t: t.replace("manifest_version: 1", "manifest_version: 2"), ":5: manifest_version: 2 is not supported"),
     (lambda t: t.replace("  username: learnloop", "  username: learnloop\n  colour: red"),
      ":14: bot_user.colour: unknown key"),
-    (lambda t: t.replace("autocomplete: true ", "autocomplete: often"), ":22: slash_command.autocomplete: Input should "
-     "be a valid boolean"),
+    (lambda t: t.replace("autocomplete: true ", "autocomplete: often"), (":22: slash_command.autocomplete: Input "
+                                                                        "should be a valid boolean")),
     (lambda t: t.replace("slash_command:", "old_command:"), ":17: old_command: unknown key"),
 ])
 def test_a_bad_manifest_is_refused_before_anything_is_touched(cli: World, tmp_path: Path, edit, expected) -> None:

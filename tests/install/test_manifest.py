@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from learnloop.install.manifest import (
     HOSTS,
     ManifestError,

@@ -1,5 +1,6 @@
 """`learnloop install manifests/mattermost.yaml` against a stateful Mattermost whose every request
 and reply is validated against the official OpenAPI source."""
+# ruff: noqa: F811  (the fixtures imported from mattermost_world are the tests' parameters)
 
 from __future__ import annotations
 
@@ -17,7 +18,14 @@ from learnloop.install.reachability import allowed_untrusted, internal_addresses
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
-from tests.install.mattermost_world import MANIFEST, PUBLIC_URL, World, public_addresses, world  # noqa: F401
+from tests.install.mattermost_world import (  # noqa: F401
+    MANIFEST,
+    PUBLIC_URL,
+    World,
+    public_addresses,
+    world,
+)
+
 
 def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(world: World) -> None:
     plan = world.install(channels=("engineering/random",))

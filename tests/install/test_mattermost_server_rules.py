@@ -8,11 +8,11 @@ integration permissions are manage_own_* and manage_others_*."""
 from __future__ import annotations
 
 import pytest
+
 from learnloop.install.mattermost_checks import COMMANDS_OFF, HOOKS_OFF
 from learnloop.install.plan import InstallBlocked, Plan
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.mattermost.client import MattermostError
-
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
 from tests.install.fake_mattermost_roles import SYSCONSOLE_READS, default_roles

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,12 @@ from learnloop.install.mediawiki import (
 from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan
 from tests.conftest import make_settings
 from tests.wikis.mediawiki_server import MediaWikiServer
-from tests.wikis.mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki, wiki_config
+from tests.wikis.mediawiki_support import (
+    WIKI_SECRET,
+    Editor,
+    needs_mediawiki,
+    wiki_config,
+)
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 COMMON_JS = "MediaWiki:Common.js"
@@ -182,7 +187,7 @@ def _limited_bot_password(server: MediaWikiServer) -> str:
         ["php", "maintenance/createBotPassword.php", f"--appid={LIMITED_APPID}",
          "--grants=basic,editpage,createeditmovepage", server.admin_user, LIMITED_PASSWORD],
         cwd="/usr/share/mediawiki", env={**os.environ, "MW_CONFIG_FILE": str(server.dir / "LocalSettings.php")},
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=60, check=False)
     if result.returncode != 0 and "already exists" not in result.stdout + result.stderr:
         raise AssertionError(result.stdout + result.stderr)
     return f"{server.admin_user}@{LIMITED_APPID}"
@@ -210,7 +215,7 @@ def test_doctor_reports_ok_after_install_and_fix_after_uninstall(mediawiki: Medi
     before = {check.check: check for check in doctor_checks(settings, wiki, last_delivery=None)}
     assert before["rating widget"].status == "fix"
     run("install", settings, tmp_path)
-    pushed = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    pushed = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     checks = doctor_checks(settings, wiki, last_delivery=pushed)
     assert [(c.check, c.status) for c in checks] == [
         ("reachable", "ok"), ("bot password", "ok"), ("rights", "ok"), ("rating widget", "ok"), ("signed push", "ok")]

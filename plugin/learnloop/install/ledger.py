@@ -13,7 +13,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +83,7 @@ class Ledger:
 
     def _save(self) -> None:
         for entry in self._hosts.values():
-            entry["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            entry["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         write_atomically(self.path, json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n")
 
 

@@ -27,11 +27,7 @@ from learnloop.install.mattermost_permissions import (
 from learnloop.install.plan import InstallBlocked, InstallContext, Plan
 from learnloop.install.reachability import untrusted_problem
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
-from learnloop.mattermost.client import (
-    JsonObject,
-    MattermostError,
-    MattermostUnavailable,
-)
+from learnloop.mattermost.client import JsonObject, MattermostError, MattermostUnavailable
 
 PUBLIC_CHANNEL = "O"
 NOT_IMPLEMENTED = 501

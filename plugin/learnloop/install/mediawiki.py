@@ -109,16 +109,16 @@ class MediaWikiInstaller:
         try:
             self.client.general()
         except WikiError as exc:
-            raise InstallBlocked(self.host_key, [
+            raise InstallBlocked(self.host_key, [(
                 f"cannot reach the MediaWiki API at {api}: {exc}; check `url` of [[wikis]] '{self.wiki.name}' "
-                f"in {self.context.settings.config_file} (the script path where api.php lives)"]) from None
+                f"in {self.context.settings.config_file} (the script path where api.php lives)")]) from None
         try:
             user = self.client.login()
         except WikiError as exc:
-            raise InstallBlocked(self.host_key, [
+            raise InstallBlocked(self.host_key, [(
                 f"the bot password of [[wikis]] '{self.wiki.name}' is refused ({exc}). A wiki admin makes one in "
                 f"Special:BotPasswords with the grants {GRANT_LIST}; put 'User@appid' in bot_user and the "
-                "generated password in bot_password"]) from None
+                "generated password in bot_password")]) from None
         try:
             rights = self.client.rights()
         except WikiError as exc:
