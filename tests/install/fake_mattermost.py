@@ -281,6 +281,7 @@ class FakeMattermost:
         return 200, bot
 
     def _patch_bot(self, req: Any, me: dict[str, Any], id: str) -> Reply:
+        """`api4/bot.go` `patchBot`."""
         if (refused := self._manage_bot(me, id)) is not None:
             return refused
         body = _body(req)
@@ -307,6 +308,7 @@ class FakeMattermost:
         return 201, token
 
     def _revoke_token(self, req: Any, me: dict[str, Any]) -> Reply:
+        """`api4/user.go` `revokeUserAccessToken`."""
         if not self.can(me, "revoke_user_access_token"):
             return _forbidden()
         token_id = _body(req)["token_id"]
@@ -316,6 +318,7 @@ class FakeMattermost:
         return 200, {"status": "OK"}
 
     def _get_token(self, req: Any, me: dict[str, Any], id: str) -> Reply:
+        """`api4/user.go` `getUserAccessToken`: the token itself is never shown again."""
         if not self.can(me, "read_user_access_token"):
             return _forbidden()
         token = self.tokens.get(id)
@@ -412,6 +415,7 @@ class FakeMattermost:
         return 201, {"channel_id": id, "user_id": user, "roles": "channel_user"}
 
     def _remove_channel_member(self, req: Any, me: dict[str, Any], id: str, user: str) -> Reply:
+        """`api4/channel.go` `removeChannelMember`: the member row is deleted, not kept."""
         if user != me["id"] and not self.can_in_channel(me, id, self._channel_members_permission(id)):
             return _forbidden()
         self.channel_members.discard((id, user))
