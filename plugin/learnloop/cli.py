@@ -187,7 +187,7 @@ _wiki_option = click.option("--wiki", "wiki_name", default=None, help="The [[wik
 _url_option = click.option("--url", default=None, help="Mattermost's address (default: LEARNLOOP_MATTERMOST_URL).")
 
 
-def _install_context(dry_run: bool) -> Any:
+def _install_context(dry_run: bool, show_secrets: bool = False) -> Any:
     from learnloop.install.config_file import ConfigFile
     from learnloop.install.ledger import Ledger, ledger_path_for
     from learnloop.install.plan import InstallContext
@@ -195,7 +195,7 @@ def _install_context(dry_run: bool) -> Any:
     settings = _settings()
     path = Path(settings.config_file)
     try:
-        return InstallContext(settings, Ledger(ledger_path_for(path)), ConfigFile(path), dry_run)
+        return InstallContext(settings, Ledger(ledger_path_for(path)), ConfigFile(path), dry_run, show_secrets)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -214,7 +214,7 @@ def _admin_client(url: str | None, token: str | None, settings: Settings) -> Any
 
 
 def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str | None, teams: tuple[str, ...],
-               channels: tuple[str, ...], wiki_name: str | None) -> tuple[Any, Any]:
+               channels: tuple[str, ...], wiki_name: str | None, show_secrets: bool = False) -> tuple[Any, Any]:
     """The manifest is read and validated before anything else happens."""
     from learnloop.install.doctor import wiki_module
     from learnloop.install.manifest import ManifestError, MattermostManifest, load_manifest
@@ -225,7 +225,7 @@ def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str |
         manifest = load_manifest(manifest_path)
     except ManifestError as exc:
         raise click.ClickException(f"the manifest is invalid, nothing was touched:\n{exc}") from None
-    context = _install_context(dry_run)
+    context = _install_context(dry_run, show_secrets)
     if isinstance(manifest, MattermostManifest):
         if wiki_name:
             raise click.UsageError("--wiki is for wiki manifests, not mattermost.yaml")
@@ -241,9 +241,10 @@ def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str |
 
 
 def _run_plan(installer: Any, context: Any, action: str) -> None:
+    """Each step is printed as it happens; the summary and the notes once the run is over."""
     from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 
-    plan = Plan(context.dry_run)
+    plan = Plan(context.dry_run, echo=click.echo)
     if action == "uninstall":
         plan.unchanged = "nothing to remove: the install record lists nothing learnloop made that is still there"
     try:
@@ -251,11 +252,10 @@ def _run_plan(installer: Any, context: Any, action: str) -> None:
     except InstallBlocked as exc:
         raise click.ClickException(str(exc)) from None
     except InstallFailed as exc:
-        click.echo(plan.render())
         raise click.ClickException(
             f"{action} stopped: {exc}\nWhat was done is recorded in {context.ledger.path}; fix the cause and run the "
             "same command again to finish.") from None
-    click.echo(plan.render())
+    click.echo(plan.summary())
     if context.config.written:
         click.echo(f"{context.config.path} changed: restart `learnloop serve` and `learnloop worker` so they "
                    "read it")
@@ -269,10 +269,13 @@ def _run_plan(installer: Any, context: Any, action: str) -> None:
 @click.option("--channel", "channels", multiple=True, help="team-name/channel-name to listen in (repeatable).")
 @_wiki_option
 @_dry_run_option
+@click.option("--show-secrets", is_flag=True,
+              help="Print in full the secrets to paste by hand (MediaWiki's push snippet, BookStack's webhook URL); "
+                   "masked otherwise.")
 def install(manifest: Path, url: str | None, token: str | None, teams: tuple[str, ...], channels: tuple[str, ...],
-            wiki_name: str | None, dry_run: bool) -> None:
+            wiki_name: str | None, dry_run: bool, show_secrets: bool) -> None:
     """Make a host tool ready for learnloop, as MANIFEST (manifests/<host>.yaml) says. Safe to repeat."""
-    installer, context = _installer(manifest, dry_run, url, token, teams, channels, wiki_name)
+    installer, context = _installer(manifest, dry_run, url, token, teams, channels, wiki_name, show_secrets)
     _run_plan(installer, context, "install")
 
 

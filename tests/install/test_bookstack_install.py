@@ -6,7 +6,7 @@ a wrong secret and 403 for a user without "Access system API"; `/login` renders 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +64,9 @@ def manifest(**changes: Any) -> BookStackManifest:
 
 
 def run(action: str, tmp_path: Path, *, dry_run: bool = False, chosen: BookStackManifest | None = None,
-        config: Settings | None = None) -> Plan:
+        config: Settings | None = None, show_secrets: bool = False) -> Plan:
     context = InstallContext(config or settings(), Ledger(tmp_path / "learnloop.install.json"),
-                             ConfigFile(tmp_path / "learnloop.toml"), dry_run)
+                             ConfigFile(tmp_path / "learnloop.toml"), dry_run, show_secrets)
     plan = Plan(dry_run=dry_run)
     getattr(installer_for(chosen or manifest(), context, wiki_name=None, token=None), action)(plan)
     return plan
@@ -86,14 +86,24 @@ def test_install_checks_the_token_and_prints_the_webhook_and_the_head_snippet(tm
     assert [(s.action, s.what) for s in plan.steps] == [
         ("keep", "API token"), ("manual", "webhook 'learnloop'"), ("manual", "rating widget")]
     webhook, head = plan.notes
-    assert f"Endpoint: {PUBLIC_URL}/wiki/kb/events?secret={SECRET}" in webhook
-    assert "contains this wiki's secret" in webhook
+    assert f"Endpoint: {PUBLIC_URL}/wiki/kb/events?secret=bs-h… (40 characters)" in webhook
+    assert SECRET not in plan.render()
+    assert "contains this wiki's secret" in webhook and "run the same command with --show-secrets" in webhook
     assert "Events: tick page_create, page_update, page_delete" in webhook
     assert '<script src="https://learnloop.example.com/widget.js" data-learnloop-wiki="kb" defer></script>' in head
     assert "Custom HTML Head Content" in head
     assert "tokensecret4567" not in plan.render()
     assert "Authorization" not in responses.calls[1].request.headers
     assert not (tmp_path / "learnloop.install.json").exists()
+
+
+@responses.activate
+def test_the_webhook_url_with_its_secret_is_printed_in_full_only_on_request(tmp_path: Path) -> None:
+    api_accepts_token()
+    responses.get(LOGIN, body=login_page(HEAD))
+    webhook, = run("install", tmp_path, show_secrets=True).notes
+    assert f"Endpoint: {PUBLIC_URL}/wiki/kb/events?secret={SECRET}\n" in webhook
+    assert "--show-secrets" not in webhook
 
 
 @responses.activate
@@ -139,7 +149,7 @@ def test_an_unreachable_bookstack_blocks(tmp_path: Path) -> None:
 def test_doctor_ok_when_the_snippet_is_in_the_head_and_deliveries_arrive() -> None:
     api_accepts_token()
     responses.get(LOGIN, body=login_page(HEAD))
-    when = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     rows = doctor_checks(settings(), settings().wikis[0], last_delivery=when)
     assert [(c.check, c.status) for c in rows] == [
         ("reachable", "ok"), ("api token", "ok"), ("rating widget", "ok"), ("webhook deliveries", "ok")]

@@ -1,4 +1,5 @@
 """`learnloop install | uninstall | doctor` as an admin types them."""
+# ruff: noqa: F811  (the fixtures imported from mattermost_world are the tests' parameters)
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import responses
 from click.testing import CliRunner, Result
 from werkzeug.serving import make_server
 
@@ -18,6 +20,15 @@ from learnloop.wiring import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
 from tests.install.mattermost_world import MANIFEST, World, public_addresses, world  # noqa: F401
+from tests.install.test_bookstack_install import (
+    API_TOKEN,
+    BASE_URL,
+    HEAD,
+    LOGIN,
+    SECRET,
+    api_accepts_token,
+    login_page,
+)
 
 
 @pytest.fixture
@@ -80,8 +91,8 @@ def test_wiki_options_on_the_mattermost_manifest_are_refused(cli: World) -> None
     (lambda t: t.replace("manifest_version: 1", "manifest_version: 2"), ":5: manifest_version: 2 is not supported"),
     (lambda t: t.replace("  username: learnloop", "  username: learnloop\n  colour: red"),
      ":14: bot_user.colour: unknown key"),
-    (lambda t: t.replace("autocomplete: true ", "autocomplete: often"), ":22: slash_command.autocomplete: Input should "
-     "be a valid boolean"),
+    (lambda t: t.replace("autocomplete: true ", "autocomplete: often"), (":22: slash_command.autocomplete: Input "
+                                                                        "should be a valid boolean")),
     (lambda t: t.replace("slash_command:", "old_command:"), ":17: old_command: unknown key"),
 ])
 def test_a_bad_manifest_is_refused_before_anything_is_touched(cli: World, tmp_path: Path, edit, expected) -> None:
@@ -179,3 +190,34 @@ def test_doctor_when_learnloop_is_not_serving(cli: World, monkeypatch: pytest.Mo
     result = run("doctor")
     assert result.exit_code == 1
     assert "http://127.0.0.1:9/healthz: no answer" in result.output and "learnloop serve" in result.output
+
+
+@pytest.fixture
+def bookstack_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """learnloop.toml with one BookStack wiki, whose secret goes into the webhook URL the installer prints."""
+    for name in ("PUBLIC_URL", "WIKIS", "MATTERMOST_URL"):
+        monkeypatch.delenv(f"LEARNLOOP_{name}", raising=False)
+    config = tmp_path / "learnloop.toml"
+    config.write_text(f'public_url = "https://learnloop.example.com"\n\n[[wikis]]\nname = "kb"\nkind = "bookstack"\n'
+                      f'url = "{BASE_URL}"\nsecret = "{SECRET}"\napi_token = "{API_TOKEN}"\n', encoding="utf-8")
+    monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    return config
+
+
+@responses.activate
+@pytest.mark.parametrize("dry_run", [(), ("--dry-run",)])
+def test_a_wiki_secret_is_never_printed_in_full_unless_asked(bookstack_cli: Path, dry_run: tuple[str, ...]) -> None:
+    api_accepts_token()
+    responses.get(LOGIN, body=login_page(HEAD))
+    manifest = str(MANIFEST.with_name("bookstack.yaml"))
+
+    for _ in range(2):
+        result = run("install", manifest, *dry_run)
+        assert result.exit_code == 0, result.output
+        assert SECRET not in result.output
+        assert "secret=bs-h… (40 characters)" in result.output and "--show-secrets" in result.output
+
+    shown = run("install", manifest, *dry_run, "--show-secrets")
+    assert shown.exit_code == 0, shown.output
+    assert f"secret={SECRET}" in shown.output

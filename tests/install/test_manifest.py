@@ -10,7 +10,14 @@ import jsonschema
 import pytest
 import yaml
 
-from learnloop.install.manifest import HOSTS, ManifestError, MattermostManifest, load_manifest, parse_manifest, schema_text
+from learnloop.install.manifest import (
+    HOSTS,
+    ManifestError,
+    MattermostManifest,
+    load_manifest,
+    parse_manifest,
+    schema_text,
+)
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 
@@ -108,8 +115,8 @@ def test_every_problem_is_listed_at_once() -> None:
     assert message.splitlines() == [
         "manifests/mattermost.yaml:6: bot_user.username: Input should be a valid string (got 7)",
         "manifests/mattermost.yaml:8: slash_command.trigger: required, but missing",
-        "manifests/mattermost.yaml:9: slash_command.x: unknown key; expected one of: trigger, path, display_name, "
-        "description, autocomplete",
+        ("manifests/mattermost.yaml:9: slash_command.x: unknown key; expected one of: trigger, path, display_name, "
+         "description, autocomplete"),
     ]
 
 
@@ -141,7 +148,28 @@ def test_unknown_host() -> None:
 
 def test_duplicate_key_is_refused_not_silently_overwritten() -> None:
     message = refused(MINIMAL_MATTERMOST + "host: outline\n")
-    assert message == "manifests/mattermost.yaml:10: 'host' appears twice"
+    assert message == "manifests/mattermost.yaml:10: host: appears twice (first on line 2)"
+
+
+def test_a_duplicate_key_is_listed_with_the_other_problems_in_line_order() -> None:
+    text = (MINIMAL_MATTERMOST.replace("  display_name: learnloop\n", "  display_name: learnloop\n  username: again\n", 1)
+            .replace("trigger: learn", "trigger: Learn!") + "teams: [eng]\ncolour: red\nteams: [ops]\n")
+    assert refused(text).splitlines() == [
+        "manifests/mattermost.yaml:8: bot_user.username: appears twice (first on line 6)",
+        ("manifests/mattermost.yaml:10: slash_command.trigger: expected the word after '/', without the '/': "
+         "lower-case letters, digits, '.', '_' or '-' (got 'Learn!')"),
+        ("manifests/mattermost.yaml:12: colour: unknown key; expected one of: manifest_version, display_information, "
+         "host, bot_user, slash_command, outgoing_webhooks, teams"),
+        "manifests/mattermost.yaml:13: teams: appears twice (first on line 11)",
+    ]
+
+
+def test_a_duplicate_key_is_listed_with_an_unreadable_version() -> None:
+    text = MINIMAL_MATTERMOST.replace("manifest_version: 1", "manifest_version: 7") + "bot_user: {}\n"
+    assert refused(text).splitlines() == [
+        "manifests/mattermost.yaml:1: manifest_version: 7 is not supported; this learnloop reads manifest_version 1",
+        "manifests/mattermost.yaml:10: bot_user: appears twice (first on line 5)",
+    ]
 
 
 @pytest.mark.parametrize(("text", "expected"), [

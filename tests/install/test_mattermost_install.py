@@ -1,5 +1,6 @@
 """`learnloop install manifests/mattermost.yaml` against a stateful Mattermost whose every request
 and reply is validated against the official OpenAPI source."""
+# ruff: noqa: F811  (the fixtures imported from mattermost_world are the tests' parameters)
 
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ import pytest
 
 from learnloop.install.ledger import Ledger, ledger_path_for
 from learnloop.install.manifest import MattermostManifest, load_manifest
-from learnloop.install.mattermost import doctor_checks
+from learnloop.install.mattermost_doctor import doctor_checks
 from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 from learnloop.install.reachability import allowed_untrusted, internal_addresses
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
-from tests.install.mattermost_world import MANIFEST, PUBLIC_URL, World, public_addresses, world  # noqa: F401
+from tests.install.mattermost_world import (  # noqa: F401
+    MANIFEST,
+    PUBLIC_URL,
+    World,
+    public_addresses,
+    world,
+)
+
 
 def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(world: World) -> None:
     plan = world.install(channels=("engineering/random",))
@@ -37,7 +45,7 @@ def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(wo
     for hook in hooks.values():
         assert hook["callback_urls"] == [f"{PUBLIC_URL}/mattermost/outgoing"]
         assert hook["trigger_words"] == [] and hook["content_type"] == "application/json"
-    assert (world.team["id"], bot["user_id"]) in fake.team_members
+    assert (world.team["id"], bot["user_id"]) in fake.active_team_members()
     assert {(world.town["id"], bot["user_id"]), (world.random["id"], bot["user_id"])} <= fake.channel_members
 
     settings = world.settings()
@@ -60,6 +68,21 @@ def test_fresh_install_creates_the_bot_its_token_the_command_and_the_webhooks(wo
     record = ledger["hosts"][f"mattermost {MATTERMOST_TEST_URL}"]
     assert record["status"] == "complete"
     assert all(secret not in json.dumps(ledger) for secret in [bot_token[0]["token"], command["token"]])
+
+
+def test_each_step_is_printed_as_it_happens(world: World) -> None:
+    printed: list[tuple[str, list[str]]] = []
+    installer = world.installer()
+    plan = Plan(False, echo=lambda line: printed.append((line, world.changes_sent())))
+
+    installer.install(plan)
+
+    sent_when = {line.strip(): sent for line, sent in printed}
+    assert sent_when["create  bot account @learnloop: learnloop"] == []
+    command = f"create  slash command /learn in team engineering: calls {PUBLIC_URL}/mattermost/command"
+    assert "POST /api/v4/bots" in sent_when[command] and "POST /api/v4/commands" not in sent_when[command]
+    steps = [line for line, _ in printed if line.startswith("  ")]
+    assert steps == plan.render().splitlines()[:len(plan.steps)]
 
 
 def test_installing_twice_changes_nothing_the_second_time(world: World) -> None:
@@ -199,8 +222,9 @@ def test_uninstall_removes_exactly_what_install_created(world: World) -> None:
     bot = world.fake.bot_named("learnloop")
     assert bot is not None and bot["delete_at"] != 0
     assert set(world.fake.tokens) == admin_tokens
-    assert not any(bot["user_id"] in pair for pair in world.fake.channel_members | world.fake.team_members)
-    assert (world.team["id"], world.fake.admin["id"]) in world.fake.team_members
+    assert not any(bot["user_id"] in pair for pair in world.fake.channel_members | world.fake.active_team_members())
+    assert world.fake.team_members[(world.team["id"], bot["user_id"])]["delete_at"] > 0  # kept, soft-deleted
+    assert (world.team["id"], world.fake.admin["id"]) in world.fake.active_team_members()
     settings = world.settings()
     assert settings.mattermost_bot_token is None and settings.mattermost_bot_user_id is None
     assert settings.mattermost_command_tokens == [] and settings.mattermost_webhook_tokens == []
@@ -210,6 +234,35 @@ def test_uninstall_removes_exactly_what_install_created(world: World) -> None:
 
     again = world.uninstall()
     assert again.changes == 0
+
+
+def test_uninstall_removes_the_tokens_it_wrote_even_when_their_integrations_are_gone(world: World) -> None:
+    world.config_path.write_text(world.config_path.read_text().replace(
+        "public_url", 'mattermost_command_tokens = ["hand-written-token"]\npublic_url'), encoding="utf-8")
+    world.install(channels=("engineering/random",))
+    world.fake.commands.clear()
+    world.fake.hooks.clear()
+
+    plan = world.uninstall()
+
+    settings = world.settings()
+    assert settings.mattermost_command_tokens == ["hand-written-token"]
+    assert settings.mattermost_webhook_tokens == [] and settings.mattermost_bot_token is None
+    assert "  remove  slash command /learn in team engineering: delete it; its token leaves learnloop.toml" in \
+        plan.render().splitlines()
+
+
+def test_a_command_made_again_replaces_the_dead_token_of_the_one_deleted_by_hand(world: World) -> None:
+    world.install()
+    [old] = world.fake.commands.values()
+    world.fake.commands.clear()
+
+    world.install()
+
+    [new] = world.fake.commands.values()
+    assert world.settings().mattermost_command_tokens == [new["token"]] != [old["token"]]
+    ledger = ledger_path_for(world.config_path).read_text(encoding="utf-8")
+    assert new["token"] not in ledger and old["token"] not in ledger
 
 
 def test_uninstall_dry_run_touches_nothing(world: World) -> None:
@@ -281,11 +334,19 @@ def test_refused_admin_token(world: World) -> None:
 
 def test_token_without_the_permissions_names_what_is_missing(world: World) -> None:
     lead = world.fake.add_user("lead")
-    world.fake.team_members.add((world.team["id"], lead["id"]))
+    world.fake.join_team(world.team["id"], lead["id"])
     token = world.fake.add_token(lead["id"])
     problems = blocked(world, token=token)
-    assert any("@lead lacks the permission(s) create_bot, manage_bots, create_user_access_token, manage_system, "
-               "manage_slash_commands, manage_outgoing_webhooks, add_user_to_team" in p for p in problems)
+    assert any(p.startswith("@lead lacks the permission(s) create_bot, read_bots, manage_bots, create_user_access_token, "
+                            "read_user_access_token, revoke_user_access_token, sysconsole_read_integrations_bot_accounts, "
+                            "sysconsole_read_integrations_integration_management, "
+                            "sysconsole_read_environment_web_server: ") for p in problems)
+    assert ("@lead lacks the permission(s) manage_own_slash_commands (or manage_slash_commands before Mattermost 11.2), "
+            "manage_others_slash_commands, manage_own_outgoing_webhooks (or manage_outgoing_webhooks before "
+            "Mattermost 11.2), manage_others_outgoing_webhooks in team engineering: make them a team admin there, or "
+            "grant them in the team's permission scheme") in problems
+    assert any(p.startswith("@lead lacks the permission manage_public_channel_members in ~engineering/town-square")
+               for p in problems)
     assert any("cannot read the server configuration (HTTP 403" in p for p in problems)
 
 

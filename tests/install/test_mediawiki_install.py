@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import requests
 import responses
 
 from learnloop.config import Settings
-from learnloop.install.config_file import ConfigFile
+from learnloop.install.config_file import ConfigFile, mask
 from learnloop.install.ledger import Ledger
 from learnloop.install.manifest import MediaWikiManifest, load_manifest
 from learnloop.install.mediawiki import (
@@ -28,7 +28,12 @@ from learnloop.install.mediawiki import (
 from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan
 from tests.conftest import make_settings
 from tests.wikis.mediawiki_server import MediaWikiServer
-from tests.wikis.mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki, wiki_config
+from tests.wikis.mediawiki_support import (
+    WIKI_SECRET,
+    Editor,
+    needs_mediawiki,
+    wiki_config,
+)
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 COMMON_JS = "MediaWiki:Common.js"
@@ -48,15 +53,16 @@ def settings_for(server: MediaWikiServer, **wiki_changes: Any) -> Settings:
     return make_settings(public_url=PUBLIC_URL, wikis=[wiki_config(server, **wiki_changes)])
 
 
-def context(settings: Settings, tmp_path: Path, *, dry_run: bool = False) -> InstallContext:
+def context(settings: Settings, tmp_path: Path, *, dry_run: bool = False, show_secrets: bool = False) -> InstallContext:
     return InstallContext(settings, Ledger(tmp_path / "learnloop.install.json"),
-                          ConfigFile(tmp_path / "learnloop.toml"), dry_run)
+                          ConfigFile(tmp_path / "learnloop.toml"), dry_run, show_secrets)
 
 
 def run(action: str, settings: Settings, tmp_path: Path, *, dry_run: bool = False,
-        chosen: MediaWikiManifest | None = None) -> Plan:
+        chosen: MediaWikiManifest | None = None, show_secrets: bool = False) -> Plan:
     plan = Plan(dry_run=dry_run)
-    installer = installer_for(chosen or manifest(), context(settings, tmp_path, dry_run=dry_run),
+    installer = installer_for(chosen or manifest(), context(settings, tmp_path, dry_run=dry_run,
+                                                            show_secrets=show_secrets),
                               wiki_name=None, token=None)
     getattr(installer, action)(plan)
     return plan
@@ -107,13 +113,15 @@ def test_install_writes_one_block_a_second_run_changes_nothing_uninstall_removes
     assert ledger.status("mediawiki handbook") == "complete"
     assert any(step.action == "manual" for step in plan.steps)
     [note] = plan.notes
-    assert WIKI_SECRET in note and "secret" in note and "/wiki/handbook/events" in note
-    assert mediawiki.bot_password not in plan.render()
+    assert mask(WIKI_SECRET) in note and "/wiki/handbook/events" in note and "--show-secrets" in note
+    assert WIKI_SECRET not in plan.render() and mediawiki.bot_password not in plan.render()
 
-    again = run("install", settings, tmp_path)
+    again = run("install", settings, tmp_path, show_secrets=True)
     assert again.changes == 0, again.render()
     assert "nothing to change" in again.render()
     assert editor.wikitext(COMMON_JS) == text
+    [shown] = again.notes
+    assert f"'secret' => '{WIKI_SECRET}'" in shown and "--show-secrets" not in shown
 
     editor.save(COMMON_JS, text + "\n// added by the admin after the install\n", summary="later edit")
     removed = run("uninstall", settings, tmp_path)
@@ -179,7 +187,7 @@ def _limited_bot_password(server: MediaWikiServer) -> str:
         ["php", "maintenance/createBotPassword.php", f"--appid={LIMITED_APPID}",
          "--grants=basic,editpage,createeditmovepage", server.admin_user, LIMITED_PASSWORD],
         cwd="/usr/share/mediawiki", env={**os.environ, "MW_CONFIG_FILE": str(server.dir / "LocalSettings.php")},
-        capture_output=True, text=True, timeout=60)
+        capture_output=True, text=True, timeout=60, check=False)
     if result.returncode != 0 and "already exists" not in result.stdout + result.stderr:
         raise AssertionError(result.stdout + result.stderr)
     return f"{server.admin_user}@{LIMITED_APPID}"
@@ -207,7 +215,7 @@ def test_doctor_reports_ok_after_install_and_fix_after_uninstall(mediawiki: Medi
     before = {check.check: check for check in doctor_checks(settings, wiki, last_delivery=None)}
     assert before["rating widget"].status == "fix"
     run("install", settings, tmp_path)
-    pushed = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+    pushed = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     checks = doctor_checks(settings, wiki, last_delivery=pushed)
     assert [(c.check, c.status) for c in checks] == [
         ("reachable", "ok"), ("bot password", "ok"), ("rights", "ok"), ("rating widget", "ok"), ("signed push", "ok")]
@@ -316,3 +324,19 @@ def test_the_wiki_named_by_the_manifest_or_wiki_option_is_used(tmp_path: Path) -
         "mediawiki handbook"
     with pytest.raises(InstallBlocked, match=r"2 MediaWiki wikis are configured \(handbook, intranet\)"):
         installer_for(manifest(), ctx, wiki_name=None, token=None)
+
+
+def test_the_push_snippet_carries_the_secret_in_full_only_on_request(tmp_path: Path) -> None:
+    settings = make_settings(public_url=PUBLIC_URL, wikis=[
+        {"name": "handbook", "kind": "mediawiki", "url": "https://wiki.example.com/w", "secret": WIKI_SECRET,
+         "bot_user": "Admin@learnloop", "bot_password": "learnloopbot0123456789abcdefghijk"}])
+
+    def note(show_secrets: bool) -> str:
+        ctx = context(settings, tmp_path, show_secrets=show_secrets)
+        return installer_for(manifest(), ctx, wiki_name=None, token=None).push_note()
+
+    hidden = note(False)
+    assert WIKI_SECRET not in hidden
+    assert f"'secret' => '{mask(WIKI_SECRET)}'" in hidden and "run the same command with --show-secrets" in hidden
+    shown = note(True)
+    assert f"'secret' => '{WIKI_SECRET}'" in shown and "--show-secrets" not in shown

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def test_install_creates_the_subscription_a_second_run_keeps_it(outline: FakeOut
 
 def test_dry_run_plans_the_creation_and_touches_nothing(outline: FakeOutline, tmp_path: Path) -> None:
     plan = run("install", tmp_path, dry_run=True)
-    assert [(s.action, s.what) for s in plan.steps][0] == ("create", "webhook subscription 'learnloop'")
+    assert (plan.steps[0].action, plan.steps[0].what) == ("create", "webhook subscription 'learnloop'")
     assert "dry run: 1 change(s) planned" in plan.render()
     assert outline.subscriptions == [] and "webhookSubscriptions.create" not in outline.calls
     assert not (tmp_path / "learnloop.install.json").exists()
@@ -268,10 +268,10 @@ def test_doctor_ok_after_install_and_fix_before(outline: FakeOutline, tmp_path: 
     before = checks(admin)
     assert before["reachable"][0] == "ok" and before["api token"][0] == "ok"
     assert before["webhook subscription"][0] == "fix" and "none delivers" in before["webhook subscription"][1]
-    assert before["webhook deliveries"] == ("fix", "no delivery received yet: save a document, or check the "
-                                                   "subscription in Outline's Settings → Webhooks")
+    assert before["webhook deliveries"] == ("fix", ("no delivery received yet: save a document, or check the "
+                                                    "subscription in Outline's Settings → Webhooks"))
     run("install", tmp_path)
-    after = checks(admin, datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc))
+    after = checks(admin, datetime(2026, 11, 2, 9, 0, tzinfo=UTC))
     assert {name: status for name, (status, _) in after.items()} == {
         "reachable": "ok", "api token": "ok", "webhook subscription": "ok", "webhook deliveries": "ok"}
     assert after["webhook deliveries"][1] == "last delivery 2026-11-02T09:00:00+00:00"
@@ -331,5 +331,5 @@ def test_doctor_asks_for_install_when_the_wiki_has_no_secret(outline: FakeOutlin
     chosen = make_settings(public_url=PUBLIC_URL, wikis=[
         {"name": "docs", "kind": "outline", "url": OUTLINE_URL, "api_token": ADMIN_KEY}])
     rows = {c.check: (c.status, c.detail) for c in doctor_checks(chosen, chosen.wikis[0], last_delivery=None)}
-    assert rows["webhook subscription"] == ("fix", "the wiki has no secret yet: run learnloop install "
-                                                   "manifests/outline.yaml")
+    assert rows["webhook subscription"] == ("fix", ("the wiki has no secret yet: run learnloop install "
+                                                    "manifests/outline.yaml"))

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from learnloop.bookstack.client import BookStackClient
 from learnloop.bookstack.host import custom_head_snippet, webhook_url
 from learnloop.config import Settings, WikiConfig
+from learnloop.install.config_file import shown
 from learnloop.install.manifest import BookStackManifest
 from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
 from learnloop.install.wiki_choice import (
@@ -90,9 +91,10 @@ class BookStackInstaller:
         return status == 200 and bool(widget_scripts(html, self.context.settings))
 
     def webhook_note(self) -> str:
+        """The endpoint URL carries the wiki's secret: masked unless the admin asked for it (--show-secrets)."""
         webhook = self.manifest.webhook
         url = webhook_url(self.context.settings.public_url_text, self.wiki)
-        return (f"BookStack webhook for wiki '{self.wiki.name}' (Settings → Webhooks → Create Webhook):\n"
+        note = (f"BookStack webhook for wiki '{self.wiki.name}' (Settings → Webhooks → Create Webhook):\n"
                 f"  Name: {webhook.name}\n"
                 f"  Events: tick {', '.join(webhook.events)} (not \"All\")\n"
                 f"  Endpoint: {url}\n"
@@ -100,6 +102,7 @@ class BookStackInstaller:
                 "The endpoint URL contains this wiki's secret (BookStack cannot sign its webhooks, so the secret "
                 "proves a delivery is the wiki's): paste it only there. If BookStack's ALLOWED_SSR_HOSTS is set, "
                 f"it must allow {self.context.settings.public_url_text}.")
+        return shown(note, self.wiki.secret_text, show=self.context.show_secrets)
 
     def head_note(self) -> str:
         snippet = custom_head_snippet(widget_url(self.context.settings), self.wiki)

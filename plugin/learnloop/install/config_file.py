@@ -3,19 +3,43 @@ keeping the admin's comments and layout."""
 
 from __future__ import annotations
 
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import tomlkit
 from tomlkit.items import Array
 
 from learnloop.install.ledger import write_atomically
 
+_MASKED_HINT = ("The secret above is masked: run the same command with --show-secrets to print it in full, "
+                "when you are ready to paste it.")
+
 
 def mask(secret: str) -> str:
     """Enough of a secret to recognise it, never enough to use it."""
     return f"{secret[:4]}… ({len(secret)} characters)" if len(secret) > 8 else "…"
+
+
+def masked(text: str, secret: str) -> str:
+    """`text` with `secret` masked wherever it appears: as is, URL-encoded, or in a PHP string."""
+    if not secret:
+        return text
+    for spelling in {secret, quote_plus(secret), secret.replace("\\", "\\\\").replace("'", "\\'")}:
+        text = text.replace(spelling, mask(secret))
+    return text
+
+
+def fingerprint(secret: str) -> str:
+    """What the install record keeps of a token it wrote: enough to find it again, useless to anyone else."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def shown(text: str, secret: str, *, show: bool) -> str:
+    """`text` as is when the admin asked for secrets (--show-secrets); else masked, with how to see it."""
+    return text if show else f"{masked(text, secret).rstrip()}\n{_MASKED_HINT}"
 
 
 class ConfigFile:
@@ -53,6 +77,14 @@ class ConfigFile:
         current = self.get(key) or []
         if isinstance(current, list) and value in current:
             self._set_list(key, [item for item in current if item != value])
+
+    def remove_fingerprinted(self, key: str, digest: str) -> None:
+        """Remove the secret whose `fingerprint` is `digest`, from a list or as the key's single value."""
+        current = self.get(key)
+        if isinstance(current, list) and any(fingerprint(str(item)) == digest for item in current):
+            self._set_list(key, [item for item in current if fingerprint(str(item)) != digest])
+        elif isinstance(current, str) and fingerprint(current) == digest:
+            self.remove(key)
 
     def set_in_entry(self, array: str, name: str, key: str, value: str) -> None:
         """Set `key` in the `[[array]]` entry whose `name` is `name` (e.g. a wiki's generated secret)."""

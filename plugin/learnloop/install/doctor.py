@@ -19,11 +19,11 @@ from learnloop.wikis import FETCH_JOB
 
 
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
-    from learnloop.install import mattermost
+    from learnloop.install import mattermost_doctor
 
     settings = context.settings
     checks = [service_check(settings)]
-    checks += mattermost.doctor_checks(context, admin)
+    checks += mattermost_doctor.doctor_checks(context, admin)
     if not settings.wikis:
         return checks
     engine = make_engine(settings.database_url)
@@ -32,7 +32,7 @@ def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> 
             try:
                 checks += wiki_module(wiki.kind).doctor_checks(settings, wiki,
                                                                last_delivery=last_delivery(engine, wiki))
-            except Exception as exc:  # one broken wiki must not hide the others' rows
+            except Exception as exc:  # noqa: BLE001  (one broken wiki must not hide the others' rows)
                 checks.append(Check(f"{wiki.kind} {wiki.name}", "checks", "fix", f"could not run: {exc}"))
     finally:
         engine.dispose()

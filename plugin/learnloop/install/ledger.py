@@ -3,7 +3,8 @@ and `learnloop uninstall` removes exactly that, nothing else.
 
 It lives beside the configuration file (`learnloop.install.json` for `learnloop.toml`) and is
 rewritten after every change, so an install that fails half-way leaves a true record. It holds
-ids, never secrets.
+ids, and of each token install wrote to the configuration its SHA-256 fingerprint (so uninstall
+removes the token even when its integration is gone), never secrets.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ class Ledger:
 
     def _save(self) -> None:
         for entry in self._hosts.values():
-            entry["updated_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            entry["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         write_atomically(self.path, json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n")
 
 

@@ -2,15 +2,16 @@
 
 The format is versioned (`manifest_version: 1`) and modelled on Slack's app manifest: display
 information, a bot user, the slash command, event subscriptions. Every manifest is refused before
-anything is touched when it has an unknown key, a wrong type, a missing field or an unsupported
-version; the error names the file, the line and the path, and what was expected.
+anything is touched when it has an unknown key, a wrong type, a missing field, a duplicate key or an
+unsupported version; the error names the file, the line and the path, and what was expected, and
+lists every problem at once.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import yaml
@@ -147,24 +148,35 @@ MODELS: dict[str, type[_Manifest]] = {
 }
 
 
+Problem = tuple[int, str]
+"""A line of the manifest and what is wrong there, already worded with the file name."""
+
+
 class _LineLoader(yaml.SafeLoader):
-    """Remembers the line of every mapping key and sequence item, and refuses duplicate keys."""
+    """Remembers the line of every mapping key and sequence item. A duplicate key is noted as a
+    problem and dropped, so the first value is the one validated (YAML would keep the last)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
         self.lines: dict[tuple[str | int, ...], int] = {}
+        self.duplicates: list[tuple[int, str]] = []
 
     def walk(self, node: yaml.Node, path: tuple[str | int, ...]) -> None:
         self.lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
+            first: dict[Any, int] = {}
+            kept = []
             for key_node, value_node in node.value:
-                key = key_node.value
-                if key in seen:
-                    raise ManifestError(f"line {key_node.start_mark.line + 1}: '{key}' appears twice")
-                seen.add(key)
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
+                key, line = key_node.value, key_node.start_mark.line + 1
+                if key in first:
+                    dotted = ".".join(str(part) for part in (*path, key))
+                    self.duplicates.append((line, f"{dotted}: appears twice (first on line {first[key]})"))
+                    continue
+                first[key] = line
+                kept.append((key_node, value_node))
+                self.lines[(*path, key)] = line
                 self.walk(value_node, (*path, key))
+            node.value = kept
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 self.lines[(*path, index)] = item.start_mark.line + 1
@@ -179,10 +191,7 @@ def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
             node = loader.get_single_node()
             if node is None:
                 raise ManifestError(f"{source}: the file is empty; expected a mapping with manifest_version and host")
-            try:
-                loader.walk(node, ())
-            except ManifestError as exc:
-                raise ManifestError(f"{source}:{str(exc).removeprefix('line ')}") from None
+            loader.walk(node, ())
             data = loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -190,15 +199,26 @@ def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
             raise ManifestError(f"{source}{line}: not valid YAML: {exc.problem or exc}") from None
     finally:
         loader.dispose()
+    problems: list[Problem] = [(line, f"{source}:{line}: {text}") for line, text in loader.duplicates]
     if not isinstance(data, dict):
         raise ManifestError(f"{source}:1: expected a mapping with manifest_version and host, got {_kind(data)}")
-    _check_header(data, source, loader.lines)
+    header = _header_problem(data, source, loader.lines)
+    if header is not None:
+        raise _refused([*problems, header])
     model = MODELS[data["host"]]
     try:
-        return model.model_validate(data)  # type: ignore[return-value]
+        manifest = model.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(error, source, loader.lines, model) for error in exc.errors(include_url=False)]
-        raise ManifestError("\n".join(problems)) from None
+        problems += [_describe(error, source, loader.lines, model) for error in exc.errors(include_url=False)]
+        raise _refused(problems) from None
+    if problems:
+        raise _refused(problems)
+    return manifest  # type: ignore[return-value]
+
+
+def _refused(problems: list[Problem]) -> ManifestError:
+    """Every problem, in the order of the file's lines."""
+    return ManifestError("\n".join(text for _, text in sorted(problems, key=lambda problem: problem[0])))
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -211,23 +231,26 @@ def load_manifest(path: Path) -> Manifest:
     return parse_manifest(text, str(path))
 
 
-def _check_header(data: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int]) -> None:
+def _header_problem(data: dict[str, Any], source: str, lines: dict[tuple[str | int, ...], int]) -> Problem | None:
+    """A version or host this learnloop cannot read: the rest of the file cannot be checked then."""
     version = data.get("manifest_version")
     if "manifest_version" not in data:
-        raise ManifestError(f"{source}:1: manifest_version: required; this learnloop reads manifest_version: 1")
+        return 1, f"{source}:1: manifest_version: required; this learnloop reads manifest_version: 1"
     if type(version) is not int or version not in SUPPORTED_VERSIONS:
         supported = ", ".join(str(v) for v in SUPPORTED_VERSIONS)
-        raise ManifestError(f"{source}:{lines.get(('manifest_version',), 1)}: manifest_version: {version!r} is not "
-                            f"supported; this learnloop reads manifest_version {supported}")
+        where = lines.get(("manifest_version",), 1)
+        return where, (f"{source}:{where}: manifest_version: {version!r} is not supported; this learnloop reads "
+                       f"manifest_version {supported}")
     host = data.get("host")
     if host not in MODELS:
         where = lines.get(("host",), 1)
         got = "missing" if "host" not in data else f"got {host!r}"
-        raise ManifestError(f"{source}:{where}: host: expected one of {', '.join(HOSTS)} ({got})")
+        return where, f"{source}:{where}: host: expected one of {', '.join(HOSTS)} ({got})"
+    return None
 
 
 def _describe(error: Mapping[str, Any], source: str, lines: dict[tuple[str | int, ...], int],
-              model: type[BaseModel]) -> str:
+              model: type[BaseModel]) -> Problem:
     location = tuple(error.get("loc", ()))
     line = _nearest_line(location, lines)
     path = ".".join(str(part) for part in location) or "(top level)"
@@ -244,7 +267,7 @@ def _describe(error: Mapping[str, Any], source: str, lines: dict[tuple[str | int
         given = error.get("input")
         if not isinstance(given, (dict, list)) and given is not None:
             message += f" (got {given!r})"
-    return f"{source}:{line}: {path}: {message}"
+    return line, f"{source}:{line}: {path}: {message}"
 
 
 def _nearest_line(location: tuple[Any, ...], lines: dict[tuple[str | int, ...], int]) -> int:

@@ -1,73 +1,35 @@
 """Installs learnloop into Mattermost from `manifests/mattermost.yaml`, with an admin's token.
 
-Checks first (reachable, token, permissions, server settings, conflicts) and touches nothing if
-a check fails. Then finds or creates, in order: the bot account, its access token, the bot's
-team and channel memberships, the slash command per team and one outgoing webhook per channel,
-writing each token into learnloop's configuration file as soon as Mattermost shows it.
+Checks first (mattermost_checks.py: reachable, token, permissions, server settings, conflicts) and
+touches nothing if a check fails. Then finds or creates, in order: the bot account, its access
+token, the bot's team and channel memberships, the slash command per team and one outgoing webhook
+per channel, writing each token into learnloop's configuration file as soon as Mattermost shows it.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from learnloop.config import ENV_PREFIX
-from learnloop.install.config_file import mask
+from learnloop.install.config_file import fingerprint, mask
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MattermostManifest
-from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
-from learnloop.install.reachability import untrusted_problem
-from learnloop.mattermost.admin_client import MattermostAdminClient
-from learnloop.mattermost.client import JsonObject, MattermostClient, MattermostError, MattermostUnavailable
+from learnloop.install.mattermost_checks import Channel, MattermostChecks, Target
+from learnloop.install.plan import InstallContext, InstallFailed, Plan
+from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
+from learnloop.mattermost.client import JsonObject, MattermostClient, MattermostError
 from learnloop.wiring import commands
 
-SYSTEM_PERMISSIONS = ("create_bot", "manage_bots", "create_user_access_token", "manage_system")
-TEAM_PERMISSIONS = ("manage_slash_commands", "manage_outgoing_webhooks", "add_user_to_team")
 TOKEN_DESCRIPTION = "learnloop service (made by learnloop install)"
-PUBLIC_CHANNEL = "O"
 WRITTEN_KEYS = ("mattermost_url", "mattermost_bot_token", "mattermost_bot_user_id", "mattermost_command_tokens",
                 "mattermost_webhook_tokens")
+TOKEN_KEYS = {"command": "mattermost_command_tokens", "outgoing_webhook": "mattermost_webhook_tokens",
+              "bot_token": "mattermost_bot_token"}
+"""Where learnloop.toml holds the token of each kind of resource install records."""
 
 
-@dataclass(frozen=True)
-class Channel:
-    id: str
-    team_id: str
-    team_name: str
-    name: str
-    public: bool
-    listen: bool
-    """Whether learnloop gets an outgoing webhook here (public channels only)."""
-
-    @property
-    def label(self) -> str:
-        return f"~{self.team_name}/{self.name}"
-
-
-@dataclass
-class Target:
-    me: JsonObject
-    teams: dict[str, str] = field(default_factory=dict)
-    """Team id to team name."""
-    channels: list[Channel] = field(default_factory=list)
-    bot_user: JsonObject | None = None
-    """The account with the bot's username, as the checks found it."""
-    commands: dict[str, JsonObject | None] = field(default_factory=dict)
-    """Team id to the command with our trigger there, as the checks found it."""
-
-
-def find_command(admin: MattermostAdminClient, resource: Resource) -> JsonObject | None:
-    return next((c for c in admin.list_commands(resource.data["team_id"]) if c.get("id") == resource.id), None)
-
-
-def describe_failure(exc: MattermostError) -> str:
-    if isinstance(exc, MattermostUnavailable):
-        return f"no answer ({exc.message})"
-    return f"HTTP {exc.status_code}: {exc.message}"
-
-
-class MattermostInstaller:
+class MattermostInstaller(MattermostChecks):
     def __init__(self, manifest: MattermostManifest, context: InstallContext, admin: MattermostAdminClient, *,
                  teams: tuple[str, ...] = (), channels: tuple[str, ...] = ()) -> None:
         self.manifest = manifest
@@ -83,19 +45,29 @@ class MattermostInstaller:
     # ------------------------------------------------------------------ install
 
     def install(self, plan: Plan) -> None:
-        target = self._preflight()
-        bot_id = self._bot(plan, target.bot_user)
+        target = self.preflight(plan)
+        try:
+            self._install(plan, target)
+        except MattermostError as exc:
+            raise InstallFailed(f"Mattermost answered {describe_failure(exc)}") from exc
+        for key in WRITTEN_KEYS:
+            if f"{ENV_PREFIX}{key.upper()}" in os.environ:
+                plan.note(f"note: {ENV_PREFIX}{key.upper()} is set in the environment and wins over "
+                          f"{self.context.config.path.name}; remove it so the installed value is used")
+
+    def _install(self, plan: Plan, target: Target) -> None:
+        bot_id = self._bot(plan, target)
         self._bot_token(plan, bot_id)
+        bot_name = f"@{self.manifest.bot_user.username}"
         for team_id, team_name in target.teams.items():
-            self._membership(plan, "team_member", team_id, f"@{self.manifest.bot_user.username} in team {team_name}",
-                             bot_id, self.admin.find_team_member, self.admin.add_team_member)
+            self._membership(plan, "team_member", team_id, f"{bot_name} in team {team_name}", bot_id,
+                             target.memberships.get(team_id), self.admin.add_team_member)
             self._command(plan, team_id, team_name, target.commands[team_id])
         for channel in target.channels:
-            self._membership(plan, "channel_member", channel.id,
-                             f"@{self.manifest.bot_user.username} in {channel.label}",
-                             bot_id, self.admin.find_channel_member, self.admin.add_channel_member)
+            self._membership(plan, "channel_member", channel.id, f"{bot_name} in {channel.label}", bot_id,
+                             target.memberships.get(channel.id), self.admin.add_channel_member)
             if channel.listen:
-                self._outgoing_webhook(plan, channel)
+                self._outgoing_webhook(plan, channel, target.hooks[channel.team_id])
             else:
                 plan.say("leave", f"outgoing webhook in {channel.label}",
                          "private channel: Mattermost sends no outgoing webhooks from private channels, so links "
@@ -103,142 +75,11 @@ class MattermostInstaller:
         self._set_config(plan, "mattermost_url", self.admin.base_url, "Mattermost URL")
         if not plan.dry_run:
             self.context.ledger.set_status(self.host_key, "complete")
-        for key in WRITTEN_KEYS:
-            if f"{ENV_PREFIX}{key.upper()}" in os.environ:
-                plan.note(f"note: {ENV_PREFIX}{key.upper()} is set in the environment and wins over "
-                          f"{self.context.config.path.name}; remove it so the installed value is used")
 
-    def _preflight(self) -> Target:
-        url = self.admin.base_url
-        try:
-            self.admin.ping()
-        except MattermostUnavailable as exc:
-            raise InstallBlocked(self.host_key, [
-                f"cannot reach Mattermost at {url} ({exc.message}): check --url and that this machine can reach it"])
-        except MattermostError as exc:
-            raise InstallBlocked(self.host_key, [
-                f"{url} is not answering like a Mattermost server ({describe_failure(exc)} from /api/v4/system/ping): "
-                "check --url"])
-        try:
-            me = self.admin.get_me()
-        except MattermostError as exc:
-            raise InstallBlocked(self.host_key, [
-                f"Mattermost refused the admin token ({describe_failure(exc)}): pass a system admin's personal access "
-                "token with --token (Profile → Security → Personal Access Tokens)"])
-        problems: list[str] = []
-        if me.get("is_bot"):
-            problems.append("--token belongs to a bot; the installer needs a system admin's personal access token")
-        target = Target(me=me, bot_user=self.admin.get_user_by_username(self.manifest.bot_user.username))
-        self._resolve(target, problems)
-        problems.extend(self._permission_problems(me, list(target.teams)))
-        problems.extend(self._server_setting_problems(target))
-        problems.extend(self._conflicts(target))
-        if problems:
-            raise InstallBlocked(self.host_key, problems)
-        return target
-
-    def _resolve(self, target: Target, problems: list[str]) -> None:
-        for name in dict.fromkeys([*self.manifest.teams, *self.extra_teams]):
-            team = self.admin.get_team_by_name(name)
-            if team is None:
-                problems.append(f"team '{name}' does not exist (use the team's name from its URL)")
-            else:
-                target.teams[team["id"]] = team["name"]
-        for ref in dict.fromkeys([*self.manifest.outgoing_webhooks.channels, *self.extra_channels]):
-            team_name, _, channel_name = ref.partition("/")
-            found = self.admin.get_channel_by_name(team_name, channel_name) if channel_name else None
-            if found is None:
-                problems.append(f"channel '{ref}' not found (write team-name/channel-name as in the channel's URL)")
-                continue
-            if found.get("type") != PUBLIC_CHANNEL:
-                problems.append(f"channel '{ref}' is private: Mattermost sends outgoing webhooks from public channels "
-                                "only; name a public channel")
-                continue
-            self._add_channel(target, found, team_name, listen=True)
-        if self.manifest.outgoing_webhooks.community_channels:
-            for community in self.context.settings.communities:
-                found = self.admin.find_channel(community.channel_id)
-                if found is None or found.get("delete_at"):
-                    problems.append(f"community '{community.name}' names channel {community.channel_id}, which "
-                                    "Mattermost does not have (or archived): fix channel_id in the configuration")
-                    continue
-                team = self.admin.get_team(found["team_id"])
-                team_name = team["name"] if team else found["team_id"]
-                self._add_channel(target, found, team_name, listen=found.get("type") == PUBLIC_CHANNEL)
-        if not target.teams:
-            problems.append("no team to install into: name one under 'teams' in the manifest, or pass --team NAME "
-                            "or --channel TEAM/CHANNEL")
-
-    @staticmethod
-    def _add_channel(target: Target, found: JsonObject, team_name: str, *, listen: bool) -> None:
-        if any(channel.id == found["id"] for channel in target.channels):
-            return
-        target.teams.setdefault(found["team_id"], team_name)
-        target.channels.append(Channel(found["id"], found["team_id"], team_name, found["name"],
-                                       found.get("type") == PUBLIC_CHANNEL, listen))
-
-    def _permission_problems(self, me: JsonObject, team_ids: list[str]) -> list[str]:
-        system_roles = str(me.get("roles", "")).split()
-        if "system_admin" in system_roles:
-            return []
-        try:
-            memberships = [m for m in self.admin.get_my_team_members() if m.get("team_id") in team_ids]
-            team_roles = {m["team_id"]: str(m.get("roles", "")).split() for m in memberships}
-            names = sorted({*system_roles, *(role for roles in team_roles.values() for role in roles)})
-            granted = {role["name"]: set(role.get("permissions") or []) for role in self.admin.get_roles(names)}
-        except MattermostError as exc:
-            return [f"cannot read the admin token's roles ({describe_failure(exc)}); use a system admin's token"]
-        system = set().union(*(granted.get(role, set()) for role in system_roles))
-        missing = [p for p in SYSTEM_PERMISSIONS if p not in system]
-        for team_id in team_ids:
-            team = system.union(*(granted.get(role, set()) for role in team_roles.get(team_id, [])))
-            missing += [p for p in TEAM_PERMISSIONS if p not in team and p not in missing]
-        if not missing:
-            return []
-        return [f"the admin token's user @{me.get('username')} lacks the permission(s) {', '.join(missing)}: use a "
-                "system admin's personal access token, or grant them in System Console → User Management → "
-                "System Roles"]
-
-    def _server_setting_problems(self, target: Target) -> list[str]:
-        try:
-            service = self.admin.get_config().get("ServiceSettings") or {}
-        except MattermostError as exc:
-            return [f"cannot read the server configuration ({describe_failure(exc)}); the installer needs "
-                    "manage_system to check the settings below"]
-        problems = []
-        if target.bot_user is None and not service.get("EnableBotAccountCreation", False):
-            problems.append("bot accounts are off: System Console → Integrations → Bot Accounts → 'Enable Bot "
-                            "Account Creation' = true (ServiceSettings.EnableBotAccountCreation)")
-        if not service.get("EnableCommands", True):
-            problems.append("custom slash commands are off: System Console → Integrations → Integration "
-                            "Management → 'Enable Custom Slash Commands' = true (ServiceSettings.EnableCommands)")
-        if any(c.listen for c in target.channels) and not service.get("EnableOutgoingWebhooks", True):
-            problems.append("outgoing webhooks are off: System Console → Integrations → Integration Management → "
-                            "'Enable Outgoing Webhooks' = true (ServiceSettings.EnableOutgoingWebhooks)")
-        untrusted = untrusted_problem(self.context.settings.public_url_text,
-                                      str(service.get("AllowedUntrustedInternalConnections") or ""))
-        if untrusted:
-            problems.append(untrusted)
-        return problems
-
-    def _conflicts(self, target: Target) -> list[str]:
-        problems = []
-        username = self.manifest.bot_user.username
-        user = target.bot_user
-        if user is not None and not user.get("is_bot"):
-            problems.append(f"@{username} is a person's account, not a bot: choose another bot_user.username in "
-                            "the manifest")
-        trigger = self.manifest.slash_command.trigger
-        for team_id, team_name in target.teams.items():
-            existing = target.commands[team_id] = self._existing_command(team_id)
-            if existing is not None and not self._ours_command(existing, team_name):
-                problems.append(f"team {team_name} already has a /{trigger} command calling {existing.get('url')}: "
-                                "remove it (Integrations → Slash Commands) or choose another slash_command.trigger")
-        return problems
-
-    def _bot(self, plan: Plan, user: JsonObject | None) -> str | None:
+    def _bot(self, plan: Plan, target: Target) -> str | None:
         bot_user = self.manifest.bot_user
         label = f"@{bot_user.username}"
+        user = target.bot_user
         if user is None:
             created = plan.change("create", f"bot account {label}", bot_user.display_name, lambda: self.admin.create_bot(
                 bot_user.username, bot_user.display_name, bot_user.description))
@@ -247,7 +88,7 @@ class MattermostInstaller:
             self._record("bot", created["user_id"], label, created=True)
             return str(created["user_id"])
         user_id = str(user["id"])
-        bot = self.admin.get_bot(user_id) or {}
+        bot = target.bot or {}
         if bot.get("delete_at"):
             plan.change("update", f"bot account {label}", "enable it again (it was disabled)",
                         lambda: self.admin.enable_bot(user_id))
@@ -272,7 +113,8 @@ class MattermostInstaller:
         def create() -> JsonObject:
             assert bot_id is not None
             token = self.admin.create_user_access_token(bot_id, TOKEN_DESCRIPTION)
-            self._record("bot_token", token["id"], "bot access token", created=True)
+            self._record("bot_token", token["id"], "bot access token", created=True,
+                         token_sha256=fingerprint(token["token"]))
             self.context.config.set("mattermost_bot_token", token["token"])
             self.context.config.set("mattermost_bot_user_id", bot_id)
             self.context.config.save()
@@ -297,25 +139,16 @@ class MattermostInstaller:
             self.admin.revoke_user_access_token(token_id)
 
     def _membership(self, plan: Plan, type_: str, where_id: str, label: str, bot_id: str | None,
-                    find: Callable[[str, str], JsonObject | None], add: Callable[[str, str], JsonObject]) -> None:
-        if bot_id is not None and find(where_id, bot_id) is not None:
+                    found: JsonObject | None, add: Callable[[str, str], JsonObject]) -> None:
+        """A team member Mattermost removed is kept with delete_at set and no roles (a soft delete):
+        it counts as absent, and adding it again restores it (`app/teams/teams.go` `JoinUserToTeam`)."""
+        if found is not None and not found.get("delete_at"):
             plan.say("keep", label)
             self._record(type_, where_id, label, created=self._created_before(type_, label))
             return
-        if plan.change("create", label, "so the bot can post there", lambda: add(where_id, str(bot_id))) is not None:
+        detail = "so the bot can post there" + ("; it was removed before" if found is not None else "")
+        if plan.change("create", label, detail, lambda: add(where_id, str(bot_id))) is not None:
             self._record(type_, where_id, label, created=True)
-
-    def _existing_command(self, team_id: str) -> JsonObject | None:
-        trigger = self.manifest.slash_command.trigger
-        return next((c for c in self.admin.list_commands(team_id)
-                     if c.get("trigger") == trigger and not c.get("delete_at")), None)
-
-    def _ours_command(self, command: JsonObject, team_name: str) -> bool:
-        recorded = self.context.ledger.find(self.host_key, "command", self._command_label(team_name))
-        return command.get("url") == self.command_url or (recorded is not None and recorded.id == command.get("id"))
-
-    def _command_label(self, team_name: str) -> str:
-        return f"/{self.manifest.slash_command.trigger} in team {team_name}"
 
     def _desired_command(self, team_id: str) -> JsonObject:
         command = self.manifest.slash_command
@@ -329,16 +162,16 @@ class MattermostInstaller:
         }
 
     def _command(self, plan: Plan, team_id: str, team_name: str, existing: JsonObject | None) -> None:
-        label = self._command_label(team_name)
+        label = self.command_label(team_name)
         desired = self._desired_command(team_id)
         if existing is None:
             created = plan.change("create", f"slash command {label}", f"calls {self.command_url}",
                                   lambda: self.admin.create_command(desired))
             if created is not None:
-                self._record("command", created["id"], label, created=True, team_id=team_id)
-                self._add_token("mattermost_command_tokens", created["token"], f"slash command token ({team_name})")
+                self._made("command", created, label, f"slash command token ({team_name})", team_id=team_id)
             return
-        self._record("command", existing["id"], label, created=self._created_before("command", label), team_id=team_id)
+        self._record("command", existing["id"], label, created=self._created_before("command", label), team_id=team_id,
+                     token_sha256=fingerprint(existing["token"]))
         differing = sorted(key for key, value in desired.items() if existing.get(key, "") != value)
         if differing:
             plan.change("update", f"slash command {label}", ", ".join(differing),
@@ -347,11 +180,10 @@ class MattermostInstaller:
             plan.say("keep", f"slash command {label}", f"calls {self.command_url}")
         self._add_token("mattermost_command_tokens", existing["token"], f"slash command token ({team_name})", plan)
 
-    def _outgoing_webhook(self, plan: Plan, channel: Channel) -> None:
+    def _outgoing_webhook(self, plan: Plan, channel: Channel, team_hooks: list[JsonObject]) -> None:
         label = channel.label
         recorded = self.context.ledger.find(self.host_key, "outgoing_webhook", label)
-        hooks = [h for h in self.admin.iter_outgoing_webhooks(channel.team_id)
-                 if h.get("channel_id") == channel.id and not h.get("delete_at")]
+        hooks = [h for h in team_hooks if h.get("channel_id") == channel.id and not h.get("delete_at")]
         ours = next((h for h in hooks if self.webhook_url in (h.get("callback_urls") or [])), None)
         if ours is None and recorded is not None:
             ours = next((h for h in hooks if h.get("id") == recorded.id), None)
@@ -366,16 +198,25 @@ class MattermostInstaller:
             created = plan.change("create", f"outgoing webhook in {label}", f"calls {self.webhook_url}",
                                   lambda: self.admin.create_outgoing_webhook(desired))
             if created is not None:
-                self._record("outgoing_webhook", created["id"], label, created=True)
-                self._add_token("mattermost_webhook_tokens", created["token"], f"outgoing webhook token ({label})")
+                self._made("outgoing_webhook", created, label, f"outgoing webhook token ({label})")
             return
-        self._record("outgoing_webhook", ours["id"], label, created=self._created_before("outgoing_webhook", label))
+        self._record("outgoing_webhook", ours["id"], label, created=self._created_before("outgoing_webhook", label),
+                     token_sha256=fingerprint(ours["token"]))
         if self.webhook_url not in (ours.get("callback_urls") or []):
             plan.change("update", f"outgoing webhook in {label}", f"calls {self.webhook_url}",
                         lambda: self.admin.update_outgoing_webhook({**ours, "callback_urls": [self.webhook_url]}))
         else:
             plan.say("keep", f"outgoing webhook in {label}", f"calls {self.webhook_url}")
         self._add_token("mattermost_webhook_tokens", ours["token"], f"outgoing webhook token ({label})", plan)
+
+    def _made(self, type_: str, made: JsonObject, label: str, what: str, **data: str) -> None:
+        """A command or webhook just created: recorded, its token written, and the token of the one it
+        replaces (gone from Mattermost, so dead) dropped from the configuration."""
+        replaced = self.context.ledger.find(self.host_key, type_, label)
+        self._record(type_, made["id"], label, created=True, token_sha256=fingerprint(made["token"]), **data)
+        if replaced is not None and "token_sha256" in replaced.data:
+            self.context.config.remove_fingerprinted(TOKEN_KEYS[type_], replaced.data["token_sha256"])
+        self._add_token(TOKEN_KEYS[type_], made["token"], what)
 
     def _add_token(self, key: str, token: str, what: str, plan: Plan | None = None) -> None:
         """Written at once: Mattermost shows a new integration's token only in the reply that made it."""
@@ -419,11 +260,7 @@ class MattermostInstaller:
             plan.say("leave", f"Mattermost at {self.admin.base_url}", "the install record lists nothing learnloop "
                      "made there")
             return
-        try:
-            self.admin.get_me()
-        except MattermostError as exc:
-            raise InstallBlocked(self.host_key, [f"Mattermost refused the admin token or cannot be reached "
-                                                 f"({describe_failure(exc)})"])
+        self.signed_in()
         bot = next((r for r in resources if r.type == "bot"), None)
         for resource in reversed(resources):
             if not resource.created:
@@ -446,8 +283,9 @@ class MattermostInstaller:
         if resource.type == "bot":
             return ("disable it (Mattermost keeps bot accounts; delete it in System Console → Integrations → Bot "
                     "Accounts if you wish)")
-        return {"bot_token": "revoke it", "command": "delete it", "outgoing_webhook": "delete it"}.get(
-            resource.type, "remove the membership")
+        token = f"; its token leaves {self.context.config.path.name}"
+        return {"bot_token": f"revoke it{token}", "command": f"delete it{token}",
+                "outgoing_webhook": f"delete it{token}"}.get(resource.type, "remove the membership")
 
     def _remover(self, resource: Resource, bot_id: str | None) -> Callable[[], None]:
         config = self.context.config
@@ -457,25 +295,29 @@ class MattermostInstaller:
                 hook = self.admin.get_outgoing_webhook(resource.id)
                 if hook is not None:
                     self.admin.delete_outgoing_webhook(resource.id)
-                    config.remove_from_list("mattermost_webhook_tokens", hook["token"])
+                    config.remove_from_list(TOKEN_KEYS[resource.type], hook["token"])
             elif resource.type == "command":
-                command = find_command(self.admin, resource)
+                command = self.admin.find_command(resource.data["team_id"], resource.id)
                 if command is not None:
                     self.admin.delete_command(resource.id)
-                    config.remove_from_list("mattermost_command_tokens", command["token"])
+                    config.remove_from_list(TOKEN_KEYS[resource.type], command["token"])
             elif resource.type in ("team_member", "channel_member") and bot_id:
                 find = self.admin.find_team_member if resource.type == "team_member" else self.admin.find_channel_member
                 drop = (self.admin.remove_team_member if resource.type == "team_member"
                         else self.admin.remove_channel_member)
-                if find(resource.id, bot_id) is not None:
+                found = find(resource.id, bot_id)
+                if found is not None and not found.get("delete_at"):
                     drop(resource.id, bot_id)
             elif resource.type == "bot_token":
                 self._revoke_quietly(resource.id)
-                config.remove("mattermost_bot_token")
+                if "token_sha256" not in resource.data:
+                    config.remove(TOKEN_KEYS[resource.type])
             elif resource.type == "bot":
                 if self.admin.get_bot(resource.id) is not None:
                     self.admin.disable_bot(resource.id)
                 config.remove("mattermost_bot_user_id")
+            if "token_sha256" in resource.data:
+                config.remove_fingerprinted(TOKEN_KEYS[resource.type], resource.data["token_sha256"])
             config.save()
             self._forget(resource)
 
@@ -484,89 +326,3 @@ class MattermostInstaller:
     def _forget(self, resource: Resource) -> None:
         if not self.context.dry_run:
             self.context.ledger.forget(self.host_key, resource)
-
-
-# -------------------------------------------------------------------- doctor
-
-def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
-    """Reachable, bot token valid, and, with an admin token, command and webhooks in place."""
-    settings = context.settings
-    host = "mattermost"
-    url = settings.mattermost_url_text
-    if url is None:
-        return [Check(host, "configured", "skip", "LEARNLOOP_MATTERMOST_URL is not set")]
-    checks: list[Check] = []
-    bot_token = settings.mattermost_bot_token.get_secret_value() if settings.mattermost_bot_token else ""
-    bot = MattermostClient(url, bot_token, timeout=settings.mattermost_timeout_seconds)
-    try:
-        bot.ping()
-        checks.append(Check(host, "reachable", "ok", url))
-    except MattermostError as exc:
-        return [Check(host, "reachable", "fix", f"{url}: {describe_failure(exc)}")]
-    if not bot_token:
-        checks.append(Check(host, "bot token", "fix", "LEARNLOOP_MATTERMOST_BOT_TOKEN is not set: run learnloop install"))
-    else:
-        try:
-            me = bot.get_me()
-            wanted = settings.mattermost_bot_user_id
-            if wanted and me.get("id") != wanted:
-                checks.append(Check(host, "bot token", "fix", f"signs in as @{me.get('username')}, not the configured "
-                                    "bot user id: run learnloop install again"))
-            elif not me.get("is_bot"):
-                checks.append(Check(host, "bot token", "fix", f"signs in as @{me.get('username')}, a person; "
-                                    "use the bot's token"))
-            else:
-                checks.append(Check(host, "bot token", "ok", f"signs in as @{me.get('username')}"))
-        except MattermostError as exc:
-            checks.append(Check(host, "bot token", "fix", f"refused ({describe_failure(exc)}): run learnloop install "
-                                "again to make a new one"))
-    if admin is None:
-        checks.append(Check(host, "command and webhooks", "skip", "pass --token <admin token> to check them"))
-        return checks
-    return checks + _integration_checks(context, admin, host)
-
-
-def _integration_checks(context: InstallContext, admin: MattermostAdminClient, host: str) -> list[Check]:
-    settings = context.settings
-    checks: list[Check] = []
-    public = settings.public_url_text
-    host_key = f"mattermost {admin.base_url}"
-    resources = context.ledger.resources(host_key)
-    try:
-        commands = [r for r in resources if r.type == "command"]
-        if not commands:
-            checks.append(Check(host, "slash command", "fix", "the install record has none: run learnloop install"))
-        for resource in commands:
-            found = find_command(admin, resource)
-            if found is None:
-                checks.append(Check(host, resource.label, "fix", "gone from Mattermost: run learnloop install"))
-            elif not str(found.get("url", "")).startswith(public + "/"):
-                checks.append(Check(host, resource.label, "fix", f"calls {found.get('url')}, not {public}: run "
-                                    "learnloop install"))
-            elif found.get("token") not in settings.mattermost_command_tokens:
-                checks.append(Check(host, resource.label, "fix", "its token is not in LEARNLOOP_MATTERMOST_COMMAND_"
-                                    "TOKENS: run learnloop install"))
-            else:
-                checks.append(Check(host, resource.label, "ok", f"calls {found.get('url')}"))
-        for resource in (r for r in resources if r.type == "outgoing_webhook"):
-            hook = admin.get_outgoing_webhook(resource.id)
-            label = f"webhook {resource.label}"
-            channel = admin.find_channel(hook["channel_id"]) if hook else None
-            if hook is None:
-                checks.append(Check(host, label, "fix", "gone from Mattermost: run learnloop install"))
-            elif channel is None or channel.get("delete_at"):
-                checks.append(Check(host, label, "fix", "its channel is archived or gone"))
-            elif not any(str(u).startswith(public + "/") for u in hook.get("callback_urls") or []):
-                checks.append(Check(host, label, "fix", f"calls {hook.get('callback_urls')}, not {public}"))
-            elif hook.get("token") not in settings.mattermost_webhook_tokens:
-                checks.append(Check(host, label, "fix", "its token is not in LEARNLOOP_MATTERMOST_WEBHOOK_TOKENS: "
-                                    "run learnloop install"))
-            else:
-                checks.append(Check(host, label, "ok", "alive"))
-        service = admin.get_config().get("ServiceSettings") or {}
-        untrusted = untrusted_problem(public, str(service.get("AllowedUntrustedInternalConnections") or ""))
-        checks.append(Check(host, "may call learnloop", "fix" if untrusted else "ok", untrusted or public))
-    except MattermostError as exc:
-        checks.append(Check(host, "admin checks", "fix", f"the admin token could not read them "
-                            f"({describe_failure(exc)})"))
-    return checks

@@ -11,6 +11,7 @@ import json
 from datetime import datetime
 
 from learnloop.config import Settings, WikiConfig
+from learnloop.install.config_file import shown
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MediaWikiManifest, MediaWikiWidget
 from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
@@ -108,16 +109,16 @@ class MediaWikiInstaller:
         try:
             self.client.general()
         except WikiError as exc:
-            raise InstallBlocked(self.host_key, [
+            raise InstallBlocked(self.host_key, [(
                 f"cannot reach the MediaWiki API at {api}: {exc}; check `url` of [[wikis]] '{self.wiki.name}' "
-                f"in {self.context.settings.config_file} (the script path where api.php lives)"]) from None
+                f"in {self.context.settings.config_file} (the script path where api.php lives)")]) from None
         try:
             user = self.client.login()
         except WikiError as exc:
-            raise InstallBlocked(self.host_key, [
+            raise InstallBlocked(self.host_key, [(
                 f"the bot password of [[wikis]] '{self.wiki.name}' is refused ({exc}). A wiki admin makes one in "
                 f"Special:BotPasswords with the grants {GRANT_LIST}; put 'User@appid' in bot_user and the "
-                "generated password in bot_password"]) from None
+                "generated password in bot_password")]) from None
         try:
             rights = self.client.rights()
         except WikiError as exc:
@@ -193,10 +194,12 @@ class MediaWikiInstaller:
         plan.change("remove", f"rating widget in {page.title}", why, remove)
 
     def push_note(self) -> str:
-        return (f"Optional, for wiki '{self.wiki.name}': add this to LocalSettings.php so saved pages reach learnloop "
+        """The snippet carries the wiki's secret: masked unless the admin asked for it (--show-secrets)."""
+        note = (f"Optional, for wiki '{self.wiki.name}': add this to LocalSettings.php so saved pages reach learnloop "
                 "at once. It carries this wiki's secret (the `secret` of its [[wikis]] entry) because MediaWiki signs "
                 "each push with it: paste it only into LocalSettings.php, never into a chat or a ticket."
                 + localsettings_snippet(self.wiki, self.context.settings.public_url_text))
+        return shown(note, self.wiki.secret_text, show=self.context.show_secrets)
 
     def uninstall(self, plan: Plan) -> None:
         blocks = [r for r in self.context.ledger.resources(self.host_key) if r.type == WIDGET_BLOCK]
@@ -247,7 +250,7 @@ def doctor_checks(settings: Settings, wiki: WikiConfig, *, last_delivery: dateti
     if last_delivery is None:
         checks.append(Check(host_key(wiki), "signed push", "skip",
                             "none received: optional, learnloop polls every minute; "
-                            "`learnloop install --dry-run manifests/mediawiki.yaml` prints the snippet"))
+                            "`learnloop install manifests/mediawiki.yaml --dry-run --show-secrets` prints the snippet"))
     else:
         checks.append(Check(host_key(wiki), "signed push", "ok",
                             f"last push {last_delivery.isoformat(timespec='seconds')}"))

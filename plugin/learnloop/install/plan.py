@@ -2,7 +2,8 @@
 
 Installers walk the same code with and without `--dry-run`: every change goes through
 `Plan.change`, which performs it only when the run is real. So the printed plan is exactly what
-a real run would do.
+a real run would do. Each step is passed to `Plan.echo` as soon as it is decided, before it is
+performed, so an admin watching a slow run sees where it is; the summary and the notes follow.
 """
 
 from __future__ import annotations
@@ -47,11 +48,23 @@ class InstallContext:
     ledger: Ledger
     config: ConfigFile
     dry_run: bool = False
+    show_secrets: bool = False
+    """Print secrets the admin must paste somewhere (a wiki's push secret) in full, not masked."""
+
+
+def render_step(step: Step) -> str:
+    return f"  {step.action.ljust(6)}  {step.what}" + (f": {step.detail}" if step.detail else "")
+
+
+def _silent(line: str) -> None:
+    """The default `Plan.echo`: tests read the plan afterwards."""
 
 
 @dataclass
 class Plan:
     dry_run: bool
+    echo: Callable[[str], None] = _silent
+    """Receives each step's line as the step happens (the CLI prints it)."""
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     unchanged: str = "nothing to change: already installed"
@@ -59,7 +72,7 @@ class Plan:
 
     def change(self, action: Action, what: str, detail: str, perform: Callable[[], T]) -> T | None:
         """Record a step and, unless this is a dry run, perform it. A failure names the step."""
-        self.steps.append(Step(action, what, detail))
+        self._add(Step(action, what, detail))
         if self.dry_run:
             return None
         try:
@@ -68,7 +81,11 @@ class Plan:
             raise InstallFailed(f"could not {action} {what}: {exc}") from exc
 
     def say(self, action: Action, what: str, detail: str = "") -> None:
-        self.steps.append(Step(action, what, detail))
+        self._add(Step(action, what, detail))
+
+    def status(self, text: str) -> None:
+        """Progress that is not a step (checks under way); printed at once, not kept in the plan."""
+        self.echo(text)
 
     def note(self, text: str) -> None:
         """Something for the admin to read or paste; printed after the steps."""
@@ -78,14 +95,20 @@ class Plan:
     def changes(self) -> int:
         return sum(step.action in CHANGES for step in self.steps)
 
-    def render(self) -> str:
-        lines = [f"  {step.action.ljust(6)}  {step.what}" + (f": {step.detail}" if step.detail else "")
-                 for step in self.steps]
+    def summary(self) -> str:
+        """What follows the steps: the count of changes, then the notes."""
         if self.dry_run:
-            lines.append(f"dry run: {self.changes} change(s) planned, nothing was touched")
+            total = f"dry run: {self.changes} change(s) planned, nothing was touched"
         else:
-            lines.append(f"{self.changes} change(s) made" if self.changes else self.unchanged)
-        return "\n".join([*lines, *self.notes])
+            total = f"{self.changes} change(s) made" if self.changes else self.unchanged
+        return "\n".join([total, *self.notes])
+
+    def render(self) -> str:
+        return "\n".join([*(render_step(step) for step in self.steps), self.summary()])
+
+    def _add(self, step: Step) -> None:
+        self.steps.append(step)
+        self.echo(render_step(step))
 
 
 Status = Literal["ok", "fix", "skip"]

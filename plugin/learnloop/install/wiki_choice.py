@@ -38,12 +38,12 @@ def choose_wiki(settings: Settings, kind: WikiKind, *, wiki_name: str | None, ma
     if len(of_kind) == 1:
         return of_kind[0]
     if not of_kind:
-        raise InstallBlocked(kind, [
+        raise InstallBlocked(kind, [(
             f"no [[wikis]] entry of kind \"{kind}\" in {where}: add one (name, kind = \"{kind}\", url, secret and "
-            f"{_credentials(kind)}), then run install again"])
-    raise InstallBlocked(kind, [
+            f"{_credentials(kind)}), then run install again")])
+    raise InstallBlocked(kind, [(
         f"{len(of_kind)} {label} wikis are configured ({', '.join(w.name for w in of_kind)}): choose one with "
-        "--wiki NAME or `wiki:` in the manifest"])
+        "--wiki NAME or `wiki:` in the manifest")])
 
 
 def _choices(wikis: list[WikiConfig], what: str) -> str:

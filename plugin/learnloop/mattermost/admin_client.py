@@ -6,10 +6,23 @@ rights. Every call is one of the official API's operations (tests validate them 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-from learnloop.mattermost.client import MAX_PER_PAGE, JsonObject, MattermostClient, MattermostError, _segment
+from learnloop.mattermost.client import (
+    MAX_PER_PAGE,
+    JsonObject,
+    MattermostClient,
+    MattermostError,
+    MattermostUnavailable,
+    _segment,
+)
+
+
+def describe_failure(exc: MattermostError) -> str:
+    """How a refused or unanswered call reads in a message to the admin."""
+    if isinstance(exc, MattermostUnavailable):
+        return f"no answer ({exc.message})"
+    return f"HTTP {exc.status_code}: {exc.message}"
 
 
 class MattermostAdminClient(MattermostClient):
@@ -88,6 +101,9 @@ class MattermostAdminClient(MattermostClient):
     def list_commands(self, team_id: str) -> list[JsonObject]:
         return self._api("GET", "/commands", params={"team_id": team_id, "custom_only": "true"})
 
+    def find_command(self, team_id: str, command_id: str) -> JsonObject | None:
+        return next((c for c in self.list_commands(team_id) if c.get("id") == command_id), None)
+
     def create_command(self, command: JsonObject) -> JsonObject:
         return self._api("POST", "/commands", json=command)
 
@@ -97,15 +113,15 @@ class MattermostAdminClient(MattermostClient):
     def delete_command(self, command_id: str) -> None:
         self._api("DELETE", f"/commands/{_segment(command_id)}")
 
-    def iter_outgoing_webhooks(self, team_id: str) -> Iterator[JsonObject]:
-        page = 0
+    def list_outgoing_webhooks(self, team_id: str) -> list[JsonObject]:
+        """Every page of the team's outgoing webhooks (those the token may manage)."""
+        hooks: list[JsonObject] = []
         while True:
-            hooks = self._api("GET", "/hooks/outgoing",
-                              params={"team_id": team_id, "page": page, "per_page": MAX_PER_PAGE})
-            yield from hooks
-            if len(hooks) < MAX_PER_PAGE:
-                return
-            page += 1
+            page = self._api("GET", "/hooks/outgoing", params={
+                "team_id": team_id, "page": len(hooks) // MAX_PER_PAGE, "per_page": MAX_PER_PAGE})
+            hooks += page
+            if len(page) < MAX_PER_PAGE:
+                return hooks
 
     def get_outgoing_webhook(self, hook_id: str) -> JsonObject | None:
         return self._maybe("GET", f"/hooks/outgoing/{_segment(hook_id)}")

@@ -1,0 +1,93 @@
+"""`learnloop doctor`'s Mattermost rows: reachable, the bot token, and with an admin token the slash
+commands and outgoing webhooks the install record lists."""
+
+from __future__ import annotations
+
+from learnloop.install.plan import Check, InstallContext
+from learnloop.install.reachability import untrusted_problem
+from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
+from learnloop.mattermost.client import MattermostClient, MattermostError
+
+
+def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
+    """Reachable, bot token valid, and, with an admin token, command and webhooks in place."""
+    settings = context.settings
+    host = "mattermost"
+    url = settings.mattermost_url_text
+    if url is None:
+        return [Check(host, "configured", "skip", "LEARNLOOP_MATTERMOST_URL is not set")]
+    checks: list[Check] = []
+    bot_token = settings.mattermost_bot_token.get_secret_value() if settings.mattermost_bot_token else ""
+    bot = MattermostClient(url, bot_token, timeout=settings.mattermost_timeout_seconds)
+    try:
+        bot.ping()
+        checks.append(Check(host, "reachable", "ok", url))
+    except MattermostError as exc:
+        return [Check(host, "reachable", "fix", f"{url}: {describe_failure(exc)}")]
+    if not bot_token:
+        checks.append(Check(host, "bot token", "fix", "LEARNLOOP_MATTERMOST_BOT_TOKEN is not set: run learnloop install"))
+    else:
+        try:
+            me = bot.get_me()
+            wanted = settings.mattermost_bot_user_id
+            if wanted and me.get("id") != wanted:
+                checks.append(Check(host, "bot token", "fix", f"signs in as @{me.get('username')}, not the configured "
+                                    "bot user id: run learnloop install again"))
+            elif not me.get("is_bot"):
+                checks.append(Check(host, "bot token", "fix", f"signs in as @{me.get('username')}, a person; "
+                                    "use the bot's token"))
+            else:
+                checks.append(Check(host, "bot token", "ok", f"signs in as @{me.get('username')}"))
+        except MattermostError as exc:
+            checks.append(Check(host, "bot token", "fix", f"refused ({describe_failure(exc)}): run learnloop install "
+                                "again to make a new one"))
+    if admin is None:
+        checks.append(Check(host, "command and webhooks", "skip", "pass --token <admin token> to check them"))
+        return checks
+    return checks + _integration_checks(context, admin, host)
+
+
+def _integration_checks(context: InstallContext, admin: MattermostAdminClient, host: str) -> list[Check]:
+    settings = context.settings
+    checks: list[Check] = []
+    public = settings.public_url_text
+    host_key = f"mattermost {admin.base_url}"
+    resources = context.ledger.resources(host_key)
+    try:
+        commands = [r for r in resources if r.type == "command"]
+        if not commands:
+            checks.append(Check(host, "slash command", "fix", "the install record has none: run learnloop install"))
+        for resource in commands:
+            found = admin.find_command(resource.data["team_id"], resource.id)
+            if found is None:
+                checks.append(Check(host, resource.label, "fix", "gone from Mattermost: run learnloop install"))
+            elif not str(found.get("url", "")).startswith(public + "/"):
+                checks.append(Check(host, resource.label, "fix", f"calls {found.get('url')}, not {public}: run "
+                                    "learnloop install"))
+            elif found.get("token") not in settings.mattermost_command_tokens:
+                checks.append(Check(host, resource.label, "fix", "its token is not in LEARNLOOP_MATTERMOST_COMMAND_"
+                                    "TOKENS: run learnloop install"))
+            else:
+                checks.append(Check(host, resource.label, "ok", f"calls {found.get('url')}"))
+        for resource in (r for r in resources if r.type == "outgoing_webhook"):
+            hook = admin.get_outgoing_webhook(resource.id)
+            label = f"webhook {resource.label}"
+            channel = admin.find_channel(hook["channel_id"]) if hook else None
+            if hook is None:
+                checks.append(Check(host, label, "fix", "gone from Mattermost: run learnloop install"))
+            elif channel is None or channel.get("delete_at"):
+                checks.append(Check(host, label, "fix", "its channel is archived or gone"))
+            elif not any(str(u).startswith(public + "/") for u in hook.get("callback_urls") or []):
+                checks.append(Check(host, label, "fix", f"calls {hook.get('callback_urls')}, not {public}"))
+            elif hook.get("token") not in settings.mattermost_webhook_tokens:
+                checks.append(Check(host, label, "fix", "its token is not in LEARNLOOP_MATTERMOST_WEBHOOK_TOKENS: "
+                                    "run learnloop install"))
+            else:
+                checks.append(Check(host, label, "ok", "alive"))
+        service = admin.get_config().get("ServiceSettings") or {}
+        untrusted = untrusted_problem(public, str(service.get("AllowedUntrustedInternalConnections") or ""))
+        checks.append(Check(host, "may call learnloop", "fix" if untrusted else "ok", untrusted or public))
+    except MattermostError as exc:
+        checks.append(Check(host, "admin checks", "fix", f"the admin token could not read them "
+                            f"({describe_failure(exc)})"))
+    return checks
