@@ -1,15 +1,14 @@
-"""A real MediaWiki, the worker's poll and announcement passes, and the channel post that results."""
+"""A real MediaWiki, the worker's poll, and the channel post that results (and its update)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.jobs.wiki import announce_due
 from tests.wikis.jobs import poll_wikis
 from learnloop.mediawiki.host import decode_position
 from learnloop.services import wiki_ingest
-from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
 from tests.conftest import PUBLIC_URL, FakeClock, make_settings
 
@@ -60,24 +59,23 @@ def test_a_new_page_in_a_mapped_category_is_announced_with_rating_buttons(
     assert buddy.community_id is not None and canteen.community_id is None
     assert [event.kind for event in _all(runtime, Event)] == ["wiki_page_created", "wiki_page_updated",
                                                               "wiki_page_created"]
-    [pending] = _all(runtime, Announcement)
-    assert (pending.item_id, pending.status, pending.created_page, pending.edits) == (buddy.id, "pending", True, 2)
-    assert pending.summaries == [{"text": "New page for new hires"}, {"text": "Meeting rhythm"}]
+    [announcement] = _all(runtime, Announcement)
+    assert (announcement.item_id, announcement.status, announcement.created_page, announcement.edits) == (
+        buddy.id, "queued", True, 2)
+    assert announcement.summaries == [{"text": "New page for new hires"}, {"text": "Meeting rhythm"}]
 
-    assert announce_due(runtime) == 0, "the burst window is still open"
-    clock.advance(minutes=31)
-    assert announce_due(runtime) == 1
-
-    [message] = _all(runtime, OutboxMessage)
-    assert message.kind == CREATE_POST and message.status == "pending"
+    message, update = _all(runtime, OutboxMessage)
+    assert message.kind == CREATE_POST and message.status == "pending", "the new page is posted at once"
+    assert update.kind == UPDATE_POST and "> Meeting rhythm" in update.payload["props"]["attachments"][0]["text"]
     assert message.payload["channel_id"] == CHANNEL
     [attachment] = message.payload["props"]["attachments"]
     assert attachment["title"] == buddy_title
     assert attachment["title_link"] == buddy.url
     assert attachment["text"].startswith("New page by Admin")
-    assert "> Meeting rhythm" in attachment["text"]
+    assert "> New page for new hires" in attachment["text"]
     buttons = attachment["actions"]
     assert [button["id"] for button in buttons] == [f"rate{stars}" for stars in range(1, 6)]
     assert all(button["integration"]["url"] == f"{PUBLIC_URL}/mattermost/actions" for button in buttons)
     assert all(button["integration"]["context"]["item_id"] == buddy.id for button in buttons)
-    assert announce_due(runtime) == 0, "announced once"
+    assert poll_wikis(runtime) == 0
+    assert [m.kind for m in _all(runtime, OutboxMessage)] == [CREATE_POST, UPDATE_POST], "announced once"

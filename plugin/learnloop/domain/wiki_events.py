@@ -28,6 +28,8 @@ class WikiEvent:
     minor: bool = False
     old_size: int | None = None
     new_size: int | None = None
+    bot: bool = False
+    """Made by a bot account (the wiki says so): never announced."""
 
 
 def is_major(event: WikiEvent) -> bool:

@@ -86,10 +86,8 @@ class Worker:
             with self._locked(f"wiki-poll-{wiki.name}") as mine:
                 if mine:
                     recorded += wiki_jobs.poll_wiki(self.runtime, wiki, self.hosts[wiki.kind])
-        with self._locked("announcements") as mine:
-            queued = wiki_jobs.announce_due(self.runtime) if mine else 0
-        if recorded or queued:
-            log.info("wikis: %s changes recorded, %s announcements queued", recorded, queued)
+        if recorded:
+            log.info("wikis: %s changes recorded", recorded)
 
     def run_rollups(self) -> int:
         """Fold new events, then bring the release blocks and stored scores up to date where no event did."""

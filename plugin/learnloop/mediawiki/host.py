@@ -164,7 +164,7 @@ def event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo) -> WikiEve
         wiki=wiki.name, event_id=f"rc:{change.rcid}", action="created" if change.type == "new" else "updated",
         page_id=str(change.pageid), title=page.title or change.title, url=page.url or "", spaces=spaces,
         author=change.user, summary=change.comment, occurred_at=change.timestamp, minor=change.minor,
-        old_size=change.old_size, new_size=change.new_size,
+        old_size=change.old_size, new_size=change.new_size, bot=change.bot,
     )
 
 

@@ -1,4 +1,5 @@
-"""Wiki changes become content items, events, and (per the community's choice) one post per burst."""
+"""Wiki changes become content items, events, and (per the community's choice) a channel post: at once, then
+updated by the page's later changes within the burst window."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, should_announce
 from learnloop.services.communities import community_for_channel
-from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -39,8 +40,19 @@ class PageAnnouncement:
     summaries: list[str]
 
 
-def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime) -> IngestResult:
-    """Record one wiki change once; the same event id delivered again changes nothing."""
+AnnouncementPost = Callable[[PageAnnouncement], dict[str, Any]]
+"""Builds a page announcement's channel post (the Mattermost layer owns the format)."""
+
+
+def announcement_key(announcement_id: int) -> str:
+    return f"announce:{announcement_id}"
+
+
+def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
+           announce: AnnouncementPost) -> IngestResult:
+    """Record one wiki change once; the same event id delivered again changes nothing. A change worth
+    announcing is posted at once; later changes to the page within the community's burst window update that
+    post instead of adding one. Bot edits and learnloop's own learning-log pages are never announced."""
     try:
         url = normalise_url(event.url)
     except InvalidUrl:
@@ -62,9 +74,12 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime)
     if event.title:
         uow.items.set_title(item.id, event.title[:300])
     announced = False
+    learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
-    if community is not None and community_id is not None and should_announce(event, policy):
-        _gather(uow, item.id, community_id, event, now, timedelta(minutes=community.burst_minutes))
+    if (community is not None and community_id is not None and should_announce(event, policy)
+            and not event.bot and event.title.casefold() not in learning_logs):
+        _announce(uow, item.id, url, community.channel_id, community_id, event, now,
+                  timedelta(minutes=community.burst_minutes), announce)
         announced = True
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=announced)
@@ -92,43 +107,35 @@ def set_announce_policy(uow: UnitOfWork, community_id: int, policy: str) -> None
     uow.commit()
 
 
-def _gather(uow: UnitOfWork, item_id: int, community_id: int, event: WikiEvent, now: datetime,
-            burst: timedelta) -> None:
-    """A burst of edits to one page within `burst` of the first becomes one post, not twenty."""
-    pending = uow.announcements.pending_for(item_id)
+def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, community_id: int, event: WikiEvent,
+              now: datetime, burst: timedelta, announce: AnnouncementPost) -> None:
     author = [{"name": event.author}] if event.author else []
     summary = [{"text": event.summary[:200]}] if event.summary else []
-    if pending is None:
-        uow.announcements.add(Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
-                                     edits=1, authors=author, summaries=summary, status="pending",
-                                     first_event_at=now, due_at=now + burst))
+    open_one = uow.announcements.open_for(item_id, now)
+    if open_one is None:
+        row = Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
+                           edits=1, authors=author, summaries=summary, status="queued", first_event_at=now,
+                           due_at=now + burst)
+        uow.announcements.add(row)
+        uow.flush()
+        uow.outbox.enqueue(CREATE_POST, announce(_view(row, url, channel_id, event.title)),
+                           key=announcement_key(row.id), now=now)
         return
-    pending.edits += 1
-    pending.created_page = pending.created_page or event.action == "created"
-    if author and author[0] not in pending.authors:
-        pending.authors = [*pending.authors, *author]
+    open_one.edits += 1
+    open_one.created_page = open_one.created_page or event.action == "created"
+    if author and author[0] not in open_one.authors:
+        open_one.authors = [*open_one.authors, *author]
     if summary:
-        pending.summaries = [*pending.summaries, *summary][-MAX_SUMMARIES:]
+        open_one.summaries = [*open_one.summaries, *summary][-MAX_SUMMARIES:]
+    post = announce(_view(open_one, url, channel_id, event.title))
+    uow.outbox.enqueue(UPDATE_POST, {"post_key": announcement_key(open_one.id), "props": post["props"]},
+                       key=f"{announcement_key(open_one.id)}:edit:{open_one.edits}", now=now)
 
 
-def queue_due_announcements(uow: UnitOfWork, now: datetime,
-                            build: Callable[[PageAnnouncement], dict[str, Any]]) -> int:
-    """Turn announcements whose burst window has passed into channel posts in the outbox."""
-    due = uow.announcements.due(now, 500)
-    for row in due:
-        item = uow.items.get(row.item_id)
-        community = uow.communities.get(row.community_id)
-        if item is None or community is None:
-            row.status = "dropped"
-            continue
-        payload = build(PageAnnouncement(
-            channel_id=community.channel_id, item_id=item.id, url=item.url, title=item.title or item.url,
-            created=row.created_page, edits=row.edits, authors=[a["name"] for a in row.authors],
-            summaries=[s["text"] for s in row.summaries]))
-        uow.outbox.enqueue(CREATE_POST, payload, key=f"announce:{row.id}", now=now)
-        row.status = "queued"
-    uow.commit()
-    return len(due)
+def _view(row: Announcement, url: str, channel_id: str, title: str) -> PageAnnouncement:
+    return PageAnnouncement(channel_id=channel_id, item_id=row.item_id, url=url, title=title or url,
+                            created=row.created_page, edits=row.edits, authors=[a["name"] for a in row.authors],
+                            summaries=[s["text"] for s in row.summaries])
 
 
 def cursor(uow: UnitOfWork, wiki: str) -> str | None:

@@ -307,11 +307,8 @@ class AnnouncementRepository(Repository):
     def add(self, announcement: Announcement) -> None:
         self.session.add(announcement)
 
-    def pending_for(self, item_id: int) -> Announcement | None:
+    def open_for(self, item_id: int, now: datetime) -> Announcement | None:
+        """The page's post whose burst window is still open: later changes update it."""
         return self.session.scalars(select(Announcement).where(
-            Announcement.item_id == item_id, Announcement.status == "pending").with_for_update()).first()
-
-    def due(self, now: datetime, limit: int) -> list[Announcement]:
-        return list(self.session.scalars(
-            select(Announcement).where(Announcement.status == "pending", Announcement.due_at <= now)
-            .order_by(Announcement.due_at).limit(limit).with_for_update(skip_locked=True)))
+            Announcement.item_id == item_id, Announcement.status == "queued", Announcement.due_at > now)
+            .order_by(Announcement.id.desc()).with_for_update()).first()

@@ -316,7 +316,8 @@ class Cursor(Base):
 
 
 class Announcement(Base):
-    """One channel post about a page, gathering a burst of edits until `due_at`."""
+    """One channel post about a page, posted at once; later changes before `due_at` (the end of the
+    community's burst window) update it. ('pending' rows are from before posts went out at once.)"""
 
     __tablename__ = "announcements"
     __table_args__ = (
