@@ -1,5 +1,5 @@
 """BookStackHost against a stubbed BookStack API (`responses`): re-reading pages, publishing,
-errors, and a delivery all the way to a content item and a pending announcement."""
+errors, and a delivery all the way to a content item and a announcement posted at once."""
 
 from __future__ import annotations
 
@@ -363,7 +363,7 @@ def test_a_delivery_becomes_a_content_item_an_event_and_a_pending_announcement(e
         assert [(e.kind, e.item_id, e.dedupe_key) for e in events] == [
             ("wiki_page_updated", item.id, "wiki:kb:page_update:2432:2026-11-02T08:55:10.000000Z")]
         assert (announcement.status, announcement.item_id, announcement.created_page, announcement.edits,
-                announcement.authors) == ("pending", item.id, False, 1, [{"name": "Benny Lee"}])
+                announcement.authors) == ("queued", item.id, False, 1, [{"name": "Benny Lee"}])
 
     with responses.RequestsMock() as api:  # the outbox retries a job whose answer was lost: nothing doubles
         stub_page_and_book(api)

@@ -299,7 +299,7 @@ def test_publish_failure_is_retryable_when_outline_is_down() -> None:
     assert raised.value.retryable is True
 
 
-# end to end: route → outbox → worker → content item, event, pending announcement
+# end to end: route → outbox → worker → content item, event, announcement posted at once
 
 
 @pytest.fixture
@@ -338,11 +338,11 @@ def test_end_to_end_a_new_page_becomes_an_item_an_event_and_a_pending_announceme
         [recorded] = uow.events.of_kind("wiki_page_created")
         assert recorded.item_id == item.id and recorded.dedupe_key == f"wiki:{WIKI}:{DOCUMENT_ID}:created"
         [announcement] = uow.session.scalars(select(Announcement)).all()
-        assert (announcement.status, announcement.item_id, announcement.created_page) == ("pending", item.id, True)
+        assert (announcement.status, announcement.item_id, announcement.created_page) == ("queued", item.id, True)
         assert announcement.authors == [{"name": "Ada Lovelace"}]
         assert announcement.due_at > clock()
 
-    # an edit in the same burst joins the pending announcement
+    # an edit in the same burst joins the announcement posted at once
     body = fixture_body("documents.update")
     assert deliver(client, body, signature(body, clock())).status_code == 200
     responses.replace(responses.POST, f"{API}/documents.info", json=ok(document("documents.update")))
