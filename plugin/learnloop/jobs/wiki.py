@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from learnloop.config import WikiConfig
+from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.outbox import Handler, Message
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import page_announcement_post
@@ -16,8 +17,6 @@ from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
-POLL_STATUS = "wiki-poll:"
-"""Cursor rows `wiki-poll:<name>` say how each wiki's last poll went (for `learnloop doctor`)."""
 
 
 def publication_marker(reflection_id: int) -> str:

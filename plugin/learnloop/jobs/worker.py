@@ -16,6 +16,7 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from learnloop.bootstrap import Runtime
+from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS
 from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.outbox import CallGate, Courier, DeliveryReport, Handler, worker_id
 from learnloop.jobs.prompts import run_prompt_pass, writing
@@ -35,10 +36,7 @@ WIKI_POLL_SECONDS = 60.0
 ROLLUP_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
 CHECKPOINT_SECONDS = 1.0
-HEARTBEAT_SECONDS = 30.0
 RETENTION_SECONDS = 3600.0
-HEARTBEAT = "worker-heartbeat"
-"""The cursor row every worker touches while it runs (`learnloop doctor` reads how recent it is)."""
 
 
 class Worker:
