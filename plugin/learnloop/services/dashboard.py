@@ -38,6 +38,9 @@ SHOWN_METRICS = (
     "prompts_answered",
 )
 SPLIT = {"private": "reflections.private", "shared": "reflections.community", "published": "reflections.wiki"}
+HEADLINES = ("ratings", "links_shared", "replies", "reflections", "prompts_answered")
+FLAT = 0.05
+"""A change of at most 5% either way is "about the same"."""
 REFLECTION_TITLE = "A shared reflection"
 """How a shared reflection is named wherever it is listed: never by its author."""
 
@@ -68,6 +71,12 @@ class Period:
         """The weeks from `start`'s to `end`'s."""
         return cls(week_of(start), week_of(end))
 
+    @property
+    def before(self) -> Period:
+        """The period of the same length just before this one."""
+        length = timedelta(weeks=len(self.weeks))
+        return Period(self.first - length, self.last - length)
+
 
 @dataclass(frozen=True)
 class TopItem:
@@ -96,6 +105,17 @@ class FeedbackGroup:
 
 
 @dataclass(frozen=True)
+class Headline:
+    """A headline figure and how it compares with the previous period of the same length."""
+
+    measure: str
+    figure: Figure
+    change: str
+    """"up", "down", "flat" or "" (no comparison: either period is not released)."""
+    previous: Figure
+
+
+@dataclass(frozen=True)
 class BlockRow:
     """A row of the weekly table for one measure: weeks shown together, or why they are not shown."""
 
@@ -119,7 +139,10 @@ class Dashboard:
     reflection_split: dict[str, Figure]
     stage: Stage
     top: list[TopItem] = field(default_factory=list)
+    early: list[TopItem] = field(default_factory=list)
+    """Items rated, but by fewer than k people: listed by title only, in no order of merit."""
     feedback: list[FeedbackGroup] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
 
     @property
     def anything_released(self) -> bool:
@@ -184,6 +207,28 @@ def _share(totals: dict[str, Figure], open_weekly: dict[str, dict[date, int]], k
                                                                           complete), k)
 
 
+def change(now: Figure, before: Figure) -> str:
+    """How a released figure compares with the same figure over the period before (both released)."""
+    if now.withheld or before.withheld or now.value is None or before.value is None:
+        return ""
+    if before.value == 0:
+        return "up" if now.value > 0 else "flat"
+    ratio_ = now.value / before.value
+    return "flat" if abs(ratio_ - 1) <= FLAT else "up" if ratio_ > 1 else "down"
+
+
+def headlines(uow: UnitOfWork, community_id: int, period: Period, k: int, totals: dict[str, Figure]) -> list[Headline]:
+    """The headline figures, each against the period of the same length before (a difference of two released
+    figures is itself a sum of whole blocks, so it says nothing about fewer than k people)."""
+    blocks = uow.dashboards.blocks(community_id, list(HEADLINES))
+    before = period.before
+    found = []
+    for measure in HEADLINES:
+        previous = over_period(blocks[measure], before.first, before.last, k)
+        found.append(Headline(measure, totals[measure], change(totals[measure], previous), previous))
+    return found
+
+
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False) -> Dashboard:
     check_min_group(k)
     reads = uow.dashboards
@@ -215,8 +260,9 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         from_each_other=_share(totals, open_weekly, k), weekly_from_each_other=weekly_share,
         response_rate=ratio(totals["prompts_answered"], totals["prompts_sent"], k),
         reflection_split=split, stage=maturity(totals, len(weeks)),
-        top=top_content(uow, community_id, k),
+        top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
         feedback=feedback_groups(uow, community_id) if with_feedback else [],
+        headlines=headlines(uow, community_id, period, k, totals),
     )
 
 
@@ -271,6 +317,12 @@ def top_content(uow: UnitOfWork, community_id: int, k: int) -> list[TopItem]:
         ranked = _rank(_scored(reads.all_rated(community_id, k), prior))[:TOP_CONTENT]
     details = reads.item_details([item for _, _, item in ranked])
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n) for s, n, i in ranked]
+
+
+def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTENT) -> list[TopItem]:
+    """Items rated by fewer than k people so far: by title, with no score, count or order of merit."""
+    rows = uow.dashboards.few_raters(community_id, k, limit)
+    return [TopItem(title_of(title, url, kind), url, kind, 0.0, 0) for title, url, kind in rows]
 
 
 # ------------------------------------------------------------------------------ feedback

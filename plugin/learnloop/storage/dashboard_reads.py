@@ -60,6 +60,14 @@ class DashboardReads(Repository):
             select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
             .where(ContentItem.community_id == community_id, ContentItem.ratings_count >= min_ratings))]
 
+    def few_raters(self, community_id: int, k: int, limit: int) -> list[tuple[str | None, str, str]]:
+        """(title, url, kind) of items rated by 1 to k-1 people, by title."""
+        return [(t, u, kind) for t, u, kind in self.session.execute(
+            select(ContentItem.title, ContentItem.url, ContentItem.kind)
+            .where(ContentItem.community_id == community_id, ContentItem.ratings_count > 0,
+                   ContentItem.ratings_count < k)
+            .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
+
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
         """Item id to (title, url, kind)."""
         if not item_ids:
