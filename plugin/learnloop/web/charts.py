@@ -23,7 +23,8 @@ still read at about 12 px."""
 def _config(title: str) -> dict[str, object]:
     return {"title": title, "style": STYLE, "js": [], "disable_xml_declaration": True, "width": 480, "height": 320,
             "explicit_size": False, "show_legend": True, "legend_at_bottom": True, "x_label_rotation": 0,
-            "print_values": False, "allow_interruptions": True, "no_data_text": "Not enough to show yet"}
+            "print_values": False, "allow_interruptions": True, "no_data_text": "Not enough to show yet",
+            "truncate_label": -1, "truncate_legend": -1}
 
 
 _SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
