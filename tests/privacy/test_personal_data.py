@@ -145,7 +145,7 @@ def test_the_rollups_keep_their_counts_after_an_erasure(
         before = dashboard.build(uow, community_id, period, 5).totals
     with runtime.uow() as uow:
         from learnloop.services import personal_data
-        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now)
+        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key)
     Worker(runtime).run_rollups()
     with runtime.reader() as uow:
         after = dashboard.build(uow, community_id, period, 5).totals

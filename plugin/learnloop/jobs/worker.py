@@ -18,6 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from learnloop.bootstrap import Runtime
 from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS
 from learnloop.jobs import wiki as wiki_jobs
+from learnloop.jobs.network import run_network_pass
 from learnloop.jobs.outbox import CallGate, Courier, DeliveryReport, Handler, worker_id
 from learnloop.jobs.prompts import run_prompt_pass, writing
 from learnloop.mattermost import delivery as mattermost_delivery
@@ -37,6 +38,7 @@ ROLLUP_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
 CHECKPOINT_SECONDS = 1.0
 RETENTION_SECONDS = 3600.0
+NETWORK_SECONDS = 120.0
 
 
 class Worker:
@@ -101,6 +103,14 @@ class Worker:
             log.info("rollups: %s events folded", folded)
         return folded
 
+    def run_network(self) -> None:
+        with self._locked("network") as mine:
+            if not mine:
+                return
+            report = run_network_pass(self.runtime, self.gate)
+        if report.folded or report.sent:
+            log.info("network: %s", report)
+
     def run_retention(self) -> None:
         with self._locked("retention") as mine:
             if not mine:
@@ -128,6 +138,7 @@ class Worker:
         self.run_prompts()
         self.run_wikis()
         self.run_rollups()
+        self.run_network()
         self.run_retention()
         report = self.deliver_outbox()
         self.checkpoint()
@@ -137,7 +148,8 @@ class Worker:
         scheduler = BlockingScheduler(timezone="UTC")
         now = self.runtime.clock()
         jobs = [(self.deliver_outbox, OUTBOX_INTERVAL_SECONDS, None), (self.run_wikis, WIKI_POLL_SECONDS, now),
-                (self.run_rollups, ROLLUP_SECONDS, now), (self.run_prompts, PROMPT_INTERVAL_SECONDS, now),
+                (self.run_rollups, ROLLUP_SECONDS, now), (self.run_network, NETWORK_SECONDS, now),
+                (self.run_prompts, PROMPT_INTERVAL_SECONDS, now),
                 (self.heartbeat, HEARTBEAT_SECONDS, now), (self.run_retention, RETENTION_SECONDS, now)]
         if self.runtime.engine.dialect.name == "sqlite":
             jobs.append((self.checkpoint, CHECKPOINT_SECONDS, None))

@@ -141,7 +141,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
 
     def send_dm(message: Message) -> dict[str, Any]:
         channel_id = dm_channel(chat, client, message.payload["user_id"])
-        return {"post_id": post_once(client, message, channel_id, message.payload["message"])}
+        return {"post_id": post_once(client, message, channel_id, message.payload["message"],
+                                     props=message.payload.get("props"))}
 
     def send_nudge(message: Message) -> dict[str, Any]:
         with chat.reader() as uow:

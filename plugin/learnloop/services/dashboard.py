@@ -21,8 +21,14 @@ from learnloop.domain.disclosure import (
     withheld,
 )
 from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPLE, Stage, maturity
-from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, REFLECTION_PARTS, week_of, \
-    weeks_between
+from learnloop.domain.measures import (
+    DISTINCT_THINGS,
+    OPEN_METRICS,
+    PEOPLE_METRICS,
+    REFLECTION_PARTS,
+    week_of,
+    weeks_between,
+)
 from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
 from learnloop.services.rollups import CURSOR
 from learnloop.storage.dashboard_reads import DashboardReads
@@ -85,6 +91,7 @@ class TopItem:
     kind: str
     score: float
     ratings: int
+    item_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +236,27 @@ def headlines(uow: UnitOfWork, community_id: int, period: Period, k: int, totals
     return found
 
 
+def _totals(reads: DashboardReads, community_id: int, period: Period, k: int,
+            blocks: dict[str, list[Block]], open_weekly: dict[str, dict[date, int]]) -> dict[str, Figure]:
+    totals: dict[str, Figure] = {}
+    for metric in sorted(PEOPLE_METRICS):
+        totals[metric] = over_period(blocks[metric], period.first, period.last, k)
+    for metric in sorted(OPEN_METRICS):
+        totals[metric] = _open_total(open_weekly.get(metric, {}), period.first, period.last, k)
+    for thing, behind in DISTINCT_THINGS.items():
+        totals[thing] = _distinct(reads, community_id, thing, totals[behind], k)
+    return totals
+
+
+def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
+    """Where the community stands over the period, from released figures only."""
+    check_min_group(k)
+    reads = uow.dashboards
+    blocks = reads.blocks(community_id, sorted(PEOPLE_METRICS))
+    open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
+    return maturity(_totals(reads, community_id, period, k, blocks, open_weekly), len(period.weeks))
+
+
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False) -> Dashboard:
     check_min_group(k)
     reads = uow.dashboards
@@ -236,19 +264,15 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
     blocks = reads.blocks(community_id, [*people_metrics, *REFLECTION_PARTS])
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     weeks = period.weeks
-    totals: dict[str, Figure] = {}
+    totals = _totals(reads, community_id, period, k, blocks, open_weekly)
     weekly: dict[str, dict[date, Figure]] = {}
     rows: dict[str, list[BlockRow]] = {}
     for metric in people_metrics:
-        totals[metric] = over_period(blocks[metric], period.first, period.last, k)
         weekly[metric] = _weekly(blocks[metric], weeks, k)
         rows[metric] = _rows(blocks[metric], period, k)
     for metric in sorted(OPEN_METRICS):
         values = open_weekly.get(metric, {})
-        totals[metric] = _open_total(values, period.first, period.last, k)
         weekly[metric] = {week: open_figure(values.get(week, 0), week, week, k) for week in weeks}
-    for thing, behind in DISTINCT_THINGS.items():
-        totals[thing] = _distinct(reads, community_id, thing, totals[behind], k)
     weekly_share = {}
     for week in weeks:
         week_totals = {m: weekly[m][week] for m in weekly}
@@ -315,8 +339,20 @@ def top_content(uow: UnitOfWork, community_id: int, k: int) -> list[TopItem]:
     ranked = _from_stored_scores(uow, reads, community_id, prior, basis_mean, k) if basis_mean is not None else None
     if ranked is None:
         ranked = _rank(_scored(reads.all_rated(community_id, k), prior))[:TOP_CONTENT]
+    return _top_items(reads, ranked)
+
+
+def _top_items(reads: DashboardReads, ranked: list[Ranked]) -> list[TopItem]:
     details = reads.item_details([item for _, _, item in ranked])
-    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n) for s, n, i in ranked]
+    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n, i) for s, n, i in ranked]
+
+
+def ranked_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int, limit: int) -> list[TopItem]:
+    """These items, best first by the same small-sample-aware score as top content, among those at least k
+    people rated."""
+    community = uow.communities.get(community_id)
+    prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
+    return _top_items(uow.dashboards, _rank(_scored(uow.dashboards.rated_items(item_ids, k), prior))[:limit])
 
 
 def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTENT) -> list[TopItem]:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from learnloop.domain.sealing import Unreadable, unseal
+from learnloop.services.network import co_ratings
 from learnloop.services.reflections import publish_key, share_key
 from learnloop.services.rollups import refresh_scores
 from learnloop.storage.personal_records import PersonalRecords
@@ -79,11 +80,12 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     }
 
 
-def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime) -> Erased:
+def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes) -> Erased:
     """Erase everything that names the person, in one transaction; a second erase finds nothing."""
     records = PersonalRecords(uow.session)
     reflections = records.reflections(user_id)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
+    co_ratings.forget_person(uow, key, user_id)
     removed, touched = records.take_back_ratings(user_id)
     counts = {"ratings": removed}
     refresh_scores(uow.rollups, touched, now)

@@ -50,7 +50,7 @@ def rate_url(
     text = clean_comment(comment)
     community_id = _rater_community(uow, settings, rater, now)
     item, _ = uow.items.ensure(url, kind=classify_url(url, settings), community_id=community_id,
-                               shared_by=rater.user_id, title=None, now=now)
+                               shared_by=None, title=None, now=now)
     return _record(uow, rater, community_id, item.id, value, text, now)
 
 

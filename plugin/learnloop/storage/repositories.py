@@ -158,9 +158,13 @@ class ContentRepository(Repository):
 
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
-        """The item for a normalised URL, and whether this call created it."""
+        """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
+        shared before (it was only rated, or came from the wiki) becomes its sharer."""
         row = self.session.execute(_ITEM_BY_URL, {"url": url}).first()
         if row is not None:
+            if shared_by is not None:
+                self.session.execute(update(_I).where(_I.c.id == row[0], _I.c.first_shared_by.is_(None))
+                                     .values(first_shared_by=shared_by))
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.session, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
