@@ -61,6 +61,9 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     url = _normalised(event.url)
     if url is None and event.action != "deleted":
         return IngestResult(duplicate=False, item_id=None, announced=False)
+    key = fit(f"wiki:{event.wiki}:{event.event_id}")
+    if uow.events.recorded(key):  # before anything changes: a poll ingests many events in one transaction
+        return IngestResult(duplicate=True, item_id=None, announced=False)
     community = settings.community_for_space(event.wiki, event.spaces)
     community_id = None
     if community is not None:
@@ -73,10 +76,10 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         item = _new_page(uow, event, url, community_id, now)
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
-        item_id=item.id, dedupe_key=fit(f"wiki:{event.wiki}:{event.event_id}"),
+        item_id=item.id, dedupe_key=key,
         data={"wiki": event.wiki, "minor": event.minor},
     )
-    if not first:
+    if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
     follow(uow, event, item, url, community_id, now)
     announced = False

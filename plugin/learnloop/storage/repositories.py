@@ -325,6 +325,10 @@ class EventLog(Repository):
         check_key(dedupe_key)
         return insert_ignoring_conflicts(self.session, _E, values, ["dedupe_key"]) is not None
 
+    def recorded(self, dedupe_key: str) -> bool:
+        """Whether an event with this key was recorded (the unique index answers)."""
+        return self.session.scalar(select(_E.c.id).where(_E.c.dedupe_key == check_key(dedupe_key))) is not None
+
     def append_many(self, kind: str, events: list[dict[str, Any]], *, recorded_at: datetime) -> None:
         """Several events of one kind in one statement; each dict has occurred_at, community_id, actor_id and
         dedupe_key. An event whose dedupe key was recorded before is skipped."""
