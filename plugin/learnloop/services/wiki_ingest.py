@@ -3,9 +3,10 @@ updated by the page's later changes within the burst window."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from learnloop.config import Settings
 from learnloop.domain.keys import fit
@@ -13,6 +14,7 @@ from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
+from learnloop.storage.repositories import ItemRef
 from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -52,37 +54,123 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
            announce: AnnouncementPost) -> IngestResult:
     """Record one wiki change once; the same event id delivered again changes nothing. A change worth
     announcing is posted at once; later changes to the page within the community's burst window update that
-    post instead of adding one. Bot edits and learnloop's own learning-log pages are never announced."""
-    try:
-        url = normalise_url(event.url)
-    except InvalidUrl:
+    post instead of adding one. Bot edits and learnloop's own learning-log pages are never announced.
+
+    The page's item follows the page (`follow`): found by the wiki's page id, else by URL; moved, retired,
+    restored, and joined to the community its space now maps to."""
+    url = _normalised(event.url)
+    if url is None and event.action != "deleted":
         return IngestResult(duplicate=False, item_id=None, announced=False)
+    key = fit(f"wiki:{event.wiki}:{event.event_id}")
+    if uow.events.recorded(key):  # before anything changes: a poll ingests many events in one transaction
+        return IngestResult(duplicate=True, item_id=None, announced=False)
     community = settings.community_for_space(event.wiki, event.spaces)
     community_id = None
     if community is not None:
         community_id = community_for_channel(uow, settings, channel_id=community.channel_id, team_id=None,
                                              channel_name=None, now=now)
-    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id, shared_by=None,
-                               title=event.title[:300], now=now)
+    item = find_page(uow, event, url)
+    if item is None:
+        if url is None or event.action == "deleted":
+            return IngestResult(duplicate=False, item_id=None, announced=False)  # a page learnloop never had
+        item = _new_page(uow, event, url, community_id, now)
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
-        item_id=item.id, dedupe_key=fit(f"wiki:{event.wiki}:{event.event_id}"),
+        item_id=item.id, dedupe_key=key,
         data={"wiki": event.wiki, "minor": event.minor},
     )
-    if not first:
+    if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    if event.title:
-        uow.items.set_title(item.id, event.title[:300])
+    follow(uow, event, item, url, community_id, now)
     announced = False
     learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
-    if (community is not None and community_id is not None and should_announce(event, policy)
+    if (community is not None and community_id is not None and url is not None and should_announce(event, policy)
             and not event.bot and event.title.casefold() not in learning_logs):
         _announce(uow, item.id, url, community.channel_id, community_id, event, now,
                   timedelta(minutes=community.burst_minutes), announce)
         announced = True
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=announced)
+
+
+# ------------------------------------------------------------------------------ pages through their life
+
+def _normalised(url: str | None) -> str | None:
+    try:
+        return normalise_url(url) if url else None
+    except InvalidUrl:
+        return None
+
+
+def find_page(uow: UnitOfWork, event: WikiEvent, url: str | None) -> ItemRef | None:
+    """The page's item: by the wiki's id of the page; else (an item from before learnloop knew page ids, or one
+    made by a rating in chat) by its URL, or the URL it had before a move. An item at that URL that is another
+    page of a wiki is not this page's."""
+    if event.page_id:
+        found = uow.items.by_page(event.wiki, event.page_id)
+        if found is not None:
+            return found
+    for candidate in (url, _normalised(event.old_url)):
+        item = uow.items.ref_by_url(candidate) if candidate else None
+        if item is not None and item.page_ref is None:
+            return item
+    return None
+
+
+def _new_page(uow: UnitOfWork, event: WikiEvent, url: str, community_id: int | None, now: datetime) -> ItemRef:
+    """A new item for the page. Another page's item at its URL (a page deleted, then one made under the same
+    title) is set aside, with its ratings: they were given to that page, not this one."""
+    _free_url(uow, url, keep=None, now=now)
+    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id, shared_by=None,
+                               title=event.title[:300], now=now)
+    return item
+
+
+def _free_url(uow: UnitOfWork, url: str, keep: int | None, now: datetime) -> None:
+    occupant = uow.items.ref_by_url(url)
+    if occupant is not None and occupant.id != keep:
+        uow.items.set_aside(occupant.id, occupant.url, now)
+
+
+def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, community_id: int | None,
+           now: datetime) -> None:
+    """Bring the page's item up to date with the event.
+
+    - The item learns the page's id (rows from before get it on their page's next event).
+    - Deleted: retired (not rateable, out of top content); its ratings stay.
+    - Otherwise: a new URL moves the item (ratings, feedback, events and score stay with it; an item already
+      at that URL is set aside, see `_free_url`), the title follows, a page now in a mapped space joins that
+      community (`join_community`), and a retired page is back (restored, or an event for the same page)."""
+    if item.page_ref is None and event.page_id:
+        uow.items.claim_page(item.id, event.wiki, event.page_id)
+    if event.action == "deleted":
+        uow.items.retire(item.id, now)
+        return
+    if url is not None and url != item.url:
+        _free_url(uow, url, keep=item.id, now=now)
+        uow.items.move(item.id, url)
+    if event.title:
+        uow.items.set_title(item.id, event.title[:300])
+    if community_id is not None and community_id != item.community_id:
+        join_community(uow, item, community_id)
+    if item.retired_at is not None:
+        uow.items.restore(item.id)
+
+
+def join_community(uow: UnitOfWork, item: ItemRef, community_id: int) -> None:
+    """The page now lies in a space another community maps (a category added, a move to a mapped book or
+    collection). The item's rating totals move from its former community's totals to the new one's, so each
+    community's totals stay the sum of its items', and its stored score is recomputed with the new community's
+    basis. The weekly rollups are by event and stay as counted: ratings given before the move count in the
+    week and community they were given in. Open feedback goes to the new owners."""
+    stars, count = uow.items.set_community(item.id, community_id)
+    if stars or count:
+        if item.community_id is not None:
+            uow.communities.add_to_rating_totals(item.community_id, -stars, -count)
+        uow.communities.add_to_rating_totals(community_id, stars, count)
+    uow.items.refresh_score(item.id)
+    uow.feedback.follow_item(item.id, community_id)
 
 
 ANNOUNCE_POLICIES = {

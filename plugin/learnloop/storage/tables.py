@@ -96,9 +96,17 @@ class Community(Base):
 
 
 class ContentItem(Base):
-    """Anything with a URL that people can rate: a wiki page, a shared link, a chat permalink."""
+    """Anything with a URL that people can rate: a wiki page, a shared link, a chat permalink.
+
+    A wiki page also knows its wiki and the wiki's own id of it (`page_ref`), so the page is followed when
+    it is moved (its URL and title change, the item stays) and retired when it is deleted."""
 
     __tablename__ = "content_items"
+    __table_args__ = (
+        # Items that are wiki pages: one per page of a wiki. Links and chat permalinks have none.
+        Index("uq_content_items_page", "wiki", "page_ref", unique=True,
+              sqlite_where=text("page_ref IS NOT NULL"), postgresql_where=text("page_ref IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
@@ -109,6 +117,11 @@ class ContentItem(Base):
     ratings_count: Mapped[int] = mapped_column(Integer, default=0)
     stars_sum: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    wiki: Mapped[str | None] = mapped_column(String(40))
+    page_ref: Mapped[str | None] = mapped_column(String(100))
+    """The wiki's id of the page (MediaWiki's page id, Outline's document id, BookStack's page id)."""
+    retired_at: Mapped[datetime | None]
+    """When the page was deleted from its wiki: it is no longer rated nor ranked, and keeps its ratings."""
     recognition_due: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     """The highest milestone of people it helped that its sharer is owed a message for."""
     recognised: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
