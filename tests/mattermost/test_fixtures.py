@@ -88,7 +88,9 @@ def test_slash_command__share_form(
     assert call.json["channel_id"] == CHANNEL
     assert attachment["title_link"] == "https://docs.python.org/3/library/zoneinfo.html"
     assert "The table of pitfalls is gold" in attachment["text"]
-    assert [action["integration"]["context"]["stars"] for action in attachment["actions"]] == [1, 2, 3, 4, 5]
+    *ratings, thanks = attachment["actions"]
+    assert [action["integration"]["context"]["stars"] for action in ratings] == [1, 2, 3, 4, 5]
+    assert thanks["name"] == "Thank the person who shared it" and thanks["integration"]["context"]["action"] == "thank"
     [message] = _rows(runtime, OutboxMessage)
     assert message.status == "sent" and message.result == {"post_id": "p0stidp0stidp0stidp0stid00"}
     assert len(load_form("slash_command__share.form")["trigger_id"]) > 200, "a trigger id as Mattermost makes them"

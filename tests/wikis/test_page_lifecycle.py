@@ -21,7 +21,8 @@ from learnloop.services.rating import Rater, RetiredItem, rate_item, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, ItemScore, Rating
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
-from tests.prompts.world import Person, click, slash
+from learnloop.mattermost.signed_state import dialog_state
+from tests.prompts.world import Person, click, slash, submit
 
 ENGINEERING = "fukk3xq1bbn8fgmsiwh4xprwdh"
 SALES = "q8o7d3g1rbbxzpq6yx9rnkbj3e"
@@ -278,7 +279,14 @@ def test_chat_the_rating_page_and_buttons_say_the_page_was_deleted(wiki_runtime:
     assert f"{BASE}deploying-abc was deleted from the wiki, so it can no longer be rated" in reply
 
     button = click(client, ann, rating_context(page.id, 4, wiki_runtime.signing_key)).get_json()
-    assert "no longer" in button["ephemeral_text"] and "cannot be rated" in button["ephemeral_text"]
+    assert button["ephemeral_text"] == "This page was deleted from its wiki, so it can no longer be rated."
+
+    state = dialog_state("rate", ann.id, wiki_runtime.signing_key, team_id="", channel_name="engineering",
+                         response_url="")
+    form = submit(client, ann, "rate", state, {"url": f"{BASE}deploying-abc", "stars": "4"}, channel=ENGINEERING)
+    assert form.status_code == 200
+    assert form.get_json() == {"errors": {"url": f"{BASE}deploying-abc was deleted from the wiki, so it can no "
+                                                 "longer be rated"}}, "the form stays open and says why"
     with wiki_runtime.reader() as uow:
         assert uow.session.scalars(select(Rating)).all() == []
 

@@ -312,8 +312,10 @@ def _from_stored_scores(uow: UnitOfWork, reads: DashboardReads, community_id: in
     recent = uow.events.unfolded_rated_items(int(uow.cursors.get(CURSOR) or 0), UNFOLDED_RATINGS + 1)
     if len(recent) > UNFOLDED_RATINGS:
         return None
-    unfolded = {item for item, community in recent if community == community_id and item is not None}
-    found = _scored(reads.rated_items(unfolded, k), prior)
+    # Whatever channel the rating came from (the wiki widget rates from none); rated_items keeps those that
+    # belong to this community now (a page may have moved since its score was stored).
+    unfolded = {item for item, _ in recent if item is not None}
+    found = _scored(reads.rated_items(community_id, unfolded, k), prior)
     drift = score_drift(prior.weight, basis_mean, prior.mean)
     offset, chunk = 0, TOP_CONTENT * 2
     while True:
@@ -352,7 +354,8 @@ def ranked_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int,
     people rated."""
     community = uow.communities.get(community_id)
     prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
-    return _top_items(uow.dashboards, _rank(_scored(uow.dashboards.rated_items(item_ids, k), prior))[:limit])
+    rated = uow.dashboards.rated_items(community_id, item_ids, k)
+    return _top_items(uow.dashboards, _rank(_scored(rated, prior))[:limit])
 
 
 def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTENT) -> list[TopItem]:

@@ -58,15 +58,15 @@ class DashboardReads(Repository):
                    ContentItem.retired_at.is_(None))
             .order_by(ItemScore.score.desc(), ItemScore.item_id).offset(offset).limit(limit))]
 
-    def rated_items(self, item_ids: set[int], min_ratings: int) -> list[tuple[int, int, int]]:
-        """(stars_sum, ratings_count, item) of these items as they are now, if rated by enough people and not
-        retired (deleted from their wiki)."""
+    def rated_items(self, community_id: int, item_ids: set[int], min_ratings: int) -> list[tuple[int, int, int]]:
+        """(stars_sum, ratings_count, item) of these of the community's items as they are now, if rated by
+        enough people and not retired (deleted from their wiki)."""
         if not item_ids:
             return []
         return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
             select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-            .where(ContentItem.id.in_(item_ids), ContentItem.ratings_count >= min_ratings,
-                   ContentItem.retired_at.is_(None)))]
+            .where(ContentItem.id.in_(item_ids), ContentItem.community_id == community_id,
+                   ContentItem.ratings_count >= min_ratings, ContentItem.retired_at.is_(None)))]
 
     def all_rated(self, community_id: int, min_ratings: int) -> list[tuple[int, int, int]]:
         return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
