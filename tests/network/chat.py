@@ -15,7 +15,10 @@ from typing import Any
 import requests
 
 from learnloop.bootstrap import Runtime
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.worker import Worker
+from learnloop.services import wiki_ingest
 from learnloop.services.rating import Rater, rate_url
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -34,9 +37,15 @@ def dm_of(user_id: str) -> str:
     return ("dm" + user_id)[:26]
 
 
-def settings_for(owner: str, **overrides: Any) -> Any:
-    return make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": [owner],
-                                       "timezone": "Europe/Berlin"}], **overrides)
+WIKI = {"name": "handbook", "kind": "outline", "url": "https://outline.example.com", "secret": "s" * 32,
+        "api_token": "ol_api_test"}
+
+
+def settings_for(owner: str, **community: Any) -> Any:
+    """A community of one channel in Berlin's time zone, its pages in the handbook's Engineering collection."""
+    return make_settings(wikis=[WIKI], communities=[{
+        "name": "Data guild", "channel_id": CHANNEL, "owners": [owner], "timezone": "Europe/Berlin",
+        "wiki_spaces": [{"wiki": "handbook", "space": "Engineering"}], **community}])
 
 
 @dataclass
@@ -54,6 +63,8 @@ class Chat:
         c.add_handler("POST", re.compile(r"/api/v4/channels/direct$"), self._direct)
         c.add_handler("POST", re.compile(r"/api/v4/users/status/ids$"), self._statuses)
         c.add_handler("GET", re.compile(rf"/api/v4/channels/{ID}/posts"), self._since)
+        c.add_handler("GET", re.compile(rf"/api/v4/channels/{ID}/members/(?P<user>[a-z0-9]{{26}})$"), self._member)
+        c.add_handler("GET", re.compile(rf"/api/v4/teams/{ID}/members/(?P<user>[a-z0-9]{{26}})$"), self._team_member)
 
     def _millis(self) -> int:
         return int(self.clock.now.timestamp() * 1000)
@@ -64,7 +75,8 @@ class Chat:
         for post in self.posts:
             if pending and post["pending_post_id"] == pending and self._millis() - post["create_at"] < DEDUPE_MS:
                 return 201, post
-        post = {"id": f"post{len(self.posts):022d}", "channel_id": body["channel_id"], "message": body.get("message", ""),
+        post = {"id": f"post{len(self.posts):022d}", "channel_id": body["channel_id"],
+                "message": body.get("message", ""),
                 "props": body.get("props") or {}, "root_id": body.get("root_id", ""), "user_id": BOT,
                 "create_at": self._millis(), "update_at": self._millis(), "pending_post_id": pending or ""}
         self.posts.append(post)
@@ -87,6 +99,15 @@ class Chat:
         found = [p for p in self.posts if p["channel_id"] == match["id"] and p["update_at"] >= since]
         return 200, {"order": [p["id"] for p in found], "posts": {p["id"]: p for p in found}}
 
+    def _member(self, _request: requests.PreparedRequest, match: re.Match[str]) -> tuple[int, Any]:
+        """Everyone asked about is a plain member of the channel (owners are configured)."""
+        return 200, {"channel_id": match["id"], "user_id": match["user"], "roles": "channel_user",
+                     "scheme_user": True, "scheme_admin": False, "msg_count": 0, "mention_count": 0}
+
+    def _team_member(self, _request: requests.PreparedRequest, match: re.Match[str]) -> tuple[int, Any]:
+        return 200, {"team_id": match["id"], "user_id": match["user"], "roles": "team_user", "delete_at": 0,
+                     "scheme_user": True, "scheme_admin": False}
+
     def in_channel(self, channel_id: str = CHANNEL) -> list[dict[str, Any]]:
         return [p for p in self.posts if p["channel_id"] == channel_id]
 
@@ -107,6 +128,20 @@ def share(runtime: Runtime, user_id: str, url: str, *, title: str | None = None)
                                    now=runtime.clock())
         uow.commit()
         return item.id
+
+
+def page_event(n: int, action: str, when: datetime, *, page: str | None = None, author: str | None = None,
+               minor: bool = False) -> WikiEvent:
+    page = page or f"p{n}"
+    return WikiEvent(wiki="handbook", event_id=f"e{n}", action=action, page_id=page, title=f"Page {page}",
+                     url=f"https://outline.example.com/doc/{page}", spaces=("Engineering",), author=author,
+                     summary=None, occurred_at=when, minor=minor)
+
+
+def ingest(runtime: Runtime, *events: WikiEvent) -> None:
+    for event in events:
+        with runtime.uow() as uow:
+            wiki_ingest.ingest(uow, runtime.settings, event, runtime.clock(), wiki_jobs.announcer(runtime))
 
 
 def tick(runtime: Runtime, clock: FakeClock, *, settle: bool = True) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from learnloop.config import Settings
 from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
-from learnloop.domain.wiki_events import WikiEvent, should_announce
+from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.storage.repositories import ItemRef
@@ -77,7 +77,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
         item_id=item.id, dedupe_key=key,
-        data={"wiki": event.wiki, "minor": event.minor},
+        data={"wiki": event.wiki, "minor": event.minor, "major": is_major(event)},
     )
     if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
@@ -119,11 +119,13 @@ def find_page(uow: UnitOfWork, event: WikiEvent, url: str | None) -> ItemRef | N
 
 
 def _new_page(uow: UnitOfWork, event: WikiEvent, url: str, community_id: int | None, now: datetime) -> ItemRef:
-    """A new item for the page. Another page's item at its URL (a page deleted, then one made under the same
+    """A new item for the page; a new page's creator whose wiki user name is their Mattermost user name is
+    its sharer (recognised when it helps people). Another page's item at its URL (a page deleted, then one made under the same
     title) is set aside, with its ratings: they were given to that page, not this one."""
     _free_url(uow, url, keep=None, now=now)
-    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id, shared_by=None,
-                               title=event.title[:300], now=now)
+    creator = uow.members.by_username(event.author) if event.action == "created" and event.author else None
+    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id,
+                               shared_by=creator.user_id if creator else None, title=event.title[:300], now=now)
     return item
 
 

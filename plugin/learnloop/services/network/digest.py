@@ -109,10 +109,11 @@ def _page(item_id: int, title: str | None, url: str, kind: str) -> TopItem:
 
 
 def preview(uow: UnitOfWork, settings: Settings, community_id: int, now: datetime, k: int) -> Digest:
-    """What the next digest holds so far: the last seven days."""
+    """What the next digest holds so far: the last seven days, up to and including now."""
     community = uow.communities.get(community_id)
     assert community is not None
-    return build(uow, community, now - WEEK, now, k, community_zone(settings, community))
+    end = now + timedelta(microseconds=1)
+    return build(uow, community, end - WEEK, end, k, community_zone(settings, community))
 
 
 @dataclass(frozen=True)
