@@ -70,7 +70,8 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     if member is not None:
         settings = {"username": member.username, "timezone": member.timezone, "prompts_enabled": member.prompts_enabled,
                     "paused_until": member.paused_until, "time_of_day": member.time_of_day,
-                    "quiet_hours": member.quiet_hours, "nudges": member.nudges}
+                    "quiet_hours": member.quiet_hours, "nudges": member.nudges,
+                    "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition}
     return {
         "format": EXPORT_FORMAT, "user_id": user_id, "exported_at": now,
         "ratings": records.ratings(user_id), "comments_to_owners": records.feedback(user_id),
