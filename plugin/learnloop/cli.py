@@ -11,7 +11,6 @@ import click
 
 from learnloop.config import ConfigError, Settings, load_settings
 
-
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 """Path without the query string: BookStack's webhook URL carries its secret as ?secret=..."""
 
@@ -24,9 +23,11 @@ def _settings() -> Settings:
 
 
 def _logging() -> None:
-    """What learnloop did, at INFO; APScheduler's own chatter (a line per job run) only at WARNING."""
+    """What learnloop did, at INFO; APScheduler's chatter (a line per job run) and Alembic's (a line per
+    migration step) only at WARNING: storage.migrate says in one line what an upgrade did."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for chatty in ("apscheduler", "alembic"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @click.group()
