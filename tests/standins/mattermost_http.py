@@ -353,16 +353,16 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "mattermost-standin/2"
     sys_version = ""
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (one line per request is too much)
+    def log_message(self, format: str, *args: Any) -> None:  # one line per request is too much
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._handle("GET")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._handle("PUT")
 
     def _body(self) -> Any:
