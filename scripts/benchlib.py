@@ -375,8 +375,13 @@ class ClosedLoop:
         """The workload indices this run sent; with `certain`, only those sure to have been answered."""
         in_flight = self.connections // self.threads if certain else 0
         for thread, count in enumerate(self.sent):
-            for k in range(max(0, count - in_flight)):
+            # wrk calls thread 0's request() once before the run to check it: that request is never sent
+            for k in range(1 if thread == 0 else 0, max(0, count - in_flight)):
                 yield self.offset + thread + k * self.threads
+
+    @property
+    def requests_sent(self) -> int:
+        return sum(self.sent) - 1
 
 
 def wrk(port: int, requests: Sequence[bytes], *, seconds: float, connections: int, offset: int, marker: bytes,
