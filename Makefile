@@ -57,7 +57,8 @@ bench-scaleout: $(TEST_STAMP)
 	bash scripts/start_test_services.sh
 	$(VENV)/bin/python scripts/bench_scaleout.py $(BENCH_ARGS)
 
-# Every benchmark at a small size, a few seconds each: that they run, not what they measure.
+# Every benchmark at a small size: that they run, not what they measure (a few seconds each, but the scale-out
+# kill rounds wait out the 60 s outbox lease twice).
 bench-quick: $(TEST_STAMP) bench-tools
 	bash scripts/start_test_services.sh
 	$(VENV)/bin/python scripts/bench_inbound.py --duration 2 --rounds 1 --warmup 1 --requests 3000
