@@ -49,7 +49,8 @@ head = (runtime.uow, key, k) if "k" in inspect.signature(fold_all).parameters el
 started = time.perf_counter()
 folded = fold_all(*head, datetime.now(timezone.utc), reader=runtime.reader)
 seconds = time.perf_counter() - started
-print(json.dumps({"events": folded, "seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"events": folded, "seconds": seconds, "rss_mb": rss_mb}))
 '''
 
 PAGES = r'''
@@ -232,7 +233,8 @@ def one_dataset(args: argparse.Namespace, target: b.Target, workdir: Path, name:
         loaded = load(database, data, members)
         fold = target.run(FOLD, env, timeout=args.fold_timeout)
         b.log(f"{name}: folded {fold['events']} events in {fold['seconds']:.1f} s")
-        folded_ratings = b.sql(database.url, "SELECT coalesce(sum(value), 0) FROM weekly_counts WHERE metric = 'ratings'")
+        folded_ratings = b.sql(database.url,
+                               "SELECT coalesce(sum(value), 0) FROM weekly_counts WHERE metric = 'ratings'")
         spec = json.dumps({"community": COMMUNITY, "warmup": 5, "loads": args.loads})
         pages = target.run(PAGES.replace("json.loads(SPEC)", f"json.loads({spec!r})"), env)
         extra = Data(events=[(int((time.time() - 120) * 1e6), "chat_post", members[n % MEMBERS], None, {})
@@ -278,15 +280,16 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, target:
         print(json.dumps({"revision": target.revision(), "datasets": results, "ratio": round(ratio, 2),
                           "checks": checks, "correct": correct}, indent=2))
     else:
-        print(f"\nlearnloop dashboard at {target.revision()}, "
-              f"{'PostgreSQL' if args.database_url else 'SQLite'}, scale {args.scale:g}, {args.loads} builds per period")
+        print(f"\nlearnloop dashboard at {target.revision()}, {'PostgreSQL' if args.database_url else 'SQLite'}, "
+              f"scale {args.scale:g}, {args.loads} builds per period")
         periods = list(full["pages"])
         rows = [[name, r["events"], r["load_s"], r["fold_s"], r["fold_rss_mb"], r["incremental_fold_s"],
                  *(f"{r['pages'][p]['p50_ms']}/{r['pages'][p]['p95_ms']}" for p in periods),
                  "yes" if r["folded_once"] else "NO"] for name, r in results.items()]
         print(b.table(["dataset", "events", "load s", "fold s", "fold RSS MB", "+5000 fold s",
                        *(f"{p} p50/p95 ms" for p in periods), "folded once"], rows))
-        print(f"4-week p95 at full size: {p95} ms (target < {TARGET_P95_MS:g}) {'PASS' if checks['p95_under_150ms'] else 'FAIL'}")
+        print(f"4-week p95 at full size: {p95} ms (target < {TARGET_P95_MS:g}) "
+              f"{'PASS' if checks['p95_under_150ms'] else 'FAIL'}")
         print(f"full/small 4-week p95: {ratio:.2f} (target <= {TARGET_RATIO}) "
               f"{'PASS' if checks['full_vs_small_at_most_1.5'] else 'FAIL'}")
     if not correct:

@@ -124,8 +124,10 @@ def set_up(target: b.Target, env: dict[str, str], world: World, shares: int = 0)
 
 def progress(database: b.Database) -> dict[str, int]:
     """Deliveries and outbox messages by status."""
-    counts = {f"d_{s}": int(n) for s, n in b.sql(database.url, "SELECT status, count(*) FROM deliveries GROUP BY status")}
-    counts.update({f"o_{s}": int(n) for s, n in b.sql(database.url, "SELECT status, count(*) FROM outbox GROUP BY status")})
+    counts: dict[str, int] = {}
+    for prefix, table in (("d", "deliveries"), ("o", "outbox")):
+        rows = b.sql(database.url, f"SELECT status, count(*) FROM {table} GROUP BY status")
+        counts.update({f"{prefix}_{status}": int(n) for status, n in rows})
     return counts
 
 
@@ -245,7 +247,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> int:
             ["duplicated (database: deliveries per person, post ids)", result["duplicates_database"]]]))
         print(b.table([f"web at {args.rate:g} commands/s", "requests", "p50 ms", "p99 ms", "max ms"],
                       [[phase, s["requests"], s["p50_ms"], s["p99_ms"], s["max_ms"]]
-                       for phase, s in (("before (no worker)", web["baseline"]), ("during the fan-out", web["during"]))]))
+                       for phase, s in (("before (no worker)", web["baseline"]),
+                                        ("during the fan-out", web["during"]))]))
         print("CPU cores during the fan-out: " + ", ".join(f"{k} {v}" for k, v in result["cores"].items())
               + f"; machine busy {result['machine_busy_pct']}%")
         print("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in checks.items()))

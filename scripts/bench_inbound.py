@@ -35,8 +35,8 @@ TARGET_RATIO, TARGET_P99_MS, TARGET_RATE = 0.6, 25.0, 200.0
 COMMENTS = ["Saved me an hour", "The rollback section is out of date", "Clear and short, thanks", "Missing a step"]
 WORDS = ["Deploying", "Onboarding", "Release", "Incident", "Kafka", "Terraform", "Budget", "Security", "Runbook"]
 
-BARE_APP = '''"""The baseline: `learnloop serve` (same gunicorn settings) serving a Flask app that only parses the request
-and answers 200. Written by scripts/bench_inbound.py."""
+BARE_APP = '''"""The baseline: `learnloop serve` (same gunicorn settings) serving a Flask app that only parses
+the request and answers 200. Written by scripts/bench_inbound.py."""
 import sys
 
 from flask import Flask, jsonify, request
@@ -355,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
             cleanups.append(lambda: None if args.keep else database.drop())
             pair = start_pair(target, database, workdir, args)
             cleanups.extend(server.stop for server in [*pair.servers.values(), *filter(None, [pair.worker])])
-            markers = {"bare": b'"app":"bench-bare"', "learnloop": b"/5**"}  # every confirmation: "rated <page> **4/5**"
+            # every confirmation says "... rated <page> **4/5** ..."
+            markers = {"bare": b'"app":"bench-bare"', "learnloop": b"/5**"}
             results, sent = measure(pair, lambda _name, first, n: workload.batch(first, n), markers, args, workdir)
             for process in [pair.worker, *pair.servers.values()]:
                 if process is not None:

@@ -26,10 +26,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.standins.mattermost_http import World
+
 import bench_fanout as fanout
 import benchlib as b
-
-from tests.standins.mattermost_http import World
 
 RUNS = [(1, False), (2, False), (3, False), (2, True), (3, True)]  # (workers, one killed mid-run)
 

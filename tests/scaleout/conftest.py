@@ -20,6 +20,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from tests.standins.mattermost_http import StandinServer, World, start_in_thread
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
@@ -28,7 +29,6 @@ from learnloop.services.prompts.setup import PromptSetup, create
 from learnloop.storage.engine import make_engine
 from learnloop.storage.migrate import upgrade
 from learnloop.wiring import create_app
-from tests.standins.mattermost_http import StandinServer, World, start_in_thread
 
 COMMAND_TOKEN = "scaleoutcommandtoken0000001"
 SECRET_KEY = "scale-out-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"

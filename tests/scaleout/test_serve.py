@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 import pytest
 import requests
-
 from tests.scaleout.conftest import Fleet, wait_until
 
 pytestmark = pytest.mark.scaleout

@@ -20,10 +20,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-
-from learnloop.bootstrap import Runtime
-from learnloop.domain.measures import contributions, week_of
-from learnloop.services.rollups import CURSOR
 from tests.scaleout.conftest import (
     Fleet,
     in_process,
@@ -34,6 +30,10 @@ from tests.scaleout.conftest import (
     wait_until,
 )
 from tests.standins.mattermost_http import StandinServer, World, start_in_thread
+
+from learnloop.bootstrap import Runtime
+from learnloop.domain.measures import contributions, week_of
+from learnloop.services.rollups import CURSOR
 
 pytestmark = pytest.mark.scaleout
 

@@ -170,7 +170,7 @@ class World:
             users[user_id] = _user(user_id, f"member{n:05d}", zone=zone, manual=manual)
             member_ids.append(user_id)
             dnd = rng.random() * 100 < dnd_percent
-            statuses[user_id] = "dnd" if dnd else rng.choices(*zip(*STATUS_WEIGHTS))[0]
+            statuses[user_id] = "dnd" if dnd else rng.choices(*zip(*STATUS_WEIGHTS, strict=True))[0]
         if extra_accounts:
             gone = new_id()
             users[gone] = _user(gone, "former.colleague", zone="Europe/Berlin", manual=False, deleted=True)
@@ -294,7 +294,8 @@ class World:
     def markers(self) -> dict[str, dict[str, list[str]]]:
         """Per kind: marker -> the ids of the posts that carry it."""
         with self.lock:
-            return {kind: {m: list(ids) for m, ids in markers.items()} for kind, markers in self.record.by_marker.items()}
+            return {kind: {marker: list(ids) for marker, ids in markers.items()}
+                    for kind, markers in self.record.by_marker.items()}
 
     def reset(self) -> None:
         with self.lock:
