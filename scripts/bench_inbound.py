@@ -20,6 +20,7 @@ import json
 import random
 import string
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -182,8 +183,6 @@ def start_pair(target: b.Target, database: b.Database, workdir: Path, args: argp
 
 
 def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    import time
-
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
