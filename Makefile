@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 export LEARNLOOP_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast worker bench clean
+.PHONY: run test test-fast worker bench bench-tools bench-inbound bench-wiki bench-fanout bench-dashboard bench-scaleout bench-quick clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,39 @@ test: $(TEST_STAMP)
 	bash scripts/install_browser.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-bench: $(TEST_STAMP)
-	$(VENV)/bin/python scripts/bench_inbound.py
+# Benchmarks (docs/performance.md). BENCH_ARGS is passed to each, e.g.
+#   make bench-inbound BENCH_ARGS="--database-url $$LEARNLOOP_TEST_DATABASE_URL"
+#   make bench-fanout BENCH_ARGS="--learnloop-python /work/baseline/.venv/bin/python"
+bench: bench-inbound
+
+bench-tools:
+	bash scripts/install_bench_tools.sh
+
+bench-inbound: $(TEST_STAMP) bench-tools
+	$(VENV)/bin/python scripts/bench_inbound.py $(BENCH_ARGS)
+
+bench-wiki: $(TEST_STAMP) bench-tools
+	$(VENV)/bin/python scripts/bench_wiki_ingest.py $(BENCH_ARGS)
+
+bench-fanout: $(TEST_STAMP)
+	$(VENV)/bin/python scripts/bench_fanout.py $(BENCH_ARGS)
+
+bench-dashboard: $(TEST_STAMP)
+	$(VENV)/bin/python scripts/bench_dashboard.py $(BENCH_ARGS)
+
+bench-scaleout: $(TEST_STAMP)
+	bash scripts/start_test_services.sh
+	$(VENV)/bin/python scripts/bench_scaleout.py $(BENCH_ARGS)
+
+# Every benchmark at a small size: that they run, not what they measure (a few seconds each, but the scale-out
+# kill rounds wait out the 60 s outbox lease twice).
+bench-quick: $(TEST_STAMP) bench-tools
+	bash scripts/start_test_services.sh
+	$(VENV)/bin/python scripts/bench_inbound.py --duration 2 --rounds 1 --warmup 1 --requests 3000
+	$(VENV)/bin/python scripts/bench_wiki_ingest.py --duration 2 --rounds 1 --warmup 1
+	$(VENV)/bin/python scripts/bench_fanout.py --members 300 --baseline 2 --warmup 1 --timeout 60
+	$(VENV)/bin/python scripts/bench_dashboard.py --scale 0.01 --loads 5
+	$(VENV)/bin/python scripts/bench_scaleout.py --small
 
 clean:
 	rm -rf $(VENV) plugin/*.egg-info .pytest_cache

@@ -34,10 +34,15 @@ class RollupStore(Repository):
     # -- the event log, read -----------------------------------------------------------------
 
     def events_after(self, after: int, recorded_before: datetime, limit: int) -> list[Row[Any]]:
-        return list(self.session.execute(
+        """Up to `limit` events past `after` in id order, stopping at the first one recorded after
+        `recorded_before`. The cursor moves past what is returned, so it must not step over an event still
+        settling: a request that read the clock first can take the next id after one that read it later."""
+        rows = self.session.execute(
             select(Event.id, Event.kind, Event.occurred_at, Event.community_id, Event.actor_id, Event.item_id,
-                   Event.data)
-            .where(Event.id > after, Event.recorded_at <= recorded_before).order_by(Event.id).limit(limit)))
+                   Event.data, Event.recorded_at)
+            .where(Event.id > after).order_by(Event.id).limit(limit)).all()
+        settled = next((n for n, row in enumerate(rows) if row.recorded_at > recorded_before), len(rows))
+        return list(rows[:settled])
 
     def item_facts(self, item_ids: set[int]) -> dict[int, tuple[str, int | None, int, int]]:
         """Item id to (kind, community, stars_sum, ratings_count), as the items hold them now."""

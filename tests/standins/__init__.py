@@ -1,0 +1,1 @@
+"""Stand-ins for the hosts learnloop talks to, shared by the tests and the benchmarks (scripts/)."""

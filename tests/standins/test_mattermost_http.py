@@ -1,0 +1,97 @@
+"""The Mattermost stand-in answers as the server does where exactly-once delivery depends on it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.standins import mattermost_http
+from tests.standins.mattermost_http import Faults, StandinServer, World, start_in_thread
+
+
+@pytest.fixture
+def standin() -> Iterator[StandinServer]:
+    server = start_in_thread(World.synthetic(5, zones=("UTC",)), latency_ms=0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def call(server: StandinServer, method: str, path: str, body: Any = None) -> requests.Response:
+    headers = {"Authorization": f"Bearer {server.world.token}"}
+    return requests.request(method, server.url + path, json=body, headers=headers, timeout=5)
+
+
+def post(server: StandinServer, props: dict[str, Any], pending: str = "") -> requests.Response:
+    body = {"channel_id": server.world.channel_id, "message": "hi", "props": props}
+    return call(server, "POST", "/api/v4/posts", {**body, "pending_post_id": pending} if pending else body)
+
+
+def stats(server: StandinServer) -> dict[str, Any]:
+    return requests.get(server.url + "/_stats", timeout=5).json()
+
+
+def test_a_repeated_pending_post_id_returns_the_first_post(standin: StandinServer) -> None:
+    first = post(standin, {"learnloop_outbox": "m1"}, pending="learnloop:m1")
+    again = post(standin, {"learnloop_outbox": "m1"}, pending="learnloop:m1")
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json()["id"] == first.json()["id"]
+    assert stats(standin)["posts"]["outbox"] == 1
+    assert stats(standin)["deduplicated_by_pending_post_id"] == 1
+
+
+def test_after_30_seconds_the_pending_post_id_is_forgotten(standin: StandinServer,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    post(standin, {"learnloop_outbox": "m1"}, pending="learnloop:m1")
+    later = mattermost_http.monotonic() + 31
+    monkeypatch.setattr(mattermost_http, "monotonic", lambda: later)
+    post(standin, {"learnloop_outbox": "m1"}, pending="learnloop:m1")
+    counted = stats(standin)
+    assert counted["posts"]["outbox"] == 2 and counted["duplicates"]["outbox"] == 1
+
+
+def test_posts_are_counted_per_kind_by_their_marker(standin: StandinServer) -> None:
+    post(standin, {"learnloop_delivery": 7})
+    post(standin, {"learnloop_delivery": 7})
+    post(standin, {"learnloop_outbox": "a"})
+    post(standin, {})
+    requests.post(standin.url + "/hooks/commands/abc123", json={"text": "done"}, timeout=5)
+    requests.post(standin.url + "/hooks/commands/abc123", json={"text": "done"}, timeout=5)
+    counted = stats(standin)
+    assert counted["posts"] == {"prompt": 2, "outbox": 1, "other": 1, "response": 2}
+    assert counted["duplicates"] == {"prompt": 1, "outbox": 0, "other": 0, "response": 1}
+
+
+def test_posts_since_selects_on_update_at_strictly_after(standin: StandinServer) -> None:
+    made = post(standin, {"learnloop_outbox": "a"}).json()
+    path = f"/api/v4/channels/{standin.world.channel_id}/posts?since="
+    assert call(standin, "GET", path + str(made["update_at"] - 1)).json()["order"] == [made["id"]]
+    assert call(standin, "GET", path + str(made["update_at"])).json()["order"] == []
+
+
+def test_posts_since_returns_at_most_1000(standin: StandinServer) -> None:
+    for n in range(1005):
+        standin.world.create_post({"channel_id": standin.world.channel_id, "props": {"learnloop_outbox": str(n)}})
+    found = call(standin, "GET", f"/api/v4/channels/{standin.world.channel_id}/posts?since=0").json()
+    assert len(found["order"]) == 1000
+
+
+def test_a_fault_after_the_work_still_makes_the_post(standin: StandinServer) -> None:
+    standin.configure({"faults": {"rate": 1.0, "status": 502, "after_effect": True}})
+    assert post(standin, {"learnloop_outbox": "a"}).status_code == 502
+    standin.configure({"faults": {"rate": 1.0, "status": 503}})
+    assert post(standin, {"learnloop_outbox": "b"}).status_code == 503
+    counted = stats(standin)
+    assert counted["posts"]["outbox"] == 1 and counted["faults_injected"] == 2
+
+
+def test_the_bot_token_is_required(standin: StandinServer) -> None:
+    answer = requests.get(standin.url + "/api/v4/users/me", timeout=5)
+    assert answer.status_code == 401
+
+
+def test_faults_default_to_posts_only() -> None:
+    assert Faults().routes == ("POST /posts",)
