@@ -17,6 +17,7 @@ from learnloop.mattermost import (
     rating_views,
     reflect_views,
     routes,
+    seed_views,
     wiki_views,
 )
 from learnloop.mattermost.commands import CommandRegistry
@@ -34,7 +35,7 @@ def commands() -> CommandRegistry:
     """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
     registry = CommandRegistry()
     for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
-                  privacy_views):
+                  privacy_views, seed_views):
         views.register(registry)
     return registry
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from learnloop.config import Settings
 from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
-from learnloop.domain.wiki_events import WikiEvent, should_announce
+from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.storage.tables import Announcement
@@ -67,7 +67,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
         item_id=item.id, dedupe_key=fit(f"wiki:{event.wiki}:{event.event_id}"),
-        data={"wiki": event.wiki, "minor": event.minor},
+        data={"wiki": event.wiki, "minor": event.minor, "major": is_major(event)},
     )
     if not first:
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
