@@ -1,5 +1,6 @@
 """`/learn seed`: the starter kit for a community's owners (a starter prompt, a starter shelf of pages to rate,
-the dashboard and the top pages bookmarked in the channel)."""
+the dashboard and the top pages bookmarked in the channel), and the dashboard's next steps done for an owner
+through the same services and outbox."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from learnloop.domain import learning_metrics as stages
 from learnloop.mattermost import seed_messages
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -31,6 +33,7 @@ from learnloop.services.seeding import (
     SHELF,
     Outcome,
     Seeded,
+    ShelfItem,
     Step,
 )
 
@@ -199,6 +202,78 @@ def handle_seed(chat: Chat, submission: DialogSubmission, state: dict[str, Any])
         lines.append("- " + _bookmarks_said(seeded, "in this channel", timezone))
     respond_later(chat, state.get("response_url"), "\n".join(lines), key=f"seed:{community_id}")
     return None
+
+
+# ------------------------------------------------------------------------------ the dashboard's next steps
+
+def step_label(action: str, community_name: str) -> str:
+    """What the dashboard's button for a stage's next step says."""
+    where = community_name if community_name.startswith("~") else f"the {community_name} channel"
+    return {
+        stages.STARTER_SHELF: f"Post a starter shelf in {where}",
+        stages.INVITE_SHARING: f"Post an invitation to share what helped, in {where}",
+        stages.ASK_QUESTION: f"Post a discussion question in {where}",
+        stages.WEEKLY_PROMPT: "Set up a weekly reflection prompt (What? So what? Now what?)",
+        stages.INVITE_PUBLISHING: f"Invite authors in {where} to publish to the learning log",
+    }.get(action, "")
+
+
+def step_possible(chat: Chat, channel_id: str, action: str) -> str | None:
+    """Why a step cannot be done for this community, or None."""
+    if action == stages.INVITE_PUBLISHING and not can_publish(chat, channel_id):
+        return "This community has no wiki space to publish to yet; your admin maps one in learnloop.toml."
+    if action != stages.WEEKLY_PROMPT and chat.mattermost() is None:
+        return NO_BOT
+    return None
+
+
+def run_step(chat: Chat, community_id: int, action: str, user_id: str) -> str:
+    """Do a stage's next step for an owner (who the caller has checked) through the seeding service and the
+    outbox, as `/learn seed` does; what was done or queued, in a sentence for the page."""
+    with chat.uow() as uow:
+        community = uow.communities.get(community_id)
+        if community is None:
+            return "This community is not known to learnloop any more; nothing was done."
+        channel_id, name = community.channel_id, community.name
+        problem = step_possible(chat, channel_id, action)
+        if problem:
+            return problem + " Nothing was done."
+        configured = chat.settings.community_for_channel(channel_id)
+        timezone = configured.timezone if configured else "UTC"
+        where = f"in {name}" if name.startswith("~") else f"in the {name} channel"
+        public_url, key = chat.settings.public_url_text, chat.signing_key
+        posts = {
+            stages.STARTER_SHELF: _shelf_step(chat, channel_id, name),
+            stages.INVITE_SHARING: Step(stages.INVITE_SHARING, CREATE_POST,
+                                        lambda items: seed_messages.invitation_to_share(channel_id)),
+            stages.ASK_QUESTION: Step(stages.ASK_QUESTION, CREATE_POST, lambda items: seed_messages.discussion_question(
+                channel_id, items, public_url=public_url, key=key)),
+            stages.INVITE_PUBLISHING: Step(stages.INVITE_PUBLISHING, CREATE_POST,
+                                           lambda items: seed_messages.invitation_to_publish(
+                                               channel_id, configured.learning_log_title if configured else "")),
+        }
+        step = posts.get(action)
+        prompt = WHAT_SO_WHAT.setup(timezone=timezone) if action == stages.WEEKLY_PROMPT else None
+        if step is None and prompt is None:
+            raise ValueError(f"'{action}' is not a next step")
+        seeded = seeding.seed(uow, community_id=community_id, k=chat.settings.min_group_size,
+                              steps=[step] if step else [], prompt=prompt, created_by=user_id, now=chat.clock(),
+                              can_publish=can_publish(chat, channel_id), skip_titles=_learning_logs(chat))
+    if seeded.prompt is not None:
+        return setup_reply(seeded.prompt)
+    if action == stages.STARTER_SHELF:
+        return _shelf_said(chat, channel_id, seeded, where, timezone)
+    queued = {
+        stages.INVITE_SHARING: f"An invitation to share what helped will be posted {where} in a moment.",
+        stages.ASK_QUESTION: f"A discussion question{_about(seeded.shelf)} will be posted {where} in a moment.",
+        stages.INVITE_PUBLISHING: f"An invitation to publish reflections to the learning log will be posted {where} "
+                                  "in a moment.",
+    }
+    return _said(seeded.outcomes[action], queued[action], "The same post", timezone)
+
+
+def _about(items: list[ShelfItem]) -> str:
+    return f" about “{items[0].title}”" if items else ""
 
 
 def register(commands: CommandRegistry) -> None:
