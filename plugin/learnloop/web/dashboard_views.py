@@ -1,6 +1,6 @@
-"""A community's dashboard, for its members (read-only) and its owners (with the feedback list and the
-exports). Every figure is released through domain.disclosure; the page, the CSV and the JSON show the same
-figures."""
+"""A community's dashboard, for its members (read-only) and its owners (with the feedback list, the exports
+and the button that does the stage's next step). Every figure is released through domain.disclosure; the
+page, the CSV and the JSON show the same figures."""
 
 from __future__ import annotations
 
