@@ -18,6 +18,7 @@ from learnloop.mattermost import (
     rating_views,
     reflect_views,
     routes,
+    seed_views,
     wiki_views,
 )
 from learnloop.mattermost.commands import CommandRegistry
@@ -35,9 +36,17 @@ def commands() -> CommandRegistry:
     """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
     registry = CommandRegistry()
     for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
-                  network_views, privacy_views):
+                  network_views, privacy_views, seed_views):
         views.register(registry)
     return registry
+
+
+def next_steps(runtime: Runtime) -> dashboard_views.NextSteps:
+    """The dashboard's next-step buttons, done by the chat layer as `/learn seed` does them."""
+    return dashboard_views.NextSteps(
+        label=seed_views.step_label,
+        unavailable=lambda channel_id, action: seed_views.step_possible(runtime, channel_id, action),
+        run=lambda community_id, action, user_id: seed_views.run_step(runtime, community_id, action, user_id))
 
 
 def wiki_hosts() -> dict[str, WikiHost]:
@@ -57,5 +66,5 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(wiki_routes.blueprint(runtime, wiki_hosts()))
     app.register_blueprint(pages.blueprint(runtime))
     app.register_blueprint(dashboard_views.blueprint(
-        runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id)))
+        runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id), next_steps(runtime)))
     return app

@@ -186,7 +186,7 @@ def test_an_owner_signs_in_reads_exports_and_triages_the_dashboard(
 
     # Not signed in yet: the page says how to sign in rather than showing anything.
     browser.get(dashboard)
-    assert heading(browser) == "Unauthorized"
+    assert heading(browser) == "Sign in to see this dashboard"
     assert "/learn dashboard" in browser.find_element(By.TAG_NAME, "p").text
     shot("not-signed-in")
 

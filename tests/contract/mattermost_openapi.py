@@ -293,30 +293,49 @@ class MattermostContract:
 
     def add_unvalidated(
         self,
-        url: str,
+        url: str | re.Pattern[str],
         *,
         status: int = 200,
         body: str | bytes | Exception | None = "ok",
         headers: Mapping[str, str] | None = None,
+        methods: tuple[str, ...] = HTTP_METHODS,
+        check: Callable[[requests.PreparedRequest], list[str]] | None = None,
+        reply: Callable[[requests.PreparedRequest, re.Match[str] | None], tuple[int, Any]] | None = None,
     ) -> None:
-        """Register a slash-command ``response_url`` (not part of the REST spec).
+        """Register a call the REST spec does not describe.
 
-        Requests are checked against reference §2a instead: POST, JSON object
-        with only CommandResponse keys, no bot credentials.
+        By default a slash-command ``response_url``: requests are checked against reference §2a
+        instead (POST, JSON object with only CommandResponse keys, no bot credentials).
+
+        For an endpoint newer than the spec copy (channel bookmarks, server 9.5+), ``check`` returns
+        what is wrong with a request, following the server's source, and ``reply`` builds
+        ``(status, json)`` for a stateful stand-in; a JSON error reply must still be an AppError.
+        ``url`` may then be a regex matched after ``base_url``.
         """
-        reply = _canned_reply(status, None, body, headers)
-        full_url = url if urlsplit(url).scheme else self._url(url)
+        canned = _canned_reply(status, None, body, headers)
+        full_url = url if isinstance(url, str) and urlsplit(url).scheme else self._url(url)
+        pattern = full_url if isinstance(full_url, re.Pattern) else None
+        checker = check or _command_response_problems
+        label = "response_url" if check is None else "not in the spec"
 
         def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes] | Exception:
-            problems = _command_response_problems(request)
+            problems = checker(request)
             if problems:
-                self._violation(f"{request.method} {full_url} (response_url): " + "; ".join(problems))
+                self._violation(f"{request.method} {urlsplit(request.url or '').path} ({label}): "
+                                + "; ".join(problems))
             self._record(request, None)
-            if isinstance(reply.body, Exception):
-                return reply.body
-            return reply.status, reply.headers, reply.body
+            answer = canned
+            if reply is not None:
+                match = pattern.match((request.url or "").split("?", 1)[0]) if pattern is not None else None
+                answer = _canned_reply(*reply(request, match), None, None)
+                if answer.status >= 400:
+                    self._check_undocumented_reply(answer, f"stand-in {answer.status} reply for {request.method} "
+                                                   f"{urlsplit(request.url or '').path}")
+            if isinstance(answer.body, Exception):
+                return answer.body
+            return answer.status, answer.headers, answer.body
 
-        for method in HTTP_METHODS:
+        for method in methods:
             self._mock.add_callback(method, full_url, callback, content_type=None)
 
     def add_passthru(self, prefix: str | re.Pattern[str]) -> None:

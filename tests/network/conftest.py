@@ -5,9 +5,8 @@ import pytest
 from learnloop.config import Settings
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.network.chat import Chat, settings_for, uid
-
-OWNER = uid("owner")
+from tests.network.standin import StandIn
+from tests.network.world import OWNER, settings_for
 
 
 @pytest.fixture
@@ -16,5 +15,5 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def chat(mattermost_contract: MattermostContract, clock: FakeClock) -> Chat:
-    return Chat(mattermost_contract, clock)
+def standin(mattermost_contract: MattermostContract, clock: FakeClock) -> StandIn:
+    return StandIn(mattermost_contract, clock)

@@ -14,7 +14,7 @@ from learnloop.services import personal_data
 from learnloop.services.network.co_ratings import fold_co_ratings
 from learnloop.storage.tables import ContentItem, CoRating, CoRatingLike, Rating
 from tests.conftest import FakeClock
-from tests.network.chat import rate, uid
+from tests.network.world import rate, uid
 
 URL = "https://wiki.acme.example/page{}"
 

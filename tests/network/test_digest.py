@@ -14,8 +14,8 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
 from tests.conftest import FakeClock
-from tests.network.chat import CHANNEL, Chat, ingest, page_event, rate, settings_for, tick, uid
-from tests.network.conftest import OWNER
+from tests.network.standin import StandIn
+from tests.network.world import CHANNEL, OWNER, ingest, page_event, rate, settings_for, tick, uid
 from tests.prompts.world import Person, slash
 
 K = 5
@@ -40,8 +40,8 @@ def raters(runtime: Runtime, url: str, people: int, stars: int, tag: str) -> Non
         rate(runtime, uid(f"{tag}{n}"), url, stars)
 
 
-def digests(chat: Chat) -> list[dict]:
-    return [p for p in chat.in_channel() if "learnloop_digest" in p["props"]]
+def digests(standin: StandIn) -> list[dict]:
+    return [p for p in standin.channel_posts(CHANNEL) if "learnloop_digest" in p["props"]]
 
 
 def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskClient, runtime: Runtime) -> None:
@@ -61,14 +61,14 @@ def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskCl
 
 @pytest.mark.parametrize(("people", "listed"), [(K - 1, False), (K, True), (K + 1, True)])
 def test_it_lists_only_what_at_least_k_people_rated(client: FlaskClient, runtime: Runtime, clock: FakeClock,
-                                                    chat: Chat, people: int, listed: bool) -> None:
+                                                    standin: StandIn, people: int, listed: bool) -> None:
     switched_on(client)
     raters(runtime, GOOD, people, 5, "g")
     raters(runtime, TOO_FEW, K - 1, 5, "t")
     ingest(runtime, page_event(1, "created", clock.now))
     clock.now = FRIDAY_0901_BERLIN
     tick(runtime, clock)
-    [post] = digests(chat)
+    [post] = digests(standin)
     titles = [a["title_link"] for a in post["props"]["attachments"]]
     assert titles == ([GOOD] if listed else []), "an item below k is never listed"
     assert TOO_FEW not in post["message"] and "Page p1" in post["message"]
@@ -80,7 +80,7 @@ def test_it_lists_only_what_at_least_k_people_rated(client: FlaskClient, runtime
 
 
 def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_nothing(
-        client: FlaskClient, runtime: Runtime, clock: FakeClock, chat: Chat) -> None:
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
     switched_on(client)
     raters(runtime, GOOD, K, 4, "g")
     raters(runtime, BETTER, K + 1, 5, "b")
@@ -90,7 +90,7 @@ def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_not
            page_event(4, "updated", clock.now, page="tiny", minor=True))
     clock.now = FRIDAY_0901_BERLIN
     tick(runtime, clock)
-    [post] = digests(chat)
+    [post] = digests(standin)
     assert [a["title_link"] for a in post["props"]["attachments"]] == [BETTER, GOOD]
     message = post["message"]
     new = "**New wiki pages**\n- [Page old](https://outline.example.com/doc/old)\n- [Page p1]"
@@ -98,44 +98,44 @@ def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_not
     assert "substantially updated" not in message, "a minor edit is not news"
     clock.advance(days=7)
     tick(runtime, clock)
-    assert len(digests(chat)) == 1, "a week with nothing to say posts nothing"
+    assert len(digests(standin)) == 1, "a week with nothing to say posts nothing"
     assert community(runtime).digest_week is not None
 
 
 def test_no_digest_is_posted_twice_through_a_lost_reply_or_a_second_worker(
-        client: FlaskClient, runtime: Runtime, clock: FakeClock, chat: Chat, engine) -> None:
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn, engine) -> None:
     switched_on(client)
     raters(runtime, GOOD, K, 5, "g")
     clock.now = FRIDAY_0901_BERLIN
-    chat.fail_after_saving = 1
+    standin.lose_replies = 1
     other = build_runtime(runtime.settings, clock=clock, engine=engine)
     clock.advance(minutes=1)
     Worker(runtime).run_once()
     Worker(other).run_once()
-    assert len(digests(chat)) == 1, "the post was saved, its reply lost"
+    assert len(digests(standin)) == 1, "the post was saved, its reply lost"
     for _ in range(3):
         clock.advance(minutes=10)
         Worker(other).run_once()
         Worker(runtime).run_once()
-    assert len(digests(chat)) == 1, "the retry found the post it made; the second worker queued nothing"
+    assert len(digests(standin)) == 1, "the retry found the post it made; the second worker queued nothing"
     with runtime.reader() as uow:
         [message] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("digest:%")))
     assert message.status == "sent"
 
 
 def test_preview_shows_the_owner_alone_what_the_next_one_holds(client: FlaskClient, runtime: Runtime,
-                                                              chat: Chat) -> None:
+                                                              standin: StandIn) -> None:
     assert "Nothing to post so far" in slash(client, OWNER_P, "digest preview")["text"]
     raters(runtime, GOOD, K, 5, "g")
     reply = slash(client, OWNER_P, "digest preview")
     assert reply["response_type"] == "ephemeral" and reply["text"].startswith("**Preview, only for you**")
     assert [a["title_link"] for a in reply["props"]["attachments"]] == [GOOD]
     assert "Only this community's owners" in slash(client, MEMBER, "digest preview")["text"]
-    assert chat.posts == []
+    assert standin.posts == {}
 
 
 def test_digest_only_stops_page_announcements_and_the_digest_carries_them(
-        engine, clock: FakeClock, chat: Chat) -> None:
+        engine, clock: FakeClock, standin: StandIn) -> None:
     runtime = build_runtime(settings_for(OWNER, announce="digest_only"), clock=clock, engine=engine)
     with runtime.uow() as uow:
         community_id = uow.communities.ensure(CHANNEL, None, "Data guild", clock.now)
@@ -147,8 +147,8 @@ def test_digest_only_stops_page_announcements_and_the_digest_carries_them(
     tick(runtime, clock)
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Announcement)).all() == []
-    assert chat.in_channel() == []
+    assert standin.channel_posts(CHANNEL) == []
     clock.now = FRIDAY_0901_BERLIN
     tick(runtime, clock)
-    [post] = digests(chat)
+    [post] = digests(standin)
     assert "[Page p1](https://outline.example.com/doc/p1)" in post["message"]

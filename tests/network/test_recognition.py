@@ -14,7 +14,8 @@ from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.dashboard import REFLECTION_TITLE
 from tests.conftest import FakeClock
-from tests.network.chat import Chat, ingest, page_event, rate, share, tick, uid
+from tests.network.standin import StandIn
+from tests.network.world import ingest, page_event, rate, share, tick, uid
 from tests.prompts.world import Person, click, slash
 
 K = 5
@@ -22,8 +23,8 @@ SAM, RAE = Person("sam"), Person("rae")
 LINK = "https://blog.example.com/pipelines"
 
 
-def notes(chat: Chat, person: Person = SAM) -> list[str]:
-    return [p["message"] for p in chat.dms_to(person.id) if "people have found" in p["message"]]
+def notes(standin: StandIn, person: Person = SAM) -> list[str]:
+    return [p["message"] for p in standin.dms_to(person.id) if "people have found" in p["message"]]
 
 
 def useful(runtime: Runtime, url: str, people: range, stars: int = 4) -> None:
@@ -32,7 +33,7 @@ def useful(runtime: Runtime, url: str, people: range, stars: int = 4) -> None:
 
 
 @pytest.mark.parametrize(("people", "told"), [(K - 1, None), (K, K), (K + 1, K)])
-def test_a_sharer_hears_once_k_other_people_found_it_useful(runtime: Runtime, clock: FakeClock, chat: Chat,
+def test_a_sharer_hears_once_k_other_people_found_it_useful(runtime: Runtime, clock: FakeClock, standin: StandIn,
                                                             people: int, told: int | None) -> None:
     tick(runtime, clock)
     share(runtime, SAM.id, LINK, title="Data pipeline handbook")
@@ -41,30 +42,30 @@ def test_a_sharer_hears_once_k_other_people_found_it_useful(runtime: Runtime, cl
     rate(runtime, uid("meh"), LINK, 2)
     tick(runtime, clock)
     if told is None:
-        assert chat.posts == [], "below k: no message, and no count"
+        assert standin.posts == {}, "below k: no message, and no count"
         return
-    [note] = notes(chat)
+    [note] = notes(standin)
     assert note == f"{told} people have found [Data pipeline handbook]({LINK}) useful. Thank you for sharing it!"
     tick(runtime, clock)
-    assert len(notes(chat)) == 1, "once per milestone"
+    assert len(notes(standin)) == 1, "once per milestone"
 
 
 def test_each_milestone_once_and_history_from_before_is_not_announced(runtime: Runtime, clock: FakeClock,
-                                                                      chat: Chat) -> None:
+                                                                      standin: StandIn) -> None:
     share(runtime, SAM.id, LINK)
     useful(runtime, LINK, range(K))
     tick(runtime, clock)
-    assert notes(chat) == [], "milestones reached before recognition existed are taken as told"
+    assert notes(standin) == [], "milestones reached before recognition existed are taken as told"
     useful(runtime, LINK, range(K, 10))
     tick(runtime, clock)
-    assert [n.split()[0] for n in notes(chat)] == ["10"]
+    assert [n.split()[0] for n in notes(standin)] == ["10"]
     useful(runtime, LINK, range(10, 24))
     tick(runtime, clock)
-    assert [n.split()[0] for n in notes(chat)] == ["10"], "24 is not a milestone"
+    assert [n.split()[0] for n in notes(standin)] == ["10"], "24 is not a milestone"
 
 
 def test_shared_reflections_and_created_wiki_pages_count_as_shared(client: FlaskClient, runtime: Runtime,
-                                                                    clock: FakeClock, chat: Chat) -> None:
+                                                                    clock: FakeClock, standin: StandIn) -> None:
     with runtime.uow() as uow:
         uow.members.ensure(SAM.id, clock.now, username="sam")
         uow.commit()
@@ -79,34 +80,34 @@ def test_shared_reflections_and_created_wiki_pages_count_as_shared(client: Flask
     useful(runtime, page, range(K))
     useful(runtime, "https://learnloop.example.com/reflections/7", range(K))
     tick(runtime, clock)
-    assert notes(chat, SAM) == [f"{K} people have found [Page p1]({page}) useful. Thank you for sharing it!"]
-    assert notes(chat, RAE) == [f"{K} people have found [the reflection you shared]"
+    assert notes(standin, SAM) == [f"{K} people have found [Page p1]({page}) useful. Thank you for sharing it!"]
+    assert notes(standin, RAE) == [f"{K} people have found [the reflection you shared]"
                                 "(https://learnloop.example.com/reflections/7) useful. Thank you for sharing it!"]
 
 
 def test_turned_off_nothing_and_quiet_hours_wait(client: FlaskClient, runtime: Runtime, clock: FakeClock,
-                                                 chat: Chat) -> None:
+                                                 standin: StandIn) -> None:
     tick(runtime, clock)
     share(runtime, SAM.id, LINK)
     slash(client, SAM, "prompts quiet 08:00-12:00")
     useful(runtime, LINK, range(K))
     tick(runtime, clock)
-    assert notes(chat) == [], "09:01 is within sam's quiet hours"
+    assert notes(standin) == [], "09:01 is within sam's quiet hours"
     clock.now = datetime(2026, 11, 2, 12, 1, tzinfo=UTC)
     tick(runtime, clock)
-    assert len(notes(chat)) == 1
+    assert len(notes(standin)) == 1
     off = button_context(RECOGNITION_OFF_ACTION, runtime.signing_key, for_user=SAM.id)
     assert "no more of these notes" in click(client, SAM, off).get_json()["ephemeral_text"]
     useful(runtime, LINK, range(K, 10))
     tick(runtime, clock)
-    assert len(notes(chat)) == 1, "turned off"
+    assert len(notes(standin)) == 1, "turned off"
     assert "On:" in slash(client, SAM, "recognition on")["text"]
     tick(runtime, clock)
-    assert len(notes(chat)) == 1, "the milestone passed while off is not told later"
+    assert len(notes(standin)) == 1, "the milestone passed while off is not told later"
 
 
 def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runtime, clock: FakeClock,
-                                              chat: Chat) -> None:
+                                              standin: StandIn) -> None:
     item = share(runtime, SAM.id, LINK, title="Data pipeline handbook")
     thanks = button_context(THANK_ACTION, runtime.signing_key, item_id=item)
     assert "rate it first" in click(client, RAE, thanks).get_json()["ephemeral_text"]
@@ -115,7 +116,7 @@ def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runt
     assert "already" in click(client, RAE, thanks).get_json()["ephemeral_text"]
     assert "yourself" in click(client, SAM, thanks).get_json()["ephemeral_text"]
     tick(runtime, clock)
-    [dm] = chat.dms_to(SAM.id)
+    [dm] = standin.dms_to(SAM.id)
     assert dm["message"].startswith(f"@rae thanks you for sharing [Data pipeline handbook]({LINK}): it helped them.")
     slash(client, SAM, "recognition off")
     rate(runtime, uid("other"), LINK, 5)
@@ -124,7 +125,7 @@ def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runt
 
 
 def test_rate_offers_a_thank_you_button_only_for_someone_elses_share(client: FlaskClient, runtime: Runtime,
-                                                                     chat: Chat) -> None:
+                                                                     standin: StandIn) -> None:
     share(runtime, SAM.id, LINK)
     reply = slash(client, RAE, f"rate {LINK} 5")
     [attachment] = reply["attachments"]
@@ -134,13 +135,13 @@ def test_rate_offers_a_thank_you_button_only_for_someone_elses_share(client: Fla
 
 
 def test_a_thank_you_waits_out_quiet_hours(client: FlaskClient, runtime: Runtime, clock: FakeClock,
-                                           chat: Chat) -> None:
+                                           standin: StandIn) -> None:
     item = share(runtime, SAM.id, LINK)
     slash(client, SAM, "prompts quiet 08:00-12:00")
     rate(runtime, RAE.id, LINK, 5)
     click(client, RAE, button_context(THANK_ACTION, runtime.signing_key, item_id=item))
     tick(runtime, clock)
-    assert chat.dms_to(SAM.id) == []
+    assert standin.dms_to(SAM.id) == []
     clock.now = datetime(2026, 11, 2, 12, 0, 30, tzinfo=UTC)
     tick(runtime, clock, settle=False)
-    assert len(chat.dms_to(SAM.id)) == 1
+    assert len(standin.dms_to(SAM.id)) == 1

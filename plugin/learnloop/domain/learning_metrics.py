@@ -16,9 +16,15 @@ class Stage:
     name: str
     reason: str
     next_step: str
+    action: str = ""
+    """The step an owner can have learnloop do from the dashboard (one of ACTIONS), or "" for none."""
 
 
 STAGES = ("seeding", "consuming", "contributing", "exchanging", "co-creating")
+STARTER_SHELF, INVITE_SHARING, ASK_QUESTION, WEEKLY_PROMPT, INVITE_PUBLISHING = (
+    "starter_shelf", "invite_sharing", "ask_question", "weekly_prompt", "invite_publishing")
+ACTIONS = (STARTER_SHELF, INVITE_SHARING, ASK_QUESTION, WEEKLY_PROMPT, INVITE_PUBLISHING)
+"""What each stage's next step does when an owner asks learnloop to do it, in the order of the stages."""
 
 
 def _shown(figures: Mapping[str, Figure], name: str) -> float:
@@ -40,16 +46,19 @@ def maturity(figures: Mapping[str, Figure], weeks: int) -> Stage:
     exchanges_per_week = (_shown(figures, "replies") + _shown(figures, "mentions")) / max(weeks, 1)
     if not _shown(figures, "ratings"):
         return Stage("seeding", f"fewer than {k} people have rated content so far",
-                     "Share one page that helped you with /learn share, and ask colleagues to rate it.")
+                     "Put pages that help on the shelf: post the wiki's best and newest pages with rating "
+                     "buttons, or share one that helped you with /learn share.", STARTER_SHELF)
     if not _shown(figures, "links_shared"):
         return Stage("consuming", f"people rate content, but fewer than {k} have shared links",
-                     "Invite people to share what helped them: a link in the channel counts.")
+                     "Invite people to share what helped them: a link in the channel counts.", INVITE_SHARING)
     if not (_shown(figures, "replies") or _shown(figures, "mentions")) or exchanges_per_week < 2:
         return Stage("contributing", "people share content, but few reply to or mention each other",
-                     "Ask a question in the channel about a shared page, and thank people by name.")
+                     "Ask a question in the channel about a shared page, and thank people by name.", ASK_QUESTION)
     if not _shown(figures, "reflections_shared") or not _shown(figures, "reflection_ratings"):
         return Stage("exchanging", f"people learn from each other ({exchanges_per_week:.1f} exchanges a week), "
                      "but reflections are rarely shared",
-                     "Set up a weekly reflection prompt with /learn prompts setup and share one of yours.")
+                     "Set up a weekly reflection prompt with /learn prompts setup and share one of yours.",
+                     WEEKLY_PROMPT)
     return Stage("co-creating", "people share reflections and rate each other's learning",
-                 "Publish the best shared reflections to the wiki's learning log so they last.")
+                 "Invite the authors of shared reflections to publish them to the wiki's learning log, so they "
+                 "last (only an author can publish their own).", INVITE_PUBLISHING)

@@ -180,6 +180,31 @@ class MattermostClient:
             raise ValueError("patch_post needs a message or props")
         return self._api("PUT", f"/posts/{_segment(post_id)}/patch", json=body)
 
+    def pin_post(self, post_id: str) -> None:
+        """Pinning a pinned post again changes nothing (server/channels/api4/post.go, saveIsPinnedPost patches
+        `is_pinned`)."""
+        self._api("POST", f"/posts/{_segment(post_id)}/pin")
+
+    def get_channel_bookmarks(self, channel_id: str) -> list[JsonObject]:
+        """The channel's bookmarks (not deleted), by sort order.
+
+        Channel bookmarks came with server 9.5 and need a license: an unlicensed server answers 501
+        `api.channel.bookmark.channel_bookmark.license.error`, an older one (or a 9.x with the ChannelBookmarks
+        feature flag off) the router's 404 `api.context.404.app_error`. See
+        server/channels/api4/channel_bookmark.go in mattermost/mattermost (listChannelBookmarksForChannel)."""
+        return list(self._api("GET", f"/channels/{_segment(channel_id)}/bookmarks"))
+
+    def create_channel_bookmark(self, channel_id: str, *, display_name: str, link_url: str,
+                                emoji: str | None = None) -> JsonObject:
+        """A link bookmark (server/channels/api4/channel_bookmark.go, createChannelBookmark; 201). The server
+        checks the body in the store's save (server/public/model/channel_bookmark.go, IsValid: a display name of
+        1 to 64 runes, an http(s) link of at most 1024) and answers any failure there, the 50-per-channel limit
+        too, with 500 `app.channel.bookmark.save.app_error`: check before calling."""
+        body: JsonObject = {"display_name": display_name, "type": "link", "link_url": link_url}
+        if emoji:
+            body["emoji"] = emoji
+        return self._api("POST", f"/channels/{_segment(channel_id)}/bookmarks", json=body)
+
     def open_dialog(self, trigger_id: str, url: str, dialog: JsonObject) -> None:
         """The trigger id expires seconds after Mattermost created it: call right away."""
         self._api("POST", "/actions/dialogs/open", json={"trigger_id": trigger_id, "url": url, "dialog": dialog})

@@ -6,7 +6,8 @@ record, or the call timed out after Mattermost saved it): before posting again, 
 post carrying that key in the channel. Mattermost itself also drops a second post with the same
 `pending_post_id` within about 30 seconds (server/channels/app/post.go, deduplicateCreatePost), which
 covers a retry that follows a timeout closely. A reply to a slash command's `response_url` cannot be
-looked for; it is recorded as soon as it is sent.
+looked for; it is recorded as soon as it is sent. Channel bookmarks are looked for by their link before any
+is made, so a retry adds only those still missing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, p
 from learnloop.mattermost.replies import allowed_response_url
 from learnloop.services.chat import record_reply
 from learnloop.services.outbox_kinds import (
+    CHANNEL_BOOKMARKS,
     CLASSIFY_POST,
     CREATE_POST,
     RESPOND,
@@ -44,6 +46,11 @@ from learnloop.storage.unit_of_work import UnitOfWork
 OUTBOX_PROP = "learnloop_outbox"
 LOOK_BACK = timedelta(minutes=2)
 """How long before a message was queued its post is looked for (clocks of two machines differ a little)."""
+MAX_BOOKMARKS = 50
+"""Bookmarks a channel may have (server/public/model/channel_bookmark.go, MaxBookmarksPerChannel)."""
+NO_BOOKMARKS = (403, 404, 501)
+"""How a server without channel bookmarks for the bot answers (server/channels/api4/channel_bookmark.go): 501
+without a license, the router's 404 before 9.5 (or with the feature flag off), 403 without the permission."""
 
 
 def post_marker(key: str) -> str:
@@ -71,6 +78,34 @@ def post_once(client: MattermostClient, message: Message, channel_id: str, text:
     post = client.create_post(channel_id, text, props={**(props or {}), OUTBOX_PROP: marker}, root_id=root_id,
                               pending_post_id=f"learnloop:{marker}")
     return str(post.get("id"))
+
+
+class _NoBookmarks(Exception):
+    """This channel cannot take the bookmarks; the message says why."""
+
+
+def bookmark_links(client: MattermostClient, channel_id: str, links: list[dict[str, Any]]) -> list[str]:
+    """Bookmark each link the channel does not have yet (by its URL, whoever added it); the ids made."""
+    try:
+        existing = client.get_channel_bookmarks(channel_id)
+    except MattermostError as exc:
+        if exc.status_code in NO_BOOKMARKS:
+            raise _NoBookmarks(str(exc)) from exc
+        raise
+    have = {str(b.get("link_url") or "").rstrip("/") for b in existing if not b.get("delete_at")}
+    missing = [link for link in links if str(link["link_url"]).rstrip("/") not in have]
+    if len(existing) + len(missing) > MAX_BOOKMARKS:
+        raise _NoBookmarks(f"the channel has {len(existing)} of its {MAX_BOOKMARKS} bookmarks")
+    made = []
+    for link in missing:
+        try:
+            made.append(str(client.create_channel_bookmark(channel_id, display_name=link["display_name"],
+                                                           link_url=link["link_url"], emoji=link.get("emoji"))["id"]))
+        except MattermostError as exc:
+            if exc.status_code in NO_BOOKMARKS:
+                raise _NoBookmarks(str(exc)) from exc
+            raise
+    return made
 
 
 def bot_user_id(chat: Chat, client: MattermostClient) -> str:
@@ -139,6 +174,20 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
                 occurred_at=datetime.fromisoformat(payload["occurred_at"]), now=chat.clock())
         return {"reply": recorded}
 
+    def channel_bookmarks(message: Message) -> dict[str, Any]:
+        """Bookmark links in a channel; where Mattermost has no channel bookmarks for the bot (or no room), post
+        them once and pin that post instead (pinning again changes nothing)."""
+        payload = message.payload
+        channel_id = str(payload["channel_id"])
+        try:
+            made = bookmark_links(client, channel_id, payload["links"])
+            return {"bookmarks": made, "already": len(payload["links"]) - len(made)}
+        except _NoBookmarks as exc:
+            reason = str(exc)
+        post_id = post_once(client, message, channel_id, str(payload["fallback_message"]))
+        client.pin_post(post_id)
+        return {"pinned_post_id": post_id, "reason": reason[:300]}
+
     def send_dm(message: Message) -> dict[str, Any]:
         channel_id = dm_channel(chat, client, message.payload["user_id"])
         return {"post_id": post_once(client, message, channel_id, message.payload["message"],
@@ -192,6 +241,6 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
 
     return {
         CREATE_POST: create_post, UPDATE_POST: update_post, RESPOND: respond, CLASSIFY_POST: classify_post, SEND_DM: send_dm,
-        SEND_NUDGE: send_nudge,
+        SEND_NUDGE: send_nudge, CHANNEL_BOOKMARKS: channel_bookmarks,
         SEND_PROMPT: BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts),
     }

@@ -16,6 +16,7 @@ from learnloop.mattermost.ownership import is_community_owner
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
+from learnloop.services import seeding
 from learnloop.services.communities import community_for_channel
 from learnloop.services.prompts import preferences, setup
 from learnloop.services.prompts.timing import preferences_of, schedule_of
@@ -192,6 +193,16 @@ def _community(chat: Chat, uow: UnitOfWork, state: dict[str, Any]) -> int:
                                  now=chat.clock())
 
 
+def setup_reply(created: setup.Created) -> str:
+    """What an owner hears once a prompt is set up (the form, the starter kit or the dashboard)."""
+    described = setup.describe(created.schedule, schedule_of(created.schedule).describe())
+    if created.existing:
+        return (f"That prompt is already set up (number {created.schedule.id}): members are asked {described}. "
+                "Nothing new was saved.")
+    return (f"Saved: members will be asked {described}, each at their own local time. "
+            "Nobody is named for not answering.")
+
+
 def handle_setup(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
     values = submission.submission
     prompt = setup.PromptSetup(
@@ -203,18 +214,15 @@ def handle_setup(chat: Chat, submission: DialogSubmission, state: dict[str, Any]
     )
     try:
         with chat.uow() as uow:
-            created = setup.create(uow, community_id=_community(chat, uow, state), setup=prompt,
-                                   created_by=submission.user_id, now=chat.clock(),
-                                   can_publish=can_publish(chat, str(state["channel_id"])))
-            described = schedule_of(created.schedule).describe()
+            created, offer_kit = seeding.create_prompt(
+                uow, community_id=_community(chat, uow, state), setup=prompt, created_by=submission.user_id,
+                now=chat.clock(), can_publish=can_publish(chat, str(state["channel_id"])))
     except setup.InvalidSetup as exc:
         return {"errors": exc.errors}
-    if created.existing:
-        text = (f"That prompt is already set up (number {created.schedule.id}): members are asked {described}. "
-                "Nothing new was saved.")
-    else:
-        text = (f"Saved: members will be asked {described}, each at their own local time. "
-                "Nobody is named for not answering.")
+    text = setup_reply(created)
+    if offer_kit:
+        text += ("\nNew community? `/learn seed` also posts a starter shelf of your wiki's best and newest pages "
+                 "with rating buttons, and pins the dashboard to this channel.")
     respond_later(chat, state.get("response_url"), text, key=f"setup:{created.schedule.id}")
     return None
 

@@ -1,6 +1,6 @@
-"""A community's dashboard, for its members (read-only) and its owners (with the feedback list and the
-exports). Every figure is released through domain.disclosure; the page, the CSV and the JSON show the same
-figures."""
+"""A community's dashboard, for its members (read-only) and its owners (with the feedback list, the exports
+and the button that does the stage's next step). Every figure is released through domain.disclosure; the
+page, the CSV and the JSON show the same figures."""
 
 from __future__ import annotations
 
@@ -9,21 +9,26 @@ import io
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
 
-from learnloop.domain.disclosure import Figure
-from learnloop.services import dashboard as dashboards
-from learnloop.web.charts import split_chart, trend_chart
 from learnloop.context import Service
+from learnloop.domain.disclosure import Figure
+from learnloop.domain.learning_metrics import ACTIONS
+from learnloop.services import dashboard as dashboards
+from learnloop.services import seeding
+from learnloop.web.charts import split_chart, trend_chart
+from learnloop.web.errors import message_page
 from learnloop.web.session import Visitor, csrf_token, current_visitor, require_csrf
 
 Role = Literal["owner", "member"]
 Access = Callable[[str, str], Role | None]
 """Who someone is in a community, by its channel id and their user id."""
 ACCESS_SECONDS = 300
+PERIOD_ARGS = ("period", "start", "end")
 PERIODS = {"4w": 4, "12w": 12}
 MAX_CUSTOM_WEEKS = 105
 LABELS = {
@@ -41,6 +46,19 @@ SECTIONS = {
 }
 TREND = ("ratings", "links_shared", "replies", "reflections")
 SPLIT_LABELS = {"private": "Kept private", "shared": "Shared with the community", "published": "Published to the wiki"}
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    """The buttons that do a stage's next step for an owner; the chat layer does the steps (wired in
+    learnloop.wiring), through the same services and outbox as its commands."""
+
+    label: Callable[[str, str], str]
+    """The button's text, by the step and the community's name."""
+    unavailable: Callable[[str, str], str | None]
+    """Why the step cannot be done for a community, by its channel id and the step; None when it can."""
+    run: Callable[[int, str, str], str]
+    """Does the step for a community, by its id, the step and the owner's user id; what was done."""
 
 
 def span_text(figure: Figure) -> str:
@@ -77,7 +95,7 @@ def rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
     return found
 
 
-def blueprint(site: Service, access: Access) -> Blueprint:
+def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> Blueprint:
     bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
 
     def role_in(community_id: int) -> tuple[Visitor, Role]:
@@ -130,9 +148,41 @@ def blueprint(site: Service, access: Access) -> Blueprint:
                                     with_feedback=role == "owner")
         return view, choice, community.name if community else "", role
 
+    def kept_period() -> dict[str, str]:
+        return {name: request.args[name] for name in PERIOD_ARGS if name in request.args}
+
+    def first_offer(community_id: int, stage: str, role: Role) -> bool:
+        """Whether to show the starter kit's banner: to an owner, at the seeding stage, once per community."""
+        if role != "owner" or stage != "seeding":
+            return False
+        with site.reader() as uow:
+            due = seeding.offer_due(uow, community_id)
+        if not due:
+            return False
+        with site.uow() as uow:
+            return seeding.take_offer(uow, community_id, site.clock())
+
+    def step_button(view: dashboards.Dashboard, name: str, role: Role) -> tuple[str, str | None]:
+        """The next step's button text (empty for members, or without one), or why it cannot be done."""
+        if role != "owner" or steps is None or not view.stage.action:
+            return "", None
+        with site.reader() as uow:
+            community = uow.communities.get(view.community_id)
+        problem = steps.unavailable(community.channel_id, view.stage.action) if community else "unknown community"
+        return ("", problem) if problem else (steps.label(view.stage.action, name), None)
+
     @bp.get("/<int:community_id>")
-    def page(community_id: int) -> str:
+    def page(community_id: int) -> str | tuple[str, int]:
+        if current_visitor() is None:
+            return message_page(
+                "Sign in to see this dashboard",
+                "In Mattermost, type /learn dashboard in the community's channel and open the link it gives you: it "
+                "signs you in and brings you here.", 401,
+                next_step="After that this address works as it is. A dashboard shows its community as a group, to "
+                          "the community's own members, never one person.")
         view, choice, name, role = load(community_id, owner=False)
+        offer = first_offer(community_id, view.stage.name, role)
+        button, unavailable = step_button(view, name, role)
         weeks = view.period.weeks
         trend = trend_chart("Learning activity by week", weeks, {
             LABELS[m]: [view.weekly[m][w].value for w in weeks] for m in TREND})
@@ -141,7 +191,8 @@ def blueprint(site: Service, access: Access) -> Blueprint:
         return render_template("dashboard.html", view=view, name=name, choice=choice, labels=LABELS,
                                sections=SECTIONS, trend_svg=trend, split_svg=split, csrf_token=csrf_token(),
                                weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
-                               query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6))
+                               query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6),
+                               offer=offer, step_button=button, step_unavailable=unavailable)
 
     @bp.get("/<int:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:
@@ -177,7 +228,19 @@ def blueprint(site: Service, access: Access) -> Blueprint:
             abort(400, description=str(exc))
         if not found:
             abort(404, description="no such feedback in this community")
-        kept = {name: request.args[name] for name in ("period", "start", "end") if name in request.args}
-        return redirect(url_for("dashboards.page", community_id=community_id, **kept), code=303)
+        return redirect(url_for("dashboards.page", community_id=community_id, **kept_period()), code=303)
+
+    @bp.post("/<int:community_id>/step")
+    def step(community_id: int) -> Response:
+        """An owner has learnloop do the stage's next step; back to the page, with what was done."""
+        owner_of(community_id)
+        require_csrf()
+        action = request.form.get("action", "")
+        if steps is None or action not in ACTIONS:
+            abort(400, description=f"'{action[:40]}' is not a next step learnloop can do")
+        visitor = current_visitor()
+        assert visitor is not None
+        flash(steps.run(community_id, action, visitor.user_id))
+        return redirect(url_for("dashboards.page", community_id=community_id, **kept_period()), code=303)
 
     return bp
