@@ -28,7 +28,7 @@
     frame.title = "Was this page useful? Rate it with learnloop";
     frame.src = base + "/widget/frame?url=" + encodeURIComponent(found.page) + "&origin=" +
       encodeURIComponent(window.location.origin);
-    frame.style.cssText = "display:block;width:100%;max-width:46em;height:7em;border:0;margin:1.5em 0 0";
+    frame.style.cssText = "display:block;width:100%;max-width:56em;height:7em;border:0;margin:1.5em 0 0";
     var origin = new URL(base).origin;
     window.addEventListener("message", function (event) {
       var height = event.data && event.data.learnloopHeight;
