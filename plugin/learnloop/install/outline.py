@@ -145,8 +145,9 @@ class OutlineInstaller:
 
     def widget_note(self) -> str:
         """Outline runs no site-wide script, and its API cannot place the widget: a document's text is markdown,
-        in which a link stays a link (`shared/editor/rules/embeds.ts` turns only links of known providers into
-        embeds). So the admin (or an editor) adds the widget's frame to each document with the editor's embed."""
+        in which a link stays a link (`shared/editor/rules/embeds.ts` turns a link into an embed only for
+        descriptors with `matchOnInput`, and the generic iframe "Embed" of `shared/editor/embeds/index.tsx` has it
+        false). So the admin (or an editor) adds the frame to each document with the editor's /embed."""
         public = self.context.settings.public_url_text
         origin = quote(origin_of(self.wiki.base_url), safe="")
         example = quote(f"{self.wiki.base_url}/doc/onboarding-guide-hD4kq9Zt2W", safe="")
