@@ -2,7 +2,8 @@
 
 A reader rates a page inline (the click opens "Sign in with Mattermost" in a popup, which closes itself, and the
 rating is recorded), gives a reason for the low rating, rates a second page with one click, and reloads both
-without anything being recorded twice. The widget stays off Special pages, edit forms, histories, diffs and talk
+without anything being recorded twice; on a second wiki (a page shaped like BookStack's) the same person signs in
+without Mattermost being asked again. The widget stays off Special pages, edit forms, histories, diffs and talk
 pages. learnloop runs as http://localhost:<port>, the wiki as http://127.0.0.1:<port> (another site), and
 Mattermost's OAuth provider is a stand-in (tests/contract/mattermost_oauth.py). Screenshots go to
 artifacts/browser/<test name>/.
@@ -154,6 +155,24 @@ def test_a_reader_rates_inline_signs_in_once_and_nothing_repeats_on_reload(
     with site.runtime.reader() as uow:
         [(reason, note)] = uow.session.execute(select(Feedback.reason, Feedback.comment)).all()
     assert (reason, note) == ("outdated", "The badge office moved to building B.")
+
+
+def test_one_identity_on_a_second_wiki_signs_in_without_mattermost(
+        site: WidgetSite, browser: WebDriver, shot: Shots) -> None:
+    open_widget(browser, site.page("VPN setup"))
+    button(browser, "3 · Useful").click()
+    wait_for(browser, lambda d: "You rate this page 3/5" in frame_text(d), "no rating on the MediaWiki page")
+
+    open_widget(browser, site.bookstack_url)
+    assert "Sign in with Mattermost" in frame_text(browser), "the frame's cookie is kept per wiki (partitioned)"
+    button(browser, "4 · Very useful").click()
+    wait_for(browser, lambda d: "You rate this page 4/5" in frame_text(d), "no rating on the BookStack page")
+    assert len(browser.window_handles) == 1 and site.provider.exchanges == 1, "learnloop already knew the person"
+    browser.switch_to.default_content()
+    shot("01-bookstack-page")
+    with site.runtime.reader() as uow:
+        ratings = uow.session.execute(select(Rating.user_id, Rating.stars).order_by(Rating.id)).all()
+    assert ratings == [(site.reader_id, 3), (site.reader_id, 4)]
 
 
 def popup_texts(driver: WebDriver) -> list[str]:
