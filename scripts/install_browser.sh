@@ -35,3 +35,10 @@ fi
 # Debian's /usr/bin/chromium wrapper prints a harmless shell warning on some machines; keep the output to one line each.
 chromium --version 2>/dev/null
 chromedriver --version 2>/dev/null
+
+# axe-core, which the browser tests inject into Chromium to check accessibility (pinned in its package-lock).
+support="$(dirname "$0")/../tests/browser/support"
+if [[ ! -f "$support/node_modules/axe-core/axe.min.js" ]]; then
+    command -v npm >/dev/null || { echo "install_browser: npm is needed for axe-core (apt-get install npm)" >&2; exit 1; }
+    npm ci --prefix "$support" --silent --no-audit --no-fund
+fi

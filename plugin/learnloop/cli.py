@@ -169,7 +169,8 @@ def person_erase(user_id: str, yes: bool) -> None:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
     with runtime.uow() as uow:
         member = uow.members.get(user_id)
-        erased = personal_data.erase(uow, user_id, member.username if member else None, runtime.clock())
+        erased = personal_data.erase(uow, user_id, member.username if member else None, runtime.clock(),
+                                     runtime.signing_key)
     if erased.nothing:
         click.echo(f"nothing is stored about {user_id}; nothing was erased")
         return

@@ -12,6 +12,7 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.mattermost import (
     community_views,
     journal_views,
+    network_views,
     privacy_views,
     prompt_commands,
     rating_views,
@@ -34,7 +35,7 @@ def commands() -> CommandRegistry:
     """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
     registry = CommandRegistry()
     for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
-                  privacy_views):
+                  network_views, privacy_views):
         views.register(registry)
     return registry
 

@@ -192,7 +192,7 @@ def browser(downloads: Path) -> Iterator[WebDriver]:
 
 @pytest.fixture
 def shot(browser: WebDriver, request: pytest.FixtureRequest) -> Shots:
-    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.originalname)
+    folder = ARTIFACTS / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     return Shots(browser, folder)

@@ -89,7 +89,8 @@ def test_install_checks_the_token_and_prints_the_webhook_and_the_head_snippet(tm
     assert f"Endpoint: {PUBLIC_URL}/wiki/kb/events?secret=bs-h… (40 characters)" in webhook
     assert SECRET not in plan.render()
     assert "contains this wiki's secret" in webhook and "run the same command with --show-secrets" in webhook
-    assert "Events: tick page_create, page_update, page_delete" in webhook
+    assert ("Events: tick page_create, page_update, page_restore, page_move, page_delete, recycle_bin_restore"
+            in webhook)
     assert '<script src="https://learnloop.example.com/widget.js" data-learnloop-wiki="kb" defer></script>' in head
     assert "Custom HTML Head Content" in head
     assert 'ALLOWED_IFRAME_SOURCES="... https://learnloop.example.com"' in head

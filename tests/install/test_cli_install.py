@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from werkzeug.serving import make_server
 
 from learnloop.bootstrap import build_runtime
+from learnloop.jobs.worker import Worker
 from learnloop.cli import main
 from learnloop.config import load_settings
 from learnloop.storage.migrate import upgrade
@@ -170,6 +171,9 @@ def test_doctor_prints_a_table_and_exits_by_its_findings(cli: World, serving: st
     cli.fake.service_settings["AllowedUntrustedInternalConnections"] = "127.0.0.1"
     assert install().exit_code == 0
 
+    result = run("doctor", "--token", ADMIN_TOKEN)
+    assert result.exit_code == 1 and "no worker has run: start `learnloop worker`" in result.output
+    Worker(build_runtime(load_settings())).heartbeat()
     result = run("doctor", "--token", ADMIN_TOKEN)
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import get_args
 
 import jsonschema
 import pytest
 import yaml
 
+from learnloop.bookstack.host import ACTIONS as BOOKSTACK
 from learnloop.install.manifest import (
     HOSTS,
+    BookStackEvent,
     ManifestError,
     MattermostManifest,
+    OutlineEvent,
     load_manifest,
     parse_manifest,
     schema_text,
 )
+from learnloop.outline.host import ACTIONS as OUTLINE
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 
@@ -196,3 +201,8 @@ def test_wiki_manifest_bad_event_names_the_item() -> None:
     with pytest.raises(ManifestError) as caught:
         parse_manifest(text, "outline.yaml")
     assert str(caught.value).startswith("outline.yaml:5: webhook.events.1: Input should be 'documents.create'")
+
+
+def test_the_manifests_subscribe_to_every_event_the_wiki_hosts_read() -> None:
+    assert set(get_args(OutlineEvent)) == set(OUTLINE)
+    assert set(get_args(BookStackEvent)) == set(BOOKSTACK)

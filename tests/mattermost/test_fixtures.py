@@ -11,7 +11,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.jobs.worker import run_once
 from learnloop.storage.tables import ContentItem, Event, Feedback, OutboxMessage, Rating
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.mattermost.inbound import fixture_names, load_json, send_fixture
+from tests.mattermost.inbound import load_form, fixture_names, load_json, send_fixture
 
 ANN = "ob7m4qhjzjfy5c6qgbwkz3mn8r"
 BOB = "q1h5b9c3ypgtfe5kzjkdyrbs7c"
@@ -88,9 +88,14 @@ def test_slash_command__share_form(
     assert call.json["channel_id"] == CHANNEL
     assert attachment["title_link"] == "https://docs.python.org/3/library/zoneinfo.html"
     assert "The table of pitfalls is gold" in attachment["text"]
-    assert [action["integration"]["context"]["stars"] for action in attachment["actions"]] == [1, 2, 3, 4, 5]
+    *ratings, thanks = attachment["actions"]
+    assert [action["integration"]["context"]["stars"] for action in ratings] == [1, 2, 3, 4, 5]
+    assert thanks["name"] == "Thank the person who shared it" and thanks["integration"]["context"]["action"] == "thank"
     [message] = _rows(runtime, OutboxMessage)
     assert message.status == "sent" and message.result == {"post_id": "p0stidp0stidp0stidp0stid00"}
+    assert len(load_form("slash_command__share.form")["trigger_id"]) > 200, "a trigger id as Mattermost makes them"
+    assert len(message.idempotency_key) <= 200, "the key fits its column (PostgreSQL enforces it)"
+    assert call.json["pending_post_id"] and call.json["props"]["learnloop_outbox"], "the post can be found again"
 
 
 def test_slash_command__help_form(client: FlaskClient) -> None:

@@ -119,7 +119,8 @@ def test_a_pass_claims_and_records_a_whole_batch_in_two_write_transactions(
     finally:
         event.remove(runtime.engine, "commit", count)
     assert report.sent == 30
-    assert len(commits) == 2, "one claim, one write-back of the outcomes (DM channels and sent prompts included)"
+    assert 2 <= len(commits) <= 5, "one claim, then the outcomes (DM channels and sent prompts included) written " \
+        "in batches every 0.25 s or 50 messages, never one transaction per message"
     assert statuses(runtime) == {"sent": 30} and prompt_sent_events(runtime) == 30
     assert sorted(post_calls(world)) == delivery_ids(runtime) and set(post_calls(world).values()) == {1}
     with runtime.uow() as uow:

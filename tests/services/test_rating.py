@@ -9,7 +9,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.domain.ratings import InvalidRating
 from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import InvalidUrl
-from learnloop.services.rating import Rater, UnknownItem, rate_item, rate_url
+from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, Rating
 from tests.conftest import FakeClock
 
@@ -112,6 +112,34 @@ def test_invalid_input_writes_nothing(runtime: Runtime, url: str, stars: int, er
 def test_rating_an_unknown_item_fails_cleanly(runtime: Runtime) -> None:
     with runtime.uow() as uow, pytest.raises(UnknownItem):
         rate_item(uow, runtime.settings, rater("ann"), 999, 3, None, runtime.clock())
+
+
+def test_a_page_deleted_from_its_wiki_is_not_rated_and_keeps_its_ratings(runtime: Runtime,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    item_id = rate(runtime, "ann", 4, comment="kept").item_id
+    with runtime.uow() as uow:
+        before = uow.items.ref(item_id)
+        uow.items.retire(item_id, runtime.clock())
+        uow.commit()
+    for attempt in (lambda uow: rate_url(uow, runtime.settings, rater("bob"), PAGE + "?utm_source=x", 5, "hi",
+                                         runtime.clock()),
+                    lambda uow: rate_item(uow, runtime.settings, rater("bob"), item_id, 5, None, runtime.clock())):
+        with runtime.uow() as uow, pytest.raises(RetiredItem) as refused:
+            attempt(uow)
+        assert str(refused.value) == f"{PAGE} was deleted from the wiki, so it can no longer be rated"
+        assert isinstance(refused.value, InvalidRating) and isinstance(refused.value, UnknownItem)
+    # Retired between the check and the write (another transaction won): the totals update refuses it.
+    with runtime.uow() as uow:
+        monkeypatch.setattr(uow.items, "ref", lambda _id: before)
+        with pytest.raises(RetiredItem):
+            rate_item(uow, runtime.settings, rater("bob"), item_id, 5, None, runtime.clock())
+    with runtime.uow() as uow:
+        assert [(r.user_id, r.stars) for r in uow.session.scalars(select(Rating))] == [(rater("ann").user_id, 4)]
+        assert uow.session.scalar(select(func.count()).select_from(Event).where(Event.kind == "rating")) == 1
+        assert [f.comment for f in uow.session.scalars(select(Feedback))] == ["kept"]
+        item = uow.items.get(item_id)
+        community = uow.session.scalars(select(Community)).one()
+    assert (item.ratings_count, item.stars_sum) == (community.ratings_count, community.stars_sum) == (1, 4)
 
 
 def test_concurrent_ratings_of_one_item_keep_rollups_exact(runtime: Runtime) -> None:

@@ -100,3 +100,20 @@ def test_the_widget_script_points_at_this_service(client: FlaskClient) -> None:
     assert response.mimetype == "application/javascript"
     script = response.get_data(as_text=True)
     assert '"https://learnloop.example.com"' in script and "innerHTML" not in script
+
+
+def test_a_sign_in_link_posted_from_another_browser_signs_nobody_in(app, client: FlaskClient) -> None:
+    """Login CSRF: an attacker opens their own link (their browser gets the nonce), then a page elsewhere makes
+    the victim's browser post the attacker's token. The victim's browser has no nonce for it, so nothing
+    happens; the attacker's link still works in the attacker's own browser."""
+    attacker, victim = client, app.test_client()
+    path = signin_link(attacker, Person("mallory"))
+    page = attacker.get(path).get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]*)"', page).group(1)
+    nonce = re.search(r'name="nonce" value="([^"]*)"', page).group(1)
+    for form in ({"token": token}, {"token": token, "nonce": nonce}, {"token": token, "nonce": "guessed"}):
+        refused = victim.post("/signin", data=form)
+        assert refused.status_code == 403 and "did not come from the browser that opened the link" in \
+            refused.get_data(as_text=True)
+        assert victim.get("/rate", query_string={"url": PAGE}).status_code == 401, "the victim is still signed out"
+    assert attacker.post("/signin", data={"token": token, "nonce": nonce}).status_code == 303, "still unused"

@@ -106,3 +106,24 @@ class Editor:
 
     def delete(self, title: str) -> None:
         self._post(action="delete", title=title, reason="test", token=self.csrf)
+
+    def move(self, title: str, to: str, *, redirect: bool = True, reason: str = "test") -> dict[str, Any]:
+        """Rename the page (the `move` right, from the bot password's createeditmovepage grant); by default
+        MediaWiki leaves a redirect at the old title."""
+        params = {"action": "move", "from": title, "to": to, "reason": reason, "token": self.csrf}
+        if not redirect:
+            params["noredirect"] = "1"  # needs suppressredirect, which the same grant gives
+        return self._post(**params)["move"]
+
+    def undelete(self, title: str, *, reason: str = "test") -> dict[str, Any]:
+        """Bring a deleted page back (the `undelete` right, from the delete grant)."""
+        return self._post(action="undelete", title=title, reason=reason, token=self.csrf)["undelete"]
+
+    def page_id(self, title: str) -> int:
+        return int(self._get(action="query", titles=title)["query"]["pages"][0]["pageid"])
+
+    def newest_rcids(self, count: int) -> list[int]:
+        """The rcids of the newest `count` recent changes of any type, oldest first."""
+        changes = self._get(action="query", list="recentchanges", rcdir="older", rclimit=str(count),
+                            rcprop="ids")["query"]["recentchanges"]
+        return sorted(change["rcid"] for change in changes)

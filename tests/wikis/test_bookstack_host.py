@@ -1,10 +1,10 @@
 """BookStackHost against a stubbed BookStack API (`responses`): re-reading pages, publishing,
-errors, and a delivery all the way to a content item and a pending announcement."""
+errors, and a delivery all the way to a content item and a announcement posted at once."""
 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,13 +23,11 @@ from learnloop.bookstack.host import (
 )
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs import wiki as wiki_jobs
-from tests.wikis import jobs as wiki_jobs_support
 from learnloop.errors import HostError
 from learnloop.storage.tables import Announcement, ContentItem, Event
-from learnloop.wiring import create_app
 from learnloop.wikis import WikiError
-from learnloop.wiring import wiki_hosts
+from learnloop.wiring import create_app, wiki_hosts
+from tests.wikis import jobs as wiki_jobs_support
 
 from .test_bookstack_webhooks import (
     API_TOKEN,
@@ -43,7 +41,7 @@ from .test_bookstack_webhooks import (
     fixture,
 )
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PAGE_API = f"{BASE_URL}/api/pages/2432"
 BOOK_API = f"{BASE_URL}/api/books/13"
 PAGE_URL = f"{BASE_URL}/books/onboarding-handbook/page/first-week-checklist"
@@ -93,7 +91,7 @@ def test_fetch_rereads_the_page_and_its_book(api: responses.RequestsMock) -> Non
     assert events == [WikiEvent(
         wiki=WIKI, event_id="page_x:2432:updated", action="updated", page_id="2432", title="First week checklist",
         url=PAGE_URL, spaces=("book:13", "book:onboarding-handbook", "Onboarding Handbook"), author="Benny Lee",
-        summary=None, occurred_at=datetime(2026, 11, 2, 8, 55, 10, tzinfo=timezone.utc),
+        summary=None, occurred_at=datetime(2026, 11, 2, 8, 55, 10, tzinfo=UTC),
         minor=False, old_size=None, new_size=None,
     )]
 
@@ -121,10 +119,35 @@ def test_fetch_does_not_follow_redirects(api: responses.RequestsMock) -> None:
     assert len(api.calls) == 1
 
 
-def test_a_deleted_page_reads_as_nothing(api: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("action", ["created", "updated", "moved", "restored"])
+def test_a_page_the_api_does_not_show_is_no_event(action: str, api: responses.RequestsMock) -> None:
     api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
-    assert BookStackHost().fetch(wiki_config(), job("deleted"), NOW) == []
+    assert BookStackHost().fetch(wiki_config(), job(action), NOW) == []
     assert_calls(api, [f"GET {PAGE_API}"])
+
+
+def test_a_deleted_page_in_the_recycle_bin_is_a_deletion_by_its_id(api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
+    assert BookStackHost().fetch(wiki_config(), job("deleted"), NOW) == [WikiEvent(
+        wiki=WIKI, event_id="page_x:2432:deleted", action="deleted", page_id="2432", title="", url="", spaces=(),
+        author="Benny Lee", summary=None, occurred_at=NOW)]
+    assert_calls(api, [f"GET {PAGE_API}"])
+
+
+def test_a_deletion_of_a_page_the_api_shows_again_is_no_event(api: responses.RequestsMock) -> None:
+    """Restored from the recycle bin before the worker read it."""
+    api.get(PAGE_API, json=api_fixture("pages-read-2432"), match=[AUTH])
+    assert BookStackHost().fetch(wiki_config(), job("deleted"), NOW) == []
+
+
+def test_a_moved_page_is_read_in_its_new_book(api: responses.RequestsMock) -> None:
+    api.get(PAGE_API, json={**api_fixture("pages-read-2432"), "book_id": 21, "chapter_id": None}, match=[AUTH])
+    api.get(f"{BASE_URL}/api/books/21", json={**api_fixture("books-read-13"), "id": 21, "name": "Team Handbook",
+                                               "slug": "team-handbook"}, match=[AUTH])
+    [event] = BookStackHost().fetch(wiki_config(), job("moved"), NOW)
+    assert (event.action, event.page_id, event.url, event.spaces) == (
+        "moved", "2432", f"{BASE_URL}/books/team-handbook/page/first-week-checklist",
+        ("book:21", "book:team-handbook", "Team Handbook"))
 
 
 def test_a_draft_is_not_an_event(api: responses.RequestsMock) -> None:
@@ -142,7 +165,7 @@ def test_without_updated_by_the_delivery_actor_is_the_author(api: responses.Requ
 def test_old_bookstack_timestamps_are_utc(api: responses.RequestsMock) -> None:
     stub_page_and_book(api, {**api_fixture("pages-read-2432"), "updated_at": "2020-11-28 14:43:20"})
     [event] = BookStackHost().fetch(wiki_config(), job(), NOW)
-    assert event.occurred_at == datetime(2020, 11, 28, 14, 43, 20, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2020, 11, 28, 14, 43, 20, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(("status", "retryable"), [
@@ -318,7 +341,8 @@ def test_webhook_url_carries_the_secret_for_the_admin_to_paste() -> None:
     wiki = wiki_config(secret="s3cret/with+odd=chars&more-0123456789")
     assert webhook_url("https://learnloop.example.com/", wiki) == (
         "https://learnloop.example.com/wiki/kb/events?secret=s3cret%2Fwith%2Bodd%3Dchars%26more-0123456789")
-    assert WEBHOOK_EVENTS == ("page_create", "page_update", "page_delete")
+    assert WEBHOOK_EVENTS == ("page_create", "page_update", "page_restore", "page_move", "page_delete",
+                              "recycle_bin_restore")
 
 
 def test_the_printed_webhook_url_is_accepted_by_the_route(engine: Any, clock: Any) -> None:
@@ -363,7 +387,7 @@ def test_a_delivery_becomes_a_content_item_an_event_and_a_pending_announcement(e
         assert [(e.kind, e.item_id, e.dedupe_key) for e in events] == [
             ("wiki_page_updated", item.id, "wiki:kb:page_update:2432:2026-11-02T08:55:10.000000Z")]
         assert (announcement.status, announcement.item_id, announcement.created_page, announcement.edits,
-                announcement.authors) == ("pending", item.id, False, 1, [{"name": "Benny Lee"}])
+                announcement.authors) == ("queued", item.id, False, 1, [{"name": "Benny Lee"}])
 
     with responses.RequestsMock() as api:  # the outbox retries a job whose answer was lost: nothing doubles
         stub_page_and_book(api)
@@ -373,14 +397,44 @@ def test_a_delivery_becomes_a_content_item_an_event_and_a_pending_announcement(e
         assert uow.session.scalars(select(Announcement)).one().edits == 1
 
 
-def test_a_deleted_page_end_to_end_records_nothing(engine: Any, clock: Any) -> None:
-    runtime = bookstack_runtime(engine, clock)
+def _deliver_and_fetch(runtime: Any, name: str, page: dict[str, Any] | None, book: dict[str, Any] | None) -> Any:
+    """One delivery through the route, then its fetch job against a stub BookStack that shows `page` (404
+    when None) in `book`."""
     with responses.RequestsMock():
-        deliver(create_app(runtime).test_client(), fixture("page_delete"))
-    [message] = fetch_messages(runtime)
+        assert deliver(create_app(runtime).test_client(), fixture(name)).get_json()["queued"] == 1
+    [message] = [m for m in fetch_messages(runtime) if m.payload["event_id"].startswith(name + ":")]
     with responses.RequestsMock() as api:
-        api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
-        assert wiki_jobs_support.fetch(runtime, message.payload, 1) == {"events": 0, "recorded": 0}
+        if page is None:
+            api.get(PAGE_API, status=404, json={"error": {"code": 404, "message": "Page not found"}})
+        else:
+            api.get(PAGE_API, json=page)
+            api.get(f"{BASE_URL}/api/books/{page['book_id']}", json=book)
+        return wiki_jobs_support.fetch(runtime, message.payload, 1)
+
+
+def test_a_page_is_followed_through_a_move_a_deletion_and_a_restore_end_to_end(engine: Any, clock: Any) -> None:
+    runtime = bookstack_runtime(engine, clock)
+    page, book = api_fixture("pages-read-2432"), api_fixture("books-read-13")
+    moved_page, team_book = {**page, "book_id": 21}, {**book, "id": 21, "name": "Team Handbook",
+                                                       "slug": "team-handbook"}
+    moved_url = f"{BASE_URL}/books/team-handbook/page/first-week-checklist"
+
+    def item() -> ContentItem:
+        with runtime.uow() as uow:
+            return uow.session.scalars(select(ContentItem)).one()
+
+    _deliver_and_fetch(runtime, "page_update", page, book)
+    first = item()
+    assert _deliver_and_fetch(runtime, "page_move", moved_page, team_book) == {"events": 1, "recorded": 1}
+    assert (item().id, item().url, item().community_id) == (first.id, moved_url, first.community_id), \
+        "moved out of the mapped book: same item, new URL, still in the community it was in"
+    assert _deliver_and_fetch(runtime, "page_delete", None, None) == {"events": 1, "recorded": 1}
+    assert item().retired_at is not None and item().url == moved_url
+    assert _deliver_and_fetch(runtime, "recycle_bin_restore", moved_page, team_book) == {"events": 1, "recorded": 1}
+    assert (item().id, item().retired_at) == (first.id, None)
+    with runtime.uow() as uow:
+        assert [e.kind for e in uow.session.scalars(select(Event).order_by(Event.id))] == [
+            "wiki_page_updated", "wiki_page_moved", "wiki_page_deleted", "wiki_page_restored"]
 
 
 def test_a_bookstack_outage_is_retried_by_the_outbox(engine: Any, clock: Any) -> None:

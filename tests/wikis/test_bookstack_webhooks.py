@@ -19,8 +19,8 @@ from werkzeug.test import TestResponse
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.storage.tables import OutboxMessage
-from learnloop.wiring import create_app
 from learnloop.wikis import FETCH_JOB
+from learnloop.wiring import create_app
 from tests.conftest import make_settings
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "bookstack"
@@ -35,6 +35,9 @@ EXPECTED_ACTION: dict[str, str | None] = {
     "page_create": "created",
     "page_update": "updated",
     "page_delete": "deleted",
+    "page_move": "moved",
+    "page_restore": "updated",
+    "recycle_bin_restore": "restored",
     "book_create": None,
     "auth_login": None,
     "commented_on": None,
@@ -124,6 +127,15 @@ def test_each_documented_event(name: str, client: FlaskClient, runtime: Runtime,
     }
     assert message.idempotency_key == f"wiki:{WIKI}:{name}:2432:{payload['triggered_at']}"
     assert message.status == "pending"
+
+
+def test_a_restore_from_the_recycle_bin_that_is_not_a_pages_is_ignored(client: FlaskClient, runtime: Runtime,
+                                                                        no_http: Any) -> None:
+    """Restoring a book or chapter brings its pages back without an event of their own: their next one will."""
+    payload = fixture("recycle_bin_restore")
+    payload["related_item"].update(deletable_type="book", deletable_id=13)
+    assert deliver(client, payload).get_json() == {"status": "ok", "queued": 0, "ignored": True}
+    assert fetch_messages(runtime) == []
 
 
 def test_a_redelivery_queues_one_fetch(client: FlaskClient, runtime: Runtime, no_http: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -29,7 +29,7 @@ from learnloop.wikis import WikiError
 from .mediawiki_support import WIKI_SECRET
 
 API = "https://wiki.example.com/w/api.php"
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 Reply = dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]]
 
 
@@ -264,13 +264,44 @@ def test_the_poll_rewinds_from_the_positions_timestamp(stub: StubWiki) -> None:
     assert position == "41@2026-11-02T08:00:00Z"
     [query] = [p for p in stub.params if p.get("list") == "recentchanges"]
     assert query["rcstart"] == "2026-11-02T07:55:00Z" and query["rcdir"] == "newer"
-    assert query["rctype"] == "new|edit" and query["rcprop"] == "title|ids|sizes|flags|user|comment|timestamp|loginfo"
+    assert query["rctype"] == "new|edit|log"
+    assert query["rcprop"] == "title|ids|sizes|flags|user|comment|timestamp|loginfo"
+
+
+def test_only_the_log_entries_of_a_pages_life_are_read(stub: StubWiki) -> None:
+    """Protections, uploads, new accounts and revision deletions are not a page's life; a log entry whose action
+    an admin suppressed names no page (no title) and is passed over."""
+    log = {"type": "log", "oldlen": 0, "newlen": 0, "logparams": {}}
+    stub.on("recentchanges", {"query": {"recentchanges": [
+        _change(50, **log, logtype="protect", logaction="protect"),
+        _change(51, **log, logtype="newusers", logaction="create"),
+        _change(52, **log, logtype="delete", logaction="revision"),
+        {k: v for k, v in _change(53, **log, logtype="delete", logaction="delete", actionhidden=True).items()
+         if k not in ("title", "pageid")},
+        _change(54, **{**log, "logparams": {"target_ns": 0, "target_title": "Page 54 moved"}}, logtype="move",
+                logaction="move"),
+        _change(55, **log, logtype="delete", logaction="delete", pageid=0),
+    ]}})
+    def page(name: str) -> dict[str, Any]:
+        if name in ("54", "Page 54 moved"):
+            return {"pageid": 54, "ns": 0, "title": "Page 54 moved",
+                    "canonicalurl": "https://wiki.example.com/wiki/Page_54_moved"}
+        return {"ns": 0, "title": name, "missing": True,
+                "canonicalurl": f"https://wiki.example.com/wiki/{name.replace(' ', '_')}"}
+
+    stub.on("info|categories", lambda params: {"query": {"pages": [
+        page(name) for name in (params.get("pageids") or params.get("titles", "")).split("|")]}})
+    events, _ = MediaWikiHost().poll(_wiki(), "49@2026-11-02T08:00:00Z", NOW)
+    assert [(e.event_id, e.action, e.page_id, e.url, e.old_url) for e in events] == [
+        ("rc:54", "moved", "54", "https://wiki.example.com/wiki/Page_54_moved", "https://wiki.example.com/wiki/Page_54"),
+        ("rc:55", "deleted", "", "https://wiki.example.com/wiki/Page_55", None)]
+    assert events[0].old_size is None and events[0].new_size is None
 
 
 # ------------------------------------------------------------------------------ small pieces
 
 def test_positions_round_trip() -> None:
-    stamp = datetime(2026, 11, 2, 9, 30, tzinfo=timezone.utc)
+    stamp = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
     assert decode_position(encode_position(12, stamp)) == (12, stamp)
     assert decode_position("12") == (12, None)
     assert len(encode_position(10**15, stamp)) < 100

@@ -1,17 +1,18 @@
-"""A real MediaWiki, the worker's poll and announcement passes, and the channel post that results."""
+"""A real MediaWiki, the worker's poll, and the channel post that results (and its update)."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.jobs.wiki import announce_due
-from tests.wikis.jobs import poll_wikis
 from learnloop.mediawiki.host import decode_position
 from learnloop.services import wiki_ingest
-from learnloop.services.outbox_kinds import CREATE_POST
-from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
+from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
+from learnloop.services.rating import Rater, RetiredItem, rate_url
+from learnloop.storage.tables import Announcement, Community, ContentItem, Event, OutboxMessage
 from tests.conftest import PUBLIC_URL, FakeClock, make_settings
+from tests.wikis.jobs import poll_wikis
 
 from .mediawiki_server import MediaWikiServer
 from .mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki
@@ -60,24 +61,75 @@ def test_a_new_page_in_a_mapped_category_is_announced_with_rating_buttons(
     assert buddy.community_id is not None and canteen.community_id is None
     assert [event.kind for event in _all(runtime, Event)] == ["wiki_page_created", "wiki_page_updated",
                                                               "wiki_page_created"]
-    [pending] = _all(runtime, Announcement)
-    assert (pending.item_id, pending.status, pending.created_page, pending.edits) == (buddy.id, "pending", True, 2)
-    assert pending.summaries == [{"text": "New page for new hires"}, {"text": "Meeting rhythm"}]
+    [announcement] = _all(runtime, Announcement)
+    assert (announcement.item_id, announcement.status, announcement.created_page, announcement.edits) == (
+        buddy.id, "queued", True, 2)
+    assert announcement.summaries == [{"text": "New page for new hires"}, {"text": "Meeting rhythm"}]
 
-    assert announce_due(runtime) == 0, "the burst window is still open"
-    clock.advance(minutes=31)
-    assert announce_due(runtime) == 1
-
-    [message] = _all(runtime, OutboxMessage)
-    assert message.kind == CREATE_POST and message.status == "pending"
+    message, update = _all(runtime, OutboxMessage)
+    assert message.kind == CREATE_POST and message.status == "pending", "the new page is posted at once"
+    assert update.kind == UPDATE_POST and "> Meeting rhythm" in update.payload["props"]["attachments"][0]["text"]
     assert message.payload["channel_id"] == CHANNEL
     [attachment] = message.payload["props"]["attachments"]
     assert attachment["title"] == buddy_title
     assert attachment["title_link"] == buddy.url
     assert attachment["text"].startswith("New page by Admin")
-    assert "> Meeting rhythm" in attachment["text"]
+    assert "> New page for new hires" in attachment["text"]
     buttons = attachment["actions"]
     assert [button["id"] for button in buttons] == [f"rate{stars}" for stars in range(1, 6)]
     assert all(button["integration"]["url"] == f"{PUBLIC_URL}/mattermost/actions" for button in buttons)
     assert all(button["integration"]["context"]["item_id"] == buddy.id for button in buttons)
-    assert announce_due(runtime) == 0, "announced once"
+    assert poll_wikis(runtime) == 0
+    assert [m.kind for m in _all(runtime, OutboxMessage)] == [CREATE_POST, UPDATE_POST], "announced once"
+
+
+def test_a_page_is_followed_through_its_life_on_a_real_wiki(
+        mediawiki: MediaWikiServer, mediawiki_editor: Editor, engine: Engine, clock: FakeClock) -> None:
+    """Written outside any mapped category and rated from the wiki page; a category added later brings it (and
+    its ratings) into the community; renamed, it keeps its ratings; deleted, it is retired and refused;
+    undeleted, it is back."""
+    runtime = _runtime(mediawiki, engine, clock)
+    title = f"Pairing guide {engine.dialect.name}"
+    url = f"{mediawiki.url}/wiki/{title.replace(' ', '_')}"
+    poll_wikis(runtime)
+    mediawiki_editor.save(title, "Pair for an hour, then swap.")
+    assert poll_wikis(runtime) == 1
+    [page] = _all(runtime, ContentItem)
+    assert (page.url, page.community_id, page.wiki, page.page_ref) == (
+        url, None, "handbook", str(mediawiki_editor.page_id(title)))
+    for n, stars in enumerate((5, 4)):
+        with runtime.uow() as uow:  # from the wiki page itself: no channel, so no community
+            rate_url(uow, runtime.settings, Rater(f"reader{n}".ljust(26, "0")), url, stars, None, clock())
+
+    mediawiki_editor.save(title, "Pair for an hour, then swap.\n[[Category:Onboarding]]", summary="categorised")
+    assert poll_wikis(runtime) == 1
+    with runtime.uow() as uow:
+        [page] = uow.session.scalars(select(ContentItem)).all()
+        community = uow.session.get(Community, page.community_id)
+    assert community is not None and community.channel_id == CHANNEL
+    assert (community.ratings_count, community.stars_sum) == (page.ratings_count, page.stars_sum) == (2, 9)
+
+    renamed = f"Pairing guide for everyone {engine.dialect.name}"
+    mediawiki_editor.move(title, renamed)
+    assert poll_wikis(runtime) == 1
+    [moved] = _all(runtime, ContentItem)
+    assert (moved.id, moved.title) == (page.id, renamed)
+    assert moved.url == f"{mediawiki.url}/wiki/{renamed.replace(' ', '_')}"
+    assert (moved.ratings_count, moved.stars_sum, moved.community_id) == (2, 9, page.community_id)
+
+    mediawiki_editor.delete(renamed)
+    assert poll_wikis(runtime) == 1
+    with runtime.uow() as uow, pytest.raises(RetiredItem, match="deleted from the wiki"):
+        rate_url(uow, runtime.settings, Rater("reader9".ljust(26, "0")), moved.url, 3, None, clock())
+    assert _all(runtime, ContentItem)[0].retired_at is not None
+
+    mediawiki_editor.undelete(renamed)
+    assert poll_wikis(runtime) == 1
+    [back] = _all(runtime, ContentItem)
+    assert (back.id, back.retired_at, back.ratings_count) == (page.id, None, 2)
+    assert [event.kind for event in _all(runtime, Event)] == [
+        "wiki_page_created", "rating", "rating", "wiki_page_updated", "wiki_page_moved", "wiki_page_deleted",
+        "wiki_page_restored"]
+    [announced] = _all(runtime, Announcement)
+    assert announced.summaries == [{"text": "categorised"}], \
+        "the edit that brought it into the community is news there; its move, deletion and restore are not"

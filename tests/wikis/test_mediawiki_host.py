@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -19,7 +19,7 @@ from .mediawiki_support import Editor, needs_mediawiki, wiki_config
 
 pytestmark = needs_mediawiki
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)  # the host does not use `now` to read the wiki
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # the host does not use `now` to read the wiki
 
 
 @pytest.fixture
@@ -48,7 +48,7 @@ def test_first_poll_imports_nothing_and_starts_at_the_newest_change(
     position = _start(host, wiki)
     rcid, seen_at = decode_position(position)
     assert rcid == mediawiki_editor.newest_rcid()
-    assert seen_at is not None and abs(seen_at - datetime.now(timezone.utc)) < timedelta(minutes=10)
+    assert seen_at is not None and abs(seen_at - datetime.now(UTC)) < timedelta(minutes=10)
     assert host.poll(wiki, position, NOW) == ([], position)
 
 
@@ -77,7 +77,7 @@ def test_new_pages_and_edits_become_wiki_events(
     assert (update.old_size, update.new_size) == (len(first_text.encode()), len(second_text.encode()))
     assert update.summary == "Add laptop setup"
     assert new.occurred_at.tzinfo is not None
-    assert abs(new.occurred_at - datetime.now(timezone.utc)) < timedelta(minutes=10)
+    assert abs(new.occurred_at - datetime.now(UTC)) < timedelta(minutes=10)
     assert new.occurred_at <= update.occurred_at
     assert helped.title == "Help:Expenses" and helped.spaces == ("Namespace:12",)
     assert helped.url == f"{mediawiki.url}/wiki/Help:Expenses"
@@ -131,14 +131,61 @@ def test_sizes_tell_a_big_edit_from_a_small_one(
     assert is_major(big)
 
 
-def test_changes_to_pages_deleted_since_are_skipped(
-        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor) -> None:
+def test_changes_to_pages_deleted_since_are_skipped_and_the_deletion_is_an_event(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor, mediawiki: MediaWikiServer) -> None:
     position = _start(host, wiki)
-    mediawiki_editor.save("Short-lived page", "Created by mistake.")
+    short = mediawiki_editor.save("Short-lived page", "Created by mistake.")
     mediawiki_editor.save("Long-lived page", "Stays.")
     mediawiki_editor.delete("Short-lived page")
     events, _ = host.poll(wiki, position, NOW)
-    assert [event.title for event in events] == ["Long-lived page"]
+    assert [(event.action, event.title) for event in events] == [("created", "Long-lived page"),
+                                                                  ("deleted", "Short-lived page")]
+    deleted = events[1]
+    assert deleted.page_id == str(short["pageid"]) and deleted.url == f"{mediawiki.url}/wiki/Short-lived_page"
+    assert deleted.spaces == () and deleted.author == "Admin" and deleted.summary == "test"
+
+
+def test_moves_deletions_and_undeletions_are_read_from_the_logs(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor, mediawiki: MediaWikiServer) -> None:
+    position = _start(host, wiki)
+    created = mediawiki_editor.save("Lifecycle page", "Text. [[Category:Onboarding]]")
+    moved = mediawiki_editor.move("Lifecycle page", "Lifecycle page renamed", reason="clearer title")
+    assert moved["redirectcreated"] is True
+    mediawiki_editor.delete("Lifecycle page renamed")
+    restored = mediawiki_editor.undelete("Lifecycle page renamed", reason="deleted by mistake")
+    assert restored["revisions"] == 2, "the page's edit and the move's null revision"
+    assert mediawiki_editor.page_id("Lifecycle page renamed") == created["pageid"], "undeleted under its old id"
+
+    events, new_position = host.poll(wiki, position, NOW)
+
+    new_url = f"{mediawiki.url}/wiki/Lifecycle_page_renamed"
+    # MediaWiki drops a page's edits from recent changes when it deletes the page (and an undeletion does
+    # not bring them back): the log entries remain, each mapped with the page as it is now. The redirect
+    # the move left behind is no change of its own.
+    assert [(event.action, event.url) for event in events] == [
+        ("moved", new_url), ("deleted", new_url), ("restored", new_url)]
+    assert {event.page_id for event in events} == {str(created["pageid"])}
+    move = events[0]
+    assert (move.title, move.old_url, move.summary) == ("Lifecycle page renamed",
+                                                        f"{mediawiki.url}/wiki/Lifecycle_page", "clearer title")
+    assert "Category:Onboarding" in move.spaces and "Category:Onboarding" in events[2].spaces
+    assert events[2].summary == "deleted by mistake"
+    assert [event.event_id for event in events] == [f"rc:{rcid}" for rcid in mediawiki_editor.newest_rcids(3)]
+    assert not any(should_announce(event, "new_and_major") for event in events)
+    assert host.poll(wiki, new_position, NOW) == ([], new_position)
+
+
+def test_a_page_moved_then_deleted_is_followed_to_where_it_went(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor, mediawiki: MediaWikiServer) -> None:
+    mediawiki_editor.save("Wandering page", "Soon elsewhere.")
+    position = _start(host, wiki)
+    mediawiki_editor.move("Wandering page", "Help:Wandering page", redirect=False)
+    mediawiki_editor.delete("Help:Wandering page")
+    moved, deleted = host.poll(wiki, position, NOW)[0]
+    assert (moved.action, moved.title, moved.url, moved.old_url, moved.spaces) == (
+        "moved", "Help:Wandering page", f"{mediawiki.url}/wiki/Help:Wandering_page",
+        f"{mediawiki.url}/wiki/Wandering_page", ())
+    assert (deleted.action, deleted.url, deleted.page_id) == ("deleted", moved.url, moved.page_id)
 
 
 def test_fetch_reads_the_change_a_push_named(host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor) -> None:
@@ -148,7 +195,7 @@ def test_fetch_reads_the_change_a_push_named(host: MediaWikiHost, wiki: WikiConf
     job = {"wiki": "handbook", "event_id": f"push:{rcid}", "poll": True, "rc_id": rcid,
            "timestamp": int(time.time())}
 
-    [event] = host.fetch(wiki, job, datetime.now(timezone.utc))
+    [event] = host.fetch(wiki, job, datetime.now(UTC))
 
     polled, _ = MediaWikiHost().poll(wiki, position, NOW)
     assert polled == [event], "a pushed change must map exactly as the poll maps it (same event id)"

@@ -303,7 +303,7 @@ def test_a_push_through_the_route_is_fetched_by_the_worker_and_the_poll_records_
 
     report = Worker(runtime).deliver_outbox()
     assert (report.sent, report.failed, report.retried) == (1, 0, 0), report.errors
-    [message] = outbox(runtime)
+    [message] = [m for m in outbox(runtime) if m.kind == FETCH_JOB]
     assert message.status == "sent" and message.result == {"events": 1, "recorded": 1}
     with runtime.uow() as uow:
         [item] = uow.session.scalars(select(ContentItem)).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,18 +15,14 @@ from sqlalchemy import Engine, select
 
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs import wiki as wiki_jobs
-from tests.wikis import jobs as wiki_jobs_support
 from learnloop.errors import HostError
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.outline.host import OutlineHost, sign
-
-HOST = OutlineHost()
 from learnloop.storage.tables import Announcement, ContentItem
-from learnloop.wiring import create_app
 from learnloop.wikis import WikiError
-from learnloop.wiring import wiki_hosts
+from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock
+from tests.wikis import jobs as wiki_jobs_support
 from tests.wikis.test_outline_webhooks import (
     API_TOKEN,
     COLLECTION_ID,
@@ -41,6 +37,7 @@ from tests.wikis.test_outline_webhooks import (
     signature,
 )
 
+HOST = OutlineHost()
 API = OUTLINE_URL + "/api"
 DOCUMENT_URL = OUTLINE_URL + "/doc/onboarding-guide-hD4kq9Zt2W"
 LOG_ID = "4d3c2b1a-0f9e-4d8c-b7a6-5f4e3d2c1b0a"
@@ -91,7 +88,7 @@ def test_fetch_reads_the_document_and_its_collection() -> None:
     assert events == [WikiEvent(
         wiki=WIKI, event_id="d0c1e5a7-0003-4a1b-8c2d-3e4f5a6b7c03", action="updated", page_id=DOCUMENT_ID,
         title="Onboarding guide", url=DOCUMENT_URL, spaces=(COLLECTION_ID, "Engineering"), author="Grace Hopper",
-        summary=None, occurred_at=datetime(2026, 11, 2, 8, 59, 55, tzinfo=timezone.utc))]
+        summary=None, occurred_at=datetime(2026, 11, 2, 8, 59, 55, tzinfo=UTC))]
     assert len(responses.calls) == 2
     assert_outline_call(responses.calls[0], "documents.info", {"id": DOCUMENT_ID})
     assert_outline_call(responses.calls[1], "collections.info", {"id": COLLECTION_ID})
@@ -129,16 +126,52 @@ def test_a_page_deleted_before_the_fetch_is_not_announced_as_updated() -> None:
 def test_a_deletion_is_recorded_while_outline_still_shows_the_page_in_the_trash() -> None:
     stub_reads(responses.mock, document("documents.delete"))
     [event] = HOST.fetch(wiki_config(), job("deleted", event_id="d0c1e5a7-0004-4a1b-8c2d-3e4f5a6b7c04"), START)
-    assert (event.action, event.url, event.event_id) == ("deleted", DOCUMENT_URL, "d0c1e5a7-0004-4a1b-8c2d-3e4f5a6b7c04")
-    assert event.occurred_at == datetime(2026, 11, 2, 8, 59, 57, tzinfo=timezone.utc)
+    assert (event.action, event.url) == ("deleted", DOCUMENT_URL)
+    assert event.event_id == "d0c1e5a7-0004-4a1b-8c2d-3e4f5a6b7c04"
+    assert event.occurred_at == datetime(2026, 11, 2, 8, 59, 57, tzinfo=UTC)
 
 
 @responses.activate
-@pytest.mark.parametrize("action", ["created", "updated", "deleted"])
+@pytest.mark.parametrize("action", ["created", "updated", "moved", "restored"])
 def test_a_document_outline_no_longer_has_is_no_event_and_no_error(action: str) -> None:
     responses.post(f"{API}/documents.info", status=404,
                    json={"ok": False, "error": "not_found", "status": 404, "message": "Resource not found"})
     assert HOST.fetch(wiki_config(), job(action), START) == []
+
+
+@responses.activate
+def test_a_deletion_of_a_document_outline_no_longer_has_is_recorded_by_its_id() -> None:
+    """Emptied from the trash (documents.permanent_delete, whose model is null): the page learnloop knows by
+    that id is retired."""
+    responses.post(f"{API}/documents.info", status=404,
+                   json={"ok": False, "error": "not_found", "status": 404, "message": "Resource not found"})
+    [event] = HOST.fetch(wiki_config(), job("deleted", actor=None, event_id="d0c1e5a7-0005"), START)
+    assert event == WikiEvent(wiki=WIKI, event_id="d0c1e5a7-0005", action="deleted", page_id=DOCUMENT_ID, title="",
+                              url="", spaces=(), author=None, summary=None, occurred_at=START)
+
+
+@responses.activate
+def test_a_move_is_the_document_as_it_is_now_in_its_collection() -> None:
+    stub_reads(responses.mock, document("documents.move", collectionId="99999999-9999-4999-8999-999999999999"),
+               collection={"id": "99999999-9999-4999-8999-999999999999", "name": "Sales"})
+    [event] = HOST.fetch(wiki_config(), job("moved", event_id="d0c1e5a7-0006"), START)
+    assert (event.action, event.url, event.spaces) == (
+        "moved", DOCUMENT_URL, ("99999999-9999-4999-8999-999999999999", "Sales"))
+
+
+@responses.activate
+def test_an_archived_document_is_gone_and_its_restore_brings_it_back() -> None:
+    stub_reads(responses.mock, document("documents.archive"))
+    [archived] = HOST.fetch(wiki_config(), job("deleted", event_id="d0c1e5a7-0007"), START)
+    assert (archived.action, archived.url) == ("deleted", DOCUMENT_URL)
+    assert archived.occurred_at == datetime(2026, 11, 2, 8, 59, 57, tzinfo=UTC)
+    assert HOST.fetch(wiki_config(), job("updated"), START) == [], "an archived document's edits are not news"
+    assert HOST.fetch(wiki_config(), job("restored"), START) == [], "archived again since the restore"
+    responses.replace(responses.POST, f"{API}/documents.info", json=ok(document("documents.unarchive")))
+    [restored] = HOST.fetch(wiki_config(), job("restored", event_id="d0c1e5a7-0008"), START)
+    assert (restored.action, restored.url) == ("restored", DOCUMENT_URL)
+    assert restored.spaces == (COLLECTION_ID, "Engineering")
+    assert HOST.fetch(wiki_config(), job("deleted"), START) == [], "restored since the deletion"
 
 
 @responses.activate
@@ -299,7 +332,7 @@ def test_publish_failure_is_retryable_when_outline_is_down() -> None:
     assert raised.value.retryable is True
 
 
-# end to end: route → outbox → worker → content item, event, pending announcement
+# end to end: route → outbox → worker → content item, event, announcement posted at once
 
 
 @pytest.fixture
@@ -338,11 +371,11 @@ def test_end_to_end_a_new_page_becomes_an_item_an_event_and_a_pending_announceme
         [recorded] = uow.events.of_kind("wiki_page_created")
         assert recorded.item_id == item.id and recorded.dedupe_key == f"wiki:{WIKI}:{DOCUMENT_ID}:created"
         [announcement] = uow.session.scalars(select(Announcement)).all()
-        assert (announcement.status, announcement.item_id, announcement.created_page) == ("pending", item.id, True)
+        assert (announcement.status, announcement.item_id, announcement.created_page) == ("queued", item.id, True)
         assert announcement.authors == [{"name": "Ada Lovelace"}]
         assert announcement.due_at > clock()
 
-    # an edit in the same burst joins the pending announcement
+    # an edit in the same burst joins the announcement posted at once
     body = fixture_body("documents.update")
     assert deliver(client, body, signature(body, clock())).status_code == 200
     responses.replace(responses.POST, f"{API}/documents.info", json=ok(document("documents.update")))
@@ -370,3 +403,22 @@ def test_end_to_end_outline_down_is_retried_by_the_outbox(client: FlaskClient, r
     assert raised.value.retryable is True
     with runtime.uow() as uow:
         assert uow.session.scalars(select(ContentItem)).all() == []
+
+
+@responses.activate
+def test_end_to_end_a_deleted_document_is_retired_and_a_restored_one_is_back(
+        client: FlaskClient, runtime: Any, clock: FakeClock) -> None:
+    stub_reads(responses.mock)
+    for event in ("documents.create", "documents.delete", "documents.restore", "documents.permanent_delete"):
+        body = fixture_body(event)
+        assert deliver(client, body, signature(body, clock())).status_code == 200
+        if event == "documents.permanent_delete":
+            responses.replace(responses.POST, f"{API}/documents.info", status=404, json={"ok": False, "status": 404})
+        else:
+            responses.replace(responses.POST, f"{API}/documents.info", json=ok(document(event)))
+        [queued] = [job for job in fetch_jobs(runtime) if job["event_id"] == json.loads(body)["id"]]
+        assert wiki_jobs_support.fetch(runtime, queued, 1) == {"events": 1, "recorded": 1}, event
+        with runtime.reader() as uow:
+            [item] = uow.session.scalars(select(ContentItem)).all()
+        assert (item.url, item.page_ref) == (DOCUMENT_URL, DOCUMENT_ID)
+        assert (item.retired_at is not None) is event.endswith("delete"), event

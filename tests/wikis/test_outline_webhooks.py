@@ -16,8 +16,8 @@ from werkzeug.test import TestResponse
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
-from learnloop.wiring import create_app
 from learnloop.wikis import FETCH_JOB
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "outline"
@@ -87,9 +87,14 @@ QUEUED = {
     "documents.create": ("created", "Ada Lovelace"),
     "documents.publish": ("created", "Ada Lovelace"),
     "documents.update": ("updated", "Grace Hopper"),
+    "documents.move": ("moved", "Grace Hopper"),
     "documents.delete": ("deleted", "Grace Hopper"),
+    "documents.permanent_delete": ("deleted", None),
+    "documents.archive": ("deleted", "Grace Hopper"),
+    "documents.restore": ("restored", "Grace Hopper"),
+    "documents.unarchive": ("restored", "Grace Hopper"),
 }
-IGNORED = ["documents.permanent_delete", "documents.move", "revisions.create", "users.signin", "comments.create"]
+IGNORED = ["revisions.create", "users.signin", "comments.create"]
 
 
 def test_every_fixture_is_covered() -> None:

@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs.wiki import announce_due
+from learnloop.jobs import wiki as wiki_jobs
+from learnloop.jobs.worker import run_once
 from learnloop.services import wiki_ingest
+from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
@@ -42,7 +44,8 @@ def ingest(runtime: Runtime, *events: WikiEvent) -> list[wiki_ingest.IngestResul
     results = []
     for item in events:
         with runtime.uow() as uow:
-            results.append(wiki_ingest.ingest(uow, runtime.settings, item, runtime.clock()))
+            results.append(wiki_ingest.ingest(uow, runtime.settings, item, runtime.clock(),
+                                              wiki_jobs.announcer(runtime)))
     return results
 
 
@@ -59,20 +62,43 @@ def test_the_same_event_twice_changes_nothing(wiki_runtime: Runtime) -> None:
     assert (item.kind, item.title, item.url) == ("wiki_page", "Deploying (p1)", "https://outline.example.com/doc/p1")
 
 
-def test_a_burst_of_edits_is_one_post(wiki_runtime: Runtime, clock: FakeClock) -> None:
-    ingest(wiki_runtime, *[event(n) for n in range(20)])
-    [pending] = rows(wiki_runtime, Announcement)
-    assert pending.edits == 20 and pending.due_at == clock.now + timedelta(minutes=30)
-    assert announce_due(wiki_runtime) == 0, "not before the burst window ends"
-    clock.advance(minutes=30)
-    assert announce_due(wiki_runtime) == 1
+def test_a_new_page_is_posted_at_once_and_its_burst_of_edits_updates_that_post(
+    wiki_runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    ingest(wiki_runtime, event(0, action="created"))
     [message] = rows(wiki_runtime, OutboxMessage)
+    assert message.kind == CREATE_POST and message.next_attempt_at == clock.now, "posted at once, not after a window"
     attachment = message.payload["props"]["attachments"][0]
     assert message.payload["channel_id"] == CHANNEL and attachment["title"] == "Deploying (p1)"
-    assert "Updated by author0, author1 (20 edits)" in attachment["text"] and "> change 19" in attachment["text"]
-    assert len(attachment["actions"]) == 5
+    assert attachment["text"].startswith("New page by author0") and len(attachment["actions"]) == 5
+    mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                            json={"id": "announcepost00000000000000", "channel_id": CHANNEL, "message": ""})
+    run_once(wiki_runtime)
+    clock.advance(minutes=5)
+    ingest(wiki_runtime, *[event(n) for n in range(1, 20)])
+    [announcement] = rows(wiki_runtime, Announcement)
+    assert announcement.edits == 20, "one post for the whole burst"
+    updates = [m for m in rows(wiki_runtime, OutboxMessage) if m.kind == UPDATE_POST]
+    assert len(updates) == 19 and all(m.payload["post_key"] == f"announce:{announcement.id}" for m in updates)
+    mattermost_contract.add("PUT", "/api/v4/posts/announcepost00000000000000/patch",
+                            json={"id": "announcepost00000000000000", "channel_id": CHANNEL, "message": ""})
+    run_once(wiki_runtime)
+    patches = [c for c in mattermost_contract.calls if c.method == "PUT"]
+    text = patches[-1].json["props"]["attachments"][0]["text"]
+    assert "New page by author0, author1" in text and "> change 19" in text
+    assert len([c for c in mattermost_contract.calls if c.method == "POST"]) == 1, "no second post"
+    clock.advance(minutes=30)
     ingest(wiki_runtime, event(30))
-    assert len([a for a in rows(wiki_runtime, Announcement) if a.status == "pending"]) == 1, "a later edit starts anew"
+    assert len(rows(wiki_runtime, Announcement)) == 2, "after the burst window a change is a new post"
+
+
+def test_bot_edits_and_the_learning_log_are_never_announced(engine, clock: FakeClock) -> None:
+    runtime = build_runtime(make_settings(wikis=[WIKI], communities=[{**COMMUNITY, "learning_log_page": "Guild log"}]),
+                            clock=clock, engine=engine)
+    bot_edit = WikiEvent(**{**event(1, action="created").__dict__, "bot": True})
+    log_page = WikiEvent(**{**event(2, action="created", page="log").__dict__, "title": "Guild log"})
+    ingest(runtime, bot_edit, log_page)
+    assert rows(runtime, Announcement) == [] and len(rows(runtime, ContentItem)) == 2
 
 
 @pytest.mark.parametrize(("policy", "events", "announced"), [

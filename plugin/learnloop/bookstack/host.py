@@ -27,9 +27,18 @@ from learnloop.wikis import BadDelivery, Unauthorized, WikiError, json_object
 
 log = logging.getLogger(__name__)
 
-ACTIONS: dict[str, PageAction] = {"page_create": "created", "page_update": "updated", "page_delete": "deleted"}
+ACTIONS: dict[str, PageAction] = {
+    "page_create": "created",
+    "page_update": "updated",
+    "page_restore": "updated",  # an older revision restored: new content, maybe a new slug
+    "page_move": "moved",  # to another book or chapter: a new URL, maybe another space
+    "page_delete": "deleted",  # to the recycle bin
+    "recycle_bin_restore": "restored",  # back from the recycle bin (read only when the deletion is a page's)
+}
 """BookStack webhook events learnloop reads; the admin ticks these when creating the webhook."""
 WEBHOOK_EVENTS = tuple(ACTIONS)
+PAGE_ACTIONS = frozenset(ACTIONS.values())
+RECYCLE_BIN_RESTORE = "recycle_bin_restore"
 SECRET_PARAMETER = "secret"
 _MAX_TRIGGERED_AT = 64
 
@@ -68,9 +77,16 @@ class BookStackHost:
             log.info("BookStack wiki %s: ignored a %r delivery", wiki.name, event[:60])
             return []
         item = payload.get("related_item")
-        page_id = item.get("id") if isinstance(item, dict) else None
+        if event == RECYCLE_BIN_RESTORE:
+            # related_item is the recycle bin's Deletion: {id, deleted_by, deletable_type, deletable_id, ...}.
+            if not isinstance(item, dict) or item.get("deletable_type") != "page":
+                log.info("BookStack wiki %s: ignored a restore that is not a page's", wiki.name)
+                return []
+            page_id = item.get("deletable_id")
+        else:
+            page_id = item.get("id") if isinstance(item, dict) else None
         if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id <= 0:
-            raise BadDelivery(f"a {event} delivery needs related_item.id, the page id")
+            raise BadDelivery(f"a {event} delivery needs the page id in related_item")
         triggered_at = payload.get("triggered_at")
         if not isinstance(triggered_at, str) or not 0 < len(triggered_at) <= _MAX_TRIGGERED_AT:
             raise BadDelivery(f"a {event} delivery needs triggered_at")
@@ -85,27 +101,34 @@ class BookStackHost:
         }]
 
     def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
+        """Re-read the page a delivery named. BookStack's API does not show pages in the recycle bin: a deletion
+        of a page it no longer shows is recorded by the page's id (it retires the page learnloop knows by that
+        id); a page it shows again was restored since, so its deletion is not recorded, and nothing else is
+        recorded of a page it does not show."""
         action = job.get("action")
         page_id = job.get("page_id")
         event_id = job.get("event_id")
-        if action not in ("created", "updated", "deleted") or not isinstance(page_id, int) or not event_id:
+        if action not in PAGE_ACTIONS or not isinstance(page_id, int) or not event_id:
             raise WikiError(f"not a BookStack fetch job: {sorted(job)}", retryable=False)
+        actor = job.get("actor")
+        author = actor if isinstance(actor, str) and actor else None
         client = BookStackClient.for_wiki(wiki)
         try:
             page = client.page(page_id)
         except NotFound:
             log.info("BookStack wiki %s: page %s is gone (deleted or not visible to the API token)",
                      wiki.name, page_id)
-            return []
-        if page.draft:
+            if action != "deleted":
+                return []
+            return [WikiEvent(wiki=wiki.name, event_id=str(event_id), action="deleted", page_id=str(page_id),
+                              title="", url="", spaces=(), author=author, summary=None, occurred_at=now)]
+        if page.draft or action == "deleted":
             return []
         book = client.book(page.book_id)  # one page per job, so one book read per call
         spaces = tuple(s for s in (f"book:{book.id}", f"book:{book.slug}" if book.slug else "", book.name) if s)
-        actor = job.get("actor")
         return [WikiEvent(
             wiki=wiki.name, event_id=str(event_id), action=action, page_id=str(page.id), title=page.name,
-            url=page_url(wiki, book.slug, page.slug), spaces=spaces,
-            author=page.updated_by or (actor if isinstance(actor, str) and actor else None), summary=None,
+            url=page_url(wiki, book.slug, page.slug), spaces=spaces, author=page.updated_by or author, summary=None,
             occurred_at=page.updated_at or now,
         )]
 

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-PageAction = Literal["created", "updated", "deleted"]
+PageAction = Literal["created", "updated", "moved", "deleted", "restored"]
+"""`moved`: the page has a new URL or title, or sits in another space (book, collection); `deleted`: gone
+from the wiki (to its trash or for good); `restored`: back from the trash."""
 MAJOR_CHANGE_CHARACTERS = 500
 MAJOR_CHANGE_SHARE = 0.2
 
@@ -28,6 +30,11 @@ class WikiEvent:
     minor: bool = False
     old_size: int | None = None
     new_size: int | None = None
+    bot: bool = False
+    """Made by a bot account (the wiki says so): never announced."""
+    old_url: str | None = None
+    """Where a moved page was before, when the wiki says (MediaWiki's move log): finds items recorded before
+    learnloop knew the page's id."""
 
 
 def is_major(event: WikiEvent) -> bool:
@@ -45,7 +52,8 @@ def is_major(event: WikiEvent) -> bool:
 
 
 def should_announce(event: WikiEvent, policy: str) -> bool:
-    if event.action == "deleted" or policy == "digest_only":
+    """Only new pages and updates are news; a move, a deletion or a restore is not announced."""
+    if event.action not in ("created", "updated") or policy == "digest_only":
         return False
     if policy == "new_pages":
         return event.action == "created"

@@ -3,19 +3,25 @@ what to fix."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import ModuleType
 
 import requests
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from learnloop.clock import utc_now
 from learnloop.config import Settings, WikiConfig
+from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_STATUS
 from learnloop.install.plan import Check, InstallContext
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.storage.engine import make_engine
-from learnloop.storage.tables import OutboxMessage
+from learnloop.storage.tables import Cursor, OutboxMessage
 from learnloop.wikis import FETCH_JOB
+
+
+STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
+STALE_POLL = timedelta(minutes=5)
 
 
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
@@ -24,10 +30,9 @@ def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> 
     settings = context.settings
     checks = [service_check(settings)]
     checks += mattermost_doctor.doctor_checks(context, admin)
-    if not settings.wikis:
-        return checks
     engine = make_engine(settings.database_url)
     try:
+        checks += worker_checks(engine, settings)
         for wiki in settings.wikis:
             try:
                 checks += wiki_module(wiki.kind).doctor_checks(settings, wiki,
@@ -56,6 +61,48 @@ def service_check(settings: Settings) -> Check:
     if response.status_code != 200:
         return Check("learnloop", "serving", "fix", f"{url} answered HTTP {response.status_code}")
     return Check("learnloop", "serving", "ok", settings.public_url_text)
+
+
+def _cursor(engine: Engine, name: str) -> tuple[str, datetime] | None:
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(select(Cursor.position, Cursor.updated_at).where(Cursor.name == name)).first()
+    except SQLAlchemyError:  # no database yet
+        return None
+    return (row.position, row.updated_at) if row else None
+
+
+def worker_checks(engine: Engine, settings: Settings, now: datetime | None = None) -> list[Check]:
+    """Is a worker running (its last heartbeat), and did each polled wiki's last poll work?"""
+    now = now or utc_now()
+    beat = _cursor(engine, HEARTBEAT)
+    if beat is None:
+        checks = [Check("learnloop", "worker", "fix", "no worker has run: start `learnloop worker` beside "
+                        "`learnloop serve`; without it nothing is sent, polled or counted")]
+    elif now - beat[1] > STALE_HEARTBEAT:
+        checks = [Check("learnloop", "worker", "fix", f"the last worker heartbeat was {_ago(now - beat[1])} ago; "
+                        "is `learnloop worker` still running?")]
+    else:
+        checks = [Check("learnloop", "worker", "ok", f"running (heartbeat {_ago(now - beat[1])} ago)")]
+    for wiki in settings.wikis:
+        if wiki.kind != "mediawiki":
+            continue
+        polled = _cursor(engine, POLL_STATUS + wiki.name)
+        if polled is None:
+            checks.append(Check(f"mediawiki {wiki.name}", "polling", "fix", "never polled: is a worker running?"))
+        elif polled[0] != "ok":
+            checks.append(Check(f"mediawiki {wiki.name}", "polling", "fix", f"the last poll failed: {polled[0]}"))
+        elif now - polled[1] > STALE_POLL:
+            checks.append(Check(f"mediawiki {wiki.name}", "polling", "fix",
+                                f"last polled {_ago(now - polled[1])} ago"))
+        else:
+            checks.append(Check(f"mediawiki {wiki.name}", "polling", "ok", f"polled {_ago(now - polled[1])} ago"))
+    return checks
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds} s" if seconds < 120 else f"{seconds // 60} min" if seconds < 7200 else f"{seconds // 3600} h"
 
 
 def last_delivery(engine: Engine, wiki: WikiConfig) -> datetime | None:

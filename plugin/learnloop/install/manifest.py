@@ -128,8 +128,13 @@ class MediaWikiManifest(_Manifest):
         default=True, description="Print the optional LocalSettings.php snippet for signed push delivery.")
 
 
-OutlineEvent = Literal["documents.create", "documents.publish", "documents.update", "documents.delete"]
-BookStackEvent = Literal["page_create", "page_update", "page_delete"]
+OutlineEvent = Literal["documents.create", "documents.publish", "documents.update", "documents.move",
+                       "documents.delete", "documents.permanent_delete", "documents.archive", "documents.restore",
+                       "documents.unarchive"]
+"""Every event the Outline host reads (outline.host.ACTIONS; a test keeps the two the same)."""
+BookStackEvent = Literal["page_create", "page_update", "page_restore", "page_move", "page_delete",
+                         "recycle_bin_restore"]
+"""Every event the BookStack host reads (bookstack.host.ACTIONS; a test keeps the two the same)."""
 
 
 class OutlineWebhook(_Part):

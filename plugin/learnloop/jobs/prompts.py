@@ -64,7 +64,7 @@ def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberPro
     return profiles
 
 
-def _statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:
+def statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:
     ids = list(user_ids)
     if client is None or not ids:
         return {}
@@ -120,7 +120,7 @@ def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None
             due = read_due(uow, now, DISPATCH_BATCH)
         if not due:
             break
-        presence = _statuses(client, sorted({d.user_id for d in due}))
+        presence = statuses(client, sorted({d.user_id for d in due}))
         decided = decide(due, now, presence)
         with writing(gate), chat.uow() as uow:
             done = apply_decisions(uow, decided, now)

@@ -1,5 +1,5 @@
-"""Wiki work in the worker: read pages a delivery named, poll wikis that cannot push, post gathered
-announcements, and publish reflections to a community's learning log."""
+"""Wiki work in the worker: read pages a delivery named, poll wikis that cannot push, and publish reflections
+to a community's learning log."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from learnloop.config import WikiConfig
+from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.outbox import Handler, Message
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import page_announcement_post
@@ -16,8 +17,6 @@ from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
-POLL_STATUS = "wiki-poll:"
-"""Cursor rows `wiki-poll:<name>` say how each wiki's last poll went (for `learnloop doctor`)."""
 
 
 def publication_marker(reflection_id: int) -> str:
@@ -25,7 +24,15 @@ def publication_marker(reflection_id: int) -> str:
     return f"learnloop-reflection-{reflection_id}"
 
 
+def announcer(chat: Chat) -> wiki_ingest.AnnouncementPost:
+    """How page announcements look in Mattermost, with this service's rating buttons."""
+    return lambda announcement: page_announcement_post(announcement, public_url=chat.settings.public_url_text,
+                                                       key=chat.signing_key)
+
+
 def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
+    announce = announcer(chat)
+
     def host_for(wiki: WikiConfig) -> WikiHost:
         return hosts[wiki.kind]
 
@@ -37,7 +44,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         recorded = 0
         for event in events:
             with chat.uow() as uow:
-                recorded += not wiki_ingest.ingest(uow, chat.settings, event, chat.clock()).duplicate
+                recorded += not wiki_ingest.ingest(uow, chat.settings, event, chat.clock(), announce).duplicate
         return {"events": len(events), "recorded": recorded}
 
     def publish(message: Message) -> dict[str, Any]:
@@ -87,19 +94,12 @@ def poll_wiki(chat: Chat, wiki: WikiConfig, host: WikiHost) -> int:
             uow.commit()
         return 0
     recorded = 0
+    announce = announcer(chat)
     with chat.uow() as uow:
         for event in events:
-            recorded += not wiki_ingest.ingest(uow, chat.settings, event, now).duplicate
+            recorded += not wiki_ingest.ingest(uow, chat.settings, event, now, announce).duplicate
         if new_position is not None and new_position != position:
             wiki_ingest.move_cursor(uow, wiki.name, new_position, now)
         uow.cursors.move(POLL_STATUS + wiki.name, "ok", now)
         uow.commit()
     return recorded
-
-
-def announce_due(chat: Chat) -> int:
-    def build(announcement: wiki_ingest.PageAnnouncement) -> dict[str, Any]:
-        return page_announcement_post(announcement, public_url=chat.settings.public_url_text, key=chat.signing_key)
-
-    with chat.uow() as uow:
-        return wiki_ingest.queue_due_announcements(uow, chat.clock(), build)

@@ -16,7 +16,9 @@ from types import FrameType
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from learnloop.bootstrap import Runtime
+from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS
 from learnloop.jobs import wiki as wiki_jobs
+from learnloop.jobs.network import run_network_pass
 from learnloop.jobs.outbox import CallGate, Courier, DeliveryReport, Handler, worker_id
 from learnloop.jobs.prompts import run_prompt_pass, writing
 from learnloop.mattermost import delivery as mattermost_delivery
@@ -35,10 +37,8 @@ WIKI_POLL_SECONDS = 60.0
 ROLLUP_SECONDS = 60.0
 PROMPT_INTERVAL_SECONDS = 30.0
 CHECKPOINT_SECONDS = 1.0
-HEARTBEAT_SECONDS = 30.0
 RETENTION_SECONDS = 3600.0
-HEARTBEAT = "worker-heartbeat"
-"""The cursor row every worker touches while it runs (`learnloop doctor` reads how recent it is)."""
+NETWORK_SECONDS = 120.0
 
 
 class Worker:
@@ -86,10 +86,8 @@ class Worker:
             with self._locked(f"wiki-poll-{wiki.name}") as mine:
                 if mine:
                     recorded += wiki_jobs.poll_wiki(self.runtime, wiki, self.hosts[wiki.kind])
-        with self._locked("announcements") as mine:
-            queued = wiki_jobs.announce_due(self.runtime) if mine else 0
-        if recorded or queued:
-            log.info("wikis: %s changes recorded, %s announcements queued", recorded, queued)
+        if recorded:
+            log.info("wikis: %s changes recorded", recorded)
 
     def run_rollups(self) -> int:
         """Fold new events, then bring the release blocks and stored scores up to date where no event did."""
@@ -104,6 +102,14 @@ class Worker:
         if folded:
             log.info("rollups: %s events folded", folded)
         return folded
+
+    def run_network(self) -> None:
+        with self._locked("network") as mine:
+            if not mine:
+                return
+            report = run_network_pass(self.runtime, self.gate)
+        if report.folded or report.sent:
+            log.info("network: %s", report)
 
     def run_retention(self) -> None:
         with self._locked("retention") as mine:
@@ -132,6 +138,7 @@ class Worker:
         self.run_prompts()
         self.run_wikis()
         self.run_rollups()
+        self.run_network()
         self.run_retention()
         report = self.deliver_outbox()
         self.checkpoint()
@@ -141,7 +148,8 @@ class Worker:
         scheduler = BlockingScheduler(timezone="UTC")
         now = self.runtime.clock()
         jobs = [(self.deliver_outbox, OUTBOX_INTERVAL_SECONDS, None), (self.run_wikis, WIKI_POLL_SECONDS, now),
-                (self.run_rollups, ROLLUP_SECONDS, now), (self.run_prompts, PROMPT_INTERVAL_SECONDS, now),
+                (self.run_rollups, ROLLUP_SECONDS, now), (self.run_network, NETWORK_SECONDS, now),
+                (self.run_prompts, PROMPT_INTERVAL_SECONDS, now),
                 (self.heartbeat, HEARTBEAT_SECONDS, now), (self.run_retention, RETENTION_SECONDS, now)]
         if self.runtime.engine.dialect.name == "sqlite":
             jobs.append((self.checkpoint, CHECKPOINT_SECONDS, None))

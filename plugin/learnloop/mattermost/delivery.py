@@ -22,7 +22,15 @@ from learnloop.mattermost.context import Chat
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
 from learnloop.mattermost.replies import allowed_response_url
 from learnloop.services.chat import record_reply
-from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, SEND_DM, SEND_NUDGE, SEND_PROMPT
+from learnloop.services.outbox_kinds import (
+    CLASSIFY_POST,
+    CREATE_POST,
+    RESPOND,
+    SEND_DM,
+    SEND_NUDGE,
+    SEND_PROMPT,
+    UPDATE_POST,
+)
 from learnloop.services.prompts.delivered import (
     PromptView,
     SentPrompt,
@@ -94,6 +102,21 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
                             props=payload.get("props"), root_id=payload.get("root_id") or None)
         return {"post_id": post_id}
 
+    def update_post(message: Message) -> dict[str, Any]:
+        """Bring a post learnloop made up to date (a page announcement after later edits): once the first post
+        is out, patch it; the same patch twice changes nothing."""
+        key = str(message.payload["post_key"])
+        with chat.reader() as uow:
+            first = uow.outbox.by_key(key)
+            state = (first.status, dict(first.result or {})) if first is not None else None
+        if state is None or state[0] == "failed":
+            return {"skipped": "the first post was never made"}
+        if state[0] != "sent" or not state[1].get("post_id"):
+            raise MattermostError("the first post is not out yet", status_code=None, call="PUT /posts/{id}/patch")
+        props = {**message.payload["props"], OUTBOX_PROP: post_marker(key)}
+        client.patch_post(str(state[1]["post_id"]), props=props)
+        return {"post_id": state[1]["post_id"]}
+
     def respond(message: Message) -> None:
         url = str(message.payload.get("response_url") or "")
         if not allowed_response_url(chat.settings, url):
@@ -118,7 +141,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
 
     def send_dm(message: Message) -> dict[str, Any]:
         channel_id = dm_channel(chat, client, message.payload["user_id"])
-        return {"post_id": post_once(client, message, channel_id, message.payload["message"])}
+        return {"post_id": post_once(client, message, channel_id, message.payload["message"],
+                                     props=message.payload.get("props"))}
 
     def send_nudge(message: Message) -> dict[str, Any]:
         with chat.reader() as uow:
@@ -167,7 +191,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         mark_undelivered(uow, [(int(payload["delivery_id"]), error) for payload, error in failed], now)
 
     return {
-        CREATE_POST: create_post, RESPOND: respond, CLASSIFY_POST: classify_post, SEND_DM: send_dm,
+        CREATE_POST: create_post, UPDATE_POST: update_post, RESPOND: respond, CLASSIFY_POST: classify_post, SEND_DM: send_dm,
         SEND_NUDGE: send_nudge,
         SEND_PROMPT: BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts),
     }

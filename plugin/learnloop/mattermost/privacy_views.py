@@ -75,7 +75,8 @@ def erase_dialog(state: str) -> dict[str, Any]:
 
 def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
     with chat.uow() as uow:
-        erased = personal_data.erase(uow, submission.user_id, state.get("username") or None, chat.clock())
+        erased = personal_data.erase(uow, submission.user_id, state.get("username") or None, chat.clock(),
+                                      chat.signing_key)
     if erased.nothing:
         text = "learnloop had nothing stored about you; nothing was erased."
     else:

@@ -20,14 +20,16 @@ from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog
 from learnloop.mattermost.messages import RATE_ACTION, content_attachment, ephemeral, rating_confirmation
+from learnloop.mattermost.network_messages import thank_attachment, thank_button
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import links
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
+from learnloop.services.network import recognition
 from learnloop.services.outbox_kinds import CREATE_POST
-from learnloop.services.rating import Rater, UnknownItem, rate_item, rate_url
+from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
 
 RATE_USAGE = "rate <url> <1-5> [comment]"
 RATE_DIALOG = "rate"
@@ -65,9 +67,14 @@ def rate_command(invocation: Invocation) -> Reply:
         rater = _rater(request.user_id, request.channel_id, request.team_id, request.channel_name)
         with chat.uow() as uow:
             outcome = rate_url(uow, chat.settings, rater, raw_url, stars, comment, chat.clock())
+            thanks = recognition.thankable(uow, outcome.item_id, request.user_id)
+    except RetiredItem as exc:
+        return ephemeral(f"Could not rate that: {exc}.")
     except (InvalidUrl, InvalidRating) as exc:
         return ephemeral(f"Could not rate that: {exc}.\nUsage: `{invocation.trigger} {RATE_USAGE}`")
-    return ephemeral(rating_confirmation(outcome, chat.settings.min_group_size))
+    extra = {"attachments": [thank_attachment(outcome.item_id, chat.settings.public_url_text, chat.signing_key)]} \
+        if thanks else {}
+    return ephemeral(rating_confirmation(outcome, chat.settings.min_group_size), **extra)
 
 
 def share_command(invocation: Invocation) -> Reply:
@@ -98,6 +105,7 @@ def share_command(invocation: Invocation) -> Reply:
         text = f"Shared by @{request.user_name}" + (f": {note}" if note else "")
         attachment = content_attachment(item_id=item.id, url=item.url, title=item.title, text=text,
                                         public_url=chat.settings.public_url_text, key=chat.signing_key)
+        attachment["actions"].append(thank_button(item.id, chat.settings.public_url_text, chat.signing_key))
         uow.outbox.enqueue(
             CREATE_POST,
             {"channel_id": request.channel_id, "message": "", "root_id": request.root_id or None,
@@ -158,8 +166,11 @@ def handle_rate_dialog(chat: Chat, submission: DialogSubmission, state: dict[str
         return {"errors": errors}
     rater = _rater(submission.user_id, submission.channel_id, str(state.get("team_id") or ""),
                    str(state.get("channel_name") or ""))
-    with chat.uow() as uow:
-        outcome = rate_url(uow, chat.settings, rater, url, stars, comment, chat.clock())
+    try:
+        with chat.uow() as uow:
+            outcome = rate_url(uow, chat.settings, rater, url, stars, comment, chat.clock())
+    except RetiredItem as exc:
+        return {"errors": {"url": str(exc)}}
     respond_later(chat, str(state.get("response_url") or ""),
                   rating_confirmation(outcome, chat.settings.min_group_size), key=f"rated:{outcome.item_id}")
     return None
@@ -172,6 +183,8 @@ def handle_rate_button(chat: Chat, action: ActionRequest, context: dict[str, Any
         with chat.uow() as uow:
             outcome = rate_item(uow, chat.settings, rater, int(context["item_id"]), context["stars"], None,
                                 chat.clock())
+    except RetiredItem:
+        return {"ephemeral_text": "This page was deleted from its wiki, so it can no longer be rated."}
     except UnknownItem:
         return {"ephemeral_text": "This item is no longer in learnloop, so it cannot be rated."}
     except (InvalidRating, KeyError, TypeError, ValueError):

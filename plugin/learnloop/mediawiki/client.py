@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,7 +32,10 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 30.0
 USER_AGENT = f"learnloop/{__version__} (MediaWiki Action API client; +https://github.com/learnloop)"
 RC_PROPS = "title|ids|sizes|flags|user|comment|timestamp|loginfo"
-RC_TYPES = "new|edit"
+RC_TYPES = "new|edit|log"
+PAGE_LOGS = frozenset({("move", "move"), ("move", "move_redir"), ("delete", "delete"), ("delete", "restore")})
+"""The log entries that are a page's life (`logtype`, `logaction`): moved (over a redirect too), deleted,
+undeleted. Others (protections, uploads, new accounts, revision deletions, ...) are not read."""
 RC_PAGE_SIZE = 500
 MAX_PAGES = 200
 """Upper bound on continuation requests of one listing, so a misbehaving wiki cannot loop us forever."""
@@ -66,16 +69,17 @@ def script_path_for(wiki: WikiConfig) -> str:
 
 def parse_timestamp(value: str) -> datetime:
     """MediaWiki's ISO 8601 timestamps (`2026-11-02T09:00:00Z`) as aware UTC datetimes."""
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def format_timestamp(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
 class RecentChange:
-    """One `list=recentchanges` entry of type new or edit."""
+    """One `list=recentchanges` entry: of type new or edit, or a log entry of `PAGE_LOGS` (`title` and
+    `pageid` are then the page the log names: a moved page under its old title, a deleted or restored one)."""
 
     rcid: int
     type: str
@@ -91,6 +95,14 @@ class RecentChange:
     bot: bool = False
     old_size: int | None = None
     new_size: int | None = None
+    log_type: str | None = None
+    log_action: str | None = None
+    target_title: str | None = None
+    """Where a move took the page (`logparams.target_title`)."""
+
+    @property
+    def log(self) -> tuple[str, str] | None:
+        return (self.log_type, self.log_action) if self.type == "log" and self.log_type and self.log_action else None
 
 
 @dataclass(frozen=True)
@@ -105,7 +117,17 @@ class PageInfo:
     missing: bool
 
 
+def _is_page_change(entry: Mapping[str, Any]) -> bool:
+    if entry.get("type") in ("new", "edit"):
+        return True
+    # A log entry whose action an admin suppressed names no page to this account: nothing to follow.
+    return (entry.get("type") == "log" and (entry.get("logtype"), entry.get("logaction")) in PAGE_LOGS
+            and not entry.get("actionhidden") and "title" in entry)
+
+
 def _change(entry: Mapping[str, Any]) -> RecentChange:
+    params = entry.get("logparams") if isinstance(entry.get("logparams"), Mapping) else {}
+    target = params.get("target_title")
     return RecentChange(
         rcid=int(entry["rcid"]), type=str(entry["type"]), ns=int(entry.get("ns", 0)), title=str(entry["title"]),
         pageid=int(entry.get("pageid") or 0), revid=int(entry.get("revid") or 0),
@@ -114,6 +136,8 @@ def _change(entry: Mapping[str, Any]) -> RecentChange:
         comment=None if entry.get("commenthidden") else (entry.get("comment") or None),
         timestamp=parse_timestamp(entry["timestamp"]), minor=bool(entry.get("minor")), bot=bool(entry.get("bot")),
         old_size=entry.get("oldlen"), new_size=entry.get("newlen"),
+        log_type=entry.get("logtype"), log_action=entry.get("logaction"),
+        target_title=target if isinstance(target, str) and target else None,
     )
 
 
@@ -377,7 +401,8 @@ class MediaWikiClient:
 
     def recent_changes(self, after_rcid: int, limit: int, *, start: datetime | None = None,
                        end: datetime | None = None) -> list[RecentChange]:
-        """Page creations and edits with rcid > `after_rcid`, oldest first, at most `limit`.
+        """Page creations, edits, moves, deletions and undeletions with rcid > `after_rcid`, oldest first, at
+        most `limit`.
 
         `start`/`end` bound the timestamps read (inclusive), so a poll does not re-read the whole
         recent-changes table: the API can only start a listing at a timestamp, not at an rcid.
@@ -391,7 +416,7 @@ class MediaWikiClient:
         found: dict[int, RecentChange] = {}
         for body in self._query_pages(params):
             for entry in body.get("query", {}).get("recentchanges", []):
-                if int(entry.get("rcid", 0)) > after_rcid and entry.get("type") in ("new", "edit"):
+                if int(entry.get("rcid", 0)) > after_rcid and _is_page_change(entry):
                     change = _change(entry)
                     found[change.rcid] = change
             if len(found) >= limit:

@@ -1,7 +1,8 @@
 """MediaWiki as a learnloop wiki host: polling recent changes, an optional signed push, publishing.
 
 MediaWiki core has no webhooks, so **polling is the ingestion path**: `poll` reads
-`list=recentchanges` (page creations and edits) from where the last poll stopped. The position
+`list=recentchanges` (page creations and edits, and the log entries of a page's life: moves,
+deletions, undeletions) from where the last poll stopped. The position
 the worker stores is `"<rcid>@<timestamp>"`: the rcid of the newest change read and its
 timestamp. The API can only start a listing at a timestamp, so a poll reads from that
 timestamp minus `REWIND` (a change's timestamp is taken when its save starts, so a slow save
@@ -24,7 +25,12 @@ idempotent by event id, so it is recorded once. A push that cannot be matched (c
 change already gone) yields nothing; the next poll still sees the change. The push never moves
 the poll position.
 
-Pages deleted since the change are skipped: there is nothing left to announce or rate.
+Each change is mapped with the page as it is now (read by page id): its title, URL and categories.
+Creations and edits of pages deleted since are skipped: there is nothing left to announce or rate
+(the deletion that follows in the log retires the page). A move (`move/move`, `move/move_redir`)
+becomes a `moved` event at the page's current URL, with the URL of its old title as `old_url`; a
+deletion (`delete/delete`) a `deleted` event at the URL of the title it had; an undeletion
+(`delete/restore`) a `restored` event, unless the page is gone again.
 """
 
 from __future__ import annotations
@@ -35,11 +41,11 @@ import logging
 import re
 import threading
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from learnloop.config import WikiConfig
-from learnloop.domain.wiki_events import WikiEvent
+from learnloop.domain.wiki_events import PageAction, WikiEvent
 from learnloop.mediawiki.client import (
     MediaWikiClient,
     PageInfo,
@@ -158,14 +164,59 @@ def canonical_categories(categories: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(spaces)
 
 
-def event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo) -> WikiEvent:
+LOG_ACTIONS: dict[tuple[str, str], PageAction] = {
+    ("move", "move"): "moved", ("move", "move_redir"): "moved", ("delete", "delete"): "deleted",
+    ("delete", "restore"): "restored"}
+"""Page-life log entries (client.PAGE_LOGS) as WikiEvent actions."""
+
+
+def event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo, *, action: PageAction | None = None,
+              old_url: str | None = None) -> WikiEvent:
+    """The change as a WikiEvent, with the page as it is now."""
     spaces = (*canonical_categories(page.categories), f"Namespace:{page.ns}")
     return WikiEvent(
-        wiki=wiki.name, event_id=f"rc:{change.rcid}", action="created" if change.type == "new" else "updated",
+        wiki=wiki.name, event_id=f"rc:{change.rcid}",
+        action=action or ("created" if change.type == "new" else "updated"),
         page_id=str(change.pageid), title=page.title or change.title, url=page.url or "", spaces=spaces,
         author=change.user, summary=change.comment, occurred_at=change.timestamp, minor=change.minor,
-        old_size=change.old_size, new_size=change.new_size,
+        old_size=None if action else change.old_size, new_size=None if action else change.new_size, bot=change.bot,
+        old_url=old_url,
     )
+
+
+def titles_named(change: RecentChange) -> tuple[str, ...]:
+    """The titles a log entry needs URLs for: the title it names (a moved page's old one), and a move's target."""
+    if change.log is None:
+        return ()
+    return (change.title, change.target_title) if change.target_title else (change.title,)
+
+
+def log_event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo | None,
+                  by_title: Mapping[str, PageInfo]) -> WikiEvent | None:
+    """A page-life log entry as a WikiEvent; None when there is nothing to follow."""
+    action = LOG_ACTIONS.get(change.log) if change.log else None
+    if action is None:
+        return None
+    old_url = _url_of(by_title, change.title) if action == "moved" else None
+    live = page is not None and not page.missing and bool(page.url)
+    if live and action != "deleted":
+        assert page is not None
+        return event_for(wiki, change, page, action=action, old_url=old_url)
+    if action == "restored":
+        return None  # restored, then deleted again: the later deletion says so
+    # Deleted (or moved, and deleted since): where the page was is all the wiki can still say.
+    title = change.target_title if action == "moved" and change.target_title else change.title
+    return WikiEvent(
+        wiki=wiki.name, event_id=f"rc:{change.rcid}", action=action,
+        page_id=str(change.pageid) if change.pageid else "", title=title, url=_url_of(by_title, title) or "",
+        spaces=(), author=change.user, summary=change.comment, occurred_at=change.timestamp, bot=change.bot,
+        old_url=old_url)
+
+
+def _url_of(by_title: Mapping[str, PageInfo], title: str) -> str | None:
+    """The canonical URL of a title (MediaWiki gives one for missing pages too)."""
+    page = by_title.get(title)
+    return page.url if page is not None else None
 
 
 # ---------------------------------------------------------------------------- publishing text
@@ -242,7 +293,7 @@ class MediaWikiHost:
         if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
             raise BadDelivery("'timestamp' must be unix seconds")
         try:
-            sent_at = datetime.fromtimestamp(stamp, timezone.utc)
+            sent_at = datetime.fromtimestamp(stamp, UTC)
         except (OverflowError, OSError, ValueError):
             raise BadDelivery("'timestamp' is out of range") from None
         if abs(now - sent_at) > MAX_CLOCK_SKEW:
@@ -261,7 +312,7 @@ class MediaWikiHost:
             return []
         around = now
         if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):
-            around = datetime.fromtimestamp(stamp, timezone.utc)
+            around = datetime.fromtimestamp(stamp, UTC)
         client = self.client(wiki)
         changes = client.recent_changes(rc_id - 1, POLL_LIMIT, start=around - PUSH_WINDOW_BEFORE,
                                         end=around + PUSH_WINDOW_AFTER)
@@ -285,15 +336,21 @@ class MediaWikiHost:
         return self.events(wiki, changes, client), encode_position(last.rcid, last.timestamp)
 
     def events(self, wiki: WikiConfig, changes: list[RecentChange], client: MediaWikiClient) -> list[WikiEvent]:
-        """WikiEvents for the changes, with each page's current title, URL and categories."""
+        """WikiEvents for the changes, with each page's current title, URL and categories (and, for log entries,
+        the URLs of the titles they name)."""
         pageids = sorted({change.pageid for change in changes if change.pageid})
         pages = {page.pageid: page for page in client.pages(pageids=pageids)} if pageids else {}
+        titles = sorted({title for change in changes for title in titles_named(change)})
+        by_title = {page.title: page for page in client.pages(titles=titles)} if titles else {}
         events = []
         for change in changes:
             page = pages.get(change.pageid)
-            if page is None or page.missing or not page.url:
-                continue
-            events.append(event_for(wiki, change, page))
+            if change.log is not None:
+                event = log_event_for(wiki, change, page, by_title)
+                if event is not None:
+                    events.append(event)
+            elif page is not None and not page.missing and page.url:
+                events.append(event_for(wiki, change, page))
         return events
 
     def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:

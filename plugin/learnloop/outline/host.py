@@ -11,7 +11,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from learnloop.config import WikiConfig
@@ -24,15 +24,22 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "Outline-Signature"
 MAX_SKEW_MS = 5 * 60 * 1000
 
-# The document events learnloop needs; every other event Outline sends (documents.move, .archive,
-# .title_change, revisions.create, comments.*, users.*, ...) is answered 200 and ignored.
-# documents.update.delayed/.debounced exist in Outline but its webhook sender never delivers them.
+# The document events learnloop needs; every other event Outline sends (.title_change, .unpublish,
+# revisions.create, comments.*, users.*, ...) is answered 200 and ignored. A title change also comes as
+# documents.update, which moves the page's item to its new URL. documents.update.delayed/.debounced exist
+# in Outline but its webhook sender never delivers them.
 ACTIONS: dict[str, PageAction] = {
     "documents.create": "created",
     "documents.publish": "created",
     "documents.update": "updated",
-    "documents.delete": "deleted",
+    "documents.move": "moved",  # to another collection or parent: the URL stays, the space may change
+    "documents.delete": "deleted",  # to the trash
+    "documents.permanent_delete": "deleted",  # emptied from the trash (the model is null)
+    "documents.archive": "deleted",  # out of its collection, read-only: retired like a deleted page
+    "documents.restore": "restored",  # from the trash
+    "documents.unarchive": "restored",
 }
+GONE_ACTIONS = frozenset({"deleted"})
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -70,21 +77,25 @@ class OutlineHost:
     # worker
 
     def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
-        """Re-read the document at the configured wiki; the delivery's own fields (its url above all) are not used."""
+        """Re-read the document at the configured wiki; the delivery's own fields (its url above all) are not used.
+
+        A document in the trash or the archive is gone: its deletion (or archiving) is recorded, any other
+        event of it is not (the page would come back). A deletion of a document Outline no longer shows at all
+        (emptied from the trash) is recorded by its id alone: it retires the page learnloop knows by that id."""
         document_id, action = str(job["document_id"]), job["action"]
         client = OutlineClient.for_wiki(wiki)
         try:
             document = client.document_info(document_id)
         except OutlineError as exc:
-            if exc.not_found:
-                log.info("wiki %s: document %s is gone, nothing to record", wiki.name, document_id)
-                return []
-            raise
-        if action == "deleted":
-            if not document.get("deletedAt"):
-                return []  # restored since
-        elif document.get("deletedAt") or not document.get("publishedAt"):
-            return []  # deleted since, or still a draft nobody else can read
+            if not exc.not_found:
+                raise
+            log.info("wiki %s: document %s is gone", wiki.name, document_id)
+            return [_gone(wiki, job, document_id, now)] if action in GONE_ACTIONS else []
+        gone = _gone_since(document)
+        if (action in GONE_ACTIONS) != (gone is not None):
+            return []  # restored since a deletion, or deleted since any other change
+        if action not in GONE_ACTIONS and not document.get("publishedAt"):
+            return []  # still a draft nobody else can read
         path = document.get("url")
         if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
             raise WikiError(f"Outline documents.info: document {document_id} has no relative url", retryable=False)
@@ -93,7 +104,6 @@ class OutlineHost:
         if isinstance(collection_id, str) and collection_id:
             spaces = (collection_id, *_collection_name(client, collection_id))
         author = job.get("actor") or _actor(document, action)
-        stamp = document.get("deletedAt") if action == "deleted" else document.get("updatedAt")
         title = document.get("title")
         return [WikiEvent(
             wiki=wiki.name,
@@ -106,7 +116,7 @@ class OutlineHost:
             spaces=spaces,
             author=author,
             summary=None,
-            occurred_at=_timestamp(stamp) or now,
+            occurred_at=_timestamp(gone or document.get("updatedAt")) or now,
         )]
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
@@ -171,6 +181,22 @@ def _parse(body: bytes) -> dict[str, Any]:
     return delivery
 
 
+def _gone_since(document: Mapping[str, Any]) -> str | None:
+    """When the document went to the trash or the archive; None while it is in its collection."""
+    for key in ("deletedAt", "archivedAt"):
+        value = document.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _gone(wiki: WikiConfig, job: Mapping[str, Any], document_id: str, now: datetime) -> WikiEvent:
+    actor = job.get("actor")
+    return WikiEvent(wiki=wiki.name, event_id=str(job["event_id"]), action="deleted", page_id=document_id, title="",
+                     url="", spaces=(), author=actor if isinstance(actor, str) and actor else None, summary=None,
+                     occurred_at=now)
+
+
 def _actor(model: Mapping[str, Any], action: str) -> str | None:
     """Who made the change: the last editor, or the creator of a new page."""
     order = ("createdBy", "updatedBy") if action == "created" else ("updatedBy", "createdBy")
@@ -188,7 +214,7 @@ def _timestamp(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _collection_name(client: OutlineClient, collection_id: str) -> tuple[str, ...]:

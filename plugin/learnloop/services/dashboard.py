@@ -21,8 +21,14 @@ from learnloop.domain.disclosure import (
     withheld,
 )
 from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPLE, Stage, maturity
-from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, REFLECTION_PARTS, week_of, \
-    weeks_between
+from learnloop.domain.measures import (
+    DISTINCT_THINGS,
+    OPEN_METRICS,
+    PEOPLE_METRICS,
+    REFLECTION_PARTS,
+    week_of,
+    weeks_between,
+)
 from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
 from learnloop.services.rollups import CURSOR
 from learnloop.storage.dashboard_reads import DashboardReads
@@ -38,6 +44,9 @@ SHOWN_METRICS = (
     "prompts_answered",
 )
 SPLIT = {"private": "reflections.private", "shared": "reflections.community", "published": "reflections.wiki"}
+HEADLINES = ("ratings", "links_shared", "replies", "reflections", "prompts_answered")
+FLAT = 0.05
+"""A change of at most 5% either way is "about the same"."""
 REFLECTION_TITLE = "A shared reflection"
 """How a shared reflection is named wherever it is listed: never by its author."""
 
@@ -68,6 +77,12 @@ class Period:
         """The weeks from `start`'s to `end`'s."""
         return cls(week_of(start), week_of(end))
 
+    @property
+    def before(self) -> Period:
+        """The period of the same length just before this one."""
+        length = timedelta(weeks=len(self.weeks))
+        return Period(self.first - length, self.last - length)
+
 
 @dataclass(frozen=True)
 class TopItem:
@@ -76,6 +91,7 @@ class TopItem:
     kind: str
     score: float
     ratings: int
+    item_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,17 @@ class FeedbackGroup:
     title: str
     url: str
     comments: list[Comment]
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A headline figure and how it compares with the previous period of the same length."""
+
+    measure: str
+    figure: Figure
+    change: str
+    """"up", "down", "flat" or "" (no comparison: either period is not released)."""
+    previous: Figure
 
 
 @dataclass(frozen=True)
@@ -119,7 +146,10 @@ class Dashboard:
     reflection_split: dict[str, Figure]
     stage: Stage
     top: list[TopItem] = field(default_factory=list)
+    early: list[TopItem] = field(default_factory=list)
+    """Items rated, but by fewer than k people: listed by title only, in no order of merit."""
     feedback: list[FeedbackGroup] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
 
     @property
     def anything_released(self) -> bool:
@@ -184,6 +214,49 @@ def _share(totals: dict[str, Figure], open_weekly: dict[str, dict[date, int]], k
                                                                           complete), k)
 
 
+def change(now: Figure, before: Figure) -> str:
+    """How a released figure compares with the same figure over the period before (both released)."""
+    if now.withheld or before.withheld or now.value is None or before.value is None:
+        return ""
+    if before.value == 0:
+        return "up" if now.value > 0 else "flat"
+    ratio_ = now.value / before.value
+    return "flat" if abs(ratio_ - 1) <= FLAT else "up" if ratio_ > 1 else "down"
+
+
+def headlines(uow: UnitOfWork, community_id: int, period: Period, k: int, totals: dict[str, Figure]) -> list[Headline]:
+    """The headline figures, each against the period of the same length before (a difference of two released
+    figures is itself a sum of whole blocks, so it says nothing about fewer than k people)."""
+    blocks = uow.dashboards.blocks(community_id, list(HEADLINES))
+    before = period.before
+    found = []
+    for measure in HEADLINES:
+        previous = over_period(blocks[measure], before.first, before.last, k)
+        found.append(Headline(measure, totals[measure], change(totals[measure], previous), previous))
+    return found
+
+
+def _totals(reads: DashboardReads, community_id: int, period: Period, k: int,
+            blocks: dict[str, list[Block]], open_weekly: dict[str, dict[date, int]]) -> dict[str, Figure]:
+    totals: dict[str, Figure] = {}
+    for metric in sorted(PEOPLE_METRICS):
+        totals[metric] = over_period(blocks[metric], period.first, period.last, k)
+    for metric in sorted(OPEN_METRICS):
+        totals[metric] = _open_total(open_weekly.get(metric, {}), period.first, period.last, k)
+    for thing, behind in DISTINCT_THINGS.items():
+        totals[thing] = _distinct(reads, community_id, thing, totals[behind], k)
+    return totals
+
+
+def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
+    """Where the community stands over the period, from released figures only."""
+    check_min_group(k)
+    reads = uow.dashboards
+    blocks = reads.blocks(community_id, sorted(PEOPLE_METRICS))
+    open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
+    return maturity(_totals(reads, community_id, period, k, blocks, open_weekly), len(period.weeks))
+
+
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False) -> Dashboard:
     check_min_group(k)
     reads = uow.dashboards
@@ -191,19 +264,15 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
     blocks = reads.blocks(community_id, [*people_metrics, *REFLECTION_PARTS])
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     weeks = period.weeks
-    totals: dict[str, Figure] = {}
+    totals = _totals(reads, community_id, period, k, blocks, open_weekly)
     weekly: dict[str, dict[date, Figure]] = {}
     rows: dict[str, list[BlockRow]] = {}
     for metric in people_metrics:
-        totals[metric] = over_period(blocks[metric], period.first, period.last, k)
         weekly[metric] = _weekly(blocks[metric], weeks, k)
         rows[metric] = _rows(blocks[metric], period, k)
     for metric in sorted(OPEN_METRICS):
         values = open_weekly.get(metric, {})
-        totals[metric] = _open_total(values, period.first, period.last, k)
         weekly[metric] = {week: open_figure(values.get(week, 0), week, week, k) for week in weeks}
-    for thing, behind in DISTINCT_THINGS.items():
-        totals[thing] = _distinct(reads, community_id, thing, totals[behind], k)
     weekly_share = {}
     for week in weeks:
         week_totals = {m: weekly[m][week] for m in weekly}
@@ -215,8 +284,9 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         from_each_other=_share(totals, open_weekly, k), weekly_from_each_other=weekly_share,
         response_rate=ratio(totals["prompts_answered"], totals["prompts_sent"], k),
         reflection_split=split, stage=maturity(totals, len(weeks)),
-        top=top_content(uow, community_id, k),
+        top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
         feedback=feedback_groups(uow, community_id) if with_feedback else [],
+        headlines=headlines(uow, community_id, period, k, totals),
     )
 
 
@@ -242,8 +312,10 @@ def _from_stored_scores(uow: UnitOfWork, reads: DashboardReads, community_id: in
     recent = uow.events.unfolded_rated_items(int(uow.cursors.get(CURSOR) or 0), UNFOLDED_RATINGS + 1)
     if len(recent) > UNFOLDED_RATINGS:
         return None
-    unfolded = {item for item, community in recent if community == community_id and item is not None}
-    found = _scored(reads.rated_items(unfolded, k), prior)
+    # Whatever channel the rating came from (the wiki widget rates from none); rated_items keeps those that
+    # belong to this community now (a page may have moved since its score was stored).
+    unfolded = {item for item, _ in recent if item is not None}
+    found = _scored(reads.rated_items(community_id, unfolded, k), prior)
     drift = score_drift(prior.weight, basis_mean, prior.mean)
     offset, chunk = 0, TOP_CONTENT * 2
     while True:
@@ -269,8 +341,27 @@ def top_content(uow: UnitOfWork, community_id: int, k: int) -> list[TopItem]:
     ranked = _from_stored_scores(uow, reads, community_id, prior, basis_mean, k) if basis_mean is not None else None
     if ranked is None:
         ranked = _rank(_scored(reads.all_rated(community_id, k), prior))[:TOP_CONTENT]
+    return _top_items(reads, ranked)
+
+
+def _top_items(reads: DashboardReads, ranked: list[Ranked]) -> list[TopItem]:
     details = reads.item_details([item for _, _, item in ranked])
-    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n) for s, n, i in ranked]
+    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n, i) for s, n, i in ranked]
+
+
+def ranked_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int, limit: int) -> list[TopItem]:
+    """These items, best first by the same small-sample-aware score as top content, among those at least k
+    people rated."""
+    community = uow.communities.get(community_id)
+    prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
+    rated = uow.dashboards.rated_items(community_id, item_ids, k)
+    return _top_items(uow.dashboards, _rank(_scored(rated, prior))[:limit])
+
+
+def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTENT) -> list[TopItem]:
+    """Items rated by fewer than k people so far: by title, with no score, count or order of merit."""
+    rows = uow.dashboards.few_raters(community_id, k, limit)
+    return [TopItem(title_of(title, url, kind), url, kind, 0.0, 0) for title, url, kind in rows]
 
 
 # ------------------------------------------------------------------------------ feedback

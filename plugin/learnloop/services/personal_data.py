@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from learnloop.domain.sealing import Unreadable, unseal
+from learnloop.services.network import co_ratings
 from learnloop.services.reflections import publish_key, share_key
 from learnloop.services.rollups import refresh_scores
 from learnloop.storage.personal_records import PersonalRecords
@@ -69,7 +70,8 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     if member is not None:
         settings = {"username": member.username, "timezone": member.timezone, "prompts_enabled": member.prompts_enabled,
                     "paused_until": member.paused_until, "time_of_day": member.time_of_day,
-                    "quiet_hours": member.quiet_hours, "nudges": member.nudges}
+                    "quiet_hours": member.quiet_hours, "nudges": member.nudges,
+                    "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition}
     return {
         "format": EXPORT_FORMAT, "user_id": user_id, "exported_at": now,
         "ratings": records.ratings(user_id), "comments_to_owners": records.feedback(user_id),
@@ -79,11 +81,12 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     }
 
 
-def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime) -> Erased:
+def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes) -> Erased:
     """Erase everything that names the person, in one transaction; a second erase finds nothing."""
     records = PersonalRecords(uow.session)
     reflections = records.reflections(user_id)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
+    co_ratings.forget_person(uow, key, user_id)
     removed, touched = records.take_back_ratings(user_id)
     counts = {"ratings": removed}
     refresh_scores(uow.rollups, touched, now)

@@ -18,6 +18,16 @@ class UnknownItem(LookupError):
     """The item a button or widget refers to no longer exists."""
 
 
+class RetiredItem(InvalidRating, UnknownItem):
+    """The page was deleted from its wiki, so it is not rated any more (its ratings stay, for when it is
+    restored). Both an InvalidRating and an UnknownItem, so every place that refuses either refuses this too;
+    the message says why."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(f"{url} was deleted from the wiki, so it can no longer be rated")
+        self.url = url
+
+
 @dataclass(frozen=True)
 class Rater:
     """Who is rating, and from which channel; the user id is asserted by Mattermost."""
@@ -50,7 +60,9 @@ def rate_url(
     text = clean_comment(comment)
     community_id = _rater_community(uow, settings, rater, now)
     item, _ = uow.items.ensure(url, kind=classify_url(url, settings), community_id=community_id,
-                               shared_by=rater.user_id, title=None, now=now)
+                               shared_by=None, title=None, now=now)
+    if item.retired_at is not None:
+        raise RetiredItem(item.url)
     return _record(uow, rater, community_id, item.id, value, text, now)
 
 
@@ -58,11 +70,15 @@ def rate_item(
     uow: UnitOfWork, settings: Settings, rater: Rater, item_id: int, stars: object, comment: str | None,
     now: datetime,
 ) -> RatingOutcome:
-    """Rate a known item (a button or the wiki widget names it by id). Raises UnknownItem/InvalidRating."""
+    """Rate a known item (a button or the wiki widget names it by id). Raises UnknownItem/InvalidRating, and
+    RetiredItem (both) for a page deleted from its wiki."""
     value = parse_stars(stars)
     text = clean_comment(comment)
-    if uow.items.ref(item_id) is None:
+    item = uow.items.ref(item_id)
+    if item is None:
         raise UnknownItem(f"item {item_id} does not exist")
+    if item.retired_at is not None:
+        raise RetiredItem(item.url)
     community_id = _rater_community(uow, settings, rater, now)
     return _record(uow, rater, community_id, item_id, value, text, now)
 
@@ -82,10 +98,15 @@ def _record(
 ) -> RatingOutcome:
     """The rating, the item's and its community's totals, the event and any feedback: one transaction.
 
-    Totals change with `SET n = n + delta` in SQL, so concurrent ratings never lose a count."""
+    Totals change with `SET n = n + delta` in SQL, so concurrent ratings never lose a count. A page retired
+    between the caller's check and this statement is refused here, and nothing is kept."""
     previous = uow.ratings.put(item_id, rater.user_id, stars, rater_community_id, now)
     stars_delta, count_delta = (stars, 1) if previous is None else (stars - previous, 0)
     item = uow.items.add_to_rating_totals(item_id, stars_delta, count_delta)
+    if item is None:
+        uow.rollback()
+        ref = uow.items.ref(item_id)
+        raise RetiredItem(ref.url if ref else f"item {item_id}")
     if item.community_id is not None:
         prior = community_prior(*uow.communities.add_to_rating_totals(item.community_id, stars_delta, count_delta))
     else:
@@ -115,6 +136,8 @@ class Standing:
     my_stars: int | None
     score: float
     ratings_count: int
+    retired: bool = False
+    """The page was deleted from its wiki: shown, but no longer rateable."""
     my_reason: str | None = None
 
 
@@ -129,7 +152,7 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
     return Standing(item.id, item.url, item.title, mine.stars if mine else None,
                     bayesian_average(item.stars_sum, item.ratings_count, prior), item.ratings_count,
-                    reason.reason if reason else None)
+                    retired=item.retired_at is not None, my_reason=reason.reason if reason else None)
 
 
 def give_reason(uow: UnitOfWork, user_id: str, url: str, reason: object, note: str | None, now: datetime) -> None:

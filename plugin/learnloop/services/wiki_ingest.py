@@ -1,17 +1,20 @@
-"""Wiki changes become content items, events, and (per the community's choice) one post per burst."""
+"""Wiki changes become content items, events, and (per the community's choice) a channel post: at once, then
+updated by the page's later changes within the burst window."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from learnloop.config import Settings
 from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
-from learnloop.domain.wiki_events import WikiEvent, should_announce
+from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
-from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
+from learnloop.storage.repositories import ItemRef
 from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -39,35 +42,137 @@ class PageAnnouncement:
     summaries: list[str]
 
 
-def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime) -> IngestResult:
-    """Record one wiki change once; the same event id delivered again changes nothing."""
-    try:
-        url = normalise_url(event.url)
-    except InvalidUrl:
+AnnouncementPost = Callable[[PageAnnouncement], dict[str, Any]]
+"""Builds a page announcement's channel post (the Mattermost layer owns the format)."""
+
+
+def announcement_key(announcement_id: int) -> str:
+    return f"announce:{announcement_id}"
+
+
+def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
+           announce: AnnouncementPost) -> IngestResult:
+    """Record one wiki change once; the same event id delivered again changes nothing. A change worth
+    announcing is posted at once; later changes to the page within the community's burst window update that
+    post instead of adding one. Bot edits and learnloop's own learning-log pages are never announced.
+
+    The page's item follows the page (`follow`): found by the wiki's page id, else by URL; moved, retired,
+    restored, and joined to the community its space now maps to."""
+    url = _normalised(event.url)
+    if url is None and event.action != "deleted":
         return IngestResult(duplicate=False, item_id=None, announced=False)
+    key = fit(f"wiki:{event.wiki}:{event.event_id}")
+    if uow.events.recorded(key):  # before anything changes: a poll ingests many events in one transaction
+        return IngestResult(duplicate=True, item_id=None, announced=False)
     community = settings.community_for_space(event.wiki, event.spaces)
     community_id = None
     if community is not None:
         community_id = community_for_channel(uow, settings, channel_id=community.channel_id, team_id=None,
                                              channel_name=None, now=now)
-    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id, shared_by=None,
-                               title=event.title[:300], now=now)
+    item = find_page(uow, event, url)
+    if item is None:
+        if url is None or event.action == "deleted":
+            return IngestResult(duplicate=False, item_id=None, announced=False)  # a page learnloop never had
+        item = _new_page(uow, event, url, community_id, now)
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
-        item_id=item.id, dedupe_key=fit(f"wiki:{event.wiki}:{event.event_id}"),
-        data={"wiki": event.wiki, "minor": event.minor},
+        item_id=item.id, dedupe_key=key,
+        data={"wiki": event.wiki, "minor": event.minor, "major": is_major(event)},
     )
-    if not first:
+    if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    if event.title:
-        uow.items.set_title(item.id, event.title[:300])
+    follow(uow, event, item, url, community_id, now)
     announced = False
+    learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
-    if community is not None and community_id is not None and should_announce(event, policy):
-        _gather(uow, item.id, community_id, event, now, timedelta(minutes=community.burst_minutes))
+    if (community is not None and community_id is not None and url is not None and should_announce(event, policy)
+            and not event.bot and event.title.casefold() not in learning_logs):
+        _announce(uow, item.id, url, community.channel_id, community_id, event, now,
+                  timedelta(minutes=community.burst_minutes), announce)
         announced = True
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=announced)
+
+
+# ------------------------------------------------------------------------------ pages through their life
+
+def _normalised(url: str | None) -> str | None:
+    try:
+        return normalise_url(url) if url else None
+    except InvalidUrl:
+        return None
+
+
+def find_page(uow: UnitOfWork, event: WikiEvent, url: str | None) -> ItemRef | None:
+    """The page's item: by the wiki's id of the page; else (an item from before learnloop knew page ids, or one
+    made by a rating in chat) by its URL, or the URL it had before a move. An item at that URL that is another
+    page of a wiki is not this page's."""
+    if event.page_id:
+        found = uow.items.by_page(event.wiki, event.page_id)
+        if found is not None:
+            return found
+    for candidate in (url, _normalised(event.old_url)):
+        item = uow.items.ref_by_url(candidate) if candidate else None
+        if item is not None and item.page_ref is None:
+            return item
+    return None
+
+
+def _new_page(uow: UnitOfWork, event: WikiEvent, url: str, community_id: int | None, now: datetime) -> ItemRef:
+    """A new item for the page; a new page's creator whose wiki user name is their Mattermost user name is
+    its sharer (recognised when it helps people). Another page's item at its URL (a page deleted, then one made under the same
+    title) is set aside, with its ratings: they were given to that page, not this one."""
+    _free_url(uow, url, keep=None, now=now)
+    creator = uow.members.by_username(event.author) if event.action == "created" and event.author else None
+    item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id,
+                               shared_by=creator.user_id if creator else None, title=event.title[:300], now=now)
+    return item
+
+
+def _free_url(uow: UnitOfWork, url: str, keep: int | None, now: datetime) -> None:
+    occupant = uow.items.ref_by_url(url)
+    if occupant is not None and occupant.id != keep:
+        uow.items.set_aside(occupant.id, occupant.url, now)
+
+
+def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, community_id: int | None,
+           now: datetime) -> None:
+    """Bring the page's item up to date with the event.
+
+    - The item learns the page's id (rows from before get it on their page's next event).
+    - Deleted: retired (not rateable, out of top content); its ratings stay.
+    - Otherwise: a new URL moves the item (ratings, feedback, events and score stay with it; an item already
+      at that URL is set aside, see `_free_url`), the title follows, a page now in a mapped space joins that
+      community (`join_community`), and a retired page is back (restored, or an event for the same page)."""
+    if item.page_ref is None and event.page_id:
+        uow.items.claim_page(item.id, event.wiki, event.page_id)
+    if event.action == "deleted":
+        uow.items.retire(item.id, now)
+        return
+    if url is not None and url != item.url:
+        _free_url(uow, url, keep=item.id, now=now)
+        uow.items.move(item.id, url)
+    if event.title:
+        uow.items.set_title(item.id, event.title[:300])
+    if community_id is not None and community_id != item.community_id:
+        join_community(uow, item, community_id)
+    if item.retired_at is not None:
+        uow.items.restore(item.id)
+
+
+def join_community(uow: UnitOfWork, item: ItemRef, community_id: int) -> None:
+    """The page now lies in a space another community maps (a category added, a move to a mapped book or
+    collection). The item's rating totals move from its former community's totals to the new one's, so each
+    community's totals stay the sum of its items', and its stored score is recomputed with the new community's
+    basis. The weekly rollups are by event and stay as counted: ratings given before the move count in the
+    week and community they were given in. Open feedback goes to the new owners."""
+    stars, count = uow.items.set_community(item.id, community_id)
+    if stars or count:
+        if item.community_id is not None:
+            uow.communities.add_to_rating_totals(item.community_id, -stars, -count)
+        uow.communities.add_to_rating_totals(community_id, stars, count)
+    uow.items.refresh_score(item.id)
+    uow.feedback.follow_item(item.id, community_id)
 
 
 ANNOUNCE_POLICIES = {
@@ -92,43 +197,35 @@ def set_announce_policy(uow: UnitOfWork, community_id: int, policy: str) -> None
     uow.commit()
 
 
-def _gather(uow: UnitOfWork, item_id: int, community_id: int, event: WikiEvent, now: datetime,
-            burst: timedelta) -> None:
-    """A burst of edits to one page within `burst` of the first becomes one post, not twenty."""
-    pending = uow.announcements.pending_for(item_id)
+def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, community_id: int, event: WikiEvent,
+              now: datetime, burst: timedelta, announce: AnnouncementPost) -> None:
     author = [{"name": event.author}] if event.author else []
     summary = [{"text": event.summary[:200]}] if event.summary else []
-    if pending is None:
-        uow.announcements.add(Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
-                                     edits=1, authors=author, summaries=summary, status="pending",
-                                     first_event_at=now, due_at=now + burst))
+    open_one = uow.announcements.open_for(item_id, now)
+    if open_one is None:
+        row = Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
+                           edits=1, authors=author, summaries=summary, status="queued", first_event_at=now,
+                           due_at=now + burst)
+        uow.announcements.add(row)
+        uow.flush()
+        uow.outbox.enqueue(CREATE_POST, announce(_view(row, url, channel_id, event.title)),
+                           key=announcement_key(row.id), now=now)
         return
-    pending.edits += 1
-    pending.created_page = pending.created_page or event.action == "created"
-    if author and author[0] not in pending.authors:
-        pending.authors = [*pending.authors, *author]
+    open_one.edits += 1
+    open_one.created_page = open_one.created_page or event.action == "created"
+    if author and author[0] not in open_one.authors:
+        open_one.authors = [*open_one.authors, *author]
     if summary:
-        pending.summaries = [*pending.summaries, *summary][-MAX_SUMMARIES:]
+        open_one.summaries = [*open_one.summaries, *summary][-MAX_SUMMARIES:]
+    post = announce(_view(open_one, url, channel_id, event.title))
+    uow.outbox.enqueue(UPDATE_POST, {"post_key": announcement_key(open_one.id), "props": post["props"]},
+                       key=f"{announcement_key(open_one.id)}:edit:{open_one.edits}", now=now)
 
 
-def queue_due_announcements(uow: UnitOfWork, now: datetime,
-                            build: Callable[[PageAnnouncement], dict[str, Any]]) -> int:
-    """Turn announcements whose burst window has passed into channel posts in the outbox."""
-    due = uow.announcements.due(now, 500)
-    for row in due:
-        item = uow.items.get(row.item_id)
-        community = uow.communities.get(row.community_id)
-        if item is None or community is None:
-            row.status = "dropped"
-            continue
-        payload = build(PageAnnouncement(
-            channel_id=community.channel_id, item_id=item.id, url=item.url, title=item.title or item.url,
-            created=row.created_page, edits=row.edits, authors=[a["name"] for a in row.authors],
-            summaries=[s["text"] for s in row.summaries]))
-        uow.outbox.enqueue(CREATE_POST, payload, key=f"announce:{row.id}", now=now)
-        row.status = "queued"
-    uow.commit()
-    return len(due)
+def _view(row: Announcement, url: str, channel_id: str, title: str) -> PageAnnouncement:
+    return PageAnnouncement(channel_id=channel_id, item_id=row.item_id, url=url, title=title or url,
+                            created=row.created_page, edits=row.edits, authors=[a["name"] for a in row.authors],
+                            summaries=[s["text"] for s in row.summaries])
 
 
 def cursor(uow: UnitOfWork, wiki: str) -> str | None:

@@ -10,7 +10,15 @@ from sqlalchemy import func, select
 
 from learnloop.domain.disclosure import Block
 from learnloop.storage.repositories import Repository
-from learnloop.storage.tables import ContentItem, Feedback, ItemScore, ReleaseBlock, ScoreBasis, WeeklyCount, WeeklyMember
+from learnloop.storage.tables import (
+    ContentItem,
+    Feedback,
+    ItemScore,
+    ReleaseBlock,
+    ScoreBasis,
+    WeeklyCount,
+    WeeklyMember,
+)
 
 
 class DashboardReads(Repository):
@@ -41,24 +49,38 @@ class DashboardReads(Repository):
         return self.session.scalar(select(ScoreBasis.prior_mean).where(ScoreBasis.community_id == community_id))
 
     def top_scores(self, community_id: int, min_ratings: int, offset: int, limit: int) -> list[tuple[int, int, int, float]]:
-        """(stars_sum, ratings_count, item, stored score) by stored score, for items rated by enough people."""
+        """(stars_sum, ratings_count, item, stored score) by stored score, for items rated by enough people
+        (retired items have no stored score; the join only guards the moment a page is retired)."""
         return [(int(s), int(n), int(i), float(score)) for s, n, i, score in self.session.execute(
             select(ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.item_id, ItemScore.score)
-            .where(ItemScore.community_id == community_id, ItemScore.ratings_count >= min_ratings)
+            .join(ContentItem, ContentItem.id == ItemScore.item_id)
+            .where(ItemScore.community_id == community_id, ItemScore.ratings_count >= min_ratings,
+                   ContentItem.retired_at.is_(None))
             .order_by(ItemScore.score.desc(), ItemScore.item_id).offset(offset).limit(limit))]
 
-    def rated_items(self, item_ids: set[int], min_ratings: int) -> list[tuple[int, int, int]]:
-        """(stars_sum, ratings_count, item) of these items as they are now, if rated by enough people."""
+    def rated_items(self, community_id: int, item_ids: set[int], min_ratings: int) -> list[tuple[int, int, int]]:
+        """(stars_sum, ratings_count, item) of these of the community's items as they are now, if rated by
+        enough people and not retired (deleted from their wiki)."""
         if not item_ids:
             return []
         return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
             select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-            .where(ContentItem.id.in_(item_ids), ContentItem.ratings_count >= min_ratings))]
+            .where(ContentItem.id.in_(item_ids), ContentItem.community_id == community_id,
+                   ContentItem.ratings_count >= min_ratings, ContentItem.retired_at.is_(None)))]
 
     def all_rated(self, community_id: int, min_ratings: int) -> list[tuple[int, int, int]]:
         return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
             select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-            .where(ContentItem.community_id == community_id, ContentItem.ratings_count >= min_ratings))]
+            .where(ContentItem.community_id == community_id, ContentItem.ratings_count >= min_ratings,
+                   ContentItem.retired_at.is_(None)))]
+
+    def few_raters(self, community_id: int, k: int, limit: int) -> list[tuple[str | None, str, str]]:
+        """(title, url, kind) of items rated by 1 to k-1 people, by title."""
+        return [(t, u, kind) for t, u, kind in self.session.execute(
+            select(ContentItem.title, ContentItem.url, ContentItem.kind)
+            .where(ContentItem.community_id == community_id, ContentItem.ratings_count > 0,
+                   ContentItem.ratings_count < k)
+            .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
         """Item id to (title, url, kind)."""

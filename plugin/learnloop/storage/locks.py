@@ -7,7 +7,6 @@ flock on a file beside the database; the operating system releases it when the p
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,9 +19,9 @@ _memory_locks: dict[str, threading.Lock] = {}
 _memory_guard = threading.Lock()
 
 
-def _advisory_key(name: str) -> int:
-    """A stable signed 64-bit key for a lock name."""
-    return int.from_bytes(hashlib.sha256(f"learnloop:{name}".encode()).digest()[:8], "big", signed=True)
+_KEY = "('x' || substr(md5(current_schema() || ':learnloop:' || :name), 1, 16))::bit(64)::bigint"
+"""A signed 64-bit advisory key for a lock name, within the schema learnloop's tables are in (two
+installations in two schemas of one database do not hold each other's locks)."""
 
 
 @contextmanager
@@ -31,18 +30,17 @@ def held(engine: Engine, name: str, *, wait: bool = False) -> Iterator[bool]:
     False, yields False at once when another process does (the job then skips this tick)."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
-            key = _advisory_key(name)
             if wait:
-                connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                connection.execute(text(f"SELECT pg_advisory_lock({_KEY})"), {"name": name})
                 got = True
             else:
-                got = bool(connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar())
+                got = bool(connection.execute(text(f"SELECT pg_try_advisory_lock({_KEY})"), {"name": name}).scalar())
             connection.commit()
             try:
                 yield got
             finally:
                 if got:
-                    connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                    connection.execute(text(f"SELECT pg_advisory_unlock({_KEY})"), {"name": name})
                     connection.commit()
         return
     path = sqlite.database_path(engine.url)

@@ -42,6 +42,11 @@ class MemberRepository(Repository):
             member.username = username
         return member
 
+    def by_username(self, username: str) -> Member | None:
+        """The member with this Mattermost user name (which is lower case), if learnloop knows them."""
+        return self.session.scalars(select(Member).where(Member.username == username.strip().lower())
+                                    .limit(1)).first()
+
     def many(self, user_ids: list[str]) -> dict[str, Member]:
         if not user_ids:
             return {}

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from learnloop.domain.keys import MAX_KEY_LENGTH
+from learnloop.domain.scores import Prior, bayesian_average
 from learnloop.storage.tables import (
     Announcement,
     Community,
@@ -24,7 +25,9 @@ from learnloop.storage.tables import (
     Event,
     Feedback,
     InstanceSecret,
+    ItemScore,
     Rating,
+    ScoreBasis,
     SigninLink,
 )
 
@@ -88,6 +91,10 @@ class ItemRef:
     url: str
     title: str | None
     community_id: int | None
+    wiki: str | None = None
+    page_ref: str | None = None
+    """The wiki's id of the page, for items that are wiki pages learnloop has had an event for."""
+    retired_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -104,14 +111,26 @@ class RatedItem:
 
 _C, _I, _R, _E = Community.__table__, ContentItem.__table__, Rating.__table__, Event.__table__
 _COMMUNITY_BY_CHANNEL = select(_C.c.id, _C.c.name, _C.c.team_id).where(_C.c.channel_id == bindparam("channel_id"))
-_ITEM_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
+_RATED_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
+_ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
 _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
+_ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
+_S = ItemScore.__table__
 
 
-def _add_totals(table: Table, row_id: int, stars: int, count: int, *returning: Any) -> Any:
-    return (update(table).where(table.c.id == row_id)
-            .values(stars_sum=table.c.stars_sum + stars, ratings_count=table.c.ratings_count + count)
+def set_aside_url(url: str, item_id: int) -> str:
+    """Where an item goes when a page it no longer names takes its URL: the same address with a fragment.
+    normalise_url drops fragments, so no URL anyone rates or shares ever names it again."""
+    suffix = f"#learnloop-retired-{item_id}"
+    return url.partition("#")[0][:2048 - len(suffix)] + suffix
+
+
+def _add_totals(table: Table, row_id: int, stars: int, count: int, *returning: Any, where: Any = None) -> Any:
+    statement = update(table).where(table.c.id == row_id)
+    if where is not None:
+        statement = statement.where(where)
+    return (statement.values(stars_sum=table.c.stars_sum + stars, ratings_count=table.c.ratings_count + count)
             .returning(*returning))
 
 
@@ -158,9 +177,13 @@ class ContentRepository(Repository):
 
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
-        """The item for a normalised URL, and whether this call created it."""
+        """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
+        shared before (it was only rated, or came from the wiki) becomes its sharer."""
         row = self.session.execute(_ITEM_BY_URL, {"url": url}).first()
         if row is not None:
+            if shared_by is not None:
+                self.session.execute(update(_I).where(_I.c.id == row[0], _I.c.first_shared_by.is_(None))
+                                     .values(first_shared_by=shared_by))
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.session, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
@@ -170,11 +193,13 @@ class ContentRepository(Repository):
             return ItemRef(*inserted), True
         return ItemRef(*self.session.execute(_ITEM_BY_URL, {"url": url}).one()), False
 
-    def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem:
-        """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the item with its new totals."""
+    def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem | None:
+        """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the item with its new totals, or None when
+        the item is retired (checked in the same statement, so a page deleted meanwhile is never rated)."""
         row = self.session.execute(_add_totals(
-            _I, item_id, stars_delta, count_delta, *_ITEM_COLUMNS, _I.c.stars_sum, _I.c.ratings_count)).one()
-        return RatedItem(*row)
+            _I, item_id, stars_delta, count_delta, *_RATED_COLUMNS, _I.c.stars_sum, _I.c.ratings_count,
+            where=_I.c.retired_at.is_(None))).first()
+        return RatedItem(*row) if row is not None else None
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
@@ -182,6 +207,63 @@ class ContentRepository(Repository):
     def set_title(self, item_id: int, title: str) -> None:
         self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.title.is_distinct_from(title))
                              .values(title=title))
+
+    # -- wiki pages through their life ---------------------------------------------------------
+
+    def by_page(self, wiki: str, page_ref: str) -> ItemRef | None:
+        row = self.session.execute(_ITEM_BY_PAGE, {"wiki": wiki, "page_ref": page_ref}).first()
+        return ItemRef(*row) if row else None
+
+    def ref_by_url(self, url: str) -> ItemRef | None:
+        row = self.session.execute(_ITEM_BY_URL, {"url": url}).first()
+        return ItemRef(*row) if row else None
+
+    def claim_page(self, item_id: int, wiki: str, page_ref: str) -> None:
+        """The item is this page of this wiki from now on."""
+        self.session.execute(update(_I).where(_I.c.id == item_id).values(wiki=wiki, page_ref=page_ref))
+
+    def move(self, item_id: int, url: str) -> None:
+        """The page is at a new URL; its ratings, feedback, events and score stay with the item."""
+        self.session.execute(update(_I).where(_I.c.id == item_id).values(url=url))
+
+    def set_aside(self, item_id: int, url: str, now: datetime) -> None:
+        """Free `url` (the item's own) for the page that is there now: the item is retired under a URL nobody
+        can rate, with its ratings; its own page, if it still exists, brings it back with its next event."""
+        self.session.execute(update(_I).where(_I.c.id == item_id).values(
+            url=set_aside_url(url, item_id), retired_at=func.coalesce(_I.c.retired_at, now)))
+        self.session.execute(delete(_S).where(_S.c.item_id == item_id))
+
+    def retire(self, item_id: int, now: datetime) -> None:
+        """The page was deleted from its wiki: no longer rateable nor ranked. Its ratings and totals stay (and
+        keep counting in its community's mean), so a restored page comes back as it was."""
+        self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.retired_at.is_(None)).values(retired_at=now))
+        self.session.execute(delete(_S).where(_S.c.item_id == item_id))
+
+    def restore(self, item_id: int) -> None:
+        self.session.execute(update(_I).where(_I.c.id == item_id).values(retired_at=None))
+        self.refresh_score(item_id)
+
+    def set_community(self, item_id: int, community_id: int) -> tuple[int, int]:
+        """Move the item to another community; returns its (stars_sum, ratings_count), which the caller moves
+        between the communities' totals."""
+        stars, count = self.session.execute(update(_I).where(_I.c.id == item_id).values(community_id=community_id)
+                                            .returning(_I.c.stars_sum, _I.c.ratings_count)).one()
+        return int(stars), int(count)
+
+    def refresh_score(self, item_id: int) -> None:
+        """The item's stored score, as the fold would store it now: with its community's stored basis, or none
+        (retired, unrated, in no community, or in a community whose scores are not stored yet)."""
+        b = ScoreBasis.__table__
+        row = self.session.execute(
+            select(_I.c.community_id, _I.c.stars_sum, _I.c.ratings_count, _I.c.retired_at, b.c.prior_mean)
+            .outerjoin(b, b.c.community_id == _I.c.community_id).where(_I.c.id == item_id)).first()
+        self.session.execute(delete(_S).where(_S.c.item_id == item_id))
+        if row is None or row.retired_at is not None or row.prior_mean is None or row.ratings_count <= 0:
+            return
+        self.session.execute(insert(_S).values(
+            item_id=item_id, community_id=row.community_id, stars_sum=row.stars_sum,
+            ratings_count=row.ratings_count,
+            score=bayesian_average(int(row.stars_sum), int(row.ratings_count), Prior(float(row.prior_mean)))))
 
 
 class RatingRepository(Repository):
@@ -227,6 +309,13 @@ class FeedbackRepository(Repository):
     def get(self, feedback_id: int) -> Feedback | None:
         return self.session.get(Feedback, feedback_id)
 
+    def follow_item(self, item_id: int, community_id: int) -> None:
+        """An item's open feedback goes to the owners of the community it moved to (they own the page now);
+        what the former owners resolved or hid stays with them."""
+        table = Feedback.__table__
+        self.session.execute(update(table).where(table.c.item_id == item_id, table.c.status == "open")
+                             .values(community_id=community_id))
+
 
 class EventLog(Repository):
     """Append-only: events are inserted, never updated (a person's erasure aside)."""
@@ -246,6 +335,10 @@ class EventLog(Repository):
             return True
         check_key(dedupe_key)
         return insert_ignoring_conflicts(self.session, _E, values, ["dedupe_key"]) is not None
+
+    def recorded(self, dedupe_key: str) -> bool:
+        """Whether an event with this key was recorded (the unique index answers)."""
+        return self.session.scalar(select(_E.c.id).where(_E.c.dedupe_key == check_key(dedupe_key))) is not None
 
     def append_many(self, kind: str, events: list[dict[str, Any]], *, recorded_at: datetime) -> None:
         """Several events of one kind in one statement; each dict has occurred_at, community_id, actor_id and
@@ -314,11 +407,8 @@ class AnnouncementRepository(Repository):
     def add(self, announcement: Announcement) -> None:
         self.session.add(announcement)
 
-    def pending_for(self, item_id: int) -> Announcement | None:
+    def open_for(self, item_id: int, now: datetime) -> Announcement | None:
+        """The page's post whose burst window is still open: later changes update it."""
         return self.session.scalars(select(Announcement).where(
-            Announcement.item_id == item_id, Announcement.status == "pending").with_for_update()).first()
-
-    def due(self, now: datetime, limit: int) -> list[Announcement]:
-        return list(self.session.scalars(
-            select(Announcement).where(Announcement.status == "pending", Announcement.due_at <= now)
-            .order_by(Announcement.due_at).limit(limit).with_for_update(skip_locked=True)))
+            Announcement.item_id == item_id, Announcement.status == "queued", Announcement.due_at > now)
+            .order_by(Announcement.id.desc()).with_for_update()).first()

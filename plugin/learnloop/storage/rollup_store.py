@@ -147,7 +147,7 @@ class RollupStore(Repository):
         self.session.execute(scores.insert().from_select(
             ["item_id", "community_id", "stars_sum", "ratings_count", "score"],
             select(items.c.id, items.c.community_id, items.c.stars_sum, items.c.ratings_count, score)
-            .where(items.c.community_id == community_id, items.c.ratings_count > 0)))
+            .where(items.c.community_id == community_id, items.c.ratings_count > 0, items.c.retired_at.is_(None))))
         statement = dialect_insert(self.session)(ScoreBasis.__table__).values(
             community_id=community_id, prior_mean=prior.mean, updated_at=now)
         self.session.execute(statement.on_conflict_do_update(
@@ -156,9 +156,11 @@ class RollupStore(Repository):
 
     def put_scores(self, rows: list[tuple[int, int, int, int]], basis: Prior) -> None:
         """(item, community, stars_sum, ratings_count) scored with the community's stored basis; items with no
-        rating left lose their stored score."""
-        kept = [r for r in rows if r[3] > 0]
-        gone = [r[0] for r in rows if r[3] <= 0]
+        rating left, and retired ones (pages deleted from their wiki, rated before that), lose their stored
+        score."""
+        retired = self._retired({r[0] for r in rows})
+        kept = [r for r in rows if r[3] > 0 and r[0] not in retired]
+        gone = [r[0] for r in rows if r[3] <= 0 or r[0] in retired]
         if gone:
             self.session.execute(delete(ItemScore).where(ItemScore.item_id.in_(gone)))
         if not kept:
@@ -169,6 +171,12 @@ class RollupStore(Repository):
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["item_id"], set_={name: getattr(statement.excluded, name)
                                               for name in ("stars_sum", "ratings_count", "score")}))
+
+    def _retired(self, item_ids: set[int]) -> set[int]:
+        if not item_ids:
+            return set()
+        return set(self.session.scalars(select(ContentItem.id).where(ContentItem.id.in_(item_ids),
+                                                                     ContentItem.retired_at.is_not(None))))
 
     def unscored_communities(self) -> list[tuple[int, int, int]]:
         """(community, stars_sum, ratings_count) of rated communities whose scores were never stored."""

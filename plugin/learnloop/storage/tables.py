@@ -87,12 +87,26 @@ class Community(Base):
     stars_sum: Mapped[int] = mapped_column(Integer, default=0)
     announce_policy: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime]
+    digest_weekday: Mapped[int | None] = mapped_column(Integer)
+    """The weekly digest's day (0 = Monday) while the owners have it on; None when off."""
+    digest_time: Mapped[str | None] = mapped_column(String(5))
+    """The digest's local time of day (HH:MM), in the community's time zone."""
+    digest_week: Mapped[date | None] = mapped_column(Date)
+    """The Monday of the last week whose digest was posted or found to have nothing to say."""
 
 
 class ContentItem(Base):
-    """Anything with a URL that people can rate: a wiki page, a shared link, a chat permalink."""
+    """Anything with a URL that people can rate: a wiki page, a shared link, a chat permalink.
+
+    A wiki page also knows its wiki and the wiki's own id of it (`page_ref`), so the page is followed when
+    it is moved (its URL and title change, the item stays) and retired when it is deleted."""
 
     __tablename__ = "content_items"
+    __table_args__ = (
+        # Items that are wiki pages: one per page of a wiki. Links and chat permalinks have none.
+        Index("uq_content_items_page", "wiki", "page_ref", unique=True,
+              sqlite_where=text("page_ref IS NOT NULL"), postgresql_where=text("page_ref IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     url: Mapped[str] = mapped_column(String(2048), unique=True)
@@ -103,6 +117,15 @@ class ContentItem(Base):
     ratings_count: Mapped[int] = mapped_column(Integer, default=0)
     stars_sum: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
+    wiki: Mapped[str | None] = mapped_column(String(40))
+    page_ref: Mapped[str | None] = mapped_column(String(100))
+    """The wiki's id of the page (MediaWiki's page id, Outline's document id, BookStack's page id)."""
+    retired_at: Mapped[datetime | None]
+    """When the page was deleted from its wiki: it is no longer rated nor ranked, and keeps its ratings."""
+    recognition_due: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """The highest milestone of people it helped that its sharer is owed a message for."""
+    recognised: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """The highest milestone its sharer was told of (or chose not to hear about)."""
 
 
 class Rating(Base):
@@ -112,6 +135,7 @@ class Rating(Base):
     __table_args__ = (
         UniqueConstraint("item_id", "user_id", name="uq_ratings_item_user"),
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
+        Index("ix_ratings_user", "user_id"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -216,6 +240,12 @@ class Member(Base):
     quiet_hours: Mapped[str | None] = mapped_column(String(11))
     nudges: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime]
+    suggestions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """A weekly private "you might also find useful" message, which the person asked for."""
+    recognition: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    """Messages when something the person shared helped others, and thank-yous (they can turn them off)."""
+    suggested_week: Mapped[date | None] = mapped_column(Date)
+    """The Monday of the last week the person's suggestions were sent or skipped."""
 
 
 class PromptSchedule(Base):
@@ -320,7 +350,8 @@ class Cursor(Base):
 
 
 class Announcement(Base):
-    """One channel post about a page, gathering a burst of edits until `due_at`."""
+    """One channel post about a page, posted at once; later changes before `due_at` (the end of the
+    community's burst window) update it. ('pending' rows are from before posts went out at once.)"""
 
     __tablename__ = "announcements"
     __table_args__ = (
@@ -419,3 +450,27 @@ class ItemScore(Base):
     stars_sum: Mapped[int] = mapped_column(Integer)
     ratings_count: Mapped[int] = mapped_column(Integer)
     score: Mapped[float]
+
+
+class CoRating(Base):
+    """How many people found both items of a pair useful (rated both 4 or more), kept incrementally from the
+    rating events. Only a pair at least k people share ever leads to a suggestion; no row names anyone."""
+
+    __tablename__ = "co_ratings"
+    __table_args__ = (Index("ix_co_ratings_b", "community_id", "item_b"),)
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    item_a: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)
+    item_b: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)
+    people: Mapped[int] = mapped_column(Integer)
+
+
+class CoRatingLike(Base):
+    """The useful items each person (as a keyed hash) counts towards the co-ratings, as last folded; what
+    changed since is what moves the pair counts."""
+
+    __tablename__ = "co_rating_likes"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    member: Mapped[str] = mapped_column(String(40), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)

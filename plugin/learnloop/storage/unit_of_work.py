@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from learnloop.storage.dashboard_reads import DashboardReads
+from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.outbox import Outbox
 from learnloop.storage.prompt_repositories import (
     DeliveryRepository,
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.announcements = AnnouncementRepository(session)
         self.rollups = RollupStore(session)
         self.dashboards = DashboardReads(session)
+        self.network = NetworkStore(session)
         return self
 
     def __exit__(

@@ -1,7 +1,8 @@
 """Disclosure control and exactly-once delivery: release blocks replace the stored period counts (each
 dashboard figure is a sum of whole blocks of weeks that cover at least k people; the worker builds them
 from the weekly member sets on its next pass), outbox claims name their owner, and one-time links say
-what they are for, and event prompts name their event.
+what they are for, event prompts name their event, and
+page announcements still gathering edits are dropped (they are posted at once now).
 
 Revision ID: 0009
 Revises: 0008
@@ -43,6 +44,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('event_date', sa.Date(), nullable=True))
         batch_op.add_column(sa.Column('event_part', sa.String(length=6), nullable=True))
         batch_op.add_column(sa.Column('event_key', sa.String(length=16), nullable=True))
+    # page announcements are posted at once now; one still gathering edits under the old rule is dropped
+    op.execute("UPDATE announcements SET status = 'dropped' WHERE status = 'pending'")
     # a shared reflection is listed as such, never by its author
     op.execute("UPDATE content_items SET title = 'A shared reflection' WHERE kind = 'reflection'")
 

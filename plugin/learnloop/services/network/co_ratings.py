@@ -1,0 +1,118 @@
+"""Item-to-item co-ratings: for each pair of a community's items, how many people found both useful.
+
+Kept incrementally from the rating events past the `co_ratings` cursor. For each person who rated since,
+their useful items now are compared with those last counted for them (kept under a keyed hash, never the
+id), and only the difference moves the pair counts; a suggestion job then reads a few rows, never history.
+The first pass on a database with ratings but no co-ratings counts them from the ratings table instead of
+replaying every event.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from learnloop.domain.measures import member_key
+from learnloop.domain.network import LIKES_KEPT, pair_changes, pairs
+from learnloop.services.rollups import SETTLE
+from learnloop.storage.unit_of_work import UnitOfWork
+
+CURSOR = "co_ratings"
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class CoFold:
+    after: int
+    last: int
+    size: int
+    changes: dict[int, Counter[tuple[int, int]]]
+    likes: dict[tuple[int, str], set[int]]
+    """(community, member hash) to the useful items now counted for them."""
+
+
+def read_co_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> CoFold | None:
+    store = uow.network
+    after = int(uow.cursors.get(CURSOR) or 0)
+    events = store.settled_ratings_after(after, now - SETTLE, batch)
+    if not events:
+        return None
+    people = sorted({event.actor_id for event in events if event.actor_id})
+    changes: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
+    likes: dict[tuple[int, str], set[int]] = {}
+    communities = store.item_communities({event.item_id for event in events if event.item_id})
+    touched: dict[str, set[int]] = defaultdict(set)
+    for event in events:
+        community_id = communities.get(event.item_id) if event.item_id else None
+        if event.actor_id and community_id is not None:
+            touched[event.actor_id].add(community_id)
+    for person in people:
+        member = member_key(person, key)
+        for community_id in sorted(touched[person]):
+            now_useful = store.useful_items(community_id, person, LIKES_KEPT)
+            before = store.likes(community_id, member)
+            if now_useful != before:
+                changes[community_id].update(pair_changes(before, now_useful))
+                likes[(community_id, member)] = now_useful
+    return CoFold(after, events[-1].id, len(events), dict(changes), likes)
+
+
+def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
+    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now):
+        uow.rollback()
+        return False
+    for community_id, changes in sorted(fold.changes.items()):
+        uow.network.add_pairs(community_id, {pair: n for pair, n in changes.items() if n})
+    for (community_id, member), items in sorted(fold.likes.items()):
+        uow.network.replace_likes(community_id, member, items)
+    uow.commit()
+    return True
+
+
+def count_from_ratings(uow: UnitOfWork, key: bytes, now: datetime) -> bool:
+    """The co-ratings counted from the ratings table, once, when none are kept yet but the event log has
+    moved on (a database from before co-ratings, or after a restore); True when it did."""
+    if uow.cursors.get(CURSOR) is not None:
+        return False
+    store = uow.network
+    last = store.last_event_id()
+    for community_id in store.rated_communities():
+        together: Counter[tuple[int, int]] = Counter()
+        kept: dict[str, set[int]] = {}
+        for person, items in store.useful_by_person(community_id, LIKES_KEPT):
+            together.update(pairs(items))
+            kept[member_key(person, key)] = set(items)
+        store.add_pairs(community_id, dict(together))
+        store.add_likes(community_id, kept)
+    uow.cursors.move(CURSOR, str(last), now)
+    uow.commit()
+    return True
+
+
+def fold_co_ratings(uow_factory: Callable[[], UnitOfWork], key: bytes, now: datetime,
+                    reader: Callable[[], UnitOfWork] | None = None) -> int:
+    """Fold every settled rating event into the co-ratings; the number of events folded."""
+    with uow_factory() as uow:
+        count_from_ratings(uow, key, now)
+    total = 0
+    while True:
+        with (reader or uow_factory)() as uow:
+            fold = read_co_fold(uow, key, now)
+        if fold is None:
+            return total
+        with uow_factory() as uow:
+            if not apply_co_fold(uow, fold, now):
+                return total
+        total += fold.size
+        if fold.size < BATCH:
+            return total
+
+
+def forget_person(uow: UnitOfWork, key: bytes, user_id: str) -> None:
+    """Take a person out of the co-ratings (they erased their data); part of the caller's transaction."""
+    member = member_key(user_id, key)
+    for community_id, items in uow.network.likes_of(member).items():
+        uow.network.add_pairs(community_id, {pair: -1 for pair in pairs(items)})
+        uow.network.replace_likes(community_id, member, set())

@@ -1,0 +1,156 @@
+"""A community's weekly digest: what helped most this week, new and substantially updated wiki pages, the
+shared reflections people rated, and where the community stands. Owners choose its day and local time;
+a week with nothing to say posts nothing.
+
+The most useful content and the reflections come only from items at least k people rated (an item's
+place in the list would otherwise say what its few raters gave), ranked by the dashboard's score; no
+count or person is named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from learnloop.config import Settings
+from learnloop.domain.learning_metrics import Stage
+from learnloop.domain.network import WEEKDAYS, parse_weekly, week_moment
+from learnloop.services import dashboard
+from learnloop.services.dashboard import Period, TopItem
+from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.prompts.timing import zone
+from learnloop.storage.tables import Community
+from learnloop.storage.unit_of_work import UnitOfWork
+
+TOP = 5
+PAGES = 8
+REFLECTIONS = 3
+STAGE_WEEKS = 12
+WEEK = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class Digest:
+    community_id: int
+    channel_id: str
+    community: str
+    first_day: date
+    last_day: date
+    top: list[TopItem] = field(default_factory=list)
+    new_pages: list[TopItem] = field(default_factory=list)
+    updated_pages: list[TopItem] = field(default_factory=list)
+    reflections: list[TopItem] = field(default_factory=list)
+    stage: Stage | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not (self.top or self.new_pages or self.updated_pages or self.reflections)
+
+
+DigestPost = Callable[[Digest], dict[str, Any]]
+"""Builds the digest's channel post (the Mattermost layer owns the format)."""
+
+
+def community_zone(settings: Settings, community: Community) -> Any:
+    configured = settings.community_for_channel(community.channel_id)
+    return zone(configured.timezone if configured else None, "UTC")
+
+
+def switch_on(uow: UnitOfWork, settings: Settings, community_id: int, when: str, now: datetime) -> str:
+    """Turn the digest on at a day and local time ('fri 09:00'); ValueError says what is wrong. A moment
+    already past this week starts with next week's. Commits; says when the first one comes."""
+    weekday, at = parse_weekly(when)
+    community = uow.communities.get(community_id)
+    assert community is not None
+    tz = community_zone(settings, community)
+    moment, monday = week_moment(weekday, at, tz, now)
+    community.digest_weekday, community.digest_time = weekday, at.strftime("%H:%M")
+    community.digest_week = monday if moment <= now else monday - WEEK
+    uow.commit()
+    first = moment if moment > now else moment + WEEK
+    return f"{WEEKDAYS[weekday].capitalize()} {first.astimezone(tz):%d %b} at {at:%H:%M} ({tz.key})"
+
+
+def switch_off(uow: UnitOfWork, community_id: int) -> bool:
+    """Turn the digest off; False when it was off. Commits."""
+    community = uow.communities.get(community_id)
+    assert community is not None
+    was_on = community.digest_weekday is not None
+    community.digest_weekday = community.digest_time = None
+    uow.commit()
+    return was_on
+
+
+def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime, k: int, tz: Any) -> Digest:
+    """The digest of what happened from `start` to `end` (UTC)."""
+    store = uow.network
+    rated = store.rated_items_of(community.id, start, end)
+    details = uow.dashboards.item_details(sorted(rated))
+    contents = {item for item in rated if details[item][2] != "reflection"}
+    reflections = rated - contents
+    created, updated = store.changed_pages(community.id, start, end)
+    pages = uow.dashboards.item_details(created + updated)
+    period = Period.last_weeks(end.astimezone(tz).date() - timedelta(days=1), STAGE_WEEKS)
+    return Digest(
+        community_id=community.id, channel_id=community.channel_id, community=community.name,
+        first_day=start.astimezone(tz).date(), last_day=(end - timedelta(seconds=1)).astimezone(tz).date(),
+        top=dashboard.ranked_among(uow, community.id, contents, k, TOP),
+        new_pages=[_page(i, *pages[i]) for i in created[:PAGES] if i in pages],
+        updated_pages=[_page(i, *pages[i]) for i in updated[:PAGES] if i in pages],
+        reflections=dashboard.ranked_among(uow, community.id, reflections, k, REFLECTIONS),
+        stage=dashboard.stage(uow, community.id, period, k),
+    )
+
+
+def _page(item_id: int, title: str | None, url: str, kind: str) -> TopItem:
+    return TopItem(title or url, url, kind, 0.0, 0, item_id)
+
+
+def preview(uow: UnitOfWork, settings: Settings, community_id: int, now: datetime, k: int) -> Digest:
+    """What the next digest holds so far: the last seven days, up to and including now."""
+    community = uow.communities.get(community_id)
+    assert community is not None
+    end = now + timedelta(microseconds=1)
+    return build(uow, community, end - WEEK, end, k, community_zone(settings, community))
+
+
+@dataclass(frozen=True)
+class DueDigest:
+    community_id: int
+    week: date
+    start: datetime
+    end: datetime
+
+
+def due(uow: UnitOfWork, settings: Settings, now: datetime) -> list[DueDigest]:
+    """The communities whose digest moment of this week has passed and whose week is not done."""
+    found = []
+    for community in uow.network.digest_communities():
+        assert community.digest_weekday is not None and community.digest_time is not None
+        hours, minutes = (int(part) for part in community.digest_time.split(":"))
+        moment, monday = week_moment(community.digest_weekday, time(hours, minutes),
+                                     community_zone(settings, community), now)
+        if moment <= now and (community.digest_week is None or community.digest_week < monday):
+            found.append(DueDigest(community.id, monday, moment - WEEK, moment))
+    return found
+
+
+def post_due(uow: UnitOfWork, settings: Settings, now: datetime, k: int, render: DigestPost) -> int:
+    """Post each due digest that has something to say, in one transaction per community: the week is
+    marked done in the same transaction as the post is queued, and the post's key names community and
+    week, so a second worker or a restart posts nothing twice. The number queued."""
+    queued = 0
+    for item in due(uow, settings, now):
+        community = uow.communities.get(item.community_id)
+        assert community is not None
+        if not uow.network.mark_digest_week(community.id, item.week):
+            uow.rollback()
+            continue
+        digest = build(uow, community, item.start, item.end, k, community_zone(settings, community))
+        if not digest.empty:
+            queued += uow.outbox.enqueue(CREATE_POST, render(digest), key=f"digest:{community.id}:{item.week}",
+                                         now=now)
+        uow.commit()
+    return queued

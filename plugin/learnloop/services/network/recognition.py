@@ -1,0 +1,141 @@
+"""Recognition for sharing: the person who shared something (a link, a chat post, a wiki page they created, a
+reflection) hears privately, once per milestone, when at least k other people found it useful; and a rater
+may send a named thank-you, because they chose to.
+
+Never a count below k, never who, never public: the milestone message goes to the sharer alone. Milestones
+are noted from the rating events past the `recognition` cursor and told when the sharer's pause, quiet
+hours and do-not-disturb allow; the item keeps the milestone owed and the one told, and the message's key
+names item and milestone, so a restart or a second worker tells nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from learnloop.domain.network import dm_decision, reached
+from learnloop.domain.preferences import Action
+from learnloop.services.outbox_kinds import SEND_DM
+from learnloop.services.prompts.timing import preferences_of, zone
+from learnloop.services.rollups import SETTLE
+from learnloop.storage.unit_of_work import UnitOfWork
+
+CURSOR = "recognition"
+BATCH = 5000
+OWED_PER_PASS = 500
+
+
+@dataclass(frozen=True)
+class Milestone:
+    item_id: int
+    sharer: str
+    people: int
+    title: str | None
+    url: str
+    kind: str
+
+
+MilestoneDM = Callable[[Milestone], dict[str, Any]]
+ThanksDM = Callable[[str, str | None, str, str], dict[str, Any]]
+"""(sharer's user id, the item's title, URL and kind) to the SEND_DM payload of a thank-you."""
+
+
+def switch(uow: UnitOfWork, user_id: str, on: bool, now: datetime) -> None:
+    uow.members.ensure(user_id, now).recognition = on
+    uow.commit()
+
+
+def note_milestones(uow: UnitOfWork, k: int, now: datetime) -> int:
+    """Note the milestones the shared items rated since the last pass have reached; commits. The first pass
+    starts from now: milestones reached before recognition existed are taken as told."""
+    store = uow.network
+    after = uow.cursors.get(CURSOR)
+    if after is None:
+        store.owe_recognition(_reached(store.useful_to_others(store.shared_rated_items()), k))
+        store.settle_all_owed()
+        uow.cursors.move(CURSOR, str(store.last_event_id()), now)
+        uow.commit()
+        return 0
+    events = store.settled_ratings_after(int(after), now - SETTLE, BATCH)
+    if not events:
+        return 0
+    milestones = _reached(store.useful_to_others({e.item_id for e in events if e.item_id}), k)
+    if not uow.cursors.move_from(CURSOR, after, str(events[-1].id), now):
+        uow.rollback()
+        return 0
+    store.owe_recognition(milestones)
+    uow.commit()
+    return len(events)
+
+
+def _reached(counts: dict[int, int], k: int) -> dict[int, int]:
+    found = {item: reached(people, k) for item, people in counts.items()}
+    return {item: milestone for item, milestone in found.items() if milestone is not None}
+
+
+def owed(uow: UnitOfWork) -> list[Milestone]:
+    return [Milestone(row.id, row.sharer, row.milestone, row.title, row.url, row.kind)
+            for row in uow.network.owed_recognition(OWED_PER_PASS)]
+
+
+def tell(uow: UnitOfWork, milestones: list[Milestone], presence: dict[str, str], now: datetime,
+         render: MilestoneDM) -> int:
+    """Queue the milestone messages the sharers can receive now; one who turned them off is not told (the
+    milestone is settled all the same). Commits; the number queued."""
+    queued = 0
+    members = uow.members.many(sorted({m.sharer for m in milestones}))
+    for milestone in milestones:
+        member = members.get(milestone.sharer)
+        if member is not None and not member.recognition:
+            uow.network.settle_recognition(milestone.item_id, milestone.people)
+            continue
+        decision = dm_decision(preferences_of(member), now, now, zone(member.timezone if member else None, "UTC"),
+                               presence.get(milestone.sharer))
+        if decision.action != Action.SEND:
+            continue
+        if uow.network.settle_recognition(milestone.item_id, milestone.people):
+            queued += uow.outbox.enqueue(SEND_DM, render(milestone),
+                                         key=f"recognition:{milestone.item_id}:{milestone.people}", now=now)
+    uow.commit()
+    return queued
+
+
+class ThanksRefused(ValueError):
+    """Why a thank-you cannot be sent, in words for the rater."""
+
+
+def thankable(uow: UnitOfWork, item_id: int, rater_id: str) -> bool:
+    """Whether the rater could thank someone for the item: someone else shared it and hears thank-yous."""
+    item = uow.items.get(item_id)
+    if item is None or item.first_shared_by in (None, rater_id):
+        return False
+    member = uow.members.get(item.first_shared_by)
+    return member is None or member.recognition
+
+
+def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: ThanksDM) -> bool:
+    """Queue a named thank-you from a rater to the item's sharer, once per rater and item; False when this
+    rater had thanked them already. It waits out the sharer's pause and quiet hours. Raises ThanksRefused.
+    Commits."""
+    item = uow.items.get(item_id)
+    if item is None:
+        raise ThanksRefused("this item is no longer in learnloop")
+    if item.first_shared_by is None:
+        raise ThanksRefused("nobody in chat shared this, so there is nobody to thank")
+    if item.first_shared_by == rater_id:
+        raise ThanksRefused("you shared this yourself")
+    if uow.ratings.of(item_id, rater_id) is None:
+        raise ThanksRefused("rate it first: a thank-you goes with a rating")
+    member = uow.members.get(item.first_shared_by)
+    if member is not None and not member.recognition:
+        raise ThanksRefused("the person who shared it has turned thank-you messages off")
+    decision = dm_decision(preferences_of(member), now, now, zone(member.timezone if member else None, "UTC"), None)
+    at = decision.until if decision.action == Action.WAIT_UNTIL else None
+    if decision.action == Action.SKIP and member is not None and member.paused_until:
+        at = member.paused_until
+    queued = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind),
+                                key=f"thanks:{item_id}:{rater_id}", now=now, at=at)
+    uow.commit()
+    return queued

@@ -1,0 +1,228 @@
+"""What the network's jobs read and keep: co-ratings between items, the useful items each person (as a keyed
+hash) counts towards them, what helped people (for recognising sharers), and a week's material for a digest."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date, datetime
+from itertools import groupby, islice
+from typing import Any
+
+from sqlalchemy import Row, delete, func, or_, select, tuple_, update
+
+from learnloop.domain.network import USEFUL
+from learnloop.storage.repositories import Repository, dialect_insert
+from learnloop.storage.tables import (
+    Community,
+    ContentItem,
+    CoRating,
+    CoRatingLike,
+    Event,
+    ItemScore,
+    Member,
+    Rating,
+)
+
+CHUNK = 2000
+"""Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters in one)."""
+
+
+class NetworkStore(Repository):
+    # -- co-ratings ---------------------------------------------------------------------------
+
+    def settled_ratings_after(self, after: int, settled_before: datetime, limit: int) -> list[Row[Any]]:
+        """Rating events past `after`, in id order, up to the first one still settling (see rollups.SETTLE)."""
+        rows = list(self.session.execute(
+            select(Event.id, Event.actor_id, Event.item_id, Event.recorded_at)
+            .where(Event.id > after, Event.kind == "rating").order_by(Event.id).limit(limit)))
+        settled = []
+        for row in rows:
+            if row.recorded_at > settled_before:
+                break
+            settled.append(row)
+        return settled
+
+    def last_event_id(self) -> int:
+        return int(self.session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
+
+    def item_communities(self, item_ids: set[int]) -> dict[int, int]:
+        if not item_ids:
+            return {}
+        return {int(i): int(c) for i, c in self.session.execute(
+            select(ContentItem.id, ContentItem.community_id)
+            .where(ContentItem.id.in_(item_ids), ContentItem.community_id.is_not(None)))}
+
+    def useful_items(self, community_id: int, user_id: str, limit: int) -> set[int]:
+        """The person's most recently rated items of the community that they rated useful."""
+        return set(self.session.scalars(
+            select(Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
+            .where(Rating.user_id == user_id, Rating.stars >= USEFUL, ContentItem.community_id == community_id)
+            .order_by(Rating.updated_at.desc(), Rating.item_id.desc()).limit(limit)))
+
+    def rated_communities(self) -> list[int]:
+        return [int(c) for c in self.session.scalars(
+            select(ContentItem.community_id).where(ContentItem.community_id.is_not(None), ContentItem.ratings_count > 0)
+            .distinct().order_by(ContentItem.community_id))]
+
+    def useful_by_person(self, community_id: int, limit: int) -> Iterator[tuple[str, list[int]]]:
+        """Each person's most recent `limit` useful items of the community, read as one stream."""
+        rows = self.session.execute(
+            select(Rating.user_id, Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
+            .where(Rating.stars >= USEFUL, ContentItem.community_id == community_id)
+            .order_by(Rating.user_id, Rating.updated_at.desc(), Rating.item_id.desc())
+            .execution_options(yield_per=10_000))
+        for person, group in groupby(rows, key=lambda row: row[0]):
+            yield person, [int(row[1]) for row in islice(group, limit)]
+
+    def likes(self, community_id: int, member: str) -> set[int]:
+        return set(self.session.scalars(select(CoRatingLike.item_id).where(
+            CoRatingLike.community_id == community_id, CoRatingLike.member == member)))
+
+    def likes_of(self, member: str) -> dict[int, set[int]]:
+        found: dict[int, set[int]] = defaultdict(set)
+        for community_id, item_id in self.session.execute(
+                select(CoRatingLike.community_id, CoRatingLike.item_id).where(CoRatingLike.member == member)):
+            found[int(community_id)].add(int(item_id))
+        return dict(found)
+
+    def replace_likes(self, community_id: int, member: str, items: set[int]) -> None:
+        self.session.execute(delete(CoRatingLike).where(CoRatingLike.community_id == community_id,
+                                                        CoRatingLike.member == member))
+        self.add_likes(community_id, {member: items})
+
+    def add_likes(self, community_id: int, likes: dict[str, set[int]]) -> None:
+        rows = [{"community_id": community_id, "member": member, "item_id": item}
+                for member, items in sorted(likes.items()) for item in sorted(items)]
+        for start in range(0, len(rows), CHUNK):
+            self.session.execute(CoRatingLike.__table__.insert(), rows[start:start + CHUNK])
+
+    def add_pairs(self, community_id: int, changes: dict[tuple[int, int], int]) -> None:
+        """Move pair counts by `changes`; a pair nobody shares any more is removed."""
+        if not changes:
+            return
+        table = CoRating.__table__
+        rows = [{"community_id": community_id, "item_a": a, "item_b": b, "people": delta}
+                for (a, b), delta in sorted(changes.items())]
+        for start in range(0, len(rows), CHUNK):
+            statement = dialect_insert(self.session)(table).values(rows[start:start + CHUNK])
+            self.session.execute(statement.on_conflict_do_update(
+                index_elements=["community_id", "item_a", "item_b"],
+                set_={"people": table.c.people + statement.excluded.people}))
+        dropped = [pair for pair, delta in sorted(changes.items()) if delta < 0]
+        for start in range(0, len(dropped), CHUNK):
+            self.session.execute(delete(CoRating).where(
+                CoRating.community_id == community_id, CoRating.people <= 0,
+                tuple_(CoRating.item_a, CoRating.item_b).in_(dropped[start:start + CHUNK])))
+
+    def pairs_with(self, community_id: int, items: set[int], min_people: int) -> dict[tuple[int, int], int]:
+        """The pairs with one of `items` on either side that at least `min_people` share."""
+        if not items:
+            return {}
+        found = {}
+        for column in (CoRating.item_a, CoRating.item_b):
+            for a, b, people in self.session.execute(
+                    select(CoRating.item_a, CoRating.item_b, CoRating.people)
+                    .where(CoRating.community_id == community_id, column.in_(items), CoRating.people >= min_people)):
+                found[(int(a), int(b))] = int(people)
+        return found
+
+    def rated_by(self, user_id: str) -> set[int]:
+        return set(self.session.scalars(select(Rating.item_id).where(Rating.user_id == user_id)))
+
+    def scores(self, item_ids: set[int]) -> dict[int, float]:
+        if not item_ids:
+            return {}
+        return {int(i): float(score) for i, score in self.session.execute(
+            select(ItemScore.item_id, ItemScore.score).where(ItemScore.item_id.in_(item_ids)))}
+
+    # -- recognition ----------------------------------------------------------------------------
+
+    def useful_to_others(self, item_ids: set[int]) -> dict[int, int]:
+        """How many people other than its sharer rated each shared item useful (4 or more)."""
+        if not item_ids:
+            return {}
+        return {int(i): int(n) for i, n in self.session.execute(
+            select(Rating.item_id, func.count()).join(ContentItem, ContentItem.id == Rating.item_id)
+            .where(Rating.item_id.in_(item_ids), Rating.stars >= USEFUL, ContentItem.first_shared_by.is_not(None),
+                   Rating.user_id != ContentItem.first_shared_by)
+            .group_by(Rating.item_id))}
+
+    def owe_recognition(self, milestones: dict[int, int]) -> None:
+        """Note the milestone each item reached, where it is higher than any noted or told before."""
+        for item_id, milestone in sorted(milestones.items()):
+            self.session.execute(update(ContentItem).where(
+                ContentItem.id == item_id, ContentItem.recognition_due < milestone,
+                ContentItem.recognised < milestone).values(recognition_due=milestone))
+
+    def shared_rated_items(self) -> set[int]:
+        return set(self.session.scalars(select(ContentItem.id).where(
+            ContentItem.first_shared_by.is_not(None), ContentItem.ratings_count > 0)))
+
+    def settle_all_owed(self) -> None:
+        self.session.execute(update(ContentItem).where(ContentItem.recognition_due > ContentItem.recognised)
+                             .values(recognised=ContentItem.recognition_due))
+
+    def owed_recognition(self, limit: int) -> list[Row[Any]]:
+        """(id, sharer, milestone, title, url, kind) of shared items whose sharer is owed a message."""
+        return list(self.session.execute(
+            select(ContentItem.id, ContentItem.first_shared_by.label("sharer"),
+                   ContentItem.recognition_due.label("milestone"), ContentItem.title, ContentItem.url,
+                   ContentItem.kind)
+            .where(ContentItem.recognition_due > ContentItem.recognised, ContentItem.first_shared_by.is_not(None))
+            .order_by(ContentItem.id).limit(limit)))
+
+    def settle_recognition(self, item_id: int, milestone: int) -> bool:
+        """Mark the milestone told (or not wanted); False when another worker did first."""
+        result = self.session.execute(update(ContentItem).where(
+            ContentItem.id == item_id, ContentItem.recognised < milestone).values(recognised=milestone))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- weekly messages --------------------------------------------------------------------------
+
+    def digest_communities(self) -> list[Community]:
+        return list(self.session.scalars(select(Community).where(Community.digest_weekday.is_not(None))
+                                         .order_by(Community.id)))
+
+    def mark_digest_week(self, community_id: int, week: date) -> bool:
+        """Compare-and-set: the week's digest is this worker's to post; False when it was done."""
+        result = self.session.execute(update(Community).where(
+            Community.id == community_id,
+            or_(Community.digest_week.is_(None), Community.digest_week < week)).values(digest_week=week))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def suggestion_members(self, before_week: date) -> list[Member]:
+        """People who asked for suggestions and have not had this week's."""
+        return list(self.session.scalars(select(Member).where(
+            Member.suggestions.is_(True),
+            or_(Member.suggested_week.is_(None), Member.suggested_week < before_week)).order_by(Member.user_id)))
+
+    def mark_suggested_week(self, user_id: str, week: date) -> bool:
+        result = self.session.execute(update(Member).where(
+            Member.user_id == user_id,
+            or_(Member.suggested_week.is_(None), Member.suggested_week < week)).values(suggested_week=week))
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def rated_items_of(self, community_id: int, start: datetime, end: datetime) -> set[int]:
+        """The community's items rated (or rated again) between `start` and `end`."""
+        return {int(i) for i in self.session.scalars(
+            select(Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
+            .where(ContentItem.community_id == community_id, Rating.updated_at >= start, Rating.updated_at < end)
+            .distinct())}
+
+    def changed_pages(self, community_id: int, start: datetime, end: datetime) -> tuple[list[int], list[int]]:
+        """The community's wiki pages created, and those substantially updated (not created), in the window,
+        newest first."""
+        created: dict[int, None] = {}
+        updated: dict[int, None] = {}
+        for item_id, kind, data in self.session.execute(
+                select(Event.item_id, Event.kind, Event.data)
+                .where(Event.community_id == community_id,
+                       Event.kind.in_(("wiki_page_created", "wiki_page_updated")),
+                       Event.occurred_at >= start, Event.occurred_at < end, Event.item_id.is_not(None))
+                .order_by(Event.id.desc())):
+            if kind == "wiki_page_created":
+                created[int(item_id)] = None
+            elif (data or {}).get("major", not (data or {}).get("minor", False)):
+                updated[int(item_id)] = None
+        return list(created), [item for item in updated if item not in created]

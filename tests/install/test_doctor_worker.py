@@ -1,0 +1,43 @@
+"""`learnloop doctor` also tells whether a worker is running and whether polled wikis answer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.install.doctor import worker_checks
+from learnloop.jobs import POLL_STATUS
+from learnloop.jobs.worker import Worker
+from tests.conftest import FakeClock, make_settings
+
+WIKI = {"name": "handbook", "kind": "mediawiki", "url": "https://wiki.acme.example/w", "secret": "s" * 32,
+        "bot_user": "Admin@learnloop", "bot_password": "p" * 32}
+
+
+def rows(runtime: Runtime, clock: FakeClock) -> dict[str, tuple[str, str]]:
+    return {c.check: (c.status, c.detail) for c in worker_checks(runtime.engine, runtime.settings, clock.now)}
+
+
+def test_no_heartbeat_a_stale_one_and_a_fresh_one(runtime: Runtime, clock: FakeClock) -> None:
+    assert rows(runtime, clock)["worker"][0] == "fix"
+    Worker(runtime).heartbeat()
+    assert rows(runtime, clock)["worker"] == ("ok", "running (heartbeat 0 s ago)")
+    clock.advance(minutes=10)
+    status, detail = rows(runtime, clock)["worker"]
+    assert status == "fix" and "10 min ago" in detail
+
+
+def test_a_failed_or_missing_poll_is_named(engine: Engine, clock: FakeClock) -> None:
+    runtime = build_runtime(make_settings(wikis=[WIKI]), clock=clock, engine=engine)
+    Worker(runtime).heartbeat()
+    assert rows(runtime, clock)["polling"] == ("fix", "never polled: is a worker running?")
+    with runtime.uow() as uow:
+        uow.cursors.move(POLL_STATUS + "handbook", "error: wiki handbook: HTTP 503", clock.now)
+        uow.commit()
+    assert rows(runtime, clock)["polling"] == ("fix", "the last poll failed: error: wiki handbook: HTTP 503")
+    with runtime.uow() as uow:
+        uow.cursors.move(POLL_STATUS + "handbook", "ok", clock.now - timedelta(seconds=30))
+        uow.commit()
+    assert rows(runtime, clock)["polling"] == ("ok", "polled 30 s ago")

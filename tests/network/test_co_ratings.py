@@ -1,0 +1,94 @@
+"""Co-ratings kept from the rating events equal those counted from the ratings themselves, whatever order the
+ratings came in, and a person who erases their data leaves them."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.domain.network import LIKES_KEPT, USEFUL, pairs
+from learnloop.services import personal_data
+from learnloop.services.network.co_ratings import fold_co_ratings
+from learnloop.storage.tables import ContentItem, CoRating, CoRatingLike, Rating
+from tests.conftest import FakeClock
+from tests.network.chat import rate, uid
+
+URL = "https://wiki.acme.example/page{}"
+
+
+def stored(runtime: Runtime) -> dict[tuple[int, int], int]:
+    with runtime.reader() as uow:
+        return {(a, b): n for a, b, n in uow.session.execute(select(CoRating.item_a, CoRating.item_b, CoRating.people))}
+
+
+def counted(runtime: Runtime) -> dict[tuple[int, int], int]:
+    """Each person's LIKES_KEPT most recently rated useful items, paired, from the ratings table."""
+    with runtime.reader() as uow:
+        rows = uow.session.execute(
+            select(Rating.user_id, Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
+            .where(Rating.stars >= USEFUL).order_by(Rating.user_id, Rating.updated_at.desc(), Rating.item_id.desc()))
+        liked: dict[str, list[int]] = {}
+        for user, item in rows:
+            liked.setdefault(user, []).append(item)
+    together: Counter[tuple[int, int]] = Counter()
+    for items in liked.values():
+        together.update(pairs(items[:LIKES_KEPT]))
+    return dict(together)
+
+
+def fold(runtime: Runtime, clock: FakeClock) -> int:
+    clock.advance(minutes=1)
+    return fold_co_ratings(runtime.uow, runtime.signing_key, clock.now, reader=runtime.reader)
+
+
+def test_kept_incrementally_equals_counted_from_the_ratings(runtime: Runtime, clock: FakeClock) -> None:
+    chance = random.Random(7)
+    assert fold(runtime, clock) == 0, "the first pass starts from the ratings table (empty here)"
+    for round_ in range(4):
+        for _ in range(60):
+            clock.advance(seconds=1)
+            rate(runtime, uid(f"p{chance.randrange(12)}"), URL.format(chance.randrange(10)), chance.randint(1, 5))
+        assert fold(runtime, clock) == 60, f"round {round_}: every new rating folded once"
+        assert stored(runtime) == {pair: n for pair, n in counted(runtime).items() if n}
+    assert fold(runtime, clock) == 0
+
+
+def test_a_database_with_ratings_from_before_is_counted_once_from_the_table(runtime: Runtime, clock: FakeClock) -> None:
+    for person in range(6):
+        for page in range(3):
+            rate(runtime, uid(f"p{person}"), URL.format(page), 5)
+    assert fold(runtime, clock) == 0, "counted from the ratings table, not replayed"
+    assert stored(runtime) == counted(runtime) and set(stored(runtime).values()) == {6}
+    rate(runtime, uid("p0"), URL.format(1), 2)
+    assert fold(runtime, clock) == 1
+    assert stored(runtime) == counted(runtime)
+
+
+def test_only_the_most_recent_useful_items_pair_up(runtime: Runtime, clock: FakeClock) -> None:
+    fold(runtime, clock)
+    for page in range(LIKES_KEPT + 5):
+        clock.advance(seconds=1)
+        rate(runtime, uid("heavy"), URL.format(page), 5)
+    fold(runtime, clock)
+    with runtime.reader() as uow:
+        assert len(list(uow.session.scalars(select(CoRatingLike.item_id)))) == LIKES_KEPT
+    assert len(stored(runtime)) == LIKES_KEPT * (LIKES_KEPT - 1) // 2
+
+
+def test_a_person_who_erases_their_data_leaves_the_co_ratings(runtime: Runtime, clock: FakeClock) -> None:
+    fold(runtime, clock)
+    for person in ("a", "b"):
+        for page in range(3):
+            rate(runtime, uid(person), URL.format(page), 5)
+    fold(runtime, clock)
+    assert set(stored(runtime).values()) == {2}
+    with runtime.uow() as uow:
+        personal_data.erase(uow, uid("a"), "a", clock.now, runtime.signing_key)
+    assert set(stored(runtime).values()) == {1} and stored(runtime) == counted(runtime)
+    with runtime.reader() as uow:
+        assert len(list(uow.session.scalars(select(CoRatingLike.item_id)))) == 3
+    fold(runtime, clock)
+    assert stored(runtime) == counted(runtime)

@@ -1,0 +1,154 @@
+"""The weekly community digest: owners switch it on at a day and local time; it posts what helped most (only
+items at least k people rated), new and substantially updated pages, rated shared reflections and the stage;
+a week with nothing to say posts nothing; nothing is posted twice, even through a lost reply or two workers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.jobs.worker import Worker
+from learnloop.storage.tables import Announcement, Community, OutboxMessage
+from tests.conftest import FakeClock
+from tests.network.chat import CHANNEL, Chat, ingest, page_event, rate, settings_for, tick, uid
+from tests.network.conftest import OWNER
+from tests.prompts.world import Person, slash
+
+K = 5
+OWNER_P, MEMBER = Person("owner"), Person("member")
+FRIDAY_0901_BERLIN = datetime(2026, 11, 6, 8, 1, tzinfo=UTC)
+GOOD, BETTER, TOO_FEW = (f"https://wiki.acme.example/{name}" for name in ("Good", "Better", "TooFew"))
+
+
+def community(runtime: Runtime) -> Community:
+    with runtime.reader() as uow:
+        found = uow.communities.by_channel(CHANNEL)
+        assert found is not None
+        return found
+
+
+def switched_on(client: FlaskClient) -> str:
+    return slash(client, OWNER_P, "digest on fri 09:00")["text"]
+
+
+def raters(runtime: Runtime, url: str, people: int, stars: int, tag: str) -> None:
+    for n in range(people):
+        rate(runtime, uid(f"{tag}{n}"), url, stars)
+
+
+def digests(chat: Chat) -> list[dict]:
+    return [p for p in chat.in_channel() if "learnloop_digest" in p["props"]]
+
+
+def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskClient, runtime: Runtime) -> None:
+    assert "Only this community's owners" in slash(client, MEMBER, "digest on fri 09:00")["text"]
+    for bad, says in (("digest on someday 9", "is not a day and a time"),
+                      ("digest on fri 25:00", "is not a time of day"), ("digest on", "is not a day and a time"),
+                      ("digest sometimes", "Usage:")):
+        assert says in slash(client, OWNER_P, bad)["text"], bad
+    assert community(runtime).digest_weekday is None, "nothing stored from bad input"
+    reply = switched_on(client)
+    assert "the first comes Fri 06 Nov at 09:00 (Europe/Berlin)" in reply
+    assert (community(runtime).digest_weekday, community(runtime).digest_time) == (4, "09:00")
+    assert slash(client, OWNER_P, "digest off")["text"] == "The weekly digest is off."
+    assert community(runtime).digest_weekday is None
+    assert slash(client, OWNER_P, "digest off")["text"] == "The weekly digest was already off."
+
+
+@pytest.mark.parametrize(("people", "listed"), [(K - 1, False), (K, True), (K + 1, True)])
+def test_it_lists_only_what_at_least_k_people_rated(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                                    chat: Chat, people: int, listed: bool) -> None:
+    switched_on(client)
+    raters(runtime, GOOD, people, 5, "g")
+    raters(runtime, TOO_FEW, K - 1, 5, "t")
+    ingest(runtime, page_event(1, "created", clock.now))
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    [post] = digests(chat)
+    titles = [a["title_link"] for a in post["props"]["attachments"]]
+    assert titles == ([GOOD] if listed else []), "an item below k is never listed"
+    assert TOO_FEW not in post["message"] and "Page p1" in post["message"]
+    assert post["message"].startswith("#### This week in Data guild (30 Oct to 06 Nov)")
+    assert "Where the community stands" in post["message"]
+    assert all(str(n) not in post["message"].split("(")[0] for n in (K - 1, K, K + 1))
+    for attachment in post["props"]["attachments"]:
+        assert [a["integration"]["context"]["stars"] for a in attachment["actions"]] == [1, 2, 3, 4, 5]
+
+
+def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_nothing(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, chat: Chat) -> None:
+    switched_on(client)
+    raters(runtime, GOOD, K, 4, "g")
+    raters(runtime, BETTER, K + 1, 5, "b")
+    ingest(runtime, page_event(1, "created", clock.now), page_event(2, "created", clock.now, page="old"))
+    clock.advance(days=1)
+    ingest(runtime, page_event(3, "updated", clock.now, page="old"),
+           page_event(4, "updated", clock.now, page="tiny", minor=True))
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    [post] = digests(chat)
+    assert [a["title_link"] for a in post["props"]["attachments"]] == [BETTER, GOOD]
+    message = post["message"]
+    new = "**New wiki pages**\n- [Page old](https://outline.example.com/doc/old)\n- [Page p1]"
+    assert new in message, "newest first; a page made and edited this week is new, not updated"
+    assert "substantially updated" not in message, "a minor edit is not news"
+    clock.advance(days=7)
+    tick(runtime, clock)
+    assert len(digests(chat)) == 1, "a week with nothing to say posts nothing"
+    assert community(runtime).digest_week is not None
+
+
+def test_no_digest_is_posted_twice_through_a_lost_reply_or_a_second_worker(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, chat: Chat, engine) -> None:
+    switched_on(client)
+    raters(runtime, GOOD, K, 5, "g")
+    clock.now = FRIDAY_0901_BERLIN
+    chat.fail_after_saving = 1
+    other = build_runtime(runtime.settings, clock=clock, engine=engine)
+    clock.advance(minutes=1)
+    Worker(runtime).run_once()
+    Worker(other).run_once()
+    assert len(digests(chat)) == 1, "the post was saved, its reply lost"
+    for _ in range(3):
+        clock.advance(minutes=10)
+        Worker(other).run_once()
+        Worker(runtime).run_once()
+    assert len(digests(chat)) == 1, "the retry found the post it made; the second worker queued nothing"
+    with runtime.reader() as uow:
+        [message] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("digest:%")))
+    assert message.status == "sent"
+
+
+def test_preview_shows_the_owner_alone_what_the_next_one_holds(client: FlaskClient, runtime: Runtime,
+                                                              chat: Chat) -> None:
+    assert "Nothing to post so far" in slash(client, OWNER_P, "digest preview")["text"]
+    raters(runtime, GOOD, K, 5, "g")
+    reply = slash(client, OWNER_P, "digest preview")
+    assert reply["response_type"] == "ephemeral" and reply["text"].startswith("**Preview, only for you**")
+    assert [a["title_link"] for a in reply["props"]["attachments"]] == [GOOD]
+    assert "Only this community's owners" in slash(client, MEMBER, "digest preview")["text"]
+    assert chat.posts == []
+
+
+def test_digest_only_stops_page_announcements_and_the_digest_carries_them(
+        engine, clock: FakeClock, chat: Chat) -> None:
+    runtime = build_runtime(settings_for(OWNER, announce="digest_only"), clock=clock, engine=engine)
+    with runtime.uow() as uow:
+        community_id = uow.communities.ensure(CHANNEL, None, "Data guild", clock.now)
+        uow.commit()
+        row = uow.communities.get(community_id)
+        row.digest_weekday, row.digest_time = 4, "09:00"
+        uow.commit()
+    ingest(runtime, page_event(1, "created", clock.now))
+    tick(runtime, clock)
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Announcement)).all() == []
+    assert chat.in_channel() == []
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    [post] = digests(chat)
+    assert "[Page p1](https://outline.example.com/doc/p1)" in post["message"]

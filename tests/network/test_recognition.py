@@ -1,0 +1,146 @@
+"""Recognition: a sharer hears privately, once per milestone, when at least k other people found what they
+shared useful (never a count below k, never who); a rater may send a named thank-you; either can be turned off,
+and both wait out the sharer's quiet hours."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from flask.testing import FlaskClient
+
+from learnloop.bootstrap import Runtime
+from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_ACTION
+from learnloop.mattermost.signed_state import button_context
+from learnloop.services.dashboard import REFLECTION_TITLE
+from tests.conftest import FakeClock
+from tests.network.chat import Chat, ingest, page_event, rate, share, tick, uid
+from tests.prompts.world import Person, click, slash
+
+K = 5
+SAM, RAE = Person("sam"), Person("rae")
+LINK = "https://blog.example.com/pipelines"
+
+
+def notes(chat: Chat, person: Person = SAM) -> list[str]:
+    return [p["message"] for p in chat.dms_to(person.id) if "people have found" in p["message"]]
+
+
+def useful(runtime: Runtime, url: str, people: range, stars: int = 4) -> None:
+    for n in people:
+        rate(runtime, uid(f"r{n}"), url, stars)
+
+
+@pytest.mark.parametrize(("people", "told"), [(K - 1, None), (K, K), (K + 1, K)])
+def test_a_sharer_hears_once_k_other_people_found_it_useful(runtime: Runtime, clock: FakeClock, chat: Chat,
+                                                            people: int, told: int | None) -> None:
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    rate(runtime, SAM.id, LINK, 5)
+    useful(runtime, LINK, range(people))
+    rate(runtime, uid("meh"), LINK, 2)
+    tick(runtime, clock)
+    if told is None:
+        assert chat.posts == [], "below k: no message, and no count"
+        return
+    [note] = notes(chat)
+    assert note == f"{told} people have found [Data pipeline handbook]({LINK}) useful. Thank you for sharing it!"
+    tick(runtime, clock)
+    assert len(notes(chat)) == 1, "once per milestone"
+
+
+def test_each_milestone_once_and_history_from_before_is_not_announced(runtime: Runtime, clock: FakeClock,
+                                                                      chat: Chat) -> None:
+    share(runtime, SAM.id, LINK)
+    useful(runtime, LINK, range(K))
+    tick(runtime, clock)
+    assert notes(chat) == [], "milestones reached before recognition existed are taken as told"
+    useful(runtime, LINK, range(K, 10))
+    tick(runtime, clock)
+    assert [n.split()[0] for n in notes(chat)] == ["10"]
+    useful(runtime, LINK, range(10, 24))
+    tick(runtime, clock)
+    assert [n.split()[0] for n in notes(chat)] == ["10"], "24 is not a milestone"
+
+
+def test_shared_reflections_and_created_wiki_pages_count_as_shared(client: FlaskClient, runtime: Runtime,
+                                                                    clock: FakeClock, chat: Chat) -> None:
+    with runtime.uow() as uow:
+        uow.members.ensure(SAM.id, clock.now, username="sam")
+        uow.commit()
+    tick(runtime, clock)
+    ingest(runtime, page_event(1, "created", clock.now, author="Sam"))
+    page = "https://outline.example.com/doc/p1"
+    reflection = share(runtime, RAE.id, "https://learnloop.example.com/reflections/7", title=REFLECTION_TITLE)
+    with runtime.uow() as uow:
+        item = uow.items.get(reflection)
+        item.kind = "reflection"
+        uow.commit()
+    useful(runtime, page, range(K))
+    useful(runtime, "https://learnloop.example.com/reflections/7", range(K))
+    tick(runtime, clock)
+    assert notes(chat, SAM) == [f"{K} people have found [Page p1]({page}) useful. Thank you for sharing it!"]
+    assert notes(chat, RAE) == [f"{K} people have found [the reflection you shared]"
+                                "(https://learnloop.example.com/reflections/7) useful. Thank you for sharing it!"]
+
+
+def test_turned_off_nothing_and_quiet_hours_wait(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                                 chat: Chat) -> None:
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK)
+    slash(client, SAM, "prompts quiet 08:00-12:00")
+    useful(runtime, LINK, range(K))
+    tick(runtime, clock)
+    assert notes(chat) == [], "09:01 is within sam's quiet hours"
+    clock.now = datetime(2026, 11, 2, 12, 1, tzinfo=UTC)
+    tick(runtime, clock)
+    assert len(notes(chat)) == 1
+    off = button_context(RECOGNITION_OFF_ACTION, runtime.signing_key, for_user=SAM.id)
+    assert "no more of these notes" in click(client, SAM, off).get_json()["ephemeral_text"]
+    useful(runtime, LINK, range(K, 10))
+    tick(runtime, clock)
+    assert len(notes(chat)) == 1, "turned off"
+    assert "On:" in slash(client, SAM, "recognition on")["text"]
+    tick(runtime, clock)
+    assert len(notes(chat)) == 1, "the milestone passed while off is not told later"
+
+
+def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                              chat: Chat) -> None:
+    item = share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    thanks = button_context(THANK_ACTION, runtime.signing_key, item_id=item)
+    assert "rate it first" in click(client, RAE, thanks).get_json()["ephemeral_text"]
+    rate(runtime, RAE.id, LINK, 5)
+    assert "on its way" in click(client, RAE, thanks).get_json()["ephemeral_text"]
+    assert "already" in click(client, RAE, thanks).get_json()["ephemeral_text"]
+    assert "yourself" in click(client, SAM, thanks).get_json()["ephemeral_text"]
+    tick(runtime, clock)
+    [dm] = chat.dms_to(SAM.id)
+    assert dm["message"].startswith(f"@rae thanks you for sharing [Data pipeline handbook]({LINK}): it helped them.")
+    slash(client, SAM, "recognition off")
+    rate(runtime, uid("other"), LINK, 5)
+    reply = click(client, Person("other"), thanks).get_json()["ephemeral_text"]
+    assert "turned thank-you messages off" in reply
+
+
+def test_rate_offers_a_thank_you_button_only_for_someone_elses_share(client: FlaskClient, runtime: Runtime,
+                                                                     chat: Chat) -> None:
+    share(runtime, SAM.id, LINK)
+    reply = slash(client, RAE, f"rate {LINK} 5")
+    [attachment] = reply["attachments"]
+    assert attachment["actions"][0]["name"] == "Thank the person who shared it"
+    assert "attachments" not in slash(client, SAM, f"rate {LINK} 5")
+    assert "attachments" not in slash(client, RAE, "rate https://blog.example.com/unshared 5")
+
+
+def test_a_thank_you_waits_out_quiet_hours(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                           chat: Chat) -> None:
+    item = share(runtime, SAM.id, LINK)
+    slash(client, SAM, "prompts quiet 08:00-12:00")
+    rate(runtime, RAE.id, LINK, 5)
+    click(client, RAE, button_context(THANK_ACTION, runtime.signing_key, item_id=item))
+    tick(runtime, clock)
+    assert chat.dms_to(SAM.id) == []
+    clock.now = datetime(2026, 11, 2, 12, 0, 30, tzinfo=UTC)
+    tick(runtime, clock, settle=False)
+    assert len(chat.dms_to(SAM.id)) == 1

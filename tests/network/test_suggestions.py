@@ -1,0 +1,110 @@
+""""You might also find useful": a private weekly DM for the people who asked for it, from item pairs that at
+least k people found useful together, naming nobody; it honours pause, quiet hours and do not disturb, comes
+once a week, and one click stops it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask.testing import FlaskClient
+
+from learnloop.bootstrap import Runtime
+from learnloop.mattermost.network_messages import SUGGESTIONS_OFF_ACTION
+from learnloop.mattermost.signed_state import button_context
+from tests.conftest import FakeClock
+from tests.network.chat import Chat, dm_of, rate, tick, uid
+from tests.prompts.world import Person, click, slash
+
+K = 5
+ANN = Person("ann")
+LIKED, ALSO, OTHER = (f"https://wiki.acme.example/{name}" for name in ("Liked", "Also", "Other"))
+NEXT_MONDAY_0901 = datetime(2026, 11, 9, 9, 1, tzinfo=UTC)
+
+
+def liked_together(runtime: Runtime, people: int) -> None:
+    for n in range(people):
+        rate(runtime, uid(f"p{n}"), LIKED, 5)
+        rate(runtime, uid(f"p{n}"), ALSO, 4)
+
+
+def opted_in(client: FlaskClient, runtime: Runtime) -> None:
+    rate(runtime, ANN.id, LIKED, 5)
+    assert "On: each Monday at your own time" in slash(client, ANN, "digest me on")["text"]
+
+
+def suggested(chat: Chat) -> list[dict]:
+    return [p for p in chat.dms_to(ANN.id) if p["message"].startswith("**You might also find these useful**")]
+
+
+@pytest.mark.parametrize(("people", "sent"), [(K - 1, False), (K, True), (K + 1, True)])
+def test_only_pairs_at_least_k_people_share_lead_to_a_suggestion(client: FlaskClient, runtime: Runtime,
+                                                                 clock: FakeClock, chat: Chat, people: int,
+                                                                 sent: bool) -> None:
+    liked_together(runtime, people)
+    opted_in(client, runtime)
+    tick(runtime, clock)
+    if not sent:
+        assert chat.posts == [], "nothing qualifies: no message at all"
+        return
+    [dm] = suggested(chat)
+    *items, stop = dm["props"]["attachments"]
+    assert [a["title_link"] for a in items] == [ALSO]
+    assert stop["actions"][0]["name"] == "Stop these suggestions"
+    text = str(dm)
+    assert not any(uid(f"p{n}") in text or f"p{n}0" in text for n in range(people)), "nobody is named"
+    assert str(people) not in dm["message"]
+
+
+def test_once_a_week_at_the_persons_own_time_and_never_what_they_rated(client: FlaskClient, runtime: Runtime,
+                                                                      clock: FakeClock, chat: Chat) -> None:
+    liked_together(runtime, K)
+    for n in range(K):
+        rate(runtime, uid(f"p{n}"), OTHER, 5)
+    opted_in(client, runtime)
+    tick(runtime, clock)
+    tick(runtime, clock)
+    [first] = suggested(chat)
+    assert {a.get("title_link") for a in first["props"]["attachments"]} == {ALSO, OTHER, None}
+    rate(runtime, ANN.id, ALSO, 2)
+    clock.now = NEXT_MONDAY_0901 - timedelta(minutes=2)
+    tick(runtime, clock, settle=False)
+    assert len(suggested(chat)) == 1, "not before Monday 09:00, the default time"
+    clock.now = NEXT_MONDAY_0901
+    tick(runtime, clock)
+    second = suggested(chat)[1]
+    assert [a.get("title_link") for a in second["props"]["attachments"]] == [OTHER, None], "not what ann rated"
+
+
+def test_pause_quiet_hours_and_do_not_disturb_are_honoured(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                                           chat: Chat) -> None:
+    liked_together(runtime, K)
+    opted_in(client, runtime)
+    slash(client, ANN, "prompts quiet 08:00-10:30")
+    tick(runtime, clock)
+    assert suggested(chat) == [], "quiet hours until 10:30"
+    clock.now = datetime(2026, 11, 2, 10, 31, tzinfo=UTC)
+    tick(runtime, clock)
+    assert len(suggested(chat)) == 1
+    chat.statuses[ANN.id] = "dnd"
+    clock.now = NEXT_MONDAY_0901 + timedelta(hours=2)
+    tick(runtime, clock)
+    chat.statuses[ANN.id] = "online"
+    tick(runtime, clock)
+    assert len(suggested(chat)) == 1, "do not disturb skips the week, as for a prompt"
+    slash(client, ANN, "prompts pause 2w")
+    clock.now += timedelta(days=7)
+    tick(runtime, clock)
+    assert len(suggested(chat)) == 1, "paused"
+
+
+def test_one_click_stops_them_and_only_the_person_can_click(client: FlaskClient, runtime: Runtime,
+                                                            clock: FakeClock, chat: Chat) -> None:
+    liked_together(runtime, K)
+    opted_in(client, runtime)
+    context = button_context(SUGGESTIONS_OFF_ACTION, runtime.signing_key, for_user=ANN.id)
+    assert "not yours" in click(client, Person("mallory"), context).get_json()["ephemeral_text"]
+    assert "no more weekly suggestions" in click(client, ANN, context).get_json()["ephemeral_text"]
+    tick(runtime, clock)
+    assert chat.dms_to(ANN.id) == [] and chat.posts == []
+    assert dm_of(ANN.id) not in {p["channel_id"] for p in chat.posts}

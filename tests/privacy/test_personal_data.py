@@ -1,0 +1,275 @@
+"""Each person owns their data: they see what is stored, take it away, and erase it; so can the admin for
+them. Retention deletes old activity without changing the dashboards; the admin's backup never fails."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select, text
+
+from learnloop.bootstrap import Runtime
+from learnloop.cli import main
+from learnloop.jobs.worker import Worker
+from learnloop.services import dashboard
+from learnloop.storage.export import export_to_file
+from learnloop.storage.tables import Base, Community, ContentItem, Event, ItemScore, OutboxMessage, Rating
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import CHANNEL, Person, World, add_schedule, opened_dialog, slash, submit
+from tests.web.links import confirm, link_path
+
+ANN, BOB = Person("ann"), Person("bob")
+ANN_PRIVATE = "I still do not understand the deploy pipeline"
+ANN_SHARED = "Pairing on incidents teaches more than any runbook"
+BOB_PRIVATE = "Bob's own private thought about the retro"
+
+
+def everything_stored(engine: Engine) -> str:
+    """Every row of every table, as text."""
+    with engine.connect() as connection:
+        rows = [dict(row._mapping) for table in Base.metadata.sorted_tables
+                for row in connection.execute(select(table))]
+    return json.dumps(rows, default=str)
+
+
+def lived_in(client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract,
+             clock: FakeClock) -> None:
+    """Ann and Bob use learnloop for a while: ratings, a comment, a share, reflections, settings, a prompt."""
+    for person in (ANN, BOB):
+        slash(client, person, "rate https://wiki.acme.example/Deploy 4 The rollback part is missing")
+        slash(client, person, f"rate https://wiki.acme.example/{person.name} 5")
+    slash(client, ANN, "rate https://wiki.acme.example/Onboarding 2")
+    slash(client, ANN, "share https://docs.python.org/3/ Everything is here")
+    slash(client, ANN, f"reflect {ANN_PRIVATE}")
+    reply = slash(client, ANN, f"reflect {ANN_SHARED}")
+    from tests.prompts.world import click
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    slash(client, BOB, f"reflect {BOB_PRIVATE}")
+    slash(client, ANN, "prompts quiet 22:00-07:00")
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    world = World(runtime, mattermost_contract, people=[ANN, BOB])
+    clock.now = clock.now.replace(day=5)
+    world.serve_members()
+    for n in range(2):  # the share and the shared reflection
+        mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                                json={"id": f"post{n}".ljust(26, "0"), "channel_id": CHANNEL, "message": ""})
+    world.tick()
+    confirm(client, link_path(slash(client, ANN, "signin")["text"]))
+
+
+def test_mydata_shows_what_is_stored_and_gives_it_all_to_its_owner_alone(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    lived_in(client, runtime, mattermost_contract, clock)
+    reply = slash(client, ANN, "mydata")["text"]
+    assert "ratings: 3" in reply and "reflections: 2" in reply and "comments to owners: 1" in reply
+    path = link_path(reply)
+    token = path.split("token=", 1)[1]
+    forced = FlaskClient(client.application).post("/mydata", data={"token": token})
+    assert forced.status_code == 403, "a POST from a page that did not open the link (CSRF) gets nothing"
+    download = confirm(client, path)
+    assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    data = download.get_json()
+    assert data["user_id"] == ANN.id
+    assert {r["text"] for r in data["reflections"]} == {ANN_PRIVATE, ANN_SHARED}, "in clear, for her"
+    assert BOB_PRIVATE not in download.get_data(as_text=True) and BOB.id not in download.get_data(as_text=True)
+    assert len(data["ratings"]) == 3 and data["comments_to_owners"][0]["comment"] == "The rollback part is missing"
+    assert data["settings"]["quiet_hours"] == "22:00-07:00" and data["events"]
+    assert confirm(client, path).status_code == 403, "the link works once"
+
+
+def assert_totals_add_up(runtime: Runtime) -> None:
+    with runtime.reader() as uow:
+        for item in uow.session.scalars(select(ContentItem)):
+            stars, count = uow.session.execute(select(func.coalesce(func.sum(Rating.stars), 0), func.count())
+                                               .where(Rating.item_id == item.id)).one()
+            assert (item.stars_sum, item.ratings_count) == (stars, count), item.url
+        for community in uow.session.scalars(select(Community)):
+            stars, count = uow.session.execute(
+                select(func.coalesce(func.sum(ContentItem.stars_sum), 0),
+                       func.coalesce(func.sum(ContentItem.ratings_count), 0))
+                .where(ContentItem.community_id == community.id)).one()
+            assert (community.stars_sum, community.ratings_count) == (stars, count)
+        for score in uow.session.scalars(select(ItemScore)):
+            item = uow.session.get(ContentItem, score.item_id)
+            assert (score.stars_sum, score.ratings_count) == (item.stars_sum, item.ratings_count)
+
+
+def test_erasing_in_chat_leaves_nothing_that_names_the_person(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, engine: Engine
+) -> None:
+    lived_in(client, runtime, mattermost_contract, clock)
+    clock.advance(minutes=2)
+    Worker(runtime).run_rollups()
+    with runtime.reader() as uow:
+        folded = uow.session.scalar(select(func.count()).select_from(Event))
+    assert ANN.id in everything_stored(engine)
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    assert slash(client, ANN, "mydata delete") == {}
+    form = opened_dialog(mattermost_contract)
+    assert "cannot" not in form["introduction_text"] and "erases" in form["introduction_text"]
+    assert submit(client, ANN, "mydata_delete", form["state"], {}).status_code == 200
+    stored = everything_stored(engine)
+    assert ANN.id not in stored, "no row names her"
+    assert "@ann" not in stored and '"ann"' not in stored, "nor by her name"
+    assert BOB.id in stored and BOB_PRIVATE not in stored, "Bob's data stays, his reflection still sealed"
+    assert_totals_add_up(runtime)
+    with runtime.reader() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Event)) < folded
+        replies = [m.payload["body"]["text"] for m in uow.session.scalars(select(OutboxMessage))
+                   if m.kind == "mattermost.respond"]
+    assert any(reply.startswith("Erased: ") and "ratings" in reply for reply in replies)
+    clock.advance(seconds=5)
+    submit(client, ANN, "mydata_delete", form["state"], {})
+    with runtime.reader() as uow:
+        replies = [m.payload["body"]["text"] for m in uow.session.scalars(select(OutboxMessage))
+                   if m.kind == "mattermost.respond"]
+    assert "learnloop had nothing stored about you; nothing was erased." in replies, "a second erase is a no-op"
+
+
+def test_the_rollups_keep_their_counts_after_an_erasure(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    for n in range(6):
+        slash(client, Person(f"rater{n}"), "rate https://wiki.acme.example/Deploy 4")
+    clock.advance(minutes=2)
+    Worker(runtime).run_rollups()
+    period = dashboard.Period.last_weeks(clock.now.date(), 4)
+    with runtime.reader() as uow:
+        community_id = uow.communities.by_channel(CHANNEL).id
+        before = dashboard.build(uow, community_id, period, 5).totals
+    with runtime.uow() as uow:
+        from learnloop.services import personal_data
+        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key)
+    Worker(runtime).run_rollups()
+    with runtime.reader() as uow:
+        after = dashboard.build(uow, community_id, period, 5).totals
+    assert after == before
+
+
+def cli_env(engine: Engine, monkeypatch: pytest.MonkeyPatch, runtime: Runtime) -> None:
+    """The CLI on the test's database (a PostgreSQL test runs in its own schema) with the test's secret key."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+        url += f"?options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", url)
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", runtime.settings.secret_key.get_secret_value())
+
+
+def test_the_admin_exports_and_erases_a_person_from_the_command_line(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, engine: Engine,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    lived_in(client, runtime, mattermost_contract, clock)
+    cli_env(engine, monkeypatch, runtime)
+    runner = CliRunner()
+    out = tmp_path / "ann.json"
+    result = runner.invoke(main, ["person", "export", ANN.id, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert {r["text"] for r in data["reflections"]} == {ANN_PRIVATE, ANN_SHARED}
+    assert BOB_PRIVATE not in out.read_text()
+    refused = runner.invoke(main, ["person", "erase", ANN.id], input="n\n")
+    assert refused.exit_code != 0 and ANN.id in everything_stored(engine), "nothing without confirmation"
+    result = runner.invoke(main, ["person", "erase", ANN.id, "--yes"])
+    assert result.exit_code == 0 and "erased:" in result.output, result.output
+    assert ANN.id not in everything_stored(engine)
+    assert_totals_add_up(runtime)
+    again = runner.invoke(main, ["person", "erase", ANN.id, "--yes"])
+    assert again.exit_code == 0 and f"nothing is stored about {ANN.id}" in again.output
+
+
+def test_retention_removes_old_activity_and_the_old_weeks_still_read_the_same(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    for n in range(6):
+        slash(client, Person(f"rater{n}"), f"rate https://wiki.acme.example/p{n % 2} 4")
+    clock.advance(minutes=2)
+    worker = Worker(runtime)
+    worker.run_rollups()
+    old_weeks = dashboard.Period.last_weeks(clock.now.date(), 4)
+    with runtime.reader() as uow:
+        community_id = uow.communities.by_channel(CHANNEL).id
+        before = dashboard.build(uow, community_id, old_weeks, 5).totals
+    clock.advance(days=runtime.settings.retention_days - 1)
+    worker.run_retention()
+    with runtime.reader() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Event)) == 6, "not old enough yet"
+    clock.advance(days=2)
+    worker.run_retention()
+    with runtime.reader() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Event)) == 0
+        assert dashboard.build(uow, community_id, old_weeks, 5).totals == before
+
+
+def test_a_shared_reflection_deleted_by_its_author_leaves_the_outbox_at_once(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    reply = slash(client, ANN, f"reflect {ANN_SHARED}")
+    from tests.prompts.world import click
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    with runtime.reader() as uow:
+        assert any(ANN_SHARED in json.dumps(m.payload) for m in uow.session.scalars(select(OutboxMessage)))
+    entry = slash(client, ANN, "journal")["attachments"][0]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, entry["actions"][1]["integration"]["context"])
+    submit(client, ANN, "journal_delete", opened_dialog(mattermost_contract)["state"], {})
+    with runtime.reader() as uow:
+        assert not any(ANN_SHARED in json.dumps(m.payload) for m in uow.session.scalars(select(OutboxMessage)))
+
+
+def test_the_backup_export_never_fails_after_the_fold(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path
+) -> None:
+    for n in range(6):
+        slash(client, Person(f"rater{n}"), f"rate https://wiki.acme.example/p{n % 2} 4 note {n}")
+    clock.advance(minutes=2)
+    assert Worker(runtime).run_rollups() > 0
+    cli_env(engine, monkeypatch, runtime)
+    out = tmp_path / "backup.json"
+    result = CliRunner().invoke(main, ["export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tables = json.loads(out.read_text())["tables"]
+    assert tables["weekly_counts"] and tables["release_blocks"] and isinstance(tables["weekly_counts"][0]["week"], str)
+    assert not out.with_name("backup.json.partial").exists()
+
+
+def test_a_failed_export_leaves_no_partial_file(engine: Engine, tmp_path: Path, clock: FakeClock,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import learnloop.storage.export as export
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(export, "export_records", broken)
+    with pytest.raises(RuntimeError):
+        export_to_file(engine, tmp_path / "backup.json", now=clock.now)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_privacy_is_explained_in_chat_and_on_a_page(client: FlaskClient) -> None:
+    text = slash(client, ANN, "privacy")["text"]
+    assert "fewer than 5 people" in text and "/learn mydata" in text and "730 days" in text
+    assert "privacy" in slash(client, ANN, "help")["text"]
+    page = client.get("/privacy")
+    body = page.get_data(as_text=True)
+    assert page.status_code == 200 and "complementary suppression" in body and "/learn mydata delete" in body
+    assert 'href="/privacy"' in client.get("/").get_data(as_text=True), "linked from every page"
+
+
+def test_the_rollups_never_hold_ids(client: FlaskClient, runtime: Runtime, clock: FakeClock, engine: Engine) -> None:
+    for n in range(6):
+        slash(client, Person(f"rater{n}"), "rate https://wiki.acme.example/p 4")
+    clock.advance(minutes=2)
+    Worker(runtime).run_rollups()
+    with engine.connect() as connection:
+        members = connection.execute(text("SELECT member FROM weekly_members")).scalars().all()
+    assert members and not any(Person(f"rater{n}").id in m for m in members for n in range(6))
