@@ -37,12 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
-
-from learnloop.storage.engine import make_engine
-from learnloop.storage.migrate import upgrade
 from tests.browser.conftest import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 from tests.browser.widget_site import WidgetSite, widget_site
 from tests.wikis.mediawiki_server import start_mediawiki
+
+from learnloop.storage.engine import make_engine
+from learnloop.storage.migrate import upgrade
 
 TIMING = """
 const nav = performance.getEntriesByType('navigation')[0];
@@ -65,7 +65,8 @@ def weight(site: WidgetSite) -> list[tuple[str, int, int]]:
     parts = [("loader /widget.js (every page)", session.get(f"{base}/widget.js", timeout=10).content),
              ("frame HTML (content pages)", frame.content),
              ("frame CSS /static/widget.css", session.get(f"{base}/static/widget.css", timeout=10).content),
-             ("frame script /static/widget-frame.js", session.get(f"{base}/static/widget-frame.js", timeout=10).content)]
+             ("frame script /static/widget-frame.js",
+              session.get(f"{base}/static/widget-frame.js", timeout=10).content)]
     return [(name, len(body), len(gzip.compress(body, 6))) for name, body in parts]
 
 
@@ -122,7 +123,8 @@ def measure(site: WidgetSite, runs: int) -> None:
             print(f"\n{cache} cache, {runs} loads each, interleaved:")
             print(f"  loadEventEnd without the widget  {spread(without_load)}")
             print(f"  loadEventEnd with the widget     {spread(with_load)}")
-            print(f"  difference of the medians        {statistics.median(with_load) - statistics.median(without_load):7.1f} ms")
+            difference = statistics.median(with_load) - statistics.median(without_load)
+            print(f"  difference of the medians        {difference:7.1f} ms")
             print(f"  frame document received         {spread([r['frameDocument'] for r in results[True]])}")
             print(f"  frame loaded (its load event)    {spread([r['frameLoaded'] for r in results[True]])}")
     finally:

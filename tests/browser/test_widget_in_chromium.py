@@ -30,15 +30,15 @@ from tests.wikis.mediawiki_support import needs_mediawiki, running_mediawiki
 
 require_selenium()
 
-from selenium.common.exceptions import (
+from selenium.common.exceptions import (  # noqa: E402
     NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
 )
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
-from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 
 pytestmark = [needs_mediawiki, pytest.mark.parametrize("migrated_engine", ["sqlite"], indirect=True)]
 WIDGET = "iframe#learnloop-widget"

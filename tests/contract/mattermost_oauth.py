@@ -59,7 +59,8 @@ def _app_error(status: int, error_id: str, message: str) -> Reply:
 
 
 def _page(status: int, text: str) -> Reply:
-    return status, {"Content-Type": "text/html; charset=utf-8"}, f"<!doctype html><title>Mattermost</title><p>{text}".encode()
+    page = f"<!doctype html><title>Mattermost</title><p>{text}"
+    return status, {"Content-Type": "text/html; charset=utf-8"}, page.encode()
 
 
 def _redirect(location: str) -> Reply:

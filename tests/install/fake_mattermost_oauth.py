@@ -90,7 +90,8 @@ class OAuthApps:
 
     def _list_oauth_apps(self, req: Any, me: dict[str, Any]) -> Reply:
         if not self.can(me, "manage_oauth"):
-            return self._error(403, "Integrations have been limited to admins only.", "api.command.admin_only.app_error")
+            return self._error(403, "Integrations have been limited to admins only.",
+                               "api.command.admin_only.app_error")
         if (off := self._oauth_off()) is not None:
             return off
         everyone = self.can(me, "manage_system_wide_oauth")

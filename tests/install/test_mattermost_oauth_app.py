@@ -141,7 +141,8 @@ def test_the_callback_follows_the_public_url(world: World) -> None:
 
 def test_doctor_checks_the_app_with_the_bots_session(world: World) -> None:
     world.install()
-    assert doctor(world, admin=False)["sign in with Mattermost"] == ("ok", f"OAuth app 'learnloop' calls back {CALLBACK}")
+    assert doctor(world, admin=False)["sign in with Mattermost"] == (
+        "ok", f"OAuth app 'learnloop' calls back {CALLBACK}")
     the_app(world)["callback_urls"] = ["https://elsewhere.example/cb"]
     assert doctor(world, admin=False)["sign in with Mattermost"][0] == "fix"
     world.fake.oauth_apps.clear()

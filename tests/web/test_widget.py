@@ -71,7 +71,8 @@ def test_the_frame_is_framed_by_the_wiki_only_and_has_its_own_cookie(reader: Rea
     assert cookie.startswith("learnloop_frame=")
     assert all(part in cookie for part in ("Path=/widget/", "SameSite=None", "Secure", "Partitioned", "HttpOnly"))
     html = response.get_data(as_text=True)
-    assert html.count('<button type="submit" name="stars"') == 5 and "1 · Not useful" in html and "5 · Essential" in html
+    assert html.count('<button type="submit" name="stars"') == 5
+    assert "1 · Not useful" in html and "5 · Essential" in html
     assert "Sign in with Mattermost" in html and "<legend>Was this page useful?</legend>" in html
 
 

@@ -72,11 +72,12 @@ class OAuthAppStep:
             plan.note(f"{what}: the token is not a system admin's, so Mattermost keeps the app untrusted and asks "
                       "each person once to allow it.")
         if found is None:
-            made = plan.change("create", what, f"\"Sign in with Mattermost\", calling back {desired['callback_urls'][0]}",
-                               lambda: self.admin.create_oauth_app(desired))
+            detail = f"\"Sign in with Mattermost\", calling back {desired['callback_urls'][0]}"
+            made = plan.change("create", what, detail, lambda: self.admin.create_oauth_app(desired))
             if made is not None:
                 self._keep(made, created=True)
-                plan.note(f"OAuth client secret {mask(str(made['client_secret']))} written to {self.context.config.path}")
+                secret = mask(str(made["client_secret"]))
+                plan.note(f"OAuth client secret {secret} written to {self.context.config.path}")
             return
         created = self._created_before()
         differing = [key for key in COMPARED if found.get(key, "" if key == "icon_url" else None) != desired[key]]
