@@ -19,7 +19,7 @@ from tests.contract.mattermost_oauth import OAuthProvider
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import Person, slash
 from tests.web.links import confirm, link_path
-from tests.web.widget_world import MEDIAWIKI, OTHER_PAGE, PAGE, WIKI, Reader, attribute
+from tests.web.widget_world import MEDIAWIKI, OTHER_PAGE, PAGE, WIKI, Reader, attribute, field
 
 PUBLIC_URL = "https://learnloop.example.com"
 
@@ -202,6 +202,19 @@ def test_without_oauth_the_popup_points_to_learn_signin(
     code = attribute(handed.get_data(as_text=True), "data-handoff")
     assert reader.post("signin", code=code, stars="5").status_code == 303
     assert 'value="5" aria-pressed="true"' in reader.frame().get_data(as_text=True)
+
+
+def test_a_page_deleted_from_the_wiki_shows_no_rating_control(
+        reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
+    reader.sign_in(stars="4")
+    with runtime.uow() as uow:
+        uow.items.by_url(PAGE).retired_at = runtime.clock()
+        uow.commit()
+    html = reader.frame().get_data(as_text=True)
+    assert "deleted from the wiki" in html and 'name="stars"' not in html
+    token = field(reader.frame(OTHER_PAGE).get_data(as_text=True), "csrf_token")
+    refused = reader.client.post("/widget/rate", data={"url": PAGE, "origin": WIKI, "stars": "5", "csrf_token": token})
+    assert refused.status_code == 400 and "can no longer be rated" in refused.get_data(as_text=True)
 
 
 def test_a_forged_form_in_the_frame_is_refused_inside_the_frame(reader: Reader) -> None:
