@@ -15,7 +15,9 @@ one browser; "without" blocks the loader's URL over DevTools (Network.setBlocked
 same Common.js both ways. Each load reads PerformanceNavigationTiming.loadEventEnd; with the widget, also the
 moment the frame's document arrived (its resource-timing entry's responseEnd) and the frame's own load event.
 Cold: the browser cache disabled for every load; warm: cache on, after one load to fill it. Medians, with
-the spread (min-max).
+the spread (min-max). Also how many loads requested the loader only once the load event had begun (its
+resource-timing startTime against loadEventStart): then it cannot have held the event up, whatever the noise
+of a shared machine does to the medians.
 """
 
 from __future__ import annotations
@@ -48,8 +50,9 @@ TIMING = """
 const nav = performance.getEntriesByType('navigation')[0];
 if (!nav || !nav.loadEventEnd) { return null; }
 const frame = performance.getEntriesByType('resource').find(e => e.initiatorType === 'iframe');
-return {load: nav.loadEventEnd, frameDocument: frame ? frame.responseEnd : null,
-        frameLoaded: window.__learnloopFrameLoaded || null};
+const loader = performance.getEntriesByType('resource').find(e => e.name.endsWith('/widget.js'));
+return {load: nav.loadEventEnd, loadStart: nav.loadEventStart, frameDocument: frame ? frame.responseEnd : null,
+        frameLoaded: window.__learnloopFrameLoaded || null, loaderStart: loader ? loader.startTime : null};
 """
 WATCH_FRAME = """
 document.addEventListener('load', event => {
@@ -125,6 +128,9 @@ def measure(site: WidgetSite, runs: int) -> None:
             print(f"  loadEventEnd with the widget     {spread(with_load)}")
             difference = statistics.median(with_load) - statistics.median(without_load)
             print(f"  difference of the medians        {difference:7.1f} ms")
+            gaps = [r["loaderStart"] - r["loadStart"] for r in results[True] if r["loaderStart"] is not None]
+            print(f"  loader requested after the load event began: {sum(g >= 0 for g in gaps)} of {len(gaps)} loads"
+                  f" (earliest {min(gaps):+.1f} ms)")
             print(f"  frame document received         {spread([r['frameDocument'] for r in results[True]])}")
             print(f"  frame loaded (its load event)    {spread([r['frameLoaded'] for r in results[True]])}")
     finally:
