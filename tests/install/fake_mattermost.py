@@ -3,8 +3,8 @@ request the installer makes, and every reply built here, is validated against th
 OpenAPI source. Behaviour follows the Go server (mattermost/mattermost, `server/channels/...`;
 each handler names the function it follows): bots, personal access tokens, teams, channels,
 memberships (a removed team member is kept, soft-deleted), custom slash commands, outgoing
-webhooks, OAuth apps (fake_mattermost_oauth.py), the permission checks of each call (roles in fake_mattermost_roles.py, before or after
-Mattermost 11.2's renamed permissions) and the server configuration."""
+webhooks, OAuth apps (fake_mattermost_oauth.py), the permission checks of each call (roles in
+fake_mattermost_roles.py, before or after Mattermost 11.2's renamed permissions) and the server configuration."""
 
 from __future__ import annotations
 
