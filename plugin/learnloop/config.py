@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -169,6 +170,9 @@ class Settings(BaseSettings):
     mattermost_command_tokens: TokenList = Field(default_factory=list)
     mattermost_webhook_tokens: TokenList = Field(default_factory=list)
     mattermost_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    mattermost_oauth_client_id: str | None = None
+    """The OAuth 2.0 app `learnloop install manifests/mattermost.yaml` registers ("Sign in with Mattermost")."""
+    mattermost_oauth_client_secret: SecretStr | None = None
     outbox_concurrency: int = Field(default=8, ge=1, le=64)
     min_group_size: int = Field(default=5, ge=3, le=1000)
     retention_days: int = Field(default=730, ge=30, le=3650)
@@ -187,6 +191,11 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("expected at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
         return value
+
+    @field_validator("mattermost_oauth_client_id")
+    @classmethod
+    def _oauth_client_id(cls, value: str | None) -> str | None:
+        return None if value is None else _check_mattermost_id(value)
 
     @field_validator("database_url")
     @classmethod
@@ -256,6 +265,16 @@ class Settings(BaseSettings):
     def public_url_text(self) -> str:
         return str(self.public_url).rstrip("/")
 
+    @property
+    def oauth_enabled(self) -> bool:
+        """Whether "Sign in with Mattermost" works; otherwise the widget points to `/learn signin`."""
+        return bool(self.mattermost_url and self.mattermost_oauth_client_id and self.mattermost_oauth_client_secret)
+
+    @property
+    def wiki_origins(self) -> tuple[str, ...]:
+        """The origins (scheme://host[:port]) of the configured wikis: the only pages that may frame the widget."""
+        return tuple(dict.fromkeys(origin_of(str(wiki.url)) for wiki in self.wikis))
+
     def community_for_channel(self, channel_id: str) -> CommunityConfig | None:
         return next((c for c in self.communities if c.channel_id == channel_id), None)
 
@@ -294,8 +313,18 @@ class _TomlFileSource(PydanticBaseSettingsSource):
 
 SECRET_FIELDS = frozenset(
     {"secret_key", "database_url", "mattermost_bot_token", "mattermost_command_tokens", "mattermost_webhook_tokens",
-     "wikis"}
+     "mattermost_oauth_client_secret", "wikis"}
 )
+
+
+def origin_of(url: str) -> str:
+    """`scheme://host[:port]` of a URL, as browsers write an origin (default ports left out)."""
+    parts = urlsplit(url)
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme}://{host}{port}"
 
 
 def _config_file_path() -> Path:

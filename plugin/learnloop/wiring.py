@@ -25,7 +25,7 @@ from learnloop.mattermost.commands import CommandRegistry
 from learnloop.mattermost.ownership import community_role
 from learnloop.mediawiki.host import MediaWikiHost
 from learnloop.outline.host import OutlineHost
-from learnloop.web import dashboard_views, health, pages, session, wiki_routes
+from learnloop.web import dashboard_views, health, oauth, pages, session, widget, wiki_routes
 from learnloop.web.errors import register_error_handlers
 from learnloop.wikis import WikiHost
 
@@ -60,11 +60,15 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # replies keep the order they are written in
     register_error_handlers(app)
-    session.configure(app, runtime.signing_key, secure=runtime.settings.public_url_text.startswith("https://"))
+    public_url = runtime.settings.public_url_text
+    session.configure(app, runtime.signing_key, secure=public_url.startswith("https://"),
+                      frame_cross_site=session.cross_site_cookies(public_url))
     app.register_blueprint(health.blueprint(runtime.engine))
     app.register_blueprint(routes.blueprint(runtime, commands()))
     app.register_blueprint(wiki_routes.blueprint(runtime, wiki_hosts()))
     app.register_blueprint(pages.blueprint(runtime))
+    app.register_blueprint(widget.blueprint(runtime))
+    app.register_blueprint(oauth.blueprint(runtime))
     app.register_blueprint(dashboard_views.blueprint(
         runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id), next_steps(runtime)))
     return app

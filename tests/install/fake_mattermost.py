@@ -3,8 +3,8 @@ request the installer makes, and every reply built here, is validated against th
 OpenAPI source. Behaviour follows the Go server (mattermost/mattermost, `server/channels/...`;
 each handler names the function it follows): bots, personal access tokens, teams, channels,
 memberships (a removed team member is kept, soft-deleted), custom slash commands, outgoing
-webhooks, the permission checks of each call (roles in fake_mattermost_roles.py, before or after
-Mattermost 11.2's renamed permissions) and the server configuration."""
+webhooks, OAuth apps (fake_mattermost_oauth.py), the permission checks of each call (roles in
+fake_mattermost_roles.py, before or after Mattermost 11.2's renamed permissions) and the server configuration."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from typing import Any
 import requests
 
 from tests.contract.mattermost_openapi import MattermostContract
+from tests.install.fake_mattermost_oauth import OAuthApps
 from tests.install.fake_mattermost_roles import (
     RENAMED_IN_11_2,
     SETTING_SECTIONS,
@@ -63,7 +64,7 @@ def _millis() -> int:
 
 
 @dataclass
-class FakeMattermost:
+class FakeMattermost(OAuthApps):
     contract: MattermostContract
     legacy: bool = False
     """Check the permission names of servers before 11.2 (manage_slash_commands, ...)."""
@@ -76,13 +77,18 @@ class FakeMattermost:
     channel_members: set[tuple[str, str]] = field(default_factory=set)
     commands: dict[str, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    oauth_apps: dict[str, dict[str, Any]] = field(default_factory=dict)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     roles: dict[str, list[str]] = field(default_factory=dict)
     service_settings: dict[str, Any] = field(default_factory=lambda: {
         "EnableBotAccountCreation": True, "EnableCommands": True, "EnableOutgoingWebhooks": True,
-        "AllowedUntrustedInternalConnections": ""})
+        "AllowedUntrustedInternalConnections": "", "EnableOAuthServiceProvider": True})
     failures: list[tuple[str, str, int]] = field(default_factory=list)
     """(method, path regex, status): the next matching request fails once with that status."""
+
+    _error = staticmethod(_error)
+    _forbidden = staticmethod(_forbidden)
+    _new_id = staticmethod(new_id)
 
     def __post_init__(self) -> None:
         self.roles = self.roles or default_roles(legacy=self.legacy)
@@ -236,6 +242,7 @@ class FakeMattermost:
         r("GET", r"/hooks/outgoing/" + ID, lambda req, me, id: self._hook(req, me, id, "get"))
         r("PUT", r"/hooks/outgoing/" + ID, lambda req, me, id: self._hook(req, me, id, "update"))
         r("DELETE", r"/hooks/outgoing/" + ID, lambda req, me, id: self._hook(req, me, id, "delete"))
+        self.oauth_routes(r)
 
     # ------------------------------------------------------- users and config
 

@@ -24,6 +24,7 @@ SETTING_SECTIONS = {
     "EnableCommands": "integrations_integration_management",
     "EnableOutgoingWebhooks": "integrations_integration_management",
     "AllowedUntrustedInternalConnections": "environment_web_server",
+    "EnableOAuthServiceProvider": "integrations_integration_management",
 }
 SYSCONSOLE_READS = sorted({f"sysconsole_read_{section}" for section in SETTING_SECTIONS.values()})
 
@@ -43,7 +44,7 @@ _ROLES: dict[str, list[str]] = {
     "channel_admin": ["manage_channel_roles", "use_group_mentions"],
 }
 _SYSTEM_ONLY = ["manage_system", "create_bot", "read_bots", "read_others_bots", "manage_bots", "manage_others_bots",
-                "edit_other_users", *SYSCONSOLE_READS]
+                "edit_other_users", "manage_oauth", "manage_system_wide_oauth", *SYSCONSOLE_READS]
 
 
 def default_roles(*, legacy: bool = False) -> dict[str, list[str]]:

@@ -93,6 +93,7 @@ def test_install_checks_the_token_and_prints_the_webhook_and_the_head_snippet(tm
             in webhook)
     assert '<script src="https://learnloop.example.com/widget.js" data-learnloop-wiki="kb" defer></script>' in head
     assert "Custom HTML Head Content" in head
+    assert 'ALLOWED_IFRAME_SOURCES="... https://learnloop.example.com"' in head
     assert "tokensecret4567" not in plan.render()
     assert "Authorization" not in responses.calls[1].request.headers
     assert not (tmp_path / "learnloop.install.json").exists()
@@ -102,7 +103,8 @@ def test_install_checks_the_token_and_prints_the_webhook_and_the_head_snippet(tm
 def test_the_webhook_url_with_its_secret_is_printed_in_full_only_on_request(tmp_path: Path) -> None:
     api_accepts_token()
     responses.get(LOGIN, body=login_page(HEAD))
-    webhook, = run("install", tmp_path, show_secrets=True).notes
+    webhook, frame = run("install", tmp_path, show_secrets=True).notes
+    assert "ALLOWED_IFRAME_SOURCES" in frame, "BookStack's CSP must allow the widget's frame, also once it is in place"
     assert f"Endpoint: {PUBLIC_URL}/wiki/kb/events?secret={SECRET}\n" in webhook
     assert "--show-secrets" not in webhook
 
@@ -115,7 +117,7 @@ def test_a_pasted_snippet_is_kept_and_a_rerun_changes_nothing(tmp_path: Path) ->
         plan = run("install", tmp_path, dry_run=dry_run)
         assert plan.changes == 0
         assert ("keep", "rating widget") in [(s.action, s.what) for s in plan.steps]
-        assert len(plan.notes) == 1
+        assert len(plan.notes) == 2
 
 
 @responses.activate

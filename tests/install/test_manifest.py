@@ -164,7 +164,7 @@ def test_a_duplicate_key_is_listed_with_the_other_problems_in_line_order() -> No
         ("manifests/mattermost.yaml:10: slash_command.trigger: expected the word after '/', without the '/': "
          "lower-case letters, digits, '.', '_' or '-' (got 'Learn!')"),
         ("manifests/mattermost.yaml:12: colour: unknown key; expected one of: manifest_version, display_information, "
-         "host, bot_user, slash_command, outgoing_webhooks, teams"),
+         "host, bot_user, slash_command, outgoing_webhooks, oauth_app, teams"),
         "manifests/mattermost.yaml:13: teams: appears twice (first on line 11)",
     ]
 

@@ -115,7 +115,8 @@ def test_dry_run_prints_the_plan_and_touches_nothing(world: World) -> None:
     assert "create  bot access token" in printed
     assert "create  outgoing webhook in ~engineering/town-square" in printed
     assert "create  outgoing webhook in ~engineering/random" in printed
-    assert printed.endswith("dry run: 9 change(s) planned, nothing was touched")
+    assert "create  OAuth app 'learnloop'" in printed and world.fake.oauth_apps == {}
+    assert printed.endswith("dry run: 10 change(s) planned, nothing was touched")
 
 
 def test_dry_run_after_install_plans_nothing(world: World) -> None:
@@ -271,7 +272,7 @@ def test_uninstall_dry_run_touches_nothing(world: World) -> None:
     plan = world.uninstall(dry_run=True)
     assert world.changes_sent(calls) == []
     assert len(world.fake.commands) == 1
-    assert plan.changes == 6  # webhook, channel member, command, team member, token, bot
+    assert plan.changes == 7  # OAuth app, webhook, channel member, command, team member, token, bot
 
 
 def test_reinstall_after_uninstall_works(world: World) -> None:
@@ -299,7 +300,8 @@ def test_a_failure_half_way_leaves_a_record_and_a_rerun_finishes(world: World) -
 
     plan = world.install()
 
-    assert [s.what for s in plan.steps if s.action == "create"] == ["outgoing webhook in ~engineering/town-square"]
+    assert [s.what for s in plan.steps if s.action == "create"] == ["outgoing webhook in ~engineering/town-square",
+                                                                     "OAuth app 'learnloop'"]
     assert len(world.fake.bots) == 1 and len(world.fake.commands) == 1 and len(world.fake.hooks) == 1
     assert Ledger(ledger_path_for(world.config_path)).status(host) == "complete"
 
@@ -338,7 +340,8 @@ def test_token_without_the_permissions_names_what_is_missing(world: World) -> No
     token = world.fake.add_token(lead["id"])
     problems = blocked(world, token=token)
     assert any(p.startswith("@lead lacks the permission(s) create_bot, read_bots, manage_bots, create_user_access_token, "
-                            "read_user_access_token, revoke_user_access_token, sysconsole_read_integrations_bot_accounts, "
+                            "read_user_access_token, revoke_user_access_token, manage_oauth, "
+                            "sysconsole_read_integrations_bot_accounts, "
                             "sysconsole_read_integrations_integration_management, "
                             "sysconsole_read_environment_web_server: ") for p in problems)
     assert ("@lead lacks the permission(s) manage_own_slash_commands (or manage_slash_commands before Mattermost 11.2), "

@@ -21,7 +21,7 @@ from tests.install.test_mattermost_install import blocked
 
 INSTALLER_ROLE = "learnloop_installer"
 BOTS_AND_TOKENS = ["create_bot", "read_bots", "manage_bots", "create_user_access_token", "read_user_access_token",
-                   "revoke_user_access_token"]
+                   "revoke_user_access_token", "manage_oauth"]
 
 
 def refusal(call: object) -> tuple[int, str]:
@@ -173,6 +173,9 @@ def test_a_team_admin_with_bot_rights_installs_on_either_side_of_the_rename(worl
     assert command["creator_id"] == lead["id"] and command["url"] == f"{PUBLIC_URL}/mattermost/command"
     assert len(world.fake.hooks) == 2
     assert "create  slash command /learn in team engineering" in plan.render()
+    [app] = world.fake.oauth_apps.values()
+    assert app["creator_id"] == lead["id"] and app["is_trusted"] is False, "no manage_system: Mattermost asks consent"
+    assert any("asks each person once to allow it" in note for note in plan.notes)
 
 
 def test_a_team_admin_without_a_channel_membership_is_told_about_that_channel(world: World) -> None:

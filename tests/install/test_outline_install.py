@@ -150,7 +150,8 @@ def test_install_creates_the_subscription_a_second_run_keeps_it(outline: FakeOut
     assert SECRET not in json.dumps(json.loads((tmp_path / "learnloop.install.json").read_text()))
     rendered = plan.render()
     assert SECRET not in rendered and ADMIN_KEY not in rendered
-    assert f"{PUBLIC_URL}/rate?url=" in rendered and "link, not an embed" in rendered
+    origin = "https%3A%2F%2Foutline.example.com"
+    assert f"{PUBLIC_URL}/widget/frame?origin={origin}&url=" in rendered and "type /embed" in rendered
 
     outline.calls.clear()
     again = run("install", tmp_path)

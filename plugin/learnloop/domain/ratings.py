@@ -6,6 +6,8 @@ MIN_STARS = 1
 MAX_STARS = 5
 NEUTRAL_STARS = 3.0
 MAX_COMMENT_LENGTH = 2000
+LOW_STARS = 2
+"""A rating at or below this may carry a reason (the widget asks for one)."""
 
 STAR_LABELS: dict[int, str] = {
     1: "Not useful",
@@ -14,6 +16,16 @@ STAR_LABELS: dict[int, str] = {
     4: "Very useful",
     5: "Essential",
 }
+
+
+REASONS: dict[str, str] = {
+    "outdated": "Outdated",
+    "unclear": "Unclear",
+    "incomplete": "Incomplete",
+    "broken_link": "Broken link",
+    "other": "Other",
+}
+"""Why a page fell short: what its owners can act on, counted per page."""
 
 
 class InvalidRating(ValueError):
@@ -41,4 +53,11 @@ def clean_comment(comment: str | None) -> str | None:
         raise InvalidRating(
             f"the comment is {len(text)} characters long; keep it to at most {MAX_COMMENT_LENGTH}"
         )
+    return text
+
+
+def parse_reason(value: object) -> str:
+    text = str(value or "").strip()
+    if text not in REASONS:
+        raise InvalidRating(f"'{text[:20]}' is not a reason: choose one of {', '.join(REASONS.values()).lower()}")
     return text

@@ -1,6 +1,7 @@
 """Installing learnloop into BookStack: it has no API for webhooks or settings, so the installer
 checks the API token, then prints what the admin pastes: the webhook URL (it carries the wiki's
-secret, as BookStack cannot sign) with the events to tick, and the Custom HTML Head snippet.
+secret, as BookStack cannot sign) with the events to tick, the Custom HTML Head snippet, and the
+ALLOWED_IFRAME_SOURCES entry that lets BookStack's pages show the widget's frame.
 `doctor` confirms both: the snippet in the HTML of `/login`, the webhook by its deliveries.
 """
 
@@ -11,7 +12,7 @@ from html.parser import HTMLParser
 
 from learnloop.bookstack.client import BookStackClient
 from learnloop.bookstack.host import custom_head_snippet, webhook_url
-from learnloop.config import Settings, WikiConfig
+from learnloop.config import Settings, WikiConfig, origin_of
 from learnloop.install.config_file import shown
 from learnloop.install.manifest import BookStackManifest
 from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
@@ -79,6 +80,7 @@ class BookStackInstaller:
             plan.say("leave", "rating widget", "widget.enabled is false in the manifest")
         elif self._widget_present():
             plan.say("keep", "rating widget", f"the Custom HTML Head loads {widget_url(self.context.settings)}")
+            plan.note(self.frame_note())
         else:
             plan.say("manual", "rating widget", f"paste the snippet below into {HEAD_SETTING}")
             plan.note(self.head_note())
@@ -107,7 +109,15 @@ class BookStackInstaller:
     def head_note(self) -> str:
         snippet = custom_head_snippet(widget_url(self.context.settings), self.wiki)
         return (f"BookStack rating widget for wiki '{self.wiki.name}': add to {HEAD_SETTING} (it is shown on every "
-                f"page but the settings):\n{snippet}")
+                f"page but the settings):\n{snippet}{self.frame_note()}")
+
+    def frame_note(self) -> str:
+        """BookStack's Content-Security-Policy lets pages frame only the sources in ALLOWED_IFRAME_SOURCES."""
+        origin = origin_of(self.context.settings.public_url_text)
+        return (f"The widget is a frame from {origin}: in BookStack's .env, add it to ALLOWED_IFRAME_SOURCES (space "
+                "separated; BookStack's default is \"https://*.draw.io https://*.youtube.com "
+                f"https://*.youtube-nocookie.com https://*.vimeo.com\"), e.g. ALLOWED_IFRAME_SOURCES=\"... {origin}\", "
+                "then restart BookStack.")
 
     def uninstall(self, plan: Plan) -> None:
         """learnloop created nothing in BookStack: the admin removes what they pasted."""

@@ -84,11 +84,25 @@ class _Manifest(_Part):
     display_information: DisplayInformation
 
 
+class OAuthApp(_Part):
+    """"Sign in with Mattermost" for the wiki widget: an OAuth 2.0 app whose only callback is
+    <LEARNLOOP_PUBLIC_URL>/oauth/callback."""
+
+    enabled: bool = True
+    name: str = Field(default="learnloop", min_length=1, max_length=64)
+    description: str = Field(default="", max_length=512)
+    trusted: bool = Field(
+        default=True,
+        description="Skip Mattermost's consent screen (needs a system admin's token; otherwise each person "
+                    "allows the app once).")
+
+
 class MattermostManifest(_Manifest):
     host: Literal["mattermost"]
     bot_user: BotUser
     slash_command: SlashCommand
     outgoing_webhooks: OutgoingWebhooks = OutgoingWebhooks()
+    oauth_app: OAuthApp = OAuthApp()
     teams: list[TeamName] = Field(
         default_factory=list,
         description="Teams that get the slash command and the bot; the teams of the channels are added.")

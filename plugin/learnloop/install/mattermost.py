@@ -3,7 +3,8 @@
 Checks first (mattermost_checks.py: reachable, token, permissions, server settings, conflicts) and
 touches nothing if a check fails. Then finds or creates, in order: the bot account, its access
 token, the bot's team and channel memberships, the slash command per team and one outgoing webhook
-per channel, writing each token into learnloop's configuration file as soon as Mattermost shows it.
+per channel, and the OAuth app for "Sign in with Mattermost" (mattermost_oauth.py), writing each token
+into learnloop's configuration file as soon as Mattermost shows it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from learnloop.install.config_file import fingerprint, mask
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MattermostManifest
 from learnloop.install.mattermost_checks import Channel, MattermostChecks, Target
+from learnloop.install.mattermost_oauth import CLIENT_ID, CLIENT_SECRET, OAUTH_APP, OAuthAppStep
 from learnloop.install.plan import InstallContext, InstallFailed, Plan
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
 from learnloop.mattermost.client import JsonObject, MattermostClient, MattermostError
@@ -23,9 +25,9 @@ from learnloop.wiring import commands
 
 TOKEN_DESCRIPTION = "learnloop service (made by learnloop install)"
 WRITTEN_KEYS = ("mattermost_url", "mattermost_bot_token", "mattermost_bot_user_id", "mattermost_command_tokens",
-                "mattermost_webhook_tokens")
+                "mattermost_webhook_tokens", CLIENT_ID, CLIENT_SECRET)
 TOKEN_KEYS = {"command": "mattermost_command_tokens", "outgoing_webhook": "mattermost_webhook_tokens",
-              "bot_token": "mattermost_bot_token"}
+              "bot_token": "mattermost_bot_token", OAUTH_APP: CLIENT_SECRET}
 """Where learnloop.toml holds the token of each kind of resource install records."""
 
 
@@ -41,6 +43,7 @@ class MattermostInstaller(MattermostChecks):
         public = context.settings.public_url_text
         self.command_url = public + manifest.slash_command.path
         self.webhook_url = public + manifest.outgoing_webhooks.path
+        self.oauth = OAuthAppStep(manifest, context, admin, self.host_key)
 
     # ------------------------------------------------------------------ install
 
@@ -72,6 +75,7 @@ class MattermostInstaller(MattermostChecks):
                 plan.say("leave", f"outgoing webhook in {channel.label}",
                          "private channel: Mattermost sends no outgoing webhooks from private channels, so links "
                          "shared there are not collected")
+        self.oauth.install(plan, target.oauth_app, may_trust=target.may_trust)
         self._set_config(plan, "mattermost_url", self.admin.base_url, "Mattermost URL")
         if not plan.dry_run:
             self.context.ledger.set_status(self.host_key, "complete")
@@ -276,7 +280,7 @@ class MattermostInstaller(MattermostChecks):
     def _name(resource: Resource) -> str:
         """The same words install used for the resource."""
         prefix = {"bot": "bot account ", "bot_token": "", "command": "slash command ",
-                  "outgoing_webhook": "outgoing webhook in "}.get(resource.type, "")
+                  "outgoing_webhook": "outgoing webhook in ", OAUTH_APP: ""}.get(resource.type, "")
         return prefix + resource.label
 
     def _removal_detail(self, resource: Resource) -> str:
@@ -285,7 +289,9 @@ class MattermostInstaller(MattermostChecks):
                     "Accounts if you wish)")
         token = f"; its token leaves {self.context.config.path.name}"
         return {"bot_token": f"revoke it{token}", "command": f"delete it{token}",
-                "outgoing_webhook": f"delete it{token}"}.get(resource.type, "remove the membership")
+                "outgoing_webhook": f"delete it{token}",
+                OAUTH_APP: f"delete it; its client id and secret leave {self.context.config.path.name}"}.get(
+            resource.type, "remove the membership")
 
     def _remover(self, resource: Resource, bot_id: str | None) -> Callable[[], None]:
         config = self.context.config
@@ -316,6 +322,8 @@ class MattermostInstaller(MattermostChecks):
                 if self.admin.get_bot(resource.id) is not None:
                     self.admin.disable_bot(resource.id)
                 config.remove("mattermost_bot_user_id")
+            elif resource.type == OAUTH_APP:
+                self.oauth.remover(resource)()
             if "token_sha256" in resource.data:
                 config.remove_fingerprinted(TOKEN_KEYS[resource.type], resource.data["token_sha256"])
             config.save()

@@ -15,6 +15,7 @@ from functools import partial
 from typing import TypeVar
 
 from learnloop.install.manifest import MattermostManifest
+from learnloop.install.mattermost_oauth import OAUTH_OFF, find_app
 from learnloop.install.mattermost_permissions import (
     OWN_COMMANDS,
     OWN_HOOKS,
@@ -28,6 +29,7 @@ from learnloop.install.plan import InstallBlocked, InstallContext, Plan
 from learnloop.install.reachability import untrusted_problem
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
 from learnloop.mattermost.client import JsonObject, MattermostError, MattermostUnavailable
+from learnloop.mattermost.oauth import callback_url
 
 PUBLIC_CHANNEL = "O"
 NOT_IMPLEMENTED = 501
@@ -75,6 +77,10 @@ class Target:
     """Team id to its outgoing webhooks, for the teams with a channel to listen in."""
     memberships: dict[str, JsonObject | None] = field(default_factory=dict)
     """Team or channel id to the bot's membership there (a removed team member has delete_at set)."""
+    oauth_app: JsonObject | None = None
+    """Our OAuth app ("Sign in with Mattermost"), when Mattermost has it."""
+    may_trust: bool = False
+    """Whether the token has manage_system, without which Mattermost makes every OAuth app untrusted."""
 
     def listens_in(self, team_id: str) -> bool:
         return any(channel.listen and channel.team_id == team_id for channel in self.channels)
@@ -209,6 +215,7 @@ class MattermostChecks:
         me = target.me
         system_roles = _roles(me)
         if "system_admin" in system_roles:
+            target.may_trust = True
             return []
         try:
             team_roles = {m["team_id"]: _roles(m) for m in self.admin.get_my_team_members()
@@ -225,8 +232,10 @@ class MattermostChecks:
 
         user = f"@{me.get('username')}"
         system = permissions(system_roles)
+        target.may_trust = "manage_system" in system
         problems = []
-        lacking = missing(system_needs(me, target.bot_user, target.bot), system)
+        lacking = missing(system_needs(me, target.bot_user, target.bot, oauth=self.manifest.oauth_app.enabled),
+                          system)
         if lacking:
             problems.append(f"{user} lacks the permission(s) {', '.join(lacking)}: use {TOKEN_HELP}, or grant them "
                             "in System Console → User Management → System Roles")
@@ -259,6 +268,8 @@ class MattermostChecks:
             problems.append(COMMANDS_OFF)
         if any(c.listen for c in target.channels) and service.get("EnableOutgoingWebhooks") is False:
             problems.append(HOOKS_OFF)
+        if self.manifest.oauth_app.enabled and service.get("EnableOAuthServiceProvider") is False:
+            problems.append(OAUTH_OFF)
         allowed = service.get("AllowedUntrustedInternalConnections")
         untrusted = None if allowed is None else untrusted_problem(self.context.settings.public_url_text, str(allowed))
         if untrusted:
@@ -280,6 +291,8 @@ class MattermostChecks:
                                       partial(self.admin.list_outgoing_webhooks, team_id), off=HOOKS_OFF,
                                       needs=str(OWN_HOOKS), explained=explained)
                 target.hooks[team_id] = hooks or []
+        if self.manifest.oauth_app.enabled:
+            target.oauth_app = self._oauth_app(problems, explained=explained)
         if target.bot_user is None:
             return
         bot_id = str(target.bot_user["id"])
@@ -289,6 +302,15 @@ class MattermostChecks:
         for channel in target.channels:
             target.memberships[channel.id] = self._read(problems, f"read the bot's membership of {channel.label}",
                                                         partial(self.admin.find_channel_member, channel.id, bot_id))
+
+    def _oauth_app(self, problems: list[str], *, explained: bool) -> JsonObject | None:
+        def ours() -> list[JsonObject]:
+            found = find_app(self.admin, self.context.ledger, self.host_key, callback_url(self.context.settings))
+            return [found] if found is not None else []
+
+        found = self._listing(problems, "read the OAuth apps", ours, off=OAUTH_OFF, needs="manage_oauth",
+                              explained=explained)
+        return found[0] if found else None
 
     def _listing(self, problems: list[str], what: str, call: Callable[[], list[JsonObject]], *, off: str,
                  needs: str, explained: bool) -> list[JsonObject] | None:

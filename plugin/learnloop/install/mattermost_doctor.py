@@ -1,5 +1,5 @@
-"""`learnloop doctor`'s Mattermost rows: reachable, the bot token, and with an admin token the slash
-commands and outgoing webhooks the install record lists."""
+"""`learnloop doctor`'s Mattermost rows: reachable, the bot token, the OAuth app of "Sign in with Mattermost",
+and with an admin token the slash commands and outgoing webhooks the install record lists."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from learnloop.install.plan import Check, InstallContext
 from learnloop.install.reachability import untrusted_problem
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
 from learnloop.mattermost.client import MattermostClient, MattermostError
+from learnloop.mattermost.oauth import callback_url
 
 
 def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
@@ -41,10 +42,33 @@ def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) 
         except MattermostError as exc:
             checks.append(Check(host, "bot token", "fix", f"refused ({describe_failure(exc)}): run learnloop install "
                                 "again to make a new one"))
+    if bot_token:
+        checks.append(_oauth_check(context, MattermostAdminClient(url, bot_token,
+                                                                   timeout=settings.mattermost_timeout_seconds)))
     if admin is None:
         checks.append(Check(host, "command and webhooks", "skip", "pass --token <admin token> to check them"))
         return checks
     return checks + _integration_checks(context, admin, host)
+
+
+def _oauth_check(context: InstallContext, bot: MattermostAdminClient) -> Check:
+    """"Sign in with Mattermost": the configured OAuth app exists and calls learnloop back (read with the bot's
+    session: any session may read an app's public part)."""
+    settings, what = context.settings, "sign in with Mattermost"
+    if not settings.oauth_enabled:
+        return Check("mattermost", what, "skip", "no OAuth app configured: the widget signs people in with /learn "
+                     "signin; learnloop install manifests/mattermost.yaml registers one")
+    try:
+        app = bot.get_oauth_app_info(str(settings.mattermost_oauth_client_id))
+    except MattermostError as exc:
+        return Check("mattermost", what, "fix", f"cannot read the OAuth app ({describe_failure(exc)}); "
+                     "is the OAuth 2.0 service provider on?")
+    if app is None:
+        return Check("mattermost", what, "fix", "the configured OAuth app is gone: run learnloop install")
+    callback = callback_url(settings)
+    if callback not in (app.get("callback_urls") or []):
+        return Check("mattermost", what, "fix", f"the OAuth app does not call back {callback}: run learnloop install")
+    return Check("mattermost", what, "ok", f"OAuth app '{app.get('name')}' calls back {callback}")
 
 
 def _integration_checks(context: InstallContext, admin: MattermostAdminClient, host: str) -> list[Check]:

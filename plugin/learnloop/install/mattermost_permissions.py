@@ -21,6 +21,7 @@ SETTINGS_READ = {
     "EnableCommands": "sysconsole_read_integrations_integration_management",
     "EnableOutgoingWebhooks": "sysconsole_read_integrations_integration_management",
     "AllowedUntrustedInternalConnections": "sysconsole_read_environment_web_server",
+    "EnableOAuthServiceProvider": "sysconsole_read_integrations_integration_management",
 }
 """`api4/config.go` `getConfig` shows a setting only with the read permission of the System Console
 section its `access` tag in `model/config.go` names."""
@@ -50,17 +51,20 @@ OWN_COMMANDS = Need(("manage_own_slash_commands", "manage_slash_commands"))
 OWN_HOOKS = Need(("manage_own_outgoing_webhooks", "manage_outgoing_webhooks"))
 
 
-def system_needs(me: JsonObject, bot_user: JsonObject | None, bot: JsonObject | None) -> list[Need]:
+def system_needs(me: JsonObject, bot_user: JsonObject | None, bot: JsonObject | None, *,
+                 oauth: bool = False) -> list[Need]:
     """`api4/bot.go` `createBot` asks create_bot; `getBot` read_bots for one's own bot, else
     read_others_bots; `patchBot`, `enableBot` and the bot's tokens go through
-    `SessionHasPermissionToManageBot`: manage_bots for one's own bot, else manage_others_bots."""
+    `SessionHasPermissionToManageBot`: manage_bots for one's own bot, else manage_others_bots.
+    `api4/oauth.go`: every OAuth app call asks manage_oauth."""
     if bot_user is None:
         bot_needs = _needs("create_bot", "read_bots", "manage_bots")
     elif bot is not None and bot.get("owner_id") == me.get("id"):
         bot_needs = _needs("read_bots", "manage_bots")
     else:
         bot_needs = _needs("read_others_bots", "manage_others_bots")
-    return [*bot_needs, *TOKENS, *(Need((name,)) for name in dict.fromkeys(SETTINGS_READ.values()))]
+    oauth_needs = _needs("manage_oauth") if oauth else []
+    return [*bot_needs, *TOKENS, *oauth_needs, *(Need((name,)) for name in dict.fromkeys(SETTINGS_READ.values()))]
 
 
 def team_needs(*, listens: bool) -> list[Need]:

@@ -42,9 +42,13 @@ GRANT_LIST = "Basic rights, Edit existing pages, Create, edit, and move pages, E
 
 
 def widget_block(settings: Settings) -> str:
-    """The loader: `mw.loader.load` of learnloop's widget script. The widget needs no wiki name: it
-    rates the page by the canonical URL it reads from `mw.config`."""
-    return f"{BEGIN_MARKER}\nmw.loader.load({json.dumps(widget_url(settings))});\n{END_MARKER}"
+    """The loader: `mw.loader.load` of learnloop's widget script, once the page has loaded (a script added
+    before the load event holds the event up until it has run). The widget needs no wiki name: it rates the
+    page by the canonical URL it reads from `mw.config`."""
+    load = f"mw.loader.load({json.dumps(widget_url(settings))});"
+    return (f"{BEGIN_MARKER}\n(function () {{\n  function load() {{ {load} }}\n"
+            "  if (document.readyState === 'complete') { load(); } else { window.addEventListener('load', load); }\n"
+            f"}}());\n{END_MARKER}")
 
 
 def find_block(text: str) -> tuple[int, int] | None:

@@ -3,8 +3,8 @@
 `webhookSubscriptions.create` {name, url, events, secret} registers `<public url>/wiki/<name>/events`,
 signed with the wiki's secret (generated and written to the configuration when it has none). A re-run finds it by its id (install record) or its URL
 (`webhookSubscriptions.list`) and updates it only when its events or secret differ or Outline
-disabled it. Outline has no site-wide script injection, so the rating widget becomes a link the
-admin adds to documents.
+disabled it. Outline has no site-wide script injection and its API cannot place an embed, so the
+installer prints the widget's frame address for the admin to embed in documents (or a link).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from learnloop.config import Settings, WikiConfig
+from learnloop.config import Settings, WikiConfig, origin_of
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import OutlineManifest, OutlineWebhook
 from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
@@ -144,13 +144,20 @@ class OutlineInstaller:
                                                            {"url": self.url, "name": self.manifest.webhook.name}))
 
     def widget_note(self) -> str:
+        """Outline runs no site-wide script, and its API cannot place the widget: a document's text is markdown,
+        in which a link stays a link (`shared/editor/rules/embeds.ts` turns a link into an embed only for
+        descriptors with `matchOnInput`, and the generic iframe "Embed" of `shared/editor/embeds/index.tsx` has it
+        false). So the admin (or an editor) adds the frame to each document with the editor's /embed."""
         public = self.context.settings.public_url_text
+        origin = quote(origin_of(self.wiki.base_url), safe="")
         example = quote(f"{self.wiki.base_url}/doc/onboarding-guide-hD4kq9Zt2W", safe="")
-        return (f"Rating in Outline (wiki '{self.wiki.name}'): Outline has no place for a site-wide script, so add "
-                "a link at the end of each document readers should rate (learnloop's rating page refuses to be "
-                "framed, so use a link, not an embed):\n"
-                f"  [Was this useful? Rate it]({public}/rate?url=<the document's URL, percent-encoded>)\n"
-                f"  for example: {public}/rate?url={example}")
+        return (f"Rating in Outline (wiki '{self.wiki.name}'): Outline has no place for a site-wide script and its "
+                "API cannot add an embed, so at the end of each document readers should rate, type /embed and "
+                "paste the widget's address (it may be framed by this wiki only):\n"
+                f"  {public}/widget/frame?origin={origin}&url=<the document's URL, percent-encoded>\n"
+                f"  for example: {public}/widget/frame?origin={origin}&url={example}\n"
+                "Where an Outline version offers no /embed for any address, add a link instead:\n"
+                f"  [Was this useful? Rate it]({public}/rate?url={example})")
 
     def uninstall(self, plan: Plan) -> None:
         recorded = self.context.ledger.find(self.host_key, SUBSCRIPTION)

@@ -135,6 +135,34 @@ class MattermostAdminClient(MattermostClient):
     def delete_outgoing_webhook(self, hook_id: str) -> None:
         self._api("DELETE", f"/hooks/outgoing/{_segment(hook_id)}")
 
+    def list_oauth_apps(self) -> list[JsonObject]:
+        """Every page of the OAuth apps the token may manage (all of them with manage_system_wide_oauth)."""
+        apps: list[JsonObject] = []
+        while True:
+            page = self._api("GET", "/oauth/apps", params={"page": len(apps) // MAX_PER_PAGE,
+                                                            "per_page": MAX_PER_PAGE})
+            apps += page
+            if len(page) < MAX_PER_PAGE:
+                return apps
+
+    def get_oauth_app(self, app_id: str) -> JsonObject | None:
+        """The app with its client secret (`api4/oauth.go` `getOAuthApp`); None when Mattermost has none."""
+        return self._maybe("GET", f"/oauth/apps/{_segment(app_id)}")
+
+    def get_oauth_app_info(self, app_id: str) -> JsonObject | None:
+        """The app without its secret; any session may read it (`api4/oauth.go` `getOAuthAppInfo`)."""
+        return self._maybe("GET", f"/oauth/apps/{_segment(app_id)}/info")
+
+    def create_oauth_app(self, app: JsonObject) -> JsonObject:
+        """Answers the app with its `client_secret`; `is_trusted` stays false unless the token has manage_system."""
+        return self._api("POST", "/oauth/apps", json=app)
+
+    def update_oauth_app(self, app: JsonObject) -> JsonObject:
+        return self._api("PUT", f"/oauth/apps/{_segment(app['id'])}", json=app)
+
+    def delete_oauth_app(self, app_id: str) -> None:
+        self._api("DELETE", f"/oauth/apps/{_segment(app_id)}")
+
     def _maybe(self, method: str, path: str, *, params: dict[str, Any] | None = None) -> Any:
         """The object, or None when Mattermost answers 404."""
         try:

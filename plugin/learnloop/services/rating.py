@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnloop.config import Settings
-from learnloop.domain.ratings import InvalidRating, clean_comment, parse_stars
+from learnloop.domain.ratings import LOW_STARS, InvalidRating, clean_comment, parse_reason, parse_stars
 from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import normalise_url
 from learnloop.services.communities import community_for_channel
@@ -138,6 +138,7 @@ class Standing:
     ratings_count: int
     retired: bool = False
     """The page was deleted from its wiki: shown, but no longer rateable."""
+    my_reason: str | None = None
 
 
 def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
@@ -148,6 +149,27 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     mine = uow.ratings.of(item.id, user_id)
     community = uow.communities.get(item.community_id) if item.community_id is not None else None
     prior = community_prior(community.stars_sum, community.ratings_count) if community else community_prior(0, 0)
+    reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
     return Standing(item.id, item.url, item.title, mine.stars if mine else None,
                     bayesian_average(item.stars_sum, item.ratings_count, prior), item.ratings_count,
-                    retired=item.retired_at is not None)
+                    retired=item.retired_at is not None, my_reason=reason.reason if reason else None)
+
+
+def give_reason(uow: UnitOfWork, user_id: str, url: str, reason: object, note: str | None, now: datetime) -> None:
+    """The reason (and optional private note) for this person's low rating of a page. Giving one again replaces
+    the open one, so each person counts once per page. Raises UnknownItem/InvalidRating/InvalidUrl."""
+    chosen = parse_reason(reason)
+    text = clean_comment(note) or ""
+    item = uow.items.by_url(normalise_url(url))
+    if item is None:
+        raise UnknownItem("nobody has rated this page")
+    mine = uow.ratings.of(item.id, user_id)
+    if mine is None or mine.stars > LOW_STARS:
+        raise InvalidRating(f"a reason goes with a rating of {LOW_STARS} or less")
+    given = uow.feedback.open_reason(item.id, user_id)
+    if given is None:
+        uow.feedback.record(item_id=item.id, community_id=item.community_id, author_id=user_id, stars=mine.stars,
+                            comment=text, now=now, reason=chosen)
+    else:
+        given.reason, given.comment, given.stars, given.created_at = chosen, text, mine.stars, now
+    uow.commit()

@@ -39,8 +39,8 @@ class PersonalRecords(Repository):
 
     def feedback(self, user_id: str) -> list[dict[str, Any]]:
         return _rows(self.session.execute(
-            select(ContentItem.url, ContentItem.title, Feedback.stars, Feedback.comment, Feedback.status,
-                   Feedback.created_at)
+            select(ContentItem.url, ContentItem.title, Feedback.stars, Feedback.reason, Feedback.comment,
+                   Feedback.status, Feedback.created_at)
             .join(ContentItem, ContentItem.id == Feedback.item_id).where(Feedback.author_id == user_id)
             .order_by(Feedback.id)))
 

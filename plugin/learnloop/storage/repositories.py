@@ -294,10 +294,17 @@ class FeedbackRepository(Repository):
         self.session.add(feedback)
 
     def record(self, *, item_id: int, community_id: int | None, author_id: str, stars: int, comment: str,
-               now: datetime) -> None:
+               now: datetime, reason: str | None = None) -> None:
         self.session.execute(insert(Feedback.__table__).values(
             item_id=item_id, community_id=community_id, author_id=author_id, stars=stars, comment=comment,
-            status="open", created_at=now))
+            reason=reason, status="open", created_at=now))
+
+    def open_reason(self, item_id: int, author_id: str) -> Feedback | None:
+        """The open feedback with a reason this person gave for this item (one at most: giving a reason again
+        replaces it)."""
+        return self.session.scalars(select(Feedback).where(
+            Feedback.item_id == item_id, Feedback.author_id == author_id, Feedback.reason.is_not(None),
+            Feedback.status == "open").order_by(Feedback.id.desc()).limit(1)).one_or_none()
 
     def get(self, feedback_id: int) -> Feedback | None:
         return self.session.get(Feedback, feedback_id)

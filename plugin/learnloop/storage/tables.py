@@ -150,11 +150,14 @@ class Rating(Base):
 
 
 class Feedback(Base):
-    """A private comment left with a rating, for the content's community owners to triage."""
+    """A private comment left with a rating, for the content's community owners to triage, or the reason a
+    reader gave for a low rating in the wiki widget (with an optional note: `comment` is empty without one)."""
 
     __tablename__ = "feedback"
     __table_args__ = (
         CheckConstraint("status IN ('open', 'resolved', 'hidden')", name="status_known"),
+        CheckConstraint("reason IS NULL OR reason IN ('outdated', 'unclear', 'incomplete', 'broken_link', 'other')",
+                        name="reason_known"),
         # the triage list: a community's open feedback, newest first, without sorting all it ever had
         Index("ix_feedback_triage", "community_id", "status", "created_at"),
     )
@@ -165,6 +168,7 @@ class Feedback(Base):
     author_id: Mapped[str] = mapped_column(UserId)
     stars: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(10), default="open")
     created_at: Mapped[datetime]
 

@@ -1,5 +1,6 @@
-"""Pages people open in a browser: sign-in from a one-time link, rating a wiki page, downloading one's own
-data, and what learnloop keeps and who sees it."""
+"""Pages people open in a browser: sign-in from a one-time link, the rating page (the fallback for wikis where
+the widget cannot be placed), downloading one's own data, and what learnloop keeps and who sees it. The
+widget itself is in web/widget.py."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
+from learnloop.context import Service
 from learnloop.domain.ratings import MAX_COMMENT_LENGTH, STAR_LABELS, InvalidRating
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.services import links, personal_data
 from learnloop.services.rating import Rater, rate_url, standing
-from learnloop.context import Service
 from learnloop.web.errors import message_page
 from learnloop.web.session import (
     Visitor,
@@ -23,39 +24,10 @@ from learnloop.web.session import (
     sign_in,
 )
 
-EXPIRED = ("This link has expired", "Links from learnloop's bot work once, for ten minutes, in the browser that "
-           "opened them.")
+EXPIRED = ("This link has expired", ("Links from learnloop's bot work once, for ten minutes, in the browser that "
+                                    "opened them."))
 NEW_LINK = {"signin": "Type /learn signin in Mattermost for a new one.",
             "mydata": "Type /learn mydata in Mattermost for a new one."}
-
-
-WIDGET_JS = """(function () {
-  "use strict";
-  var base = %(base)s;
-  if (document.getElementById("learnloop-widget")) { return; }
-  var canonical = document.querySelector("link[rel=canonical]");
-  var page = canonical ? canonical.href : window.location.href.split("#")[0];
-  var mw = window.mw;
-  if (mw && mw.config && mw.util && mw.config.get("wgPageName")) {
-    page = (mw.config.get("wgCanonicalServer") || window.location.origin) + mw.util.getUrl(mw.config.get("wgPageName"));
-  }
-  var box = document.createElement("aside");
-  box.id = "learnloop-widget";
-  box.setAttribute("aria-label", "Was this page useful?");
-  box.style.cssText = "margin:1.5em 0;padding:.6em .9em;border:1px solid #d0d7de;border-radius:6px;font:inherit";
-  var text = document.createElement("span");
-  text.textContent = "Was this page useful? ";
-  var link = document.createElement("a");
-  link.textContent = "Rate it";
-  link.href = base + "/rate?url=" + encodeURIComponent(page);
-  link.target = "_blank";
-  link.rel = "noopener";
-  box.appendChild(text);
-  box.appendChild(link);
-  var content = document.querySelector("#mw-content-text, .page-content, main, article") || document.body;
-  content.appendChild(box);
-})();
-"""
 
 
 def blueprint(site: Service) -> Blueprint:
@@ -161,12 +133,5 @@ def blueprint(site: Service) -> Blueprint:
         except (InvalidUrl, InvalidRating) as exc:
             return message_page("Not rated", f"{exc}.", 400)
         return redirect(url_for("pages.rate_page", url=outcome.url, rated="1"), code=303)
-
-    @bp.get("/widget.js")
-    def widget() -> Response:
-        body = WIDGET_JS % {"base": json.dumps(site.settings.public_url_text)}
-        response = Response(body, mimetype="application/javascript")
-        response.headers["Cache-Control"] = "public, max-age=3600"
-        return response
 
     return bp

@@ -1,18 +1,78 @@
 """Who is signed in to learnloop's pages, and the CSRF token every form carries.
 
-Sessions live in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https)."""
+Sessions live in Flask's signed cookie (HttpOnly, SameSite=Lax, Secure behind https). The rating widget's
+frame, under /widget/, is shown inside the wikis' pages, so it has a session of its own in another cookie
+(`learnloop_frame`, path /widget/, signed with another salt): SameSite=None; Secure; Partitioned where the
+browser takes it (https, or loopback, which browsers count as secure), because a frame on another site gets
+no SameSite=Lax cookie and, with third-party cookies blocked, no unpartitioned cookie at all. Partitioned
+(CHIPS) means the browser keeps one such cookie per top-level site: each wiki is signed in on its own.
+Served over plain http from elsewhere, the frame cookie is SameSite=Lax, which works only when learnloop and
+the wiki are the same site (learnloop.example.com beside wiki.example.com)."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, g, request, session
+from flask import Flask, Response, abort, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 SESSION_HOURS = 12
+FRAME_PATH = "/widget/"
+FRAME_COOKIE = "learnloop_frame"
+
+
+def in_frame() -> bool:
+    """Whether this request is the widget's frame (its own session cookie, framed by the wikis)."""
+    return has_request_context() and request.path.startswith(FRAME_PATH)
+
+
+def cross_site_cookies(public_url: str) -> bool:
+    """Whether browsers accept a Secure cookie from this address: https, or a loopback host."""
+    parts = urlsplit(public_url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """The pages' session, or the frame's under /widget/."""
+
+    def __init__(self, *, frame_cross_site: bool) -> None:
+        self.frame_cross_site = frame_cross_site
+
+    @property  # type: ignore[override]
+    def salt(self) -> str:
+        return "learnloop-frame" if in_frame() else "cookie-session"
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return FRAME_COOKIE if in_frame() else super().get_cookie_name(app)
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return FRAME_PATH if in_frame() else super().get_cookie_path(app)
+
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        return "None" if self._cross_site_frame() else super().get_cookie_samesite(app)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return True if self._cross_site_frame() else super().get_cookie_secure(app)
+
+    def get_cookie_partitioned(self, app: Flask) -> bool:
+        return True if self._cross_site_frame() else super().get_cookie_partitioned(app)
+
+    def _cross_site_frame(self) -> bool:
+        return self.frame_cross_site and in_frame()
 
 
 @dataclass(frozen=True)
@@ -21,8 +81,9 @@ class Visitor:
     username: str | None
 
 
-def configure(app: Flask, secret_key: bytes, *, secure: bool) -> None:
+def configure(app: Flask, secret_key: bytes, *, secure: bool, frame_cross_site: bool = False) -> None:
     app.secret_key = secret_key
+    app.session_interface = _Sessions(frame_cross_site=frame_cross_site)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
                       SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * SESSION_HOURS)
 
@@ -32,12 +93,21 @@ def configure(app: Flask, secret_key: bytes, *, secure: bool) -> None:
         if response.mimetype == "text/html":
             hashes = " ".join(getattr(g, "csp_style_hashes", []))
             policy = CSP.replace("style-src 'self'", f"style-src 'self' {hashes}") if hashes else CSP
+            ancestors = getattr(g, "frame_ancestors", None)
+            if ancestors:
+                policy = policy.replace("frame-ancestors 'none'", "frame-ancestors " + " ".join(ancestors))
+            else:
+                headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Content-Security-Policy", policy)
-            headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
         return response
+
+
+def allow_framing_by(origins: tuple[str, ...]) -> None:
+    """This HTML response may be framed by these origins only (CSP frame-ancestors), instead of by nobody."""
+    g.frame_ancestors = origins or ("'none'",)
 
 
 def sign_in(visitor: Visitor) -> None:
