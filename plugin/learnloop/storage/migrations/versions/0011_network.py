@@ -1,15 +1,15 @@
 """The network's side: a weekly community digest (its day and time, per community), people's own choices
 about suggestions and recognition messages, and item-to-item co-ratings for suggestions.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0011
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0012'
-down_revision = '0011'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 

@@ -2,14 +2,14 @@
 id of the page (unique together, where set), and a page deleted from its wiki is retired. Rows from before
 have neither; they get them on their page's next event.
 
-Revision ID: 0011
+Revision ID: 0010
 Revises: 0009
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0011'
+revision = '0010'
 down_revision = '0009'
 branch_labels = None
 depends_on = None

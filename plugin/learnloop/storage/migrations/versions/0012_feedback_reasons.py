@@ -5,14 +5,14 @@ Numbered 0010 as agreed while it was written, it comes after 0011 and 0012, whic
 database already at 0012 then still gets it (had 0011 been moved behind it, such a database would count it
 as applied).
 
-Revision ID: 0010
-Revises: 0012
+Revision ID: 0012
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0010'
-down_revision = '0012'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
