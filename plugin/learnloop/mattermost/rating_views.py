@@ -27,7 +27,6 @@ from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import links
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
-from learnloop.services.network import recognition
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
 
@@ -67,13 +66,12 @@ def rate_command(invocation: Invocation) -> Reply:
         rater = _rater(request.user_id, request.channel_id, request.team_id, request.channel_name)
         with chat.uow() as uow:
             outcome = rate_url(uow, chat.settings, rater, raw_url, stars, comment, chat.clock())
-            thanks = recognition.thankable(uow, outcome.item_id, request.user_id)
     except RetiredItem as exc:
         return ephemeral(f"Could not rate that: {exc}.")
     except (InvalidUrl, InvalidRating) as exc:
         return ephemeral(f"Could not rate that: {exc}.\nUsage: `{invocation.trigger} {RATE_USAGE}`")
     extra = {"attachments": [thank_attachment(outcome.item_id, chat.settings.public_url_text, chat.signing_key)]} \
-        if thanks else {}
+        if outcome.shared_by_someone_else else {}
     return ephemeral(rating_confirmation(outcome, chat.settings.min_group_size), **extra)
 
 

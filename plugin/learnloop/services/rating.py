@@ -48,6 +48,8 @@ class RatingOutcome:
     score: float
     ratings_count: int
     feedback_saved: bool
+    shared_by_someone_else: bool = False
+    """Someone other than the rater shared it: the rater may thank them."""
 
 
 def rate_url(
@@ -123,6 +125,7 @@ def _record(
         item_id=item_id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
         score=bayesian_average(item.stars_sum, item.ratings_count, prior), ratings_count=item.ratings_count,
         feedback_saved=comment is not None,
+        shared_by_someone_else=item.shared_by is not None and item.shared_by != rater.user_id,
     )
 
 

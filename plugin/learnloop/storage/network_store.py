@@ -53,12 +53,19 @@ class NetworkStore(Repository):
             select(ContentItem.id, ContentItem.community_id)
             .where(ContentItem.id.in_(item_ids), ContentItem.community_id.is_not(None)))}
 
-    def useful_items(self, community_id: int, user_id: str, limit: int) -> set[int]:
-        """The person's most recently rated items of the community that they rated useful."""
-        return set(self.session.scalars(
-            select(Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
-            .where(Rating.user_id == user_id, Rating.stars >= USEFUL, ContentItem.community_id == community_id)
-            .order_by(Rating.updated_at.desc(), Rating.item_id.desc()).limit(limit)))
+    def useful_items(self, community_id: int, user_ids: list[str], limit: int) -> dict[str, set[int]]:
+        """Each person's `limit` most recently rated items of the community that they rated useful."""
+        found: dict[str, set[int]] = {user: set() for user in user_ids}
+        for start in range(0, len(user_ids), CHUNK):
+            ranked = (select(Rating.user_id, Rating.item_id, func.row_number().over(
+                partition_by=Rating.user_id, order_by=(Rating.updated_at.desc(), Rating.item_id.desc())).label("n"))
+                .join(ContentItem, ContentItem.id == Rating.item_id)
+                .where(Rating.user_id.in_(user_ids[start:start + CHUNK]), Rating.stars >= USEFUL,
+                       ContentItem.community_id == community_id).subquery())
+            recent = select(ranked.c.user_id, ranked.c.item_id).where(ranked.c.n <= limit)
+            for user, item in self.session.execute(recent):
+                found[user].add(int(item))
+        return found
 
     def rated_communities(self) -> list[int]:
         return [int(c) for c in self.session.scalars(
@@ -75,9 +82,14 @@ class NetworkStore(Repository):
         for person, group in groupby(rows, key=lambda row: row[0]):
             yield person, [int(row[1]) for row in islice(group, limit)]
 
-    def likes(self, community_id: int, member: str) -> set[int]:
-        return set(self.session.scalars(select(CoRatingLike.item_id).where(
-            CoRatingLike.community_id == community_id, CoRatingLike.member == member)))
+    def likes(self, community_id: int, members: list[str]) -> dict[str, set[int]]:
+        """The useful items last counted for each of these people (keyed hashes)."""
+        found: dict[str, set[int]] = {member: set() for member in members}
+        for start in range(0, len(members), CHUNK):
+            for member, item in self.session.execute(select(CoRatingLike.member, CoRatingLike.item_id).where(
+                    CoRatingLike.community_id == community_id, CoRatingLike.member.in_(members[start:start + CHUNK]))):
+                found[member].add(int(item))
+        return found
 
     def likes_of(self, member: str) -> dict[int, set[int]]:
         found: dict[int, set[int]] = defaultdict(set)
@@ -86,10 +98,12 @@ class NetworkStore(Repository):
             found[int(community_id)].add(int(item_id))
         return dict(found)
 
-    def replace_likes(self, community_id: int, member: str, items: set[int]) -> None:
-        self.session.execute(delete(CoRatingLike).where(CoRatingLike.community_id == community_id,
-                                                        CoRatingLike.member == member))
-        self.add_likes(community_id, {member: items})
+    def replace_likes(self, community_id: int, likes: dict[str, set[int]]) -> None:
+        members = sorted(likes)
+        for start in range(0, len(members), CHUNK):
+            self.session.execute(delete(CoRatingLike).where(CoRatingLike.community_id == community_id,
+                                                            CoRatingLike.member.in_(members[start:start + CHUNK])))
+        self.add_likes(community_id, likes)
 
     def add_likes(self, community_id: int, likes: dict[str, set[int]]) -> None:
         rows = [{"community_id": community_id, "member": member, "item_id": item}

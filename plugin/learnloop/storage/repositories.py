@@ -6,12 +6,13 @@ in the unit of work's one transaction."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -46,15 +47,23 @@ def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> A
     return None
 
 
+@functools.cache
+def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
+                     returning: tuple[str, ...]) -> Any:
+    """Built once per shape: building a statement costs more than SQLite takes to run it."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (insert_(table).values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+            .on_conflict_do_nothing(index_elements=list(keys), index_where=_partial_index_where(dialect, table, keys))
+            .returning(*(table.c[name] for name in returning)))
+
+
 def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any], keys: list[str],
                               returning: tuple[str, ...] | None = None) -> Row[Any] | None:
     """INSERT that does nothing when a row with the same unique keys exists; the inserted row's
     `returning` columns (by default the first key), or None when it inserted nothing."""
-    dialect = session.get_bind().dialect.name
-    statement = dialect_insert(session)(table).values(values).on_conflict_do_nothing(
-        index_elements=keys, index_where=_partial_index_where(dialect, table, tuple(keys)))
-    columns = [table.c[name] for name in (returning or (keys[0],))]
-    return session.execute(statement.returning(*columns)).first()
+    statement = _insert_ignoring(session.get_bind().dialect.name, table, tuple(sorted(values)), tuple(keys),
+                                 returning or (keys[0],))
+    return session.connection().execute(statement, values).first()
 
 
 def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]],
@@ -107,6 +116,7 @@ class RatedItem:
     community_id: int | None
     stars_sum: int
     ratings_count: int
+    shared_by: str | None
 
 
 _C, _I, _R, _E = Community.__table__, ContentItem.__table__, Rating.__table__, Event.__table__
@@ -126,12 +136,39 @@ def set_aside_url(url: str, item_id: int) -> str:
     return url.partition("#")[0][:2048 - len(suffix)] + suffix
 
 
-def _add_totals(table: Table, row_id: int, stars: int, count: int, *returning: Any, where: Any = None) -> Any:
-    statement = update(table).where(table.c.id == row_id)
+def _add_totals(table: Table, *returning: Any, where: Any = None) -> Any:
+    """`SET stars_sum = stars_sum + :stars, ratings_count = ratings_count + :count` for row :row_id."""
+    statement = update(table).where(table.c.id == bindparam("row_id"))
     if where is not None:
         statement = statement.where(where)
-    return (statement.values(stars_sum=table.c.stars_sum + stars, ratings_count=table.c.ratings_count + count)
+    return (statement.values(stars_sum=table.c.stars_sum + bindparam("stars", type_=Integer),
+                             ratings_count=table.c.ratings_count + bindparam("count", type_=Integer))
             .returning(*returning))
+
+
+_COMMUNITY_TOTALS = _add_totals(_C, _C.c.stars_sum, _C.c.ratings_count)
+_ITEM_TOTALS = _add_totals(_I, *_RATED_COLUMNS, _I.c.stars_sum, _I.c.ratings_count, _I.c.first_shared_by,
+                           where=_I.c.retired_at.is_(None))
+_CLAIM_SHARER = update(_I).where(_I.c.id == bindparam("item_id"), _I.c.first_shared_by.is_(None)).values(
+    first_shared_by=bindparam("shared_by"))
+_EVENT_COLUMNS = ("kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")
+_EVENT_INSERT = insert(_E).values({name: bindparam(name, type_=_E.c[name].type) for name in _EVENT_COLUMNS})
+_FEEDBACK_INSERT = insert(Feedback.__table__).values({
+    name: bindparam(name, type_=Feedback.__table__.c[name].type)
+    for name in ("item_id", "community_id", "author_id", "stars", "comment", "reason", "status", "created_at")})
+
+
+@functools.cache
+def _rating_upsert(dialect: str) -> Any:
+    """Insert a rating or change the one there, returning the stars it replaced (NULL for a new one): the SET
+    list reads the row as it was, so `previous_stars` takes the old `stars`."""
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(_R).values({name: bindparam(name, type_=_R.c[name].type) for name in (
+        "item_id", "user_id", "stars", "community_id", "created_at", "updated_at")})
+    return statement.on_conflict_do_update(
+        index_elements=["item_id", "user_id"],
+        set_={"previous_stars": _R.c.stars, "stars": statement.excluded.stars,
+              "updated_at": statement.excluded.updated_at}).returning(_R.c.previous_stars)
 
 
 class CommunityRepository(Repository):
@@ -143,7 +180,7 @@ class CommunityRepository(Repository):
 
     def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> int:
         """The id of the channel's community, created on first sight; a configured name replaces a guessed one."""
-        row = self.session.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).first()
+        row = self.session.connection().execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).first()
         if row is None:
             inserted = insert_ignoring_conflicts(self.session, _C, {
                 "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
@@ -159,8 +196,8 @@ class CommunityRepository(Repository):
 
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
-        stars_sum, ratings_count = self.session.execute(_add_totals(
-            _C, community_id, stars_delta, count_delta, _C.c.stars_sum, _C.c.ratings_count)).one()
+        stars_sum, ratings_count = self.session.connection().execute(_COMMUNITY_TOTALS, {
+            "row_id": community_id, "stars": stars_delta, "count": count_delta}).one()
         return int(stars_sum), int(ratings_count)
 
 
@@ -179,11 +216,10 @@ class ContentRepository(Repository):
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
         shared before (it was only rated, or came from the wiki) becomes its sharer."""
-        row = self.session.execute(_ITEM_BY_URL, {"url": url}).first()
+        row = self.session.connection().execute(_ITEM_BY_URL, {"url": url}).first()
         if row is not None:
             if shared_by is not None:
-                self.session.execute(update(_I).where(_I.c.id == row[0], _I.c.first_shared_by.is_(None))
-                                     .values(first_shared_by=shared_by))
+                self.session.connection().execute(_CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by})
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.session, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
@@ -196,9 +232,8 @@ class ContentRepository(Repository):
     def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem | None:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the item with its new totals, or None when
         the item is retired (checked in the same statement, so a page deleted meanwhile is never rated)."""
-        row = self.session.execute(_add_totals(
-            _I, item_id, stars_delta, count_delta, *_RATED_COLUMNS, _I.c.stars_sum, _I.c.ratings_count,
-            where=_I.c.retired_at.is_(None))).first()
+        row = self.session.connection().execute(_ITEM_TOTALS, {
+            "row_id": item_id, "stars": stars_delta, "count": count_delta}).first()
         return RatedItem(*row) if row is not None else None
 
     def count(self) -> int:
@@ -276,13 +311,9 @@ class RatingRepository(Repository):
 
         One upsert: two clicks at once from the same person meet at the unique key, and the second one
         changes the first one's row and returns its stars (the SET list reads the row as it was)."""
-        statement = dialect_insert(self.session)(_R).values(
-            item_id=item_id, user_id=user_id, stars=stars, community_id=community_id, created_at=now, updated_at=now)
-        statement = statement.on_conflict_do_update(
-            index_elements=["item_id", "user_id"],
-            set_={"previous_stars": _R.c.stars, "stars": statement.excluded.stars,
-                  "updated_at": statement.excluded.updated_at})
-        previous = self.session.execute(statement.returning(_R.c.previous_stars)).scalar_one()
+        previous = self.session.connection().execute(_rating_upsert(self.session.get_bind().dialect.name), {
+            "item_id": item_id, "user_id": user_id, "stars": stars, "community_id": community_id, "created_at": now,
+            "updated_at": now}).scalar_one()
         return None if previous is None else int(previous)
 
     def by_user(self, user_id: str) -> list[Rating]:
@@ -295,9 +326,9 @@ class FeedbackRepository(Repository):
 
     def record(self, *, item_id: int, community_id: int | None, author_id: str, stars: int, comment: str,
                now: datetime, reason: str | None = None) -> None:
-        self.session.execute(insert(Feedback.__table__).values(
-            item_id=item_id, community_id=community_id, author_id=author_id, stars=stars, comment=comment,
-            reason=reason, status="open", created_at=now))
+        self.session.connection().execute(_FEEDBACK_INSERT, {
+            "item_id": item_id, "community_id": community_id, "author_id": author_id, "stars": stars,
+            "comment": comment, "reason": reason, "status": "open", "created_at": now})
 
     def open_reason(self, item_id: int, author_id: str) -> Feedback | None:
         """The open feedback with a reason this person gave for this item (one at most: giving a reason again
@@ -331,7 +362,7 @@ class EventLog(Repository):
             "actor_id": actor_id, "item_id": item_id, "dedupe_key": dedupe_key, "data": data or {},
         }
         if dedupe_key is None:
-            self.session.execute(insert(_E).values(values))
+            self.session.connection().execute(_EVENT_INSERT, values)
             return True
         check_key(dedupe_key)
         return insert_ignoring_conflicts(self.session, _E, values, ["dedupe_key"]) is not None

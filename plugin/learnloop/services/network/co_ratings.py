@@ -29,8 +29,8 @@ class CoFold:
     last: int
     size: int
     changes: dict[int, Counter[tuple[int, int]]]
-    likes: dict[tuple[int, str], set[int]]
-    """(community, member hash) to the useful items now counted for them."""
+    likes: dict[int, dict[str, set[int]]]
+    """Community to member hash to the useful items now counted for them."""
 
 
 def read_co_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> CoFold | None:
@@ -39,24 +39,25 @@ def read_co_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BAT
     events = store.settled_ratings_after(after, now - SETTLE, batch)
     if not events:
         return None
-    people = sorted({event.actor_id for event in events if event.actor_id})
-    changes: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
-    likes: dict[tuple[int, str], set[int]] = {}
     communities = store.item_communities({event.item_id for event in events if event.item_id})
-    touched: dict[str, set[int]] = defaultdict(set)
+    people: dict[int, set[str]] = defaultdict(set)
     for event in events:
         community_id = communities.get(event.item_id) if event.item_id else None
         if event.actor_id and community_id is not None:
-            touched[event.actor_id].add(community_id)
-    for person in people:
-        member = member_key(person, key)
-        for community_id in sorted(touched[person]):
-            now_useful = store.useful_items(community_id, person, LIKES_KEPT)
-            before = store.likes(community_id, member)
+            people[community_id].add(event.actor_id)
+    changes: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
+    likes: dict[int, dict[str, set[int]]] = defaultdict(dict)
+    for community_id, users in sorted(people.items()):
+        ordered = sorted(users)
+        members = {user: member_key(user, key) for user in ordered}
+        useful = store.useful_items(community_id, ordered, LIKES_KEPT)
+        counted = store.likes(community_id, sorted(members.values()))
+        for user in ordered:
+            before, now_useful = counted[members[user]], useful[user]
             if now_useful != before:
                 changes[community_id].update(pair_changes(before, now_useful))
-                likes[(community_id, member)] = now_useful
-    return CoFold(after, events[-1].id, len(events), dict(changes), likes)
+                likes[community_id][members[user]] = now_useful
+    return CoFold(after, events[-1].id, len(events), dict(changes), dict(likes))
 
 
 def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
@@ -65,8 +66,8 @@ def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
         return False
     for community_id, changes in sorted(fold.changes.items()):
         uow.network.add_pairs(community_id, {pair: n for pair, n in changes.items() if n})
-    for (community_id, member), items in sorted(fold.likes.items()):
-        uow.network.replace_likes(community_id, member, items)
+    for community_id, likes in sorted(fold.likes.items()):
+        uow.network.replace_likes(community_id, likes)
     uow.commit()
     return True
 
@@ -115,4 +116,4 @@ def forget_person(uow: UnitOfWork, key: bytes, user_id: str) -> None:
     member = member_key(user_id, key)
     for community_id, items in uow.network.likes_of(member).items():
         uow.network.add_pairs(community_id, {pair: -1 for pair in pairs(items)})
-        uow.network.replace_likes(community_id, member, set())
+        uow.network.replace_likes(community_id, {member: set()})

@@ -106,15 +106,6 @@ class ThanksRefused(ValueError):
     """Why a thank-you cannot be sent, in words for the rater."""
 
 
-def thankable(uow: UnitOfWork, item_id: int, rater_id: str) -> bool:
-    """Whether the rater could thank someone for the item: someone else shared it and hears thank-yous."""
-    item = uow.items.get(item_id)
-    if item is None or item.first_shared_by in (None, rater_id):
-        return False
-    member = uow.members.get(item.first_shared_by)
-    return member is None or member.recognition
-
-
 def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: ThanksDM) -> bool:
     """Queue a named thank-you from a rater to the item's sharer, once per rater and item; False when this
     rater had thanked them already. It waits out the sharer's pause and quiet hours. Raises ThanksRefused.
