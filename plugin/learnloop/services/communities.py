@@ -1,4 +1,5 @@
-"""Which community a channel belongs to: a configured one, or the channel as its own."""
+"""Which community a channel counts towards: a configured one (its channel, or one of the `channels` the
+configuration lists for it), or the channel's own."""
 
 from __future__ import annotations
 
@@ -19,5 +20,7 @@ def community_for_channel(
     uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str | None, channel_name: str | None,
     now: datetime,
 ) -> int:
-    """The id of the channel's community, created on first sight."""
-    return uow.communities.ensure(channel_id, team_id, community_name(settings, channel_id, channel_name), now)
+    """The id of the community the channel counts towards, created on first sight."""
+    configured = settings.community_for_channel(channel_id)
+    return uow.communities.ensure(channel_id, team_id, community_name(settings, channel_id, channel_name), now,
+                                  channel_name=channel_name, home=configured.channel_id if configured else None)
