@@ -213,6 +213,10 @@ class CommunityRepository(Repository):
                                    .where(_M.c.channel_id == channel_id)).first()
         return ChannelFacts(*row) if row else None
 
+    def set_member_count(self, channel_id: str, count: int, now: datetime) -> None:
+        self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(
+            member_count=count, member_count_at=now))
+
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
         stars_sum, ratings_count = self.session.execute(_add_totals(

@@ -9,6 +9,7 @@ import io
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -16,6 +17,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from learnloop.domain.disclosure import Figure
 from learnloop.services import dashboard as dashboards
+from learnloop.services.communities import fewer_members_than
 from learnloop.web.charts import split_chart, trend_chart
 from learnloop.context import Service
 from learnloop.web.session import Visitor, csrf_token, current_visitor, require_csrf
@@ -48,6 +50,17 @@ def span_text(figure: Figure) -> str:
     if figure.withheld or figure.complete or figure.first is None or figure.last is None:
         return ""
     return f"weeks of {figure.first:%d %b} to {figure.last:%d %b %Y}"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    view: dashboards.Dashboard
+    choice: str
+    name: str
+    role: Role
+    small: bool
+    """Its channels are known to have fewer than k members: it may never show a figure on its own."""
+    channels: int
 
 
 def rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
@@ -119,33 +132,37 @@ def blueprint(site: Service, access: Access) -> Blueprint:
             abort(400, description=f"the custom period must run forwards and span at most {MAX_CUSTOM_WEEKS} weeks")
         return chosen, choice
 
-    def load(community_id: int, *, owner: bool) -> tuple[dashboards.Dashboard, str, str, Role]:
+    def load(community_id: int, *, owner: bool) -> Loaded:
         _, role = role_in(community_id)
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()
+        k = site.settings.min_group_size
         with site.reader() as uow:
             community = uow.communities.get(community_id)
-            view = dashboards.build(uow, community_id, chosen, site.settings.min_group_size,
-                                    with_feedback=role == "owner")
-        return view, choice, community.name if community else "", role
+            view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner")
+            channels = uow.communities.channels(community_id)
+        return Loaded(view, choice, community.name if community else "", role, fewer_members_than(channels, k),
+                      len(channels))
 
     @bp.get("/<int:community_id>")
     def page(community_id: int) -> str:
-        view, choice, name, role = load(community_id, owner=False)
+        loaded = load(community_id, owner=False)
+        view = loaded.view
         weeks = view.period.weeks
         trend = trend_chart("Learning activity by week", weeks, {
             LABELS[m]: [view.weekly[m][w].value for w in weeks] for m in TREND})
         split = split_chart("From each other or from content, by week", weeks,
                             [view.weekly_from_each_other[w].value for w in weeks])
-        return render_template("dashboard.html", view=view, name=name, choice=choice, labels=LABELS,
+        return render_template("dashboard.html", view=view, name=loaded.name, choice=loaded.choice, labels=LABELS,
                                sections=SECTIONS, trend_svg=trend, split_svg=split, csrf_token=csrf_token(),
-                               weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
-                               query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6))
+                               weeks=weeks, role=loaded.role, span_text=span_text, trend=TREND,
+                               split_labels=SPLIT_LABELS, query=request.query_string.decode("ascii", "replace"),
+                               week=timedelta(days=6), small=loaded.small, channels=loaded.channels)
 
     @bp.get("/<int:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:
-        view, _, _, _ = load(community_id, owner=True)
+        view = load(community_id, owner=True).view
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["scope", "measure", "from_week", "to_week", "value"])
         writer.writeheader()
@@ -156,7 +173,7 @@ def blueprint(site: Service, access: Access) -> Blueprint:
 
     @bp.get("/<int:community_id>/export.json")
     def export_json(community_id: int) -> Response:
-        view, _, _, _ = load(community_id, owner=True)
+        view = load(community_id, owner=True).view
         body: dict[str, Any] = {
             "community_id": community_id,
             "period": {"first_week": view.period.first.isoformat(), "last_week": view.period.last.isoformat()},
