@@ -105,6 +105,9 @@ class MattermostClient:
     def get_channel(self, channel_id: str) -> JsonObject:
         return self._api("GET", f"/channels/{_segment(channel_id)}")
 
+    def get_channel_by_name(self, team_id: str, name: str) -> JsonObject:
+        return self._api("GET", f"/teams/{_segment(team_id)}/channels/name/{_segment(name)}")
+
     def get_channel_member_count(self, channel_id: str) -> int:
         """Every account in the channel, bots included (the channel's statistics)."""
         path = f"/channels/{_segment(channel_id)}/stats"

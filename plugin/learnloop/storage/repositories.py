@@ -213,6 +213,10 @@ class CommunityRepository(Repository):
                                    .where(_M.c.channel_id == channel_id)).first()
         return ChannelFacts(*row) if row else None
 
+    def name_channel(self, channel_id: str, name: str) -> None:
+        self.session.execute(update(_M).where(_M.c.channel_id == channel_id, _M.c.channel_name.is_distinct_from(name))
+                             .values(channel_name=name))
+
     def set_member_count(self, channel_id: str, count: int, now: datetime) -> None:
         self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(
             member_count=count, member_count_at=now))

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from learnloop.storage.community_joins import JoinStore
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.outbox import Outbox
 from learnloop.storage.prompt_repositories import (
@@ -56,6 +57,7 @@ class UnitOfWork:
         self.announcements = AnnouncementRepository(session)
         self.rollups = RollupStore(session)
         self.dashboards = DashboardReads(session)
+        self.joins = JoinStore(session)
         return self
 
     def __exit__(

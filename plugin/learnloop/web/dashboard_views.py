@@ -63,6 +63,18 @@ class Loaded:
     channels: int
 
 
+def best_role(access: Access, channel_ids: list[str], user_id: str) -> Role | None:
+    """Someone's role in a community of several channels: an owner of any of them owns it (its channels joined
+    up by owners of both), a member of any is a member."""
+    found: Role | None = None
+    for channel_id in channel_ids:
+        role = access(channel_id, user_id)
+        if role == "owner":
+            return role
+        found = found or role
+    return found
+
+
 def rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
     """The figures as rows, for the CSV and the JSON: each with the weeks it covers."""
     found: list[dict[str, object]] = []
@@ -105,7 +117,10 @@ def blueprint(site: Service, access: Access) -> Blueprint:
             return visitor, role
         with site.reader() as uow:
             community = uow.communities.get(community_id)
-        found = access(community.channel_id, visitor.user_id) if community is not None else None
+            channels = [c.channel_id for c in uow.communities.channels(community_id)]
+        if community is not None and not channels:
+            channels = [community.channel_id]
+        found = best_role(access, channels, visitor.user_id)
         if found is None:
             abort(403, description="only this community's members can see its dashboard")
         known[str(community_id)] = (found, time.time() + ACCESS_SECONDS)
@@ -133,6 +148,7 @@ def blueprint(site: Service, access: Access) -> Blueprint:
         return chosen, choice
 
     def load(community_id: int, *, owner: bool) -> Loaded:
+        """410 for a community whose channels joined another: nothing is shown for it on its own."""
         _, role = role_in(community_id)
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
@@ -140,10 +156,13 @@ def blueprint(site: Service, access: Access) -> Blueprint:
         k = site.settings.min_group_size
         with site.reader() as uow:
             community = uow.communities.get(community_id)
+            if community is None or community.joined_into is not None:
+                joined = uow.communities.get(community.joined_into) if community and community.joined_into else None
+                abort(410, description=f"this community's channels joined {joined.name if joined else 'another'}, "
+                                       "where its history counts now: nothing is shown for it on its own")
             view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner")
             channels = uow.communities.channels(community_id)
-        return Loaded(view, choice, community.name if community else "", role, fewer_members_than(channels, k),
-                      len(channels))
+        return Loaded(view, choice, community.name, role, fewer_members_than(channels, k), len(channels))
 
     @bp.get("/<int:community_id>")
     def page(community_id: int) -> str:
