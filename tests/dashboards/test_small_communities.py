@@ -15,9 +15,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.disclosure import merge_after
+from learnloop.jobs import prompts
 from learnloop.services import communities, dashboard, rollups
 from learnloop.services.rating import Rater, rate_url
-from learnloop.storage.tables import CommunityChannel, Event, PromptSchedule
+from learnloop.storage.tables import (
+    CommunityChannel,
+    Delivery,
+    Event,
+    PromptSchedule,
+    WeeklyCount,
+)
 from learnloop.web.dashboard_views import rows
 from learnloop.wiring import create_app
 from sqlalchemy import Engine, select
@@ -35,7 +42,7 @@ from tests.dashboards.test_disclosure_properties import (
     communities as generated_communities,
 )
 from tests.mattermost.inbound import load_form, send_form
-from tests.prompts.world import Person
+from tests.prompts.world import CHANNEL, THURSDAY, Person, World, add_schedule
 from tests.web.links import confirm, link_path
 
 K = 5
@@ -229,6 +236,41 @@ def test_moved_prompts_stop_and_the_joined_communitys_prompts_reach_every_channe
         schedules = list(uow.session.scalars(select(PromptSchedule).order_by(PromptSchedule.id)))
         assert [c.channel_id for c in uow.communities.channels(ids[BIG])] == [BIG, SMALL]
     assert [(s.community_id, s.active) for s in schedules] == [(ids[BIG], False), (ids[BIG], True)]
+
+
+def test_the_joined_communitys_prompts_are_planned_for_the_members_of_every_channel(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    ann, bob, cid = Person("ann"), Person("bob"), Person("cid")
+    world = World(runtime, mattermost_contract, people=[ann, bob])
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    known(runtime, SMALL)
+    with runtime.uow() as uow:
+        communities.join(uow, runtime.settings, channel_id=SMALL, team_id=TEAM, channel_name=NAMES[SMALL],
+                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K, now=runtime.clock())
+    clock.now = THURSDAY
+    world.serve_members()
+    mattermost_contract.add("GET", f"/api/v4/channels/{SMALL}/members", query={"page": "0", "per_page": "200"},
+                            json=[{"channel_id": SMALL, "user_id": p.id, "roles": "channel_user"} for p in (bob, cid)])
+    mattermost_contract.add("POST", "/api/v4/users/ids", json=[world.user(p) for p in (bob, cid)])
+    assert prompts.run_prompt_pass(runtime).deliveries_planned == 3
+    with runtime.uow() as uow:
+        planned = sorted(uow.session.scalars(select(Delivery.user_id)))
+    assert planned == sorted(p.id for p in (ann, bob, cid)), "each person once, whichever channels they are in"
+
+
+def test_an_event_recorded_for_a_community_as_it_joined_counts_towards_the_joined_one(runtime: Runtime) -> None:
+    known(runtime, SMALL, BIG)
+    old = community_of(runtime, SMALL)
+    joined = join_up(runtime)
+    with runtime.uow() as uow:
+        uow.events.append("reply", occurred_at=START, recorded_at=START, community_id=old, actor_id=MEMBER.id,
+                          data={"root_id": "t1"})
+        uow.commit()
+    fold(runtime)
+    with runtime.uow() as uow:
+        counted = {(c, m) for c, m in uow.session.execute(select(WeeklyCount.community_id, WeeklyCount.metric))}
+    assert counted == {(joined, "replies"), (joined, "threads")}
 
 
 REFUSALS = [
