@@ -116,6 +116,9 @@ class CommunityConfig(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     channel_id: str
+    channels: list[str] = Field(default_factory=list)
+    """More channels that count towards this community (ids). One listed later counts from then on; what it
+    did before stays with its own community."""
     owners: list[str] = Field(default_factory=list)
     timezone: str = "UTC"
     wiki_spaces: list[WikiSpace] = Field(default_factory=list)
@@ -137,6 +140,22 @@ class CommunityConfig(BaseModel):
     @classmethod
     def _owners(cls, value: list[str]) -> list[str]:
         return [_check_mattermost_id(owner) for owner in value]
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, value: list[str]) -> list[str]:
+        for channel in value:
+            try:
+                _check_mattermost_id(channel)
+            except ValueError:
+                raise ValueError(f"'{channel[:40]}' is not a channel id: expected a 26-character Mattermost id "
+                                 "(letters and digits), as in the channel's View Info") from None
+        return value
+
+    @property
+    def all_channels(self) -> list[str]:
+        """Its own channel, then the others listed."""
+        return [self.channel_id, *self.channels]
 
     @field_validator("timezone")
     @classmethod
@@ -214,9 +233,11 @@ class Settings(BaseSettings):
     def _unique_channels(cls, value: list[CommunityConfig]) -> list[CommunityConfig]:
         seen: set[str] = set()
         for community in value:
-            if community.channel_id in seen:
-                raise ValueError(f"channel {community.channel_id} is mapped to more than one community")
-            seen.add(community.channel_id)
+            for channel in community.all_channels:
+                if channel in seen:
+                    raise ValueError(f"channel {channel} is mapped to more than one community (or listed twice "
+                                     f"in '{community.name}')")
+                seen.add(channel)
         return value
 
     @model_validator(mode="after")
@@ -276,7 +297,8 @@ class Settings(BaseSettings):
         return tuple(dict.fromkeys(origin_of(str(wiki.url)) for wiki in self.wikis))
 
     def community_for_channel(self, channel_id: str) -> CommunityConfig | None:
-        return next((c for c in self.communities if c.channel_id == channel_id), None)
+        """The configured community the channel is the channel of, or one of the `channels` of."""
+        return next((c for c in self.communities if channel_id in c.all_channels), None)
 
     @classmethod
     def settings_customise_sources(

@@ -214,6 +214,7 @@ def test_the_slash_command_gives_members_a_link_and_outsiders_a_no(
     dash: Runtime, mattermost_contract: MattermostContract
 ) -> None:
     client = create_app(dash).test_client()
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/stats", json={"channel_id": CHANNEL, "member_count": 12})
     reply = slash(client, OWNER, "dashboard")
     assert confirm(client, link_path(reply["text"])).headers["Location"].startswith("/dashboard/")
     member = Person("ann")

@@ -112,6 +112,19 @@ def closed_blocks(blocks: Sequence[Block]) -> list[Block]:
     return sorted((b for b in blocks if b.closed), key=lambda b: b.first)
 
 
+def merge_after(*sides: Sequence[Block]) -> date | None:
+    """Where one community's weeks of a measure may join another's: after the last week either released a
+    figure for (the end of its last closed block); None when neither released any, so every week may.
+
+    A figure seen before a join must not be comparable with one after it. Up to this week one of the two keeps
+    its weeks and blocks alone, so its released figures stay what they were and no difference of a figure
+    before and one after shows what the other's people did (the other's released figures covered only its
+    own people, none of whom count in those weeks now); after it, nothing was released yet by either, and the
+    weeks are cut into blocks of at least k people afresh."""
+    ends = [done[-1].last for done in map(closed_blocks, sides) if done]
+    return max(ends) if ends else None
+
+
 def blocks_inside(blocks: Sequence[Block], first: date, last: date) -> list[Block]:
     """The closed blocks wholly inside the weeks `first` to `last` (consecutive: blocks tile the weeks)."""
     return [b for b in closed_blocks(blocks) if first <= b.first and b.last <= last]

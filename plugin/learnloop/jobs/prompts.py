@@ -64,6 +64,15 @@ def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberPro
     return profiles
 
 
+def community_profiles(client: MattermostClient, channel_ids: list[str]) -> list[MemberProfile]:
+    """People in any of a community's channels, each once."""
+    found: dict[str, MemberProfile] = {}
+    for channel_id in channel_ids:
+        for profile in member_profiles(client, channel_id):
+            found.setdefault(profile.user_id, profile)
+    return list(found.values())
+
+
 def statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:
     ids = list(user_ids)
     if client is None or not ids:
@@ -89,16 +98,17 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
     if client is not None:
         with chat.reader() as uow:
             pending = [(run.id, uow.schedules.get(run.schedule_id)) for run in uow.runs.unplanned()]
-            channels = {}
+            channels: dict[int, list[str]] = {}
             for run_id, row in pending:
                 community = uow.communities.get(row.community_id) if row else None
                 if community is not None:
-                    channels[run_id] = community.channel_id
-        for run_id, channel_id in channels.items():
+                    channels[run_id] = [c.channel_id for c in uow.communities.channels(community.id)] or \
+                        [community.channel_id]
+        for run_id, channel_ids in channels.items():
             try:
-                profiles = member_profiles(client, channel_id)
+                profiles = community_profiles(client, channel_ids)
             except MattermostError as exc:
-                log.warning("could not list the members of channel %s, will try again: %s", channel_id, exc)
+                log.warning("could not list the members of channels %s, will try again: %s", channel_ids, exc)
                 continue
             chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
             for index, chunk in enumerate(chunks):

@@ -105,6 +105,18 @@ class MattermostClient:
     def get_channel(self, channel_id: str) -> JsonObject:
         return self._api("GET", f"/channels/{_segment(channel_id)}")
 
+    def get_channel_by_name(self, team_id: str, name: str) -> JsonObject:
+        return self._api("GET", f"/teams/{_segment(team_id)}/channels/name/{_segment(name)}")
+
+    def get_channel_member_count(self, channel_id: str) -> int:
+        """Every account in the channel, bots included (the channel's statistics)."""
+        path = f"/channels/{_segment(channel_id)}/stats"
+        body = self._api("GET", path)
+        count = body.get("member_count") if isinstance(body, dict) else None
+        if not isinstance(count, int) or count < 0:
+            raise MattermostError("no member count in the channel's statistics", call=f"GET {API_PREFIX}{path}")
+        return count
+
     def get_channel_member(self, channel_id: str, user_id: str) -> JsonObject:
         """Membership incl. ``roles`` and ``scheme_admin`` (channel admin)."""
         return self._api("GET", f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}")

@@ -31,8 +31,9 @@ def community_role(chat: Chat, channel_id: str, user_id: str) -> Role | None:
     if membership is not None and _is_admin(membership, "channel_admin"):
         return "owner"
     with chat.reader() as uow:
+        channel = uow.communities.channel(channel_id)
         community = uow.communities.by_channel(channel_id)
-        team_id = community.team_id if community else None
+        team_id = (channel.team_id if channel else None) or (community.team_id if community else None)
     if team_id:
         try:
             if _is_admin(client.get_team_member(team_id, user_id), "team_admin"):

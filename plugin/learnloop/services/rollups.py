@@ -13,8 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from learnloop.domain.disclosure import WEEK, Block, closed_blocks, split_open
-from learnloop.domain.measures import DISTINCT_THINGS, PEOPLE_METRICS, REFLECTION_PARTS, contributions, week_of
+from learnloop.domain.disclosure import WEEK, Block, closed_blocks, merge_after, split_open
+from learnloop.domain.measures import (
+    DISTINCT_THINGS,
+    OPEN_METRICS,
+    PEOPLE_METRICS,
+    REFLECTION_PARTS,
+    contributions,
+    week_of,
+)
 from learnloop.domain.scores import Prior, community_prior, needs_rebase
 from learnloop.storage.rollup_store import RollupStore
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -54,19 +61,21 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
     if not events:
         return None
     items = store.item_facts({event.item_id for event in events if event.kind == "rating" and event.item_id})
+    successors = uow.joins.successors()
     counts: dict[tuple[int, date, str], int] = defaultdict(int)
     members: set[tuple[int, date, str, str]] = set()
     for event in events:
         if event.community_id is None:
             continue
+        community_id = successors.get(event.community_id, event.community_id)
         week = week_of(event.occurred_at)
         item_kind = items[event.item_id][0] if event.item_id in items else None
         for part in contributions(event, item_kind, key):
-            counts[(event.community_id, week, part.metric)] += 1
+            counts[(community_id, week, part.metric)] += 1
             if part.member:
-                members.add((event.community_id, week, part.metric, part.member))
-    rated = {item: (community, stars, count) for item, (_, community, stars, count) in items.items()
-             if community is not None}
+                members.add((community_id, week, part.metric, part.member))
+    rated = {item: (successors.get(community, community), stars, count)
+             for item, (_, community, stars, count) in items.items() if community is not None}
     return Fold(after, events[-1].id, len(events), dict(counts), members, rated)
 
 
@@ -156,6 +165,30 @@ def _child_block(store: RollupStore, community_id: int, child: str, parent: Bloc
     if child in DISTINCT_THINGS:  # distinct items or threads: the count of the member set, behind the parent's people
         value, people = people, parent.people
     return Block(parent.first, parent.last, value, people, parent.closed)
+
+
+def merge_rollups(store: RollupStore, source: int, target: int, k: int) -> None:
+    """One community's rollups folded into another's, and its own dropped.
+
+    For each people measure, the community that released more (the other's weeks, when equal) keeps its
+    weeks and release blocks as they were; of the other's, only the weeks after what either released merge
+    (domain.disclosure.merge_after), and the blocks are cut again over them. Wiki page counts, which describe
+    no one, merge whole."""
+    for metric in sorted(PEOPLE_METRICS):
+        names = [metric, *CHILDREN.get(metric, ())]
+        theirs, ours = store.blocks(source, metric), store.blocks(target, metric)
+        keeper, other = (source, target) if _released(theirs) > _released(ours) else (target, source)
+        weeks = store.merge_weeks(other, keeper, names, merge_after(theirs, ours))
+        if weeks:
+            refresh_blocks(store, keeper, metric, weeks, k)
+        if keeper == source:
+            store.move_rollups(source, target, names)
+    store.merge_weeks(source, target, sorted(OPEN_METRICS), None)
+    store.drop_community(source)
+
+
+def _released(blocks: list[Block]) -> int:
+    return sum(block.value for block in closed_blocks(blocks))
 
 
 def rebuild_blocks(uow: UnitOfWork, k: int, now: datetime) -> None:

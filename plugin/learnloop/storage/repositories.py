@@ -21,6 +21,7 @@ from learnloop.domain.scores import Prior, bayesian_average
 from learnloop.storage.tables import (
     Announcement,
     Community,
+    CommunityChannel,
     ContentItem,
     Cursor,
     Event,
@@ -120,7 +121,12 @@ class RatedItem:
 
 
 _C, _I, _R, _E = Community.__table__, ContentItem.__table__, Rating.__table__, Event.__table__
-_COMMUNITY_BY_CHANNEL = select(_C.c.id, _C.c.name, _C.c.team_id).where(_C.c.channel_id == bindparam("channel_id"))
+_M = CommunityChannel.__table__
+_COMMUNITY_BY_HOME = select(_C.c.id, _C.c.name, _C.c.team_id).where(_C.c.channel_id == bindparam("channel_id"))
+_CHANNEL_COMMUNITY = (
+    select(_M.c.community_id, _M.c.team_id, _M.c.channel_name, _C.c.channel_id.label("home"), _C.c.name,
+           _C.c.team_id.label("community_team_id"))
+    .join(_C, _C.c.id == _M.c.community_id).where(_M.c.channel_id == bindparam("channel_id")))
 _RATED_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
 _ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
@@ -171,28 +177,105 @@ def _rating_upsert(dialect: str) -> Any:
               "updated_at": statement.excluded.updated_at}).returning(_R.c.previous_stars)
 
 
+@dataclass(frozen=True)
+class ChannelFacts:
+    """A channel of a community, as learnloop last saw it."""
+
+    channel_id: str
+    team_id: str | None
+    name: str | None
+    member_count: int | None
+
+
 class CommunityRepository(Repository):
     def by_channel(self, channel_id: str) -> Community | None:
-        return self.session.scalars(select(Community).where(Community.channel_id == channel_id)).one_or_none()
+        """The community the channel counts towards."""
+        return self.session.scalars(select(Community).join(
+            CommunityChannel, CommunityChannel.community_id == Community.id).where(
+            CommunityChannel.channel_id == channel_id)).one_or_none()
 
     def get(self, community_id: int) -> Community | None:
         return self.session.get(Community, community_id)
 
-    def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime) -> int:
-        """The id of the channel's community, created on first sight; a configured name replaces a guessed one."""
-        row = self.session.connection().execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).first()
-        if row is None:
-            inserted = insert_ignoring_conflicts(self.session, _C, {
-                "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
-                "ratings_count": 0, "stars_sum": 0}, ["channel_id"], returning=("id",))
-            if inserted is not None:
-                return int(inserted.id)
-            row = self.session.execute(_COMMUNITY_BY_CHANNEL, {"channel_id": channel_id}).one()
-        community_id, row_name, row_team_id = row
+    def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime, *,
+               channel_name: str | None = None, home: str | None = None) -> int:
+        """The id of the community the channel counts towards, created on first sight.
+
+        `home` is the channel whose community it must be (a configured community's channel, for the other
+        channels the configuration lists); otherwise a channel keeps the community it counts towards, its own
+        or the one it joined. Only a community's home channel names it: a configured name replaces a guessed
+        one."""
+        home = home or channel_id
+        row = self.session.connection().execute(_CHANNEL_COMMUNITY, {"channel_id": channel_id}).first()
+        if row is None and home == channel_id:
+            return self.ensure_home(channel_id, team_id, name, now, channel_name=channel_name)
+        if row is None or (home != channel_id and row.home != home):
+            community_id = self.ensure_home(home, None, name, now)
+            statement = dialect_insert(self.session)(_M).values(
+                channel_id=channel_id, community_id=community_id, team_id=team_id or None,
+                channel_name=channel_name or None, joined_at=now)
+            self.session.execute(statement.on_conflict_do_update(index_elements=["channel_id"], set_={
+                "community_id": statement.excluded.community_id, "joined_at": statement.excluded.joined_at,
+                "team_id": func.coalesce(statement.excluded.team_id, _M.c.team_id),
+                "channel_name": func.coalesce(statement.excluded.channel_name, _M.c.channel_name)}))
+            return community_id
+        community_id = int(row.community_id)
+        if row.home == channel_id:
+            self._rename(community_id, row.name, row.community_team_id, name, team_id)
+        changed = {key: value for key, value, seen in (("team_id", team_id, row.team_id),
+                                                       ("channel_name", channel_name, row.channel_name))
+                   if value and value != seen}
+        if changed:
+            self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(**changed))
+        return community_id
+
+    def ensure_home(self, channel_id: str, team_id: str | None, name: str, now: datetime, *,
+                    channel_name: str | None = None) -> int:
+        """The id of the community the channel started, whichever it counts towards (a channel not counting
+        towards any yet counts towards it)."""
+        row = self.session.execute(_COMMUNITY_BY_HOME, {"channel_id": channel_id}).first()
+        inserted = None if row is not None else insert_ignoring_conflicts(self.session, _C, {
+            "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
+            "ratings_count": 0, "stars_sum": 0}, ["channel_id"], returning=("id",))
+        if inserted is not None:
+            community_id = int(inserted.id)
+        else:
+            found, row_name, row_team_id = row or self.session.execute(
+                _COMMUNITY_BY_HOME, {"channel_id": channel_id}).one()
+            community_id = int(found)
+            self._rename(community_id, row_name, row_team_id, name, team_id)
+        insert_ignoring_conflicts(self.session, _M, {
+            "channel_id": channel_id, "community_id": community_id, "team_id": team_id or None,
+            "channel_name": channel_name or None, "joined_at": now}, ["channel_id"])
+        return community_id
+
+    def _rename(self, community_id: int, row_name: str, row_team_id: str | None, name: str,
+                team_id: str | None) -> None:
         new_team = row_team_id or team_id or None
         if row_name != name or new_team != row_team_id:
             self.session.execute(update(_C).where(_C.c.id == community_id).values(name=name, team_id=new_team))
-        return int(community_id)
+
+    def channels(self, community_id: int) -> list[ChannelFacts]:
+        """The channels that count towards a community, its home channel first."""
+        rows = self.session.execute(
+            select(_M.c.channel_id, _M.c.team_id, _M.c.channel_name, _M.c.member_count, _C.c.channel_id.label("home"))
+            .join(_C, _C.c.id == _M.c.community_id).where(_M.c.community_id == community_id)
+            .order_by(_M.c.joined_at, _M.c.channel_id))
+        found = sorted(rows, key=lambda r: r.channel_id != r.home)
+        return [ChannelFacts(r.channel_id, r.team_id, r.channel_name, r.member_count) for r in found]
+
+    def channel(self, channel_id: str) -> ChannelFacts | None:
+        row = self.session.execute(select(_M.c.channel_id, _M.c.team_id, _M.c.channel_name, _M.c.member_count)
+                                   .where(_M.c.channel_id == channel_id)).first()
+        return ChannelFacts(*row) if row else None
+
+    def name_channel(self, channel_id: str, name: str) -> None:
+        self.session.execute(update(_M).where(_M.c.channel_id == channel_id, _M.c.channel_name.is_distinct_from(name))
+                             .values(channel_name=name))
+
+    def set_member_count(self, channel_id: str, count: int, now: datetime) -> None:
+        self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(
+            member_count=count, member_count_at=now))
 
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""

@@ -93,6 +93,44 @@ class RollupStore(Repository):
             WeeklyMember.week <= last))
         return int(value or 0), int(people or 0)
 
+    def merge_weeks(self, source: int, target: int, metrics: list[str], after: date | None) -> set[date]:
+        """Add the source's weekly totals and member sets of these measures into the target's, for the weeks
+        after `after` (every week when None); the weeks added. Member sets are keyed hashes with the same key
+        in every community, so their union is exact."""
+        counts, members = WeeklyCount.__table__, WeeklyMember.__table__
+        chosen = [counts.c.community_id == source, counts.c.metric.in_(metrics)]
+        if after is not None:
+            chosen.append(counts.c.week > after)
+        weeks = set(self.session.scalars(select(counts.c.week).where(*chosen).distinct()))
+        if not weeks:
+            return weeks
+        target_id = literal(target, counts.c.community_id.type)
+        statement = dialect_insert(self.session)(counts).from_select(
+            ["community_id", "week", "metric", "value"],
+            select(target_id, counts.c.week, counts.c.metric, counts.c.value).where(*chosen))
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["community_id", "week", "metric"], set_={"value": counts.c.value + statement.excluded.value}))
+        picked = [members.c.community_id == source, members.c.metric.in_(metrics)]
+        if after is not None:
+            picked.append(members.c.week > after)
+        self.session.execute(dialect_insert(self.session)(members).from_select(
+            ["community_id", "week", "metric", "member"],
+            select(literal(target, members.c.community_id.type), members.c.week, members.c.metric, members.c.member)
+            .where(*picked)).on_conflict_do_nothing())
+        return weeks
+
+    def move_rollups(self, source: int, target: int, metrics: list[str]) -> None:
+        """The source's weekly totals, member sets and release blocks of these measures replace the target's."""
+        for table in (WeeklyCount.__table__, WeeklyMember.__table__, _B):
+            self.session.execute(delete(table).where(table.c.community_id == target, table.c.metric.in_(metrics)))
+            self.session.execute(update(table).where(table.c.community_id == source, table.c.metric.in_(metrics))
+                                 .values(community_id=target))
+
+    def drop_community(self, community_id: int) -> None:
+        """Every rollup of a community: its weekly totals and member sets, release blocks and stored scores."""
+        for table in (WeeklyCount, WeeklyMember, ReleaseBlock, ItemScore, ScoreBasis):
+            self.session.execute(delete(table.__table__).where(table.__table__.c.community_id == community_id))
+
     # -- release blocks ----------------------------------------------------------------------
 
     def blocks(self, community_id: int, metric: str) -> list[Block]:

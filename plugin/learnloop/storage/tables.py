@@ -75,7 +75,8 @@ class InstanceSecret(Base):
 
 
 class Community(Base):
-    """A Mattermost channel's community; configured ones carry the configured name."""
+    """A community, started by the Mattermost channel `channel_id` (its home); configured ones carry the
+    configured name. Which channels count towards it is in community_channels."""
 
     __tablename__ = "communities"
 
@@ -93,6 +94,25 @@ class Community(Base):
     """The digest's local time of day (HH:MM), in the community's time zone."""
     digest_week: Mapped[date | None] = mapped_column(Date)
     """The Monday of the last week whose digest was posted or found to have nothing to say."""
+    retired_at: Mapped[datetime | None]
+    """Set when its channels joined another community, which took its history: no figure of its own is
+    shown again (services.communities.join)."""
+    joined_into: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+
+
+class CommunityChannel(Base):
+    """The community a Mattermost channel counts towards: its own, or the one it joined. The member count is
+    Mattermost's, as last read (a number only, never who)."""
+
+    __tablename__ = "community_channels"
+
+    channel_id: Mapped[str] = mapped_column(String(26), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    team_id: Mapped[str | None] = mapped_column(String(26))
+    channel_name: Mapped[str | None] = mapped_column(String(64))
+    member_count: Mapped[int | None] = mapped_column(Integer)
+    member_count_at: Mapped[datetime | None]
+    joined_at: Mapped[datetime]
 
 
 class ContentItem(Base):

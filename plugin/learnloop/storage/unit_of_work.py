@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from learnloop.storage.community_joins import JoinStore
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.outbox import Outbox
@@ -58,6 +59,7 @@ class UnitOfWork:
         self.rollups = RollupStore(session)
         self.dashboards = DashboardReads(session)
         self.network = NetworkStore(session)
+        self.joins = JoinStore(session)
         return self
 
     def __exit__(

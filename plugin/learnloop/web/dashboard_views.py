@@ -20,6 +20,7 @@ from learnloop.domain.disclosure import Figure
 from learnloop.domain.learning_metrics import ACTIONS
 from learnloop.services import dashboard as dashboards
 from learnloop.services import seeding
+from learnloop.services.communities import fewer_members_than
 from learnloop.web.charts import split_chart, trend_chart
 from learnloop.web.errors import message_page
 from learnloop.web.session import Visitor, csrf_token, current_visitor, require_csrf
@@ -68,6 +69,29 @@ def span_text(figure: Figure) -> str:
     return f"weeks of {figure.first:%d %b} to {figure.last:%d %b %Y}"
 
 
+@dataclass(frozen=True)
+class Loaded:
+    view: dashboards.Dashboard
+    choice: str
+    name: str
+    role: Role
+    small: bool
+    """Its channels are known to have fewer than k members: it may never show a figure on its own."""
+    channels: int
+
+
+def best_role(access: Access, channel_ids: list[str], user_id: str) -> Role | None:
+    """Someone's role in a community of several channels: an owner of any of them owns it (its channels joined
+    up by owners of both), a member of any is a member."""
+    found: Role | None = None
+    for channel_id in channel_ids:
+        role = access(channel_id, user_id)
+        if role == "owner":
+            return role
+        found = found or role
+    return found
+
+
 def rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
     """The figures as rows, for the CSV and the JSON: each with the weeks it covers."""
     found: list[dict[str, object]] = []
@@ -110,7 +134,10 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             return visitor, role
         with site.reader() as uow:
             community = uow.communities.get(community_id)
-        found = access(community.channel_id, visitor.user_id) if community is not None else None
+            channels = [c.channel_id for c in uow.communities.channels(community_id)]
+        if community is not None and not channels:
+            channels = [community.channel_id]
+        found = best_role(access, channels, visitor.user_id)
         if found is None:
             abort(403, description="only this community's members can see its dashboard")
         known[str(community_id)] = (found, time.time() + ACCESS_SECONDS)
@@ -137,16 +164,22 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             abort(400, description=f"the custom period must run forwards and span at most {MAX_CUSTOM_WEEKS} weeks")
         return chosen, choice
 
-    def load(community_id: int, *, owner: bool) -> tuple[dashboards.Dashboard, str, str, Role]:
+    def load(community_id: int, *, owner: bool) -> Loaded:
+        """410 for a community whose channels joined another: nothing is shown for it on its own."""
         _, role = role_in(community_id)
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()
+        k = site.settings.min_group_size
         with site.reader() as uow:
             community = uow.communities.get(community_id)
-            view = dashboards.build(uow, community_id, chosen, site.settings.min_group_size,
-                                    with_feedback=role == "owner")
-        return view, choice, community.name if community else "", role
+            if community is None or community.joined_into is not None:
+                joined = uow.communities.get(community.joined_into) if community and community.joined_into else None
+                abort(410, description=f"this community's channels joined {joined.name if joined else 'another'}, "
+                                       "where its history counts now: nothing is shown for it on its own")
+            view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner")
+            channels = uow.communities.channels(community_id)
+        return Loaded(view, choice, community.name, role, fewer_members_than(channels, k), len(channels))
 
     def kept_period() -> dict[str, str]:
         return {name: request.args[name] for name in PERIOD_ARGS if name in request.args}
@@ -180,23 +213,25 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                 "signs you in and brings you here.", 401,
                 next_step="After that this address works as it is. A dashboard shows its community as a group, to "
                           "the community's own members, never one person.")
-        view, choice, name, role = load(community_id, owner=False)
+        loaded = load(community_id, owner=False)
+        view, role = loaded.view, loaded.role
         offer = first_offer(community_id, view.stage.name, role)
-        button, unavailable = step_button(view, name, role)
+        button, unavailable = step_button(view, loaded.name, role)
         weeks = view.period.weeks
         trend = trend_chart("Learning activity by week", weeks, {
             LABELS[m]: [view.weekly[m][w].value for w in weeks] for m in TREND})
         split = split_chart("From each other or from content, by week", weeks,
                             [view.weekly_from_each_other[w].value for w in weeks])
-        return render_template("dashboard.html", view=view, name=name, choice=choice, labels=LABELS,
+        return render_template("dashboard.html", view=view, name=loaded.name, choice=loaded.choice, labels=LABELS,
                                sections=SECTIONS, trend_svg=trend, split_svg=split, csrf_token=csrf_token(),
                                weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
                                query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6),
-                               offer=offer, step_button=button, step_unavailable=unavailable)
+                               offer=offer, step_button=button, step_unavailable=unavailable, small=loaded.small,
+                               channels=loaded.channels)
 
     @bp.get("/<int:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:
-        view, _, _, _ = load(community_id, owner=True)
+        view = load(community_id, owner=True).view
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=["scope", "measure", "from_week", "to_week", "value"])
         writer.writeheader()
@@ -207,7 +242,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
 
     @bp.get("/<int:community_id>/export.json")
     def export_json(community_id: int) -> Response:
-        view, _, _, _ = load(community_id, owner=True)
+        view = load(community_id, owner=True).view
         body: dict[str, Any] = {
             "community_id": community_id,
             "period": {"first_week": view.period.first.isoformat(), "last_week": view.period.last.isoformat()},

@@ -16,6 +16,7 @@ NEXT_STEPS = {
     403: "Only people this page is meant for can open it. If that is you, ask in your community's channel.",
     404: "There is nothing at this address. Links from learnloop's bot lead to the right place.",
     405: "This address cannot be opened like that.",
+    410: "Type /learn dashboard in one of the community's channels for the dashboard it counts towards now.",
     413: "What was sent is too large.",
 }
 

@@ -1,0 +1,72 @@
+"""What joining one community to another, and a channel leaving it, writes: the channels' mapping, the
+records that name a community, its rating totals, and whether it is retired."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from learnloop.storage.repositories import Repository
+from learnloop.storage.tables import (
+    Announcement,
+    Community,
+    CommunityChannel,
+    ContentItem,
+    Event,
+    Feedback,
+    PromptSchedule,
+    Rating,
+    Reflection,
+)
+
+_C, _M, _S = Community.__table__, CommunityChannel.__table__, PromptSchedule.__table__
+HISTORY = (ContentItem, Rating, Feedback, Event, Reflection, Announcement, PromptSchedule)
+"""Every record that names the community it belongs to (the rollups aside: RollupStore merges those)."""
+
+
+class JoinStore(Repository):
+    def lock(self, *community_ids: int) -> None:
+        """Hold both communities' rows until the transaction ends: two joins at once take turns."""
+        self.session.execute(select(_C.c.id).where(_C.c.id.in_(community_ids)).order_by(_C.c.id).with_for_update())
+
+    def stop_schedules(self, community_id: int) -> int:
+        """Stop a community's active prompt schedules; how many were running."""
+        result = self.session.execute(update(_S).where(_S.c.community_id == community_id, _S.c.active.is_(True))
+                                      .values(active=False))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def move_history(self, source: int, target: int) -> None:
+        for table in HISTORY:
+            column = table.__table__.c.community_id
+            self.session.execute(update(table.__table__).where(column == source).values(community_id=target))
+
+    def move_totals(self, source: int, target: int) -> tuple[int, int]:
+        """The source's rating totals added to the target's (and the source's emptied); the target's new
+        (stars_sum, ratings_count)."""
+        stars, count = self.session.execute(select(_C.c.stars_sum, _C.c.ratings_count).where(_C.c.id == source)).one()
+        self.session.execute(update(_C).where(_C.c.id == source).values(stars_sum=0, ratings_count=0))
+        total = self.session.execute(update(_C).where(_C.c.id == target).values(
+            stars_sum=_C.c.stars_sum + stars, ratings_count=_C.c.ratings_count + count)
+            .returning(_C.c.stars_sum, _C.c.ratings_count)).one()
+        return int(total[0]), int(total[1])
+
+    def move_channels(self, source: int, target: int) -> None:
+        self.session.execute(update(_M).where(_M.c.community_id == source).values(community_id=target))
+
+    def move_channel(self, channel_id: str, community_id: int, now: datetime) -> None:
+        self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(
+            community_id=community_id, joined_at=now))
+
+    def retire(self, source: int, target: int, now: datetime) -> None:
+        """The source is retired into the target; those retired into the source before point at the target."""
+        self.session.execute(update(_C).where(_C.c.joined_into == source).values(joined_into=target))
+        self.session.execute(update(_C).where(_C.c.id == source).values(retired_at=now, joined_into=target))
+
+    def revive(self, community_id: int) -> None:
+        self.session.execute(update(_C).where(_C.c.id == community_id).values(retired_at=None, joined_into=None))
+
+    def successors(self) -> dict[int, int]:
+        """Retired community to the community that took its history."""
+        return {int(c): int(j) for c, j in self.session.execute(
+            select(_C.c.id, _C.c.joined_into).where(_C.c.joined_into.is_not(None)))}
