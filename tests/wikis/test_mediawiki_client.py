@@ -205,7 +205,7 @@ def test_a_stale_csrf_token_is_fetched_again_once(stub: StubWiki) -> None:
         {"ns": 0, "title": "Log", "pageid": 3, "canonicalurl": "https://wiki.example.com/wiki/Log"}]}})
     stub.on("edit", {"error": {"code": "badtoken", "info": "Invalid CSRF token."}},
             {"edit": {"result": "Success", "title": "Log"}})
-    assert _client().append_section("Log", "h", "x") == "https://wiki.example.com/wiki/Log"
+    assert _client().append_section("Log", "h", "x").url == "https://wiki.example.com/wiki/Log"
     assert [p.get("type") for p in stub.params if p.get("meta") == "tokens"].count("csrf") == 2
     edits = [p for p in stub.params if p.get("action") == "edit"]
     assert len(edits) == 2 and edits[-1]["minor"] == "1" and edits[-1]["appendtext"].startswith("\n\n== h ==")
@@ -326,7 +326,7 @@ def test_an_anonymous_csrf_token_means_the_session_was_lost(stub: StubWiki) -> N
         {"ns": 0, "title": "Log", "pageid": 3, "canonicalurl": "https://wiki.example.com/wiki/Log"}]}})
     stub.on("tokens:csrf", {"query": {"tokens": {"csrftoken": "+\\"}}}, {"query": {"tokens": {"csrftoken": "t+\\"}}})
     stub.on("edit", {"edit": {"result": "Success", "title": "Log"}})
-    assert _client().append_section("Log", "h", "x") == "https://wiki.example.com/wiki/Log"
+    assert _client().append_section("Log", "h", "x").url == "https://wiki.example.com/wiki/Log"
     assert [p.get("action") for p in stub.params].count("login") == 2
     [edit] = [p for p in stub.params if p.get("action") == "edit"]
     assert edit["token"] == "t+\\"

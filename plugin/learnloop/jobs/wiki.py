@@ -66,9 +66,10 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
                     key=f"published:{target.reflection_id}", now=now)
                 uow.commit()
             return {"published": False}
-        url = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
-                                     heading=f"{target.created_at:%Y-%m-%d} · {target.author}", text=target.text,
-                                     marker=publication_marker(target.reflection_id))
+        published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
+                                           heading=f"{target.created_at:%Y-%m-%d} · {target.author}",
+                                           text=target.text, marker=publication_marker(target.reflection_id))
+        url = published.url
         with chat.uow() as uow:
             reflections.mark_publication(uow, target.reflection_id, state="published", url=url, now=now)
             uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,

@@ -447,9 +447,10 @@ class MediaWikiClient:
     # ------------------------------------------------------------------ writing
 
     def append_section(self, title: str, heading: str, text: str, *, summary: str | None = None,
-                       minor: bool = True, page: PageInfo | None = None) -> str:
+                       minor: bool = True, page: PageInfo | None = None) -> PageInfo:
         """Add `== heading ==` and `text` at the end of the page, creating the page if missing;
-        returns the page's URL. `heading` and `text` are wikitext (escape what is not meant as markup).
+        returns the page as it is after the save (its URL and page id). `heading` and `text` are wikitext
+        (escape what is not meant as markup).
 
         Uses `appendtext` rather than `section=new`: MediaWiki never marks a new-section edit as
         minor, and learnloop's own appends are minor so they are not announced as page changes
@@ -467,9 +468,9 @@ class MediaWikiClient:
             edit = body.get("edit", {})
             if edit.get("result") != "Success":
                 raise WikiError(f"MediaWiki did not save {title}: {edit}"[:300], retryable=False)
-            if before.url and edit.get("title", before.title) == before.title:
-                return before.url
+            if before.url and before.pageid and edit.get("title", before.title) == before.title:
+                return before
             [after] = self.pages(titles=[str(edit.get("title", title))])
-            if not after.url:
+            if not after.url or after.missing:
                 raise WikiError(f"{self.api_url}: no URL for {title}", retryable=False)
-            return after.url
+            return after

@@ -54,7 +54,7 @@ from learnloop.mediawiki.client import (
     format_timestamp,
     parse_timestamp,
 )
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object
+from learnloop.wikis import BadDelivery, Published, Unauthorized, WikiError, check_marker, header, json_object
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,11 @@ def plain_wikitext(text: str) -> str:
     return "\n\n".join(rendered)
 
 
+def marker_comment(marker: str) -> str:
+    """The invisible mark a published section carries: an HTML comment, kept by the wikitext and VisualEditor."""
+    return f"<!-- {check_marker(marker)} -->"
+
+
 def plain_heading(heading: str) -> str:
     """A section title that cannot carry markup (characters that could are written as entities)."""
     return " ".join(heading.split()).translate(_HEADING_ESCAPES)[:250] or "Reflection"
@@ -353,23 +358,35 @@ class MediaWikiHost:
                 events.append(event_for(wiki, change, page))
         return events
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
+                marker: str) -> Published:
         client = self.client(wiki)
+        comment = marker_comment(marker)
+        category, title = self._learning_log(client, wiki, space, page_title)
+        [page] = client.pages(titles=[title])
+        if not page.missing and page.url and page.pageid:
+            current = client.page_text(page.title)
+            if comment in current.text:  # a retry: the save went through, its answer did not reach us
+                return Published(page.url, page.title, str(page.pageid))
+        wikitext = f"{comment}\n\n{plain_wikitext(text)}"
+        if category is not None and not any(_same_category(c.partition(":")[2], category) for c in page.categories):
+            wikitext += f"\n\n[[Category:{category}]]"
+        saved = client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
+        assert saved.url is not None
+        return Published(saved.url, saved.title, str(saved.pageid))
+
+    @staticmethod
+    def _learning_log(client: MediaWikiClient, wiki: WikiConfig, space: str,
+                      page_title: str) -> tuple[str | None, str]:
+        """The learning log's title for a space, and the category the page must be in (None for a namespace)."""
         kind, _, name = space.partition(":")
         name = name.strip()
-        category: str | None = None
         if kind.strip().casefold() == "category" and name:
             if _BAD_CATEGORY_CHARS.search(name):
                 raise WikiError(f"space {space!r} is not a valid category name", retryable=False)
-            category, title = name, page_title
-        elif kind.strip().casefold() == "namespace" and name.isdigit():
+            return name, page_title
+        if kind.strip().casefold() == "namespace" and name.isdigit():
             prefix = client.namespace_name(int(name))
-            title = f"{prefix}:{page_title}" if prefix else page_title
-        else:
-            raise WikiError(f"space {space!r} of wiki {wiki.name} is neither 'Category:<name>' nor "
-                            "'Namespace:<number>'", retryable=False)
-        [page] = client.pages(titles=[title])
-        wikitext = plain_wikitext(text)
-        if category is not None and not any(_same_category(c.partition(":")[2], category) for c in page.categories):
-            wikitext += f"\n\n[[Category:{category}]]"
-        return client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
+            return None, f"{prefix}:{page_title}" if prefix else page_title
+        raise WikiError(f"space {space!r} of wiki {wiki.name} is neither 'Category:<name>' nor "
+                        "'Namespace:<number>'", retryable=False)
