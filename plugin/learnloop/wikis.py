@@ -19,7 +19,7 @@ from learnloop.inbound import BadBody, parse_json
 FETCH_JOB = "wiki.fetch"
 PUBLISH_JOB = "wiki.publish"
 
-_MARKER = re.compile(r"^learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?$")
+_MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
 
 
 class Unauthorized(Exception):
@@ -45,7 +45,7 @@ class WikiError(HostError):
 def check_marker(marker: str) -> str:
     """A publication marker as learnloop makes them (letters, digits and dashes only), so a host can put it in
     wikitext, Markdown or an HTML id without escaping; WikiError otherwise."""
-    if not isinstance(marker, str) or not _MARKER.match(marker):
+    if not isinstance(marker, str) or not _MARKER.fullmatch(marker):
         raise WikiError(f"not a learnloop publication marker: {str(marker)[:80]!r}", retryable=False)
     return marker
 

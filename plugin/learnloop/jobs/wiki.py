@@ -8,8 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from learnloop.config import WikiConfig
+from learnloop.domain import publication
 from learnloop.jobs import POLL_STATUS
-from learnloop.jobs.outbox import Handler, Message
+from learnloop.jobs.outbox import MAX_ATTEMPTS, Handler, Message
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import page_announcement_post
 from learnloop.services import reflections, wiki_ingest
@@ -17,11 +18,6 @@ from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
-
-
-def publication_marker(reflection_id: int) -> str:
-    """A mark the published section carries, so a retry finds it instead of appending it again."""
-    return f"learnloop-reflection-{reflection_id}"
 
 
 def announcer(chat: Chat) -> wiki_ingest.AnnouncementPost:
@@ -48,8 +44,10 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         return {"events": len(events), "recorded": recorded}
 
     def publish(message: Message) -> dict[str, Any]:
-        """Append a reflection its author chose to publish to the community's learning-log page. A failure is
-        retried; the reflection itself is never touched until it worked."""
+        """Append a reflection its author chose to publish to the community's learning-log page, its heading
+        naming them only if they chose so. A failure is retried; one the wiki refuses for good (or the last
+        try) is told to the author. The section carries the reflection's marker: a retry after the wiki saved
+        it but before this was recorded finds it there and does not append it again."""
         now = chat.clock()
         with chat.reader() as uow:
             target = reflections.publication_of(uow, int(message.payload["reflection_id"]), chat.signing_key)
@@ -60,23 +58,33 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         wiki = chat.settings.wiki(space.wiki) if space else None
         if space is None or wiki is None or community is None:
             with chat.uow() as uow:
-                reflections.mark_publication(uow, target.reflection_id, state="no_wiki_space", url=None, now=now)
+                reflections.mark_publication(uow, target.reflection_id, state="no_wiki_space", now=now)
                 uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
                     "Your reflection stays in your journal: your community has no wiki space to publish to yet.")},
                     key=f"published:{target.reflection_id}", now=now)
                 uow.commit()
             return {"published": False}
-        published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
-                                           heading=f"{target.created_at:%Y-%m-%d} · {target.author}",
-                                           text=target.text, marker=publication_marker(target.reflection_id))
-        url = published.url
+        heading = publication.heading(target.created_at, author=target.author, community=community.name)
+        try:
+            published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
+                                               heading=heading, text=target.text, marker=target.marker)
+        except WikiError as exc:
+            if exc.retryable and message.attempts < MAX_ATTEMPTS:
+                raise
+            with chat.uow() as uow:
+                reflections.mark_publication(uow, target.reflection_id, state="failed", now=now)
+                uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
+                    f"Your reflection could not be published to the wiki {wiki.name}: {exc}. It stays in your "
+                    "journal; nothing of it is on the wiki.")}, key=f"published:{target.reflection_id}", now=now)
+                uow.commit()
+            return {"published": False, "error": str(exc)[:300]}
         with chat.uow() as uow:
-            reflections.mark_publication(uow, target.reflection_id, state="published", url=url, now=now)
-            uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,
-                                         "message": f"Your reflection is in the learning log: {url}"},
-                               key=f"published:{target.reflection_id}", now=now)
+            if reflections.mark_published(uow, target.reflection_id, wiki=wiki.name, published=published, now=now):
+                uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,
+                                             "message": f"Your reflection is in the learning log: {published.url}"},
+                                   key=f"published:{target.reflection_id}", now=now)
             uow.commit()
-        return {"published": True, "url": url}
+        return {"published": True, "url": published.url}
 
     return {FETCH_JOB: fetch, PUBLISH_JOB: publish}
 

@@ -34,8 +34,15 @@ def _entry(chat: Chat, user_id: str, entry: ReflectionView) -> dict[str, Any]:
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
                     action_name, chat.signing_key, for_user=user_id, reflection_id=entry.id)}}
 
-    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {entry.visibility}",
+    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {_where(entry)}",
             "text": entry.text, "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger")]}
+
+
+def _where(entry: ReflectionView) -> str:
+    if entry.visibility != "wiki":
+        return entry.visibility
+    named = "with your name" if entry.attribution != "anonymous" else "without your name"
+    return f"wiki ({named})" + (f": {entry.published_url}" if entry.published_url else "")
 
 
 def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:

@@ -64,8 +64,10 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         except Unreadable:
             text = None
         reflections.append({"id": row.id, "text": text, "scale": row.scale, "visibility": row.visibility,
-                            "published_url": row.published_url, "created_at": row.created_at,
-                            "updated_at": row.updated_at})
+                            "published_url": row.published_url, "published_page": row.published_title,
+                            "published_with_your_name": (row.publish_attribution == "name"
+                                                         if row.publish_attribution else None),
+                            "created_at": row.created_at, "updated_at": row.updated_at})
     settings = None
     if member is not None:
         settings = {"username": member.username, "timezone": member.timezone, "prompts_enabled": member.prompts_enabled,

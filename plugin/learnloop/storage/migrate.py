@@ -24,7 +24,8 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """To `revision`; by default every head, so migrations written on branches apply before they are joined."""
     with locks.held(engine, LOCK, wait=True):
         command.upgrade(alembic_config(engine), revision)
 
