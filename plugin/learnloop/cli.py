@@ -11,7 +11,6 @@ import click
 
 from learnloop.config import ConfigError, Settings, load_settings
 
-
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 """Path without the query string: BookStack's webhook URL carries its secret as ?secret=..."""
 
@@ -175,7 +174,10 @@ def person_erase(user_id: str, yes: bool) -> None:
         click.echo(f"nothing is stored about {user_id}; nothing was erased")
         return
     click.echo("erased: " + ", ".join(f"{count} {name}" for name, count in erased.counts.items() if count))
-    for page in erased.wiki_pages:
+    for section in erased.wiki_sections:
+        click.echo(f"a reflection they published is still on “{section.title}” ({section.url}) in the wiki "
+                   f"{section.wiki}, in the section marked {section.marker}")
+    for page in sorted(set(erased.wiki_pages) - {section.url for section in erased.wiki_sections}):
         click.echo(f"a reflection they published is still on {page}")
 
 

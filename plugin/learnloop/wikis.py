@@ -18,6 +18,7 @@ from learnloop.inbound import BadBody, parse_json
 
 FETCH_JOB = "wiki.fetch"
 PUBLISH_JOB = "wiki.publish"
+UNPUBLISH_JOB = "wiki.unpublish"
 
 _MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
 
@@ -60,6 +61,16 @@ class Published:
     """The wiki's own id of the page (MediaWiki page id, Outline document id, BookStack page id)."""
 
 
+@dataclass(frozen=True)
+class Removed:
+    """What became of a request to take a published section off its page."""
+
+    removed: bool
+    """True when the section was there and is gone now; False when nothing carrying the marker was found."""
+    gone: bool = False
+    """The page itself is no longer on the wiki (deleted, in the trash)."""
+
+
 class WikiHost(Protocol):
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
@@ -77,6 +88,10 @@ class WikiHost(Protocol):
         """Append a section carrying `marker` (invisibly) to the page in the space, creating the page if needed.
         The author's text and the heading are escaped: nothing in them acts as markup. A page that already
         carries the marker is not changed: a retry after a lost answer publishes once."""
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Take the section carrying `marker` off the page `page_ref` (the wiki's id of it), keeping the rest of
+        the page. Removing twice is fine: the second time nothing carries the marker."""
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -18,6 +18,7 @@ from learnloop.mattermost import (
     rating_views,
     reflect_views,
     routes,
+    wiki_removal_views,
     wiki_views,
 )
 from learnloop.mattermost.commands import CommandRegistry
@@ -35,7 +36,7 @@ def commands() -> CommandRegistry:
     """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
     registry = CommandRegistry()
     for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
-                  network_views, privacy_views):
+                  network_views, privacy_views, wiki_removal_views):
         views.register(registry)
     return registry
 

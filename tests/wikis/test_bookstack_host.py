@@ -26,7 +26,7 @@ from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.errors import HostError
 from learnloop.storage.tables import Announcement, ContentItem, Event
-from learnloop.wikis import Published, WikiError
+from learnloop.wikis import Published, Removed, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.wikis import jobs as wiki_jobs_support
 from tests.wikis.standins import BookStackStandIn
@@ -378,6 +378,68 @@ def test_a_retry_after_a_lost_answer_appends_once(lost: str, api: responses.Requ
                                   str(log["id"]))
     assert [write for write, _ in bookstack.writes] == [lost], "the retry found the marker and wrote nothing"
     assert log["markdown"].count(MARKER) == 1 and log["html"].count("Next time: ask earlier.") == 1
+
+
+# --- remove --------------------------------------------------------------------------------------
+
+
+def remove(page_ref: str, marker: str = MARKER) -> Removed:
+    return BookStackHost().remove(wiki_config(), page_ref=page_ref, marker=marker)
+
+
+@pytest.mark.parametrize("editor", ["markdown", "html"])
+def test_remove_takes_the_section_off_a_page_and_keeps_the_rest(editor: str, api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    intro = {"markdown": "# Our log\n\nWritten by people."} if editor == "markdown" else {
+        "html": '<h1 id="bkmrk-our-log">Our log</h1><p id="bkmrk-written">Written by people.</p>'}
+    log = bookstack.add_page(name="Learning log", **intro)
+    publish()
+    BookStackHost().publish(wiki_config(), space="book:onboarding-handbook", page_title="Learning log",
+                            heading="2026-11-03 · Bob", text="Bob stays.", marker="learnloop-reflection-43-z9y8x7w6vu")
+
+    assert remove(str(log["id"])) == Removed(True)
+
+    assert ("markdown" if editor == "markdown" else "html") in bookstack.writes[-1][1]
+    assert "Ann Example" not in log["html"] and "runbook" not in log["html"] and MARKER not in log["html"]
+    assert "Our log" in log["html"] and "Written by people." in log["html"]
+    assert '<h2 id="bkmrk-learnloop-reflection-43-z9y8x7w6vu">2026-11-03 · Bob</h2>' in log["html"]
+    assert "Bob stays." in log["html"]
+    assert remove(str(log["id"])) == Removed(False)
+    assert len(bookstack.writes) == 3, "removing twice writes nothing the second time"
+
+
+def test_a_section_the_wysiwyg_editor_rewrote_is_found_by_its_heading_id(api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    log = bookstack.add_page(name="Learning log", html=(
+        '<p id="bkmrk-a">Before.</p><h2 id="bkmrk-learnloop-reflection-42-k3q9x7m2ab" class="align-left">Ann</h2>'
+        '<p id="bkmrk-b">Edited <strong>text</strong>.</p><ul id="bkmrk-c"><li>added</li></ul>'
+        '<h2 id="bkmrk-next">Next</h2><p id="bkmrk-d">Kept.</p>'))
+    assert remove(str(log["id"])) == Removed(True)
+    assert log["html"] == '<p id="bkmrk-a">Before.</p>\n<h2 id="bkmrk-next">Next</h2><p id="bkmrk-d">Kept.</p>'
+
+
+def test_removing_the_only_section_leaves_an_empty_page(api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    publish()
+    [log] = bookstack.pages.values()
+    assert remove(str(log["id"])) == Removed(True)
+    assert bookstack.writes[-1] == ("PUT page", {"markdown": "<p></p>"})
+
+
+def test_remove_from_a_page_bookstack_no_longer_shows(api: responses.RequestsMock) -> None:
+    BookStackStandIn(api, BASE_URL, API_TOKEN)
+    assert remove("999") == Removed(False, gone=True)
+    with pytest.raises(WikiError) as refused:
+        remove("../books/13")
+    assert refused.value.retryable is False
+
+
+def test_a_refused_removal_says_whether_to_try_again(api: responses.RequestsMock) -> None:
+    api.get(f"{PAGES}/77", json=page_row(markdown=SECTION))
+    api.put(f"{PAGES}/77", status=403, json={"error": {"code": 403, "message": "You do not have permission"}})
+    with pytest.raises(WikiError) as refused:
+        remove("77")
+    assert refused.value.retryable is False and "permission" in str(refused.value)
 
 
 # --- installer helpers ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from learnloop.mediawiki.host import (
     encode_position,
     plain_heading,
     plain_wikitext,
+    without_section,
 )
 from learnloop.wikis import WikiError
 
@@ -319,6 +320,21 @@ def test_published_text_cannot_carry_markup() -> None:
                                     "<nowiki>* third &amp; &lt;b></nowiki>")
     assert plain_heading("2026-11-02 · Ann [[x]] {{y}}\n== z") == (
         "2026-11-02 · Ann &#91;&#91;x&#93;&#93; &#123;&#123;y&#125;&#125; &#61;&#61; z")
+
+
+LOG = ("Intro by a person.\n\n== 2026-11-02 · Ann ==\n\n<!-- learnloop-reflection-1-aaaaaaaaaa -->\n\n"
+       "<nowiki>Ann's text</nowiki>\n\n[[Category:Onboarding]]\n\n=== A reply someone added ===\nReply.\n\n"
+       "== 2026-11-03 · Bob ==\n\n<!-- learnloop-reflection-2-bbbbbbbbbb -->\n\n<nowiki>Bob's text</nowiki>\n")
+
+
+def test_a_section_is_cut_from_its_heading_to_the_next_of_its_level() -> None:
+    assert without_section(LOG, "learnloop-reflection-1-aaaaaaaaaa") == (
+        "Intro by a person.\n\n== 2026-11-03 · Bob ==\n\n<!-- learnloop-reflection-2-bbbbbbbbbb -->\n\n"
+        "<nowiki>Bob's text</nowiki>\n\n[[Category:Onboarding]]\n"), "its subsections go, its categories stay"
+    assert without_section(LOG, "learnloop-reflection-2-bbbbbbbbbb") == LOG[:LOG.index("== 2026-11-03")].rstrip() + "\n"
+    assert without_section(LOG, "learnloop-reflection-3-cccccccccc") is None
+    only = "== h ==\n\n<!-- learnloop-reflection-4-dddddddddd -->\n\n<nowiki>x</nowiki>"
+    assert without_section(only, "learnloop-reflection-4-dddddddddd") == ""
 
 
 def test_an_anonymous_csrf_token_means_the_session_was_lost(stub: StubWiki) -> None:

@@ -12,7 +12,7 @@ import requests
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import is_major, should_announce
 from learnloop.mediawiki.host import MediaWikiHost, decode_position
-from learnloop.wikis import WikiError
+from learnloop.wikis import Removed, WikiError
 from learnloop.wiring import wiki_hosts
 
 from .mediawiki_server import MediaWikiServer
@@ -359,3 +359,45 @@ def test_the_session_is_kept_and_renewed_when_the_wiki_forgets_it(
     published = host.publish(wiki, space="Category:Onboarding", page_title="Expiry log", heading="h", text="x",
                              marker="learnloop-reflection-8")
     assert published.url.endswith("/wiki/Expiry_log")
+
+
+def test_remove_takes_one_section_off_and_keeps_the_rest_and_the_category(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor) -> None:
+    first = host.publish(wiki, space="Category:Onboarding", page_title="Removal log", heading="2026-11-02 · Ann",
+                         text="First, with the category after it.", marker="learnloop-reflection-60-dddddddddd")
+    host.publish(wiki, space="Category:Onboarding", page_title="Removal log", heading="2026-11-03 · Bob",
+                 text="Second stays.", marker="learnloop-reflection-61-eeeeeeeeee")
+    position = _start(host, wiki)
+
+    assert host.remove(wiki, page_ref=first.page_ref, marker="learnloop-reflection-60-dddddddddd") == Removed(True)
+
+    wikitext = mediawiki_editor.wikitext("Removal log")
+    assert "First, with the category" not in wikitext and "2026-11-02 · Ann" not in wikitext
+    assert "== 2026-11-03 · Bob ==" in wikitext and "Second stays." in wikitext
+    assert mediawiki_editor.categories("Removal log") == ["Category:Onboarding"]
+    [edit] = host.poll(wiki, position, NOW)[0]
+    assert edit.minor is True and edit.summary == "Reflection removed at its author's request (learnloop)"
+    assert host.remove(wiki, page_ref=first.page_ref, marker="learnloop-reflection-60-dddddddddd") == Removed(False)
+    assert mediawiki_editor.wikitext("Removal log") == wikitext, "removing twice changes nothing"
+
+
+def test_remove_from_a_deleted_page_finds_it_gone(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor) -> None:
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Doomed log", heading="h", text="x",
+                             marker="learnloop-reflection-62-ffffffffff")
+    mediawiki_editor.delete("Doomed log")
+    assert host.remove(wiki, page_ref=published.page_ref,
+                       marker="learnloop-reflection-62-ffffffffff") == Removed(False, gone=True)
+    with pytest.raises(WikiError) as refused:
+        host.remove(wiki, page_ref="Doomed log", marker="learnloop-reflection-62-ffffffffff")
+    assert refused.value.retryable is False
+
+
+def test_a_wiki_that_refuses_the_removal_says_so_for_good(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki: MediaWikiServer) -> None:
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Kept log", heading="h", text="x",
+                             marker="learnloop-reflection-63-gggggggggg")
+    wrong = wiki_config(mediawiki, bot_password="wrong0123456789abcdefghijklmnopqrs")
+    with pytest.raises(WikiError) as refused:
+        MediaWikiHost().remove(wrong, page_ref=published.page_ref, marker="learnloop-reflection-63-gggggggggg")
+    assert refused.value.retryable is False and "Incorrect username or password" in str(refused.value)

@@ -18,9 +18,9 @@ from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.errors import HostError
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.outline.host import OutlineHost, markdown_section, sign
+from learnloop.outline.host import OutlineHost, markdown_section, sign, without_markdown_section
 from learnloop.storage.tables import Announcement, ContentItem
-from learnloop.wikis import Published, WikiError
+from learnloop.wikis import Published, Removed, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock
 from tests.wikis import jobs as wiki_jobs_support
@@ -390,6 +390,66 @@ def test_a_retry_after_a_lost_answer_appends_once(lost: str) -> None:
     assert [write for write, _ in outline.writes] == [lost], "the retry found the marker and wrote nothing"
     assert log["text"].count(MARKER) == 1 and log["text"].count("Once only") == 1
     assert outline.rendered(log["id"]).count("<h2>2026-11-02 · Ann") == 1
+
+
+# remove
+
+
+def _two_sections(outline: OutlineStandIn) -> Published:
+    first = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="2026-11-02 · Ann",
+                         text="Ann's [text](x)\nsecond line", marker=MARKER)
+    HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="2026-11-03 · Bob",
+                 text="Bob stays.", marker="learnloop-reflection-43-z9y8x7w6vu")
+    return first
+
+
+@responses.activate
+def test_remove_writes_the_document_back_without_the_section() -> None:
+    outline = OutlineStandIn(responses.mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"}])
+    published = _two_sections(outline)
+    [log] = outline.documents.values()
+    log["text"] = "Our log, edited in Outline.\n\n```\n## not a heading\n```\n\n" + log["text"]
+
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(True)
+
+    assert outline.writes[-1] == ("documents.update", {"id": log["id"], "text": log["text"]})
+    assert "Ann" not in log["text"] and MARKER not in log["text"]
+    assert log["text"].startswith(
+        "Our log, edited in Outline.\n\n```\n## not a heading\n```\n\n## 2026\\-11\\-03 · Bob")
+    assert "Bob stays\\." in log["text"]
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(False)
+    assert len(outline.writes) == 3, "removing twice writes nothing the second time"
+
+
+@responses.activate
+def test_remove_from_a_document_outline_no_longer_has_or_has_in_the_trash() -> None:
+    outline = OutlineStandIn(responses.mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"}])
+    published = _two_sections(outline)
+    outline.documents[published.page_ref]["deletedAt"] = "2026-11-04T10:00:00.000Z"
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(False, gone=True)
+    del outline.documents[published.page_ref]
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(False, gone=True)
+    with pytest.raises(WikiError) as refused:
+        HOST.remove(wiki_config(), page_ref="../../api/auth.info", marker=MARKER)
+    assert refused.value.retryable is False
+
+
+@responses.activate
+def test_a_refused_removal_says_whether_to_try_again() -> None:
+    responses.post(f"{API}/documents.info", json=ok(_new_log(text=markdown_section("h", "t", MARKER))))
+    responses.post(f"{API}/documents.update", status=403, json={"ok": False, "error": "authorization_error",
+                                                                 "status": 403, "message": "Authorization error"})
+    with pytest.raises(OutlineError) as refused:
+        HOST.remove(wiki_config(), page_ref=LOG_ID, marker=MARKER)
+    assert refused.value.retryable is False and "Authorization error" in str(refused.value)
+
+
+def test_a_section_ends_at_the_next_heading_of_its_level() -> None:
+    text = (f"Intro\n\n## Ann {MARK}\n\nText\n\n### Reply someone added\n\nReply\n\n# Top\n\nAfter\n\n"
+            f"## Other\n\nMore")
+    assert without_markdown_section(text, MARKER) == "Intro\n\n# Top\n\nAfter\n\n## Other\n\nMore"
+    assert without_markdown_section(f"## Ann {MARK}\n\nText", MARKER) == ""
+    assert without_markdown_section("## Ann\n\nText", MARKER) is None
 
 
 # end to end: route → outbox → worker → content item, event, announcement posted at once

@@ -30,7 +30,7 @@ from urllib.parse import quote, urlencode
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
-from learnloop.wikis import BadDelivery, Published, Unauthorized, WikiError, check_marker, json_object
+from learnloop.wikis import BadDelivery, Published, Removed, Unauthorized, WikiError, check_marker, json_object
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,9 @@ ACTIONS: dict[str, PageAction] = {
 WEBHOOK_EVENTS = tuple(ACTIONS)
 PAGE_ACTIONS = frozenset(ACTIONS.values())
 RECYCLE_BIN_RESTORE = "recycle_bin_restore"
+EMPTY_PAGE = "<p></p>"
+"""What a page holds when the only section on it is removed (BookStack refuses empty content)."""
+_NEXT_SECTION = re.compile(r"<h[12][\s>/]", re.IGNORECASE)
 SECRET_PARAMETER = "secret"
 _MAX_TRIGGERED_AT = 64
 
@@ -165,6 +168,29 @@ class BookStackHost:
                          str(page.id))
 
 
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Save the page without the section, in the editor's format the page has (Markdown or HTML)."""
+        check_marker(marker)
+        if not page_ref.isascii() or not page_ref.isdigit():
+            raise WikiError(f"not a BookStack page id: {page_ref[:40]!r}", retryable=False)
+        client = BookStackClient.for_wiki(wiki)
+        try:
+            page = client.page(int(page_ref))
+        except NotFound:
+            return Removed(False, gone=True)
+        if page.markdown.strip():
+            markdown = without_markdown_block(page.markdown, marker)
+            if markdown is None:
+                return Removed(False)
+            client.update_page(page.id, markdown=markdown or EMPTY_PAGE)
+        else:
+            content = without_html_section(page.html, marker)
+            if content is None:
+                return Removed(False)
+            client.update_page(page.id, html=content or EMPTY_PAGE)
+        return Removed(True)
+
+
 def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:
     given = query.get(SECRET_PARAMETER)
     if not given:
@@ -202,7 +228,39 @@ def section_id(marker: str) -> str:
 
 
 def carries_marker(content: str, marker: str) -> bool:
-    return re.search(rf"""\bid\s*=\s*["']?{re.escape(section_id(marker))}["'\s/>]""", content) is not None
+    return _heading_at(content, marker) is not None
+
+
+def _heading_at(content: str, marker: str) -> int | None:
+    """Where the tag that carries the marker's id starts."""
+    found = re.search(rf"""<h[1-6]\b[^>]*\bid\s*=\s*["']?{re.escape(section_id(marker))}["'\s/>]""", content,
+                      re.IGNORECASE)
+    return found.start() if found else None
+
+
+def without_markdown_block(markdown: str, marker: str) -> str | None:
+    """The Markdown without the HTML block learnloop appended (its heading to the next blank line)."""
+    at = _heading_at(markdown, marker)
+    if at is None:
+        return None
+    start = markdown.rfind("\n", 0, at) + 1
+    blank = re.compile(r"\r?\n[ \t]*\r?\n").search(markdown, at)
+    end = blank.start() if blank else len(markdown)
+    parts = [part for part in (markdown[:start].rstrip(), markdown[end:].strip()) if part]
+    return "\n\n".join(parts)
+
+
+def without_html_section(content: str, marker: str) -> str | None:
+    """The page's HTML without the heading that carries the marker and what follows it up to the next <h1>
+    or <h2> (the WYSIWYG editor may have rewritten the section, but it keeps the heading's bkmrk- id)."""
+    at = _heading_at(content, marker)
+    if at is None:
+        return None
+    after_heading = content.find(">", at) + 1
+    following = _NEXT_SECTION.search(content, after_heading)
+    end = following.start() if following else len(content)
+    parts = [part for part in (content[:at].rstrip(), content[end:].strip()) if part]
+    return "\n".join(parts)
 
 
 def html_section(heading: str, text: str, marker: str) -> str:

@@ -1,5 +1,5 @@
-"""Wiki work in the worker: read pages a delivery named, poll wikis that cannot push, and publish reflections
-to a community's learning log."""
+"""Wiki work in the worker: read pages a delivery named, poll wikis that cannot push, publish reflections
+to a community's learning log, and take a section off it again when its author asks."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import page_announcement_post
 from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
-from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, WikiError, WikiHost
+from learnloop.services.reflections import PublishedSection
+from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,55 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
                 uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,
                                              "message": f"Your reflection is in the learning log: {published.url}"},
                                    key=f"published:{target.reflection_id}", now=now)
-            uow.commit()
+                uow.commit()
+            else:  # its author deleted it while it was being published: it does not stay on the page
+                section = PublishedSection(wiki.name, published.page_ref, target.marker, published.page_title,
+                                           published.url)
+                reflections.queue_removal(uow, [section], notify=None, now=now)
         return {"published": True, "url": published.url}
 
-    return {FETCH_JOB: fetch, PUBLISH_JOB: publish}
+    def unpublish(message: Message) -> dict[str, Any]:
+        """Take a published section off its page at its author's request, and tell them how it went. The job
+        holds the section's place and marker only, never the reflection's text (which may be erased by now)."""
+        try:
+            section = PublishedSection.from_payload(message.payload)
+        except ValueError:
+            return {"skipped": "not a section learnloop published"}
+        notify = message.payload.get("notify")
+        where = f"“{section.title}” ({section.url})"
+        wiki = chat.settings.wiki(section.wiki)
+        if wiki is None:
+            tell(notify, section, f"learnloop is no longer connected to the wiki {section.wiki}, so it cannot remove "
+                 f"your reflection. It stays on {where}: remove the section there, or ask the wiki's admins.")
+            return {"removed": False, "skipped": "wiki no longer configured"}
+        try:
+            removed = host_for(wiki).remove(wiki, page_ref=section.page_ref, marker=section.marker)
+        except WikiError as exc:
+            if exc.retryable and message.attempts < MAX_ATTEMPTS:
+                raise
+            tell(notify, section, f"The wiki refused to remove your reflection: {exc}. It is still on {where}: "
+                 "remove the section there, or ask the wiki's admins.")
+            return {"removed": False, "error": str(exc)[:300]}
+        if removed.removed:
+            tell(notify, section, f"Removed: your reflection is no longer on {where}.")
+        elif removed.gone:
+            tell(notify, section, f"Nothing to remove: the page {where} is no longer on the wiki.")
+        else:
+            tell(notify, section, f"learnloop found no section of yours on {where}: it was removed already, or "
+                 "edited so much that learnloop no longer recognises it. Check the page.")
+        return {"removed": removed.removed, "gone": removed.gone}
+
+    def tell(user_id: object, section: PublishedSection, text: str) -> None:
+        """A direct message to the person who asked (nobody for a removal learnloop started itself). It does not
+        keep their DM channel: they may have erased their data, and this must not store them again."""
+        if not isinstance(user_id, str) or not user_id:
+            return
+        with chat.uow() as uow:
+            uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text, "remember": False},
+                               key=f"unpublished:{section.wiki}:{section.marker}", now=chat.clock())
+            uow.commit()
+
+    return {FETCH_JOB: fetch, PUBLISH_JOB: publish, UNPUBLISH_JOB: unpublish}
 
 
 def poll_wiki(chat: Chat, wiki: WikiConfig, host: WikiHost) -> int:

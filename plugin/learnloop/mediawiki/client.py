@@ -341,10 +341,14 @@ class MediaWikiClient:
         rights = body.get("query", {}).get("userinfo", {}).get("rights", [])
         return frozenset(str(right) for right in rights)
 
-    def page_text(self, title: str) -> PageText:
-        """The current content of one page, with `curtimestamp` for a conflict-safe `replace_text`."""
+    def page_text(self, title: str | None = None, *, pageid: int | None = None) -> PageText:
+        """The current content of one page (by title, or by page id), with `curtimestamp` for a conflict-safe
+        `replace_text`. A page id the wiki no longer has reads as a missing page."""
+        if (title is None) == (pageid is None):
+            raise ValueError("give either a title or a page id")
+        which = {"titles": title} if title is not None else {"pageids": str(pageid)}
         body = self._call("GET", {"action": "query", "prop": "revisions", "rvprop": "content|timestamp",
-                                  "rvslots": "main", "titles": title, "curtimestamp": "1"})
+                                  "rvslots": "main", **which, "curtimestamp": "1"})
         pages = body.get("query", {}).get("pages", [])
         page = pages[0] if pages and isinstance(pages[0], Mapping) else {}
         if page.get("invalid"):
@@ -353,15 +357,18 @@ class MediaWikiClient:
         read_at = body.get("curtimestamp")
         revisions = page.get("revisions") or []
         if page.get("missing") or not revisions:
-            return PageText(str(page.get("title", title)), False, "", None, read_at)
+            return PageText(str(page.get("title", title or "")), False, "", None, read_at)
         revision = revisions[0]
         text = revision.get("slots", {}).get("main", {}).get("content", "")
         return PageText(str(page.get("title", title)), True, str(text), revision.get("timestamp"), read_at)
 
-    def replace_text(self, before: PageText, text: str, *, summary: str) -> int:
+    def replace_text(self, before: PageText, text: str, *, summary: str, minor: bool = False) -> int:
         """Save `text` as the page's whole content; refused (editconflict) if someone saved it after
-        `before` was read, or created or deleted it meanwhile. Returns the new revision id (0 if unchanged)."""
+        `before` was read, or created or deleted it meanwhile. Returns the new revision id (0 if unchanged).
+        `minor` marks the edit minor and a bot's (when the account may), as learnloop's own log edits are."""
         params: dict[str, Any] = {"action": "edit", "title": before.title, "text": text, "summary": summary}
+        if minor:
+            params.update(minor="1", bot="1")
         if before.exists:
             params.update(nocreate="1", basetimestamp=before.revision_timestamp)
         else:

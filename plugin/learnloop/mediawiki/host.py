@@ -54,7 +54,16 @@ from learnloop.mediawiki.client import (
     format_timestamp,
     parse_timestamp,
 )
-from learnloop.wikis import BadDelivery, Published, Unauthorized, WikiError, check_marker, header, json_object
+from learnloop.wikis import (
+    BadDelivery,
+    Published,
+    Removed,
+    Unauthorized,
+    WikiError,
+    check_marker,
+    header,
+    json_object,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +77,13 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 SIGNATURE_HEADER = "X-Learnloop-Signature"
 PUSH_EVENT = "page_saved"
 EDIT_SUMMARY = "Learning log entry (learnloop)"
+REMOVAL_SUMMARY = "Reflection removed at its author's request (learnloop)"
 _POSITION = re.compile(r"^(\d+)(?:@(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ))?$")
 _BAD_CATEGORY_CHARS = re.compile(r"[\[\]{}|<>#\n\r]")
 _HEADING_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>[]{}|~'=_"}
+_HEADING_LINE = re.compile(r"^(={1,6})[^=\n].*?\1[ \t]*$", re.MULTILINE)
+_LINK_LINE = re.compile(r"\[\[[^\[\]:|]+:[^\[\]]*\]\]")
+"""A line that is one prefixed link, such as `[[Category:Onboarding]]`: a page's categories outlive any section."""
 
 
 # ---------------------------------------------------------------------------- LocalSettings.php
@@ -240,6 +253,23 @@ def marker_comment(marker: str) -> str:
     return f"<!-- {check_marker(marker)} -->"
 
 
+def without_section(text: str, marker: str) -> str | None:
+    """The wikitext without the section that carries the marker (from its heading to the next heading of the
+    same or a higher level), keeping category lines that stood in it; None if no section carries it."""
+    at = text.find(marker_comment(marker))
+    if at < 0:
+        return None
+    headings = list(_HEADING_LINE.finditer(text))
+    own = next((h for h in reversed(headings) if h.start() <= at), None)
+    start = own.start() if own else text.rfind("\n", 0, at) + 1
+    level = len(own.group(1)) if own else 2
+    following = (h for h in headings if h.start() > at and len(h.group(1)) <= level)
+    end = next((h.start() for h in following), len(text))
+    kept = [line.strip() for line in text[start:end].splitlines() if _LINK_LINE.fullmatch(line.strip())]
+    parts = [part for part in (text[:start].rstrip(), text[end:].strip(), "\n".join(kept)) if part]
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
 def plain_heading(heading: str) -> str:
     """A section title that cannot carry markup (characters that could are written as entities)."""
     return " ".join(heading.split()).translate(_HEADING_ESCAPES)[:250] or "Reflection"
@@ -374,6 +404,21 @@ class MediaWikiHost:
         saved = client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
         assert saved.url is not None
         return Published(saved.url, saved.title, str(saved.pageid))
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Save the page without the section, conflict-safe (an edit in between is retried by the outbox)."""
+        check_marker(marker)
+        if not page_ref.isascii() or not page_ref.isdigit():
+            raise WikiError(f"not a MediaWiki page id: {page_ref[:40]!r}", retryable=False)
+        client = self.client(wiki)
+        before = client.page_text(pageid=int(page_ref))
+        if not before.exists:
+            return Removed(False, gone=True)
+        text = without_section(before.text, marker)
+        if text is None:
+            return Removed(False)
+        client.replace_text(before, text, summary=REMOVAL_SUMMARY, minor=True)
+        return Removed(True)
 
     @staticmethod
     def _learning_log(client: MediaWikiClient, wiki: WikiConfig, space: str,

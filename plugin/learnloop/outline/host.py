@@ -25,7 +25,16 @@ from typing import Any
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.wikis import BadDelivery, Published, Unauthorized, WikiError, check_marker, header, json_object
+from learnloop.wikis import (
+    BadDelivery,
+    Published,
+    Removed,
+    Unauthorized,
+    WikiError,
+    check_marker,
+    header,
+    json_object,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +65,8 @@ _MAX_ACTOR = 100
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 """Every ASCII punctuation character: CommonMark (and markdown-it) let a backslash escape each of them."""
 ZERO_WIDTH_SPACE = "\u200b"
+_MARKDOWN_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 class OutlineHost:
@@ -149,6 +160,27 @@ class OutlineHost:
         document = client.create_document(title=page_title, text=section, collection_id=collection_id,
                                           publish=True)
         return _published(wiki, document, page_title)
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Write the document back without the section. Outline's `text` is its own lossless Markdown of the
+        document, so the rest of the page comes back as it was."""
+        check_marker(marker)
+        if not _ID.match(page_ref):
+            raise WikiError(f"not an Outline document id: {page_ref[:40]!r}", retryable=False)
+        client = OutlineClient.for_wiki(wiki)
+        try:
+            document = client.document_info(page_ref)
+        except OutlineError as exc:
+            if exc.not_found:
+                return Removed(False, gone=True)
+            raise
+        if _gone_since(document):
+            return Removed(False, gone=True)
+        text = without_markdown_section(str(document.get("text") or ""), marker)
+        if text is None:
+            return Removed(False)
+        client.replace_document_text(page_ref, text)
+        return Removed(True)
 
 
 # signature
@@ -287,6 +319,34 @@ def markdown_text(text: str) -> str:
         if lines:
             rendered.append("\\\n".join(lines))
     return "\n\n".join(rendered)
+
+
+def without_markdown_section(text: str, marker: str) -> str | None:
+    """The Markdown without the section whose heading carries the marker's link (to the next heading of the
+    same or a higher level, fenced code skipped); None if no line carries it."""
+    target = f"(#{check_marker(marker)})"
+    lines = text.split("\n")
+    levels: list[int | None] = []
+    fence: str | None = None
+    for line in lines:
+        opening = _FENCE.match(line)
+        if fence is not None:
+            levels.append(None)
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opening:
+            fence = opening.group(1)
+        heading = _MARKDOWN_HEADING.match(line) if not opening else None
+        levels.append(len(heading.group(1)) if heading else None)
+    at = next((i for i, line in enumerate(lines) if target in line), None)
+    if at is None:
+        return None
+    start = next((i for i in range(at, -1, -1) if levels[i] is not None), at)
+    level = levels[start] or 2
+    end = next((i for i in range(at + 1, len(lines)) if (levels[i] or 7) <= level), len(lines))
+    kept = "\n".join(lines[:start]).rstrip(), "\n".join(lines[end:]).strip("\n")
+    return "\n\n".join(part for part in kept if part.strip())
 
 
 def marker_link(marker: str) -> str:

@@ -17,7 +17,7 @@ from learnloop.domain.sealing import seal, unseal
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import PUBLISH_JOB, Published
+from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published, WikiError, check_marker
 
 VISIBILITIES = ("private", "community", "wiki")
 SHARED_TITLE = "A shared reflection"
@@ -38,6 +38,11 @@ def publish_key(reflection_id: int) -> str:
     return f"publish:{reflection_id}"
 
 
+def removal_key(wiki: str, marker: str) -> str:
+    """One removal per section, however often its author asks."""
+    return f"unpublish:{wiki}:{marker}"
+
+
 class InvalidReflection(ValueError):
     """Empty, too long, answered already, or a visibility that cannot be had; `field` names the form field."""
 
@@ -51,6 +56,45 @@ class NotYours(LookupError):
 
 
 @dataclass(frozen=True)
+class PublishedSection:
+    """A section on a wiki page, all learnloop needs to remove it: never the reflection's text, so it can be
+    handed to its author after the reflection is erased (in a signed button) and to the worker."""
+
+    wiki: str
+    page_ref: str
+    marker: str
+    title: str
+    url: str
+
+    def to_payload(self) -> dict[str, str]:
+        return {"wiki": self.wiki, "page_ref": self.page_ref, "marker": self.marker, "title": self.title,
+                "url": self.url}
+
+    @classmethod
+    def from_payload(cls, data: object) -> PublishedSection:
+        """Back from `to_payload`; ValueError with a sentence when it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("this is not a wiki section learnloop published")
+        values = {name: data.get(name) for name in ("wiki", "page_ref", "marker", "title", "url")}
+        if not all(isinstance(value, str) and value and len(value) <= 2048 for value in values.values()):
+            raise ValueError("this is not a wiki section learnloop published")
+        try:
+            check_marker(str(values["marker"]))
+        except WikiError:
+            raise ValueError("this is not a wiki section learnloop published") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def section_of(reflection: Reflection) -> PublishedSection | None:
+    """The section of a published reflection; None if it is not (yet) on a page learnloop recorded."""
+    if not (reflection.publish_state == "published" and reflection.publish_marker and reflection.published_wiki
+            and reflection.published_page_ref and reflection.published_url):
+        return None
+    return PublishedSection(reflection.published_wiki, reflection.published_page_ref, reflection.publish_marker,
+                            reflection.published_title or reflection.published_url, reflection.published_url)
+
+
+@dataclass(frozen=True)
 class ReflectionView:
     id: int
     text: str
@@ -61,6 +105,8 @@ class ReflectionView:
     community_id: int | None = None
     published_url: str | None = None
     attribution: str | None = None
+    section: PublishedSection | None = None
+    """Where its wiki section is, for a published reflection learnloop can find on its page again."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +149,7 @@ def check_attribution(value: str) -> str:
 def _view(reflection: Reflection, key: bytes) -> ReflectionView:
     return ReflectionView(reflection.id, unseal(reflection.body, key), reflection.scale, reflection.visibility,
                           reflection.created_at, reflection.publish_state, reflection.community_id,
-                          reflection.published_url, reflection.publish_attribution)
+                          reflection.published_url, reflection.publish_attribution, section_of(reflection))
 
 
 def write(
@@ -257,14 +303,29 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
 
 
 def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> ReflectionView:
-    """Deleted for good, with its shared post's text in the outbox; what it was is returned (a published
-    one's page is named to its author)."""
+    """Deleted for good, with its shared post's text and a publication still waiting in the outbox; what it
+    was is returned, with its wiki section (its author is offered its removal, or told where it stays)."""
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
         raise NotYours(f"you have no reflection number {reflection_id}")
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
-                          reflection.publish_state, reflection.community_id, reflection.published_url)
-    uow.outbox.remove([share_key(reflection.id)])
+                          reflection.publish_state, reflection.community_id, reflection.published_url,
+                          reflection.publish_attribution, section_of(reflection))
+    uow.outbox.remove([share_key(reflection.id), publish_key(reflection.id)])
     uow.reflections.delete(reflection)
     uow.commit()
     return view
+
+
+def removal_payload(section: PublishedSection, *, notify: str | None) -> dict[str, Any]:
+    """The worker's removal job: the section's place and marker, and whom to tell how it went (None: nobody)."""
+    return {**section.to_payload(), "notify": notify}
+
+
+def queue_removal(uow: UnitOfWork, sections: list[PublishedSection], *, notify: str | None, now: datetime) -> int:
+    """Queue the removal of these sections from their wiki pages, once each; how many were newly queued."""
+    queued = sum(uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=notify),
+                                    key=removal_key(section.wiki, section.marker), now=now)
+                 for section in sections)
+    uow.commit()
+    return queued
