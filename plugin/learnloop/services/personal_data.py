@@ -110,8 +110,8 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
 def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:
     """Removals of wiki sections the person asked for that have not been carried out yet."""
     asked = []
-    for message in uow.outbox.pending():
-        if message.kind == UNPUBLISH_JOB and message.payload.get("notify") == user_id:
+    for message in uow.outbox.pending(UNPUBLISH_JOB):
+        if message.payload.get("notify") == user_id:
             try:
                 asked.append((message.idempotency_key, PublishedSection.from_payload(message.payload)))
             except ValueError:
