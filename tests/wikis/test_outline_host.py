@@ -306,6 +306,16 @@ def test_publish_appends_a_section_to_the_existing_page_in_a_collection_named_by
 
 
 @responses.activate
+def test_a_document_that_carries_the_marker_is_not_written_again() -> None:
+    """However Outline's editor wrote the marker's link back (here without its zero-width text)."""
+    responses.post(f"{API}/documents.search_titles", json=ok([_new_log()]))
+    responses.post(f"{API}/documents.info", json=ok(_new_log(text=f"## 2026-11-02 · Ann [](#{MARKER})\n\nEdited.")))
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                             marker=MARKER)
+    assert published.page_ref == LOG_ID and len(responses.calls) == 2
+
+
+@responses.activate
 def test_publish_creates_the_page_in_a_collection_named_by_name() -> None:
     responses.post(f"{API}/collections.list", json=ok([
         {"id": "99999999-9999-4999-8999-999999999999", "name": "Sales", "urlId": "sAl3sXyZ12"},

@@ -153,7 +153,7 @@ class OutlineHost:
         if existing is not None:
             document_id = str(existing["id"])
             current = client.document_info(document_id)
-            if marker_link(marker) in str(current.get("text") or ""):
+            if marker_target(marker) in str(current.get("text") or ""):
                 return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
             document = client.append_to_document(document_id, "\n\n" + section)
             return _published(wiki, {**current, **document}, page_title)
@@ -324,7 +324,7 @@ def markdown_text(text: str) -> str:
 def without_markdown_section(text: str, marker: str) -> str | None:
     """The Markdown without the section whose heading carries the marker's link (to the next heading of the
     same or a higher level, fenced code skipped); None if no line carries it."""
-    target = f"(#{check_marker(marker)})"
+    target = marker_target(marker)
     lines = text.split("\n")
     levels: list[int | None] = []
     fence: str | None = None
@@ -347,6 +347,11 @@ def without_markdown_section(text: str, marker: str) -> str | None:
     end = next((i for i in range(at + 1, len(lines)) if (levels[i] or 7) <= level), len(lines))
     kept = "\n".join(lines[:start]).rstrip(), "\n".join(lines[end:]).strip("\n")
     return "\n\n".join(part for part in kept if part.strip())
+
+
+def marker_target(marker: str) -> str:
+    """What finds the marker's link in Outline's Markdown of a document, however it writes the link's text."""
+    return f"(#{check_marker(marker)})"
 
 
 def marker_link(marker: str) -> str:
