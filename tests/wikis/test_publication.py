@@ -212,6 +212,13 @@ def test_deleting_a_published_reflection_offers_its_removal_and_removes_it_throu
     assert retried == {"removed": False, "gone": False}, "removing twice is fine"
     assert mediawiki_editor.wikitext(log_title) == wikitext
 
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.serve_dm_and_posts(len(queued(runtime, SEND_DM)))
+    assert courier(runtime).deliver(kinds=[SEND_DM]).failed == 0, "Mattermost takes the offer as it is"
+    [posted] = [c.json for c in world.calls("POST", "/api/v4/posts") if c.json["message"].startswith("Deleted")]
+    assert [a["name"] for a in posted["props"]["attachments"][0]["actions"]] == [
+        "Also remove it from the wiki", "Leave it there"]
+
 
 def test_a_wiki_that_refuses_the_removal_is_told_with_where_the_section_stays(
         client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, mediawiki: MediaWikiServer,
