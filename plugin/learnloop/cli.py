@@ -176,7 +176,10 @@ def person_erase(user_id: str, yes: bool) -> None:
         click.echo(f"nothing is stored about {user_id}; nothing was erased")
         return
     click.echo("erased: " + ", ".join(f"{count} {name}" for name, count in erased.counts.items() if count))
-    for page in erased.wiki_pages:
+    for section in erased.wiki_sections:
+        click.echo(f"a reflection they published is still on “{section.title}” ({section.url}) in the wiki "
+                   f"{section.wiki}, in the section marked {section.marker}")
+    for page in sorted(set(erased.wiki_pages) - {section.url for section in erased.wiki_sections}):
         click.echo(f"a reflection they published is still on {page}")
 
 

@@ -5,7 +5,9 @@ pages through the wiki's API, polling and publishing happen in the worker."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,6 +18,9 @@ from learnloop.inbound import BadBody, parse_json
 
 FETCH_JOB = "wiki.fetch"
 PUBLISH_JOB = "wiki.publish"
+UNPUBLISH_JOB = "wiki.unpublish"
+
+_MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
 
 
 class Unauthorized(Exception):
@@ -38,6 +43,34 @@ class WikiError(HostError):
         return self._retryable
 
 
+def check_marker(marker: str) -> str:
+    """A publication marker as learnloop makes them (letters, digits and dashes only), so a host can put it in
+    wikitext, Markdown or an HTML id without escaping; WikiError otherwise."""
+    if not isinstance(marker, str) or not _MARKER.fullmatch(marker):
+        raise WikiError(f"not a learnloop publication marker: {str(marker)[:80]!r}", retryable=False)
+    return marker
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a published section is: enough to find it again (with its marker) and to tell its author."""
+
+    url: str
+    page_title: str
+    page_ref: str
+    """The wiki's own id of the page (MediaWiki page id, Outline document id, BookStack page id)."""
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What became of a request to take a published section off its page."""
+
+    removed: bool
+    """True when the section was there and is gone now; False when nothing carrying the marker was found."""
+    gone: bool = False
+    """The page itself is no longer on the wiki (deleted, in the trash)."""
+
+
 class WikiHost(Protocol):
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
@@ -50,8 +83,15 @@ class WikiHost(Protocol):
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         """Changes since `position` and the new position; wikis without polling return ([], position)."""
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
-        """Append a section to the page (creating it if needed) in the space; returns the page URL."""
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
+                marker: str) -> Published:
+        """Append a section carrying `marker` (invisibly) to the page in the space, creating the page if needed.
+        The author's text and the heading are escaped: nothing in them acts as markup. A page that already
+        carries the marker is not changed: a retry after a lost answer publishes once."""
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Take the section carrying `marker` off the page `page_ref` (the wiki's id of it), keeping the rest of
+        the page. Removing twice is fine: the second time nothing carries the marker."""
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -19,6 +19,7 @@ from learnloop.mattermost import (
     reflect_views,
     routes,
     seed_views,
+    wiki_removal_views,
     wiki_views,
 )
 from learnloop.mattermost.commands import CommandRegistry
@@ -36,7 +37,7 @@ def commands() -> CommandRegistry:
     """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
     registry = CommandRegistry()
     for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
-                  network_views, privacy_views, seed_views):
+                  network_views, privacy_views, seed_views, wiki_removal_views):
         views.register(registry)
     return registry
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+import re
+from datetime import UTC, date, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -17,7 +18,7 @@ from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit
 
-UTC = timezone.utc
+UTC = UTC
 ANN, BOB = Person("ann"), Person("bob")
 SECRET_TEXT = "I was wrong about the cache invalidation and nobody noticed"
 HANDBOOK = {"name": "handbook", "kind": "mediawiki", "url": "https://wiki.acme.example/w",
@@ -59,10 +60,11 @@ def test_reflect_now_opens_the_questions_and_saves_a_private_answer(
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     assert click(client, ANN, sent_prompt["Reflect now"]).get_json() == {}
     form = opened_dialog(mattermost_contract)
-    assert [e["name"] for e in form["elements"]] == ["answer1", "answer2", "scale", "visibility"]
-    assert form["elements"][-1]["default"] == "private"
+    assert [e["name"] for e in form["elements"]] == ["answer1", "answer2", "scale", "visibility", "attribution"]
+    assert form["elements"][-2]["default"] == "private"
     response = submit(client, ANN, "reflect", form["state"],
-                      {"answer1": SECRET_TEXT, "answer2": "Write the test first", "scale": "4", "visibility": "private"})
+                      {"answer1": SECRET_TEXT, "answer2": "Write the test first", "scale": "4",
+                       "visibility": "private"})
     assert response.status_code == 200 and response.data == b""
     [reflection] = reflections(runtime)
     assert reflection.visibility == "private" and reflection.scale == 4
@@ -129,7 +131,8 @@ def test_reflect_with_text_answers_the_open_prompt_privately(
 ) -> None:
     reply = slash(client, ANN, f"reflect {SECRET_TEXT}")
     assert "private journal" in reply["text"] and "open prompt" in reply["text"]
-    assert [a["name"] for a in reply["attachments"][0]["actions"]] == ["Share with my community", "Publish to the wiki"]
+    assert [a["name"] for a in reply["attachments"][0]["actions"]] == [
+        "Share with my community", "Publish to the wiki with my name", "Publish to the wiki without my name"]
     with runtime.uow() as uow:
         assert uow.session.scalars(select(Delivery)).one().status == "answered"
 
@@ -149,8 +152,51 @@ def test_wiki_choice_is_stored_and_explained(client: FlaskClient, runtime: Runti
     reply = slash(client, ANN, "reflect Our runbook needs a rollback section")
     wiki = reply["attachments"][0]["actions"][1]["integration"]["context"]
     text = click(client, ANN, wiki).get_json()["ephemeral_text"]
-    assert "learning-log page in the wiki" in text
-    assert reflections(runtime)[0].publish_state == "queued"
+    assert "with your name" in text and "learning-log page in the wiki" in text
+    [stored] = reflections(runtime)
+    assert (stored.publish_state, stored.publish_attribution) == ("queued", "name")
+    assert re.fullmatch(rf"learnloop-reflection-{stored.id}-[0-9a-f]{{10}}", stored.publish_marker or "")
+    with runtime.uow() as uow:
+        assert uow.members.get(ANN.id).username == "ann", "the name the section will carry"
+
+
+def test_publishing_without_my_name_is_remembered(client: FlaskClient, runtime: Runtime) -> None:
+    reply = slash(client, ANN, "reflect Naming things is hard")
+    anonymous = reply["attachments"][0]["actions"][2]["integration"]["context"]
+    assert "without your name" in click(client, ANN, anonymous).get_json()["ephemeral_text"]
+    assert reflections(runtime)[0].publish_attribution == "anonymous"
+    assert "wiki (without your name)" in slash(client, ANN, "journal")["attachments"][0]["title"]
+
+
+@pytest.mark.parametrize(("chosen", "stored"), [("name", "name"), ("anonymous", "anonymous"), (None, "name")])
+def test_the_dialog_asks_whether_the_wiki_names_me(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, chosen: str | None, stored: str
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect")
+    form = opened_dialog(mattermost_contract)
+    choice = form["elements"][-1]
+    assert (choice["name"], choice["type"], choice["default"]) == ("attribution", "radio", "name")
+    assert [o["value"] for o in choice["options"]] == ["name", "anonymous"]
+    assert "A member of Data guild" in choice["options"][1]["text"]
+    answer = {"answer1": "Small commits review faster", "visibility": "wiki"}
+    if chosen:
+        answer["attribution"] = chosen
+    assert submit(client, ANN, "reflect", form["state"], answer).data == b""
+    [reflection] = reflections(runtime)
+    assert (reflection.visibility, reflection.publish_attribution) == ("wiki", stored)
+
+
+def test_a_choice_the_dialog_did_not_offer_is_a_form_error(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect")
+    form = opened_dialog(mattermost_contract)
+    refused = submit(client, ANN, "reflect", form["state"],
+                     {"answer1": "x", "visibility": "wiki", "attribution": "my boss"})
+    assert refused.status_code == 200 and "with or without your name" in refused.get_json()["errors"]["attribution"]
+    assert reflections(runtime) == []
 
 
 def test_without_a_wiki_space_nothing_offers_or_accepts_publishing(

@@ -10,11 +10,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 from sqlalchemy.exc import IntegrityError
+from tests.conftest import _postgres_engine
 
 from learnloop.storage.engine import make_engine
 from learnloop.storage.migrate import downgrade, upgrade
 from learnloop.storage.tables import Base
-from tests.conftest import _postgres_engine
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -86,3 +86,24 @@ def test_0008_keeps_the_event_log_and_its_dedupe_keys(fresh_engine: Engine) -> N
                                            ("rating", None), ("rating", None)]
     with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
         connection.exec_driver_sql(insert.format(kind="wiki_page_created", key="'wiki:docs:1'"))
+
+
+def test_0014_names_the_authors_of_reflections_already_on_their_way_to_the_wiki(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0009")
+    insert = ("INSERT INTO reflections (id, user_id, body, visibility, publish_state, created_at, updated_at) "
+              "VALUES ({id}, 'ann', 'sealed', '{visibility}', {state}, '2026-11-02 09:00:00', '2026-11-02 09:00:00')")
+    with fresh_engine.begin() as connection:
+        for row_id, visibility, state in ((1, "private", "NULL"), (2, "wiki", "'queued'"),
+                                          (3, "wiki", "'published'"), (4, "community", "NULL")):
+            connection.exec_driver_sql(insert.format(id=row_id, visibility=visibility, state=state))
+    upgrade(fresh_engine, "0014")
+    with fresh_engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT id, publish_attribution, publish_marker FROM reflections ORDER BY id").all()
+    assert [tuple(row) for row in rows] == [(1, None, None), (2, "name", "learnloop-reflection-2"),
+                                           (3, "name", None), (4, None, None)]
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE reflections SET publish_attribution = 'someone' WHERE id = 2")
+    upgrade(fresh_engine)
+    downgrade(fresh_engine, "0009")
+    assert "publish_marker" not in {c["name"] for c in inspect(fresh_engine).get_columns("reflections")}

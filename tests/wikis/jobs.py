@@ -7,7 +7,7 @@ from typing import Any
 from learnloop.bootstrap import Runtime
 from learnloop.jobs import wiki as wiki_jobs
 from learnloop.storage.outbox import ClaimedMessage
-from learnloop.wikis import FETCH_JOB, PUBLISH_JOB
+from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB
 from learnloop.wiring import wiki_hosts
 from tests.conftest import START
 
@@ -27,3 +27,7 @@ def fetch(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
 
 def publish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
     return wiki_jobs.handlers(runtime, wiki_hosts())[PUBLISH_JOB](_message(PUBLISH_JOB, payload, attempt))
+
+
+def unpublish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
+    return wiki_jobs.handlers(runtime, wiki_hosts())[UNPUBLISH_JOB](_message(UNPUBLISH_JOB, payload, attempt))

@@ -95,6 +95,19 @@ class Editor:
         page = self._get(action="query", prop="categories", titles=title)["query"]["pages"][0]
         return [category["title"] for category in page.get("categories", [])]
 
+    def templates(self, title: str) -> list[str]:
+        """The pages the page transcludes (templates), as the wiki recorded them when it saved it."""
+        page = self._get(action="query", prop="templates", titles=title)["query"]["pages"][0]
+        return [template["title"] for template in page.get("templates", [])]
+
+    def rendered(self, title: str) -> str:
+        """The page's HTML as readers get it (action=parse)."""
+        return str(self._get(action="parse", page=title, prop="text")["parse"]["text"])
+
+    def sections(self, title: str) -> list[dict[str, Any]]:
+        """The page's sections as the parser sees them (headings only, not text that looks like one)."""
+        return list(self._get(action="parse", page=title, prop="sections")["parse"]["sections"])
+
     def newest_rcid(self) -> int:
         return self._get(action="query", list="recentchanges", rcdir="older", rclimit="1",
                          rcprop="ids")["query"]["recentchanges"][0]["rcid"]

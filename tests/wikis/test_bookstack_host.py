@@ -4,6 +4,7 @@ errors, and a delivery all the way to a content item and a announcement posted a
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,9 +26,10 @@ from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.errors import HostError
 from learnloop.storage.tables import Announcement, ContentItem, Event
-from learnloop.wikis import WikiError
+from learnloop.wikis import Published, Removed, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.wikis import jobs as wiki_jobs_support
+from tests.wikis.standins import BookStackStandIn
 
 from .test_bookstack_webhooks import (
     API_TOKEN,
@@ -226,8 +228,10 @@ LOG_ROW = {"id": 77, "book_id": 13, "chapter_id": 0, "name": "Learning log", "sl
            "updated_at": "2026-10-30T10:00:00.000000Z", "created_by": 1, "updated_by": 1, "owned_by": 1}
 HEADING = "2026-11-02 · Ann Example"
 TEXT = "Pairing on the deploy taught me to read the runbook <first>.\n\nNext time: ask earlier."
-MD_SECTION = ("## 2026-11-02 · Ann Example\n\n"
-              "Pairing on the deploy taught me to read the runbook &lt;first&gt;.\n\nNext time: ask earlier.\n")
+MARKER = "learnloop-reflection-42-k3q9x7m2ab"
+SECTION = ('<h2 id="bkmrk-learnloop-reflection-42-k3q9x7m2ab">2026-11-02 · Ann Example</h2>\n'
+           "<p>Pairing on the deploy taught me to read the runbook &lt;first&gt;.</p>\n"
+           "<p>Next time: ask earlier.</p>\n")
 
 
 def page_row(**fields: Any) -> dict[str, Any]:
@@ -245,17 +249,18 @@ def stub_log_lookup(api: responses.RequestsMock, rows: list[dict[str, Any]]) -> 
         AUTH, matchers.query_param_matcher({"filter[book_id]": "13", "filter[name]": "Learning log", "count": "100"})])
 
 
-def publish(space: str = "book:onboarding-handbook") -> str:
-    return BookStackHost().publish(wiki_config(), space=space, page_title="Learning log", heading=HEADING, text=TEXT)
+def publish(space: str = "book:onboarding-handbook", text: str = TEXT) -> Published:
+    return BookStackHost().publish(wiki_config(), space=space, page_title="Learning log", heading=HEADING, text=text,
+                                   marker=MARKER)
 
 
-def test_publish_creates_the_page_in_markdown(api: responses.RequestsMock) -> None:
+def test_publish_creates_the_page(api: responses.RequestsMock) -> None:
     stub_book_by_slug(api)
     stub_log_lookup(api, [])
-    api.post(PAGES, json=page_row(markdown=MD_SECTION), match=[
-        AUTH, matchers.json_params_matcher({"book_id": 13, "name": "Learning log", "markdown": MD_SECTION},
+    api.post(PAGES, json=page_row(markdown=SECTION), match=[
+        AUTH, matchers.json_params_matcher({"book_id": 13, "name": "Learning log", "markdown": SECTION},
                                            strict_match=True)])
-    assert publish() == f"{BASE_URL}/books/onboarding-handbook/page/learning-log"
+    assert publish() == Published(f"{BASE_URL}/books/onboarding-handbook/page/learning-log", "Learning log", "77")
     assert_calls(api, [
         f"GET {BOOKS_BY_SLUG}?filter%5Bslug%5D=onboarding-handbook&count=100",
         f"GET {PAGES}?filter%5Bbook_id%5D=13&filter%5Bname%5D=Learning+log&count=100",
@@ -269,8 +274,8 @@ def test_publish_appends_to_a_markdown_page(api: responses.RequestsMock) -> None
     stub_log_lookup(api, [LOG_ROW])
     api.get(f"{PAGES}/77", json=page_row(markdown=existing, html="<h1>Learning log</h1>"), match=[AUTH])
     api.put(f"{PAGES}/77", json=page_row(), match=[
-        AUTH, matchers.json_params_matcher({"markdown": f"{existing}\n\n{MD_SECTION}"}, strict_match=True)])
-    assert publish() == f"{BASE_URL}/books/onboarding-handbook/page/learning-log"
+        AUTH, matchers.json_params_matcher({"markdown": f"{existing}\n\n{SECTION}"}, strict_match=True)])
+    assert publish().url == f"{BASE_URL}/books/onboarding-handbook/page/learning-log"
     assert [call.request.method for call in api.calls] == ["GET", "GET", "GET", "PUT"]
 
 
@@ -279,18 +284,20 @@ def test_publish_appends_html_to_a_wysiwyg_page(api: responses.RequestsMock) -> 
     stub_book_by_slug(api)
     stub_log_lookup(api, [LOG_ROW])
     api.get(f"{PAGES}/77", json=page_row(markdown="", html=existing))
-    section = ("<h2>2026-11-02 · Ann Example</h2>"
-               "<p>Pairing on the deploy taught me to read the runbook &lt;first&gt;.</p><p>Next time: ask earlier.</p>")
     api.put(f"{PAGES}/77", json=page_row(), match=[
-        AUTH, matchers.json_params_matcher({"html": f"{existing}\n{section}"}, strict_match=True)])
-    assert publish().endswith("/books/onboarding-handbook/page/learning-log")
+        AUTH, matchers.json_params_matcher({"html": f"{existing}\n{SECTION}"}, strict_match=True)])
+    assert publish().url.endswith("/books/onboarding-handbook/page/learning-log")
 
 
-def test_a_retried_publish_does_not_append_twice(api: responses.RequestsMock) -> None:
+@pytest.mark.parametrize("field", ["markdown", "html"])
+def test_a_page_that_carries_the_marker_is_not_written_again(field: str, api: responses.RequestsMock) -> None:
+    """BookStack may have rewritten the section (the WYSIWYG editor, a switch of editors): the heading's
+    bkmrk- id is what stays."""
+    saved = '<h2 id="bkmrk-learnloop-reflection-42-k3q9x7m2ab" class="x">2026-11-02 · Ann</h2><p>Edited.</p>'
     stub_book_by_slug(api)
     stub_log_lookup(api, [LOG_ROW])
-    api.get(f"{PAGES}/77", json=page_row(markdown=f"# Learning log\r\n\r\n{MD_SECTION}".replace("\n", "\r\n")))
-    assert publish().endswith("/page/learning-log")
+    api.get(f"{PAGES}/77", json=page_row(**{field: f"# Learning log\r\n\r\n{saved}"}))
+    assert publish().page_ref == "77"
     assert [call.request.method for call in api.calls] == ["GET", "GET", "GET"]
 
 
@@ -298,7 +305,7 @@ def test_publish_skips_drafts_and_other_books(api: responses.RequestsMock) -> No
     stub_book_by_slug(api)
     stub_log_lookup(api, [{**LOG_ROW, "id": 5, "draft": True}, {**LOG_ROW, "id": 6, "book_id": 14}])
     api.post(PAGES, json=page_row(id=90))
-    assert publish().endswith("/page/learning-log")
+    assert publish() == Published(f"{BASE_URL}/books/onboarding-handbook/page/learning-log", "Learning log", "90")
 
 
 def test_publish_to_a_book_by_id(api: responses.RequestsMock) -> None:
@@ -321,7 +328,7 @@ def test_publish_to_a_book_by_name(api: responses.RequestsMock) -> None:
 def test_publish_to_an_unknown_book_or_a_shelf_is_not_retried(space: str, api: responses.RequestsMock) -> None:
     api.get(BOOKS_BY_SLUG, json={"data": [], "total": 0})
     with pytest.raises(WikiError) as error:
-        BookStackHost().publish(wiki_config(), space=space, page_title="Learning log", heading=HEADING, text=TEXT)
+        publish(space)
     assert error.value.retryable is False
     api.assert_all_requests_are_fired = False
 
@@ -332,6 +339,107 @@ def test_a_failing_publish_is_retryable(api: responses.RequestsMock) -> None:
     with pytest.raises(WikiError) as error:
         publish()
     assert error.value.retryable is True
+
+
+MARKUP = ("# heading\n[link](javascript:alert(1)) <script>alert(2)</script> **bold** `code`\n"
+          "| a | b |\n|---|---|\n\n    indented\n<img src=x onerror=alert(3)> &amp; ~~strike~~ {{@2432}}")
+
+
+@pytest.mark.parametrize("editor", ["markdown", "html"])
+def test_the_authors_markdown_and_html_reach_bookstack_escaped(editor: str, api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    bookstack.add_page(name="Learning log", **{editor: "<p>Intro.</p>" if editor == "html" else "Intro."})
+    publish(text=MARKUP)
+    [log] = bookstack.pages.values()
+    html = log["html"]
+    assert re.findall(r"<(/?[a-z0-9]+)", html.split("Intro.", 1)[1]) == ["/p", "h2", "/h2", "p", "br", "br", "br",
+                                                                        "/p", "p", "br", "/p"]
+    assert '<h2 id="bkmrk-learnloop-reflection-42-k3q9x7m2ab">' in html
+    for shown in ("# heading", "[link](javascript:alert(1))", "&lt;script&gt;alert(2)&lt;/script&gt;", "**bold**",
+                  "`code`", "| a | b |", "|---|---|", "indented", "&lt;img src=x onerror=alert(3)&gt;", "&amp;amp;",
+                  "~~strike~~", "{{@2432}}"):
+        assert shown in html, shown
+
+
+@pytest.mark.parametrize("lost", ["POST pages", "PUT page"])
+def test_a_retry_after_a_lost_answer_appends_once(lost: str, api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    if lost == "PUT page":
+        bookstack.add_page(name="Learning log", markdown="## 2026-11-01 · Bo\n\nEarlier.")
+    bookstack.lose_answer_to(lost)
+    with pytest.raises(WikiError) as failed:
+        publish()
+    assert failed.value.retryable is True and bookstack.lost == [lost]
+
+    published = publish()
+
+    [log] = bookstack.pages.values()
+    assert published == Published(f"{BASE_URL}/books/onboarding-handbook/page/learning-log", "Learning log",
+                                  str(log["id"]))
+    assert [write for write, _ in bookstack.writes] == [lost], "the retry found the marker and wrote nothing"
+    assert log["markdown"].count(MARKER) == 1 and log["html"].count("Next time: ask earlier.") == 1
+
+
+# --- remove --------------------------------------------------------------------------------------
+
+
+def remove(page_ref: str, marker: str = MARKER) -> Removed:
+    return BookStackHost().remove(wiki_config(), page_ref=page_ref, marker=marker)
+
+
+@pytest.mark.parametrize("editor", ["markdown", "html"])
+def test_remove_takes_the_section_off_a_page_and_keeps_the_rest(editor: str, api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    intro = {"markdown": "# Our log\n\nWritten by people."} if editor == "markdown" else {
+        "html": '<h1 id="bkmrk-our-log">Our log</h1><p id="bkmrk-written">Written by people.</p>'}
+    log = bookstack.add_page(name="Learning log", **intro)
+    publish()
+    BookStackHost().publish(wiki_config(), space="book:onboarding-handbook", page_title="Learning log",
+                            heading="2026-11-03 · Bob", text="Bob stays.", marker="learnloop-reflection-43-z9y8x7w6vu")
+
+    assert remove(str(log["id"])) == Removed(True)
+
+    assert ("markdown" if editor == "markdown" else "html") in bookstack.writes[-1][1]
+    assert "Ann Example" not in log["html"] and "runbook" not in log["html"] and MARKER not in log["html"]
+    assert "Our log" in log["html"] and "Written by people." in log["html"]
+    assert '<h2 id="bkmrk-learnloop-reflection-43-z9y8x7w6vu">2026-11-03 · Bob</h2>' in log["html"]
+    assert "Bob stays." in log["html"]
+    assert remove(str(log["id"])) == Removed(False)
+    assert len(bookstack.writes) == 3, "removing twice writes nothing the second time"
+
+
+def test_a_section_the_wysiwyg_editor_rewrote_is_found_by_its_heading_id(api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    log = bookstack.add_page(name="Learning log", html=(
+        '<p id="bkmrk-a">Before.</p><h2 id="bkmrk-learnloop-reflection-42-k3q9x7m2ab" class="align-left">Ann</h2>'
+        '<p id="bkmrk-b">Edited <strong>text</strong>.</p><ul id="bkmrk-c"><li>added</li></ul>'
+        '<h2 id="bkmrk-next">Next</h2><p id="bkmrk-d">Kept.</p>'))
+    assert remove(str(log["id"])) == Removed(True)
+    assert log["html"] == '<p id="bkmrk-a">Before.</p>\n<h2 id="bkmrk-next">Next</h2><p id="bkmrk-d">Kept.</p>'
+
+
+def test_removing_the_only_section_leaves_an_empty_page(api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    publish()
+    [log] = bookstack.pages.values()
+    assert remove(str(log["id"])) == Removed(True)
+    assert bookstack.writes[-1] == ("PUT page", {"markdown": "<p></p>"})
+
+
+def test_remove_from_a_page_bookstack_no_longer_shows(api: responses.RequestsMock) -> None:
+    BookStackStandIn(api, BASE_URL, API_TOKEN)
+    assert remove("999") == Removed(False, gone=True)
+    with pytest.raises(WikiError) as refused:
+        remove("../books/13")
+    assert refused.value.retryable is False
+
+
+def test_a_refused_removal_says_whether_to_try_again(api: responses.RequestsMock) -> None:
+    api.get(f"{PAGES}/77", json=page_row(markdown=SECTION))
+    api.put(f"{PAGES}/77", status=403, json={"error": {"code": 403, "message": "You do not have permission"}})
+    with pytest.raises(WikiError) as refused:
+        remove("77")
+    assert refused.value.retryable is False and "permission" in str(refused.value)
 
 
 # --- installer helpers ---------------------------------------------------------------------------

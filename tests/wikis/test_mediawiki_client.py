@@ -23,6 +23,7 @@ from learnloop.mediawiki.host import (
     encode_position,
     plain_heading,
     plain_wikitext,
+    without_section,
 )
 from learnloop.wikis import WikiError
 
@@ -205,7 +206,7 @@ def test_a_stale_csrf_token_is_fetched_again_once(stub: StubWiki) -> None:
         {"ns": 0, "title": "Log", "pageid": 3, "canonicalurl": "https://wiki.example.com/wiki/Log"}]}})
     stub.on("edit", {"error": {"code": "badtoken", "info": "Invalid CSRF token."}},
             {"edit": {"result": "Success", "title": "Log"}})
-    assert _client().append_section("Log", "h", "x") == "https://wiki.example.com/wiki/Log"
+    assert _client().append_section("Log", "h", "x").url == "https://wiki.example.com/wiki/Log"
     assert [p.get("type") for p in stub.params if p.get("meta") == "tokens"].count("csrf") == 2
     edits = [p for p in stub.params if p.get("action") == "edit"]
     assert len(edits) == 2 and edits[-1]["minor"] == "1" and edits[-1]["appendtext"].startswith("\n\n== h ==")
@@ -321,12 +322,27 @@ def test_published_text_cannot_carry_markup() -> None:
         "2026-11-02 · Ann &#91;&#91;x&#93;&#93; &#123;&#123;y&#125;&#125; &#61;&#61; z")
 
 
+LOG = ("Intro by a person.\n\n== 2026-11-02 · Ann ==\n\n<!-- learnloop-reflection-1-aaaaaaaaaa -->\n\n"
+       "<nowiki>Ann's text</nowiki>\n\n[[Category:Onboarding]]\n\n=== A reply someone added ===\nReply.\n\n"
+       "== 2026-11-03 · Bob ==\n\n<!-- learnloop-reflection-2-bbbbbbbbbb -->\n\n<nowiki>Bob's text</nowiki>\n")
+
+
+def test_a_section_is_cut_from_its_heading_to_the_next_of_its_level() -> None:
+    assert without_section(LOG, "learnloop-reflection-1-aaaaaaaaaa") == (
+        "Intro by a person.\n\n== 2026-11-03 · Bob ==\n\n<!-- learnloop-reflection-2-bbbbbbbbbb -->\n\n"
+        "<nowiki>Bob's text</nowiki>\n\n[[Category:Onboarding]]\n"), "its subsections go, its categories stay"
+    assert without_section(LOG, "learnloop-reflection-2-bbbbbbbbbb") == LOG[:LOG.index("== 2026-11-03")].rstrip() + "\n"
+    assert without_section(LOG, "learnloop-reflection-3-cccccccccc") is None
+    only = "== h ==\n\n<!-- learnloop-reflection-4-dddddddddd -->\n\n<nowiki>x</nowiki>"
+    assert without_section(only, "learnloop-reflection-4-dddddddddd") == ""
+
+
 def test_an_anonymous_csrf_token_means_the_session_was_lost(stub: StubWiki) -> None:
     stub.on("info|categories", {"query": {"pages": [
         {"ns": 0, "title": "Log", "pageid": 3, "canonicalurl": "https://wiki.example.com/wiki/Log"}]}})
     stub.on("tokens:csrf", {"query": {"tokens": {"csrftoken": "+\\"}}}, {"query": {"tokens": {"csrftoken": "t+\\"}}})
     stub.on("edit", {"edit": {"result": "Success", "title": "Log"}})
-    assert _client().append_section("Log", "h", "x") == "https://wiki.example.com/wiki/Log"
+    assert _client().append_section("Log", "h", "x").url == "https://wiki.example.com/wiki/Log"
     assert [p.get("action") for p in stub.params].count("login") == 2
     [edit] = [p for p in stub.params if p.get("action") == "edit"]
     assert edit["token"] == "t+\\"

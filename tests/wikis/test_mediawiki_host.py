@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -11,7 +12,7 @@ import requests
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import is_major, should_announce
 from learnloop.mediawiki.host import MediaWikiHost, decode_position
-from learnloop.wikis import WikiError
+from learnloop.wikis import Removed, WikiError
 from learnloop.wiring import wiki_hosts
 
 from .mediawiki_server import MediaWikiServer
@@ -210,33 +211,109 @@ def test_publish_twice_appends_both_sections_to_the_learning_log_in_its_category
     position = _start(host, wiki)
     first = host.publish(wiki, space="Category:Onboarding", page_title="Learning log",
                          heading="2026-11-02 · Ann", text="Pairing on the deploy taught me [[rollbacks]].\n"
-                                                          "{{Delete}} ~~~~ [[Category:Spam]]")
+                                                          "{{Delete}} ~~~~ [[Category:Spam]]",
+                         marker="learnloop-reflection-1")
     second = host.publish(wiki, space="Category:Onboarding", page_title="Learning log",
-                          heading="2026-11-03 · Bob", text="Reading the runbook first saves time.\n\nReally.")
+                          heading="2026-11-03 · Bob", text="Reading the runbook first saves time.\n\nReally.",
+                          marker="learnloop-reflection-2")
 
-    assert first == second == f"{mediawiki.url}/wiki/Learning_log"
-    assert requests.get(first, timeout=30).status_code == 200
+    assert first.url == second.url == f"{mediawiki.url}/wiki/Learning_log"
+    assert first.page_title == "Learning log" and first.page_ref == second.page_ref
+    assert first.page_ref == str(mediawiki_editor.page_id("Learning log"))
+    assert requests.get(first.url, timeout=30).status_code == 200
     wikitext = mediawiki_editor.wikitext("Learning log")
-    assert "== 2026-11-02 · Ann ==" in wikitext and "== 2026-11-03 · Bob ==" in wikitext
+    assert "== 2026-11-02 · Ann ==\n\n<!-- learnloop-reflection-1 -->\n\n" in wikitext
+    assert "== 2026-11-03 · Bob ==\n\n<!-- learnloop-reflection-2 -->\n\n" in wikitext
     assert wikitext.index("2026-11-02 · Ann") < wikitext.index("2026-11-03 · Bob")
     assert wikitext.count("[[Category:Onboarding]]") == 1
     assert mediawiki_editor.categories("Learning log") == ["Category:Onboarding"], "the reflection's markup stayed text"
     assert "<nowiki>Pairing on the deploy taught me [[rollbacks]].</nowiki>" in wikitext
     assert "~~~~" in wikitext, "no signature was expanded"
+    assert "learnloop-reflection" not in mediawiki_editor.rendered("Learning log"), "the marker shows nowhere"
 
     created, appended = host.poll(wiki, position, NOW)[0]
     assert created.action == "created" and created.author == "Admin"
     assert appended.minor is True, "learnloop's own appends are minor, so they are not announced as changes"
 
 
+class LostAnswer:
+    """Lets the wiki carry out the next edit, then loses its answer on the way back, as when a worker dies
+    between the wiki's save and its own record of it."""
+
+    def __init__(self, session: requests.Session) -> None:
+        self.session, self.original = session, session.post
+        self.lost = 0
+
+    def __enter__(self) -> LostAnswer:
+        def post(url: str, data: dict[str, str] | None = None, **options: Any) -> requests.Response:
+            response = self.original(url, data=data, **options)
+            if data and data.get("action") == "edit" and not self.lost:
+                self.lost += 1
+                raise requests.ConnectionError("connection reset after the request was sent")
+            return response
+        self.session.post = post  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.session.post = self.original  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("page_exists", [False, True], ids=["creating the page", "appending to it"])
+def test_a_retry_after_a_lost_answer_appends_once(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor, mediawiki: MediaWikiServer,
+        page_exists: bool) -> None:
+    title = f"Retry log {int(page_exists)}"
+    if page_exists:
+        host.publish(wiki, space="Category:Onboarding", page_title=title, heading="2026-11-01 · Bob", text="Before.",
+                     marker="learnloop-reflection-40-aaaaaaaaaa")
+    with LostAnswer(host.client(wiki)._session) as lost, pytest.raises(WikiError) as failed:
+        host.publish(wiki, space="Category:Onboarding", page_title=title, heading="2026-11-02 · Ann",
+                     text="Once only.", marker="learnloop-reflection-41-bbbbbbbbbb")
+    assert lost.lost == 1 and failed.value.retryable is True, "the outbox tries again"
+    assert mediawiki_editor.wikitext(title).count("Once only.") == 1, "the wiki did save it"
+
+    again = MediaWikiHost().publish(wiki, space="Category:Onboarding", page_title=title, heading="2026-11-02 · Ann",
+                                    text="Once only.", marker="learnloop-reflection-41-bbbbbbbbbb")
+
+    assert again.url == f"{mediawiki.url}/wiki/{title.replace(' ', '_')}"
+    assert again.page_ref == str(mediawiki_editor.page_id(title))
+    wikitext = mediawiki_editor.wikitext(title)
+    assert wikitext.count("<!-- learnloop-reflection-41-bbbbbbbbbb -->") == 1
+    assert wikitext.count("Once only.") == 1 and wikitext.count("== 2026-11-02 · Ann ==") == 1
+
+
+def test_published_markup_does_not_act_on_the_real_wiki(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor, mediawiki: MediaWikiServer) -> None:
+    mediawiki_editor.save("Template:Boom", "TEMPLATE EXPANDED [[Category:Exploded]]")
+    text = ("See [[Category:X]] and {{Boom}} and {{subst:Boom}}.\n<script>alert(1)</script> ~~~~ ~~~\n"
+            "'''bold''' __NOTOC__ <nowiki> </nowiki> [https://evil.example click] &amp; <b>b</b>\n\n"
+            "== Not a heading ==\n* not a list\n# not numbered\n{| class=wikitable\n| not a table\n|}")
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Markup log",
+                             heading="2026-11-02 · Ann {{Boom}} [[Category:Y]] <i>x</i> == z ==", text=text,
+                             marker="learnloop-reflection-50-cccccccccc")
+    assert published.url == f"{mediawiki.url}/wiki/Markup_log"
+    wikitext = mediawiki_editor.wikitext("Markup log")
+    assert "~~~~" in wikitext and "{{subst:Boom}}" in wikitext, "no signature, no substitution at save time"
+    assert mediawiki_editor.categories("Markup log") == ["Category:Onboarding"]
+    assert mediawiki_editor.templates("Markup log") == []
+    html = mediawiki_editor.rendered("Markup log")
+    assert "TEMPLATE EXPANDED" not in html and "<script>" not in html and "<b>b</b>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "{{Boom}}" in html and "[[Category:X]]" in html
+    assert "'''bold'''" in html and "~~~~" in html and "&amp;amp;" in html
+    assert 'href="https://evil.example' not in html
+    assert "<table" not in html and "<li>" not in html
+    assert len(mediawiki_editor.sections("Markup log")) == 1, "only learnloop's own heading is a heading"
+
+
 def test_publish_to_a_namespace_prefixes_the_title(
         host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor, mediawiki: MediaWikiServer) -> None:
-    url = host.publish(wiki, space="Namespace:4", page_title="Team log", heading="2026-11-02 · Ann",
-                       text="Namespaces work.")
-    assert url == f"{mediawiki.url}/wiki/LearnloopTest:Team_log"
+    published = host.publish(wiki, space="Namespace:4", page_title="Team log", heading="2026-11-02 · Ann",
+                             text="Namespaces work.", marker="learnloop-reflection-3")
+    assert published.url == f"{mediawiki.url}/wiki/LearnloopTest:Team_log"
+    assert published.page_title == "LearnloopTest:Team log"
     assert "Namespaces work." in mediawiki_editor.wikitext("LearnloopTest:Team log")
-    assert host.publish(wiki, space="Namespace:0", page_title="Main log", heading="h",
-                        text="x") == f"{mediawiki.url}/wiki/Main_log"
+    assert host.publish(wiki, space="Namespace:0", page_title="Main log", heading="h", text="x",
+                        marker="learnloop-reflection-4").url == f"{mediawiki.url}/wiki/Main_log"
 
 
 @pytest.mark.parametrize("space", ["Shelf:Engineering", "Namespace:abc", "Category:", "Category:Bad]]name",
@@ -244,7 +321,16 @@ def test_publish_to_a_namespace_prefixes_the_title(
 def test_publish_to_a_space_that_is_not_one_refuses_for_good(host: MediaWikiHost, wiki: WikiConfig,
                                                               space: str) -> None:
     with pytest.raises(WikiError) as refused:
-        host.publish(wiki, space=space, page_title="Learning log", heading="h", text="x")
+        host.publish(wiki, space=space, page_title="Learning log", heading="h", text="x",
+                     marker="learnloop-reflection-5")
+    assert refused.value.retryable is False
+
+
+@pytest.mark.parametrize("marker", ["learnloop-reflection-6 --> [[Category:X]] <!--", "other-6", ""])
+def test_a_marker_learnloop_did_not_make_is_refused(host: MediaWikiHost, wiki: WikiConfig, marker: str) -> None:
+    with pytest.raises(WikiError) as refused:
+        host.publish(wiki, space="Category:Onboarding", page_title="Learning log", heading="h", text="x",
+                     marker=marker)
     assert refused.value.retryable is False
 
 
@@ -256,7 +342,8 @@ def test_a_wrong_bot_password_is_not_retryable(mediawiki: MediaWikiServer) -> No
     assert "Incorrect username or password" in str(refused.value)
     assert wrong.bot_password is not None and wrong.bot_password.get_secret_value() not in str(refused.value)
     with pytest.raises(WikiError):
-        MediaWikiHost().publish(wrong, space="Category:Onboarding", page_title="Learning log", heading="h", text="x")
+        MediaWikiHost().publish(wrong, space="Category:Onboarding", page_title="Learning log", heading="h", text="x",
+                                marker="learnloop-reflection-7")
 
 
 def test_the_session_is_kept_and_renewed_when_the_wiki_forgets_it(
@@ -269,5 +356,48 @@ def test_the_session_is_kept_and_renewed_when_the_wiki_forgets_it(
     events, _ = host.poll(wiki, position, NOW)
     assert [event.title for event in events] == ["After expiry"]
     client._session.cookies.clear()
-    url = host.publish(wiki, space="Category:Onboarding", page_title="Expiry log", heading="h", text="x")
-    assert url.endswith("/wiki/Expiry_log")
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Expiry log", heading="h", text="x",
+                             marker="learnloop-reflection-8")
+    assert published.url.endswith("/wiki/Expiry_log")
+
+
+def test_remove_takes_one_section_off_and_keeps_the_rest_and_the_category(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor) -> None:
+    first = host.publish(wiki, space="Category:Onboarding", page_title="Removal log", heading="2026-11-02 · Ann",
+                         text="First, with the category after it.", marker="learnloop-reflection-60-dddddddddd")
+    host.publish(wiki, space="Category:Onboarding", page_title="Removal log", heading="2026-11-03 · Bob",
+                 text="Second stays.", marker="learnloop-reflection-61-eeeeeeeeee")
+    position = _start(host, wiki)
+
+    assert host.remove(wiki, page_ref=first.page_ref, marker="learnloop-reflection-60-dddddddddd") == Removed(True)
+
+    wikitext = mediawiki_editor.wikitext("Removal log")
+    assert "First, with the category" not in wikitext and "2026-11-02 · Ann" not in wikitext
+    assert "== 2026-11-03 · Bob ==" in wikitext and "Second stays." in wikitext
+    assert mediawiki_editor.categories("Removal log") == ["Category:Onboarding"]
+    [edit] = host.poll(wiki, position, NOW)[0]
+    assert edit.minor is True and edit.summary == "Reflection removed at its author's request (learnloop)"
+    assert host.remove(wiki, page_ref=first.page_ref, marker="learnloop-reflection-60-dddddddddd") == Removed(False)
+    assert mediawiki_editor.wikitext("Removal log") == wikitext, "removing twice changes nothing"
+
+
+def test_remove_from_a_deleted_page_finds_it_gone(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki_editor: Editor) -> None:
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Doomed log", heading="h", text="x",
+                             marker="learnloop-reflection-62-ffffffffff")
+    mediawiki_editor.delete("Doomed log")
+    assert host.remove(wiki, page_ref=published.page_ref,
+                       marker="learnloop-reflection-62-ffffffffff") == Removed(False, gone=True)
+    with pytest.raises(WikiError) as refused:
+        host.remove(wiki, page_ref="Doomed log", marker="learnloop-reflection-62-ffffffffff")
+    assert refused.value.retryable is False
+
+
+def test_a_wiki_that_refuses_the_removal_says_so_for_good(
+        host: MediaWikiHost, wiki: WikiConfig, mediawiki: MediaWikiServer) -> None:
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Kept log", heading="h", text="x",
+                             marker="learnloop-reflection-63-gggggggggg")
+    wrong = wiki_config(mediawiki, bot_password="wrong0123456789abcdefghijklmnopqrs")
+    with pytest.raises(WikiError) as refused:
+        MediaWikiHost().remove(wrong, page_ref=published.page_ref, marker="learnloop-reflection-63-gggggggggg")
+    assert refused.value.retryable is False and "Incorrect username or password" in str(refused.value)

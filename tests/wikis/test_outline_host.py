@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,12 +18,13 @@ from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.errors import HostError
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.outline.host import OutlineHost, sign
+from learnloop.outline.host import OutlineHost, markdown_section, sign, without_markdown_section
 from learnloop.storage.tables import Announcement, ContentItem
-from learnloop.wikis import WikiError
+from learnloop.wikis import Published, Removed, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock
 from tests.wikis import jobs as wiki_jobs_support
+from tests.wikis.standins import OUTLINE_MARKDOWN, OutlineStandIn
 from tests.wikis.test_outline_webhooks import (
     API_TOKEN,
     COLLECTION_ID,
@@ -274,8 +276,12 @@ def test_the_outline_kind_is_registered() -> None:
 # publish
 
 
-def _new_log(url: str = "/doc/learning-log-Lg7Kp2Qw9X") -> dict[str, Any]:
-    return document("documents.create", id=LOG_ID, title="Learning log", url=url, urlId="Lg7Kp2Qw9X")
+MARKER = "learnloop-reflection-42-k3q9x7m2ab"
+MARK = f"[\u200b](#{MARKER})"
+
+
+def _new_log(url: str = "/doc/learning-log-Lg7Kp2Qw9X", **changes: Any) -> dict[str, Any]:
+    return document("documents.create", id=LOG_ID, title="Learning log", url=url, urlId="Lg7Kp2Qw9X", **changes)
 
 
 @responses.activate
@@ -284,16 +290,29 @@ def test_publish_appends_a_section_to_the_existing_page_in_a_collection_named_by
         document("documents.create", id="aaaaaaaa-0000-4000-8000-000000000000", title="Learning log (old)"),
         _new_log(),
     ]))
+    responses.post(f"{API}/documents.info", json=ok(_new_log(text="## 2026-11-01 · Bo\n\nEarlier.")))
     responses.post(f"{API}/documents.update", json=ok(_new_log()))
-    url = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log",
-                       heading="2026-11-02 · Ada Lovelace", text="Pairing on the VPN setup taught me a lot.\n")
-    assert url == OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X"
-    assert len(responses.calls) == 2
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log",
+                             heading="2026-11-02 · Ada Lovelace", text="Pairing on the VPN setup taught me a lot.\n",
+                             marker=MARKER)
+    assert published == Published(OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X", "Learning log", LOG_ID)
+    assert len(responses.calls) == 3
     assert_outline_call(responses.calls[0], "documents.search_titles",
                         {"query": "Learning log", "collectionId": COLLECTION_ID, "limit": 100, "offset": 0})
-    assert_outline_call(responses.calls[1], "documents.update", {
+    assert_outline_call(responses.calls[1], "documents.info", {"id": LOG_ID})
+    assert_outline_call(responses.calls[2], "documents.update", {
         "id": LOG_ID, "append": True,
-        "text": "\n\n## 2026-11-02 · Ada Lovelace\n\nPairing on the VPN setup taught me a lot.\n"})
+        "text": f"\n\n## 2026\\-11\\-02 · Ada Lovelace {MARK}\n\nPairing on the VPN setup taught me a lot\\.\n"})
+
+
+@responses.activate
+def test_a_document_that_carries_the_marker_is_not_written_again() -> None:
+    """However Outline's editor wrote the marker's link back (here without its zero-width text)."""
+    responses.post(f"{API}/documents.search_titles", json=ok([_new_log()]))
+    responses.post(f"{API}/documents.info", json=ok(_new_log(text=f"## 2026-11-02 · Ann [](#{MARKER})\n\nEdited.")))
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                             marker=MARKER)
+    assert published.page_ref == LOG_ID and len(responses.calls) == 2
 
 
 @responses.activate
@@ -304,22 +323,23 @@ def test_publish_creates_the_page_in_a_collection_named_by_name() -> None:
     ]))
     responses.post(f"{API}/documents.search_titles", json=ok([]))
     responses.post(f"{API}/documents.create", json=ok(_new_log()))
-    url = HOST.publish(wiki_config(), space="engineering", page_title="Learning log",
-                       heading="2026-11-02 · Ada\n## injected", text="Short one.")
-    assert url == OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X"
+    published = HOST.publish(wiki_config(), space="engineering", page_title="Learning log",
+                             heading="2026-11-02 · Ada\n## injected", text="Short one.", marker=MARKER)
+    assert published.url == OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X" and published.page_ref == LOG_ID
     assert [call.request.url for call in responses.calls] == [
         f"{API}/collections.list", f"{API}/documents.search_titles", f"{API}/documents.create"]
     assert_outline_call(responses.calls[0], "collections.list", {"offset": 0, "limit": 100})
     assert_outline_call(responses.calls[2], "documents.create", {
         "title": "Learning log", "collectionId": COLLECTION_ID, "publish": True,
-        "text": "## 2026-11-02 · Ada ## injected\n\nShort one.\n"})
+        "text": f"## 2026\\-11\\-02 · Ada \\#\\# injected {MARK}\n\nShort one\\.\n"})
 
 
 @responses.activate
 def test_publish_to_an_unknown_collection_is_not_retried() -> None:
     responses.post(f"{API}/collections.list", json=ok([{"id": COLLECTION_ID, "name": "Engineering"}]))
     with pytest.raises(WikiError) as raised:
-        HOST.publish(wiki_config(), space="Marketing", page_title="Learning log", heading="h", text="t")
+        HOST.publish(wiki_config(), space="Marketing", page_title="Learning log", heading="h", text="t",
+                     marker=MARKER)
     assert raised.value.retryable is False
 
 
@@ -328,8 +348,118 @@ def test_publish_failure_is_retryable_when_outline_is_down() -> None:
     responses.post(f"{API}/documents.search_titles", json=ok([]))
     responses.post(f"{API}/documents.create", status=502)
     with pytest.raises(OutlineError) as raised:
-        HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t")
+        HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                     marker=MARKER)
     assert raised.value.retryable is True
+
+
+def test_the_authors_markdown_and_html_render_as_written() -> None:
+    """Rendered by markdown-it set up as Outline sets it up: only learnloop's heading, paragraphs, line breaks
+    and the marker's link are markup; everything the author typed is text."""
+    text = ("# heading\n[link](javascript:alert(1)) <script>alert(2)</script> **bold** `code` ```\n"
+            "| a | b |\n|---|---|\n| 1 | 2 |\n\n    indented\n1. one\n- item\n> quote\n"
+            "![img](https://x.example/i.png) <https://x.example> &amp; \\*esc\\* ~~strike~~ ==mark== :::info\n"
+            "Setext\n===")
+    section = markdown_section("2026-11-02 · Ann *x* [y](z)", text, MARKER)
+    html = OUTLINE_MARKDOWN.render(section)
+    tags = sorted(set(re.findall(r"<(/?[a-z0-9]+)", html)))
+    assert tags == ["/a", "/h2", "/p", "a", "br", "h2", "p"]
+    assert html.count("<a ") == 1 and f'<a href="#{MARKER}">\u200b</a>' in html
+    assert html.startswith("<h2>2026-11-02 · Ann *x* [y](z) <a")
+    for shown in ("# heading", "[link](javascript:alert(1))", "&lt;script&gt;alert(2)&lt;/script&gt;",
+                  "**bold**", "`code` ```", "| a | b |", "|---|---|", "indented", "1. one", "- item", "&gt; quote",
+                  "![img](https://x.example/i.png)", "&lt;https://x.example&gt;", "&amp;amp;", "\\*esc\\*",
+                  "~~strike~~", "==mark==", ":::info", "Setext", "==="):
+        assert shown in html, shown
+    assert html.count("<p>") == 2, "the blank line still separates two paragraphs"
+
+
+def test_a_marker_learnloop_did_not_make_goes_nowhere() -> None:
+    with pytest.raises(WikiError) as refused:
+        markdown_section("h", "t", "learnloop-reflection-1)](javascript:x)")
+    assert refused.value.retryable is False
+
+
+@responses.activate
+@pytest.mark.parametrize("lost", ["documents.create", "documents.update"])
+def test_a_retry_after_a_lost_answer_appends_once(lost: str) -> None:
+    outline = OutlineStandIn(responses.mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"}])
+    if lost == "documents.update":
+        outline.add_document("Learning log", "## 2026\\-11\\-01 · Bo\n\nEarlier\\.\n", COLLECTION_ID)
+    outline.lose_answer_to(lost)
+    with pytest.raises(OutlineError) as failed:
+        HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="2026-11-02 · Ann",
+                     text="Once only.", marker=MARKER)
+    assert failed.value.retryable is True and outline.lost == [lost]
+
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log",
+                             heading="2026-11-02 · Ann", text="Once only.", marker=MARKER)
+
+    [log] = outline.documents.values()
+    assert published == Published(OUTLINE_URL + log["url"], "Learning log", log["id"])
+    assert [write for write, _ in outline.writes] == [lost], "the retry found the marker and wrote nothing"
+    assert log["text"].count(MARKER) == 1 and log["text"].count("Once only") == 1
+    assert outline.rendered(log["id"]).count("<h2>2026-11-02 · Ann") == 1
+
+
+# remove
+
+
+def _two_sections(outline: OutlineStandIn) -> Published:
+    first = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="2026-11-02 · Ann",
+                         text="Ann's [text](x)\nsecond line", marker=MARKER)
+    HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="2026-11-03 · Bob",
+                 text="Bob stays.", marker="learnloop-reflection-43-z9y8x7w6vu")
+    return first
+
+
+@responses.activate
+def test_remove_writes_the_document_back_without_the_section() -> None:
+    outline = OutlineStandIn(responses.mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"}])
+    published = _two_sections(outline)
+    [log] = outline.documents.values()
+    log["text"] = "Our log, edited in Outline.\n\n```\n## not a heading\n```\n\n" + log["text"]
+
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(True)
+
+    assert outline.writes[-1] == ("documents.update", {"id": log["id"], "text": log["text"]})
+    assert "Ann" not in log["text"] and MARKER not in log["text"]
+    assert log["text"].startswith(
+        "Our log, edited in Outline.\n\n```\n## not a heading\n```\n\n## 2026\\-11\\-03 · Bob")
+    assert "Bob stays\\." in log["text"]
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(False)
+    assert len(outline.writes) == 3, "removing twice writes nothing the second time"
+
+
+@responses.activate
+def test_remove_from_a_document_outline_no_longer_has_or_has_in_the_trash() -> None:
+    outline = OutlineStandIn(responses.mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"}])
+    published = _two_sections(outline)
+    outline.documents[published.page_ref]["deletedAt"] = "2026-11-04T10:00:00.000Z"
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(False, gone=True)
+    del outline.documents[published.page_ref]
+    assert HOST.remove(wiki_config(), page_ref=published.page_ref, marker=MARKER) == Removed(False, gone=True)
+    with pytest.raises(WikiError) as refused:
+        HOST.remove(wiki_config(), page_ref="../../api/auth.info", marker=MARKER)
+    assert refused.value.retryable is False
+
+
+@responses.activate
+def test_a_refused_removal_says_whether_to_try_again() -> None:
+    responses.post(f"{API}/documents.info", json=ok(_new_log(text=markdown_section("h", "t", MARKER))))
+    responses.post(f"{API}/documents.update", status=403, json={"ok": False, "error": "authorization_error",
+                                                                 "status": 403, "message": "Authorization error"})
+    with pytest.raises(OutlineError) as refused:
+        HOST.remove(wiki_config(), page_ref=LOG_ID, marker=MARKER)
+    assert refused.value.retryable is False and "Authorization error" in str(refused.value)
+
+
+def test_a_section_ends_at_the_next_heading_of_its_level() -> None:
+    text = (f"Intro\n\n## Ann {MARK}\n\nText\n\n### Reply someone added\n\nReply\n\n# Top\n\nAfter\n\n"
+            f"## Other\n\nMore")
+    assert without_markdown_section(text, MARKER) == "Intro\n\n# Top\n\nAfter\n\n## Other\n\nMore"
+    assert without_markdown_section(f"## Ann {MARK}\n\nText", MARKER) == ""
+    assert without_markdown_section("## Ann\n\nText", MARKER) is None
 
 
 # end to end: route → outbox → worker → content item, event, announcement posted at once

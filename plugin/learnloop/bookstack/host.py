@@ -8,6 +8,12 @@ through the API at the configured wiki URL (`fetch`).
 Spaces of a page: ("book:<id>", "book:<slug>", "<book name>"). Shelves are not included: BookStack's
 shelf list does not say which books a shelf holds, so finding a book's shelves costs one call per
 shelf on every change; map the shelf's books in the configuration instead.
+
+A published section is HTML with the author's text HTML-escaped, on a Markdown page too: there it is one
+raw HTML block (no blank line inside, so CommonMark reads none of it as Markdown). Its heading carries the
+section's marker as its id, `bkmrk-<marker>`: BookStack keeps an element id that starts with `bkmrk` and
+replaces any other (`PageContent::setUniqueId`), so the marker survives the WYSIWYG editor, a switch of
+editors, and every later save; it shows nowhere.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hmac
 import html
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -23,7 +30,7 @@ from urllib.parse import quote, urlencode
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, json_object
+from learnloop.wikis import BadDelivery, Published, Removed, Unauthorized, WikiError, check_marker, json_object
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,9 @@ ACTIONS: dict[str, PageAction] = {
 WEBHOOK_EVENTS = tuple(ACTIONS)
 PAGE_ACTIONS = frozenset(ACTIONS.values())
 RECYCLE_BIN_RESTORE = "recycle_bin_restore"
+EMPTY_PAGE = "<p></p>"
+"""What a page holds when the only section on it is removed (BookStack refuses empty content)."""
+_NEXT_SECTION = re.compile(r"<h[12][\s>/]", re.IGNORECASE)
 SECRET_PARAMETER = "secret"
 _MAX_TRIGGERED_AT = 64
 
@@ -135,24 +145,50 @@ class BookStackHost:
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         return [], position
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
+                marker: str) -> Published:
         client = BookStackClient.for_wiki(wiki)
         book = _resolve_book(client, space)
         wanted = page_title.casefold()
         matches = [p for p in client.find_pages(book_id=book.id, name=page_title)
                    if p.book_id == book.id and not p.draft and p.name.casefold() == wanted]
-        markdown_section = _markdown_section(heading, text)
+        section = html_section(heading, text, marker)
         if not matches:
-            created = client.create_page(book_id=book.id, name=page_title, markdown=markdown_section)
-            return page_url(wiki, book.slug, created.slug)
+            created = client.create_page(book_id=book.id, name=page_title, markdown=section)
+            return Published(page_url(wiki, book.slug, created.slug), created.name or page_title, str(created.id))
         page = client.page(min(p.id for p in matches))
+        if carries_marker(page.markdown, marker) or carries_marker(page.html, marker):
+            # a retry after the answer to our write was lost
+            return Published(page_url(wiki, book.slug, page.slug), page.name, str(page.id))
         if page.markdown.strip():
-            if markdown_section.strip() in page.markdown.replace("\r\n", "\n"):
-                return page_url(wiki, book.slug, page.slug)  # a retry after the answer to our PUT was lost
-            updated = client.update_page(page.id, markdown=f"{page.markdown.rstrip()}\n\n{markdown_section}")
+            updated = client.update_page(page.id, markdown=f"{page.markdown.rstrip()}\n\n{section}")
         else:
-            updated = client.update_page(page.id, html=f"{page.html.rstrip()}\n{_html_section(heading, text)}")
-        return page_url(wiki, book.slug, updated.slug or page.slug)
+            updated = client.update_page(page.id, html=f"{page.html.rstrip()}\n{section}")
+        return Published(page_url(wiki, book.slug, updated.slug or page.slug), updated.name or page.name,
+                         str(page.id))
+
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Save the page without the section, in the editor's format the page has (Markdown or HTML)."""
+        check_marker(marker)
+        if not page_ref.isascii() or not page_ref.isdigit():
+            raise WikiError(f"not a BookStack page id: {page_ref[:40]!r}", retryable=False)
+        client = BookStackClient.for_wiki(wiki)
+        try:
+            page = client.page(int(page_ref))
+        except NotFound:
+            return Removed(False, gone=True)
+        if page.markdown.strip():
+            markdown = without_markdown_block(page.markdown, marker)
+            if markdown is None:
+                return Removed(False)
+            client.update_page(page.id, markdown=markdown or EMPTY_PAGE)
+        else:
+            content = without_html_section(page.html, marker)
+            if content is None:
+                return Removed(False)
+            client.update_page(page.id, html=content or EMPTY_PAGE)
+        return Removed(True)
 
 
 def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:
@@ -186,13 +222,53 @@ def _resolve_book(client: BookStackClient, space: str) -> Book:
     return min(found, key=lambda book: book.id)
 
 
-def _markdown_section(heading: str, text: str) -> str:
-    title = html.escape(" ".join(heading.split()), quote=False)
-    body = html.escape(text.strip(), quote=False)
-    return f"## {title}\n\n{body}\n"
+def section_id(marker: str) -> str:
+    """The heading's id: BookStack keeps ids that start with `bkmrk` (and rewrites others)."""
+    return f"bkmrk-{check_marker(marker)}"
 
 
-def _html_section(heading: str, text: str) -> str:
-    paragraphs = [p.strip() for p in text.strip().replace("\r\n", "\n").split("\n\n") if p.strip()]
-    body = "".join(f"<p>{html.escape(p).replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    return f"<h2>{html.escape(' '.join(heading.split()))}</h2>{body}"
+def carries_marker(content: str, marker: str) -> bool:
+    return _heading_at(content, marker) is not None
+
+
+def _heading_at(content: str, marker: str) -> int | None:
+    """Where the tag that carries the marker's id starts."""
+    found = re.search(rf"""<h[1-6]\b[^>]*\bid\s*=\s*["']?{re.escape(section_id(marker))}["'\s/>]""", content,
+                      re.IGNORECASE)
+    return found.start() if found else None
+
+
+def without_markdown_block(markdown: str, marker: str) -> str | None:
+    """The Markdown without the HTML block learnloop appended (its heading to the next blank line)."""
+    at = _heading_at(markdown, marker)
+    if at is None:
+        return None
+    start = markdown.rfind("\n", 0, at) + 1
+    blank = re.compile(r"\r?\n[ \t]*\r?\n").search(markdown, at)
+    end = blank.start() if blank else len(markdown)
+    parts = [part for part in (markdown[:start].rstrip(), markdown[end:].strip()) if part]
+    return "\n\n".join(parts)
+
+
+def without_html_section(content: str, marker: str) -> str | None:
+    """The page's HTML without the heading that carries the marker and what follows it up to the next <h1>
+    or <h2> (the WYSIWYG editor may have rewritten the section, but it keeps the heading's bkmrk- id)."""
+    at = _heading_at(content, marker)
+    if at is None:
+        return None
+    after_heading = content.find(">", at) + 1
+    following = _NEXT_SECTION.search(content, after_heading)
+    end = following.start() if following else len(content)
+    parts = [part for part in (content[:at].rstrip(), content[end:].strip()) if part]
+    return "\n".join(parts)
+
+
+def html_section(heading: str, text: str, marker: str) -> str:
+    """An <h2> with the marker as its id, then the text's paragraphs, all escaped, without blank lines (on a
+    Markdown page it is one raw HTML block: nothing in it is read as Markdown)."""
+    paragraphs = re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
+    body = "\n".join(
+        "<p>" + "<br>\n".join(html.escape(line.strip()) for line in paragraph.split("\n") if line.strip()) + "</p>"
+        for paragraph in paragraphs if paragraph.strip())
+    title = html.escape(" ".join(heading.split())) or "Reflection"
+    return f'<h2 id="{section_id(marker)}">{title}</h2>\n{body}\n'

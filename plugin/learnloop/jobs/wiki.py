@@ -1,5 +1,5 @@
-"""Wiki work in the worker: read pages a delivery named, poll wikis that cannot push, and publish reflections
-to a community's learning log."""
+"""Wiki work in the worker: read pages a delivery named, poll wikis that cannot push, publish reflections
+to a community's learning log, and take a section off it again when its author asks."""
 
 from __future__ import annotations
 
@@ -8,20 +8,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from learnloop.config import WikiConfig
+from learnloop.domain import publication
 from learnloop.jobs import POLL_STATUS
-from learnloop.jobs.outbox import Handler, Message
+from learnloop.jobs.outbox import MAX_ATTEMPTS, Handler, Message
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import page_announcement_post
 from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
-from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, WikiError, WikiHost
+from learnloop.services.reflections import PublishedSection
+from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
-
-
-def publication_marker(reflection_id: int) -> str:
-    """A mark the published section carries, so a retry finds it instead of appending it again."""
-    return f"learnloop-reflection-{reflection_id}"
 
 
 def announcer(chat: Chat) -> wiki_ingest.AnnouncementPost:
@@ -48,8 +45,10 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         return {"events": len(events), "recorded": recorded}
 
     def publish(message: Message) -> dict[str, Any]:
-        """Append a reflection its author chose to publish to the community's learning-log page. A failure is
-        retried; the reflection itself is never touched until it worked."""
+        """Append a reflection its author chose to publish to the community's learning-log page, its heading
+        naming them only if they chose so. A failure is retried; one the wiki refuses for good (or the last
+        try) is told to the author. The section carries the reflection's marker: a retry after the wiki saved
+        it but before this was recorded finds it there and does not append it again."""
         now = chat.clock()
         with chat.reader() as uow:
             target = reflections.publication_of(uow, int(message.payload["reflection_id"]), chat.signing_key)
@@ -60,24 +59,80 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         wiki = chat.settings.wiki(space.wiki) if space else None
         if space is None or wiki is None or community is None:
             with chat.uow() as uow:
-                reflections.mark_publication(uow, target.reflection_id, state="no_wiki_space", url=None, now=now)
+                reflections.mark_publication(uow, target.reflection_id, state="no_wiki_space", now=now)
                 uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
                     "Your reflection stays in your journal: your community has no wiki space to publish to yet.")},
                     key=f"published:{target.reflection_id}", now=now)
                 uow.commit()
             return {"published": False}
-        url = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
-                                     heading=f"{target.created_at:%Y-%m-%d} · {target.author}", text=target.text,
-                                     marker=publication_marker(target.reflection_id))
+        heading = publication.heading(target.created_at, author=target.author, community=community.name)
+        try:
+            published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
+                                               heading=heading, text=target.text, marker=target.marker)
+        except WikiError as exc:
+            if exc.retryable and message.attempts < MAX_ATTEMPTS:
+                raise
+            with chat.uow() as uow:
+                reflections.mark_publication(uow, target.reflection_id, state="failed", now=now)
+                uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
+                    f"Your reflection could not be published to the wiki {wiki.name}: {exc}. It stays in your "
+                    "journal; nothing of it is on the wiki.")}, key=f"published:{target.reflection_id}", now=now)
+                uow.commit()
+            return {"published": False, "error": str(exc)[:300]}
         with chat.uow() as uow:
-            reflections.mark_publication(uow, target.reflection_id, state="published", url=url, now=now)
-            uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,
-                                         "message": f"Your reflection is in the learning log: {url}"},
-                               key=f"published:{target.reflection_id}", now=now)
-            uow.commit()
-        return {"published": True, "url": url}
+            if reflections.mark_published(uow, target.reflection_id, wiki=wiki.name, published=published, now=now):
+                uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,
+                                             "message": f"Your reflection is in the learning log: {published.url}"},
+                                   key=f"published:{target.reflection_id}", now=now)
+                uow.commit()
+            else:  # its author deleted it while it was being published: it does not stay on the page
+                section = PublishedSection(wiki.name, published.page_ref, target.marker, published.page_title,
+                                           published.url)
+                reflections.queue_removal(uow, [section], notify=None, now=now)
+        return {"published": True, "url": published.url}
 
-    return {FETCH_JOB: fetch, PUBLISH_JOB: publish}
+    def unpublish(message: Message) -> dict[str, Any]:
+        """Take a published section off its page at its author's request, and tell them how it went. The job
+        holds the section's place and marker only, never the reflection's text (which may be erased by now)."""
+        try:
+            section = PublishedSection.from_payload(message.payload)
+        except ValueError:
+            return {"skipped": "not a section learnloop published"}
+        notify = message.payload.get("notify")
+        where = f"“{section.title}” ({section.url})"
+        wiki = chat.settings.wiki(section.wiki)
+        if wiki is None:
+            tell(notify, section, f"learnloop is no longer connected to the wiki {section.wiki}, so it cannot remove "
+                 f"your reflection. It stays on {where}: remove the section there, or ask the wiki's admins.")
+            return {"removed": False, "skipped": "wiki no longer configured"}
+        try:
+            removed = host_for(wiki).remove(wiki, page_ref=section.page_ref, marker=section.marker)
+        except WikiError as exc:
+            if exc.retryable and message.attempts < MAX_ATTEMPTS:
+                raise
+            tell(notify, section, f"The wiki refused to remove your reflection: {exc}. It is still on {where}: "
+                 "remove the section there, or ask the wiki's admins.")
+            return {"removed": False, "error": str(exc)[:300]}
+        if removed.removed:
+            tell(notify, section, f"Removed: your reflection is no longer on {where}.")
+        elif removed.gone:
+            tell(notify, section, f"Nothing to remove: the page {where} is no longer on the wiki.")
+        else:
+            tell(notify, section, f"learnloop found no section of yours on {where}: it was removed already, or "
+                 "edited so much that learnloop no longer recognises it. Check the page.")
+        return {"removed": removed.removed, "gone": removed.gone}
+
+    def tell(user_id: object, section: PublishedSection, text: str) -> None:
+        """A direct message to the person who asked (nobody for a removal learnloop started itself). It does not
+        keep their DM channel: they may have erased their data, and this must not store them again."""
+        if not isinstance(user_id, str) or not user_id:
+            return
+        with chat.uow() as uow:
+            uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text, "remember": False},
+                               key=f"unpublished:{section.wiki}:{section.marker}", now=chat.clock())
+            uow.commit()
+
+    return {FETCH_JOB: fetch, PUBLISH_JOB: publish, UNPUBLISH_JOB: unpublish}
 
 
 def poll_wiki(chat: Chat, wiki: WikiConfig, host: WikiHost) -> int:

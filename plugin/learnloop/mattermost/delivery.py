@@ -113,14 +113,17 @@ def bot_user_id(chat: Chat, client: MattermostClient) -> str:
     return configured or str(chat.remember("bot_user_id", lambda: str(client.get_me()["id"])))
 
 
-def dm_channel(chat: Chat, client: MattermostClient, user_id: str) -> str:
-    """The bot's DM channel with a person, asked of Mattermost once and then kept."""
+def dm_channel(chat: Chat, client: MattermostClient, user_id: str, *, remember: bool = True) -> str:
+    """The bot's DM channel with a person, asked of Mattermost once and then kept (unless `remember` is false:
+    a message to someone who may have erased their data must not store them again)."""
     with chat.reader() as uow:
         member = uow.members.get(user_id)
         cached = member.dm_channel_id if member else None
     if cached:
         return cached
     channel_id = client.create_direct_channel(bot_user_id(chat, client), user_id)
+    if not remember:
+        return channel_id
     with chat.uow() as uow:
         uow.members.ensure(user_id, chat.clock())
         uow.members.keep_dm_channels({user_id: channel_id})
@@ -189,7 +192,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         return {"pinned_post_id": post_id, "reason": reason[:300]}
 
     def send_dm(message: Message) -> dict[str, Any]:
-        channel_id = dm_channel(chat, client, message.payload["user_id"])
+        channel_id = dm_channel(chat, client, message.payload["user_id"],
+                                remember=message.payload.get("remember", True) is not False)
         return {"post_id": post_once(client, message, channel_id, message.payload["message"],
                                      props=message.payload.get("props"))}
 
@@ -240,7 +244,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         mark_undelivered(uow, [(int(payload["delivery_id"]), error) for payload, error in failed], now)
 
     return {
-        CREATE_POST: create_post, UPDATE_POST: update_post, RESPOND: respond, CLASSIFY_POST: classify_post, SEND_DM: send_dm,
-        SEND_NUDGE: send_nudge, CHANNEL_BOOKMARKS: channel_bookmarks,
+        CREATE_POST: create_post, UPDATE_POST: update_post, RESPOND: respond, CLASSIFY_POST: classify_post,
+        SEND_DM: send_dm, SEND_NUDGE: send_nudge, CHANNEL_BOOKMARKS: channel_bookmarks,
         SEND_PROMPT: BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts),
     }

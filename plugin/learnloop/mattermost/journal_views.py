@@ -9,9 +9,10 @@ from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
-from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
+from learnloop.mattermost.wiki_removal_views import offer_by_dm, places
 from learnloop.services import reflections
+from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView
 
 EDIT_ACTION, DELETE_ACTION = "journal_edit", "journal_delete"
@@ -34,16 +35,30 @@ def _entry(chat: Chat, user_id: str, entry: ReflectionView) -> dict[str, Any]:
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
                     action_name, chat.signing_key, for_user=user_id, reflection_id=entry.id)}}
 
-    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {entry.visibility}",
+    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {_where(entry)}",
             "text": entry.text, "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger")]}
 
 
-def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
+def _where(entry: ReflectionView) -> str:
+    if entry.visibility != "wiki":
+        return entry.visibility
+    named = "with your name" if entry.attribution != "anonymous" else "without your name"
+    return f"wiki ({named})" + (f": {entry.published_url}" if entry.published_url else "")
+
+
+def _own_entry(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> ReflectionView | Reply:
+    """The clicking person's reflection the button names, or the reply that it is not theirs."""
     try:
         with chat.reader() as uow:
-            entry = reflections.read_own(uow, request.user_id, int(context["reflection_id"]), chat.signing_key)
+            return reflections.read_own(uow, request.user_id, int(context["reflection_id"]), chat.signing_key)
     except NotYours as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}."}
+
+
+def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
+    entry = _own_entry(chat, request, context)
+    if not isinstance(entry, ReflectionView):
+        return entry
     state = dialog_state(EDIT_DIALOG, request.user_id, chat.signing_key, reflection_id=entry.id)
     form = {"callback_id": EDIT_DIALOG, "title": "Edit reflection", "submit_label": "Save", "state": state,
             "elements": [{"display_name": "Your reflection", "name": "text", "type": "textarea", "default": entry.text,
@@ -64,13 +79,26 @@ def handle_edit_submit(chat: Chat, submission: DialogSubmission, state: dict[str
 
 
 def handle_delete(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
-    state = dialog_state(DELETE_DIALOG, request.user_id, chat.signing_key, reflection_id=int(context["reflection_id"]),
-                         response_url=None)
+    entry = _own_entry(chat, request, context)
+    if not isinstance(entry, ReflectionView):
+        return entry
+    state = dialog_state(DELETE_DIALOG, request.user_id, chat.signing_key, reflection_id=entry.id)
     form = {"callback_id": DELETE_DIALOG, "title": "Delete reflection?", "submit_label": "Delete", "state": state,
-            "introduction_text": "It is removed from your journal for good. A post already shared in a channel "
-                                 "stays there; a section published to the wiki stays on its page.",
-            "elements": []}
+            "introduction_text": "It is removed from your journal for good. " + _what_stays(entry), "elements": []}
     return open_for_button(chat, request.trigger_id, form)
+
+
+def _what_stays(entry: ReflectionView) -> str:
+    if entry.section is not None:
+        return (f"Its section on the wiki page {places([(entry.section.title, entry.section.url)])} stays unless you "
+                "remove it: learnloop offers that next.")
+    if entry.published_url:
+        return f"Its section on the wiki stays: {entry.published_url}."
+    if entry.visibility == "wiki":
+        return "It is not on the wiki yet, and now will not be."
+    if entry.visibility == "community":
+        return "The post already shared in your community's channel stays there."
+    return ""
 
 
 def handle_delete_submit(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
@@ -79,9 +107,18 @@ def handle_delete_submit(chat: Chat, submission: DialogSubmission, state: dict[s
             gone = reflections.delete(uow, submission.user_id, int(state["reflection_id"]))
     except NotYours as exc:
         return {"error": str(exc)}
-    if gone.published_url:
-        respond_later(chat, state.get("response_url"), f"Deleted. Its section is still on {gone.published_url}; "
-                      "remove it there if you want it gone from the wiki too.", key=f"deleted:{gone.id}")
+    if gone.section is not None:
+        offer_by_dm(chat, submission.user_id,
+                    f"Deleted from your journal. Its section is still on the wiki page "
+                    f"{places([(gone.section.title, gone.section.url)])}.",
+                    [gone.section], key=f"deleted:{gone.id}")
+    elif gone.published_url:
+        now = chat.clock()
+        with chat.uow() as uow:
+            uow.outbox.enqueue(SEND_DM, {"user_id": submission.user_id, "message": (
+                f"Deleted from your journal. Its section stays on {gone.published_url}: it was published before "
+                "learnloop marked its sections, so remove it on the page.")}, key=f"deleted:{gone.id}", now=now)
+            uow.commit()
     return None
 
 

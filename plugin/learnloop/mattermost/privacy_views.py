@@ -12,6 +12,7 @@ from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
+from learnloop.mattermost.wiki_removal_views import pages_of, places, removal_offer
 from learnloop.services import links, personal_data
 
 ERASE_DIALOG = "mydata_delete"
@@ -70,7 +71,8 @@ def erase_dialog(state: str) -> dict[str, Any]:
             "introduction_text": "This erases, for good: your ratings (the pages' scores are adjusted), your comments, "
                                  "your reflections, your prompt settings and the events that name you. Posts already "
                                  "made in channels stay in Mattermost. The community's weekly counts stay; they "
-                                 "hold no names."}
+                                 "hold no names. Reflections you published to the wiki stay there unless you "
+                                 "remove them: learnloop offers that once your data is erased."}
 
 
 def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
@@ -82,10 +84,16 @@ def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]
     else:
         text = "Erased: " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in erased.counts.items()
                                       if count) + "."
-        if erased.wiki_pages:
-            text += (" Reflections you published are still on these wiki pages; remove the sections there: "
-                     + ", ".join(erased.wiki_pages))
-    respond_later(chat, state.get("response_url"), text, key="erased")
+    found = {section.url for section in erased.wiki_sections}
+    unmarked = [url for url in erased.wiki_pages if url not in found]
+    if erased.wiki_sections:
+        text += (f" Reflections you published stay on the wiki unless you remove them: "
+                 f"{places(pages_of(erased.wiki_sections))}.")
+    if unmarked:
+        text += (" These pages hold reflections you published before learnloop marked its sections; remove them "
+                 "there: " + ", ".join(unmarked))
+    offer = removal_offer(chat, submission.user_id, erased.wiki_sections) if erased.wiki_sections else []
+    respond_later(chat, state.get("response_url"), text, key="erased", **({"attachments": offer} if offer else {}))
     return None
 
 

@@ -28,6 +28,7 @@ VISIBILITY_WORDS = {"private": "kept in your private journal", "community": "sha
                     "wiki": "marked for the wiki"}
 WIKI_NEXT = ("It goes on your community's learning-log page in the wiki; learnloop sends you the link "
              "once it is there.")
+ATTRIBUTION_WORDS = {"name": "with your name", "anonymous": "without your name"}
 FREE_QUESTIONS = [{"kind": "text", "text": "What did you learn?"}]
 SCALE = ("1", "2", "3", "4", "5")
 
@@ -43,8 +44,20 @@ def publishable(chat: Chat, uow: UnitOfWork, community_id: int | None) -> bool:
     return bool(configured and configured.wiki_spaces)
 
 
+def attribution_options(community_name: str | None) -> list[dict[str, str]]:
+    """How a section on the wiki is headed: by the author's name (the default) or not."""
+    member_of = f"“A member of {community_name}”" if community_name else "“A member of” your community"
+    return [{"text": "With my name", "value": "name"}, {"text": f"Without my name ({member_of})", "value": "anonymous"}]
+
+
+def community_name(chat: Chat, uow: UnitOfWork, community_id: int | None) -> str | None:
+    community = uow.communities.get(community_id) if community_id is not None else None
+    configured = chat.settings.community_for_channel(community.channel_id) if community else None
+    return configured.name if configured else None
+
+
 def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibility: str,
-                   can_publish: bool) -> dict[str, Any]:
+                   can_publish: bool, community: str | None = None) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
     for index, question in enumerate(q for q in questions if q["kind"] == "text"):
         elements.append({"display_name": f"Answer {index + 1}" if len(questions) > 1 else "Your reflection",
@@ -56,6 +69,10 @@ def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibili
     default = default_visibility if can_publish or default_visibility != "wiki" else "private"
     elements.append({"display_name": "Who sees this", "name": "visibility", "type": "radio", "default": default,
                      "options": visibility_options(can_publish)})
+    if can_publish:
+        elements.append({"display_name": "On the wiki", "name": "attribution", "type": "radio", "default": "name",
+                         "help_text": "If you publish it to the wiki: is its section headed with your name?",
+                         "options": attribution_options(community)})
     return {"callback_id": REFLECT_DIALOG, "title": "Reflect", "submit_label": "Save", "state": state,
             "introduction_text": "\n".join(f"- {q['text']}" for q in questions), "elements": elements}
 
@@ -75,14 +92,15 @@ def reflect_command(invocation: Invocation) -> Reply:
         open_prompt = delivered.latest_open_prompt(uow, request.user_id, now)
         community_id = open_prompt.community_id if open_prompt else _channel_community(chat, uow, request, now)
         can_publish = publishable(chat, uow, community_id)
+        community = community_name(chat, uow, community_id)
         uow.commit()
     if not invocation.args:
         state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key,
                              delivery_id=open_prompt.delivery_id if open_prompt else None, community_id=community_id,
-                             response_url=request.response_url)
+                             response_url=request.response_url, username=request.user_name or None)
         questions = open_prompt.questions if open_prompt else FREE_QUESTIONS
         form = reflect_dialog(state, questions, open_prompt.default_visibility if open_prompt else "private",
-                              can_publish)
+                              can_publish, community)
         problem = open_dialog(chat, request.trigger_id, form)
         return ephemeral(problem + f" You can also type `{invocation.trigger} reflect <text>`.") if problem else {}
     try:
@@ -102,14 +120,16 @@ def reflect_command(invocation: Invocation) -> Reply:
 
 def _share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: bool,
                    can_publish: bool) -> dict[str, Any]:
-    def button(name: str, visibility: str) -> dict[str, Any]:
-        return {"id": f"share{visibility}", "type": "button", "name": name,
+    def button(name: str, visibility: str, attribution: str = "name") -> dict[str, Any]:
+        return {"id": f"share{visibility}{attribution}", "type": "button", "name": name,
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
-                    SHARE_ACTION, chat.signing_key, for_user=user_id, reflection_id=view.id, visibility=visibility)}}
+                    SHARE_ACTION, chat.signing_key, for_user=user_id, reflection_id=view.id, visibility=visibility,
+                    attribution=attribution)}}
 
     actions = [button("Share with my community", "community")] if can_share else []
     if can_share and can_publish:
-        actions.append(button("Publish to the wiki", "wiki"))
+        actions.append(button("Publish to the wiki with my name", "wiki"))
+        actions.append(button("Publish to the wiki without my name", "wiki", "anonymous"))
     return {"fallback": "Your reflection is private.", "text": "Only you can see it. Change your mind any time:",
             "actions": actions}
 
@@ -128,14 +148,16 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
     if not answers[0]:
         return {"errors": {"answer1": "write at least a sentence, or close the form"}}
     body = answers[0] if len(texts) <= 1 else "\n\n".join(
-        f"**{q['text']}**\n{a}" for q, a in zip(texts, answers) if a)
+        f"**{q['text']}**\n{a}" for q, a in zip(texts, answers, strict=False) if a)
     scale_text = value_of(values, "scale")
     if scale_text and scale_text not in SCALE:
         return {"errors": {"scale": "choose a whole number from 1 to 5"}}
+    username = state.get("username")
     try:
         with chat.uow() as uow:
             view = reflections.write(
-                uow, user_id=submission.user_id, author_name=None, text=body,
+                uow, user_id=submission.user_id, author_name=username if isinstance(username, str) else None,
+                text=body, attribution=value_of(values, "attribution") or "name",
                 scale=int(scale_text) if scale_text else None,
                 visibility=value_of(values, "visibility") or "private", community_id=community_id,
                 delivery_id=int(delivery_id) if delivery_id is not None else None, now=chat.clock(),
@@ -143,9 +165,14 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
                 can_publish=publishable(chat, uow, community_id))
     except InvalidReflection as exc:
         return {"errors": {exc.field: str(exc)}}
-    message = f"Saved: {VISIBILITY_WORDS[view.visibility]}." + (f" {WIKI_NEXT}" if view.visibility == "wiki" else "")
-    respond_later(chat, state.get("response_url"), message, key=f"reflected:{view.id}")
+    respond_later(chat, state.get("response_url"), f"Saved: {_described(view)}.", key=f"reflected:{view.id}")
     return None
+
+
+def _described(view: ReflectionView) -> str:
+    if view.visibility != "wiki":
+        return VISIBILITY_WORDS[view.visibility]
+    return f"{VISIBILITY_WORDS['wiki']}, {ATTRIBUTION_WORDS.get(view.attribution or 'name', '')}. {WIKI_NEXT}"
 
 
 def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
@@ -153,12 +180,13 @@ def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, An
         with chat.uow() as uow:
             view = delivered.open_prompt(uow, int(context["delivery_id"]), request.user_id, chat.clock())
             can_publish = publishable(chat, uow, view.community_id)
+            community = community_name(chat, uow, view.community_id)
     except delivered.NotYourPrompt as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}. `/learn reflect` writes a reflection any time."}
     state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key, delivery_id=view.delivery_id,
-                         community_id=view.community_id, response_url=None)
+                         community_id=view.community_id, response_url=None, username=request.user_name or None)
     return open_for_button(chat, request.trigger_id,
-                           reflect_dialog(state, view.questions, view.default_visibility, can_publish))
+                           reflect_dialog(state, view.questions, view.default_visibility, can_publish, community))
 
 
 def _on_own_prompt(chat: Chat, request: ActionRequest, context: dict[str, Any],
@@ -189,11 +217,11 @@ def handle_share(chat: Chat, request: ActionRequest, context: dict[str, Any]) ->
                 uow, user_id=request.user_id, reflection_id=owned.id, visibility=str(context["visibility"]),
                 author_name=request.user_name or None, now=chat.clock(), key=chat.signing_key,
                 public_url=chat.settings.public_url_text, post_builder=post_builder(chat),
-                can_publish=publishable(chat, uow, owned.community_id))
+                can_publish=publishable(chat, uow, owned.community_id),
+                attribution=str(context.get("attribution") or "name"))
     except (NotYours, InvalidReflection) as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}."}
-    extra = f" {WIKI_NEXT}" if view.visibility == "wiki" else ""
-    return {"ephemeral_text": f"Done: {VISIBILITY_WORDS[view.visibility]}.{extra}"}
+    return {"ephemeral_text": f"Done: {_described(view)}."}
 
 
 def register(commands: CommandRegistry) -> None:

@@ -341,10 +341,14 @@ class MediaWikiClient:
         rights = body.get("query", {}).get("userinfo", {}).get("rights", [])
         return frozenset(str(right) for right in rights)
 
-    def page_text(self, title: str) -> PageText:
-        """The current content of one page, with `curtimestamp` for a conflict-safe `replace_text`."""
+    def page_text(self, title: str | None = None, *, pageid: int | None = None) -> PageText:
+        """The current content of one page (by title, or by page id), with `curtimestamp` for a conflict-safe
+        `replace_text`. A page id the wiki no longer has reads as a missing page."""
+        if (title is None) == (pageid is None):
+            raise ValueError("give either a title or a page id")
+        which = {"titles": title} if title is not None else {"pageids": str(pageid)}
         body = self._call("GET", {"action": "query", "prop": "revisions", "rvprop": "content|timestamp",
-                                  "rvslots": "main", "titles": title, "curtimestamp": "1"})
+                                  "rvslots": "main", **which, "curtimestamp": "1"})
         pages = body.get("query", {}).get("pages", [])
         page = pages[0] if pages and isinstance(pages[0], Mapping) else {}
         if page.get("invalid"):
@@ -353,15 +357,18 @@ class MediaWikiClient:
         read_at = body.get("curtimestamp")
         revisions = page.get("revisions") or []
         if page.get("missing") or not revisions:
-            return PageText(str(page.get("title", title)), False, "", None, read_at)
+            return PageText(str(page.get("title", title or "")), False, "", None, read_at)
         revision = revisions[0]
         text = revision.get("slots", {}).get("main", {}).get("content", "")
         return PageText(str(page.get("title", title)), True, str(text), revision.get("timestamp"), read_at)
 
-    def replace_text(self, before: PageText, text: str, *, summary: str) -> int:
+    def replace_text(self, before: PageText, text: str, *, summary: str, minor: bool = False) -> int:
         """Save `text` as the page's whole content; refused (editconflict) if someone saved it after
-        `before` was read, or created or deleted it meanwhile. Returns the new revision id (0 if unchanged)."""
+        `before` was read, or created or deleted it meanwhile. Returns the new revision id (0 if unchanged).
+        `minor` marks the edit minor and a bot's (when the account may), as learnloop's own log edits are."""
         params: dict[str, Any] = {"action": "edit", "title": before.title, "text": text, "summary": summary}
+        if minor:
+            params.update(minor="1", bot="1")
         if before.exists:
             params.update(nocreate="1", basetimestamp=before.revision_timestamp)
         else:
@@ -447,9 +454,10 @@ class MediaWikiClient:
     # ------------------------------------------------------------------ writing
 
     def append_section(self, title: str, heading: str, text: str, *, summary: str | None = None,
-                       minor: bool = True, page: PageInfo | None = None) -> str:
+                       minor: bool = True, page: PageInfo | None = None) -> PageInfo:
         """Add `== heading ==` and `text` at the end of the page, creating the page if missing;
-        returns the page's URL. `heading` and `text` are wikitext (escape what is not meant as markup).
+        returns the page as it is after the save (its URL and page id). `heading` and `text` are wikitext
+        (escape what is not meant as markup).
 
         Uses `appendtext` rather than `section=new`: MediaWiki never marks a new-section edit as
         minor, and learnloop's own appends are minor so they are not announced as page changes
@@ -467,9 +475,9 @@ class MediaWikiClient:
             edit = body.get("edit", {})
             if edit.get("result") != "Success":
                 raise WikiError(f"MediaWiki did not save {title}: {edit}"[:300], retryable=False)
-            if before.url and edit.get("title", before.title) == before.title:
-                return before.url
+            if before.url and before.pageid and edit.get("title", before.title) == before.title:
+                return before
             [after] = self.pages(titles=[str(edit.get("title", title))])
-            if not after.url:
+            if not after.url or after.missing:
                 raise WikiError(f"{self.api_url}: no URL for {title}", retryable=False)
-            return after.url
+            return after

@@ -54,7 +54,16 @@ from learnloop.mediawiki.client import (
     format_timestamp,
     parse_timestamp,
 )
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object
+from learnloop.wikis import (
+    BadDelivery,
+    Published,
+    Removed,
+    Unauthorized,
+    WikiError,
+    check_marker,
+    header,
+    json_object,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +77,13 @@ MAX_CLOCK_SKEW = timedelta(minutes=5)
 SIGNATURE_HEADER = "X-Learnloop-Signature"
 PUSH_EVENT = "page_saved"
 EDIT_SUMMARY = "Learning log entry (learnloop)"
+REMOVAL_SUMMARY = "Reflection removed at its author's request (learnloop)"
 _POSITION = re.compile(r"^(\d+)(?:@(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ))?$")
 _BAD_CATEGORY_CHARS = re.compile(r"[\[\]{}|<>#\n\r]")
 _HEADING_ESCAPES = {ord(c): f"&#{ord(c)};" for c in "&<>[]{}|~'=_"}
+_HEADING_LINE = re.compile(r"^(={1,6})[^=\n].*?\1[ \t]*$", re.MULTILINE)
+_LINK_LINE = re.compile(r"\[\[[^\[\]:|]+:[^\[\]]*\]\]")
+"""A line that is one prefixed link, such as `[[Category:Onboarding]]`: a page's categories outlive any section."""
 
 
 # ---------------------------------------------------------------------------- LocalSettings.php
@@ -235,6 +248,28 @@ def plain_wikitext(text: str) -> str:
     return "\n\n".join(rendered)
 
 
+def marker_comment(marker: str) -> str:
+    """The invisible mark a published section carries: an HTML comment, kept by the wikitext and VisualEditor."""
+    return f"<!-- {check_marker(marker)} -->"
+
+
+def without_section(text: str, marker: str) -> str | None:
+    """The wikitext without the section that carries the marker (from its heading to the next heading of the
+    same or a higher level), keeping category lines that stood in it; None if no section carries it."""
+    at = text.find(marker_comment(marker))
+    if at < 0:
+        return None
+    headings = list(_HEADING_LINE.finditer(text))
+    own = next((h for h in reversed(headings) if h.start() <= at), None)
+    start = own.start() if own else text.rfind("\n", 0, at) + 1
+    level = len(own.group(1)) if own else 2
+    following = (h for h in headings if h.start() > at and len(h.group(1)) <= level)
+    end = next((h.start() for h in following), len(text))
+    kept = [line.strip() for line in text[start:end].splitlines() if _LINK_LINE.fullmatch(line.strip())]
+    parts = [part for part in (text[:start].rstrip(), text[end:].strip(), "\n".join(kept)) if part]
+    return "\n\n".join(parts) + "\n" if parts else ""
+
+
 def plain_heading(heading: str) -> str:
     """A section title that cannot carry markup (characters that could are written as entities)."""
     return " ".join(heading.split()).translate(_HEADING_ESCAPES)[:250] or "Reflection"
@@ -353,23 +388,50 @@ class MediaWikiHost:
                 events.append(event_for(wiki, change, page))
         return events
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
+                marker: str) -> Published:
         client = self.client(wiki)
+        comment = marker_comment(marker)
+        category, title = self._learning_log(client, wiki, space, page_title)
+        [page] = client.pages(titles=[title])
+        if not page.missing and page.url and page.pageid:
+            current = client.page_text(page.title)
+            if comment in current.text:  # a retry: the save went through, its answer did not reach us
+                return Published(page.url, page.title, str(page.pageid))
+        wikitext = f"{comment}\n\n{plain_wikitext(text)}"
+        if category is not None and not any(_same_category(c.partition(":")[2], category) for c in page.categories):
+            wikitext += f"\n\n[[Category:{category}]]"
+        saved = client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
+        assert saved.url is not None
+        return Published(saved.url, saved.title, str(saved.pageid))
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Save the page without the section, conflict-safe (an edit in between is retried by the outbox)."""
+        check_marker(marker)
+        if not page_ref.isascii() or not page_ref.isdigit():
+            raise WikiError(f"not a MediaWiki page id: {page_ref[:40]!r}", retryable=False)
+        client = self.client(wiki)
+        before = client.page_text(pageid=int(page_ref))
+        if not before.exists:
+            return Removed(False, gone=True)
+        text = without_section(before.text, marker)
+        if text is None:
+            return Removed(False)
+        client.replace_text(before, text, summary=REMOVAL_SUMMARY, minor=True)
+        return Removed(True)
+
+    @staticmethod
+    def _learning_log(client: MediaWikiClient, wiki: WikiConfig, space: str,
+                      page_title: str) -> tuple[str | None, str]:
+        """The learning log's title for a space, and the category the page must be in (None for a namespace)."""
         kind, _, name = space.partition(":")
         name = name.strip()
-        category: str | None = None
         if kind.strip().casefold() == "category" and name:
             if _BAD_CATEGORY_CHARS.search(name):
                 raise WikiError(f"space {space!r} is not a valid category name", retryable=False)
-            category, title = name, page_title
-        elif kind.strip().casefold() == "namespace" and name.isdigit():
+            return name, page_title
+        if kind.strip().casefold() == "namespace" and name.isdigit():
             prefix = client.namespace_name(int(name))
-            title = f"{prefix}:{page_title}" if prefix else page_title
-        else:
-            raise WikiError(f"space {space!r} of wiki {wiki.name} is neither 'Category:<name>' nor "
-                            "'Namespace:<number>'", retryable=False)
-        [page] = client.pages(titles=[title])
-        wikitext = plain_wikitext(text)
-        if category is not None and not any(_same_category(c.partition(":")[2], category) for c in page.categories):
-            wikitext += f"\n\n[[Category:{category}]]"
-        return client.append_section(title, plain_heading(heading), wikitext, summary=EDIT_SUMMARY, page=page)
+            return None, f"{prefix}:{page_title}" if prefix else page_title
+        raise WikiError(f"space {space!r} of wiki {wiki.name} is neither 'Category:<name>' nor "
+                        "'Namespace:<number>'", retryable=False)

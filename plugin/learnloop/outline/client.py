@@ -76,6 +76,11 @@ class OutlineClient:
                                               "publish": publish})
         return _object(data, "documents.create")
 
+    def replace_document_text(self, document_id: str, text: str) -> JsonObject:
+        """The document's whole Markdown becomes `text` (`documents.update` without `append`)."""
+        data = self.call("documents.update", {"id": document_id, "text": text})
+        return _object(data, "documents.update")
+
     def append_to_document(self, document_id: str, text: str) -> JsonObject:
         data = self.call("documents.update", {"id": document_id, "text": text, "append": True})
         return _object(data, "documents.update")

@@ -2,7 +2,15 @@
 
 Event names and payload shapes follow Outline's webhook sender (`plugins/webhooks/server/tasks/
 DeliverWebhookTask.ts`, `presenters/webhook.ts`) and `server/models/WebhookSubscription.ts::signature`;
-see /work/shared/reference/wikis.md §2.2."""
+see /work/shared/reference/wikis.md §2.2.
+
+Published sections are Markdown as Outline's importer reads it (markdown-it, `html: false`, in
+`shared/editor/lib/markdown/rules.ts`): every ASCII punctuation character of the author's text is
+backslash-escaped, so nothing in it becomes a heading, list, link, image, emphasis, code, table or
+mention, and lines keep their breaks (a backslash before the newline). Outline's Markdown has no
+comments, so a section's marker is a link whose text is a zero-width space, at the end of its heading,
+to `#<marker>`: invisible, and Outline's editor keeps a link's href (its serializer writes it back as
+`[\u200b](#<marker>)`)."""
 
 from __future__ import annotations
 
@@ -17,7 +25,16 @@ from typing import Any
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
 from learnloop.outline.client import OutlineClient, OutlineError
-from learnloop.wikis import BadDelivery, Unauthorized, WikiError, header, json_object
+from learnloop.wikis import (
+    BadDelivery,
+    Published,
+    Removed,
+    Unauthorized,
+    WikiError,
+    check_marker,
+    header,
+    json_object,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +62,11 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 _HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 _MAX_ACTOR = 100
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+"""Every ASCII punctuation character: CommonMark (and markdown-it) let a backslash escape each of them."""
+ZERO_WIDTH_SPACE = "\u200b"
+_MARKDOWN_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]|$)")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 class OutlineHost:
@@ -122,21 +144,43 @@ class OutlineHost:
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         return [], position
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str) -> str:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
+                marker: str) -> Published:
         client = OutlineClient.for_wiki(wiki)
         collection_id = _resolve_collection(client, space)
-        section = f"## {_one_line(heading)}\n\n{text.strip()}\n"
+        section = markdown_section(heading, text, marker)
         existing = _find_document(client, collection_id, page_title)
         if existing is not None:
-            document = client.append_to_document(str(existing["id"]), "\n\n" + section)
-            path = document.get("url") or existing.get("url")
-        else:
-            document = client.create_document(title=page_title, text=section, collection_id=collection_id,
-                                              publish=True)
-            path = document.get("url")
-        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
-            raise WikiError("Outline did not return the document's url", retryable=False)
-        return wiki.base_url + path
+            document_id = str(existing["id"])
+            current = client.document_info(document_id)
+            if marker_target(marker) in str(current.get("text") or ""):
+                return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
+            document = client.append_to_document(document_id, "\n\n" + section)
+            return _published(wiki, {**current, **document}, page_title)
+        document = client.create_document(title=page_title, text=section, collection_id=collection_id,
+                                          publish=True)
+        return _published(wiki, document, page_title)
+
+    def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
+        """Write the document back without the section. Outline's `text` is its own lossless Markdown of the
+        document, so the rest of the page comes back as it was."""
+        check_marker(marker)
+        if not _ID.match(page_ref):
+            raise WikiError(f"not an Outline document id: {page_ref[:40]!r}", retryable=False)
+        client = OutlineClient.for_wiki(wiki)
+        try:
+            document = client.document_info(page_ref)
+        except OutlineError as exc:
+            if exc.not_found:
+                return Removed(False, gone=True)
+            raise
+        if _gone_since(document):
+            return Removed(False, gone=True)
+        text = without_markdown_section(str(document.get("text") or ""), marker)
+        if text is None:
+            return Removed(False)
+        client.replace_document_text(page_ref, text)
+        return Removed(True)
 
 
 # signature
@@ -250,5 +294,71 @@ def _find_document(client: OutlineClient, collection_id: str, title: str) -> dic
     return None
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split()).lstrip("#").strip() or "Reflection"
+def _published(wiki: WikiConfig, document: Mapping[str, Any], page_title: str) -> Published:
+    path, document_id = document.get("url"), document.get("id")
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise WikiError("Outline did not return the document's url", retryable=False)
+    if not isinstance(document_id, str) or not _ID.match(document_id):
+        raise WikiError("Outline did not return the document's id", retryable=False)
+    title = document.get("title")
+    return Published(wiki.base_url + path, title if isinstance(title, str) and title else page_title, document_id)
+
+
+def escape_markdown(line: str) -> str:
+    """One line of text that Markdown shows as written."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", line)
+
+
+def markdown_text(text: str) -> str:
+    """The author's text as Markdown that renders literally: paragraphs stay paragraphs, line breaks are hard
+    breaks, leading white space goes (it would make code blocks)."""
+    paragraphs = re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
+    rendered = []
+    for paragraph in paragraphs:
+        lines = [escape_markdown(line.strip()) for line in paragraph.split("\n") if line.strip()]
+        if lines:
+            rendered.append("\\\n".join(lines))
+    return "\n\n".join(rendered)
+
+
+def without_markdown_section(text: str, marker: str) -> str | None:
+    """The Markdown without the section whose heading carries the marker's link (to the next heading of the
+    same or a higher level, fenced code skipped); None if no line carries it."""
+    target = marker_target(marker)
+    lines = text.split("\n")
+    levels: list[int | None] = []
+    fence: str | None = None
+    for line in lines:
+        opening = _FENCE.match(line)
+        if fence is not None:
+            levels.append(None)
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence = None
+            continue
+        if opening:
+            fence = opening.group(1)
+        heading = _MARKDOWN_HEADING.match(line) if not opening else None
+        levels.append(len(heading.group(1)) if heading else None)
+    at = next((i for i, line in enumerate(lines) if target in line), None)
+    if at is None:
+        return None
+    start = next((i for i in range(at, -1, -1) if levels[i] is not None), at)
+    level = levels[start] or 2
+    end = next((i for i in range(at + 1, len(lines)) if (levels[i] or 7) <= level), len(lines))
+    kept = "\n".join(lines[:start]).rstrip(), "\n".join(lines[end:]).strip("\n")
+    return "\n\n".join(part for part in kept if part.strip())
+
+
+def marker_target(marker: str) -> str:
+    """What finds the marker's link in Outline's Markdown of a document, however it writes the link's text."""
+    return f"(#{check_marker(marker)})"
+
+
+def marker_link(marker: str) -> str:
+    return f"[{ZERO_WIDTH_SPACE}](#{check_marker(marker)})"
+
+
+def markdown_section(heading: str, text: str, marker: str) -> str:
+    """`## heading` carrying the marker, then the text; nothing from the heading or the text is markup."""
+    title = escape_markdown(" ".join(heading.split())) or "Reflection"
+    return f"## {title} {marker_link(marker)}\n\n{markdown_text(text)}\n"

@@ -12,10 +12,11 @@ from typing import Any
 
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.services.network import co_ratings
-from learnloop.services.reflections import publish_key, share_key
+from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
 from learnloop.services.rollups import refresh_scores
 from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.unit_of_work import UnitOfWork
+from learnloop.wikis import UNPUBLISH_JOB
 
 EXPORT_FORMAT = "learnloop-personal-data"
 
@@ -39,7 +40,10 @@ class Summary:
 class Erased:
     counts: dict[str, int] = field(default_factory=dict)
     wiki_pages: list[str] = field(default_factory=list)
-    """Pages that still hold a reflection the person had published (learnloop cannot take it back)."""
+    """Pages that still hold a reflection the person had published."""
+    wiki_sections: list[PublishedSection] = field(default_factory=list)
+    """Those of their sections learnloop can find again: their places and markers, for the person to have
+    removed (nothing in learnloop keeps them once the erase is done)."""
 
     @property
     def nothing(self) -> bool:
@@ -64,8 +68,10 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         except Unreadable:
             text = None
         reflections.append({"id": row.id, "text": text, "scale": row.scale, "visibility": row.visibility,
-                            "published_url": row.published_url, "created_at": row.created_at,
-                            "updated_at": row.updated_at})
+                            "published_url": row.published_url, "published_page": row.published_title,
+                            "published_with_your_name": (row.publish_attribution == "name"
+                                                         if row.publish_attribution else None),
+                            "created_at": row.created_at, "updated_at": row.updated_at})
     settings = None
     if member is not None:
         settings = {"username": member.username, "timezone": member.timezone, "prompts_enabled": member.prompts_enabled,
@@ -86,14 +92,30 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     records = PersonalRecords(uow.session)
     reflections = records.reflections(user_id)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
+    sections = [section for section in map(section_of, reflections) if section is not None]
     co_ratings.forget_person(uow, key, user_id)
     removed, touched = records.take_back_ratings(user_id)
     counts = {"ratings": removed}
     refresh_scores(uow.rollups, touched, now)
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
+    removals = _removals_asked_by(uow, user_id)
     counts["messages"] = uow.outbox.remove(queued) + uow.outbox.remove_naming(
         [user_id, f"@{username}" if username else ""])
+    for message_key, section in removals:  # still carried out, no longer naming whom to tell
+        uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
     uow.commit()
-    return Erased(counts, wiki_pages)
+    return Erased(counts, wiki_pages, sections)
+
+
+def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:
+    """Removals of wiki sections the person asked for that have not been carried out yet."""
+    asked = []
+    for message in uow.outbox.pending(UNPUBLISH_JOB):
+        if message.payload.get("notify") == user_id:
+            try:
+                asked.append((message.idempotency_key, PublishedSection.from_payload(message.payload)))
+            except ValueError:
+                continue
+    return asked
 

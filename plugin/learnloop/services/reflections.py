@@ -5,16 +5,19 @@ it is not put in events, logs or error messages, and only the author's own id op
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from learnloop.domain import publication
+from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.services.outbox_kinds import CREATE_POST
-from learnloop.wikis import PUBLISH_JOB
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
+from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published, WikiError, check_marker
 
 VISIBILITIES = ("private", "community", "wiki")
 SHARED_TITLE = "A shared reflection"
@@ -35,6 +38,11 @@ def publish_key(reflection_id: int) -> str:
     return f"publish:{reflection_id}"
 
 
+def removal_key(wiki: str, marker: str) -> str:
+    """One removal per section, however often its author asks."""
+    return f"unpublish:{wiki}:{marker}"
+
+
 class InvalidReflection(ValueError):
     """Empty, too long, answered already, or a visibility that cannot be had; `field` names the form field."""
 
@@ -48,6 +56,45 @@ class NotYours(LookupError):
 
 
 @dataclass(frozen=True)
+class PublishedSection:
+    """A section on a wiki page, all learnloop needs to remove it: never the reflection's text, so it can be
+    handed to its author after the reflection is erased (in a signed button) and to the worker."""
+
+    wiki: str
+    page_ref: str
+    marker: str
+    title: str
+    url: str
+
+    def to_payload(self) -> dict[str, str]:
+        return {"wiki": self.wiki, "page_ref": self.page_ref, "marker": self.marker, "title": self.title,
+                "url": self.url}
+
+    @classmethod
+    def from_payload(cls, data: object) -> PublishedSection:
+        """Back from `to_payload`; ValueError with a sentence when it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError("this is not a wiki section learnloop published")
+        values = {name: data.get(name) for name in ("wiki", "page_ref", "marker", "title", "url")}
+        if not all(isinstance(value, str) and value and len(value) <= 2048 for value in values.values()):
+            raise ValueError("this is not a wiki section learnloop published")
+        try:
+            check_marker(str(values["marker"]))
+        except WikiError:
+            raise ValueError("this is not a wiki section learnloop published") from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def section_of(reflection: Reflection) -> PublishedSection | None:
+    """The section of a published reflection; None if it is not (yet) on a page learnloop recorded."""
+    if not (reflection.publish_state == "published" and reflection.publish_marker and reflection.published_wiki
+            and reflection.published_page_ref and reflection.published_url):
+        return None
+    return PublishedSection(reflection.published_wiki, reflection.published_page_ref, reflection.publish_marker,
+                            reflection.published_title or reflection.published_url, reflection.published_url)
+
+
+@dataclass(frozen=True)
 class ReflectionView:
     id: int
     text: str
@@ -57,6 +104,9 @@ class ReflectionView:
     publish_state: str | None
     community_id: int | None = None
     published_url: str | None = None
+    attribution: str | None = None
+    section: PublishedSection | None = None
+    """Where its wiki section is, for a published reflection learnloop can find on its page again."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +125,8 @@ def clean_text(text: str) -> str:
     if not body:
         raise InvalidReflection("a reflection needs some text")
     if len(body) > MAX_REFLECTION_LENGTH:
-        raise InvalidReflection(f"the reflection is {len(body)} characters long; keep it to at most {MAX_REFLECTION_LENGTH}")
+        raise InvalidReflection(f"the reflection is {len(body)} characters long; keep it to at most "
+                                f"{MAX_REFLECTION_LENGTH}")
     return body
 
 
@@ -88,23 +139,32 @@ def check_visibility(value: str, *, can_publish: bool = True) -> str:
     return value
 
 
+def check_attribution(value: str) -> str:
+    if value not in ATTRIBUTIONS:
+        raise InvalidReflection(f"'{value[:20]}' is not a choice for the wiki: choose with or without your name",
+                                "attribution")
+    return value
+
+
 def _view(reflection: Reflection, key: bytes) -> ReflectionView:
     return ReflectionView(reflection.id, unseal(reflection.body, key), reflection.scale, reflection.visibility,
                           reflection.created_at, reflection.publish_state, reflection.community_id,
-                          reflection.published_url)
+                          reflection.published_url, reflection.publish_attribution, section_of(reflection))
 
 
 def write(
     uow: UnitOfWork, *, user_id: str, author_name: str | None, text: str, scale: int | None, visibility: str,
     community_id: int | None, delivery_id: int | None, now: datetime, key: bytes, public_url: str,
-    post_builder: PostBuilder, can_publish: bool = True,
+    post_builder: PostBuilder, can_publish: bool = True, attribution: str = "name",
 ) -> ReflectionView:
     """Store a reflection and, if shared, queue its channel post, in one transaction. An answer to a prompt
-    answers it once; a second answer is refused (the first can be edited in the journal).
+    answers it once; a second answer is refused (the first can be edited in the journal). `attribution` is
+    the author's choice for the wiki: named ("name") or not ("anonymous").
 
     `post_builder(SharePost) -> dict` makes the outbox payload (the Mattermost layer owns the format)."""
     body = clean_text(text)
     check_visibility(visibility, can_publish=can_publish)
+    check_attribution(attribution)
     if scale is not None and not 1 <= scale <= 5:
         raise InvalidReflection(f"{scale} is out of range: the scale goes from 1 to 5", "scale")
     answered = False
@@ -122,42 +182,47 @@ def write(
     ))
     uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=community_id, actor_id=user_id,
                       data={"answered_prompt": answered, "visibility": visibility})
-    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder)
+    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution)
     uow.commit()
     return _view(reflection, key)
 
 
 def change_visibility(
     uow: UnitOfWork, *, user_id: str, reflection_id: int, visibility: str, author_name: str | None, now: datetime,
-    key: bytes, public_url: str, post_builder: PostBuilder, can_publish: bool = True,
+    key: bytes, public_url: str, post_builder: PostBuilder, can_publish: bool = True, attribution: str = "name",
 ) -> ReflectionView:
     """Private can become shared or published; something already shared cannot be unshared from chat history."""
     check_visibility(visibility, can_publish=can_publish)
+    check_attribution(attribution)
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
         raise NotYours(f"you have no reflection number {reflection_id}")
     if reflection.visibility != "private" and visibility == "private":
         raise InvalidReflection("this reflection was already shared; you can delete it from your journal instead")
-    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder)
+    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution)
     uow.commit()
     return _view(reflection, key)
 
 
 def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, author_name: str | None,
-                      now: datetime, key: bytes, public_url: str, post_builder: PostBuilder) -> None:
+                      now: datetime, key: bytes, public_url: str, post_builder: PostBuilder,
+                      attribution: str) -> None:
     if visibility == reflection.visibility or visibility == "private":
         return
     reflection.visibility, reflection.updated_at = visibility, now
-    if author_name is None:
-        member = uow.members.get(reflection.user_id)
-        author_name = member.username if member else None
     if visibility == "wiki":
-        reflection.publish_state = "queued"
+        if attribution == "name" and author_name:  # the name the section will carry, as Mattermost gave it
+            uow.members.ensure(reflection.user_id, now, username=author_name)
+        reflection.publish_state, reflection.publish_attribution = "queued", attribution
         uow.flush()
+        reflection.publish_marker = publication.marker(reflection.id, secrets.token_hex(5))
         uow.outbox.enqueue(PUBLISH_JOB, {"reflection_id": reflection.id}, key=publish_key(reflection.id), now=now)
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, actor_id=reflection.user_id)
         return
+    if author_name is None:
+        member = uow.members.get(reflection.user_id)
+        author_name = member.username if member else None
     community = uow.communities.get(reflection.community_id) if reflection.community_id else None
     if community is None:
         raise InvalidReflection("this reflection belongs to no community, so it cannot be shared")
@@ -176,28 +241,44 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
 class Publication:
     reflection_id: int
     user_id: str
-    author: str
+    author: str | None
+    """The author's name when they chose to be named and learnloop knows it; None otherwise."""
     channel_id: str | None
     text: str
     created_at: datetime
+    marker: str
 
 
 def publication_of(uow: UnitOfWork, reflection_id: int, key: bytes) -> Publication | None:
     """What the worker needs to publish a reflection its author chose to put on the wiki."""
     reflection = uow.reflections.get(reflection_id)
-    if reflection is None or reflection.visibility != "wiki":
+    if reflection is None or reflection.visibility != "wiki" or not reflection.publish_marker:
         return None
     community = uow.communities.get(reflection.community_id) if reflection.community_id else None
-    member = uow.members.get(reflection.user_id)
-    return Publication(reflection.id, reflection.user_id, (member.username if member else None) or "a colleague",
+    member = uow.members.get(reflection.user_id) if reflection.publish_attribution == "name" else None
+    return Publication(reflection.id, reflection.user_id, member.username if member else None,
                        community.channel_id if community else None, unseal(reflection.body, key),
-                       reflection.created_at)
+                       reflection.created_at, reflection.publish_marker)
 
 
-def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, url: str | None, now: datetime) -> None:
+def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, now: datetime) -> bool:
+    """Record that publishing did not happen (no wiki space, the wiki refused); False if the reflection is gone."""
     reflection = uow.reflections.get(reflection_id)
-    if reflection is not None:
-        reflection.publish_state, reflection.published_url, reflection.updated_at = state, url, now
+    if reflection is None:
+        return False
+    reflection.publish_state, reflection.updated_at = state, now
+    return True
+
+
+def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published: Published, now: datetime) -> bool:
+    """Record where the section went; False if the reflection was deleted while it was being published."""
+    reflection = uow.reflections.get(reflection_id)
+    if reflection is None:
+        return False
+    reflection.publish_state, reflection.published_url, reflection.updated_at = "published", published.url, now
+    reflection.published_wiki, reflection.published_page_ref = wiki, published.page_ref[:100]
+    reflection.published_title = published.page_title[:255]
+    return True
 
 
 def journal(uow: UnitOfWork, user_id: str, key: bytes, limit: int = JOURNAL_SIZE) -> list[ReflectionView]:
@@ -222,14 +303,29 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
 
 
 def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> ReflectionView:
-    """Deleted for good, with its shared post's text in the outbox; what it was is returned (a published
-    one's page is named to its author)."""
+    """Deleted for good, with its shared post's text and a publication still waiting in the outbox; what it
+    was is returned, with its wiki section (its author is offered its removal, or told where it stays)."""
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
         raise NotYours(f"you have no reflection number {reflection_id}")
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
-                          reflection.publish_state, reflection.community_id, reflection.published_url)
-    uow.outbox.remove([share_key(reflection.id)])
+                          reflection.publish_state, reflection.community_id, reflection.published_url,
+                          reflection.publish_attribution, section_of(reflection))
+    uow.outbox.remove([share_key(reflection.id), publish_key(reflection.id)])
     uow.reflections.delete(reflection)
     uow.commit()
     return view
+
+
+def removal_payload(section: PublishedSection, *, notify: str | None) -> dict[str, Any]:
+    """The worker's removal job: the section's place and marker, and whom to tell how it went (None: nobody)."""
+    return {**section.to_payload(), "notify": notify}
+
+
+def queue_removal(uow: UnitOfWork, sections: list[PublishedSection], *, notify: str | None, now: datetime) -> int:
+    """Queue the removal of these sections from their wiki pages, once each; how many were newly queued."""
+    queued = sum(uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=notify),
+                                    key=removal_key(section.wiki, section.marker), now=now)
+                 for section in sections)
+    uow.commit()
+    return queued

@@ -9,8 +9,12 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, cast, delete, or_, select, update
 
-from learnloop.storage.repositories import Repository, check_key, insert_ignoring_conflicts, \
-    insert_many_ignoring_conflicts
+from learnloop.storage.repositories import (
+    Repository,
+    check_key,
+    insert_ignoring_conflicts,
+    insert_many_ignoring_conflicts,
+)
 from learnloop.storage.tables import OutboxMessage
 
 _O = OutboxMessage.__table__
@@ -90,9 +94,12 @@ class Outbox(Repository):
     def by_key(self, key: str) -> OutboxMessage | None:
         return self.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
 
-    def pending(self) -> list[OutboxMessage]:
-        return list(self.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)))
+    def pending(self, kind: str | None = None) -> list[OutboxMessage]:
+        """Messages not carried out yet, oldest first; only those of `kind` if given."""
+        query = select(OutboxMessage).where(OutboxMessage.status == "pending")
+        if kind is not None:
+            query = query.where(OutboxMessage.kind == kind)
+        return list(self.session.scalars(query.order_by(OutboxMessage.id)))
 
     def remove(self, keys: list[str]) -> int:
         """Forget these messages, sent or not (a shared reflection its author deleted)."""
@@ -107,7 +114,8 @@ class Outbox(Repository):
         if not wanted:
             return 0
         payload = cast(_O.c.payload, String)
-        result = self.session.execute(delete(OutboxMessage).where(or_(*(payload.contains(t, autoescape=True) for t in wanted))))
+        result = self.session.execute(delete(OutboxMessage).where(
+            or_(*(payload.contains(t, autoescape=True) for t in wanted))))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def purge_delivered(self, before: datetime) -> int:

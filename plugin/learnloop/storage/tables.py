@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -46,13 +46,13 @@ class UtcDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetimes are not stored; pass a timezone-aware UTC datetime")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -342,6 +342,7 @@ class Reflection(Base):
     __tablename__ = "reflections"
     __table_args__ = (
         CheckConstraint("visibility IN ('private', 'community', 'wiki')", name="visibility_known"),
+        CheckConstraint("publish_attribution IN ('name', 'anonymous')", name="attribution_known"),
         Index("ix_reflections_user_time", "user_id", "created_at"),
     )
 
@@ -357,6 +358,14 @@ class Reflection(Base):
     published_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    publish_attribution: Mapped[str | None] = mapped_column(String(10))
+    """For the wiki: "name" (the section names its author) or "anonymous"; the author's choice."""
+    publish_marker: Mapped[str | None] = mapped_column(String(64))
+    """The invisible mark its wiki section carries (domain.publication.marker), set when it is queued."""
+    published_wiki: Mapped[str | None] = mapped_column(String(40))
+    published_page_ref: Mapped[str | None] = mapped_column(String(100))
+    """The wiki's own id of the page the section is on (MediaWiki page id, Outline document, BookStack page)."""
+    published_title: Mapped[str | None] = mapped_column(String(255))
 
 
 class Cursor(Base):
