@@ -223,20 +223,3 @@ class NetworkStore(Repository):
             select(Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
             .where(ContentItem.community_id == community_id, Rating.updated_at >= start, Rating.updated_at < end)
             .distinct())}
-
-    def changed_pages(self, community_id: int, start: datetime, end: datetime) -> tuple[list[int], list[int]]:
-        """The community's wiki pages created, and those substantially updated (not created), in the window,
-        newest first."""
-        created: dict[int, None] = {}
-        updated: dict[int, None] = {}
-        for item_id, kind, data in self.session.execute(
-                select(Event.item_id, Event.kind, Event.data)
-                .where(Event.community_id == community_id,
-                       Event.kind.in_(("wiki_page_created", "wiki_page_updated")),
-                       Event.occurred_at >= start, Event.occurred_at < end, Event.item_id.is_not(None))
-                .order_by(Event.id.desc())):
-            if kind == "wiki_page_created":
-                created[int(item_id)] = None
-            elif (data or {}).get("major", not (data or {}).get("minor", False)):
-                updated[int(item_id)] = None
-        return list(created), [item for item in updated if item not in created]

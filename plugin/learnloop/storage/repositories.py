@@ -464,13 +464,19 @@ class EventLog(Repository):
     def of_kind(self, kind: str) -> list[Event]:
         return list(self.session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
 
-    def page_changes(self, community_id: int, limit: int) -> list[tuple[int, str, dict[str, Any]]]:
-        """(item, kind, data) of a community's latest wiki page events, newest first (its time index)."""
+    def page_changes(self, community_id: int, limit: int, *, start: datetime | None = None,
+                     end: datetime | None = None) -> list[tuple[int, str, dict[str, Any]]]:
+        """(item, kind, data) of a community's latest wiki page events (created, updated, deleted), newest
+        first; only those that occurred from `start` up to `end`, when given."""
+        statement = (select(Event.item_id, Event.kind, Event.data)
+                     .where(Event.community_id == community_id, Event.item_id.is_not(None),
+                            Event.kind.in_(("wiki_page_created", "wiki_page_updated", "wiki_page_deleted"))))
+        if start is not None:
+            statement = statement.where(Event.occurred_at >= start)
+        if end is not None:
+            statement = statement.where(Event.occurred_at < end)
         return [(int(item), kind, dict(data or {})) for item, kind, data in self.session.execute(
-            select(Event.item_id, Event.kind, Event.data)
-            .where(Event.community_id == community_id, Event.item_id.is_not(None),
-                   Event.kind.in_(("wiki_page_created", "wiki_page_updated", "wiki_page_deleted")))
-            .order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))]
+            statement.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))]
 
     def unfolded_rated_items(self, after: int, limit: int) -> list[tuple[int | None, int | None]]:
         """(item, community) of rating events past the fold's cursor, read by id (the primary key's range)."""

@@ -21,6 +21,7 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "co_ratings"
 BATCH = 2000
+FLUSH_PAIRS = 200_000
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
 
 def count_from_ratings(uow: UnitOfWork, key: bytes, now: datetime) -> bool:
     """The co-ratings counted from the ratings table, once, when none are kept yet but the event log has
-    moved on (a database from before co-ratings, or after a restore); True when it did."""
+    moved on (a database from before co-ratings, or after a restore); True when it did. Counts are written
+    every FLUSH_PAIRS pair increments, so memory stays bounded however many ratings there are."""
     if uow.cursors.get(CURSOR) is not None:
         return False
     store = uow.network
@@ -85,6 +87,10 @@ def count_from_ratings(uow: UnitOfWork, key: bytes, now: datetime) -> bool:
         for person, items in store.useful_by_person(community_id, LIKES_KEPT):
             together.update(pairs(items))
             kept[member_key(person, key)] = set(items)
+            if len(together) >= FLUSH_PAIRS:
+                store.add_pairs(community_id, dict(together))
+                store.add_likes(community_id, kept)
+                together, kept = Counter(), {}
         store.add_pairs(community_id, dict(together))
         store.add_likes(community_id, kept)
     uow.cursors.move(CURSOR, str(last), now)

@@ -25,6 +25,7 @@ from learnloop.storage.tables import Community
 from learnloop.storage.unit_of_work import UnitOfWork
 
 TOP = 5
+CHANGES_LOOKED_AT = 500
 PAGES = 8
 REFLECTIONS = 3
 STAGE_WEEKS = 12
@@ -90,7 +91,7 @@ def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime,
     details = uow.dashboards.item_details(sorted(rated))
     contents = {item for item in rated if details[item][2] != "reflection"}
     reflections = rated - contents
-    created, updated = store.changed_pages(community.id, start, end)
+    created, updated = changed_pages(uow, community.id, start, end)
     pages = uow.dashboards.item_details(created + updated)
     period = Period.last_weeks(end.astimezone(tz).date() - timedelta(days=1), STAGE_WEEKS)
     return Digest(
@@ -102,6 +103,24 @@ def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime,
         reflections=dashboard.ranked_among(uow, community.id, reflections, k, REFLECTIONS),
         stage=dashboard.stage(uow, community.id, period, k),
     )
+
+
+def changed_pages(uow: UnitOfWork, community_id: int, start: datetime, end: datetime) -> tuple[list[int], list[int]]:
+    """The community's wiki pages created in the window, and those substantially updated (not created), newest
+    first; a page deleted since is neither."""
+    created: dict[int, None] = {}
+    updated: dict[int, None] = {}
+    gone: set[int] = set()
+    for item_id, kind, data in uow.events.page_changes(community_id, CHANGES_LOOKED_AT, start=start, end=end):
+        if kind == "wiki_page_deleted" and item_id not in created and item_id not in updated:
+            gone.add(item_id)
+        elif item_id in gone:
+            continue
+        elif kind == "wiki_page_created":
+            created[item_id] = None
+        elif data.get("major", not data.get("minor", False)):
+            updated[item_id] = None
+    return list(created), [item for item in updated if item not in created]
 
 
 def _page(item_id: int, title: str | None, url: str, kind: str) -> TopItem:

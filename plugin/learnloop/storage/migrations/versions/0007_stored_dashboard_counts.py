@@ -4,10 +4,8 @@ and item scores indexed for top content; an index for the feedback triage list.
 Revision ID: 0007
 Revises: 0006
 """
-from alembic import op
 import sqlalchemy as sa
-
-
+from alembic import op
 
 revision = '0007'
 down_revision = '0006'

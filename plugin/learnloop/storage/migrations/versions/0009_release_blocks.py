@@ -7,9 +7,8 @@ page announcements still gathering edits are dropped (they are posted at once no
 Revision ID: 0009
 Revises: 0008
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0009'
 down_revision = '0008'
