@@ -68,7 +68,9 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(routes.blueprint(runtime, commands()))
     app.register_blueprint(wiki_routes.blueprint(runtime, wiki_hosts()))
     app.register_blueprint(pages.blueprint(runtime))
-    app.register_blueprint(widget.blueprint(runtime))
+    app.register_blueprint(widget.blueprint(
+        runtime, lambda visitor, item_id: network_views.send_thanks(runtime, visitor.user_id, visitor.username,
+                                                                     item_id)))
     app.register_blueprint(oauth.blueprint(runtime))
     app.register_blueprint(dashboard_views.blueprint(
         runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id), next_steps(runtime)))

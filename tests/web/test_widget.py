@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
+from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.rating import Rater, rate_url
-from learnloop.storage.tables import Event, Feedback, Rating
+from learnloop.storage.tables import Event, Feedback, OutboxMessage, Rating
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.fixtures import MATTERMOST_TEST_URL
@@ -230,3 +231,36 @@ def test_the_loader_points_at_this_service_and_places_a_frame(client: FlaskClien
     assert response.mimetype == "application/javascript" and "max-age=3600" in response.headers["Cache-Control"]
     assert f'var base = "{PUBLIC_URL}";' in script and "innerHTML" not in script and "eval(" not in script
     assert "wgContentNamespaces" in script and 'addEventListener("load"' in script
+
+
+def test_a_reader_may_thank_the_person_who_shared_the_page_by_name(
+        reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
+    sam = "sam".ljust(26, "0")
+    with runtime.uow() as uow:
+        uow.items.ensure(PAGE, kind="wiki_page", community_id=None, shared_by=sam, title="Onboarding",
+                         now=runtime.clock())
+        uow.commit()
+    reader.sign_in(stars="4")
+    frame = reader.frame().get_data(as_text=True)
+    assert 'name="thank" value="1"' in frame and "Also thank the person who shared it" in frame
+    thanked = reader.post("rate", stars="5", thank="1")
+    assert thanked.status_code == 303 and "thanked=sent" in thanked.headers["Location"]
+    assert "Your thank-you is on its way" in reader.client.get(thanked.headers["Location"]).get_data(as_text=True)
+    again = reader.post("rate", stars="5", thank="1")
+    assert "thanked=again" in again.headers["Location"]
+    with runtime.reader() as uow:
+        [message] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND_DM)).all()
+    assert message.payload["user_id"] == sam and message.payload["message"].startswith("@ann thanks you for sharing")
+    with runtime.reader() as uow:
+        assert uow.session.scalar(select(Rating.stars).where(Rating.user_id == ann["id"])) == 5
+
+
+def test_no_thank_you_box_for_ones_own_share_or_a_page_nobody_shared(
+        reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
+    reader.sign_in(stars="4")
+    assert 'name="thank"' not in reader.frame().get_data(as_text=True), "nobody shared it"
+    with runtime.uow() as uow:
+        uow.items.ensure(PAGE, kind="wiki_page", community_id=None, shared_by=str(ann["id"]), title=None,
+                         now=runtime.clock())
+        uow.commit()
+    assert 'name="thank"' not in reader.frame().get_data(as_text=True), "ann shared it herself"

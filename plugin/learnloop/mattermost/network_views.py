@@ -103,13 +103,18 @@ def rater_name(chat: Chat, user_id: str, given: str) -> str:
     return str(client.get_user(user_id).get("username") or "someone") if client is not None else "someone"
 
 
+def send_thanks(chat: Chat, rater_id: str, given_name: str | None, item_id: int) -> bool:
+    """A rater's named thank-you, from a button in chat or the checkbox on a wiki page; False when they had
+    thanked for this item already. Raises recognition.ThanksRefused."""
+    name = rater_name(chat, rater_id, given_name or "")
+    with chat.uow() as uow:
+        return recognition.thank(uow, item_id, rater_id, chat.clock(),
+                                 lambda sharer, title, url, kind: thanks_dm(name, sharer, title, url, kind))
+
+
 def handle_thank(chat: Chat, action: ActionRequest, context: dict[str, Any]) -> Reply:
-    name = rater_name(chat, action.user_id, action.user_name)
     try:
-        item_id = int(context["item_id"])
-        with chat.uow() as uow:
-            queued = recognition.thank(uow, item_id, action.user_id, chat.clock(),
-                                       lambda sharer, title, url, kind: thanks_dm(name, sharer, title, url, kind))
+        queued = send_thanks(chat, action.user_id, action.user_name, int(context["item_id"]))
     except recognition.ThanksRefused as exc:
         return {"ephemeral_text": f"No thank-you sent: {exc}."}
     except (KeyError, TypeError, ValueError):

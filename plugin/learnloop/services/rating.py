@@ -142,6 +142,7 @@ class Standing:
     retired: bool = False
     """The page was deleted from its wiki: shown, but no longer rateable."""
     my_reason: str | None = None
+    shared_by_someone_else: bool = False
 
 
 def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
@@ -155,7 +156,8 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
     return Standing(item.id, item.url, item.title, mine.stars if mine else None,
                     bayesian_average(item.stars_sum, item.ratings_count, prior), item.ratings_count,
-                    retired=item.retired_at is not None, my_reason=reason.reason if reason else None)
+                    retired=item.retired_at is not None, my_reason=reason.reason if reason else None,
+                    shared_by_someone_else=item.first_shared_by not in (None, user_id))
 
 
 def give_reason(uow: UnitOfWork, user_id: str, url: str, reason: object, note: str | None, now: datetime) -> None:

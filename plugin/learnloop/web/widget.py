@@ -21,6 +21,7 @@ forms and histories are left alone); on BookStack a page view (/books/<book>/pag
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Blueprint, Response, redirect, render_template, request, session, url_for
@@ -30,6 +31,7 @@ from learnloop.config import origin_of
 from learnloop.context import Service
 from learnloop.domain.ratings import LOW_STARS, MAX_COMMENT_LENGTH, REASONS, STAR_LABELS, InvalidRating
 from learnloop.domain.urls import InvalidUrl, normalise_url
+from learnloop.services.network.recognition import ThanksRefused
 from learnloop.services.rating import Rater, UnknownItem, give_reason, rate_url, standing
 from learnloop.web import handoff
 from learnloop.web.session import Visitor, allow_framing_by, csrf_token, current_visitor, require_csrf, sign_in
@@ -44,7 +46,12 @@ class NotAWikiPage(ValueError):
     """The frame was asked for a page outside the configured wikis."""
 
 
-def blueprint(site: Service) -> Blueprint:
+Thank = Callable[[Visitor, int], bool]
+"""Sends a rater's named thank-you for an item to whoever shared it (the chat layer does it; wired in
+learnloop.wiring). False when sent before; raises ThanksRefused."""
+
+
+def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
     bp = Blueprint("widget", __name__)
 
     def target() -> tuple[str, str]:
@@ -106,7 +113,9 @@ def blueprint(site: Service) -> Blueprint:
             "widget_frame.html", url=url, origin=origin, visitor=visitor, standing=found, mine=mine,
             scale=sorted(STAR_LABELS.items()), reasons=REASONS, low=mine is not None and mine <= LOW_STARS,
             k=site.settings.min_group_size, max_note=MAX_COMMENT_LENGTH, csrf_token=csrf_token(),
-            nonce=frame_nonce(), oauth=site.settings.oauth_enabled, asked=request.args.get("signin") == "1"), 200
+            nonce=frame_nonce(), oauth=site.settings.oauth_enabled, asked=request.args.get("signin") == "1",
+            can_thank=thank is not None and found is not None and found.shared_by_someone_else,
+            thanked=request.args.get("thanked", "")), 200
 
     @bp.post("/widget/rate")
     def rate() -> Response | tuple[str, int]:
@@ -119,14 +128,19 @@ def blueprint(site: Service) -> Blueprint:
         if visitor is None:
             return back(url, origin, signin="1")
         try:
-            record(visitor, url, request.form.get("stars", ""))
+            item_id = record(visitor, url, request.form.get("stars", ""))
         except InvalidRating as exc:
             return refused(f"Not rated: {exc}.", 400)
+        if request.form.get("thank") and thank is not None:
+            try:
+                return back(url, origin, thanked="sent" if thank(visitor, item_id) else "again")
+            except ThanksRefused:
+                return back(url, origin, thanked="refused")
         return back(url, origin)
 
-    def record(visitor: Visitor, url: str, stars: str) -> None:
+    def record(visitor: Visitor, url: str, stars: str) -> int:
         with site.uow() as uow:
-            rate_url(uow, site.settings, Rater(visitor.user_id), url, stars, None, site.clock())
+            return rate_url(uow, site.settings, Rater(visitor.user_id), url, stars, None, site.clock()).item_id
 
     @bp.post("/widget/reason")
     def reason() -> Response | tuple[str, int]:
