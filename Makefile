@@ -33,6 +33,10 @@ test: $(TEST_STAMP)
 	bash scripts/install_browser.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+# The fast tier alone: no browser, no real MediaWiki, no PostgreSQL, no extra processes.
+test-fast: $(TEST_STAMP)
+	$(VENV)/bin/python -m pytest -m "not browser and not mediawiki and not postgresql and not scaleout" $(PYTEST_ARGS)
+
 # Benchmarks (docs/performance.md). BENCH_ARGS is passed to each, e.g.
 #   make bench-inbound BENCH_ARGS="--database-url $$LEARNLOOP_TEST_DATABASE_URL"
 #   make bench-fanout BENCH_ARGS="--learnloop-python /work/baseline/.venv/bin/python"

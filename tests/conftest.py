@@ -150,3 +150,28 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         if name.startswith("LEARNLOOP_") and name != "LEARNLOOP_TEST_DATABASE_URL":
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
+
+
+TIERS = {
+    "browser": "a real Chromium (tests/browser)",
+    "mediawiki": "a real MediaWiki from Debian's packages",
+    "postgresql": "the PostgreSQL half of the database-parametrised tests",
+    "scaleout": "real learnloop processes on one database (tests/scaleout)",
+}
+"""The slow tiers, marked on collection: `make test-fast` leaves them out, `make test` runs everything."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.as_posix()
+        fixtures = getattr(item, "fixturenames", ())
+        callspec = getattr(item, "callspec", None)
+        found = {
+            "browser": "/tests/browser/" in path,
+            "mediawiki": "mediawiki" in fixtures or "mediawiki_editor" in fixtures,
+            "postgresql": callspec is not None and callspec.params.get("migrated_engine") == "postgresql",
+            "scaleout": "/tests/scaleout/" in path,
+        }
+        for tier, applies in found.items():
+            if applies:
+                item.add_marker(tier)
