@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from tests.conftest import FakeClock
 
 from learnloop.bootstrap import Runtime
 from learnloop.domain.ratings import InvalidRating
 from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import InvalidUrl
+from learnloop.services.communities import community_for_channel
 from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, Rating
-from tests.conftest import FakeClock
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 PAGE = "https://wiki.acme.example/wiki/Page"
@@ -76,8 +77,13 @@ def test_a_comment_becomes_private_feedback_for_the_owners(runtime: Runtime) -> 
 
 
 def test_the_item_belongs_to_the_community_where_it_was_first_seen(runtime: Runtime) -> None:
+    """A rating keeps the community of the channel it was given in, when learnloop knows that channel (any
+    command there makes it known); the item stays with the community that saw it first."""
     rate(runtime, "ann", 4)
     with runtime.uow() as uow:
+        community_for_channel(uow, runtime.settings, channel_id="otherchannel00000000000000", team_id=None,
+                              channel_name="other", now=runtime.clock())
+        uow.commit()
         rate_url(uow, runtime.settings, rater("bob", channel="otherchannel00000000000000"), PAGE, 3, None,
                  runtime.clock())
     with runtime.uow() as uow:
@@ -90,8 +96,9 @@ def test_the_item_belongs_to_the_community_where_it_was_first_seen(runtime: Runt
 
 
 def test_a_configured_channel_gets_its_community_name(engine, clock) -> None:
-    from learnloop.bootstrap import build_runtime
     from tests.conftest import make_settings
+
+    from learnloop.bootstrap import build_runtime
 
     settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL}])
     runtime = build_runtime(settings, clock=clock, engine=engine)

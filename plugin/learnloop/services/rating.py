@@ -60,12 +60,13 @@ def rate_url(
     url = normalise_url(raw_url)
     value = parse_stars(stars)
     text = clean_comment(comment)
-    community_id = _rater_community(uow, settings, rater, now)
-    item, _ = uow.items.ensure(url, kind=classify_url(url, settings), community_id=community_id,
-                               shared_by=None, title=None, now=now)
+    item = uow.items.ref_by_url(url)
+    if item is None:  # first sight: the item belongs to the rater's community
+        item, _ = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
+                                   community_id=_rater_community(uow, settings, rater, now))
     if item.retired_at is not None:
         raise RetiredItem(item.url)
-    return _record(uow, rater, community_id, item.id, value, text, now)
+    return _record(uow, rater, item.id, value, text, now)
 
 
 def rate_item(
@@ -81,8 +82,7 @@ def rate_item(
         raise UnknownItem(f"item {item_id} does not exist")
     if item.retired_at is not None:
         raise RetiredItem(item.url)
-    community_id = _rater_community(uow, settings, rater, now)
-    return _record(uow, rater, community_id, item_id, value, text, now)
+    return _record(uow, rater, item_id, value, text, now)
 
 
 def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int | None:
@@ -94,15 +94,13 @@ def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: dat
     )
 
 
-def _record(
-    uow: UnitOfWork, rater: Rater, rater_community_id: int | None, item_id: int, stars: int, comment: str | None,
-    now: datetime,
-) -> RatingOutcome:
+def _record(uow: UnitOfWork, rater: Rater, item_id: int, stars: int, comment: str | None,
+            now: datetime) -> RatingOutcome:
     """The rating, the item's and its community's totals, the event and any feedback: one transaction.
 
     Totals change with `SET n = n + delta` in SQL, so concurrent ratings never lose a count. A page retired
     between the caller's check and this statement is refused here, and nothing is kept."""
-    previous = uow.ratings.put(item_id, rater.user_id, stars, rater_community_id, now)
+    previous = uow.ratings.put(item_id, rater.user_id, stars, rater.channel_id or None, now)
     stars_delta, count_delta = (stars, 1) if previous is None else (stars - previous, 0)
     item = uow.items.add_to_rating_totals(item_id, stars_delta, count_delta)
     if item is None:

@@ -167,10 +167,15 @@ _FEEDBACK_INSERT = insert(Feedback.__table__).values({
 @functools.cache
 def _rating_upsert(dialect: str) -> Any:
     """Insert a rating or change the one there, returning the stars it replaced (NULL for a new one): the SET
-    list reads the row as it was, so `previous_stars` takes the old `stars`."""
+    list reads the row as it was, so `previous_stars` takes the old `stars`. The rating keeps the community of
+    the channel it was given in, if learnloop knows that channel."""
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(_R).values({name: bindparam(name, type_=_R.c[name].type) for name in (
-        "item_id", "user_id", "stars", "community_id", "created_at", "updated_at")})
+    channel_community = (select(_M.c.community_id).where(_M.c.channel_id == bindparam("channel_id"))
+                         .scalar_subquery())
+    statement = insert_(_R).values({
+        **{name: bindparam(name, type_=_R.c[name].type) for name in (
+            "item_id", "user_id", "stars", "created_at", "updated_at")},
+        "community_id": channel_community})
     return statement.on_conflict_do_update(
         index_elements=["item_id", "user_id"],
         set_={"previous_stars": _R.c.stars, "stars": statement.excluded.stars,
@@ -389,13 +394,13 @@ class RatingRepository(Repository):
         return self.session.scalars(
             select(Rating).where(Rating.item_id == item_id, Rating.user_id == user_id)).one_or_none()
 
-    def put(self, item_id: int, user_id: str, stars: int, community_id: int | None, now: datetime) -> int | None:
+    def put(self, item_id: int, user_id: str, stars: int, channel_id: str | None, now: datetime) -> int | None:
         """Set a person's rating of an item; returns the rating it replaced, if any.
 
         One upsert: two clicks at once from the same person meet at the unique key, and the second one
         changes the first one's row and returns its stars (the SET list reads the row as it was)."""
         previous = self.session.connection().execute(_rating_upsert(self.session.get_bind().dialect.name), {
-            "item_id": item_id, "user_id": user_id, "stars": stars, "community_id": community_id, "created_at": now,
+            "item_id": item_id, "user_id": user_id, "stars": stars, "channel_id": channel_id, "created_at": now,
             "updated_at": now}).scalar_one()
         return None if previous is None else int(previous)
 
