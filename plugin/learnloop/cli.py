@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
+from gunicorn.app.base import BaseApplication
 
+from learnloop.bootstrap import build_runtime
+from learnloop.clock import utc_now
 from learnloop.config import ConfigError, Settings, load_settings
+from learnloop.install.config_file import ConfigFile
+from learnloop.install.doctor import run_doctor, wiki_module
+from learnloop.install.ledger import Ledger, ledger_path_for
+from learnloop.install.manifest import ManifestError, MattermostManifest, load_manifest
+from learnloop.install.mattermost import MattermostInstaller
+from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan, render_checks
+from learnloop.jobs.worker import Worker
+from learnloop.mattermost.admin_client import MattermostAdminClient
+from learnloop.services import personal_data
+from learnloop.storage.engine import make_engine
+from learnloop.storage.export import export_to_file, jsonable
+from learnloop.storage.migrate import upgrade
+from learnloop.wiring import create_app
 
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 """Path without the query string: BookStack's webhook URL carries its secret as ?secret=..."""
@@ -41,11 +58,7 @@ def main() -> None:
               help="Port to listen on (default: LEARNLOOP_PORT, 8080).")
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, then serve the web app with gunicorn."""
-    from gunicorn.app.base import BaseApplication
 
-    from learnloop.bootstrap import build_runtime
-    from learnloop.storage.migrate import upgrade
-    from learnloop.wiring import create_app
 
     _logging()
     settings = _settings()
@@ -80,9 +93,6 @@ def serve(host: str | None, port: int | None) -> None:
 @click.option("--once", is_flag=True, help="Run every due job once and exit.")
 def worker(once: bool) -> None:
     """Run background jobs: outbox delivery, prompts, wiki polls, the dashboards' fold and retention."""
-    from learnloop.bootstrap import build_runtime
-    from learnloop.jobs.worker import Worker
-    from learnloop.storage.migrate import upgrade
 
     _logging()
     runtime = build_runtime(_settings())
@@ -104,8 +114,6 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
-    from learnloop.storage.engine import make_engine
-    from learnloop.storage.migrate import upgrade
 
     settings = _settings()
     upgrade(make_engine(settings.database_url), revision)
@@ -117,9 +125,6 @@ def db_upgrade(revision: str) -> None:
               help="File to write the JSON export to.")
 def export(out: Path) -> None:
     """Write every stored record to a JSON file (secrets redacted)."""
-    from learnloop.clock import utc_now
-    from learnloop.storage.engine import make_engine
-    from learnloop.storage.export import export_to_file
 
     settings = _settings()
     try:
@@ -140,11 +145,7 @@ def person() -> None:
               help="File to write the person's data to (JSON).")
 def person_export(user_id: str, out: Path) -> None:
     """Write everything stored about USER_ID (their Mattermost user id), reflections in clear, to --out."""
-    import json
 
-    from learnloop.bootstrap import build_runtime
-    from learnloop.services import personal_data
-    from learnloop.storage.export import jsonable
 
     runtime = build_runtime(_settings())
     with runtime.reader() as uow:
@@ -162,8 +163,6 @@ def person_export(user_id: str, out: Path) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def person_erase(user_id: str, yes: bool) -> None:
     """Erase everything that names USER_ID: ratings (scores adjusted), comments, reflections, settings, events."""
-    from learnloop.bootstrap import build_runtime
-    from learnloop.services import personal_data
 
     runtime = build_runtime(_settings())
     if not yes:
@@ -193,9 +192,6 @@ _url_option = click.option("--url", default=None, help="Mattermost's address (de
 
 
 def _install_context(dry_run: bool, show_secrets: bool = False) -> Any:
-    from learnloop.install.config_file import ConfigFile
-    from learnloop.install.ledger import Ledger, ledger_path_for
-    from learnloop.install.plan import InstallContext
 
     settings = _settings()
     path = Path(settings.config_file)
@@ -206,7 +202,6 @@ def _install_context(dry_run: bool, show_secrets: bool = False) -> Any:
 
 
 def _admin_client(url: str | None, token: str | None, settings: Settings) -> Any:
-    from learnloop.mattermost.admin_client import MattermostAdminClient
 
     base = url or settings.mattermost_url_text
     if not base:
@@ -221,10 +216,6 @@ def _admin_client(url: str | None, token: str | None, settings: Settings) -> Any
 def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str | None, teams: tuple[str, ...],
                channels: tuple[str, ...], wiki_name: str | None, show_secrets: bool = False) -> tuple[Any, Any]:
     """The manifest is read and validated before anything else happens."""
-    from learnloop.install.doctor import wiki_module
-    from learnloop.install.manifest import ManifestError, MattermostManifest, load_manifest
-    from learnloop.install.mattermost import MattermostInstaller
-    from learnloop.install.plan import InstallBlocked
 
     try:
         manifest = load_manifest(manifest_path)
@@ -247,7 +238,6 @@ def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str |
 
 def _run_plan(installer: Any, context: Any, action: str) -> None:
     """Each step is printed as it happens; the summary and the notes once the run is over."""
-    from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 
     plan = Plan(context.dry_run, echo=click.echo)
     if action == "uninstall":
@@ -301,8 +291,6 @@ def uninstall(manifest: Path, url: str | None, token: str | None, wiki_name: str
 @_token_option
 def doctor(url: str | None, token: str | None) -> None:
     """Check every configured host end to end; exits 1 when something needs fixing."""
-    from learnloop.install.doctor import run_doctor
-    from learnloop.install.plan import render_checks
 
     context = _install_context(dry_run=True)
     admin = _admin_client(url, token, context.settings) if token else None

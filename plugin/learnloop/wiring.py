@@ -23,6 +23,7 @@ from learnloop.mattermost import (
     wiki_views,
 )
 from learnloop.mattermost.commands import CommandRegistry
+from learnloop.mattermost.oauth import MattermostOAuth
 from learnloop.mattermost.ownership import community_role
 from learnloop.mediawiki.host import MediaWikiHost
 from learnloop.outline.host import OutlineHost
@@ -71,7 +72,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.register_blueprint(widget.blueprint(
         runtime, lambda visitor, item_id: network_views.send_thanks(runtime, visitor.user_id, visitor.username,
                                                                      item_id)))
-    app.register_blueprint(oauth.blueprint(runtime))
+    app.register_blueprint(oauth.blueprint(runtime, lambda: MattermostOAuth(runtime.settings)))
     app.register_blueprint(dashboard_views.blueprint(
         runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id), next_steps(runtime)))
     return app

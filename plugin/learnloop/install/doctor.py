@@ -12,20 +12,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from learnloop.clock import utc_now
 from learnloop.config import Settings, WikiConfig
-from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_STATUS
+from learnloop.install import bookstack, mattermost_doctor, mediawiki, outline
 from learnloop.install.plan import Check, InstallContext
+from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_STATUS
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.storage.engine import make_engine
 from learnloop.storage.tables import Cursor, OutboxMessage
 from learnloop.wikis import FETCH_JOB
-
 
 STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
 STALE_POLL = timedelta(minutes=5)
 
 
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
-    from learnloop.install import mattermost_doctor
 
     settings = context.settings
     checks = [service_check(settings)]
@@ -45,7 +44,6 @@ def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> 
 
 
 def wiki_module(kind: str) -> ModuleType:
-    from learnloop.install import bookstack, mediawiki, outline
 
     return {"mediawiki": mediawiki, "outline": outline, "bookstack": bookstack}[kind]
 

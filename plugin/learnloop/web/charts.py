@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import base64
 import hashlib
 import html
 import re
+from datetime import date
 
 import pygal
+from flask import g
 from pygal.style import Style
 
 STYLE = Style(background="white", plot_background="white", foreground="#1f2328", foreground_strong="#1f2328",
@@ -41,7 +41,6 @@ def _svg(chart: pygal.graph.graph.Graph) -> str:
 
 
 def allow_inline_styles(blocks: list[str]) -> None:
-    from flask import g
 
     hashes = getattr(g, "csp_style_hashes", [])
     for block in blocks:

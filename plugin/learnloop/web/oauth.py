@@ -14,14 +14,14 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+from collections.abc import Callable
+from typing import Protocol
 
 from flask import Blueprint, Response, redirect, render_template, request, session
 
 from learnloop.config import origin_of
 from learnloop.context import Service
-from learnloop.mattermost.admin_client import describe_failure
-from learnloop.mattermost.client import MattermostError
-from learnloop.mattermost.oauth import MattermostOAuth
+from learnloop.errors import HostError
 from learnloop.web import handoff
 from learnloop.web.errors import message_page
 from learnloop.web.session import Visitor, current_visitor, sign_in
@@ -32,7 +32,22 @@ FALLBACK = ("Type /learn signin in Mattermost and open the link it gives you in 
             "\"Sign in with Mattermost\" on the wiki page again.")
 
 
-def blueprint(site: Service) -> Blueprint:
+class Person(Protocol):
+    user_id: str
+    username: str | None
+
+
+class Provider(Protocol):
+    """Mattermost's OAuth 2.0 provider, as the chat layer talks to it (wired in learnloop.wiring)."""
+
+    def authorize_url(self, state: str) -> str: ...
+
+    def person(self, code: str) -> Person:
+        """Who signed in, from the callback's code; raises HostError."""
+        ...
+
+
+def blueprint(site: Service, provider: Callable[[], Provider]) -> Blueprint:
     bp = Blueprint("oauth", __name__)
 
     def hand_over(visitor: Visitor, frame: str) -> tuple[str, int]:
@@ -55,7 +70,7 @@ def blueprint(site: Service) -> Blueprint:
                                 next_step=FALLBACK)
         state = secrets.token_urlsafe(24)
         session[PENDING] = {"state": state, "frame": frame}
-        return redirect(MattermostOAuth(site.settings).authorize_url(state), code=302)
+        return redirect(provider().authorize_url(state), code=302)
 
     @bp.get("/oauth/callback")
     def callback() -> tuple[str, int]:
@@ -69,9 +84,9 @@ def blueprint(site: Service) -> Blueprint:
             return message_page("Not signed in", "Mattermost did not sign you in (you may have said no).", 403,
                                 next_step="Press \"Sign in with Mattermost\" on the wiki page to try again.")
         try:
-            person = MattermostOAuth(site.settings).person(request.args["code"])
-        except MattermostError as exc:
-            log.warning("Mattermost sign-in failed: %s", describe_failure(exc))
+            person = provider().person(request.args["code"])
+        except HostError as exc:
+            log.warning("Mattermost sign-in failed: %s", exc)
             return message_page("Not signed in", "Mattermost did not confirm who you are; nothing was changed.", 502,
                                 next_step="Try again in a minute. If it keeps failing, the admin finds the reason "
                                           "in learnloop's log.")
