@@ -68,7 +68,7 @@ def serve(host: str | None, port: int | None) -> None:
     runtime.signing_key  # noqa: B018  (created once here, before workers race for it)
     runtime.engine.dispose()
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": bind, "workers": settings.web_workers, "worker_class": "gthread",

@@ -353,7 +353,7 @@ def _config_file_path() -> Path:
     return Path(os.environ.get(f"{ENV_PREFIX}CONFIG_FILE") or DEFAULT_CONFIG_FILE)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: Any) -> str:
     """`LEARNLOOP_PORT: ...` for a variable, `learnloop.toml: communities → 0.channel_id: ...` for the file.
 
     Values of secret settings are never repeated in the message."""

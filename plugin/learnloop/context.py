@@ -11,8 +11,11 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 
 class Service(Protocol):
-    settings: Settings
-    clock: Clock
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
     @property
     def signing_key(self) -> bytes: ...

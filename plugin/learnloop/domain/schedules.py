@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo
@@ -356,7 +356,10 @@ def _join_names(names: list[str]) -> str:
 
 
 def _dateutil_rule(body: str, anchor: date) -> rrule:
-    return rrulestr(body, dtstart=datetime.combine(anchor, time(0)))
+    parsed = rrulestr(body, dtstart=datetime.combine(anchor, time(0)))
+    if not isinstance(parsed, rrule):
+        raise InvalidSchedule("give one rule, not a set of rules")
+    return parsed
 
 
 @lru_cache(maxsize=1024)
@@ -401,7 +404,7 @@ def local_to_utc(local_date: date, at: time, tz: ZoneInfo) -> datetime:
     with fold=0.
     """
     wall = datetime.combine(local_date, at.replace(tzinfo=None, fold=0)).replace(tzinfo=tz)
-    return wall.astimezone(timezone.utc)
+    return wall.astimezone(UTC)
 
 
 def occurrence_key(local_date: date) -> str:

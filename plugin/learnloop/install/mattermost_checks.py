@@ -173,7 +173,7 @@ class MattermostChecks:
                 problems.append(absent)
                 continue
             found = self._lookup(problems, f"read channel '{ref}'",
-                                 partial(self.admin.get_channel_by_name, team_name, channel_name), absent=absent)
+                                 partial(self.admin.find_channel_by_names, team_name, channel_name), absent=absent)
             if found is None:
                 continue
             if found.get("type") != PUBLIC_CHANNEL:

@@ -82,9 +82,10 @@ class OAuthAppStep:
         created = self._created_before()
         differing = [key for key in COMPARED if found.get(key, "" if key == "icon_url" else None) != desired[key]]
         if differing:
+            current = found
             updated = plan.change("update", what, ", ".join(differing),
-                                  lambda: self.admin.update_oauth_app({**found, **desired, "id": found["id"]}))
-            found = {**found, **(updated or {})}
+                                  lambda: self.admin.update_oauth_app({**current, **desired, "id": current["id"]}))
+            found = {**current, **(updated or {})}
         else:
             plan.say("keep", what, f"calls back {desired['callback_urls'][0]}")
         if self._configured(found):

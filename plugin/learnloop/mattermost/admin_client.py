@@ -44,7 +44,7 @@ class MattermostAdminClient(MattermostClient):
     def get_team_by_name(self, name: str) -> JsonObject | None:
         return self._maybe("GET", f"/teams/name/{_segment(name)}")
 
-    def get_channel_by_name(self, team_name: str, channel_name: str) -> JsonObject | None:
+    def find_channel_by_names(self, team_name: str, channel_name: str) -> JsonObject | None:
         return self._maybe("GET", f"/teams/name/{_segment(team_name)}/channels/name/{_segment(channel_name)}")
 
     def get_user_by_username(self, username: str) -> JsonObject | None:

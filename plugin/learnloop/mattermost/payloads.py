@@ -5,7 +5,7 @@ Formats follow shared/reference/mattermost-integration.md §2 (server code is th
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,7 +58,7 @@ class OutgoingWebhookPost(_Inbound):
             return fallback
         seconds = self.timestamp / 1000 if milliseconds else self.timestamp
         try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return fallback
 

@@ -142,8 +142,8 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
     community_id = state.get("community_id")
     if delivery_id is not None:
         with chat.reader() as uow:
-            view = delivered.prompt_for_delivery(uow, int(delivery_id), status=None)
-        questions = view.questions if view else FREE_QUESTIONS
+            prompt = delivered.prompt_for_delivery(uow, int(delivery_id), status=None)
+        questions = prompt.questions if prompt else FREE_QUESTIONS
     texts = [q for q in questions if q["kind"] == "text"]
     if not answers[0]:
         return {"errors": {"answer1": "write at least a sentence, or close the form"}}

@@ -126,7 +126,8 @@ def _is_page_change(entry: Mapping[str, Any]) -> bool:
 
 
 def _change(entry: Mapping[str, Any]) -> RecentChange:
-    params = entry.get("logparams") if isinstance(entry.get("logparams"), Mapping) else {}
+    logparams = entry.get("logparams")
+    params: Mapping[str, Any] = logparams if isinstance(logparams, Mapping) else {}
     target = params.get("target_title")
     return RecentChange(
         rcid=int(entry["rcid"]), type=str(entry["type"]), ns=int(entry.get("ns", 0)), title=str(entry["title"]),
@@ -285,7 +286,8 @@ class MediaWikiClient:
         body = self._request("POST", {"action": "login", "lgname": self._user, "lgpassword": self._password,
                                       "lgtoken": token})
         self._raise_for_api_error(body, "the login")
-        login = body.get("login") if isinstance(body.get("login"), Mapping) else {}
+        answer = body.get("login")
+        login: Mapping[str, Any] = answer if isinstance(answer, Mapping) else {}
         result = login.get("result")
         if result == "Success":
             self._logged_in = True

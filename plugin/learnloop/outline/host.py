@@ -89,7 +89,8 @@ class OutlineHost:
         envelope = delivery.get("payload")
         if not isinstance(envelope, dict):
             raise BadDelivery("'payload' must be an object")
-        model = envelope.get("model") if isinstance(envelope.get("model"), dict) else {}
+        given = envelope.get("model")
+        model: dict[str, Any] = given if isinstance(given, dict) else {}
         document_id = envelope.get("id") or model.get("id")
         if not isinstance(document_id, str) or not _ID.match(document_id):
             raise BadDelivery("'payload.id' must be a document id")

@@ -18,9 +18,10 @@ from learnloop.storage.tables import (
     PromptSchedule,
     Rating,
     Reflection,
+    table_of,
 )
 
-_C, _M, _S = Community.__table__, CommunityChannel.__table__, PromptSchedule.__table__
+_C, _M, _S = table_of(Community), table_of(CommunityChannel), table_of(PromptSchedule)
 HISTORY = (ContentItem, Rating, Feedback, Event, Reflection, Announcement, PromptSchedule)
 """Every record that names the community it belongs to (the rollups aside: RollupStore merges those)."""
 
@@ -38,8 +39,8 @@ class JoinStore(Repository):
 
     def move_history(self, source: int, target: int) -> None:
         for table in HISTORY:
-            column = table.__table__.c.community_id
-            self.session.execute(update(table.__table__).where(column == source).values(community_id=target))
+            core = table_of(table)
+            self.session.execute(update(core).where(core.c.community_id == source).values(community_id=target))
 
     def move_totals(self, source: int, target: int) -> tuple[int, int]:
         """The source's rating totals added to the target's (and the source's emptied); the target's new

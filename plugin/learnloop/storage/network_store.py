@@ -22,6 +22,7 @@ from learnloop.storage.tables import (
     ItemScore,
     Member,
     Rating,
+    table_of,
 )
 
 CHUNK = 2000
@@ -31,7 +32,7 @@ CHUNK = 2000
 class NetworkStore(Repository):
     # -- co-ratings ---------------------------------------------------------------------------
 
-    def settled_ratings_after(self, after: int, settled_before: datetime, limit: int) -> list[Row[Any]]:
+    def settled_ratings_after(self, after: int, settled_before: datetime, limit: int) -> list[Any]:
         """Rating events past `after`, in id order, up to the first one still settling (see rollups.SETTLE)."""
         rows = list(self.session.execute(
             select(Event.id, Event.actor_id, Event.item_id, Event.recorded_at)
@@ -49,7 +50,7 @@ class NetworkStore(Repository):
     def item_communities(self, item_ids: set[int]) -> dict[int, int]:
         if not item_ids:
             return {}
-        return {int(i): int(c) for i, c in self.session.execute(
+        return {int(i): int(c or 0) for i, c in self.session.execute(
             select(ContentItem.id, ContentItem.community_id)
             .where(ContentItem.id.in_(item_ids), ContentItem.community_id.is_not(None)))}
 
@@ -68,7 +69,7 @@ class NetworkStore(Repository):
         return found
 
     def rated_communities(self) -> list[int]:
-        return [int(c) for c in self.session.scalars(
+        return [int(c or 0) for c in self.session.scalars(
             select(ContentItem.community_id).where(ContentItem.community_id.is_not(None), ContentItem.ratings_count > 0)
             .distinct().order_by(ContentItem.community_id))]
 
@@ -109,13 +110,13 @@ class NetworkStore(Repository):
         rows = [{"community_id": community_id, "member": member, "item_id": item}
                 for member, items in sorted(likes.items()) for item in sorted(items)]
         for start in range(0, len(rows), CHUNK):
-            self.session.execute(CoRatingLike.__table__.insert(), rows[start:start + CHUNK])
+            self.session.execute(table_of(CoRatingLike).insert(), rows[start:start + CHUNK])
 
     def add_pairs(self, community_id: int, changes: dict[tuple[int, int], int]) -> None:
         """Move pair counts by `changes`; a pair nobody shares any more is removed."""
         if not changes:
             return
-        table = CoRating.__table__
+        table = table_of(CoRating)
         rows = [{"community_id": community_id, "item_a": a, "item_b": b, "people": delta}
                 for (a, b), delta in sorted(changes.items())]
         for start in range(0, len(rows), CHUNK):

@@ -15,9 +15,9 @@ from learnloop.storage.repositories import (
     insert_ignoring_conflicts,
     insert_many_ignoring_conflicts,
 )
-from learnloop.storage.tables import OutboxMessage
+from learnloop.storage.tables import OutboxMessage, table_of
 
-_O = OutboxMessage.__table__
+_O = table_of(OutboxMessage)
 _FINISH = update(_O).where(
     _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending",
 ).values(

@@ -20,6 +20,7 @@ from learnloop.storage.tables import (
     Rating,
     Reflection,
     SigninLink,
+    table_of,
 )
 
 ERASED = "erased"
@@ -84,7 +85,7 @@ class PersonalRecords(Repository):
         if not ratings:
             return 0, {}
         by_community: dict[int, list[int]] = defaultdict(list)
-        items = ContentItem.__table__
+        items = table_of(ContentItem)
         for item_id, stars in ratings:
             community_id = self.session.execute(
                 update(items).where(items.c.id == item_id)
@@ -92,12 +93,12 @@ class PersonalRecords(Repository):
                 .returning(items.c.community_id)).scalar_one()
             if community_id is not None:
                 by_community[int(community_id)].append(int(stars))
-        communities = Community.__table__
-        for community_id, stars in by_community.items():
+        communities = table_of(Community)
+        for community_id, given in by_community.items():
             self.session.execute(update(communities).where(communities.c.id == community_id).values(
-                stars_sum=communities.c.stars_sum - sum(stars), ratings_count=communities.c.ratings_count - len(stars)))
+                stars_sum=communities.c.stars_sum - sum(given), ratings_count=communities.c.ratings_count - len(given)))
         self.session.execute(delete(Rating).where(Rating.user_id == user_id))
-        return len(ratings), {int(i): (int(c), int(s), int(n)) for i, c, s, n in self.session.execute(
+        return len(ratings), {int(i): (int(c or 0), int(s), int(n)) for i, c, s, n in self.session.execute(
             select(ContentItem.id, ContentItem.community_id, ContentItem.stars_sum, ContentItem.ratings_count)
             .where(ContentItem.id.in_([item for item, _ in ratings]), ContentItem.community_id.is_not(None)))}
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
 from learnloop.storage.repositories import Repository, insert_ignoring_conflicts, insert_many_ignoring_conflicts
-from learnloop.storage.tables import Delivery, Member, PromptRun, PromptSchedule, Reflection
+from learnloop.storage.tables import Delivery, Member, PromptRun, PromptSchedule, Reflection, table_of
 
-
-_M, _D = Member.__table__, Delivery.__table__
+_M, _D = table_of(Member), table_of(Delivery)
 _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
     dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
 _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
@@ -32,7 +30,7 @@ class MemberRepository(Repository):
         member = self.session.get(Member, user_id)
         if member is None:
             insert_ignoring_conflicts(
-                self.session, Member.__table__,
+                self.session, table_of(Member),
                 {"user_id": user_id, "username": username, "prompts_enabled": True, "nudges": True, "updated_at": now},
                 ["user_id"],
             )
@@ -87,7 +85,7 @@ class ScheduleRepository(Repository):
 class RunRepository(Repository):
     def ensure(self, schedule_id: int, local_date: date, now: datetime) -> PromptRun:
         insert_ignoring_conflicts(
-            self.session, PromptRun.__table__,
+            self.session, table_of(PromptRun),
             {"schedule_id": schedule_id, "local_date": local_date, "members_planned": False, "created_at": now},
             ["schedule_id", "local_date"],
         )
@@ -167,7 +165,7 @@ class DeliveryRepository(Repository):
         result = self.session.execute(
             update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
             .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
-        return int(result.rowcount or 0)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(
@@ -179,7 +177,7 @@ class DeliveryRepository(Repository):
         result = self.session.execute(
             update(Delivery).where(Delivery.status == "scheduled", Delivery.window_end <= now)
             .values(status="expired", reason="window closed", updated_at=now))
-        return int(result.rowcount or 0)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def open_for(self, user_id: str, now: datetime) -> Delivery | None:
         """The person's most recent prompt that is still open for an answer."""

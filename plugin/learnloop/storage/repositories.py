@@ -31,6 +31,7 @@ from learnloop.storage.tables import (
     Rating,
     ScoreBasis,
     SigninLink,
+    table_of,
 )
 
 
@@ -91,7 +92,7 @@ class Repository:
 class SecretRepository(Repository):
     def get_or_create(self, name: str, candidate: str, now: datetime) -> str:
         insert_ignoring_conflicts(
-            self.session, InstanceSecret.__table__, {"name": name, "value": candidate, "created_at": now}, ["name"])
+            self.session, table_of(InstanceSecret), {"name": name, "value": candidate, "created_at": now}, ["name"])
         return self.session.scalars(select(InstanceSecret.value).where(InstanceSecret.name == name)).one()
 
 
@@ -120,8 +121,8 @@ class RatedItem:
     shared_by: str | None
 
 
-_C, _I, _R, _E = Community.__table__, ContentItem.__table__, Rating.__table__, Event.__table__
-_M = CommunityChannel.__table__
+_C, _I, _R, _E = table_of(Community), table_of(ContentItem), table_of(Rating), table_of(Event)
+_M = table_of(CommunityChannel)
 _COMMUNITY_BY_HOME = select(_C.c.id, _C.c.name, _C.c.team_id).where(_C.c.channel_id == bindparam("channel_id"))
 _CHANNEL_COMMUNITY = (
     select(_M.c.community_id, _M.c.team_id, _M.c.channel_name, _C.c.channel_id.label("home"), _C.c.name,
@@ -132,7 +133,7 @@ _ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
 _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
 _ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
-_S = ItemScore.__table__
+_S = table_of(ItemScore)
 
 
 def set_aside_url(url: str, item_id: int) -> str:
@@ -159,8 +160,8 @@ _CLAIM_SHARER = update(_I).where(_I.c.id == bindparam("item_id"), _I.c.first_sha
     first_shared_by=bindparam("shared_by"))
 _EVENT_COLUMNS = ("kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")
 _EVENT_INSERT = insert(_E).values({name: bindparam(name, type_=_E.c[name].type) for name in _EVENT_COLUMNS})
-_FEEDBACK_INSERT = insert(Feedback.__table__).values({
-    name: bindparam(name, type_=Feedback.__table__.c[name].type)
+_FEEDBACK_INSERT = insert(table_of(Feedback)).values({
+    name: bindparam(name, type_=table_of(Feedback).c[name].type)
     for name in ("item_id", "community_id", "author_id", "stars", "comment", "reason", "status", "created_at")})
 
 
@@ -314,7 +315,7 @@ class ContentRepository(Repository):
             "ratings_count": 0, "stars_sum": 0, "created_at": now}, ["url"], returning=("id", "url", "title",
                                                                                       "community_id"))
         if inserted is not None:
-            return ItemRef(*inserted), True
+            return ItemRef(inserted.id, inserted.url, inserted.title, inserted.community_id), True
         return ItemRef(*self.session.execute(_ITEM_BY_URL, {"url": url}).one()), False
 
     def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem | None:
@@ -376,7 +377,7 @@ class ContentRepository(Repository):
     def refresh_score(self, item_id: int) -> None:
         """The item's stored score, as the fold would store it now: with its community's stored basis, or none
         (retired, unrated, in no community, or in a community whose scores are not stored yet)."""
-        b = ScoreBasis.__table__
+        b = table_of(ScoreBasis)
         row = self.session.execute(
             select(_I.c.community_id, _I.c.stars_sum, _I.c.ratings_count, _I.c.retired_at, b.c.prior_mean)
             .outerjoin(b, b.c.community_id == _I.c.community_id).where(_I.c.id == item_id)).first()
@@ -431,7 +432,7 @@ class FeedbackRepository(Repository):
     def follow_item(self, item_id: int, community_id: int) -> None:
         """An item's open feedback goes to the owners of the community it moved to (they own the page now);
         what the former owners resolved or hid stays with them."""
-        table = Feedback.__table__
+        table = table_of(Feedback)
         self.session.execute(update(table).where(table.c.item_id == item_id, table.c.status == "open")
                              .values(community_id=community_id))
 
@@ -499,7 +500,7 @@ class CursorRepository(Repository):
         return self.session.scalar(select(Cursor.position).where(Cursor.name == name))
 
     def move(self, name: str, position: str, now: datetime) -> None:
-        statement = dialect_insert(self.session)(Cursor.__table__).values(name=name, position=position,
+        statement = dialect_insert(self.session)(table_of(Cursor)).values(name=name, position=position,
                                                                            updated_at=now)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["name"], set_={"position": statement.excluded.position,
@@ -509,7 +510,7 @@ class CursorRepository(Repository):
         """Compare and set: move the cursor only if it is still where this caller read it. Two workers that
         folded the same events race here; the second finds the cursor moved (PostgreSQL re-reads the row
         after the first commits) and is refused."""
-        insert_ignoring_conflicts(self.session, Cursor.__table__,
+        insert_ignoring_conflicts(self.session, table_of(Cursor),
                                   {"name": name, "position": seen, "updated_at": now}, ["name"])
         result = self.session.execute(update(Cursor).where(Cursor.name == name, Cursor.position == seen)
                                       .values(position=position, updated_at=now))

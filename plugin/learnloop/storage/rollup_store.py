@@ -21,9 +21,10 @@ from learnloop.storage.tables import (
     ScoreBasis,
     WeeklyCount,
     WeeklyMember,
+    table_of,
 )
 
-_B = ReleaseBlock.__table__
+_B = table_of(ReleaseBlock)
 
 
 def _block(row: Any) -> Block:
@@ -57,7 +58,7 @@ class RollupStore(Repository):
     def add_counts(self, counts: dict[tuple[int, date, str], int]) -> None:
         if not counts:
             return
-        table = WeeklyCount.__table__
+        table = table_of(WeeklyCount)
         statement = dialect_insert(self.session)(table).values(
             [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()])
         self.session.execute(statement.on_conflict_do_update(
@@ -65,7 +66,7 @@ class RollupStore(Repository):
 
     def add_members(self, members: set[tuple[int, date, str, str]]) -> None:
         if members:
-            self.session.execute(dialect_insert(self.session)(WeeklyMember.__table__).on_conflict_do_nothing(), [
+            self.session.execute(dialect_insert(self.session)(table_of(WeeklyMember)).on_conflict_do_nothing(), [
                 {"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members])
 
     def first_week(self, community_id: int, metric: str) -> date | None:
@@ -97,7 +98,7 @@ class RollupStore(Repository):
         """Add the source's weekly totals and member sets of these measures into the target's, for the weeks
         after `after` (every week when None); the weeks added. Member sets are keyed hashes with the same key
         in every community, so their union is exact."""
-        counts, members = WeeklyCount.__table__, WeeklyMember.__table__
+        counts, members = table_of(WeeklyCount), table_of(WeeklyMember)
         chosen = [counts.c.community_id == source, counts.c.metric.in_(metrics)]
         if after is not None:
             chosen.append(counts.c.week > after)
@@ -121,7 +122,7 @@ class RollupStore(Repository):
 
     def move_rollups(self, source: int, target: int, metrics: list[str]) -> None:
         """The source's weekly totals, member sets and release blocks of these measures replace the target's."""
-        for table in (WeeklyCount.__table__, WeeklyMember.__table__, _B):
+        for table in (table_of(WeeklyCount), table_of(WeeklyMember), _B):
             self.session.execute(delete(table).where(table.c.community_id == target, table.c.metric.in_(metrics)))
             self.session.execute(update(table).where(table.c.community_id == source, table.c.metric.in_(metrics))
                                  .values(community_id=target))
@@ -129,7 +130,8 @@ class RollupStore(Repository):
     def drop_community(self, community_id: int) -> None:
         """Every rollup of a community: its weekly totals and member sets, release blocks and stored scores."""
         for table in (WeeklyCount, WeeklyMember, ReleaseBlock, ItemScore, ScoreBasis):
-            self.session.execute(delete(table.__table__).where(table.__table__.c.community_id == community_id))
+            core = table_of(table)
+            self.session.execute(delete(core).where(core.c.community_id == community_id))
 
     # -- release blocks ----------------------------------------------------------------------
 
@@ -183,7 +185,7 @@ class RollupStore(Repository):
 
     def rebase_scores(self, community_id: int, prior: Prior, now: datetime) -> None:
         """Every rated item's score recomputed with the community's prior as it is now."""
-        scores, items = ItemScore.__table__, ContentItem.__table__
+        scores, items = table_of(ItemScore), table_of(ContentItem)
         self.session.execute(delete(scores).where(scores.c.community_id == community_id))
         score = (literal(prior.weight * prior.mean, Double) + items.c.stars_sum) / \
             (literal(prior.weight, Double) + items.c.ratings_count)
@@ -191,7 +193,7 @@ class RollupStore(Repository):
             ["item_id", "community_id", "stars_sum", "ratings_count", "score"],
             select(items.c.id, items.c.community_id, items.c.stars_sum, items.c.ratings_count, score)
             .where(items.c.community_id == community_id, items.c.ratings_count > 0, items.c.retired_at.is_(None))))
-        statement = dialect_insert(self.session)(ScoreBasis.__table__).values(
+        statement = dialect_insert(self.session)(table_of(ScoreBasis)).values(
             community_id=community_id, prior_mean=prior.mean, updated_at=now)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["community_id"], set_={"prior_mean": statement.excluded.prior_mean,
@@ -208,7 +210,7 @@ class RollupStore(Repository):
             self.session.execute(delete(ItemScore).where(ItemScore.item_id.in_(gone)))
         if not kept:
             return
-        statement = dialect_insert(self.session)(ItemScore.__table__).values([
+        statement = dialect_insert(self.session)(table_of(ItemScore)).values([
             {"item_id": item, "community_id": community, "stars_sum": stars, "ratings_count": count,
              "score": bayesian_average(stars, count, basis)} for item, community, stars, count in kept])
         self.session.execute(statement.on_conflict_do_update(

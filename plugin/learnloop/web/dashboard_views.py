@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
 
 from learnloop.context import Service
 from learnloop.domain.disclosure import Figure
@@ -181,7 +182,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             channels = uow.communities.channels(community_id)
         return Loaded(view, choice, community.name, role, fewer_members_than(channels, k), len(channels))
 
-    def kept_period() -> dict[str, str]:
+    def kept_period() -> dict[str, Any]:
         return {name: request.args[name] for name in PERIOD_ARGS if name in request.args}
 
     def first_offer(community_id: int, stage: str, role: Role) -> bool:

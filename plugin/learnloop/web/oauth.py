@@ -17,7 +17,8 @@ import secrets
 from collections.abc import Callable
 from typing import Protocol
 
-from flask import Blueprint, Response, redirect, render_template, request, session
+from flask import Blueprint, redirect, render_template, request, session
+from werkzeug.wrappers import Response
 
 from learnloop.config import origin_of
 from learnloop.context import Service
@@ -33,8 +34,11 @@ FALLBACK = ("Type /learn signin in Mattermost and open the link it gives you in 
 
 
 class Person(Protocol):
-    user_id: str
-    username: str | None
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def username(self) -> str | None: ...
 
 
 class Provider(Protocol):

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from learnloop.context import Service
 from learnloop.domain.ratings import MAX_COMMENT_LENGTH, STAR_LABELS, InvalidRating

@@ -52,8 +52,8 @@ class _Sessions(SecureCookieSessionInterface):
     def __init__(self, *, frame_cross_site: bool) -> None:
         self.frame_cross_site = frame_cross_site
 
-    @property  # type: ignore[override]
-    def salt(self) -> str:
+    @property
+    def salt(self) -> str:  # type: ignore[override]
         return "learnloop-frame" if in_frame() else "cookie-session"
 
     def get_cookie_name(self, app: Flask) -> str:

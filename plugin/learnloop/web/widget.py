@@ -23,9 +23,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from learnloop.config import origin_of
 from learnloop.context import Service
@@ -65,7 +67,7 @@ def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
             raise NotAWikiPage("this box rates the page it is on")
         return url, origin
 
-    def back(url: str, origin: str, **extra: str) -> Response:
+    def back(url: str, origin: str, **extra: Any) -> Response:
         return redirect(url_for("widget.frame", url=url, origin=origin, **extra), code=303)
 
     def refused(text: str, status: int) -> tuple[str, int]:

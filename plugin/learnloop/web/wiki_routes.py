@@ -7,9 +7,9 @@ from collections.abc import Mapping
 
 from flask import Blueprint, Response, jsonify, request
 
+from learnloop.context import Service
 from learnloop.domain.keys import fit
 from learnloop.inbound import for_log, json_error
-from learnloop.context import Service
 from learnloop.wikis import FETCH_JOB, BadDelivery, Unauthorized, WikiHost
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ def blueprint(site: Service, hosts: Mapping[str, WikiHost]) -> Blueprint:
             return json_error(401, "no wiki of that name is configured")
         now = site.clock()
         try:
-            jobs = hosts[wiki.kind].receive(wiki, request.get_data(cache=False), request.headers,
+            jobs = hosts[wiki.kind].receive(wiki, request.get_data(cache=False), dict(request.headers),
                                             request.args.to_dict(), now)
         except Unauthorized as exc:
             log.warning("refused a delivery for wiki %s: %s", for_log(name), exc)
