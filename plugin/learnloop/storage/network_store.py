@@ -9,7 +9,7 @@ from datetime import date, datetime
 from itertools import groupby, islice
 from typing import Any
 
-from sqlalchemy import Row, delete, func, or_, select, tuple_, update
+from sqlalchemy import Row, bindparam, delete, func, or_, select, tuple_, update
 
 from learnloop.domain.network import USEFUL
 from learnloop.storage.repositories import Repository, dialect_insert
@@ -25,6 +25,19 @@ from learnloop.storage.tables import (
     table_of,
 )
 
+NEIGHBOURS = 20
+"""Partners read per item for suggestions: the strongest pairs, as item-to-item recommenders keep them."""
+
+
+def _neighbours(side: Any, other: Any) -> Any:
+    return (select(other, CoRating.people)
+            .where(CoRating.community_id == bindparam("community_id"), side == bindparam("item"),
+                   CoRating.people >= bindparam("min_people"))
+            .order_by(CoRating.people.desc()).limit(NEIGHBOURS))
+
+
+_NEIGHBOURS_AFTER = _neighbours(CoRating.item_a, CoRating.item_b)
+_NEIGHBOURS_BEFORE = _neighbours(CoRating.item_b, CoRating.item_a)
 CHUNK = 2000
 """Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters in one)."""
 
@@ -131,15 +144,16 @@ class NetworkStore(Repository):
                 tuple_(CoRating.item_a, CoRating.item_b).in_(dropped[start:start + CHUNK])))
 
     def pairs_with(self, community_id: int, items: set[int], min_people: int) -> dict[tuple[int, int], int]:
-        """The pairs with one of `items` on either side that at least `min_people` share."""
-        if not items:
-            return {}
+        """Each item's NEIGHBOURS strongest pairs that at least `min_people` share (an index by people answers
+        each, so a popular item's thousands of pairs are never read)."""
+        connection = self.session.connection()
         found = {}
-        for column in (CoRating.item_a, CoRating.item_b):
-            for a, b, people in self.session.execute(
-                    select(CoRating.item_a, CoRating.item_b, CoRating.people)
-                    .where(CoRating.community_id == community_id, column.in_(items), CoRating.people >= min_people)):
-                found[(int(a), int(b))] = int(people)
+        for item in sorted(items):
+            params = {"community_id": community_id, "item": item, "min_people": min_people}
+            for partner, people in connection.execute(_NEIGHBOURS_AFTER, params):
+                found[(item, int(partner))] = int(people)
+            for partner, people in connection.execute(_NEIGHBOURS_BEFORE, params):
+                found[(int(partner), item)] = int(people)
         return found
 
     def rated_by(self, user_id: str) -> set[int]:

@@ -492,7 +492,8 @@ class CoRating(Base):
     rating events. Only a pair at least k people share ever leads to a suggestion; no row names anyone."""
 
     __tablename__ = "co_ratings"
-    __table_args__ = (Index("ix_co_ratings_b", "community_id", "item_b"),)
+    __table_args__ = (Index("ix_co_ratings_a_people", "community_id", "item_a", "people"),
+                      Index("ix_co_ratings_b_people", "community_id", "item_b", "people"))
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
     item_a: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)

@@ -68,8 +68,8 @@ def due(uow: UnitOfWork, now: datetime) -> list[DueSuggestion]:
 
 
 def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, limit: int = SUGGESTED) -> list[TopItem]:
-    """A few items the person has not rated, from the pairs at least k people share with what they found
-    useful, across their communities."""
+    """A few items the person has not rated, from the strongest pairs (at least k people each) of what they
+    found useful, across their communities."""
     store = uow.network
     rated = store.rated_by(user_id)
     weights: dict[int, int] = {}

@@ -38,7 +38,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['item_b'], ['content_items.id'], name=op.f('fk_co_ratings_item_b_content_items'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('community_id', 'item_a', 'item_b', name=op.f('pk_co_ratings'))
     )
-    op.create_index('ix_co_ratings_b', 'co_ratings', ['community_id', 'item_b'], unique=False)
+    op.create_index('ix_co_ratings_a_people', 'co_ratings', ['community_id', 'item_a', 'people'], unique=False)
+    op.create_index('ix_co_ratings_b_people', 'co_ratings', ['community_id', 'item_b', 'people'], unique=False)
     op.create_table('co_rating_likes',
     sa.Column('community_id', ID, nullable=False),
     sa.Column('member', sa.String(length=40), nullable=False),
@@ -51,7 +52,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('co_rating_likes')
-    op.drop_index('ix_co_ratings_b', table_name='co_ratings')
+    op.drop_index('ix_co_ratings_b_people', table_name='co_ratings')
+    op.drop_index('ix_co_ratings_a_people', table_name='co_ratings')
     op.drop_table('co_ratings')
     op.drop_index('ix_ratings_user', table_name='ratings')
     with op.batch_alter_table('content_items') as batch_op:
