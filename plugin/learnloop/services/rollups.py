@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol, TypeVar
 
 from learnloop.domain.disclosure import WEEK, Block, closed_blocks, merge_after, split_open
 from learnloop.domain.measures import (
@@ -105,24 +106,40 @@ def fold_new_events(uow: UnitOfWork, key: bytes, k: int, now: datetime, *, batch
     return fold.size if fold is not None and apply_fold(uow, fold, k, now) else 0
 
 
-def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: datetime,
-             reader: Callable[[], UnitOfWork] | None = None) -> int:
-    """Fold every settled event. With `reader` (a unit of work that only reads), each batch is read and
-    worked out before the write transaction begins, so on SQLite the writer lock, which every rating
-    waits for, is held only while the fold is written."""
+class Batch(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+B = TypeVar("B", bound=Batch)
+
+
+def fold_in_batches(uow_factory: Callable[[], UnitOfWork], reader: Callable[[], UnitOfWork] | None,
+                    read: Callable[[UnitOfWork], B | None], apply: Callable[[UnitOfWork, B], bool],
+                    batch: int) -> int:
+    """Fold batches until none is left or one comes short; the number of events folded. With `reader` (a
+    unit of work that only reads), each batch is read and worked out before the write transaction begins,
+    so on SQLite the writer lock, which every rating waits for, is held only while the batch is written.
+    A batch another worker folded first (`apply` answers False) ends the pass."""
     total = 0
     while True:
         with (reader or uow_factory)() as uow:
-            fold = read_fold(uow, key, now)
-        if fold is None:
+            found = read(uow)
+        if found is None:
             return total
         with uow_factory() as uow:
-            applied = apply_fold(uow, fold, k, now)
-        if not applied:
+            if not apply(uow, found):
+                return total
+        total += found.size
+        if found.size < batch:
             return total
-        total += fold.size
-        if fold.size < BATCH:
-            return total
+
+
+def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: datetime,
+             reader: Callable[[], UnitOfWork] | None = None) -> int:
+    """Fold every settled event into the rollups."""
+    return fold_in_batches(uow_factory, reader, lambda uow: read_fold(uow, key, now),
+                           lambda uow, fold: apply_fold(uow, fold, k, now), BATCH)
 
 
 # ------------------------------------------------------------------------------ release blocks

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, make_response, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
@@ -119,14 +119,18 @@ def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
             can_thank=thank is not None and found is not None and found.shared_by_someone_else,
             thanked=request.args.get("thanked", "")), 200
 
-    @bp.post("/widget/rate")
-    def rate() -> Response | tuple[str, int]:
+    def posted() -> tuple[str, str, Visitor | None]:
+        """A form of the frame: its CSRF token checked, its page and origin, who is signed in (if anyone)."""
         require_csrf()
         try:
             url, origin = target()
         except (InvalidUrl, NotAWikiPage) as exc:
-            return refused(f"{exc}.", 400)
-        visitor = current_visitor()
+            abort(make_response(refused(f"{exc}.", 400)))
+        return url, origin, current_visitor()
+
+    @bp.post("/widget/rate")
+    def rate() -> Response | tuple[str, int]:
+        url, origin, visitor = posted()
         if visitor is None:
             return back(url, origin, signin="1")
         try:
@@ -146,12 +150,7 @@ def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
 
     @bp.post("/widget/reason")
     def reason() -> Response | tuple[str, int]:
-        require_csrf()
-        try:
-            url, origin = target()
-        except (InvalidUrl, NotAWikiPage) as exc:
-            return refused(f"{exc}.", 400)
-        visitor = current_visitor()
+        url, origin, visitor = posted()
         if visitor is None:
             return back(url, origin, signin="1")
         try:
@@ -164,11 +163,7 @@ def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
 
     @bp.post("/widget/signin")
     def signin() -> Response | tuple[str, int]:
-        require_csrf()
-        try:
-            url, origin = target()
-        except (InvalidUrl, NotAWikiPage) as exc:
-            return refused(f"{exc}.", 400)
+        url, origin, _ = posted()
         try:
             given = handoff.redeem(request.form.get("code", ""), site.signing_key, site.clock(),
                                    frame=str(session.get("frame", "")))

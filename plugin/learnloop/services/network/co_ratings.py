@@ -16,7 +16,7 @@ from datetime import datetime
 
 from learnloop.domain.measures import member_key
 from learnloop.domain.network import LIKES_KEPT, pair_changes, pairs
-from learnloop.services.rollups import SETTLE
+from learnloop.services.rollups import SETTLE, fold_in_batches
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "co_ratings"
@@ -103,18 +103,8 @@ def fold_co_ratings(uow_factory: Callable[[], UnitOfWork], key: bytes, now: date
     """Fold every settled rating event into the co-ratings; the number of events folded."""
     with uow_factory() as uow:
         count_from_ratings(uow, key, now)
-    total = 0
-    while True:
-        with (reader or uow_factory)() as uow:
-            fold = read_co_fold(uow, key, now)
-        if fold is None:
-            return total
-        with uow_factory() as uow:
-            if not apply_co_fold(uow, fold, now):
-                return total
-        total += fold.size
-        if fold.size < BATCH:
-            return total
+    return fold_in_batches(uow_factory, reader, lambda uow: read_co_fold(uow, key, now),
+                           lambda uow, fold: apply_co_fold(uow, fold, now), BATCH)
 
 
 def forget_person(uow: UnitOfWork, key: bytes, user_id: str) -> None:
