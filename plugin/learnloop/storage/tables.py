@@ -507,6 +507,7 @@ class CoRatingLike(Base):
 
     __tablename__ = "co_rating_likes"
 
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
     member: Mapped[str] = mapped_column(String(40), primary_key=True)
+    """First in the key: a person's likes are read and replaced together."""
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)

@@ -41,12 +41,12 @@ def upgrade() -> None:
     op.create_index('ix_co_ratings_a_people', 'co_ratings', ['community_id', 'item_a', 'people'], unique=False)
     op.create_index('ix_co_ratings_b_people', 'co_ratings', ['community_id', 'item_b', 'people'], unique=False)
     op.create_table('co_rating_likes',
-    sa.Column('community_id', ID, nullable=False),
     sa.Column('member', sa.String(length=40), nullable=False),
+    sa.Column('community_id', ID, nullable=False),
     sa.Column('item_id', ID, nullable=False),
     sa.ForeignKeyConstraint(['community_id'], ['communities.id'], name=op.f('fk_co_rating_likes_community_id_communities')),
     sa.ForeignKeyConstraint(['item_id'], ['content_items.id'], name=op.f('fk_co_rating_likes_item_id_content_items'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('community_id', 'member', 'item_id', name=op.f('pk_co_rating_likes'))
+    sa.PrimaryKeyConstraint('member', 'community_id', 'item_id', name=op.f('pk_co_rating_likes'))
     )
 
 
