@@ -208,7 +208,8 @@ class Settings(BaseSettings):
     @classmethod
     def _secret_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("expected at least 32 characters (for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+            raise ValueError("expected at least 32 characters (for example: "
+                             "python -c 'import secrets; print(secrets.token_urlsafe(48))')")
         return value
 
     @field_validator("mattermost_oauth_client_id")

@@ -52,7 +52,8 @@ class ConfigFile:
                 raise ValueError(f"{path}: not valid TOML, so the installer will not write to it: {exc}") from None
         else:
             self._document = tomlkit.document()
-            self._document.add(tomlkit.comment("learnloop configuration; `learnloop install` wrote the Mattermost keys."))
+            self._document.add(tomlkit.comment(
+                "learnloop configuration; `learnloop install` wrote the Mattermost keys."))
         self.changed = False
         self.written = False
         """Whether this run wrote the file: a running learnloop reads it only at start."""

@@ -69,7 +69,8 @@ class Ledger:
 
     def forget(self, host: str, resource: Resource) -> None:
         entry = self._entry(host)
-        entry["resources"] = [e for e in entry["resources"] if (e["type"], e["label"]) != (resource.type, resource.label)]
+        entry["resources"] = [e for e in entry["resources"]
+                              if (e["type"], e["label"]) != (resource.type, resource.label)]
         if not entry["resources"]:
             del self._hosts[host]
         self._save()

@@ -29,8 +29,8 @@ def _text(pattern: str, words: str, **constraints: Any) -> Any:
     return Field(pattern=pattern, description=words[0].upper() + words[1:] + ".", **constraints)
 
 
-ServicePath = Annotated[str, _text(r"^/[A-Za-z0-9/_.-]*$", "a path on LEARNLOOP_PUBLIC_URL, such as /mattermost/command",
-                                   max_length=200)]
+ServicePath = Annotated[str, _text(r"^/[A-Za-z0-9/_.-]*$",
+                                   "a path on LEARNLOOP_PUBLIC_URL, such as /mattermost/command", max_length=200)]
 ChannelRef = Annotated[str, _text(r"^[a-z0-9][a-z0-9_-]*/[a-z0-9][a-z0-9_-]*$",
                                   "team-name/channel-name, as in the channel's URL")]
 TeamName = Annotated[str, _text(r"^[a-z0-9][a-z0-9_-]*$", "a team's name, as in its URL")]

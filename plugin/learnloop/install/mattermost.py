@@ -85,8 +85,9 @@ class MattermostInstaller(MattermostChecks):
         label = f"@{bot_user.username}"
         user = target.bot_user
         if user is None:
-            created = plan.change("create", f"bot account {label}", bot_user.display_name, lambda: self.admin.create_bot(
-                bot_user.username, bot_user.display_name, bot_user.description))
+            created = plan.change("create", f"bot account {label}", bot_user.display_name,
+                                  lambda: self.admin.create_bot(bot_user.username, bot_user.display_name,
+                                                                bot_user.description))
             if created is None:
                 return None
             self._record("bot", created["user_id"], label, created=True)

@@ -129,16 +129,18 @@ class MattermostChecks:
             self.admin.ping()
         except MattermostUnavailable as exc:
             raise InstallBlocked(self.host_key, [
-                f"cannot reach Mattermost at {url} ({exc.message}): check --url and that this machine can reach it"])
+                f"cannot reach Mattermost at {url} ({exc.message}): check --url and that this machine can reach it"]
+            ) from None
         except MattermostError as exc:
             raise InstallBlocked(self.host_key, [(
                 f"{url} is not answering like a Mattermost server ({describe_failure(exc)} from /api/v4/system/ping): "
-                "check --url")])
+                "check --url")]) from None
         try:
             me = self.admin.get_me()
         except MattermostError as exc:
             raise InstallBlocked(self.host_key, [
-                f"Mattermost refused the admin token ({describe_failure(exc)}): pass {TOKEN_HELP} with --token"])
+                f"Mattermost refused the admin token ({describe_failure(exc)}): pass {TOKEN_HELP} with --token"]
+            ) from None
         if me.get("is_bot"):
             raise InstallBlocked(self.host_key, [
                 f"--token belongs to a bot (@{me.get('username')}); the installer needs {TOKEN_HELP}"])

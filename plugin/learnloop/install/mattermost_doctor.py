@@ -26,7 +26,8 @@ def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) 
     except MattermostError as exc:
         return [Check(host, "reachable", "fix", f"{url}: {describe_failure(exc)}")]
     if not bot_token:
-        checks.append(Check(host, "bot token", "fix", "LEARNLOOP_MATTERMOST_BOT_TOKEN is not set: run learnloop install"))
+        checks.append(Check(host, "bot token", "fix",
+                            "LEARNLOOP_MATTERMOST_BOT_TOKEN is not set: run learnloop install"))
     else:
         try:
             me = bot.get_me()

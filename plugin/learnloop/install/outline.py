@@ -1,7 +1,8 @@
 """Installing learnloop into Outline: one webhook subscription, made with an admin API key.
 
 `webhookSubscriptions.create` {name, url, events, secret} registers `<public url>/wiki/<name>/events`,
-signed with the wiki's secret (generated and written to the configuration when it has none). A re-run finds it by its id (install record) or its URL
+signed with the wiki's secret (generated and written to the configuration when it has none). A re-run finds it
+by its id (install record) or its URL
 (`webhookSubscriptions.list`) and updates it only when its events or secret differ or Outline
 disabled it. Outline has no site-wide script injection and its API cannot place an embed, so the
 installer prints the widget's frame address for the admin to embed in documents (or a link).

@@ -29,10 +29,12 @@ def wiki_command(invocation: Invocation) -> Reply:
         policy = wiki_ingest.announce_policy(uow, community_id, configured.announce if configured else "digest_only")
     spaces = configured.wiki_spaces if configured else []
     if not spaces:
-        return ephemeral("No wiki space feeds this channel yet; your admin maps spaces to communities in learnloop.toml.")
+        return ephemeral("No wiki space feeds this channel yet; your admin maps spaces to communities in "
+                         "learnloop.toml.")
     listed = ", ".join(f"{space.space} ({space.wiki})" for space in spaces)
-    return ephemeral(f"Wiki spaces for this channel: {listed}. Announced here: {wiki_ingest.ANNOUNCE_POLICIES[policy]}. "
-                     "Owners change it with `/learn wiki announce new_pages|new_and_major|digest_only`.")
+    return ephemeral(f"Wiki spaces for this channel: {listed}. "
+                     f"Announced here: {wiki_ingest.ANNOUNCE_POLICIES[policy]}. Owners change it with "
+                     "`/learn wiki announce new_pages|new_and_major|digest_only`.")
 
 
 def register(commands: CommandRegistry) -> None:

@@ -11,11 +11,11 @@ from learnloop.config import Settings
 from learnloop.domain.urls import extract_urls
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
+from learnloop.services.outbox_kinds import CLASSIFY_POST
 from learnloop.storage.unit_of_work import UnitOfWork
 
 _MENTION = re.compile(r"(?<![\w@])@([a-z0-9][a-z0-9._-]{0,63})", re.IGNORECASE)
 _CHANNEL_WIDE = frozenset({"all", "channel", "here"})
-from learnloop.services.outbox_kinds import CLASSIFY_POST
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,8 @@ def mentioned_names(text: str, author: str | None) -> list[str]:
     return names
 
 
-def ingest_post(uow: UnitOfWork, settings: Settings, post: ChatPost, now: datetime, *, can_classify: bool) -> IngestOutcome:
+def ingest_post(uow: UnitOfWork, settings: Settings, post: ChatPost, now: datetime, *,
+                can_classify: bool) -> IngestOutcome:
     """Record a chat post once. Whether it is a thread reply is not in the webhook payload, so a
     message for the worker asks Mattermost afterwards (when a bot token is configured)."""
     community_id = community_for_channel(

@@ -69,8 +69,10 @@ def channel_label(channel: ChannelFacts) -> str:
     return f"~{channel.name}" if channel.name else "a channel whose name learnloop has not seen yet"
 
 
-def look_at_community(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str | None,
-                      channel_name: str | None, count: int | None, now: datetime) -> tuple[int, str, list[ChannelFacts]]:
+def look_at_community(
+    uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str | None, channel_name: str | None,
+    count: int | None, now: datetime,
+) -> tuple[int, str, list[ChannelFacts]]:
     """The channel's community (created on first sight), its name and its channels, keeping Mattermost's member
     count of the channel when one was read."""
     community_id = community_for_channel(uow, settings, channel_id=channel_id, team_id=team_id,

@@ -120,8 +120,8 @@ def find_page(uow: UnitOfWork, event: WikiEvent, url: str | None) -> ItemRef | N
 
 def _new_page(uow: UnitOfWork, event: WikiEvent, url: str, community_id: int | None, now: datetime) -> ItemRef:
     """A new item for the page; a new page's creator whose wiki user name is their Mattermost user name is
-    its sharer (recognised when it helps people). Another page's item at its URL (a page deleted, then one made under the same
-    title) is set aside, with its ratings: they were given to that page, not this one."""
+    its sharer (recognised when it helps people). Another page's item at its URL (a page deleted, then one made
+    under the same title) is set aside, with its ratings: they were given to that page, not this one."""
     _free_url(uow, url, keep=None, now=now)
     creator = uow.members.by_username(event.author) if event.action == "created" and event.author else None
     item, _ = uow.items.ensure(url, kind="wiki_page", community_id=community_id,

@@ -30,7 +30,8 @@ class DashboardReads(Repository):
             found[row.metric].append(Block(row.first_week, row.last_week, row.value, row.people, row.closed))
         return found
 
-    def weekly_values(self, community_id: int, metrics: list[str], first: date, last: date) -> dict[str, dict[date, int]]:
+    def weekly_values(self, community_id: int, metrics: list[str], first: date,
+                      last: date) -> dict[str, dict[date, int]]:
         found: dict[str, dict[date, int]] = defaultdict(dict)
         for week, metric, value in self.session.execute(
                 select(WeeklyCount.week, WeeklyCount.metric, WeeklyCount.value).where(
@@ -48,7 +49,8 @@ class DashboardReads(Repository):
         """The community mean its stored item scores were computed with."""
         return self.session.scalar(select(ScoreBasis.prior_mean).where(ScoreBasis.community_id == community_id))
 
-    def top_scores(self, community_id: int, min_ratings: int, offset: int, limit: int) -> list[tuple[int, int, int, float]]:
+    def top_scores(self, community_id: int, min_ratings: int, offset: int,
+                   limit: int) -> list[tuple[int, int, int, float]]:
         """(stars_sum, ratings_count, item, stored score) by stored score, for items rated by enough people
         (retired items have no stored score; the join only guards the moment a page is retired)."""
         return [(int(s), int(n), int(i), float(score)) for s, n, i, score in self.session.execute(

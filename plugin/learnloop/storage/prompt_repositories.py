@@ -227,7 +227,8 @@ class ReflectionRepository(Repository):
         """The person's answer to the prompt before an event (the pair shares `event_key`)."""
         return self.session.scalars(
             select(Reflection).join(Delivery, Delivery.id == Reflection.delivery_id)
-            .join(PromptRun, PromptRun.id == Delivery.run_id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .join(PromptRun, PromptRun.id == Delivery.run_id)
+            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
             .where(Reflection.user_id == user_id, PromptSchedule.event_key == event_key,
                    PromptSchedule.event_part == "before")
             .order_by(Reflection.created_at.desc()).limit(1)).one_or_none()

@@ -62,7 +62,8 @@ class RollupStore(Repository):
         statement = dialect_insert(self.session)(table).values(
             [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()])
         self.session.execute(statement.on_conflict_do_update(
-            index_elements=["community_id", "week", "metric"], set_={"value": table.c.value + statement.excluded.value}))
+            index_elements=["community_id", "week", "metric"],
+            set_={"value": table.c.value + statement.excluded.value}))
 
     def add_members(self, members: set[tuple[int, date, str, str]]) -> None:
         if members:
@@ -110,7 +111,8 @@ class RollupStore(Repository):
             ["community_id", "week", "metric", "value"],
             select(target_id, counts.c.week, counts.c.metric, counts.c.value).where(*chosen))
         self.session.execute(statement.on_conflict_do_update(
-            index_elements=["community_id", "week", "metric"], set_={"value": counts.c.value + statement.excluded.value}))
+            index_elements=["community_id", "week", "metric"],
+            set_={"value": counts.c.value + statement.excluded.value}))
         picked = [members.c.community_id == source, members.c.metric.in_(metrics)]
         if after is not None:
             picked.append(members.c.week > after)

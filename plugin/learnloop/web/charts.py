@@ -13,7 +13,8 @@ from flask import g
 from pygal.style import Style
 
 STYLE = Style(background="white", plot_background="white", foreground="#1f2328", foreground_strong="#1f2328",
-              foreground_subtle="#57606a", colors=("#0b57d0", "#bf3989", "#1a7f37", "#9a6700"), font_family="sans-serif",
+              foreground_subtle="#57606a", colors=("#0b57d0", "#bf3989", "#1a7f37", "#9a6700"),
+              font_family="sans-serif",
               title_font_size=20, label_font_size=15, major_label_font_size=15, legend_font_size=16,
               value_font_size=15, tooltip_font_size=15, no_data_font_size=20)
 """Text drawn large for a small chart: an SVG scales with its width, so at a phone's 390 px the labels
