@@ -3,6 +3,7 @@ hash) counts towards them, what helped people (for recognising sharers), and a w
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -10,9 +11,10 @@ from itertools import groupby, islice
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from learnloop.domain.network import USEFUL
-from learnloop.storage.repositories import Repository, dialect_insert
+from learnloop.storage.repositories import Repository
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -38,6 +40,16 @@ def _neighbours(side: Any, other: Any) -> Any:
 
 _NEIGHBOURS_AFTER = _neighbours(CoRating.item_a, CoRating.item_b)
 _NEIGHBOURS_BEFORE = _neighbours(CoRating.item_b, CoRating.item_a)
+@functools.cache
+def _pair_upsert(dialect: str) -> Any:
+    """Add to a pair's count, or start it; built once, run with many rows at a time."""
+    table = table_of(CoRating)
+    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert_(table)
+    return statement.on_conflict_do_update(index_elements=["community_id", "item_a", "item_b"],
+                                           set_={"people": table.c.people + statement.excluded.people})
+
+
 CHUNK = 2000
 """Rows per multi-row statement (PostgreSQL takes at most 65,535 parameters in one)."""
 
@@ -129,14 +141,11 @@ class NetworkStore(Repository):
         """Move pair counts by `changes`; a pair nobody shares any more is removed."""
         if not changes:
             return
-        table = table_of(CoRating)
         rows = [{"community_id": community_id, "item_a": a, "item_b": b, "people": delta}
                 for (a, b), delta in sorted(changes.items())]
+        statement = _pair_upsert(self.session.get_bind().dialect.name)
         for start in range(0, len(rows), CHUNK):
-            statement = dialect_insert(self.session)(table).values(rows[start:start + CHUNK])
-            self.session.execute(statement.on_conflict_do_update(
-                index_elements=["community_id", "item_a", "item_b"],
-                set_={"people": table.c.people + statement.excluded.people}))
+            self.session.connection().execute(statement, rows[start:start + CHUNK])
         dropped = [pair for pair, delta in sorted(changes.items()) if delta < 0]
         for start in range(0, len(dropped), CHUNK):
             self.session.execute(delete(CoRating).where(
