@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 TEST_STAMP := $(VENV)/.installed-test-$(HASH)
 export LEARNLOOP_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-fast worker bench bench-tools bench-inbound bench-wiki bench-fanout bench-dashboard bench-scaleout bench-quick clean
+.PHONY: run test test-fast worker bench bench-tools bench-inbound bench-wiki bench-fanout bench-dashboard bench-digest bench-scaleout bench-quick clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,8 @@ worker: $(RUN_STAMP)
 test: $(TEST_STAMP)
 	bash scripts/start_test_services.sh
 	bash scripts/install_browser.sh
+	$(VENV)/bin/ruff check plugin tests scripts
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The fast tier alone: no browser, no real MediaWiki, no PostgreSQL, no extra processes.
@@ -57,6 +59,9 @@ bench-fanout: $(TEST_STAMP)
 bench-dashboard: $(TEST_STAMP)
 	$(VENV)/bin/python scripts/bench_dashboard.py $(BENCH_ARGS)
 
+bench-digest: $(TEST_STAMP)
+	$(VENV)/bin/python scripts/bench_digest.py $(BENCH_ARGS)
+
 bench-scaleout: $(TEST_STAMP)
 	bash scripts/start_test_services.sh
 	$(VENV)/bin/python scripts/bench_scaleout.py $(BENCH_ARGS)
@@ -70,6 +75,7 @@ bench-quick: $(TEST_STAMP) bench-tools
 	$(VENV)/bin/python scripts/bench_fanout.py --members 300 --baseline 2 --warmup 1 --timeout 60
 	$(VENV)/bin/python scripts/bench_dashboard.py --scale 0.01 --loads 5
 	$(VENV)/bin/python scripts/bench_scaleout.py --small
+	$(VENV)/bin/python scripts/bench_digest.py --scale 0.02
 
 clean:
 	rm -rf $(VENV) plugin/*.egg-info .pytest_cache

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -29,7 +29,7 @@ WEBHOOK_TOKEN = "o8b3fq6h9pnrtn6qw7jz5g4yoe"
 BOT_TOKEN = "bot-token-7ya3mhs1kfbd8k3rj8bu6wuxbe"
 SECRET_KEY = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 PUBLIC_URL = "https://learnloop.example.com"
-START = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 BACKENDS = ["sqlite", "postgresql"]
 

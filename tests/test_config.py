@@ -496,4 +496,4 @@ def test_an_outline_wiki_may_wait_for_install_to_generate_its_secret() -> None:
                                      "api_token": "ol_api_x"}])
     assert settings.wikis[0].secret is None
     with pytest.raises(ValueError, match="run learnloop install manifests/outline.yaml"):
-        settings.wikis[0].secret_text
+        _ = settings.wikis[0].secret_text

@@ -40,29 +40,24 @@ def part(path: Path) -> str:
     return relative[0] if len(relative) > 1 else relative[0].removesuffix(".py")
 
 
+def broken(rule: str, layer: str, module: str, in_function: bool) -> bool:
+    if rule == "functions":
+        return in_function
+    if rule == "domain":
+        return layer == "domain" and module.startswith("learnloop.") and not module.startswith("learnloop.domain")
+    if rule == "services":
+        forbidden = tuple(f"learnloop.{name}" for name in (*HOSTS, "web", "jobs"))
+        return layer == "services" and module.startswith((*WEB_LIBRARIES, *forbidden))
+    if rule == "hosts":
+        return layer in HOSTS and module.startswith(tuple(f"learnloop.{other}" for other in HOSTS if other != layer))
+    return (layer == "web" and module.startswith("learnloop.mattermost")) or (
+        layer == "mattermost" and module.startswith("learnloop.web"))
+
+
 def violations(rule: str) -> list[str]:
-    found = []
-    for path in modules():
-        layer = part(path)
-        for module, line, in_function in imported(path):
-            where = f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}"
-            if rule == "functions" and in_function:
-                found.append(where)
-            elif rule == "domain" and layer == "domain" and module.startswith("learnloop.") \
-                    and not module.startswith("learnloop.domain"):
-                found.append(where)
-            elif rule == "services" and layer == "services" and (
-                    module.startswith(WEB_LIBRARIES)
-                    or module.startswith(tuple(f"learnloop.{name}" for name in (*HOSTS, "web", "jobs")))):
-                found.append(where)
-            elif rule == "hosts" and layer in HOSTS and any(
-                    module.startswith(f"learnloop.{other}") for other in HOSTS if other != layer):
-                found.append(where)
-            elif rule == "web_and_mattermost" and (
-                    (layer == "web" and module.startswith("learnloop.mattermost"))
-                    or (layer == "mattermost" and module.startswith("learnloop.web"))):
-                found.append(where)
-    return found
+    return [f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}"
+            for path in modules() for module, line, in_function in imported(path)
+            if broken(rule, part(path), module, in_function)]
 
 
 @pytest.mark.parametrize("rule", ["domain", "services", "hosts", "web_and_mattermost", "functions"])

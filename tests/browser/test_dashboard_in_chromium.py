@@ -23,9 +23,9 @@ from tests.browser.conftest import LiveApp, Shots, require_selenium, wait_for
 
 require_selenium()
 
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.common.exceptions import WebDriverException  # noqa: E402
 
 # Only SQLite: overriding the session fixture's params keeps PostgreSQL from being set up just to be skipped.
 pytestmark = pytest.mark.parametrize("migrated_engine", ["sqlite"], indirect=True)

@@ -9,10 +9,11 @@ import functools
 import json as jsonlib
 import os
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest

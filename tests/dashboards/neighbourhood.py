@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from learnloop.storage.tables import Base
 from sqlalchemy import Engine, select
 
+from learnloop.storage.tables import Base
 from tests.contract.mattermost_openapi import MattermostContract
 
 TEAM = "rdc9bgriktyx9p4kowh3dmgqyc"

@@ -9,7 +9,7 @@ import csv
 import io
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from itertools import combinations
 
 import pytest
@@ -46,12 +46,12 @@ week_activity = st.lists(st.lists(st.integers(0, 11), max_size=6, unique=True), 
 def test_any_two_released_figures_differ_by_whole_groups_of_k(weeks: list[list[int]], k: int, data: st.DataObject) -> None:
     monday = date(2026, 1, 5)
     days = [monday + timedelta(weeks=n) for n in range(len(weeks))]
-    facts = [WeekFacts(day, len(people), frozenset(map(str, people))) for day, people in zip(days, weeks) if people]
+    facts = [WeekFacts(day, len(people), frozenset(map(str, people))) for day, people in zip(days, weeks, strict=True) if people]
     if not facts:
         return
     closed, remaining = split_open(facts[0].week, facts, k)
     blocks: list[Block] = closed + ([remaining] if remaining else [])
-    people_in = {day: set(map(str, people)) for day, people in zip(days, weeks)}
+    people_in = {day: set(map(str, people)) for day, people in zip(days, weeks, strict=True)}
 
     def people_over(first: date, last: date) -> set[str]:
         return set().union(*(found for day, found in people_in.items() if first <= day <= last))
@@ -103,7 +103,7 @@ def user(n: int) -> str:
 
 def seed(runtime: Runtime, community: Community) -> int:
     for weeks_ago, raters in community.ratings.items():
-        when = datetime.combine(week_start(weeks_ago), datetime.min.time(), timezone.utc) + timedelta(hours=10)
+        when = datetime.combine(week_start(weeks_ago), datetime.min.time(), UTC) + timedelta(hours=10)
         for n in raters:
             with runtime.uow() as uow:
                 rate_url(uow, runtime.settings, Rater(user(n), CHANNEL, channel_name="guild"),
@@ -111,7 +111,7 @@ def seed(runtime: Runtime, community: Community) -> int:
     with runtime.uow() as uow:
         community_id = uow.communities.ensure(CHANNEL, None, "Guild", runtime.clock())
         for weeks_ago, repliers in community.replies.items():
-            when = datetime.combine(week_start(weeks_ago), datetime.min.time(), timezone.utc) + timedelta(hours=11)
+            when = datetime.combine(week_start(weeks_ago), datetime.min.time(), UTC) + timedelta(hours=11)
             for n in repliers:
                 uow.events.append("reply", occurred_at=when, recorded_at=when, community_id=community_id,
                                   actor_id=user(n), data={"root_id": f"t{n % 2}"})

@@ -13,6 +13,8 @@ import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import Engine, select
+
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.disclosure import merge_after
 from learnloop.jobs import prompts
@@ -27,8 +29,6 @@ from learnloop.storage.tables import (
 )
 from learnloop.web.dashboard_views import rows
 from learnloop.wiring import create_app
-from sqlalchemy import Engine, select
-
 from tests.conftest import START, FakeClock, _empty_all_tables, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.dashboards.neighbourhood import TEAM, Neighbourhood, stored
@@ -521,7 +521,7 @@ def test_no_figure_before_or_after_a_join_nor_any_difference_describes_fewer_tha
             return {cell for cell in chosen if first <= cell[1] <= last}
 
         later = [over(first, last, counted) for m, first, last, value in after if m == measure]
-        for (m, first, last, value), covered in zip([f for f in after if f[0] == measure], later):
+        for (_, first, last, value), covered in zip([f for f in after if f[0] == measure], later, strict=True):
             assert value == sum(len(truth[cell]) for cell in covered), f"{measure} {first}..{last} is exact"
             assert who(truth, covered) in (0, *range(K, 1000)), f"{measure} {first}..{last}"
         earlier = [over(first, last, {c for c in truth if c[0] == channel})

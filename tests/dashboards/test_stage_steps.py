@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from learnloop.domain import learning_metrics
 from learnloop.domain.disclosure import Figure, withheld
 from learnloop.domain.learning_metrics import ACTIONS, STAGES, maturity

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, ItemScore, ReleaseBlock, ScoreBasis, WeeklyCount
 from tests.conftest import FakeClock, make_settings
 
-UTC = timezone.utc
+UTC = UTC
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 K = 3
 

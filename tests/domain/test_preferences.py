@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +22,7 @@ from learnloop.domain.preferences import (
 )
 from learnloop.domain.schedules import Schedule
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")
@@ -38,8 +38,11 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+DEFAULTS = PromptPreferences()
+
+
 def decide(
-    prefs: PromptPreferences = PromptPreferences(),
+    prefs: PromptPreferences = DEFAULTS,
     *,
     now: datetime = DUE,
     due_at: datetime = DUE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time as wallclock
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,7 +28,7 @@ from learnloop.domain.schedules import (
     parse_window,
 )
 
-UTC = timezone.utc
+UTC = UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14
@@ -313,8 +313,8 @@ def test_parse_window_accepts_hours_days_and_until_next_morning(text: str, expec
 
 
 def test_window_bounds() -> None:
-    assert (MIN_WINDOW, MAX_WINDOW) == (timedelta(hours=1), timedelta(days=14))
-    assert UNTIL_NEXT_MORNING == timedelta(hours=16)
+    assert (timedelta(hours=1), timedelta(days=14)) == (MIN_WINDOW, MAX_WINDOW)
+    assert timedelta(hours=16) == UNTIL_NEXT_MORNING
 
 
 @pytest.mark.parametrize("text", ["0h", "0 hours", "0d", "15d", "337h", "3w"])

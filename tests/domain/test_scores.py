@@ -195,7 +195,7 @@ def test_wilson_grows_with_evidence_at_a_fixed_ratio(ratio: float) -> None:
     totals = [1, 2, 5, 10, 50, 100, 1000, 10_000]
     bounds = [wilson_lower_bound(round(ratio * n), n) for n in totals if (ratio * n).is_integer()]
     assert len(bounds) >= 5
-    assert all(earlier < later for earlier, later in zip(bounds, bounds[1:]))
+    assert all(earlier < later for earlier, later in zip(bounds, bounds[1:], strict=False))
 
 
 @pytest.mark.parametrize(("positive", "total"), [(0, 1), (1, 1), (8, 10), (999, 1000), (10_000, 10_000)])

@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from werkzeug.serving import make_server
 
 from learnloop.bootstrap import build_runtime
-from learnloop.jobs.worker import Worker
 from learnloop.cli import main
 from learnloop.config import load_settings
+from learnloop.jobs.worker import Worker
 from learnloop.storage.migrate import upgrade
 from learnloop.wiring import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL

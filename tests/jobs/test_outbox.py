@@ -6,14 +6,14 @@ from datetime import timedelta
 
 import requests
 from sqlalchemy import select
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST
 from learnloop.storage.tables import Event, OutboxMessage
-from tests.conftest import FakeClock
-from tests.contract.mattermost_openapi import MattermostContract
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 REPLY = "reply000000000000000000000"
@@ -126,8 +126,9 @@ def test_a_claimed_message_is_picked_up_again_after_its_lease(
 
 
 def test_without_a_bot_messages_wait(engine, clock) -> None:
-    from learnloop.bootstrap import build_runtime
     from tests.conftest import make_settings
+
+    from learnloop.bootstrap import build_runtime
 
     runtime = build_runtime(make_settings(mattermost_bot_token=None), clock=clock, engine=engine)
     enqueue_post(runtime)

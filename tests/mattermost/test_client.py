@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from learnloop.mattermost.client import MattermostClient, MattermostError, MattermostUnavailable, RateLimited
 from tests.contract.fixtures import MATTERMOST_TEST_URL, mattermost_contract  # noqa: F401
 from tests.contract.mattermost_openapi import MattermostContract
+
+from learnloop.mattermost.client import MattermostClient, MattermostError, MattermostUnavailable, RateLimited
 
 TOKEN = "xoxb-secret-bot-token-4p1"
 BOT_ID = "bot4p1bot4p1bot4p1bot4p1b"

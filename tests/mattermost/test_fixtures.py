@@ -6,12 +6,12 @@ import json
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.mattermost.inbound import fixture_names, load_form, load_json, send_fixture
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.worker import run_once
 from learnloop.storage.tables import ContentItem, Event, Feedback, OutboxMessage, Rating
-from tests.contract.mattermost_openapi import MattermostContract
-from tests.mattermost.inbound import load_form, fixture_names, load_json, send_fixture
 
 ANN = "ob7m4qhjzjfy5c6qgbwkz3mn8r"
 BOB = "q1h5b9c3ypgtfe5kzjkdyrbs7c"

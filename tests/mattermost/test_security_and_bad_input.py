@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from tests.conftest import OLD_COMMAND_TOKEN
+from tests.mattermost.inbound import ROUTES, load_form, load_json, send_fixture, send_form
 
 from learnloop.bootstrap import Runtime
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, Rating
-from tests.conftest import OLD_COMMAND_TOKEN
-from tests.mattermost.inbound import ROUTES, load_form, load_json, send_fixture, send_form
 
 RATE = "slash_command__rate.form"
 RATE_TEXT_PREFIX = "rate https://wiki.acme.example/wiki/Page "
@@ -64,8 +64,9 @@ def test_outgoing_webhook_with_a_command_token_is_refused(client: FlaskClient, r
 
 
 def test_no_configured_tokens_means_nothing_is_accepted(runtime: Runtime) -> None:
-    from learnloop.wiring import create_app
     from tests.conftest import make_settings
+
+    from learnloop.wiring import create_app
 
     runtime.settings = make_settings(mattermost_command_tokens=[], mattermost_webhook_tokens=[])
     client = create_app(runtime).test_client()

@@ -16,8 +16,8 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs import outbox, prompts, worker
 from learnloop.jobs.outbox import LEASE, backoff
 from learnloop.mattermost.client import MattermostClient
-from learnloop.services.prompts import runs as prompt_planning
 from learnloop.services.outbox_kinds import SEND_PROMPT
+from learnloop.services.prompts import runs as prompt_planning
 from learnloop.services.prompts.delivered import SentPrompt, mark_sent, mark_undelivered
 from learnloop.storage.tables import Delivery, Event, Member, OutboxMessage
 from tests.conftest import FakeClock, make_settings

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -13,9 +13,9 @@ from learnloop.services.outbox_kinds import SEND_PROMPT
 from learnloop.storage.tables import Delivery, Member, OutboxMessage
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import courier, FRIDAY_DUE, Person, World, add_schedule, planned_world, statuses, uid
+from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, courier, planned_world, statuses, uid
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def test_a_crash_between_sending_and_marking_sent_does_not_send_twice(

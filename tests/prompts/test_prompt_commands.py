@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -12,7 +12,7 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime
 from learnloop.storage.tables import Member, PromptSchedule
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, Person, opened_dialog, slash, submit, uid
+from tests.prompts.world import CHANNEL, Person, opened_dialog, slash, submit
 
 ANN = Person("ann")
 OWNER = Person("owner")
@@ -28,7 +28,7 @@ def test_off_on_pause_resume_time_quiet_nudges(client: FlaskClient, runtime: Run
     assert member(runtime, ANN).prompts_enabled is False
     assert "Prompts are on" in slash(client, ANN, "prompts on")["text"]
     assert "Paused until Mon 16 Nov 2026" in slash(client, ANN, "prompts pause 2w")["text"]
-    assert member(runtime, ANN).paused_until == datetime(2026, 11, 16, 9, 0, tzinfo=timezone.utc)
+    assert member(runtime, ANN).paused_until == datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     slash(client, ANN, "prompts resume")
     assert member(runtime, ANN).paused_until is None
     assert "16:30, your local time" in slash(client, ANN, "prompts time 16:30")["text"]

@@ -3,19 +3,19 @@ buttons → reflection. The clock is moved by hand; every Mattermost call is con
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
-from learnloop.storage.tables import Delivery, Event, OutboxMessage, Reflection
+from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit
+from tests.prompts.world import Person, World, add_schedule, slash
 
-UTC = timezone.utc
+UTC = UTC
 ANN, BOB = Person("ann"), Person("bob", timezone="America/New_York")
 
 

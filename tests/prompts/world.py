@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.worker import run_once
 from learnloop.jobs.outbox import Courier
+from learnloop.jobs.worker import run_once
 from learnloop.mattermost import delivery as mattermost_delivery
-from learnloop.services.prompts import setup as prompt_setup
 from learnloop.services.communities import community_for_channel
+from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
@@ -24,8 +24,8 @@ from tests.mattermost.inbound import load_form, send_form
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 BOT = "learnloopbot0000000000000a"
-THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=timezone.utc)
-FRIDAY_DUE = datetime(2026, 11, 6, 15, 31, tzinfo=timezone.utc)
+THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
+FRIDAY_DUE = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)
 """A weekly Friday 16:30 Berlin prompt (see planned_world) is planned on THURSDAY and due at FRIDAY_DUE."""
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import make_settings
 
 from learnloop.domain.urls import normalise_url
 from learnloop.services.content_kinds import classify_url
-from tests.conftest import make_settings
 
 POST_ID = "k8x3m1q9wfb6ddtz5y4oa7c2re"
 

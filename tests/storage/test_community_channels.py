@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import Engine
+from tests.conftest import FakeClock, make_settings
+from tests.storage.test_migrations import fresh_engine  # noqa: F401
+
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import ConfigError, load_settings
 from learnloop.services.communities import community_for_channel
 from learnloop.storage.migrate import upgrade
-from sqlalchemy import Engine
-
-from tests.conftest import FakeClock, make_settings
-from tests.storage.test_migrations import fresh_engine  # noqa: F401
 
 HOME, EXTRA, LONE = "homechannel000000000000001", "extrachannel00000000000001", "lonechannel000000000000001"
 TEAM = "rdc9bgriktyx9p4kowh3dmgqyc"

@@ -4,15 +4,15 @@ either order; it commits only when told to and rolls back everything else."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
 
 from learnloop.bootstrap import Runtime
-from learnloop.storage.tables import Community, ContentItem, Event, Member
+from learnloop.storage.tables import Community, Event, Member
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def _count(engine: Engine, model: type) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from tests.conftest import make_settings
 
 from learnloop.bootstrap import build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.storage.engine import make_engine
-from learnloop.storage.sqlite import AUTOCHECKPOINT_PAGES as SQLITE_AUTOCHECKPOINT_PAGES, checkpoint_wal
 from learnloop.storage.migrate import upgrade
-from tests.conftest import make_settings
+from learnloop.storage.sqlite import AUTOCHECKPOINT_PAGES as SQLITE_AUTOCHECKPOINT_PAGES
+from learnloop.storage.sqlite import checkpoint_wal
 
 
 def _sqlite(tmp_path: Path) -> Engine:

@@ -102,7 +102,7 @@ def no_http():
 
 
 def test_every_fixture_has_an_expectation() -> None:
-    assert EVENT_FIXTURES == sorted(EXPECTED_ACTION)
+    assert sorted(EXPECTED_ACTION) == EVENT_FIXTURES
 
 
 @pytest.mark.parametrize("name", EVENT_FIXTURES)

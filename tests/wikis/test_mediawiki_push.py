@@ -12,25 +12,24 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import SecretStr
 from flask.testing import FlaskClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.jobs import wiki as wiki_jobs
-from tests.wikis import jobs as wiki_jobs_support
 from learnloop.jobs.worker import Worker
 from learnloop.mediawiki.host import LOCALSETTINGS_SNIPPET, MediaWikiHost, localsettings_snippet
 from learnloop.storage.tables import ContentItem, Event, OutboxMessage
-from learnloop.wiring import create_app
 from learnloop.wikis import FETCH_JOB
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
+from tests.wikis import jobs as wiki_jobs_support
 
 from .mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki, running_mediawiki, wiki_config
 
@@ -272,7 +271,7 @@ def test_the_localsettings_snippet_pushes_signed_saves_from_a_real_wiki(
         [(path, headers, body)] = received
         assert path == "/wiki/handbook/events"
         rcid = editor.rc_of_revision(saved["newrevid"])["rcid"]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         [job] = MediaWikiHost().receive(wiki, body, headers, {}, now)
         assert job["event_id"] == f"push:{rcid}" and job["rc_id"] == rcid and job["poll"] is True
         assert abs(job["timestamp"] - now.timestamp()) < 60
@@ -287,7 +286,7 @@ def test_the_localsettings_snippet_pushes_signed_saves_from_a_real_wiki(
 @needs_mediawiki
 def test_a_push_through_the_route_is_fetched_by_the_worker_and_the_poll_records_nothing_twice(
         mediawiki: Any, mediawiki_editor: Editor, engine: Engine, clock: FakeClock) -> None:
-    clock.now = datetime.now(timezone.utc)  # pushes carry the wiki's real time
+    clock.now = datetime.now(UTC)  # pushes carry the wiki's real time
     runtime = build_runtime(make_settings(**wiki_settings(url=mediawiki.url)), clock=clock, engine=engine)
     client = create_app(runtime).test_client()
     assert wiki_jobs_support.poll_wikis(runtime) == 0  # first poll: starts at the newest change

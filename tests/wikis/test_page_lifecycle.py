@@ -16,12 +16,12 @@ from learnloop.domain.wiki_events import WikiEvent
 from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.messages import rating_context
+from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import dashboard, wiki_ingest
 from learnloop.services.rating import Rater, RetiredItem, rate_item, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, ItemScore, Rating
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
-from learnloop.mattermost.signed_state import dialog_state
 from tests.prompts.world import Person, click, slash, submit
 
 ENGINEERING = "fukk3xq1bbn8fgmsiwh4xprwdh"

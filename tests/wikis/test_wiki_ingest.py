@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -20,7 +20,7 @@ from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, slash
 
-UTC = timezone.utc
+UTC = UTC
 WIKI = {"name": "handbook", "kind": "outline", "url": "https://outline.example.com", "secret": "s" * 32,
         "api_token": "ol_api_test"}
 COMMUNITY = {"name": "Data guild", "channel_id": CHANNEL, "owners": [Person("owner").id], "burst_minutes": 30,

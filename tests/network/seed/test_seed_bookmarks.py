@@ -16,8 +16,8 @@ from learnloop.storage.tables import OutboxMessage
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.network.seed.conftest import BLOG, outbox, stocked
-from tests.network.standin import StandIn
 from tests.network.seed.test_seed_kit import DASHBOARD, run_kit
+from tests.network.standin import StandIn
 from tests.prompts.world import CHANNEL, courier
 
 BOOKMARKS_ONLY = {"prompt": "none", "shelf": False, "bookmarks": True}
