@@ -120,7 +120,7 @@ def request_fields(request: Request) -> dict[str, Any]:
     if request.method == "GET":
         return form_fields(request.query_string)
     if content_type == FORM_URLENCODED:
-        fields = form_fields(request.query_string)
+        fields = form_fields(request.query_string) if request.query_string else {}
         for name, value in form_fields(request.get_data(cache=True)).items():
             fields.setdefault(name, value)
         return fields
