@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 
 from learnloop.domain.measures import week_of
+from learnloop.domain.network import DM_WINDOW
 from learnloop.domain.scores import Prior, bayesian_average
 
 FEEDBACK_STATES: dict[str, str] = {"new": "New", "planned": "Planned", "resolved": "Resolved", "hidden": "Hidden"}
@@ -37,6 +39,8 @@ MAX_INTERVAL_DAYS = 730
 EARLIEST_MONDAY = timedelta(hours=14)
 """Monday begins this long before Monday 00:00 UTC somewhere (UTC+14): a week's review list is worked out then,
 before any owner's Monday moment, wherever they are."""
+LATEST_MONDAY_END = timedelta(hours=36)
+"""Monday ends this long after Monday 00:00 UTC everywhere (at UTC-12)."""
 _INTERVAL = re.compile(r"(\d{1,4})\s*([dw])")
 
 
@@ -66,6 +70,14 @@ def parse_interval(text: str) -> int:
 def review_week(now: datetime) -> date:
     """The Monday of the week whose review list is due by `now` (UTC)."""
     return week_of(now + EARLIEST_MONDAY)
+
+
+def owners_may_be_due(now: datetime) -> bool:
+    """Whether any owner anywhere can be due their weekly message: from Monday 00:00 at UTC+14 (Sunday 10:00
+    UTC) until the message window closes after Monday 23:59 at UTC-12 (Wednesday 00:00 UTC). The rest of the
+    week nobody is, and the worker reads nothing for it."""
+    opens = datetime.combine(review_week(now), time(0), UTC) - EARLIEST_MONDAY
+    return opens <= now < opens + EARLIEST_MONDAY + LATEST_MONDAY_END + DM_WINDOW
 
 
 @dataclass(frozen=True)
@@ -123,3 +135,15 @@ def needs_review(*, reason_people: int, now_score: float | None, change: Trend |
                and not recently_reviewed)
     return Why(reasons=reason_people >= REASONS_TO_FLAG, score_drop=dropped,
                overdue=is_page and last_reviewed < now - timedelta(days=interval_days))
+
+
+def page_owners(named: set[str], space: set[str], declined: set[str]) -> tuple[Literal["page", "space", "community"],
+                                                                              list[str]]:
+    """Who hears about a page: its own owners; else its space's owners, but for those who said this page is
+    not theirs; else ("community", []) its community's owners."""
+    if named:
+        return "page", sorted(named)
+    left = space - declined
+    if left:
+        return "space", sorted(left)
+    return "community", []

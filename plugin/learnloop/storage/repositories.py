@@ -323,6 +323,11 @@ class ContentRepository(Repository):
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
 
+    def set_space(self, item_id: int, space: str | None) -> None:
+        """The mapped space the page lies in now (its space owners hear of it), None outside any."""
+        self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.space.is_distinct_from(space))
+                             .values(space=space))
+
     def set_title(self, item_id: int, title: str) -> None:
         self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.title.is_distinct_from(title))
                              .values(title=title))
