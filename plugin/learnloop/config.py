@@ -100,6 +100,11 @@ class WikiConfig(BaseModel):
         return self.secret.get_secret_value()
 
 
+def space_key(space: str) -> str:
+    """A space's name as compared: ignoring case, and `_` for spaces as MediaWiki titles write them."""
+    return space.replace("_", " ").strip().casefold()
+
+
 class WikiSpace(BaseModel):
     """A MediaWiki category or namespace, an Outline collection, or a BookStack book or shelf."""
 
@@ -259,13 +264,16 @@ class Settings(BaseSettings):
     def community_for_space(self, wiki: str, spaces: tuple[str, ...]) -> CommunityConfig | None:
         """The first community that maps one of the page's spaces (ignoring case, and `_` for spaces as
         MediaWiki titles do)."""
-        def key(space: str) -> str:
-            return space.replace("_", " ").strip().casefold()
+        found = self.mapped_space(wiki, spaces)
+        return found[0] if found else None
 
-        wanted = {key(space) for space in spaces}
+    def mapped_space(self, wiki: str, spaces: tuple[str, ...]) -> tuple[CommunityConfig, WikiSpace] | None:
+        """The first community that maps one of the page's spaces, and that space as it configures it."""
+        wanted = {space_key(space) for space in spaces}
         for community in self.communities:
-            if any(s.wiki == wiki and key(s.space) in wanted for s in community.wiki_spaces):
-                return community
+            for space in community.wiki_spaces:
+                if space.wiki == wiki and space_key(space.space) in wanted:
+                    return community, space
         return None
 
     @property

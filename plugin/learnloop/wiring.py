@@ -13,6 +13,7 @@ from learnloop.mattermost import (
     community_views,
     journal_views,
     network_views,
+    page_views,
     privacy_views,
     prompt_commands,
     rating_views,
@@ -38,7 +39,7 @@ def commands() -> CommandRegistry:
     """`/learn` and everything its replies carry: subcommands, buttons and dialogs."""
     registry = CommandRegistry()
     for views in (rating_views, prompt_commands, reflect_views, journal_views, community_views, wiki_views,
-                  network_views, privacy_views, seed_views, wiki_removal_views):
+                  network_views, page_views, privacy_views, seed_views, wiki_removal_views):
         views.register(registry)
     return registry
 

@@ -245,22 +245,26 @@ def test_an_owner_signs_in_reads_exports_and_triages_the_dashboard(
     browser.find_element(By.LINK_TEXT, "CSV").click()
     exported = wait_for_download(downloads, f"community-{mine}.csv")
     rows = list(csv.reader(io.StringIO(exported.read_text(encoding="utf-8"))))
-    assert rows[0] == ["scope", "measure", "from_week", "to_week", "value"]
-    period = {measure: value for scope, measure, _, _, value in rows[1:] if scope == "period"}
+    assert rows[0] == ["scope", "measure", "from_week", "to_week", "value", "page"]
+    period = {measure: value for scope, measure, _, _, value, _ in rows[1:] if scope == "period"}
     assert period["ratings"] == "18"
     assert period["replies"] == "0"
-    assert {first for scope, measure, first, _, _ in rows[1:] if scope == "weeks" and measure == "ratings"} == \
+    assert {first for scope, measure, first, _, _, _ in rows[1:] if scope == "weeks" and measure == "ratings"} == \
         {"2026-09-07", "2026-09-14", "2026-09-21"}
     assert heading(browser) == "Data guild", "downloading leaves the page as it was"
 
-    # Resolve the feedback (from the 12-week view): it leaves the list.
+    # Resolve the feedback (from the 12-week view): it stays listed as resolved; hidden, it leaves the list.
     browser.get(f"{dashboard}?period=12w")
     item = browser.find_element(By.XPATH, f"//article[@class='feedback']//li[contains(., '{FEEDBACK}')]")
     navigate_and_wait(browser, lambda: item.find_element(By.XPATH, ".//button[.='Mark resolved']").click())
     assert browser.current_url == f"{dashboard}?period=12w", "back on the period that was shown"
-    assert FEEDBACK not in browser.find_element(By.TAG_NAME, "main").text
-    assert "No open feedback." in browser.find_element(By.XPATH, "//section[h2[@id='feedback']]").text
+    item = browser.find_element(By.XPATH, f"//article[@class='feedback']//li[contains(., '{FEEDBACK}')]")
+    assert item.get_attribute("class") == "state-resolved" and "Resolved" in item.text
     shot("feedback-resolved")
+    navigate_and_wait(browser, lambda: item.find_element(By.XPATH, ".//button[.='Hide']").click())
+    section = browser.find_element(By.XPATH, "//section[h2[@id='feedback']]").text
+    assert FEEDBACK not in section and "No feedback to look at." in section
+    assert "Show hidden feedback too (1)" in section
 
     # Another community's dashboard: this owner is not one of its owners.
     browser.get(live_app.url(f"/dashboard/{other}"))
@@ -336,4 +340,5 @@ def test_resolving_feedback_keeps_a_custom_period(
     shot("after-resolve-on-custom-period")
     assert heading(browser) == "Data guild", browser.find_element(By.TAG_NAME, "main").text
     assert browser.current_url == shown
-    assert "No open feedback." in browser.find_element(By.XPATH, "//section[h2[@id='feedback']]").text
+    item = browser.find_element(By.XPATH, f"//article[@class='feedback']//li[contains(., '{FEEDBACK}')]")
+    assert item.get_attribute("class") == "state-resolved"

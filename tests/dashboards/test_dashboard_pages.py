@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.services import links, rollups
-from learnloop.services.rating import Rater, rate_url
+from learnloop.services.rating import Rater, give_reason, rate_url
 from learnloop.storage.tables import Feedback, WeeklyCount, WeeklyMember
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
@@ -141,7 +141,8 @@ def test_feedback_reaches_owners_grouped_by_page_without_stars_or_times(dash: Ru
     response = client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
                            data={"status": "resolved", "csrf_token": token})
     assert response.status_code == 303
-    assert "steps are out of date" not in client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    after = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
+    assert re.search(r'<li class="state-resolved">.*?steps are out of date', after, re.S), "resolved, still listed"
     other = community_id(dash) + 1
     assert client.post(f"/dashboard/{other}/feedback/{feedback_id}",
                        data={"status": "hidden", "csrf_token": token}).status_code in (403, 404)
@@ -259,3 +260,73 @@ def test_a_team_admin_owns_the_communities_of_their_team(
     client = signed_in(dash, theirs, admin)
     assert client.get(f"/dashboard/{theirs}").status_code == 200
     assert client.get(f"/dashboard/{theirs}/export.csv").status_code == 200
+
+
+def give(runtime: Runtime, user: str, url: str, reason: str, note: str | None = None) -> None:
+    rate(runtime, user, url, 2)
+    with runtime.uow() as uow:
+        give_reason(uow, user.ljust(26, "x"), url, reason, note, runtime.clock())
+
+
+def feedback_ids(runtime: Runtime) -> dict[str, int]:
+    with runtime.uow() as uow:
+        return {comment: int(i) for i, comment in uow.session.execute(select(Feedback.id, Feedback.comment))}
+
+
+def test_owners_triage_feedback_per_page_with_reasons_counted_and_hidden_out_of_the_way(
+        dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
+    page_url, other_url = "https://wiki.acme.example/VPN", "https://wiki.acme.example/Proxy"
+    give(dash, "user1", page_url, "outdated", "The VPN client was renamed")
+    give(dash, "user2", page_url, "outdated")
+    give(dash, "user3", page_url, "broken_link", "The download link 404s")
+    rate(dash, "user4", other_url, 4, comment="Worth a diagram")
+    mine = community_id(dash)
+    client = signed_in(dash, mine)
+    page = client.get(f"/dashboard/{mine}").get_data(as_text=True)
+    feedback = page[page.index('id="feedback"'):]
+    assert feedback.count("<h3>") == 2 and feedback.index("VPN") < feedback.index("Proxy"), "most open first"
+    assert 'data-reason="outdated">Outdated 2<' in feedback and 'data-reason="broken_link">Broken link 1<' in feedback
+    assert 'data-state="new">New: 3<' in feedback and "No note." in feedback
+    assert "user1" not in feedback and "/5" not in feedback, "never who, never stars"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    ids = feedback_ids(dash)
+
+    def triage(feedback_id: int, status: str, as_client: FlaskClient = client):
+        return as_client.post(f"/dashboard/{mine}/feedback/{feedback_id}?period=12w",
+                              data={"status": status, "csrf_token": token}, headers={"Accept": "application/json"})
+
+    refused = triage(ids["The VPN client was renamed"], "done")
+    assert refused.status_code == 400 and "'done' is not a feedback state" in refused.get_json()["error"]["message"]
+    assert triage(ids["The VPN client was renamed"], "planned").headers["Location"].endswith("?period=12w")
+    assert triage(ids["Worth a diagram"], "hidden").status_code == 303
+    page = client.get(f"/dashboard/{mine}").get_data(as_text=True)
+    feedback = page[page.index('id="feedback"'):]
+    assert re.search(r'<li class="state-planned">.*?The VPN client was renamed', feedback, re.S)
+    assert 'data-reason="outdated">Outdated 2<' in feedback, "planned is still open"
+    assert "Worth a diagram" not in feedback and "Show hidden feedback too (1)" in feedback
+    shown = client.get(f"/dashboard/{mine}?hidden=1").get_data(as_text=True)
+    assert re.search(r'<li class="state-hidden">.*?Worth a diagram', shown, re.S) and "Leave out hidden" in shown
+    assert triage(ids["The download link 404s"], "resolved").status_code == 303
+    rows = [r for r in csv.DictReader(io.StringIO(client.get(f"/dashboard/{mine}/export.csv").get_data(as_text=True)))
+            if r["scope"] == "feedback"]
+    assert {(r["page"], r["measure"], r["value"]) for r in rows} == {
+        (page_url, "state:new", "1"), (page_url, "state:planned", "1"), (page_url, "state:resolved", "1"),
+        (page_url, "open_reason:outdated", "2"), (other_url, "state:hidden", "1")}
+    exported = client.get(f"/dashboard/{mine}/export.json").get_json()["feedback"]
+    assert {g["url"]: (g["states"], g["open_reasons"]) for g in exported} == {
+        page_url: ({"new": 1, "planned": 1, "resolved": 1}, {"outdated": 2}), other_url: ({"hidden": 1}, {})}
+    text = client.get(f"/dashboard/{mine}/export.json").get_data(as_text=True)
+    assert "user1" not in text and "renamed" not in text, "counts only: no authors, no notes"
+    member = Person("ann")
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{member.id}",
+                            json={"channel_id": CHANNEL, "user_id": member.id, "roles": "channel_user"})
+    as_member = signed_in(dash, mine, member)
+    member_token = re.search(r'name="csrf_token" value="([^"]+)"', as_member.get(f"/dashboard/{mine}").get_data(
+        as_text=True))
+    assert member_token is None, "members get no triage forms"
+    assert as_member.post(f"/dashboard/{mine}/feedback/{ids['Worth a diagram']}",
+                          data={"status": "new", "csrf_token": token}).status_code == 403
+    with dash.uow() as uow:
+        states = dict(uow.session.execute(select(Feedback.comment, Feedback.status)).all())
+    assert states == {"The VPN client was renamed": "planned", "": "new", "The download link 404s": "resolved",
+                      "Worth a diagram": "hidden"}, "the refused requests changed nothing"

@@ -47,7 +47,7 @@ def test_slash_command__rate_form(client: FlaskClient, runtime: Runtime) -> None
     [rating] = _rows(runtime, Rating)
     assert (rating.user_id, rating.stars) == (ANN, 5)
     [feedback] = _rows(runtime, Feedback)
-    assert feedback.comment == "Saved me an hour" and feedback.status == "open"
+    assert feedback.comment == "Saved me an hour" and feedback.status == "new"
 
 
 def test_slash_command__rate_with_mention_form(client: FlaskClient, runtime: Runtime) -> None:

@@ -1,7 +1,7 @@
-"""A Mattermost stand-in for the network tests: posts, pins, channel bookmarks, direct channels, statuses and
-memberships, kept in memory and served through the contract harness. Everything but channel bookmarks is
-checked against the OpenAPI source; bookmarks are newer than the spec copy, so their requests are checked
-here against the server's source instead.
+"""A Mattermost stand-in for the network tests: posts, pins, channel bookmarks, direct channels, statuses,
+memberships and accounts by username, kept in memory and served through the contract harness. Everything but
+channel bookmarks is checked against the OpenAPI source; bookmarks are newer than the spec copy, so their
+requests are checked here against the server's source instead.
 
 How each call behaves, from mattermost/mattermost:
 
@@ -16,6 +16,11 @@ How each call behaves, from mattermost/mattermost:
 - POST /api/v4/users/status/ids: each person's status (`statuses`), online unless set.
 - GET /api/v4/channels/{id}/members/{user} and /teams/{id}/members/{user}: everyone asked about is a plain
   member, or a channel admin when named in `channel_admins`.
+- GET /api/v4/channels/{id}/members?page=&per_page= (server/channels/app/channel.go, GetChannelMembersPage):
+  the channel's `members` and every one of `channel_admins`, ordered by user id, a page at a time.
+- GET /api/v4/users/username/{username} (server/channels/api4/user.go, getUserByUsername): the account in
+  `users` (username to user id), `deactivated` ones with a delete_at, `bots` with is_bot; an unknown name is a
+  404 `app.user.get_by_username.app_error`.
 - /api/v4/channels/{id}/bookmarks (server/channels/api4/channel_bookmark.go; server/public/model/
   channel_bookmark.go; server/channels/store/sqlstore/channel_bookmark_store.go): a server before 9.5 has no
   such route, and its router answers 404 `api.context.404.app_error`; a server without a license answers
@@ -126,6 +131,12 @@ class StandIn:
     """[method, URL regex, status, calls to let through first]: then one matching call fails with that status."""
     statuses: dict[str, str] = field(default_factory=dict)
     channel_admins: set[str] = field(default_factory=set)
+    members: dict[str, set[str]] = field(default_factory=dict)
+    """Channel id to the plain members its member list pages through (admins are in every list)."""
+    users: dict[str, str] = field(default_factory=dict)
+    """Username to user id: the accounts GET /users/username/{username} finds."""
+    deactivated: set[str] = field(default_factory=set)
+    bots: set[str] = field(default_factory=set)
     lose_replies: int = 0
     """The next this-many posts are saved, then their reply is lost (a 504): the sender cannot know."""
 
@@ -138,6 +149,8 @@ class StandIn:
         add("POST", re.compile(r"/api/v4/users/status/ids" + QUERY), self._statuses)
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members/" + USER + QUERY), self._channel_member)
         add("GET", re.compile(r"/api/v4/teams/" + ID + r"/members/" + USER + QUERY), self._team_member)
+        add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members" + QUERY), self._channel_members)
+        add("GET", re.compile(r"/api/v4/users/username/(?P<name>[^/?]+)" + QUERY), self._user_by_username)
         self.contract.add_unvalidated(re.compile(r"/api/v4/channels/" + ID + r"/bookmarks" + QUERY),
                                       methods=("GET", "POST"), check=bookmark_problems,
                                       reply=self._failing(self._bookmarks))
@@ -216,12 +229,32 @@ class StandIn:
         return 200, [{"user_id": user, "status": self.statuses.get(user, "online"), "manual": False,
                       "last_activity_at": 0} for user in _body(request)]
 
+    def _membership(self, channel_id: str, user_id: str) -> dict[str, Any]:
+        admin = user_id in self.channel_admins
+        return {"channel_id": channel_id, "user_id": user_id, "scheme_user": True, "scheme_admin": admin,
+                "roles": "channel_user channel_admin" if admin else "channel_user", "msg_count": 0, "mention_count": 0}
+
     def _channel_member(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None
-        admin = match["user"] in self.channel_admins
-        return 200, {"channel_id": match["id"], "user_id": match["user"], "scheme_user": True, "scheme_admin": admin,
-                     "roles": "channel_user channel_admin" if admin else "channel_user", "msg_count": 0,
-                     "mention_count": 0}
+        return 200, self._membership(match["id"], match["user"])
+
+    def _channel_members(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
+        assert match is not None
+        query = parse_qs(urlsplit(request.url or "").query)
+        page, per_page = int(query.get("page", ["0"])[0]), int(query.get("per_page", ["60"])[0])
+        everyone = sorted(self.members.get(match["id"], set()) | self.channel_admins)
+        shown = everyone[page * per_page:(page + 1) * per_page]
+        return 200, [self._membership(match["id"], user) for user in shown]
+
+    def _user_by_username(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
+        assert match is not None
+        user_id = self.users.get(match["name"])
+        if user_id is None:
+            return _error(404, "app.user.get_by_username.app_error", "Unable to find an existing account matching "
+                                                                     "your username for this team.")
+        return 200, {"id": user_id, "username": match["name"], "create_at": 0, "update_at": 0,
+                     "delete_at": self._millis() if user_id in self.deactivated else 0, "is_bot": user_id in self.bots,
+                     "roles": "system_user", "locale": "en"}
 
     def _team_member(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None

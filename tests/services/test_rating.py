@@ -73,7 +73,7 @@ def test_a_comment_becomes_private_feedback_for_the_owners(runtime: Runtime) -> 
         [feedback] = uow.session.scalars(select(Feedback)).all()
         community = uow.session.scalars(select(Community)).one()
     assert feedback.comment == "The VPN section is out of date"
-    assert (feedback.status, feedback.stars, feedback.community_id) == ("open", 2, community.id)
+    assert (feedback.status, feedback.stars, feedback.community_id) == ("new", 2, community.id)
 
 
 def test_the_item_belongs_to_the_community_where_it_was_first_seen(runtime: Runtime) -> None:

@@ -72,6 +72,7 @@ def test_0013_maps_each_community_to_its_channel(fresh_engine: Engine) -> None: 
                 "INSERT INTO communities (id, channel_id, team_id, name, ratings_count, stars_sum, created_at) "
                 f"VALUES ({row}, '{channel}', '{TEAM}', '{name}', 0, 0, '2026-11-02 09:00:00')")
     upgrade(fresh_engine, "0013")
+    upgrade(fresh_engine)  # what 0013 wrote, read by today's code (which knows the columns added since)
     runtime = build_runtime(make_settings(), clock=FakeClock(datetime(2026, 11, 3, tzinfo=UTC)),
                             engine=fresh_engine)
     with runtime.uow() as uow:

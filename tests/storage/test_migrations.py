@@ -107,3 +107,37 @@ def test_0014_names_the_authors_of_reflections_already_on_their_way_to_the_wiki(
     upgrade(fresh_engine)
     downgrade(fresh_engine, "0009")
     assert "publish_marker" not in {c["name"] for c in inspect(fresh_engine).get_columns("reflections")}
+
+
+def test_0015_triages_open_feedback_as_new_and_adds_page_owners(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0014")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO content_items (id, url, kind, ratings_count, stars_sum, created_at) "
+            "VALUES (1, 'https://wiki.acme.example/p', 'wiki_page', 0, 0, '2026-11-02 09:00:00')")
+        for row_id, status in ((1, "open"), (2, "resolved"), (3, "hidden"), (4, "open")):
+            connection.exec_driver_sql(
+                "INSERT INTO feedback (id, item_id, author_id, stars, comment, status, created_at) "
+                f"VALUES ({row_id}, 1, 'ann', 2, 'note', '{status}', '2026-11-02 09:00:00')")
+    upgrade(fresh_engine, "0015")
+    with fresh_engine.connect() as connection:
+        states = connection.exec_driver_sql("SELECT id, status FROM feedback ORDER BY id").all()
+    assert [tuple(row) for row in states] == [(1, "new"), (2, "resolved"), (3, "hidden"), (4, "new")]
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE feedback SET status = 'planned' WHERE id = 4")
+        connection.exec_driver_sql("INSERT INTO page_owners (kind, item_id, user_id, created_at) "
+                                   "VALUES ('page', 1, 'ann', '2026-11-02 09:00:00')")
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE feedback SET status = 'open' WHERE id = 1")
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO page_owners (kind, item_id, user_id, created_at) "
+                                   "VALUES ('page', 1, 'ann', '2026-11-02 09:00:00')")
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO page_owners (kind, user_id, created_at) "
+                                   "VALUES ('space', 'bob', '2026-11-02 09:00:00')")
+    downgrade(fresh_engine, "0014")
+    assert "page_owners" not in inspect(fresh_engine).get_table_names()
+    with fresh_engine.connect() as connection:
+        states = connection.exec_driver_sql("SELECT id, status FROM feedback ORDER BY id").all()
+    assert [tuple(row) for row in states] == [(1, "open"), (2, "resolved"), (3, "hidden"), (4, "open")]
+    assert "reviewed_at" not in {c["name"] for c in inspect(fresh_engine).get_columns("content_items")}

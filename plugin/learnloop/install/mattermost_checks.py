@@ -108,7 +108,7 @@ class MattermostChecks:
         problems: list[str] = []
         username = self.manifest.bot_user.username
         target.bot_user = self._read(problems, f"look up @{username}",
-                                     lambda: self.admin.get_user_by_username(username))
+                                     lambda: self.admin.find_user_by_username(username))
         if target.bot_user is not None and target.bot_user.get("is_bot"):
             bot_id = str(target.bot_user["id"])
             target.bot = self._read(problems, f"read the bot @{username}", lambda: self.admin.get_bot(bot_id))

@@ -1,5 +1,6 @@
 """The network pass of the worker: co-ratings folded, milestones noted and told, digests and suggestions
-posted when due. Statuses for do-not-disturb are asked of Mattermost outside any transaction."""
+posted when due, each week's pages to review listed and their owners told. Statuses for do-not-disturb and the
+communities' owners are asked of Mattermost outside any transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from learnloop.jobs.outbox import CallGate
 from learnloop.jobs.prompts import statuses, writing
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.network_messages import digest_post, milestone_dm, suggestions_dm
+from learnloop.mattermost.ownership import community_owners
+from learnloop.mattermost.page_messages import review_dm
+from learnloop.services import page_review
 from learnloop.services.network import digest, recognition, suggestions
 from learnloop.services.network.co_ratings import fold_co_ratings
 
@@ -22,10 +26,12 @@ class NetworkReport:
     digests: int = 0
     suggestions: int = 0
     recognitions: int = 0
+    pages_listed: int = 0
+    reviews: int = 0
 
     @property
     def sent(self) -> int:
-        return self.digests + self.suggestions + self.recognitions
+        return self.digests + self.suggestions + self.recognitions + self.reviews
 
 
 def run_network_pass(chat: Chat, gate: CallGate | None = None) -> NetworkReport:
@@ -57,4 +63,28 @@ def run_network_pass(chat: Chat, gate: CallGate | None = None) -> NetworkReport:
                                        lambda user, items: suggestions_dm(user, items, public_url, key))
         with writing(gate), chat.uow() as uow:
             report.suggestions = suggestions.record(uow, planned, now)
+    review_pages(chat, report, gate)
     return report
+
+
+def review_pages(chat: Chat, report: NetworkReport, gate: CallGate | None) -> None:
+    """Once a week each community's pages to review are listed (with its owners as Mattermost names them
+    then, where any page is listed); each owner's message goes out at their own Monday moment."""
+    settings, k, now = chat.settings, chat.settings.min_group_size, chat.clock()
+    with chat.reader() as uow:
+        worked = page_review.work_out(uow, page_review.communities_due(uow, now), now, k)
+    if worked:
+        owners = {community_id: community_owners(chat, community_id) for community_id, rows in worked.items() if rows}
+        with writing(gate), chat.uow() as uow:
+            report.pages_listed = page_review.list_week(uow, worked, owners, now)
+    with chat.reader() as uow:
+        due = page_review.due(uow, settings, now)
+    if not due:
+        return
+    presence = statuses(chat.mattermost(), sorted(owner.person.user_id for owner in due))
+    public_url, key = settings.public_url_text, chat.signing_key
+    with chat.reader() as uow:
+        planned = page_review.plan(uow, due, presence, now,
+                                   lambda user, pages, more: review_dm(user, pages, more, k, public_url, key))
+    with writing(gate), chat.uow() as uow:
+        report.reviews = page_review.record(uow, planned, now)

@@ -47,7 +47,7 @@ class MattermostAdminClient(MattermostClient):
     def find_channel_by_names(self, team_name: str, channel_name: str) -> JsonObject | None:
         return self._maybe("GET", f"/teams/name/{_segment(team_name)}/channels/name/{_segment(channel_name)}")
 
-    def get_user_by_username(self, username: str) -> JsonObject | None:
+    def find_user_by_username(self, username: str) -> JsonObject | None:
         return self._maybe("GET", f"/users/username/{_segment(username)}")
 
     def get_bot(self, user_id: str) -> JsonObject | None:

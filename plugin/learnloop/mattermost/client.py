@@ -86,6 +86,10 @@ class MattermostClient:
     def get_user(self, user_id: str) -> JsonObject:
         return self._api("GET", f"/users/{_segment(user_id)}")
 
+    def get_user_by_username(self, username: str) -> JsonObject:
+        """The account with this username (without the @); a MattermostError with status 404 when there is none."""
+        return self._api("GET", f"/users/username/{_segment(username)}")
+
     def get_users_by_ids(self, ids: Sequence[str]) -> list[JsonObject]:
         if not ids:
             return []
@@ -133,11 +137,15 @@ class MattermostClient:
         )
 
     def iter_channel_member_ids(self, channel_id: str) -> Iterator[str]:
+        for member in self.iter_channel_members(channel_id):
+            yield member["user_id"]
+
+    def iter_channel_members(self, channel_id: str) -> Iterator[JsonObject]:
+        """Every membership of the channel (with ``roles`` and ``scheme_admin``), page by page."""
         page = 0
         while True:
             members = self.get_channel_members(channel_id, page=page, per_page=MAX_PER_PAGE)
-            for member in members:
-                yield member["user_id"]
+            yield from members
             if len(members) < MAX_PER_PAGE:
                 return
             page += 1

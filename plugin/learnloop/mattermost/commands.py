@@ -10,6 +10,7 @@ from typing import Any
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
+from learnloop.services.communities import community_for_channel
 
 Reply = dict[str, Any]
 
@@ -23,6 +24,16 @@ class Invocation:
     @property
     def trigger(self) -> str:
         return self.request.command or "/learn"
+
+    def community_id(self) -> int:
+        """The id of the community this channel counts towards, created on first sight."""
+        request = self.request
+        with self.chat.uow() as uow:
+            community_id = community_for_channel(uow, self.chat.settings, channel_id=request.channel_id,
+                                                 team_id=request.team_id or None,
+                                                 channel_name=request.channel_name or None, now=self.chat.clock())
+            uow.commit()
+        return community_id
 
 
 CommandHandler = Callable[[Invocation], Reply]

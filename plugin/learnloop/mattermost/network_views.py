@@ -17,21 +17,10 @@ from learnloop.mattermost.network_messages import (
 )
 from learnloop.mattermost.ownership import is_community_owner
 from learnloop.mattermost.payloads import ActionRequest
-from learnloop.services.communities import community_for_channel
 from learnloop.services.network import digest, recognition, suggestions
 
 DIGEST_USAGE = "digest on <day> <HH:MM> | off | preview | me on | me off"
 ON_OFF = {"on": True, "off": False}
-
-
-def _community(invocation: Invocation) -> int:
-    chat, request = invocation.chat, invocation.request
-    with chat.uow() as uow:
-        community_id = community_for_channel(uow, chat.settings, channel_id=request.channel_id,
-                                             team_id=request.team_id or None, channel_name=request.channel_name or None,
-                                             now=chat.clock())
-        uow.commit()
-    return community_id
 
 
 def digest_command(invocation: Invocation) -> Reply:
@@ -45,7 +34,7 @@ def digest_command(invocation: Invocation) -> Reply:
     if not is_community_owner(chat, request.channel_id, request.user_id):
         return ephemeral("Only this community's owners switch its weekly digest on or off. "
                          f"Your own weekly suggestions: `{trigger} digest me on`.")
-    community_id = _community(invocation)
+    community_id = invocation.community_id()
     now, k = chat.clock(), chat.settings.min_group_size
     with chat.uow() as uow:
         if words[0] == "on":

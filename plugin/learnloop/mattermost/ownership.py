@@ -1,12 +1,16 @@
 """Who may see and steer a community: owners (named in the configuration, the channel's admins and the
-admins of its team) and members (everyone in the channel)."""
+admins of its team) and members (everyone in the channel). Which pages each owner hears about is
+services.page_owners'."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Literal
 
 from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.context import Chat
+
+log = logging.getLogger(__name__)
 
 Role = Literal["owner", "member"]
 
@@ -45,3 +49,27 @@ def community_role(chat: Chat, channel_id: str, user_id: str) -> Role | None:
 
 def is_community_owner(chat: Chat, channel_id: str, user_id: str) -> bool:
     return community_role(chat, channel_id, user_id) == "owner"
+
+
+def community_owners(chat: Chat, community_id: int) -> list[str]:
+    """The owners a community's messages go to: those the configuration names for any of its channels, and the
+    admins of its channels as Mattermost lists them. Team admins own it too, but are not listed here (that would
+    mean reading every member of the team): they hear about pages they are named for."""
+    with chat.reader() as uow:
+        channels = [c.channel_id for c in uow.communities.channels(community_id)]
+        community = uow.communities.get(community_id)
+    if community is not None and community.channel_id not in channels:
+        channels.insert(0, community.channel_id)
+    found: set[str] = set()
+    for channel_id in channels:
+        configured = chat.settings.community_for_channel(channel_id)
+        found.update(configured.owners if configured else [])
+    client = chat.mattermost()
+    if client is not None:
+        for channel_id in channels:
+            try:
+                found.update(m["user_id"] for m in client.iter_channel_members(channel_id)
+                             if _is_admin(m, "channel_admin"))
+            except MattermostError as exc:
+                log.warning("could not list the admins of channel %s: %s", channel_id, exc)
+    return sorted(found - {chat.settings.mattermost_bot_user_id or ""})

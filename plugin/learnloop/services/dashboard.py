@@ -29,6 +29,8 @@ from learnloop.domain.measures import (
     week_of,
     weeks_between,
 )
+from learnloop.domain.page_review import FEEDBACK_STATES, OPEN_STATES, parse_state
+from learnloop.domain.ratings import REASONS
 from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
 from learnloop.services.rollups import CURSOR
 from learnloop.storage.dashboard_reads import DashboardReads
@@ -99,16 +101,21 @@ class Comment:
     id: int
     text: str
     week: date
+    state: str = "new"
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class FeedbackGroup:
-    """Open comments on one item, without stars or exact times (the week each was written only)."""
+    """The feedback on one item, without who wrote it, stars or exact times (the week each was written only):
+    the comments shown, how many are in each triage state, and the open reasons counted."""
 
     item_id: int
     title: str
     url: str
     comments: list[Comment]
+    states: dict[str, int] = field(default_factory=dict)
+    open_reasons: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -257,7 +264,8 @@ def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
     return maturity(_totals(reads, community_id, period, k, blocks, open_weekly), len(period.weeks))
 
 
-def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False) -> Dashboard:
+def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False,
+          show_hidden: bool = False) -> Dashboard:
     check_min_group(k)
     reads = uow.dashboards
     people_metrics = sorted(PEOPLE_METRICS)
@@ -285,7 +293,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         response_rate=ratio(totals["prompts_answered"], totals["prompts_sent"], k),
         reflection_split=split, stage=maturity(totals, len(weeks)),
         top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
-        feedback=feedback_groups(uow, community_id) if with_feedback else [],
+        feedback=feedback_groups(uow, community_id, show_hidden=show_hidden) if with_feedback else [],
         headlines=headlines(uow, community_id, period, k, totals),
     )
 
@@ -371,27 +379,39 @@ def _stable_order(feedback_id: int, week: date) -> tuple[date, str]:
     return week, hashlib.sha256(str(feedback_id).encode()).hexdigest()
 
 
-def feedback_groups(uow: UnitOfWork, community_id: int) -> list[FeedbackGroup]:
+def feedback_groups(uow: UnitOfWork, community_id: int, *, show_hidden: bool = False) -> list[FeedbackGroup]:
+    """Every item with feedback, grouped per page with its states and open reasons counted, and the comments
+    to show: the open ones first (new, then planned), then those resolved, and hidden ones only when asked."""
     reads = uow.dashboards
+    states: dict[int, dict[str, int]] = defaultdict(dict)
+    reasons: dict[int, dict[str, int]] = defaultdict(dict)
+    for item_id, state, reason, count in reads.feedback_counts(community_id):
+        states[item_id][state] = states[item_id].get(state, 0) + count
+        if reason is not None and state in OPEN_STATES:
+            reasons[item_id][reason] = reasons[item_id].get(reason, 0) + count
+    shown = [*OPEN_STATES, "resolved", *(["hidden"] if show_hidden else [])]
     by_item: dict[int, list[Comment]] = defaultdict(list)
-    for feedback_id, item_id, text, day in reads.open_feedback(community_id, FEEDBACK_LIMIT):
-        by_item[item_id].append(Comment(feedback_id, text, week_of(day)))
-    details = reads.item_details(list(by_item))
+    for feedback_id, item_id, text, reason, state, day in reads.feedback(community_id, shown, FEEDBACK_LIMIT):
+        by_item[item_id].append(Comment(feedback_id, text, week_of(day), state, reason))
+    details = reads.item_details(list(states))
     groups = []
-    for item_id, comments in by_item.items():
+    for item_id, counts in states.items():
         title, url, kind = details[item_id]
-        ordered = sorted(comments, key=lambda c: _stable_order(c.id, c.week), reverse=True)
-        groups.append(FeedbackGroup(item_id, title_of(title, url, kind), url, ordered))
-    return sorted(groups, key=lambda g: (-len(g.comments), g.title))
+        ordered = sorted(by_item.get(item_id, []), key=lambda c: _stable_order(c.id, c.week), reverse=True)
+        ordered.sort(key=lambda c: list(FEEDBACK_STATES).index(c.state))
+        groups.append(FeedbackGroup(item_id, title_of(title, url, kind), url, ordered,
+                                    {s: counts[s] for s in FEEDBACK_STATES if s in counts},
+                                    {r: reasons[item_id][r] for r in REASONS if r in reasons[item_id]}))
+    return sorted(groups, key=lambda g: (-sum(g.states.get(s, 0) for s in OPEN_STATES), -len(g.comments), g.title))
 
 
-def triage(uow: UnitOfWork, community_id: int, feedback_id: int, status: str) -> bool:
-    """Resolve or hide one comment of this community; False if it is not one of its own."""
-    if status not in ("resolved", "hidden", "open"):
-        raise ValueError(f"'{status}' is not a feedback status")
+def triage(uow: UnitOfWork, community_id: int, feedback_id: int, state: object) -> bool:
+    """Put one comment of this community in a triage state; False if it is not one of its own. Raises
+    ReviewRefused (a ValueError) for a state that does not exist."""
+    chosen = parse_state(state)
     row = uow.feedback.get(feedback_id)
     if row is None or row.community_id != community_id:
         return False
-    row.status = status
+    row.status = chosen
     uow.commit()
     return True

@@ -84,6 +84,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "reflections": reflections, "settings": settings, "prompt_deliveries": records.deliveries(user_id),
         "events": records.events(user_id), "content_you_shared_first": records.shared_items(user_id),
         "prompt_schedules_you_set_up": records.schedules_created(user_id),
+        "pages_and_spaces_you_own": records.page_ownership(user_id),
     }
 
 

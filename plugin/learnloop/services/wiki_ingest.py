@@ -64,7 +64,8 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     key = fit(f"wiki:{event.wiki}:{event.event_id}")
     if uow.events.recorded(key):  # before anything changes: a poll ingests many events in one transaction
         return IngestResult(duplicate=True, item_id=None, announced=False)
-    community = settings.community_for_space(event.wiki, event.spaces)
+    mapped = settings.mapped_space(event.wiki, event.spaces)
+    community = mapped[0] if mapped else None
     community_id = None
     if community is not None:
         community_id = community_for_channel(uow, settings, channel_id=community.channel_id, team_id=None,
@@ -82,6 +83,8 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
     follow(uow, event, item, url, community_id, now)
+    if event.action != "deleted":
+        uow.items.set_space(item.id, mapped[1].space if mapped else None)
     announced = False
     learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")

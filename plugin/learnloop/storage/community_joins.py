@@ -15,6 +15,7 @@ from learnloop.storage.tables import (
     ContentItem,
     Event,
     Feedback,
+    PageOwner,
     PromptSchedule,
     Rating,
     Reflection,
@@ -22,8 +23,10 @@ from learnloop.storage.tables import (
 )
 
 _C, _M, _S = table_of(Community), table_of(CommunityChannel), table_of(PromptSchedule)
-HISTORY = (ContentItem, Rating, Feedback, Event, Reflection, Announcement, PromptSchedule)
-"""Every record that names the community it belongs to (the rollups aside: RollupStore merges those)."""
+HISTORY = (ContentItem, Rating, Feedback, Event, Reflection, Announcement, PromptSchedule, PageOwner)
+"""Every record that names the community it belongs to (the rollups aside: RollupStore merges those; the
+week's review list is worked out again the next week). A page's owners follow its item; a space's owners move
+with the community, whose pages are now the joined community's."""
 
 
 class JoinStore(Repository):

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from learnloop.domain.disclosure import Block
+from learnloop.domain.page_review import OPEN_STATES
 from learnloop.storage.repositories import Repository
 from learnloop.storage.tables import (
     ContentItem,
@@ -92,9 +93,21 @@ class DashboardReads(Repository):
             select(ContentItem.id, ContentItem.title, ContentItem.url, ContentItem.kind)
             .where(ContentItem.id.in_(item_ids)))}
 
-    def open_feedback(self, community_id: int, limit: int) -> list[tuple[int, int, str, date]]:
-        """(feedback id, item id, comment, day written) of a community's open feedback, newest first."""
-        return [(int(f), int(i), comment, created.date()) for f, i, comment, created in self.session.execute(
-            select(Feedback.id, Feedback.item_id, Feedback.comment, Feedback.created_at)
-            .where(Feedback.community_id == community_id, Feedback.status == "open")
-            .order_by(Feedback.created_at.desc()).limit(limit))]
+    def feedback(self, community_id: int, states: list[str], limit: int,
+                 ) -> list[tuple[int, int, str, str | None, str, date]]:
+        """(feedback id, item id, comment, reason, state, day written) of a community's feedback in these
+        states, the open ones (new, planned) first, then newest first; never who wrote it or their stars."""
+        is_open = case((Feedback.status.in_(OPEN_STATES), 0), else_=1)
+        return [(int(f), int(i), comment, reason, state, created.date())
+                for f, i, comment, reason, state, created in self.session.execute(
+                    select(Feedback.id, Feedback.item_id, Feedback.comment, Feedback.reason, Feedback.status,
+                           Feedback.created_at)
+                    .where(Feedback.community_id == community_id, Feedback.status.in_(states))
+                    .order_by(is_open, Feedback.created_at.desc()).limit(limit))]
+
+    def feedback_counts(self, community_id: int) -> list[tuple[int, str, str | None, int]]:
+        """(item id, state, reason, how many) over all of a community's feedback."""
+        return [(int(i), state, reason, int(n)) for i, state, reason, n in self.session.execute(
+            select(Feedback.item_id, Feedback.status, Feedback.reason, func.count())
+            .where(Feedback.community_id == community_id)
+            .group_by(Feedback.item_id, Feedback.status, Feedback.reason))]

@@ -15,10 +15,12 @@ from learnloop.storage.tables import (
     Event,
     Feedback,
     Member,
+    PageOwner,
     PromptRun,
     PromptSchedule,
     Rating,
     Reflection,
+    ReviewOwner,
     SigninLink,
     table_of,
 )
@@ -75,6 +77,14 @@ class PersonalRecords(Repository):
             select(PromptSchedule.id, PromptSchedule.label, PromptSchedule.created_at)
             .where(PromptSchedule.created_by == user_id).order_by(PromptSchedule.id)))
 
+    def page_ownership(self, user_id: str) -> list[dict[str, Any]]:
+        """The pages and wiki spaces the person is named owner of, and pages of their spaces they declined."""
+        return _rows(self.session.execute(
+            select(PageOwner.kind, ContentItem.url, ContentItem.title, PageOwner.wiki, PageOwner.space,
+                   PageOwner.created_at)
+            .outerjoin(ContentItem, ContentItem.id == PageOwner.item_id).where(PageOwner.user_id == user_id)
+            .order_by(PageOwner.id)))
+
     # -- erasure -------------------------------------------------------------------------------
 
     def take_back_ratings(self, user_id: str) -> tuple[int, dict[int, tuple[int, int, int]]]:
@@ -112,6 +122,8 @@ class PersonalRecords(Repository):
             ("events", delete(Event).where(Event.actor_id == user_id)),
             ("links", delete(SigninLink).where(SigninLink.user_id == user_id)),
             ("settings", delete(Member).where(Member.user_id == user_id)),
+            ("page_ownership", delete(PageOwner).where(PageOwner.user_id == user_id)),
+            ("review_lists", delete(ReviewOwner).where(ReviewOwner.user_id == user_id)),
             ("shared_items", update(ContentItem).where(ContentItem.first_shared_by == user_id)
              .values(first_shared_by=None)),
             ("schedules", update(PromptSchedule).where(PromptSchedule.created_by == user_id)

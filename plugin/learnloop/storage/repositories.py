@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from learnloop.domain.keys import MAX_KEY_LENGTH
+from learnloop.domain.page_review import OPEN_STATES
 from learnloop.domain.scores import Prior, bayesian_average
 from learnloop.storage.tables import (
     Announcement,
@@ -328,6 +329,11 @@ class ContentRepository(Repository):
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
 
+    def set_space(self, item_id: int, space: str | None) -> None:
+        """The mapped space the page lies in now (its space owners hear of it), None outside any."""
+        self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.space.is_distinct_from(space))
+                             .values(space=space))
+
     def set_title(self, item_id: int, title: str) -> None:
         self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.title.is_distinct_from(title))
                              .values(title=title))
@@ -417,14 +423,14 @@ class FeedbackRepository(Repository):
                now: datetime, reason: str | None = None) -> None:
         self.session.connection().execute(_FEEDBACK_INSERT, {
             "item_id": item_id, "community_id": community_id, "author_id": author_id, "stars": stars,
-            "comment": comment, "reason": reason, "status": "open", "created_at": now})
+            "comment": comment, "reason": reason, "status": "new", "created_at": now})
 
     def open_reason(self, item_id: int, author_id: str) -> Feedback | None:
-        """The open feedback with a reason this person gave for this item (one at most: giving a reason again
-        replaces it)."""
+        """The open feedback (new or planned) with a reason this person gave for this item (one at most: giving
+        a reason again replaces it)."""
         return self.session.scalars(select(Feedback).where(
             Feedback.item_id == item_id, Feedback.author_id == author_id, Feedback.reason.is_not(None),
-            Feedback.status == "open").order_by(Feedback.id.desc()).limit(1)).one_or_none()
+            Feedback.status.in_(OPEN_STATES)).order_by(Feedback.id.desc()).limit(1)).one_or_none()
 
     def get(self, feedback_id: int) -> Feedback | None:
         return self.session.get(Feedback, feedback_id)
@@ -433,7 +439,7 @@ class FeedbackRepository(Repository):
         """An item's open feedback goes to the owners of the community it moved to (they own the page now);
         what the former owners resolved or hid stays with them."""
         table = table_of(Feedback)
-        self.session.execute(update(table).where(table.c.item_id == item_id, table.c.status == "open")
+        self.session.execute(update(table).where(table.c.item_id == item_id, table.c.status.in_(OPEN_STATES))
                              .values(community_id=community_id))
 
 

@@ -104,6 +104,10 @@ class Community(Base):
     """Set when its channels joined another community, which took its history: no figure of its own is
     shown again (services.communities.join)."""
     joined_into: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    review_interval_days: Mapped[int | None] = mapped_column(Integer)
+    """How often its wiki pages need their owners' review (`/learn pages interval`); None: the default."""
+    review_week: Mapped[date | None] = mapped_column(Date)
+    """The Monday of the last week whose review list was worked out (services.page_review)."""
 
 
 class CommunityChannel(Base):
@@ -152,6 +156,10 @@ class ContentItem(Base):
     """The highest milestone of people it helped that its sharer is owed a message for."""
     recognised: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     """The highest milestone its sharer was told of (or chose not to hear about)."""
+    space: Mapped[str | None] = mapped_column(String(200))
+    """The mapped wiki space the page lies in, as the configuration names it (its space owners hear of it)."""
+    reviewed_at: Mapped[datetime | None]
+    """When one of its owners last marked it reviewed."""
 
 
 class Rating(Base):
@@ -181,10 +189,10 @@ class Feedback(Base):
 
     __tablename__ = "feedback"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'resolved', 'hidden')", name="status_known"),
+        CheckConstraint("status IN ('new', 'planned', 'resolved', 'hidden')", name="status_known"),
         CheckConstraint("reason IS NULL OR reason IN ('outdated', 'unclear', 'incomplete', 'broken_link', 'other')",
                         name="reason_known"),
-        # the triage list: a community's open feedback, newest first, without sorting all it ever had
+        # the triage list: a community's feedback by state, newest first, without sorting all it ever had
         Index("ix_feedback_triage", "community_id", "status", "created_at"),
     )
 
@@ -195,7 +203,8 @@ class Feedback(Base):
     stars: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(10), default="open")
+    status: Mapped[str] = mapped_column(String(10), default="new")
+    """new, planned, resolved or hidden (domain.page_review.FEEDBACK_STATES), as the owners triage it."""
     created_at: Mapped[datetime]
 
 
@@ -272,6 +281,10 @@ class Member(Base):
     """Messages when something the person shared helped others, and thank-yous (they can turn them off)."""
     suggested_week: Mapped[date | None] = mapped_column(Date)
     """The Monday of the last week the person's suggestions were sent or skipped."""
+    review_week: Mapped[date | None] = mapped_column(Date)
+    """The Monday of the last week the person's pages to review were sent, or found to need nothing."""
+    review_notes_after: Mapped[datetime | None]
+    """Notes written up to this moment were in the person's last message about pages to review."""
 
 
 class PromptSchedule(Base):
@@ -511,3 +524,65 @@ class CoRatingLike(Base):
     """First in the key: a person's likes are read and replaced together."""
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)
+
+
+class PageOwner(Base):
+    """Who hears about a page, by name: the owner of one page ('page'), of a wiki space a community maps
+    ('space'), or a space owner who said one page of the space is not theirs ('declined'). A page with none
+    of its own goes to its space's owners, then to its community's owners."""
+
+    __tablename__ = "page_owners"
+    __table_args__ = (
+        CheckConstraint("(kind = 'space' AND item_id IS NULL AND community_id IS NOT NULL AND wiki IS NOT NULL "
+                        "AND space IS NOT NULL) OR (kind IN ('page', 'declined') AND item_id IS NOT NULL "
+                        "AND space IS NULL)", name="kind_fits"),
+        Index("uq_page_owners_item", "item_id", "user_id", unique=True,
+              sqlite_where=text("item_id IS NOT NULL"), postgresql_where=text("item_id IS NOT NULL")),
+        Index("uq_page_owners_space", "community_id", "wiki", "space", "user_id", unique=True,
+              sqlite_where=text("kind = 'space'"), postgresql_where=text("kind = 'space'")),
+        Index("ix_page_owners_user", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    """A space's community; a page's is its item's (it follows the page)."""
+    wiki: Mapped[str | None] = mapped_column(String(40))
+    space: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str] = mapped_column(UserId)
+    username: Mapped[str | None] = mapped_column(String(64))
+    """As Mattermost gave it when the owner was named: for listing owners, never for finding them."""
+    created_at: Mapped[datetime]
+
+
+class PageReview(Base):
+    """A page on this week's review list and why, with its score and the score four weeks before where k
+    people allow them (domain.page_review). Worked out once a week per community, replacing the last week's."""
+
+    __tablename__ = "page_reviews"
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    week: Mapped[date] = mapped_column(Date)
+    reasons: Mapped[bool] = mapped_column(Boolean)
+    score_drop: Mapped[bool] = mapped_column(Boolean)
+    overdue: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float | None]
+    score_before: Mapped[float | None]
+    trend: Mapped[str | None] = mapped_column(String(5))
+    ratings: Mapped[int | None] = mapped_column(Integer)
+    """How many people rated it, only where at least k did."""
+    last_reviewed: Mapped[datetime]
+    flagged_at: Mapped[datetime]
+
+
+class ReviewOwner(Base):
+    """A community's owners as Mattermost and the configuration named them when the week's review list was
+    worked out: they hear about the pages nobody owns by name."""
+
+    __tablename__ = "review_owners"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[str] = mapped_column(UserId, primary_key=True)

@@ -11,6 +11,7 @@ from learnloop.storage.community_joins import JoinStore
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.outbox import Outbox
+from learnloop.storage.page_store import PageStore
 from learnloop.storage.prompt_repositories import (
     DeliveryRepository,
     MemberRepository,
@@ -60,6 +61,7 @@ class UnitOfWork:
         self.dashboards = DashboardReads(session)
         self.network = NetworkStore(session)
         self.joins = JoinStore(session)
+        self.pages = PageStore(session)
         return self
 
     def __exit__(

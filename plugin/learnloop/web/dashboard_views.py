@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
@@ -19,6 +20,8 @@ from werkzeug.wrappers import Response
 from learnloop.context import Service
 from learnloop.domain.disclosure import Figure
 from learnloop.domain.learning_metrics import ACTIONS
+from learnloop.domain.page_review import FEEDBACK_STATES
+from learnloop.domain.ratings import REASONS
 from learnloop.services import dashboard as dashboards
 from learnloop.services import seeding
 from learnloop.services.communities import fewer_members_than
@@ -31,6 +34,8 @@ Access = Callable[[str, str], Role | None]
 """Who someone is in a community, by its channel id and their user id."""
 ACCESS_SECONDS = 300
 PERIOD_ARGS = ("period", "start", "end")
+KEPT_ARGS = (*PERIOD_ARGS, "hidden")
+"""What a form's redirect keeps of the page it came from: the period and whether hidden feedback shows."""
 PERIODS = {"4w": 4, "12w": 12}
 MAX_CUSTOM_WEEKS = 105
 LABELS = {
@@ -120,6 +125,18 @@ def rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
     return found
 
 
+def feedback_rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
+    """The feedback per page for the CSV: how many in each triage state and the open reasons, counted (never
+    who, nor what they wrote)."""
+    found: list[dict[str, object]] = []
+    for group in view.feedback:
+        found += [{"scope": "feedback", "measure": f"state:{state}", "value": count, "page": group.url}
+                  for state, count in group.states.items()]
+        found += [{"scope": "feedback", "measure": f"open_reason:{reason}", "value": count, "page": group.url}
+                  for reason, count in group.open_reasons.items()]
+    return found
+
+
 def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> Blueprint:
     bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
 
@@ -178,12 +195,13 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                 joined = uow.communities.get(community.joined_into) if community and community.joined_into else None
                 abort(410, description=f"this community's channels joined {joined.name if joined else 'another'}, "
                                        "where its history counts now: nothing is shown for it on its own")
-            view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner")
+            view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner",
+                                    show_hidden=request.args.get("hidden") == "1")
             channels = uow.communities.channels(community_id)
         return Loaded(view, choice, community.name, role, fewer_members_than(channels, k), len(channels))
 
     def kept_period() -> dict[str, Any]:
-        return {name: request.args[name] for name in PERIOD_ARGS if name in request.args}
+        return {name: request.args[name] for name in KEPT_ARGS if name in request.args}
 
     def first_offer(community_id: int, stage: str, role: Role) -> bool:
         """Whether to show the starter kit's banner: to an owner, at the seeding stage, once per community."""
@@ -225,6 +243,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                             [view.weekly_from_each_other[w].value for w in weeks])
         return render_template("dashboard.html", view=view, name=loaded.name, choice=loaded.choice, labels=LABELS,
                                sections=SECTIONS, trend_svg=trend, split_svg=split, csrf_token=csrf_token(),
+                               states=FEEDBACK_STATES, reasons=REASONS, show_hidden=request.args.get("hidden") == "1",
+                               period_query=urlencode({n: request.args[n] for n in PERIOD_ARGS if n in request.args}),
                                weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
                                query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6),
                                offer=offer, step_button=button, step_unavailable=unavailable, small=loaded.small,
@@ -234,9 +254,10 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
     def export_csv(community_id: int) -> Response:
         view = load(community_id, owner=True).view
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["scope", "measure", "from_week", "to_week", "value"])
+        writer = csv.DictWriter(buffer, fieldnames=["scope", "measure", "from_week", "to_week", "value", "page"])
         writer.writeheader()
         writer.writerows(rows(view))
+        writer.writerows(feedback_rows(view))
         response = Response(buffer.getvalue(), mimetype="text/csv")
         response.headers["Content-Disposition"] = f"attachment; filename=community-{community_id}.csv"
         return response
@@ -249,11 +270,14 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             "period": {"first_week": view.period.first.isoformat(), "last_week": view.period.last.isoformat()},
             "min_group_size": view.k, "stage": view.stage.name, "rows": rows(view),
             "top_content": [{"title": item.title, "url": item.url, "kind": item.kind,
-                             "score": round(item.score, 1), "ratings": item.ratings} for item in view.top]}
+                             "score": round(item.score, 1), "ratings": item.ratings} for item in view.top],
+            "feedback": [{"title": group.title, "url": group.url, "states": group.states,
+                          "open_reasons": group.open_reasons} for group in view.feedback]}
         return Response(json.dumps(body, indent=2), mimetype="application/json")
 
     @bp.post("/<int:community_id>/feedback/<int:feedback_id>")
     def triage(community_id: int, feedback_id: int) -> Response:
+        """An owner puts a comment in a triage state (new, planned, resolved, hidden)."""
         owner_of(community_id)
         require_csrf()
         status = request.form.get("status", "")

@@ -1,10 +1,11 @@
 """"You might also find useful": a weekly private message, for the people who asked for it, with a few items
 that people who found the same things useful also rated highly.
 
-It goes out on Monday at the person's own time (their prompt time, else 09:00 in their time zone), waits
-out a pause or quiet hours and skips the week under do not disturb, as a prompt does. Only item pairs that
-at least k people found useful together count (domain.network.suggest), and nobody is named. The week is
-marked done in the transaction that queues the message, whose key names the person and the week.
+It goes out on Monday at the person's own time (services.network.weekly: their prompt time, else 09:00 in
+their time zone), waits out a pause or quiet hours and skips the week under do not disturb, as a prompt does.
+Only item pairs that at least k people found useful together count (domain.network.suggest), and nobody is
+named. The week is marked done in the transaction that queues the message, whose key names the person and the
+week.
 """
 
 from __future__ import annotations
@@ -13,29 +14,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from learnloop.domain.measures import member_key, week_of
-from learnloop.domain.network import DEFAULT_TIME, dm_decision, strongest, suggest, week_moment
-from learnloop.domain.preferences import Action, PromptPreferences
-from learnloop.domain.schedules import parse_time_of_day
+from learnloop.domain.network import strongest, suggest
+from learnloop.domain.preferences import Action
 from learnloop.services.dashboard import TopItem, title_of
+from learnloop.services.network.weekly import DueDM, decide, due_dm
 from learnloop.services.outbox_kinds import SEND_DM
-from learnloop.services.prompts.timing import preferences_of, zone
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SUGGESTED = 3
 CHUNK = 500
 """People recorded per transaction, so SQLite's write lock is held briefly."""
-
-
-@dataclass(frozen=True)
-class DueSuggestion:
-    user_id: str
-    week: date
-    due_at: datetime
-    tz: ZoneInfo
-    preferences: PromptPreferences
 
 
 @dataclass(frozen=True)
@@ -55,15 +45,13 @@ def switch(uow: UnitOfWork, user_id: str, on: bool, now: datetime) -> None:
     uow.commit()
 
 
-def due(uow: UnitOfWork, now: datetime) -> list[DueSuggestion]:
+def due(uow: UnitOfWork, now: datetime) -> list[DueDM]:
     """People who asked for suggestions whose Monday moment has passed this week and who have not had them."""
     found = []
     for member in uow.network.suggestion_members(week_of(now + timedelta(days=1))):
-        tz = zone(member.timezone, "UTC")
-        at = parse_time_of_day(member.time_of_day) if member.time_of_day else DEFAULT_TIME
-        moment, monday = week_moment(0, at, tz, now)
-        if moment <= now and (member.suggested_week is None or member.suggested_week < monday):
-            found.append(DueSuggestion(member.user_id, monday, moment, tz, preferences_of(member)))
+        person = due_dm(member.user_id, member, member.suggested_week, now)
+        if person is not None:
+            found.append(person)
     return found
 
 
@@ -81,16 +69,16 @@ def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, limit: int = S
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], 0.0, 0, i) for i in chosen if i in details]
 
 
-def plan(uow: UnitOfWork, due_now: list[DueSuggestion], presence: dict[str, str], key: bytes, k: int,
+def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], key: bytes, k: int,
          now: datetime, render: SuggestionsDM) -> list[Planned]:
     """What each due person gets this week, worked out from reads alone; people still waiting (a pause or
     quiet hours that end later today) are left for a later pass."""
     planned = []
     for person in due_now:
-        decision = dm_decision(person.preferences, person.due_at, now, person.tz, presence.get(person.user_id))
-        if decision.action == Action.WAIT_UNTIL:
+        action = decide(person, presence, now)
+        if action == Action.WAIT_UNTIL:
             continue
-        items = for_person(uow, person.user_id, key, k) if decision.action == Action.SEND else []
+        items = for_person(uow, person.user_id, key, k) if action == Action.SEND else []
         planned.append(Planned(person.user_id, person.week, render(person.user_id, items) if items else None))
     return planned
 

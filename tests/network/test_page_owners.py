@@ -1,0 +1,127 @@
+"""`/learn pages`: community owners name the owner of a page or of a wiki space the community maps (found through
+Mattermost by username), take them off again, list who owns what and set how often pages need review; anyone
+else, an unknown or deactivated person, a space the community does not map or a page it does not have is
+refused with a sentence that says why, and nothing is stored."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from learnloop.bootstrap import Runtime
+from learnloop.services import personal_data
+from learnloop.storage.tables import Community, PageOwner
+from tests.conftest import FakeClock
+from tests.network.standin import StandIn
+from tests.network.world import ingest, page_event, share, uid
+from tests.prompts.world import Person, slash
+
+OWNER, BOB, CAROL, MALLORY = Person("owner"), Person("bob"), Person("carol"), Person("mallory")
+PAGE = "https://outline.example.com/doc/p1"
+
+
+@pytest.fixture
+def known(runtime: Runtime, clock: FakeClock, standin: StandIn) -> StandIn:
+    """A wiki page of the community's Engineering collection, and bob and carol in Mattermost."""
+    ingest(runtime, page_event(1, "created", clock.now - timedelta(hours=1)))
+    standin.users.update({"bob": BOB.id, "carol": CAROL.id, "gone": uid("gone"), "helper-bot": uid("helperbot")})
+    standin.deactivated.add(uid("gone"))
+    standin.bots.add(uid("helperbot"))
+    return standin
+
+
+def owners(runtime: Runtime) -> list[tuple[Any, ...]]:
+    with runtime.reader() as uow:
+        return [tuple(row) for row in uow.session.execute(
+            select(PageOwner.kind, PageOwner.item_id, PageOwner.space, PageOwner.user_id, PageOwner.username)
+            .order_by(PageOwner.id))]
+
+
+def test_owners_name_page_and_space_owners_list_them_and_take_them_off(client: FlaskClient, runtime: Runtime,
+                                                                       known: StandIn) -> None:
+    reply = slash(client, OWNER, f"pages owner {PAGE} @bob")["text"]
+    assert reply.startswith("@bob now owns the page Page p1: they hear about it privately in a weekly message")
+    assert "already owns the page Page p1; nothing changed" in slash(client, OWNER, f"pages owner {PAGE} @Bob")["text"]
+    reply = slash(client, OWNER, "pages owner engineering @carol")["text"]
+    assert reply.startswith("@carol now owns the wiki space Engineering (handbook): they hear about every page of it")
+    assert slash(client, OWNER, "pages owner handbook:Engineering @carol")["text"].startswith("@carol already owns")
+    [(_, item_id, _, _, _), _] = owners(runtime)
+    assert owners(runtime) == [("page", item_id, None, BOB.id, "bob"),
+                               ("space", None, "Engineering", CAROL.id, "carol")]
+    listing = slash(client, OWNER, "pages")["text"]
+    assert "Pages need review every 180 days" in listing
+    assert "- Engineering (handbook): @carol" in listing and f"- [Page p1]({PAGE}): @bob" in listing
+    reply = slash(client, OWNER, "pages owner Engineering @carol remove")["text"]
+    assert reply.startswith("@carol no longer owns the wiki space Engineering (handbook).")
+    reply = slash(client, OWNER, "pages owner Engineering @carol remove")["text"]
+    assert reply == "Nothing changed: @carol is not named as an owner of Engineering (handbook)."
+    assert owners(runtime) == [("page", item_id, None, BOB.id, "bob")]
+    assert "No page or space has an owner named yet." not in slash(client, OWNER, "pages")["text"]
+
+
+def test_owners_set_how_often_pages_need_review(client: FlaskClient, runtime: Runtime, known: StandIn) -> None:
+    assert "now need review every 90 days" in slash(client, OWNER, "pages interval 90d")["text"]
+    assert "now need review every 182 days" in slash(client, OWNER, "pages interval 26w")["text"]
+    assert "Pages need review every 182 days" in slash(client, OWNER, "pages")["text"]
+
+
+def stored(runtime: Runtime) -> tuple[int, list[int | None]]:
+    with runtime.reader() as uow:
+        return (uow.session.scalar(select(func.count()).select_from(PageOwner)) or 0,
+                list(uow.session.scalars(select(Community.review_interval_days))))
+
+
+@pytest.mark.parametrize(("person", "text", "expected"), [
+    (MALLORY, f"pages owner {PAGE} @bob", "Only this community's owners"),
+    (MALLORY, "pages", "Only this community's owners"),
+    (MALLORY, "pages interval 30d", "Only this community's owners"),
+    (OWNER, f"pages owner {PAGE} @nobody", "Mattermost has no user @nobody: check the name"),
+    (OWNER, f"pages owner {PAGE} @gone", "@gone's account is deactivated"),
+    (OWNER, f"pages owner {PAGE} @helper-bot", "@helper-bot is a bot"),
+    (OWNER, "pages owner Marketing @bob",
+     "Nothing changed: 'Marketing' is neither a page's URL nor a wiki space this community maps (it maps "
+     "Engineering (handbook))"),
+    (OWNER, "pages owner https://outline.example.com/doc/unknown @bob",
+     "learnloop does not know https://outline.example.com/doc/unknown as a page yet"),
+    (OWNER, "pages owner @bob", "Name the page (its URL) or space, then the person with @"),
+    (OWNER, f"pages owner {PAGE} bob", "Name the page (its URL) or space, then the person with @"),
+    (OWNER, "pages interval soon", "Nothing changed: 'soon' is not an interval: use days or weeks"),
+    (OWNER, "pages interval 3d", "Nothing changed: 3 days is outside what learnloop takes: from 7 days"),
+    (OWNER, "pages interval 9999w", "Nothing changed: 69993 days is outside what learnloop takes"),
+    (OWNER, "pages everything", "Usage: `/learn pages | pages owner <url or space> @person [remove]"),
+])
+def test_refusals_say_why_and_store_nothing(client: FlaskClient, runtime: Runtime, known: StandIn, person: Person,
+                                            text: str, expected: str) -> None:
+    before = stored(runtime)
+    assert expected in slash(client, person, text)["text"]
+    assert stored(runtime) == before and before[0] == 0
+
+
+def test_a_page_of_another_community_is_named_in_that_community(client: FlaskClient, runtime: Runtime,
+                                                                known: StandIn) -> None:
+    other = "https://blog.example.com/elsewhere"
+    share(runtime, uid("ann"), other)
+    with runtime.uow() as uow:
+        item = uow.items.by_url(other)
+        item.community_id = uow.communities.ensure("otherchannel00000000000000", None, "Other", runtime.clock())
+        uow.commit()
+    reply = slash(client, OWNER, f"pages owner {other} @bob")["text"]
+    assert reply.startswith(f"Nothing changed: {other} is not one of this community's pages")
+    assert owners(runtime) == []
+
+
+def test_an_owner_finds_what_they_own_in_their_data_and_erasing_it_takes_them_off(
+        client: FlaskClient, runtime: Runtime, known: StandIn) -> None:
+    slash(client, OWNER, f"pages owner {PAGE} @bob")
+    slash(client, OWNER, "pages owner Engineering @bob")
+    with runtime.uow() as uow:
+        mine = personal_data.export(uow, BOB.id, runtime.signing_key, runtime.clock())["pages_and_spaces_you_own"]
+    assert [(row["kind"], row["url"], row["space"]) for row in mine] == [("page", PAGE, None),
+                                                                          ("space", None, "Engineering")]
+    with runtime.uow() as uow:
+        personal_data.erase(uow, BOB.id, "bob", runtime.clock(), runtime.signing_key)
+    assert owners(runtime) == []
