@@ -1,8 +1,7 @@
 """Outline as a WikiHost: signed webhook deliveries in, documents re-read and sections appended through its API.
 
 Event names and payload shapes follow Outline's webhook sender (`plugins/webhooks/server/tasks/
-DeliverWebhookTask.ts`, `presenters/webhook.ts`) and `server/models/WebhookSubscription.ts::signature`;
-see /work/shared/reference/wikis.md §2.2.
+DeliverWebhookTask.ts`, `presenters/webhook.ts`) and `server/models/WebhookSubscription.ts::signature`.
 
 Published sections are Markdown as Outline's importer reads it (markdown-it, `html: false`, in
 `shared/editor/lib/markdown/rules.ts`): every ASCII punctuation character of the author's text is
