@@ -1,0 +1,41 @@
+"""Requests the fuzz suite found answered with a 500, each now answered as it should be."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
+import pytest
+from flask.testing import FlaskClient
+
+from learnloop.domain import signing
+from tests.fuzz import chat, world
+
+Unchanged = Callable[[], AbstractContextManager[None]]
+NOT_ASCII = ["é", "\u00ff" * 43, "𝟓", "sig\u2028"]
+
+
+@pytest.mark.parametrize("signature", NOT_ASCII)
+def test_a_signature_that_is_not_ascii_does_not_match(signature: str) -> None:
+    with pytest.raises(signing.BadSignature):
+        signing.verify({"action": "rate", "sig": signature}, world.SIGNING_KEY)
+
+
+@pytest.mark.parametrize("signature", NOT_ASCII)
+def test_a_button_whose_signature_is_not_ascii_is_refused_without_a_500(
+    world_client: FlaskClient, unchanged: Unchanged, signature: str
+) -> None:
+    context = chat.button("rate", item_id=1, stars=4) | {"sig": signature}
+    with unchanged():
+        response = world_client.post("/mattermost/actions", json=chat.action(world.MEMBER, context))
+    assert response.status_code == 403 and "does not match" in response.get_json()["error"]["message"]
+
+
+def test_a_dialog_state_whose_signature_is_not_ascii_cannot_be_verified(
+    world_client: FlaskClient, unchanged: Unchanged
+) -> None:
+    signed = chat.state("journal_edit", world.MEMBER, reflection_id=1).replace('"sig":"', '"sig":"\\u00e9')
+    with unchanged():
+        response = world_client.post("/mattermost/dialogs", json=chat.dialog("journal_edit", world.MEMBER, signed,
+                                                                              {"text": "x"}))
+    assert response.status_code == 200 and "could not be verified" in response.get_json()["error"]
