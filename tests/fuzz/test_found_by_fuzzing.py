@@ -39,3 +39,14 @@ def test_a_dialog_state_whose_signature_is_not_ascii_cannot_be_verified(
         response = world_client.post("/mattermost/dialogs", json=chat.dialog("journal_edit", world.MEMBER, signed,
                                                                               {"text": "x"}))
     assert response.status_code == 200 and "could not be verified" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("state", ["[" * 100_000 + "]" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000,
+                                   '{"dialog": "rate", "user_id": "x", "sig": "\\ud800"}'])
+def test_a_dialog_state_nested_too_deep_or_with_a_lone_surrogate_cannot_be_verified(
+    world_client: FlaskClient, unchanged: Unchanged, state: str
+) -> None:
+    """The state is JSON inside a JSON string, so the body's own bound on nesting never saw it."""
+    with unchanged():
+        response = world_client.post("/mattermost/dialogs", json=chat.dialog("rate", world.MEMBER, state))
+    assert response.status_code == 200 and "could not be verified" in response.get_json()["error"]
