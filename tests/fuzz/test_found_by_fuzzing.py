@@ -50,3 +50,18 @@ def test_a_dialog_state_nested_too_deep_or_with_a_lone_surrogate_cannot_be_verif
     with unchanged():
         response = world_client.post("/mattermost/dialogs", json=chat.dialog("rate", world.MEMBER, state))
     assert response.status_code == 200 and "could not be verified" in response.get_json()["error"]
+
+
+SETUP = {"question1": "What did you learn?", "repeat": "weekly fri", "time": "16:30", "window": "16h",
+         "timezone": "Europe/Berlin", "visibility": "private"}
+
+
+@pytest.mark.parametrize("repeat", ["every ² weeks mon", "FREQ=WEEKLY;INTERVAL=²", "FREQ=DAILY;COUNT=³",
+                                    "FREQ=DAILY;COUNT=" + "9" * 5_000, "FREQ=DAILY;INTERVAL=" + "9" * 19])
+def test_a_schedule_with_digits_int_cannot_read_is_a_form_error(
+    world_client: FlaskClient, unchanged: Unchanged, repeat: str
+) -> None:
+    with unchanged():
+        response = world_client.post("/mattermost/dialogs", json=chat.dialog(
+            "prompt_setup", world.OWNER, chat.owner_state("prompt_setup"), SETUP | {"repeat": repeat}))
+    assert response.status_code == 200 and set(response.get_json()["errors"]) == {"repeat"}
