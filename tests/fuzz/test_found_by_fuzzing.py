@@ -65,3 +65,14 @@ def test_a_schedule_with_digits_int_cannot_read_is_a_form_error(
         response = world_client.post("/mattermost/dialogs", json=chat.dialog(
             "prompt_setup", world.OWNER, chat.owner_state("prompt_setup"), SETUP | {"repeat": repeat}))
     assert response.status_code == 200 and set(response.get_json()["errors"]) == {"repeat"}
+
+
+@pytest.mark.parametrize("zone", ["Europe", "Etc", "America", "zone.tab", "Europe/Berlin/"])
+def test_a_time_zone_that_names_a_folder_or_file_of_the_database_is_a_form_error(
+    world_client: FlaskClient, unchanged: Unchanged, zone: str
+) -> None:
+    with unchanged():
+        response = world_client.post("/mattermost/dialogs", json=chat.dialog(
+            "prompt_setup", world.OWNER, chat.owner_state("prompt_setup"), SETUP | {"timezone": zone}))
+    assert response.status_code == 200
+    assert response.get_json()["errors"] == {"timezone": f"'{zone}' is not a time zone; use one like Europe/Berlin"}
