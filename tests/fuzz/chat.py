@@ -48,3 +48,12 @@ def owner_state(dialog_id: str, user: str = world.OWNER) -> str:
     """The state learnloop gives an owner's prompt set-up or event dialog in the world's community channel."""
     return state(dialog_id, user, channel_id=world.CHANNEL, team_id=world.TEAM, channel_name="fuzzers",
                  timezone="Europe/Berlin", response_url=RESPONSE_URL)
+
+
+def sign_in(client: FlaskClient, user: str) -> None:
+    """Sign `user` in to the pages in this client's cookie jar, the way a browser follows the bot's link."""
+    text = slash(client, user, "signin").get_json()["text"]
+    token = text.split("?token=", 1)[1].split(")", 1)[0]
+    page = client.get(f"/signin?token={token}").get_data(as_text=True)
+    nonce = page.split('name="nonce" value="', 1)[1].split('"', 1)[0]
+    assert client.post("/signin", data={"token": token, "nonce": nonce}).status_code == 303

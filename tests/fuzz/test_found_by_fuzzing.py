@@ -76,3 +76,25 @@ def test_a_time_zone_that_names_a_folder_or_file_of_the_database_is_a_form_error
             "prompt_setup", world.OWNER, chat.owner_state("prompt_setup"), SETUP | {"timezone": zone}))
     assert response.status_code == 200
     assert response.get_json()["errors"] == {"timezone": f"'{zone}' is not a time zone; use one like Europe/Berlin"}
+
+
+@pytest.mark.parametrize("path", [
+    "/dashboard/9223372036854775808", "/dashboard/1" + "0" * 30 + "/export.csv", "/dashboard/" + "9" * 5_000,
+    "/dashboard/99999999999999999999/export.json",
+])
+def test_a_dashboard_id_too_large_for_any_row_is_a_404(world_client: FlaskClient, path: str) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    assert world_client.get(path).status_code == 404
+
+
+def test_a_feedback_id_too_large_for_any_row_is_a_404(world_client: FlaskClient, unchanged: Unchanged) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    chat.slash(world_client, world.OWNER, "wiki")
+    with unchanged():
+        response = world_client.post("/dashboard/1/feedback/9223372036854775808", data={"status": "resolved"})
+    assert response.status_code == 404
+
+
+def test_the_largest_id_a_row_can_have_is_still_looked_up(world_client: FlaskClient) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    assert world_client.get("/dashboard/9223372036854775807").status_code == 403
