@@ -98,3 +98,13 @@ def test_a_feedback_id_too_large_for_any_row_is_a_404(world_client: FlaskClient,
 def test_the_largest_id_a_row_can_have_is_still_looked_up(world_client: FlaskClient) -> None:
     chat.sign_in(world_client, world.OWNER)
     assert world_client.get("/dashboard/9223372036854775807").status_code == 403
+
+
+@pytest.mark.parametrize("number", ["9223372036854775808", "9" * 30, "9" * 5_000])
+def test_stopping_a_prompt_numbered_beyond_any_row_says_which_to_choose(
+    world_client: FlaskClient, unchanged: Unchanged, number: str
+) -> None:
+    chat.slash(world_client, world.OWNER, "wiki")
+    with unchanged():
+        response = chat.slash(world_client, world.OWNER, f"prompts stop {number}")
+    assert response.status_code == 200 and response.get_json()["text"].startswith("Which one?")
