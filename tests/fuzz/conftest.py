@@ -3,6 +3,8 @@ the real clock (wiki signatures are checked against it), a fake Mattermost witho
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 
@@ -23,7 +25,13 @@ MATTERMOST_URL = "http://mattermost.fuzz"
 
 
 def fuzz_runtime(engine: Engine) -> Runtime:
-    settings = Settings(**world.settings_values(database_url=str(engine.url), mattermost_url=MATTERMOST_URL))
+    """The world's learnloop on `engine`; no LEARNLOOP_* variable or learnloop.toml of the machine's is read (a
+    module's fixtures are made before the per-test isolation in tests/conftest.py)."""
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as empty:
+        for name in [name for name in os.environ if name.startswith("LEARNLOOP_")]:
+            patch.delenv(name)
+        patch.chdir(empty)
+        settings = Settings(**world.settings_values(database_url=str(engine.url), mattermost_url=MATTERMOST_URL))
     runtime = build_runtime(settings, engine=engine)
     runtime._mattermost = MattermostClient(MATTERMOST_URL, world.BOT_TOKEN, session=fake_mattermost.session())
     return runtime
