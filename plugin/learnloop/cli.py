@@ -39,6 +39,22 @@ def _settings() -> Settings:
         raise click.ClickException(str(exc)) from None
 
 
+def _access_logger() -> type:
+    """gunicorn's logger, writing the request's path with control characters escaped: PATH_INFO is
+    percent-decoded, so a request for /x%0Ay would otherwise write a line of its own to the log."""
+    from gunicorn.glogging import Logger
+
+    from learnloop.inbound import escape_controls
+
+    class AccessLogger(Logger):  # type: ignore[misc]
+        def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+            atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+            atoms["U"] = escape_controls(str(atoms.get("U") or ""))
+            return atoms
+
+    return AccessLogger
+
+
 def _logging() -> None:
     """What learnloop did, at INFO; APScheduler's chatter (a line per job run) and Alembic's (a line per
     migration step) only at WARNING: storage.migrate says in one line what an upgrade did."""
@@ -74,7 +90,7 @@ def serve(host: str | None, port: int | None) -> None:
                 "bind": bind, "workers": settings.web_workers, "worker_class": "gthread",
                 "threads": settings.threads_per_web_worker, "timeout": 30,
                 "accesslog": "-" if settings.access_log else None,
-                "access_log_format": ACCESS_LOG_FORMAT,
+                "access_log_format": ACCESS_LOG_FORMAT, "logger_class": _access_logger(),
                 "forwarded_allow_ips": "127.0.0.1",
                 "control_socket_disable": True,
             }
