@@ -23,7 +23,7 @@ def _json(body: bytes) -> Any:
 
 def refused(sent: Sent) -> bool:
     reply = sent.reply
-    if reply.status >= 400:
+    if reply.status >= 400 or reply.status in (301, 308):  # werkzeug's redirects to a path without // or with a /
         return True
     if reply.status != 200:
         return False

@@ -62,7 +62,8 @@ class HttpTransport:
         self._connection: http.client.HTTPConnection | None = None
 
     def __call__(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> Reply:
-        for attempt in (1, 2):
+        while True:
+            reused = self._connection is not None
             connection = self._connection or http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
             self._connection = connection
             try:
@@ -73,14 +74,14 @@ class HttpTransport:
                 connection.endheaders(body)
                 response = connection.getresponse()
                 data = response.read()
-                if response.getheader("Connection", "").lower() == "close":
-                    self.close()
-                return Reply(response.status, tuple(response.getheaders()), data)
             except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
                 self.close()
-                if attempt == 2:
+                if not reused:  # a kept-alive connection the server had closed is opened again, once
                     raise
-        raise AssertionError("unreachable")
+                continue
+            if response.will_close:
+                self.close()
+            return Reply(response.status, tuple(response.getheaders()), data)
 
     def close(self) -> None:
         if self._connection is not None:
