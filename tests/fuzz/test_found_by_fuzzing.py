@@ -108,3 +108,21 @@ def test_stopping_a_prompt_numbered_beyond_any_row_says_which_to_choose(
     with unchanged():
         response = chat.slash(world_client, world.OWNER, f"prompts stop {number}")
     assert response.status_code == 200 and response.get_json()["text"].startswith("Which one?")
+
+
+@pytest.mark.parametrize(("start", "end"), [("9999-12-31", "9999-12-31"), ("9999-12-27", "9999-12-28"),
+                                            ("9999-12-20", "9999-12-31")])
+def test_a_custom_dashboard_period_in_the_calendars_last_weeks_is_a_400(
+    world_client: FlaskClient, start: str, end: str
+) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    chat.slash(world_client, world.OWNER, "wiki")
+    response = world_client.get(f"/dashboard/1?period=custom&start={start}&end={end}",
+                                headers={"Accept": "application/json"})
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.get_json()["error"]["message"]
+
+
+def test_a_custom_dashboard_period_far_ahead_is_still_shown(world_client: FlaskClient) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    chat.slash(world_client, world.OWNER, "wiki")
+    assert world_client.get("/dashboard/1?period=custom&start=9999-11-01&end=9999-12-10").status_code == 200

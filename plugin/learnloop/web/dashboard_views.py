@@ -177,6 +177,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             abort(400, description="period must be 4w, 12w or custom (with start and end as YYYY-MM-DD)")
         try:
             first, last = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
+            if max(first, last) > date.max - timedelta(weeks=2):  # its week would end after the calendar does
+                raise ValueError
         except (KeyError, ValueError):
             abort(400, description="a custom period needs start and end as YYYY-MM-DD, for example 2026-09-01")
         chosen = dashboards.Period.whole_weeks(first, last)
