@@ -216,8 +216,10 @@ def dialog_states(draw: st.DrawFn, callback_id: str, submitter: str, mattermost_
         how = "other person"
     state = dialog_state(dialog, opener, world.SIGNING_KEY, **draw(_state_values(dialog, mattermost_url)))
     if how == "tampered":
+        signed = state
         state = state.replace(draw(st.sampled_from(['"dialog"', '"user_id"', '"sig":"', "fuzzers", world.TEAM])),
                               draw(st.sampled_from(['"x"', "", '"sig":"A', "\\ud800", "fuzzer"])), 1)
+        how = "tampered" if state != signed else "own"
     elif how == "hostile":
         state = draw(st.one_of(values.nasty_text(), values.deep().map(lambda raw: raw.text),
                                st.just('{"dialog":"rate","sig":"\\ud800"}')))
