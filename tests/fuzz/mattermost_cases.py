@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl
 
 from hypothesis import strategies as st
 
+from learnloop.domain import signing
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.wiring import commands
 from tests.fuzz import values, world
@@ -131,7 +132,16 @@ def button_contexts(draw: st.DrawFn) -> tuple[dict[str, Any], str | None, str]:
         return draw(values.wrong_value()), for_user, tamper
     elif tamper == "other key":
         context = button_context(action, b"another-service-key-0123456789abcdef", for_user=for_user, **fields)
-    return context, for_user, tamper
+    return context, for_user, tamper if tamper == "replace" or not _verifies(context) else "none"
+
+
+def _verifies(context: Any) -> bool:
+    """Whether a tampered context still carries a good signature (a change that changed nothing)."""
+    try:
+        signing.verify(context, world.SIGNING_KEY)
+    except (signing.BadSignature, TypeError, ValueError):
+        return False
+    return True
 
 
 @st.composite
