@@ -53,6 +53,7 @@ class Tally:
     server_errors: int = 0
     refused: int = 0
     refused_and_wrote: int = 0
+    wrote: int = 0
     forged_accepted: int = 0
     no_answer: int = 0
     seconds: float = 0.0
@@ -121,6 +122,7 @@ def fuzz_route(sender: Sender, route: str, mattermost_url: str, cases: int, chos
             return
         tally.statuses[sent.reply.status] += 1
         tally.refused += refused(sent)
+        tally.wrote += sent.wrote
         for problem in problems(sent):
             kind = ("5xx" if problem.startswith("answered") else "wrote" if problem.startswith("changed")
                     else "accepted")
@@ -155,13 +157,12 @@ def read_log(log: Path, start: int) -> tuple[int, list[str]]:
 
 
 def table(tallies: dict[str, Tally]) -> str:
-    headers = ["route", "cases", "5xx", "refused", "refused+wrote", "forged accepted", "no answer", "cases/s"]
-    rows = [[route, t.cases, t.server_errors, t.refused, t.refused_and_wrote, t.forged_accepted, t.no_answer,
-             f"{t.cases / t.seconds:.0f}" if t.seconds else "-"] for route, t in tallies.items()]
-    total = [sum(t.cases for t in tallies.values()), sum(t.server_errors for t in tallies.values()),
-             sum(t.refused for t in tallies.values()), sum(t.refused_and_wrote for t in tallies.values()),
-             sum(t.forged_accepted for t in tallies.values()), sum(t.no_answer for t in tallies.values())]
-    rows.append(["total", *total, ""])
+    headers = ["route", "cases", "5xx", "refused", "refused+wrote", "forged accepted", "no answer", "wrote",
+               "cases/s"]
+    rows: list[list[object]] = [
+        [route, t.cases, t.server_errors, t.refused, t.refused_and_wrote, t.forged_accepted, t.no_answer, t.wrote,
+         f"{t.cases / t.seconds:.0f}" if t.seconds else "-"] for route, t in tallies.items()]
+    rows.append(["total", *(sum(int(str(row[i])) for row in rows) for i in range(1, 8)), ""])
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     lines = ["  ".join(str(cell).ljust(w) if i == 0 else str(cell).rjust(w) for i, (cell, w) in
                        enumerate(zip(row, widths))) for row in [headers, *rows]]
@@ -198,7 +199,8 @@ def main() -> int:
     tracebacks, strays = read_log(log, served_from)
     print(f"\nlearnloop serve on SQLite, {args.cases} cases per route, seed {args.seed}\n")
     print(table(tallies))
-    print(f"\nserver log: {tracebacks} tracebacks, {len(strays)} lines that start no record")
+    print("\n'wrote': requests that changed the database (accepted ones all), so the probe does see writes.")
+    print(f"server log: {tracebacks} tracebacks, {len(strays)} lines that start no record")
     for line in strays[:10]:
         print(f"  stray line: {line[:200]!r}")
     for route, tally in tallies.items():
