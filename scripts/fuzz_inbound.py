@@ -56,12 +56,14 @@ class Tally:
     wrote: int = 0
     forged_accepted: int = 0
     no_answer: int = 0
+    harness_errors: int = 0
     seconds: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
     examples: dict[str, str] = field(default_factory=dict)
 
     def failed(self) -> bool:
-        return bool(self.server_errors or self.refused_and_wrote or self.forged_accepted or self.no_answer)
+        return bool(self.server_errors or self.refused_and_wrote or self.forged_accepted or self.no_answer
+                    or self.harness_errors)
 
 
 def free_port() -> int:
@@ -119,6 +121,10 @@ def fuzz_route(sender: Sender, route: str, mattermost_url: str, cases: int, chos
         except OSError as exc:
             tally.no_answer += 1
             tally.examples.setdefault("no answer", f"{case.method} {case.path[:120]!r} [{case.note}]: {exc!r}")
+            return
+        except AssertionError as exc:  # what the case needed first (a one-time link, a page) was not given
+            tally.harness_errors += 1
+            tally.examples.setdefault("harness error", f"{case.method} {case.path[:120]!r} [{case.note}]: {exc}")
             return
         tally.statuses[sent.reply.status] += 1
         tally.refused += refused(sent)
@@ -199,7 +205,9 @@ def main() -> int:
     tracebacks, strays = read_log(log, served_from)
     print(f"\nlearnloop serve on SQLite, {args.cases} cases per route, seed {args.seed}\n")
     print(table(tallies))
-    print("\n'wrote': requests that changed the database (accepted ones all), so the probe does see writes.")
+    print("\n'wrote': requests that changed the database (every one of them accepted): the probe does see writes.")
+    errors = sum(t.harness_errors for t in tallies.values())
+    print(f"cases the script could not prepare (a one-time link or a page it needed first): {errors}")
     print(f"server log: {tracebacks} tracebacks, {len(strays)} lines that start no record")
     for line in strays[:10]:
         print(f"  stray line: {line[:200]!r}")
