@@ -43,9 +43,6 @@ class Case:
     """Whatever the answer, nothing may change (a cancelled dialog)."""
     note: str = ""
 
-    def header(self, name: str) -> str | None:
-        return next((value for key, value in self.headers if key.lower() == name.lower()), None)
-
 
 def render(case: Case, now: float) -> Case:
     """The case as sent at `now` (unix seconds): timestamps filled in, wiki signatures computed over the final
