@@ -97,15 +97,20 @@ def command_cases(draw: st.DrawFn, mattermost_url: str) -> Case:
                 note=f"{how}; {note}; {mangled}")
 
 
+def row_ids(seeded: int) -> st.SearchStrategy[int]:
+    """Ids of rows that the sender seeded (1 to `seeded`) most of the time, of rows made since or gone otherwise."""
+    return values.mostly(st.sampled_from(range(1, seeded + 1)), st.integers(1, 60), 30)
+
+
 CONTEXT_VALUES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
-    "rate": st.fixed_dictionaries({"item_id": st.integers(1, 40), "stars": st.integers(1, 5)}),
+    "rate": st.fixed_dictionaries({"item_id": row_ids(4), "stars": st.integers(1, 5)}),
     "reflect_now": st.fixed_dictionaries({"delivery_id": st.integers(1, 40)}),
     "prompt_skip": st.fixed_dictionaries({"delivery_id": st.integers(1, 40)}),
     "prompt_snooze": st.fixed_dictionaries({"delivery_id": st.integers(1, 40)}),
-    "reflection_share": st.fixed_dictionaries({"reflection_id": st.integers(1, 40),
+    "reflection_share": st.fixed_dictionaries({"reflection_id": row_ids(6),
                                                "visibility": st.sampled_from(["community", "wiki"])}),
-    "journal_edit": st.fixed_dictionaries({"reflection_id": st.integers(1, 40)}),
-    "journal_delete": st.fixed_dictionaries({"reflection_id": st.integers(1, 40)}),
+    "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
+    "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
 }
 PERSONAL = frozenset(CONTEXT_VALUES) - {"rate"}
 """Buttons learnloop makes for one person (rating buttons are for everyone in the channel)."""
@@ -175,8 +180,8 @@ def _state_values(dialog: str, mattermost_url: str) -> st.SearchStrategy[dict[st
         "prompt_event": owners,
         "reflect": st.fixed_dictionaries({"delivery_id": st.none() | st.integers(1, 40),
                                           "community_id": st.sampled_from([None, 1, 2]), "response_url": response_url}),
-        "journal_edit": st.fixed_dictionaries({"reflection_id": st.integers(1, 40)}),
-        "journal_delete": st.fixed_dictionaries({"reflection_id": st.integers(1, 40), "response_url": st.none()}),
+        "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
+        "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6), "response_url": st.none()}),
         "mydata_delete": st.fixed_dictionaries({"username": st.sampled_from(["ann", ""]), "response_url": response_url}),
     }.get(dialog, st.just({}))
 

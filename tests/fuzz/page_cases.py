@@ -96,8 +96,9 @@ def dashboard_cases(draw: st.DrawFn) -> Case:
     if draw(values.chance(25)):
         feedback = draw(values.mostly(st.sampled_from(["1", "2", "3"]), st.sampled_from(COMMUNITY_IDS), 40))
         fields = {"csrf_token": draw(st.sampled_from(["__CSRF__"] * 3 + ["", "wrong"])),
-                  "status": draw(values.mostly(st.sampled_from(["new", "done", "ignored", "open", ""]),
-                                               values.nasty_text(), 30))}
+                  "status": draw(values.mostly(st.sampled_from(["resolved", "hidden", "open"]),
+                                               st.sampled_from(["", "new", "Resolved", "resolved "])
+                                               | values.nasty_text(), 30))}
         body, content_type, mangled = draw(hostile_body(form_body(fields), FORM))
         path = f"/dashboard/{community}/feedback/{feedback}?{encoded}"
         return Case("/dashboard", "POST", path, draw(_headers(content_type)), body, session=session,

@@ -104,6 +104,7 @@ class Sender:
         self.cookies: dict[str, str] = {}
         for channel in world.CHANNELS:  # their communities are 1 and 2, which dialog states may name
             self.slash_command(world.OWNER, "wiki", channel)
+        self._seed()
         for user in world.USERS:
             self._sign_in(user)
         tampered = self.cookies[world.MEMBER]
@@ -147,6 +148,16 @@ class Sender:
     def _hidden(self, path: str, session: str | None) -> dict[str, str]:
         page = self.raw("GET", path, [("Accept", "text/html")], session=session).body.decode("utf-8", "replace")
         return dict(_HIDDEN.findall(page))
+
+    def _seed(self) -> None:
+        """Rows the buttons and dialogs of the cases can name, whatever order the routes are fuzzed in: items 1-4
+        with comments for the owners (feedback), and two reflections of each person (1-6)."""
+        for user in world.USERS:
+            for page in range(1, 5):
+                self.slash_command(user, f"rate https://wiki.example.com/Page{page} {page + 1} Comment {page}")
+        for user in world.USERS:
+            for text in ("Pairing taught me to read plans first.", "Reviews go faster with a checklist."):
+                self.slash_command(user, f"reflect {text}")
 
     def _sign_in(self, user: str) -> None:
         token = self.link(user, "signin")
