@@ -71,7 +71,10 @@ class HttpTransport:
                 for name, value in headers:
                     connection.putheader(name, value.encode("latin-1", "replace"))
                 connection.putheader("Content-Length", str(len(body)))
-                connection.endheaders(body)
+                try:
+                    connection.endheaders(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the server answered before reading the whole body, and closed: read its answer
                 response = connection.getresponse()
                 data = response.read()
             except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
