@@ -30,14 +30,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "plugin")]
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis import strategies as st
-
-from tests.fuzz import fake_mattermost, world
-from tests.fuzz.oracle import describe, problems, refused
-from tests.fuzz.probe import SqliteDataVersion
-from tests.fuzz.routes import ROUTES
-from tests.fuzz.send import HttpTransport, Sender
+from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402  (after the path is set)
+from hypothesis import strategies as st  # noqa: E402  (after the path is set)
+from tests.fuzz import fake_mattermost, world  # noqa: E402  (after the path is set)
+from tests.fuzz.oracle import describe, problems, refused  # noqa: E402  (after the path is set)
+from tests.fuzz.probe import SqliteDataVersion  # noqa: E402  (after the path is set)
+from tests.fuzz.routes import ROUTES  # noqa: E402  (after the path is set)
+from tests.fuzz.send import HttpTransport, Sender  # noqa: E402  (after the path is set)
 
 RECORD_START = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \S+: "  # learnloop's own records
@@ -171,7 +170,7 @@ def table(tallies: dict[str, Tally]) -> str:
     rows.append(["total", *(sum(int(str(row[i])) for row in rows) for i in range(1, 8)), ""])
     widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
     lines = ["  ".join(str(cell).ljust(w) if i == 0 else str(cell).rjust(w) for i, (cell, w) in
-                       enumerate(zip(row, widths))) for row in [headers, *rows]]
+                       enumerate(zip(row, widths, strict=True))) for row in [headers, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 

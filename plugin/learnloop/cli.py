@@ -46,7 +46,7 @@ def _access_logger() -> type:
 
     from learnloop.inbound import escape_controls
 
-    class AccessLogger(Logger):  # type: ignore[misc]
+    class AccessLogger(Logger):
         def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
             atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
             atoms["U"] = escape_controls(str(atoms.get("U") or ""))

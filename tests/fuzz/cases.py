@@ -159,8 +159,8 @@ CONTENT_TYPES = [FORM, JSON, "application/json; charset=utf-8", "text/plain", ""
 def hostile_body(draw: st.DrawFn, body: bytes, content_type: str) -> tuple[bytes, str, str]:
     """Mostly the body as it is; sometimes truncated, with bytes that are not UTF-8, empty, over the size limit,
     or sent under another Content-Type. Returns body, content type and a note."""
-    what = draw(values.mostly(st.just("as is"), st.sampled_from(["truncate", "not utf-8", "empty", "garbage", "oversize",
-                                                                  "content type"]), 25))
+    mangling = st.sampled_from(["truncate", "not utf-8", "empty", "garbage", "oversize", "content type"])
+    what = draw(values.mostly(st.just("as is"), mangling, 25))
     if what == "truncate" and body:
         return body[:draw(st.integers(0, len(body) - 1))], content_type, "truncated"
     if what == "not utf-8":

@@ -67,7 +67,8 @@ def rate_cases(draw: st.DrawFn) -> Case:
     fields = {"csrf_token": draw(st.sampled_from(["__CSRF__"] * 5 + ["", "wrong"])),
               "url": draw(values.mostly(st.sampled_from(values.URLS), values.nasty_text(), 30)),
               "stars": draw(values.mostly(st.sampled_from(["1", "3", "5", "2", "4"]),
-                                          st.sampled_from(values.NUMBERS + values.ODD_DIGITS) | values.nasty_text(), 30)),
+                                          st.sampled_from(values.NUMBERS + values.ODD_DIGITS) | values.nasty_text(),
+                                          30)),
               "comment": draw(values.mostly(st.sampled_from(["", "Useful."]), values.nasty_text(), 30))}
     if draw(values.chance(10)):
         fields.pop(draw(st.sampled_from(sorted(fields))))

@@ -6,6 +6,7 @@ fetched before the database is marked, so only the case's own request is measure
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import time
@@ -71,10 +72,9 @@ class HttpTransport:
                 for name, value in headers:
                     connection.putheader(name, value.encode("latin-1", "replace"))
                 connection.putheader("Content-Length", str(len(body)))
-                try:
+                # the server may answer before reading the whole body, and close: its answer is still read
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     connection.endheaders(body)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the server answered before reading the whole body, and closed: read its answer
                 response = connection.getresponse()
                 data = response.read()
             except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):

@@ -110,7 +110,9 @@ def test_a_state_replayed_into_another_dialog_is_refused(
 
 
 @pytest.mark.parametrize("dialog", DIALOGS)
-def test_a_state_sent_by_another_person_is_refused(world_client: FlaskClient, unchanged: Unchanged, dialog: str) -> None:
+def test_a_state_sent_by_another_person_is_refused(
+    world_client: FlaskClient, unchanged: Unchanged, dialog: str
+) -> None:
     signed = chat.state(dialog, world.OWNER, reflection_id=1, channel_id=world.CHANNEL, response_url=None)
     with unchanged():
         response = world_client.post("/mattermost/dialogs", json=chat.dialog(dialog, world.MEMBER, signed, {

@@ -48,8 +48,9 @@ def wiki_path(draw: st.DrawFn, name: str) -> tuple[str, bool]:
 def mediawiki_cases(draw: st.DrawFn) -> Case:
     path, elsewhere = draw(wiki_path(world.MEDIAWIKI))
     offset = draw(values.mostly(st.just(0), st.sampled_from([-60, STALE, -STALE]), 15))
-    document: dict[str, Any] = {"event": draw(values.mostly(st.just("page_saved"), st.sampled_from(["page_deleted", ""]))),
-                                "rc_id": draw(values.mostly(st.integers(1, 10**6), st.sampled_from([0, -5, 2**63, 10**30])))}
+    event = values.mostly(st.just("page_saved"), st.sampled_from(["page_deleted", ""]))
+    rc_id = values.mostly(st.integers(1, 10**6), st.sampled_from([0, -5, 2**63, 10**30]))
+    document: dict[str, Any] = {"event": draw(event), "rc_id": draw(rc_id)}
     document, note = draw(hostile_tree(document))
     stamp = draw(values.mostly(st.just("now"), st.sampled_from(["hostile", "missing"]), 10))
     if stamp == "now":
@@ -74,14 +75,15 @@ def outline_cases(draw: st.DrawFn) -> Case:
     signature = draw(values.mostly(st.just("ok"), st.sampled_from(["wrongsecret", "missing", "malformed", "hostile"]),
                                    15))
     header = {"ok": f"__SIG:outline:{offset:+d}:ok__", "wrongsecret": f"__SIG:outline:{offset:+d}:wrongsecret__",
-              "malformed": draw(st.sampled_from(["t=1,s=zz", "t=,s=", "s=" + "0" * 64, "t=" + "9" * 16 + ",s=" + "0" * 64,
-                                                 "t=²,s=" + "0" * 64])),
+              "malformed": draw(st.sampled_from(["t=1,s=zz", "t=,s=", "s=" + "0" * 64,
+                                                 "t=" + "9" * 16 + ",s=" + "0" * 64, "t=²,s=" + "0" * 64])),
               "hostile": header_value(draw(values.atom()))}
     extra = (("Outline-Signature", header[signature]),) if signature in header else ()
     body, content_type, mangled = draw(hostile_body(json_body(document, ascii_only=draw(st.booleans())), JSON))
     refused = elsewhere or signature != "ok" or abs(offset) >= STALE
     return Case("/wiki/outline", "POST", path, headers_with(content_type, *extra), body, must_refuse=refused,
-                note=f"{document.get('event')!r} at {path}, signature {signature}, sent {offset:+d}s; {note}; {mangled}")
+                note=f"{document.get('event')!r} at {path}, signature {signature}, sent {offset:+d}s; {note}; "
+                     f"{mangled}")
 
 
 @st.composite
@@ -90,8 +92,8 @@ def bookstack_cases(draw: st.DrawFn) -> Case:
     document, note = draw(hostile_tree(draw(st.sampled_from(BOOKSTACK_DELIVERIES))))
     secret = world.WIKI_SECRETS[world.BOOKSTACK]
     query = draw(values.mostly(st.just([("secret", secret)]), st.sampled_from([
-        [], [("secret", "")], [("secret", "wrong")], [("secret", secret[:-1])], [("secret", "wrong"), ("secret", secret)],
-        [("Secret", secret)], [("secret", secret + "\x00")]]), 15))
+        [], [("secret", "")], [("secret", "wrong")], [("secret", secret[:-1])],
+        [("secret", "wrong"), ("secret", secret)], [("Secret", secret)], [("secret", secret + "\x00")]]), 15))
     body, content_type, mangled = draw(hostile_body(json_body(document, ascii_only=draw(st.booleans())), JSON))
     refused = elsewhere or query != [("secret", secret)]
     target = f"{path}?{urlencode(query)}" if query else path

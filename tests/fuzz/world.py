@@ -37,8 +37,8 @@ WIKI_KINDS = {MEDIAWIKI: "mediawiki", OUTLINE: "outline", BOOKSTACK: "bookstack"
 
 def wikis() -> list[dict[str, Any]]:
     return [
-        {"name": MEDIAWIKI, "kind": "mediawiki", "url": "http://mediawiki.fuzz.example", "secret": WIKI_SECRETS[MEDIAWIKI],
-         "bot_user": "Learnloop@fuzz", "bot_password": "fuzz-bot-password"},
+        {"name": MEDIAWIKI, "kind": "mediawiki", "url": "http://mediawiki.fuzz.example",
+         "secret": WIKI_SECRETS[MEDIAWIKI], "bot_user": "Learnloop@fuzz", "bot_password": "fuzz-bot-password"},
         {"name": OUTLINE, "kind": "outline", "url": "http://outline.fuzz.example", "secret": WIKI_SECRETS[OUTLINE],
          "api_token": "ol_api_fuzz"},
         {"name": BOOKSTACK, "kind": "bookstack", "url": "http://bookstack.fuzz.example",
