@@ -25,7 +25,7 @@ COMMAND, ACTIONS, DIALOGS, OUTGOING = "/mattermost/command", "/mattermost/action
 REGISTRY = commands()
 ACTION_NAMES = sorted(REGISTRY.actions)
 DIALOG_IDS = sorted(REGISTRY.dialogs)
-OWNER_DIALOGS = frozenset({"prompt_setup", "prompt_event"})
+OWNER_DIALOGS = frozenset({"prompt_setup", "prompt_event", "seed"})
 SUBCOMMANDS = sorted(REGISTRY.subcommands)
 
 
@@ -67,6 +67,9 @@ def command_text(draw: st.DrawFn) -> str:
         args = [word, rest]
     elif name in ("mydata", "wiki"):
         args = draw(st.lists(_words(["delete", "announce", "new_pages", "digest_only"]), max_size=2))
+    elif name in ("community", "digest", "recognition", "seed"):
+        args = draw(st.lists(_words(["join", "leave", "~fuzzers", "~town-square", "~", "on", "off", "preview", "me",
+                                     "fri", "09:00", "mon", "25:00"], values.TIMES), max_size=4))
     elif name == "reflect":
         args = [draw(values.nasty_text())]
     else:
@@ -111,9 +114,20 @@ CONTEXT_VALUES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
                                                "visibility": st.sampled_from(["community", "wiki"])}),
     "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
     "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
+    "thank": st.fixed_dictionaries({"item_id": row_ids(4)}),
+    "suggestions_off": st.just({}),
+    "recognition_off": st.just({}),
+    "wiki_remove": st.fixed_dictionaries({"sections": st.lists(st.fixed_dictionaries({
+        "wiki": st.sampled_from([world.MEDIAWIKI, world.OUTLINE, "gone"]), "page_ref": st.sampled_from(["12", "x"]),
+        "marker": st.just("learnloop-reflection-1-abc"), "title": st.just("Learning log: Fuzzers"),
+        "url": st.just("http://mediawiki.fuzz.example/wiki/Learning_log")}), min_size=1, max_size=3)}),
+    "wiki_keep": st.fixed_dictionaries({"places": st.lists(st.fixed_dictionaries({
+        "title": st.just("Learning log: Fuzzers"), "url": st.just("http://mediawiki.fuzz.example/wiki/Learning_log")}),
+        min_size=1, max_size=3)}),
 }
-PERSONAL = frozenset(CONTEXT_VALUES) - {"rate"}
-"""Buttons learnloop makes for one person (rating buttons are for everyone in the channel)."""
+"""What learnloop puts in each button's context (tests/fuzz/test_generators.py: every registered button)."""
+PERSONAL = frozenset(CONTEXT_VALUES) - {"rate", "thank"}
+"""Buttons learnloop makes for one person (rating and thank-you buttons are for everyone in the channel)."""
 
 
 @st.composite
@@ -123,14 +137,15 @@ def button_contexts(draw: st.DrawFn) -> tuple[dict[str, Any], str | None, str]:
     fields = draw(CONTEXT_VALUES.get(action, st.just({})))
     for_user = draw(users()) if action in PERSONAL else None
     context = button_context(action, world.SIGNING_KEY, for_user=for_user, **fields)
-    tamper = draw(values.mostly(st.just("none"), st.sampled_from(["drop sig", "change", "bad sig", "sig type", "replace",
-                                                                  "other key"]), 15))
+    tampering = st.sampled_from(["drop sig", "change", "bad sig", "sig type", "replace", "other key"])
+    tamper = draw(values.mostly(st.just("none"), tampering, 15))
     if tamper == "drop sig":
         context.pop("sig")
     elif tamper == "change":
         context[draw(st.sampled_from(sorted(context)))] = draw(values.wrong_value())
     elif tamper == "bad sig":
-        context["sig"] = draw(st.sampled_from(["", "AAAA", context["sig"][:-1] + "A", context["sig"] + "\n", "é", "\u00ff" * 43]))
+        good = context["sig"]
+        context["sig"] = draw(st.sampled_from(["", "AAAA", good[:-1] + "A", good + "\n", "é", "\u00ff" * 43]))
     elif tamper == "sig type":
         context["sig"] = draw(values.wrong_value().filter(lambda v: not isinstance(v, str)))
     elif tamper == "replace":
@@ -167,7 +182,12 @@ def action_cases(draw: st.DrawFn, mattermost_url: str) -> Case:
 
 
 def _state_values(dialog: str, mattermost_url: str) -> st.SearchStrategy[dict[str, Any]]:
-    """What learnloop puts in each dialog's state when it opens it."""
+    return states(mattermost_url).get(dialog, st.just({}))
+
+
+def states(mattermost_url: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
+    """What learnloop puts in each dialog's state when it opens it (tests/fuzz/test_generators.py: every
+    registered dialog)."""
     response_url = response_urls(mattermost_url)
     owners = st.fixed_dictionaries({
         "channel_id": st.sampled_from(world.CHANNELS), "team_id": st.just(world.TEAM),
@@ -178,12 +198,14 @@ def _state_values(dialog: str, mattermost_url: str) -> st.SearchStrategy[dict[st
                                        "response_url": response_url}),
         "prompt_setup": owners,
         "prompt_event": owners,
+        "seed": owners,
         "reflect": st.fixed_dictionaries({"delivery_id": st.none() | st.integers(1, 40),
                                           "community_id": st.sampled_from([None, 1, 2]), "response_url": response_url}),
         "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
         "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6), "response_url": st.none()}),
-        "mydata_delete": st.fixed_dictionaries({"username": st.sampled_from(["ann", ""]), "response_url": response_url}),
-    }.get(dialog, st.just({}))
+        "mydata_delete": st.fixed_dictionaries({"username": st.sampled_from(["ann", ""]),
+                                                "response_url": response_url}),
+    }
 
 
 def _field(*choices: list[str]) -> st.SearchStrategy[Any]:
@@ -203,6 +225,9 @@ SUBMISSIONS: dict[str, dict[str, st.SearchStrategy[Any]]] = {
     "reflect": {"answer1": _field(["I learnt to read plans first."]), "answer2": _field([""]), "answer3": _field([""]),
                 "scale": _field(["1", "5", "", "²", "0", "6"]), "visibility": _field(values.WORDS)},
     "journal_edit": {"text": _field(["Edited."])},
+    "seed": {"prompt": _field(["what_so_what", "after_event", "one_thing", "none"]), "repeat": _field(values.SCHEDULES),
+             "time": _field(values.TIMES), "timezone": _field(values.ZONES), "visibility": _field(values.WORDS),
+             "shelf": _field(["true", "false"]), "bookmarks": _field(["true", "false"])},
 }
 
 
