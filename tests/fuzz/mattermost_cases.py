@@ -67,9 +67,10 @@ def command_text(draw: st.DrawFn) -> str:
         args = [word, rest]
     elif name in ("mydata", "wiki"):
         args = draw(st.lists(_words(["delete", "announce", "new_pages", "digest_only"]), max_size=2))
-    elif name in ("community", "digest", "recognition", "seed"):
+    elif name in ("community", "digest", "recognition", "seed", "pages"):
         args = draw(st.lists(_words(["join", "leave", "~fuzzers", "~town-square", "~", "on", "off", "preview", "me",
-                                     "fri", "09:00", "mon", "25:00"], values.TIMES), max_size=4))
+                                     "fri", "09:00", "mon", "25:00", "owner", "interval", "@ann", "@", "90d"],
+                                    values.TIMES, values.URLS), max_size=4))
     elif name == "reflect":
         args = [draw(values.nasty_text())]
     else:
@@ -115,6 +116,8 @@ CONTEXT_VALUES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
     "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
     "thank": st.fixed_dictionaries({"item_id": row_ids(4)}),
+    "page_reviewed": st.fixed_dictionaries({"item_id": row_ids(4)}),
+    "page_not_mine": st.fixed_dictionaries({"item_id": row_ids(4)}),
     "suggestions_off": st.just({}),
     "recognition_off": st.just({}),
     "wiki_remove": st.fixed_dictionaries({"sections": st.lists(st.fixed_dictionaries({

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 
 from hypothesis import strategies as st
 
+from learnloop.domain.learning_metrics import ACTIONS
 from tests.fuzz import values, world
 from tests.fuzz.cases import FORM, Case, form_body, header_value, headers_with, hostile_body
 
@@ -94,17 +95,23 @@ def dashboard_cases(draw: st.DrawFn) -> Case:
                                              values.nasty_text(), 20))
     encoded = urlencode(query, quote_via=quote, encoding="utf-8", errors="surrogatepass")
     refused = session not in SIGNED_IN or session == world.STRANGER
-    if draw(values.chance(25)):
-        feedback = draw(values.mostly(st.sampled_from(["1", "2", "3"]), st.sampled_from(COMMUNITY_IDS), 40))
-        fields = {"csrf_token": draw(st.sampled_from(["__CSRF__"] * 3 + ["", "wrong"])),
-                  "status": draw(values.mostly(st.sampled_from(["resolved", "hidden", "open"]),
-                                               st.sampled_from(["", "new", "Resolved", "resolved "])
-                                               | values.nasty_text(), 30))}
+    what = draw(values.mostly(st.just("page"), st.sampled_from(["feedback", "feedback", "step"]), 30))
+    if what != "page":
+        forged = refused or session != world.OWNER
+        if what == "feedback":
+            feedback = draw(values.mostly(st.sampled_from(["1", "2", "3"]), st.sampled_from(COMMUNITY_IDS), 40))
+            path = f"/dashboard/{community}/feedback/{feedback}?{encoded}"
+            field = ("status", values.mostly(st.sampled_from(["new", "planned", "resolved", "hidden"]),
+                                             st.sampled_from(["", "open", "Resolved", "resolved "])
+                                             | values.nasty_text(), 30))
+        else:
+            path = f"/dashboard/{community}/step?{encoded}"
+            field = ("action", values.mostly(st.sampled_from(ACTIONS), values.nasty_text(), 30))
+        fields = {"csrf_token": draw(values.mostly(st.just("__CSRF__"), st.sampled_from(["", "wrong"]), 20)),
+                  field[0]: draw(field[1])}
         body, content_type, mangled = draw(hostile_body(form_body(fields), FORM))
-        path = f"/dashboard/{community}/feedback/{feedback}?{encoded}"
         return Case("/dashboard", "POST", path, draw(_headers(content_type)), body, session=session,
-                    must_refuse=refused or session != world.OWNER or fields["csrf_token"] != "__CSRF__",
-                    note=f"POST {path[:60]!r}; {mangled}")
+                    must_refuse=forged or fields["csrf_token"] != "__CSRF__", note=f"POST {path[:60]!r}; {mangled}")
     page = draw(st.sampled_from(["", "", "/export.csv", "/export.json"]))
     path = f"/dashboard/{community}{page}?{encoded}"
     return Case("/dashboard", "GET", path, draw(_headers()), session=session,
