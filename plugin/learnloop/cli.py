@@ -10,10 +10,12 @@ from typing import Any
 
 import click
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
 from learnloop.config import ConfigError, Settings, load_settings
+from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.doctor import run_doctor, wiki_module
 from learnloop.install.ledger import Ledger, ledger_path_for
@@ -37,6 +39,16 @@ def _settings() -> Settings:
         return load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, writing the request's path with control characters escaped: PATH_INFO is
+    percent-decoded, so a request for /x%0Ay would otherwise write a line of its own to the log."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        atoms["U"] = escape_controls(str(atoms.get("U") or ""))
+        return atoms
 
 
 def _logging() -> None:
@@ -74,7 +86,7 @@ def serve(host: str | None, port: int | None) -> None:
                 "bind": bind, "workers": settings.web_workers, "worker_class": "gthread",
                 "threads": settings.threads_per_web_worker, "timeout": 30,
                 "accesslog": "-" if settings.access_log else None,
-                "access_log_format": ACCESS_LOG_FORMAT,
+                "access_log_format": ACCESS_LOG_FORMAT, "logger_class": AccessLogger,
                 "forwarded_allow_ips": "127.0.0.1",
                 "control_socket_disable": True,
             }

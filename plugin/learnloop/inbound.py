@@ -27,11 +27,15 @@ def json_error(status: int, message: str) -> tuple[Response, int]:
     return jsonify({"error": {"status": status, "message": message}}), status
 
 
+def escape_controls(text: str) -> str:
+    """`text` with control characters and line separators written as \\x escapes, so it stays on one line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
+
+
 def for_log(value: object, limit: int = 80) -> str:
     """A value from a request as one safe log token: control characters escaped, at most `limit` characters."""
     text = str(value)
-    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text[:limit])
-    return repr(shown + ("…" if len(text) > limit else ""))
+    return repr(escape_controls(text[:limit]) + ("…" if len(text) > limit else ""))
 
 
 def _check_text(value: str, where: str) -> None:

@@ -243,7 +243,8 @@ def _weekly(days: list[int], interval: int = 1) -> str:
 
 
 def _positive_int(text: str) -> int | None:
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    """A whole number above 0 in at most 18 ASCII digits (str.isdigit also takes '²', which int() refuses)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 and int(text) > 0 else None
 
 
 def _parse_raw_rule(given: str) -> str:

@@ -39,6 +39,6 @@ def verify(signed: object, key: bytes) -> dict[str, Any]:
     if not isinstance(signature, str):
         raise BadSignature("the context is not signed")
     payload = {name: value for name, value in signed.items() if name != SIGNATURE_FIELD}
-    if not hmac.compare_digest(signature, _digest(payload, key)):
+    if not hmac.compare_digest(signature.encode("utf-8", "surrogatepass"), _digest(payload, key).encode("ascii")):
         raise BadSignature("the context signature does not match")
     return payload

@@ -126,7 +126,7 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
 
 
 def _stop_schedule(chat: Chat, channel_id: str, rest: str) -> Reply:
-    if not (rest.isascii() and rest.isdigit()):
+    if not (rest.isascii() and rest.isdigit() and len(rest) <= 18):
         return ephemeral("Which one? `/learn prompts` lists this channel's prompts with their numbers.")
     with chat.uow() as uow:
         community = uow.communities.by_channel(channel_id)

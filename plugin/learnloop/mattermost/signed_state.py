@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from learnloop.domain import signing
+from learnloop.inbound import parse_json
 
 FOR_USER = "for"
 DIALOG = "dialog"
@@ -46,7 +47,7 @@ def dialog_state(dialog: str, user_id: str, key: bytes, **values: Any) -> str:
 def read_dialog_state(state: str, dialog: str, user_id: str, key: bytes) -> dict[str, Any]:
     """The verified state of a submitted dialog (raises StateRefused with a sentence for the person)."""
     try:
-        payload = signing.verify(json.loads(state or "null"), key)
+        payload = signing.verify(parse_json((state or "null").encode("utf-8", "surrogatepass")), key)
     except (ValueError, signing.BadSignature):
         raise StateRefused("This form could not be verified. Close it and open it again.") from None
     if payload.get(USER) != user_id:

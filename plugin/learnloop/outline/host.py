@@ -23,6 +23,7 @@ from typing import Any
 
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, WikiEvent
+from learnloop.inbound import for_log
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.wikis import (
     BadDelivery,
@@ -83,7 +84,7 @@ class OutlineHost:
         event = delivery["event"]
         action = ACTIONS.get(event)
         if action is None:
-            log.info("wiki %s: ignored Outline event %s", wiki.name, event)
+            log.info("wiki %s: ignored Outline event %s", wiki.name, for_log(event))
             return []
         envelope = delivery.get("payload")
         if not isinstance(envelope, dict):

@@ -33,6 +33,8 @@ Role = Literal["owner", "member"]
 Access = Callable[[str, str], Role | None]
 """Who someone is in a community, by its channel id and their user id."""
 ACCESS_SECONDS = 300
+ID = f"int(max={2**63 - 1})"
+"""A row id in a path: larger numbers (which no 64-bit id column can hold) are a 404, not a database error."""
 PERIOD_ARGS = ("period", "start", "end")
 KEPT_ARGS = (*PERIOD_ARGS, "hidden")
 """What a form's redirect keeps of the page it came from: the period and whether hidden feedback shows."""
@@ -175,6 +177,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             abort(400, description="period must be 4w, 12w or custom (with start and end as YYYY-MM-DD)")
         try:
             first, last = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
+            if max(first, last) > date.max - timedelta(weeks=2):  # its week would end after the calendar does
+                raise ValueError
         except (KeyError, ValueError):
             abort(400, description="a custom period needs start and end as YYYY-MM-DD, for example 2026-09-01")
         chosen = dashboards.Period.whole_weeks(first, last)
@@ -223,7 +227,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         problem = steps.unavailable(community.channel_id, view.stage.action) if community else "unknown community"
         return ("", problem) if problem else (steps.label(view.stage.action, name), None)
 
-    @bp.get("/<int:community_id>")
+    @bp.get(f"/<{ID}:community_id>")
     def page(community_id: int) -> str | tuple[str, int]:
         if current_visitor() is None:
             return message_page(
@@ -250,7 +254,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                                offer=offer, step_button=button, step_unavailable=unavailable, small=loaded.small,
                                channels=loaded.channels)
 
-    @bp.get("/<int:community_id>/export.csv")
+    @bp.get(f"/<{ID}:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:
         view = load(community_id, owner=True).view
         buffer = io.StringIO()
@@ -262,7 +266,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         response.headers["Content-Disposition"] = f"attachment; filename=community-{community_id}.csv"
         return response
 
-    @bp.get("/<int:community_id>/export.json")
+    @bp.get(f"/<{ID}:community_id>/export.json")
     def export_json(community_id: int) -> Response:
         view = load(community_id, owner=True).view
         body: dict[str, Any] = {
@@ -275,7 +279,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                           "open_reasons": group.open_reasons} for group in view.feedback]}
         return Response(json.dumps(body, indent=2), mimetype="application/json")
 
-    @bp.post("/<int:community_id>/feedback/<int:feedback_id>")
+    @bp.post(f"/<{ID}:community_id>/feedback/<{ID}:feedback_id>")
     def triage(community_id: int, feedback_id: int) -> Response:
         """An owner puts a comment in a triage state (new, planned, resolved, hidden)."""
         owner_of(community_id)
@@ -290,7 +294,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             abort(404, description="no such feedback in this community")
         return redirect(url_for("dashboards.page", community_id=community_id, **kept_period()), code=303)
 
-    @bp.post("/<int:community_id>/step")
+    @bp.post(f"/<{ID}:community_id>/step")
     def step(community_id: int) -> Response:
         """An owner has learnloop do the stage's next step; back to the page, with what was done."""
         owner_of(community_id)

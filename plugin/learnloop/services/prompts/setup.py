@@ -74,7 +74,7 @@ def check_timezone(name: str) -> str | None:
         return f"a time zone name has at most {MAX_TIMEZONE_LENGTH} characters, like Europe/Berlin"
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" names a folder of the database
         return f"'{name[:40]}' is not a time zone; use one like Europe/Berlin"
     return None
 
