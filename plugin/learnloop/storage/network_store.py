@@ -145,7 +145,7 @@ class NetworkStore(Repository):
                 for (a, b), delta in sorted(changes.items())]
         statement = _pair_upsert(self.session.get_bind().dialect.name)
         for start in range(0, len(rows), CHUNK):
-            self.session.connection().execute(statement, rows[start:start + CHUNK])
+            self.run(statement, rows[start:start + CHUNK])
         dropped = [pair for pair, delta in sorted(changes.items()) if delta < 0]
         for start in range(0, len(dropped), CHUNK):
             self.session.execute(delete(CoRating).where(

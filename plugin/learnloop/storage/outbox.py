@@ -86,7 +86,7 @@ class Outbox(Repository):
         dict has b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
         claim did not count as an attempt, as after a 429)."""
         if outcomes:
-            self.session.execute(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
+            self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
 
     def get(self, message_id: int) -> OutboxMessage | None:
         return self.session.get(OutboxMessage, message_id)

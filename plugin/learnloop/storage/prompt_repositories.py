@@ -59,7 +59,7 @@ class MemberRepository(Repository):
     def keep_dm_channels(self, channels: dict[str, str]) -> None:
         """Remember the bot's DM channel with each person (user id to channel id), in one statement."""
         if channels:
-            self.session.execute(_KEEP_DM_CHANNEL, [
+            self.run(_KEEP_DM_CHANNEL, [
                 {"b_user": user_id, "b_channel": channel_id} for user_id, channel_id in channels.items()])
 
 
@@ -150,12 +150,12 @@ class DeliveryRepository(Repository):
         """Set status, due_at and reason of many deliveries in one statement (b_id, b_status, b_due,
         b_reason, b_now each)."""
         if changes:
-            self.session.execute(_DECIDE, changes)
+            self.run(_DECIDE, changes)
 
     def mark_sent_many(self, posts: dict[int, str], now: datetime) -> None:
         """Queued deliveries become sent with their post id (delivery id to post id), in one statement."""
         if posts:
-            self.session.execute(_MARK_SENT, [
+            self.run(_MARK_SENT, [
                 {"b_id": delivery_id, "b_post": post_id, "b_now": now} for delivery_id, post_id in posts.items()])
 
     def mark_undelivered(self, delivery_ids: list[int], reason: str, now: datetime) -> int:

@@ -89,6 +89,11 @@ class Repository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def run(self, statement: Any, params: Any = None) -> Any:
+        """A Core statement (built once, with bind parameters) on the unit of work's connection: the way of
+        the per-request paths, without the ORM's per-execution work."""
+        return self.session.connection().execute(statement, params)
+
 
 class SecretRepository(Repository):
     def get_or_create(self, name: str, candidate: str, now: datetime) -> str:
@@ -213,7 +218,7 @@ class CommunityRepository(Repository):
         or the one it joined. Only a community's home channel names it: a configured name replaces a guessed
         one."""
         home = home or channel_id
-        row = self.session.connection().execute(_CHANNEL_COMMUNITY, {"channel_id": channel_id}).first()
+        row = self.run(_CHANNEL_COMMUNITY, {"channel_id": channel_id}).first()
         if row is None and home == channel_id:
             return self.ensure_home(channel_id, team_id, name, now, channel_name=channel_name)
         if row is None or (home != channel_id and row.home != home):
@@ -240,7 +245,7 @@ class CommunityRepository(Repository):
                     channel_name: str | None = None) -> int:
         """The id of the community the channel started, whichever it counts towards (a channel not counting
         towards any yet counts towards it)."""
-        row = self.session.execute(_COMMUNITY_BY_HOME, {"channel_id": channel_id}).first()
+        row = self.run(_COMMUNITY_BY_HOME, {"channel_id": channel_id}).first()
         inserted = None if row is not None else insert_ignoring_conflicts(self.session, _C, {
             "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
             "ratings_count": 0, "stars_sum": 0}, ["channel_id"], returning=("id",))
@@ -286,7 +291,7 @@ class CommunityRepository(Repository):
 
     def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
-        stars_sum, ratings_count = self.session.connection().execute(_COMMUNITY_TOTALS, {
+        stars_sum, ratings_count = self.run(_COMMUNITY_TOTALS, {
             "row_id": community_id, "stars": stars_delta, "count": count_delta}).one()
         return int(stars_sum), int(ratings_count)
 
@@ -299,17 +304,17 @@ class ContentRepository(Repository):
         return self.session.get(ContentItem, item_id)
 
     def ref(self, item_id: int) -> ItemRef | None:
-        row = self.session.execute(_ITEM_BY_ID, {"item_id": item_id}).first()
+        row = self.run(_ITEM_BY_ID, {"item_id": item_id}).first()
         return ItemRef(*row) if row else None
 
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
         shared before (it was only rated, or came from the wiki) becomes its sharer."""
-        row = self.session.connection().execute(_ITEM_BY_URL, {"url": url}).first()
+        row = self.run(_ITEM_BY_URL, {"url": url}).first()
         if row is not None:
             if shared_by is not None:
-                self.session.connection().execute(_CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by})
+                self.run(_CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by})
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.session, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
@@ -317,12 +322,12 @@ class ContentRepository(Repository):
                                                                                       "community_id"))
         if inserted is not None:
             return ItemRef(inserted.id, inserted.url, inserted.title, inserted.community_id), True
-        return ItemRef(*self.session.execute(_ITEM_BY_URL, {"url": url}).one()), False
+        return ItemRef(*self.run(_ITEM_BY_URL, {"url": url}).one()), False
 
     def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem | None:
         """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the item with its new totals, or None when
         the item is retired (checked in the same statement, so a page deleted meanwhile is never rated)."""
-        row = self.session.connection().execute(_ITEM_TOTALS, {
+        row = self.run(_ITEM_TOTALS, {
             "row_id": item_id, "stars": stars_delta, "count": count_delta}).first()
         return RatedItem(*row) if row is not None else None
 
@@ -341,11 +346,11 @@ class ContentRepository(Repository):
     # -- wiki pages through their life ---------------------------------------------------------
 
     def by_page(self, wiki: str, page_ref: str) -> ItemRef | None:
-        row = self.session.execute(_ITEM_BY_PAGE, {"wiki": wiki, "page_ref": page_ref}).first()
+        row = self.run(_ITEM_BY_PAGE, {"wiki": wiki, "page_ref": page_ref}).first()
         return ItemRef(*row) if row else None
 
     def ref_by_url(self, url: str) -> ItemRef | None:
-        row = self.session.execute(_ITEM_BY_URL, {"url": url}).first()
+        row = self.run(_ITEM_BY_URL, {"url": url}).first()
         return ItemRef(*row) if row else None
 
     def claim_page(self, item_id: int, wiki: str, page_ref: str) -> None:
@@ -406,7 +411,7 @@ class RatingRepository(Repository):
 
         One upsert: two clicks at once from the same person meet at the unique key, and the second one
         changes the first one's row and returns its stars (the SET list reads the row as it was)."""
-        previous = self.session.connection().execute(_rating_upsert(self.session.get_bind().dialect.name), {
+        previous = self.run(_rating_upsert(self.session.get_bind().dialect.name), {
             "item_id": item_id, "user_id": user_id, "stars": stars, "channel_id": channel_id, "created_at": now,
             "updated_at": now}).scalar_one()
         return None if previous is None else int(previous)
@@ -421,7 +426,7 @@ class FeedbackRepository(Repository):
 
     def record(self, *, item_id: int, community_id: int | None, author_id: str, stars: int, comment: str,
                now: datetime, reason: str | None = None) -> None:
-        self.session.connection().execute(_FEEDBACK_INSERT, {
+        self.run(_FEEDBACK_INSERT, {
             "item_id": item_id, "community_id": community_id, "author_id": author_id, "stars": stars,
             "comment": comment, "reason": reason, "status": "new", "created_at": now})
 
@@ -457,7 +462,7 @@ class EventLog(Repository):
             "actor_id": actor_id, "item_id": item_id, "dedupe_key": dedupe_key, "data": data or {},
         }
         if dedupe_key is None:
-            self.session.connection().execute(_EVENT_INSERT, values)
+            self.run(_EVENT_INSERT, values)
             return True
         check_key(dedupe_key)
         return insert_ignoring_conflicts(self.session, _E, values, ["dedupe_key"]) is not None
