@@ -122,6 +122,24 @@ def test_a_custom_dashboard_period_in_the_calendars_last_weeks_is_a_400(
     assert response.status_code == 400 and "YYYY-MM-DD" in response.get_json()["error"]["message"]
 
 
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "0001-01-01"), ("0001-01-01", "0002-12-31"),
+                                            ("0002-06-01", "0002-06-30")])
+def test_a_custom_dashboard_period_in_the_calendars_first_years_is_a_400(
+    world_client: FlaskClient, start: str, end: str
+) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    chat.slash(world_client, world.OWNER, "wiki")
+    response = world_client.get(f"/dashboard/1?period=custom&start={start}&end={end}",
+                                headers={"Accept": "application/json"})
+    assert response.status_code == 400 and "YYYY-MM-DD" in response.get_json()["error"]["message"]
+
+
+def test_a_custom_dashboard_period_far_back_is_still_shown(world_client: FlaskClient) -> None:
+    chat.sign_in(world_client, world.OWNER)
+    chat.slash(world_client, world.OWNER, "wiki")
+    assert world_client.get("/dashboard/1?period=custom&start=0004-01-05&end=0004-02-10").status_code == 200
+
+
 def test_a_custom_dashboard_period_far_ahead_is_still_shown(world_client: FlaskClient) -> None:
     chat.sign_in(world_client, world.OWNER)
     chat.slash(world_client, world.OWNER, "wiki")

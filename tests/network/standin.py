@@ -21,6 +21,8 @@ How each call behaves, from mattermost/mattermost:
 - GET /api/v4/users/username/{username} (server/channels/api4/user.go, getUserByUsername): the account in
   `users` (username to user id), `deactivated` ones with a delete_at, `bots` with is_bot; an unknown name is a
   404 `app.user.get_by_username.app_error`.
+- GET /api/v4/users/{user_id} (server/channels/app/user.go, GetUser): the same account by id; an unknown id
+  is a 404 `app.user.missing_account.const`.
 - /api/v4/channels/{id}/bookmarks (server/channels/api4/channel_bookmark.go; server/public/model/
   channel_bookmark.go; server/channels/store/sqlstore/channel_bookmark_store.go): a server before 9.5 has no
   such route, and its router answers 404 `api.context.404.app_error`; a server without a license answers
@@ -151,6 +153,7 @@ class StandIn:
         add("GET", re.compile(r"/api/v4/teams/" + ID + r"/members/" + USER + QUERY), self._team_member)
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members" + QUERY), self._channel_members)
         add("GET", re.compile(r"/api/v4/users/username/(?P<name>[^/?]+)" + QUERY), self._user_by_username)
+        add("GET", re.compile(r"/api/v4/users/" + USER + QUERY), self._failing(self._user_by_id))
         self.contract.add_unvalidated(re.compile(r"/api/v4/channels/" + ID + r"/bookmarks" + QUERY),
                                       methods=("GET", "POST"), check=bookmark_problems,
                                       reply=self._failing(self._bookmarks))
@@ -246,15 +249,25 @@ class StandIn:
         shown = everyone[page * per_page:(page + 1) * per_page]
         return 200, [self._membership(match["id"], user) for user in shown]
 
+    def _account(self, username: str, user_id: str) -> dict[str, Any]:
+        return {"id": user_id, "username": username, "create_at": 0, "update_at": 0,
+                "delete_at": self._millis() if user_id in self.deactivated else 0, "is_bot": user_id in self.bots,
+                "roles": "system_user", "locale": "en"}
+
     def _user_by_username(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None
         user_id = self.users.get(match["name"])
         if user_id is None:
             return _error(404, "app.user.get_by_username.app_error", "Unable to find an existing account matching "
                                                                      "your username for this team.")
-        return 200, {"id": user_id, "username": match["name"], "create_at": 0, "update_at": 0,
-                     "delete_at": self._millis() if user_id in self.deactivated else 0, "is_bot": user_id in self.bots,
-                     "roles": "system_user", "locale": "en"}
+        return 200, self._account(match["name"], user_id)
+
+    def _user_by_id(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
+        assert match is not None
+        names = [name for name, user_id in self.users.items() if user_id == match["user"]]
+        if not names:
+            return _error(404, "app.user.missing_account.const", "Unable to find the user.")
+        return 200, self._account(names[0], match["user"])
 
     def _team_member(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None

@@ -124,6 +124,26 @@ def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runt
     assert "turned thank-you messages off" in reply
 
 
+@pytest.mark.parametrize(("known", "signed"), [(True, "@rae thanks you"), (False, "A colleague thanks you")])
+def test_a_rater_mattermost_cannot_name_still_sends_thanks_unsigned(client: FlaskClient, runtime: Runtime,
+                                                                    clock: FakeClock, standin: StandIn, known: bool,
+                                                                    signed: str) -> None:
+    if known:
+        standin.users["rae"] = RAE.id
+    item = share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    rate(runtime, RAE.id, LINK, 5)
+    thanks = button_context(THANK_ACTION, runtime.signing_key, item_id=item)
+    reply = client.post("/mattermost/actions", json={
+        "user_id": RAE.id, "user_name": "", "channel_id": uid("dmrae"), "team_id": "", "post_id": "p" * 26,
+        "trigger_id": "", "type": "button", "context": thanks})
+    assert reply.status_code == 200
+    assert "on its way" in reply.get_json()["ephemeral_text"]
+    tick(runtime, clock)
+    [dm] = standin.dms_to(SAM.id)
+    assert dm["message"].startswith(f"{signed} for sharing [Data pipeline handbook]({LINK})")
+    assert "@someone" not in dm["message"]
+
+
 def test_rate_offers_a_thank_you_button_only_for_someone_elses_share(client: FlaskClient, runtime: Runtime,
                                                                      standin: StandIn) -> None:
     share(runtime, SAM.id, LINK)

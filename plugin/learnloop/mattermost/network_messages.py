@@ -94,8 +94,13 @@ def milestone_dm(milestone: Milestone, public_url: str, key: bytes) -> dict[str,
                                        "text": "Only you see this note; nobody is named.", "actions": [stop]}]}}
 
 
-def thanks_dm(rater_name: str, sharer: str, title: str | None, url: str, kind: str) -> dict[str, Any]:
-    """The SEND_DM payload of a named thank-you, which the rater chose to send."""
+def thanks_dm(rater_name: str | None, sharer: str, title: str | None, url: str, kind: str) -> dict[str, Any]:
+    """The SEND_DM payload of a thank-you the rater chose to send with their name; unsigned when Mattermost
+    could not name them (never "@someone", which would mention whoever has that username)."""
+    off = "Turn thank-you notes off with `/learn recognition off`."
+    if rater_name is None:
+        return {"user_id": sharer,
+                "message": f"A colleague thanks you for sharing {_what(title, url, kind)}: it helped them. ({off})"}
     return {"user_id": sharer,
             "message": f"@{rater_name} thanks you for sharing {_what(title, url, kind)}: it helped them. "
-                       "(They chose to send their name. Turn thank-you notes off with `/learn recognition off`.)"}
+                       f"(They chose to send their name. {off})"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
@@ -81,7 +82,9 @@ def recognition_command(invocation: Invocation) -> Reply:
                      if ON_OFF[word] else "Off: no notes when what you shared helped people, no thank-you notes.")
 
 
-def rater_name(chat: Chat, user_id: str, given: str) -> str:
+def rater_name(chat: Chat, user_id: str, given: str) -> str | None:
+    """The rater's username, or None when neither the request, our members nor Mattermost can name them: the
+    thank-you then goes unsigned rather than not at all."""
     if given:
         return given
     with chat.reader() as uow:
@@ -89,7 +92,12 @@ def rater_name(chat: Chat, user_id: str, given: str) -> str:
     if member is not None and member.username:
         return member.username
     client = chat.mattermost()
-    return str(client.get_user(user_id).get("username") or "someone") if client is not None else "someone"
+    if client is None:
+        return None
+    try:
+        return str(client.get_user(user_id).get("username") or "") or None
+    except MattermostError:
+        return None
 
 
 def send_thanks(chat: Chat, rater_id: str, given_name: str | None, item_id: int) -> bool:

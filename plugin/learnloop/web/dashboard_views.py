@@ -179,6 +179,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             first, last = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
             if max(first, last) > date.max - timedelta(weeks=2):  # its week would end after the calendar does
                 raise ValueError
+            if min(first, last) < date.min + timedelta(weeks=MAX_CUSTOM_WEEKS + 1):  # so would the period before
+                raise ValueError
         except (KeyError, ValueError):
             abort(400, description="a custom period needs start and end as YYYY-MM-DD, for example 2026-09-01")
         chosen = dashboards.Period.whole_weeks(first, last)
