@@ -32,7 +32,7 @@ import benchlib as b
 
 ROUTE = "/mattermost/command"
 COMMAND_TOKEN = "xr3j5x7p8pfk7mqqddy9xkxs4a"
-TARGET_RATIO, TARGET_P99_MS, TARGET_RATE = 0.6, 25.0, 200.0
+TARGET_RATIO, TARGET_P99_MS, TARGET_RATE = 0.5, 25.0, 200.0
 COMMENTS = ["Saved me an hour", "The rollback section is out of date", "Clear and short, thanks", "Missing a step"]
 WORDS = ["Deploying", "Onboarding", "Release", "Incident", "Kafka", "Terraform", "Budget", "Security", "Runbook"]
 

@@ -280,9 +280,8 @@ class Settings(BaseSettings):
     def threads_per_web_worker(self) -> int:
         """LEARNLOOP_WEB_THREADS, else 1 on SQLite and 2 on PostgreSQL. On SQLite a second thread only
         waits: writers take turns, and a thread that loses the GIL while it holds the writer lock keeps
-        the other process waiting for up to the interpreter's 5 ms switch interval (measured: 0.34-0.55
-        of the bare app's throughput with 2 threads, 0.54-0.57 with 1). PostgreSQL waits on the network,
-        where a second thread helps (0.19 against 0.16)."""
+        the other process waiting for up to the interpreter's 5 ms switch interval. PostgreSQL waits on the
+        network, where a second thread helps (docs/performance.md)."""
         if self.web_threads is not None:
             return self.web_threads
         return default_web_threads(self.database_url)

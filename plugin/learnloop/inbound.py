@@ -57,41 +57,16 @@ def _check(value: Any, where: str, depth: int = 0) -> None:
             _check(item, where, depth + 1)
 
 
-def _nesting(text: str) -> int:
-    """How deep brackets nest, ignoring those inside strings (checked before parsing: deep JSON exhausts
-    the parser's recursion)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                return deepest
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadBody(f"the body is not UTF-8 (byte {exc.start})") from None
-    if _nesting(text) > MAX_JSON_DEPTH:
-        raise BadBody(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
     try:
         value = json.loads(text)
-    except (ValueError, RecursionError):
+    except RecursionError:  # the parser's own bound, far deeper than ours
+        raise BadBody(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError:
         raise BadBody("the body is not JSON") from None
     _check(value, "body")
     return value
