@@ -39,6 +39,7 @@ from learnloop.bootstrap import build_runtime
 from learnloop.mattermost.network_messages import digest_post, suggestions_dm
 from learnloop.services import dashboard
 from learnloop.services.network import digest, suggestions
+from learnloop.services.network.weekly import DueDM
 from learnloop.services.network.co_ratings import fold_co_ratings
 from learnloop.services.prompts.timing import preferences_of
 from learnloop.services.rating import Rater, rate_item
@@ -65,8 +66,8 @@ with runtime.reader() as uow:
     period = dashboard.Period.last_weeks(now.date(), 4)
     timed("dashboard_reference_s", lambda: dashboard.build(uow, spec["community"], period, k))
     members = uow.network.suggestion_members(now.date() + timedelta(days=7))
-    due = [suggestions.DueSuggestion(m.user_id, now.date(), now - timedelta(minutes=1), ZoneInfo("UTC"),
-                                     preferences_of(m)) for m in members]
+    due = [DueDM(m.user_id, now.date(), now - timedelta(minutes=1), ZoneInfo("UTC"),
+                 preferences_of(m)) for m in members]
     planned = timed("suggestions_plan_s", lambda: suggestions.plan(
         uow, due, {}, key, k, now, lambda user, items: suggestions_dm(user, items, url, key)))
 with runtime.uow() as uow:
