@@ -127,32 +127,41 @@ def merge_after(*sides: Sequence[Block]) -> date | None:
 
 def blocks_inside(blocks: Sequence[Block], first: date, last: date) -> list[Block]:
     """The closed blocks wholly inside the weeks `first` to `last` (consecutive: blocks tile the weeks)."""
-    return [b for b in closed_blocks(blocks) if first <= b.first and b.last <= last]
+    return _inside(closed_blocks(blocks), first, last)
 
 
 def covered(blocks: Sequence[Block], first: date, last: date) -> tuple[date, date] | None:
     """The weeks of `first` to `last` a released figure can cover: the closed blocks wholly inside, and the
     weeks before the first block began (when nobody had taken part)."""
+    return _covered(closed_blocks(blocks), first, last)
+
+
+def over_period(blocks: Sequence[Block], first: date, last: date, k: int) -> Figure:
+    """A measure's total over the weeks `first` to `last` (Mondays), summed over whole closed blocks."""
     done = closed_blocks(blocks)
+    span = _covered(done, first, last)
+    if span is None:
+        return withheld(k)
+    value = sum(b.value for b in _inside(done, span[0], span[1]))
+    return Figure(value, k, span[0], span[1], span == (first, last))
+
+
+def _inside(done: list[Block], first: date, last: date) -> list[Block]:
+    return [b for b in done if first <= b.first and b.last <= last]
+
+
+def _covered(done: list[Block], first: date, last: date) -> tuple[date, date] | None:
+    """`covered` over closed blocks already in week order."""
     if not done:
         return None
     origin = done[0].first
-    inside = blocks_inside(done, first, last)
+    inside = _inside(done, first, last)
     if inside:
         start = first if inside[0].first == origin and first < origin else inside[0].first
         return start, inside[-1].last
     if first < origin:
         return first, min(last, origin - WEEK)
     return None
-
-
-def over_period(blocks: Sequence[Block], first: date, last: date, k: int) -> Figure:
-    """A measure's total over the weeks `first` to `last` (Mondays), summed over whole closed blocks."""
-    span = covered(blocks, first, last)
-    if span is None:
-        return withheld(k)
-    value = sum(b.value for b in blocks_inside(blocks, span[0], span[1]))
-    return Figure(value, k, span[0], span[1], span == (first, last))
 
 
 def parts_of_block(total: int, parts: Mapping[str, tuple[int, int]], k: int) -> dict[str, int | None]:

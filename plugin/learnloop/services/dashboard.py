@@ -231,10 +231,9 @@ def change(now: Figure, before: Figure) -> str:
     return "flat" if abs(ratio_ - 1) <= FLAT else "up" if ratio_ > 1 else "down"
 
 
-def headlines(uow: UnitOfWork, community_id: int, period: Period, k: int, totals: dict[str, Figure]) -> list[Headline]:
+def headlines(blocks: dict[str, list[Block]], period: Period, k: int, totals: dict[str, Figure]) -> list[Headline]:
     """The headline figures, each against the period of the same length before (a difference of two released
     figures is itself a sum of whole blocks, so it says nothing about fewer than k people)."""
-    blocks = uow.dashboards.blocks(community_id, list(HEADLINES))
     before = period.before
     found = []
     for measure in HEADLINES:
@@ -294,7 +293,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         reflection_split=split, stage=maturity(totals, len(weeks)),
         top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
         feedback=feedback_groups(uow, community_id, show_hidden=show_hidden) if with_feedback else [],
-        headlines=headlines(uow, community_id, period, k, totals),
+        headlines=headlines(blocks, period, k, totals),
     )
 
 

@@ -19,16 +19,19 @@ from learnloop.storage.tables import (
     ScoreBasis,
     WeeklyCount,
     WeeklyMember,
+    table_of,
 )
 
 
 class DashboardReads(Repository):
     def blocks(self, community_id: int, metrics: list[str]) -> dict[str, list[Block]]:
         found: dict[str, list[Block]] = {metric: [] for metric in metrics}
-        for row in self.session.execute(select(ReleaseBlock).where(
-                ReleaseBlock.community_id == community_id, ReleaseBlock.metric.in_(metrics))
-                .order_by(ReleaseBlock.metric, ReleaseBlock.first_week)).scalars():
-            found[row.metric].append(Block(row.first_week, row.last_week, row.value, row.people, row.closed))
+        b = table_of(ReleaseBlock)
+        for metric, first, last, value, people, closed in self.session.execute(
+                select(b.c.metric, b.c.first_week, b.c.last_week, b.c.value, b.c.people, b.c.closed)
+                .where(b.c.community_id == community_id, b.c.metric.in_(metrics))
+                .order_by(b.c.metric, b.c.first_week)):
+            found[metric].append(Block(first, last, value, people, closed))
         return found
 
     def weekly_values(self, community_id: int, metrics: list[str], first: date,
