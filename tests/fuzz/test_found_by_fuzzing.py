@@ -111,20 +111,9 @@ def test_stopping_a_prompt_numbered_beyond_any_row_says_which_to_choose(
 
 
 @pytest.mark.parametrize(("start", "end"), [("9999-12-31", "9999-12-31"), ("9999-12-27", "9999-12-28"),
-                                            ("9999-12-20", "9999-12-31")])
-def test_a_custom_dashboard_period_in_the_calendars_last_weeks_is_a_400(
-    world_client: FlaskClient, start: str, end: str
-) -> None:
-    chat.sign_in(world_client, world.OWNER)
-    chat.slash(world_client, world.OWNER, "wiki")
-    response = world_client.get(f"/dashboard/1?period=custom&start={start}&end={end}",
-                                headers={"Accept": "application/json"})
-    assert response.status_code == 400 and "YYYY-MM-DD" in response.get_json()["error"]["message"]
-
-
-@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "0001-01-01"), ("0001-01-01", "0002-12-31"),
-                                            ("0002-06-01", "0002-06-30")])
-def test_a_custom_dashboard_period_in_the_calendars_first_years_is_a_400(
+                                            ("9999-12-20", "9999-12-31"), ("0001-01-01", "0001-01-01"),
+                                            ("0001-01-01", "0002-12-31"), ("0002-06-01", "0002-06-30")])
+def test_a_custom_dashboard_period_at_either_end_of_the_calendar_is_a_400(
     world_client: FlaskClient, start: str, end: str
 ) -> None:
     chat.sign_in(world_client, world.OWNER)
