@@ -125,17 +125,6 @@ def merge_after(*sides: Sequence[Block]) -> date | None:
     return max(ends) if ends else None
 
 
-def blocks_inside(blocks: Sequence[Block], first: date, last: date) -> list[Block]:
-    """The closed blocks wholly inside the weeks `first` to `last` (consecutive: blocks tile the weeks)."""
-    return _inside(closed_blocks(blocks), first, last)
-
-
-def covered(blocks: Sequence[Block], first: date, last: date) -> tuple[date, date] | None:
-    """The weeks of `first` to `last` a released figure can cover: the closed blocks wholly inside, and the
-    weeks before the first block began (when nobody had taken part)."""
-    return _covered(closed_blocks(blocks), first, last)
-
-
 def over_period(blocks: Sequence[Block], first: date, last: date, k: int) -> Figure:
     """A measure's total over the weeks `first` to `last` (Mondays), summed over whole closed blocks."""
     done = closed_blocks(blocks)
@@ -147,11 +136,14 @@ def over_period(blocks: Sequence[Block], first: date, last: date, k: int) -> Fig
 
 
 def _inside(done: list[Block], first: date, last: date) -> list[Block]:
+    """The closed blocks (in week order) wholly inside the weeks `first` to `last` (consecutive: blocks tile
+    the weeks)."""
     return [b for b in done if first <= b.first and b.last <= last]
 
 
 def _covered(done: list[Block], first: date, last: date) -> tuple[date, date] | None:
-    """`covered` over closed blocks already in week order."""
+    """The weeks of `first` to `last` a released figure can cover, from the closed blocks in week order: the
+    blocks wholly inside, and the weeks before the first block began (when nobody had taken part)."""
     if not done:
         return None
     origin = done[0].first
@@ -186,12 +178,13 @@ def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block
                       k: int) -> dict[str, Figure]:
     """Each part's figure over the weeks the total's figure covers: shown only where it is shown in every
     block there (so what is withheld is, block by block, what `parts_of_block` withholds or more)."""
-    span = covered(total, first, last)
+    done = closed_blocks(total)
+    span = _covered(done, first, last)
     if span is None:
         return {name: withheld(k) for name in parts}
     complete = span == (first, last)
     sums: dict[str, int | None] = dict.fromkeys(parts, 0)
-    for block in blocks_inside(total, span[0], span[1]):
+    for block in _inside(done, span[0], span[1]):
         facts = {}
         for name, blocks in parts.items():
             match = next((b for b in blocks if b.first == block.first and b.last == block.last), None)
