@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from learnloop.storage.repositories import Repository
+from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
     Announcement,
     Community,
@@ -38,7 +38,7 @@ class JoinStore(Repository):
         """Stop a community's active prompt schedules; how many were running."""
         result = self.session.execute(update(_S).where(_S.c.community_id == community_id, _S.c.active.is_(True))
                                       .values(active=False))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def move_history(self, source: int, target: int) -> None:
         for table in HISTORY:

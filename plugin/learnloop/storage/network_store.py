@@ -14,7 +14,7 @@ from sqlalchemy import Row, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from learnloop.domain.network import USEFUL
-from learnloop.storage.repositories import Repository
+from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -214,7 +214,7 @@ class NetworkStore(Repository):
         """Mark the milestone told (or not wanted); False when another worker did first."""
         result = self.session.execute(update(ContentItem).where(
             ContentItem.id == item_id, ContentItem.recognised < milestone).values(recognised=milestone))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     # -- weekly messages --------------------------------------------------------------------------
 
@@ -227,7 +227,7 @@ class NetworkStore(Repository):
         result = self.session.execute(update(Community).where(
             Community.id == community_id,
             or_(Community.digest_week.is_(None), Community.digest_week < week)).values(digest_week=week))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     def suggestion_members(self, before_week: date) -> list[Member]:
         """People who asked for suggestions and have not had this week's."""
@@ -239,7 +239,7 @@ class NetworkStore(Repository):
         result = self.session.execute(update(Member).where(
             Member.user_id == user_id,
             or_(Member.suggested_week.is_(None), Member.suggested_week < week)).values(suggested_week=week))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     def rated_items_of(self, community_id: int, start: datetime, end: datetime) -> set[int]:
         """The community's items rated (or rated again) between `start` and `end`."""

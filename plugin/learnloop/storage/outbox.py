@@ -14,6 +14,7 @@ from learnloop.storage.repositories import (
     check_key,
     insert_ignoring_conflicts,
     insert_many_ignoring_conflicts,
+    rowcount,
 )
 from learnloop.storage.tables import OutboxMessage, table_of
 
@@ -79,7 +80,7 @@ class Outbox(Repository):
         result = self.session.execute(
             update(_O).where(_O.c.id.in_(ids), _O.c.claimed_by == owner, _O.c.status == "pending")
             .values(next_attempt_at=lease_until))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def finish_many(self, owner: str, outcomes: list[dict[str, Any]]) -> None:
         """Write back what became of claimed messages this owner still holds, in one executemany UPDATE. Each
@@ -106,7 +107,7 @@ class Outbox(Repository):
         if not keys:
             return 0
         result = self.session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def remove_naming(self, texts: list[str]) -> int:
         """Messages whose payload contains any of these texts (a person's id or @name), sent or not."""
@@ -116,10 +117,10 @@ class Outbox(Repository):
         payload = cast(_O.c.payload, String)
         result = self.session.execute(delete(OutboxMessage).where(
             or_(*(payload.contains(t, autoescape=True) for t in wanted))))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def purge_delivered(self, before: datetime) -> int:
         """Sent and failed messages older than `before` (retention: their payloads can hold shared text)."""
         result = self.session.execute(delete(OutboxMessage).where(
             OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < before))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)

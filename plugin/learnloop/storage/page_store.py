@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 
 from learnloop.domain.page_review import OPEN_STATES, REVIEW_REASONS
-from learnloop.storage.repositories import Repository, insert_ignoring_conflicts
+from learnloop.storage.repositories import Repository, insert_ignoring_conflicts, rowcount
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -53,7 +53,7 @@ class PageStore(Repository):
             statement = statement.where(_O.c.item_id == item_id)
         else:
             statement = statement.where(_O.c.community_id == community_id, _O.c.wiki == wiki, _O.c.space == space)
-        return bool(self.session.execute(statement).rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(self.session.execute(statement)))
 
     def item_owners(self, item_ids: list[int]) -> dict[int, dict[str, set[str]]]:
         """Item id to its named owners by kind ('page', 'declined')."""
@@ -101,7 +101,7 @@ class PageStore(Repository):
         result = self.session.execute(update(Community).where(
             Community.id == community_id,
             or_(Community.review_week.is_(None), Community.review_week < week)).values(review_week=week))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     def reason_people(self, community_id: int) -> dict[int, int]:
         """Item to how many different people gave it an open "outdated" or "broken link" reason."""
@@ -201,7 +201,7 @@ class PageStore(Repository):
             values["review_notes_after"] = notes_until
         result = self.session.execute(update(Member).where(
             Member.user_id == user_id, or_(Member.review_week.is_(None), Member.review_week < week)).values(**values))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     # -- a page reviewed ------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class PageStore(Repository):
         result = self.session.execute(update(Feedback).where(
             Feedback.item_id == item_id, Feedback.status.in_(OPEN_STATES), Feedback.reason.is_not(None))
             .values(status="resolved"))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def set_interval(self, community_id: int, days: int) -> None:
         self.session.execute(update(Community).where(Community.id == community_id).values(review_interval_days=days))

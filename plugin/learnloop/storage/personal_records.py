@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from learnloop.storage.repositories import Repository
+from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -129,5 +129,5 @@ class PersonalRecords(Repository):
             ("schedules", update(PromptSchedule).where(PromptSchedule.created_by == user_id)
              .values(created_by=ERASED)),
         ):
-            counts[name] = int(self.session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+            counts[name] = rowcount(self.session.execute(statement))
         return counts

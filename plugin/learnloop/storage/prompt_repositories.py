@@ -7,7 +7,12 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from learnloop.storage.repositories import Repository, insert_ignoring_conflicts, insert_many_ignoring_conflicts
+from learnloop.storage.repositories import (
+    Repository,
+    insert_ignoring_conflicts,
+    insert_many_ignoring_conflicts,
+    rowcount,
+)
 from learnloop.storage.tables import Delivery, Member, PromptRun, PromptSchedule, Reflection, table_of
 
 _M, _D = table_of(Member), table_of(Delivery)
@@ -165,7 +170,7 @@ class DeliveryRepository(Repository):
         result = self.session.execute(
             update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
             .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(
@@ -177,7 +182,7 @@ class DeliveryRepository(Repository):
         result = self.session.execute(
             update(Delivery).where(Delivery.status == "scheduled", Delivery.window_end <= now)
             .values(status="expired", reason="window closed", updated_at=now))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def open_for(self, user_id: str, now: datetime) -> Delivery | None:
         """The person's most recent prompt that is still open for an answer."""
@@ -200,7 +205,7 @@ class DeliveryRepository(Repository):
         """Deliveries due before `before` that are over (sent, answered, skipped or expired): retention."""
         result = self.session.execute(delete(Delivery).where(
             Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "expired"))))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
     def nudges_due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(

@@ -10,9 +10,9 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Integer, Result, Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -77,6 +77,11 @@ def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[di
     dialect = session.get_bind().dialect.name
     session.execute(dialect_insert(session)(table).on_conflict_do_nothing(
         index_elements=keys, index_where=_partial_index_where(dialect, table, tuple(keys))), rows)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a CursorResult, which typing cannot see)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def check_key(key: str) -> str:
@@ -503,7 +508,7 @@ class EventLog(Repository):
     def purge_folded(self, *, before: datetime, folded_through: int) -> int:
         """Events older than `before` that the dashboards' rollups have folded (retention)."""
         result = self.session.execute(delete(Event).where(Event.occurred_at < before, Event.id <= folded_through))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class CursorRepository(Repository):
@@ -525,7 +530,7 @@ class CursorRepository(Repository):
                                   {"name": name, "position": seen, "updated_at": now}, ["name"])
         result = self.session.execute(update(Cursor).where(Cursor.name == name, Cursor.position == seen)
                                       .values(position=position, updated_at=now))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(rowcount(result))
 
     def updated_at(self, name: str) -> datetime | None:
         return self.session.scalar(select(Cursor.updated_at).where(Cursor.name == name))
@@ -545,7 +550,7 @@ class LinkRepository(Repository):
         """Links used or expired before `before`."""
         result = self.session.execute(delete(SigninLink).where(
             (SigninLink.used_at < before) | (SigninLink.expires_at < before)))
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return rowcount(result)
 
 
 class AnnouncementRepository(Repository):
