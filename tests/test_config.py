@@ -497,3 +497,15 @@ def test_an_outline_wiki_may_wait_for_install_to_generate_its_secret() -> None:
     assert settings.wikis[0].secret is None
     with pytest.raises(ValueError, match="run learnloop install manifests/outline.yaml"):
         _ = settings.wikis[0].secret_text
+
+
+def test_the_readme_example_of_learnloop_toml_loads() -> None:
+    """What an admin copies from the README starts the service."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    write_toml(example)
+    settings = load_settings()
+    assert [(wiki.name, wiki.kind) for wiki in settings.wikis] == [("handbook", "mediawiki")]
+    community = settings.communities[0]
+    assert (community.name, community.timezone, community.burst_minutes) == ("Data guild", "Europe/Berlin", 30)
+    assert [space.wiki for space in community.wiki_spaces] == ["handbook"]
