@@ -6,6 +6,7 @@ gunicorn serves `create_app()`."""
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.exceptions import ServiceUnavailable
 
 from learnloop.bookstack.host import BookStackHost
 from learnloop.bootstrap import Runtime, build_runtime
@@ -25,7 +26,7 @@ from learnloop.mattermost import (
 )
 from learnloop.mattermost.commands import CommandRegistry
 from learnloop.mattermost.oauth import MattermostOAuth
-from learnloop.mattermost.ownership import community_role
+from learnloop.mattermost.ownership import MembershipUnknown, Role, community_role
 from learnloop.mediawiki.host import MediaWikiHost
 from learnloop.outline.host import OutlineHost
 from learnloop.web import dashboard_views, health, oauth, pages, session, widget, wiki_routes
@@ -74,6 +75,17 @@ def create_app(runtime: Runtime | None = None) -> Flask:
         runtime, lambda visitor, item_id: network_views.send_thanks(runtime, visitor.user_id, visitor.username,
                                                                      item_id)))
     app.register_blueprint(oauth.blueprint(runtime, lambda: MattermostOAuth(runtime.settings)))
-    app.register_blueprint(dashboard_views.blueprint(
-        runtime, lambda channel_id, user_id: community_role(runtime, channel_id, user_id), next_steps(runtime)))
+    app.register_blueprint(dashboard_views.blueprint(runtime, dashboard_access(runtime), next_steps(runtime)))
     return app
+
+
+def dashboard_access(runtime: Runtime) -> dashboard_views.Access:
+    """Someone's role in a channel for the dashboard pages; a 503 that says so when Mattermost cannot answer."""
+
+    def role(channel_id: str, user_id: str) -> Role | None:
+        try:
+            return community_role(runtime, channel_id, user_id)
+        except MembershipUnknown as exc:
+            raise ServiceUnavailable(description=str(exc).rstrip(".")) from exc
+
+    return role

@@ -324,6 +324,20 @@ def test_server_error_without_json_is_retryable(
     assert raised.value.retryable
 
 
+def test_a_feature_switched_off_on_the_server_is_not_retried(
+    mattermost_contract: MattermostContract, client: MattermostClient  # noqa: F811
+) -> None:
+    """501 is how Mattermost says a feature is disabled (commands.yaml, oauth.yaml): trying again cannot help."""
+    mattermost_contract.add("GET", "/api/v4/users/me", status=501,
+                            json=app_error(501, "api.command.disabled.app_error", "Commands have been disabled"))
+
+    with pytest.raises(MattermostError) as raised:
+        client.get_me()
+
+    assert raised.value.status_code == 501
+    assert not raised.value.retryable
+
+
 @pytest.mark.parametrize("failure", [requests.ReadTimeout("read timed out"), requests.ConnectionError("refused")])
 def test_network_failure_is_unavailable(
     mattermost_contract: MattermostContract,  # noqa: F811

@@ -192,16 +192,16 @@ class World:
                 "members": len(self.people()), "token": self.token}
 
     # ------------------------------------------------------------------------------ what is created
-    def dm_channel(self, user_a: str, user_b: str) -> tuple[str, bool]:
+    def dm_channel(self, user_a: str, user_b: str) -> str:
         key = (min(user_a, user_b), max(user_a, user_b))
         with self.lock:
             found = self.record.dm_channels.get(key)
             if found is not None:
-                return found, False
+                return found
             channel_id = _mm_id(random.Random(f"{key[0]}:{key[1]}"))
             self.record.dm_channels[key] = channel_id
             self.record.dm_owner[channel_id] = key[1] if key[0] == self.bot["id"] else key[0]
-            return channel_id, True
+            return channel_id
 
     def create_post(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """channels/app/post.go CreatePost: deduplicateCreatePost first, then the save, then the pending id is
@@ -451,8 +451,8 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST" and path == "/api/v4/channels/direct":
             if not isinstance(body, list) or len(body) != 2 or any(i not in world.users for i in body):
                 return 400, _app_error(400, "api.context.invalid_body_param.app_error", "Invalid user ids")
-            channel_id, created = world.dm_channel(body[0], body[1])
-            return (201 if created else 200), _dm_channel(channel_id, body)
+            channel_id = world.dm_channel(body[0], body[1])  # 201 whether new or not (channels.yaml)
+            return 201, _dm_channel(channel_id, body)
         if method == "POST" and path == "/api/v4/posts":
             if not isinstance(body, dict) or not body.get("channel_id"):
                 return 400, _app_error(400, "api.post.create_post.channel_id.app_error", "Invalid channel id")

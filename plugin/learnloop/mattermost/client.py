@@ -42,7 +42,9 @@ class MattermostError(HostError):
 
     @property
     def retryable(self) -> bool:
-        return self.status_code is None or self.status_code in (408, 429) or self.status_code >= 500
+        """Worth trying again later; 501 means the feature is switched off on the server, for good."""
+        code = self.status_code
+        return code is None or code in (408, 429) or (code >= 500 and code != 501)
 
     def _summary(self) -> str:
         status = f"HTTP {self.status_code}" if self.status_code is not None else "no response"

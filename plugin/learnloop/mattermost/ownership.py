@@ -15,6 +15,16 @@ log = logging.getLogger(__name__)
 Role = Literal["owner", "member"]
 
 
+class MembershipUnknown(Exception):
+    """Mattermost could not say whether someone is in a channel (it is down, or rate limits us): the answer is
+    "try again", not "you are not a member"."""
+
+    def __init__(self, error: MattermostError) -> None:
+        answer = f"it answered {error.status_code}" if error.status_code else "it did not answer"
+        super().__init__(f"learnloop could not ask Mattermost whether you are in this channel ({answer}); nothing "
+                         "was changed. Try again in a moment.")
+
+
 def _is_admin(member: dict[str, Any], role: str) -> bool:
     return bool(member.get("scheme_admin")) or role in str(member.get("roles", "")).split()
 
@@ -30,7 +40,9 @@ def community_role(chat: Chat, channel_id: str, user_id: str) -> Role | None:
         return None
     try:
         membership = client.get_channel_member(channel_id, user_id)
-    except MattermostError:
+    except MattermostError as exc:
+        if exc.retryable:
+            raise MembershipUnknown(exc) from exc
         membership = None
     if membership is not None and _is_admin(membership, "channel_admin"):
         return "owner"

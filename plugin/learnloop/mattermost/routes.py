@@ -17,6 +17,7 @@ from learnloop.inbound import BadBody, for_log, json_body, json_error, request_f
 from learnloop.mattermost.commands import CommandRegistry
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
+from learnloop.mattermost.ownership import MembershipUnknown
 from learnloop.mattermost.payloads import (
     MAX_POST_LENGTH,
     ActionRequest,
@@ -61,7 +62,10 @@ def blueprint(chat: Chat, commands: CommandRegistry) -> Blueprint:
             slash = parse(SlashCommand, form)
         except PayloadError as exc:
             return json_error(400, f"malformed slash command: {exc}")
-        return jsonify(commands.dispatch(chat, slash)), 200
+        try:
+            return jsonify(commands.dispatch(chat, slash)), 200
+        except MembershipUnknown as exc:
+            return jsonify(ephemeral(str(exc))), 200
 
     @bp.post("/actions")
     def actions() -> tuple[Response, int]:
@@ -79,7 +83,10 @@ def blueprint(chat: Chat, commands: CommandRegistry) -> Blueprint:
         handler = commands.actions.get(str(context.get("action")))
         if handler is None:
             return jsonify({"ephemeral_text": "This button belongs to a feature this learnloop does not have."}), 200
-        return jsonify(handler(chat, action, context)), 200
+        try:
+            return jsonify(handler(chat, action, context)), 200
+        except MembershipUnknown as exc:
+            return jsonify({"ephemeral_text": str(exc)}), 200
 
     @bp.post("/dialogs")
     def dialogs() -> tuple[Response, int]:
@@ -97,7 +104,10 @@ def blueprint(chat: Chat, commands: CommandRegistry) -> Blueprint:
                                       chat.signing_key)
         except StateRefused as exc:
             return jsonify({"error": str(exc)}), 200
-        reply = handler(chat, submission, state)
+        try:
+            reply = handler(chat, submission, state)
+        except MembershipUnknown as exc:
+            return jsonify({"error": str(exc)}), 200
         return (jsonify(reply), 200) if reply else (Response(status=200), 200)
 
     @bp.post("/outgoing")
