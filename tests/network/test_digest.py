@@ -44,6 +44,7 @@ def digests(standin: StandIn) -> list[dict]:
     return [p for p in standin.channel_posts(CHANNEL) if "learnloop_digest" in p["props"]]
 
 
+@pytest.mark.usefixtures("standin")  # Mattermost answers who is in the channel
 def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskClient, runtime: Runtime) -> None:
     assert "Only this community's owners" in slash(client, MEMBER, "digest on fri 09:00")["text"]
     for bad, says in (("digest on someday 9", "is not a day and a time"),
