@@ -7,12 +7,13 @@ from datetime import timedelta
 import requests
 from sqlalchemy import select
 from tests.conftest import FakeClock
+from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_openapi import MattermostContract
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, backoff
 from learnloop.jobs.worker import run_once
-from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
 from learnloop.storage.tables import Event, OutboxMessage
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
@@ -40,6 +41,24 @@ def test_a_message_is_sent_once_and_marked_sent(runtime: Runtime, mattermost_con
     assert run_once(runtime).sent == 0
     assert len(mattermost_contract.calls) == 1
     assert message(runtime).status == "sent"
+
+
+def test_a_reply_to_a_slash_command_is_not_kept_once_sent(
+    runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """An ephemeral reply has no use once it is out, and it holds what it told the person."""
+    response_url = f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w"
+    enqueue_post(runtime)
+    with runtime.uow() as uow:
+        uow.outbox.enqueue(RESPOND, {"response_url": response_url, "body": {"text": "Erased: 3 ratings."}},
+                           key="respond:erased", now=runtime.clock())
+        uow.commit()
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
+    mattermost_contract.add_unvalidated(response_url)
+    assert run_once(runtime).sent == 2
+    assert [c.json["text"] for c in mattermost_contract.calls if c.path.startswith("/hooks/commands/")] == [
+        "Erased: 3 ratings."]
+    assert (message(runtime).kind, message(runtime).status) == (CREATE_POST, "sent"), "only the post is kept"
 
 
 def test_server_errors_are_retried_with_exponential_backoff(

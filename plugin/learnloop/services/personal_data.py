@@ -1,15 +1,19 @@
 """Each person owns their data: what is stored about them, all of it to take away, and all of it erased.
 
 Erasing takes the person's ratings out of their items' and communities' totals and scores in the same
-transaction. The dashboards' rollups keep their counts: they hold counts and keyed hashes, not ids, and a
-hash can no longer be tied to anyone once the events that named them are gone."""
+transaction. The dashboards' rollups keep their counts: they hold counts and, for people, keyed hashes of
+their ids. Whoever holds the key could hash the id again and find the person's weeks, so their hash is
+replaced, in every weekly member set, by one random stand-in: the distinct counts stay exact, and nothing
+ties the stand-in to them any more."""
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from learnloop.domain.measures import member_key
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.services.network import co_ratings
 from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
@@ -105,6 +109,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
+    uow.rollups.replace_member(member_key(user_id, key), secrets.token_hex(16))
     uow.commit()
     return Erased(counts, wiki_pages, sections)
 

@@ -3,6 +3,7 @@ them, then claimed, carried out and finished by workers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ _FINISH = update(_O).where(
     result=bindparam("b_result", type_=_O.c.result.type), last_error=bindparam("b_error", type_=_O.c.last_error.type),
     next_attempt_at=bindparam("b_next", type_=_O.c.next_attempt_at.type), claimed_by=None,
     attempts=_O.c.attempts - bindparam("b_undo", type_=_O.c.attempts.type))
+_FORGET = delete(_O).where(
+    _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending")
 
 
 @dataclass(frozen=True)
@@ -82,12 +85,15 @@ class Outbox(Repository):
             .values(next_attempt_at=lease_until))
         return rowcount(result)
 
-    def finish_many(self, owner: str, outcomes: list[dict[str, Any]]) -> None:
+    def finish_many(self, owner: str, outcomes: list[dict[str, Any]], *, sent_and_gone: Sequence[int] = ()) -> None:
         """Write back what became of claimed messages this owner still holds, in one executemany UPDATE. Each
         dict has b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
-        claim did not count as an attempt, as after a 429)."""
+        claim did not count as an attempt, as after a 429). The messages `sent_and_gone` names were sent and
+        are deleted instead of kept (what they said has no use once it is out)."""
         if outcomes:
             self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
+        if sent_and_gone:
+            self.run(_FORGET, [{"b_id": message_id, "b_owner": owner} for message_id in sent_and_gone])
 
     def get(self, message_id: int) -> OutboxMessage | None:
         return self.session.get(OutboxMessage, message_id)
@@ -110,13 +116,14 @@ class Outbox(Repository):
         return rowcount(result)
 
     def remove_naming(self, texts: list[str]) -> int:
-        """Messages whose payload contains any of these texts (a person's id or @name), sent or not."""
+        """Messages whose payload, result or key contains any of these texts (a person's id or @name), sent or
+        not: a sent message's result can name whom it went to, and a key whom it came from."""
         wanted = [text for text in texts if text]
         if not wanted:
             return 0
-        payload = cast(_O.c.payload, String)
+        columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
         result = self.session.execute(delete(OutboxMessage).where(
-            or_(*(payload.contains(t, autoescape=True) for t in wanted))))
+            or_(*(column.contains(t, autoescape=True) for column in columns for t in wanted))))
         return rowcount(result)
 
     def purge_delivered(self, before: datetime) -> int:

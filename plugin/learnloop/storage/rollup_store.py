@@ -11,7 +11,7 @@ from sqlalchemy import Double, Row, delete, func, literal, select, update
 
 from learnloop.domain.disclosure import Block, WeekFacts
 from learnloop.domain.scores import Prior, bayesian_average
-from learnloop.storage.repositories import Repository, dialect_insert
+from learnloop.storage.repositories import Repository, dialect_insert, rowcount
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -69,6 +69,13 @@ class RollupStore(Repository):
         if members:
             self.session.execute(dialect_insert(self.session)(table_of(WeeklyMember)).on_conflict_do_nothing(), [
                 {"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members])
+
+    def replace_member(self, member: str, stand_in: str) -> int:
+        """`member` becomes `stand_in` in every weekly member set it is in; how many rows. A member appears once
+        per (community, week, measure), so the sets, and the distinct counts over them, stay as they were."""
+        members = table_of(WeeklyMember)
+        return rowcount(self.session.execute(
+            update(members).where(members.c.member == member).values(member=stand_in)))
 
     def first_week(self, community_id: int, metric: str) -> date | None:
         return self.session.scalar(select(func.min(WeeklyCount.week)).where(

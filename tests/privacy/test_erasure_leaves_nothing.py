@@ -1,0 +1,149 @@
+"""Erasing leaves nothing that names the person or can be tied to them: not the messages sent to them (whose
+results say where they went), not those they sent (keyed by their id, or naming them by @username), not the
+reply that tells them it is done once it is out, and not their keyed hash in the dashboards' weekly member
+sets, which whoever holds the key could compute again."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select
+
+from learnloop.bootstrap import Runtime
+from learnloop.cli import main
+from learnloop.domain.measures import member_key, week_of
+from learnloop.jobs.worker import Worker, run_once
+from learnloop.mattermost.network_views import send_thanks
+from learnloop.services import dashboard, personal_data
+from learnloop.services.outbox_kinds import RESPOND, SEND_DM, SEND_PROMPT
+from learnloop.storage.tables import ContentItem, OutboxMessage, Reflection, WeeklyMember
+from tests.conftest import BOT_TOKEN, FakeClock
+from tests.contract.fixtures import MATTERMOST_TEST_URL
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.privacy.test_personal_data import cli_env, everything_stored
+from tests.prompts.world import CHANNEL, FRIDAY_DUE, Person, opened_dialog, planned_world, slash, submit, uid
+
+ANN, BOB = Person("ann"), Person("bob")
+RESPONSE_URL = f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w"
+"""The response_url of the recorded slash command (tests/fixtures/mattermost/slash_command__help.form)."""
+
+
+def outbox(runtime: Runtime, kind: str) -> list[OutboxMessage]:
+    with runtime.reader() as uow:
+        return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
+
+
+def erase(runtime: Runtime, person: Person, username: str | None) -> None:
+    with runtime.uow() as uow:
+        personal_data.erase(uow, person.id, username, runtime.clock(), runtime.signing_key)
+
+
+def test_erasing_removes_the_prompts_sent_to_me_whose_results_name_me_and_my_dm_channel(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, engine: Engine
+) -> None:
+    world = planned_world(runtime, mattermost_contract, clock, [ANN, BOB])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    assert {m.result["user_id"] for m in outbox(runtime, SEND_PROMPT) if m.result} == {ANN.id, BOB.id}
+
+    erase(runtime, ANN, ANN.name)
+    stored = everything_stored(engine)
+    assert ANN.id not in stored and uid("dmann") not in stored, "no sent prompt says whom it went to, or where"
+    assert [m.result["user_id"] for m in outbox(runtime, SEND_PROMPT) if m.result] == [BOB.id], "Bob's stays"
+
+
+def test_erasing_removes_the_thank_you_i_sent_even_when_my_username_is_not_known(
+    client: FlaskClient, runtime: Runtime, engine: Engine
+) -> None:
+    slash(client, BOB, "share https://wiki.acme.example/Deploy")
+    slash(client, ANN, "rate https://wiki.acme.example/Deploy 5")
+    with runtime.reader() as uow:
+        item_id = uow.session.scalars(select(ContentItem.id)).one()
+    assert send_thanks(runtime, ANN.id, ANN.name, item_id)
+    [thanks] = outbox(runtime, SEND_DM)
+    assert thanks.payload["user_id"] == BOB.id and thanks.payload["message"].startswith("@ann thanks you")
+
+    erase(runtime, ANN, None)
+    assert outbox(runtime, SEND_DM) == [], "its key names the rater: the thank-you goes with her"
+    assert "@ann" not in everything_stored(engine)
+
+
+def test_the_admin_erase_asks_mattermost_for_my_username_to_find_the_messages_naming_me(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slash(client, ANN, "rate https://wiki.acme.example/Deploy 5")
+    slash(client, BOB, "share https://wiki.acme.example/Runbook Ask @ann, she wrote it")
+    with runtime.reader() as uow:
+        assert uow.members.get(ANN.id) is None, "learnloop keeps no settings of hers, so not her username"
+    cli_env(engine, monkeypatch, runtime)
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_URL", MATTERMOST_TEST_URL)
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_BOT_TOKEN", BOT_TOKEN)
+    mattermost_contract.add("GET", f"/api/v4/users/{ANN.id}", json={"id": ANN.id, "username": ANN.name})
+
+    result = CliRunner().invoke(main, ["person", "erase", ANN.id, "--yes"])
+    assert result.exit_code == 0 and "erased:" in result.output, result.output
+    stored = everything_stored(engine)
+    assert ANN.id not in stored and "@ann" not in stored, "as complete as her own erase in chat"
+
+
+def test_the_reply_to_my_erase_is_not_kept_once_it_is_sent(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine
+) -> None:
+    slash(client, ANN, "reflect Published thought")
+    with runtime.uow() as uow:  # as the publish job leaves a reflection once it is on the wiki
+        reflection = uow.session.scalars(select(Reflection)).one()
+        reflection.visibility, reflection.publish_state = "wiki", "published"
+        reflection.publish_marker = "learnloop-reflection-1-abcdef12"
+        reflection.published_wiki, reflection.published_page_ref = "handbook", "42"
+        reflection.published_url, reflection.published_title = "https://wiki.acme.example/Log", "Learning log"
+        uow.commit()
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "mydata delete")
+    assert submit(client, ANN, "mydata_delete", opened_dialog(mattermost_contract)["state"], {}).status_code == 200
+    [reply] = outbox(runtime, RESPOND)
+    assert reply.payload["body"]["attachments"], "it offers to remove her sections, bound to her"
+
+    mattermost_contract.add_unvalidated(RESPONSE_URL)
+    assert run_once(runtime).sent == 1
+    assert [c.json["text"] for c in mattermost_contract.calls if c.path.startswith("/hooks/commands/")] \
+        == [reply.payload["body"]["text"]], "she got it"
+    assert outbox(runtime, RESPOND) == []
+    stored = everything_stored(engine)
+    assert ANN.id not in stored and "wiki.acme.example/Log" not in stored
+
+
+def test_after_erasing_no_weekly_member_set_holds_my_hash_and_the_dashboards_count_the_same(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    raters = [Person(f"rater{n}") for n in range(6)]
+    for page in ("Deploy", "Runbook"):  # the same six people in two weeks
+        for rater in raters:
+            slash(client, rater, f"rate https://wiki.acme.example/{page} 4")
+        clock.advance(days=7)
+    first, last = week_of(clock.now - timedelta(days=14)), week_of(clock.now - timedelta(days=7))
+    Worker(runtime).run_rollups()
+    period = dashboard.Period(first, last)
+    hashed = member_key(raters[0].id, runtime.signing_key)
+
+    def seen() -> tuple[object, ...]:
+        with runtime.reader() as uow:
+            community_id = uow.communities.by_channel(CHANNEL).id
+            return (uow.rollups.totals(community_id, "ratings", first, last),
+                    dashboard.build(uow, community_id, period, 5).totals,
+                    uow.session.scalar(select(func.count()).select_from(WeeklyMember)))
+
+    def rows_of(member: str) -> int:
+        with runtime.reader() as uow:
+            return len(uow.session.scalars(select(WeeklyMember).where(WeeklyMember.member == member)).all())
+
+    before = seen()
+    assert before[0] == (12, 6) and rows_of(hashed) == 2
+    erase(runtime, raters[0], raters[0].name)
+    assert rows_of(hashed) == 0, "the key no longer finds her weeks"
+    assert seen() == before, "her stand-in is one and the same in every week: six people, as before"
