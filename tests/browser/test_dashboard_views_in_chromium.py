@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from learnloop.bootstrap import Runtime
-from learnloop.domain.measures import PEOPLE_METRICS
+from learnloop.domain.measures import PEOPLE_METRICS, PROMPT_PARTS, REFLECTION_PARTS
 from learnloop.services import links, rollups
 from learnloop.services.rating import Rater, rate_url
 from tests.browser.conftest import LiveApp, Shots, require_selenium
@@ -102,12 +102,16 @@ def axe_violations(driver: WebDriver) -> list[dict[str, object]]:
     return [v for v in json.loads(result) if v.get("impact") in ("serious", "critical")]
 
 
+ABOUT_PEOPLE = PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS)
+"""Measures whose figures count people's doings (the parts of the reflections written too)."""
+
+
 def people_figures(driver: WebDriver) -> list[tuple[str, str]]:
     """Every shown figure of a measure about people, with its measure."""
     found = []
     for element in driver.find_elements(By.CSS_SELECTOR, "[data-measure]"):
         measure = element.get_attribute("data-measure") or ""
-        if measure not in PEOPLE_METRICS:
+        if measure not in ABOUT_PEOPLE:
             continue
         if element.tag_name == "ul":
             found += [(measure, (span.get_attribute("textContent") or "").strip())

@@ -4,6 +4,7 @@ complementary suppression, ratios of released figures, and the stages."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -20,6 +21,7 @@ from learnloop.domain.disclosure import (
     withheld,
 )
 from learnloop.domain.learning_metrics import maturity
+from learnloop.domain.measures import contributions
 
 W = [date(2026, 10, 5) + timedelta(weeks=n) for n in range(8)]
 
@@ -99,10 +101,27 @@ def figures(**values: int) -> dict[str, Figure]:
     ({"ratings": 20, "links_shared": 6}, "contributing"),
     ({"ratings": 20, "links_shared": 6, "replies": 4}, "contributing"),
     ({"ratings": 20, "links_shared": 6, "replies": 8}, "exchanging"),
-    ({"ratings": 20, "links_shared": 6, "replies": 8, "reflections_shared": 5, "reflection_ratings": 3}, "co-creating"),
+    ({"ratings": 20, "links_shared": 6, "replies": 8, "reflections.community": 5, "reflection_ratings": 3}, "co-creating"),
 ])
 def test_maturity_stages_read_released_figures_only(shown: dict, stage: str) -> None:
     everything = {name: withheld(5) for name in ("ratings", "links_shared", "replies", "mentions",
-                                                 "reflections_shared", "reflection_ratings")}
+                                                 "reflections.community", "reflection_ratings")}
     result = maturity({**everything, **figures(**shown)}, weeks=4)
     assert result.name == stage and result.reason and result.next_step
+
+
+@pytest.mark.parametrize(("kind", "data", "counted"), [
+    ("reflection", {"answered_prompt": True, "visibility": "community"},
+     ["reflections", "reflections.community", "prompts_answered"]),
+    ("reflection", {"answered_prompt": False, "visibility": "private"},
+     ["reflections", "reflections.private", "reflections.unprompted"]),
+    ("reflection_shared", None, []),
+    ("reflection_published", None, []),
+])
+def test_a_reflection_counts_once_in_each_split_and_sharing_it_later_adds_no_figure(
+    kind: str, data: dict | None, counted: list[str]
+) -> None:
+    event = SimpleNamespace(kind=kind, actor_id="ann".ljust(26, "x"), item_id=None, data=data)
+    found = contributions(event, None, b"k" * 32)
+    assert [part.metric for part in found] == counted
+    assert len({part.member for part in found}) == (1 if counted else 0), "the same person in every part"

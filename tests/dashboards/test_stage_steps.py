@@ -12,7 +12,7 @@ from learnloop.domain import learning_metrics
 from learnloop.domain.disclosure import Figure, withheld
 from learnloop.domain.learning_metrics import ACTIONS, STAGES, maturity
 
-NAMES = ("ratings", "links_shared", "replies", "mentions", "reflections_shared", "reflection_ratings")
+NAMES = ("ratings", "links_shared", "replies", "mentions", "reflections.community", "reflection_ratings")
 
 
 @pytest.mark.parametrize(("shown", "stage", "action"), [
@@ -20,7 +20,7 @@ NAMES = ("ratings", "links_shared", "replies", "mentions", "reflections_shared",
     ({"ratings": 20}, "consuming", "invite_sharing"),
     ({"ratings": 20, "links_shared": 6}, "contributing", "ask_question"),
     ({"ratings": 20, "links_shared": 6, "replies": 8}, "exchanging", "weekly_prompt"),
-    ({"ratings": 20, "links_shared": 6, "replies": 8, "reflections_shared": 5, "reflection_ratings": 3},
+    ({"ratings": 20, "links_shared": 6, "replies": 8, "reflections.community": 5, "reflection_ratings": 3},
      "co-creating", "invite_publishing"),
 ])
 def test_each_stage_names_its_step(shown: dict[str, int], stage: str, action: str) -> None:

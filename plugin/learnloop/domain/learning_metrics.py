@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from learnloop.domain.disclosure import Figure
 
 PEOPLE_TO_CONTENT = ("ratings", "links_shared", "new_pages")
-PEOPLE_TO_PEOPLE = ("replies", "mentions", "reflections_shared")
+PEOPLE_TO_PEOPLE = ("replies", "mentions", "reflections.community")
+"""Between people: replies, mentions, and the reflections written to share with the community (the released part
+of the reflections written, domain.disclosure)."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,8 @@ def maturity(figures: Mapping[str, Figure], weeks: int) -> Stage:
     - consuming: people rate content;
     - contributing: people share links;
     - exchanging: people reply to or mention each other, at least 2 exchanges a week;
-    - co-creating: people share reflections, and shared reflections get rated.
+    - co-creating: people share reflections with the community as they write them, and shared reflections get
+      rated.
     """
     k = next(iter(figures.values())).k if figures else 5
     exchanges_per_week = (_shown(figures, "replies") + _shown(figures, "mentions")) / max(weeks, 1)
@@ -54,7 +57,7 @@ def maturity(figures: Mapping[str, Figure], weeks: int) -> Stage:
     if not (_shown(figures, "replies") or _shown(figures, "mentions")) or exchanges_per_week < 2:
         return Stage("contributing", "people share content, but few reply to or mention each other",
                      "Ask a question in the channel about a shared page, and thank people by name.", ASK_QUESTION)
-    if not _shown(figures, "reflections_shared") or not _shown(figures, "reflection_ratings"):
+    if not _shown(figures, "reflections.community") or not _shown(figures, "reflection_ratings"):
         return Stage("exchanging", f"people learn from each other ({exchanges_per_week:.1f} exchanges a week), "
                      "but reflections are rarely shared",
                      "Set up a weekly reflection prompt with /learn prompts setup and share one of yours.",

@@ -14,20 +14,23 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 PEOPLE_METRICS = frozenset({
-    "ratings", "links_shared", "posts", "replies", "mentions", "reflections", "reflections_shared",
-    "reflections_published", "reflection_ratings", "prompts_sent", "prompts_answered",
+    "ratings", "links_shared", "posts", "replies", "mentions", "reflections", "reflection_ratings", "prompts_sent",
 })
 """Measures that describe what people did: released only as sums over weeks that together cover at least
-k distinct people (see domain.disclosure)."""
+k distinct people (see domain.disclosure). Reflections shared or published after writing are not counted: the
+parts below say what their authors chose when writing, and a count of their own would undo the parts' rule."""
 REFLECTION_PARTS = ("reflections.private", "reflections.community", "reflections.wiki")
 """The reflections written, split by what their authors chose when writing: parts of `reflections`, released
 over its blocks with complementary suppression."""
+PROMPT_PARTS = ("prompts_answered", "reflections.unprompted")
+"""The reflections written, split by whether they answered a prompt: parts of `reflections` too, released the
+same way, so that prompts answered is never the reflections written less a few people's."""
 DISTINCT_THINGS = {"items_rated": "ratings", "threads": "replies"}
 """Measures that count distinct things (items, threads), each released over the weeks its people measure
 covers."""
 OPEN_METRICS = frozenset({"new_pages", "page_updates"})
 """Wiki page counts: what the wiki itself shows to everyone, released week by week."""
-MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(DISTINCT_THINGS))
+MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | set(DISTINCT_THINGS))
 """Every measure with a member set."""
 VISIBILITIES = ("private", "community", "wiki")
 
@@ -71,9 +74,8 @@ class EventFacts(Protocol):
     data: dict[str, Any] | None
 
 
-_SIMPLE = {"link_shared": "links_shared", "chat_post": "posts", "mention": "mentions",
-           "reflection_shared": "reflections_shared", "reflection_published": "reflections_published",
-           "prompt_sent": "prompts_sent", "wiki_page_created": "new_pages", "wiki_page_updated": "page_updates"}
+_SIMPLE = {"link_shared": "links_shared", "chat_post": "posts", "mention": "mentions", "prompt_sent": "prompts_sent",
+           "wiki_page_created": "new_pages", "wiki_page_updated": "page_updates"}
 
 
 def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[Contribution]:
@@ -89,11 +91,10 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
         return [Contribution("replies", person), Contribution("threads", f"root:{data.get('root_id')}")]
     if kind == "reflection":
         visibility = data.get("visibility")
-        found = [Contribution("reflections", person),
-                 Contribution(f"reflections.{visibility if visibility in VISIBILITIES else 'private'}", person)]
-        if data.get("answered_prompt"):
-            found.append(Contribution("prompts_answered", person))
-        return found
+        prompted = "prompts_answered" if data.get("answered_prompt") else "reflections.unprompted"
+        return [Contribution("reflections", person),
+                Contribution(f"reflections.{visibility if visibility in VISIBILITIES else 'private'}", person),
+                Contribution(prompted, person)]
     metric = _SIMPLE.get(kind)
     if metric is None:
         return []

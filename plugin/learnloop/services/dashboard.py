@@ -21,18 +21,11 @@ from learnloop.domain.disclosure import (
     withheld,
 )
 from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPLE, Stage, maturity
-from learnloop.domain.measures import (
-    DISTINCT_THINGS,
-    OPEN_METRICS,
-    PEOPLE_METRICS,
-    REFLECTION_PARTS,
-    week_of,
-    weeks_between,
-)
+from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, week_of, weeks_between
 from learnloop.domain.page_review import FEEDBACK_STATES, OPEN_STATES, parse_state
 from learnloop.domain.ratings import REASONS
 from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
-from learnloop.services.rollups import CURSOR
+from learnloop.services.rollups import CHILDREN, CURSOR
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -42,10 +35,13 @@ UNFOLDED_RATINGS = 2000
 """Beyond this many ratings not folded yet (the worker is behind), top content scores every rated item."""
 SHOWN_METRICS = (
     "ratings", "items_rated", "links_shared", "new_pages", "page_updates", "threads", "replies", "mentions",
-    "reflections", "reflections_shared", "reflections_published", "reflection_ratings", "prompts_sent",
-    "prompts_answered",
+    "reflections", "reflection_ratings", "prompts_sent", "prompts_answered",
 )
 SPLIT = {"private": "reflections.private", "shared": "reflections.community", "published": "reflections.wiki"}
+"""The reflections written by what their authors chose when writing: parts of them (domain.disclosure)."""
+ANSWERED = {"answered": "prompts_answered", "unprompted": "reflections.unprompted"}
+"""The reflections written by whether they answered a prompt: parts of them too, so prompts answered is released
+only where neither side is 1 to k-1 people."""
 HEADLINES = ("ratings", "links_shared", "replies", "reflections", "prompts_answered")
 FLAT = 0.05
 """A change of at most 5% either way is "about the same"."""
@@ -162,6 +158,30 @@ class Dashboard:
     def anything_released(self) -> bool:
         return any(not f.withheld and f.value for m, f in self.totals.items() if m in PEOPLE_METRICS)
 
+    @property
+    def figures(self) -> dict[str, Figure]:
+        """The totals and the reflection split's parts, by measure, as the page's sections show them."""
+        return _with_parts(self.totals, self.reflection_split)
+
+
+def _with_parts(totals: dict[str, Figure], split: dict[str, Figure]) -> dict[str, Figure]:
+    """The totals with the reflection split's parts, by their measures' names (reflections.community...)."""
+    return {**totals, **{SPLIT[name]: figure for name, figure in split.items()}}
+
+
+def _parts(blocks: dict[str, list[Block]], parts: dict[str, str], first: date, last: date,
+           k: int) -> dict[str, Figure]:
+    """Parts of the reflections written over the weeks their total's figure covers, with the parts rule."""
+    return parts_over_period(blocks["reflections"], {name: blocks[part] for name, part in parts.items()},
+                             first, last, k)
+
+
+def _over(blocks: dict[str, list[Block]], measure: str, first: date, last: date, k: int) -> Figure:
+    """A people measure's figure over whole blocks; prompts answered as a part of the reflections written."""
+    if measure == ANSWERED["answered"]:
+        return _parts(blocks, ANSWERED, first, last, k)["answered"]
+    return over_period(blocks[measure], first, last, k)
+
 
 def _weekly(blocks: list[Block], weeks: list[date], k: int) -> dict[date, Figure]:
     """Each week on its own, where a block is that one week (or the weeks before anyone took part)."""
@@ -204,8 +224,9 @@ def _open_total(weekly: dict[date, int], first: date, last: date, k: int) -> Fig
 
 def _share(totals: dict[str, Figure], open_weekly: dict[str, dict[date, int]], k: int) -> Figure:
     """Learning from each other as a share of all learning activity, to a whole percent, from released
-    figures only: those over the same weeks, at least one between people and one with content (a measure
-    fewer than k people took part in is left out, so it adds nothing to infer)."""
+    figures only (the totals with the reflection split's parts): those over the same weeks, at least one between
+    people and one with content (a measure fewer than k people took part in is left out, so it adds nothing to
+    infer)."""
     shown = {m: totals[m] for m in (*PEOPLE_TO_PEOPLE, *PEOPLE_TO_CONTENT)
              if m not in OPEN_METRICS and not totals[m].withheld}
     span = same_span(shown.values())
@@ -237,7 +258,7 @@ def headlines(blocks: dict[str, list[Block]], period: Period, k: int, totals: di
     before = period.before
     found = []
     for measure in HEADLINES:
-        previous = over_period(blocks[measure], before.first, before.last, k)
+        previous = _over(blocks, measure, before.first, before.last, k)
         found.append(Headline(measure, totals[measure], change(totals[measure], previous), previous))
     return found
 
@@ -245,8 +266,8 @@ def headlines(blocks: dict[str, list[Block]], period: Period, k: int, totals: di
 def _totals(reads: DashboardReads, community_id: int, period: Period, k: int,
             blocks: dict[str, list[Block]], open_weekly: dict[str, dict[date, int]]) -> dict[str, Figure]:
     totals: dict[str, Figure] = {}
-    for metric in sorted(PEOPLE_METRICS):
-        totals[metric] = over_period(blocks[metric], period.first, period.last, k)
+    for metric in [*sorted(PEOPLE_METRICS), ANSWERED["answered"]]:
+        totals[metric] = _over(blocks, metric, period.first, period.last, k)
     for metric in sorted(OPEN_METRICS):
         totals[metric] = _open_total(open_weekly.get(metric, {}), period.first, period.last, k)
     for thing, behind in DISTINCT_THINGS.items():
@@ -258,9 +279,11 @@ def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
     """Where the community stands over the period, from released figures only."""
     check_min_group(k)
     reads = uow.dashboards
-    blocks = reads.blocks(community_id, sorted(PEOPLE_METRICS))
+    blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *CHILDREN["reflections"]])
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
-    return maturity(_totals(reads, community_id, period, k, blocks, open_weekly), len(period.weeks))
+    totals = _totals(reads, community_id, period, k, blocks, open_weekly)
+    split = _parts(blocks, SPLIT, period.first, period.last, k)
+    return maturity(_with_parts(totals, split), len(period.weeks))
 
 
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False,
@@ -268,7 +291,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
     check_min_group(k)
     reads = uow.dashboards
     people_metrics = sorted(PEOPLE_METRICS)
-    blocks = reads.blocks(community_id, [*people_metrics, *REFLECTION_PARTS])
+    blocks = reads.blocks(community_id, [*people_metrics, *CHILDREN["reflections"]])
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     weeks = period.weeks
     totals = _totals(reads, community_id, period, k, blocks, open_weekly)
@@ -282,15 +305,16 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         weekly[metric] = {week: open_figure(values.get(week, 0), week, week, k) for week in weeks}
     weekly_share = {}
     for week in weeks:
-        week_totals = {m: weekly[m][week] for m in weekly}
-        weekly_share[week] = _share(week_totals, open_weekly, k)
-    split = parts_over_period(blocks["reflections"], {name: blocks[part] for name, part in SPLIT.items()},
-                              period.first, period.last, k)
+        week_split = {name: figure if figure.complete else withheld(k)
+                      for name, figure in _parts(blocks, SPLIT, week, week, k).items()}
+        weekly_share[week] = _share(_with_parts({m: weekly[m][week] for m in weekly}, week_split), open_weekly, k)
+    split = _parts(blocks, SPLIT, period.first, period.last, k)
+    figures = _with_parts(totals, split)
     return Dashboard(
         community_id=community_id, period=period, k=k, totals=totals, weekly=weekly, rows=rows,
-        from_each_other=_share(totals, open_weekly, k), weekly_from_each_other=weekly_share,
+        from_each_other=_share(figures, open_weekly, k), weekly_from_each_other=weekly_share,
         response_rate=ratio(totals["prompts_answered"], totals["prompts_sent"], k),
-        reflection_split=split, stage=maturity(totals, len(weeks)),
+        reflection_split=split, stage=maturity(figures, len(weeks)),
         top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
         feedback=feedback_groups(uow, community_id, show_hidden=show_hidden) if with_feedback else [],
         headlines=headlines(blocks, period, k, totals),

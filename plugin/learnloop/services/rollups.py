@@ -19,6 +19,7 @@ from learnloop.domain.measures import (
     DISTINCT_THINGS,
     OPEN_METRICS,
     PEOPLE_METRICS,
+    PROMPT_PARTS,
     REFLECTION_PARTS,
     contributions,
     week_of,
@@ -35,9 +36,10 @@ SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
 larger one, and the cursor must never step over an event that is still to come."""
 CHILDREN: dict[str, tuple[str, ...]] = {
-    "reflections": REFLECTION_PARTS, **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
-"""Measures released over another measure's blocks: the parts of the reflections written, and the distinct
-items and threads behind ratings and replies."""
+    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS),
+    **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
+"""Measures released over another measure's blocks: the parts of the reflections written (by what their authors
+chose, and by whether they answered a prompt), and the distinct items and threads behind ratings and replies."""
 
 
 @dataclass(frozen=True)

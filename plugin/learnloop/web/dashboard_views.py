@@ -44,13 +44,13 @@ LABELS = {
     "ratings": "Ratings given", "items_rated": "Items rated", "links_shared": "Links shared",
     "new_pages": "New wiki pages", "page_updates": "Wiki page updates", "threads": "Threads with replies",
     "replies": "Replies", "mentions": "Mentions", "reflections": "Reflections written",
-    "reflections_shared": "Reflections shared", "reflections_published": "Reflections published",
+    "reflections.community": "Reflections written to share with the community",
     "reflection_ratings": "Ratings of shared reflections", "prompts_sent": "Prompts sent",
     "prompts_answered": "Prompts answered",
 }
 SECTIONS = {
     "People to content": ("ratings", "items_rated", "links_shared", "new_pages", "page_updates"),
-    "People to people": ("threads", "replies", "mentions", "reflections_shared", "reflection_ratings"),
+    "People to people": ("threads", "replies", "mentions", "reflections.community", "reflection_ratings"),
     "Reflection": ("prompts_sent", "prompts_answered", "reflections"),
 }
 TREND = ("ratings", "links_shared", "replies", "reflections")

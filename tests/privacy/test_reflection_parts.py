@@ -1,0 +1,161 @@
+"""What people chose for their reflections (kept private, shared, published) and whether a reflection answered a
+prompt are parts of the reflections written: no figure on the page or in the exports, nor a difference of
+figures, gives what fewer than k of the people who wrote chose."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from itertools import product
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import delete
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.services import links, rollups
+from learnloop.services import reflections as refl
+from learnloop.storage.tables import WeeklyCount, WeeklyMember
+from learnloop.wiring import create_app
+from tests.conftest import FakeClock, make_settings
+from tests.web.links import confirm
+
+CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+OWNER = "ownerdana00000000000000000"
+K = 5
+
+
+@pytest.fixture
+def guild(engine, clock: FakeClock) -> Runtime:
+    settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": [OWNER]}])
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+def community_id(runtime: Runtime) -> int:
+    with runtime.uow() as uow:
+        found = uow.communities.ensure(CHANNEL, None, "data-guild", runtime.clock())
+        uow.commit()
+        return found
+
+
+def user(n: int) -> str:
+    return f"writer{n}".ljust(26, "x")
+
+
+def write(runtime: Runtime, n: int, visibility: str) -> None:
+    """A reflection written in chat, shared as its author chose."""
+    with runtime.uow() as uow:
+        refl.write(uow, user_id=user(n), author_name=f"writer{n}", text=f"What I learnt, {n}", scale=None,
+                   visibility=visibility, community_id=community_id(runtime), delivery_id=None,
+                   now=runtime.clock(), key=runtime.signing_key, public_url="https://ll.example",
+                   post_builder=lambda share: {"channel_id": share.channel_id, "message": share.text})
+
+
+def answer(runtime: Runtime, n: int, *, answered: bool) -> None:
+    """A prompt sent to someone, and a private reflection of theirs, answering it or not (the events that sending
+    it and services.reflections.write record)."""
+    now, where = runtime.clock(), community_id(runtime)
+    with runtime.uow() as uow:
+        uow.events.append("prompt_sent", occurred_at=now, recorded_at=now, community_id=where, actor_id=user(n))
+        uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=where, actor_id=user(n),
+                          data={"answered_prompt": answered, "visibility": "private"})
+        uow.commit()
+
+
+def owner(runtime: Runtime) -> FlaskClient:
+    runtime.clock.advance(minutes=1)
+    rollups.fold_all(runtime.uow, runtime.signing_key, K, runtime.clock())
+    client = create_app(runtime).test_client()
+    with runtime.uow() as uow:
+        token = links.issue(uow, user_id=OWNER, username="dana", next_path="/", now=runtime.clock())
+    confirm(client, links.signin_url("", token))
+    return client
+
+
+Shown = tuple[dict[str, set[str]], list[dict], list[dict]]
+
+
+def shown(runtime: Runtime) -> Shown:
+    """The page's figures by label (a label's figure in its section and among the headlines), and the CSV's and
+    the JSON's rows, as the community's owner gets them."""
+    client, cid = owner(runtime), community_id(runtime)
+    page = client.get(f"/dashboard/{cid}").get_data(as_text=True)
+    on_page: dict[str, set[str]] = {}
+    for label, value in [*re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]+)", page),
+                         *re.findall(r'<span class="label">([^<]+)</span>\s*<span class="value"[^>]*>([^<]+)<', page)]:
+        on_page.setdefault(label, set()).add(value.strip())
+    csv_rows = list(csv.DictReader(io.StringIO(client.get(f"/dashboard/{cid}/export.csv").get_data(as_text=True))))
+    return on_page, csv_rows, client.get(f"/dashboard/{cid}/export.json").get_json()["rows"]
+
+
+def counts(found: Shown) -> set[float]:
+    """Every released count (percentages aside) on the page and in the exports."""
+    on_page, csv_rows, json_rows = found
+    texts = [*(text for values in on_page.values() for text in values),
+             *(str(row["value"]) for row in csv_rows + json_rows if not row["measure"].endswith("_percent"))]
+    return {float(text.replace(",", "")) for text in texts if re.fullmatch(r"[\d,.]+", text)}
+
+
+def fewer_than_k(released: set[float]) -> list[tuple[float, float, float]]:
+    """A figure, a figure less another, or less two others, that comes to 1 to k-1 (the figures here all count the
+    same few writers, so any such sum says what fewer than k of them did)."""
+    values = released | {0.0}
+    return [(a, b, c) for a, b, c in product(values, repeat=3) if 0 < a - b - c < K]
+
+
+def test_one_writer_keeping_theirs_private_cannot_be_worked_out_from_the_shared_figures(guild: Runtime) -> None:
+    for n in range(6):
+        write(guild, n, "community" if n < 5 else "private")
+    found = shown(guild)
+    assert fewer_than_k(counts(found)) == [], "written less shared less published is the one kept private"
+    on_page = found[0]
+    assert on_page["Reflections written"] == {"6"}
+    assert "Reflections shared" not in on_page and "Reflections published" not in on_page
+    assert on_page["Kept private"] == on_page["Shared with the community"] == {f"fewer than {K}"}
+    assert on_page["Reflections written to share with the community"] == {f"fewer than {K}"}, \
+        "people to people shows the split's shared part, withheld with it"
+
+
+def test_one_writer_answering_no_prompt_cannot_be_worked_out_from_prompts_answered(guild: Runtime) -> None:
+    for n in range(6):
+        answer(guild, n, answered=n < 5)
+    found = shown(guild)
+    assert fewer_than_k(counts(found)) == [], "written less answered is the one that answered none"
+    on_page, csv_rows, json_rows = found
+    assert (on_page["Reflections written"], on_page["Prompts sent"]) == ({"6"}, {"6"})
+    assert on_page["Prompts answered"] == on_page["Response rate"] == {f"fewer than {K}"}
+    assert [row for row in csv_rows + json_rows if row["measure"] == "prompts_answered" and row["scope"] == "weeks"] \
+        == [], "no weekly rows of their own"
+
+
+@pytest.mark.parametrize(("sharing", "answering"), [(5, 5), (10, 0)])
+def test_figures_show_when_every_part_has_k_people_or_none(guild: Runtime, sharing: int, answering: int) -> None:
+    for n in range(10):
+        write(guild, n, "community" if n < sharing else "private")
+        answer(guild, 10 + n, answered=n < answering)
+    found = shown(guild)
+    on_page, _, json_rows = found
+    assert on_page["Reflections written"] == {"20"}
+    assert on_page["Shared with the community"] == on_page["Reflections written to share with the community"] \
+        == {str(sharing)}
+    assert (on_page["Kept private"], on_page["Published to the wiki"]) == ({str(20 - sharing)}, {"0"})
+    assert on_page["Prompts answered"] == {str(answering)}, "in its section and among the headlines"
+    assert on_page["Response rate"] == {f"{answering * 10}%"}
+    periods = {row["measure"]: row["value"] for row in json_rows if row["scope"] == "period"}
+    assert (periods["prompts_answered"], periods["reflections_shared"]) == (answering, sharing)
+    assert fewer_than_k(counts(found)) == []
+
+
+def test_weeks_counted_before_unprompted_reflections_were_kept_withhold_prompts_answered(guild: Runtime) -> None:
+    for n in range(6):
+        answer(guild, n, answered=n < 5)
+    owner(guild)
+    with guild.uow() as uow:  # as an install that counted prompts answered, and not the others, would hold them
+        for table in (WeeklyCount, WeeklyMember):
+            uow.session.execute(delete(table).where(table.metric == "reflections.unprompted"))
+        rollups.rebuild_blocks(uow, K, guild.clock())
+        uow.commit()
+    on_page = shown(guild)[0]
+    assert on_page["Reflections written"] == {"6"}
+    assert on_page["Prompts answered"] == {f"fewer than {K}"}, "parts that do not add up are not shown"
