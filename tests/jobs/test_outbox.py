@@ -61,6 +61,21 @@ def test_a_reply_to_a_slash_command_is_not_kept_once_sent(
     assert (message(runtime).kind, message(runtime).status) == (CREATE_POST, "sent"), "only the post is kept"
 
 
+def test_a_reply_mattermost_refuses_for_good_is_not_kept_either(
+    runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """A response_url lives 30 minutes; a reply that missed it has nobody to reach and still names them."""
+    response_url = f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w"
+    with runtime.uow() as uow:
+        uow.outbox.enqueue(RESPOND, {"response_url": response_url, "body": {"text": "Erased: 3 ratings."}},
+                           key="respond:erased", now=runtime.clock())
+        uow.commit()
+    mattermost_contract.add_unvalidated(response_url, status=404, body="expired")
+    assert run_once(runtime).failed == 1
+    with runtime.uow() as uow:
+        assert uow.outbox.pending() == [] and uow.outbox.by_key("respond:erased") is None
+
+
 def test_server_errors_are_retried_with_exponential_backoff(
     runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:

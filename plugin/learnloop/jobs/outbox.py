@@ -45,9 +45,9 @@ MAX_ATTEMPTS = 10
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
 GATE_MAX_WAIT = timedelta(seconds=1)
-GONE_ONCE_SENT = frozenset({RESPOND})
-"""Kinds whose messages are deleted, not kept, once sent: an ephemeral reply to a slash command has no use
-after it is out, and it holds what it told the person (an erase reply: their buttons and wiki pages)."""
+GONE_WHEN_DONE = frozenset({RESPOND})
+"""Kinds whose messages are deleted, not kept, once sent or given up: an ephemeral reply to a slash command has
+no use after that, and it holds what it told the person (an erase reply: their buttons and wiki pages)."""
 
 Message = ClaimedMessage
 SimpleHandler = Callable[[Message], "dict[str, Any] | None"]
@@ -179,7 +179,7 @@ class Courier:
             gone: list[int] = []
             for outcome in outcomes:
                 sent = outcome.error is None
-                if sent and outcome.message.kind in GONE_ONCE_SENT:
+                if (sent or outcome.failed) and outcome.message.kind in GONE_WHEN_DONE:
                     gone.append(outcome.message.id)
                     continue
                 rows.append({
@@ -189,7 +189,7 @@ class Courier:
                     "b_error": None if sent else (outcome.error or "")[:500], "b_next": outcome.retry_at or now,
                     "b_undo": 1 if outcome.not_an_attempt else 0,
                 })
-            uow.outbox.finish_many(self.owner, rows, sent_and_gone=gone)
+            uow.outbox.finish_many(self.owner, rows, gone=gone)
             for kind in sorted({outcome.message.kind for outcome in outcomes}):
                 handler = self.handlers.get(kind)
                 if not isinstance(handler, BatchHandler):

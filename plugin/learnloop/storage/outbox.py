@@ -85,15 +85,15 @@ class Outbox(Repository):
             .values(next_attempt_at=lease_until))
         return rowcount(result)
 
-    def finish_many(self, owner: str, outcomes: list[dict[str, Any]], *, sent_and_gone: Sequence[int] = ()) -> None:
+    def finish_many(self, owner: str, outcomes: list[dict[str, Any]], *, gone: Sequence[int] = ()) -> None:
         """Write back what became of claimed messages this owner still holds, in one executemany UPDATE. Each
         dict has b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
-        claim did not count as an attempt, as after a 429). The messages `sent_and_gone` names were sent and
-        are deleted instead of kept (what they said has no use once it is out)."""
+        claim did not count as an attempt, as after a 429). The messages `gone` names are done with (sent, or
+        given up) and deleted instead of kept."""
         if outcomes:
             self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
-        if sent_and_gone:
-            self.run(_FORGET, [{"b_id": message_id, "b_owner": owner} for message_id in sent_and_gone])
+        if gone:
+            self.run(_FORGET, [{"b_id": message_id, "b_owner": owner} for message_id in gone])
 
     def get(self, message_id: int) -> OutboxMessage | None:
         return self.session.get(OutboxMessage, message_id)
