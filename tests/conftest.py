@@ -47,6 +47,12 @@ class FakeClock:
         self.now += timedelta(**delta)
         return self.now
 
+    def next_week(self) -> datetime:
+        """The first minute of next week: this week has ended, so the worker's pass may release it."""
+        monday = (self.now - timedelta(days=self.now.weekday())).replace(hour=0, minute=1, second=0, microsecond=0)
+        self.now = monday + timedelta(weeks=1)
+        return self.now
+
 
 def _postgres_engine(url: str) -> Iterator[Engine]:
     schema = f"t_{uuid.uuid4().hex[:12]}"

@@ -12,6 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.domain.measures import week_of
+from learnloop.jobs.worker import Worker
 from learnloop.services import links, rollups
 from learnloop.services.rating import Rater, give_reason, rate_url
 from learnloop.storage.tables import Feedback, WeeklyCount, WeeklyMember
@@ -43,6 +45,13 @@ def rate(runtime: Runtime, user: str, url: str, stars: int, comment: str | None 
 def fold(runtime: Runtime, clock: FakeClock) -> int:
     clock.advance(minutes=1)
     return rollups.fold_all(runtime.uow, runtime.signing_key, K, clock.now)
+
+
+def release(runtime: Runtime, clock: FakeClock) -> None:
+    """Fold, then let the week end and the worker's pass run: the week's figures are released."""
+    fold(runtime, clock)
+    clock.next_week()
+    Worker(runtime).run_rollups()
 
 
 def community_id(runtime: Runtime, channel: str = CHANNEL) -> int:
@@ -92,7 +101,7 @@ def test_the_dashboard_withholds_people_figures_below_k(dash: Runtime, clock: Fa
                                                          shown: bool) -> None:
     for n in range(raters):
         rate(dash, f"user{n}", "https://wiki.acme.example/p", 5)
-    fold(dash, clock)
+    release(dash, clock)
     client = signed_in(dash, community_id(dash))
     page = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
     if shown:
@@ -111,7 +120,7 @@ def test_the_page_has_charts_weeks_and_top_content_by_title(dash: Runtime, clock
     for n in range(6):
         rate(dash, f"user{n}", "https://wiki.acme.example/Good", 5)
         rate(dash, f"user{n}", "https://wiki.acme.example/Meh", 2)
-    fold(dash, clock)
+    release(dash, clock)
     client = signed_in(dash, community_id(dash))
     response = client.get(f"/dashboard/{community_id(dash)}?period=12w")
     page = response.get_data(as_text=True)
@@ -201,14 +210,46 @@ def test_bad_periods_are_explained(dash: Runtime, query: str, expected: str) -> 
 def test_a_custom_range_is_whole_weeks(dash: Runtime, clock: FakeClock) -> None:
     for n in range(6):
         rate(dash, f"user{n}", "https://wiki.acme.example/p", 4)
-    fold(dash, clock)
+    wednesday = clock.now.date() + timedelta(days=2)
+    monday = clock.now.date() - timedelta(days=clock.now.weekday())
+    release(dash, clock)
     mine = community_id(dash)
     client = signed_in(dash, mine)
-    wednesday = clock.now.date() + timedelta(days=2)
     rows = client.get(f"/dashboard/{mine}/export.json?period=custom&start={wednesday}&end={wednesday}").get_json()
-    monday = clock.now.date() - timedelta(days=clock.now.weekday())
     assert rows["period"] == {"first_week": monday.isoformat(), "last_week": monday.isoformat()}
     assert period_rows(rows["rows"])["ratings"] == 6
+
+
+def test_a_late_event_for_a_released_week_changes_no_released_figure(dash: Runtime, clock: FakeClock) -> None:
+    for n in range(6):
+        rate(dash, f"user{n}", f"https://wiki.acme.example/p{n % 2}", 4)
+    last_week = clock.now
+    release(dash, clock)
+    mine = community_id(dash)
+    client = signed_in(dash, mine)
+
+    def released() -> tuple[list[tuple[str, str]], list[str], list[dict]]:
+        """Every figure shown with a value: the page's, and the exports' rows that are not withheld."""
+        page = client.get(f"/dashboard/{mine}?period=12w").get_data(as_text=True)
+        csv_rows = client.get(f"/dashboard/{mine}/export.csv?period=12w").get_data(as_text=True).splitlines()
+        json_rows = client.get(f"/dashboard/{mine}/export.json?period=12w").get_json()["rows"]
+        return ([(label, value.strip()) for label, value in re.findall(r"<dt>([^<]+)</dt><dd[^>]*>([^<]+)", page)
+                 if "fewer than" not in value],
+                [row for row in csv_rows if "fewer than" not in row],
+                [row for row in json_rows if not str(row["value"]).startswith("fewer than")])
+
+    before = released()
+    assert ("Ratings given", "6") in before[0] and ("Items rated", "2") in before[0]
+    now, clock.now = clock.now, last_week + timedelta(hours=2)
+    rate(dash, "late", "https://wiki.acme.example/p9", 5)  # one more person last week, on another page
+    clock.now = now
+    fold(dash, clock)
+    Worker(dash).run_rollups()
+    assert released() == before, "the page, the CSV and the JSON say nothing about the one who came late"
+    with dash.reader() as uow:
+        weeks = dict(uow.session.execute(select(WeeklyCount.week, WeeklyCount.value).where(
+            WeeklyCount.metric == "ratings")).all())
+    assert weeks == {week_of(last_week): 6, week_of(clock.now): 1}, "counted in the first week not yet released"
 
 
 def test_the_slash_command_gives_members_a_link_and_outsiders_a_no(
@@ -238,7 +279,7 @@ def test_items_rated_counts_distinct_items_not_ratings(dash: Runtime, clock: Fak
     for n in range(6):
         rate(dash, f"user{n}", "https://wiki.acme.example/Same", 4)
     rate(dash, "user0", "https://wiki.acme.example/Other", 3)
-    fold(dash, clock)
+    release(dash, clock)
     page = signed_in(dash, community_id(dash)).get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
     assert figure_on_page(page, "Ratings given") == "7"
     assert figure_on_page(page, "Items rated") == "2"

@@ -32,7 +32,7 @@ def week(n: int, value: int, *people: str) -> WeekFacts:
 
 @pytest.mark.parametrize(("people", "closed"), [(4, False), (5, True), (6, True)])
 def test_a_block_closes_at_k_people(people: int, closed: bool) -> None:
-    blocks, remaining = split_open(W[0], [week(0, 37, *(f"p{n}" for n in range(people)))], 5)
+    blocks, remaining = split_open(W[0], [week(0, 37, *(f"p{n}" for n in range(people)))], 5, until=W[1])
     assert bool(blocks) is closed and (remaining is None) is closed
     figure = over_period(blocks + ([remaining] if remaining else []), W[0], W[0], 5)
     assert figure.text() == ("37" if closed else "fewer than 5")
@@ -41,9 +41,17 @@ def test_a_block_closes_at_k_people(people: int, closed: bool) -> None:
 
 def test_small_weeks_are_grouped_until_k_distinct_people() -> None:
     blocks, remaining = split_open(W[0], [week(0, 2, "a", "b"), week(1, 3, "a", "c"), week(2, 4, "d", "e"),
-                                          week(4, 1, "f")], 5)
+                                          week(4, 1, "f")], 5, until=W[7])
     assert blocks == [Block(W[0], W[2], 9, 5, True)], "a and b, then c, then d and e: five people by the third week"
     assert remaining == Block(W[3], W[4], 1, 1, False), "the open stretch starts right after, empty weeks included"
+
+
+def test_a_week_that_has_not_ended_closes_no_block() -> None:
+    facts = [week(0, 2, "a", "b"), week(1, 6, "c", "d", "e", "f")]
+    blocks, remaining = split_open(W[0], facts, 5, until=W[1])
+    assert blocks == [] and remaining == Block(W[0], W[1], 8, 6, False), "six people, but this week is still running"
+    blocks, remaining = split_open(W[0], facts, 5, until=W[2])
+    assert blocks == [Block(W[0], W[1], 8, 6, True)] and remaining is None, "closed once the week has ended"
 
 
 def test_a_figure_is_the_sum_of_the_whole_blocks_inside_and_says_which_weeks() -> None:
@@ -67,7 +75,7 @@ def test_k_cannot_go_below_three(k: int) -> None:
     with pytest.raises(InvalidGroupSize, match="below 3"):
         check_min_group(k)
     with pytest.raises(InvalidGroupSize):
-        split_open(W[0], [], k)
+        split_open(W[0], [], k, until=W[1])
 
 
 @pytest.mark.parametrize(("parts", "shown"), [

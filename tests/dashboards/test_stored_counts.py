@@ -1,6 +1,7 @@
-"""What the worker keeps for the dashboard (weekly totals, release blocks, stored item scores) always equals
-a fresh computation from the event log: across week boundaries, over several folds, with late events, and
-with ratings not folded yet. On both backends."""
+"""What the worker keeps for the dashboard (weekly totals, release blocks, stored item scores) equals a fresh
+computation from the event log: across week boundaries, over several folds, and with ratings not folded yet; a
+week closes a block only once it has ended, and a late event for a released week changes no block. On both
+backends."""
 
 from __future__ import annotations
 
@@ -76,13 +77,13 @@ def fresh_weeks(runtime: Runtime) -> tuple[dict[tuple[date, str], int], dict[tup
 
 
 def fresh_blocks(values: dict[tuple[date, str], int], members: dict[tuple[date, str], set[str]],
-                 metric: str) -> list[Block]:
-    """A people measure's blocks cut in one go from its first week."""
+                 metric: str, until: date) -> list[Block]:
+    """A people measure's blocks cut in one go from its first week, none closing at `until` (this week) or later."""
     weeks = sorted(w for (w, m) in values if m == metric)
     if not weeks:
         return []
     facts = [WeekFacts(w, values[(w, metric)], frozenset(members.get((w, metric), ()))) for w in weeks]
-    closed, remaining = split_open(weeks[0], facts, K)
+    closed, remaining = split_open(weeks[0], facts, K, until=until)
     return closed + ([remaining] if remaining else [])
 
 
@@ -108,18 +109,18 @@ def stored_blocks(runtime: Runtime, metric: str) -> list[Block]:
 def assert_as_fresh(runtime: Runtime) -> None:
     """Every kept count, every release block and top content equal a fresh computation from the log."""
     values, members = fresh_weeks(runtime)
-    cid = community(runtime)
+    cid, until = community(runtime), week_of(runtime.clock())
     with runtime.reader() as uow:
         stored = {(w, m): v for w, m, v in uow.session.execute(
             select(WeeklyCount.week, WeeklyCount.metric, WeeklyCount.value).where(WeeklyCount.community_id == cid))}
         top = dashboard.top_content(uow, cid, K)
     assert stored == dict(values)
     for metric in sorted(PEOPLE_METRICS):
-        assert stored_blocks(runtime, metric) == fresh_blocks(values, members, metric), metric
+        assert stored_blocks(runtime, metric) == fresh_blocks(values, members, metric, until), metric
     for thing, behind in (("items_rated", "ratings"), ("threads", "replies")):
         expected = [Block(b.first, b.last, len(set().union(*(members.get((w, thing), set()) for (w, m) in values
                                                              if m == behind and b.first <= w <= b.last))),
-                          b.people, b.closed) for b in fresh_blocks(values, members, behind)]
+                          b.people, b.closed) for b in fresh_blocks(values, members, behind, until)]
         assert stored_blocks(runtime, thing) == expected, thing
     expected_top = fresh_top(runtime)
     assert [(t.url, t.ratings) for t in top] == [(url, n) for url, _, n in expected_top]
@@ -137,6 +138,9 @@ def test_a_block_closes_once_k_people_took_part_across_a_week_boundary(kept: Run
         chat(kept, "reply", f"user{n}", root_id="thread-1")
     assert fold(kept, clock) == 10
     first, second = date(2026, 11, 2), date(2026, 11, 9)
+    assert stored_blocks(kept, "ratings") == [Block(first, second, 5, 3, False)], "not before the week has ended"
+    clock.next_week()
+    assert fold(kept, clock) == 0
     assert stored_blocks(kept, "ratings") == [Block(first, second, 5, 3, True)], "two people, then three: one block"
     assert stored_blocks(kept, "items_rated") == [Block(first, second, 3, 3, True)]
     assert stored_blocks(kept, "threads") == [Block(first, second, 1, 3, True)]
@@ -146,6 +150,23 @@ def test_a_block_closes_once_k_people_took_part_across_a_week_boundary(kept: Run
     assert (view.totals["ratings"].value, view.totals["items_rated"].value) == (5, 3)
     assert view.weekly["ratings"][first].withheld and view.weekly["ratings"][second].withheld, \
         "neither week is shown alone"
+
+
+def test_a_week_is_released_when_it_ends_though_nothing_more_happens(kept: Runtime, clock: FakeClock) -> None:
+    for n in range(K):
+        rate(kept, f"user{n}", f"p{n}", 4)
+    fold(kept, clock)
+
+    def released() -> tuple[float | None, float | None]:
+        with kept.reader() as uow:
+            totals = dashboard.build(uow, community(kept), dashboard.Period.last_weeks(clock.now.date(), 4), K).totals
+        return totals["ratings"].value, totals["items_rated"].value
+
+    assert released() == (None, None), "k people took part, but this week is still running"
+    clock.next_week()
+    assert fold(kept, clock) == 0, "no new event: the worker's pass closes the week"
+    assert released() == (K, K)
+    assert_as_fresh(kept)
 
 
 def test_folding_in_several_passes_and_again_changes_nothing(kept: Runtime, clock: FakeClock) -> None:
@@ -189,21 +210,26 @@ def test_another_k_cuts_the_blocks_again(kept: Runtime, clock: FakeClock) -> Non
     assert_as_fresh(kept)
 
 
-def test_a_late_event_in_a_closed_block_adds_to_it_without_moving_its_weeks(kept: Runtime, clock: FakeClock) -> None:
+def test_a_late_event_counts_in_the_first_week_not_yet_released(kept: Runtime, clock: FakeClock) -> None:
     for n in range(4):
         rate(kept, f"user{n}", "p", 4)
         chat(kept, "reply", f"user{n}", root_id="t1")
     clock.advance(weeks=1)
     fold(kept, clock)
-    [before] = [b for b in stored_blocks(kept, "replies") if b.closed]
+    released = {metric: [b for b in stored_blocks(kept, metric) if b.closed] for metric in ("replies", "threads")}
+    assert [b.value for b in released["replies"]] == [4]
     with kept.uow() as uow:  # a reply delivered late: it happened last week
         uow.events.append("reply", occurred_at=clock.now - timedelta(days=7), recorded_at=clock.now,
                           community_id=community(kept), actor_id="late".ljust(26, "x"), data={"root_id": "t9"})
         uow.commit()
     fold(kept, clock)
-    [after] = [b for b in stored_blocks(kept, "replies") if b.closed]
-    assert (after.first, after.last, after.value, after.people) == (before.first, before.last, 5, 5)
-    assert_as_fresh(kept)
+    assert {metric: [b for b in stored_blocks(kept, metric) if b.closed] for metric in ("replies", "threads")} \
+        == released, "a released block never changes"
+    with kept.reader() as uow:
+        weeks = dict(uow.session.execute(select(WeeklyCount.week, WeeklyCount.value).where(
+            WeeklyCount.metric == "replies")).all())
+    assert weeks == {week_of(clock.now - timedelta(days=7)): 4, week_of(clock.now): 1}, \
+        "the late reply counts in this week, the first one not released"
 
 
 def test_top_content_reads_stored_scores_and_stays_exact(kept: Runtime, clock: FakeClock) -> None:

@@ -59,14 +59,17 @@ def test_a_forged_response_url_is_not_queued(client: FlaskClient, runtime: Runti
     assert responds(runtime) == [], "the rating is kept; the forged reply address is not"
 
 
-def test_a_forged_response_url_already_queued_is_never_called(runtime: Runtime,
-                                                              mattermost_contract: MattermostContract) -> None:
-    """Anything the harness has no reply for fails the test: the worker must not even try."""
+def test_a_forged_response_url_already_queued_is_never_called(
+    runtime: Runtime, mattermost_contract: MattermostContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Anything the harness has no reply for fails the test: the worker must not even try. The refusal is in
+    the worker's log; the reply itself is not kept (a reply given up on is deleted like a sent one)."""
     with runtime.uow() as uow:
         uow.outbox.enqueue(RESPOND, {"response_url": FORGED[0], "body": {"text": "hi"}}, key="forged",
                            now=runtime.clock())
         uow.commit()
     report = run_once(runtime)
-    assert report.sent == 0 and mattermost_contract.calls == []
-    [message] = responds(runtime)
-    assert message.status == "failed" and "not the configured Mattermost" in (message.last_error or "")
+    assert (report.sent, report.failed) == (0, 1) and mattermost_contract.calls == []
+    assert responds(runtime) == []
+    assert any("failed for good" in r.getMessage() and "not the configured Mattermost" in r.getMessage()
+               for r in caplog.records)

@@ -9,9 +9,10 @@ from collections import Counter
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.domain.measures import member_key
 from learnloop.domain.network import LIKES_KEPT, USEFUL, pairs
 from learnloop.services import personal_data
-from learnloop.services.network.co_ratings import fold_co_ratings
+from learnloop.services.network.co_ratings import apply_co_fold, fold_co_ratings, read_co_fold
 from learnloop.storage.tables import ContentItem, CoRating, CoRatingLike, Rating
 from tests.conftest import FakeClock
 from tests.network.world import rate, uid
@@ -92,3 +93,22 @@ def test_a_person_who_erases_their_data_leaves_the_co_ratings(runtime: Runtime, 
         assert len(list(uow.session.scalars(select(CoRatingLike.item_id)))) == 3
     fold(runtime, clock)
     assert stored(runtime) == counted(runtime)
+
+
+def test_an_erase_while_the_worker_folds_leaves_nothing_of_the_person(runtime: Runtime, clock: FakeClock) -> None:
+    fold(runtime, clock)
+    for person in ("a", "b"):
+        for page in range(3):
+            rate(runtime, uid(person), URL.format(page), 5)
+    clock.advance(minutes=1)
+    with runtime.reader() as uow:  # the worker has read the ratings, not written the co-ratings yet
+        found = read_co_fold(uow, runtime.signing_key, clock.now)
+    assert found is not None and found.size == 6
+    with runtime.uow() as uow:
+        personal_data.erase(uow, uid("a"), "a", clock.now, runtime.signing_key)
+    with runtime.uow() as uow:
+        assert not apply_co_fold(uow, found, clock.now), "read before the erase: not written"
+    fold(runtime, clock)
+    assert stored(runtime) == counted(runtime) and set(stored(runtime).values()) == {1}
+    with runtime.reader() as uow:
+        assert member_key(uid("a"), runtime.signing_key) not in set(uow.session.scalars(select(CoRatingLike.member)))

@@ -4,7 +4,7 @@ them. Retention deletes old activity without changing the dashboards; the admin'
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +14,20 @@ from sqlalchemy import Engine, func, select, text
 
 from learnloop.bootstrap import Runtime
 from learnloop.cli import main
+from learnloop.domain.measures import member_key
 from learnloop.jobs.worker import Worker
-from learnloop.services import dashboard
+from learnloop.services import dashboard, personal_data, rollups
 from learnloop.storage.export import export_to_file
-from learnloop.storage.tables import Base, Community, ContentItem, Event, ItemScore, OutboxMessage, Rating
+from learnloop.storage.tables import (
+    Base,
+    Community,
+    ContentItem,
+    Event,
+    ItemScore,
+    OutboxMessage,
+    Rating,
+    WeeklyMember,
+)
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, World, add_schedule, opened_dialog, slash, submit
@@ -137,19 +147,39 @@ def test_the_rollups_keep_their_counts_after_an_erasure(
 ) -> None:
     for n in range(6):
         slash(client, Person(f"rater{n}"), "rate https://wiki.acme.example/Deploy 4")
-    clock.advance(minutes=2)
+    clock.next_week()
     Worker(runtime).run_rollups()
     period = dashboard.Period.last_weeks(clock.now.date(), 4)
     with runtime.reader() as uow:
         community_id = uow.communities.by_channel(CHANNEL).id
         before = dashboard.build(uow, community_id, period, 5).totals
+    assert before["ratings"].value == 6, "released: the week has ended"
     with runtime.uow() as uow:
-        from learnloop.services import personal_data
         personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key)
     Worker(runtime).run_rollups()
     with runtime.reader() as uow:
         after = dashboard.build(uow, community_id, period, 5).totals
     assert after == before
+
+
+def test_an_erase_while_the_worker_folds_leaves_no_trace_of_the_person_in_the_rollups(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    for n in range(6):
+        slash(client, Person(f"rater{n}"), "rate https://wiki.acme.example/Deploy 4")
+    clock.advance(minutes=2)
+    with runtime.reader() as uow:  # the worker has read the events, not written them yet
+        found = rollups.read_fold(uow, runtime.signing_key, clock.now)
+    assert found is not None and found.size == 6
+    with runtime.uow() as uow:
+        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key)
+    with runtime.uow() as uow:
+        assert not rollups.apply_fold(uow, found, 5, clock.now), "read before the erase: not written"
+    Worker(runtime).run_rollups()
+    with runtime.reader() as uow:
+        members = list(uow.session.scalars(select(WeeklyMember.member).where(WeeklyMember.metric == "ratings")))
+    assert len(members) == 5, "the next pass reads again"
+    assert member_key(Person("rater0").id, runtime.signing_key) not in members
 
 
 def cli_env(engine: Engine, monkeypatch: pytest.MonkeyPatch, runtime: Runtime) -> None:
@@ -191,14 +221,16 @@ def test_retention_removes_old_activity_and_the_old_weeks_still_read_the_same(
 ) -> None:
     for n in range(6):
         slash(client, Person(f"rater{n}"), f"rate https://wiki.acme.example/p{n % 2} 4")
-    clock.advance(minutes=2)
+    rated_at = clock.now
+    clock.next_week()
     worker = Worker(runtime)
     worker.run_rollups()
     old_weeks = dashboard.Period.last_weeks(clock.now.date(), 4)
     with runtime.reader() as uow:
         community_id = uow.communities.by_channel(CHANNEL).id
         before = dashboard.build(uow, community_id, old_weeks, 5).totals
-    clock.advance(days=runtime.settings.retention_days - 1)
+    assert (before["ratings"].value, before["items_rated"].value) == (6, 2), "released: the week has ended"
+    clock.now = rated_at + timedelta(days=runtime.settings.retention_days - 1)
     worker.run_retention()
     with runtime.reader() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Event)) == 6, "not old enough yet"

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.jobs.worker import Worker
 from learnloop.services import links, rollups
 from learnloop.services import reflections as refl
 from learnloop.storage.tables import WeeklyCount, WeeklyMember
@@ -63,6 +64,12 @@ def answer(runtime: Runtime, n: int, *, answered: bool) -> None:
         uow.commit()
 
 
+def week_ends(runtime: Runtime) -> None:
+    """The week ends and the worker's pass runs: what its people did may be released."""
+    runtime.clock.next_week()
+    Worker(runtime).run_rollups()
+
+
 def owner(runtime: Runtime) -> FlaskClient:
     runtime.clock.advance(minutes=1)
     rollups.fold_all(runtime.uow, runtime.signing_key, K, runtime.clock())
@@ -107,6 +114,7 @@ def fewer_than_k(released: set[float]) -> list[tuple[float, float, float]]:
 def test_one_writer_keeping_theirs_private_cannot_be_worked_out_from_the_shared_figures(guild: Runtime) -> None:
     for n in range(6):
         write(guild, n, "community" if n < 5 else "private")
+    week_ends(guild)
     found = shown(guild)
     assert fewer_than_k(counts(found)) == [], "written less shared less published is the one kept private"
     on_page = found[0]
@@ -120,6 +128,7 @@ def test_one_writer_keeping_theirs_private_cannot_be_worked_out_from_the_shared_
 def test_one_writer_answering_no_prompt_cannot_be_worked_out_from_prompts_answered(guild: Runtime) -> None:
     for n in range(6):
         answer(guild, n, answered=n < 5)
+    week_ends(guild)
     found = shown(guild)
     assert fewer_than_k(counts(found)) == [], "written less answered is the one that answered none"
     on_page, csv_rows, json_rows = found
@@ -134,6 +143,7 @@ def test_figures_show_when_every_part_has_k_people_or_none(guild: Runtime, shari
     for n in range(10):
         write(guild, n, "community" if n < sharing else "private")
         answer(guild, 10 + n, answered=n < answering)
+    week_ends(guild)
     found = shown(guild)
     on_page, _, json_rows = found
     assert on_page["Reflections written"] == {"20"}
@@ -150,7 +160,7 @@ def test_figures_show_when_every_part_has_k_people_or_none(guild: Runtime, shari
 def test_weeks_counted_before_unprompted_reflections_were_kept_withhold_prompts_answered(guild: Runtime) -> None:
     for n in range(6):
         answer(guild, n, answered=n < 5)
-    owner(guild)
+    week_ends(guild)
     with guild.uow() as uow:  # as an install that counted prompts answered, and not the others, would hold them
         for table in (WeeklyCount, WeeklyMember):
             uow.session.execute(delete(table).where(table.metric == "reflections.unprompted"))
@@ -159,3 +169,21 @@ def test_weeks_counted_before_unprompted_reflections_were_kept_withhold_prompts_
     on_page = shown(guild)[0]
     assert on_page["Reflections written"] == {"6"}
     assert on_page["Prompts answered"] == {f"fewer than {K}"}, "parts that do not add up are not shown"
+
+
+def test_two_views_in_one_week_never_differ_and_the_week_shows_once_it_has_ended(guild: Runtime) -> None:
+    for n in range(5):
+        write(guild, n, "community")
+    at_nine = shown(guild)
+    guild.clock.advance(hours=2)
+    write(guild, 5, "private")  # one more person, the same week, keeps theirs private
+    at_eleven = shown(guild)
+    assert at_eleven == at_nine, "what one person did between two views shows nowhere"
+    assert "Reflections written" not in at_nine[0], "this week is not released before it ends"
+    week_ends(guild)
+    found = shown(guild)
+    assert found[0]["Reflections written"] == {"6"}
+    assert found[0]["Kept private"] == found[0]["Shared with the community"] == {f"fewer than {K}"}
+    assert fewer_than_k(counts(found) | counts(at_nine)) == []
+    guild.clock.advance(hours=30)
+    assert shown(guild) == found, "released once, the same later"

@@ -2,9 +2,11 @@
 
 The method is complementary suppression over a fixed grid of whole weeks, as Viva Glint and Culture Amp
 apply it to survey report cells. For each measure, a community's weeks are grouped, oldest first, into
-consecutive blocks: a block closes at the first week by which at least k distinct people have taken part
-in it; the next block begins the week after. A closed block keeps its weeks for good (late events only
-add to its totals); the weeks after the last closed block are not released until they close a block too.
+consecutive blocks: a block closes at the first week that has ended by which at least k distinct people
+have taken part in it (the current week never closes one); the next block begins the week after. A closed
+block never changes: an event that arrives late, for a week in or before the closed blocks, is counted in
+the first week after them (services.rollups). The weeks after the last closed block are not released until
+they close a block too. So a released figure is the same whenever it is seen.
 
 Every released figure of a measure is the exact sum over whole closed blocks (and weeks before the first
 block, when nobody had taken part) and says which weeks it covers. So any sum or difference of released
@@ -59,9 +61,10 @@ class WeekFacts:
     members: frozenset[str]
 
 
-def split_open(start: date, weeks: Iterable[WeekFacts], k: int) -> tuple[list[Block], Block | None]:
-    """The blocks an open stretch beginning at `start` makes: those that reached k distinct people, closed
-    oldest first, and what is left open (None when no week after the last closed one has anything)."""
+def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date) -> tuple[list[Block], Block | None]:
+    """The blocks an open stretch beginning at `start` makes: those that reached k distinct people by a week
+    before `until` (the current week: it and later weeks never close a block), closed oldest first, and what
+    is left open (None when no week after the last closed one has anything)."""
     check_min_group(k)
     closed: list[Block] = []
     first, value, members, last_seen = start, 0, set[str](), None
@@ -69,7 +72,7 @@ def split_open(start: date, weeks: Iterable[WeekFacts], k: int) -> tuple[list[Bl
         value += facts.value
         members |= facts.members
         last_seen = facts.week
-        if len(members) >= k:
+        if len(members) >= k and facts.week < until:
             closed.append(Block(first, facts.week, value, len(members), True))
             first, value, members, last_seen = facts.week + WEEK, 0, set(), None
     remaining = Block(first, last_seen, value, len(members), False) if last_seen is not None else None

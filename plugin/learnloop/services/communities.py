@@ -31,7 +31,7 @@ from datetime import datetime
 
 from learnloop.config import Settings
 from learnloop.domain.scores import community_prior
-from learnloop.services.rollups import merge_rollups
+from learnloop.services.rollups import merge_rollups, release_until
 from learnloop.storage.repositories import ChannelFacts
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -134,7 +134,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     stars, count = uow.joins.move_totals(source.id, target.id)
     uow.joins.move_channels(source.id, target.id)
     uow.joins.retire(source.id, target.id, now)
-    merge_rollups(uow.rollups, source.id, target.id, k)
+    merge_rollups(uow.rollups, source.id, target.id, k, release_until(now))
     if count > 0:
         uow.rollups.rebase_scores(target.id, community_prior(stars, count), now)
     uow.communities.name_channel(other_channel_id, other_channel_name)

@@ -201,7 +201,7 @@ def _rows(blocks: list[Block], period: Period, k: int) -> list[BlockRow]:
             continue
         if not block.closed:
             rows.append(BlockRow(max(block.first, period.first), period.last, withheld(k),
-                                 f"fewer than {k} people so far"))
+                                 f"shown once {k} people took part and the week has ended"))
         elif block.first < period.first or block.last > period.last:
             rows.append(BlockRow(max(block.first, period.first), min(block.last, period.last), withheld(k),
                                  "counted with weeks outside this period"))
@@ -211,7 +211,8 @@ def _rows(blocks: list[Block], period: Period, k: int) -> list[BlockRow]:
 
 
 def _distinct(reads: DashboardReads, community_id: int, metric: str, over: Figure, k: int) -> Figure:
-    """Distinct items or threads over the weeks its people measure is released for."""
+    """Distinct items or threads over the weeks its people measure is released for (the member sets of
+    released weeks never change: the fold counts a late event in the first week not yet released)."""
     if over.withheld or over.first is None or over.last is None:
         return withheld(k)
     return Figure(reads.distinct_members(community_id, metric, over.first, over.last), k, over.first, over.last,

@@ -17,6 +17,7 @@ from learnloop.domain.measures import member_key
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.services.network import co_ratings
 from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
+from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.rollups import refresh_scores
 from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -93,7 +94,9 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
 
 
 def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes) -> Erased:
-    """Erase everything that names the person, in one transaction; a second erase finds nothing."""
+    """Erase everything that names the person, in one transaction; a second erase finds nothing. The folds'
+    cursors are held first, so a fold that read the person's events before this commits is refused after."""
+    uow.cursors.lock([ROLLUPS_CURSOR, co_ratings.CURSOR])
     records = PersonalRecords(uow.session)
     reflections = records.reflections(user_id)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})

@@ -4,6 +4,7 @@ The worker folds new events (after the `rollups` cursor) into weekly totals and 
 only as keyed hashes). In the same transaction it keeps the release blocks each people measure is shown
 by (domain.disclosure) and the scores of the items rated, in an index by score. The cursor moves by
 compare-and-set, so a second worker that folded the same events is refused instead of adding them again.
+Its periodic pass (`keep_current`) closes the blocks a week's end completes when no new event does.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from learnloop.storage.unit_of_work import UnitOfWork
 CURSOR = "rollups"
 BLOCKS_K = "release_blocks_k"
 """The k the stored release blocks were cut for; another k rebuilds them."""
+BLOCKS_UNTIL = "release_blocks_until"
+"""The week every open stretch was last cut before (the current week then); in a later week they are cut again."""
 BATCH = 5000
 SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
@@ -40,6 +43,8 @@ CHILDREN: dict[str, tuple[str, ...]] = {
     **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
 """Measures released over another measure's blocks: the parts of the reflections written (by what their authors
 chose, and by whether they answered a prompt), and the distinct items and threads behind ratings and replies."""
+_RELEASED_WITH = {child: parent for parent, children in CHILDREN.items() for child in children}
+"""A child measure's weeks are released with its parent's blocks."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,14 @@ class Fold:
     members: set[tuple[int, date, str, str]]
     rated: dict[int, tuple[int, int, int]]
     """Item id to (community, stars_sum, ratings_count), as read."""
+    more_from: date | None = None
+    """A full batch: more events may follow for this week (its newest event's), so it closes no block yet."""
+
+
+def release_until(now: datetime) -> date:
+    """The first week that may not close a release block yet: the current one, until its last events have
+    settled into the fold."""
+    return week_of(now - SETTLE)
 
 
 def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH) -> Fold | None:
@@ -79,27 +92,47 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
                 members.add((community_id, week, part.metric, part.member))
     rated = {item: (successors.get(community, community), stars, count)
              for item, (_, community, stars, count) in items.items() if community is not None}
-    return Fold(after, events[-1].id, len(events), dict(counts), members, rated)
+    more_from = week_of(events[-1].occurred_at) if len(events) == batch else None
+    return Fold(after, events[-1].id, len(events), dict(counts), members, rated, more_from)
 
 
 def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     """Write a fold and move the cursor past it, in one transaction; False (nothing written) when the cursor
-    has moved since the fold was read, as when another worker folded the same events."""
-    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now):
+    has moved since the fold was read, as when another worker folded the same events, or when its events
+    have changed since (a person's erase deleted theirs: writing the fold would put back their hash)."""
+    store = uow.rollups
+    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now) \
+            or store.events_between(fold.after, fold.last) != fold.size:
         uow.rollback()
         return False
-    store = uow.rollups
-    store.add_counts(fold.counts)
-    store.add_members(fold.members)
+    counts, members = _after_released(fold, store.released_through({c for c, _, _ in fold.counts}))
+    until = min(release_until(now), fold.more_from or release_until(now))
+    store.add_counts(counts)
+    store.add_members(members)
     touched: dict[tuple[int, str], set[date]] = defaultdict(set)
-    for community_id, week, metric in fold.counts:
+    for community_id, week, metric in counts:
         if metric in PEOPLE_METRICS:
             touched[(community_id, metric)].add(week)
     for (community_id, metric), weeks in sorted(touched.items()):
-        refresh_blocks(store, community_id, metric, weeks, k)
+        refresh_blocks(store, community_id, metric, weeks, k, until)
     refresh_scores(store, fold.rated, now)
     uow.commit()
     return True
+
+
+def _after_released(fold: Fold, released: dict[tuple[int, str], date]) -> tuple[
+        dict[tuple[int, date, str], int], set[tuple[int, date, str, str]]]:
+    """The fold's counts and members with each late event (one for a week already released, or before it)
+    counted in the first week after the released ones instead: a released figure never changes."""
+    def week_for(community_id: int, week: date, metric: str) -> date:
+        through = released.get((community_id, _RELEASED_WITH.get(metric, metric)))
+        return through + WEEK if through is not None and week <= through else week
+
+    counts: dict[tuple[int, date, str], int] = defaultdict(int)
+    for (community_id, week, metric), value in fold.counts.items():
+        counts[(community_id, week_for(community_id, week, metric), metric)] += value
+    members = {(c, week_for(c, w, m), m, who) for c, w, m, who in fold.members}
+    return dict(counts), members
 
 
 def fold_new_events(uow: UnitOfWork, key: bytes, k: int, now: datetime, *, batch: int = BATCH) -> int:
@@ -146,37 +179,22 @@ def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: dat
 
 # ------------------------------------------------------------------------------ release blocks
 
-def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date], k: int) -> None:
-    """Bring a people measure's blocks up to date after new events in `weeks`: closed blocks that gained
-    events are recounted (their weeks stay), and the open stretch after the last closed block is cut again.
-    Measures released over these blocks follow."""
-    blocks = store.blocks(community_id, metric)
-    done = closed_blocks(blocks)
-    changed: list[Block] = []
-    if done:
-        origin, last_closed = done[0].first, done[-1].last
-        if min(weeks) < origin:  # a late event before anyone had taken part: the first block starts earlier
-            for name in (metric, *CHILDREN.get(metric, ())):
-                store.move_block_start(community_id, name, origin, min(weeks))
-            done[0] = Block(min(weeks), done[0].last, done[0].value, done[0].people, True)
-        for block in done:
-            if any(block.first <= week <= block.last for week in weeks):
-                value, people = store.totals(community_id, metric, block.first, block.last)
-                changed.append(Block(block.first, block.last, value, people, True))
-        store.put_blocks(community_id, metric, changed)
-        start: date | None = last_closed + WEEK
-    else:
-        start = store.first_week(community_id, metric)
-    if start is not None and (not done or max(weeks) >= start):
-        cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k)
-        fresh = cut + ([remaining] if remaining else [])
-        store.replace_blocks(community_id, metric, start, fresh)
-        for child in CHILDREN.get(metric, ()):
-            store.replace_blocks(community_id, child, start, [])
-        changed += fresh
+def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date], k: int,
+                   until: date) -> None:
+    """Bring a people measure's blocks up to date after new events in `weeks`: the open stretch after the
+    last closed block is cut again (no block closes at the week `until`, the current one, or later), and the
+    measures released over its blocks (CHILDREN) with it. Closed blocks, their children's too, never change
+    (`apply_fold` counts a late event in the first week after them)."""
+    done = closed_blocks(store.blocks(community_id, metric))
+    start = done[-1].last + WEEK if done else store.first_week(community_id, metric)
+    if start is None or not any(week >= start for week in weeks):
+        return
+    cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until)
+    fresh = cut + ([remaining] if remaining else [])
+    store.replace_blocks(community_id, metric, start, fresh)
     for child in CHILDREN.get(metric, ()):
-        store.put_blocks(community_id, child, [_child_block(store, community_id, child, block)
-                                               for block in changed])
+        store.replace_blocks(community_id, child, start,
+                             [_child_block(store, community_id, child, block) for block in fresh])
 
 
 def _child_block(store: RollupStore, community_id: int, child: str, parent: Block) -> Block:
@@ -186,20 +204,20 @@ def _child_block(store: RollupStore, community_id: int, child: str, parent: Bloc
     return Block(parent.first, parent.last, value, people, parent.closed)
 
 
-def merge_rollups(store: RollupStore, source: int, target: int, k: int) -> None:
+def merge_rollups(store: RollupStore, source: int, target: int, k: int, until: date) -> None:
     """One community's rollups folded into another's, and its own dropped.
 
     For each people measure, the community that released more (the other's weeks, when equal) keeps its
     weeks and release blocks as they were; of the other's, only the weeks after what either released merge
     (domain.disclosure.merge_after), and the blocks are cut again over them. Wiki page counts, which describe
-    no one, merge whole."""
+    no one, merge whole. `until` is the current week (see refresh_blocks)."""
     for metric in sorted(PEOPLE_METRICS):
         names = [metric, *CHILDREN.get(metric, ())]
         theirs, ours = store.blocks(source, metric), store.blocks(target, metric)
         keeper, other = (source, target) if _released(theirs) > _released(ours) else (target, source)
         weeks = store.merge_weeks(other, keeper, names, merge_after(theirs, ours))
         if weeks:
-            refresh_blocks(store, keeper, metric, weeks, k)
+            refresh_blocks(store, keeper, metric, weeks, k, until)
         if keeper == source:
             store.move_rollups(source, target, names)
     store.merge_weeks(source, target, sorted(OPEN_METRICS), None)
@@ -218,8 +236,22 @@ def rebuild_blocks(uow: UnitOfWork, k: int, now: datetime) -> None:
         if metric in PEOPLE_METRICS:
             first = store.first_week(community_id, metric)
             if first is not None:
-                refresh_blocks(store, community_id, metric, {first}, k)
+                refresh_blocks(store, community_id, metric, {first}, k, release_until(now))
     uow.cursors.move(BLOCKS_K, str(k), now)
+    uow.cursors.move(BLOCKS_UNTIL, release_until(now).isoformat(), now)
+
+
+def close_ended_weeks(uow: UnitOfWork, k: int, now: datetime) -> None:
+    """Once a week, when the week before has ended: every open stretch cut again, so the blocks the weeks that
+    ended complete close although no new event came for them. Only a cursor read the rest of the week."""
+    until = release_until(now)
+    if uow.cursors.get(BLOCKS_UNTIL) == until.isoformat():
+        return
+    store = uow.rollups
+    for community_id, metric, first in store.open_blocks(sorted(PEOPLE_METRICS)):
+        if first < until:
+            refresh_blocks(store, community_id, metric, {first}, k, until)
+    uow.cursors.move(BLOCKS_UNTIL, until.isoformat(), now)
 
 
 # ------------------------------------------------------------------------------ item scores
@@ -245,9 +277,11 @@ def refresh_scores(store: RollupStore, rated: dict[int, tuple[int, int, int]], n
 
 def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:
     """What the fold keeps, brought up to date where no new event does it: the release blocks when k
-    changed (or after an upgrade), and the stored scores of communities rated before they were kept."""
+    changed (or after an upgrade) and when a week has ended, and the stored scores of communities rated
+    before they were kept."""
     if uow.cursors.get(BLOCKS_K) != str(k):
         rebuild_blocks(uow, k, now)
+    close_ended_weeks(uow, k, now)
     store = uow.rollups
     for community_id, stars, count in store.unscored_communities():
         store.rebase_scores(community_id, community_prior(stars, count), now)

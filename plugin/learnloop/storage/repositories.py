@@ -535,6 +535,11 @@ class CursorRepository(Repository):
     def updated_at(self, name: str) -> datetime | None:
         return self.session.scalar(select(Cursor.updated_at).where(Cursor.name == name))
 
+    def lock(self, names: list[str]) -> None:
+        """Hold these cursors until the transaction ends (PostgreSQL): a fold that moves one waits for it."""
+        self.session.execute(select(Cursor.name).where(Cursor.name.in_(sorted(names))).order_by(Cursor.name)
+                             .with_for_update())
+
 
 class LinkRepository(Repository):
     """One-time links, found by the hash of their token."""

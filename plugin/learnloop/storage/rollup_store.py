@@ -45,6 +45,12 @@ class RollupStore(Repository):
         settled = next((n for n, row in enumerate(rows) if row.recorded_at > recorded_before), len(rows))
         return list(rows[:settled])
 
+    def events_between(self, after: int, last: int) -> int:
+        """How many events have ids past `after` up to `last`; they stay locked (shared) until the transaction
+        ends, so an erase cannot delete them before the fold that counted them commits (PostgreSQL)."""
+        return len(self.session.scalars(select(Event.id).where(Event.id > after, Event.id <= last)
+                                        .with_for_update(read=True)).all())
+
     def item_facts(self, item_ids: set[int]) -> dict[int, tuple[str, int | None, int, int]]:
         """Item id to (kind, community, stars_sum, ratings_count), as the items hold them now."""
         if not item_ids:
@@ -165,12 +171,23 @@ class RollupStore(Repository):
             index_elements=["community_id", "metric", "first_week"],
             set_={name: getattr(statement.excluded, name) for name in ("last_week", "value", "people", "closed")}))
 
-    def move_block_start(self, community_id: int, metric: str, old_first: date, new_first: date) -> None:
-        self.session.execute(update(_B).where(_B.c.community_id == community_id, _B.c.metric == metric,
-                                              _B.c.first_week == old_first).values(first_week=new_first))
-
     def drop_blocks(self) -> None:
         self.session.execute(delete(_B))
+
+    def released_through(self, community_ids: set[int]) -> dict[tuple[int, str], date]:
+        """(community, measure) to the last week of its last closed block: every week up to it is released."""
+        if not community_ids:
+            return {}
+        return {(c, m): last for c, m, last in self.session.execute(
+            select(_B.c.community_id, _B.c.metric, func.max(_B.c.last_week))
+            .where(_B.c.community_id.in_(community_ids), _B.c.closed.is_(True))
+            .group_by(_B.c.community_id, _B.c.metric))}
+
+    def open_blocks(self, metrics: list[str]) -> list[tuple[int, str, date]]:
+        """(community, measure, first week) of the open block of each of these measures that has one."""
+        return [(c, m, first) for c, m, first in self.session.execute(
+            select(_B.c.community_id, _B.c.metric, _B.c.first_week).where(_B.c.metric.in_(metrics),
+                                                                          _B.c.closed.is_(False)))]
 
     def block_measures(self) -> list[tuple[int, str]]:
         """Every (community, measure) with weekly totals."""

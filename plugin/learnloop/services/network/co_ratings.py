@@ -62,7 +62,11 @@ def read_co_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BAT
 
 
 def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
-    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now):
+    """Write a co-fold and move the cursor past it; False (nothing written) when the cursor has moved since it
+    was read, or its rating events have changed (a person's erase deleted theirs: writing it would put back
+    the items counted under their hash)."""
+    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now) \
+            or uow.network.ratings_between(fold.after, fold.last) != fold.size:
         uow.rollback()
         return False
     for community_id, changes in sorted(fold.changes.items()):
