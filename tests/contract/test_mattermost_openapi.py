@@ -95,6 +95,22 @@ def test_create_post_without_channel_id_is_a_violation(contract: MattermostContr
         requests.post(f"{BASE}/api/v4/posts", json={"message": "hi"}, headers=AUTH)
 
 
+def test_a_misspelt_optional_field_is_a_violation(contract: MattermostContract) -> None:
+    """The server would ignore `root_idd` and post outside the thread: the contract does not."""
+    contract.add("POST", "/api/v4/posts", status=201, json=POST)
+
+    with pytest.raises(AssertionError, match=r"CreatePost.*'root_idd' was unexpected"):
+        requests.post(f"{BASE}/api/v4/posts", json={"channel_id": "c1", "message": "hi", "root_idd": "p1"},
+                      headers=AUTH)
+
+
+def test_fields_the_server_takes_beyond_the_spec_are_accepted(contract: MattermostContract) -> None:
+    contract.add("POST", "/api/v4/posts", status=201, json=POST)
+
+    assert requests.post(f"{BASE}/api/v4/posts", json={"channel_id": "c1", "message": "hi", "pending_post_id": "x"},
+                         headers=AUTH).status_code == 201
+
+
 @pytest.mark.parametrize("body", [{"users": ["a", "b"]}, ["only-one"], ["a", "b", "c"]])
 def test_direct_channel_body_must_be_two_ids(contract: MattermostContract, body: object) -> None:
     contract.add("POST", "/api/v4/channels/direct", status=201, json={"id": "dm1", "type": "D"})
