@@ -12,10 +12,9 @@ import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
 from learnloop.config import ConfigError, Settings, load_settings
-from learnloop.errors import HostError
 from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.doctor import run_doctor, wiki_module
@@ -25,6 +24,7 @@ from learnloop.install.mattermost import MattermostInstaller
 from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan, render_checks
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.admin_client import MattermostAdminClient
+from learnloop.mattermost.people import username_of
 from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
 from learnloop.storage.export import export_to_file, jsonable
@@ -180,7 +180,7 @@ def person_erase(user_id: str, yes: bool) -> None:
     runtime = build_runtime(_settings())
     if not yes:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
-    username = _username(runtime, user_id)
+    username = username_of(runtime, user_id)
     with runtime.uow() as uow:
         erased = personal_data.erase(uow, user_id, username, runtime.clock(), runtime.signing_key)
     if erased.nothing:
@@ -192,24 +192,6 @@ def person_erase(user_id: str, yes: bool) -> None:
                    f"{section.wiki}, in the section marked {section.marker}")
     for page in sorted(set(erased.wiki_pages) - {section.url for section in erased.wiki_sections}):
         click.echo(f"a reflection they published is still on {page}")
-
-
-def _username(runtime: Runtime, user_id: str) -> str | None:
-    """The person's username, which messages can name them by (as in chat, where the erase knows it): from
-    their learnloop settings, else from Mattermost when it is configured."""
-    with runtime.reader() as uow:
-        member = uow.members.get(user_id)
-    if member is not None and member.username:
-        return member.username
-    client = runtime.mattermost()
-    if client is None:
-        return None
-    try:
-        return str(client.get_user(user_id).get("username") or "") or None
-    except HostError as exc:
-        click.echo(f"Mattermost could not name {user_id} ({exc}): messages naming them only by their "
-                   "username stay", err=True)
-        return None
 
 
 TOKEN_ENV = "LEARNLOOP_INSTALL_TOKEN"

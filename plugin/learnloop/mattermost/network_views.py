@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
@@ -18,6 +17,7 @@ from learnloop.mattermost.network_messages import (
 )
 from learnloop.mattermost.ownership import is_community_owner
 from learnloop.mattermost.payloads import ActionRequest
+from learnloop.mattermost.people import username_of
 from learnloop.services.network import digest, recognition, suggestions
 
 DIGEST_USAGE = "digest on <day> <HH:MM> | off | preview | me on | me off"
@@ -82,28 +82,10 @@ def recognition_command(invocation: Invocation) -> Reply:
                      if ON_OFF[word] else "Off: no notes when what you shared helped people, no thank-you notes.")
 
 
-def rater_name(chat: Chat, user_id: str, given: str) -> str | None:
-    """The rater's username, or None when neither the request, our members nor Mattermost can name them: the
-    thank-you then goes unsigned rather than not at all."""
-    if given:
-        return given
-    with chat.reader() as uow:
-        member = uow.members.get(user_id)
-    if member is not None and member.username:
-        return member.username
-    client = chat.mattermost()
-    if client is None:
-        return None
-    try:
-        return str(client.get_user(user_id).get("username") or "") or None
-    except MattermostError:
-        return None
-
-
 def send_thanks(chat: Chat, rater_id: str, given_name: str | None, item_id: int) -> bool:
     """A rater's named thank-you, from a button in chat or the checkbox on a wiki page; False when they had
     thanked for this item already. Raises recognition.ThanksRefused."""
-    name = rater_name(chat, rater_id, given_name or "")
+    name = given_name or username_of(chat, rater_id)
     with chat.uow() as uow:
         return recognition.thank(uow, item_id, rater_id, chat.clock(),
                                  lambda sharer, title, url, kind: thanks_dm(name, sharer, title, url, kind))

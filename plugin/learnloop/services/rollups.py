@@ -102,7 +102,7 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     have changed since (a person's erase deleted theirs: writing the fold would put back their hash)."""
     store = uow.rollups
     if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now) \
-            or store.events_between(fold.after, fold.last) != fold.size:
+            or uow.events.held_between(fold.after, fold.last) != fold.size:
         uow.rollback()
         return False
     counts, members = _after_released(fold, store.released_through({c for c, _, _ in fold.counts}))

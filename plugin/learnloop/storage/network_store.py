@@ -69,13 +69,6 @@ class NetworkStore(Repository):
             settled.append(row)
         return settled
 
-    def ratings_between(self, after: int, last: int) -> int:
-        """How many rating events have ids past `after` up to `last`; locked (shared) until the transaction
-        ends, as RollupStore.events_between."""
-        return len(self.session.scalars(select(Event.id).where(Event.id > after, Event.id <= last,
-                                                               Event.kind == "rating")
-                                        .with_for_update(read=True)).all())
-
     def last_event_id(self) -> int:
         return int(self.session.scalar(select(func.coalesce(func.max(Event.id), 0))) or 0)
 

@@ -45,12 +45,6 @@ class RollupStore(Repository):
         settled = next((n for n, row in enumerate(rows) if row.recorded_at > recorded_before), len(rows))
         return list(rows[:settled])
 
-    def events_between(self, after: int, last: int) -> int:
-        """How many events have ids past `after` up to `last`; they stay locked (shared) until the transaction
-        ends, so an erase cannot delete them before the fold that counted them commits (PostgreSQL)."""
-        return len(self.session.scalars(select(Event.id).where(Event.id > after, Event.id <= last)
-                                        .with_for_update(read=True)).all())
-
     def item_facts(self, item_ids: set[int]) -> dict[int, tuple[str, int | None, int, int]]:
         """Item id to (kind, community, stars_sum, ratings_count), as the items hold them now."""
         if not item_ids:

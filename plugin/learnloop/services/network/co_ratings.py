@@ -66,7 +66,7 @@ def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
     was read, or its rating events have changed (a person's erase deleted theirs: writing it would put back
     the items counted under their hash)."""
     if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now) \
-            or uow.network.ratings_between(fold.after, fold.last) != fold.size:
+            or uow.events.held_between(fold.after, fold.last, "rating") != fold.size:
         uow.rollback()
         return False
     for community_id, changes in sorted(fold.changes.items()):
