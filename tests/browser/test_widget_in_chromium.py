@@ -30,11 +30,7 @@ from tests.wikis.mediawiki_support import needs_mediawiki, running_mediawiki
 
 require_selenium()
 
-from selenium.common.exceptions import (  # noqa: E402
-    NoSuchElementException,
-    StaleElementReferenceException,
-    TimeoutException,
-)
+from selenium.common.exceptions import TimeoutException, WebDriverException  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
@@ -81,10 +77,12 @@ def open_widget(driver: WebDriver, url: str) -> None:
 
 
 def frame_text(driver: WebDriver) -> str:
-    """The frame's text; empty while it is between two pages (post/redirect/get)."""
+    """The frame's text, read in one script (no element handle to go stale); empty while the frame is between
+    two pages (post/redirect/get), where Chromium may also answer that the node left the document."""
     try:
-        return str(driver.find_element(By.TAG_NAME, "main").text)
-    except (StaleElementReferenceException, NoSuchElementException):
+        return str(driver.execute_script("const main = document.querySelector('main'); "
+                                         "return main ? main.innerText : '';"))
+    except WebDriverException:
         return ""
 
 
