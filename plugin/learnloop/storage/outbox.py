@@ -3,6 +3,7 @@ them, then claimed, carried out and finished by workers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,9 @@ from learnloop.storage.repositories import (
 from learnloop.storage.tables import OutboxMessage, table_of
 
 _O = table_of(OutboxMessage)
+NAME_ENDS = r"(?![a-z0-9._-])"
+"""Where a Mattermost id or username ends: at any character they cannot hold (lower-case letters, digits,
+'.', '_' and '-', per model/user.go's IsValidUsername)."""
 _FINISH = update(_O).where(
     _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending",
 ).values(
@@ -101,6 +105,12 @@ class Outbox(Repository):
     def by_key(self, key: str) -> OutboxMessage | None:
         return self.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
 
+    def of_thread(self, key: str) -> list[OutboxMessage]:
+        """The message with this key and those keyed after it (`key:...`: the later edits of one post)."""
+        return list(self.session.scalars(select(OutboxMessage).where(or_(
+            OutboxMessage.idempotency_key == key,
+            OutboxMessage.idempotency_key.startswith(f"{key}:", autoescape=True))).order_by(OutboxMessage.id)))
+
     def pending(self, kind: str | None = None) -> list[OutboxMessage]:
         """Messages not carried out yet, oldest first; only those of `kind` if given."""
         query = select(OutboxMessage).where(OutboxMessage.status == "pending")
@@ -116,15 +126,20 @@ class Outbox(Repository):
         return rowcount(result)
 
     def remove_naming(self, texts: list[str]) -> int:
-        """Messages whose payload, result or key contains any of these texts (a person's id or @name), sent or
-        not: a sent message's result can name whom it went to, and a key whom it came from."""
+        """Messages whose payload, result or key names any of these (a person's id or @name), sent or not: a
+        sent message's result can name whom it went to, and a key whom it came from. A name counts only as a
+        whole name, so erasing @ann leaves @anna's messages alone."""
         wanted = [text for text in texts if text]
         if not wanted:
             return 0
         columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
-        result = self.session.execute(delete(OutboxMessage).where(
+        candidates = self.session.execute(select(_O.c.id, *columns).where(
             or_(*(column.contains(t, autoescape=True) for column in columns for t in wanted))))
-        return rowcount(result)
+        naming = re.compile("|".join(re.escape(text) + NAME_ENDS for text in wanted))
+        doomed = [row[0] for row in candidates if any(naming.search(text or "") for text in row[1:])]
+        if not doomed:
+            return 0
+        return rowcount(self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed))))
 
     def purge_delivered(self, before: datetime) -> int:
         """Sent and failed messages older than `before` (retention: their payloads can hold shared text)."""
