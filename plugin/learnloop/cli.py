@@ -25,6 +25,7 @@ from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.mattermost.people import username_of
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
 from learnloop.storage.export import export_to_file, jsonable
@@ -182,7 +183,8 @@ def person_erase(user_id: str, yes: bool) -> None:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
     username = username_of(runtime, user_id)
     with runtime.uow() as uow:
-        erased = personal_data.erase(uow, user_id, username, runtime.clock(), runtime.signing_key)
+        erased = personal_data.erase(uow, user_id, username, runtime.clock(), runtime.signing_key,
+                                     announcer(runtime))
     if erased.nothing:
         click.echo(f"nothing is stored about {user_id}; nothing was erased")
         return

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime
 from learnloop.domain.measures import member_key
 from learnloop.domain.network import LIKES_KEPT, USEFUL, pairs
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.services.network.co_ratings import apply_co_fold, fold_co_ratings, read_co_fold
 from learnloop.storage.tables import ContentItem, CoRating, CoRatingLike, Rating
@@ -87,7 +88,7 @@ def test_a_person_who_erases_their_data_leaves_the_co_ratings(runtime: Runtime, 
     fold(runtime, clock)
     assert set(stored(runtime).values()) == {2}
     with runtime.uow() as uow:
-        personal_data.erase(uow, uid("a"), "a", clock.now, runtime.signing_key)
+        personal_data.erase(uow, uid("a"), "a", clock.now, runtime.signing_key, announcer(runtime))
     assert set(stored(runtime).values()) == {1} and stored(runtime) == counted(runtime)
     with runtime.reader() as uow:
         assert len(list(uow.session.scalars(select(CoRatingLike.item_id)))) == 3
@@ -105,7 +106,7 @@ def test_an_erase_while_the_worker_folds_leaves_nothing_of_the_person(runtime: R
         found = read_co_fold(uow, runtime.signing_key, clock.now)
     assert found is not None and found.size == 6
     with runtime.uow() as uow:
-        personal_data.erase(uow, uid("a"), "a", clock.now, runtime.signing_key)
+        personal_data.erase(uow, uid("a"), "a", clock.now, runtime.signing_key, announcer(runtime))
     with runtime.uow() as uow:
         assert not apply_co_fold(uow, found, clock.now), "read before the erase: not written"
     fold(runtime, clock)

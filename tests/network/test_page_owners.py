@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.storage.tables import Community, PageOwner
 from tests.conftest import FakeClock
@@ -123,5 +124,5 @@ def test_an_owner_finds_what_they_own_in_their_data_and_erasing_it_takes_them_of
     assert [(row["kind"], row["url"], row["space"]) for row in mine] == [("page", PAGE, None),
                                                                           ("space", None, "Engineering")]
     with runtime.uow() as uow:
-        personal_data.erase(uow, BOB.id, "bob", runtime.clock(), runtime.signing_key)
+        personal_data.erase(uow, BOB.id, "bob", runtime.clock(), runtime.signing_key, announcer(runtime))
     assert owners(runtime) == []

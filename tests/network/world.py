@@ -8,8 +8,8 @@ from typing import Any
 
 from learnloop.bootstrap import Runtime
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.worker import Worker
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import wiki_ingest
 from learnloop.services.rating import Rater, rate_url
 from tests.conftest import FakeClock, make_settings
@@ -61,7 +61,7 @@ def page_event(n: int, action: str, when: datetime, *, page: str | None = None, 
 def ingest(runtime: Runtime, *events: WikiEvent) -> None:
     for event in events:
         with runtime.uow() as uow:
-            wiki_ingest.ingest(uow, runtime.settings, event, runtime.clock(), wiki_jobs.announcer(runtime))
+            wiki_ingest.ingest(uow, runtime.settings, event, runtime.clock(), announcer(runtime))
 
 
 def tick(runtime: Runtime, clock: FakeClock, *, settle: bool = True) -> None:

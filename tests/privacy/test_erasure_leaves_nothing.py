@@ -17,6 +17,7 @@ from learnloop.cli import main
 from learnloop.domain.measures import member_key, week_of
 from learnloop.jobs.worker import Worker, run_once
 from learnloop.mattermost.network_views import send_thanks
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data
 from learnloop.services.outbox_kinds import RESPOND, SEND_DM, SEND_PROMPT
 from learnloop.storage.tables import ContentItem, OutboxMessage, Reflection, WeeklyMember
@@ -38,7 +39,7 @@ def outbox(runtime: Runtime, kind: str) -> list[OutboxMessage]:
 
 def erase(runtime: Runtime, person: Person, username: str | None) -> None:
     with runtime.uow() as uow:
-        personal_data.erase(uow, person.id, username, runtime.clock(), runtime.signing_key)
+        personal_data.erase(uow, person.id, username, runtime.clock(), runtime.signing_key, announcer(runtime))
 
 
 def test_erasing_removes_the_prompts_sent_to_me_whose_results_name_me_and_my_dm_channel(
@@ -71,6 +72,25 @@ def test_erasing_removes_the_thank_you_i_sent_even_when_my_username_is_not_known
     erase(runtime, ANN, None)
     assert outbox(runtime, SEND_DM) == [], "its key names the rater: the thank-you goes with her"
     assert "@ann" not in everything_stored(engine)
+
+
+def test_erasing_by_username_leaves_the_messages_of_someone_whose_name_starts_with_mine(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    anna = Person("anna")
+    slash(client, BOB, "share https://wiki.acme.example/Deploy")
+    for person in (ANN, anna):
+        slash(client, person, "rate https://wiki.acme.example/Deploy 5")
+    with runtime.reader() as uow:
+        item_id = uow.session.scalars(select(ContentItem.id)).one()
+    assert send_thanks(runtime, ANN.id, ANN.name, item_id) and send_thanks(runtime, anna.id, anna.name, item_id)
+    assert len(outbox(runtime, SEND_DM)) == 2
+
+    with runtime.uow() as uow:
+        assert uow.outbox.remove_naming([f"@{ANN.name}"]) == 1
+        uow.commit()
+    [kept] = outbox(runtime, SEND_DM)
+    assert kept.payload["message"].startswith("@anna thanks you"), "@ann is not a whole name inside @anna"
 
 
 def test_the_admin_erase_asks_mattermost_for_my_username_to_find_the_messages_naming_me(

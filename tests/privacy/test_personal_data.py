@@ -16,6 +16,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.cli import main
 from learnloop.domain.measures import member_key
 from learnloop.jobs.worker import Worker
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data, rollups
 from learnloop.storage.export import export_to_file
 from learnloop.storage.tables import (
@@ -155,7 +156,7 @@ def test_the_rollups_keep_their_counts_after_an_erasure(
         before = dashboard.build(uow, community_id, period, 5).totals
     assert before["ratings"].value == 6, "released: the week has ended"
     with runtime.uow() as uow:
-        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key)
+        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key, announcer(runtime))
     Worker(runtime).run_rollups()
     with runtime.reader() as uow:
         after = dashboard.build(uow, community_id, period, 5).totals
@@ -172,7 +173,7 @@ def test_an_erase_while_the_worker_folds_leaves_no_trace_of_the_person_in_the_ro
         found = rollups.read_fold(uow, runtime.signing_key, clock.now)
     assert found is not None and found.size == 6
     with runtime.uow() as uow:
-        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key)
+        personal_data.erase(uow, Person("rater0").id, "rater0", clock.now, runtime.signing_key, announcer(runtime))
     with runtime.uow() as uow:
         assert not rollups.apply_fold(uow, found, 5, clock.now), "read before the erase: not written"
     Worker(runtime).run_rollups()

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.messages import rating_context
 from learnloop.mattermost.signed_state import dialog_state
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, wiki_ingest
 from learnloop.services.rating import Rater, RetiredItem, rate_item, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, ItemScore, Rating
@@ -58,7 +58,7 @@ def ingest(runtime: Runtime, *events: WikiEvent) -> list[wiki_ingest.IngestResul
     for event in events:
         with runtime.uow() as uow:
             results.append(wiki_ingest.ingest(uow, runtime.settings, event, runtime.clock(),
-                                              wiki_jobs.announcer(runtime)))
+                                              announcer(runtime)))
     return results
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, select
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.wiki import handlers as wiki_job_handlers
 from learnloop.mattermost.signed_state import button_context
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.mattermost.wiki_removal_views import KEEP_ACTION, REMOVE_ACTION
 from learnloop.services import personal_data
 from learnloop.services import reflections as reflections_service
@@ -287,7 +288,7 @@ def test_an_erase_keeps_a_removal_already_asked_for_without_naming_whom_it_was_f
     click(client, ANN, buttons_of(offer.payload["props"]["attachments"])["Also remove it from the wiki"])
     [asked] = queued(runtime, UNPUBLISH_JOB)
     with runtime.uow() as uow:
-        personal_data.erase(uow, ANN.id, "ann", runtime.clock(), runtime.signing_key)
+        personal_data.erase(uow, ANN.id, "ann", runtime.clock(), runtime.signing_key, announcer(runtime))
     [kept] = queued(runtime, UNPUBLISH_JOB)
     assert kept.payload == {**asked.payload, "notify": None}
     assert kept.idempotency_key == asked.idempotency_key

@@ -10,14 +10,15 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.worker import run_once
-from learnloop.services import wiki_ingest
+from learnloop.mattermost.wiki_messages import announcer
+from learnloop.services import personal_data, wiki_ingest
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
+from tests.privacy.test_personal_data import everything_stored
 from tests.prompts.world import CHANNEL, Person, slash
 
 UTC = UTC
@@ -45,7 +46,7 @@ def ingest(runtime: Runtime, *events: WikiEvent) -> list[wiki_ingest.IngestResul
     for item in events:
         with runtime.uow() as uow:
             results.append(wiki_ingest.ingest(uow, runtime.settings, item, runtime.clock(),
-                                              wiki_jobs.announcer(runtime)))
+                                              announcer(runtime)))
     return results
 
 
@@ -90,6 +91,34 @@ def test_a_new_page_is_posted_at_once_and_its_burst_of_edits_updates_that_post(
     clock.advance(minutes=30)
     ingest(wiki_runtime, event(30))
     assert len(rows(wiki_runtime, Announcement)) == 2, "after the burst window a change is a new post"
+
+
+def test_an_erase_takes_the_authors_name_out_of_the_announcements_and_their_stored_copies(
+    wiki_runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, engine
+) -> None:
+    ingest(wiki_runtime, event(0, action="created"), event(1), event(2))
+    mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                            json={"id": "announcepost00000000000000", "channel_id": CHANNEL, "message": ""})
+    mattermost_contract.add("PUT", "/api/v4/posts/announcepost00000000000000/patch",
+                            json={"id": "announcepost00000000000000", "channel_id": CHANNEL, "message": ""})
+    run_once(wiki_runtime)
+    assert "author1" in everything_stored(engine)
+
+    with wiki_runtime.uow() as uow:
+        erased = personal_data.erase(uow, Person("author1").id, "author1", clock.now, wiki_runtime.signing_key,
+                                     announcer(wiki_runtime))
+    assert erased.counts["page_announcements"] == 1
+    assert "author1" not in everything_stored(engine), "not in the announcement, nor in any copy of its post"
+    [announcement] = rows(wiki_runtime, Announcement)
+    assert announcement.authors == [{"name": "author0"}] and announcement.edits == 3
+    texts = [m.payload["props"]["attachments"][0]["text"] for m in rows(wiki_runtime, OutboxMessage)]
+    assert len(texts) == 3 and all(text.startswith("New page by author0\n") for text in texts)
+
+    clock.advance(minutes=5)
+    ingest(wiki_runtime, event(4))
+    run_once(wiki_runtime)
+    patch = [c for c in mattermost_contract.calls if c.method == "PUT"][-1]
+    assert patch.json["props"]["attachments"][0]["text"].startswith("New page by author0\n"), "later edits too"
 
 
 def test_bot_edits_and_the_learning_log_are_never_announced(engine, clock: FakeClock) -> None:

@@ -12,19 +12,13 @@ from learnloop.domain import publication
 from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.outbox import MAX_ATTEMPTS, Handler, Message
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.wiki_messages import page_announcement_post
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import PublishedSection
 from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
-
-
-def announcer(chat: Chat) -> wiki_ingest.AnnouncementPost:
-    """How page announcements look in Mattermost, with this service's rating buttons."""
-    return lambda announcement: page_announcement_post(announcement, public_url=chat.settings.public_url_text,
-                                                       key=chat.signing_key)
 
 
 def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:

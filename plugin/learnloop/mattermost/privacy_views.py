@@ -12,6 +12,7 @@ from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.mattermost.wiki_removal_views import pages_of, places, removal_offer
 from learnloop.services import links, personal_data
 
@@ -78,7 +79,7 @@ def erase_dialog(state: str) -> dict[str, Any]:
 def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
     with chat.uow() as uow:
         erased = personal_data.erase(uow, submission.user_id, state.get("username") or None, chat.clock(),
-                                      chat.signing_key)
+                                      chat.signing_key, announcer(chat))
     if erased.nothing:
         text = "learnloop had nothing stored about you; nothing was erased."
     else:

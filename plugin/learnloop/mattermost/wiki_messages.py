@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.context import Service
 from learnloop.mattermost.messages import content_attachment
-from learnloop.services.wiki_ingest import PageAnnouncement
+from learnloop.services.wiki_ingest import AnnouncementPost, PageAnnouncement
 
 
 def _what_changed(announcement: PageAnnouncement) -> str:
@@ -23,3 +24,9 @@ def page_announcement_post(announcement: PageAnnouncement, *, public_url: str, k
     attachment = content_attachment(item_id=announcement.item_id, url=announcement.url, title=announcement.title,
                                     text=_what_changed(announcement), public_url=public_url, key=key)
     return {"channel_id": announcement.channel_id, "message": "", "props": {"attachments": [attachment]}}
+
+
+def announcer(service: Service) -> AnnouncementPost:
+    """How page announcements look in Mattermost, with this service's rating buttons."""
+    return lambda announcement: page_announcement_post(announcement, public_url=service.settings.public_url_text,
+                                                       key=service.signing_key)

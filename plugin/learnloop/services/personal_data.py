@@ -19,6 +19,7 @@ from learnloop.services.network import co_ratings
 from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
 from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.rollups import refresh_scores
+from learnloop.services.wiki_ingest import AnnouncementPost, forget_author
 from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.wikis import UNPUBLISH_JOB
@@ -93,9 +94,12 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     }
 
 
-def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes) -> Erased:
+def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes,
+          announce: AnnouncementPost) -> Erased:
     """Erase everything that names the person, in one transaction; a second erase finds nothing. The folds'
-    cursors are held first, so a fold that read the person's events before this commits is refused after."""
+    cursors are held first, so a fold that read the person's events before this commits is refused after.
+    Page announcements name wiki authors by the username they share with Mattermost; `announce` draws them
+    again without the name."""
     uow.cursors.lock([ROLLUPS_CURSOR, co_ratings.CURSOR])
     records = PersonalRecords(uow.session)
     reflections = records.reflections(user_id)
@@ -112,6 +116,8 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
+    if username:
+        counts["page_announcements"] = forget_author(uow, username, announce)
     uow.rollups.replace_member(member_key(user_id, key), secrets.token_hex(16))
     uow.commit()
     return Erased(counts, wiki_pages, sections)

@@ -225,6 +225,23 @@ def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, communit
                        key=f"{announcement_key(open_one.id)}:edit:{open_one.edits}", now=now)
 
 
+def forget_author(uow: UnitOfWork, author: str, announce: AnnouncementPost) -> int:
+    """Take a person's name out of the page announcements that name them as a changer, and out of every copy
+    of those posts waiting in, or kept by, the outbox; posts already made stay in Mattermost as they are."""
+    rows = uow.announcements.naming(author)
+    for row in rows:
+        row.authors = [entry for entry in row.authors if entry != {"name": author}]
+        messages = uow.outbox.of_thread(announcement_key(row.id))
+        item = uow.items.get(row.item_id)
+        channel_id = next((m.payload.get("channel_id") for m in messages if m.kind == CREATE_POST), None)
+        if item is None or not channel_id:
+            continue
+        post = announce(_view(row, item.url, channel_id, item.title or item.url))
+        for message in messages:
+            message.payload = post if message.kind == CREATE_POST else {**message.payload, "props": post["props"]}
+    return len(rows)
+
+
 def _view(row: Announcement, url: str, channel_id: str, title: str) -> PageAnnouncement:
     return PageAnnouncement(channel_id=channel_id, item_id=row.item_id, url=url, title=title or url,
                             created=row.created_page, edits=row.edits, authors=[a["name"] for a in row.authors],

@@ -12,7 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Integer, Result, Row, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    Integer,
+    Result,
+    Row,
+    String,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -576,3 +590,9 @@ class AnnouncementRepository(Repository):
         return self.session.scalars(select(Announcement).where(
             Announcement.item_id == item_id, Announcement.status == "queued", Announcement.due_at > now)
             .order_by(Announcement.id.desc()).with_for_update()).first()
+
+    def naming(self, author: str) -> list[Announcement]:
+        """The posts that name this wiki author among a page's changers."""
+        rows = self.session.scalars(select(Announcement).where(
+            sql_cast(Announcement.authors, String).contains(author, autoescape=True)).with_for_update())
+        return [row for row in rows if {"name": author} in row.authors]

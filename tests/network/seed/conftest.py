@@ -11,7 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.wiki_events import WikiEvent
-from learnloop.jobs import wiki as wiki_jobs
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import wiki_ingest
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import OutboxMessage
@@ -68,7 +68,7 @@ def page_event(n: int, page: str, title: str, *, action: str = "updated", minor:
 def ingest(runtime: Runtime, *events: WikiEvent) -> None:
     for event in events:
         with runtime.uow() as uow:
-            wiki_ingest.ingest(uow, runtime.settings, event, runtime.clock(), wiki_jobs.announcer(runtime))
+            wiki_ingest.ingest(uow, runtime.settings, event, runtime.clock(), announcer(runtime))
 
 
 def rate(runtime: Runtime, url: str, stars: int, raters: int = K) -> None:
