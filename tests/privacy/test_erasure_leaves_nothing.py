@@ -167,3 +167,24 @@ def test_after_erasing_no_weekly_member_set_holds_my_hash_and_the_dashboards_cou
     erase(runtime, raters[0], raters[0].name)
     assert rows_of(hashed) == 0, "the key no longer finds her weeks"
     assert seen() == before, "her stand-in is one and the same in every week: six people, as before"
+
+
+def test_someone_who_erases_and_rates_again_in_a_week_not_yet_shown_counts_once(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    raters = [Person(f"rater{n}") for n in range(5)]
+    for rater in raters:
+        slash(client, rater, "rate https://wiki.acme.example/Deploy 4")
+    clock.advance(minutes=5)
+    Worker(runtime).run_rollups()
+    week = week_of(clock.now)
+    erase(runtime, raters[0], raters[0].name)
+    slash(client, raters[0], "rate https://wiki.acme.example/Deploy 2")
+    clock.next_week()
+    Worker(runtime).run_rollups()
+    with runtime.reader() as uow:
+        community_id = uow.communities.by_channel(CHANNEL).id
+        [block] = uow.rollups.blocks(community_id, "ratings")
+        people = uow.rollups.totals(community_id, "ratings", week, week)[1]
+    assert (block.first, block.closed) == (week, True)
+    assert people == block.people == 5, "five people rated that week: not her stand-in and her again"

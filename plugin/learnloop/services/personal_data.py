@@ -2,9 +2,10 @@
 
 Erasing takes the person's ratings out of their items' and communities' totals and scores in the same
 transaction. The dashboards' rollups keep their counts: they hold counts and, for people, keyed hashes of
-their ids. Whoever holds the key could hash the id again and find the person's weeks, so their hash is
-replaced, in every weekly member set, by one random stand-in: the distinct counts stay exact, and nothing
-ties the stand-in to them any more."""
+their ids. Whoever holds the key could hash the id again and find the person's weeks, so their hash goes:
+in the weeks already released one random stand-in takes its place (the figures shown stay as shown, and
+nothing ties the stand-in to them any more); from the weeks not released yet it is removed, so if they act
+again before those weeks are shown they count once, not as themselves and a stand-in."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     counts.update(records.erase_rest(user_id))
     if username:
         counts["page_announcements"] = forget_author(uow, username, announce)
-    uow.rollups.replace_member(member_key(user_id, key), secrets.token_hex(16))
+    uow.rollups.forget_member(member_key(user_id, key), secrets.token_hex(16))
     uow.commit()
     return Erased(counts, wiki_pages, sections)
 

@@ -70,12 +70,17 @@ class RollupStore(Repository):
             self.session.execute(dialect_insert(self.session)(table_of(WeeklyMember)).on_conflict_do_nothing(), [
                 {"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members])
 
-    def replace_member(self, member: str, stand_in: str) -> int:
-        """`member` becomes `stand_in` in every weekly member set it is in; how many rows. A member appears once
-        per (community, week, measure), so the sets, and the distinct counts over them, stay as they were."""
+    def forget_member(self, member: str, stand_in: str) -> int:
+        """`member` leaves every weekly member set; how many rows. In the weeks already released (covered by a
+        closed block of their measure) `stand_in` takes its place, so what was shown stays as shown; from the
+        weeks not released yet it goes, so someone who erases and then acts again that week counts once."""
         members = table_of(WeeklyMember)
-        return rowcount(self.session.execute(
-            update(members).where(members.c.member == member).values(member=stand_in)))
+        released = select(_B.c.first_week).where(
+            _B.c.community_id == members.c.community_id, _B.c.metric == members.c.metric, _B.c.closed.is_(True),
+            _B.c.last_week >= members.c.week).exists()
+        replaced = rowcount(self.session.execute(
+            update(members).where(members.c.member == member, released).values(member=stand_in)))
+        return replaced + rowcount(self.session.execute(delete(members).where(members.c.member == member)))
 
     def first_week(self, community_id: int, metric: str) -> date | None:
         return self.session.scalar(select(func.min(WeeklyCount.week)).where(
