@@ -125,7 +125,7 @@ def generate(volumes: dict[str, int], growth: bool, seed: int, end_us: int) -> t
         wiki = rng.random() < 0.6
         created = clock.at()
         url = f"https://wiki.example.com/wiki/Page_{n}" if wiki else f"https://blog.example.org/post-{n}"
-        data.items.append([n, url, "wiki_page" if wiki else "link", f"Page {n}", someone(), 0, 0, created])
+        data.items.append([n, url, "wiki_page" if wiki else "link", f"Page {n}", someone(), created])
         data.events.append((created, "wiki_page_created" if wiki else "link_shared", someone(), n, {}))
     pairs: set[tuple[int, str]] = set()
     while len(data.ratings) < volumes["ratings"]:
@@ -134,10 +134,8 @@ def generate(volumes: dict[str, int], growth: bool, seed: int, end_us: int) -> t
         if pair in pairs:
             continue
         pairs.add(pair)
-        stars, at = rng.choices((1, 2, 3, 4, 5), (1, 1, 3, 5, 4))[0], max(clock.at(), data.items[item - 1][7])
+        stars, at = rng.choices((1, 2, 3, 4, 5), (1, 1, 3, 5, 4))[0], max(clock.at(), data.items[item - 1][5])
         data.ratings.append((len(data.ratings) + 1, item, pair[1], stars, at))
-        data.items[item - 1][5] += 1
-        data.items[item - 1][6] += stars
         data.events.append((at, "rating", pair[1], item, {"stars": stars}))
     for n in range(1, volumes["reflections"] + 1):
         author, at = someone(), clock.at()
@@ -168,16 +166,13 @@ def stamp(value: int, suffix: str) -> str:
 def table_rows(data: Data, members: list[str], suffix: str, truth: tuple[Any, Any]) -> dict[str, tuple[str, Any]]:
     """Per table: its columns and an iterator of rows, with explicit ids."""
     yes, created = truth[0], stamp(data.events[0][0], suffix)
-    rated = (len(data.ratings), sum(r[3] for r in data.ratings))
     recorded = stamp(int(time.time() * 1e6) - 5 * 60_000_000, suffix)  # settled: older than the fold's 30 s
     return {
-        "communities": ("id, channel_id, name, ratings_count, stars_sum, created_at",
-                        [(COMMUNITY, CHANNEL, "Data guild", *rated, created)]),
+        "communities": ("id, channel_id, name, created_at", [(COMMUNITY, CHANNEL, "Data guild", created)]),
         "members": ("user_id, username, timezone, prompts_enabled, nudges, updated_at",
                     ((m, f"member{n}", "Europe/Berlin", yes, yes, created) for n, m in enumerate(members))),
-        "content_items": ("id, url, kind, title, community_id, first_shared_by, ratings_count, stars_sum, created_at",
-                          ((i[0], i[1], i[2], i[3], COMMUNITY, i[4], i[5], i[6], stamp(i[7], suffix))
-                           for i in data.items)),
+        "content_items": ("id, url, kind, title, community_id, first_shared_by, created_at",
+                          ((i[0], i[1], i[2], i[3], COMMUNITY, i[4], stamp(i[5], suffix)) for i in data.items)),
         "reflections": ("id, user_id, community_id, body, visibility, created_at, updated_at",
                         ((r[0], r[1], COMMUNITY, r[2], r[3], stamp(r[4], suffix), stamp(r[4], suffix))
                          for r in data.reflections)),

@@ -16,6 +16,8 @@ from sqlalchemy import Engine, text
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
+from learnloop.jobs.worker import Worker
+from learnloop.services.rollups import SETTLE
 from learnloop.storage.engine import make_engine
 from learnloop.storage.migrate import upgrade
 from learnloop.storage.tables import Base
@@ -181,3 +183,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for tier, applies in found.items():
             if applies:
                 item.add_marker(tier)
+
+
+def shown_scores(runtime: Runtime) -> None:
+    """The worker's fold once the ratings have settled (half a minute on): the pages' scores are shown."""
+    clock = runtime.clock
+    assert isinstance(clock, FakeClock)
+    clock.now += SETTLE + timedelta(seconds=1)
+    Worker(runtime).run_rollups()

@@ -176,7 +176,8 @@ def person_export(user_id: str, out: Path) -> None:
 @click.argument("user_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def person_erase(user_id: str, yes: bool) -> None:
-    """Erase everything that names USER_ID: ratings (scores adjusted), comments, reflections, settings, events."""
+    """Erase everything that names USER_ID: ratings (a page's score lets go of them when it next moves),
+    comments, reflections, settings, events."""
 
     runtime = build_runtime(_settings())
     if not yes:

@@ -1,6 +1,6 @@
-"""What the worker keeps for the dashboard (weekly totals, release blocks, stored item scores) equals a fresh
-computation from the event log: across week boundaries, over several folds, and with ratings not folded yet; a
-week closes a block only once it has ended, and a late event for a released week changes no block. On both
+"""What the worker keeps for the dashboard (weekly totals, release blocks, shown item scores) equals a fresh
+computation from the event log and the shown totals: across week boundaries and over several folds; a week
+closes a block only once it has ended, and a late event for a released week changes no block. On both
 backends."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.disclosure import Block, WeekFacts, split_open
 from learnloop.domain.measures import PEOPLE_METRICS, contributions, week_of
-from learnloop.domain.scores import bayesian_average, community_prior, score_drift
+from learnloop.domain.scores import REBASE_TOLERANCE, Prior, bayesian_average, community_prior
 from learnloop.jobs.worker import Worker
 from learnloop.services import dashboard, rollups
 from learnloop.services.rating import Rater, rate_url
-from learnloop.storage.tables import Community, ContentItem, Event, ItemScore, ReleaseBlock, ScoreBasis, WeeklyCount
+from learnloop.storage.tables import ContentItem, Event, ItemScore, ReleaseBlock, ScoreBasis, WeeklyCount
 from tests.conftest import FakeClock, make_settings
 
 UTC = UTC
@@ -88,14 +88,20 @@ def fresh_blocks(values: dict[tuple[date, str], int], members: dict[tuple[date, 
 
 
 def fresh_top(runtime: Runtime) -> list[tuple[str, float, int]]:
-    """Top content sorted from every item rated by at least k people, with the community's prior as it is now."""
+    """Top content sorted from every shown score at least k people stand behind, with the community's stored
+    basis, which is within the tolerance of the mean of those shown scores."""
     cid = community(runtime)
     with runtime.reader() as uow:
-        row = uow.session.get(Community, cid)
-        prior = community_prior(row.stars_sum, row.ratings_count)
-        items = uow.session.execute(select(ContentItem.url, ContentItem.stars_sum, ContentItem.ratings_count,
-                                           ContentItem.id).where(ContentItem.ratings_count >= K)).all()
-    ranked = sorted(items, key=lambda r: (-bayesian_average(r[1], r[2], prior), -r[2], r[3]))
+        shown = uow.session.execute(select(ContentItem.url, ItemScore.stars_sum, ItemScore.ratings_count,
+                                           ContentItem.id).join(ItemScore, ItemScore.item_id == ContentItem.id)
+                                    .where(ItemScore.ratings_count >= K, ItemScore.community_id == cid)).all()
+        basis = uow.session.get(ScoreBasis, cid)
+    if not shown:
+        return []
+    mean = community_prior(sum(r[1] for r in shown), sum(r[2] for r in shown)).mean
+    assert abs(basis.prior_mean - mean) <= REBASE_TOLERANCE
+    prior = Prior(basis.prior_mean)
+    ranked = sorted(shown, key=lambda r: (-bayesian_average(r[1], r[2], prior), -r[2], r[3]))
     return [(url, bayesian_average(s, n, prior), n) for url, s, n, _ in ranked[:dashboard.TOP_CONTENT]]
 
 
@@ -240,7 +246,7 @@ def test_top_content_reads_stored_scores_and_stays_exact(kept: Runtime, clock: F
     with kept.reader() as uow:
         stored = uow.session.execute(select(ItemScore.item_id)).all()
     assert len(stored) == 23
-    for n in range(15):  # rated since the last fold: read as they are now, the mean has moved too
+    for n in range(15):
         rate(kept, f"user{n % 4}", f"p{n % 6}", 5)
     assert_as_fresh(kept)
     fold(kept, clock)
@@ -254,13 +260,13 @@ def test_top_content_when_the_mean_drifts_within_the_tolerance(kept: Runtime, cl
     cid = community(kept)
     with kept.reader() as uow:
         basis = uow.session.get(ScoreBasis, cid).prior_mean
-    rate(kept, "user99", "p7", 5)  # moves the mean a little: no rescore of every item
+    for n in range(K):  # moves p7's shown score, and the mean a little: no rescore of every item
+        rate(kept, f"user{90 + n}", "p7", 4)
     fold(kept, clock)
     with kept.reader() as uow:
-        row = uow.session.get(Community, cid)
-        prior = community_prior(row.stars_sum, row.ratings_count)
+        prior = community_prior(*uow.rollups.shown_totals({cid}, K)[cid])
         assert uow.session.get(ScoreBasis, cid).prior_mean == basis
-    assert 0 < score_drift(prior.weight, basis, prior.mean) < 0.01
+    assert 0 < abs(prior.mean - basis) < REBASE_TOLERANCE
     assert_as_fresh(kept)
 
 
@@ -274,33 +280,6 @@ def test_ties_rank_by_ratings_then_the_older_item_and_few_raters_rank_nothing(ke
     with kept.reader() as uow:
         top = dashboard.top_content(uow, community(kept), K)
     assert [t.url.rsplit("/", 1)[1] for t in top] == ["a", "b", "c"], "d has fewer than k raters: not ranked"
-    assert_as_fresh(kept)
-
-
-def test_communities_rated_before_the_upgrade_get_stored_scores(kept: Runtime, clock: FakeClock) -> None:
-    for n in range(12):
-        rate(kept, f"user{n}", f"p{n % 3}", 2 + n % 4)
-    fold(kept, clock)
-    with kept.uow() as uow:  # as just after migration 0007: nothing stored yet
-        uow.session.execute(ItemScore.__table__.delete())
-        uow.session.execute(ScoreBasis.__table__.delete())
-        uow.commit()
-    assert_as_fresh(kept)  # the page sorts every item meanwhile
-    fold(kept, clock)
-    with kept.reader() as uow:
-        assert len(uow.session.execute(select(ItemScore.item_id)).all()) == 3
-    assert_as_fresh(kept)
-
-
-def test_when_the_worker_is_far_behind_top_content_sorts_every_item(
-    kept: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for n in range(20):
-        rate(kept, f"user{n}", f"p{n % 4}", 1 + n % 5)
-    fold(kept, clock)
-    monkeypatch.setattr(dashboard, "UNFOLDED_RATINGS", 2)
-    for n in range(15):
-        rate(kept, f"user{n}", f"p{4 + n % 5}", 5)
     assert_as_fresh(kept)
 
 

@@ -10,7 +10,6 @@ import pytest
 from learnloop.domain.page_review import (
     ReviewRefused,
     Totals,
-    before_totals,
     needs_review,
     owners_may_be_due,
     page_owners,
@@ -46,22 +45,18 @@ def test_states_are_the_four_triage_states() -> None:
         parse_state("open")
 
 
-def test_totals_before_the_ratings_given_since() -> None:
-    now = Totals(stars_sum=14, ratings=6)
-    assert before_totals(now, [(1, 5), (2, None), (5, 4)]) == Totals(14 - (1 - 5) - 2 - (5 - 4), 5)
-
-
-@pytest.mark.parametrize(("then", "now", "movers", "shown"), [
-    (K - 1, K, K, False), (K, K - 1, K, False), (K, K, K - 1, False), (K, K, K, True), (K + 1, K + 1, K + 1, True)])
-def test_a_trend_needs_k_people_then_now_and_in_between(then: int, now: int, movers: int, shown: bool) -> None:
-    found = trend(Totals(2 * now, now), Totals(5 * then, then), movers, Prior(3.0), K)
+@pytest.mark.parametrize(("then", "now", "shown"), [(K - 1, K, False), (K, K - 1, False), (K, K, True),
+                                                    (K + 1, 2 * K + 1, True)])
+def test_a_trend_needs_k_people_behind_the_score_before_and_the_score_now(then: int, now: int, shown: bool) -> None:
+    found = trend(Totals(2 * now, now), Totals(5 * then, then), Prior(3.0), K)
     assert (found is not None) == shown
+    assert trend(Totals(2 * now, now), None, Prior(3.0), K) is None, "a score that never moved has no trend"
     if found is not None:
         assert found.direction == "down" and found.before > 3.0
 
 
 def test_flat_within_a_tenth_of_a_star() -> None:
-    assert trend(Totals(20, 5), Totals(20, 5), 5, Prior(3.0), K).direction == "flat"
+    assert trend(Totals(20, 5), Totals(20, 5), Prior(3.0), K).direction == "flat"
 
 
 def test_when_a_page_needs_review() -> None:
@@ -73,7 +68,7 @@ def test_when_a_page_needs_review() -> None:
     assert needs_review(**{**base, "last_reviewed": NOW - timedelta(days=181)}).overdue
     assert not needs_review(**{**base, "last_reviewed": NOW - timedelta(days=181), "is_page": False}), \
         "a shared link has no review interval"
-    dropped = trend(Totals(5, 5), Totals(25, 5), 5, Prior(3.0), K)
+    dropped = trend(Totals(5, 5), Totals(25, 5), Prior(3.0), K)
     assert needs_review(**{**base, "now_score": 2.0, "change": dropped}).score_drop
     assert not needs_review(**{**base, "now_score": 2.0, "change": dropped,
                                "reviewed_at": NOW - timedelta(days=3)}), "reviewed since: not nagged"

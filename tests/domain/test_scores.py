@@ -12,6 +12,7 @@ from learnloop.domain.scores import (
     Prior,
     bayesian_average,
     community_prior,
+    may_release,
     wilson_lower_bound,
 )
 
@@ -207,3 +208,17 @@ def test_wilson_is_below_the_observed_ratio_and_within_zero_to_one(positive: int
 
 def test_wilson_ranks_one_upvote_below_many_mostly_positive_votes() -> None:
     assert wilson_lower_bound(1, 1) < wilson_lower_bound(90, 100)
+
+
+@pytest.mark.parametrize(("shown", "ratings", "changed_by", "released"), [
+    (None, 4, 4, False),   # fewer than k people rated it: nothing shown
+    (None, 5, 5, True),    # the first score, from k people
+    (5, 6, 1, False),      # one more rating: the score would show its stars
+    (5, 9, 4, False),      # k-1 people changed it since
+    (5, 10, 5, True),      # k people changed it since
+    (5, 5, 5, True),       # k people re-rated it, none new
+    (3, 5, 1, True),       # shown while k was smaller: counts as not shown
+])
+def test_a_shown_score_moves_only_once_k_people_changed_it(shown: int | None, ratings: int, changed_by: int,
+                                                           released: bool) -> None:
+    assert may_release(shown, ratings, changed_by, 5) is released

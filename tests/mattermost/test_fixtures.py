@@ -157,7 +157,7 @@ def test_action__rate_button_json(client: FlaskClient, runtime: Runtime) -> None
     assert response.status_code == 200
     body = response.get_json()
     assert set(body) == {"ephemeral_text"}, "the post itself must not change for everyone"
-    assert "4/5" in body["ephemeral_text"] and "too early to tell (fewer than 5 ratings" in body["ephemeral_text"], \
+    assert "4/5" in body["ephemeral_text"] and "too early to tell (a page's score shows once 5 people" in body["ephemeral_text"], \
         "no community score until 5 people have rated"
     ratings = {rating.user_id: rating.stars for rating in _rows(runtime, Rating)}
     assert ratings == {BOB: 2, ANN: 4}

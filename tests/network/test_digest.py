@@ -13,7 +13,7 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, shown_scores
 from tests.network.standin import StandIn
 from tests.network.world import CHANNEL, OWNER, ingest, page_event, rate, settings_for, tick, uid
 from tests.prompts.world import Person, slash
@@ -128,6 +128,7 @@ def test_preview_shows_the_owner_alone_what_the_next_one_holds(client: FlaskClie
                                                               standin: StandIn) -> None:
     assert "Nothing to post so far" in slash(client, OWNER_P, "digest preview")["text"]
     raters(runtime, GOOD, K, 5, "g")
+    shown_scores(runtime)
     reply = slash(client, OWNER_P, "digest preview")
     assert reply["response_type"] == "ephemeral" and reply["text"].startswith("**Preview, only for you**")
     assert [a["title_link"] for a in reply["props"]["attachments"]] == [GOOD]

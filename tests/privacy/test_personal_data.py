@@ -21,12 +21,8 @@ from learnloop.services import dashboard, personal_data, rollups
 from learnloop.storage.export import export_to_file
 from learnloop.storage.tables import (
     Base,
-    Community,
-    ContentItem,
     Event,
-    ItemScore,
     OutboxMessage,
-    Rating,
     WeeklyMember,
 )
 from tests.conftest import FakeClock
@@ -94,23 +90,6 @@ def test_mydata_shows_what_is_stored_and_gives_it_all_to_its_owner_alone(
     assert confirm(client, path).status_code == 403, "the link works once"
 
 
-def assert_totals_add_up(runtime: Runtime) -> None:
-    with runtime.reader() as uow:
-        for item in uow.session.scalars(select(ContentItem)):
-            stars, count = uow.session.execute(select(func.coalesce(func.sum(Rating.stars), 0), func.count())
-                                               .where(Rating.item_id == item.id)).one()
-            assert (item.stars_sum, item.ratings_count) == (stars, count), item.url
-        for community in uow.session.scalars(select(Community)):
-            stars, count = uow.session.execute(
-                select(func.coalesce(func.sum(ContentItem.stars_sum), 0),
-                       func.coalesce(func.sum(ContentItem.ratings_count), 0))
-                .where(ContentItem.community_id == community.id)).one()
-            assert (community.stars_sum, community.ratings_count) == (stars, count)
-        for score in uow.session.scalars(select(ItemScore)):
-            item = uow.session.get(ContentItem, score.item_id)
-            assert (score.stars_sum, score.ratings_count) == (item.stars_sum, item.ratings_count)
-
-
 def test_erasing_in_chat_leaves_nothing_that_names_the_person(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, engine: Engine
 ) -> None:
@@ -129,7 +108,6 @@ def test_erasing_in_chat_leaves_nothing_that_names_the_person(
     assert ANN.id not in stored, "no row names her"
     assert "@ann" not in stored and '"ann"' not in stored, "nor by her name"
     assert BOB.id in stored and BOB_PRIVATE not in stored, "Bob's data stays, his reflection still sealed"
-    assert_totals_add_up(runtime)
     with runtime.reader() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Event)) < folded
         replies = [m.payload["body"]["text"] for m in uow.session.scalars(select(OutboxMessage))
@@ -212,7 +190,6 @@ def test_the_admin_exports_and_erases_a_person_from_the_command_line(
     result = runner.invoke(main, ["person", "erase", ANN.id, "--yes"])
     assert result.exit_code == 0 and "erased:" in result.output, result.output
     assert ANN.id not in everything_stored(engine)
-    assert_totals_add_up(runtime)
     again = runner.invoke(main, ["person", "erase", ANN.id, "--yes"])
     assert again.exit_code == 0 and f"nothing is stored about {ANN.id}" in again.output
 

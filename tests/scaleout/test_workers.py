@@ -159,12 +159,11 @@ def recount(runtime: Runtime) -> dict[tuple[int, Any, str], int]:
     """The weekly counts worked out again from the whole event log, as the fold works them out."""
     with runtime.reader() as uow:
         events = uow.rollups.events_after(0, datetime.now(UTC) + timedelta(days=1), 10**7)
-        items = uow.rollups.item_facts({e.item_id for e in events if e.kind == "rating" and e.item_id})
+        kinds = uow.rollups.item_kinds({e.item_id for e in events if e.item_id})
     counts: Counter[tuple[int, Any, str]] = Counter()
     for event in events:
         if event.community_id is not None:
-            kind = items[event.item_id][0] if event.item_id in items else None
-            for part in contributions(event, kind, runtime.signing_key):
+            for part in contributions(event, kinds.get(event.item_id or 0), runtime.signing_key):
                 counts[(event.community_id, str(week_of(event.occurred_at)), part.metric)] += 1
     return dict(counts)
 

@@ -25,8 +25,8 @@ def _write_rows(engine: Engine, count: int) -> None:
     for n in range(count):
         with engine.begin() as connection:
             connection.execute(text(
-                "INSERT INTO communities (channel_id, name, ratings_count, stars_sum, created_at) "
-                "VALUES (:c, 'guild', 0, 0, '2026-11-02 09:00:00')"), {"c": f"channel{n:019d}"})
+                "INSERT INTO communities (channel_id, name, created_at) "
+                "VALUES (:c, 'guild', '2026-11-02 09:00:00')"), {"c": f"channel{n:019d}"})
 
 
 def test_a_commit_leaves_the_wal_to_the_worker(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_the_checkpoint_does_not_wait_for_an_open_write_transaction(tmp_path: Pa
     engine = _sqlite(tmp_path)
     _write_rows(engine, 5)
     with engine.begin() as writer:  # holds the writer lock and SQLite's write lock
-        writer.execute(text("UPDATE communities SET ratings_count = 1"))
+        writer.execute(text("UPDATE communities SET name = 'guild 2'"))
         busy, pages, copied = checkpoint_wal(engine)  # type: ignore[misc]
     assert (busy, copied) == (0, pages)  # the committed pages, without waiting for the writer
     engine.dispose()

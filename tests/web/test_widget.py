@@ -14,7 +14,7 @@ from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import Event, Feedback, OutboxMessage, Rating
 from learnloop.wiring import create_app
-from tests.conftest import FakeClock, make_settings
+from tests.conftest import FakeClock, make_settings, shown_scores
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_oauth import OAuthProvider
 from tests.contract.mattermost_openapi import MattermostContract
@@ -102,11 +102,14 @@ def test_sign_in_with_mattermost_rates_in_the_same_click_then_one_click_each(
     assert response.status_code == 303, response.get_data(as_text=True)
     frame = reader.client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'value="4" aria-pressed="true"' in frame and "You rate this page 4/5 (Very useful)" in frame
-    assert "Community score 3.5/5 from 3 ratings" in frame and "Sign in with Mattermost" not in frame
+    assert "too early to tell" in frame and "Sign in with Mattermost" not in frame
+    shown_scores(runtime)
+    frame = reader.client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Community score 3.5/5 from 3 ratings; it moves after every 3 new ratings" in frame
     second = reader.rate(5, OTHER_PAGE)
     assert second.status_code == 303
     other = reader.client.get(second.headers["Location"]).get_data(as_text=True)
-    assert "You rate this page 5/5" in other and "too early to tell (fewer than 3 ratings so far)" in other
+    assert "You rate this page 5/5" in other and "too early to tell (a page's score shows once 3 people have rated it)" in other
     with runtime.reader() as uow:
         mine = uow.session.execute(select(Rating.stars).where(Rating.user_id == ann["id"])
                                    .order_by(Rating.id)).scalars().all()

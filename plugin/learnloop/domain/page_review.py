@@ -3,8 +3,8 @@ its score and trend (both k-guarded), and the review interval the owners set.
 
 A page needs review when
 - at least REASONS_TO_FLAG different people gave an open "outdated" or "broken link" reason for it;
-- its score dropped by at least SCORE_DROP against four weeks ago (a trend exists only under the k rules of
-  `trend`), unless an owner reviewed it within those four weeks;
+- its shown score dropped by at least SCORE_DROP when it last moved, within the last four weeks (a trend exists
+  only under the k rules of `trend`), unless an owner reviewed it within those four weeks;
 - it is a wiki page not reviewed within the community's interval (by default 180 days), counted from when
   learnloop first saw it while nobody has reviewed it yet.
 """
@@ -30,7 +30,7 @@ REVIEW_REASONS = ("outdated", "broken_link")
 REASONS_TO_FLAG = 3
 SCORE_WINDOW = timedelta(weeks=4)
 SCORE_DROP = 0.5
-"""Stars (on the 1-5 scale) a page's score must lose against four weeks ago to need review."""
+"""Stars (on the 1-5 scale) a page's score must lose when it last moved, within four weeks, to need review."""
 FLAT = 0.1
 """A change of less than this many stars either way is "about the same"."""
 DEFAULT_INTERVAL_DAYS = 180
@@ -98,22 +98,15 @@ def score(now: Totals, prior: Prior, k: int) -> float | None:
     return bayesian_average(now.stars_sum, now.ratings, prior) if now.ratings >= k else None
 
 
-def trend(now: Totals, before: Totals, movers: int, prior: Prior, k: int) -> Trend | None:
-    """The score against the one `before` (both with today's community prior, so only the page's own ratings
-    move it). A difference of two scores describes the people who rated in between, so there is one only when
-    at least k people rated then, at least k now, and at least k rated or re-rated in between."""
-    if now.ratings < k or before.ratings < k or movers < k:
+def trend(now: Totals, before: Totals | None, prior: Prior, k: int) -> Trend | None:
+    """The shown score against the one shown before it last moved (both with today's community prior, so only
+    the page's own ratings move it). Shown scores move only once k people have changed them, so the difference
+    describes at least k people; there is none until a score has moved once from one k people stood behind."""
+    if before is None or now.ratings < k or before.ratings < k:
         return None
     then = bayesian_average(before.stars_sum, before.ratings, prior)
     change = bayesian_average(now.stars_sum, now.ratings, prior) - then
     return Trend(then, "flat" if abs(change) < FLAT else "up" if change > 0 else "down")
-
-
-def before_totals(now: Totals, changes: list[tuple[int, int | None]]) -> Totals:
-    """The totals before these ratings (stars given, stars they replaced or None for a first rating)."""
-    stars = now.stars_sum - sum(given - (previous or 0) for given, previous in changes)
-    count = now.ratings - sum(1 for _, previous in changes if previous is None)
-    return Totals(max(stars, 0), max(count, 0))
 
 
 @dataclass(frozen=True)

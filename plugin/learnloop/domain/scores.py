@@ -51,20 +51,18 @@ def wilson_lower_bound(positive: int, total: int, z: float = 1.96) -> float:
 
 REBASE_TOLERANCE = 0.01
 """How far (in stars) a community's mean may drift from the mean its stored item scores were computed
-with before they are all recomputed; until then a ranking reads a few more rows instead."""
-
-
-def score_drift(weight: float, stored_mean: float, mean: float) -> float:
-    """The most any rated item's score can differ from the score stored for it with `stored_mean`,
-    now that the prior mean is `mean`: C·|m - m0| / (C + n), largest at n = 1."""
-    return weight * abs(mean - stored_mean) / (weight + 1)
+with before they are all recomputed; until then each newly released score is computed with the stored one."""
 
 
 def needs_rebase(stored_mean: float | None, mean: float) -> bool:
     return stored_mean is None or abs(mean - stored_mean) > REBASE_TOLERANCE
 
 
-def ranking_settled(best: list[float], wanted: int, unread_at_most: float) -> bool:
-    """Whether the top `wanted` of `best` (scores, highest first) can no longer change: every item not
-    read yet scores at most `unread_at_most`, strictly below the last of them (a tie must be read)."""
-    return len(best) >= wanted and best[wanted - 1] > unread_at_most + 1e-9
+def may_release(shown_ratings: int | None, ratings: int, changed_by: int, k: int) -> bool:
+    """Whether an item's totals may be shown as they are now. Its first shown score needs k people; after that
+    the totals move only once at least k people rated or re-rated it since they last moved, so the difference
+    of two scores seen one after the other is never one person's rating (the query-history guard of
+    TalentMap, applied to each item). A score shown while k was smaller counts as not shown."""
+    if ratings < k:
+        return False
+    return shown_ratings is None or shown_ratings < k or changed_by >= k

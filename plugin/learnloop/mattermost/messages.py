@@ -57,10 +57,11 @@ def describe_item(url: str, title: str | None) -> str:
 
 
 def community_score(outcome: RatingOutcome, k: int) -> str:
-    """The score a member sees once they have rated: only when at least k people have rated the item."""
+    """The shown score a member sees once they have rated: only once at least k people stand behind it."""
     if outcome.ratings_count < k:
-        return f"Community score: too early to tell (fewer than {k} ratings so far)."
-    return f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} ratings."
+        return f"Community score: too early to tell (a page's score shows once {k} people have rated it)."
+    return (f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} ratings; it moves after every "
+            f"{k} new ratings, so no one's rating can be singled out.")
 
 
 def rating_confirmation(outcome: RatingOutcome, k: int) -> str:

@@ -39,8 +39,8 @@ def _score(page: PageToReview, k: int) -> str:
         return f"Score: too early to tell (fewer than {k} people rated it)."
     text = f"Score: {page.score:.1f}/5 from {page.ratings} ratings"
     if page.trend is None:
-        return text + "; no trend yet (it takes " + str(k) + " people rating it within four weeks)."
-    return text + f", {TRENDS[page.trend.direction]} {page.trend.before:.1f} four weeks ago."
+        return text + f"; no recent change (a score moves once {k} more people have rated the page)."
+    return text + f", {TRENDS[page.trend.direction]} {page.trend.before:.1f} before its latest {k} or more ratings."
 
 
 def _quoted(note: str) -> str:

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnloop.config import Settings
-from learnloop.domain.scores import community_prior
-from learnloop.services.rollups import merge_rollups, release_until
+from learnloop.services.rollups import merge_rollups, release_until, rescore
 from learnloop.storage.repositories import ChannelFacts
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -131,12 +130,10 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
             "add channels to it there (`channels = [...]` under its [[communities]] entry).")
     prompts_stopped = uow.joins.stop_schedules(source.id)
     uow.joins.move_history(source.id, target.id)
-    stars, count = uow.joins.move_totals(source.id, target.id)
     uow.joins.move_channels(source.id, target.id)
     uow.joins.retire(source.id, target.id, now)
     merge_rollups(uow.rollups, source.id, target.id, k, release_until(now))
-    if count > 0:
-        uow.rollups.rebase_scores(target.id, community_prior(stars, count), now)
+    rescore(uow.rollups, {target.id}, k, now)
     uow.communities.name_channel(other_channel_id, other_channel_name)
     channels = uow.communities.channels(target.id)
     uow.commit()

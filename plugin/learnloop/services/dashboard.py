@@ -24,15 +24,12 @@ from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPL
 from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, week_of, weeks_between
 from learnloop.domain.page_review import FEEDBACK_STATES, OPEN_STATES, parse_state
 from learnloop.domain.ratings import REASONS
-from learnloop.domain.scores import Prior, bayesian_average, community_prior, ranking_settled, score_drift
-from learnloop.services.rollups import CHILDREN, CURSOR
+from learnloop.services.rollups import CHILDREN
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.unit_of_work import UnitOfWork
 
 TOP_CONTENT = 10
 FEEDBACK_LIMIT = 200
-UNFOLDED_RATINGS = 2000
-"""Beyond this many ratings not folded yet (the worker is behind), top content scores every rated item."""
 SHOWN_METRICS = (
     "ratings", "items_rated", "links_shared", "new_pages", "page_updates", "threads", "replies", "mentions",
     "reflections", "reflection_ratings", "prompts_sent", "prompts_answered",
@@ -324,74 +321,30 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
 
 # ------------------------------------------------------------------------------ top content
 
-Ranked = tuple[float, int, int]
-"""(score, ratings, item id): ranked by score, then ratings, then the oldest item first."""
+def top_content(uow: UnitOfWork, community_id: int, k: int) -> list[TopItem]:
+    """The items that helped most, by their shown small-sample-aware score, among those at least k people rated:
+    an item's place in the list would otherwise say what its few raters gave."""
+    return _top_items(uow.dashboards, uow.dashboards.top_scores(community_id, k, TOP_CONTENT))
 
 
-def _rank(found: list[Ranked]) -> list[Ranked]:
-    return sorted(found, key=lambda r: (-r[0], -r[1], r[2]))
-
-
-def _scored(rows: list[tuple[int, int, int]], prior: Prior) -> list[Ranked]:
-    return [(bayesian_average(s, n, prior), n, i) for s, n, i in rows]
-
-
-def _from_stored_scores(uow: UnitOfWork, reads: DashboardReads, community_id: int, prior: Prior, basis_mean: float,
-                        k: int) -> list[Ranked] | None:
-    """The top items read from the score index: its first rows, then more while an item further down could
-    still rank (the community mean has moved since the scores were stored). Items rated since the last fold
-    are read as they are now. None when too many are (the worker is behind)."""
-    recent = uow.events.unfolded_rated_items(int(uow.cursors.get(CURSOR) or 0), UNFOLDED_RATINGS + 1)
-    if len(recent) > UNFOLDED_RATINGS:
-        return None
-    # Whatever channel the rating came from (the wiki widget rates from none); rated_items keeps those that
-    # belong to this community now (a page may have moved since its score was stored).
-    unfolded = {item for item, _ in recent if item is not None}
-    found = _scored(reads.rated_items(community_id, unfolded, k), prior)
-    drift = score_drift(prior.weight, basis_mean, prior.mean)
-    offset, chunk = 0, TOP_CONTENT * 2
-    while True:
-        rows = reads.top_scores(community_id, k, offset, chunk)
-        found += _scored([(s, n, i) for s, n, i, _ in rows if i not in unfolded], prior)
-        found = _rank(found)[:TOP_CONTENT]
-        if len(rows) < chunk or ranking_settled([r[0] for r in found], TOP_CONTENT, rows[-1][3] + drift):
-            return found
-        offset, chunk = offset + chunk, chunk * 4
+def _top_items(reads: DashboardReads, ranked: list[tuple[float, int, int]]) -> list[TopItem]:
+    details = reads.item_details([item for _, _, item in ranked])
+    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n, i) for s, n, i in ranked]
 
 
 def title_of(title: str | None, url: str, kind: str) -> str:
     return REFLECTION_TITLE if kind == "reflection" else (title or url)
 
 
-def top_content(uow: UnitOfWork, community_id: int, k: int) -> list[TopItem]:
-    """The items that helped most, by small-sample-aware score, among those at least k people rated: an
-    item's place in the list would otherwise say what its few raters gave."""
-    reads = uow.dashboards
-    community = uow.communities.get(community_id)
-    prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
-    basis_mean = reads.score_basis(community_id)
-    ranked = _from_stored_scores(uow, reads, community_id, prior, basis_mean, k) if basis_mean is not None else None
-    if ranked is None:
-        ranked = _rank(_scored(reads.all_rated(community_id, k), prior))[:TOP_CONTENT]
-    return _top_items(reads, ranked)
-
-
-def _top_items(reads: DashboardReads, ranked: list[Ranked]) -> list[TopItem]:
-    details = reads.item_details([item for _, _, item in ranked])
-    return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n, i) for s, n, i in ranked]
-
-
 def ranked_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int, limit: int) -> list[TopItem]:
-    """These items, best first by the same small-sample-aware score as top content, among those at least k
-    people rated."""
-    community = uow.communities.get(community_id)
-    prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
-    rated = uow.dashboards.rated_items(community_id, item_ids, k)
-    return _top_items(uow.dashboards, _rank(_scored(rated, prior))[:limit])
+    """These items, best first by the same shown score as top content, among those at least k people rated."""
+    if not item_ids:
+        return []
+    return _top_items(uow.dashboards, uow.dashboards.top_scores(community_id, k, limit, item_ids))
 
 
 def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTENT) -> list[TopItem]:
-    """Items rated by fewer than k people so far: by title, with no score, count or order of merit."""
+    """Rated items with no score shown yet: by title, with no score, count or order of merit."""
     rows = uow.dashboards.few_raters(community_id, k, limit)
     return [TopItem(title_of(title, url, kind), url, kind, 0.0, 0) for title, url, kind in rows]
 

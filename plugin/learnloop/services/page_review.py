@@ -25,7 +25,6 @@ from learnloop.domain.page_review import (
     ReviewRefused,
     Totals,
     Trend,
-    before_totals,
     needs_review,
     owners_may_be_due,
     page_owners,
@@ -81,18 +80,17 @@ def list_week(uow: UnitOfWork, worked: dict[int, list[dict[str, Any]]], owners: 
 def _flagged(uow: UnitOfWork, community_id: int, week: date, now: datetime, k: int) -> list[dict[str, Any]]:
     community = uow.communities.get(community_id)
     days = interval_days(community)
-    prior = community_prior(community.stars_sum if community else 0, community.ratings_count if community else 0)
+    prior = community_prior(*uow.rollups.shown_totals({community_id}, k)[community_id])
     reasons = uow.pages.reason_people(community_id)
     candidates = uow.pages.reviewable(community_id, overdue_before=now - timedelta(days=days), min_ratings=k,
                                       item_ids=set(reasons))
-    since = now - SCORE_WINDOW
-    changes = uow.pages.rating_changes([int(c.id) for c in candidates if c.ratings_count >= k], since)
     rows = []
     for item in candidates:
-        now_totals = Totals(int(item.stars_sum), int(item.ratings_count))
-        given = changes.get(int(item.id), [])
-        movers = len({who for who, _, _ in given})
-        change = trend(now_totals, before_totals(now_totals, [(s, p) for _, s, p in given]), movers, prior, k)
+        now_totals = Totals(int(item.stars_sum or 0), int(item.ratings_count or 0))
+        before = Totals(int(item.before_stars_sum), int(item.before_ratings_count)) \
+            if item.before_ratings_count is not None else None
+        moved_lately = item.released_through is not None and item.released_through > now - SCORE_WINDOW
+        change = trend(now_totals, before, prior, k) if moved_lately else None
         now_score = score(now_totals, prior, k)
         last = item.reviewed_at or item.created_at
         why = needs_review(reason_people=reasons.get(int(item.id), 0), now_score=now_score, change=change,

@@ -1,7 +1,8 @@
 """Each person owns their data: what is stored about them, all of it to take away, and all of it erased.
 
-Erasing takes the person's ratings out of their items' and communities' totals and scores in the same
-transaction. The dashboards' rollups keep their counts: they hold counts and, for people, keyed hashes of
+Erasing deletes the person's ratings; a page's shown score keeps them, among at least k people's, until it
+next moves, when k others have rated it since (moving it at once would show their stars). The dashboards'
+rollups keep their counts: they hold counts and, for people, keyed hashes of
 their ids. Whoever holds the key could hash the id again and find the person's weeks, so their hash goes:
 in the weeks already released one random stand-in takes its place (the figures shown stay as shown, and
 nothing ties the stand-in to them any more); from the weeks not released yet it is removed, so if they act
@@ -19,7 +20,6 @@ from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.services.network import co_ratings
 from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
 from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
-from learnloop.services.rollups import refresh_scores
 from learnloop.services.wiki_ingest import AnnouncementPost, forget_author
 from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -107,9 +107,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
     sections = [section for section in map(section_of, reflections) if section is not None]
     co_ratings.forget_person(uow, key, user_id)
-    removed, touched = records.take_back_ratings(user_id)
-    counts = {"ratings": removed}
-    refresh_scores(uow.rollups, touched, now)
+    counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
     removals = _removals_asked_by(uow, user_id)
     counts["messages"] = uow.outbox.remove(queued) + uow.outbox.remove_naming(

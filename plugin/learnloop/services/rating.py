@@ -7,10 +7,10 @@ from datetime import datetime
 
 from learnloop.config import Settings
 from learnloop.domain.ratings import LOW_STARS, InvalidRating, clean_comment, parse_reason, parse_stars
-from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import normalise_url
 from learnloop.services.communities import community_for_channel
 from learnloop.services.content_kinds import classify_url
+from learnloop.storage.repositories import RateableItem
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -47,6 +47,8 @@ class RatingOutcome:
     previous_stars: int | None
     score: float
     ratings_count: int
+    """The item's shown score and how many ratings it is from (0: none shown yet); not moved by this rating
+    until k people have changed it (domain.scores.may_release)."""
     feedback_saved: bool
     shared_by_someone_else: bool = False
     """Someone other than the rater shared it: the rater may thank them."""
@@ -60,13 +62,15 @@ def rate_url(
     url = normalise_url(raw_url)
     value = parse_stars(stars)
     text = clean_comment(comment)
-    item = uow.items.ref_by_url(url)
+    item = uow.items.rateable_by_url(url)
     if item is None:  # first sight: the item belongs to the rater's community
-        item, _ = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
-                                   community_id=_rater_community(uow, settings, rater, now))
+        ref, _ = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
+                                  community_id=_rater_community(uow, settings, rater, now))
+        item = uow.items.rateable(ref.id)
+        assert item is not None
     if item.retired_at is not None:
         raise RetiredItem(item.url)
-    return _record(uow, rater, item.id, value, text, now)
+    return _record(uow, rater, item, value, text, now)
 
 
 def rate_item(
@@ -77,12 +81,12 @@ def rate_item(
     RetiredItem (both) for a page deleted from its wiki."""
     value = parse_stars(stars)
     text = clean_comment(comment)
-    item = uow.items.ref(item_id)
+    item = uow.items.rateable(item_id)
     if item is None:
         raise UnknownItem(f"item {item_id} does not exist")
     if item.retired_at is not None:
         raise RetiredItem(item.url)
-    return _record(uow, rater, item_id, value, text, now)
+    return _record(uow, rater, item, value, text, now)
 
 
 def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int | None:
@@ -94,42 +98,29 @@ def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: dat
     )
 
 
-def _record(uow: UnitOfWork, rater: Rater, item_id: int, stars: int, comment: str | None,
+def _record(uow: UnitOfWork, rater: Rater, item: RateableItem, stars: int, comment: str | None,
             now: datetime) -> RatingOutcome:
-    """The rating, the item's and its community's totals, the event and any feedback: one transaction.
-
-    Totals change with `SET n = n + delta` in SQL, so concurrent ratings never lose a count. A page retired
-    between the caller's check and this statement is refused here, and nothing is kept."""
-    previous = uow.ratings.put(item_id, rater.user_id, stars, rater.channel_id or None, now)
-    stars_delta, count_delta = (stars, 1) if previous is None else (stars - previous, 0)
-    item = uow.items.add_to_rating_totals(item_id, stars_delta, count_delta)
-    if item is None:
-        uow.rollback()
-        ref = uow.items.ref(item_id)
-        raise RetiredItem(ref.url if ref else f"item {item_id}")
-    if item.community_id is not None:
-        prior = community_prior(*uow.communities.add_to_rating_totals(item.community_id, stars_delta, count_delta))
-    else:
-        prior = community_prior(0, 0)
+    """The rating, the event and any feedback: one transaction. The item's shown score moves later, in the
+    worker's fold, once enough people have changed it."""
+    previous = uow.ratings.put(item.id, rater.user_id, stars, rater.channel_id or None, now)
     uow.events.append(
         "rating", occurred_at=now, recorded_at=now, community_id=item.community_id, actor_id=rater.user_id,
-        item_id=item_id, data={"stars": stars, "previous": previous},
+        item_id=item.id, data={"stars": stars, "previous": previous},
     )
     if comment:
-        uow.feedback.record(item_id=item_id, community_id=item.community_id, author_id=rater.user_id, stars=stars,
+        uow.feedback.record(item_id=item.id, community_id=item.community_id, author_id=rater.user_id, stars=stars,
                             comment=comment, now=now)
     uow.commit()
     return RatingOutcome(
-        item_id=item_id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
-        score=bayesian_average(item.stars_sum, item.ratings_count, prior), ratings_count=item.ratings_count,
-        feedback_saved=comment is not None,
+        item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
+        score=item.shown_score or 0.0, ratings_count=item.shown_ratings or 0, feedback_saved=comment is not None,
         shared_by_someone_else=item.shared_by is not None and item.shared_by != rater.user_id,
     )
 
 
 @dataclass(frozen=True)
 class Standing:
-    """An item as a person sees it: their own rating, and the community's score and count."""
+    """An item as a person sees it: their own rating, and its shown score and count (0: none shown yet)."""
 
     item_id: int
     url: str
@@ -145,17 +136,15 @@ class Standing:
 
 def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     """The item at a normalised URL as this person sees it; None for a page nobody rated or shared."""
-    item = uow.items.by_url(url)
+    item = uow.items.rateable_by_url(url)
     if item is None:
         return None
     mine = uow.ratings.of(item.id, user_id)
-    community = uow.communities.get(item.community_id) if item.community_id is not None else None
-    prior = community_prior(community.stars_sum, community.ratings_count) if community else community_prior(0, 0)
     reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
-    return Standing(item.id, item.url, item.title, mine.stars if mine else None,
-                    bayesian_average(item.stars_sum, item.ratings_count, prior), item.ratings_count,
-                    retired=item.retired_at is not None, my_reason=reason.reason if reason else None,
-                    shared_by_someone_else=item.first_shared_by not in (None, user_id))
+    return Standing(item.id, item.url, item.title, mine.stars if mine else None, item.shown_score or 0.0,
+                    item.shown_ratings or 0, retired=item.retired_at is not None,
+                    my_reason=reason.reason if reason else None,
+                    shared_by_someone_else=item.shared_by not in (None, user_id))
 
 
 def give_reason(uow: UnitOfWork, user_id: str, url: str, reason: object, note: str | None, now: datetime) -> None:

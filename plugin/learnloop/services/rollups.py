@@ -2,7 +2,8 @@
 
 The worker folds new events (after the `rollups` cursor) into weekly totals and weekly member sets (people
 only as keyed hashes). In the same transaction it keeps the release blocks each people measure is shown
-by (domain.disclosure) and the scores of the items rated, in an index by score. The cursor moves by
+by (domain.disclosure) and the shown scores of the items rated, in an index by score (a score moves only once
+k people have changed it: domain.scores.may_release). The cursor moves by
 compare-and-set, so a second worker that folded the same events is refused instead of adding them again.
 Its periodic pass (`keep_current`) closes the blocks a week's end completes when no new event does.
 """
@@ -25,7 +26,7 @@ from learnloop.domain.measures import (
     contributions,
     week_of,
 )
-from learnloop.domain.scores import Prior, community_prior, needs_rebase
+from learnloop.domain.scores import Prior, community_prior, may_release, needs_rebase
 from learnloop.storage.rollup_store import RollupStore
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -57,8 +58,8 @@ class Fold:
     size: int
     counts: dict[tuple[int, date, str], int]
     members: set[tuple[int, date, str, str]]
-    rated: dict[int, tuple[int, int, int]]
-    """Item id to (community, stars_sum, ratings_count), as read."""
+    rated: set[int]
+    """The items rated in the batch."""
     more_from: date | None = None
     """A full batch: more events may follow for this week (its newest event's), so it closes no block yet."""
 
@@ -76,7 +77,8 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
     events = store.events_after(after, now - SETTLE, batch)
     if not events:
         return None
-    items = store.item_facts({event.item_id for event in events if event.kind == "rating" and event.item_id})
+    rated = {event.item_id for event in events if event.kind == "rating" and event.item_id}
+    kinds = store.item_kinds({event.item_id for event in events if event.item_id})
     successors = uow.joins.successors()
     counts: dict[tuple[int, date, str], int] = defaultdict(int)
     members: set[tuple[int, date, str, str]] = set()
@@ -85,13 +87,10 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
             continue
         community_id = successors.get(event.community_id, event.community_id)
         week = week_of(event.occurred_at)
-        item_kind = items[event.item_id][0] if event.item_id in items else None
-        for part in contributions(event, item_kind, key):
+        for part in contributions(event, kinds.get(event.item_id or 0), key):
             counts[(community_id, week, part.metric)] += 1
             if part.member:
                 members.add((community_id, week, part.metric, part.member))
-    rated = {item: (successors.get(community, community), stars, count)
-             for item, (_, community, stars, count) in items.items() if community is not None}
     more_from = week_of(events[-1].occurred_at) if len(events) == batch else None
     return Fold(after, events[-1].id, len(events), dict(counts), members, rated, more_from)
 
@@ -115,7 +114,7 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
             touched[(community_id, metric)].add(week)
     for (community_id, metric), weeks in sorted(touched.items()):
         refresh_blocks(store, community_id, metric, weeks, k, until)
-    refresh_scores(store, fold.rated, now)
+    release_scores(store, fold.rated, k, now)
     uow.commit()
     return True
 
@@ -256,33 +255,50 @@ def close_ended_weeks(uow: UnitOfWork, k: int, now: datetime) -> None:
 
 # ------------------------------------------------------------------------------ item scores
 
-def refresh_scores(store: RollupStore, rated: dict[int, tuple[int, int, int]], now: datetime) -> None:
-    """The stored scores of the items rated in this batch (`rated`: item id -> community, stars, count, as
-    the items hold them now); all of a community's when its mean has drifted from the stored basis."""
-    communities = {community_id for community_id, _, _ in rated.values()}
-    if not communities:
+def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime) -> None:
+    """The shown scores of these items moved to their totals now, where enough people changed them
+    (domain.scores.may_release), and scored with their community's stored basis; all of a community's
+    scores again when its mean, from its shown scores, has drifted from that basis."""
+    facts = [f for f in store.rating_facts(item_ids)
+             if may_release(f.shown[1] if f.shown else None, f.ratings_count, f.changed_by, k)]
+    store.release(facts, k)
+    communities = {f.community_id for f in facts if f.community_id is not None}
+    rebased = rescore(store, communities, k, now)
+    bases: dict[int | None, Prior] = {c: Prior(mean) for c, mean in store.score_bases(communities - rebased).items()}
+    bases[None] = community_prior(0, 0)
+    for community_id, basis in bases.items():
+        store.score_released({f.item_id for f in facts if f.community_id == community_id}, basis)
+
+
+def move_scores(store: RollupStore, item_ids: set[int], community_id: int, k: int, now: datetime) -> None:
+    """Items now in another community: their shown scores move with them, scored with its basis, and both
+    communities' scores are computed again where their means drifted."""
+    left = store.move_scores(item_ids, community_id)
+    if not left:
         return
-    totals = {c: community_prior(stars, count) for c, (stars, count) in store.community_totals(communities).items()}
-    bases = store.score_bases(communities)
-    stored = store.stored_scores(set(rated))
-    for community_id in sorted(communities):
-        prior = totals[community_id]
+    rebased = rescore(store, {c for c in left if c is not None} | {community_id}, k, now)
+    basis = None if community_id in rebased else store.score_bases({community_id}).get(community_id)
+    if basis is not None:
+        store.score_released(item_ids, Prior(basis))
+
+
+def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) -> set[int]:
+    """Each community's shown scores computed again where its mean has drifted from their stored basis (or
+    they have none); the communities rescored."""
+    bases = store.score_bases(community_ids)
+    rebased = set()
+    for community_id, (stars, count) in sorted(store.shown_totals(community_ids, k).items()):
+        prior = community_prior(stars, count)
         if needs_rebase(bases.get(community_id), prior.mean):
             store.rebase_scores(community_id, prior, now)
-            continue
-        store.put_scores([(item, c, stars, count) for item, (c, stars, count) in rated.items()
-                          if c == community_id and stored.get(item) != (stars, count)],
-                         Prior(bases[community_id], prior.weight))
+            rebased.add(community_id)
+    return rebased
 
 
 def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:
     """What the fold keeps, brought up to date where no new event does it: the release blocks when k
-    changed (or after an upgrade) and when a week has ended, and the stored scores of communities rated
-    before they were kept."""
+    changed (or after an upgrade) and when a week has ended."""
     if uow.cursors.get(BLOCKS_K) != str(k):
         rebuild_blocks(uow, k, now)
     close_ended_weeks(uow, k, now)
-    store = uow.rollups
-    for community_id, stars, count in store.unscored_communities():
-        store.rebase_scores(community_id, community_prior(stars, count), now)
     uow.commit()

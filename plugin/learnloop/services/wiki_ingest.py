@@ -14,6 +14,7 @@ from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
+from learnloop.services.rollups import move_scores
 from learnloop.storage.repositories import ItemRef
 from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -82,7 +83,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     )
     if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    follow(uow, event, item, url, community_id, now)
+    follow(uow, event, item, url, community_id, now, settings.min_group_size)
     if event.action != "deleted":
         uow.items.set_space(item.id, mapped[1].space if mapped else None)
     announced = False
@@ -139,7 +140,7 @@ def _free_url(uow: UnitOfWork, url: str, keep: int | None, now: datetime) -> Non
 
 
 def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, community_id: int | None,
-           now: datetime) -> None:
+           now: datetime, k: int) -> None:
     """Bring the page's item up to date with the event.
 
     - The item learns the page's id (rows from before get it on their page's next event).
@@ -158,23 +159,19 @@ def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, co
     if event.title:
         uow.items.set_title(item.id, event.title[:300])
     if community_id is not None and community_id != item.community_id:
-        join_community(uow, item, community_id)
+        join_community(uow, item, community_id, k, now)
     if item.retired_at is not None:
         uow.items.restore(item.id)
 
 
-def join_community(uow: UnitOfWork, item: ItemRef, community_id: int) -> None:
+def join_community(uow: UnitOfWork, item: ItemRef, community_id: int, k: int, now: datetime) -> None:
     """The page now lies in a space another community maps (a category added, a move to a mapped book or
-    collection). The item's rating totals move from its former community's totals to the new one's, so each
-    community's totals stay the sum of its items', and its stored score is recomputed with the new community's
-    basis. The weekly rollups are by event and stay as counted: ratings given before the move count in the
-    week and community they were given in. Open feedback goes to the new owners."""
-    stars, count = uow.items.set_community(item.id, community_id)
-    if stars or count:
-        if item.community_id is not None:
-            uow.communities.add_to_rating_totals(item.community_id, -stars, -count)
-        uow.communities.add_to_rating_totals(community_id, stars, count)
-    uow.items.refresh_score(item.id)
+    collection). Its shown score moves to the new community, whose prior it joins, and both communities'
+    scores are computed again where their means drifted. The weekly rollups are by event and stay as counted:
+    ratings given before the move count in the week and community they were given in. Open feedback goes to
+    the new owners."""
+    uow.items.set_community(item.id, community_id)
+    move_scores(uow.rollups, {item.id}, community_id, k, now)
     uow.feedback.follow_item(item.id, community_id)
 
 

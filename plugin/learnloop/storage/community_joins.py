@@ -1,5 +1,5 @@
 """What joining one community to another, and a channel leaving it, writes: the channels' mapping, the
-records that name a community, its rating totals, and whether it is retired."""
+records that name a community (its items' shown scores among them), and whether it is retired."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from learnloop.storage.tables import (
     ContentItem,
     Event,
     Feedback,
+    ItemScore,
     PageOwner,
     PromptSchedule,
     Rating,
@@ -23,7 +24,7 @@ from learnloop.storage.tables import (
 )
 
 _C, _M, _S = table_of(Community), table_of(CommunityChannel), table_of(PromptSchedule)
-HISTORY = (ContentItem, Rating, Feedback, Event, Reflection, Announcement, PromptSchedule, PageOwner)
+HISTORY = (ContentItem, ItemScore, Rating, Feedback, Event, Reflection, Announcement, PromptSchedule, PageOwner)
 """Every record that names the community it belongs to (the rollups aside: RollupStore merges those; the
 week's review list is worked out again the next week). A page's owners follow its item; a space's owners move
 with the community, whose pages are now the joined community's."""
@@ -44,16 +45,6 @@ class JoinStore(Repository):
         for table in HISTORY:
             core = table_of(table)
             self.session.execute(update(core).where(core.c.community_id == source).values(community_id=target))
-
-    def move_totals(self, source: int, target: int) -> tuple[int, int]:
-        """The source's rating totals added to the target's (and the source's emptied); the target's new
-        (stars_sum, ratings_count)."""
-        stars, count = self.session.execute(select(_C.c.stars_sum, _C.c.ratings_count).where(_C.c.id == source)).one()
-        self.session.execute(update(_C).where(_C.c.id == source).values(stars_sum=0, ratings_count=0))
-        total = self.session.execute(update(_C).where(_C.c.id == target).values(
-            stars_sum=_C.c.stars_sum + stars, ratings_count=_C.c.ratings_count + count)
-            .returning(_C.c.stars_sum, _C.c.ratings_count)).one()
-        return int(total[0]), int(total[1])
 
     def move_channels(self, source: int, target: int) -> None:
         self.session.execute(update(_M).where(_M.c.community_id == source).values(community_id=target))

@@ -15,8 +15,8 @@ from learnloop.storage.tables import (
     ContentItem,
     Feedback,
     ItemScore,
+    Rating,
     ReleaseBlock,
-    ScoreBasis,
     WeeklyCount,
     WeeklyMember,
     table_of,
@@ -49,43 +49,28 @@ class DashboardReads(Repository):
             WeeklyMember.community_id == community_id, WeeklyMember.metric == metric, WeeklyMember.week >= first,
             WeeklyMember.week <= last)) or 0)
 
-    def score_basis(self, community_id: int) -> float | None:
-        """The community mean its stored item scores were computed with."""
-        return self.session.scalar(select(ScoreBasis.prior_mean).where(ScoreBasis.community_id == community_id))
-
-    def top_scores(self, community_id: int, min_ratings: int, offset: int,
-                   limit: int) -> list[tuple[int, int, int, float]]:
-        """(stars_sum, ratings_count, item, stored score) by stored score, for items rated by enough people
-        (retired items have no stored score; the join only guards the moment a page is retired)."""
-        return [(int(s), int(n), int(i), float(score)) for s, n, i, score in self.session.execute(
-            select(ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.item_id, ItemScore.score)
-            .join(ContentItem, ContentItem.id == ItemScore.item_id)
-            .where(ItemScore.community_id == community_id, ItemScore.ratings_count >= min_ratings,
-                   ContentItem.retired_at.is_(None))
-            .order_by(ItemScore.score.desc(), ItemScore.item_id).offset(offset).limit(limit))]
-
-    def rated_items(self, community_id: int, item_ids: set[int], min_ratings: int) -> list[tuple[int, int, int]]:
-        """(stars_sum, ratings_count, item) of these of the community's items as they are now, if rated by
-        enough people and not retired (deleted from their wiki)."""
-        if not item_ids:
-            return []
-        return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
-            select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-            .where(ContentItem.id.in_(item_ids), ContentItem.community_id == community_id,
-                   ContentItem.ratings_count >= min_ratings, ContentItem.retired_at.is_(None)))]
-
-    def all_rated(self, community_id: int, min_ratings: int) -> list[tuple[int, int, int]]:
-        return [(int(s), int(n), int(i)) for s, n, i in self.session.execute(
-            select(ContentItem.stars_sum, ContentItem.ratings_count, ContentItem.id)
-            .where(ContentItem.community_id == community_id, ContentItem.ratings_count >= min_ratings,
-                   ContentItem.retired_at.is_(None)))]
+    def top_scores(self, community_id: int, k: int, limit: int, item_ids: set[int] | None = None,
+                   ) -> list[tuple[float, int, int]]:
+        """(shown score, ratings, item) best first, of the community's items whose shown score at least k people
+        stand behind, not retired; only these items, if given."""
+        query = (select(ItemScore.score, ItemScore.ratings_count, ItemScore.item_id)
+                 .join(ContentItem, ContentItem.id == ItemScore.item_id)
+                 .where(ItemScore.community_id == community_id, ItemScore.ratings_count >= k,
+                        ContentItem.retired_at.is_(None)))
+        if item_ids is not None:
+            query = query.where(ItemScore.item_id.in_(item_ids))
+        return [(float(score), int(n), int(i)) for score, n, i in self.session.execute(
+            query.order_by(ItemScore.score.desc(), ItemScore.ratings_count.desc(), ItemScore.item_id).limit(limit))]
 
     def few_raters(self, community_id: int, k: int, limit: int) -> list[tuple[str | None, str, str]]:
-        """(title, url, kind) of items rated by 1 to k-1 people, by title."""
+        """(title, url, kind) of rated items with no score shown yet (fewer than k people stand behind one),
+        by title."""
+        shown = select(ItemScore.item_id).where(ItemScore.item_id == ContentItem.id, ItemScore.ratings_count >= k)
+        rated = select(Rating.item_id).where(Rating.item_id == ContentItem.id)
         return [(t, u, kind) for t, u, kind in self.session.execute(
             select(ContentItem.title, ContentItem.url, ContentItem.kind)
-            .where(ContentItem.community_id == community_id, ContentItem.ratings_count > 0,
-                   ContentItem.ratings_count < k)
+            .where(ContentItem.community_id == community_id, rated.exists(), ~shown.exists(),
+                   ContentItem.retired_at.is_(None))
             .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:

@@ -95,8 +95,8 @@ class NetworkStore(Repository):
 
     def rated_communities(self) -> list[int]:
         return [int(c or 0) for c in self.session.scalars(
-            select(ContentItem.community_id).where(ContentItem.community_id.is_not(None), ContentItem.ratings_count > 0)
-            .distinct().order_by(ContentItem.community_id))]
+            select(ContentItem.community_id).join(Rating, Rating.item_id == ContentItem.id)
+            .where(ContentItem.community_id.is_not(None)).distinct().order_by(ContentItem.community_id))]
 
     def useful_by_person(self, community_id: int, limit: int) -> Iterator[tuple[str, list[int]]]:
         """Each person's most recent `limit` useful items of the community, read as one stream."""
@@ -194,8 +194,9 @@ class NetworkStore(Repository):
                 ContentItem.recognised < milestone).values(recognition_due=milestone))
 
     def shared_rated_items(self) -> set[int]:
+        rated = select(Rating.item_id).where(Rating.item_id == ContentItem.id)
         return set(self.session.scalars(select(ContentItem.id).where(
-            ContentItem.first_shared_by.is_not(None), ContentItem.ratings_count > 0)))
+            ContentItem.first_shared_by.is_not(None), rated.exists())))
 
     def settle_all_owed(self) -> None:
         self.session.execute(update(ContentItem).where(ContentItem.recognition_due > ContentItem.recognised)

@@ -14,8 +14,8 @@ from learnloop.storage.repositories import Repository, insert_ignoring_conflicts
 from learnloop.storage.tables import (
     Community,
     ContentItem,
-    Event,
     Feedback,
+    ItemScore,
     Member,
     PageOwner,
     PageReview,
@@ -26,8 +26,6 @@ from learnloop.storage.tables import (
 CHUNK = 2000
 """Ids per IN list (PostgreSQL takes at most 65,535 parameters in one statement)."""
 _O = table_of(PageOwner)
-Change = tuple[str | None, int, int | None]
-"""A rating given: who, the stars, and the stars it replaced (None for a first rating)."""
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
@@ -113,34 +111,23 @@ class PageStore(Repository):
 
     def reviewable(self, community_id: int, *, overdue_before: datetime, min_ratings: int,
                    item_ids: set[int]) -> list[Any]:
-        """(id, kind, stars_sum, ratings_count, created_at, reviewed_at) of the community's items that are not
+        """(id, kind, created_at, reviewed_at, and of its shown score: stars_sum, ratings_count, released_through,
+        before_stars_sum, before_ratings_count; None where none is shown) of the community's items that are not
         retired nor reflections and could need review: wiki pages not reviewed since `overdue_before`, items
-        rated by at least `min_ratings` people, and `item_ids`."""
+        whose shown score at least `min_ratings` people stand behind, and `item_ids`."""
         last = func.coalesce(ContentItem.reviewed_at, ContentItem.created_at)
-        wanted = or_(ContentItem.ratings_count >= min_ratings,
+        wanted = or_(ItemScore.ratings_count >= min_ratings,
                      (ContentItem.kind == "wiki_page") & (last < overdue_before))
-        columns = (ContentItem.id, ContentItem.kind, ContentItem.stars_sum, ContentItem.ratings_count,
-                   ContentItem.created_at, ContentItem.reviewed_at)
-        base = select(*columns).where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
-                                      ContentItem.kind != "reflection")
+        columns = (ContentItem.id, ContentItem.kind, ContentItem.created_at, ContentItem.reviewed_at,
+                   ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.released_through,
+                   ItemScore.before_stars_sum, ItemScore.before_ratings_count)
+        base = (select(*columns).outerjoin(ItemScore, ItemScore.item_id == ContentItem.id)
+                .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
+                       ContentItem.kind != "reflection"))
         found = {int(row.id): row for row in self.session.execute(base.where(wanted))}
         for chunk in _chunks(sorted(item_ids - set(found))):
             found.update({int(row.id): row for row in self.session.execute(base.where(ContentItem.id.in_(chunk)))})
         return [found[i] for i in sorted(found)]
-
-    def rating_changes(self, item_ids: list[int], since: datetime) -> dict[int, list[Change]]:
-        """Item to its ratings given since `since`: (who, stars, the stars they replaced or None), from the
-        event log (a person's erasure takes their events out with their ratings)."""
-        found: dict[int, list[Change]] = defaultdict(list)
-        for chunk in _chunks(item_ids):
-            for item_id, actor, data in self.session.execute(
-                    select(Event.item_id, Event.actor_id, Event.data)
-                    .where(Event.kind == "rating", Event.recorded_at >= since, Event.item_id.in_(chunk))):
-                given = (data or {}).get("stars")
-                if isinstance(given, int):
-                    previous = (data or {}).get("previous")
-                    found[int(item_id)].append((actor, given, previous if isinstance(previous, int) else None))
-        return found
 
     def replace_reviews(self, community_id: int, week: date, rows: list[dict[str, Any]], owners: list[str]) -> None:
         """The community's review list and fallback owners for `week`, instead of the last week's."""

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
 from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
-    Community,
     ContentItem,
     Delivery,
     Event,
@@ -22,7 +20,6 @@ from learnloop.storage.tables import (
     Reflection,
     ReviewOwner,
     SigninLink,
-    table_of,
 )
 
 ERASED = "erased"
@@ -87,30 +84,10 @@ class PersonalRecords(Repository):
 
     # -- erasure -------------------------------------------------------------------------------
 
-    def take_back_ratings(self, user_id: str) -> tuple[int, dict[int, tuple[int, int, int]]]:
-        """Remove the person's ratings and take them out of their items' and communities' totals, in SQL.
-        Returns how many there were, and the touched items of a community as they are now: item id to
-        (community, stars_sum, ratings_count)."""
-        ratings = list(self.session.execute(select(Rating.item_id, Rating.stars).where(Rating.user_id == user_id)))
-        if not ratings:
-            return 0, {}
-        by_community: dict[int, list[int]] = defaultdict(list)
-        items = table_of(ContentItem)
-        for item_id, stars in ratings:
-            community_id = self.session.execute(
-                update(items).where(items.c.id == item_id)
-                .values(stars_sum=items.c.stars_sum - stars, ratings_count=items.c.ratings_count - 1)
-                .returning(items.c.community_id)).scalar_one()
-            if community_id is not None:
-                by_community[int(community_id)].append(int(stars))
-        communities = table_of(Community)
-        for community_id, given in by_community.items():
-            self.session.execute(update(communities).where(communities.c.id == community_id).values(
-                stars_sum=communities.c.stars_sum - sum(given), ratings_count=communities.c.ratings_count - len(given)))
-        self.session.execute(delete(Rating).where(Rating.user_id == user_id))
-        return len(ratings), {int(i): (int(c or 0), int(s), int(n)) for i, c, s, n in self.session.execute(
-            select(ContentItem.id, ContentItem.community_id, ContentItem.stars_sum, ContentItem.ratings_count)
-            .where(ContentItem.id.in_([item for item, _ in ratings]), ContentItem.community_id.is_not(None)))}
+    def take_back_ratings(self, user_id: str) -> int:
+        """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
+        people's, until they next move (domain.scores.may_release): moving one now would show their stars."""
+        return rowcount(self.session.execute(delete(Rating).where(Rating.user_id == user_id)))
 
     def erase_rest(self, user_id: str) -> dict[str, int]:
         """Everything else that names the person: removed, or (where a row must stay) no longer naming them."""

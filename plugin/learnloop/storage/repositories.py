@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     CursorResult,
-    Integer,
     Result,
     Row,
     String,
@@ -32,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from learnloop.domain.keys import MAX_KEY_LENGTH
 from learnloop.domain.page_review import OPEN_STATES
-from learnloop.domain.scores import Prior, bayesian_average
 from learnloop.storage.tables import (
     Announcement,
     Community,
@@ -44,7 +42,6 @@ from learnloop.storage.tables import (
     InstanceSecret,
     ItemScore,
     Rating,
-    ScoreBasis,
     SigninLink,
     table_of,
 )
@@ -134,16 +131,17 @@ class ItemRef:
 
 
 @dataclass(frozen=True)
-class RatedItem:
-    """An item as a rating left it: what a reply names, and the totals its score comes from."""
+class RateableItem:
+    """An item as a rating reply names it, with its shown score (ItemScore), if any."""
 
     id: int
     url: str
     title: str | None
     community_id: int | None
-    stars_sum: int
-    ratings_count: int
+    retired_at: datetime | None
     shared_by: str | None
+    shown_score: float | None
+    shown_ratings: int | None
 
 
 _C, _I, _R, _E = table_of(Community), table_of(ContentItem), table_of(Rating), table_of(Event)
@@ -159,6 +157,10 @@ _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
 _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
 _ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
 _S = table_of(ItemScore)
+_RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _S.c.score, _S.c.ratings_count)
+             .outerjoin(_S, _S.c.item_id == _I.c.id))
+_RATEABLE_BY_URL = _RATEABLE.where(_I.c.url == bindparam("url"))
+_RATEABLE_BY_ID = _RATEABLE.where(_I.c.id == bindparam("item_id"))
 
 
 def set_aside_url(url: str, item_id: int) -> str:
@@ -168,19 +170,6 @@ def set_aside_url(url: str, item_id: int) -> str:
     return url.partition("#")[0][:2048 - len(suffix)] + suffix
 
 
-def _add_totals(table: Table, *returning: Any, where: Any = None) -> Any:
-    """`SET stars_sum = stars_sum + :stars, ratings_count = ratings_count + :count` for row :row_id."""
-    statement = update(table).where(table.c.id == bindparam("row_id"))
-    if where is not None:
-        statement = statement.where(where)
-    return (statement.values(stars_sum=table.c.stars_sum + bindparam("stars", type_=Integer),
-                             ratings_count=table.c.ratings_count + bindparam("count", type_=Integer))
-            .returning(*returning))
-
-
-_COMMUNITY_TOTALS = _add_totals(_C, _C.c.stars_sum, _C.c.ratings_count)
-_ITEM_TOTALS = _add_totals(_I, *_RATED_COLUMNS, _I.c.stars_sum, _I.c.ratings_count, _I.c.first_shared_by,
-                           where=_I.c.retired_at.is_(None))
 _CLAIM_SHARER = update(_I).where(_I.c.id == bindparam("item_id"), _I.c.first_shared_by.is_(None)).values(
     first_shared_by=bindparam("shared_by"))
 _EVENT_COLUMNS = ("kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")
@@ -266,8 +255,8 @@ class CommunityRepository(Repository):
         towards any yet counts towards it)."""
         row = self.run(_COMMUNITY_BY_HOME, {"channel_id": channel_id}).first()
         inserted = None if row is not None else insert_ignoring_conflicts(self.session, _C, {
-            "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now,
-            "ratings_count": 0, "stars_sum": 0}, ["channel_id"], returning=("id",))
+            "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now},
+            ["channel_id"], returning=("id",))
         if inserted is not None:
             community_id = int(inserted.id)
         else:
@@ -308,12 +297,6 @@ class CommunityRepository(Repository):
         self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(
             member_count=count, member_count_at=now))
 
-    def add_to_rating_totals(self, community_id: int, stars_delta: int, count_delta: int) -> tuple[int, int]:
-        """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the new (stars_sum, ratings_count)."""
-        stars_sum, ratings_count = self.run(_COMMUNITY_TOTALS, {
-            "row_id": community_id, "stars": stars_delta, "count": count_delta}).one()
-        return int(stars_sum), int(ratings_count)
-
 
 class ContentRepository(Repository):
     def by_url(self, url: str) -> ContentItem | None:
@@ -337,18 +320,18 @@ class ContentRepository(Repository):
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.session, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
-            "ratings_count": 0, "stars_sum": 0, "created_at": now}, ["url"], returning=("id", "url", "title",
-                                                                                      "community_id"))
+            "created_at": now}, ["url"], returning=("id", "url", "title", "community_id"))
         if inserted is not None:
             return ItemRef(inserted.id, inserted.url, inserted.title, inserted.community_id), True
         return ItemRef(*self.run(_ITEM_BY_URL, {"url": url}).one()), False
 
-    def add_to_rating_totals(self, item_id: int, stars_delta: int, count_delta: int) -> RatedItem | None:
-        """Atomic in SQL (`SET stars_sum = stars_sum + n`); returns the item with its new totals, or None when
-        the item is retired (checked in the same statement, so a page deleted meanwhile is never rated)."""
-        row = self.run(_ITEM_TOTALS, {
-            "row_id": item_id, "stars": stars_delta, "count": count_delta}).first()
-        return RatedItem(*row) if row is not None else None
+    def rateable(self, item_id: int) -> RateableItem | None:
+        row = self.run(_RATEABLE_BY_ID, {"item_id": item_id}).first()
+        return RateableItem(*row) if row else None
+
+    def rateable_by_url(self, url: str) -> RateableItem | None:
+        row = self.run(_RATEABLE_BY_URL, {"url": url}).first()
+        return RateableItem(*row) if row else None
 
     def count(self) -> int:
         return self.session.scalar(select(func.count()).select_from(ContentItem)) or 0
@@ -385,39 +368,17 @@ class ContentRepository(Repository):
         can rate, with its ratings; its own page, if it still exists, brings it back with its next event."""
         self.session.execute(update(_I).where(_I.c.id == item_id).values(
             url=set_aside_url(url, item_id), retired_at=func.coalesce(_I.c.retired_at, now)))
-        self.session.execute(delete(_S).where(_S.c.item_id == item_id))
 
     def retire(self, item_id: int, now: datetime) -> None:
-        """The page was deleted from its wiki: no longer rateable nor ranked. Its ratings and totals stay (and
-        keep counting in its community's mean), so a restored page comes back as it was."""
+        """The page was deleted from its wiki: no longer rateable nor ranked. Its ratings and shown score stay
+        (and keep counting in its community's mean), so a restored page comes back as it was."""
         self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.retired_at.is_(None)).values(retired_at=now))
-        self.session.execute(delete(_S).where(_S.c.item_id == item_id))
 
     def restore(self, item_id: int) -> None:
         self.session.execute(update(_I).where(_I.c.id == item_id).values(retired_at=None))
-        self.refresh_score(item_id)
 
-    def set_community(self, item_id: int, community_id: int) -> tuple[int, int]:
-        """Move the item to another community; returns its (stars_sum, ratings_count), which the caller moves
-        between the communities' totals."""
-        stars, count = self.session.execute(update(_I).where(_I.c.id == item_id).values(community_id=community_id)
-                                            .returning(_I.c.stars_sum, _I.c.ratings_count)).one()
-        return int(stars), int(count)
-
-    def refresh_score(self, item_id: int) -> None:
-        """The item's stored score, as the fold would store it now: with its community's stored basis, or none
-        (retired, unrated, in no community, or in a community whose scores are not stored yet)."""
-        b = table_of(ScoreBasis)
-        row = self.session.execute(
-            select(_I.c.community_id, _I.c.stars_sum, _I.c.ratings_count, _I.c.retired_at, b.c.prior_mean)
-            .outerjoin(b, b.c.community_id == _I.c.community_id).where(_I.c.id == item_id)).first()
-        self.session.execute(delete(_S).where(_S.c.item_id == item_id))
-        if row is None or row.retired_at is not None or row.prior_mean is None or row.ratings_count <= 0:
-            return
-        self.session.execute(insert(_S).values(
-            item_id=item_id, community_id=row.community_id, stars_sum=row.stars_sum,
-            ratings_count=row.ratings_count,
-            score=bayesian_average(int(row.stars_sum), int(row.ratings_count), Prior(float(row.prior_mean)))))
+    def set_community(self, item_id: int, community_id: int) -> None:
+        self.session.execute(update(_I).where(_I.c.id == item_id).values(community_id=community_id))
 
 
 class RatingRepository(Repository):
@@ -522,11 +483,6 @@ class EventLog(Repository):
             statement = statement.where(Event.occurred_at < end)
         return [(int(item), kind, dict(data or {})) for item, kind, data in self.session.execute(
             statement.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))]
-
-    def unfolded_rated_items(self, after: int, limit: int) -> list[tuple[int | None, int | None]]:
-        """(item, community) of rating events past the fold's cursor, read by id (the primary key's range)."""
-        return [(item, community) for item, community in self.session.execute(
-            select(Event.item_id, Event.community_id).where(Event.id > after, Event.kind == "rating").limit(limit))]
 
     def purge_folded(self, *, before: datetime, folded_through: int) -> int:
         """Events older than `before` that the dashboards' rollups have folded (retention)."""

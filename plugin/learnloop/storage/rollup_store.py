@@ -4,19 +4,20 @@ member sets (keyed hashes), release blocks and stored item scores."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Double, Row, delete, func, literal, select, update
+from sqlalchemy import Double, Row, case, delete, func, literal, or_, select, update
 
 from learnloop.domain.disclosure import Block, WeekFacts
-from learnloop.domain.scores import Prior, bayesian_average
+from learnloop.domain.scores import Prior
 from learnloop.storage.repositories import Repository, dialect_insert, rowcount
 from learnloop.storage.tables import (
-    Community,
     ContentItem,
     Event,
     ItemScore,
+    Rating,
     ReleaseBlock,
     ScoreBasis,
     WeeklyCount,
@@ -24,7 +25,28 @@ from learnloop.storage.tables import (
     table_of,
 )
 
-_B = table_of(ReleaseBlock)
+_B, _S = table_of(ReleaseBlock), table_of(ItemScore)
+
+
+@dataclass(frozen=True)
+class RatingFacts:
+    """An item's ratings as they are now, against what is shown of them."""
+
+    item_id: int
+    community_id: int | None
+    stars_sum: int
+    ratings_count: int
+    changed_by: int
+    """The people who rated or re-rated it after the shown totals' `released_through` (all, if none shown)."""
+    newest: datetime
+    shown: tuple[int, int] | None
+    """The shown (stars_sum, ratings_count), if any."""
+
+
+def _score_of(prior: Prior) -> Any:
+    """The score column for a prior, in SQL (domain.scores.bayesian_average)."""
+    return (literal(prior.weight * prior.mean, Double) + _S.c.stars_sum) / \
+        (literal(prior.weight, Double) + _S.c.ratings_count)
 
 
 def _block(row: Any) -> Block:
@@ -45,13 +67,11 @@ class RollupStore(Repository):
         settled = next((n for n, row in enumerate(rows) if row.recorded_at > recorded_before), len(rows))
         return list(rows[:settled])
 
-    def item_facts(self, item_ids: set[int]) -> dict[int, tuple[str, int | None, int, int]]:
-        """Item id to (kind, community, stars_sum, ratings_count), as the items hold them now."""
+    def item_kinds(self, item_ids: set[int]) -> dict[int, str]:
         if not item_ids:
             return {}
-        return {item: (kind, community, stars, count) for item, kind, community, stars, count in self.session.execute(
-            select(ContentItem.id, ContentItem.kind, ContentItem.community_id, ContentItem.stars_sum,
-                   ContentItem.ratings_count).where(ContentItem.id.in_(item_ids)))}
+        return {item: kind for item, kind in self.session.execute(
+            select(ContentItem.id, ContentItem.kind).where(ContentItem.id.in_(item_ids)))}
 
     # -- weekly totals and member sets -------------------------------------------------------
 
@@ -193,65 +213,74 @@ class RollupStore(Repository):
         return [(c, m) for c, m in self.session.execute(
             select(WeeklyCount.community_id, WeeklyCount.metric).distinct())]
 
-    # -- item scores -------------------------------------------------------------------------
+    # -- shown item scores -------------------------------------------------------------------
 
-    def community_totals(self, community_ids: set[int]) -> dict[int, tuple[int, int]]:
-        return {c: (int(stars), int(count)) for c, stars, count in self.session.execute(
-            select(Community.id, Community.stars_sum, Community.ratings_count).where(Community.id.in_(community_ids)))}
+    def rating_facts(self, item_ids: set[int]) -> list[RatingFacts]:
+        """The totals of these items' ratings as they are now, against their shown ones; items not retired
+        only."""
+        if not item_ids:
+            return []
+        r, i, s = table_of(Rating), table_of(ContentItem), table_of(ItemScore)
+        changed = func.sum(case((or_(s.c.released_through.is_(None), r.c.updated_at > s.c.released_through), 1),
+                                else_=0))
+        rows = self.session.execute(
+            select(r.c.item_id, i.c.community_id, func.sum(r.c.stars), func.count(), changed,
+                   func.max(r.c.updated_at), s.c.stars_sum, s.c.ratings_count)
+            .join(i, i.c.id == r.c.item_id).outerjoin(s, s.c.item_id == r.c.item_id)
+            .where(r.c.item_id.in_(item_ids), i.c.retired_at.is_(None))
+            .group_by(r.c.item_id, i.c.community_id, s.c.stars_sum, s.c.ratings_count))
+        return [RatingFacts(int(item), community, int(stars), int(count), int(moved), newest,
+                            None if shown_count is None else (int(shown_stars), int(shown_count)))
+                for item, community, stars, count, moved, newest, shown_stars, shown_count in rows]
+
+    def release(self, facts: list[RatingFacts], k: int) -> None:
+        """These items' totals are shown from now on, scored later (`score_released`); the totals shown before,
+        if k or more people stood behind them, become the ones before."""
+        if not facts:
+            return
+        statement = dialect_insert(self.session)(_S).values([
+            {"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
+             "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
+             "before_stars_sum": f.shown[0] if f.shown and f.shown[1] >= k else None,
+             "before_ratings_count": f.shown[1] if f.shown and f.shown[1] >= k else None} for f in facts])
+        self.session.execute(statement.on_conflict_do_update(
+            index_elements=["item_id"], set_={name: getattr(statement.excluded, name) for name in (
+                "community_id", "stars_sum", "ratings_count", "released_through", "before_stars_sum",
+                "before_ratings_count")}))
+
+    def shown_totals(self, community_ids: set[int], k: int) -> dict[int, tuple[int, int]]:
+        """Community to the sums of its items' shown totals (those at least k people stand behind): what its
+        prior comes from, so it too moves only when a shown score does."""
+        if not community_ids:
+            return {}
+        found = {c: (int(stars), int(count)) for c, stars, count in self.session.execute(
+            select(_S.c.community_id, func.sum(_S.c.stars_sum), func.sum(_S.c.ratings_count))
+            .where(_S.c.community_id.in_(community_ids), _S.c.ratings_count >= k).group_by(_S.c.community_id))}
+        return {c: found.get(c, (0, 0)) for c in community_ids}
 
     def score_bases(self, community_ids: set[int]) -> dict[int, float]:
         return {c: float(m) for c, m in self.session.execute(
             select(ScoreBasis.community_id, ScoreBasis.prior_mean).where(ScoreBasis.community_id.in_(community_ids)))}
 
-    def stored_scores(self, item_ids: set[int]) -> dict[int, tuple[int, int]]:
-        return {item: (int(stars), int(count)) for item, stars, count in self.session.execute(
-            select(ItemScore.item_id, ItemScore.stars_sum, ItemScore.ratings_count).where(
-                ItemScore.item_id.in_(item_ids)))}
+    def score_released(self, item_ids: set[int], basis: Prior) -> None:
+        """These items' scores computed with their community's stored basis."""
+        if not item_ids:
+            return
+        self.session.execute(update(_S).where(_S.c.item_id.in_(item_ids)).values(score=_score_of(basis)))
 
     def rebase_scores(self, community_id: int, prior: Prior, now: datetime) -> None:
-        """Every rated item's score recomputed with the community's prior as it is now."""
-        scores, items = table_of(ItemScore), table_of(ContentItem)
-        self.session.execute(delete(scores).where(scores.c.community_id == community_id))
-        score = (literal(prior.weight * prior.mean, Double) + items.c.stars_sum) / \
-            (literal(prior.weight, Double) + items.c.ratings_count)
-        self.session.execute(scores.insert().from_select(
-            ["item_id", "community_id", "stars_sum", "ratings_count", "score"],
-            select(items.c.id, items.c.community_id, items.c.stars_sum, items.c.ratings_count, score)
-            .where(items.c.community_id == community_id, items.c.ratings_count > 0, items.c.retired_at.is_(None))))
+        """Every shown score of the community computed again with its prior as it is now, kept as its basis."""
+        self.session.execute(update(_S).where(_S.c.community_id == community_id).values(score=_score_of(prior)))
         statement = dialect_insert(self.session)(table_of(ScoreBasis)).values(
             community_id=community_id, prior_mean=prior.mean, updated_at=now)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["community_id"], set_={"prior_mean": statement.excluded.prior_mean,
                                                    "updated_at": statement.excluded.updated_at}))
 
-    def put_scores(self, rows: list[tuple[int, int, int, int]], basis: Prior) -> None:
-        """(item, community, stars_sum, ratings_count) scored with the community's stored basis; items with no
-        rating left, and retired ones (pages deleted from their wiki, rated before that), lose their stored
-        score."""
-        retired = self._retired({r[0] for r in rows})
-        kept = [r for r in rows if r[3] > 0 and r[0] not in retired]
-        gone = [r[0] for r in rows if r[3] <= 0 or r[0] in retired]
-        if gone:
-            self.session.execute(delete(ItemScore).where(ItemScore.item_id.in_(gone)))
-        if not kept:
-            return
-        statement = dialect_insert(self.session)(table_of(ItemScore)).values([
-            {"item_id": item, "community_id": community, "stars_sum": stars, "ratings_count": count,
-             "score": bayesian_average(stars, count, basis)} for item, community, stars, count in kept])
-        self.session.execute(statement.on_conflict_do_update(
-            index_elements=["item_id"], set_={name: getattr(statement.excluded, name)
-                                              for name in ("stars_sum", "ratings_count", "score")}))
-
-    def _retired(self, item_ids: set[int]) -> set[int]:
+    def move_scores(self, item_ids: set[int], community_id: int) -> set[int | None]:
+        """These items' shown scores now count in another community; the communities they counted in."""
         if not item_ids:
             return set()
-        return set(self.session.scalars(select(ContentItem.id).where(ContentItem.id.in_(item_ids),
-                                                                     ContentItem.retired_at.is_not(None))))
-
-    def unscored_communities(self) -> list[tuple[int, int, int]]:
-        """(community, stars_sum, ratings_count) of rated communities whose scores were never stored."""
-        return [(c, int(s), int(n)) for c, s, n in self.session.execute(
-            select(Community.id, Community.stars_sum, Community.ratings_count)
-            .outerjoin(ScoreBasis, ScoreBasis.community_id == Community.id)
-            .where(ScoreBasis.community_id.is_(None), Community.ratings_count > 0))]
-
+        left = set(self.session.scalars(select(_S.c.community_id).where(_S.c.item_id.in_(item_ids)).distinct()))
+        self.session.execute(update(_S).where(_S.c.item_id.in_(item_ids)).values(community_id=community_id))
+        return left

@@ -90,8 +90,6 @@ class Community(Base):
     channel_id: Mapped[str] = mapped_column(String(26), unique=True)
     team_id: Mapped[str | None] = mapped_column(String(26))
     name: Mapped[str] = mapped_column(String(100))
-    ratings_count: Mapped[int] = mapped_column(Integer, default=0)
-    stars_sum: Mapped[int] = mapped_column(Integer, default=0)
     announce_policy: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime]
     digest_weekday: Mapped[int | None] = mapped_column(Integer)
@@ -144,8 +142,6 @@ class ContentItem(Base):
     title: Mapped[str | None] = mapped_column(String(300))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     first_shared_by: Mapped[str | None] = mapped_column(UserId)
-    ratings_count: Mapped[int] = mapped_column(Integer, default=0)
-    stars_sum: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime]
     wiki: Mapped[str | None] = mapped_column(String(40))
     page_ref: Mapped[str | None] = mapped_column(String(100))
@@ -487,17 +483,25 @@ class ScoreBasis(Base):
 
 
 class ItemScore(Base):
-    """A rated item's score with its community's stored basis, and the totals it was computed from;
-    the index lets top content read the first rows instead of sorting every rated item."""
+    """An item's shown score: the totals of its ratings as the fold last released them, and the score they give
+    with its community's stored basis. New totals are released only once at least k people have rated or
+    re-rated the item since (domain.scores.may_release), so two scores seen one after the other never differ
+    by fewer than k people's ratings. The totals before the last release give the page's trend. The index lets
+    top content read the first rows instead of sorting every rated item."""
 
     __tablename__ = "item_scores"
     __table_args__ = (Index("ix_item_scores_rank", "community_id", "score"),)
 
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    """None for a page in no community (rated only from the wiki): scored with the neutral prior."""
     stars_sum: Mapped[int] = mapped_column(Integer)
     ratings_count: Mapped[int] = mapped_column(Integer)
     score: Mapped[float]
+    released_through: Mapped[datetime]
+    """The newest rating change the totals hold: the ratings changed after it are the ones not shown yet."""
+    before_stars_sum: Mapped[int | None] = mapped_column(Integer)
+    before_ratings_count: Mapped[int | None] = mapped_column(Integer)
 
 
 class CoRating(Base):

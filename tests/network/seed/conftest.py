@@ -16,7 +16,7 @@ from learnloop.services import wiki_ingest
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import OutboxMessage
 from learnloop.wiring import create_app
-from tests.conftest import FakeClock, make_settings
+from tests.conftest import FakeClock, make_settings, shown_scores
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.network.standin import StandIn
 from tests.prompts.world import CHANNEL, Person
@@ -93,6 +93,8 @@ def stocked(runtime: Runtime) -> None:
            page_event(8, "log", "Learning log: Data guild", minute=8))
     rate(runtime, BLOG, 5)
     rate(runtime, "https://outline.example.com/doc/deploying", 4)
+    shown_scores(runtime)
+
 
 
 SHELF_TITLES = [BLOG, "Deploying", "Onboarding", "Runbook"]
