@@ -58,11 +58,28 @@ def needs_rebase(stored_mean: float | None, mean: float) -> bool:
     return stored_mean is None or abs(mean - stored_mean) > REBASE_TOLERANCE
 
 
-def may_release(shown_ratings: int | None, ratings: int, changed_by: int, k: int) -> bool:
-    """Whether an item's totals may be shown as they are now. Its first shown score needs k people; after that
-    the totals move only once at least k people rated or re-rated it since they last moved, so the difference
-    of two scores seen one after the other is never one person's rating (the query-history guard of
-    TalentMap, applied to each item). A score shown while k was smaller counts as not shown."""
-    if ratings < k:
-        return False
-    return shown_ratings is None or shown_ratings < k or changed_by >= k
+MOVE_SHARE = 0.1
+"""A score from many ratings moves once this share of them changed, if that is more than k people: ten more
+ratings hardly move a score from a thousand, and each move reads all of an item's ratings."""
+
+
+def people_to_move(shown_ratings: int, k: int) -> int:
+    """How many people must rate or re-rate an item before its shown score moves."""
+    return max(k, math.ceil(shown_ratings * MOVE_SHARE))
+
+
+def shown(shown_ratings: int | None, k: int) -> bool:
+    """Whether a stored score is shown: at least k people stand behind it (one stored while k was smaller may
+    stand for fewer)."""
+    return shown_ratings is not None and shown_ratings >= k
+
+
+def may_release(shown_ratings: int | None, changed_by: int, k: int) -> bool:
+    """Whether an item's totals may be shown as they are now. `changed_by`: the people who rated or re-rated it
+    since its score was shown (all its raters, if none is). The first score needs k people; after that it
+    moves only once `people_to_move` have changed it, so the difference of two scores seen one after the other
+    is never one person's rating (the query-history guard of TalentMap, applied to each item)."""
+    if not shown(shown_ratings, k):
+        return changed_by >= k
+    assert shown_ratings is not None
+    return changed_by >= people_to_move(shown_ratings, k)

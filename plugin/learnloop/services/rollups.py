@@ -259,8 +259,9 @@ def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime
     """The shown scores of these items moved to their totals now, where enough people changed them
     (domain.scores.may_release), and scored with their community's stored basis; all of a community's
     scores again when its mean, from its shown scores, has drifted from that basis."""
-    facts = [f for f in store.rating_facts(item_ids)
-             if may_release(f.shown[1] if f.shown else None, f.ratings_count, f.changed_by, k)]
+    moving = {c.item_id for c in store.changes(item_ids, k)
+              if may_release(c.shown[1] if c.shown else None, c.changed_by, k)}
+    facts = store.rating_facts(moving)
     store.release(facts, k)
     communities = {f.community_id for f in facts if f.community_id is not None}
     rebased = rescore(store, communities, k, now)

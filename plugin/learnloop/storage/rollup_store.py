@@ -29,18 +29,26 @@ _B, _S = table_of(ReleaseBlock), table_of(ItemScore)
 
 
 @dataclass(frozen=True)
+class Changes:
+    """How many people changed an item's ratings since its score was shown, and what is shown."""
+
+    item_id: int
+    changed_by: int
+    """The people who rated or re-rated it after the shown totals' `released_through` (all, if none is shown)."""
+    shown: tuple[int, int] | None
+    """The stored (stars_sum, ratings_count), if any."""
+
+
+@dataclass(frozen=True)
 class RatingFacts:
-    """An item's ratings as they are now, against what is shown of them."""
+    """An item's ratings as they are now, with what is shown of them."""
 
     item_id: int
     community_id: int | None
     stars_sum: int
     ratings_count: int
-    changed_by: int
-    """The people who rated or re-rated it after the shown totals' `released_through` (all, if none shown)."""
     newest: datetime
     shown: tuple[int, int] | None
-    """The shown (stars_sum, ratings_count), if any."""
 
 
 def _score_of(prior: Prior) -> Any:
@@ -215,23 +223,36 @@ class RollupStore(Repository):
 
     # -- shown item scores -------------------------------------------------------------------
 
-    def rating_facts(self, item_ids: set[int]) -> list[RatingFacts]:
-        """The totals of these items' ratings as they are now, against their shown ones; items not retired
-        only."""
+    def changes(self, item_ids: set[int], k: int) -> list[Changes]:
+        """How many people changed each of these items' ratings since its score was shown (all its raters,
+        where none is), read through `ix_ratings_item_changed`; items not retired only."""
         if not item_ids:
             return []
-        r, i, s = table_of(Rating), table_of(ContentItem), table_of(ItemScore)
-        changed = func.sum(case((or_(s.c.released_through.is_(None), r.c.updated_at > s.c.released_through), 1),
-                                else_=0))
+        r, i = table_of(Rating), table_of(ContentItem)
+        counted = select(func.count()).select_from(r).where(r.c.item_id == i.c.id)
+        since = counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery()
+        every = counted.scalar_subquery()
+        unshown = or_(_S.c.ratings_count.is_(None), _S.c.ratings_count < k)
         rows = self.session.execute(
-            select(r.c.item_id, i.c.community_id, func.sum(r.c.stars), func.count(), changed,
-                   func.max(r.c.updated_at), s.c.stars_sum, s.c.ratings_count)
-            .join(i, i.c.id == r.c.item_id).outerjoin(s, s.c.item_id == r.c.item_id)
-            .where(r.c.item_id.in_(item_ids), i.c.retired_at.is_(None))
-            .group_by(r.c.item_id, i.c.community_id, s.c.stars_sum, s.c.ratings_count))
-        return [RatingFacts(int(item), community, int(stars), int(count), int(moved), newest,
+            select(i.c.id, case((unshown, every), else_=since), _S.c.stars_sum, _S.c.ratings_count)
+            .outerjoin(_S, _S.c.item_id == i.c.id).where(i.c.id.in_(item_ids), i.c.retired_at.is_(None)))
+        return [Changes(int(item), int(changed), None if count is None else (int(stars), int(count)))
+                for item, changed, stars, count in rows]
+
+    def rating_facts(self, item_ids: set[int]) -> list[RatingFacts]:
+        """The totals of these items' ratings as they are now, with what is shown of them."""
+        if not item_ids:
+            return []
+        r, i = table_of(Rating), table_of(ContentItem)
+        rows = self.session.execute(
+            select(r.c.item_id, i.c.community_id, func.sum(r.c.stars), func.count(), func.max(r.c.updated_at),
+                   _S.c.stars_sum, _S.c.ratings_count)
+            .join(i, i.c.id == r.c.item_id).outerjoin(_S, _S.c.item_id == r.c.item_id)
+            .where(r.c.item_id.in_(item_ids))
+            .group_by(r.c.item_id, i.c.community_id, _S.c.stars_sum, _S.c.ratings_count))
+        return [RatingFacts(int(item), community, int(stars), int(count), newest,
                             None if shown_count is None else (int(shown_stars), int(shown_count)))
-                for item, community, stars, count, moved, newest, shown_stars, shown_count in rows]
+                for item, community, stars, count, newest, shown_stars, shown_count in rows]
 
     def release(self, facts: list[RatingFacts], k: int) -> None:
         """These items' totals are shown from now on, scored later (`score_released`); the totals shown before,

@@ -166,6 +166,7 @@ class Rating(Base):
         UniqueConstraint("item_id", "user_id", name="uq_ratings_item_user"),
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
         Index("ix_ratings_user", "user_id"),
+        Index("ix_ratings_item_changed", "item_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

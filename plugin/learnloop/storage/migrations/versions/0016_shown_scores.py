@@ -2,7 +2,8 @@
 (`released_through`, the newest rating change they hold) and the totals before that release (for the page's
 trend). Rows already stored count as released through their item's newest rating; items without a row get
 one when they are next rated; a page in no community (rated only from its wiki) has one too. The live totals on items and communities go: a rating no longer changes any
-total, and the worker's fold reads the ratings themselves.
+total, and the worker's fold reads the ratings themselves: those changed since a score was shown through
+`ix_ratings_item_changed`, all of an item's only when its score moves.
 
 Revision ID: 0016
 Revises: 0015
@@ -34,9 +35,11 @@ def upgrade() -> None:
     for table in LIVE_TOTALS:
         for column in ('ratings_count', 'stars_sum'):
             op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    op.create_index('ix_ratings_item_changed', 'ratings', ['item_id', 'updated_at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_ratings_item_changed', table_name='ratings')
     op.execute("DELETE FROM item_scores WHERE community_id IS NULL")
     for table in LIVE_TOTALS:
         for column in ('ratings_count', 'stars_sum'):
