@@ -211,20 +211,20 @@ def test_wilson_ranks_one_upvote_below_many_mostly_positive_votes() -> None:
     assert wilson_lower_bound(1, 1) < wilson_lower_bound(90, 100)
 
 
-@pytest.mark.parametrize(("shown", "changed_by", "released"), [
-    (None, 4, False),   # fewer than k people rated it: nothing shown
-    (None, 5, True),    # the first score, from k people
-    (5, 1, False),      # one more rating: the score would show its stars
-    (5, 4, False),      # k-1 people changed it since
-    (5, 5, True),       # k people changed it since (new raters or re-ratings alike)
-    (3, 4, False),      # shown while k was smaller: counts as not shown, needs k raters in all
-    (3, 5, True),
-    (200, 19, False),   # a score from many ratings moves once a tenth of them changed
-    (200, 20, True),
+@pytest.mark.parametrize(("stored", "changed_by", "ratings", "released"), [
+    (None, 4, 4, False),    # fewer than k people rated it: nothing shown
+    (None, 5, 5, True),     # the first score, from k people
+    (5, 1, 6, False),       # one more rating: the score would show its stars
+    (5, 4, 9, False),       # k-1 people changed it since
+    (5, 5, 10, True),       # k people changed it since (new raters or re-ratings alike)
+    (3, 1, 5, False),       # stored while k was smaller (someone may have seen it): k changes, not k raters
+    (3, 5, 8, True),
+    (200, 19, 219, False),  # a score from many ratings moves once a tenth of them changed
+    (200, 20, 220, True),
 ])
-def test_a_shown_score_moves_only_once_k_people_changed_it(shown: int | None, changed_by: int,
+def test_a_shown_score_moves_only_once_k_people_changed_it(stored: int | None, changed_by: int, ratings: int,
                                                            released: bool) -> None:
-    assert may_release(shown, changed_by, 5) is released
+    assert may_release(stored, changed_by, ratings, 5) is released
 
 
 def test_people_to_move_a_score_grow_with_the_people_behind_it() -> None:

@@ -87,7 +87,10 @@ def test_erasing_by_username_leaves_the_messages_of_someone_whose_name_starts_wi
     assert len(outbox(runtime, SEND_DM)) == 2
 
     with runtime.uow() as uow:
-        assert uow.outbox.remove_naming([f"@{ANN.name}"]) == 1
+        uow.outbox.enqueue(SEND_DM, {"user_id": BOB.id, "message": "Ask @ann."}, key="sentence", now=runtime.clock())
+        uow.commit()
+    with runtime.uow() as uow:
+        assert uow.outbox.remove_naming([f"@{ANN.name}"]) == 2, "her thank-you, and the sentence ending in her name"
         uow.commit()
     [kept] = outbox(runtime, SEND_DM)
     assert kept.payload["message"].startswith("@anna thanks you"), "@ann is not a whole name inside @anna"

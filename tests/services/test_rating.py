@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, make_settings
 
-from learnloop.bootstrap import Runtime
+from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.ratings import InvalidRating
 from learnloop.domain.scores import bayesian_average, community_prior
 from learnloop.domain.urls import InvalidUrl
@@ -80,6 +80,33 @@ def test_a_shown_score_moves_only_once_k_people_have_changed_it(runtime: Runtime
     rate(runtime, "user7", 3)
     fold(runtime, clock)
     assert shown(runtime) == (15 - 5 - 3 + 1 + 1 + 5 + 4 + 3, 8, 15, 5), "five people changed it: it moves"
+
+
+def test_rating_again_with_the_same_stars_moves_no_score(runtime: Runtime, clock: FakeClock) -> None:
+    for n in range(5):
+        rate(runtime, f"user{n}", 4)
+    fold(runtime, clock)
+    for n in range(4):  # four change their stars, a fifth clicks the same again
+        rate(runtime, f"user{n}", 2)
+    rate(runtime, "user4", 4)
+    fold(runtime, clock)
+    assert shown(runtime) == (20, 5, None, None), "four people changed it: the same stars change nothing"
+
+
+def test_raising_k_does_not_let_one_more_rating_move_a_score(engine, clock: FakeClock) -> None:
+    """Seen with five ratings under k = 5, the score must not then move for one more person under k = 6."""
+    five = build_runtime(make_settings(min_group_size=5), clock=clock, engine=engine)
+    for n in range(5):
+        rate(five, f"user{n}", 5)
+    fold(five, clock)
+    six = build_runtime(make_settings(min_group_size=6), clock=clock, engine=engine)
+    rate(six, "user5", 1)
+    fold(six, clock)
+    assert shown(six) == (25, 5, None, None)
+    for n in range(5):
+        rate(six, f"new{n}", 3)
+    fold(six, clock)
+    assert shown(six) == (25 + 1 + 15, 11, None, None), "six people changed it since: it moves"
 
 
 def test_a_score_shown_stays_when_one_of_its_raters_erases_their_data(runtime: Runtime, clock: FakeClock) -> None:

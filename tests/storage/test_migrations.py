@@ -141,3 +141,43 @@ def test_0015_triages_open_feedback_as_new_and_adds_page_owners(fresh_engine: En
         states = connection.exec_driver_sql("SELECT id, status FROM feedback ORDER BY id").all()
     assert [tuple(row) for row in states] == [(1, "open"), (2, "resolved"), (3, "hidden"), (4, "open")]
     assert "reviewed_at" not in {c["name"] for c in inspect(fresh_engine).get_columns("content_items")}
+
+
+def test_0016_keeps_the_live_scores_people_saw_as_shown_and_drops_the_live_totals(fresh_engine: Engine) -> None:
+    """Every rated page starts from the totals people last saw, released through its newest rating (so the first
+    move after the upgrade needs k people too), a page in no community among them; the stored bases go, for the
+    worker to store again from the shown totals."""
+    upgrade(fresh_engine, "0015")
+    at = "'2026-11-02 09:00:00'"
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO communities (id, channel_id, name, ratings_count, stars_sum, "
+                                   f"created_at) VALUES (1, 'c1', 'guild', 7, 26, {at})")
+        for item, community, count, stars in ((1, "1", 6, 22), (2, "NULL", 2, 9), (3, "1", 1, 4), (4, "1", 0, 0)):
+            connection.exec_driver_sql(
+                "INSERT INTO content_items (id, url, kind, community_id, ratings_count, stars_sum, created_at) "
+                f"VALUES ({item}, 'https://wiki.acme.example/{item}', 'wiki_page', {community}, {count}, {stars}, "
+                f"{at})")
+        for n in range(9):
+            item, stamp = (1, f"'2026-11-0{2 + n % 3} 09:00:00'") if n < 6 else (2 if n < 8 else 3, at)
+            connection.exec_driver_sql("INSERT INTO ratings (item_id, user_id, stars, created_at, updated_at) "
+                                       f"VALUES ({item}, 'user{n}', 4, {at}, {stamp})")
+        connection.exec_driver_sql("INSERT INTO item_scores (item_id, community_id, stars_sum, ratings_count, score) "
+                                   "VALUES (1, 1, 18, 5, 3.9)")  # the fold lagged one rating behind
+        connection.exec_driver_sql(f"INSERT INTO score_bases (community_id, prior_mean, updated_at) VALUES (1, 3.5, {at})")
+    upgrade(fresh_engine)
+    with fresh_engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT item_id, community_id, stars_sum, ratings_count, score, "
+                                          "released_through FROM item_scores ORDER BY item_id").all()
+        bases = connection.exec_driver_sql("SELECT count(*) FROM score_bases").scalar_one()
+    assert [tuple(row)[:4] for row in rows] == [(1, 1, 22, 6), (2, None, 9, 2), (3, 1, 4, 1)]
+    assert [round(row[4], 4) for row in rows] == [round((15 + 22) / 11, 4), round(24 / 7, 4), round(19 / 6, 4)]
+    assert str(rows[0][5]).startswith("2026-11-04 09:00:00") and bases == 0
+    for table in ("content_items", "communities"):
+        assert not {"ratings_count", "stars_sum"} & {c["name"] for c in inspect(fresh_engine).get_columns(table)}
+    downgrade(fresh_engine, "0015")
+    with fresh_engine.connect() as connection:
+        totals = connection.exec_driver_sql(
+            "SELECT id, ratings_count, stars_sum FROM content_items ORDER BY id").all()
+        community = connection.exec_driver_sql("SELECT ratings_count, stars_sum FROM communities").one()
+    assert [tuple(row) for row in totals] == [(1, 6, 24), (2, 2, 8), (3, 1, 4), (4, 0, 0)], "from the ratings"
+    assert tuple(community) == (7, 28)

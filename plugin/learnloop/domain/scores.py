@@ -74,12 +74,14 @@ def shown(shown_ratings: int | None, k: int) -> bool:
     return shown_ratings is not None and shown_ratings >= k
 
 
-def may_release(shown_ratings: int | None, changed_by: int, k: int) -> bool:
+def may_release(stored_ratings: int | None, changed_by: int, ratings: int, k: int) -> bool:
     """Whether an item's totals may be shown as they are now. `changed_by`: the people who rated or re-rated it
-    since its score was shown (all its raters, if none is). The first score needs k people; after that it
-    moves only once `people_to_move` have changed it, so the difference of two scores seen one after the other
-    is never one person's rating (the query-history guard of TalentMap, applied to each item)."""
-    if not shown(shown_ratings, k):
-        return changed_by >= k
-    assert shown_ratings is not None
-    return changed_by >= people_to_move(shown_ratings, k)
+    since its totals were last stored (all its raters, if they never were); `ratings`: all its raters. The
+    first score needs k people; after that it moves only once `people_to_move` have changed it, so the
+    difference of two scores seen one after the other is never one person's rating (the query-history guard of
+    TalentMap, applied to each item). Totals stored but not shown (k was smaller then) move only once k people
+    changed them too: someone may have seen them under the smaller k."""
+    if not shown(stored_ratings, k):
+        return ratings >= k and changed_by >= k
+    assert stored_ratings is not None
+    return changed_by >= people_to_move(stored_ratings, k)

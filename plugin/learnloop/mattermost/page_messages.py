@@ -36,7 +36,7 @@ def _why(page: PageToReview) -> str:
 
 def _score(page: PageToReview, k: int) -> str:
     if page.score is None:
-        return f"Score: too early to tell (fewer than {k} people rated it)."
+        return f"Score: too early to tell (a score shows once {k} people have rated the page)."
     text = f"Score: {page.score:.1f}/5 from {page.ratings} ratings"
     if page.trend is None:
         return text + f"; no recent change (a score moves once {k} more people have rated the page)."

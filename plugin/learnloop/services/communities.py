@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnloop.config import Settings
-from learnloop.services.rollups import merge_rollups, release_until, rescore
+from learnloop.domain.scores import community_prior
+from learnloop.services.rollups import merge_rollups, release_until
 from learnloop.storage.repositories import ChannelFacts
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -133,7 +134,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     uow.joins.move_channels(source.id, target.id)
     uow.joins.retire(source.id, target.id, now)
     merge_rollups(uow.rollups, source.id, target.id, k, release_until(now))
-    rescore(uow.rollups, {target.id}, k, now)
+    uow.rollups.rebase_scores(target.id, community_prior(*uow.rollups.shown_totals({target.id}, k)[target.id]), now)
     uow.communities.name_channel(other_channel_id, other_channel_name)
     channels = uow.communities.channels(target.id)
     uow.commit()

@@ -259,8 +259,8 @@ def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime
     """The shown scores of these items moved to their totals now, where enough people changed them
     (domain.scores.may_release), and scored with their community's stored basis; all of a community's
     scores again when its mean, from its shown scores, has drifted from that basis."""
-    moving = {c.item_id for c in store.changes(item_ids, k)
-              if may_release(c.shown[1] if c.shown else None, c.changed_by, k)}
+    moving = {c.item_id for c in store.changes(item_ids)
+              if may_release(c.shown[1] if c.shown else None, c.changed_by, c.ratings, k)}
     facts = store.rating_facts(moving)
     store.release(facts, k)
     communities = {f.community_id for f in facts if f.community_id is not None}
@@ -298,8 +298,15 @@ def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) 
 
 def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:
     """What the fold keeps, brought up to date where no new event does it: the release blocks when k
-    changed (or after an upgrade) and when a week has ended."""
+    changed (or after an upgrade) and when a week has ended; the scores of communities with no stored basis
+    (after an upgrade); and, when k changed, the scores of every rated item (a page with fewer raters than the
+    old k, but enough for the new one, shows its score without waiting for another rating)."""
+    store = uow.rollups
     if uow.cursors.get(BLOCKS_K) != str(k):
         rebuild_blocks(uow, k, now)
+        rated = store.rated_items()
+        for start in range(0, len(rated), BATCH):
+            release_scores(store, set(rated[start:start + BATCH]), k, now)
     close_ended_weeks(uow, k, now)
+    rescore(store, store.unscored_communities(), k, now)
     uow.commit()

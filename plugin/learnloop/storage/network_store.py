@@ -168,11 +168,13 @@ class NetworkStore(Repository):
     def rated_by(self, user_id: str) -> set[int]:
         return set(self.session.scalars(select(Rating.item_id).where(Rating.user_id == user_id)))
 
-    def scores(self, item_ids: set[int]) -> dict[int, float]:
+    def scores(self, item_ids: set[int], k: int) -> dict[int, float]:
+        """The shown scores of these items (at least k people stand behind each)."""
         if not item_ids:
             return {}
         return {int(i): float(score) for i, score in self.session.execute(
-            select(ItemScore.item_id, ItemScore.score).where(ItemScore.item_id.in_(item_ids)))}
+            select(ItemScore.item_id, ItemScore.score).where(ItemScore.item_id.in_(item_ids),
+                                                             ItemScore.ratings_count >= k))}
 
     # -- recognition ----------------------------------------------------------------------------
 

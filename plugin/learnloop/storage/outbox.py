@@ -21,9 +21,9 @@ from learnloop.storage.repositories import (
 from learnloop.storage.tables import OutboxMessage, table_of
 
 _O = table_of(OutboxMessage)
-NAME_ENDS = r"(?![a-z0-9._-])"
-"""Where a Mattermost id or username ends: at any character they cannot hold (lower-case letters, digits,
-'.', '_' and '-', per model/user.go's IsValidUsername)."""
+NAME_ENDS = r"(?![a-z0-9_-]|\.[a-z0-9_-])"
+"""Where a Mattermost id or username ends: at a character they cannot hold (they hold lower-case letters,
+digits, '.', '_' and '-', per model/user.go's IsValidUsername), or at a full stop that ends a sentence."""
 _FINISH = update(_O).where(
     _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending",
 ).values(

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     bindparam,
+    case,
     delete,
     func,
     insert,
@@ -154,7 +155,6 @@ _CHANNEL_COMMUNITY = (
 _RATED_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
 _ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
-_ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
 _ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
 _S = table_of(ItemScore)
 _RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _S.c.score, _S.c.ratings_count)
@@ -183,7 +183,8 @@ _FEEDBACK_INSERT = insert(table_of(Feedback)).values({
 def _rating_upsert(dialect: str) -> Any:
     """Insert a rating or change the one there, returning the stars it replaced (NULL for a new one): the SET
     list reads the row as it was, so `previous_stars` takes the old `stars`. The rating keeps the community of
-    the channel it was given in, if learnloop knows that channel."""
+    the channel it was given in, if learnloop knows that channel. `updated_at` is when the stars last changed:
+    rating again the same changes nothing a shown score counts (domain.scores.may_release)."""
     insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     channel_community = (select(_M.c.community_id).where(_M.c.channel_id == bindparam("channel_id"))
                          .scalar_subquery())
@@ -194,7 +195,8 @@ def _rating_upsert(dialect: str) -> Any:
     return statement.on_conflict_do_update(
         index_elements=["item_id", "user_id"],
         set_={"previous_stars": _R.c.stars, "stars": statement.excluded.stars,
-              "updated_at": statement.excluded.updated_at}).returning(_R.c.previous_stars)
+              "updated_at": case((_R.c.stars == statement.excluded.stars, _R.c.updated_at),
+                                 else_=statement.excluded.updated_at)}).returning(_R.c.previous_stars)
 
 
 @dataclass(frozen=True)
@@ -305,10 +307,6 @@ class ContentRepository(Repository):
     def get(self, item_id: int) -> ContentItem | None:
         return self.session.get(ContentItem, item_id)
 
-    def ref(self, item_id: int) -> ItemRef | None:
-        row = self.run(_ITEM_BY_ID, {"item_id": item_id}).first()
-        return ItemRef(*row) if row else None
-
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
@@ -395,9 +393,6 @@ class RatingRepository(Repository):
             "item_id": item_id, "user_id": user_id, "stars": stars, "channel_id": channel_id, "created_at": now,
             "updated_at": now}).scalar_one()
         return None if previous is None else int(previous)
-
-    def by_user(self, user_id: str) -> list[Rating]:
-        return list(self.session.scalars(select(Rating).where(Rating.user_id == user_id).order_by(Rating.id)))
 
 
 class FeedbackRepository(Repository):

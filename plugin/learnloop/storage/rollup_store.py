@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Double, Row, case, delete, func, literal, or_, select, update
+from sqlalchemy import Double, Row, case, delete, func, literal, select, update
 
 from learnloop.domain.disclosure import Block, WeekFacts
 from learnloop.domain.scores import Prior
 from learnloop.storage.repositories import Repository, dialect_insert, rowcount
 from learnloop.storage.tables import (
+    Community,
     ContentItem,
     Event,
     ItemScore,
@@ -34,7 +35,8 @@ class Changes:
 
     item_id: int
     changed_by: int
-    """The people who rated or re-rated it after the shown totals' `released_through` (all, if none is shown)."""
+    """The people who rated or re-rated it after the stored totals' `released_through` (all, if none are)."""
+    ratings: int
     shown: tuple[int, int] | None
     """The stored (stars_sum, ratings_count), if any."""
 
@@ -223,21 +225,22 @@ class RollupStore(Repository):
 
     # -- shown item scores -------------------------------------------------------------------
 
-    def changes(self, item_ids: set[int], k: int) -> list[Changes]:
-        """How many people changed each of these items' ratings since its score was shown (all its raters,
-        where none is), read through `ix_ratings_item_changed`; items not retired only."""
+    def changes(self, item_ids: set[int]) -> list[Changes]:
+        """How many people changed each of these items' ratings since its totals were stored (all its raters,
+        where they never were), and how many rate it, read through `ix_ratings_item_changed`; items not retired
+        only."""
         if not item_ids:
             return []
         r, i = table_of(Rating), table_of(ContentItem)
         counted = select(func.count()).select_from(r).where(r.c.item_id == i.c.id)
-        since = counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery()
         every = counted.scalar_subquery()
-        unshown = or_(_S.c.ratings_count.is_(None), _S.c.ratings_count < k)
+        since = case((_S.c.released_through.is_(None), every),
+                     else_=counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery())
         rows = self.session.execute(
-            select(i.c.id, case((unshown, every), else_=since), _S.c.stars_sum, _S.c.ratings_count)
+            select(i.c.id, since, every, _S.c.stars_sum, _S.c.ratings_count)
             .outerjoin(_S, _S.c.item_id == i.c.id).where(i.c.id.in_(item_ids), i.c.retired_at.is_(None)))
-        return [Changes(int(item), int(changed), None if count is None else (int(stars), int(count)))
-                for item, changed, stars, count in rows]
+        return [Changes(int(item), int(changed), int(ratings), None if count is None else (int(stars), int(count)))
+                for item, changed, ratings, stars, count in rows]
 
     def rating_facts(self, item_ids: set[int]) -> list[RatingFacts]:
         """The totals of these items' ratings as they are now, with what is shown of them."""
@@ -266,8 +269,7 @@ class RollupStore(Repository):
              "before_ratings_count": f.shown[1] if f.shown and f.shown[1] >= k else None} for f in facts])
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["item_id"], set_={name: getattr(statement.excluded, name) for name in (
-                "community_id", "stars_sum", "ratings_count", "released_through", "before_stars_sum",
-                "before_ratings_count")}))
+                "stars_sum", "ratings_count", "released_through", "before_stars_sum", "before_ratings_count")}))
 
     def shown_totals(self, community_ids: set[int], k: int) -> dict[int, tuple[int, int]]:
         """Community to the sums of its items' shown totals (those at least k people stand behind): what its
@@ -278,6 +280,15 @@ class RollupStore(Repository):
             select(_S.c.community_id, func.sum(_S.c.stars_sum), func.sum(_S.c.ratings_count))
             .where(_S.c.community_id.in_(community_ids), _S.c.ratings_count >= k).group_by(_S.c.community_id))}
         return {c: found.get(c, (0, 0)) for c in community_ids}
+
+    def rated_items(self) -> list[int]:
+        return list(self.session.scalars(select(Rating.item_id).distinct().order_by(Rating.item_id)))
+
+    def unscored_communities(self) -> set[int]:
+        """Communities with stored scores and no stored basis for them (after an upgrade)."""
+        based = select(ScoreBasis.community_id).where(ScoreBasis.community_id == Community.id)
+        scored = select(_S.c.item_id).where(_S.c.community_id == Community.id)
+        return set(self.session.scalars(select(Community.id).where(~based.exists(), scored.exists())))
 
     def score_bases(self, community_ids: set[int]) -> dict[int, float]:
         return {c: float(m) for c, m in self.session.execute(

@@ -562,7 +562,7 @@ class PageOwner(Base):
 
 
 class PageReview(Base):
-    """A page on this week's review list and why, with its score and the score four weeks before where k
+    """A page on this week's review list and why, with its shown score and the one before its last move where k
     people allow them (domain.page_review). Worked out once a week per community, replacing the last week's."""
 
     __tablename__ = "page_reviews"
@@ -577,7 +577,7 @@ class PageReview(Base):
     score_before: Mapped[float | None]
     trend: Mapped[str | None] = mapped_column(String(5))
     ratings: Mapped[int | None] = mapped_column(Integer)
-    """How many people rated it, only where at least k did."""
+    """How many people its shown score is from, only where at least k are."""
     last_reviewed: Mapped[datetime]
     flagged_at: Mapped[datetime]
 

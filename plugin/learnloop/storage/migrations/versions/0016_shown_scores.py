@@ -1,9 +1,13 @@
 """An item's stored score is the score shown: `item_scores` keeps when its totals were released
 (`released_through`, the newest rating change they hold) and the totals before that release (for the page's
-trend). Rows already stored count as released through their item's newest rating; items without a row get
-one when they are next rated; a page in no community (rated only from its wiki) has one too. The live totals on items and communities go: a rating no longer changes any
-total, and the worker's fold reads the ratings themselves: those changed since a score was shown through
-`ix_ratings_item_changed`, all of an item's only when its score moves.
+trend), and holds pages in no community too (rated only from their wiki).
+
+Every rated item's row starts from the live totals people last saw, released through its newest rating, so
+the first move after the upgrade needs k people like any other. Its score is computed with the neutral prior
+until the worker's next pass stores each community's basis again (its old one came from the live totals). The
+live totals on items and communities go: a rating no longer changes any total, and the worker's fold reads the
+ratings themselves: those changed since a score was stored through `ix_ratings_item_changed`, all of an item's
+only when its score moves.
 
 Revision ID: 0016
 Revises: 0015
@@ -19,6 +23,8 @@ depends_on = None
 WHEN = sa.DateTime(timezone=True)
 ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 LIVE_TOTALS = ('content_items', 'communities')
+NEUTRAL = "(15.0 + stars_sum) / (5.0 + ratings_count)"
+"""domain.scores.bayesian_average with the prior of a community with no ratings (3 stars, weight 5)."""
 
 
 def upgrade() -> None:
@@ -26,12 +32,15 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('released_through', WHEN, nullable=True))
         batch_op.add_column(sa.Column('before_stars_sum', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('before_ratings_count', sa.Integer(), nullable=True))
-    op.execute("UPDATE item_scores SET released_through = (SELECT MAX(ratings.updated_at) FROM ratings "
-               "WHERE ratings.item_id = item_scores.item_id)")
-    op.execute("DELETE FROM item_scores WHERE released_through IS NULL")
+        batch_op.alter_column('community_id', existing_type=ID, nullable=True)
+    op.execute("DELETE FROM item_scores")
+    op.execute(f"INSERT INTO item_scores (item_id, community_id, stars_sum, ratings_count, score, released_through) "
+               f"SELECT id, community_id, stars_sum, ratings_count, {NEUTRAL}, (SELECT MAX(ratings.updated_at) "
+               f"FROM ratings WHERE ratings.item_id = content_items.id) FROM content_items WHERE ratings_count > 0 "
+               f"AND EXISTS (SELECT 1 FROM ratings WHERE ratings.item_id = content_items.id)")
+    op.execute("DELETE FROM score_bases")
     with op.batch_alter_table('item_scores') as batch_op:
         batch_op.alter_column('released_through', existing_type=WHEN, nullable=False)
-        batch_op.alter_column('community_id', existing_type=ID, nullable=True)
     for table in LIVE_TOTALS:
         for column in ('ratings_count', 'stars_sum'):
             op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
