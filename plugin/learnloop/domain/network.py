@@ -25,8 +25,13 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def milestones(k: int) -> tuple[int, ...]:
-    """The counts of people that earn a sharer a message: never fewer than k."""
-    return tuple(sorted({k, *(m for m in MILESTONES if m > k)}))
+    """The counts of people that earn a sharer a message: never fewer than k, and each at least k above the one
+    before, so two messages never differ by fewer than k people."""
+    found = [k]
+    for milestone in MILESTONES:
+        if milestone - found[-1] >= k:
+            found.append(milestone)
+    return tuple(found)
 
 
 def reached(people: int, k: int) -> int | None:
