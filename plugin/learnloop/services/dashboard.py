@@ -277,7 +277,7 @@ def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
     """Where the community stands over the period, from released figures only."""
     check_min_group(k)
     reads = uow.dashboards
-    blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *CHILDREN["reflections"]])
+    blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *CHILDREN["reflections"]], period.first)
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     totals = _totals(reads, community_id, period, k, blocks, open_weekly)
     split = _parts(blocks, SPLIT, period.first, period.last, k)
@@ -289,7 +289,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
     check_min_group(k)
     reads = uow.dashboards
     people_metrics = sorted(PEOPLE_METRICS)
-    blocks = reads.blocks(community_id, [*people_metrics, *CHILDREN["reflections"]])
+    blocks = reads.blocks(community_id, [*people_metrics, *CHILDREN["reflections"]], period.before.first)
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     weeks = period.weeks
     totals = _totals(reads, community_id, period, k, blocks, open_weekly)

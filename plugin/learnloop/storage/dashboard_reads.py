@@ -24,12 +24,14 @@ from learnloop.storage.tables import (
 
 
 class DashboardReads(Repository):
-    def blocks(self, community_id: int, metrics: list[str]) -> dict[str, list[Block]]:
+    def blocks(self, community_id: int, metrics: list[str], since: date) -> dict[str, list[Block]]:
+        """These measures' blocks that reach the week `since` or later (a figure from `since` on is a sum of
+        whole blocks among them)."""
         found: dict[str, list[Block]] = {metric: [] for metric in metrics}
         b = table_of(ReleaseBlock)
         for metric, first, last, value, people, closed in self.session.execute(
                 select(b.c.metric, b.c.first_week, b.c.last_week, b.c.value, b.c.people, b.c.closed)
-                .where(b.c.community_id == community_id, b.c.metric.in_(metrics))
+                .where(b.c.community_id == community_id, b.c.metric.in_(metrics), b.c.last_week >= since)
                 .order_by(b.c.metric, b.c.first_week)):
             found[metric].append(Block(first, last, value, people, closed))
         return found
