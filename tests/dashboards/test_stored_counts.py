@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.disclosure import Block, WeekFacts, split_open
@@ -19,7 +19,7 @@ from learnloop.domain.scores import REBASE_TOLERANCE, Prior, bayesian_average, c
 from learnloop.jobs.worker import Worker
 from learnloop.services import dashboard, rollups
 from learnloop.services.rating import Rater, rate_url
-from learnloop.storage.tables import ContentItem, Event, ItemScore, ReleaseBlock, ScoreBasis, WeeklyCount
+from learnloop.storage.tables import ContentItem, Event, ItemScore, Rating, ReleaseBlock, ScoreBasis, WeeklyCount
 from tests.conftest import FakeClock, make_settings
 
 UTC = UTC
@@ -88,10 +88,20 @@ def fresh_blocks(values: dict[tuple[date, str], int], members: dict[tuple[date, 
 
 
 def fresh_top(runtime: Runtime) -> list[tuple[str, float, int]]:
-    """Top content sorted from every shown score at least k people stand behind, with the community's stored
-    basis, which is within the tolerance of the mean of those shown scores."""
+    """Top content sorted again from the shown scores, with the community's stored basis (within the tolerance
+    of the mean of the shown scores). The shown scores themselves are checked against the ratings: every page
+    rated by at least k people has one, holding its ratings' totals where none changed since it was released."""
     cid = community(runtime)
     with runtime.reader() as uow:
+        ratings = {item: (int(count), int(stars)) for item, count, stars in uow.session.execute(
+            select(Rating.item_id, func.count(), func.sum(Rating.stars)).group_by(Rating.item_id))}
+        for score in uow.session.scalars(select(ItemScore)):
+            changed = uow.session.scalar(select(func.count()).select_from(Rating).where(
+                Rating.item_id == score.item_id, Rating.updated_at > score.released_through))
+            if not changed:
+                assert ratings[score.item_id] == (score.ratings_count, score.stars_sum), score.item_id
+        scored = set(uow.session.scalars(select(ItemScore.item_id)))
+        assert {item for item, (count, _) in ratings.items() if count >= K} <= scored
         shown = uow.session.execute(select(ContentItem.url, ItemScore.stars_sum, ItemScore.ratings_count,
                                            ContentItem.id).join(ItemScore, ItemScore.item_id == ContentItem.id)
                                     .where(ItemScore.ratings_count >= K, ItemScore.community_id == cid)).all()
@@ -113,7 +123,8 @@ def stored_blocks(runtime: Runtime, metric: str) -> list[Block]:
 
 
 def assert_as_fresh(runtime: Runtime) -> None:
-    """Every kept count, every release block and top content equal a fresh computation from the log."""
+    """Every kept count and release block equals a fresh computation from the log, and top content one from the
+    shown scores, themselves checked against the ratings (`fresh_top`)."""
     values, members = fresh_weeks(runtime)
     cid, until = community(runtime), week_of(runtime.clock())
     with runtime.reader() as uow:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.mediawiki.host import decode_position
 from learnloop.services import wiki_ingest
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
 from learnloop.services.rating import Rater, RetiredItem, rate_url
-from learnloop.storage.tables import Announcement, Community, ContentItem, Event, OutboxMessage, Rating
+from learnloop.storage.tables import Announcement, Community, ContentItem, Event, OutboxMessage
 from tests.conftest import PUBLIC_URL, FakeClock, make_settings
 from tests.wikis.jobs import poll_wikis
+from tests.wikis.test_page_lifecycle import ratings_of
 
 from .mediawiki_server import MediaWikiServer
 from .mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki
@@ -21,13 +22,6 @@ pytestmark = needs_mediawiki
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 
-
-def _ratings(runtime: Runtime, item_id: int) -> tuple[int, int]:
-    """(how many ratings, their stars) the item holds."""
-    with runtime.reader() as uow:
-        count, stars = uow.session.execute(select(func.count(), func.coalesce(func.sum(Rating.stars), 0))
-                                           .where(Rating.item_id == item_id)).one()
-    return int(count), int(stars)
 
 
 def _runtime(mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock) -> Runtime:
@@ -115,7 +109,7 @@ def test_a_page_is_followed_through_its_life_on_a_real_wiki(
         [page] = uow.session.scalars(select(ContentItem)).all()
         community = uow.session.get(Community, page.community_id)
     assert community is not None and community.channel_id == CHANNEL
-    assert _ratings(runtime, page.id) == (2, 9)
+    assert ratings_of(runtime, page.id) == (2, 9)
 
     renamed = f"Pairing guide for everyone {engine.dialect.name}"
     mediawiki_editor.move(title, renamed)
@@ -123,7 +117,7 @@ def test_a_page_is_followed_through_its_life_on_a_real_wiki(
     [moved] = _all(runtime, ContentItem)
     assert (moved.id, moved.title) == (page.id, renamed)
     assert moved.url == f"{mediawiki.url}/wiki/{renamed.replace(' ', '_')}"
-    assert (_ratings(runtime, moved.id), moved.community_id) == ((2, 9), page.community_id)
+    assert (ratings_of(runtime, moved.id), moved.community_id) == ((2, 9), page.community_id)
 
     mediawiki_editor.delete(renamed)
     assert poll_wikis(runtime) == 1
@@ -134,7 +128,7 @@ def test_a_page_is_followed_through_its_life_on_a_real_wiki(
     mediawiki_editor.undelete(renamed)
     assert poll_wikis(runtime) == 1
     [back] = _all(runtime, ContentItem)
-    assert (back.id, back.retired_at, _ratings(runtime, back.id)) == (page.id, None, (2, 9))
+    assert (back.id, back.retired_at, ratings_of(runtime, back.id)) == (page.id, None, (2, 9))
     assert [event.kind for event in _all(runtime, Event)] == [
         "wiki_page_created", "rating", "rating", "wiki_page_updated", "wiki_page_moved", "wiki_page_deleted",
         "wiki_page_restored"]

@@ -30,8 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnloop.config import Settings
-from learnloop.domain.scores import community_prior
-from learnloop.services.rollups import merge_rollups, release_until
+from learnloop.services.rollups import merge_rollups, release_until, shown_prior
 from learnloop.storage.repositories import ChannelFacts
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -134,7 +133,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     uow.joins.move_channels(source.id, target.id)
     uow.joins.retire(source.id, target.id, now)
     merge_rollups(uow.rollups, source.id, target.id, k, release_until(now))
-    uow.rollups.rebase_scores(target.id, community_prior(*uow.rollups.shown_totals({target.id}, k)[target.id]), now)
+    uow.rollups.rebase_scores(target.id, shown_prior(uow.rollups, target.id, k), now)
     uow.communities.name_channel(other_channel_id, other_channel_name)
     channels = uow.communities.channels(target.id)
     uow.commit()

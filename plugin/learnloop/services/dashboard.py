@@ -30,10 +30,6 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 TOP_CONTENT = 10
 FEEDBACK_LIMIT = 200
-SHOWN_METRICS = (
-    "ratings", "items_rated", "links_shared", "new_pages", "page_updates", "threads", "replies", "mentions",
-    "reflections", "reflection_ratings", "prompts_sent", "prompts_answered",
-)
 SPLIT = {"private": "reflections.private", "shared": "reflections.community", "published": "reflections.wiki"}
 """The reflections written by what their authors chose when writing: parts of them (domain.disclosure)."""
 ANSWERED = {"answered": "prompts_answered", "unprompted": "reflections.unprompted"}

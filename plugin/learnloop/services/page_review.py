@@ -34,11 +34,11 @@ from learnloop.domain.page_review import (
 )
 from learnloop.domain.preferences import Action
 from learnloop.domain.ratings import REASONS
-from learnloop.domain.scores import community_prior
 from learnloop.services.dashboard import title_of
 from learnloop.services.network.weekly import DueDM, decide, due_dm
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.page_owners import interval_days
+from learnloop.services.rollups import shown_prior
 from learnloop.storage.unit_of_work import UnitOfWork
 
 MAX_PAGES = 10
@@ -80,7 +80,7 @@ def list_week(uow: UnitOfWork, worked: dict[int, list[dict[str, Any]]], owners: 
 def _flagged(uow: UnitOfWork, community_id: int, week: date, now: datetime, k: int) -> list[dict[str, Any]]:
     community = uow.communities.get(community_id)
     days = interval_days(community)
-    prior = community_prior(*uow.rollups.shown_totals({community_id}, k)[community_id])
+    prior = shown_prior(uow.rollups, community_id, k)
     reasons = uow.pages.reason_people(community_id)
     candidates = uow.pages.reviewable(community_id, overdue_before=now - timedelta(days=days), min_ratings=k,
                                       item_ids=set(reasons))

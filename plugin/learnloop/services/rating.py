@@ -64,9 +64,10 @@ def rate_url(
     text = clean_comment(comment)
     item = uow.items.rateable_by_url(url)
     if item is None:  # first sight: the item belongs to the rater's community
-        ref, _ = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
-                                  community_id=_rater_community(uow, settings, rater, now))
-        item = uow.items.rateable(ref.id)
+        ref, created = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
+                                        community_id=_rater_community(uow, settings, rater, now))
+        item = RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, None, None) if created \
+            else uow.items.rateable(ref.id)
         assert item is not None
     if item.retired_at is not None:
         raise RetiredItem(item.url)

@@ -283,6 +283,11 @@ def move_scores(store: RollupStore, item_ids: set[int], community_id: int, k: in
         store.score_released(item_ids, Prior(basis))
 
 
+def shown_prior(store: RollupStore, community_id: int, k: int) -> Prior:
+    """The community's prior, from its shown scores only (so it moves only when one of them does)."""
+    return community_prior(*store.shown_totals({community_id}, k)[community_id])
+
+
 def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) -> set[int]:
     """Each community's shown scores computed again where its mean has drifted from their stored basis (or
     they have none); the communities rescored."""

@@ -450,6 +450,7 @@ class WeeklyMember(Base):
     no rescan of history. People appear only as keyed hashes, never as ids."""
 
     __tablename__ = "weekly_members"
+    __table_args__ = (Index("ix_weekly_members_member", "member"),)
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
     week: Mapped[date] = mapped_column(Date, primary_key=True)
