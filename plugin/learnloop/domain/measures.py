@@ -26,8 +26,8 @@ PROMPT_PARTS = ("prompts_answered", "reflections.unprompted")
 """The reflections written, split by whether they answered a prompt: parts of `reflections` too, released the
 same way, so that prompts answered is never the reflections written less a few people's."""
 DISTINCT_THINGS = {"items_rated": "ratings", "threads": "replies"}
-"""Measures that count distinct things (items, threads), each released over its people measure's blocks: the
-count of each block as it closed, summed over the blocks a figure covers."""
+"""Measures that count distinct things (items, threads), each released with its people measure: a figure is the
+count of distinct things over the very weeks its people measure's figure covers (services.dashboard)."""
 OPEN_METRICS = frozenset({"new_pages", "page_updates"})
 """Wiki page counts: what the wiki itself shows to everyone, released week by week."""
 MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | set(DISTINCT_THINGS))
