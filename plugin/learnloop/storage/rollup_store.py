@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Double, Row, case, delete, func, literal, select, update
 
 from learnloop.domain.disclosure import Block, WeekFacts
-from learnloop.domain.scores import Prior
+from learnloop.domain.scores import Prior, shown
 from learnloop.storage.repositories import Repository, dialect_insert, rowcount
 from learnloop.storage.tables import (
     Community,
@@ -262,11 +262,11 @@ class RollupStore(Repository):
         if k or more people stood behind them, become the ones before."""
         if not facts:
             return
+        before = {f.item_id: f.shown if f.shown and shown(f.shown[1], k) else (None, None) for f in facts}
         statement = dialect_insert(self.session)(_S).values([
             {"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
-             "before_stars_sum": f.shown[0] if f.shown and f.shown[1] >= k else None,
-             "before_ratings_count": f.shown[1] if f.shown and f.shown[1] >= k else None} for f in facts])
+             "before_stars_sum": before[f.item_id][0], "before_ratings_count": before[f.item_id][1]} for f in facts])
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["item_id"], set_={name: getattr(statement.excluded, name) for name in (
                 "stars_sum", "ratings_count", "released_through", "before_stars_sum", "before_ratings_count")}))
