@@ -10,6 +10,7 @@ from werkzeug.exceptions import ServiceUnavailable
 
 from learnloop.bookstack.host import BookStackHost
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.domain.scores import people_to_move
 from learnloop.mattermost import (
     community_views,
     journal_views,
@@ -64,6 +65,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # replies keep the order they are written in
     register_error_handlers(app)
+    app.add_template_global(people_to_move)
     public_url = runtime.settings.public_url_text
     session.configure(app, runtime.signing_key, secure=public_url.startswith("https://"),
                       frame_cross_site=session.cross_site_cookies(public_url))

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -93,6 +96,16 @@ def test_signed_out_a_click_stores_nothing_and_asks_to_sign_in(reader: Reader, r
     assert response.status_code == 303 and "signin=1" in response.headers["Location"]
     assert "Sign in first to rate" in reader.client.get(response.headers["Location"]).get_data(as_text=True)
     assert count(runtime, select(func.count()).select_from(Rating)) == 0
+
+
+def test_a_score_from_many_ratings_says_a_tenth_of_them_move_it(
+        reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
+    others_rate(runtime, PAGE, *([4] * 79))
+    response = reader.sign_in(stars="5")
+    shown_scores(runtime)
+    frame = reader.client.get(response.headers["Location"]).get_data(as_text=True)
+    shown, to_move = map(int, re.search(r"from (\d+) ratings; it moves only once at least (\d+) more", frame).groups())
+    assert shown > 50 and to_move == math.ceil(shown / 10)
 
 
 def test_sign_in_with_mattermost_rates_in_the_same_click_then_one_click_each(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from learnloop.domain.ratings import MAX_STARS, MIN_STARS, STAR_LABELS
+from learnloop.domain.scores import people_to_move
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.rating import RatingOutcome
 
@@ -60,8 +61,9 @@ def community_score(outcome: RatingOutcome, k: int) -> str:
     """The shown score a member sees once they have rated: only once at least k people stand behind it."""
     if outcome.ratings_count < k:
         return f"Community score: too early to tell (a page's score shows once {k} people have rated it)."
+    to_move = people_to_move(outcome.ratings_count, k)
     return (f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} ratings; it moves only once at "
-            f"least {k} more people have rated, so no one's rating can be singled out.")
+            f"least {to_move} more people have rated, so no one's rating can be singled out.")
 
 
 def rating_confirmation(outcome: RatingOutcome, k: int) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from learnloop.domain.ratings import REASONS
+from learnloop.domain.scores import people_to_move
 from learnloop.mattermost.messages import ACTIONS_PATH, describe_item
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.page_review import PageToReview
@@ -39,7 +40,8 @@ def _score(page: PageToReview, k: int) -> str:
         return f"Score: too early to tell (a score shows once {k} people have rated the page)."
     text = f"Score: {page.score:.1f}/5 from {page.ratings} ratings"
     if page.trend is None:
-        return text + f"; no recent change (a score moves once {k} more people have rated the page)."
+        to_move = people_to_move(page.ratings or 0, k)
+        return text + f"; no recent change (a score moves once {to_move} more people have rated the page)."
     return text + f", {TRENDS[page.trend.direction]} {page.trend.before:.1f} before its latest {k} or more ratings."
 
 
