@@ -181,3 +181,18 @@ def test_0016_keeps_the_live_scores_people_saw_as_shown_and_drops_the_live_total
         community = connection.exec_driver_sql("SELECT ratings_count, stars_sum FROM communities").one()
     assert [tuple(row) for row in totals] == [(1, 6, 24), (2, 2, 8), (3, 1, 4), (4, 0, 0)], "from the ratings"
     assert tuple(community) == (7, 28)
+
+
+def test_0018_drops_the_unread_blocks_of_distinct_things(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0017")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO communities (id, channel_id, name, created_at) "
+                                   "VALUES (1, 'c1', 'guild', '2026-11-02 09:00:00')")
+        for metric in ("ratings", "items_rated", "replies", "threads"):
+            connection.exec_driver_sql(
+                "INSERT INTO release_blocks (community_id, metric, first_week, last_week, value, people, closed) "
+                f"VALUES (1, '{metric}', '2026-11-02', '2026-11-09', 5, 3, TRUE)")
+    upgrade(fresh_engine, "0018")
+    with fresh_engine.connect() as connection:
+        kept = connection.exec_driver_sql("SELECT metric FROM release_blocks ORDER BY metric").scalars().all()
+    assert kept == ["ratings", "replies"]

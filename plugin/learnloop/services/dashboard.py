@@ -24,7 +24,7 @@ from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPL
 from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, week_of, weeks_between
 from learnloop.domain.page_review import FEEDBACK_STATES, OPEN_STATES, parse_state
 from learnloop.domain.ratings import REASONS
-from learnloop.services.rollups import CHILDREN
+from learnloop.services.rollups import PARTS
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -269,29 +269,31 @@ def _totals(reads: DashboardReads, community_id: int, period: Period, k: int,
     return totals
 
 
-def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
-    """Where the community stands over the period, from released figures only."""
+def _released(uow: UnitOfWork, community_id: int, period: Period, k: int, since: date) -> tuple[
+        dict[str, list[Block]], dict[str, dict[date, int]], dict[str, Figure], dict[str, Figure]]:
+    """What the period's figures come from: the people measures' blocks from the week `since` on, the open
+    measures' weekly values, and the released totals and split of the reflections."""
     check_min_group(k)
     reads = uow.dashboards
-    blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *CHILDREN["reflections"]], period.first)
+    blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *PARTS["reflections"]], since)
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
     totals = _totals(reads, community_id, period, k, blocks, open_weekly)
-    split = _parts(blocks, SPLIT, period.first, period.last, k)
+    return blocks, open_weekly, totals, _parts(blocks, SPLIT, period.first, period.last, k)
+
+
+def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
+    """Where the community stands over the period, from released figures only."""
+    _, _, totals, split = _released(uow, community_id, period, k, period.first)
     return maturity(_with_parts(totals, split), len(period.weeks))
 
 
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False,
           show_hidden: bool = False) -> Dashboard:
-    check_min_group(k)
-    reads = uow.dashboards
-    people_metrics = sorted(PEOPLE_METRICS)
-    blocks = reads.blocks(community_id, [*people_metrics, *CHILDREN["reflections"]], period.before.first)
-    open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
+    blocks, open_weekly, totals, split = _released(uow, community_id, period, k, period.before.first)
     weeks = period.weeks
-    totals = _totals(reads, community_id, period, k, blocks, open_weekly)
     weekly: dict[str, dict[date, Figure]] = {}
     rows: dict[str, list[BlockRow]] = {}
-    for metric in people_metrics:
+    for metric in sorted(PEOPLE_METRICS):
         weekly[metric] = _weekly(blocks[metric], weeks, k)
         rows[metric] = _rows(blocks[metric], period, k)
     for metric in sorted(OPEN_METRICS):
@@ -302,7 +304,6 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         week_split = {name: figure if figure.complete else withheld(k)
                       for name, figure in _parts(blocks, SPLIT, week, week, k).items()}
         weekly_share[week] = _share(_with_parts({m: weekly[m][week] for m in weekly}, week_split), open_weekly, k)
-    split = _parts(blocks, SPLIT, period.first, period.last, k)
     figures = _with_parts(totals, split)
     return Dashboard(
         community_id=community_id, period=period, k=k, totals=totals, weekly=weekly, rows=rows,

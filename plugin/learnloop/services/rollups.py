@@ -39,11 +39,13 @@ BATCH = 5000
 SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
 larger one, and the cursor must never step over an event that is still to come."""
-CHILDREN: dict[str, tuple[str, ...]] = {
-    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS),
-    **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
-"""Measures released over another measure's blocks: the parts of the reflections written (by what their authors
-chose, and by whether they answered a prompt), and the distinct items and threads behind ratings and replies."""
+PARTS: dict[str, tuple[str, ...]] = {"reflections": (*REFLECTION_PARTS, *PROMPT_PARTS)}
+"""Measures released as parts of another's blocks, with blocks of their own cut the same: the reflections
+written, by what their authors chose and by whether they answered a prompt."""
+CHILDREN: dict[str, tuple[str, ...]] = {**PARTS, **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
+"""Measures released over another measure's blocks: its parts, and the distinct items and threads behind ratings
+and replies (counted over the span of the parent's blocks from the weekly member sets, with no blocks of their
+own)."""
 _RELEASED_WITH = {child: parent for parent, children in CHILDREN.items() for child in children}
 """A child measure's weeks are released with its parent's blocks."""
 
@@ -181,9 +183,9 @@ def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: dat
 def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date], k: int,
                    until: date) -> None:
     """Bring a people measure's blocks up to date after new events in `weeks`: the open stretch after the
-    last closed block is cut again (no block closes at the week `until`, the current one, or later), and the
-    measures released over its blocks (CHILDREN) with it. Closed blocks, their children's too, never change
-    (`apply_fold` counts a late event in the first week after them)."""
+    last closed block is cut again (no block closes at the week `until`, the current one, or later), and its
+    parts' blocks (PARTS) with it. Closed blocks, their parts' too, never change (`apply_fold` counts a late
+    event in the first week after them)."""
     done = closed_blocks(store.blocks(community_id, metric))
     start = done[-1].last + WEEK if done else store.first_week(community_id, metric)
     if start is None or not any(week >= start for week in weeks):
@@ -191,16 +193,14 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until)
     fresh = cut + ([remaining] if remaining else [])
     store.replace_blocks(community_id, metric, start, fresh)
-    for child in CHILDREN.get(metric, ()):
-        store.replace_blocks(community_id, child, start,
-                             [_child_block(store, community_id, child, block) for block in fresh])
+    for part in PARTS.get(metric, ()):
+        store.replace_blocks(community_id, part, start, [_part_block(store, community_id, part, block)
+                                                          for block in fresh])
 
 
-def _child_block(store: RollupStore, community_id: int, child: str, parent: Block) -> Block:
-    value, people = store.totals(community_id, child, parent.first, parent.last)
-    if child in DISTINCT_THINGS:  # distinct items or threads: the count of the member set, behind the parent's people
-        value, people = people, parent.people
-    return Block(parent.first, parent.last, value, people, parent.closed)
+def _part_block(store: RollupStore, community_id: int, part: str, whole: Block) -> Block:
+    value, people = store.totals(community_id, part, whole.first, whole.last)
+    return Block(whole.first, whole.last, value, people, whole.closed)
 
 
 def merge_rollups(store: RollupStore, source: int, target: int, k: int, until: date) -> None:
@@ -260,12 +260,11 @@ def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime
     (domain.scores.may_release), and scored with their community's stored basis; all of a community's
     scores again when its mean, from its shown scores, has drifted from that basis."""
     moving = {c.item_id for c in store.changes(item_ids)
-              if may_release(c.shown[1] if c.shown else None, c.changed_by, c.ratings, k)}
+              if may_release(c.stored_ratings, c.changed_by, c.ratings, k)}
     facts = store.rating_facts(moving)
     store.release(facts, k)
     communities = {f.community_id for f in facts if f.community_id is not None}
-    rebased = rescore(store, communities, k, now)
-    bases: dict[int | None, Prior] = {c: Prior(mean) for c, mean in store.score_bases(communities - rebased).items()}
+    bases: dict[int | None, Prior] = {c: basis for c, basis in rescore(store, communities, k, now).items()}
     bases[None] = community_prior(0, 0)
     for community_id, basis in bases.items():
         store.score_released({f.item_id for f in facts if f.community_id == community_id}, basis)
@@ -277,10 +276,9 @@ def move_scores(store: RollupStore, item_ids: set[int], community_id: int, k: in
     left = store.move_scores(item_ids, community_id)
     if not left:
         return
-    rebased = rescore(store, {c for c in left if c is not None} | {community_id}, k, now)
-    basis = None if community_id in rebased else store.score_bases({community_id}).get(community_id)
+    basis = rescore(store, {c for c in left if c is not None} | {community_id}, k, now).get(community_id)
     if basis is not None:
-        store.score_released(item_ids, Prior(basis))
+        store.score_released(item_ids, basis)
 
 
 def shown_prior(store: RollupStore, community_id: int, k: int) -> Prior:
@@ -288,17 +286,18 @@ def shown_prior(store: RollupStore, community_id: int, k: int) -> Prior:
     return community_prior(*store.shown_totals({community_id}, k)[community_id])
 
 
-def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) -> set[int]:
+def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) -> dict[int, Prior]:
     """Each community's shown scores computed again where its mean has drifted from their stored basis (or
-    they have none); the communities rescored."""
+    they have none); the stored basis of each community that kept it (the others' scores are all current)."""
     bases = store.score_bases(community_ids)
-    rebased = set()
+    kept = {}
     for community_id, (stars, count) in sorted(store.shown_totals(community_ids, k).items()):
-        prior = community_prior(stars, count)
-        if needs_rebase(bases.get(community_id), prior.mean):
+        prior, stored = community_prior(stars, count), bases.get(community_id)
+        if stored is None or needs_rebase(stored, prior.mean):
             store.rebase_scores(community_id, prior, now)
-            rebased.add(community_id)
-    return rebased
+        else:
+            kept[community_id] = Prior(stored)
+    return kept
 
 
 def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:

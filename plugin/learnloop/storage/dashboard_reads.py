@@ -57,7 +57,7 @@ class DashboardReads(Repository):
         stand behind, not retired; only these items, if given."""
         query = (select(ItemScore.score, ItemScore.ratings_count, ItemScore.item_id)
                  .join(ContentItem, ContentItem.id == ItemScore.item_id)
-                 .where(ItemScore.community_id == community_id, ItemScore.ratings_count >= k,
+                 .where(ItemScore.community_id == community_id, ItemScore.shown(k),
                         ContentItem.retired_at.is_(None)))
         if item_ids is not None:
             query = query.where(ItemScore.item_id.in_(item_ids))
@@ -68,7 +68,7 @@ class DashboardReads(Repository):
         """(title, url, kind) of rated items with no score shown yet (fewer than k people stand behind one),
         by title. The shown score is checked before the ratings: in a community where most pages have a score,
         SQLite then skips looking up their ratings (it tests the terms in the order given), a sixth of the time."""
-        shown = select(ItemScore.item_id).where(ItemScore.item_id == ContentItem.id, ItemScore.ratings_count >= k)
+        shown = select(ItemScore.item_id).where(ItemScore.item_id == ContentItem.id, ItemScore.shown(k))
         rated = select(Rating.item_id).where(Rating.item_id == ContentItem.id)
         return [(t, u, kind) for t, u, kind in self.session.execute(
             select(ContentItem.title, ContentItem.url, ContentItem.kind)

@@ -174,7 +174,7 @@ class NetworkStore(Repository):
             return {}
         return {int(i): float(score) for i, score in self.session.execute(
             select(ItemScore.item_id, ItemScore.score).where(ItemScore.item_id.in_(item_ids),
-                                                             ItemScore.ratings_count >= k))}
+                                                             ItemScore.shown(k)))}
 
     # -- recognition ----------------------------------------------------------------------------
 

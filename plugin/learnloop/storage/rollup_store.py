@@ -37,8 +37,8 @@ class Changes:
     changed_by: int
     """The people who rated or re-rated it after the stored totals' `released_through` (all, if none are)."""
     ratings: int
-    shown: tuple[int, int] | None
-    """The stored (stars_sum, ratings_count), if any."""
+    stored_ratings: int | None
+    """How many ratings the stored totals hold, if any are stored."""
 
 
 @dataclass(frozen=True)
@@ -237,10 +237,10 @@ class RollupStore(Repository):
         since = case((_S.c.released_through.is_(None), every),
                      else_=counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery())
         rows = self.session.execute(
-            select(i.c.id, since, every, _S.c.stars_sum, _S.c.ratings_count)
+            select(i.c.id, since, every, _S.c.ratings_count)
             .outerjoin(_S, _S.c.item_id == i.c.id).where(i.c.id.in_(item_ids), i.c.retired_at.is_(None)))
-        return [Changes(int(item), int(changed), int(ratings), None if count is None else (int(stars), int(count)))
-                for item, changed, ratings, stars, count in rows]
+        return [Changes(int(item), int(changed), int(ratings), None if count is None else int(count))
+                for item, changed, ratings, count in rows]
 
     def rating_facts(self, item_ids: set[int]) -> list[RatingFacts]:
         """The totals of these items' ratings as they are now, with what is shown of them."""
@@ -278,7 +278,7 @@ class RollupStore(Repository):
             return {}
         found = {c: (int(stars), int(count)) for c, stars, count in self.session.execute(
             select(_S.c.community_id, func.sum(_S.c.stars_sum), func.sum(_S.c.ratings_count))
-            .where(_S.c.community_id.in_(community_ids), _S.c.ratings_count >= k).group_by(_S.c.community_id))}
+            .where(_S.c.community_id.in_(community_ids), ItemScore.shown(k)).group_by(_S.c.community_id))}
         return {c: found.get(c, (0, 0)) for c in community_ids}
 
     def rated_items(self) -> list[int]:

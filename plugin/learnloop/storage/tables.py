@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Date,
     DateTime,
     ForeignKey,
@@ -504,6 +505,11 @@ class ItemScore(Base):
     """The newest rating change the totals hold: the ratings changed after it are the ones not shown yet."""
     before_stars_sum: Mapped[int | None] = mapped_column(Integer)
     before_ratings_count: Mapped[int | None] = mapped_column(Integer)
+
+    @classmethod
+    def shown(cls, k: int) -> ColumnElement[bool]:
+        """domain.scores.shown in SQL: at least k people stand behind the stored score."""
+        return cls.ratings_count >= k
 
 
 class CoRating(Base):
