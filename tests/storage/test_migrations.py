@@ -37,6 +37,17 @@ def test_migrations_match_the_declared_tables(fresh_engine: Engine) -> None:
     assert differences == []
 
 
+def test_migrated_primary_keys_have_the_declared_column_order(fresh_engine: Engine) -> None:
+    """Alembic's comparison does not look at a primary key's column order, which decides what its index serves."""
+    upgrade(fresh_engine)
+    inspector = inspect(fresh_engine)
+    migrated = {name: inspector.get_pk_constraint(name)["constrained_columns"] for name in Base.metadata.tables}
+    declared = {name: [column.name for column in table.primary_key.columns]
+                for name, table in Base.metadata.tables.items()}
+    assert migrated == declared
+    assert migrated["weekly_members"] == ["community_id", "metric", "week", "member"]
+
+
 def test_downgrade_to_base_and_upgrade_again(fresh_engine: Engine) -> None:
     upgrade(fresh_engine)
     downgrade(fresh_engine, "base")
@@ -196,3 +207,27 @@ def test_0018_drops_the_unread_blocks_of_distinct_things(fresh_engine: Engine) -
     with fresh_engine.connect() as connection:
         kept = connection.exec_driver_sql("SELECT metric FROM release_blocks ORDER BY metric").scalars().all()
     assert kept == ["ratings", "replies"]
+
+
+def test_0019_keeps_the_weekly_member_sets_when_it_reorders_their_key(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0018")
+    rows = [(1, "2026-11-02", "ratings", "a"), (1, "2026-11-02", "raters", "a"), (1, "2026-11-09", "ratings", "b")]
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO communities (id, channel_id, name, created_at) "
+                                   "VALUES (1, 'c1', 'guild', '2026-11-02 09:00:00')")
+        for community, week, metric, member in rows:
+            connection.exec_driver_sql("INSERT INTO weekly_members (community_id, week, metric, member) "
+                                       f"VALUES ({community}, '{week}', '{metric}', '{member}')")
+    upgrade(fresh_engine, "0019")
+    with fresh_engine.connect() as connection:
+        kept = connection.exec_driver_sql(
+            "SELECT community_id, CAST(week AS VARCHAR(10)), metric, member FROM weekly_members "
+            "ORDER BY week, metric").all()
+    assert [tuple(row) for row in kept] == [rows[1], rows[0], rows[2]]
+    assert "ix_weekly_members_member" in {index["name"] for index in inspect(fresh_engine).get_indexes("weekly_members")}
+    with pytest.raises(IntegrityError), fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO weekly_members (community_id, week, metric, member) "
+                                   "VALUES (1, '2026-11-09', 'ratings', 'b')")
+    downgrade(fresh_engine, "0018")
+    assert inspect(fresh_engine).get_pk_constraint("weekly_members")["constrained_columns"] == [
+        "community_id", "week", "metric", "member"]

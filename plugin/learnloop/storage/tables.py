@@ -454,8 +454,8 @@ class WeeklyMember(Base):
     __table_args__ = (Index("ix_weekly_members_member", "member"),)
 
     community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), primary_key=True)
-    week: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(30), primary_key=True)
+    week: Mapped[date] = mapped_column(Date, primary_key=True)
     member: Mapped[str] = mapped_column(String(40), primary_key=True)
 
 
