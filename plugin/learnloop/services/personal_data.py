@@ -21,7 +21,6 @@ from learnloop.services.network import co_ratings
 from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
 from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.wiki_ingest import AnnouncementPost, forget_author
-from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.wikis import UNPUBLISH_JOB
 
@@ -58,7 +57,7 @@ class Erased:
 
 
 def summary(uow: UnitOfWork, user_id: str) -> Summary:
-    records = PersonalRecords(uow.session)
+    records = uow.personal
     return Summary(len(records.ratings(user_id)), len(records.feedback(user_id)), len(records.reflections(user_id)),
                    len(records.deliveries(user_id)), len(records.events(user_id)),
                    records.member(user_id) is not None)
@@ -66,7 +65,7 @@ def summary(uow: UnitOfWork, user_id: str) -> Summary:
 
 def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
     """Everything stored about one person, reflections opened for them alone."""
-    records = PersonalRecords(uow.session)
+    records = uow.personal
     member = records.member(user_id)
     reflections = []
     for row in records.reflections(user_id):
@@ -102,7 +101,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     Page announcements name wiki authors by the username they share with Mattermost; `announce` draws them
     again without the name."""
     uow.cursors.lock([ROLLUPS_CURSOR, co_ratings.CURSOR])
-    records = PersonalRecords(uow.session)
+    records = uow.personal
     reflections = records.reflections(user_id)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
     sections = [section for section in map(section_of, reflections) if section is not None]

@@ -12,6 +12,7 @@ from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.outbox import Outbox
 from learnloop.storage.page_store import PageStore
+from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.prompt_repositories import (
     DeliveryRepository,
     MemberRepository,
@@ -62,6 +63,7 @@ class UnitOfWork:
         self.network = NetworkStore(session)
         self.joins = JoinStore(session)
         self.pages = PageStore(session)
+        self.personal = PersonalRecords(session)
         return self
 
     def __exit__(
