@@ -364,3 +364,25 @@ def test_reading_a_fold_does_not_wait_for_a_rating_in_progress(kept: Runtime, cl
         thread.join(5)
         assert read == [4], "the fold's reading waited for the writer"
         writer.commit()
+
+
+def test_a_new_k_keeps_the_blocks_already_released(kept: Runtime, clock: FakeClock) -> None:
+    """Cut again with another k, a released block could join the weeks after it: the new figure less the one
+    seen before would be those weeks' few people."""
+    first = week_of(clock.now)
+    for n in range(K):
+        rate(kept, f"user{n}", "p", 4)
+        chat(kept, "reply", f"user{n}", root_id="t1")
+    clock.advance(weeks=1)
+    for hour in range(3):  # one person alone, three times
+        chat(kept, "reply", "loner", root_id="t2")
+        clock.advance(hours=1)
+    fold(kept, clock)
+    released = [b for b in stored_blocks(kept, "replies") if b.closed]
+    assert released == [Block(first, first, K, K, True)]
+    for k in (K + 2, K + 1, K):
+        with kept.uow() as uow:
+            rollups.keep_current(uow, k, clock.now)
+        blocks = stored_blocks(kept, "replies")
+        assert [b for b in blocks if b.closed] == released, f"k={k}"
+        assert [b.value for b in blocks if not b.closed] == [3], "the loner's week is not released with any k"

@@ -180,15 +180,15 @@ def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: dat
 
 # ------------------------------------------------------------------------------ release blocks
 
-def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date], k: int,
+def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date] | None, k: int,
                    until: date) -> None:
-    """Bring a people measure's blocks up to date after new events in `weeks`: the open stretch after the
-    last closed block is cut again (no block closes at the week `until`, the current one, or later), and its
-    parts' blocks (PARTS) with it. Closed blocks, their parts' too, never change (`apply_fold` counts a late
-    event in the first week after them)."""
+    """Bring a people measure's blocks up to date after new events in `weeks` (None: whatever the weeks): the
+    open stretch after the last closed block is cut again (no block closes at the week `until`, the current
+    one, or later), and its parts' blocks (PARTS) with it. Closed blocks, their parts' too, never change
+    (`apply_fold` counts a late event in the first week after them)."""
     done = closed_blocks(store.blocks(community_id, metric))
     start = done[-1].last + WEEK if done else store.first_week(community_id, metric)
-    if start is None or not any(week >= start for week in weeks):
+    if start is None or (weeks is not None and not any(week >= start for week in weeks)):
         return
     cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until)
     fresh = cut + ([remaining] if remaining else [])
@@ -227,15 +227,16 @@ def _released(blocks: list[Block]) -> int:
     return sum(block.value for block in closed_blocks(blocks))
 
 
-def rebuild_blocks(uow: UnitOfWork, k: int, now: datetime) -> None:
-    """Every release block cut again from the weekly member sets (after an upgrade, or when k changed)."""
+def rebuild_blocks(uow: UnitOfWork, k: int, now: datetime, *, keep_closed: bool = False) -> None:
+    """Release blocks cut again from the weekly member sets: every one (after an upgrade), or, when k changed,
+    only the open stretches (`keep_closed`). A closed block was released: cut again, the figures of the new
+    blocks less those seen before could be the few people of the weeks after it."""
     store = uow.rollups
-    store.drop_blocks()
+    if not keep_closed:
+        store.drop_blocks()
     for community_id, metric in sorted(store.block_measures()):
         if metric in PEOPLE_METRICS:
-            first = store.first_week(community_id, metric)
-            if first is not None:
-                refresh_blocks(store, community_id, metric, {first}, k, release_until(now))
+            refresh_blocks(store, community_id, metric, None, k, release_until(now))
     uow.cursors.move(BLOCKS_K, str(k), now)
     uow.cursors.move(BLOCKS_UNTIL, release_until(now).isoformat(), now)
 
@@ -302,12 +303,14 @@ def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) 
 
 def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:
     """What the fold keeps, brought up to date where no new event does it: the release blocks when k
-    changed (or after an upgrade) and when a week has ended; the scores of communities with no stored basis
-    (after an upgrade); and, when k changed, the scores of every rated item (a page with fewer raters than the
-    old k, but enough for the new one, shows its score without waiting for another rating)."""
+    changed (their open stretches) or after an upgrade (all of them) and when a week has ended; the scores of
+    communities with no stored basis (after an upgrade); and, when k changed, the scores of every rated item (a
+    page with fewer raters than the old k, but enough for the new one, shows its score without waiting for
+    another rating)."""
     store = uow.rollups
-    if uow.cursors.get(BLOCKS_K) != str(k):
-        rebuild_blocks(uow, k, now)
+    cut_with = uow.cursors.get(BLOCKS_K)
+    if cut_with != str(k):
+        rebuild_blocks(uow, k, now, keep_closed=cut_with is not None)
         rated = store.rated_items()
         for start in range(0, len(rated), BATCH):
             release_scores(store, set(rated[start:start + BATCH]), k, now)
