@@ -374,7 +374,7 @@ def test_a_new_k_keeps_the_blocks_already_released(kept: Runtime, clock: FakeClo
         rate(kept, f"user{n}", "p", 4)
         chat(kept, "reply", f"user{n}", root_id="t1")
     clock.advance(weeks=1)
-    for hour in range(3):  # one person alone, three times
+    for _ in range(3):  # one person alone, three times
         chat(kept, "reply", "loner", root_id="t2")
         clock.advance(hours=1)
     fold(kept, clock)

@@ -231,3 +231,23 @@ def test_0019_keeps_the_weekly_member_sets_when_it_reorders_their_key(fresh_engi
     downgrade(fresh_engine, "0018")
     assert inspect(fresh_engine).get_pk_constraint("weekly_members")["constrained_columns"] == [
         "community_id", "week", "metric", "member"]
+
+
+def test_0020_drops_the_chat_posts_measure(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0019")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO communities (id, channel_id, name, created_at) "
+                                   "VALUES (1, 'c1', 'guild', '2026-11-02 09:00:00')")
+        for metric in ("posts", "replies"):
+            connection.exec_driver_sql("INSERT INTO weekly_counts (community_id, week, metric, value) "
+                                       f"VALUES (1, '2026-11-02', '{metric}', 4)")
+            connection.exec_driver_sql("INSERT INTO weekly_members (community_id, metric, week, member) "
+                                       f"VALUES (1, '{metric}', '2026-11-02', 'a')")
+            connection.exec_driver_sql(
+                "INSERT INTO release_blocks (community_id, metric, first_week, last_week, value, people, closed) "
+                f"VALUES (1, '{metric}', '2026-11-02', '2026-11-02', 4, 3, TRUE)")
+    upgrade(fresh_engine, "0020")
+    with fresh_engine.connect() as connection:
+        for table in ("weekly_counts", "weekly_members", "release_blocks"):
+            kept = connection.exec_driver_sql(f"SELECT metric FROM {table}").scalars().all()
+            assert kept == ["replies"], table

@@ -14,11 +14,14 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 PEOPLE_METRICS = frozenset({
-    "ratings", "links_shared", "posts", "replies", "mentions", "reflections", "reflection_ratings", "prompts_sent",
+    "ratings", "links_shared", "replies", "mentions", "reflections", "reflection_ratings", "prompts_sent",
 })
 """Measures that describe what people did: released only as sums over weeks that together cover at least
-k distinct people (see domain.disclosure). Reflections shared or published after writing are not counted: the
-parts below say what their authors chose when writing, and a count of their own would undo the parts' rule."""
+k distinct people (see domain.disclosure). No measure counts some of another's events, each on its own grid of
+blocks: the one less the other would be the few people of the rest. So ratings of shared reflections are not
+among the ratings of content, chat posts are not counted (replies and mentions are some of them), and
+reflections shared or published after writing are not counted (the parts below say what their authors chose
+when writing). Parts of a measure are released over its own blocks, with complementary suppression."""
 REFLECTION_PARTS = ("reflections.private", "reflections.community", "reflections.wiki")
 """The reflections written, split by what their authors chose when writing: parts of `reflections`, released
 over its blocks with complementary suppression."""
@@ -74,7 +77,7 @@ class EventFacts(Protocol):
     data: dict[str, Any] | None
 
 
-_SIMPLE = {"link_shared": "links_shared", "chat_post": "posts", "mention": "mentions", "prompt_sent": "prompts_sent",
+_SIMPLE = {"link_shared": "links_shared", "mention": "mentions", "prompt_sent": "prompts_sent",
            "wiki_page_created": "new_pages", "wiki_page_updated": "page_updates"}
 
 
@@ -83,10 +86,9 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
     data = event.data or {}
     kind = event.kind
     if kind == "rating":
-        found = [Contribution("ratings", person), Contribution("items_rated", f"item:{event.item_id}")]
-        if item_kind == "reflection" and data.get("previous") is None:
-            found.append(Contribution("reflection_ratings", person))
-        return found
+        if item_kind == "reflection":  # a colleague's shared reflection: people to people, first ratings only
+            return [Contribution("reflection_ratings", person)] if data.get("previous") is None else []
+        return [Contribution("ratings", person), Contribution("items_rated", f"item:{event.item_id}")]
     if kind == "reply":
         return [Contribution("replies", person), Contribution("threads", f"root:{data.get('root_id')}")]
     if kind == "reflection":
