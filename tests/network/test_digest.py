@@ -80,6 +80,27 @@ def test_it_lists_only_what_at_least_k_people_rated(client: FlaskClient, runtime
         assert [a["integration"]["context"]["stars"] for a in attachment["actions"]] == [1, 2, 3, 4, 5]
 
 
+def test_one_rating_brings_no_item_back_a_moved_score_does(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                                            standin: StandIn) -> None:
+    """An item one rating brought into the digest would say that someone rated it that week."""
+    switched_on(client)
+    raters(runtime, GOOD, K, 5, "g")
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]
+    clock.advance(days=2)
+    rate(runtime, uid("alone"), GOOD, 1)
+    clock.advance(days=5)
+    tick(runtime, clock)
+    assert len(digests(standin)) == 1, "one rating moves no score: nothing to say"
+    clock.advance(days=2)
+    raters(runtime, GOOD, K, 4, "more")
+    clock.advance(days=5)
+    tick(runtime, clock)
+    assert len(digests(standin)) == 2
+    assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]
+
+
 def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_nothing(
         client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
     switched_on(client)

@@ -54,8 +54,8 @@ def digest_post(digest: Digest, k: int, public_url: str, key: bytes) -> dict[str
         lines.append(f"_Where the community stands: **{digest.stage.name}**, {digest.stage.reason}. "
                      f"Next step: {digest.stage.next_step}_")
     attachments = [
-        _item_attachment(item, public_url, key, f"**What helped most this week**, best first (only what at "
-                                                f"least {k} people rated counts)" if n == 0 else None)
+        _item_attachment(item, public_url, key, f"**What helped most this week**, best first (pages whose "
+                                                f"score moved, which takes {k} people)" if n == 0 else None)
         for n, item in enumerate(digest.top)]
     attachments += [
         _item_attachment(item, public_url, key, "**Shared reflections people rated**" if n == 0 else None)

@@ -244,9 +244,10 @@ class NetworkStore(Repository):
             or_(Member.suggested_week.is_(None), Member.suggested_week < week)).values(suggested_week=week))
         return bool(rowcount(result))
 
-    def rated_items_of(self, community_id: int, start: datetime, end: datetime) -> set[int]:
-        """The community's items rated (or rated again) between `start` and `end`."""
+    def moved_scores_of(self, community_id: int, start: datetime, end: datetime) -> set[int]:
+        """The community's items whose shown score moved between `start` and `end` (the newest rating change it
+        holds is in the window). A score moves only once k people changed it, so no one person's rating, nor
+        when they gave it, puts an item here."""
         return {int(i) for i in self.session.scalars(
-            select(Rating.item_id).join(ContentItem, ContentItem.id == Rating.item_id)
-            .where(ContentItem.community_id == community_id, Rating.updated_at >= start, Rating.updated_at < end)
-            .distinct())}
+            select(ItemScore.item_id).where(ItemScore.community_id == community_id,
+                                            ItemScore.released_through >= start, ItemScore.released_through < end))}

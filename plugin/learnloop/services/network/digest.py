@@ -2,9 +2,9 @@
 shared reflections people rated, and where the community stands. Owners choose its day and local time;
 a week with nothing to say posts nothing.
 
-The most useful content and the reflections come only from items at least k people rated (an item's
-place in the list would otherwise say what its few raters gave), ranked by the dashboard's score; no
-count or person is named.
+The most useful content and the reflections come only from items whose shown score moved in the week, which
+takes k people changing their ratings (an item that one rating brought in would say when that person rated),
+ranked by the dashboard's score; no count or person is named.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def switch_off(uow: UnitOfWork, community_id: int) -> bool:
 def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime, k: int, tz: Any) -> Digest:
     """The digest of what happened from `start` to `end` (UTC)."""
     store = uow.network
-    rated = store.rated_items_of(community.id, start, end)
+    rated = store.moved_scores_of(community.id, start, end)
     details = uow.dashboards.item_details(sorted(rated))
     contents = {item for item in rated if details[item][2] != "reflection"}
     reflections = rated - contents
