@@ -386,3 +386,24 @@ def test_a_new_k_keeps_the_blocks_already_released(kept: Runtime, clock: FakeClo
         blocks = stored_blocks(kept, "replies")
         assert [b for b in blocks if b.closed] == released, f"k={k}"
         assert [b.value for b in blocks if not b.closed] == [3], "the loner's week is not released with any k"
+
+
+def test_too_early_lists_what_everyone_can_know_of_and_never_what_a_rating_brought(
+        kept: Runtime, clock: FakeClock) -> None:
+    rate(kept, "user0", "rated-once", 4)  # learnloop knows this page from one person's rating alone
+    with kept.uow() as uow:
+        uow.items.ensure("https://wiki.acme.example/shared", kind="wiki_page", shared_by="user1".ljust(26, "x"),
+                         title=None, now=clock.now, community_id=community(kept))
+        uow.commit()
+    for n in range(K):
+        rate(kept, f"user{n}", "scored", 4)
+    fold(kept, clock)
+
+    def early() -> list[str]:
+        with kept.reader() as uow:
+            return [t.url.rsplit("/", 1)[1] for t in dashboard.too_early(uow, community(kept), K)]
+
+    assert early() == ["shared"], "a page with a score is ranked, one known from a rating alone is not listed"
+    rate(kept, "user2", "shared", 5)
+    fold(kept, clock)
+    assert early() == ["shared"], "a rating changes nothing here until k people have rated"

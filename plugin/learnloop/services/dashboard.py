@@ -341,8 +341,9 @@ def ranked_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int,
 
 
 def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTENT) -> list[TopItem]:
-    """Rated items with no score shown yet: by title, with no score, count or order of merit."""
-    rows = uow.dashboards.few_raters(community_id, k, limit)
+    """Items shared in chat or followed on the wiki with no score shown yet: by title, with no score, count or
+    order of merit, and whether anyone rated them unsaid."""
+    rows = uow.dashboards.unscored(community_id, k, limit)
     return [TopItem(title_of(title, url, kind), url, kind, 0.0, 0) for title, url, kind in rows]
 
 

@@ -15,7 +15,6 @@ from learnloop.storage.tables import (
     ContentItem,
     Feedback,
     ItemScore,
-    Rating,
     ReleaseBlock,
     WeeklyCount,
     WeeklyMember,
@@ -64,16 +63,15 @@ class DashboardReads(Repository):
         return [(float(score), int(n), int(i)) for score, n, i in self.session.execute(
             query.order_by(ItemScore.score.desc(), ItemScore.ratings_count.desc(), ItemScore.item_id).limit(limit))]
 
-    def few_raters(self, community_id: int, k: int, limit: int) -> list[tuple[str | None, str, str]]:
-        """(title, url, kind) of rated items with no score shown yet (fewer than k people stand behind one),
-        by title. The shown score is checked before the ratings: in a community where most pages have a score,
-        SQLite then skips looking up their ratings (it tests the terms in the order given), a sixth of the time."""
+    def unscored(self, community_id: int, k: int, limit: int) -> list[tuple[str | None, str, str]]:
+        """(title, url, kind) of the community's items that everyone can know of, shared in chat or followed
+        on its wiki, with no score shown yet, by title. Whether anyone rated one is not asked: an item listed
+        for a rating or two would say that someone rated it, and when."""
         shown = select(ItemScore.item_id).where(ItemScore.item_id == ContentItem.id, ItemScore.shown(k))
-        rated = select(Rating.item_id).where(Rating.item_id == ContentItem.id)
         return [(t, u, kind) for t, u, kind in self.session.execute(
             select(ContentItem.title, ContentItem.url, ContentItem.kind)
-            .where(ContentItem.community_id == community_id, ~shown.exists(), rated.exists(),
-                   ContentItem.retired_at.is_(None))
+            .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
+                   ContentItem.first_shared_by.is_not(None) | ContentItem.page_ref.is_not(None), ~shown.exists())
             .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
