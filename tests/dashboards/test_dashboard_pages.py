@@ -196,6 +196,8 @@ def test_a_tampered_session_cookie_is_not_a_session(dash: Runtime, clock: FakeCl
     ("period=custom&start=2026-01-01", "YYYY-MM-DD"),
     ("period=custom&start=2026-05-01&end=2026-01-01", "run forwards"),
     ("period=custom&start=2020-01-01&end=2026-01-01", "run forwards"),
+    ("period=custom&start=0001-01-01&end=0001-02-01", "must lie between 0003-01-13 and 9999-12-17"),
+    ("period=custom&start=9999-12-01&end=9999-12-20", "must lie between 0003-01-13 and 9999-12-17"),
 ])
 def test_bad_periods_are_explained(dash: Runtime, query: str, expected: str) -> None:
     rate(dash, "user1", "https://wiki.acme.example/p", 4)

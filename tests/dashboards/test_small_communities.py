@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.domain import learning_metrics
 from learnloop.domain.disclosure import merge_after
 from learnloop.jobs import prompts
 from learnloop.services import communities, dashboard, rollups
@@ -196,6 +197,15 @@ def test_a_member_of_a_joined_channel_sees_the_joined_dashboard_and_the_old_one_
     for export in ("export.json", "export.csv"):
         response = owner.get(f"/dashboard/{old}/{export}")
         assert response.status_code == 410 and "ratings" not in response.get_data(as_text=True)
+    with owner.session_transaction() as cookie:
+        cookie["csrf"] = "token-for-this-test"
+    for path, form in ((f"/dashboard/{old}/step", {"action": learning_metrics.WEEKLY_PROMPT}),
+                       (f"/dashboard/{old}/feedback/1", {"status": "resolved"})):
+        response = owner.post(path, data={**form, "csrf_token": "token-for-this-test"})
+        assert response.status_code == 410 and "joined ~data-guild" in response.get_data(as_text=True), path
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(PromptSchedule).where(PromptSchedule.community_id == old)).all() == [], \
+            "nothing is done for it on its own"
 
 
 def test_a_joined_channel_leaves_and_its_history_stays(runtime: Runtime, chat: FlaskClient,

@@ -32,6 +32,7 @@ from datetime import datetime
 from learnloop.config import Settings
 from learnloop.services.rollups import merge_rollups, release_until, shown_prior
 from learnloop.storage.repositories import ChannelFacts
+from learnloop.storage.tables import Community
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -54,6 +55,20 @@ def community_for_channel(
     configured = settings.community_for_channel(channel_id)
     return uow.communities.ensure(channel_id, team_id, community_name(settings, channel_id, channel_name), now,
                                   channel_name=channel_name, home=configured.channel_id if configured else None)
+
+
+class JoinedElsewhere(LookupError):
+    """Nothing is shown or done for a community on its own once its channels joined another (or it is gone)."""
+
+
+def standing_community(uow: UnitOfWork, community_id: int) -> Community:
+    """The community, standing alone; JoinedElsewhere (which names where) otherwise."""
+    community = uow.communities.get(community_id)
+    if community is not None and community.joined_into is None:
+        return community
+    joined = uow.communities.get(community.joined_into) if community and community.joined_into else None
+    raise JoinedElsewhere(f"this community's channels joined {joined.name if joined else 'another'}, where its "
+                          "history counts now: nothing is shown or done for it on its own")
 
 
 def fewer_members_than(channels: list[ChannelFacts], k: int) -> bool:

@@ -24,7 +24,7 @@ from learnloop.domain.page_review import FEEDBACK_STATES
 from learnloop.domain.ratings import REASONS
 from learnloop.services import dashboard as dashboards
 from learnloop.services import seeding
-from learnloop.services.communities import fewer_members_than
+from learnloop.services.communities import JoinedElsewhere, fewer_members_than, standing_community
 from learnloop.web.charts import split_chart, trend_chart
 from learnloop.web.errors import message_page
 from learnloop.web.session import Visitor, csrf_token, current_visitor, require_csrf
@@ -177,34 +177,37 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
             abort(400, description="period must be 4w, 12w or custom (with start and end as YYYY-MM-DD)")
         try:
             first, last = date.fromisoformat(request.args["start"]), date.fromisoformat(request.args["end"])
-            if max(first, last) > date.max - timedelta(weeks=2):  # its week would end after the calendar does
-                raise ValueError
-            if min(first, last) < date.min + timedelta(weeks=MAX_CUSTOM_WEEKS + 1):  # so would the period before
-                raise ValueError
         except (KeyError, ValueError):
             abort(400, description="a custom period needs start and end as YYYY-MM-DD, for example 2026-09-01")
+        # the period's last week must end, and the period before it begin, within the calendar
+        low, high = date.min + timedelta(weeks=MAX_CUSTOM_WEEKS + 1), date.max - timedelta(weeks=2)
+        if not low <= min(first, last) <= max(first, last) <= high:
+            abort(400, description=f"a custom period's dates must lie between {low} and {high}")
         chosen = dashboards.Period.whole_weeks(first, last)
         if chosen.last < chosen.first or len(chosen.weeks) > MAX_CUSTOM_WEEKS:
             abort(400, description=f"the custom period must run forwards and span at most {MAX_CUSTOM_WEEKS} weeks")
         return chosen, choice
 
+    def standing_alone(community_id: int) -> str:
+        """The community's name; 410 for one whose channels joined another."""
+        with site.reader() as uow:
+            try:
+                return standing_community(uow, community_id).name
+            except JoinedElsewhere as exc:
+                abort(410, description=str(exc))
+
     def load(community_id: int, *, owner: bool) -> Loaded:
-        """410 for a community whose channels joined another: nothing is shown for it on its own."""
         _, role = role_in(community_id)
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()
         k = site.settings.min_group_size
+        name = standing_alone(community_id)
         with site.reader() as uow:
-            community = uow.communities.get(community_id)
-            if community is None or community.joined_into is not None:
-                joined = uow.communities.get(community.joined_into) if community and community.joined_into else None
-                abort(410, description=f"this community's channels joined {joined.name if joined else 'another'}, "
-                                       "where its history counts now: nothing is shown for it on its own")
             view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner",
                                     show_hidden=request.args.get("hidden") == "1")
             channels = uow.communities.channels(community_id)
-        return Loaded(view, choice, community.name, role, fewer_members_than(channels, k), len(channels))
+        return Loaded(view, choice, name, role, fewer_members_than(channels, k), len(channels))
 
     def kept_period() -> dict[str, Any]:
         return {name: request.args[name] for name in KEPT_ARGS if name in request.args}
@@ -286,6 +289,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         """An owner puts a comment in a triage state (new, planned, resolved, hidden)."""
         owner_of(community_id)
         require_csrf()
+        standing_alone(community_id)
         status = request.form.get("status", "")
         try:
             with site.uow() as uow:
@@ -301,6 +305,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         """An owner has learnloop do the stage's next step; back to the page, with what was done."""
         owner_of(community_id)
         require_csrf()
+        standing_alone(community_id)
         action = request.form.get("action", "")
         if steps is None or action not in ACTIONS:
             abort(400, description=f"'{action[:40]}' is not a next step learnloop can do")
