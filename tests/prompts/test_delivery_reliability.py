@@ -141,3 +141,44 @@ def test_one_private_nudge_before_the_window_closes_unless_turned_off(
     nudges = [c for c in world.calls("POST", "/api/v4/posts") if "reminder" in c.json.get("message", "")]
     assert [c.json["channel_id"] for c in nudges] == [uid("dmann")], "one nudge, only to the person who wants them"
     assert "nudges off" in nudges[0].json["message"]
+
+
+@pytest.mark.parametrize("held_by", ["quiet hours", "prompts off", "pause", "do not disturb"])
+def test_a_nudge_keeps_to_the_settings_a_prompt_keeps_to(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
+) -> None:
+    from learnloop.services.prompts.preferences import pause, set_enabled, set_quiet_hours
+
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+    with runtime.uow() as uow:
+        if held_by == "quiet hours":  # the nudge falls due at 06:31 in Berlin
+            set_quiet_hours(uow, ann.id, "22:00-07:00", clock.now)
+        elif held_by == "prompts off":
+            set_enabled(uow, ann.id, False, clock.now)
+        elif held_by == "pause":
+            pause(uow, ann.id, "2w", clock.now)
+    if held_by == "do not disturb":
+        ann.status = "dnd"
+    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    world.tick()
+
+    def nudges() -> list[str]:
+        return [c.json["message"] for c in world.calls("POST", "/api/v4/posts") if "reminder" in c.json["message"]]
+
+    assert nudges() == [], f"no nudge in {held_by}"
+    if held_by == "quiet hours":
+        clock.now = datetime(2026, 11, 7, 6, 1, tzinfo=UTC)  # 07:01 in Berlin: quiet hours are over
+        world.serve_statuses()
+        world.serve_dm_and_posts(1)
+        world.tick()
+        world.tick()
+        assert len(nudges()) == 1, "the nudge waits for the quiet hours to end, while the prompt is still open"

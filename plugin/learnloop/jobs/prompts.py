@@ -15,11 +15,13 @@ from learnloop.services.prompts.runs import (
     DispatchReport,
     MemberProfile,
     apply_decisions,
+    apply_nudges,
     decide,
-    expire_and_nudge,
+    expire,
     plan_deliveries,
     plan_runs,
     read_due,
+    read_nudges,
 )
 
 log = logging.getLogger(__name__)
@@ -123,7 +125,14 @@ def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None
     """Everything due, DISPATCH_BATCH at a time: read and decide without the write lock (statuses are
     asked of Mattermost meanwhile), then one short write per batch."""
     with writing(gate), chat.uow() as uow:
-        report = expire_and_nudge(uow, chat.clock(), NUDGE_BATCH)
+        report = expire(uow, chat.clock())
+    now = chat.clock()
+    with chat.reader() as uow:
+        nudges = read_nudges(uow, now, NUDGE_BATCH)
+    if nudges:
+        decided = decide(nudges, now, statuses(client, sorted({d.user_id for d in nudges})))
+        with writing(gate), chat.uow() as uow:
+            report.nudges = apply_nudges(uow, decided, now)
     for _ in range(MAX_DISPATCH_ROUNDS):
         now = chat.clock()
         with chat.reader() as uow:

@@ -207,6 +207,13 @@ class DeliveryRepository(Repository):
             Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "expired"))))
         return rowcount(result)
 
+    def lock_nudges(self, delivery_ids: list[int]) -> dict[int, Delivery]:
+        """These deliveries, while still sent and open, locked until the transaction ends."""
+        if not delivery_ids:
+            return {}
+        return {d.id: d for d in self.session.scalars(
+            select(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "sent").with_for_update())}
+
     def nudges_due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(
             select(Delivery).where(Delivery.status == "sent", Delivery.nudge_at.is_not(None), Delivery.nudge_at <= now,

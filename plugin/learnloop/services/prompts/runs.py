@@ -18,6 +18,7 @@ from learnloop.domain.preferences import Action, Decision, PromptPreferences, de
 from learnloop.domain.schedules import local_occurrences
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
 from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
+from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
 PLAN_AHEAD_DAYS = 2
@@ -125,14 +126,24 @@ class DueDelivery:
 
 def read_due(uow: UnitOfWork, now: datetime, limit: int) -> list[DueDelivery]:
     """What is due, oldest first; meant for a read-only transaction (no write lock on SQLite)."""
-    due = uow.deliveries.due(now, limit)
-    members = uow.members.many(sorted({delivery.user_id for delivery in due}))
+    return _with_facts(uow, [(delivery, delivery.due_at) for delivery in uow.deliveries.due(now, limit)])
+
+
+def read_nudges(uow: UnitOfWork, now: datetime, limit: int) -> list[DueDelivery]:
+    """Open prompts whose one nudge is due, each due at its nudge time: decided as a prompt is (prompts off, a
+    pause, quiet hours and do not disturb hold it back too); meant for a read-only transaction."""
+    return _with_facts(uow, [(delivery, delivery.nudge_at) for delivery in uow.deliveries.nudges_due(now, limit)
+                             if delivery.nudge_at is not None])
+
+
+def _with_facts(uow: UnitOfWork, due: list[tuple[Delivery, datetime]]) -> list[DueDelivery]:
+    members = uow.members.many(sorted({delivery.user_id for delivery, _ in due}))
     found = []
-    for delivery in due:
+    for delivery, due_at in due:
         member = members.get(delivery.user_id)
         run = uow.runs.get(delivery.run_id)
         row = uow.schedules.get(run.schedule_id) if run else None
-        found.append(DueDelivery(delivery.id, delivery.user_id, delivery.due_at, delivery.window_end,
+        found.append(DueDelivery(delivery.id, delivery.user_id, due_at, delivery.window_end,
                                  zone(member.timezone if member else None, row.timezone if row else "UTC"),
                                  preferences_of(member)))
     return found
@@ -175,14 +186,26 @@ def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]]
     return report
 
 
-def expire_and_nudge(uow: UnitOfWork, now: datetime, limit: int) -> DispatchReport:
-    """Deliveries whose window closed before they were sent expire; open prompts near their close get their
-    one nudge queued. Commits."""
+def expire(uow: UnitOfWork, now: datetime) -> DispatchReport:
+    """Deliveries whose window closed before they were sent expire. Commits."""
     report = DispatchReport(expired=uow.deliveries.expire_closed(now))
-    nudged = uow.deliveries.nudges_due(now, limit)
-    uow.outbox.enqueue_many(SEND_NUDGE, [(f"nudge:{d.id}", {"delivery_id": d.id}) for d in nudged], now=now)
-    for delivery in nudged:
-        delivery.nudge_at, delivery.updated_at = None, now
-    report.nudges = len(nudged)
     uow.commit()
     return report
+
+
+def apply_nudges(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]], now: datetime) -> int:
+    """Carry out nudge decisions taken outside this transaction, for the prompts still open with the same nudge
+    time: queue the nudge, move it to when the person can be reached, or drop it. Commits; the nudges queued."""
+    current = uow.deliveries.lock_nudges([due.id for due, _ in decided])
+    sends: list[tuple[str, dict[str, Any]]] = []
+    for due, decision in decided:
+        delivery = current.get(due.id)
+        if delivery is None or delivery.nudge_at != due.due_at:
+            continue
+        if decision.action == Action.SEND:
+            sends.append((f"nudge:{due.id}", {"delivery_id": due.id}))
+        delivery.nudge_at = decision.until if decision.action == Action.WAIT_UNTIL else None
+        delivery.updated_at = now
+    uow.outbox.enqueue_many(SEND_NUDGE, sends, now=now)
+    uow.commit()
+    return len(sends)
