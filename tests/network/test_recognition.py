@@ -165,3 +165,29 @@ def test_a_thank_you_waits_out_quiet_hours(client: FlaskClient, runtime: Runtime
     clock.now = datetime(2026, 11, 2, 12, 0, 30, tzinfo=UTC)
     tick(runtime, clock, settle=False)
     assert len(standin.dms_to(SAM.id)) == 1
+
+
+def test_a_thank_you_waits_out_quiet_hours_that_end_tomorrow_and_a_pause_then_quiet_hours(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    item = share(runtime, SAM.id, LINK)
+    slash(client, SAM, "prompts quiet 08:00-07:00")  # 23 hours a day
+    rate(runtime, RAE.id, LINK, 5)
+    click(client, RAE, button_context(THANK_ACTION, runtime.signing_key, item_id=item))
+    tick(runtime, clock)
+    assert standin.dms_to(SAM.id) == [], "not sent at once although the quiet hours end only tomorrow"
+    clock.now = datetime(2026, 11, 3, 7, 0, 30, tzinfo=UTC)  # quiet hours over (the sharer keeps UTC)
+    tick(runtime, clock, settle=False)
+    assert len(standin.dms_to(SAM.id)) == 1
+
+
+def test_recognition_off_takes_back_the_thank_yous_still_waiting(client: FlaskClient, runtime: Runtime,
+                                                                 clock: FakeClock, standin: StandIn) -> None:
+    item = share(runtime, SAM.id, LINK)
+    slash(client, SAM, "prompts pause 2w")
+    rate(runtime, RAE.id, LINK, 5)
+    assert "on its way" in click(client, RAE, button_context(THANK_ACTION, runtime.signing_key,
+                                                             item_id=item)).get_json()["ephemeral_text"]
+    slash(client, SAM, "recognition off")
+    clock.advance(days=15)
+    tick(runtime, clock, settle=False)
+    assert standin.dms_to(SAM.id) == [], "turned off while it waited: never sent"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.domain.network import dm_decision, reached
@@ -20,9 +20,12 @@ from learnloop.domain.preferences import Action
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.prompts.timing import preferences_of, zone
 from learnloop.services.rollups import SETTLE
+from learnloop.storage.tables import Member
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "recognition"
+WAIT_AT_MOST = timedelta(days=366)
+"""How far ahead a thank-you may wait for its receiver's pause and quiet hours to end."""
 BATCH = 5000
 OWED_PER_PASS = 500
 
@@ -43,7 +46,12 @@ ThanksDM = Callable[[str, str | None, str, str], dict[str, Any]]
 
 
 def switch(uow: UnitOfWork, user_id: str, on: bool, now: datetime) -> None:
+    """Turned off, the milestone and thank-you messages still waiting for this person go too."""
     uow.members.ensure(user_id, now).recognition = on
+    if not on:
+        uow.outbox.remove([message.idempotency_key for message in uow.outbox.pending(SEND_DM)
+                           if message.payload.get("user_id") == user_id
+                           and message.idempotency_key.startswith(("thanks:", "recognition:"))])
     uow.commit()
 
 
@@ -122,11 +130,19 @@ def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: T
     member = uow.members.get(item.first_shared_by)
     if member is not None and not member.recognition:
         raise ThanksRefused("the person who shared it has turned thank-you messages off")
-    decision = dm_decision(preferences_of(member), now, now, zone(member.timezone if member else None, "UTC"), None)
-    at = decision.until if decision.action == Action.WAIT_UNTIL else None
-    if decision.action == Action.SKIP and member is not None and member.paused_until:
-        at = member.paused_until
     queued = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind),
-                                key=f"thanks:{item_id}:{rater_id}", now=now, at=at)
+                                key=f"thanks:{item_id}:{rater_id}", now=now, at=_reachable(member, now))
     uow.commit()
     return queued
+
+
+def _reachable(member: Member | None, now: datetime) -> datetime | None:
+    """When a message that can wait may reach this person: after their pause, then after their quiet hours
+    (None: now). Do not disturb, having no known end, is not waited for."""
+    at, prefs, tz = now, preferences_of(member), zone(member.timezone if member else None, "UTC")
+    for _ in range(3):  # a pause that ends in quiet hours waits for both, and no more
+        decision = dm_decision(prefs, at, at, tz, None, window=WAIT_AT_MOST)
+        if decision.action != Action.WAIT_UNTIL or decision.until is None:
+            break
+        at = decision.until
+    return at if at > now else None
