@@ -2,7 +2,8 @@
 safely, error replies, and log lines that a request cannot forge.
 
 Nothing here trusts the body: it is read as UTF-8 strictly, JSON is parsed with a bound on nesting, and
-text with lone surrogates (which no store or signature can take) is refused with a 400 that says why."""
+text with lone surrogates (which no store or signature can take) or a NUL character (which PostgreSQL's text
+cannot hold, and which neither Mattermost nor a wiki sends) is refused with a 400 that says why."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def for_log(value: object, limit: int = 80) -> str:
 def _check_text(value: str, where: str) -> None:
     if _SURROGATE.search(value):
         raise BadBody(f"{where} contains a lone surrogate, which is not valid Unicode text")
+    if "\x00" in value:
+        raise BadBody(f"{where} contains a NUL character (\\x00), which text cannot hold")
 
 
 def _check(value: Any, where: str, depth: int = 0) -> None:

@@ -113,3 +113,8 @@ def test_clean_comment_rejects_one_character_over_the_maximum_giving_the_length(
 def test_clean_comment_rejects_a_very_long_comment_giving_its_length() -> None:
     with pytest.raises(InvalidRating, match="the comment is 5000 characters long"):
         clean_comment("b" * 5000)
+
+
+def test_clean_comment_refuses_a_nul_which_no_database_text_can_hold() -> None:
+    with pytest.raises(InvalidRating, match="NUL character"):
+        clean_comment("fine\x00then")

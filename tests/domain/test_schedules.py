@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from learnloop.domain.schedules import (
+    MAX_RULE_LENGTH,
     MAX_WINDOW,
     MIN_WINDOW,
     UNTIL_NEXT_MORNING,
@@ -207,6 +208,25 @@ def test_a_rule_that_never_fires_is_rejected_quickly() -> None:
     with pytest.raises(InvalidSchedule, match="never fires"):
         parse_rule("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30")
     assert wallclock.perf_counter() - started < 2.0
+
+
+def yearly_rule(length: int) -> str:
+    """A valid RRULE of exactly `length` characters: days of the year, the first zero-padded to fit."""
+    rule, day = "FREQ=YEARLY;BYYEARDAY=1", 2
+    while len(rule) + len(f",{day}") <= length:
+        rule, day = rule + f",{day}", day + 1
+    return rule.replace("=1,", "=" + "1".zfill(1 + length - len(rule)) + ",", 1)
+
+
+def test_a_rule_of_the_longest_length_a_schedule_keeps_is_accepted() -> None:
+    rule = yearly_rule(MAX_RULE_LENGTH)
+    assert len(rule) == MAX_RULE_LENGTH == 300 and parse_rule(rule) == rule
+
+
+def test_a_rule_longer_than_a_schedule_keeps_is_rejected() -> None:
+    """prompt_schedules.rrule is String(300): a longer rule was a 500 on PostgreSQL."""
+    with pytest.raises(InvalidSchedule, match="is 301 characters long: a rule can be at most 300, for example"):
+        parse_rule(yearly_rule(MAX_RULE_LENGTH + 1))
 
 
 def test_error_messages_quote_long_input_only_in_part() -> None:

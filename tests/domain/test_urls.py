@@ -320,6 +320,19 @@ def test_url_longer_than_the_limit_is_rejected() -> None:
         normalise_url(raw)
 
 
+def test_url_that_grows_past_the_limit_when_percent_encoded_is_rejected() -> None:
+    raw = "https://ru.wikipedia.org/wiki/" + "Ж" * 400  # 430 characters; each Ж is %D0%96 once encoded
+    with pytest.raises(InvalidUrl, match=f"2430 characters long once its special characters are percent-encoded; "
+                                         f"at most {MAX_URL_LENGTH} fit"):
+        normalise_url(raw)
+
+
+def test_url_of_exactly_the_limit_once_percent_encoded_is_accepted() -> None:
+    prefix = "https://ru.wikipedia.org/wiki/"
+    raw = prefix + "Ж" * ((MAX_URL_LENGTH - len(prefix)) // 6) + "a" * ((MAX_URL_LENGTH - len(prefix)) % 6)
+    assert len(normalise_url(raw)) == MAX_URL_LENGTH
+
+
 def test_url_of_exactly_the_limit_is_accepted() -> None:
     prefix = "https://example.com/"
     raw = prefix + "a" * (MAX_URL_LENGTH - len(prefix))
@@ -469,6 +482,11 @@ def test_extract_finds_nothing_in_text_without_http_urls(text: str | None) -> No
 def test_extract_skips_invalid_urls_and_keeps_the_valid_ones() -> None:
     text = "broken http:// and https://alice:pw@example.com/x but https://ok.example.com works"
     assert extract_urls(text) == ["https://ok.example.com/"]
+
+
+def test_extract_skips_a_url_too_long_once_percent_encoded_and_keeps_the_others() -> None:
+    text = "see https://example.com/ok and https://ru.wikipedia.org/wiki/" + "Ж" * 400
+    assert extract_urls(text) == ["https://example.com/ok"]
 
 
 def test_extract_matches_scheme_case_insensitively() -> None:

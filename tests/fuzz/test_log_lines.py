@@ -31,12 +31,18 @@ def assert_one_line_each(records: list[logging.LogRecord]) -> None:
         assert len(text.splitlines()) == 1 and "\x1b" not in text and "\x00" not in text, repr(text)
 
 
+def _as_id(value: str) -> str:
+    """The value cut or padded to 26 characters: a user id of any other length is refused before it is logged."""
+    return value[:26].ljust(26, "x")
+
+
 def _refused_button(client: FlaskClient, value: str) -> None:
-    client.post("/mattermost/actions", json=chat.action(value, chat.button("rate", item_id=1, stars=4) | {"sig": "x"}))
+    client.post("/mattermost/actions",
+                json=chat.action(_as_id(value), chat.button("rate", item_id=1, stars=4) | {"sig": "x"}))
 
 
 def _someone_elses_button(client: FlaskClient, value: str) -> None:
-    client.post("/mattermost/actions", json=chat.action(value, chat.button("journal_edit", for_user=world.OWNER,
+    client.post("/mattermost/actions", json=chat.action(_as_id(value), chat.button("journal_edit", for_user=world.OWNER,
                                                                              reflection_id=1)))
 
 
@@ -82,7 +88,7 @@ def test_control_characters_in_a_logged_field_never_make_a_second_line(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     LOGGED_FIELDS[field](world_client, "ann" + forgery)
-    assert caplog.records, "the request was logged"
+    assert caplog.records or "\x00" in forgery, "the request was logged (one with a NUL is refused as it is read)"
     assert_one_line_each(caplog.records)
 
 

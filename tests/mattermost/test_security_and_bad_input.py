@@ -84,6 +84,7 @@ def test_no_configured_tokens_means_nothing_is_accepted(runtime: Runtime) -> Non
         ("rate javascript:alert(1) 4", "not an http or https URL"),
         ("rate https://wiki.acme.example/wiki/Page", "give a URL and a rating"),
         (RATE_TEXT_PREFIX + "4 " + "x" * 2001, "at most 2000"),
+        ("rate https://ru.wikipedia.org/wiki/" + "Ж" * 400 + " 4", "once its special characters are percent-encoded"),
     ],
 )
 def test_bad_rate_arguments_get_a_clear_ephemeral_message(
@@ -125,6 +126,56 @@ def test_slash_command_missing_fields_is_a_clear_400(client: FlaskClient, runtim
     assert response.status_code == 400
     assert missing in response.get_json()["error"]["message"]
     assert _stored(runtime) == NOTHING
+
+
+@pytest.mark.parametrize("text", [RATE_TEXT_PREFIX + "4", "signin"])
+@pytest.mark.parametrize(("field", "value", "limit"), [
+    ("channel_id", "c" * 40, "at most 26"), ("team_id", "t" * 40, "at most 26"), ("user_id", "u" * 40, "at most 26"),
+    ("user_id", "u" * 25, "at least 26"), ("channel_name", "c" * 65, "at most 64"),
+    ("user_name", "u" * 65, "at most 64"),
+])
+def test_ids_and_names_longer_than_mattermost_makes_them_are_a_clear_400(
+    client: FlaskClient, runtime: Runtime, text: str, field: str, value: str, limit: str
+) -> None:
+    """They would not fit their columns (ids String(26), names String(64)): a 500 on PostgreSQL, before."""
+    response = send_fixture(client, RATE, text=text, **{field: value})
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert message == f"malformed slash command: {field}: string should have {limit} characters"
+    assert _stored(runtime) == NOTHING
+
+
+def test_the_longest_names_mattermost_makes_are_stored(client: FlaskClient, runtime: Runtime) -> None:
+    assert "4/5" in send_fixture(client, RATE, text=RATE_TEXT_PREFIX + "4", channel_name="c" * 64,
+                                 user_name="u" * 64).get_json()["text"]
+    assert "Sign in" in send_fixture(client, RATE, text="signin", user_name="u" * 64).get_json()["text"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Community.name)).all() == ["~" + "c" * 64]
+
+
+@pytest.mark.parametrize(("name", "field", "text"), [
+    (RATE, "text", RATE_TEXT_PREFIX + "4 good\x00bad"),
+    ("outgoing_webhook__plain_post.form", "text", "see https://example.com/ok\x00"),
+    (RATE, "user_name", "ann\x00"),
+])
+def test_a_nul_character_is_a_clear_400(client: FlaskClient, runtime: Runtime, name: str, field: str,
+                                        text: str) -> None:
+    """PostgreSQL's text cannot hold NUL (a 500 there, before); no Mattermost post or name carries one."""
+    response = send_fixture(client, name, **{field: text})
+    assert response.status_code == 400
+    assert f"field '{field}' contains a NUL character (\\x00)" in response.get_json()["error"]["message"]
+    assert _stored(runtime) == NOTHING
+
+
+def test_a_link_too_long_once_percent_encoded_is_skipped_and_the_post_still_counts(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    text = "see https://example.com/ok and https://ru.wikipedia.org/wiki/" + "Ж" * 400
+    response = send_fixture(client, "outgoing_webhook__plain_post.form", text=text)
+    assert response.status_code == 200
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(ContentItem.url)).all() == ["https://example.com/ok"]
+        assert sorted(uow.session.scalars(select(Event.kind))) == ["chat_post", "link_shared"]
 
 
 @pytest.mark.parametrize("route", ["action", "dialog"])

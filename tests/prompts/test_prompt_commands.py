@@ -111,6 +111,24 @@ def test_a_channel_admin_sets_up_a_schedule(
         assert len(uow.session.scalars(select(PromptSchedule)).all()) == 1, "the same form sent twice is one schedule"
 
 
+def test_a_repeat_rule_too_long_to_keep_is_a_form_error(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{OWNER.id}",
+                            json={"channel_id": CHANNEL, "user_id": OWNER.id, "roles": "channel_user channel_admin"})
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, OWNER, "prompts setup")
+    form = opened_dialog(mattermost_contract)
+    rule = "FREQ=YEARLY;BYYEARDAY=" + ",".join(str(day) for day in range(1, 120))
+    bad = submit(client, OWNER, "prompt_setup", form["state"], {
+        "question1": "What did you learn?", "repeat": rule, "time": "16:30", "window": "16h", "timezone": "UTC",
+        "visibility": "private"})
+    assert bad.status_code == 200 and set(bad.get_json()["errors"]) == {"repeat"}
+    assert "is 389 characters long: a rule can be at most 300" in bad.get_json()["errors"]["repeat"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing saved"
+
+
 def test_owners_named_in_the_configuration_need_no_api_call(
     engine, clock, mattermost_contract: MattermostContract
 ) -> None:

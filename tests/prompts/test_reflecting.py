@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
+from learnloop.services.communities import join
 from learnloop.storage.tables import Delivery, Event, Reflection
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
@@ -213,6 +214,30 @@ def test_without_a_wiki_space_nothing_offers_or_accepts_publishing(
     refused = submit(client, ANN, "reflect", form["state"], {"answer1": "x", "visibility": "wiki"}).get_json()
     assert "no wiki space" in refused["errors"]["visibility"]
     assert len(reflections(runtime)) == 1, "the refused answer was not saved"
+
+
+def test_a_form_opened_before_its_channel_joined_another_saves_to_the_joined_community(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """The form's signed state names the channel's community as it was; by the time it is sent, that community
+    may have joined another and been retired, so the reflection goes where its history went."""
+    alpha = "alphachannel00000000000000"
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect", channel=alpha, channel_name="alpha")
+    form = opened_dialog(mattermost_contract)
+    with runtime.uow() as uow:
+        retired = uow.communities.by_channel(alpha).id
+        joined = join(uow, runtime.settings, channel_id=alpha, team_id=None, channel_name="alpha",
+                      other_channel_id=CHANNEL, other_channel_name="data-guild", k=5, now=runtime.clock())
+    assert joined.community_id != retired
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": "Pairing works", "visibility": "community"}
+                  ).data == b""
+    [reflection] = reflections(runtime)
+    with runtime.uow() as uow:
+        shared = uow.items.get(reflection.shared_item_id)
+        events = {e.kind: e.community_id for e in uow.session.scalars(select(Event))}
+    assert (reflection.community_id, shared.community_id) == (joined.community_id, joined.community_id)
+    assert events == {"reflection": joined.community_id, "reflection_shared": joined.community_id}
 
 
 def test_a_prompt_is_answered_once(

@@ -14,7 +14,7 @@ from learnloop.domain.urls import InvalidUrl
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
-from learnloop.services.communities import community_for_channel
+from learnloop.services.communities import community_for_channel, is_direct_channel
 from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, ItemScore, Rating
 
@@ -162,6 +162,30 @@ def test_the_item_belongs_to_the_community_where_it_was_first_seen(runtime: Runt
         other = uow.communities.by_channel("otherchannel00000000000000")
     assert item.community_id == home.id
     assert ratings == {"ann": home.id, "bob": other.id}
+
+
+def test_a_rating_from_a_direct_message_makes_no_community(runtime: Runtime) -> None:
+    """A direct message's channel (`<user id>__<user id>`) is no community: the page it rates first belongs to
+    none, so no such channel claims it."""
+    dm = Rater(user_id="ann".ljust(26, "0"), channel_id="d" * 26, team_id=None,
+               channel_name="ob7m4qhjzjfy5c6qgbwkz3mn8r__q1h5b9c3ypgtfe5kzjkdyrbs7c")
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, dm, PAGE, 5, "handy", runtime.clock())
+    rate(runtime, "bob", 4)
+    with runtime.uow() as uow:
+        communities = [c.channel_id for c in uow.session.scalars(select(Community))]
+        item = uow.items.by_url(PAGE)
+        events = [(e.actor_id[:3], e.community_id) for e in uow.session.scalars(select(Event).order_by(Event.id))]
+    assert communities == [], "the direct message became no community"
+    assert item.community_id is None and events == [("ann", None), ("bob", None)]
+
+
+@pytest.mark.parametrize(("name", "direct"), [
+    ("ob7m4qhjzjfy5c6qgbwkz3mn8r__q1h5b9c3ypgtfe5kzjkdyrbs7c", True), ("@ann", True), ("data-guild", False),
+    ("data_guild", False), ("", False), (None, False), ("3d8b5ac71d6e0f6f6b7e4a5e1c7d2b9a8f0e1d2c", True),
+    ("3d8b5ac71d6e0f6f6b7e4a5e1c7d2b9a8f0e1d2", False)])
+def test_is_direct_channel(name: str | None, direct: bool) -> None:
+    assert is_direct_channel(name) is direct
 
 
 def test_a_configured_channel_gets_its_community_name(engine, clock) -> None:

@@ -88,6 +88,15 @@ def test_bad_input_on_the_rating_page(client: FlaskClient, url: str, stars: str,
     assert response.status_code == 400 and expected in response.get_data(as_text=True)
 
 
+def test_a_nul_in_a_comment_is_refused_and_nothing_stored(client: FlaskClient, runtime: Runtime) -> None:
+    signed_in(client)
+    response = client.post("/rate", data={"csrf_token": csrf(client), "url": PAGE, "stars": "4",
+                                          "comment": "fine\x00then"})
+    assert response.status_code == 400 and "NUL character" in response.get_data(as_text=True)
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Rating)).all() == [] and uow.session.scalars(select(Feedback)).all() == []
+
+
 def test_the_rate_page_escapes_what_it_echoes(client: FlaskClient) -> None:
     signed_in(client)
     body = client.get("/rate", query_string={"url": 'https://wiki.acme.example/"><script>x</script>'}).get_data(

@@ -218,6 +218,23 @@ def test_a_malformed_delivery_is_a_400(body: bytes, client: FlaskClient, runtime
     assert outbox_size(runtime) == 0
 
 
+@pytest.mark.parametrize("where", ["triggered_at", "triggered_by.name"])
+def test_a_nul_character_in_a_delivery_is_a_clear_400(where: str, client: FlaskClient, runtime: Runtime,
+                                                       no_http: Any) -> None:
+    """PostgreSQL's text cannot hold NUL (a 500 there, before): refused, saying where, and nothing is queued."""
+    body = fixture("page_update")
+    deliver(client, body)
+    if where == "triggered_at":
+        body["triggered_at"] += "\x00"
+    else:
+        body["triggered_by"]["name"] = "Ann\x00"
+    response = deliver(client, body)
+    assert response.status_code == 400
+    message = response.get_json()["error"]["message"]
+    assert message == f"body.{where} contains a NUL character (\\x00), which text cannot hold"
+    assert outbox_size(runtime) == 1, "the delivery queued before stays; the refused one adds nothing"
+
+
 def test_the_secret_never_appears_in_responses_or_logs(client: FlaskClient, runtime: Runtime, no_http: Any,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)

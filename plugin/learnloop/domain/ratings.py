@@ -53,6 +53,8 @@ def clean_comment(comment: str | None) -> str | None:
         raise InvalidRating(
             f"the comment is {len(text)} characters long; keep it to at most {MAX_COMMENT_LENGTH}"
         )
+    if "\x00" in text:
+        raise InvalidRating("the comment contains a NUL character (\\x00), which text cannot hold")
     return text
 
 

@@ -21,6 +21,8 @@ MIN_WINDOW = timedelta(hours=1)
 MAX_WINDOW = timedelta(days=14)
 UNTIL_NEXT_MORNING = timedelta(hours=16)
 MAX_WEEK_INTERVAL = 52
+MAX_RULE_LENGTH = 300
+"""The longest RRULE body a schedule keeps (prompt_schedules.rrule is String(300))."""
 # How far ahead next_local_date looks; a leap-day rule can go eight years without firing.
 SEARCH_HORIZON = timedelta(days=12 * 366)
 _LAST_PROBE_YEAR = 9969  # leaves 30 to 430 years of search before dateutil's year 9999
@@ -278,6 +280,9 @@ def _parse_raw_rule(given: str) -> str:
     if "UNTIL" in parts:
         _until_date(parts["UNTIL"])
     canonical = ";".join(f"{name}={value}" for name, value in parts.items())
+    if len(canonical) > MAX_RULE_LENGTH:
+        raise InvalidSchedule(f"{_quoted(given)} is {len(canonical)} characters long: a rule can be at most "
+                              f"{MAX_RULE_LENGTH}, {example}")
     endless = ";".join(f"{name}={value}" for name, value in parts.items() if name not in ("COUNT", "UNTIL"))
     try:
         fires = _ever_fires(endless, _PROBE_ANCHOR)

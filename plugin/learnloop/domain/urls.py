@@ -64,7 +64,8 @@ def normalise_url(raw: str) -> str:
 def _normalised(text: str) -> str:
     """Remembered for the last 4,096 texts (errors are not): the same few links are rated, shared and
     mentioned over and over, and working one out costs about a tenth of a rating request. Only
-    stripped texts of at most MAX_URL_LENGTH characters get here, so the cache stays under 10 MB."""
+    stripped texts of at most MAX_URL_LENGTH characters get here, and only URLs of at most that length are
+    kept, so the cache stays under 10 MB."""
     if _WHITESPACE.search(text):
         raise InvalidUrl("a URL cannot contain spaces")
     try:
@@ -92,7 +93,11 @@ def _normalised(text: str) -> str:
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
         if not _is_tracking(name)
     )
-    return urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query), ""))
+    url = urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query), ""))
+    if len(url) > MAX_URL_LENGTH:  # percent-encoding makes each non-ASCII character up to 12 characters
+        raise InvalidUrl(f"the URL is {len(url)} characters long once its special characters are percent-encoded; "
+                         f"at most {MAX_URL_LENGTH} fit")
+    return url
 
 
 _URL_IN_TEXT = re.compile(r"https?://[^\s<>\"'`\]]+", re.IGNORECASE)

@@ -12,7 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 MAX_POST_LENGTH = 16383
 ModelT = TypeVar("ModelT", bound=BaseModel)
-MattermostId = Field(min_length=1, max_length=64)
+ID_LENGTH = 26
+"""Every Mattermost id (user, channel, team, post) is 26 characters; the tables' id columns are String(26)."""
+MAX_NAME_LENGTH = 64
+"""Mattermost channel names and user names fit in 64 characters, as do the tables' name columns."""
+MattermostId = Field(min_length=ID_LENGTH, max_length=ID_LENGTH)
+OptionalId = Field(default="", max_length=ID_LENGTH)
+Name = Field(default="", max_length=MAX_NAME_LENGTH)
 
 
 class PayloadError(ValueError):
@@ -25,12 +31,12 @@ class _Inbound(BaseModel):
 
 class SlashCommand(_Inbound):
     token: str = ""
-    team_id: str = ""
+    team_id: str = OptionalId
     team_domain: str = ""
     channel_id: str = MattermostId
-    channel_name: str = ""
+    channel_name: str = Name
     user_id: str = MattermostId
-    user_name: str = ""
+    user_name: str = Name
     command: str = ""
     text: str = Field(default="", max_length=MAX_POST_LENGTH)
     trigger_id: str = ""
@@ -40,13 +46,13 @@ class SlashCommand(_Inbound):
 
 class OutgoingWebhookPost(_Inbound):
     token: str = ""
-    team_id: str = ""
+    team_id: str = OptionalId
     team_domain: str = ""
     channel_id: str = MattermostId
-    channel_name: str = ""
+    channel_name: str = Name
     timestamp: int | None = None
     user_id: str = MattermostId
-    user_name: str = ""
+    user_name: str = Name
     post_id: str = MattermostId
     text: str = Field(default="", max_length=MAX_POST_LENGTH)
     trigger_word: str = ""
@@ -65,10 +71,10 @@ class OutgoingWebhookPost(_Inbound):
 
 class ActionRequest(_Inbound):
     user_id: str = MattermostId
-    user_name: str = ""
+    user_name: str = Name
     channel_id: str = MattermostId
-    channel_name: str = ""
-    team_id: str = ""
+    channel_name: str = Name
+    team_id: str = OptionalId
     team_domain: str = ""
     post_id: str = ""
     trigger_id: str = ""
@@ -82,8 +88,8 @@ class DialogSubmission(_Inbound):
     callback_id: str = ""
     state: str = ""
     user_id: str = MattermostId
-    channel_id: str = ""
-    team_id: str = ""
+    channel_id: str = OptionalId
+    team_id: str = OptionalId
     submission: dict[str, Any] = Field(default_factory=dict)
     cancelled: bool = False
 

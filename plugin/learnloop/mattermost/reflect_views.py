@@ -17,7 +17,7 @@ from learnloop.mattermost.prompt_messages import REFLECT_NOW, SKIP, SNOOZE, shar
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.services import reflections
-from learnloop.services.communities import community_for_channel
+from learnloop.services.communities import community_for_channel, current_community, is_direct_channel
 from learnloop.services.prompts import delivered
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView, SharePost
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -79,7 +79,7 @@ def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibili
 
 def _channel_community(chat: Chat, uow: UnitOfWork, request: SlashCommand, now: datetime) -> int | None:
     """The channel's community; none in a direct message."""
-    if request.channel_name.startswith(("@", "__")) or "__" in request.channel_name:
+    if is_direct_channel(request.channel_name):
         return None
     return community_for_channel(uow, chat.settings, channel_id=request.channel_id, team_id=request.team_id or None,
                                  channel_name=request.channel_name or None, now=now)
@@ -155,6 +155,7 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
     username = state.get("username")
     try:
         with chat.uow() as uow:
+            community_id = current_community(uow, community_id)  # joined another since the form opened?
             view = reflections.write(
                 uow, user_id=submission.user_id, author_name=username if isinstance(username, str) else None,
                 text=body, attribution=value_of(values, "attribution") or "name",

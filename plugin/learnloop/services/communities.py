@@ -26,6 +26,7 @@ leave it, and channels named in the configuration follow the configuration only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +39,9 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 class CommunityChangeRefused(ValueError):
     """A join or leave that cannot be done; the message says why, for the person who asked."""
+
+
+_GROUP_MESSAGE = re.compile("[0-9a-f]{40}")
 
 
 def community_name(settings: Settings, channel_id: str, channel_name: str | None) -> str:
@@ -55,6 +59,19 @@ def community_for_channel(
     configured = settings.community_for_channel(channel_id)
     return uow.communities.ensure(channel_id, team_id, community_name(settings, channel_id, channel_name), now,
                                   channel_name=channel_name, home=configured.channel_id if configured else None)
+
+
+def is_direct_channel(channel_name: str | None) -> bool:
+    """Whether a channel is a direct message (named `<user id>__<user id>`) or a group message (named by the
+    40-character SHA-1 of its members' ids, Mattermost's model.GetGroupNameFromUserIds), which are no community."""
+    name = channel_name or ""
+    return name.startswith("@") or "__" in name or _GROUP_MESSAGE.fullmatch(name) is not None
+
+
+def current_community(uow: UnitOfWork, community_id: int | None) -> int | None:
+    """The community, or the one its channels joined since (where a retired community's history lives now)."""
+    community = uow.communities.get(community_id) if community_id is not None else None
+    return community.joined_into if community is not None and community.joined_into is not None else community_id
 
 
 class JoinedElsewhere(LookupError):

@@ -8,7 +8,7 @@ from datetime import datetime
 from learnloop.config import Settings
 from learnloop.domain.ratings import LOW_STARS, InvalidRating, clean_comment, parse_reason, parse_stars
 from learnloop.domain.urls import normalise_url
-from learnloop.services.communities import community_for_channel
+from learnloop.services.communities import community_for_channel, is_direct_channel
 from learnloop.services.content_kinds import classify_url
 from learnloop.storage.repositories import RateableItem
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -91,8 +91,8 @@ def rate_item(
 
 
 def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: datetime) -> int | None:
-    """The channel's community; a rating from the wiki page itself comes from no channel."""
-    if not rater.channel_id:
+    """The channel's community; a rating from the wiki page itself, or from a direct message, comes from none."""
+    if not rater.channel_id or is_direct_channel(rater.channel_name):
         return None
     return community_for_channel(
         uow, settings, channel_id=rater.channel_id, team_id=rater.team_id, channel_name=rater.channel_name, now=now
