@@ -5,6 +5,7 @@ sets, which whoever holds the key could compute again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,20 +13,26 @@ from click.testing import CliRunner
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 
-from learnloop.bootstrap import Runtime
+from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.cli import main
 from learnloop.domain.measures import member_key, week_of
 from learnloop.jobs.worker import Worker, run_once
 from learnloop.mattermost.network_views import send_thanks
+from learnloop.mattermost.page_messages import _quoted as quoted
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data
 from learnloop.services.outbox_kinds import RESPOND, SEND_DM, SEND_PROMPT
-from learnloop.storage.tables import ContentItem, OutboxMessage, Reflection, WeeklyMember
-from tests.conftest import BOT_TOKEN, FakeClock
+from learnloop.services.rating import give_reason
+from learnloop.storage.tables import Announcement, ContentItem, OutboxMessage, Reflection, WeeklyMember
+from tests.conftest import BOT_TOKEN, FakeClock, make_settings
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_openapi import MattermostContract
+from tests.network.standin import StandIn
+from tests.network.test_page_review import PAGE, a_page, bob_owns, reviews_to
+from tests.network.world import OWNER, rate, settings_for, tick
 from tests.privacy.test_personal_data import cli_env, everything_stored
 from tests.prompts.world import CHANNEL, FRIDAY_DUE, Person, opened_dialog, planned_world, slash, submit, uid
+from tests.wikis.test_wiki_ingest import COMMUNITY, WIKI, event, ingest, rows
 
 ANN, BOB = Person("ann"), Person("bob")
 RESPONSE_URL = f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w"
@@ -191,3 +198,61 @@ def test_someone_who_erases_and_rates_again_in_a_week_not_yet_shown_counts_once(
         people = uow.rollups.totals(community_id, "ratings", week, week)[1]
     assert (block.first, block.closed) == (week, True)
     assert people == block.people == 5, "five people rated that week: not her stand-in and her again"
+
+
+def test_erasing_takes_my_name_out_of_announcements_where_the_wiki_capitalises_it(
+    runtime: Runtime, clock: FakeClock, engine: Engine
+) -> None:
+    wiki = build_runtime(make_settings(wikis=[WIKI], communities=[COMMUNITY]), clock=clock, engine=engine)
+    ingest(wiki, replace(event(0, action="created"), author="Ann"), replace(event(1), author="Anna"))
+    with wiki.uow() as uow:
+        uow.members.ensure(ANN.id, clock.now, username=ANN.name)
+        uow.commit()
+    assert [a.authors for a in rows(wiki, Announcement)] == [[{"name": "Ann"}, {"name": "Anna"}]]
+
+    with wiki.uow() as uow:
+        erased = personal_data.erase(uow, ANN.id, ANN.name, clock.now, wiki.signing_key, announcer(wiki))
+    assert erased.counts["page_announcements"] == 1, "MediaWiki's 'Ann' is Mattermost's 'ann'"
+    assert [a.authors for a in rows(wiki, Announcement)] == [[{"name": "Anna"}]], "not Anna, whose name starts so"
+    texts = [m.payload["props"]["attachments"][0]["text"] for m in rows(wiki, OutboxMessage)]
+    assert len(texts) == 2 and all(text.startswith("New page by Anna\n") for text in texts), "nor in any copy"
+    assert '"Ann"' not in everything_stored(engine)
+
+
+@pytest.mark.parametrize("settings", [settings_for(OWNER, announce="digest_only")], ids=["owner"])
+def test_erasing_removes_the_owners_messages_that_quote_my_notes(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, engine: Engine
+) -> None:
+    standin = StandIn(mattermost_contract, clock)
+    a_page(runtime, clock, 2)
+    bob_owns(client, standin)
+    long_note = "The steps   changed:\nthe deploy now " + "needs the new runner and its token " * 12
+    for n, note in enumerate([long_note, "ok", "still broken"]):
+        rate(runtime, uid(f"reader{n}"), PAGE, 2)
+        with runtime.uow() as uow:
+            give_reason(uow, uid(f"reader{n}"), PAGE, "outdated", note, runtime.clock())
+    tick(runtime, clock)
+    tick(runtime, clock)
+    [dm] = reviews_to(standin, BOB)
+    assert "> The steps changed: the deploy now needs" in str(dm) and "…" in str(dm), "quoted, shortened"
+    assert "> The steps changed: the deploy now needs" in everything_stored(engine), "and kept once sent"
+
+    erase(runtime, Person("reader0"), "reader0")
+    stored = everything_stored(engine)
+    assert "the deploy now needs the new runner" not in stored, "no quote of her note is kept"
+    assert "still broken" in stored, "the other readers' notes stay with their feedback"
+
+
+def test_erasing_a_short_note_leaves_the_messages_that_merely_hold_its_words(runtime: Runtime) -> None:
+    long_note = "word " * 100
+    kept = ["ok, thanks", "> ok then", "> okay", "> word word…"]
+    quoting = ["Notes:\n> ok\n> other", "> ok", quoted(long_note), quoted("Fine  \n  as it is")]
+    with runtime.uow() as uow:
+        for n, message in enumerate(kept + quoting):
+            uow.outbox.enqueue(SEND_DM, {"user_id": BOB.id, "message": message}, key=f"m{n}", now=runtime.clock())
+        uow.commit()
+    with runtime.uow() as uow:
+        assert uow.outbox.remove_quoting(["", " "]) == 0
+        assert uow.outbox.remove_quoting(["ok", long_note, "Fine as it is"]) == len(quoting)
+        uow.commit()
+    assert [m.payload["message"] for m in outbox(runtime, SEND_DM)] == kept, "only whole quoted lines count"

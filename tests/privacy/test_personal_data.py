@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -14,10 +15,12 @@ from sqlalchemy import Engine, func, select, text
 
 from learnloop.bootstrap import Runtime
 from learnloop.cli import main
-from learnloop.domain.measures import member_key
+from learnloop.domain.measures import member_key, week_of
 from learnloop.jobs.worker import Worker
+from learnloop.mattermost.network_views import send_thanks
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data, rollups
+from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
 from learnloop.storage.export import export_to_file
 from learnloop.storage.tables import (
     Base,
@@ -27,6 +30,7 @@ from learnloop.storage.tables import (
 )
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
+from tests.network.world import ingest, page_event, settings_for
 from tests.prompts.world import CHANNEL, Person, World, add_schedule, opened_dialog, slash, submit
 from tests.web.links import confirm, link_path
 
@@ -283,3 +287,40 @@ def test_the_rollups_never_hold_ids(client: FlaskClient, runtime: Runtime, clock
     with engine.connect() as connection:
         members = connection.execute(text("SELECT member FROM weekly_members")).scalars().all()
     assert members and not any(Person(f"rater{n}").id in m for m in members for n in range(6))
+
+
+@pytest.mark.parametrize("settings", [settings_for(ANN.id)], ids=["ann_owns"])
+def test_the_export_holds_what_an_erase_takes_away(client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    slash(client, ANN, "share https://wiki.acme.example/Deploy My manager keeps ignoring this runbook")
+    slash(client, BOB, "share https://wiki.acme.example/Runbook")
+    slash(client, ANN, "rate https://wiki.acme.example/Runbook 5")
+    slash(client, ANN, "signin")
+    ingest(runtime, page_event(1, "created", clock.now, author="Ann"))
+    with runtime.uow() as uow:
+        item_id = uow.items.ref_by_url("https://wiki.acme.example/Runbook").id
+        uow.pages.replace_reviews(uow.communities.by_channel(CHANNEL).id, week_of(clock.now), [], [ANN.id])
+        uow.members.ensure(ANN.id, clock.now, username=ANN.name)
+        uow.members.get(ANN.id).dm_channel_id = "dmann".ljust(26, "0")
+        uow.commit()
+    assert send_thanks(runtime, ANN.id, ANN.name, item_id)
+
+    def exported() -> dict[str, Any]:
+        with runtime.reader() as uow:
+            return json.loads(json.dumps(personal_data.export(uow, ANN.id, runtime.signing_key, clock.now),
+                                         default=str))
+
+    data = exported()
+    messages = {m["kind"]: m for m in data["messages_naming_you"]}
+    assert "My manager keeps ignoring this runbook" in json.dumps(messages[CREATE_POST]["payload"])
+    assert messages[SEND_DM]["payload"]["message"].startswith("@ann thanks you") and messages[SEND_DM]["created_at"]
+    assert "/Runbook" not in json.dumps(messages[CREATE_POST]), "Bob's share does not name her"
+    assert [a["url"] for a in data["page_announcements_naming_you"]] == ["https://outline.example.com/doc/p1"]
+    assert data["weeks_you_were_a_community_owner"] == [{"community": "Data guild", "week": str(week_of(clock.now))}]
+    assert [link["purpose"] for link in data["signin_links"]] == ["signin"] and "token_hash" not in data["signin_links"][0]
+    assert data["settings"]["dm_channel_id"] == "dmann".ljust(26, "0")
+
+    with runtime.uow() as uow:
+        personal_data.erase(uow, ANN.id, ANN.name, clock.now, runtime.signing_key, announcer(runtime))
+    after = exported()
+    assert not any(after[key] for key in ("messages_naming_you", "page_announcements_naming_you",
+                                          "weeks_you_were_a_community_owner", "signin_links", "settings"))

@@ -64,7 +64,10 @@ def summary(uow: UnitOfWork, user_id: str) -> Summary:
 
 
 def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
-    """Everything stored about one person, reflections opened for them alone."""
+    """Everything stored about one person, reflections opened for them alone. Besides what they did and chose:
+    the messages learnloop keeps or has yet to send that name them (kind, when queued, payload), the pages
+    whose announcements name them as a changer, the weeks they were a community's owner, and their sign-in
+    links (never the token)."""
     records = uow.personal
     member = records.member(user_id)
     reflections = []
@@ -80,7 +83,8 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
                             "created_at": row.created_at, "updated_at": row.updated_at})
     settings = None
     if member is not None:
-        settings = {"username": member.username, "timezone": member.timezone, "prompts_enabled": member.prompts_enabled,
+        settings = {"username": member.username, "dm_channel_id": member.dm_channel_id, "timezone": member.timezone,
+                    "prompts_enabled": member.prompts_enabled,
                     "paused_until": member.paused_until, "time_of_day": member.time_of_day,
                     "quiet_hours": member.quiet_hours, "nudges": member.nudges,
                     "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition}
@@ -91,6 +95,10 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "events": records.events(user_id), "content_you_shared_first": records.shared_items(user_id),
         "prompt_schedules_you_set_up": records.schedules_created(user_id),
         "pages_and_spaces_you_own": records.page_ownership(user_id),
+        "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
+        "signin_links": records.signin_links(user_id),
+        "messages_naming_you": records.messages(_names(user_id, member.username if member else None)),
+        "page_announcements_naming_you": records.announcements(member.username if member else None),
     }
 
 
@@ -109,8 +117,9 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
     removals = _removals_asked_by(uow, user_id)
-    counts["messages"] = uow.outbox.remove(queued) + uow.outbox.remove_naming(
-        [user_id, f"@{username}" if username else ""])
+    notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
+    counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming(_names(user_id, username))
+                          + uow.outbox.remove_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
@@ -119,6 +128,11 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     uow.rollups.forget_member(member_key(user_id, key), secrets.token_hex(16))
     uow.commit()
     return Erased(counts, wiki_pages, sections)
+
+
+def _names(user_id: str, username: str | None) -> list[str]:
+    """How messages name the person: by id, and by @username."""
+    return [user_id, f"@{username}" if username else ""]
 
 
 def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:

@@ -223,11 +223,12 @@ def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, communit
 
 
 def forget_author(uow: UnitOfWork, author: str, announce: AnnouncementPost) -> int:
-    """Take a person's name out of the page announcements that name them as a changer, and out of every copy
-    of those posts waiting in, or kept by, the outbox; posts already made stay in Mattermost as they are."""
+    """Take a person's name, in any case (a wiki can capitalise it), out of the page announcements that name
+    them as a changer, and out of every copy of those posts waiting in, or kept by, the outbox; posts already
+    made stay in Mattermost as they are."""
     rows = uow.announcements.naming(author)
     for row in rows:
-        row.authors = [entry for entry in row.authors if entry != {"name": author}]
+        row.authors = [entry for entry in row.authors if str(entry.get("name")).lower() != author.strip().lower()]
         messages = uow.outbox.of_thread(announcement_key(row.id))
         item = uow.items.get(row.item_id)
         channel_id = next((m.payload.get("channel_id") for m in messages if m.kind == CREATE_POST), None)

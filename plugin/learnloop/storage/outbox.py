@@ -3,6 +3,7 @@ them, then claimed, carried out and finished by workers."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ _O = table_of(OutboxMessage)
 NAME_ENDS = r"(?![a-z0-9_-]|\.[a-z0-9_-])"
 """Where a Mattermost id or username ends: at a character they cannot hold (they hold lower-case letters,
 digits, '.', '_' and '-', per model/user.go's IsValidUsername), or at a full stop that ends a sentence."""
+QUOTE, SHORTENED, QUOTE_CUT = "> ", "…", 100
+"""How a message quotes a note on a line of its own, and how much of a long one a shortened quote keeps at
+least (mattermost.page_messages keeps NOTE_LENGTH - 1 characters)."""
 _FINISH = update(_O).where(
     _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending",
 ).values(
@@ -125,24 +129,63 @@ class Outbox(Repository):
         result = self.session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))
         return rowcount(result)
 
-    def remove_naming(self, texts: list[str]) -> int:
-        """Messages whose payload, result or key names any of these (a person's id or @name), sent or not: a
-        sent message's result can name whom it went to, and a key whom it came from. A name counts only as a
-        whole name, so erasing @ann leaves @anna's messages alone."""
+    def naming(self, texts: list[str]) -> list[int]:
+        """The ids of messages whose payload, result or key names any of these (a person's id or @name), sent
+        or not: a sent message's result can name whom it went to, and a key whom it came from. A name counts
+        only as a whole name, so @ann does not find @anna's messages."""
         wanted = [text for text in texts if text]
         if not wanted:
-            return 0
+            return []
         columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
         candidates = self.session.execute(select(_O.c.id, *columns).where(
             or_(*(column.contains(t, autoescape=True) for column in columns for t in wanted))))
         naming = re.compile("|".join(re.escape(text) + NAME_ENDS for text in wanted))
-        doomed = [row[0] for row in candidates if any(naming.search(text or "") for text in row[1:])]
-        if not doomed:
+        return [row[0] for row in candidates if any(naming.search(text or "") for text in row[1:])]
+
+    def remove_naming(self, texts: list[str]) -> int:
+        """Forget the messages `naming` finds."""
+        return self._remove_ids(self.naming(texts))
+
+    def remove_quoting(self, notes: list[str]) -> int:
+        """Messages that quote any of these notes, sent or not (a page owner's weekly message quotes readers'
+        notes word for word): a line of theirs that is '> ' and the note with its white space collapsed, or its
+        first QUOTE_CUT characters or more ended with '…' (a long note shortened). Only a whole line counts, so
+        a short note ('ok') does not find messages that merely hold the word."""
+        wanted = {" ".join(note.split()) for note in notes} - {""}
+        if not wanted:
             return 0
-        return rowcount(self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed))))
+        payload = cast(_O.c.payload, String)  # JSON as json.dumps writes it, on both backends
+        candidates = self.session.execute(select(_O.c.id, _O.c.payload).where(or_(
+            *(payload.contains(json.dumps(QUOTE + note[:QUOTE_CUT])[1:-1], autoescape=True) for note in wanted))))
+        return self._remove_ids([row.id for row in candidates
+                                 if any(_quotes(line, wanted) for line in _lines(row.payload))])
+
+    def _remove_ids(self, ids: list[int]) -> int:
+        if not ids:
+            return 0
+        return rowcount(self.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids))))
 
     def purge_delivered(self, before: datetime) -> int:
         """Sent and failed messages older than `before` (retention: their payloads can hold shared text)."""
         result = self.session.execute(delete(OutboxMessage).where(
             OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < before))
         return rowcount(result)
+
+
+def _lines(value: Any) -> list[str]:
+    """Every line of every text in a payload."""
+    if isinstance(value, str):
+        return value.splitlines()
+    if isinstance(value, dict):
+        value = list(value.values())
+    return [line for part in value for line in _lines(part)] if isinstance(value, list) else []
+
+
+def _quotes(line: str, notes: set[str]) -> bool:
+    if not line.startswith(QUOTE):
+        return False
+    quoted = line[len(QUOTE):]
+    if quoted in notes:
+        return True
+    kept = quoted.removesuffix(SHORTENED)
+    return len(kept) >= QUOTE_CUT and kept != quoted and any(note.startswith(kept) for note in notes)

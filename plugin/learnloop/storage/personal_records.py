@@ -6,13 +6,17 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from learnloop.storage.repositories import Repository, rowcount
+from learnloop.storage.outbox import Outbox
+from learnloop.storage.repositories import AnnouncementRepository, Repository, rowcount
 from learnloop.storage.tables import (
+    Announcement,
+    Community,
     ContentItem,
     Delivery,
     Event,
     Feedback,
     Member,
+    OutboxMessage,
     PageOwner,
     PromptRun,
     PromptSchedule,
@@ -81,6 +85,36 @@ class PersonalRecords(Repository):
                    PageOwner.created_at)
             .outerjoin(ContentItem, ContentItem.id == PageOwner.item_id).where(PageOwner.user_id == user_id)
             .order_by(PageOwner.id)))
+
+    def community_owner_weeks(self, user_id: str) -> list[dict[str, Any]]:
+        """The weeks the person was among a community's owners when its pages to review were worked out."""
+        return _rows(self.session.execute(
+            select(Community.name.label("community"), ReviewOwner.week)
+            .join(Community, Community.id == ReviewOwner.community_id).where(ReviewOwner.user_id == user_id)
+            .order_by(ReviewOwner.week, Community.name)))
+
+    def signin_links(self, user_id: str) -> list[dict[str, Any]]:
+        """The one-time links handed to the person (their hashes stay out: they open nothing once used)."""
+        return _rows(self.session.execute(
+            select(SigninLink.purpose, SigninLink.next_path, SigninLink.created_at, SigninLink.expires_at,
+                   SigninLink.used_at)
+            .where(SigninLink.user_id == user_id).order_by(SigninLink.id)))
+
+    def messages(self, names: list[str]) -> list[dict[str, Any]]:
+        """The outbox's messages that name the person (`Outbox.naming`), waiting or kept once sent."""
+        found = Outbox(self.session).naming(names)
+        return _rows(self.session.execute(
+            select(OutboxMessage.kind, OutboxMessage.created_at, OutboxMessage.payload)
+            .where(OutboxMessage.id.in_(found)).order_by(OutboxMessage.id))) if found else []
+
+    def announcements(self, username: str | None) -> list[dict[str, Any]]:
+        """The pages whose channel announcements name the person, by their user name, among its changers."""
+        found = [row.id for row in AnnouncementRepository(self.session).naming(username, lock=False)] \
+            if username else []
+        return _rows(self.session.execute(
+            select(ContentItem.url, ContentItem.title, Announcement.first_event_at)
+            .join(ContentItem, ContentItem.id == Announcement.item_id).where(Announcement.id.in_(found))
+            .order_by(Announcement.id))) if found else []
 
     # -- erasure -------------------------------------------------------------------------------
 

@@ -542,8 +542,11 @@ class AnnouncementRepository(Repository):
             Announcement.item_id == item_id, Announcement.status == "queued", Announcement.due_at > now)
             .order_by(Announcement.id.desc()).with_for_update()).first()
 
-    def naming(self, author: str) -> list[Announcement]:
-        """The posts that name this wiki author among a page's changers."""
-        rows = self.session.scalars(select(Announcement).where(
-            sql_cast(Announcement.authors, String).contains(author, autoescape=True)).with_for_update())
-        return [row for row in rows if {"name": author} in row.authors]
+    def naming(self, author: str, *, lock: bool = True) -> list[Announcement]:
+        """The posts that name this wiki author among a page's changers, in any case: a wiki can write the
+        Mattermost user name (lower case, see `by_username`) otherwise, as MediaWiki's 'Ann' for 'ann'."""
+        name = author.strip().lower()
+        query = select(Announcement).where(
+            sql_cast(Announcement.authors, String).icontains(name, autoescape=True))
+        rows = self.session.scalars(query.with_for_update() if lock else query)
+        return [row for row in rows if any(str(entry.get("name")).lower() == name for entry in row.authors)]
