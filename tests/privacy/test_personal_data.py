@@ -16,7 +16,9 @@ from sqlalchemy import Engine, func, select, text
 from learnloop.bootstrap import Runtime
 from learnloop.cli import main
 from learnloop.domain.measures import member_key, week_of
+from learnloop.jobs.outbox import Courier
 from learnloop.jobs.worker import Worker
+from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.mattermost.network_views import send_thanks
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data, rollups
@@ -24,6 +26,7 @@ from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
 from learnloop.storage.export import export_to_file
 from learnloop.storage.tables import (
     Base,
+    ContentItem,
     Event,
     OutboxMessage,
     WeeklyMember,
@@ -324,3 +327,20 @@ def test_the_export_holds_what_an_erase_takes_away(client: FlaskClient, runtime:
     after = exported()
     assert not any(after[key] for key in ("messages_naming_you", "page_announcements_naming_you",
                                           "weeks_you_were_a_community_owner", "signin_links", "settings"))
+
+
+def test_a_message_on_its_way_while_its_receiver_erases_stores_them_nowhere(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, engine: Engine,
+        mattermost_contract: MattermostContract) -> None:
+    slash(client, ANN, "share https://wiki.acme.example/Deploy")
+    slash(client, BOB, "rate https://wiki.acme.example/Deploy 5")
+    with runtime.reader() as uow:
+        item_id = uow.session.scalars(select(ContentItem.id)).one()
+    assert send_thanks(runtime, BOB.id, BOB.name, item_id)
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
+    [message] = courier._claim(10, [SEND_DM])  # the worker holds the thank-you to ann
+    with runtime.uow() as uow:
+        personal_data.erase(uow, ANN.id, ANN.name, clock.now, runtime.signing_key, announcer(runtime))
+    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
+    courier.handlers[SEND_DM](message)
+    assert ANN.id not in everything_stored(engine), "sending to ann did not store her again"

@@ -207,8 +207,7 @@ def test_deleting_a_published_reflection_offers_its_removal_and_removes_it_throu
     assert "Ann's first thought stays." in wikitext and str(first.publish_marker) in wikitext
     assert mediawiki_editor.categories(log_title) == ["Category:Onboarding"]
     [told] = [m for m in queued(runtime, SEND_DM) if m.idempotency_key.startswith("unpublished:")]
-    assert told.payload == {"user_id": ANN.id, "message": f"Removed: your reflection is no longer on {where}.",
-                            "remember": False}
+    assert told.payload == {"user_id": ANN.id, "message": f"Removed: your reflection is no longer on {where}."}
     retried = wiki_jobs.unpublish(runtime, job.payload, attempt=2)
     assert retried == {"removed": False, "gone": False}, "removing twice is fine"
     assert mediawiki_editor.wikitext(log_title) == wikitext
@@ -272,7 +271,6 @@ def test_erasing_my_data_offers_the_removal_of_what_i_published_and_stores_me_no
     assert len(jobs) == 2 and all("published thought" not in json.dumps(job.payload) for job in jobs)
     assert [wiki_jobs.unpublish(runtime, job.payload)["removed"] for job in jobs] == [True, True]
     assert "published thought" not in mediawiki_editor.wikitext(log_title)
-    assert {m.payload["remember"] for m in queued(runtime, SEND_DM) if "remember" in m.payload} == {False}
     World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(2)
     report = courier(runtime).deliver(kinds=[SEND_DM])
     assert (report.sent, report.failed) == (len(queued(runtime, SEND_DM)), 0)

@@ -117,12 +117,12 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         return {"removed": removed.removed, "gone": removed.gone}
 
     def tell(user_id: object, section: PublishedSection, text: str) -> None:
-        """A direct message to the person who asked (nobody for a removal learnloop started itself). It does not
-        keep their DM channel: they may have erased their data, and this must not store them again."""
+        """A direct message to the person who asked (nobody for a removal learnloop started itself); they may
+        have erased their data, and a message stores no one (mattermost.delivery.dm_channel)."""
         if not isinstance(user_id, str) or not user_id:
             return
         with chat.uow() as uow:
-            uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text, "remember": False},
+            uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text},
                                key=f"unpublished:{section.wiki}:{section.marker}", now=chat.clock())
             uow.commit()
 

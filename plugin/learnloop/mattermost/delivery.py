@@ -113,21 +113,20 @@ def bot_user_id(chat: Chat, client: MattermostClient) -> str:
     return configured or str(chat.remember("bot_user_id", lambda: str(client.get_me()["id"])))
 
 
-def dm_channel(chat: Chat, client: MattermostClient, user_id: str, *, remember: bool = True) -> str:
-    """The bot's DM channel with a person, asked of Mattermost once and then kept (unless `remember` is false:
-    a message to someone who may have erased their data must not store them again)."""
+def dm_channel(chat: Chat, client: MattermostClient, user_id: str) -> str:
+    """The bot's DM channel with a person, asked of Mattermost once and then kept with their settings, if they
+    have any: a message never stores anyone (one on its way while its receiver erased their data would store
+    them again)."""
     with chat.reader() as uow:
         member = uow.members.get(user_id)
         cached = member.dm_channel_id if member else None
     if cached:
         return cached
     channel_id = client.create_direct_channel(bot_user_id(chat, client), user_id)
-    if not remember:
-        return channel_id
-    with chat.uow() as uow:
-        uow.members.ensure(user_id, chat.clock())
-        uow.members.keep_dm_channels({user_id: channel_id})
-        uow.commit()
+    if member is not None:
+        with chat.uow() as uow:
+            uow.members.keep_dm_channels({user_id: channel_id})
+            uow.commit()
     return channel_id
 
 
@@ -192,8 +191,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         return {"pinned_post_id": post_id, "reason": reason[:300]}
 
     def send_dm(message: Message) -> dict[str, Any]:
-        channel_id = dm_channel(chat, client, message.payload["user_id"],
-                                remember=message.payload.get("remember", True) is not False)
+        channel_id = dm_channel(chat, client, message.payload["user_id"])
         return {"post_id": post_once(client, message, channel_id, message.payload["message"],
                                      props=message.payload.get("props"))}
 
