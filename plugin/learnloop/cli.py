@@ -175,14 +175,20 @@ def person_export(user_id: str, out: Path) -> None:
 @person.command("erase")
 @click.argument("user_id")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def person_erase(user_id: str, yes: bool) -> None:
+@click.option("--username", help="Their Mattermost username, when neither learnloop nor Mattermost knows it any more "
+                                 "(a deleted account): the name wiki page announcements know them by.")
+def person_erase(user_id: str, yes: bool, username: str | None) -> None:
     """Erase everything that names USER_ID: ratings (a page's score lets go of them when it next moves),
     comments, reflections, settings, events."""
 
     runtime = build_runtime(_settings())
     if not yes:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
-    username = username_of(runtime, user_id)
+    username = username or username_of(runtime, user_id)
+    if username is None:
+        click.echo(f"neither learnloop nor Mattermost knows {user_id}'s username: wiki page announcements that "
+                   "name them as a changer stay as they are (run again with --username NAME to take it out)",
+                   err=True)
     with runtime.uow() as uow:
         erased = personal_data.erase(uow, user_id, username, runtime.clock(), runtime.signing_key,
                                      announcer(runtime))

@@ -122,6 +122,27 @@ def test_the_admin_erase_asks_mattermost_for_my_username_to_find_the_messages_na
     assert ANN.id not in stored and "@ann" not in stored, "as complete as her own erase in chat"
 
 
+def test_the_admin_erase_of_a_deleted_account_says_what_it_cannot_find_and_takes_a_username(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine,
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slash(client, ANN, "rate https://wiki.acme.example/Deploy 5")
+    slash(client, BOB, "share https://wiki.acme.example/Runbook Ask @ann, she wrote it")
+    cli_env(engine, monkeypatch, runtime)
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_URL", MATTERMOST_TEST_URL)
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_BOT_TOKEN", BOT_TOKEN)
+    mattermost_contract.add("GET", f"/api/v4/users/{ANN.id}", status=404,
+                            json={"id": "app.user.missing_account.const", "message": "Unable to find the user.",
+                                  "status_code": 404})
+
+    result = CliRunner().invoke(main, ["person", "erase", ANN.id, "--yes"])
+    assert result.exit_code == 0 and "run again with --username NAME" in result.output, result.output
+    assert "@ann" in everything_stored(engine), "what names her only by her username stays, and the admin is told"
+    again = CliRunner().invoke(main, ["person", "erase", ANN.id, "--yes", "--username", ANN.name])
+    assert again.exit_code == 0 and "--username NAME" not in again.output, again.output
+    assert "@ann" not in everything_stored(engine)
+
+
 def test_the_reply_to_my_erase_is_not_kept_once_it_is_sent(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine
 ) -> None:
