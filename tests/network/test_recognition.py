@@ -191,3 +191,21 @@ def test_recognition_off_takes_back_the_thank_yous_still_waiting(client: FlaskCl
     clock.advance(days=15)
     tick(runtime, clock, settle=False)
     assert standin.dms_to(SAM.id) == [], "turned off while it waited: never sent"
+
+
+def test_a_milestone_waits_for_the_score_to_move_so_it_never_follows_one_rating(
+        runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """With k-1 useful ratings shown, a message right after one more would say that this rating was useful."""
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK)
+    useful(runtime, LINK, range(K - 1))
+    for n in range(2):
+        rate(runtime, uid(f"low{n}"), LINK, 2)
+    tick(runtime, clock)
+    rate(runtime, uid("bob"), LINK, 4)
+    tick(runtime, clock)
+    assert notes(standin) == [], "one rating moved no score, so no milestone"
+    for n in range(K - 1):
+        rate(runtime, uid(f"later{n}"), LINK, 2)
+    tick(runtime, clock)
+    assert [n.split()[0] for n in notes(standin)] == [str(K)], "told once k people changed the score"

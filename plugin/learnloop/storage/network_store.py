@@ -179,13 +179,16 @@ class NetworkStore(Repository):
     # -- recognition ----------------------------------------------------------------------------
 
     def useful_to_others(self, item_ids: set[int]) -> dict[int, int]:
-        """How many people other than its sharer rated each shared item useful (4 or more)."""
+        """How many people other than its sharer rated each shared item useful (4 or more), among the ratings its
+        shown score holds: the count moves only when the score does, once k people changed it, so the message a
+        milestone brings never follows one person's rating."""
         if not item_ids:
             return {}
         return {int(i): int(n) for i, n in self.session.execute(
             select(Rating.item_id, func.count()).join(ContentItem, ContentItem.id == Rating.item_id)
+            .join(ItemScore, ItemScore.item_id == Rating.item_id)
             .where(Rating.item_id.in_(item_ids), Rating.stars >= USEFUL, ContentItem.first_shared_by.is_not(None),
-                   Rating.user_id != ContentItem.first_shared_by)
+                   Rating.user_id != ContentItem.first_shared_by, Rating.updated_at <= ItemScore.released_through)
             .group_by(Rating.item_id))}
 
     def owe_recognition(self, milestones: dict[int, int]) -> None:

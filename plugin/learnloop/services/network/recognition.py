@@ -3,7 +3,9 @@ reflection) hears privately, once per milestone, when at least k other people fo
 may send a named thank-you, because they chose to.
 
 Never a count below k, never who, never public: the milestone message goes to the sharer alone. Milestones
-are noted from the rating events past the `recognition` cursor and told when the sharer's pause, quiet
+are noted from the rating events past the `recognition` cursor, once the rollups have folded them, and counted
+from the ratings the item's shown score holds (so a milestone comes only when the score moves, which takes k
+people, and never right after one person's rating); they are told when the sharer's pause, quiet
 hours and do-not-disturb allow; the item keeps the milestone owed and the one told, and the message's key
 names item and milestone, so a restart or a second worker tells nothing twice.
 """
@@ -19,6 +21,7 @@ from learnloop.domain.network import dm_decision, reached
 from learnloop.domain.preferences import Action
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.prompts.timing import preferences_of, zone
+from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.rollups import SETTLE
 from learnloop.storage.tables import Member
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -66,7 +69,8 @@ def note_milestones(uow: UnitOfWork, k: int, now: datetime) -> int:
         uow.cursors.move(CURSOR, str(store.last_event_id()), now)
         uow.commit()
         return 0
-    events = store.settled_ratings_after(int(after), now - SETTLE, BATCH)
+    folded = int(uow.cursors.get(ROLLUPS_CURSOR) or 0)  # a rating is looked at once its score could have moved
+    events = [e for e in store.settled_ratings_after(int(after), now - SETTLE, BATCH) if e.id <= folded]
     if not events:
         return 0
     milestones = _reached(store.useful_to_others({e.item_id for e in events if e.item_id}), k)
