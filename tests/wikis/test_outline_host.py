@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from learnloop.config import WikiConfig
-from learnloop.domain.wiki_events import WikiEvent
+from learnloop.domain.wiki_events import WikiEvent, edit_session
 from learnloop.errors import HostError
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.outline.host import OutlineHost, markdown_section, sign, without_markdown_section
@@ -87,10 +87,11 @@ def assert_outline_call(call: Any, method: str, body: dict[str, Any]) -> None:
 def test_fetch_reads_the_document_and_its_collection() -> None:
     stub_reads(responses.mock)
     events = HOST.fetch(wiki_config(), job(), START)
+    saved = datetime(2026, 11, 2, 8, 59, 55, tzinfo=UTC)
     assert events == [WikiEvent(
-        wiki=WIKI, event_id="d0c1e5a7-0003-4a1b-8c2d-3e4f5a6b7c03", action="updated", page_id=DOCUMENT_ID,
+        wiki=WIKI, event_id=edit_session(DOCUMENT_ID, saved), action="updated", page_id=DOCUMENT_ID,
         title="Onboarding guide", url=DOCUMENT_URL, spaces=(COLLECTION_ID, "Engineering"), author="Grace Hopper",
-        summary=None, occurred_at=datetime(2026, 11, 2, 8, 59, 55, tzinfo=UTC))]
+        summary=None, occurred_at=saved, current=True)]
     assert len(responses.calls) == 2
     assert_outline_call(responses.calls[0], "documents.info", {"id": DOCUMENT_ID})
     assert_outline_call(responses.calls[1], "collections.info", {"id": COLLECTION_ID})
@@ -109,6 +110,17 @@ def test_create_and_publish_of_one_page_are_one_event() -> None:
     created = HOST.fetch(wiki_config(), job("created", event_id="d0c1e5a7-0001-4a1b-8c2d-3e4f5a6b7c01"), START)
     published = HOST.fetch(wiki_config(), job("created", event_id="d0c1e5a7-0002-4a1b-8c2d-3e4f5a6b7c02"), START)
     assert created[0].event_id == published[0].event_id == f"{DOCUMENT_ID}:created"
+
+
+@responses.activate
+def test_the_saves_of_one_editing_session_are_one_edit() -> None:
+    """Outline's editor sends documents.update at every store while someone types."""
+    ids = []
+    for saved in ("2026-11-02T09:00:05.000Z", "2026-11-02T09:12:40.000Z", "2026-11-02T09:31:00.000Z"):
+        responses.mock.reset()
+        stub_reads(responses.mock, document(updatedAt=saved))
+        ids.append(HOST.fetch(wiki_config(), job(), START)[0].event_id)
+    assert ids[0] == ids[1] != ids[2], "a half hour later is another edit"
 
 
 @responses.activate

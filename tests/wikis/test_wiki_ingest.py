@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -61,6 +62,20 @@ def test_the_same_event_twice_changes_nothing(wiki_runtime: Runtime) -> None:
     assert len(rows(wiki_runtime, Event)) == 1 and len(rows(wiki_runtime, Announcement)) == 1
     [item] = rows(wiki_runtime, ContentItem)
     assert (item.kind, item.title, item.url) == ("wiki_page", "Deploying (p1)", "https://outline.example.com/doc/p1")
+
+
+def test_a_save_in_an_edit_session_already_counted_still_renames_the_page(wiki_runtime: Runtime) -> None:
+    """A wiki that re-reads the page (Outline) counts an edit session once, and its later saves may rename it."""
+    first = dataclasses.replace(event(1), current=True)
+    renamed = dataclasses.replace(first, title="Deploying safely", url="https://outline.example.com/doc/p1-safely")
+    created, saved, again = ingest(wiki_runtime, event(0, action="created"), first, renamed)
+    assert (saved.duplicate, again.duplicate) == (False, True)
+    assert [e.kind for e in rows(wiki_runtime, Event)] == ["wiki_page_created", "wiki_page_updated"]
+    [item] = rows(wiki_runtime, ContentItem)
+    assert (item.title, item.url) == ("Deploying safely", "https://outline.example.com/doc/p1-safely")
+    logged = dataclasses.replace(renamed, current=False, title="Deploying (old)")
+    ingest(wiki_runtime, logged)
+    assert rows(wiki_runtime, ContentItem)[0].title == "Deploying safely", "a repeat from a log changes nothing"
 
 
 def test_a_new_page_is_posted_at_once_and_its_burst_of_edits_updates_that_post(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 PageAction = Literal["created", "updated", "moved", "deleted", "restored"]
@@ -11,6 +11,9 @@ PageAction = Literal["created", "updated", "moved", "deleted", "restored"]
 from the wiki (to its trash or for good); `restored`: back from the trash."""
 MAJOR_CHANGE_CHARACTERS = 500
 MAJOR_CHANGE_SHARE = 0.2
+EDIT_SESSION = timedelta(minutes=30)
+"""A wiki that saves as people type (Outline's editor sends documents.update at every store) has a page's
+updates within one half hour counted as one edit (`edit_session`)."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,14 @@ class WikiEvent:
     old_url: str | None = None
     """Where a moved page was before, when the wiki says (MediaWiki's move log): finds items recorded before
     learnloop knew the page's id."""
+    current: bool = False
+    """The page as the wiki shows it now (re-read, not from a log): an event whose id was recorded already
+    still brings the page's title and URL up to date (a save that joined an edit session may rename it)."""
+
+
+def edit_session(page_id: str, moment: datetime) -> str:
+    """An event id shared by a page's updates in the same EDIT_SESSION: they are one edit."""
+    return f"{page_id}:updated:{int(moment.timestamp() // EDIT_SESSION.total_seconds())}"
 
 
 def is_major(event: WikiEvent) -> bool:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from learnloop.config import WikiConfig
-from learnloop.domain.wiki_events import PageAction, WikiEvent
+from learnloop.domain.wiki_events import PageAction, WikiEvent, edit_session
 from learnloop.inbound import for_log
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.wikis import (
@@ -128,18 +128,24 @@ class OutlineHost:
             spaces = (collection_id, *_collection_name(client, collection_id))
         author = job.get("actor") or _actor(document, action)
         title = document.get("title")
+        occurred_at = _timestamp(gone or document.get("updatedAt")) or now
+        page_id = str(document.get("id") or document_id)
+        # A page is created once, though Outline sends documents.create and documents.publish for it; the
+        # updates Outline's editor sends while someone types are one edit (EDIT_SESSION).
+        event_id = {"created": f"{document_id}:created", "updated": edit_session(page_id, occurred_at)}.get(
+            action, str(job["event_id"]))
         return [WikiEvent(
             wiki=wiki.name,
-            # A page is created once, though Outline sends documents.create and documents.publish for it.
-            event_id=f"{document_id}:created" if action == "created" else str(job["event_id"]),
+            event_id=event_id,
             action=action,
-            page_id=str(document.get("id") or document_id),
+            page_id=page_id,
             title=title if isinstance(title, str) else "",
             url=wiki.base_url + path,
             spaces=spaces,
             author=author,
             summary=None,
-            occurred_at=_timestamp(gone or document.get("updatedAt")) or now,
+            occurred_at=occurred_at,
+            current=True,
         )]
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from learnloop.config import Settings
+from learnloop.config import CommunityConfig, Settings, WikiSpace
 from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
@@ -63,7 +63,10 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     if url is None and event.action != "deleted":
         return IngestResult(duplicate=False, item_id=None, announced=False)
     key = fit(f"wiki:{event.wiki}:{event.event_id}")
-    if uow.events.recorded(key):  # before anything changes: a poll ingests many events in one transaction
+    # Checked before anything changes: a poll ingests many events in one transaction. An event recorded
+    # already is not counted again, but a page re-read as it is now still brings its item up to date.
+    repeated = uow.events.recorded(key)
+    if repeated and not event.current:
         return IngestResult(duplicate=True, item_id=None, announced=False)
     mapped = settings.mapped_space(event.wiki, event.spaces)
     community = mapped[0] if mapped else None
@@ -72,6 +75,11 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         community_id = community_for_channel(uow, settings, channel_id=community.channel_id, team_id=None,
                                              channel_name=None, now=now)
     item = find_page(uow, event, url)
+    if repeated:
+        if item is not None:
+            _follow_and_place(uow, event, item, url, community_id, mapped, now, settings.min_group_size)
+            uow.commit()
+        return IngestResult(duplicate=True, item_id=item.id if item else None, announced=False)
     if item is None:
         if url is None or event.action == "deleted":
             return IngestResult(duplicate=False, item_id=None, announced=False)  # a page learnloop never had
@@ -83,9 +91,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     )
     if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    follow(uow, event, item, url, community_id, now, settings.min_group_size)
-    if event.action != "deleted":
-        uow.items.set_space(item.id, mapped[1].space if mapped else None)
+    _follow_and_place(uow, event, item, url, community_id, mapped, now, settings.min_group_size)
     announced = False
     learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
@@ -105,6 +111,13 @@ def _normalised(url: str | None) -> str | None:
         return normalise_url(url) if url else None
     except InvalidUrl:
         return None
+
+
+def _follow_and_place(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, community_id: int | None,
+                      mapped: tuple[CommunityConfig, WikiSpace] | None, now: datetime, k: int) -> None:
+    follow(uow, event, item, url, community_id, now, k)
+    if event.action != "deleted":
+        uow.items.set_space(item.id, mapped[1].space if mapped else None)
 
 
 def find_page(uow: UnitOfWork, event: WikiEvent, url: str | None) -> ItemRef | None:
