@@ -31,12 +31,18 @@ class BadDelivery(ValueError):
     """Malformed body or fields: 400 with this message."""
 
 
-class WikiError(HostError):
-    """The wiki's API failed; `retryable` says whether the worker should try again."""
+WIKI_RETRY_AFTER = 60.0
+"""Seconds to wait after a wiki's 429 that says nothing of when to come back."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+
+class WikiError(HostError):
+    """The wiki's API failed; `retryable` says whether the worker should try again, `retry_after` when (a 429:
+    the wiki's rate limit, waited out by the outbox without counting an attempt)."""
+
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
         super().__init__(message)
         self._retryable = retryable
+        self.retry_after = retry_after
 
     @property
     def retryable(self) -> bool:

@@ -26,7 +26,7 @@ from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.errors import HostError
 from learnloop.storage.tables import Announcement, ContentItem, Event
-from learnloop.wikis import Published, Removed, WikiError
+from learnloop.wikis import WIKI_RETRY_AFTER, Published, Removed, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.wikis import jobs as wiki_jobs_support
 from tests.wikis.standins import BookStackStandIn
@@ -181,6 +181,16 @@ def test_api_errors_say_whether_to_retry(status: int, retryable: bool, api: resp
     assert error.value.retryable is retryable
     assert str(status) in str(error.value)
     assert API_TOKEN not in str(error.value) and "def" not in str(error.value).split("HTTP")[1]
+
+
+@pytest.mark.parametrize(("headers", "wait"), [({"Retry-After": "120"}, 120.0), ({}, WIKI_RETRY_AFTER)])
+def test_a_rate_limit_says_when_to_come_back(headers: dict[str, str], wait: float,
+                                             api: responses.RequestsMock) -> None:
+    """The outbox waits a 429 out without counting an attempt (a bulk import must not use them all up)."""
+    api.get(PAGE_API, status=429, headers=headers, json={"error": {"code": 429, "message": "Too many requests"}})
+    with pytest.raises(WikiError) as error:
+        BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert error.value.retry_after == wait
 
 
 @pytest.mark.parametrize("failure", [requests.ConnectionError("refused"), requests.ReadTimeout("slow"),

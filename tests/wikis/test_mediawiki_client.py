@@ -160,6 +160,13 @@ def test_http_errors(mock: responses.RequestsMock, status: int, retryable: bool)
     assert len(mock.calls) == 1
 
 
+def test_a_rate_limit_says_when_to_come_back(mock: responses.RequestsMock) -> None:
+    mock.add(responses.GET, API, status=429, headers={"Retry-After": "30"}, body="slow down")
+    with pytest.raises(WikiError) as failed:
+        _client().login()
+    assert failed.value.retry_after == 30.0
+
+
 def test_something_that_is_not_an_api_is_not_retried(mock: responses.RequestsMock) -> None:
     mock.add(responses.GET, API, body="<html>a login portal</html>", content_type="text/html")
     with pytest.raises(WikiError) as failed:

@@ -201,6 +201,15 @@ def test_api_failures_say_whether_to_retry(status: int, retryable: bool) -> None
 
 
 @responses.activate
+def test_a_rate_limit_says_when_to_come_back() -> None:
+    responses.post(f"{API}/documents.info", status=429, headers={"Retry-After": "45"},
+                   json={"ok": False, "error": "rate_limit_exceeded", "status": 429})
+    with pytest.raises(WikiError) as raised:
+        HOST.fetch(wiki_config(), job(), START)
+    assert raised.value.retry_after == 45.0 and raised.value.retryable
+
+
+@responses.activate
 def test_network_failure_is_retryable() -> None:
     responses.post(f"{API}/documents.info", body=requests.ConnectionError("refused"))
     with pytest.raises(WikiError) as raised:

@@ -16,7 +16,8 @@ from typing import Any
 import requests
 
 from learnloop.config import WikiConfig
-from learnloop.wikis import WikiError
+from learnloop.errors import retry_after
+from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 DEFAULT_TIMEOUT = (5.0, 15.0)
 """(connect, read) seconds for every call."""
@@ -28,8 +29,9 @@ _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.except
 class ApiError(WikiError):
     """A call BookStack refused (`status_code`), or that got no answer (`status_code` None)."""
 
-    def __init__(self, message: str, *, status_code: int | None, retryable: bool) -> None:
-        super().__init__(message, retryable=retryable)
+    def __init__(self, message: str, *, status_code: int | None, retryable: bool,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message, retryable=retryable, retry_after=retry_after)
         self.status_code = status_code
 
 
@@ -155,7 +157,7 @@ class BookStackClient:
         if status >= 400:
             retryable = status >= 500 or status in _RETRYABLE_STATUSES
             raise ApiError(f"{call}: HTTP {status}: {self._message(response)}", status_code=status,
-                           retryable=retryable)
+                           retryable=retryable, retry_after=retry_after(status, response.headers, WIKI_RETRY_AFTER))
         try:
             return response.json()
         except ValueError:

@@ -6,13 +6,13 @@ which can tell transient failures apart via ``MattermostError.retryable``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
-from learnloop.errors import HostError
+from learnloop.errors import HostError, retry_after
 
 JsonObject = dict[str, Any]
 
@@ -282,9 +282,9 @@ class MattermostClient:
         return response
 
     def _error_from(self, response: requests.Response, call: str) -> MattermostError:
-        if response.status_code == 429:
-            retry_after = _retry_after(response.headers)
-            return RateLimited(f"rate limited, retry after {retry_after:g}s", retry_after=retry_after, call=call)
+        wait = retry_after(response.status_code, response.headers, DEFAULT_RETRY_AFTER)
+        if wait is not None:
+            return RateLimited(f"rate limited, retry after {wait:g}s", retry_after=wait, call=call)
         error_id, message = _app_error(response)
         return MattermostError(
             self._redact(message), status_code=response.status_code, error_id=error_id, call=call
@@ -308,14 +308,4 @@ def _app_error(response: requests.Response) -> tuple[str | None, str]:
         return error_id, str(body.get("message") or error_id)
     text = response.text.strip()[:_ERROR_TEXT_LIMIT]
     return None, text or response.reason or "no body"
-
-
-def _retry_after(headers: Mapping[str, str]) -> float:
-    """``Retry-After``, else ``X-RateLimit-Reset`` (seconds until reset, not an epoch)."""
-    for name in ("Retry-After", "X-RateLimit-Reset"):
-        try:
-            return max(0.0, float(headers[name]))
-        except (KeyError, TypeError, ValueError):
-            continue
-    return DEFAULT_RETRY_AFTER
 

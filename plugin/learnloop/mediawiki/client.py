@@ -25,7 +25,8 @@ import requests
 
 from learnloop import __version__
 from learnloop.config import WikiConfig
-from learnloop.wikis import WikiError
+from learnloop.errors import retry_after
+from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 API_SCRIPT = "api.php"
 CONNECT_TIMEOUT = 5.0
@@ -215,7 +216,8 @@ class MediaWikiClient:
             raise WikiError(f"{self.api_url} redirects to {response.headers.get('Location', '?')}: "
                             "configure the wiki's url as its final address", retryable=False)
         if status == 429 or status >= 500:
-            raise WikiError(f"{self.api_url} answered HTTP {status}")
+            raise WikiError(f"{self.api_url} answered HTTP {status}",
+                            retry_after=retry_after(status, response.headers, WIKI_RETRY_AFTER))
         if status >= 400:
             raise WikiError(f"{self.api_url} answered HTTP {status}", retryable=status in (408, 425))
         try:

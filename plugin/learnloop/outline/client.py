@@ -12,7 +12,8 @@ from typing import Any
 import requests
 
 from learnloop.config import WikiConfig
-from learnloop.wikis import WikiError
+from learnloop.errors import retry_after
+from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 JsonObject = dict[str, Any]
 
@@ -27,13 +28,14 @@ _METHOD = re.compile(r"^[a-zA-Z]+\.[a-z_]+$")
 class OutlineError(WikiError):
     """An Outline API call failed; `status_code` is None when no answer came back."""
 
-    def __init__(self, message: str, *, status_code: int | None, call: str, retryable: bool | None = None) -> None:
+    def __init__(self, message: str, *, status_code: int | None, call: str, retryable: bool | None = None,
+                 retry_after: float | None = None) -> None:
         self.status_code = status_code
         self.call = call
         if retryable is None:
             retryable = status_code is None or status_code in (408, 429) or status_code >= 500
         status = f"HTTP {status_code}" if status_code is not None else "no response"
-        super().__init__(f"Outline {call}: {status}: {message}", retryable=retryable)
+        super().__init__(f"Outline {call}: {status}: {message}", retryable=retryable, retry_after=retry_after)
 
     @property
     def not_found(self) -> bool:
@@ -152,7 +154,8 @@ class OutlineClient:
             raise OutlineError("redirected; check the wiki's url setting (redirects are not followed)",
                                status_code=response.status_code, call=method)
         if not response.ok:
-            raise OutlineError(self._message(response), status_code=response.status_code, call=method)
+            raise OutlineError(self._message(response), status_code=response.status_code, call=method,
+                               retry_after=retry_after(response.status_code, response.headers, WIKI_RETRY_AFTER))
         try:
             payload = response.json()
         except ValueError:
