@@ -32,7 +32,8 @@ SECRET = "ol_whs_Zq8pN3vR6tY1wK4mB7cX9dF2gH5jL0sA"
 ADMIN_KEY = "ol_api_admin0123456789abcdefghijklmnopqrstu"
 MEMBER_KEY = "ol_api_member0123456789abcdefghijklmnopqrst"
 EVENTS = ["documents.create", "documents.publish", "documents.update", "documents.move", "documents.delete",
-          "documents.permanent_delete", "documents.archive", "documents.restore", "documents.unarchive"]
+          "documents.permanent_delete", "documents.archive", "documents.restore", "documents.unarchive",
+          "documents.unpublish"]
 HOST = "outline docs"
 
 

@@ -189,6 +189,20 @@ def test_an_archived_document_is_gone_and_its_restore_brings_it_back() -> None:
 
 
 @responses.activate
+def test_a_document_back_in_the_drafts_is_gone_until_it_is_published_again() -> None:
+    """Unpublished, only its author reads it: retired like a deleted page, so nobody rates it meanwhile."""
+    stub_reads(responses.mock, document(publishedAt=None, collectionId=None))
+    [unpublished] = HOST.fetch(wiki_config(), job("deleted", event_id="d0c1e5a7-0009"), START)
+    assert (unpublished.action, unpublished.page_id) == ("deleted", DOCUMENT_ID)
+    assert HOST.fetch(wiki_config(), job("updated"), START) == [], "a draft's edits are not news"
+    responses.mock.reset()
+    stub_reads(responses.mock, document("documents.publish"))
+    [published] = HOST.fetch(wiki_config(), job("created", event_id="d0c1e5a7-0010"), START)
+    assert published.action == "created" and published.current, "published again: the page as it is now"
+    assert HOST.fetch(wiki_config(), job("deleted"), START) == [], "published since it went back to the drafts"
+
+
+@responses.activate
 @pytest.mark.parametrize(("status", "retryable"), [(500, True), (502, True), (503, True), (429, True),
                                                    (401, False), (403, False), (400, False)])
 def test_api_failures_say_whether_to_retry(status: int, retryable: bool) -> None:

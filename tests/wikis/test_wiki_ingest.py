@@ -78,6 +78,16 @@ def test_a_save_in_an_edit_session_already_counted_still_renames_the_page(wiki_r
     assert rows(wiki_runtime, ContentItem)[0].title == "Deploying safely", "a repeat from a log changes nothing"
 
 
+def test_a_page_published_again_after_going_back_to_the_drafts_is_rateable_again(wiki_runtime: Runtime) -> None:
+    created = dataclasses.replace(event(0, action="created"), event_id="p1:created", current=True)
+    unpublished = dataclasses.replace(event(1, action="deleted"), current=True)
+    ingest(wiki_runtime, created, unpublished)
+    assert rows(wiki_runtime, ContentItem)[0].retired_at is not None
+    [again] = ingest(wiki_runtime, created)  # Outline's documents.publish: the page's creation, seen before
+    assert again.duplicate and rows(wiki_runtime, ContentItem)[0].retired_at is None
+    assert [e.kind for e in rows(wiki_runtime, Event)] == ["wiki_page_created", "wiki_page_deleted"]
+
+
 def test_a_new_page_is_posted_at_once_and_its_burst_of_edits_updates_that_post(
     wiki_runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:

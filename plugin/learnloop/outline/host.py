@@ -41,8 +41,8 @@ log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "Outline-Signature"
 MAX_SKEW_MS = 5 * 60 * 1000
 
-# The document events learnloop needs; every other event Outline sends (.title_change, .unpublish,
-# revisions.create, comments.*, users.*, ...) is answered 200 and ignored. A title change also comes as
+# The document events learnloop needs; every other event Outline sends (.title_change, revisions.create,
+# comments.*, users.*, ...) is answered 200 and ignored. A title change also comes as
 # documents.update, which moves the page's item to its new URL. documents.update.delayed/.debounced exist
 # in Outline but its webhook sender never delivers them.
 ACTIONS: dict[str, PageAction] = {
@@ -53,6 +53,7 @@ ACTIONS: dict[str, PageAction] = {
     "documents.delete": "deleted",  # to the trash
     "documents.permanent_delete": "deleted",  # emptied from the trash (the model is null)
     "documents.archive": "deleted",  # out of its collection, read-only: retired like a deleted page
+    "documents.unpublish": "deleted",  # back to the drafts, which only its author reads: retired too
     "documents.restore": "restored",  # from the trash
     "documents.unarchive": "restored",
 }
@@ -115,10 +116,9 @@ class OutlineHost:
             log.info("wiki %s: document %s is gone", wiki.name, document_id)
             return [_gone(wiki, job, document_id, now)] if action in GONE_ACTIONS else []
         gone = _gone_since(document)
-        if (action in GONE_ACTIONS) != (gone is not None):
-            return []  # restored since a deletion, or deleted since any other change
-        if action not in GONE_ACTIONS and not document.get("publishedAt"):
-            return []  # still a draft nobody else can read
+        hidden = gone is not None or not document.get("publishedAt")  # in the trash, archived, or a draft
+        if (action in GONE_ACTIONS) != hidden:
+            return []  # back since a deletion, or hidden since any other change (a draft nobody else reads)
         path = document.get("url")
         if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
             raise WikiError(f"Outline documents.info: document {document_id} has no relative url", retryable=False)
