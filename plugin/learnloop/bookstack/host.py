@@ -114,7 +114,9 @@ class BookStackHost:
         """Re-read the page a delivery named. BookStack's API does not show pages in the recycle bin: a deletion
         of a page it no longer shows is recorded by the page's id (it retires the page learnloop knows by that
         id); a page it shows again was restored since, so its deletion is not recorded, and nothing else is
-        recorded of a page it does not show."""
+        recorded of a page it does not show, but for a restore (BookStack tells of it before it is made: the
+        job is tried again). The author is the delivery's `triggered_by`, who made this change; the page's
+        last editor only when the delivery names nobody."""
         action = job.get("action")
         page_id = job.get("page_id")
         event_id = job.get("event_id")
@@ -128,6 +130,9 @@ class BookStackHost:
         except NotFound:
             log.info("BookStack wiki %s: page %s is gone (deleted or not visible to the API token)",
                      wiki.name, page_id)
+            if action == "restored":  # BookStack tells of a restore before it makes it: try again later
+                raise WikiError(f"BookStack wiki {wiki.name}: page {page_id} is not back from the recycle bin "
+                                "yet") from None
             if action != "deleted":
                 return []
             return [WikiEvent(wiki=wiki.name, event_id=str(event_id), action="deleted", page_id=str(page_id),
@@ -138,7 +143,7 @@ class BookStackHost:
         spaces = tuple(s for s in (f"book:{book.id}", f"book:{book.slug}" if book.slug else "", book.name) if s)
         return [WikiEvent(
             wiki=wiki.name, event_id=str(event_id), action=action, page_id=str(page.id), title=page.name,
-            url=page_url(wiki, book.slug, page.slug), spaces=spaces, author=page.updated_by or author, summary=None,
+            url=page_url(wiki, book.slug, page.slug), spaces=spaces, author=author or page.updated_by, summary=None,
             occurred_at=page.updated_at or now,
         )]
 
