@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 
@@ -16,14 +17,22 @@ class HostError(Exception):
         return True
 
 
+MAX_RETRY_AFTER = 3600.0
+"""The longest a host's 429 holds its messages back: a value beyond it (or an HTTP date, or an epoch) is not
+taken as seconds to wait."""
+
+
 def retry_after(status: int, headers: Mapping[str, str], default: float) -> float | None:
     """How long a host that answered 429 asked to be left alone, in seconds: Retry-After, else
-    X-RateLimit-Reset (seconds until the limit resets, not an epoch), else `default`; None for any other status."""
+    X-RateLimit-Reset (seconds until the limit resets), else `default`, never more than MAX_RETRY_AFTER; None
+    for any other status."""
     if status != 429:
         return None
     for name in ("Retry-After", "X-RateLimit-Reset"):
         try:
-            return max(0.0, float(headers[name]))
+            seconds = float(headers[name])
         except (KeyError, TypeError, ValueError):
             continue
+        if math.isfinite(seconds):
+            return min(max(0.0, seconds), MAX_RETRY_AFTER)
     return default

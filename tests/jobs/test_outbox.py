@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import requests
 from sqlalchemy import select
 from tests.conftest import FakeClock
@@ -11,10 +12,12 @@ from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_openapi import MattermostContract
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, backoff
+from learnloop.errors import MAX_RETRY_AFTER, retry_after
+from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
 from learnloop.storage.tables import Event, OutboxMessage
+from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 REPLY = "reply000000000000000000000"
@@ -210,3 +213,36 @@ def test_a_root_post_or_a_reply_to_oneself_is_not_an_exchange(
     assert run_once(runtime).sent == 2
     with runtime.uow() as uow:
         assert uow.session.scalars(select(Event)).all() == []
+
+
+def test_one_hosts_rate_limit_holds_back_its_own_messages_only(runtime: Runtime) -> None:
+    """A wiki's 429 waits that wiki's jobs out; the chat messages of the same pass still go."""
+    sent: list[int] = []
+
+    def wiki_job(message: Message) -> dict[str, str]:
+        raise WikiError("Outline documents.info: HTTP 429", retry_after=WIKI_RETRY_AFTER)
+
+    def send_dm(message: Message) -> dict[str, str]:
+        sent.append(message.payload["n"])
+        return {"post_id": "x"}
+
+    with runtime.uow() as uow:
+        for n in range(2):
+            uow.outbox.enqueue("wiki_job", {"wiki": "docs", "n": n}, key=f"w{n}", now=runtime.clock())
+        for n in range(1, 4):
+            uow.outbox.enqueue("send_dm", {"n": n}, key=f"d{n}", now=runtime.clock())
+        uow.commit()
+    report = Courier(runtime.uow, runtime.clock, {"wiki_job": wiki_job, "send_dm": send_dm}).deliver(200)
+    assert sorted(sent) == [1, 2, 3] and report.sent == 3
+    with runtime.reader() as uow:
+        waiting = [m for m in uow.outbox.pending() if m.kind == "wiki_job"]
+    assert len(waiting) == 2 and all(m.attempts == 0 for m in waiting), "waited out, not counted as attempts"
+
+
+@pytest.mark.parametrize(("headers", "wait"), [
+    ({"Retry-After": "30"}, 30.0), ({"Retry-After": "inf"}, 60.0), ({"Retry-After": "1e12"}, MAX_RETRY_AFTER),
+    ({"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}, 60.0), ({"X-RateLimit-Reset": "1793952120"}, MAX_RETRY_AFTER),
+    ({}, 60.0)])
+def test_a_hosts_wait_is_bounded(headers: dict[str, str], wait: float) -> None:
+    assert retry_after(429, headers, 60.0) == wait
+    assert retry_after(503, headers, 60.0) is None

@@ -167,7 +167,7 @@ def test_a_thank_you_waits_out_quiet_hours(client: FlaskClient, runtime: Runtime
     assert len(standin.dms_to(SAM.id)) == 1
 
 
-def test_a_thank_you_waits_out_quiet_hours_that_end_tomorrow_and_a_pause_then_quiet_hours(
+def test_a_thank_you_waits_out_quiet_hours_that_end_only_tomorrow(
         client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
     item = share(runtime, SAM.id, LINK)
     slash(client, SAM, "prompts quiet 08:00-07:00")  # 23 hours a day

@@ -241,7 +241,7 @@ def test_erasing_takes_my_name_out_of_announcements_where_the_wiki_capitalises_i
 
 
 @pytest.mark.parametrize("settings", [settings_for(OWNER, announce="digest_only")], ids=["owner"])
-def test_erasing_removes_the_owners_messages_that_quote_my_notes(
+def test_erasing_takes_my_notes_out_of_the_owners_messages_that_quote_them(
     client: FlaskClient, runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, engine: Engine
 ) -> None:
     standin = StandIn(mattermost_contract, clock)
@@ -262,6 +262,7 @@ def test_erasing_removes_the_owners_messages_that_quote_my_notes(
     stored = everything_stored(engine)
     assert "the deploy now needs the new runner" not in stored, "no quote of her note is kept"
     assert "still broken" in stored, "the other readers' notes stay with their feedback"
+    assert "> still broken" in stored, "and in the owner's message, which stays"
 
 
 def test_erasing_a_short_note_leaves_the_messages_that_merely_hold_its_words(runtime: Runtime) -> None:
@@ -273,7 +274,9 @@ def test_erasing_a_short_note_leaves_the_messages_that_merely_hold_its_words(run
             uow.outbox.enqueue(SEND_DM, {"user_id": BOB.id, "message": message}, key=f"m{n}", now=runtime.clock())
         uow.commit()
     with runtime.uow() as uow:
-        assert uow.outbox.remove_quoting(["", " "]) == 0
-        assert uow.outbox.remove_quoting(["ok", long_note, "Fine as it is"]) == len(quoting)
+        assert uow.outbox.redact_quoting(["", " "]) == 0
+        assert uow.outbox.redact_quoting(["ok", long_note, "Fine as it is"]) == len(quoting)
         uow.commit()
-    assert [m.payload["message"] for m in outbox(runtime, SEND_DM)] == kept, "only whole quoted lines count"
+    erased = "> (a note its writer has since erased)"
+    assert [m.payload["message"] for m in outbox(runtime, SEND_DM)] == kept + [
+        f"Notes:\n{erased}\n> other", erased, erased, erased], "only whole quoted lines count; the rest stays"

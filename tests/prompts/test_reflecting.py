@@ -13,11 +13,11 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
 from learnloop.services.communities import join
-from learnloop.storage.tables import Delivery, Event, Reflection
+from learnloop.storage.tables import Community, Delivery, Event, Reflection
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit
+from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit, uid
 
 UTC = UTC
 ANN, BOB = Person("ann"), Person("bob")
@@ -296,3 +296,13 @@ def test_the_admin_export_never_contains_reflection_text(client: FlaskClient, ru
     data = out.read_text()
     assert "reflections" in json.loads(data)["tables"]
     assert SECRET_TEXT not in data and "cache invalidation" not in data
+
+
+def test_a_link_shared_in_a_direct_message_belongs_to_no_community(client: FlaskClient, runtime: Runtime) -> None:
+    ann, bob = Person("ann"), Person("bob")
+    reply = slash(client, ann, "share https://docs.python.org/3/ helped", channel=uid("dmannbob"),
+                  channel_name=f"{ann.id}__{bob.id}")
+    assert reply["text"].startswith("Thanks for sharing"), reply
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Community)).all() == [], "the direct message became no community"
+        assert [(e.kind, e.community_id) for e in uow.session.scalars(select(Event))] == [("link_shared", None)]

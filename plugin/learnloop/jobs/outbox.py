@@ -265,13 +265,20 @@ class _LeaseKeeper:
                     log.exception("could not renew the lease on %s outbox messages", len(ids))
 
 
+def _host_of(message: Message) -> str:
+    """Which host a message calls, whose rate limit it shares: its wiki, else Mattermost."""
+    wiki = message.payload.get("wiki") if isinstance(message.payload, dict) else None
+    return f"wiki:{wiki}" if isinstance(wiki, str) and wiki else "mattermost"
+
+
 @dataclass
 class _Pass:
     courier: Courier
     report: DeliveryReport
     keeper: _LeaseKeeper
     loaded: dict[str, Any] = field(default_factory=dict)
-    rate_limited_until: datetime | None = None
+    rate_limited_until: dict[str, datetime] = field(default_factory=dict)
+    """When each host that answered 429 in this pass may be called again (`_host_of`)."""
     unrecorded: list[_Outcome] = field(default_factory=list)
     last_flush: float = field(default_factory=time.monotonic)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -305,9 +312,11 @@ class _Pass:
 
     def one(self, message: Message) -> _Outcome:
         courier, report = self.courier, self.report
-        if self.rate_limited_until is not None:
-            return _Outcome(message, error="waiting for the host's rate limit to reset",
-                            retry_at=self.rate_limited_until, not_an_attempt=True)
+        host = _host_of(message)
+        waiting = self.rate_limited_until.get(host)
+        if waiting is not None:
+            return _Outcome(message, error="waiting for the host's rate limit to reset", retry_at=waiting,
+                            not_an_attempt=True)
         handler = courier.handlers.get(message.kind)
         if handler is None:
             with self.lock:
@@ -321,7 +330,7 @@ class _Pass:
             if exc.retry_after is not None:
                 retry_at = courier.clock() + timedelta(seconds=exc.retry_after)
                 with self.lock:
-                    self.rate_limited_until = max(retry_at, self.rate_limited_until or retry_at)
+                    self.rate_limited_until[host] = max(retry_at, self.rate_limited_until.get(host, retry_at))
                     report.retried += 1
                     report.errors.append(str(exc))
                 return _Outcome(message, error=str(exc), retry_at=retry_at, not_an_attempt=True)

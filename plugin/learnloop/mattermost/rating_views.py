@@ -25,7 +25,7 @@ from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import links
-from learnloop.services.communities import community_for_channel
+from learnloop.services.communities import community_for_channel, is_direct_channel
 from learnloop.services.content_kinds import classify_url
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
@@ -93,7 +93,7 @@ def share_command(invocation: Invocation) -> Reply:
         return ephemeral(f"Could not share that: {exc}.")
     now = chat.clock()
     with chat.uow() as uow:
-        community_id = community_for_channel(
+        community_id = None if is_direct_channel(request.channel_name) else community_for_channel(
             uow, chat.settings, channel_id=request.channel_id, team_id=request.team_id or None,
             channel_name=request.channel_name or None, now=now)
         item, _ = uow.items.ensure(url, kind=classify_url(url, chat.settings), community_id=community_id,

@@ -119,7 +119,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     removals = _removals_asked_by(uow, user_id)
     notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
     counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming(_names(user_id, username))
-                          + uow.outbox.remove_quoting(notes))
+                          + uow.outbox.redact_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))

@@ -26,6 +26,7 @@ NAME_ENDS = r"(?![a-z0-9_-]|\.[a-z0-9_-])"
 """Where a Mattermost id or username ends: at a character they cannot hold (they hold lower-case letters,
 digits, '.', '_' and '-', per model/user.go's IsValidUsername), or at a full stop that ends a sentence."""
 QUOTE, SHORTENED, QUOTE_CUT = "> ", "…", 100
+ERASED_QUOTE = "> (a note its writer has since erased)"
 """How a message quotes a note on a line of its own, and how much of a long one a shortened quote keeps at
 least (mattermost.page_messages keeps NOTE_LENGTH - 1 characters)."""
 _FINISH = update(_O).where(
@@ -146,19 +147,25 @@ class Outbox(Repository):
         """Forget the messages `naming` finds."""
         return self._remove_ids(self.naming(texts))
 
-    def remove_quoting(self, notes: list[str]) -> int:
-        """Messages that quote any of these notes, sent or not (a page owner's weekly message quotes readers'
-        notes word for word): a line of theirs that is '> ' and the note with its white space collapsed, or its
-        first QUOTE_CUT characters or more ended with '…' (a long note shortened). Only a whole line counts, so
-        a short note ('ok') does not find messages that merely hold the word."""
+    def redact_quoting(self, notes: list[str]) -> int:
+        """Take the quotes of these notes out of the messages that hold them, sent or not (a page owner's weekly
+        message quotes readers' notes word for word): a line that is '> ' and the note with its white space
+        collapsed, or its first QUOTE_CUT characters or more ended with '…' (a long note shortened), becomes
+        ERASED_QUOTE; the rest of the message stays. Only a whole line counts, so a short note ('ok') does not
+        touch messages that merely hold the word. The number of messages changed."""
         wanted = {" ".join(note.split()) for note in notes} - {""}
         if not wanted:
             return 0
         payload = cast(_O.c.payload, String)  # JSON as json.dumps writes it, on both backends
-        candidates = self.session.execute(select(_O.c.id, _O.c.payload).where(or_(
+        candidates = self.session.scalars(select(OutboxMessage).where(or_(
             *(payload.contains(json.dumps(QUOTE + note[:QUOTE_CUT])[1:-1], autoescape=True) for note in wanted))))
-        return self._remove_ids([row.id for row in candidates
-                                 if any(_quotes(line, wanted) for line in _lines(row.payload))])
+        changed = 0
+        for message in candidates:
+            redacted = _redacted(message.payload, wanted)
+            if redacted != message.payload:
+                message.payload = redacted
+                changed += 1
+        return changed
 
     def _remove_ids(self, ids: list[int]) -> int:
         if not ids:
@@ -172,13 +179,16 @@ class Outbox(Repository):
         return rowcount(result)
 
 
-def _lines(value: Any) -> list[str]:
-    """Every line of every text in a payload."""
+def _redacted(value: Any, notes: set[str]) -> Any:
+    """A payload with every line that quotes one of these notes replaced by ERASED_QUOTE."""
     if isinstance(value, str):
-        return value.splitlines()
+        lines = value.split("\n")
+        return "\n".join(ERASED_QUOTE if _quotes(line, notes) else line for line in lines)
     if isinstance(value, dict):
-        value = list(value.values())
-    return [line for part in value for line in _lines(part)] if isinstance(value, list) else []
+        return {key: _redacted(part, notes) for key, part in value.items()}
+    if isinstance(value, list):
+        return [_redacted(part, notes) for part in value]
+    return value
 
 
 def _quotes(line: str, notes: set[str]) -> bool:
