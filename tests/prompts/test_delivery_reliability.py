@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from learnloop.bootstrap import Runtime
 from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.services.outbox_kinds import SEND_PROMPT
+from learnloop.services.prompts.preferences import pause, set_enabled, set_quiet_hours
 from learnloop.storage.tables import Delivery, Member, OutboxMessage
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
@@ -147,8 +148,6 @@ def test_one_private_nudge_before_the_window_closes_unless_turned_off(
 def test_a_nudge_keeps_to_the_settings_a_prompt_keeps_to(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
 ) -> None:
-    from learnloop.services.prompts.preferences import pause, set_enabled, set_quiet_hours
-
     ann = Person("ann")
     world = planned_world(runtime, mattermost_contract, clock, [ann])
     clock.now = FRIDAY_DUE

@@ -70,6 +70,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     links (never the token)."""
     records = uow.personal
     member = records.member(user_id)
+    username = member.username if member else None
     reflections = []
     for row in records.reflections(user_id):
         try:
@@ -97,8 +98,9 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "pages_and_spaces_you_own": records.page_ownership(user_id),
         "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
         "signin_links": records.signin_links(user_id),
-        "messages_naming_you": records.messages(_names(user_id, member.username if member else None)),
-        "page_announcements_naming_you": records.announcements(member.username if member else None),
+        "messages_naming_you": records.messages(uow.outbox.naming(_names(user_id, username))),
+        "page_announcements_naming_you": records.announcements(
+            [row.id for row in uow.announcements.naming(username, lock=False)] if username else []),
     }
 
 

@@ -6,8 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from learnloop.storage.outbox import Outbox
-from learnloop.storage.repositories import AnnouncementRepository, Repository, rowcount
+from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
     Announcement,
     Community,
@@ -100,21 +99,18 @@ class PersonalRecords(Repository):
                    SigninLink.used_at)
             .where(SigninLink.user_id == user_id).order_by(SigninLink.id)))
 
-    def messages(self, names: list[str]) -> list[dict[str, Any]]:
-        """The outbox's messages that name the person (`Outbox.naming`), waiting or kept once sent."""
-        found = Outbox(self.session).naming(names)
+    def messages(self, message_ids: list[int]) -> list[dict[str, Any]]:
+        """These outbox messages (those that name the person: `Outbox.naming`), waiting or kept once sent."""
         return _rows(self.session.execute(
             select(OutboxMessage.kind, OutboxMessage.created_at, OutboxMessage.payload)
-            .where(OutboxMessage.id.in_(found)).order_by(OutboxMessage.id))) if found else []
+            .where(OutboxMessage.id.in_(message_ids)).order_by(OutboxMessage.id))) if message_ids else []
 
-    def announcements(self, username: str | None) -> list[dict[str, Any]]:
-        """The pages whose channel announcements name the person, by their user name, among its changers."""
-        found = [row.id for row in AnnouncementRepository(self.session).naming(username, lock=False)] \
-            if username else []
+    def announcements(self, announcement_ids: list[int]) -> list[dict[str, Any]]:
+        """The pages of these channel announcements (those that name the person among a page's changers)."""
         return _rows(self.session.execute(
             select(ContentItem.url, ContentItem.title, Announcement.first_event_at)
-            .join(ContentItem, ContentItem.id == Announcement.item_id).where(Announcement.id.in_(found))
-            .order_by(Announcement.id))) if found else []
+            .join(ContentItem, ContentItem.id == Announcement.item_id).where(Announcement.id.in_(announcement_ids))
+            .order_by(Announcement.id))) if announcement_ids else []
 
     # -- erasure -------------------------------------------------------------------------------
 
