@@ -127,13 +127,22 @@ def test_an_erase_takes_the_authors_name_out_of_the_announcements_and_their_stor
     mattermost_contract.add("PUT", "/api/v4/posts/announcepost00000000000000/patch",
                             json={"id": "announcepost00000000000000", "channel_id": CHANNEL, "message": ""})
     run_once(wiki_runtime)
-    assert "author1" in everything_stored(engine)
+    assert "author1" in everything_stored(engine) and "change 1" in everything_stored(engine)
+    with wiki_runtime.uow() as uow:
+        uow.members.ensure(Person("author1").id, clock.now, username="author1")
+        uow.commit()
+    with wiki_runtime.reader() as uow:
+        [page] = personal_data.export(uow, Person("author1").id, wiki_runtime.signing_key,
+                                      clock.now)["page_announcements_naming_you"]
+    assert page["your_edit_summaries"] == ["change 1"], "the summary they wrote, not author0's"
 
     with wiki_runtime.uow() as uow:
         erased = personal_data.erase(uow, Person("author1").id, "author1", clock.now, wiki_runtime.signing_key,
                                      announcer(wiki_runtime))
     assert erased.counts["page_announcements"] == 1
-    assert "author1" not in everything_stored(engine), "not in the announcement, nor in any copy of its post"
+    stored = everything_stored(engine)
+    assert "author1" not in stored, "not in the announcement, nor in any copy of its post"
+    assert "change 1" not in stored and "change 2" in stored, "their edit summary goes, author0's stays"
     [announcement] = rows(wiki_runtime, Announcement)
     assert announcement.authors == [{"name": "author0"}] and announcement.edits == 3
     texts = [m.payload["props"]["attachments"][0]["text"] for m in rows(wiki_runtime, OutboxMessage)]
@@ -144,6 +153,21 @@ def test_an_erase_takes_the_authors_name_out_of_the_announcements_and_their_stor
     run_once(wiki_runtime)
     patch = [c for c in mattermost_contract.calls if c.method == "PUT"][-1]
     assert patch.json["props"]["attachments"][0]["text"].startswith("New page by author0\n"), "later edits too"
+
+
+def test_an_erase_takes_out_the_summaries_stored_without_their_writer(wiki_runtime: Runtime, clock: FakeClock) -> None:
+    """Summaries stored before each kept its writer may be the erased person's: they go, the names they do not
+    match stay."""
+    ingest(wiki_runtime, event(0, action="created"), event(1))
+    with wiki_runtime.uow() as uow:
+        [row] = uow.session.scalars(select(Announcement)).all()
+        row.summaries = [{"text": "change 0"}, {"text": "change 1"}]
+        uow.commit()
+    with wiki_runtime.uow() as uow:
+        personal_data.erase(uow, Person("author1").id, "author1", clock.now, wiki_runtime.signing_key,
+                            announcer(wiki_runtime))
+    [announcement] = rows(wiki_runtime, Announcement)
+    assert (announcement.authors, announcement.summaries) == ([{"name": "author0"}], [])
 
 
 def test_bot_edits_and_the_learning_log_are_never_announced(engine, clock: FakeClock) -> None:

@@ -100,7 +100,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "signin_links": records.signin_links(user_id),
         "messages_naming_you": records.messages(uow.outbox.naming(_names(user_id, username))),
         "page_announcements_naming_you": records.announcements(
-            [row.id for row in uow.announcements.naming(username, lock=False)] if username else []),
+            [row.id for row in uow.announcements.naming(username, lock=False)] if username else [], username or ""),
     }
 
 

@@ -213,7 +213,7 @@ def set_announce_policy(uow: UnitOfWork, community_id: int, policy: str) -> None
 def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, community_id: int, event: WikiEvent,
               now: datetime, burst: timedelta, announce: AnnouncementPost) -> None:
     author = [{"name": event.author}] if event.author else []
-    summary = [{"text": event.summary[:200]}] if event.summary else []
+    summary = [{"text": event.summary[:200], "by": event.author}] if event.summary else []
     open_one = uow.announcements.open_for(item_id, now)
     if open_one is None:
         row = Announcement(item_id=item_id, community_id=community_id, created_page=event.action == "created",
@@ -236,12 +236,15 @@ def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, communit
 
 
 def forget_author(uow: UnitOfWork, author: str, announce: AnnouncementPost) -> int:
-    """Take a person's name, in any case (a wiki can capitalise it), out of the page announcements that name
-    them as a changer, and out of every copy of those posts waiting in, or kept by, the outbox; posts already
-    made stay in Mattermost as they are."""
+    """Take a person's name, in any case (a wiki can capitalise it), and the edit summaries they wrote out of
+    the page announcements that name them as a changer, and out of every copy of those posts waiting in, or
+    kept by, the outbox; posts already made stay in Mattermost as they are. A summary stored without its
+    writer goes too: it may be theirs."""
+    name = author.strip().lower()
     rows = uow.announcements.naming(author)
     for row in rows:
-        row.authors = [entry for entry in row.authors if str(entry.get("name")).lower() != author.strip().lower()]
+        row.authors = [entry for entry in row.authors if str(entry.get("name")).lower() != name]
+        row.summaries = [entry for entry in row.summaries if entry.get("by") and str(entry["by"]).lower() != name]
         messages = uow.outbox.of_thread(announcement_key(row.id))
         item = uow.items.get(row.item_id)
         channel_id = next((m.payload.get("channel_id") for m in messages if m.kind == CREATE_POST), None)

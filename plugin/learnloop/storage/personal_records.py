@@ -105,12 +105,19 @@ class PersonalRecords(Repository):
             select(OutboxMessage.kind, OutboxMessage.created_at, OutboxMessage.payload)
             .where(OutboxMessage.id.in_(message_ids)).order_by(OutboxMessage.id))) if message_ids else []
 
-    def announcements(self, announcement_ids: list[int]) -> list[dict[str, Any]]:
-        """The pages of these channel announcements (those that name the person among a page's changers)."""
-        return _rows(self.session.execute(
-            select(ContentItem.url, ContentItem.title, Announcement.first_event_at)
-            .join(ContentItem, ContentItem.id == Announcement.item_id).where(Announcement.id.in_(announcement_ids))
-            .order_by(Announcement.id))) if announcement_ids else []
+    def announcements(self, announcement_ids: list[int], author: str) -> list[dict[str, Any]]:
+        """The pages of these channel announcements (those that name the person among a page's changers), with
+        the edit summaries the person wrote."""
+        if not announcement_ids:
+            return []
+        name = author.strip().lower()
+        return [{"url": url, "title": title, "first_event_at": first,
+                 "your_edit_summaries": [entry["text"] for entry in summaries
+                                         if str(entry.get("by") or "").lower() == name]}
+                for url, title, first, summaries in self.session.execute(
+                    select(ContentItem.url, ContentItem.title, Announcement.first_event_at, Announcement.summaries)
+                    .join(ContentItem, ContentItem.id == Announcement.item_id)
+                    .where(Announcement.id.in_(announcement_ids)).order_by(Announcement.id))]
 
     # -- erasure -------------------------------------------------------------------------------
 
