@@ -6,13 +6,13 @@ pages through the wiki's API, polling and publishing happen in the worker."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from learnloop.config import WikiConfig
-from learnloop.domain.wiki_events import WikiEvent
+from learnloop.domain.wiki_events import PagesUnder, WikiEvent
 from learnloop.errors import HostError
 from learnloop.inbound import BadBody, parse_json
 
@@ -83,8 +83,9 @@ class WikiHost(Protocol):
         """Verify then parse a delivery. Returns fetch jobs (JSON-able dicts, each with a unique
         `event_id`); an empty list means a known event that learnloop does not need."""
 
-    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
-        """Re-read what a job names through the wiki's API, at the configured wiki URL only."""
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> Sequence[WikiEvent | PagesUnder]:
+        """Re-read what a job names through the wiki's API, at the configured wiki URL only; the pages a trashed
+        book or chapter took with it, which the API no longer shows, as `PagesUnder` to check one by one."""
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         """Changes since `position` and the new position; wikis without polling return ([], position)."""

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from learnloop.bookstack.host import ACTIONS as BOOKSTACK
+from learnloop.bookstack.host import WEBHOOK_EVENTS as BOOKSTACK
 from learnloop.install.manifest import (
     HOSTS,
     BookStackEvent,

@@ -137,6 +137,7 @@ class BookStackStandIn(_Losing):
         super().__init__(mock)
         self.base_url, self.token = base_url, token
         self.books = {13: api_fixture("books-read-13")}
+        self.chapters: dict[int, dict[str, Any]] = {}
         self.pages: dict[int, dict[str, Any]] = {}
         self._template = api_fixture("pages-read-2432")
         self._next_id = 100
@@ -145,6 +146,7 @@ class BookStackStandIn(_Losing):
         mock.add_callback(responses.GET, re.compile(api + r"books/\d+$"), callback=self._calling(self._book))
         mock.add_callback(responses.GET, re.compile(api + r"pages(\?.*)?$"), callback=self._calling(self._list))
         mock.add_callback(responses.GET, re.compile(api + r"pages/\d+$"), callback=self._calling(self._read))
+        mock.add_callback(responses.GET, re.compile(api + r"chapters/\d+$"), callback=self._calling(self._chapter))
         mock.add_callback(responses.POST, re.compile(api + r"pages$"), callback=self._calling(self._create))
         mock.add_callback(responses.PUT, re.compile(api + r"pages/\d+$"), callback=self._calling(self._update))
 
@@ -155,10 +157,11 @@ class BookStackStandIn(_Losing):
             return handler(request)
         return call
 
-    def add_page(self, *, name: str, markdown: str = "", html: str = "", book_id: int = 13) -> dict[str, Any]:
+    def add_page(self, *, name: str, markdown: str = "", html: str = "", book_id: int = 13,
+                 chapter_id: int = 0) -> dict[str, Any]:
         self._next_id += 1
         page = copy.deepcopy(self._template)
-        page.update(id=self._next_id, book_id=book_id, chapter_id=0, name=name,
+        page.update(id=self._next_id, book_id=book_id, chapter_id=chapter_id, name=name,
                     slug=re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-"), revision_count=1)
         self._set_content(page, markdown=markdown if markdown else None, html=None if markdown else html)
         self.pages[page["id"]] = page
@@ -188,10 +191,19 @@ class BookStackStandIn(_Losing):
         return _json(200, book) if book else _json(404, {"error": {"code": 404, "message": "Book not found"}})
 
     def _list(self, request: Any) -> Reply:
+        """A listing as BookStack's ListingResponseBuilder answers: `count` rows (100 unless asked, at most 500)
+        from `offset`, and the `total`."""
         filters = self._filters(request)
+        query = parse_qs(urlsplit(request.url).query)
+        count = min(int(query.get("count", ["100"])[0]), 500)
+        offset = int(query.get("offset", ["0"])[0])
         rows = [{k: v for k, v in page.items() if k not in ("html", "raw_html", "markdown", "tags")}
                 for page in self.pages.values() if all(str(page.get(k)) == v for k, v in filters.items())]
-        return _json(200, {"data": rows, "total": len(rows)})
+        return _json(200, {"data": rows[offset:offset + count], "total": len(rows)})
+
+    def _chapter(self, request: Any) -> Reply:
+        chapter = self.chapters.get(int(request.url.rsplit("/", 1)[1]))
+        return _json(200, chapter) if chapter else _json(404, {"error": {"code": 404, "message": "Chapter not found"}})
 
     def _read(self, request: Any) -> Reply:
         page = self.pages.get(int(request.url.rsplit("/", 1)[1]))

@@ -261,12 +261,12 @@ def page_row(**fields: Any) -> dict[str, Any]:
 
 def stub_book_by_slug(api: responses.RequestsMock) -> None:
     api.get(BOOKS_BY_SLUG, json={"data": [BOOK_ROW], "total": 1}, match=[
-        AUTH, matchers.query_param_matcher({"filter[slug]": "onboarding-handbook", "count": "100"})])
+        AUTH, matchers.query_param_matcher({"filter[slug]": "onboarding-handbook", "count": "500", "offset": "0"})])
 
 
 def stub_log_lookup(api: responses.RequestsMock, rows: list[dict[str, Any]]) -> None:
     api.get(PAGES, json={"data": rows, "total": len(rows)}, match=[
-        AUTH, matchers.query_param_matcher({"filter[book_id]": "13", "filter[name]": "Learning log", "count": "100"})])
+        AUTH, matchers.query_param_matcher({"filter[book_id]": "13", "filter[name]": "Learning log", "count": "500", "offset": "0"})])
 
 
 def publish(space: str = "book:onboarding-handbook", text: str = TEXT) -> Published:
@@ -282,8 +282,8 @@ def test_publish_creates_the_page(api: responses.RequestsMock) -> None:
                                            strict_match=True)])
     assert publish() == Published(f"{BASE_URL}/books/onboarding-handbook/page/learning-log", "Learning log", "77")
     assert_calls(api, [
-        f"GET {BOOKS_BY_SLUG}?filter%5Bslug%5D=onboarding-handbook&count=100",
-        f"GET {PAGES}?filter%5Bbook_id%5D=13&filter%5Bname%5D=Learning+log&count=100",
+        f"GET {BOOKS_BY_SLUG}?filter%5Bslug%5D=onboarding-handbook&count=500&offset=0",
+        f"GET {PAGES}?filter%5Bbook_id%5D=13&filter%5Bname%5D=Learning+log&count=500&offset=0",
         f"POST {PAGES}",
     ])
 
@@ -338,7 +338,7 @@ def test_publish_to_a_book_by_id(api: responses.RequestsMock) -> None:
 
 def test_publish_to_a_book_by_name(api: responses.RequestsMock) -> None:
     api.get(BOOKS_BY_SLUG, json={"data": [BOOK_ROW], "total": 1},
-            match=[matchers.query_param_matcher({"filter[name]": "Onboarding Handbook", "count": "100"})])
+            match=[matchers.query_param_matcher({"filter[name]": "Onboarding Handbook", "count": "500", "offset": "0"})])
     stub_log_lookup(api, [])
     api.post(PAGES, json=page_row())
     publish("Onboarding Handbook")
@@ -470,7 +470,8 @@ def test_webhook_url_carries_the_secret_for_the_admin_to_paste() -> None:
     assert webhook_url("https://learnloop.example.com/", wiki) == (
         "https://learnloop.example.com/wiki/kb/events?secret=s3cret%2Fwith%2Bodd%3Dchars%26more-0123456789")
     assert WEBHOOK_EVENTS == ("page_create", "page_update", "page_restore", "page_move", "page_delete",
-                              "recycle_bin_restore")
+                              "recycle_bin_restore", "book_update", "book_sort", "chapter_move", "book_delete",
+                              "chapter_delete")
 
 
 def test_the_printed_webhook_url_is_accepted_by_the_route(engine: Any, clock: Any) -> None:

@@ -42,6 +42,14 @@ EXPECTED_ACTION: dict[str, str | None] = {
     "auth_login": None,
     "commented_on": None,
 }
+EXPECTED_CONTAINER_JOB: dict[str, dict[str, Any]] = {
+    "book_update": {"action": "refresh", "book_id": 13},
+    "book_sort": {"action": "refresh", "book_id": 13},
+    "chapter_move": {"action": "refresh", "chapter_id": 7},
+    "book_delete": {"action": "trashed", "book_slug": "onboarding-handbook"},
+    "chapter_delete": {"action": "trashed", "book_id": 13},
+}
+"""A change to a book or chapter: its pages are read again (refresh), or checked one by one (trashed)."""
 EVENT_FIXTURES = sorted(path.stem for path in FIXTURES.glob("*.json"))
 
 
@@ -102,10 +110,50 @@ def no_http():
 
 
 def test_every_fixture_has_an_expectation() -> None:
-    assert sorted(EXPECTED_ACTION) == EVENT_FIXTURES
+    assert sorted([*EXPECTED_ACTION, *EXPECTED_CONTAINER_JOB]) == EVENT_FIXTURES
 
 
-@pytest.mark.parametrize("name", EVENT_FIXTURES)
+@pytest.mark.parametrize("name", sorted(EXPECTED_CONTAINER_JOB))
+def test_each_book_or_chapter_event(name: str, client: FlaskClient, runtime: Runtime, no_http: Any) -> None:
+    payload = fixture(name)
+    response = deliver(client, payload)
+    assert response.get_json() == {"status": "ok", "queued": 1, "ignored": False}
+    [message] = fetch_messages(runtime)
+    job = EXPECTED_CONTAINER_JOB[name]
+    container = job.get("chapter_id") or job.get("book_id") or job.get("book_slug")
+    assert message.payload == {"wiki": WIKI, "event_id": f"{name}:{container}:{payload['triggered_at']}", **job}
+
+
+def test_a_book_or_chapter_back_from_the_recycle_bin_is_read_again(client: FlaskClient, runtime: Runtime,
+                                                                    no_http: Any) -> None:
+    for kind, number in (("book", 13), ("chapter", 7), ("bookshelf", 2)):
+        payload = fixture("recycle_bin_restore")
+        payload["related_item"].update(deletable_type=kind, deletable_id=number)
+        assert deliver(client, payload).get_json()["queued"] == (kind != "bookshelf"), kind
+    assert [m.payload for m in fetch_messages(runtime)] == [
+        {"wiki": WIKI, "event_id": f"recycle_bin_restore:{kind}{number}:2026-11-02T09:30:00.000000Z",
+         "action": "refresh", f"{kind}_id": number, "restore": True} for kind, number in (("book", 13), ("chapter", 7))]
+
+
+@pytest.mark.parametrize(("name", "change"), [
+    ("book_delete", {"slug": None}),
+    ("book_delete", {"slug": "x" * 256}),
+    ("book_update", {"id": True}),
+    ("book_sort", {"id": 0}),
+    ("chapter_move", {"id": "7"}),
+    ("chapter_delete", {"book_id": None}),
+])
+def test_a_book_or_chapter_event_without_what_it_names_is_refused(name: str, change: dict[str, Any],
+                                                                  client: FlaskClient, runtime: Runtime,
+                                                                  no_http: Any) -> None:
+    payload = fixture(name)
+    payload["related_item"].update(change)
+    response = deliver(client, payload)
+    assert response.status_code == 400 and "related_item" in response.get_json()["error"]["message"]
+    assert fetch_messages(runtime) == []
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_ACTION))
 def test_each_documented_event(name: str, client: FlaskClient, runtime: Runtime, no_http: Any) -> None:
     payload = fixture(name)
     response = deliver(client, payload)
@@ -127,15 +175,6 @@ def test_each_documented_event(name: str, client: FlaskClient, runtime: Runtime,
     }
     assert message.idempotency_key == f"wiki:{WIKI}:{name}:2432:{payload['triggered_at']}"
     assert message.status == "pending"
-
-
-def test_a_restore_from_the_recycle_bin_that_is_not_a_pages_is_ignored(client: FlaskClient, runtime: Runtime,
-                                                                        no_http: Any) -> None:
-    """Restoring a book or chapter brings its pages back without an event of their own: their next one will."""
-    payload = fixture("recycle_bin_restore")
-    payload["related_item"].update(deletable_type="book", deletable_id=13)
-    assert deliver(client, payload).get_json() == {"status": "ok", "queued": 0, "ignored": True}
-    assert fetch_messages(runtime) == []
 
 
 def test_a_redelivery_queues_one_fetch(client: FlaskClient, runtime: Runtime, no_http: Any) -> None:

@@ -23,6 +23,9 @@ DEFAULT_TIMEOUT = (5.0, 15.0)
 """(connect, read) seconds for every call."""
 _ERROR_TEXT_LIMIT = 200
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
+LIST_PAGE = 500
+"""Rows per listing call: BookStack's most."""
+MAX_LISTED = 20_000
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -103,6 +106,10 @@ class BookStackClient:
     def book(self, book_id: int) -> Book:
         return _book(self._call("GET", f"books/{_id(book_id)}"))
 
+    def chapter_book(self, chapter_id: int) -> int:
+        """The book a chapter is in (NotFound while the chapter is in the recycle bin)."""
+        return _int(_fields(self._call("GET", f"chapters/{_id(chapter_id)}"), "chapter"), "book_id", "chapter")
+
     def find_books(self, **filters: str | int) -> list[Book]:
         """`GET /api/books?filter[field]=value`; BookStack compares with `=`."""
         return [_book(row) for row in self._list("books", filters)]
@@ -135,13 +142,21 @@ class BookStackClient:
     # --- plumbing ----------------------------------------------------------------------------
 
     def _list(self, resource: str, filters: Mapping[str, str | int]) -> list[Any]:
-        params: dict[str, str | int] = {f"filter[{name}]": value for name, value in filters.items()}
-        params["count"] = 100
-        body = self._call("GET", resource, params=params)
-        data = body.get("data") if isinstance(body, dict) else None
-        if not isinstance(data, list):
-            raise WikiError(f"BookStack GET /api/{resource}: expected a 'data' list", retryable=False)
-        return data
+        """Every row of a listing, a page of LIST_PAGE rows at a time (BookStack answers with `data` and the
+        `total`), up to MAX_LISTED rows."""
+        rows: list[Any] = []
+        while len(rows) < MAX_LISTED:
+            params: dict[str, str | int] = {f"filter[{name}]": value for name, value in filters.items()}
+            params.update(count=LIST_PAGE, offset=len(rows))
+            body = self._call("GET", resource, params=params)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise WikiError(f"BookStack GET /api/{resource}: expected a 'data' list", retryable=False)
+            rows.extend(data)
+            total = body.get("total")
+            if not data or not isinstance(total, int) or isinstance(total, bool) or len(rows) >= total:
+                return rows
+        return rows
 
     def _call(self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
               json: Any = None) -> Any:

@@ -29,7 +29,7 @@ from urllib.parse import quote, urlencode
 
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
 from learnloop.config import WikiConfig
-from learnloop.domain.wiki_events import PageAction, WikiEvent
+from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent
 from learnloop.wikis import BadDelivery, Published, Removed, Unauthorized, WikiError, check_marker, json_object
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,15 @@ ACTIONS: dict[str, PageAction] = {
     "page_delete": "deleted",  # to the recycle bin
     "recycle_bin_restore": "restored",  # back from the recycle bin (read only when the deletion is a page's)
 }
+CONTAINER_EVENTS = ("book_update", "book_sort", "chapter_move", "book_delete", "chapter_delete")
+"""Changes to a book or chapter that change its pages' URLs (a book renamed, a chapter moved to another book,
+pages sorted into another book) or take its pages to the recycle bin with it."""
+WEBHOOK_EVENTS = (*ACTIONS, *CONTAINER_EVENTS)
 """BookStack webhook events learnloop reads; the admin ticks these when creating the webhook."""
-WEBHOOK_EVENTS = tuple(ACTIONS)
+REFRESH = "refresh"
+"""A job that re-reads the pages of a book or chapter (their URLs and book may have changed)."""
+TRASHED = "trashed"
+"""A job for a book or chapter gone to the recycle bin: the pages learnloop follows in its book are checked."""
 PAGE_ACTIONS = frozenset(ACTIONS.values())
 RECYCLE_BIN_RESTORE = "recycle_bin_restore"
 EMPTY_PAGE = "<p></p>"
@@ -82,6 +89,8 @@ class BookStackHost:
         event = payload.get("event")
         if not isinstance(event, str) or not event:
             raise BadDelivery("the delivery has no 'event'")
+        if event in CONTAINER_EVENTS:
+            return [_container_job(event, payload)]
         action = ACTIONS.get(event)
         if action is None:
             log.info("BookStack wiki %s: ignored a %r delivery", wiki.name, event[:60])
@@ -89,7 +98,12 @@ class BookStackHost:
         item = payload.get("related_item")
         if event == RECYCLE_BIN_RESTORE:
             # related_item is the recycle bin's Deletion: {id, deleted_by, deletable_type, deletable_id, ...}.
-            if not isinstance(item, dict) or item.get("deletable_type") != "page":
+            kind = item.get("deletable_type") if isinstance(item, dict) else None
+            if isinstance(item, dict) and kind in ("book", "chapter"):
+                container = _positive_id(item, "deletable_id", event)
+                return [{"event_id": f"{event}:{kind}{container}:{_triggered_at(event, payload)}",
+                         "action": REFRESH, f"{kind}_id": container, "restore": True}]
+            if not isinstance(item, dict) or kind != "page":
                 log.info("BookStack wiki %s: ignored a restore that is not a page's", wiki.name)
                 return []
             page_id = item.get("deletable_id")
@@ -97,9 +111,7 @@ class BookStackHost:
             page_id = item.get("id") if isinstance(item, dict) else None
         if isinstance(page_id, bool) or not isinstance(page_id, int) or page_id <= 0:
             raise BadDelivery(f"a {event} delivery needs the page id in related_item")
-        triggered_at = payload.get("triggered_at")
-        if not isinstance(triggered_at, str) or not 0 < len(triggered_at) <= _MAX_TRIGGERED_AT:
-            raise BadDelivery(f"a {event} delivery needs triggered_at")
+        triggered_at = _triggered_at(event, payload)
         triggered_by = payload.get("triggered_by")
         actor = triggered_by.get("name") if isinstance(triggered_by, dict) else None
         return [{
@@ -110,16 +122,21 @@ class BookStackHost:
             "actor": actor[:100] if isinstance(actor, str) and actor else None,
         }]
 
-    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
-        """Re-read the page a delivery named. BookStack's API does not show pages in the recycle bin: a deletion
-        of a page it no longer shows is recorded by the page's id (it retires the page learnloop knows by that
-        id); a page it shows again was restored since, so its deletion is not recorded, and nothing else is
-        recorded of a page it does not show, but for a restore (BookStack tells of it before it is made: the
-        job is tried again). The author is the delivery's `triggered_by`, who made this change; the page's
-        last editor only when the delivery names nobody."""
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent | PagesUnder]:
+        """Re-read the page a delivery named (or the pages of its book or chapter: `_container_pages`).
+        BookStack's API does not show pages in the recycle bin: a deletion of a page it no longer shows is
+        recorded by the page's id (it retires the page learnloop knows by that id); a page it shows again was
+        restored since, so its deletion is not recorded, and nothing else is recorded of a page it does not
+        show, but for a restore (BookStack tells of it before it is made: the job is tried again). The author
+        is the delivery's `triggered_by`, who made this change; the page's last editor only when the delivery
+        names nobody."""
         action = job.get("action")
         page_id = job.get("page_id")
         event_id = job.get("event_id")
+        if action in (REFRESH, TRASHED) and event_id:
+            return _container_pages(wiki, job, str(event_id), now)
+        if isinstance(page_id, str) and page_id.isascii() and page_id.isdigit():  # a page id learnloop stored
+            page_id = int(page_id)
         if action not in PAGE_ACTIONS or not isinstance(page_id, int) or not event_id:
             raise WikiError(f"not a BookStack fetch job: {sorted(job)}", retryable=False)
         actor = job.get("actor")
@@ -140,11 +157,10 @@ class BookStackHost:
         if page.draft or action == "deleted":
             return []
         book = client.book(page.book_id)  # one page per job, so one book read per call
-        spaces = tuple(s for s in (f"book:{book.id}", f"book:{book.slug}" if book.slug else "", book.name) if s)
         return [WikiEvent(
             wiki=wiki.name, event_id=str(event_id), action=action, page_id=str(page.id), title=page.name,
-            url=page_url(wiki, book.slug, page.slug), spaces=spaces, author=author or page.updated_by, summary=None,
-            occurred_at=page.updated_at or now,
+            url=page_url(wiki, book.slug, page.slug), spaces=_spaces(book), author=author or page.updated_by,
+            summary=None, occurred_at=page.updated_at or now,
         )]
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
@@ -194,6 +210,84 @@ class BookStackHost:
                 return Removed(False)
             client.update_page(page.id, html=content or EMPTY_PAGE)
         return Removed(True)
+
+
+def _triggered_at(event: str, payload: dict[str, Any]) -> str:
+    triggered_at = payload.get("triggered_at")
+    if not isinstance(triggered_at, str) or not 0 < len(triggered_at) <= _MAX_TRIGGERED_AT:
+        raise BadDelivery(f"a {event} delivery needs triggered_at")
+    return triggered_at
+
+
+def _positive_id(item: dict[str, Any], field: str, event: str) -> int:
+    value = item.get(field)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadDelivery(f"a {event} delivery needs the {field} in related_item")
+    return value
+
+
+def _container_job(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The job for a change to a book or chapter. related_item is the Book or Chapter as BookStack saved it
+    (`app/Entities/Repos/BookRepo.php`, `ChapterRepo.php`; a sort logs each book it touched)."""
+    item = payload.get("related_item")
+    if not isinstance(item, dict):
+        raise BadDelivery(f"a {event} delivery needs related_item")
+    triggered_at = _triggered_at(event, payload)
+    if event == "book_delete":
+        slug = item.get("slug")
+        if not isinstance(slug, str) or not 0 < len(slug) <= 255:
+            raise BadDelivery("a book_delete delivery needs the book's slug in related_item")
+        job: dict[str, Any] = {"action": TRASHED, "book_slug": slug}
+    elif event == "chapter_delete":
+        job = {"action": TRASHED, "book_id": _positive_id(item, "book_id", event)}
+    elif event == "chapter_move":
+        job = {"action": REFRESH, "chapter_id": _positive_id(item, "id", event)}
+    else:
+        job = {"action": REFRESH, "book_id": _positive_id(item, "id", event)}
+    container = job.get("chapter_id") or job.get("book_id") or job.get("book_slug")
+    return {"event_id": f"{event}:{container}:{triggered_at}", **job}
+
+
+def _container_pages(wiki: WikiConfig, job: dict[str, Any], event_id: str,
+                     now: datetime) -> list[WikiEvent | PagesUnder]:
+    """A book or chapter changed. Refreshed: each page BookStack lists in it now, read again where it is (a page
+    learnloop does not follow stays unknown: `WikiEvent.follow_only`). Trashed: its pages are in the recycle bin,
+    where the API does not list them, so the pages learnloop follows in the book are checked one by one (those
+    of a deleted chapter are gone, the book's others are still there)."""
+    client = BookStackClient.for_wiki(wiki)
+    book_id, chapter_id, slug = job.get("book_id"), job.get("chapter_id"), job.get("book_slug")
+    try:
+        if job.get("restore"):  # a book or chapter back from the recycle bin: its pages are back too
+            book_id = client.chapter_book(_id_of(chapter_id)) if chapter_id is not None else book_id
+            client.book(_id_of(book_id))
+        if job["action"] == TRASHED:
+            if not isinstance(slug, str):
+                slug = client.book(_id_of(book_id)).slug
+            return [PagesUnder(wiki.name, event_id, f"{wiki.base_url}/books/{quote(slug, safe='')}/page/",
+                               {"action": "deleted", "actor": None})]
+        pages = client.find_pages(**({"chapter_id": _id_of(chapter_id)} if chapter_id is not None
+                                     else {"book_id": _id_of(book_id)}))
+        books = {book.id: book for book in map(client.book, sorted({p.book_id for p in pages if not p.draft}))}
+    except NotFound:
+        if job.get("restore"):  # BookStack tells of a restore before it makes it: try again later
+            raise WikiError(f"BookStack wiki {wiki.name}: {event_id} is not back from the recycle bin yet") from None
+        log.info("BookStack wiki %s: the book or chapter of %s is gone", wiki.name, event_id)
+        return []
+    return [WikiEvent(wiki=wiki.name, event_id=f"{event_id}:{page.id}", action="moved", page_id=str(page.id),
+                      title=page.name, url=page_url(wiki, books[page.book_id].slug, page.slug),
+                      spaces=_spaces(books[page.book_id]), author=None, summary=None, occurred_at=now, current=True,
+                      follow_only=True)
+            for page in pages if not page.draft]
+
+
+def _id_of(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise WikiError(f"not a BookStack id: {str(value)[:40]!r}", retryable=False)
+    return value
+
+
+def _spaces(book: Book) -> tuple[str, ...]:
+    return tuple(s for s in (f"book:{book.id}", f"book:{book.slug}" if book.slug else "", book.name) if s)
 
 
 def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 PageAction = Literal["created", "updated", "moved", "deleted", "restored"]
 """`moved`: the page has a new URL or title, or sits in another space (book, collection); `deleted`: gone
@@ -41,6 +41,21 @@ class WikiEvent:
     current: bool = False
     """The page as the wiki shows it now (re-read, not from a log): an event whose id was recorded already
     still brings the page's title and URL up to date (a save that joined an edit session may rename it)."""
+    follow_only: bool = False
+    """A page re-read because its book or chapter changed (renamed, moved, sorted): it brings a page learnloop
+    follows up to date, and is no news of a page it does not."""
+
+
+@dataclass(frozen=True)
+class PagesUnder:
+    """A book or chapter went to the wiki's trash with its pages, which the wiki's API no longer shows: each page
+    learnloop follows under `prefix` (a URL) is read again by its id, as a deletion to confirm (`job` is the
+    host's fetch job for one page, less its page id and event id)."""
+
+    wiki: str
+    event_id: str
+    prefix: str
+    job: dict[str, Any]
 
 
 def edit_session(page_id: str, moment: datetime) -> str:

@@ -133,8 +133,9 @@ OutlineEvent = Literal["documents.create", "documents.publish", "documents.updat
                        "documents.unarchive", "documents.unpublish"]
 """Every event the Outline host reads (outline.host.ACTIONS; a test keeps the two the same)."""
 BookStackEvent = Literal["page_create", "page_update", "page_restore", "page_move", "page_delete",
-                         "recycle_bin_restore"]
-"""Every event the BookStack host reads (bookstack.host.ACTIONS; a test keeps the two the same)."""
+                         "recycle_bin_restore", "book_update", "book_sort", "chapter_move", "book_delete",
+                         "chapter_delete"]
+"""Every event the BookStack host reads (bookstack.host.WEBHOOK_EVENTS; a test keeps the two the same)."""
 
 
 class OutlineWebhook(_Part):

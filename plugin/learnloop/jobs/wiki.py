@@ -9,6 +9,8 @@ from typing import Any
 
 from learnloop.config import WikiConfig
 from learnloop.domain import publication
+from learnloop.domain.keys import fit
+from learnloop.domain.wiki_events import PagesUnder
 from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.outbox import MAX_ATTEMPTS, Handler, Message
 from learnloop.mattermost.context import Chat
@@ -16,6 +18,7 @@ from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import PublishedSection
+from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost
 
 log = logging.getLogger(__name__)
@@ -32,11 +35,26 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         if wiki is None:
             return {"skipped": "wiki no longer configured"}
         events = host_for(wiki).fetch(wiki, message.payload, chat.clock())
-        recorded = 0
+        recorded = checks = 0
         for event in events:
             with chat.uow() as uow:
-                recorded += not wiki_ingest.ingest(uow, chat.settings, event, chat.clock(), announce).duplicate
-        return {"events": len(events), "recorded": recorded}
+                if isinstance(event, PagesUnder):
+                    checks += check_pages(uow, event)
+                else:
+                    recorded += not wiki_ingest.ingest(uow, chat.settings, event, chat.clock(), announce).duplicate
+        return {"events": len(events), "recorded": recorded, **({"pages_to_check": checks} if checks else {})}
+
+    def check_pages(uow: UnitOfWork, under: PagesUnder) -> int:
+        """One fetch job per page learnloop follows under the prefix, queued in one transaction."""
+        now = chat.clock()
+        queued = 0
+        for page_ref in wiki_ingest.pages_under(uow, under.wiki, under.prefix):
+            event_id = f"{under.event_id}:{page_ref}"
+            queued += uow.outbox.enqueue(FETCH_JOB, {"wiki": under.wiki, **under.job, "page_id": page_ref,
+                                                     "event_id": event_id},
+                                         key=fit(f"wiki:{under.wiki}:{event_id}"), now=now)
+        uow.commit()
+        return queued
 
     def publish(message: Message) -> dict[str, Any]:
         """Append a reflection its author chose to publish to the community's learning-log page, its heading

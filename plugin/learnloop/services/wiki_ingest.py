@@ -62,6 +62,8 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     url = _normalised(event.url)
     if url is None and event.action != "deleted":
         return IngestResult(duplicate=False, item_id=None, announced=False)
+    if event.follow_only:
+        return _follow_only(uow, settings, event, url, now)
     key = fit(f"wiki:{event.wiki}:{event.event_id}")
     # Checked before anything changes: a poll ingests many events in one transaction. An event recorded
     # already is not counted again, but a page re-read as it is now still brings its item up to date.
@@ -70,10 +72,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         return IngestResult(duplicate=True, item_id=None, announced=False)
     mapped = settings.mapped_space(event.wiki, event.spaces)
     community = mapped[0] if mapped else None
-    community_id = None
-    if community is not None:
-        community_id = community_for_channel(uow, settings, channel_id=community.channel_id, team_id=None,
-                                             channel_name=None, now=now)
+    community_id = _community_of(uow, settings, mapped, now)
     item = find_page(uow, event, url)
     if repeated:
         if item is not None:
@@ -102,6 +101,35 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         announced = True
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=announced)
+
+
+def _follow_only(uow: UnitOfWork, settings: Settings, event: WikiEvent, url: str | None,
+                 now: datetime) -> IngestResult:
+    """A page re-read because its book or chapter changed: the item of a page learnloop follows is brought up to
+    date (URL, title, space, community); nothing is recorded, and a page it does not follow stays unknown."""
+    item = find_page(uow, event, url)
+    if item is None:
+        return IngestResult(duplicate=False, item_id=None, announced=False)
+    mapped = settings.mapped_space(event.wiki, event.spaces)
+    _follow_and_place(uow, event, item, url, _community_of(uow, settings, mapped, now), mapped, now,
+                      settings.min_group_size)
+    uow.commit()
+    return IngestResult(duplicate=False, item_id=item.id, announced=False)
+
+
+def _community_of(uow: UnitOfWork, settings: Settings, mapped: tuple[CommunityConfig, WikiSpace] | None,
+                  now: datetime) -> int | None:
+    """The community whose wiki space the page lies in, if any."""
+    if mapped is None:
+        return None
+    return community_for_channel(uow, settings, channel_id=mapped[0].channel_id, team_id=None, channel_name=None,
+                                 now=now)
+
+
+def pages_under(uow: UnitOfWork, wiki: str, prefix: str) -> list[str]:
+    """The wiki's ids of the pages learnloop follows under a URL prefix (normalised as item URLs are)."""
+    base = _normalised(prefix.rstrip("/"))
+    return uow.items.pages_under(wiki, base + "/") if base else []
 
 
 # ------------------------------------------------------------------------------ pages through their life
