@@ -22,7 +22,7 @@ from learnloop.install.manifest import (
     parse_manifest,
     schema_text,
 )
-from learnloop.outline.host import ACTIONS as OUTLINE
+from learnloop.outline.host import WEBHOOK_EVENTS as OUTLINE
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 

@@ -33,7 +33,7 @@ ADMIN_KEY = "ol_api_admin0123456789abcdefghijklmnopqrstu"
 MEMBER_KEY = "ol_api_member0123456789abcdefghijklmnopqrst"
 EVENTS = ["documents.create", "documents.publish", "documents.update", "documents.move", "documents.delete",
           "documents.permanent_delete", "documents.archive", "documents.restore", "documents.unarchive",
-          "documents.unpublish"]
+          "documents.unpublish", "collections.delete", "collections.archive", "collections.restore"]
 HOST = "outline docs"
 
 

@@ -48,14 +48,17 @@ class WikiEvent:
 
 @dataclass(frozen=True)
 class PagesUnder:
-    """A book or chapter went to the wiki's trash with its pages, which the wiki's API no longer shows: each page
-    learnloop follows under `prefix` (a URL) is read again by its id, as a deletion to confirm (`job` is the
-    host's fetch job for one page, less its page id and event id)."""
+    """A book, chapter or collection went to the wiki's trash (or came back) with its pages, which the wiki's API
+    does not list: each page learnloop follows under `prefix` (a URL), live ones (or, with `retired`, retired
+    ones), is read again by its id. `job` is the host's fetch job for one page, less the page's id (set as
+    `ref_field`) and the event id; its action says what to confirm (a deletion, a restore)."""
 
     wiki: str
     event_id: str
     prefix: str
     job: dict[str, Any]
+    ref_field: str = "page_id"
+    retired: bool = False
 
 
 def edit_session(page_id: str, moment: datetime) -> str:

@@ -130,8 +130,9 @@ class MediaWikiManifest(_Manifest):
 
 OutlineEvent = Literal["documents.create", "documents.publish", "documents.update", "documents.move",
                        "documents.delete", "documents.permanent_delete", "documents.archive", "documents.restore",
-                       "documents.unarchive", "documents.unpublish"]
-"""Every event the Outline host reads (outline.host.ACTIONS; a test keeps the two the same)."""
+                       "documents.unarchive", "documents.unpublish", "collections.delete", "collections.archive",
+                       "collections.restore"]
+"""Every event the Outline host reads (outline.host.WEBHOOK_EVENTS; a test keeps the two the same)."""
 BookStackEvent = Literal["page_create", "page_update", "page_restore", "page_move", "page_delete",
                          "recycle_bin_restore", "book_update", "book_sort", "chapter_move", "book_delete",
                          "chapter_delete"]

@@ -48,9 +48,9 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         """One fetch job per page learnloop follows under the prefix, queued in one transaction."""
         now = chat.clock()
         queued = 0
-        for page_ref in wiki_ingest.pages_under(uow, under.wiki, under.prefix):
+        for page_ref in wiki_ingest.pages_under(uow, under.wiki, under.prefix, retired=under.retired):
             event_id = f"{under.event_id}:{page_ref}"
-            queued += uow.outbox.enqueue(FETCH_JOB, {"wiki": under.wiki, **under.job, "page_id": page_ref,
+            queued += uow.outbox.enqueue(FETCH_JOB, {"wiki": under.wiki, **under.job, under.ref_field: page_ref,
                                                      "event_id": event_id},
                                          key=fit(f"wiki:{under.wiki}:{event_id}"), now=now)
         uow.commit()

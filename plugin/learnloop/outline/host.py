@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from learnloop.config import WikiConfig
-from learnloop.domain.wiki_events import PageAction, WikiEvent, edit_session
+from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent, edit_session
 from learnloop.inbound import for_log
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.wikis import (
@@ -58,6 +58,16 @@ ACTIONS: dict[str, PageAction] = {
     "documents.unarchive": "restored",
 }
 GONE_ACTIONS = frozenset({"deleted"})
+COLLECTION_EVENTS: dict[str, PageAction] = {
+    "collections.delete": "deleted",  # its published documents go to the trash with it
+    "collections.archive": "deleted",  # its documents are archived with it
+    "collections.restore": "restored",  # back from the archive, with its documents
+}
+"""A collection's documents change with it, without an event of their own; the API lists no trashed or archived
+collection's documents, so each page learnloop follows on the wiki is checked by its id."""
+WEBHOOK_EVENTS = (*ACTIONS, *COLLECTION_EVENTS)
+"""The events learnloop subscribes to; every other event Outline sends is answered 200 and ignored."""
+COLLECTION = "collection"
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -83,6 +93,8 @@ class OutlineHost:
         verify_signature(wiki.secret_text, body, header(headers, SIGNATURE_HEADER), now)
         delivery = _parse(body)
         event = delivery["event"]
+        if event in COLLECTION_EVENTS:
+            return [_collection_job(delivery, COLLECTION_EVENTS[event])]
         action = ACTIONS.get(event)
         if action is None:
             log.info("wiki %s: ignored Outline event %s", wiki.name, for_log(event))
@@ -100,12 +112,20 @@ class OutlineHost:
 
     # worker
 
-    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent]:
-        """Re-read the document at the configured wiki; the delivery's own fields (its url above all) are not used.
+    def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent | PagesUnder]:
+        """Re-read the document at the configured wiki; the delivery's own fields (its url above all) are not used
+        (for a collection's change, the pages learnloop follows are checked one by one: `COLLECTION_EVENTS`).
 
         A document in the trash or the archive is gone: its deletion (or archiving) is recorded, any other
         event of it is not (the page would come back). A deletion of a document Outline no longer shows at all
         (emptied from the trash) is recorded by its id alone: it retires the page learnloop knows by that id."""
+        if job.get("action") == COLLECTION:
+            check = job.get("check")
+            if check not in GONE_ACTIONS | {"restored"}:
+                raise WikiError(f"not an Outline collection job: {sorted(job)}", retryable=False)
+            return [PagesUnder(wiki.name, str(job["event_id"]), f"{wiki.base_url}/doc/",
+                               {"action": check, "actor": None}, ref_field="document_id",
+                               retired=check == "restored")]
         document_id, action = str(job["document_id"]), job["action"]
         client = OutlineClient.for_wiki(wiki)
         try:
@@ -188,6 +208,14 @@ class OutlineHost:
             return Removed(False)
         client.replace_document_text(page_ref, text)
         return Removed(True)
+
+
+def _collection_job(delivery: dict[str, Any], check: PageAction) -> dict[str, Any]:
+    envelope = delivery.get("payload")
+    collection_id = envelope.get("id") if isinstance(envelope, dict) else None
+    if not isinstance(collection_id, str) or not _ID.match(collection_id):
+        raise BadDelivery("'payload.id' must be a collection id")
+    return {"event_id": delivery["id"], "collection_id": collection_id, "action": COLLECTION, "check": check}
 
 
 # signature

@@ -126,10 +126,11 @@ def _community_of(uow: UnitOfWork, settings: Settings, mapped: tuple[CommunityCo
                                  now=now)
 
 
-def pages_under(uow: UnitOfWork, wiki: str, prefix: str) -> list[str]:
-    """The wiki's ids of the pages learnloop follows under a URL prefix (normalised as item URLs are)."""
+def pages_under(uow: UnitOfWork, wiki: str, prefix: str, *, retired: bool = False) -> list[str]:
+    """The wiki's ids of the pages learnloop follows under a URL prefix (normalised as item URLs are), live or
+    retired."""
     base = _normalised(prefix.rstrip("/"))
-    return uow.items.pages_under(wiki, base + "/") if base else []
+    return uow.items.pages_under(wiki, base + "/", retired=retired) if base else []
 
 
 # ------------------------------------------------------------------------------ pages through their life

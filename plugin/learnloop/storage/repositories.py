@@ -349,11 +349,14 @@ class ContentRepository(Repository):
         row = self.run(_ITEM_BY_PAGE, {"wiki": wiki, "page_ref": page_ref}).first()
         return ItemRef(*row) if row else None
 
-    def pages_under(self, wiki: str, prefix: str) -> list[str]:
-        """The wiki's ids of the pages learnloop follows on this wiki whose URL starts with `prefix`, not retired."""
+    def pages_under(self, wiki: str, prefix: str, *, retired: bool) -> list[str]:
+        """The wiki's ids of the pages learnloop follows on this wiki whose URL starts with `prefix`, retired or
+        not."""
         return list(self.session.scalars(
-            select(_I.c.page_ref).where(_I.c.wiki == wiki, _I.c.page_ref.is_not(None), _I.c.retired_at.is_(None),
-                                        _I.c.url.startswith(prefix, autoescape=True)).order_by(_I.c.id)))
+            select(_I.c.page_ref).where(
+                _I.c.wiki == wiki, _I.c.page_ref.is_not(None),
+                _I.c.retired_at.is_not(None) if retired else _I.c.retired_at.is_(None),
+                _I.c.url.startswith(prefix, autoescape=True)).order_by(_I.c.id)))
 
     def ref_by_url(self, url: str) -> ItemRef | None:
         row = self.run(_ITEM_BY_URL, {"url": url}).first()

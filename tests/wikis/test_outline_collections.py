@@ -1,0 +1,119 @@
+"""A collection deleted, archived or restored in Outline takes its documents with it, without an event of their
+own: each page learnloop follows on the wiki is checked by its id, through the real route and the worker's
+fetch jobs, against a stubbed Outline API."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import responses
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from learnloop.bootstrap import Runtime
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.mattermost.wiki_messages import announcer
+from learnloop.services import wiki_ingest
+from learnloop.storage.tables import ContentItem
+from learnloop.wiring import create_app
+from tests.conftest import FakeClock
+from tests.wikis import jobs as wiki_jobs
+from tests.wikis.test_outline_webhooks import (
+    COLLECTION_ID,
+    OUTLINE_URL,
+    WIKI,
+    deliver,
+    fetch_jobs,
+    fixture_body,
+    outline_runtime,
+    signature,
+)
+
+DOCUMENTS = {"doc-in-collection": "/doc/runbook-Aa11", "doc-elsewhere": "/doc/rota-Bb22"}
+
+
+@pytest.fixture
+def runtime(engine: Any, clock: FakeClock) -> Runtime:
+    runtime = outline_runtime(engine, clock)
+    for page_id, path in DOCUMENTS.items():
+        event = WikiEvent(wiki=WIKI, event_id=f"{page_id}:created", action="created", page_id=page_id,
+                          title=page_id, url=OUTLINE_URL + path, spaces=(COLLECTION_ID, "Engineering"),
+                          author=None, summary=None, occurred_at=datetime(2026, 11, 2, 8, tzinfo=UTC))
+        with runtime.uow() as uow:
+            wiki_ingest.ingest(uow, runtime.settings, event, clock(), announcer(runtime))
+    return runtime
+
+
+@pytest.fixture
+def outline() -> Iterator[dict[str, dict[str, Any]]]:
+    """documents.info by id: what Outline shows of each document now (edit the dict to change it)."""
+    shown = {page_id: {**copy.deepcopy(json.loads(fixture_body("documents.update"))["payload"]["model"]),
+                       "id": page_id, "url": path} for page_id, path in DOCUMENTS.items()}
+
+    def info(request: Any) -> tuple[int, dict[str, str], str]:
+        found = shown.get(json.loads(request.body)["id"])
+        if found is None:
+            return 404, {}, json.dumps({"ok": False, "error": "not_found", "status": 404})
+        return 200, {}, json.dumps({"ok": True, "status": 200, "data": found})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        mock.add_callback(responses.POST, f"{OUTLINE_URL}/api/documents.info", callback=info)
+        mock.post(f"{OUTLINE_URL}/api/collections.info",
+                  json={"ok": True, "status": 200, "data": {"id": COLLECTION_ID, "name": "Engineering"}})
+        yield shown
+
+
+def collection_event(runtime: Runtime, clock: FakeClock, event: str) -> list[Any]:
+    """The delivery through the route, then its fetch job and the jobs it queues, as the worker runs them."""
+    client: FlaskClient = create_app(runtime).test_client()
+    body = fixture_body(event)
+    assert deliver(client, body, signature(body, clock())).get_json()["queued"] == 1
+    delivery = json.loads(body)["id"]
+    [job] = [j for j in fetch_jobs(runtime) if j["event_id"] == delivery]
+    assert job == {"wiki": WIKI, "event_id": delivery, "collection_id": COLLECTION_ID, "action": "collection",
+                   "check": "restored" if event == "collections.restore" else "deleted"}
+    results = [wiki_jobs.fetch(runtime, job)]
+    results += [wiki_jobs.fetch(runtime, j) for j in fetch_jobs(runtime) if j["event_id"].startswith(delivery + ":")]
+    return results
+
+
+def retired(runtime: Runtime) -> dict[str, bool]:
+    with runtime.uow() as uow:
+        return {i.page_ref: i.retired_at is not None for i in uow.session.scalars(select(ContentItem))}
+
+
+@pytest.mark.parametrize(("event", "gone_field"), [("collections.delete", "deletedAt"),
+                                                   ("collections.archive", "archivedAt")])
+def test_a_collection_gone_retires_its_documents_and_its_restore_brings_them_back(
+        event: str, gone_field: str, runtime: Runtime, clock: FakeClock,
+        outline: dict[str, dict[str, Any]]) -> None:
+    outline["doc-in-collection"][gone_field] = "2026-11-02T09:10:00.000Z"
+    results = collection_event(runtime, clock, event)
+    assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 2}
+    assert retired(runtime) == {"doc-in-collection": True, "doc-elsewhere": False}
+
+    outline["doc-in-collection"][gone_field] = None
+    results = collection_event(runtime, clock, "collections.restore")
+    assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 1}, "only the retired page is checked"
+    assert retired(runtime) == {"doc-in-collection": False, "doc-elsewhere": False}
+
+
+def test_a_document_emptied_from_the_trash_with_its_collection_is_retired(
+        runtime: Runtime, clock: FakeClock, outline: dict[str, dict[str, Any]]) -> None:
+    del outline["doc-in-collection"]
+    collection_event(runtime, clock, "collections.delete")
+    assert retired(runtime) == {"doc-in-collection": True, "doc-elsewhere": False}
+
+
+def test_a_collection_event_without_a_collection_id_is_refused(runtime: Runtime, clock: FakeClock) -> None:
+    body = json.loads(fixture_body("collections.delete"))
+    body["payload"]["id"] = "../../etc"
+    raw = json.dumps(body).encode()
+    response = deliver(create_app(runtime).test_client(), raw, signature(raw, clock()))
+    assert response.status_code == 400 and "collection id" in response.get_json()["error"]["message"]
+    assert fetch_jobs(runtime) == []
