@@ -25,6 +25,7 @@ from tests.conftest import FakeClock
 from tests.wikis import jobs as wiki_jobs
 from tests.wikis.test_outline_webhooks import (
     COLLECTION_ID,
+    DOCUMENT_ID,
     OUTLINE_URL,
     WIKI,
     deliver,
@@ -49,11 +50,18 @@ def runtime(engine: Any, clock: FakeClock) -> Runtime:
     return runtime
 
 
+class Outline(dict[str, dict[str, Any]]):
+    """documents.info by id: what Outline shows of each document now (edit it to change that); `tree` is what
+    collections.documents answers."""
+
+    tree: list[dict[str, Any]]
+
+
 @pytest.fixture
-def outline() -> Iterator[dict[str, dict[str, Any]]]:
-    """documents.info by id: what Outline shows of each document now (edit the dict to change it)."""
-    shown = {page_id: {**copy.deepcopy(json.loads(fixture_body("documents.update"))["payload"]["model"]),
-                       "id": page_id, "url": path} for page_id, path in DOCUMENTS.items()}
+def outline() -> Iterator[Outline]:
+    shown = Outline({page_id: {**copy.deepcopy(json.loads(fixture_body("documents.update"))["payload"]["model"]),
+                               "id": page_id, "url": path} for page_id, path in DOCUMENTS.items()})
+    shown.tree = []
 
     def info(request: Any) -> tuple[int, dict[str, str], str]:
         found = shown.get(json.loads(request.body)["id"])
@@ -63,6 +71,8 @@ def outline() -> Iterator[dict[str, dict[str, Any]]]:
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add_callback(responses.POST, f"{OUTLINE_URL}/api/documents.info", callback=info)
+        mock.add_callback(responses.POST, f"{OUTLINE_URL}/api/collections.documents",
+                          callback=lambda _: (200, {}, json.dumps({"ok": True, "status": 200, "data": shown.tree})))
         mock.post(f"{OUTLINE_URL}/api/collections.info",
                   json={"ok": True, "status": 200, "data": {"id": COLLECTION_ID, "name": "Engineering"}})
         yield shown
@@ -91,7 +101,7 @@ def retired(runtime: Runtime) -> dict[str, bool]:
                                                    ("collections.archive", "archivedAt")])
 def test_a_collection_gone_retires_its_documents_and_its_restore_brings_them_back(
         event: str, gone_field: str, runtime: Runtime, clock: FakeClock,
-        outline: dict[str, dict[str, Any]]) -> None:
+        outline: Outline) -> None:
     outline["doc-in-collection"][gone_field] = "2026-11-02T09:10:00.000Z"
     results = collection_event(runtime, clock, event)
     assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 2}
@@ -104,7 +114,7 @@ def test_a_collection_gone_retires_its_documents_and_its_restore_brings_them_bac
 
 
 def test_a_document_emptied_from_the_trash_with_its_collection_is_retired(
-        runtime: Runtime, clock: FakeClock, outline: dict[str, dict[str, Any]]) -> None:
+        runtime: Runtime, clock: FakeClock, outline: Outline) -> None:
     del outline["doc-in-collection"]
     collection_event(runtime, clock, "collections.delete")
     assert retired(runtime) == {"doc-in-collection": True, "doc-elsewhere": False}
@@ -117,3 +127,28 @@ def test_a_collection_event_without_a_collection_id_is_refused(runtime: Runtime,
     response = deliver(create_app(runtime).test_client(), raw, signature(raw, clock()))
     assert response.status_code == 400 and "collection id" in response.get_json()["error"]["message"]
     assert fetch_jobs(runtime) == []
+
+
+def test_a_document_moved_into_a_community_s_collection_takes_its_nested_documents_there(
+        engine: Any, clock: FakeClock, outline: Outline) -> None:
+    runtime = outline_runtime(engine, clock)
+    for page_id, path in {**DOCUMENTS, DOCUMENT_ID: "/doc/onboarding-guide-hD4kq9Zt2W"}.items():
+        event = WikiEvent(wiki=WIKI, event_id=f"{page_id}:created", action="created", page_id=page_id,
+                          title=page_id, url=OUTLINE_URL + path, spaces=("elsewhere-id", "Elsewhere"), author=None,
+                          summary=None, occurred_at=datetime(2026, 11, 2, 8, tzinfo=UTC))
+        with runtime.uow() as uow:
+            wiki_ingest.ingest(uow, runtime.settings, event, clock(), announcer(runtime))
+    outline[DOCUMENT_ID] = {**outline["doc-elsewhere"], "id": DOCUMENT_ID, "url": "/doc/onboarding-guide-hD4kq9Zt2W"}
+    child = {"id": "doc-in-collection", "title": "Runbook", "url": DOCUMENTS["doc-in-collection"], "children": []}
+    outline.tree = [{"id": DOCUMENT_ID, "title": "Onboarding guide", "url": "/doc/onboarding-guide-hD4kq9Zt2W",
+                     "children": [child]}]
+    body = fixture_body("documents.move")
+    assert deliver(create_app(runtime).test_client(), body, signature(body, clock())).get_json()["queued"] == 1
+    [job] = fetch_jobs(runtime)
+    assert wiki_jobs.fetch(runtime, job) == {"events": 2, "recorded": 2}
+    with runtime.uow() as uow:
+        places = {i.page_ref: (i.space, i.community_id is not None, i.title)
+                  for i in uow.session.scalars(select(ContentItem))}
+    assert places == {DOCUMENT_ID: ("Engineering", True, "Onboarding guide"),
+                      "doc-in-collection": ("Engineering", True, "Runbook"),
+                      "doc-elsewhere": (None, False, "doc-elsewhere")}

@@ -164,13 +164,52 @@ def test_a_deletion_of_a_document_outline_no_longer_has_is_recorded_by_its_id() 
                               url="", spaces=(), author=None, summary=None, occurred_at=START)
 
 
+SALES = "99999999-9999-4999-8999-999999999999"
+
+
+def tree_node(node_id: str, *children: dict[str, Any]) -> dict[str, Any]:
+    """A node of collections.documents: the collection's published documents as a tree."""
+    return {"id": node_id, "title": f"Title of {node_id}", "url": f"/doc/{node_id}-x1", "children": list(children)}
+
+
 @responses.activate
 def test_a_move_is_the_document_as_it_is_now_in_its_collection() -> None:
-    stub_reads(responses.mock, document("documents.move", collectionId="99999999-9999-4999-8999-999999999999"),
-               collection={"id": "99999999-9999-4999-8999-999999999999", "name": "Sales"})
+    stub_reads(responses.mock, document("documents.move", collectionId=SALES),
+               collection={"id": SALES, "name": "Sales"})
+    responses.mock.post(f"{API}/collections.documents", json=ok([tree_node("other")]))
     [event] = HOST.fetch(wiki_config(), job("moved", event_id="d0c1e5a7-0006"), START)
-    assert (event.action, event.url, event.spaces) == (
-        "moved", DOCUMENT_URL, ("99999999-9999-4999-8999-999999999999", "Sales"))
+    assert (event.action, event.url, event.spaces) == ("moved", DOCUMENT_URL, (SALES, "Sales"))
+    assert_outline_call(responses.mock.calls[-1], "collections.documents", {"id": SALES})
+
+
+@responses.activate
+def test_the_documents_nested_under_a_moved_one_follow_it() -> None:
+    """Outline sends one documents.move for a document and those nested under it: each is read again from the
+    new collection's tree, for learnloop to follow if it follows them."""
+    stub_reads(responses.mock, document("documents.move", collectionId=SALES),
+               collection={"id": SALES, "name": "Sales"})
+    nested = tree_node(DOCUMENT_ID, tree_node("child-a", tree_node("grandchild")), tree_node("child-b"),
+                       {"id": "../bad", "url": "https://elsewhere.example/x", "children": []})
+    responses.mock.post(f"{API}/collections.documents", json=ok([tree_node("top", nested), tree_node("sibling")]))
+    moved, *rest = HOST.fetch(wiki_config(), job("moved", event_id="d0c1e5a7-0006"), START)
+    assert not moved.follow_only
+    assert sorted((e.page_id, e.url, e.title, e.spaces, e.event_id, e.follow_only, e.action) for e in rest) == [
+        (page, f"{OUTLINE_URL}/doc/{page}-x1", f"Title of {page}", (SALES, "Sales"), f"d0c1e5a7-0006:{page}", True,
+         "moved") for page in ("child-a", "child-b", "grandchild")], "not the sibling, nor a node with a bad id"
+
+
+@responses.activate
+def test_a_collection_tree_outline_will_not_give_leaves_the_move_alone() -> None:
+    stub_reads(responses.mock, document("documents.move", collectionId=SALES),
+               collection={"id": SALES, "name": "Sales"})
+    responses.mock.post(f"{API}/collections.documents", status=403,
+                        json={"ok": False, "error": "authorization_error", "status": 403})
+    [event] = HOST.fetch(wiki_config(), job("moved", event_id="d0c1e5a7-0006"), START)
+    assert event.action == "moved"
+    responses.mock.replace(responses.POST, f"{API}/collections.documents", status=503)
+    with pytest.raises(WikiError) as error:
+        HOST.fetch(wiki_config(), job("moved", event_id="d0c1e5a7-0006"), START)
+    assert error.value.retryable
 
 
 @responses.activate

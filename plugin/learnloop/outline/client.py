@@ -92,6 +92,10 @@ class OutlineClient:
     def collection_info(self, collection_id: str) -> JsonObject:
         return _object(self.call("collections.info", {"id": collection_id}), "collections.info")
 
+    def collection_documents(self, collection_id: str) -> list[JsonObject]:
+        """The collection's published documents as a tree: nodes `{id, title, url, children}`."""
+        return _objects(self.call("collections.documents", {"id": collection_id}), "collections.documents")
+
     def collections(self) -> Iterator[JsonObject]:
         """Every collection the token can see, a page at a time (at most MAX_PAGES pages)."""
         for page in range(MAX_PAGES):

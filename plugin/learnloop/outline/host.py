@@ -68,6 +68,8 @@ collection's documents, so each page learnloop follows on the wiki is checked by
 WEBHOOK_EVENTS = (*ACTIONS, *COLLECTION_EVENTS)
 """The events learnloop subscribes to; every other event Outline sends is answered 200 and ignored."""
 COLLECTION = "collection"
+MAX_NESTED = 5000
+"""The most documents nested under a moved one that are followed to their new collection."""
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -154,7 +156,7 @@ class OutlineHost:
         # updates Outline's editor sends while someone types are one edit (EDIT_SESSION).
         event_id = {"created": f"{document_id}:created", "updated": edit_session(page_id, occurred_at)}.get(
             action, str(job["event_id"]))
-        return [WikiEvent(
+        moved = WikiEvent(
             wiki=wiki.name,
             event_id=event_id,
             action=action,
@@ -166,7 +168,10 @@ class OutlineHost:
             summary=None,
             occurred_at=occurred_at,
             current=True,
-        )]
+        )
+        if action != "moved" or not isinstance(collection_id, str) or not collection_id:
+            return [moved]
+        return [moved, *_nested_documents(client, wiki, moved, collection_id)]
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         return [], position
@@ -208,6 +213,54 @@ class OutlineHost:
             return Removed(False)
         client.replace_document_text(page_ref, text)
         return Removed(True)
+
+
+def _nested_documents(client: OutlineClient, wiki: WikiConfig, moved: WikiEvent,
+                      collection_id: str) -> list[WikiEvent]:
+    """The documents nested under a moved one went with it (Outline sends one documents.move): each, as its
+    collection's tree shows it now, in the moved document's collection (`WikiEvent.follow_only`)."""
+    try:
+        tree = client.collection_documents(collection_id)
+    except OutlineError as exc:
+        if exc.retryable:
+            raise
+        log.warning("could not read Outline collection %s's documents: %s", collection_id, exc)
+        return []
+    found: list[WikiEvent] = []
+    for node in _descendants(_node(tree, moved.page_id)):
+        node_id, path, title = node.get("id"), node.get("url"), node.get("title")
+        if isinstance(node_id, str) and _ID.match(node_id) and isinstance(path, str) and path.startswith("/") \
+                and not path.startswith("//") and len(found) < MAX_NESTED:
+            found.append(WikiEvent(
+                wiki=wiki.name, event_id=f"{moved.event_id}:{node_id}", action="moved", page_id=node_id,
+                title=title if isinstance(title, str) else "", url=wiki.base_url + path, spaces=moved.spaces,
+                author=None, summary=None, occurred_at=moved.occurred_at, current=True, follow_only=True))
+    return found
+
+
+def _children(node: Mapping[str, Any]) -> list[dict[str, Any]]:
+    children = node.get("children")
+    return [child for child in children if isinstance(child, dict)] if isinstance(children, list) else []
+
+
+def _node(tree: list[dict[str, Any]], node_id: str) -> dict[str, Any] | None:
+    """The node of a collection's document tree with this id."""
+    stack = list(tree)
+    while stack:
+        node = stack.pop()
+        if node.get("id") == node_id:
+            return node
+        stack.extend(_children(node))
+    return None
+
+
+def _descendants(node: dict[str, Any] | None) -> list[dict[str, Any]]:
+    found, stack = [], _children(node) if node else []
+    while stack:
+        child = stack.pop()
+        found.append(child)
+        stack.extend(_children(child))
+    return found
 
 
 def _collection_job(delivery: dict[str, Any], check: PageAction) -> dict[str, Any]:
