@@ -121,7 +121,7 @@ def test_a_deleted_chapter_retires_its_pages_and_a_restore_brings_them_back(runt
     trashed = {in_chapter["id"]: wiki.pages.pop(in_chapter["id"])}
     chapter = wiki.chapters.pop(7)
     results = run(runtime, deliver_event(runtime, "chapter_delete"))
-    assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 2}, "the two followed pages of book 13"
+    assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 3}, "every page followed on the wiki"
     assert items(runtime) == {str(in_chapter["id"]): (f"{HANDBOOK}/tools", True),
                               str(outside["id"]): (f"{HANDBOOK}/first-day", False),
                               str(elsewhere["id"]): (f"{BASE_URL}/books/team-handbook/page/rota", False)}
@@ -151,7 +151,7 @@ def test_a_deleted_book_retires_every_page_learnloop_follows_in_it(runtime: Runt
     del wiki.books[13]
     event_id = deliver_event(runtime, "book_delete")
     results = run(runtime, event_id)
-    assert results[0]["pages_to_check"] == 3 and len(results) == 4
+    assert results[0]["pages_to_check"] == 4 and len(results) == 5
     assert {ref: retired for ref, (_, retired) in items(runtime).items()} == {
         **{str(page["id"]): True for page in pages}, str(elsewhere["id"]): False}
     queued = len(fetch_messages(runtime))
@@ -171,3 +171,23 @@ def test_a_book_with_more_pages_than_a_listing_holds_is_read_whole(runtime: Runt
     [result] = run(runtime, deliver_event(runtime, "book_update"))
     assert result == {"events": 5, "recorded": 5}
     assert all(url.startswith(f"{BASE_URL}/books/onboarding-guide/") for url, _ in items(runtime).values())
+
+
+def test_a_deleted_book_retires_pages_stored_under_its_old_slug(runtime: Runtime, wiki: BookStackStandIn) -> None:
+    """The book was renamed before learnloop read book events (or the rename's refresh came after the delete):
+    its pages' stored URLs still carry the old slug, and they are retired all the same."""
+    page = wiki.add_page(name="Tools")
+    follow(runtime, page)
+    wiki.books[13]["slug"] = "onboarding-guide"
+    del wiki.pages[page["id"]]
+    run(runtime, deliver_event(runtime, "book_delete"))
+    assert items(runtime) == {str(page["id"]): (f"{HANDBOOK}/tools", True)}
+
+
+def test_a_chapter_made_a_book_of_its_own_takes_its_pages_there(runtime: Runtime, wiki: BookStackStandIn) -> None:
+    page = wiki.add_page(name="Tools", chapter_id=7)
+    follow(runtime, page)
+    wiki.books[22] = {**wiki.books[13], "id": 22, "name": "First week", "slug": "first-week"}
+    page.update(book_id=22, chapter_id=0)
+    run(runtime, deliver_event(runtime, "book_create_from_chapter"))
+    assert items(runtime) == {str(page["id"]): (f"{BASE_URL}/books/first-week/page/tools", False)}

@@ -470,8 +470,8 @@ def test_webhook_url_carries_the_secret_for_the_admin_to_paste() -> None:
     assert webhook_url("https://learnloop.example.com/", wiki) == (
         "https://learnloop.example.com/wiki/kb/events?secret=s3cret%2Fwith%2Bodd%3Dchars%26more-0123456789")
     assert WEBHOOK_EVENTS == ("page_create", "page_update", "page_restore", "page_move", "page_delete",
-                              "recycle_bin_restore", "book_update", "book_sort", "chapter_move", "book_delete",
-                              "chapter_delete")
+                              "recycle_bin_restore", "book_update", "book_sort", "chapter_move",
+                              "book_create_from_chapter", "book_delete", "chapter_delete")
 
 
 def test_the_printed_webhook_url_is_accepted_by_the_route(engine: Any, clock: Any) -> None:

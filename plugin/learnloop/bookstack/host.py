@@ -42,9 +42,10 @@ ACTIONS: dict[str, PageAction] = {
     "page_delete": "deleted",  # to the recycle bin
     "recycle_bin_restore": "restored",  # back from the recycle bin (read only when the deletion is a page's)
 }
-CONTAINER_EVENTS = ("book_update", "book_sort", "chapter_move", "book_delete", "chapter_delete")
-"""Changes to a book or chapter that change its pages' URLs (a book renamed, a chapter moved to another book,
-pages sorted into another book) or take its pages to the recycle bin with it."""
+CONTAINER_EVENTS = ("book_update", "book_sort", "chapter_move", "book_create_from_chapter", "book_delete",
+                    "chapter_delete")
+"""Changes to a book or chapter that change its pages' URLs (a book renamed, a chapter moved to another book or
+made a book of its own, pages sorted into another book) or take its pages to the recycle bin with it."""
 WEBHOOK_EVENTS = (*ACTIONS, *CONTAINER_EVENTS)
 """BookStack webhook events learnloop reads; the admin ticks these when creating the webhook."""
 REFRESH = "refresh"
@@ -233,38 +234,26 @@ def _container_job(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise BadDelivery(f"a {event} delivery needs related_item")
     triggered_at = _triggered_at(event, payload)
-    if event == "book_delete":
-        slug = item.get("slug")
-        if not isinstance(slug, str) or not 0 < len(slug) <= 255:
-            raise BadDelivery("a book_delete delivery needs the book's slug in related_item")
-        job: dict[str, Any] = {"action": TRASHED, "book_slug": slug}
-    elif event == "chapter_delete":
-        job = {"action": TRASHED, "book_id": _positive_id(item, "book_id", event)}
-    elif event == "chapter_move":
-        job = {"action": REFRESH, "chapter_id": _positive_id(item, "id", event)}
-    else:
-        job = {"action": REFRESH, "book_id": _positive_id(item, "id", event)}
-    container = job.get("chapter_id") or job.get("book_id") or job.get("book_slug")
-    return {"event_id": f"{event}:{container}:{triggered_at}", **job}
+    kind = "chapter" if event.startswith("chapter_") else "book"
+    container = _positive_id(item, "id", event)
+    action = TRASHED if event.endswith("_delete") else REFRESH
+    return {"event_id": f"{event}:{container}:{triggered_at}", "action": action, f"{kind}_id": container}
 
 
 def _container_pages(wiki: WikiConfig, job: dict[str, Any], event_id: str,
                      now: datetime) -> list[WikiEvent | PagesUnder]:
     """A book or chapter changed. Refreshed: each page BookStack lists in it now, read again where it is (a page
     learnloop does not follow stays unknown: `WikiEvent.follow_only`). Trashed: its pages are in the recycle bin,
-    where the API does not list them, so the pages learnloop follows in the book are checked one by one (those
-    of a deleted chapter are gone, the book's others are still there)."""
+    where the API does not list them, so every page learnloop follows on the wiki is checked by its id (those
+    gone are retired; a page's stored URL may still carry its book's old slug, so no narrower prefix is safe)."""
+    if job["action"] == TRASHED:
+        return [PagesUnder(wiki.name, event_id, f"{wiki.base_url}/books/", {"action": "deleted", "actor": None})]
     client = BookStackClient.for_wiki(wiki)
-    book_id, chapter_id, slug = job.get("book_id"), job.get("chapter_id"), job.get("book_slug")
+    book_id, chapter_id = job.get("book_id"), job.get("chapter_id")
     try:
         if job.get("restore"):  # a book or chapter back from the recycle bin: its pages are back too
             book_id = client.chapter_book(_id_of(chapter_id)) if chapter_id is not None else book_id
             client.book(_id_of(book_id))
-        if job["action"] == TRASHED:
-            if not isinstance(slug, str):
-                slug = client.book(_id_of(book_id)).slug
-            return [PagesUnder(wiki.name, event_id, f"{wiki.base_url}/books/{quote(slug, safe='')}/page/",
-                               {"action": "deleted", "actor": None})]
         pages = client.find_pages(**({"chapter_id": _id_of(chapter_id)} if chapter_id is not None
                                      else {"book_id": _id_of(book_id)}))
         books = {book.id: book for book in map(client.book, sorted({p.book_id for p in pages if not p.draft}))}

@@ -134,8 +134,8 @@ OutlineEvent = Literal["documents.create", "documents.publish", "documents.updat
                        "collections.restore"]
 """Every event the Outline host reads (outline.host.WEBHOOK_EVENTS; a test keeps the two the same)."""
 BookStackEvent = Literal["page_create", "page_update", "page_restore", "page_move", "page_delete",
-                         "recycle_bin_restore", "book_update", "book_sort", "chapter_move", "book_delete",
-                         "chapter_delete"]
+                         "recycle_bin_restore", "book_update", "book_sort", "chapter_move",
+                         "book_create_from_chapter", "book_delete", "chapter_delete"]
 """Every event the BookStack host reads (bookstack.host.WEBHOOK_EVENTS; a test keeps the two the same)."""
 
 
