@@ -13,6 +13,7 @@ from learnloop.domain.disclosure import (
     Figure,
     InvalidGroupSize,
     WeekFacts,
+    beside_over_period,
     check_min_group,
     over_period,
     parts_of_block,
@@ -63,6 +64,24 @@ def test_a_figure_is_the_sum_of_the_whole_blocks_inside_and_says_which_weeks() -
     before = over_period(blocks, W[0], W[0], 5)
     assert (before.value, before.complete) == (0, True), "before anyone took part: nothing to hide"
     assert over_period(blocks, W[4], W[6], 5).withheld, "the open stretch is not released"
+
+
+@pytest.mark.parametrize(("people", "shown"), [(0, 0), (1, None), (4, None), (5, 3), (9, 3)])
+def test_a_measure_beside_a_total_shows_where_each_block_has_none_or_k_of_its_people(
+        people: int, shown: int | None) -> None:
+    total = [Block(W[0], W[0], 9, 6, True), Block(W[1], W[2], 7, 5, True)]
+    beside = [Block(W[0], W[0], 0, 0, True), Block(W[1], W[2], 3 if people else 0, people, True)]
+    figure = beside_over_period(total, beside, W[0], W[2], 5)
+    assert figure.value == shown and (figure.withheld or (figure.first, figure.last) == (W[0], W[2]))
+
+
+def test_a_measure_beside_a_total_counted_only_from_a_week_covers_the_whole_blocks_after_it() -> None:
+    total = [Block(W[0], W[1], 9, 6, True), Block(W[2], W[2], 7, 5, True), Block(W[3], W[3], 4, 5, True)]
+    beside = [Block(W[2], W[2], 2, 0, True), Block(W[3], W[3], 5, 5, True)]
+    figure = beside_over_period(total, beside, W[0], W[3], 5, since=W[1])
+    assert (figure.value, figure.first, figure.last, figure.complete) == (7, W[2], W[3], False), \
+        "the block that began before it was counted is left out"
+    assert beside_over_period(total, beside, W[0], W[0], 5, since=W[1]).withheld
 
 
 def test_a_withheld_figure_carries_no_value() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from learnloop.domain.measures import PEOPLE_METRICS, contributions
+from learnloop.domain.measures import PEOPLE_METRICS, UNANSWERED, contributions
 
 KEY = b"k" * 32
 
@@ -32,6 +32,7 @@ EVENTS = [
     (_Event("link_shared", item_id=3), None),
     (_Event("reflection", data={"visibility": "community", "answered_prompt": True}), None),
     (_Event("prompt_sent"), None),
+    (_Event("prompt_unanswered"), None),
     (_Event("wiki_page_created", actor_id=None), None),
 ]
 
@@ -54,3 +55,11 @@ def test_ratings_of_reflections_are_not_ratings_of_content() -> None:
 
 def test_a_chat_post_counts_in_no_measure() -> None:
     assert contributions(_Event("chat_post"), None, KEY) == []
+
+
+def test_prompts_count_once_answered_or_unanswered_and_never_when_sent() -> None:
+    """A prompt's answer is a reflection (a part of the reflections written); one nobody answered is counted
+    beside them; its sending counts nowhere: less the answers, it would be the few who did not answer."""
+    assert contributions(_Event("prompt_sent"), None, KEY) == []
+    [unanswered] = contributions(_Event("prompt_unanswered"), None, KEY)
+    assert unanswered.metric == UNANSWERED and unanswered.member and unanswered.metric not in PEOPLE_METRICS

@@ -53,14 +53,19 @@ def write(runtime: Runtime, n: int, visibility: str) -> None:
                    post_builder=lambda share: {"channel_id": share.channel_id, "message": share.text})
 
 
-def answer(runtime: Runtime, n: int, *, answered: bool) -> None:
-    """A prompt sent to someone, and a private reflection of theirs, answering it or not (the events that sending
-    it and services.reflections.write record)."""
+def answer(runtime: Runtime, n: int, *, answered: bool, reflected: bool = True) -> None:
+    """A prompt sent to someone, answered by a private reflection, or left unanswered (with a reflection of
+    theirs written without it, when `reflected`): the events services.reflections.write and the prompt's lapse
+    record."""
     now, where = runtime.clock(), community_id(runtime)
     with runtime.uow() as uow:
         uow.events.append("prompt_sent", occurred_at=now, recorded_at=now, community_id=where, actor_id=user(n))
-        uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=where, actor_id=user(n),
-                          data={"answered_prompt": answered, "visibility": "private"})
+        if not answered:
+            uow.events.append("prompt_unanswered", occurred_at=now, recorded_at=now, community_id=where,
+                              actor_id=user(n))
+        if answered or reflected:
+            uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=where,
+                              actor_id=user(n), data={"answered_prompt": answered, "visibility": "private"})
         uow.commit()
 
 
@@ -132,8 +137,8 @@ def test_one_writer_answering_no_prompt_cannot_be_worked_out_from_prompts_answer
     found = shown(guild)
     assert fewer_than_k(counts(found)) == [], "written less answered is the one that answered none"
     on_page, csv_rows, json_rows = found
-    assert (on_page["Reflections written"], on_page["Prompts sent"]) == ({"6"}, {"6"})
-    assert on_page["Prompts answered"] == on_page["Response rate"] == {f"fewer than {K}"}
+    assert on_page["Reflections written"] == {"6"}
+    assert on_page["Prompts answered"] == on_page["Response rate"] == on_page["Prompts sent"] == {f"fewer than {K}"}
     assert [row for row in csv_rows + json_rows if row["measure"] == "prompts_answered" and row["scope"] == "weeks"] \
         == [], "no weekly rows of their own"
 
@@ -155,6 +160,32 @@ def test_figures_show_when_every_part_has_k_people_or_none(guild: Runtime, shari
     periods = {row["measure"]: row["value"] for row in json_rows if row["scope"] == "period"}
     assert (periods["prompts_answered"], periods["reflections_shared"]) == (answering, sharing)
     assert fewer_than_k(counts(found)) == []
+
+
+def test_one_person_leaving_their_prompt_unanswered_cannot_be_worked_out_from_prompts_sent(guild: Runtime) -> None:
+    """Five of six people prompted answer; the sixth writes nothing. Prompts sent less prompts answered would be
+    that one person: neither the prompts sent nor the response rate is shown."""
+    for n in range(6):
+        answer(guild, n, answered=n < 5, reflected=False)
+    week_ends(guild)
+    found = shown(guild)
+    on_page, csv_rows, json_rows = found
+    assert (on_page["Reflections written"], on_page["Prompts answered"]) == ({"5"}, {"5"})
+    assert on_page["Prompts sent"] == on_page["Response rate"] == {f"fewer than {K}"}
+    periods = {row["measure"]: row["value"] for row in json_rows if row["scope"] == "period"}
+    assert periods["prompts_sent"] == periods["prompt_response_rate_percent"] == f"fewer than {K}"
+    assert not [row for row in csv_rows + json_rows if "prompts_sent" in row["measure"] and row["scope"] == "weeks"]
+    assert fewer_than_k(counts(found)) == []
+
+
+@pytest.mark.parametrize("silent", [0, 5])
+def test_prompts_sent_show_when_no_one_or_k_people_left_theirs_unanswered(guild: Runtime, silent: int) -> None:
+    for n in range(5 + silent):
+        answer(guild, n, answered=n < 5, reflected=False)
+    week_ends(guild)
+    on_page = shown(guild)[0]
+    assert (on_page["Prompts sent"], on_page["Prompts answered"]) == ({str(5 + silent)}, {"5"})
+    assert on_page["Response rate"] == {f"{round(500 / (5 + silent))}%"}
 
 
 def test_weeks_counted_before_unprompted_reflections_were_kept_withhold_prompts_answered(guild: Runtime) -> None:

@@ -306,3 +306,58 @@ def test_a_link_shared_in_a_direct_message_belongs_to_no_community(client: Flask
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Community)).all() == [], "the direct message became no community"
         assert [(e.kind, e.community_id) for e in uow.session.scalars(select(Event))] == [("link_shared", None)]
+
+
+def outcomes(runtime: Runtime) -> list[tuple[str, str | None, datetime]]:
+    """The prompt_unanswered events: (kind, person, when)."""
+    with runtime.uow() as uow:
+        return [(e.kind, e.actor_id, e.occurred_at) for e in uow.session.scalars(
+            select(Event).where(Event.kind == "prompt_unanswered"))]
+
+
+def delivery(runtime: Runtime) -> Delivery:
+    with runtime.uow() as uow:
+        return uow.session.scalars(select(Delivery)).one()
+
+
+def test_a_skipped_prompt_is_counted_unanswered_once(client: FlaskClient, runtime: Runtime, sent_prompt: dict,
+                                                     clock: FakeClock) -> None:
+    assert "skipped" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"].lower()
+    assert outcomes(runtime) == [("prompt_unanswered", ANN.id, clock.now)]
+    assert delivery(runtime).status == "skipped"
+    reply = slash(client, ANN, f"reflect {SECRET_TEXT}")
+    assert "open prompt" not in reply["text"]
+    with runtime.uow() as uow:
+        [written] = [e.data for e in uow.session.scalars(select(Event).where(Event.kind == "reflection"))]
+    assert written["answered_prompt"] is False, "a reflection after a skip answers no prompt"
+
+
+def test_a_prompt_left_until_its_window_closed_lapses_and_a_late_answer_answers_nothing(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    clock: FakeClock
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, sent_prompt["Reflect now"])
+    form = opened_dialog(mattermost_contract)
+    closes = delivery(runtime).window_end
+    clock.now = closes
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.tick()
+    world.tick()
+    assert delivery(runtime).status == "lapsed"
+    assert outcomes(runtime) == [("prompt_unanswered", ANN.id, closes)], "once, when its window closed"
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": SECRET_TEXT, "visibility": "private"}
+                  ).status_code == 200
+    [reflection] = reflections(runtime)
+    assert reflection.delivery_id is None and delivery(runtime).status == "lapsed"
+    with runtime.uow() as uow:
+        [written] = [e.data for e in uow.session.scalars(select(Event).where(Event.kind == "reflection"))]
+    assert written["answered_prompt"] is False
+
+
+def test_an_answered_prompt_never_lapses(client: FlaskClient, runtime: Runtime, sent_prompt: dict,
+                                         mattermost_contract: MattermostContract, clock: FakeClock) -> None:
+    slash(client, ANN, f"reflect {SECRET_TEXT}")
+    clock.now = delivery(runtime).window_end
+    World(runtime, mattermost_contract, people=[ANN]).tick()
+    assert delivery(runtime).status == "answered" and outcomes(runtime) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -251,3 +252,44 @@ def test_0020_drops_the_chat_posts_measure(fresh_engine: Engine) -> None:
         for table in ("weekly_counts", "weekly_members", "release_blocks"):
             kept = connection.exec_driver_sql(f"SELECT metric FROM {table}").scalars().all()
             assert kept == ["replies"], table
+
+
+def test_0021_counts_prompts_unanswered_from_the_next_week_and_drops_prompts_sent(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0020")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO communities (id, channel_id, name, created_at) "
+                                   "VALUES (1, 'c1', 'guild', '2026-11-02 09:00:00')")
+        connection.exec_driver_sql(
+            "INSERT INTO prompt_schedules (id, community_id, questions, rrule, local_time, window_minutes, timezone, "
+            "anchor_date, default_visibility, active, created_by, created_at) VALUES (1, 1, '[]', 'FREQ=WEEKLY', "
+            "'09:00', 60, 'UTC', '2026-11-02', 'private', TRUE, 'owner', '2026-11-02 09:00:00')")
+        connection.exec_driver_sql("INSERT INTO prompt_runs (id, schedule_id, local_date, members_planned, "
+                                   "created_at) VALUES (1, 1, '2026-11-02', TRUE, '2026-11-02 09:00:00')")
+        for n, (status, window_end) in enumerate([("sent", "2026-11-02 10:00:00"), ("sent", "2999-01-01 10:00:00"),
+                                                  ("answered", "2026-11-02 10:00:00")]):
+            connection.exec_driver_sql(
+                "INSERT INTO deliveries (run_id, user_id, due_at, window_end, status, updated_at) "
+                f"VALUES (1, 'user{n}', '2026-11-02 09:00:00', '{window_end}', '{status}', '2026-11-02 09:00:00')")
+        for metric in ("prompts_sent", "reflections"):
+            connection.exec_driver_sql("INSERT INTO weekly_counts (community_id, week, metric, value) "
+                                       f"VALUES (1, '2026-11-02', '{metric}', 4)")
+    upgrade(fresh_engine, "0021")
+    with fresh_engine.connect() as connection:
+        statuses = connection.exec_driver_sql("SELECT user_id, status FROM deliveries ORDER BY user_id").all()
+        since = connection.exec_driver_sql(
+            "SELECT position FROM cursors WHERE name = 'prompts_unanswered_since'").scalar_one()
+        kept = connection.exec_driver_sql("SELECT metric FROM weekly_counts").scalars().all()
+    assert [tuple(row) for row in statuses] == [("user0", "lapsed"), ("user1", "sent"), ("user2", "answered")], \
+        "a prompt whose window closed before the upgrade lapses uncounted"
+    monday = date.fromisoformat(since)
+    assert monday.weekday() == 0 and date.today() < monday <= date.today() + timedelta(days=7)
+    assert kept == ["reflections"]
+    downgrade(fresh_engine, "0020")
+    with fresh_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM deliveries WHERE status = 'sent'").scalar_one() == 2
+
+
+def test_0021_on_an_install_that_never_sent_a_prompt_counts_them_from_the_start(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0021")
+    with fresh_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM cursors").scalar_one() == 0

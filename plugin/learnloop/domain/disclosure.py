@@ -15,7 +15,9 @@ difference of whole blocks, each of which covers at least k people.
 
 The parts of a total (the reflections written, split by what their authors chose) are released block by
 block with complementary suppression: a part with fewer than k people is withheld together with the
-smallest part that has k or more, so the total minus the parts shown is never a small part alone.
+smallest part that has k or more, so the total minus the parts shown is never a small part alone. A measure
+counted beside a total over its blocks, and never added to it (the prompts nobody answered, beside the
+reflections written), is released where a block holds none of its people or k or more.
 """
 
 from __future__ import annotations
@@ -197,6 +199,26 @@ def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block
             sums[name] = None if shown is None or current is None else current + shown
     return {name: withheld(k) if value is None else Figure(value, k, span[0], span[1], complete)
             for name, value in sums.items()}
+
+
+def beside_over_period(total: Sequence[Block], beside: Sequence[Block], first: date, last: date, k: int, *,
+                       since: date | None = None) -> Figure:
+    """A measure counted over another's blocks without being a part of it (the two are never shown added up):
+    its figure over the weeks the other's figure covers, from the week `since` on when it was not counted
+    before, shown only where every block holds no one of it or k people or more."""
+    start = max(first, since) if since is not None else first
+    done = closed_blocks(total)
+    span = _covered(done, start, last) if start <= last else None
+    if span is None:
+        return withheld(k)
+    value = 0
+    for block in _inside(done, span[0], span[1]):
+        match = next((b for b in beside if b.first == block.first and b.last == block.last), None)
+        people, amount = (match.people, match.value) if match else (0, 0)
+        if 0 < people < k:
+            return withheld(k)
+        value += amount
+    return Figure(value, k, span[0], span[1], span == (first, last))
 
 
 def same_span(figures: Iterable[Figure]) -> tuple[date, date] | None:

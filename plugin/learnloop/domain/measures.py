@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 PEOPLE_METRICS = frozenset({
-    "ratings", "links_shared", "replies", "mentions", "reflections", "reflection_ratings", "prompts_sent",
+    "ratings", "links_shared", "replies", "mentions", "reflections", "reflection_ratings",
 })
 """Measures that describe what people did: released only as sums over weeks that together cover at least
 k distinct people (see domain.disclosure). No measure counts some of another's events, each on its own grid of
@@ -28,12 +28,19 @@ over its blocks with complementary suppression."""
 PROMPT_PARTS = ("prompts_answered", "reflections.unprompted")
 """The reflections written, split by whether they answered a prompt: parts of `reflections` too, released the
 same way, so that prompts answered is never the reflections written less a few people's."""
+UNANSWERED = "prompts_unanswered"
+"""The prompts that got no answer (skipped, or left until their answer window closed), counted when that became
+so, by the person prompted. Released over the reflections' blocks, beside them (no part of them: the two are
+never shown added up), only where a block holds no such person or k or more: so the prompts sent, the prompts
+answered and these, is never a count of a few people who did not answer. There is no other count of prompts
+sent, on a grid of its own: less the prompts answered, it would be those few."""
 DISTINCT_THINGS = {"items_rated": "ratings", "threads": "replies"}
 """Measures that count distinct things (items, threads), each released with its people measure: a figure is the
 count of distinct things over the very weeks its people measure's figure covers (services.dashboard)."""
 OPEN_METRICS = frozenset({"new_pages", "page_updates"})
 """Wiki page counts: what the wiki itself shows to everyone, released week by week."""
-MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | set(DISTINCT_THINGS))
+MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | {UNANSWERED}
+                        | set(DISTINCT_THINGS))
 """Every measure with a member set."""
 VISIBILITIES = ("private", "community", "wiki")
 
@@ -77,7 +84,7 @@ class EventFacts(Protocol):
     data: dict[str, Any] | None
 
 
-_SIMPLE = {"link_shared": "links_shared", "mention": "mentions", "prompt_sent": "prompts_sent",
+_SIMPLE = {"link_shared": "links_shared", "mention": "mentions", "prompt_unanswered": UNANSWERED,
            "wiki_page_created": "new_pages", "wiki_page_updated": "page_updates"}
 
 
@@ -100,4 +107,4 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
     metric = _SIMPLE.get(kind)
     if metric is None:
         return []
-    return [Contribution(metric, person if metric in PEOPLE_METRICS else None)]
+    return [Contribution(metric, None if metric in OPEN_METRICS else person)]

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from learnloop.domain.disclosure import (
     Block,
     Figure,
+    beside_over_period,
     check_min_group,
     open_figure,
     over_period,
@@ -21,10 +22,17 @@ from learnloop.domain.disclosure import (
     withheld,
 )
 from learnloop.domain.learning_metrics import PEOPLE_TO_CONTENT, PEOPLE_TO_PEOPLE, Stage, maturity
-from learnloop.domain.measures import DISTINCT_THINGS, OPEN_METRICS, PEOPLE_METRICS, week_of, weeks_between
+from learnloop.domain.measures import (
+    DISTINCT_THINGS,
+    OPEN_METRICS,
+    PEOPLE_METRICS,
+    UNANSWERED,
+    week_of,
+    weeks_between,
+)
 from learnloop.domain.page_review import FEEDBACK_STATES, OPEN_STATES, parse_state
 from learnloop.domain.ratings import REASONS
-from learnloop.services.rollups import PARTS
+from learnloop.services.rollups import PARTS, UNANSWERED_SINCE
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -257,8 +265,22 @@ def headlines(blocks: dict[str, list[Block]], period: Period, k: int, totals: di
     return found
 
 
-def _totals(reads: DashboardReads, community_id: int, period: Period, k: int,
-            blocks: dict[str, list[Block]], open_weekly: dict[str, dict[date, int]]) -> dict[str, Figure]:
+def prompts_sent(blocks: dict[str, list[Block]], first: date, last: date, k: int,
+                 since: date | None) -> tuple[Figure, Figure]:
+    """The prompts sent (answered, and beside them those nobody answered) and the prompts answered over the
+    same weeks, for the response rate: both withheld where a few people did not answer."""
+    unanswered = beside_over_period(blocks["reflections"], blocks[UNANSWERED], first, last, k, since=since)
+    if unanswered.withheld or unanswered.first is None or unanswered.last is None:
+        return withheld(k), withheld(k)
+    answered = _over(blocks, ANSWERED["answered"], unanswered.first, unanswered.last, k)
+    if same_span([answered, unanswered]) is None or answered.value is None or unanswered.value is None:
+        return withheld(k), withheld(k)
+    return Figure(answered.value + unanswered.value, k, unanswered.first, unanswered.last,
+                  unanswered.complete), answered
+
+
+def _totals(reads: DashboardReads, community_id: int, period: Period, k: int, blocks: dict[str, list[Block]],
+            open_weekly: dict[str, dict[date, int]]) -> dict[str, Figure]:
     totals: dict[str, Figure] = {}
     for metric in [*sorted(PEOPLE_METRICS), ANSWERED["answered"]]:
         totals[metric] = _over(blocks, metric, period.first, period.last, k)
@@ -270,26 +292,31 @@ def _totals(reads: DashboardReads, community_id: int, period: Period, k: int,
 
 
 def _released(uow: UnitOfWork, community_id: int, period: Period, k: int, since: date) -> tuple[
-        dict[str, list[Block]], dict[str, dict[date, int]], dict[str, Figure], dict[str, Figure]]:
+        dict[str, list[Block]], dict[str, dict[date, int]], dict[str, Figure], dict[str, Figure], date | None]:
     """What the period's figures come from: the people measures' blocks from the week `since` on, the open
-    measures' weekly values, and the released totals and split of the reflections."""
+    measures' weekly values, the released totals and split of the reflections, and the first week the prompts
+    nobody answered were counted in (None: from the start)."""
     check_min_group(k)
     reads = uow.dashboards
     blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *PARTS["reflections"]], since)
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
+    counted = uow.cursors.get(UNANSWERED_SINCE)
+    unanswered_since = date.fromisoformat(counted) if counted else None
     totals = _totals(reads, community_id, period, k, blocks, open_weekly)
-    return blocks, open_weekly, totals, _parts(blocks, SPLIT, period.first, period.last, k)
+    return blocks, open_weekly, totals, _parts(blocks, SPLIT, period.first, period.last, k), unanswered_since
 
 
 def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
     """Where the community stands over the period, from released figures only."""
-    _, _, totals, split = _released(uow, community_id, period, k, period.first)
+    _, _, totals, split, _ = _released(uow, community_id, period, k, period.first)
     return maturity(_with_parts(totals, split), len(period.weeks))
 
 
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False,
           show_hidden: bool = False) -> Dashboard:
-    blocks, open_weekly, totals, split = _released(uow, community_id, period, k, period.before.first)
+    blocks, open_weekly, totals, split, unanswered_since = _released(uow, community_id, period, k,
+                                                                     period.before.first)
+    totals["prompts_sent"], answered = prompts_sent(blocks, period.first, period.last, k, unanswered_since)
     weeks = period.weeks
     weekly: dict[str, dict[date, Figure]] = {}
     rows: dict[str, list[BlockRow]] = {}
@@ -308,7 +335,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
     return Dashboard(
         community_id=community_id, period=period, k=k, totals=totals, weekly=weekly, rows=rows,
         from_each_other=_share(figures, open_weekly, k), weekly_from_each_other=weekly_share,
-        response_rate=ratio(totals["prompts_answered"], totals["prompts_sent"], k),
+        response_rate=ratio(answered, totals["prompts_sent"], k),
         reflection_split=split, stage=maturity(figures, len(weeks)),
         top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
         feedback=feedback_groups(uow, community_id, show_hidden=show_hidden) if with_feedback else [],

@@ -174,8 +174,9 @@ def write(
             if delivery.status == "answered":
                 raise InvalidReflection("you have answered this prompt already; /learn journal shows your answer, "
                                         "with Edit")
-            delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
-            answered = True
+            if delivery.status == "sent":  # a prompt skipped or lapsed was counted unanswered: this is no answer
+                delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
+                answered = True
     reflection = uow.reflections.add(Reflection(
         user_id=user_id, community_id=community_id, delivery_id=delivery_id if answered else None,
         body=seal(body, key), scale=scale, visibility="private", created_at=now, updated_at=now,

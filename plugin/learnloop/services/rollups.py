@@ -23,6 +23,7 @@ from learnloop.domain.measures import (
     PEOPLE_METRICS,
     PROMPT_PARTS,
     REFLECTION_PARTS,
+    UNANSWERED,
     contributions,
     week_of,
 )
@@ -35,13 +36,16 @@ BLOCKS_K = "release_blocks_k"
 """The k the stored release blocks were cut for; another k rebuilds them."""
 BLOCKS_UNTIL = "release_blocks_until"
 """The week every open stretch was last cut before (the current week then); in a later week they are cut again."""
+UNANSWERED_SINCE = "prompts_unanswered_since"
+"""The first week (ISO date) the prompts nobody answered were counted in, on an install upgraded from a version
+that did not count them; absent, they were counted from the start."""
 BATCH = 5000
 SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
 larger one, and the cursor must never step over an event that is still to come."""
-PARTS: dict[str, tuple[str, ...]] = {"reflections": (*REFLECTION_PARTS, *PROMPT_PARTS)}
-"""Measures released as parts of another's blocks, with blocks of their own cut the same: the reflections
-written, by what their authors chose and by whether they answered a prompt."""
+PARTS: dict[str, tuple[str, ...]] = {"reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, UNANSWERED)}
+"""Measures released over another's blocks, with blocks of their own cut the same: the reflections written, by
+what their authors chose and by whether they answered a prompt, and beside them the prompts nobody answered."""
 CHILDREN: dict[str, tuple[str, ...]] = {**PARTS, **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
 """Measures released over another measure's blocks: its parts, and the distinct items and threads behind ratings
 and replies (counted over the span of the parent's blocks from the weekly member sets, with no blocks of their

@@ -202,10 +202,30 @@ class DeliveryRepository(Repository):
             Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now)))
 
     def purge_finished(self, before: datetime) -> int:
-        """Deliveries due before `before` that are over (sent, answered, skipped or expired): retention."""
+        """Deliveries due before `before` that are over (sent, answered, skipped, lapsed or expired): retention."""
         result = self.session.execute(delete(Delivery).where(
-            Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "expired"))))
+            Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "lapsed", "expired"))))
         return rowcount(result)
+
+    def lapse_closed(self, now: datetime, limit: int) -> list[tuple[int, str, int | None, datetime]]:
+        """Sent prompts whose answer window has closed unanswered become lapsed (an answer after that is no
+        answer to them); (id, user_id, community_id, window_end) of those, up to `limit`, oldest first."""
+        rows = self.session.execute(
+            select(Delivery.id, Delivery.user_id, PromptSchedule.community_id, Delivery.window_end)
+            .join(PromptRun, PromptRun.id == Delivery.run_id)
+            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(Delivery.status == "sent", Delivery.window_end <= now)
+            .order_by(Delivery.window_end, Delivery.id).limit(limit).with_for_update(of=_D)).all()
+        if rows:
+            self.session.execute(update(Delivery).where(Delivery.id.in_([row.id for row in rows]))
+                                 .values(status="lapsed", nudge_at=None, updated_at=now))
+        return [(row.id, row.user_id, row.community_id, row.window_end) for row in rows]
+
+    def community_of(self, delivery_id: int) -> int | None:
+        """The community of the schedule a delivery was planned for."""
+        return self.session.scalar(
+            select(PromptSchedule.community_id).join(PromptRun, PromptRun.schedule_id == PromptSchedule.id)
+            .join(Delivery, Delivery.run_id == PromptRun.id).where(Delivery.id == delivery_id))
 
     def lock_nudges(self, delivery_ids: list[int]) -> dict[int, Delivery]:
         """These deliveries, while still sent and open, locked until the transaction ends."""

@@ -93,6 +93,15 @@ def mark_sent(uow: UnitOfWork, sent: list[SentPrompt], now: datetime) -> None:
         recorded_at=now)
 
 
+def record_unanswered(uow: UnitOfWork, prompts: list[tuple[int, str, int | None, datetime]], now: datetime) -> None:
+    """A `prompt_unanswered` event per prompt (delivery id, person, community, when), once per delivery: skipped,
+    or left until its answer window closed (domain.measures.UNANSWERED)."""
+    uow.events.append_many("prompt_unanswered", [
+        {"occurred_at": at, "actor_id": user_id, "community_id": community_id,
+         "dedupe_key": f"prompt_unanswered:{delivery_id}"} for delivery_id, user_id, community_id, at in prompts],
+        recorded_at=now)
+
+
 def mark_undelivered(uow: UnitOfWork, failed: list[tuple[int, str]], now: datetime) -> None:
     """Prompts that could not be posted for good (delivery id, the error): their queued deliveries end as
     skipped, the reason naming what Mattermost answered, so none stays queued forever. The caller commits."""
@@ -118,8 +127,10 @@ def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) ->
 
 
 def skip(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> None:
+    """The person passes on this prompt: it is closed, unanswered."""
     delivery = _own_open(uow, delivery_id, user_id, now)
     delivery.status, delivery.reason, delivery.nudge_at, delivery.updated_at = "skipped", "skipped", None, now
+    record_unanswered(uow, [(delivery.id, user_id, uow.deliveries.community_of(delivery.id), now)], now)
     uow.commit()
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from learnloop.domain.preferences import Action, Decision, PromptPreferences, delivery_decision
 from learnloop.domain.schedules import local_occurrences
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
+from learnloop.services.prompts.delivered import record_unanswered
 from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -101,12 +102,14 @@ class DispatchReport:
     waiting: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     expired: int = 0
+    lapsed: int = 0
     nudges: int = 0
 
     def merge(self, other: DispatchReport) -> None:
         self.queued += other.queued
         self.waiting += other.waiting
         self.expired += other.expired
+        self.lapsed += other.lapsed
         self.nudges += other.nudges
         for reason, count in other.skipped.items():
             self.skipped[reason] = self.skipped.get(reason, 0) + count
@@ -186,9 +189,17 @@ def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]]
     return report
 
 
+LAPSE_BATCH = 5000
+
+
 def expire(uow: UnitOfWork, now: datetime) -> DispatchReport:
-    """Deliveries whose window closed before they were sent expire. Commits."""
+    """Deliveries whose window closed before they were sent expire; sent prompts whose window closed unanswered
+    lapse, each with a `prompt_unanswered` event at the window's end (the dashboards count them beside the
+    answers, domain.measures.UNANSWERED). Commits."""
     report = DispatchReport(expired=uow.deliveries.expire_closed(now))
+    lapsed = uow.deliveries.lapse_closed(now, LAPSE_BATCH)
+    record_unanswered(uow, lapsed, now)
+    report.lapsed = len(lapsed)
     uow.commit()
     return report
 
