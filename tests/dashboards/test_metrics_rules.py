@@ -66,6 +66,14 @@ def test_a_figure_is_the_sum_of_the_whole_blocks_inside_and_says_which_weeks() -
     assert over_period(blocks, W[4], W[6], 5).withheld, "the open stretch is not released"
 
 
+def test_a_count_left_with_no_one_behind_it_is_withheld() -> None:
+    """A week's count whose people erased their data before it was released: no one is left in its member set,
+    and a figure of it would be what they did."""
+    total = [Block(W[0], W[0], 9, 6, True)]
+    assert beside_over_period(total, [Block(W[0], W[0], 1, 0, True)], W[0], W[0], 5).withheld
+    assert parts_of_block(9, {"a": (8, 6), "b": (1, 0)}, 5) == {"a": None, "b": None}
+
+
 @pytest.mark.parametrize(("people", "shown"), [(0, 0), (1, None), (4, None), (5, 3), (9, 3)])
 def test_a_measure_beside_a_total_shows_where_each_block_has_none_or_k_of_its_people(
         people: int, shown: int | None) -> None:
@@ -77,7 +85,7 @@ def test_a_measure_beside_a_total_shows_where_each_block_has_none_or_k_of_its_pe
 
 def test_a_measure_beside_a_total_counted_only_from_a_week_covers_the_whole_blocks_after_it() -> None:
     total = [Block(W[0], W[1], 9, 6, True), Block(W[2], W[2], 7, 5, True), Block(W[3], W[3], 4, 5, True)]
-    beside = [Block(W[2], W[2], 2, 0, True), Block(W[3], W[3], 5, 5, True)]
+    beside = [Block(W[2], W[2], 2, 5, True), Block(W[3], W[3], 5, 5, True)]
     figure = beside_over_period(total, beside, W[0], W[3], 5, since=W[1])
     assert (figure.value, figure.first, figure.last, figure.complete) == (7, W[2], W[3], False), \
         "the block that began before it was counted is left out"

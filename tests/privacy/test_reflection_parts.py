@@ -15,7 +15,8 @@ from sqlalchemy import delete
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
-from learnloop.services import links, rollups
+from learnloop.mattermost.wiki_messages import announcer
+from learnloop.services import links, personal_data, rollups
 from learnloop.services import reflections as refl
 from learnloop.storage.tables import WeeklyCount, WeeklyMember
 from learnloop.wiring import create_app
@@ -176,6 +177,32 @@ def test_one_person_leaving_their_prompt_unanswered_cannot_be_worked_out_from_pr
     assert periods["prompts_sent"] == periods["prompt_response_rate_percent"] == f"fewer than {K}"
     assert not [row for row in csv_rows + json_rows if "prompts_sent" in row["measure"] and row["scope"] == "weeks"]
     assert fewer_than_k(counts(found)) == []
+
+
+def test_a_person_who_left_theirs_unanswered_and_then_erased_their_data_is_not_counted_out(guild: Runtime) -> None:
+    """Their prompt was folded before the erase: the week's count keeps it, its member set no longer holds them.
+    A count with no one behind it is withheld like one with a few."""
+    for n in range(6):
+        answer(guild, n, answered=n < 5, reflected=False)
+    guild.clock.advance(minutes=2)
+    Worker(guild).run_rollups()
+    with guild.uow() as uow:
+        personal_data.erase(uow, user(5), None, guild.clock(), guild.signing_key, announcer(guild))
+    week_ends(guild)
+    found = shown(guild)
+    assert found[0]["Prompts sent"] == found[0]["Response rate"] == {f"fewer than {K}"}
+    assert fewer_than_k(counts(found)) == []
+
+
+def test_prompts_left_unanswered_before_anyone_reflected_are_counted(guild: Runtime) -> None:
+    for n in range(6):
+        answer(guild, n, answered=False, reflected=False)
+    guild.clock.next_week()
+    for n in range(5):
+        answer(guild, 10 + n, answered=True)
+    week_ends(guild)
+    on_page = shown(guild)[0]
+    assert (on_page["Prompts sent"], on_page["Response rate"]) == ({"11"}, {"45%"})
 
 
 @pytest.mark.parametrize("silent", [0, 5])

@@ -341,15 +341,15 @@ def test_a_prompt_left_until_its_window_closed_lapses_and_a_late_answer_answers_
     form = opened_dialog(mattermost_contract)
     closes = delivery(runtime).window_end
     clock.now = closes
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": SECRET_TEXT, "visibility": "private"}
+                  ).status_code == 200, "the form sent once the window has closed, before the worker's pass"
     world = World(runtime, mattermost_contract, people=[ANN])
     world.tick()
     world.tick()
-    assert delivery(runtime).status == "lapsed"
+    assert (delivery(runtime).status, delivery(runtime).reason) == ("skipped", "lapsed")
     assert outcomes(runtime) == [("prompt_unanswered", ANN.id, closes)], "once, when its window closed"
-    assert submit(client, ANN, "reflect", form["state"], {"answer1": SECRET_TEXT, "visibility": "private"}
-                  ).status_code == 200
     [reflection] = reflections(runtime)
-    assert reflection.delivery_id is None and delivery(runtime).status == "lapsed"
+    assert reflection.delivery_id is None
     with runtime.uow() as uow:
         [written] = [e.data for e in uow.session.scalars(select(Event).where(Event.kind == "reflection"))]
     assert written["answered_prompt"] is False
@@ -361,3 +361,16 @@ def test_an_answered_prompt_never_lapses(client: FlaskClient, runtime: Runtime, 
     clock.now = delivery(runtime).window_end
     World(runtime, mattermost_contract, people=[ANN]).tick()
     assert delivery(runtime).status == "answered" and outcomes(runtime) == []
+
+
+def test_a_snoozed_prompt_that_is_not_sent_again_lapses_unanswered(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    clock: FakeClock
+) -> None:
+    """Snoozed, then expired before it could be sent again (the worker was down): it was sent once, so it counts
+    as unanswered once."""
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    clock.now = delivery(runtime).window_end
+    World(runtime, mattermost_contract, people=[ANN]).tick()
+    assert (delivery(runtime).status, delivery(runtime).reason) == ("skipped", "lapsed")
+    assert outcomes(runtime) == [("prompt_unanswered", ANN.id, clock.now)]

@@ -273,20 +273,25 @@ def test_0021_counts_prompts_unanswered_from_the_next_week_and_drops_prompts_sen
         for metric in ("prompts_sent", "reflections"):
             connection.exec_driver_sql("INSERT INTO weekly_counts (community_id, week, metric, value) "
                                        f"VALUES (1, '2026-11-02', '{metric}', 4)")
+        connection.exec_driver_sql("INSERT INTO reflections (user_id, community_id, delivery_id, body, visibility, "
+                                   "created_at, updated_at) VALUES ('user2', 1, 3, 'sealed', 'private', "
+                                   "'2026-11-02 09:30:00', '2026-11-02 09:30:00')")
     upgrade(fresh_engine, "0021")
     with fresh_engine.connect() as connection:
-        statuses = connection.exec_driver_sql("SELECT user_id, status FROM deliveries ORDER BY user_id").all()
+        statuses = connection.exec_driver_sql(
+            "SELECT user_id, status, reason FROM deliveries ORDER BY user_id").all()
+        linked = connection.exec_driver_sql("SELECT delivery_id FROM reflections").scalar_one()
         since = connection.exec_driver_sql(
             "SELECT position FROM cursors WHERE name = 'prompts_unanswered_since'").scalar_one()
         kept = connection.exec_driver_sql("SELECT metric FROM weekly_counts").scalars().all()
-    assert [tuple(row) for row in statuses] == [("user0", "lapsed"), ("user1", "sent"), ("user2", "answered")], \
+    assert [tuple(row) for row in statuses] == [("user0", "skipped", "lapsed"), ("user1", "sent", None),
+                                                ("user2", "answered", None)], \
         "a prompt whose window closed before the upgrade lapses uncounted"
+    assert linked == 3, "an answer keeps its prompt"
     monday = date.fromisoformat(since)
     assert monday.weekday() == 0 and date.today() < monday <= date.today() + timedelta(days=7)
     assert kept == ["reflections"]
     downgrade(fresh_engine, "0020")
-    with fresh_engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT count(*) FROM deliveries WHERE status = 'sent'").scalar_one() == 2
 
 
 def test_0021_on_an_install_that_never_sent_a_prompt_counts_them_from_the_start(fresh_engine: Engine) -> None:

@@ -164,13 +164,14 @@ def _covered(done: list[Block], first: date, last: date) -> tuple[date, date] | 
 def parts_of_block(total: int, parts: Mapping[str, tuple[int, int]], k: int) -> dict[str, int | None]:
     """Which parts of one closed block may be shown (part name to (value, people)); None for withheld.
 
-    Parts with no one are shown (0 describes no one). Parts with fewer than k people are withheld, and with
-    them the smallest part that has k or more, so that the total minus the parts shown always covers at
-    least k people (the parts' people together are the block's). Parts that do not add up to the total
-    (weeks folded before parts were kept) are all withheld."""
+    Empty parts are shown (0 describes no one). Parts with something in them and fewer than k people (none,
+    when the people behind it erased their data before the week was released) are withheld, and with them the
+    smallest part that has k or more, so that the total minus the parts shown always covers at least k people
+    (the parts' people together are the block's). Parts that do not add up to the total (weeks folded before
+    parts were kept) are all withheld."""
     if sum(value for value, _ in parts.values()) != total:
         return dict.fromkeys(parts)
-    small = [name for name, (_, people) in parts.items() if 0 < people < k]
+    small = [name for name, (value, people) in parts.items() if value and people < k]
     hidden = set(small)
     if small:
         large = sorted((people, name) for name, (_, people) in parts.items() if people >= k)
@@ -205,7 +206,8 @@ def beside_over_period(total: Sequence[Block], beside: Sequence[Block], first: d
                        since: date | None = None) -> Figure:
     """A measure counted over another's blocks without being a part of it (the two are never shown added up):
     its figure over the weeks the other's figure covers, from the week `since` on when it was not counted
-    before, shown only where every block holds no one of it or k people or more."""
+    before, shown only where every block holds nothing of it or k people or more (a count with fewer behind it,
+    or none left after an erase, is withheld)."""
     start = max(first, since) if since is not None else first
     done = closed_blocks(total)
     span = _covered(done, start, last) if start <= last else None
@@ -215,7 +217,7 @@ def beside_over_period(total: Sequence[Block], beside: Sequence[Block], first: d
     for block in _inside(done, span[0], span[1]):
         match = next((b for b in beside if b.first == block.first and b.last == block.last), None)
         people, amount = (match.people, match.value) if match else (0, 0)
-        if 0 < people < k:
+        if amount and people < k:
             return withheld(k)
         value += amount
     return Figure(value, k, span[0], span[1], span == (first, last))

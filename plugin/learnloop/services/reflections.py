@@ -174,7 +174,7 @@ def write(
             if delivery.status == "answered":
                 raise InvalidReflection("you have answered this prompt already; /learn journal shows your answer, "
                                         "with Edit")
-            if delivery.status == "sent":  # a prompt skipped or lapsed was counted unanswered: this is no answer
+            if delivery.status == "sent" and delivery.window_end > now:  # else it was, or will be, unanswered
                 delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
                 answered = True
     reflection = uow.reflections.add(Reflection(

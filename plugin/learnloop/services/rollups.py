@@ -191,7 +191,8 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     one, or later), and its parts' blocks (PARTS) with it. Closed blocks, their parts' too, never change
     (`apply_fold` counts a late event in the first week after them)."""
     done = closed_blocks(store.blocks(community_id, metric))
-    start = done[-1].last + WEEK if done else store.first_week(community_id, metric)
+    start = done[-1].last + WEEK if done else min(
+        filter(None, (store.first_week(community_id, m) for m in (metric, *PARTS.get(metric, ())))), default=None)
     if start is None or (weeks is not None and not any(week >= start for week in weeks)):
         return
     cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
+from learnloop.domain.schedules import MAX_WINDOW
 from learnloop.storage.repositories import (
     Repository,
     insert_ignoring_conflicts,
@@ -16,6 +17,13 @@ from learnloop.storage.repositories import (
 from learnloop.storage.tables import Delivery, Member, PromptRun, PromptSchedule, Reflection, table_of
 
 _M, _D = table_of(Member), table_of(Delivery)
+SKIPPED = "skipped"
+"""The reason of a prompt its receiver skipped."""
+LAPSED = "lapsed"
+"""The reason of a prompt left unanswered until its answer window closed (its status is skipped)."""
+LAPSE_LOOKBACK = MAX_WINDOW + timedelta(days=7)
+"""How far back (by due time) prompts are looked at for a lapse: the longest window, and a week of a worker
+down."""
 _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
     dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
 _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
@@ -202,23 +210,29 @@ class DeliveryRepository(Repository):
             Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now)))
 
     def purge_finished(self, before: datetime) -> int:
-        """Deliveries due before `before` that are over (sent, answered, skipped, lapsed or expired): retention."""
+        """Deliveries due before `before` that are over (sent, answered, skipped or expired): retention."""
         result = self.session.execute(delete(Delivery).where(
-            Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "lapsed", "expired"))))
+            Delivery.due_at < before, Delivery.status.in_(("sent", "answered", "skipped", "expired"))))
         return rowcount(result)
 
     def lapse_closed(self, now: datetime, limit: int) -> list[tuple[int, str, int | None, datetime]]:
-        """Sent prompts whose answer window has closed unanswered become lapsed (an answer after that is no
-        answer to them); (id, user_id, community_id, window_end) of those, up to `limit`, oldest first."""
+        """Prompts sent and left unanswered until their answer window closed lapse: skipped, for the reason
+        LAPSED (an answer after that is no answer to them). Those snoozed and then not sent again (expired,
+        skipped by the person's settings, undelivered) lapse too. (id, user_id, community_id, window_end) of
+        those, up to `limit`, oldest first; only prompts due in the last LAPSE_LOOKBACK are looked at."""
+        snoozed_and_not_sent = (Delivery.status == "expired") | (
+            (Delivery.status == "skipped") & func.coalesce(Delivery.reason, "").not_in((SKIPPED, LAPSED)))
         rows = self.session.execute(
             select(Delivery.id, Delivery.user_id, PromptSchedule.community_id, Delivery.window_end)
             .join(PromptRun, PromptRun.id == Delivery.run_id)
             .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
-            .where(Delivery.status == "sent", Delivery.window_end <= now)
+            .where(Delivery.status.in_(("sent", "expired", "skipped")), Delivery.due_at > now - LAPSE_LOOKBACK,
+                   Delivery.window_end <= now, Delivery.sent_at.is_not(None),
+                   (Delivery.status == "sent") | snoozed_and_not_sent)
             .order_by(Delivery.window_end, Delivery.id).limit(limit).with_for_update(of=_D)).all()
         if rows:
             self.session.execute(update(Delivery).where(Delivery.id.in_([row.id for row in rows]))
-                                 .values(status="lapsed", nudge_at=None, updated_at=now))
+                                 .values(status="skipped", reason=LAPSED, nudge_at=None, updated_at=now))
         return [(row.id, row.user_id, row.community_id, row.window_end) for row in rows]
 
     def community_of(self, delivery_id: int) -> int | None:

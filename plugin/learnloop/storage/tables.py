@@ -336,8 +336,7 @@ class Delivery(Base):
         UniqueConstraint("run_id", "user_id", name="uq_deliveries_run_user"),
         Index("ix_deliveries_due", "status", "due_at"),
         CheckConstraint(
-            "status IN ('scheduled', 'queued', 'sent', 'answered', 'skipped', 'lapsed', 'expired')",
-            name="status_known"
+            "status IN ('scheduled', 'queued', 'sent', 'answered', 'skipped', 'expired')", name="status_known"
         ),
     )
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.services.prompts.timing import zone
+from learnloop.storage.prompt_repositories import SKIPPED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -129,7 +130,7 @@ def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) ->
 def skip(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> None:
     """The person passes on this prompt: it is closed, unanswered."""
     delivery = _own_open(uow, delivery_id, user_id, now)
-    delivery.status, delivery.reason, delivery.nudge_at, delivery.updated_at = "skipped", "skipped", None, now
+    delivery.status, delivery.reason, delivery.nudge_at, delivery.updated_at = "skipped", SKIPPED, None, now
     record_unanswered(uow, [(delivery.id, user_id, uow.deliveries.community_of(delivery.id), now)], now)
     uow.commit()
 

@@ -1,7 +1,9 @@
 """The prompts sent are no longer a measure of their own: less the prompts answered, on another grid of blocks,
 they were the few people who did not answer. Prompts nobody answered are counted instead, beside the
 reflections written (domain.measures.UNANSWERED), from the week after this upgrade on an install that has sent
-prompts: the prompts whose window closed before it lapse without being counted, as they were counted as sent.
+prompts: the prompts whose window closed before it lapse (skipped, for the reason 'lapsed') without being
+counted, as they were counted as sent. No table is rebuilt (on SQLite a rebuilt deliveries table would set
+every reflection's delivery_id to NULL through its foreign key).
 
 Revision ID: 0021
 Revises: 0020
@@ -18,27 +20,23 @@ depends_on = None
 
 UNANSWERED_SINCE = "prompts_unanswered_since"
 """services.rollups.UNANSWERED_SINCE (a migration keeps its own copy of the names it writes)."""
-STATUSES = "status IN ('scheduled', 'queued', 'sent', 'answered', 'skipped', 'lapsed', 'expired')"
-OLD_STATUSES = "status IN ('scheduled', 'queued', 'sent', 'answered', 'skipped', 'expired')"
-
-
-def _statuses(check: str) -> None:
-    with op.batch_alter_table('deliveries') as batch_op:
-        batch_op.drop_constraint('status_known', type_='check')
-        batch_op.create_check_constraint('status_known', check)
 
 
 def upgrade() -> None:
-    _statuses(STATUSES)
-    for table in ('weekly_counts', 'weekly_members', 'release_blocks'):
-        op.execute(f"DELETE FROM {table} WHERE metric = 'prompts_sent'")
     bind = op.get_bind()
     now = datetime.now(UTC)
     stored_now = now.replace(tzinfo=None) if bind.dialect.name == "sqlite" else now  # as tables.UtcDateTime stores
-    deliveries = sa.table('deliveries', sa.column('status', sa.String), sa.column('window_end', sa.DateTime(True)))
+    weekly = sa.table('weekly_counts', sa.column('metric', sa.String))
+    runs = sa.table('prompt_runs', sa.column('id', sa.Integer))
+    prompted = bind.execute(sa.select(sa.func.count()).select_from(weekly).where(weekly.c.metric == 'prompts_sent')
+                            ).scalar() or bind.execute(sa.select(sa.func.count()).select_from(runs)).scalar()
+    for table in ('weekly_counts', 'weekly_members', 'release_blocks'):
+        op.execute(f"DELETE FROM {table} WHERE metric = 'prompts_sent'")
+    deliveries = sa.table('deliveries', sa.column('status', sa.String), sa.column('reason', sa.String),
+                          sa.column('window_end', sa.DateTime(True)))
     bind.execute(deliveries.update().where(deliveries.c.status == 'sent', deliveries.c.window_end <= stored_now)
-                 .values(status='lapsed'))
-    if bind.execute(sa.select(sa.func.count()).select_from(deliveries)).scalar():
+                 .values(status='skipped', reason='lapsed'))
+    if prompted:
         today = now.date()
         next_week = today - timedelta(days=today.weekday()) + timedelta(weeks=1)
         cursors = sa.table('cursors', sa.column('name', sa.String), sa.column('position', sa.String),
@@ -50,8 +48,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     """The prompts sent count again from the events that come after a downgrade; lapsed prompts stay closed."""
-    op.execute("UPDATE deliveries SET status = 'sent' WHERE status = 'lapsed'")
-    _statuses(OLD_STATUSES)
     op.execute(f"DELETE FROM cursors WHERE name = '{UNANSWERED_SINCE}'")
     for table in ('weekly_counts', 'weekly_members', 'release_blocks'):
         op.execute(f"DELETE FROM {table} WHERE metric = 'prompts_unanswered'")
