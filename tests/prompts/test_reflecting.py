@@ -374,3 +374,24 @@ def test_a_snoozed_prompt_that_is_not_sent_again_lapses_unanswered(
     World(runtime, mattermost_contract, people=[ANN]).tick()
     assert (delivery(runtime).status, delivery(runtime).reason) == ("skipped", "lapsed")
     assert outcomes(runtime) == [("prompt_unanswered", ANN.id, clock.now)]
+
+
+def test_a_snoozed_prompt_its_receiver_turns_off_before_it_comes_again_lapses_unanswered(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    clock: FakeClock
+) -> None:
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    slash(client, ANN, "prompts off")
+    clock.now = delivery(runtime).due_at
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.serve_statuses()
+    world.tick()
+    assert (delivery(runtime).status, delivery(runtime).reason) == ("skipped", "lapsed")
+    assert outcomes(runtime) == [("prompt_unanswered", ANN.id, clock.now)]
+
+
+def test_a_lapsed_prompt_s_buttons_say_it_is_closed(client: FlaskClient, runtime: Runtime, sent_prompt: dict,
+                                                   mattermost_contract: MattermostContract, clock: FakeClock) -> None:
+    clock.now = delivery(runtime).window_end
+    World(runtime, mattermost_contract, people=[ANN]).tick()
+    assert "already closed" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]

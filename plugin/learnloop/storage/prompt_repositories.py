@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from learnloop.domain.schedules import MAX_WINDOW
 from learnloop.storage.repositories import (
@@ -186,9 +186,11 @@ class DeliveryRepository(Repository):
             .order_by(Delivery.due_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)))
 
     def expire_closed(self, now: datetime) -> int:
-        """Deliveries whose answer window closed before they could be sent are not sent late."""
+        """Deliveries whose answer window closed before they could be sent are not sent late (one sent before a
+        snooze lapses instead: `lapse_closed`)."""
         result = self.session.execute(
-            update(Delivery).where(Delivery.status == "scheduled", Delivery.window_end <= now)
+            update(Delivery).where(Delivery.status == "scheduled", Delivery.window_end <= now,
+                                   Delivery.sent_at.is_(None))
             .values(status="expired", reason="window closed", updated_at=now))
         return rowcount(result)
 
@@ -216,24 +218,39 @@ class DeliveryRepository(Repository):
         return rowcount(result)
 
     def lapse_closed(self, now: datetime, limit: int) -> list[tuple[int, str, int | None, datetime]]:
-        """Prompts sent and left unanswered until their answer window closed lapse: skipped, for the reason
-        LAPSED (an answer after that is no answer to them). Those snoozed and then not sent again (expired,
-        skipped by the person's settings, undelivered) lapse too. (id, user_id, community_id, window_end) of
-        those, up to `limit`, oldest first; only prompts due in the last LAPSE_LOOKBACK are looked at."""
-        snoozed_and_not_sent = (Delivery.status == "expired") | (
-            (Delivery.status == "skipped") & func.coalesce(Delivery.reason, "").not_in((SKIPPED, LAPSED)))
+        """Prompts sent (or snoozed after being sent) and left unanswered until their answer window closed lapse:
+        skipped, for the reason LAPSED (an answer after that is no answer to them). (id, user_id, community_id,
+        window_end) of those, up to `limit`, oldest first; only prompts due in the last LAPSE_LOOKBACK are looked
+        at (the index on status and due time finds them)."""
         rows = self.session.execute(
             select(Delivery.id, Delivery.user_id, PromptSchedule.community_id, Delivery.window_end)
             .join(PromptRun, PromptRun.id == Delivery.run_id)
             .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
-            .where(Delivery.status.in_(("sent", "expired", "skipped")), Delivery.due_at > now - LAPSE_LOOKBACK,
-                   Delivery.window_end <= now, Delivery.sent_at.is_not(None),
-                   (Delivery.status == "sent") | snoozed_and_not_sent)
+            .where(Delivery.status.in_(("sent", "scheduled")), Delivery.due_at > now - LAPSE_LOOKBACK,
+                   Delivery.window_end <= now, Delivery.sent_at.is_not(None))
             .order_by(Delivery.window_end, Delivery.id).limit(limit).with_for_update(of=_D)).all()
-        if rows:
-            self.session.execute(update(Delivery).where(Delivery.id.in_([row.id for row in rows]))
-                                 .values(status="skipped", reason=LAPSED, nudge_at=None, updated_at=now))
+        self._lapse([row.id for row in rows], now)
         return [(row.id, row.user_id, row.community_id, row.window_end) for row in rows]
+
+    def lapse_sent_before(self, delivery_ids: list[int], now: datetime) -> list[tuple[int, str, int | None, datetime]]:
+        """Of these deliveries, just ended without being sent (skipped by the person's settings, undelivered),
+        those that were sent before a snooze lapse as `lapse_closed` makes them, now; (id, user_id, community_id,
+        now) of those."""
+        if not delivery_ids:
+            return []
+        rows = self.session.execute(
+            select(Delivery.id, Delivery.user_id, PromptSchedule.community_id)
+            .join(PromptRun, PromptRun.id == Delivery.run_id)
+            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == "skipped", Delivery.sent_at.is_not(None))
+            .with_for_update(of=_D)).all()
+        self._lapse([row.id for row in rows], now)
+        return [(row.id, row.user_id, row.community_id, now) for row in rows]
+
+    def _lapse(self, delivery_ids: list[int], now: datetime) -> None:
+        if delivery_ids:
+            self.session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids))
+                                 .values(status="skipped", reason=LAPSED, nudge_at=None, updated_at=now))
 
     def community_of(self, delivery_id: int) -> int | None:
         """The community of the schedule a delivery was planned for."""

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.services.prompts.timing import zone
-from learnloop.storage.prompt_repositories import SKIPPED
+from learnloop.storage.prompt_repositories import LAPSED, SKIPPED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -112,6 +112,7 @@ def mark_undelivered(uow: UnitOfWork, failed: list[tuple[int, str]], now: dateti
         by_reason.setdefault(f"not delivered: {answer.group(0) if answer else 'error'}", []).append(delivery_id)
     for reason, delivery_ids in sorted(by_reason.items()):
         uow.deliveries.mark_undelivered(sorted(delivery_ids), reason, now)
+    record_unanswered(uow, uow.deliveries.lapse_sent_before(sorted(d for d, _ in failed), now), now)
 
 
 class NotYourPrompt(LookupError):
@@ -123,7 +124,8 @@ def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) ->
     if delivery is None or delivery.user_id != user_id:
         raise NotYourPrompt("this prompt is not yours")
     if delivery.status != "sent" or delivery.window_end <= now:
-        raise NotYourPrompt(f"this prompt is already {delivery.status if delivery.status != 'sent' else 'closed'}")
+        state = delivery.status if delivery.status != "sent" and delivery.reason != LAPSED else "closed"
+        raise NotYourPrompt(f"this prompt is already {state}")
     return delivery
 
 

@@ -180,10 +180,12 @@ def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]]
             due_at = decision.until
             report.waiting += 1
         else:
-            status, reason = "skipped", (decision.reason or "skipped")[:40]
+            status, reason = "skipped", (decision.reason or "not sent")[:40]
             report.skipped[reason] = report.skipped.get(reason, 0) + 1
         changes.append({"b_id": due.id, "b_status": status, "b_due": due_at, "b_reason": reason, "b_now": now})
     uow.deliveries.decide_many(changes)
+    record_unanswered(uow, uow.deliveries.lapse_sent_before(
+        [change["b_id"] for change in changes if change["b_status"] == "skipped"], now), now)
     uow.outbox.enqueue_many(SEND_PROMPT, sends, now=now)
     uow.commit()
     return report
