@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, delete, select, update
 
 from learnloop.domain.schedules import MAX_WINDOW
 from learnloop.storage.repositories import (
@@ -33,6 +33,13 @@ _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queu
 _DECIDE = update(_D).where(_D.c.id == bindparam("b_id")).values(
     status=bindparam("b_status", type_=_D.c.status.type), due_at=bindparam("b_due", type_=_D.c.due_at.type),
     reason=bindparam("b_reason", type_=_D.c.reason.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
+
+
+def _with_community(*columns: Any) -> Select[Any]:
+    """Deliveries' ids and receivers with their schedule's community (and these columns)."""
+    return (select(Delivery.id, Delivery.user_id, PromptSchedule.community_id, *columns)
+            .join(PromptRun, PromptRun.id == Delivery.run_id)
+            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id))
 
 
 class MemberRepository(Repository):
@@ -143,9 +150,7 @@ class DeliveryRepository(Repository):
         if not delivery_ids:
             return []
         rows = self.session.execute(
-            select(Delivery.id, Delivery.user_id, PromptSchedule.community_id)
-            .join(PromptRun, PromptRun.id == Delivery.run_id)
-            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            _with_community()
             .where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
             .order_by(Delivery.id).with_for_update(of=_D))
         return [(row.id, row.user_id, row.community_id) for row in rows]
@@ -223,9 +228,7 @@ class DeliveryRepository(Repository):
         window_end) of those, up to `limit`, oldest first; only prompts due in the last LAPSE_LOOKBACK are looked
         at (the index on status and due time finds them)."""
         rows = self.session.execute(
-            select(Delivery.id, Delivery.user_id, PromptSchedule.community_id, Delivery.window_end)
-            .join(PromptRun, PromptRun.id == Delivery.run_id)
-            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            _with_community(Delivery.window_end)
             .where(Delivery.status.in_(("sent", "scheduled")), Delivery.due_at > now - LAPSE_LOOKBACK,
                    Delivery.window_end <= now, Delivery.sent_at.is_not(None))
             .order_by(Delivery.window_end, Delivery.id).limit(limit).with_for_update(of=_D)).all()
@@ -239,9 +242,7 @@ class DeliveryRepository(Repository):
         if not delivery_ids:
             return []
         rows = self.session.execute(
-            select(Delivery.id, Delivery.user_id, PromptSchedule.community_id)
-            .join(PromptRun, PromptRun.id == Delivery.run_id)
-            .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            _with_community()
             .where(Delivery.id.in_(delivery_ids), Delivery.status == "skipped", Delivery.sent_at.is_not(None))
             .with_for_update(of=_D)).all()
         self._lapse([row.id for row in rows], now)
