@@ -66,7 +66,8 @@ def test_a_new_page_in_a_mapped_category_is_announced_with_rating_buttons(
     [announcement] = _all(runtime, Announcement)
     assert (announcement.item_id, announcement.status, announcement.created_page, announcement.edits) == (
         buddy.id, "queued", True, 2)
-    assert announcement.summaries == [{"text": "New page for new hires"}, {"text": "Meeting rhythm"}]
+    assert announcement.summaries == [{"text": "New page for new hires", "by": "Admin"},
+                                      {"text": "Meeting rhythm", "by": "Admin"}], "each with its writer, for an erase"
 
     message, update = _all(runtime, OutboxMessage)
     assert message.kind == CREATE_POST and message.status == "pending", "the new page is posted at once"
@@ -133,5 +134,5 @@ def test_a_page_is_followed_through_its_life_on_a_real_wiki(
         "wiki_page_created", "rating", "rating", "wiki_page_updated", "wiki_page_moved", "wiki_page_deleted",
         "wiki_page_restored"]
     [announced] = _all(runtime, Announcement)
-    assert announced.summaries == [{"text": "categorised"}], \
+    assert announced.summaries == [{"text": "categorised", "by": "Admin"}], \
         "the edit that brought it into the community is news there; its move, deletion and restore are not"

@@ -112,7 +112,7 @@ def reflect_command(invocation: Invocation) -> Reply:
                 public_url=chat.settings.public_url_text, post_builder=post_builder(chat), can_publish=can_publish)
     except InvalidReflection as exc:
         return ephemeral(f"Not saved: {exc}.")
-    answered = " It answers your open prompt." if open_prompt else ""
+    answered = " It answers your open prompt." if view.answers_prompt else ""
     return ephemeral(f"Saved to your private journal.{answered}",
                      attachments=[_share_buttons(chat, view, request.user_id, can_share=community_id is not None,
                                                  can_publish=can_publish)])

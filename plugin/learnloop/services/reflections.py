@@ -107,6 +107,7 @@ class ReflectionView:
     attribution: str | None = None
     section: PublishedSection | None = None
     """Where its wiki section is, for a published reflection learnloop can find on its page again."""
+    answers_prompt: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ def check_attribution(value: str) -> str:
 def _view(reflection: Reflection, key: bytes) -> ReflectionView:
     return ReflectionView(reflection.id, unseal(reflection.body, key), reflection.scale, reflection.visibility,
                           reflection.created_at, reflection.publish_state, reflection.community_id,
-                          reflection.published_url, reflection.publish_attribution, section_of(reflection))
+                          reflection.published_url, reflection.publish_attribution, section_of(reflection),
+                          reflection.delivery_id is not None)
 
 
 def write(
