@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from learnloop.config import WikiConfig
+from learnloop.domain.keys import fit
 from learnloop.domain.wiki_events import PagesUnder, WikiEvent
 from learnloop.errors import HostError
 from learnloop.inbound import BadBody, parse_json
@@ -19,6 +20,11 @@ from learnloop.inbound import BadBody, parse_json
 FETCH_JOB = "wiki.fetch"
 PUBLISH_JOB = "wiki.publish"
 UNPUBLISH_JOB = "wiki.unpublish"
+
+
+def fetch_key(wiki: str, event_id: str) -> str:
+    """The outbox key of the fetch job for one event of a wiki: the same event queued again is one job."""
+    return fit(f"wiki:{wiki}:{event_id}")
 
 _MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
 

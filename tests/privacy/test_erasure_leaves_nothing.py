@@ -103,6 +103,13 @@ def test_erasing_by_username_leaves_the_messages_of_someone_whose_name_starts_wi
     assert kept.payload["message"].startswith("@anna thanks you"), "@ann is not a whole name inside @anna"
 
 
+def admin_cli_with_mattermost(engine: Engine, monkeypatch: pytest.MonkeyPatch, runtime: Runtime) -> None:
+    """The admin's CLI on this database, with the bot's Mattermost connection to ask for usernames."""
+    cli_env(engine, monkeypatch, runtime)
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_URL", MATTERMOST_TEST_URL)
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_BOT_TOKEN", BOT_TOKEN)
+
+
 def test_the_admin_erase_asks_mattermost_for_my_username_to_find_the_messages_naming_me(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine,
     monkeypatch: pytest.MonkeyPatch
@@ -111,9 +118,7 @@ def test_the_admin_erase_asks_mattermost_for_my_username_to_find_the_messages_na
     slash(client, BOB, "share https://wiki.acme.example/Runbook Ask @ann, she wrote it")
     with runtime.reader() as uow:
         assert uow.members.get(ANN.id) is None, "learnloop keeps no settings of hers, so not her username"
-    cli_env(engine, monkeypatch, runtime)
-    monkeypatch.setenv("LEARNLOOP_MATTERMOST_URL", MATTERMOST_TEST_URL)
-    monkeypatch.setenv("LEARNLOOP_MATTERMOST_BOT_TOKEN", BOT_TOKEN)
+    admin_cli_with_mattermost(engine, monkeypatch, runtime)
     mattermost_contract.add("GET", f"/api/v4/users/{ANN.id}", json={"id": ANN.id, "username": ANN.name})
 
     result = CliRunner().invoke(main, ["person", "erase", ANN.id, "--yes"])
@@ -128,9 +133,7 @@ def test_the_admin_erase_of_a_deleted_account_says_what_it_cannot_find_and_takes
 ) -> None:
     slash(client, ANN, "rate https://wiki.acme.example/Deploy 5")
     slash(client, BOB, "share https://wiki.acme.example/Runbook Ask @ann, she wrote it")
-    cli_env(engine, monkeypatch, runtime)
-    monkeypatch.setenv("LEARNLOOP_MATTERMOST_URL", MATTERMOST_TEST_URL)
-    monkeypatch.setenv("LEARNLOOP_MATTERMOST_BOT_TOKEN", BOT_TOKEN)
+    admin_cli_with_mattermost(engine, monkeypatch, runtime)
     mattermost_contract.add("GET", f"/api/v4/users/{ANN.id}", status=404,
                             json={"id": "app.user.missing_account.const", "message": "Unable to find the user.",
                                   "status_code": 404})

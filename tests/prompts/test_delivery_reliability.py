@@ -19,14 +19,21 @@ from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, courier
 UTC = UTC
 
 
+def due_world(runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock,
+              people: list[Person]) -> World:
+    """`planned_world` at the prompt's due time, Mattermost ready to answer for statuses, DMs and posts."""
+    world = planned_world(runtime, mattermost_contract, clock, people)
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(len(people))
+    return world
+
+
 def test_a_crash_between_sending_and_marking_sent_does_not_send_twice(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ann = Person("ann")
-    world = planned_world(runtime, mattermost_contract, clock, [ann])
-    clock.now = FRIDAY_DUE
-    world.serve_statuses()
-    world.serve_dm_and_posts(1)
+    world = due_world(runtime, mattermost_contract, clock, [ann])
 
     def crash(*args, **kwargs):
         raise SystemExit("worker killed")
@@ -105,10 +112,7 @@ def test_parallel_delivery_sends_each_prompt_once(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:
     people = [Person(f"m{n:03d}") for n in range(40)]
-    world = planned_world(runtime, mattermost_contract, clock, people)
-    clock.now = FRIDAY_DUE
-    world.serve_statuses()
-    world.serve_dm_and_posts(len(people))
+    world = due_world(runtime, mattermost_contract, clock, people)
     from learnloop.jobs.prompts import run_prompt_pass
 
     run_prompt_pass(runtime)
@@ -149,10 +153,7 @@ def test_a_nudge_keeps_to_the_settings_a_prompt_keeps_to(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
 ) -> None:
     ann = Person("ann")
-    world = planned_world(runtime, mattermost_contract, clock, [ann])
-    clock.now = FRIDAY_DUE
-    world.serve_statuses()
-    world.serve_dm_and_posts(1)
+    world = due_world(runtime, mattermost_contract, clock, [ann])
     world.tick()
     assert len(world.prompt_posts()) == 1
     with runtime.uow() as uow:

@@ -68,12 +68,17 @@ def test_only_owners_set_up_prompts(client: FlaskClient, mattermost_contract: Ma
     assert not [c for c in mattermost_contract.calls if c.path == "/api/v4/actions/dialogs/open"]
 
 
-def test_a_channel_admin_sets_up_a_schedule(
-    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
-) -> None:
+def owner_may_open_forms(mattermost_contract: MattermostContract) -> None:
+    """The owner is the channel's admin in Mattermost, which opens the forms learnloop asks for."""
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{OWNER.id}",
                             json={"channel_id": CHANNEL, "user_id": OWNER.id, "roles": "channel_user channel_admin"})
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+
+
+def test_a_channel_admin_sets_up_a_schedule(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    owner_may_open_forms(mattermost_contract)
     assert slash(client, OWNER, "prompts setup") == {}
     form = opened_dialog(mattermost_contract)
     names = [e["name"] for e in form["elements"]]
@@ -114,9 +119,7 @@ def test_a_channel_admin_sets_up_a_schedule(
 def test_a_repeat_rule_too_long_to_keep_is_a_form_error(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
-    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{OWNER.id}",
-                            json={"channel_id": CHANNEL, "user_id": OWNER.id, "roles": "channel_user channel_admin"})
-    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    owner_may_open_forms(mattermost_contract)
     slash(client, OWNER, "prompts setup")
     form = opened_dialog(mattermost_contract)
     rule = "FREQ=YEARLY;BYYEARDAY=" + ",".join(str(day) for day in range(1, 120))

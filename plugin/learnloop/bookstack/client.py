@@ -103,10 +103,10 @@ class BookStackClient:
     def page(self, page_id: int) -> Page:
         return _page(self._call("GET", f"pages/{_id(page_id)}"))
 
-    def book(self, book_id: int) -> Book:
+    def book(self, book_id: object) -> Book:
         return _book(self._call("GET", f"books/{_id(book_id)}"))
 
-    def chapter_book(self, chapter_id: int) -> int:
+    def chapter_book(self, chapter_id: object) -> int:
         """The book a chapter is in (NotFound while the chapter is in the recycle bin)."""
         return _int(_fields(self._call("GET", f"chapters/{_id(chapter_id)}"), "chapter"), "book_id", "chapter")
 
@@ -115,7 +115,9 @@ class BookStackClient:
         return [_book(row) for row in self._list("books", filters)]
 
     def find_pages(self, **filters: str | int) -> list[PageSummary]:
-        return [_page_summary(row) for row in self._list("pages", filters)]
+        """`GET /api/pages?filter[field]=value`; an id filter (`book_id`, `chapter_id`) must be an id."""
+        checked = {name: _id(value) if name.endswith("_id") else value for name, value in filters.items()}
+        return [_page_summary(row) for row in self._list("pages", checked)]
 
     def check_token(self) -> None:
         """One cheap authenticated read: 401 means a wrong token, 403 a role without "Access system API"."""
@@ -198,8 +200,8 @@ class BookStackClient:
         return text.replace(self._token, "***").replace(self._token.partition(":")[2], "***")
 
 
-def _id(value: int) -> int:
-    """Ids go into paths; only positive integers ever do."""
+def _id(value: object) -> int:
+    """Ids go into paths and filters; only positive integers ever do."""
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise WikiError(f"not a BookStack id: {value!r}", retryable=False)
     return value

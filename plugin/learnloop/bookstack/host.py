@@ -252,10 +252,9 @@ def _container_pages(wiki: WikiConfig, job: dict[str, Any], event_id: str,
     book_id, chapter_id = job.get("book_id"), job.get("chapter_id")
     try:
         if job.get("restore"):  # a book or chapter back from the recycle bin: its pages are back too
-            book_id = client.chapter_book(_id_of(chapter_id)) if chapter_id is not None else book_id
-            client.book(_id_of(book_id))
-        pages = client.find_pages(**({"chapter_id": _id_of(chapter_id)} if chapter_id is not None
-                                     else {"book_id": _id_of(book_id)}))
+            book_id = client.chapter_book(chapter_id) if chapter_id is not None else book_id
+            client.book(book_id)
+        pages = client.find_pages(**({"chapter_id": chapter_id} if chapter_id is not None else {"book_id": book_id}))
         books = {book.id: book for book in map(client.book, sorted({p.book_id for p in pages if not p.draft}))}
     except NotFound:
         if job.get("restore"):  # BookStack tells of a restore before it makes it: try again later
@@ -267,12 +266,6 @@ def _container_pages(wiki: WikiConfig, job: dict[str, Any], event_id: str,
                       spaces=_spaces(books[page.book_id]), author=None, summary=None, occurred_at=now, current=True,
                       follow_only=True)
             for page in pages if not page.draft]
-
-
-def _id_of(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise WikiError(f"not a BookStack id: {str(value)[:40]!r}", retryable=False)
-    return value
 
 
 def _spaces(book: Book) -> tuple[str, ...]:

@@ -9,7 +9,6 @@ from typing import Any
 
 from learnloop.config import WikiConfig
 from learnloop.domain import publication
-from learnloop.domain.keys import fit
 from learnloop.domain.wiki_events import PagesUnder
 from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.outbox import MAX_ATTEMPTS, Handler, Message
@@ -19,7 +18,7 @@ from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import PublishedSection
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost
+from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost, fetch_key
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
             event_id = f"{under.event_id}:{page_ref}"
             queued += uow.outbox.enqueue(FETCH_JOB, {"wiki": under.wiki, **under.job, under.ref_field: page_ref,
                                                      "event_id": event_id},
-                                         key=fit(f"wiki:{under.wiki}:{event_id}"), now=now)
+                                         key=fetch_key(under.wiki, event_id), now=now)
         uow.commit()
         return queued
 

@@ -270,12 +270,12 @@ def prompts_sent(blocks: dict[str, list[Block]], first: date, last: date, k: int
     """The prompts sent (answered, and beside them those nobody answered) and the prompts answered over the
     same weeks, for the response rate: both withheld where a few people did not answer."""
     unanswered = beside_over_period(blocks["reflections"], blocks[UNANSWERED], first, last, k, since=since)
-    if unanswered.withheld or unanswered.first is None or unanswered.last is None:
+    if unanswered.first is None or unanswered.last is None:  # withheld
         return withheld(k), withheld(k)
     answered = _over(blocks, ANSWERED["answered"], unanswered.first, unanswered.last, k)
-    if same_span([answered, unanswered]) is None or answered.value is None or unanswered.value is None:
+    if same_span([answered, unanswered]) is None:
         return withheld(k), withheld(k)
-    return Figure(answered.value + unanswered.value, k, unanswered.first, unanswered.last,
+    return Figure((answered.value or 0) + (unanswered.value or 0), k, unanswered.first, unanswered.last,
                   unanswered.complete), answered
 
 
@@ -292,31 +292,29 @@ def _totals(reads: DashboardReads, community_id: int, period: Period, k: int, bl
 
 
 def _released(uow: UnitOfWork, community_id: int, period: Period, k: int, since: date) -> tuple[
-        dict[str, list[Block]], dict[str, dict[date, int]], dict[str, Figure], dict[str, Figure], date | None]:
+        dict[str, list[Block]], dict[str, dict[date, int]], dict[str, Figure], dict[str, Figure]]:
     """What the period's figures come from: the people measures' blocks from the week `since` on, the open
-    measures' weekly values, the released totals and split of the reflections, and the first week the prompts
-    nobody answered were counted in (None: from the start)."""
+    measures' weekly values, and the released totals and split of the reflections."""
     check_min_group(k)
     reads = uow.dashboards
     blocks = reads.blocks(community_id, [*sorted(PEOPLE_METRICS), *PARTS["reflections"]], since)
     open_weekly = reads.weekly_values(community_id, sorted(OPEN_METRICS), period.first, period.last)
-    counted = uow.cursors.get(UNANSWERED_SINCE)
-    unanswered_since = date.fromisoformat(counted) if counted else None
     totals = _totals(reads, community_id, period, k, blocks, open_weekly)
-    return blocks, open_weekly, totals, _parts(blocks, SPLIT, period.first, period.last, k), unanswered_since
+    return blocks, open_weekly, totals, _parts(blocks, SPLIT, period.first, period.last, k)
 
 
 def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
     """Where the community stands over the period, from released figures only."""
-    _, _, totals, split, _ = _released(uow, community_id, period, k, period.first)
+    _, _, totals, split = _released(uow, community_id, period, k, period.first)
     return maturity(_with_parts(totals, split), len(period.weeks))
 
 
 def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False,
           show_hidden: bool = False) -> Dashboard:
-    blocks, open_weekly, totals, split, unanswered_since = _released(uow, community_id, period, k,
-                                                                     period.before.first)
-    totals["prompts_sent"], answered = prompts_sent(blocks, period.first, period.last, k, unanswered_since)
+    blocks, open_weekly, totals, split = _released(uow, community_id, period, k, period.before.first)
+    counted = uow.cursors.get(UNANSWERED_SINCE)  # None: the prompts nobody answered were counted from the start
+    totals["prompts_sent"], answered = prompts_sent(blocks, period.first, period.last, k,
+                                                    date.fromisoformat(counted) if counted else None)
     weeks = period.weeks
     weekly: dict[str, dict[date, Figure]] = {}
     rows: dict[str, list[BlockRow]] = {}

@@ -8,9 +8,8 @@ from collections.abc import Mapping
 from flask import Blueprint, Response, jsonify, request
 
 from learnloop.context import Service
-from learnloop.domain.keys import fit
 from learnloop.inbound import for_log, json_error
-from learnloop.wikis import FETCH_JOB, BadDelivery, Unauthorized, WikiHost
+from learnloop.wikis import FETCH_JOB, BadDelivery, Unauthorized, WikiHost, fetch_key
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ def blueprint(site: Service, hosts: Mapping[str, WikiHost]) -> Blueprint:
             return json_error(400, str(exc))
         with site.uow() as uow:
             queued = sum(uow.outbox.enqueue(FETCH_JOB, {"wiki": name, **job},
-                                            key=fit(f"wiki:{name}:{job['event_id']}"), now=now) for job in jobs)
+                                            key=fetch_key(name, job["event_id"]), now=now) for job in jobs)
             uow.commit()
         return jsonify({"status": "ok", "queued": queued, "ignored": len(jobs) == 0}), 200
 
