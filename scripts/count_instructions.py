@@ -3,7 +3,7 @@
 so a change to the rating path can be judged without a shared machine's noise (docs/performance.md).
 
     .venv/bin/python scripts/count_instructions.py                  # every part, about ten minutes
-    .venv/bin/python scripts/count_instructions.py rating session
+    .venv/bin/python scripts/count_instructions.py rating unit
 
 Each part runs twice under callgrind in the measured learnloop (`--learnloop-python`) on a copy of one migrated
 SQLite database: its warm-up alone, then the warm-up and `--count` more; the difference over the count is printed.
@@ -11,9 +11,9 @@ What was loaded before the warm-up is frozen (`gc.freeze`), so one full garbage 
 does not count.
 
   rating      `rate_url` on the inbound benchmark's workload, each rating in its own unit of work
-  session     a unit of work (a Session) begun and committed with nothing in it
+  unit        a unit of work with one statement in it (the item's SELECT), committed
   connection  a Connection's transaction begun and committed with nothing in it
-  statement   the item's SELECT on an open connection, ten to a transaction (less the transaction)
+  statement   the item's SELECT in a unit of work, ten to a transaction (less `unit`, over the nine more)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import benchlib as b
 
-PARTS = ("rating", "session", "connection", "statement")
+PARTS = ("rating", "unit", "connection", "statement")
 WARMUP = 300
 
 CHILD = r'''
@@ -61,9 +61,9 @@ def rating(i):
         rate_url(uow, runtime.settings, Rater(workload.users[r.user][0], channel, team, channel_name),
                  workload.urls[r.url], r.stars, "Saved me an hour" if r.comment else None, now)
 
-def session(_):
+def unit(_):
     with runtime.uow() as uow:
-        uow.session.connection()
+        uow.items.rateable_by_url("https://wiki.acme.example/wiki/Nowhere")
         uow.commit()
 
 def connection(_):
@@ -74,8 +74,9 @@ def statement(_):
     with runtime.uow() as uow:
         for _ in range(10):
             uow.items.rateable_by_url("https://wiki.acme.example/wiki/Nowhere")
+        uow.commit()
 
-run = {"rating": rating, "session": session, "connection": connection, "statement": statement}[part]
+run = {"rating": rating, "unit": unit, "connection": connection, "statement": statement}[part]
 gc.collect()
 gc.freeze()
 for i in range(WARMUP + count):
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := set(args.parts) - set(PARTS):
         parser.error(f"no part named {', '.join(sorted(unknown))}; the parts are {', '.join(PARTS)}")
     parts = [part for part in PARTS if part in args.parts or not args.parts or
-             (part == "session" and "statement" in args.parts)]
+             (part == "unit" and "statement" in args.parts)]
     if shutil.which("valgrind") is None:
         b.log("valgrind is not installed (apt-get install valgrind)")
         return 2
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
             per_call[part] = extra / args.count
             b.log(f"{part}: {per_call[part]:,.0f} instructions per call")
     if "statement" in per_call:
-        per_call["statement"] = (per_call["statement"] - per_call["session"]) / 10
+        per_call["statement"] = (per_call["statement"] - per_call["unit"]) / 9
     print(f"\ninstructions per call at {target.revision()}, SQLite, {args.count} calls after {WARMUP}")
     print(b.table(["part", "instructions"], [[part, f"{value:,.0f}"] for part, value in per_call.items()]))
     return 0

@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 
 from learnloop.clock import Clock, utc_now
 from learnloop.config import Settings, load_settings
 from learnloop.mattermost.client import MattermostClient
 from learnloop.storage.engine import make_engine, read_only
-from learnloop.storage.unit_of_work import UnitOfWork, session_factory
+from learnloop.storage.unit_of_work import UnitOfWork
 
 SIGNING_SECRET_NAME = "signing_key"
 
@@ -23,22 +22,21 @@ SIGNING_SECRET_NAME = "signing_key"
 class Runtime:
     settings: Settings
     engine: Engine
-    sessions: sessionmaker[Session]
     clock: Clock = utc_now
     _signing_key: bytes | None = field(default=None, repr=False)
     _mattermost: MattermostClient | None = field(default=None, repr=False)
     _remembered: dict[str, Any] = field(default_factory=dict, repr=False)
-    _read_sessions: sessionmaker[Session] | None = field(default=None, repr=False)
+    _read_engine: Engine | None = field(default=None, repr=False)
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.sessions)
+        return UnitOfWork(self.engine)
 
     def reader(self) -> UnitOfWork:
         """A unit of work that only reads: on SQLite it takes no write lock, so it never queues
         behind a writer (WAL). Writing through it is a mistake."""
-        if self._read_sessions is None:
-            self._read_sessions = session_factory(read_only(self.engine))
-        return UnitOfWork(self._read_sessions)
+        if self._read_engine is None:
+            self._read_engine = read_only(self.engine)
+        return UnitOfWork(self._read_engine)
 
     @property
     def signing_key(self) -> bytes:
@@ -76,4 +74,4 @@ class Runtime:
 def build_runtime(settings: Settings | None = None, *, clock: Clock = utc_now, engine: Engine | None = None) -> Runtime:
     settings = settings or load_settings()
     engine = engine or make_engine(settings.database_url)
-    return Runtime(settings=settings, engine=engine, sessions=session_factory(engine), clock=clock)
+    return Runtime(settings=settings, engine=engine, clock=clock)

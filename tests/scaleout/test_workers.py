@@ -131,20 +131,28 @@ def test_a_mattermost_answering_in_3_seconds_gets_each_post_once(pg_url: str, fl
 
 def rate_steadily(client_factory: Callable[[], Any], standin: StandinServer, seconds: float, threads: int) -> int:
     """`/learn rate` from `threads` threads for `seconds`, each request after the one before: ratings and
-    re-ratings of 25 pages by 40 people. The number of ratings sent."""
+    re-ratings of 25 pages by 40 people. The number of ratings sent; a thread's failure fails the test. The apps
+    are built before the threads start: werkzeug compiles their routes with ast.parse, which CPython 3.11.7 does
+    not make safe from several threads at once."""
     people = standin.world.people()[:40]
     sent = Counter[int]()
+    failures: list[BaseException] = []
+    clients = [client_factory() for _ in range(threads)]
     deadline = time.monotonic() + seconds
 
     def one(thread: int) -> None:
-        client, n = client_factory(), 0
-        while time.monotonic() < deadline:
-            person = people[(thread * 7 + n) % len(people)]
-            answer = slash_command(client, standin, person,
-                                   f"rate https://wiki.acme.example/wiki/Page_{(n * 3 + thread) % 25} {n % 5 + 1}", n)
-            assert "/5" in answer, answer
-            n += 1
-            time.sleep(0.01)
+        client, n = clients[thread], 0
+        try:
+            while time.monotonic() < deadline:
+                person = people[(thread * 7 + n) % len(people)]
+                answer = slash_command(client, standin, person,
+                                       f"rate https://wiki.acme.example/wiki/Page_{(n * 3 + thread) % 25} {n % 5 + 1}",
+                                       n)
+                assert "/5" in answer, answer
+                n += 1
+                time.sleep(0.01)
+        except BaseException as exc:
+            failures.append(exc)
         sent[thread] = n
 
     pool = [threading.Thread(target=one, args=(t,)) for t in range(threads)]
@@ -152,6 +160,7 @@ def rate_steadily(client_factory: Callable[[], Any], standin: StandinServer, sec
         thread.start()
     for thread in pool:
         thread.join(timeout=seconds + 30)
+    assert not failures, failures
     return sum(sent.values())
 
 

@@ -76,6 +76,30 @@ def test_work_after_a_commit_is_a_new_transaction(runtime: Runtime, engine: Engi
     assert (_count(engine, Community), _count(engine, Event), _count(engine, Member)) == (1, 1, 0)
 
 
+@pytest.mark.parametrize("order", ["core first", "orm first"])
+def test_each_commit_commits_what_was_written_since_the_last(runtime: Runtime, engine: Engine, order: str) -> None:
+    with runtime.uow() as uow:
+        _core_write(uow)
+        uow.commit()
+        if order == "orm first":
+            _orm_write(uow)
+        _core_write(uow, channel="chan0000000000000000000002")
+        if order == "core first":
+            _orm_write(uow)
+        uow.commit()
+        uow.rollback()  # nothing left to undo
+    assert (_count(engine, Community), _count(engine, Event), _count(engine, Member)) == (2, 2, 1)
+
+
+def test_an_explicit_rollback_undoes_both_and_the_next_work_commits(runtime: Runtime, engine: Engine) -> None:
+    with runtime.uow() as uow:
+        _write_both(uow, "core first")
+        uow.rollback()
+        _core_write(uow, channel="chan0000000000000000000002")
+        uow.commit()
+    assert (_count(engine, Community), _count(engine, Event), _count(engine, Member)) == (1, 1, 0)
+
+
 def test_the_orm_sees_what_core_statements_wrote_in_the_same_transaction(runtime: Runtime) -> None:
     with runtime.uow() as uow:
         community_id = _core_write(uow)

@@ -143,7 +143,7 @@ class NetworkStore(Repository):
             return
         rows = [{"community_id": community_id, "item_a": a, "item_b": b, "people": delta}
                 for (a, b), delta in sorted(changes.items())]
-        statement = _pair_upsert(self.session.get_bind().dialect.name)
+        statement = _pair_upsert(self.tx.dialect)
         for start in range(0, len(rows), CHUNK):
             self.run(statement, rows[start:start + CHUNK])
         dropped = [pair for pair, delta in sorted(changes.items()) if delta < 0]
@@ -155,7 +155,7 @@ class NetworkStore(Repository):
     def pairs_with(self, community_id: int, items: set[int], min_people: int) -> dict[tuple[int, int], int]:
         """Each item's NEIGHBOURS strongest pairs that at least `min_people` share (an index by people answers
         each, so a popular item's thousands of pairs are never read)."""
-        connection = self.session.connection()
+        connection = self.tx.connection
         found = {}
         for item in sorted(items):
             params = {"community_id": community_id, "item": item, "min_people": min_people}

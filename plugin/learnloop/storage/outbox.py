@@ -56,13 +56,13 @@ class Outbox(Repository):
     def enqueue(self, kind: str, payload: dict[str, Any], *, key: str, now: datetime,
                 at: datetime | None = None) -> bool:
         """Queue an intent once per key, to go out now or `at`; False when the same key was queued before."""
-        return insert_ignoring_conflicts(self.session, _O, {
+        return insert_ignoring_conflicts(self.tx, _O, {
             "kind": kind, "payload": payload, "idempotency_key": check_key(key), "status": "pending",
             "attempts": 0, "next_attempt_at": at or now, "created_at": now}, ["idempotency_key"]) is not None
 
     def enqueue_many(self, kind: str, messages: list[tuple[str, dict[str, Any]]], *, now: datetime) -> None:
         """`enqueue` for many (key, payload) pairs in one statement; a key queued before is skipped."""
-        insert_many_ignoring_conflicts(self.session, _O, [
+        insert_many_ignoring_conflicts(self.tx, _O, [
             {"kind": kind, "payload": payload, "idempotency_key": check_key(key), "status": "pending",
              "attempts": 0, "next_attempt_at": now, "created_at": now} for key, payload in messages],
             ["idempotency_key"])

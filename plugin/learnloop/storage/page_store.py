@@ -39,7 +39,7 @@ class PageStore(Repository):
                   community_id: int | None = None, wiki: str | None = None, space: str | None = None) -> bool:
         """Name an owner; False when they already were (the same row twice is one)."""
         keys = ["item_id", "user_id"] if item_id is not None else ["community_id", "wiki", "space", "user_id"]
-        row = insert_ignoring_conflicts(self.session, _O, {
+        row = insert_ignoring_conflicts(self.tx, _O, {
             "kind": kind, "item_id": item_id, "community_id": community_id, "wiki": wiki, "space": space,
             "user_id": user_id, "username": username, "created_at": now}, keys, returning=("id",))
         return row is not None

@@ -50,7 +50,7 @@ class MemberRepository(Repository):
         member = self.session.get(Member, user_id)
         if member is None:
             insert_ignoring_conflicts(
-                self.session, table_of(Member),
+                self.tx, table_of(Member),
                 {"user_id": user_id, "username": username, "prompts_enabled": True, "nudges": True, "updated_at": now},
                 ["user_id"],
             )
@@ -72,7 +72,7 @@ class MemberRepository(Repository):
 
     def add_many(self, profiles: list[tuple[str, str | None, str | None]], now: datetime) -> None:
         """Members not known yet, from (user_id, username, timezone), in one statement."""
-        insert_many_ignoring_conflicts(self.session, _M, [
+        insert_many_ignoring_conflicts(self.tx, _M, [
             {"user_id": user_id, "username": username, "timezone": timezone, "prompts_enabled": True, "nudges": True,
              "updated_at": now} for user_id, username, timezone in profiles], ["user_id"])
 
@@ -105,7 +105,7 @@ class ScheduleRepository(Repository):
 class RunRepository(Repository):
     def ensure(self, schedule_id: int, local_date: date, now: datetime) -> PromptRun:
         insert_ignoring_conflicts(
-            self.session, table_of(PromptRun),
+            self.tx, table_of(PromptRun),
             {"schedule_id": schedule_id, "local_date": local_date, "members_planned": False, "created_at": now},
             ["schedule_id", "local_date"],
         )
@@ -135,7 +135,7 @@ class DeliveryRepository(Repository):
     def add_many(self, rows: list[dict[str, Any]]) -> None:
         """New scheduled deliveries (run_id, user_id, due_at, window_end, nudge_at, updated_at) in one statement;
         one whose run and person exist already is skipped."""
-        insert_many_ignoring_conflicts(self.session, _D, [{"status": "scheduled", **row} for row in rows],
+        insert_many_ignoring_conflicts(self.tx, _D, [{"status": "scheduled", **row} for row in rows],
                                        ["run_id", "user_id"])
 
     def planned_users(self, run_id: int, user_ids: list[str]) -> set[str]:

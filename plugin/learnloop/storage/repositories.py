@@ -1,8 +1,8 @@
 """Repositories: the only place that knows how records are queried and written.
 
-Each works through its unit of work's Session: Core statements on its connection for the paths every
-request takes (a rating, a webhook delivery), the ORM where a use case reads better with it. Both run
-in the unit of work's one transaction."""
+Each works in its unit of work's one transaction (storage.transaction): Core statements on its connection for
+the paths every request takes (a rating, a webhook delivery), the ORM's Session on the same connection where
+a use case reads better with it."""
 
 from __future__ import annotations
 
@@ -46,11 +46,12 @@ from learnloop.storage.tables import (
     SigninLink,
     table_of,
 )
+from learnloop.storage.transaction import Transaction
 
 
-def dialect_insert(session: Session) -> Callable[..., Any]:
+def dialect_insert(tx: Transaction) -> Callable[..., Any]:
     """The dialect's INSERT construct, which has ON CONFLICT (both backends' syntax is the same)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
 
 
 def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
@@ -72,23 +73,21 @@ def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...], keys:
             .returning(*(table.c[name] for name in returning)))
 
 
-def insert_ignoring_conflicts(session: Session, table: Table, values: dict[str, Any], keys: list[str],
+def insert_ignoring_conflicts(tx: Transaction, table: Table, values: dict[str, Any], keys: list[str],
                               returning: tuple[str, ...] | None = None) -> Row[Any] | None:
     """INSERT that does nothing when a row with the same unique keys exists; the inserted row's
     `returning` columns (by default the first key), or None when it inserted nothing."""
-    statement = _insert_ignoring(session.get_bind().dialect.name, table, tuple(sorted(values)), tuple(keys),
-                                 returning or (keys[0],))
-    return session.connection().execute(statement, values).first()
+    statement = _insert_ignoring(tx.dialect, table, tuple(sorted(values)), tuple(keys), returning or (keys[0],))
+    return tx.connection.execute(statement, values).first()
 
 
-def insert_many_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]],
+def insert_many_ignoring_conflicts(tx: Transaction, table: Table, rows: list[dict[str, Any]],
                                    keys: list[str]) -> None:
     """One executemany INSERT of rows of the same columns, each skipped when its unique keys exist."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    session.execute(dialect_insert(session)(table).on_conflict_do_nothing(
-        index_elements=keys, index_where=_partial_index_where(dialect, table, tuple(keys))), rows)
+    tx.session.execute(dialect_insert(tx)(table).on_conflict_do_nothing(
+        index_elements=keys, index_where=_partial_index_where(tx.dialect, table, tuple(keys))), rows)
 
 
 def rowcount(result: Result[Any]) -> int:
@@ -103,19 +102,23 @@ def check_key(key: str) -> str:
 
 
 class Repository:
-    def __init__(self, session: Session) -> None:
-        self.session = session
+    def __init__(self, tx: Transaction) -> None:
+        self.tx = tx
+
+    @property
+    def session(self) -> Session:
+        return self.tx.session
 
     def run(self, statement: Any, params: Any = None) -> Any:
         """A Core statement (built once, with bind parameters) on the unit of work's connection: the way of
         the per-request paths, without the ORM's per-execution work."""
-        return self.session.connection().execute(statement, params)
+        return self.tx.connection.execute(statement, params)
 
 
 class SecretRepository(Repository):
     def get_or_create(self, name: str, candidate: str, now: datetime) -> str:
         insert_ignoring_conflicts(
-            self.session, table_of(InstanceSecret), {"name": name, "value": candidate, "created_at": now}, ["name"])
+            self.tx, table_of(InstanceSecret), {"name": name, "value": candidate, "created_at": now}, ["name"])
         return self.session.scalars(select(InstanceSecret.value).where(InstanceSecret.name == name)).one()
 
 
@@ -233,7 +236,7 @@ class CommunityRepository(Repository):
             return self.ensure_home(channel_id, team_id, name, now, channel_name=channel_name)
         if row is None or (home != channel_id and row.home != home):
             community_id = self.ensure_home(home, None, name, now)
-            statement = dialect_insert(self.session)(_M).values(
+            statement = dialect_insert(self.tx)(_M).values(
                 channel_id=channel_id, community_id=community_id, team_id=team_id or None,
                 channel_name=channel_name or None, joined_at=now)
             self.session.execute(statement.on_conflict_do_update(index_elements=["channel_id"], set_={
@@ -256,7 +259,7 @@ class CommunityRepository(Repository):
         """The id of the community the channel started, whichever it counts towards (a channel not counting
         towards any yet counts towards it)."""
         row = self.run(_COMMUNITY_BY_HOME, {"channel_id": channel_id}).first()
-        inserted = None if row is not None else insert_ignoring_conflicts(self.session, _C, {
+        inserted = None if row is not None else insert_ignoring_conflicts(self.tx, _C, {
             "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now},
             ["channel_id"], returning=("id",))
         if inserted is not None:
@@ -266,7 +269,7 @@ class CommunityRepository(Repository):
                 _COMMUNITY_BY_HOME, {"channel_id": channel_id}).one()
             community_id = int(found)
             self._rename(community_id, row_name, row_team_id, name, team_id)
-        insert_ignoring_conflicts(self.session, _M, {
+        insert_ignoring_conflicts(self.tx, _M, {
             "channel_id": channel_id, "community_id": community_id, "team_id": team_id or None,
             "channel_name": channel_name or None, "joined_at": now}, ["channel_id"])
         return community_id
@@ -316,7 +319,7 @@ class ContentRepository(Repository):
             if shared_by is not None:
                 self.run(_CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by})
             return ItemRef(*row), False
-        inserted = insert_ignoring_conflicts(self.session, _I, {
+        inserted = insert_ignoring_conflicts(self.tx, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
             "created_at": now}, ["url"], returning=("id", "url", "title", "community_id"))
         if inserted is not None:
@@ -398,7 +401,7 @@ class RatingRepository(Repository):
 
         One upsert: two clicks at once from the same person meet at the unique key, and the second one
         changes the first one's row and returns its stars (the SET list reads the row as it was)."""
-        previous = self.run(_rating_upsert(self.session.get_bind().dialect.name), {
+        previous = self.run(_rating_upsert(self.tx.dialect), {
             "item_id": item_id, "user_id": user_id, "stars": stars, "channel_id": channel_id, "created_at": now,
             "updated_at": now}).scalar_one()
         return None if previous is None else int(previous)
@@ -449,7 +452,7 @@ class EventLog(Repository):
             self.run(_EVENT_INSERT, values)
             return True
         check_key(dedupe_key)
-        return insert_ignoring_conflicts(self.session, _E, values, ["dedupe_key"]) is not None
+        return insert_ignoring_conflicts(self.tx, _E, values, ["dedupe_key"]) is not None
 
     def recorded(self, dedupe_key: str) -> bool:
         """Whether an event with this key was recorded (the unique index answers)."""
@@ -458,7 +461,7 @@ class EventLog(Repository):
     def append_many(self, kind: str, events: list[dict[str, Any]], *, recorded_at: datetime) -> None:
         """Several events of one kind in one statement; each dict has occurred_at, community_id, actor_id and
         dedupe_key. An event whose dedupe key was recorded before is skipped."""
-        insert_many_ignoring_conflicts(self.session, _E, [
+        insert_many_ignoring_conflicts(self.tx, _E, [
             {"kind": kind, "recorded_at": recorded_at, "item_id": None, "data": {}, **event} for event in events],
             ["dedupe_key"])
 
@@ -499,7 +502,7 @@ class CursorRepository(Repository):
         return self.session.scalar(select(Cursor.position).where(Cursor.name == name))
 
     def move(self, name: str, position: str, now: datetime) -> None:
-        statement = dialect_insert(self.session)(table_of(Cursor)).values(name=name, position=position,
+        statement = dialect_insert(self.tx)(table_of(Cursor)).values(name=name, position=position,
                                                                            updated_at=now)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["name"], set_={"position": statement.excluded.position,
@@ -509,7 +512,7 @@ class CursorRepository(Repository):
         """Compare and set: move the cursor only if it is still where this caller read it. Two workers that
         folded the same events race here; the second finds the cursor moved (PostgreSQL re-reads the row
         after the first commits) and is refused."""
-        insert_ignoring_conflicts(self.session, table_of(Cursor),
+        insert_ignoring_conflicts(self.tx, table_of(Cursor),
                                   {"name": name, "position": seen, "updated_at": now}, ["name"])
         result = self.session.execute(update(Cursor).where(Cursor.name == name, Cursor.position == seen)
                                       .values(position=position, updated_at=now))

@@ -89,7 +89,7 @@ class RollupStore(Repository):
         if not counts:
             return
         table = table_of(WeeklyCount)
-        statement = dialect_insert(self.session)(table).values(
+        statement = dialect_insert(self.tx)(table).values(
             [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()])
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["community_id", "week", "metric"],
@@ -97,7 +97,7 @@ class RollupStore(Repository):
 
     def add_members(self, members: set[tuple[int, date, str, str]]) -> None:
         if members:
-            self.session.execute(dialect_insert(self.session)(table_of(WeeklyMember)).on_conflict_do_nothing(), [
+            self.session.execute(dialect_insert(self.tx)(table_of(WeeklyMember)).on_conflict_do_nothing(), [
                 {"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members])
 
     def forget_member(self, member: str, stand_in: str) -> int:
@@ -149,7 +149,7 @@ class RollupStore(Repository):
         if not weeks:
             return weeks
         target_id = literal(target, counts.c.community_id.type)
-        statement = dialect_insert(self.session)(counts).from_select(
+        statement = dialect_insert(self.tx)(counts).from_select(
             ["community_id", "week", "metric", "value"],
             select(target_id, counts.c.week, counts.c.metric, counts.c.value).where(*chosen))
         self.session.execute(statement.on_conflict_do_update(
@@ -158,7 +158,7 @@ class RollupStore(Repository):
         picked = [members.c.community_id == source, members.c.metric.in_(metrics)]
         if after is not None:
             picked.append(members.c.week > after)
-        self.session.execute(dialect_insert(self.session)(members).from_select(
+        self.session.execute(dialect_insert(self.tx)(members).from_select(
             ["community_id", "week", "metric", "member"],
             select(literal(target, members.c.community_id.type), members.c.week, members.c.metric, members.c.member)
             .where(*picked)).on_conflict_do_nothing())
@@ -193,7 +193,7 @@ class RollupStore(Repository):
         """Insert or update blocks by their first week."""
         if not blocks:
             return
-        statement = dialect_insert(self.session)(_B).values([
+        statement = dialect_insert(self.tx)(_B).values([
             {"community_id": community_id, "metric": metric, "first_week": b.first, "last_week": b.last,
              "value": b.value, "people": b.people, "closed": b.closed} for b in blocks])
         self.session.execute(statement.on_conflict_do_update(
@@ -263,7 +263,7 @@ class RollupStore(Repository):
         if not facts:
             return
         before = {f.item_id: f.shown if f.shown and shown(f.shown[1], k) else (None, None) for f in facts}
-        statement = dialect_insert(self.session)(_S).values([
+        statement = dialect_insert(self.tx)(_S).values([
             {"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
              "before_stars_sum": before[f.item_id][0], "before_ratings_count": before[f.item_id][1]} for f in facts])
@@ -303,7 +303,7 @@ class RollupStore(Repository):
     def rebase_scores(self, community_id: int, prior: Prior, now: datetime) -> None:
         """Every shown score of the community computed again with its prior as it is now, kept as its basis."""
         self.session.execute(update(_S).where(_S.c.community_id == community_id).values(score=_score_of(prior)))
-        statement = dialect_insert(self.session)(table_of(ScoreBasis)).values(
+        statement = dialect_insert(self.tx)(table_of(ScoreBasis)).values(
             community_id=community_id, prior_mean=prior.mean, updated_at=now)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["community_id"], set_={"prior_mean": statement.excluded.prior_mean,

@@ -1,11 +1,11 @@
-"""One use case, one transaction: a unit of work hands out repositories over one Session."""
+"""One use case, one transaction: a unit of work hands out repositories over one connection (storage.transaction)."""
 
 from __future__ import annotations
 
 from types import TracebackType
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from learnloop.storage.community_joins import JoinStore
 from learnloop.storage.dashboard_reads import DashboardReads
@@ -32,54 +32,57 @@ from learnloop.storage.repositories import (
     SecretRepository,
 )
 from learnloop.storage.rollup_store import RollupStore
+from learnloop.storage.transaction import Transaction
 
 
 class UnitOfWork:
     """Commits only when told to; leaving it rolls back anything not committed. Work after a commit is a
     new transaction."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def __enter__(self) -> UnitOfWork:
-        session = self.session = self._sessions()
-        self.secrets = SecretRepository(session)
-        self.communities = CommunityRepository(session)
-        self.items = ContentRepository(session)
-        self.ratings = RatingRepository(session)
-        self.feedback = FeedbackRepository(session)
-        self.events = EventLog(session)
-        self.outbox = Outbox(session)
-        self.members = MemberRepository(session)
-        self.schedules = ScheduleRepository(session)
-        self.runs = RunRepository(session)
-        self.deliveries = DeliveryRepository(session)
-        self.reflections = ReflectionRepository(session)
-        self.cursors = CursorRepository(session)
-        self.links = LinkRepository(session)
-        self.announcements = AnnouncementRepository(session)
-        self.rollups = RollupStore(session)
-        self.dashboards = DashboardReads(session)
-        self.network = NetworkStore(session)
-        self.joins = JoinStore(session)
-        self.pages = PageStore(session)
-        self.personal = PersonalRecords(session)
+        tx = self._tx = Transaction(self._engine)
+        self.secrets = SecretRepository(tx)
+        self.communities = CommunityRepository(tx)
+        self.items = ContentRepository(tx)
+        self.ratings = RatingRepository(tx)
+        self.feedback = FeedbackRepository(tx)
+        self.events = EventLog(tx)
+        self.outbox = Outbox(tx)
+        self.members = MemberRepository(tx)
+        self.schedules = ScheduleRepository(tx)
+        self.runs = RunRepository(tx)
+        self.deliveries = DeliveryRepository(tx)
+        self.reflections = ReflectionRepository(tx)
+        self.cursors = CursorRepository(tx)
+        self.links = LinkRepository(tx)
+        self.announcements = AnnouncementRepository(tx)
+        self.rollups = RollupStore(tx)
+        self.dashboards = DashboardReads(tx)
+        self.network = NetworkStore(tx)
+        self.joins = JoinStore(tx)
+        self.pages = PageStore(tx)
+        self.personal = PersonalRecords(tx)
         return self
+
+    @property
+    def session(self) -> Session:
+        """The ORM's Session on the unit of work's connection (made on first use)."""
+        return self._tx.session
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self.session.close()
+        self._tx.close()
 
     def commit(self) -> None:
-        self.session.commit()
+        self._tx.commit()
 
     def rollback(self) -> None:
-        self.session.rollback()
+        self._tx.rollback()
 
     def flush(self) -> None:
-        self.session.flush()
+        self._tx.flush()
 
-
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
