@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
 from learnloop.bootstrap import Runtime
 from learnloop.storage.tables import Community, Event, Member
@@ -100,6 +101,26 @@ def test_an_explicit_rollback_undoes_both_and_the_next_work_commits(runtime: Run
     assert (_count(engine, Community), _count(engine, Event), _count(engine, Member)) == (1, 1, 0)
 
 
+def test_after_a_failed_flush_nothing_runs_until_the_unit_of_work_rolls_back(runtime: Runtime,
+                                                                            engine: Engine) -> None:
+    """As the Session alone refuses to go on, so do the Core statements on its connection: they would otherwise
+    begin a transaction of their own without the writes the failed flush undid."""
+    with runtime.uow() as uow:
+        _core_write(uow)
+        _orm_write(uow)
+        uow.session.add(Member(user_id="user0000000000000000000001", updated_at=NOW))
+        with pytest.raises(IntegrityError):
+            uow.flush()
+        with pytest.raises(PendingRollbackError):
+            _core_write(uow, channel="chan0000000000000000000002")
+        with pytest.raises(PendingRollbackError):
+            uow.commit()
+        uow.rollback()
+        _core_write(uow, channel="chan0000000000000000000002")
+        uow.commit()
+    assert (_count(engine, Community), _count(engine, Event), _count(engine, Member)) == (1, 1, 0)
+
+
 def test_the_orm_sees_what_core_statements_wrote_in_the_same_transaction(runtime: Runtime) -> None:
     with runtime.uow() as uow:
         community_id = _core_write(uow)
@@ -119,6 +140,7 @@ def test_a_reader_takes_no_write_lock(runtime: Runtime, engine: Engine) -> None:
         def read() -> None:
             with runtime.reader() as reader:
                 statements.append(str(reader.session.scalar(select(func.count()).select_from(Event))))
+                statements.append(str(reader.items.rateable_by_url("https://example.com/nothing")))  # Core
             done.set()
 
         thread = threading.Thread(target=read)
@@ -126,4 +148,4 @@ def test_a_reader_takes_no_write_lock(runtime: Runtime, engine: Engine) -> None:
         assert done.wait(5), "the reader waited for the writer"
         thread.join()
         writer.commit()
-    assert statements == ["0"]
+    assert statements == ["0", "None"]
