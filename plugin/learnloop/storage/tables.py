@@ -141,7 +141,7 @@ class ContentItem(Base):
     url: Mapped[str] = mapped_column(String(2048), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     title: Mapped[str | None] = mapped_column(String(300))
-    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
     first_shared_by: Mapped[str | None] = mapped_column(UserId)
     created_at: Mapped[datetime]
     wiki: Mapped[str | None] = mapped_column(String(40))
