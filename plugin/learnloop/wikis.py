@@ -26,6 +26,7 @@ def fetch_key(wiki: str, event_id: str) -> str:
     """The outbox key of the fetch job for one event of a wiki: the same event queued again is one job."""
     return fit(f"wiki:{wiki}:{event_id}")
 
+
 _MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
 
 

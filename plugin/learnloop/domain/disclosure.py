@@ -180,6 +180,12 @@ def parts_of_block(total: int, parts: Mapping[str, tuple[int, int]], k: int) -> 
     return {name: None if name in hidden else value for name, (value, _) in parts.items()}
 
 
+def _same_weeks(blocks: Sequence[Block], block: Block) -> tuple[int, int]:
+    """(value, people) of the block among `blocks` over the same weeks as `block`; (0, 0) when there is none."""
+    match = next((b for b in blocks if b.first == block.first and b.last == block.last), None)
+    return (match.value, match.people) if match else (0, 0)
+
+
 def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block]], first: date, last: date,
                       k: int) -> dict[str, Figure]:
     """Each part's figure over the weeks the total's figure covers: shown only where it is shown in every
@@ -191,10 +197,7 @@ def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block
     complete = span == (first, last)
     sums: dict[str, int | None] = dict.fromkeys(parts, 0)
     for block in _inside(done, span[0], span[1]):
-        facts = {}
-        for name, blocks in parts.items():
-            match = next((b for b in blocks if b.first == block.first and b.last == block.last), None)
-            facts[name] = (match.value, match.people) if match else (0, 0)
+        facts = {name: _same_weeks(blocks, block) for name, blocks in parts.items()}
         for name, shown in parts_of_block(block.value, facts, k).items():
             current = sums[name]
             sums[name] = None if shown is None or current is None else current + shown
@@ -215,8 +218,7 @@ def beside_over_period(total: Sequence[Block], beside: Sequence[Block], first: d
         return withheld(k)
     value = 0
     for block in _inside(done, span[0], span[1]):
-        match = next((b for b in beside if b.first == block.first and b.last == block.last), None)
-        people, amount = (match.people, match.value) if match else (0, 0)
+        amount, people = _same_weeks(beside, block)
         if amount and people < k:
             return withheld(k)
         value += amount

@@ -255,9 +255,8 @@ class DeliveryRepository(Repository):
 
     def community_of(self, delivery_id: int) -> int | None:
         """The community of the schedule a delivery was planned for."""
-        return self.session.scalar(
-            select(PromptSchedule.community_id).join(PromptRun, PromptRun.schedule_id == PromptSchedule.id)
-            .join(Delivery, Delivery.run_id == PromptRun.id).where(Delivery.id == delivery_id))
+        row = self.session.execute(_with_community().where(Delivery.id == delivery_id)).first()
+        return row.community_id if row else None
 
     def lock_nudges(self, delivery_ids: list[int]) -> dict[int, Delivery]:
         """These deliveries, while still sent and open, locked until the transaction ends."""
