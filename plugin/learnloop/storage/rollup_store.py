@@ -89,11 +89,11 @@ class RollupStore(Repository):
         if not counts:
             return
         table = table_of(WeeklyCount)
-        statement = dialect_insert(self.tx)(table).values(
-            [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()])
+        statement = dialect_insert(self.tx)(table)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["community_id", "week", "metric"],
-            set_={"value": table.c.value + statement.excluded.value}))
+            set_={"value": table.c.value + statement.excluded.value}),
+            [{"community_id": c, "week": w, "metric": m, "value": v} for (c, w, m), v in counts.items()])
 
     def add_members(self, members: set[tuple[int, date, str, str]]) -> None:
         if members:
@@ -193,12 +193,12 @@ class RollupStore(Repository):
         """Insert or update blocks by their first week."""
         if not blocks:
             return
-        statement = dialect_insert(self.tx)(_B).values([
-            {"community_id": community_id, "metric": metric, "first_week": b.first, "last_week": b.last,
-             "value": b.value, "people": b.people, "closed": b.closed} for b in blocks])
+        statement = dialect_insert(self.tx)(_B)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["community_id", "metric", "first_week"],
-            set_={name: getattr(statement.excluded, name) for name in ("last_week", "value", "people", "closed")}))
+            set_={name: getattr(statement.excluded, name) for name in ("last_week", "value", "people", "closed")}),
+            [{"community_id": community_id, "metric": metric, "first_week": b.first, "last_week": b.last,
+              "value": b.value, "people": b.people, "closed": b.closed} for b in blocks])
 
     def drop_blocks(self) -> None:
         self.session.execute(delete(_B))
@@ -263,13 +263,14 @@ class RollupStore(Repository):
         if not facts:
             return
         before = {f.item_id: f.shown if f.shown and shown(f.shown[1], k) else (None, None) for f in facts}
-        statement = dialect_insert(self.tx)(_S).values([
-            {"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
-             "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
-             "before_stars_sum": before[f.item_id][0], "before_ratings_count": before[f.item_id][1]} for f in facts])
+        statement = dialect_insert(self.tx)(_S)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["item_id"], set_={name: getattr(statement.excluded, name) for name in (
-                "stars_sum", "ratings_count", "released_through", "before_stars_sum", "before_ratings_count")}))
+                "stars_sum", "ratings_count", "released_through", "before_stars_sum", "before_ratings_count")}),
+            [{"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
+              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
+              "before_stars_sum": before[f.item_id][0], "before_ratings_count": before[f.item_id][1]}
+             for f in facts])
 
     def shown_totals(self, community_ids: set[int], k: int) -> dict[int, tuple[int, int]]:
         """Community to the sums of its items' shown totals (those at least k people stand behind): what its
