@@ -72,8 +72,6 @@ def main() -> None:
               help="Port to listen on (default: LEARNLOOP_PORT, 8080).")
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, then serve the web app with gunicorn."""
-
-
     _logging()
     settings = _settings()
     bind = f"{host or settings.host}:{port or settings.port}"
