@@ -23,6 +23,7 @@ from learnloop.storage.migrate import upgrade
 from learnloop.storage.tables import Base
 from learnloop.wiring import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL, mattermost_contract  # noqa: F401
+from tests.wikis.mediawiki_support import needs_mediawiki
 
 FIXTURES = Path(__file__).parent / "fixtures"
 COMMAND_TOKEN = "xr3j5x7p8pfk7mqqddy9xkxs4a"
@@ -176,7 +177,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         callspec = getattr(item, "callspec", None)
         found = {
             "browser": "/tests/browser/" in path,
-            "mediawiki": "mediawiki" in fixtures or "mediawiki_editor" in fixtures,
+            "mediawiki": "mediawiki" in fixtures or "mediawiki_editor" in fixtures
+                         or any(mark == needs_mediawiki.mark for mark in item.iter_markers("skipif")),
             "postgresql": callspec is not None and callspec.params.get("migrated_engine") == "postgresql",
             "scaleout": "/tests/scaleout/" in path,
         }

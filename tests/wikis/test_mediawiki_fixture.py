@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from .mediawiki_server import start_mediawiki
+from .mediawiki_support import needs_mediawiki
 
 PAGE = "Learnloop smoke"
 
@@ -30,6 +31,7 @@ def _api(session: requests.Session, api_url: str, method: str = "GET", **params:
     return body
 
 
+@needs_mediawiki
 def test_real_mediawiki_bot_login_edit_and_recentchanges() -> None:
     server = start_mediawiki()
     try:
