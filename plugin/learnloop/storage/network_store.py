@@ -11,10 +11,9 @@ from itertools import groupby, islice
 from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from learnloop.domain.network import USEFUL
-from learnloop.storage.repositories import Repository, rowcount
+from learnloop.storage.repositories import Repository, insert_for, rowcount
 from learnloop.storage.tables import (
     Community,
     ContentItem,
@@ -44,8 +43,7 @@ _NEIGHBOURS_BEFORE = _neighbours(CoRating.item_b, CoRating.item_a)
 def _pair_upsert(dialect: str) -> Any:
     """Add to a pair's count, or start it; built once, run with many rows at a time."""
     table = table_of(CoRating)
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert_(table)
+    statement = insert_for(dialect)(table)
     return statement.on_conflict_do_update(index_elements=["community_id", "item_a", "item_b"],
                                            set_={"people": table.c.people + statement.excluded.people})
 

@@ -49,9 +49,13 @@ from learnloop.storage.tables import (
 from learnloop.storage.transaction import Transaction
 
 
-def dialect_insert(tx: Transaction) -> Callable[..., Any]:
+def insert_for(dialect: str) -> Callable[..., Any]:
     """The dialect's INSERT construct, which has ON CONFLICT (both backends' syntax is the same)."""
-    return postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def dialect_insert(tx: Transaction) -> Callable[..., Any]:
+    return insert_for(tx.dialect)
 
 
 def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> Any:
@@ -67,8 +71,7 @@ def _partial_index_where(dialect: str, table: Table, keys: tuple[str, ...]) -> A
 def _insert_ignoring(dialect: str, table: Table, columns: tuple[str, ...], keys: tuple[str, ...],
                      returning: tuple[str, ...]) -> Any:
     """Built once per shape: building a statement costs more than SQLite takes to run it."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (insert_(table).values({name: bindparam(name, type_=table.c[name].type) for name in columns})
+    return (insert_for(dialect)(table).values({name: bindparam(name, type_=table.c[name].type) for name in columns})
             .on_conflict_do_nothing(index_elements=list(keys), index_where=_partial_index_where(dialect, table, keys))
             .returning(*(table.c[name] for name in returning)))
 
@@ -188,10 +191,9 @@ def _rating_upsert(dialect: str) -> Any:
     list reads the row as it was, so `previous_stars` takes the old `stars`. The rating keeps the community of
     the channel it was given in, if learnloop knows that channel. `updated_at` is when the stars last changed:
     rating again the same changes nothing a shown score counts (domain.scores.may_release)."""
-    insert_ = postgresql.insert if dialect == "postgresql" else sqlite.insert
     channel_community = (select(_M.c.community_id).where(_M.c.channel_id == bindparam("channel_id"))
                          .scalar_subquery())
-    statement = insert_(_R).values({
+    statement = insert_for(dialect)(_R).values({
         **{name: bindparam(name, type_=_R.c[name].type) for name in (
             "item_id", "user_id", "stars", "created_at", "updated_at")},
         "community_id": channel_community})
