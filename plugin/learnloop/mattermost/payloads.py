@@ -1,6 +1,7 @@
 """The requests Mattermost sends us, as typed and validated models.
 
-Formats follow shared/reference/mattermost-integration.md §2 (server code is the tie-breaker).
+Formats follow Mattermost's documentation of slash commands, interactive messages, dialogs and outgoing
+webhooks (its server code is the tie-breaker).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """Inbound Mattermost routes. Verify first, answer fast, leave slow work to the worker's outbox.
 
-Request formats: shared/reference/mattermost-integration.md §2a-2d, §2h. Bodies are read with
-learnloop.inbound (strict UTF-8, bounded JSON), and nothing is stored before the token or the signed
-context has been checked."""
+Request formats: mattermost.payloads. Bodies are read with learnloop.inbound (strict UTF-8, bounded JSON),
+and nothing is stored before the token or the signed context has been checked."""
 
 from __future__ import annotations
 

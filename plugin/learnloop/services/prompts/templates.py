@@ -1,6 +1,6 @@
 """Starter prompts for a new community, each a structured reflection that ends in an action.
 
-Why these three (shared/reference/platform-privacy-evidence.md, "Research basis"):
+Why these three:
 
 - "What? So what? Now what?" is Borton's model as Rolfe et al. use it: describe, make sense, decide what to
   do next. Short, structured and action-ending, asked weekly.
