@@ -471,10 +471,11 @@ class EventLog(Repository):
         """How many events (of `kind`, if given) have ids past `after` up to `last`. They stay locked (shared)
         until the transaction ends, so an erase cannot delete them before a fold that counted them commits
         (PostgreSQL); a fold compares this with what it read."""
-        statement = select(_E.c.id).where(_E.c.id > after, _E.c.id <= last)
+        held = select(_E.c.id).where(_E.c.id > after, _E.c.id <= last)
         if kind is not None:
-            statement = statement.where(_E.c.kind == kind)
-        return len(self.session.scalars(statement.with_for_update(read=True)).all())
+            held = held.where(_E.c.kind == kind)
+        return int(self.session.scalar(
+            select(func.count()).select_from(held.with_for_update(read=True).subquery())) or 0)
 
     def of_kind(self, kind: str) -> list[Event]:
         return list(self.session.scalars(select(Event).where(Event.kind == kind).order_by(Event.id)))
