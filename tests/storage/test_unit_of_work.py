@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, PendingRollbackError
 
 from learnloop.bootstrap import Runtime
@@ -149,3 +149,31 @@ def test_a_reader_takes_no_write_lock(runtime: Runtime, engine: Engine) -> None:
         thread.join()
         writer.commit()
     assert statements == ["0", "None"]
+
+
+def test_events_a_fold_counted_cannot_be_deleted_until_it_ends(runtime: Runtime, engine: Engine) -> None:
+    """What a fold compares with what it read (held_between) stays in the database until the fold commits: an
+    erase that deletes those events waits (PostgreSQL: the rows are locked FOR SHARE; SQLite: the write lock)."""
+    with runtime.uow() as uow:
+        for _ in range(3):
+            _core_write(uow)
+        uow.commit()
+    with engine.connect() as connection:
+        first, last = connection.execute(select(func.min(Event.id), func.max(Event.id))).one()
+    deleted = threading.Event()
+
+    def erase() -> None:
+        with runtime.uow() as other:
+            other.session.execute(delete(Event).where(Event.id == last))
+            other.commit()
+        deleted.set()
+
+    with runtime.uow() as fold:
+        assert fold.events.held_between(first - 1, last) == 3
+        thread = threading.Thread(target=erase)
+        thread.start()
+        assert not deleted.wait(0.5), "an event the fold counted was deleted before the fold ended"
+        fold.commit()
+    assert deleted.wait(5)
+    thread.join()
+    assert _count(engine, Event) == 2
