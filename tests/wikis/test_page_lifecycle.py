@@ -333,3 +333,16 @@ def test_a_page_added_to_a_mapped_space_later_joins_and_leaving_every_mapped_spa
     ingest(wiki_runtime, page_event("updated", spaces=("Drafts",)))
     assert item(wiki_runtime, page).community_id == community(wiki_runtime, ENGINEERING), \
         "a page only joins: out of every mapped space it stays where it was rated"
+
+
+def test_a_page_trashed_then_purged_is_deleted_once(wiki_runtime: Runtime) -> None:
+    """Outline's documents.delete, then documents.permanent_delete: one deletion in the page's history; a
+    deletion after a restore is another."""
+    ingest(wiki_runtime, page_event("created"))
+    first, purged = ingest(wiki_runtime, page_event("deleted"), page_event("deleted", url="", title="", spaces=()))
+    assert not first.duplicate and purged.duplicate and purged.item_id == first.item_id
+    ingest(wiki_runtime, page_event("restored"), page_event("deleted"))
+    with wiki_runtime.reader() as uow:
+        kinds = [event.kind for event in uow.events.of_kind("wiki_page_deleted")]
+    assert kinds == ["wiki_page_deleted", "wiki_page_deleted"]
+    assert items(wiki_runtime)[0].retired_at is not None

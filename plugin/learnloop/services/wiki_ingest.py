@@ -83,6 +83,8 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         if url is None or event.action == "deleted":
             return IngestResult(duplicate=False, item_id=None, announced=False)  # a page learnloop never had
         item = _new_page(uow, event, url, community_id, now)
+    elif event.action == "deleted" and item.retired_at is not None:  # trashed, then purged: deleted once
+        return IngestResult(duplicate=True, item_id=item.id, announced=False)
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
         item_id=item.id, dedupe_key=key,
