@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -353,6 +353,22 @@ def test_a_prompt_left_until_its_window_closed_lapses_and_a_late_answer_answers_
     with runtime.uow() as uow:
         [written] = [e.data for e in uow.session.scalars(select(Event).where(Event.kind == "reflection"))]
     assert written["answered_prompt"] is False
+
+
+def test_a_prompt_whose_window_closed_while_the_worker_was_down_for_weeks_still_lapses(
+    runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict, clock: FakeClock
+) -> None:
+    """Counted unanswered in the week its window closed, however long the worker was away: otherwise the
+    dashboards' prompts sent (answered plus unanswered) would stay short for those weeks."""
+    sent = delivery(runtime)
+    clock.now = sent.due_at + timedelta(days=40)
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.tick()
+    world.tick()
+    with runtime.reader() as uow:
+        back = uow.session.get(Delivery, sent.id)
+    assert back is not None and (back.status, back.reason) == ("skipped", "lapsed")
+    assert outcomes(runtime) == [("prompt_unanswered", ANN.id, sent.window_end)]
 
 
 def test_an_answered_prompt_never_lapses(client: FlaskClient, runtime: Runtime, sent_prompt: dict,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, select, update
 
-from learnloop.domain.schedules import MAX_WINDOW
 from learnloop.storage.repositories import (
     Repository,
     insert_ignoring_conflicts,
@@ -21,9 +20,6 @@ SKIPPED = "skipped"
 """The reason of a prompt its receiver skipped."""
 LAPSED = "lapsed"
 """The reason of a prompt left unanswered until its answer window closed (its status is skipped)."""
-LAPSE_LOOKBACK = MAX_WINDOW + timedelta(days=7)
-"""How far back (by due time) prompts are looked at for a lapse: the longest window, and a week of a worker
-down."""
 _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
     dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
 _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
@@ -225,11 +221,12 @@ class DeliveryRepository(Repository):
     def lapse_closed(self, now: datetime, limit: int) -> list[tuple[int, str, int | None, datetime]]:
         """Prompts sent (or snoozed after being sent) and left unanswered until their answer window closed lapse:
         skipped, for the reason LAPSED (an answer after that is no answer to them). (id, user_id, community_id,
-        window_end) of those, up to `limit`, oldest first; only prompts due in the last LAPSE_LOOKBACK are looked
-        at (the index on status and due time finds them)."""
+        window_end) of those, up to `limit`, oldest first, however long ago they closed (a worker down for weeks
+        still lapses them). A prompt is never due after its window closes, so the index on status and due time
+        finds them."""
         rows = self.session.execute(
             _with_community(Delivery.window_end)
-            .where(Delivery.status.in_(("sent", "scheduled")), Delivery.due_at > now - LAPSE_LOOKBACK,
+            .where(Delivery.status.in_(("sent", "scheduled")), Delivery.due_at <= now,
                    Delivery.window_end <= now, Delivery.sent_at.is_not(None))
             .order_by(Delivery.window_end, Delivery.id).limit(limit).with_for_update(of=_D)).all()
         self._lapse([row.id for row in rows], now)
