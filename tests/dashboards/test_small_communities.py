@@ -5,6 +5,7 @@ request shapes; a joined community's figures; and nothing about fewer than k peo
 from __future__ import annotations
 
 import dataclasses
+import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import combinations
@@ -282,6 +283,81 @@ def test_an_event_recorded_for_a_community_as_it_joined_counts_towards_the_joine
     with runtime.uow() as uow:
         counted = {(c, m) for c, m in uow.session.execute(select(WeeklyCount.community_id, WeeklyCount.metric))}
     assert counted == {(joined, "replies"), (joined, "threads")}
+
+
+def test_a_join_committed_while_the_worker_folds_counts_the_fold_towards_the_joined_community(
+        runtime: Runtime) -> None:
+    known(runtime, SMALL, BIG)
+    old = community_of(runtime, SMALL)
+    with runtime.uow() as uow:
+        uow.events.append("reply", occurred_at=START, recorded_at=START, community_id=old, actor_id=MEMBER.id,
+                          data={"root_id": "t1"})
+        uow.commit()
+    now = runtime.clock() + timedelta(days=1)
+    with runtime.reader() as uow:  # the worker has read the events, not written them yet
+        found = rollups.read_fold(uow, runtime.signing_key, now)
+    joined = join_up(runtime)
+    with runtime.uow() as uow:
+        assert rollups.apply_fold(uow, found, K, now)
+    with runtime.uow() as uow:
+        counted = {(c, m) for c, m in uow.session.execute(select(WeeklyCount.community_id, WeeklyCount.metric))}
+    assert counted == {(joined, "replies"), (joined, "threads")}
+
+
+def test_a_join_waits_for_a_fold_that_holds_the_community(runtime: Runtime) -> None:
+    """The fold reads where each community's history went with their rows held: a join of one of them commits
+    after the fold's rows are written, and moves them (PostgreSQL: the rows are held FOR SHARE; SQLite: the
+    write lock)."""
+    known(runtime, SMALL, BIG)
+    old = community_of(runtime, SMALL)
+    joined = threading.Event()
+
+    def join() -> None:
+        join_up(runtime)
+        joined.set()
+
+    with runtime.uow() as uow:
+        assert uow.joins.successors_holding({old}) == {}
+        thread = threading.Thread(target=join)
+        thread.start()
+        assert not joined.wait(0.5), "the join did not wait for the fold"
+        uow.commit()
+    assert joined.wait(5)
+    thread.join()
+
+
+def test_a_fold_that_meets_a_join_in_progress_waits_for_it_and_counts_towards_the_joined_community(
+        runtime: Runtime) -> None:
+    """The join holds both communities, then moves their events; the fold holds the communities before the
+    events it counted, so the two take turns instead of each waiting for the other."""
+    known(runtime, SMALL, BIG)
+    old, big = community_of(runtime, SMALL), community_of(runtime, BIG)
+    with runtime.uow() as uow:
+        uow.events.append("reply", occurred_at=START, recorded_at=START, community_id=old, actor_id=MEMBER.id,
+                          data={"root_id": "t1"})
+        uow.commit()
+    now = runtime.clock() + timedelta(days=1)
+    with runtime.reader() as uow:
+        found = rollups.read_fold(uow, runtime.signing_key, now)
+    applied: list[bool] = []
+
+    def fold_it() -> None:
+        with runtime.uow() as uow:
+            applied.append(rollups.apply_fold(uow, found, K, now))
+
+    with runtime.uow() as join:
+        join.joins.lock(old, big)
+        thread = threading.Thread(target=fold_it)
+        thread.start()
+        thread.join(0.5)
+        join.joins.move_history(old, big)
+        join.joins.retire(old, big, now)
+        join.commit()
+    thread.join(10)
+    assert applied == [True]
+    with runtime.uow() as uow:
+        counted = {(c, m) for c, m in uow.session.execute(select(WeeklyCount.community_id, WeeklyCount.metric))}
+    assert counted == {(big, "replies"), (big, "threads")}
 
 
 REFUSALS = [

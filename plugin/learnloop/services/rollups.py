@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
@@ -85,18 +85,16 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
         return None
     rated = {event.item_id for event in events if event.kind == "rating" and event.item_id}
     kinds = store.item_kinds({event.item_id for event in events if event.item_id})
-    successors = uow.joins.successors()
     counts: dict[tuple[int, date, str], int] = defaultdict(int)
     members: set[tuple[int, date, str, str]] = set()
     for event in events:
         if event.community_id is None:
             continue
-        community_id = successors.get(event.community_id, event.community_id)
         week = week_of(event.occurred_at)
         for part in contributions(event, kinds.get(event.item_id or 0), key):
-            counts[(community_id, week, part.metric)] += 1
+            counts[(event.community_id, week, part.metric)] += 1
             if part.member:
-                members.add((community_id, week, part.metric, part.member))
+                members.add((event.community_id, week, part.metric, part.member))
     more_from = week_of(events[-1].occurred_at) if len(events) == batch else None
     return Fold(after, events[-1].id, len(events), dict(counts), members, rated, more_from)
 
@@ -106,10 +104,15 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     has moved since the fold was read, as when another worker folded the same events, or when its events
     have changed since (a person's erase deleted theirs: writing the fold would put back their hash)."""
     store = uow.rollups
-    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now) \
-            or uow.events.held_between(fold.after, fold.last) != fold.size:
+    if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now):
         uow.rollback()
         return False
+    # the communities before the events: a join holds its communities, then moves their events
+    successors = uow.joins.successors_holding({c for c, _, _ in fold.counts})
+    if uow.events.held_between(fold.after, fold.last) != fold.size:
+        uow.rollback()
+        return False
+    fold = _to_successors(fold, successors)
     counts, members = _after_released(fold, store.released_through({c for c, _, _ in fold.counts}))
     until = min(release_until(now), fold.more_from or release_until(now))
     store.add_counts(counts)
@@ -123,6 +126,18 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     release_scores(store, fold.rated, k, now)
     uow.commit()
     return True
+
+
+def _to_successors(fold: Fold, successors: dict[int, int]) -> Fold:
+    """The fold with each community that has joined another counted towards the one it joined: an event
+    recorded for it as it joined, or a join committed since the fold was read."""
+    if not successors.keys() & {c for c, _, _ in fold.counts}:
+        return fold
+    counts: dict[tuple[int, date, str], int] = defaultdict(int)
+    for (community_id, week, metric), count in fold.counts.items():
+        counts[(successors.get(community_id, community_id), week, metric)] += count
+    members = {(successors.get(c, c), week, metric, member) for c, week, metric, member in fold.members}
+    return replace(fold, counts=dict(counts), members=members)
 
 
 def _after_released(fold: Fold, released: dict[tuple[int, str], date]) -> tuple[

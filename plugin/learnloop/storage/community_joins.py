@@ -61,6 +61,14 @@ class JoinStore(Repository):
     def revive(self, community_id: int) -> None:
         self.session.execute(update(_C).where(_C.c.id == community_id).values(retired_at=None, joined_into=None))
 
+    def successors_holding(self, community_ids: set[int]) -> dict[int, int]:
+        """Retired community to the community that took its history, with these communities' rows held
+        (shared) until the transaction ends: a join of any of them waits for it (`lock`), and one that committed
+        first is seen."""
+        self.session.execute(select(_C.c.id).where(_C.c.id.in_(community_ids)).order_by(_C.c.id)
+                             .with_for_update(read=True))
+        return self.successors()
+
     def successors(self) -> dict[int, int]:
         """Retired community to the community that took its history."""
         return {int(c): int(j) for c, j in self.session.execute(
