@@ -124,6 +124,21 @@ def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_not
     assert community(runtime).digest_week is not None
 
 
+def test_a_page_deleted_this_week_is_left_out_and_one_restored_since_is_back(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    switched_on(client)
+    ingest(runtime, page_event(1, "created", clock.now), page_event(2, "created", clock.now, page="gone"))
+    clock.advance(hours=1)
+    ingest(runtime, page_event(3, "deleted", clock.now, page="p1"), page_event(4, "deleted", clock.now, page="gone"))
+    clock.advance(hours=1)
+    ingest(runtime, page_event(5, "restored", clock.now, page="p1"))
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    [post] = digests(standin)
+    assert "**New wiki pages**\n- [Page p1](https://outline.example.com/doc/p1)" in post["message"]
+    assert "Page gone" not in post["message"]
+
+
 def test_no_digest_is_posted_twice_through_a_lost_reply_or_a_second_worker(
         client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn, engine) -> None:
     switched_on(client)

@@ -84,14 +84,18 @@ def _recently_improved(uow: UnitOfWork, community_id: int, exclude: set[int], sk
                        limit: int) -> list[ShelfItem]:
     """Pages of the community's wiki spaces by their latest major change (a new page, or an edit the wiki did
     not mark minor and that changed enough of it), newest first; a page whose latest change deleted it is
-    left out."""
+    left out (one restored since is back)."""
+    seen: set[int] = set()
     decided: set[int] = set()
     candidates: list[int] = []
     for item_id, kind, data in uow.events.page_changes(community_id, CHANGES_LOOKED_AT):
+        latest = item_id not in seen
+        seen.add(item_id)
         if item_id in decided:
             continue
         if kind == "wiki_page_deleted":
-            decided.add(item_id)
+            if latest:
+                decided.add(item_id)
             continue
         if not data.get("major", not data.get("minor", False)):
             continue

@@ -10,7 +10,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, cast, get_args
 
 from sqlalchemy import (
     CursorResult,
@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from learnloop.domain.keys import MAX_KEY_LENGTH
 from learnloop.domain.page_review import OPEN_STATES
+from learnloop.domain.wiki_events import PageAction
 from learnloop.storage.tables import (
     Announcement,
     Community,
@@ -482,11 +483,11 @@ class EventLog(Repository):
 
     def page_changes(self, community_id: int, limit: int, *, start: datetime | None = None,
                      end: datetime | None = None) -> list[tuple[int, str, dict[str, Any]]]:
-        """(item, kind, data) of a community's latest wiki page events (created, updated, deleted), newest
-        first; only those that occurred from `start` up to `end`, when given."""
+        """(item, kind, data) of a community's latest wiki page events (created, updated, moved, deleted,
+        restored), newest first; only those that occurred from `start` up to `end`, when given."""
         statement = (select(Event.item_id, Event.kind, Event.data)
                      .where(Event.community_id == community_id, Event.item_id.is_not(None),
-                            Event.kind.in_(("wiki_page_created", "wiki_page_updated", "wiki_page_deleted"))))
+                            Event.kind.in_([f"wiki_page_{action}" for action in get_args(PageAction)])))
         if start is not None:
             statement = statement.where(Event.occurred_at >= start)
         if end is not None:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime
 from learnloop.domain import learning_metrics as stages
 from learnloop.jobs.worker import Worker
-from learnloop.services import links
+from learnloop.services import links, seeding
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.storage.tables import OutboxMessage, PromptSchedule
@@ -27,7 +27,9 @@ from tests.network.seed.conftest import (
     SHELF_TITLES,
     K,
     count,
+    ingest,
     outbox,
+    page_event,
     rate,
     stocked,
 )
@@ -199,3 +201,16 @@ def test_a_step_that_does_not_exist_is_refused(seeded_runtime: Runtime) -> None:
     response = client.post(f"/dashboard/{community}/step", data={"csrf_token": token, "action": "delete_everyone"},
                            headers={"Accept": "text/html"})
     assert response.status_code == 400 and "is not a next step" in response.get_data(as_text=True)
+
+
+def test_a_page_restored_after_its_deletion_is_back_on_the_shelf(seeded_runtime: Runtime) -> None:
+    """Its latest major change before the deletion counts again; a deletion is the latest change only until the
+    page comes back."""
+    stocked(seeded_runtime)
+    ingest(seeded_runtime, page_event(9, "old", "Old notes", action="restored", minute=9))
+    with seeded_runtime.reader() as uow:
+        community_id = community_for_channel(uow, seeded_runtime.settings, channel_id=CHANNEL, team_id=None,
+                                             channel_name="data-guild", now=seeded_runtime.clock())
+        titles = [item.title for item in seeding.shelf(uow, community_id, K,
+                                                       skip_titles=frozenset({"learning log: data guild"}))]
+    assert titles == [BLOG, "Deploying", "Onboarding", "Old notes", "Runbook"], "newest major change first"

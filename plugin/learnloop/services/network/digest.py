@@ -107,16 +107,19 @@ def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime,
 
 def changed_pages(uow: UnitOfWork, community_id: int, start: datetime, end: datetime) -> tuple[list[int], list[int]]:
     """The community's wiki pages created in the window, and those substantially updated (not created), newest
-    first; a page deleted since is neither."""
+    first; a page whose latest change in the window deleted it is neither (one restored since is back)."""
     created: dict[int, None] = {}
     updated: dict[int, None] = {}
+    seen: set[int] = set()
     gone: set[int] = set()
     for item_id, kind, data in uow.events.page_changes(community_id, CHANGES_LOOKED_AT, start=start, end=end):
-        if kind == "wiki_page_deleted" and item_id not in created and item_id not in updated:
-            gone.add(item_id)
-        elif item_id in gone:
+        latest = item_id not in seen
+        seen.add(item_id)
+        if item_id in gone or kind == "wiki_page_deleted":
+            if latest:
+                gone.add(item_id)
             continue
-        elif kind == "wiki_page_created":
+        if kind == "wiki_page_created":
             created[item_id] = None
         elif data.get("major", not data.get("minor", False)):
             updated[item_id] = None
