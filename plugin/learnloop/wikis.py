@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from learnloop.config import WikiConfig
 from learnloop.domain.keys import fit
+from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import PagesUnder, WikiEvent
 from learnloop.errors import HostError
 from learnloop.inbound import BadBody, parse_json
@@ -20,11 +22,18 @@ from learnloop.inbound import BadBody, parse_json
 FETCH_JOB = "wiki.fetch"
 PUBLISH_JOB = "wiki.publish"
 UNPUBLISH_JOB = "wiki.unpublish"
+IDENTIFY = "identify"
+"""The action of a fetch job that names a URL, not a page: which page of the wiki is at that URL."""
 
 
 def fetch_key(wiki: str, event_id: str) -> str:
     """The outbox key of the fetch job for one event of a wiki: the same event queued again is one job."""
     return fit(f"wiki:{wiki}:{event_id}")
+
+
+def identify_job(wiki: str, item_id: int, url: str) -> dict[str, Any]:
+    """The fetch job that asks the wiki which page is at the URL an item was first rated or shared by."""
+    return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": f"identify:{item_id}"}
 
 
 _MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
@@ -85,6 +94,11 @@ class Removed:
 
 
 class WikiHost(Protocol):
+    names_pages_by_id: bool
+    """The wiki's deliveries name a page by its id alone (Outline, BookStack), so an item first rated or shared
+    by its URL must learn the page's id (a fetch job with action IDENTIFY) before the page is deleted or moved;
+    MediaWiki's changes name pages by title, which gives their URL."""
+
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
         """Verify then parse a delivery. Returns fetch jobs (JSON-able dicts, each with a unique
@@ -92,7 +106,10 @@ class WikiHost(Protocol):
 
     def fetch(self, wiki: WikiConfig, job: dict[str, Any], now: datetime) -> Sequence[WikiEvent | PagesUnder]:
         """Re-read what a job names through the wiki's API, at the configured wiki URL only; the pages a trashed
-        book or chapter took with it, which the API no longer shows, as `PagesUnder` to check one by one."""
+        book or chapter took with it, which the API no longer shows, as `PagesUnder` to check one by one. For an
+        IDENTIFY job (where `names_pages_by_id`), the page at the job's `url` as it is now, as a follow-only event
+        whose `old_url` is that URL (deleted, if it is in the wiki's trash); nothing for a URL that names no
+        page."""
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         """Changes since `position` and the new position; wikis without polling return ([], position)."""
@@ -106,6 +123,19 @@ class WikiHost(Protocol):
     def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
         """Take the section carrying `marker` off the page `page_ref` (the wiki's id of it), keeping the rest of
         the page. Removing twice is fine: the second time nothing carries the marker."""
+
+
+def path_on(wiki: WikiConfig, url: str) -> str | None:
+    """The path of `url` below the wiki's configured URL (with its leading slash), or None when `url` is not on
+    that wiki. Scheme and host are compared as `normalise_url` writes them."""
+    try:
+        base, given = urlsplit(normalise_url(wiki.base_url)), urlsplit(normalise_url(url))
+    except InvalidUrl:
+        return None
+    root = base.path.rstrip("/")
+    if (given.scheme, given.netloc) != (base.scheme, base.netloc) or not given.path.startswith(root + "/"):
+        return None
+    return given.path[len(root):]
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

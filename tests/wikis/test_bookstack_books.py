@@ -13,9 +13,12 @@ from sqlalchemy import func, select
 
 from learnloop.bookstack import client as bookstack_client
 from learnloop.bootstrap import Runtime
+from learnloop.jobs.worker import Worker
+from learnloop.services.rating import Rater, RetiredItem, rate_url
 from learnloop.storage.tables import ContentItem, Event
 from learnloop.wikis import WikiError
 from learnloop.wiring import create_app
+from tests.conftest import FakeClock
 from tests.wikis import jobs as wiki_jobs
 from tests.wikis.standins import BookStackStandIn
 
@@ -191,3 +194,37 @@ def test_a_chapter_made_a_book_of_its_own_takes_its_pages_there(runtime: Runtime
     page.update(book_id=22, chapter_id=0)
     run(runtime, deliver_event(runtime, "book_create_from_chapter"))
     assert items(runtime) == {str(page["id"]): (f"{BASE_URL}/books/first-week/page/tools", False)}
+
+
+def rated_by_url(runtime: Runtime, url: str) -> None:
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, Rater("rater".ljust(26, "0")), url, 4, None, runtime.clock())
+
+
+def test_a_page_first_rated_by_its_url_learns_its_id_so_its_deletion_retires_it(
+        runtime: Runtime, wiki: BookStackStandIn, clock: FakeClock) -> None:
+    """BookStack names a deleted page by its id alone: the worker asks which page the URL is, beforehand."""
+    page = wiki.add_page(name="Tools")
+    rated_by_url(runtime, f"{HANDBOOK}/tools?utm_source=chat")
+    rated_by_url(runtime, f"{HANDBOOK}/no-such-page")
+    rated_by_url(runtime, "https://elsewhere.example.com/books/onboarding-handbook/page/tools")
+    Worker(runtime).run_wikis()
+    assert not run(runtime, "identify:"), "an item waits until its rating's transaction has surely committed"
+    clock.advance(minutes=1)
+    Worker(runtime).run_wikis()
+    assert run(runtime, "identify:") == [{"events": 1, "recorded": 1}, {"events": 0, "recorded": 0}], \
+        "the two on the wiki are asked about"
+    with runtime.reader() as uow:
+        pages = {i.url: i.page_ref for i in uow.session.scalars(select(ContentItem))}
+    assert pages == {f"{HANDBOOK}/tools": str(page["id"]), f"{HANDBOOK}/no-such-page": None,
+                     "https://elsewhere.example.com/books/onboarding-handbook/page/tools": None}
+    Worker(runtime).run_wikis()
+    assert len([m for m in fetch_messages(runtime) if m.payload["event_id"].startswith("identify:")]) == 2, \
+        "each is asked about once"
+
+    del wiki.pages[page["id"]]  # in the recycle bin: the API no longer shows it
+    assert run(runtime, deliver_event(runtime, "page_delete", id=page["id"], book_id=13)) == [
+        {"events": 1, "recorded": 1}]
+    assert items(runtime)[str(page["id"])] == (f"{HANDBOOK}/tools", True)
+    with pytest.raises(RetiredItem):
+        rated_by_url(runtime, f"{HANDBOOK}/tools")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -17,8 +18,10 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
 from learnloop.domain.wiki_events import WikiEvent
+from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import wiki_ingest
+from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import ContentItem
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock
@@ -64,7 +67,11 @@ def outline() -> Iterator[Outline]:
     shown.tree = []
 
     def info(request: Any) -> tuple[int, dict[str, str], str]:
-        found = shown.get(json.loads(request.body)["id"])
+        """By id, or by a URL's last part, `<slug>-<urlId>`, as Outline's Document.findByPk finds it."""
+        asked = json.loads(request.body)["id"]
+        url_id = re.fullmatch(r"(?:[0-9a-zA-Z_~-]*-)?([a-zA-Z0-9]{10,15})", asked)
+        found = shown.get(asked) or next((d for d in shown.values()
+                                          if url_id and d["url"].endswith("-" + url_id.group(1))), None)
         if found is None:
             return 404, {}, json.dumps({"ok": False, "error": "not_found", "status": 404})
         return 200, {}, json.dumps({"ok": True, "status": 200, "data": found})
@@ -152,3 +159,29 @@ def test_a_document_moved_into_a_community_s_collection_takes_its_nested_documen
     assert places == {DOCUMENT_ID: ("Engineering", True, "Onboarding guide"),
                       "doc-in-collection": ("Engineering", True, "Runbook"),
                       "doc-elsewhere": (None, False, "doc-elsewhere")}
+
+
+def test_a_document_first_rated_by_its_url_learns_its_id_and_goes_with_its_collection(
+        runtime: Runtime, clock: FakeClock, outline: Outline) -> None:
+    """Outline names a document in a collection's deletion, or emptied from the trash, by its id alone: the worker
+    asks beforehand which document the URL an item was first rated by is (a trashed one is retired then)."""
+    model = outline["doc-in-collection"]
+    outline["doc-rated"] = {**copy.deepcopy(model), "id": "doc-rated", "url": "/doc/handbook-Cc33cc33cc"}
+    outline["doc-trashed"] = {**copy.deepcopy(model), "id": "doc-trashed", "url": "/doc/old-Dd44dd44dd",
+                              "deletedAt": "2026-11-02T09:10:00.000Z"}
+    for path in ("/doc/handbook-Cc33cc33cc", "/doc/old-Dd44dd44dd", "/doc/missing-Ee55ee55ee", "/collection/x"):
+        with runtime.uow() as uow:
+            rate_url(uow, runtime.settings, Rater("rater".ljust(26, "0")), OUTLINE_URL + path, 5, None, clock())
+    clock.advance(minutes=1)
+    Worker(runtime).run_wikis()
+    jobs = [job for job in fetch_jobs(runtime) if job["event_id"].startswith("identify:")]
+    assert [job["url"] for job in jobs] == [OUTLINE_URL + path for path in (
+        "/doc/handbook-Cc33cc33cc", "/doc/old-Dd44dd44dd", "/doc/missing-Ee55ee55ee", "/collection/x")]
+    assert [wiki_jobs.fetch(runtime, job)["events"] for job in jobs] == [1, 1, 0, 0]
+    assert retired(runtime) == {"doc-in-collection": False, "doc-elsewhere": False, "doc-rated": False,
+                                "doc-trashed": True, None: False}
+
+    outline["doc-rated"]["deletedAt"] = "2026-11-02T09:20:00.000Z"
+    results = collection_event(runtime, clock, "collections.delete")
+    assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 3}
+    assert retired(runtime)["doc-rated"] is True

@@ -25,12 +25,22 @@ import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent
-from learnloop.wikis import BadDelivery, Published, Removed, Unauthorized, WikiError, check_marker, json_object
+from learnloop.wikis import (
+    IDENTIFY,
+    BadDelivery,
+    Published,
+    Removed,
+    Unauthorized,
+    WikiError,
+    check_marker,
+    json_object,
+    path_on,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,8 @@ def page_url(wiki: WikiConfig, book_slug: str, page_slug: str) -> str:
 
 
 class BookStackHost:
+    names_pages_by_id = True
+
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
                 now: datetime) -> list[dict[str, Any]]:
         _check_secret(wiki, query)
@@ -134,6 +146,8 @@ class BookStackHost:
         action = job.get("action")
         page_id = job.get("page_id")
         event_id = job.get("event_id")
+        if action == IDENTIFY:
+            return _identified(wiki, job, now)
         if action in (REFRESH, TRASHED) and event_id:
             return _container_pages(wiki, job, str(event_id), now)
         if isinstance(page_id, str) and page_id.isascii() and page_id.isdigit():  # a page id learnloop stored
@@ -266,6 +280,26 @@ def _container_pages(wiki: WikiConfig, job: dict[str, Any], event_id: str,
                       spaces=_spaces(books[page.book_id]), author=None, summary=None, occurred_at=now, current=True,
                       follow_only=True)
             for page in pages if not page.draft]
+
+
+def _identified(wiki: WikiConfig, job: dict[str, Any], now: datetime) -> list[WikiEvent | PagesUnder]:
+    """The page at an item's URL, `/books/<book slug>/page/<page slug>`: its book by slug, then the page by slug
+    in that book. The API shows no page in the recycle bin: such a URL, like any that names no page, gives
+    nothing."""
+    url = str(job.get("url") or "")
+    parts = [unquote(part) for part in (path_on(wiki, url) or "").split("/")]
+    if len(parts) < 5 or parts[1] != "books" or parts[3] != "page" or not parts[2] or not parts[4]:
+        return []
+    client = BookStackClient.for_wiki(wiki)
+    books = client.find_books(slug=parts[2])
+    pages = [page for book in books for page in client.find_pages(book_id=book.id, slug=parts[4]) if not page.draft]
+    if len(pages) != 1:
+        return []
+    page = pages[0]
+    book = next(book for book in books if book.id == page.book_id)
+    return [WikiEvent(wiki=wiki.name, event_id=str(job["event_id"]), action="moved", page_id=str(page.id),
+                      title=page.name, url=page_url(wiki, book.slug, page.slug), spaces=_spaces(book), author=None,
+                      summary=None, occurred_at=now, current=True, follow_only=True, old_url=url)]
 
 
 def _spaces(book: Book) -> tuple[str, ...]:

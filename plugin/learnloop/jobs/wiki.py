@@ -169,3 +169,10 @@ def poll_wiki(chat: Chat, wiki: WikiConfig, host: WikiHost) -> int:
         uow.cursors.move(POLL_STATUS + wiki.name, "ok", now)
         uow.commit()
     return recorded
+
+
+def identify_pages(chat: Chat, wiki: WikiConfig) -> int:
+    """Queue a fetch job for each item first rated or shared by its URL on this wiki since the last pass; each
+    asks the wiki which page is there (`wiki_ingest.identify_new_items`)."""
+    with chat.uow() as uow:
+        return wiki_ingest.identify_new_items(uow, wiki, chat.clock())

@@ -81,13 +81,19 @@ class Worker:
                      report.dispatch)
 
     def run_wikis(self) -> None:
-        recorded = 0
+        """Poll the wikis that cannot push, and ask those that name pages by id which page each item first rated
+        or shared by its URL is."""
+        recorded = identifying = 0
         for wiki in self.runtime.settings.wikis:
             with self._locked(f"wiki-poll-{wiki.name}") as mine:
-                if mine:
-                    recorded += wiki_jobs.poll_wiki(self.runtime, wiki, self.hosts[wiki.kind])
-        if recorded:
-            log.info("wikis: %s changes recorded", recorded)
+                if not mine:
+                    continue
+                host = self.hosts[wiki.kind]
+                recorded += wiki_jobs.poll_wiki(self.runtime, wiki, host)
+                if host.names_pages_by_id:
+                    identifying += wiki_jobs.identify_pages(self.runtime, wiki)
+        if recorded or identifying:
+            log.info("wikis: %s changes recorded, %s pages to identify", recorded, identifying)
 
     def run_rollups(self) -> int:
         """Fold new events, then bring the release blocks and stored scores up to date where no event did."""

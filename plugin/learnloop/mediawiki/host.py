@@ -294,6 +294,8 @@ def _positive_int(data: Mapping[str, Any], field: str) -> int:
 class MediaWikiHost:
     """One instance per process (registered below); it keeps one logged-in client per wiki."""
 
+    names_pages_by_id = False
+
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str, str, str], MediaWikiClient] = {}
         self._lock = threading.Lock()

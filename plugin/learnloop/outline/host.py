@@ -18,6 +18,7 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent, edit
 from learnloop.inbound import for_log
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.wikis import (
+    IDENTIFY,
     BadDelivery,
     Published,
     Removed,
@@ -34,6 +36,7 @@ from learnloop.wikis import (
     check_marker,
     header,
     json_object,
+    path_on,
 )
 
 log = logging.getLogger(__name__)
@@ -85,6 +88,8 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 class OutlineHost:
     """Stateless; a client is made per call from the wiki's configuration."""
 
+    names_pages_by_id = True
+
     # inbound (web process: verify and parse only, no API calls)
 
     def receive(self, wiki: WikiConfig, body: bytes, headers: Mapping[str, str], query: Mapping[str, str],
@@ -121,6 +126,8 @@ class OutlineHost:
         A document in the trash or the archive is gone: its deletion (or archiving) is recorded, any other
         event of it is not (the page would come back). A deletion of a document Outline no longer shows at all
         (emptied from the trash) is recorded by its id alone: it retires the page learnloop knows by that id."""
+        if job.get("action") == IDENTIFY:
+            return _identified(wiki, job, now)
         if job.get("action") == COLLECTION:
             check = job.get("check")
             if check not in GONE_ACTIONS | {"restored"}:
@@ -130,24 +137,15 @@ class OutlineHost:
                                retired=check == "restored")]
         document_id, action = str(job["document_id"]), job["action"]
         client = OutlineClient.for_wiki(wiki)
-        try:
-            document = client.document_info(document_id)
-        except OutlineError as exc:
-            if not exc.not_found:
-                raise
+        document = _shown(client, document_id)
+        if document is None:
             log.info("wiki %s: document %s is gone", wiki.name, document_id)
             return [_gone(wiki, job, document_id, now)] if action in GONE_ACTIONS else []
         gone = _gone_since(document)
-        hidden = gone is not None or not document.get("publishedAt")  # in the trash, archived, or a draft
-        if (action in GONE_ACTIONS) != hidden:
+        if (action in GONE_ACTIONS) != _hidden(document):
             return []  # back since a deletion, or hidden since any other change (a draft nobody else reads)
-        path = document.get("url")
-        if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
-            raise WikiError(f"Outline documents.info: document {document_id} has no relative url", retryable=False)
+        url, spaces = _where(wiki, client, document, document_id)
         collection_id = document.get("collectionId")
-        spaces: tuple[str, ...] = ()
-        if isinstance(collection_id, str) and collection_id:
-            spaces = (collection_id, *_collection_name(client, collection_id))
         author = job.get("actor") or _actor(document, action)
         title = document.get("title")
         occurred_at = _timestamp(gone or document.get("updatedAt")) or now
@@ -162,7 +160,7 @@ class OutlineHost:
             action=action,
             page_id=page_id,
             title=title if isinstance(title, str) else "",
-            url=wiki.base_url + path,
+            url=url,
             spaces=spaces,
             author=author,
             summary=None,
@@ -311,6 +309,59 @@ def _parse(body: bytes) -> dict[str, Any]:
     if not isinstance(delivery.get("id"), str) or not _ID.match(delivery["id"]):
         raise BadDelivery("'id' must be the delivery id")
     return delivery
+
+
+def _where(wiki: WikiConfig, client: OutlineClient, document: Mapping[str, Any],
+           document_id: str) -> tuple[str, tuple[str, ...]]:
+    """The document's URL at the configured wiki, and its spaces: its collection's id and name."""
+    path = document.get("url")
+    if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+        raise WikiError(f"Outline documents.info: document {document_id} has no relative url", retryable=False)
+    collection_id = document.get("collectionId")
+    spaces: tuple[str, ...] = ()
+    if isinstance(collection_id, str) and collection_id:
+        spaces = (collection_id, *_collection_name(client, collection_id))
+    return wiki.base_url + path, spaces
+
+
+def _identified(wiki: WikiConfig, job: Mapping[str, Any], now: datetime) -> list[WikiEvent | PagesUnder]:
+    """The document at an item's URL, `/doc/<slug>-<urlId>`: documents.info takes that last part as the id, as
+    Outline's own links do (`SLUG_URL_REGEX` in shared/utils/UrlHelper.ts, `Document.findByPk`). A document in
+    the trash, the archive or the drafts is gone; a URL Outline shows no document at names no page."""
+    url = str(job.get("url") or "")
+    path = path_on(wiki, url) or ""
+    slug = path.removeprefix("/doc/").split("/")[0] if path.startswith("/doc/") else ""
+    if not _ID.match(slug):
+        return []
+    client = OutlineClient.for_wiki(wiki)
+    document = _shown(client, slug)
+    if document is None:
+        return []
+    page_id, title = document.get("id"), document.get("title")
+    if not isinstance(page_id, str) or not _ID.match(page_id):
+        raise WikiError(f"Outline documents.info: document {slug} has no id", retryable=False)
+    found = WikiEvent(wiki=wiki.name, event_id=str(job["event_id"]), action="deleted", page_id=page_id, title="",
+                      url="", spaces=(), author=None, summary=None, occurred_at=now, old_url=url, follow_only=True)
+    if _hidden(document):
+        return [found]
+    where, spaces = _where(wiki, client, document, page_id)
+    return [replace(found, action="moved", url=where, spaces=spaces, title=title if isinstance(title, str) else "",
+                    current=True)]
+
+
+def _shown(client: OutlineClient, document_id: str) -> dict[str, Any] | None:
+    """documents.info; None when Outline shows no such document (emptied from the trash, or never there)."""
+    try:
+        return client.document_info(document_id)
+    except OutlineError as exc:
+        if not exc.not_found:
+            raise
+        return None
+
+
+def _hidden(document: Mapping[str, Any]) -> bool:
+    """In the trash, archived, or a draft: gone for learnloop."""
+    return _gone_since(document) is not None or not document.get("publishedAt")
 
 
 def _gone_since(document: Mapping[str, Any]) -> str | None:

@@ -8,16 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from learnloop.config import CommunityConfig, Settings, WikiSpace
+from learnloop.config import CommunityConfig, Settings, WikiConfig, WikiSpace
 from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
-from learnloop.services.rollups import move_scores
+from learnloop.services.rollups import SETTLE, move_scores
 from learnloop.storage.repositories import ItemRef
 from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
+from learnloop.wikis import FETCH_JOB, fetch_key, identify_job
 
 MAX_SUMMARIES = 3
 
@@ -299,3 +300,24 @@ def cursor(uow: UnitOfWork, wiki: str) -> str | None:
 
 def move_cursor(uow: UnitOfWork, wiki: str, position: str, now: datetime) -> None:
     uow.cursors.move(f"wiki:{wiki}", position, now)
+
+
+IDENTIFY_BATCH = 200
+
+
+def identify_new_items(uow: UnitOfWork, wiki: WikiConfig, now: datetime, *, limit: int = IDENTIFY_BATCH) -> int:
+    """Queue the question "which page is this?" for each item first rated or shared by a URL on this wiki since
+    the last pass, so that it follows the page's moves and deletions from then on (`WikiHost.names_pages_by_id`).
+    An item waits until SETTLE has passed, as the rollups' events do: a smaller id can commit after a larger
+    one. Returns how many were queued (at most `limit` a pass)."""
+    name = f"identified:{wiki.name}"
+    after = int(uow.cursors.get(name) or 0)
+    base = _normalised(wiki.base_url)
+    items = uow.items.known_by_url_only(base.rstrip("/") + "/", after, now - SETTLE, limit) if base else []
+    queued = sum(uow.outbox.enqueue(FETCH_JOB, identify_job(wiki.name, item_id, url),
+                                    key=fetch_key(wiki.name, f"identify:{item_id}"), now=now)
+                 for item_id, url in items)
+    if items:
+        uow.cursors.move(name, str(items[-1][0]), now)
+    uow.commit()
+    return queued

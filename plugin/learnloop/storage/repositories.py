@@ -364,6 +364,14 @@ class ContentRepository(Repository):
                 _I.c.retired_at.is_not(None) if retired else _I.c.retired_at.is_(None),
                 _I.c.url.startswith(prefix, autoescape=True)).order_by(_I.c.id)))
 
+    def known_by_url_only(self, prefix: str, after: int, created_before: datetime, limit: int) -> list[tuple[int, str]]:
+        """(id, url) of live items past id `after` whose URL starts with `prefix` and that no wiki page has
+        claimed yet (rated or shared by URL), created before `created_before`, by id."""
+        return [(int(item_id), url) for item_id, url in self.session.execute(
+            select(_I.c.id, _I.c.url).where(
+                _I.c.id > after, _I.c.page_ref.is_(None), _I.c.retired_at.is_(None), _I.c.created_at < created_before,
+                _I.c.url.startswith(prefix, autoescape=True)).order_by(_I.c.id).limit(limit))]
+
     def ref_by_url(self, url: str) -> ItemRef | None:
         row = self.run(_ITEM_BY_URL, {"url": url}).first()
         return ItemRef(*row) if row else None
