@@ -215,9 +215,9 @@ def test_a_page_first_rated_by_its_url_learns_its_id_so_its_deletion_retires_it(
     assert run(runtime, "identify:") == [{"events": 1, "recorded": 1}, {"events": 0, "recorded": 0}], \
         "the two on the wiki are asked about"
     with runtime.reader() as uow:
-        pages = {i.url: i.page_ref for i in uow.session.scalars(select(ContentItem))}
-    assert pages == {f"{HANDBOOK}/tools": str(page["id"]), f"{HANDBOOK}/no-such-page": None,
-                     "https://elsewhere.example.com/books/onboarding-handbook/page/tools": None}
+        pages = {i.url: (i.page_ref, i.kind) for i in uow.session.scalars(select(ContentItem))}
+    assert pages == {f"{HANDBOOK}/tools": (str(page["id"]), "wiki_page"), f"{HANDBOOK}/no-such-page": (None, "link"),
+                     "https://elsewhere.example.com/books/onboarding-handbook/page/tools": (None, "link")}
     Worker(runtime).run_wikis()
     assert len([m for m in fetch_messages(runtime) if m.payload["event_id"].startswith("identify:")]) == 2, \
         "each is asked about once"

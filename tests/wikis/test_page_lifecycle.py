@@ -173,8 +173,9 @@ def test_an_item_from_before_page_ids_is_found_by_its_url_or_its_url_before_the_
                                     old_url=BASE + "intro-abc"))
     ingest(wiki_runtime, page_event("updated", page="p8", slug="faq-abc", title="FAQ"))
 
-    assert [(i.id, i.url, i.page_ref) for i in items(wiki_runtime)] == [
-        (old, BASE + "introduction-abc", "p7"), (with_id, BASE + "faq-abc", "p8")]
+    assert [(i.id, i.url, i.page_ref, i.kind) for i in items(wiki_runtime)] == [
+        (old, BASE + "introduction-abc", "p7", "wiki_page"), (with_id, BASE + "faq-abc", "p8", "wiki_page")], \
+        "wiki pages from then on (their owners are reminded to review them)"
     assert ratings_of(wiki_runtime, old) == (1, 4)
 
 

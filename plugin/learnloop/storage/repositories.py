@@ -377,8 +377,9 @@ class ContentRepository(Repository):
         return ItemRef(*row) if row else None
 
     def claim_page(self, item_id: int, wiki: str, page_ref: str) -> None:
-        """The item is this page of this wiki from now on."""
-        self.session.execute(update(_I).where(_I.c.id == item_id).values(wiki=wiki, page_ref=page_ref))
+        """The item is this page of this wiki from now on (a wiki page, whatever it was first rated as)."""
+        self.session.execute(update(_I).where(_I.c.id == item_id).values(wiki=wiki, page_ref=page_ref,
+                                                                          kind="wiki_page"))
 
     def move(self, item_id: int, url: str) -> None:
         """The page is at a new URL; its ratings, feedback, events and score stay with the item."""
