@@ -58,6 +58,20 @@ def test_each_member_gets_the_prompt_at_their_own_local_time(world: World, runti
     assert len(world.prompt_posts()) == 1, "never twice"
 
 
+@pytest.mark.parametrize("odd", ["Europe", "America/Argentina", "Mars/Olympus", "Europe/" + "x" * 80])
+def test_a_time_zone_mattermost_holds_but_that_is_none_prompts_at_the_schedules_and_stops_no_one(
+        world: World, runtime: Runtime, clock: FakeClock, odd: str) -> None:
+    """Mattermost does not check the zone a person sets: a folder of the time zone database or a name too long
+    for the column is the schedule's zone, and everyone else is prompted as before."""
+    world.people = [ANN, Person("odd", timezone=odd)]
+    add_schedule(runtime, repeat="weekly fri", time="16:30", anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    planned = deliveries(runtime)
+    assert planned[ANN.id].due_at == planned[world.people[1].id].due_at == datetime(2026, 11, 6, 15, 30, tzinfo=UTC)
+
+
 def test_a_member_fourteen_hours_ahead_gets_the_same_local_date(world: World, runtime: Runtime) -> None:
     world.people = [Person("kiri", timezone="Pacific/Kiritimati"), Person("hono", timezone="Pacific/Honolulu")]
     add_schedule(runtime, repeat="weekly fri", time="09:00", timezone="Pacific/Honolulu", anchor=date(2026, 11, 2))

@@ -23,6 +23,7 @@ from learnloop.services.prompts.runs import (
     read_due,
     read_nudges,
 )
+from learnloop.services.prompts.setup import check_timezone
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -48,10 +49,13 @@ def _chunks(ids: list[T], size: int) -> Iterator[list[T]]:
 
 
 def user_timezone(user: dict[str, Any]) -> str | None:
-    """Mattermost keeps the zone as strings: automatic unless the person set one by hand."""
+    """Mattermost keeps the zone as strings: automatic unless the person set one by hand. Mattermost does not
+    check them: a name that is no time zone (a folder of the database such as "Europe", or too long) is
+    None, and the person is prompted at the schedule's time zone."""
     zone = user.get("timezone") or {}
     automatic = str(zone.get("useAutomaticTimezone", "true")).lower() == "true"
-    return (zone.get("automaticTimezone") if automatic else zone.get("manualTimezone")) or None
+    name = (zone.get("automaticTimezone") if automatic else zone.get("manualTimezone")) or None
+    return name if isinstance(name, str) and check_timezone(name) is None else None
 
 
 def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberProfile]:

@@ -24,7 +24,7 @@ def zone(name: str | None, fallback: str) -> ZoneInfo:
         if candidate:
             try:
                 return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder of the database, or too long
                 continue
     return ZoneInfo("UTC")
 
