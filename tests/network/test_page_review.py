@@ -145,6 +145,24 @@ def test_a_page_not_reviewed_within_the_interval_goes_to_the_community_owners(
     assert "no trend" not in page["text"] and "too early to tell" in page["text"]
 
 
+def test_the_interval_runs_from_when_the_wiki_named_the_page_never_from_a_rating(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """A page rated in chat long before any event of it says nothing of when it was rated: its interval starts
+    when the wiki first names it."""
+    now = clock.now
+    clock.now = now - timedelta(days=200)
+    rate(runtime, uid("reader0"), PAGE, 4)
+    clock.now = now - timedelta(days=10)
+    ingest(runtime, page_event(1, "updated", clock.now))
+    clock.now = now
+    tick(runtime, clock)
+    assert review_messages(runtime) == []
+    clock.now = now + timedelta(weeks=25)
+    tick(runtime, clock)
+    [dm] = reviews_to(standin, OWNER_P)
+    assert "nobody has reviewed it since 23 Oct 2026" in dm["props"]["attachments"][0]["text"]
+
+
 def test_the_owners_interval_decides_when_a_page_is_due(client: FlaskClient, runtime: Runtime, clock: FakeClock,
                                                         standin: StandIn) -> None:
     a_page(runtime, clock, 181)

@@ -20,7 +20,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.domain.wiki_events import WikiEvent
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
-from learnloop.services import wiki_ingest
+from learnloop.services import dashboard, wiki_ingest
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import ContentItem
 from learnloop.wiring import create_app
@@ -185,3 +185,35 @@ def test_a_document_first_rated_by_its_url_learns_its_id_and_goes_with_its_colle
     results = collection_event(runtime, clock, "collections.delete")
     assert results[0] == {"events": 1, "recorded": 0, "pages_to_check": 3}
     assert retired(runtime)["doc-rated"] is True
+
+
+def test_a_document_identified_for_a_rating_is_not_listed_too_early_until_the_wiki_names_it(
+        runtime: Runtime, clock: FakeClock, outline: Outline) -> None:
+    """Looking up the page behind a rated URL says nothing to anyone: the dashboard lists the pages everyone can
+    know of (named by the wiki's events, or shared), and one rating must not add a page to it."""
+    outline["doc-rated"] = {**copy.deepcopy(outline["doc-in-collection"]), "id": "doc-rated",
+                            "url": "/doc/handbook-Cc33cc33cc", "title": "Handbook"}
+    with runtime.reader() as uow:
+        community_id = uow.items.by_page(WIKI, "doc-in-collection").community_id
+
+    def too_early() -> list[str]:
+        with runtime.reader() as uow:
+            return sorted(item.url for item in dashboard.too_early(uow, community_id, runtime.settings.min_group_size))
+
+    listed = too_early()
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, Rater("rater".ljust(26, "0")), OUTLINE_URL + "/doc/handbook-Cc33cc33cc", 2,
+                 None, clock())
+    clock.advance(minutes=1)
+    Worker(runtime).run_wikis()
+    for job in fetch_jobs(runtime):
+        wiki_jobs.fetch(runtime, job)
+    with runtime.reader() as uow:
+        assert uow.items.by_page(WIKI, "doc-rated") is not None, "identified"
+    assert too_early() == listed
+    with runtime.uow() as uow:
+        wiki_ingest.ingest(uow, runtime.settings, WikiEvent(
+            wiki=WIKI, event_id="doc-rated:edit", action="updated", page_id="doc-rated", title="Handbook",
+            url=OUTLINE_URL + "/doc/handbook-Cc33cc33cc", spaces=(COLLECTION_ID, "Engineering"), author=None,
+            summary=None, occurred_at=clock()), clock(), announcer(runtime))
+    assert too_early() == sorted([*listed, OUTLINE_URL + "/doc/handbook-Cc33cc33cc"]), "named by the wiki now"

@@ -120,14 +120,15 @@ class Why:
 
 
 def needs_review(*, reason_people: int, now_score: float | None, change: Trend | None, is_page: bool,
-                 last_reviewed: datetime, reviewed_at: datetime | None, interval_days: int,
+                 last_reviewed: datetime | None, reviewed_at: datetime | None, interval_days: int,
                  now: datetime) -> Why:
-    """Why a page needs its owners this week (falsy when it does not)."""
+    """Why a page needs its owners this week (falsy when it does not); `last_reviewed` None: no review interval
+    runs yet."""
     recently_reviewed = reviewed_at is not None and reviewed_at > now - SCORE_WINDOW
     dropped = (change is not None and now_score is not None and change.before - now_score >= SCORE_DROP
                and not recently_reviewed)
     return Why(reasons=reason_people >= REASONS_TO_FLAG, score_drop=dropped,
-               overdue=is_page and last_reviewed < now - timedelta(days=interval_days))
+               overdue=is_page and last_reviewed is not None and last_reviewed < now - timedelta(days=interval_days))
 
 
 def page_owners(named: set[str], space: set[str], declined: set[str]) -> tuple[Literal["page", "space", "community"],

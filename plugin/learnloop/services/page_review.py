@@ -92,10 +92,11 @@ def _flagged(uow: UnitOfWork, community_id: int, week: date, now: datetime, k: i
         moved_lately = item.released_through is not None and item.released_through > now - SCORE_WINDOW
         change = trend(now_totals, before, prior, k) if moved_lately else None
         now_score = score(now_totals, prior, k)
-        last = item.reviewed_at or item.created_at
+        known = item.reviewed_at or item.followed_at  # a public moment: never when someone rated it
         why = needs_review(reason_people=reasons.get(int(item.id), 0), now_score=now_score, change=change,
-                           is_page=item.kind == "wiki_page", last_reviewed=last, reviewed_at=item.reviewed_at,
+                           is_page=item.kind == "wiki_page", last_reviewed=known, reviewed_at=item.reviewed_at,
                            interval_days=days, now=now)
+        last = known or item.created_at
         if why:
             rows.append({"item_id": int(item.id), "community_id": community_id, "week": week,
                          "reasons": why.reasons, "score_drop": why.score_drop, "overdue": why.overdue,

@@ -71,7 +71,7 @@ class DashboardReads(Repository):
         return [(t, u, kind) for t, u, kind in self.session.execute(
             select(ContentItem.title, ContentItem.url, ContentItem.kind)
             .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
-                   ContentItem.first_shared_by.is_not(None) | ContentItem.page_ref.is_not(None), ~shown.exists())
+                   ContentItem.first_shared_by.is_not(None) | ContentItem.followed_at.is_not(None), ~shown.exists())
             .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:

@@ -381,6 +381,10 @@ class ContentRepository(Repository):
         self.session.execute(update(_I).where(_I.c.id == item_id).values(wiki=wiki, page_ref=page_ref,
                                                                           kind="wiki_page"))
 
+    def mark_followed(self, item_id: int, now: datetime) -> None:
+        """An event of the wiki's own named the page (the first one sets `followed_at`)."""
+        self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.followed_at.is_(None)).values(followed_at=now))
+
     def move(self, item_id: int, url: str) -> None:
         """The page is at a new URL; its ratings, feedback, events and score stay with the item."""
         self.session.execute(update(_I).where(_I.c.id == item_id).values(url=url))

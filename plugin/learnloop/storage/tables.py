@@ -157,6 +157,10 @@ class ContentItem(Base):
     """The mapped wiki space the page lies in, as the configuration names it (its space owners hear of it)."""
     reviewed_at: Mapped[datetime | None]
     """When one of its owners last marked it reviewed."""
+    followed_at: Mapped[datetime | None]
+    """When an event of the wiki's own (a page created, edited, moved...) first named the page: from then on
+    everyone can know of it, and its review interval runs. Not when learnloop looked up which page a rated URL
+    is (`claim_page` alone): that would say that someone rated it, and when."""
 
 
 class Rating(Base):
