@@ -407,3 +407,39 @@ def test_too_early_lists_what_everyone_can_know_of_and_never_what_a_rating_broug
     rate(kept, "user2", "shared", 5)
     fold(kept, clock)
     assert early() == ["shared"], "a rating changes nothing here until k people have rated"
+
+
+def _reflection_rows(runtime: Runtime, period: dashboard.Period) -> list[tuple[date, date, float | None, str]]:
+    with runtime.reader() as uow:
+        view = dashboard.build(uow, community(runtime), period, K)
+    return [(row.first, row.last, row.figure.value, row.note) for row in view.rows["reflections"]]
+
+
+def test_one_private_reflection_after_the_last_release_changes_no_row(kept: Runtime, clock: FakeClock) -> None:
+    """The weeks after the last released block are one withheld row whether or not anyone wrote since."""
+    rate(kept, "seed", "p", 4)
+    for n in range(K):
+        chat(kept, "reflection", f"user{n}", visibility="private", answered_prompt=False)
+    clock.next_week()
+    fold(kept, clock)
+    clock.advance(days=1)
+    fold(kept, clock)
+    period = dashboard.Period.last_weeks(clock.now.date(), 4)
+    before = _reflection_rows(kept, period)
+    chat(kept, "reflection", "dave", visibility="private", answered_prompt=False)
+    fold(kept, clock)
+    assert _reflection_rows(kept, period) == before
+    assert before[-1][2:] == (None, f"shown once {K} people took part and the week has ended")
+
+
+def test_no_one_week_period_tells_the_week_of_a_lone_reflection(kept: Runtime, clock: FakeClock) -> None:
+    rate(kept, "seed", "p", 4)
+    start = week_of(clock.now)
+    clock.advance(weeks=3)
+    chat(kept, "reflection", "dave", visibility="private", answered_prompt=False)
+    clock.advance(weeks=3)
+    fold(kept, clock)
+    shown = [_reflection_rows(kept, dashboard.Period(week, week)) for week in (start + timedelta(weeks=n)
+                                                                              for n in range(7))]
+    assert all(rows == [(week, week, None, rows[0][3])] for rows, week in
+               zip(shown, (start + timedelta(weeks=n) for n in range(7)), strict=True)), shown

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from learnloop.domain.disclosure import (
+    WEEK,
     Block,
     Figure,
     beside_over_period,
@@ -195,19 +196,23 @@ def _weekly(blocks: list[Block], weeks: list[date], k: int) -> dict[date, Figure
 
 
 def _rows(blocks: list[Block], period: Period, k: int) -> list[BlockRow]:
-    """The blocks of one measure that meet the period, as the table shows them."""
+    """The closed blocks of one measure that meet the period, as the table shows them, then one withheld row for
+    the period's weeks after the last of them, whether or not anyone took part since: a row that came and went
+    with one person's act would tell of it, and in which week."""
     rows = []
-    for block in sorted(blocks, key=lambda b: b.first):
+    closed = sorted((b for b in blocks if b.closed), key=lambda b: b.first)
+    for block in closed:
         if block.last < period.first or block.first > period.last:
             continue
-        if not block.closed:
-            rows.append(BlockRow(max(block.first, period.first), period.last, withheld(k),
-                                 f"shown once {k} people took part and the week has ended"))
-        elif block.first < period.first or block.last > period.last:
+        if block.first < period.first or block.last > period.last:
             rows.append(BlockRow(max(block.first, period.first), min(block.last, period.last), withheld(k),
                                  "counted with weeks outside this period"))
         else:
             rows.append(BlockRow(block.first, block.last, Figure(block.value, k, block.first, block.last)))
+    since = max(closed[-1].last + WEEK if closed else period.first, period.first)
+    if since <= period.last:
+        rows.append(BlockRow(since, period.last, withheld(k),
+                             f"shown once {k} people took part and the week has ended"))
     return rows
 
 
