@@ -18,7 +18,7 @@ from learnloop.services import personal_data
 from learnloop.storage.tables import Community, PageOwner
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn
-from tests.network.world import ingest, page_event, share, uid
+from tests.network.world import ingest, page_event, rate, share, uid
 from tests.prompts.world import Person, slash
 
 OWNER, BOB, CAROL, MALLORY = Person("owner"), Person("bob"), Person("carol"), Person("mallory")
@@ -125,4 +125,15 @@ def test_an_owner_finds_what_they_own_in_their_data_and_erasing_it_takes_them_of
                                                                           ("space", None, "Engineering")]
     with runtime.uow() as uow:
         personal_data.erase(uow, BOB.id, "bob", runtime.clock(), runtime.signing_key, announcer(runtime))
+    assert owners(runtime) == []
+
+
+def test_naming_an_owner_does_not_tell_whether_someone_rated_a_link(client: FlaskClient, runtime: Runtime,
+                                                                    known: StandIn) -> None:
+    """A link someone rated but nobody shared is as unknown as one nobody rated: the reply to an owner must not
+    say that someone rated it, nor in which community."""
+    rate(runtime, uid("alice"), "https://jobs.rival.example/apply", 1)
+    rated = slash(client, OWNER, "pages owner https://jobs.rival.example/apply @bob")["text"]
+    never = slash(client, OWNER, "pages owner https://jobs.rival.example/other @bob")["text"]
+    assert rated == never.replace("/other", "/apply") and "does not know" in rated
     assert owners(runtime) == []

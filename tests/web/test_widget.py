@@ -162,6 +162,18 @@ def test_a_reason_needs_a_low_rating_and_a_known_reason(reader: Reader, ann: dic
     assert refused.status_code == 400 and "not a reason" in refused.get_data(as_text=True)
 
 
+def test_a_refused_reason_says_the_same_whether_or_not_anyone_else_rated_the_page(
+        reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
+    reader.sign_in(stars="4")
+    others_rate(runtime, OTHER_PAGE, 2)
+    rated_by_others = reader.post("reason", OTHER_PAGE, reason="outdated")
+    rated_by_no_one = reader.post("reason", "https://wiki.acme.example/wiki/Nobody_rated_this", reason="outdated")
+    assert rated_by_others.status_code == rated_by_no_one.status_code == 400
+    assert rated_by_others.get_data(as_text=True) == rated_by_no_one.get_data(as_text=True).replace(
+        "https://wiki.acme.example/wiki/Nobody_rated_this", OTHER_PAGE)
+    assert "your own rating of 2 or less" in rated_by_others.get_data(as_text=True)
+
+
 def test_the_callback_needs_the_state_this_browser_started_with(
         client: FlaskClient, reader: Reader, ann: dict[str, object], provider: OAuthProvider,
         mattermost_contract: MattermostContract) -> None:

@@ -84,11 +84,11 @@ def find_target(uow: UnitOfWork, settings: Settings, community_id: int, text: st
             url = normalise_url(text)
         except InvalidUrl as exc:
             raise ReviewRefused(str(exc)) from None
-        item = uow.items.ref_by_url(url)
+        item = uow.items.known_to_all_by_url(url)  # not one only rated: a reply must not tell who rated what
         if item is None or item.retired_at is not None:
-            raise ReviewRefused(f"learnloop does not know {url} as a page yet: a page is known once someone rates "
-                                "or shares it, or its wiki reports a change. To own every page of a wiki space, "
-                                "name the space instead")
+            raise ReviewRefused(f"learnloop does not know {url} as a page yet: a page is known once someone shares "
+                                "it with `/learn share` or its wiki reports a change. To own every page of a wiki "
+                                "space, name the space instead")
         if item.community_id != community_id:
             raise ReviewRefused(f"{url} is not one of this community's pages: name its owners in the channel of "
                                 "the community it belongs to")

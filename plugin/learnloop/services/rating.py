@@ -150,15 +150,14 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
 
 def give_reason(uow: UnitOfWork, user_id: str, url: str, reason: object, note: str | None, now: datetime) -> None:
     """The reason (and optional private note) for this person's low rating of a page. Giving one again replaces
-    the open one, so each person counts once per page. Raises UnknownItem/InvalidRating/InvalidUrl."""
+    the open one, so each person counts once per page. Raises InvalidRating/InvalidUrl; the same one whether or
+    not anyone else rated the page, which is not this person's to know."""
     chosen = parse_reason(reason)
     text = clean_comment(note) or ""
     item = uow.items.by_url(normalise_url(url))
-    if item is None:
-        raise UnknownItem("nobody has rated this page")
-    mine = uow.ratings.of(item.id, user_id)
-    if mine is None or mine.stars > LOW_STARS:
-        raise InvalidRating(f"a reason goes with a rating of {LOW_STARS} or less")
+    mine = uow.ratings.of(item.id, user_id) if item is not None else None
+    if item is None or mine is None or mine.stars > LOW_STARS:
+        raise InvalidRating(f"a reason goes with your own rating of {LOW_STARS} or less")
     given = uow.feedback.open_reason(item.id, user_id)
     if given is None:
         uow.feedback.record(item_id=item.id, community_id=item.community_id, author_id=user_id, stars=mine.stars,

@@ -372,6 +372,13 @@ class ContentRepository(Repository):
                 _I.c.id > after, _I.c.page_ref.is_(None), _I.c.retired_at.is_(None), _I.c.created_at < created_before,
                 _I.c.url.startswith(prefix, autoescape=True)).order_by(_I.c.id).limit(limit))]
 
+    def known_to_all_by_url(self, url: str) -> ItemRef | None:
+        """The item at `url` if everyone can know of it: shared in chat, or named by its wiki's events (not one
+        known only because someone rated it)."""
+        row = self.session.execute(select(*_ITEM_COLUMNS).where(
+            _I.c.url == url, _I.c.first_shared_by.is_not(None) | _I.c.followed_at.is_not(None))).first()
+        return ItemRef(*row) if row else None
+
     def ref_by_url(self, url: str) -> ItemRef | None:
         row = self.run(_ITEM_BY_URL, {"url": url}).first()
         return ItemRef(*row) if row else None
