@@ -174,6 +174,13 @@ def test_a_refused_reason_says_the_same_whether_or_not_anyone_else_rated_the_pag
     assert "your own rating of 2 or less" in rated_by_others.get_data(as_text=True)
 
 
+def test_a_callback_state_beyond_ascii_is_refused_like_any_other(
+        client: FlaskClient, reader: Reader, ann: dict[str, object], provider: OAuthProvider) -> None:
+    client.get(attribute(reader.frame().get_data(as_text=True), "data-connect"))
+    refused = client.get("/oauth/callback", query_string={"code": "c" * 52, "state": "é"})
+    assert refused.status_code == 403 and provider.exchanges == 0
+
+
 def test_the_callback_needs_the_state_this_browser_started_with(
         client: FlaskClient, reader: Reader, ann: dict[str, object], provider: OAuthProvider,
         mattermost_contract: MattermostContract) -> None:

@@ -11,7 +11,6 @@ only, then closes itself. Without OAuth configured, the popup says how to sign i
 
 from __future__ import annotations
 
-import hmac
 import logging
 import secrets
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from learnloop.config import origin_of
 from learnloop.context import Service
+from learnloop.domain.tokens import matches_any
 from learnloop.errors import HostError
 from learnloop.web import handoff
 from learnloop.web.errors import message_page
@@ -80,7 +80,7 @@ def blueprint(site: Service, provider: Callable[[], Provider]) -> Blueprint:
     def callback() -> tuple[str, int]:
         pending = session.pop(PENDING, None)
         state = request.args.get("state", "")
-        if not isinstance(pending, dict) or not hmac.compare_digest(state, str(pending.get("state", ""))):
+        if not isinstance(pending, dict) or not matches_any(state, [str(pending.get("state", ""))]):
             return message_page("Sign in again", "This answer from Mattermost belongs to a sign-in that did not start "
                                 "in this browser, so nobody was signed in.", 403,
                                 next_step="Press \"Sign in with Mattermost\" on the wiki page again.")
