@@ -232,6 +232,9 @@ def test_database_url_error_never_contains_the_password(monkeypatch: pytest.Monk
         ("not a url", "valid URL"),
         ("learnloop.example.com", "valid URL"),
         ("ftp://learnloop.example.com", "URL scheme should be 'http' or 'https'"),
+        ("https://learnloop.example.com/?x=1", "without ?query or #fragment"),
+        ("https://learnloop.example.com/#top", "without ?query or #fragment"),
+        ("https://ann:hunter2@learnloop.example.com", "without user:password"),
     ],
 )
 def test_invalid_public_url_names_the_variable_and_what_was_expected(
@@ -385,7 +388,7 @@ def test_bad_owner_id_names_the_path() -> None:
     assert "communities → 0.owners: expected a 26-character Mattermost id" in message
 
 
-@pytest.mark.parametrize("timezone", ["Mars/Olympus_Mons", "CEST+2", "Europe/"])
+@pytest.mark.parametrize("timezone", ["Mars/Olympus_Mons", "CEST+2", "Europe/", "Europe", "America/Argentina"])
 def test_bad_timezone_names_the_path(timezone: str) -> None:
     write_toml(community_toml(timezone=timezone))
     message = config_error()
@@ -509,3 +512,24 @@ def test_the_readme_example_of_learnloop_toml_loads() -> None:
     community = settings.communities[0]
     assert (community.name, community.timezone, community.burst_minutes) == ("Data guild", "Europe/Berlin", 30)
     assert [space.wiki for space in community.wiki_spaces] == ["handbook"]
+
+
+def test_a_password_in_a_refused_address_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEARNLOOP_MATTERMOST_URL", "https://ann:hunter2@chat.example.com")
+    message = config_error()
+    assert "LEARNLOOP_MATTERMOST_URL: expected an address without user:password" in message
+    assert "hunter2" not in message
+
+
+def test_a_config_file_that_is_not_utf8_or_not_a_file_is_an_error_naming_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (Path.cwd() / "learnloop.toml").write_bytes('[[communities]]\nname = "Caf\xe9"\n'.encode("latin-1"))
+    assert config_error() == "learnloop.toml: not UTF-8 text (byte 27); TOML files are UTF-8"
+    monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", str(tmp_path))
+    assert config_error().startswith(f"{tmp_path}: cannot be read: ")
+
+
+def test_a_wiki_address_with_a_query_is_refused() -> None:
+    write_toml('[[wikis]]\nname = "kb"\nkind = "outline"\nurl = "https://kb.example.com/?team=1"\n'
+               'api_token = "ol_api_0123456789abcdef0123456789abcdef"\n')
+    assert "wikis → 0.url: expected an address without ?query or #fragment" in config_error()

@@ -41,6 +41,17 @@ def _split_tokens(value: Any) -> Any:
     return value
 
 
+def _plain_url(value: AnyHttpUrl | None) -> AnyHttpUrl | None:
+    """An address learnloop builds links on: no user:password (it would be in every link posted), no query or
+    fragment (a path after them would not be a path)."""
+    if value is not None:
+        if value.username or value.password:
+            raise ValueError("expected an address without user:password in it")
+        if value.query or value.fragment:
+            raise ValueError("expected an address without ?query or #fragment, such as https://learnloop.example.com")
+    return value
+
+
 def _check_mattermost_id(value: str) -> str:
     if len(value) != MATTERMOST_ID_LENGTH or not value.isalnum():
         raise ValueError("expected a 26-character Mattermost id (letters and digits)")
@@ -67,6 +78,8 @@ class WikiConfig(BaseModel):
     bot_user: str | None = None
     bot_password: SecretStr | None = None
     api_token: SecretStr | None = None
+
+    _plain_url = field_validator("url")(_plain_url)
 
     @field_validator("secret")
     @classmethod
@@ -167,7 +180,7 @@ class CommunityConfig(BaseModel):
     def _timezone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "Europe" names a folder of the database
             raise ValueError("expected an IANA time zone such as 'Europe/Berlin'") from None
         return value
 
@@ -216,6 +229,8 @@ class Settings(BaseSettings):
             raise ValueError("expected at least 32 characters (for example: "
                              "python -c 'import secrets; print(secrets.token_urlsafe(48))')")
         return value
+
+    _plain_urls = field_validator("public_url", "mattermost_url")(_plain_url)
 
     @field_validator("mattermost_oauth_client_id")
     @classmethod
@@ -338,6 +353,10 @@ class _TomlFileSource(PydanticBaseSettingsSource):
                 data = tomllib.load(handle)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc.strerror or exc}") from None
         return {**data, "config_file": path}
 
 
@@ -376,10 +395,17 @@ def _describe(error: Any) -> str:
     if len(location) > 1:
         where += " → " + ".".join(str(part) for part in location[1:])
     given = error.get("input")
-    hidden = top in SECRET_FIELDS or isinstance(given, (dict, list)) or given is None
+    hidden = top in SECRET_FIELDS or isinstance(given, (dict, list)) or given is None or _has_password(given)
     shown = "" if hidden else f" (got '{str(given)[:60]}')"
     message = error.get("msg", "invalid").removeprefix("Value error, ")
     return f"{where}: {message}{shown}"
+
+
+def _has_password(value: object) -> bool:
+    try:
+        return bool(urlsplit(str(value)).password)
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: Any) -> Settings:
