@@ -106,12 +106,6 @@ def test_the_api_url_is_derived_from_the_configured_url(url: str, api: str) -> N
     assert api_url_for(_wiki(url)) == api
 
 
-def test_a_configured_url_with_a_query_is_refused() -> None:
-    with pytest.raises(WikiError) as refused:
-        api_url_for(_wiki("https://wiki.example.com/w?x=1"))
-    assert refused.value.retryable is False
-
-
 def test_every_call_goes_to_the_configured_api_with_a_timeout(mock: responses.RequestsMock, stub: StubWiki) -> None:
     stub.on("recentchanges", {"query": {"recentchanges": [_change(5)]}})
     stub.on("info|categories", {"query": {"pages": [
