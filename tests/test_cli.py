@@ -58,6 +58,19 @@ def test_a_bad_setting_stops_the_command_with_its_name(monkeypatch: pytest.Monke
     assert "LEARNLOOP_DATABASE_URL" in result.output and "postgresql+psycopg://" in result.output
 
 
+def test_db_upgrade_to_an_unknown_revision_says_which_there_are_and_changes_nothing(sqlite_env: Path) -> None:
+    runner = CliRunner()
+    refused = runner.invoke(main, ["db", "upgrade", "nonsense"])
+    assert refused.exit_code == 1 and "Can't locate revision identified by 'nonsense'" in refused.output
+    assert "give 'head' or a revision from 0001 to" in refused.output
+    assert isinstance(refused.exception, SystemExit), "a message, not a traceback"
+    done = runner.invoke(main, ["db", "upgrade"])
+    head = done.output.strip().removeprefix("database at ")
+    assert done.exit_code == 0 and head.isdigit()
+    older = runner.invoke(main, ["db", "upgrade", "0001"])
+    assert older.exit_code == 0 and older.output.strip() == f"database at {head}", "upgrade never goes down"
+
+
 def test_worker_once_without_mattermost_sends_nothing(sqlite_env: Path) -> None:
     runner = CliRunner()
     runner.invoke(main, ["db", "upgrade"])

@@ -29,7 +29,7 @@ from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
 from learnloop.storage.export import export_to_file, jsonable
-from learnloop.storage.migrate import upgrade
+from learnloop.storage.migrate import UnknownRevision, upgrade
 from learnloop.wiring import create_app
 
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
@@ -128,8 +128,11 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
 
     settings = _settings()
-    upgrade(make_engine(settings.database_url), revision)
-    click.echo(f"database at {revision}", err=True)
+    try:
+        at = upgrade(make_engine(settings.database_url), revision)
+    except UnknownRevision as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"database at {at or 'no revision (empty)'}", err=True)
 
 
 @main.command()

@@ -11,6 +11,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine
 
 from learnloop.storage import locks
@@ -32,13 +34,24 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+class UnknownRevision(ValueError):
+    """Alembic cannot go to that revision (none has that name); the message says which there are."""
+
+
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Upgrade to `revision` (never down: a revision older than the current one changes nothing); returns the
+    revision the database is at. Raises UnknownRevision."""
     with locks.held(engine, LOCK, wait=True):
         before = current(engine)
-        command.upgrade(alembic_config(engine), revision)
+        try:
+            command.upgrade(alembic_config(engine), revision)
+        except CommandError as exc:
+            head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+            raise UnknownRevision(f"{exc} (give 'head' or a revision from 0001 to {head})") from None
         after = current(engine)
     if after != before:
         log.info("database schema upgraded from %s to %s", before or "empty", after)
+    return after
 
 
 def downgrade(engine: Engine, revision: str) -> None:
