@@ -88,6 +88,9 @@ def serve(host: str | None, port: int | None) -> None:
                 "accesslog": "-" if settings.access_log else None,
                 "access_log_format": ACCESS_LOG_FORMAT, "logger_class": AccessLogger,
                 "forwarded_allow_ips": "127.0.0.1",
+                # the most gunicorn takes: the rating page's address carries a URL of up to 2,048 characters,
+                # percent-encoded (up to three times as long); the default, 4,094, refuses some
+                "limit_request_line": 8190,
                 "control_socket_disable": True,
             }
             for key, value in options.items():

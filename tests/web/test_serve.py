@@ -96,6 +96,17 @@ def test_the_stock_gthread_worker_serves_on_the_port_given_on_the_command_line(s
     assert not (home / ".gunicorn").exists(), "no control socket in the home folder, which two instances would share"
 
 
+def test_the_rating_page_for_the_longest_url_is_served(served: Served) -> None:
+    """A URL of 2,048 characters whose every character is percent-encoded in the page's address: 6,000 and more
+    characters of request line, which gunicorn's default limit (4,094) refuses before learnloop sees it."""
+    url = "https://wiki.example.com/?" + "a=&" * 674
+    path = "/rate?url=" + "".join(f"%{byte:02X}" for byte in url.encode())
+    with served.connect() as sock:
+        sock.sendall(_get(path))
+        status, _, body = _read_response(sock, bytearray())
+    assert len(path) > 6000 and status == 401 and b"Sign in to rate" in body
+
+
 def test_requests_on_one_kept_alive_connection_are_all_answered(served: Served) -> None:
     with served.connect() as sock:
         buffer = bytearray()
