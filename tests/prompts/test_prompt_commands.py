@@ -159,6 +159,11 @@ def test_owners_named_in_the_configuration_need_no_api_call(
     tomorrow = submit(client, OWNER, "prompt_event", form["state"], {
         "label": "Demo", "date": "2026-11-02", "when": "both", "time": "17:00", "window": "2d"}).get_json()
     assert "the day before has passed" in tomorrow["errors"]["when"]
+    long = submit(client, OWNER, "prompt_event", form["state"], {
+        "label": "Demo", "date": "2026-12-10", "when": "both", "time": "17:00", "window": "2d",
+        "question_after": "x" * 301}).get_json()
+    assert set(long["errors"]) == {"question_after"} and "at most 300 characters" in long["errors"]["question_after"], \
+        "on the dialog's own field, where the form shows it"
 
 
 def test_a_forged_setup_state_is_refused(client: FlaskClient, runtime: Runtime) -> None:

@@ -157,7 +157,11 @@ def create_event_prompts(
         setup = PromptSetup(questions=[question], scale_question=None, repeat="FREQ=DAILY;COUNT=1",
                             local_time=local_time, window=window, default_visibility=default_visibility,
                             label=f"{part}: {name}"[:100], timezone=timezone)
-        questions, schedule = validate(setup, can_publish=can_publish)
+        try:
+            questions, schedule = validate(setup, can_publish=can_publish)
+        except InvalidSetup as exc:  # its one question is the event dialog's question_before or question_after
+            raise InvalidSetup({f"question_{part}" if field == "question1" else field: message
+                                for field, message in exc.errors.items()}) from None
         rows.append(uow.schedules.add(_row(community_id, setup, questions, schedule, day, created_by, now,
                                            event_name=name[:100], event_date=event_date, event_part=part,
                                            event_key=key)))
