@@ -5,6 +5,7 @@ whatever the workers and replies do, with *Mark reviewed* and *Not mine*. A quie
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,7 @@ from learnloop.config import Settings
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.page_messages import NOT_MINE_ACTION
 from learnloop.mattermost.signed_state import button_context
-from learnloop.services import page_review
+from learnloop.services import page_review, personal_data
 from learnloop.services.rating import give_reason
 from learnloop.storage.tables import ContentItem, Feedback, OutboxMessage, PageOwner
 from tests.conftest import FakeClock, shown_scores
@@ -26,7 +27,7 @@ from tests.network.world import OWNER, ingest, page_event, rate, settings_for, t
 from tests.prompts.world import Person, click, slash
 
 K = 5
-BOB, ADMIN = Person("bob"), Person("admin")
+BOB, ADMIN, CAROL = Person("bob"), Person("admin"), Person("carol")
 OWNER_P = Person("owner")
 PAGE = "https://outline.example.com/doc/p1"
 MONDAY_0901_BERLIN = datetime(2026, 11, 2, 8, 1, tzinfo=UTC)
@@ -309,3 +310,27 @@ def test_a_space_owner_hears_of_its_pages_and_can_decline_one(client: FlaskClien
     tick(runtime, clock)
     assert [a["title"] for a in reviews_to(standin, BOB)[1]["props"]["attachments"]] == ["Page p2"]
     assert [a["title"] for a in reviews_to(standin, OWNER_P)[0]["props"]["attachments"]] == ["Page p1"]
+
+
+def test_a_person_a_readers_note_mentions_exports_that_line_of_the_owners_message_only(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """The owner's weekly message is theirs: someone a note names by @name takes away the line that names them,
+    not the other readers' notes, nor whom the message went to."""
+    a_page(runtime, clock, 2)
+    bob_owns(client, standin)
+    notes = ["the deploy steps changed", "broken since the move", "ask @carol, she rewrote the pipeline"]
+    for n, note in enumerate(notes):
+        rate(runtime, uid(f"reader{n}"), PAGE, 2)
+        with runtime.uow() as uow:
+            give_reason(uow, uid(f"reader{n}"), PAGE, "outdated", note, runtime.clock())
+    tick(runtime, clock)
+    assert reviews_to(standin, BOB)
+    with runtime.uow() as uow:
+        uow.members.ensure(CAROL.id, runtime.clock(), username="carol")
+        uow.commit()
+    with runtime.reader() as uow:
+        data = personal_data.export(uow, CAROL.id, runtime.signing_key, runtime.clock())
+    assert data["messages_naming_you"] == []
+    [message] = data["messages_to_others_naming_you"]
+    assert message["lines_naming_you"] == ["> ask @carol, she rewrote the pipeline"]
+    assert "deploy steps" not in json.dumps(message, default=str) and BOB.id not in json.dumps(message, default=str)

@@ -325,7 +325,8 @@ def test_the_export_holds_what_an_erase_takes_away(client: FlaskClient, runtime:
     with runtime.uow() as uow:
         personal_data.erase(uow, ANN.id, ANN.name, clock.now, runtime.signing_key, announcer(runtime))
     after = exported()
-    assert not any(after[key] for key in ("messages_naming_you", "page_announcements_naming_you",
+    assert not any(after[key] for key in ("messages_naming_you", "messages_to_others_naming_you",
+                                          "page_announcements_naming_you",
                                           "weeks_you_were_a_community_owner", "signin_links", "settings"))
 
 

@@ -89,6 +89,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
                     "paused_until": member.paused_until, "time_of_day": member.time_of_day,
                     "quiet_hours": member.quiet_hours, "nudges": member.nudges,
                     "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition}
+    to_you = uow.outbox.naming([user_id])  # by id: to the person, or keyed by them
     return {
         "format": EXPORT_FORMAT, "user_id": user_id, "exported_at": now,
         "ratings": records.ratings(user_id), "comments_to_owners": records.feedback(user_id),
@@ -98,7 +99,9 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "pages_and_spaces_you_own": records.page_ownership(user_id),
         "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
         "signin_links": records.signin_links(user_id),
-        "messages_naming_you": records.messages(uow.outbox.naming(_names(user_id, username))),
+        "messages_naming_you": records.messages(to_you),
+        "messages_to_others_naming_you": records.lines_naming(
+            [i for i in uow.outbox.naming([f"@{username}"]) if i not in to_you] if username else [], f"@{username}"),
         "page_announcements_naming_you": records.announcements(
             [row.id for row in uow.announcements.naming(username, lock=False)] if username else [], username or ""),
     }
