@@ -18,6 +18,7 @@ from learnloop.config import Settings
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.page_messages import NOT_MINE_ACTION
 from learnloop.mattermost.signed_state import button_context
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import page_review, personal_data
 from learnloop.services.rating import give_reason
 from learnloop.storage.tables import ContentItem, Feedback, OutboxMessage, PageOwner
@@ -334,3 +335,11 @@ def test_a_person_a_readers_note_mentions_exports_that_line_of_the_owners_messag
     [message] = data["messages_to_others_naming_you"]
     assert message["lines_naming_you"] == ["> ask @carol, she rewrote the pipeline"]
     assert "deploy steps" not in json.dumps(message, default=str) and BOB.id not in json.dumps(message, default=str)
+
+    with runtime.uow() as uow:  # her erasure takes her name out of the owner's message, not the message away
+        personal_data.erase(uow, CAROL.id, "carol", runtime.clock(), runtime.signing_key, announcer(runtime))
+    with runtime.reader() as uow:
+        kept = json.dumps([m.payload for m in uow.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key.like("review:%")))])
+    assert "ask someone, she rewrote the pipeline" in kept and "the deploy steps changed" in kept
+    assert "@carol" not in kept

@@ -89,7 +89,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
                     "paused_until": member.paused_until, "time_of_day": member.time_of_day,
                     "quiet_hours": member.quiet_hours, "nudges": member.nudges,
                     "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition}
-    to_you = uow.outbox.naming([user_id])  # by id: to the person, or keyed by them
+    to_you, mentioning = _messages_naming(uow, user_id, username)
     return {
         "format": EXPORT_FORMAT, "user_id": user_id, "exported_at": now,
         "ratings": records.ratings(user_id), "comments_to_owners": records.feedback(user_id),
@@ -100,8 +100,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
         "signin_links": records.signin_links(user_id),
         "messages_naming_you": records.messages(to_you),
-        "messages_to_others_naming_you": records.lines_naming(
-            [i for i in uow.outbox.naming([f"@{username}"]) if i not in to_you] if username else [], f"@{username}"),
+        "messages_to_others_naming_you": records.lines_naming(mentioning, f"@{username}"),
         "page_announcements_naming_you": records.announcements(
             [row.id for row in uow.announcements.naming(username, lock=False)] if username else [], username or ""),
     }
@@ -123,8 +122,9 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
     removals = _removals_asked_by(uow, user_id)
     notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
-    counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming(_names(user_id, username))
-                          + uow.outbox.redact_quoting(notes))
+    _, mentioning = _messages_naming(uow, user_id, username)
+    counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming([user_id])
+                          + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
@@ -135,9 +135,12 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     return Erased(counts, wiki_pages, sections)
 
 
-def _names(user_id: str, username: str | None) -> list[str]:
-    """How messages name the person: by id, and by @username."""
-    return [user_id, f"@{username}" if username else ""]
+def _messages_naming(uow: UnitOfWork, user_id: str, username: str | None) -> tuple[list[int], list[int]]:
+    """The outbox messages that name the person by id (to them, or keyed by them: theirs), and those to others
+    that name them only by @username (an owner's message quoting a note that mentions them: the owner's)."""
+    theirs = uow.outbox.naming([user_id])
+    mentioning = [i for i in uow.outbox.naming([f"@{username}"]) if i not in theirs] if username else []
+    return theirs, mentioning
 
 
 def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:

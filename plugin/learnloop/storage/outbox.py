@@ -147,6 +147,18 @@ class Outbox(Repository):
         """Forget the messages `naming` finds."""
         return self._remove_ids(self.naming(texts))
 
+    def redact_name(self, message_ids: list[int], name: str) -> int:
+        """In these messages (to someone else, naming a person by @name only), the name becomes "someone"; the
+        rest of each message stays theirs. The number of messages changed."""
+        naming = re.compile(re.escape(name) + NAME_ENDS)
+        changed = 0
+        for message in self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))):
+            redacted = _replaced(message.payload, naming)
+            if redacted != message.payload:
+                message.payload = redacted
+                changed += 1
+        return changed
+
     def redact_quoting(self, notes: list[str]) -> int:
         """Take the quotes of these notes out of the messages that hold them, sent or not (a page owner's weekly
         message quotes readers' notes word for word): a line that is '> ' and the note with its white space
@@ -177,6 +189,16 @@ class Outbox(Repository):
         result = self.session.execute(delete(OutboxMessage).where(
             OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < before))
         return rowcount(result)
+
+
+def _replaced(value: Any, naming: re.Pattern[str]) -> Any:
+    if isinstance(value, str):
+        return naming.sub("someone", value)
+    if isinstance(value, dict):
+        return {key: _replaced(part, naming) for key, part in value.items()}
+    if isinstance(value, list):
+        return [_replaced(part, naming) for part in value]
+    return value
 
 
 def _redacted(value: Any, notes: set[str]) -> Any:
