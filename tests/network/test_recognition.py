@@ -112,7 +112,8 @@ def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runt
     thanks = button_context(THANK_ACTION, runtime.signing_key, item_id=item)
     assert "rate it first" in click(client, RAE, thanks).get_json()["ephemeral_text"]
     rate(runtime, RAE.id, LINK, 5)
-    assert "on its way" in click(client, RAE, thanks).get_json()["ephemeral_text"]
+    sent = click(client, RAE, thanks).get_json()["ephemeral_text"]
+    assert sent.startswith("Thank you: your thanks go, with your name, to the person who shared it")
     assert "already" in click(client, RAE, thanks).get_json()["ephemeral_text"]
     assert "yourself" in click(client, SAM, thanks).get_json()["ephemeral_text"]
     tick(runtime, clock)
@@ -121,7 +122,10 @@ def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runt
     slash(client, SAM, "recognition off")
     rate(runtime, uid("other"), LINK, 5)
     reply = click(client, Person("other"), thanks).get_json()["ephemeral_text"]
-    assert "turned thank-you messages off" in reply
+    assert reply == sent, "a rater is answered the same whether or not the sharer takes thank-you notes"
+    assert "already" in click(client, Person("other"), thanks).get_json()["ephemeral_text"]
+    tick(runtime, clock)
+    assert len(standin.dms_to(SAM.id)) == 1, "nothing goes to a sharer who turned them off"
 
 
 @pytest.mark.parametrize(("known", "signed"), [(True, "@rae thanks you"), (False, "A colleague thanks you")])
@@ -137,7 +141,7 @@ def test_a_rater_mattermost_cannot_name_still_sends_thanks_unsigned(client: Flas
         "user_id": RAE.id, "user_name": "", "channel_id": uid("dmrae"), "team_id": "", "post_id": "p" * 26,
         "trigger_id": "", "type": "button", "context": thanks})
     assert reply.status_code == 200
-    assert "on its way" in reply.get_json()["ephemeral_text"]
+    assert "your thanks go, with your name" in reply.get_json()["ephemeral_text"]
     tick(runtime, clock)
     [dm] = standin.dms_to(SAM.id)
     assert dm["message"].startswith(f"{signed} for sharing [Data pipeline handbook]({LINK})")
@@ -185,7 +189,7 @@ def test_recognition_off_takes_back_the_thank_yous_still_waiting(client: FlaskCl
     item = share(runtime, SAM.id, LINK)
     slash(client, SAM, "prompts pause 2w")
     rate(runtime, RAE.id, LINK, 5)
-    assert "on its way" in click(client, RAE, button_context(THANK_ACTION, runtime.signing_key,
+    assert "your thanks go, with your name" in click(client, RAE, button_context(THANK_ACTION, runtime.signing_key,
                                                              item_id=item)).get_json()["ephemeral_text"]
     slash(client, SAM, "recognition off")
     clock.advance(days=15)

@@ -280,7 +280,7 @@ def test_a_reader_may_thank_the_person_who_shared_the_page_by_name(
     assert 'name="thank" value="1"' in frame and "Also thank the person who shared it" in frame
     thanked = reader.post("rate", stars="5", thank="1")
     assert thanked.status_code == 303 and "thanked=sent" in thanked.headers["Location"]
-    assert "Your thank-you is on its way" in reader.client.get(thanked.headers["Location"]).get_data(as_text=True)
+    assert "Thank you: your thanks go, with your name" in reader.client.get(thanked.headers["Location"]).get_data(as_text=True)
     again = reader.post("rate", stars="5", thank="1")
     assert "thanked=again" in again.headers["Location"]
     with runtime.reader() as uow:

@@ -100,8 +100,8 @@ def handle_thank(chat: Chat, action: ActionRequest, context: dict[str, Any]) -> 
         return {"ephemeral_text": "This button is not a valid thank-you."}
     if not queued:
         return {"ephemeral_text": "You have thanked them for this already."}
-    return {"ephemeral_text": "Your thank-you is on its way, with your name, to the person who shared it "
-                              "(they alone see it)."}
+    return {"ephemeral_text": "Thank you: your thanks go, with your name, to the person who shared it, unless "
+                              "they turned thank-you notes off (they alone see it)."}
 
 
 def handle_suggestions_off(chat: Chat, action: ActionRequest, _context: dict[str, Any]) -> Reply:

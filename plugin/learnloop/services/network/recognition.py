@@ -119,9 +119,10 @@ class ThanksRefused(ValueError):
 
 
 def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: ThanksDM) -> bool:
-    """Queue a named thank-you from a rater to the item's sharer, once per rater and item; False when this
-    rater had thanked them already. It waits out the sharer's pause and quiet hours. Raises ThanksRefused.
-    Commits."""
+    """Record a named thank-you from a rater to the item's sharer, once per rater and item, and queue it to the
+    sharer unless they turned thank-you notes off; False when this rater had thanked them already. The rater is
+    answered the same either way: their setting is theirs. It waits out the sharer's pause and quiet hours.
+    Raises ThanksRefused. Commits."""
     item = uow.items.get(item_id)
     if item is None:
         raise ThanksRefused("this item is no longer in learnloop")
@@ -131,13 +132,16 @@ def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: T
         raise ThanksRefused("you shared this yourself")
     if uow.ratings.of(item_id, rater_id) is None:
         raise ThanksRefused("rate it first: a thank-you goes with a rating")
+    key = f"thanks:{item_id}:{rater_id}"
+    first = uow.events.append("thanks", occurred_at=now, recorded_at=now, community_id=item.community_id,
+                              actor_id=rater_id, item_id=item_id, dedupe_key=key)
     member = uow.members.get(item.first_shared_by)
-    if member is not None and not member.recognition:
-        raise ThanksRefused("the person who shared it has turned thank-you messages off")
-    queued = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind),
-                                key=f"thanks:{item_id}:{rater_id}", now=now, at=_reachable(member, now))
+    queued = False
+    if member is None or member.recognition:
+        queued = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind),
+                                    key=key, now=now, at=_reachable(member, now))
     uow.commit()
-    return queued
+    return first and (queued or member is not None and not member.recognition)
 
 
 def _reachable(member: Member | None, now: datetime) -> datetime | None:
