@@ -315,9 +315,9 @@ def identify_new_items(uow: UnitOfWork, wiki: WikiConfig, now: datetime, *, limi
     after = int(uow.cursors.get(name) or 0)
     base = _normalised(wiki.base_url)
     items = uow.items.known_by_url_only(base.rstrip("/") + "/", after, now - SETTLE, limit) if base else []
-    queued = sum(uow.outbox.enqueue(FETCH_JOB, identify_job(wiki.name, item_id, url),
-                                    key=fetch_key(wiki.name, f"identify:{item_id}"), now=now)
-                 for item_id, url in items)
+    jobs = [identify_job(wiki.name, item_id, url) for item_id, url in items]
+    queued = sum(uow.outbox.enqueue(FETCH_JOB, job, key=fetch_key(wiki.name, job["event_id"]), now=now)
+                 for job in jobs)
     if items:
         uow.cursors.move(name, str(items[-1][0]), now)
     uow.commit()
