@@ -5,7 +5,7 @@ back, and a page that now lies in a mapped space joins that community with its r
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -246,6 +246,18 @@ def test_any_later_event_of_a_deleted_page_brings_it_back(wiki_runtime: Runtime)
     ingest(wiki_runtime, page_event("created"), page_event("deleted"))
     assert items(wiki_runtime)[0].retired_at is not None
     ingest(wiki_runtime, page_event("updated"))
+    assert items(wiki_runtime)[0].retired_at is None
+
+
+def test_a_read_from_before_the_deletion_that_lands_after_it_does_not_bring_the_page_back(
+        wiki_runtime: Runtime) -> None:
+    """Fetches run side by side: an edit's fetch can read the page just before it is deleted and be recorded just
+    after the deletion's. Its edit is older than the deletion, so the page stays deleted; a newer one restores."""
+    edited = datetime(2026, 11, 2, 9, 4, tzinfo=UTC)
+    ingest(wiki_runtime, page_event("created"), page_event("deleted", occurred_at=edited + timedelta(minutes=1)))
+    ingest(wiki_runtime, page_event("updated", occurred_at=edited))
+    assert items(wiki_runtime)[0].retired_at is not None
+    ingest(wiki_runtime, page_event("updated", occurred_at=edited + timedelta(minutes=2)))
     assert items(wiki_runtime)[0].retired_at is None
 
 

@@ -83,7 +83,9 @@ def test_a_page_published_again_after_going_back_to_the_drafts_is_rateable_again
     unpublished = dataclasses.replace(event(1, action="deleted"), current=True)
     ingest(wiki_runtime, created, unpublished)
     assert rows(wiki_runtime, ContentItem)[0].retired_at is not None
-    [again] = ingest(wiki_runtime, created)  # Outline's documents.publish: the page's creation, seen before
+    # Outline's documents.publish: the page's creation, seen before, read as it is now (publishing saves the
+    # document, so its updatedAt is after the unpublishing's)
+    [again] = ingest(wiki_runtime, dataclasses.replace(created, occurred_at=event(2).occurred_at))
     assert again.duplicate and rows(wiki_runtime, ContentItem)[0].retired_at is None
     assert [e.kind for e in rows(wiki_runtime, Event)] == ["wiki_page_created", "wiki_page_deleted"]
 

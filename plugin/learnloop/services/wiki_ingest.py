@@ -193,7 +193,8 @@ def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, co
     - Deleted: retired (not rateable, out of top content); its ratings stay.
     - Otherwise: a new URL moves the item (ratings, feedback, events and score stay with it; an item already
       at that URL is set aside, see `_free_url`), the title follows, a page now in a mapped space joins that
-      community (`join_community`), and a retired page is back (restored, or an event for the same page)."""
+      community (`join_community`), and a retired page is back (restored, or an event for the same page
+      that is newer than its deletion)."""
     if item.page_ref is None and event.page_id:
         uow.items.claim_page(item.id, event.wiki, event.page_id)
     if event.action == "deleted":
@@ -206,8 +207,17 @@ def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, co
         uow.items.set_title(item.id, event.title[:300])
     if community_id is not None and community_id != item.community_id:
         join_community(uow, item, community_id, k, now)
-    if item.retired_at is not None:
+    if item.retired_at is not None and not _read_before_deletion(uow, event, item):
         uow.items.restore(item.id)
+
+
+def _read_before_deletion(uow: UnitOfWork, event: WikiEvent, item: ItemRef) -> bool:
+    """The event shows the page as it was before its deletion: a fetch that read it, then lost the race to the
+    fetch of the deletion (they run side by side). It does not bring the page back; a restore always does."""
+    if event.action == "restored":
+        return False
+    deleted_at = uow.events.last_deleted_at(item.id)
+    return deleted_at is not None and event.occurred_at < deleted_at
 
 
 def join_community(uow: UnitOfWork, item: ItemRef, community_id: int, k: int, now: datetime) -> None:

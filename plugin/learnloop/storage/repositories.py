@@ -477,6 +477,11 @@ class EventLog(Repository):
         check_key(dedupe_key)
         return insert_ignoring_conflicts(self.tx, _E, values, ["dedupe_key"]) is not None
 
+    def last_deleted_at(self, item_id: int) -> datetime | None:
+        """When the wiki last deleted the page (its newest wiki_page_deleted event), if still kept."""
+        return cast("datetime | None", self.session.scalar(
+            select(func.max(_E.c.occurred_at)).where(_E.c.item_id == item_id, _E.c.kind == "wiki_page_deleted")))
+
     def recorded(self, dedupe_key: str) -> bool:
         """Whether an event with this key was recorded (the unique index answers)."""
         return self.session.scalar(select(_E.c.id).where(_E.c.dedupe_key == check_key(dedupe_key))) is not None
