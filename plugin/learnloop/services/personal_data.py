@@ -100,7 +100,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
         "signin_links": records.signin_links(user_id),
         "messages_naming_you": records.messages(to_you),
-        "messages_to_others_naming_you": records.lines_naming(mentioning, f"@{username}"),
+        "messages_to_others_naming_you": uow.outbox.lines_naming(mentioning, f"@{username}"),
         "page_announcements_naming_you": records.announcements(
             [row.id for row in uow.announcements.naming(username, lock=False)] if username else [], username or ""),
     }

@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select
 
 from learnloop.domain.disclosure import Block
 from learnloop.domain.page_review import OPEN_STATES
-from learnloop.storage.repositories import Repository
+from learnloop.storage.repositories import KNOWN_TO_ALL, Repository
 from learnloop.storage.tables import (
     ContentItem,
     Feedback,
@@ -71,7 +71,7 @@ class DashboardReads(Repository):
         return [(t, u, kind) for t, u, kind in self.session.execute(
             select(ContentItem.title, ContentItem.url, ContentItem.kind)
             .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
-                   ContentItem.first_shared_by.is_not(None) | ContentItem.followed_at.is_not(None), ~shown.exists())
+                   KNOWN_TO_ALL, ~shown.exists())
             .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:

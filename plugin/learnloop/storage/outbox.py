@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,7 +140,7 @@ class Outbox(Repository):
         columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
         candidates = self.session.execute(select(_O.c.id, *columns).where(
             or_(*(column.contains(t, autoescape=True) for column in columns for t in wanted))))
-        naming = re.compile("|".join(re.escape(text) + NAME_ENDS for text in wanted))
+        naming = _naming(wanted)
         return [row[0] for row in candidates if any(naming.search(text or "") for text in row[1:])]
 
     def remove_naming(self, texts: list[str]) -> int:
@@ -150,14 +150,26 @@ class Outbox(Repository):
     def redact_name(self, message_ids: list[int], name: str) -> int:
         """In these messages (to someone else, naming a person by @name only), the name becomes "someone"; the
         rest of each message stays theirs. The number of messages changed."""
-        naming = re.compile(re.escape(name) + NAME_ENDS)
+        naming = _naming([name])
         changed = 0
         for message in self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))):
-            redacted = _replaced(message.payload, naming)
+            redacted = _each_text(message.payload, lambda text: naming.sub("someone", text))
             if redacted != message.payload:
                 message.payload = redacted
                 changed += 1
         return changed
+
+    def lines_naming(self, message_ids: list[int], name: str) -> list[dict[str, Any]]:
+        """Of these messages (to someone else, naming a person by @name only: an owner's weekly message that
+        quotes a reader's note mentioning them), the lines that name them: the rest is another person's
+        message."""
+        naming, found = _naming([name]), []
+        for message in self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))
+                                            .order_by(OutboxMessage.id)) if message_ids else ():
+            lines = [line for text in _texts(message.payload) for line in text.split("\n") if naming.search(line)]
+            if lines:
+                found.append({"kind": message.kind, "created_at": message.created_at, "lines_naming_you": lines})
+        return found
 
     def redact_quoting(self, notes: list[str]) -> int:
         """Take the quotes of these notes out of the messages that hold them, sent or not (a page owner's weekly
@@ -191,26 +203,35 @@ class Outbox(Repository):
         return rowcount(result)
 
 
-def _replaced(value: Any, naming: re.Pattern[str]) -> Any:
+def _naming(names: list[str]) -> re.Pattern[str]:
+    """Any of these ids or @names, as a whole name."""
+    return re.compile("|".join(re.escape(name) + NAME_ENDS for name in names))
+
+
+def _each_text(value: Any, change: Callable[[str], str]) -> Any:
+    """A JSON payload with `change` applied to every string in it."""
     if isinstance(value, str):
-        return naming.sub("someone", value)
+        return change(value)
     if isinstance(value, dict):
-        return {key: _replaced(part, naming) for key, part in value.items()}
+        return {key: _each_text(part, change) for key, part in value.items()}
     if isinstance(value, list):
-        return [_replaced(part, naming) for part in value]
+        return [_each_text(part, change) for part in value]
     return value
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in a JSON payload."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict | list):
+        for part in value.values() if isinstance(value, dict) else value:
+            yield from _texts(part)
 
 
 def _redacted(value: Any, notes: set[str]) -> Any:
     """A payload with every line that quotes one of these notes replaced by ERASED_QUOTE."""
-    if isinstance(value, str):
-        lines = value.split("\n")
-        return "\n".join(ERASED_QUOTE if _quotes(line, notes) else line for line in lines)
-    if isinstance(value, dict):
-        return {key: _redacted(part, notes) for key, part in value.items()}
-    if isinstance(value, list):
-        return [_redacted(part, notes) for part in value]
-    return value
+    return _each_text(value, lambda text: "\n".join(ERASED_QUOTE if _quotes(line, notes) else line
+                                                    for line in text.split("\n")))
 
 
 def _quotes(line: str, notes: set[str]) -> bool:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from learnloop.storage.outbox import NAME_ENDS
 from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
     Announcement,
@@ -33,17 +31,6 @@ ERASED = "erased"
 
 def _rows(result: Any) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in result]
-
-
-def _texts(value: Any) -> list[str]:
-    """Every string in a JSON payload."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, dict):
-        return [text for part in value.values() for text in _texts(part)]
-    if isinstance(value, list):
-        return [text for part in value for text in _texts(part)]
-    return []
 
 
 class PersonalRecords(Repository):
@@ -117,20 +104,6 @@ class PersonalRecords(Repository):
         return _rows(self.session.execute(
             select(OutboxMessage.kind, OutboxMessage.created_at, OutboxMessage.payload)
             .where(OutboxMessage.id.in_(message_ids)).order_by(OutboxMessage.id))) if message_ids else []
-
-    def lines_naming(self, message_ids: list[int], name: str) -> list[dict[str, Any]]:
-        """Of these outbox messages (to someone else, naming the person by @name only: an owner's weekly
-        message that quotes a reader's note mentioning them), the lines that name them: the rest is another
-        person's message."""
-        naming = re.compile(re.escape(name) + NAME_ENDS)
-        found = []
-        for kind, created_at, payload in self.session.execute(
-                select(OutboxMessage.kind, OutboxMessage.created_at, OutboxMessage.payload)
-                .where(OutboxMessage.id.in_(message_ids)).order_by(OutboxMessage.id)) if message_ids else ():
-            lines = [line for text in _texts(payload) for line in text.split("\n") if naming.search(line)]
-            if lines:
-                found.append({"kind": kind, "created_at": created_at, "lines_naming_you": lines})
-        return found
 
     def announcements(self, announcement_ids: list[int], author: str) -> list[dict[str, Any]]:
         """The pages of these channel announcements (those that name the person among a page's changers), with

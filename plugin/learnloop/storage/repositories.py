@@ -162,6 +162,9 @@ _CHANNEL_COMMUNITY = (
 _RATED_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
 _ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
+KNOWN_TO_ALL = _I.c.first_shared_by.is_not(None) | _I.c.followed_at.is_not(None)
+"""An item everyone can know of: shared in chat, or named by its wiki's events; not one known only because
+someone rated it (a list or a reply that showed it would say so)."""
 _ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
 _S = table_of(ItemScore)
 _RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _S.c.score, _S.c.ratings_count)
@@ -373,10 +376,8 @@ class ContentRepository(Repository):
                 _I.c.url.startswith(prefix, autoescape=True)).order_by(_I.c.id).limit(limit))]
 
     def known_to_all_by_url(self, url: str) -> ItemRef | None:
-        """The item at `url` if everyone can know of it: shared in chat, or named by its wiki's events (not one
-        known only because someone rated it)."""
-        row = self.session.execute(select(*_ITEM_COLUMNS).where(
-            _I.c.url == url, _I.c.first_shared_by.is_not(None) | _I.c.followed_at.is_not(None))).first()
+        """The item at `url` if everyone can know of it (KNOWN_TO_ALL)."""
+        row = self.session.execute(select(*_ITEM_COLUMNS).where(_I.c.url == url, KNOWN_TO_ALL)).first()
         return ItemRef(*row) if row else None
 
     def ref_by_url(self, url: str) -> ItemRef | None:

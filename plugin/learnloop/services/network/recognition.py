@@ -136,12 +136,11 @@ def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: T
     first = uow.events.append("thanks", occurred_at=now, recorded_at=now, community_id=item.community_id,
                               actor_id=rater_id, item_id=item_id, dedupe_key=key)
     member = uow.members.get(item.first_shared_by)
-    queued = False
-    if member is None or member.recognition:
-        queued = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind),
-                                    key=key, now=now, at=_reachable(member, now))
+    if first and (member is None or member.recognition):  # False: thanked before thanks were events
+        first = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind), key=key,
+                                   now=now, at=_reachable(member, now))
     uow.commit()
-    return first and (queued or member is not None and not member.recognition)
+    return first
 
 
 def _reachable(member: Member | None, now: datetime) -> datetime | None:
