@@ -68,6 +68,23 @@ def test_internationalised_host_is_converted_to_punycode(raw: str, expected: str
     assert normalise_url(raw) == expected
 
 
+def test_hosts_that_differ_by_sharp_s_stay_apart_as_in_idna2008() -> None:
+    assert normalise_url("https://straße.de/Seite") == "https://xn--strae-oqa.de/Seite"
+    assert normalise_url("https://STRASSE.de/Seite") == "https://strasse.de/Seite"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://☃.net/", "https://xn--n3h.net/"),
+        ("https://a_b.bücher.example/", "https://a_b.xn--bcher-kva.example/"),
+        ("https://intra_net.example/x", "https://intra_net.example/x"),
+    ],
+)
+def test_host_idna2008_refuses_is_converted_as_idna2003_did(raw: str, expected: str) -> None:
+    assert normalise_url(raw) == expected
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -164,6 +181,19 @@ def test_encoded_space_in_query_has_one_form(raw: str) -> None:
 
 def test_encoded_reserved_character_in_query_value_stays_encoded() -> None:
     assert normalise_url("https://example.com/search?q=R%26D") == "https://example.com/search?q=R%26D"
+
+
+def test_query_escapes_that_are_not_utf8_keep_their_bytes() -> None:
+    latin1 = normalise_url("https://example.com/search?q=caf%E9")
+    assert latin1 == "https://example.com/search?q=caf%E9"
+    assert normalise_url("https://example.com/search?q=caf%E8") != latin1
+
+
+@pytest.mark.parametrize("raw", ["https://example.com/p\ud800", "https://example.com/p?q=\udc80",
+                                 "https://bu\udc80cher.example/"])
+def test_url_with_a_lone_surrogate_is_rejected(raw: str) -> None:
+    with pytest.raises(InvalidUrl, match="lone surrogate"):
+        normalise_url(raw)
 
 
 def test_encoded_tilde_in_query_value_is_decoded() -> None:
@@ -384,6 +414,8 @@ IDEMPOTENCE_TABLE = [
     "https://example.com/search?q=getting%20started",
     "https://example.com/search?q=R%26D&lang=en",
     "https://bücher.example/Seite",
+    "https://straße.de/Seite",
+    "https://example.com/search?q=caf%E9&x=%FF%FE",
     "http://[2001:DB8::1]:8080/wiki",
     "http://[::1]/",
     "<https://wiki.example.com/Page>",

@@ -6,6 +6,8 @@ import functools
 import re
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+import idna
+
 MAX_URL_LENGTH = 2048
 
 _TRACKING_PARAMS = frozenset(
@@ -19,6 +21,7 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _WHITESPACE = re.compile(r"\s")  # str.isspace's characters
 _REPEATED_SLASHES = re.compile(r"/{2,}")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class InvalidUrl(ValueError):
@@ -46,6 +49,21 @@ def _normalise_path(path: str) -> str:
     return path or "/"
 
 
+def _ascii_host(host: str) -> str:
+    """The host as DNS knows it, lower-cased. A non-ASCII name is converted as browsers do (IDNA2008 with
+    UTS #46, non-transitional: straße.de stays apart from strasse.de); one that IDNA2008 refuses but IDNA2003
+    took (a symbol, as in ☃.net, or an underscore beside non-ASCII), and every ASCII name, as IDNA2003 does."""
+    if not host.isascii():
+        try:
+            return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+        except idna.IDNAError:
+            pass
+    try:
+        return host.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise InvalidUrl(f"'{host[:80]}' is not a valid host name") from None
+
+
 def normalise_url(raw: str) -> str:
     """Canonical form of an http(s) URL.
 
@@ -57,6 +75,8 @@ def normalise_url(raw: str) -> str:
         raise InvalidUrl("a URL is needed, for example https://wiki.example.com/Onboarding")
     if len(text) > MAX_URL_LENGTH:
         raise InvalidUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")
+    if _SURROGATE.search(text):
+        raise InvalidUrl("the URL contains a lone surrogate, which is not valid Unicode text")
     return _normalised(text)
 
 
@@ -81,19 +101,16 @@ def _normalised(text: str) -> str:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise InvalidUrl(f"'{text[:80]}' has no host name")
-    try:
-        host = host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
-        raise InvalidUrl(f"'{host[:80]}' is not a valid host name") from None
+    host = _ascii_host(host)
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
     query = sorted(
         (name, value)
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True, errors="surrogateescape")
         if not _is_tracking(name)
     )
-    url = urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query), ""))
+    url = urlunsplit((scheme, netloc, _normalise_path(parts.path), urlencode(query, errors="surrogateescape"), ""))
     if len(url) > MAX_URL_LENGTH:  # percent-encoding makes each non-ASCII character up to 12 characters
         raise InvalidUrl(f"the URL is {len(url)} characters long once its special characters are percent-encoded; "
                          f"at most {MAX_URL_LENGTH} fit")
