@@ -315,7 +315,8 @@ def test_the_export_holds_what_an_erase_takes_away(client: FlaskClient, runtime:
     data = exported()
     messages = {m["kind"]: m for m in data["messages_naming_you"]}
     assert "My manager keeps ignoring this runbook" in json.dumps(messages[CREATE_POST]["payload"])
-    assert messages[SEND_DM]["payload"]["message"].startswith("@ann thanks you") and messages[SEND_DM]["created_at"]
+    assert SEND_DM not in messages, "her thank-you is Bob's message; her thanking is among her events"
+    assert "thanks" in [event["kind"] for event in data["events"]]
     assert "/Runbook" not in json.dumps(messages[CREATE_POST]), "Bob's share does not name her"
     assert [a["url"] for a in data["page_announcements_naming_you"]] == ["https://outline.example.com/doc/p1"]
     assert data["weeks_you_were_a_community_owner"] == [{"community": "Data guild", "week": str(week_of(clock.now))}]
@@ -328,6 +329,25 @@ def test_the_export_holds_what_an_erase_takes_away(client: FlaskClient, runtime:
     assert not any(after[key] for key in ("messages_naming_you", "messages_to_others_naming_you",
                                           "page_announcements_naming_you",
                                           "weeks_you_were_a_community_owner", "signin_links", "settings"))
+
+
+@pytest.mark.parametrize("sharer_takes_notes", [True, False], ids=["notes_on", "notes_off"])
+def test_a_raters_export_neither_names_the_sharer_nor_tells_their_setting(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, sharer_takes_notes: bool) -> None:
+    slash(client, BOB, "share https://wiki.acme.example/Runbook")
+    if not sharer_takes_notes:
+        slash(client, BOB, "recognition off")
+    slash(client, ANN, "rate https://wiki.acme.example/Runbook 5")
+    with runtime.reader() as uow:
+        item_id = uow.items.ref_by_url("https://wiki.acme.example/Runbook").id
+    assert send_thanks(runtime, ANN.id, ANN.name, item_id)
+    with runtime.reader() as uow:
+        queued = uow.outbox.naming([f"thanks:{item_id}:{ANN.id}"])
+        data = json.loads(json.dumps(personal_data.export(uow, ANN.id, runtime.signing_key, clock.now), default=str))
+    assert bool(queued) == sharer_takes_notes
+    assert BOB.id not in json.dumps(data)
+    assert data["messages_naming_you"] == [] and data["messages_to_others_naming_you"] == []
+    assert [event["kind"] for event in data["events"]].count("thanks") == 1
 
 
 def test_a_message_on_its_way_while_its_receiver_erases_stores_them_nowhere(

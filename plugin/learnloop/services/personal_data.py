@@ -65,7 +65,9 @@ def summary(uow: UnitOfWork, user_id: str) -> Summary:
 
 def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
     """Everything stored about one person, reflections opened for them alone. Besides what they did and chose:
-    the messages learnloop keeps or has yet to send that name them (kind, when queued, payload), the pages
+    the messages learnloop keeps or has yet to send that name them (kind, when queued, payload) and are not
+    another person's private messages (a thank-you to the sharer is the sharer's: it would name them, and
+    whether one waits tells their setting; the thanking is among the person's events), the pages
     whose announcements name them as a changer, the weeks they were a community's owner, and their sign-in
     links (never the token)."""
     records = uow.personal
@@ -99,7 +101,8 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "pages_and_spaces_you_own": records.page_ownership(user_id),
         "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
         "signin_links": records.signin_links(user_id),
-        "messages_naming_you": records.messages(to_you),
+        "messages_naming_you": [message for message in records.messages(to_you)
+                                if message["payload"].get("user_id") in (None, user_id)],
         "messages_to_others_naming_you": uow.outbox.lines_naming(mentioning, f"@{username}"),
         "page_announcements_naming_you": records.announcements(
             [row.id for row in uow.announcements.naming(username, lock=False)] if username else [], username or ""),
