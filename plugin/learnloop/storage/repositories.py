@@ -181,7 +181,11 @@ def set_aside_url(url: str, item_id: int) -> str:
 
 
 _CLAIM_SHARER = update(_I).where(_I.c.id == bindparam("item_id"), _I.c.first_shared_by.is_(None)).values(
-    first_shared_by=bindparam("shared_by"))
+    first_shared_by=bindparam("shared_by"),
+    community_id=case((_I.c.followed_at.is_(None), bindparam("community_id", type_=_I.c.community_id.type)),
+                      else_=_I.c.community_id))
+"""The first share of an item: its sharer, and, unless its wiki named it, the sharer's community, as if the
+share had created it; the community a private rating gave it would tell who rated it, and where."""
 _EVENT_COLUMNS = ("kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")
 _EVENT_INSERT = insert(_E).values({name: bindparam(name, type_=_E.c[name].type) for name in _EVENT_COLUMNS})
 _FEEDBACK_INSERT = insert(table_of(Feedback)).values({
@@ -319,11 +323,12 @@ class ContentRepository(Repository):
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
-        shared before (it was only rated, or came from the wiki) becomes its sharer."""
+        shared before (it was only rated, or came from the wiki) becomes its sharer (`_CLAIM_SHARER`)."""
         row = self.run(_ITEM_BY_URL, {"url": url}).first()
         if row is not None:
-            if shared_by is not None:
-                self.run(_CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by})
+            if shared_by is not None and rowcount(self.run(
+                    _CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by, "community_id": community_id})):
+                row = self.run(_ITEM_BY_URL, {"url": url}).one()
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.tx, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
