@@ -14,7 +14,7 @@ from sqlalchemy import select
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.measures import week_of
 from learnloop.jobs.worker import Worker
-from learnloop.services import links, rollups
+from learnloop.services import dashboard, links, rollups
 from learnloop.services.rating import Rater, give_reason, rate_url
 from learnloop.storage.tables import Feedback, WeeklyCount, WeeklyMember
 from learnloop.wiring import create_app
@@ -145,15 +145,19 @@ def test_feedback_reaches_owners_grouped_by_page_without_stars_or_times(dash: Ru
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     with dash.uow() as uow:
         feedback_id = uow.session.scalars(select(Feedback.id).order_by(Feedback.id)).first()
+    assert f"/feedback/{feedback_id}?" not in page, "a form names a comment by its handle, not its id"
+    handle = dashboard.feedback_handle(feedback_id, dash.signing_key)
     assert client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
+                       data={"status": "resolved", "csrf_token": token}).status_code == 404
+    assert client.post(f"/dashboard/{community_id(dash)}/feedback/{handle}",
                        data={"status": "resolved"}).status_code == 400, "CSRF token required"
-    response = client.post(f"/dashboard/{community_id(dash)}/feedback/{feedback_id}",
+    response = client.post(f"/dashboard/{community_id(dash)}/feedback/{handle}",
                            data={"status": "resolved", "csrf_token": token})
     assert response.status_code == 303
     after = client.get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
     assert re.search(r'<li class="state-resolved">.*?steps are out of date', after, re.S), "resolved, still listed"
     other = community_id(dash) + 1
-    assert client.post(f"/dashboard/{other}/feedback/{feedback_id}",
+    assert client.post(f"/dashboard/{other}/feedback/{handle}",
                        data={"status": "hidden", "csrf_token": token}).status_code in (403, 404)
 
 
@@ -311,9 +315,10 @@ def give(runtime: Runtime, user: str, url: str, reason: str, note: str | None = 
         give_reason(uow, user.ljust(26, "x"), url, reason, note, runtime.clock())
 
 
-def feedback_ids(runtime: Runtime) -> dict[str, int]:
+def feedback_handles(runtime: Runtime) -> dict[str, str]:
     with runtime.uow() as uow:
-        return {comment: int(i) for i, comment in uow.session.execute(select(Feedback.id, Feedback.comment))}
+        return {comment: dashboard.feedback_handle(int(i), runtime.signing_key)
+                for i, comment in uow.session.execute(select(Feedback.id, Feedback.comment))}
 
 
 def test_owners_triage_feedback_per_page_with_reasons_counted_and_hidden_out_of_the_way(
@@ -332,10 +337,11 @@ def test_owners_triage_feedback_per_page_with_reasons_counted_and_hidden_out_of_
     assert 'data-state="new">New: 3<' in feedback and "No note." in feedback
     assert "user1" not in feedback and "/5" not in feedback, "never who, never stars"
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    ids = feedback_ids(dash)
+    ids = feedback_handles(dash)
+    assert all(f"/feedback/{handle}?" in page for handle in ids.values())
 
-    def triage(feedback_id: int, status: str, as_client: FlaskClient = client):
-        return as_client.post(f"/dashboard/{mine}/feedback/{feedback_id}?period=12w",
+    def triage(handle: str, status: str, as_client: FlaskClient = client):
+        return as_client.post(f"/dashboard/{mine}/feedback/{handle}?period=12w",
                               data={"status": status, "csrf_token": token}, headers={"Accept": "application/json"})
 
     refused = triage(ids["The VPN client was renamed"], "done")

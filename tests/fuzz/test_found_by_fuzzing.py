@@ -87,11 +87,16 @@ def test_a_dashboard_id_too_large_for_any_row_is_a_404(world_client: FlaskClient
     assert world_client.get(path).status_code == 404
 
 
-def test_a_feedback_id_too_large_for_any_row_is_a_404(world_client: FlaskClient, unchanged: Unchanged) -> None:
+@pytest.mark.parametrize("handle", ["9223372036854775808", "1", "é" * 40, "0" * 32])
+def test_a_feedback_handle_that_names_no_comment_is_a_404(world_client: FlaskClient, unchanged: Unchanged,
+                                                          handle: str) -> None:
     chat.sign_in(world_client, world.OWNER)
     chat.slash(world_client, world.OWNER, "wiki")
+    with world_client.session_transaction() as cookie:
+        cookie["csrf"] = "token-for-this-test"
     with unchanged():
-        response = world_client.post("/dashboard/1/feedback/9223372036854775808", data={"status": "resolved"})
+        response = world_client.post(f"/dashboard/1/feedback/{handle}",
+                                     data={"status": "resolved", "csrf_token": "token-for-this-test"})
     assert response.status_code == 404
 
 

@@ -28,6 +28,7 @@ from learnloop.domain.measures import (
     OPEN_METRICS,
     PEOPLE_METRICS,
     UNANSWERED,
+    member_key,
     week_of,
     weeks_between,
 )
@@ -410,12 +411,21 @@ def feedback_groups(uow: UnitOfWork, community_id: int, *, show_hidden: bool = F
     return sorted(groups, key=lambda g: (-sum(g.states.get(s, 0) for s in OPEN_STATES), -len(g.comments), g.title))
 
 
-def triage(uow: UnitOfWork, community_id: int, feedback_id: int, state: object) -> bool:
-    """Put one comment of this community in a triage state; False if it is not one of its own. Raises
-    ReviewRefused (a ValueError) for a state that does not exist."""
+def feedback_handle(feedback_id: int, key: bytes) -> str:
+    """What a triage form names a comment by: a keyed hash of its id. Ids are given in order across every
+    community, so an id beside an owner's own test notes would date a comment more closely than its week,
+    which is all the page tells."""
+    return member_key(f"feedback:{feedback_id}", key)
+
+
+def triage(uow: UnitOfWork, community_id: int, handle: str, state: object, key: bytes) -> bool:
+    """Put the comment of this community that `handle` names in a triage state; False if none of its own has
+    that handle. Raises ReviewRefused (a ValueError) for a state that does not exist."""
     chosen = parse_state(state)
-    row = uow.feedback.get(feedback_id)
-    if row is None or row.community_id != community_id:
+    found = next((feedback_id for feedback_id in uow.feedback.ids_in(community_id)
+                  if feedback_handle(feedback_id, key) == handle), None)
+    row = uow.feedback.get(found) if found is not None else None
+    if row is None:
         return False
     row.status = chosen
     uow.commit()

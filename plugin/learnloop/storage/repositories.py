@@ -456,6 +456,9 @@ class FeedbackRepository(Repository):
     def get(self, feedback_id: int) -> Feedback | None:
         return self.session.get(Feedback, feedback_id)
 
+    def ids_in(self, community_id: int) -> list[int]:
+        return list(self.session.scalars(select(Feedback.id).where(Feedback.community_id == community_id)))
+
     def follow_item(self, item_id: int, community_id: int) -> None:
         """An item's open feedback goes to the owners of the community it moved to (they own the page now);
         what the former owners resolved or hid stays with them."""

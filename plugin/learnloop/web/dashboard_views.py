@@ -257,7 +257,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                                weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
                                query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6),
                                offer=offer, step_button=button, step_unavailable=unavailable, small=loaded.small,
-                               channels=loaded.channels)
+                               channels=loaded.channels,
+                               handle=lambda feedback_id: dashboards.feedback_handle(feedback_id, site.signing_key))
 
     @bp.get(f"/<{ID}:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:
@@ -284,8 +285,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                           "open_reasons": group.open_reasons} for group in view.feedback]}
         return Response(json.dumps(body, indent=2), mimetype="application/json")
 
-    @bp.post(f"/<{ID}:community_id>/feedback/<{ID}:feedback_id>")
-    def triage(community_id: int, feedback_id: int) -> Response:
+    @bp.post(f"/<{ID}:community_id>/feedback/<handle>")
+    def triage(community_id: int, handle: str) -> Response:
         """An owner puts a comment in a triage state (new, planned, resolved, hidden)."""
         owner_of(community_id)
         require_csrf()
@@ -293,7 +294,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         status = request.form.get("status", "")
         try:
             with site.uow() as uow:
-                found = dashboards.triage(uow, community_id, feedback_id, status)
+                found = dashboards.triage(uow, community_id, handle, status, site.signing_key)
         except ValueError as exc:
             abort(400, description=str(exc))
         if not found:
