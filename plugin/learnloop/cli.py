@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -152,13 +153,22 @@ def export(out: Path) -> None:
     click.echo(f"exported {sum(counts.values())} records to {out}", err=True)
 
 
+def _user_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    """A Mattermost user id, or a clear refusal: the erase finds what names a person by their id."""
+    if not re.fullmatch(r"[a-z0-9]{26}", value):
+        raise click.BadParameter(f"{escape_controls(value[:40])!r} is not a Mattermost user id (26 lower-case "
+                                 "letters and digits, as System Console > Users shows it); a username goes in "
+                                 "--username")
+    return value
+
+
 @main.group()
 def person() -> None:
     """One person's data, for the admin: take it away, or erase it (what `/learn mydata` does in chat)."""
 
 
 @person.command("export")
-@click.argument("user_id")
+@click.argument("user_id", callback=_user_id)
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="File to write the person's data to (JSON).")
 def person_export(user_id: str, out: Path) -> None:
@@ -177,7 +187,7 @@ def person_export(user_id: str, out: Path) -> None:
 
 
 @person.command("erase")
-@click.argument("user_id")
+@click.argument("user_id", callback=_user_id)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--username", help="Their Mattermost username, when neither learnloop nor Mattermost knows it any more "
                                  "(a deleted account): the name wiki page announcements know them by.")

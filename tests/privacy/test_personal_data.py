@@ -192,6 +192,12 @@ def test_the_admin_exports_and_erases_a_person_from_the_command_line(
     data = json.loads(out.read_text())
     assert {r["text"] for r in data["reflections"]} == {ANN_PRIVATE, ANN_SHARED}
     assert BOB_PRIVATE not in out.read_text()
+    stored = everything_stored(engine)
+    for wrong in ("a", ANN.id[-5:], ANN.name, ANN.id.upper(), ANN.id + "0"):
+        for command in (["person", "erase", wrong, "--yes"], ["person", "export", wrong, "--out", str(out)]):
+            mistyped = runner.invoke(main, command)
+            assert mistyped.exit_code == 2 and "is not a Mattermost user id" in mistyped.output, mistyped.output
+    assert everything_stored(engine) == stored, "a mistyped id erases nothing, not even what ends in it"
     refused = runner.invoke(main, ["person", "erase", ANN.id], input="n\n")
     assert refused.exit_code != 0 and ANN.id in everything_stored(engine), "nothing without confirmation"
     result = runner.invoke(main, ["person", "erase", ANN.id, "--yes"])

@@ -22,9 +22,11 @@ from learnloop.storage.repositories import (
 from learnloop.storage.tables import OutboxMessage, table_of
 
 _O = table_of(OutboxMessage)
+NAME_STARTS = r"(?<![a-z0-9_.-])"
 NAME_ENDS = r"(?![a-z0-9_-]|\.[a-z0-9_-])"
 """Where a Mattermost id or username ends: at a character they cannot hold (they hold lower-case letters,
-digits, '.', '_' and '-', per model/user.go's IsValidUsername), or at a full stop that ends a sentence."""
+digits, '.', '_' and '-', per model/user.go's IsValidUsername), or at a full stop that ends a sentence; and
+where one starts, after a character they cannot hold."""
 QUOTE, SHORTENED, QUOTE_CUT = "> ", "…", 100
 ERASED_QUOTE = "> (a note its writer has since erased)"
 """How a message quotes a note on a line of its own, and how much of a long one a shortened quote keeps at
@@ -205,7 +207,7 @@ class Outbox(Repository):
 
 def _naming(names: list[str]) -> re.Pattern[str]:
     """Any of these ids or @names, as a whole name."""
-    return re.compile("|".join(re.escape(name) + NAME_ENDS for name in names))
+    return re.compile("|".join(NAME_STARTS + re.escape(name) + NAME_ENDS for name in names))
 
 
 def _each_text(value: Any, change: Callable[[str], str]) -> Any:
