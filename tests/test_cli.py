@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from learnloop.bootstrap import build_runtime
-from learnloop.cli import main
+from learnloop.cli import listen_address, main
 from learnloop.config import load_settings
 from learnloop.services.rating import Rater, rate_url
 
@@ -60,10 +62,11 @@ def test_a_bad_setting_stops_the_command_with_its_name(monkeypatch: pytest.Monke
 
 def test_db_upgrade_to_an_unknown_revision_says_which_there_are_and_changes_nothing(sqlite_env: Path) -> None:
     runner = CliRunner()
-    refused = runner.invoke(main, ["db", "upgrade", "nonsense"])
-    assert refused.exit_code == 1 and "Can't locate revision identified by 'nonsense'" in refused.output
-    assert "give 'head' or a revision from 0001 to" in refused.output
-    assert isinstance(refused.exception, SystemExit), "a message, not a traceback"
+    for wrong in ("nonsense", "head+1", "0001+99", "0023@x", "a:b", "base", "\x1b[2J"):
+        refused = runner.invoke(main, ["db", "upgrade", wrong])
+        assert refused.exit_code == 1 and f"there is no revision {wrong!r}" in refused.output, refused.output
+        assert "give 'head' or a revision from 0001 to" in refused.output
+        assert isinstance(refused.exception, SystemExit), "a message, not a traceback"
     done = runner.invoke(main, ["db", "upgrade"])
     head = done.output.strip().removeprefix("database at ")
     assert done.exit_code == 0 and head.isdigit()
@@ -82,3 +85,71 @@ def test_help_lists_the_commands() -> None:
     output = CliRunner().invoke(main, ["--help"]).output
     for name in ("serve", "worker", "db", "export"):
         assert name in output
+
+
+@pytest.mark.parametrize(("host", "bind"), [("127.0.0.1", "127.0.0.1:8080"), ("::1", "[::1]:8080"),
+                                            ("[::1]", "[::1]:8080"), ("learnloop.internal", "learnloop.internal:8080")])
+def test_serve_binds_an_ipv6_address_in_brackets(host: str, bind: str) -> None:
+    assert listen_address(host, 8080) == bind
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("postgresql+psycopg://postgres@127.0.0.1:1/test", "cannot use the database (connection failed"),
+    ("sqlite:///{tmp}/not-a-database.db", "cannot use the database (file is not a database)"),
+])
+def test_a_database_that_cannot_be_used_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, url: str,
+                                                          says: str) -> None:
+    (tmp_path / "not-a-database.db").write_text("a text file\n" * 100)
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", url.format(tmp=tmp_path))
+    for command in (["db", "upgrade"], ["export", "--out", str(tmp_path / "x.json")], ["worker", "--once"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1 and says in result.output, result.output
+        assert isinstance(result.exception, SystemExit), "a message, not a traceback"
+
+
+def test_a_database_without_tables_says_to_upgrade(sqlite_env: Path, tmp_path: Path) -> None:
+    for command in (["export", "--out", str(tmp_path / "x.json")],
+                    ["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(tmp_path / "p.json")],
+                    ["person", "erase", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1 and "run `learnloop db upgrade` first" in result.output, result.output
+
+
+@pytest.mark.parametrize(("url", "says"), [
+    ("sqlite:", "is not a database URL"), ("postgresql:", "is not a database URL"),
+    ("postgresql+psycopg://app@db:99999/x", "port 99999 is not between 1 and 65535"),
+    ("sqlite:////nonexistent-dir/x.db", "the folder /nonexistent-dir for the SQLite file does not exist"),
+])
+def test_a_database_url_that_cannot_work_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, url: str,
+                                                           says: str) -> None:
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", url)
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 1 and f"LEARNLOOP_DATABASE_URL: {says}" in result.output, result.output
+
+
+@pytest.mark.parametrize("value", ["notjson", "[1", "{"])
+def test_a_list_setting_that_is_not_json_is_refused_by_name(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LEARNLOOP_COMMUNITIES", value)
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 1 and "LEARNLOOP_COMMUNITIES: is not valid JSON" in result.output, result.output
+
+
+def test_export_through_a_symbolic_link_writes_the_file_it_names(sqlite_env: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"])
+    target, link = tmp_path / "target.json", tmp_path / "link.json"
+    target.write_text("old")
+    link.symlink_to(target)
+    result = runner.invoke(main, ["export", "--out", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and json.loads(target.read_text())["format"] == "learnloop-export"
+
+
+def test_export_refuses_what_is_not_a_regular_file(sqlite_env: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"])
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    result = runner.invoke(main, ["export", "--out", str(fifo)])
+    assert result.exit_code == 1 and "it exists and is not a regular file" in result.output, result.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "left as it was"

@@ -160,7 +160,7 @@ def test_token_lists_can_be_passed_as_lists() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["sqlite:///data/learnloop.db", "sqlite://", "sqlite+pysqlite:///x.db", "postgresql+psycopg://app@db:5432/learnloop"],
+    ["sqlite:///learnloop.db", "sqlite://", "sqlite+pysqlite:///x.db", "postgresql+psycopg://app@db:5432/learnloop"],
 )
 def test_supported_database_urls_are_kept(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("LEARNLOOP_DATABASE_URL", url)

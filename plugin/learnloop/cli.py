@@ -12,6 +12,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
@@ -62,9 +63,31 @@ def _logging() -> None:
         logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
-@click.group()
+class _Commands(click.Group):
+    """learnloop's commands; a database that cannot be opened or read ends any of them with one clear line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(_database_problem(exc)) from None
+
+
+def _database_problem(exc: SQLAlchemyError) -> str:
+    reason = escape_controls(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200])
+    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
+        return f"the database has no learnloop tables yet ({reason}): run `learnloop db upgrade` first"
+    return f"cannot use the database ({reason}): check LEARNLOOP_DATABASE_URL and that the database is running"
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """learnloop: ratings, reflection prompts and community dashboards inside Mattermost and your wikis."""
+
+
+def listen_address(host: str, port: int) -> str:
+    """gunicorn's bind, `host:port`, with an IPv6 address in brackets (`[::1]:8080`)."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
 @main.command()
@@ -75,7 +98,7 @@ def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, then serve the web app with gunicorn."""
     _logging()
     settings = _settings()
-    bind = f"{host or settings.host}:{port or settings.port}"
+    bind = listen_address(host or settings.host, port or settings.port)
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     runtime.signing_key  # noqa: B018  (created once here, before workers race for it)

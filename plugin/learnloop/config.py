@@ -24,7 +24,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "LEARNLOOP_"
 DEFAULT_CONFIG_FILE = "learnloop.toml"
@@ -247,6 +249,17 @@ class Settings(BaseSettings):
             )
         if value.startswith("postgresql://"):
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        try:
+            url = make_url(value)
+            port = url.port
+        except (ArgumentError, ValueError):
+            raise ValueError("is not a database URL such as sqlite:///path/to/file.db or "
+                             "postgresql+psycopg://user@host:5432/db") from None
+        if port is not None and not 0 < port < 65536:
+            raise ValueError(f"port {port} is not between 1 and 65535")
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+                and not url.database.startswith("file:") and not Path(url.database).parent.is_dir():
+            raise ValueError(f"the folder {str(Path(url.database).parent)[:80]} for the SQLite file does not exist")
         return value
 
     @field_validator("communities")
@@ -412,6 +425,11 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment and the TOML file; ConfigError names each bad setting."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # an environment variable that must hold JSON does not
+        field = str(exc).partition('field "')[2].partition('"')[0]
+        where = f"{ENV_PREFIX}{field.upper()}" if field else "a setting"
+        raise ConfigError(f"learnloop cannot start, the configuration is invalid:\n  {where}: is not valid JSON "
+                          "(a list or a table must be JSON here; learnloop.toml takes it in TOML)") from None
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_url=False)]
         raise ConfigError("learnloop cannot start, the configuration is invalid:\n  " + "\n  ".join(lines)) from None

@@ -4,6 +4,7 @@ and reflections sealed (not readable without the service's key); the signing key
 from __future__ import annotations
 
 import base64
+import errno
 import json
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -57,7 +58,11 @@ def export_records(engine: Engine, out: TextIO, *, now: datetime) -> dict[str, i
 
 
 def export_to_file(engine: Engine, path: Path, *, now: datetime) -> dict[str, int]:
-    """Writes to a temporary file first so a failed export never leaves a half file behind."""
+    """Writes to a temporary file first so a failed export never leaves a half file behind. A symbolic link
+    is followed (the file it names is written); anything else that is not a regular file is refused."""
+    path = path.resolve()
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EEXIST, "it exists and is not a regular file")
     partial = path.with_name(path.name + ".partial")
     try:
         with partial.open("w", encoding="utf-8") as handle:

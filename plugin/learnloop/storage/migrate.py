@@ -12,7 +12,6 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy import Engine
 
 from learnloop.storage import locks
@@ -41,13 +40,13 @@ class UnknownRevision(ValueError):
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Upgrade to `revision` (never down: a revision older than the current one changes nothing); returns the
     revision the database is at. Raises UnknownRevision."""
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    if revision != "head" and revision not in {step.revision for step in script.walk_revisions()}:
+        raise UnknownRevision(f"there is no revision {revision[:40]!r}: give 'head' or a "
+                              f"revision from 0001 to {script.get_current_head()}")
     with locks.held(engine, LOCK, wait=True):
         before = current(engine)
-        try:
-            command.upgrade(alembic_config(engine), revision)
-        except CommandError as exc:
-            head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
-            raise UnknownRevision(f"{exc} (give 'head' or a revision from 0001 to {head})") from None
+        command.upgrade(alembic_config(engine), revision)
         after = current(engine)
     if after != before:
         log.info("database schema upgraded from %s to %s", before or "empty", after)
