@@ -182,6 +182,14 @@ def test_a_duplicate_key_is_listed_with_an_unreadable_version() -> None:
     ("- a\n- b\n", "manifests/mattermost.yaml:1: expected a mapping with manifest_version and host, got a list"),
     ("manifest_version: 1\nhost: [mattermost\n", "manifests/mattermost.yaml:3: not valid YAML:"),
     ("manifest_version: 1\n\thost: x\n", "manifests/mattermost.yaml:2: not valid YAML:"),
+    ("manifest_version: 1\nhost: [1]\n", "manifests/mattermost.yaml:2: host: expected one of mattermost, mediawiki,"),
+    ("manifest_version: 1\nhost: {a: 1}\n", "manifests/mattermost.yaml:2: host: expected one of mattermost,"),
+    ("manifest_version: 1\nhost: mattermost\x07\n", "manifests/mattermost.yaml: not valid YAML: it holds the "
+                                                    "character '\\x07' (position 36), which YAML does not allow"),
+    ("x: &a [*a]\nmanifest_version: 1\nhost: mattermost\n",
+     "manifests/mattermost.yaml: not valid YAML for a manifest: an alias refers to itself"),
+    ("? [1, 2]\n: x\nmanifest_version: 1\nhost: mattermost\n",
+     "manifests/mattermost.yaml:1: the top level: a key must be a plain name, not a list or mapping"),
 ])
 def test_not_a_manifest(text: str, expected: str) -> None:
     assert refused(text).startswith(expected)

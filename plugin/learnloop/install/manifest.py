@@ -189,6 +189,10 @@ class _LineLoader(yaml.SafeLoader):
             kept = []
             for key_node, value_node in node.value:
                 key, line = key_node.value, key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    dotted = ".".join(str(part) for part in path) or "the top level"
+                    self.duplicates.append((line, f"{dotted}: a key must be a plain name, not a list or mapping"))
+                    continue
                 if key in first:
                     dotted = ".".join(str(part) for part in (*path, key))
                     self.duplicates.append((line, f"{dotted}: appears twice (first on line {first[key]})"))
@@ -206,7 +210,11 @@ class _LineLoader(yaml.SafeLoader):
 
 def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
     """Validate a manifest's text; `source` names it in errors."""
-    loader = _LineLoader(text)
+    try:
+        loader = _LineLoader(text)
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, such as a control character
+        raise ManifestError(f"{source}: not valid YAML: it holds the character {chr(exc.character)!r} "
+                            f"(position {exc.position}), which YAML does not allow") from None
     try:
         try:
             node = loader.get_single_node()
@@ -218,6 +226,8 @@ def parse_manifest(text: str, source: str = "<manifest>") -> Manifest:
             mark = exc.problem_mark or exc.context_mark
             line = f":{mark.line + 1}" if mark else ""
             raise ManifestError(f"{source}{line}: not valid YAML: {exc.problem or exc}") from None
+        except RecursionError:
+            raise ManifestError(f"{source}: not valid YAML for a manifest: an alias refers to itself") from None
     finally:
         loader.dispose()
     problems: list[Problem] = [(line, f"{source}:{line}: {text}") for line, text in loader.duplicates]
@@ -263,7 +273,7 @@ def _header_problem(data: dict[str, Any], source: str, lines: dict[tuple[str | i
         return where, (f"{source}:{where}: manifest_version: {version!r} is not supported; this learnloop reads "
                        f"manifest_version {supported}")
     host = data.get("host")
-    if host not in MODELS:
+    if not isinstance(host, str) or host not in MODELS:
         where = lines.get(("host",), 1)
         got = "missing" if "host" not in data else f"got {host!r}"
         return where, f"{source}:{where}: host: expected one of {', '.join(HOSTS)} ({got})"
