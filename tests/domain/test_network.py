@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import pytest
 
-from learnloop.domain.network import milestones, reached
+from learnloop.domain.network import milestones, parse_weekly, reached
 
 
 @pytest.mark.parametrize(("k", "expected"), [
@@ -20,3 +22,17 @@ def test_milestones_start_at_k_and_lie_at_least_k_apart(k: int, expected: tuple[
 
 def test_the_highest_milestone_reached() -> None:
     assert [reached(n, 7) for n in (6, 7, 24, 25)] == [None, 7, 7, 25]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("fri 09:00", (4, time(9, 0))), ("Friday 9:30", (4, time(9, 30))), ("mondays 07:05", (0, time(7, 5))),
+    ("thurs 18:00", (3, time(18, 0))), ("SUN 00:00", (6, time(0, 0))),
+])
+def test_a_weekly_moment_is_a_day_and_a_time(text: str, expected: tuple[int, time]) -> None:
+    assert parse_weekly(text) == expected
+
+
+@pytest.mark.parametrize("text", ["friyay 09:00", "monkey 09:00", "fr 09:00", "someday 9", "fri", "fri 09:00 now"])
+def test_a_word_that_only_begins_like_a_day_is_not_one(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a day and a time"):
+        parse_weekly(text)

@@ -277,3 +277,14 @@ def test_an_unreachable_mattermost_while_opening_the_form_is_explained(client: F
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", body=requests.ConnectionError("refused"))
     text = send_fixture(client, "slash_command__rate_no_arguments.form").get_json()["text"]
     assert "no answer" in text and "Rate directly" in text
+
+
+@pytest.mark.parametrize("comment", [{"a": 1}, ["hello"]])
+def test_a_dialog_field_that_is_a_list_or_object_is_refused_and_nothing_stored(
+        client: FlaskClient, runtime: Runtime, comment: object) -> None:
+    body = load_json("dialog__rate_submission.json")
+    body["submission"]["comment"] = comment
+    response = client.post(ROUTES["dialog"], json=body)
+    assert response.status_code == 400
+    assert "field 'comment' must be text, a number or true/false" in response.get_json()["error"]["message"]
+    assert _stored(runtime)["ratings"] == 0

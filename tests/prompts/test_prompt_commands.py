@@ -132,6 +132,21 @@ def test_a_repeat_rule_too_long_to_keep_is_a_form_error(
         assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing saved"
 
 
+def test_a_repeat_whose_until_has_passed_is_a_form_error(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    owner_may_open_forms(mattermost_contract)
+    slash(client, OWNER, "prompts setup")
+    form = opened_dialog(mattermost_contract)
+    bad = submit(client, OWNER, "prompt_setup", form["state"], {
+        "question1": "What did you learn?", "repeat": "FREQ=DAILY;UNTIL=20200101", "time": "09:00", "window": "16h",
+        "timezone": "UTC", "visibility": "private"})
+    assert bad.status_code == 200 and set(bad.get_json()["errors"]) == {"repeat"}
+    assert "the prompt would never go out" in bad.get_json()["errors"]["repeat"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing saved"
+
+
 def test_owners_named_in_the_configuration_need_no_api_call(
     engine, clock, mattermost_contract: MattermostContract
 ) -> None:

@@ -261,6 +261,18 @@ def test_reflect_without_text_opens_a_form(client: FlaskClient, mattermost_contr
     assert "answer1" in empty["errors"]
 
 
+def test_a_reflection_of_invisible_characters_only_is_refused(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract) -> None:
+    reply = slash(client, ANN, "reflect \u200b\u200e\ufeff")
+    assert "needs some text" in reply["text"]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect")
+    form = opened_dialog(mattermost_contract)
+    refused = submit(client, ANN, "reflect", form["state"], {"answer1": "\u200b", "visibility": "private"})
+    assert "needs some text" in json.dumps(refused.get_json()["errors"])
+    assert reflections(runtime) == []
+
+
 def test_an_overlong_reflection_is_refused_and_nothing_is_saved(client: FlaskClient, runtime: Runtime) -> None:
     reply = slash(client, ANN, "reflect " + "x" * 3001)
     assert "Not saved" in reply["text"] and "3000" in reply["text"]

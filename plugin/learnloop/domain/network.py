@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import Decision, PromptPreferences, delivery_decision
-from learnloop.domain.schedules import local_to_utc
+from learnloop.domain.schedules import local_to_utc, weekday_number
 
 USEFUL = 4
 """A rating of 4 or 5 says the item was useful to the person."""
@@ -79,14 +79,15 @@ def strongest(weights: Mapping[int, int], scores: Mapping[int, float], limit: in
 def parse_weekly(text: str) -> tuple[int, time]:
     """'fri 09:00' (a day and a 24-hour local time) as (weekday, time); ValueError says what is wrong."""
     words = text.lower().split()
-    if len(words) != 2 or words[0][:3] not in WEEKDAYS:
+    weekday = weekday_number(words[0]) if len(words) == 2 else None
+    if weekday is None:
         raise ValueError(f"'{text[:40]}' is not a day and a time: use for example 'fri 09:00'")
     try:
         hours, minutes = (int(part) for part in words[1].split(":"))
         at = time(hours, minutes)
     except ValueError:
         raise ValueError(f"'{words[1][:10]}' is not a time of day: use 24-hour HH:MM, for example 09:00") from None
-    return WEEKDAYS.index(words[0][:3]), at
+    return weekday, at
 
 
 def week_moment(weekday: int, at: time, tz: ZoneInfo, now: datetime) -> tuple[datetime, date]:

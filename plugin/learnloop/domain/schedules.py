@@ -225,16 +225,23 @@ def _parse_days(text: str, given: str) -> list[int]:
     return sorted(days)
 
 
-def _day(word: str, given: str) -> int:
-    word = word.strip(".")
+def weekday_number(word: str) -> int | None:
+    """0 for Monday to 6 for Sunday, from a day's name, its usual short forms or a plural ('fridays'); None
+    for any other word."""
+    word = word.lower().strip(".")
     if word not in _DAY_ALIASES and word.endswith("s"):
         word = word[:-1]
-    if word not in _DAY_ALIASES:
+    return _DAY_ALIASES.get(word)
+
+
+def _day(word: str, given: str) -> int:
+    day = weekday_number(word)
+    if day is None:
         raise InvalidSchedule(
-            f"{_quoted(word, 20)} in {_quoted(given)} is not a day of the week: "
+            f"{_quoted(word.strip('.'), 20)} in {_quoted(given)} is not a day of the week: "
             "use mon, tue, wed, thu, fri, sat or sun, for example weekly fri"
         )
-    return _DAY_ALIASES[word]
+    return day
 
 
 def _weekly(days: list[int], interval: int = 1) -> str:

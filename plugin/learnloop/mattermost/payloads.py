@@ -99,6 +99,15 @@ class DialogSubmission(_Inbound):
     def _none_is_empty(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @field_validator("submission")
+    @classmethod
+    def _plain_values(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Our dialogs have text, select and true/false fields only: no value is a list or an object."""
+        for name, field in value.items():
+            if isinstance(field, (list, dict)):
+                raise ValueError(f"field {name[:40]!r} must be text, a number or true/false")
+        return value
+
 
 def parse(model: type[ModelT], data: Any) -> ModelT:
     """Validate a payload, turning pydantic's report into one readable sentence."""

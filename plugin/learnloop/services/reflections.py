@@ -123,7 +123,7 @@ class SharePost:
 
 def clean_text(text: str) -> str:
     body = (text or "").strip()
-    if not body:
+    if not any(char.isprintable() and not char.isspace() for char in body):  # "\u200b" alone shows nothing
         raise InvalidReflection("a reflection needs some text")
     if len(body) > MAX_REFLECTION_LENGTH:
         raise InvalidReflection(f"the reflection is {len(body)} characters long; keep it to at most "

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from learnloop.domain.schedules import (
     InvalidSchedule,
     Schedule,
+    next_local_date,
     parse_rule,
     parse_schedule,
     parse_time_of_day,
@@ -117,7 +118,11 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
            anchor: date | None = None, can_publish: bool = True) -> Created:
     """A new schedule, unless the community already has the same one running (the form sent twice)."""
     questions, schedule = validate(setup, can_publish=can_publish)
-    row = _row(community_id, setup, questions, schedule, anchor or now.date(), created_by, now)
+    anchor = anchor or now.date()
+    if next_local_date(schedule, anchor, anchor - timedelta(days=1)) is None:
+        raise InvalidSetup({"repeat": f"this repeat has no date from {anchor:%d %b %Y} on, so the prompt would "
+                                      "never go out: give a later UNTIL, or leave it out"})
+    row = _row(community_id, setup, questions, schedule, anchor, created_by, now)
     for existing in uow.schedules.for_community(community_id):
         if (existing.questions, existing.rrule, existing.local_time, existing.window_minutes, existing.timezone,
                 existing.label) == (row.questions, row.rrule, row.local_time, row.window_minutes, row.timezone,
