@@ -116,33 +116,22 @@ def test_a_channel_admin_sets_up_a_schedule(
         assert len(uow.session.scalars(select(PromptSchedule)).all()) == 1, "the same form sent twice is one schedule"
 
 
-def test_a_repeat_rule_too_long_to_keep_is_a_form_error(
-    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+@pytest.mark.parametrize(("rule", "says"), [
+    ("FREQ=YEARLY;BYYEARDAY=" + ",".join(str(day) for day in range(1, 120)),
+     "is 389 characters long: a rule can be at most 300"),
+    ("FREQ=DAILY;UNTIL=20200101", "the prompt would never go out"),
+], ids=["too_long_to_keep", "until_has_passed"])
+def test_a_repeat_rule_that_cannot_be_kept_is_a_form_error(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, rule: str, says: str
 ) -> None:
     owner_may_open_forms(mattermost_contract)
     slash(client, OWNER, "prompts setup")
     form = opened_dialog(mattermost_contract)
-    rule = "FREQ=YEARLY;BYYEARDAY=" + ",".join(str(day) for day in range(1, 120))
     bad = submit(client, OWNER, "prompt_setup", form["state"], {
         "question1": "What did you learn?", "repeat": rule, "time": "16:30", "window": "16h", "timezone": "UTC",
         "visibility": "private"})
     assert bad.status_code == 200 and set(bad.get_json()["errors"]) == {"repeat"}
-    assert "is 389 characters long: a rule can be at most 300" in bad.get_json()["errors"]["repeat"]
-    with runtime.uow() as uow:
-        assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing saved"
-
-
-def test_a_repeat_whose_until_has_passed_is_a_form_error(
-    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
-) -> None:
-    owner_may_open_forms(mattermost_contract)
-    slash(client, OWNER, "prompts setup")
-    form = opened_dialog(mattermost_contract)
-    bad = submit(client, OWNER, "prompt_setup", form["state"], {
-        "question1": "What did you learn?", "repeat": "FREQ=DAILY;UNTIL=20200101", "time": "09:00", "window": "16h",
-        "timezone": "UTC", "visibility": "private"})
-    assert bad.status_code == 200 and set(bad.get_json()["errors"]) == {"repeat"}
-    assert "the prompt would never go out" in bad.get_json()["errors"]["repeat"]
+    assert says in bad.get_json()["errors"]["repeat"]
     with runtime.uow() as uow:
         assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing saved"
 
