@@ -15,7 +15,7 @@ from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.services.communities import community_for_channel, is_direct_channel
-from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url
+from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item, rate_url, standing
 from learnloop.storage.tables import Community, ContentItem, Event, Feedback, ItemScore, Rating
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
@@ -217,6 +217,7 @@ def test_rating_an_unknown_item_fails_cleanly(runtime: Runtime) -> None:
 def test_a_page_deleted_from_its_wiki_is_not_rated_and_keeps_its_ratings(runtime: Runtime) -> None:
     item_id = rate(runtime, "ann", 4, comment="kept").item_id
     with runtime.uow() as uow:
+        uow.items.mark_followed(item_id, runtime.clock())  # the wiki had named the page before deleting it
         uow.items.retire(item_id, runtime.clock())
         uow.commit()
     for attempt in (lambda uow: rate_url(uow, runtime.settings, rater("bob"), PAGE + "?utm_source=x", 5, "hi",
@@ -230,6 +231,25 @@ def test_a_page_deleted_from_its_wiki_is_not_rated_and_keeps_its_ratings(runtime
         assert [(r.user_id, r.stars) for r in uow.session.scalars(select(Rating))] == [(rater("ann").user_id, 4)]
         assert uow.session.scalar(select(func.count()).select_from(Event).where(Event.kind == "rating")) == 1
         assert [f.comment for f in uow.session.scalars(select(Feedback))] == ["kept"]
+
+
+def test_a_deleted_page_known_only_from_a_private_rating_is_rated_as_an_unknown_page_is(runtime: Runtime) -> None:
+    """Refusing it would tell Bob that someone had rated the page before it was deleted."""
+    item_id = rate(runtime, "ann", 2).item_id
+    with runtime.uow() as uow:
+        uow.items.retire(item_id, runtime.clock())
+        uow.commit()
+    never_rated = "https://wiki.acme.example/wiki/Never_rated"
+    replies = []
+    for url in (PAGE, never_rated):
+        with runtime.uow() as uow:
+            assert standing(uow, url, rater("bob").user_id) is None
+            outcome = rate_url(uow, runtime.settings, rater("bob"), url, 5, None, runtime.clock())
+        replies.append((outcome.stars, outcome.previous_stars, outcome.score, outcome.ratings_count,
+                        outcome.title, outcome.shared_by_someone_else))
+    assert replies[0] == replies[1]
+    with runtime.reader() as uow:
+        assert standing(uow, PAGE, rater("ann").user_id).retired is False, "nor does Ann learn more than she knew"
 
 
 def test_concurrent_ratings_of_one_item_keep_the_shown_totals_exact(runtime: Runtime, clock: FakeClock) -> None:

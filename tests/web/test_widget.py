@@ -244,13 +244,27 @@ def test_a_page_deleted_from_the_wiki_shows_no_rating_control(
         reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
     reader.sign_in(stars="4")
     with runtime.uow() as uow:
-        uow.items.by_url(PAGE).retired_at = runtime.clock()
+        item = uow.items.by_url(PAGE)
+        item.followed_at = item.retired_at = runtime.clock()  # the wiki named the page, then deleted it
         uow.commit()
     html = reader.frame().get_data(as_text=True)
     assert "deleted from the wiki" in html and 'name="stars"' not in html
     token = field(reader.frame(OTHER_PAGE).get_data(as_text=True), "csrf_token")
     refused = reader.client.post("/widget/rate", data={"url": PAGE, "origin": WIKI, "stars": "5", "csrf_token": token})
     assert refused.status_code == 400 and "can no longer be rated" in refused.get_data(as_text=True)
+
+
+def test_a_deleted_page_known_only_from_someone_elses_rating_looks_like_a_page_nobody_rated(
+        reader: Reader, ann: dict[str, object], runtime: Runtime) -> None:
+    with runtime.uow() as uow:
+        item_id = rate_url(uow, runtime.settings, Rater("bob".ljust(26, "0")), PAGE, 2, None, runtime.clock()).item_id
+        uow.items.retire(item_id, runtime.clock())
+        uow.commit()
+    reader.sign_in(page=OTHER_PAGE)
+    for page in (PAGE, OTHER_PAGE):
+        html = reader.frame(page).get_data(as_text=True)
+        assert "deleted from the wiki" not in html and 'name="stars"' in html, page
+    assert reader.rate(5).status_code == 303
 
 
 def test_a_forged_form_in_the_frame_is_refused_inside_the_frame(reader: Reader) -> None:

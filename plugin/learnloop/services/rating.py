@@ -66,12 +66,18 @@ def rate_url(
     if item is None:  # first sight: the item belongs to the rater's community
         ref, created = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
                                         community_id=_rater_community(uow, settings, rater, now))
-        item = RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, None, None) if created \
+        item = RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, None, None, False) if created \
             else uow.items.rateable(ref.id)
         assert item is not None
-    if item.retired_at is not None:
+    if _retired_for_all(item):
         raise RetiredItem(item.url)
     return _record(uow, rater, item, value, text, now)
+
+
+def _retired_for_all(item: RateableItem) -> bool:
+    """Deleted from its wiki, and everyone can know the page was there. A page known only from someone's
+    private rating is rated as if learnloop had never heard of it: refusing would tell that someone had."""
+    return item.retired_at is not None and item.known
 
 
 def rate_item(
@@ -141,9 +147,11 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     if item is None:
         return None
     mine = uow.ratings.of(item.id, user_id)
+    if item.retired_at is not None and not item.known and mine is None:
+        return None  # as for a page nobody rated: _retired_for_all
     reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
     return Standing(item.id, item.url, item.title, mine.stars if mine else None, item.shown_score or 0.0,
-                    item.shown_ratings or 0, retired=item.retired_at is not None,
+                    item.shown_ratings or 0, retired=_retired_for_all(item),
                     my_reason=reason.reason if reason else None,
                     shared_by_someone_else=item.shared_by not in (None, user_id))
 

@@ -94,7 +94,8 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
     _follow_and_place(uow, event, item, url, community_id, mapped, now, settings.min_group_size)
-    uow.items.mark_followed(item.id, now)
+    if event.action != "deleted":  # a deletion found the item only because someone had rated the page
+        uow.items.mark_followed(item.id, now)
     announced = False
     learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")

@@ -105,11 +105,12 @@ def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
         allow_framing_by((origin,))
         visitor = current_visitor()
         with site.reader() as uow:
-            item = uow.items.by_url(url)
-            found = standing(uow, url, visitor.user_id) if visitor is not None and item is not None else None
-        if item is not None and item.retired_at is not None:
+            found = standing(uow, url, visitor.user_id if visitor is not None else "")
+        if found is not None and found.retired:
             return render_template("widget_frame.html", problem="This page was deleted from the wiki, so it can no "
                                    "longer be rated."), 200
+        if visitor is None:
+            found = None
         mine = found.my_stars if found else None
         return render_template(
             "widget_frame.html", url=url, origin=origin, visitor=visitor, standing=found, mine=mine,
