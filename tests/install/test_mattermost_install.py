@@ -166,6 +166,18 @@ def test_a_private_community_channel_gets_the_bot_but_no_webhook(world: World) -
     assert any(s.action == "leave" and "private channel" in s.detail for s in plan.steps)
 
 
+def test_every_channel_that_counts_towards_a_community_gets_the_bot_and_a_webhook(world: World) -> None:
+    world.config_path.write_text(world.config_path.read_text().replace(
+        f'channel_id = "{world.town["id"]}"\n',
+        f'channel_id = "{world.town["id"]}"\nchannels = ["{world.random["id"]}"]\n'), encoding="utf-8")
+    world.install()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None
+    for channel in (world.town, world.random):
+        assert (channel["id"], bot["user_id"]) in world.fake.channel_members
+        assert any(hook["channel_id"] == channel["id"] for hook in world.fake.hooks.values()), channel["name"]
+
+
 def test_an_existing_bot_is_adopted_not_recreated_and_left_alone_by_uninstall(world: World) -> None:
     owner = world.fake.admin["id"]
     user = world.fake.add_user("learnloop", is_bot=True)

@@ -190,11 +190,12 @@ class MattermostChecks:
                             "or --channel TEAM/CHANNEL")
 
     def _community_channels(self, target: Target, problems: list[str]) -> None:
-        for community in self.context.settings.communities:
-            channel_id = community.channel_id
+        """Every channel of every configured community: its own and the others that count towards it."""
+        for community, channel_id in ((c, channel) for c in self.context.settings.communities
+                                      for channel in c.all_channels):
             found = self._lookup(problems, f"read channel {channel_id}", partial(self.admin.find_channel, channel_id),
                                  absent=f"community '{community.name}' names channel {channel_id}, which Mattermost "
-                                        "does not have (or archived): fix channel_id in the configuration")
+                                        "does not have (or archived): fix channel_id or channels in the configuration")
             if found is None:
                 continue
             team = self._read(problems, f"read the team of channel {channel_id}",
