@@ -153,3 +153,28 @@ def test_export_refuses_what_is_not_a_regular_file(sqlite_env: Path, tmp_path: P
     result = runner.invoke(main, ["export", "--out", str(fifo)])
     assert result.exit_code == 1 and "it exists and is not a regular file" in result.output, result.output
     assert stat.S_ISFIFO(fifo.stat().st_mode), "left as it was"
+
+
+def test_a_secret_key_the_database_was_not_written_with_stops_the_worker(
+        sqlite_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reflections are sealed, and people hashed, with the key: another one would lose both."""
+    runner = CliRunner()
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0  # learnloop generates its key
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "k" * 40)
+    refused = runner.invoke(main, ["worker", "--once"])
+    assert refused.exit_code == 1 and "is not the key this database was written with" in refused.output
+    assert isinstance(refused.exception, SystemExit)
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", build_runtime(load_settings(secret_key=None)).signing_key.decode())
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0, "the generated key itself is the same key"
+
+
+def test_a_configured_secret_key_cannot_be_swapped_for_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'keyed.db'}")
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "a" * 40)
+    runner = CliRunner()
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "b" * 40)
+    assert "is not the key this database was written with" in runner.invoke(main, ["worker", "--once"]).output
+    monkeypatch.delenv("LEARNLOOP_SECRET_KEY")
+    assert "is not the key this database was written with" in runner.invoke(main, ["worker", "--once"]).output, \
+        "nor for one learnloop would generate now"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,12 +12,20 @@ from typing import Any
 from sqlalchemy import Engine
 
 from learnloop.clock import Clock, utc_now
-from learnloop.config import Settings, load_settings
+from learnloop.config import ConfigError, Settings, load_settings
 from learnloop.mattermost.client import MattermostClient
 from learnloop.storage.engine import make_engine, read_only
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SIGNING_SECRET_NAME = "signing_key"
+KEY_CHECK_NAME = "signing_key_check"
+
+
+def key_check(key: str) -> str:
+    """What the database keeps to recognise the key it was written with, without keeping the key: reflections
+    are sealed, and people hashed in the rollups, with it, so a different one would lose both."""
+    return hmac.new(key.encode("utf-8"), b"learnloop: the key this database was written with",
+                    hashlib.sha256).hexdigest()
 
 
 @dataclass
@@ -52,6 +62,20 @@ class Runtime:
                     uow.commit()
                 self._signing_key = value.encode("utf-8")
         return self._signing_key
+
+    def check_signing_key(self) -> None:
+        """ConfigError when the key is not the one the database was written with (`key_check`); `serve` and
+        `worker` check before they start."""
+        key = self.signing_key.decode("utf-8")
+        with self.uow() as uow:
+            generated = uow.secrets.get(SIGNING_SECRET_NAME)
+            check = uow.secrets.get_or_create(KEY_CHECK_NAME, key_check(key), self.clock())
+            uow.commit()
+        if check != key_check(key) or generated not in (None, key):
+            raise ConfigError(
+                "LEARNLOOP_SECRET_KEY is not the key this database was written with: the private reflections "
+                "sealed with that key could not be opened, nor the rollups' people be told apart. Set it back "
+                "to that key (or unset it, if learnloop generated its own), or use a new database.")
 
     def remember(self, name: str, compute: Callable[[], Any]) -> Any:
         """A value computed once per process (for example the bot's own user id)."""

@@ -71,6 +71,8 @@ class _Commands(click.Group):
             return super().invoke(ctx)
         except SQLAlchemyError as exc:
             raise click.ClickException(_database_problem(exc)) from None
+        except ConfigError as exc:  # found once the database is open: a secret key it was not written with
+            raise click.ClickException(str(exc)) from None
 
 
 def _database_problem(exc: SQLAlchemyError) -> str:
@@ -101,7 +103,7 @@ def serve(host: str | None, port: int | None) -> None:
     bind = listen_address(host or settings.host, port or settings.port)
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
-    runtime.signing_key  # noqa: B018  (created once here, before workers race for it)
+    runtime.check_signing_key()  # and a generated key is created once here, before workers race for it
     runtime.engine.dispose()
 
     class Server(BaseApplication):
@@ -136,6 +138,7 @@ def worker(once: bool) -> None:
     _logging()
     runtime = build_runtime(_settings())
     upgrade(runtime.engine)
+    runtime.check_signing_key()
     worker = Worker(runtime)
     if once:
         report = worker.run_once()

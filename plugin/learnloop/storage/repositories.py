@@ -120,6 +120,9 @@ class Repository:
 
 
 class SecretRepository(Repository):
+    def get(self, name: str) -> str | None:
+        return self.session.scalars(select(InstanceSecret.value).where(InstanceSecret.name == name)).one_or_none()
+
     def get_or_create(self, name: str, candidate: str, now: datetime) -> str:
         insert_ignoring_conflicts(
             self.tx, table_of(InstanceSecret), {"name": name, "value": candidate, "created_at": now}, ["name"])
