@@ -298,3 +298,16 @@ def test_0021_on_an_install_that_never_sent_a_prompt_counts_them_from_the_start(
     upgrade(fresh_engine, "0021")
     with fresh_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT count(*) FROM cursors").scalar_one() == 0
+
+
+def test_0024_dates_the_shares_of_items_shared_before_it(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0023")
+    insert = ("INSERT INTO content_items (id, url, kind, first_shared_by, created_at) "
+              "VALUES ({id}, 'https://x.example/{id}', 'link', {sharer}, '2026-11-02 09:00:00+00:00')")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql(insert.format(id=1, sharer="'ann'"))
+        connection.exec_driver_sql(insert.format(id=2, sharer="NULL"))
+    upgrade(fresh_engine, "0024")
+    with fresh_engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT id, shared_at IS NOT NULL FROM content_items ORDER BY id").all()
+    assert [(row[0], bool(row[1])) for row in rows] == [(1, True), (2, False)]

@@ -66,8 +66,8 @@ def rate_url(
     if item is None:  # first sight: the item belongs to the rater's community
         ref, created = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
                                         community_id=_rater_community(uow, settings, rater, now))
-        item = RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, None, None, False) if created \
-            else uow.items.rateable(ref.id)
+        item = (RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, False, None, None, False)
+                if created else uow.items.rateable(ref.id))
         assert item is not None
     if _retired_for_all(item):
         raise RetiredItem(item.url)
@@ -91,7 +91,7 @@ def rate_item(
     item = uow.items.rateable(item_id)
     if item is None:
         raise UnknownItem(f"item {item_id} does not exist")
-    if item.retired_at is not None:
+    if _retired_for_all(item):
         raise RetiredItem(item.url)
     return _record(uow, rater, item, value, text, now)
 
@@ -121,7 +121,7 @@ def _record(uow: UnitOfWork, rater: Rater, item: RateableItem, stars: int, comme
     return RatingOutcome(
         item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
         score=item.shown_score or 0.0, ratings_count=item.shown_ratings or 0, feedback_saved=comment is not None,
-        shared_by_someone_else=item.shared_by is not None and item.shared_by != rater.user_id,
+        shared_by_someone_else=item.shared and item.shared_by != rater.user_id,
     )
 
 
@@ -153,7 +153,7 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     return Standing(item.id, item.url, item.title, mine.stars if mine else None, item.shown_score or 0.0,
                     item.shown_ratings or 0, retired=_retired_for_all(item),
                     my_reason=reason.reason if reason else None,
-                    shared_by_someone_else=item.shared_by not in (None, user_id))
+                    shared_by_someone_else=item.shared and item.shared_by != user_id)
 
 
 def give_reason(uow: UnitOfWork, user_id: str, url: str, reason: object, note: str | None, now: datetime) -> None:

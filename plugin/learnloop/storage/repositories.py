@@ -151,6 +151,8 @@ class RateableItem:
     community_id: int | None
     retired_at: datetime | None
     shared_by: str | None
+    shared: bool
+    """Someone shared it in chat (its sharer may have erased their data since: shared_by is None then)."""
     shown_score: float | None
     shown_ratings: int | None
     known: bool
@@ -167,13 +169,13 @@ _CHANNEL_COMMUNITY = (
 _RATED_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
 _ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
-KNOWN_TO_ALL = _I.c.first_shared_by.is_not(None) | _I.c.followed_at.is_not(None)
+KNOWN_TO_ALL = _I.c.shared_at.is_not(None) | _I.c.followed_at.is_not(None)
 """An item everyone can know of: shared in chat, or named by its wiki's events; not one known only because
 someone rated it (a list or a reply that showed it would say so)."""
 _ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
 _S = table_of(ItemScore)
-_RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _S.c.score, _S.c.ratings_count,
-                    KNOWN_TO_ALL).outerjoin(_S, _S.c.item_id == _I.c.id))
+_RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _I.c.shared_at.is_not(None),
+                    _S.c.score, _S.c.ratings_count, KNOWN_TO_ALL).outerjoin(_S, _S.c.item_id == _I.c.id))
 _RATEABLE_BY_URL = _RATEABLE.where(_I.c.url == bindparam("url"))
 _RATEABLE_BY_ID = _RATEABLE.where(_I.c.id == bindparam("item_id"))
 
@@ -185,12 +187,17 @@ def set_aside_url(url: str, item_id: int) -> str:
     return url.partition("#")[0][:2048 - len(suffix)] + suffix
 
 
+_SCORED = select(_S.c.item_id).where(_S.c.item_id == _I.c.id).exists()
 _CLAIM_SHARER = update(_I).where(_I.c.id == bindparam("item_id"), _I.c.first_shared_by.is_(None)).values(
     first_shared_by=bindparam("shared_by"),
-    community_id=case((_I.c.followed_at.is_(None), bindparam("community_id", type_=_I.c.community_id.type)),
-                      else_=_I.c.community_id))
-"""The first share of an item: its sharer, and, unless its wiki named it, the sharer's community, as if the
-share had created it; the community a private rating gave it would tell who rated it, and where."""
+    shared_at=func.coalesce(_I.c.shared_at, bindparam("now", type_=_I.c.shared_at.type)),
+    community_id=case((KNOWN_TO_ALL | _SCORED, _I.c.community_id),
+                      else_=bindparam("community_id", type_=_I.c.community_id.type)),
+    retired_at=case((KNOWN_TO_ALL, _I.c.retired_at), else_=None))
+"""A share of an item nobody shares now: its sharer; and, unless everyone could know of it already (shared
+before, or named by its wiki), what the share would have made of it had it created it: the sharer's community
+(a scored item keeps its own, where its score is ranked) and not retired. The community a private rating gave
+it, or a deletion found only through that rating, would tell that someone had rated it, and where."""
 _EVENT_COLUMNS = ("kind", "occurred_at", "recorded_at", "community_id", "actor_id", "item_id", "dedupe_key", "data")
 _EVENT_INSERT = insert(_E).values({name: bindparam(name, type_=_E.c[name].type) for name in _EVENT_COLUMNS})
 _FEEDBACK_INSERT = insert(table_of(Feedback)).values({
@@ -331,13 +338,14 @@ class ContentRepository(Repository):
         shared before (it was only rated, or came from the wiki) becomes its sharer (`_CLAIM_SHARER`)."""
         row = self.run(_ITEM_BY_URL, {"url": url}).first()
         if row is not None:
-            if shared_by is not None and rowcount(self.run(
-                    _CLAIM_SHARER, {"item_id": row[0], "shared_by": shared_by, "community_id": community_id})):
+            if shared_by is not None and rowcount(self.run(_CLAIM_SHARER, {
+                    "item_id": row[0], "shared_by": shared_by, "community_id": community_id, "now": now})):
                 row = self.run(_ITEM_BY_URL, {"url": url}).one()
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.tx, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
-            "created_at": now}, ["url"], returning=("id", "url", "title", "community_id"))
+            "shared_at": now if shared_by is not None else None, "created_at": now}, ["url"],
+            returning=("id", "url", "title", "community_id"))
         if inserted is not None:
             return ItemRef(inserted.id, inserted.url, inserted.title, inserted.community_id), True
         return ItemRef(*self.run(_ITEM_BY_URL, {"url": url}).one()), False

@@ -143,6 +143,8 @@ class ContentItem(Base):
     title: Mapped[str | None] = mapped_column(String(300))
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
     first_shared_by: Mapped[str | None] = mapped_column(UserId)
+    shared_at: Mapped[datetime | None]
+    """When someone first shared it in chat; kept when that person erases their data (first_shared_by is not)."""
     created_at: Mapped[datetime]
     wiki: Mapped[str | None] = mapped_column(String(40))
     page_ref: Mapped[str | None] = mapped_column(String(100))

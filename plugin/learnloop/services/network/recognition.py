@@ -120,25 +120,26 @@ class ThanksRefused(ValueError):
 
 def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: ThanksDM) -> bool:
     """Record a named thank-you from a rater to the item's sharer, once per rater and item, and queue it to the
-    sharer unless they turned thank-you notes off; False when this rater had thanked them already. The rater is
-    answered the same either way: their setting is theirs. It waits out the sharer's pause and quiet hours.
-    Raises ThanksRefused. Commits."""
+    sharer unless they turned thank-you notes off or have erased their data since; False when this rater had
+    thanked them already. The rater is answered the same either way: that is the sharer's business. It waits out
+    the sharer's pause and quiet hours. Raises ThanksRefused. Commits."""
     item = uow.items.get(item_id)
     if item is None:
         raise ThanksRefused("this item is no longer in learnloop")
-    if item.first_shared_by is None:
+    if item.shared_at is None:
         raise ThanksRefused("nobody in chat shared this, so there is nobody to thank")
-    if item.first_shared_by == rater_id:
+    sharer = item.first_shared_by
+    if sharer == rater_id:
         raise ThanksRefused("you shared this yourself")
     if uow.ratings.of(item_id, rater_id) is None:
         raise ThanksRefused("rate it first: a thank-you goes with a rating")
     key = f"thanks:{item_id}:{rater_id}"
     first = uow.events.append("thanks", occurred_at=now, recorded_at=now, community_id=item.community_id,
                               actor_id=rater_id, item_id=item_id, dedupe_key=key)
-    member = uow.members.get(item.first_shared_by)
-    if first and (member is None or member.recognition):  # False: thanked before thanks were events
-        first = uow.outbox.enqueue(SEND_DM, render(item.first_shared_by, item.title, item.url, item.kind), key=key,
-                                   now=now, at=_reachable(member, now))
+    member = uow.members.get(sharer) if sharer is not None else None
+    if first and sharer is not None and (member is None or member.recognition):
+        first = uow.outbox.enqueue(SEND_DM, render(sharer, item.title, item.url, item.kind), key=key,
+                                   now=now, at=_reachable(member, now))  # False: thanked before thanks were events
     uow.commit()
     return first
 
