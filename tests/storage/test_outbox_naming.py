@@ -21,6 +21,9 @@ ANN = "ann0000000000000000000000a"
     (f"thanks:1:x{ANN}", {"user_id": "bob0000000000000000000000b"}, False),
     ("note:2", {"user_id": "bob0000000000000000000000b", "message": "ask @anna or mail bob@ann"}, False),
     ("note:3", {"user_id": "bob0000000000000000000000b", "message": "ask @ann.b"}, False),
+    ("note:4", {"user_id": "bob0000000000000000000000b", "message": "Thanks to\n@ann"}, True),
+    ("note:5", {"user_id": "bob0000000000000000000000b", "message": "Merci é@ann, ☃@ann"}, True),
+    ("note:6", {"user_id": "bob0000000000000000000000b", "props": {"attachments": [{"text": "> by @ann"}]}}, True),
 ])
 def test_a_message_is_found_by_a_whole_id_or_name_only(runtime: Runtime, key: str, payload: dict[str, str],
                                                         named: bool) -> None:

@@ -140,10 +140,11 @@ class Outbox(Repository):
         if not wanted:
             return []
         columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
-        candidates = self.session.execute(select(_O.c.id, *columns).where(
+        candidates = self.session.execute(select(_O.c.id, _O.c.payload, _O.c.result, _O.c.idempotency_key).where(
             or_(*(column.contains(t, autoescape=True) for column in columns for t in wanted))))
-        naming = _naming(wanted)
-        return [row[0] for row in candidates if any(naming.search(text or "") for text in row[1:])]
+        naming = _naming(wanted)  # on the strings themselves: in the JSON text "\n@ann" is "\\n@ann"
+        return [message_id for message_id, payload, result, key in candidates
+                if any(naming.search(text) for text in (*_texts(payload), *_texts(result), key or ""))]
 
     def remove_naming(self, texts: list[str]) -> int:
         """Forget the messages `naming` finds."""
