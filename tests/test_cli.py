@@ -113,6 +113,7 @@ def test_a_database_without_tables_says_to_upgrade(sqlite_env: Path, tmp_path: P
                     ["person", "erase", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 1 and "run `learnloop db upgrade` first" in result.output, result.output
+        assert "the database is not at this learnloop's schema (no such table" in result.output
 
 
 @pytest.mark.parametrize(("url", "says"), [
@@ -178,3 +179,9 @@ def test_a_configured_secret_key_cannot_be_swapped_for_another(tmp_path: Path, m
     monkeypatch.delenv("LEARNLOOP_SECRET_KEY")
     assert "is not the key this database was written with" in runner.invoke(main, ["worker", "--once"]).output, \
         "nor for one learnloop would generate now"
+    for command in (["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(tmp_path / "p.json")],
+                    ["person", "erase", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"]):
+        refused = runner.invoke(main, command)
+        assert refused.exit_code == 1 and "is not the key this database was written with" in refused.output
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "a" * 40)
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0, "the key set back works again"

@@ -67,11 +67,11 @@ class Runtime:
         """ConfigError when the key is not the one the database was written with (`key_check`); `serve` and
         `worker` check before they start."""
         key = self.signing_key.decode("utf-8")
-        with self.uow() as uow:
+        with self.uow() as uow:  # a database from before the check was kept was written with its generated key
             generated = uow.secrets.get(SIGNING_SECRET_NAME)
-            check = uow.secrets.get_or_create(KEY_CHECK_NAME, key_check(key), self.clock())
+            check = uow.secrets.get_or_create(KEY_CHECK_NAME, key_check(generated or key), self.clock())
             uow.commit()
-        if check != key_check(key) or generated not in (None, key):
+        if check != key_check(key):
             raise ConfigError(
                 "LEARNLOOP_SECRET_KEY is not the key this database was written with: the private reflections "
                 "sealed with that key could not be opened, nor the rollups' people be told apart. Set it back "

@@ -12,7 +12,7 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
@@ -69,16 +69,18 @@ class _Commands(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except SQLAlchemyError as exc:
+        except (IntegrityError, DataError):  # the data, not the database: a defect, with its traceback
+            raise
+        except DBAPIError as exc:
             raise click.ClickException(_database_problem(exc)) from None
         except ConfigError as exc:  # found once the database is open: a secret key it was not written with
             raise click.ClickException(str(exc)) from None
 
 
-def _database_problem(exc: SQLAlchemyError) -> str:
-    reason = escape_controls(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200])
-    if "no such table" in reason or ("relation" in reason and "does not exist" in reason):
-        return f"the database has no learnloop tables yet ({reason}): run `learnloop db upgrade` first"
+def _database_problem(exc: DBAPIError) -> str:
+    reason = escape_controls(str(exc.orig).strip().splitlines()[0][:200])
+    if re.search(r"no such (table|column)|(relation|column) \S+ does not exist", reason):
+        return f"the database is not at this learnloop's schema ({reason}): run `learnloop db upgrade` first"
     return f"cannot use the database ({reason}): check LEARNLOOP_DATABASE_URL and that the database is running"
 
 
@@ -202,6 +204,7 @@ def person_export(user_id: str, out: Path) -> None:
 
 
     runtime = build_runtime(_settings())
+    runtime.check_signing_key()  # reflections are opened, and people's hashes found, with it
     with runtime.reader() as uow:
         data = personal_data.export(uow, user_id, runtime.signing_key, runtime.clock())
     try:
@@ -222,6 +225,7 @@ def person_erase(user_id: str, yes: bool, username: str | None) -> None:
     comments, reflections, settings, events."""
 
     runtime = build_runtime(_settings())
+    runtime.check_signing_key()
     if not yes:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
     username = username or username_of(runtime, user_id)
