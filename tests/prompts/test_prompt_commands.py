@@ -10,9 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Member, PromptSchedule
+from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, Person, opened_dialog, slash, submit
+from tests.prompts.world import CHANNEL, Person, add_schedule, opened_dialog, slash, submit
 
 ANN = Person("ann")
 OWNER = Person("owner")
@@ -174,3 +176,12 @@ def test_a_forged_setup_state_is_refused(client: FlaskClient, runtime: Runtime) 
     state = json.dumps({"user_id": OWNER.id, "channel_id": CHANNEL, "sig": "forged"})
     reply = submit(client, OWNER, "prompt_setup", state, {"question1": "x"}).get_json()
     assert "could not be verified" in reply["error"]
+
+
+def test_a_repeat_that_ended_yesterday_in_its_own_time_zone_is_refused(runtime: Runtime, clock: FakeClock) -> None:
+    """In Tokyo it is already the day after the UNTIL date while in UTC it is still that day."""
+    clock.now = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    with pytest.raises(prompt_setup.InvalidSetup) as refused:
+        add_schedule(runtime, repeat="FREQ=DAILY;UNTIL=20261207", timezone="Asia/Tokyo")
+    assert "has no date from 08 Dec 2026 on" in refused.value.errors["repeat"]
+    assert add_schedule(runtime, repeat="FREQ=DAILY;UNTIL=20261207", timezone="America/New_York")

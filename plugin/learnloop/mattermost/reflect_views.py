@@ -136,7 +136,8 @@ def _share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share:
 
 def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
     values = submission.submission
-    answers = [value_of(values, f"answer{n}") for n in (1, 2, 3)]
+    answers = [answer if reflections.has_text(answer) else "" for answer in
+               (value_of(values, f"answer{n}") for n in (1, 2, 3))]
     questions: list[dict[str, Any]] = FREE_QUESTIONS
     delivery_id = state.get("delivery_id")
     community_id = state.get("community_id")

@@ -121,9 +121,14 @@ class SharePost:
     text: str
 
 
+def has_text(text: str) -> bool:
+    """Whether the text shows anything: a zero-width space or a direction mark alone does not."""
+    return any(char.isprintable() and not char.isspace() for char in text)
+
+
 def clean_text(text: str) -> str:
     body = (text or "").strip()
-    if not any(char.isprintable() and not char.isspace() for char in body):  # "\u200b" alone shows nothing
+    if not has_text(body):
         raise InvalidReflection("a reflection needs some text")
     if len(body) > MAX_REFLECTION_LENGTH:
         raise InvalidReflection(f"the reflection is {len(body)} characters long; keep it to at most "

@@ -119,8 +119,9 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
     """A new schedule, unless the community already has the same one running (the form sent twice)."""
     questions, schedule = validate(setup, can_publish=can_publish)
     anchor = anchor or now.date()
-    if next_local_date(schedule, anchor, anchor - timedelta(days=1)) is None:
-        raise InvalidSetup({"repeat": f"this repeat has no date from {anchor:%d %b %Y} on, so the prompt would "
+    today = now.astimezone(ZoneInfo(setup.timezone)).date()
+    if next_local_date(schedule, anchor, today - timedelta(days=1)) is None:
+        raise InvalidSetup({"repeat": f"this repeat has no date from {today:%d %b %Y} on, so the prompt would "
                                       "never go out: give a later UNTIL, or leave it out"})
     row = _row(community_id, setup, questions, schedule, anchor, created_by, now)
     for existing in uow.schedules.for_community(community_id):
