@@ -261,6 +261,20 @@ def test_a_read_from_before_the_deletion_that_lands_after_it_does_not_bring_the_
     assert items(wiki_runtime)[0].retired_at is None
 
 
+def test_a_deletion_read_before_a_restore_that_lands_after_it_does_not_retire_the_page(
+        wiki_runtime: Runtime) -> None:
+    """The other way round: the deletion's fetch loses the race to the restore's. The page is live; a deletion
+    newer than the restore retires it."""
+    deleted = datetime(2026, 11, 2, 9, 4, tzinfo=UTC)
+    ingest(wiki_runtime, page_event("created"), page_event("deleted", occurred_at=deleted),
+           page_event("restored", occurred_at=deleted + timedelta(minutes=2)))
+    assert items(wiki_runtime)[0].retired_at is None
+    ingest(wiki_runtime, page_event("deleted", occurred_at=deleted + timedelta(minutes=1)))
+    assert items(wiki_runtime)[0].retired_at is None
+    ingest(wiki_runtime, page_event("deleted", occurred_at=deleted + timedelta(minutes=3)))
+    assert items(wiki_runtime)[0].retired_at is not None
+
+
 def test_a_deletion_of_a_page_learnloop_never_had_records_nothing(wiki_runtime: Runtime) -> None:
     [result] = ingest(wiki_runtime, page_event("deleted", page="p404", url="", title=""))
     assert result.item_id is None and items(wiki_runtime) == []

@@ -191,7 +191,8 @@ def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, co
     """Bring the page's item up to date with the event.
 
     - The item learns the page's id (rows from before get it on their page's next event).
-    - Deleted: retired (not rateable, out of top content); its ratings stay.
+    - Deleted: retired (not rateable, out of top content); its ratings stay. A deletion older than the page's
+      newest sign of life (restored or edited since) changes nothing.
     - Otherwise: a new URL moves the item (ratings, feedback, events and score stay with it; an item already
       at that URL is set aside, see `_free_url`), the title follows, a page now in a mapped space joins that
       community (`join_community`), and a retired page is back (restored, or an event for the same page
@@ -199,7 +200,8 @@ def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, co
     if item.page_ref is None and event.page_id:
         uow.items.claim_page(item.id, event.wiki, event.page_id)
     if event.action == "deleted":
-        uow.items.retire(item.id, now)
+        if not _read_before_coming_back(uow, event, item):
+            uow.items.retire(item.id, now)
         return
     if url is not None and url != item.url:
         _free_url(uow, url, keep=item.id, now=now)
@@ -219,6 +221,13 @@ def _read_before_deletion(uow: UnitOfWork, event: WikiEvent, item: ItemRef) -> b
         return False
     deleted_at = uow.events.last_deleted_at(item.id)
     return deleted_at is not None and event.occurred_at < deleted_at
+
+
+def _read_before_coming_back(uow: UnitOfWork, event: WikiEvent, item: ItemRef) -> bool:
+    """The deletion is older than the page's newest sign of life (a restore, or an edit after it), recorded
+    later because its fetch lost the race: it does not retire the page again."""
+    alive_at = uow.events.last_alive_at(item.id)
+    return alive_at is not None and event.occurred_at < alive_at
 
 
 def join_community(uow: UnitOfWork, item: ItemRef, community_id: int, k: int, now: datetime) -> None:

@@ -504,6 +504,12 @@ class EventLog(Repository):
         return cast("datetime | None", self.session.scalar(
             select(func.max(_E.c.occurred_at)).where(_E.c.item_id == item_id, _E.c.kind == "wiki_page_deleted")))
 
+    def last_alive_at(self, item_id: int) -> datetime | None:
+        """When the wiki last showed the page live (its newest wiki_page_* event but a deletion), if still kept."""
+        return cast("datetime | None", self.session.scalar(
+            select(func.max(_E.c.occurred_at)).where(_E.c.item_id == item_id, _E.c.kind.startswith("wiki_page_"),
+                                                     _E.c.kind != "wiki_page_deleted")))
+
     def recorded(self, dedupe_key: str) -> bool:
         """Whether an event with this key was recorded (the unique index answers)."""
         return self.session.scalar(select(_E.c.id).where(_E.c.dedupe_key == check_key(dedupe_key))) is not None
