@@ -4,7 +4,6 @@ Figures come from the release blocks the worker keeps; a page load never rescans
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -97,7 +96,8 @@ class TopItem:
 
 @dataclass(frozen=True)
 class Comment:
-    id: int
+    handle: str
+    """What its triage form names it by (`feedback_handle`)."""
     text: str
     week: date
     state: str = "new"
@@ -315,8 +315,9 @@ def stage(uow: UnitOfWork, community_id: int, period: Period, k: int) -> Stage:
     return maturity(_with_parts(totals, split), len(period.weeks))
 
 
-def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_feedback: bool = False,
+def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, feedback_key: bytes | None = None,
           show_hidden: bool = False) -> Dashboard:
+    """The community's dashboard for the period; with `feedback_key` (for its owners), its feedback too."""
     blocks, open_weekly, totals, split = _released(uow, community_id, period, k, period.before.first)
     counted = uow.cursors.get(UNANSWERED_SINCE)  # None: the prompts nobody answered were counted from the start
     totals["prompts_sent"], answered = prompts_sent(blocks, period.first, period.last, k,
@@ -342,7 +343,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, with_fe
         response_rate=ratio(answered, totals["prompts_sent"], k),
         reflection_split=split, stage=maturity(figures, len(weeks)),
         top=top_content(uow, community_id, k), early=too_early(uow, community_id, k),
-        feedback=feedback_groups(uow, community_id, show_hidden=show_hidden) if with_feedback else [],
+        feedback=feedback_groups(uow, community_id, feedback_key, show_hidden=show_hidden) if feedback_key else [],
         headlines=headlines(blocks, period, k, totals),
     )
 
@@ -380,14 +381,12 @@ def too_early(uow: UnitOfWork, community_id: int, k: int, limit: int = TOP_CONTE
 
 # ------------------------------------------------------------------------------ feedback
 
-def _stable_order(feedback_id: int, week: date) -> tuple[date, str]:
-    """Newest week first; within a week, an order that says nothing about when each was written."""
-    return week, hashlib.sha256(str(feedback_id).encode()).hexdigest()
-
-
-def feedback_groups(uow: UnitOfWork, community_id: int, *, show_hidden: bool = False) -> list[FeedbackGroup]:
+def feedback_groups(uow: UnitOfWork, community_id: int, key: bytes, *, show_hidden: bool = False,
+                    ) -> list[FeedbackGroup]:
     """Every item with feedback, grouped per page with its states and open reasons counted, and the comments
-    to show: the open ones first (new, then planned), then those resolved, and hidden ones only when asked."""
+    to show: the open ones first (new, then planned), then those resolved, and hidden ones only when asked;
+    within a state the newest week first, and within a week in the order of their handles, which says nothing
+    about when each was written."""
     reads = uow.dashboards
     states: dict[int, dict[str, int]] = defaultdict(dict)
     reasons: dict[int, dict[str, int]] = defaultdict(dict)
@@ -398,12 +397,12 @@ def feedback_groups(uow: UnitOfWork, community_id: int, *, show_hidden: bool = F
     shown = [*OPEN_STATES, "resolved", *(["hidden"] if show_hidden else [])]
     by_item: dict[int, list[Comment]] = defaultdict(list)
     for feedback_id, item_id, text, reason, state, day in reads.feedback(community_id, shown, FEEDBACK_LIMIT):
-        by_item[item_id].append(Comment(feedback_id, text, week_of(day), state, reason))
+        by_item[item_id].append(Comment(feedback_handle(feedback_id, key), text, week_of(day), state, reason))
     details = reads.item_details(list(states))
     groups = []
     for item_id, counts in states.items():
         title, url, kind = details[item_id]
-        ordered = sorted(by_item.get(item_id, []), key=lambda c: _stable_order(c.id, c.week), reverse=True)
+        ordered = sorted(by_item.get(item_id, []), key=lambda c: (c.week, c.handle), reverse=True)
         ordered.sort(key=lambda c: list(FEEDBACK_STATES).index(c.state))
         groups.append(FeedbackGroup(item_id, title_of(title, url, kind), url, ordered,
                                     {s: counts[s] for s in FEEDBACK_STATES if s in counts},

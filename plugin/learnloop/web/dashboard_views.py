@@ -204,7 +204,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         k = site.settings.min_group_size
         name = standing_alone(community_id)
         with site.reader() as uow:
-            view = dashboards.build(uow, community_id, chosen, k, with_feedback=role == "owner",
+            view = dashboards.build(uow, community_id, chosen, k,
+                                    feedback_key=site.signing_key if role == "owner" else None,
                                     show_hidden=request.args.get("hidden") == "1")
             channels = uow.communities.channels(community_id)
         return Loaded(view, choice, name, role, fewer_members_than(channels, k), len(channels))
@@ -257,8 +258,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                                weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
                                query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6),
                                offer=offer, step_button=button, step_unavailable=unavailable, small=loaded.small,
-                               channels=loaded.channels,
-                               handle=lambda feedback_id: dashboards.feedback_handle(feedback_id, site.signing_key))
+                               channels=loaded.channels)
 
     @bp.get(f"/<{ID}:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:
