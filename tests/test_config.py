@@ -527,6 +527,8 @@ def test_a_config_file_that_is_not_utf8_or_not_a_file_is_an_error_naming_it(
     assert config_error() == "learnloop.toml: not UTF-8 text (byte 27); TOML files are UTF-8"
     monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", str(tmp_path))
     assert config_error().startswith(f"{tmp_path}: cannot be read: ")
+    monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", "/dev/zero")
+    assert config_error() == "/dev/zero: longer than 1,048,576 bytes; is it the configuration file?"
 
 
 def test_a_wiki_address_with_a_query_is_refused() -> None:

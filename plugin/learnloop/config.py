@@ -348,6 +348,9 @@ class Settings(BaseSettings):
         return init_settings, env_settings, _TomlFileSource(settings_cls)
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 class _TomlFileSource(PydanticBaseSettingsSource):
     """Reads the TOML file named by LEARNLOOP_CONFIG_FILE; a missing default file is fine."""
 
@@ -363,7 +366,10 @@ class _TomlFileSource(PydanticBaseSettingsSource):
             return {}
         try:
             with path.open("rb") as handle:
-                data = tomllib.load(handle)
+                text = handle.read(MAX_CONFIG_BYTES + 1)
+            if len(text) > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: longer than {MAX_CONFIG_BYTES:,} bytes; is it the configuration file?")
+            data = tomllib.loads(text.decode("utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
         except UnicodeDecodeError as exc:
