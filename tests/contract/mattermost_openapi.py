@@ -398,6 +398,20 @@ class MattermostContract:
 
         self._mock.add_callback(method, self._url(path), callback, content_type=None)
 
+    def add_misbehaving(self, method: str, path: str, *, status: int = 200, body: bytes = b"",
+                        headers: Mapping[str, str] | None = None) -> None:
+        """A reply the spec forbids (the wrong JSON shape, a redirect to another host), to test how learnloop
+        copes with a host or a proxy in front of it that misbehaves; the request is still checked."""
+        method = method.upper()
+        reply = _canned_reply(status, None, body, {"Content-Type": "application/json", **(headers or {})})
+
+        def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], bytes]:
+            self._record(request, self._check_request(request))
+            assert isinstance(reply.body, bytes)
+            return reply.status, reply.headers, reply.body
+
+        self._mock.add_callback(method, self._url(path), callback, content_type=None)
+
     def add_passthru(self, prefix: str | re.Pattern[str]) -> None:
         """Let requests to e.g. a real local test server through the mock."""
         self._mock.add_passthru(prefix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from tests.contract.mattermost_openapi import MattermostContract
 
 from learnloop.bootstrap import Runtime
 from learnloop.errors import MAX_RETRY_AFTER, retry_after
-from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, Courier, Message, backoff
+from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RETRY_FOR, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
 from learnloop.storage.tables import Event, OutboxMessage
@@ -131,20 +132,37 @@ def test_client_errors_are_not_retried(runtime: Runtime, mattermost_contract: Ma
     assert stored.status == "failed" and "permissions" in stored.last_error
 
 
-def test_network_failures_are_retried_until_the_attempts_run_out(
+def test_network_failures_are_retried_for_hours_then_given_up(
     runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:
+    """A Mattermost upgrade or a replaced bot token must not lose what was queued meanwhile."""
     enqueue_post(runtime)
-    for _ in range(MAX_ATTEMPTS):
+    queued = clock.now
+    for attempt in range(1, 100):
         mattermost_contract.add("POST", "/api/v4/posts", body=requests.ConnectionError("refused"))
-    for _ in range(MAX_ATTEMPTS - 1):
-        mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
-    for attempt in range(1, MAX_ATTEMPTS + 1):
-        report = run_once(runtime)
-        assert report.sent == 0
+        if attempt > 1:
+            mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
+        assert run_once(runtime).sent == 0
+        if message(runtime).status == "failed":
+            break
         clock.advance(seconds=backoff(attempt).total_seconds())
-    stored = message(runtime)
-    assert stored.status == "failed" and stored.attempts == MAX_ATTEMPTS
+    assert attempt > MAX_ATTEMPTS and clock.now - queued >= RETRY_FOR
+    assert clock.now - queued - backoff(attempt - 1) < RETRY_FOR, "given up at the first attempt past six hours"
+
+
+@pytest.mark.parametrize("answer", [{}, [], None, {"id": None}], ids=["empty", "list", "null", "no_id"])
+def test_an_answer_of_the_wrong_shape_fails_that_message_alone_and_never_twice(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, answer: object
+) -> None:
+    enqueue_post(runtime)
+    enqueue_post(runtime, key="second")
+    mattermost_contract.add_misbehaving("POST", "/api/v4/posts", body=json.dumps(answer).encode())
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
+    report = run_once(runtime)
+    assert (report.sent, report.retried) == (1, 0) and report.failed == 1, "an odd answer is not retried for good"
+    with runtime.reader() as uow:
+        states = [m.status for m in uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
+    assert states == ["failed", "sent"]
 
 
 def test_a_claimed_message_is_picked_up_again_after_its_lease(

@@ -391,3 +391,23 @@ def test_token_never_appears_in_errors(
         assert TOKEN not in repr(error)
         assert TOKEN not in error.message
     assert TOKEN not in repr(client)
+
+
+def test_a_redirect_is_not_followed_and_says_where_it_pointed(
+    mattermost_contract: MattermostContract, client: MattermostClient  # noqa: F811
+) -> None:
+    """Following it would send the post, and with another client the token or the OAuth secret, elsewhere."""
+    mattermost_contract.add_misbehaving("POST", "/api/v4/posts", status=307,
+                                        headers={"Location": "http://other.test/capture"})
+    with pytest.raises(MattermostError, match="redirected to 'http://other.test/capture'") as raised:
+        client.create_post(CHANNEL_ID, "private weekly summary")
+    assert not raised.value.retryable and len(mattermost_contract.calls) == 1
+
+
+@pytest.mark.parametrize("answer", [b"[]", b"null", b"{}", b'{"user_id": "someoneelse0000000000000000"}'])
+def test_a_membership_answer_that_is_not_this_persons_is_an_error(
+    mattermost_contract: MattermostContract, client: MattermostClient, answer: bytes  # noqa: F811
+) -> None:
+    mattermost_contract.add_misbehaving("GET", f"/api/v4/channels/{CHANNEL_ID}/members/{USER_ID}", body=answer)
+    with pytest.raises(MattermostError, match="not this person's membership|expected a JSON object"):
+        client.get_channel_member(CHANNEL_ID, USER_ID)

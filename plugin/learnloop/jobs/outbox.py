@@ -42,6 +42,9 @@ RENEW_EVERY = LEASE / 4
 FLUSH_SECONDS = 0.25
 FLUSH_SIZE = 50
 MAX_ATTEMPTS = 10
+RETRY_FOR = timedelta(hours=6)
+"""A message a host keeps failing is given up only after MAX_ATTEMPTS and RETRY_FOR since it was queued: a
+Mattermost upgrade or a bot token being replaced must not lose the messages queued meanwhile."""
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
 GATE_MAX_WAIT = timedelta(seconds=1)
@@ -87,6 +90,11 @@ class DeliveryReport:
         self.retried += other.retried
         self.failed += other.failed
         self.errors.extend(other.errors)
+
+
+def gives_up(message: Message, now: datetime) -> bool:
+    """Whether a message whose call failed again (and could succeed later) is given up now."""
+    return message.attempts >= MAX_ATTEMPTS and now - message.created_at >= RETRY_FOR
 
 
 def backoff(attempts: int) -> timedelta:
@@ -334,17 +342,25 @@ class _Pass:
                     report.retried += 1
                     report.errors.append(str(exc))
                 return _Outcome(message, error=str(exc), retry_at=retry_at, not_an_attempt=True)
-            give_up = not exc.retryable or message.attempts >= MAX_ATTEMPTS
-            with self.lock:
-                report.errors.append(str(exc))
-                if give_up:
-                    report.failed += 1
-                else:
-                    report.retried += 1
-            if give_up:
-                log.warning("outbox message %s (%s) failed for good: %s", message.id, message.kind, exc)
-            return _Outcome(message, error=str(exc), retry_at=courier.clock() + backoff(message.attempts),
-                            failed=give_up)
+            return self._failure(message, str(exc), retryable=exc.retryable)
+        except Exception as exc:  # an answer of a shape nobody expected, or a defect: this message alone fails
+            return self._failure(message, f"{type(exc).__name__}: {exc}"[:500], retryable=True, unexpected=True)
         with self.lock:
             report.sent += 1
         return _Outcome(message, result=result)
+
+    def _failure(self, message: Message, error: str, *, retryable: bool, unexpected: bool = False) -> _Outcome:
+        """A failed call: tried again after a backoff, or given up (not retryable, or `gives_up`). An unexpected
+        error is logged with its traceback each time; a host's, once given up."""
+        give_up = not retryable or gives_up(message, self.courier.clock())
+        with self.lock:
+            self.report.errors.append(error)
+            if give_up:
+                self.report.failed += 1
+            else:
+                self.report.retried += 1
+        if give_up or unexpected:
+            log.warning("outbox message %s (%s) %s: %s", message.id, message.kind,
+                        "failed for good" if give_up else "failed, to be retried", error, exc_info=unexpected)
+        return _Outcome(message, error=error, retry_at=self.courier.clock() + backoff(message.attempts),
+                        failed=give_up)

@@ -11,7 +11,7 @@ from learnloop.config import WikiConfig
 from learnloop.domain import publication
 from learnloop.domain.wiki_events import PagesUnder
 from learnloop.jobs import POLL_STATUS
-from learnloop.jobs.outbox import MAX_ATTEMPTS, Handler, Message
+from learnloop.jobs.outbox import Handler, Message, gives_up
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import reflections, wiki_ingest
@@ -81,7 +81,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
             published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
                                                heading=heading, text=target.text, marker=target.marker)
         except WikiError as exc:
-            if exc.retryable and message.attempts < MAX_ATTEMPTS:
+            if exc.retryable and not gives_up(message, chat.clock()):
                 raise
             with chat.uow() as uow:
                 reflections.mark_publication(uow, target.reflection_id, state="failed", now=now)
@@ -119,7 +119,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         try:
             removed = host_for(wiki).remove(wiki, page_ref=section.page_ref, marker=section.marker)
         except WikiError as exc:
-            if exc.retryable and message.attempts < MAX_ATTEMPTS:
+            if exc.retryable and not gives_up(message, chat.clock()):
                 raise
             tell(notify, section, f"The wiki refused to remove your reflection: {exc}. It is still on {where}: "
                  "remove the section there, or ask the wiki's admins.")

@@ -42,9 +42,10 @@ class MattermostError(HostError):
 
     @property
     def retryable(self) -> bool:
-        """Worth trying again later; 501 means the feature is switched off on the server, for good."""
+        """Worth trying again later; 501 means the feature is switched off on the server, for good. 401 is the
+        bot's token, refused until the admin replaces it: the messages wait for that."""
         code = self.status_code
-        return code is None or code in (408, 429) or (code >= 500 and code != 501)
+        return code is None or code in (401, 408, 429) or (code >= 500 and code != 501)
 
     def _summary(self) -> str:
         status = f"HTTP {self.status_code}" if self.status_code is not None else "no response"
@@ -80,59 +81,68 @@ class MattermostClient:
         return f"MattermostClient(base_url={self.base_url!r})"
 
     def ping(self) -> JsonObject:
-        return self._api("GET", "/system/ping")
+        return self._object("GET", "/system/ping")
 
     def get_me(self) -> JsonObject:
-        return self._api("GET", "/users/me")
+        return self._object("GET", "/users/me")
 
     def get_user(self, user_id: str) -> JsonObject:
-        return self._api("GET", f"/users/{_segment(user_id)}")
+        return self._object("GET", f"/users/{_segment(user_id)}")
 
     def get_user_by_username(self, username: str) -> JsonObject:
         """The account with this username (without the @); a MattermostError with status 404 when there is none."""
-        return self._api("GET", f"/users/username/{_segment(username)}")
+        return self._object("GET", f"/users/username/{_segment(username)}")
 
     def get_users_by_ids(self, ids: Sequence[str]) -> list[JsonObject]:
         if not ids:
             return []
-        return self._api("POST", "/users/ids", json=list(ids))
+        return self._objects("POST", "/users/ids", json=list(ids))
 
     def get_user_status(self, user_id: str) -> str:
         """One of ``online``, ``away``, ``dnd``, ``offline``."""
-        return str(self._api("GET", f"/users/{_segment(user_id)}/status")["status"])
+        return str(self._object("GET", f"/users/{_segment(user_id)}/status").get("status", ""))
 
     def get_users_statuses(self, ids: Sequence[str]) -> dict[str, str]:
         """Statuses of many users in one call: user id to ``online``/``away``/``dnd``/``offline``."""
         if not ids:
             return {}
-        statuses = self._api("POST", "/users/status/ids", json=list(ids))
-        return {entry["user_id"]: str(entry.get("status", "")) for entry in statuses}
+        statuses = self._objects("POST", "/users/status/ids", json=list(ids))
+        return {str(entry["user_id"]): str(entry.get("status", "")) for entry in statuses if "user_id" in entry}
 
     def get_channel(self, channel_id: str) -> JsonObject:
-        return self._api("GET", f"/channels/{_segment(channel_id)}")
+        return self._object("GET", f"/channels/{_segment(channel_id)}")
 
     def get_channel_by_name(self, team_id: str, name: str) -> JsonObject:
-        return self._api("GET", f"/teams/{_segment(team_id)}/channels/name/{_segment(name)}")
+        return self._object("GET", f"/teams/{_segment(team_id)}/channels/name/{_segment(name)}")
 
     def get_channel_member_count(self, channel_id: str) -> int:
         """Every account in the channel, bots included (the channel's statistics)."""
         path = f"/channels/{_segment(channel_id)}/stats"
-        body = self._api("GET", path)
-        count = body.get("member_count") if isinstance(body, dict) else None
+        body = self._object("GET", path)
+        count = body.get("member_count")
         if not isinstance(count, int) or count < 0:
             raise MattermostError("no member count in the channel's statistics", call=f"GET {API_PREFIX}{path}")
         return count
 
     def get_channel_member(self, channel_id: str, user_id: str) -> JsonObject:
-        """Membership incl. ``roles`` and ``scheme_admin`` (channel admin)."""
-        return self._api("GET", f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}")
+        """Membership incl. ``roles`` and ``scheme_admin`` (channel admin); an answer that is not this person's
+        membership is a MattermostError."""
+        path = f"/channels/{_segment(channel_id)}/members/{_segment(user_id)}"
+        return self._member(self._object("GET", path), user_id, f"GET {API_PREFIX}{path}")
 
     def get_team_member(self, team_id: str, user_id: str) -> JsonObject:
         """Team membership incl. ``roles`` (``team_admin``) and ``scheme_admin``."""
-        return self._api("GET", f"/teams/{_segment(team_id)}/members/{_segment(user_id)}")
+        path = f"/teams/{_segment(team_id)}/members/{_segment(user_id)}"
+        return self._member(self._object("GET", path), user_id, f"GET {API_PREFIX}{path}")
+
+    @staticmethod
+    def _member(body: JsonObject, user_id: str, call: str) -> JsonObject:
+        if body.get("user_id") != user_id:
+            raise MattermostError("the answer is not this person's membership", status_code=200, call=call)
+        return body
 
     def get_channel_members(self, channel_id: str, page: int = 0, per_page: int = 60) -> list[JsonObject]:
-        return self._api(
+        return self._objects(
             "GET",
             f"/channels/{_segment(channel_id)}/members",
             params={"page": page, "per_page": per_page},
@@ -140,7 +150,8 @@ class MattermostClient:
 
     def iter_channel_member_ids(self, channel_id: str) -> Iterator[str]:
         for member in self.iter_channel_members(channel_id):
-            yield member["user_id"]
+            if isinstance(member.get("user_id"), str):
+                yield member["user_id"]
 
     def iter_channel_members(self, channel_id: str) -> Iterator[JsonObject]:
         """Every membership of the channel (with ``roles`` and ``scheme_admin``), page by page."""
@@ -154,16 +165,23 @@ class MattermostClient:
 
     def create_direct_channel(self, user_a: str, user_b: str) -> str:
         """Get-or-create the DM channel between two users; returns its id."""
-        return str(self._api("POST", "/channels/direct", json=[user_a, user_b])["id"])
+        channel_id = self._object("POST", "/channels/direct", json=[user_a, user_b]).get("id")
+        if not isinstance(channel_id, str) or not channel_id:
+            raise MattermostError("no channel id in the answer", status_code=200,
+                                  call=f"POST {API_PREFIX}/channels/direct")
+        return channel_id
 
     def get_channel_posts_since(self, channel_id: str, since_ms: int) -> list[JsonObject]:
         """Posts created or changed in a channel since a moment (epoch milliseconds)."""
-        result = self._api("GET", f"/channels/{_segment(channel_id)}/posts", params={"since": since_ms})
-        posts = result.get("posts") or {}
-        return [posts[post_id] for post_id in result.get("order", []) if post_id in posts]
+        result = self._object("GET", f"/channels/{_segment(channel_id)}/posts", params={"since": since_ms})
+        posts, order = result.get("posts"), result.get("order")
+        if not isinstance(posts, dict) or not isinstance(order, list):
+            return []
+        return [posts[post_id] for post_id in order
+                if isinstance(post_id, str) and isinstance(posts.get(post_id), dict)]
 
     def get_post(self, post_id: str) -> JsonObject:
-        return self._api("GET", f"/posts/{_segment(post_id)}")
+        return self._object("GET", f"/posts/{_segment(post_id)}")
 
     def create_post(
         self,
@@ -183,7 +201,7 @@ class MattermostClient:
             body["root_id"] = root_id
         if pending_post_id:
             body["pending_post_id"] = pending_post_id
-        return self._api("POST", "/posts", json=body)
+        return _with_id(self._object("POST", "/posts", json=body), f"POST {API_PREFIX}/posts")
 
     def patch_post(
         self,
@@ -200,7 +218,8 @@ class MattermostClient:
             body["props"] = props
         if not body:
             raise ValueError("patch_post needs a message or props")
-        return self._api("PUT", f"/posts/{_segment(post_id)}/patch", json=body)
+        path = f"/posts/{_segment(post_id)}/patch"
+        return _with_id(self._object("PUT", path, json=body), f"PUT {API_PREFIX}{path}")
 
     def pin_post(self, post_id: str) -> None:
         """Pinning a pinned post again changes nothing (server/channels/api4/post.go, saveIsPinnedPost patches
@@ -214,7 +233,7 @@ class MattermostClient:
         `api.channel.bookmark.channel_bookmark.license.error`, an older one (or a 9.x with the ChannelBookmarks
         feature flag off) the router's 404 `api.context.404.app_error`. See
         server/channels/api4/channel_bookmark.go in mattermost/mattermost (listChannelBookmarksForChannel)."""
-        return list(self._api("GET", f"/channels/{_segment(channel_id)}/bookmarks"))
+        return self._objects("GET", f"/channels/{_segment(channel_id)}/bookmarks")
 
     def create_channel_bookmark(self, channel_id: str, *, display_name: str, link_url: str,
                                 emoji: str | None = None) -> JsonObject:
@@ -225,7 +244,7 @@ class MattermostClient:
         body: JsonObject = {"display_name": display_name, "type": "link", "link_url": link_url}
         if emoji:
             body["emoji"] = emoji
-        return self._api("POST", f"/channels/{_segment(channel_id)}/bookmarks", json=body)
+        return self._object("POST", f"/channels/{_segment(channel_id)}/bookmarks", json=body)
 
     def open_dialog(self, trigger_id: str, url: str, dialog: JsonObject) -> None:
         """The trigger id expires seconds after Mattermost created it: call right away."""
@@ -234,6 +253,24 @@ class MattermostClient:
     def post_to_response_url(self, response_url: str, payload: JsonObject) -> None:
         """Delayed slash-command reply; the URL is the credential, so no bot token is sent."""
         self._send("POST", response_url, "response_url", json=payload, headers={})
+
+    def _object(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                ) -> JsonObject:
+        """A call whose answer must be a JSON object."""
+        body = self._api(method, path, json=json, params=params)
+        if not isinstance(body, dict):
+            raise MattermostError(f"expected a JSON object, got {type(body).__name__}", status_code=200,
+                                  call=f"{method} {API_PREFIX}{path}")
+        return body
+
+    def _objects(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+                 ) -> list[JsonObject]:
+        """A call whose answer must be a JSON list of objects."""
+        body = self._api(method, path, json=json, params=params)
+        if not isinstance(body, list) or not all(isinstance(entry, dict) for entry in body):
+            raise MattermostError("expected a JSON list of objects", status_code=200,
+                                  call=f"{method} {API_PREFIX}{path}")
+        return body
 
     def _api(
         self,
@@ -271,12 +308,14 @@ class MattermostClient:
         call = f"{method} {label}"
         try:
             response = self._session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout
+                method, url, json=json, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
             )
         except _TRANSPORT_ERRORS as exc:
             raise MattermostUnavailable(type(exc).__name__, call=call) from exc
         except requests.RequestException as exc:
             raise MattermostError(type(exc).__name__, call=call) from exc
+        if response.is_redirect:
+            raise redirected(response, call)
         if not response.ok:
             raise self._error_from(response, call)
         return response
@@ -292,6 +331,21 @@ class MattermostClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
+
+
+def redirected(response: requests.Response, call: str) -> MattermostError:
+    """Mattermost answered with a redirect, which is not followed: the request (its token, a post, the OAuth
+    secret) would go to wherever it points."""
+    where = response.headers.get("Location", "")[:200]
+    return MattermostError(f"redirected to {where!r}; set LEARNLOOP_MATTERMOST_URL to the address Mattermost "
+                           "answers at itself", status_code=response.status_code, call=call)
+
+
+def _with_id(post: JsonObject, call: str) -> JsonObject:
+    """A post as Mattermost answers with it: an answer without its id would be recorded as a post that is not."""
+    if not isinstance(post.get("id"), str) or not post["id"]:
+        raise MattermostError("no post id in the answer", status_code=200, call=call)
+    return post
 
 
 def _segment(value: str) -> str:

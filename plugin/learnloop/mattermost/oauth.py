@@ -17,7 +17,13 @@ from urllib.parse import urlencode
 import requests
 
 from learnloop.config import Settings
-from learnloop.mattermost.client import MattermostClient, MattermostError, MattermostUnavailable, _app_error
+from learnloop.mattermost.client import (
+    MattermostClient,
+    MattermostError,
+    MattermostUnavailable,
+    _app_error,
+    redirected,
+)
 
 CALLBACK_PATH = "/oauth/callback"
 TOKEN_PATH = "/oauth/access_token"
@@ -68,11 +74,13 @@ class MattermostOAuth:
                 "code": code, "redirect_uri": self.redirect_uri}
         try:
             response = self._session.post(self.base_url + TOKEN_PATH, data=form, timeout=self.timeout,
-                                          headers={"Accept": "application/json"})
+                                          headers={"Accept": "application/json"}, allow_redirects=False)
         except _TRANSPORT_ERRORS as exc:
             raise MattermostUnavailable(type(exc).__name__, call=call) from exc
         except requests.RequestException as exc:
             raise MattermostError(type(exc).__name__, call=call) from exc
+        if response.is_redirect:  # the client secret and the code would go wherever it points
+            raise redirected(response, call)
         if not response.ok:
             error_id, message = _app_error(response)
             raise MattermostError(message.replace(self._client_secret, "***") if self._client_secret else message,

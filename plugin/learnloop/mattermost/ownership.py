@@ -43,6 +43,8 @@ def community_role(chat: Chat, channel_id: str, user_id: str) -> Role | None:
     except MattermostError as exc:
         if exc.retryable:
             raise MembershipUnknown(exc) from exc
+        if exc.status_code != 404:  # not "not in the channel": the bot's token, or an odd answer
+            log.warning("could not read a membership of channel %s, so it counts as none: %s", channel_id, exc)
         membership = None
     if membership is not None and _is_admin(membership, "channel_admin"):
         return "owner"
