@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.install.doctor import worker_checks
 from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.worker import Worker
+from learnloop.storage.tables import OutboxMessage
 from tests.conftest import FakeClock, make_settings
 
 WIKI = {"name": "handbook", "kind": "mediawiki", "url": "https://wiki.acme.example/w", "secret": "s" * 32,
@@ -41,3 +42,21 @@ def test_a_failed_or_missing_poll_is_named(engine: Engine, clock: FakeClock) -> 
         uow.cursors.move(POLL_STATUS + "handbook", "ok", clock.now - timedelta(seconds=30))
         uow.commit()
     assert rows(runtime, clock)["polling"] == ("ok", "polled 30 s ago")
+
+
+def test_messages_that_failed_or_keep_failing_are_named_with_their_error(runtime: Runtime, clock: FakeClock) -> None:
+    assert rows(runtime, clock)["messages"] == ("ok", "none failed in the last day")
+    with runtime.uow() as uow:
+        uow.outbox.enqueue("mattermost.create_post", {"channel_id": "c" * 26, "message": "hi"}, key="a", now=clock.now)
+        uow.commit()
+        message = uow.session.scalars(select(OutboxMessage)).one()
+        message.attempts, message.last_error = 4, "Mattermost POST /api/v4/posts: HTTP 401: Invalid or expired session"
+        uow.commit()
+    status, detail = rows(runtime, clock)["messages"]
+    assert status == "fix" and detail.startswith("1 tried 3 times or more and still waiting, e.g. Mattermost POST")
+    with runtime.uow() as uow:
+        uow.session.scalars(select(OutboxMessage)).one().status = "failed"
+        uow.commit()
+    assert rows(runtime, clock)["messages"][1].startswith("1 failed for good in the last day, e.g. Mattermost")
+    clock.advance(days=2)
+    assert rows(runtime, clock)["messages"] == ("ok", "none failed in the last day")

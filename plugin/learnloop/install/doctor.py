@@ -22,6 +22,7 @@ from learnloop.wikis import FETCH_JOB
 
 STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
 STALE_POLL = timedelta(minutes=5)
+RETRIED_OFTEN = 3
 
 
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
@@ -82,6 +83,7 @@ def worker_checks(engine: Engine, settings: Settings, now: datetime | None = Non
                         "is `learnloop worker` still running?")]
     else:
         checks = [Check("learnloop", "worker", "ok", f"running (heartbeat {_ago(now - beat[1])} ago)")]
+    checks.append(outbox_check(engine, now))
     for wiki in settings.wikis:
         if wiki.kind != "mediawiki":
             continue
@@ -96,6 +98,27 @@ def worker_checks(engine: Engine, settings: Settings, now: datetime | None = Non
         else:
             checks.append(Check(f"mediawiki {wiki.name}", "polling", "ok", f"polled {_ago(now - polled[1])} ago"))
     return checks
+
+
+def outbox_check(engine: Engine, now: datetime) -> Check:
+    """Did messages fail for good in the last day, or are some being tried again and again (a host refuses
+    them)? The newest error says why."""
+    try:
+        with engine.connect() as connection:
+            failed = connection.execute(
+                select(func.count(), func.max(OutboxMessage.last_error)).where(
+                    OutboxMessage.status == "failed", OutboxMessage.next_attempt_at >= now - timedelta(days=1))).one()
+            retried = connection.execute(
+                select(func.count(), func.max(OutboxMessage.last_error)).where(
+                    OutboxMessage.status == "pending", OutboxMessage.attempts >= RETRIED_OFTEN)).one()
+    except SQLAlchemyError:  # no database yet
+        return Check("learnloop", "messages", "ok", "none sent yet")
+    if failed[0]:
+        return Check("learnloop", "messages", "fix", f"{failed[0]} failed for good in the last day, e.g. {failed[1]}")
+    if retried[0]:
+        return Check("learnloop", "messages", "fix", f"{retried[0]} tried {RETRIED_OFTEN} times or more and still "
+                     f"waiting, e.g. {retried[1]}")
+    return Check("learnloop", "messages", "ok", "none failed in the last day")
 
 
 def _ago(delta: timedelta) -> str:

@@ -153,10 +153,11 @@ def poll_wiki(chat: Chat, wiki: WikiConfig, host: WikiHost) -> int:
     now = chat.clock()
     try:
         events, new_position = host.poll(wiki, position, now)
-    except WikiError as exc:
-        log.warning("could not poll wiki %s: %s", wiki.name, exc)
+    except Exception as exc:  # a WikiError, or an answer of a shape the client does not read: say so, go on
+        problem = str(exc) if isinstance(exc, WikiError) else f"an answer learnloop cannot read ({exc!r:.200})"
+        log.warning("could not poll wiki %s: %s", wiki.name, problem, exc_info=not isinstance(exc, WikiError))
         with chat.uow() as uow:
-            uow.cursors.move(POLL_STATUS + wiki.name, f"error: {exc}"[:100], now)
+            uow.cursors.move(POLL_STATUS + wiki.name, f"error: {problem}"[:100], now)
             uow.commit()
         return 0
     recorded = 0
