@@ -36,7 +36,7 @@ def identify_job(wiki: str, item_id: int, url: str) -> dict[str, Any]:
     return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": f"identify:{item_id}"}
 
 
-_MARKER = re.compile(r"learnloop-reflection-[0-9]{1,19}(?:-[a-z0-9]{6,16})?")
+_MARKER = re.compile(r"learnloop-reflection-(?:[0-9]{1,19}(?:-[a-z0-9]{6,16})?|[a-z0-9]{6,16})")
 
 
 class Unauthorized(Exception):

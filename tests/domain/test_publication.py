@@ -18,13 +18,15 @@ def test_the_heading_names_the_author_only_when_a_name_is_given() -> None:
     assert heading(WRITTEN, author="  ", community="") == "2026-11-02 · A member of the community"
 
 
-def test_a_marker_is_the_reflection_id_and_a_token_a_host_can_carry() -> None:
-    made = marker(42, "0a1b2c3d4e")
-    assert made == "learnloop-reflection-42-0a1b2c3d4e"
+def test_a_marker_is_a_token_a_host_can_carry_and_no_id() -> None:
+    made = marker("0a1b2c3d4e")
+    assert made == "learnloop-reflection-0a1b2c3d4e"
     assert check_marker(made) == made
+    for older in ("learnloop-reflection-42-0a1b2c3d4e", "learnloop-reflection-42"):
+        assert check_marker(older) == older, "sections marked before are still found"
     for token in ("short", "UPPER12345", "with space", "x" * 17, "a-b-c-d-e"):
         with pytest.raises(ValueError):
-            marker(42, token)
+            marker(token)
 
 
 @pytest.mark.parametrize("given", ["learnloop-reflection-", "learnloop-reflection-1 -->", "learnloop-reflection-1-ab",

@@ -103,6 +103,9 @@ def test_a_shared_answer_is_posted_to_the_community_with_rating_buttons(
     attachment = post.json["props"]["attachments"][0]
     assert "Feature flags beat long branches" in attachment["text"]
     assert [a["integration"]["context"]["stars"] for a in attachment["actions"]] == [1, 2, 3, 4, 5]
+    [stored] = reflections(runtime)
+    assert re.search(r"/reflections/[0-9a-f]{16}\b", json.dumps(post.json))
+    assert f"/reflections/{stored.id}" not in json.dumps(post.json), "its id counts private reflections too"
 
 
 def test_skip_and_snooze(client: FlaskClient, runtime: Runtime, sent_prompt: dict, clock: FakeClock) -> None:
@@ -156,7 +159,7 @@ def test_wiki_choice_is_stored_and_explained(client: FlaskClient, runtime: Runti
     assert "with your name" in text and "learning-log page in the wiki" in text
     [stored] = reflections(runtime)
     assert (stored.publish_state, stored.publish_attribution) == ("queued", "name")
-    assert re.fullmatch(rf"learnloop-reflection-{stored.id}-[0-9a-f]{{10}}", stored.publish_marker or "")
+    assert re.fullmatch(r"learnloop-reflection-[0-9a-f]{10}", stored.publish_marker or ""), "no id: it counts"
     with runtime.uow() as uow:
         assert uow.members.get(ANN.id).username == "ann", "the name the section will carry"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 
@@ -311,3 +312,18 @@ def test_0024_dates_the_shares_of_items_shared_before_it(fresh_engine: Engine) -
     with fresh_engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT id, shared_at IS NOT NULL FROM content_items ORDER BY id").all()
     assert [(row[0], bool(row[1])) for row in rows] == [(1, True), (2, False)]
+
+
+def test_0025_names_shared_reflections_by_a_token_not_their_id(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0024")
+    insert = ("INSERT INTO content_items (id, url, kind, created_at) "
+              "VALUES ({id}, '{url}', '{kind}', '2026-11-02 09:00:00+00:00')")
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql(insert.format(id=1, url="https://l.example/reflections/17", kind="reflection"))
+        connection.exec_driver_sql(insert.format(id=2, url="https://l.example/reflections/18", kind="reflection"))
+        connection.exec_driver_sql(insert.format(id=3, url="https://wiki.example/reflections/19", kind="link"))
+    upgrade(fresh_engine, "0025")
+    with fresh_engine.connect() as connection:
+        urls = [row[0] for row in connection.exec_driver_sql("SELECT url FROM content_items ORDER BY id")]
+    assert all(re.fullmatch(r"https://l\.example/reflections/[0-9a-f]{16}", url) for url in urls[:2])
+    assert urls[0] != urls[1] and urls[2] == "https://wiki.example/reflections/19"

@@ -94,7 +94,7 @@ def test_the_worker_publishes_a_reflection_once_even_when_its_job_runs_again(
     url = f"{mediawiki.url}/wiki/{log_title.replace(' ', '_')}"
     assert first == again == {"published": True, "url": url}
     wikitext = mediawiki_editor.wikitext(log_title)
-    assert wikitext.count(f"<!-- learnloop-reflection-{reflection(runtime).id}") == 1
+    assert wikitext.count(f"<!-- {reflection(runtime).publish_marker}") == 1
     assert wikitext.count("Reading the [[runbook]] first saves {{time}}.") == 1
     assert mediawiki_editor.categories(log_title) == ["Category:Onboarding"]
     stored = reflection(runtime)

@@ -10,13 +10,13 @@ ATTRIBUTIONS = ("name", "anonymous")
 MARKER_TOKEN = re.compile(r"[a-z0-9]{6,16}")
 
 
-def marker(reflection_id: int, token: str) -> str:
-    """`learnloop-reflection-<id>-<token>`: the id alone could come again (SQLite reuses the highest row id
-    after a deletion, a fresh installation starts again at 1) and find someone else's section on the page;
-    the random token makes the mark this reflection's own."""
+def marker(token: str) -> str:
+    """`learnloop-reflection-<token>`, a random token: the section's own mark. Not the reflection's id, which
+    counts everyone's reflections, private ones too: two on the page would tell how many were written between
+    them (sections marked before carry `<id>-<token>` or `<id>`)."""
     if not MARKER_TOKEN.fullmatch(token):
         raise ValueError("a marker's token is 6 to 16 lowercase letters and digits")
-    return f"learnloop-reflection-{reflection_id}-{token}"
+    return f"learnloop-reflection-{token}"
 
 
 def heading(created_at: datetime, *, author: str | None, community: str) -> str:

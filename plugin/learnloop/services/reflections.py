@@ -223,7 +223,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
             uow.members.ensure(reflection.user_id, now, username=author_name)
         reflection.publish_state, reflection.publish_attribution = "queued", attribution
         uow.flush()
-        reflection.publish_marker = publication.marker(reflection.id, secrets.token_hex(5))
+        reflection.publish_marker = publication.marker(secrets.token_hex(5))
         uow.outbox.enqueue(PUBLISH_JOB, {"reflection_id": reflection.id}, key=publish_key(reflection.id), now=now)
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, actor_id=reflection.user_id)
@@ -234,7 +234,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     community = uow.communities.get(reflection.community_id) if reflection.community_id else None
     if community is None:
         raise InvalidReflection("this reflection belongs to no community, so it cannot be shared")
-    url = f"{public_url}/reflections/{reflection.id}"
+    url = f"{public_url}/reflections/{secrets.token_hex(8)}"  # not its id, which counts private ones too
     item, _ = uow.items.ensure(url, kind="reflection", community_id=community.id, shared_by=reflection.user_id,
                                title=SHARED_TITLE, now=now)
     reflection.shared_item_id = item.id
