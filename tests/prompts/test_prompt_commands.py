@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from flask.testing import FlaskClient
@@ -182,6 +182,17 @@ def test_a_repeat_that_ended_yesterday_in_its_own_time_zone_is_refused(runtime: 
     """In Tokyo it is already the day after the UNTIL date while in UTC it is still that day."""
     clock.now = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
     with pytest.raises(prompt_setup.InvalidSetup) as refused:
-        add_schedule(runtime, repeat="FREQ=DAILY;UNTIL=20261207", timezone="Asia/Tokyo")
-    assert "has no date from 08 Dec 2026 on" in refused.value.errors["repeat"]
-    assert add_schedule(runtime, repeat="FREQ=DAILY;UNTIL=20261207", timezone="America/New_York")
+        add_schedule(runtime, repeat="FREQ=DAILY;UNTIL=20261207", window="1h", timezone="Asia/Tokyo")
+    assert "has no date still to come" in refused.value.errors["repeat"]
+    assert add_schedule(runtime, repeat="FREQ=DAILY;UNTIL=20261207", window="1h", timezone="America/New_York")
+
+
+def test_a_one_off_prompt_due_yesterday_whose_answers_are_still_open_is_kept(
+        runtime: Runtime, clock: FakeClock) -> None:
+    """As the fan-out benchmark sets one up: due yesterday in its zone, open for two days."""
+    clock.now = datetime(2026, 12, 7, 20, 0, tzinfo=UTC)
+    assert add_schedule(runtime, repeat="FREQ=DAILY;COUNT=1", time="09:00", window="2d", timezone="UTC",
+                        anchor=date(2026, 12, 6))
+    with pytest.raises(prompt_setup.InvalidSetup):
+        add_schedule(runtime, repeat="FREQ=DAILY;COUNT=1", time="09:00", window="1d", timezone="UTC",
+                     anchor=date(2026, 12, 5))

@@ -438,6 +438,16 @@ def next_local_date(schedule: Schedule, anchor: date, after: date) -> date | Non
     return next((day for day in _fire_dates(schedule, anchor, horizon) if day > after), None)
 
 
+def still_open_or_to_come(schedule: Schedule, anchor: date, tz: ZoneInfo, now: datetime) -> bool:
+    """Whether the schedule has an occurrence whose answers are still open at `now`, or one to come: a prompt
+    due yesterday with a two-day window is still sent."""
+    day: date | None = (now - schedule.window).astimezone(tz).date() - timedelta(days=1)
+    while day is not None and (day := next_local_date(schedule, anchor, day)) is not None:
+        if due_at(schedule, day, tz) + schedule.window > now:
+            return True
+    return False
+
+
 def due_at(schedule: Schedule, local_date: date, tz: ZoneInfo) -> datetime:
     return local_to_utc(local_date, schedule.local_time, tz)
 

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from learnloop.domain.schedules import (
     InvalidSchedule,
     Schedule,
-    next_local_date,
     parse_rule,
     parse_schedule,
     parse_time_of_day,
     parse_window,
+    still_open_or_to_come,
 )
 from learnloop.services.reflections import check_visibility
 from learnloop.storage.tables import PromptSchedule
@@ -119,10 +119,9 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
     """A new schedule, unless the community already has the same one running (the form sent twice)."""
     questions, schedule = validate(setup, can_publish=can_publish)
     anchor = anchor or now.date()
-    today = now.astimezone(ZoneInfo(setup.timezone)).date()
-    if next_local_date(schedule, anchor, today - timedelta(days=1)) is None:
-        raise InvalidSetup({"repeat": f"this repeat has no date from {today:%d %b %Y} on, so the prompt would "
-                                      "never go out: give a later UNTIL, or leave it out"})
+    if not still_open_or_to_come(schedule, anchor, ZoneInfo(setup.timezone), now):
+        raise InvalidSetup({"repeat": "this repeat has no date still to come, so the prompt would never go out: "
+                                      "give a later UNTIL, or leave it out"})
     row = _row(community_id, setup, questions, schedule, anchor, created_by, now)
     for existing in uow.schedules.for_community(community_id):
         if (existing.questions, existing.rrule, existing.local_time, existing.window_minutes, existing.timezone,
