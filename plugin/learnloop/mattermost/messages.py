@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.domain.markdown import plain
 from learnloop.domain.ratings import MAX_STARS, MIN_STARS, STAR_LABELS
 from learnloop.domain.scores import people_to_move
 from learnloop.mattermost.signed_state import button_context
@@ -54,7 +55,9 @@ def content_attachment(
 
 
 def describe_item(url: str, title: str | None) -> str:
-    return f"[{title}]({url})" if title else url
+    """A Markdown link to an item whose text cannot end it early nor carry Markdown; a bare URL without a
+    title (Mattermost links it)."""
+    return f"[{plain(title)}]({url.replace('(', '%28').replace(')', '%29')})" if title else url
 
 
 def community_score(outcome: RatingOutcome, k: int) -> str:

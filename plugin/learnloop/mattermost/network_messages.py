@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.domain.markdown import plain
 from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment, describe_item
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.dashboard import REFLECTION_TITLE, TopItem
@@ -45,7 +46,7 @@ def _listed(items: list[TopItem]) -> list[str]:
 
 def digest_post(digest: Digest, k: int, public_url: str, key: bytes) -> dict[str, Any]:
     """The CREATE_POST payload of a community's weekly digest."""
-    lines = [f"#### This week in {digest.community} ({digest.first_day:%d %b} to {digest.last_day:%d %b})"]
+    lines = [f"#### This week in {plain(digest.community)} ({digest.first_day:%d %b} to {digest.last_day:%d %b})"]
     if digest.new_pages:
         lines += ["**New wiki pages**", *_listed(digest.new_pages)]
     if digest.updated_pages:

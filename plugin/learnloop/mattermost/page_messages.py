@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.domain.markdown import plain
 from learnloop.domain.ratings import REASONS
 from learnloop.domain.scores import people_to_move
 from learnloop.mattermost.messages import ACTIONS_PATH, describe_item
@@ -47,7 +48,7 @@ def _score(page: PageToReview, k: int) -> str:
 
 def _quoted(note: str) -> str:
     text = " ".join(note.split())
-    return "> " + (text if len(text) <= NOTE_LENGTH else text[:NOTE_LENGTH - 1] + "…")
+    return "> " + plain(text if len(text) <= NOTE_LENGTH else text[:NOTE_LENGTH - 1] + "…")
 
 
 def page_attachment(page: PageToReview, user_id: str, k: int, public_url: str, key: bytes) -> dict[str, Any]:

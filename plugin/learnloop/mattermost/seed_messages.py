@@ -6,10 +6,10 @@ shows figures only where at least k people stand behind them."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from learnloop.mattermost.messages import content_attachment
+from learnloop.domain.markdown import plain
+from learnloop.mattermost.messages import content_attachment, describe_item
 from learnloop.services.seeding import ShelfItem
 
 BOOKMARK_NAME_RUNES = 64
@@ -20,13 +20,6 @@ BOOKMARKED_PAGES = 4
 DASHBOARD_NAME = "Learning dashboard"
 SEED_PROP = "learnloop_seed"
 REASONS = {"rated": "Rated most useful here by the community.", "improved": "Recently improved in the wiki."}
-_MARKDOWN_LINK_TEXT = re.compile(r"([\[\]\\])")
-
-
-def link(title: str, url: str) -> str:
-    """A Markdown link whose text cannot end it early."""
-    text = _MARKDOWN_LINK_TEXT.sub(r"\\\1", title)
-    return f"[{text}]({url.replace(')', '%29')})"
 
 
 def dashboard_url(public_url: str, community_id: int) -> str:
@@ -59,10 +52,10 @@ def bookmarks(channel_id: str, community_name: str, community_id: int, items: li
         if len(item.url) <= BOOKMARK_LINK_RUNES and item.url.startswith(("https://", "http://")):
             name = item.title if len(item.title) <= BOOKMARK_NAME_RUNES else item.title[:BOOKMARK_NAME_RUNES - 1] + "…"
             links.append({"display_name": name, "link_url": item.url, "emoji": "page_facing_up"})
-    dashboard = (f"- {link(DASHBOARD_NAME, links[0]['link_url'])}: is this community learning? Group figures "
-                 "only. Sign in with `/learn dashboard` in this channel.")
-    lines = [f"**Pinned for {community_name}**", dashboard]
-    lines += [f"- {link(entry['display_name'], entry['link_url'])}" for entry in links[1:]]
+    dashboard = (f"- {describe_item(links[0]['link_url'], DASHBOARD_NAME)}: is this community learning? Group "
+                 "figures only. Sign in with `/learn dashboard` in this channel.")
+    lines = [f"**Pinned for {plain(community_name)}**", dashboard]
+    lines += [f"- {describe_item(entry['link_url'], entry['display_name'])}" for entry in links[1:]]
     return {"channel_id": channel_id, "links": links, "fallback_message": "\n".join(lines)}
 
 
@@ -80,8 +73,8 @@ def discussion_question(channel_id: str, items: list[ShelfItem], *, public_url: 
                    "use? Reply in this thread, and thank them by name.")
         return {"channel_id": channel_id, "message": message, "props": {SEED_PROP: "ask_question"}}
     item = items[0]
-    message = (f"**A question about {link(item.title, item.url)}:** which part did you use, and what would you "
-               "add or change? Reply in this thread; thank whoever helped you by name.")
+    message = (f"**A question about {describe_item(item.url, item.title)}:** which part did you use, and what would "
+               "you add or change? Reply in this thread; thank whoever helped you by name.")
     attachment = content_attachment(item_id=item.item_id, url=item.url, title=item.title, text=REASONS[item.reason],
                                     public_url=public_url, key=key)
     return {"channel_id": channel_id, "message": message,

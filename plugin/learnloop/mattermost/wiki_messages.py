@@ -5,18 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from learnloop.context import Service
+from learnloop.domain.markdown import plain
 from learnloop.mattermost.messages import content_attachment
 from learnloop.services.wiki_ingest import AnnouncementPost, PageAnnouncement
 
 
 def _what_changed(announcement: PageAnnouncement) -> str:
-    who = ", ".join(announcement.authors[:3]) or "someone"
+    who = ", ".join(plain(author) for author in announcement.authors[:3]) or "someone"
     if announcement.created:
         head = f"New page by {who}"
     else:
         edits = f"{announcement.edits} edits" if announcement.edits > 1 else "an update"
         head = f"Updated by {who} ({edits})"
-    notes = [f"> {summary}" for summary in announcement.summaries if summary]
+    notes = [f"> {plain(summary)}" for summary in announcement.summaries if summary]
     return "\n".join([head, *notes])
 
 

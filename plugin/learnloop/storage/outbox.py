@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, cast, delete, or_, select, update
 
+from learnloop.domain.markdown import MENTION_BREAK, plain, unplain
 from learnloop.storage.repositories import (
     Repository,
     check_key,
@@ -140,8 +141,9 @@ class Outbox(Repository):
         if not wanted:
             return []
         columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
+        bare = {text.removeprefix("@") for text in wanted}  # an @ may be followed by a word joiner (_naming)
         candidates = self.session.execute(select(_O.c.id, _O.c.payload, _O.c.result, _O.c.idempotency_key).where(
-            or_(*(column.contains(t, autoescape=True) for column in columns for t in wanted))))
+            or_(*(column.contains(t, autoescape=True) for column in columns for t in sorted(bare)))))
         naming = _naming(wanted)  # on the strings themselves: in the JSON text "\n@ann" is "\\n@ann"
         return [message_id for message_id, payload, result, key in candidates
                 if any(naming.search(text) for text in (*_texts(payload), *_texts(result), key or ""))]
@@ -164,12 +166,13 @@ class Outbox(Repository):
 
     def lines_naming(self, message_ids: list[int], name: str) -> list[dict[str, Any]]:
         """Of these messages (to someone else, naming a person by @name only: an owner's weekly message that
-        quotes a reader's note mentioning them), the lines that name them: the rest is another person's
-        message."""
+        quotes a reader's note mentioning them), the lines that name them, as written (without the Markdown
+        escapes of domain.markdown.plain): the rest is another person's message."""
         naming, found = _naming([name]), []
         for message in self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))
                                             .order_by(OutboxMessage.id)) if message_ids else ():
-            lines = [line for text in _texts(message.payload) for line in text.split("\n") if naming.search(line)]
+            lines = [unplain(line) for text in _texts(message.payload) for line in text.split("\n")
+                     if naming.search(line)]
             if lines:
                 found.append({"kind": message.kind, "created_at": message.created_at, "lines_naming_you": lines})
         return found
@@ -184,8 +187,9 @@ class Outbox(Repository):
         if not wanted:
             return 0
         payload = cast(_O.c.payload, String)  # JSON as json.dumps writes it, on both backends
+        quoted = {form[:QUOTE_CUT] for note in wanted for form in (note, plain(note))}  # as written, or escaped
         candidates = self.session.scalars(select(OutboxMessage).where(or_(
-            *(payload.contains(json.dumps(QUOTE + note[:QUOTE_CUT])[1:-1], autoescape=True) for note in wanted))))
+            *(payload.contains(json.dumps(QUOTE + text)[1:-1], autoescape=True) for text in sorted(quoted)))))
         changed = 0
         for message in candidates:
             redacted = _redacted(message.payload, wanted)
@@ -207,8 +211,10 @@ class Outbox(Repository):
 
 
 def _naming(names: list[str]) -> re.Pattern[str]:
-    """Any of these ids or @names, as a whole name."""
-    return re.compile("|".join(NAME_STARTS + re.escape(name) + NAME_ENDS for name in names))
+    """Any of these ids or @names, as a whole name; an @name also as posts write text from outside, with a word
+    joiner after the @ (domain.markdown.plain)."""
+    return re.compile("|".join(NAME_STARTS + (f"@{MENTION_BREAK}?{re.escape(name[1:])}" if name.startswith("@")
+                                              else re.escape(name)) + NAME_ENDS for name in names))
 
 
 def _each_text(value: Any, change: Callable[[str], str]) -> Any:
@@ -240,7 +246,7 @@ def _redacted(value: Any, notes: set[str]) -> Any:
 def _quotes(line: str, notes: set[str]) -> bool:
     if not line.startswith(QUOTE):
         return False
-    quoted = line[len(QUOTE):]
+    quoted = unplain(line[len(QUOTE):])  # a note is quoted as text from outside is (domain.markdown.plain)
     if quoted in notes:
         return True
     kept = quoted.removesuffix(SHORTENED)
