@@ -114,6 +114,9 @@ def test_the_dashboard_withholds_people_figures_below_k(dash: Runtime, clock: Fa
     assert period_rows(rows)["ratings"] == (str(raters) if shown else f"fewer than {K}")
     json_rows = client.get(f"/dashboard/{community_id(dash)}/export.json").get_json()["rows"]
     assert period_rows(json_rows)["ratings"] == (raters if shown else f"fewer than {K}")
+    for export in ("export.csv", "export.json"):
+        assert client.get(f"/dashboard/{community_id(dash)}/{export}").headers["Cache-Control"] == "no-store", \
+            "kept by no browser or proxy cache"
 
 
 def test_the_page_has_charts_weeks_and_top_content_by_title(dash: Runtime, clock: FakeClock) -> None:

@@ -106,6 +106,7 @@ def configure(app: Flask, secret_key: bytes, *, secure: bool, frame_cross_site: 
             else:
                 headers.setdefault("X-Frame-Options", "DENY")
             headers.setdefault("Content-Security-Policy", policy)
+        if response.mimetype in ("text/html", "application/json", "text/csv"):  # pages, exports, data downloads
             headers.setdefault("Cache-Control", "no-store")
         headers.setdefault("X-Content-Type-Options", "nosniff")
         headers.setdefault("Referrer-Policy", "same-origin")
