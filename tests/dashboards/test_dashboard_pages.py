@@ -382,3 +382,27 @@ def test_owners_triage_feedback_per_page_with_reasons_counted_and_hidden_out_of_
         states = dict(uow.session.execute(select(Feedback.comment, Feedback.status)).all())
     assert states == {"The VPN client was renamed": "planned", "": "new", "The download link 404s": "resolved",
                       "Worth a diagram": "hidden"}, "the refused requests changed nothing"
+
+
+def test_an_owner_removed_from_the_channel_cannot_export_or_triage_in_the_minutes_the_page_is_kept(
+        dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
+    """Reading the page may use the role kept in the session for a few minutes; what only owners may do asks
+    Mattermost again."""
+    rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="steps changed")
+    mine, admin = community_id(dash), Person("ann")
+    membership = f"/api/v4/channels/{CHANNEL}/members/{admin.id}"
+    mattermost_contract.add("GET", membership, json={"channel_id": CHANNEL, "user_id": admin.id,
+                                                     "roles": "channel_user channel_admin"})
+    client = signed_in(dash, mine, admin)
+    page = client.get(f"/dashboard/{mine}").get_data(as_text=True)
+    assert "export.csv" in page, "an owner"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    handle = next(iter(feedback_handles(dash).values()))
+    mattermost_contract.add("GET", membership, status=404, json={
+        "id": "app.channel.get_member.missing.app_error", "message": "No channel member found for that user ID "
+        "and channel ID.", "detailed_error": "", "request_id": "r", "status_code": 404})
+    assert client.get(f"/dashboard/{mine}").status_code == 200, "the page itself, from the kept role"
+    for path in ("export.csv", "export.json"):
+        assert client.get(f"/dashboard/{mine}/{path}").status_code == 403
+    assert client.post(f"/dashboard/{mine}/feedback/{handle}", data={"status": "hidden", "csrf_token": token}
+                       ).status_code == 403

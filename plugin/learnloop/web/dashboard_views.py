@@ -142,15 +142,16 @@ def feedback_rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
 def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> Blueprint:
     bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
 
-    def role_in(community_id: int) -> tuple[Visitor, Role]:
+    def role_in(community_id: int, *, fresh: bool = False) -> tuple[Visitor, Role]:
         """401 before signing in; 403 for anyone outside the community. The answer is kept in the session for
-        a few minutes."""
+        a few minutes for reading the page; what only owners may do or take away (`fresh`) asks again, so a
+        removed owner cannot triage or export in those minutes."""
         visitor = current_visitor()
         if visitor is None:
             abort(401, description="sign in first: type /learn dashboard in your community's channel")
         known = session.get("roles", {})
         role, until = known.get(str(community_id), (None, 0))
-        if role and until > time.time():
+        if role and until > time.time() and not fresh:
             return visitor, role
         with site.reader() as uow:
             community = uow.communities.get(community_id)
@@ -165,7 +166,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         return visitor, found
 
     def owner_of(community_id: int) -> None:
-        if role_in(community_id)[1] != "owner":
+        if role_in(community_id, fresh=True)[1] != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
 
     def period() -> tuple[dashboards.Period, str]:
@@ -197,7 +198,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                 abort(410, description=str(exc))
 
     def load(community_id: int, *, owner: bool) -> Loaded:
-        _, role = role_in(community_id)
+        _, role = role_in(community_id, fresh=owner)
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()
