@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from learnloop.domain import signing
 from learnloop.mattermost.signed_state import button_context, dialog_state
+from learnloop.services.reflections import handle_of
 from learnloop.wiring import commands
 from tests.fuzz import values, world
 from tests.fuzz.cases import FORM, JSON, Case, form_body, headers_with, hostile_body, hostile_fields, json_body
@@ -106,15 +107,21 @@ def row_ids(seeded: int) -> st.SearchStrategy[int]:
     return values.mostly(st.sampled_from(range(1, seeded + 1)), st.integers(1, 60), 30)
 
 
+def reflection_handles() -> st.SearchStrategy[object]:
+    """Handles of the seeded reflections (1 to 6) as the service signs them, most of the time; else odd values."""
+    return values.mostly(row_ids(6).map(lambda row: handle_of(row, world.SIGNING_KEY)),
+                         st.none() | st.integers() | st.text(max_size=40), 30)
+
+
 CONTEXT_VALUES: dict[str, st.SearchStrategy[dict[str, Any]]] = {
     "rate": st.fixed_dictionaries({"item_id": row_ids(4), "stars": st.integers(1, 5)}),
     "reflect_now": st.fixed_dictionaries({"delivery_id": st.integers(1, 40)}),
     "prompt_skip": st.fixed_dictionaries({"delivery_id": st.integers(1, 40)}),
     "prompt_snooze": st.fixed_dictionaries({"delivery_id": st.integers(1, 40)}),
-    "reflection_share": st.fixed_dictionaries({"reflection_id": row_ids(6),
+    "reflection_share": st.fixed_dictionaries({"reflection": reflection_handles(),
                                                "visibility": st.sampled_from(["community", "wiki"])}),
-    "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
-    "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
+    "journal_edit": st.fixed_dictionaries({"reflection": reflection_handles()}),
+    "journal_delete": st.fixed_dictionaries({"reflection": reflection_handles()}),
     "thank": st.fixed_dictionaries({"item_id": row_ids(4)}),
     "page_reviewed": st.fixed_dictionaries({"item_id": row_ids(4)}),
     "page_not_mine": st.fixed_dictionaries({"item_id": row_ids(4)}),
@@ -204,8 +211,8 @@ def states(mattermost_url: str) -> dict[str, st.SearchStrategy[dict[str, Any]]]:
         "seed": owners,
         "reflect": st.fixed_dictionaries({"delivery_id": st.none() | st.integers(1, 40),
                                           "community_id": st.sampled_from([None, 1, 2]), "response_url": response_url}),
-        "journal_edit": st.fixed_dictionaries({"reflection_id": row_ids(6)}),
-        "journal_delete": st.fixed_dictionaries({"reflection_id": row_ids(6), "response_url": st.none()}),
+        "journal_edit": st.fixed_dictionaries({"reflection": reflection_handles()}),
+        "journal_delete": st.fixed_dictionaries({"reflection": reflection_handles(), "response_url": st.none()}),
         "mydata_delete": st.fixed_dictionaries({"username": st.sampled_from(["ann", ""]),
                                                 "response_url": response_url}),
     }

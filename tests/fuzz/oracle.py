@@ -10,7 +10,7 @@ from tests.fuzz.send import Sent
 
 BUTTON_REFUSALS = ("This button is not yours", "This button belongs to a feature", "This button is not a valid",
                    "This item is no longer in learnloop", "This prompt is not yours", "This prompt is already",
-                   "You have no reflection number")
+                   "That is not one of your reflections")
 """The first words of a button's ephemeral answer when it did nothing."""
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
+from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
 from learnloop.storage.tables import Community, Delivery, Event, Reflection
 from learnloop.wiring import create_app
@@ -300,6 +301,25 @@ def test_journal_edit_and_delete(
     form = opened_dialog(mattermost_contract)
     submit(client, ANN, "journal_delete", form["state"], {})
     assert reflections(runtime) == []
+
+
+def test_buttons_and_forms_name_a_reflection_by_a_handle_not_the_id_that_counts_everyones(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    slash(client, ANN, "reflect first")
+    slash(client, BOB, "reflect in between")
+    reply = slash(client, ANN, "reflect second")
+    entries = slash(client, ANN, "journal")["attachments"]
+    contexts = [a["integration"]["context"] for entry in entries for a in entry["actions"]]
+    contexts += [a["integration"]["context"] for a in reply["attachments"][0]["actions"]]
+    assert all("reflection_id" not in c and re.fullmatch(r"[0-9a-f]{32}", c["reflection"]) for c in contexts)
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, contexts[0])
+    state = opened_dialog(mattermost_contract)["state"]
+    assert "reflection_id" not in state
+    bobs = slash(client, BOB, "journal")["attachments"][0]["actions"][0]["integration"]["context"]["reflection"]
+    with runtime.reader() as uow, pytest.raises(reflections_service.NotYours, match="not one of your reflections"):
+        reflections_service.own_id(uow, ANN.id, bobs, runtime.signing_key)
 
 
 def test_the_admin_export_never_contains_reflection_text(client: FlaskClient, runtime: Runtime, tmp_path) -> None:

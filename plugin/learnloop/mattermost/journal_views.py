@@ -33,7 +33,8 @@ def _entry(chat: Chat, user_id: str, entry: ReflectionView) -> dict[str, Any]:
     def button(name: str, action_name: str, style: str = "default") -> dict[str, Any]:
         return {"id": action_name.replace("_", ""), "type": "button", "name": name, "style": style,
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
-                    action_name, chat.signing_key, for_user=user_id, reflection_id=entry.id)}}
+                    action_name, chat.signing_key, for_user=user_id,
+                    reflection=reflections.handle_of(entry.id, chat.signing_key))}}
 
     return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {_where(entry)}",
             "text": entry.text, "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger")]}
@@ -50,7 +51,8 @@ def _own_entry(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> R
     """The clicking person's reflection the button names, or the reply that it is not theirs."""
     try:
         with chat.reader() as uow:
-            return reflections.read_own(uow, request.user_id, int(context["reflection_id"]), chat.signing_key)
+            own = reflections.own_id(uow, request.user_id, context.get("reflection"), chat.signing_key)
+            return reflections.read_own(uow, request.user_id, own, chat.signing_key)
     except NotYours as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}."}
 
@@ -59,7 +61,8 @@ def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> 
     entry = _own_entry(chat, request, context)
     if not isinstance(entry, ReflectionView):
         return entry
-    state = dialog_state(EDIT_DIALOG, request.user_id, chat.signing_key, reflection_id=entry.id)
+    state = dialog_state(EDIT_DIALOG, request.user_id, chat.signing_key,
+                         reflection=reflections.handle_of(entry.id, chat.signing_key))
     form = {"callback_id": EDIT_DIALOG, "title": "Edit reflection", "submit_label": "Save", "state": state,
             "elements": [{"display_name": "Your reflection", "name": "text", "type": "textarea", "default": entry.text,
                           "max_length": reflections.MAX_REFLECTION_LENGTH}]}
@@ -69,8 +72,9 @@ def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> 
 def handle_edit_submit(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
     try:
         with chat.uow() as uow:
-            reflections.edit(uow, submission.user_id, int(state["reflection_id"]),
-                             value_of(submission.submission, "text"), chat.clock(), chat.signing_key)
+            own = reflections.own_id(uow, submission.user_id, state.get("reflection"), chat.signing_key)
+            reflections.edit(uow, submission.user_id, own, value_of(submission.submission, "text"), chat.clock(),
+                             chat.signing_key)
     except InvalidReflection as exc:
         return {"errors": {"text": str(exc)}}
     except NotYours as exc:
@@ -82,7 +86,8 @@ def handle_delete(chat: Chat, request: ActionRequest, context: dict[str, Any]) -
     entry = _own_entry(chat, request, context)
     if not isinstance(entry, ReflectionView):
         return entry
-    state = dialog_state(DELETE_DIALOG, request.user_id, chat.signing_key, reflection_id=entry.id)
+    state = dialog_state(DELETE_DIALOG, request.user_id, chat.signing_key,
+                         reflection=reflections.handle_of(entry.id, chat.signing_key))
     form = {"callback_id": DELETE_DIALOG, "title": "Delete reflection?", "submit_label": "Delete", "state": state,
             "introduction_text": "It is removed from your journal for good. " + _what_stays(entry), "elements": []}
     return open_for_button(chat, request.trigger_id, form)
@@ -104,7 +109,8 @@ def _what_stays(entry: ReflectionView) -> str:
 def handle_delete_submit(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
     try:
         with chat.uow() as uow:
-            gone = reflections.delete(uow, submission.user_id, int(state["reflection_id"]))
+            own = reflections.own_id(uow, submission.user_id, state.get("reflection"), chat.signing_key)
+            gone = reflections.delete(uow, submission.user_id, own)
     except NotYours as exc:
         return {"error": str(exc)}
     if gone.section is not None:

@@ -123,7 +123,8 @@ def _share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share:
     def button(name: str, visibility: str, attribution: str = "name") -> dict[str, Any]:
         return {"id": f"share{visibility}{attribution}", "type": "button", "name": name,
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
-                    SHARE_ACTION, chat.signing_key, for_user=user_id, reflection_id=view.id, visibility=visibility,
+                    SHARE_ACTION, chat.signing_key, for_user=user_id,
+                    reflection=reflections.handle_of(view.id, chat.signing_key), visibility=visibility,
                     attribution=attribution)}}
 
     actions = [button("Share with my community", "community")] if can_share else []
@@ -213,8 +214,8 @@ def handle_snooze(chat: Chat, request: ActionRequest, context: dict[str, Any]) -
 def handle_share(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
     try:
         with chat.uow() as uow:
-            reflection_id = int(context["reflection_id"])
-            owned = reflections.read_own(uow, request.user_id, reflection_id, chat.signing_key)
+            own = reflections.own_id(uow, request.user_id, context.get("reflection"), chat.signing_key)
+            owned = reflections.read_own(uow, request.user_id, own, chat.signing_key)
             view = reflections.change_visibility(
                 uow, user_id=request.user_id, reflection_id=owned.id, visibility=str(context["visibility"]),
                 author_name=request.user_name or None, now=chat.clock(), key=chat.signing_key,

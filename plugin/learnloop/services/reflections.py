@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from learnloop.domain import publication
+from learnloop.domain.measures import member_key
 from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.services.outbox_kinds import CREATE_POST
@@ -49,6 +50,9 @@ class InvalidReflection(ValueError):
     def __init__(self, message: str, field: str = "answer1") -> None:
         super().__init__(message)
         self.field = field
+
+
+NOT_YOURS = "that is not one of your reflections"
 
 
 class NotYours(LookupError):
@@ -204,7 +208,7 @@ def change_visibility(
     check_attribution(attribution)
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
-        raise NotYours(f"you have no reflection number {reflection_id}")
+        raise NotYours(NOT_YOURS)
     if reflection.visibility != "private" and visibility == "private":
         raise InvalidReflection("this reflection was already shared; you can delete it from your journal instead")
     _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution)
@@ -289,6 +293,21 @@ def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published:
     return True
 
 
+def handle_of(reflection_id: int, key: bytes) -> str:
+    """What buttons and forms name a reflection by: a keyed hash of its id. The id counts everyone's
+    reflections, so two of a person's own would tell how many others wrote between them."""
+    return member_key(f"reflection:{reflection_id}", key)
+
+
+def own_id(uow: UnitOfWork, user_id: str, handle: object, key: bytes) -> int:
+    """The id of the person's own reflection that `handle` names; NotYours for any other."""
+    found = next((reflection_id for reflection_id in uow.reflections.ids_of(user_id)
+                  if handle_of(reflection_id, key) == handle), None)
+    if found is None:
+        raise NotYours(NOT_YOURS)
+    return found
+
+
 def journal(uow: UnitOfWork, user_id: str, key: bytes, limit: int = JOURNAL_SIZE) -> list[ReflectionView]:
     return [_view(reflection, key) for reflection in uow.reflections.recent(user_id, limit)]
 
@@ -296,7 +315,7 @@ def journal(uow: UnitOfWork, user_id: str, key: bytes, limit: int = JOURNAL_SIZE
 def read_own(uow: UnitOfWork, user_id: str, reflection_id: int, key: bytes) -> ReflectionView:
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
-        raise NotYours(f"you have no reflection number {reflection_id}")
+        raise NotYours(NOT_YOURS)
     return _view(reflection, key)
 
 
@@ -304,7 +323,7 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
     body = clean_text(text)
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
-        raise NotYours(f"you have no reflection number {reflection_id}")
+        raise NotYours(NOT_YOURS)
     reflection.body, reflection.updated_at = seal(body, key), now
     uow.commit()
     return _view(reflection, key)
@@ -315,7 +334,7 @@ def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> ReflectionView:
     was is returned, with its wiki section (its author is offered its removal, or told where it stays)."""
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
-        raise NotYours(f"you have no reflection number {reflection_id}")
+        raise NotYours(NOT_YOURS)
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
                           reflection.publish_state, reflection.community_id, reflection.published_url,
                           reflection.publish_attribution, section_of(reflection))

@@ -278,6 +278,9 @@ class ReflectionRepository(Repository):
         self.session.flush()
         return reflection
 
+    def ids_of(self, user_id: str) -> list[int]:
+        return list(self.session.scalars(select(Reflection.id).where(Reflection.user_id == user_id)))
+
     def of_author(self, reflection_id: int, user_id: str) -> Reflection | None:
         """A reflection only ever comes back to the person who wrote it."""
         return self.session.scalars(
