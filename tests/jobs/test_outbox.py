@@ -14,7 +14,7 @@ from tests.contract.mattermost_openapi import MattermostContract
 
 from learnloop.bootstrap import Runtime
 from learnloop.errors import MAX_RETRY_AFTER, retry_after
-from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RETRY_FOR, Courier, Message, backoff
+from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RATE_LIMITED_FOR, RETRY_FOR, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
 from learnloop.storage.tables import Event, OutboxMessage
@@ -120,6 +120,22 @@ def test_rate_limit_waits_for_the_reset_and_stops_the_pass(
     with runtime.uow() as uow:
         first = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).first()
     assert first.next_attempt_at == clock.now + timedelta(seconds=7)
+
+
+def test_a_message_still_rate_limited_a_day_after_it_was_queued_is_given_up(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    enqueue_post(runtime)
+    limited = {"status": 429, "body": "limit exceeded\n",
+               "headers": {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "3600"}}
+    mattermost_contract.add("POST", "/api/v4/posts", **limited)
+    assert run_once(runtime).retried == 1 and message(runtime).status == "pending"
+    clock.advance(seconds=RATE_LIMITED_FOR.total_seconds())
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
+    mattermost_contract.add("POST", "/api/v4/posts", **limited)
+    assert run_once(runtime).failed == 1
+    stored = message(runtime)
+    assert stored.status == "failed" and stored.last_error.startswith("still rate limited a day after it was queued")
 
 
 def test_client_errors_are_not_retried(runtime: Runtime, mattermost_contract: MattermostContract) -> None:

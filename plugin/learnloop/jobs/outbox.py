@@ -47,6 +47,9 @@ RETRY_FOR = timedelta(hours=6)
 Mattermost upgrade or a bot token being replaced must not lose the messages queued meanwhile."""
 BASE_BACKOFF_SECONDS = 2.0
 MAX_BACKOFF_SECONDS = 15 * 60.0
+RATE_LIMITED_FOR = timedelta(days=1)
+"""A host's 429 holds a message back without counting an attempt, but not for ever: a day after it was queued,
+a message still refused so is given up."""
 GATE_MAX_WAIT = timedelta(seconds=1)
 GONE_WHEN_DONE = frozenset({RESPOND})
 """Kinds whose messages are deleted, not kept, once sent or given up: an ephemeral reply to a slash command has
@@ -335,6 +338,9 @@ class _Pass:
         try:
             result = self._call(handler, message)
         except HostError as exc:
+            if exc.retry_after is not None and courier.clock() - message.created_at >= RATE_LIMITED_FOR:
+                return self._failure(message, f"still rate limited a day after it was queued: {exc}",
+                                     retryable=False)
             if exc.retry_after is not None:
                 retry_at = courier.clock() + timedelta(seconds=exc.retry_after)
                 with self.lock:
