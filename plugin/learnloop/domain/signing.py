@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from typing import Any
 
 SIGNATURE_FIELD = "sig"
@@ -42,3 +43,14 @@ def verify(signed: object, key: bytes) -> dict[str, Any]:
     if not hmac.compare_digest(signature.encode("utf-8", "surrogatepass"), _digest(payload, key).encode("ascii")):
         raise BadSignature("the context signature does not match")
     return payload
+
+
+def row_handle(kind: str, row_id: int, key: bytes) -> str:
+    """What a button, form or page names a row by where its id would say too much (ids are given in order
+    across everyone, so two of them tell how many others were made between): a keyed hash of it."""
+    return hmac.new(key, f"{kind}:{row_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def row_named(kind: str, row_ids: Iterable[int], handle: object, key: bytes) -> int | None:
+    """Which of these rows `handle` names, if any."""
+    return next((row_id for row_id in row_ids if row_handle(kind, row_id, key) == handle), None)

@@ -27,12 +27,12 @@ from learnloop.domain.measures import (
     OPEN_METRICS,
     PEOPLE_METRICS,
     UNANSWERED,
-    member_key,
     week_of,
     weeks_between,
 )
 from learnloop.domain.page_review import FEEDBACK_STATES, OPEN_STATES, parse_state
 from learnloop.domain.ratings import REASONS
+from learnloop.domain.signing import row_handle, row_named
 from learnloop.services.rollups import PARTS, UNANSWERED_SINCE
 from learnloop.storage.dashboard_reads import DashboardReads
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -414,15 +414,14 @@ def feedback_handle(feedback_id: int, key: bytes) -> str:
     """What a triage form names a comment by: a keyed hash of its id. Ids are given in order across every
     community, so an id beside an owner's own test notes would date a comment more closely than its week,
     which is all the page tells."""
-    return member_key(f"feedback:{feedback_id}", key)
+    return row_handle("feedback", feedback_id, key)
 
 
 def triage(uow: UnitOfWork, community_id: int, handle: str, state: object, key: bytes) -> bool:
     """Put the comment of this community that `handle` names in a triage state; False if none of its own has
     that handle. Raises ReviewRefused (a ValueError) for a state that does not exist."""
     chosen = parse_state(state)
-    found = next((feedback_id for feedback_id in uow.feedback.ids_in(community_id)
-                  if feedback_handle(feedback_id, key) == handle), None)
+    found = row_named("feedback", uow.feedback.ids_in(community_id), handle, key)
     row = uow.feedback.get(found) if found is not None else None
     if row is None:
         return False

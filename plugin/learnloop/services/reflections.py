@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from learnloop.domain import publication
-from learnloop.domain.measures import member_key
 from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
+from learnloop.domain.signing import row_handle, row_named
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -296,13 +296,12 @@ def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published:
 def handle_of(reflection_id: int, key: bytes) -> str:
     """What buttons and forms name a reflection by: a keyed hash of its id. The id counts everyone's
     reflections, so two of a person's own would tell how many others wrote between them."""
-    return member_key(f"reflection:{reflection_id}", key)
+    return row_handle("reflection", reflection_id, key)
 
 
 def own_id(uow: UnitOfWork, user_id: str, handle: object, key: bytes) -> int:
     """The id of the person's own reflection that `handle` names; NotYours for any other."""
-    found = next((reflection_id for reflection_id in uow.reflections.ids_of(user_id)
-                  if handle_of(reflection_id, key) == handle), None)
+    found = row_named("reflection", uow.reflections.ids_of(user_id), handle, key)
     if found is None:
         raise NotYours(NOT_YOURS)
     return found
