@@ -76,6 +76,34 @@ def test_any_two_released_figures_differ_by_whole_groups_of_k(weeks: list[list[i
                 "a difference of two figures describes a group of fewer than k"
 
 
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 11), st.booleans()), max_size=6, unique_by=lambda p: p[0]),
+                min_size=1, max_size=20), st.integers(3, 6), st.data())
+def test_a_released_total_less_what_anyone_can_count_is_nobody_or_k_people(
+    weeks: list[list[tuple[int, bool]]], k: int, data: st.DataObject
+) -> None:
+    """Each person writes one reflection a week, shared (anyone can count it) or private: whatever weeks a figure
+    covers, the private ones in it, its value less the shared ones, are by nobody or by k people or more."""
+    monday = date(2026, 1, 5)
+    days = [monday + timedelta(weeks=n) for n in range(len(weeks))]
+    kept = {day: {str(p) for p, private in people if private} for day, people in zip(days, weeks, strict=True)}
+    facts = [WeekFacts(day, len(people), frozenset(str(p) for p, _ in people))
+             for day, people in zip(days, weeks, strict=True) if people]
+    if not facts:
+        return
+    unseen = [WeekFacts(day, len(found), frozenset(found)) for day, found in kept.items() if found]
+    closed, remaining = split_open(facts[0].week, facts, k, until=date.max, unseen=unseen)
+    blocks = closed + ([remaining] if remaining else [])
+    for a, b in data.draw(st.lists(st.tuples(st.integers(0, len(days) - 1), st.integers(0, len(days) - 1))
+                                   .map(sorted), min_size=1, max_size=8)):
+        figure = over_period(blocks, days[a], days[b], k)
+        if figure.withheld:
+            continue
+        assert figure.first is not None and figure.last is not None
+        private = set().union(*(found for day, found in kept.items() if figure.first <= day <= figure.last))
+        assert len(private) in (0, *range(k, 1000))
+
+
 # ------------------------------------------------------------------------------- through the exports
 
 @dataclass

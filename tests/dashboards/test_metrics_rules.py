@@ -55,6 +55,23 @@ def test_a_week_that_has_not_ended_closes_no_block() -> None:
     assert blocks == [Block(W[0], W[1], 8, 6, True)] and remaining is None, "closed once the week has ended"
 
 
+@pytest.mark.parametrize(("unseen", "closes_at"), [
+    ([], 0),
+    ([week(0, 1, "a")], None),
+    ([week(0, 1, "a"), week(1, 2, "b", "c"), week(2, 2, "d", "e")], 2),
+    ([week(0, 2)], None),
+    ([week(0, 6, *"abcdef")], 0),
+])
+def test_a_block_waits_until_the_part_nobody_outside_counts_holds_nobody_or_k_people(
+    unseen: list[WeekFacts], closes_at: int | None
+) -> None:
+    """Six people write in the first week; what everyone can count is the rest, so the total less it is the unseen
+    part alone: one person's (or two's, or an erased person's, with nobody left behind it) never closes a block."""
+    facts = [week(0, 6, *"abcdef"), week(1, 2, "b", "c"), week(2, 2, "d", "e")]
+    blocks, _ = split_open(W[0], facts, 5, until=W[7], unseen=unseen)
+    assert [b.last for b in blocks] == ([] if closes_at is None else [W[closes_at]])
+
+
 def test_a_figure_is_the_sum_of_the_whole_blocks_inside_and_says_which_weeks() -> None:
     blocks = [Block(W[1], W[2], 9, 5, True), Block(W[3], W[3], 6, 5, True), Block(W[4], W[6], 2, 2, False)]
     whole = over_period(blocks, W[1], W[3], 5)
@@ -149,7 +166,9 @@ def test_maturity_stages_read_released_figures_only(shown: dict, stage: str) -> 
     ("reflection", {"answered_prompt": True, "visibility": "community"},
      ["reflections", "reflections.community", "prompts_answered"]),
     ("reflection", {"answered_prompt": False, "visibility": "private"},
-     ["reflections", "reflections.private", "reflections.unprompted"]),
+     ["reflections", "reflections.private", "reflections.unprompted", "reflections.private.unprompted"]),
+    ("reflection", {"answered_prompt": True, "visibility": "nonsense"},
+     ["reflections", "reflections.private", "prompts_answered", "reflections.private.prompted"]),
     ("reflection_shared", None, []),
     ("reflection_published", None, []),
 ])

@@ -119,16 +119,59 @@ def fewer_than_k(released: set[float]) -> list[tuple[float, float, float]]:
 
 def test_one_writer_keeping_theirs_private_cannot_be_worked_out_from_the_shared_figures(guild: Runtime) -> None:
     for n in range(6):
-        write(guild, n, "community" if n < 5 else "private")
+        write(guild, n, "private" if n < 5 else "community")
     week_ends(guild)
     found = shown(guild)
-    assert fewer_than_k(counts(found)) == [], "written less shared less published is the one kept private"
+    assert fewer_than_k(counts(found)) == [], "written less shared less published is the one that shared"
     on_page = found[0]
     assert on_page["Reflections written"] == {"6"}
     assert "Reflections shared" not in on_page and "Reflections published" not in on_page
     assert on_page["Kept private"] == on_page["Shared with the community"] == {f"fewer than {K}"}
     assert on_page["Reflections written to share with the community"] == {f"fewer than {K}"}, \
         "people to people shows the split's shared part, withheld with it"
+
+
+SHARED_IN_CHANNEL = 5
+
+
+def test_one_writer_keeping_theirs_private_cannot_be_worked_out_from_what_the_channel_shows(guild: Runtime) -> None:
+    """Five people share their reflections in the channel, where anyone can count the posts, and one keeps theirs
+    private: the reflections written less those five would be that one person's. Nothing about the reflections
+    shows until the private ones are by nobody or by k people."""
+    for n in range(6):
+        write(guild, n, "community" if n < SHARED_IN_CHANNEL else "private")
+    week_ends(guild)
+    found = shown(guild)
+    periods = {row["measure"]: row["value"] for row in found[2] if row["scope"] == "period"}
+    assert periods["reflections"] == periods["reflections_private"] == f"fewer than {K}"
+    assert fewer_than_k(counts(found) | {SHARED_IN_CHANNEL}) == [], "written less the posts is the one kept private"
+    for n in range(6, 6 + K - 1):  # the next week, enough others keep theirs private too
+        write(guild, n, "private")
+    week_ends(guild)
+    found = shown(guild)
+    on_page = found[0]
+    assert on_page["Reflections written"] == {str(6 + K - 1)}
+    assert (on_page["Kept private"], on_page["Shared with the community"]) == ({str(K)}, {str(SHARED_IN_CHANNEL)})
+    assert fewer_than_k(counts(found) | {SHARED_IN_CHANNEL}) == []
+
+
+def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:
+    """A shared reflection shows whether it answers a prompt (its questions are in it). Here five share reflections
+    of their own in the channel, five keep answers to a prompt private and one keeps a reflection of their own
+    private. Both sides of the prompt split hold five people or more, but the unprompted reflections (6) less the
+    five posts would be that one person's: the prompt split is withheld."""
+    with guild.uow() as uow:
+        where = community_id(guild)
+        for n in range(11):
+            now = guild.clock()
+            visibility = "community" if n < SHARED_IN_CHANNEL else "private"
+            uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=where, actor_id=user(n),
+                              data={"answered_prompt": 5 <= n < 10, "visibility": visibility})
+        uow.commit()
+    week_ends(guild)
+    on_page = shown(guild)[0]
+    assert on_page["Reflections written"] == {"11"}, "the private ones are by six people"
+    assert on_page["Prompts answered"] == on_page["Response rate"] == {f"fewer than {K}"}
 
 
 def test_one_writer_answering_no_prompt_cannot_be_worked_out_from_prompts_answered(guild: Runtime) -> None:
@@ -231,10 +274,10 @@ def test_weeks_counted_before_unprompted_reflections_were_kept_withhold_prompts_
 
 def test_two_views_in_one_week_never_differ_and_the_week_shows_once_it_has_ended(guild: Runtime) -> None:
     for n in range(5):
-        write(guild, n, "community")
+        write(guild, n, "private")
     at_nine = shown(guild)
     guild.clock.advance(hours=2)
-    write(guild, 5, "private")  # one more person, the same week, keeps theirs private
+    write(guild, 5, "community")  # one more person, the same week, shares theirs
     at_eleven = shown(guild)
     assert at_eleven == at_nine, "what one person did between two views shows nowhere"
     assert "Reflections written" not in at_nine[0], "this week is not released before it ends"

@@ -15,7 +15,10 @@ difference of whole blocks, each of which covers at least k people.
 
 The parts of a total (the reflections written, split by what their authors chose) are released block by
 block with complementary suppression: a part with fewer than k people is withheld together with the
-smallest part that has k or more, so the total minus the parts shown is never a small part alone. A measure
+smallest part that has k or more, so the total minus the parts shown is never a small part alone. Where some
+of a total is seen by everyone anyway (the reflections shared in the channel), the rest of it must hold nobody
+or k people before its block closes, and a split of the total is withheld where the split of that rest tells
+of a few people. A measure
 counted beside a total over its blocks, and never added to it (the prompts nobody answered, beside the
 reflections written), is released where a block holds none of its people or k or more.
 """
@@ -63,20 +66,32 @@ class WeekFacts:
     members: frozenset[str]
 
 
-def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date) -> tuple[list[Block], Block | None]:
+def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date,
+               unseen: Iterable[WeekFacts] = ()) -> tuple[list[Block], Block | None]:
     """The blocks an open stretch beginning at `start` makes: those that reached k distinct people by a week
     before `until` (the current week: it and later weeks never close a block), closed oldest first, and what
-    is left open (None when no week after the last closed one has anything)."""
+    is left open (None when no week after the last closed one has anything).
+
+    `unseen` is the part of the measure nobody can count from outside: the rest of it is seen by everyone (the
+    reflections shared in the channel or published on the wiki), so the total less what anyone can count is
+    that part alone. A block also waits until that part holds nothing or k people or more."""
     check_min_group(k)
+    hidden = {facts.week: facts for facts in unseen if facts.week >= start}
     closed: list[Block] = []
     first, value, members, last_seen = start, 0, set[str](), None
+    hidden_value, hidden_members = 0, set[str]()
     for facts in sorted((w for w in weeks if w.week >= start), key=lambda w: w.week):
         value += facts.value
         members |= facts.members
+        part = hidden.get(facts.week)
+        if part is not None:
+            hidden_value += part.value
+            hidden_members |= part.members
         last_seen = facts.week
-        if len(members) >= k and facts.week < until:
+        if len(members) >= k and facts.week < until and (not hidden_value or len(hidden_members) >= k):
             closed.append(Block(first, facts.week, value, len(members), True))
             first, value, members, last_seen = facts.week + WEEK, 0, set(), None
+            hidden_value, hidden_members = 0, set()
     remaining = Block(first, last_seen, value, len(members), False) if last_seen is not None else None
     return closed, remaining
 
@@ -186,10 +201,27 @@ def _same_weeks(blocks: Sequence[Block], block: Block) -> tuple[int, int]:
     return (match.value, match.people) if match else (0, 0)
 
 
+@dataclass(frozen=True)
+class Unseen:
+    """The part of a total nobody can count from outside (`whole`), split as the parts being released split the
+    total (`cells`): everyone can count the rest of each part, so each cell is what a part less that leaves."""
+
+    whole: Sequence[Block]
+    cells: Sequence[Sequence[Block]]
+
+    def tells_of_few(self, block: Block, k: int) -> bool:
+        """Whether a cell of this block holds something with fewer than k people behind it, or the cells do not
+        add up to the whole (weeks folded before they were kept)."""
+        cells = [_same_weeks(cell, block) for cell in self.cells]
+        return sum(value for value, _ in cells) != _same_weeks(self.whole, block)[0] or any(
+            value and people < k for value, people in cells)
+
+
 def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block]], first: date, last: date,
-                      k: int) -> dict[str, Figure]:
+                      k: int, *, unseen: Unseen | None = None) -> dict[str, Figure]:
     """Each part's figure over the weeks the total's figure covers: shown only where it is shown in every
-    block there (so what is withheld is, block by block, what `parts_of_block` withholds or more)."""
+    block there (so what is withheld is, block by block, what `parts_of_block` withholds or more), and, with
+    `unseen`, where no cell of it tells of a few people."""
     done = closed_blocks(total)
     span = _covered(done, first, last)
     if span is None:
@@ -197,6 +229,8 @@ def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block
     complete = span == (first, last)
     sums: dict[str, int | None] = dict.fromkeys(parts, 0)
     for block in _inside(done, span[0], span[1]):
+        if unseen is not None and unseen.tells_of_few(block, k):
+            return {name: withheld(k) for name in parts}
         facts = {name: _same_weeks(blocks, block) for name, blocks in parts.items()}
         for name, shown in parts_of_block(block.value, facts, k).items():
             current = sums[name]

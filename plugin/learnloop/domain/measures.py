@@ -28,6 +28,15 @@ over its blocks with complementary suppression."""
 PROMPT_PARTS = ("prompts_answered", "reflections.unprompted")
 """The reflections written, split by whether they answered a prompt: parts of `reflections` too, released the
 same way, so that prompts answered is never the reflections written less a few people's."""
+UNSEEN = {"reflections": "reflections.private"}
+"""The part of a measure nobody can count from outside: everyone sees the reflections shared in the channel and
+published on the wiki, so the reflections written less those are the private ones alone. A block of the measure
+closes only where that part holds nobody or k people or more (domain.disclosure.split_open)."""
+PRIVATE_BY_PROMPT = ("reflections.private.prompted", "reflections.private.unprompted")
+"""The private reflections split by whether they answered a prompt. A shared or published reflection shows its
+prompt's questions, so the prompts answered less what anyone can count is the first of these, and the unprompted
+reflections less it the second: where either holds a few people, the prompt split is withheld in that block.
+Never shown themselves."""
 UNANSWERED = "prompts_unanswered"
 """The prompts that got no answer (skipped, or left until their answer window closed), counted when that became
 so, by the person prompted. Released over the reflections' blocks, beside them (no part of them: the two are
@@ -39,8 +48,8 @@ DISTINCT_THINGS = {"items_rated": "ratings", "threads": "replies"}
 count of distinct things over the very weeks its people measure's figure covers (services.dashboard)."""
 OPEN_METRICS = frozenset({"new_pages", "page_updates"})
 """Wiki page counts: what the wiki itself shows to everyone, released week by week."""
-MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | {UNANSWERED}
-                        | set(DISTINCT_THINGS))
+MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | set(PRIVATE_BY_PROMPT)
+                        | {UNANSWERED} | set(DISTINCT_THINGS))
 """Every measure with a member set."""
 VISIBILITIES = ("private", "community", "wiki")
 
@@ -100,10 +109,13 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
         return [Contribution("replies", person), Contribution("threads", f"root:{data.get('root_id')}")]
     if kind == "reflection":
         visibility = data.get("visibility")
-        prompted = "prompts_answered" if data.get("answered_prompt") else "reflections.unprompted"
-        return [Contribution("reflections", person),
-                Contribution(f"reflections.{visibility if visibility in VISIBILITIES else 'private'}", person),
-                Contribution(prompted, person)]
+        visibility = visibility if visibility in VISIBILITIES else "private"
+        answered = bool(data.get("answered_prompt"))
+        found = [Contribution("reflections", person), Contribution(f"reflections.{visibility}", person),
+                 Contribution(PROMPT_PARTS[0] if answered else PROMPT_PARTS[1], person)]
+        if visibility == "private":
+            found.append(Contribution(PRIVATE_BY_PROMPT[0] if answered else PRIVATE_BY_PROMPT[1], person))
+        return found
     metric = _SIMPLE.get(kind)
     if metric is None:
         return []

@@ -12,6 +12,7 @@ from learnloop.domain.disclosure import (
     WEEK,
     Block,
     Figure,
+    Unseen,
     beside_over_period,
     check_min_group,
     open_figure,
@@ -26,7 +27,9 @@ from learnloop.domain.measures import (
     DISTINCT_THINGS,
     OPEN_METRICS,
     PEOPLE_METRICS,
+    PRIVATE_BY_PROMPT,
     UNANSWERED,
+    UNSEEN,
     week_of,
     weeks_between,
 )
@@ -174,9 +177,13 @@ def _with_parts(totals: dict[str, Figure], split: dict[str, Figure]) -> dict[str
 
 def _parts(blocks: dict[str, list[Block]], parts: dict[str, str], first: date, last: date,
            k: int) -> dict[str, Figure]:
-    """Parts of the reflections written over the weeks their total's figure covers, with the parts rule."""
+    """Parts of the reflections written over the weeks their total's figure covers, with the parts rule; the
+    prompt split only where the private reflections' own split by prompt tells of no few people
+    (domain.measures.PRIVATE_BY_PROMPT)."""
+    unseen = Unseen(blocks[UNSEEN["reflections"]], [blocks[cell] for cell in PRIVATE_BY_PROMPT]) \
+        if parts is ANSWERED else None
     return parts_over_period(blocks["reflections"], {name: blocks[part] for name, part in parts.items()},
-                             first, last, k)
+                             first, last, k, unseen=unseen)
 
 
 def _over(blocks: dict[str, list[Block]], measure: str, first: date, last: date, k: int) -> Figure:

@@ -21,9 +21,11 @@ from learnloop.domain.measures import (
     DISTINCT_THINGS,
     OPEN_METRICS,
     PEOPLE_METRICS,
+    PRIVATE_BY_PROMPT,
     PROMPT_PARTS,
     REFLECTION_PARTS,
     UNANSWERED,
+    UNSEEN,
     contributions,
     week_of,
 )
@@ -43,9 +45,11 @@ BATCH = 5000
 SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
 larger one, and the cursor must never step over an event that is still to come."""
-PARTS: dict[str, tuple[str, ...]] = {"reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, UNANSWERED)}
+PARTS: dict[str, tuple[str, ...]] = {
+    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, *PRIVATE_BY_PROMPT, UNANSWERED)}
 """Measures released over another's blocks, with blocks of their own cut the same: the reflections written, by
-what their authors chose and by whether they answered a prompt, and beside them the prompts nobody answered."""
+what their authors chose and by whether they answered a prompt (and the private ones by that too, which only
+decide what is withheld), and beside them the prompts nobody answered."""
 CHILDREN: dict[str, tuple[str, ...]] = {**PARTS, **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
 """Measures released over another measure's blocks: its parts, and the distinct items and threads behind ratings
 and replies (counted over the span of the parent's blocks from the weekly member sets, with no blocks of their
@@ -210,7 +214,8 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
         filter(None, (store.first_week(community_id, m) for m in (metric, *PARTS.get(metric, ())))), default=None)
     if start is None or (weeks is not None and not any(week >= start for week in weeks)):
         return
-    cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until)
+    unseen = store.week_facts(community_id, UNSEEN[metric], start) if metric in UNSEEN else []
+    cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until, unseen=unseen)
     fresh = cut + ([remaining] if remaining else [])
     store.replace_blocks(community_id, metric, start, fresh)
     for part in PARTS.get(metric, ()):
