@@ -142,7 +142,7 @@ def test_a_reader_rates_inline_signs_in_once_and_nothing_repeats_on_reload(
     assert driver.switch_to.active_element.text == "3 · Useful"
     button(driver, "5 · Essential").click()
     wait_for(driver, lambda d: "You rate this page 5/5" in frame_text(d), "the second page's rating did not arrive")
-    assert "too early to tell (a page's score shows once 3 people have rated it)" in frame_text(driver)
+    assert "too early to tell (a page's score shows once 3 people have rated it and the week has ended)" in frame_text(driver)
     assert len(driver.window_handles) == 1 and site.provider.exchanges == 1, "one click: no second sign-in"
     driver.switch_to.default_content()
     shot("03-second-page-one-click")

@@ -32,7 +32,7 @@ def test_a_rater_is_told_how_many_more_people_move_the_score(ratings: int, to_mo
 
 
 def test_a_rater_is_told_when_it_is_too_early() -> None:
-    assert "too early to tell (a page's score shows once 5 people have rated it)" in community_score(_outcome(4), 5)
+    assert "too early to tell (a page's score shows once 5 people have rated it and the week has ended)" in community_score(_outcome(4), 5)
 
 
 @pytest.mark.parametrize(("ratings", "to_move"), [(7, 5), (120, 12)])

@@ -96,7 +96,7 @@ def test_reasons_from_three_people_list_the_page_for_its_owner_only(
     assert page["title_link"] == PAGE and page["title"] == "Page p1"
     text = page["text"]
     assert "**Why:** readers say it is outdated or has a broken link." in text
-    assert f"Score: too early to tell (a score shows once {K} people have rated the page)." in text
+    assert f"Score: too early to tell (a score shows once {K} people have rated the page and the week has ended)." in text
     assert "Reasons given (still open): Outdated 2 · Broken link 1" in text
     assert "> note 1: the steps changed" in text and "> note 0: the steps changed" in text
     assert not any(uid(f"reader{n}") in str(dm) or f"reader{n}" in str(dm) for n in range(people)), "nobody named"

@@ -15,7 +15,7 @@ from learnloop.mattermost.signed_state import button_context
 from learnloop.services.dashboard import REFLECTION_TITLE
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn
-from tests.network.world import ingest, page_event, rate, share, tick, uid
+from tests.network.world import ingest, page_event, rate, share, tick, uid, week_ends
 from tests.prompts.world import Person, click, slash
 
 K = 5
@@ -41,12 +41,14 @@ def test_a_sharer_hears_once_k_other_people_found_it_useful(runtime: Runtime, cl
     useful(runtime, LINK, range(people))
     rate(runtime, uid("meh"), LINK, 2)
     tick(runtime, clock)
+    assert standin.posts == {}, "nothing before the week ends: the score has not moved"
+    week_ends(runtime, clock)
     if told is None:
         assert standin.posts == {}, "below k: no message, and no count"
         return
     [note] = notes(standin)
     assert note == f"{told} people have found [Data pipeline handbook]({LINK}) useful. Thank you for sharing it!"
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert len(notes(standin)) == 1, "once per milestone"
 
 
@@ -54,13 +56,13 @@ def test_each_milestone_once_and_history_from_before_is_not_announced(runtime: R
                                                                       standin: StandIn) -> None:
     share(runtime, SAM.id, LINK)
     useful(runtime, LINK, range(K))
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert notes(standin) == [], "milestones reached before recognition existed are taken as told"
     useful(runtime, LINK, range(K, 10))
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert [n.split()[0] for n in notes(standin)] == ["10"]
     useful(runtime, LINK, range(10, 24))
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert [n.split()[0] for n in notes(standin)] == ["10"], "24 is not a milestone"
 
 
@@ -79,7 +81,7 @@ def test_shared_reflections_and_created_wiki_pages_count_as_shared(client: Flask
         uow.commit()
     useful(runtime, page, range(K))
     useful(runtime, "https://learnloop.example.com/reflections/7", range(K))
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert notes(standin, SAM) == [f"{K} people have found [Page p1]({page}) useful. Thank you for sharing it!"]
     assert notes(standin, RAE) == [f"{K} people have found [the reflection you shared]"
                                 "(https://learnloop.example.com/reflections/7) useful. Thank you for sharing it!"]
@@ -91,18 +93,18 @@ def test_turned_off_nothing_and_quiet_hours_wait(client: FlaskClient, runtime: R
     share(runtime, SAM.id, LINK)
     slash(client, SAM, "prompts quiet 08:00-12:00")
     useful(runtime, LINK, range(K))
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert notes(standin) == [], "09:01 is within sam's quiet hours"
-    clock.now = datetime(2026, 11, 2, 12, 1, tzinfo=UTC)
+    clock.now = datetime(2026, 11, 9, 12, 1, tzinfo=UTC)
     tick(runtime, clock)
     assert len(notes(standin)) == 1
     off = button_context(RECOGNITION_OFF_ACTION, runtime.signing_key, for_user=SAM.id)
     assert "no more of these notes" in click(client, SAM, off).get_json()["ephemeral_text"]
     useful(runtime, LINK, range(K, 10))
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert len(notes(standin)) == 1, "turned off"
     assert "On:" in slash(client, SAM, "recognition on")["text"]
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert len(notes(standin)) == 1, "the milestone passed while off is not told later"
 
 
@@ -205,11 +207,11 @@ def test_a_milestone_waits_for_the_score_to_move_so_it_never_follows_one_rating(
     useful(runtime, LINK, range(K - 1))
     for n in range(2):
         rate(runtime, uid(f"low{n}"), LINK, 2)
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     rate(runtime, uid("bob"), LINK, 4)
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert notes(standin) == [], "one rating moved no score, so no milestone"
     for n in range(K - 1):
         rate(runtime, uid(f"later{n}"), LINK, 2)
-    tick(runtime, clock)
+    week_ends(runtime, clock)
     assert [n.split()[0] for n in notes(standin)] == [str(K)], "told once k people changed the score"

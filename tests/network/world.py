@@ -71,5 +71,13 @@ def tick(runtime: Runtime, clock: FakeClock, *, settle: bool = True) -> None:
     Worker(runtime).run_once()
 
 
+def week_ends(runtime: Runtime, clock: FakeClock) -> None:
+    """The week ends and the worker's pass runs, at 09:01 on the Monday (after the default quiet hours): shown
+    scores move when a week ends (services.rollups.close_ended_weeks)."""
+    clock.next_week()
+    clock.advance(hours=9)
+    Worker(runtime).run_once()
+
+
 def at(clock: FakeClock, moment: datetime) -> None:
     clock.now = moment

@@ -55,7 +55,7 @@ def shown(runtime: Runtime, url: str = PAGE) -> tuple[int, int, int | None, int 
 
 
 def fold(runtime: Runtime, clock: FakeClock) -> None:
-    clock.advance(minutes=1)
+    clock.next_week()  # scores move when a week ends
     Worker(runtime).run_rollups()
 
 
@@ -80,6 +80,25 @@ def test_a_shown_score_moves_only_once_k_people_have_changed_it(runtime: Runtime
     rate(runtime, "user7", 3)
     fold(runtime, clock)
     assert shown(runtime) == (15 - 5 - 3 + 1 + 1 + 5 + 4 + 3, 8, 15, 5), "five people changed it: it moves"
+
+
+def test_a_score_appears_and_moves_only_when_a_week_ends(runtime: Runtime, clock: FakeClock) -> None:
+    """A score that appeared or moved a minute after a rating would tell that someone rated the page then."""
+    Worker(runtime).run_rollups()  # the first pass of a new install
+    for n in range(5):
+        rate(runtime, f"user{n}", 4)
+    clock.advance(hours=2)
+    Worker(runtime).run_rollups()
+    assert shown(runtime) is None, "five people, but the week has not ended"
+    fold(runtime, clock)
+    assert shown(runtime) == (20, 5, None, None)
+    for n in range(5, 10):
+        rate(runtime, f"user{n}", 2)
+    clock.advance(days=3)
+    Worker(runtime).run_rollups()
+    assert shown(runtime) == (20, 5, None, None), "five more people, but the week has not ended"
+    fold(runtime, clock)
+    assert shown(runtime) == (30, 10, 20, 5)
 
 
 def test_rating_again_with_the_same_stars_moves_no_score(runtime: Runtime, clock: FakeClock) -> None:

@@ -122,7 +122,7 @@ def test_sign_in_with_mattermost_rates_in_the_same_click_then_one_click_each(
     second = reader.rate(5, OTHER_PAGE)
     assert second.status_code == 303
     other = reader.client.get(second.headers["Location"]).get_data(as_text=True)
-    assert "You rate this page 5/5" in other and "too early to tell (a page's score shows once 3 people have rated it)" in other
+    assert "You rate this page 5/5" in other and "too early to tell (a page's score shows once 3 people have rated it and the week has ended)" in other
     with runtime.reader() as uow:
         mine = uow.session.execute(select(Rating.stars).where(Rating.user_id == ann["id"])
                                    .order_by(Rating.id)).scalars().all()

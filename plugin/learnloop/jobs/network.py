@@ -42,7 +42,7 @@ def run_network_pass(chat: Chat, gate: CallGate | None = None) -> NetworkReport:
     with writing(gate):
         report.folded = fold_co_ratings(chat.uow, key, chat.clock(), reader=chat.reader)
     with writing(gate), chat.uow() as uow:
-        recognition.note_milestones(uow, k, chat.clock())
+        recognition.start(uow, k, chat.clock())
     with writing(gate), chat.uow() as uow:
         report.digests = digest.post_due(uow, settings, chat.clock(), k,
                                          lambda found: digest_post(found, k, public_url, key))

@@ -63,7 +63,8 @@ def describe_item(url: str, title: str | None) -> str:
 def community_score(outcome: RatingOutcome, k: int) -> str:
     """The shown score a member sees once they have rated: only once at least k people stand behind it."""
     if outcome.ratings_count < k:
-        return f"Community score: too early to tell (a page's score shows once {k} people have rated it)."
+        return (f"Community score: too early to tell (a page's score shows once {k} people have rated it and "
+                "the week has ended).")
     to_move = people_to_move(outcome.ratings_count, k)
     return (f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} ratings; it moves only once at "
             f"least {to_move} more people have rated, so no one's rating can be singled out.")

@@ -38,7 +38,7 @@ def _why(page: PageToReview) -> str:
 
 def _score(page: PageToReview, k: int) -> str:
     if page.score is None:
-        return f"Score: too early to tell (a score shows once {k} people have rated the page)."
+        return f"Score: too early to tell (a score shows once {k} people have rated the page and the week has ended)."
     text = f"Score: {page.score:.1f}/5 from {page.ratings} ratings"
     if page.trend is None:
         to_move = people_to_move(page.ratings or 0, k)

@@ -26,7 +26,7 @@ def privacy_text(chat: Chat, trigger: str) -> str:
         "- Your ratings and comments, your reflections (encrypted: private ones are readable by you alone), your "
         "prompt settings, and events such as \"rated a page\" that feed the community's dashboard.",
         "- Your community sees group figures only. No figure describes fewer than "
-        f"{k} people; a page's score shows once {k} people have rated it.",
+        f"{k} people; a page's score shows once {k} people have rated it and the week has ended.",
         "- Owners see comments left for them by page and week: never who wrote them, their stars or the exact time.",
         f"- Events and sent messages are deleted after {days} days.",
         f"- `{trigger} mydata` shows what is stored about you and gives you all of it as a file; "

@@ -36,7 +36,8 @@ def shelf_post(channel_id: str, community_name: str, items: list[ShelfItem], *, 
     attachments = [content_attachment(item_id=item.item_id, url=item.url, title=item.title,
                                       text=REASONS[item.reason], public_url=public_url, key=key) for item in items]
     message = (f"**A starter shelf for {community_name}**: pages worth a look. Rate the ones that helped you; "
-               f"your rating stays yours, and the community sees a score once {k} people have rated.")
+               f"your rating stays yours, and the community sees a score once {k} people have rated and the "
+               "week has ended.")
     return {"channel_id": channel_id, "message": message, "props": {"attachments": attachments, SEED_PROP: "shelf"}}
 
 

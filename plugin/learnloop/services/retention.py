@@ -1,6 +1,6 @@
 """Retention: what learnloop keeps about people's activity is deleted once it is older than the retention
-window (LEARNLOOP_RETENTION_DAYS, default 730), after the dashboards' rollups, the co-ratings and the
-recognition pass have counted it.
+window (LEARNLOOP_RETENTION_DAYS, default 730), after the dashboards' rollups and the co-ratings have counted
+it.
 
 Events, delivery records and delivered outbox messages (which can hold a shared reflection's text) go;
 the rollups stay, since they hold only counts and keyed hashes, so the dashboards of old weeks still show
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from learnloop.services.network import co_ratings, recognition
+from learnloop.services.network import co_ratings
 from learnloop.services.rollups import CURSOR
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -33,9 +33,8 @@ class Purged:
 def purge(uow: UnitOfWork, now: datetime, days: int) -> Purged:
     before = now - timedelta(days=days)
     folded = int(uow.cursors.get(CURSOR) or 0)
-    for name in (co_ratings.CURSOR, recognition.CURSOR):  # each starts from the tables when it has no cursor yet
-        position = uow.cursors.get(name)
-        folded = min(folded, int(position)) if position is not None else folded
+    position = uow.cursors.get(co_ratings.CURSOR)  # it starts from the tables when it has no cursor yet
+    folded = min(folded, int(position)) if position is not None else folded
     purged = Purged(
         events=uow.events.purge_folded(before=before, folded_through=folded),
         deliveries=uow.deliveries.purge_finished(before),

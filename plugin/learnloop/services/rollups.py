@@ -2,8 +2,8 @@
 
 The worker folds new events (after the `rollups` cursor) into weekly totals and weekly member sets (people
 only as keyed hashes). In the same transaction it keeps the release blocks each people measure is shown
-by (domain.disclosure) and the shown scores of the items rated, in an index by score (a score moves only once
-k people have changed it: domain.scores.may_release). The cursor moves by
+by (domain.disclosure). At each week's end it moves the shown scores of the items rated, kept in an index by
+score (a score moves only once k people have changed it: domain.scores.may_release). The cursor moves by
 compare-and-set, so a second worker that folded the same events is refused instead of adding them again.
 Its periodic pass (`keep_current`) closes the blocks a week's end completes when no new event does.
 """
@@ -30,6 +30,7 @@ from learnloop.domain.measures import (
     week_of,
 )
 from learnloop.domain.scores import Prior, community_prior, may_release, needs_rebase
+from learnloop.services.network import recognition
 from learnloop.storage.rollup_store import RollupStore
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -68,8 +69,6 @@ class Fold:
     size: int
     counts: dict[tuple[int, date, str], int]
     members: set[tuple[int, date, str, str]]
-    rated: set[int]
-    """The items rated in the batch."""
     more_from: date | None = None
     """A full batch: more events may follow for this week (its newest event's), so it closes no block yet."""
 
@@ -87,7 +86,6 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
     events = store.events_after(after, now - SETTLE, batch)
     if not events:
         return None
-    rated = {event.item_id for event in events if event.kind == "rating" and event.item_id}
     kinds = store.item_kinds({event.item_id for event in events if event.item_id})
     counts: dict[tuple[int, date, str], int] = defaultdict(int)
     members: set[tuple[int, date, str, str]] = set()
@@ -100,7 +98,7 @@ def read_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BATCH)
             if part.member:
                 members.add((event.community_id, week, part.metric, part.member))
     more_from = week_of(events[-1].occurred_at) if len(events) == batch else None
-    return Fold(after, events[-1].id, len(events), dict(counts), members, rated, more_from)
+    return Fold(after, events[-1].id, len(events), dict(counts), members, more_from)
 
 
 def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
@@ -127,7 +125,6 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
             touched[(community_id, metric)].add(week)
     for (community_id, metric), weeks in sorted(touched.items()):
         refresh_blocks(store, community_id, metric, weeks, k, until)
-    release_scores(store, fold.rated, k, now)
     uow.commit()
     return True
 
@@ -268,7 +265,11 @@ def rebuild_blocks(uow: UnitOfWork, k: int, now: datetime, *, keep_closed: bool 
 
 def close_ended_weeks(uow: UnitOfWork, k: int, now: datetime) -> None:
     """Once a week, when the week before has ended: every open stretch cut again, so the blocks the weeks that
-    ended complete close although no new event came for them. Only a cursor read the rest of the week."""
+    ended complete close although no new event came for them, and the shown scores moved where k people changed
+    them. Only a cursor read the rest of the week.
+
+    Scores move here and nowhere else (but for a change of k): a score that appeared or moved a minute after a
+    rating would tell that someone rated the page then."""
     until = release_until(now)
     if uow.cursors.get(BLOCKS_UNTIL) == until.isoformat():
         return
@@ -276,15 +277,16 @@ def close_ended_weeks(uow: UnitOfWork, k: int, now: datetime) -> None:
     for community_id, metric, first in store.open_blocks(sorted(PEOPLE_METRICS)):
         if first < until:
             refresh_blocks(store, community_id, metric, {first}, k, until)
+    release_every_score(uow, k, now)
     uow.cursors.move(BLOCKS_UNTIL, until.isoformat(), now)
 
 
 # ------------------------------------------------------------------------------ item scores
 
-def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime) -> None:
+def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime) -> set[int]:
     """The shown scores of these items moved to their totals now, where enough people changed them
     (domain.scores.may_release), and scored with their community's stored basis; all of a community's
-    scores again when its mean, from its shown scores, has drifted from that basis."""
+    scores again when its mean, from its shown scores, has drifted from that basis. The items moved."""
     moving = {c.item_id for c in store.changes(item_ids)
               if may_release(c.stored_ratings, c.changed_by, c.ratings, k)}
     facts = store.rating_facts(moving)
@@ -294,6 +296,15 @@ def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime
     bases[None] = community_prior(0, 0)
     for community_id, basis in bases.items():
         store.score_released({f.item_id for f in facts if f.community_id == community_id}, basis)
+    return moving
+
+
+def release_every_score(uow: UnitOfWork, k: int, now: datetime) -> None:
+    """`release_scores` for every rated item, in batches, and the milestones of those whose scores moved."""
+    rated = uow.rollups.rated_items()
+    for start in range(0, len(rated), BATCH):
+        moved = release_scores(uow.rollups, set(rated[start:start + BATCH]), k, now)
+        recognition.note_moved(uow.network, moved, k)
 
 
 def move_scores(store: RollupStore, item_ids: set[int], community_id: int, k: int, now: datetime) -> None:
@@ -329,16 +340,14 @@ def rescore(store: RollupStore, community_ids: set[int], k: int, now: datetime) 
 def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:
     """What the fold keeps, brought up to date where no new event does it: the release blocks when k
     changed (their open stretches) or after an upgrade (all of them) and when a week has ended; the scores of
-    communities with no stored basis (after an upgrade); and, when k changed, the scores of every rated item (a
-    page with fewer raters than the old k, but enough for the new one, shows its score without waiting for
-    another rating)."""
+    every rated item when a week has ended and when k changed (a page with fewer raters than the old k, but
+    enough for the new one, shows its score without waiting for the week's end); the scores of communities with
+    no stored basis (after an upgrade)."""
     store = uow.rollups
     cut_with = uow.cursors.get(BLOCKS_K)
     if cut_with != str(k):
         rebuild_blocks(uow, k, now, keep_closed=cut_with is not None)
-        rated = store.rated_items()
-        for start in range(0, len(rated), BATCH):
-            release_scores(store, set(rated[start:start + BATCH]), k, now)
+        release_every_score(uow, k, now)
     close_ended_weeks(uow, k, now)
     rescore(store, store.unscored_communities(), k, now)
     uow.commit()

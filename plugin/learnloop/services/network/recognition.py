@@ -3,11 +3,11 @@ reflection) hears privately, once per milestone, when at least k other people fo
 may send a named thank-you, because they chose to.
 
 Never a count below k, never who, never public: the milestone message goes to the sharer alone. Milestones
-are noted from the rating events past the `recognition` cursor, once the rollups have folded them, and counted
-from the ratings the item's shown score holds (so a milestone comes only when the score moves, which takes k
-people, and never right after one person's rating); they are told when the sharer's pause, quiet
-hours and do-not-disturb allow; the item keeps the milestone owed and the one told, and the message's key
-names item and milestone, so a restart or a second worker tells nothing twice.
+are noted when an item's shown score moves (services.rollups, at a week's end), counted from the ratings that
+score holds, so a milestone takes k people and never follows one person's rating, nor tells when they rated;
+they are told when the sharer's pause, quiet hours and do-not-disturb allow; the item keeps the milestone owed
+and the one told, and the message's key names item and milestone, so a restart or a second worker tells nothing
+twice. The `recognition` cursor only says that recognition has started.
 """
 
 from __future__ import annotations
@@ -21,15 +21,13 @@ from learnloop.domain.network import dm_decision, reached
 from learnloop.domain.preferences import Action
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.prompts.timing import preferences_of, zone
-from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
-from learnloop.services.rollups import SETTLE
+from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.tables import Member
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "recognition"
 WAIT_AT_MOST = timedelta(days=366)
 """How far ahead a thank-you may wait for its receiver's pause and quiet hours to end."""
-BATCH = 5000
 OWED_PER_PASS = 500
 
 
@@ -58,28 +56,20 @@ def switch(uow: UnitOfWork, user_id: str, on: bool, now: datetime) -> None:
     uow.commit()
 
 
-def note_milestones(uow: UnitOfWork, k: int, now: datetime) -> int:
-    """Note the milestones the shared items rated since the last pass have reached; commits. The first pass
-    starts from now: milestones reached before recognition existed are taken as told."""
+def start(uow: UnitOfWork, k: int, now: datetime) -> None:
+    """The first pass only: milestones reached before recognition existed are taken as told. Commits."""
+    if uow.cursors.get(CURSOR) is not None:
+        return
     store = uow.network
-    after = uow.cursors.get(CURSOR)
-    if after is None:
-        store.owe_recognition(_reached(store.useful_to_others(store.shared_rated_items()), k))
-        store.settle_all_owed()
-        uow.cursors.move(CURSOR, str(store.last_event_id()), now)
-        uow.commit()
-        return 0
-    folded = int(uow.cursors.get(ROLLUPS_CURSOR) or 0)  # a rating is looked at once its score could have moved
-    events = [e for e in store.settled_ratings_after(int(after), now - SETTLE, BATCH) if e.id <= folded]
-    if not events:
-        return 0
-    milestones = _reached(store.useful_to_others({e.item_id for e in events if e.item_id}), k)
-    if not uow.cursors.move_from(CURSOR, after, str(events[-1].id), now):
-        uow.rollback()
-        return 0
-    store.owe_recognition(milestones)
+    store.owe_recognition(_reached(store.useful_to_others(store.shared_rated_items()), k))
+    store.settle_all_owed()
+    uow.cursors.move(CURSOR, str(store.last_event_id()), now)
     uow.commit()
-    return len(events)
+
+
+def note_moved(store: NetworkStore, item_ids: set[int], k: int) -> None:
+    """Note the milestones reached by these items, whose shown scores have just moved (services.rollups)."""
+    store.owe_recognition(_reached(store.useful_to_others(item_ids), k))
 
 
 def _reached(counts: dict[int, int], k: int) -> dict[int, int]:
