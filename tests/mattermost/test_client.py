@@ -411,3 +411,16 @@ def test_a_membership_answer_that_is_not_this_persons_is_an_error(
     mattermost_contract.add_misbehaving("GET", f"/api/v4/channels/{CHANNEL_ID}/members/{USER_ID}", body=answer)
     with pytest.raises(MattermostError, match="not this person's membership|expected a JSON object"):
         client.get_channel_member(CHANNEL_ID, USER_ID)
+
+
+@pytest.mark.parametrize("path", ["/api/v4/users/me", f"/api/v4/users/{USER_ID}", "/api/v4/users/username/ann"])
+@pytest.mark.parametrize("answer", [b"{}", b'{"id": ""}', b'{"username": "ann"}'])
+def test_a_user_answer_without_an_id_is_an_error(
+    mattermost_contract: MattermostContract, client: MattermostClient, path: str, answer: bytes  # noqa: F811
+) -> None:
+    """Taken as it came, `learnloop doctor` said the bot token signs in as @None."""
+    mattermost_contract.add_misbehaving("GET", path, body=answer)
+    call = {"/api/v4/users/me": client.get_me, "/api/v4/users/username/ann": lambda: client.get_user_by_username("ann")
+            }.get(path, lambda: client.get_user(USER_ID))
+    with pytest.raises(MattermostError, match="no user id in the answer"):
+        call()

@@ -84,14 +84,17 @@ class MattermostClient:
         return self._object("GET", "/system/ping")
 
     def get_me(self) -> JsonObject:
-        return self._object("GET", "/users/me")
+        return self._user("/users/me")
 
     def get_user(self, user_id: str) -> JsonObject:
-        return self._object("GET", f"/users/{_segment(user_id)}")
+        return self._user(f"/users/{_segment(user_id)}")
 
     def get_user_by_username(self, username: str) -> JsonObject:
         """The account with this username (without the @); a MattermostError with status 404 when there is none."""
-        return self._object("GET", f"/users/username/{_segment(username)}")
+        return self._user(f"/users/username/{_segment(username)}")
+
+    def _user(self, path: str) -> JsonObject:
+        return _with_id(self._object("GET", path), f"GET {API_PREFIX}{path}", "user")
 
     def get_users_by_ids(self, ids: Sequence[str]) -> list[JsonObject]:
         if not ids:
@@ -341,11 +344,12 @@ def redirected(response: requests.Response, call: str) -> MattermostError:
                            "answers at itself", status_code=response.status_code, call=call)
 
 
-def _with_id(post: JsonObject, call: str) -> JsonObject:
-    """A post as Mattermost answers with it: an answer without its id would be recorded as a post that is not."""
-    if not isinstance(post.get("id"), str) or not post["id"]:
-        raise MattermostError("no post id in the answer", status_code=200, call=call)
-    return post
+def _with_id(found: JsonObject, call: str, what: str = "post") -> JsonObject:
+    """A post or user as Mattermost answers with it: a post without its id would be recorded as a post that is
+    not, a user without one taken for nobody in particular."""
+    if not isinstance(found.get("id"), str) or not found["id"]:
+        raise MattermostError(f"no {what} id in the answer", status_code=200, call=call)
+    return found
 
 
 def _segment(value: str) -> str:
