@@ -37,7 +37,7 @@ class FakeMattermostAdapter(BaseAdapter):
         status, body = answer(str(request.method), str(request.url))
         response = requests.Response()
         response.status_code = status
-        response._content = json.dumps(body).encode()
+        response._content, response._content_consumed = json.dumps(body).encode(), True  # read, as requests leaves it
         response.headers["Content-Type"] = "application/json"
         response.url = str(request.url)
         response.request = request

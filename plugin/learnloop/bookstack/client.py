@@ -17,6 +17,7 @@ import requests
 
 from learnloop.config import WikiConfig
 from learnloop.errors import retry_after
+from learnloop.outbound import AnswerTooLarge, capped
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 DEFAULT_TIMEOUT = (5.0, 15.0)
@@ -183,9 +184,12 @@ class BookStackClient:
     def _send(self, call: str, method: str, url: str, **options: Any) -> requests.Response:
         """One HTTP attempt, redirects not followed; no answer becomes an ApiError without a status."""
         try:
-            return self._session.request(method, url, timeout=self.timeout, allow_redirects=False, **options)
+            return capped(self._session.request(method, url, timeout=self.timeout, allow_redirects=False,
+                                                stream=True, **options))
         except _TRANSPORT_ERRORS as exc:
             raise ApiError(f"{call}: no answer ({type(exc).__name__})", status_code=None, retryable=True) from None
+        except AnswerTooLarge as exc:
+            raise ApiError(f"{call}: {exc}", status_code=None, retryable=False) from None
         except requests.RequestException as exc:
             raise ApiError(f"{call}: {type(exc).__name__}", status_code=None, retryable=False) from None
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import requests
 
 from learnloop.errors import HostError, retry_after
+from learnloop.outbound import AnswerTooLarge, capped
 
 JsonObject = dict[str, Any]
 
@@ -310,11 +311,12 @@ class MattermostClient:
     ) -> requests.Response:
         call = f"{method} {label}"
         try:
-            response = self._session.request(
-                method, url, json=json, params=params, headers=headers, timeout=self.timeout, allow_redirects=False
-            )
+            response = capped(self._session.request(method, url, json=json, params=params, headers=headers,
+                                                    timeout=self.timeout, allow_redirects=False, stream=True))
         except _TRANSPORT_ERRORS as exc:
             raise MattermostUnavailable(type(exc).__name__, call=call) from exc
+        except AnswerTooLarge as exc:
+            raise too_large(exc, call) from None
         except requests.RequestException as exc:
             raise MattermostError(type(exc).__name__, call=call) from exc
         if response.is_redirect:
@@ -334,6 +336,11 @@ class MattermostClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
+
+
+def too_large(exc: AnswerTooLarge, call: str) -> MattermostError:
+    return MattermostError(str(exc), status_code=exc.response.status_code if exc.response is not None else None,
+                           call=call)
 
 
 def redirected(response: requests.Response, call: str) -> MattermostError:

@@ -23,7 +23,9 @@ from learnloop.mattermost.client import (
     MattermostUnavailable,
     _app_error,
     redirected,
+    too_large,
 )
+from learnloop.outbound import AnswerTooLarge, capped
 
 CALLBACK_PATH = "/oauth/callback"
 TOKEN_PATH = "/oauth/access_token"
@@ -73,10 +75,13 @@ class MattermostOAuth:
         form = {"grant_type": "authorization_code", "client_id": self.client_id, "client_secret": self._client_secret,
                 "code": code, "redirect_uri": self.redirect_uri}
         try:
-            response = self._session.post(self.base_url + TOKEN_PATH, data=form, timeout=self.timeout,
-                                          headers={"Accept": "application/json"}, allow_redirects=False)
+            response = capped(self._session.post(self.base_url + TOKEN_PATH, data=form, timeout=self.timeout,
+                                                 headers={"Accept": "application/json"}, allow_redirects=False,
+                                                 stream=True))
         except _TRANSPORT_ERRORS as exc:
             raise MattermostUnavailable(type(exc).__name__, call=call) from exc
+        except AnswerTooLarge as exc:
+            raise too_large(exc, call) from None
         except requests.RequestException as exc:
             raise MattermostError(type(exc).__name__, call=call) from exc
         if response.is_redirect:  # the client secret and the code would go wherever it points

@@ -25,6 +25,7 @@ import requests
 from learnloop import __version__
 from learnloop.config import WikiConfig
 from learnloop.errors import retry_after
+from learnloop.outbound import AnswerTooLarge, capped
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 API_SCRIPT = "api.php"
@@ -197,13 +198,15 @@ class MediaWikiClient:
         values = {"format": "json", "formatversion": "2", "maxlag": MAXLAG_SECONDS, **params}
         try:
             if method == "POST":
-                response = self._session.post(self.api_url, data=values, timeout=self._timeout,
-                                              allow_redirects=False)
+                response = capped(self._session.post(self.api_url, data=values, timeout=self._timeout,
+                                                     allow_redirects=False, stream=True))
             else:
-                response = self._session.get(self.api_url, params=values, timeout=self._timeout,
-                                             allow_redirects=False)
+                response = capped(self._session.get(self.api_url, params=values, timeout=self._timeout,
+                                                    allow_redirects=False, stream=True))
         except requests.Timeout:
             raise WikiError(f"{self.api_url}: no answer within {self._timeout[1]:.0f} s") from None
+        except AnswerTooLarge as exc:
+            raise WikiError(f"{self.api_url}: {exc}", retryable=False) from None
         except requests.RequestException as exc:
             raise WikiError(f"{self.api_url}: {type(exc).__name__}: {exc}") from None
         status = response.status_code

@@ -13,6 +13,7 @@ import requests
 
 from learnloop.config import WikiConfig
 from learnloop.errors import retry_after
+from learnloop.outbound import AnswerTooLarge, capped
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
 JsonObject = dict[str, Any]
@@ -146,12 +147,14 @@ class OutlineClient:
             raise ValueError(f"not an Outline API method: {method!r}")
         url = f"{self.base_url}/api/{method}"
         try:
-            response = self._session.post(
-                url, json=body, timeout=self.timeout, allow_redirects=False,
+            response = capped(self._session.post(
+                url, json=body, timeout=self.timeout, allow_redirects=False, stream=True,
                 headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
-            )
+            ))
         except _TRANSPORT_ERRORS as exc:
             raise OutlineError(type(exc).__name__, status_code=None, call=method) from None
+        except AnswerTooLarge as exc:
+            raise OutlineError(str(exc), status_code=None, call=method, retryable=False) from None
         except requests.RequestException as exc:
             raise OutlineError(type(exc).__name__, status_code=None, call=method) from None
         if 300 <= response.status_code < 400:
