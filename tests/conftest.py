@@ -188,7 +188,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def shown_scores(runtime: Runtime) -> None:
-    """The worker's fold once the ratings have settled (half a minute on): the pages' scores are shown."""
+    """The worker's pass once the ratings have settled (half a minute on): the pages' scores are shown where it
+    is the install's first pass or a week has ended since the last (services.rollups.close_ended_weeks)."""
     clock = runtime.clock
     assert isinstance(clock, FakeClock)
     clock.now += SETTLE + timedelta(seconds=1)

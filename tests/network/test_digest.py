@@ -4,7 +4,7 @@ a week with nothing to say posts nothing; nothing is posted twice, even through 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -15,7 +15,7 @@ from learnloop.jobs.worker import Worker
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
 from tests.conftest import FakeClock, shown_scores
 from tests.network.standin import StandIn
-from tests.network.world import CHANNEL, OWNER, ingest, page_event, rate, settings_for, tick, uid
+from tests.network.world import CHANNEL, OWNER, ingest, page_event, rate, settings_for, tick, uid, week_ends
 from tests.prompts.world import Person, slash
 
 K = 5
@@ -66,6 +66,7 @@ def test_it_lists_only_what_at_least_k_people_rated(client: FlaskClient, runtime
     switched_on(client)
     raters(runtime, GOOD, people, 5, "g")
     raters(runtime, TOO_FEW, K - 1, 5, "t")
+    shown_scores(runtime)  # a new install's first pass shows them
     ingest(runtime, page_event(1, "created", clock.now))
     clock.now = FRIDAY_0901_BERLIN
     tick(runtime, clock)
@@ -85,6 +86,7 @@ def test_one_rating_brings_no_item_back_a_moved_score_does(client: FlaskClient, 
     """An item one rating brought into the digest would say that someone rated it that week."""
     switched_on(client)
     raters(runtime, GOOD, K, 5, "g")
+    shown_scores(runtime)
     clock.now = FRIDAY_0901_BERLIN
     tick(runtime, clock)
     assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]
@@ -95,7 +97,8 @@ def test_one_rating_brings_no_item_back_a_moved_score_does(client: FlaskClient, 
     assert len(digests(standin)) == 1, "one rating moves no score: nothing to say"
     clock.advance(days=2)
     raters(runtime, GOOD, K, 4, "more")
-    clock.advance(days=5)
+    week_ends(runtime, clock)  # the score moves
+    clock.now = FRIDAY_0901_BERLIN + timedelta(weeks=2)
     tick(runtime, clock)
     assert len(digests(standin)) == 2
     assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]
@@ -106,6 +109,7 @@ def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_not
     switched_on(client)
     raters(runtime, GOOD, K, 4, "g")
     raters(runtime, BETTER, K + 1, 5, "b")
+    shown_scores(runtime)
     ingest(runtime, page_event(1, "created", clock.now), page_event(2, "created", clock.now, page="old"))
     clock.advance(days=1)
     ingest(runtime, page_event(3, "updated", clock.now, page="old"),
@@ -143,6 +147,7 @@ def test_no_digest_is_posted_twice_through_a_lost_reply_or_a_second_worker(
         client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn, engine) -> None:
     switched_on(client)
     raters(runtime, GOOD, K, 5, "g")
+    shown_scores(runtime)
     clock.now = FRIDAY_0901_BERLIN
     standin.lose_replies = 1
     other = build_runtime(runtime.settings, clock=clock, engine=engine)
@@ -190,3 +195,24 @@ def test_digest_only_stops_page_announcements_and_the_digest_carries_them(
     tick(runtime, clock)
     [post] = digests(standin)
     assert "[Page p1](https://outline.example.com/doc/p1)" in post["message"]
+
+
+@pytest.mark.usefixtures("standin")
+def test_what_moved_goes_by_when_the_score_moved_never_by_when_someone_rated(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """k people rate on a Wednesday at 14:02; the score moves when the week ends. Going by the newest rating, the
+    preview a week later listed the page at 14:01 and not at 14:03, and the Friday digest after the score moved
+    left it out (its window began after the ratings)."""
+    tick(runtime, clock)
+    switched_on(client)
+    clock.now = datetime(2026, 11, 4, 14, 2, tzinfo=UTC)
+    raters(runtime, GOOD, K, 5, "g")
+    week_ends(runtime, clock)
+    previews = []
+    for minute in (1, 3):
+        clock.now = datetime(2026, 11, 11, 14, minute, tzinfo=UTC)
+        previews.append([a["title_link"] for a in slash(client, OWNER_P, "digest preview")["props"]["attachments"]])
+    assert previews == [[GOOD], [GOOD]]
+    clock.now = FRIDAY_0901_BERLIN + timedelta(weeks=1)
+    tick(runtime, clock)
+    assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]

@@ -89,7 +89,7 @@ def _flagged(uow: UnitOfWork, community_id: int, week: date, now: datetime, k: i
         now_totals = Totals(int(item.stars_sum or 0), int(item.ratings_count or 0))
         before = Totals(int(item.before_stars_sum), int(item.before_ratings_count)) \
             if item.before_ratings_count is not None else None
-        moved_lately = item.released_through is not None and item.released_through > now - SCORE_WINDOW
+        moved_lately = item.released_at is not None and item.released_at > now - SCORE_WINDOW
         change = trend(now_totals, before, prior, k) if moved_lately else None
         now_score = score(now_totals, prior, k)
         known = item.reviewed_at or item.followed_at  # a public moment: never when someone rated it

@@ -290,7 +290,7 @@ def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime
     moving = {c.item_id for c in store.changes(item_ids)
               if may_release(c.stored_ratings, c.changed_by, c.ratings, k)}
     facts = store.rating_facts(moving)
-    store.release(facts, k)
+    store.release(facts, k, now)
     communities = {f.community_id for f in facts if f.community_id is not None}
     bases: dict[int | None, Prior] = {c: basis for c, basis in rescore(store, communities, k, now).items()}
     bases[None] = community_prior(0, 0)

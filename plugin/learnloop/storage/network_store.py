@@ -246,9 +246,9 @@ class NetworkStore(Repository):
         return bool(rowcount(result))
 
     def moved_scores_of(self, community_id: int, start: datetime, end: datetime) -> set[int]:
-        """The community's items whose shown score moved between `start` and `end` (the newest rating change it
-        holds is in the window). A score moves only once k people changed it, so no one person's rating, nor
-        when they gave it, puts an item here."""
+        """The community's items whose shown score moved between `start` and `end`. A score moves only once k
+        people changed it, and only when a week ends, so no one person's rating, nor when they gave it, puts an
+        item here."""
         return {int(i) for i in self.session.scalars(
             select(ItemScore.item_id).where(ItemScore.community_id == community_id,
-                                            ItemScore.released_through >= start, ItemScore.released_through < end))}
+                                            ItemScore.released_at >= start, ItemScore.released_at < end))}

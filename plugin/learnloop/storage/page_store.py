@@ -112,7 +112,7 @@ class PageStore(Repository):
     def reviewable(self, community_id: int, *, overdue_before: datetime, min_ratings: int,
                    item_ids: set[int]) -> list[Any]:
         """(id, kind, created_at, followed_at, reviewed_at, and of its shown score: stars_sum, ratings_count,
-        released_through, before_stars_sum, before_ratings_count; None where none is shown) of the community's
+        released_at, before_stars_sum, before_ratings_count; None where none is shown) of the community's
         items that are not retired nor reflections and could need review: wiki pages not reviewed since
         `overdue_before` (counted from when the wiki named them), items whose shown score at least `min_ratings`
         people stand behind, and `item_ids`."""
@@ -121,7 +121,7 @@ class PageStore(Repository):
                      (ContentItem.kind == "wiki_page") & (last < overdue_before))
         columns = (ContentItem.id, ContentItem.kind, ContentItem.created_at, ContentItem.followed_at,
                    ContentItem.reviewed_at,
-                   ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.released_through,
+                   ItemScore.stars_sum, ItemScore.ratings_count, ItemScore.released_at,
                    ItemScore.before_stars_sum, ItemScore.before_ratings_count)
         base = (select(*columns).outerjoin(ItemScore, ItemScore.item_id == ContentItem.id)
                 .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),

@@ -257,7 +257,7 @@ class RollupStore(Repository):
                             None if shown_count is None else (int(shown_stars), int(shown_count)))
                 for item, community, stars, count, newest, shown_stars, shown_count in rows]
 
-    def release(self, facts: list[RatingFacts], k: int) -> None:
+    def release(self, facts: list[RatingFacts], k: int, now: datetime) -> None:
         """These items' totals are shown from now on, scored later (`score_released`); the totals shown before,
         if k or more people stood behind them, become the ones before."""
         if not facts:
@@ -266,9 +266,10 @@ class RollupStore(Repository):
         statement = dialect_insert(self.tx)(_S)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["item_id"], set_={name: getattr(statement.excluded, name) for name in (
-                "stars_sum", "ratings_count", "released_through", "before_stars_sum", "before_ratings_count")}),
+                "stars_sum", "ratings_count", "released_through", "released_at", "before_stars_sum",
+                "before_ratings_count")}),
             [{"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
-              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
+              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest, "released_at": now,
               "before_stars_sum": before[f.item_id][0], "before_ratings_count": before[f.item_id][1]}
              for f in facts])
 

@@ -509,6 +509,8 @@ class ItemScore(Base):
     score: Mapped[float]
     released_through: Mapped[datetime]
     """The newest rating change the totals hold: the ratings changed after it are the ones not shown yet."""
+    released_at: Mapped[datetime | None]
+    """When the totals were shown: what moved lately goes by it, never by when someone rated."""
     before_stars_sum: Mapped[int | None] = mapped_column(Integer)
     before_ratings_count: Mapped[int | None] = mapped_column(Integer)
 
