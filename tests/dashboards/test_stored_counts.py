@@ -436,7 +436,8 @@ def test_one_private_reflection_after_the_last_release_changes_no_row(kept: Runt
     chat(kept, "reflection", "dave", visibility="private", answered_prompt=False)
     fold(kept, clock)
     assert _reflection_rows(kept, period) == before
-    assert before[-1][2:] == (None, f"shown once {K} people took part and the week has ended")
+    assert before[-1][2:] == (None, f"shown once {K} people took part and the week has ended, and those kept "
+                                    f"private are by nobody or by {K} people or more")
 
 
 def test_no_one_week_period_tells_the_week_of_a_lone_reflection(kept: Runtime, clock: FakeClock) -> None:

@@ -38,4 +38,5 @@ def test_a_rater_is_told_when_it_is_too_early() -> None:
 @pytest.mark.parametrize(("ratings", "to_move"), [(7, 5), (120, 12)])
 def test_a_page_owner_is_told_how_many_more_people_move_the_score(ratings: int, to_move: int) -> None:
     attachment = page_attachment(_page(ratings), "u1", 5, "https://learnloop.acme.example", b"k" * 32)
-    assert f"no recent change (a score moves once {to_move} more people have rated the page)" in attachment["text"]
+    assert f"no recent change (a score moves once {to_move} more people have rated the page and the week has ended)" \
+        in attachment["text"]

@@ -45,13 +45,21 @@ def user(n: int) -> str:
     return f"writer{n}".ljust(26, "x")
 
 
-def write(runtime: Runtime, n: int, visibility: str) -> None:
-    """A reflection written in chat, shared as its author chose."""
+def write(runtime: Runtime, n: int, visibility: str) -> int:
+    """A reflection written in chat, shared as its author chose; its id."""
     with runtime.uow() as uow:
-        refl.write(uow, user_id=user(n), author_name=f"writer{n}", text=f"What I learnt, {n}", scale=None,
-                   visibility=visibility, community_id=community_id(runtime), delivery_id=None,
-                   now=runtime.clock(), key=runtime.signing_key, public_url="https://ll.example",
-                   post_builder=lambda share: {"channel_id": share.channel_id, "message": share.text})
+        return refl.write(uow, user_id=user(n), author_name=f"writer{n}", text=f"What I learnt, {n}", scale=None,
+                          visibility=visibility, community_id=community_id(runtime), delivery_id=None,
+                          now=runtime.clock(), key=runtime.signing_key, public_url="https://ll.example",
+                          post_builder=lambda share: {"channel_id": share.channel_id, "message": share.text}).id
+
+
+def share_later(runtime: Runtime, n: int, reflection_id: int) -> None:
+    with runtime.uow() as uow:
+        refl.change_visibility(uow, user_id=user(n), reflection_id=reflection_id, visibility="community",
+                               author_name=f"writer{n}", now=runtime.clock(), key=runtime.signing_key,
+                               public_url="https://ll.example",
+                               post_builder=lambda share: {"channel_id": share.channel_id, "message": share.text})
 
 
 def answer(runtime: Runtime, n: int, *, answered: bool, reflected: bool = True) -> None:
@@ -153,6 +161,26 @@ def test_one_writer_keeping_theirs_private_cannot_be_worked_out_from_what_the_ch
     assert on_page["Reflections written"] == {str(6 + K - 1)}
     assert (on_page["Kept private"], on_page["Shared with the community"]) == ({str(K)}, {str(SHARED_IN_CHANNEL)})
     assert fewer_than_k(counts(found) | {SHARED_IN_CHANNEL}) == []
+
+
+@pytest.mark.parametrize("later", [K - 1, K])
+def test_reflections_shared_after_they_were_written_come_off_the_private_ones(guild: Runtime, later: int) -> None:
+    """Five share, five keep theirs private, then some of those five share theirs too, the same week: the channel
+    holds every post, so written less the posts is what the rest still keep to themselves (one person's, when
+    four of the five shared)."""
+    kept = {n: write(guild, n, "community" if n < 5 else "private") for n in range(10)}
+    guild.clock.advance(hours=1)
+    for n in range(5, 5 + later):
+        share_later(guild, n, kept[n])
+    week_ends(guild)
+    found = shown(guild)
+    periods = {row["measure"]: row["value"] for row in found[2] if row["scope"] == "period"}
+    posts = 5 + later
+    if later == K:
+        assert periods["reflections"] == 10, "nobody keeps any to themselves: nothing to tell"
+    else:
+        assert periods["reflections"] == f"fewer than {K}", "10 written, 9 posts: one person's"
+    assert fewer_than_k(counts(found) | {posts}) == []
 
 
 def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:

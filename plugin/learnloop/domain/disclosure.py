@@ -64,6 +64,9 @@ class WeekFacts:
     week: date
     value: int
     members: frozenset[str]
+    less: frozenset[str] = frozenset()
+    """People who may no longer be behind the value: in a measure's part nobody can count from outside, those who
+    have since let everyone see some of theirs (a member of both may or may not be)."""
 
 
 def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date,
@@ -72,14 +75,15 @@ def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date,
     before `until` (the current week: it and later weeks never close a block), closed oldest first, and what
     is left open (None when no week after the last closed one has anything).
 
-    `unseen` is the part of the measure nobody can count from outside: the rest of it is seen by everyone (the
-    reflections shared in the channel or published on the wiki), so the total less what anyone can count is
-    that part alone. A block also waits until that part holds nothing or k people or more."""
+    `unseen` is, week by week, the part of the measure nobody can count from outside: the total less what
+    everyone sees (the reflections shared in the channel or published on the wiki), with the people who may be
+    behind it and those who may no longer be. A block also waits until that part tells of no few people
+    (`tells_of_few`), counting only those certainly behind it."""
     check_min_group(k)
     hidden = {facts.week: facts for facts in unseen if facts.week >= start}
     closed: list[Block] = []
     first, value, members, last_seen = start, 0, set[str](), None
-    hidden_value, hidden_members = 0, set[str]()
+    hidden_value, hidden_members, hidden_less = 0, set[str](), set[str]()
     for facts in sorted((w for w in weeks if w.week >= start), key=lambda w: w.week):
         value += facts.value
         members |= facts.members
@@ -87,11 +91,13 @@ def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date,
         if part is not None:
             hidden_value += part.value
             hidden_members |= part.members
+            hidden_less |= part.less
         last_seen = facts.week
-        if len(members) >= k and facts.week < until and (not hidden_value or len(hidden_members) >= k):
+        behind = len(hidden_members - hidden_less)
+        if len(members) >= k and facts.week < until and not tells_of_few(hidden_value, behind, k):
             closed.append(Block(first, facts.week, value, len(members), True))
             first, value, members, last_seen = facts.week + WEEK, 0, set(), None
-            hidden_value, hidden_members = 0, set()
+            hidden_value, hidden_members, hidden_less = 0, set(), set()
     remaining = Block(first, last_seen, value, len(members), False) if last_seen is not None else None
     return closed, remaining
 
@@ -201,20 +207,27 @@ def _same_weeks(blocks: Sequence[Block], block: Block) -> tuple[int, int]:
     return (match.value, match.people) if match else (0, 0)
 
 
+def tells_of_few(value: int, people: int, k: int) -> bool:
+    """Whether a part nobody can count from outside (a total less what everyone sees: `value`, with the `people`
+    who keep some of it to themselves) would tell of 1 to k-1 people: something is left, or someone keeps
+    something, and fewer than k people do. Something left with nobody behind it (a reflection deleted since, or
+    an erased person's) counts as a few."""
+    return (value > 0 or people > 0) and people < k
+
+
 @dataclass(frozen=True)
 class Unseen:
-    """The part of a total nobody can count from outside (`whole`), split as the parts being released split the
-    total (`cells`): everyone can count the rest of each part, so each cell is what a part less that leaves."""
+    """The part of a total nobody can count from outside, split as the parts being released split the total
+    (`cells`): each cell's block holds what a part less what everyone sees leaves, and the people behind it."""
 
-    whole: Sequence[Block]
     cells: Sequence[Sequence[Block]]
 
     def tells_of_few(self, block: Block, k: int) -> bool:
-        """Whether a cell of this block holds something with fewer than k people behind it, or the cells do not
-        add up to the whole (weeks folded before they were kept)."""
-        cells = [_same_weeks(cell, block) for cell in self.cells]
-        return sum(value for value, _ in cells) != _same_weeks(self.whole, block)[0] or any(
-            value and people < k for value, people in cells)
+        """Whether a cell of this block tells of a few people, or the block has no cells (it closed before they
+        were kept)."""
+        found = [next((b for b in cell if (b.first, b.last) == (block.first, block.last)), None)
+                 for cell in self.cells]
+        return any(cell is None or tells_of_few(cell.value, cell.people, k) for cell in found)
 
 
 def parts_over_period(total: Sequence[Block], parts: Mapping[str, Sequence[Block]], first: date, last: date,

@@ -28,15 +28,17 @@ over its blocks with complementary suppression."""
 PROMPT_PARTS = ("prompts_answered", "reflections.unprompted")
 """The reflections written, split by whether they answered a prompt: parts of `reflections` too, released the
 same way, so that prompts answered is never the reflections written less a few people's."""
-UNSEEN = {"reflections": "reflections.private"}
-"""The part of a measure nobody can count from outside: everyone sees the reflections shared in the channel and
-published on the wiki, so the reflections written less those are the private ones alone. A block of the measure
-closes only where that part holds nobody or k people or more (domain.disclosure.split_open)."""
+UNSEEN = "reflections"
+"""The measure part of which everyone can count: the reflections shared in the channel and published on the wiki.
+The reflections written less those are the ones nobody else sees, so a block of the measure closes only where
+those tell of no few people (domain.disclosure.split_open)."""
 PRIVATE_BY_PROMPT = ("reflections.private.prompted", "reflections.private.unprompted")
-"""The private reflections split by whether they answered a prompt. A shared or published reflection shows its
-prompt's questions, so the prompts answered less what anyone can count is the first of these, and the unprompted
-reflections less it the second: where either holds a few people, the prompt split is withheld in that block.
-Never shown themselves."""
+"""The reflections kept private when written, split by whether they answered a prompt. Never shown: a shared
+reflection shows its prompt's questions, so each side of the prompt split less what anyone can see is one of
+these (less those shared since); where either tells of a few people, the prompt split is withheld."""
+SHARED_LATER = ("reflections.later.prompted", "reflections.later.unprompted")
+"""The reflections shared or published after they were written, in the week that happened, split the same way:
+anyone sees them from then on, so they come off the private ones. Never shown."""
 UNANSWERED = "prompts_unanswered"
 """The prompts that got no answer (skipped, or left until their answer window closed), counted when that became
 so, by the person prompted. Released over the reflections' blocks, beside them (no part of them: the two are
@@ -49,7 +51,7 @@ count of distinct things over the very weeks its people measure's figure covers 
 OPEN_METRICS = frozenset({"new_pages", "page_updates"})
 """Wiki page counts: what the wiki itself shows to everyone, released week by week."""
 MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | set(PRIVATE_BY_PROMPT)
-                        | {UNANSWERED} | set(DISTINCT_THINGS))
+                        | set(SHARED_LATER) | {UNANSWERED} | set(DISTINCT_THINGS))
 """Every measure with a member set."""
 VISIBILITIES = ("private", "community", "wiki")
 
@@ -110,12 +112,15 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
     if kind == "reflection":
         visibility = data.get("visibility")
         visibility = visibility if visibility in VISIBILITIES else "private"
-        answered = bool(data.get("answered_prompt"))
+        side = 0 if data.get("answered_prompt") else 1
         found = [Contribution("reflections", person), Contribution(f"reflections.{visibility}", person),
-                 Contribution(PROMPT_PARTS[0] if answered else PROMPT_PARTS[1], person)]
+                 Contribution(PROMPT_PARTS[side], person)]
         if visibility == "private":
-            found.append(Contribution(PRIVATE_BY_PROMPT[0] if answered else PRIVATE_BY_PROMPT[1], person))
+            found.append(Contribution(PRIVATE_BY_PROMPT[side], person))
         return found
+    if kind in ("reflection_shared", "reflection_published"):
+        return [Contribution(SHARED_LATER[0 if data.get("answered_prompt") else 1], person)] \
+            if data.get("later") else []
     metric = _SIMPLE.get(kind)
     if metric is None:
         return []

@@ -67,7 +67,7 @@ def community_score(outcome: RatingOutcome, k: int) -> str:
                 "the week has ended).")
     to_move = people_to_move(outcome.ratings_count, k)
     return (f"Community score: {outcome.score:.1f}/5 from {outcome.ratings_count} ratings; it moves only once at "
-            f"least {to_move} more people have rated, so no one's rating can be singled out.")
+            f"least {to_move} more people have rated and the week has ended, so no one's rating can be singled out.")
 
 
 def rating_confirmation(outcome: RatingOutcome, k: int) -> str:

@@ -42,7 +42,8 @@ def _score(page: PageToReview, k: int) -> str:
     text = f"Score: {page.score:.1f}/5 from {page.ratings} ratings"
     if page.trend is None:
         to_move = people_to_move(page.ratings or 0, k)
-        return text + f"; no recent change (a score moves once {to_move} more people have rated the page)."
+        return text + (f"; no recent change (a score moves once {to_move} more people have rated the page and the "
+                       "week has ended).")
     return text + f", {TRENDS[page.trend.direction]} {page.trend.before:.1f} before its latest {k} or more ratings."
 
 

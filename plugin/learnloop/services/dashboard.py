@@ -180,7 +180,7 @@ def _parts(blocks: dict[str, list[Block]], parts: dict[str, str], first: date, l
     """Parts of the reflections written over the weeks their total's figure covers, with the parts rule; the
     prompt split only where the private reflections' own split by prompt tells of no few people
     (domain.measures.PRIVATE_BY_PROMPT)."""
-    unseen = Unseen(blocks[UNSEEN["reflections"]], [blocks[cell] for cell in PRIVATE_BY_PROMPT]) \
+    unseen = Unseen([blocks[cell] for cell in PRIVATE_BY_PROMPT]) \
         if parts is ANSWERED else None
     return parts_over_period(blocks["reflections"], {name: blocks[part] for name, part in parts.items()},
                              first, last, k, unseen=unseen)
@@ -203,10 +203,10 @@ def _weekly(blocks: list[Block], weeks: list[date], k: int) -> dict[date, Figure
     return found
 
 
-def _rows(blocks: list[Block], period: Period, k: int) -> list[BlockRow]:
+def _rows(blocks: list[Block], period: Period, k: int, metric: str) -> list[BlockRow]:
     """The closed blocks of one measure that meet the period, as the table shows them, then one withheld row for
     the period's weeks after the last of them, whether or not anyone took part since: a row that came and went
-    with one person's act would tell of it, and in which week."""
+    with one person's act would tell of it, and in which week. Its note is the same for every community."""
     rows = []
     closed = sorted((b for b in blocks if b.closed), key=lambda b: b.first)
     for block in closed:
@@ -219,8 +219,10 @@ def _rows(blocks: list[Block], period: Period, k: int) -> list[BlockRow]:
             rows.append(BlockRow(block.first, block.last, Figure(block.value, k, block.first, block.last)))
     since = max(closed[-1].last + WEEK if closed else period.first, period.first)
     if since <= period.last:
-        rows.append(BlockRow(since, period.last, withheld(k),
-                             f"shown once {k} people took part and the week has ended"))
+        waiting = f"shown once {k} people took part and the week has ended"
+        if metric == UNSEEN:
+            waiting += f", and those kept private are by nobody or by {k} people or more"
+        rows.append(BlockRow(since, period.last, withheld(k), waiting))
     return rows
 
 
@@ -334,7 +336,7 @@ def build(uow: UnitOfWork, community_id: int, period: Period, k: int, *, feedbac
     rows: dict[str, list[BlockRow]] = {}
     for metric in sorted(PEOPLE_METRICS):
         weekly[metric] = _weekly(blocks[metric], weeks, k)
-        rows[metric] = _rows(blocks[metric], period, k)
+        rows[metric] = _rows(blocks[metric], period, k, metric)
     for metric in sorted(OPEN_METRICS):
         values = open_weekly.get(metric, {})
         weekly[metric] = {week: open_figure(values.get(week, 0), week, week, k) for week in weeks}

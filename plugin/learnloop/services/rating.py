@@ -107,8 +107,8 @@ def _rater_community(uow: UnitOfWork, settings: Settings, rater: Rater, now: dat
 
 def _record(uow: UnitOfWork, rater: Rater, item: RateableItem, stars: int, comment: str | None,
             now: datetime) -> RatingOutcome:
-    """The rating, the event and any feedback: one transaction. The item's shown score moves later, in the
-    worker's fold, once enough people have changed it."""
+    """The rating, the event and any feedback: one transaction. The item's shown score moves later, when a week
+    ends, once enough people have changed it (services.rollups.close_ended_weeks)."""
     previous = uow.ratings.put(item.id, rater.user_id, stars, rater.channel_id or None, now)
     uow.events.append(
         "rating", occurred_at=now, recorded_at=now, community_id=item.community_id, actor_id=rater.user_id,

@@ -194,7 +194,8 @@ def write(
     ))
     uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=community_id, actor_id=user_id,
                       data={"answered_prompt": answered, "visibility": visibility})
-    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution)
+    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution,
+                      later=False)
     uow.commit()
     return _view(reflection, key)
 
@@ -211,16 +212,21 @@ def change_visibility(
         raise NotYours(NOT_YOURS)
     if reflection.visibility != "private" and visibility == "private":
         raise InvalidReflection("this reflection was already shared; you can delete it from your journal instead")
-    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution)
+    _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution,
+                      later=True)
     uow.commit()
     return _view(reflection, key)
 
 
 def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, author_name: str | None,
                       now: datetime, key: bytes, public_url: str, post_builder: PostBuilder,
-                      attribution: str) -> None:
+                      attribution: str, *, later: bool) -> None:
+    """`later`: shared or published after it was written; its event then says so, and whether it answered a
+    prompt, since everyone can count it from now on (domain.measures.SHARED_LATER)."""
     if visibility == reflection.visibility or visibility == "private":
         return
+    seen_later = {"later": True, "answered_prompt": reflection.delivery_id is not None} \
+        if later and reflection.visibility == "private" else None
     reflection.visibility, reflection.updated_at = visibility, now
     if visibility == "wiki":
         if attribution == "name" and author_name:  # the name the section will carry, as Mattermost gave it
@@ -230,7 +236,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
         reflection.publish_marker = publication.marker(secrets.token_hex(5))
         uow.outbox.enqueue(PUBLISH_JOB, {"reflection_id": reflection.id}, key=publish_key(reflection.id), now=now)
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
-                          community_id=reflection.community_id, actor_id=reflection.user_id)
+                          community_id=reflection.community_id, actor_id=reflection.user_id, data=seen_later)
         return
     if author_name is None:
         member = uow.members.get(reflection.user_id)
@@ -243,7 +249,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
                                title=SHARED_TITLE, now=now)
     reflection.shared_item_id = item.id
     uow.events.append("reflection_shared", occurred_at=now, recorded_at=now, community_id=community.id,
-                      actor_id=reflection.user_id, item_id=item.id)
+                      actor_id=reflection.user_id, item_id=item.id, data=seen_later)
     payload = post_builder(SharePost(channel_id=community.channel_id, item_id=item.id, item_url=url,
                                      author_name=author_name or "someone", text=unseal(reflection.body, key)))
     uow.outbox.enqueue(CREATE_POST, payload, key=share_key(reflection.id), now=now)

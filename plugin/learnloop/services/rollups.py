@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
-from learnloop.domain.disclosure import WEEK, Block, closed_blocks, merge_after, split_open
+from learnloop.domain.disclosure import WEEK, Block, WeekFacts, closed_blocks, merge_after, split_open
 from learnloop.domain.measures import (
     DISTINCT_THINGS,
     OPEN_METRICS,
@@ -24,6 +24,7 @@ from learnloop.domain.measures import (
     PRIVATE_BY_PROMPT,
     PROMPT_PARTS,
     REFLECTION_PARTS,
+    SHARED_LATER,
     UNANSWERED,
     UNSEEN,
     contributions,
@@ -47,10 +48,10 @@ SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
 larger one, and the cursor must never step over an event that is still to come."""
 PARTS: dict[str, tuple[str, ...]] = {
-    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, *PRIVATE_BY_PROMPT, UNANSWERED)}
+    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, *PRIVATE_BY_PROMPT, *SHARED_LATER, UNANSWERED)}
 """Measures released over another's blocks, with blocks of their own cut the same: the reflections written, by
-what their authors chose and by whether they answered a prompt (and the private ones by that too, which only
-decide what is withheld), and beside them the prompts nobody answered."""
+what their authors chose and by whether they answered a prompt (and, deciding only what is withheld, the private
+ones and those shared later by that too), and beside them the prompts nobody answered."""
 CHILDREN: dict[str, tuple[str, ...]] = {**PARTS, **{people: (thing,) for thing, people in DISTINCT_THINGS.items()}}
 """Measures released over another measure's blocks: its parts, and the distinct items and threads behind ratings
 and replies (counted over the span of the parent's blocks from the weekly member sets, with no blocks of their
@@ -211,18 +212,49 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
         filter(None, (store.first_week(community_id, m) for m in (metric, *PARTS.get(metric, ())))), default=None)
     if start is None or (weeks is not None and not any(week >= start for week in weeks)):
         return
-    unseen = store.week_facts(community_id, UNSEEN[metric], start) if metric in UNSEEN else []
-    cut, remaining = split_open(start, store.week_facts(community_id, metric, start), k, until=until, unseen=unseen)
+    facts = store.week_facts(community_id, metric, start)
+    hidden = {name: store.week_facts(community_id, name, start)
+              for name in (*PRIVATE_BY_PROMPT, *SHARED_LATER)} if metric == UNSEEN else {}
+    cut, remaining = split_open(start, facts, k, until=until, unseen=_unseen_weeks(hidden))
     fresh = cut + ([remaining] if remaining else [])
     store.replace_blocks(community_id, metric, start, fresh)
-    for part in PARTS.get(metric, ()):
-        store.replace_blocks(community_id, part, start, [_part_block(store, community_id, part, block)
-                                                          for block in fresh])
+    parts = {part: [_part_block(store, community_id, part, block) for block in fresh]
+             for part in PARTS.get(metric, ()) if part not in PRIVATE_BY_PROMPT}
+    if metric == UNSEEN:
+        for private, later in zip(PRIVATE_BY_PROMPT, SHARED_LATER, strict=True):
+            parts[private] = [_unseen_block(block, hidden[private], hidden[later]) for block in fresh]
+    for part, blocks in parts.items():
+        store.replace_blocks(community_id, part, start, blocks)
 
 
 def _part_block(store: RollupStore, community_id: int, part: str, whole: Block) -> Block:
     value, people = store.totals(community_id, part, whole.first, whole.last)
     return Block(whole.first, whole.last, value, people, whole.closed)
+
+
+def _unseen_weeks(hidden: dict[str, list[WeekFacts]]) -> list[WeekFacts]:
+    """Week by week, the reflections kept private when written less those shared since, with their writers and
+    the people who shared some later (domain.disclosure.split_open's `unseen`)."""
+    value: dict[date, int] = defaultdict(int)
+    members: dict[date, set[str]] = defaultdict(set)
+    less: dict[date, set[str]] = defaultdict(set)
+    for name, weeks in hidden.items():
+        later = name in SHARED_LATER
+        for facts in weeks:
+            value[facts.week] += -facts.value if later else facts.value
+            (less if later else members)[facts.week].update(facts.members)
+    return [WeekFacts(week, value[week], frozenset(members[week]), frozenset(less[week])) for week in sorted(value)]
+
+
+def _unseen_block(whole: Block, private: list[WeekFacts], later: list[WeekFacts]) -> Block:
+    """One side of the prompt split's private reflections over a block, less those shared since: their number,
+    and the people certainly behind it (who wrote some and shared none later)."""
+    inside = [f for f in private if whole.first <= f.week <= whole.last]
+    shared = [f for f in later if whole.first <= f.week <= whole.last]
+    writers = set().union(*(f.members for f in inside))
+    sharers = set().union(*(f.members for f in shared))
+    return Block(whole.first, whole.last, sum(f.value for f in inside) - sum(f.value for f in shared),
+                 len(writers - sharers), whole.closed)
 
 
 def merge_rollups(store: RollupStore, source: int, target: int, k: int, until: date) -> None:

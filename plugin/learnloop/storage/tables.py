@@ -492,7 +492,7 @@ class ScoreBasis(Base):
 
 
 class ItemScore(Base):
-    """An item's shown score: the totals of its ratings as the fold last released them, and the score they give
+    """An item's shown score: the totals of its ratings as last released at a week's end, and the score they give
     with its community's stored basis. New totals are released only once at least k people have rated or
     re-rated the item since (domain.scores.may_release), so two scores seen one after the other never differ
     by fewer than k people's ratings. The totals before the last release give the page's trend. The index lets
