@@ -215,3 +215,22 @@ def test_a_milestone_waits_for_the_score_to_move_so_it_never_follows_one_rating(
         rate(runtime, uid(f"later{n}"), LINK, 2)
     week_ends(runtime, clock)
     assert [n.split()[0] for n in notes(standin)] == [str(K)], "told once k people changed the score"
+
+
+def test_an_install_that_noted_milestones_from_rating_events_loses_none_in_the_upgrade(
+        runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """Its recognition cursor is an event id; scores moved by its last fold, whose milestones it had not noted
+    yet, are noted on the first pass after the upgrade, and told once."""
+    share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    useful(runtime, LINK, range(K))
+    week_ends(runtime, clock)  # the score moves (as the old fold moved it), nothing noted yet:
+    with runtime.uow() as uow:
+        uow.cursors.move("recognition", "1", clock.now)
+        uow.network.settle_all_owed()
+        item = uow.items.by_url(LINK)
+        item.recognition_due = item.recognised = 0
+        uow.commit()
+    tick(runtime, clock)
+    assert [n.split()[0] for n in notes(standin)] == [str(K)]
+    tick(runtime, clock)
+    assert len(notes(standin)) == 1

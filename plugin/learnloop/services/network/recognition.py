@@ -26,6 +26,7 @@ from learnloop.storage.tables import Member
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "recognition"
+STARTED = "started"
 WAIT_AT_MOST = timedelta(days=366)
 """How far ahead a thank-you may wait for its receiver's pause and quiet hours to end."""
 OWED_PER_PASS = 500
@@ -57,13 +58,17 @@ def switch(uow: UnitOfWork, user_id: str, on: bool, now: datetime) -> None:
 
 
 def start(uow: UnitOfWork, k: int, now: datetime) -> None:
-    """The first pass only: milestones reached before recognition existed are taken as told. Commits."""
-    if uow.cursors.get(CURSOR) is not None:
+    """Once: milestones reached before recognition existed are taken as told. On an install that noted them from
+    the rating events (its cursor an event id), those the last of them had not reached yet are noted now, so
+    none is lost in the upgrade (noting one already noted or told changes nothing). Commits."""
+    position = uow.cursors.get(CURSOR)
+    if position == STARTED:
         return
     store = uow.network
     store.owe_recognition(_reached(store.useful_to_others(store.shared_rated_items()), k))
-    store.settle_all_owed()
-    uow.cursors.move(CURSOR, str(store.last_event_id()), now)
+    if position is None:
+        store.settle_all_owed()
+    uow.cursors.move(CURSOR, STARTED, now)
     uow.commit()
 
 
