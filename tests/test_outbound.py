@@ -27,6 +27,7 @@ class Endless(BaseHTTPRequestHandler):
     /declared, chunked otherwise."""
 
     def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))  # unread, closing would reset the connection
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         declared = self.path.startswith("/declared")

@@ -96,6 +96,8 @@ def test_slash_command__share_form(
     assert len(load_form("slash_command__share.form")["trigger_id"]) > 200, "a trigger id as Mattermost makes them"
     assert len(message.idempotency_key) <= 200, "the key fits its column (PostgreSQL enforces it)"
     assert call.json["pending_post_id"] and call.json["props"]["learnloop_outbox"], "the post can be found again"
+    assert set(call.json["props"]) == {"attachments", "learnloop_outbox"}, \
+        "the item's id, which counts items made by private ratings too, is not among what everyone reads"
 
 
 def test_slash_command__help_form(client: FlaskClient) -> None:

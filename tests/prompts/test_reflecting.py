@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from datetime import UTC, date, datetime, timedelta
@@ -107,6 +108,9 @@ def test_a_shared_answer_is_posted_to_the_community_with_rating_buttons(
     [stored] = reflections(runtime)
     assert re.search(r"/reflections/[0-9a-f]{16}\b", json.dumps(post.json))
     assert not re.search(rf"/reflections/{stored.id}\b", json.dumps(post.json)), "its id counts private ones too"
+    tried = {hashlib.sha256(f"share-reflection:{n}".encode()).hexdigest()[:32] for n in range(1, 1000)}
+    assert not tried & set(re.findall(r"[0-9a-f]{32}", json.dumps(post.json))), \
+        "the post's marker, read by anyone in the channel, gives the id back to whoever hashes the ids in turn"
 
 
 def test_skip_and_snooze(client: FlaskClient, runtime: Runtime, sent_prompt: dict, clock: FakeClock) -> None:

@@ -13,6 +13,7 @@ is made, so a retry adds only those still missing.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -53,8 +54,11 @@ NO_BOOKMARKS = (403, 404, 501)
 without a license, the router's 404 before 9.5 (or with the feature flag off), 403 without the permission."""
 
 
-def post_marker(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+def post_marker(key: str, signing_key: bytes) -> str:
+    """What a post carries to be found again: a keyed hash of its outbox key. The key can hold a row id (a shared
+    reflection's, which counts everyone's reflections), and anyone in the channel reads a post's props: an
+    unkeyed hash gave the id back to whoever hashed the ids in turn."""
+    return hmac.new(signing_key, key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
 def find_post(client: MattermostClient, channel_id: str, since: datetime, prop: str, value: object) -> str | None:
@@ -67,10 +71,10 @@ def find_post(client: MattermostClient, channel_id: str, since: datetime, prop: 
     return None
 
 
-def post_once(client: MattermostClient, message: Message, channel_id: str, text: str, *,
+def post_once(client: MattermostClient, message: Message, channel_id: str, text: str, signing_key: bytes, *,
               props: dict[str, Any] | None = None, root_id: str | None = None) -> str:
     """Post for this outbox message unless an earlier attempt already did; the post's id."""
-    marker = post_marker(message.key)
+    marker = post_marker(message.key, signing_key)
     if message.attempts > 1:
         found = find_post(client, channel_id, message.created_at, OUTBOX_PROP, marker)
         if found:
@@ -135,7 +139,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
 
     def create_post(message: Message) -> dict[str, Any]:
         payload = message.payload
-        post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "",
+        post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "", chat.signing_key,
                             props=payload.get("props"), root_id=payload.get("root_id") or None)
         return {"post_id": post_id}
 
@@ -150,7 +154,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             return {"skipped": "the first post was never made"}
         if state[0] != "sent" or not state[1].get("post_id"):
             raise MattermostError("the first post is not out yet", status_code=None, call="PUT /posts/{id}/patch")
-        props = {**message.payload["props"], OUTBOX_PROP: post_marker(key)}
+        props = {**message.payload["props"], OUTBOX_PROP: post_marker(key, chat.signing_key)}
         client.patch_post(str(state[1]["post_id"]), props=props)
         return {"post_id": state[1]["post_id"]}
 
@@ -186,13 +190,13 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             return {"bookmarks": made, "already": len(payload["links"]) - len(made)}
         except _NoBookmarks as exc:
             reason = str(exc)
-        post_id = post_once(client, message, channel_id, str(payload["fallback_message"]))
+        post_id = post_once(client, message, channel_id, str(payload["fallback_message"]), chat.signing_key)
         client.pin_post(post_id)
         return {"pinned_post_id": post_id, "reason": reason[:300]}
 
     def send_dm(message: Message) -> dict[str, Any]:
         channel_id = dm_channel(chat, client, message.payload["user_id"])
-        return {"post_id": post_once(client, message, channel_id, message.payload["message"],
+        return {"post_id": post_once(client, message, channel_id, message.payload["message"], chat.signing_key,
                                      props=message.payload.get("props"))}
 
     def send_nudge(message: Message) -> dict[str, Any]:
@@ -201,7 +205,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         if view is None:
             return {"skipped": "answered or closed"}
         channel_id = dm_channel(chat, client, view.user_id)
-        return {"post_id": post_once(client, message, channel_id, nudge_message(view.local_window_end))}
+        return {"post_id": post_once(client, message, channel_id, nudge_message(view.local_window_end),
+                                     chat.signing_key)}
 
     def load_prompts(messages: list[Message]) -> dict[int, PromptView]:
         """The pass's prompts, each with its cached DM channel, in one read (no write lock on SQLite)."""
@@ -229,8 +234,9 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
                                community_name=view.community_name, questions=view.questions,
                                window_text=view.local_window_end, public_url=chat.settings.public_url_text,
                                key=chat.signing_key, event=view.event, earlier_answer=earlier)
+            marker = post_marker(message.key, chat.signing_key)
             post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"],
-                                             pending_post_id=f"learnloop:{post_marker(message.key)}")["id"])
+                                             pending_post_id=f"learnloop:{marker}")["id"])
         return {"post_id": post_id, "delivery_id": delivery_id, "user_id": view.user_id, "channel_id": channel_id,
                 "new_channel": view.dm_channel_id is None}
 

@@ -107,7 +107,7 @@ def share_command(invocation: Invocation) -> Reply:
         uow.outbox.enqueue(
             CREATE_POST,
             {"channel_id": request.channel_id, "message": "", "root_id": request.root_id or None,
-             "props": {"attachments": [attachment], "learnloop_item_id": item.id}},
+             "props": {"attachments": [attachment]}},
             key=fit(f"share:{request.trigger_id or item.id}:{request.user_id}:{now.isoformat()}"), now=now)
         uow.commit()
     return ephemeral(f"Thanks for sharing {url}! learnloop will post it here with rating buttons in a moment.")
