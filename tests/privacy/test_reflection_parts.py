@@ -183,6 +183,27 @@ def test_reflections_shared_after_they_were_written_come_off_the_private_ones(gu
     assert fewer_than_k(counts(found) | {posts}) == []
 
 
+def test_reflections_shared_after_their_week_was_shown_keep_the_next_weeks_back(guild: Runtime) -> None:
+    """Four of five who kept theirs private share them a week later, when five others write and share: the second
+    week's posts outnumber what it kept private, and the two weeks' written less their posts would be the fifth
+    person's. The second week waits until k people keep some of theirs private."""
+    kept = {n: write(guild, n, "community" if n < 5 else "private") for n in range(10)}
+    week_ends(guild)
+    for n in range(5, 9):
+        share_later(guild, n, kept[n])
+    for n in range(10, 15):
+        write(guild, n, "community")
+    week_ends(guild)
+    found = shown(guild)
+    periods = {row["measure"]: row["value"] for row in found[2] if row["scope"] == "period"}
+    assert periods["reflections"] == 10, "the first week alone (less its 5 posts: 5), as shown before"
+    for n in range(15, 15 + K):
+        write(guild, n, "private")
+    week_ends(guild)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == 10 + 5 + K, "closed once k people keep theirs: less the posts, 1 + k"
+
+
 def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:
     """A shared reflection shows whether it answers a prompt (its questions are in it). Here five share reflections
     of their own in the channel, five keep answers to a prompt private and one keeps a reflection of their own
@@ -298,6 +319,29 @@ def test_weeks_counted_before_unprompted_reflections_were_kept_withhold_prompts_
     on_page = shown(guild)[0]
     assert on_page["Reflections written"] == {"6"}
     assert on_page["Prompts answered"] == {f"fewer than {K}"}, "parts that do not add up are not shown"
+
+
+def test_weeks_folded_before_the_private_ones_were_split_by_prompt_still_wait_and_withhold_the_split(
+        guild: Runtime) -> None:
+    """As an install upgraded from a version that counted only the reflections kept private would hold them: five
+    shared and one kept private do not close a block, and once one closes the prompt split is withheld."""
+    for n in range(6):
+        write(guild, n, "community" if n < SHARED_IN_CHANNEL else "private")
+    guild.clock.advance(minutes=2)
+    Worker(guild).run_rollups()
+    with guild.uow() as uow:
+        for table in (WeeklyCount, WeeklyMember):
+            uow.session.execute(delete(table).where(table.metric.like("reflections.private.%")))
+        uow.commit()
+    week_ends(guild)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}", "written less the five posts would be the sixth's"
+    for n in range(6, 6 + K):
+        write(guild, n, "private")
+    week_ends(guild)
+    on_page = shown(guild)[0]
+    assert on_page["Reflections written"] == {str(6 + K)}
+    assert on_page["Prompts answered"] == {f"fewer than {K}"}, "the first week's private ones were not split"
 
 
 def test_two_views_in_one_week_never_differ_and_the_week_shows_once_it_has_ended(guild: Runtime) -> None:

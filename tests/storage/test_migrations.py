@@ -327,3 +327,21 @@ def test_0025_names_shared_reflections_by_a_token_not_their_id(fresh_engine: Eng
         urls = [row[0] for row in connection.exec_driver_sql("SELECT url FROM content_items ORDER BY id")]
     assert all(re.fullmatch(r"https://l\.example/reflections/[0-9a-f]{16}", url) for url in urls[:2])
     assert urls[0] != urls[1] and urls[2] == "https://wiki.example/reflections/19"
+
+
+def test_0026_dates_the_scores_shown_before_it_on_the_monday_after_their_newest_rating(fresh_engine: Engine) -> None:
+    """Never the rating's own time, which a digest preview's window would tell to the minute."""
+    upgrade(fresh_engine, "0025")
+    with fresh_engine.begin() as connection:
+        for item, through in ((1, "2026-11-04 14:02:00.000000"), (2, "2026-11-08 23:59:59.999999"),
+                              (3, "2026-11-09 00:00:00.000000")):  # as SQLAlchemy writes them
+            connection.exec_driver_sql("INSERT INTO content_items (id, url, kind, created_at) VALUES "
+                                       f"({item}, 'https://x.example/{item}', 'link', '2026-11-02 09:00:00')")
+            connection.exec_driver_sql("INSERT INTO item_scores (item_id, stars_sum, ratings_count, score, "
+                                       f"released_through) VALUES ({item}, 20, 5, 4.0, '{through}')")
+    upgrade(fresh_engine, "0026")
+    with fresh_engine.connect() as connection:
+        moved = [str(row[0])[:19] for row in connection.exec_driver_sql(
+            "SELECT released_at FROM item_scores ORDER BY item_id")]
+    assert moved == ["2026-11-09 00:00:00", "2026-11-09 00:00:00", "2026-11-16 00:00:00"]
+    downgrade(fresh_engine, "0025")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from learnloop.bootstrap import Runtime
@@ -17,16 +18,16 @@ def poll_wikis(runtime: Runtime) -> int:
     return sum(wiki_jobs.poll_wiki(runtime, wiki, hosts[wiki.kind]) for wiki in runtime.settings.wikis)
 
 
-def _message(kind: str, payload: dict[str, Any], attempt: int) -> ClaimedMessage:
-    return ClaimedMessage(0, kind, f"test:{kind}", payload, attempt, START)
+def _message(kind: str, payload: dict[str, Any], attempt: int, queued_at: datetime = START) -> ClaimedMessage:
+    return ClaimedMessage(0, kind, f"test:{kind}", payload, attempt, queued_at)
 
 
 def fetch(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
     return wiki_jobs.handlers(runtime, wiki_hosts())[FETCH_JOB](_message(FETCH_JOB, payload, attempt))
 
 
-def publish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
-    return wiki_jobs.handlers(runtime, wiki_hosts())[PUBLISH_JOB](_message(PUBLISH_JOB, payload, attempt))
+def publish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1, queued_at: datetime = START) -> Any:
+    return wiki_jobs.handlers(runtime, wiki_hosts())[PUBLISH_JOB](_message(PUBLISH_JOB, payload, attempt, queued_at))
 
 
 def unpublish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:

@@ -121,6 +121,18 @@ def test_the_heading_names_the_author_only_when_they_chose_so(
     assert f"<!-- {stored.publish_marker} -->" in wikitext
 
 
+def test_a_reflection_published_days_after_it_was_written_is_dated_when_it_was_published(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, mediawiki_editor: Editor, log_title: str) -> None:
+    """Dated when it was written, a section published later told the dashboard's readers which week's
+    private reflections it had been one of."""
+    buttons = publish_buttons(client, "Pairing on the migration paid off.")
+    clock.advance(days=9)
+    click(client, ANN, buttons["Publish to the wiki with my name"])
+    [job] = queued(runtime, PUBLISH_JOB)
+    assert wiki_jobs.publish(runtime, job.payload, queued_at=job.created_at)["published"] is True
+    assert "== 2026-11-11 · ann ==" in mediawiki_editor.wikitext(log_title)
+
+
 def test_a_wiki_that_refuses_for_good_is_told_to_the_author(
         mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock) -> None:
     settings = make_settings(

@@ -209,10 +209,11 @@ def _same_weeks(blocks: Sequence[Block], block: Block) -> tuple[int, int]:
 
 def tells_of_few(value: int, people: int, k: int) -> bool:
     """Whether a part nobody can count from outside (a total less what everyone sees: `value`, with the `people`
-    who keep some of it to themselves) would tell of 1 to k-1 people: something is left, or someone keeps
-    something, and fewer than k people do. Something left with nobody behind it (a reflection deleted since, or
-    an erased person's) counts as a few."""
-    return (value > 0 or people > 0) and people < k
+    certainly behind it) would tell of 1 to k-1 people: something is left, or someone keeps something, and fewer
+    than k people do. Something left with nobody behind it (a reflection deleted since, or an erased person's)
+    counts as a few, and so does less than nothing (more shared since than kept here: added to the weeks before,
+    it would be what a few there still keep)."""
+    return (value != 0 or people > 0) and people < k
 
 
 @dataclass(frozen=True)

@@ -57,9 +57,11 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
 
     def publish(message: Message) -> dict[str, Any]:
         """Append a reflection its author chose to publish to the community's learning-log page, its heading
-        naming them only if they chose so. A failure is retried; one the wiki refuses for good (or the last
-        try) is told to the author. The section carries the reflection's marker: a retry after the wiki saved
-        it but before this was recorded finds it there and does not append it again."""
+        naming them only if they chose so, and dated when they chose to publish it (dated when it was written, a
+        reflection published later would say which week's private ones it had been among). A failure is retried;
+        one the wiki refuses for good (or the last try) is told to the author. The section carries the
+        reflection's marker: a retry after the wiki saved it but before this was recorded finds it there and does
+        not append it again."""
         now = chat.clock()
         with chat.reader() as uow:
             target = reflections.publication_of(uow, int(message.payload["reflection_id"]), chat.signing_key)
@@ -76,7 +78,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
                     key=f"published:{target.reflection_id}", now=now)
                 uow.commit()
             return {"published": False}
-        heading = publication.heading(target.created_at, author=target.author, community=community.name)
+        heading = publication.heading(message.created_at, author=target.author, community=community.name)
         try:
             published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
                                                heading=heading, text=target.text, marker=target.marker)

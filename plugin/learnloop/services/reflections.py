@@ -263,7 +263,6 @@ class Publication:
     """The author's name when they chose to be named and learnloop knows it; None otherwise."""
     channel_id: str | None
     text: str
-    created_at: datetime
     marker: str
 
 
@@ -276,7 +275,7 @@ def publication_of(uow: UnitOfWork, reflection_id: int, key: bytes) -> Publicati
     member = uow.members.get(reflection.user_id) if reflection.publish_attribution == "name" else None
     return Publication(reflection.id, reflection.user_id, member.username if member else None,
                        community.channel_id if community else None, unseal(reflection.body, key),
-                       reflection.created_at, reflection.publish_marker)
+                       reflection.publish_marker)
 
 
 def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, now: datetime) -> bool:

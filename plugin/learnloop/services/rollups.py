@@ -56,6 +56,8 @@ CHILDREN: dict[str, tuple[str, ...]] = {**PARTS, **{people: (thing,) for thing, 
 """Measures released over another measure's blocks: its parts, and the distinct items and threads behind ratings
 and replies (counted over the span of the parent's blocks from the weekly member sets, with no blocks of their
 own)."""
+KEPT = REFLECTION_PARTS[0]
+"""The reflections kept private when written."""
 _RELEASED_WITH = {child: parent for parent, children in CHILDREN.items() for child in children}
 """A child measure's weeks are released with its parent's blocks."""
 
@@ -214,15 +216,18 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
         return
     facts = store.week_facts(community_id, metric, start)
     hidden = {name: store.week_facts(community_id, name, start)
-              for name in (*PRIVATE_BY_PROMPT, *SHARED_LATER)} if metric == UNSEEN else {}
-    cut, remaining = split_open(start, facts, k, until=until, unseen=_unseen_weeks(hidden))
+              for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER)} if metric == UNSEEN else {}
+    unseen = _unseen_weeks(hidden[KEPT], [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]]) if hidden else []
+    cut, remaining = split_open(start, facts, k, until=until, unseen=unseen)
     fresh = cut + ([remaining] if remaining else [])
     store.replace_blocks(community_id, metric, start, fresh)
     parts = {part: [_part_block(store, community_id, part, block) for block in fresh]
              for part in PARTS.get(metric, ()) if part not in PRIVATE_BY_PROMPT}
-    if metric == UNSEEN:
-        for private, later in zip(PRIVATE_BY_PROMPT, SHARED_LATER, strict=True):
-            parts[private] = [_unseen_block(block, hidden[private], hidden[later]) for block in fresh]
+    if hidden:
+        counted = [block for block in fresh if _sum(hidden[KEPT], block) == sum(
+            _sum(hidden[side], block) for side in PRIVATE_BY_PROMPT)]  # not before the sides were counted
+        for side, later in zip(PRIVATE_BY_PROMPT, SHARED_LATER, strict=True):
+            parts[side] = [_unseen_block(block, hidden[side], hidden[later]) for block in counted]
     for part, blocks in parts.items():
         store.replace_blocks(community_id, part, start, blocks)
 
@@ -232,17 +237,23 @@ def _part_block(store: RollupStore, community_id: int, part: str, whole: Block) 
     return Block(whole.first, whole.last, value, people, whole.closed)
 
 
-def _unseen_weeks(hidden: dict[str, list[WeekFacts]]) -> list[WeekFacts]:
-    """Week by week, the reflections kept private when written less those shared since, with their writers and
-    the people who shared some later (domain.disclosure.split_open's `unseen`)."""
+def _sum(weeks: list[WeekFacts], block: Block) -> int:
+    return sum(f.value for f in weeks if block.first <= f.week <= block.last)
+
+
+def _unseen_weeks(kept: list[WeekFacts], later: list[WeekFacts]) -> list[WeekFacts]:
+    """Week by week, the reflections kept private when written less those shared since (in the week they were
+    shared, as everyone saw them), with their writers and the people who shared some later
+    (domain.disclosure.split_open's `unseen`)."""
     value: dict[date, int] = defaultdict(int)
     members: dict[date, set[str]] = defaultdict(set)
     less: dict[date, set[str]] = defaultdict(set)
-    for name, weeks in hidden.items():
-        later = name in SHARED_LATER
-        for facts in weeks:
-            value[facts.week] += -facts.value if later else facts.value
-            (less if later else members)[facts.week].update(facts.members)
+    for facts in kept:
+        value[facts.week] += facts.value
+        members[facts.week].update(facts.members)
+    for facts in later:
+        value[facts.week] -= facts.value
+        less[facts.week].update(facts.members)
     return [WeekFacts(week, value[week], frozenset(members[week]), frozenset(less[week])) for week in sorted(value)]
 
 
