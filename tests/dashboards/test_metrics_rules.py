@@ -173,6 +173,7 @@ def test_maturity_stages_read_released_figures_only(shown: dict, stage: str) -> 
     ("reflection_published", None, []),
     ("reflection_shared", {"later": True, "answered_prompt": True}, ["reflections.later.prompted"]),
     ("reflection_published", {"later": True, "answered_prompt": False}, ["reflections.later.unprompted"]),
+    ("reflection_unseen", {"answered_prompt": True}, ["reflections.unseen.prompted"]),
 ])
 def test_a_reflection_counts_once_in_each_split_and_sharing_it_later_adds_no_figure(
     kind: str, data: dict | None, counted: list[str]

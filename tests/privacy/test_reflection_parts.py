@@ -204,6 +204,31 @@ def test_reflections_shared_after_their_week_was_shown_keep_the_next_weeks_back(
     assert periods["reflections"] == 10 + 5 + K, "closed once k people keep theirs: less the posts, 1 + k"
 
 
+@pytest.mark.parametrize("how", ["the wiki refuses it", "its author deletes it before it is posted"])
+def test_a_reflection_chosen_for_everyone_that_nobody_sees_goes_back_to_the_private_ones(guild: Runtime,
+                                                                                        how: str) -> None:
+    """Five share theirs in the channel; a sixth chooses the wiki (or the channel) for theirs, but nobody will see it
+    there: written less what anyone sees would be that one person's."""
+    kept = {n: write(guild, n, "community") for n in range(5)}
+    if how == "the wiki refuses it":
+        kept[5] = write(guild, 5, "private")
+        guild.clock.advance(hours=1)
+        with guild.uow() as uow:
+            refl.change_visibility(uow, user_id=user(5), reflection_id=kept[5], visibility="wiki",
+                                   author_name="writer5", now=guild.clock(), key=guild.signing_key,
+                                   public_url="https://ll.example", post_builder=lambda share: {})
+        with guild.uow() as uow:  # as jobs.wiki records a refusal for good
+            assert refl.mark_publication(uow, kept[5], state="failed", now=guild.clock())
+            uow.commit()
+    else:
+        kept[5] = write(guild, 5, "community")
+        with guild.uow() as uow:
+            refl.delete(uow, user(5), kept[5], guild.clock())
+    week_ends(guild)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}", "6 written, 5 to be seen: the sixth's"
+
+
 def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:
     """A shared reflection shows whether it answers a prompt (its questions are in it). Here five share reflections
     of their own in the channel, five keep answers to a prompt private and one keeps a reflection of their own

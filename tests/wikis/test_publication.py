@@ -314,7 +314,7 @@ def test_a_reflection_deleted_while_it_was_being_published_is_taken_off_again(
 
     def publish_while_the_author_deletes(*args: Any, **kwargs: Any) -> Published:
         with runtime.uow() as uow:
-            reflections_service.delete(uow, ANN.id, job.payload["reflection_id"])
+            reflections_service.delete(uow, ANN.id, job.payload["reflection_id"], runtime.clock())
         return original(*args, **kwargs)
 
     host.publish = publish_while_the_author_deletes  # type: ignore[method-assign]

@@ -39,6 +39,10 @@ these (less those shared since); where either tells of a few people, the prompt 
 SHARED_LATER = ("reflections.later.prompted", "reflections.later.unprompted")
 """The reflections shared or published after they were written, in the week that happened, split the same way:
 anyone sees them from then on, so they come off the private ones. Never shown."""
+NEVER_SEEN = ("reflections.unseen.prompted", "reflections.unseen.unprompted")
+"""The reflections chosen for the channel or the wiki that nobody will see there (the wiki refused the section, or
+its author deleted it before its post was made), in the week that became so, split the same way: counted as
+seen when chosen, they go back to the private ones. Never shown."""
 UNANSWERED = "prompts_unanswered"
 """The prompts that got no answer (skipped, or left until their answer window closed), counted when that became
 so, by the person prompted. Released over the reflections' blocks, beside them (no part of them: the two are
@@ -51,7 +55,7 @@ count of distinct things over the very weeks its people measure's figure covers 
 OPEN_METRICS = frozenset({"new_pages", "page_updates"})
 """Wiki page counts: what the wiki itself shows to everyone, released week by week."""
 MEMBER_METRICS = sorted(PEOPLE_METRICS | set(REFLECTION_PARTS) | set(PROMPT_PARTS) | set(PRIVATE_BY_PROMPT)
-                        | set(SHARED_LATER) | {UNANSWERED} | set(DISTINCT_THINGS))
+                        | set(SHARED_LATER) | set(NEVER_SEEN) | {UNANSWERED} | set(DISTINCT_THINGS))
 """Every measure with a member set."""
 VISIBILITIES = ("private", "community", "wiki")
 
@@ -121,6 +125,8 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
     if kind in ("reflection_shared", "reflection_published"):
         return [Contribution(SHARED_LATER[0 if data.get("answered_prompt") else 1], person)] \
             if data.get("later") else []
+    if kind == "reflection_unseen":
+        return [Contribution(NEVER_SEEN[0 if data.get("answered_prompt") else 1], person)]
     metric = _SIMPLE.get(kind)
     if metric is None:
         return []

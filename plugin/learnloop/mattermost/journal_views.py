@@ -110,7 +110,7 @@ def handle_delete_submit(chat: Chat, submission: DialogSubmission, state: dict[s
     try:
         with chat.uow() as uow:
             own = reflections.own_id(uow, submission.user_id, state.get("reflection"), chat.signing_key)
-            gone = reflections.delete(uow, submission.user_id, own)
+            gone = reflections.delete(uow, submission.user_id, own, chat.clock())
     except NotYours as exc:
         return {"error": str(exc)}
     if gone.section is not None:

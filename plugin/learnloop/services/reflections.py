@@ -283,8 +283,17 @@ def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, now: da
     reflection = uow.reflections.get(reflection_id)
     if reflection is None:
         return False
+    if reflection.publish_state != state:
+        _never_seen(uow, reflection, now)
     reflection.publish_state, reflection.updated_at = state, now
     return True
+
+
+def _never_seen(uow: UnitOfWork, reflection: Reflection, now: datetime) -> None:
+    """Its author chose the channel or the wiki, and it was counted as seen, but nobody will see it there: it goes
+    back to what nobody else sees (domain.measures.NEVER_SEEN)."""
+    uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now, community_id=reflection.community_id,
+                      actor_id=reflection.user_id, data={"answered_prompt": reflection.delivery_id is not None})
 
 
 def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published: Published, now: datetime) -> bool:
@@ -333,12 +342,16 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
     return _view(reflection, key)
 
 
-def delete(uow: UnitOfWork, user_id: str, reflection_id: int) -> ReflectionView:
+def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> ReflectionView:
     """Deleted for good, with its shared post's text and a publication still waiting in the outbox; what it
     was is returned, with its wiki section (its author is offered its removal, or told where it stays)."""
     reflection = uow.reflections.of_author(reflection_id, user_id)
     if reflection is None:
         raise NotYours(NOT_YOURS)
+    waiting = [message for message in map(uow.outbox.by_key, (share_key(reflection.id), publish_key(reflection.id)))
+               if message is not None and message.status != "sent"]
+    if waiting and reflection.publish_state not in ("failed", "no_wiki_space"):
+        _never_seen(uow, reflection, now)
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
                           reflection.publish_state, reflection.community_id, reflection.published_url,
                           reflection.publish_attribution, section_of(reflection))

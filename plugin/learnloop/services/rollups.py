@@ -19,6 +19,7 @@ from typing import Protocol, TypeVar
 from learnloop.domain.disclosure import WEEK, Block, WeekFacts, closed_blocks, merge_after, split_open
 from learnloop.domain.measures import (
     DISTINCT_THINGS,
+    NEVER_SEEN,
     OPEN_METRICS,
     PEOPLE_METRICS,
     PRIVATE_BY_PROMPT,
@@ -48,7 +49,7 @@ SETTLE = timedelta(seconds=30)
 """Events younger than this wait for the next pass: on PostgreSQL a smaller id can commit after a
 larger one, and the cursor must never step over an event that is still to come."""
 PARTS: dict[str, tuple[str, ...]] = {
-    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, *PRIVATE_BY_PROMPT, *SHARED_LATER, UNANSWERED)}
+    "reflections": (*REFLECTION_PARTS, *PROMPT_PARTS, *PRIVATE_BY_PROMPT, *SHARED_LATER, *NEVER_SEEN, UNANSWERED)}
 """Measures released over another's blocks, with blocks of their own cut the same: the reflections written, by
 what their authors chose and by whether they answered a prompt (and, deciding only what is withheld, the private
 ones and those shared later by that too), and beside them the prompts nobody answered."""
@@ -216,8 +217,9 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
         return
     facts = store.week_facts(community_id, metric, start)
     hidden = {name: store.week_facts(community_id, name, start)
-              for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER)} if metric == UNSEEN else {}
-    unseen = _unseen_weeks(hidden[KEPT], [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]]) if hidden else []
+              for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER, *NEVER_SEEN)} if metric == UNSEEN else {}
+    unseen = _unseen_weeks([*hidden[KEPT], *hidden[NEVER_SEEN[0]], *hidden[NEVER_SEEN[1]]],
+                           [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]]) if hidden else []
     cut, remaining = split_open(start, facts, k, until=until, unseen=unseen)
     fresh = cut + ([remaining] if remaining else [])
     store.replace_blocks(community_id, metric, start, fresh)
@@ -226,8 +228,8 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     if hidden:
         counted = [block for block in fresh if _sum(hidden[KEPT], block) == sum(
             _sum(hidden[side], block) for side in PRIVATE_BY_PROMPT)]  # not before the sides were counted
-        for side, later in zip(PRIVATE_BY_PROMPT, SHARED_LATER, strict=True):
-            parts[side] = [_unseen_block(block, hidden[side], hidden[later]) for block in counted]
+        for side, later, never in zip(PRIVATE_BY_PROMPT, SHARED_LATER, NEVER_SEEN, strict=True):
+            parts[side] = [_unseen_block(block, [*hidden[side], *hidden[never]], hidden[later]) for block in counted]
     for part, blocks in parts.items():
         store.replace_blocks(community_id, part, start, blocks)
 
@@ -242,9 +244,9 @@ def _sum(weeks: list[WeekFacts], block: Block) -> int:
 
 
 def _unseen_weeks(kept: list[WeekFacts], later: list[WeekFacts]) -> list[WeekFacts]:
-    """Week by week, the reflections kept private when written less those shared since (in the week they were
-    shared, as everyone saw them), with their writers and the people who shared some later
-    (domain.disclosure.split_open's `unseen`)."""
+    """Week by week, the reflections kept private when written (and those chosen for the channel or the wiki
+    that nobody will see there) less those shared since (in the week they were shared, as everyone saw them),
+    with their writers and the people who shared some later (domain.disclosure.split_open's `unseen`)."""
     value: dict[date, int] = defaultdict(int)
     members: dict[date, set[str]] = defaultdict(set)
     less: dict[date, set[str]] = defaultdict(set)
