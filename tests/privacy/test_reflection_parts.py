@@ -11,14 +11,14 @@ from itertools import product
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import links, personal_data, rollups
 from learnloop.services import reflections as refl
-from learnloop.storage.tables import WeeklyCount, WeeklyMember
+from learnloop.storage.tables import Event, Reflection, WeeklyCount, WeeklyMember
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.web.links import confirm
@@ -202,6 +202,20 @@ def test_reflections_shared_after_their_week_was_shown_keep_the_next_weeks_back(
     week_ends(guild)
     periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
     assert periods["reflections"] == 10 + 5 + K, "closed once k people keep theirs: less the posts, 1 + k"
+
+
+def test_a_reflection_shared_after_its_prompt_was_purged_still_counts_as_answering_it(guild: Runtime) -> None:
+    """The delivery goes after the retention window and its reflection's delivery_id with it; shared later, it still
+    comes off the prompted side."""
+    reflection_id = write(guild, 0, "private")
+    with guild.uow() as uow:  # as an answer to a prompt whose delivery retention has since removed
+        row = uow.session.get(Reflection, reflection_id)
+        row.answered_prompt, row.delivery_id = True, None
+        uow.commit()
+    share_later(guild, 0, reflection_id)
+    with guild.uow() as uow:
+        [event] = uow.session.scalars(select(Event).where(Event.kind == "reflection_shared"))
+    assert event.data == {"later": True, "answered_prompt": True}
 
 
 @pytest.mark.parametrize("how", ["the wiki refuses it", "its author deletes it before it is posted"])

@@ -345,3 +345,30 @@ def test_0026_dates_the_scores_shown_before_it_on_the_monday_after_their_newest_
             "SELECT released_at FROM item_scores ORDER BY item_id")]
     assert moved == ["2026-11-09 00:00:00", "2026-11-09 00:00:00", "2026-11-16 00:00:00"]
     downgrade(fresh_engine, "0025")
+
+
+def test_0027_keeps_on_each_reflection_whether_it_answered_a_prompt(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0026")
+    inserts = ["INSERT INTO reflections (id, user_id, delivery_id, body, visibility, created_at, updated_at) VALUES "
+               f"({reflection}, 'ann', {delivery}, 'sealed', 'private', '2026-11-02 09:00:00', '2026-11-02 09:00:00')"
+               for reflection, delivery in ((1, "7"), (2, "NULL"))]  # no delivery's rows: foreign keys not checked
+    if fresh_engine.dialect.name == "sqlite":
+        raw = fresh_engine.raw_connection()
+        try:
+            raw.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+            for statement in inserts:
+                raw.driver_connection.execute(statement)  # type: ignore[union-attr]
+        finally:
+            raw.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+            raw.close()
+    else:
+        with fresh_engine.begin() as connection:
+            connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
+            for statement in inserts:
+                connection.exec_driver_sql(statement)
+    upgrade(fresh_engine, "0027")
+    with fresh_engine.connect() as connection:
+        answered = [bool(row[0]) for row in connection.exec_driver_sql(
+            "SELECT answered_prompt FROM reflections ORDER BY id")]
+    assert answered == [True, False]
+    downgrade(fresh_engine, "0026")

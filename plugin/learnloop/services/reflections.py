@@ -190,6 +190,7 @@ def write(
                 answered = True
     reflection = uow.reflections.add(Reflection(
         user_id=user_id, community_id=community_id, delivery_id=delivery_id if answered else None,
+        answered_prompt=answered,
         body=seal(body, key), scale=scale, visibility="private", created_at=now, updated_at=now,
     ))
     uow.events.append("reflection", occurred_at=now, recorded_at=now, community_id=community_id, actor_id=user_id,
@@ -225,7 +226,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     prompt, since everyone can count it from now on (domain.measures.SHARED_LATER)."""
     if visibility == reflection.visibility or visibility == "private":
         return
-    seen_later = {"later": True, "answered_prompt": reflection.delivery_id is not None} \
+    seen_later = {"later": True, "answered_prompt": reflection.answered_prompt} \
         if later and reflection.visibility == "private" else None
     reflection.visibility, reflection.updated_at = visibility, now
     if visibility == "wiki":
@@ -293,7 +294,7 @@ def _never_seen(uow: UnitOfWork, reflection: Reflection, now: datetime) -> None:
     """Its author chose the channel or the wiki, and it was counted as seen, but nobody will see it there: it goes
     back to what nobody else sees (domain.measures.NEVER_SEEN)."""
     uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now, community_id=reflection.community_id,
-                      actor_id=reflection.user_id, data={"answered_prompt": reflection.delivery_id is not None})
+                      actor_id=reflection.user_id, data={"answered_prompt": reflection.answered_prompt})
 
 
 def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published: Published, now: datetime) -> bool:

@@ -373,6 +373,8 @@ class Reflection(Base):
     user_id: Mapped[str] = mapped_column(UserId)
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    answered_prompt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """Kept here: the delivery goes after the retention window."""
     body: Mapped[str] = mapped_column(Text)
     scale: Mapped[int | None] = mapped_column(Integer)
     visibility: Mapped[str] = mapped_column(String(10))
