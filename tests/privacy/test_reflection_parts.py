@@ -11,14 +11,14 @@ from itertools import product
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import links, personal_data, rollups
 from learnloop.services import reflections as refl
-from learnloop.storage.tables import Event, Reflection, WeeklyCount, WeeklyMember
+from learnloop.storage.tables import Event, OutboxMessage, Reflection, WeeklyCount, WeeklyMember
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.web.links import confirm
@@ -78,8 +78,19 @@ def answer(runtime: Runtime, n: int, *, answered: bool, reflected: bool = True) 
         uow.commit()
 
 
-def week_ends(runtime: Runtime) -> None:
+def posts_made(runtime: Runtime) -> None:
+    """The worker's outbox made the shared reflections' posts (a reflection's block waits until it has)."""
+    with runtime.uow() as uow:
+        uow.session.execute(update(OutboxMessage).where(OutboxMessage.status == "pending",
+                                                        OutboxMessage.idempotency_key.like("share-reflection:%"))
+                            .values(status="sent"))
+        uow.commit()
+
+
+def week_ends(runtime: Runtime, *, posted: bool = True) -> None:
     """The week ends and the worker's pass runs: what its people did may be released."""
+    if posted:
+        posts_made(runtime)
     runtime.clock.next_week()
     Worker(runtime).run_rollups()
 
@@ -241,6 +252,52 @@ def test_a_reflection_chosen_for_everyone_that_nobody_sees_goes_back_to_the_priv
     week_ends(guild)
     periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
     assert periods["reflections"] == f"fewer than {K}", "6 written, 5 to be seen: the sixth's"
+
+
+def test_a_week_with_only_a_later_share_in_it_counts_too(guild: Runtime) -> None:
+    """Three keep theirs private; the next week nobody writes and one of them shares hers; the week after, two more
+    keep theirs private. Five took part, but written less the one post would be four people's."""
+    kept = {n: write(guild, n, "private") for n in range(3)}
+    week_ends(guild)
+    share_later(guild, 0, kept[0])
+    week_ends(guild)
+    for n in (3, 4):
+        write(guild, n, "private")
+    week_ends(guild)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}"
+
+
+def test_a_reflection_whose_post_is_not_made_yet_holds_its_week_back(guild: Runtime) -> None:
+    """Whether anyone will see it is not known until its post is made (Mattermost could refuse it for good)."""
+    for n in range(5):
+        write(guild, n, "private")
+    write(guild, 5, "community")
+    week_ends(guild, posted=False)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}"
+    week_ends(guild)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == 6
+
+
+def test_people_who_share_an_older_reflection_still_count_for_those_they_keep(guild: Runtime) -> None:
+    """Eight keep theirs private every week, and four of them share one from the week before: the weeks are
+    still shown, week by week."""
+    kept = {n: write(guild, n, "private") for n in range(8)}
+    week_ends(guild)
+    for n in range(8):
+        write(guild, n, "private")
+    for n in range(4):
+        share_later(guild, n, kept[n])
+    week_ends(guild)
+    for _ in range(2):
+        for n in range(8):
+            write(guild, n, "private")
+        week_ends(guild)
+    with guild.uow() as uow:
+        blocks = uow.rollups.blocks(community_id(guild), "reflections")
+    assert [b.closed for b in blocks] == [True] * 4 and [b.value for b in blocks] == [8, 8, 8, 8]
 
 
 def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:

@@ -66,7 +66,11 @@ class WeekFacts:
     members: frozenset[str]
     less: frozenset[str] = frozenset()
     """People who may no longer be behind the value: in a measure's part nobody can count from outside, those who
-    have since let everyone see some of theirs (a member of both may or may not be)."""
+    have since let everyone see some of theirs."""
+    keeping: frozenset[str] = frozenset()
+    """People who still keep some of it to themselves, as they stand now: certainly behind it. Named apart from
+    `members` (not by the same keys), so only counted: those behind it are at least `members` less `less`, and at
+    least these."""
 
 
 def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date,
@@ -80,24 +84,27 @@ def split_open(start: date, weeks: Iterable[WeekFacts], k: int, *, until: date,
     behind it and those who may no longer be. A block also waits until that part tells of no few people
     (`tells_of_few`), counting only those certainly behind it."""
     check_min_group(k)
+    counted = {facts.week: facts for facts in weeks if facts.week >= start}
     hidden = {facts.week: facts for facts in unseen if facts.week >= start}
     closed: list[Block] = []
     first, value, members, last_seen = start, 0, set[str](), None
-    hidden_value, hidden_members, hidden_less = 0, set[str](), set[str]()
-    for facts in sorted((w for w in weeks if w.week >= start), key=lambda w: w.week):
+    hidden_value, hidden_members, hidden_less, hidden_keeping = 0, set[str](), set[str](), set[str]()
+    for week in sorted(counted.keys() | hidden.keys()):  # a week with only a later share in it counts too
+        facts = counted.get(week, WeekFacts(week, 0, frozenset()))
         value += facts.value
         members |= facts.members
-        part = hidden.get(facts.week)
+        part = hidden.get(week)
         if part is not None:
             hidden_value += part.value
             hidden_members |= part.members
             hidden_less |= part.less
-        last_seen = facts.week
-        behind = len(hidden_members - hidden_less)
-        if len(members) >= k and facts.week < until and not tells_of_few(hidden_value, behind, k):
-            closed.append(Block(first, facts.week, value, len(members), True))
-            first, value, members, last_seen = facts.week + WEEK, 0, set(), None
-            hidden_value, hidden_members, hidden_less = 0, set(), set()
+            hidden_keeping |= part.keeping
+        last_seen = week
+        behind = max(len(hidden_members - hidden_less), len(hidden_keeping))
+        if len(members) >= k and week < until and not tells_of_few(hidden_value, behind, k):
+            closed.append(Block(first, week, value, len(members), True))
+            first, value, members, last_seen = week + WEEK, 0, set(), None
+            hidden_value, hidden_members, hidden_less, hidden_keeping = 0, set(), set(), set()
     remaining = Block(first, last_seen, value, len(members), False) if last_seen is not None else None
     return closed, remaining
 

@@ -85,11 +85,13 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
         except WikiError as exc:
             if exc.retryable and not gives_up(message, chat.clock()):
                 raise
+            failed_at = chat.clock()  # the call may have run past a week's end
             with chat.uow() as uow:
-                reflections.mark_publication(uow, target.reflection_id, state="failed", now=now)
+                reflections.mark_publication(uow, target.reflection_id, state="failed", now=failed_at)
                 uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
                     f"Your reflection could not be published to the wiki {wiki.name}: {exc}. It stays in your "
-                    "journal; nothing of it is on the wiki.")}, key=f"published:{target.reflection_id}", now=now)
+                    "journal; nothing of it is on the wiki.")}, key=f"published:{target.reflection_id}",
+                    now=failed_at)
                 uow.commit()
             return {"published": False, "error": str(exc)[:300]}
         with chat.uow() as uow:

@@ -33,7 +33,7 @@ from learnloop.domain.measures import (
 )
 from learnloop.domain.scores import Prior, community_prior, may_release, needs_rebase
 from learnloop.services.network import recognition
-from learnloop.storage.rollup_store import RollupStore
+from learnloop.storage.rollup_store import Kept, RollupStore
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "rollups"
@@ -218,8 +218,12 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     facts = store.week_facts(community_id, metric, start)
     hidden = {name: store.week_facts(community_id, name, start)
               for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER, *NEVER_SEEN)} if metric == UNSEEN else {}
+    written = store.written_since(community_id, start) if hidden else []
     unseen = _unseen_weeks([*hidden[KEPT], *hidden[NEVER_SEEN[0]], *hidden[NEVER_SEEN[1]]],
-                           [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]]) if hidden else []
+                           [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]], written) if hidden else []
+    unsent = store.oldest_unsent_share() if hidden else None
+    if unsent is not None:  # whether anyone will see it is not known yet
+        until = min(until, week_of(unsent))
     cut, remaining = split_open(start, facts, k, until=until, unseen=unseen)
     fresh = cut + ([remaining] if remaining else [])
     store.replace_blocks(community_id, metric, start, fresh)
@@ -229,7 +233,9 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
         counted = [block for block in fresh if _sum(hidden[KEPT], block) == sum(
             _sum(hidden[side], block) for side in PRIVATE_BY_PROMPT)]  # not before the sides were counted
         for side, later, never in zip(PRIVATE_BY_PROMPT, SHARED_LATER, NEVER_SEEN, strict=True):
-            parts[side] = [_unseen_block(block, [*hidden[side], *hidden[never]], hidden[later]) for block in counted]
+            keeping = [r for r in written if r.private and r.prompted == (side == PRIVATE_BY_PROMPT[0])]
+            parts[side] = [_unseen_block(block, [*hidden[side], *hidden[never]], hidden[later], keeping)
+                           for block in counted]
     for part, blocks in parts.items():
         store.replace_blocks(community_id, part, start, blocks)
 
@@ -243,31 +249,38 @@ def _sum(weeks: list[WeekFacts], block: Block) -> int:
     return sum(f.value for f in weeks if block.first <= f.week <= block.last)
 
 
-def _unseen_weeks(kept: list[WeekFacts], later: list[WeekFacts]) -> list[WeekFacts]:
+def _unseen_weeks(kept: list[WeekFacts], later: list[WeekFacts], written: list[Kept]) -> list[WeekFacts]:
     """Week by week, the reflections kept private when written (and those chosen for the channel or the wiki
     that nobody will see there) less those shared since (in the week they were shared, as everyone saw them),
-    with their writers and the people who shared some later (domain.disclosure.split_open's `unseen`)."""
+    with their writers, the people who shared some later, and those who still keep some written that week
+    (domain.disclosure.split_open's `unseen`)."""
     value: dict[date, int] = defaultdict(int)
     members: dict[date, set[str]] = defaultdict(set)
     less: dict[date, set[str]] = defaultdict(set)
+    keeping: dict[date, set[str]] = defaultdict(set)
     for facts in kept:
         value[facts.week] += facts.value
         members[facts.week].update(facts.members)
     for facts in later:
         value[facts.week] -= facts.value
         less[facts.week].update(facts.members)
-    return [WeekFacts(week, value[week], frozenset(members[week]), frozenset(less[week])) for week in sorted(value)]
+    for reflection in written:
+        if reflection.private:
+            keeping[reflection.week].add(reflection.user_id)
+    return [WeekFacts(week, value[week], frozenset(members[week]), frozenset(less[week]), frozenset(keeping[week]))
+            for week in sorted(value.keys() | keeping.keys())]
 
 
-def _unseen_block(whole: Block, private: list[WeekFacts], later: list[WeekFacts]) -> Block:
+def _unseen_block(whole: Block, private: list[WeekFacts], later: list[WeekFacts], keeping: list[Kept]) -> Block:
     """One side of the prompt split's private reflections over a block, less those shared since: their number,
-    and the people certainly behind it (who wrote some and shared none later)."""
+    and the people certainly behind it (who wrote some and shared none later, or who still keep some now)."""
     inside = [f for f in private if whole.first <= f.week <= whole.last]
     shared = [f for f in later if whole.first <= f.week <= whole.last]
     writers = set().union(*(f.members for f in inside))
     sharers = set().union(*(f.members for f in shared))
+    still = {r.user_id for r in keeping if whole.first <= r.week <= whole.last}
     return Block(whole.first, whole.last, sum(f.value for f in inside) - sum(f.value for f in shared),
-                 len(writers - sharers), whole.closed)
+                 max(len(writers - sharers), len(still)), whole.closed)
 
 
 def merge_rollups(store: RollupStore, source: int, target: int, k: int, until: date) -> None:

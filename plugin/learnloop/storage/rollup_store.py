@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import Double, Row, case, delete, func, literal, select, update
 
 from learnloop.domain.disclosure import Block, WeekFacts
+from learnloop.domain.measures import week_of
 from learnloop.domain.scores import Prior, shown
 from learnloop.storage.repositories import Repository, dialect_insert, rowcount
 from learnloop.storage.tables import (
@@ -18,7 +19,9 @@ from learnloop.storage.tables import (
     ContentItem,
     Event,
     ItemScore,
+    OutboxMessage,
     Rating,
+    Reflection,
     ReleaseBlock,
     ScoreBasis,
     WeeklyCount,
@@ -27,6 +30,17 @@ from learnloop.storage.tables import (
 )
 
 _B, _S = table_of(ReleaseBlock), table_of(ItemScore)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A reflection as the reflections' release blocks see it: the week it was written, its author, whether nobody
+    else sees it now (kept private, or a wiki section that never got there) and whether it answered a prompt."""
+
+    week: date
+    user_id: str
+    private: bool
+    prompted: bool
 
 
 @dataclass(frozen=True)
@@ -126,6 +140,25 @@ class RollupStore(Repository):
                 WeeklyMember.week >= since)):
             members[week].add(member)
         return [WeekFacts(week, int(value), frozenset(members.get(week, ()))) for week, value in values.items()]
+
+    def written_since(self, community_id: int, since: date) -> list[Kept]:
+        """The community's reflections written from the week `since` on, as they stand now."""
+        r = table_of(Reflection)
+        private = (r.c.visibility == "private") | (
+            (r.c.visibility == "wiki") & r.c.publish_state.in_(("failed", "no_wiki_space")))
+        return [Kept(week_of(created), user, bool(hidden), bool(prompted))
+                for created, user, hidden, prompted in self.session.execute(
+                    select(r.c.created_at, r.c.user_id, private, r.c.answered_prompt)
+                    .where(r.c.community_id == community_id,
+                           r.c.created_at >= datetime.combine(since, time(), tzinfo=UTC)))]
+
+    def oldest_unsent_share(self) -> datetime | None:
+        """When the oldest reflection post or wiki section still to be made was queued: until it is out, nobody
+        knows whether anyone will see it."""
+        o = table_of(OutboxMessage)
+        return self.session.scalar(select(func.min(o.c.created_at)).where(
+            o.c.status == "pending", o.c.idempotency_key.like("share-reflection:%")
+            | o.c.idempotency_key.like("publish:%")))
 
     def totals(self, community_id: int, metric: str, first: date, last: date) -> tuple[int, int]:
         """(sum of the weekly totals, distinct members) over the weeks `first` to `last`."""

@@ -23,8 +23,9 @@ def upgrade() -> None:
     naive = bind.dialect.name == "sqlite"  # as tables.UtcDateTime stores
     scores = sa.table('item_scores', sa.column('released_through', sa.DateTime(True)),
                       sa.column('released_at', sa.DateTime(True)))
-    mondays = {through.date() - timedelta(days=through.date().weekday())
-               for through in bind.execute(sa.select(scores.c.released_through)).scalars()}
+    days = {(through if through.tzinfo is None else through.astimezone(UTC)).date()  # UTC, whatever the session's
+            for through in bind.execute(sa.select(scores.c.released_through)).scalars()}
+    mondays = {day - timedelta(days=day.weekday()) for day in days}
     for monday in sorted(mondays):
         start = datetime.combine(monday, time()) if naive else datetime.combine(monday, time(), UTC)
         bind.execute(scores.update().where(scores.c.released_through >= start,
