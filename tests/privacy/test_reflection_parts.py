@@ -300,6 +300,36 @@ def test_people_who_share_an_older_reflection_still_count_for_those_they_keep(gu
     assert [b.closed for b in blocks] == [True] * 4 and [b.value for b in blocks] == [8, 8, 8, 8]
 
 
+def six_write_and_the_sixth_erases_after_a_fold(runtime: Runtime, visibility: str) -> None:
+    for n in range(6):
+        write(runtime, n, visibility)
+    runtime.clock.advance(minutes=2)
+    Worker(runtime).run_rollups()
+    with runtime.uow() as uow:
+        personal_data.erase(uow, user(5), None, runtime.clock(), runtime.signing_key, announcer(runtime))
+
+
+def test_an_erase_before_a_shared_reflection_is_posted_leaves_it_with_what_nobody_sees(guild: Runtime) -> None:
+    """Five share theirs; a sixth shares too and erases their data before the post is made: it is never posted,
+    so written less the five posts would be the sixth's."""
+    six_write_and_the_sixth_erases_after_a_fold(guild, "community")
+    week_ends(guild)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}"
+
+
+def test_the_events_after_an_erase_are_counted(guild: Runtime) -> None:
+    """Deleted, the erased person's newest events left their ids to the next ones (SQLite gives the highest id
+    plus one), which the fold had passed already: those were never counted."""
+    six_write_and_the_sixth_erases_after_a_fold(guild, "private")
+    for n in range(6, 10):
+        write(guild, n, "private")
+    week_ends(guild)
+    with guild.uow() as uow:
+        [written] = uow.session.scalars(select(WeeklyCount.value).where(WeeklyCount.metric == "reflections"))
+    assert written == 10, "the erased person's counted reflection stays counted, and the four after are counted"
+
+
 def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:
     """A shared reflection shows whether it answers a prompt (its questions are in it). Here five share reflections
     of their own in the channel, five keep answers to a prompt private and one keeps a reflection of their own

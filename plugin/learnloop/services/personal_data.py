@@ -123,6 +123,9 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     co_ratings.forget_person(uow, key, user_id)
     counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
+    never_seen = [r for r in reflections if any(
+        message is not None and message.status != "sent" for message in map(uow.outbox.by_key, (
+            share_key(r.id), publish_key(r.id))))]  # chosen for everyone, but their posts will not be made
     removals = _removals_asked_by(uow, user_id)
     notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
     _, mentioning = _messages_naming(uow, user_id, username)
@@ -130,7 +133,12 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
-    counts.update(records.erase_rest(user_id))
+    folded = max((int(position) for position in map(uow.cursors.get, (ROLLUPS_CURSOR, co_ratings.CURSOR))
+                  if position is not None), default=0)
+    counts.update(records.erase_rest(user_id, folded))
+    for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
+        uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,
+                          community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})
     if username:
         counts["page_announcements"] = forget_author(uow, username, announce)
     uow.rollups.forget_member(member_key(user_id, key), secrets.token_hex(16))
