@@ -319,8 +319,8 @@ def test_an_erase_before_a_shared_reflection_is_posted_leaves_it_with_what_nobod
 
 
 def test_the_events_after_an_erase_are_counted(guild: Runtime) -> None:
-    """Deleted, the erased person's newest events left their ids to the next ones (SQLite gives the highest id
-    plus one), which the fold had passed already: those were never counted."""
+    """The erase deletes the person's newest events: SQLite without AUTOINCREMENT gave their ids to the next ones,
+    which the fold had passed already, and those were never counted."""
     six_write_and_the_sixth_erases_after_a_fold(guild, "private")
     for n in range(6, 10):
         write(guild, n, "private")

@@ -372,3 +372,18 @@ def test_0027_keeps_on_each_reflection_whether_it_answered_a_prompt(fresh_engine
             "SELECT answered_prompt FROM reflections ORDER BY id")]
     assert answered == [True, False]
     downgrade(fresh_engine, "0026")
+
+
+def test_0028_never_gives_a_deleted_event_id_again(fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0027")
+    insert = ("INSERT INTO events (kind, occurred_at, recorded_at, data) VALUES "
+              "('mention', '2026-11-02 09:00:00', '2026-11-02 09:00:00', '{}')")
+    with fresh_engine.begin() as connection:
+        for _ in range(3):
+            connection.exec_driver_sql(insert)
+    upgrade(fresh_engine, "0028")
+    with fresh_engine.begin() as connection:
+        assert [row[0] for row in connection.exec_driver_sql("SELECT id FROM events ORDER BY id")] == [1, 2, 3]
+        connection.exec_driver_sql("DELETE FROM events WHERE id = 3")
+        connection.exec_driver_sql(insert)
+        assert connection.exec_driver_sql("SELECT max(id) FROM events").scalar_one() == 4

@@ -70,8 +70,8 @@ def erase_dialog(state: str) -> dict[str, Any]:
     return {"callback_id": ERASE_DIALOG, "title": "Erase your data?", "submit_label": "Erase everything",
             "state": state, "elements": [],
             "introduction_text": "This erases, for good: your ratings (a page's score lets go of yours when it next "
-                                 "moves), your comments, your reflections, your prompt settings and your name on the "
-                                 "events (those already counted stay, naming nobody). Posts already "
+                                 "moves), your comments, your reflections, your prompt settings and the events that "
+                                 "name you. Posts already "
                                  "made in channels stay in Mattermost. The community's weekly counts stay; they "
                                  "hold no names. Reflections you published to the wiki stay there unless you "
                                  "remove them: learnloop offers that once your data is erased."}

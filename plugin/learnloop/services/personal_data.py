@@ -123,7 +123,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     co_ratings.forget_person(uow, key, user_id)
     counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
-    never_seen = [r for r in reflections if any(
+    never_seen = [r for r in reflections if r.publish_state not in ("failed", "no_wiki_space") and any(
         message is not None and message.status != "sent" for message in map(uow.outbox.by_key, (
             share_key(r.id), publish_key(r.id))))]  # chosen for everyone, but their posts will not be made
     removals = _removals_asked_by(uow, user_id)
@@ -133,9 +133,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
-    folded = max((int(position) for position in map(uow.cursors.get, (ROLLUPS_CURSOR, co_ratings.CURSOR))
-                  if position is not None), default=0)
-    counts.update(records.erase_rest(user_id, folded))
+    counts.update(records.erase_rest(user_id))
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
         uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})

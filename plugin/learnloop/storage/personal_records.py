@@ -126,20 +126,14 @@ class PersonalRecords(Repository):
         people's, until they next move (domain.scores.may_release): moving one now would show their stars."""
         return rowcount(self.session.execute(delete(Rating).where(Rating.user_id == user_id)))
 
-    def erase_rest(self, user_id: str, folded_through: int) -> dict[str, int]:
-        """Everything else that names the person: removed, or (where a row must stay) no longer naming them.
-
-        Their events the folds have passed (ids up to `folded_through`) stay, naming nobody: deleted, the newest
-        of them would leave their ids to the next events (SQLite gives the highest id plus one), which the folds'
-        cursors have passed already, so those would never be counted. The events after are deleted."""
+    def erase_rest(self, user_id: str) -> dict[str, int]:
+        """Everything else that names the person: removed, or (where a row must stay) no longer naming them."""
         counts: dict[str, int] = {}
-        counts["events"] = rowcount(self.session.execute(update(Event).where(
-            Event.actor_id == user_id, Event.id <= folded_through).values(actor_id=None, dedupe_key=None, data={})))
         for name, statement in (
             ("feedback", delete(Feedback).where(Feedback.author_id == user_id)),
             ("reflections", delete(Reflection).where(Reflection.user_id == user_id)),
             ("deliveries", delete(Delivery).where(Delivery.user_id == user_id)),
-            ("events_not_counted_yet", delete(Event).where(Event.actor_id == user_id)),
+            ("events", delete(Event).where(Event.actor_id == user_id)),
             ("links", delete(SigninLink).where(SigninLink.user_id == user_id)),
             ("settings", delete(Member).where(Member.user_id == user_id)),
             ("page_ownership", delete(PageOwner).where(PageOwner.user_id == user_id)),

@@ -549,14 +549,8 @@ class EventLog(Repository):
             statement.order_by(Event.occurred_at.desc(), Event.id.desc()).limit(limit))]
 
     def purge_folded(self, *, before: datetime, folded_through: int) -> int:
-        """Events older than `before` that the dashboards' rollups have folded (retention). The newest of all stays,
-        naming nobody: with none left, SQLite would give the next event id 1, which the folds' cursors have passed,
-        and it would never be counted."""
-        newest = self.session.scalar(select(func.max(Event.id)))
-        old = (Event.occurred_at < before, Event.id <= folded_through)
-        result = self.session.execute(delete(Event).where(*old, Event.id != newest))
-        self.session.execute(update(Event).where(*old, Event.id == newest).values(actor_id=None, dedupe_key=None,
-                                                                                  data={}))
+        """Events older than `before` that the dashboards' rollups have folded (retention)."""
+        result = self.session.execute(delete(Event).where(Event.occurred_at < before, Event.id <= folded_through))
         return rowcount(result)
 
 

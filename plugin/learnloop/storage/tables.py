@@ -224,6 +224,9 @@ class Event(Base):
         # page read and a page written.
         Index("uq_events_dedupe_key", "dedupe_key", unique=True,
               sqlite_where=text("dedupe_key IS NOT NULL"), postgresql_where=text("dedupe_key IS NOT NULL")),
+        # The folds' cursors are event ids: one given again after the newest events were deleted (an erase,
+        # retention) would never be counted.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
