@@ -21,6 +21,7 @@ from learnloop.services import reflections as refl
 from learnloop.storage.tables import Event, OutboxMessage, Reflection, WeeklyCount, WeeklyMember
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
+from tests.contract.mattermost_openapi import MattermostContract
 from tests.web.links import confirm
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
@@ -328,6 +329,24 @@ def test_the_events_after_an_erase_are_counted(guild: Runtime) -> None:
     with guild.uow() as uow:
         [written] = uow.session.scalars(select(WeeklyCount.value).where(WeeklyCount.metric == "reflections"))
     assert written == 10, "the erased person's counted reflection stays counted, and the four after are counted"
+
+
+def test_a_shared_reflection_whose_post_mattermost_refuses_goes_back_to_the_private_ones(
+        guild: Runtime, mattermost_contract: MattermostContract) -> None:
+    """Six share theirs; Mattermost makes five of the posts and refuses the sixth for good: written less the five
+    posts would be the sixth's."""
+    for n in range(6):
+        write(guild, n, "community")
+    for n in range(5):
+        mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                                json={"id": f"post{n}".ljust(26, "x"), "channel_id": CHANNEL, "message": ""})
+    mattermost_contract.add("POST", "/api/v4/posts", status=403, json={
+        "id": "api.context.permissions.app_error", "message": "no permission", "status_code": 403})
+    report = Worker(guild).deliver_outbox()
+    assert (report.sent, report.failed) == (5, 1)
+    week_ends(guild, posted=False)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}"
 
 
 def test_the_prompt_split_hides_what_the_private_reflections_split_by_prompt_would_tell(guild: Runtime) -> None:

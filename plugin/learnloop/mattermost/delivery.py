@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.domain.sealing import Unreadable, unseal
-from learnloop.jobs.outbox import BatchHandler, Handler, Message
+from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
 from learnloop.mattermost.replies import allowed_response_url
+from learnloop.services import reflections
 from learnloop.services.chat import record_reply
 from learnloop.services.outbox_kinds import (
     CHANNEL_BOOKMARKS,
@@ -139,8 +140,15 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
 
     def create_post(message: Message) -> dict[str, Any]:
         payload = message.payload
-        post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "", chat.signing_key,
-                            props=payload.get("props"), root_id=payload.get("root_id") or None)
+        try:
+            post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "",
+                                chat.signing_key, props=payload.get("props"), root_id=payload.get("root_id") or None)
+        except MattermostError as exc:
+            reflection_id = reflections.shared_by_key(message.key)
+            if reflection_id is not None and (not exc.retryable or gives_up(message, chat.clock())):
+                with chat.uow() as uow:  # the outbox gives it up: nobody will see it
+                    reflections.never_posted(uow, reflection_id, chat.clock())
+            raise
         return {"post_id": post_id}
 
     def update_post(message: Message) -> dict[str, Any]:

@@ -35,6 +35,20 @@ def share_key(reflection_id: int) -> str:
     return f"share-reflection:{reflection_id}"
 
 
+def shared_by_key(key: str) -> int | None:
+    """The reflection a channel post's outbox key shares (`share_key`), if it is one."""
+    prefix, _, number = key.partition(":")
+    return int(number) if prefix == "share-reflection" and number.isdigit() else None
+
+
+def never_posted(uow: UnitOfWork, reflection_id: int, now: datetime) -> None:
+    """Its post was given up for good (Mattermost refused it): nobody will see it in the channel. Commits."""
+    reflection = uow.reflections.get(reflection_id)
+    if reflection is not None and reflection.visibility == "community":
+        _never_seen(uow, reflection, now)
+        uow.commit()
+
+
 def publish_key(reflection_id: int) -> str:
     return f"publish:{reflection_id}"
 
@@ -294,7 +308,8 @@ def _never_seen(uow: UnitOfWork, reflection: Reflection, now: datetime) -> None:
     """Its author chose the channel or the wiki, and it was counted as seen, but nobody will see it there: it goes
     back to what nobody else sees (domain.measures.NEVER_SEEN)."""
     uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now, community_id=reflection.community_id,
-                      actor_id=reflection.user_id, data={"answered_prompt": reflection.answered_prompt})
+                      actor_id=reflection.user_id, dedupe_key=f"reflection-unseen:{reflection.id}",
+                      data={"answered_prompt": reflection.answered_prompt})
 
 
 def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published: Published, now: datetime) -> bool:
