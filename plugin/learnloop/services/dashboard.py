@@ -175,21 +175,18 @@ def _with_parts(totals: dict[str, Figure], split: dict[str, Figure]) -> dict[str
     return {**totals, **{SPLIT[name]: figure for name, figure in split.items()}}
 
 
-def _parts(blocks: dict[str, list[Block]], parts: dict[str, str], first: date, last: date,
-           k: int) -> dict[str, Figure]:
-    """Parts of the reflections written over the weeks their total's figure covers, with the parts rule; the
-    prompt split only where the private reflections' own split by prompt tells of no few people
-    (domain.measures.PRIVATE_BY_PROMPT)."""
-    unseen = Unseen([blocks[cell] for cell in PRIVATE_BY_PROMPT]) \
-        if parts is ANSWERED else None
+def _parts(blocks: dict[str, list[Block]], parts: dict[str, str], first: date, last: date, k: int, *,
+           unseen: Unseen | None = None) -> dict[str, Figure]:
+    """Parts of the reflections written over the weeks their total's figure covers, with the parts rule."""
     return parts_over_period(blocks["reflections"], {name: blocks[part] for name, part in parts.items()},
                              first, last, k, unseen=unseen)
 
 
 def _over(blocks: dict[str, list[Block]], measure: str, first: date, last: date, k: int) -> Figure:
     """A people measure's figure over whole blocks; prompts answered as a part of the reflections written."""
-    if measure == ANSWERED["answered"]:
-        return _parts(blocks, ANSWERED, first, last, k)["answered"]
+    if measure == ANSWERED["answered"]:  # only where the private ones' own split by prompt tells of no few people
+        unseen = Unseen([blocks[cell] for cell in PRIVATE_BY_PROMPT])
+        return _parts(blocks, ANSWERED, first, last, k, unseen=unseen)["answered"]
     return over_period(blocks[measure], first, last, k)
 
 

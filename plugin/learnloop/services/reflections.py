@@ -30,15 +30,19 @@ JOURNAL_SIZE = 10
 PostBuilder = Callable[["SharePost"], dict[str, Any]]
 
 
+SHARE_PREFIX, PUBLISH_PREFIX = "share-reflection:", "publish:"
+"""The outbox keys of a reflection's channel post and of its wiki section begin so (`share_key`, `publish_key`)."""
+
+
 def share_key(reflection_id: int) -> str:
     """The outbox key of a shared reflection's channel post, which carries its text."""
-    return f"share-reflection:{reflection_id}"
+    return f"{SHARE_PREFIX}{reflection_id}"
 
 
 def shared_by_key(key: str) -> int | None:
     """The reflection a channel post's outbox key shares (`share_key`), if it is one."""
-    prefix, _, number = key.partition(":")
-    return int(number) if prefix == "share-reflection" and number.isdigit() else None
+    number = key.removeprefix(SHARE_PREFIX)
+    return int(number) if number != key and number.isdigit() else None
 
 
 def never_posted(uow: UnitOfWork, reflection_id: int, now: datetime) -> None:
@@ -50,7 +54,7 @@ def never_posted(uow: UnitOfWork, reflection_id: int, now: datetime) -> None:
 
 
 def publish_key(reflection_id: int) -> str:
-    return f"publish:{reflection_id}"
+    return f"{PUBLISH_PREFIX}{reflection_id}"
 
 
 def removal_key(wiki: str, marker: str) -> str:

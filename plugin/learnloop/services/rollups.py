@@ -33,6 +33,7 @@ from learnloop.domain.measures import (
 )
 from learnloop.domain.scores import Prior, community_prior, may_release, needs_rebase
 from learnloop.services.network import recognition
+from learnloop.services.reflections import PUBLISH_PREFIX, SHARE_PREFIX
 from learnloop.storage.rollup_store import Kept, RollupStore
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -221,8 +222,8 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     written = store.written_since(community_id, start) if hidden else []
     unseen = _unseen_weeks([*hidden[KEPT], *hidden[NEVER_SEEN[0]], *hidden[NEVER_SEEN[1]]],
                            [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]], written) if hidden else []
-    unsent = store.oldest_unsent_share() if hidden else None
-    if unsent is not None:  # whether anyone will see it is not known yet
+    unsent = store.oldest_unsent((SHARE_PREFIX, PUBLISH_PREFIX)) if hidden else None
+    if unsent is not None:  # a reflection's post or section still to be made: whether anyone will see it is not known
         until = min(until, week_of(unsent))
     cut, remaining = split_open(start, facts, k, until=until, unseen=unseen)
     fresh = cut + ([remaining] if remaining else [])

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Double, Row, case, delete, func, literal, select, update
+from sqlalchemy import Double, Row, case, delete, func, literal, or_, select, update
 
 from learnloop.domain.disclosure import Block, WeekFacts
 from learnloop.domain.measures import week_of
@@ -152,13 +152,11 @@ class RollupStore(Repository):
                     .where(r.c.community_id == community_id,
                            r.c.created_at >= datetime.combine(since, time(), tzinfo=UTC)))]
 
-    def oldest_unsent_share(self) -> datetime | None:
-        """When the oldest reflection post or wiki section still to be made was queued: until it is out, nobody
-        knows whether anyone will see it."""
+    def oldest_unsent(self, key_prefixes: tuple[str, ...]) -> datetime | None:
+        """When the oldest outbox message still to be sent whose key begins with one of these was queued."""
         o = table_of(OutboxMessage)
         return self.session.scalar(select(func.min(o.c.created_at)).where(
-            o.c.status == "pending", o.c.idempotency_key.like("share-reflection:%")
-            | o.c.idempotency_key.like("publish:%")))
+            o.c.status == "pending", or_(*(o.c.idempotency_key.startswith(prefix) for prefix in key_prefixes))))
 
     def totals(self, community_id: int, metric: str, first: date, last: date) -> tuple[int, int]:
         """(sum of the weekly totals, distinct members) over the weeks `first` to `last`."""
