@@ -10,10 +10,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import Person, World, add_schedule, slash
+from tests.prompts.world import CHANNEL, FRIDAY_DUE, THURSDAY, Person, World, add_schedule, reasons, slash, statuses
 
 UTC = UTC
 ANN, BOB = Person("ann"), Person("bob", timezone="America/New_York")
@@ -28,8 +29,6 @@ def deliveries(runtime: Runtime) -> dict[str, Delivery]:
     with runtime.uow() as uow:
         return {d.user_id: d for d in uow.session.scalars(select(Delivery))}
 
-
-THURSDAY = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
 
 
 def test_each_member_gets_the_prompt_at_their_own_local_time(world: World, runtime: Runtime, clock: FakeClock) -> None:
@@ -133,3 +132,51 @@ def test_a_pause_that_ends_mid_window_delivers_when_it_ends(
     world.serve_dm_and_posts(1)
     world.tick()
     assert len(world.prompt_posts()) == 1
+
+
+def _stop(runtime: Runtime, schedule_id: int) -> None:
+    with runtime.uow() as uow:
+        community_id = uow.schedules.get(schedule_id).community_id
+        assert prompt_setup.stop(uow, community_id, schedule_id, runtime.clock())
+
+
+def test_a_stopped_prompt_planned_ahead_is_not_sent_and_a_sent_one_gets_no_reminder(
+        world: World, runtime: Runtime, clock: FakeClock) -> None:
+    """Runs are planned up to two days ahead: stopping the schedule stops those too ("nobody will be asked it
+    again"), while a prompt already sent can still be answered, without a reminder."""
+    world.people = [ANN]
+    first = add_schedule(runtime, anchor=date(2026, 11, 2))
+    second = add_schedule(runtime, repeat="weekly thu", time="09:00", anchor=date(2026, 11, 2))
+    clock.now = datetime(2026, 11, 5, 7, 0, tzinfo=UTC)
+    world.serve_members()
+    world.serve_members()
+    world.tick()
+    clock.now = datetime(2026, 11, 5, 8, 1, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert statuses(runtime) == {"sent": 1, "scheduled": 1}
+    _stop(runtime, first)
+    _stop(runtime, second)
+    assert statuses(runtime) == {"sent": 1, "skipped": 1} and reasons(runtime, "skipped") == ["prompt stopped"]
+    with runtime.uow() as uow:
+        assert [d.nudge_at for d in uow.session.scalars(select(Delivery).where(Delivery.status == "sent"))] == [None]
+    clock.now = FRIDAY_DUE
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+
+
+def test_a_run_whose_members_were_not_all_planned_is_not_planned_after_a_stop(
+        world: World, runtime: Runtime, clock: FakeClock) -> None:
+    world.people = [ANN]
+    schedule = add_schedule(runtime, anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.contract.add("GET", f"/api/v4/channels/{CHANNEL}/members", status=500,
+                       json={"id": "x", "message": "down", "status_code": 500})
+    world.tick()
+    with runtime.uow() as uow:
+        assert [run.schedule_id for run in uow.runs.unplanned()] == [schedule]
+    _stop(runtime, schedule)
+    world.serve_members()
+    world.tick()
+    assert statuses(runtime) == {}

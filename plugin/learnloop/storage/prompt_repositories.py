@@ -20,6 +20,8 @@ SKIPPED = "skipped"
 """The reason of a prompt its receiver skipped."""
 LAPSED = "lapsed"
 """The reason of a prompt left unanswered until its answer window closed (its status is skipped)."""
+STOPPED = "prompt stopped"
+"""The reason of a prompt not sent because its owners stopped the schedule."""
 _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
     dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
 _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
@@ -112,8 +114,10 @@ class RunRepository(Repository):
         return self.session.get(PromptRun, run_id)
 
     def unplanned(self) -> list[PromptRun]:
+        """Runs of active schedules whose members are not all planned yet."""
         return list(self.session.scalars(
-            select(PromptRun).where(PromptRun.members_planned.is_(False)).order_by(PromptRun.id)))
+            select(PromptRun).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(PromptRun.members_planned.is_(False), PromptSchedule.active.is_(True)).order_by(PromptRun.id)))
 
 
 class DeliveryRepository(Repository):
@@ -180,6 +184,15 @@ class DeliveryRepository(Repository):
             update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "queued")
             .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
         return rowcount(result)
+
+    def stop_schedule(self, schedule_id: int, now: datetime) -> None:
+        """A stopped schedule's prompts not sent yet end as skipped, and those sent get no reminder."""
+        runs = select(PromptRun.id).where(PromptRun.schedule_id == schedule_id).scalar_subquery()
+        self.session.execute(
+            update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status.in_(("scheduled", "queued")))
+            .values(status="skipped", reason=STOPPED, nudge_at=None, updated_at=now))
+        self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "sent")
+                             .values(nudge_at=None, updated_at=now))
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(

@@ -182,9 +182,12 @@ def describe(row: PromptSchedule, when: str) -> str:
 
 
 def stop(uow: UnitOfWork, community_id: int, schedule_id: int, now: datetime) -> bool:
+    """No new runs, none of the runs already planned ahead is sent, and no reminder follows a prompt already
+    sent (it can still be answered)."""
     row = uow.schedules.get(schedule_id)
     if row is None or row.community_id != community_id:
         return False
     row.active = False
+    uow.deliveries.stop_schedule(schedule_id, now)
     uow.commit()
     return True
