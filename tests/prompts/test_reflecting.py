@@ -15,7 +15,7 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
 from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
-from learnloop.storage.tables import Community, Delivery, Event, Reflection
+from learnloop.storage.tables import Community, Delivery, Event, OutboxMessage, Reflection
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -167,6 +167,24 @@ def test_wiki_choice_is_stored_and_explained(client: FlaskClient, runtime: Runti
     assert re.fullmatch(r"learnloop-reflection-[0-9a-f]{10}", stored.publish_marker or ""), "no id: it counts"
     with runtime.uow() as uow:
         assert uow.members.get(ANN.id).username == "ann", "the name the section will carry"
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_a_reflection_goes_to_the_channel_or_to_the_wiki_not_both(
+        client: FlaskClient, runtime: Runtime, first: int) -> None:
+    """Choosing the other one after the first said why not and changed nothing: the wiki publication queued
+    stays queued (it used to be dropped for good, silently, when the channel came second)."""
+    reply = slash(client, ANN, "reflect Our runbook needs a rollback section")
+    actions = [action["integration"]["context"] for action in reply["attachments"][0]["actions"][:2]]
+    click(client, ANN, actions[first])
+    before = [(r.visibility, r.publish_state, r.shared_item_id) for r in reflections(runtime)]
+    with runtime.uow() as uow:
+        queued = sorted(m.idempotency_key for m in uow.session.scalars(select(OutboxMessage)))
+    text = click(client, ANN, actions[1 - first]).get_json()["ephemeral_text"]
+    assert ("on its way there" if first else "already shared in your community's channel") in text
+    assert [(r.visibility, r.publish_state, r.shared_item_id) for r in reflections(runtime)] == before
+    with runtime.uow() as uow:
+        assert sorted(m.idempotency_key for m in uow.session.scalars(select(OutboxMessage))) == queued
 
 
 def test_publishing_without_my_name_is_remembered(client: FlaskClient, runtime: Runtime) -> None:

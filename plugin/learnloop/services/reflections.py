@@ -223,7 +223,9 @@ def change_visibility(
     uow: UnitOfWork, *, user_id: str, reflection_id: int, visibility: str, author_name: str | None, now: datetime,
     key: bytes, public_url: str, post_builder: PostBuilder, can_publish: bool = True, attribution: str = "name",
 ) -> ReflectionView:
-    """Private can become shared or published; something already shared cannot be unshared from chat history."""
+    """Private can become shared or published, once: something already shared cannot be unshared from chat
+    history, and a reflection goes to the channel or to the wiki, not both (what nobody sees of a reflection,
+    counted for the dashboards, follows its one destination)."""
     check_visibility(visibility, can_publish=can_publish)
     check_attribution(attribution)
     reflection = uow.reflections.of_author(reflection_id, user_id)
@@ -231,6 +233,13 @@ def change_visibility(
         raise NotYours(NOT_YOURS)
     if reflection.visibility != "private" and visibility == "private":
         raise InvalidReflection("this reflection was already shared; you can delete it from your journal instead")
+    if reflection.visibility == "community" and visibility == "wiki":
+        raise InvalidReflection("this reflection is already shared in your community's channel, so it does not go "
+                                "to the wiki as well; /learn reflect writes one for the wiki")
+    if reflection.visibility == "wiki" and visibility == "community":
+        raise InvalidReflection("this reflection is already on the wiki, or on its way there, so it is not posted "
+                                "in the channel as well; once it is there, /learn journal shows its link, which "
+                                "/learn share posts in a channel")
     _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution,
                       later=True)
     uow.commit()
