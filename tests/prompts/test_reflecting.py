@@ -121,6 +121,29 @@ def test_skip_and_snooze(client: FlaskClient, runtime: Runtime, sent_prompt: dic
     assert "already" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]
 
 
+@pytest.mark.parametrize("changed_at", [datetime(2026, 11, 6, 16, 10, tzinfo=UTC),
+                                        datetime(2026, 11, 7, 9, 0, tzinfo=UTC)])
+def test_a_snoozed_prompt_stays_a_day_away_when_its_receiver_changes_their_time(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict, clock: FakeClock,
+    changed_at: datetime,
+) -> None:
+    """Snoozed, it is asked again a day later: a new time of day moves the prompts still to come, not this one
+    (it was sent again at once, or put back to its closed window and lapsed unanswered)."""
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    clock.now = changed_at
+    slash(client, ANN, "prompts time 17:00")
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert len(world.prompt_posts()) == 1, "not sent again before the day is up"
+    clock.now = datetime(2026, 11, 7, 15, 32, tzinfo=UTC)
+    world.tick()
+    assert len(world.prompt_posts()) == 2, "and sent again when it is"
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(Delivery)).one().status == "sent"
+
+
 def test_a_snoozed_prompt_is_sent_again_a_day_later(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict, clock: FakeClock
 ) -> None:

@@ -221,9 +221,10 @@ class DeliveryRepository(Repository):
                              .values(nudge_at=None, updated_at=now))
 
     def waiting_for(self, user_id: str, now: datetime) -> list[Delivery]:
-        """The person's deliveries planned and not yet due."""
+        """The person's deliveries planned and not yet due, not those sent once and snoozed (due a day after)."""
         return list(self.session.scalars(select(Delivery).where(
-            Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now)))
+            Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now,
+            Delivery.sent_at.is_(None))))
 
     def purge_finished(self, before: datetime) -> int:
         """Deliveries due before `before` that are over (sent, answered, skipped or expired): retention."""
