@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -242,6 +244,25 @@ def test_a_dialog_state_signed_for_another_user_is_refused(client: FlaskClient, 
     response = client.post(ROUTES["dialog"], json=body)
     assert response.status_code == 200 and "someone else" in response.get_json()["error"]
     assert _stored(runtime)["ratings"] == 0
+
+
+def test_the_rate_form_rates_in_the_channel_it_was_opened_in_not_the_one_on_screen(
+        client: FlaskClient, runtime: Runtime) -> None:
+    """Mattermost's webapp fills a submission's channel_id with the channel on screen when the form is sent (a
+    thread of another channel, another tab); the channel the command was typed in comes from the signed state."""
+    other = "zzzzzzzzzzzzzzzzzzzzzzzzzz"
+    send_fixture(client, "slash_command__rate.form", channel_id=other, channel_name="town-square",
+                 text="rate https://wiki.acme.example/wiki/A 4")
+    body = load_json("dialog__rate_submission.json")
+    body["channel_id"] = other
+    assert client.post(ROUTES["dialog"], json=body).status_code == 200
+    opened_in = json.loads(body["state"])["channel_id"]
+    with runtime.uow() as uow:
+        communities = {c.id: (c.channel_id, c.name) for c in uow.session.scalars(select(Community))}
+        [item] = uow.session.scalars(select(ContentItem).where(ContentItem.url.endswith("/Onboarding"))).all()
+    assert sorted(communities.values()) == sorted([(other, "~town-square"), (opened_in, "~data-guild")]), \
+        "nobody's community was renamed"
+    assert communities[item.community_id] == (opened_in, "~data-guild"), "the new page is the data guild's"
 
 
 def test_a_forged_dialog_state_is_refused(client: FlaskClient, runtime: Runtime) -> None:

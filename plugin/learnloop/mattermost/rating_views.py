@@ -115,8 +115,9 @@ def share_command(invocation: Invocation) -> Reply:
 
 def _open_rate_dialog(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
-    state = dialog_state(RATE_DIALOG, request.user_id, chat.signing_key, channel_name=request.channel_name,
-                         team_id=request.team_id, response_url=request.response_url)
+    state = dialog_state(RATE_DIALOG, request.user_id, chat.signing_key, channel_id=request.channel_id,
+                         channel_name=request.channel_name, team_id=request.team_id,
+                         response_url=request.response_url)
     problem = open_dialog(chat, request.trigger_id, rate_dialog(state))
     if problem:
         return ephemeral(f"{problem} Rate directly: `{invocation.trigger} {RATE_USAGE}`.")
@@ -162,7 +163,8 @@ def handle_rate_dialog(chat: Chat, submission: DialogSubmission, state: dict[str
         errors["comment"] = str(exc)
     if errors or url is None:
         return {"errors": errors}
-    rater = _rater(submission.user_id, submission.channel_id, str(state.get("team_id") or ""),
+    # the channel the command was typed in, signed: the submission names the channel on screen when it is sent
+    rater = _rater(submission.user_id, str(state.get("channel_id") or ""), str(state.get("team_id") or ""),
                    str(state.get("channel_name") or ""))
     try:
         with chat.uow() as uow:
