@@ -206,8 +206,13 @@ class BookStackStandIn(_Losing):
         return _json(200, chapter) if chapter else _json(404, {"error": {"code": 404, "message": "Chapter not found"}})
 
     def _read(self, request: Any) -> Reply:
+        """As BookStack's Page::forJsonDisplay: the stored content as `raw_html`, and `html` rendered by
+        PageContent::render, with each `{{@id}}` include replaced by that page's content."""
         page = self.pages.get(int(request.url.rsplit("/", 1)[1]))
-        return _json(200, page) if page else _json(404, {"error": {"code": 404, "message": "Page not found"}})
+        if page is None:
+            return _json(404, {"error": {"code": 404, "message": "Page not found"}})
+        included = lambda match: self.pages.get(int(match.group(1)), {}).get("raw_html", "")  # noqa: E731
+        return _json(200, {**page, "html": re.sub(r"\{\{@\s?(\d+)\}\}", included, page["raw_html"])})
 
     def _create(self, request: Any) -> Reply:
         body = json.loads(request.body)

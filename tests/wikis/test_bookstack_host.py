@@ -377,8 +377,20 @@ def test_the_authors_markdown_and_html_reach_bookstack_escaped(editor: str, api:
     assert '<h2 id="bkmrk-learnloop-reflection-42-k3q9x7m2ab">' in html
     for shown in ("# heading", "[link](javascript:alert(1))", "&lt;script&gt;alert(2)&lt;/script&gt;", "**bold**",
                   "`code`", "| a | b |", "|---|---|", "indented", "&lt;img src=x onerror=alert(3)&gt;", "&amp;amp;",
-                  "~~strike~~", "{{@2432}}"):
+                  "~~strike~~", "&#123;&#123;@2432&#125;&#125;"):
         assert shown in html, shown
+    assert "{{@" not in html, "BookStack would include page 2432 here"
+
+
+def test_publishing_writes_back_the_stored_content_not_the_page_as_rendered(api: responses.RequestsMock) -> None:
+    """BookStack answers a page read with its includes expanded (as the API token's user sees them) in `html`
+    and the content as stored in `raw_html`: writing `html` back would copy an included page's text, say one
+    only HR can read, onto the learning log for good."""
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    restricted = bookstack.add_page(name="HR salary bands", html="<p>Salary bands 2027</p>")
+    log = bookstack.add_page(name="Learning log", html=f"<p>Intro.</p>\n<p>{{{{@{restricted['id']}}}}}</p>")
+    publish(text="Second.")
+    assert f"{{{{@{restricted['id']}}}}}" in log["raw_html"] and "Salary bands" not in log["raw_html"]
 
 
 @pytest.mark.parametrize("lost", ["POST pages", "PUT page"])

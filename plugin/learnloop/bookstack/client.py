@@ -246,7 +246,7 @@ def _page(row: Any) -> Page:
     updated_by = row.get("updated_by")
     author = updated_by.get("name") if isinstance(updated_by, dict) else None
     return Page(id=summary.id, book_id=summary.book_id, name=summary.name, slug=summary.slug, draft=summary.draft,
-                markdown=_text(row, "markdown"), html=_text(row, "html"),
+                markdown=_text(row, "markdown"), html=_text(row, "raw_html") or _text(row, "html"),
                 updated_at=parse_time(row.get("updated_at")),
                 updated_by=author if isinstance(author, str) and author else None)
 

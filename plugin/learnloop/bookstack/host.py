@@ -378,12 +378,17 @@ def without_html_section(content: str, marker: str) -> str | None:
     return "\n".join(parts)
 
 
+def _escaped(text: str) -> str:
+    return html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
+
+
 def html_section(heading: str, text: str, marker: str) -> str:
     """An <h2> with the marker as its id, then the text's paragraphs, all escaped, without blank lines (on a
-    Markdown page it is one raw HTML block: nothing in it is read as Markdown)."""
+    Markdown page it is one raw HTML block: nothing in it is read as Markdown). Braces are written as entities:
+    BookStack reads `{{@id}}` in a page's HTML as an include of another page."""
     paragraphs = re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip())
     body = "\n".join(
-        "<p>" + "<br>\n".join(html.escape(line.strip()) for line in paragraph.split("\n") if line.strip()) + "</p>"
+        "<p>" + "<br>\n".join(_escaped(line.strip()) for line in paragraph.split("\n") if line.strip()) + "</p>"
         for paragraph in paragraphs if paragraph.strip())
-    title = html.escape(" ".join(heading.split())) or "Reflection"
+    title = _escaped(" ".join(heading.split())) or "Reflection"
     return f'<h2 id="{section_id(marker)}">{title}</h2>\n{body}\n'
