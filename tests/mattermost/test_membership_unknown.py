@@ -14,6 +14,7 @@ from learnloop.services import links
 from learnloop.wiring import create_app
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+TEAM = "rdc9bgriktyx9p4kowh3dmgqyc"
 OWNER, MEMBER = Person("owner"), Person("ann")
 TRY_AGAIN = "could not ask Mattermost whether you are in this channel"
 
@@ -44,6 +45,9 @@ def test_someone_mattermost_does_not_know_in_the_channel_is_still_told_so(
 ) -> None:
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{MEMBER.id}", status=404,
                             json={"id": "app.channel.get_member.missing.app_error", "message": "No channel member",
+                                  "status_code": 404})
+    mattermost_contract.add("GET", f"/api/v4/teams/{TEAM}/members/{MEMBER.id}", status=404,
+                            json={"id": "app.team.get_member.missing.app_error", "message": "No team member",
                                   "status_code": 404})
     assert "Only this channel's members" in slash(create_app(runtime).test_client(), MEMBER, "dashboard")["text"]
 

@@ -18,6 +18,8 @@ from tests.prompts.world import CHANNEL, Person, add_schedule, opened_dialog, sl
 
 ANN = Person("ann")
 OWNER = Person("owner")
+TEAM = "rdc9bgriktyx9p4kowh3dmgqyc"
+"""The team the recorded slash commands come from."""
 
 
 def member(runtime: Runtime, person: Person) -> Member:
@@ -65,6 +67,8 @@ def test_only_owners_set_up_prompts(client: FlaskClient, mattermost_contract: Ma
     mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{ANN.id}",
                             json={"channel_id": CHANNEL, "user_id": ANN.id, "roles": "channel_user",
                                   "scheme_admin": False})
+    mattermost_contract.add("GET", f"/api/v4/teams/{TEAM}/members/{ANN.id}",
+                            json={"team_id": TEAM, "user_id": ANN.id, "roles": "team_user", "scheme_admin": False})
     reply = slash(client, ANN, "prompts setup")
     assert "Only this community's owners" in reply["text"]
     assert not [c for c in mattermost_contract.calls if c.path == "/api/v4/actions/dialogs/open"]

@@ -64,7 +64,7 @@ def _look(invocation: Invocation) -> tuple[int, str, list[ChannelFacts]]:
 
 def dashboard_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
-    role = community_role(chat, request.channel_id, request.user_id)
+    role = community_role(chat, request.channel_id, request.user_id, request.team_id)
     if role is None:
         return ephemeral("Only this channel's members see its community's dashboard. It shows the community, "
                          "never a person.")
@@ -82,7 +82,8 @@ def dashboard_command(invocation: Invocation) -> Reply:
 
 
 def _show(invocation: Invocation) -> Reply:
-    if community_role(invocation.chat, invocation.request.channel_id, invocation.request.user_id) is None:
+    if community_role(invocation.chat, invocation.request.channel_id, invocation.request.user_id,
+                      invocation.request.team_id) is None:
         return ephemeral("Only this channel's members can ask which channels form its community.")
     _, name, channels = _look(invocation)
     trigger, k = invocation.trigger, invocation.chat.settings.min_group_size
@@ -107,7 +108,7 @@ def _join(invocation: Invocation, target: str) -> Reply:
         return ephemeral("A channel cannot join itself: name a neighbouring channel.")
     if not request.team_id:
         return ephemeral("Channels join up within a team: type this in a team's channel, not a direct message.")
-    if community_role(chat, request.channel_id, request.user_id) != "owner":
+    if community_role(chat, request.channel_id, request.user_id, request.team_id) != "owner":
         return ephemeral(f"Only an owner of this channel's community ({OWNERS}) can join it up with another "
                          "channel.")
     client = chat.mattermost()
@@ -153,7 +154,7 @@ def _join(invocation: Invocation, target: str) -> Reply:
 
 def _leave(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
-    if community_role(chat, request.channel_id, request.user_id) != "owner":
+    if community_role(chat, request.channel_id, request.user_id, request.team_id) != "owner":
         return ephemeral(f"Only an owner of this channel's community ({OWNERS}) can take it out of a community.")
     with chat.uow() as uow:
         try:

@@ -32,7 +32,7 @@ def digest_command(invocation: Invocation) -> Reply:
     if not words or words[0] not in ("on", "off", "preview"):
         return ephemeral(f"Usage: `{trigger} {DIGEST_USAGE}`, for example `{trigger} digest on fri 09:00`. "
                          f"For your own weekly suggestions: `{trigger} digest me on`.")
-    if not is_community_owner(chat, request.channel_id, request.user_id):
+    if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
         return ephemeral("Only this community's owners switch its weekly digest on or off. "
                          f"Your own weekly suggestions: `{trigger} digest me on`.")
     community_id = invocation.community_id()

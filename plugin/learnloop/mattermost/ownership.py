@@ -8,7 +8,9 @@ import logging
 from typing import Any, Literal
 
 from learnloop.mattermost.client import MattermostError
+from learnloop.mattermost.commands import DialogHandler, Reply
 from learnloop.mattermost.context import Chat
+from learnloop.mattermost.payloads import DialogSubmission
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,10 @@ def _is_admin(member: dict[str, Any], role: str) -> bool:
     return bool(member.get("scheme_admin")) or role in str(member.get("roles", "")).split()
 
 
-def community_role(chat: Chat, channel_id: str, user_id: str) -> Role | None:
+def community_role(chat: Chat, channel_id: str, user_id: str, team_id: str | None = None) -> Role | None:
     """Configured owners, then the channel's admins and its team's admins are owners; anyone else in the
-    channel is a member; None for someone outside it (or when Mattermost cannot be asked)."""
+    channel is a member; None for someone outside it (or when Mattermost cannot be asked). `team_id` is the
+    channel's team as the request names it, for a channel learnloop has not recorded yet."""
     configured = chat.settings.community_for_channel(channel_id)
     if configured is not None and user_id in configured.owners:
         return "owner"
@@ -51,18 +54,36 @@ def community_role(chat: Chat, channel_id: str, user_id: str) -> Role | None:
     with chat.reader() as uow:
         channel = uow.communities.channel(channel_id)
         community = uow.communities.by_channel(channel_id)
-        team_id = (channel.team_id if channel else None) or (community.team_id if community else None)
+        team_id = (channel.team_id if channel else None) or (community.team_id if community else None) or team_id
     if team_id:
         try:
             if _is_admin(client.get_team_member(team_id, user_id), "team_admin"):
                 return "owner"
-        except MattermostError:
-            pass
+        except MattermostError as exc:
+            if exc.retryable:
+                raise MembershipUnknown(exc) from exc
     return "member" if membership is not None else None
 
 
-def is_community_owner(chat: Chat, channel_id: str, user_id: str) -> bool:
-    return community_role(chat, channel_id, user_id) == "owner"
+def is_community_owner(chat: Chat, channel_id: str, user_id: str, team_id: str | None = None) -> bool:
+    return community_role(chat, channel_id, user_id, team_id) == "owner"
+
+
+NO_LONGER_AN_OWNER = ("Only this community's owners can send this form, and Mattermost no longer counts you as one; "
+                      "nothing was saved.")
+
+
+def for_owners(handler: DialogHandler) -> DialogHandler:
+    """An owner's form, checked again when it is sent: its signed state never expires, and whoever opened it may
+    have stopped being an owner since."""
+
+    def checked(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+        if not is_community_owner(chat, str(state.get("channel_id") or ""), submission.user_id,
+                                  str(state.get("team_id") or "") or None):
+            return {"error": NO_LONGER_AN_OWNER}
+        return handler(chat, submission, state)
+
+    return checked
 
 
 def community_owners(chat: Chat, community_id: int) -> list[str]:

@@ -37,7 +37,7 @@ def pages_command(invocation: Invocation) -> Reply:
     action = action.lower()
     if action not in ("", "owner", "interval"):
         return _usage(trigger)
-    if community_role(chat, request.channel_id, request.user_id) != "owner":
+    if community_role(chat, request.channel_id, request.user_id, request.team_id) != "owner":
         return ephemeral(f"Only this community's owners ({OWNERS}) name page owners and see who owns what. "
                          "Nothing changed.")
     community_id = invocation.community_id()

@@ -12,7 +12,7 @@ from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import is_community_owner
+from learnloop.mattermost.ownership import for_owners, is_community_owner
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
@@ -108,7 +108,7 @@ def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: 
 
 def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     chat, request = invocation.chat, invocation.request
-    if not is_community_owner(chat, request.channel_id, request.user_id):
+    if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
         return ephemeral("Only this community's owners (the channel's admins, or owners named by your admin) "
                          "can change its prompts. Your own settings: `/learn prompts`.")
     if word == "stop":
@@ -258,5 +258,5 @@ def register(commands: CommandRegistry) -> None:
         example="prompts pause 2w",
         summary="Your reflection prompts: when, whether, quiet hours. Owners set up what the community is asked.",
         handler=prompts_command)
-    commands.dialog(SETUP_DIALOG, handle_setup)
-    commands.dialog(EVENT_DIALOG, handle_event)
+    commands.dialog(SETUP_DIALOG, for_owners(handle_setup))
+    commands.dialog(EVENT_DIALOG, for_owners(handle_event))

@@ -19,7 +19,7 @@ def wiki_command(invocation: Invocation) -> Reply:
                                              now=chat.clock())
         uow.commit()
         if word.lower() == "announce":
-            if not is_community_owner(chat, request.channel_id, request.user_id):
+            if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
                 return ephemeral("Only this community's owners choose what is announced here.")
             try:
                 wiki_ingest.set_announce_policy(uow, community_id, rest.strip().lower())
