@@ -3,7 +3,7 @@ buttons → reflection. The clock is moved by hand; every Mattermost call is con
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
 from learnloop.services.prompts import setup as prompt_setup
-from learnloop.storage.tables import Delivery
+from learnloop.services.prompts.runs import plan_runs
+from learnloop.storage.tables import Delivery, PromptRun
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, FRIDAY_DUE, THURSDAY, Person, World, add_schedule, reasons, slash, statuses
@@ -180,3 +181,20 @@ def test_a_run_whose_members_were_not_all_planned_is_not_planned_after_a_stop(
     world.serve_members()
     world.tick()
     assert statuses(runtime) == {}
+
+
+@pytest.mark.parametrize(("created", "repeat", "zone", "first"), [
+    (datetime(2026, 11, 2, 23, 0, tzinfo=UTC), "every 2 weeks mon", "Asia/Tokyo", date(2026, 11, 9)),
+    (datetime(2026, 11, 3, 3, 0, tzinfo=UTC), "daily", "America/Los_Angeles", date(2026, 11, 2)),
+])
+def test_a_new_schedule_starts_from_the_community_s_today_not_utc_s(
+        runtime: Runtime, clock: FakeClock, created: datetime, repeat: str, zone: str, first: date) -> None:
+    """Tuesday 08:00 in Tokyo is still Monday in UTC: every other Monday starts next Monday, not in 13 days.
+    Monday 19:00 in Los Angeles is Tuesday in UTC: tonight's 20:00 prompt is not skipped."""
+    clock.now = created
+    add_schedule(runtime, repeat=repeat, time="20:00" if repeat == "daily" else "10:00", window="2h", timezone=zone)
+    for day in range(8):  # runs are planned up to two days ahead
+        with runtime.uow() as uow:
+            plan_runs(uow, created + timedelta(days=day))
+    with runtime.uow() as uow:
+        assert min(uow.session.scalars(select(PromptRun.local_date))) == first

@@ -118,8 +118,9 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
            anchor: date | None = None, can_publish: bool = True) -> Created:
     """A new schedule, unless the community already has the same one running (the form sent twice)."""
     questions, schedule = validate(setup, can_publish=can_publish)
-    anchor = anchor or now.date()
-    if not still_open_or_to_come(schedule, anchor, ZoneInfo(setup.timezone), now):
+    zone = ZoneInfo(setup.timezone)
+    anchor = anchor or now.astimezone(zone).date()  # the community's today: the rule's first date and week start
+    if not still_open_or_to_come(schedule, anchor, zone, now):
         raise InvalidSetup({"repeat": "this repeat has no date still to come, so the prompt would never go out: "
                                       "give a later UNTIL, or leave it out"})
     row = _row(community_id, setup, questions, schedule, anchor, created_by, now)
