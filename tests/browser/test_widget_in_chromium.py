@@ -15,6 +15,7 @@ import gzip
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -205,6 +206,18 @@ def test_the_widget_is_only_on_content_pages(site: WidgetSite, browser: WebDrive
         assert browser.find_elements(By.CSS_SELECTOR, WIDGET) == [], f"the widget showed on {what}"
     browser.get(site.page("VPN setup"))
     wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, WIDGET), "no widget on an article")
+
+
+def test_the_widget_names_a_page_as_mediawiki_does(site: WidgetSite, browser: WebDriver) -> None:
+    """The frame asks about the page's URL as MediaWiki writes it (wfUrlencode: an apostrophe is %27), the URL
+    chat ratings and the wiki's own events name, so a title with one is one item, not two."""
+    title = "Don't panic (really)"
+    site.editor.save(title, "Breathe, then read the runbook.", summary="new page")
+    info = site.editor.urls(title)
+    browser.get(info["fullurl"])
+    frame = wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, WIDGET), "no widget")[0]
+    asked = parse_qs(urlsplit(frame.get_attribute("src")).query)["url"][0]
+    assert asked == info["canonicalurl"] and "%27" in asked
 
 
 def test_the_loader_is_small(site: WidgetSite) -> None:

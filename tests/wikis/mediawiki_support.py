@@ -132,6 +132,10 @@ class Editor:
         """Bring a deleted page back (the `undelete` right, from the delete grant)."""
         return self._post(action="undelete", title=title, reason=reason, token=self.csrf)["undelete"]
 
+    def urls(self, title: str) -> dict[str, Any]:
+        """The page's info with its URLs as MediaWiki writes them (`fullurl`, `canonicalurl`)."""
+        return dict(self._get(action="query", prop="info", inprop="url", titles=title)["query"]["pages"][0])
+
     def page_id(self, title: str) -> int:
         return int(self._get(action="query", titles=title)["query"]["pages"][0]["pageid"])
 

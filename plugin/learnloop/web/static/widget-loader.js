@@ -3,7 +3,8 @@
   var base = "__LEARNLOOP_BASE__";
   if (window.top !== window.self || document.getElementById("learnloop-widget")) { return; }
   function title(name) {
-    return encodeURIComponent(name).replace(/%(3B|40|24|21|2A|28|29|2C|2F|7E|3A)/g, decodeURIComponent);
+    return encodeURIComponent(name).replace(/%(3B|40|24|21|2A|28|29|2C|2F|7E|3A)/g, decodeURIComponent)
+      .replace(/'/g, "%27");
   }
   function mediawiki(config) {
     var ns = config.get("wgNamespaceNumber");
