@@ -16,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
+from learnloop.web.wiki_routes import MAX_DELIVERY_BYTES
 from learnloop.wikis import FETCH_JOB
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
@@ -253,3 +254,23 @@ def test_a_wiki_whose_secret_install_has_not_generated_yet_refuses_every_deliver
     assert response.status_code == 401
     assert "run learnloop install manifests/outline.yaml" in response.get_json()["error"]["message"]
     assert stored(runtime) == NOTHING
+
+
+def test_a_long_document_s_delivery_is_taken_and_one_past_the_limit_says_how_large_it_may_be(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    """Outline's document events carry the whole text and its editor state: a long handbook page is over a
+    megabyte (the limit of learnloop's other requests), and Outline switches off a webhook that keeps failing."""
+    delivery = json.loads(fixture_body("documents.update"))
+    paragraphs = ["Step: check the dashboard, then the runbook, then page the on-call. " * 4] * 1800
+    delivery["payload"]["model"]["text"] = "\n\n".join(paragraphs)
+    delivery["payload"]["model"]["data"] = {"type": "doc", "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": p}]} for p in paragraphs]}
+    body = json.dumps(delivery).encode()
+    assert len(body) > 1024 * 1024
+    assert deliver(client, body, signature(body, clock())).status_code == 200
+    assert len(fetch_jobs(runtime)) == 1
+    huge = body + b" " * (MAX_DELIVERY_BYTES - len(body) + 1)
+    refused = deliver(client, huge, signature(huge, clock()))
+    assert refused.status_code == 413
+    assert f"larger than {MAX_DELIVERY_BYTES} bytes" in refused.get_json()["error"]["message"]
+    assert len(fetch_jobs(runtime)) == 1

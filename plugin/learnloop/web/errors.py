@@ -37,7 +37,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> tuple[Response | str, int]:
         status = exc.code or 500
-        messages = {413: f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"}
+        messages = {413: f"the request body is larger than {request.max_content_length} bytes"}
         message = messages.get(status, exc.description or exc.name)
         if wants_page():
             return message_page(exc.name, message[:1].upper() + message[1:] + ".", status,

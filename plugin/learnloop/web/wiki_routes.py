@@ -13,6 +13,10 @@ from learnloop.wikis import FETCH_JOB, BadDelivery, Unauthorized, WikiHost, fetc
 
 log = logging.getLogger(__name__)
 
+MAX_DELIVERY_BYTES = 16 * 1024 * 1024
+"""Outline's document events carry the whole text and its editor state: a long handbook page is over a
+megabyte, and Outline switches off a webhook whose deliveries keep failing."""
+
 
 def blueprint(site: Service, hosts: Mapping[str, WikiHost]) -> Blueprint:
     bp = Blueprint("wikis", __name__, url_prefix="/wiki")
@@ -23,6 +27,7 @@ def blueprint(site: Service, hosts: Mapping[str, WikiHost]) -> Blueprint:
         if wiki is None:
             return json_error(401, "no wiki of that name is configured")
         now = site.clock()
+        request.max_content_length = MAX_DELIVERY_BYTES
         try:
             jobs = hosts[wiki.kind].receive(wiki, request.get_data(cache=False), dict(request.headers),
                                             request.args.to_dict(), now)
