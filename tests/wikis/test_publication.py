@@ -12,7 +12,6 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.jobs.wiki import handlers as wiki_job_handlers
 from learnloop.mattermost.signed_state import button_context
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.mattermost.wiki_removal_views import KEEP_ACTION, REMOVE_ACTION
@@ -318,7 +317,7 @@ def test_a_reflection_deleted_while_it_was_being_published_is_taken_off_again(
         return original(*args, **kwargs)
 
     host.publish = publish_while_the_author_deletes  # type: ignore[method-assign]
-    handler = wiki_job_handlers(runtime, hosts)[PUBLISH_JOB]
+    handler = wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB]
     assert handler(ClaimedMessage(0, PUBLISH_JOB, "k", job.payload, 1, START))["published"] is True
     [removal] = queued(runtime, UNPUBLISH_JOB)
     assert removal.payload["notify"] is None and "mid-flight" not in json.dumps(removal.payload)

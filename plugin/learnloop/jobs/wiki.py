@@ -4,7 +4,8 @@ to a community's learning log, and take a section off it again when its author a
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
 from learnloop.config import WikiConfig
@@ -23,7 +24,17 @@ from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, Wi
 log = logging.getLogger(__name__)
 
 
-def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
+PageLock = Callable[[str], AbstractContextManager[bool]]
+"""A lock by name that every worker thread and process on the database shares (storage.locks.held, waiting)."""
+
+
+def page_writes(wiki: WikiConfig) -> str:
+    """The lock a wiki's learning-log writes take: BookStack and Outline pages are read, changed and saved whole,
+    so two writes side by side would each save over the other's section."""
+    return f"wiki-page-writes:{wiki.name}"
+
+
+def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[str, Handler]:
     announce = announcer(chat)
 
     def host_for(wiki: WikiConfig) -> WikiHost:
@@ -80,8 +91,9 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
             return {"published": False}
         heading = publication.heading(message.created_at, author=target.author, community=community.name)
         try:
-            published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
-                                               heading=heading, text=target.text, marker=target.marker)
+            with lock(page_writes(wiki)):
+                published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
+                                                   heading=heading, text=target.text, marker=target.marker)
         except WikiError as exc:
             if exc.retryable and not gives_up(message, chat.clock()):
                 raise
@@ -121,7 +133,8 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost]) -> dict[str, Handler]:
                  f"your reflection. It stays on {where}: remove the section there, or ask the wiki's admins.")
             return {"removed": False, "skipped": "wiki no longer configured"}
         try:
-            removed = host_for(wiki).remove(wiki, page_ref=section.page_ref, marker=section.marker)
+            with lock(page_writes(wiki)):
+                removed = host_for(wiki).remove(wiki, page_ref=section.page_ref, marker=section.marker)
         except WikiError as exc:
             if exc.retryable and not gives_up(message, chat.clock()):
                 raise

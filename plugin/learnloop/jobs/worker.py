@@ -47,7 +47,8 @@ class Worker:
         self.owner = owner or worker_id()
         self.gate = CallGate() if runtime.engine.dialect.name == "sqlite" else None
         self.hosts = wiki_hosts()
-        handlers: dict[str, Handler] = dict(wiki_jobs.handlers(runtime, self.hosts))
+        handlers: dict[str, Handler] = dict(wiki_jobs.handlers(
+            runtime, self.hosts, lambda name: locks.held(runtime.engine, name, wait=True)))
         client = runtime.mattermost()
         if client is not None:
             handlers.update(mattermost_delivery.handlers(runtime, client))
