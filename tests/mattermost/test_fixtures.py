@@ -119,6 +119,23 @@ def test_slash_command__unknown_subcommand_form(client: FlaskClient, runtime: Ru
     assert _count(runtime, Event) == 0
 
 
+def test_a_share_mattermost_refuses_to_post_is_told_to_its_sharer(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """A private channel learnloop's bot is not in: its post is refused for good, and the person who shared
+    hears so in their direct message with learnloop instead of never knowing."""
+    send_fixture(client, "slash_command__share.form")
+    mattermost_contract.add("POST", "/api/v4/posts", status=403, json={
+        "id": "api.context.permissions.app_error", "message": "You do not have the appropriate permissions.",
+        "request_id": "req1req1req1req1req1req1ab", "status_code": 403})
+    assert run_once(runtime).failed == 1
+    sharer = load_form("slash_command__share.form")["user_id"]
+    [notice] = [m for m in _rows(runtime, OutboxMessage) if m.kind != "mattermost.create_post"]
+    assert notice.payload["user_id"] == sharer
+    assert "https://docs.python.org/3/library/zoneinfo.html was not posted" in notice.payload["message"]
+    assert "HTTP 403" in notice.payload["message"]
+
+
 def test_outgoing_webhook__link_shared_form(client: FlaskClient, runtime: Runtime) -> None:
     response = send_fixture(client, "outgoing_webhook__link_shared.form")
     assert response.status_code == 200 and response.get_json() == {}

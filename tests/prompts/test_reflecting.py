@@ -379,9 +379,18 @@ def test_the_admin_export_never_contains_reflection_text(client: FlaskClient, ru
 
 
 def test_a_link_shared_in_a_direct_message_belongs_to_no_community(client: FlaskClient, runtime: Runtime) -> None:
+    """Shared in one's direct message with learnloop, where its bot can post; not in one between two people or
+    a group message, where Mattermost refuses its post (it is not a member): that is said at once."""
     ann, bob = Person("ann"), Person("bob")
-    reply = slash(client, ann, "share https://docs.python.org/3/ helped", channel=uid("dmannbob"),
-                  channel_name=f"{ann.id}__{bob.id}")
+    bot = runtime.settings.mattermost_bot_user_id
+    for channel_name in (f"{ann.id}__{bob.id}", "3f2bd8a1c9e04c7f8e5b6a7d9c0e1f2a3b4c5d6e"):
+        refused = slash(client, ann, "share https://docs.python.org/3/ helped", channel=uid("dmannbob"),
+                        channel_name=channel_name)
+        assert "cannot post in a direct or group message it is not part of" in refused["text"]
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Event)).all() == [], "nothing was saved"
+    reply = slash(client, ann, "share https://docs.python.org/3/ helped", channel=uid("dmannbot"),
+                  channel_name=f"{bot}__{ann.id}")
     assert reply["text"].startswith("Thanks for sharing"), reply
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Community)).all() == [], "the direct message became no community"

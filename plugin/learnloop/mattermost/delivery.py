@@ -17,6 +17,7 @@ import hmac
 from datetime import datetime, timedelta
 from typing import Any
 
+from learnloop.domain.keys import fit
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up
 from learnloop.mattermost.client import MattermostClient, MattermostError
@@ -144,12 +145,26 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "",
                                 chat.signing_key, props=payload.get("props"), root_id=payload.get("root_id") or None)
         except MattermostError as exc:
-            reflection_id = reflections.shared_by_key(message.key)
-            if reflection_id is not None and (not exc.retryable or gives_up(message, chat.clock())):
-                with chat.uow() as uow:  # the outbox gives it up: nobody will see it
-                    reflections.never_posted(uow, reflection_id, chat.clock())
+            if not exc.retryable or gives_up(message, chat.clock()):  # the outbox gives it up
+                given_up(message, exc)
             raise
         return {"post_id": post_id}
+
+    def given_up(message: Message, error: MattermostError) -> None:
+        """Nobody will see this post: a shared reflection goes back to what nobody else sees, and whoever
+        shared a link hears why it is not in the channel."""
+        reflection_id = reflections.shared_by_key(message.key)
+        notify, shared = message.payload.get("notify"), message.payload.get("shared")
+        with chat.uow() as uow:
+            if reflection_id is not None:
+                reflections.never_posted(uow, reflection_id, chat.clock())
+            if isinstance(notify, str) and notify:
+                answer = f"HTTP {error.status_code}" if error.status_code else "no answer"
+                uow.outbox.enqueue(SEND_DM, {"user_id": notify, "message": (
+                    f"Your share of {shared} was not posted: Mattermost refused learnloop's post in that channel "
+                    f"({answer}). If it is a private channel, add learnloop's bot to it and share again.")},
+                    key=fit(f"not-posted:{message.key}"), now=chat.clock())
+            uow.commit()
 
     def update_post(message: Message) -> dict[str, Any]:
         """Bring a post learnloop made up to date (a page announcement after later edits): once the first post

@@ -18,6 +18,7 @@ from learnloop.domain.ratings import (
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
+from learnloop.mattermost.delivery import bot_user_id
 from learnloop.mattermost.dialogs import open_dialog
 from learnloop.mattermost.messages import RATE_ACTION, content_attachment, ephemeral, rating_confirmation
 from learnloop.mattermost.network_messages import thank_attachment, thank_button
@@ -83,7 +84,8 @@ def share_command(invocation: Invocation) -> Reply:
     note = words[1].strip() if len(words) > 1 else ""
     if len(note) > MAX_SHARE_NOTE:
         return ephemeral(f"Keep the note under {MAX_SHARE_NOTE} characters (it has {len(note)}).")
-    if chat.mattermost() is None:
+    client = chat.mattermost()
+    if client is None:
         return ephemeral(
             "Sharing needs learnloop's bot: ask your admin to set LEARNLOOP_MATTERMOST_URL and "
             f"LEARNLOOP_MATTERMOST_BOT_TOKEN. You can still rate it with `{invocation.trigger} {RATE_USAGE}`.")
@@ -91,6 +93,10 @@ def share_command(invocation: Invocation) -> Reply:
         url = normalise_url(words[0])
     except InvalidUrl as exc:
         return ephemeral(f"Could not share that: {exc}.")
+    if is_direct_channel(request.channel_name) and \
+            bot_user_id(chat, client) not in (request.channel_name or "").split("__"):
+        return ephemeral("learnloop cannot post in a direct or group message it is not part of. Share it in a "
+                         "channel, or here in your direct message with learnloop. Nothing was saved.")
     now = chat.clock()
     with chat.uow() as uow:
         community_id = None if is_direct_channel(request.channel_name) else community_for_channel(
@@ -107,7 +113,7 @@ def share_command(invocation: Invocation) -> Reply:
         uow.outbox.enqueue(
             CREATE_POST,
             {"channel_id": request.channel_id, "message": "", "root_id": request.root_id or None,
-             "props": {"attachments": [attachment]}},
+             "props": {"attachments": [attachment]}, "notify": request.user_id, "shared": url},
             key=fit(f"share:{request.trigger_id or item.id}:{request.user_id}:{now.isoformat()}"), now=now)
         uow.commit()
     return ephemeral(f"Thanks for sharing {url}! learnloop will post it here with rating buttons in a moment.")
