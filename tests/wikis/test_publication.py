@@ -24,7 +24,7 @@ from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, Person, World, click, courier, opened_dialog, slash, submit
+from tests.prompts.world import CHANNEL, Person, World, click, courier, opened_dialog, slash, submit, uid
 from tests.wikis import jobs as wiki_jobs
 
 from .mediawiki_server import MediaWikiServer
@@ -287,6 +287,29 @@ def test_erasing_my_data_offers_the_removal_of_what_i_published_and_stores_me_no
     assert (report.sent, report.failed) == (len(queued(runtime, SEND_DM)), 0)
     with runtime.reader() as uow:
         assert uow.members.get(ANN.id) is None, "telling her how it went stores nothing about her"
+
+
+def test_the_offer_to_remove_what_i_published_reaches_me_when_the_erase_form_outlived_its_response_url(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> None:
+    """A slash command's response URL lasts 30 minutes, and a form can stay open longer: the offer, the only way
+    left to remove the sections (an erase keeps nothing of where they are), comes by direct message instead,
+    and is not kept once delivered."""
+    published(client, runtime, "Thought worth removing later.")
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "mydata delete")
+    form = opened_dialog(mattermost_contract)
+    clock.advance(seconds=31 * 60)
+    assert submit(client, ANN, "mydata_delete", form["state"], {}).status_code == 200
+    [reply] = queued(runtime, RESPOND)
+    mattermost_contract.add_unvalidated(reply.payload["response_url"], status=400, body=json.dumps({
+        "id": "app.command_webhook.try_use.invalid", "message": "Invalid webhook.", "status_code": 400}))
+    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
+    report = courier(runtime).deliver(kinds=[RESPOND])
+    assert (report.sent, report.failed) == (1, 0)
+    [dm] = [call for call in mattermost_contract.calls if call.path == "/api/v4/posts"]
+    assert dm.json["channel_id"] == uid("dmann")
+    assert list(buttons_of(dm.json["props"]["attachments"])) == ["Also remove it from the wiki", "Leave it there"]
+    assert queued(runtime, RESPOND) == [], "nothing naming her is kept"
 
 
 def test_an_erase_keeps_a_removal_already_asked_for_without_naming_whom_it_was_for(

@@ -95,7 +95,8 @@ def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]
         text += (" These pages hold reflections you published before learnloop marked its sections; remove them "
                  "there: " + ", ".join(unmarked))
     offer = removal_offer(chat, submission.user_id, erased.wiki_sections) if erased.wiki_sections else []
-    respond_later(chat, state.get("response_url"), text, key="erased", **({"attachments": offer} if offer else {}))
+    respond_later(chat, state.get("response_url"), text, key="erased", or_dm=submission.user_id if offer else None,
+                  **({"attachments": offer} if offer else {}))
     return None
 
 

@@ -32,17 +32,21 @@ def allowed_response_url(settings: Settings, url: str) -> bool:
         return False
 
 
-def respond_later(chat: Chat, response_url: str | None, text: str, *, key: str, **extra: Any) -> bool:
+def respond_later(chat: Chat, response_url: str | None, text: str, *, key: str, or_dm: str | None = None,
+                  **extra: Any) -> bool:
     """Queue an ephemeral reply to a slash command (a dialog closes without one). False, and nothing queued,
-    when there is no response URL or it is not the configured Mattermost's."""
-    if not response_url:
-        return False
-    if not allowed_response_url(chat.settings, response_url):
+    when there is no response URL or it is not the configured Mattermost's, unless `or_dm` names the person to
+    tell in their direct message with learnloop instead; then also when Mattermost no longer takes the
+    response URL (it lasts 30 minutes, and a form can stay open longer)."""
+    usable = bool(response_url) and allowed_response_url(chat.settings, response_url or "")
+    if response_url and not usable:
         log.warning("not replying to a response_url off the Mattermost site: %s", for_log(response_url))
+    if not usable and not or_dm:
         return False
     now = chat.clock()
     with chat.uow() as uow:
-        uow.outbox.enqueue(RESPOND, {"response_url": response_url, "body": ephemeral(text, **extra)},
+        uow.outbox.enqueue(RESPOND, {"response_url": response_url if usable else "", "body": ephemeral(text, **extra),
+                                     **({"or_dm": or_dm} if or_dm else {})},
                            key=fit(f"respond:{key}:{response_url}:{now.isoformat()}"), now=now)
         uow.commit()
     return True
