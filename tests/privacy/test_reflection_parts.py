@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select, update
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.domain.measures import member_key
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import links, personal_data, rollups
@@ -505,3 +506,31 @@ def test_two_views_in_one_week_never_differ_and_the_week_shows_once_it_has_ended
     assert fewer_than_k(counts(found) | counts(at_nine)) == []
     guild.clock.advance(hours=30)
     assert shown(guild) == found, "released once, the same later"
+
+
+def test_an_erased_person_s_stand_ins_do_not_tie_their_public_weeks_to_their_private_ones(guild: Runtime) -> None:
+    """Whoever holds the key can hash every user id: after an erase, the hashes that match nobody are stand-ins.
+    One stand-in in every measure would be found by the person's replies, still in Mattermost, and then show
+    them as someone who left a prompt unanswered and kept a reflection private. Each measure has its own."""
+    cid = community_id(guild)
+    for n in range(6):
+        answer(guild, n, answered=n != 0)
+        with guild.uow() as uow:  # everyone also replies in the channel, which anyone sees in Mattermost
+            uow.events.append("reply", occurred_at=guild.clock(), recorded_at=guild.clock(), community_id=cid,
+                              actor_id=user(n), data={"root_id": f"root{n}"})
+            uow.commit()
+    for n in range(1, 6):
+        answer(guild, n, answered=False, reflected=False)
+    week_ends(guild)
+    with guild.uow() as uow:
+        personal_data.erase(uow, user(0), "writer0", guild.clock(), guild.signing_key, announcer(guild))
+    with guild.reader() as uow:
+        rows = uow.session.execute(select(WeeklyMember.member, WeeklyMember.metric)).all()
+    known = {member_key(user(n), guild.signing_key) for n in range(1, 6)}
+    stand_ins: dict[str, set[str]] = {}
+    for member, metric in rows:
+        if member not in known and not member.startswith(("item:", "root:")):
+            stand_ins.setdefault(member, set()).add(metric)
+    measures = [metric for metrics in stand_ins.values() for metric in metrics]
+    assert {"replies", "prompts_unanswered", "reflections.private"} <= set(measures), "what was shown stays"
+    assert all(len(metrics) == 1 for metrics in stand_ins.values()), stand_ins

@@ -139,7 +139,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
                           community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})
     if username:
         counts["page_announcements"] = forget_author(uow, username, announce)
-    uow.rollups.forget_member(member_key(user_id, key), secrets.token_hex(16))
+    uow.rollups.forget_member(member_key(user_id, key), lambda: secrets.token_hex(16))
     uow.commit()
     return Erased(counts, wiki_pages, sections)
 

@@ -4,6 +4,7 @@ member sets (keyed hashes), release blocks and stored item scores."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -114,16 +115,23 @@ class RollupStore(Repository):
             self.session.execute(dialect_insert(self.tx)(table_of(WeeklyMember)).on_conflict_do_nothing(), [
                 {"community_id": c, "week": w, "metric": m, "member": who} for c, w, m, who in members])
 
-    def forget_member(self, member: str, stand_in: str) -> int:
+    def forget_member(self, member: str, stand_in: Callable[[], str]) -> int:
         """`member` leaves every weekly member set; how many rows. In the weeks already released (covered by a
-        closed block of their measure) `stand_in` takes its place, so what was shown stays as shown; from the
-        weeks not released yet it goes, so someone who erases and then acts again that week counts once."""
+        closed block of their measure) a stand-in takes its place, so what was shown stays as shown: a new one
+        (`stand_in()`) per community and measure, since one stand-in in every measure would tie the person's
+        public acts (their replies, still in Mattermost) to their private ones. From the weeks not released yet
+        it goes, so someone who erases and then acts again that week counts once."""
         members = table_of(WeeklyMember)
         released = select(_B.c.first_week).where(
             _B.c.community_id == members.c.community_id, _B.c.metric == members.c.metric, _B.c.closed.is_(True),
             _B.c.last_week >= members.c.week).exists()
-        replaced = rowcount(self.session.execute(
-            update(members).where(members.c.member == member, released).values(member=stand_in)))
+        replaced = 0
+        for community_id, metric in self.session.execute(
+                select(members.c.community_id, members.c.metric).where(members.c.member == member, released)
+                .distinct().order_by(members.c.community_id, members.c.metric)).all():
+            replaced += rowcount(self.session.execute(
+                update(members).where(members.c.member == member, members.c.community_id == community_id,
+                                      members.c.metric == metric, released).values(member=stand_in())))
         return replaced + rowcount(self.session.execute(delete(members).where(members.c.member == member)))
 
     def first_week(self, community_id: int, metric: str) -> date | None:
