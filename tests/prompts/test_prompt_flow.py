@@ -198,3 +198,28 @@ def test_a_new_schedule_starts_from_the_community_s_today_not_utc_s(
             plan_runs(uow, created + timedelta(days=day))
     with runtime.uow() as uow:
         assert min(uow.session.scalars(select(PromptRun.local_date))) == first
+
+
+def test_a_prompt_held_past_its_reminder_s_time_gets_no_reminder_a_minute_later(
+        world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient) -> None:
+    """Friday 16:30 in Berlin, open 16 hours, its reminder at 06:30 on Saturday; quiet hours until 07:00 hold the
+    prompt until then, so the reminder would come right after it: there is none."""
+    world.people = [ANN]
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    slash(client, ANN, "prompts quiet 16:00-07:00")
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.tick()
+    clock.now = datetime(2026, 11, 7, 6, 0, 30, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+    clock.now += timedelta(minutes=5)
+    world.serve_statuses()
+    world.tick()
+    messages = [call.json.get("message", "") for call in world.calls("POST", "/api/v4/posts")]
+    assert len(messages) == 1 and not any("reminder" in message for message in messages)

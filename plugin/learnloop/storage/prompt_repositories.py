@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, select, update
+from sqlalchemy import Select, bindparam, case, delete, select, update
 
 from learnloop.storage.repositories import (
     Repository,
@@ -26,7 +26,9 @@ _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
     dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
 _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
     status="sent", post_id=bindparam("b_post", type_=_D.c.post_id.type),
-    sent_at=bindparam("b_now", type_=_D.c.sent_at.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
+    sent_at=bindparam("b_now", type_=_D.c.sent_at.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type),
+    nudge_at=case((_D.c.nudge_at >= bindparam("b_earliest_nudge", type_=_D.c.nudge_at.type), _D.c.nudge_at),
+                  else_=None))
 
 _DECIDE = update(_D).where(_D.c.id == bindparam("b_id")).values(
     status=bindparam("b_status", type_=_D.c.status.type), due_at=bindparam("b_due", type_=_D.c.due_at.type),
@@ -170,11 +172,12 @@ class DeliveryRepository(Repository):
         if changes:
             self.run(_DECIDE, changes)
 
-    def mark_sent_many(self, posts: dict[int, str], now: datetime) -> None:
-        """Queued deliveries become sent with their post id (delivery id to post id), in one statement."""
+    def mark_sent_many(self, posts: dict[int, str], now: datetime, *, earliest_nudge: datetime) -> None:
+        """Queued deliveries become sent with their post id (delivery id to post id), in one statement; a
+        reminder due before `earliest_nudge` is dropped."""
         if posts:
-            self.run(_MARK_SENT, [
-                {"b_id": delivery_id, "b_post": post_id, "b_now": now} for delivery_id, post_id in posts.items()])
+            self.run(_MARK_SENT, [{"b_id": delivery_id, "b_post": post_id, "b_now": now,
+                                   "b_earliest_nudge": earliest_nudge} for delivery_id, post_id in posts.items()])
 
     def mark_undelivered(self, delivery_ids: list[int], reason: str, now: datetime) -> int:
         """Queued deliveries whose prompt could not be posted for good end as skipped, with the reason."""

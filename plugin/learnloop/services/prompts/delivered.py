@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from learnloop.services.prompts.timing import zone
+from learnloop.services.prompts.timing import NUDGE_AFTER_PROMPT, zone
 from learnloop.storage.prompt_repositories import LAPSED, SKIPPED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -87,7 +87,8 @@ def mark_sent(uow: UnitOfWork, sent: list[SentPrompt], now: datetime) -> None:
     uow.members.keep_dm_channels({p.user_id: p.dm_channel_id for p in sent if p.new_channel})
     posts = {p.delivery_id: p.post_id for p in sent}
     queued = uow.deliveries.lock_queued(sorted(posts))
-    uow.deliveries.mark_sent_many({delivery_id: posts[delivery_id] for delivery_id, _, _ in queued}, now)
+    uow.deliveries.mark_sent_many({delivery_id: posts[delivery_id] for delivery_id, _, _ in queued}, now,
+                                  earliest_nudge=now + NUDGE_AFTER_PROMPT)
     uow.events.append_many("prompt_sent", [
         {"occurred_at": now, "actor_id": user_id, "community_id": community_id,
          "dedupe_key": f"prompt_sent:{delivery_id}"} for delivery_id, user_id, community_id in queued],

@@ -12,6 +12,9 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 NUDGE_BEFORE_CLOSE = timedelta(hours=2)
 MIN_WINDOW_FOR_NUDGE = timedelta(hours=4)
+NUDGE_AFTER_PROMPT = MIN_WINDOW_FOR_NUDGE - NUDGE_BEFORE_CLOSE
+"""The least time between a prompt and its reminder: a prompt held back (quiet hours, a pause, do not disturb)
+past its reminder's time gets none, rather than one a minute after it."""
 
 
 def schedule_of(row: PromptSchedule) -> Schedule:
