@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
 from learnloop.services.communities import community_for_channel
 from learnloop.services.prompts import setup
+from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, World, click, opened_dialog, slash, submit, uid
@@ -62,3 +64,18 @@ def test_the_prompt_after_an_event_reminds_each_person_of_their_own_answer_befor
     assert after["ann"]["text"].startswith(f"Before Kubernetes training on Wed 04 Nov you wrote:\n> {HOPE}\n\n"
                                            "- What did you take away?")
     assert HOPE not in str(after["bob"]) and "you wrote" not in after["bob"]["text"], "bob answered nothing before"
+
+
+def test_an_event_s_prompts_come_at_the_time_its_owners_chose_not_each_person_s_own(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> None:
+    """Someone whose own time is 08:00 would be asked what they took away from an event that has not happened,
+    on its morning: the prompts before and after an event keep the owners' time (16:30 in Berlin)."""
+    world = World(runtime, mattermost_contract, people=[ANN])
+    slash(client, ANN, "prompts time 08:00")
+    event_prompts(runtime)
+    clock.now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    world.serve_members()
+    world.tick()
+    with runtime.reader() as uow:
+        due = sorted(d.due_at for d in uow.session.scalars(select(Delivery)))
+    assert due == [datetime(2026, 11, 3, 15, 30, tzinfo=UTC), datetime(2026, 11, 4, 15, 30, tzinfo=UTC)]

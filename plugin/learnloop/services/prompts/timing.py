@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -47,6 +48,8 @@ def preferences_of(member: Member | None) -> PromptPreferences:
 def due_and_window(row: PromptSchedule, local_date: date, tz: ZoneInfo,
                    member_prefs: PromptPreferences) -> tuple[datetime, datetime]:
     schedule = schedule_of(row)
+    if row.event_part is not None:  # before or after an event: at the time its owners chose, for everyone
+        member_prefs = replace(member_prefs, time_of_day=None)
     due = personal_due_at(schedule, local_date, tz, member_prefs)
     return due, due + schedule.window
 
