@@ -110,6 +110,8 @@ def test_erasing_in_chat_leaves_nothing_that_names_the_person(
     assert slash(client, ANN, "mydata delete") == {}
     form = opened_dialog(mattermost_contract)
     assert "cannot" not in form["introduction_text"] and "erases" in form["introduction_text"]
+    assert "`/learn prompts off` after the erase keeps them off" in form["introduction_text"], \
+        "keeping nothing of her, learnloop cannot keep her prompts off: she is told"
     assert submit(client, ANN, "mydata_delete", form["state"], {}).status_code == 200
     stored = everything_stored(engine)
     assert ANN.id not in stored, "no row names her"
