@@ -328,6 +328,21 @@ def test_an_overlong_reflection_is_refused_and_nothing_is_saved(client: FlaskCli
     assert reflections(runtime) == []
 
 
+def test_answers_that_each_fit_but_not_together_say_so_on_each_and_keep_the_form_open(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict
+) -> None:
+    """A reflection, however many answers it joins, is at most 3000 characters (the journal edits it whole):
+    the form says so on every answer it takes, not that the first answer alone is too long."""
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, sent_prompt["Reflect now"])
+    form = opened_dialog(mattermost_contract)
+    answer = submit(client, ANN, "reflect", form["state"],
+                    {"answer1": "a" * 1600, "answer2": "b" * 1600, "visibility": "private"}).get_json()
+    assert set(answer["errors"]) == {"answer1", "answer2"}
+    assert "together, with their questions; keep them to 3000 in all" in answer["errors"]["answer2"]
+    assert reflections(runtime) == []
+
+
 def test_journal_edit_and_delete(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:

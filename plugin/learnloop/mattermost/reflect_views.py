@@ -151,6 +151,10 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
         return {"errors": {"answer1": "write at least a sentence, or close the form"}}
     body = answers[0] if len(texts) <= 1 else "\n\n".join(
         f"**{q['text']}**\n{a}" for q, a in zip(texts, answers, strict=False) if a)
+    if len(texts) > 1 and len(body.strip()) > reflections.MAX_REFLECTION_LENGTH:  # each answer fits, all do not
+        together = (f"your answers come to {len(body.strip())} characters together, with their questions; keep "
+                    f"them to {reflections.MAX_REFLECTION_LENGTH} in all")
+        return {"errors": {f"answer{n}": together for n, answer in enumerate(answers, start=1) if answer}}
     scale_text = value_of(values, "scale")
     if scale_text and scale_text not in SCALE:
         return {"errors": {"scale": "choose a whole number from 1 to 5"}}
