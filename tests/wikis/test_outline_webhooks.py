@@ -15,6 +15,10 @@ from sqlalchemy import Engine, func, select
 from werkzeug.test import TestResponse
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.domain.measures import contributions
+from learnloop.domain.wiki_events import WikiEvent
+from learnloop.services import wiki_ingest
+from learnloop.services.network.digest import changed_pages
 from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
 from learnloop.web.wiki_routes import MAX_DELIVERY_BYTES
 from learnloop.wikis import FETCH_JOB
@@ -274,3 +278,24 @@ def test_a_long_document_s_delivery_is_taken_and_one_past_the_limit_says_how_lar
     assert refused.status_code == 413
     assert f"larger than {MAX_DELIVERY_BYTES} bytes" in refused.get_json()["error"]["message"]
     assert len(fetch_jobs(runtime)) == 1
+
+
+def test_the_learning_log_s_changes_are_not_counted_as_wiki_activity(runtime: Runtime, clock: FakeClock) -> None:
+    """Outline delivers documents.update for each section learnloop appends to a community's learning log: its
+    sections are reflections, counted as such, so neither the digest's changed pages nor the wiki measures count
+    the page again (and again for each publication)."""
+    log_title = runtime.settings.communities[0].learning_log_title
+    page = dict(wiki=WIKI, page_id="doc-1", title=log_title, url="https://outline.example.com/doc/log-abc1234567",
+                spaces=(COLLECTION_ID, "Engineering"), author="learnloop bot", summary=None, current=True)
+    results = []
+    for action in ("created", "updated"):
+        with runtime.uow() as uow:
+            results.append(wiki_ingest.ingest(uow, runtime.settings, WikiEvent(
+                event_id=f"doc-1:{action}", action=action, occurred_at=clock(), **page), clock(), lambda _: {}))
+        clock.advance(hours=1)
+    with runtime.reader() as uow:
+        community_id = uow.items.get(results[0].item_id).community_id
+        assert changed_pages(uow, community_id, clock() - timedelta(days=1), clock()) == ([], [])
+        events = uow.session.scalars(select(Event).where(Event.kind.like("wiki_page_%"))).all()
+    assert len(events) == 2
+    assert all(contributions(event, "wiki_page", runtime.signing_key) == [] for event in events)

@@ -128,6 +128,6 @@ def contributions(event: EventFacts, item_kind: str | None, key: bytes) -> list[
     if kind == "reflection_unseen":
         return [Contribution(NEVER_SEEN[0 if data.get("answered_prompt") else 1], person)]
     metric = _SIMPLE.get(kind)
-    if metric is None:
+    if metric is None or data.get("learning_log"):  # a community's learning log: counted as reflections
         return []
     return [Contribution(metric, None if metric in OPEN_METRICS else person)]

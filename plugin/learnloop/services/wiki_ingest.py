@@ -86,10 +86,13 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         item = _new_page(uow, event, url, community_id, now)
     elif event.action == "deleted" and item.retired_at is not None:  # trashed, then purged: deleted once
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
+    learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
+    learning_log = event.title.casefold() in learning_logs  # learnloop's own page: its sections are reflections
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
         item_id=item.id, dedupe_key=key,
-        data={"wiki": event.wiki, "minor": event.minor, "major": is_major(event)},
+        data={"wiki": event.wiki, "minor": event.minor, "major": is_major(event),
+              **({"learning_log": True} if learning_log else {})},
     )
     if not first:  # recorded meanwhile by another transaction
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
@@ -97,10 +100,9 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     if event.action != "deleted":  # a deletion found the item only because someone had rated the page
         uow.items.mark_followed(item.id, now)
     announced = False
-    learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
     policy = announce_policy(uow, community_id, community.announce if community else "digest_only")
     if (community is not None and community_id is not None and url is not None and should_announce(event, policy)
-            and not event.bot and event.title.casefold() not in learning_logs):
+            and not event.bot and not learning_log):
         _announce(uow, item.id, url, community.channel_id, community_id, event, now,
                   timedelta(minutes=community.burst_minutes), announce)
         announced = True

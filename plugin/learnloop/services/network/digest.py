@@ -107,12 +107,15 @@ def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime,
 
 def changed_pages(uow: UnitOfWork, community_id: int, start: datetime, end: datetime) -> tuple[list[int], list[int]]:
     """The community's wiki pages created in the window, and those substantially updated (not created), newest
-    first; a page whose latest change in the window deleted it is neither (one restored since is back)."""
+    first, but not its learning log; a page whose latest change in the window deleted it is neither (one restored
+    since is back)."""
     created: dict[int, None] = {}
     updated: dict[int, None] = {}
     seen: set[int] = set()
     gone: set[int] = set()
     for item_id, kind, data in uow.events.page_changes(community_id, CHANGES_LOOKED_AT, start=start, end=end):
+        if data.get("learning_log"):  # its sections are reflections, in the digest as such
+            continue
         latest = item_id not in seen
         seen.add(item_id)
         if item_id in gone or kind == "wiki_page_deleted":
