@@ -283,3 +283,24 @@ def test_erasing_a_short_note_leaves_the_messages_that_merely_hold_its_words(run
     erased = "> (a note its writer has since erased)"
     assert [m.payload["message"] for m in outbox(runtime, SEND_DM)] == kept + [
         f"Notes:\n{erased}\n> other", erased, erased, erased], "only whole quoted lines count; the rest stays"
+
+
+def test_a_page_only_i_rated_goes_with_my_rating_and_pages_others_know_stay(
+    client: FlaskClient, runtime: Runtime, engine: Engine
+) -> None:
+    """A link learnloop learnt of from my rating alone kept its URL, and a creation time that was the moment I
+    rated it, after my rating was erased; one someone else rated, or shared in chat, stays."""
+    ann, bob = Person("ann"), Person("bob")
+    slash(client, ann, "rate https://wiki.acme.example/Erins-performance-plan 2")
+    slash(client, ann, "rate https://wiki.acme.example/Deploy 4")
+    slash(client, bob, "rate https://wiki.acme.example/Deploy 5")
+    slash(client, ann, "rate https://wiki.acme.example/Shared 3")
+    with runtime.uow() as uow:
+        item = uow.session.scalars(select(ContentItem).where(ContentItem.url.endswith("/Shared"))).one()
+        item.shared_at = runtime.clock()
+        uow.commit()
+    erase(runtime, ann, ann.name)
+    with runtime.reader() as uow:
+        urls = sorted(uow.session.scalars(select(ContentItem.url)))
+    assert urls == ["https://wiki.acme.example/Deploy", "https://wiki.acme.example/Shared"]
+    assert "Erins-performance-plan" not in everything_stored(engine)

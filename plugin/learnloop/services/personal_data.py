@@ -121,6 +121,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
     sections = [section for section in map(section_of, reflections) if section is not None]
     co_ratings.forget_person(uow, key, user_id)
+    rated = records.rated_items(user_id)
     counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
     never_seen = [r for r in reflections if r.publish_state not in ("failed", "no_wiki_space") and any(
@@ -134,6 +135,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
+    counts["pages_only_you_rated"] = records.forget_items_only_they_knew(rated)
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
         uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})

@@ -121,6 +121,21 @@ class PersonalRecords(Repository):
 
     # -- erasure -------------------------------------------------------------------------------
 
+    def rated_items(self, user_id: str) -> list[int]:
+        return list(self.session.scalars(select(Rating.item_id).where(Rating.user_id == user_id)))
+
+    def forget_items_only_they_knew(self, item_ids: list[int]) -> int:
+        """Of these items (the ones an erased person rated), those nothing else knows of any more: no one else's
+        rating, feedback or event, never shared in chat, not a page a wiki told learnloop of, not a reflection.
+        Their URL, and a creation time that was the moment of that person's rating, would otherwise stay."""
+        if not item_ids:
+            return 0
+        other = [~select(table.item_id).where(table.item_id == ContentItem.id).exists()
+                 for table in (Rating, Feedback, Event)]
+        return rowcount(self.session.execute(delete(ContentItem).where(
+            ContentItem.id.in_(item_ids), ContentItem.shared_at.is_(None), ContentItem.followed_at.is_(None),
+            ContentItem.page_ref.is_(None), ContentItem.kind != "reflection", *other)))
+
     def take_back_ratings(self, user_id: str) -> int:
         """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
         people's, until they next move (domain.scores.may_release): moving one now would show their stars."""
