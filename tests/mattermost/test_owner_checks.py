@@ -65,3 +65,16 @@ def test_a_team_that_cannot_be_asked_is_try_again_not_a_refusal(
                             json={"id": "api.context.server_busy.app_error", "message": "busy", "status_code": 503})
     text = send_fixture(client, "slash_command__help.form", text="seed").get_json()["text"]
     assert "Try again in a moment" in text and "Only this community's owners" not in text
+
+
+def test_a_team_admin_owns_no_direct_message(client: FlaskClient, runtime: Runtime,
+                                            mattermost_contract: MattermostContract) -> None:
+    """Mattermost names the team on screen for a command typed in a direct message: its admins own no one's
+    conversation, so no prompts are set up to message the other person."""
+    roles(mattermost_contract, {"roles": "channel_user", "scheme_admin": False},
+          {"roles": "team_user team_admin", "scheme_admin": True})
+    reply = send_fixture(client, "slash_command__help.form", text="prompts setup", channel_id="d" * 26,
+                         channel_name=f"{USER}__{'b' * 26}").get_json()
+    assert "Only this community's owners" in reply["text"]
+    assert not [c for c in mattermost_contract.calls if c.path.endswith("/dialogs/open")]
+    assert schedules(runtime) == 0

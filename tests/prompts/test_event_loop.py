@@ -68,9 +68,9 @@ def test_the_prompt_after_an_event_reminds_each_person_of_their_own_answer_befor
 
 def test_an_event_s_prompts_come_at_the_time_its_owners_chose_not_each_person_s_own(
         client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> None:
-    """Someone whose own time is 08:00 would be asked what they took away from an event that has not happened,
-    on its morning: the prompts before and after an event keep the owners' time (16:30 in Berlin)."""
-    world = World(runtime, mattermost_contract, people=[ANN])
+    """Someone whose own time is 08:00, or who is in Tokyo, would be asked what they took away from an event that
+    has not happened: the prompts before and after an event keep the owners' time (16:30 in Berlin)."""
+    world = World(runtime, mattermost_contract, people=[ANN, Person("kenji", timezone="Asia/Tokyo")])
     slash(client, ANN, "prompts time 08:00")
     event_prompts(runtime)
     clock.now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
@@ -78,4 +78,4 @@ def test_an_event_s_prompts_come_at_the_time_its_owners_chose_not_each_person_s_
     world.tick()
     with runtime.reader() as uow:
         due = sorted(d.due_at for d in uow.session.scalars(select(Delivery)))
-    assert due == [datetime(2026, 11, 3, 15, 30, tzinfo=UTC), datetime(2026, 11, 4, 15, 30, tzinfo=UTC)]
+    assert due == [datetime(2026, 11, 3, 15, 30, tzinfo=UTC)] * 2 + [datetime(2026, 11, 4, 15, 30, tzinfo=UTC)] * 2

@@ -10,12 +10,24 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.services.communities import community_for_channel, join
 from learnloop.services.prompts import setup as prompt_setup
 from learnloop.services.prompts.runs import plan_runs
 from learnloop.storage.tables import Delivery, PromptRun
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, FRIDAY_DUE, THURSDAY, Person, World, add_schedule, reasons, slash, statuses
+from tests.prompts.world import (
+    CHANNEL,
+    FRIDAY_DUE,
+    THURSDAY,
+    Person,
+    World,
+    add_schedule,
+    reasons,
+    slash,
+    statuses,
+    uid,
+)
 
 UTC = UTC
 ANN, BOB = Person("ann"), Person("bob", timezone="America/New_York")
@@ -223,3 +235,40 @@ def test_a_prompt_held_past_its_reminder_s_time_gets_no_reminder_a_minute_later(
     world.tick()
     messages = [call.json.get("message", "") for call in world.calls("POST", "/api/v4/posts")]
     assert len(messages) == 1 and not any("reminder" in message for message in messages)
+
+
+def test_a_prompt_sent_on_time_in_the_shortest_window_with_a_reminder_keeps_it(
+        world: World, runtime: Runtime, clock: FakeClock) -> None:
+    """Open four hours, its reminder two hours in: the pass that sends it runs a little after it is due."""
+    world.people = [ANN]
+    add_schedule(runtime, anchor=date(2026, 11, 2), window="4h")
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    clock.now = FRIDAY_DUE + timedelta(seconds=20)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    with runtime.reader() as uow:
+        [delivery] = uow.session.scalars(select(Delivery)).all()
+    assert delivery.status == "sent" and delivery.nudge_at == delivery.window_end - timedelta(hours=2)
+
+
+def test_a_community_joining_another_sends_none_of_the_prompts_its_stopped_schedules_planned_ahead(
+        world: World, runtime: Runtime, clock: FakeClock) -> None:
+    """A join stops the joining community's schedules ("the prompts set up here are stopped"): as a stop does,
+    it stops the prompts they planned ahead too."""
+    world.people = [ANN]
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    with runtime.uow() as uow:
+        community_for_channel(uow, runtime.settings, channel_id=uid("other"), team_id=None, channel_name="other",
+                              now=clock.now)
+        joined = join(uow, runtime.settings, channel_id=CHANNEL, team_id=None, channel_name="data-guild",
+                      other_channel_id=uid("other"), other_channel_name="other", k=5, now=clock.now)
+    assert joined.prompts_stopped == 1 and statuses(runtime) == {"skipped": 1}
+    clock.now = FRIDAY_DUE
+    world.tick()
+    assert world.prompt_posts() == []

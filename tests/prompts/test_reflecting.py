@@ -15,7 +15,8 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
 from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
-from learnloop.storage.tables import Community, Delivery, Event, OutboxMessage, Reflection
+from learnloop.services.prompts import setup as prompt_setup
+from learnloop.storage.tables import Community, Delivery, Event, OutboxMessage, PromptSchedule, Reflection
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -208,6 +209,25 @@ def test_a_reflection_goes_to_the_channel_or_to_the_wiki_not_both(
     assert [(r.visibility, r.publish_state, r.shared_item_id) for r in reflections(runtime)] == before
     with runtime.uow() as uow:
         assert sorted(m.idempotency_key for m in uow.session.scalars(select(OutboxMessage))) == queued
+
+
+@pytest.mark.parametrize("state", ["failed", "no_wiki_space"])
+def test_a_reflection_the_wiki_never_showed_can_still_be_shared_and_counts_as_shared_later(
+        client: FlaskClient, runtime: Runtime, state: str) -> None:
+    """Its author was told nothing of it is on the wiki: the channel is still open to it, and, counted since
+    with what nobody else sees, it comes off that as a reflection shared later would."""
+    reply = slash(client, ANN, "reflect Our runbook needs a rollback section")
+    share, wiki = (action["integration"]["context"] for action in reply["attachments"][0]["actions"][:2])
+    click(client, ANN, wiki)
+    [stored] = reflections(runtime)
+    with runtime.uow() as uow:
+        reflections_service.mark_publication(uow, stored.id, state=state, now=runtime.clock())
+        uow.commit()
+    assert "shared with your community" in click(client, ANN, share).get_json()["ephemeral_text"]
+    assert reflections(runtime)[0].visibility == "community"
+    with runtime.reader() as uow:
+        shared = uow.session.scalars(select(Event).where(Event.kind == "reflection_shared")).one()
+    assert shared.data == {"later": True, "answered_prompt": False}
 
 
 def test_publishing_without_my_name_is_remembered(client: FlaskClient, runtime: Runtime) -> None:
@@ -412,6 +432,20 @@ def test_a_link_shared_in_a_direct_message_belongs_to_no_community(client: Flask
         assert [(e.kind, e.community_id) for e in uow.session.scalars(select(Event))] == [("link_shared", None)]
 
 
+def test_sharing_in_a_direct_message_when_mattermost_cannot_say_which_bot_learnloop_is_says_try_again(
+        engine, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
+    """Without LEARNLOOP_MATTERMOST_BOT_USER_ID learnloop asks Mattermost who its bot is: busy, it says so."""
+    runtime = build_runtime(make_settings(mattermost_bot_user_id=None), clock=clock, engine=engine)
+    mattermost_contract.add("GET", "/api/v4/users/me", status=503,
+                            json={"id": "api.context.server_busy.app_error", "message": "busy", "status_code": 503})
+    ann = Person("ann")
+    reply = slash(create_app(runtime).test_client(), ann, "share https://docs.python.org/3/ helped",
+                  channel=uid("dmannbob"), channel_name=f"{uid('bob')}__{ann.id}")
+    assert "Try again in a moment" in reply["text"] and "503" in reply["text"]
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Event)).all() == []
+
+
 def outcomes(runtime: Runtime) -> list[tuple[str, str | None, datetime]]:
     """The prompt_unanswered events: (kind, person, when)."""
     with runtime.uow() as uow:
@@ -422,6 +456,18 @@ def outcomes(runtime: Runtime) -> list[tuple[str, str | None, datetime]]:
 def delivery(runtime: Runtime) -> Delivery:
     with runtime.uow() as uow:
         return uow.session.scalars(select(Delivery)).one()
+
+
+def test_a_snoozed_prompt_whose_schedule_is_stopped_lapses_unanswered(
+        client: FlaskClient, runtime: Runtime, sent_prompt: dict, clock: FakeClock) -> None:
+    """Sent once, it was counted sent: stopped before it came again, it is counted unanswered, as a snoozed
+    prompt that is never sent again is."""
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    with runtime.uow() as uow:
+        schedule = uow.session.scalars(select(PromptSchedule)).one()
+        assert prompt_setup.stop(uow, schedule.community_id, schedule.id, clock.now)
+    assert (delivery(runtime).status, delivery(runtime).reason) == ("skipped", "lapsed")
+    assert [(kind, person) for kind, person, _ in outcomes(runtime)] == [("prompt_unanswered", ANN.id)]
 
 
 def test_a_skipped_prompt_is_counted_unanswered_once(client: FlaskClient, runtime: Runtime, sent_prompt: dict,

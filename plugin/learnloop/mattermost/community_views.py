@@ -15,7 +15,7 @@ from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import community_role
+from learnloop.mattermost.ownership import community_role, role_in_channel
 from learnloop.services import links
 from learnloop.services.communities import (
     CommunityChangeRefused,
@@ -64,7 +64,7 @@ def _look(invocation: Invocation) -> tuple[int, str, list[ChannelFacts]]:
 
 def dashboard_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
-    role = community_role(chat, request.channel_id, request.user_id, request.team_id)
+    role = role_in_channel(chat, request)
     if role is None:
         return ephemeral("Only this channel's members see its community's dashboard. It shows the community, "
                          "never a person.")
@@ -82,8 +82,7 @@ def dashboard_command(invocation: Invocation) -> Reply:
 
 
 def _show(invocation: Invocation) -> Reply:
-    if community_role(invocation.chat, invocation.request.channel_id, invocation.request.user_id,
-                      invocation.request.team_id) is None:
+    if role_in_channel(invocation.chat, invocation.request) is None:
         return ephemeral("Only this channel's members can ask which channels form its community.")
     _, name, channels = _look(invocation)
     trigger, k = invocation.trigger, invocation.chat.settings.min_group_size
@@ -108,7 +107,7 @@ def _join(invocation: Invocation, target: str) -> Reply:
         return ephemeral("A channel cannot join itself: name a neighbouring channel.")
     if not request.team_id:
         return ephemeral("Channels join up within a team: type this in a team's channel, not a direct message.")
-    if community_role(chat, request.channel_id, request.user_id, request.team_id) != "owner":
+    if role_in_channel(chat, request) != "owner":
         return ephemeral(f"Only an owner of this channel's community ({OWNERS}) can join it up with another "
                          "channel.")
     client = chat.mattermost()
@@ -154,7 +153,7 @@ def _join(invocation: Invocation, target: str) -> Reply:
 
 def _leave(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
-    if community_role(chat, request.channel_id, request.user_id, request.team_id) != "owner":
+    if role_in_channel(chat, request) != "owner":
         return ephemeral(f"Only an owner of this channel's community ({OWNERS}) can take it out of a community.")
     with chat.uow() as uow:
         try:

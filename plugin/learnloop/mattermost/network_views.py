@@ -15,7 +15,7 @@ from learnloop.mattermost.network_messages import (
     digest_post,
     thanks_dm,
 )
-from learnloop.mattermost.ownership import is_community_owner
+from learnloop.mattermost.ownership import owns_channel
 from learnloop.mattermost.payloads import ActionRequest
 from learnloop.mattermost.people import username_of
 from learnloop.services.network import digest, recognition, suggestions
@@ -32,7 +32,7 @@ def digest_command(invocation: Invocation) -> Reply:
     if not words or words[0] not in ("on", "off", "preview"):
         return ephemeral(f"Usage: `{trigger} {DIGEST_USAGE}`, for example `{trigger} digest on fri 09:00`. "
                          f"For your own weekly suggestions: `{trigger} digest me on`.")
-    if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
+    if not owns_channel(chat, request):
         return ephemeral("Only this community's owners switch its weekly digest on or off. "
                          f"Your own weekly suggestions: `{trigger} digest me on`.")
     community_id = invocation.community_id()

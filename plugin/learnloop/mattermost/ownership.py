@@ -10,7 +10,8 @@ from typing import Any, Literal
 from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import DialogHandler, Reply
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.payloads import DialogSubmission
+from learnloop.mattermost.payloads import DialogSubmission, SlashCommand
+from learnloop.services.communities import is_direct_channel
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,24 @@ def community_role(chat: Chat, channel_id: str, user_id: str, team_id: str | Non
     return "member" if membership is not None else None
 
 
+def channel_team(channel_name: str | None, team_id: str | None) -> str | None:
+    """The team a request names for its channel, none for a direct or group message: Mattermost names the team
+    on screen there, whose admins own no one's conversation."""
+    return None if is_direct_channel(channel_name) else team_id or None
+
+
 def is_community_owner(chat: Chat, channel_id: str, user_id: str, team_id: str | None = None) -> bool:
     return community_role(chat, channel_id, user_id, team_id) == "owner"
+
+
+def role_in_channel(chat: Chat, request: SlashCommand) -> Role | None:
+    """The role in the community of the channel a slash command was typed in, of whoever typed it."""
+    team_id = channel_team(request.channel_name, request.team_id)
+    return community_role(chat, request.channel_id, request.user_id, team_id)
+
+
+def owns_channel(chat: Chat, request: SlashCommand) -> bool:
+    return role_in_channel(chat, request) == "owner"
 
 
 NO_LONGER_AN_OWNER = ("Only this community's owners can send this form, and Mattermost no longer counts you as one; "
@@ -79,7 +96,7 @@ def for_owners(handler: DialogHandler) -> DialogHandler:
 
     def checked(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
         if not is_community_owner(chat, str(state.get("channel_id") or ""), submission.user_id,
-                                  str(state.get("team_id") or "") or None):
+                                  channel_team(state.get("channel_name"), state.get("team_id"))):
             return {"error": NO_LONGER_AN_OWNER}
         return handler(chat, submission, state)
 

@@ -14,7 +14,7 @@ from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import describe_item, ephemeral
-from learnloop.mattermost.ownership import community_owners, community_role
+from learnloop.mattermost.ownership import community_owners, community_role, role_in_channel
 from learnloop.mattermost.page_messages import NOT_MINE_ACTION, REVIEWED_ACTION, unowned_dm
 from learnloop.mattermost.payloads import ActionRequest
 from learnloop.services import page_owners, page_review
@@ -37,7 +37,7 @@ def pages_command(invocation: Invocation) -> Reply:
     action = action.lower()
     if action not in ("", "owner", "interval"):
         return _usage(trigger)
-    if community_role(chat, request.channel_id, request.user_id, request.team_id) != "owner":
+    if role_in_channel(chat, request) != "owner":
         return ephemeral(f"Only this community's owners ({OWNERS}) name page owners and see who owns what. "
                          "Nothing changed.")
     community_id = invocation.community_id()

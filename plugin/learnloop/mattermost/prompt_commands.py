@@ -12,7 +12,7 @@ from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import for_owners, is_community_owner
+from learnloop.mattermost.ownership import for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
@@ -108,7 +108,7 @@ def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: 
 
 def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     chat, request = invocation.chat, invocation.request
-    if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
+    if not owns_channel(chat, request):
         return ephemeral("Only this community's owners (the channel's admins, or owners named by your admin) "
                          "can change its prompts. Your own settings: `/learn prompts`.")
     if word == "stop":

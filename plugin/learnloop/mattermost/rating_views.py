@@ -16,6 +16,7 @@ from learnloop.domain.ratings import (
     parse_stars,
 )
 from learnloop.domain.urls import InvalidUrl, normalise_url
+from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.delivery import bot_user_id
@@ -93,8 +94,13 @@ def share_command(invocation: Invocation) -> Reply:
         url = normalise_url(words[0])
     except InvalidUrl as exc:
         return ephemeral(f"Could not share that: {exc}.")
-    if is_direct_channel(request.channel_name) and \
-            bot_user_id(chat, client) not in (request.channel_name or "").split("__"):
+    try:
+        elsewhere = is_direct_channel(request.channel_name) and \
+            bot_user_id(chat, client) not in (request.channel_name or "").split("__")
+    except MattermostError as exc:
+        return ephemeral(f"learnloop could not ask Mattermost which bot it is ({exc.status_code or 'no answer'}); "
+                         "nothing was shared. Try again in a moment.")
+    if elsewhere:
         return ephemeral("learnloop cannot post in a direct or group message it is not part of. Share it in a "
                          "channel, or here in your direct message with learnloop. Nothing was saved.")
     now = chat.clock()

@@ -14,7 +14,7 @@ from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import for_owners, is_community_owner
+from learnloop.mattermost.ownership import for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.prompt_commands import (
     can_publish,
@@ -75,7 +75,7 @@ def seed_dialog(state: str, timezone: str, publish: bool) -> dict[str, Any]:
 
 def seed_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
-    if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
+    if not owns_channel(chat, request):
         return ephemeral(NOT_AN_OWNER)
     configured = chat.settings.community_for_channel(request.channel_id)
     timezone = configured.timezone if configured else "UTC"

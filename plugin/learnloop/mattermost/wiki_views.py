@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import is_community_owner
+from learnloop.mattermost.ownership import owns_channel
 from learnloop.services import wiki_ingest
 from learnloop.services.communities import community_for_channel
 
@@ -19,7 +19,7 @@ def wiki_command(invocation: Invocation) -> Reply:
                                              now=chat.clock())
         uow.commit()
         if word.lower() == "announce":
-            if not is_community_owner(chat, request.channel_id, request.user_id, request.team_id):
+            if not owns_channel(chat, request):
                 return ephemeral("Only this community's owners choose what is announced here.")
             try:
                 wiki_ingest.set_announce_policy(uow, community_id, rest.strip().lower())

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnloop.config import Settings
+from learnloop.services.prompts.delivered import stop_unsent
 from learnloop.services.rollups import merge_rollups, release_until, shown_prior
 from learnloop.storage.repositories import ChannelFacts
 from learnloop.storage.tables import Community
@@ -160,7 +161,8 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
         raise CommunityChangeRefused(
             f"{channel_label(configured)} belongs to a community set in learnloop's configuration: an admin can "
             "add channels to it there (`channels = [...]` under its [[communities]] entry).")
-    prompts_stopped = uow.joins.stop_schedules(source.id)
+    stopped = uow.joins.stop_schedules(source.id)
+    stop_unsent(uow, stopped, now)
     uow.joins.move_history(source.id, target.id)
     uow.joins.move_channels(source.id, target.id)
     uow.joins.retire(source.id, target.id, now)
@@ -169,7 +171,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     uow.communities.name_channel(other_channel_id, other_channel_name)
     channels = uow.communities.channels(target.id)
     uow.commit()
-    return Joined(target.id, target.name, moving, channels, prompts_stopped)
+    return Joined(target.id, target.name, moving, channels, len(stopped))
 
 
 @dataclass(frozen=True)

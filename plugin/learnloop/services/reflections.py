@@ -236,7 +236,7 @@ def change_visibility(
     if reflection.visibility == "community" and visibility == "wiki":
         raise InvalidReflection("this reflection is already shared in your community's channel, so it does not go "
                                 "to the wiki as well; /learn reflect writes one for the wiki")
-    if reflection.visibility == "wiki" and visibility == "community":
+    if reflection.visibility == "wiki" and visibility == "community" and not _publication_failed(reflection):
         raise InvalidReflection("this reflection is already on the wiki, or on its way there, so it is not posted "
                                 "in the channel as well; once it is there, /learn journal shows its link, which "
                                 "/learn share posts in a channel")
@@ -244,6 +244,11 @@ def change_visibility(
                       later=True)
     uow.commit()
     return _view(reflection, key)
+
+
+def _publication_failed(reflection: Reflection) -> bool:
+    """Chosen for the wiki, which never showed it (counted since with what nobody else sees)."""
+    return reflection.visibility == "wiki" and reflection.publish_state in ("failed", "no_wiki_space")
 
 
 def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, author_name: str | None,
@@ -254,7 +259,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     if visibility == reflection.visibility or visibility == "private":
         return
     seen_later = {"later": True, "answered_prompt": reflection.answered_prompt} \
-        if later and reflection.visibility == "private" else None
+        if later and (reflection.visibility == "private" or _publication_failed(reflection)) else None
     reflection.visibility, reflection.updated_at = visibility, now
     if visibility == "wiki":
         if attribution == "name" and author_name:  # the name the section will carry, as Mattermost gave it

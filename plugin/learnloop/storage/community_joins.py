@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from learnloop.storage.repositories import Repository, rowcount
+from learnloop.storage.repositories import Repository
 from learnloop.storage.tables import (
     Announcement,
     Community,
@@ -35,11 +35,10 @@ class JoinStore(Repository):
         """Hold both communities' rows until the transaction ends: two joins at once take turns."""
         self.session.execute(select(_C.c.id).where(_C.c.id.in_(community_ids)).order_by(_C.c.id).with_for_update())
 
-    def stop_schedules(self, community_id: int) -> int:
-        """Stop a community's active prompt schedules; how many were running."""
-        result = self.session.execute(update(_S).where(_S.c.community_id == community_id, _S.c.active.is_(True))
-                                      .values(active=False))
-        return rowcount(result)
+    def stop_schedules(self, community_id: int) -> list[int]:
+        """Stop a community's active prompt schedules; the ids of those that were running."""
+        return list(self.session.scalars(update(_S).where(_S.c.community_id == community_id, _S.c.active.is_(True))
+                                         .values(active=False).returning(_S.c.id)))
 
     def move_history(self, source: int, target: int) -> None:
         for table in HISTORY:

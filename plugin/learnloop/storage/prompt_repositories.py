@@ -188,14 +188,20 @@ class DeliveryRepository(Repository):
             .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
         return rowcount(result)
 
-    def stop_schedule(self, schedule_id: int, now: datetime) -> None:
-        """A stopped schedule's prompts not sent yet end as skipped, and those sent get no reminder."""
-        runs = select(PromptRun.id).where(PromptRun.schedule_id == schedule_id).scalar_subquery()
-        self.session.execute(
-            update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status.in_(("scheduled", "queued")))
-            .values(status="skipped", reason=STOPPED, nudge_at=None, updated_at=now))
+    def stop_schedules(self, schedule_ids: list[int], now: datetime) -> list[int]:
+        """Stopped schedules' prompts still to be sent end as skipped (one already queued goes out: it may be
+        on its way), and those sent get no reminder; the ids of those skipped."""
+        if not schedule_ids:
+            return []
+        runs = select(PromptRun.id).where(PromptRun.schedule_id.in_(schedule_ids)).scalar_subquery()
+        skipped = list(self.session.scalars(select(Delivery.id).where(
+            Delivery.run_id.in_(runs), Delivery.status == "scheduled").with_for_update()))
+        if skipped:
+            self.session.execute(update(Delivery).where(Delivery.id.in_(skipped), Delivery.status == "scheduled")
+                                 .values(status="skipped", reason=STOPPED, nudge_at=None, updated_at=now))
         self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "sent")
                              .values(nudge_at=None, updated_at=now))
+        return skipped
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(

@@ -104,6 +104,13 @@ def record_unanswered(uow: UnitOfWork, prompts: list[tuple[int, str, int | None,
         recorded_at=now)
 
 
+def stop_unsent(uow: UnitOfWork, schedule_ids: list[int], now: datetime) -> None:
+    """Stopped schedules send nothing more: their prompts planned ahead are skipped, one sent and snoozed lapses
+    unanswered (it was counted sent), and no reminder follows one sent. The caller commits."""
+    record_unanswered(uow, uow.deliveries.lapse_sent_before(uow.deliveries.stop_schedules(schedule_ids, now), now),
+                      now)
+
+
 def mark_undelivered(uow: UnitOfWork, failed: list[tuple[int, str]], now: datetime) -> None:
     """Prompts that could not be posted for good (delivery id, the error): their queued deliveries end as
     skipped, the reason naming what Mattermost answered, so none stays queued forever. The caller commits."""

@@ -16,6 +16,7 @@ from learnloop.domain.schedules import (
     parse_window,
     still_open_or_to_come,
 )
+from learnloop.services.prompts.delivered import stop_unsent
 from learnloop.services.reflections import check_visibility
 from learnloop.storage.tables import PromptSchedule
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -189,6 +190,6 @@ def stop(uow: UnitOfWork, community_id: int, schedule_id: int, now: datetime) ->
     if row is None or row.community_id != community_id:
         return False
     row.active = False
-    uow.deliveries.stop_schedule(schedule_id, now)
+    stop_unsent(uow, [schedule_id], now)
     uow.commit()
     return True

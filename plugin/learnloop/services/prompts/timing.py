@@ -13,9 +13,10 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 NUDGE_BEFORE_CLOSE = timedelta(hours=2)
 MIN_WINDOW_FOR_NUDGE = timedelta(hours=4)
-NUDGE_AFTER_PROMPT = MIN_WINDOW_FOR_NUDGE - NUDGE_BEFORE_CLOSE
+NUDGE_AFTER_PROMPT = timedelta(hours=1)
 """The least time between a prompt and its reminder: a prompt held back (quiet hours, a pause, do not disturb)
-past its reminder's time gets none, rather than one a minute after it."""
+until near or past its reminder's time gets none, rather than one a minute after it. Less than the two hours
+a reminder follows a prompt sent on time in the shortest window that has one, so that one keeps it."""
 
 
 def schedule_of(row: PromptSchedule) -> Schedule:
@@ -48,8 +49,8 @@ def preferences_of(member: Member | None) -> PromptPreferences:
 def due_and_window(row: PromptSchedule, local_date: date, tz: ZoneInfo,
                    member_prefs: PromptPreferences) -> tuple[datetime, datetime]:
     schedule = schedule_of(row)
-    if row.event_part is not None:  # before or after an event: at the time its owners chose, for everyone
-        member_prefs = replace(member_prefs, time_of_day=None)
+    if row.event_part is not None:  # before or after an event: when its owners chose, for everyone, wherever
+        member_prefs, tz = replace(member_prefs, time_of_day=None), zone(None, row.timezone)
     due = personal_due_at(schedule, local_date, tz, member_prefs)
     return due, due + schedule.window
 
