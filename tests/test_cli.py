@@ -43,6 +43,12 @@ def test_db_upgrade_then_export_everything(sqlite_env: Path, tmp_path: Path) -> 
     assert [e["kind"] for e in tables["events"]] == ["rating"]
     assert tables["instance_secrets"][0]["value"] == "<redacted>"
     assert not out.with_name("export.json.partial").exists()
+    person = tmp_path / "person.json"
+    assert runner.invoke(main, ["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(person)]).exit_code == 0
+    private = {path.name: stat.S_IMODE(path.stat().st_mode)
+               for path in (sqlite_env, out, person, sqlite_env.with_name("cli.db-wal"))}
+    assert private == dict.fromkeys(private, 0o600), "the database holds the key to every reflection; exports hold " \
+        "people's data: readable by their owner only, whatever the umask"
 
 
 def test_export_to_an_unwritable_place_says_so(sqlite_env: Path) -> None:

@@ -30,7 +30,7 @@ from learnloop.mattermost.people import username_of
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
-from learnloop.storage.export import export_to_file, jsonable
+from learnloop.storage.export import export_to_file, jsonable, write_private
 from learnloop.storage.migrate import UnknownRevision, upgrade
 from learnloop.wiring import create_app
 
@@ -208,7 +208,8 @@ def person_export(user_id: str, out: Path) -> None:
     with runtime.reader() as uow:
         data = personal_data.export(uow, user_id, runtime.signing_key, runtime.clock())
     try:
-        out.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=jsonable) + "\n", encoding="utf-8")
+        write_private(out, lambda handle: handle.write(
+            json.dumps(data, indent=2, ensure_ascii=False, default=jsonable) + "\n"))
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
     click.echo(f"wrote {user_id}'s data to {out} (it holds their reflections in clear: hand it to them only)",

@@ -15,6 +15,7 @@ __all__ = ["READ_ONLY", "make_engine", "read_only"]
 
 def make_engine(url: str, **options: Any) -> Engine:
     if make_url(url).get_backend_name() == "sqlite":
+        sqlite.create_private(make_url(url))
         engine = create_engine(url, connect_args={"timeout": sqlite.BUSY_TIMEOUT_MS / 1000,
                                                   "factory": sqlite.WriterLockedConnection}, **options)
         sqlite.configure(engine)

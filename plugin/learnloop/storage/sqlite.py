@@ -18,7 +18,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -82,6 +82,15 @@ def database_path(url: URL) -> str | None:
     if database in ("", ":memory:") or database.startswith("file:") or url.query.get("mode") == "memory":
         return None
     return os.path.abspath(database)
+
+
+def create_private(url: URL) -> None:
+    """Create the database file, if it is not there yet, readable by its owner only: it holds the signing key
+    that opens every reflection. SQLite gives its WAL and shared-memory files the database file's permissions."""
+    path = database_path(url)
+    if path is not None and os.path.isdir(os.path.dirname(path)):
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def writer_lock_path(url: URL) -> str | None:
