@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import text
 
 from learnloop.bootstrap import build_runtime
 from learnloop.cli import listen_address, main
 from learnloop.config import load_settings
 from learnloop.services.rating import Rater, rate_url
+from learnloop.storage.engine import make_engine
 
 
 @pytest.fixture
@@ -191,3 +193,25 @@ def test_a_configured_secret_key_cannot_be_swapped_for_another(tmp_path: Path, m
         assert refused.exit_code == 1 and "is not the key this database was written with" in refused.output
     monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "a" * 40)
     assert runner.invoke(main, ["worker", "--once"]).exit_code == 0, "the key set back works again"
+
+
+def test_a_misspelt_secret_in_the_file_is_named_with_the_file_and_its_value_is_not_repeated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "learnloop.toml"
+    config.write_text('mattermost_bot_tokn = "xoxb-SUPER-SECRET-123"\n')
+    monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", f"sqlite:///{tmp_path / 'x.db'}")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 1 and f"{config}: mattermost_bot_tokn" in result.output, result.output
+    assert "SUPER-SECRET" not in result.output
+
+
+def test_a_database_a_newer_learnloop_upgraded_is_one_clear_line(sqlite_env: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    with make_engine(f"sqlite:///{sqlite_env}").begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    for command in (["db", "upgrade"], ["worker", "--once"]):
+        refused = runner.invoke(main, command)
+        assert refused.exit_code == 1 and "at revision '0099', which this learnloop does not know" in refused.output
+        assert isinstance(refused.exception, SystemExit), "a message, not a traceback"

@@ -73,8 +73,8 @@ class _Commands(click.Group):
             raise
         except DBAPIError as exc:
             raise click.ClickException(_database_problem(exc)) from None
-        except ConfigError as exc:  # found once the database is open: a secret key it was not written with
-            raise click.ClickException(str(exc)) from None
+        except (ConfigError, UnknownRevision) as exc:  # found once the database is open: a secret key it was
+            raise click.ClickException(str(exc)) from None  # not written with, a schema newer than this learnloop
 
 
 def _database_problem(exc: DBAPIError) -> str:
@@ -160,10 +160,7 @@ def db_upgrade(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
 
     settings = _settings()
-    try:
-        at = upgrade(make_engine(settings.database_url), revision)
-    except UnknownRevision as exc:
-        raise click.ClickException(str(exc)) from None
+    at = upgrade(make_engine(settings.database_url), revision)
     click.echo(f"database at {at or 'no revision (empty)'}", err=True)
 
 

@@ -405,16 +405,17 @@ def _describe(error: Any) -> str:
     Values of secret settings are never repeated in the message."""
     location = error.get("loc", ())
     top = str(location[0]) if location else "settings"
-    if top in Settings.model_fields and f"{ENV_PREFIX}{top.upper()}" in os.environ:
-        where = ENV_PREFIX + top.upper()
-    elif top in Settings.model_fields:
-        where = f"{_config_file_path()}: {top}"
-    else:
+    if not location:
         where = top
+    elif top in Settings.model_fields and f"{ENV_PREFIX}{top.upper()}" in os.environ:
+        where = ENV_PREFIX + top.upper()
+    else:  # a setting of the file, or a name it holds that is none (a misspelt secret's value is not repeated)
+        where = f"{_config_file_path()}: {top}"
     if len(location) > 1:
         where += " → " + ".".join(str(part) for part in location[1:])
     given = error.get("input")
-    hidden = top in SECRET_FIELDS or isinstance(given, (dict, list)) or given is None or _has_password(given)
+    hidden = (top in SECRET_FIELDS or top not in Settings.model_fields or isinstance(given, (dict, list))
+              or given is None or _has_password(given))
     shown = "" if hidden else f" (got '{str(given)[:60]}')"
     message = error.get("msg", "invalid").removeprefix("Value error, ")
     return f"{where}: {message}{shown}"

@@ -46,6 +46,10 @@ def upgrade(engine: Engine, revision: str = "head") -> str | None:
                               f"revision from 0001 to {script.get_current_head()}")
     with locks.held(engine, LOCK, wait=True):
         before = current(engine)
+        if before is not None and before not in {step.revision for step in script.walk_revisions()}:
+            raise UnknownRevision(f"the database is at revision {before[:40]!r}, which this learnloop does not know "
+                                  f"(it knows 0001 to {script.get_current_head()}): a newer learnloop upgraded it. "
+                                  "Run that version, or restore the backup taken before the upgrade")
         command.upgrade(alembic_config(engine), revision)
         after = current(engine)
     if after != before:
