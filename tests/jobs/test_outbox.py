@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import requests
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from tests.conftest import FakeClock
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_openapi import MattermostContract
@@ -16,7 +17,9 @@ from learnloop.bootstrap import Runtime
 from learnloop.errors import MAX_RETRY_AFTER, retry_after
 from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RATE_LIMITED_FOR, RETRY_FOR, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
+from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
+from learnloop.storage.outbox import Outbox
 from learnloop.storage.tables import Event, OutboxMessage
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
@@ -280,3 +283,36 @@ def test_one_hosts_rate_limit_holds_back_its_own_messages_only(runtime: Runtime)
 def test_a_hosts_wait_is_bounded(headers: dict[str, str], wait: float) -> None:
     assert retry_after(429, headers, 60.0) == wait
     assert retry_after(503, headers, 60.0) is None
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_outcomes_a_failed_write_could_not_record_are_written_later_not_carried_out_again(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, monkeypatch: pytest.MonkeyPatch,
+    concurrency: int,
+) -> None:
+    """On PostgreSQL a write of outcomes can be chosen as a deadlock's victim: the outcomes stay with the pass and
+    are written by its next write. Lost, the calls they record would be made again once their lease ended (a
+    reply to a slash command twice: it cannot be looked for first)."""
+    url = f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w"
+    with runtime.uow() as uow:
+        for n in range(8):
+            uow.outbox.enqueue(RESPOND, {"response_url": url, "body": {"text": f"reply {n}"}}, key=f"respond:{n}",
+                               now=clock())
+        uow.commit()
+    mattermost_contract.add_unvalidated(url)
+    original, failures = Outbox.finish_many, iter([True, True])
+
+    def finish_many(self: Outbox, owner: str, outcomes: list[dict], *, gone: tuple[int, ...] = ()) -> None:
+        if next(failures, False):
+            raise OperationalError("UPDATE outbox", {}, Exception("deadlock detected"))
+        original(self, owner, outcomes, gone=gone)
+
+    monkeypatch.setattr(Outbox, "finish_many", finish_many)
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()),
+                      concurrency=concurrency)
+    assert courier.deliver().claimed == 8
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert courier.deliver().claimed == 0
+    assert len([c for c in mattermost_contract.calls if c.path.startswith("/hooks/commands/")]) == 8
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(OutboxMessage)).all() == [], "each reply, sent, is gone"

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from learnloop.clock import Clock
 from learnloop.errors import HostError
 from learnloop.services.outbox_kinds import RESPOND
@@ -41,6 +43,9 @@ LEASE = timedelta(seconds=60)
 RENEW_EVERY = LEASE / 4
 FLUSH_SECONDS = 0.25
 FLUSH_SIZE = 50
+FLUSH_TRIES = 5
+"""How often the pass's last write of outcomes is tried: outcomes not written are carried out again by another
+worker once their lease ends, and a reply to a slash command cannot be looked for first."""
 MAX_ATTEMPTS = 10
 RETRY_FOR = timedelta(hours=6)
 """A message a host keeps failing is given up only after MAX_ATTEMPTS and RETRY_FOR since it was queued: a
@@ -298,8 +303,19 @@ class _Pass:
         due = force or len(self.unrecorded) >= FLUSH_SIZE or time.monotonic() - self.last_flush >= FLUSH_SECONDS
         if not due or not self.unrecorded:
             return
-        batch, self.unrecorded = self.unrecorded, []
-        self.courier._record(batch)
+        batch = list(self.unrecorded)
+        for attempt in range(1, FLUSH_TRIES + 1):
+            try:
+                self.courier._record(batch)
+                break
+            except DBAPIError as exc:  # a deadlock with another worker, the database restarting: kept, tried again
+                if attempt == FLUSH_TRIES and force:
+                    raise
+                log.warning("could not record %d outcomes (attempt %d): %s", len(batch), attempt, exc)
+                if not force:
+                    return  # with the next flush
+                time.sleep(0.1 * attempt)
+        del self.unrecorded[:len(batch)]
         self.keeper.done([outcome.message.id for outcome in batch])
         self.last_flush = time.monotonic()
 

@@ -92,6 +92,7 @@ class Outbox(Repository):
         """Extend the lease on messages this owner is still working on."""
         if not ids:
             return 0
+        self.session.execute(select(_O.c.id).where(_O.c.id.in_(ids)).order_by(_O.c.id).with_for_update())  # id order
         result = self.session.execute(
             update(_O).where(_O.c.id.in_(ids), _O.c.claimed_by == owner, _O.c.status == "pending")
             .values(next_attempt_at=lease_until))
@@ -102,8 +103,8 @@ class Outbox(Repository):
         dict has b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
         claim did not count as an attempt, as after a 429). The messages `gone` names are done with (sent, or
         given up) and deleted instead of kept."""
-        if outcomes:
-            self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
+        if outcomes:  # in id order, as a lease's renewal locks them: two statements never wait on each other
+            self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in sorted(outcomes, key=lambda o: o["b_id"])])
         if gone:
             self.run(_FORGET, [{"b_id": message_id, "b_owner": owner} for message_id in gone])
 
