@@ -4,12 +4,14 @@ buttons → reflection. The clock is moved by hand; every Mattermost call is con
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.jobs import prompts as prompt_jobs
 from learnloop.services.communities import community_for_channel, join
 from learnloop.services.prompts import setup as prompt_setup
 from learnloop.services.prompts.runs import plan_runs
@@ -272,3 +274,22 @@ def test_a_community_joining_another_sends_none_of_the_prompts_its_stopped_sched
     clock.now = FRIDAY_DUE
     world.tick()
     assert world.prompt_posts() == []
+
+
+def test_a_schedule_stopped_while_its_members_are_listed_plans_no_prompt(
+        world: World, runtime: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Listing a large channel's members takes seconds, and an owner may stop the prompt meanwhile."""
+    world.people = [ANN]
+    schedule = add_schedule(runtime, anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    listed = prompt_jobs.community_profiles
+
+    def listed_while_the_owner_stops(client: Any, channel_ids: list[str]) -> Any:
+        profiles = listed(client, channel_ids)
+        _stop(runtime, schedule)
+        return profiles
+
+    monkeypatch.setattr(prompt_jobs, "community_profiles", listed_while_the_owner_stops)
+    world.tick()
+    assert statuses(runtime) == {}

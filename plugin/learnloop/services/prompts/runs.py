@@ -62,7 +62,7 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
     community in chunks, one transaction each (`complete=False` until the last), so no single
     transaction holds SQLite's write lock for long."""
     run = uow.runs.get(run_id)
-    if run is None:
+    if run is None or not uow.schedules.still_active(run.schedule_id):  # stopped while its members were listed
         return 0
     row = uow.schedules.get(run.schedule_id)
     assert row is not None
