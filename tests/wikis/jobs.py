@@ -25,17 +25,17 @@ def handlers(runtime: Runtime, hosts: Mapping[str, WikiHost] | None = None) -> d
                               lambda name: locks.held(runtime.engine, name, wait=True))
 
 
-def _message(kind: str, payload: dict[str, Any], attempt: int, queued_at: datetime = START) -> ClaimedMessage:
+def message(kind: str, payload: dict[str, Any], attempt: int, queued_at: datetime = START) -> ClaimedMessage:
     return ClaimedMessage(0, kind, f"test:{kind}", payload, attempt, queued_at)
 
 
 def fetch(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
-    return handlers(runtime)[FETCH_JOB](_message(FETCH_JOB, payload, attempt))
+    return handlers(runtime)[FETCH_JOB](message(FETCH_JOB, payload, attempt))
 
 
 def publish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1, queued_at: datetime = START) -> Any:
-    return handlers(runtime)[PUBLISH_JOB](_message(PUBLISH_JOB, payload, attempt, queued_at))
+    return handlers(runtime)[PUBLISH_JOB](message(PUBLISH_JOB, payload, attempt, queued_at))
 
 
 def unpublish(runtime: Runtime, payload: dict[str, Any], attempt: int = 1) -> Any:
-    return handlers(runtime)[UNPUBLISH_JOB](_message(UNPUBLISH_JOB, payload, attempt))
+    return handlers(runtime)[UNPUBLISH_JOB](message(UNPUBLISH_JOB, payload, attempt))

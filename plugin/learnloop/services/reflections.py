@@ -332,7 +332,7 @@ def _never_seen(uow: UnitOfWork, reflection: Reflection, now: datetime) -> None:
 
 def mark_published(uow: UnitOfWork, reflection_id: int, *, wiki: str, published: Published, now: datetime) -> bool:
     """Record where the section went; False if the reflection was deleted while it was being published."""
-    reflection = uow.reflections.get(reflection_id)
+    reflection = uow.reflections.get(reflection_id, for_update=True)
     if reflection is None:
         return False
     reflection.publish_state, reflection.published_url, reflection.updated_at = "published", published.url, now
@@ -378,8 +378,10 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
 
 def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> ReflectionView:
     """Deleted for good, with its shared post's text and a publication still waiting in the outbox; what it
-    was is returned, with its wiki section (its author is offered its removal, or told where it stays)."""
-    reflection = uow.reflections.of_author(reflection_id, user_id)
+    was is returned, with its wiki section (its author is offered its removal, or told where it stays). Its row
+    is held first: the worker recording its publication meanwhile waits, and finds it gone (or this finds the
+    section it recorded)."""
+    reflection = uow.reflections.of_author(reflection_id, user_id, for_update=True)
     if reflection is None:
         raise NotYours(NOT_YOURS)
     waiting = [message for message in map(uow.outbox.by_key, (share_key(reflection.id), publish_key(reflection.id)))

@@ -299,7 +299,10 @@ class DeliveryRepository(Repository):
 
 
 class ReflectionRepository(Repository):
-    def get(self, reflection_id: int) -> Reflection | None:
+    def get(self, reflection_id: int, *, for_update: bool = False) -> Reflection | None:
+        if for_update:  # held until the transaction ends, against its author deleting it meanwhile
+            return self.session.scalars(select(Reflection).where(Reflection.id == reflection_id).with_for_update()
+                                        .execution_options(populate_existing=True)).one_or_none()
         return self.session.get(Reflection, reflection_id)
 
     def add(self, reflection: Reflection) -> Reflection:
@@ -310,10 +313,12 @@ class ReflectionRepository(Repository):
     def ids_of(self, user_id: str) -> list[int]:
         return list(self.session.scalars(select(Reflection.id).where(Reflection.user_id == user_id)))
 
-    def of_author(self, reflection_id: int, user_id: str) -> Reflection | None:
+    def of_author(self, reflection_id: int, user_id: str, *, for_update: bool = False) -> Reflection | None:
         """A reflection only ever comes back to the person who wrote it."""
-        return self.session.scalars(
-            select(Reflection).where(Reflection.id == reflection_id, Reflection.user_id == user_id)).one_or_none()
+        statement = select(Reflection).where(Reflection.id == reflection_id, Reflection.user_id == user_id)
+        if for_update:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(statement).one_or_none()
 
     def event_answer(self, user_id: str, event_key: str) -> Reflection | None:
         """The person's answer to the prompt before an event (the pair shares `event_key`)."""

@@ -1,0 +1,86 @@
+"""A reflection deleted while the worker records its publication does not stay on the wiki unnoticed: on
+PostgreSQL the two transactions run side by side, so both hold the reflection's row (SQLite's writer lock
+serialises them anyway)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.services import reflections as reflections_service
+from learnloop.services.reflections import ReflectionView
+from learnloop.storage.prompt_repositories import ReflectionRepository
+from learnloop.storage.tables import OutboxMessage, Reflection
+from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published
+from learnloop.wiring import create_app, wiki_hosts
+from tests.conftest import FakeClock, make_settings
+from tests.prompts.world import CHANNEL, Person, click, slash
+from tests.wikis import jobs as wiki_jobs
+
+ANN = Person("ann")
+
+
+@pytest.fixture
+def runtime(engine: Engine, clock: FakeClock) -> Runtime:
+    settings = make_settings(
+        wikis=[{"name": "handbook", "kind": "mediawiki", "url": "http://wiki.test", "secret": "s" * 40,
+                "bot_user": "bot", "bot_password": "pw"}],
+        communities=[{"name": "Data guild", "channel_id": CHANNEL, "learning_log_page": "Learning log",
+                      "wiki_spaces": [{"wiki": "handbook", "space": "Category:Onboarding"}]}])
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+def queued(runtime: Runtime, kind: str) -> list[OutboxMessage]:
+    with runtime.uow() as uow:
+        return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
+
+
+def test_a_reflection_deleted_as_its_publication_is_recorded_is_offered_or_taken_off(
+        runtime: Runtime, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    client = create_app(runtime).test_client()
+    reply = slash(client, ANN, "reflect Deleted while it was being published.")
+    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
+    click(client, ANN, buttons["Publish to the wiki with my name"])
+    [job] = queued(runtime, PUBLISH_JOB)
+    reflection_id = job.payload["reflection_id"]
+    read, go_on = threading.Event(), threading.Event()
+    found = ReflectionRepository.of_author
+
+    def of_author(self: ReflectionRepository, *args: Any, **kwargs: Any) -> Reflection | None:
+        reflection = found(self, *args, **kwargs)
+        read.set()
+        go_on.wait(10)  # the rest of the delete: the outbox looked up, what nobody saw recorded
+        return reflection
+
+    monkeypatch.setattr(ReflectionRepository, "of_author", of_author)
+    views: list[ReflectionView] = []
+
+    def delete() -> None:
+        with runtime.uow() as uow:
+            views.append(reflections_service.delete(uow, ANN.id, reflection_id, runtime.clock()))
+
+    hosts = wiki_hosts()
+    hosts["mediawiki"].publish = lambda *_a, **_k: Published(  # type: ignore[method-assign]
+        "http://wiki.test/wiki/Learning_log", "Learning log", "42")
+    web = threading.Thread(target=delete)
+    web.start()
+    assert read.wait(10)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB](
+        wiki_jobs.message(PUBLISH_JOB, job.payload, 1))))
+    worker.start()
+    worker.join(0.5)
+    go_on.set()
+    web.join(10)
+    worker.join(10)
+    assert results and results[0]["published"] is True
+    with runtime.reader() as uow:
+        assert uow.session.get(Reflection, reflection_id) is None
+    assert views[0].section is not None or len(queued(runtime, UNPUBLISH_JOB)) == 1, \
+        "the author is offered the section's removal, or it is taken off"
