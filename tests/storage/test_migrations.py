@@ -387,3 +387,26 @@ def test_0028_never_gives_a_deleted_event_id_again(fresh_engine: Engine) -> None
         connection.exec_driver_sql("DELETE FROM events WHERE id = 3")
         connection.exec_driver_sql(insert)
         assert connection.exec_driver_sql("SELECT max(id) FROM events").scalar_one() == 4
+
+
+def test_a_populated_sqlite_database_upgrades_through_tables_rebuilt_under_references(tmp_path) -> None:
+    """Batch mode rebuilds a table by copying it and dropping the old one: with foreign keys on, dropping
+    content_items (0011) deleted every rating, and dropping communities (0013) failed, leaving an install that
+    could not start. Migrations run with them off, and are refused if they leave a reference missing."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    upgrade(engine, "0010")
+    stamp = "'2026-11-02 09:00:00'"
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO communities (id, channel_id, name, ratings_count, stars_sum, created_at) "
+            f"VALUES (1, 'fukk3xq1bbn8fgmsiwh4xprwdh', '~data-guild', 1, 5, {stamp})")
+        connection.exec_driver_sql(
+            "INSERT INTO content_items (id, url, kind, community_id, ratings_count, stars_sum, created_at) "
+            f"VALUES (1, 'https://wiki/p', 'wiki_page', 1, 1, 5, {stamp})")
+        connection.exec_driver_sql(
+            "INSERT INTO ratings (id, item_id, user_id, stars, community_id, created_at, updated_at) "
+            f"VALUES (1, 1, 'ann00000000000000000000000', 5, 1, {stamp}, {stamp})")
+    upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT item_id, stars FROM ratings").all() == [(1, 5)]
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1, "on again for the app"
