@@ -50,6 +50,8 @@ CHROMIUM_FLAGS = (
 )
 DESKTOP = (1280, 900)
 WAIT_SECONDS = 10
+CONTINUE = "//button[starts-with(., 'Continue as @')]"
+"""The button of a one-time link's page, which names the account it signs in."""
 
 
 def _missing() -> str | None:

@@ -19,7 +19,7 @@ import requests
 from learnloop.bootstrap import Runtime
 from learnloop.services import links, rollups
 from learnloop.services.rating import Rater, rate_url
-from tests.browser.conftest import LiveApp, Shots, require_selenium, wait_for
+from tests.browser.conftest import CONTINUE, LiveApp, Shots, require_selenium, wait_for
 
 require_selenium()
 
@@ -107,7 +107,7 @@ def guild(live_app: LiveApp) -> tuple[int, int]:
 
 def sign_in(live: LiveApp, driver: WebDriver, community_id: int) -> None:
     driver.get(signin_link(live, community_id))
-    navigate_and_wait(driver, lambda: driver.find_element(By.XPATH, "//button[.='Continue']").click())
+    navigate_and_wait(driver, lambda: driver.find_element(By.XPATH, CONTINUE).click())
     assert driver.current_url == live.url(f"/dashboard/{community_id}")
 
 
@@ -191,11 +191,11 @@ def test_an_owner_signs_in_reads_exports_and_triages_the_dashboard(
     assert "/learn dashboard" in browser.find_element(By.TAG_NAME, "p").text
     shot("not-signed-in")
 
-    # The one-time link shows a Continue button; pressing it signs in and lands on the dashboard.
+    # The one-time link shows a button naming the account; pressing it signs in and lands on the dashboard.
     browser.get(signin_link(live_app, mine))
     assert heading(browser) == "Sign in to learnloop"
     shot("signin-link")
-    navigate_and_wait(browser, lambda: browser.find_element(By.XPATH, "//button[.='Continue']").click())
+    navigate_and_wait(browser, lambda: browser.find_element(By.XPATH, CONTINUE).click())
     assert browser.current_url == dashboard
     assert heading(browser) == "Data guild"
     assert browser.title == "Data guild · learnloop dashboard"

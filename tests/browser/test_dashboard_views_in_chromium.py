@@ -15,7 +15,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.domain.measures import PEOPLE_METRICS, PROMPT_PARTS, REFLECTION_PARTS
 from learnloop.services import links, rollups
 from learnloop.services.rating import Rater, rate_url
-from tests.browser.conftest import LiveApp, Shots, require_selenium
+from tests.browser.conftest import CONTINUE, LiveApp, Shots, require_selenium
 
 require_selenium()
 
@@ -84,7 +84,7 @@ def sign_in(live: LiveApp, driver: WebDriver, community_id: int) -> None:
         token = links.issue(uow, user_id=OWNER, username="dana", next_path=f"/dashboard/{community_id}",
                             now=live.clock.now)
     driver.get(links.signin_url(live.base_url, token))
-    driver.find_element(By.XPATH, "//button[.='Continue']").click()
+    driver.find_element(By.XPATH, CONTINUE).click()
 
 
 def at_width(driver: WebDriver, width: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from flask.testing import FlaskClient
@@ -39,7 +40,7 @@ def test_a_link_signs_in_once_and_a_get_does_not_use_it(client: FlaskClient) -> 
     assert response.status_code == 303 and response.headers["Location"] == "/"
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" in cookie
-    assert "Signed in as ann" in client.get("/").get_data(as_text=True)
+    assert "Signed in as @ann" in client.get("/").get_data(as_text=True)
     assert confirm(FlaskClient(client.application), path).status_code == 403, "used links stay used"
 
 
@@ -127,3 +128,30 @@ def test_a_sign_in_link_posted_from_another_browser_signs_nobody_in(app, client:
             refused.get_data(as_text=True)
         assert victim.get("/rate", query_string={"url": PAGE}).status_code == 401, "the victim is still signed out"
     assert attacker.post("/signin", data={"token": token, "nonce": nonce}).status_code == 303, "still unused"
+
+
+def test_a_link_s_page_names_the_account_it_signs_in(client: FlaskClient) -> None:
+    """Someone may send you their own link: you would be signed in as them, and what you rate and write would be
+    theirs to read. The page says whose it is before anything happens."""
+    page = client.get(signin_link(client)).get_data(as_text=True)
+    assert "This link signs you in as <strong>@ann</strong>" in page and "Continue as @ann" in page
+
+
+def test_signing_out_forgets_me_in_this_browser(client: FlaskClient) -> None:
+    confirm(client, signin_link(client))
+    home = client.get("/").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', home).group(1)
+    assert client.post("/signout", data={}).status_code == 400, "a form from elsewhere signs no one out"
+    assert "Signed out" in client.post("/signout", data={"csrf_token": token}).get_data(as_text=True)
+    assert "Type /learn signin" in client.get("/").get_data(as_text=True)
+
+
+def test_a_session_ends_twelve_hours_after_signing_in_however_often_it_is_used(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    confirm(client, signin_link(client))
+    signed_in_at = time.time()
+    for hours in (11, 11.9):
+        monkeypatch.setattr(time, "time", lambda hours=hours: signed_in_at + hours * 3600)
+        assert "Signed in as @ann" in client.get("/").get_data(as_text=True)
+    monkeypatch.setattr(time, "time", lambda: signed_in_at + 12.1 * 3600)
+    assert "Type /learn signin" in client.get("/").get_data(as_text=True)

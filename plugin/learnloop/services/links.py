@@ -67,9 +67,12 @@ def redeem(uow: UnitOfWork, token: str, now: datetime, *, purpose: str = "signin
     return Redeemed(link.user_id, link.username, link.next_path)
 
 
-def peek(uow: UnitOfWork, token: str, now: datetime, *, purpose: str = "signin") -> bool:
-    """Whether a link could still be redeemed (for the confirmation page), without using it."""
-    return _usable(uow, token, now, purpose, lock=False) is not None
+def peek(uow: UnitOfWork, token: str, now: datetime, *, purpose: str = "signin") -> str | None:
+    """Whose account a link that could still be redeemed is for (its username, else its user id), without using
+    it; None for one that cannot. The confirmation page names it: a link someone sent you would sign you in as
+    them (and what you then rate and write would be theirs to read)."""
+    link = _usable(uow, token, now, purpose, lock=False)
+    return None if link is None else link.username or link.user_id
 
 
 def url(public_url: str, purpose: str, token: str) -> str:

@@ -16,6 +16,7 @@ from learnloop.services import links, personal_data
 from learnloop.services.rating import Rater, rate_url, standing
 from learnloop.web.errors import message_page
 from learnloop.web.session import (
+    SESSION_HOURS,
     Visitor,
     bind_link,
     csrf_token,
@@ -23,6 +24,7 @@ from learnloop.web.session import (
     link_bound,
     require_csrf,
     sign_in,
+    sign_out,
 )
 
 EXPIRED = ("This link has expired", ("Links from learnloop's bot work once, for ten minutes, in the browser that "
@@ -41,10 +43,10 @@ def blueprint(site: Service) -> Blueprint:
         """Shows a button rather than acting on GET: link previews must not use up a link."""
         token = request.args.get("token", "")
         with site.reader() as uow:
-            usable = links.peek(uow, token, site.clock(), purpose=purpose)
-        if not usable:
+            account = links.peek(uow, token, site.clock(), purpose=purpose)
+        if account is None:
             return expired(purpose)
-        return render_template(template, token=token, nonce=bind_link(links.token_hash(token))), 200
+        return render_template(template, token=token, nonce=bind_link(links.token_hash(token)), account=account), 200
 
     def redeem(purpose: str) -> links.Redeemed | tuple[str, int]:
         token = request.form.get("token", "")
@@ -85,6 +87,12 @@ def blueprint(site: Service) -> Blueprint:
         response.headers["Content-Disposition"] = "attachment; filename=learnloop-my-data.json"
         return response
 
+    @bp.post("/signout")
+    def signout() -> tuple[str, int]:
+        require_csrf()
+        sign_out()
+        return message_page("Signed out", "learnloop no longer knows you in this browser.", 200)
+
     @bp.get("/privacy")
     def privacy() -> tuple[str, int]:
         settings = site.settings
@@ -95,8 +103,7 @@ def blueprint(site: Service) -> Blueprint:
         visitor = current_visitor()
         if visitor is None:
             return message_page("learnloop", "Type /learn signin in Mattermost to sign in.", 200)
-        return message_page(f"Signed in as {visitor.username or visitor.user_id}",
-                            "You can now rate wiki pages with their \"Was this useful?\" box.", 200)
+        return render_template("home.html", visitor=visitor, csrf_token=csrf_token(), hours=SESSION_HOURS), 200
 
     def rate_context(url: str, title: str | None, visitor: Visitor, **extra: object) -> dict[str, object]:
         return {"url": url, "title": title, "visitor": visitor, "csrf_token": csrf_token(),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -93,6 +94,7 @@ def configure(app: Flask, secret_key: bytes, *, secure: bool, frame_cross_site: 
     app.session_interface = _Sessions(frame_cross_site=frame_cross_site)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
                       SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * SESSION_HOURS)
+    app.add_template_global(current_visitor, "signed_in")
 
     @app.after_request
     def _headers(response: Response) -> Response:
@@ -122,12 +124,24 @@ def sign_in(visitor: Visitor) -> None:
     session.clear()
     session.permanent = True
     session["user_id"], session["username"] = visitor.user_id, visitor.username
+    session["since"] = int(time.time())
     session["csrf"] = secrets.token_urlsafe(24)
 
 
+def sign_out() -> None:
+    session.clear()
+
+
 def current_visitor() -> Visitor | None:
-    user_id = session.get("user_id")
-    return Visitor(str(user_id), session.get("username")) if user_id else None
+    """Who is signed in, for SESSION_HOURS from signing in however often they come back (a browser in use keeps
+    its cookie fresh, and a shared one would keep the first person signed in for good)."""
+    user_id, since = session.get("user_id"), session.get("since")
+    if not user_id:
+        return None
+    if not isinstance(since, int) or time.time() - since > SESSION_HOURS * 3600:
+        sign_out()
+        return None
+    return Visitor(str(user_id), session.get("username"))
 
 
 def csrf_token() -> str:
