@@ -155,3 +155,10 @@ def test_a_session_ends_twelve_hours_after_signing_in_however_often_it_is_used(
         assert "Signed in as @ann" in client.get("/").get_data(as_text=True)
     monkeypatch.setattr(time, "time", lambda: signed_in_at + 12.1 * 3600)
     assert "Type /learn signin" in client.get("/").get_data(as_text=True)
+
+
+def test_the_cacheable_loader_sets_no_cookie_for_someone_signed_in(client: FlaskClient) -> None:
+    """/widget.js may be kept by a shared cache: an answer carrying someone's session cookie must not be."""
+    confirm(client, signin_link(client))
+    loader = client.get("/widget.js")
+    assert "public" in loader.headers["Cache-Control"] and "Set-Cookie" not in loader.headers

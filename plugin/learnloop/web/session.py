@@ -93,7 +93,9 @@ def configure(app: Flask, secret_key: bytes, *, secure: bool, frame_cross_site: 
     app.secret_key = secret_key
     app.session_interface = _Sessions(frame_cross_site=frame_cross_site)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=secure,
-                      SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * SESSION_HOURS)
+                      SESSION_COOKIE_NAME="learnloop_session", PERMANENT_SESSION_LIFETIME=60 * 60 * SESSION_HOURS,
+                      SESSION_REFRESH_EACH_REQUEST=False)  # a session lasts from signing in; a cacheable answer
+                      # (the widget's loader) then sets no cookie
     app.add_template_global(current_visitor, "signed_in")
 
     @app.after_request
