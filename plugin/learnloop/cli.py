@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -293,6 +294,8 @@ def _installer(manifest_path: Path, dry_run: bool, url: str | None, token: str |
     if teams or channels or url:
         raise click.UsageError("--url, --team and --channel are for mattermost.yaml; a wiki's URL is in its "
                                "[[wikis]] entry")
+    if click.get_current_context().get_parameter_source("token") is ParameterSource.ENVIRONMENT:
+        token = None  # LEARNLOOP_INSTALL_TOKEN is Mattermost's admin token: it is never sent to a wiki
     try:
         return wiki_module(manifest.host).installer_for(manifest, context, wiki_name=wiki_name, token=token), context
     except InstallBlocked as exc:

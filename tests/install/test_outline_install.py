@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 import requests
 import responses
+from click.testing import CliRunner
 
+from learnloop.cli import main
 from learnloop.config import Settings
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.ledger import Ledger
@@ -45,6 +47,7 @@ class FakeOutline:
         self.subscriptions: list[dict[str, Any]] = []
         self.calls: list[str] = []
         self.fail: set[str] = set()
+        self.mocked = mocked
         mocked.add_callback(responses.POST, re.compile(rf"{re.escape(OUTLINE_URL)}/api/[A-Za-z.]+"),
                             callback=self._answer)
 
@@ -336,3 +339,18 @@ def test_doctor_asks_for_install_when_the_wiki_has_no_secret(outline: FakeOutlin
     rows = {c.check: (c.status, c.detail) for c in doctor_checks(chosen, chosen.wikis[0], last_delivery=None)}
     assert rows["webhook subscription"] == ("fix", ("the wiki has no secret yet: run learnloop install "
                                                     "manifests/outline.yaml"))
+
+
+def test_the_mattermost_admin_token_in_the_environment_is_never_sent_to_outline(
+        outline: FakeOutline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LEARNLOOP_INSTALL_TOKEN holds the Mattermost system admin's token (the README sets it for mattermost.yaml):
+    a wiki's install uses its own api_token, or a --token given on the command line."""
+    config = tmp_path / "learnloop.toml"
+    config.write_text(f'public_url = "{PUBLIC_URL}"\n[[wikis]]\nname = "docs"\nkind = "outline"\nurl = "{OUTLINE_URL}"\n'
+                      f'secret = "{SECRET}"\napi_token = "{ADMIN_KEY}"\n')
+    monkeypatch.setenv("LEARNLOOP_CONFIG_FILE", str(config))
+    monkeypatch.setenv("LEARNLOOP_INSTALL_TOKEN", "mattermost-sysadmin-pat-abcdefghij")
+    result = CliRunner().invoke(main, ["install", str(MANIFESTS / "outline.yaml")])
+    assert result.exit_code == 0, result.output
+    sent = {call.request.headers.get("Authorization") for call in outline.mocked.calls}
+    assert sent == {f"Bearer {ADMIN_KEY}"}
