@@ -16,7 +16,7 @@ from learnloop.config import Settings
 from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
 from learnloop.services.prompts import setup as prompt_setup
-from learnloop.storage.tables import Community, Delivery, Event, OutboxMessage, PromptSchedule, Reflection
+from learnloop.storage.tables import Community, ContentItem, Delivery, Event, OutboxMessage, PromptSchedule, Reflection
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -430,6 +430,9 @@ def test_a_link_shared_in_a_direct_message_belongs_to_no_community(client: Flask
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Community)).all() == [], "the direct message became no community"
         assert [(e.kind, e.community_id) for e in uow.session.scalars(select(Event))] == [("link_shared", None)]
+        item = uow.session.scalars(select(ContentItem)).one()
+    assert (item.first_shared_by, item.shared_at) == (None, None), \
+        "nobody else saw it: the wiki's widget offers no one to thank, and it is no page everyone may know of"
 
 
 def test_sharing_in_a_direct_message_when_mattermost_cannot_say_which_bot_learnloop_is_says_try_again(

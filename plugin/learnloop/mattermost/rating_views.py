@@ -108,8 +108,9 @@ def share_command(invocation: Invocation) -> Reply:
         community_id = None if is_direct_channel(request.channel_name) else community_for_channel(
             uow, chat.settings, channel_id=request.channel_id, team_id=request.team_id or None,
             channel_name=request.channel_name or None, now=now)
+        # in one's own direct message with learnloop nobody else sees it: no one to thank, nothing shared
         item, _ = uow.items.ensure(url, kind=classify_url(url, chat.settings), community_id=community_id,
-                                   shared_by=request.user_id, title=None, now=now)
+                                   shared_by=None if community_id is None else request.user_id, title=None, now=now)
         uow.events.append("link_shared", occurred_at=now, recorded_at=now, community_id=community_id,
                           actor_id=request.user_id, item_id=item.id, data={"via": "share_command"})
         text = f"Shared by @{request.user_name}" + (f": {note}" if note else "")
