@@ -22,9 +22,11 @@ from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.mattermost.network_views import send_thanks
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data, rollups
+from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
 from learnloop.storage.export import export_to_file
 from learnloop.storage.tables import (
+    Announcement,
     Base,
     ContentItem,
     Event,
@@ -235,6 +237,24 @@ def test_retention_removes_old_activity_and_the_old_weeks_still_read_the_same(
     slash(client, Person("later"), "rate https://wiki.acme.example/p0 5")
     clock.advance(minutes=1)
     assert worker.run_rollups() == 1, "with every event gone, the next still takes an id after the fold's cursor"
+
+
+def test_retention_removes_page_announcements_that_wait_for_nothing(runtime: Runtime, clock: FakeClock) -> None:
+    """They name the wiki's authors and quote their edit summaries."""
+    with runtime.uow() as uow:
+        community_id = community_for_channel(uow, runtime.settings, channel_id=CHANNEL, team_id=None,
+                                             channel_name="data-guild", now=clock.now)
+        item, _ = uow.items.ensure("https://wiki.acme.example/p", kind="wiki_page", community_id=community_id,
+                                   shared_by=None, title="P", now=clock.now)
+        for status in ("queued", "dropped", "pending"):
+            uow.announcements.add(Announcement(
+                item_id=item.id, community_id=community_id, authors=[{"name": "Erin"}], summaries=[], status=status,
+                first_event_at=clock.now, due_at=clock.now))
+        uow.commit()
+    clock.advance(days=runtime.settings.retention_days + 1)
+    Worker(runtime).run_retention()
+    with runtime.reader() as uow:
+        assert [a.status for a in uow.session.scalars(select(Announcement))] == ["pending"]
 
 
 def test_a_shared_reflection_deleted_by_its_author_leaves_the_outbox_at_once(

@@ -2,7 +2,8 @@
 window (LEARNLOOP_RETENTION_DAYS, default 730), after the dashboards' rollups and the co-ratings have counted
 it.
 
-Events, delivery records and delivered outbox messages (which can hold a shared reflection's text) go;
+Events, delivery records, delivered outbox messages (which can hold a shared reflection's text) and page
+announcements (which name wiki authors) go;
 the rollups stay, since they hold only counts and keyed hashes, so the dashboards of old weeks still show
 the same figures. Used one-time links go after a day."""
 
@@ -24,10 +25,11 @@ class Purged:
     deliveries: int
     outbox: int
     links: int
+    announcements: int
 
     @property
     def total(self) -> int:
-        return self.events + self.deliveries + self.outbox + self.links
+        return self.events + self.deliveries + self.outbox + self.links + self.announcements
 
 
 def purge(uow: UnitOfWork, now: datetime, days: int) -> Purged:
@@ -40,6 +42,7 @@ def purge(uow: UnitOfWork, now: datetime, days: int) -> Purged:
         deliveries=uow.deliveries.purge_finished(before),
         outbox=uow.outbox.purge_delivered(before),
         links=uow.links.purge_spent(now - USED_LINKS_KEPT),
+        announcements=uow.announcements.purge_older(before),
     )
     uow.commit()
     return purged

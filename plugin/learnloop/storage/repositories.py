@@ -605,6 +605,12 @@ class AnnouncementRepository(Repository):
     def add(self, announcement: Announcement) -> None:
         self.session.add(announcement)
 
+    def purge_older(self, before: datetime) -> int:
+        """Announcements whose burst began before `before` and that wait for nothing (they hold wiki authors'
+        names and edit summaries)."""
+        return rowcount(self.session.execute(delete(Announcement).where(
+            Announcement.first_event_at < before, Announcement.status != "pending")))
+
     def open_for(self, item_id: int, now: datetime) -> Announcement | None:
         """The page's post whose burst window is still open: later changes update it."""
         return self.session.scalars(select(Announcement).where(
