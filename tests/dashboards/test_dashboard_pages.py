@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.measures import week_of
@@ -386,8 +386,8 @@ def test_owners_triage_feedback_per_page_with_reasons_counted_and_hidden_out_of_
 
 def test_an_owner_removed_from_the_channel_cannot_export_or_triage_in_the_minutes_the_page_is_kept(
         dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
-    """Reading the page may use the role kept in the session for a few minutes; what only owners may do asks
-    Mattermost again."""
+    """Reading the page may use the role kept in the session for a few minutes; what only owners may see or do
+    asks Mattermost again."""
     rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="steps changed")
     mine, admin = community_id(dash), Person("ann")
     membership = f"/api/v4/channels/{CHANNEL}/members/{admin.id}"
@@ -401,8 +401,25 @@ def test_an_owner_removed_from_the_channel_cannot_export_or_triage_in_the_minute
     mattermost_contract.add("GET", membership, status=404, json={
         "id": "app.channel.get_member.missing.app_error", "message": "No channel member found for that user ID "
         "and channel ID.", "detailed_error": "", "request_id": "r", "status_code": 404})
-    assert client.get(f"/dashboard/{mine}").status_code == 200, "the page itself, from the kept role"
+    assert client.get(f"/dashboard/{mine}").status_code == 403, "an owner's page, with its comments, asks again"
     for path in ("export.csv", "export.json"):
         assert client.get(f"/dashboard/{mine}/{path}").status_code == 403
     assert client.post(f"/dashboard/{mine}/feedback/{handle}", data={"status": "hidden", "csrf_token": token}
                        ).status_code == 403
+
+
+def test_an_owner_removed_since_the_page_was_last_read_reads_no_comment(dash: Runtime, clock: FakeClock,
+                                                                       engine: Engine) -> None:
+    """The role is kept in the session for a few minutes for reading the page, but the owners' comments are
+    asked for afresh, as triage and exports are."""
+    rate(dash, "user0", "https://wiki.acme.example/p", 2, "the on-call rota is unfair to Bob")
+    cid = community_id(dash)
+    client = signed_in(dash, cid)
+    assert "unfair to Bob" in client.get(f"/dashboard/{cid}").get_data(as_text=True)
+    demoted = build_runtime(make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": []},
+                                                       {"name": "Other", "channel_id": OTHER_CHANNEL, "owners": []}]),
+                            clock=clock, engine=engine)
+    other = create_app(demoted).test_client()
+    other.set_cookie("learnloop_session", client.get_cookie("learnloop_session").value, domain="localhost")
+    clock.advance(minutes=2)
+    assert "unfair to Bob" not in other.get(f"/dashboard/{cid}").get_data(as_text=True)

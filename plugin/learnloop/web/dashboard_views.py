@@ -144,8 +144,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
 
     def role_in(community_id: int, *, fresh: bool = False) -> tuple[Visitor, Role]:
         """401 before signing in; 403 for anyone outside the community. The answer is kept in the session for
-        a few minutes for reading the page; what only owners may do or take away (`fresh`) asks again, so a
-        removed owner cannot triage or export in those minutes."""
+        a few minutes for reading the page; what only owners may see, do or take away (`fresh`) asks again, so a
+        removed owner reads no comment, triages nothing and exports nothing in those minutes."""
         visitor = current_visitor()
         if visitor is None:
             abort(401, description="sign in first: type /learn dashboard in your community's channel")
@@ -199,6 +199,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
 
     def load(community_id: int, *, owner: bool) -> Loaded:
         _, role = role_in(community_id, fresh=owner)
+        if role == "owner" and not owner:  # its comments show: asked again, as for triage and exports
+            _, role = role_in(community_id, fresh=True)
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()
