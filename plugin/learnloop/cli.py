@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
 from learnloop.config import ConfigError, Settings, load_settings
+from learnloop.files import write_atomically
 from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.doctor import run_doctor, wiki_module
@@ -31,7 +32,7 @@ from learnloop.mattermost.people import username_of
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
-from learnloop.storage.export import export_to_file, jsonable, write_private
+from learnloop.storage.export import export_to_file, jsonable
 from learnloop.storage.migrate import UnknownRevision, upgrade
 from learnloop.wiring import create_app
 
@@ -206,7 +207,7 @@ def person_export(user_id: str, out: Path) -> None:
     with runtime.reader() as uow:
         data = personal_data.export(uow, user_id, runtime.signing_key, runtime.clock())
     try:
-        write_private(out, lambda handle: handle.write(
+        write_atomically(out, lambda handle: handle.write(
             json.dumps(data, indent=2, ensure_ascii=False, default=jsonable) + "\n"))
     except OSError as exc:
         raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None

@@ -110,3 +110,19 @@ def test_invalid_toml_is_never_overwritten(tmp_path: Path) -> None:
 def test_mask_shows_only_the_start() -> None:
     assert mask("abcdefghijklmnopqrstuvwxyz") == "abcd… (26 characters)"
     assert mask("short") == "…"
+
+
+def test_an_existing_configuration_keeps_its_mode_and_a_symbolic_link_stays_one(tmp_path: Path) -> None:
+    """A configuration a service reads through its group stays readable to it; one linked from elsewhere (under
+    /etc) is written where the link points, not replaced by a file of its own."""
+    target = tmp_path / "etc" / "learnloop.toml"
+    target.parent.mkdir()
+    target.write_text('public_url = "https://learnloop.example.com"\n')
+    target.chmod(0o640)
+    link = tmp_path / "learnloop.toml"
+    link.symlink_to(target)
+    config = ConfigFile(link)
+    config.set("mattermost_bot_user_id", "learnloopbot0000000000000a")
+    config.save()
+    assert link.is_symlink() and "learnloopbot0000000000000a" in target.read_text()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640

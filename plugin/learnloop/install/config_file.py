@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import tomlkit
 from tomlkit.items import Array
 
-from learnloop.install.ledger import write_atomically
+from learnloop.files import write_atomically
 
 _MASKED_HINT = ("The secret above is masked: run the same command with --show-secrets to print it in full, "
                 "when you are ready to paste it.")
@@ -103,7 +103,9 @@ class ConfigFile:
 
     def save(self) -> None:
         if self.changed:
-            write_atomically(self.path, tomlkit.dumps(self._document))
+            text = tomlkit.dumps(self._document)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, lambda stream: stream.write(text), keep_mode=True)
             self.changed = False
             self.written = True
 

@@ -10,12 +10,12 @@ removes the token even when its integration is gone), never secrets.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from learnloop.files import write_atomically
 
 LEDGER_VERSION = 1
 
@@ -85,18 +85,8 @@ class Ledger:
     def _save(self) -> None:
         for entry in self._hosts.values():
             entry["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        write_atomically(self.path, json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n")
+        text = json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path, lambda stream: stream.write(text))
 
 
-def write_atomically(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Write through a temporary file in the same folder, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

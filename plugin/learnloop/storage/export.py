@@ -4,21 +4,17 @@ and reflections sealed (not readable without the service's key); the signing key
 from __future__ import annotations
 
 import base64
-import errno
 import json
-import os
-from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 from sqlalchemy import Engine, select
 
 from learnloop import __version__
+from learnloop.files import write_atomically
 from learnloop.storage.tables import Base
-
-T = TypeVar("T")
 
 EXPORT_FORMAT = "learnloop-export"
 EXPORT_VERSION = 1
@@ -62,23 +58,4 @@ def export_records(engine: Engine, out: TextIO, *, now: datetime) -> dict[str, i
 
 
 def export_to_file(engine: Engine, path: Path, *, now: datetime) -> dict[str, int]:
-    return write_private(path, lambda handle: export_records(engine, handle, now=now))
-
-
-def write_private(path: Path, write: Callable[[TextIO], T]) -> T:
-    """Write a file only its owner can read (an export holds people's data), through a temporary file so a
-    failed write never leaves a half file behind. A symbolic link is followed (the file it names is written);
-    anything else that is not a regular file is refused."""
-    path = path.resolve()
-    if path.exists() and not path.is_file():
-        raise OSError(errno.EEXIST, "it exists and is not a regular file")
-    partial = path.with_name(path.name + ".partial")
-    try:
-        partial.unlink(missing_ok=True)
-        with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="utf-8") as handle:
-            result = write(handle)
-        partial.replace(path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    return result
+    return write_atomically(path, lambda handle: export_records(engine, handle, now=now))
