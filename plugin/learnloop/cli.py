@@ -250,7 +250,8 @@ def person_erase(user_id: str, yes: bool, username: str | None) -> None:
 TOKEN_ENV = "LEARNLOOP_INSTALL_TOKEN"
 _token_option = click.option(
     "--token", envvar=TOKEN_ENV, default=None,
-    help=f"Admin token: Mattermost personal access token, Outline admin API key (or set {TOKEN_ENV}).")
+    help=f"Admin token: a Mattermost system admin's personal access token (or set {TOKEN_ENV}, which is for "
+         "Mattermost only), or an Outline admin API key given here.")
 _dry_run_option = click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 _wiki_option = click.option("--wiki", "wiki_name", default=None, help="The [[wikis]] entry (wiki manifests).")
 _url_option = click.option("--url", default=None, help="Mattermost's address (default: LEARNLOOP_MATTERMOST_URL).")

@@ -316,3 +316,14 @@ def test_outcomes_a_failed_write_could_not_record_are_written_later_not_carried_
     assert len([c for c in mattermost_contract.calls if c.path.startswith("/hooks/commands/")]) == 8
     with runtime.uow() as uow:
         assert uow.session.scalars(select(OutboxMessage)).all() == [], "each reply, sent, is gone"
+
+
+def test_an_error_text_with_a_nul_is_recorded_without_it(
+        runtime: Runtime, mattermost_contract: MattermostContract) -> None:
+    """PostgreSQL stores no NUL in text: an answer carrying one made the pass's outcomes unwritable."""
+    enqueue_post(runtime)
+    mattermost_contract.add("POST", "/api/v4/posts", status=500, json={
+        "id": "app.post.save.app_error", "message": "bad\u0000byte", "request_id": "r", "status_code": 500})
+    assert run_once(runtime).retried == 1
+    stored = message(runtime)
+    assert stored.status == "pending" and "\x00" not in (stored.last_error or "") and stored.attempts == 1

@@ -162,3 +162,17 @@ def test_the_cacheable_loader_sets_no_cookie_for_someone_signed_in(client: Flask
     confirm(client, signin_link(client))
     loader = client.get("/widget.js")
     assert "public" in loader.headers["Cache-Control"] and "Set-Cookie" not in loader.headers
+
+
+def test_a_link_opened_after_a_session_ended_signs_in_at_the_first_try(
+        client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ending a session forgets who was signed in, not the nonce the link's page has just given this browser."""
+    confirm(client, signin_link(client))
+    signed_in_at = time.time()
+    monkeypatch.setattr(time, "time", lambda: signed_in_at + 11 * 3600)
+    with client.session_transaction() as kept:  # written again later (the dashboard keeps roles in it)
+        kept["roles"] = {}
+    monkeypatch.setattr(time, "time", lambda: signed_in_at + 13 * 3600)
+    response = confirm(client, signin_link(client))
+    assert response.status_code == 303, response.get_data(as_text=True)
+    assert "Signed in as @ann" in client.get("/").get_data(as_text=True)

@@ -313,3 +313,17 @@ def test_no_thank_you_box_for_ones_own_share_or_a_page_nobody_shared(
                          now=runtime.clock())
         uow.commit()
     assert 'name="thank"' not in reader.frame().get_data(as_text=True), "ann shared it herself"
+
+
+def test_the_box_signs_out_on_its_own_and_then_rates_nothing(reader: Reader, ann: dict[str, object],
+                                                            runtime: Runtime) -> None:
+    """Signing out of learnloop's pages cannot reach the box's cookie (the wiki's site keeps it apart): it has
+    a sign-out of its own, for a shared browser."""
+    reader.sign_in()
+    assert "Sign out of this box" in reader.frame().get_data(as_text=True)
+    assert reader.post("signout").status_code == 303
+    frame = reader.frame().get_data(as_text=True)
+    assert "Sign in with Mattermost" in frame and "Sign out of this box" not in frame
+    reader.rate(3)
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Rating).where(Rating.user_id == ann["id"])).all() == []

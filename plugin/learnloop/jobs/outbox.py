@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import OperationalError
 
 from learnloop.clock import Clock
 from learnloop.errors import HostError
@@ -202,7 +202,8 @@ class Courier:
                     "b_id": outcome.message.id,
                     "b_status": "sent" if sent else "failed" if outcome.failed else "pending",
                     "b_sent_at": now if sent else None, "b_result": outcome.result if sent else None,
-                    "b_error": None if sent else (outcome.error or "")[:500], "b_next": outcome.retry_at or now,
+                    "b_error": None if sent else (outcome.error or "").replace("\x00", "")[:500],  # PostgreSQL: no NUL
+                    "b_next": outcome.retry_at or now,
                     "b_undo": 1 if outcome.not_an_attempt else 0,
                 })
             uow.outbox.finish_many(self.owner, rows, gone=gone)
@@ -308,7 +309,8 @@ class _Pass:
             try:
                 self.courier._record(batch)
                 break
-            except DBAPIError as exc:  # a deadlock with another worker, the database restarting: kept, tried again
+            except OperationalError as exc:  # a deadlock with another worker, the database restarting or busy:
+                # kept and tried again (not an error in the outcomes themselves, which would fail every time)
                 if attempt == FLUSH_TRIES and force:
                     raise
                 log.warning("could not record %d outcomes (attempt %d): %s", len(batch), attempt, exc)

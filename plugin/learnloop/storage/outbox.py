@@ -92,19 +92,26 @@ class Outbox(Repository):
         """Extend the lease on messages this owner is still working on."""
         if not ids:
             return 0
-        self.session.execute(select(_O.c.id).where(_O.c.id.in_(ids)).order_by(_O.c.id).with_for_update())  # id order
+        self._lock_in_order(ids)
         result = self.session.execute(
             update(_O).where(_O.c.id.in_(ids), _O.c.claimed_by == owner, _O.c.status == "pending")
             .values(next_attempt_at=lease_until))
         return rowcount(result)
+
+    def _lock_in_order(self, ids: list[int]) -> None:
+        """Lock these rows in id order before changing them (PostgreSQL): a lease's renewal and a pass's
+        outcomes, each locking the same rows in its own order, would deadlock."""
+        if ids:
+            self.session.execute(select(_O.c.id).where(_O.c.id.in_(ids)).order_by(_O.c.id).with_for_update())
 
     def finish_many(self, owner: str, outcomes: list[dict[str, Any]], *, gone: Sequence[int] = ()) -> None:
         """Write back what became of claimed messages this owner still holds, in one executemany UPDATE. Each
         dict has b_id, b_status, b_sent_at, b_result, b_error, b_next (next_attempt_at) and b_undo (1 when the
         claim did not count as an attempt, as after a 429). The messages `gone` names are done with (sent, or
         given up) and deleted instead of kept."""
-        if outcomes:  # in id order, as a lease's renewal locks them: two statements never wait on each other
-            self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in sorted(outcomes, key=lambda o: o["b_id"])])
+        self._lock_in_order([outcome["b_id"] for outcome in outcomes] + list(gone))
+        if outcomes:
+            self.run(_FINISH, [{**outcome, "b_owner": owner} for outcome in outcomes])
         if gone:
             self.run(_FORGET, [{"b_id": message_id, "b_owner": owner} for message_id in gone])
 

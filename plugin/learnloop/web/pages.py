@@ -91,7 +91,8 @@ def blueprint(site: Service) -> Blueprint:
     def signout() -> tuple[str, int]:
         require_csrf()
         sign_out()
-        return message_page("Signed out", "learnloop no longer knows you in this browser.", 200)
+        return message_page("Signed out", "learnloop's pages no longer know you in this browser. The rating box on "
+                            "the wiki's pages has a sign-in of its own: sign out there with its Sign out button.", 200)
 
     @bp.get("/privacy")
     def privacy() -> tuple[str, int]:

@@ -130,8 +130,13 @@ def sign_in(visitor: Visitor) -> None:
     session["csrf"] = secrets.token_urlsafe(24)
 
 
+IDENTITY = ("user_id", "username", "since", "roles")
+"""What says who is signed in; a session keeps the rest (a one-time link's nonce) when it ends."""
+
+
 def sign_out() -> None:
-    session.clear()
+    for key in IDENTITY:
+        session.pop(key, None)
 
 
 def current_visitor() -> Visitor | None:

@@ -36,7 +36,15 @@ from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.services.network.recognition import ThanksRefused
 from learnloop.services.rating import Rater, UnknownItem, give_reason, rate_url, standing
 from learnloop.web import handoff
-from learnloop.web.session import Visitor, allow_framing_by, csrf_token, current_visitor, require_csrf, sign_in
+from learnloop.web.session import (
+    Visitor,
+    allow_framing_by,
+    csrf_token,
+    current_visitor,
+    require_csrf,
+    sign_in,
+    sign_out,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +168,12 @@ def blueprint(site: Service, thank: Thank | None = None) -> Blueprint:
                             site.clock())
         except (InvalidRating, UnknownItem) as exc:
             return refused(f"Not sent: {exc}.", 400)
+        return back(url, origin)
+
+    @bp.post("/widget/signout")
+    def signout() -> Response | tuple[str, int]:
+        url, origin, _ = posted()
+        sign_out()
         return back(url, origin)
 
     @bp.post("/widget/signin")
