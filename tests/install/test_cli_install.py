@@ -225,3 +225,15 @@ def test_a_wiki_secret_is_never_printed_in_full_unless_asked(bookstack_cli: Path
     shown = run("install", manifest, *dry_run, "--show-secrets")
     assert shown.exit_code == 0, shown.output
     assert f"secret={SECRET}" in shown.output
+
+
+def test_uninstall_finds_what_install_made_however_the_url_was_spelt(cli: World) -> None:
+    """The record is keyed by the address as learnloop.toml keeps it: `--url http://Mattermost.test/` at install
+    and nothing (the file's) at uninstall are one Mattermost."""
+    spelt = MATTERMOST_TEST_URL.replace("http://mattermost.test", "http://Mattermost.test") + "/"
+    assert spelt != MATTERMOST_TEST_URL
+    installed = run("install", str(MANIFEST), "--url", spelt, "--token", ADMIN_TOKEN)
+    assert installed.exit_code == 0, installed.output
+    removed = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)
+    assert removed.exit_code == 0 and "nothing to remove" not in removed.output, removed.output
+    assert cli.fake.commands == {} and cli.fake.hooks == {}

@@ -17,6 +17,7 @@ from learnloop.install.config_file import fingerprint, mask
 from learnloop.install.ledger import Resource
 from learnloop.install.manifest import MattermostManifest
 from learnloop.install.mattermost_checks import Channel, MattermostChecks, Target
+from learnloop.install.mattermost_checks import host_key as mattermost_host_key
 from learnloop.install.mattermost_oauth import CLIENT_ID, CLIENT_SECRET, OAUTH_APP, OAuthAppStep
 from learnloop.install.plan import InstallContext, InstallFailed, Plan
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
@@ -39,7 +40,7 @@ class MattermostInstaller(MattermostChecks):
         self.admin = admin
         self.extra_teams = teams
         self.extra_channels = channels
-        self.host_key = f"mattermost {admin.base_url}"
+        self.host_key = mattermost_host_key(admin.base_url)
         public = context.settings.public_url_text
         self.command_url = public + manifest.slash_command.path
         self.webhook_url = public + manifest.outgoing_webhooks.path

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
+from pydantic import AnyHttpUrl, ValidationError
+
 from learnloop.install.manifest import MattermostManifest
 from learnloop.install.mattermost_oauth import OAUTH_OFF, find_app
 from learnloop.install.mattermost_permissions import (
@@ -43,6 +45,16 @@ HOOKS_OFF = ("outgoing webhooks are off: System Console → Integrations → Int
 TOKEN_HELP = "a system admin's personal access token (Profile → Security → Personal Access Tokens)"
 T = TypeVar("T")
 
+
+
+def host_key(base_url: str) -> str:
+    """The install record's key for a Mattermost: its address as learnloop.toml holds it (the scheme and host in
+    lower case, no default port), however --url spelt it, so uninstall and doctor find what install made."""
+    try:
+        site = str(AnyHttpUrl(base_url)).rstrip("/")
+    except ValidationError:
+        site = base_url.rstrip("/")
+    return f"mattermost {site}"
 
 @dataclass(frozen=True)
 class Channel:

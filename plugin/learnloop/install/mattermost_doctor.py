@@ -3,6 +3,7 @@ and with an admin token the slash commands and outgoing webhooks the install rec
 
 from __future__ import annotations
 
+from learnloop.install.mattermost_checks import host_key as mattermost_host_key
 from learnloop.install.plan import Check, InstallContext
 from learnloop.install.reachability import untrusted_problem
 from learnloop.mattermost.admin_client import MattermostAdminClient, describe_failure
@@ -76,7 +77,7 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
     settings = context.settings
     checks: list[Check] = []
     public = settings.public_url_text
-    host_key = f"mattermost {admin.base_url}"
+    host_key = mattermost_host_key(admin.base_url)
     resources = context.ledger.resources(host_key)
     try:
         commands = [r for r in resources if r.type == "command"]
