@@ -504,9 +504,11 @@ def test_doctor_without_an_admin_token_checks_what_the_bot_can(world: World) -> 
     assert rows["command and webhooks"] == ("skip", "pass --token <admin token> to check them")
 
 
-def test_doctor_before_anything_is_configured(world: World) -> None:
+def test_doctor_before_anything_is_configured_says_what_to_run(world: World) -> None:
+    """Not a skip: learnloop without Mattermost reaches nobody, and doctor must not call that fine."""
     rows = doctor(world)
-    assert rows == {"configured": ("skip", "LEARNLOOP_MATTERMOST_URL is not set")}
+    assert list(rows) == ["configured"] and rows["configured"][0] == "fix"
+    assert "run learnloop install manifests/mattermost.yaml --url" in rows["configured"][1]
 
 
 def test_doctor_when_mattermost_is_down(world: World, tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) 
     host = "mattermost"
     url = settings.mattermost_url_text
     if url is None:
-        return [Check(host, "configured", "skip", "LEARNLOOP_MATTERMOST_URL is not set")]
+        return [Check(host, "configured", "fix", "not connected (LEARNLOOP_MATTERMOST_URL is not set): run learnloop "
+                      "install manifests/mattermost.yaml --url <its address> --token <a system admin's token>")]
     checks: list[Check] = []
     bot_token = settings.mattermost_bot_token.get_secret_value() if settings.mattermost_bot_token else ""
     bot = MattermostClient(url, bot_token, timeout=settings.mattermost_timeout_seconds)
