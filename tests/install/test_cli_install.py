@@ -237,3 +237,15 @@ def test_uninstall_finds_what_install_made_however_the_url_was_spelt(cli: World)
     removed = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)
     assert removed.exit_code == 0 and "nothing to remove" not in removed.output, removed.output
     assert cli.fake.commands == {} and cli.fake.hooks == {}
+
+
+def test_install_uninstall_install_uninstall_leaves_the_bot_disabled(cli: World) -> None:
+    """The first uninstall disables the bot learnloop made; the second install enables it again and so owns that
+    change: the second uninstall disables it again instead of calling it someone else's."""
+    install = ("install", str(MANIFEST), "--url", MATTERMOST_TEST_URL, "--token", ADMIN_TOKEN)
+    for args in (install, ("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN), install):
+        assert run(*args).exit_code == 0
+    removed = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)
+    assert removed.exit_code == 0 and "it was there before learnloop was installed" not in removed.output, \
+        removed.output
+    assert all(bot.get("delete_at") for bot in cli.fake.bots.values())

@@ -105,7 +105,8 @@ class MattermostInstaller(MattermostChecks):
                                                      description=bot_user.description))
         elif not bot.get("delete_at"):
             plan.say("keep", f"bot account {label}")
-        self._record("bot", user_id, label, created=self._created_before("bot", label))
+        # enabled again by learnloop (an uninstall disabled it): uninstall disables it again, as it found it
+        self._record("bot", user_id, label, created=self._created_before("bot", label) or bool(bot.get("delete_at")))
         return user_id
 
     def _bot_token(self, plan: Plan, bot_id: str | None) -> None:
