@@ -215,3 +215,13 @@ def test_a_database_a_newer_learnloop_upgraded_is_one_clear_line(sqlite_env: Pat
         refused = runner.invoke(main, command)
         assert refused.exit_code == 1 and "at revision '0099', which this learnloop does not know" in refused.output
         assert isinstance(refused.exception, SystemExit), "a message, not a traceback"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["worker", "--once"]])
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_for_serve_or_worker_is_one_clear_line(
+        monkeypatch: pytest.MonkeyPatch, command: list[str], url: str) -> None:
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", url)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1 and "in-memory SQLite database, one per process" in result.output
+    assert isinstance(result.exception, SystemExit), "a message, not a traceback"

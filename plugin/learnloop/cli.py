@@ -13,6 +13,7 @@ import click
 from click.core import ParameterSource
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from learnloop.bootstrap import build_runtime
@@ -34,6 +35,7 @@ from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
 from learnloop.storage.export import export_to_file, jsonable
 from learnloop.storage.migrate import UnknownRevision, upgrade
+from learnloop.storage.sqlite import database_path
 from learnloop.wiring import create_app
 
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
@@ -91,6 +93,15 @@ def main() -> None:
     """learnloop: ratings, reflection prompts and community dashboards inside Mattermost and your wikis."""
 
 
+def _shared_database(settings: Settings) -> Settings:
+    """The web processes and the worker share one database: an in-memory SQLite one would be one per process."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and database_path(url) is None:
+        raise click.ClickException(f"LEARNLOOP_DATABASE_URL {settings.database_url!r} is an in-memory SQLite "
+                                   "database, one per process: give a file, for example sqlite:///learnloop.db")
+    return settings
+
+
 def listen_address(host: str, port: int) -> str:
     """gunicorn's bind, `host:port`, with an IPv6 address in brackets (`[::1]:8080`)."""
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
@@ -103,7 +114,7 @@ def listen_address(host: str, port: int) -> str:
 def serve(host: str | None, port: int | None) -> None:
     """Migrate the database, then serve the web app with gunicorn."""
     _logging()
-    settings = _settings()
+    settings = _shared_database(_settings())
     bind = listen_address(host or settings.host, port or settings.port)
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
@@ -140,7 +151,7 @@ def worker(once: bool) -> None:
     """Run background jobs: outbox delivery, prompts, wiki polls, the dashboards' fold and retention."""
 
     _logging()
-    runtime = build_runtime(_settings())
+    runtime = build_runtime(_shared_database(_settings()))
     upgrade(runtime.engine)
     runtime.check_signing_key()
     worker = Worker(runtime)
