@@ -18,7 +18,7 @@ from learnloop.errors import MAX_RETRY_AFTER, retry_after
 from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RATE_LIMITED_FOR, RETRY_FOR, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.mattermost import delivery as mattermost_delivery
-from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, UPDATE_POST
 from learnloop.storage.outbox import Outbox
 from learnloop.storage.tables import Event, OutboxMessage
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
@@ -327,3 +327,28 @@ def test_an_error_text_with_a_nul_is_recorded_without_it(
     assert run_once(runtime).retried == 1
     stored = message(runtime)
     assert stored.status == "pending" and "\x00" not in (stored.last_error or "") and stored.attempts == 1
+
+
+def test_an_older_edit_retried_after_a_newer_one_went_out_does_not_undo_it(
+        runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
+    """Each edit of a page announcement carries the whole post as it then was: applied last, an older one would
+    leave the post showing the older state for good."""
+    with runtime.uow() as uow:
+        uow.outbox.enqueue(CREATE_POST, {"channel_id": CHANNEL, "message": "page changed"}, key="announce:1",
+                           now=clock())
+        uow.commit()
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json=POST)
+    assert run_once(runtime).sent == 1
+    with runtime.uow() as uow:
+        for edits in (2, 3):
+            uow.outbox.enqueue(UPDATE_POST, {"post_key": "announce:1", "props": {"edits": edits}},
+                               key=f"announce:1:edit:{edits}", now=clock())
+        uow.commit()
+    path = f"/api/v4/posts/{POST['id']}/patch"
+    mattermost_contract.add("PUT", path, status=503, json={"id": "x", "message": "busy", "status_code": 503})
+    mattermost_contract.add("PUT", path, json=POST)
+    run_once(runtime)
+    clock.advance(seconds=3)
+    run_once(runtime)
+    applied = [c.json["props"]["edits"] for c in mattermost_contract.calls if c.path == path]
+    assert applied[-1] == 3, f"the post shows the newest edit: patches {applied}"

@@ -170,9 +170,13 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         """Bring a post learnloop made up to date (a page announcement after later edits): once the first post
         is out, patch it; the same patch twice changes nothing."""
         key = str(message.payload["post_key"])
+        edit = message.key.removeprefix(f"{key}:edit:")
         with chat.reader() as uow:
             first = uow.outbox.by_key(key)
             state = (first.status, dict(first.result or {})) if first is not None else None
+            later = edit.isdigit() and uow.outbox.by_key(f"{key}:edit:{int(edit) + 1}") is not None
+        if later:  # it carries the whole post as it is now: this one, retried after it, would undo it
+            return {"skipped": "a later edit brings the post up to date"}
         if state is None or state[0] == "failed":
             return {"skipped": "the first post was never made"}
         if state[0] != "sent" or not state[1].get("post_id"):
