@@ -249,3 +249,14 @@ def test_install_uninstall_install_uninstall_leaves_the_bot_disabled(cli: World)
     assert removed.exit_code == 0 and "it was there before learnloop was installed" not in removed.output, \
         removed.output
     assert all(bot.get("delete_at") for bot in cli.fake.bots.values())
+
+
+def test_doctor_names_a_database_file_others_can_read(cli: World, tmp_path: Path) -> None:
+    """One made by an older learnloop, or copied in, may be 0644: it holds the key to every reflection."""
+    database = tmp_path / "cli.db"
+    assert run("db", "upgrade").exit_code == 0
+    database.chmod(0o644)
+    result = run("doctor")
+    assert result.exit_code == 1 and f"chmod 600 {database}" in result.output, result.output
+    database.chmod(0o600)
+    assert "readable by its owner only" in run("doctor").output

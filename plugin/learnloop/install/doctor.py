@@ -3,11 +3,14 @@ what to fix."""
 
 from __future__ import annotations
 
+import os
+import stat
 from datetime import datetime, timedelta
 from types import ModuleType
 
 import requests
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from learnloop.clock import utc_now
@@ -17,6 +20,7 @@ from learnloop.install.plan import Check, InstallContext
 from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_STATUS
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.storage.engine import make_engine
+from learnloop.storage.sqlite import database_path
 from learnloop.storage.tables import Cursor, OutboxMessage
 from learnloop.wikis import FETCH_JOB
 
@@ -28,7 +32,7 @@ RETRIED_OFTEN = 3
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
 
     settings = context.settings
-    checks = [service_check(settings)]
+    checks = [service_check(settings), *database_file_check(settings)]
     checks += mattermost_doctor.doctor_checks(context, admin)
     engine = make_engine(settings.database_url)
     try:
@@ -69,6 +73,19 @@ def _cursor(engine: Engine, name: str) -> tuple[str, datetime] | None:
     except SQLAlchemyError:  # no database yet
         return None
     return (row.position, row.updated_at) if row else None
+
+
+def database_file_check(settings: Settings) -> list[Check]:
+    """The SQLite file, which holds the key that opens every reflection, readable by its owner only (learnloop
+    creates it so; one made by an older learnloop or copied in may not be)."""
+    path = database_path(make_url(settings.database_url)) if settings.database_url.startswith("sqlite") else None
+    if path is None or not os.path.exists(path):
+        return []
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    if mode & 0o077:
+        return [Check("learnloop", "database file", "fix", f"{path} is readable by others ({mode:o}); it holds the "
+                      f"key to every reflection: chmod 600 {path} (and its -wal and -shm files)")]
+    return [Check("learnloop", "database file", "ok", f"{path}, readable by its owner only")]
 
 
 def worker_checks(engine: Engine, settings: Settings, now: datetime | None = None) -> list[Check]:
