@@ -525,3 +525,16 @@ def test_an_environment_variable_that_would_shadow_the_file_is_pointed_out(world
     assert ("note: LEARNLOOP_MATTERMOST_BOT_TOKEN is set in the environment and wins over learnloop.toml; remove it "
             "so the installed value is used") in plan.render()
     assert "x" * 26 not in plan.render()
+
+
+def test_doctor_names_a_community_added_after_the_install(world: World) -> None:
+    """Added to learnloop.toml later, its channel has no outgoing webhook (and no bot) until install runs again."""
+    world.install()
+    assert not any(check.startswith("community") for check in doctor(world))
+    with world.config_path.open("a") as config:
+        config.write(f'\n[[communities]]\nname = "Leads"\nchannel_id = "{world.random["id"]}"\n')
+    rows = doctor(world)
+    assert rows["community Leads"][0] == "fix" and "run learnloop install manifests/mattermost.yaml" in \
+        rows["community Leads"][1]
+    world.install()
+    assert "community Leads" not in doctor(world)

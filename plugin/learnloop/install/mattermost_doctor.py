@@ -96,8 +96,12 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
                                     "TOKENS: run learnloop install"))
             else:
                 checks.append(Check(host, resource.label, "ok", f"calls {found.get('url')}"))
+        listened: set[str] = set()
+        gone = False
         for resource in (r for r in resources if r.type == "outgoing_webhook"):
             hook = admin.get_outgoing_webhook(resource.id)
+            listened.update([str(hook["channel_id"])] if hook else [])
+            gone = gone or hook is None
             label = f"webhook {resource.label}"
             channel = admin.find_channel(hook["channel_id"]) if hook else None
             if hook is None:
@@ -111,6 +115,11 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
                                     "run learnloop install"))
             else:
                 checks.append(Check(host, label, "ok", "alive"))
+        for community in settings.communities if not gone else []:  # one added to learnloop.toml after the
+            for channel_id in community.all_channels:  # install, say (a hook gone is told above)
+                if channel_id not in listened:
+                    checks.append(Check(host, f"community {community.name}", "fix", f"no outgoing webhook listens in "
+                                        f"its channel {channel_id}: run learnloop install manifests/mattermost.yaml"))
         service = admin.get_config().get("ServiceSettings") or {}
         untrusted = untrusted_problem(public, str(service.get("AllowedUntrustedInternalConnections") or ""))
         checks.append(Check(host, "may call learnloop", "fix" if untrusted else "ok", untrusted or public))
