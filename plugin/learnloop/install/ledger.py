@@ -88,5 +88,3 @@ class Ledger:
         text = json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(self.path, lambda stream: stream.write(text))
-
-

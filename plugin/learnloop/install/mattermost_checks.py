@@ -46,7 +46,6 @@ TOKEN_HELP = "a system admin's personal access token (Profile → Security → P
 T = TypeVar("T")
 
 
-
 def host_key(base_url: str) -> str:
     """The install record's key for a Mattermost: its address as learnloop.toml holds it (the scheme and host in
     lower case, no default port), however --url spelt it, so uninstall and doctor find what install made."""

@@ -305,18 +305,19 @@ class _Pass:
         if not due or not self.unrecorded:
             return
         batch = list(self.unrecorded)
-        for attempt in range(1, FLUSH_TRIES + 1):
+        tries = FLUSH_TRIES if force else 1  # otherwise kept for the pass's next write
+        for attempt in range(1, tries + 1):
             try:
                 self.courier._record(batch)
                 break
-            except OperationalError as exc:  # a deadlock with another worker, the database restarting or busy:
-                # kept and tried again (not an error in the outcomes themselves, which would fail every time)
-                if attempt == FLUSH_TRIES and force:
+            except OperationalError as exc:  # a deadlock with another worker, the database restarting or busy
+                # (not an error in the outcomes themselves, which would fail every time)
+                if force and attempt == tries:
                     raise
                 log.warning("could not record %d outcomes (attempt %d): %s", len(batch), attempt, exc)
-                if not force:
-                    return  # with the next flush
-                time.sleep(0.1 * attempt)
+                time.sleep(0.1 * attempt if force else 0)
+        else:
+            return
         del self.unrecorded[:len(batch)]
         self.keeper.done([outcome.message.id for outcome in batch])
         self.last_flush = time.monotonic()

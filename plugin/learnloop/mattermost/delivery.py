@@ -188,17 +188,20 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
     def respond(message: Message) -> None:
         url, body, person = str(message.payload.get("response_url") or ""), message.payload["body"], \
             message.payload.get("or_dm")
-        try:
-            if not allowed_response_url(chat.settings, url):
-                raise MattermostError("not the configured Mattermost's response_url", status_code=400,
-                                      call="POST response_url")
-            client.post_to_response_url(url, body)
-        except MattermostError as exc:
-            if exc.retryable or not isinstance(person, str) or not person:
-                raise
-            attachments = body.get("attachments")
-            post_once(client, message, dm_channel(chat, client, person), str(body.get("text") or ""),
-                      chat.signing_key, props={"attachments": attachments} if attachments else None)
+        dm = person if isinstance(person, str) and person else None
+        if allowed_response_url(chat.settings, url):
+            try:
+                client.post_to_response_url(url, body)
+                return
+            except MattermostError as exc:  # expired after 30 minutes: the person's DM, if there is one to use
+                if exc.retryable or dm is None:
+                    raise
+        elif dm is None:
+            raise MattermostError("not the configured Mattermost's response_url", status_code=400,
+                                  call="POST response_url")
+        attachments = body.get("attachments")
+        post_once(client, message, dm_channel(chat, client, dm), str(body.get("text") or ""),
+                  chat.signing_key, props={"attachments": attachments} if attachments else None)
 
     def classify_post(message: Message) -> dict[str, Any]:
         """The outgoing webhook does not say whether a post is a thread reply; the post itself does."""

@@ -18,7 +18,14 @@ from typing import Any
 from learnloop.domain.measures import member_key
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.services.network import co_ratings
-from learnloop.services.reflections import PublishedSection, publish_key, removal_payload, section_of, share_key
+from learnloop.services.reflections import (
+    UNPUBLISHED,
+    PublishedSection,
+    publish_key,
+    removal_payload,
+    section_of,
+    share_key,
+)
 from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.wiki_ingest import AnnouncementPost, forget_author
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -124,7 +131,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     rated = records.rated_items(user_id)
     counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
-    never_seen = [r for r in reflections if r.publish_state not in ("failed", "no_wiki_space") and any(
+    never_seen = [r for r in reflections if r.publish_state not in UNPUBLISHED and any(
         message is not None and message.status != "sent" for message in map(uow.outbox.by_key, (
             share_key(r.id), publish_key(r.id))))]  # chosen for everyone, but their posts will not be made
     removals = _removals_asked_by(uow, user_id)

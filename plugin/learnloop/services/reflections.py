@@ -34,6 +34,10 @@ SHARE_PREFIX, PUBLISH_PREFIX = "share-reflection:", "publish:"
 """The outbox keys of a reflection's channel post and of its wiki section begin so (`share_key`, `publish_key`)."""
 
 
+UNPUBLISHED = ("failed", "no_wiki_space")
+"""The publish states of a reflection chosen for the wiki that the wiki never showed."""
+
+
 def share_key(reflection_id: int) -> str:
     """The outbox key of a shared reflection's channel post, which carries its text."""
     return f"{SHARE_PREFIX}{reflection_id}"
@@ -248,7 +252,7 @@ def change_visibility(
 
 def _publication_failed(reflection: Reflection) -> bool:
     """Chosen for the wiki, which never showed it (counted since with what nobody else sees)."""
-    return reflection.visibility == "wiki" and reflection.publish_state in ("failed", "no_wiki_space")
+    return reflection.visibility == "wiki" and reflection.publish_state in UNPUBLISHED
 
 
 def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, author_name: str | None,
@@ -386,7 +390,7 @@ def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> 
         raise NotYours(NOT_YOURS)
     waiting = [message for message in map(uow.outbox.by_key, (share_key(reflection.id), publish_key(reflection.id)))
                if message is not None and message.status != "sent"]
-    if waiting and reflection.publish_state not in ("failed", "no_wiki_space"):
+    if waiting and reflection.publish_state not in UNPUBLISHED:
         _never_seen(uow, reflection, now)
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
                           reflection.publish_state, reflection.community_id, reflection.published_url,

@@ -101,7 +101,7 @@ class Outbox(Repository):
     def _lock_in_order(self, ids: list[int]) -> None:
         """Lock these rows in id order before changing them (PostgreSQL): a lease's renewal and a pass's
         outcomes, each locking the same rows in its own order, would deadlock."""
-        if ids:
+        if ids and self.tx.dialect == "postgresql":  # SQLite's writer lock already runs writers one at a time
             self.session.execute(select(_O.c.id).where(_O.c.id.in_(ids)).order_by(_O.c.id).with_for_update())
 
     def finish_many(self, owner: str, outcomes: list[dict[str, Any]], *, gone: Sequence[int] = ()) -> None:

@@ -92,11 +92,11 @@ class ScheduleRepository(Repository):
     def get(self, schedule_id: int) -> PromptSchedule | None:
         return self.session.get(PromptSchedule, schedule_id)
 
-    def still_active(self, schedule_id: int) -> bool:
-        """Whether it runs, with its row held (shared) until the transaction ends: a stop waits for what is
-        planned under it, and what is planned after a stop sees it."""
-        return bool(self.session.scalar(select(PromptSchedule.active).where(PromptSchedule.id == schedule_id)
-                                        .with_for_update(read=True).execution_options(populate_existing=True)))
+    def held(self, schedule_id: int) -> PromptSchedule | None:
+        """The schedule, its row held (shared) until the transaction ends: a stop waits for what is planned under
+        it, and what is planned after a stop sees it."""
+        return self.session.scalars(select(PromptSchedule).where(PromptSchedule.id == schedule_id)
+                                    .with_for_update(read=True).execution_options(populate_existing=True)).one_or_none()
 
     def active(self) -> list[PromptSchedule]:
         return list(self.session.scalars(

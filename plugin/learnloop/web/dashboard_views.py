@@ -199,12 +199,13 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                 abort(410, description=str(exc))
 
     def load(community_id: int, *, owner: bool) -> Loaded:
-        _, role = role_in(community_id, fresh=owner)
-        if role == "owner" and not owner:  # its comments show: asked again, as for triage and exports
-            try:
-                _, role = role_in(community_id, fresh=True)
-            except ServiceUnavailable:  # Mattermost cannot say now: the page, without the comments
-                role = "member"
+        kept = session.get("roles", {}).get(str(community_id), (None, 0))[0]
+        try:  # an owner's page shows its comments: asked afresh, as for triage and exports
+            _, role = role_in(community_id, fresh=owner or kept == "owner")
+        except ServiceUnavailable:
+            if owner or kept != "owner":
+                raise
+            role = "member"  # Mattermost cannot say now: the page, without the comments
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()

@@ -62,10 +62,9 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
     community in chunks, one transaction each (`complete=False` until the last), so no single
     transaction holds SQLite's write lock for long."""
     run = uow.runs.get(run_id)
-    if run is None or not uow.schedules.still_active(run.schedule_id):  # stopped while its members were listed
+    row = uow.schedules.held(run.schedule_id) if run is not None else None
+    if run is None or row is None or not row.active:  # stopped while its members were listed
         return 0
-    row = uow.schedules.get(run.schedule_id)
-    assert row is not None
     ids = [profile.user_id for profile in members]
     known = uow.members.many(ids)
     uow.members.add_many([(p.user_id, p.username, p.timezone) for p in members if p.user_id not in known], now)
