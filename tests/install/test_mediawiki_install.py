@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,16 @@ import responses
 
 from learnloop.config import Settings
 from learnloop.install.config_file import ConfigFile, mask
+from learnloop.install.doctor import run_doctor
 from learnloop.install.ledger import Ledger
-from learnloop.install.manifest import MediaWikiManifest, load_manifest
+from learnloop.install.manifest import MediaWikiManifest, MediaWikiWidget, load_manifest
 from learnloop.install.mediawiki import (
     BEGIN_MARKER,
     END_MARKER,
     doctor_checks,
     installer_for,
     widget_block,
+    widget_pages,
     with_block,
     without_block,
 )
@@ -223,6 +226,23 @@ def test_doctor_reports_ok_after_install_and_fix_after_uninstall(mediawiki: Medi
     assert doctor_checks(settings, wiki, last_delivery=None)[-1].status == "skip"
     run("uninstall", settings, tmp_path)
     assert {c.check: c.status for c in doctor_checks(settings, wiki, last_delivery=None)}["rating widget"] == "fix"
+
+
+@needs_mediawiki
+def test_doctor_and_uninstall_follow_the_page_the_manifest_named(mediawiki: MediaWikiServer, editor: Editor,
+                                                                  tmp_path: Path) -> None:
+    settings, page = settings_for(mediawiki), f"MediaWiki:Learnloop-{uuid.uuid4().hex[:8]}.js"
+    wiki, chosen = settings.wikis[0], manifest(widget=MediaWikiWidget(page=page))
+    run("install", settings, tmp_path, chosen=chosen)
+    assert widget_block(settings) in editor.wikitext(page) and BEGIN_MARKER not in editor.wikitext(COMMON_JS)
+    pages = widget_pages(Ledger(tmp_path / "learnloop.install.json"), wiki)
+    assert pages == [page]
+    [widget] = [c for c in run_doctor(context(settings, tmp_path), None) if c.check == "rating widget"]
+    assert (widget.status, widget.detail) == ("ok", f"{page} loads {PUBLIC_URL}/widget.js")
+    plan = run("uninstall", settings, tmp_path, chosen=chosen)
+    assert editor.wikitext(page).strip() == ""
+    assert f"leave   {page}: learnloop install created it and it is empty now" in plan.render()
+    assert widget_pages(Ledger(tmp_path / "learnloop.install.json"), wiki) == [COMMON_JS]
 
 
 @needs_mediawiki

@@ -39,8 +39,9 @@ def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> 
         checks += worker_checks(engine, settings)
         for wiki in settings.wikis:
             try:
+                pages = {"pages": mediawiki.widget_pages(context.ledger, wiki)} if wiki.kind == "mediawiki" else {}
                 checks += wiki_module(wiki.kind).doctor_checks(settings, wiki,
-                                                               last_delivery=last_delivery(engine, wiki))
+                                                               last_delivery=last_delivery(engine, wiki), **pages)
             except Exception as exc:  # noqa: BLE001  (one broken wiki must not hide the others' rows)
                 checks.append(Check(f"{wiki.kind} {wiki.name}", "checks", "fix", f"could not run: {exc}"))
     finally:

@@ -8,11 +8,12 @@ is the admin's and stays as it is), and prints the optional LocalSettings.php sn
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from learnloop.config import Settings, WikiConfig
 from learnloop.install.config_file import shown
-from learnloop.install.ledger import Resource
+from learnloop.install.ledger import Ledger, Resource
 from learnloop.install.manifest import MediaWikiManifest, MediaWikiWidget
 from learnloop.install.plan import Check, InstallBlocked, InstallContext, Plan
 from learnloop.install.wiki_choice import choose_wiki, host_key, widget_url
@@ -226,6 +227,9 @@ class MediaWikiInstaller:
                     self.context.ledger.forget(self.host_key, recorded)
             else:
                 self._remove_block(plan, page, recorded, "only the marked block; the rest of the page stays")
+                if recorded.data.get("page_created") and not without_block(page.text).strip():
+                    plan.say("leave", page.title, "learnloop install created it and it is empty now; a wiki admin "
+                             "may delete it")
         plan.say("leave", f"bot password {self.wiki.bot_user}",
                  "a wiki admin made it; delete it in Special:BotPasswords if learnloop no longer needs it")
         if self.manifest.print_push_snippet:
@@ -244,11 +248,19 @@ def _default_rights() -> list[str]:
     return list(factory()) if factory is not None else []  # type: ignore[call-arg]
 
 
-def doctor_checks(settings: Settings, wiki: WikiConfig, *, last_delivery: datetime | None) -> list[Check]:
-    """Reachable, bot password, rights, the widget block in Common.js, and signed push (optional)."""
+def widget_pages(ledger: Ledger, wiki: WikiConfig) -> list[str]:
+    """The pages `learnloop install` wrote the widget into on this wiki (a manifest may name another than
+    Common.js); the default page when the install record holds none."""
+    return [r.id for r in ledger.resources(host_key(wiki)) if r.type == WIDGET_BLOCK] or [MediaWikiWidget().page]
+
+
+def doctor_checks(settings: Settings, wiki: WikiConfig, *, last_delivery: datetime | None,
+                  pages: Sequence[str] = (MediaWikiWidget().page,)) -> list[Check]:
+    """Reachable, bot password, rights, the widget block in each of `pages` (`widget_pages`), and signed push
+    (optional)."""
     client = MediaWikiClient.for_wiki(wiki)
     try:
-        checks = _session_checks(settings, wiki, client)
+        checks = _session_checks(settings, wiki, client, pages)
     finally:
         client.close()
     if last_delivery is None:
@@ -261,7 +273,8 @@ def doctor_checks(settings: Settings, wiki: WikiConfig, *, last_delivery: dateti
     return checks
 
 
-def _session_checks(settings: Settings, wiki: WikiConfig, client: MediaWikiClient) -> list[Check]:
+def _session_checks(settings: Settings, wiki: WikiConfig, client: MediaWikiClient,
+                    pages: Sequence[str]) -> list[Check]:
     host = host_key(wiki)
     try:
         general = client.general()
@@ -283,16 +296,16 @@ def _session_checks(settings: Settings, wiki: WikiConfig, client: MediaWikiClien
         missing = [right for right in required if right not in rights]
         checks.append(Check(host, "rights", "fix", missing_rights_problem(wiki, missing)) if missing
                       else Check(host, "rights", "ok", ", ".join(required)))
-    checks.append(_widget_check(settings, wiki, client))
+    checks += [_widget_check(settings, wiki, client, page) for page in pages]
     return checks
 
 
-def _widget_check(settings: Settings, wiki: WikiConfig, client: MediaWikiClient) -> Check:
+def _widget_check(settings: Settings, wiki: WikiConfig, client: MediaWikiClient, title: str) -> Check:
     host = host_key(wiki)
     try:
-        page = client.page_text(MediaWikiWidget().page)
+        page = client.page_text(title)
     except WikiError as exc:
-        return Check(host, "rating widget", "fix", f"cannot read {MediaWikiWidget().page}: {exc}")
+        return Check(host, "rating widget", "fix", f"cannot read {title}: {exc}")
     found = current_block(page.text)
     if found == widget_block(settings):
         return Check(host, "rating widget", "ok", f"{page.title} loads {widget_url(settings)}")
