@@ -6,10 +6,12 @@ import json
 
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.mattermost.inbound import fixture_names, load_form, load_json, send_fixture
 
 from learnloop.bootstrap import Runtime
+from learnloop.jobs.outbox import RATE_LIMITED_FOR
 from learnloop.jobs.worker import run_once
 from learnloop.storage.tables import ContentItem, Event, Feedback, OutboxMessage, Rating
 
@@ -134,6 +136,26 @@ def test_a_share_mattermost_refuses_to_post_is_told_to_its_sharer(
     assert notice.payload["user_id"] == sharer
     assert "https://docs.python.org/3/library/zoneinfo.html was not posted" in notice.payload["message"]
     assert "HTTP 403" in notice.payload["message"]
+
+
+def test_a_share_mattermost_rate_limits_for_a_day_is_told_to_its_sharer(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
+) -> None:
+    send_fixture(client, "slash_command__share.form")
+    limited = {"status": 429, "body": "limit exceeded\n",
+               "headers": {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "3600"}}
+    mattermost_contract.add("POST", "/api/v4/posts", **limited)
+    assert run_once(runtime).retried == 1
+    clock.advance(seconds=RATE_LIMITED_FOR.total_seconds())
+    mattermost_contract.add("GET", f"/api/v4/channels/{load_form('slash_command__share.form')['channel_id']}/posts",
+                            json={"order": [], "posts": {}})
+    mattermost_contract.add("POST", "/api/v4/posts", **limited)
+    assert run_once(runtime).failed == 1
+    [notice] = [m for m in _rows(runtime, OutboxMessage) if m.kind != "mattermost.create_post"]
+    assert notice.payload["user_id"] == load_form("slash_command__share.form")["user_id"]
+    assert notice.payload["message"] == (
+        "Your share of https://docs.python.org/3/library/zoneinfo.html was not posted: Mattermost was too busy to "
+        "take learnloop's post for a day (HTTP 429). Share it again.")
 
 
 def test_outgoing_webhook__link_shared_form(client: FlaskClient, runtime: Runtime) -> None:

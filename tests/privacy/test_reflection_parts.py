@@ -15,6 +15,7 @@ from sqlalchemy import delete, select, update
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.measures import member_key
+from learnloop.jobs.outbox import RATE_LIMITED_FOR
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import links, personal_data, rollups
@@ -345,6 +346,28 @@ def test_a_shared_reflection_whose_post_mattermost_refuses_goes_back_to_the_priv
         "id": "api.context.permissions.app_error", "message": "no permission", "status_code": 403})
     report = Worker(guild).deliver_outbox()
     assert (report.sent, report.failed) == (5, 1)
+    week_ends(guild, posted=False)
+    periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
+    assert periods["reflections"] == f"fewer than {K}"
+
+
+def test_a_shared_reflection_whose_post_is_rate_limited_for_a_day_goes_back_to_the_private_ones(
+        guild: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
+    """As above, with the sixth post refused with 429 until the outbox gives it up a day after it was queued."""
+    for n in range(6):
+        write(guild, n, "community")
+    for n in range(5):
+        mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                                json={"id": f"post{n}".ljust(26, "x"), "channel_id": CHANNEL, "message": ""})
+    limited = {"status": 429, "body": "limit exceeded\n",
+               "headers": {"Content-Type": "text/plain; charset=utf-8", "Retry-After": "3600"}}
+    mattermost_contract.add("POST", "/api/v4/posts", **limited)
+    report = Worker(guild).deliver_outbox()
+    assert (report.sent, report.retried) == (5, 1)
+    clock.advance(seconds=RATE_LIMITED_FOR.total_seconds())
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": [], "posts": {}})
+    mattermost_contract.add("POST", "/api/v4/posts", **limited)
+    assert Worker(guild).deliver_outbox().failed == 1
     week_ends(guild, posted=False)
     periods = {row["measure"]: row["value"] for row in shown(guild)[2] if row["scope"] == "period"}
     assert periods["reflections"] == f"fewer than {K}"

@@ -12,15 +12,17 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.jobs.outbox import RATE_LIMITED_FOR
 from learnloop.mattermost.signed_state import button_context
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.mattermost.wiki_removal_views import KEEP_ACTION, REMOVE_ACTION
+from learnloop.mediawiki.host import MediaWikiHost
 from learnloop.services import personal_data
 from learnloop.services import reflections as reflections_service
 from learnloop.services.outbox_kinds import RESPOND, SEND_DM
 from learnloop.storage.outbox import ClaimedMessage
 from learnloop.storage.tables import OutboxMessage, Reflection
-from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published
+from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -152,6 +154,29 @@ def test_a_wiki_that_refuses_for_good_is_told_to_the_author(
     assert told.payload["user_id"] == ANN.id
     assert "could not be published to the wiki handbook" in told.payload["message"]
     assert "nothing of it is on the wiki" in told.payload["message"]
+
+
+class RateLimited(MediaWikiHost):
+    """A MediaWiki that answers every publication with 429."""
+
+    def publish(self, wiki: Any, **_: Any) -> Published:
+        raise WikiError(f"{wiki.name}: HTTP 429: rate limited", retry_after=60)
+
+
+def test_a_wiki_that_rate_limits_for_a_day_is_told_to_the_author(client: FlaskClient, runtime: Runtime,
+                                                                  clock: FakeClock) -> None:
+    click(client, ANN, publish_buttons(client, "This will not reach the wiki.")["Publish to the wiki with my name"])
+    [job] = queued(runtime, PUBLISH_JOB)
+    limited = wiki_jobs.handlers(runtime, {"mediawiki": RateLimited()})[PUBLISH_JOB]
+    with pytest.raises(WikiError):  # the outbox waits the limit out
+        limited(wiki_jobs.message(PUBLISH_JOB, job.payload, 1, queued_at=job.created_at))
+    assert reflection(runtime).publish_state != "failed" and queued(runtime, SEND_DM) == []
+    clock.advance(seconds=RATE_LIMITED_FOR.total_seconds())
+    result = limited(wiki_jobs.message(PUBLISH_JOB, job.payload, 1, queued_at=job.created_at))
+    assert result["published"] is False and "HTTP 429" in result["error"]
+    assert reflection(runtime).publish_state == "failed"
+    [told] = queued(runtime, SEND_DM)
+    assert told.payload["user_id"] == ANN.id and "could not be published to the wiki handbook" in told.payload["message"]
 
 
 # --- deleting a published reflection: remove its section, or be told where it stays ---------------------------

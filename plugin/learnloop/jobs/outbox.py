@@ -100,8 +100,15 @@ class DeliveryReport:
         self.errors.extend(other.errors)
 
 
-def gives_up(message: Message, now: datetime) -> bool:
-    """Whether a message whose call failed again (and could succeed later) is given up now."""
+def gives_up(message: Message, error: HostError | None, now: datetime) -> bool:
+    """Whether the outbox gives a message up after this failure of its call (None: an unexpected error, tried
+    again as a host's passing failure): it cannot succeed, it was tried MAX_ATTEMPTS times over RETRY_FOR, or the
+    host still rate limits it RATE_LIMITED_FOR after it was queued. A handler asks before raising, to record what
+    giving up means; the outbox decides with the time the call began, so what it gives up the handler has too."""
+    if error is not None and error.retry_after is not None:
+        return now - message.created_at >= RATE_LIMITED_FOR
+    if error is not None and not error.retryable:
+        return True
     return message.attempts >= MAX_ATTEMPTS and now - message.created_at >= RETRY_FOR
 
 
@@ -354,12 +361,12 @@ class _Pass:
             return _Outcome(message, error=f"no handler for '{message.kind}'", failed=True)
         if courier.gate is not None:
             courier.gate.wait()
+        began = courier.clock()
         try:
             result = self._call(handler, message)
         except HostError as exc:
-            if exc.retry_after is not None and courier.clock() - message.created_at >= RATE_LIMITED_FOR:
-                return self._failure(message, f"still rate limited a day after it was queued: {exc}",
-                                     retryable=False)
+            if exc.retry_after is not None and gives_up(message, exc, began):
+                return self._failure(message, f"still rate limited a day after it was queued: {exc}", give_up=True)
             if exc.retry_after is not None:
                 retry_at = courier.clock() + timedelta(seconds=exc.retry_after)
                 with self.lock:
@@ -367,17 +374,17 @@ class _Pass:
                     report.retried += 1
                     report.errors.append(str(exc))
                 return _Outcome(message, error=str(exc), retry_at=retry_at, not_an_attempt=True)
-            return self._failure(message, str(exc), retryable=exc.retryable)
+            return self._failure(message, str(exc), give_up=gives_up(message, exc, began))
         except Exception as exc:  # an answer of a shape nobody expected, or a defect: this message alone fails
-            return self._failure(message, f"{type(exc).__name__}: {exc}"[:500], retryable=True, unexpected=True)
+            return self._failure(message, f"{type(exc).__name__}: {exc}"[:500],
+                                 give_up=gives_up(message, None, began), unexpected=True)
         with self.lock:
             report.sent += 1
         return _Outcome(message, result=result)
 
-    def _failure(self, message: Message, error: str, *, retryable: bool, unexpected: bool = False) -> _Outcome:
-        """A failed call: tried again after a backoff, or given up (not retryable, or `gives_up`). An unexpected
-        error is logged with its traceback each time; a host's, once given up."""
-        give_up = not retryable or gives_up(message, self.courier.clock())
+    def _failure(self, message: Message, error: str, *, give_up: bool, unexpected: bool = False) -> _Outcome:
+        """A failed call: tried again after a backoff, or given up (`gives_up`). An unexpected error is logged
+        with its traceback each time; a host's, once given up."""
         with self.lock:
             self.report.errors.append(error)
             if give_up:

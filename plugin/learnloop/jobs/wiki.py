@@ -95,7 +95,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
                 published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
                                                    heading=heading, text=target.text, marker=target.marker)
         except WikiError as exc:
-            if exc.retryable and not gives_up(message, chat.clock()):
+            if not gives_up(message, exc, chat.clock()):
                 raise
             failed_at = chat.clock()  # the call may have run past a week's end
             with chat.uow() as uow:
@@ -136,7 +136,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
             with lock(page_writes(wiki)):
                 removed = host_for(wiki).remove(wiki, page_ref=section.page_ref, marker=section.marker)
         except WikiError as exc:
-            if exc.retryable and not gives_up(message, chat.clock()):
+            if not gives_up(message, exc, chat.clock()):
                 raise
             tell(notify, section, f"The wiki refused to remove your reflection: {exc}. It is still on {where}: "
                  "remove the section there, or ask the wiki's admins.")

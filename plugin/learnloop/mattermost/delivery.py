@@ -145,7 +145,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "",
                                 chat.signing_key, props=payload.get("props"), root_id=payload.get("root_id") or None)
         except MattermostError as exc:
-            if not exc.retryable or gives_up(message, chat.clock()):  # the outbox gives it up
+            if gives_up(message, exc, chat.clock()):
                 given_up(message, exc)
             raise
         return {"post_id": post_id}
@@ -160,10 +160,12 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
                 reflections.never_posted(uow, reflection_id, chat.clock())
             if isinstance(notify, str) and notify:
                 answer = f"HTTP {error.status_code}" if error.status_code else "no answer"
-                uow.outbox.enqueue(SEND_DM, {"user_id": notify, "message": (
-                    f"Your share of {shared} was not posted: Mattermost refused learnloop's post in that channel "
-                    f"({answer}). If it is a private channel, add learnloop's bot to it and share again.")},
-                    key=fit(f"not-posted:{message.key}"), now=chat.clock())
+                why = ("Mattermost was too busy to take learnloop's post for a day "
+                       f"({answer}). Share it again." if error.retry_after is not None else
+                       f"Mattermost refused learnloop's post in that channel ({answer}). If it is a private "
+                       "channel, add learnloop's bot to it and share again.")
+                uow.outbox.enqueue(SEND_DM, {"user_id": notify, "message": f"Your share of {shared} was not posted: "
+                                             + why}, key=fit(f"not-posted:{message.key}"), now=chat.clock())
             uow.commit()
 
     def update_post(message: Message) -> dict[str, Any]:
