@@ -1,4 +1,5 @@
-"""A reflection deleted while the worker records its publication does not stay on the wiki unnoticed: on
+"""A reflection deleted, or erased with all its author's data, while the worker records its publication does
+not stay on the wiki unnoticed: on
 PostgreSQL the two transactions run side by side, so both hold the reflection's row (SQLite's writer lock
 serialises them anyway)."""
 
@@ -11,8 +12,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.mattermost.wiki_messages import announcer
+from learnloop.services import personal_data
 from learnloop.services import reflections as reflections_service
 from learnloop.services.reflections import ReflectionView
+from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.prompt_repositories import ReflectionRepository
 from learnloop.storage.tables import OutboxMessage, Reflection
 from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published
@@ -83,4 +87,51 @@ def test_a_reflection_deleted_as_its_publication_is_recorded_is_offered_or_taken
     with runtime.reader() as uow:
         assert uow.session.get(Reflection, reflection_id) is None
     assert views[0].section is not None or len(queued(runtime, UNPUBLISH_JOB)) == 1, \
+        "the author is offered the section's removal, or it is taken off"
+
+
+def test_a_reflection_erased_as_its_publication_is_recorded_is_offered_or_taken_off(
+        runtime: Runtime, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    client = create_app(runtime).test_client()
+    reply = slash(client, ANN, "reflect Erased while it was being published.")
+    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
+    click(client, ANN, buttons["Publish to the wiki with my name"])
+    [job] = queued(runtime, PUBLISH_JOB)
+    read, go_on = threading.Event(), threading.Event()
+    found = PersonalRecords.reflections
+
+    def reflections(self: PersonalRecords, *args: Any, **kwargs: Any) -> list[Reflection]:
+        mine = found(self, *args, **kwargs)
+        read.set()
+        go_on.wait(10)  # the rest of the erase
+        return mine
+
+    monkeypatch.setattr(PersonalRecords, "reflections", reflections)
+    erased: list[personal_data.Erased] = []
+
+    def erase() -> None:
+        with runtime.uow() as uow:
+            erased.append(personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key,
+                                              announcer(runtime)))
+
+    hosts = wiki_hosts()
+    hosts["mediawiki"].publish = lambda *_a, **_k: Published(  # type: ignore[method-assign]
+        "http://wiki.test/wiki/Learning_log", "Learning log", "42")
+    web = threading.Thread(target=erase)
+    web.start()
+    assert read.wait(10)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB](
+        wiki_jobs.message(PUBLISH_JOB, job.payload, 1))))
+    worker.start()
+    worker.join(0.5)
+    go_on.set()
+    web.join(10)
+    worker.join(10)
+    assert results and results[0]["published"] is True
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Reflection)).all() == []
+    assert erased[0].wiki_sections or len(queued(runtime, UNPUBLISH_JOB)) == 1, \
         "the author is offered the section's removal, or it is taken off"

@@ -124,7 +124,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     again without the name."""
     uow.cursors.lock([ROLLUPS_CURSOR, co_ratings.CURSOR])
     records = uow.personal
-    reflections = records.reflections(user_id)
+    reflections = records.reflections(user_id, lock=True)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
     sections = [section for section in map(section_of, reflections) if section is not None]
     co_ratings.forget_person(uow, key, user_id)

@@ -47,9 +47,11 @@ class PersonalRecords(Repository):
             .join(ContentItem, ContentItem.id == Feedback.item_id).where(Feedback.author_id == user_id)
             .order_by(Feedback.id)))
 
-    def reflections(self, user_id: str) -> list[Reflection]:
-        return list(self.session.scalars(select(Reflection).where(Reflection.user_id == user_id)
-                                         .order_by(Reflection.id)))
+    def reflections(self, user_id: str, *, lock: bool = False) -> list[Reflection]:
+        """The person's reflections; with `lock`, their rows held (an erase) until the transaction ends, as the
+        worker holds one to record its publication (PostgreSQL)."""
+        mine = select(Reflection).where(Reflection.user_id == user_id).order_by(Reflection.id)
+        return list(self.session.scalars(mine.with_for_update() if lock else mine))
 
     def member(self, user_id: str) -> Member | None:
         return self.session.get(Member, user_id)
