@@ -8,14 +8,20 @@ from datetime import UTC, datetime
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 
 from learnloop.bootstrap import Runtime
-from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_ACTION
+from learnloop.jobs.worker import Worker
+from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_ACTION, milestone_dm
 from learnloop.mattermost.signed_state import button_context
+from learnloop.mattermost.wiki_messages import announcer
+from learnloop.services import personal_data
 from learnloop.services.dashboard import REFLECTION_TITLE
+from learnloop.services.network import recognition
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn
 from tests.network.world import ingest, page_event, rate, share, tick, uid, week_ends
+from tests.privacy.test_personal_data import everything_stored
 from tests.prompts.world import Person, click, slash
 
 K = 5
@@ -234,3 +240,25 @@ def test_an_install_that_noted_milestones_from_rating_events_loses_none_in_the_u
     assert [n.split()[0] for n in notes(standin)] == [str(K)]
     tick(runtime, clock)
     assert len(notes(standin)) == 1
+
+
+def test_a_milestone_read_before_its_sharer_erased_their_data_is_not_sent_to_them(
+        runtime: Runtime, clock: FakeClock, standin: StandIn, engine: Engine) -> None:
+    """The network pass reads what is owed, then asks Mattermost who is away; an erase in between leaves no
+    message to the sharer, which would store them again."""
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    for n in range(5):
+        rate(runtime, uid(f"r{n}"), LINK, 4)
+    clock.next_week()
+    clock.advance(hours=9)
+    Worker(runtime).run_rollups()
+    with runtime.reader() as uow:
+        owed = recognition.owed(uow)
+    assert [m.sharer for m in owed] == [SAM.id]
+    with runtime.uow() as uow:
+        personal_data.erase(uow, SAM.id, SAM.name, clock.now, runtime.signing_key, announcer(runtime))
+    with runtime.uow() as uow:
+        assert recognition.tell(uow, owed, {}, clock.now,
+                                lambda m: milestone_dm(m, runtime.settings.public_url_text, runtime.signing_key)) == 0
+    assert SAM.id not in everything_stored(engine)

@@ -19,11 +19,12 @@ from learnloop.domain.measures import member_key, week_of
 from learnloop.jobs.outbox import Courier
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost import delivery as mattermost_delivery
+from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.network_views import send_thanks
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data, rollups
 from learnloop.services.communities import community_for_channel
-from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, SEND_DM
 from learnloop.storage.export import export_to_file
 from learnloop.storage.tables import (
     Announcement,
@@ -396,3 +397,45 @@ def test_a_message_on_its_way_while_its_receiver_erases_stores_them_nowhere(
     World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
     courier.handlers[SEND_DM](message)
     assert ANN.id not in everything_stored(engine), "sending to ann did not store her again"
+
+
+def test_a_share_refused_after_its_sharer_erased_their_data_tells_nobody(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine) -> None:
+    """The worker was posting Ann's share when she erased: Mattermost's refusal must not queue a message to her,
+    which would store her again (with the link she shared)."""
+    slash(client, ANN, "share https://wiki.acme.example/Ann-private-notes")
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
+    [message] = courier._claim(10, [CREATE_POST])
+    with runtime.uow() as uow:
+        personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
+    mattermost_contract.add("POST", "/api/v4/posts", status=403, json={
+        "id": "api.context.permissions.app_error", "message": "no permission", "status_code": 403})
+    with pytest.raises(MattermostError):
+        courier.handlers[CREATE_POST](message)
+    assert ANN.id not in everything_stored(engine)
+
+
+def test_a_reply_classified_after_its_author_erased_their_data_is_not_recorded(
+        runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine) -> None:
+    """The worker asks Mattermost whether Ann's post is a thread reply; she erases meanwhile: no reply event of
+    hers is written after her erase."""
+    reply, root = "replypost00000000000000000", "rootpost000000000000000000"
+    with runtime.uow() as uow:
+        community_id = uow.communities.ensure(CHANNEL, None, "~data-guild", runtime.clock())
+        uow.outbox.enqueue(CLASSIFY_POST, {"post_id": reply, "community_id": community_id, "user_id": ANN.id,
+                                           "occurred_at": runtime.clock().isoformat()},
+                           key=f"mattermost:post:{reply}:classify", now=runtime.clock())
+        uow.commit()
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
+    [message] = courier._claim(10, [CLASSIFY_POST])
+    with runtime.uow() as uow:
+        personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
+
+    def post(post_id: str, user_id: str, root_id: str = "") -> dict[str, Any]:
+        return {"id": post_id, "user_id": user_id, "channel_id": CHANNEL, "root_id": root_id, "message": "m",
+                "create_at": 1762074000000, "update_at": 1762074000000, "delete_at": 0}
+
+    mattermost_contract.add("GET", f"/api/v4/posts/{reply}", json=post(reply, ANN.id, root))
+    mattermost_contract.add("GET", f"/api/v4/posts/{root}", json=post(root, BOB.id))
+    assert courier.handlers[CLASSIFY_POST](message)["reply"] is False
+    assert ANN.id not in everything_stored(engine)

@@ -19,9 +19,10 @@ from learnloop.services.reflections import ReflectionView
 from learnloop.storage.personal_records import PersonalRecords
 from learnloop.storage.prompt_repositories import ReflectionRepository
 from learnloop.storage.tables import OutboxMessage, Reflection
-from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published
+from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import FakeClock, make_settings
+from tests.privacy.test_personal_data import everything_stored
 from tests.prompts.world import CHANNEL, Person, click, slash
 from tests.wikis import jobs as wiki_jobs
 
@@ -135,3 +136,23 @@ def test_a_reflection_erased_as_its_publication_is_recorded_is_offered_or_taken_
         assert uow.session.scalars(select(Reflection)).all() == []
     assert erased[0].wiki_sections or len(queued(runtime, UNPUBLISH_JOB)) == 1, \
         "the author is offered the section's removal, or it is taken off"
+
+
+def test_a_publication_the_wiki_refuses_after_its_author_erased_their_data_tells_nobody(
+        runtime: Runtime, engine: Engine) -> None:
+    client = create_app(runtime).test_client()
+    reply = slash(client, ANN, "reflect Erased while the wiki was being asked.")
+    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
+    click(client, ANN, buttons["Publish to the wiki with my name"])
+    [job] = queued(runtime, PUBLISH_JOB)
+
+    def erased_meanwhile(*_a: Any, **_k: Any) -> Published:
+        with runtime.uow() as uow:
+            personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
+        raise WikiError("MediaWiki edit: HTTP 403 permissiondenied", retryable=False)
+
+    hosts = wiki_hosts()
+    hosts["mediawiki"].publish = erased_meanwhile  # type: ignore[method-assign]
+    assert wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB](wiki_jobs.message(PUBLISH_JOB, job.payload, 1)) == {
+        "published": False, "error": "MediaWiki edit: HTTP 403 permissiondenied"}
+    assert ANN.id not in everything_stored(engine)

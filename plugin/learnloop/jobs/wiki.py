@@ -83,10 +83,10 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
         wiki = chat.settings.wiki(space.wiki) if space else None
         if space is None or wiki is None or community is None:
             with chat.uow() as uow:
-                reflections.mark_publication(uow, target.reflection_id, state="no_wiki_space", now=now)
-                uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
-                    "Your reflection stays in your journal: your community has no wiki space to publish to yet.")},
-                    key=f"published:{target.reflection_id}", now=now)
+                if reflections.mark_publication(uow, target.reflection_id, state="no_wiki_space", now=now):
+                    uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
+                        "Your reflection stays in your journal: your community has no wiki space to publish to "
+                        "yet.")}, key=f"published:{target.reflection_id}", now=now)
                 uow.commit()
             return {"published": False}
         heading = publication.heading(message.created_at, author=target.author, community=community.name)
@@ -99,11 +99,11 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
                 raise
             failed_at = chat.clock()  # the call may have run past a week's end
             with chat.uow() as uow:
-                reflections.mark_publication(uow, target.reflection_id, state="failed", now=failed_at)
-                uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
-                    f"Your reflection could not be published to the wiki {wiki.name}: {exc}. It stays in your "
-                    "journal; nothing of it is on the wiki.")}, key=f"published:{target.reflection_id}",
-                    now=failed_at)
+                if reflections.mark_publication(uow, target.reflection_id, state="failed", now=failed_at):
+                    uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id, "message": (
+                        f"Your reflection could not be published to the wiki {wiki.name}: {exc}. It stays in your "
+                        "journal; nothing of it is on the wiki.")}, key=f"published:{target.reflection_id}",
+                        now=failed_at)
                 uow.commit()
             return {"published": False, "error": str(exc)[:300]}
         with chat.uow() as uow:

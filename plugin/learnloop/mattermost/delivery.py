@@ -156,6 +156,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         reflection_id = reflections.shared_by_key(message.key)
         notify, shared = message.payload.get("notify"), message.payload.get("shared")
         with chat.uow() as uow:
+            if not uow.outbox.still_queued(message.key):
+                return
             if reflection_id is not None:
                 reflections.never_posted(uow, reflection_id, chat.clock())
             if isinstance(notify, str) and notify:
@@ -214,6 +216,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             return {"reply": False}
         root_author = client.get_post(root_id).get("user_id")
         with chat.uow() as uow:
+            if not uow.outbox.still_queued(message.key):
+                return {"reply": False, "skipped": "its author erased their data meanwhile"}
             recorded = record_reply(
                 uow, post_id=payload["post_id"], root_id=root_id, root_author_id=root_author,
                 community_id=payload["community_id"], user_id=payload["user_id"],

@@ -317,7 +317,7 @@ def publication_of(uow: UnitOfWork, reflection_id: int, key: bytes) -> Publicati
 
 def mark_publication(uow: UnitOfWork, reflection_id: int, *, state: str, now: datetime) -> bool:
     """Record that publishing did not happen (no wiki space, the wiki refused); False if the reflection is gone."""
-    reflection = uow.reflections.get(reflection_id)
+    reflection = uow.reflections.get(reflection_id, for_update=True)
     if reflection is None:
         return False
     if reflection.publish_state != state:

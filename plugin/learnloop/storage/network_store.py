@@ -214,10 +214,12 @@ class NetworkStore(Repository):
             .where(ContentItem.recognition_due > ContentItem.recognised, ContentItem.first_shared_by.is_not(None))
             .order_by(ContentItem.id).limit(limit)))
 
-    def settle_recognition(self, item_id: int, milestone: int) -> bool:
-        """Mark the milestone told (or not wanted); False when another worker did first."""
+    def settle_recognition(self, item_id: int, milestone: int, sharer: str) -> bool:
+        """Mark the milestone told (or not wanted); False when another worker did first, or when the item's sharer
+        is no longer `sharer` (they erased their data since it was read)."""
         result = self.session.execute(update(ContentItem).where(
-            ContentItem.id == item_id, ContentItem.recognised < milestone).values(recognised=milestone))
+            ContentItem.id == item_id, ContentItem.recognised < milestone, ContentItem.first_shared_by == sharer)
+            .values(recognised=milestone))
         return bool(rowcount(result))
 
     # -- weekly messages --------------------------------------------------------------------------

@@ -121,6 +121,13 @@ class Outbox(Repository):
     def by_key(self, key: str) -> OutboxMessage | None:
         return self.session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one_or_none()
 
+    def still_queued(self, key: str) -> bool:
+        """Whether the message with this key is still here, its row held until the transaction ends. A handler
+        asks before it writes about the person its message names: an erase deletes every message naming them,
+        so one gone means its person erased their data meanwhile (and an erase under way waits for the row)."""
+        return self.session.scalars(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)
+                                    .with_for_update()).one_or_none() is not None
+
     def of_thread(self, key: str) -> list[OutboxMessage]:
         """The message with this key and those keyed after it (`key:...`: the later edits of one post)."""
         return list(self.session.scalars(select(OutboxMessage).where(or_(

@@ -96,13 +96,13 @@ def tell(uow: UnitOfWork, milestones: list[Milestone], presence: dict[str, str],
     for milestone in milestones:
         member = members.get(milestone.sharer)
         if member is not None and not member.recognition:
-            uow.network.settle_recognition(milestone.item_id, milestone.people)
+            uow.network.settle_recognition(milestone.item_id, milestone.people, milestone.sharer)
             continue
         decision = dm_decision(preferences_of(member), now, now, zone(member.timezone if member else None, "UTC"),
                                presence.get(milestone.sharer))
         if decision.action != Action.SEND:
             continue
-        if uow.network.settle_recognition(milestone.item_id, milestone.people):
+        if uow.network.settle_recognition(milestone.item_id, milestone.people, milestone.sharer):
             queued += uow.outbox.enqueue(SEND_DM, render(milestone),
                                          key=f"recognition:{milestone.item_id}:{milestone.people}", now=now)
     uow.commit()
