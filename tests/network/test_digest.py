@@ -12,10 +12,23 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
+from learnloop.services import dashboard
+from learnloop.services.dashboard import REFLECTION_TITLE, Period
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
 from tests.conftest import FakeClock, shown_scores
 from tests.network.standin import StandIn
-from tests.network.world import CHANNEL, OWNER, ingest, page_event, rate, settings_for, tick, uid, week_ends
+from tests.network.world import (
+    CHANNEL,
+    OWNER,
+    ingest,
+    page_event,
+    rate,
+    settings_for,
+    share,
+    tick,
+    uid,
+    week_ends,
+)
 from tests.prompts.world import Person, slash
 
 K = 5
@@ -126,6 +139,32 @@ def test_best_first_then_rated_reflections_then_pages_and_a_quiet_week_posts_not
     tick(runtime, clock)
     assert len(digests(standin)) == 1, "a week with nothing to say posts nothing"
     assert community(runtime).digest_week is not None
+
+
+@pytest.mark.usefixtures("standin")
+def test_shared_reflections_are_listed_as_shared_never_ranked(client: FlaskClient, runtime: Runtime,
+                                                              clock: FakeClock, standin: StandIn) -> None:
+    """Each shared reflection's post names its author: ranked by score, the digest and the dashboard would be a
+    board of colleagues. Listed in the order they were shared, and left out of the content that helps most."""
+    switched_on(client)
+    first, second = (f"https://learnloop.example.com/reflections/{n}" for n in ("a1", "b2"))
+    for author, url in (("alice", first), ("bob", second)):
+        item_id = share(runtime, uid(author), url, title=REFLECTION_TITLE)
+        with runtime.uow() as uow:
+            uow.items.get(item_id).kind = "reflection"
+            uow.commit()
+    raters(runtime, first, K, 2, "f")
+    raters(runtime, second, K, 5, "s")
+    raters(runtime, GOOD, K, 4, "g")
+    shown_scores(runtime)
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    [post] = digests(standin)
+    assert [a["title_link"] for a in post["props"]["attachments"]] == [GOOD, first, second]
+    assert post["props"]["attachments"][1]["pretext"] == "**Shared reflections people rated**"
+    with runtime.reader() as uow:
+        top = dashboard.build(uow, community(runtime).id, Period.last_weeks(clock.now.date(), 4), K).top
+    assert [item.url for item in top] == [GOOD]
 
 
 def test_a_page_deleted_this_week_is_left_out_and_one_restored_since_is_back(

@@ -53,15 +53,24 @@ class DashboardReads(Repository):
     def top_scores(self, community_id: int, k: int, limit: int, item_ids: set[int] | None = None,
                    ) -> list[tuple[float, int, int]]:
         """(shown score, ratings, item) best first, of the community's items whose shown score at least k people
-        stand behind, not retired; only these items, if given."""
+        stand behind, not retired, and not shared reflections (a colleague's own writing, never ranked against
+        another's); only these items, if given."""
         query = (select(ItemScore.score, ItemScore.ratings_count, ItemScore.item_id)
                  .join(ContentItem, ContentItem.id == ItemScore.item_id)
                  .where(ItemScore.community_id == community_id, ItemScore.shown(k),
-                        ContentItem.retired_at.is_(None)))
+                        ContentItem.retired_at.is_(None), ContentItem.kind != "reflection"))
         if item_ids is not None:
             query = query.where(ItemScore.item_id.in_(item_ids))
         return [(float(score), int(n), int(i)) for score, n, i in self.session.execute(
             query.order_by(ItemScore.score.desc(), ItemScore.ratings_count.desc(), ItemScore.item_id).limit(limit))]
+
+    def shown_among(self, community_id: int, k: int, item_ids: set[int], limit: int) -> list[int]:
+        """Which of these items of the community have a shown score at least k people stand behind, not retired,
+        oldest first: in no order of merit."""
+        return list(self.session.scalars(
+            select(ItemScore.item_id).join(ContentItem, ContentItem.id == ItemScore.item_id)
+            .where(ItemScore.community_id == community_id, ItemScore.shown(k), ContentItem.retired_at.is_(None),
+                   ItemScore.item_id.in_(item_ids)).order_by(ItemScore.item_id).limit(limit)))
 
     def unscored(self, community_id: int, k: int, limit: int) -> list[tuple[str | None, str, str]]:
         """(title, url, kind) of the community's items that everyone can know of, shared in chat or followed
