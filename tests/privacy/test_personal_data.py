@@ -439,3 +439,18 @@ def test_a_reply_classified_after_its_author_erased_their_data_is_not_recorded(
     mattermost_contract.add("GET", f"/api/v4/posts/{root}", json=post(root, BOB.id))
     assert courier.handlers[CLASSIFY_POST](message)["reply"] is False
     assert ANN.id not in everything_stored(engine)
+
+
+def test_what_someone_shared_first_does_not_say_when_another_person_rated_it(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    """Bob rated the link privately three days before Ann shared it: Ann's export must not carry the moment learnloop
+    first heard of it, which was Bob's rating."""
+    url = "https://blog.example.org/postmortem-2026"
+    slash(client, BOB, f"rate {url} 2")
+    clock.advance(days=3, hours=5, seconds=17)
+    slash(client, ANN, f"share {url}")
+    with runtime.reader() as uow:
+        data = personal_data.export(uow, ANN.id, runtime.signing_key, clock())
+    assert data["content_you_shared_first"] == [{"url": url, "title": None}]
+    [shared] = [event for event in data["events"] if event["kind"] == "link_shared"]
+    assert shared["occurred_at"].replace(tzinfo=None) == clock.now.replace(tzinfo=None)

@@ -70,8 +70,10 @@ class PersonalRecords(Repository):
             .where(Event.actor_id == user_id).order_by(Event.id)))
 
     def shared_items(self, user_id: str) -> list[dict[str, Any]]:
+        """What the person shared first, without when learnloop first heard of it: that may be the moment of
+        someone's private rating (their own shares are among their events, with their times)."""
         return _rows(self.session.execute(
-            select(ContentItem.url, ContentItem.title, ContentItem.created_at)
+            select(ContentItem.url, ContentItem.title)
             .where(ContentItem.first_shared_by == user_id).order_by(ContentItem.id)))
 
     def schedules_created(self, user_id: str) -> list[dict[str, Any]]:
