@@ -31,6 +31,7 @@ from learnloop.storage.tables import (
     Base,
     ContentItem,
     Event,
+    Member,
     OutboxMessage,
     WeeklyMember,
 )
@@ -454,3 +455,19 @@ def test_what_someone_shared_first_does_not_say_when_another_person_rated_it(
     assert data["content_you_shared_first"] == [{"url": url, "title": None}]
     [shared] = [event for event in data["events"] if event["kind"] == "link_shared"]
     assert shared["occurred_at"].replace(tzinfo=None) == clock.now.replace(tzinfo=None)
+
+
+def test_the_export_holds_every_column_of_a_person_s_ratings_and_settings(
+        client: FlaskClient, runtime: Runtime) -> None:
+    slash(client, ANN, "rate https://wiki.acme.example/Deploy 1")
+    slash(client, ANN, "rate https://wiki.acme.example/Deploy 5")
+    slash(client, ANN, "digest me on")
+    with runtime.reader() as uow:
+        data = personal_data.export(uow, ANN.id, runtime.signing_key, runtime.clock())
+    [rating] = data["ratings"]
+    assert (rating["stars"], rating["previous_stars"]) == (5, 1) and "community_id" in rating
+    exported = {"username", "dm_channel_id", "timezone", "prompts_enabled", "paused_until", "time_of_day",
+                "quiet_hours", "nudges", "weekly_suggestions", "recognition_notes", "suggestions_last_week",
+                "page_review_last_week", "page_review_notes_after", "updated_at"}
+    assert set(data["settings"]) == exported
+    assert len(Member.__table__.columns) == len(exported) + 1, "a new column of a person's settings is exported"

@@ -97,7 +97,9 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
                     "prompts_enabled": member.prompts_enabled,
                     "paused_until": member.paused_until, "time_of_day": member.time_of_day,
                     "quiet_hours": member.quiet_hours, "nudges": member.nudges,
-                    "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition}
+                    "weekly_suggestions": member.suggestions, "recognition_notes": member.recognition,
+                    "suggestions_last_week": member.suggested_week, "page_review_last_week": member.review_week,
+                    "page_review_notes_after": member.review_notes_after, "updated_at": member.updated_at}
     to_you, mentioning = _messages_naming(uow, user_id, username)
     return {
         "format": EXPORT_FORMAT, "user_id": user_id, "exported_at": now,

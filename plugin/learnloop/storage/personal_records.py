@@ -36,7 +36,8 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 class PersonalRecords(Repository):
     def ratings(self, user_id: str) -> list[dict[str, Any]]:
         return _rows(self.session.execute(
-            select(ContentItem.url, ContentItem.title, Rating.stars, Rating.created_at, Rating.updated_at)
+            select(ContentItem.url, ContentItem.title, Rating.stars, Rating.previous_stars, Rating.community_id,
+                   Rating.created_at, Rating.updated_at)
             .join(ContentItem, ContentItem.id == Rating.item_id).where(Rating.user_id == user_id)
             .order_by(Rating.id)))
 
