@@ -343,3 +343,6 @@ def test_a_person_a_readers_note_mentions_exports_that_line_of_the_owners_messag
             select(OutboxMessage).where(OutboxMessage.idempotency_key.like("review:%")))])
     assert "ask someone, she rewrote the pipeline" in kept and "the deploy steps changed" in kept
     assert "@carol" not in kept
+    with runtime.reader() as uow:  # nor on the owners' triage list, where the note itself stays its writer's
+        comments = sorted(uow.session.scalars(select(Feedback.comment)))
+    assert comments == ["ask someone, she rewrote the pipeline", "broken since the move", "the deploy steps changed"]

@@ -149,6 +149,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
         uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})
     if username:
+        counts["notes_naming_you"] = records.unname_in_notes(f"@{username}")
         counts["page_announcements"] = forget_author(uow, username, announce)
     uow.rollups.forget_member(member_key(user_id, key), lambda: secrets.token_hex(16))
     uow.commit()

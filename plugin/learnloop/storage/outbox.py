@@ -156,10 +156,10 @@ class Outbox(Repository):
         if not wanted:
             return []
         columns = (cast(_O.c.payload, String), cast(_O.c.result, String), _O.c.idempotency_key)
-        bare = {text.removeprefix("@") for text in wanted}  # an @ may be followed by a word joiner (_naming)
+        bare = {text.removeprefix("@") for text in wanted}  # an @ may be followed by a word joiner (naming_pattern)
         candidates = self.session.execute(select(_O.c.id, _O.c.payload, _O.c.result, _O.c.idempotency_key).where(
             or_(*(column.contains(t, autoescape=True) for column in columns for t in sorted(bare)))))
-        naming = _naming(wanted)  # on the strings themselves: in the JSON text "\n@ann" is "\\n@ann"
+        naming = naming_pattern(wanted)  # on the strings themselves: in the JSON text "\n@ann" is "\\n@ann"
         return [message_id for message_id, payload, result, key in candidates
                 if any(naming.search(text) for text in (*_texts(payload), *_texts(result), key or ""))]
 
@@ -170,7 +170,7 @@ class Outbox(Repository):
     def redact_name(self, message_ids: list[int], name: str) -> int:
         """In these messages (to someone else, naming a person by @name only), the name becomes "someone"; the
         rest of each message stays theirs. The number of messages changed."""
-        naming = _naming([name])
+        naming = naming_pattern([name])
         changed = 0
         for message in self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))):
             redacted = _each_text(message.payload, lambda text: naming.sub("someone", text))
@@ -183,7 +183,7 @@ class Outbox(Repository):
         """Of these messages (to someone else, naming a person by @name only: an owner's weekly message that
         quotes a reader's note mentioning them), the lines that name them, as written (without the Markdown
         escapes of domain.markdown.plain): the rest is another person's message."""
-        naming, found = _naming([name]), []
+        naming, found = naming_pattern([name]), []
         for message in self.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(message_ids))
                                             .order_by(OutboxMessage.id)) if message_ids else ():
             lines = [unplain(line) for text in _texts(message.payload) for line in text.split("\n")
@@ -225,7 +225,7 @@ class Outbox(Repository):
         return rowcount(result)
 
 
-def _naming(names: list[str]) -> re.Pattern[str]:
+def naming_pattern(names: list[str]) -> re.Pattern[str]:
     """Any of these ids or @names, as a whole name; an @name also as posts write text from outside, with a word
     joiner after the @ (domain.markdown.plain)."""
     return re.compile("|".join(NAME_STARTS + (f"@{MENTION_BREAK}?{re.escape(name[1:])}" if name.startswith("@")

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from learnloop.storage.outbox import naming_pattern
 from learnloop.storage.repositories import Repository, rowcount
 from learnloop.storage.tables import (
     Announcement,
@@ -145,6 +146,17 @@ class PersonalRecords(Repository):
         """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
         people's, until they next move (domain.scores.may_release): moving one now would show their stars."""
         return rowcount(self.session.execute(delete(Rating).where(Rating.user_id == user_id)))
+
+    def unname_in_notes(self, name: str) -> int:
+        """In the notes others left the owners, the person's @name becomes "someone", as in the owners' messages
+        that quote them (Outbox.redact_name); the rest of each note stays its writer's. The number changed."""
+        naming, changed = naming_pattern([name]), 0
+        for note in self.session.scalars(select(Feedback).where(
+                Feedback.comment.contains(name.removeprefix("@"), autoescape=True))):
+            unnamed = naming.sub("someone", note.comment or "")
+            if unnamed != note.comment:
+                note.comment, changed = unnamed, changed + 1
+        return changed
 
     def erase_rest(self, user_id: str) -> dict[str, int]:
         """Everything else that names the person: removed, or (where a row must stay) no longer naming them."""
