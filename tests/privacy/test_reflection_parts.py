@@ -284,6 +284,24 @@ def test_a_reflection_whose_post_is_not_made_yet_holds_its_week_back(guild: Runt
     assert periods["reflections"] == 6
 
 
+def test_a_week_held_for_a_post_is_shown_once_the_post_is_made_not_when_someone_next_writes(guild: Runtime) -> None:
+    """Shown at the next reflection written, the figure would appear at the moment someone wrote one (a private
+    one, when no post follows); shown as the post goes out, it tells what the channel already shows."""
+    for n in range(5):
+        write(guild, n, "private")
+    write(guild, 5, "community")
+    week_ends(guild, posted=False)
+    assert period_value(guild) == f"fewer than {K}"
+    posts_made(guild)
+    guild.clock.advance(minutes=1)
+    Worker(guild).run_rollups()
+    assert period_value(guild) == 6
+
+
+def period_value(runtime: Runtime) -> object:
+    return {row["measure"]: row["value"] for row in shown(runtime)[2] if row["scope"] == "period"}["reflections"]
+
+
 def test_people_who_share_an_older_reflection_still_count_for_those_they_keep(guild: Runtime) -> None:
     """Eight keep theirs private every week, and four of them share one from the week before: the weeks are
     still shown, week by week."""

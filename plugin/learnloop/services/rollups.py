@@ -42,6 +42,10 @@ BLOCKS_K = "release_blocks_k"
 """The k the stored release blocks were cut for; another k rebuilds them."""
 BLOCKS_UNTIL = "release_blocks_until"
 """The week every open stretch was last cut before (the current week then); in a later week they are cut again."""
+HELD_FOR_POSTS = "reflections_held_for_posts"
+"""Set ("held") while a reflections block that a week's end completed waits for a shared reflection's post or
+wiki section to be made; each pass then cuts those stretches again, so the figure appears once the posts are
+out, not at the next reflection someone writes."""
 UNANSWERED_SINCE = "prompts_unanswered_since"
 """The first week (ISO date) the prompts nobody answered were counted in, on an install upgraded from a version
 that did not count them; absent, they were counted from the start."""
@@ -128,8 +132,10 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     for community_id, week, metric in counts:
         if metric in PEOPLE_METRICS:
             touched[(community_id, metric)].add(week)
-    for (community_id, metric), weeks in sorted(touched.items()):
-        refresh_blocks(store, community_id, metric, weeks, k, until)
+    held = [refresh_blocks(store, community_id, metric, weeks, k, until)
+            for (community_id, metric), weeks in sorted(touched.items())]
+    if any(held):
+        uow.cursors.move(HELD_FOR_POSTS, "held", now)
     uow.commit()
     return True
 
@@ -206,16 +212,17 @@ def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: dat
 # ------------------------------------------------------------------------------ release blocks
 
 def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date] | None, k: int,
-                   until: date) -> None:
+                   until: date) -> bool:
     """Bring a people measure's blocks up to date after new events in `weeks` (None: whatever the weeks): the
     open stretch after the last closed block is cut again (no block closes at the week `until`, the current
     one, or later), and its parts' blocks (PARTS) with it. Closed blocks, their parts' too, never change
-    (`apply_fold` counts a late event in the first week after them)."""
+    (`apply_fold` counts a late event in the first week after them). True when an ended week of the stretch
+    waits for a shared reflection's post or section (HELD_FOR_POSTS)."""
     done = closed_blocks(store.blocks(community_id, metric))
     start = done[-1].last + WEEK if done else min(
         filter(None, (store.first_week(community_id, m) for m in (metric, *PARTS.get(metric, ())))), default=None)
     if start is None or (weeks is not None and not any(week >= start for week in weeks)):
-        return
+        return False
     facts = store.week_facts(community_id, metric, start)
     hidden = {name: store.week_facts(community_id, name, start)
               for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER, *NEVER_SEEN)} if metric == UNSEEN else {}
@@ -223,6 +230,7 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     unseen = _unseen_weeks([*hidden[KEPT], *hidden[NEVER_SEEN[0]], *hidden[NEVER_SEEN[1]]],
                            [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]], written) if hidden else []
     unsent = store.oldest_unsent((SHARE_PREFIX, PUBLISH_PREFIX)) if hidden else None
+    held = unsent is not None and week_of(unsent) < until and start < until
     if unsent is not None:  # a reflection's post or section still to be made: whether anyone will see it is not known
         until = min(until, week_of(unsent))
     cut, remaining = split_open(start, facts, k, until=until, unseen=unseen)
@@ -239,6 +247,7 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
                            for block in counted]
     for part, blocks in parts.items():
         store.replace_blocks(community_id, part, start, blocks)
+    return held
 
 
 def _part_block(store: RollupStore, community_id: int, part: str, whole: Block) -> Block:
@@ -333,11 +342,22 @@ def close_ended_weeks(uow: UnitOfWork, k: int, now: datetime) -> None:
     if uow.cursors.get(BLOCKS_UNTIL) == until.isoformat():
         return
     store = uow.rollups
-    for community_id, metric, first in store.open_blocks(sorted(PEOPLE_METRICS)):
-        if first < until:
-            refresh_blocks(store, community_id, metric, {first}, k, until)
+    held = [refresh_blocks(store, community_id, metric, {first}, k, until)
+            for community_id, metric, first in store.open_blocks(sorted(PEOPLE_METRICS)) if first < until]
+    uow.cursors.move(HELD_FOR_POSTS, "held" if any(held) else "", now)
     release_every_score(uow, k, now)
     uow.cursors.move(BLOCKS_UNTIL, until.isoformat(), now)
+
+
+def release_held(uow: UnitOfWork, k: int, now: datetime) -> None:
+    """The reflections blocks held for posts (HELD_FOR_POSTS) cut again, until none waits any more."""
+    if not uow.cursors.get(HELD_FOR_POSTS):
+        return
+    store, until = uow.rollups, release_until(now)
+    held = [refresh_blocks(store, community_id, metric, {first}, k, until)
+            for community_id, metric, first in store.open_blocks([UNSEEN]) if first < until]
+    if not any(held):
+        uow.cursors.move(HELD_FOR_POSTS, "", now)
 
 
 # ------------------------------------------------------------------------------ item scores
@@ -408,5 +428,6 @@ def keep_current(uow: UnitOfWork, k: int, now: datetime) -> None:
         rebuild_blocks(uow, k, now, keep_closed=cut_with is not None)
         release_every_score(uow, k, now)
     close_ended_weeks(uow, k, now)
+    release_held(uow, k, now)
     rescore(store, store.unscored_communities(), k, now)
     uow.commit()
