@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 
@@ -206,6 +207,12 @@ def test_a_code_works_once_in_the_frame_it_was_made_for(
     late = attribute(reader.popup().get_data(as_text=True), "data-handoff")
     clock.advance(seconds=61)
     assert reader.post("signin", code=late).status_code == 403
+
+
+def test_a_code_nested_too_deep_is_refused_as_any_made_up_code(reader: Reader) -> None:
+    code = base64.urlsafe_b64encode(b"[" * 200_000 + b"]" * 200_000).decode().rstrip("=")
+    refused = reader.post("signin", code=code)
+    assert refused.status_code == 403 and "Not signed in" in refused.get_data(as_text=True)
 
 
 def test_signed_in_already_the_popup_hands_over_without_mattermost(

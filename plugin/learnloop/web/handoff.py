@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from learnloop.domain.signing import BadSignature, sign, verify
+from learnloop.inbound import parse_json
 
 HANDOFF_LIFETIME = timedelta(seconds=60)
 NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -53,8 +54,8 @@ def issue(handoff: Handoff, key: bytes, now: datetime) -> str:
 def redeem(code: str, key: bytes, now: datetime, *, frame: str) -> Handoff:
     try:
         raw = base64.urlsafe_b64decode(code + "=" * (-len(code) % 4))
-        payload = verify(json.loads(raw), key)
-    except (BadSignature, ValueError, binascii.Error, UnicodeDecodeError):
+        payload = verify(parse_json(raw), key)
+    except (BadSignature, ValueError, binascii.Error):
         raise InvalidHandoff("this sign-in code was not made by learnloop") from None
     if payload.get("p") != PURPOSE or not isinstance(payload.get("exp"), int):
         raise InvalidHandoff("this is not a sign-in code")
