@@ -180,6 +180,14 @@ def test_outgoing_webhook__link_shared_json(client: FlaskClient, runtime: Runtim
     assert events[0].occurred_at.timestamp() == 1762074000.123, "JSON deliveries carry milliseconds"
 
 
+def test_outgoing_webhook_json_with_a_timestamp_too_big_for_a_float_is_taken_as_now(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock) -> None:
+    body = {**load_json("outgoing_webhook__link_shared.json"), "timestamp": 10 ** 400}
+    response = client.post("/mattermost/outgoing", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200
+    assert _rows(runtime, Event)[0].occurred_at.timestamp() == clock.now.timestamp()
+
+
 def test_outgoing_webhook__mention_form(client: FlaskClient, runtime: Runtime) -> None:
     assert send_fixture(client, "outgoing_webhook__mention.form").status_code == 200
     mention = [event for event in _rows(runtime, Event) if event.kind == "mention"]

@@ -63,9 +63,8 @@ class OutgoingWebhookPost(_Inbound):
         """Form deliveries carry seconds, JSON deliveries milliseconds (reference §2b)."""
         if not self.timestamp or self.timestamp < 0:
             return fallback
-        seconds = self.timestamp / 1000 if milliseconds else self.timestamp
         try:
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            return datetime.fromtimestamp(self.timestamp / 1000 if milliseconds else self.timestamp, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return fallback
 
