@@ -32,6 +32,12 @@ def test_a_weekly_moment_is_a_day_and_a_time(text: str, expected: tuple[int, tim
     assert parse_weekly(text) == expected
 
 
+@pytest.mark.parametrize("given", ["25:00", "09:60", "99999999999999999999:00", "09:99999999999999999999", "9am"])
+def test_a_weekly_moment_needs_a_time_of_day(given: str) -> None:
+    with pytest.raises(ValueError, match=f"^'{given[:10]}' is not a time of day: use 24-hour HH:MM"):
+        parse_weekly(f"fri {given}")
+
+
 @pytest.mark.parametrize("text", ["friyay 09:00", "monkey 09:00", "fr 09:00", "someday 9", "fri", "fri 09:00 now"])
 def test_a_word_that_only_begins_like_a_day_is_not_one(text: str) -> None:
     with pytest.raises(ValueError, match="is not a day and a time"):

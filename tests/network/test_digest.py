@@ -62,6 +62,8 @@ def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskCl
     assert "Only this community's owners" in slash(client, MEMBER, "digest on fri 09:00")["text"]
     for bad, says in (("digest on someday 9", "is not a day and a time"),
                       ("digest on fri 25:00", "is not a time of day"), ("digest on", "is not a day and a time"),
+                      ("digest on fri 99999999999999999999:00", "is not a time of day"),
+                      ("digest on fri 09:99999999999999999999", "is not a time of day"),
                       ("digest sometimes", "Usage:")):
         assert says in slash(client, OWNER_P, bad)["text"], bad
     assert community(runtime).digest_weekday is None, "nothing stored from bad input"

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import Decision, PromptPreferences, delivery_decision
-from learnloop.domain.schedules import local_to_utc, weekday_number
+from learnloop.domain.schedules import InvalidSchedule, local_to_utc, parse_time_of_day, weekday_number
 
 USEFUL = 4
 """A rating of 4 or 5 says the item was useful to the person."""
@@ -83,9 +83,8 @@ def parse_weekly(text: str) -> tuple[int, time]:
     if weekday is None:
         raise ValueError(f"'{text[:40]}' is not a day and a time: use for example 'fri 09:00'")
     try:
-        hours, minutes = (int(part) for part in words[1].split(":"))
-        at = time(hours, minutes)
-    except ValueError:
+        at = parse_time_of_day(words[1])
+    except InvalidSchedule:
         raise ValueError(f"'{words[1][:10]}' is not a time of day: use 24-hour HH:MM, for example 09:00") from None
     return weekday, at
 
