@@ -44,6 +44,25 @@ def test_a_channel_is_its_own_community_on_first_sight_and_keeps_its_name(runtim
     assert (channel.channel_id, channel.team_id, channel.name, channel.member_count) == (LONE, TEAM, "data-crew", None)
 
 
+def test_a_request_without_the_channels_name_never_renames_its_community(runtime: Runtime) -> None:
+    community_id = seen(runtime, LONE, "data-team")
+    assert seen(runtime, LONE, "") == community_id
+    with runtime.uow() as uow:
+        assert uow.communities.ensure_home(LONE, None, None, runtime.clock()) == community_id
+        assert uow.communities.get(community_id).name == "~data-team"
+        [channel] = uow.communities.channels(community_id)
+    assert channel.name == "data-team"
+
+
+def test_a_channel_first_seen_without_its_name_is_called_by_its_id_until_the_name_comes(runtime: Runtime) -> None:
+    community_id = seen(runtime, LONE, "")
+    with runtime.uow() as uow:
+        assert uow.communities.get(community_id).name == f"channel {LONE}"
+    seen(runtime, LONE, "data-team")
+    with runtime.uow() as uow:
+        assert uow.communities.get(community_id).name == "~data-team"
+
+
 def test_a_channel_the_configuration_lists_counts_towards_its_community(configured: Runtime) -> None:
     extra = seen(configured, EXTRA, "guild-extra")
     assert seen(configured, HOME, "data-guild") == extra

@@ -45,11 +45,12 @@ class CommunityChangeRefused(ValueError):
 _GROUP_MESSAGE = re.compile("[0-9a-f]{40}")
 
 
-def community_name(settings: Settings, channel_id: str, channel_name: str | None) -> str:
+def community_name(settings: Settings, channel_id: str, channel_name: str | None) -> str | None:
+    """The name the configuration or the channel gives; None when the request did not carry the channel's name."""
     configured = settings.community_for_channel(channel_id)
     if configured is not None:
         return configured.name
-    return f"~{channel_name}" if channel_name else f"channel {channel_id}"
+    return f"~{channel_name}" if channel_name else None
 
 
 def community_for_channel(

@@ -244,14 +244,15 @@ class CommunityRepository(Repository):
     def get(self, community_id: int) -> Community | None:
         return self.session.get(Community, community_id)
 
-    def ensure(self, channel_id: str, team_id: str | None, name: str, now: datetime, *,
+    def ensure(self, channel_id: str, team_id: str | None, name: str | None, now: datetime, *,
                channel_name: str | None = None, home: str | None = None) -> int:
         """The id of the community the channel counts towards, created on first sight.
 
         `home` is the channel whose community it must be (a configured community's channel, for the other
         channels the configuration lists); otherwise a channel keeps the community it counts towards, its own
         or the one it joined. Only a community's home channel names it: a configured name replaces a guessed
-        one."""
+        one. Without a name (a request that did not carry the channel's) a community keeps its own, and a new
+        one is called `channel <id>`."""
         home = home or channel_id
         row = self.run(_CHANNEL_COMMUNITY, {"channel_id": channel_id}).first()
         if row is None and home == channel_id:
@@ -276,14 +277,14 @@ class CommunityRepository(Repository):
             self.session.execute(update(_M).where(_M.c.channel_id == channel_id).values(**changed))
         return community_id
 
-    def ensure_home(self, channel_id: str, team_id: str | None, name: str, now: datetime, *,
+    def ensure_home(self, channel_id: str, team_id: str | None, name: str | None, now: datetime, *,
                     channel_name: str | None = None) -> int:
         """The id of the community the channel started, whichever it counts towards (a channel not counting
         towards any yet counts towards it)."""
         row = self.run(_COMMUNITY_BY_HOME, {"channel_id": channel_id}).first()
         inserted = None if row is not None else insert_ignoring_conflicts(self.tx, _C, {
-            "channel_id": channel_id, "team_id": team_id or None, "name": name, "created_at": now},
-            ["channel_id"], returning=("id",))
+            "channel_id": channel_id, "team_id": team_id or None, "name": name or f"channel {channel_id}",
+            "created_at": now}, ["channel_id"], returning=("id",))
         if inserted is not None:
             community_id = int(inserted.id)
         else:
@@ -296,11 +297,11 @@ class CommunityRepository(Repository):
             "channel_name": channel_name or None, "joined_at": now}, ["channel_id"])
         return community_id
 
-    def _rename(self, community_id: int, row_name: str, row_team_id: str | None, name: str,
+    def _rename(self, community_id: int, row_name: str, row_team_id: str | None, name: str | None,
                 team_id: str | None) -> None:
-        new_team = row_team_id or team_id or None
-        if row_name != name or new_team != row_team_id:
-            self.session.execute(update(_C).where(_C.c.id == community_id).values(name=name, team_id=new_team))
+        new_name, new_team = name or row_name, row_team_id or team_id or None
+        if row_name != new_name or new_team != row_team_id:
+            self.session.execute(update(_C).where(_C.c.id == community_id).values(name=new_name, team_id=new_team))
 
     def channels(self, community_id: int) -> list[ChannelFacts]:
         """The channels that count towards a community, its home channel first."""
