@@ -10,11 +10,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.services.outbox_kinds import RESPOND
 from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Member, PromptSchedule
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import CHANNEL, Person, add_schedule, opened_dialog, slash, submit
+from tests.wikis.test_publication import queued
 
 ANN = Person("ann")
 OWNER = Person("owner")
@@ -174,6 +176,28 @@ def test_owners_named_in_the_configuration_need_no_api_call(
         "question_after": "x" * 301}).get_json()
     assert set(long["errors"]) == {"question_after"} and "at most 300 characters" in long["errors"]["question_after"], \
         "on the dialog's own field, where the form shows it"
+
+
+def test_the_event_form_sent_twice_sets_up_its_prompts_once_and_says_so(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    owner_may_open_forms(mattermost_contract)
+    slash(client, OWNER, "prompts event")
+    state = opened_dialog(mattermost_contract)["state"]
+    event = {"label": "Kubernetes training", "date": "2026-12-03", "when": "before", "time": "17:00",
+             "window": "2d", "visibility": "private"}
+    for when in ("before", "before", "both"):
+        assert submit(client, OWNER, "prompt_event", state, event | {"when": when}).status_code == 200
+        clock.advance(minutes=1)
+    with runtime.uow() as uow:
+        rows = uow.session.scalars(select(PromptSchedule).order_by(PromptSchedule.id)).all()
+    assert [row.event_part for row in rows] == ["before", "after"]
+    assert rows[0].event_key == rows[1].event_key, "the prompt after reminds each person of their answer before"
+    first, again, both = [reply.payload["body"]["text"] for reply in queued(runtime, RESPOND)]
+    assert first == "Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (the day before)."
+    assert again == ("Already set up, so nothing new was saved for Kubernetes training on Thu 03 Dec 2026 "
+                     f"(the day before) (number {rows[0].id}).")
+    assert both.startswith("Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (on the day). Already")
 
 
 def test_a_forged_setup_state_is_refused(client: FlaskClient, runtime: Runtime) -> None:

@@ -236,7 +236,7 @@ def handle_event(chat: Chat, submission: DialogSubmission, state: dict[str, Any]
         return {"errors": {"date": "use YYYY-MM-DD, for example 2026-12-03"}}
     try:
         with chat.uow() as uow:
-            rows = setup.create_event_prompts(
+            created = setup.create_event_prompts(
                 uow, community_id=_community(chat, uow, state), timezone=state.get("timezone") or "UTC",
                 label=value_of(values, "label"), event_date=event_date, when=value_of(values, "when") or "both",
                 question_before=value_of(values, "question_before") or "What do you want to get out of it?",
@@ -246,10 +246,24 @@ def handle_event(chat: Chat, submission: DialogSubmission, state: dict[str, Any]
                 now=chat.clock(), can_publish=can_publish(chat, str(state["channel_id"])))
     except setup.InvalidSetup as exc:
         return {"errors": exc.errors}
-    described = "; ".join(setup.describe(row, schedule_of(row).describe()) for row in rows)
-    respond_later(chat, state.get("response_url"), f"Saved {len(rows)} event prompt(s): {described}.",
-                  key=f"event:{rows[0].id if rows else 0}")
+    respond_later(chat, state.get("response_url"), event_reply(created),
+                  key=f"event:{created[0].schedule.id if created else 0}")
     return None
+
+
+def event_reply(created: list[setup.Created]) -> str:
+    """What an owner hears once an event's prompts are set up: those saved, and those already set up."""
+    saved = [one for one in created if not one.existing]
+    kept = [one for one in created if one.existing]
+    said = [f"Saved {len(saved)} event prompt(s): {_described(saved)}."] if saved else []
+    if kept:
+        said.append(f"Already set up, so nothing new was saved for {_described(kept)}.")
+    return " ".join(said)
+
+
+def _described(created: list[setup.Created]) -> str:
+    return "; ".join(setup.describe(one.schedule, schedule_of(one.schedule).describe())
+                     + (f" (number {one.schedule.id})" if one.existing else "") for one in created)
 
 
 def register(commands: CommandRegistry) -> None:

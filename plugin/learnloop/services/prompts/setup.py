@@ -125,23 +125,34 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
         raise InvalidSetup({"repeat": "this repeat has no date still to come, so the prompt would never go out: "
                                       "give a later UNTIL, or leave it out"})
     row = _row(community_id, setup, questions, schedule, anchor, created_by, now)
-    for existing in uow.schedules.for_community(community_id):
-        if (existing.questions, existing.rrule, existing.local_time, existing.window_minutes, existing.timezone,
-                existing.label) == (row.questions, row.rrule, row.local_time, row.window_minutes, row.timezone,
-                                    row.label):
-            return Created(existing, existing=True)
+    existing = _running(uow, row)
+    if existing is not None:
+        return Created(existing, existing=True)
     uow.schedules.add(row)
     uow.commit()
     return Created(row, existing=False)
+
+
+_SAME = ("questions", "rrule", "local_time", "window_minutes", "timezone", "label", "event_name", "event_date",
+         "event_part")
+
+
+def _running(uow: UnitOfWork, row: PromptSchedule) -> PromptSchedule | None:
+    """The community's running schedule that asks what `row` would, when and of whom (a form sent twice)."""
+    for existing in uow.schedules.for_community(row.community_id):
+        if all(getattr(existing, field) == getattr(row, field) for field in _SAME):
+            return existing
+    return None
 
 
 def create_event_prompts(
     uow: UnitOfWork, *, community_id: int, timezone: str, label: str, event_date: date, when: str,
     question_before: str, question_after: str, local_time: str, window: str, default_visibility: str,
     created_by: str, now: datetime, can_publish: bool = True,
-) -> list[PromptSchedule]:
+) -> list[Created]:
     """One-off prompts around an event: the day before it, and/or on the day itself. Each names the event and
-    its date; the pair shares a key, so the prompt after can remind each person of their answer before."""
+    its date; the pair shares a key, so the prompt after can remind each person of their answer before. A part
+    already running (the form sent twice) is not made again, and one added to it shares its key."""
     name = " ".join(label.split())
     errors: dict[str, str] = {}
     if when not in ("before", "after", "both"):
@@ -155,7 +166,6 @@ def create_event_prompts(
         errors["when"] = "the day before has passed; choose 'On the day'"
     if errors:
         raise InvalidSetup(errors)
-    key = secrets.token_hex(8)
     rows = []
     for part, day, question in (("before", event_date - timedelta(days=1), question_before),
                                 ("after", event_date, question_after)):
@@ -169,11 +179,19 @@ def create_event_prompts(
         except InvalidSetup as exc:  # its one question is the event dialog's question_before or question_after
             raise InvalidSetup({f"question_{part}" if field == "question1" else field: message
                                 for field, message in exc.errors.items()}) from None
-        rows.append(uow.schedules.add(_row(community_id, setup, questions, schedule, day, created_by, now,
-                                           event_name=name[:100], event_date=event_date, event_part=part,
-                                           event_key=key)))
+        rows.append(_row(community_id, setup, questions, schedule, day, created_by, now, event_name=name[:100],
+                         event_date=event_date, event_part=part))
+    running = [_running(uow, row) for row in rows]
+    key = next((found.event_key for found in running if found is not None), None) or secrets.token_hex(8)
+    created = []
+    for row, found in zip(rows, running, strict=True):
+        if found is not None:
+            created.append(Created(found, existing=True))
+            continue
+        row.event_key = key
+        created.append(Created(uow.schedules.add(row), existing=False))
     uow.commit()
-    return rows
+    return created
 
 
 def describe(row: PromptSchedule, when: str) -> str:
