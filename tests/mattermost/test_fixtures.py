@@ -102,6 +102,19 @@ def test_slash_command__share_form(
         "the item's id, which counts items made by private ratings too, is not among what everyone reads"
 
 
+def test_a_share_command_sent_again_is_posted_and_counted_once(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    """A command sent again as it was (a replay, or a proxy retrying it) has the same trigger id."""
+    for _ in range(2):
+        assert "Thanks for sharing" in send_fixture(client, "slash_command__share.form").get_json()["text"]
+        clock.advance(seconds=5)
+    assert [message.kind for message in _rows(runtime, OutboxMessage)] == ["mattermost.create_post"]
+    assert [event.kind for event in _rows(runtime, Event)] == ["link_shared"]
+    send_fixture(client, "slash_command__share.form", trigger_id="another-trigger")
+    assert len(_rows(runtime, OutboxMessage)) == 2, "the same link shared by a new command is posted again"
+
+
 def test_slash_command__help_form(client: FlaskClient) -> None:
     text = send_fixture(client, "slash_command__help.form").get_json()["text"]
     for example in ("/learn rate https://", "/learn share https://", "/learn help"):

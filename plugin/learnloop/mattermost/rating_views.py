@@ -111,17 +111,19 @@ def share_command(invocation: Invocation) -> Reply:
         # in one's own direct message with learnloop nobody else sees it: no one to thank, nothing shared
         item, _ = uow.items.ensure(url, kind=classify_url(url, chat.settings), community_id=community_id,
                                    shared_by=None if community_id is None else request.user_id, title=None, now=now)
-        uow.events.append("link_shared", occurred_at=now, recorded_at=now, community_id=community_id,
-                          actor_id=request.user_id, item_id=item.id, data={"via": "share_command"})
         text = f"Shared by @{request.user_name}" + (f": {note}" if note else "")
         attachment = content_attachment(item_id=item.id, url=item.url, title=item.title, text=text,
                                         public_url=chat.settings.public_url_text, key=chat.signing_key)
         attachment["actions"].append(thank_button(item.id, chat.settings.public_url_text, chat.signing_key))
-        uow.outbox.enqueue(
-            CREATE_POST,
-            {"channel_id": request.channel_id, "message": "", "root_id": request.root_id or None,
-             "props": {"attachments": [attachment]}, "notify": request.user_id, "shared": url},
-            key=fit(f"share:{request.trigger_id or item.id}:{request.user_id}:{now.isoformat()}"), now=now)
+        once = f"{request.trigger_id}:{request.user_id}" if request.trigger_id else \
+            f"{item.id}:{request.user_id}:{now.isoformat()}"
+        if uow.outbox.enqueue(
+                CREATE_POST,
+                {"channel_id": request.channel_id, "message": "", "root_id": request.root_id or None,
+                 "props": {"attachments": [attachment]}, "notify": request.user_id, "shared": url},
+                key=fit(f"share:{once}"), now=now):
+            uow.events.append("link_shared", occurred_at=now, recorded_at=now, community_id=community_id,
+                              actor_id=request.user_id, item_id=item.id, data={"via": "share_command"})
         uow.commit()
     return ephemeral(f"Thanks for sharing {url}! learnloop will post it here with rating buttons in a moment.")
 
