@@ -321,6 +321,28 @@ def test_a_prompt_is_answered_once(
     assert len(reflections(runtime)) == 1
 
 
+def test_the_form_sent_twice_without_a_prompt_stores_and_posts_one_reflection(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect")
+    form = opened_dialog(mattermost_contract)
+    shared = {"answer1": "Reading the RFC was worth it", "visibility": "community"}
+    for _ in range(2):
+        assert submit(client, ANN, "reflect", form["state"], shared).data == b""
+        clock.advance(minutes=1)
+    assert len(reflections(runtime)) == 1
+    with runtime.uow() as uow:
+        messages = uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [m.kind for m in messages if m.kind == "mattermost.create_post"] == ["mattermost.create_post"]
+    assert [m.payload["body"]["text"] for m in messages if m.kind == "mattermost.respond"] == [
+        "Saved: shared with your community.", "Already saved, nothing new was stored: shared with your community."]
+    assert submit(client, ANN, "reflect", form["state"], shared | {"visibility": "private"}).data == b""
+    clock.advance(minutes=11)
+    assert submit(client, ANN, "reflect", form["state"], shared | {"visibility": "private"}).data == b""
+    assert len(reflections(runtime)) == 3, "another choice, or the same words later, is another reflection"
+
+
 def test_reflect_without_text_opens_a_form(client: FlaskClient, mattermost_contract: MattermostContract) -> None:
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     assert slash(client, ANN, "reflect") == {}

@@ -172,7 +172,8 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
                 can_publish=publishable(chat, uow, community_id))
     except InvalidReflection as exc:
         return {"errors": {exc.field: str(exc)}}
-    respond_later(chat, state.get("response_url"), f"Saved: {_described(view)}.", key=f"reflected:{view.id}")
+    said = "Already saved, nothing new was stored" if view.again else "Saved"
+    respond_later(chat, state.get("response_url"), f"{said}: {_described(view)}.", key=f"reflected:{view.id}")
     return None
 
 

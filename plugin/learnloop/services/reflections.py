@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.domain import publication
@@ -25,6 +25,8 @@ SHARED_TITLE = "A shared reflection"
 """How a shared reflection is named as content: never by its author."""
 MAX_REFLECTION_LENGTH = 3000
 JOURNAL_SIZE = 10
+SENT_AGAIN_WITHIN = timedelta(minutes=10)
+"""A reflection the same as its author's last one, written this soon after it, is the form sent twice."""
 
 
 PostBuilder = Callable[["SharePost"], dict[str, Any]]
@@ -134,6 +136,8 @@ class ReflectionView:
     section: PublishedSection | None = None
     """Where its wiki section is, for a published reflection learnloop can find on its page again."""
     answers_prompt: bool = False
+    again: bool = False
+    """The same as the author's last reflection, sent again: nothing new was stored or posted."""
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,11 @@ def write(
             if delivery.status == "sent" and delivery.window_end > now:  # else it was, or will be, unanswered
                 delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
                 answered = True
+    last = None if answered else next(iter(uow.reflections.recent(user_id, 1)), None)
+    if last is not None and last.created_at >= now - SENT_AGAIN_WITHIN and last.delivery_id is None and (
+            last.community_id, last.scale, last.visibility, unseal(last.body, key)) == (
+            community_id, scale, visibility, body):
+        return replace(_view(last, key), again=True)
     reflection = uow.reflections.add(Reflection(
         user_id=user_id, community_id=community_id, delivery_id=delivery_id if answered else None,
         answered_prompt=answered,
