@@ -19,7 +19,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
 from learnloop.config import ConfigError, Settings, load_settings
-from learnloop.files import write_atomically
+from learnloop.files import WriteFailed, cannot_write, write_atomically
 from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.doctor import run_doctor, wiki_module
@@ -187,7 +187,7 @@ def export(out: Path) -> None:
     try:
         counts = export_to_file(make_engine(settings.database_url), out, now=utc_now())
     except OSError as exc:
-        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
+        raise click.ClickException(cannot_write(out, exc)) from None
     click.echo(f"exported {sum(counts.values())} records to {out}", err=True)
 
 
@@ -221,7 +221,7 @@ def person_export(user_id: str, out: Path) -> None:
         write_atomically(out, lambda handle: handle.write(
             json.dumps(data, indent=2, ensure_ascii=False, default=jsonable) + "\n"))
     except OSError as exc:
-        raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
+        raise click.ClickException(cannot_write(out, exc)) from None
     click.echo(f"wrote {user_id}'s data to {out} (it holds their reflections in clear: hand it to them only)",
                err=True)
 
@@ -322,9 +322,14 @@ def _run_plan(installer: Any, context: Any, action: str) -> None:
     if action == "uninstall":
         plan.unchanged = "nothing to remove: the install record lists nothing learnloop made that is still there"
     try:
+        if not context.dry_run:
+            context.check_writable()
         getattr(installer, action)(plan)
     except InstallBlocked as exc:
         raise click.ClickException(str(exc)) from None
+    except WriteFailed as exc:
+        raise click.ClickException(f"{action} stopped: {exc}; make it writable and run the same command again to "
+                                   "finish") from None
     except InstallFailed as exc:
         raise click.ClickException(
             f"{action} stopped: {exc}\nWhat was done is recorded in {context.ledger.path}; fix the cause and run the "

@@ -123,6 +123,19 @@ def test_failed_checks_say_what_to_fix(cli: World) -> None:
     assert "Enable Bot Account Creation" in result.output
 
 
+def test_an_install_record_that_cannot_be_written_stops_install_before_any_change(cli: World) -> None:
+    """Checked before Mattermost is touched, for the configuration and the install record alike (here the record
+    is a link into a folder that is a regular file, which even root cannot write in)."""
+    blocked = cli.config_path.parent / "not-a-folder"
+    blocked.write_text("")
+    (cli.config_path.parent / "learnloop.install.json").symlink_to(blocked / "learnloop.install.json")
+    result = install()
+    assert result.exit_code == 1, result.output
+    assert f"cannot write {cli.config_path.parent / 'learnloop.install.json'}: " in result.output
+    assert "nothing was changed" in result.output and "Traceback" not in result.output
+    assert cli.changes_sent() == []
+
+
 def test_a_failure_half_way_says_how_to_finish(cli: World) -> None:
     cli.fake.fail_next("POST", r"/api/v4/commands", 500)
     result = install()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from learnloop.files import WriteFailed
 from learnloop.install.config_file import ConfigFile, mask
 from learnloop.install.ledger import Ledger, Resource, ledger_path_for
 
@@ -126,3 +127,16 @@ def test_an_existing_configuration_keeps_its_mode_and_a_symbolic_link_stays_one(
     config.save()
     assert link.is_symlink() and "learnloopbot0000000000000a" in target.read_text()
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_a_record_or_configuration_that_cannot_be_written_says_which_file(tmp_path: Path) -> None:
+    """An OSError on writing is one line naming the file, not a traceback (the folder here is a regular file, a
+    failure even root meets)."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    with pytest.raises(WriteFailed, match=f"cannot write {blocked / 'learnloop.install.json'}: "):
+        Ledger(blocked / "learnloop.install.json").record("mattermost x", Resource("bot", "b1", "@learnloop", True))
+    config = ConfigFile(blocked / "learnloop.toml")
+    config.set("mattermost_bot_user_id", "learnloopbot0000000000000a")
+    with pytest.raises(WriteFailed, match=f"cannot write {blocked / 'learnloop.toml'}: "):
+        config.save()

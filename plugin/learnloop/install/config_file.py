@@ -12,7 +12,7 @@ from urllib.parse import quote_plus
 import tomlkit
 from tomlkit.items import Array
 
-from learnloop.files import write_atomically
+from learnloop.files import WriteFailed, cannot_write, write_atomically
 
 _MASKED_HINT = ("The secret above is masked: run the same command with --show-secrets to print it in full, "
                 "when you are ready to paste it.")
@@ -104,8 +104,11 @@ class ConfigFile:
     def save(self) -> None:
         if self.changed:
             text = tomlkit.dumps(self._document)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.path, lambda stream: stream.write(text), keep_mode=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomically(self.path, lambda stream: stream.write(text), keep_mode=True)
+            except OSError as exc:
+                raise WriteFailed(cannot_write(self.path, exc)) from None
             self.changed = False
             self.written = True
 

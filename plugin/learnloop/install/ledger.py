@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from learnloop.files import write_atomically
+from learnloop.files import WriteFailed, cannot_write, write_atomically
 
 LEDGER_VERSION = 1
 
@@ -86,5 +86,8 @@ class Ledger:
         for entry in self._hosts.values():
             entry["updated_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         text = json.dumps({"version": LEDGER_VERSION, "hosts": self._hosts}, indent=2) + "\n"
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path, lambda stream: stream.write(text))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.path, lambda stream: stream.write(text))
+        except OSError as exc:
+            raise WriteFailed(cannot_write(self.path, exc)) from None

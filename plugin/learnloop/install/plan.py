@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from learnloop.config import Settings
+from learnloop.files import WriteFailed, check_writable
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.ledger import Ledger
 
@@ -51,6 +52,18 @@ class InstallContext:
     show_secrets: bool = False
     """Print secrets the admin must paste somewhere (a wiki's push secret) in full, not masked."""
 
+    def check_writable(self) -> None:
+        """Before a real run changes a host: the configuration and the install record it writes can be written."""
+        problems = []
+        for path in (self.config.path, self.ledger.path):
+            try:
+                check_writable(path)
+            except WriteFailed as exc:
+                problems.append(f"{exc}: make its folder writable by this user, or set LEARNLOOP_CONFIG_FILE to "
+                                "a file in one that is")
+        if problems:
+            raise InstallBlocked("learnloop", problems)
+
 
 def render_step(step: Step) -> str:
     return f"  {step.action.ljust(6)}  {step.what}" + (f": {step.detail}" if step.detail else "")
@@ -77,6 +90,8 @@ class Plan:
             return None
         try:
             return perform()
+        except WriteFailed:
+            raise
         except Exception as exc:
             raise InstallFailed(f"could not {action} {what}: {exc}") from exc
 
