@@ -115,6 +115,28 @@ def test_a_database_that_cannot_be_used_is_one_clear_line(monkeypatch: pytest.Mo
         assert isinstance(result.exception, SystemExit), "a message, not a traceback"
 
 
+def test_a_database_folder_learnloop_cannot_write_is_one_clear_line(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    """/sys: a folder in which nobody, root included, may create a file. The export is not blamed on its file."""
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", "sqlite:////sys/learnloop.db")
+    for command in (["serve", "--port", "1"], ["worker", "--once"], ["db", "upgrade"],
+                    ["export", "--out", str(tmp_path / "x.json")]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 1, result.output
+        assert result.output == ("Error: cannot create or lock the database in /sys (Permission denied): make it "
+                                 "writable by this user or set LEARNLOOP_DATABASE_URL\n"), result.output
+
+
+def test_a_migrations_lock_that_cannot_be_opened_is_one_clear_line(sqlite_env: Path) -> None:
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    lock = sqlite_env.with_name("cli.db-migrations.lock")
+    lock.unlink()
+    lock.mkdir()
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 1 and f"cannot create or lock the database in {sqlite_env.parent} (Is a directory)" \
+        in result.output, result.output
+
+
 def test_a_database_without_tables_says_to_upgrade(sqlite_env: Path, tmp_path: Path) -> None:
     for command in (["export", "--out", str(tmp_path / "x.json")],
                     ["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(tmp_path / "p.json")],

@@ -35,7 +35,7 @@ from learnloop.services import personal_data
 from learnloop.storage.engine import make_engine
 from learnloop.storage.export import export_to_file, jsonable
 from learnloop.storage.migrate import UnknownRevision, upgrade
-from learnloop.storage.sqlite import database_path
+from learnloop.storage.sqlite import DatabaseFolderUnusable, database_path
 from learnloop.wiring import create_app
 
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
@@ -77,8 +77,9 @@ class _Commands(click.Group):
             raise
         except DBAPIError as exc:
             raise click.ClickException(_database_problem(exc)) from None
-        except (ConfigError, UnknownRevision) as exc:  # found once the database is open: a secret key it was
-            raise click.ClickException(str(exc)) from None  # not written with, a schema newer than this learnloop
+        except (ConfigError, UnknownRevision, DatabaseFolderUnusable) as exc:  # found once the database is open: a
+            raise click.ClickException(str(exc)) from None  # secret key it was not written with, a newer schema, a
+            # folder learnloop cannot create its file or locks in
 
 
 def _database_problem(exc: DBAPIError) -> str:
@@ -183,9 +184,9 @@ def db_upgrade(revision: str) -> None:
 def export(out: Path) -> None:
     """Write every stored record to a JSON file (secrets redacted)."""
 
-    settings = _settings()
+    engine = make_engine(_settings().database_url)
     try:
-        counts = export_to_file(make_engine(settings.database_url), out, now=utc_now())
+        counts = export_to_file(engine, out, now=utc_now())
     except OSError as exc:
         raise click.ClickException(cannot_write(out, exc)) from None
     click.echo(f"exported {sum(counts.values())} records to {out}", err=True)

@@ -32,6 +32,23 @@ READ_ONLY = "learnloop_read_only"
 _held = threading.local()
 
 
+class DatabaseFolderUnusable(Exception):
+    """The SQLite file, or a lock file beside it, cannot be created or opened in the database's folder."""
+
+    def __init__(self, path: str, exc: OSError) -> None:
+        super().__init__(f"cannot create or lock the database in {os.path.dirname(path)} "
+                         f"({exc.strerror or exc}): make it writable by this user or set LEARNLOOP_DATABASE_URL")
+
+
+def _open_beside_database(path: str, flags: int) -> int:
+    try:
+        return os.open(path, flags, 0o600)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise DatabaseFolderUnusable(path, exc) from None
+
+
 class WriterLockedConnection(sqlite3.Connection):
     """A SQLite connection whose write transactions first take the cross-process writer lock (flock on
     `<database>-writer.lock`), given back when the transaction commits or rolls back."""
@@ -45,7 +62,8 @@ class WriterLockedConnection(sqlite3.Connection):
         if self.writer_lock_path is None or getattr(_held, "locked", False):
             return  # in memory, or this thread holds it through another connection: the busy timeout applies
         if self._lock_fd is None or self._lock_pid != os.getpid():  # a forked process opens its own
-            self._lock_fd, self._lock_pid = os.open(self.writer_lock_path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
+            self._lock_fd = _open_beside_database(self.writer_lock_path, os.O_RDWR | os.O_CREAT)
+            self._lock_pid = os.getpid()
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         self._locked = _held.locked = True
 
@@ -90,7 +108,7 @@ def create_private(url: URL) -> None:
     path = database_path(url)
     if path is not None and os.path.isdir(os.path.dirname(path)):
         with suppress(FileExistsError):
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            os.close(_open_beside_database(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL))
 
 
 def writer_lock_path(url: URL) -> str | None:
@@ -134,7 +152,7 @@ def configure(engine: Engine) -> None:
 def file_lock(path: str, *, wait: bool) -> Iterator[bool]:
     """An exclusive flock on `path` for as long as the block runs; yields False (without the lock) when
     `wait` is False and another process holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_beside_database(path, os.O_RDWR | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
