@@ -22,7 +22,7 @@ from learnloop.config import ConfigError, Settings, load_settings
 from learnloop.files import WriteFailed, cannot_write, write_atomically
 from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
-from learnloop.install.doctor import run_doctor, wiki_module
+from learnloop.install.doctor import database_problem, run_doctor, wiki_module
 from learnloop.install.ledger import Ledger, ledger_path_for
 from learnloop.install.manifest import ManifestError, MattermostManifest, load_manifest
 from learnloop.install.mattermost import MattermostInstaller
@@ -76,17 +76,10 @@ class _Commands(click.Group):
         except (IntegrityError, DataError):  # the data, not the database: a defect, with its traceback
             raise
         except DBAPIError as exc:
-            raise click.ClickException(_database_problem(exc)) from None
+            raise click.ClickException(database_problem(exc)) from None
         except (ConfigError, UnknownRevision, DatabaseFolderUnusable) as exc:  # found once the database is open: a
             raise click.ClickException(str(exc)) from None  # secret key it was not written with, a newer schema, a
             # folder learnloop cannot create its file or locks in
-
-
-def _database_problem(exc: DBAPIError) -> str:
-    reason = escape_controls(str(exc.orig).strip().splitlines()[0][:200])
-    if re.search(r"no such (table|column)|(relation|column) \S+ does not exist", reason):
-        return f"the database is not at this learnloop's schema ({reason}): run `learnloop db upgrade` first"
-    return f"cannot use the database ({reason}): check LEARNLOOP_DATABASE_URL and that the database is running"
 
 
 @click.group(cls=_Commands)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from learnloop.bootstrap import build_runtime
 from learnloop.cli import main
 from learnloop.config import load_settings
 from learnloop.jobs.worker import Worker
+from learnloop.storage import migrate
 from learnloop.storage.migrate import upgrade
 from learnloop.wiring import create_app
 from tests.contract.fixtures import MATTERMOST_TEST_URL
@@ -207,6 +209,39 @@ def test_doctor_when_learnloop_is_not_serving(cli: World, monkeypatch: pytest.Mo
     result = run("doctor")
     assert result.exit_code == 1
     assert "http://127.0.0.1:9/healthz: no answer" in result.output and "learnloop serve" in result.output
+
+
+def doctor_rows(result: Result) -> dict[str, tuple[str, str]]:
+    """The learnloop rows of doctor's table: check -> (status, detail)."""
+    rows = [line.split(None, 1)[1] for line in result.output.splitlines() if line.startswith("learnloop ")]
+    return {row.split("  ")[0]: tuple(row.split("  ", 1)[1].strip().split(None, 1)) for row in rows}
+
+
+@pytest.mark.parametrize(("url", "prepare", "says"), [
+    ("sqlite:///{tmp}/cli.db", "", "does not exist: run doctor in the folder `learnloop serve` runs in"),
+    ("sqlite:///{tmp}/cli.db", "text", "cannot use the database (file is not a database)"),
+    ("sqlite:///{tmp}/cli.db", "empty", "no tables yet: run `learnloop db upgrade`"),
+    ("postgresql+psycopg://postgres@127.0.0.1:1/test", "", "cannot use the database (connection failed"),
+])
+def test_doctor_names_a_database_it_cannot_use_and_checks_nothing_in_it(
+        cli: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, prepare: str, says: str) -> None:
+    database = tmp_path / "cli.db"
+    if prepare == "text":
+        database.write_text("a text file\n" * 100)
+    elif prepare == "empty":
+        sqlite3.connect(database).close()
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", url.format(tmp=tmp_path))
+    result = run("doctor")
+    rows = doctor_rows(result)
+    assert result.exit_code == 1 and rows["database"][0] == "fix" and says in rows["database"][1], result.output
+    assert rows["worker"] == rows["messages"] == ("skip", "not checked: the database is not usable (see its row)")
+    assert database.exists() == bool(prepare), "doctor creates no database"
+
+
+def test_doctor_says_the_database_is_at_this_learnloops_schema(cli: World, tmp_path: Path) -> None:
+    assert run("db", "upgrade").exit_code == 0
+    status, detail = doctor_rows(run("doctor"))["database"]
+    assert status == "ok" and detail == f"{tmp_path / 'cli.db'} at revision {migrate.head()}"
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ what to fix."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -11,16 +12,19 @@ from types import ModuleType
 import requests
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 
 from learnloop.clock import utc_now
 from learnloop.config import Settings, WikiConfig
+from learnloop.inbound import escape_controls
 from learnloop.install import bookstack, mattermost_doctor, mediawiki, outline
 from learnloop.install.plan import Check, InstallContext
+from learnloop.install.wiki_choice import DELIVERIES
 from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_STATUS
 from learnloop.mattermost.admin_client import MattermostAdminClient
+from learnloop.storage import migrate
 from learnloop.storage.engine import make_engine
-from learnloop.storage.sqlite import database_path
+from learnloop.storage.sqlite import DatabaseFolderUnusable, database_path
 from learnloop.storage.tables import Cursor, OutboxMessage
 from learnloop.wikis import FETCH_JOB
 
@@ -32,21 +36,71 @@ RETRIED_OFTEN = 3
 def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> list[Check]:
 
     settings = context.settings
-    checks = [service_check(settings), *database_file_check(settings)]
+    database, engine = open_database(settings)
+    checks = [service_check(settings), database, *database_file_check(settings)]
     checks += mattermost_doctor.doctor_checks(context, admin)
-    engine = make_engine(settings.database_url)
     try:
-        checks += worker_checks(engine, settings)
+        checks += worker_checks(engine, settings) if engine is not None else unread_checks(settings)
         for wiki in settings.wikis:
             try:
                 pages = {"pages": mediawiki.widget_pages(context.ledger, wiki)} if wiki.kind == "mediawiki" else {}
-                checks += wiki_module(wiki.kind).doctor_checks(settings, wiki,
-                                                               last_delivery=last_delivery(engine, wiki), **pages)
+                delivered = last_delivery(engine, wiki) if engine is not None else None
+                checks += [unread(check) if engine is None and check.check == DELIVERIES else check
+                           for check in wiki_module(wiki.kind).doctor_checks(settings, wiki,
+                                                                             last_delivery=delivered, **pages)]
             except Exception as exc:  # noqa: BLE001  (one broken wiki must not hide the others' rows)
                 checks.append(Check(f"{wiki.kind} {wiki.name}", "checks", "fix", f"could not run: {exc}"))
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
     return checks
+
+
+def database_problem(exc: DBAPIError) -> str:
+    reason = escape_controls(str(exc.orig).strip().splitlines()[0][:200])
+    if re.search(r"no such (table|column)|(relation|column) \S+ does not exist", reason):
+        return f"the database is not at this learnloop's schema ({reason}): run `learnloop db upgrade` first"
+    return f"cannot use the database ({reason}): check LEARNLOOP_DATABASE_URL and that the database is running"
+
+
+def open_database(settings: Settings) -> tuple[Check, Engine | None]:
+    """The "database" row, and an engine on the database when it answers at this learnloop's schema. A SQLite
+    file that is not there is not created: doctor run from another folder would make an empty one."""
+    url = make_url(settings.database_url)
+    path = database_path(url) if url.get_backend_name() == "sqlite" else None
+    if path is not None and not os.path.exists(path):
+        return Check("learnloop", "database", "fix", f"{path} does not exist: run doctor in the folder `learnloop "
+                     "serve` runs in, or set LEARNLOOP_DATABASE_URL to its database"), None
+    engine = None
+    try:
+        engine = make_engine(settings.database_url)
+        at = migrate.current(engine)
+    except DatabaseFolderUnusable as exc:
+        problem = str(exc)
+    except DBAPIError as exc:
+        problem = database_problem(exc)
+    else:
+        head = migrate.head()
+        if at == head:
+            return Check("learnloop", "database", "ok", f"{path or url.render_as_string()} at revision {head}"), engine
+        problem = ("no tables yet: run `learnloop db upgrade` (serve and worker do it on start)" if at is None
+                   else f"at revision {at}, not this learnloop's {head}: run `learnloop db upgrade`"
+                   if at in migrate.revisions() else
+                   f"at revision {at[:40]}, which this learnloop does not know: a newer learnloop upgraded it")
+    if engine is not None:
+        engine.dispose()
+    return Check("learnloop", "database", "fix", problem), None
+
+
+def unread(check: Check) -> Check:
+    return Check(check.host, check.check, "skip", "not checked: the database is not usable (see its row)")
+
+
+def unread_checks(settings: Settings) -> list[Check]:
+    """The rows `worker_checks` gives, each saying it could not be checked."""
+    rows = [Check("learnloop", "worker", "fix"), Check("learnloop", "messages", "fix")]
+    rows += [Check(f"mediawiki {wiki.name}", "polling", "fix") for wiki in settings.wikis if wiki.kind == "mediawiki"]
+    return [unread(row) for row in rows]
 
 
 def wiki_module(kind: str) -> ModuleType:
@@ -68,11 +122,8 @@ def service_check(settings: Settings) -> Check:
 
 
 def _cursor(engine: Engine, name: str) -> tuple[str, datetime] | None:
-    try:
-        with engine.connect() as connection:
-            row = connection.execute(select(Cursor.position, Cursor.updated_at).where(Cursor.name == name)).first()
-    except SQLAlchemyError:  # no database yet
-        return None
+    with engine.connect() as connection:
+        row = connection.execute(select(Cursor.position, Cursor.updated_at).where(Cursor.name == name)).first()
     return (row.position, row.updated_at) if row else None
 
 
@@ -121,16 +172,13 @@ def worker_checks(engine: Engine, settings: Settings, now: datetime | None = Non
 def outbox_check(engine: Engine, now: datetime) -> Check:
     """Did messages fail for good in the last day, or are some being tried again and again (a host refuses
     them)? The newest error says why."""
-    try:
-        with engine.connect() as connection:
-            failed = connection.execute(
-                select(func.count(), func.max(OutboxMessage.last_error)).where(
-                    OutboxMessage.status == "failed", OutboxMessage.next_attempt_at >= now - timedelta(days=1))).one()
-            retried = connection.execute(
-                select(func.count(), func.max(OutboxMessage.last_error)).where(
-                    OutboxMessage.status == "pending", OutboxMessage.attempts >= RETRIED_OFTEN)).one()
-    except SQLAlchemyError:  # no database yet
-        return Check("learnloop", "messages", "ok", "none sent yet")
+    with engine.connect() as connection:
+        failed = connection.execute(
+            select(func.count(), func.max(OutboxMessage.last_error)).where(
+                OutboxMessage.status == "failed", OutboxMessage.next_attempt_at >= now - timedelta(days=1))).one()
+        retried = connection.execute(
+            select(func.count(), func.max(OutboxMessage.last_error)).where(
+                OutboxMessage.status == "pending", OutboxMessage.attempts >= RETRIED_OFTEN)).one()
     if failed[0]:
         return Check("learnloop", "messages", "fix", f"{failed[0]} failed for good in the last day, e.g. {failed[1]}")
     if retried[0]:
@@ -145,12 +193,9 @@ def _ago(delta: timedelta) -> str:
 
 
 def last_delivery(engine: Engine, wiki: WikiConfig) -> datetime | None:
-    """When this service last queued a delivery from the wiki (None: never, or no database yet)."""
-    try:
-        with engine.connect() as connection:
-            return connection.scalar(
-                select(func.max(OutboxMessage.created_at))
-                .where(OutboxMessage.kind == FETCH_JOB)
-                .where(OutboxMessage.idempotency_key.startswith(f"wiki:{wiki.name}:", autoescape=True)))
-    except SQLAlchemyError:  # no database yet: nothing was received
-        return None
+    """When this service last queued a delivery from the wiki (None: never)."""
+    with engine.connect() as connection:
+        return connection.scalar(
+            select(func.max(OutboxMessage.created_at))
+            .where(OutboxMessage.kind == FETCH_JOB)
+            .where(OutboxMessage.idempotency_key.startswith(f"wiki:{wiki.name}:", autoescape=True)))

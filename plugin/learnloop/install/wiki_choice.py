@@ -9,6 +9,7 @@ from learnloop.config import Settings, WikiConfig, WikiKind
 from learnloop.install.plan import Check, InstallBlocked
 from learnloop.wikis import WikiError
 
+DELIVERIES = "webhook deliveries"
 KIND_NAMES: dict[str, str] = {"mediawiki": "MediaWiki", "outline": "Outline", "bookstack": "BookStack"}
 
 
@@ -71,8 +72,8 @@ def widget_url(settings: Settings) -> str:
 def delivery_check(wiki: WikiConfig, last_delivery: datetime | None, *, fix: str) -> Check:
     """`doctor`'s proof that the wiki's webhook reaches us: the last delivery this service received."""
     if last_delivery is None:
-        return Check(host_key(wiki), "webhook deliveries", "fix", f"no delivery received yet: {fix}")
-    return Check(host_key(wiki), "webhook deliveries", "ok",
+        return Check(host_key(wiki), DELIVERIES, "fix", f"no delivery received yet: {fix}")
+    return Check(host_key(wiki), DELIVERIES, "ok",
                  f"last delivery {last_delivery.isoformat(timespec='seconds')}")
 
 

@@ -33,6 +33,15 @@ def current(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def head() -> str | None:
+    """The newest revision this learnloop knows."""
+    return ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+
+
+def revisions() -> set[str]:
+    return {step.revision for step in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions()}
+
+
 class UnknownRevision(ValueError):
     """Alembic cannot go to that revision (none has that name); the message says which there are."""
 
@@ -40,15 +49,15 @@ class UnknownRevision(ValueError):
 def upgrade(engine: Engine, revision: str = "head") -> str | None:
     """Upgrade to `revision` (never down: a revision older than the current one changes nothing); returns the
     revision the database is at. Raises UnknownRevision."""
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    if revision != "head" and revision not in {step.revision for step in script.walk_revisions()}:
+    known = revisions()
+    if revision != "head" and revision not in known:
         raise UnknownRevision(f"there is no revision {revision[:40]!r}: give 'head' or a "
-                              f"revision from 0001 to {script.get_current_head()}")
+                              f"revision from 0001 to {head()}")
     with locks.held(engine, LOCK, wait=True):
         before = current(engine)
-        if before is not None and before not in {step.revision for step in script.walk_revisions()}:
+        if before is not None and before not in known:
             raise UnknownRevision(f"the database is at revision {before[:40]!r}, which this learnloop does not know "
-                                  f"(it knows 0001 to {script.get_current_head()}): a newer learnloop upgraded it. "
+                                  f"(it knows 0001 to {head()}): a newer learnloop upgraded it. "
                                   "Run that version, or restore the backup taken before the upgrade")
         command.upgrade(alembic_config(engine), revision)
         after = current(engine)
