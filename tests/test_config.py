@@ -180,6 +180,29 @@ def test_error_message_starts_with_a_summary(monkeypatch: pytest.MonkeyPatch) ->
     assert config_error().startswith("learnloop cannot start, the configuration is invalid:")
 
 
+@pytest.mark.parametrize(("variable", "line"), [
+    ("LEARNLOOP_PROT", "LEARNLOOP_PROT: no such setting; did you mean LEARNLOOP_PORT?"),
+    ("LEARNLOOP_MATTERMOST_BOT_TOKN", "LEARNLOOP_MATTERMOST_BOT_TOKN: no such setting; did you mean "
+                                      "LEARNLOOP_MATTERMOST_BOT_TOKEN?"),
+    ("learnloop_secret", "learnloop_secret: no such setting; did you mean LEARNLOOP_SECRET_KEY?"),
+    ("LEARNLOOP_ZZZ", "LEARNLOOP_ZZZ: no such setting; unset it"),
+])
+def test_an_unknown_variable_is_named_with_the_closest_setting_and_never_its_value(
+        monkeypatch: pytest.MonkeyPatch, variable: str, line: str) -> None:
+    monkeypatch.setenv(variable, "tok-abcdefghijklmnopqrstuvwxyz0123456789")
+    message = config_error()
+    assert message.splitlines()[1:] == [f"  {line}"]
+    assert "abcdefghijklmnop" not in message
+
+
+def test_variables_learnloop_reads_besides_its_settings_are_not_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("INSTALL_TOKEN", "CONFIG_FILE", "TEST_DATABASE_URL", "HOME", "MATTERMOST_OPENAPI_DIR",
+                 "FUZZ_EXAMPLES", "TEST_LEASE_SECONDS", "TEST_ROLLUP_SECONDS", "TEST_SETTLE_SECONDS",
+                 "TEST_PROMPT_SECONDS"):
+        monkeypatch.setenv(f"LEARNLOOP_{name}", os.devnull if name == "CONFIG_FILE" else "1")
+    assert load_settings().port == 8080
+
+
 @pytest.mark.parametrize(
     ("port", "expected"),
     [

@@ -7,6 +7,7 @@ the communities. A variable set in the environment wins over the same key in the
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from pathlib import Path
@@ -29,6 +30,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ENV_PREFIX = "LEARNLOOP_"
+OTHER_VARIABLES = frozenset({
+    "INSTALL_TOKEN",  # `learnloop install`'s Mattermost admin token
+    "HOME", "TEST_DATABASE_URL", "MATTERMOST_OPENAPI_DIR", "FUZZ_EXAMPLES",  # the tests and benchmarks
+    "TEST_LEASE_SECONDS", "TEST_ROLLUP_SECONDS", "TEST_SETTLE_SECONDS", "TEST_PROMPT_SECONDS",
+})
+"""LEARNLOOP_* variables read elsewhere than Settings (without the prefix): not refused as unknown."""
 DEFAULT_CONFIG_FILE = "learnloop.toml"
 MATTERMOST_ID_LENGTH = 26
 
@@ -428,15 +435,36 @@ def _has_password(value: object) -> bool:
         return False
 
 
+def unknown_variables() -> list[str]:
+    """A line for each LEARNLOOP_* variable in the environment that names no setting (its value never shown), with
+    the closest known name."""
+    known = {name.upper() for name in Settings.model_fields} | OTHER_VARIABLES
+    lines = []
+    for variable in sorted(os.environ):
+        name = variable.upper().removeprefix(ENV_PREFIX)
+        if variable.upper().startswith(ENV_PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, sorted(known), n=1)
+            hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else "; unset it"
+            lines.append(f"{variable[:80].encode('unicode_escape').decode()}: no such setting{hint}")
+    return lines
+
+
+def _invalid(lines: list[str]) -> ConfigError:
+    return ConfigError("learnloop cannot start, the configuration is invalid:\n  " + "\n  ".join(lines))
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and the TOML file; ConfigError names each bad setting."""
+    """Settings from the environment and the TOML file; ConfigError names each bad setting and each unknown
+    LEARNLOOP_* variable."""
+    if unknown := unknown_variables():
+        raise _invalid(unknown)
     try:
         return Settings(**overrides)
     except SettingsError as exc:  # an environment variable that must hold JSON does not
         field = str(exc).partition('field "')[2].partition('"')[0]
         where = f"{ENV_PREFIX}{field.upper()}" if field else "a setting"
-        raise ConfigError(f"learnloop cannot start, the configuration is invalid:\n  {where}: is not valid JSON "
-                          "(a list or a table must be JSON here; learnloop.toml takes it in TOML)") from None
+        raise _invalid([f"{where}: is not valid JSON (a list or a table must be JSON here; learnloop.toml takes it "
+                        "in TOML)"]) from None
     except ValidationError as exc:
         lines = [_describe(error) for error in exc.errors(include_url=False)]
-        raise ConfigError("learnloop cannot start, the configuration is invalid:\n  " + "\n  ".join(lines)) from None
+        raise _invalid(lines) from None
