@@ -7,6 +7,7 @@ test (autouse fixture), so each test starts from a clean environment and an empt
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import pytest
@@ -530,11 +531,21 @@ def test_the_readme_example_of_learnloop_toml_loads() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     example = readme.split("```toml\n", 1)[1].split("```", 1)[0]
     write_toml(example)
+    assert "wikis → 0.secret: expected a random secret of at least 24 characters: make one with python3 -c " \
+        in config_error(), "the example's secret cannot be pasted as one"
+    write_toml(example.replace('secret = "..."', f'secret = "{secrets.token_urlsafe(32)}"'))
     settings = load_settings()
     assert [(wiki.name, wiki.kind) for wiki in settings.wikis] == [("handbook", "mediawiki")]
     community = settings.communities[0]
     assert (community.name, community.timezone, community.burst_minutes) == ("Data guild", "Europe/Berlin", 30)
     assert [space.wiki for space in community.wiki_spaces] == ["handbook"]
+
+
+def test_the_placeholder_an_older_readme_showed_is_refused_as_a_secret() -> None:
+    wiki = {"name": "w", "kind": "bookstack", "url": "https://b.example.com", "api_token": "id:secret",
+            "secret": "replace-with-24-random-characters"}
+    message = config_error(wikis=[wiki])
+    assert "is the README's placeholder, which anyone can read: make a random one with python3 -c " in message
 
 
 def test_a_password_in_a_refused_address_is_not_repeated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -38,6 +38,9 @@ OTHER_VARIABLES = frozenset({
 """LEARNLOOP_* variables read elsewhere than Settings (without the prefix): not refused as unknown."""
 DEFAULT_CONFIG_FILE = "learnloop.toml"
 MATTERMOST_ID_LENGTH = 26
+MAKE_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+PLACEHOLDER_SECRETS = frozenset({"replace-with-24-random-characters"})
+"""Placeholders an older README showed as a wiki's secret: anyone who read it knows them."""
 
 
 class ConfigError(Exception):
@@ -93,16 +96,18 @@ class WikiConfig(BaseModel):
     @field_validator("secret")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("is the README's placeholder, which anyone can read: make a random one with "
+                             f"{MAKE_SECRET}")
         if value is not None and len(value.get_secret_value()) < 24:
-            raise ValueError("expected a random secret of at least 24 characters")
+            raise ValueError(f"expected a random secret of at least 24 characters: make one with {MAKE_SECRET}")
         return value
 
     @model_validator(mode="after")
     def _credentials(self) -> WikiConfig:
         if self.secret is None and self.kind != "outline":
             raise ValueError(f"a {'MediaWiki' if self.kind == 'mediawiki' else 'BookStack'} wiki needs secret, a "
-                             "random string of at least 24 characters (python -c 'import secrets; "
-                             "print(secrets.token_urlsafe(32))')")
+                             f"random string of at least 24 characters ({MAKE_SECRET})")
         if self.kind == "mediawiki" and not (self.bot_user and self.bot_password):
             raise ValueError("a MediaWiki needs bot_user and bot_password (from Special:BotPasswords)")
         if self.kind in ("outline", "bookstack") and self.api_token is None:
