@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from learnloop.cli import listen_address, main
 from learnloop.config import load_settings
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.engine import make_engine
+from tests.web.test_serve import _free_port as free_port
 
 
 @pytest.fixture
@@ -119,12 +121,24 @@ def test_a_database_folder_learnloop_cannot_write_is_one_clear_line(monkeypatch:
                                                                      tmp_path: Path) -> None:
     """/sys: a folder in which nobody, root included, may create a file. The export is not blamed on its file."""
     monkeypatch.setenv("LEARNLOOP_DATABASE_URL", "sqlite:////sys/learnloop.db")
-    for command in (["serve", "--port", "1"], ["worker", "--once"], ["db", "upgrade"],
+    for command in (["serve", "--port", str(free_port())], ["worker", "--once"], ["db", "upgrade"],
                     ["export", "--out", str(tmp_path / "x.json")]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 1, result.output
         assert result.output == ("Error: cannot create or lock the database in /sys (Permission denied): make it "
                                  "writable by this user or set LEARNLOOP_DATABASE_URL\n"), result.output
+
+
+def test_serve_on_a_port_in_use_says_so_before_migrating(sqlite_env: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--host", "127.0.0.1", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert result.output == (f"Error: port {port} on 127.0.0.1 is in use: choose another with --port or "
+                             "LEARNLOOP_PORT\n")
+    assert not sqlite_env.exists(), "nothing migrated"
 
 
 def test_a_migrations_lock_that_cannot_be_opened_is_one_clear_line(sqlite_env: Path) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import re
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,24 @@ def listen_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
+def check_free(host: str, port: int) -> None:
+    """Refuse, before anything is migrated, an address gunicorn could not listen on (it retries, then gives up,
+    saying nothing an admin can act on)."""
+    host = host.strip("[]")
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+            probe.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise click.ClickException(f"port {port} on {host} is in use: choose another with --port or "
+                                       "LEARNLOOP_PORT") from None
+        raise click.ClickException(f"cannot listen on port {port} of {host} ({exc.strerror or exc}): choose "
+                                   "another address with --host or LEARNLOOP_HOST, or a port with --port or "
+                                   "LEARNLOOP_PORT") from None
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default: LEARNLOOP_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
@@ -110,6 +130,7 @@ def serve(host: str | None, port: int | None) -> None:
     _logging()
     settings = _shared_database(_settings())
     bind = listen_address(host or settings.host, port or settings.port)
+    check_free(host or settings.host, port or settings.port)
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
     runtime.check_signing_key()  # and a generated key is created once here, before workers race for it
