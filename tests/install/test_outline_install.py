@@ -254,7 +254,8 @@ def test_wiki_choice_errors_name_the_choices(outline: FakeOutline, tmp_path: Pat
     with pytest.raises(InstallBlocked, match=r"'handbook' is a BookStack wiki.*manifests/bookstack.yaml"):
         installer_for(manifest(), context, wiki_name="handbook", token=None)
     assert installer_for(manifest(), context, wiki_name="kb", token=None).host_key == "outline kb"
-    with pytest.raises(InstallBlocked, match=r'no \[\[wikis\]\] entry of kind "outline"'):
+    with pytest.raises(InstallBlocked, match=r'no \[\[wikis\]\] entry of kind "outline" in \S+: add one \(name, '
+                                             r'kind = "outline", url and api_token; install writes its secret\)'):
         installer_for(manifest(), InstallContext(make_settings(), context.ledger, context.config),
                       wiki_name=None, token=None)
 

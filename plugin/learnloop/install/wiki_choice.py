@@ -40,8 +40,8 @@ def choose_wiki(settings: Settings, kind: WikiKind, *, wiki_name: str | None, ma
         return of_kind[0]
     if not of_kind:
         raise InstallBlocked(kind, [(
-            f"no [[wikis]] entry of kind \"{kind}\" in {where}: add one (name, kind = \"{kind}\", url, secret and "
-            f"{_credentials(kind)}), then run install again")])
+            f"no [[wikis]] entry of kind \"{kind}\" in {where}: add one (name, kind = \"{kind}\", {_fields(kind)}), "
+            "then run install again")])
     raise InstallBlocked(kind, [(
         f"{len(of_kind)} {label} wikis are configured ({', '.join(w.name for w in of_kind)}): choose one with "
         "--wiki NAME or `wiki:` in the manifest")])
@@ -53,10 +53,11 @@ def _choices(wikis: list[WikiConfig], what: str) -> str:
     return f"{what}: " + ", ".join(f"{wiki.name} ({wiki.kind})" for wiki in wikis)
 
 
-def _credentials(kind: str) -> str:
-    return {"mediawiki": "bot_user and bot_password from Special:BotPasswords",
-            "outline": "api_token",
-            "bookstack": "api_token as '<token id>:<token secret>'"}[kind]
+def _fields(kind: str) -> str:
+    """The fields a [[wikis]] entry of this kind needs besides name and kind."""
+    return {"mediawiki": "url, secret, and bot_user and bot_password from Special:BotPasswords",
+            "outline": "url and api_token; install writes its secret",
+            "bookstack": "url, secret, and api_token as '<token id>:<token secret>'"}[kind]
 
 
 def events_url(settings: Settings, wiki: WikiConfig) -> str:
