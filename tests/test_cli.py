@@ -97,6 +97,13 @@ def test_help_lists_the_commands() -> None:
         assert name in output
 
 
+def test_doctor_and_worker_help_say_what_they_use_and_do() -> None:
+    doctor = " ".join(CliRunner().invoke(main, ["doctor", "--help"]).output.split())
+    assert "--token TEXT A Mattermost system admin's personal access token" in doctor and "Outline" not in doctor
+    worker = " ".join(CliRunner().invoke(main, ["worker", "--help"]).output.split())
+    assert "the network's pass (digests, suggestions, recognition)" in worker
+
+
 @pytest.mark.parametrize(("host", "bind"), [("127.0.0.1", "127.0.0.1:8080"), ("::1", "[::1]:8080"),
                                             ("[::1]", "[::1]:8080"), ("learnloop.internal", "learnloop.internal:8080")])
 def test_serve_binds_an_ipv6_address_in_brackets(host: str, bind: str) -> None:

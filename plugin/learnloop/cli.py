@@ -163,7 +163,8 @@ def serve(host: str | None, port: int | None) -> None:
 @main.command()
 @click.option("--once", is_flag=True, help="Run every due job once and exit.")
 def worker(once: bool) -> None:
-    """Run background jobs: outbox delivery, prompts, wiki polls, the dashboards' fold and retention."""
+    """Run background jobs: outbox delivery, prompts, wiki polls, the dashboards' fold, the network's pass (digests,
+    suggestions, recognition) and retention."""
 
     _logging()
     runtime = build_runtime(_shared_database(_settings()))
@@ -278,6 +279,10 @@ _token_option = click.option(
     "--token", envvar=TOKEN_ENV, default=None,
     help=f"Admin token: a Mattermost system admin's personal access token (or set {TOKEN_ENV}, which is for "
          "Mattermost only), or an Outline admin API key given here.")
+_mattermost_token_option = click.option(
+    "--token", envvar=TOKEN_ENV, default=None,
+    help=f"A Mattermost system admin's personal access token (or set {TOKEN_ENV}), to check the slash commands "
+         "and outgoing webhooks install made (skipped without it).")
 _dry_run_option = click.option("--dry-run", is_flag=True, help="Print the plan; touch nothing.")
 _wiki_option = click.option("--wiki", "wiki_name", default=None, help="The [[wikis]] entry (wiki manifests).")
 _url_option = click.option("--url", default=None, help="Mattermost's address (default: LEARNLOOP_MATTERMOST_URL).")
@@ -387,7 +392,7 @@ def uninstall(manifest: Path, url: str | None, token: str | None, wiki_name: str
 
 @main.command()
 @_url_option
-@_token_option
+@_mattermost_token_option
 def doctor(url: str | None, token: str | None) -> None:
     """Check every configured host end to end; exits 1 when something needs fixing."""
 
