@@ -258,6 +258,11 @@ def test_a_database_a_newer_learnloop_upgraded_is_one_clear_line(sqlite_env: Pat
         refused = runner.invoke(main, command)
         assert refused.exit_code == 1 and "at revision '0099', which this learnloop does not know" in refused.output
         assert isinstance(refused.exception, SystemExit), "a message, not a traceback"
+    assert "restore the backup taken before the upgrade" in refused.output
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    upgrading = readme.split("- **Upgrading**:", 1)[1].split("\n- ", 1)[0]
+    assert all(step in upgrading for step in ('".backup FILE"', "`pg_dump`", "`learnloop doctor`")), \
+        "the README's upgrade takes the backup that message tells to restore"
 
 
 @pytest.mark.parametrize("command", [["serve"], ["worker", "--once"]])
