@@ -275,6 +275,16 @@ def test_a_wiki_secret_is_never_printed_in_full_unless_asked(bookstack_cli: Path
     assert f"secret={SECRET}" in shown.output
 
 
+@responses.activate
+def test_doctor_without_a_database_checks_the_wiki_but_not_its_deliveries(bookstack_cli: Path) -> None:
+    api_accepts_token()
+    responses.get(LOGIN, body=login_page(HEAD))
+    rows = {line.split("  ")[1].strip(): " ".join(line.split()[4:]) for line in run("doctor").output.splitlines()
+            if line.startswith("bookstack kb")}
+    assert rows["api token"].startswith("ok")
+    assert rows["webhook deliveries"] == "skip not checked: the database is not usable (see its row)"
+
+
 def test_uninstall_finds_what_install_made_however_the_url_was_spelt(cli: World) -> None:
     """The record is keyed by the address as learnloop.toml keeps it: `--url http://Mattermost.test/` at install
     and nothing (the file's) at uninstall are one Mattermost."""
