@@ -14,6 +14,7 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.services import dashboard
 from learnloop.services.dashboard import REFLECTION_TITLE, Period
+from learnloop.services.rating import standing
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
 from tests.conftest import FakeClock, shown_scores
 from tests.network.standin import StandIn
@@ -167,6 +168,21 @@ def test_shared_reflections_are_listed_as_shared_never_ranked(client: FlaskClien
     with runtime.reader() as uow:
         top = dashboard.build(uow, community(runtime).id, Period.last_weeks(clock.now.date(), 4), K).top
     assert [item.url for item in top] == [GOOD]
+
+
+def test_rating_a_shared_reflection_shows_nobody_its_score(client: FlaskClient, runtime: Runtime) -> None:
+    reflection = "https://learnloop.example.com/reflections/c3"
+    item_id = share(runtime, uid("alice"), reflection, title=REFLECTION_TITLE)
+    with runtime.uow() as uow:
+        uow.items.get(item_id).kind = "reflection"
+        uow.commit()
+    raters(runtime, reflection, K, 2, "r")
+    shown_scores(runtime)
+    text = slash(client, MEMBER, f"rate {reflection} 4")["text"]
+    assert "A shared reflection shows no score" in text and "/5 from" not in text
+    with runtime.reader() as uow:  # nor does the widget, asked about its URL
+        seen = standing(uow, reflection, MEMBER.id)
+    assert seen is not None and (seen.score, seen.ratings_count) == (0.0, 0)
 
 
 def test_a_page_deleted_this_week_is_left_out_and_one_restored_since_is_back(

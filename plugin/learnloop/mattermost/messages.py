@@ -61,7 +61,11 @@ def describe_item(url: str, title: str | None) -> str:
 
 
 def community_score(outcome: RatingOutcome, k: int) -> str:
-    """The shown score a member sees once they have rated: only once at least k people stand behind it."""
+    """The shown score a member sees once they have rated: only once at least k people stand behind it, and never
+    a shared reflection's."""
+    if outcome.reflection:
+        return ("A shared reflection shows no score: it is a colleague's own writing. Its author hears when "
+                f"{k} people have found it useful, never who.")
     if outcome.ratings_count < k:
         return (f"Community score: too early to tell (a page's score shows once {k} people have rated it and "
                 "the week has ended).")

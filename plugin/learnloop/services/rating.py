@@ -52,6 +52,8 @@ class RatingOutcome:
     feedback_saved: bool
     shared_by_someone_else: bool = False
     """Someone other than the rater shared it: the rater may thank them."""
+    reflection: bool = False
+    """A colleague's shared reflection: its score is shown to nobody (its post names its author)."""
 
 
 def rate_url(
@@ -64,9 +66,10 @@ def rate_url(
     text = clean_comment(comment)
     item = uow.items.rateable_by_url(url)
     if item is None:  # first sight: the item belongs to the rater's community
-        ref, created = uow.items.ensure(url, kind=classify_url(url, settings), shared_by=None, title=None, now=now,
+        kind = classify_url(url, settings)
+        ref, created = uow.items.ensure(url, kind=kind, shared_by=None, title=None, now=now,
                                         community_id=_rater_community(uow, settings, rater, now))
-        item = (RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, False, None, None, False)
+        item = (RateableItem(ref.id, ref.url, ref.title, ref.community_id, None, None, False, None, None, False, kind)
                 if created else uow.items.rateable(ref.id))
         assert item is not None
     if _retired_for_all(item):
@@ -121,7 +124,7 @@ def _record(uow: UnitOfWork, rater: Rater, item: RateableItem, stars: int, comme
     return RatingOutcome(
         item_id=item.id, url=item.url, title=item.title, stars=stars, previous_stars=previous,
         score=item.shown_score or 0.0, ratings_count=item.shown_ratings or 0, feedback_saved=comment is not None,
-        shared_by_someone_else=item.shared and item.shared_by != rater.user_id,
+        shared_by_someone_else=item.shared and item.shared_by != rater.user_id, reflection=item.kind == "reflection",
     )
 
 
@@ -150,8 +153,10 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     if item.retired_at is not None and not item.known and mine is None:
         return None  # as for a page nobody rated: _retired_for_all
     reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
-    return Standing(item.id, item.url, item.title, mine.stars if mine else None, item.shown_score or 0.0,
-                    item.shown_ratings or 0, retired=_retired_for_all(item),
+    hidden = item.kind == "reflection"  # as in RatingOutcome.reflection
+    return Standing(item.id, item.url, item.title, mine.stars if mine else None,
+                    0.0 if hidden else item.shown_score or 0.0, 0 if hidden else item.shown_ratings or 0,
+                    retired=_retired_for_all(item),
                     my_reason=reason.reason if reason else None,
                     shared_by_someone_else=item.shared and item.shared_by != user_id)
 

@@ -116,14 +116,12 @@ def _recently_improved(uow: UnitOfWork, community_id: int, exclude: set[int], sk
 
 def shelf(uow: UnitOfWork, community_id: int, k: int, *, skip_titles: frozenset[str] = frozenset()) -> list[ShelfItem]:
     """What a starter shelf lists: first the content most useful by small-sample-aware score among items at
-    least k people rated (no reflections: a shelf is for pages and links), then the wiki pages most recently
+    least k people rated (top content holds no shared reflections), then the wiki pages most recently
     improved. `skip_titles` (case-folded) are pages never listed, such as learnloop's own learning logs."""
     found: list[ShelfItem] = []
     for top in top_content(uow, community_id, k):
         if len(found) == SHELF_BEST:
             break
-        if top.kind == "reflection":
-            continue
         item = uow.items.by_url(top.url)
         if item is not None:
             found.append(ShelfItem(item.id, item.url, top.title, "rated"))

@@ -157,6 +157,7 @@ class RateableItem:
     shown_ratings: int | None
     known: bool
     """Everyone can know of it (KNOWN_TO_ALL)."""
+    kind: str
 
 
 _C, _I, _R, _E = table_of(Community), table_of(ContentItem), table_of(Rating), table_of(Event)
@@ -175,7 +176,7 @@ someone rated it (a list or a reply that showed it would say so)."""
 _ITEM_BY_PAGE = select(*_ITEM_COLUMNS).where(_I.c.wiki == bindparam("wiki"), _I.c.page_ref == bindparam("page_ref"))
 _S = table_of(ItemScore)
 _RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _I.c.shared_at.is_not(None),
-                    _S.c.score, _S.c.ratings_count, KNOWN_TO_ALL).outerjoin(_S, _S.c.item_id == _I.c.id))
+                    _S.c.score, _S.c.ratings_count, KNOWN_TO_ALL, _I.c.kind).outerjoin(_S, _S.c.item_id == _I.c.id))
 _RATEABLE_BY_URL = _RATEABLE.where(_I.c.url == bindparam("url"))
 _RATEABLE_BY_ID = _RATEABLE.where(_I.c.id == bindparam("item_id"))
 
