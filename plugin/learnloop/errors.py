@@ -17,6 +17,15 @@ class HostError(Exception):
         return True
 
 
+class GaveUp(HostError):
+    """A failure its handler gave up on and recorded what that means: the outbox gives the message up too,
+    whatever time it decides at."""
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
 MAX_RETRY_AFTER = 3600.0
 """The longest a host's 429 holds its messages back: a value beyond it (or an HTTP date, or an epoch) is not
 taken as seconds to wait."""

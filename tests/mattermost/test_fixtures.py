@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from tests.conftest import FakeClock
@@ -11,8 +13,11 @@ from tests.contract.mattermost_openapi import MattermostContract
 from tests.mattermost.inbound import fixture_names, load_form, load_json, send_fixture
 
 from learnloop.bootstrap import Runtime
-from learnloop.jobs.outbox import RATE_LIMITED_FOR
+from learnloop.jobs.outbox import RATE_LIMITED_FOR, Courier
 from learnloop.jobs.worker import run_once
+from learnloop.mattermost import delivery
+from learnloop.mattermost.client import RateLimited
+from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
 from learnloop.storage.tables import ContentItem, Event, Feedback, OutboxMessage, Rating
 
 ANN = "ob7m4qhjzjfy5c6qgbwkz3mn8r"
@@ -169,6 +174,29 @@ def test_a_share_mattermost_rate_limits_for_a_day_is_told_to_its_sharer(
     assert notice.payload["message"] == (
         "Your share of https://docs.python.org/3/library/zoneinfo.html was not posted: Mattermost was too busy to "
         "take learnloop's post for a day (HTTP 429). Share it again.")
+
+
+def test_a_share_given_up_while_its_call_ran_past_the_deadline_is_given_up_by_the_outbox_too(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The call began a second before the day was up and failed after it: the sharer is told it was not posted,
+    so the outbox must not post it later."""
+    send_fixture(client, "slash_command__share.form")
+    with runtime.reader() as uow:
+        [queued] = uow.outbox.pending(CREATE_POST)
+    clock.now = queued.created_at + RATE_LIMITED_FOR - timedelta(seconds=1)
+    mattermost = runtime.mattermost()
+    assert mattermost is not None
+
+    def slow_429(*_args: object, **_kwargs: object) -> dict[str, object]:
+        clock.advance(seconds=2)
+        raise RateLimited("rate limited, retry after 60s", retry_after=60, call="POST /api/v4/posts")
+
+    monkeypatch.setattr(mattermost, "create_post", slow_429)
+    report = Courier(runtime.uow, runtime.clock, delivery.handlers(runtime, mattermost)).deliver()
+    assert (report.failed, report.retried) == (1, 0)
+    assert [m.payload["message"][:40] for m in _rows(runtime, OutboxMessage) if m.kind == SEND_DM] == [
+        "Your share of https://docs.python.org/3/"]
 
 
 def test_outgoing_webhook__link_shared_form(client: FlaskClient, runtime: Runtime) -> None:

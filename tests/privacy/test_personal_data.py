@@ -16,10 +16,10 @@ from sqlalchemy import Engine, func, select, text
 from learnloop.bootstrap import Runtime
 from learnloop.cli import main
 from learnloop.domain.measures import member_key, week_of
+from learnloop.errors import GaveUp
 from learnloop.jobs.outbox import Courier
 from learnloop.jobs.worker import Worker
 from learnloop.mattermost import delivery as mattermost_delivery
-from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.network_views import send_thanks
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import dashboard, personal_data, rollups
@@ -411,7 +411,7 @@ def test_a_share_refused_after_its_sharer_erased_their_data_tells_nobody(
         personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
     mattermost_contract.add("POST", "/api/v4/posts", status=403, json={
         "id": "api.context.permissions.app_error", "message": "no permission", "status_code": 403})
-    with pytest.raises(MattermostError):
+    with pytest.raises(GaveUp):
         courier.handlers[CREATE_POST](message)
     assert ANN.id not in everything_stored(engine)
 

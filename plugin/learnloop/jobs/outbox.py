@@ -112,6 +112,11 @@ def gives_up(message: Message, error: HostError | None, now: datetime) -> bool:
     return message.attempts >= MAX_ATTEMPTS and now - message.created_at >= RETRY_FOR
 
 
+def why_given_up(error: HostError) -> str:
+    """What a message given up after this failure records as its error."""
+    return f"still rate limited a day after it was queued: {error}" if error.retry_after is not None else str(error)
+
+
 def backoff(attempts: int) -> timedelta:
     """Exponential: 2 s, 4 s, 8 s ... capped at 15 minutes."""
     return timedelta(seconds=min(MAX_BACKOFF_SECONDS, BASE_BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
@@ -366,7 +371,7 @@ class _Pass:
             result = self._call(handler, message)
         except HostError as exc:
             if exc.retry_after is not None and gives_up(message, exc, began):
-                return self._failure(message, f"still rate limited a day after it was queued: {exc}", give_up=True)
+                return self._failure(message, why_given_up(exc), give_up=True)
             if exc.retry_after is not None:
                 retry_at = courier.clock() + timedelta(seconds=exc.retry_after)
                 with self.lock:

@@ -19,7 +19,8 @@ from typing import Any
 
 from learnloop.domain.keys import fit
 from learnloop.domain.sealing import Unreadable, unseal
-from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up
+from learnloop.errors import GaveUp
+from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up, why_given_up
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
@@ -147,6 +148,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         except MattermostError as exc:
             if gives_up(message, exc, chat.clock()):
                 given_up(message, exc)
+                raise GaveUp(why_given_up(exc)) from exc
             raise
         return {"post_id": post_id}
 
