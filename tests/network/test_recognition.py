@@ -4,6 +4,7 @@ and both wait out the sharer's quiet hours."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -18,10 +19,11 @@ from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.services.dashboard import REFLECTION_TITLE
 from learnloop.services.network import recognition
+from learnloop.storage.network_store import NetworkStore
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn
 from tests.network.world import ingest, page_event, rate, share, tick, uid, week_ends
-from tests.privacy.test_personal_data import everything_stored
+from tests.privacy.test_personal_data import erasing, everything_stored
 from tests.prompts.world import Person, click, slash
 
 K = 5
@@ -262,3 +264,35 @@ def test_a_milestone_read_before_its_sharer_erased_their_data_is_not_sent_to_the
         assert recognition.tell(uow, owed, {}, clock.now,
                                 lambda m: milestone_dm(m, runtime.settings.public_url_text, runtime.signing_key)) == 0
     assert SAM.id not in everything_stored(engine)
+
+
+def test_a_milestone_settled_while_its_sharer_erases_is_not_kept(
+        runtime: Runtime, clock: FakeClock, standin: StandIn, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the pass settles the milestone (holding the item's row) as the erase runs: the erase waits, and
+    the message queued meanwhile goes with everything else that names the sharer."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    for n in range(5):
+        rate(runtime, uid(f"r{n}"), LINK, 4)
+    clock.next_week()
+    clock.advance(hours=9)
+    Worker(runtime).run_rollups()
+    with runtime.reader() as uow:
+        owed = recognition.owed(uow)
+    errors: list[BaseException] = []
+    eraser, settle = erasing(runtime, SAM, errors), NetworkStore.settle_recognition
+
+    def settling(self: NetworkStore, item_id: int, milestone: int, sharer: str) -> bool:
+        done = settle(self, item_id, milestone, sharer)
+        eraser.start()
+        time.sleep(0.5)  # the erase runs until it waits for the item's row
+        return done
+
+    monkeypatch.setattr(NetworkStore, "settle_recognition", settling)
+    with runtime.uow() as uow:
+        recognition.tell(uow, owed, {}, clock.now,
+                         lambda m: milestone_dm(m, runtime.settings.public_url_text, runtime.signing_key))
+    eraser.join(10)
+    assert errors == [] and SAM.id not in everything_stored(engine)

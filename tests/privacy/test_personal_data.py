@@ -4,6 +4,8 @@ them. Retention deletes old activity without changing the dashboards; the admin'
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,7 @@ from learnloop.services import dashboard, personal_data, rollups
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, SEND_DM
 from learnloop.storage.export import export_to_file
+from learnloop.storage.outbox import Outbox
 from learnloop.storage.tables import (
     Announcement,
     Base,
@@ -471,3 +474,43 @@ def test_the_export_holds_every_column_of_a_person_s_ratings_and_settings(
                 "page_review_last_week", "page_review_notes_after", "updated_at"}
     assert set(data["settings"]) == exported
     assert len(Member.__table__.columns) == len(exported) + 1, "a new column of a person's settings is exported"
+
+
+def erasing(runtime: Runtime, person: Person, errors: list[BaseException]) -> threading.Thread:
+    """An erase in a thread of its own, as a web request beside the worker."""
+    def run() -> None:
+        try:
+            with runtime.uow() as uow:
+                personal_data.erase(uow, person.id, person.name, runtime.clock(), runtime.signing_key,
+                                    announcer(runtime))
+        except BaseException as exc:  # noqa: BLE001  (the test reads it)
+            errors.append(exc)
+    return threading.Thread(target=run)
+
+
+def test_a_share_refused_while_its_sharer_erases_tells_nobody(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the handler holds its message's row; the erase, run meanwhile, waits for it, and the message
+    to the sharer committed in between goes too."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    slash(client, ANN, "share https://wiki.acme.example/Ann-private-notes")
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
+    [message] = courier._claim(10, [CREATE_POST])
+    errors: list[BaseException] = []
+    eraser, held = erasing(runtime, ANN, errors), Outbox.still_queued
+
+    def still_queued(self: Outbox, key: str) -> bool:
+        found = held(self, key)
+        eraser.start()
+        time.sleep(0.5)  # the erase runs until it waits for the held row
+        return found
+
+    monkeypatch.setattr(Outbox, "still_queued", still_queued)
+    mattermost_contract.add("POST", "/api/v4/posts", status=403, json={
+        "id": "api.context.permissions.app_error", "message": "no permission", "status_code": 403})
+    with pytest.raises(GaveUp):
+        courier.handlers[CREATE_POST](message)
+    eraser.join(10)
+    assert errors == [] and ANN.id not in everything_stored(engine)

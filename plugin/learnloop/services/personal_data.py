@@ -127,6 +127,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     uow.cursors.lock([ROLLUPS_CURSOR, co_ratings.CURSOR])
     records = uow.personal
     reflections = records.reflections(user_id, lock=True)
+    records.hold_shared(user_id)
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
     sections = [section for section in map(section_of, reflections) if section is not None]
     co_ratings.forget_person(uow, key, user_id)
@@ -152,6 +153,8 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
         counts["notes_naming_you"] = records.unname_in_notes(f"@{username}")
         counts["page_announcements"] = forget_author(uow, username, announce)
     uow.rollups.forget_member(member_key(user_id, key), lambda: secrets.token_hex(16))
+    # again, as a new statement: a worker's message to them committed while this waited for a row it held
+    counts["messages"] += uow.outbox.remove_naming([user_id])
     uow.commit()
     return Erased(counts, wiki_pages, sections)
 

@@ -55,6 +55,11 @@ class PersonalRecords(Repository):
         mine = select(Reflection).where(Reflection.user_id == user_id).order_by(Reflection.id)
         return list(self.session.scalars(mine.with_for_update() if lock else mine))
 
+    def hold_shared(self, user_id: str) -> None:
+        """Hold the rows of what the person shared first until the transaction ends (an erase): the worker's
+        milestone message for one waits, then finds no sharer (PostgreSQL)."""
+        self.session.execute(select(ContentItem.id).where(ContentItem.first_shared_by == user_id).with_for_update())
+
     def member(self, user_id: str) -> Member | None:
         return self.session.get(Member, user_id)
 
