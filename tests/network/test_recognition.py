@@ -244,10 +244,8 @@ def test_an_install_that_noted_milestones_from_rating_events_loses_none_in_the_u
     assert len(notes(standin)) == 1
 
 
-def test_a_milestone_read_before_its_sharer_erased_their_data_is_not_sent_to_them(
-        runtime: Runtime, clock: FakeClock, standin: StandIn, engine: Engine) -> None:
-    """The network pass reads what is owed, then asks Mattermost who is away; an erase in between leaves no
-    message to the sharer, which would store them again."""
+def owed_to_sam(runtime: Runtime, clock: FakeClock) -> list[recognition.Milestone]:
+    """Sam's link found useful by k people, its score moved at the week's end: the milestone the pass reads."""
     tick(runtime, clock)
     share(runtime, SAM.id, LINK, title="Data pipeline handbook")
     for n in range(5):
@@ -257,6 +255,14 @@ def test_a_milestone_read_before_its_sharer_erased_their_data_is_not_sent_to_the
     Worker(runtime).run_rollups()
     with runtime.reader() as uow:
         owed = recognition.owed(uow)
+    return owed
+
+
+def test_a_milestone_read_before_its_sharer_erased_their_data_is_not_sent_to_them(
+        runtime: Runtime, clock: FakeClock, standin: StandIn, engine: Engine) -> None:
+    """The network pass reads what is owed, then asks Mattermost who is away; an erase in between leaves no
+    message to the sharer, which would store them again."""
+    owed = owed_to_sam(runtime, clock)
     assert [m.sharer for m in owed] == [SAM.id]
     with runtime.uow() as uow:
         personal_data.erase(uow, SAM.id, SAM.name, clock.now, runtime.signing_key, announcer(runtime))
@@ -272,15 +278,7 @@ def test_a_milestone_settled_while_its_sharer_erases_is_not_kept(
     the message queued meanwhile goes with everything else that names the sharer."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite's writer lock runs the two transactions one after the other")
-    tick(runtime, clock)
-    share(runtime, SAM.id, LINK, title="Data pipeline handbook")
-    for n in range(5):
-        rate(runtime, uid(f"r{n}"), LINK, 4)
-    clock.next_week()
-    clock.advance(hours=9)
-    Worker(runtime).run_rollups()
-    with runtime.reader() as uow:
-        owed = recognition.owed(uow)
+    owed = owed_to_sam(runtime, clock)
     errors: list[BaseException] = []
     eraser, settle = erasing(runtime, SAM, errors), NetworkStore.settle_recognition
 
