@@ -343,6 +343,25 @@ def test_the_form_sent_twice_without_a_prompt_stores_and_posts_one_reflection(
     assert len(reflections(runtime)) == 3, "another choice, or the same words later, is another reflection"
 
 
+def test_the_same_reflection_typed_twice_is_stored_once_and_says_so(client: FlaskClient, runtime: Runtime) -> None:
+    assert slash(client, ANN, "reflect Pairing beats reading")["text"] == "Saved to your private journal."
+    again = slash(client, ANN, "reflect Pairing beats reading")["text"]
+    assert again == "Already in your private journal, nothing new was stored."
+    assert len(reflections(runtime)) == 1
+
+
+def test_the_form_sent_again_with_the_other_name_choice_for_the_wiki_is_another_reflection(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect")
+    form = opened_dialog(mattermost_contract)
+    named = {"answer1": "Reading the RFC was worth it", "visibility": "wiki", "attribution": "name"}
+    submit(client, ANN, "reflect", form["state"], named)
+    submit(client, ANN, "reflect", form["state"], named | {"attribution": "anonymous"})
+    assert sorted(r.publish_attribution for r in reflections(runtime)) == ["anonymous", "name"]
+
+
 def test_reflect_without_text_opens_a_form(client: FlaskClient, mattermost_contract: MattermostContract) -> None:
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     assert slash(client, ANN, "reflect") == {}

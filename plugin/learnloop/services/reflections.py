@@ -215,9 +215,10 @@ def write(
                 delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
                 answered = True
     last = None if answered else next(iter(uow.reflections.recent(user_id, 1)), None)
+    wanted = (community_id, scale, visibility, attribution if visibility == "wiki" else None, body)
     if last is not None and last.created_at >= now - SENT_AGAIN_WITHIN and last.delivery_id is None and (
-            last.community_id, last.scale, last.visibility, unseal(last.body, key)) == (
-            community_id, scale, visibility, body):
+            last.community_id, last.scale, last.visibility, last.publish_attribution if last.visibility == "wiki"
+            else None, unseal(last.body, key)) == wanted:
         return replace(_view(last, key), again=True)
     reflection = uow.reflections.add(Reflection(
         user_id=user_id, community_id=community_id, delivery_id=delivery_id if answered else None,
