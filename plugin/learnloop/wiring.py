@@ -30,6 +30,7 @@ from learnloop.mattermost.oauth import MattermostOAuth
 from learnloop.mattermost.ownership import MembershipUnknown, Role, community_role
 from learnloop.mediawiki.host import MediaWikiHost
 from learnloop.outline.host import OutlineHost
+from learnloop.services.rating import no_reflection_score
 from learnloop.web import dashboard_views, health, oauth, pages, session, widget, wiki_routes
 from learnloop.web.errors import register_error_handlers
 from learnloop.wikis import WikiHost
@@ -66,6 +67,7 @@ def create_app(runtime: Runtime | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]  # replies keep the order they are written in
     register_error_handlers(app)
     app.add_template_global(people_to_move)
+    app.add_template_global(no_reflection_score)
     public_url = runtime.settings.public_url_text
     session.configure(app, runtime.signing_key, secure=public_url.startswith("https://"),
                       frame_cross_site=session.cross_site_cookies(public_url))

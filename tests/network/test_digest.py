@@ -14,7 +14,6 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.services import dashboard
 from learnloop.services.dashboard import REFLECTION_TITLE, Period
-from learnloop.services.rating import standing
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
 from tests.conftest import FakeClock, shown_scores
 from tests.network.standin import StandIn
@@ -31,6 +30,7 @@ from tests.network.world import (
     week_ends,
 )
 from tests.prompts.world import Person, slash
+from tests.web.test_signin_and_rating_page import signed_in
 
 K = 5
 OWNER_P, MEMBER = Person("owner"), Person("member")
@@ -176,13 +176,15 @@ def test_rating_a_shared_reflection_shows_nobody_its_score(client: FlaskClient, 
     with runtime.uow() as uow:
         uow.items.get(item_id).kind = "reflection"
         uow.commit()
+    with runtime.reader() as uow:  # nor is it promised one, among the pages too early to rank
+        assert dashboard.too_early(uow, community(runtime).id, K) == []
     raters(runtime, reflection, K, 2, "r")
     shown_scores(runtime)
     text = slash(client, MEMBER, f"rate {reflection} 4")["text"]
     assert "A shared reflection shows no score" in text and "/5 from" not in text
-    with runtime.reader() as uow:  # nor does the widget, asked about its URL
-        seen = standing(uow, reflection, MEMBER.id)
-    assert seen is not None and (seen.score, seen.ratings_count) == (0.0, 0)
+    signed_in(client, MEMBER)  # nor do learnloop's pages
+    page = client.get("/rate", query_string={"url": reflection, "rated": "1"}).get_data(as_text=True)
+    assert "A shared reflection shows no score" in page and "/5 from" not in page
 
 
 def test_a_page_deleted_this_week_is_left_out_and_one_restored_since_is_back(

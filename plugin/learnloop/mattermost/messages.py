@@ -12,7 +12,7 @@ from learnloop.domain.markdown import plain
 from learnloop.domain.ratings import MAX_STARS, MIN_STARS, STAR_LABELS
 from learnloop.domain.scores import people_to_move
 from learnloop.mattermost.signed_state import button_context
-from learnloop.services.rating import RatingOutcome
+from learnloop.services.rating import RatingOutcome, no_reflection_score
 
 RATE_ACTION = "rate"
 ACTIONS_PATH = "/mattermost/actions"
@@ -64,8 +64,7 @@ def community_score(outcome: RatingOutcome, k: int) -> str:
     """The shown score a member sees once they have rated: only once at least k people stand behind it, and never
     a shared reflection's."""
     if outcome.reflection:
-        return ("A shared reflection shows no score: it is a colleague's own writing. Its author hears when "
-                f"{k} people have found it useful, never who.")
+        return no_reflection_score(k)
     if outcome.ratings_count < k:
         return (f"Community score: too early to tell (a page's score shows once {k} people have rated it and "
                 "the week has ended).")

@@ -53,7 +53,14 @@ class RatingOutcome:
     shared_by_someone_else: bool = False
     """Someone other than the rater shared it: the rater may thank them."""
     reflection: bool = False
-    """A colleague's shared reflection: its score is shown to nobody (its post names its author)."""
+    """A colleague's shared reflection: its score is shown to nobody (its post names its author), as
+    `no_reflection_score` says."""
+
+
+def no_reflection_score(k: int) -> str:
+    """What a rater sees instead of a shared reflection's score, in chat and on the pages."""
+    return (f"A shared reflection shows no score: it is a colleague's own writing. Its author hears when {k} people "
+            "have found it useful, never who.")
 
 
 def rate_url(
@@ -142,6 +149,8 @@ class Standing:
     """The page was deleted from its wiki: shown, but no longer rateable."""
     my_reason: str | None = None
     shared_by_someone_else: bool = False
+    reflection: bool = False
+    """As RatingOutcome.reflection: its score is shown to nobody."""
 
 
 def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
@@ -153,10 +162,8 @@ def standing(uow: UnitOfWork, url: str, user_id: str) -> Standing | None:
     if item.retired_at is not None and not item.known and mine is None:
         return None  # as for a page nobody rated: _retired_for_all
     reason = uow.feedback.open_reason(item.id, user_id) if mine and mine.stars <= LOW_STARS else None
-    hidden = item.kind == "reflection"  # as in RatingOutcome.reflection
-    return Standing(item.id, item.url, item.title, mine.stars if mine else None,
-                    0.0 if hidden else item.shown_score or 0.0, 0 if hidden else item.shown_ratings or 0,
-                    retired=_retired_for_all(item),
+    return Standing(item.id, item.url, item.title, mine.stars if mine else None, item.shown_score or 0.0,
+                    item.shown_ratings or 0, retired=_retired_for_all(item), reflection=item.kind == "reflection",
                     my_reason=reason.reason if reason else None,
                     shared_by_someone_else=item.shared and item.shared_by != user_id)
 

@@ -80,7 +80,7 @@ class DashboardReads(Repository):
         return [(t, u, kind) for t, u, kind in self.session.execute(
             select(ContentItem.title, ContentItem.url, ContentItem.kind)
             .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
-                   KNOWN_TO_ALL, ~shown.exists())
+                   KNOWN_TO_ALL, ~shown.exists(), ContentItem.kind != "reflection")
             .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
     def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
