@@ -11,7 +11,7 @@ from itertools import product
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.measures import member_key
@@ -292,10 +292,27 @@ def test_a_week_held_for_a_post_is_shown_once_the_post_is_made_not_when_someone_
     write(guild, 5, "community")
     week_ends(guild, posted=False)
     assert period_value(guild) == f"fewer than {K}"
+    assert "release_blocks" not in " ".join(statements_of_a_pass(guild)), "held: nothing to cut again each minute"
     posts_made(guild)
     guild.clock.advance(minutes=1)
     Worker(guild).run_rollups()
     assert period_value(guild) == 6
+
+
+def statements_of_a_pass(runtime: Runtime) -> list[str]:
+    """The SQL of one worker pass over the rollups, a minute on."""
+    seen: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    runtime.clock.advance(minutes=1)
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    try:
+        Worker(runtime).run_rollups()
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+    return seen
 
 
 def period_value(runtime: Runtime) -> object:

@@ -43,9 +43,9 @@ BLOCKS_K = "release_blocks_k"
 BLOCKS_UNTIL = "release_blocks_until"
 """The week every open stretch was last cut before (the current week then); in a later week they are cut again."""
 HELD_FOR_POSTS = "reflections_held_for_posts"
-"""Set ("held") while a reflections block that a week's end completed waits for a shared reflection's post or
-wiki section to be made; each pass then cuts those stretches again, so the figure appears once the posts are
-out, not at the next reflection someone writes."""
+"""While a reflections block that a week's end completed waits for a shared reflection's post or wiki section to
+be made: the week of the oldest such message still to go. A pass that finds another (or none) cuts those stretches
+again, so the figure appears once the posts are out, not at the next reflection someone writes."""
 UNANSWERED_SINCE = "prompts_unanswered_since"
 """The first week (ISO date) the prompts nobody answered were counted in, on an install upgraded from a version
 that did not count them; absent, they were counted from the start."""
@@ -135,7 +135,7 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     held = [refresh_blocks(store, community_id, metric, weeks, k, until)
             for (community_id, metric), weeks in sorted(touched.items())]
     if any(held):
-        uow.cursors.move(HELD_FOR_POSTS, "held", now)
+        _note_held(uow, True, now)
     uow.commit()
     return True
 
@@ -341,23 +341,36 @@ def close_ended_weeks(uow: UnitOfWork, k: int, now: datetime) -> None:
     until = release_until(now)
     if uow.cursors.get(BLOCKS_UNTIL) == until.isoformat():
         return
-    store = uow.rollups
-    held = [refresh_blocks(store, community_id, metric, {first}, k, until)
-            for community_id, metric, first in store.open_blocks(sorted(PEOPLE_METRICS)) if first < until]
-    uow.cursors.move(HELD_FOR_POSTS, "held" if any(held) else "", now)
+    _cut_open(uow, sorted(PEOPLE_METRICS), k, until, now)
     release_every_score(uow, k, now)
     uow.cursors.move(BLOCKS_UNTIL, until.isoformat(), now)
 
 
 def release_held(uow: UnitOfWork, k: int, now: datetime) -> None:
-    """The reflections blocks held for posts (HELD_FOR_POSTS) cut again, until none waits any more."""
-    if not uow.cursors.get(HELD_FOR_POSTS):
+    """The reflections blocks held for posts (HELD_FOR_POSTS) cut again once the message that held them has gone
+    (one query a pass while it has not)."""
+    held = uow.cursors.get(HELD_FOR_POSTS)
+    if not held or held == _oldest_unsent_week(uow.rollups):
         return
-    store, until = uow.rollups, release_until(now)
+    _cut_open(uow, [UNSEEN], k, release_until(now), now)
+
+
+def _cut_open(uow: UnitOfWork, metrics: list[str], k: int, until: date, now: datetime) -> None:
+    """The open stretches of these measures that have an ended week, cut again; HELD_FOR_POSTS noted."""
+    store = uow.rollups
     held = [refresh_blocks(store, community_id, metric, {first}, k, until)
-            for community_id, metric, first in store.open_blocks([UNSEEN]) if first < until]
-    if not any(held):
-        uow.cursors.move(HELD_FOR_POSTS, "", now)
+            for community_id, metric, first in store.open_blocks(metrics) if first < until]
+    _note_held(uow, any(held), now)
+
+
+def _note_held(uow: UnitOfWork, held: bool, now: datetime) -> None:
+    uow.cursors.move(HELD_FOR_POSTS, _oldest_unsent_week(uow.rollups) if held else "", now)
+
+
+def _oldest_unsent_week(store: RollupStore) -> str:
+    """The week (ISO date) of the oldest shared reflection's post or wiki section still to go; "" for none."""
+    unsent = store.oldest_unsent((SHARE_PREFIX, PUBLISH_PREFIX))
+    return week_of(unsent).isoformat() if unsent is not None else ""
 
 
 # ------------------------------------------------------------------------------ item scores
