@@ -367,7 +367,7 @@ def _top_items(reads: DashboardReads, ranked: list[tuple[float, int, int]]) -> l
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], s, n, i) for s, n, i in ranked]
 
 
-def rated_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int, limit: int) -> list[TopItem]:
+def unranked_among(uow: UnitOfWork, community_id: int, item_ids: set[int], k: int, limit: int) -> list[TopItem]:
     """These items where at least k people stand behind a shown score, oldest first and without it: shared
     reflections, which are listed, never ranked."""
     shown = uow.dashboards.shown_among(community_id, k, item_ids, limit) if item_ids else []

@@ -100,7 +100,7 @@ def build(uow: UnitOfWork, community: Community, start: datetime, end: datetime,
         top=dashboard.ranked_among(uow, community.id, contents, k, TOP),
         new_pages=[_page(i, *pages[i]) for i in created[:PAGES] if i in pages],
         updated_pages=[_page(i, *pages[i]) for i in updated[:PAGES] if i in pages],
-        reflections=dashboard.rated_among(uow, community.id, reflections, k, REFLECTIONS),
+        reflections=dashboard.unranked_among(uow, community.id, reflections, k, REFLECTIONS),
         stage=dashboard.stage(uow, community.id, period, k),
     )
 
