@@ -65,6 +65,15 @@ class WikiError(HostError):
         return self._retryable
 
 
+class PollRestarted(WikiError):
+    """The wiki's changes go back to before the stored poll position (restored from an older backup, or
+    reinstalled): the poll starts again at `position`, and the message says why for `learnloop doctor`."""
+
+    def __init__(self, message: str, position: str) -> None:
+        super().__init__(message, retryable=False)
+        self.position = position
+
+
 def check_marker(marker: str) -> str:
     """A publication marker as learnloop makes them (letters, digits and dashes only), so a host can put it in
     wikitext, Markdown or an HTML id without escaping; WikiError otherwise."""

@@ -262,7 +262,7 @@ def test_the_poll_rewinds_from_the_positions_timestamp(stub: StubWiki) -> None:
     stub.on("info|categories", {"query": {"pages": [
         {"pageid": 41, "ns": 0, "title": "Page 41", "canonicalurl": "https://wiki.example.com/wiki/Page_41"}]}})
     events, position = MediaWikiHost().poll(_wiki(), "40@2026-11-02T08:00:00Z", NOW)
-    assert [event.event_id for event in events] == ["rc:41"]
+    assert [event.event_id for event in events] == ["rc:41@2026-11-02T08:00:00Z"]
     assert position == "41@2026-11-02T08:00:00Z"
     [query] = [p for p in stub.params if p.get("list") == "recentchanges"]
     assert query["rcstart"] == "2026-11-02T07:55:00Z" and query["rcdir"] == "newer"
@@ -295,8 +295,8 @@ def test_only_the_log_entries_of_a_pages_life_are_read(stub: StubWiki) -> None:
         page(name) for name in (params.get("pageids") or params.get("titles", "")).split("|")]}})
     events, _ = MediaWikiHost().poll(_wiki(), "49@2026-11-02T08:00:00Z", NOW)
     assert [(e.event_id, e.action, e.page_id, e.url, e.old_url) for e in events] == [
-        ("rc:54", "moved", "54", "https://wiki.example.com/wiki/Page_54_moved", "https://wiki.example.com/wiki/Page_54"),
-        ("rc:55", "deleted", "", "https://wiki.example.com/wiki/Page_55", None)]
+        ("rc:54@2026-11-02T08:00:00Z", "moved", "54", "https://wiki.example.com/wiki/Page_54_moved", "https://wiki.example.com/wiki/Page_54"),
+        ("rc:55@2026-11-02T08:00:00Z", "deleted", "", "https://wiki.example.com/wiki/Page_55", None)]
     assert events[0].old_size is None and events[0].new_size is None
 
 

@@ -278,7 +278,7 @@ def test_the_localsettings_snippet_pushes_signed_saves_from_a_real_wiki(
         assert json.loads(body)["event"] == "page_saved"
 
         [event] = MediaWikiHost().fetch(wiki, {"wiki": "handbook", **job}, now)
-        assert event.event_id == f"rc:{rcid}" and event.title == "Pushed from the hook"
+        assert event.event_id == f"rc:{rcid}@{saved['newtimestamp']}" and event.title == "Pushed from the hook"
         assert event.url == f"{server.url}/wiki/Pushed_from_the_hook"
         assert "Category:Onboarding" in event.spaces
 
@@ -308,8 +308,8 @@ def test_a_push_through_the_route_is_fetched_by_the_worker_and_the_poll_records_
         [item] = uow.session.scalars(select(ContentItem)).all()
         assert item.url == f"{mediawiki.url}/wiki/{title.replace(' ', '_')}" and item.kind == "wiki_page"
         keys = uow.session.scalars(select(Event.dedupe_key)).all()
-        assert keys == [f"wiki:handbook:rc:{rcid}"]
+        assert keys == [f"wiki:handbook:rc:{rcid}@{saved['newtimestamp']}"]
 
     assert wiki_jobs_support.poll_wikis(runtime) == 0, "the poll read the pushed change again but recorded nothing"
     with runtime.uow() as uow:
-        assert uow.session.scalars(select(Event.dedupe_key)).all() == [f"wiki:handbook:rc:{rcid}"]
+        assert uow.session.scalars(select(Event.dedupe_key)).all() == keys

@@ -20,7 +20,7 @@ from learnloop.inbound import escape_controls
 from learnloop.install import bookstack, mattermost_doctor, mediawiki, outline
 from learnloop.install.plan import Check, InstallContext
 from learnloop.install.wiki_choice import DELIVERIES
-from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_STATUS
+from learnloop.jobs import HEARTBEAT, HEARTBEAT_SECONDS, POLL_RESTARTED, POLL_STATUS
 from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.storage import migrate
 from learnloop.storage.engine import make_engine
@@ -30,6 +30,8 @@ from learnloop.wikis import FETCH_JOB
 
 STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
 STALE_POLL = timedelta(minutes=5)
+RESTART_SHOWN = timedelta(days=7)
+"""How long `learnloop doctor` tells that a wiki's poll restarted from an earlier position."""
 RETRIED_OFTEN = 3
 
 
@@ -166,6 +168,11 @@ def worker_checks(engine: Engine, settings: Settings, now: datetime | None = Non
                                 f"last polled {_ago(now - polled[1])} ago"))
         else:
             checks.append(Check(f"mediawiki {wiki.name}", "polling", "ok", f"polled {_ago(now - polled[1])} ago"))
+        restarted = _cursor(engine, POLL_RESTARTED + wiki.name)
+        if restarted is not None and now - restarted[1] <= RESTART_SHOWN:
+            checks.append(Check(f"mediawiki {wiki.name}", "poll restarted", "ok", (
+                f"{_ago(now - restarted[1])} ago, {restarted[0]} Learnloop read on from the changes made since; "
+                "changes the restore undid stay counted as learnloop read them")))
     return checks
 
 

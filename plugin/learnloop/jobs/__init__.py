@@ -5,3 +5,6 @@ HEARTBEAT = "worker-heartbeat"
 HEARTBEAT_SECONDS = 30.0
 POLL_STATUS = "wiki-poll:"
 """`wiki-poll:<name>`: how the wiki's last poll went ("ok", or "error: ...")."""
+POLL_RESTARTED = "wiki-restarted:"
+"""`wiki-restarted:<name>`: why the wiki's poll last started again from an earlier position (a wiki restored
+from a backup), and when."""

@@ -11,7 +11,7 @@ from typing import Any
 from learnloop.config import WikiConfig
 from learnloop.domain import publication
 from learnloop.domain.wiki_events import PagesUnder
-from learnloop.jobs import POLL_STATUS
+from learnloop.jobs import POLL_RESTARTED, POLL_STATUS
 from learnloop.jobs.outbox import Handler, Message, gives_up
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import announcer
@@ -19,7 +19,7 @@ from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import PublishedSection
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, WikiError, WikiHost, fetch_key
+from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, PollRestarted, WikiError, WikiHost, fetch_key
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,13 @@ def poll_wiki(chat: Chat, wiki: WikiConfig, host: WikiHost) -> int:
     now = chat.clock()
     try:
         events, new_position = host.poll(wiki, position, now)
+    except PollRestarted as exc:
+        with chat.uow() as uow:
+            wiki_ingest.move_cursor(uow, wiki.name, exc.position, now)
+            uow.cursors.move(POLL_RESTARTED + wiki.name, str(exc)[:100], now)
+            uow.cursors.move(POLL_STATUS + wiki.name, "ok", now)
+            uow.commit()
+        return 0
     except Exception as exc:  # a WikiError, or an answer of a shape the client does not read: say so, go on
         problem = str(exc) if isinstance(exc, WikiError) else f"an answer learnloop cannot read ({exc!r:.200})"
         log.warning("could not poll wiki %s: %s", wiki.name, problem, exc_info=not isinstance(exc, WikiError))

@@ -12,7 +12,10 @@ restart resumes from the stored position). One limit, inherent in rcids: on a wi
 database has concurrent writers, a change whose transaction commits after a higher-numbered
 change was already read (a window of milliseconds) would be passed over. On the **first** poll
 (`position` None) nothing is imported: the position starts at the wiki's newest change, so a
-wiki's whole history never floods a channel when learnloop is connected to it.
+wiki's whole history never floods a channel when learnloop is connected to it. A poll that finds nothing
+new while the wiki's newest change is older than the position (the wiki was restored from an older backup, or
+reinstalled, and numbers its changes from lower rcids again) raises PollRestarted: the position goes back to
+rcid 0 at the time of the last change read, so the changes made since the reset are read next.
 
 The **push** is optional and only makes things faster: a `PageSaveComplete` hook in
 LocalSettings.php (`LOCALSETTINGS_SNIPPET`) posts `{"event": "page_saved", "rc_id": ...,
@@ -20,7 +23,7 @@ LocalSettings.php (`LOCALSETTINGS_SNIPPET`) posts `{"event": "page_saved", "rc_i
 verifies it and queues one fetch job per recent change (`event_id` `push:<rc_id>`, so a replay is
 queued once). `fetch` then re-reads that one change through the API (in a window of timestamps
 around the push, as `list=recentchanges` cannot filter by rcid) and maps it exactly as a poll
-would, to event id `rc:<rcid>`. The later poll reads the same change again; ingestion is
+would, to event id `rc:<rcid>@<timestamp>`. The later poll reads the same change again; ingestion is
 idempotent by event id, so it is recorded once. A push that cannot be matched (clock skew, the
 change already gone) yields nothing; the next poll still sees the change. The push never moves
 the poll position.
@@ -56,6 +59,7 @@ from learnloop.mediawiki.client import (
 )
 from learnloop.wikis import (
     BadDelivery,
+    PollRestarted,
     Published,
     Removed,
     Unauthorized,
@@ -183,12 +187,18 @@ LOG_ACTIONS: dict[tuple[str, str], PageAction] = {
 """Page-life log entries (client.PAGE_LOGS) as WikiEvent actions."""
 
 
+def change_event_id(change: RecentChange) -> str:
+    """`rc:<rcid>@<timestamp>`: a wiki restored from an older backup (or reinstalled) numbers its new changes with
+    rcids learnloop has recorded already, at other times."""
+    return f"rc:{change.rcid}@{format_timestamp(change.timestamp)}"
+
+
 def event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo, *, action: PageAction | None = None,
               old_url: str | None = None) -> WikiEvent:
     """The change as a WikiEvent, with the page as it is now."""
     spaces = (*canonical_categories(page.categories), f"Namespace:{page.ns}")
     return WikiEvent(
-        wiki=wiki.name, event_id=f"rc:{change.rcid}",
+        wiki=wiki.name, event_id=change_event_id(change),
         action=action or ("created" if change.type == "new" else "updated"),
         page_id=str(change.pageid), title=page.title or change.title, url=page.url or "", spaces=spaces,
         author=change.user, summary=change.comment, occurred_at=change.timestamp, minor=change.minor,
@@ -220,7 +230,7 @@ def log_event_for(wiki: WikiConfig, change: RecentChange, page: PageInfo | None,
     # Deleted (or moved, and deleted since): where the page was is all the wiki can still say.
     title = change.target_title if action == "moved" and change.target_title else change.title
     return WikiEvent(
-        wiki=wiki.name, event_id=f"rc:{change.rcid}", action=action,
+        wiki=wiki.name, event_id=change_event_id(change), action=action,
         page_id=str(change.pageid) if change.pageid else "", title=title, url=_url_of(by_title, title) or "",
         spaces=(), author=change.user, summary=change.comment, occurred_at=change.timestamp, bot=change.bot,
         old_url=old_url)
@@ -368,6 +378,15 @@ class MediaWikiHost:
         after, seen_at = decode_position(position)
         changes = client.recent_changes(after, POLL_LIMIT, start=seen_at - REWIND if seen_at else None)
         if not changes:
+            newest = client.newest_change()
+            if newest is not None and newest[0] < after:
+                # Restart at the time of the last change read: the changes made since the reset come next.
+                restart = encode_position(0, seen_at) if seen_at else encode_position(*newest)
+                message = (f"its changes went back from rcid {after} to {newest[0]}: restored from a backup, or "
+                           "reinstalled?")
+                log.warning("wiki %s: %s Polling restarts from %s.", wiki.name, message,
+                            f"the changes made since {format_timestamp(seen_at)}" if seen_at else "its newest change")
+                raise PollRestarted(message, restart)
             return [], position
         last = changes[-1]
         return self.events(wiki, changes, client), encode_position(last.rcid, last.timestamp)
