@@ -183,6 +183,7 @@ def _new_page(uow: UnitOfWork, event: WikiEvent, url: str, community_id: int | N
 
 
 def _free_url(uow: UnitOfWork, url: str, keep: int | None, now: datetime) -> None:
+    uow.items.release_alias(url)  # the URL a page had before a move is this page's now
     occupant = uow.items.ref_by_url(url)
     if occupant is not None and occupant.id != keep:
         uow.items.set_aside(occupant.id, occupant.url, now)
@@ -195,8 +196,9 @@ def follow(uow: UnitOfWork, event: WikiEvent, item: ItemRef, url: str | None, co
     - The item learns the page's id (rows from before get it on their page's next event).
     - Deleted: retired (not rateable, out of top content); its ratings stay. A deletion older than the page's
       newest sign of life (restored or edited since) changes nothing.
-    - Otherwise: a new URL moves the item (ratings, feedback, events and score stay with it; an item already
-      at that URL is set aside, see `_free_url`), the title follows, a page now in a mapped space joins that
+    - Otherwise: a new URL moves the item (ratings, feedback, events and score stay with it, and its old URL
+      still finds it: an Outline embed keeps the URL it was pasted with; an item already at that URL is set
+      aside, see `_free_url`), the title follows, a page now in a mapped space joins that
       community (`join_community`), and a retired page is back (restored, or an event for the same page
       that is newer than its deletion)."""
     if item.page_ref is None and event.page_id:

@@ -42,6 +42,7 @@ from learnloop.storage.tables import (
     Event,
     Feedback,
     InstanceSecret,
+    ItemAlias,
     ItemScore,
     Rating,
     SigninLink,
@@ -170,6 +171,10 @@ _CHANNEL_COMMUNITY = (
 _RATED_COLUMNS = (_I.c.id, _I.c.url, _I.c.title, _I.c.community_id)
 _ITEM_COLUMNS = (*_RATED_COLUMNS, _I.c.wiki, _I.c.page_ref, _I.c.retired_at)
 _ITEM_BY_URL = select(*_ITEM_COLUMNS).where(_I.c.url == bindparam("url"))
+_A = table_of(ItemAlias)
+_ALIASED = select(_A.c.item_id).where(_A.c.url == bindparam("url")).scalar_subquery()
+_ITEM_BY_ALIAS = select(*_ITEM_COLUMNS).where(_I.c.id == _ALIASED)
+_ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
 KNOWN_TO_ALL = _I.c.shared_at.is_not(None) | _I.c.followed_at.is_not(None)
 """An item everyone can know of: shared in chat, or named by its wiki's events; not one known only because
 someone rated it (a list or a reply that showed it would say so)."""
@@ -178,6 +183,7 @@ _S = table_of(ItemScore)
 _RATEABLE = (select(*_RATED_COLUMNS, _I.c.retired_at, _I.c.first_shared_by, _I.c.shared_at.is_not(None),
                     _S.c.score, _S.c.ratings_count, KNOWN_TO_ALL, _I.c.kind).outerjoin(_S, _S.c.item_id == _I.c.id))
 _RATEABLE_BY_URL = _RATEABLE.where(_I.c.url == bindparam("url"))
+_RATEABLE_BY_ALIAS = _RATEABLE.where(_I.c.id == _ALIASED)
 _RATEABLE_BY_ID = _RATEABLE.where(_I.c.id == bindparam("item_id"))
 
 
@@ -329,7 +335,12 @@ class CommunityRepository(Repository):
 
 class ContentRepository(Repository):
     def by_url(self, url: str) -> ContentItem | None:
-        return self.session.scalars(select(ContentItem).where(ContentItem.url == url)).one_or_none()
+        """The item at the URL, or at the URL as its page was named before a move (`ItemAlias`)."""
+        item = self.session.scalars(select(ContentItem).where(ContentItem.url == url)).one_or_none()
+        if item is None:
+            aliased = self.session.execute(select(_A.c.item_id).where(_A.c.url == url)).scalar()
+            item = self.session.get(ContentItem, aliased) if aliased is not None else None
+        return item
 
     def get(self, item_id: int) -> ContentItem | None:
         return self.session.get(ContentItem, item_id)
@@ -338,11 +349,11 @@ class ContentRepository(Repository):
                title: str | None, now: datetime) -> tuple[ItemRef, bool]:
         """The item for a normalised URL, and whether this call created it. Someone sharing an item nobody
         shared before (it was only rated, or came from the wiki) becomes its sharer (`_CLAIM_SHARER`)."""
-        row = self.run(_ITEM_BY_URL, {"url": url}).first()
+        row = self.run(_ITEM_BY_URL, {"url": url}).first() or self.run(_ITEM_BY_ALIAS, {"url": url}).first()
         if row is not None:
             if shared_by is not None and rowcount(self.run(_CLAIM_SHARER, {
                     "item_id": row[0], "shared_by": shared_by, "community_id": community_id, "now": now})):
-                row = self.run(_ITEM_BY_URL, {"url": url}).one()
+                row = self.run(_ITEM_BY_ID, {"item_id": row[0]}).one()
             return ItemRef(*row), False
         inserted = insert_ignoring_conflicts(self.tx, _I, {
             "url": url, "kind": kind, "community_id": community_id, "first_shared_by": shared_by, "title": title,
@@ -357,7 +368,8 @@ class ContentRepository(Repository):
         return RateableItem(*row) if row else None
 
     def rateable_by_url(self, url: str) -> RateableItem | None:
-        row = self.run(_RATEABLE_BY_URL, {"url": url}).first()
+        """The item at the URL, or at the URL as its page was named before a move (`ItemAlias`)."""
+        row = self.run(_RATEABLE_BY_URL, {"url": url}).first() or self.run(_RATEABLE_BY_ALIAS, {"url": url}).first()
         return RateableItem(*row) if row else None
 
     def count(self) -> int:
@@ -414,8 +426,19 @@ class ContentRepository(Repository):
         self.session.execute(update(_I).where(_I.c.id == item_id, _I.c.followed_at.is_(None)).values(followed_at=now))
 
     def move(self, item_id: int, url: str) -> None:
-        """The page is at a new URL; its ratings, feedback, events and score stay with the item."""
+        """The page is at a new URL; its ratings, feedback, events and score stay with the item, and its old URL
+        stays an alias of it."""
+        old = self.session.execute(select(_I.c.url).where(_I.c.id == item_id)).scalar()
         self.session.execute(update(_I).where(_I.c.id == item_id).values(url=url))
+        self.release_alias(url)
+        if old is not None and old != url:
+            statement = dialect_insert(self.tx)(_A).values(url=old, item_id=item_id)
+            self.session.execute(statement.on_conflict_do_update(index_elements=["url"],
+                                                                 set_={"item_id": statement.excluded.item_id}))
+
+    def release_alias(self, url: str) -> None:
+        """Another page (or link) is at `url` now: it no longer names the item that was there before a move."""
+        self.session.execute(delete(_A).where(_A.c.url == url))
 
     def set_aside(self, item_id: int, url: str, now: datetime) -> None:
         """Free `url` (the item's own) for the page that is there now: the item is retired under a URL nobody

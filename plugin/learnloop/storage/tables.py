@@ -165,6 +165,17 @@ class ContentItem(Base):
     is (`claim_page` alone): that would say that someone rated it, and when."""
 
 
+class ItemAlias(Base):
+    """A URL a wiki page had before it moved (a rename): an Outline embed keeps the document's URL as it was
+    pasted, so a rating or a question by that URL still finds the page's item. A page or link that comes to be at
+    the URL itself takes it over."""
+
+    __tablename__ = "item_aliases"
+
+    url: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), index=True)
+
+
 class Rating(Base):
     """One person's current rating of one item; rating again replaces it."""
 
