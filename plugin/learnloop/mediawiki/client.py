@@ -432,16 +432,19 @@ class MediaWikiClient:
                 break
         return sorted(found.values(), key=lambda change: change.rcid)[:limit]
 
-    def pages(self, *, pageids: list[int] | None = None, titles: list[str] | None = None) -> list[PageInfo]:
-        """Canonical URL and categories ("Category:Name" in the wiki's own spelling) of pages."""
+    def pages(self, *, pageids: list[int] | None = None, titles: list[str] | None = None,
+              redirects: bool = False) -> list[PageInfo]:
+        """Canonical URL and categories ("Category:Name" in the wiki's own spelling) of pages; with `redirects`,
+        of the page a redirect leads to instead of the redirect."""
         if bool(pageids) == bool(titles):
             raise ValueError("give either pageids or titles")
         key, values = ("pageids", [str(p) for p in pageids or []]) if pageids else ("titles", list(titles or []))
         result: list[PageInfo] = []
         for chunk in _chunks(values, PAGE_BATCH):
             merged: dict[str, dict[str, Any]] = {}
-            for body in self._query_pages({"prop": "info|categories", "inprop": "url", "cllimit": "max",
-                                           key: "|".join(chunk)}):
+            params = {"prop": "info|categories", "inprop": "url", "cllimit": "max", key: "|".join(chunk),
+                      **({"redirects": "1"} if redirects else {})}
+            for body in self._query_pages(params):
                 for page in body.get("query", {}).get("pages", []):
                     name = str(page.get("pageid") or page.get("title"))
                     known = merged.setdefault(name, {**page, "categories": []})

@@ -413,8 +413,12 @@ class MediaWikiHost:
                 marker: str) -> Published:
         client = self.client(wiki)
         comment = marker_comment(marker)
-        category, title = self._learning_log(client, wiki, space, page_title)
-        [page] = client.pages(titles=[title])
+        category, configured = self._learning_log(client, wiki, space, page_title)
+        found = client.pages(titles=[configured], redirects=True)  # a learning log moved: where it is now
+        if len(found) != 1 or found[0].ns < 0 or not found[0].title:  # led off the wiki, or to a special page
+            found = client.pages(titles=[configured])
+        [page] = found
+        title = page.title
         if not page.missing and page.url and page.pageid:
             current = client.page_text(page.title)
             if comment in current.text:  # a retry: the save went through, its answer did not reach us
