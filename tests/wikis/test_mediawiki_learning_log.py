@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Engine
+
+from learnloop.bootstrap import build_runtime
 from learnloop.mediawiki.host import MediaWikiHost
+from learnloop.wikis import UNPUBLISH_JOB
+from tests.conftest import FakeClock, make_settings
+from tests.wikis import jobs as wiki_jobs
 
 from .mediawiki_server import MediaWikiServer
-from .mediawiki_support import Editor, needs_mediawiki, wiki_config
+from .mediawiki_support import WIKI_SECRET, Editor, needs_mediawiki, wiki_config
 
 pytestmark = needs_mediawiki
 
@@ -31,3 +37,30 @@ def test_a_learning_log_moved_on_the_wiki_is_published_to_where_it_went(
     again = host.publish(wiki, space="Category:Onboarding", page_title="Moved log", heading="2026-11-02 · Ann",
                          text="After the move.", marker="learnloop-reflection-902")
     assert again == published and mediawiki_editor.wikitext("Moved log 2026") == target, "a retry publishes once"
+
+
+def test_a_removal_asked_while_the_log_is_deleted_is_made_when_an_admin_undeletes_it(
+        mediawiki: MediaWikiServer, mediawiki_editor: Editor, engine: Engine, clock: FakeClock) -> None:
+    title = f"Deleted log {engine.dialect.name}"  # one wiki per session, a run per database
+    runtime = build_runtime(make_settings(wikis=[{
+        "name": "handbook", "kind": "mediawiki", "url": mediawiki.url, "secret": WIKI_SECRET,
+        "bot_user": mediawiki.bot_user, "bot_password": mediawiki.bot_password}]), clock=clock, engine=engine)
+    wiki_jobs.poll_wikis(runtime)
+    wiki, host = wiki_config(mediawiki), MediaWikiHost()
+    published = host.publish(wiki, space="Category:Onboarding", page_title=title, heading="2026-11-02 · Ann",
+                             text="Mine.", marker="learnloop-reflection-921")
+    wiki_jobs.poll_wikis(runtime)
+    mediawiki_editor.delete(title)
+    section = {"wiki": "handbook", "page_ref": published.page_ref, "marker": "learnloop-reflection-921",
+               "title": published.page_title, "url": published.url}
+    assert wiki_jobs.unpublish(runtime, {**section, "notify": "ann".ljust(26, "0")}) == {"removed": False,
+                                                                                         "gone": True}
+    wiki_jobs.poll_wikis(runtime)
+    mediawiki_editor.undelete(title)
+    assert str(mediawiki_editor.page_id(title)) == published.page_ref, "MediaWiki restores the page under its id"
+    wiki_jobs.poll_wikis(runtime)
+    with runtime.reader() as uow:
+        [removal] = [m for m in uow.outbox.pending() if m.kind == UNPUBLISH_JOB]
+    assert removal.payload == {**section, "notify": None}
+    assert wiki_jobs.unpublish(runtime, removal.payload) == {"removed": True, "gone": False}
+    assert "learnloop-reflection-921" not in mediawiki_editor.wikitext(title)

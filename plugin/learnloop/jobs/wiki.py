@@ -143,6 +143,14 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
             return {"removed": False, "error": str(exc)[:300]}
         if removed.removed:
             tell(notify, section, f"Removed: your reflection is no longer on {where}.")
+        elif removed.gone and len(section.page_ref) <= 100:  # kept for when the page is restored
+            with chat.uow() as uow:
+                uow.items.park_removal(wiki=section.wiki, page_ref=section.page_ref, marker=section.marker,
+                                       title=section.title, url=section.url, now=chat.clock())
+                uow.commit()
+            tell(notify, section, f"The page {where} is deleted on the wiki (it may be in the wiki's trash), so "
+                 "learnloop cannot take your reflection off it now. If someone restores the page, your reflection "
+                 "is back on it with the page, and learnloop then takes it off (without another message to you).")
         elif removed.gone:
             tell(notify, section, f"Nothing to remove: the page {where} is no longer on the wiki.")
         else:

@@ -14,11 +14,12 @@ from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
+from learnloop.services.reflections import PublishedSection, removal_key, removal_payload
 from learnloop.services.rollups import SETTLE, move_scores
 from learnloop.storage.repositories import ItemRef
 from learnloop.storage.tables import Announcement
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import FETCH_JOB, fetch_key, identify_job
+from learnloop.wikis import FETCH_JOB, UNPUBLISH_JOB, fetch_key, identify_job
 
 MAX_SUMMARIES = 3
 
@@ -75,6 +76,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
     community = mapped[0] if mapped else None
     community_id = _community_of(uow, settings, mapped, now)
     item = find_page(uow, event, url)
+    resume_removals(uow, event, item, now)
     if repeated:
         if item is not None:
             _follow_and_place(uow, event, item, url, community_id, mapped, now, settings.min_group_size)
@@ -117,11 +119,28 @@ def _follow_only(uow: UnitOfWork, settings: Settings, event: WikiEvent, url: str
     item = find_page(uow, event, url)
     if item is None:
         return IngestResult(duplicate=False, item_id=None, announced=False)
+    resume_removals(uow, event, item, now)
     mapped = settings.mapped_space(event.wiki, event.spaces)
     _follow_and_place(uow, event, item, url, _community_of(uow, settings, mapped, now), mapped, now,
                       settings.min_group_size)
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=False)
+
+
+def resume_removals(uow: UnitOfWork, event: WikiEvent, item: ItemRef | None, now: datetime) -> int:
+    """A page back from the wiki's trash (restored, or seen again after its item was retired) has its sections
+    back: those whose authors asked to have them taken off while it was deleted are taken off now, committed at
+    once. Nobody is told (who asked is not kept); they were told so when they asked. How many were queued."""
+    back = event.action == "restored" or (item is not None and item.retired_at is not None)
+    if event.action == "deleted" or not event.page_id or not back:
+        return 0
+    queued = 0
+    for kept in uow.items.take_parked_removals(event.wiki, event.page_id):
+        section = PublishedSection(kept["wiki"], kept["page_ref"], kept["marker"], kept["title"], kept["url"])
+        queued += uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None),
+                                     key=f"{removal_key(section.wiki, section.marker)}:restored:{kept['id']}", now=now)
+        uow.commit()
+    return queued
 
 
 def _community_of(uow: UnitOfWork, settings: Settings, mapped: tuple[CommunityConfig, WikiSpace] | None,

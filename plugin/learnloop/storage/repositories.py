@@ -44,6 +44,7 @@ from learnloop.storage.tables import (
     InstanceSecret,
     ItemAlias,
     ItemScore,
+    ParkedRemoval,
     Rating,
     SigninLink,
     table_of,
@@ -175,6 +176,7 @@ _A = table_of(ItemAlias)
 _ALIASED = select(_A.c.item_id).where(_A.c.url == bindparam("url")).scalar_subquery()
 _ITEM_BY_ALIAS = select(*_ITEM_COLUMNS).where(_I.c.id == _ALIASED)
 _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
+_P = table_of(ParkedRemoval)
 KNOWN_TO_ALL = _I.c.shared_at.is_not(None) | _I.c.followed_at.is_not(None)
 """An item everyone can know of: shared in chat, or named by its wiki's events; not one known only because
 someone rated it (a list or a reply that showed it would say so)."""
@@ -435,6 +437,20 @@ class ContentRepository(Repository):
             statement = dialect_insert(self.tx)(_A).values(url=old, item_id=item_id)
             self.session.execute(statement.on_conflict_do_update(index_elements=["url"],
                                                                  set_={"item_id": statement.excluded.item_id}))
+
+    def park_removal(self, *, wiki: str, page_ref: str, marker: str, title: str, url: str, now: datetime) -> None:
+        """Keep a removal asked for while the page was deleted, for when it comes back (once per section)."""
+        insert_ignoring_conflicts(self.tx, _P, {"wiki": wiki, "page_ref": page_ref, "marker": marker,
+                                                "title": title[:300], "url": url, "parked_at": now},
+                                  ["wiki", "page_ref", "marker"])
+
+    def take_parked_removals(self, wiki: str, page_ref: str) -> list[dict[str, str]]:
+        """The removals kept for the page (id, wiki, page_ref, marker, title, url each), no longer kept."""
+        rows = self.session.execute(select(_P.c.id, _P.c.wiki, _P.c.page_ref, _P.c.marker, _P.c.title, _P.c.url)
+                                    .where(_P.c.wiki == wiki, _P.c.page_ref == page_ref).order_by(_P.c.id)).all()
+        if rows:
+            self.session.execute(delete(_P).where(_P.c.id.in_([row.id for row in rows])))
+        return [{name: str(value) for name, value in row._mapping.items()} for row in rows]
 
     def release_alias(self, url: str) -> None:
         """Another page (or link) is at `url` now: it no longer names the item that was there before a move."""

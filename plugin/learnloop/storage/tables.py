@@ -176,6 +176,22 @@ class ItemAlias(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("content_items.id", ondelete="CASCADE"), index=True)
 
 
+class ParkedRemoval(Base):
+    """A section its author asked to have taken off while its page was deleted (perhaps in the wiki's trash): it
+    is taken off when the page comes back. Where it is and its marker only, never whom it was for."""
+
+    __tablename__ = "parked_removals"
+    __table_args__ = (UniqueConstraint("wiki", "page_ref", "marker", name="uq_parked_removals_section"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    wiki: Mapped[str] = mapped_column(String(40))
+    page_ref: Mapped[str] = mapped_column(String(100))
+    marker: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(2048))
+    parked_at: Mapped[datetime]
+
+
 class Rating(Base):
     """One person's current rating of one item; rating again replaces it."""
 
