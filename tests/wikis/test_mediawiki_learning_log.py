@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import Engine
 
 from learnloop.bootstrap import build_runtime
+from learnloop.mediawiki.client import MediaWikiClient, PageInfo
 from learnloop.mediawiki.host import MediaWikiHost
-from learnloop.wikis import UNPUBLISH_JOB
+from learnloop.wikis import UNPUBLISH_JOB, Removed
 from tests.conftest import FakeClock, make_settings
 from tests.wikis import jobs as wiki_jobs
 
@@ -64,3 +68,23 @@ def test_a_removal_asked_while_the_log_is_deleted_is_made_when_an_admin_undelete
     assert removal.payload == {**section, "notify": None}
     assert wiki_jobs.unpublish(runtime, removal.payload) == {"removed": True, "gone": False}
     assert "learnloop-reflection-921" not in mediawiki_editor.wikitext(title)
+
+
+def test_a_log_deleted_between_the_read_and_the_save_is_named_by_the_id_it_was_made_again_under(
+        mediawiki: MediaWikiServer, mediawiki_editor: Editor, monkeypatch: pytest.MonkeyPatch) -> None:
+    wiki, host = wiki_config(mediawiki), MediaWikiHost()
+    first = host.publish(wiki, space="Category:Onboarding", page_title="Raced log", heading="2026-11-01 · Bob",
+                         text="Earlier.", marker="learnloop-reflection-911")
+    append = MediaWikiClient.append_section
+
+    def deleted_first(client: MediaWikiClient, *args: Any, **kwargs: Any) -> PageInfo:
+        mediawiki_editor.delete("Raced log")  # an admin deletes the page after learnloop read it
+        return append(client, *args, **kwargs)
+
+    monkeypatch.setattr(MediaWikiClient, "append_section", deleted_first)
+    published = host.publish(wiki, space="Category:Onboarding", page_title="Raced log", heading="2026-11-02 · Ann",
+                             text="Mine.", marker="learnloop-reflection-912")
+    monkeypatch.undo()
+    assert published.page_ref == str(mediawiki_editor.page_id("Raced log")) != first.page_ref
+    removed = host.remove(wiki, page_ref=published.page_ref, marker="learnloop-reflection-912")
+    assert removed == Removed(True) and "learnloop-reflection-912" not in mediawiki_editor.wikitext("Raced log")

@@ -480,7 +480,9 @@ class MediaWikiClient:
             edit = body.get("edit", {})
             if edit.get("result") != "Success":
                 raise WikiError(f"MediaWiki did not save {title}: {edit}"[:300], retryable=False)
-            if before.url and before.pageid and edit.get("title", before.title) == before.title:
+            saved_id = edit.get("pageid")
+            same_page = saved_id is None or saved_id == before.pageid  # not made again after a deletion meanwhile
+            if before.url and before.pageid and edit.get("title", before.title) == before.title and same_page:
                 return before
             [after] = self.pages(titles=[str(edit.get("title", title))])
             if not after.url or after.missing:
