@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import build_runtime
 from learnloop.mediawiki.client import MediaWikiClient, PageInfo
 from learnloop.mediawiki.host import MediaWikiHost
+from learnloop.services.network.digest import changed_pages
+from learnloop.storage.tables import Announcement, ContentItem, Event
 from learnloop.wikis import UNPUBLISH_JOB, Removed
 from tests.conftest import FakeClock, make_settings
 from tests.wikis import jobs as wiki_jobs
@@ -88,3 +91,31 @@ def test_a_log_deleted_between_the_read_and_the_save_is_named_by_the_id_it_was_m
     assert published.page_ref == str(mediawiki_editor.page_id("Raced log")) != first.page_ref
     removed = host.remove(wiki, page_ref=published.page_ref, marker="learnloop-reflection-912")
     assert removed == Removed(True) and "learnloop-reflection-912" not in mediawiki_editor.wikitext("Raced log")
+
+
+def test_a_learning_log_in_a_namespace_is_known_as_learnloops_own_page(
+        mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock) -> None:
+    """A community whose space is a namespace has its log at `<Namespace>:<title>` (`Namespace:4`: `Project:`)."""
+    log_title = f"Team log {engine.dialect.name}"
+    settings = make_settings(
+        wikis=[{"name": "handbook", "kind": "mediawiki", "url": mediawiki.url, "secret": WIKI_SECRET,
+                "bot_user": mediawiki.bot_user, "bot_password": mediawiki.bot_password}],
+        communities=[{"name": "Ops", "channel_id": "fukk3xq1bbn8fgmsiwh4xprwdh", "learning_log_page": log_title,
+                      "wiki_spaces": [{"wiki": "handbook", "space": "Namespace:4"}]}])
+    runtime = build_runtime(settings, clock=clock, engine=engine)
+    wiki_jobs.poll_wikis(runtime)
+    published = MediaWikiHost().publish(wiki_config(mediawiki), space="Namespace:4", page_title=log_title,
+                                        heading="2026-11-02 · Ann", text="A reflection.",
+                                        marker="learnloop-reflection-777")
+    assert published.page_title.endswith(f":{log_title}")
+    assert wiki_jobs.poll_wikis(runtime) == 1
+    with runtime.reader() as uow:
+        [event] = uow.session.scalars(select(Event).where(Event.kind.like("wiki_page_%"))).all()
+        item = uow.session.get(ContentItem, event.item_id)
+        assert item is not None and item.community_id is not None
+        created, _ = changed_pages(uow, item.community_id, clock() - timedelta(days=400),
+                                   clock() + timedelta(days=400))
+    assert (item.title, event.data.get("learning_log")) == (published.page_title, True)
+    assert item.id not in created, "learnloop's own log is no new page of the week's digest"
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Announcement)).all() == [], "nor announced"

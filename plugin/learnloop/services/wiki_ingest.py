@@ -88,8 +88,7 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         item = _new_page(uow, event, url, community_id, now)
     elif event.action == "deleted" and item.retired_at is not None:  # trashed, then purged: deleted once
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    learning_logs = {c.learning_log_title.casefold() for c in settings.communities}
-    learning_log = event.title.casefold() in learning_logs  # learnloop's own page: its sections are reflections
+    learning_log = is_learning_log(settings, event)  # learnloop's own page: its sections are reflections
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
         item_id=item.id, dedupe_key=key,
@@ -110,6 +109,23 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         announced = True
     uow.commit()
     return IngestResult(duplicate=False, item_id=item.id, announced=announced)
+
+
+def is_learning_log(settings: Settings, event: WikiEvent) -> bool:
+    """The page is a community's learning log, titled as the wiki names it: in a MediaWiki namespace space,
+    `<Namespace>:<title>` (the event's spaces name its namespace, `Namespace:<number>`)."""
+    title = event.title.casefold()
+    for community in settings.communities:
+        log = community.learning_log_title.casefold()
+        if title == log:
+            return True
+        for space in community.wiki_spaces:
+            kind, _, number = space.space.partition(":")
+            if (space.wiki == event.wiki and kind.strip().casefold() == "namespace" and number.strip().isdigit()
+                    and int(number) != 0 and f"Namespace:{int(number)}" in event.spaces
+                    and title.partition(":")[2].strip() == log):
+                return True
+    return False
 
 
 def _follow_only(uow: UnitOfWork, settings: Settings, event: WikiEvent, url: str | None,
