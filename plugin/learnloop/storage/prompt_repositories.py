@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, delete, select, update
+from sqlalchemy import Select, and_, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from learnloop.storage.repositories import (
     Repository,
@@ -22,6 +23,8 @@ LAPSED = "lapsed"
 """The reason of a prompt left unanswered until its answer window closed (its status is skipped)."""
 STOPPED = "prompt stopped"
 """The reason of a prompt not sent because its owners stopped the schedule."""
+SUPERSEDED = "a newer one was due"
+"""The reason of a prompt not sent because a newer one of the same schedule was due for the same person."""
 _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
     dm_channel_id=bindparam("b_channel", type_=_M.c.dm_channel_id.type))
 _MARK_SENT = update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "queued").values(
@@ -171,6 +174,20 @@ class DeliveryRepository(Repository):
             select(Delivery.id, Delivery.due_at).where(Delivery.id.in_(delivery_ids), Delivery.status == "scheduled")
             .with_for_update())
         return {row.id: row.due_at for row in rows}
+
+    def superseded(self, delivery_ids: list[int], now: datetime) -> set[int]:
+        """Those of these deliveries for which a newer one (a later date of the same schedule, for the same
+        person) is due or already went out: after downtime or a pause, only the newest is sent."""
+        if not delivery_ids:
+            return set()
+        newer, newer_run = aliased(Delivery), aliased(PromptRun)
+        newer_due = exists().where(
+            newer.run_id == newer_run.id, newer.user_id == Delivery.user_id,
+            newer_run.schedule_id == PromptRun.schedule_id, newer_run.local_date > PromptRun.local_date,
+            or_(and_(newer.status == "scheduled", newer.due_at <= now),
+                newer.status.in_(("queued", "sent", "answered"))))
+        return set(self.session.scalars(select(Delivery.id).join(PromptRun, PromptRun.id == Delivery.run_id)
+                                        .where(Delivery.id.in_(delivery_ids), newer_due)))
 
     def decide_many(self, changes: list[dict[str, Any]]) -> None:
         """Set status, due_at and reason of many deliveries in one statement (b_id, b_status, b_due,

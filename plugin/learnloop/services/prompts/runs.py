@@ -19,6 +19,7 @@ from learnloop.domain.schedules import local_occurrences
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
 from learnloop.services.prompts.delivered import record_unanswered
 from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
+from learnloop.storage.prompt_repositories import SUPERSEDED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -163,13 +164,17 @@ def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]]
     A few statements for the whole batch, so SQLite's write lock is held briefly; commits."""
     report = DispatchReport()
     current = uow.deliveries.lock_scheduled([d.id for d, _ in decided])
+    superseded = uow.deliveries.superseded(list(current), now)
     changes: list[dict[str, Any]] = []
     sends: list[tuple[str, dict[str, Any]]] = []
     for due, decision in decided:
         if current.get(due.id) != due.due_at:
             continue
         status, due_at, reason = "scheduled", due.due_at, None
-        if decision.action == Action.SEND:
+        if due.id in superseded:  # not sent, so not unanswered (one sent before a snooze lapses, as it was counted)
+            status, reason = "skipped", SUPERSEDED
+            report.skipped[reason] = report.skipped.get(reason, 0) + 1
+        elif decision.action == Action.SEND:
             status = "queued"
             # keyed by the due moment too: a snoozed prompt is due again later and queued again
             sends.append((f"prompt:{due.id}:{due.due_at.timestamp():.0f}", {"delivery_id": due.id}))
