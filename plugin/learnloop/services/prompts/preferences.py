@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from learnloop.domain.preferences import parse_duration, parse_quiet_hours, parse_time_of_day
-from learnloop.services.prompts.timing import personal_schedule_due
+from learnloop.services.prompts.timing import retime_waiting
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -37,7 +37,7 @@ def set_time_of_day(uow: UnitOfWork, user_id: str, text: str | None, now: dateti
     value = parse_time_of_day(text).strftime("%H:%M") if text else None
     member = uow.members.ensure(user_id, now)
     member.time_of_day, member.updated_at = value, now
-    _replan_waiting(uow, user_id, now)
+    retime_waiting(uow, user_id, now)
     uow.commit()
     return value
 
@@ -58,9 +58,3 @@ def set_nudges(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> N
         uow.deliveries.clear_nudges(user_id, now)
     uow.commit()
 
-
-def _replan_waiting(uow: UnitOfWork, user_id: str, now: datetime) -> None:
-    for delivery in uow.deliveries.waiting_for(user_id, now):
-        due = personal_schedule_due(uow, delivery)
-        if due is not None:
-            delivery.due_at, delivery.updated_at = due, now

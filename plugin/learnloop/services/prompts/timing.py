@@ -62,7 +62,7 @@ def nudge_at(due: datetime, window_end: datetime) -> datetime | None:
 
 
 def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | None:
-    """A planned delivery's due time again, after the person changed their own time of day."""
+    """A planned delivery's due time again, after the person changed their own time of day or time zone."""
     run = uow.runs.get(delivery.run_id)
     row = uow.schedules.get(run.schedule_id) if run else None
     member = uow.members.get(delivery.user_id)
@@ -73,3 +73,12 @@ def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | Non
     delivery.window_end = window_end
     delivery.nudge_at = nudge_at(due, window_end) if (member is None or member.nudges) else None
     return due
+
+
+def retime_waiting(uow: UnitOfWork, user_id: str, now: datetime) -> None:
+    """The person's prompts planned and not yet due move with their time of day or time zone (not one sent and
+    snoozed: it stays a day after it was snoozed)."""
+    for delivery in uow.deliveries.waiting_for(user_id, now):
+        due = personal_schedule_due(uow, delivery)
+        if due is not None:
+            delivery.due_at, delivery.updated_at = due, now
