@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from learnloop.storage.repositories import (
@@ -104,6 +104,21 @@ class ScheduleRepository(Repository):
     def active(self) -> list[PromptSchedule]:
         return list(self.session.scalars(
             select(PromptSchedule).where(PromptSchedule.active.is_(True)).order_by(PromptSchedule.id)))
+
+    def stopped(self, community_id: int, rrule: str) -> list[PromptSchedule]:
+        """The community's stopped schedules with this repeat rule."""
+        return list(self.session.scalars(
+            select(PromptSchedule).where(PromptSchedule.community_id == community_id, PromptSchedule.rrule == rrule,
+                                         PromptSchedule.active.is_(False)).order_by(PromptSchedule.id)))
+
+    def last_date_sent(self, schedule_ids: list[int]) -> date | None:
+        """The latest date of these schedules whose prompt went out to anyone."""
+        if not schedule_ids:
+            return None
+        return self.session.scalar(
+            select(func.max(PromptRun.local_date)).join(Delivery, Delivery.run_id == PromptRun.id)
+            .where(PromptRun.schedule_id.in_(schedule_ids),
+                   or_(Delivery.sent_at.is_not(None), Delivery.status.in_(("queued", "sent", "answered")))))
 
     def for_community(self, community_id: int) -> list[PromptSchedule]:
         return list(self.session.scalars(
