@@ -11,15 +11,8 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs import prompts as prompt_jobs
-from learnloop.services.prompts.runs import (
-    MemberProfile,
-    apply_decisions,
-    decide,
-    expire,
-    plan_deliveries,
-    plan_runs,
-    read_due,
-)
+from learnloop.services.prompts.membership import MemberProfile
+from learnloop.services.prompts.runs import apply_decisions, decide, expire, plan_deliveries, plan_runs, read_due
 from learnloop.storage.tables import Delivery, Event, PromptRun
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract

@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 from learnloop.jobs.outbox import CallGate
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
+from learnloop.services.prompts import membership
+from learnloop.services.prompts.membership import MemberProfile
 from learnloop.services.prompts.runs import (
     DispatchReport,
-    MemberProfile,
     apply_decisions,
     apply_nudges,
     decide,
@@ -24,6 +25,7 @@ from learnloop.services.prompts.runs import (
     read_nudges,
 )
 from learnloop.services.prompts.setup import check_timezone
+from learnloop.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -96,33 +98,84 @@ def writing(gate: CallGate | None) -> AbstractContextManager[None]:
     return gate.writing() if gate is not None else nullcontext()
 
 
+class Roster:
+    """Each community's members, listed at most once a pass: one round of calls per community, not per person."""
+
+    def __init__(self, client: MattermostClient) -> None:
+        self.client = client
+        self.listed: dict[int, list[MemberProfile] | None] = {}
+
+    def of(self, community_id: int, channel_ids: list[str]) -> list[MemberProfile] | None:
+        """None when Mattermost could not list them (a later pass tries again)."""
+        if community_id not in self.listed:
+            try:
+                self.listed[community_id] = community_profiles(self.client, channel_ids)
+            except MattermostError as exc:
+                log.warning("could not list the members of channels %s, will try again: %s", channel_ids, exc)
+                self.listed[community_id] = None
+        return self.listed[community_id]
+
+
+def _channels(uow: UnitOfWork, community_id: int) -> list[str] | None:
+    community = uow.communities.get(community_id)
+    if community is None:
+        return None
+    return [c.channel_id for c in uow.communities.channels(community.id)] or [community.channel_id]
+
+
+def _plan(chat: Chat, gate: CallGate | None, run_id: int, profiles: list[MemberProfile], *, complete: bool) -> int:
+    """Plan a run's members in chunks, one short write transaction each; the last chunk marks it planned."""
+    planned = 0
+    chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
+    for index, chunk in enumerate(chunks):
+        with writing(gate), chat.uow() as uow:
+            planned += plan_deliveries(uow, run_id, chunk, chat.clock(),
+                                       complete=complete and index == len(chunks) - 1)
+    return planned
+
+
 def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassReport:
     report = PromptPassReport()
     client = chat.mattermost()
     with writing(gate), chat.uow() as uow:
         report.runs_created = len(plan_runs(uow, chat.clock()))
     if client is not None:
+        roster = Roster(client)
         with chat.reader() as uow:
-            pending = [(run.id, uow.schedules.get(run.schedule_id)) for run in uow.runs.unplanned()]
-            channels: dict[int, list[str]] = {}
-            for run_id, row in pending:
-                community = uow.communities.get(row.community_id) if row else None
-                if community is not None:
-                    channels[run_id] = [c.channel_id for c in uow.communities.channels(community.id)] or \
-                        [community.channel_id]
-        for run_id, channel_ids in channels.items():
-            try:
-                profiles = community_profiles(client, channel_ids)
-            except MattermostError as exc:
-                log.warning("could not list the members of channels %s, will try again: %s", channel_ids, exc)
-                continue
-            chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
-            for index, chunk in enumerate(chunks):
-                with writing(gate), chat.uow() as uow:
-                    report.deliveries_planned += plan_deliveries(uow, run_id, chunk, chat.clock(),
-                                                                 complete=index == len(chunks) - 1)
+            pending: list[tuple[int, int, list[str]]] = []
+            for run in uow.runs.unplanned():
+                row = uow.schedules.get(run.schedule_id)
+                channel_ids = _channels(uow, row.community_id) if row else None
+                if row is not None and channel_ids is not None:
+                    pending.append((run.id, row.community_id, channel_ids))
+        for run_id, community_id, channel_ids in pending:
+            profiles = roster.of(community_id, channel_ids)
+            if profiles is not None:
+                report.deliveries_planned += _plan(chat, gate, run_id, profiles, complete=True)
+        report.deliveries_planned += _recheck_members(chat, gate, roster)
     report.dispatch = _dispatch(chat, client, gate)
     return report
+
+
+def _recheck_members(chat: Chat, gate: CallGate | None, roster: Roster) -> int:
+    """Close to sending, the members of each community with prompts due are listed again (see
+    services.prompts.membership); the newcomers planned."""
+    planned = 0
+    now = chat.clock()
+    with chat.reader() as uow:
+        communities = [(c, _channels(uow, c)) for c in uow.deliveries.due_communities(now)]
+    for community_id, channel_ids in communities:
+        profiles = roster.of(community_id, channel_ids) if channel_ids is not None else None
+        if profiles is None:
+            continue
+        with chat.reader() as uow:
+            found = membership.changes(uow, community_id, profiles, now)
+        if found.left or found.moved:
+            with writing(gate), chat.uow() as uow:
+                membership.apply_changes(uow, found, now)
+        for run_id, joined in found.newcomers.items():
+            planned += _plan(chat, gate, run_id, joined, complete=True)
+    return planned
 
 
 def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None) -> DispatchReport:

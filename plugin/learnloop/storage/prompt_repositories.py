@@ -23,6 +23,8 @@ LAPSED = "lapsed"
 """The reason of a prompt left unanswered until its answer window closed (its status is skipped)."""
 STOPPED = "prompt stopped"
 """The reason of a prompt not sent because its owners stopped the schedule."""
+LEFT = "left the channel"
+"""The reason of a prompt not sent because its receiver is no longer in the community's channels when it is due."""
 SUPERSEDED = "a newer one was due"
 """The reason of a prompt not sent because a newer one of the same schedule was due for the same person."""
 _KEEP_DM_CHANNEL = update(_M).where(_M.c.user_id == bindparam("b_user")).values(
@@ -139,6 +141,16 @@ class RunRepository(Repository):
     def get(self, run_id: int) -> PromptRun | None:
         return self.session.get(PromptRun, run_id)
 
+    def open_in(self, community_id: int, now: datetime) -> list[int]:
+        """The community's runs of active schedules, all planned, with a prompt whose answer window is still open:
+        someone who joins the community meanwhile is planned into them."""
+        return list(self.session.scalars(
+            select(PromptRun.id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+            .where(PromptSchedule.community_id == community_id, PromptSchedule.active.is_(True),
+                   PromptRun.members_planned.is_(True),
+                   exists().where(Delivery.run_id == PromptRun.id, Delivery.window_end > now))
+            .order_by(PromptRun.id)))
+
     def unplanned(self) -> list[PromptRun]:
         """Runs of active schedules whose members are not all planned yet."""
         return list(self.session.scalars(
@@ -170,6 +182,34 @@ class DeliveryRepository(Repository):
             return set()
         return set(self.session.scalars(select(Delivery.user_id).where(Delivery.run_id == run_id,
                                                                         Delivery.user_id.in_(user_ids))))
+
+    def users_of(self, run_id: int) -> set[str]:
+        """Everyone with a delivery in the run."""
+        return set(self.session.scalars(select(Delivery.user_id).where(Delivery.run_id == run_id)))
+
+    def due_communities(self, now: datetime) -> list[int]:
+        """The communities with a prompt due to be decided now."""
+        return list(self.session.scalars(
+            select(PromptSchedule.community_id).distinct().join(PromptRun, PromptRun.schedule_id == PromptSchedule.id)
+            .join(Delivery, Delivery.run_id == PromptRun.id)
+            .where(Delivery.status == "scheduled", Delivery.due_at <= now).order_by(PromptSchedule.community_id)))
+
+    def due_in(self, community_id: int, now: datetime) -> list[tuple[int, str]]:
+        """(id, user_id) of the community's prompts due to be decided now."""
+        rows = self.session.execute(_with_community().where(
+            PromptSchedule.community_id == community_id, Delivery.status == "scheduled", Delivery.due_at <= now))
+        return [(row.id, row.user_id) for row in rows]
+
+    def skip_due(self, delivery_ids: list[int], reason: str, now: datetime) -> list[int]:
+        """Of these deliveries, those still scheduled and due end as skipped, with the reason; their ids."""
+        if not delivery_ids:
+            return []
+        skipped = list(self.session.scalars(select(Delivery.id).where(
+            Delivery.id.in_(delivery_ids), Delivery.status == "scheduled", Delivery.due_at <= now).with_for_update()))
+        if skipped:
+            self.session.execute(update(Delivery).where(Delivery.id.in_(skipped))
+                                 .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
+        return skipped
 
     def lock_queued(self, delivery_ids: list[int]) -> list[tuple[int, str, int | None]]:
         """(id, user_id, community_id) of those still queued, locked until the transaction ends."""

@@ -18,28 +18,13 @@ from learnloop.domain.preferences import Action, Decision, PromptPreferences, de
 from learnloop.domain.schedules import local_occurrences
 from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
 from learnloop.services.prompts.delivered import record_unanswered
-from learnloop.services.prompts.timing import (
-    due_and_window,
-    nudge_at,
-    preferences_of,
-    retime_waiting,
-    schedule_of,
-    zone,
-)
+from learnloop.services.prompts.membership import MemberProfile, keep_profiles
+from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
 from learnloop.storage.prompt_repositories import SUPERSEDED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
 PLAN_AHEAD_DAYS = 2
-
-
-@dataclass(frozen=True)
-class MemberProfile:
-    """What Mattermost tells us about a member when a run is planned."""
-
-    user_id: str
-    username: str | None
-    timezone: str | None
 
 
 def plan_runs(uow: UnitOfWork, now: datetime) -> list[int]:
@@ -74,21 +59,7 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
     if run is None or row is None or not row.active:  # stopped while its members were listed
         return 0
     ids = [profile.user_id for profile in members]
-    known = uow.members.many(ids)
-    uow.members.add_many([(p.user_id, p.username, p.timezone) for p in members if p.user_id not in known], now)
-    moved: list[str] = []
-    for profile in members:
-        member = known.get(profile.user_id)
-        if member is None:
-            continue
-        if profile.timezone and member.timezone != profile.timezone:
-            member.timezone = profile.timezone
-            moved.append(member.user_id)
-        if profile.username and member.username != profile.username:
-            member.username = profile.username
-    uow.flush()
-    for user_id in moved:  # travel: what is planned for them comes at their time where they are now
-        retime_waiting(uow, user_id, now)
+    keep_profiles(uow, members, now)
     known = uow.members.many(ids)
     planned = uow.deliveries.planned_users(run.id, ids)
     rows = []

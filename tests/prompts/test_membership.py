@@ -1,0 +1,67 @@
+"""Runs are planned up to two days ahead, but who is prompted is who is in the channel when the prompt is due."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from learnloop.bootstrap import Runtime
+from tests.conftest import FakeClock
+from tests.contract.mattermost_openapi import MattermostContract
+from tests.prompts.world import CHANNEL, FRIDAY_DUE, THURSDAY, Person, World, add_schedule, planned_world, reasons
+
+ANN, BOB = Person("ann"), Person("bob")
+
+
+def prompted(world: World) -> list[str]:
+    """Whom the prompts posted were for."""
+    ids = [call.json["props"]["learnloop_delivery"] for call in world.prompt_posts()]
+    with world.runtime.uow() as uow:
+        return sorted(person.name for delivery in uow.deliveries.many(ids)
+                      for person in (ANN, BOB) if person.id == delivery.user_id)
+
+
+def test_someone_who_left_the_channel_before_the_prompt_was_due_is_not_prompted(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    world = planned_world(runtime, mattermost_contract, clock, [ANN, BOB])  # Friday's run planned on Thursday
+    world.people = [BOB]  # Thursday afternoon Ann leaves the channel
+    world.serve_members()
+    clock.now = FRIDAY_DUE
+    world.serve_statuses([ANN, BOB])
+    world.serve_dm_and_posts(2)
+    world.tick()
+    assert prompted(world) == ["bob"]
+    assert reasons(runtime, "skipped") == ["left the channel"]
+
+
+def test_someone_who_joined_before_the_prompt_was_due_is_prompted(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    world = planned_world(runtime, mattermost_contract, clock, [ANN])  # Friday's run planned on Thursday
+    world.people = [ANN, BOB]  # Bob joins Thursday afternoon
+    world.serve_members()
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    assert prompted(world) == ["ann", "bob"]
+
+
+def test_members_are_listed_once_a_pass_for_the_whole_community(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    people = [Person(f"m{n:02d}") for n in range(5)]
+    world = World(runtime, mattermost_contract, people=people)
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    add_schedule(runtime, anchor=date(2026, 11, 2), questions=["What will you try next?"])
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()  # plans both of Friday's runs
+    assert len(world.calls("GET", f"/api/v4/channels/{CHANNEL}/members")) == 1
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(10)
+    world.tick()  # ten prompts due, of two schedules
+    assert len(world.prompt_posts()) == 10
+    assert len(world.calls("GET", f"/api/v4/channels/{CHANNEL}/members")) == 2
+    assert len(world.calls("POST", "/api/v4/users/ids")) == 2
