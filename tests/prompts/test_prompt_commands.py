@@ -224,3 +224,23 @@ def test_a_one_off_prompt_due_yesterday_whose_answers_are_still_open_is_kept(
     with pytest.raises(prompt_setup.InvalidSetup):
         add_schedule(runtime, repeat="FREQ=DAILY;COUNT=1", time="09:00", window="1d", timezone="UTC",
                      anchor=date(2026, 12, 5))
+
+
+def test_an_event_prompt_whose_answers_have_already_closed_is_refused_not_saved(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Set up in the afternoon for 09:00 that day with a two-hour window, it could never go out."""
+    owner_may_open_forms(mattermost_contract)
+    clock.now = datetime(2026, 11, 6, 14, 0, tzinfo=UTC)
+    slash(client, OWNER, "prompts event")
+    state = opened_dialog(mattermost_contract)["state"]
+    event = {"label": "Workshop", "date": "2026-11-06", "when": "after", "time": "09:00", "window": "2h",
+             "question_after": "What will you take away?", "visibility": "private"}
+    refused = submit(client, OWNER, "prompt_event", state, event).get_json()
+    assert refused is not None, f"saved, and the owner told {queued(runtime, RESPOND)[0].payload['body']['text']!r}"
+    assert "would never go out" in refused["errors"]["time"]
+    assert "11:00 on Fri 06 Nov" in refused["errors"]["time"]
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(PromptSchedule)).all() == []
+    assert submit(client, OWNER, "prompt_event", state, event | {"time": "17:00"}).status_code == 200
+    assert queued(runtime, RESPOND)[0].payload["body"]["text"].startswith("Saved 1 event prompt(s): Workshop")

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from learnloop.domain.schedules import (
     InvalidSchedule,
     Schedule,
+    due_at,
     parse_rule,
     parse_schedule,
     parse_time_of_day,
@@ -193,6 +194,12 @@ def create_event_prompts(
         except InvalidSetup as exc:  # its one question is the event dialog's question_before or question_after
             raise InvalidSetup({f"question_{part}" if field == "question1" else field: message
                                 for field, message in exc.errors.items()}) from None
+        zone = ZoneInfo(timezone)
+        if not still_open_or_to_come(schedule, day, zone, now):  # as create() refuses a repeat with no date to come
+            closes = (due_at(schedule, day, zone) + schedule.window).astimezone(zone)
+            raise InvalidSetup({"time": f"{EVENT_PARTS[part].capitalize()}, its answers would close at "
+                                        f"{closes:%H:%M} on {closes:%a %d %b}, which has passed, so it would never "
+                                        f"go out: choose a later time or a longer window"})
         rows.append(_row(community_id, setup, questions, schedule, day, created_by, now, event_name=name[:100],
                          event_date=event_date, event_part=part))
     running = [_running(uow, row) for row in rows]
