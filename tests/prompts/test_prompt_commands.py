@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.domain import schedules
 from learnloop.services.outbox_kinds import RESPOND
 from learnloop.services.prompts import setup as prompt_setup
+from learnloop.services.prompts.timing import schedule_of
 from learnloop.storage.tables import Member, PromptSchedule
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
@@ -194,10 +197,11 @@ def test_the_event_form_sent_twice_sets_up_its_prompts_once_and_says_so(
     assert [row.event_part for row in rows] == ["before", "after"]
     assert rows[0].event_key == rows[1].event_key, "the prompt after reminds each person of their answer before"
     first, again, both = [reply.payload["body"]["text"] for reply in queued(runtime, RESPOND)]
-    assert first == "Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (the day before)."
+    assert first == "Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (the day before), at 17:00 UTC."
     assert again == ("Already set up, so nothing new was saved for Kubernetes training on Thu 03 Dec 2026 "
                      f"(the day before) (number {rows[0].id}).")
-    assert both.startswith("Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (on the day). Already")
+    assert both.startswith("Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (on the day), at 17:00 UTC. "
+                           "Already")
 
 
 def test_a_forged_setup_state_is_refused(client: FlaskClient, runtime: Runtime) -> None:
@@ -244,3 +248,28 @@ def test_an_event_prompt_whose_answers_have_already_closed_is_refused_not_saved(
         assert uow.session.scalars(select(PromptSchedule)).all() == []
     assert submit(client, OWNER, "prompt_event", state, event | {"time": "17:00"}).status_code == 200
     assert queued(runtime, RESPOND)[0].payload["body"]["text"].startswith("Saved 1 event prompt(s): Workshop")
+
+
+def test_the_event_form_takes_its_time_in_the_owners_zone_and_says_which(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """An event's prompts come at one moment for everyone: the owners' time, as their weekly prompt's."""
+    owner_may_open_forms(mattermost_contract)
+    slash(client, OWNER, "prompts event")
+    first = opened_dialog(mattermost_contract)
+    time_field = next(e for e in first["elements"] if e["name"] == "time")
+    assert "in UTC" in time_field["help_text"], "no prompt of the owners' yet, no zone configured: UTC, and said"
+    add_schedule(runtime, timezone="Europe/Berlin")  # the owners' weekly prompt, Fridays 16:30 in Berlin
+    slash(client, OWNER, "prompts event")
+    form = opened_dialog(mattermost_contract)
+    time_field = next(e for e in form["elements"] if e["name"] == "time")
+    assert "in Europe/Berlin" in time_field["help_text"]
+    assert submit(client, OWNER, "prompt_event", form["state"], {
+        "label": "Kubernetes training", "date": "2026-12-03", "when": "after", "time": "17:00", "window": "2d",
+        "visibility": "private"}).status_code == 200
+    assert queued(runtime, RESPOND)[0].payload["body"]["text"] == (
+        "Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (on the day), at 17:00 Europe/Berlin.")
+    with runtime.uow() as uow:
+        event = uow.session.scalars(select(PromptSchedule).where(PromptSchedule.event_part == "after")).one()
+    assert schedules.due_at(schedule_of(event), date(2026, 12, 3), ZoneInfo(event.timezone)) == \
+        datetime(2026, 12, 3, 16, 0, tzinfo=UTC), "17:00 in Berlin"

@@ -113,16 +113,29 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
                          "can change its prompts. Your own settings: `/learn prompts`.")
     if word == "stop":
         return _stop_schedule(chat, request.channel_id, rest)
-    configured = chat.settings.community_for_channel(request.channel_id)
-    timezone = configured.timezone if configured else "UTC"
+    timezone = _owners_zone(chat, request.channel_id, events=word != "setup")
     dialog = SETUP_DIALOG if word == "setup" else EVENT_DIALOG
     state = dialog_state(dialog, request.user_id, chat.signing_key, channel_id=request.channel_id,
                          team_id=request.team_id, channel_name=request.channel_name, timezone=timezone,
                          response_url=request.response_url)
     publish = can_publish(chat, request.channel_id)
-    form = setup_dialog(state, timezone, publish) if word == "setup" else event_dialog(state, publish)
+    form = setup_dialog(state, timezone, publish) if word == "setup" else event_dialog(state, timezone, publish)
     problem = open_dialog(chat, request.trigger_id, form)
     return ephemeral(problem) if problem else {}
+
+
+def _owners_zone(chat: Chat, channel_id: str, *, events: bool) -> str:
+    """The zone an owner's times are read in: the community's configured one, else UTC; for an event, the zone of
+    the owners' latest repeating prompt first (an event's prompts come at the owners' time, for everyone)."""
+    if events:
+        with chat.reader() as uow:
+            community = uow.communities.by_channel(channel_id)
+            repeating = [row for row in uow.schedules.for_community(community.id) if row.event_part is None] \
+                if community else []
+        if repeating:
+            return repeating[-1].timezone
+    configured = chat.settings.community_for_channel(channel_id)
+    return configured.timezone if configured else "UTC"
 
 
 def _stop_schedule(chat: Chat, channel_id: str, rest: str) -> Reply:
@@ -169,7 +182,7 @@ def setup_dialog(state: str, timezone: str, publish: bool = True) -> dict[str, A
     }
 
 
-def event_dialog(state: str, publish: bool = True) -> dict[str, Any]:
+def event_dialog(state: str, timezone: str, publish: bool = True) -> dict[str, Any]:
     return {
         "callback_id": EVENT_DIALOG, "title": "Prompts for an event", "submit_label": "Save", "state": state,
         "introduction_text": "One-off questions the day before an event and/or on the day itself.",
@@ -181,7 +194,8 @@ def event_dialog(state: str, publish: bool = True) -> dict[str, Any]:
                          {"text": "Both", "value": "both"}]},
             _text("question_before", "Question before", default="What do you want to get out of it?", max_length=300),
             _text("question_after", "Question after", default="What will you do differently now?", max_length=300),
-            _text("time", "Local time", optional=False, default="17:00"),
+            _text("time", "Time", optional=False, default="17:00",
+                  help_text=f"24-hour HH:MM in {timezone}, the same moment for everyone"),
             _text("window", "Answer window", optional=False, default="2d"),
             _visibility("private", publish),
         ],
@@ -255,7 +269,8 @@ def event_reply(created: list[setup.Created]) -> str:
     """What an owner hears once an event's prompts are set up: those saved, and those already set up."""
     saved = [one for one in created if not one.existing]
     kept = [one for one in created if one.existing]
-    said = [f"Saved {len(saved)} event prompt(s): {_described(saved)}."] if saved else []
+    said = [f"Saved {len(saved)} event prompt(s): {_described(saved)}, at {saved[0].schedule.local_time} "
+            f"{saved[0].schedule.timezone}."] if saved else []
     if kept:
         said.append(f"Already set up, so nothing new was saved for {_described(kept)}.")
     return " ".join(said)
