@@ -7,7 +7,20 @@ from datetime import UTC, date, datetime
 from learnloop.bootstrap import Runtime
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import Person, World, add_schedule
+from tests.prompts.world import Person, World, add_schedule, planned_world
+
+
+def prompted_at_16_30_in_new_york(world: World, clock: FakeClock, day: date) -> None:
+    """Nothing at 16:31 in Berlin (10:31 in New York), the prompt at 16:31 in New York."""
+    clock.now = datetime(day.year, day.month, day.day, 15, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert world.prompt_posts() == [], "not at 10:31 where she is"
+    clock.now = datetime(day.year, day.month, day.day, 21, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.tick()
+    assert len(world.prompt_posts()) == 1
 
 
 def test_a_person_who_flies_to_new_york_is_prompted_at_16_30_new_york_time(
@@ -23,12 +36,14 @@ def test_a_person_who_flies_to_new_york_is_prompted_at_16_30_new_york_time(
     clock.now = datetime(2026, 11, 5, 8, 0, tzinfo=UTC)  # Thursday's pass plans Saturday and learns her new zone
     world.serve_members()
     world.tick()
-    clock.now = datetime(2026, 11, 5, 15, 31, tzinfo=UTC)  # 16:30 in Berlin, 10:30 in New York
-    world.serve_statuses()
-    world.serve_dm_and_posts(1)
-    world.tick()
-    assert world.prompt_posts() == [], "not at 10:30 where she is"
-    clock.now = datetime(2026, 11, 5, 21, 31, tzinfo=UTC)  # 16:30 in New York
-    world.serve_statuses()
-    world.tick()
-    assert len(world.prompt_posts()) == 1
+    prompted_at_16_30_in_new_york(world, clock, date(2026, 11, 5))
+
+
+def test_a_zone_learned_as_the_prompt_falls_due_still_moves_it(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])  # Friday 16:30 Berlin, planned on Thursday
+    ann.timezone = "America/New_York"  # she flies on Friday morning; no pass plans anything before hers is due
+    world.serve_members()
+    prompted_at_16_30_in_new_york(world, clock, date(2026, 11, 6))

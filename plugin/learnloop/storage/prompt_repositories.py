@@ -308,9 +308,10 @@ class DeliveryRepository(Repository):
                              .values(nudge_at=None, updated_at=now))
 
     def waiting_for(self, user_id: str, now: datetime) -> list[Delivery]:
-        """The person's deliveries planned and not yet due, not those sent once and snoozed (due a day after)."""
+        """The person's deliveries planned and not yet sent (due or not) whose answer window is still open, not
+        those sent once and snoozed (due a day after)."""
         return list(self.session.scalars(select(Delivery).where(
-            Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.due_at > now,
+            Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.window_end > now,
             Delivery.sent_at.is_(None))))
 
     def purge_finished(self, before: datetime) -> int:

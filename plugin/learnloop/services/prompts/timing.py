@@ -76,8 +76,8 @@ def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | Non
 
 
 def retime_waiting(uow: UnitOfWork, user_id: str, now: datetime) -> None:
-    """The person's prompts planned and not yet due move with their time of day or time zone (not one sent and
-    snoozed: it stays a day after it was snoozed)."""
+    """The person's prompts planned and not yet sent, due or not, move with their time of day or time zone (not
+    one sent and snoozed: it stays a day after it was snoozed; nor one whose window closed: it expires)."""
     for delivery in uow.deliveries.waiting_for(user_id, now):
         due = personal_schedule_due(uow, delivery)
         if due is not None:
