@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, date, datetime
+
+import pytest
+from flask.testing import FlaskClient
 
 from learnloop.bootstrap import Runtime
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import Person, World, add_schedule, planned_world
+from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, planned_world, slash
 
 
 def prompted_at_16_30_in_new_york(world: World, clock: FakeClock, day: date) -> None:
@@ -47,3 +52,37 @@ def test_a_zone_learned_as_the_prompt_falls_due_still_moves_it(
     ann.timezone = "America/New_York"  # she flies on Friday morning; no pass plans anything before hers is due
     world.serve_members()
     prompted_at_16_30_in_new_york(world, clock, date(2026, 11, 6))
+
+
+def test_a_new_time_given_while_the_worker_decides_the_prompt_leaves_the_queued_prompt_alone(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, client: FlaskClient
+) -> None:
+    """PostgreSQL: the worker holds the due prompt's row while it queues it; the person's new time of day, given
+    meanwhile, waits and then moves only what is still planned."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    ann = Person("ann")
+    planned_world(runtime, mattermost_contract, clock, [ann])
+    clock.now = FRIDAY_DUE
+    with runtime.reader() as uow:
+        [due] = uow.deliveries.due(clock.now, 10)
+        before = due.due_at
+    held = threading.Event()
+
+    def worker() -> None:
+        with runtime.uow() as uow:
+            uow.deliveries.lock_scheduled([due.id])
+            uow.deliveries.decide_many([{"b_id": due.id, "b_status": "queued", "b_due": before, "b_reason": None,
+                                         "b_now": clock.now}])
+            held.set()
+            time.sleep(0.5)
+            uow.commit()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    assert held.wait(10)
+    slash(client, ann, "prompts time 08:00")
+    thread.join(10)
+    with runtime.reader() as uow:
+        after = uow.deliveries.get(due.id)
+        assert after is not None and (after.status, after.due_at) == ("queued", before)

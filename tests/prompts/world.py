@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -51,15 +52,31 @@ class World:
     people: list[Person] = field(default_factory=list)
     posts: int = 0
 
+    def __post_init__(self) -> None:
+        """Who of the people asked about is in the channel, and who they are, as the world stands when asked."""
+        def in_channel(request: requests.PreparedRequest, _: re.Match[str]) -> tuple[int, list[dict]]:
+            asked = set(json.loads(request.body or b"[]"))
+            return 200, [{"channel_id": CHANNEL, "user_id": p.id, "roles": "channel_user"} for p in self.people
+                         if p.id in asked]
+
+        def users(request: requests.PreparedRequest, _: re.Match[str]) -> tuple[int, list[dict]]:
+            asked = set(json.loads(request.body or b"[]"))
+            return 200, [self.user(p) for p in self.people if p.id in asked]
+
+        self.contract.add_handler("POST", re.compile(rf"/api/v4/channels/{CHANNEL}/members/ids$"), in_channel)
+        self.contract.add_handler("POST", re.compile(r"/api/v4/users/ids$"), users)
+
     def user(self, person: Person) -> dict:
         zone = {"useAutomaticTimezone": "true", "automaticTimezone": person.timezone or "", "manualTimezone": ""}
         return {"id": person.id, "username": person.name, "timezone": zone, "delete_at": 0, "is_bot": False}
 
     def serve_members(self) -> None:
+        """One listing of the channel (a run planned); who they are, and who of the people due is still in the
+        channel, are answered by `__post_init__`'s handlers."""
         members = [{"channel_id": CHANNEL, "user_id": p.id, "roles": "channel_user"} for p in self.people]
         self.contract.add("GET", f"/api/v4/channels/{CHANNEL}/members", json=members,
                           query={"page": "0", "per_page": "200"})
-        self.contract.add("POST", "/api/v4/users/ids", json=[self.user(p) for p in self.people])
+
 
     def serve_statuses(self, people: list[Person] | None = None) -> None:
         chosen = self.people if people is None else people

@@ -305,6 +305,7 @@ class World:
 # ------------------------------------------------------------------------------------------------ HTTP
 
 _MEMBERS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members$")
+_MEMBERS_BY_IDS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members/ids$")
 _CHANNEL_POSTS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/posts$")
 _POST = re.compile(r"^/api/v4/posts/([a-z0-9]{26})$")
 _RESPONSE_URL = re.compile(r"^/hooks/commands/[A-Za-z0-9]+$")
@@ -442,6 +443,11 @@ class Handler(BaseHTTPRequestHandler):
             per_page = min(MAX_PER_PAGE, max(1, int((query.get("per_page") or ["60"])[0])))
             chosen = world.member_ids[page * per_page:(page + 1) * per_page]
             return 200, [_channel_member(world.channel_id, user_id) for user_id in chosen]
+        if method == "POST" and (match := _MEMBERS_BY_IDS.match(path)):
+            if match.group(1) != world.channel_id:
+                return 404, _app_error(404, "app.channel.get.existing.app_error", "Channel not found")
+            inside = set(world.member_ids)  # only those in the channel, and no error for the rest
+            return 200, [_channel_member(world.channel_id, i) for i in body if i in inside]
         if method == "POST" and path == "/api/v4/users/ids":
             return 200, [world.users[i] for i in body if i in world.users]
         if method == "POST" and path == "/api/v4/users/status/ids":

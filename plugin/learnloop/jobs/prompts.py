@@ -152,30 +152,47 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
             profiles = roster.of(community_id, channel_ids)
             if profiles is not None:
                 report.deliveries_planned += _plan(chat, gate, run_id, profiles, complete=True)
-        report.deliveries_planned += _recheck_members(chat, gate, roster)
+        _recheck_members(chat, client, gate)
     report.dispatch = _dispatch(chat, client, gate)
     return report
 
 
-def _recheck_members(chat: Chat, gate: CallGate | None, roster: Roster) -> int:
-    """Close to sending, the members of each community with prompts due are listed again (see
-    services.prompts.membership); the newcomers planned."""
-    planned = 0
+def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> None:
+    """Close to sending, the people whose prompts are due are asked about, and nobody else: one call per channel
+    and USERS_PER_CALL of them for who is still in the community, one for their time zones (see
+    services.prompts.membership)."""
     now = chat.clock()
     with chat.reader() as uow:
-        communities = [(c, _channels(uow, c)) for c in uow.deliveries.due_communities(now)]
-    for community_id, channel_ids in communities:
-        profiles = roster.of(community_id, channel_ids) if channel_ids is not None else None
-        if profiles is None:
+        communities = [(c, _channels(uow, c), uow.deliveries.due_in(c, now))
+                       for c in uow.deliveries.due_communities(now)]
+    for community_id, channel_ids, due in communities:
+        if channel_ids is None:
+            continue
+        try:
+            profiles = due_profiles(client, channel_ids, sorted({user_id for _, user_id in due}))
+        except MattermostError as exc:
+            log.warning("could not ask who of community %s is still in its channels, will try again: %s",
+                        community_id, exc)
             continue
         with chat.reader() as uow:
-            found = membership.changes(uow, community_id, profiles, now)
+            found = membership.changes(uow, due, profiles)
         if found.left or found.moved:
             with writing(gate), chat.uow() as uow:
                 membership.apply_changes(uow, found, now)
-        for run_id, joined in found.newcomers.items():
-            planned += _plan(chat, gate, run_id, joined, complete=True)
-    return planned
+
+
+def due_profiles(client: MattermostClient, channel_ids: list[str], user_ids: list[str]) -> list[MemberProfile]:
+    """Of these people, those still in one of the channels, as Mattermost describes them now."""
+    inside: set[str] = set()
+    for channel_id in channel_ids:
+        for chunk in _chunks(user_ids, USERS_PER_CALL):
+            inside.update(str(m.get("user_id")) for m in client.get_channel_members_by_ids(channel_id, chunk))
+    profiles = []
+    for chunk in _chunks(sorted(inside), USERS_PER_CALL):
+        profiles += [MemberProfile(user["id"], user.get("username"), user_timezone(user))
+                     for user in client.get_users_by_ids(chunk)
+                     if user.get("id") in inside and not user.get("is_bot") and not user.get("delete_at")]
+    return profiles
 
 
 def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None) -> DispatchReport:

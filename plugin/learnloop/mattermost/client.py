@@ -145,6 +145,13 @@ class MattermostClient:
             raise MattermostError("the answer is not this person's membership", status_code=200, call=call)
         return body
 
+    def get_channel_members_by_ids(self, channel_id: str, user_ids: Sequence[str]) -> list[JsonObject]:
+        """The memberships of these people in the channel: those not in it are left out, without an error
+        (server/channels/store/sqlstore/channel_store.go, GetMembersByIDs)."""
+        if not user_ids:
+            return []
+        return self._objects("POST", f"/channels/{_segment(channel_id)}/members/ids", json=list(user_ids))
+
     def get_channel_members(self, channel_id: str, page: int = 0, per_page: int = 60) -> list[JsonObject]:
         return self._objects(
             "GET",

@@ -141,16 +141,6 @@ class RunRepository(Repository):
     def get(self, run_id: int) -> PromptRun | None:
         return self.session.get(PromptRun, run_id)
 
-    def open_in(self, community_id: int, now: datetime) -> list[int]:
-        """The community's runs of active schedules, all planned, with a prompt whose answer window is still open:
-        someone who joins the community meanwhile is planned into them."""
-        return list(self.session.scalars(
-            select(PromptRun.id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
-            .where(PromptSchedule.community_id == community_id, PromptSchedule.active.is_(True),
-                   PromptRun.members_planned.is_(True),
-                   exists().where(Delivery.run_id == PromptRun.id, Delivery.window_end > now))
-            .order_by(PromptRun.id)))
-
     def unplanned(self) -> list[PromptRun]:
         """Runs of active schedules whose members are not all planned yet."""
         return list(self.session.scalars(
@@ -182,10 +172,6 @@ class DeliveryRepository(Repository):
             return set()
         return set(self.session.scalars(select(Delivery.user_id).where(Delivery.run_id == run_id,
                                                                         Delivery.user_id.in_(user_ids))))
-
-    def users_of(self, run_id: int) -> set[str]:
-        """Everyone with a delivery in the run."""
-        return set(self.session.scalars(select(Delivery.user_id).where(Delivery.run_id == run_id)))
 
     def due_communities(self, now: datetime) -> list[int]:
         """The communities with a prompt due to be decided now."""
@@ -309,10 +295,10 @@ class DeliveryRepository(Repository):
 
     def waiting_for(self, user_id: str, now: datetime) -> list[Delivery]:
         """The person's deliveries planned and not yet sent (due or not) whose answer window is still open, not
-        those sent once and snoozed (due a day after)."""
+        those sent once and snoozed (due a day after); held, so one the worker is deciding is left to it."""
         return list(self.session.scalars(select(Delivery).where(
             Delivery.user_id == user_id, Delivery.status == "scheduled", Delivery.window_end > now,
-            Delivery.sent_at.is_(None))))
+            Delivery.sent_at.is_(None)).with_for_update().execution_options(populate_existing=True)))
 
     def purge_finished(self, before: datetime) -> int:
         """Deliveries due before `before` that are over (sent, answered, skipped or expired): retention."""

@@ -1,6 +1,6 @@
-"""Who is in a community when its prompts are due. Runs are planned up to two days ahead; the worker lists the
-community's members again, once a pass, when some of its prompts are due: someone who left is not prompted, someone
-who joined is planned into the runs still open, and someone whose time zone changed has their prompts moved."""
+"""Who is in a community when its prompts are due. Runs are planned up to two days ahead, for the members listed
+then; when prompts fall due, the worker asks about those people only: someone who left is not prompted, and
+someone whose time zone changed has their prompts moved. Someone who joined is planned from the next run."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from learnloop.services.prompts.delivered import record_unanswered
 from learnloop.services.prompts.timing import retime_waiting
 from learnloop.storage.prompt_repositories import LEFT
 from learnloop.storage.unit_of_work import UnitOfWork
-
-MEMBERS_PER_READ = 500
 
 
 @dataclass(frozen=True)
@@ -47,36 +45,27 @@ def keep_profiles(uow: UnitOfWork, profiles: list[MemberProfile], now: datetime)
 
 @dataclass(frozen=True)
 class Changes:
-    """How the community's members differ from what was planned for them."""
+    """How the people whose prompts are due differ from what was planned for them."""
 
     left: list[int]
     """Due deliveries of people no longer in the community's channels."""
-    newcomers: dict[int, list[MemberProfile]]
-    """Per run still open, the members with no delivery in it."""
     moved: list[MemberProfile]
     """Members whose time zone changed."""
 
 
-def changes(uow: UnitOfWork, community_id: int, profiles: list[MemberProfile], now: datetime) -> Changes:
-    """Read-only: meant for a reader, so a large community's comparison holds no write lock."""
+def changes(uow: UnitOfWork, due: list[tuple[int, str]], profiles: list[MemberProfile]) -> Changes:
+    """Read-only. `due`: (delivery id, user id) of the prompts due; `profiles`: those of them still in the
+    community's channels."""
     by_id = {profile.user_id: profile for profile in profiles}
-    left = [delivery_id for delivery_id, user_id in uow.deliveries.due_in(community_id, now) if user_id not in by_id]
-    newcomers: dict[int, list[MemberProfile]] = {}
-    for run_id in uow.runs.open_in(community_id, now):
-        planned = uow.deliveries.users_of(run_id)
-        if joined := [profile for user_id, profile in by_id.items() if user_id not in planned]:
-            newcomers[run_id] = joined
-    ids = list(by_id)
-    moved = [by_id[member.user_id]
-             for start in range(0, len(ids), MEMBERS_PER_READ)
-             for member in uow.members.many(ids[start:start + MEMBERS_PER_READ]).values()
+    left = [delivery_id for delivery_id, user_id in due if user_id not in by_id]
+    moved = [by_id[member.user_id] for member in uow.members.many(sorted(by_id)).values()
              if by_id[member.user_id].timezone and member.timezone != by_id[member.user_id].timezone]
-    return Changes(left, newcomers, moved)
+    return Changes(left, moved)
 
 
 def apply_changes(uow: UnitOfWork, found: Changes, now: datetime) -> int:
     """Those who left are not prompted (one sent before a snooze lapses unanswered, as it was counted sent), and
-    the zones changed are kept; newcomers are planned apart (runs.plan_deliveries). Commits; the prompts skipped."""
+    the zones changed are kept. Commits; the prompts skipped."""
     skipped = uow.deliveries.skip_due(found.left, LEFT, now)
     record_unanswered(uow, uow.deliveries.lapse_sent_before(skipped, now), now)
     keep_profiles(uow, found.moved, now)
