@@ -8,7 +8,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.services.prompts import setup as prompt_setup
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import FRIDAY_DUE, Person, add_schedule, planned_world
+from tests.prompts.world import FRIDAY_DUE, Person, add_schedule, planned_world, uid
 
 
 def test_a_prompt_stopped_and_set_up_again_the_same_day_is_not_sent_twice(
@@ -36,3 +36,29 @@ def test_a_prompt_stopped_and_set_up_again_the_same_day_is_not_sent_twice(
     world.serve_statuses()
     world.tick()
     assert len(world.prompt_posts()) == 2, "next Friday's comes as usual"
+
+
+def test_set_up_again_after_some_got_the_date_the_others_still_do(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Stopped after the Tokyo member's Friday prompt went out, before the Berlin member's was due: set up again,
+    Berlin gets Friday's, Tokyo not a second one."""
+    tokyo, berlin = Person("tok", timezone="Asia/Tokyo"), Person("ber")
+    world = planned_world(runtime, mattermost_contract, clock, [tokyo, berlin])  # weekly Fri 16:30, planned Thu
+    clock.now = datetime(2026, 11, 6, 7, 31, tzinfo=UTC)  # Fri 16:31 in Tokyo
+    world.serve_statuses()
+    world.serve_dm_and_posts(4)
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+    clock.now = datetime(2026, 11, 6, 9, 0, tzinfo=UTC)  # Fri 10:00 in Berlin: stopped and set up again
+    with runtime.uow() as uow:
+        [row] = uow.schedules.active()
+        assert prompt_setup.stop(uow, row.community_id, row.id, clock.now)
+    add_schedule(runtime)
+    world.serve_members()
+    world.tick()
+    clock.now = FRIDAY_DUE  # Fri 16:31 in Berlin
+    world.serve_statuses()
+    world.tick()
+    assert len(world.prompt_posts()) == 2
+    assert world.prompt_posts()[-1].json["channel_id"] == uid("dmber")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, delete, exists, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from learnloop.storage.repositories import (
@@ -113,14 +113,14 @@ class ScheduleRepository(Repository):
             select(PromptSchedule).where(PromptSchedule.community_id == community_id, PromptSchedule.rrule == rrule,
                                          PromptSchedule.active.is_(False)).order_by(PromptSchedule.id)))
 
-    def last_date_sent(self, schedule_ids: list[int]) -> date | None:
-        """The latest date of these schedules whose prompt went out to anyone."""
+    def sent_on(self, schedule_ids: list[int], local_date: date) -> set[str]:
+        """Who these schedules' prompt of this date went out to."""
         if not schedule_ids:
-            return None
-        return self.session.scalar(
-            select(func.max(PromptRun.local_date)).join(Delivery, Delivery.run_id == PromptRun.id)
-            .where(PromptRun.schedule_id.in_(schedule_ids),
-                   or_(Delivery.sent_at.is_not(None), Delivery.status.in_(("queued", "sent", "answered")))))
+            return set()
+        return set(self.session.scalars(
+            select(Delivery.user_id).join(PromptRun, PromptRun.id == Delivery.run_id)
+            .where(PromptRun.schedule_id.in_(schedule_ids), PromptRun.local_date == local_date,
+                   or_(Delivery.sent_at.is_not(None), Delivery.status.in_(("queued", "sent", "answered"))))))
 
     def for_community(self, community_id: int) -> list[PromptSchedule]:
         return list(self.session.scalars(

@@ -21,7 +21,7 @@ from learnloop.services.prompts.delivered import record_unanswered
 from learnloop.services.prompts.membership import MemberProfile, keep_profiles
 from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
 from learnloop.storage.prompt_repositories import SUPERSEDED
-from learnloop.storage.tables import Delivery
+from learnloop.storage.tables import Delivery, PromptSchedule
 from learnloop.storage.unit_of_work import UnitOfWork
 
 PLAN_AHEAD_DAYS = 2
@@ -61,7 +61,8 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
     ids = [profile.user_id for profile in members]
     keep_profiles(uow, members, now)
     known = uow.members.many(ids)
-    planned = uow.deliveries.planned_users(run.id, ids)
+    planned = uow.deliveries.planned_users(run.id, ids) | uow.schedules.sent_on(_stopped_twins(uow, row),
+                                                                                run.local_date)
     rows = []
     for user_id in dict.fromkeys(ids):
         if user_id in planned:
@@ -76,6 +77,16 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
         run.members_planned = True
     uow.commit()
     return len(rows)
+
+
+_ASKS = ("questions", "event_name", "event_date", "event_part")
+
+
+def _stopped_twins(uow: UnitOfWork, row: PromptSchedule) -> list[int]:
+    """The community's stopped schedules that asked what `row` asks, as `row` asks it: a prompt stopped and set
+    up again. Whom one of them sent a date's prompt to is not asked again that date."""
+    return [old.id for old in uow.schedules.stopped(row.community_id, row.rrule)
+            if all(getattr(old, field) == getattr(row, field) for field in _ASKS)]
 
 
 @dataclass

@@ -129,7 +129,6 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
     existing = _running(uow, row)
     if existing is not None:
         return Created(existing, existing=True)
-    _after_dates_sent(uow, row)
     uow.schedules.add(row)
     uow.commit()
     return Created(row, existing=False)
@@ -145,19 +144,6 @@ def _running(uow: UnitOfWork, row: PromptSchedule) -> PromptSchedule | None:
         if all(getattr(existing, field) == getattr(row, field) for field in _SAME):
             return existing
     return None
-
-
-_ASKS = ("questions", "event_name", "event_date", "event_part")
-
-
-def _after_dates_sent(uow: UnitOfWork, row: PromptSchedule) -> None:
-    """A prompt stopped and set up again (the same rule and questions) does not ask again on a date it was already
-    sent for: the new schedule plans from the day after."""
-    same = [old.id for old in uow.schedules.stopped(row.community_id, row.rrule)
-            if all(getattr(old, field) == getattr(row, field) for field in _ASKS)]
-    last = uow.schedules.last_date_sent(same)
-    if last is not None and last >= row.anchor_date:
-        row.planned_through = last
 
 
 def create_event_prompts(
@@ -210,7 +196,6 @@ def create_event_prompts(
             created.append(Created(found, existing=True))
             continue
         row.event_key = key
-        _after_dates_sent(uow, row)
         created.append(Created(uow.schedules.add(row), existing=False))
     uow.commit()
     return created
