@@ -300,6 +300,43 @@ def test_only_the_log_entries_of_a_pages_life_are_read(stub: StubWiki) -> None:
     assert events[0].old_size is None and events[0].new_size is None
 
 
+def _listing(rows: list[dict[str, Any]]) -> Callable[[dict[str, str]], dict[str, Any]]:
+    """list=recentchanges as MediaWiki sorts it: by timestamp, then rcid; from rcstart on (rcdir=newer)."""
+    def answer(params: dict[str, str]) -> dict[str, Any]:
+        listed = sorted(rows, key=lambda row: (row["timestamp"], row["rcid"]), reverse=params["rcdir"] == "older")
+        if "rctype" in params:
+            listed = [row for row in listed if row["type"] in params["rctype"].split("|")]
+        if "rcstart" in params and params["rcdir"] == "newer":
+            listed = [row for row in listed if row["timestamp"] >= params["rcstart"]]
+        return {"query": {"recentchanges": listed[:int(params["rclimit"])]}}
+    return answer
+
+
+def test_a_slow_save_numbered_after_the_newest_listed_change_is_no_restore(stub: StubWiki) -> None:
+    """Save 102 started a second before 101 but was committed after it: it is listed before 101, with an older
+    timestamp. The position is at 102, the wiki is as it was: idle polls neither restart nor spend a second call."""
+    stub.on("recentchanges", _listing([_change(101, timestamp="2026-11-02T09:00:11Z"),
+                                       _change(102, timestamp="2026-11-02T09:00:10Z")]))
+    host = MediaWikiHost()
+    _, position = host.poll(_wiki(), None, NOW)
+    assert position == "102@2026-11-02T09:00:10Z"
+    stub.params.clear()
+    for _ in range(6):
+        assert host.poll(_wiki(), position, NOW) == ([], position)
+    assert len([p for p in stub.params if p.get("list") == "recentchanges"]) == 6
+
+
+def test_a_position_at_a_change_the_poll_does_not_read_is_no_restore(stub: StubWiki) -> None:
+    """The first poll starts at the newest change of any kind, here a category membership the poll does not list:
+    the poll asks for the wiki's newest changes of any kind before it takes the wiki for restored."""
+    stub.on("recentchanges", _listing([_change(101, timestamp="2026-11-02T09:00:10Z"),
+                                       _change(102, type="categorize", timestamp="2026-11-02T09:00:10Z")]))
+    host = MediaWikiHost()
+    _, position = host.poll(_wiki(), None, NOW)
+    assert position == "102@2026-11-02T09:00:10Z"
+    assert host.poll(_wiki(), position, NOW) == ([], position)
+
+
 # ------------------------------------------------------------------------------ small pieces
 
 def test_positions_round_trip() -> None:

@@ -38,6 +38,8 @@ PAGE_LOGS = frozenset({("move", "move"), ("move", "move_redir"), ("delete", "del
 """The log entries that are a page's life (`logtype`, `logaction`): moved (over a redirect too), deleted,
 undeleted. Others (protections, uploads, new accounts, revision deletions, ...) are not read."""
 RC_PAGE_SIZE = 500
+NEWEST_ROWS = 50
+"""Recent changes `newest_change` reads: far more than a slow save can be overtaken by."""
 MAX_PAGES = 200
 """Upper bound on continuation requests of one listing, so a misbehaving wiki cannot loop us forever."""
 PAGE_BATCH = 50
@@ -400,13 +402,16 @@ class MediaWikiClient:
         return str(entry.get("name", ""))
 
     def newest_change(self) -> tuple[int, datetime] | None:
-        """The newest recent change of any type, as (rcid, timestamp); None on an empty wiki."""
-        body = self._call("GET", {"action": "query", "list": "recentchanges", "rcdir": "older", "rclimit": "1",
-                                  "rcprop": "ids|timestamp"})
+        """The change of any type with the highest rcid among the wiki's `NEWEST_ROWS` newest, as (rcid,
+        timestamp); None on an empty wiki. MediaWiki lists them by timestamp, then rcid, and a slow save carries an
+        older timestamp than a change numbered after it: the newest listed is not always the highest numbered."""
+        body = self._call("GET", {"action": "query", "list": "recentchanges", "rcdir": "older",
+                                  "rclimit": str(NEWEST_ROWS), "rcprop": "ids|timestamp"})
         changes = body.get("query", {}).get("recentchanges", [])
         if not changes:
             return None
-        return int(changes[0]["rcid"]), parse_timestamp(changes[0]["timestamp"])
+        newest = max(changes, key=lambda change: int(change["rcid"]))
+        return int(newest["rcid"]), parse_timestamp(newest["timestamp"])
 
     def recent_changes(self, after_rcid: int, limit: int, *, start: datetime | None = None,
                        end: datetime | None = None) -> list[RecentChange]:
@@ -416,6 +421,12 @@ class MediaWikiClient:
         `start`/`end` bound the timestamps read (inclusive), so a poll does not re-read the whole
         recent-changes table: the API can only start a listing at a timestamp, not at an rcid.
         The result is sorted by rcid; anything beyond `limit` is left for the next call."""
+        return self.recent_changes_listed(after_rcid, limit, start=start, end=end)[0]
+
+    def recent_changes_listed(self, after_rcid: int, limit: int, *, start: datetime | None = None,
+                              end: datetime | None = None) -> tuple[list[RecentChange], int]:
+        """`recent_changes`, and the highest rcid the listing held (0 if none), counting the changes it passed
+        over too (rcid ≤ `after_rcid`, or of a kind not read)."""
         params: dict[str, Any] = {"list": "recentchanges", "rcprop": RC_PROPS, "rctype": RC_TYPES,
                                   "rcdir": "newer", "rclimit": str(min(max(limit, 1), RC_PAGE_SIZE))}
         if start is not None:
@@ -423,14 +434,17 @@ class MediaWikiClient:
         if end is not None:
             params["rcend"] = format_timestamp(end)
         found: dict[int, RecentChange] = {}
+        highest = 0
         for body in self._query_pages(params):
             for entry in body.get("query", {}).get("recentchanges", []):
-                if int(entry.get("rcid", 0)) > after_rcid and _is_page_change(entry):
+                rcid = int(entry.get("rcid", 0))
+                highest = max(highest, rcid)
+                if rcid > after_rcid and _is_page_change(entry):
                     change = _change(entry)
                     found[change.rcid] = change
             if len(found) >= limit:
                 break
-        return sorted(found.values(), key=lambda change: change.rcid)[:limit]
+        return sorted(found.values(), key=lambda change: change.rcid)[:limit], highest
 
     def pages(self, *, pageids: list[int] | None = None, titles: list[str] | None = None,
               redirects: bool = False) -> list[PageInfo]:

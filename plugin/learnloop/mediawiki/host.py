@@ -13,9 +13,11 @@ database has concurrent writers, a change whose transaction commits after a high
 change was already read (a window of milliseconds) would be passed over. On the **first** poll
 (`position` None) nothing is imported: the position starts at the wiki's newest change, so a
 wiki's whole history never floods a channel when learnloop is connected to it. A poll that finds nothing
-new while the wiki's newest change is older than the position (the wiki was restored from an older backup, or
-reinstalled, and numbers its changes from lower rcids again) raises PollRestarted: the position goes back to
-rcid 0 at the time of the last change read, so the changes made since the reset are read next.
+new, and no change at or after the position's time with an rcid as high as the position's, neither in what it
+read nor among the wiki's newest changes of any kind (the wiki was restored from an older backup, or
+reinstalled, and numbers its changes from lower rcids again), raises PollRestarted: the position goes back to
+rcid 0 at the time of the last change read, so the changes made since the reset are read next. An idle poll
+whose listing still holds the change at the position makes no second call.
 
 The **push** is optional and only makes things faster: a `PageSaveComplete` hook in
 LocalSettings.php (`LOCALSETTINGS_SNIPPET`) posts `{"event": "page_saved", "rc_id": ...,
@@ -376,9 +378,11 @@ class MediaWikiHost:
             newest = client.newest_change()
             return [], encode_position(*newest) if newest else "0"
         after, seen_at = decode_position(position)
-        changes = client.recent_changes(after, POLL_LIMIT, start=seen_at - REWIND if seen_at else None)
+        changes, highest = client.recent_changes_listed(after, POLL_LIMIT, start=seen_at - REWIND if seen_at else None)
         if not changes:
-            newest = client.newest_change()
+            if highest >= after:  # the change at the position is still listed (or one after it): no reset
+                return [], position
+            newest = client.newest_change()  # the listing reads only some kinds of change, from seen_at on
             if newest is not None and newest[0] < after:
                 # Restart at the time of the last change read: the changes made since the reset come next.
                 restart = encode_position(0, seen_at) if seen_at else encode_position(*newest)
