@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from learnloop.bootstrap import build_runtime
+from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.mediawiki.client import MediaWikiClient, PageInfo
 from learnloop.mediawiki.host import MediaWikiHost
 from learnloop.services.network.digest import changed_pages
-from learnloop.storage.tables import Announcement, ContentItem, Event
-from learnloop.wikis import UNPUBLISH_JOB, Removed
+from learnloop.services.reflections import mark_published
+from learnloop.storage.tables import Announcement, ContentItem, Event, Reflection
+from learnloop.wikis import UNPUBLISH_JOB, Published, Removed
 from tests.conftest import FakeClock, make_settings
 from tests.wikis import jobs as wiki_jobs
 
@@ -93,16 +94,22 @@ def test_a_log_deleted_between_the_read_and_the_save_is_named_by_the_id_it_was_m
     assert removed == Removed(True) and "learnloop-reflection-912" not in mediawiki_editor.wikitext("Raced log")
 
 
-def test_a_learning_log_in_a_namespace_is_known_as_learnloops_own_page(
-        mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock) -> None:
-    """A community whose space is a namespace has its log at `<Namespace>:<title>` (`Namespace:4`: `Project:`)."""
-    log_title = f"Team log {engine.dialect.name}"
+def _community_runtime(mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock, log_title: str,
+                       space: str) -> Runtime:
+    """One community whose learning log is `log_title` in `space` of the real wiki."""
     settings = make_settings(
         wikis=[{"name": "handbook", "kind": "mediawiki", "url": mediawiki.url, "secret": WIKI_SECRET,
                 "bot_user": mediawiki.bot_user, "bot_password": mediawiki.bot_password}],
         communities=[{"name": "Ops", "channel_id": "fukk3xq1bbn8fgmsiwh4xprwdh", "learning_log_page": log_title,
-                      "wiki_spaces": [{"wiki": "handbook", "space": "Namespace:4"}]}])
-    runtime = build_runtime(settings, clock=clock, engine=engine)
+                      "wiki_spaces": [{"wiki": "handbook", "space": space}]}])
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+def test_a_learning_log_in_a_namespace_is_known_as_learnloops_own_page(
+        mediawiki: MediaWikiServer, engine: Engine, clock: FakeClock) -> None:
+    """A community whose space is a namespace has its log at `<Namespace>:<title>` (`Namespace:4`: `Project:`)."""
+    log_title = f"Team log {engine.dialect.name}"
+    runtime = _community_runtime(mediawiki, engine, clock, log_title, "Namespace:4")
     wiki_jobs.poll_wikis(runtime)
     published = MediaWikiHost().publish(wiki_config(mediawiki), space="Namespace:4", page_title=log_title,
                                         heading="2026-11-02 · Ann", text="A reflection.",
@@ -117,5 +124,43 @@ def test_a_learning_log_in_a_namespace_is_known_as_learnloops_own_page(
                                    clock() + timedelta(days=400))
     assert (item.title, event.data.get("learning_log")) == (published.page_title, True)
     assert item.id not in created, "learnloop's own log is no new page of the week's digest"
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(Announcement)).all() == [], "nor announced"
+
+
+def test_a_learning_log_moved_on_the_wiki_is_still_learnloops_own_page(
+        mediawiki: MediaWikiServer, mediawiki_editor: Editor, engine: Engine, clock: FakeClock) -> None:
+    """Published to where the log went, its sections are reflections still: not page changes of the community."""
+    log_title = f"Guild log {engine.dialect.name}"
+    runtime = _community_runtime(mediawiki, engine, clock, log_title, "Category:Onboarding")
+    wiki, host = wiki_config(mediawiki), MediaWikiHost()
+
+    def published(marker: int) -> Published:  # as the worker's publish job does: the section, then where it went
+        done = host.publish(wiki, space="Category:Onboarding", page_title=log_title, heading="2026-11-02 · Ann",
+                            text=f"Reflection {marker}.", marker=f"learnloop-reflection-{marker}")
+        with runtime.uow() as uow:
+            reflection = uow.reflections.add(Reflection(user_id="ann".ljust(26, "0"), body="sealed",
+                                                        visibility="wiki", created_at=clock(), updated_at=clock()))
+            assert mark_published(uow, reflection.id, wiki="handbook", published=done, now=clock())
+            uow.commit()
+        return done
+
+    wiki_jobs.poll_wikis(runtime)
+    published(931)
+    wiki_jobs.poll_wikis(runtime)
+    mediawiki_editor.move(log_title, f"{log_title} 2026")  # an admin renames it; a redirect stays behind
+    assert published(932).page_title == f"{log_title} 2026"
+    wiki_jobs.poll_wikis(runtime)
+    with runtime.reader() as uow:
+        events = uow.session.scalars(select(Event).where(Event.kind.like("wiki_page_%")).order_by(Event.id)).all()
+        [item_id] = {event.item_id for event in events}
+        item = uow.session.get(ContentItem, item_id)
+        assert item is not None and item.community_id is not None
+        created, updated = changed_pages(uow, item.community_id, clock() - timedelta(days=400),
+                                         clock() + timedelta(days=400))
+    assert item.title == f"{log_title} 2026"
+    assert [(event.kind, event.data.get("learning_log")) for event in events] == [
+        ("wiki_page_created", True), ("wiki_page_moved", True), ("wiki_page_updated", True)]
+    assert item_id not in created + updated, "learnloop's own log is no changed page of the week's digest"
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Announcement)).all() == [], "nor announced"

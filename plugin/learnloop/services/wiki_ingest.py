@@ -88,7 +88,9 @@ def ingest(uow: UnitOfWork, settings: Settings, event: WikiEvent, now: datetime,
         item = _new_page(uow, event, url, community_id, now)
     elif event.action == "deleted" and item.retired_at is not None:  # trashed, then purged: deleted once
         return IngestResult(duplicate=True, item_id=item.id, announced=False)
-    learning_log = is_learning_log(settings, event)  # learnloop's own page: its sections are reflections
+    # learnloop's own page: its sections are reflections. A log an admin moved is published to where it is now.
+    learning_log = is_learning_log(settings, event) or (
+        bool(event.page_id) and uow.items.published_to(event.wiki, event.page_id))
     first = uow.events.append(
         f"wiki_page_{event.action}", occurred_at=event.occurred_at, recorded_at=now, community_id=community_id,
         item_id=item.id, dedupe_key=key,

@@ -46,6 +46,7 @@ from learnloop.storage.tables import (
     ItemScore,
     ParkedRemoval,
     Rating,
+    Reflection,
     SigninLink,
     table_of,
 )
@@ -177,6 +178,7 @@ _ALIASED = select(_A.c.item_id).where(_A.c.url == bindparam("url")).scalar_subqu
 _ITEM_BY_ALIAS = select(*_ITEM_COLUMNS).where(_I.c.id == _ALIASED)
 _ITEM_BY_ID = select(*_ITEM_COLUMNS).where(_I.c.id == bindparam("item_id"))
 _P = table_of(ParkedRemoval)
+_REFLECTIONS = table_of(Reflection)
 KNOWN_TO_ALL = _I.c.shared_at.is_not(None) | _I.c.followed_at.is_not(None)
 """An item everyone can know of: shared in chat, or named by its wiki's events; not one known only because
 someone rated it (a list or a reply that showed it would say so)."""
@@ -443,6 +445,12 @@ class ContentRepository(Repository):
         insert_ignoring_conflicts(self.tx, _P, {"wiki": wiki, "page_ref": page_ref, "marker": marker,
                                                 "title": title[:300], "url": url, "parked_at": now},
                                   ["wiki", "page_ref", "marker"])
+
+    def published_to(self, wiki: str, page_ref: str) -> bool:
+        """Whether learnloop published a reflection to the page (a learning log, wherever an admin moved it)."""
+        to_page = select(_REFLECTIONS.c.id).where(_REFLECTIONS.c.published_wiki == wiki,
+                                                  _REFLECTIONS.c.published_page_ref == page_ref)
+        return self.session.execute(to_page.limit(1)).first() is not None
 
     def take_parked_removals(self, wiki: str, page_ref: str) -> list[dict[str, str]]:
         """The removals kept for the page (id, wiki, page_ref, marker, title, url each), no longer kept."""

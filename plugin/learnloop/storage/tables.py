@@ -397,6 +397,10 @@ class Reflection(Base):
         CheckConstraint("visibility IN ('private', 'community', 'wiki')", name="visibility_known"),
         CheckConstraint("publish_attribution IN ('name', 'anonymous')", name="attribution_known"),
         Index("ix_reflections_user_time", "user_id", "created_at"),
+        # Which pages learnloop published to (ingest asks for each wiki change).
+        Index("ix_reflections_published_page", "published_wiki", "published_page_ref",
+              sqlite_where=text("published_page_ref IS NOT NULL"),
+              postgresql_where=text("published_page_ref IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
