@@ -29,6 +29,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+NOT_SHOWN = "not shown"
+"""A withheld figure as the pages and exports write it: not a number ("fewer than 5" read as under 5 ratings, or
+5 %, where 4 people gave 40), whatever the page explains held it back (fewer than k people, a week not yet ended,
+weeks counted with others outside the period)."""
 MIN_GROUP_FLOOR = 3
 DEFAULT_MIN_GROUP = 5
 WEEK = timedelta(days=7)
@@ -126,10 +130,10 @@ class Figure:
         return self.value is None
 
     def text(self, fmt: str = "{:,.0f}") -> str:
-        return f"fewer than {self.k}" if self.value is None else fmt.format(self.value)
+        return NOT_SHOWN if self.value is None else fmt.format(self.value)
 
     def export(self) -> float | str:
-        return f"fewer than {self.k}" if self.value is None else self.value
+        return NOT_SHOWN if self.value is None else self.value
 
 
 def withheld(k: int) -> Figure:
