@@ -151,10 +151,11 @@ def test_shared_reflections_are_listed_as_shared_never_ranked(client: FlaskClien
     board of colleagues. Listed in the order they were shared, and left out of the content that helps most."""
     switched_on(client)
     first, second = (f"https://learnloop.example.com/reflections/{n}" for n in ("a1", "b2"))
+    ids = {}
     for author, url in (("alice", first), ("bob", second)):
-        item_id = share(runtime, uid(author), url, title=REFLECTION_TITLE)
+        ids[url] = share(runtime, uid(author), url, title=REFLECTION_TITLE)
         with runtime.uow() as uow:
-            uow.items.get(item_id).kind = "reflection"
+            uow.items.get(ids[url]).kind = "reflection"
             uow.commit()
     raters(runtime, first, K, 2, "f")
     raters(runtime, second, K, 5, "s")
@@ -163,8 +164,12 @@ def test_shared_reflections_are_listed_as_shared_never_ranked(client: FlaskClien
     clock.now = FRIDAY_0901_BERLIN
     tick(runtime, clock)
     [post] = digests(standin)
-    assert [a["title_link"] for a in post["props"]["attachments"]] == [GOOD, first, second]
-    assert post["props"]["attachments"][1]["pretext"] == "**Shared reflections people rated**"
+    attachments = post["props"]["attachments"]
+    assert [a["fallback"].split(" — ")[0] for a in attachments] == [GOOD, REFLECTION_TITLE, REFLECTION_TITLE]
+    assert [a["actions"][0]["integration"]["context"]["item_id"] for a in attachments][1:] == [ids[first],
+                                                                                           ids[second]]
+    assert attachments[1]["pretext"] == "**Shared reflections people rated**"
+    assert "title_link" not in attachments[1] and "author hears" in attachments[1]["footer"]
     with runtime.reader() as uow:
         top = dashboard.build(uow, community(runtime).id, Period.last_weeks(clock.now.date(), 4), K).top
     assert [item.url for item in top] == [GOOD]

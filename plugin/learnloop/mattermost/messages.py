@@ -49,9 +49,19 @@ def content_attachment(
         "title": title or url,
         "title_link": url,
         "text": text,
-        "footer": "Did this help you? Only you see your rating; the community sees a score once you have rated.",
+        "footer": "Did this help you? Only you see your rating; a score shows once enough people have rated.",
         "actions": rating_actions(item_id, public_url, key),
     }
+
+
+REFLECTION_FOOTER = "Did this help you? Only you see your rating; its author hears when several people found it useful."
+
+
+def reflection_attachment(attachment: dict[str, Any]) -> dict[str, Any]:
+    """A content attachment for a shared reflection: no link (its address is for rating, with no page behind it)
+    and no promise of a score."""
+    attachment.pop("title_link", None)
+    return {**attachment, "footer": REFLECTION_FOOTER}
 
 
 def describe_item(url: str, title: str | None) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from learnloop.domain.markdown import plain
-from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment, describe_item
+from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment, describe_item, reflection_attachment
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.dashboard import REFLECTION_TITLE, TopItem
 from learnloop.services.network.digest import Digest
@@ -37,6 +37,8 @@ def _item_attachment(item: TopItem, public_url: str, key: bytes, pretext: str | 
     assert item.item_id is not None
     attachment = content_attachment(item_id=item.item_id, url=item.url, title=item.title, text="",
                                     public_url=public_url, key=key)
+    if item.kind == "reflection":
+        attachment = reflection_attachment(attachment)
     return {**attachment, "pretext": pretext} if pretext else attachment
 
 
@@ -80,7 +82,7 @@ def suggestions_dm(user_id: str, items: list[TopItem], public_url: str, key: byt
 
 def _what(title: str | None, url: str, kind: str) -> str:
     if kind == "reflection":
-        return f"[the reflection you shared]({url})"
+        return "the reflection you shared"  # its address is for rating, with no page behind it
     return describe_item(url, None if title == REFLECTION_TITLE else title)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment
+from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment, reflection_attachment
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.reflections import SharePost
 
@@ -54,7 +54,7 @@ def nudge_message(window_text: str) -> str:
 
 
 def shared_reflection_post(post: SharePost, *, public_url: str, key: bytes) -> dict[str, Any]:
-    attachment = content_attachment(item_id=post.item_id, url=post.item_url, title=f"@{post.author_name} reflected",
-                                    text=post.text, public_url=public_url, key=key)
-    attachment.pop("title_link", None)
+    attachment = reflection_attachment(content_attachment(
+        item_id=post.item_id, url=post.item_url, title=f"@{post.author_name} reflected", text=post.text,
+        public_url=public_url, key=key))
     return {"channel_id": post.channel_id, "message": "", "props": {"attachments": [attachment]}}

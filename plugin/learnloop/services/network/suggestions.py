@@ -64,8 +64,9 @@ def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, limit: int = S
     for community_id, liked in sorted(store.likes_of(member_key(user_id, key)).items()):
         for item, weight in suggest(liked, rated, store.pairs_with(community_id, liked, k), k).items():
             weights[item] = weights.get(item, 0) + weight
-    chosen = strongest(weights, store.scores(set(weights), k), limit)
-    details = uow.dashboards.item_details(chosen)
+    details = uow.dashboards.item_details(sorted(weights))
+    content = {item for item in weights if item in details and details[item][2] != "reflection"}  # never ranked
+    chosen = strongest({item: weights[item] for item in content}, store.scores(content, k), limit)
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], 0.0, 0, i) for i in chosen if i in details]
 
 
