@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from learnloop.bootstrap import Runtime
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, planned_world, slash
+from tests.prompts.world import FRIDAY_DUE, THURSDAY, Person, World, add_schedule, planned_world, slash
 
 
 def prompted_at_16_30_in_new_york(world: World, clock: FakeClock, day: date) -> None:
@@ -86,3 +86,25 @@ def test_a_new_time_given_while_the_worker_decides_the_prompt_leaves_the_queued_
     with runtime.reader() as uow:
         after = uow.deliveries.get(due.id)
         assert after is not None and (after.status, after.due_at) == ("queued", before)
+
+
+def test_someone_who_flew_east_past_their_prompt_time_still_gets_it(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Ann flies from Berlin to Tokyo on Friday; learnloop learns it when her prompt falls due at 16:30 in Berlin,
+    when 16:30 in Tokyo has long passed: she is asked then, within the answer time the prompt had, not never."""
+    ann, ken = Person("ann"), Person("ken", timezone="Asia/Tokyo")
+    world = World(runtime, mattermost_contract, people=[ann, ken])
+    add_schedule(runtime, anchor=date(2026, 11, 2), window="4h")
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    ann.timezone = "Asia/Tokyo"
+    clock.now = datetime(2026, 11, 6, 7, 31, tzinfo=UTC)  # 16:31 in Tokyo: Ken is asked
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)  # 16:31 in Berlin: Ann's prompt falls due
+    world.serve_statuses()
+    world.tick()
+    assert len(world.prompt_posts()) == 2

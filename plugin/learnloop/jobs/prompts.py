@@ -158,8 +158,8 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
 
 
 def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> None:
-    """Close to sending, the people whose prompts are due are asked about, and nobody else: one call per channel
-    and USERS_PER_CALL of them for who is still in the community, one for their time zones (see
+    """Close to sending, the people whose prompts are due are asked about, and nobody else: per USERS_PER_CALL of
+    them, one call per channel for who is still in the community and one for their time zones (see
     services.prompts.membership)."""
     now = chat.clock()
     with chat.reader() as uow:

@@ -113,13 +113,14 @@ class ScheduleRepository(Repository):
             select(PromptSchedule).where(PromptSchedule.community_id == community_id, PromptSchedule.rrule == rrule,
                                          PromptSchedule.active.is_(False)).order_by(PromptSchedule.id)))
 
-    def sent_on(self, schedule_ids: list[int], local_date: date) -> set[str]:
-        """Who these schedules' prompt of this date went out to."""
-        if not schedule_ids:
+    def sent_on(self, schedule_ids: list[int], local_date: date, user_ids: list[str]) -> set[str]:
+        """Which of these people these schedules' prompt of this date went out to."""
+        if not schedule_ids or not user_ids:
             return set()
         return set(self.session.scalars(
             select(Delivery.user_id).join(PromptRun, PromptRun.id == Delivery.run_id)
             .where(PromptRun.schedule_id.in_(schedule_ids), PromptRun.local_date == local_date,
+                   Delivery.user_id.in_(user_ids),
                    or_(Delivery.sent_at.is_not(None), Delivery.status.in_(("queued", "sent", "answered"))))))
 
     def for_community(self, community_id: int) -> list[PromptSchedule]:

@@ -62,7 +62,7 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
     keep_profiles(uow, members, now)
     known = uow.members.many(ids)
     planned = uow.deliveries.planned_users(run.id, ids) | uow.schedules.sent_on(_stopped_twins(uow, row),
-                                                                                run.local_date)
+                                                                                run.local_date, ids)
     rows = []
     for user_id in dict.fromkeys(ids):
         if user_id in planned:

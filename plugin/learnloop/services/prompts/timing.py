@@ -61,8 +61,10 @@ def nudge_at(due: datetime, window_end: datetime) -> datetime | None:
     return window_end - NUDGE_BEFORE_CLOSE
 
 
-def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | None:
-    """A planned delivery's due time again, after the person changed their own time of day or time zone."""
+def personal_schedule_due(uow: UnitOfWork, delivery: Delivery, now: datetime) -> datetime | None:
+    """A planned delivery's due time again, after the person changed their own time of day or time zone. One moved
+    to a time already past, answers and all (someone who flew east), keeps the answer time it had: it is asked now,
+    not lost."""
     run = uow.runs.get(delivery.run_id)
     row = uow.schedules.get(run.schedule_id) if run else None
     member = uow.members.get(delivery.user_id)
@@ -70,6 +72,8 @@ def personal_schedule_due(uow: UnitOfWork, delivery: Delivery) -> datetime | Non
         return None
     due, window_end = due_and_window(row, run.local_date, zone(member.timezone if member else None, row.timezone),
                                       preferences_of(member))
+    if window_end <= now < delivery.window_end:
+        window_end = delivery.window_end
     delivery.window_end = window_end
     delivery.nudge_at = nudge_at(due, window_end) if (member is None or member.nudges) else None
     return due
@@ -79,6 +83,6 @@ def retime_waiting(uow: UnitOfWork, user_id: str, now: datetime) -> None:
     """The person's prompts planned and not yet sent, due or not, move with their time of day or time zone (not
     one sent and snoozed: it stays a day after it was snoozed; nor one whose window closed: it expires)."""
     for delivery in uow.deliveries.waiting_for(user_id, now):
-        due = personal_schedule_due(uow, delivery)
+        due = personal_schedule_due(uow, delivery, now)
         if due is not None:
             delivery.due_at, delivery.updated_at = due, now
