@@ -135,7 +135,7 @@ def apply_fold(uow: UnitOfWork, fold: Fold, k: int, now: datetime) -> bool:
     held = [refresh_blocks(store, community_id, metric, weeks, k, until)
             for (community_id, metric), weeks in sorted(touched.items())]
     if any(held):
-        _note_held(uow, True, now)
+        _note_held(uow, held, now)
     uow.commit()
     return True
 
@@ -212,17 +212,18 @@ def fold_all(uow_factory: Callable[[], UnitOfWork], key: bytes, k: int, now: dat
 # ------------------------------------------------------------------------------ release blocks
 
 def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: set[date] | None, k: int,
-                   until: date) -> bool:
+                   until: date) -> str:
     """Bring a people measure's blocks up to date after new events in `weeks` (None: whatever the weeks): the
     open stretch after the last closed block is cut again (no block closes at the week `until`, the current
     one, or later), and its parts' blocks (PARTS) with it. Closed blocks, their parts' too, never change
-    (`apply_fold` counts a late event in the first week after them). True when an ended week of the stretch
-    waits for a shared reflection's post or section (HELD_FOR_POSTS)."""
+    (`apply_fold` counts a late event in the first week after them). When an ended week of the stretch waits for
+    a shared reflection's post or section, the week (ISO date) of the oldest such message it waited for, else ""
+    (HELD_FOR_POSTS)."""
     done = closed_blocks(store.blocks(community_id, metric))
     start = done[-1].last + WEEK if done else min(
         filter(None, (store.first_week(community_id, m) for m in (metric, *PARTS.get(metric, ())))), default=None)
     if start is None or (weeks is not None and not any(week >= start for week in weeks)):
-        return False
+        return ""
     facts = store.week_facts(community_id, metric, start)
     hidden = {name: store.week_facts(community_id, name, start)
               for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER, *NEVER_SEEN)} if metric == UNSEEN else {}
@@ -230,7 +231,7 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     unseen = _unseen_weeks([*hidden[KEPT], *hidden[NEVER_SEEN[0]], *hidden[NEVER_SEEN[1]]],
                            [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]], written) if hidden else []
     unsent = store.oldest_unsent((SHARE_PREFIX, PUBLISH_PREFIX)) if hidden else None
-    held = unsent is not None and week_of(unsent) < until and start < until
+    held = week_of(unsent).isoformat() if unsent is not None and week_of(unsent) < until and start < until else ""
     if unsent is not None:  # a reflection's post or section still to be made: whether anyone will see it is not known
         until = min(until, week_of(unsent))
     cut, remaining = split_open(start, facts, k, until=until, unseen=unseen)
@@ -360,11 +361,13 @@ def _cut_open(uow: UnitOfWork, metrics: list[str], k: int, until: date, now: dat
     store = uow.rollups
     held = [refresh_blocks(store, community_id, metric, {first}, k, until)
             for community_id, metric, first in store.open_blocks(metrics) if first < until]
-    _note_held(uow, any(held), now)
+    _note_held(uow, held, now)
 
 
-def _note_held(uow: UnitOfWork, held: bool, now: datetime) -> None:
-    uow.cursors.move(HELD_FOR_POSTS, _oldest_unsent_week(uow.rollups) if held else "", now)
+def _note_held(uow: UnitOfWork, held: list[str], now: datetime) -> None:
+    """The oldest week a cut just waited for, as that cut read it (read again now, a post made meanwhile would
+    leave the figure held with nothing left to wait for)."""
+    uow.cursors.move(HELD_FOR_POSTS, min((week for week in held if week), default=""), now)
 
 
 def _oldest_unsent_week(store: RollupStore) -> str:
