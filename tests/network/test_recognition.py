@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,13 +14,14 @@ from sqlalchemy import Engine
 
 from learnloop.bootstrap import Runtime
 from learnloop.jobs.worker import Worker
-from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_ACTION, milestone_dm
+from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_ACTION, milestone_dm, thanks_dm
 from learnloop.mattermost.signed_state import button_context
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.services.dashboard import REFLECTION_TITLE
 from learnloop.services.network import recognition
 from learnloop.storage.network_store import NetworkStore
+from learnloop.storage.repositories import RatingRepository
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn
 from tests.network.world import ingest, page_event, rate, share, tick, uid, week_ends
@@ -292,5 +294,29 @@ def test_a_milestone_settled_while_its_sharer_erases_is_not_kept(
     with runtime.uow() as uow:
         recognition.tell(uow, owed, {}, clock.now,
                          lambda m: milestone_dm(m, runtime.settings.public_url_text, runtime.signing_key))
+    eraser.join(10)
+    assert errors == [] and SAM.id not in everything_stored(engine)
+
+
+def test_a_thank_you_sent_while_its_sharer_erases_is_not_kept(
+        runtime: Runtime, clock: FakeClock, standin: StandIn, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: the thank-you holds the item's row; the erase, run meanwhile, waits for it, then removes the
+    message queued to the sharer with everything else that names them."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    item = share(runtime, SAM.id, LINK, title="Data pipeline handbook")
+    rate(runtime, RAE.id, LINK, 5)
+    errors: list[BaseException] = []
+    eraser, of = erasing(runtime, SAM, errors), RatingRepository.of
+
+    def rating_of(self: RatingRepository, item_id: int, user_id: str) -> Any:
+        found = of(self, item_id, user_id)
+        eraser.start()
+        time.sleep(0.5)  # the erase runs until it waits for the item's row
+        return found
+
+    monkeypatch.setattr(RatingRepository, "of", rating_of)
+    with runtime.uow() as uow:
+        recognition.thank(uow, item, RAE.id, clock.now, lambda *a: thanks_dm("rae", *a))
     eraser.join(10)
     assert errors == [] and SAM.id not in everything_stored(engine)

@@ -346,7 +346,11 @@ class ContentRepository(Repository):
             item = self.session.get(ContentItem, aliased) if aliased is not None else None
         return item
 
-    def get(self, item_id: int) -> ContentItem | None:
+    def get(self, item_id: int, *, shared_lock: bool = False) -> ContentItem | None:
+        """With `shared_lock`, its row is held against changes until the transaction ends (an erase of its sharer
+        waits, or is waited for)."""
+        if shared_lock:
+            return self.session.get(ContentItem, item_id, with_for_update={"read": True}, populate_existing=True)
         return self.session.get(ContentItem, item_id)
 
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,

@@ -118,7 +118,7 @@ def thank(uow: UnitOfWork, item_id: int, rater_id: str, now: datetime, render: T
     sharer unless they turned thank-you notes off or have erased their data since; False when this rater had
     thanked them already. The rater is answered the same either way: that is the sharer's business. It waits out
     the sharer's pause and quiet hours. Raises ThanksRefused. Commits."""
-    item = uow.items.get(item_id)
+    item = uow.items.get(item_id, shared_lock=True)
     if item is None:
         raise ThanksRefused("this item is no longer in learnloop")
     if item.shared_at is None:
