@@ -172,6 +172,9 @@ def test_members_see_the_dashboard_read_only_and_outsiders_nothing(
     mine, theirs = community_id(dash), community_id(dash, OTHER_CHANNEL)
     anonymous = create_app(dash).test_client()
     assert anonymous.get(f"/dashboard/{mine}").status_code == 401
+    said = anonymous.get(f"/dashboard/{mine}/export.csv", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "type /learn dashboard in your community&#39;s channel." in said
+    assert "/learn signin" not in said, "one next step, not two that disagree"
     mattermost_contract.add("GET", f"/api/v4/channels/{OTHER_CHANNEL}/members/{OWNER.id}", status=404,
                             json={"id": "app.channel.get_member.missing.app_error", "message": "No channel member",
                                   "status_code": 404})

@@ -51,6 +51,14 @@ def test_links_expire_after_ten_minutes(client: FlaskClient, clock: FakeClock) -
     assert client.get(path).status_code == 403
     assert confirm(client, path).status_code == 403
     assert confirm(client, "/signin?token=made-up-token").status_code == 403
+    said = client.get(path).get_data(as_text=True)
+    assert "/learn dashboard in your community&#39;s channel" in said, "dashboard links are sign-in links too"
+    assert "/learn signin" in said
+
+
+def test_error_pages_end_in_one_full_stop(client: FlaskClient) -> None:
+    said = client.get("/no-such-page", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "try again." in said and ".." not in said
 
 
 def test_rating_from_the_wiki_is_the_same_rating_as_in_chat(client: FlaskClient, runtime: Runtime) -> None:

@@ -40,8 +40,10 @@ def register_error_handlers(app: Flask) -> None:
         messages = {413: f"the request body is larger than {request.max_content_length} bytes"}
         message = messages.get(status, exc.description or exc.name)
         if wants_page():
-            return message_page(exc.name, message[:1].upper() + message[1:] + ".", status,
-                                next_step=NEXT_STEPS.get(status))
+            text = message[:1].upper() + message[1:]
+            text += "" if text.endswith((".", "!", "?")) else "."
+            gives_one = "/learn " in message  # says what to type already: a generic step would contradict it
+            return message_page(exc.name, text, status, next_step=None if gives_one else NEXT_STEPS.get(status))
         return json_error(status, message)
 
     @app.errorhandler(Exception)

@@ -29,7 +29,8 @@ from learnloop.web.session import (
 
 EXPIRED = ("This link has expired", ("Links from learnloop's bot work once, for ten minutes, in the browser that "
                                     "opened them."))
-NEW_LINK = {"signin": "Type /learn signin in Mattermost for a new one.",
+NEW_LINK = {"signin": ("For a new link type /learn dashboard in your community's channel (for its dashboard) or "
+                       "/learn signin in Mattermost (to sign in)."),
             "mydata": "Type /learn mydata in Mattermost for a new one."}
 
 
