@@ -20,7 +20,7 @@ from learnloop.storage.tables import Community, ContentItem, Delivery, Event, Ou
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit, uid
+from tests.prompts.world import BOT, CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit, uid
 
 UTC = UTC
 ANN, BOB = Person("ann"), Person("bob")
@@ -605,3 +605,12 @@ def test_a_lapsed_prompt_s_buttons_say_it_is_closed(client: FlaskClient, runtime
     clock.now = delivery(runtime).window_end
     World(runtime, mattermost_contract, people=[ANN]).tick()
     assert "already closed" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]
+
+
+def test_a_reflection_typed_in_a_direct_message_without_a_prompt_says_it_stays_private(client: FlaskClient) -> None:
+    reply = slash(client, ANN, "reflect Pairing beats reading", channel=uid("dmann"), channel_name=f"{BOT}__{ANN.id}")
+    assert reply["text"] == "Saved to your private journal."
+    [note] = reply["attachments"]
+    assert "actions" not in note and "Change your mind" not in note["text"], "no promise without buttons"
+    assert note["text"] == ("Only you can see it, and it stays private: it belongs to no community. To share one, "
+                            "type `/learn reflect` in your community's channel.")

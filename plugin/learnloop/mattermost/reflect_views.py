@@ -132,6 +132,10 @@ def _share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share:
     if can_share and can_publish:
         actions.append(button("Publish to the wiki with my name", "wiki"))
         actions.append(button("Publish to the wiki without my name", "wiki", "anonymous"))
+    if not actions:  # written outside any community: nothing it could be shared with, now or later
+        return {"fallback": "Your reflection is private.",
+                "text": "Only you can see it, and it stays private: it belongs to no community. To share one, "
+                        "type `/learn reflect` in your community's channel."}
     return {"fallback": "Your reflection is private.", "text": "Only you can see it. Change your mind any time:",
             "actions": actions}
 
