@@ -3,6 +3,7 @@ that is more (domain.scores.people_to_move)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -40,3 +41,9 @@ def test_a_page_owner_is_told_how_many_more_people_move_the_score(ratings: int, 
     attachment = page_attachment(_page(ratings), "u1", 5, "https://learnloop.acme.example", b"k" * 32)
     assert f"no recent change (a score moves once {to_move} more people have rated the page and the week has ended)" \
         in attachment["text"]
+
+
+def test_a_page_owner_is_not_sent_to_a_list_only_the_community_s_owners_open() -> None:
+    page = replace(_page(7), notes=["The VPN step is gone"], more_notes=3)
+    text = page_attachment(page, "u1", 5, "https://learnloop.acme.example", b"k" * 32)["text"]
+    assert text.endswith("…and 3 more: the community's owners see them all on its dashboard's feedback list.")

@@ -61,7 +61,8 @@ def page_attachment(page: PageToReview, user_id: str, k: int, public_url: str, k
         lines.append("New notes since your last message:")
         lines += [_quoted(note) for note in page.notes]
         if page.more_notes:
-            lines.append(f"…and {page.more_notes} more on the dashboard's feedback list.")
+            lines.append(f"…and {page.more_notes} more: the community's owners see them all on its dashboard's "
+                         "feedback list.")
     return {"fallback": f"{page.title} needs review: {page.url}", "title": page.title, "title_link": page.url,
             "text": "\n".join(lines),
             "actions": [
