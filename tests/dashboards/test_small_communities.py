@@ -243,7 +243,7 @@ def test_moved_prompts_stop_and_the_joined_communitys_prompts_reach_every_channe
                 created_at=START))
         uow.commit()
     reply = say(chat, OWNER, "community join ~data-guild")
-    assert "The prompts set up here are stopped (1): ~data-guild's prompts reach this channel" in reply
+    assert "The prompts set up here are stopped (1): ~data-guild's prompts reach this channel from its next prompt planned, within two days" in reply
     with runtime.uow() as uow:
         schedules = list(uow.session.scalars(select(PromptSchedule).order_by(PromptSchedule.id)))
         assert [c.channel_id for c in uow.communities.channels(ids[BIG])] == [BIG, SMALL]

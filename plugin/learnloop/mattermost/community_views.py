@@ -145,7 +145,7 @@ def _join(invocation: Invocation, target: str) -> Reply:
     lines = [done]
     if joined.prompts_stopped:
         lines.append(f"The prompts set up here are stopped ({joined.prompts_stopped}): {joined.name}'s prompts "
-                     f"reach this channel from now on (`{trigger} prompts`).")
+                     f"reach this channel from its next prompt planned, within two days (`{trigger} prompts`).")
     lines.append(f"To undo: `{trigger} community leave` in a channel that joined; what it did until then stays "
                  f"with {joined.name}.")
     return ephemeral("\n\n".join(lines))
