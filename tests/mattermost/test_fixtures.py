@@ -124,6 +124,9 @@ def test_slash_command__help_form(client: FlaskClient) -> None:
     text = send_fixture(client, "slash_command__help.form").get_json()["text"]
     for example in ("/learn rate https://", "/learn share https://", "/learn help"):
         assert example in text
+    prompts = next(line for line in text.splitlines() if "prompts [" in line)
+    for option in ("stop <number>", "time default", "quiet off", "nudges on"):
+        assert option in prompts, "every option /learn prompts takes is listed"
 
 
 def test_slash_command__empty_form(client: FlaskClient) -> None:

@@ -31,7 +31,7 @@ VISIBILITY_OPTIONS = [
 PROMPTS_HELP = (
     "`{t} prompts` shows your settings. Yours to change: `{t} prompts off`, `{t} prompts on`, "
     "`{t} prompts pause 2w`, `{t} prompts resume`, `{t} prompts time 16:30` (or `time default`), "
-    "`{t} prompts quiet 22:00-07:00` (or `quiet off`), `{t} prompts nudges off`. "
+    "`{t} prompts quiet 22:00-07:00` (or `quiet off`), `{t} prompts nudges off` (or `nudges on`). "
     "Community owners: `{t} prompts setup`, `{t} prompts event`, `{t} prompts stop <number>`."
 )
 
@@ -283,7 +283,8 @@ def _described(created: list[setup.Created]) -> str:
 
 def register(commands: CommandRegistry) -> None:
     commands.subcommand(
-        "prompts", usage="prompts [setup|event|off|on|pause 2w|resume|time 16:30|quiet 22:00-07:00|nudges off]",
+        "prompts", usage="prompts [setup|event|stop <number>|off|on|pause 2w|resume|time 16:30|time default|"
+              "quiet 22:00-07:00|quiet off|nudges off|nudges on]",
         example="prompts pause 2w",
         summary="Your reflection prompts: when, whether, quiet hours. Owners set up what the community is asked.",
         handler=prompts_command)
