@@ -154,6 +154,16 @@ def test_signing_out_forgets_me_in_this_browser(client: FlaskClient) -> None:
     assert "Type /learn signin" in client.get("/").get_data(as_text=True)
 
 
+def test_the_footer_s_sign_out_signs_out_from_any_page(client: FlaskClient) -> None:
+    confirm(client, signin_link(client))
+    page = client.get("/privacy").get_data(as_text=True)
+    footer = page[page.index("<footer>"):]
+    assert '<form method="post" action="/signout"' in footer and ">Sign out</button>" in footer
+    token = re.search(r'name="csrf_token" value="([^"]+)"', footer).group(1)
+    assert "Signed out" in client.post("/signout", data={"csrf_token": token}).get_data(as_text=True)
+    assert "Sign out" not in client.get("/privacy").get_data(as_text=True)
+
+
 def test_a_session_ends_twelve_hours_after_signing_in_however_often_it_is_used(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     confirm(client, signin_link(client))
