@@ -48,7 +48,8 @@ def test_slash_command__rate_form(client: FlaskClient, runtime: Runtime) -> None
     assert response.content_type == "application/json"
     body = response.get_json()
     assert body["response_type"] == "ephemeral"
-    assert "5/5" in body["text"] and "privately" in body["text"]
+    assert "5/5" in body["text"]
+    assert "Your comment went privately to the community's owners and the page's owners" in body["text"]
     [item] = _rows(runtime, ContentItem)
     assert item.url == "https://wiki.acme.example/wiki/Deploying_to_production"
     [rating] = _rows(runtime, Rating)

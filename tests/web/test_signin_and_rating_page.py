@@ -67,6 +67,7 @@ def test_rating_from_the_wiki_is_the_same_rating_as_in_chat(client: FlaskClient,
     page = client.get("/rate", query_string={"url": PAGE + "?utm_source=wiki"})
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and 'value="2" checked' in body
+    assert "A private note for the community's owners and the page's owners (optional)" in body, "the same owners as the widget and chat name"
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     response = client.post("/rate", data={"csrf_token": csrf(client), "url": PAGE, "stars": "5",
                                           "comment": "<script>alert(1)</script> the VPN part"})

@@ -145,6 +145,7 @@ def test_a_low_rating_may_carry_a_reason_and_a_private_note(
     reader.sign_in(stars="2")
     html = reader.frame().get_data(as_text=True)
     assert "What fell short?" in html and 'value="broken_link"' in html
+    assert "A private note for the community's owners and the page's owners (optional)" in html and ">Send privately</button>" in html
     assert reader.post("reason", reason="outdated", note="The VPN steps <b>changed</b>").status_code == 303
     assert reader.post("reason", reason="broken_link").status_code == 303, "a second reason replaces the first"
     with runtime.reader() as uow:
@@ -152,6 +153,7 @@ def test_a_low_rating_may_carry_a_reason_and_a_private_note(
     assert rows == [("broken_link", "", 2)]
     after = reader.frame().get_data(as_text=True)
     assert "What fell short?" not in after and "<strong>broken link</strong>" in after
+    assert "Thanks: the community's owners and the page's owners see that it is" in after
 
 
 def test_a_reason_needs_a_low_rating_and_a_known_reason(reader: Reader, ann: dict[str, object]) -> None:

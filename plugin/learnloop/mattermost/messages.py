@@ -94,6 +94,6 @@ def rating_confirmation(outcome: RatingOutcome, k: int) -> str:
         head = f"Updated: you now rate {item} **{outcome.stars}/5** ({label}), was {outcome.previous_stars}/5."
     lines = [head, community_score(outcome, k)]
     if outcome.feedback_saved:
-        lines.append("Your comment went privately to the community's owners, with the week you wrote it and "
-                     "without your name or stars; it is not published.")
+        lines.append("Your comment went privately to the community's owners and the page's owners, with the week you "
+                     "wrote it and without your name or stars; it is not published.")
     return "\n".join(lines)

@@ -35,8 +35,8 @@ from learnloop.services.rating import Rater, RetiredItem, UnknownItem, rate_item
 RATE_USAGE = "rate <url> <1-5> [comment]"
 RATE_DIALOG = "rate"
 MAX_SHARE_NOTE = 1000
-COMMENT_HELP = ("Private: the community's owners see the comment with the week you wrote it, never your name, "
-                "your stars or the exact time.")
+COMMENT_HELP = ("Private: the community's owners and the page's owners see it with the week you wrote it, never "
+                "your name, your stars or the exact time.")
 
 
 def parse_rate_args(args: str) -> tuple[str, str, str | None]:
@@ -220,7 +220,8 @@ def register(commands: CommandRegistry) -> None:
     commands.subcommand(
         "rate", usage=RATE_USAGE, example="rate https://wiki.example.com/Deploying 5 Saved me an hour",
         summary="Rate a page or link that helped you (1 = not useful, 5 = essential); a comment goes privately "
-                "to the community's owners. Without arguments, opens a form.", handler=rate_command)
+                "to the community's owners and the page's owners. Without arguments, opens a form.",
+        handler=rate_command)
     commands.subcommand(
         "share", usage="share <url> [why it helped]",
         example="share https://wiki.example.com/Onboarding The checklist at the end is gold",
