@@ -4,6 +4,7 @@ and both wait out the sharer's quiet hours."""
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -17,9 +18,10 @@ from learnloop.jobs.worker import Worker
 from learnloop.mattermost.network_messages import RECOGNITION_OFF_ACTION, THANK_ACTION, milestone_dm, thanks_dm
 from learnloop.mattermost.signed_state import button_context
 from learnloop.mattermost.wiki_messages import announcer
-from learnloop.services import personal_data
+from learnloop.services import communities, personal_data
 from learnloop.services.dashboard import REFLECTION_TITLE
 from learnloop.services.network import recognition
+from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.repositories import RatingRepository
 from tests.conftest import FakeClock
@@ -320,3 +322,44 @@ def test_a_thank_you_sent_while_its_sharer_erases_is_not_kept(
         recognition.thank(uow, item, RAE.id, clock.now, lambda *a: thanks_dm("rae", *a))
     eraser.join(10)
     assert errors == [] and SAM.id not in everything_stored(engine)
+
+
+def test_a_thank_you_sent_while_its_community_joins_another_does_not_deadlock(
+        runtime: Runtime, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: a join locks both communities, then moves their items; the thank-you's hold of its item must
+    not block that move while it waits for the community row its event names."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writer lock runs the two transactions one after the other")
+    alpha, beta = "alphachannel00000000000000", "betachannel000000000000000"
+    now = runtime.clock()
+    with runtime.uow() as uow:
+        ids = [communities.community_for_channel(uow, runtime.settings, channel_id=channel, team_id=None,
+                                                 channel_name=name, now=now)
+               for channel, name in ((alpha, "alpha"), (beta, "beta"))]
+        item, _ = uow.items.ensure(LINK, kind="link", community_id=ids[0], shared_by=SAM.id, title="T", now=now)
+        uow.commit()
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, Rater(RAE.id, alpha, channel_name="alpha"), LINK, 5, None, now)
+    errors: list[BaseException] = []
+
+    def join() -> None:
+        try:
+            with runtime.uow() as uow:
+                communities.join(uow, runtime.settings, channel_id=alpha, team_id=None, channel_name="alpha",
+                                 other_channel_id=beta, other_channel_name="beta", k=5, now=now)
+        except BaseException as exc:  # noqa: BLE001  (the test reads it)
+            errors.append(exc)
+
+    joiner, of = threading.Thread(target=join), RatingRepository.of
+
+    def rating_of(self: RatingRepository, item_id: int, user_id: str) -> Any:
+        found = of(self, item_id, user_id)
+        joiner.start()
+        time.sleep(0.5)  # the join holds both communities and moves the items
+        return found
+
+    monkeypatch.setattr(RatingRepository, "of", rating_of)
+    with runtime.uow() as uow:
+        recognition.thank(uow, item.id, RAE.id, now, lambda *a: thanks_dm("rae", *a))
+    joiner.join(10)
+    assert errors == []

@@ -347,10 +347,12 @@ class ContentRepository(Repository):
         return item
 
     def get(self, item_id: int, *, shared_lock: bool = False) -> ContentItem | None:
-        """With `shared_lock`, its row is held against changes until the transaction ends (an erase of its sharer
-        waits, or is waited for)."""
+        """With `shared_lock`, its row is held (FOR KEY SHARE) until the transaction ends: an erase of its sharer,
+        which holds it FOR UPDATE, waits or is waited for, while ordinary updates of the item (a community join
+        moving it) do not conflict, so no lock order is at stake."""
         if shared_lock:
-            return self.session.get(ContentItem, item_id, with_for_update={"read": True}, populate_existing=True)
+            return self.session.get(ContentItem, item_id, with_for_update={"read": True, "key_share": True},
+                                    populate_existing=True)
         return self.session.get(ContentItem, item_id)
 
     def ensure(self, url: str, *, kind: str, community_id: int | None, shared_by: str | None,
