@@ -165,6 +165,11 @@ def test_the_footer_s_sign_out_signs_out_from_any_page(client: FlaskClient) -> N
     assert "Sign out" not in client.get("/privacy").get_data(as_text=True)
 
 
+def test_the_home_page_has_one_sign_out(client: FlaskClient) -> None:
+    confirm(client, signin_link(client))
+    assert client.get("/").get_data(as_text=True).count(">Sign out</button>") == 1
+
+
 def test_a_session_ends_twelve_hours_after_signing_in_however_often_it_is_used(
         client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
     confirm(client, signin_link(client))

@@ -336,3 +336,10 @@ def test_the_box_signs_out_on_its_own_and_then_rates_nothing(reader: Reader, ann
     reader.rate(3)
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Rating).where(Rating.user_id == ann["id"])).all() == []
+
+
+def test_an_error_page_under_the_box_offers_no_sign_out_of_the_pages(reader: Reader, ann: dict[str, object]) -> None:
+    """Under /widget/ the session is the box's: a sign-out of learnloop's pages there could only be refused."""
+    reader.sign_in()
+    page = reader.client.get("/widget/rate", headers={"Accept": "text/html"}).get_data(as_text=True)
+    assert "<footer>" in page and "/signout" not in page[page.index("<footer>"):]

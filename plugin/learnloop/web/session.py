@@ -97,6 +97,7 @@ def configure(app: Flask, secret_key: bytes, *, secure: bool, frame_cross_site: 
                       SESSION_REFRESH_EACH_REQUEST=False)  # a session lasts from signing in; a cacheable answer
                       # (the widget's loader) then sets no cookie
     app.add_template_global(current_visitor, "signed_in")
+    app.add_template_global(in_frame)  # an error page under /widget/ has the frame's session: no pages' sign-out
     app.add_template_global(csrf_token, "form_token")  # the footer's Sign out, on every page
 
     @app.after_request
