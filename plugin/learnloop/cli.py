@@ -246,7 +246,8 @@ def person_export(user_id: str, out: Path) -> None:
 @click.argument("user_id", callback=_user_id)
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--username", help="Their Mattermost username, when neither learnloop nor Mattermost knows it any more "
-                                 "(a deleted account): the name wiki page announcements know them by.")
+                                 "(a deleted account): the @name taken out of wiki page announcements, notes others "
+                                 "left the owners and messages quoting them.")
 def person_erase(user_id: str, yes: bool, username: str | None) -> None:
     """Erase everything that names USER_ID: ratings (a page's score lets go of them when it next moves),
     comments, reflections, settings, events."""
@@ -257,8 +258,9 @@ def person_erase(user_id: str, yes: bool, username: str | None) -> None:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)
     username = username or username_of(runtime, user_id)
     if username is None:
-        click.echo(f"neither learnloop nor Mattermost knows {user_id}'s username: wiki page announcements that "
-                   "name them as a changer stay as they are (run again with --username NAME to take it out)",
+        click.echo(f"neither learnloop nor Mattermost knows {user_id}'s username: wiki page announcements naming "
+                   "them as a changer, and notes and messages mentioning @them, stay as they are (run again with "
+                   "--username NAME to take it out)",
                    err=True)
     with runtime.uow() as uow:
         erased = personal_data.erase(uow, user_id, username, runtime.clock(), runtime.signing_key,
