@@ -97,8 +97,8 @@ def _recently_improved(uow: UnitOfWork, community_id: int, exclude: set[int], sk
             if latest:
                 decided.add(item_id)
             continue
-        if not data.get("major", not data.get("minor", False)):
-            continue
+        if not data.get("major", not data.get("minor", False)) or data.get("learning_log"):
+            continue  # a minor edit, or learnloop's own learning log (moved or in a namespace too)
         decided.add(item_id)
         if item_id not in exclude:
             candidates.append(item_id)
@@ -117,7 +117,8 @@ def _recently_improved(uow: UnitOfWork, community_id: int, exclude: set[int], sk
 def shelf(uow: UnitOfWork, community_id: int, k: int, *, skip_titles: frozenset[str] = frozenset()) -> list[ShelfItem]:
     """What a starter shelf lists: first the content most useful by small-sample-aware score among items at
     least k people rated (top content holds no shared reflections), then the wiki pages most recently
-    improved. `skip_titles` (case-folded) are pages never listed, such as learnloop's own learning logs."""
+    improved. `skip_titles` (case-folded) are pages never listed: learnloop's learning logs, for changes
+    recorded before ingest marked the log's own."""
     found: list[ShelfItem] = []
     for top in top_content(uow, community_id, k):
         if len(found) == SHELF_BEST:

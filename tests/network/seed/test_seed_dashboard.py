@@ -214,3 +214,14 @@ def test_a_page_restored_after_its_deletion_is_back_on_the_shelf(seeded_runtime:
         titles = [item.title for item in seeding.shelf(uow, community_id, K,
                                                        skip_titles=frozenset({"learning log: data guild"}))]
     assert titles == [BLOG, "Deploying", "Onboarding", "Old notes", "Runbook"], "newest major change first"
+
+
+def test_the_learning_log_stays_off_the_shelf_whatever_its_title(seeded_runtime: Runtime) -> None:
+    """Ingest marks its changes as the learning log's (moved, or in a namespace, its title is not the configured
+    one): the shelf leaves those out without being told its title."""
+    stocked(seeded_runtime)
+    with seeded_runtime.reader() as uow:
+        community_id = community_for_channel(uow, seeded_runtime.settings, channel_id=CHANNEL, team_id=None,
+                                             channel_name="data-guild", now=seeded_runtime.clock())
+        titles = [item.title for item in seeding.shelf(uow, community_id, K)]
+    assert titles == SHELF_TITLES
