@@ -6,6 +6,7 @@ serialises them anyway)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -44,15 +45,42 @@ def queued(runtime: Runtime, kind: str) -> list[OutboxMessage]:
         return list(uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == kind)))
 
 
+def chosen_for_the_wiki(runtime: Runtime, text: str) -> OutboxMessage:
+    """Ann writes a reflection and chooses to publish it with her name: the publish job it queues."""
+    client = create_app(runtime).test_client()
+    reply = slash(client, ANN, f"reflect {text}")
+    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
+    click(client, ANN, buttons["Publish to the wiki with my name"])
+    [job] = queued(runtime, PUBLISH_JOB)
+    return job
+
+
+def recorded_meanwhile(runtime: Runtime, job: OutboxMessage, web: Callable[[], None], read: threading.Event,
+                       go_on: threading.Event) -> list[Any]:
+    """`web` runs in a thread until it has `read` (and waits for `go_on`); the worker's publish job, which the wiki
+    accepts, records the publication meanwhile; then both finish. The job's results."""
+    hosts = wiki_hosts()
+    hosts["mediawiki"].publish = lambda *_a, **_k: Published(  # type: ignore[method-assign]
+        "http://wiki.test/wiki/Learning_log", "Learning log", "42")
+    thread = threading.Thread(target=web)
+    thread.start()
+    assert read.wait(10)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB](
+        wiki_jobs.message(PUBLISH_JOB, job.payload, 1))))
+    worker.start()
+    worker.join(0.5)
+    go_on.set()
+    thread.join(10)
+    worker.join(10)
+    return results
+
+
 def test_a_reflection_deleted_as_its_publication_is_recorded_is_offered_or_taken_off(
         runtime: Runtime, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite's writer lock runs the two transactions one after the other")
-    client = create_app(runtime).test_client()
-    reply = slash(client, ANN, "reflect Deleted while it was being published.")
-    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
-    click(client, ANN, buttons["Publish to the wiki with my name"])
-    [job] = queued(runtime, PUBLISH_JOB)
+    job = chosen_for_the_wiki(runtime, "Deleted while it was being published.")
     reflection_id = job.payload["reflection_id"]
     read, go_on = threading.Event(), threading.Event()
     found = ReflectionRepository.of_author
@@ -70,20 +98,7 @@ def test_a_reflection_deleted_as_its_publication_is_recorded_is_offered_or_taken
         with runtime.uow() as uow:
             views.append(reflections_service.delete(uow, ANN.id, reflection_id, runtime.clock()))
 
-    hosts = wiki_hosts()
-    hosts["mediawiki"].publish = lambda *_a, **_k: Published(  # type: ignore[method-assign]
-        "http://wiki.test/wiki/Learning_log", "Learning log", "42")
-    web = threading.Thread(target=delete)
-    web.start()
-    assert read.wait(10)
-    results: list[Any] = []
-    worker = threading.Thread(target=lambda: results.append(wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB](
-        wiki_jobs.message(PUBLISH_JOB, job.payload, 1))))
-    worker.start()
-    worker.join(0.5)
-    go_on.set()
-    web.join(10)
-    worker.join(10)
+    results = recorded_meanwhile(runtime, job, delete, read, go_on)
     assert results and results[0]["published"] is True
     with runtime.reader() as uow:
         assert uow.session.get(Reflection, reflection_id) is None
@@ -95,11 +110,7 @@ def test_a_reflection_erased_as_its_publication_is_recorded_is_offered_or_taken_
         runtime: Runtime, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite's writer lock runs the two transactions one after the other")
-    client = create_app(runtime).test_client()
-    reply = slash(client, ANN, "reflect Erased while it was being published.")
-    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
-    click(client, ANN, buttons["Publish to the wiki with my name"])
-    [job] = queued(runtime, PUBLISH_JOB)
+    job = chosen_for_the_wiki(runtime, "Erased while it was being published.")
     read, go_on = threading.Event(), threading.Event()
     found = PersonalRecords.reflections
 
@@ -117,20 +128,7 @@ def test_a_reflection_erased_as_its_publication_is_recorded_is_offered_or_taken_
             erased.append(personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key,
                                               announcer(runtime)))
 
-    hosts = wiki_hosts()
-    hosts["mediawiki"].publish = lambda *_a, **_k: Published(  # type: ignore[method-assign]
-        "http://wiki.test/wiki/Learning_log", "Learning log", "42")
-    web = threading.Thread(target=erase)
-    web.start()
-    assert read.wait(10)
-    results: list[Any] = []
-    worker = threading.Thread(target=lambda: results.append(wiki_jobs.handlers(runtime, hosts)[PUBLISH_JOB](
-        wiki_jobs.message(PUBLISH_JOB, job.payload, 1))))
-    worker.start()
-    worker.join(0.5)
-    go_on.set()
-    web.join(10)
-    worker.join(10)
+    results = recorded_meanwhile(runtime, job, erase, read, go_on)
     assert results and results[0]["published"] is True
     with runtime.reader() as uow:
         assert uow.session.scalars(select(Reflection)).all() == []
@@ -140,11 +138,7 @@ def test_a_reflection_erased_as_its_publication_is_recorded_is_offered_or_taken_
 
 def test_a_publication_the_wiki_refuses_after_its_author_erased_their_data_tells_nobody(
         runtime: Runtime, engine: Engine) -> None:
-    client = create_app(runtime).test_client()
-    reply = slash(client, ANN, "reflect Erased while the wiki was being asked.")
-    buttons = {a["name"]: a["integration"]["context"] for a in reply["attachments"][0]["actions"]}
-    click(client, ANN, buttons["Publish to the wiki with my name"])
-    [job] = queued(runtime, PUBLISH_JOB)
+    job = chosen_for_the_wiki(runtime, "Erased while the wiki was being asked.")
 
     def erased_meanwhile(*_a: Any, **_k: Any) -> Published:
         with runtime.uow() as uow:

@@ -62,13 +62,16 @@ def user_timezone(user: dict[str, Any]) -> str | None:
 
 def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberProfile]:
     """People in the channel, without bots and deactivated accounts."""
-    ids = list(client.iter_channel_member_ids(channel_id))
-    profiles: list[MemberProfile] = []
-    for chunk in _chunks(ids, USERS_PER_CALL):
-        for user in client.get_users_by_ids(chunk):
-            if user.get("is_bot") or user.get("delete_at"):
-                continue
-            profiles.append(MemberProfile(user["id"], user.get("username"), user_timezone(user)))
+    return profiles_of(client, list(client.iter_channel_member_ids(channel_id)))
+
+
+def profiles_of(client: MattermostClient, user_ids: list[str]) -> list[MemberProfile]:
+    """These people as Mattermost describes them now, without bots and deactivated accounts."""
+    asked, profiles = set(user_ids), []
+    for chunk in _chunks(user_ids, USERS_PER_CALL):
+        profiles += [MemberProfile(user["id"], user.get("username"), user_timezone(user))
+                     for user in client.get_users_by_ids(chunk)
+                     if user.get("id") in asked and not user.get("is_bot") and not user.get("delete_at")]
     return profiles
 
 
@@ -187,12 +190,7 @@ def due_profiles(client: MattermostClient, channel_ids: list[str], user_ids: lis
     for channel_id in channel_ids:
         for chunk in _chunks(user_ids, USERS_PER_CALL):
             inside.update(str(m.get("user_id")) for m in client.get_channel_members_by_ids(channel_id, chunk))
-    profiles = []
-    for chunk in _chunks(sorted(inside), USERS_PER_CALL):
-        profiles += [MemberProfile(user["id"], user.get("username"), user_timezone(user))
-                     for user in client.get_users_by_ids(chunk)
-                     if user.get("id") in inside and not user.get("is_bot") and not user.get("delete_at")]
-    return profiles
+    return profiles_of(client, sorted(inside))
 
 
 def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None) -> DispatchReport:
