@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -231,6 +231,22 @@ def test_outgoing_webhook_json_with_a_timestamp_too_big_for_a_float_is_taken_as_
     response = client.post("/mattermost/outgoing", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200
     assert _rows(runtime, Event)[0].occurred_at.timestamp() == clock.now.timestamp()
+
+
+@pytest.mark.parametrize("fixture", ["outgoing_webhook__link_shared.form", "outgoing_webhook__link_shared.json"])
+@pytest.mark.parametrize("ahead", [timedelta(days=1), timedelta(days=2_900_000)])
+def test_outgoing_webhook_from_the_future_is_taken_as_now(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, fixture: str, ahead: timedelta) -> None:
+    """Year 9999 was stored, then could not be read back from PostgreSQL in a zone east of UTC (the person's
+    data and every fold after it failed); a day ahead would count the post in a week still to come."""
+    seconds = int(min(clock.now + ahead, datetime(9999, 12, 31, tzinfo=UTC)).timestamp())
+    if fixture.endswith(".json"):  # milliseconds, as a number
+        body = {**load_json(fixture), "timestamp": seconds * 1000}
+        response = client.post("/mattermost/outgoing", json=body, headers={"Accept": "application/json"})
+    else:
+        response = send_fixture(client, fixture, timestamp=str(seconds))
+    assert response.status_code == 200
+    assert {event.occurred_at for event in _rows(runtime, Event)} == {clock.now}
 
 
 def test_outgoing_webhook__mention_form(client: FlaskClient, runtime: Runtime) -> None:

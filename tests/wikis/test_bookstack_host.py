@@ -180,6 +180,14 @@ def test_old_bookstack_timestamps_are_utc(api: responses.RequestsMock) -> None:
     assert event.occurred_at == datetime(2020, 11, 28, 14, 43, 20, tzinfo=UTC)
 
 
+@pytest.mark.parametrize("saved", ["9999-12-31T23:59:59.000000+14:00", "0001-01-01T00:00:00.000000+14:00",
+                                   "2999-01-01T00:00:00.000000Z"])
+def test_a_save_time_outside_1970_to_now_is_taken_as_now(saved: str, api: responses.RequestsMock) -> None:
+    stub_page_and_book(api, {**api_fixture("pages-read-2432"), "updated_at": saved})
+    [event] = BookStackHost().fetch(wiki_config(), job(), NOW)
+    assert event.occurred_at == NOW
+
+
 @pytest.mark.parametrize(("status", "retryable"), [
     (500, True), (502, True), (503, True), (429, True), (408, True),
     (400, False), (401, False), (403, False), (422, False),

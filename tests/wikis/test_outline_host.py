@@ -124,6 +124,15 @@ def test_the_saves_of_one_editing_session_are_one_edit() -> None:
 
 
 @responses.activate
+@pytest.mark.parametrize("saved", ["9999-12-31T23:59:59.000+14:00", "0001-01-01T00:00:00.000-14:00",
+                                   "2026-11-03T09:00:00.000Z"])
+def test_a_save_time_outside_1970_to_now_is_taken_as_now(saved: str) -> None:
+    """A day past `now` here; read back from PostgreSQL, year 9999 in a zone east of UTC cannot be."""
+    stub_reads(responses.mock, document(updatedAt=saved))
+    assert HOST.fetch(wiki_config(), job(), START)[0].occurred_at == START
+
+
+@responses.activate
 def test_a_draft_is_not_recorded() -> None:
     responses.post(f"{API}/documents.info", json=ok(document("documents.create", publishedAt=None)))
     assert HOST.fetch(wiki_config(), job("created"), START) == []

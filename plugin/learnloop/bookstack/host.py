@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
 from learnloop.bookstack.client import Book, BookStackClient, NotFound
+from learnloop.clock import reported
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent
 from learnloop.wikis import (
@@ -175,7 +176,7 @@ class BookStackHost:
         return [WikiEvent(
             wiki=wiki.name, event_id=str(event_id), action=action, page_id=str(page.id), title=page.name,
             url=page_url(wiki, book.slug, page.slug), spaces=_spaces(book), author=author or page.updated_by,
-            summary=None, occurred_at=page.updated_at or now,
+            summary=None, occurred_at=reported(page.updated_at, now),
         )]
 
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:

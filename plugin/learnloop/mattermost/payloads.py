@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from learnloop.clock import reported
+
 MAX_POST_LENGTH = 16383
 ModelT = TypeVar("ModelT", bound=BaseModel)
 ID_LENGTH = 26
@@ -60,13 +62,15 @@ class OutgoingWebhookPost(_Inbound):
     file_ids: str = ""
 
     def occurred_at(self, *, milliseconds: bool, fallback: datetime) -> datetime:
-        """Form deliveries carry seconds, JSON deliveries milliseconds (reference §2b)."""
+        """Form deliveries carry seconds, JSON deliveries milliseconds (reference §2b); a time clock.reported
+        does not believe is `fallback`."""
         if not self.timestamp or self.timestamp < 0:
             return fallback
         try:
-            return datetime.fromtimestamp(self.timestamp / 1000 if milliseconds else self.timestamp, tz=UTC)
+            sent = datetime.fromtimestamp(self.timestamp / 1000 if milliseconds else self.timestamp, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return fallback
+        return reported(sent, fallback)
 
 
 class ActionRequest(_Inbound):

@@ -22,6 +22,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from learnloop.clock import reported
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent, edit_session
 from learnloop.inbound import for_log
@@ -148,7 +149,7 @@ class OutlineHost:
         collection_id = document.get("collectionId")
         author = job.get("actor") or _actor(document, action)
         title = document.get("title")
-        occurred_at = _timestamp(gone or document.get("updatedAt")) or now
+        occurred_at = reported(_timestamp(gone or document.get("updatedAt")), now)
         page_id = str(document.get("id") or document_id)
         # A page is created once, though Outline sends documents.create and documents.publish for it; the
         # updates Outline's editor sends while someone types are one edit (EDIT_SESSION).
