@@ -478,6 +478,17 @@ def test_doctor_after_install_finds_everything_fine(world: World) -> None:
     assert all(status == "ok" for status, _ in rows.values())
 
 
+def test_doctor_finds_a_private_community_channel_without_a_webhook_fine(world: World) -> None:
+    """Install leaves a private channel without an outgoing webhook (Mattermost sends none from one)."""
+    world.config_path.write_text(world.config_path.read_text() + (
+        '\n[[communities]]\nname = "Leads"\n' f'channel_id = "{world.secret["id"]}"\n'), encoding="utf-8")
+    world.install()
+    rows = doctor(world)
+    status, detail = rows["community Leads"]
+    assert status == "ok" and f"channel {world.secret['id']} is private: chat posts there are not counted" in detail
+    assert all(status == "ok" for status, _ in rows.values())
+
+
 def test_doctor_names_what_to_fix(world: World) -> None:
     world.install()
     world.fake.hooks.clear()

@@ -3,6 +3,7 @@ and with an admin token the slash commands and outgoing webhooks the install rec
 
 from __future__ import annotations
 
+from learnloop.install.mattermost_checks import PUBLIC_CHANNEL
 from learnloop.install.mattermost_checks import host_key as mattermost_host_key
 from learnloop.install.plan import Check, InstallContext
 from learnloop.install.reachability import untrusted_problem
@@ -118,8 +119,7 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
         for community in settings.communities if not gone else []:  # one added to learnloop.toml after the
             for channel_id in community.all_channels:  # install, say (a hook gone is told above)
                 if channel_id not in listened:
-                    checks.append(Check(host, f"community {community.name}", "fix", f"no outgoing webhook listens in "
-                                        f"its channel {channel_id}: run learnloop install manifests/mattermost.yaml"))
+                    checks.append(_unlistened_check(admin, host, community.name, channel_id))
         service = admin.get_config().get("ServiceSettings") or {}
         untrusted = untrusted_problem(public, str(service.get("AllowedUntrustedInternalConnections") or ""))
         checks.append(Check(host, "may call learnloop", "fix" if untrusted else "ok", untrusted or public))
@@ -127,3 +127,14 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
         checks.append(Check(host, "admin checks", "fix", f"the admin token could not read them "
                             f"({describe_failure(exc)})"))
     return checks
+
+
+def _unlistened_check(admin: MattermostAdminClient, host: str, community: str, channel_id: str) -> Check:
+    """A community's channel without a webhook: expected for a private one, which install leaves without."""
+    label = f"community {community}"
+    channel = admin.find_channel(channel_id)
+    if channel is not None and channel.get("type") != PUBLIC_CHANNEL:
+        return Check(host, label, "ok", f"channel {channel_id} is private: chat posts there are not counted, since "
+                     "Mattermost's outgoing webhooks listen only in public channels (/learn works there)")
+    return Check(host, label, "fix", f"no outgoing webhook listens in its channel {channel_id}: run learnloop install "
+                 "manifests/mattermost.yaml")
