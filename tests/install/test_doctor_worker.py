@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.install.doctor import worker_checks
+from learnloop.install.doctor import secret_key_check, worker_checks
+from learnloop.install.plan import Check
 from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.worker import Worker
 from learnloop.storage.tables import OutboxMessage
@@ -60,3 +61,17 @@ def test_messages_that_failed_or_keep_failing_are_named_with_their_error(runtime
     assert rows(runtime, clock)["messages"][1].startswith("1 failed for good in the last day, e.g. Mattermost")
     clock.advance(days=2)
     assert rows(runtime, clock)["messages"] == ("ok", "none failed in the last day")
+
+
+def test_the_secret_key_row_warns_while_the_key_is_kept_in_the_database(engine: Engine, clock: FakeClock) -> None:
+    configured = make_settings()
+    assert secret_key_check(engine, configured) == Check("learnloop", "secret key", "ok",
+                                                         "LEARNLOOP_SECRET_KEY, kept outside the database")
+    runtime = build_runtime(make_settings(secret_key=None), clock=clock, engine=engine)
+    before = secret_key_check(engine, runtime.settings)
+    assert before.status == "warn" and before.detail.startswith("LEARNLOOP_SECRET_KEY is not set: the first start")
+    runtime.check_signing_key()  # what serve and worker do on start: the key is generated
+    after = secret_key_check(engine, runtime.settings)
+    assert after.status == "warn" and after.detail.startswith(
+        "generated and kept in the database: anyone with the database or a backup of it can open private reflections")
+    assert secret_key_check(engine, configured).status == "warn", "setting a key later does not move the generated one"

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from learnloop.bootstrap import SIGNING_SECRET_NAME
 from learnloop.clock import utc_now
 from learnloop.config import Settings, WikiConfig
 from learnloop.inbound import escape_controls
@@ -25,7 +26,7 @@ from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.storage import migrate
 from learnloop.storage.engine import make_engine
 from learnloop.storage.sqlite import DatabaseFolderUnusable, database_path
-from learnloop.storage.tables import Cursor, OutboxMessage
+from learnloop.storage.tables import Cursor, InstanceSecret, OutboxMessage
 from learnloop.wikis import FETCH_JOB
 
 STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
@@ -42,7 +43,8 @@ def run_doctor(context: InstallContext, admin: MattermostAdminClient | None) -> 
     checks = [service_check(settings), database, *database_file_check(settings)]
     checks += mattermost_doctor.doctor_checks(context, admin)
     try:
-        checks += worker_checks(engine, settings) if engine is not None else unread_checks(settings)
+        checks += ([secret_key_check(engine, settings), *worker_checks(engine, settings)] if engine is not None
+                   else unread_checks(settings))
         for wiki in settings.wikis:
             try:
                 pages = {"pages": mediawiki.widget_pages(context.ledger, wiki)} if wiki.kind == "mediawiki" else {}
@@ -100,7 +102,8 @@ def unread(check: Check) -> Check:
 
 def unread_checks(settings: Settings) -> list[Check]:
     """The rows `worker_checks` gives, each saying it could not be checked."""
-    rows = [Check("learnloop", "worker", "fix"), Check("learnloop", "messages", "fix")]
+    rows = [Check("learnloop", "secret key", "fix"), Check("learnloop", "worker", "fix"),
+            Check("learnloop", "messages", "fix")]
     rows += [Check(f"mediawiki {wiki.name}", "polling", "fix") for wiki in settings.wikis if wiki.kind == "mediawiki"]
     return [unread(row) for row in rows]
 
@@ -140,6 +143,22 @@ def database_file_check(settings: Settings) -> list[Check]:
         return [Check("learnloop", "database file", "fix", f"{path} is readable by others ({mode:o}); it holds the "
                       f"key to every reflection: chmod 600 {path} (and its -wal and -shm files)")]
     return [Check("learnloop", "database file", "ok", f"{path}, readable by its owner only")]
+
+
+def secret_key_check(engine: Engine, settings: Settings) -> Check:
+    """Where the key that seals private reflections is kept: a generated one is in the database, so the database
+    or any backup of it opens them."""
+    with engine.connect() as connection:
+        generated = connection.scalar(select(func.count()).where(InstanceSecret.name == SIGNING_SECRET_NAME))
+    if generated:
+        return Check("learnloop", "secret key", "warn", "generated and kept in the database: anyone with the database "
+                     "or a backup of it can open private reflections; keep backups as private as the database (the "
+                     "key cannot change now: serve and worker refuse another one)")
+    if settings.secret_key is None:
+        return Check("learnloop", "secret key", "warn", "LEARNLOOP_SECRET_KEY is not set: the first start will "
+                     "generate a key and keep it in the database, where any backup can open private reflections; set "
+                     "it (kept outside the database) before then")
+    return Check("learnloop", "secret key", "ok", "LEARNLOOP_SECRET_KEY, kept outside the database")
 
 
 def worker_checks(engine: Engine, settings: Settings, now: datetime | None = None) -> list[Check]:

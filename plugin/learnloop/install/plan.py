@@ -126,7 +126,8 @@ class Plan:
         self.echo(render_step(step))
 
 
-Status = Literal["ok", "fix", "skip"]
+Status = Literal["ok", "warn", "fix", "skip"]
+"""`warn`: worth knowing, nothing to fix (doctor still exits 0)."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,9 @@ def render_checks(checks: list[Check]) -> str:
     rows = [f"{c.host.ljust(host_width)}  {c.check.ljust(check_width)}  {c.status.ljust(6)}  {c.detail}"
             for c in checks]
     fixes = sum(c.status == "fix" for c in checks)
-    summary = "everything checked is fine" if not fixes else f"{fixes} thing(s) to fix"
+    warnings = sum(c.status == "warn" for c in checks)
+    summary = (f"{fixes} thing(s) to fix" if fixes else f"nothing to fix; read the {warnings} warning(s) above"
+               if warnings else "everything checked is fine")
     return "\n".join([header, *rows, summary])
 
 
