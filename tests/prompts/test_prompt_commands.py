@@ -50,6 +50,25 @@ def test_off_on_pause_resume_time_quiet_nudges(client: FlaskClient, runtime: Run
     assert "quiet hours: 22:00-07:00" in status and "reminders: off" in status
 
 
+def test_time_or_quiet_with_nothing_after_it_says_the_setting_and_changes_nothing(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    slash(client, ANN, "prompts time 16:30")
+    slash(client, ANN, "prompts quiet 22:00-07:00")
+    assert slash(client, ANN, "prompts time")["text"] == (
+        "Your prompts come at 16:30, your local time. Change it with `/learn prompts time 16:30` (24-hour, your "
+        "local time), or `/learn prompts time default` for each community's own time.")
+    assert slash(client, ANN, "prompts quiet")["text"] == (
+        "Your quiet hours are 22:00-07:00. Set them with `/learn prompts quiet 22:00-07:00` (prompts falling then "
+        "wait until they end), or turn them off with `/learn prompts quiet off`.")
+    settings = member(runtime, ANN)
+    assert (settings.time_of_day, settings.quiet_hours) == ("16:30", "22:00-07:00"), "nothing changed"
+    assert "Quiet hours are off" in slash(client, ANN, "prompts quiet off")["text"]
+    assert "each community's own time" in slash(client, ANN, "prompts time default")["text"]
+    assert "Your quiet hours are off." in slash(client, ANN, "prompts quiet")["text"]
+    assert "come at each community's own time." in slash(client, ANN, "prompts time")["text"]
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("prompts pause soon", "for example"),
     ("prompts pause 0d", "for example"),

@@ -64,12 +64,14 @@ def prompts_command(invocation: Invocation) -> Reply:
             if word == "resume":
                 preferences.resume(uow, user, now)
                 return ephemeral("Welcome back: prompts resume from the next one.")
+            if word in ("time", "quiet") and not rest:
+                return ephemeral(_setting_and_usage(uow, user, word, t))
             if word == "time":
                 value = preferences.set_time_of_day(uow, user, None if rest.lower() in ("", "default") else rest, now)
                 return ephemeral(f"Your prompts now come at {value}, your local time." if value else
                                  "Your prompts now come at each community's own time.")
             if word == "quiet":
-                value = preferences.set_quiet_hours(uow, user, rest or "off", now)
+                value = preferences.set_quiet_hours(uow, user, rest, now)
                 return ephemeral(f"Quiet hours {value}: prompts falling then wait until they end." if value else
                                  "Quiet hours are off.")
             if word == "nudges":
@@ -83,6 +85,19 @@ def prompts_command(invocation: Invocation) -> Reply:
     if word in ("setup", "event", "stop"):
         return _owner_command(invocation, word, rest)
     return ephemeral(f"`{t} prompts {word[:30]}` is not something learnloop knows. " + PROMPTS_HELP.format(t=t))
+
+
+def _setting_and_usage(uow: UnitOfWork, user_id: str, word: str, t: str) -> str:
+    """`prompts time` or `prompts quiet` with nothing after it: what it is now, and how to change it."""
+    prefs = preferences_of(uow.members.get(user_id))
+    if word == "time":
+        when = f"at {prefs.time_of_day:%H:%M}, your local time" if prefs.time_of_day else "at each community's own time"
+        return (f"Your prompts come {when}. Change it with `{t} prompts time 16:30` (24-hour, your local time), or "
+                f"`{t} prompts time default` for each community's own time.")
+    quiet = prefs.quiet_hours
+    hours = f"are {quiet.start:%H:%M}-{quiet.end:%H:%M}" if quiet else "are off"
+    return (f"Your quiet hours {hours}. Set them with `{t} prompts quiet 22:00-07:00` (prompts falling then wait until "
+            f"they end), or turn them off with `{t} prompts quiet off`.")
 
 
 def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: str) -> str:
