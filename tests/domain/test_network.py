@@ -38,6 +38,12 @@ def test_a_weekly_moment_needs_a_time_of_day(given: str) -> None:
         parse_weekly(f"fri {given}")
 
 
+@pytest.mark.parametrize("text", ["", " "])
+def test_a_missing_weekly_moment_is_named(text: str) -> None:
+    with pytest.raises(ValueError, match="^the day and the time are missing: use for example 'fri 09:00'$"):
+        parse_weekly(text)
+
+
 @pytest.mark.parametrize("text", ["friyay 09:00", "monkey 09:00", "fr 09:00", "someday 9", "fri", "fri 09:00 now"])
 def test_a_word_that_only_begins_like_a_day_is_not_one(text: str) -> None:
     with pytest.raises(ValueError, match="is not a day and a time"):

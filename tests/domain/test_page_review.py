@@ -32,7 +32,7 @@ def test_intervals_in_days_or_weeks(text: str, days: int) -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("6d", "6 days is outside what learnloop takes: from 7 days to 730 days"),
     ("731d", "731 days is outside"), ("soon", "'soon' is not an interval"), ("180", "'180' is not an interval"),
-    ("-5d", "'-5d' is not an interval")])
+    ("-5d", "'-5d' is not an interval"), ("  ", "^the interval is missing: use days or weeks, for example 180d")])
 def test_bad_intervals_are_explained(text: str, message: str) -> None:
     with pytest.raises(ReviewRefused, match=message):
         parse_interval(text)

@@ -91,13 +91,24 @@ def test_parse_duration_rejects_pauses_shorter_than_a_day_or_longer_than_a_year(
         parse_duration(text)
 
 
-@pytest.mark.parametrize("text", ["", "soon", "2", "2.5d", "forever", "-3d", "two weeks", "3 fortnights", "1w2d"])
+@pytest.mark.parametrize("text", ["soon", "2", "2.5d", "forever", "-3d", "two weeks", "3 fortnights", "1w2d"])
 def test_parse_duration_rejects_what_is_not_a_length_of_time(text: str) -> None:
     with pytest.raises(
         InvalidPreference,
         match=rf"^'{text}' is not a length of time: use days, weeks or months, for example 3d, 2w or 1m$",
     ):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(("parse", "message"), [
+    (parse_duration, "how long to pause is missing: use days, weeks or months, for example 3d, 2w or 1m"),
+    (parse_quiet_hours, "the quiet hours are missing: use HH:MM-HH:MM in 24-hour time, for example 22:00-07:00, or off"),
+])
+@pytest.mark.parametrize("text", ["", "   "])
+def test_a_missing_value_is_named_not_quoted_empty(parse, message: str, text: str) -> None:
+    with pytest.raises(InvalidPreference) as error:
+        parse(text)
+    assert str(error.value) == message
 
 
 def test_invalid_preference_is_a_value_error() -> None:
@@ -140,7 +151,7 @@ def test_parse_quiet_hours(text: str, expected: QuietHours | None) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "22:00", "10pm-7am", "22:00-25:00", "22.00-07.00", "22:00-07:00-08:00", "always"]
+    "text", ["22:00", "10pm-7am", "22:00-25:00", "22.00-07.00", "22:00-07:00-08:00", "always"]
 )
 def test_parse_quiet_hours_rejects_what_is_not_a_range(text: str) -> None:
     with pytest.raises(

@@ -62,7 +62,7 @@ def digests(standin: StandIn) -> list[dict]:
 def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskClient, runtime: Runtime) -> None:
     assert "Only this community's owners" in slash(client, MEMBER, "digest on fri 09:00")["text"]
     for bad, says in (("digest on someday 9", "is not a day and a time"),
-                      ("digest on fri 25:00", "is not a time of day"), ("digest on", "is not a day and a time"),
+                      ("digest on fri 25:00", "is not a time of day"), ("digest on", "The day and the time are missing: `/learn digest on <day> <HH:MM>`"),
                       ("digest on fri 99999999999999999999:00", "is not a time of day"),
                       ("digest on fri 09:99999999999999999999", "is not a time of day"),
                       ("digest sometimes", "Usage:")):

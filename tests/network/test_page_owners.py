@@ -91,6 +91,7 @@ def stored(runtime: Runtime) -> tuple[int, list[int | None]]:
     (OWNER, "pages owner @bob", "Name the page (its URL) or space, then the person with @"),
     (OWNER, f"pages owner {PAGE} bob", "Name the page (its URL) or space, then the person with @"),
     (OWNER, "pages interval soon", "Nothing changed: 'soon' is not an interval: use days or weeks"),
+    (OWNER, "pages interval", "The interval is missing: `/learn pages interval <days>d`, for example"),
     (OWNER, "pages interval 3d", "Nothing changed: 3 days is outside what learnloop takes: from 7 days"),
     (OWNER, "pages interval 9999w", "Nothing changed: 69993 days is outside what learnloop takes"),
     (OWNER, "pages everything", "Usage: `/learn pages | pages owner <url or space> @person [remove]"),

@@ -71,6 +71,7 @@ def test_time_or_quiet_with_nothing_after_it_says_the_setting_and_changes_nothin
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("prompts pause soon", "for example"),
+    ("prompts pause", "How long to pause is missing: for example `/learn prompts pause 2w`"),
     ("prompts pause 0d", "for example"),
     ("prompts time 4pm", "16:30"),
     ("prompts time 25:00", "16:30"),

@@ -79,6 +79,8 @@ def strongest(weights: Mapping[int, int], scores: Mapping[int, float], limit: in
 def parse_weekly(text: str) -> tuple[int, time]:
     """'fri 09:00' (a day and a 24-hour local time) as (weekday, time); ValueError says what is wrong."""
     words = text.lower().split()
+    if not words:
+        raise ValueError("the day and the time are missing: use for example 'fri 09:00'")
     weekday = weekday_number(words[0]) if len(words) == 2 else None
     if weekday is None:
         raise ValueError(f"'{text[:40]}' is not a day and a time: use for example 'fri 09:00'")

@@ -58,6 +58,8 @@ def parse_state(value: object) -> str:
 def parse_interval(text: str) -> int:
     """'180d' or '26w' as days, between MIN_INTERVAL_DAYS and MAX_INTERVAL_DAYS."""
     found = _INTERVAL.fullmatch(text.strip().lower())
+    if not text.strip():
+        raise ReviewRefused("the interval is missing: use days or weeks, for example 180d or 26w")
     if found is None:
         raise ReviewRefused(f"'{text[:20]}' is not an interval: use days or weeks, for example 180d or 26w")
     days = int(found.group(1)) * (7 if found.group(2) == "w" else 1)

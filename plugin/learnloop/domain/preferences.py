@@ -32,6 +32,8 @@ def parse_duration(text: str) -> timedelta:
     """
     given = " ".join((text or "").lower().split())
     example = "use days, weeks or months, for example 3d, 2w or 1m"
+    if not given:
+        raise InvalidPreference(f"how long to pause is missing: {example}")
     amount = parse_amount(given)
     if amount is None:
         raise InvalidPreference(f"'{given[:40]}' is not a length of time: {example}")
@@ -75,6 +77,8 @@ def parse_quiet_hours(text: str) -> QuietHours | None:
     """'22:00-07:00' (may wrap midnight), or 'off' for none."""
     given = " ".join((text or "").lower().split())
     example = "use HH:MM-HH:MM in 24-hour time, for example 22:00-07:00, or off"
+    if not given:
+        raise InvalidPreference(f"the quiet hours are missing: {example}")
     if given in ("off", "none"):
         return None
     start, dash, end = given.replace("–", "-").partition("-")

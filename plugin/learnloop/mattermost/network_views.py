@@ -38,6 +38,9 @@ def digest_command(invocation: Invocation) -> Reply:
     community_id = invocation.community_id()
     now, k = chat.clock(), chat.settings.min_group_size
     with chat.uow() as uow:
+        if words == ["on"]:
+            return ephemeral(f"The day and the time are missing: `{trigger} digest on <day> <HH:MM>`, for example "
+                             f"`{trigger} digest on fri 09:00`. Nothing changed.")
         if words[0] == "on":
             try:
                 first = digest.switch_on(uow, chat.settings, community_id, " ".join(words[1:]), now)

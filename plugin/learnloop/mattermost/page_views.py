@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from learnloop.domain.page_review import ReviewRefused
+from learnloop.domain.page_review import MAX_INTERVAL_DAYS, MIN_INTERVAL_DAYS, ReviewRefused
 from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -43,6 +43,9 @@ def pages_command(invocation: Invocation) -> Reply:
     community_id = invocation.community_id()
     if action == "owner":
         return _owner(invocation, community_id, rest)
+    if action == "interval" and not rest.strip():
+        return ephemeral(f"The interval is missing: `{trigger} pages interval <days>d`, for example `{trigger} pages "
+                         f"interval 90d` (from {MIN_INTERVAL_DAYS} to {MAX_INTERVAL_DAYS} days). Nothing changed.")
     if action == "interval":
         try:
             with chat.uow() as uow:

@@ -58,6 +58,9 @@ def prompts_command(invocation: Invocation) -> Reply:
                 preferences.set_enabled(uow, user, word == "on", now)
                 return ephemeral("Prompts are on." if word == "on" else
                                  f"Prompts are off: nobody will ask you anything. `{t} prompts on` turns them back on.")
+            if word == "pause" and not rest:
+                return ephemeral(f"How long to pause is missing: for example `{t} prompts pause 2w` (days, weeks or "
+                                 "months, up to a year). Nothing changed.")
             if word == "pause":
                 until = preferences.pause(uow, user, rest, now)
                 return ephemeral(f"Paused until {until:%a %d %b %Y} (UTC). `{t} prompts resume` ends the pause early.")

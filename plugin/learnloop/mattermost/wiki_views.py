@@ -21,6 +21,9 @@ def wiki_command(invocation: Invocation) -> Reply:
         if word.lower() == "announce":
             if not owns_channel(chat, request):
                 return ephemeral("Only this community's owners choose what is announced here.")
+            if not rest.strip():
+                return ephemeral(f"What to announce is missing: `{invocation.trigger} wiki announce "
+                                 "new_pages|new_and_major|digest_only`. Nothing changed.")
             try:
                 wiki_ingest.set_announce_policy(uow, community_id, rest.strip().lower())
             except ValueError as exc:

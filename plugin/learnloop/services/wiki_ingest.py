@@ -296,6 +296,8 @@ def announce_policy(uow: UnitOfWork, community_id: int | None, configured: str) 
 
 
 def set_announce_policy(uow: UnitOfWork, community_id: int, policy: str) -> None:
+    if not policy:
+        raise ValueError("what to announce is missing: use " + ", ".join(ANNOUNCE_POLICIES))
     if policy not in ANNOUNCE_POLICIES:
         raise ValueError(f"'{policy}' is not a choice: use " + ", ".join(ANNOUNCE_POLICIES))
     row = uow.communities.get(community_id)
