@@ -15,9 +15,11 @@ from learnloop.domain.preferences import (
     PromptPreferences,
     QuietHours,
     delivery_decision,
+    describe_pause_end,
     parse_duration,
     parse_quiet_hours,
     parse_time_of_day,
+    pause_end,
     personal_due_at,
 )
 from learnloop.domain.schedules import Schedule
@@ -109,6 +111,53 @@ def test_a_missing_value_is_named_not_quoted_empty(parse, message: str, text: st
     with pytest.raises(InvalidPreference) as error:
         parse(text)
     assert str(error.value) == message
+
+
+# --------------------------------------------------------------------------- pause_end
+
+
+TUESDAY_EVENING = utc(2026, 11, 3, 23, 30)
+"""Already Wednesday 4 November in Berlin (00:30), still Tuesday in New York (18:30)."""
+
+
+@pytest.mark.parametrize(("text", "tz", "expected"), [
+    ("2w", BERLIN, TUESDAY_EVENING + timedelta(days=14)),
+    ("until 2026-12-24", BERLIN, utc(2026, 12, 24, 23, 0)),
+    ("2026-12-24", NEW_YORK, utc(2026, 12, 25, 5, 0)),
+    ("Until  2026-11-04", BERLIN, utc(2026, 11, 4, 23, 0)),
+    ("until 2026-11-03", NEW_YORK, utc(2026, 11, 4, 5, 0)),
+    ("until 2027-11-04", BERLIN, utc(2027, 11, 4, 23, 0)),
+], ids=["a_length", "a_last_day", "a_last_day_without_until", "today_in_berlin", "today_in_new_york",
+        "a_year_ahead"])
+def test_a_pause_lasts_a_length_of_time_or_through_a_last_day_of_ones_own(
+    text: str, tz: ZoneInfo, expected: datetime
+) -> None:
+    assert pause_end(text, TUESDAY_EVENING, tz) == expected
+
+
+@pytest.mark.parametrize(("text", "tz", "message"), [
+    ("until 2026-11-03", BERLIN, "Tue 03 Nov 2026 has passed: pause until today or a later date"),
+    ("2026-11-02", NEW_YORK, "Mon 02 Nov 2026 has passed: pause until today or a later date"),
+    ("until 2027-11-05", BERLIN, "Fri 05 Nov 2027 is more than a year ahead: a pause lasts at most a year, "
+                                 "until 2027-11-04"),
+    ("9999-12-31", BERLIN, "Fri 31 Dec 9999 is more than a year ahead"),
+    ("until", BERLIN, "the last day of the pause is missing: use YYYY-MM-DD, for example until 2026-12-24"),
+    ("until christmas", BERLIN, "'christmas' is not a date: use YYYY-MM-DD, for example until 2026-12-24"),
+    ("until 2026-02-30", BERLIN, "'2026-02-30' is not a date"),
+    ("until 2w", BERLIN, "'2w' is not a date"),
+    ("soon", BERLIN, "'soon' is not a length of time"),
+])
+def test_a_pause_that_cannot_be_kept_says_why(text: str, tz: ZoneInfo, message: str) -> None:
+    with pytest.raises(InvalidPreference) as error:
+        pause_end(text, TUESDAY_EVENING, tz)
+    assert str(error.value).startswith(message)
+
+
+def test_a_pause_ends_in_the_persons_own_date_time_and_zone() -> None:
+    assert describe_pause_end(utc(2026, 12, 24, 23, 0), BERLIN) == "through Thu 24 Dec 2026 (Europe/Berlin)"
+    assert describe_pause_end(utc(2026, 11, 17, 22, 30), BERLIN) == "until Tue 17 Nov 2026 at 23:30 (Europe/Berlin)"
+    assert describe_pause_end(utc(2026, 11, 17, 22, 30), NEW_YORK) == \
+        "until Tue 17 Nov 2026 at 17:30 (America/New_York)"
 
 
 def test_invalid_preference_is_a_value_error() -> None:

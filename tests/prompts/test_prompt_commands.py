@@ -36,7 +36,7 @@ def test_off_on_pause_resume_time_quiet_nudges(client: FlaskClient, runtime: Run
     assert "Prompts are off" in slash(client, ANN, "prompts off")["text"]
     assert member(runtime, ANN).prompts_enabled is False
     assert "Prompts are on" in slash(client, ANN, "prompts on")["text"]
-    assert "Paused until Mon 16 Nov 2026" in slash(client, ANN, "prompts pause 2w")["text"]
+    assert "Paused until Mon 16 Nov 2026 at 09:00 (UTC)" in slash(client, ANN, "prompts pause 2w")["text"]
     assert member(runtime, ANN).paused_until == datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     slash(client, ANN, "prompts resume")
     assert member(runtime, ANN).paused_until is None
@@ -67,6 +67,29 @@ def test_time_or_quiet_with_nothing_after_it_says_the_setting_and_changes_nothin
     assert "each community's own time" in slash(client, ANN, "prompts time default")["text"]
     assert "Your quiet hours are off." in slash(client, ANN, "prompts quiet")["text"]
     assert "come at each community's own time." in slash(client, ANN, "prompts time")["text"]
+
+
+def test_a_pause_is_told_and_taken_in_the_persons_own_time_and_zone(client: FlaskClient, runtime: Runtime) -> None:
+    """Mattermost gave Ann's zone (New York); Bob's is not known yet, so it is that of the community's prompt."""
+    with runtime.uow() as uow:
+        uow.members.ensure(ANN.id, runtime.clock()).timezone = "America/New_York"
+        uow.commit()
+    add_schedule(runtime, timezone="Europe/Berlin")
+    assert slash(client, ANN, "prompts pause 2w")["text"] == (
+        "Paused until Mon 16 Nov 2026 at 04:00 (America/New_York). `/learn prompts resume` ends the pause early.")
+    assert slash(client, ANN, "prompts pause until 2026-12-24")["text"].startswith(
+        "Paused through Thu 24 Dec 2026 (America/New_York).")
+    assert member(runtime, ANN).paused_until == datetime(2026, 12, 25, 5, 0, tzinfo=UTC), "the end of her 24th"
+    assert "- paused through Thu 24 Dec 2026 (America/New_York)" in slash(client, ANN, "prompts")["text"]
+    bob = Person("bob")
+    assert slash(client, bob, "prompts pause 2026-12-24")["text"].startswith(
+        "Paused through Thu 24 Dec 2026 (Europe/Berlin).")
+    assert member(runtime, bob).paused_until == datetime(2026, 12, 24, 23, 0, tzinfo=UTC)
+    for refused, says in (("until 2026-11-01", "Sun 01 Nov 2026 has passed"),
+                          ("until 2027-12-01", "Wed 01 Dec 2027 is more than a year ahead"),
+                          ("until someday", "'someday' is not a date: use YYYY-MM-DD")):
+        assert slash(client, ANN, f"prompts pause {refused}")["text"].startswith(says)
+    assert member(runtime, ANN).paused_until == datetime(2026, 12, 25, 5, 0, tzinfo=UTC), "refusals change nothing"
 
 
 @pytest.mark.parametrize(("text", "expected"), [

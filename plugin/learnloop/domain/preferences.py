@@ -7,6 +7,7 @@ is to wait, the worker asks again at the instant it was given.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,6 +19,8 @@ MIN_PAUSE = timedelta(days=1)
 MAX_PAUSE = timedelta(days=365)
 DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
 PRESENCE_REASONS = {"dnd": "do not disturb", "ooo": "out of office"}
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+LAST_DAY_EXAMPLE = "use YYYY-MM-DD, for example until 2026-12-24"
 
 
 class InvalidPreference(ValueError):
@@ -44,6 +47,43 @@ def parse_duration(text: str) -> timedelta:
             f"a pause of '{given[:40]}' is out of range: it must be from 1 day to 1 year, for example 2w"
         )
     return duration
+
+
+def pause_end(text: str, now: datetime, tz: ZoneInfo) -> datetime:
+    """When a pause ends (UTC): a length of time after now ('2w'), or the end of a last day in the person's own
+    zone ('until 2026-12-24', or just '2026-12-24'), from today to a year ahead."""
+    require_aware(now, "now")
+    given = " ".join((text or "").lower().split())
+    if given.startswith("until") or _DATE.fullmatch(given):
+        last_day = _last_day(given.removeprefix("until").strip(), now.astimezone(tz).date())
+        return local_to_utc(last_day + timedelta(days=1), time(0), tz)
+    return now + parse_duration(given)
+
+
+def _last_day(text: str, today: date) -> date:
+    if not text:
+        raise InvalidPreference(f"the last day of the pause is missing: {LAST_DAY_EXAMPLE}")
+    try:
+        day = date.fromisoformat(text) if _DATE.fullmatch(text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise InvalidPreference(f"'{text[:20]}' is not a date: {LAST_DAY_EXAMPLE}")
+    if day < today:
+        raise InvalidPreference(f"{day:%a %d %b %Y} has passed: pause until today or a later date")
+    if day > today + MAX_PAUSE:
+        raise InvalidPreference(f"{day:%a %d %b %Y} is more than a year ahead: a pause lasts at most a year, "
+                                f"until {today + MAX_PAUSE:%Y-%m-%d}")
+    return day
+
+
+def describe_pause_end(until: datetime, tz: ZoneInfo) -> str:
+    """'through Thu 24 Dec 2026 (Europe/Berlin)' for a pause ending at local midnight, else 'until Mon 16 Nov
+    2026 at 10:00 (Europe/Berlin)': the person's own date and time, with the zone that says so."""
+    local = until.astimezone(tz)
+    if local.time() == time(0):
+        return f"through {local.date() - timedelta(days=1):%a %d %b %Y} ({tz.key})"
+    return f"until {local:%a %d %b %Y} at {local:%H:%M} ({tz.key})"
 
 
 def parse_time_of_day(text: str) -> time:

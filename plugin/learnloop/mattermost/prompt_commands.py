@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from learnloop.domain.preferences import InvalidPreference
+from learnloop.domain.preferences import InvalidPreference, describe_pause_end
 from learnloop.domain.schedules import InvalidSchedule
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -19,7 +19,7 @@ from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import seeding
 from learnloop.services.communities import community_for_channel
 from learnloop.services.prompts import preferences, setup
-from learnloop.services.prompts.timing import preferences_of, schedule_of
+from learnloop.services.prompts.timing import preferences_of, schedule_of, zone
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SETUP_DIALOG, EVENT_DIALOG = "prompt_setup", "prompt_event"
@@ -30,7 +30,8 @@ VISIBILITY_OPTIONS = [
 ]
 PROMPTS_HELP = (
     "`{t} prompts` shows your settings. Yours to change: `{t} prompts off`, `{t} prompts on`, "
-    "`{t} prompts pause 2w`, `{t} prompts resume`, `{t} prompts time 16:30` (or `time default`), "
+    "`{t} prompts pause 2w` (or `pause until 2026-12-24`), `{t} prompts resume`, "
+    "`{t} prompts time 16:30` (or `time default`), "
     "`{t} prompts quiet 22:00-07:00` (or `quiet off`), `{t} prompts nudges off` (or `nudges on`). "
     "Community owners: `{t} prompts setup`, `{t} prompts event`, `{t} prompts stop <number>`."
 )
@@ -60,10 +61,11 @@ def prompts_command(invocation: Invocation) -> Reply:
                                  f"Prompts are off: nobody will ask you anything. `{t} prompts on` turns them back on.")
             if word == "pause" and not rest:
                 return ephemeral(f"How long to pause is missing: for example `{t} prompts pause 2w` (days, weeks or "
-                                 "months, up to a year). Nothing changed.")
+                                 f"months, up to a year), or `{t} prompts pause until 2026-12-24` (through that day, "
+                                 "your local time). Nothing changed.")
             if word == "pause":
-                until = preferences.pause(uow, user, rest, now)
-                return ephemeral(f"Paused until {until:%a %d %b %Y} (UTC). `{t} prompts resume` ends the pause early.")
+                until, tz = preferences.pause(uow, user, rest, now, _community_zone(chat, uow, request.channel_id))
+                return ephemeral(f"Paused {describe_pause_end(until, tz)}. `{t} prompts resume` ends the pause early.")
             if word == "resume":
                 preferences.resume(uow, user, now)
                 return ephemeral("Welcome back: prompts resume from the next one.")
@@ -104,10 +106,12 @@ def _setting_and_usage(uow: UnitOfWork, user_id: str, word: str, t: str) -> str:
 
 
 def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: str) -> str:
-    prefs = preferences_of(uow.members.get(user_id))
+    member = uow.members.get(user_id)
+    prefs = preferences_of(member)
     lines = ["**Your prompts**: " + ("on" if prefs.enabled else "off")]
     if prefs.paused_until and prefs.paused_until > chat.clock():
-        lines.append(f"- paused until {prefs.paused_until:%a %d %b %Y}")
+        tz = zone(member.timezone if member else None, _community_zone(chat, uow, channel_id))
+        lines.append(f"- paused {describe_pause_end(prefs.paused_until, tz)}")
     lines.append(f"- time: {prefs.time_of_day:%H:%M} your local time" if prefs.time_of_day else
                  "- time: each community's own time")
     if prefs.quiet_hours:
@@ -147,11 +151,19 @@ def _owners_zone(chat: Chat, channel_id: str, *, events: bool) -> str:
     the owners' latest repeating prompt first (an event's prompts come at the owners' time, for everyone)."""
     if events:
         with chat.reader() as uow:
-            community = uow.communities.by_channel(channel_id)
-            repeating = [row for row in uow.schedules.for_community(community.id) if row.event_part is None] \
-                if community else []
-        if repeating:
-            return repeating[-1].timezone
+            return _community_zone(chat, uow, channel_id)
+    configured = chat.settings.community_for_channel(channel_id)
+    return configured.timezone if configured else "UTC"
+
+
+def _community_zone(chat: Chat, uow: UnitOfWork, channel_id: str) -> str:
+    """The zone of the owners' latest repeating prompt, else the community's configured one, else UTC: a member's
+    prompts come in it while their Mattermost time zone is not known."""
+    community = uow.communities.by_channel(channel_id)
+    repeating = [row for row in uow.schedules.for_community(community.id) if row.event_part is None] \
+        if community else []
+    if repeating:
+        return repeating[-1].timezone
     configured = chat.settings.community_for_channel(channel_id)
     return configured.timezone if configured else "UTC"
 
@@ -301,8 +313,8 @@ def _described(created: list[setup.Created]) -> str:
 
 def register(commands: CommandRegistry) -> None:
     commands.subcommand(
-        "prompts", usage="prompts [setup|event|stop <number>|off|on|pause 2w|resume|time 16:30|time default|"
-              "quiet 22:00-07:00|quiet off|nudges off|nudges on]",
+        "prompts", usage="prompts [setup|event|stop <number>|off|on|pause 2w|pause until YYYY-MM-DD|resume|"
+              "time 16:30|time default|quiet 22:00-07:00|quiet off|nudges off|nudges on]",
         example="prompts pause 2w",
         summary="Your reflection prompts: when, whether, quiet hours. Owners set up what the community is asked.",
         handler=prompts_command)

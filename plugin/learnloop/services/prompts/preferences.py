@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from learnloop.domain.preferences import parse_duration, parse_quiet_hours, parse_time_of_day
-from learnloop.services.prompts.timing import retime_waiting
+from learnloop.domain.preferences import parse_quiet_hours, parse_time_of_day, pause_end
+from learnloop.services.prompts.timing import retime_waiting, zone
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -17,13 +18,17 @@ def set_enabled(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> 
     uow.commit()
 
 
-def pause(uow: UnitOfWork, user_id: str, duration_text: str, now: datetime) -> datetime:
-    """Pause until now + duration (raises InvalidPreference); returns when prompts resume."""
-    until = now + parse_duration(duration_text)
+def pause(uow: UnitOfWork, user_id: str, text: str, now: datetime,
+          fallback_zone: str = "UTC") -> tuple[datetime, ZoneInfo]:
+    """Pause for a length of time or through a last day (raises InvalidPreference); returns when prompts resume,
+    and the person's zone (the fallback's while Mattermost's is not known) that a last day was read in."""
+    known = uow.members.get(user_id)
+    tz = zone(known.timezone if known else None, fallback_zone)
+    until = pause_end(text, now, tz)
     member = uow.members.ensure(user_id, now)
     member.paused_until, member.updated_at = until, now
     uow.commit()
-    return until
+    return until, tz
 
 
 def resume(uow: UnitOfWork, user_id: str, now: datetime) -> None:
