@@ -92,6 +92,27 @@ def test_a_pause_is_told_and_taken_in_the_persons_own_time_and_zone(client: Flas
     assert member(runtime, ANN).paused_until == datetime(2026, 12, 25, 5, 0, tzinfo=UTC), "refusals change nothing"
 
 
+def test_resume_says_when_there_was_nothing_to_resume_and_takes_no_prompt_number(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    assert slash(client, ANN, "prompts resume")["text"] == (
+        "You were not paused, so nothing changed: your prompts come as usual.")
+    slash(client, ANN, "prompts pause 2w")
+    assert slash(client, ANN, "prompts resume")["text"] == "Welcome back: prompts resume from the next one."
+    assert member(runtime, ANN).paused_until is None
+    assert "You were not paused" in slash(client, ANN, "prompts resume")["text"]
+    owner_may_open_forms(mattermost_contract)
+    number = add_schedule(runtime)
+    slash(client, OWNER, f"prompts stop {number}")
+    slash(client, OWNER, "prompts pause 2w")
+    assert slash(client, OWNER, f"prompts resume {number}")["text"] == (
+        "`/learn prompts resume` ends your own pause and takes no number. A stopped prompt cannot be resumed: an "
+        "owner sets it up again with `/learn prompts setup`. Nothing changed.")
+    assert member(runtime, OWNER).paused_until is not None, "the owner's own pause goes on"
+    assert "takes nothing after it" in slash(client, OWNER, "prompts resume now")["text"]
+    assert member(runtime, OWNER).paused_until is not None
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("prompts pause soon", "for example"),
     ("prompts pause", "How long to pause is missing: for example `/learn prompts pause 2w`"),

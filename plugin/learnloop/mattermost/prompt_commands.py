@@ -66,8 +66,11 @@ def prompts_command(invocation: Invocation) -> Reply:
             if word == "pause":
                 until, tz = preferences.pause(uow, user, rest, now, _community_zone(chat, uow, request.channel_id))
                 return ephemeral(f"Paused {describe_pause_end(until, tz)}. `{t} prompts resume` ends the pause early.")
+            if word == "resume" and rest:
+                return ephemeral(_resume_what(rest, t))
             if word == "resume":
-                preferences.resume(uow, user, now)
+                if not preferences.resume(uow, user, now):
+                    return ephemeral("You were not paused, so nothing changed: your prompts come as usual.")
                 return ephemeral("Welcome back: prompts resume from the next one.")
             if word in ("time", "quiet") and not rest:
                 return ephemeral(_setting_and_usage(uow, user, word, t))
@@ -90,6 +93,14 @@ def prompts_command(invocation: Invocation) -> Reply:
     if word in ("setup", "event", "stop"):
         return _owner_command(invocation, word, rest)
     return ephemeral(f"`{t} prompts {word[:30]}` is not something learnloop knows. " + PROMPTS_HELP.format(t=t))
+
+
+def _resume_what(rest: str, t: str) -> str:
+    """`prompts resume` with something after it: it ends one's own pause, and takes nothing."""
+    if rest.isdigit():
+        return (f"`{t} prompts resume` ends your own pause and takes no number. A stopped prompt cannot be resumed: "
+                f"an owner sets it up again with `{t} prompts setup`. Nothing changed.")
+    return f"`{t} prompts resume` takes nothing after it: it ends your own pause. Nothing changed."
 
 
 def _setting_and_usage(uow: UnitOfWork, user_id: str, word: str, t: str) -> str:

@@ -31,10 +31,15 @@ def pause(uow: UnitOfWork, user_id: str, text: str, now: datetime,
     return until, tz
 
 
-def resume(uow: UnitOfWork, user_id: str, now: datetime) -> None:
-    member = uow.members.ensure(user_id, now)
+def resume(uow: UnitOfWork, user_id: str, now: datetime) -> bool:
+    """Ends a pause (and turns prompts on); False when they were neither paused nor off: nothing changed."""
+    member = uow.members.get(user_id)
+    paused = member is not None and member.paused_until is not None and member.paused_until > now
+    if member is None or not (paused or not member.prompts_enabled):
+        return False
     member.paused_until, member.prompts_enabled, member.updated_at = None, True, now
     uow.commit()
+    return True
 
 
 def set_time_of_day(uow: UnitOfWork, user_id: str, text: str | None, now: datetime) -> str | None:
