@@ -191,6 +191,33 @@ def test_a_channel_admin_sets_up_a_schedule(
         assert len(uow.session.scalars(select(PromptSchedule)).all()) == 1, "the same form sent twice is one schedule"
 
 
+def test_a_prompt_set_up_is_named_by_its_number_and_question_and_one_asked_at_the_same_time_is_pointed_out(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """The form sent again with a changed question is a second prompt beside the first (there is no editor): the
+    owner is told which is which, and how to stop the older one."""
+    owner_may_open_forms(mattermost_contract)
+    slash(client, OWNER, "prompts setup")
+    state = opened_dialog(mattermost_contract)["state"]
+    form = {"question1": "What did you learn this week?", "repeat": "weekly fri", "time": "16:30", "window": "16h",
+            "timezone": "Europe/Berlin", "visibility": "private"}
+    for question in ("What did you learn this week?", "What surprised you this week?"):
+        assert submit(client, OWNER, "prompt_setup", state, form | {"question1": question}).status_code == 200
+    first, second = [reply.payload["body"]["text"] for reply in queued(runtime, RESPOND)]
+    with runtime.uow() as uow:
+        old, new = [row.id for row in uow.session.scalars(select(PromptSchedule).order_by(PromptSchedule.id))]
+    assert first.startswith(f"Saved as prompt {old}: members will be asked “What did you learn this week?” every "
+                            "Friday at 16:30, each at their own local time. Nobody is named for not answering.\n")
+    assert "same time" not in first
+    assert second == (f"Saved as prompt {new}: members will be asked “What surprised you this week?” every Friday "
+                      "at 16:30, each at their own local time. Nobody is named for not answering. "
+                      f"Prompt {old} (“What did you learn this week?”) is asked at the same time; if the new one "
+                      f"replaces it, stop the older one with `/learn prompts stop {old}`.")
+    listing = slash(client, OWNER, "prompts")["text"]
+    assert f"{old}. every Friday at 16:30, Europe/Berlin: What did you learn this week?" in listing
+    assert f"{new}. every Friday at 16:30, Europe/Berlin: What surprised you this week?" in listing
+
+
 @pytest.mark.parametrize(("rule", "says"), [
     ("FREQ=YEARLY;BYYEARDAY=" + ",".join(str(day) for day in range(1, 120)),
      "is 389 characters long: a rule can be at most 300"),

@@ -255,8 +255,16 @@ def setup_reply(created: setup.Created) -> str:
     if created.existing:
         return (f"That prompt is already set up (number {created.schedule.id}): members are asked {described}. "
                 "Nothing new was saved.")
-    return (f"Saved: members will be asked {described}, each at their own local time. "
-            "Nobody is named for not answering.")
+    said = (f"Saved as prompt {created.schedule.id}: members will be asked {_quoted(created.schedule.questions)} "
+            f"{described}, each at their own local time. Nobody is named for not answering.")
+    for other in created.same_time:
+        said += (f" Prompt {other.id} ({_quoted(other.questions)}) is asked at the same time; if the new one "
+                 f"replaces it, stop the older one with `/learn prompts stop {other.id}`.")
+    return said
+
+
+def _quoted(questions: list[dict[str, Any]]) -> str:
+    return ", ".join(f"“{question['text']}”" for question in questions)
 
 
 def handle_setup(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:

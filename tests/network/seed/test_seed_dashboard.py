@@ -177,8 +177,9 @@ def test_the_weekly_prompt_step_sets_up_what_so_what_now_what_through_the_set_up
     client = signed_in(seeded_runtime)
     community = community_id(seeded_runtime)
     said = press(client, community, stages.WEEKLY_PROMPT)
-    assert said == ("Saved: members will be asked every Friday at 16:30 (What? So what? Now what?), each at their "
-                    "own local time. Nobody is named for not answering.")
+    assert said.startswith("Saved as prompt 1: members will be asked “What happened this week that you learned from?”")
+    assert said.endswith("” every Friday at 16:30 (What? So what? Now what?), each at their own local time. Nobody is "
+                         "named for not answering.")
     again = press(client, community, stages.WEEKLY_PROMPT)
     with seeded_runtime.uow() as uow:
         [schedule] = uow.session.scalars(select(PromptSchedule)).all()

@@ -80,7 +80,8 @@ def test_the_kit_sets_up_a_prompt_posts_a_shelf_and_bookmarks_the_dashboard_and_
     assert "token" not in bookmarks[0]["link_url"], "the page itself, never a one-time sign-in link"
 
     [told] = replies(mattermost_contract)
-    assert "Prompt: Saved: members will be asked every Friday at 16:30 (What? So what? Now what?)" in told
+    assert "Prompt: Saved as prompt 1: members will be asked “What happened this week that you learned from?”, " in told
+    assert "” every Friday at 16:30 (What? So what? Now what?)" in told
     assert "A starter shelf of 4 pages will be posted in this channel" in told
     assert "The dashboard and 4 top pages will be bookmarked in this channel" in told
 
@@ -104,7 +105,8 @@ def test_the_prompt_goes_through_the_prompt_set_up_service(
     [schedule] = _schedules(seeded_runtime)
     assert (schedule.rrule, schedule.local_time) == ("FREQ=WEEKLY;INTERVAL=2;BYDAY=FR", "09:15")
     first, again = replies(mattermost_contract)
-    assert "Saved: members will be asked every 2 weeks on Friday at 09:15 (After-event review)" in first
+    assert f"Saved as prompt {schedule.id}: members will be asked “Think of a recent event" in first
+    assert "” every 2 weeks on Friday at 09:15 (After-event review)" in first
     assert f"already set up (number {schedule.id})" in again and "Nothing new was saved" in again
 
 

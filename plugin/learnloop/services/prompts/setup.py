@@ -53,6 +53,8 @@ class Created:
     schedule: PromptSchedule
     existing: bool
     """True when the same prompt was set up before (a form submitted twice): nothing new was saved."""
+    same_time: tuple[PromptSchedule, ...] = ()
+    """The community's other running prompts asked on the same dates at the same time: perhaps one this replaces."""
 
 
 def _questions(setup: PromptSetup, errors: dict[str, str]) -> list[dict[str, str]]:
@@ -129,9 +131,10 @@ def create(uow: UnitOfWork, *, community_id: int, setup: PromptSetup, created_by
     existing = _running(uow, row)
     if existing is not None:
         return Created(existing, existing=True)
+    same_time = tuple(_same_time(uow, row))
     uow.schedules.add(row)
     uow.commit()
-    return Created(row, existing=False)
+    return Created(row, existing=False, same_time=same_time)
 
 
 _SAME = ("questions", "rrule", "local_time", "window_minutes", "timezone", "label", "event_name", "event_date",
@@ -144,6 +147,12 @@ def _running(uow: UnitOfWork, row: PromptSchedule) -> PromptSchedule | None:
         if all(getattr(existing, field) == getattr(row, field) for field in _SAME):
             return existing
     return None
+
+
+def _same_time(uow: UnitOfWork, row: PromptSchedule) -> list[PromptSchedule]:
+    return [other for other in uow.schedules.for_community(row.community_id)
+            if other.event_part is None and (other.rrule, other.local_time, other.timezone) ==
+            (row.rrule, row.local_time, row.timezone)]
 
 
 def create_event_prompts(
