@@ -246,7 +246,8 @@ def test_owners_named_in_the_configuration_need_no_api_call(
     from tests.conftest import make_settings
 
     settings = make_settings(communities=[{"name": "Data guild", "channel_id": CHANNEL, "owners": [OWNER.id]}])
-    client = create_app(build_runtime(settings, clock=clock, engine=engine)).test_client()
+    runtime = build_runtime(settings, clock=clock, engine=engine)
+    client = create_app(runtime).test_client()
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     assert slash(client, OWNER, "prompts event") == {}
     form = opened_dialog(mattermost_contract)
@@ -256,6 +257,9 @@ def test_owners_named_in_the_configuration_need_no_api_call(
         "label": "Kubernetes training", "date": "2026-12-03", "when": "both", "time": "17:00", "window": "2d",
         "visibility": "private"})
     assert ok.status_code == 200
+    assert queued(runtime, RESPOND)[0].payload["body"]["text"] == (
+        "Saved 2 event prompts: Kubernetes training on Thu 03 Dec 2026 (the day before); Kubernetes training on Thu 03 "
+        "Dec 2026 (on the day), at 17:00 UTC.")
     listing = slash(client, OWNER, "prompts")["text"]
     assert "Kubernetes training on Thu 03 Dec 2026 (the day before)" in listing
     assert "Kubernetes training on Thu 03 Dec 2026 (on the day)" in listing
@@ -288,10 +292,10 @@ def test_the_event_form_sent_twice_sets_up_its_prompts_once_and_says_so(
     assert [row.event_part for row in rows] == ["before", "after"]
     assert rows[0].event_key == rows[1].event_key, "the prompt after reminds each person of their answer before"
     first, again, both = [reply.payload["body"]["text"] for reply in queued(runtime, RESPOND)]
-    assert first == "Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (the day before), at 17:00 UTC."
+    assert first == "Saved 1 event prompt: Kubernetes training on Thu 03 Dec 2026 (the day before), at 17:00 UTC."
     assert again == ("Already set up, so nothing new was saved for Kubernetes training on Thu 03 Dec 2026 "
                      f"(the day before) (number {rows[0].id}).")
-    assert both.startswith("Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (on the day), at 17:00 UTC. "
+    assert both.startswith("Saved 1 event prompt: Kubernetes training on Thu 03 Dec 2026 (on the day), at 17:00 UTC. "
                            "Already")
 
 
@@ -338,7 +342,7 @@ def test_an_event_prompt_whose_answers_have_already_closed_is_refused_not_saved(
     with runtime.uow() as uow:
         assert uow.session.scalars(select(PromptSchedule)).all() == []
     assert submit(client, OWNER, "prompt_event", state, event | {"time": "17:00"}).status_code == 200
-    assert queued(runtime, RESPOND)[0].payload["body"]["text"].startswith("Saved 1 event prompt(s): Workshop")
+    assert queued(runtime, RESPOND)[0].payload["body"]["text"].startswith("Saved 1 event prompt: Workshop")
 
 
 def test_the_event_form_takes_its_time_in_the_owners_zone_and_says_which(
@@ -359,7 +363,7 @@ def test_the_event_form_takes_its_time_in_the_owners_zone_and_says_which(
         "label": "Kubernetes training", "date": "2026-12-03", "when": "after", "time": "17:00", "window": "2d",
         "visibility": "private"}).status_code == 200
     assert queued(runtime, RESPOND)[0].payload["body"]["text"] == (
-        "Saved 1 event prompt(s): Kubernetes training on Thu 03 Dec 2026 (on the day), at 17:00 Europe/Berlin.")
+        "Saved 1 event prompt: Kubernetes training on Thu 03 Dec 2026 (on the day), at 17:00 Europe/Berlin.")
     with runtime.uow() as uow:
         event = uow.session.scalars(select(PromptSchedule).where(PromptSchedule.event_part == "after")).one()
     assert schedules.due_at(schedule_of(event), date(2026, 12, 3), ZoneInfo(event.timezone)) == \

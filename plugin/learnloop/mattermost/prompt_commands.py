@@ -318,7 +318,8 @@ def event_reply(created: list[setup.Created]) -> str:
     """What an owner hears once an event's prompts are set up: those saved, and those already set up."""
     saved = [one for one in created if not one.existing]
     kept = [one for one in created if one.existing]
-    said = [f"Saved {len(saved)} event prompt(s): {_described(saved)}, at {saved[0].schedule.local_time} "
+    prompts = "prompt" if len(saved) == 1 else "prompts"
+    said = [f"Saved {len(saved)} event {prompts}: {_described(saved)}, at {saved[0].schedule.local_time} "
             f"{saved[0].schedule.timezone}."] if saved else []
     if kept:
         said.append(f"Already set up, so nothing new was saved for {_described(kept)}.")
