@@ -27,6 +27,7 @@ from learnloop.domain.schedules import (
     parse_schedule,
     parse_time_of_day,
     parse_window,
+    still_open_or_to_come,
 )
 
 UTC = UTC
@@ -588,6 +589,17 @@ def test_next_local_date_is_none_once_the_schedule_has_ended() -> None:
     assert next_local_date(schedule("FREQ=WEEKLY;BYDAY=FR;COUNT=2"), ANCHOR, date(2026, 11, 13)) is None
     assert next_local_date(schedule("FREQ=WEEKLY;BYDAY=FR;COUNT=2"), ANCHOR, date(2026, 11, 12)) == date(2026, 11, 13)
     assert next_local_date(schedule("FREQ=WEEKLY;BYDAY=FR;UNTIL=20261120"), ANCHOR, date(2026, 11, 20)) is None
+
+
+def test_the_calendars_last_dates_are_searched_without_overflowing() -> None:
+    """Less than SEARCH_HORIZON before date.max, the search ends at date.max instead of raising OverflowError."""
+    once = schedule("FREQ=DAILY;COUNT=1")
+    assert next_local_date(once, date(9999, 12, 31), date(9999, 12, 30)) == date(9999, 12, 31)
+    assert next_local_date(once, date(9999, 12, 31), date(9999, 12, 31)) is None
+    assert next_local_date(schedule("FREQ=WEEKLY;BYDAY=FR"), date(9990, 1, 1), date(9999, 12, 31)) is None
+    now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    assert still_open_or_to_come(once, date(9999, 12, 31), ZoneInfo("America/New_York"), now), \
+        "answers closing after the calendar's last date are still to come"
 
 
 # --------------------------------------------------------------------------- UTC instants and DST

@@ -276,6 +276,26 @@ def test_owners_named_in_the_configuration_need_no_api_call(
         "on the dialog's own field, where the form shows it"
 
 
+@pytest.mark.parametrize("far", ["9999-12-31", "9988-01-01", "2031-11-03"])
+def test_an_event_more_than_five_years_ahead_is_a_form_error_not_a_crash(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, far: str
+) -> None:
+    owner_may_open_forms(mattermost_contract)
+    slash(client, OWNER, "prompts event")
+    state = opened_dialog(mattermost_contract)["state"]
+    event = {"label": "Launch", "when": "both", "time": "17:00", "window": "2d", "visibility": "private"}
+    refused = submit(client, OWNER, "prompt_event", state, event | {"date": far})
+    assert refused.status_code == 200
+    assert refused.get_json()["errors"] == {
+        "date": f"{date.fromisoformat(far):%a %d %b %Y} is more than 5 years ahead; choose a date up to 2031-11-02"}
+    with runtime.uow() as uow:
+        assert uow.session.scalars(select(PromptSchedule)).all() == [], "nothing stored"
+    assert queued(runtime, RESPOND) == []
+    assert submit(client, OWNER, "prompt_event", state, event | {"date": "2031-11-02"}).status_code == 200
+    assert queued(runtime, RESPOND)[0].payload["body"]["text"].startswith("Saved 2 event prompts: Launch on Sun 02 "
+                                                                          "Nov 2031")
+
+
 def test_the_event_form_sent_twice_sets_up_its_prompts_once_and_says_so(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:

@@ -433,8 +433,9 @@ def local_occurrences(schedule: Schedule, anchor: date, start_date: date, end_da
 
 def next_local_date(schedule: Schedule, anchor: date, after: date) -> date | None:
     """The first date after `after` on which the schedule fires; None once it has ended
-    (COUNT or UNTIL) or when it does not fire within SEARCH_HORIZON."""
-    horizon = max(after, anchor) + SEARCH_HORIZON
+    (COUNT or UNTIL) or when it does not fire within SEARCH_HORIZON (nor by the calendar's last date)."""
+    start = max(after, anchor)
+    horizon = start + SEARCH_HORIZON if start <= date.max - SEARCH_HORIZON else date.max
     return next((day for day in _fire_dates(schedule, anchor, horizon) if day > after), None)
 
 
@@ -443,7 +444,10 @@ def still_open_or_to_come(schedule: Schedule, anchor: date, tz: ZoneInfo, now: d
     due yesterday with a two-day window is still sent."""
     day: date | None = (now - schedule.window).astimezone(tz).date() - timedelta(days=1)
     while day is not None and (day := next_local_date(schedule, anchor, day)) is not None:
-        if due_at(schedule, day, tz) + schedule.window > now:
+        try:
+            if due_at(schedule, day, tz) + schedule.window > now:
+                return True
+        except OverflowError:  # answers closing after the calendar's last date are still to come
             return True
     return False
 

@@ -26,6 +26,7 @@ MAX_QUESTIONS = 3
 MAX_QUESTION_LENGTH = 300
 MAX_TIMEZONE_LENGTH = 64
 EVENT_PARTS = {"before": "the day before", "after": "on the day"}
+MAX_EVENT_YEARS_AHEAD = 5
 
 
 class InvalidSetup(ValueError):
@@ -170,8 +171,12 @@ def create_event_prompts(
     if not name:
         errors["label"] = "name the event, for example: Kubernetes training"
     today = now.astimezone(ZoneInfo(timezone) if not check_timezone(timezone) else ZoneInfo("UTC")).date()
+    latest = _years_after(today, MAX_EVENT_YEARS_AHEAD)
     if event_date < today:
         errors["date"] = f"{event_date:%a %d %b %Y} has passed; choose a date from today on"
+    elif event_date > latest:
+        errors["date"] = (f"{event_date:%a %d %b %Y} is more than {MAX_EVENT_YEARS_AHEAD} years ahead; choose a date "
+                          f"up to {latest:%Y-%m-%d}")
     elif when in ("before", "both") and event_date - timedelta(days=1) < today:
         errors["when"] = "the day before has passed; choose 'On the day'"
     if errors:
@@ -208,6 +213,13 @@ def create_event_prompts(
         created.append(Created(uow.schedules.add(row), existing=False))
     uow.commit()
     return created
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def describe(row: PromptSchedule, when: str) -> str:
