@@ -36,12 +36,11 @@ def settings() -> Settings:
         "name": "Data guild", "channel_id": CHANNEL, "wiki_spaces": [{"wiki": "handbook", "space": "Category:Data"}]}])
 
 
-@pytest.fixture
-def sent_prompt(runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> dict:
-    """Ann has received this week's prompt; returns its buttons' contexts by name."""
-    world = World(runtime, mattermost_contract, people=[ANN])
+def send_prompt(runtime: Runtime, contract: MattermostContract, clock: FakeClock, visibility: str = "private") -> dict:
+    """Ann receives this week's prompt; its DM's attachment."""
+    world = World(runtime, contract, people=[ANN])
     add_schedule(runtime, anchor=date(2026, 11, 2), questions=["What did you learn?", "What will you try next?"],
-                 scale="How useful was the week?")
+                 scale="How useful was the week?", visibility=visibility)
     clock.now = datetime(2026, 11, 5, 12, 0, tzinfo=UTC)
     world.serve_members()
     world.tick()
@@ -50,7 +49,17 @@ def sent_prompt(runtime: Runtime, mattermost_contract: MattermostContract, clock
     world.serve_dm_and_posts(1)
     world.tick()
     [post] = world.prompt_posts()
-    return {a["name"]: a["integration"]["context"] for a in post.json["props"]["attachments"][0]["actions"]}
+    return post.json["props"]["attachments"][0]
+
+
+def buttons(attachment: dict) -> dict:
+    return {a["name"]: a["integration"]["context"] for a in attachment["actions"]}
+
+
+@pytest.fixture
+def sent_prompt(runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> dict:
+    """Ann has received this week's prompt; returns its buttons' contexts by name."""
+    return buttons(send_prompt(runtime, mattermost_contract, clock))
 
 
 def reflections(runtime: Runtime) -> list[Reflection]:
@@ -79,6 +88,27 @@ def test_reflect_now_opens_the_questions_and_saves_a_private_answer(
     assert not any("cache" in data for data in event_data)
     journal = slash(client, ANN, "journal")
     assert SECRET_TEXT in journal["attachments"][0]["text"]
+
+
+def test_a_prompt_whose_owners_chose_sharing_says_what_its_answer_form_starts_at(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """The owners' default preselects the form; the DM does not promise privacy the form does not start at."""
+    attachment = send_prompt(runtime, mattermost_contract, clock, visibility="community")
+    assert "private unless" not in attachment["text"]
+    assert ("The answer form starts at *Share with my community*, as your community's owners set it; choose "
+            "*Private journal (only you)* there to keep your answer to yourself.") in attachment["text"]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, buttons(attachment)["Reflect now"])
+    [visibility] = [e for e in opened_dialog(mattermost_contract)["elements"] if e["name"] == "visibility"]
+    assert visibility["default"] == "community"
+
+
+def test_a_private_prompt_promises_privacy(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    assert "Your answer is private unless you choose to share it." in send_prompt(
+        runtime, mattermost_contract, clock)["text"]
 
 
 def test_nobody_else_can_answer_or_read_it(

@@ -279,7 +279,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, user_id=view.user_id,
                                community_name=view.community_name, questions=view.questions,
                                window_text=view.local_window_end, public_url=chat.settings.public_url_text,
-                               key=chat.signing_key, event=view.event, earlier_answer=earlier)
+                               key=chat.signing_key, event=view.event, earlier_answer=earlier,
+                               starts_at=view.default_visibility)
             marker = post_marker(message.key, chat.signing_key)
             post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"],
                                              pending_post_id=f"learnloop:{marker}")["id"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment, reflection_attachment
+from learnloop.mattermost.prompt_commands import VISIBILITY_OPTIONS
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.reflections import SharePost
 
@@ -24,11 +25,23 @@ def _button(action: str, name: str, delivery_id: int, user_id: str, public_url: 
     }
 
 
+def who_sees(starts_at: str) -> str:
+    """What the DM says of who sees an answer: what the answer form starts at, which the owners chose."""
+    if starts_at == "private":
+        return "Your answer is private unless you choose to share it."
+    chosen = next((o["text"] for o in VISIBILITY_OPTIONS if o["value"] == starts_at), starts_at)
+    private = VISIBILITY_OPTIONS[0]["text"]
+    return (f"The answer form starts at *{chosen}*, as your community's owners set it; choose *{private}* "
+            "there to keep your answer to yourself.")
+
+
 def prompt_post(*, channel_id: str, delivery_id: int, user_id: str, community_name: str,
                 questions: list[dict[str, Any]], window_text: str, public_url: str, key: bytes,
-                event: str | None = None, earlier_answer: str | None = None) -> dict[str, Any]:
+                event: str | None = None, earlier_answer: str | None = None,
+                starts_at: str = "private") -> dict[str, Any]:
     """The prompt's DM. An event prompt names its event and date; after an event, the person's own answer
-    from before it is quoted back to them (the DM is theirs alone)."""
+    from before it is quoted back to them (the DM is theirs alone). `starts_at`: the answer form's preselected
+    visibility, the schedule's default."""
     asked = "\n".join(f"- {question['text']}" for question in questions)
     if earlier_answer:
         quoted = "\n".join(f"> {line}" for line in earlier_answer.splitlines()[:12])
@@ -37,7 +50,7 @@ def prompt_post(*, channel_id: str, delivery_id: int, user_id: str, community_na
     attachment = {
         "fallback": f"Reflection time for {community_name}: " + "; ".join(q["text"] for q in questions),
         "title": title,
-        "text": f"{asked}\n\nYour answer is private unless you choose to share it. Open until {window_text}.",
+        "text": f"{asked}\n\n{who_sees(starts_at)} Open until {window_text}.",
         "footer": "Change when and whether you get these: /learn prompts",
         "actions": [
             _button(REFLECT_NOW, "Reflect now", delivery_id, user_id, public_url, key, style="primary"),
