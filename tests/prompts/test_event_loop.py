@@ -59,6 +59,7 @@ def test_the_prompt_after_an_event_reminds_each_person_of_their_own_answer_befor
     click(client, ANN, reflect["integration"]["context"])
     form = opened_dialog(mattermost_contract)
     assert submit(client, ANN, "reflect", form["state"], {"answer1": HOPE, "visibility": "private"}).status_code == 200
+    mattermost_contract.add("PUT", f"/api/v4/posts/{'p' * 26}/patch", json={"id": "p" * 26, "message": ""})
 
     after = sent_today(world, clock, datetime(2026, 11, 4, 15, 31, tzinfo=UTC))
     assert after["ann"]["text"].startswith(f"Before Kubernetes training on Wed 04 Nov you wrote:\n> {HOPE}\n\n"

@@ -62,6 +62,11 @@ def sent_prompt(runtime: Runtime, mattermost_contract: MattermostContract, clock
     return buttons(send_prompt(runtime, mattermost_contract, clock))
 
 
+def serve_patch(contract: MattermostContract, post_id: str = uid("post1")) -> None:
+    """Mattermost takes the prompt's post once answered."""
+    contract.add("PUT", f"/api/v4/posts/{post_id}/patch", json={"id": post_id, "channel_id": uid("dmann"), "message": ""})
+
+
 def reflections(runtime: Runtime) -> list[Reflection]:
     with runtime.uow() as uow:
         return list(uow.session.scalars(select(Reflection)))
@@ -111,6 +116,60 @@ def test_a_private_prompt_promises_privacy(
         runtime, mattermost_contract, clock)["text"]
 
 
+@pytest.mark.parametrize(("visibility", "said"), [("private", "kept in your private journal"),
+                                                  ("community", "shared with your community")])
+def test_an_answer_from_reflect_now_is_confirmed_on_the_prompt_which_stops_offering_its_buttons(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    visibility: str, said: str,
+) -> None:
+    """A form opened from a button has no slash command to answer: the prompt's post itself says what happened."""
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    prompt_post = uid("post1")
+    click(client, ANN, sent_prompt["Reflect now"], post_id=prompt_post)
+    submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"],
+           {"answer1": "Feature flags beat long branches", "visibility": visibility})
+    serve_patch(mattermost_contract, prompt_post)
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": "s" * 26, "channel_id": CHANNEL,
+                                                                       "message": ""})
+    World(runtime, mattermost_contract).tick()
+    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
+    [attachment] = patch.json["props"]["attachments"]
+    assert "actions" not in attachment
+    assert attachment["text"].endswith(f"Answered: {said}. `/learn journal` shows it.")
+    assert "- What did you learn?" in attachment["text"] and "Feature flags" not in attachment["text"]
+    assert [c.json["channel_id"] for c in mattermost_contract.calls if c.path == "/api/v4/posts"] == [
+        uid("dmann")] + ([CHANNEL] if visibility == "community" else []), "the prompt, then no second message"
+
+
+def test_an_answer_from_reflect_now_too_late_for_its_prompt_is_confirmed_in_the_dm(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+) -> None:
+    """The window closed while the form was open: saved on its own, and the person still hears so."""
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, sent_prompt["Reflect now"])
+    with runtime.uow() as uow:
+        uow.session.scalars(select(Delivery)).one().window_end = runtime.clock()
+        uow.commit()
+    submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"],
+           {"answer1": "Late but true", "visibility": "private"})
+    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
+    World(runtime, mattermost_contract).tick()
+    [dm] = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts"
+            and "learnloop_delivery" not in (c.json.get("props") or {})]
+    assert (dm.json["channel_id"], dm.json["message"]) == (uid("dmann"), "Saved: kept in your private journal.")
+
+
+def test_an_answer_typed_with_the_command_marks_the_prompt_answered_too(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+) -> None:
+    assert "It answers your open prompt." in slash(client, ANN, "reflect Small steps")["text"]
+    serve_patch(mattermost_contract)
+    World(runtime, mattermost_contract).tick()
+    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
+    assert "actions" not in patch.json["props"]["attachments"][0]
+    assert "Answered: kept in your private journal." in patch.json["props"]["attachments"][0]["text"]
+
+
 def test_nobody_else_can_answer_or_read_it(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict
 ) -> None:
@@ -128,6 +187,7 @@ def test_a_shared_answer_is_posted_to_the_community_with_rating_buttons(
     form = opened_dialog(mattermost_contract)
     submit(client, ANN, "reflect", form["state"], {"answer1": "Feature flags beat long branches",
                                                    "visibility": "community"})
+    serve_patch(mattermost_contract, "p" * 26)
     mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": "s" * 26, "channel_id": CHANNEL,
                                                                        "message": ""})
     World(runtime, mattermost_contract).tick()
@@ -598,6 +658,7 @@ def test_a_prompt_whose_window_closed_while_the_worker_was_down_for_weeks_still_
 def test_an_answered_prompt_never_lapses(client: FlaskClient, runtime: Runtime, sent_prompt: dict,
                                          mattermost_contract: MattermostContract, clock: FakeClock) -> None:
     slash(client, ANN, f"reflect {SECRET_TEXT}")
+    serve_patch(mattermost_contract)
     clock.now = delivery(runtime).window_end
     World(runtime, mattermost_contract, people=[ANN]).tick()
     assert delivery(runtime).status == "answered" and outcomes(runtime) == []

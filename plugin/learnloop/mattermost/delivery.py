@@ -23,11 +23,12 @@ from learnloop.errors import GaveUp
 from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up, why_given_up
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.prompt_messages import DELIVERY_PROP, nudge_message, prompt_post
+from learnloop.mattermost.prompt_messages import DELIVERY_PROP, answered_prompt_props, nudge_message, prompt_post
 from learnloop.mattermost.replies import allowed_response_url
 from learnloop.services import reflections
 from learnloop.services.chat import record_reply
 from learnloop.services.outbox_kinds import (
+    ANSWERED_PROMPT,
     CHANNEL_BOOKMARKS,
     CLASSIFY_POST,
     CREATE_POST,
@@ -254,6 +255,24 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         return {"post_id": post_once(client, message, channel_id, nudge_message(view.local_window_end),
                                      chat.signing_key)}
 
+    def earlier_answer(view: PromptView) -> str | None:
+        try:
+            return unseal(view.earlier_answer, chat.signing_key) if view.earlier_answer else None
+        except Unreadable:
+            return None
+
+    def answered_prompt(message: Message) -> dict[str, Any]:
+        """The prompt's post says it was answered, and how, in place of its buttons."""
+        with chat.reader() as uow:
+            view = prompt_for_delivery(uow, int(message.payload["delivery_id"]), status=None)
+        if view is None:
+            return {"skipped": "its receiver erased their data meanwhile"}
+        post_id = str(message.payload["post_id"])
+        client.patch_post(post_id, props=answered_prompt_props(
+            delivery_id=view.delivery_id, community_name=view.community_name, questions=view.questions,
+            answered=str(message.payload["text"]), event=view.event, earlier_answer=earlier_answer(view)))
+        return {"post_id": post_id}
+
     def load_prompts(messages: list[Message]) -> dict[int, PromptView]:
         """The pass's prompts, each with its cached DM channel, in one read (no write lock on SQLite)."""
         with chat.reader() as uow:
@@ -270,16 +289,10 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         post_id = find_post(client, channel_id, view.queued_at, DELIVERY_PROP, delivery_id) \
             if message.attempts > 1 else None
         if post_id is None:
-            earlier = None
-            if view.earlier_answer:
-                try:
-                    earlier = unseal(view.earlier_answer, chat.signing_key)
-                except Unreadable:
-                    earlier = None
             body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, user_id=view.user_id,
                                community_name=view.community_name, questions=view.questions,
                                window_text=view.local_window_end, public_url=chat.settings.public_url_text,
-                               key=chat.signing_key, event=view.event, earlier_answer=earlier,
+                               key=chat.signing_key, event=view.event, earlier_answer=earlier_answer(view),
                                starts_at=view.default_visibility)
             marker = post_marker(message.key, chat.signing_key)
             post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"],
@@ -297,5 +310,6 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
     return {
         CREATE_POST: create_post, UPDATE_POST: update_post, RESPOND: respond, CLASSIFY_POST: classify_post,
         SEND_DM: send_dm, SEND_NUDGE: send_nudge, CHANNEL_BOOKMARKS: channel_bookmarks,
+        ANSWERED_PROMPT: answered_prompt,
         SEND_PROMPT: BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts),
     }

@@ -42,23 +42,36 @@ def prompt_post(*, channel_id: str, delivery_id: int, user_id: str, community_na
     """The prompt's DM. An event prompt names its event and date; after an event, the person's own answer
     from before it is quoted back to them (the DM is theirs alone). `starts_at`: the answer form's preselected
     visibility, the schedule's default."""
+    attachment = _asked(community_name, questions, event, earlier_answer,
+                        f"{who_sees(starts_at)} Open until {window_text}.")
+    attachment["actions"] = [
+        _button(REFLECT_NOW, "Reflect now", delivery_id, user_id, public_url, key, style="primary"),
+        _button(SKIP, "Skip this one", delivery_id, user_id, public_url, key),
+        _button(SNOOZE, "Snooze 1 day", delivery_id, user_id, public_url, key),
+    ]
+    return {"channel_id": channel_id, "message": "", "props": {"attachments": [attachment], DELIVERY_PROP: delivery_id}}
+
+
+def answered_prompt_props(*, delivery_id: int, community_name: str, questions: list[dict[str, Any]],
+                          answered: str, event: str | None = None, earlier_answer: str | None = None) -> dict[str, Any]:
+    """The props of a prompt's DM once answered: the same questions, then what became of the answer instead of
+    the buttons."""
+    return {"attachments": [_asked(community_name, questions, event, earlier_answer, answered)],
+            DELIVERY_PROP: delivery_id}
+
+
+def _asked(community_name: str, questions: list[dict[str, Any]], event: str | None, earlier_answer: str | None,
+           last_line: str) -> dict[str, Any]:
     asked = "\n".join(f"- {question['text']}" for question in questions)
     if earlier_answer:
         quoted = "\n".join(f"> {line}" for line in earlier_answer.splitlines()[:12])
         asked = f"Before {event or 'the event'} you wrote:\n{quoted}\n\n{asked}"
-    title = f"{event} · {community_name}" if event else f"Time to reflect · {community_name}"
-    attachment = {
+    return {
         "fallback": f"Reflection time for {community_name}: " + "; ".join(q["text"] for q in questions),
-        "title": title,
-        "text": f"{asked}\n\n{who_sees(starts_at)} Open until {window_text}.",
+        "title": f"{event} · {community_name}" if event else f"Time to reflect · {community_name}",
+        "text": f"{asked}\n\n{last_line}",
         "footer": "Change when and whether you get these: /learn prompts",
-        "actions": [
-            _button(REFLECT_NOW, "Reflect now", delivery_id, user_id, public_url, key, style="primary"),
-            _button(SKIP, "Skip this one", delivery_id, user_id, public_url, key),
-            _button(SNOOZE, "Snooze 1 day", delivery_id, user_id, public_url, key),
-        ],
     }
-    return {"channel_id": channel_id, "message": "", "props": {"attachments": [attachment], DELIVERY_PROP: delivery_id}}
 
 
 def nudge_message(window_text: str) -> str:

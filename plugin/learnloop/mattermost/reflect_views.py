@@ -18,6 +18,7 @@ from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.services import reflections
 from learnloop.services.communities import community_for_channel, current_community, is_direct_channel
+from learnloop.services.outbox_kinds import ANSWERED_PROMPT
 from learnloop.services.prompts import delivered
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView, SharePost
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -112,6 +113,8 @@ def reflect_command(invocation: Invocation) -> Reply:
                 public_url=chat.settings.public_url_text, post_builder=post_builder(chat), can_publish=can_publish)
     except InvalidReflection as exc:
         return ephemeral(f"Not saved: {exc}.")
+    if open_prompt and view.answers_prompt:
+        _answered_post(chat, open_prompt, open_prompt.post_id, view)
     answered = " It answers your open prompt." if view.answers_prompt else ""
     said = "Already in your private journal, nothing new was stored" if view.again else "Saved to your private journal"
     return ephemeral(f"{said}.{answered}",
@@ -147,6 +150,7 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
     questions: list[dict[str, Any]] = FREE_QUESTIONS
     delivery_id = state.get("delivery_id")
     community_id = state.get("community_id")
+    prompt = None
     if delivery_id is not None:
         with chat.reader() as uow:
             prompt = delivered.prompt_for_delivery(uow, int(delivery_id), status=None)
@@ -177,9 +181,26 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
                 can_publish=publishable(chat, uow, community_id))
     except InvalidReflection as exc:
         return {"errors": {exc.field: str(exc)}}
+    post_id = state.get("post_id") or (prompt.post_id if prompt else None)
+    shown = prompt is not None and view.answers_prompt and _answered_post(chat, prompt, post_id, view)
     said = "Already saved, nothing new was stored" if view.again else "Saved"
-    respond_later(chat, state.get("response_url"), f"{said}: {_described(view)}.", key=f"reflected:{view.id}")
+    respond_later(chat, state.get("response_url"), f"{said}: {_described(view)}.", key=f"reflected:{view.id}",
+                  or_dm=None if shown else submission.user_id)
     return None
+
+
+def _answered_post(chat: Chat, prompt: delivered.PromptView, post_id: str | None, view: ReflectionView) -> bool:
+    """Queue the prompt's post saying it was answered and how, in place of its buttons; False without a post."""
+    if not post_id:
+        return False
+    text = f"Answered: {_described(view)}".removesuffix(".") + ". `/learn journal` shows it."
+    now = chat.clock()
+    with chat.uow() as uow:
+        uow.outbox.enqueue(ANSWERED_PROMPT, {"user_id": prompt.user_id, "delivery_id": prompt.delivery_id,
+                                             "post_id": post_id, "text": text},
+                           key=f"answered-prompt:{prompt.delivery_id}", now=now)
+        uow.commit()
+    return True
 
 
 def _described(view: ReflectionView) -> str:
@@ -197,7 +218,8 @@ def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, An
     except delivered.NotYourPrompt as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}. `/learn reflect` writes a reflection any time."}
     state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key, delivery_id=view.delivery_id,
-                         community_id=view.community_id, response_url=None, username=request.user_name or None)
+                         community_id=view.community_id, response_url=None, username=request.user_name or None,
+                         post_id=request.post_id or None)
     return open_for_button(chat, request.trigger_id,
                            reflect_dialog(state, view.questions, view.default_visibility, can_publish, community))
 

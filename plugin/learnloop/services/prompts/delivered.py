@@ -32,6 +32,8 @@ class PromptView:
     """An event prompt's event and date, as the DM names them."""
     earlier_answer: str | None = None
     """After an event: the person's own answer from before it, still sealed (only their DM opens it)."""
+    post_id: str | None = None
+    """The prompt's post in the DM, while it is sent."""
 
 
 def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
@@ -60,7 +62,7 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
             window_end=delivery.window_end,
             local_window_end=delivery.window_end.astimezone(tz).strftime("%a %d %b %H:%M"),
             dm_channel_id=member.dm_channel_id if member else None, event=event,
-            earlier_answer=earlier.body if earlier else None,
+            earlier_answer=earlier.body if earlier else None, post_id=delivery.post_id,
         )
     return views
 
