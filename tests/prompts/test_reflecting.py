@@ -204,12 +204,56 @@ def test_a_shared_answer_is_posted_to_the_community_with_rating_buttons(
         "the post's marker, read by anyone in the channel, gives the id back to whoever hashes the ids in turn"
 
 
-def test_skip_and_snooze(client: FlaskClient, runtime: Runtime, sent_prompt: dict, clock: FakeClock) -> None:
-    assert "asks again in a day" in click(client, ANN, sent_prompt["Snooze 1 day"]).get_json()["ephemeral_text"]
+SNOOZED = ("Snoozed until Sat 07 Nov 16:31: learnloop asks again then. Until then *Reflect now* still answers it, "
+           "and *Skip this one* lets it go.")
+
+
+def test_snooze_says_until_when_in_the_person_s_time_also_when_pressed_again(
+    client: FlaskClient, runtime: Runtime, sent_prompt: dict, clock: FakeClock
+) -> None:
+    assert click(client, ANN, sent_prompt["Snooze 1 day"]).get_json()["ephemeral_text"] == SNOOZED
     with runtime.uow() as uow:
         delivery = uow.session.scalars(select(Delivery)).one()
     assert delivery.status == "scheduled" and delivery.due_at == datetime(2026, 11, 7, 15, 31, tzinfo=UTC)
-    assert "already" in click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"]
+    clock.now += timedelta(hours=2)
+    assert click(client, ANN, sent_prompt["Snooze 1 day"]).get_json()["ephemeral_text"] == SNOOZED, \
+        "not pushed back again, and no word like 'scheduled'"
+
+
+def test_a_snoozed_prompt_answered_with_reflect_now_is_answered_and_not_sent_again(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    clock: FakeClock
+) -> None:
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    clock.now += timedelta(hours=3)
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    assert click(client, ANN, sent_prompt["Reflect now"]).get_json() == {}
+    form = opened_dialog(mattermost_contract)
+    assert form["introduction_text"].startswith("- What did you learn?")
+    submit(client, ANN, "reflect", form["state"], {"answer1": "Changed my mind", "visibility": "private"})
+    assert (delivery(runtime).status, reflections(runtime)[0].answered_prompt) == ("answered", True)
+    serve_patch(mattermost_contract, "p" * 26)
+    clock.now = datetime(2026, 11, 7, 15, 31, tzinfo=UTC)
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.serve_statuses()
+    world.tick()
+    assert len(world.prompt_posts()) == 1, "the snoozed prompt is not sent again"
+    assert delivery(runtime).status == "answered" and outcomes(runtime) == []
+
+
+def test_a_snoozed_prompt_can_be_skipped_and_then_is_not_sent_again(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    clock: FakeClock
+) -> None:
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    assert click(client, ANN, sent_prompt["Skip this one"]).get_json()["ephemeral_text"].startswith("Skipped.")
+    assert (delivery(runtime).status, outcomes(runtime)) == ("skipped", [("prompt_unanswered", ANN.id, clock.now)])
+    clock.now = datetime(2026, 11, 7, 15, 31, tzinfo=UTC)
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.serve_statuses()
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+    assert "already skipped" in click(client, ANN, sent_prompt["Reflect now"]).get_json()["ephemeral_text"]
 
 
 @pytest.mark.parametrize("changed_at", [datetime(2026, 11, 6, 16, 10, tzinfo=UTC),

@@ -225,22 +225,30 @@ def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, An
 
 
 def _on_own_prompt(chat: Chat, request: ActionRequest, context: dict[str, Any],
-                   change: Callable[[UnitOfWork, int, str, datetime], object], done: str) -> Reply:
-    """Skip and snooze: only the person the prompt was sent to, only while it is open."""
+                   change: Callable[[UnitOfWork, int, str, datetime], object], done: Callable[[Any], str]) -> Reply:
+    """Skip and snooze: only the person the prompt was sent to, only while it is open or snoozed."""
     try:
         with chat.uow() as uow:
-            change(uow, int(context["delivery_id"]), request.user_id, chat.clock())
+            changed = change(uow, int(context["delivery_id"]), request.user_id, chat.clock())
+    except delivered.Snoozed as exc:
+        return {"ephemeral_text": _snoozed_until(exc.until)}
     except delivered.NotYourPrompt as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}."}
-    return {"ephemeral_text": done}
+    return {"ephemeral_text": done(changed)}
+
+
+def _snoozed_until(until: str) -> str:
+    return (f"Snoozed until {until}: learnloop asks again then. Until then *Reflect now* still answers it, and "
+            "*Skip this one* lets it go.")
 
 
 def handle_skip(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
-    return _on_own_prompt(chat, request, context, delivered.skip, "Skipped. No one is told; see you next time.")
+    return _on_own_prompt(chat, request, context, delivered.skip,
+                          lambda _: "Skipped. No one is told; see you next time.")
 
 
 def handle_snooze(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:
-    return _on_own_prompt(chat, request, context, delivered.snooze, "Snoozed: learnloop asks again in a day.")
+    return _on_own_prompt(chat, request, context, delivered.snooze, _snoozed_until)
 
 
 def handle_share(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:

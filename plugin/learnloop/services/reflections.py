@@ -16,6 +16,7 @@ from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.domain.signing import row_handle, row_named
 from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.prompts.delivered import answerable
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.wikis import PUBLISH_JOB, UNPUBLISH_JOB, Published, WikiError, check_marker
@@ -211,7 +212,7 @@ def write(
             if delivery.status == "answered":
                 raise InvalidReflection("you have answered this prompt already; /learn journal shows your answer, "
                                         "with Edit")
-            if delivery.status == "sent" and delivery.window_end > now:  # else it was, or will be, unanswered
+            if answerable(delivery, now):  # else it was, or will be, unanswered
                 delivery.status, delivery.nudge_at, delivery.updated_at = "answered", None, now
                 answered = True
     last = None if answered else next(iter(uow.reflections.recent(user_id, 1)), None)

@@ -13,6 +13,7 @@ from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SNOOZE = timedelta(days=1)
+LOCAL_TIME = "%a %d %b %H:%M"
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class PromptView:
     queued_at: datetime
     window_end: datetime
     local_window_end: str
+    local_due: str
+    """When it is (or was) due, in the person's time zone: a snoozed prompt's next send."""
     dm_channel_id: str | None = None
     """The bot's DM channel with the person, if Mattermost was asked for it before."""
     event: str | None = None
@@ -60,7 +63,8 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
             community_name=community.name if community else "your community", questions=list(schedule.questions),
             default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
             window_end=delivery.window_end,
-            local_window_end=delivery.window_end.astimezone(tz).strftime("%a %d %b %H:%M"),
+            local_window_end=delivery.window_end.astimezone(tz).strftime(LOCAL_TIME),
+            local_due=delivery.due_at.astimezone(tz).strftime(LOCAL_TIME),
             dm_channel_id=member.dm_channel_id if member else None, event=event,
             earlier_answer=earlier.body if earlier else None, post_id=delivery.post_id,
         )
@@ -129,38 +133,65 @@ class NotYourPrompt(LookupError):
     """The prompt is someone else's, or no longer open."""
 
 
+class Snoozed(NotYourPrompt):
+    """The prompt is snoozed: it comes again at `until` (the person's local time)."""
+
+    def __init__(self, until: str) -> None:
+        super().__init__(f"this prompt is snoozed until {until}")
+        self.until = until
+
+
+def snoozed(delivery: Delivery) -> bool:
+    """Sent, then snoozed: waiting to be sent again, or being sent."""
+    return delivery.status in ("scheduled", "queued") and delivery.sent_at is not None
+
+
+def answerable(delivery: Delivery, now: datetime) -> bool:
+    """Its receiver can still answer it, or skip it: sent and open, or snoozed (they changed their mind)."""
+    return (delivery.status == "sent" or snoozed(delivery)) and delivery.window_end > now
+
+
 def _own_open(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> Delivery:
     delivery = uow.deliveries.get(delivery_id, for_update=True)
     if delivery is None or delivery.user_id != user_id:
         raise NotYourPrompt("this prompt is not yours")
-    if delivery.status != "sent" or delivery.window_end <= now:
-        state = delivery.status if delivery.status != "sent" and delivery.reason != LAPSED else "closed"
-        raise NotYourPrompt(f"this prompt is already {state}")
+    if not answerable(delivery, now):
+        closed = delivery.status == "sent" or delivery.reason == LAPSED or snoozed(delivery)
+        raise NotYourPrompt(f"this prompt is already {'closed' if closed else delivery.status}")
     return delivery
 
 
 def skip(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> None:
-    """The person passes on this prompt: it is closed, unanswered."""
+    """The person passes on this prompt, sent or snoozed: it is closed, unanswered."""
     delivery = _own_open(uow, delivery_id, user_id, now)
     delivery.status, delivery.reason, delivery.nudge_at, delivery.updated_at = "skipped", SKIPPED, None, now
     record_unanswered(uow, [(delivery.id, user_id, uow.deliveries.community_of(delivery.id), now)], now)
     uow.commit()
 
 
-def snooze(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> datetime:
-    """Ask again in a day; the answer window moves with it."""
+def snooze(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> str:
+    """Ask again in a day; the answer window moves with it. When it comes again, in the person's local time;
+    snoozed already, Snoozed says when."""
     delivery = _own_open(uow, delivery_id, user_id, now)
+    if snoozed(delivery):
+        raise Snoozed(_view(uow, delivery_id).local_due)
     window = delivery.window_end - delivery.due_at
     delivery.due_at = now + SNOOZE
     delivery.window_end = delivery.due_at + window
     delivery.status, delivery.post_id, delivery.nudge_at, delivery.updated_at = "scheduled", None, None, now
+    until = _view(uow, delivery_id).local_due
     uow.commit()
-    return delivery.due_at
+    return until
 
 
 def open_prompt(uow: UnitOfWork, delivery_id: int, user_id: str, now: datetime) -> PromptView:
+    """A prompt its receiver answers now: sent, or snoozed (answered, it is not sent again)."""
     _own_open(uow, delivery_id, user_id, now)
-    view = prompt_for_delivery(uow, delivery_id, status="sent")
+    return _view(uow, delivery_id)
+
+
+def _view(uow: UnitOfWork, delivery_id: int) -> PromptView:
+    view = prompt_for_delivery(uow, delivery_id, status=None)
     assert view is not None
     return view
 
