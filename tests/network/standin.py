@@ -23,6 +23,8 @@ How each call behaves, from mattermost/mattermost:
   404 `app.user.get_by_username.app_error`.
 - GET /api/v4/users/{user_id} (server/channels/app/user.go, GetUser): the same account by id; an unknown id
   is a 404 `app.user.missing_account.const`.
+- POST /api/v4/users/ids (server/channels/app/user.go, GetUsersByIds): an account for every id asked about
+  (as everyone is a member), deactivated ones included with their delete_at, as the server lists them.
 - /api/v4/channels/{id}/bookmarks (server/channels/api4/channel_bookmark.go; server/public/model/
   channel_bookmark.go; server/channels/store/sqlstore/channel_bookmark_store.go): a server before 9.5 has no
   such route, and its router answers 404 `api.context.404.app_error`; a server without a license answers
@@ -154,6 +156,7 @@ class StandIn:
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members" + QUERY), self._channel_members)
         add("GET", re.compile(r"/api/v4/users/username/(?P<name>[^/?]+)" + QUERY), self._user_by_username)
         add("GET", re.compile(r"/api/v4/users/" + USER + QUERY), self._failing(self._user_by_id))
+        add("POST", re.compile(r"/api/v4/users/ids" + QUERY), self._users_by_ids)
         self.contract.add_unvalidated(re.compile(r"/api/v4/channels/" + ID + r"/bookmarks" + QUERY),
                                       methods=("GET", "POST"), check=bookmark_problems,
                                       reply=self._failing(self._bookmarks))
@@ -268,6 +271,10 @@ class StandIn:
         if not names:
             return _error(404, "app.user.missing_account.const", "Unable to find the user.")
         return 200, self._account(names[0], match["user"])
+
+    def _users_by_ids(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
+        names = {user_id: name for name, user_id in self.users.items()}
+        return 200, [self._account(names.get(user_id, user_id), user_id) for user_id in _body(request)]
 
     def _team_member(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None

@@ -147,6 +147,28 @@ def test_a_page_not_reviewed_within_the_interval_goes_to_the_community_owners(
     assert "no trend" not in page["text"] and "too early to tell" in page["text"]
 
 
+def test_a_deactivated_channel_admin_gets_no_review_and_the_other_owners_still_do(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """Mattermost still opens a direct channel to a deactivated account and takes the post, which nobody reads."""
+    a_page(runtime, clock, 181)
+    standin.channel_admins |= {ADMIN.id, CAROL.id}
+    standin.deactivated.add(ADMIN.id)
+    tick(runtime, clock)
+    assert reviews_to(standin, ADMIN) == [] and f"review:{ADMIN.id}:2026-11-02" not in review_messages(runtime)
+    assert len(reviews_to(standin, CAROL)) == 1 and len(reviews_to(standin, OWNER_P)) == 1
+
+
+def test_a_page_owner_deactivated_since_they_were_named_gets_no_review(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    a_page(runtime, clock, 2)
+    bob_owns(client, standin)
+    reasons(runtime, 3)
+    standin.deactivated.add(BOB.id)
+    tick(runtime, clock)
+    tick(runtime, clock)
+    assert reviews_to(standin, BOB) == [] and review_messages(runtime) == []
+
+
 def test_the_interval_runs_from_when_the_wiki_named_the_page_never_from_a_rating(
         client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
     """A page rated in chat long before any event of it says nothing of when it was rated: its interval starts

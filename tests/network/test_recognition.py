@@ -120,6 +120,19 @@ def test_turned_off_nothing_and_quiet_hours_wait(client: FlaskClient, runtime: R
     assert len(notes(standin)) == 1, "the milestone passed while off is not told later"
 
 
+def test_a_deactivated_sharer_is_not_told_and_the_milestone_is_settled(runtime: Runtime, clock: FakeClock,
+                                                                      standin: StandIn) -> None:
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK)
+    useful(runtime, LINK, range(K))
+    standin.deactivated.add(SAM.id)
+    week_ends(runtime, clock)
+    assert notes(standin) == []
+    standin.deactivated.discard(SAM.id)
+    week_ends(runtime, clock)
+    assert notes(standin) == [], "settled, not kept for later"
+
+
 def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runtime, clock: FakeClock,
                                               standin: StandIn) -> None:
     item = share(runtime, SAM.id, LINK, title="Data pipeline handbook")

@@ -100,6 +100,21 @@ def test_pause_quiet_hours_and_do_not_disturb_are_honoured(client: FlaskClient, 
     assert len(suggested(standin)) == 1, "paused"
 
 
+def test_a_deactivated_account_is_sent_no_suggestions(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                                      standin: StandIn) -> None:
+    liked_together(runtime, K)
+    opted_in(client, runtime)
+    standin.deactivated.add(ANN.id)
+    tick(runtime, clock)
+    assert suggested(standin) == []
+    standin.deactivated.discard(ANN.id)
+    tick(runtime, clock)
+    assert suggested(standin) == [], "the week is skipped, as under do not disturb"
+    clock.now = NEXT_MONDAY_0901
+    tick(runtime, clock)
+    assert len(suggested(standin)) == 1, "active again: the next week comes"
+
+
 def test_one_click_stops_them_and_only_the_person_can_click(client: FlaskClient, runtime: Runtime,
                                                             clock: FakeClock, standin: StandIn) -> None:
     liked_together(runtime, K)

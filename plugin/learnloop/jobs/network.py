@@ -1,6 +1,7 @@
 """The network pass of the worker: co-ratings folded, milestones noted and told, digests and suggestions
-posted when due, each week's pages to review listed and their owners told. Statuses for do-not-disturb and the
-communities' owners are asked of Mattermost outside any transaction."""
+posted when due, each week's pages to review listed and their owners told. Statuses for do-not-disturb, which
+accounts are deactivated (nobody reads a message sent to one) and the communities' owners are asked of
+Mattermost outside any transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from learnloop.jobs.outbox import CallGate
-from learnloop.jobs.prompts import statuses, writing
+from learnloop.jobs.prompts import deactivated, statuses, writing
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.network_messages import digest_post, milestone_dm, suggestions_dm
 from learnloop.mattermost.ownership import community_owners
@@ -49,18 +50,20 @@ def run_network_pass(chat: Chat, gate: CallGate | None = None) -> NetworkReport:
     with chat.reader() as uow:
         owed = recognition.owed(uow)
     if owed:
-        presence = statuses(client, sorted({m.sharer for m in owed}))
+        sharers = sorted({m.sharer for m in owed})
+        presence, gone = statuses(client, sharers), deactivated(client, sharers)
         with writing(gate), chat.uow() as uow:
             report.recognitions = recognition.tell(uow, owed, presence, chat.clock(),
-                                                   lambda m: milestone_dm(m, public_url, key))
+                                                   lambda m: milestone_dm(m, public_url, key), gone)
     now = chat.clock()
     with chat.reader() as uow:
         due = suggestions.due(uow, now)
     if due:
-        presence = statuses(client, sorted({d.user_id for d in due}))
+        people = sorted({d.user_id for d in due})
+        presence, gone = statuses(client, people), deactivated(client, people)
         with chat.reader() as uow:
             planned = suggestions.plan(uow, due, presence, key, k, now,
-                                       lambda user, items: suggestions_dm(user, items, public_url, key))
+                                       lambda user, items: suggestions_dm(user, items, public_url, key), gone)
         with writing(gate), chat.uow() as uow:
             report.suggestions = suggestions.record(uow, planned, now)
     review_pages(chat, report, gate)
@@ -81,10 +84,12 @@ def review_pages(chat: Chat, report: NetworkReport, gate: CallGate | None) -> No
         due = page_review.due(uow, settings, now)
     if not due:
         return
-    presence = statuses(chat.mattermost(), sorted(owner.person.user_id for owner in due))
+    people = sorted(owner.person.user_id for owner in due)
+    presence, gone = statuses(chat.mattermost(), people), deactivated(chat.mattermost(), people)
     public_url, key = settings.public_url_text, chat.signing_key
     with chat.reader() as uow:
         planned = page_review.plan(uow, due, presence, now,
-                                   lambda user, pages, more: review_dm(user, pages, more, k, public_url, key))
+                                   lambda user, pages, more: review_dm(user, pages, more, k, public_url, key), gone)
     with writing(gate), chat.uow() as uow:
         report.reviews = page_review.record(uow, planned, now)
+

@@ -75,6 +75,18 @@ def profiles_of(client: MattermostClient, user_ids: list[str]) -> list[MemberPro
     return profiles
 
 
+def deactivated(client: MattermostClient | None, user_ids: list[str]) -> set[str]:
+    """Those of these people Mattermost no longer has as active, as profiles_of leaves them out: it takes a
+    direct message to a deactivated account, which nobody reads. Nobody when it cannot say."""
+    if client is None or not user_ids:
+        return set()
+    try:
+        return set(user_ids) - {profile.user_id for profile in profiles_of(client, user_ids)}
+    except MattermostError as exc:
+        log.warning("could not ask whose accounts are deactivated, so none is left out: %s", exc)
+        return set()
+
+
 def community_profiles(client: MattermostClient, channel_ids: list[str]) -> list[MemberProfile]:
     """People in any of a community's channels, each once."""
     found: dict[str, MemberProfile] = {}

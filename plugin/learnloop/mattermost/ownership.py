@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from learnloop.jobs.prompts import deactivated
 from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import DialogHandler, Reply
 from learnloop.mattermost.context import Chat
@@ -105,8 +106,9 @@ def for_owners(handler: DialogHandler) -> DialogHandler:
 
 def community_owners(chat: Chat, community_id: int) -> list[str]:
     """The owners a community's messages go to: those the configuration names for any of its channels, and the
-    admins of its channels as Mattermost lists them. Team admins own it too, but are not listed here (that would
-    mean reading every member of the team): they hear about pages they are named for."""
+    admins of its channels as Mattermost lists them, without deactivated accounts (a message to one is never
+    read). Team admins own it too, but are not listed here (that would mean reading every member of the team):
+    they hear about pages they are named for."""
     with chat.reader() as uow:
         channels = [c.channel_id for c in uow.communities.channels(community_id)]
         community = uow.communities.get(community_id)
@@ -124,4 +126,5 @@ def community_owners(chat: Chat, community_id: int) -> list[str]:
                              if _is_admin(m, "channel_admin"))
             except MattermostError as exc:
                 log.warning("could not list the admins of channel %s: %s", channel_id, exc)
-    return sorted(found - {chat.settings.mattermost_bot_user_id or ""})
+    found -= {chat.settings.mattermost_bot_user_id or ""}
+    return sorted(found - deactivated(client, sorted(found)))

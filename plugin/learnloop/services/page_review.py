@@ -14,7 +14,7 @@ never who wrote them, their stars or when."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -206,13 +206,14 @@ def _hashed(feedback_id: int) -> str:
 
 
 def plan(uow: UnitOfWork, due_now: list[OwnerWeek], presence: dict[str, str], now: datetime,
-         render: ReviewDM) -> list[Planned]:
+         render: ReviewDM, gone: Collection[str] = ()) -> list[Planned]:
     """What each due owner gets this week, from reads alone; people still waiting (a pause or quiet hours that
-    end later today) are left for a later pass."""
+    end later today) are left for a later pass, and the week of one whose account is `gone` (deactivated) is
+    skipped."""
     planned = []
     for owner in due_now:
         person = owner.person
-        action = decide(person, presence, now)
+        action = Action.SKIP if person.user_id in gone else decide(person, presence, now)
         if action == Action.WAIT_UNTIL:
             continue
         if action != Action.SEND or not owner.rows:

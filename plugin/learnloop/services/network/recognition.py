@@ -12,7 +12,7 @@ twice. The `recognition` cursor only says that recognition has started.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -88,14 +88,14 @@ def owed(uow: UnitOfWork) -> list[Milestone]:
 
 
 def tell(uow: UnitOfWork, milestones: list[Milestone], presence: dict[str, str], now: datetime,
-         render: MilestoneDM) -> int:
-    """Queue the milestone messages the sharers can receive now; one who turned them off is not told (the
-    milestone is settled all the same). Commits; the number queued."""
+         render: MilestoneDM, gone: Collection[str] = ()) -> int:
+    """Queue the milestone messages the sharers can receive now; one who turned them off, or whose account is
+    `gone` (deactivated), is not told (the milestone is settled all the same). Commits; the number queued."""
     queued = 0
     members = uow.members.many(sorted({m.sharer for m in milestones}))
     for milestone in milestones:
         member = members.get(milestone.sharer)
-        if member is not None and not member.recognition:
+        if milestone.sharer in gone or (member is not None and not member.recognition):
             uow.network.settle_recognition(milestone.item_id, milestone.people, milestone.sharer)
             continue
         decision = dm_decision(preferences_of(member), now, now, zone(member.timezone if member else None, "UTC"),

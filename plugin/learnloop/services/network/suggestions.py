@@ -10,7 +10,7 @@ week.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -71,12 +71,13 @@ def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, limit: int = S
 
 
 def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], key: bytes, k: int,
-         now: datetime, render: SuggestionsDM) -> list[Planned]:
+         now: datetime, render: SuggestionsDM, gone: Collection[str] = ()) -> list[Planned]:
     """What each due person gets this week, worked out from reads alone; people still waiting (a pause or
-    quiet hours that end later today) are left for a later pass."""
+    quiet hours that end later today) are left for a later pass, and the week of one whose account is `gone`
+    (deactivated) is skipped."""
     planned = []
     for person in due_now:
-        action = decide(person, presence, now)
+        action = Action.SKIP if person.user_id in gone else decide(person, presence, now)
         if action == Action.WAIT_UNTIL:
             continue
         items = for_person(uow, person.user_id, key, k) if action == Action.SEND else []
