@@ -8,7 +8,11 @@ mattermost/mattermost's `server/`):
   saved again: the first post comes back, 201 (channels/app/post.go, `deduplicateCreatePost`,
   `PendingPostIDsCacheTTL = 30 * time.Second`, 25,000 ids remembered; the key is the raw id, not per user
   or channel; the window restarts when the post is saved). A repeat that arrives while the first is still
-  being saved gets 500 `api.post.deduplicate_create_post.pending`.
+  being saved gets 500 `api.post.deduplicate_create_post.pending`. A post to an archived channel (`World.archived`)
+  gets 400 `api.post.create_post.can_not_post_to_deleted.error` before that (channels/app/post.go,
+  `CreatePostAsUser`); a reply whose root is missing, deleted (`World.delete_post`) or itself a reply gets 400
+  `api.post.create_post.root_id.app_error`, and its pending id is forgotten, so the same id can be sent again
+  (`CreatePost`).
 - GET /api/v4/channels/{id}/posts?since=<ms> returns the posts whose update_at is strictly after `since`,
   at most 1000 and no cursor (store/sqlstore/post_store.go, `GetPostsSince`), as a PostList whose `order`
   is newest first (channels/api4/post.go, `getPostsForChannel`); the bot's own posts are included.
@@ -16,7 +20,8 @@ mattermost/mattermost's `server/`):
 
 Every answer comes after a configurable latency (3 s per call works: each request has its thread).
 The post is saved before that wait, as when a slow server did the work and the client gave up waiting.
-Faults can be injected: a share of calls on chosen routes answers an error, before the work is done, or
+Faults can be injected: a share of calls on chosen routes answers an error, with the status and error id given
+(403 `api.context.permissions.app_error` is a bot outside a private channel), before the work is done, or
 after it (the post exists, the client sees a failure).
 
 What was posted is counted per kind: a prompt by its `props.learnloop_delivery`, every other post by
@@ -87,13 +92,15 @@ def _app_error(status: int, error_id: str, message: str) -> dict[str, Any]:
 @dataclass
 class Faults:
     """A share of calls on `routes` (e.g. "POST /posts"; empty: every API route) answers `status`. With
-    `after_effect` the call does its work first: a post is saved although the caller sees an error."""
+    `after_effect` the call does its work first: a post is saved although the caller sees an error. The error's
+    body carries `error_id`, as Mattermost's AppError does."""
 
     rate: float = 0.0
     status: int = 503
     after_effect: bool = False
     routes: tuple[str, ...] = ("POST /posts",)
     seed: int = 1
+    error_id: str = "standin.fault"
 
 
 def _user(user_id: str, username: str, *, zone: str | None, manual: bool, bot: bool = False,
@@ -139,6 +146,8 @@ class World:
     member_ids: list[str]  # the channel's members, in channel order
     statuses: dict[str, str]
     token: str = DEFAULT_TOKEN
+    archived: set[str] = field(default_factory=set)
+    """Channels whose delete_at is set: nothing can be posted there."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     record: Recorded = field(default_factory=Recorded)
 
@@ -209,6 +218,9 @@ class World:
         pending = str(body.get("pending_post_id") or "")
         record = self.record
         with self.lock:
+            if str(body.get("channel_id")) in self.archived:
+                return 400, _app_error(400, "api.post.create_post.can_not_post_to_deleted.error",
+                                       "Can not post to deleted channel.")
             if pending:
                 seen = record.pending_ids.get(pending)
                 if seen is not None and seen[1] > monotonic():
@@ -218,6 +230,10 @@ class World:
                                                "Post rejected by server, please try again.")
                     record.deduplicated += 1
                     return 201, {**record.posts[seen[0]], "pending_post_id": ""}
+            refused = self._bad_root(body)
+            if refused is not None:  # the server reserves the pending id first and forgets it on this failure
+                return 400, refused
+            if pending:
                 record.pending_ids[pending] = ("", monotonic() + PENDING_TTL_S)
             post = self._save(body)
             if pending:
@@ -226,6 +242,24 @@ class World:
                 while len(record.pending_ids) > PENDING_CACHE_SIZE:
                     record.pending_ids.popitem(last=False)
         return 201, {**post, "pending_post_id": pending}
+
+    def _bad_root(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        root_id = str(body.get("root_id") or "")
+        if not root_id:
+            return None
+        root = self.record.posts.get(root_id)
+        if root is None or root["delete_at"] or root["root_id"]:
+            return _app_error(400, "api.post.create_post.root_id.app_error", "Invalid RootId parameter.")
+        if root["channel_id"] != body.get("channel_id"):
+            return _app_error(400, "api.post.create_post.channel_root_id.app_error",
+                              "Invalid ChannelId for RootId parameter.")
+        return None
+
+    def delete_post(self, post_id: str) -> None:
+        """As someone deleting it in Mattermost: it is kept, with its delete_at set."""
+        with self.lock:
+            now_ms = int(time.time() * 1000)
+            self.record.posts[post_id].update(delete_at=now_ms, update_at=now_ms)
 
     def _save(self, body: dict[str, Any]) -> dict[str, Any]:
         record, now_ms = self.record, int(time.time() * 1000)
@@ -423,13 +457,14 @@ class Handler(BaseHTTPRequestHandler):
         route = _route_name(method, path)
         fault = self.server.fault_for(route)
         if fault is not None and not self.server.faults.after_effect:
-            return fault, _app_error(fault, "standin.fault", "injected failure"), route
+            return fault, _app_error(fault, self.server.faults.error_id, "injected failure"), route
         try:
             status, payload = self._route(method, path, query, body)
         except (KeyError, TypeError, ValueError) as exc:
             status, payload = 400, _app_error(400, "api.context.invalid_body_param.app_error", type(exc).__name__)
         if fault is not None:
-            return fault, _app_error(fault, "standin.fault", "injected failure after the work was done"), route
+            error = _app_error(fault, self.server.faults.error_id, "injected failure after the work was done")
+            return fault, error, route
         return status, payload, route
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any]:

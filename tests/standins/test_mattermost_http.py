@@ -88,6 +88,36 @@ def test_a_fault_after_the_work_still_makes_the_post(standin: StandinServer) -> 
     assert counted["posts"]["outbox"] == 1 and counted["faults_injected"] == 2
 
 
+def test_a_fault_answers_the_error_id_it_is_given(standin: StandinServer) -> None:
+    standin.configure({"faults": {"rate": 1.0, "status": 403, "error_id": "api.context.permissions.app_error"}})
+    answer = post(standin, {"learnloop_outbox": "a"})
+    assert (answer.status_code, answer.json()["id"]) == (403, "api.context.permissions.app_error")
+
+
+def test_an_archived_channel_takes_no_post(standin: StandinServer) -> None:
+    standin.world.archived.add(standin.world.channel_id)
+    answer = post(standin, {"learnloop_outbox": "a"})
+    assert (answer.status_code, answer.json()["id"]) == (400, "api.post.create_post.can_not_post_to_deleted.error")
+    assert stats(standin)["posts_created"] == 0
+
+
+def test_a_reply_to_a_deleted_root_is_refused_and_its_pending_id_forgotten(standin: StandinServer) -> None:
+    channel = standin.world.channel_id
+    root = post(standin, {}).json()
+    reply = {"channel_id": channel, "message": "hi", "root_id": root["id"], "pending_post_id": "learnloop:r"}
+    assert call(standin, "POST", "/api/v4/posts", reply).status_code == 201
+    standin.world.delete_post(root["id"])
+    again = {**reply, "pending_post_id": "learnloop:s"}
+    refused = call(standin, "POST", "/api/v4/posts", again)
+    assert (refused.status_code, refused.json()["id"]) == (400, "api.post.create_post.root_id.app_error")
+    top_level = call(standin, "POST", "/api/v4/posts", {**again, "root_id": ""})
+    assert top_level.status_code == 201 and top_level.json()["root_id"] == "", "the same pending id, saved"
+    nested = {**reply, "root_id": top_level.json()["id"], "pending_post_id": ""}
+    reply_to_reply = {**nested, "root_id": call(standin, "POST", "/api/v4/posts", nested).json()["id"]}
+    assert call(standin, "POST", "/api/v4/posts", reply_to_reply).json()["id"] == \
+        "api.post.create_post.root_id.app_error", "a reply to a reply"
+
+
 def test_the_bot_token_is_required(standin: StandinServer) -> None:
     answer = requests.get(standin.url + "/api/v4/users/me", timeout=5)
     assert answer.status_code == 401

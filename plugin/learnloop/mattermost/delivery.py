@@ -53,6 +53,10 @@ LOOK_BACK = timedelta(minutes=2)
 """How long before a message was queued its post is looked for (clocks of two machines differ a little)."""
 MAX_BOOKMARKS = 50
 """Bookmarks a channel may have (server/public/model/channel_bookmark.go, MaxBookmarksPerChannel)."""
+ROOT_GONE = "api.post.create_post.root_id.app_error"
+"""A reply whose thread root is deleted (or is itself a reply): server/channels/app/post.go, CreatePost."""
+ARCHIVED = "api.post.create_post.can_not_post_to_deleted.error"
+"""A post to an archived channel: server/channels/app/post.go, CreatePostAsUser."""
 NO_BOOKMARKS = (403, 404, 501)
 """How a server without channel bookmarks for the bot answers (server/channels/api4/channel_bookmark.go): 501
 without a license, the router's 404 before 9.5 (or with the feature flag off), 403 without the permission."""
@@ -138,14 +142,38 @@ def dm_channel(chat: Chat, client: MattermostClient, user_id: str) -> str:
     return channel_id
 
 
+def not_posted_because(error: MattermostError) -> str:
+    """Why a share was given up, and what its sharer can do, as Mattermost's answer says."""
+    answer = f"HTTP {error.status_code}" if error.status_code else "no answer"
+    if error.retry_after is not None:
+        return f"Mattermost was too busy to take learnloop's post for a day ({answer}). Share it again."
+    if error.error_id == ARCHIVED:
+        return "that channel is archived, so nothing can be posted there. Share it in another channel."
+    if error.status_code == 403:
+        return (f"Mattermost refused learnloop's post in that channel ({answer}). If it is a private channel, add "
+                "learnloop's bot to it and share again.")
+    return (f"Mattermost refused learnloop's post in that channel ({answer}). Share it again; if it is refused "
+            "again, tell your Mattermost admin.")
+
+
 def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
     """The Mattermost kinds of outbox message, each bound to what it uses."""
 
     def create_post(message: Message) -> dict[str, Any]:
         payload = message.payload
+        root_id = payload.get("root_id") or None
+
+        def post(root: str | None) -> str:
+            return post_once(client, message, payload["channel_id"], payload.get("message") or "",
+                             chat.signing_key, props=payload.get("props"), root_id=root)
+
         try:
-            post_id = post_once(client, message, payload["channel_id"], payload.get("message") or "",
-                                chat.signing_key, props=payload.get("props"), root_id=payload.get("root_id") or None)
+            try:
+                post_id = post(root_id)
+            except MattermostError as exc:
+                if root_id is None or exc.error_id != ROOT_GONE:
+                    raise
+                post_id = post(None)  # its thread was deleted: in the channel itself instead
         except MattermostError as exc:
             if gives_up(message, exc, chat.clock()):
                 given_up(message, exc)
@@ -164,13 +192,9 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             if reflection_id is not None:
                 reflections.never_posted(uow, reflection_id, chat.clock())
             if isinstance(notify, str) and notify:
-                answer = f"HTTP {error.status_code}" if error.status_code else "no answer"
-                why = ("Mattermost was too busy to take learnloop's post for a day "
-                       f"({answer}). Share it again." if error.retry_after is not None else
-                       f"Mattermost refused learnloop's post in that channel ({answer}). If it is a private "
-                       "channel, add learnloop's bot to it and share again.")
                 uow.outbox.enqueue(SEND_DM, {"user_id": notify, "message": f"Your share of {shared} was not posted: "
-                                             + why}, key=fit(f"not-posted:{message.key}"), now=chat.clock())
+                                             + not_posted_because(error)},
+                                   key=fit(f"not-posted:{message.key}"), now=chat.clock())
             uow.commit()
 
     def update_post(message: Message) -> dict[str, Any]:

@@ -1,0 +1,133 @@
+"""A `/learn share` whose post Mattermost refuses for good, against the HTTP stand-in answering as the server
+does: a thread deleted meanwhile takes the post to the channel itself, an archived channel and a private channel
+the bot is not in are each told to the sharer as what they are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import Engine
+from tests.conftest import FakeClock, make_settings
+from tests.mattermost.inbound import send_fixture
+from tests.standins.mattermost_http import Faults, StandinServer, World, start_in_thread
+
+from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.jobs.outbox import Courier, DeliveryReport
+from learnloop.mattermost import delivery
+from learnloop.wiring import create_app
+
+CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
+LINK = "https://docs.python.org/3/library/zoneinfo.html"
+
+
+@pytest.fixture
+def standin() -> Iterator[StandinServer]:
+    server = start_in_thread(World.synthetic(1, zones=("UTC",), extra_accounts=False), latency_ms=0)
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def sharer(standin: StandinServer) -> str:
+    return standin.world.people()[0]["id"]
+
+
+@pytest.fixture
+def runtime(standin: StandinServer, engine: Engine, clock: FakeClock) -> Runtime:
+    world = standin.world
+    settings = make_settings(mattermost_url=standin.url, mattermost_bot_token=world.token,
+                             mattermost_bot_user_id=world.bot["id"])
+    return build_runtime(settings, clock=clock, engine=engine)
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> FlaskClient:
+    app = create_app(runtime)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+def share(client: FlaskClient, sharer: str, root_id: str = "") -> None:
+    reply = send_fixture(client, "slash_command__share.form", user_id=sharer, root_id=root_id).get_json()
+    assert "Thanks for sharing" in reply["text"]
+
+
+def deliver(runtime: Runtime) -> DeliveryReport:
+    """One pass of the worker's Mattermost deliveries (a notice it queues goes out in the next)."""
+    mattermost = runtime.mattermost()
+    assert mattermost is not None
+    return Courier(runtime.uow, runtime.clock, delivery.handlers(runtime, mattermost)).deliver()
+
+
+def posts_in(standin: StandinServer, channel_id: str) -> list[dict[str, Any]]:
+    record = standin.world.record
+    return [record.posts[post_id] for post_id in record.channel_posts.get(channel_id, [])]
+
+
+def dms(standin: StandinServer, person: str) -> list[str]:
+    channel = standin.world.dm_channel(standin.world.bot["id"], person)
+    return [post["message"] for post in posts_in(standin, channel)]
+
+
+def shared_posts(standin: StandinServer) -> list[dict[str, Any]]:
+    return [p for p in posts_in(standin, CHANNEL) if "learnloop_outbox" in p["props"]]
+
+
+def test_a_share_typed_in_a_thread_deleted_since_is_posted_in_the_channel(
+        client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
+    root = standin.world.create_post({"channel_id": CHANNEL, "message": "Who has notes on time zones?"})[1]
+    share(client, sharer, root["id"])
+    standin.world.delete_post(root["id"])
+    report = deliver(runtime)
+    [post] = shared_posts(standin)
+    assert post["root_id"] == "" and post["props"]["attachments"][0]["title_link"] == LINK
+    deliver(runtime)
+    assert (report.sent, report.failed) == (1, 0) and dms(standin, sharer) == []
+
+
+def test_a_share_typed_in_a_thread_still_there_is_posted_in_it(
+        client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
+    root = standin.world.create_post({"channel_id": CHANNEL, "message": "Who has notes on time zones?"})[1]
+    share(client, sharer, root["id"])
+    deliver(runtime)
+    [post] = shared_posts(standin)
+    assert post["root_id"] == root["id"]
+
+
+def test_a_share_in_an_archived_channel_tells_its_sharer_the_channel_is_archived(
+        client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
+    share(client, sharer)
+    standin.world.archived.add(CHANNEL)
+    assert deliver(runtime).failed == 1
+    deliver(runtime)
+    assert shared_posts(standin) == []
+    assert dms(standin, sharer) == [
+        f"Your share of {LINK} was not posted: that channel is archived, so nothing can be posted there. Share it "
+        "in another channel."]
+
+
+def test_a_share_in_a_private_channel_without_the_bot_tells_its_sharer_to_add_it(
+        client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
+    share(client, sharer)
+    standin.faults = Faults(rate=1.0, status=403, error_id="api.context.permissions.app_error")
+    assert deliver(runtime).failed == 1
+    standin.faults = Faults()
+    deliver(runtime)
+    assert dms(standin, sharer) == [
+        f"Your share of {LINK} was not posted: Mattermost refused learnloop's post in that channel (HTTP 403). If "
+        "it is a private channel, add learnloop's bot to it and share again."]
+
+
+def test_a_share_refused_for_another_reason_is_not_blamed_on_a_private_channel(
+        client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
+    share(client, sharer)
+    standin.faults = Faults(rate=1.0, status=400, error_id="api.context.invalid_param.app_error")
+    assert deliver(runtime).failed == 1
+    standin.faults = Faults()
+    deliver(runtime)
+    [notice] = dms(standin, sharer)
+    assert "(HTTP 400)" in notice and "private channel" not in notice
