@@ -16,6 +16,8 @@ How each call behaves, from mattermost/mattermost:
 - POST /api/v4/users/status/ids: each person's status (`statuses`), online unless set.
 - GET /api/v4/channels/{id}/members/{user} and /teams/{id}/members/{user}: everyone asked about is a plain
   member, or a channel admin when named in `channel_admins`.
+- GET /api/v4/channels/{id} (server/channels/app/channel.go, GetChannel): an open channel, or an archived one
+  (delete_at set) when named in `archived`.
 - GET /api/v4/channels/{id}/members?page=&per_page= (server/channels/app/channel.go, GetChannelMembersPage):
   the channel's `members` and every one of `channel_admins`, ordered by user id, a page at a time.
 - GET /api/v4/users/username/{username} (server/channels/api4/user.go, getUserByUsername): the account in
@@ -135,6 +137,8 @@ class StandIn:
     """[method, URL regex, status, calls to let through first]: then one matching call fails with that status."""
     statuses: dict[str, str] = field(default_factory=dict)
     channel_admins: set[str] = field(default_factory=set)
+    archived: set[str] = field(default_factory=set)
+    """Channels archived in Mattermost (their delete_at set)."""
     members: dict[str, set[str]] = field(default_factory=dict)
     """Channel id to the plain members its member list pages through (admins are in every list)."""
     users: dict[str, str] = field(default_factory=dict)
@@ -154,6 +158,7 @@ class StandIn:
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members/" + USER + QUERY), self._channel_member)
         add("GET", re.compile(r"/api/v4/teams/" + ID + r"/members/" + USER + QUERY), self._team_member)
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members" + QUERY), self._channel_members)
+        add("GET", re.compile(r"/api/v4/channels/" + ID + QUERY), self._channel)
         add("GET", re.compile(r"/api/v4/users/username/(?P<name>[^/?]+)" + QUERY), self._user_by_username)
         add("GET", re.compile(r"/api/v4/users/" + USER + QUERY), self._failing(self._user_by_id))
         add("POST", re.compile(r"/api/v4/users/ids" + QUERY), self._users_by_ids)
@@ -243,6 +248,12 @@ class StandIn:
     def _channel_member(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None
         return 200, self._membership(match["id"], match["user"])
+
+    def _channel(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
+        assert match is not None
+        return 200, {"id": match["id"], "create_at": 0, "update_at": 0, "team_id": "", "type": "O",
+                     "delete_at": self._millis() if match["id"] in self.archived else 0, "name": match["id"],
+                     "display_name": match["id"]}
 
     def _channel_members(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None

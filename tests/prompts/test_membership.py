@@ -76,3 +76,23 @@ def test_only_the_people_due_are_asked_about_when_their_prompts_fall_due(
     assert len(world.calls("GET", f"/api/v4/channels/{CHANNEL}/members")) == 1, "no listing of the channel"
     [asked] = world.calls("POST", f"/api/v4/channels/{CHANNEL}/members/ids")
     assert sorted(asked.json) == sorted(p.id for p in people)
+
+
+def test_an_archived_channel_plans_no_prompts_and_is_asked_about_once_a_pass(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Mattermost keeps an archived channel's members, but nothing can be posted there any more."""
+    world = World(runtime, mattermost_contract, people=[ANN, BOB])
+    add_schedule(runtime, anchor=date(2026, 11, 2))
+    add_schedule(runtime, anchor=date(2026, 11, 2), questions=["What will you try next?"])
+    world.archived.add(CHANNEL)
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()  # plans both of Friday's runs, for nobody
+    with runtime.reader() as uow:
+        assert list(uow.session.scalars(select(Delivery))) == []
+    assert world.calls("GET", f"/api/v4/channels/{CHANNEL}/members") == []
+    assert len(world.calls("GET", f"/api/v4/channels/{CHANNEL}")) == 1
+    clock.now = FRIDAY_DUE
+    world.tick()
+    assert world.prompt_posts() == [] and len(world.calls("GET", f"/api/v4/channels/{CHANNEL}")) == 1

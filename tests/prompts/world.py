@@ -51,9 +51,12 @@ class World:
     contract: MattermostContract
     people: list[Person] = field(default_factory=list)
     posts: int = 0
+    archived: set[str] = field(default_factory=set)
+    """Channels whose delete_at is set."""
 
     def __post_init__(self) -> None:
-        """Who of the people asked about is in the channel, and who they are, as the world stands when asked."""
+        """Who of the people asked about is in the channel, who they are, and whether a channel is archived, as the
+        world stands when asked."""
         def in_channel(request: requests.PreparedRequest, _: re.Match[str]) -> tuple[int, list[dict]]:
             asked = set(json.loads(request.body or b"[]"))
             return 200, [{"channel_id": CHANNEL, "user_id": p.id, "roles": "channel_user"} for p in self.people
@@ -63,7 +66,13 @@ class World:
             asked = set(json.loads(request.body or b"[]"))
             return 200, [self.user(p) for p in self.people if p.id in asked]
 
+        def channel(request: requests.PreparedRequest, match: re.Match[str]) -> tuple[int, dict]:
+            channel_id = match["id"]
+            return 200, {"id": channel_id, "create_at": 1, "update_at": 1, "delete_at": 2 if channel_id in self.archived
+                         else 0, "team_id": "", "type": "O", "name": channel_id, "display_name": channel_id}
+
         self.contract.add_handler("POST", re.compile(rf"/api/v4/channels/{CHANNEL}/members/ids$"), in_channel)
+        self.contract.add_handler("GET", re.compile(r"/api/v4/channels/(?P<id>[a-z0-9]{26})$"), channel)
         self.contract.add_handler("POST", re.compile(r"/api/v4/users/ids$"), users)
 
     def user(self, person: Person) -> dict:

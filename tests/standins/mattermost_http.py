@@ -16,6 +16,7 @@ mattermost/mattermost's `server/`):
 - GET /api/v4/channels/{id}/posts?since=<ms> returns the posts whose update_at is strictly after `since`,
   at most 1000 and no cursor (store/sqlstore/post_store.go, `GetPostsSince`), as a PostList whose `order`
   is newest first (channels/api4/post.go, `getPostsForChannel`); the bot's own posts are included.
+- GET /api/v4/channels/{id} answers the world's channel, its delete_at set once it is archived.
 - POST /hooks/commands/{id} (a slash command's response_url) is recorded too.
 
 Every answer comes after a configurable latency (3 s per call works: each request has its thread).
@@ -340,6 +341,7 @@ class World:
 
 _MEMBERS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members$")
 _MEMBERS_BY_IDS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members/ids$")
+_CHANNEL = re.compile(r"^/api/v4/channels/([a-z0-9]{26})$")
 _CHANNEL_POSTS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/posts$")
 _POST = re.compile(r"^/api/v4/posts/([a-z0-9]{26})$")
 _RESPONSE_URL = re.compile(r"^/hooks/commands/[A-Za-z0-9]+$")
@@ -478,6 +480,10 @@ class Handler(BaseHTTPRequestHandler):
             per_page = min(MAX_PER_PAGE, max(1, int((query.get("per_page") or ["60"])[0])))
             chosen = world.member_ids[page * per_page:(page + 1) * per_page]
             return 200, [_channel_member(world.channel_id, user_id) for user_id in chosen]
+        if method == "GET" and (match := _CHANNEL.match(path)):
+            if match.group(1) != world.channel_id:
+                return 404, _app_error(404, "app.channel.get.existing.app_error", "Channel not found")
+            return 200, _channel(world.channel_id, world.team_id, archived=world.channel_id in world.archived)
         if method == "POST" and (match := _MEMBERS_BY_IDS.match(path)):
             if match.group(1) != world.channel_id:
                 return 404, _app_error(404, "app.channel.get.existing.app_error", "Channel not found")
@@ -515,6 +521,14 @@ def _channel_member(channel_id: str, user_id: str) -> dict[str, Any]:
     return {"channel_id": channel_id, "user_id": user_id, "roles": "channel_user", "last_viewed_at": 0,
             "msg_count": 0, "mention_count": 0, "notify_props": {"desktop": "default", "mark_unread": "all"},
             "last_update_at": 0, "scheme_guest": False, "scheme_user": True, "scheme_admin": False}
+
+
+def _channel(channel_id: str, team_id: str, *, archived: bool) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    return {"id": channel_id, "create_at": now_ms - 86_400_000 * 400, "update_at": now_ms,
+            "delete_at": now_ms if archived else 0, "team_id": team_id, "type": "O", "display_name": "Data guild",
+            "name": "data-guild", "header": "", "purpose": "", "last_post_at": now_ms, "total_msg_count": 0,
+            "creator_id": ""}
 
 
 def _dm_channel(channel_id: str, users: list[str]) -> dict[str, Any]:

@@ -88,12 +88,24 @@ def deactivated(client: MattermostClient | None, user_ids: list[str]) -> set[str
 
 
 def community_profiles(client: MattermostClient, channel_ids: list[str]) -> list[MemberProfile]:
-    """People in any of a community's channels, each once."""
+    """People in any of a community's channels that are not archived, each once."""
     found: dict[str, MemberProfile] = {}
-    for channel_id in channel_ids:
+    for channel_id in open_channels(client, channel_ids):
         for profile in member_profiles(client, channel_id):
             found.setdefault(profile.user_id, profile)
     return list(found.values())
+
+
+def open_channels(client: MattermostClient, channel_ids: list[str]) -> list[str]:
+    """These channels without the archived ones (delete_at set): Mattermost keeps an archived channel's members,
+    but nothing can be posted there any more, so nobody is prompted for it."""
+    found = []
+    for channel_id in channel_ids:
+        if client.get_channel(channel_id).get("delete_at"):
+            log.info("channel %s is archived, so its members are not prompted", channel_id)
+        else:
+            found.append(channel_id)
+    return found
 
 
 def statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:
