@@ -15,7 +15,7 @@ from learnloop.jobs.worker import run_once
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data, wiki_ingest
 from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
-from learnloop.storage.tables import Announcement, ContentItem, Event, OutboxMessage
+from learnloop.storage.tables import Announcement, Community, ContentItem, Event, OutboxMessage
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
@@ -222,6 +222,17 @@ def test_owners_choose_what_their_channel_hears(
     assert "Engineering (handbook)" in slash(client, member, "wiki")["text"]
     ingest(wiki_runtime, event(1, sizes=(100, 5000)))
     assert rows(wiki_runtime, Announcement) == [], "a major update is not a new page"
+
+
+def test_without_a_wiki_space_there_is_nothing_to_choose_and_nothing_is_saved(engine, clock: FakeClock) -> None:
+    community = {key: value for key, value in COMMUNITY.items() if key != "wiki_spaces"}
+    runtime = build_runtime(make_settings(wikis=[WIKI], communities=[community]), clock=clock, engine=engine)
+    client: FlaskClient = create_app(runtime).test_client()
+    text = slash(client, Person("owner"), "wiki announce new_pages")["text"]
+    assert text.startswith("No wiki space feeds this channel yet; your admin maps spaces to communities in "
+                           "learnloop.toml.") and "nothing changed" in text
+    assert "now hears about" not in text
+    assert [row.announce_policy for row in rows(runtime, Community)] == [None]
 
 
 def test_unknown_wiki_names_get_401(client: FlaskClient) -> None:

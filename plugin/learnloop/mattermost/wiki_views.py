@@ -8,10 +8,13 @@ from learnloop.mattermost.ownership import owns_channel
 from learnloop.services import wiki_ingest
 from learnloop.services.communities import community_for_channel
 
+NO_SPACE = "No wiki space feeds this channel yet; your admin maps spaces to communities in learnloop.toml."
+
 
 def wiki_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     configured = chat.settings.community_for_channel(request.channel_id)
+    spaces = configured.wiki_spaces if configured else []
     word, _, rest = invocation.args.partition(" ")
     with chat.uow() as uow:
         community_id = community_for_channel(uow, chat.settings, channel_id=request.channel_id,
@@ -19,6 +22,9 @@ def wiki_command(invocation: Invocation) -> Reply:
                                              now=chat.clock())
         uow.commit()
         if word.lower() == "announce":
+            if not spaces:
+                return ephemeral(f"{NO_SPACE} Until then there are no page changes to announce here, so nothing "
+                                 "changed.")
             if not owns_channel(chat, request):
                 return ephemeral("Only this community's owners choose what is announced here.")
             if not rest.strip():
@@ -30,10 +36,8 @@ def wiki_command(invocation: Invocation) -> Reply:
                 return ephemeral(f"{exc}.")
             return ephemeral(f"This channel now hears about {wiki_ingest.ANNOUNCE_POLICIES[rest.strip().lower()]}.")
         policy = wiki_ingest.announce_policy(uow, community_id, configured.announce if configured else "digest_only")
-    spaces = configured.wiki_spaces if configured else []
     if not spaces:
-        return ephemeral("No wiki space feeds this channel yet; your admin maps spaces to communities in "
-                         "learnloop.toml.")
+        return ephemeral(NO_SPACE)
     listed = ", ".join(f"{space.space} ({space.wiki})" for space in spaces)
     return ephemeral(f"Wiki spaces for this channel: {listed}. "
                      f"Announced here: {wiki_ingest.ANNOUNCE_POLICIES[policy]}. Owners change it with "
