@@ -67,6 +67,7 @@ def town(mattermost_contract: MattermostContract) -> Neighbourhood:
     town.add(SMALL, NAMES[SMALL], members=3, admins=(OWNER.id, HALF_OWNER.id), people=(MEMBER.id,))
     town.add(BIG, NAMES[BIG], members=20, admins=(OWNER.id,), people=(HALF_OWNER.id,))
     town.add(QUIET, NAMES[QUIET], members=4, admins=(OWNER.id,))
+    town.usernames.update({person.id: person.name for person in (OWNER, MEMBER, HALF_OWNER)})
     return town
 
 
@@ -176,7 +177,31 @@ def test_an_owner_of_both_joins_a_small_channel_to_its_neighbour(
     with runtime.uow() as uow:
         assert uow.events.of_kind("rating")[-1].community_id == joined, "and from now on"
     listing = say(chat, MEMBER, "community")
-    assert "counts towards **~data-guild**, made of ~data-guild, ~tiny-team." in listing and "@" not in listing
+    assert "counts towards **~data-guild**, made of ~data-guild, ~tiny-team." in listing
+    assert ("Its owners, whom to ask about it: @halfowner, @owner. Its team's admins count too." in listing), \
+        "the admins of both channels, by name"
+
+
+def test_a_member_hears_whom_to_ask_the_channel_admins_and_configured_owners_by_name(
+    engine: Engine, clock: FakeClock, town: Neighbourhood
+) -> None:
+    keeper = Person("keeper")
+    town.usernames[keeper.id] = keeper.name
+    settings = make_settings(communities=[{"name": "Tiny team", "channel_id": SMALL, "owners": [keeper.id]}])
+    chat = create_app(build_runtime(settings, clock=clock, engine=engine)).test_client()
+    listing = say(chat, MEMBER, "community")
+    assert "Its owners, whom to ask about it: @halfowner, @keeper, @owner. Its team's admins count too." in listing
+    town.users_busy = True
+    assert ("Its owners are its channel admins, its team's admins, or owners named in learnloop's configuration; "
+            "learnloop could not ask Mattermost for their names just now.") in say(chat, MEMBER, "community")
+
+
+@pytest.mark.parametrize("text", ["seed", "pages", "community join ~data-guild", "community leave"])
+def test_every_refusal_to_a_member_says_who_the_owners_are_alike(
+    chat: FlaskClient, town: Neighbourhood, text: str
+) -> None:
+    assert ("(its channel admins, its team's admins, or owners named in learnloop's configuration)"
+            in say(chat, MEMBER, text))
 
 
 def test_a_member_of_a_joined_channel_sees_the_joined_dashboard_and_the_old_one_shows_nothing(

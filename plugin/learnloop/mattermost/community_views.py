@@ -1,6 +1,7 @@
 """`/learn dashboard`: a one-time link to the community's dashboard, for its members (read-only) and its
 owners (who also see the feedback list and the exports). `/learn community`: which channels form the
-community, and for owners `join ~channel` (one community with a neighbouring channel) and `leave`.
+community and its owners by name, and for owners `join ~channel` (one community with a neighbouring channel)
+and `leave`.
 
 A community whose channels have fewer than k members can never show a figure; both say so, with the command
 that joins it up. Mattermost's member count is read when someone opens the dashboard or looks at the
@@ -15,7 +16,8 @@ from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import community_role, role_in_channel
+from learnloop.mattermost.ownership import OWNERS, community_owners, community_role, role_in_channel
+from learnloop.mattermost.people import usernames_of
 from learnloop.services import links
 from learnloop.services.communities import (
     CommunityChangeRefused,
@@ -30,7 +32,6 @@ from learnloop.storage.repositories import ChannelFacts
 log = logging.getLogger(__name__)
 
 CHANNEL_NAME = re.compile(r"~?([a-z0-9][a-z0-9_-]{0,63})")
-OWNERS = "its channel admins, its team's admins, or owners named in learnloop's configuration"
 
 
 def small_community_text(trigger: str, channels: list[ChannelFacts], k: int) -> str:
@@ -84,16 +85,29 @@ def dashboard_command(invocation: Invocation) -> Reply:
 def _show(invocation: Invocation) -> Reply:
     if role_in_channel(invocation.chat, invocation.request) is None:
         return ephemeral("Only this channel's members can ask which channels form its community.")
-    _, name, channels = _look(invocation)
+    community_id, name, channels = _look(invocation)
     trigger, k = invocation.trigger, invocation.chat.settings.min_group_size
     lines = [f"This channel counts towards **{name}**, made of {', '.join(map(channel_label, channels))}."
-             if len(channels) > 1 else f"This channel is its own community, **{name}**."]
+             if len(channels) > 1 else f"This channel is its own community, **{name}**.",
+             _owners_text(invocation.chat, community_id)]
     if fewer_members_than(channels, k):
         lines.append(small_community_text(trigger, channels, k))
     lines.append(f"Owners can join it up with a neighbouring channel as one community (`{trigger} community join "
                  f"~channel-name`); a channel that joined goes back to being its own community with "
                  f"`{trigger} community leave`.")
     return ephemeral("\n\n".join(lines))
+
+
+def _owners_text(chat: Chat, community_id: int) -> str:
+    """Whom a member can ask: the channel admins and configured owners, by name; team admins are not listed
+    (that would mean reading the whole team)."""
+    names = usernames_of(chat, community_owners(chat, community_id))
+    if names is None:
+        return f"Its owners are {OWNERS}; learnloop could not ask Mattermost for their names just now."
+    if not names:
+        return ("It has no channel admin or owner named in learnloop's configuration with an active account; its "
+                "team's admins count as its owners.")
+    return f"Its owners, whom to ask about it: {', '.join('@' + n for n in names)}. Its team's admins count too."
 
 
 def _join(invocation: Invocation, target: str) -> Reply:
@@ -186,6 +200,6 @@ def register(commands: CommandRegistry) -> None:
                 "other? Group figures only, never one person.", handler=dashboard_command)
     commands.subcommand(
         "community", usage="community [join ~channel | leave]", example="community join ~data-team",
-        summary="Which channels form this community. Owners can join it up with a neighbouring channel as one "
-                "community (a community needs enough members to show figures), or take a channel that joined "
-                "back out.", handler=community_command)
+        summary="Which channels form this community, and its owners. Owners can join it up with a neighbouring "
+                "channel as one community (a community needs enough members to show figures), or take a channel "
+                "that joined back out.", handler=community_command)

@@ -87,6 +87,8 @@ def owns_channel(chat: Chat, request: SlashCommand) -> bool:
     return role_in_channel(chat, request) == "owner"
 
 
+OWNERS = "its channel admins, its team's admins, or owners named in learnloop's configuration"
+"""Who owns a community, as every reply that names its owners says it (community_role decides it)."""
 NO_LONGER_AN_OWNER = ("Only this community's owners can send this form, and Mattermost no longer counts you as one; "
                       "nothing was saved.")
 

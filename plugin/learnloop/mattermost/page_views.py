@@ -14,7 +14,7 @@ from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import describe_item, ephemeral
-from learnloop.mattermost.ownership import community_owners, community_role, role_in_channel
+from learnloop.mattermost.ownership import OWNERS, community_owners, community_role, role_in_channel
 from learnloop.mattermost.page_messages import NOT_MINE_ACTION, REVIEWED_ACTION, unowned_dm
 from learnloop.mattermost.payloads import ActionRequest
 from learnloop.services import page_owners, page_review
@@ -22,7 +22,6 @@ from learnloop.services.page_owners import Target
 
 PAGES_USAGE = "pages | pages owner <url or space> @person [remove] | pages interval <days>d"
 USERNAME = re.compile(r"@([a-z0-9][a-z0-9._-]{0,63})")
-OWNERS = "its channel admins, its team's admins, or owners named in learnloop's configuration"
 
 
 def _usage(trigger: str) -> Reply:

@@ -14,7 +14,7 @@ from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import for_owners, owns_channel
+from learnloop.mattermost.ownership import OWNERS, for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.prompt_commands import (
     can_publish,
@@ -40,8 +40,8 @@ from learnloop.services.seeding import (
 SEED_DIALOG = "seed"
 NO_PROMPT = "none"
 DIALOG_FIELDS = ("prompt", "repeat", "time", "timezone", "visibility", "shelf", "bookmarks")
-NOT_AN_OWNER = ("Only this community's owners (the channel's admins, or owners named by your admin) can seed it. "
-                "What you can do: share a page that helped you with `/learn share <link>`.")
+NOT_AN_OWNER = (f"Only this community's owners ({OWNERS}) can seed it. What you can do: share a page that helped "
+                "you with `/learn share <link>`.")
 NO_BOT = ("learnloop's bot is not configured, so nothing can be posted in the channel yet. Ask your admin to set "
           "LEARNLOOP_MATTERMOST_URL and LEARNLOOP_MATTERMOST_BOT_TOKEN.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import owns_channel
+from learnloop.mattermost.ownership import OWNERS, owns_channel
 from learnloop.services import wiki_ingest
 from learnloop.services.communities import community_for_channel
 
@@ -26,7 +26,7 @@ def wiki_command(invocation: Invocation) -> Reply:
                 return ephemeral(f"{NO_SPACE} Until then there are no page changes to announce here, so nothing "
                                  "changed.")
             if not owns_channel(chat, request):
-                return ephemeral("Only this community's owners choose what is announced here.")
+                return ephemeral(f"Only this community's owners ({OWNERS}) choose what is announced here.")
             if not rest.strip():
                 return ephemeral(f"What to announce is missing: `{invocation.trigger} wiki announce "
                                  "new_pages|new_and_major|digest_only`. Nothing changed.")
