@@ -87,6 +87,8 @@ class Loaded:
     small: bool
     """Its channels are known to have fewer than k members: it may never show a figure on its own."""
     channels: int
+    prompts_running: bool
+    """A reflection prompt is set up for it: the page does not advise setting one up."""
 
 
 def best_role(access: Access, channel_ids: list[str], user_id: str) -> Role | None:
@@ -216,7 +218,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                                     feedback_key=site.signing_key if role == "owner" else None,
                                     show_hidden=request.args.get("hidden") == "1")
             channels = uow.communities.channels(community_id)
-        return Loaded(view, choice, name, role, fewer_members_than(channels, k), len(channels))
+            running = bool(uow.schedules.for_community(community_id))
+        return Loaded(view, choice, name, role, fewer_members_than(channels, k), len(channels), running)
 
     def kept_period() -> dict[str, Any]:
         return {name: request.args[name] for name in KEPT_ARGS if name in request.args}
@@ -266,7 +269,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                                weeks=weeks, role=role, span_text=span_text, trend=TREND, split_labels=SPLIT_LABELS,
                                query=request.query_string.decode("ascii", "replace"), week=timedelta(days=6),
                                offer=offer, step_button=button, step_unavailable=unavailable, small=loaded.small,
-                               channels=loaded.channels)
+                               channels=loaded.channels, prompts_running=loaded.prompts_running)
 
     @bp.get(f"/<{ID}:community_id>/export.csv")
     def export_csv(community_id: int) -> Response:

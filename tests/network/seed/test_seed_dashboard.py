@@ -34,7 +34,7 @@ from tests.network.seed.conftest import (
     stocked,
 )
 from tests.network.standin import StandIn
-from tests.prompts.world import CHANNEL, Person, courier
+from tests.prompts.world import CHANNEL, Person, add_schedule, courier
 from tests.web.links import confirm
 
 
@@ -94,6 +94,46 @@ def test_an_owner_is_offered_the_starter_kit_once_at_the_seeding_stage(seeded_ru
     second = page(client, community)
     assert "Start with the starter kit" not in second, "offered once per community"
     assert "Post a starter shelf in the Data guild channel" in second, "the button stays"
+
+
+def to_get_there(text: str) -> str:
+    found = re.search(r'<p id="to-get-there">(.*?)</p>', text, re.DOTALL)
+    assert found is not None, "the empty page says how to get to the first figures"
+    return " ".join(found.group(1).split())
+
+
+def test_an_owner_with_a_prompt_running_is_offered_the_shelf_not_another_prompt(seeded_runtime: Runtime) -> None:
+    """A prompt set up another way than `/learn prompts setup` (an event's, or one a joined community brought)
+    leaves the starter kit unoffered so far."""
+    add_schedule(seeded_runtime)
+    text = page(signed_in(seeded_runtime), community_id(seeded_runtime))
+    assert "Stock the shelf" in text and "Start with the starter kit" not in text
+    assert "Your reflection prompt is running" in text and "<em>No prompt for now</em>" in text
+    advice = to_get_there(text)
+    assert "/learn prompts setup" not in advice
+    assert "remind them to answer the reflection prompt that is running (<code>/learn prompts</code> lists it)" in advice
+
+
+def test_an_owner_without_a_prompt_is_advised_to_set_one_up(seeded_runtime: Runtime) -> None:
+    text = page(signed_in(seeded_runtime), community_id(seeded_runtime))
+    assert "set up a weekly question with <code>/learn prompts setup</code>" in to_get_there(text)
+
+
+@pytest.mark.parametrize(("running", "said"), [
+    (False, "A weekly reflection question is set up by this community's owners: <code>/learn community</code> "
+            "names them."),
+    (True, "answer the reflection prompt when it reaches you."),
+])
+def test_a_member_is_advised_what_a_member_can_do(
+    seeded_runtime: Runtime, mattermost_contract: MattermostContract, running: bool, said: str
+) -> None:
+    mattermost_contract.add("GET", f"/api/v4/channels/{CHANNEL}/members/{ANN.id}",
+                            json={"channel_id": CHANNEL, "user_id": ANN.id, "roles": "channel_user"})
+    if running:
+        add_schedule(seeded_runtime)
+    advice = to_get_there(page(signed_in(seeded_runtime, ANN), community_id(seeded_runtime)))
+    assert said in advice and "/learn prompts setup" not in advice
+    assert "rate what colleagues share" in advice
 
 
 def test_a_member_sees_the_next_step_but_no_button_and_cannot_do_it(
