@@ -60,7 +60,9 @@ def digests(standin: StandIn) -> list[dict]:
 
 @pytest.mark.usefixtures("standin")  # Mattermost answers who is in the channel
 def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskClient, runtime: Runtime) -> None:
-    assert "Only this community's owners" in slash(client, MEMBER, "digest on fri 09:00")["text"]
+    assert slash(client, MEMBER, "digest on fri 09:00")["text"].startswith(
+        "Only this community's owners (its channel admins, its team's admins, or owners named in learnloop's "
+        "configuration) switch its weekly digest on or off.")
     for bad, says in (("digest on someday 9", "is not a day and a time"),
                       ("digest on fri 25:00", "is not a time of day"), ("digest on", "The day and the time are missing: `/learn digest on <day> <HH:MM>`"),
                       ("digest on fri 99999999999999999999:00", "is not a time of day"),
@@ -237,7 +239,11 @@ def test_preview_shows_the_owner_alone_what_the_next_one_holds(client: FlaskClie
     reply = slash(client, OWNER_P, "digest preview")
     assert reply["response_type"] == "ephemeral" and reply["text"].startswith("**Preview, only for you**")
     assert [a["title_link"] for a in reply["props"]["attachments"]] == [GOOD]
-    assert "Only this community's owners" in slash(client, MEMBER, "digest preview")["text"]
+    refused = slash(client, MEMBER, "digest preview")["text"]
+    assert refused.startswith("Only this community's owners (its channel admins, its team's admins, or owners named "
+                              "in learnloop's configuration) preview its weekly digest: the preview is for deciding "
+                              "whether and when it is posted in this channel")
+    assert "switch" not in refused and "Once it is on, everyone here sees it in the channel." in refused
     assert standin.posts == {}
 
 

@@ -15,7 +15,7 @@ from learnloop.mattermost.network_messages import (
     digest_post,
     thanks_dm,
 )
-from learnloop.mattermost.ownership import owns_channel
+from learnloop.mattermost.ownership import OWNERS, owns_channel
 from learnloop.mattermost.payloads import ActionRequest
 from learnloop.mattermost.people import username_of
 from learnloop.services.network import digest, recognition, suggestions
@@ -33,8 +33,11 @@ def digest_command(invocation: Invocation) -> Reply:
         return ephemeral(f"Usage: `{trigger} {DIGEST_USAGE}`, for example `{trigger} digest on fri 09:00`. "
                          f"For your own weekly suggestions: `{trigger} digest me on`.")
     if not owns_channel(chat, request):
-        return ephemeral("Only this community's owners switch its weekly digest on or off. "
-                         f"Your own weekly suggestions: `{trigger} digest me on`.")
+        refused = (f"Only this community's owners ({OWNERS}) preview its weekly digest: the preview is for deciding "
+                   "whether and when it is posted in this channel, which is theirs to decide. Once it is on, "
+                   "everyone here sees it in the channel." if words[0] == "preview" else
+                   f"Only this community's owners ({OWNERS}) switch its weekly digest on or off.")
+        return ephemeral(f"{refused} Your own weekly suggestions: `{trigger} digest me on`.")
     community_id = invocation.community_id()
     now, k = chat.clock(), chat.settings.min_group_size
     with chat.uow() as uow:
