@@ -130,6 +130,21 @@ def test_slash_command__help_form(client: FlaskClient) -> None:
         assert option in prompts, "every option /learn prompts takes is listed"
 
 
+def test_help_with_a_command_explains_that_command_alone(client: FlaskClient) -> None:
+    text = send_fixture(client, "slash_command__help.form", text="help Prompts").get_json()["text"]
+    lines = text.splitlines()
+    assert lines[0].startswith("`/learn prompts [setup|event|stop <number>|off|on|pause 2w|")
+    assert "Owners set up what the community is asked." in lines[1]
+    assert lines[2:] == ["Example: `/learn prompts pause 2w`", "Every command: `/learn help`."]
+    assert "/learn rate" not in text, "not the whole list"
+
+
+def test_help_with_an_unknown_topic_says_so_and_names_the_commands(client: FlaskClient) -> None:
+    text = send_fixture(client, "slash_command__help.form", text="help frobnicate").get_json()["text"]
+    assert text.startswith("learnloop has no `/learn frobnicate` command to explain. Its commands: `help`, ")
+    assert "`prompts`" in text and "`digest`" in text and text.endswith("`/learn help` lists them with examples.")
+
+
 def test_slash_command__empty_form(client: FlaskClient) -> None:
     body = send_fixture(client, "slash_command__empty.form").get_json()
     assert body["response_type"] == "ephemeral" and "/learn rate" in body["text"]

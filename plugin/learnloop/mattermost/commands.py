@@ -59,8 +59,9 @@ class CommandRegistry:
     dialogs: dict[str, DialogHandler] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.subcommand("help", usage="help", example="help", summary="Show this list.",
-                        handler=lambda invocation: ephemeral(self.help_text(invocation.trigger)))
+        self.subcommand("help", usage="help [command]", example="help prompts",
+                        summary="Show this list, or how to use one command.",
+                        handler=lambda invocation: ephemeral(self.help_for(invocation.args, invocation.trigger)))
 
     def subcommand(self, name: str, *, usage: str, example: str, summary: str, handler: CommandHandler) -> None:
         self.subcommands[name] = Subcommand(name, usage, example, summary, handler)
@@ -80,6 +81,21 @@ class CommandRegistry:
         lines.append(f"What learnloop keeps about you, and who sees what: `{trigger} privacy`.")
         return "\n".join(lines)
 
+    def help_for(self, topic: str, trigger: str) -> str:
+        """`help` alone: every subcommand; `help <subcommand>`: that one's usage, summary and example."""
+        if not topic:
+            return self.help_text(trigger)
+        name = topic.split()[0].lower()
+        sub = self.subcommands.get(name)
+        if sub is None:
+            return (f"learnloop has no `{trigger} {name[:40]}` command to explain. Its commands: {self._names()}; "
+                    f"`{trigger} help` lists them with examples.")
+        return "\n".join([f"`{trigger} {sub.usage}`", sub.summary, f"Example: `{trigger} {sub.example}`",
+                          f"Every command: `{trigger} help`."])
+
+    def _names(self) -> str:
+        return ", ".join(f"`{n}`" for n in self.subcommands)
+
     def autocomplete_hint(self) -> str:
         """Custom slash commands take one hint line, so it names every subcommand: `[rate|share|...]`."""
         return "[" + "|".join(sorted(self.subcommands, key=lambda name: (name == "help", name))) + "]"
@@ -92,7 +108,6 @@ class CommandRegistry:
             name = "help"
         sub = self.subcommands.get(name)
         if sub is None:
-            known = ", ".join(f"`{n}`" for n in self.subcommands)
-            return ephemeral(f"`{trigger} {name[:40]}` is not a learnloop command. Try one of {known}, "
+            return ephemeral(f"`{trigger} {name[:40]}` is not a learnloop command. Try one of {self._names()}, "
                              f"or `{trigger} help` for examples.")
         return sub.handler(Invocation(chat, request, args.strip()))
