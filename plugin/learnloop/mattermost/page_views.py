@@ -79,6 +79,11 @@ def _owner(invocation: Invocation, community_id: int, rest: str) -> Reply:
     if remove:
         words = words[:-1]
     person = USERNAME.fullmatch(words[-1].lower()) if words else None
+    bare = USERNAME.fullmatch("@" + words[-1].lower()) if len(words) >= 2 and person is None else None
+    if bare is not None:
+        suggested = " ".join([*words[:-1], "@" + bare.group(1), *(["remove"] if remove else [])])
+        return ephemeral(f"Put @ before the username: `{trigger} pages owner {suggested}`, if {bare.group(1)} is "
+                         "whom you mean. Nothing changed.")
     if person is None or len(words) < 2:
         return ephemeral(f"Name the page (its URL) or space, then the person with @: for example `{trigger} pages "
                          f"owner https://wiki.example.com/Onboarding @ann`, or add `remove` at the end to take "
