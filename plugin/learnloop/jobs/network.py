@@ -9,11 +9,12 @@ import logging
 from dataclasses import dataclass
 
 from learnloop.jobs.outbox import CallGate
-from learnloop.jobs.prompts import deactivated, statuses, writing
+from learnloop.jobs.prompts import writing
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.network_messages import digest_post, milestone_dm, suggestions_dm
 from learnloop.mattermost.ownership import community_owners
 from learnloop.mattermost.page_messages import review_dm
+from learnloop.mattermost.people import deactivated, statuses
 from learnloop.services import page_review
 from learnloop.services.network import digest, recognition, suggestions
 from learnloop.services.network.co_ratings import fold_co_ratings

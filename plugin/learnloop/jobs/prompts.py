@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from learnloop.jobs.outbox import CallGate
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
+from learnloop.mattermost.people import community_profiles, due_profiles, statuses
 from learnloop.services.prompts import membership
 from learnloop.services.prompts.membership import MemberProfile
 from learnloop.services.prompts.runs import (
@@ -24,13 +24,11 @@ from learnloop.services.prompts.runs import (
     read_due,
     read_nudges,
 )
-from learnloop.services.prompts.setup import check_timezone
 from learnloop.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-USERS_PER_CALL = 200
 DISPATCH_BATCH = 50
 """Deliveries decided per transaction: short write locks, so the web keeps answering during a fan-out."""
 MAX_DISPATCH_ROUNDS = 1000
@@ -43,82 +41,6 @@ class PromptPassReport:
     runs_created: int = 0
     deliveries_planned: int = 0
     dispatch: DispatchReport | None = None
-
-
-def _chunks(ids: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
-
-
-def user_timezone(user: dict[str, Any]) -> str | None:
-    """Mattermost keeps the zone as strings: automatic unless the person set one by hand. Mattermost does not
-    check them: a name that is no time zone (a folder of the database such as "Europe", or too long) is
-    None, and the person is prompted at the schedule's time zone."""
-    zone = user.get("timezone") or {}
-    automatic = str(zone.get("useAutomaticTimezone", "true")).lower() == "true"
-    name = (zone.get("automaticTimezone") if automatic else zone.get("manualTimezone")) or None
-    return name if isinstance(name, str) and check_timezone(name) is None else None
-
-
-def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberProfile]:
-    """People in the channel, without bots and deactivated accounts."""
-    return profiles_of(client, list(client.iter_channel_member_ids(channel_id)))
-
-
-def profiles_of(client: MattermostClient, user_ids: list[str]) -> list[MemberProfile]:
-    """These people as Mattermost describes them now, without bots and deactivated accounts."""
-    asked, profiles = set(user_ids), []
-    for chunk in _chunks(user_ids, USERS_PER_CALL):
-        profiles += [MemberProfile(user["id"], user.get("username"), user_timezone(user))
-                     for user in client.get_users_by_ids(chunk)
-                     if user.get("id") in asked and not user.get("is_bot") and not user.get("delete_at")]
-    return profiles
-
-
-def deactivated(client: MattermostClient | None, user_ids: list[str]) -> set[str]:
-    """Those of these people Mattermost no longer has as active, as profiles_of leaves them out: it takes a
-    direct message to a deactivated account, which nobody reads. Nobody when it cannot say."""
-    if client is None or not user_ids:
-        return set()
-    try:
-        return set(user_ids) - {profile.user_id for profile in profiles_of(client, user_ids)}
-    except MattermostError as exc:
-        log.warning("could not ask whose accounts are deactivated, so none is left out: %s", exc)
-        return set()
-
-
-def community_profiles(client: MattermostClient, channel_ids: list[str]) -> list[MemberProfile]:
-    """People in any of a community's channels that are not archived, each once."""
-    found: dict[str, MemberProfile] = {}
-    for channel_id in open_channels(client, channel_ids):
-        for profile in member_profiles(client, channel_id):
-            found.setdefault(profile.user_id, profile)
-    return list(found.values())
-
-
-def open_channels(client: MattermostClient, channel_ids: list[str]) -> list[str]:
-    """These channels without the archived ones (delete_at set): Mattermost keeps an archived channel's members,
-    but nothing can be posted there any more, so nobody is prompted for it."""
-    found = []
-    for channel_id in channel_ids:
-        if client.get_channel(channel_id).get("delete_at"):
-            log.info("channel %s is archived, so its members are not prompted", channel_id)
-        else:
-            found.append(channel_id)
-    return found
-
-
-def statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:
-    ids = list(user_ids)
-    if client is None or not ids:
-        return {}
-    statuses: dict[str, str] = {}
-    try:
-        for chunk in _chunks(ids, USERS_PER_CALL):
-            statuses.update(client.get_users_statuses(chunk))
-    except MattermostError as exc:
-        log.warning("could not read statuses, sending without them: %s", exc)
-    return statuses
 
 
 def writing(gate: CallGate | None) -> AbstractContextManager[None]:
@@ -153,7 +75,7 @@ def _channels(uow: UnitOfWork, community_id: int) -> list[str] | None:
 def _plan(chat: Chat, gate: CallGate | None, run_id: int, profiles: list[MemberProfile], *, complete: bool) -> int:
     """Plan a run's members in chunks, one short write transaction each; the last chunk marks it planned."""
     planned = 0
-    chunks = list(_chunks(profiles, PLAN_CHUNK)) or [[]]
+    chunks = [profiles[start:start + PLAN_CHUNK] for start in range(0, len(profiles), PLAN_CHUNK)] or [[]]
     for index, chunk in enumerate(chunks):
         with writing(gate), chat.uow() as uow:
             planned += plan_deliveries(uow, run_id, chunk, chat.clock(),
@@ -206,15 +128,6 @@ def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None
         if found.left or found.moved:
             with writing(gate), chat.uow() as uow:
                 membership.apply_changes(uow, found, now)
-
-
-def due_profiles(client: MattermostClient, channel_ids: list[str], user_ids: list[str]) -> list[MemberProfile]:
-    """Of these people, those still in one of the channels, as Mattermost describes them now."""
-    inside: set[str] = set()
-    for channel_id in channel_ids:
-        for chunk in _chunks(user_ids, USERS_PER_CALL):
-            inside.update(str(m.get("user_id")) for m in client.get_channel_members_by_ids(channel_id, chunk))
-    return profiles_of(client, sorted(inside))
 
 
 def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None) -> DispatchReport:

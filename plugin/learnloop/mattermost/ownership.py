@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from learnloop.jobs.prompts import deactivated
 from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import DialogHandler, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.payloads import DialogSubmission, SlashCommand
+from learnloop.mattermost.people import deactivated
 from learnloop.services.communities import is_direct_channel
 
 log = logging.getLogger(__name__)
