@@ -39,6 +39,7 @@ from learnloop.storage.tables import (
     WeeklyMember,
 )
 from tests.conftest import FakeClock
+from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.network.world import ingest, page_event, settings_for
 from tests.prompts.world import CHANNEL, Person, World, add_schedule, opened_dialog, slash, submit
@@ -276,6 +277,28 @@ def test_a_shared_reflection_deleted_by_its_author_leaves_the_outbox_at_once(
     submit(client, ANN, "journal_delete", opened_dialog(mattermost_contract)["state"], {})
     with runtime.reader() as uow:
         assert not any(ANN_SHARED in json.dumps(m.payload) for m in uow.session.scalars(select(OutboxMessage)))
+
+
+def test_erasing_removes_the_channel_posts_of_the_person_s_shared_reflections(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, engine: Engine
+) -> None:
+    from tests.prompts.world import click
+    reply = slash(client, ANN, f"reflect {ANN_SHARED}")
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    post_id = "r" * 26
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": post_id, "channel_id": CHANNEL,
+                                                                        "message": ""})
+    World(runtime, mattermost_contract).tick()
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "mydata delete")
+    form = opened_dialog(mattermost_contract)
+    assert "The posts of your shared reflections are removed from their channels" in form["introduction_text"]
+    submit(client, ANN, "mydata_delete", form["state"], {})
+    mattermost_contract.add("DELETE", f"/api/v4/posts/{post_id}", json={"status": "OK"})
+    mattermost_contract.add_unvalidated(f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w")
+    World(runtime, mattermost_contract).tick()
+    assert [c.path for c in mattermost_contract.calls if c.method == "DELETE"] == [f"/api/v4/posts/{post_id}"]
+    assert ANN.id not in everything_stored(engine) and ANN_SHARED not in everything_stored(engine)
 
 
 def test_the_backup_export_never_fails_after_the_fold(

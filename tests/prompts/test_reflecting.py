@@ -13,8 +13,11 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
+from learnloop.jobs.outbox import Courier
+from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
+from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Community, ContentItem, Delivery, Event, OutboxMessage, PromptSchedule, Reflection
 from learnloop.wiring import create_app
@@ -556,6 +559,89 @@ def test_journal_edit_and_delete(
     form = opened_dialog(mattermost_contract)
     submit(client, ANN, "journal_delete", form["state"], {})
     assert reflections(runtime) == []
+
+
+SHARED_POST = "s" * 26
+
+
+def share_and_post(client: FlaskClient, runtime: Runtime, contract: MattermostContract, text: str) -> None:
+    """Ann shares a reflection with her community, and the worker posts it in the channel as SHARED_POST."""
+    reply = slash(client, ANN, f"reflect {text}")
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    contract.add("POST", "/api/v4/posts", status=201, json={"id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    World(runtime, contract).tick()
+
+
+def journal_form(client: FlaskClient, contract: MattermostContract, button: str) -> dict:
+    """The dialog Ann's newest journal entry opens with its Edit or Delete button."""
+    entry = slash(client, ANN, "journal")["attachments"][0]
+    [action] = [a for a in entry["actions"] if a["name"] == button]
+    contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, action["integration"]["context"])
+    return opened_dialog(contract)
+
+
+def post_deletions(contract: MattermostContract) -> list[str]:
+    return [c.path for c in contract.calls if c.method == "DELETE"]
+
+
+@pytest.mark.parametrize("answer", [200, 403, 404], ids=["deleted", "gone_403", "gone_404"])
+def test_deleting_a_shared_reflection_removes_its_channel_post(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, answer: int
+) -> None:
+    """The post is the bot's: its author cannot remove it in Mattermost, so the delete does. A post someone
+    deleted already counts as removed."""
+    share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
+    form = journal_form(client, mattermost_contract, "Delete")
+    assert "Its post in your community's channel is removed too." in form["introduction_text"]
+    submit(client, ANN, "journal_delete", form["state"], {})
+    mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", status=answer, json={"status": "OK"}
+                            if answer == 200 else {"id": "api.context.permissions.app_error", "message": "gone",
+                                                   "request_id": "r" * 26, "status_code": answer})
+    World(runtime, mattermost_contract).tick()
+    assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
+    with runtime.reader() as uow:
+        assert [m.status for m in uow.session.scalars(select(OutboxMessage))] == ["sent"], "done, nothing waits"
+
+
+def test_a_shared_reflection_deleted_after_its_outbox_message_went_still_loses_its_post(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """Retention deletes the message that made the post; the reflection remembers its post."""
+    share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
+    with runtime.uow() as uow:
+        uow.session.execute(OutboxMessage.__table__.delete())
+        uow.commit()
+    submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
+    mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
+    World(runtime, mattermost_contract).tick()
+    assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
+
+
+def test_a_shared_reflection_deleted_while_the_worker_posts_it_loses_the_post_once_made(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    reply = slash(client, ANN, "reflect Feature flags beat long branches")
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
+    [message] = courier._claim(10, [CREATE_POST])
+    submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
+    mattermost_contract.add("POST", "/api/v4/posts", status=201,
+                            json={"id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    courier.handlers[CREATE_POST](message)
+    mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
+    World(runtime, mattermost_contract).tick()
+    assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
+
+
+def test_a_shared_reflection_deleted_before_it_was_posted_is_never_posted(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    reply = slash(client, ANN, "reflect Feature flags beat long branches")
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
+    World(runtime, mattermost_contract).tick()
+    assert [c for c in mattermost_contract.calls if c.path.startswith("/api/v4/posts")] == []
 
 
 def test_buttons_and_forms_name_a_reflection_by_a_handle_not_the_id_that_counts_everyones(

@@ -232,6 +232,11 @@ class MattermostClient:
         path = f"/posts/{_segment(post_id)}/patch"
         return _with_id(self._object("PUT", path, json=body), f"PUT {API_PREFIX}{path}")
 
+    def delete_post(self, post_id: str) -> None:
+        """A post already deleted is answered 404, or 403 (the permission is checked through the post's channel,
+        which a deleted post no longer names)."""
+        self._api("DELETE", f"/posts/{_segment(post_id)}")
+
     def pin_post(self, post_id: str) -> None:
         """Pinning a pinned post again changes nothing (server/channels/api4/post.go, saveIsPinnedPost patches
         `is_pinned`)."""

@@ -32,6 +32,7 @@ from learnloop.services.outbox_kinds import (
     CHANNEL_BOOKMARKS,
     CLASSIFY_POST,
     CREATE_POST,
+    DELETE_POST,
     RESPOND,
     SEND_DM,
     SEND_NUDGE,
@@ -60,6 +61,8 @@ ARCHIVED = "api.post.create_post.can_not_post_to_deleted.error"
 NO_BOOKMARKS = (403, 404, 501)
 """How a server without channel bookmarks for the bot answers (server/channels/api4/channel_bookmark.go): 501
 without a license, the router's 404 before 9.5 (or with the feature flag off), 403 without the permission."""
+POST_GONE = (403, 404)
+"""How Mattermost answers the removal of a post already deleted (MattermostClient.delete_post)."""
 
 
 def post_marker(key: str, signing_key: bytes) -> str:
@@ -179,7 +182,23 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
                 given_up(message, exc)
                 raise GaveUp(why_given_up(exc)) from exc
             raise
+        reflection_id = reflections.shared_by_key(message.key)
+        if reflection_id is not None:
+            with chat.uow() as uow:
+                if not reflections.posted(uow, reflection_id, post_id, chat.clock()):
+                    return {"post_id": post_id, "removal": "queued: its reflection was deleted meanwhile"}
         return {"post_id": post_id}
+
+    def delete_post(message: Message) -> dict[str, Any]:
+        """Delete a post learnloop made; one deleted already counts as done."""
+        post_id = str(message.payload["post_id"])
+        try:
+            client.delete_post(post_id)
+        except MattermostError as exc:
+            if exc.status_code in POST_GONE:
+                return {"skipped": "the post was deleted already"}
+            raise
+        return {"deleted": post_id}
 
     def given_up(message: Message, error: MattermostError) -> None:
         """Nobody will see this post: a shared reflection goes back to what nobody else sees, and whoever
@@ -332,8 +351,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         mark_undelivered(uow, [(int(payload["delivery_id"]), error) for payload, error in failed], now)
 
     return {
-        CREATE_POST: create_post, UPDATE_POST: update_post, RESPOND: respond, CLASSIFY_POST: classify_post,
-        SEND_DM: send_dm, SEND_NUDGE: send_nudge, CHANNEL_BOOKMARKS: channel_bookmarks,
+        CREATE_POST: create_post, UPDATE_POST: update_post, DELETE_POST: delete_post, RESPOND: respond,
+        CLASSIFY_POST: classify_post, SEND_DM: send_dm, SEND_NUDGE: send_nudge, CHANNEL_BOOKMARKS: channel_bookmarks,
         ANSWERED_PROMPT: answered_prompt,
         SEND_PROMPT: BatchHandler(load_prompts, send_prompt, record_prompts, abandon_prompts),
     }

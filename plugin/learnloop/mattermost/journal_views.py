@@ -102,7 +102,7 @@ def _what_stays(entry: ReflectionView) -> str:
     if entry.visibility == "wiki":
         return "It is not on the wiki yet, and now will not be."
     if entry.visibility == "community":
-        return "The post already shared in your community's channel stays there."
+        return "Its post in your community's channel is removed too."
     return ""
 
 

@@ -72,7 +72,8 @@ def erase_dialog(state: str) -> dict[str, Any]:
             "introduction_text": "This erases, for good: your ratings (a page's score lets go of yours when it next "
                                  "moves), your comments, your reflections, your prompt settings and the events that "
                                  "name you. Prompts turned off are then on again, as for anyone learnloop knows "
-                                 "nothing of: `/learn prompts off` after the erase keeps them off. Posts already "
+                                 "nothing of: `/learn prompts off` after the erase keeps them off. The posts of "
+                                 "your shared reflections are removed from their channels; other posts already "
                                  "made in channels stay in Mattermost. The community's weekly counts stay; they "
                                  "hold no names. Reflections you published to the wiki stay there unless you "
                                  "remove them: learnloop offers that once your data is erased."}

@@ -2,6 +2,7 @@
 
 CREATE_POST = "mattermost.create_post"
 UPDATE_POST = "mattermost.update_post"
+DELETE_POST = "mattermost.delete_post"
 RESPOND = "mattermost.respond"
 CLASSIFY_POST = "mattermost.classify_post"
 SEND_PROMPT = "mattermost.send_prompt"

@@ -22,6 +22,7 @@ from learnloop.services.reflections import (
     UNPUBLISHED,
     PublishedSection,
     publish_key,
+    queue_post_removal,
     removal_payload,
     section_of,
     share_key,
@@ -120,7 +121,8 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
 
 def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes,
           announce: AnnouncementPost) -> Erased:
-    """Erase everything that names the person, in one transaction; a second erase finds nothing. The folds'
+    """Erase everything that names the person, in one transaction, and queue the removal of their shared
+    reflections' channel posts; a second erase finds nothing. The folds'
     cursors are held first, so a fold that read the person's events before this commits is refused after.
     Page announcements name wiki authors by the username they share with Mattermost; `announce` draws them
     again without the name."""
@@ -140,6 +142,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     removals = _removals_asked_by(uow, user_id)
     notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
     _, mentioning = _messages_naming(uow, user_id, username)
+    counts["channel_posts"] = sum(queue_post_removal(uow, reflection, now) for reflection in reflections)
     counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming([user_id])
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell

@@ -15,7 +15,7 @@ from learnloop.domain import publication
 from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.domain.signing import row_handle, row_named
-from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, DELETE_POST
 from learnloop.services.prompts.delivered import answerable
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -58,6 +58,39 @@ def never_posted(uow: UnitOfWork, reflection_id: int, now: datetime) -> None:
     if reflection is not None and reflection.visibility == "community":
         _never_seen(uow, reflection, now)
         uow.commit()
+
+
+def posted(uow: UnitOfWork, reflection_id: int, post_id: str, now: datetime) -> bool:
+    """Record its channel post, once made; False when the reflection was deleted (or erased) while it was being
+    posted: the post's removal is then queued. Commits."""
+    reflection = uow.reflections.get(reflection_id, for_update=True)
+    if reflection is None:
+        _queue_deletion(uow, post_id, now)
+    else:
+        reflection.shared_post_id = post_id
+    uow.commit()
+    return reflection is not None
+
+
+def shared_post(uow: UnitOfWork, reflection: Reflection) -> str | None:
+    """Its post in the channel, if one was made: recorded on it, or, for one shared before that was recorded, in
+    the outbox message that made it (while it is kept)."""
+    if reflection.shared_post_id:
+        return reflection.shared_post_id
+    message = uow.outbox.by_key(share_key(reflection.id))
+    found = (message.result or {}).get("post_id") if message is not None and message.status == "sent" else None
+    return str(found) if found else None
+
+
+def queue_post_removal(uow: UnitOfWork, reflection: Reflection, now: datetime) -> bool:
+    """Queue the removal of its channel post, if one was made (one still waiting goes with its outbox message,
+    and one being made meanwhile is removed once made: `posted`)."""
+    post_id = shared_post(uow, reflection)
+    return post_id is not None and _queue_deletion(uow, post_id, now)
+
+
+def _queue_deletion(uow: UnitOfWork, post_id: str, now: datetime) -> bool:
+    return uow.outbox.enqueue(DELETE_POST, {"post_id": post_id}, key=f"delete-post:{post_id}", now=now)
 
 
 def publish_key(reflection_id: int) -> str:
@@ -392,8 +425,9 @@ def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: date
 
 
 def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> ReflectionView:
-    """Deleted for good, with its shared post's text and a publication still waiting in the outbox; what it
-    was is returned, with its wiki section (its author is offered its removal, or told where it stays). Its row
+    """Deleted for good, with its channel post (queued for removal, or never made) and a publication still
+    waiting in the outbox; what it was is returned, with its wiki section (its author is offered its removal, or
+    told where it stays). Its row
     is held first: the worker recording its publication meanwhile waits, and finds it gone (or this finds the
     section it recorded)."""
     reflection = uow.reflections.of_author(reflection_id, user_id, for_update=True)
@@ -406,6 +440,7 @@ def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> 
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
                           reflection.publish_state, reflection.community_id, reflection.published_url,
                           reflection.publish_attribution, section_of(reflection))
+    queue_post_removal(uow, reflection, now)
     uow.outbox.remove([share_key(reflection.id), publish_key(reflection.id)])
     uow.reflections.delete(reflection)
     uow.commit()

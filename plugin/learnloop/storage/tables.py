@@ -413,6 +413,9 @@ class Reflection(Base):
     scale: Mapped[int | None] = mapped_column(Integer)
     visibility: Mapped[str] = mapped_column(String(10))
     shared_item_id: Mapped[int | None] = mapped_column(ForeignKey("content_items.id", ondelete="SET NULL"))
+    shared_post_id: Mapped[str | None] = mapped_column(String(26))
+    """Its post in the community's channel, once made: edited and deleted with it (the outbox message that made it
+    goes after the retention window)."""
     publish_state: Mapped[str | None] = mapped_column(String(20))
     published_url: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime]
