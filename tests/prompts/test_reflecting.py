@@ -17,7 +17,7 @@ from learnloop.jobs.outbox import Courier
 from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
-from learnloop.services.outbox_kinds import CREATE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
 from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Community, ContentItem, Delivery, Event, OutboxMessage, PromptSchedule, Reflection
 from learnloop.wiring import create_app
@@ -642,6 +642,90 @@ def test_a_shared_reflection_deleted_before_it_was_posted_is_never_posted(
     submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
     World(runtime, mattermost_contract).tick()
     assert [c for c in mattermost_contract.calls if c.path.startswith("/api/v4/posts")] == []
+
+
+def told_by_dm(runtime: Runtime) -> list[str]:
+    with runtime.reader() as uow:
+        return [m.payload["message"] for m in uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+                if m.kind == SEND_DM]
+
+
+def edit_newest(client: FlaskClient, contract: MattermostContract, text: str) -> None:
+    assert submit(client, ANN, "journal_edit", journal_form(client, contract, "Edit")["state"],
+                  {"text": text}).status_code == 200
+
+
+def test_editing_a_shared_reflection_updates_its_channel_post_and_says_so(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
+    edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches, mostly")
+    assert told_by_dm(runtime) == ["Edit saved. learnloop updates its post in your community's channel to match."]
+    mattermost_contract.add("PUT", f"/api/v4/posts/{SHARED_POST}/patch", json={
+        "id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
+    World(runtime, mattermost_contract).tick()
+    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
+    [attachment] = patch.json["props"]["attachments"]
+    assert attachment["text"] == "Feature flags beat long-lived branches, mostly" and "@ann" in attachment["title"]
+    assert [a["integration"]["context"]["stars"] for a in attachment["actions"]] == [1, 2, 3, 4, 5]
+    with runtime.reader() as uow:
+        kept = json.dumps([m.payload for m in uow.session.scalars(select(OutboxMessage))])
+    assert "Feature flags beat long branches" not in kept, "the outbox keeps no copy of the earlier text"
+
+
+def test_a_shared_reflection_edited_before_it_was_posted_is_posted_as_edited(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    reply = slash(client, ANN, "reflect Feature flags beat long branches")
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches")
+    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": SHARED_POST, "channel_id": CHANNEL,
+                                                                       "message": ""})
+    mattermost_contract.add("PUT", f"/api/v4/posts/{SHARED_POST}/patch", json={
+        "id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
+    World(runtime, mattermost_contract).tick()
+    [post] = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts" and c.json["channel_id"] == CHANNEL]
+    assert post.json["props"]["attachments"][0]["text"] == "Feature flags beat long-lived branches"
+
+
+def test_a_shared_reflection_edited_after_its_outbox_message_went_still_updates_its_post(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
+    with runtime.uow() as uow:
+        uow.session.execute(OutboxMessage.__table__.delete())
+        uow.commit()
+    edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches")
+    mattermost_contract.add("PUT", f"/api/v4/posts/{SHARED_POST}/patch", json={
+        "id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
+    World(runtime, mattermost_contract).tick()
+    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
+    assert patch.json["props"]["attachments"][0]["text"] == "Feature flags beat long-lived branches"
+
+
+def test_editing_a_published_reflection_says_its_wiki_section_keeps_the_earlier_text(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    slash(client, ANN, "reflect Our runbook needs a rollback section")
+    with runtime.uow() as uow:
+        [stored] = uow.session.scalars(select(Reflection))
+        stored.visibility, stored.publish_state = "wiki", "published"
+        stored.published_url = "https://wiki.acme.example/w/Learning_log"
+        uow.commit()
+    edit_newest(client, mattermost_contract, "Our runbook needs a rollback section, and an owner")
+    assert told_by_dm(runtime) == ["Edit saved in your journal. Its section on the wiki keeps the earlier text; "
+                                   "change it on the page: https://wiki.acme.example/w/Learning_log"]
+
+
+def test_editing_a_private_reflection_tells_nothing_more(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    slash(client, ANN, "reflect first draft")
+    edit_newest(client, mattermost_contract, "second draft")
+    assert told_by_dm(runtime) == [] and [m for m in mattermost_contract.calls if m.method == "PUT"] == []
 
 
 def test_buttons_and_forms_name_a_reflection_by_a_handle_not_the_id_that_counts_everyones(

@@ -217,8 +217,9 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             uow.commit()
 
     def update_post(message: Message) -> dict[str, Any]:
-        """Bring a post learnloop made up to date (a page announcement after later edits): once the first post
-        is out, patch it; the same patch twice changes nothing."""
+        """Bring a post learnloop made up to date (a page announcement after later edits, a shared reflection its
+        author edited): once the first post is out, patch it; the same patch twice changes nothing. The message
+        may name the post (`post_id`), for when the first one is no longer kept."""
         key = str(message.payload["post_key"])
         edit = message.key.removeprefix(f"{key}:edit:")
         with chat.reader() as uow:
@@ -227,6 +228,9 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             later = edit.isdigit() and uow.outbox.by_key(f"{key}:edit:{int(edit) + 1}") is not None
         if later:  # it carries the whole post as it is now: this one, retried after it, would undo it
             return {"skipped": "a later edit brings the post up to date"}
+        named = message.payload.get("post_id")
+        if state is None and named:
+            state = ("sent", {"post_id": named})
         if state is None or state[0] == "failed":
             return {"skipped": "the first post was never made"}
         if state[0] != "sent" or not state[1].get("post_id"):

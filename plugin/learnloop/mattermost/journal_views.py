@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.domain.keys import fit
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
+from learnloop.mattermost.reflect_views import post_builder
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.mattermost.wiki_removal_views import offer_by_dm, places
 from learnloop.services import reflections
@@ -61,7 +63,7 @@ def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> 
     entry = _own_entry(chat, request, context)
     if not isinstance(entry, ReflectionView):
         return entry
-    state = dialog_state(EDIT_DIALOG, request.user_id, chat.signing_key,
+    state = dialog_state(EDIT_DIALOG, request.user_id, chat.signing_key, username=request.user_name or None,
                          reflection=reflections.handle_of(entry.id, chat.signing_key))
     form = {"callback_id": EDIT_DIALOG, "title": "Edit reflection", "submit_label": "Save", "state": state,
             "elements": [{"display_name": "Your reflection", "name": "text", "type": "textarea", "default": entry.text,
@@ -70,15 +72,37 @@ def handle_edit(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> 
 
 
 def handle_edit_submit(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+    username = state.get("username")
+    now = chat.clock()
     try:
         with chat.uow() as uow:
             own = reflections.own_id(uow, submission.user_id, state.get("reflection"), chat.signing_key)
-            reflections.edit(uow, submission.user_id, own, value_of(submission.submission, "text"), chat.clock(),
-                             chat.signing_key)
+            edited = reflections.edit(uow, submission.user_id, own, value_of(submission.submission, "text"), now,
+                                      chat.signing_key, author_name=username if isinstance(username, str) else None,
+                                      post_builder=post_builder(chat))
     except InvalidReflection as exc:
         return {"errors": {"text": str(exc)}}
     except NotYours as exc:
         return {"error": str(exc)}
+    told = _edited_elsewhere(edited)
+    if told:
+        with chat.uow() as uow:
+            uow.outbox.enqueue(SEND_DM, {"user_id": submission.user_id, "message": told},
+                               key=fit(f"edited:{edited.id}:{now.isoformat()}"), now=now)
+            uow.commit()
+    return None
+
+
+def _edited_elsewhere(entry: ReflectionView) -> str | None:
+    """What the person is told of an edit to a reflection others see (a dialog closes without a reply)."""
+    if entry.post_updated:
+        return "Edit saved. learnloop updates its post in your community's channel to match."
+    if entry.visibility == "community":
+        return ("Edit saved in your journal. Its post in your community's channel was not updated: it was never "
+                "made, or is too old for learnloop to find.")
+    if entry.published_url:
+        return (f"Edit saved in your journal. Its section on the wiki keeps the earlier text; change it on the page: "
+                f"{entry.published_url}")
     return None
 
 

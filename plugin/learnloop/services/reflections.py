@@ -15,7 +15,7 @@ from learnloop.domain import publication
 from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.domain.signing import row_handle, row_named
-from learnloop.services.outbox_kinds import CREATE_POST, DELETE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, DELETE_POST, UPDATE_POST
 from learnloop.services.prompts.delivered import answerable
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -172,6 +172,8 @@ class ReflectionView:
     answers_prompt: bool = False
     again: bool = False
     """The same as the author's last reflection, sent again: nothing new was stored or posted."""
+    post_updated: bool = False
+    """Edited: its post in the channel is being brought up to date."""
 
 
 @dataclass(frozen=True)
@@ -319,9 +321,6 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
         uow.events.append("reflection_published", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, actor_id=reflection.user_id, data=seen_later)
         return
-    if author_name is None:
-        member = uow.members.get(reflection.user_id)
-        author_name = member.username if member else None
     community = uow.communities.get(reflection.community_id) if reflection.community_id else None
     if community is None:
         raise InvalidReflection("this reflection belongs to no community, so it cannot be shared")
@@ -331,9 +330,17 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
     reflection.shared_item_id = item.id
     uow.events.append("reflection_shared", occurred_at=now, recorded_at=now, community_id=community.id,
                       actor_id=reflection.user_id, item_id=item.id, data=seen_later)
-    payload = post_builder(SharePost(channel_id=community.channel_id, item_id=item.id, item_url=url,
-                                     author_name=author_name or "someone", text=unseal(reflection.body, key)))
+    payload = post_builder(_share_post(uow, reflection, community.channel_id, item.id, url, author_name, key))
     uow.outbox.enqueue(CREATE_POST, payload, key=share_key(reflection.id), now=now)
+
+
+def _share_post(uow: UnitOfWork, reflection: Reflection, channel_id: str, item_id: int, item_url: str,
+                author_name: str | None, key: bytes) -> SharePost:
+    if author_name is None:
+        member = uow.members.get(reflection.user_id)
+        author_name = member.username if member else None
+    return SharePost(channel_id=channel_id, item_id=item_id, item_url=item_url, author_name=author_name or "someone",
+                     text=unseal(reflection.body, key))
 
 
 @dataclass(frozen=True)
@@ -414,14 +421,40 @@ def read_own(uow: UnitOfWork, user_id: str, reflection_id: int, key: bytes) -> R
     return _view(reflection, key)
 
 
-def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: datetime, key: bytes) -> ReflectionView:
+def edit(uow: UnitOfWork, user_id: str, reflection_id: int, text: str, now: datetime, key: bytes, *,
+         author_name: str | None, post_builder: PostBuilder) -> ReflectionView:
+    """The new text replaces the old, in its channel post too if it was shared."""
     body = clean_text(text)
-    reflection = uow.reflections.of_author(reflection_id, user_id)
+    reflection = uow.reflections.of_author(reflection_id, user_id, for_update=True)
     if reflection is None:
         raise NotYours(NOT_YOURS)
     reflection.body, reflection.updated_at = seal(body, key), now
+    updated = _update_post(uow, reflection, now, key, author_name, post_builder)
     uow.commit()
-    return _view(reflection, key)
+    return replace(_view(reflection, key), post_updated=updated)
+
+
+def _update_post(uow: UnitOfWork, reflection: Reflection, now: datetime, key: bytes, author_name: str | None,
+                 post_builder: PostBuilder) -> bool:
+    """Queue the patch of its channel post to its text as it is now, after the post if it is still to be made;
+    the copies the outbox holds get the new text too (one still to be posted is posted so). False when it has no
+    post to update: not shared, refused by Mattermost, or made so long ago that learnloop no longer knows it."""
+    item = uow.items.get(reflection.shared_item_id) if reflection.shared_item_id is not None else None
+    thread = uow.outbox.of_thread(share_key(reflection.id))
+    first = next((message for message in thread if message.idempotency_key == share_key(reflection.id)), None)
+    if reflection.visibility != "community" or item is None or (first is not None and first.status == "failed") \
+            or (first is None and not reflection.shared_post_id):
+        return False
+    channel_id = str(first.payload.get("channel_id") or "") if first is not None else ""
+    props = post_builder(_share_post(uow, reflection, channel_id, item.id, item.url, author_name, key))["props"]
+    for message in thread:
+        message.payload = {**message.payload, "props": props}
+    edits = [int(number) for message in thread
+             if (number := message.idempotency_key.removeprefix(f"{share_key(reflection.id)}:edit:")).isdigit()]
+    uow.outbox.enqueue(UPDATE_POST, {"post_key": share_key(reflection.id), "props": props,
+                                     "post_id": reflection.shared_post_id},
+                       key=f"{share_key(reflection.id)}:edit:{max(edits, default=0) + 1}", now=now)
+    return True
 
 
 def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> ReflectionView:
