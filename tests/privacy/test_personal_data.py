@@ -4,6 +4,7 @@ them. Retention deletes old activity without changing the dashboards; the admin'
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from datetime import date, timedelta
@@ -89,7 +90,10 @@ def test_mydata_shows_what_is_stored_and_gives_it_all_to_its_owner_alone(
 ) -> None:
     lived_in(client, runtime, mattermost_contract, clock)
     reply = slash(client, ANN, "mydata")["text"]
-    assert "ratings: 3" in reply and "reflections: 2" in reply and "comments to owners: 1" in reply
+    lines = reply.split("\n")
+    assert {"- 3 ratings", "- 1 comment to owners", "- 2 reflections", "- 1 channel post of a shared reflection",
+            "- your settings (prompts, weekly suggestions, recognition notes)", "- 2 pages only you rated",
+            "- and your name on: 2 links you shared first"} <= set(lines), "every kind an erase takes away"
     path = link_path(reply)
     token = path.split("token=", 1)[1]
     forced = FlaskClient(client.application).post("/mydata", data={"token": token})
@@ -114,12 +118,13 @@ def test_erasing_in_chat_leaves_nothing_that_names_the_person(
     with runtime.reader() as uow:
         folded = uow.session.scalar(select(func.count()).select_from(Event))
     assert ANN.id in everything_stored(engine)
+    listed = slash(client, ANN, "mydata")["text"]
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     assert slash(client, ANN, "mydata delete") == {}
     form = opened_dialog(mattermost_contract)
     assert "cannot" not in form["introduction_text"] and "erases" in form["introduction_text"]
-    assert "`/learn prompts off` after the erase keeps them off" in form["introduction_text"], \
-        "keeping nothing of her, learnloop cannot keep her prompts off: she is told"
+    assert "Prompts and recognition notes you turned off are then on again" in form["introduction_text"] \
+        and [e["name"] for e in form["elements"]] == ["keep_off"], "she is told, and offered to keep them off"
     assert submit(client, ANN, "mydata_delete", form["state"], {}).status_code == 200
     stored = everything_stored(engine)
     assert ANN.id not in stored, "no row names her"
@@ -129,13 +134,42 @@ def test_erasing_in_chat_leaves_nothing_that_names_the_person(
         assert uow.session.scalar(select(func.count()).select_from(Event)) < folded
         replies = [m.payload["body"]["text"] for m in uow.session.scalars(select(OutboxMessage))
                    if m.kind == "mattermost.respond"]
-    assert any(reply.startswith("Erased: ") and "ratings" in reply for reply in replies)
+    [erased] = [reply for reply in replies if reply.startswith("Erased: ")]
+    assert erased.startswith("Erased: 3 ratings, 1 comment to owners, 2 reflections, 1 channel post of a shared "
+                             "reflection, 1 prompt delivery, ")
+    assert not re.search(r"\b1 [a-z-]+s\b[,.]", erased), "one of a kind is named in the singular"
+    gone = erased.removeprefix("Erased: ").split(". ")[0]
+    named = [re.sub(r"^\d+ ", "", part) for part in re.split(r", (?![^()]*\))", gone)]
+    assert len(named) > 5 and all(f" {name}\n" in listed for name in named), "the names /learn mydata gave"
+    assert "Prompts and recognition notes reach you again while you are in a community's channels: " \
+           "`/learn prompts off` and `/learn recognition off` turn them off." in erased
+    assert "on" in slash(client, ANN, "prompts")["text"].split("\n")[0], "as the reply said"
     clock.advance(seconds=5)
     submit(client, ANN, "mydata_delete", form["state"], {})
     with runtime.reader() as uow:
         replies = [m.payload["body"]["text"] for m in uow.session.scalars(select(OutboxMessage))
                    if m.kind == "mattermost.respond"]
     assert "learnloop had nothing stored about you; nothing was erased." in replies, "a second erase is a no-op"
+
+
+def test_an_erase_can_keep_prompts_and_recognition_off_and_keeps_only_that(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, engine: Engine
+) -> None:
+    lived_in(client, runtime, mattermost_contract, clock)
+    slash(client, ANN, "prompts off")
+    slash(client, ANN, "recognition off")
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "mydata delete")
+    submit(client, ANN, "mydata_delete", opened_dialog(mattermost_contract)["state"], {"keep_off": True})
+    with runtime.reader() as uow:
+        kept = uow.session.get(Member, ANN.id)
+        replies = [m.payload["body"]["text"] for m in uow.session.scalars(select(OutboxMessage))
+                   if m.kind == "mattermost.respond"]
+        assert kept is not None and (kept.prompts_enabled, kept.recognition, kept.suggestions) == (False, False, False)
+        assert (kept.username, kept.dm_channel_id, kept.timezone, kept.quiet_hours) == (None, None, None, None)
+    assert everything_stored(engine).count(ANN.id) == 1, "her id on that one row, nothing else"
+    assert any("Kept, as you asked: only that your prompts and recognition notes stay off" in r for r in replies)
+    assert slash(client, ANN, "prompts")["text"].startswith("**Your prompts**: off")
 
 
 def test_the_rollups_keep_their_counts_after_an_erasure(

@@ -36,3 +36,8 @@ def open_for_button(chat: Chat, trigger_id: str, form: dict[str, Any]) -> dict[s
 def value_of(submission: dict[str, Any], name: str) -> str:
     value = submission.get(name)
     return str(value).strip() if value is not None else ""
+
+
+def checked(value: object) -> bool:
+    """A bool element: Mattermost sends true/false, older clients "true"/"false"; unticked may be absent."""
+    return value is True or str(value).strip().lower() == "true"

@@ -7,7 +7,7 @@ from typing import Any
 
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.dialogs import open_dialog
+from learnloop.mattermost.dialogs import checked, open_dialog
 from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
@@ -52,27 +52,34 @@ def mydata_command(invocation: Invocation) -> Reply:
                          f"`{invocation.trigger} mydata delete` to erase it.")
     now = chat.clock()
     with chat.uow() as uow:
-        found = personal_data.summary(uow, request.user_id)
         token = links.issue(uow, user_id=request.user_id, username=request.user_name or None, next_path="/",
                             now=now, purpose="mydata")
+        found = personal_data.summary(uow, request.user_id, request.user_name or None)  # with that link
+    kept = personal_data.described(found.counts, unnamed=False)
+    named = personal_data.described(found.counts, unnamed=True)
     lines = ["**What learnloop keeps about you** (only you see this):",
-             f"- ratings: {found.ratings}", f"- comments to owners: {found.comments}",
-             f"- reflections: {found.reflections}", f"- prompt deliveries: {found.deliveries}",
-             f"- events that name you: {found.events}",
-             "- your prompt settings" if found.has_settings else "- no prompt settings",
+             *(f"- {line}" for line in kept or ["nothing"]),
+             *([f"- and your name on: {', '.join(named)}"] if named else []),
              f"[Download all of it]({links.url(chat.settings.public_url_text, 'mydata', token)}) (one JSON file, with "
              "your reflections in clear; the link is yours alone and works once, for 10 minutes).",
              f"`{invocation.trigger} mydata delete` erases everything that names you."]
     return ephemeral("\n".join(lines))
 
 
+KEEP_OFF = "keep_off"
+STAY_OFF = "`/learn prompts off` and `/learn recognition off` turn them off"
+
+
 def erase_dialog(state: str) -> dict[str, Any]:
     return {"callback_id": ERASE_DIALOG, "title": "Erase your data?", "submit_label": "Erase everything",
-            "state": state, "elements": [],
+            "state": state,
+            "elements": [{"display_name": "Afterwards", "name": KEEP_OFF, "type": "bool", "default": "false",
+                          "optional": True, "placeholder": "Keep prompts and recognition notes off",
+                          "help_text": "learnloop then keeps that one choice of yours, and nothing else."}],
             "introduction_text": "This erases, for good: your ratings (a page's score lets go of yours when it next "
-                                 "moves), your comments, your reflections, your prompt settings and the events that "
-                                 "name you. Prompts turned off are then on again, as for anyone learnloop knows "
-                                 "nothing of: `/learn prompts off` after the erase keeps them off. The posts of "
+                                 "moves), your comments, your reflections, your settings and the events that "
+                                 "name you. Prompts and recognition notes you turned off are then on again, as for "
+                                 "anyone learnloop knows nothing of, unless you tick the box below. The posts of "
                                  "your shared reflections are removed from their channels; other posts already "
                                  "made in channels stay in Mattermost. The community's weekly counts stay; they "
                                  "hold no names. Reflections you published to the wiki stay there unless you "
@@ -80,14 +87,16 @@ def erase_dialog(state: str) -> dict[str, Any]:
 
 
 def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
+    keep_off = checked(submission.submission.get(KEEP_OFF))
     with chat.uow() as uow:
         erased = personal_data.erase(uow, submission.user_id, state.get("username") or None, chat.clock(),
-                                      chat.signing_key, announcer(chat))
-    if erased.nothing:
-        text = "learnloop had nothing stored about you; nothing was erased."
-    else:
-        text = "Erased: " + ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in erased.counts.items()
-                                      if count) + "."
+                                      chat.signing_key, announcer(chat), keep_off=keep_off)
+    text = _erased_text(erased)
+    if keep_off:
+        text += (" Kept, as you asked: only that your prompts and recognition notes stay off (`/learn prompts on` "
+                 "and `/learn recognition on` bring them back).")
+    elif not erased.nothing:
+        text += f" Prompts and recognition notes reach you again while you are in a community's channels: {STAY_OFF}."
     found = {section.url for section in erased.wiki_sections}
     unmarked = [url for url in erased.wiki_pages if url not in found]
     if erased.wiki_sections:
@@ -100,6 +109,14 @@ def handle_erase(chat: Chat, submission: DialogSubmission, state: dict[str, Any]
     respond_later(chat, state.get("response_url"), text, key="erased", or_dm=submission.user_id if offer else None,
                   **({"attachments": offer} if offer else {}))
     return None
+
+
+def _erased_text(erased: personal_data.Erased) -> str:
+    if erased.nothing:
+        return "learnloop had nothing stored about you; nothing was erased."
+    gone, unnamed = (personal_data.described(erased.counts, unnamed=flag) for flag in (False, True))
+    return " ".join([*([f"Erased: {', '.join(gone)}."] if gone else []),
+                     *([f"No longer naming you: {', '.join(unnamed)}."] if unnamed else [])])
 
 
 def register(commands: CommandRegistry) -> None:

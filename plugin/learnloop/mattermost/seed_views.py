@@ -12,7 +12,7 @@ from learnloop.domain import learning_metrics as stages
 from learnloop.mattermost import seed_messages
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.dialogs import open_dialog, value_of
+from learnloop.mattermost.dialogs import checked, open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.ownership import OWNERS, for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
@@ -84,11 +84,6 @@ def seed_command(invocation: Invocation) -> Reply:
                          response_url=request.response_url)
     problem = open_dialog(chat, request.trigger_id, seed_dialog(state, timezone, can_publish(chat, request.channel_id)))
     return ephemeral(problem) if problem else {}
-
-
-def _checked(value: object) -> bool:
-    """A bool element: Mattermost sends true/false, older clients "true"/"false"; unticked may be absent."""
-    return value is True or str(value).strip().lower() == "true"
 
 
 def _on_fields(errors: dict[str, str]) -> dict[str, str]:
@@ -173,7 +168,7 @@ def handle_seed(chat: Chat, submission: DialogSubmission, state: dict[str, Any])
             setup.validate(prompt, can_publish=publish)
         except setup.InvalidSetup as exc:
             errors.update(_on_fields(exc.errors))
-    shelf_on, bookmarks_on = _checked(values.get("shelf")), _checked(values.get("bookmarks"))
+    shelf_on, bookmarks_on = checked(values.get("shelf")), checked(values.get("bookmarks"))
     if not errors and prompt is None and not shelf_on and not bookmarks_on:
         errors["prompt"] = "nothing was chosen: pick a starter prompt, the starter shelf or the bookmarks"
     if errors:

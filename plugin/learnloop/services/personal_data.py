@@ -26,6 +26,7 @@ from learnloop.services.reflections import (
     removal_payload,
     section_of,
     share_key,
+    shared_post,
 )
 from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.wiki_ingest import AnnouncementPost, forget_author
@@ -36,18 +37,58 @@ EXPORT_FORMAT = "learnloop-personal-data"
 
 
 @dataclass(frozen=True)
+class Kind:
+    """A kind of what is kept about a person, as `/learn mydata` lists it and the erase's reply counts it."""
+
+    key: str
+    """Its name in `Erased.counts` and `Summary.counts`."""
+    one: str
+    many: str
+    unnamed: bool = False
+    """Kept after an erase, no longer naming the person."""
+
+    def counted(self, count: int) -> str:
+        return f"{count} {self.one if count == 1 else self.many}"
+
+
+SETTINGS = "settings"
+KINDS = (
+    Kind("ratings", "rating", "ratings"),
+    Kind("feedback", "comment to owners", "comments to owners"),
+    Kind("reflections", "reflection", "reflections"),
+    Kind("channel_posts", "channel post of a shared reflection", "channel posts of shared reflections"),
+    Kind("deliveries", "prompt delivery", "prompt deliveries"),
+    Kind("events", "event that names you", "events that name you"),
+    Kind("messages", "message that names you", "messages that name you"),
+    Kind("links", "sign-in link", "sign-in links"),
+    Kind(SETTINGS, "your settings (prompts, weekly suggestions, recognition notes)",
+         "your settings (prompts, weekly suggestions, recognition notes)"),
+    Kind("page_ownership", "page or space you own", "pages and spaces you own"),
+    Kind("review_lists", "week you were a community owner", "weeks you were a community owner"),
+    Kind("pages_only_you_rated", "page only you rated", "pages only you rated"),
+    Kind("shared_items", "link you shared first", "links you shared first", unnamed=True),
+    Kind("schedules", "prompt schedule you set up", "prompt schedules you set up", unnamed=True),
+    Kind("notes_naming_you", "note by someone else that names you", "notes by others that name you", unnamed=True),
+    Kind("page_announcements", "page announcement that names you", "page announcements that name you",
+         unnamed=True),
+)
+"""Every kind an erase takes away or unnames, in the order both replies give them."""
+
+
+def described(counts: dict[str, int], *, unnamed: bool) -> list[str]:
+    """The kinds present in `counts`, each with its count (settings, one set at most, without)."""
+    return [kind.one if kind.key == SETTINGS else kind.counted(counts[kind.key]) for kind in KINDS
+            if kind.unnamed == unnamed and counts.get(kind.key)]
+
+
+@dataclass(frozen=True)
 class Summary:
-    ratings: int
-    comments: int
-    reflections: int
-    deliveries: int
-    events: int
-    has_settings: bool
+    counts: dict[str, int]
+    """By `Kind.key`: how many of each an erase would take away or unname."""
 
     @property
     def empty(self) -> bool:
-        return not (self.ratings or self.comments or self.reflections or self.deliveries or self.events
-                    or self.has_settings)
+        return not any(self.counts.values())
 
 
 @dataclass(frozen=True)
@@ -64,11 +105,26 @@ class Erased:
         return not any(self.counts.values())
 
 
-def summary(uow: UnitOfWork, user_id: str) -> Summary:
+def summary(uow: UnitOfWork, user_id: str, username: str | None) -> Summary:
+    """What an erase would take away or unname, kind by kind (`KINDS`)."""
     records = uow.personal
-    return Summary(len(records.ratings(user_id)), len(records.feedback(user_id)), len(records.reflections(user_id)),
-                   len(records.deliveries(user_id)), len(records.events(user_id)),
-                   records.member(user_id) is not None)
+    member = records.member(user_id)
+    username = username or (member.username if member else None)
+    reflections = records.reflections(user_id)
+    theirs, mentioning = _messages_naming(uow, user_id, username)
+    return Summary({
+        "ratings": len(records.ratings(user_id)), "feedback": len(records.feedback(user_id)),
+        "reflections": len(reflections),
+        "channel_posts": sum(shared_post(uow, reflection) is not None for reflection in reflections),
+        "deliveries": len(records.deliveries(user_id)), "events": len(records.events(user_id)),
+        "messages": len(theirs) + len(mentioning), "links": len(records.signin_links(user_id)),
+        SETTINGS: int(member is not None), "page_ownership": len(records.page_ownership(user_id)),
+        "review_lists": len(records.community_owner_weeks(user_id)),
+        "pages_only_you_rated": records.items_only_they_knew(user_id, records.rated_items(user_id)),
+        "shared_items": len(records.shared_items(user_id)), "schedules": len(records.schedules_created(user_id)),
+        "notes_naming_you": len(records.notes_naming(f"@{username}")) if username else 0,
+        "page_announcements": len(uow.announcements.naming(username, lock=False)) if username else 0,
+    })
 
 
 def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
@@ -120,9 +176,11 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
 
 
 def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, key: bytes,
-          announce: AnnouncementPost) -> Erased:
+          announce: AnnouncementPost, *, keep_off: bool = False) -> Erased:
     """Erase everything that names the person, in one transaction, and queue the removal of their shared
-    reflections' channel posts; a second erase finds nothing. The folds'
+    reflections' channel posts; a second erase finds nothing. With `keep_off`, the one thing kept after is, at
+    their word, that their prompts and recognition notes stay off (else they come back on, as for anyone
+    learnloop knows nothing of). The folds'
     cursors are held first, so a fold that read the person's events before this commits is refused after.
     Page announcements name wiki authors by the username they share with Mattermost; `announce` draws them
     again without the name."""
@@ -158,6 +216,9 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     uow.rollups.forget_member(member_key(user_id, key), lambda: secrets.token_hex(16))
     # again, as a new statement: a worker's message to them committed while this waited for a row it held
     counts["messages"] += uow.outbox.remove_naming([user_id])
+    if keep_off:
+        kept = uow.members.ensure(user_id, now)
+        kept.prompts_enabled, kept.recognition = False, False
     uow.commit()
     return Erased(counts, wiki_pages, sections)
 

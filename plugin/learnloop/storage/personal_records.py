@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from learnloop.storage.outbox import naming_pattern
 from learnloop.storage.repositories import Repository, rowcount
@@ -141,11 +141,14 @@ class PersonalRecords(Repository):
         Their URL, and a creation time that was the moment of that person's rating, would otherwise stay."""
         if not item_ids:
             return 0
-        other = [~select(table.item_id).where(table.item_id == ContentItem.id).exists()
-                 for table in (Rating, Feedback, Event)]
-        return rowcount(self.session.execute(delete(ContentItem).where(
-            ContentItem.id.in_(item_ids), ContentItem.shared_at.is_(None), ContentItem.followed_at.is_(None),
-            ContentItem.page_ref.is_(None), ContentItem.kind != "reflection", *other)))
+        return rowcount(self.session.execute(delete(ContentItem).where(*_only_known_by(item_ids, None))))
+
+    def items_only_they_knew(self, user_id: str, item_ids: list[int]) -> int:
+        """How many of these items (the ones the person rated) an erase would forget: the same, their own
+        ratings, feedback and events left out of those that keep an item."""
+        if not item_ids:
+            return 0
+        return len(list(self.session.scalars(select(ContentItem.id).where(*_only_known_by(item_ids, user_id)))))
 
     def take_back_ratings(self, user_id: str) -> int:
         """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
@@ -155,13 +158,17 @@ class PersonalRecords(Repository):
     def unname_in_notes(self, name: str) -> int:
         """In the notes others left the owners, the person's @name becomes "someone", as in the owners' messages
         that quote them (Outbox.redact_name); the rest of each note stays its writer's. The number changed."""
-        naming, changed = naming_pattern([name]), 0
-        for note in self.session.scalars(select(Feedback).where(
-                Feedback.comment.contains(name.removeprefix("@"), autoescape=True))):
-            unnamed = naming.sub("someone", note.comment or "")
-            if unnamed != note.comment:
-                note.comment, changed = unnamed, changed + 1
-        return changed
+        naming = naming_pattern([name])
+        notes = self.notes_naming(name)
+        for note in notes:
+            note.comment = naming.sub("someone", note.comment or "")
+        return len(notes)
+
+    def notes_naming(self, name: str) -> list[Feedback]:
+        """The notes that name the person by @name (as a whole name)."""
+        naming = naming_pattern([name])
+        return [note for note in self.session.scalars(select(Feedback).where(
+            Feedback.comment.contains(name.removeprefix("@"), autoescape=True))) if naming.search(note.comment or "")]
 
     def erase_rest(self, user_id: str) -> dict[str, int]:
         """Everything else that names the person: removed, or (where a row must stay) no longer naming them."""
@@ -182,3 +189,12 @@ class PersonalRecords(Repository):
         ):
             counts[name] = rowcount(self.session.execute(statement))
         return counts
+
+
+def _only_known_by(item_ids: list[int], user_id: str | None) -> list[Any]:
+    """Where an item is among these and nothing but the person's own rows (None: any rows) knows it."""
+    others = [~select(table.item_id).where(
+        table.item_id == ContentItem.id, *([or_(column.is_(None), column != user_id)] if user_id else [])).exists()
+        for table, column in ((Rating, Rating.user_id), (Feedback, Feedback.author_id), (Event, Event.actor_id))]
+    return [ContentItem.id.in_(item_ids), ContentItem.shared_at.is_(None), ContentItem.followed_at.is_(None),
+            ContentItem.page_ref.is_(None), ContentItem.kind != "reflection", *others]
