@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
 from learnloop.domain import schedules
+from learnloop.mattermost.ownership import OWNERS
 from learnloop.services.outbox_kinds import RESPOND
 from learnloop.services.prompts import setup as prompt_setup
 from learnloop.services.prompts.timing import schedule_of
@@ -139,7 +140,7 @@ def test_only_owners_set_up_prompts(client: FlaskClient, mattermost_contract: Ma
     mattermost_contract.add("GET", f"/api/v4/teams/{TEAM}/members/{ANN.id}",
                             json={"team_id": TEAM, "user_id": ANN.id, "roles": "team_user", "scheme_admin": False})
     reply = slash(client, ANN, "prompts setup")
-    assert "Only this community's owners" in reply["text"]
+    assert f"Only this community's owners ({OWNERS})" in reply["text"], "owners are named as every reply names them"
     assert not [c for c in mattermost_contract.calls if c.path == "/api/v4/actions/dialogs/open"]
 
 

@@ -12,7 +12,7 @@ from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import for_owners, owns_channel
+from learnloop.mattermost.ownership import OWNERS, for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
@@ -142,8 +142,8 @@ def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: 
 def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     chat, request = invocation.chat, invocation.request
     if not owns_channel(chat, request):
-        return ephemeral("Only this community's owners (the channel's admins, or owners named by your admin) "
-                         "can change its prompts. Your own settings: `/learn prompts`.")
+        return ephemeral(f"Only this community's owners ({OWNERS}) can change its prompts. Your own settings: "
+                         "`/learn prompts`.")
     if word == "stop":
         return _stop_schedule(chat, request.channel_id, rest)
     timezone = _owners_zone(chat, request.channel_id, events=word != "setup")
