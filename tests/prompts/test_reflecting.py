@@ -546,7 +546,7 @@ def test_journal_edit_and_delete(
 ) -> None:
     slash(client, ANN, "reflect first draft")
     entry = slash(client, ANN, "journal")["attachments"][0]
-    edit, delete = (a["integration"]["context"] for a in entry["actions"])
+    edit, delete = (a["integration"]["context"] for a in entry["actions"] if a["name"] in ("Edit", "Delete"))
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     click(client, ANN, edit)
     form = opened_dialog(mattermost_contract)
@@ -559,6 +559,32 @@ def test_journal_edit_and_delete(
     form = opened_dialog(mattermost_contract)
     submit(client, ANN, "journal_delete", form["state"], {})
     assert reflections(runtime) == []
+
+
+def test_a_private_reflection_is_shared_later_from_the_journal(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """`/learn reflect` says "Change your mind any time": the journal keeps that promise once its reply is gone."""
+    slash(client, ANN, "reflect Small pull requests get reviewed the same day")
+    entry = slash(client, ANN, "journal")["attachments"][0]
+    assert entry["title"].endswith("private journal (only you)")
+    [share] = [a for a in entry["actions"] if a["name"] == "Share with my community"]
+    assert "Done" in click(client, ANN, share["integration"]["context"]).get_json()["ephemeral_text"]
+    [reflection] = reflections(runtime)
+    assert reflection.visibility == "community"
+    with runtime.uow() as uow:
+        assert [m.kind for m in uow.session.scalars(select(OutboxMessage))] == [CREATE_POST]
+    shared = slash(client, ANN, "journal")["attachments"][0]
+    assert shared["title"].endswith("shared with your community")
+    assert [a["name"] for a in shared["actions"]] == ["Edit", "Delete"], "shared already: nothing more to share"
+
+
+def test_a_reflection_written_outside_any_community_offers_no_sharing_in_the_journal(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    slash(client, ANN, "reflect Only for me", channel=uid("dmann"), channel_name=f"{BOT}__{ANN.id}")
+    entry = slash(client, ANN, "journal")["attachments"][0]
+    assert [a["name"] for a in entry["actions"]] == ["Edit", "Delete"]
 
 
 SHARED_POST = "s" * 26

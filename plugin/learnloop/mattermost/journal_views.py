@@ -10,7 +10,7 @@ from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
-from learnloop.mattermost.reflect_views import post_builder
+from learnloop.mattermost.reflect_views import post_builder, publishable, share_buttons
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.mattermost.wiki_removal_views import offer_by_dm, places
 from learnloop.services import reflections
@@ -25,26 +25,34 @@ def journal_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     with chat.reader() as uow:
         entries = reflections.journal(uow, request.user_id, chat.signing_key)
+        wikis = {entry.community_id: publishable(chat, uow, entry.community_id) for entry in entries}
     if not entries:
         return ephemeral(f"Your journal is empty. `{invocation.trigger} reflect <text>` starts it.")
     return ephemeral(f"Your last {len(entries)} reflections (only you see this):",
-                     attachments=[_entry(chat, request.user_id, entry) for entry in entries])
+                     attachments=[_entry(chat, request.user_id, entry, wikis[entry.community_id])
+                                  for entry in entries])
 
 
-def _entry(chat: Chat, user_id: str, entry: ReflectionView) -> dict[str, Any]:
+def _entry(chat: Chat, user_id: str, entry: ReflectionView, can_publish: bool) -> dict[str, Any]:
+    """The entry with Edit and Delete, and for a private one of a community the buttons that share it."""
     def button(name: str, action_name: str, style: str = "default") -> dict[str, Any]:
         return {"id": action_name.replace("_", ""), "type": "button", "name": name, "style": style,
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
                     action_name, chat.signing_key, for_user=user_id,
                     reflection=reflections.handle_of(entry.id, chat.signing_key))}}
 
+    sharing = share_buttons(chat, entry, user_id, can_share=True, can_publish=can_publish)["actions"] \
+        if entry.visibility == "private" and entry.community_id is not None else []
     return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {_where(entry)}",
-            "text": entry.text, "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger")]}
+            "text": entry.text,
+            "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger"), *sharing]}
 
 
 def _where(entry: ReflectionView) -> str:
-    if entry.visibility != "wiki":
-        return entry.visibility
+    if entry.visibility == "private":
+        return "private journal (only you)"
+    if entry.visibility == "community":
+        return "shared with your community"
     named = "with your name" if entry.attribution != "anonymous" else "without your name"
     return f"wiki ({named})" + (f": {entry.published_url}" if entry.published_url else "")
 

@@ -118,12 +118,13 @@ def reflect_command(invocation: Invocation) -> Reply:
     answered = " It answers your open prompt." if view.answers_prompt else ""
     said = "Already in your private journal, nothing new was stored" if view.again else "Saved to your private journal"
     return ephemeral(f"{said}.{answered}",
-                     attachments=[_share_buttons(chat, view, request.user_id, can_share=community_id is not None,
+                     attachments=[share_buttons(chat, view, request.user_id, can_share=community_id is not None,
                                                  can_publish=can_publish)])
 
 
-def _share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: bool,
-                   can_publish: bool) -> dict[str, Any]:
+def share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: bool,
+                  can_publish: bool) -> dict[str, Any]:
+    """A private reflection's ways to share it, under `/learn reflect`'s reply and its journal entry."""
     def button(name: str, visibility: str, attribution: str = "name") -> dict[str, Any]:
         return {"id": f"share{visibility}{attribution}", "type": "button", "name": name,
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
