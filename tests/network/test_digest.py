@@ -29,7 +29,7 @@ from tests.network.world import (
     uid,
     week_ends,
 )
-from tests.prompts.world import Person, slash
+from tests.prompts.world import Person, add_schedule, slash
 from tests.web.test_signin_and_rating_page import signed_in
 
 K = 5
@@ -76,6 +76,14 @@ def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskCl
     assert slash(client, OWNER_P, "digest off")["text"] == "The weekly digest is off."
     assert community(runtime).digest_weekday is None
     assert slash(client, OWNER_P, "digest off")["text"] == "The weekly digest was already off."
+
+
+@pytest.mark.usefixtures("standin")
+def test_its_time_is_read_in_the_zone_of_the_owners_prompt(client: FlaskClient, runtime: Runtime) -> None:
+    """One zone for a community's own times: the owners' prompt says they work in New York, so "fri 09:00" is
+    09:00 there (it was the configured Berlin, while the event form and a pause took the prompt's)."""
+    add_schedule(runtime, timezone="America/New_York")
+    assert "at 09:00 (America/New_York)" in switched_on(client)
 
 
 @pytest.mark.parametrize(("people", "listed"), [(K - 1, False), (K, True), (K + 1, True)])

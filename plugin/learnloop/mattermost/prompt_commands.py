@@ -17,7 +17,7 @@ from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import seeding
-from learnloop.services.communities import community_for_channel
+from learnloop.services.communities import community_for_channel, community_zone
 from learnloop.services.prompts import preferences, setup
 from learnloop.services.prompts.timing import preferences_of, schedule_of, zone
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -146,7 +146,8 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
                          "`/learn prompts`.")
     if word == "stop":
         return _stop_schedule(chat, request.channel_id, rest)
-    timezone = _owners_zone(chat, request.channel_id, events=word != "setup")
+    with chat.reader() as uow:
+        timezone = _community_zone(chat, uow, request.channel_id)
     dialog = SETUP_DIALOG if word == "setup" else EVENT_DIALOG
     state = dialog_state(dialog, request.user_id, chat.signing_key, channel_id=request.channel_id,
                          team_id=request.team_id, channel_name=request.channel_name, timezone=timezone,
@@ -157,26 +158,9 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     return ephemeral(problem) if problem else {}
 
 
-def _owners_zone(chat: Chat, channel_id: str, *, events: bool) -> str:
-    """The zone an owner's times are read in: the community's configured one, else UTC; for an event, the zone of
-    the owners' latest repeating prompt first (an event's prompts come at the owners' time, for everyone)."""
-    if events:
-        with chat.reader() as uow:
-            return _community_zone(chat, uow, channel_id)
-    configured = chat.settings.community_for_channel(channel_id)
-    return configured.timezone if configured else "UTC"
-
-
 def _community_zone(chat: Chat, uow: UnitOfWork, channel_id: str) -> str:
-    """The zone of the owners' latest repeating prompt, else the community's configured one, else UTC: a member's
-    prompts come in it while their Mattermost time zone is not known."""
     community = uow.communities.by_channel(channel_id)
-    repeating = [row for row in uow.schedules.for_community(community.id) if row.event_part is None] \
-        if community else []
-    if repeating:
-        return repeating[-1].timezone
-    configured = chat.settings.community_for_channel(channel_id)
-    return configured.timezone if configured else "UTC"
+    return community_zone(uow, chat.settings, community.id if community else None, channel_id)
 
 
 def _stop_schedule(chat: Chat, channel_id: str, rest: str) -> Reply:

@@ -24,7 +24,7 @@ from learnloop.mattermost.prompt_commands import (
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import seeding
-from learnloop.services.communities import community_for_channel
+from learnloop.services.communities import community_for_channel, community_zone
 from learnloop.services.outbox_kinds import CHANNEL_BOOKMARKS, CREATE_POST
 from learnloop.services.prompts import setup
 from learnloop.services.prompts.templates import TEMPLATES, WHAT_SO_WHAT
@@ -77,8 +77,9 @@ def seed_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     if not owns_channel(chat, request):
         return ephemeral(NOT_AN_OWNER)
-    configured = chat.settings.community_for_channel(request.channel_id)
-    timezone = configured.timezone if configured else "UTC"
+    with chat.reader() as uow:
+        community = uow.communities.by_channel(request.channel_id)
+        timezone = community_zone(uow, chat.settings, community.id if community else None, request.channel_id)
     state = dialog_state(SEED_DIALOG, request.user_id, chat.signing_key, channel_id=request.channel_id,
                          team_id=request.team_id, channel_name=request.channel_name, timezone=timezone,
                          response_url=request.response_url)
@@ -234,7 +235,7 @@ def run_step(chat: Chat, community_id: int, action: str, user_id: str) -> str:
         if problem:
             return problem + " Nothing was done."
         configured = chat.settings.community_for_channel(channel_id)
-        timezone = configured.timezone if configured else "UTC"
+        timezone = community_zone(uow, chat.settings, community_id)
         where = f"in {name}" if name.startswith("~") else f"in the {name} channel"
         public_url, key = chat.settings.public_url_text, chat.signing_key
         posts = {

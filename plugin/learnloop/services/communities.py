@@ -76,6 +76,19 @@ def current_community(uow: UnitOfWork, community_id: int | None) -> int | None:
     return community.joined_into if community is not None and community.joined_into is not None else community_id
 
 
+def community_zone(uow: UnitOfWork, settings: Settings, community_id: int | None, channel_id: str | None = None) -> str:
+    """The time zone a community's own times are read in (its digest, its owners' forms, the starter kit, a member
+    whose zone is not known yet): its owners' latest repeating prompt's, else the one configured for its channel
+    (`channel_id`'s, for a channel learnloop has no community for yet), else UTC."""
+    community = uow.communities.get(community_id) if community_id is not None else None
+    repeating = [row for row in uow.schedules.for_community(community.id) if row.event_part is None] \
+        if community else []
+    if repeating:
+        return repeating[-1].timezone
+    configured = settings.community_for_channel(community.channel_id if community else channel_id or "")
+    return configured.timezone if configured else "UTC"
+
+
 class JoinedElsewhere(LookupError):
     """Nothing is shown or done for a community on its own once its channels joined another (or it is gone)."""
 

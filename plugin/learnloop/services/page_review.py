@@ -34,6 +34,7 @@ from learnloop.domain.page_review import (
 )
 from learnloop.domain.preferences import Action
 from learnloop.domain.ratings import REASONS
+from learnloop.services.communities import community_zone
 from learnloop.services.dashboard import title_of
 from learnloop.services.network.weekly import DueDM, decide, due_dm
 from learnloop.services.outbox_kinds import SEND_DM
@@ -181,18 +182,11 @@ def due(uow: UnitOfWork, settings: Settings, now: datetime) -> list[OwnerWeek]:
     found = []
     for user_id, theirs in sorted(by_owner.items()):
         member = members.get(user_id)
-        fallback_tz = _community_zone(uow, settings, int(theirs[0].PageReview.community_id))
+        fallback_tz = community_zone(uow, settings, int(theirs[0].PageReview.community_id))
         person = due_dm(user_id, member, member.review_week if member else None, now, fallback_tz)
         if person is not None:
             found.append(OwnerWeek(person, [r for r in theirs if r.PageReview.week == person.week]))
     return found
-
-
-def _community_zone(uow: UnitOfWork, settings: Settings, community_id: int) -> str:
-    """The time zone an owner learnloop knows none for is taken to be in: their community's."""
-    community = uow.communities.get(community_id)
-    configured = settings.community_for_channel(community.channel_id) if community else None
-    return configured.timezone if configured else "UTC"
 
 
 def _order(row: Any) -> tuple[int, int, datetime, str]:

@@ -18,6 +18,7 @@ from learnloop.config import Settings
 from learnloop.domain.learning_metrics import Stage
 from learnloop.domain.network import WEEKDAYS, parse_weekly, week_moment
 from learnloop.services import dashboard
+from learnloop.services.communities import community_zone
 from learnloop.services.dashboard import Period, TopItem
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.services.prompts.timing import zone
@@ -54,9 +55,8 @@ DigestPost = Callable[[Digest], dict[str, Any]]
 """Builds the digest's channel post (the Mattermost layer owns the format)."""
 
 
-def community_zone(settings: Settings, community: Community) -> Any:
-    configured = settings.community_for_channel(community.channel_id)
-    return zone(configured.timezone if configured else None, "UTC")
+def _zone(uow: UnitOfWork, settings: Settings, community: Community) -> Any:
+    return zone(community_zone(uow, settings, community.id), "UTC")
 
 
 def switch_on(uow: UnitOfWork, settings: Settings, community_id: int, when: str, now: datetime) -> str:
@@ -65,7 +65,7 @@ def switch_on(uow: UnitOfWork, settings: Settings, community_id: int, when: str,
     weekday, at = parse_weekly(when)
     community = uow.communities.get(community_id)
     assert community is not None
-    tz = community_zone(settings, community)
+    tz = _zone(uow, settings, community)
     moment, monday = week_moment(weekday, at, tz, now)
     community.digest_weekday, community.digest_time = weekday, at.strftime("%H:%M")
     community.digest_week = monday if moment <= now else monday - WEEK
@@ -138,7 +138,7 @@ def preview(uow: UnitOfWork, settings: Settings, community_id: int, now: datetim
     community = uow.communities.get(community_id)
     assert community is not None
     end = now + timedelta(microseconds=1)
-    return build(uow, community, end - WEEK, end, k, community_zone(settings, community))
+    return build(uow, community, end - WEEK, end, k, _zone(uow, settings, community))
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,7 @@ def due(uow: UnitOfWork, settings: Settings, now: datetime) -> list[DueDigest]:
         assert community.digest_weekday is not None and community.digest_time is not None
         hours, minutes = (int(part) for part in community.digest_time.split(":"))
         moment, monday = week_moment(community.digest_weekday, time(hours, minutes),
-                                     community_zone(settings, community), now)
+                                     _zone(uow, settings, community), now)
         if moment <= now and (community.digest_week is None or community.digest_week < monday):
             found.append(DueDigest(community.id, monday, moment - WEEK, moment))
     return found
@@ -173,7 +173,7 @@ def post_due(uow: UnitOfWork, settings: Settings, now: datetime, k: int, render:
         if not uow.network.mark_digest_week(community.id, item.week):
             uow.rollback()
             continue
-        digest = build(uow, community, item.start, item.end, k, community_zone(settings, community))
+        digest = build(uow, community, item.start, item.end, k, _zone(uow, settings, community))
         if not digest.empty:
             queued += uow.outbox.enqueue(CREATE_POST, render(digest), key=f"digest:{community.id}:{item.week}",
                                          now=now)
