@@ -15,6 +15,8 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
 from learnloop.jobs.outbox import Courier
 from learnloop.mattermost import delivery as mattermost_delivery
+from learnloop.mattermost.wiki_messages import announcer
+from learnloop.services import personal_data
 from learnloop.services import reflections as reflections_service
 from learnloop.services.communities import join
 from learnloop.services.outbox_kinds import CREATE_POST, SEND_DM
@@ -619,7 +621,7 @@ def test_deleting_a_shared_reflection_removes_its_channel_post(
     deleted already counts as removed."""
     share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
     form = journal_form(client, mattermost_contract, "Delete")
-    assert "Its post in your community's channel is removed too." in form["introduction_text"]
+    assert "Its post in your community's channel is removed too, with any replies to it." in form["introduction_text"]
     submit(client, ANN, "journal_delete", form["state"], {})
     mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", status=answer, json={"status": "OK"}
                             if answer == 200 else {"id": "api.context.permissions.app_error", "message": "gone",
@@ -679,6 +681,38 @@ def told_by_dm(runtime: Runtime) -> list[str]:
 def edit_newest(client: FlaskClient, contract: MattermostContract, text: str) -> None:
     assert submit(client, ANN, "journal_edit", journal_form(client, contract, "Edit")["state"],
                   {"text": text}).status_code == 200
+
+
+def test_deleting_a_reflection_shared_too_long_ago_to_find_its_post_says_so(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """Shared before learnloop kept a post's id on its reflection, and the message that made it gone with
+    retention: the post stays, and the dialog does not promise otherwise."""
+    share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
+    with runtime.uow() as uow:
+        uow.session.execute(OutboxMessage.__table__.delete())
+        uow.session.scalars(select(Reflection)).one().shared_post_id = None
+        uow.commit()
+    form = journal_form(client, mattermost_contract, "Delete")
+    assert "removed too" not in form["introduction_text"]
+    assert "too long ago for learnloop to find: a channel admin can delete it" in form["introduction_text"]
+
+
+@pytest.mark.parametrize("how", ["journal delete", "erase"])
+def test_an_edited_shared_reflection_deleted_or_erased_leaves_no_text_in_the_outbox(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, how: str
+) -> None:
+    """The edit's message to Mattermost carries the text too: it goes with the post's own message."""
+    share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
+    edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches, mostly")
+    if how == "erase":
+        with runtime.uow() as uow:
+            personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
+    else:
+        submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
+    with runtime.reader() as uow:
+        kept = [json.dumps(m.payload) for m in uow.session.scalars(select(OutboxMessage))]
+    assert kept and not [payload for payload in kept if "branches" in payload]
 
 
 def test_editing_a_shared_reflection_updates_its_channel_post_and_says_so(

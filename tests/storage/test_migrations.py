@@ -389,6 +389,27 @@ def test_0028_never_gives_a_deleted_event_id_again(fresh_engine: Engine) -> None
         assert connection.exec_driver_sql("SELECT max(id) FROM events").scalar_one() == 4
 
 
+def test_0032_keeps_the_posts_of_reflections_shared_before_it(fresh_engine: Engine) -> None:
+    """Their outbox messages go with retention; the post ids must not, or a later delete could not remove them."""
+    upgrade(fresh_engine, "0031")
+    post = "p" * 26
+    with fresh_engine.begin() as connection:
+        for reflection in (1, 2, 3):
+            connection.exec_driver_sql(
+                "INSERT INTO reflections (id, user_id, body, visibility, created_at, updated_at, answered_prompt) "
+                f"VALUES ({reflection}, 'ann', 'sealed', 'community', '2026-11-02 09:00:00', '2026-11-02 09:00:00', "
+                "false)")
+        for reflection, status, result in ((1, "sent", f'{{"post_id": "{post}"}}'), (2, "pending", "null")):
+            connection.exec_driver_sql(
+                "INSERT INTO outbox (kind, payload, idempotency_key, status, attempts, next_attempt_at, created_at, "
+                f"result) VALUES ('mattermost.create_post', '{{}}', 'share-reflection:{reflection}', '{status}', 0, "
+                f"'2026-11-02 09:00:00', '2026-11-02 09:00:00', '{result}')")
+    upgrade(fresh_engine, "0032")
+    with fresh_engine.connect() as connection:
+        posts = [row[0] for row in connection.exec_driver_sql("SELECT shared_post_id FROM reflections ORDER BY id")]
+    assert posts == [post, None, None]
+
+
 def test_a_populated_sqlite_database_upgrades_through_tables_rebuilt_under_references(tmp_path) -> None:
     """Batch mode rebuilds a table by copying it and dropping the old one: with foreign keys on, dropping
     content_items (0011) deleted every rating, and dropping communities (0013) failed, leaving an install that

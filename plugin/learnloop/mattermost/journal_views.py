@@ -118,14 +118,17 @@ def handle_delete(chat: Chat, request: ActionRequest, context: dict[str, Any]) -
     entry = _own_entry(chat, request, context)
     if not isinstance(entry, ReflectionView):
         return entry
+    with chat.reader() as uow:
+        post_goes = reflections.post_goes_with_it(uow, entry.id)
     state = dialog_state(DELETE_DIALOG, request.user_id, chat.signing_key,
                          reflection=reflections.handle_of(entry.id, chat.signing_key))
     form = {"callback_id": DELETE_DIALOG, "title": "Delete reflection?", "submit_label": "Delete", "state": state,
-            "introduction_text": "It is removed from your journal for good. " + _what_stays(entry), "elements": []}
+            "introduction_text": "It is removed from your journal for good. " + _what_stays(entry, post_goes),
+            "elements": []}
     return open_for_button(chat, request.trigger_id, form)
 
 
-def _what_stays(entry: ReflectionView) -> str:
+def _what_stays(entry: ReflectionView, post_goes: bool) -> str:
     if entry.section is not None:
         return (f"Its section on the wiki page {places([(entry.section.title, entry.section.url)])} stays unless you "
                 "remove it: learnloop offers that next.")
@@ -133,8 +136,11 @@ def _what_stays(entry: ReflectionView) -> str:
         return f"Its section on the wiki stays: {entry.published_url}."
     if entry.visibility == "wiki":
         return "It is not on the wiki yet, and now will not be."
+    if entry.visibility == "community" and post_goes:
+        return "Its post in your community's channel is removed too, with any replies to it."
     if entry.visibility == "community":
-        return "Its post in your community's channel is removed too."
+        return ("Its post in your community's channel was made too long ago for learnloop to find: a channel admin "
+                "can delete it.")
     return ""
 
 

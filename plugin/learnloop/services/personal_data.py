@@ -21,6 +21,7 @@ from learnloop.services.network import co_ratings
 from learnloop.services.reflections import (
     UNPUBLISHED,
     PublishedSection,
+    message_keys,
     publish_key,
     queue_post_removal,
     removal_payload,
@@ -193,7 +194,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     co_ratings.forget_person(uow, key, user_id)
     rated = records.rated_items(user_id)
     counts = {"ratings": records.take_back_ratings(user_id)}
-    queued = [key(r.id) for r in reflections for key in (share_key, publish_key)]
+    queued = [key for r in reflections for key in message_keys(uow, r.id)]
     never_seen = [r for r in reflections if r.publish_state not in UNPUBLISHED and any(
         message is not None and message.status != "sent" for message in map(uow.outbox.by_key, (
             share_key(r.id), publish_key(r.id))))]  # chosen for everyone, but their posts will not be made

@@ -82,6 +82,16 @@ def shared_post(uow: UnitOfWork, reflection: Reflection) -> str | None:
     return str(found) if found else None
 
 
+def post_goes_with_it(uow: UnitOfWork, reflection_id: int) -> bool:
+    """Whether deleting the reflection takes its channel post too: one made that learnloop can still find, or one
+    not made yet (it never will be). False for a post made so long ago that learnloop no longer knows it."""
+    reflection = uow.reflections.get(reflection_id)
+    if reflection is None or shared_post(uow, reflection) is not None:
+        return reflection is not None
+    message = uow.outbox.by_key(share_key(reflection.id))
+    return message is not None and message.status == "pending"
+
+
 def queue_post_removal(uow: UnitOfWork, reflection: Reflection, now: datetime) -> bool:
     """Queue the removal of its channel post, if one was made (one still waiting goes with its outbox message,
     and one being made meanwhile is removed once made: `posted`)."""
@@ -95,6 +105,13 @@ def _queue_deletion(uow: UnitOfWork, post_id: str, now: datetime) -> bool:
 
 def publish_key(reflection_id: int) -> str:
     return f"{PUBLISH_PREFIX}{reflection_id}"
+
+
+def message_keys(uow: UnitOfWork, reflection_id: int) -> list[str]:
+    """The keys of the outbox messages that carry a reflection's text: its channel post, the post's edits, its
+    publication."""
+    return [message.idempotency_key for message in uow.outbox.of_thread(share_key(reflection_id))] + \
+        [publish_key(reflection_id)]
 
 
 def removal_key(wiki: str, marker: str) -> str:
@@ -474,7 +491,7 @@ def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> 
                           reflection.publish_state, reflection.community_id, reflection.published_url,
                           reflection.publish_attribution, section_of(reflection))
     queue_post_removal(uow, reflection, now)
-    uow.outbox.remove([share_key(reflection.id), publish_key(reflection.id)])
+    uow.outbox.remove(message_keys(uow, reflection.id))
     uow.reflections.delete(reflection)
     uow.commit()
     return view
