@@ -9,15 +9,14 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine
-from tests.conftest import FakeClock, make_settings
+from tests.conftest import make_settings
 from tests.mattermost.inbound import send_fixture
 from tests.standins.mattermost_http import Faults, StandinServer, World, start_in_thread
 
-from learnloop.bootstrap import Runtime, build_runtime
+from learnloop.bootstrap import Runtime
+from learnloop.config import Settings
 from learnloop.jobs.outbox import Courier, DeliveryReport
 from learnloop.mattermost import delivery
-from learnloop.wiring import create_app
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 LINK = "https://docs.python.org/3/library/zoneinfo.html"
@@ -37,18 +36,10 @@ def sharer(standin: StandinServer) -> str:
 
 
 @pytest.fixture
-def runtime(standin: StandinServer, engine: Engine, clock: FakeClock) -> Runtime:
+def settings(standin: StandinServer) -> Settings:
     world = standin.world
-    settings = make_settings(mattermost_url=standin.url, mattermost_bot_token=world.token,
-                             mattermost_bot_user_id=world.bot["id"])
-    return build_runtime(settings, clock=clock, engine=engine)
-
-
-@pytest.fixture
-def client(runtime: Runtime) -> FlaskClient:
-    app = create_app(runtime)
-    app.config["TESTING"] = True
-    return app.test_client()
+    return make_settings(mattermost_url=standin.url, mattermost_bot_token=world.token,
+                         mattermost_bot_user_id=world.bot["id"])
 
 
 def share(client: FlaskClient, sharer: str, root_id: str = "") -> None:
