@@ -11,12 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from tests.conftest import make_settings
 from tests.mattermost.inbound import send_fixture
+from tests.prompts.world import courier
 from tests.standins.mattermost_http import Faults, StandinServer, World, start_in_thread
 
 from learnloop.bootstrap import Runtime
 from learnloop.config import Settings
-from learnloop.jobs.outbox import Courier, DeliveryReport
-from learnloop.mattermost import delivery
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 LINK = "https://docs.python.org/3/library/zoneinfo.html"
@@ -47,13 +46,6 @@ def share(client: FlaskClient, sharer: str, root_id: str = "") -> None:
     assert "Thanks for sharing" in reply["text"]
 
 
-def deliver(runtime: Runtime) -> DeliveryReport:
-    """One pass of the worker's Mattermost deliveries (a notice it queues goes out in the next)."""
-    mattermost = runtime.mattermost()
-    assert mattermost is not None
-    return Courier(runtime.uow, runtime.clock, delivery.handlers(runtime, mattermost)).deliver()
-
-
 def posts_in(standin: StandinServer, channel_id: str) -> list[dict[str, Any]]:
     record = standin.world.record
     return [record.posts[post_id] for post_id in record.channel_posts.get(channel_id, [])]
@@ -73,10 +65,10 @@ def test_a_share_typed_in_a_thread_deleted_since_is_posted_in_the_channel(
     root = standin.world.create_post({"channel_id": CHANNEL, "message": "Who has notes on time zones?"})[1]
     share(client, sharer, root["id"])
     standin.world.delete_post(root["id"])
-    report = deliver(runtime)
+    report = courier(runtime).deliver()
     [post] = shared_posts(standin)
     assert post["root_id"] == "" and post["props"]["attachments"][0]["title_link"] == LINK
-    deliver(runtime)
+    courier(runtime).deliver()
     assert (report.sent, report.failed) == (1, 0) and dms(standin, sharer) == []
 
 
@@ -84,7 +76,7 @@ def test_a_share_typed_in_a_thread_still_there_is_posted_in_it(
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     root = standin.world.create_post({"channel_id": CHANNEL, "message": "Who has notes on time zones?"})[1]
     share(client, sharer, root["id"])
-    deliver(runtime)
+    courier(runtime).deliver()
     [post] = shared_posts(standin)
     assert post["root_id"] == root["id"]
 
@@ -93,8 +85,8 @@ def test_a_share_in_an_archived_channel_tells_its_sharer_the_channel_is_archived
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     share(client, sharer)
     standin.world.archived.add(CHANNEL)
-    assert deliver(runtime).failed == 1
-    deliver(runtime)
+    assert courier(runtime).deliver().failed == 1
+    courier(runtime).deliver()
     assert shared_posts(standin) == []
     assert dms(standin, sharer) == [
         f"Your share of {LINK} was not posted: that channel is archived, so nothing can be posted there. Share it "
@@ -105,9 +97,9 @@ def test_a_share_in_a_private_channel_without_the_bot_tells_its_sharer_to_add_it
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     share(client, sharer)
     standin.faults = Faults(rate=1.0, status=403, error_id="api.context.permissions.app_error")
-    assert deliver(runtime).failed == 1
+    assert courier(runtime).deliver().failed == 1
     standin.faults = Faults()
-    deliver(runtime)
+    courier(runtime).deliver()
     assert dms(standin, sharer) == [
         f"Your share of {LINK} was not posted: Mattermost refused learnloop's post in that channel (HTTP 403). If "
         "it is a private channel, add learnloop's bot to it and share again."]
@@ -117,8 +109,8 @@ def test_a_share_refused_for_another_reason_is_not_blamed_on_a_private_channel(
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     share(client, sharer)
     standin.faults = Faults(rate=1.0, status=400, error_id="api.context.invalid_param.app_error")
-    assert deliver(runtime).failed == 1
+    assert courier(runtime).deliver().failed == 1
     standin.faults = Faults()
-    deliver(runtime)
+    courier(runtime).deliver()
     [notice] = dms(standin, sharer)
     assert "(HTTP 400)" in notice and "private channel" not in notice

@@ -13,8 +13,6 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
-from learnloop.jobs.outbox import Courier
-from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.services import reflections as reflections_service
@@ -25,7 +23,19 @@ from learnloop.storage.tables import Community, ContentItem, Delivery, Event, Ou
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import BOT, CHANNEL, Person, World, add_schedule, click, opened_dialog, slash, submit, uid
+from tests.prompts.world import (
+    BOT,
+    CHANNEL,
+    Person,
+    World,
+    add_schedule,
+    click,
+    courier,
+    opened_dialog,
+    slash,
+    submit,
+    uid,
+)
 
 UTC = UTC
 ANN, BOB = Person("ann"), Person("bob")
@@ -651,12 +661,12 @@ def test_a_shared_reflection_deleted_while_the_worker_posts_it_loses_the_post_on
 ) -> None:
     reply = slash(client, ANN, "reflect Feature flags beat long branches")
     click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
-    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
-    [message] = courier._claim(10, [CREATE_POST])
+    outbox = courier(runtime)
+    [message] = outbox._claim(10, [CREATE_POST])
     submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
     mattermost_contract.add("POST", "/api/v4/posts", status=201,
                             json={"id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
-    courier.handlers[CREATE_POST](message)
+    outbox.handlers[CREATE_POST](message)
     mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
     World(runtime, mattermost_contract).tick()
     assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
