@@ -77,9 +77,9 @@ def sent_prompt(runtime: Runtime, mattermost_contract: MattermostContract, clock
     return buttons(send_prompt(runtime, mattermost_contract, clock))
 
 
-def serve_patch(contract: MattermostContract, post_id: str = uid("post1")) -> None:
-    """Mattermost takes the prompt's post once answered."""
-    contract.add("PUT", f"/api/v4/posts/{post_id}/patch", json={"id": post_id, "channel_id": uid("dmann"), "message": ""})
+def serve_patch(contract: MattermostContract, post_id: str = uid("post1"), channel_id: str = uid("dmann")) -> None:
+    """Mattermost takes a patch of a post: by default the prompt's, once answered."""
+    contract.add("PUT", f"/api/v4/posts/{post_id}/patch", json={"id": post_id, "channel_id": channel_id, "message": ""})
 
 
 def reflections(runtime: Runtime) -> list[Reflection]:
@@ -731,8 +731,7 @@ def test_editing_a_shared_reflection_updates_its_channel_post_and_says_so(
     share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
     edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches, mostly")
     assert told_by_dm(runtime) == ["Edit saved. learnloop updates its post in your community's channel to match."]
-    mattermost_contract.add("PUT", f"/api/v4/posts/{SHARED_POST}/patch", json={
-        "id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    serve_patch(mattermost_contract, SHARED_POST, CHANNEL)
     World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
     World(runtime, mattermost_contract).tick()
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
@@ -752,8 +751,7 @@ def test_a_shared_reflection_edited_before_it_was_posted_is_posted_as_edited(
     edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches")
     mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": SHARED_POST, "channel_id": CHANNEL,
                                                                        "message": ""})
-    mattermost_contract.add("PUT", f"/api/v4/posts/{SHARED_POST}/patch", json={
-        "id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    serve_patch(mattermost_contract, SHARED_POST, CHANNEL)
     World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
     World(runtime, mattermost_contract).tick()
     [post] = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts" and c.json["channel_id"] == CHANNEL]
@@ -768,8 +766,7 @@ def test_a_shared_reflection_edited_after_its_outbox_message_went_still_updates_
         uow.session.execute(OutboxMessage.__table__.delete())
         uow.commit()
     edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches")
-    mattermost_contract.add("PUT", f"/api/v4/posts/{SHARED_POST}/patch", json={
-        "id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    serve_patch(mattermost_contract, SHARED_POST, CHANNEL)
     World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
     World(runtime, mattermost_contract).tick()
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
