@@ -52,6 +52,7 @@ import requests
 
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
+from tests.standins.mattermost_http import channel_json
 
 BOT = "learnloopbot0000000000000a"
 ID = r"(?P<id>[a-z0-9]{26})"
@@ -251,9 +252,7 @@ class StandIn:
 
     def _channel(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None
-        return 200, {"id": match["id"], "create_at": 0, "update_at": 0, "team_id": "", "type": "O",
-                     "delete_at": self._millis() if match["id"] in self.archived else 0, "name": match["id"],
-                     "display_name": match["id"]}
+        return 200, channel_json(match["id"], now_ms=self._millis(), archived=match["id"] in self.archived)
 
     def _channel_members(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
         assert match is not None

@@ -22,6 +22,7 @@ from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.mattermost.inbound import load_form, send_form
+from tests.standins.mattermost_http import channel_json
 
 CHANNEL = "fukk3xq1bbn8fgmsiwh4xprwdh"
 BOT = "learnloopbot0000000000000a"
@@ -67,9 +68,8 @@ class World:
             return 200, [self.user(p) for p in self.people if p.id in asked]
 
         def channel(request: requests.PreparedRequest, match: re.Match[str]) -> tuple[int, dict]:
-            channel_id = match["id"]
-            return 200, {"id": channel_id, "create_at": 1, "update_at": 1, "delete_at": 2 if channel_id in self.archived
-                         else 0, "team_id": "", "type": "O", "name": channel_id, "display_name": channel_id}
+            now_ms = int(self.runtime.clock().timestamp() * 1000)
+            return 200, channel_json(match["id"], now_ms=now_ms, archived=match["id"] in self.archived)
 
         self.contract.add_handler("POST", re.compile(rf"/api/v4/channels/{CHANNEL}/members/ids$"), in_channel)
         self.contract.add_handler("GET", re.compile(r"/api/v4/channels/(?P<id>[a-z0-9]{26})$"), channel)

@@ -483,7 +483,9 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and (match := _CHANNEL.match(path)):
             if match.group(1) != world.channel_id:
                 return 404, _app_error(404, "app.channel.get.existing.app_error", "Channel not found")
-            return 200, _channel(world.channel_id, world.team_id, archived=world.channel_id in world.archived)
+            return 200, channel_json(world.channel_id, now_ms=int(time.time() * 1000), team_id=world.team_id,
+                                     archived=world.channel_id in world.archived, name="data-guild",
+                                     display_name="Data guild")
         if method == "POST" and (match := _MEMBERS_BY_IDS.match(path)):
             if match.group(1) != world.channel_id:
                 return 404, _app_error(404, "app.channel.get.existing.app_error", "Channel not found")
@@ -523,12 +525,15 @@ def _channel_member(channel_id: str, user_id: str) -> dict[str, Any]:
             "last_update_at": 0, "scheme_guest": False, "scheme_user": True, "scheme_admin": False}
 
 
-def _channel(channel_id: str, team_id: str, *, archived: bool) -> dict[str, Any]:
-    now_ms = int(time.time() * 1000)
+def channel_json(channel_id: str, *, now_ms: int, archived: bool = False, team_id: str = "", name: str = "",
+                 display_name: str = "") -> dict[str, Any]:
+    """A public channel as GET /api/v4/channels/{id} answers it, made 400 days before `now_ms`; an archived one
+    has its delete_at set. The fakes of Mattermost the tests use (tests/network/standin.py, tests/prompts/world.py)
+    answer with it too."""
     return {"id": channel_id, "create_at": now_ms - 86_400_000 * 400, "update_at": now_ms,
-            "delete_at": now_ms if archived else 0, "team_id": team_id, "type": "O", "display_name": "Data guild",
-            "name": "data-guild", "header": "", "purpose": "", "last_post_at": now_ms, "total_msg_count": 0,
-            "creator_id": ""}
+            "delete_at": now_ms if archived else 0, "team_id": team_id, "type": "O",
+            "display_name": display_name or channel_id, "name": name or channel_id, "header": "", "purpose": "",
+            "last_post_at": now_ms, "total_msg_count": 0, "creator_id": ""}
 
 
 def _dm_channel(channel_id: str, users: list[str]) -> dict[str, Any]:
