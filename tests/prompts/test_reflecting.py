@@ -82,6 +82,20 @@ def serve_patch(contract: MattermostContract, post_id: str = uid("post1"), chann
     contract.add("PUT", f"/api/v4/posts/{post_id}/patch", json={"id": post_id, "channel_id": channel_id, "message": ""})
 
 
+SHARED_POST = "s" * 26
+
+
+def serve_shared_post(contract: MattermostContract) -> None:
+    """Mattermost takes Ann's shared reflection as SHARED_POST in the community's channel."""
+    contract.add("POST", "/api/v4/posts", status=201, json={"id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+
+
+def tick_with_a_dm(runtime: Runtime, contract: MattermostContract) -> None:
+    """The worker's pass, Mattermost taking one DM to Ann."""
+    World(runtime, contract, people=[ANN]).serve_dm_and_posts(1)
+    World(runtime, contract).tick()
+
+
 def reflections(runtime: Runtime) -> list[Reflection]:
     with runtime.uow() as uow:
         return list(uow.session.scalars(select(Reflection)))
@@ -144,8 +158,7 @@ def test_an_answer_from_reflect_now_is_confirmed_on_the_prompt_which_stops_offer
     submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"],
            {"answer1": "Feature flags beat long branches", "visibility": visibility})
     serve_patch(mattermost_contract, prompt_post)
-    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": "s" * 26, "channel_id": CHANNEL,
-                                                                       "message": ""})
+    serve_shared_post(mattermost_contract)
     World(runtime, mattermost_contract).tick()
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
     [attachment] = patch.json["props"]["attachments"]
@@ -167,8 +180,7 @@ def test_an_answer_from_reflect_now_too_late_for_its_prompt_is_confirmed_in_the_
         uow.commit()
     submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"],
            {"answer1": "Late but true", "visibility": "private"})
-    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
-    World(runtime, mattermost_contract).tick()
+    tick_with_a_dm(runtime, mattermost_contract)
     [dm] = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts"
             and "learnloop_delivery" not in (c.json.get("props") or {})]
     assert (dm.json["channel_id"], dm.json["message"]) == (uid("dmann"), "Saved: kept in your private journal.")
@@ -599,14 +611,16 @@ def test_a_reflection_written_outside_any_community_offers_no_sharing_in_the_jou
     assert [a["name"] for a in entry["actions"]] == ["Edit", "Delete"]
 
 
-SHARED_POST = "s" * 26
+def reflect_and_share(client: FlaskClient, text: str) -> None:
+    """Ann writes a reflection and shares it with her community from its reply; its post waits in the outbox."""
+    reply = slash(client, ANN, f"reflect {text}")
+    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
 
 
 def share_and_post(client: FlaskClient, runtime: Runtime, contract: MattermostContract, text: str) -> None:
     """Ann shares a reflection with her community, and the worker posts it in the channel as SHARED_POST."""
-    reply = slash(client, ANN, f"reflect {text}")
-    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
-    contract.add("POST", "/api/v4/posts", status=201, json={"id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    reflect_and_share(client, text)
+    serve_shared_post(contract)
     World(runtime, contract).tick()
 
 
@@ -617,6 +631,17 @@ def journal_form(client: FlaskClient, contract: MattermostContract, button: str)
     contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
     click(client, ANN, action["integration"]["context"])
     return opened_dialog(contract)
+
+
+def delete_newest(client: FlaskClient, contract: MattermostContract) -> None:
+    submit(client, ANN, "journal_delete", journal_form(client, contract, "Delete")["state"], {})
+
+
+def forget_outbox(runtime: Runtime) -> None:
+    """Retention deletes the outbox's messages, the one that made the post among them."""
+    with runtime.uow() as uow:
+        uow.session.execute(OutboxMessage.__table__.delete())
+        uow.commit()
 
 
 def post_deletions(contract: MattermostContract) -> list[str]:
@@ -647,10 +672,8 @@ def test_a_shared_reflection_deleted_after_its_outbox_message_went_still_loses_i
 ) -> None:
     """Retention deletes the message that made the post; the reflection remembers its post."""
     share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
-    with runtime.uow() as uow:
-        uow.session.execute(OutboxMessage.__table__.delete())
-        uow.commit()
-    submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
+    forget_outbox(runtime)
+    delete_newest(client, mattermost_contract)
     mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
     World(runtime, mattermost_contract).tick()
     assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
@@ -659,13 +682,11 @@ def test_a_shared_reflection_deleted_after_its_outbox_message_went_still_loses_i
 def test_a_shared_reflection_deleted_while_the_worker_posts_it_loses_the_post_once_made(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
-    reply = slash(client, ANN, "reflect Feature flags beat long branches")
-    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    reflect_and_share(client, "Feature flags beat long branches")
     outbox = courier(runtime)
     [message] = outbox._claim(10, [CREATE_POST])
-    submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
-    mattermost_contract.add("POST", "/api/v4/posts", status=201,
-                            json={"id": SHARED_POST, "channel_id": CHANNEL, "message": ""})
+    delete_newest(client, mattermost_contract)
+    serve_shared_post(mattermost_contract)
     outbox.handlers[CREATE_POST](message)
     mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
     World(runtime, mattermost_contract).tick()
@@ -675,9 +696,8 @@ def test_a_shared_reflection_deleted_while_the_worker_posts_it_loses_the_post_on
 def test_a_shared_reflection_deleted_before_it_was_posted_is_never_posted(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
-    reply = slash(client, ANN, "reflect Feature flags beat long branches")
-    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
-    submit(client, ANN, "journal_delete", journal_form(client, mattermost_contract, "Delete")["state"], {})
+    reflect_and_share(client, "Feature flags beat long branches")
+    delete_newest(client, mattermost_contract)
     World(runtime, mattermost_contract).tick()
     assert [c for c in mattermost_contract.calls if c.path.startswith("/api/v4/posts")] == []
 
@@ -732,8 +752,7 @@ def test_editing_a_shared_reflection_updates_its_channel_post_and_says_so(
     edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches, mostly")
     assert told_by_dm(runtime) == ["Edit saved. learnloop updates its post in your community's channel to match."]
     serve_patch(mattermost_contract, SHARED_POST, CHANNEL)
-    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
-    World(runtime, mattermost_contract).tick()
+    tick_with_a_dm(runtime, mattermost_contract)
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
     [attachment] = patch.json["props"]["attachments"]
     assert attachment["text"] == "Feature flags beat long-lived branches, mostly" and "@ann" in attachment["title"]
@@ -746,14 +765,11 @@ def test_editing_a_shared_reflection_updates_its_channel_post_and_says_so(
 def test_a_shared_reflection_edited_before_it_was_posted_is_posted_as_edited(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
-    reply = slash(client, ANN, "reflect Feature flags beat long branches")
-    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
+    reflect_and_share(client, "Feature flags beat long branches")
     edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches")
-    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": SHARED_POST, "channel_id": CHANNEL,
-                                                                       "message": ""})
+    serve_shared_post(mattermost_contract)
     serve_patch(mattermost_contract, SHARED_POST, CHANNEL)
-    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
-    World(runtime, mattermost_contract).tick()
+    tick_with_a_dm(runtime, mattermost_contract)
     [post] = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts" and c.json["channel_id"] == CHANNEL]
     assert post.json["props"]["attachments"][0]["text"] == "Feature flags beat long-lived branches"
 
@@ -762,13 +778,10 @@ def test_a_shared_reflection_edited_after_its_outbox_message_went_still_updates_
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
     share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
-    with runtime.uow() as uow:
-        uow.session.execute(OutboxMessage.__table__.delete())
-        uow.commit()
+    forget_outbox(runtime)
     edit_newest(client, mattermost_contract, "Feature flags beat long-lived branches")
     serve_patch(mattermost_contract, SHARED_POST, CHANNEL)
-    World(runtime, mattermost_contract, people=[ANN]).serve_dm_and_posts(1)
-    World(runtime, mattermost_contract).tick()
+    tick_with_a_dm(runtime, mattermost_contract)
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
     assert patch.json["props"]["attachments"][0]["text"] == "Feature flags beat long-lived branches"
 
