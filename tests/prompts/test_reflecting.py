@@ -169,6 +169,42 @@ def test_an_answer_from_reflect_now_is_confirmed_on_the_prompt_which_stops_offer
         uid("dmann")] + ([CHANNEL] if visibility == "community" else []), "the prompt, then no second message"
 
 
+class Stopped(Exception):
+    """The process stopped right after the reflection was stored."""
+
+
+@pytest.mark.parametrize("how", ["form", "command"])
+def test_an_answer_stored_leaves_its_prompt_post_to_be_marked_answered_even_if_the_process_stops_there(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    monkeypatch: pytest.MonkeyPatch, how: str,
+) -> None:
+    """The prompt's change is queued in the answer's own transaction: no moment when the answer is stored and its
+    prompt would keep offering its buttons for good."""
+    write, stopped = reflections_service.write, []
+
+    def write_then_stop(*args: object, **kwargs: object) -> object:
+        stopped.append(write(*args, **kwargs))  # type: ignore[arg-type]
+        raise Stopped
+
+    if how == "form":
+        mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+        click(client, ANN, sent_prompt["Reflect now"], post_id=uid("post1"))
+    monkeypatch.setattr(reflections_service, "write", write_then_stop)
+    if how == "form":
+        submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"],
+               {"answer1": "Small steps", "visibility": "private"})
+    else:
+        slash(client, ANN, "reflect Small steps")
+    monkeypatch.undo()
+    assert stopped, "the answer was stored, then the process stopped"
+    assert delivery(runtime).status == "answered"
+    serve_patch(mattermost_contract)
+    World(runtime, mattermost_contract).tick()
+    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
+    assert "actions" not in patch.json["props"]["attachments"][0]
+    assert "Answered: kept in your private journal." in patch.json["props"]["attachments"][0]["text"]
+
+
 def test_an_answer_from_reflect_now_too_late_for_its_prompt_is_confirmed_in_the_dm(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
 ) -> None:

@@ -18,7 +18,6 @@ from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.services import reflections
 from learnloop.services.communities import community_for_channel, current_community, is_direct_channel
-from learnloop.services.outbox_kinds import ANSWERED_PROMPT
 from learnloop.services.prompts import delivered
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView, SharePost
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -110,11 +109,10 @@ def reflect_command(invocation: Invocation) -> Reply:
                 uow, user_id=request.user_id, author_name=request.user_name or None, text=invocation.args, scale=None,
                 visibility="private", community_id=community_id,
                 delivery_id=open_prompt.delivery_id if open_prompt else None, now=now, key=chat.signing_key,
-                public_url=chat.settings.public_url_text, post_builder=post_builder(chat), can_publish=can_publish)
+                public_url=chat.settings.public_url_text, post_builder=post_builder(chat), can_publish=can_publish,
+                prompt_post_id=open_prompt.post_id if open_prompt else None, answered_text=_answered_text)
     except InvalidReflection as exc:
         return ephemeral(f"Not saved: {exc}.")
-    if open_prompt and view.answers_prompt:
-        _answered_post(chat, open_prompt, open_prompt.post_id, view)
     answered = " It answers your open prompt." if view.answers_prompt else ""
     said = "Already in your private journal, nothing new was stored" if view.again else "Saved to your private journal"
     return ephemeral(f"{said}.{answered}",
@@ -169,6 +167,7 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
     if scale_text and scale_text not in SCALE:
         return {"errors": {"scale": "choose a whole number from 1 to 5"}}
     username = state.get("username")
+    post_id = state.get("post_id") or (prompt.post_id if prompt else None)
     try:
         with chat.uow() as uow:
             community_id = current_community(uow, community_id)  # joined another since the form opened?
@@ -179,29 +178,20 @@ def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, An
                 visibility=value_of(values, "visibility") or "private", community_id=community_id,
                 delivery_id=int(delivery_id) if delivery_id is not None else None, now=chat.clock(),
                 key=chat.signing_key, public_url=chat.settings.public_url_text, post_builder=post_builder(chat),
-                can_publish=publishable(chat, uow, community_id))
+                can_publish=publishable(chat, uow, community_id), prompt_post_id=post_id,
+                answered_text=_answered_text)
     except InvalidReflection as exc:
         return {"errors": {exc.field: str(exc)}}
-    post_id = state.get("post_id") or (prompt.post_id if prompt else None)
-    shown = prompt is not None and view.answers_prompt and _answered_post(chat, prompt, post_id, view)
+    shown = view.answers_prompt and bool(post_id)
     said = "Already saved, nothing new was stored" if view.again else "Saved"
     respond_later(chat, state.get("response_url"), f"{said}: {_described(view)}.", key=f"reflected:{view.id}",
                   or_dm=None if shown else submission.user_id)
     return None
 
 
-def _answered_post(chat: Chat, prompt: delivered.PromptView, post_id: str | None, view: ReflectionView) -> bool:
-    """Queue the prompt's post saying it was answered and how, in place of its buttons; False without a post."""
-    if not post_id:
-        return False
-    text = f"Answered: {_described(view)}".removesuffix(".") + ". `/learn journal` shows it."
-    now = chat.clock()
-    with chat.uow() as uow:
-        uow.outbox.enqueue(ANSWERED_PROMPT, {"user_id": prompt.user_id, "delivery_id": prompt.delivery_id,
-                                             "post_id": post_id, "text": text},
-                           key=f"answered-prompt:{prompt.delivery_id}", now=now)
-        uow.commit()
-    return True
+def _answered_text(view: ReflectionView) -> str:
+    """The prompt's post, once answered: how, in place of its buttons."""
+    return f"Answered: {_described(view)}".removesuffix(".") + ". `/learn journal` shows it."
 
 
 def _described(view: ReflectionView) -> str:

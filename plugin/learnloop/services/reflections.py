@@ -15,7 +15,7 @@ from learnloop.domain import publication
 from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.domain.signing import row_handle, row_named
-from learnloop.services.outbox_kinds import CREATE_POST, DELETE_POST, UPDATE_POST
+from learnloop.services.outbox_kinds import ANSWERED_PROMPT, CREATE_POST, DELETE_POST, UPDATE_POST
 from learnloop.services.prompts.delivered import answerable
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -31,6 +31,8 @@ SENT_AGAIN_WITHIN = timedelta(minutes=10)
 
 
 PostBuilder = Callable[["SharePost"], dict[str, Any]]
+AnsweredText = Callable[["ReflectionView"], str]
+"""What a prompt's post says once the reflection answered it; built by the Mattermost layer."""
 
 
 SHARE_PREFIX, PUBLISH_PREFIX = "share-reflection:", "publish:"
@@ -246,12 +248,14 @@ def write(
     uow: UnitOfWork, *, user_id: str, author_name: str | None, text: str, scale: int | None, visibility: str,
     community_id: int | None, delivery_id: int | None, now: datetime, key: bytes, public_url: str,
     post_builder: PostBuilder, can_publish: bool = True, attribution: str = "name",
+    prompt_post_id: str | None = None, answered_text: AnsweredText | None = None,
 ) -> ReflectionView:
     """Store a reflection and, if shared, queue its channel post, in one transaction. An answer to a prompt
     answers it once; a second answer is refused (the first can be edited in the journal). `attribution` is
     the author's choice for the wiki: named ("name") or not ("anonymous").
 
-    `post_builder(SharePost) -> dict` makes the outbox payload (the Mattermost layer owns the format)."""
+    `post_builder(SharePost) -> dict` makes the outbox payload (the Mattermost layer owns the format); when it
+    answers a prompt whose post is `prompt_post_id`, that post's change to `answered_text(view)` is queued too."""
     body = clean_text(text)
     check_visibility(visibility, can_publish=can_publish)
     check_attribution(attribution)
@@ -282,8 +286,13 @@ def write(
                       data={"answered_prompt": answered, "visibility": visibility})
     _apply_visibility(uow, reflection, visibility, author_name, now, key, public_url, post_builder, attribution,
                       later=False)
+    view = _view(reflection, key)
+    if answered and prompt_post_id and answered_text is not None:
+        uow.outbox.enqueue(ANSWERED_PROMPT, {"user_id": user_id, "delivery_id": delivery_id, "post_id": prompt_post_id,
+                                             "text": answered_text(view)},
+                           key=f"answered-prompt:{delivery_id}", now=now)
     uow.commit()
-    return _view(reflection, key)
+    return view
 
 
 def change_visibility(
