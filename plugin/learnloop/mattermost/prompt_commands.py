@@ -64,7 +64,8 @@ def prompts_command(invocation: Invocation) -> Reply:
                                  f"months, up to a year), or `{t} prompts pause until 2026-12-24` (through that day, "
                                  "your local time). Nothing changed.")
             if word == "pause":
-                until, tz = preferences.pause(uow, user, rest, now, _community_zone(chat, uow, request.channel_id))
+                until, tz = preferences.pause(uow, user, rest, now,
+                                              community_zone(uow, chat.settings, channel_id=request.channel_id))
                 return ephemeral(f"Paused {describe_pause_end(until, tz)}. `{t} prompts resume` ends the pause early.")
             if word == "resume" and rest:
                 return ephemeral(_resume_what(rest, t))
@@ -121,7 +122,7 @@ def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: 
     prefs = preferences_of(member)
     lines = ["**Your prompts**: " + ("on" if prefs.enabled else "off")]
     if prefs.paused_until and prefs.paused_until > chat.clock():
-        tz = zone(member.timezone if member else None, _community_zone(chat, uow, channel_id))
+        tz = zone(member.timezone if member else None, community_zone(uow, chat.settings, channel_id=channel_id))
         lines.append(f"- paused {describe_pause_end(prefs.paused_until, tz)}")
     lines.append(f"- time: {prefs.time_of_day:%H:%M} your local time" if prefs.time_of_day else
                  "- time: each community's own time")
@@ -147,7 +148,7 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     if word == "stop":
         return _stop_schedule(chat, request.channel_id, rest)
     with chat.reader() as uow:
-        timezone = _community_zone(chat, uow, request.channel_id)
+        timezone = community_zone(uow, chat.settings, channel_id=request.channel_id)
     dialog = SETUP_DIALOG if word == "setup" else EVENT_DIALOG
     state = dialog_state(dialog, request.user_id, chat.signing_key, channel_id=request.channel_id,
                          team_id=request.team_id, channel_name=request.channel_name, timezone=timezone,
@@ -156,11 +157,6 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     form = setup_dialog(state, timezone, publish) if word == "setup" else event_dialog(state, timezone, publish)
     problem = open_dialog(chat, request.trigger_id, form)
     return ephemeral(problem) if problem else {}
-
-
-def _community_zone(chat: Chat, uow: UnitOfWork, channel_id: str) -> str:
-    community = uow.communities.by_channel(channel_id)
-    return community_zone(uow, chat.settings, community.id if community else None, channel_id)
 
 
 def _stop_schedule(chat: Chat, channel_id: str, rest: str) -> Reply:

@@ -78,8 +78,7 @@ def seed_command(invocation: Invocation) -> Reply:
     if not owns_channel(chat, request):
         return ephemeral(NOT_AN_OWNER)
     with chat.reader() as uow:
-        community = uow.communities.by_channel(request.channel_id)
-        timezone = community_zone(uow, chat.settings, community.id if community else None, request.channel_id)
+        timezone = community_zone(uow, chat.settings, channel_id=request.channel_id)
     state = dialog_state(SEED_DIALOG, request.user_id, chat.signing_key, channel_id=request.channel_id,
                          team_id=request.team_id, channel_name=request.channel_name, timezone=timezone,
                          response_url=request.response_url)

@@ -76,11 +76,14 @@ def current_community(uow: UnitOfWork, community_id: int | None) -> int | None:
     return community.joined_into if community is not None and community.joined_into is not None else community_id
 
 
-def community_zone(uow: UnitOfWork, settings: Settings, community_id: int | None, channel_id: str | None = None) -> str:
+def community_zone(uow: UnitOfWork, settings: Settings, community_id: int | None = None, *,
+                   channel_id: str | None = None) -> str:
     """The time zone a community's own times are read in (its digest, its owners' forms, the starter kit, a member
-    whose zone is not known yet): its owners' latest repeating prompt's, else the one configured for its channel
-    (`channel_id`'s, for a channel learnloop has no community for yet), else UTC."""
-    community = uow.communities.get(community_id) if community_id is not None else None
+    whose zone is not known yet): its owners' latest repeating prompt's, else the one configured for its channel,
+    else UTC. Given `channel_id` instead, the community that channel counts towards (the channel's configured
+    zone while learnloop has no community for it yet)."""
+    community = uow.communities.get(community_id) if community_id is not None \
+        else uow.communities.by_channel(channel_id) if channel_id else None
     repeating = [row for row in uow.schedules.for_community(community.id) if row.event_part is None] \
         if community else []
     if repeating:
