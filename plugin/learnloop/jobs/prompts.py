@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TypeVar
 
+from learnloop.chunks import chunks
 from learnloop.jobs.outbox import CallGate
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
@@ -27,7 +27,6 @@ from learnloop.services.prompts.runs import (
 from learnloop.storage.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 DISPATCH_BATCH = 50
 """Deliveries decided per transaction: short write locks, so the web keeps answering during a fan-out."""
@@ -75,11 +74,11 @@ def _channels(uow: UnitOfWork, community_id: int) -> list[str] | None:
 def _plan(chat: Chat, gate: CallGate | None, run_id: int, profiles: list[MemberProfile], *, complete: bool) -> int:
     """Plan a run's members in chunks, one short write transaction each; the last chunk marks it planned."""
     planned = 0
-    chunks = [profiles[start:start + PLAN_CHUNK] for start in range(0, len(profiles), PLAN_CHUNK)] or [[]]
-    for index, chunk in enumerate(chunks):
+    pieces = list(chunks(profiles, PLAN_CHUNK)) or [[]]
+    for index, chunk in enumerate(pieces):
         with writing(gate), chat.uow() as uow:
             planned += plan_deliveries(uow, run_id, chunk, chat.clock(),
-                                       complete=complete and index == len(chunks) - 1)
+                                       complete=complete and index == len(pieces) - 1)
     return planned
 
 

@@ -4,9 +4,10 @@ messages that name them, and which channels are archived."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
+from learnloop.chunks import chunks
 from learnloop.inbound import for_log
 from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
@@ -14,14 +15,8 @@ from learnloop.services.prompts.membership import MemberProfile
 from learnloop.services.prompts.setup import check_timezone
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 USERS_PER_CALL = 200
-
-
-def _chunks(ids: list[T], size: int) -> Iterator[list[T]]:
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
 
 
 def user_timezone(user: dict[str, Any]) -> str | None:
@@ -42,7 +37,7 @@ def member_profiles(client: MattermostClient, channel_id: str) -> list[MemberPro
 def profiles_of(client: MattermostClient, user_ids: list[str]) -> list[MemberProfile]:
     """These people as Mattermost describes them now, without bots and deactivated accounts."""
     asked, profiles = set(user_ids), []
-    for chunk in _chunks(user_ids, USERS_PER_CALL):
+    for chunk in chunks(user_ids, USERS_PER_CALL):
         profiles += [MemberProfile(user["id"], user.get("username"), user_timezone(user))
                      for user in client.get_users_by_ids(chunk)
                      if user.get("id") in asked and not user.get("is_bot") and not user.get("delete_at")]
@@ -86,7 +81,7 @@ def due_profiles(client: MattermostClient, channel_ids: list[str], user_ids: lis
     """Of these people, those still in one of the channels, as Mattermost describes them now."""
     inside: set[str] = set()
     for channel_id in channel_ids:
-        for chunk in _chunks(user_ids, USERS_PER_CALL):
+        for chunk in chunks(user_ids, USERS_PER_CALL):
             inside.update(str(m.get("user_id")) for m in client.get_channel_members_by_ids(channel_id, chunk))
     return profiles_of(client, sorted(inside))
 
@@ -97,7 +92,7 @@ def statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[s
         return {}
     statuses: dict[str, str] = {}
     try:
-        for chunk in _chunks(ids, USERS_PER_CALL):
+        for chunk in chunks(ids, USERS_PER_CALL):
             statuses.update(client.get_users_statuses(chunk))
     except MattermostError as exc:
         log.warning("could not read statuses, sending without them: %s", exc)

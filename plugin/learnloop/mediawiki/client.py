@@ -23,6 +23,7 @@ from typing import Any
 import requests
 
 from learnloop import __version__
+from learnloop.chunks import chunks
 from learnloop.config import WikiConfig
 from learnloop.errors import retry_after
 from learnloop.outbound import AnswerTooLarge, capped
@@ -159,11 +160,6 @@ class PageText:
     text: str
     revision_timestamp: str | None
     read_at: str | None
-
-
-def _chunks(values: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start:start + size]
 
 
 class MediaWikiClient:
@@ -454,7 +450,7 @@ class MediaWikiClient:
             raise ValueError("give either pageids or titles")
         key, values = ("pageids", [str(p) for p in pageids or []]) if pageids else ("titles", list(titles or []))
         result: list[PageInfo] = []
-        for chunk in _chunks(values, PAGE_BATCH):
+        for chunk in chunks(values, PAGE_BATCH):
             merged: dict[str, dict[str, Any]] = {}
             params = {"prop": "info|categories", "inprop": "url", "cllimit": "max", key: "|".join(chunk),
                       **({"redirects": "1"} if redirects else {})}
