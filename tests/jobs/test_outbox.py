@@ -18,7 +18,7 @@ from learnloop.errors import MAX_RETRY_AFTER, retry_after
 from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RATE_LIMITED_FOR, RETRY_FOR, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.mattermost import delivery as mattermost_delivery
-from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, UPDATE_POST
+from learnloop.services.outbox_kinds import CLASSIFY_POST, CREATE_POST, RESPOND, UPDATE_POST, edit_key, edit_number
 from learnloop.storage.outbox import Outbox
 from learnloop.storage.tables import Event, OutboxMessage
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
@@ -329,6 +329,12 @@ def test_an_error_text_with_a_nul_is_recorded_without_it(
     assert stored.status == "pending" and "\x00" not in (stored.last_error or "") and stored.attempts == 1
 
 
+def test_an_edits_key_names_its_post_and_its_number() -> None:
+    assert edit_number(edit_key("share-reflection:7", 3), "share-reflection:7") == 3
+    assert edit_number(edit_key("share-reflection:7", 3), "share-reflection:71") is None
+    assert edit_number("share-reflection:7", "share-reflection:7") is None
+
+
 def test_an_older_edit_retried_after_a_newer_one_went_out_does_not_undo_it(
         runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
     """Each edit of a page announcement carries the whole post as it then was: applied last, an older one would
@@ -342,7 +348,7 @@ def test_an_older_edit_retried_after_a_newer_one_went_out_does_not_undo_it(
     with runtime.uow() as uow:
         for edits in (2, 3):
             uow.outbox.enqueue(UPDATE_POST, {"post_key": "announce:1", "props": {"edits": edits}},
-                               key=f"announce:1:edit:{edits}", now=clock())
+                               key=edit_key("announce:1", edits), now=clock())
         uow.commit()
     path = f"/api/v4/posts/{POST['id']}/patch"
     mattermost_contract.add("PUT", path, status=503, json={"id": "x", "message": "busy", "status_code": 503})

@@ -38,6 +38,8 @@ from learnloop.services.outbox_kinds import (
     SEND_NUDGE,
     SEND_PROMPT,
     UPDATE_POST,
+    edit_key,
+    edit_number,
 )
 from learnloop.services.prompts.delivered import (
     PromptView,
@@ -221,11 +223,11 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         author edited): once the first post is out, patch it; the same patch twice changes nothing. The message
         may name the post (`post_id`), for when the first one is no longer kept."""
         key = str(message.payload["post_key"])
-        edit = message.key.removeprefix(f"{key}:edit:")
+        edit = edit_number(message.key, key)
         with chat.reader() as uow:
             first = uow.outbox.by_key(key)
             state = (first.status, dict(first.result or {})) if first is not None else None
-            later = edit.isdigit() and uow.outbox.by_key(f"{key}:edit:{int(edit) + 1}") is not None
+            later = edit is not None and uow.outbox.by_key(edit_key(key, edit + 1)) is not None
         if later:  # it carries the whole post as it is now: this one, retried after it, would undo it
             return {"skipped": "a later edit brings the post up to date"}
         named = message.payload.get("post_id")

@@ -2,6 +2,7 @@
 
 CREATE_POST = "mattermost.create_post"
 UPDATE_POST = "mattermost.update_post"
+"""Keyed `edit_key(post_key, n)`: the n-th edit of the post made under `post_key`."""
 DELETE_POST = "mattermost.delete_post"
 RESPOND = "mattermost.respond"
 CLASSIFY_POST = "mattermost.classify_post"
@@ -12,3 +13,14 @@ ANSWERED_PROMPT = "mattermost.answered_prompt"
 """A prompt's DM once answered: its buttons give way to what became of the answer."""
 CHANNEL_BOOKMARKS = "mattermost.channel_bookmarks"
 """Links bookmarked in a channel (or, where Mattermost has no channel bookmarks, one pinned post listing them)."""
+
+
+def edit_key(post_key: str, number: int) -> str:
+    """The outbox key of the `number`-th UPDATE_POST of the post made under `post_key`."""
+    return f"{post_key}:edit:{number}"
+
+
+def edit_number(key: str, post_key: str) -> int | None:
+    """Which edit of the post made under `post_key` the outbox key is (`edit_key`); None if it is none."""
+    number = key.removeprefix(f"{post_key}:edit:")
+    return int(number) if number != key and number.isdigit() else None

@@ -15,7 +15,14 @@ from learnloop.domain import publication
 from learnloop.domain.publication import ATTRIBUTIONS
 from learnloop.domain.sealing import seal, unseal
 from learnloop.domain.signing import row_handle, row_named
-from learnloop.services.outbox_kinds import ANSWERED_PROMPT, CREATE_POST, DELETE_POST, UPDATE_POST
+from learnloop.services.outbox_kinds import (
+    ANSWERED_PROMPT,
+    CREATE_POST,
+    DELETE_POST,
+    UPDATE_POST,
+    edit_key,
+    edit_number,
+)
 from learnloop.services.prompts.delivered import answerable
 from learnloop.storage.tables import Reflection
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -475,11 +482,11 @@ def _update_post(uow: UnitOfWork, reflection: Reflection, now: datetime, key: by
     props = post_builder(_share_post(uow, reflection, channel_id, item.id, item.url, author_name, key))["props"]
     for message in thread:
         message.payload = {**message.payload, "props": props}
-    edits = [int(number) for message in thread
-             if (number := message.idempotency_key.removeprefix(f"{share_key(reflection.id)}:edit:")).isdigit()]
+    edits = [number for message in thread
+             if (number := edit_number(message.idempotency_key, share_key(reflection.id))) is not None]
     uow.outbox.enqueue(UPDATE_POST, {"post_key": share_key(reflection.id), "props": props,
                                      "post_id": reflection.shared_post_id},
-                       key=f"{share_key(reflection.id)}:edit:{max(edits, default=0) + 1}", now=now)
+                       key=edit_key(share_key(reflection.id), max(edits, default=0) + 1), now=now)
     return True
 
 

@@ -13,7 +13,7 @@ from learnloop.domain.keys import fit
 from learnloop.domain.urls import InvalidUrl, normalise_url
 from learnloop.domain.wiki_events import WikiEvent, is_major, should_announce
 from learnloop.services.communities import community_for_channel
-from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST
+from learnloop.services.outbox_kinds import CREATE_POST, UPDATE_POST, edit_key
 from learnloop.services.reflections import PublishedSection, removal_key, removal_payload
 from learnloop.services.rollups import SETTLE, move_scores
 from learnloop.storage.repositories import ItemRef
@@ -328,7 +328,7 @@ def _announce(uow: UnitOfWork, item_id: int, url: str, channel_id: str, communit
         open_one.summaries = [*open_one.summaries, *summary][-MAX_SUMMARIES:]
     post = announce(_view(open_one, url, channel_id, event.title))
     uow.outbox.enqueue(UPDATE_POST, {"post_key": announcement_key(open_one.id), "props": post["props"]},
-                       key=f"{announcement_key(open_one.id)}:edit:{open_one.edits}", now=now)
+                       key=edit_key(announcement_key(open_one.id), open_one.edits), now=now)
 
 
 def forget_author(uow: UnitOfWork, author: str, announce: AnnouncementPost) -> int:
