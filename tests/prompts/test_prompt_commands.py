@@ -297,6 +297,18 @@ def test_an_event_more_than_five_years_ahead_is_a_form_error_not_a_crash(
                                                                           "Nov 2031")
 
 
+def test_five_years_from_the_29th_of_february_end_on_the_28th(
+    client: FlaskClient, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    clock.now = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
+    owner_may_open_forms(mattermost_contract)
+    slash(client, OWNER, "prompts event")
+    event = {"label": "Launch", "when": "both", "time": "17:00", "window": "2d", "visibility": "private",
+             "date": "2033-03-01"}
+    refused = submit(client, OWNER, "prompt_event", opened_dialog(mattermost_contract)["state"], event)
+    assert refused.get_json()["errors"]["date"].endswith("choose a date up to 2033-02-28")
+
+
 def test_the_event_form_sent_twice_sets_up_its_prompts_once_and_says_so(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:

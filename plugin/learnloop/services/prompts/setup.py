@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dateutil.relativedelta import relativedelta
+
 from learnloop.domain.schedules import (
     InvalidSchedule,
     Schedule,
@@ -171,7 +173,7 @@ def create_event_prompts(
     if not name:
         errors["label"] = "name the event, for example: Kubernetes training"
     today = now.astimezone(ZoneInfo(timezone) if not check_timezone(timezone) else ZoneInfo("UTC")).date()
-    latest = _years_after(today, MAX_EVENT_YEARS_AHEAD)
+    latest = today + relativedelta(years=MAX_EVENT_YEARS_AHEAD)  # from 29 February: 28 February
     if event_date < today:
         errors["date"] = f"{event_date:%a %d %b %Y} has passed; choose a date from today on"
     elif event_date > latest:
@@ -213,13 +215,6 @@ def create_event_prompts(
         created.append(Created(uow.schedules.add(row), existing=False))
     uow.commit()
     return created
-
-
-def _years_after(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def describe(row: PromptSchedule, when: str) -> str:
