@@ -191,6 +191,7 @@ def test_a_member_hears_whom_to_ask_the_channel_admins_and_configured_owners_by_
     chat = create_app(build_runtime(settings, clock=clock, engine=engine)).test_client()
     listing = say(chat, MEMBER, "community")
     assert "Its owners, whom to ask about it: @halfowner, @keeper, @owner. Its team's admins count too." in listing
+    assert len(town.calls("/api/v4/users/ids")) == 1, "who is active and their names: one question to Mattermost"
     town.users_busy = True
     assert ("Its owners are its channel admins, its team's admins, or owners named in learnloop's configuration; "
             "learnloop could not ask Mattermost for their names just now.") in say(chat, MEMBER, "community")

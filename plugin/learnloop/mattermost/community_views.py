@@ -16,8 +16,7 @@ from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
-from learnloop.mattermost.ownership import OWNERS, community_owners, community_role, role_in_channel
-from learnloop.mattermost.people import usernames_of
+from learnloop.mattermost.ownership import OWNERS, community_role, owner_usernames, role_in_channel
 from learnloop.services import links
 from learnloop.services.communities import (
     CommunityChangeRefused,
@@ -101,7 +100,7 @@ def _show(invocation: Invocation) -> Reply:
 def _owners_text(chat: Chat, community_id: int) -> str:
     """Whom a member can ask: the channel admins and configured owners, by name; team admins are not listed
     (that would mean reading the whole team)."""
-    names = usernames_of(chat, community_owners(chat, community_id))
+    names = owner_usernames(chat, community_id)
     if names is None:
         return f"Its owners are {OWNERS}; learnloop could not ask Mattermost for their names just now."
     if not names:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
-from learnloop.mattermost.client import MattermostError
+from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.commands import DialogHandler, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.payloads import DialogSubmission, SlashCommand
-from learnloop.mattermost.people import deactivated
+from learnloop.mattermost.people import deactivated, usernames_of
 from learnloop.services.communities import is_direct_channel
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,19 @@ def community_owners(chat: Chat, community_id: int) -> list[str]:
     admins of its channels as Mattermost lists them, without deactivated accounts (a message to one is never
     read). Team admins own it too, but are not listed here (that would mean reading every member of the team):
     they hear about pages they are named for."""
+    client = chat.mattermost()
+    found = _listed_owners(chat, client, community_id)
+    return sorted(set(found) - deactivated(client, found))
+
+
+def owner_usernames(chat: Chat, community_id: int) -> list[str] | None:
+    """`community_owners` by username, from the one question to Mattermost that tells both who is still active and
+    what they are called; None when Mattermost cannot be asked."""
+    return usernames_of(chat, _listed_owners(chat, chat.mattermost(), community_id))
+
+
+def _listed_owners(chat: Chat, client: MattermostClient | None, community_id: int) -> list[str]:
+    """The configured owners and the channel admins of a community, deactivated or not, without the bot."""
     with chat.reader() as uow:
         channels = [c.channel_id for c in uow.communities.channels(community_id)]
         community = uow.communities.get(community_id)
@@ -120,7 +133,6 @@ def community_owners(chat: Chat, community_id: int) -> list[str]:
     for channel_id in channels:
         configured = chat.settings.community_for_channel(channel_id)
         found.update(configured.owners if configured else [])
-    client = chat.mattermost()
     if client is not None:
         for channel_id in channels:
             try:
@@ -128,5 +140,4 @@ def community_owners(chat: Chat, community_id: int) -> list[str]:
                              if _is_admin(m, "channel_admin"))
             except MattermostError as exc:
                 log.warning("could not list the admins of channel %s: %s", channel_id, exc)
-    found -= {chat.settings.mattermost_bot_user_id or ""}
-    return sorted(found - deactivated(client, sorted(found)))
+    return sorted(found - {chat.settings.mattermost_bot_user_id or ""})
