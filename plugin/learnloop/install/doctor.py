@@ -26,7 +26,8 @@ from learnloop.mattermost.admin_client import MattermostAdminClient
 from learnloop.storage import migrate
 from learnloop.storage.engine import make_engine
 from learnloop.storage.sqlite import DatabaseFolderUnusable, database_path
-from learnloop.storage.tables import Cursor, InstanceSecret, OutboxMessage
+from learnloop.storage.tables import Cursor, OutboxMessage
+from learnloop.storage.unit_of_work import UnitOfWork
 from learnloop.wikis import FETCH_JOB
 
 STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
@@ -148,8 +149,8 @@ def database_file_check(settings: Settings) -> list[Check]:
 def secret_key_check(engine: Engine, settings: Settings) -> Check:
     """Where the key that seals private reflections is kept: a generated one is in the database, so the database
     or any backup of it opens them."""
-    with engine.connect() as connection:
-        generated = connection.scalar(select(func.count()).where(InstanceSecret.name == SIGNING_SECRET_NAME))
+    with UnitOfWork(engine) as uow:
+        generated = uow.secrets.get(SIGNING_SECRET_NAME)
     if generated:
         return Check("learnloop", "secret key", "warn", "generated and kept in the database: anyone with the database "
                      "or a backup of it can open private reflections; keep backups as private as the database (the "
