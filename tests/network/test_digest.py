@@ -64,7 +64,9 @@ def test_owners_switch_it_on_and_off_with_a_day_and_a_local_time(client: FlaskCl
         "Only this community's owners (its channel admins, its team's admins, or owners named in learnloop's "
         "configuration) switch its weekly digest on or off.")
     for bad, says in (("digest on someday 9", "is not a day and a time"),
-                      ("digest on fri 25:00", "is not a time of day"), ("digest on", "The day and the time are missing: `/learn digest on <day> <HH:MM>`"),
+                      ("digest on fri 25:00", "is not a time of day"),
+                      ("digest on", "The day and the time are missing: use for example 'fri 09:00'. Usage: `/learn "
+                                    "digest on <day> <HH:MM>`, for example `/learn digest on fri 09:00`. Nothing changed."),
                       ("digest on fri 99999999999999999999:00", "is not a time of day"),
                       ("digest on fri 09:99999999999999999999", "is not a time of day"),
                       ("digest sometimes", "Usage:")):

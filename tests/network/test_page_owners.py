@@ -93,10 +93,13 @@ def stored(runtime: Runtime) -> tuple[int, list[int | None]]:
      "Put @ before the username: `/learn pages owner Engineering @bob`, if bob is whom you mean. Nothing changed."),
     (OWNER, f"pages owner {PAGE} Bob remove", f"Put @ before the username: `/learn pages owner {PAGE} @bob remove`"),
     (OWNER, "pages owner Engineering", "Name the page (its URL) or space, then the person with @"),
-    (OWNER, "pages interval soon", "Nothing changed: 'soon' is not an interval: use days or weeks"),
-    (OWNER, "pages interval", "The interval is missing: `/learn pages interval <days>d`, for example"),
-    (OWNER, "pages interval 3d", "Nothing changed: 3 days is outside what learnloop takes: from 7 days"),
-    (OWNER, "pages interval 9999w", "Nothing changed: 69993 days is outside what learnloop takes"),
+    (OWNER, "pages interval soon", "'soon' is not an interval: use days or weeks, for example 180d or 26w. Usage: "
+                                   "`/learn pages interval <days>d`, for example `/learn pages interval 90d`. Nothing "
+                                   "changed."),
+    (OWNER, "pages interval", "The interval is missing: use days or weeks, for example 180d or 26w. Usage: "
+                              "`/learn pages interval <days>d`, for example `/learn pages interval 90d`."),
+    (OWNER, "pages interval 3d", "3 days is outside what learnloop takes: from 7 days"),
+    (OWNER, "pages interval 9999w", "69993 days is outside what learnloop takes"),
     (OWNER, "pages everything", "Usage: `/learn pages | pages owner <url or space> @person [remove]"),
 ])
 def test_refusals_say_why_and_store_nothing(client: FlaskClient, runtime: Runtime, known: StandIn, person: Person,

@@ -116,7 +116,11 @@ def test_resume_says_when_there_was_nothing_to_resume_and_takes_no_prompt_number
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("prompts pause soon", "for example"),
-    ("prompts pause", "How long to pause is missing: for example `/learn prompts pause 2w`"),
+    ("prompts pause", "How long to pause is missing: use days, weeks or months, for example 3d, 2w or 1m. Usage: "
+                      "`/learn prompts pause <3d|2w|1m> | pause until <YYYY-MM-DD>`, for example `/learn prompts "
+                      "pause 2w`. Nothing changed."),
+    ("prompts pause until 2026-13-01", "'2026-13-01' is not a date: use YYYY-MM-DD, for example until 2026-12-24. "
+                                       "Usage: `/learn prompts pause"),
     ("prompts pause 0d", "for example"),
     ("prompts time 4pm", "16:30"),
     ("prompts time 25:00", "16:30"),

@@ -215,9 +215,12 @@ def test_owners_choose_what_their_channel_hears(
     mattermost_contract.add("GET", f"/api/v4/teams/{team}/members/{member.id}",
                             json={"team_id": team, "user_id": member.id, "roles": "team_user"})
     assert "Only this community's owners" in slash(client, member, "wiki announce new_pages")["text"]
-    assert "not a choice" in slash(client, owner, "wiki announce everything")["text"]
+    assert slash(client, owner, "wiki announce everything")["text"] == (
+        "'everything' is not a choice: use new_pages, new_and_major, digest_only. Usage: `/learn wiki announce "
+        "new_pages|new_and_major|digest_only`, for example `/learn wiki announce new_pages`. Nothing changed.")
     assert slash(client, owner, "wiki announce")["text"] == (
-        "What to announce is missing: `/learn wiki announce new_pages|new_and_major|digest_only`. Nothing changed.")
+        "What to announce is missing: use new_pages, new_and_major, digest_only. Usage: `/learn wiki announce "
+        "new_pages|new_and_major|digest_only`, for example `/learn wiki announce new_pages`. Nothing changed.")
     assert "new pages only" in slash(client, owner, "wiki announce new_pages")["text"]
     assert "Engineering (handbook)" in slash(client, member, "wiki")["text"]
     ingest(wiki_runtime, event(1, sizes=(100, 5000)))

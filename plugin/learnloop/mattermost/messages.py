@@ -23,6 +23,13 @@ def ephemeral(text: str, **extra: Any) -> dict[str, Any]:
     return {"response_type": "ephemeral", "text": text, **extra}
 
 
+def refused_value(problem: Exception, usage: str, example: str) -> dict[str, Any]:
+    """A command's value refused by its parser: the parser's words (missing or wrong), then the command's usage
+    with an example, and that nothing changed."""
+    said = str(problem)
+    return ephemeral(f"{said[:1].upper()}{said[1:]}. Usage: `{usage}`, for example `{example}`. Nothing changed.")
+
+
 def rating_context(item_id: int, stars: int, key: bytes) -> dict[str, Any]:
     """Anyone in the channel may click it: it rates as the person who clicks."""
     return button_context(RATE_ACTION, key, item_id=item_id, stars=stars)

@@ -7,7 +7,7 @@ from typing import Any
 
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.messages import ephemeral
+from learnloop.mattermost.messages import ephemeral, refused_value
 from learnloop.mattermost.network_messages import (
     RECOGNITION_OFF_ACTION,
     SUGGESTIONS_OFF_ACTION,
@@ -41,14 +41,11 @@ def digest_command(invocation: Invocation) -> Reply:
     community_id = invocation.community_id()
     now, k = chat.clock(), chat.settings.min_group_size
     with chat.uow() as uow:
-        if words == ["on"]:
-            return ephemeral(f"The day and the time are missing: `{trigger} digest on <day> <HH:MM>`, for example "
-                             f"`{trigger} digest on fri 09:00`. Nothing changed.")
         if words[0] == "on":
             try:
                 first = digest.switch_on(uow, chat.settings, community_id, " ".join(words[1:]), now)
             except ValueError as exc:
-                return ephemeral(f"Could not switch the digest on: {exc}.")
+                return refused_value(exc, f"{trigger} digest on <day> <HH:MM>", f"{trigger} digest on fri 09:00")
             return ephemeral(f"The weekly digest is on: the first comes {first}. A week with nothing to say "
                              f"posts nothing. Preview it with `{trigger} digest preview`.")
         if words[0] == "off":

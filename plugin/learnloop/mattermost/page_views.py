@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from learnloop.domain.page_review import MAX_INTERVAL_DAYS, MIN_INTERVAL_DAYS, ReviewRefused
+from learnloop.domain.page_review import ReviewRefused
 from learnloop.mattermost.client import MattermostError
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
-from learnloop.mattermost.messages import describe_item, ephemeral
+from learnloop.mattermost.messages import describe_item, ephemeral, refused_value
 from learnloop.mattermost.ownership import OWNERS, community_owners, community_role, role_in_channel
 from learnloop.mattermost.page_messages import NOT_MINE_ACTION, REVIEWED_ACTION, unowned_dm
 from learnloop.mattermost.payloads import ActionRequest
@@ -42,15 +42,12 @@ def pages_command(invocation: Invocation) -> Reply:
     community_id = invocation.community_id()
     if action == "owner":
         return _owner(invocation, community_id, rest)
-    if action == "interval" and not rest.strip():
-        return ephemeral(f"The interval is missing: `{trigger} pages interval <days>d`, for example `{trigger} pages "
-                         f"interval 90d` (from {MIN_INTERVAL_DAYS} to {MAX_INTERVAL_DAYS} days). Nothing changed.")
     if action == "interval":
         try:
             with chat.uow() as uow:
                 days = page_owners.set_interval(uow, community_id, rest)
         except ReviewRefused as exc:
-            return ephemeral(f"Nothing changed: {exc}.")
+            return refused_value(exc, f"{trigger} pages interval <days>d", f"{trigger} pages interval 90d")
         return ephemeral(f"This community's wiki pages now need review every {days} days, counted from their last "
                          "review (or from when learnloop first saw them). Their owners hear about it in their weekly "
                          "message.")

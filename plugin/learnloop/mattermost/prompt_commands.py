@@ -11,7 +11,7 @@ from learnloop.domain.schedules import InvalidSchedule
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
-from learnloop.mattermost.messages import ephemeral
+from learnloop.mattermost.messages import ephemeral, refused_value
 from learnloop.mattermost.ownership import OWNERS, for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
 from learnloop.mattermost.replies import respond_later
@@ -59,13 +59,13 @@ def prompts_command(invocation: Invocation) -> Reply:
                 preferences.set_enabled(uow, user, word == "on", now)
                 return ephemeral("Prompts are on." if word == "on" else
                                  f"Prompts are off: nobody will ask you anything. `{t} prompts on` turns them back on.")
-            if word == "pause" and not rest:
-                return ephemeral(f"How long to pause is missing: for example `{t} prompts pause 2w` (days, weeks or "
-                                 f"months, up to a year), or `{t} prompts pause until 2026-12-24` (through that day, "
-                                 "your local time). Nothing changed.")
             if word == "pause":
-                until, tz = preferences.pause(uow, user, rest, now,
-                                              community_zone(uow, chat.settings, channel_id=request.channel_id))
+                try:
+                    zone = community_zone(uow, chat.settings, channel_id=request.channel_id)
+                    until, tz = preferences.pause(uow, user, rest, now, zone)
+                except InvalidPreference as exc:
+                    return refused_value(exc, f"{t} prompts pause <3d|2w|1m> | pause until <YYYY-MM-DD>",
+                                         f"{t} prompts pause 2w")
                 return ephemeral(f"Paused {describe_pause_end(until, tz)}. `{t} prompts resume` ends the pause early.")
             if word == "resume" and rest:
                 return ephemeral(_resume_what(rest, t))
