@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from learnloop.domain.keys import fit
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
 from learnloop.mattermost.reflect_views import post_builder, publishable, share_buttons
+from learnloop.mattermost.replies import dm_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.mattermost.wiki_removal_views import offer_by_dm, places
 from learnloop.services import reflections
-from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView
 
 EDIT_ACTION, DELETE_ACTION = "journal_edit", "journal_delete"
@@ -94,10 +93,7 @@ def handle_edit_submit(chat: Chat, submission: DialogSubmission, state: dict[str
         return {"error": str(exc)}
     told = _edited_elsewhere(edited)
     if told:
-        with chat.uow() as uow:
-            uow.outbox.enqueue(SEND_DM, {"user_id": submission.user_id, "message": told},
-                               key=fit(f"edited:{edited.id}:{now.isoformat()}"), now=now)
-            uow.commit()
+        dm_later(chat, submission.user_id, told, key=f"edited:{edited.id}:{now.isoformat()}")
     return None
 
 
@@ -157,12 +153,9 @@ def handle_delete_submit(chat: Chat, submission: DialogSubmission, state: dict[s
                     f"{places([(gone.section.title, gone.section.url)])}.",
                     [gone.section], key=f"deleted:{gone.id}")
     elif gone.published_url:
-        now = chat.clock()
-        with chat.uow() as uow:
-            uow.outbox.enqueue(SEND_DM, {"user_id": submission.user_id, "message": (
-                f"Deleted from your journal. Its section stays on {gone.published_url}: it was published before "
-                "learnloop marked its sections, so remove it on the page.")}, key=f"deleted:{gone.id}", now=now)
-            uow.commit()
+        dm_later(chat, submission.user_id, f"Deleted from your journal. Its section stays on {gone.published_url}: "
+                 "it was published before learnloop marked its sections, so remove it on the page.",
+                 key=f"deleted:{gone.id}")
     return None
 
 

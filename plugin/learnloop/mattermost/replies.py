@@ -12,7 +12,7 @@ from learnloop.domain.keys import fit
 from learnloop.inbound import for_log
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ephemeral
-from learnloop.services.outbox_kinds import RESPOND
+from learnloop.services.outbox_kinds import RESPOND, SEND_DM
 
 log = logging.getLogger(__name__)
 RESPONSE_PATH = "/hooks/commands/"
@@ -50,3 +50,13 @@ def respond_later(chat: Chat, response_url: str | None, text: str, *, key: str, 
                            key=fit(f"respond:{key}:{response_url}:{now.isoformat()}"), now=now)
         uow.commit()
     return True
+
+
+def dm_later(chat: Chat, user_id: str, text: str, *, key: str, props: dict[str, Any] | None = None) -> None:
+    """Queue a direct message to the person from learnloop: what a dialog, which closes without a reply, has
+    to tell them. Queued once per key."""
+    now = chat.clock()
+    with chat.uow() as uow:
+        uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text, **({"props": props} if props else {})},
+                           key=fit(key), now=now)
+        uow.commit()

@@ -12,9 +12,9 @@ from learnloop.mattermost.commands import CommandRegistry, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ACTIONS_PATH
 from learnloop.mattermost.payloads import ActionRequest
+from learnloop.mattermost.replies import dm_later
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services import reflections
-from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import PublishedSection
 
 REMOVE_ACTION, KEEP_ACTION = "wiki_remove", "wiki_keep"
@@ -61,12 +61,7 @@ def removal_offer(chat: Chat, user_id: str, sections: list[PublishedSection]) ->
 
 def offer_by_dm(chat: Chat, user_id: str, text: str, sections: list[PublishedSection], *, key: str) -> None:
     """Send the offer as a direct message (a dialog closes without a reply of its own)."""
-    now = chat.clock()
-    with chat.uow() as uow:
-        uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text,
-                                     "props": {"attachments": removal_offer(chat, user_id, sections)}},
-                           key=key, now=now)
-        uow.commit()
+    dm_later(chat, user_id, text, key=key, props={"attachments": removal_offer(chat, user_id, sections)})
 
 
 def _sections(context: dict[str, Any]) -> list[PublishedSection] | None:
