@@ -145,7 +145,7 @@ def test_a_private_prompt_promises_privacy(
         runtime, mattermost_contract, clock)["text"]
 
 
-@pytest.mark.parametrize(("visibility", "said"), [("private", "kept in your private journal"),
+@pytest.mark.parametrize(("visibility", "said"), [("private", "kept in your private journal (only you)"),
                                                   ("community", "shared with your community")])
 def test_an_answer_from_reflect_now_is_confirmed_on_the_prompt_which_stops_offering_its_buttons(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
@@ -219,7 +219,7 @@ def test_an_answer_from_reflect_now_too_late_for_its_prompt_is_confirmed_in_the_
     tick_with_a_dm(runtime, mattermost_contract)
     [dm] = [c for c in mattermost_contract.calls if c.path == "/api/v4/posts"
             and "learnloop_delivery" not in (c.json.get("props") or {})]
-    assert (dm.json["channel_id"], dm.json["message"]) == (uid("dmann"), "Saved: kept in your private journal.")
+    assert (dm.json["channel_id"], dm.json["message"]) == (uid("dmann"), "Saved: kept in your private journal (only you).")
 
 
 def test_an_answer_typed_with_the_command_marks_the_prompt_answered_too(
@@ -230,7 +230,7 @@ def test_an_answer_typed_with_the_command_marks_the_prompt_answered_too(
     World(runtime, mattermost_contract).tick()
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
     assert "actions" not in patch.json["props"]["attachments"][0]
-    assert "Answered: kept in your private journal." in patch.json["props"]["attachments"][0]["text"]
+    assert "Answered: kept in your private journal (only you)." in patch.json["props"]["attachments"][0]["text"]
 
 
 def test_nobody_else_can_answer_or_read_it(
@@ -432,7 +432,7 @@ def test_publishing_without_my_name_is_remembered(client: FlaskClient, runtime: 
     anonymous = reply["attachments"][0]["actions"][2]["integration"]["context"]
     assert "without your name" in click(client, ANN, anonymous).get_json()["ephemeral_text"]
     assert reflections(runtime)[0].publish_attribution == "anonymous"
-    assert "wiki (without your name)" in slash(client, ANN, "journal")["attachments"][0]["title"]
+    assert "marked for the wiki, without your name" in slash(client, ANN, "journal")["attachments"][0]["title"]
 
 
 @pytest.mark.parametrize(("chosen", "stored"), [("name", "name"), ("anonymous", "anonymous"), (None, "name")])
@@ -627,7 +627,7 @@ def test_a_private_reflection_is_shared_later_from_the_journal(
     """`/learn reflect` says "Change your mind any time": the journal keeps that promise once its reply is gone."""
     slash(client, ANN, "reflect Small pull requests get reviewed the same day")
     entry = slash(client, ANN, "journal")["attachments"][0]
-    assert entry["title"].endswith("private journal (only you)")
+    assert entry["title"].endswith(" · kept in your private journal (only you)"), "the words of the reply"
     [share] = [a for a in entry["actions"] if a["name"] == "Share with my community"]
     assert "Done" in click(client, ANN, share["integration"]["context"]).get_json()["ephemeral_text"]
     [reflection] = reflections(runtime)

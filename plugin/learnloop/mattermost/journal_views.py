@@ -10,6 +10,7 @@ from learnloop.mattermost.dialogs import open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission
 from learnloop.mattermost.reflect_views import post_builder, publishable, share_buttons
+from learnloop.mattermost.reflection_words import where_it_is
 from learnloop.mattermost.replies import dm_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.mattermost.wiki_removal_views import offer_by_dm, places
@@ -42,18 +43,10 @@ def _entry(chat: Chat, user_id: str, entry: ReflectionView, can_publish: bool) -
 
     sharing = share_buttons(chat, entry, user_id, can_share=True, can_publish=can_publish)["actions"] \
         if entry.visibility == "private" and entry.community_id is not None else []
-    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {_where(entry)}",
+    where = where_it_is(entry.visibility, entry.attribution, entry.published_url)
+    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {where}",
             "text": entry.text,
             "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger"), *sharing]}
-
-
-def _where(entry: ReflectionView) -> str:
-    if entry.visibility == "private":
-        return "private journal (only you)"
-    if entry.visibility == "community":
-        return "shared with your community"
-    named = "with your name" if entry.attribution != "anonymous" else "without your name"
-    return f"wiki ({named})" + (f": {entry.published_url}" if entry.published_url else "")
 
 
 def _own_entry(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> ReflectionView | Reply:

@@ -14,6 +14,7 @@ from learnloop.mattermost.dialogs import open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral, refused_value
 from learnloop.mattermost.ownership import OWNERS, for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
+from learnloop.mattermost.reflection_words import visibility_options
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import seeding
@@ -23,11 +24,6 @@ from learnloop.services.prompts.timing import preferences_of, schedule_of, zone
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SETUP_DIALOG, EVENT_DIALOG = "prompt_setup", "prompt_event"
-VISIBILITY_OPTIONS = [
-    {"text": "Private journal (only you)", "value": "private"},
-    {"text": "Share with my community", "value": "community"},
-    {"text": "Publish to the wiki", "value": "wiki"},
-]
 PROMPTS_HELP = (
     "`{t} prompts` shows your settings. Yours to change: `{t} prompts off`, `{t} prompts on`, "
     "`{t} prompts pause 2w` (or `pause until 2026-12-24`), `{t} prompts resume`, "
@@ -35,11 +31,6 @@ PROMPTS_HELP = (
     "`{t} prompts quiet 22:00-07:00` (or `quiet off`), `{t} prompts nudges off` (or `nudges on`). "
     "Community owners: `{t} prompts setup`, `{t} prompts event`, `{t} prompts stop <number>`."
 )
-
-
-def visibility_options(can_publish: bool) -> list[dict[str, str]]:
-    """What an answer can become; publishing only where the community has a wiki space to publish to."""
-    return VISIBILITY_OPTIONS if can_publish else VISIBILITY_OPTIONS[:2]
 
 
 def can_publish(chat: Chat, channel_id: str | None) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from learnloop.mattermost.messages import ACTIONS_PATH, content_attachment, reflection_attachment
-from learnloop.mattermost.prompt_commands import VISIBILITY_OPTIONS
+from learnloop.mattermost.reflection_words import CHOICES
 from learnloop.mattermost.signed_state import button_context
 from learnloop.services.reflections import SharePost
 
@@ -29,9 +29,8 @@ def who_sees(starts_at: str) -> str:
     """What the DM says of who sees an answer: what the answer form starts at, which the owners chose."""
     if starts_at == "private":
         return "Your answer is private unless you choose to share it."
-    chosen = next((o["text"] for o in VISIBILITY_OPTIONS if o["value"] == starts_at), starts_at)
-    private = VISIBILITY_OPTIONS[0]["text"]
-    return (f"The answer form starts at *{chosen}*, as your community's owners set it; choose *{private}* "
+    return (f"The answer form starts at *{CHOICES.get(starts_at, starts_at)}*, as your community's owners set it; "
+            f"choose *{CHOICES['private']}* "
             "there to keep your answer to yourself.")
 
 

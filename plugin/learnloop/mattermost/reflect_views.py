@@ -12,8 +12,8 @@ from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
-from learnloop.mattermost.prompt_commands import visibility_options
 from learnloop.mattermost.prompt_messages import REFLECT_NOW, SKIP, SNOOZE, shared_reflection_post
+from learnloop.mattermost.reflection_words import CHOICES, visibility_options, where_it_is
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.services import reflections
@@ -24,11 +24,8 @@ from learnloop.storage.unit_of_work import UnitOfWork
 
 REFLECT_DIALOG = "reflect"
 SHARE_ACTION = "reflection_share"
-VISIBILITY_WORDS = {"private": "kept in your private journal", "community": "shared with your community",
-                    "wiki": "marked for the wiki"}
 WIKI_NEXT = ("It goes on your community's learning-log page in the wiki; learnloop sends you the link "
              "once it is there.")
-ATTRIBUTION_WORDS = {"name": "with your name", "anonymous": "without your name"}
 FREE_QUESTIONS = [{"kind": "text", "text": "What did you learn?"}]
 SCALE = ("1", "2", "3", "4", "5")
 
@@ -130,10 +127,10 @@ def share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: 
                     reflection=reflections.handle_of(view.id, chat.signing_key), visibility=visibility,
                     attribution=attribution)}}
 
-    actions = [button("Share with my community", "community")] if can_share else []
+    actions = [button(CHOICES["community"], "community")] if can_share else []
     if can_share and can_publish:
-        actions.append(button("Publish to the wiki with my name", "wiki"))
-        actions.append(button("Publish to the wiki without my name", "wiki", "anonymous"))
+        actions.append(button(f"{CHOICES['wiki']} with my name", "wiki"))
+        actions.append(button(f"{CHOICES['wiki']} without my name", "wiki", "anonymous"))
     if not actions:  # written outside any community: nothing it could be shared with, now or later
         return {"fallback": "Your reflection is private.",
                 "text": "Only you can see it, and it stays private: it belongs to no community. To share one, "
@@ -195,9 +192,8 @@ def _answered_text(view: ReflectionView) -> str:
 
 
 def _described(view: ReflectionView) -> str:
-    if view.visibility != "wiki":
-        return VISIBILITY_WORDS[view.visibility]
-    return f"{VISIBILITY_WORDS['wiki']}, {ATTRIBUTION_WORDS.get(view.attribution or 'name', '')}. {WIKI_NEXT}"
+    said = where_it_is(view.visibility, view.attribution, view.published_url)
+    return f"{said}. {WIKI_NEXT}" if view.visibility == "wiki" and not view.published_url else said
 
 
 def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, Any]) -> Reply:

@@ -10,6 +10,7 @@ from typing import Any
 
 from learnloop.domain.markdown import plain
 from learnloop.mattermost.messages import content_attachment, describe_item
+from learnloop.mattermost.reflection_words import CHOICES
 from learnloop.services.seeding import ShelfItem
 
 BOOKMARK_NAME_RUNES = 64
@@ -85,6 +86,6 @@ def discussion_question(channel_id: str, items: list[ShelfItem], *, public_url: 
 def invitation_to_publish(channel_id: str, learning_log: str) -> dict[str, Any]:
     message = (f"**Make your learning last.** Reflections shared here help people this week; on the wiki's "
                f"*{learning_log}* page they help whoever joins next year. When you next write one with "
-               "`/learn reflect`, choose *Publish to the wiki*. Only you decide whether your reflection is "
+               f"`/learn reflect`, choose *{CHOICES['wiki']}*. Only you decide whether your reflection is "
                "published, and nobody else can publish it for you.")
     return {"channel_id": channel_id, "message": message, "props": {SEED_PROP: "invite_publishing"}}

@@ -16,11 +16,8 @@ from learnloop.mattermost.dialogs import checked, open_dialog, value_of
 from learnloop.mattermost.messages import ephemeral
 from learnloop.mattermost.ownership import OWNERS, for_owners, owns_channel
 from learnloop.mattermost.payloads import DialogSubmission
-from learnloop.mattermost.prompt_commands import (
-    can_publish,
-    setup_reply,
-    visibility_options,
-)
+from learnloop.mattermost.prompt_commands import can_publish, setup_reply
+from learnloop.mattermost.reflection_words import visibility_options
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import dialog_state
 from learnloop.services import seeding
