@@ -154,10 +154,12 @@ def test_a_pause_that_cannot_be_kept_says_why(text: str, tz: ZoneInfo, message: 
 
 
 def test_a_pause_ends_in_the_persons_own_date_time_and_zone() -> None:
-    assert describe_pause_end(utc(2026, 12, 24, 23, 0), BERLIN) == "through Thu 24 Dec 2026 (Europe/Berlin)"
-    assert describe_pause_end(utc(2026, 11, 17, 22, 30), BERLIN) == "until Tue 17 Nov 2026 at 23:30 (Europe/Berlin)"
-    assert describe_pause_end(utc(2026, 11, 17, 22, 30), NEW_YORK) == \
-        "until Tue 17 Nov 2026 at 17:30 (America/New_York)"
+    now = TUESDAY_EVENING
+    assert describe_pause_end(utc(2026, 12, 24, 23, 0), BERLIN, now) == "through Thu 24 Dec (Europe/Berlin)"
+    assert describe_pause_end(utc(2026, 11, 17, 22, 30), BERLIN, now) == "until Tue 17 Nov at 23:30 (Europe/Berlin)"
+    assert describe_pause_end(utc(2026, 11, 17, 22, 30), NEW_YORK, now) == \
+        "until Tue 17 Nov at 17:30 (America/New_York)"
+    assert describe_pause_end(utc(2027, 1, 5, 23, 0), BERLIN, now) == "through Tue 05 Jan 2027 (Europe/Berlin)"
 
 
 def test_invalid_preference_is_a_value_error() -> None:

@@ -17,6 +17,7 @@ from learnloop.domain.schedules import (
     InvalidSchedule,
     Schedule,
     due_at,
+    local_moment,
     local_occurrences,
     local_to_utc,
     next_local_date,
@@ -749,3 +750,11 @@ def test_an_early_time_in_kiritimati_falls_on_the_previous_utc_day() -> None:
     rule = schedule("FREQ=DAILY", time(8, 0))
     assert due_at(rule, date(2026, 11, 6), KIRITIMATI) == utc(2026, 11, 5, 18, 0)
     assert occurrences(rule, KIRITIMATI, utc(2026, 11, 5), utc(2026, 11, 6), ANCHOR) == [utc(2026, 11, 5, 18, 0)]
+
+
+def test_a_moment_is_told_in_its_zone_with_the_year_only_when_it_is_not_this_one() -> None:
+    now = utc(2026, 12, 31, 12)
+    assert local_moment(utc(2026, 11, 16, 9), NEW_YORK, now) == "Mon 16 Nov at 04:00 (America/New_York)"
+    assert local_moment(utc(2027, 1, 4, 9), BERLIN, now) == "Mon 04 Jan 2027 at 10:00 (Europe/Berlin)"
+    assert local_moment(utc(2026, 12, 31, 23), BERLIN, now) == "Fri 01 Jan 2027 at 00:00 (Europe/Berlin)", \
+        "the year where the zone is"

@@ -141,8 +141,8 @@ def test_a_prompt_whose_owners_chose_sharing_says_what_its_answer_form_starts_at
 def test_a_private_prompt_promises_privacy(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:
-    assert "Your answer is private unless you choose to share it." in send_prompt(
-        runtime, mattermost_contract, clock)["text"]
+    assert ("Your answer is private unless you choose to share it. Open until Sat 07 Nov at 08:30 (Europe/Berlin)."
+            in send_prompt(runtime, mattermost_contract, clock)["text"])
 
 
 @pytest.mark.parametrize(("visibility", "said"), [("private", "kept in your private journal (only you)"),
@@ -267,7 +267,7 @@ def test_a_shared_answer_is_posted_to_the_community_with_rating_buttons(
         "the post's marker, read by anyone in the channel, gives the id back to whoever hashes the ids in turn"
 
 
-SNOOZED = ("Snoozed until Sat 07 Nov 16:31: learnloop asks again then. Until then *Reflect now* still answers it, "
+SNOOZED = ("Snoozed until Sat 07 Nov at 16:31 (Europe/Berlin): learnloop asks again then. Until then *Reflect now* still answers it, "
            "and *Skip this one* lets it go.")
 
 

@@ -13,7 +13,15 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from learnloop.domain import schedules
-from learnloop.domain.schedules import InvalidSchedule, Schedule, local_to_utc, parse_amount, require_aware
+from learnloop.domain.schedules import (
+    InvalidSchedule,
+    Schedule,
+    local_day,
+    local_moment,
+    local_to_utc,
+    parse_amount,
+    require_aware,
+)
 
 MIN_PAUSE = timedelta(days=1)
 MAX_PAUSE = timedelta(days=365)
@@ -77,13 +85,13 @@ def _last_day(text: str, today: date) -> date:
     return day
 
 
-def describe_pause_end(until: datetime, tz: ZoneInfo) -> str:
-    """'through Thu 24 Dec 2026 (Europe/Berlin)' for a pause ending at local midnight, else 'until Mon 16 Nov
-    2026 at 10:00 (Europe/Berlin)': the person's own date and time, with the zone that says so."""
+def describe_pause_end(until: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """'through Thu 24 Dec (Europe/Berlin)' for a pause ending at local midnight, else 'until Mon 16 Nov at 10:00
+    (Europe/Berlin)': the person's own date and time, with the zone that says so."""
     local = until.astimezone(tz)
     if local.time() == time(0):
-        return f"through {local.date() - timedelta(days=1):%a %d %b %Y} ({tz.key})"
-    return f"until {local:%a %d %b %Y} at {local:%H:%M} ({tz.key})"
+        return f"through {local_day(local.date() - timedelta(days=1), now, tz)} ({tz.key})"
+    return f"until {local_moment(until, tz, now)}"
 
 
 def parse_time_of_day(text: str) -> time:

@@ -420,6 +420,22 @@ def local_to_utc(local_date: date, at: time, tz: ZoneInfo) -> datetime:
     return wall.astimezone(UTC)
 
 
+def local_day(day: date, now: datetime, tz: ZoneInfo) -> str:
+    """'Mon 16 Nov', with the year only when it is not this year in tz."""
+    return f"{day:%a %d %b}" if day.year == now.astimezone(tz).year else f"{day:%a %d %b %Y}"
+
+
+def at_local_time(at: time, zone: str) -> str:
+    """'at 04:00 (America/New_York)': a wall-clock time with the zone it is read in."""
+    return f"at {at:%H:%M} ({zone})"
+
+
+def local_moment(moment: datetime, tz: ZoneInfo, now: datetime) -> str:
+    """'Mon 16 Nov at 04:00 (America/New_York)': how every message gives a moment, in someone's own zone."""
+    local = moment.astimezone(tz)
+    return f"{local_day(local.date(), now, tz)} {at_local_time(local.time(), tz.key)}"
+
+
 def occurrence_key(local_date: date) -> str:
     return local_date.isoformat()
 

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from learnloop.domain.preferences import InvalidPreference, describe_pause_end
-from learnloop.domain.schedules import InvalidSchedule
+from learnloop.domain.schedules import InvalidSchedule, at_local_time
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
@@ -52,12 +52,13 @@ def prompts_command(invocation: Invocation) -> Reply:
                                  f"Prompts are off: nobody will ask you anything. `{t} prompts on` turns them back on.")
             if word == "pause":
                 try:
-                    zone = community_zone(uow, chat.settings, channel_id=request.channel_id)
-                    until, tz = preferences.pause(uow, user, rest, now, zone)
+                    community_tz = community_zone(uow, chat.settings, channel_id=request.channel_id)
+                    until, tz = preferences.pause(uow, user, rest, now, community_tz)
                 except InvalidPreference as exc:
                     return refused_value(exc, f"{t} prompts pause <3d|2w|1m> | pause until <YYYY-MM-DD>",
                                          f"{t} prompts pause 2w")
-                return ephemeral(f"Paused {describe_pause_end(until, tz)}. `{t} prompts resume` ends the pause early.")
+                return ephemeral(f"Paused {describe_pause_end(until, tz, now)}. `{t} prompts resume` ends the pause "
+                                 "early.")
             if word == "resume" and rest:
                 return ephemeral(_resume_what(rest, t))
             if word == "resume":
@@ -112,9 +113,10 @@ def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: 
     member = uow.members.get(user_id)
     prefs = preferences_of(member)
     lines = ["**Your prompts**: " + ("on" if prefs.enabled else "off")]
-    if prefs.paused_until and prefs.paused_until > chat.clock():
+    now = chat.clock()
+    if prefs.paused_until and prefs.paused_until > now:
         tz = zone(member.timezone if member else None, community_zone(uow, chat.settings, channel_id=channel_id))
-        lines.append(f"- paused {describe_pause_end(prefs.paused_until, tz)}")
+        lines.append(f"- paused {describe_pause_end(prefs.paused_until, tz, now)}")
     lines.append(f"- time: {prefs.time_of_day:%H:%M} your local time" if prefs.time_of_day else
                  "- time: each community's own time")
     if prefs.quiet_hours:
@@ -290,8 +292,8 @@ def event_reply(created: list[setup.Created]) -> str:
     saved = [one for one in created if not one.existing]
     kept = [one for one in created if one.existing]
     prompts = "prompt" if len(saved) == 1 else "prompts"
-    said = [f"Saved {len(saved)} event {prompts}: {_described(saved)}, at {saved[0].schedule.local_time} "
-            f"{saved[0].schedule.timezone}."] if saved else []
+    said = [f"Saved {len(saved)} event {prompts}: {_described(saved)}, "
+            f"{at_local_time(schedule_of(saved[0].schedule).local_time, saved[0].schedule.timezone)}."] if saved else []
     if kept:
         said.append(f"Already set up, so nothing new was saved for {_described(kept)}.")
     return " ".join(said)

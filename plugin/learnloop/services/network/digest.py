@@ -16,7 +16,8 @@ from typing import Any
 
 from learnloop.config import Settings
 from learnloop.domain.learning_metrics import Stage
-from learnloop.domain.network import WEEKDAYS, parse_weekly, week_moment
+from learnloop.domain.network import parse_weekly, week_moment
+from learnloop.domain.schedules import local_moment
 from learnloop.services import dashboard
 from learnloop.services.communities import community_zone
 from learnloop.services.dashboard import Period, TopItem
@@ -71,7 +72,7 @@ def switch_on(uow: UnitOfWork, settings: Settings, community_id: int, when: str,
     community.digest_week = monday if moment <= now else monday - WEEK
     uow.commit()
     first = moment if moment > now else moment + WEEK
-    return f"{WEEKDAYS[weekday].capitalize()} {first.astimezone(tz):%d %b} at {at:%H:%M} ({tz.key})"
+    return local_moment(first, tz, now)
 
 
 def switch_off(uow: UnitOfWork, community_id: int) -> bool:

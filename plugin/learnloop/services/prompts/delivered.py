@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from learnloop.domain.schedules import local_moment
 from learnloop.services.prompts.timing import NUDGE_AFTER_PROMPT, zone
 from learnloop.storage.prompt_repositories import LAPSED, SKIPPED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SNOOZE = timedelta(days=1)
-LOCAL_TIME = "%a %d %b %H:%M"
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,8 @@ class PromptView:
     window_end: datetime
     local_window_end: str
     local_due: str
-    """When it is (or was) due, in the person's time zone: a snoozed prompt's next send."""
+    """When it is (or was) due, and when its answers close, in the person's time zone: a snoozed prompt's next send.
+    Both name the year only when it is not the year it is due in (a prompt comes when it is due)."""
     dm_channel_id: str | None = None
     """The bot's DM channel with the person, if Mattermost was asked for it before."""
     event: str | None = None
@@ -63,8 +64,8 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
             community_name=community.name if community else "your community", questions=list(schedule.questions),
             default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
             window_end=delivery.window_end,
-            local_window_end=delivery.window_end.astimezone(tz).strftime(LOCAL_TIME),
-            local_due=delivery.due_at.astimezone(tz).strftime(LOCAL_TIME),
+            local_window_end=local_moment(delivery.window_end, tz, delivery.due_at),
+            local_due=local_moment(delivery.due_at, tz, delivery.due_at),
             dm_channel_id=member.dm_channel_id if member else None, event=event,
             earlier_answer=earlier.body if earlier else None, post_id=delivery.post_id,
         )
