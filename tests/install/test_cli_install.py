@@ -195,13 +195,13 @@ def test_doctor_prints_a_table_and_exits_by_its_findings(cli: World, serving: st
     assert lines[0].split() == ["host", "check", "status", "detail"]
     assert any(line.startswith("learnloop") and " ok " in line for line in lines)
     assert doctor_rows(result)["secret key"][0] == "warn"  # generated: a warning, not a thing to fix
-    assert lines[-1] == "nothing to fix; read the 1 warning(s) above"
+    assert lines[-1] == "nothing to fix; read the 1 warning above"
 
     cli.fake.hooks.clear()
     result = run("doctor", "--token", ADMIN_TOKEN)
     assert result.exit_code == 1
     assert "gone from Mattermost: run learnloop install" in result.output
-    assert result.output.splitlines()[-1] == "1 thing(s) to fix"
+    assert result.output.splitlines()[-1] == "1 thing to fix"
 
 
 def test_doctor_when_learnloop_is_not_serving(cli: World, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -116,7 +116,7 @@ def test_dry_run_prints_the_plan_and_touches_nothing(world: World) -> None:
     assert "create  outgoing webhook in ~engineering/town-square" in printed
     assert "create  outgoing webhook in ~engineering/random" in printed
     assert "create  OAuth app 'learnloop'" in printed and world.fake.oauth_apps == {}
-    assert printed.endswith("dry run: 10 change(s) planned, nothing was touched")
+    assert printed.endswith("dry run: 10 changes planned, nothing was touched")
 
 
 def test_dry_run_after_install_plans_nothing(world: World) -> None:

@@ -141,7 +141,7 @@ def test_dry_run_lists_the_edit_and_makes_none(mediawiki: MediaWikiServer, edito
     assert plan.changes == 1
     [step] = [step for step in plan.steps if step.action == "update"]
     assert step.what == f"rating widget in {COMMON_JS}" and "widget.js" in step.detail
-    assert "dry run: 1 change(s) planned" in plan.render()
+    assert "dry run: 1 change planned" in plan.render()
     assert editor.wikitext(COMMON_JS) == ADMIN_SCRIPT.rstrip()
     assert not (tmp_path / "learnloop.install.json").exists()
 

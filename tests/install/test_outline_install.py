@@ -167,7 +167,7 @@ def test_install_creates_the_subscription_a_second_run_keeps_it(outline: FakeOut
 def test_dry_run_plans_the_creation_and_touches_nothing(outline: FakeOutline, tmp_path: Path) -> None:
     plan = run("install", tmp_path, dry_run=True)
     assert (plan.steps[0].action, plan.steps[0].what) == ("create", "webhook subscription 'learnloop'")
-    assert "dry run: 1 change(s) planned" in plan.render()
+    assert "dry run: 1 change planned" in plan.render()
     assert outline.subscriptions == [] and "webhookSubscriptions.create" not in outline.calls
     assert not (tmp_path / "learnloop.install.json").exists()
 

@@ -14,7 +14,7 @@ def test_a_step_is_echoed_before_it_is_performed() -> None:
     plan.status("checks done")
 
     assert printed == ["  create  thing: its detail", "(performed)", "  keep    other thing", "checks done"]
-    assert plan.render() == "  create  thing: its detail\n  keep    other thing\n1 change(s) made"
+    assert plan.render() == "  create  thing: its detail\n  keep    other thing\n1 change made"
 
 
 def test_a_dry_run_echoes_each_step_and_performs_none() -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from learnloop.config import Settings
+from learnloop.domain.wording import counted
 from learnloop.files import WriteFailed, check_writable
 from learnloop.install.config_file import ConfigFile
 from learnloop.install.ledger import Ledger
@@ -113,9 +114,9 @@ class Plan:
     def summary(self) -> str:
         """What follows the steps: the count of changes, then the notes."""
         if self.dry_run:
-            total = f"dry run: {self.changes} change(s) planned, nothing was touched"
+            total = f"dry run: {counted(self.changes, 'change', 'changes')} planned, nothing was touched"
         else:
-            total = f"{self.changes} change(s) made" if self.changes else self.unchanged
+            total = f"{counted(self.changes, 'change', 'changes')} made" if self.changes else self.unchanged
         return "\n".join([total, *self.notes])
 
     def render(self) -> str:
@@ -148,8 +149,9 @@ def render_checks(checks: list[Check]) -> str:
             for c in checks]
     fixes = sum(c.status == "fix" for c in checks)
     warnings = sum(c.status == "warn" for c in checks)
-    summary = (f"{fixes} thing(s) to fix" if fixes else f"nothing to fix; read the {warnings} warning(s) above"
-               if warnings else "everything checked is fine")
+    summary = (f"{counted(fixes, 'thing', 'things')} to fix" if fixes else
+               f"nothing to fix; read the {counted(warnings, 'warning', 'warnings')} above" if warnings else
+               "everything checked is fine")
     return "\n".join([header, *rows, summary])
 
 

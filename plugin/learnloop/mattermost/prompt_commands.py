@@ -8,6 +8,7 @@ from typing import Any
 
 from learnloop.domain.preferences import InvalidPreference, describe_pause_end
 from learnloop.domain.schedules import InvalidSchedule, at_local_time
+from learnloop.domain.wording import counted
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_dialog, value_of
@@ -291,8 +292,7 @@ def event_reply(created: list[setup.Created]) -> str:
     """What an owner hears once an event's prompts are set up: those saved, and those already set up."""
     saved = [one for one in created if not one.existing]
     kept = [one for one in created if one.existing]
-    prompts = "prompt" if len(saved) == 1 else "prompts"
-    said = [f"Saved {len(saved)} event {prompts}: {_described(saved)}, "
+    said = [f"Saved {counted(len(saved), 'event prompt', 'event prompts')}: {_described(saved)}, "
             f"{at_local_time(schedule_of(saved[0].schedule).local_time, saved[0].schedule.timezone)}."] if saved else []
     if kept:
         said.append(f"Already set up, so nothing new was saved for {_described(kept)}.")

@@ -17,6 +17,7 @@ from typing import Any
 
 from learnloop.domain.measures import member_key
 from learnloop.domain.sealing import Unreadable, unseal
+from learnloop.domain.wording import counted
 from learnloop.services.network import co_ratings
 from learnloop.services.reflections import (
     UNPUBLISHED,
@@ -49,7 +50,7 @@ class Kind:
     """Kept after an erase, no longer naming the person."""
 
     def counted(self, count: int) -> str:
-        return f"{count} {self.one if count == 1 else self.many}"
+        return counted(count, self.one, self.many)
 
 
 SETTINGS = "settings"
