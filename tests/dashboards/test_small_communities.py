@@ -387,7 +387,9 @@ def test_a_fold_that_meets_a_join_in_progress_waits_for_it_and_counts_towards_th
 
 
 REFUSALS = [
-    (MEMBER, "community join ~data-guild", SMALL, "Only an owner of this channel's community"),
+    (MEMBER, "community join ~data-guild", SMALL, "Only this community's owners (its channel admins, its team's "
+                                                  "admins, or owners named in learnloop's configuration) can join this "
+                                                  "channel up with another. Nothing changed."),
     (HALF_OWNER, "community join ~data-guild", SMALL, "You need to be an owner of ~data-guild's community too"),
     (OWNER, "community join ~tiny-team", SMALL, "A channel cannot join itself"),
     (OWNER, "community join ~nowhere", SMALL, "learnloop does not know ~nowhere"),
@@ -395,7 +397,8 @@ REFUSALS = [
     (OWNER, "community join @data-guild", SMALL, "Name the neighbouring channel as it appears after `~`"),
     (OWNER, "community join", SMALL, "Name the neighbouring channel"),
     (OWNER, "community leave", SMALL, "This channel is its own community: there is nothing to leave."),
-    (MEMBER, "community leave", SMALL, "Only an owner of this channel's community"),
+    (MEMBER, "community leave", SMALL, "Only this community's owners (its channel admins, its team's admins, or "
+                                       "owners named in learnloop's configuration) can take this channel out of it."),
     (OWNER, "community merge ~data-guild", SMALL, "Try `/learn community`"),
 ]
 

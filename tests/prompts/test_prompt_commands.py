@@ -97,7 +97,7 @@ def test_resume_says_when_there_was_nothing_to_resume_and_takes_no_prompt_number
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
     assert slash(client, ANN, "prompts resume")["text"] == (
-        "You were not paused, so nothing changed: your prompts come as usual.")
+        "You were not paused: your prompts come as usual. Nothing changed.")
     slash(client, ANN, "prompts pause 2w")
     assert slash(client, ANN, "prompts resume")["text"] == "Welcome back: prompts resume from the next one."
     assert member(runtime, ANN).paused_until is None

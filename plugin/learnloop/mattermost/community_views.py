@@ -121,8 +121,8 @@ def _join(invocation: Invocation, target: str) -> Reply:
     if not request.team_id:
         return ephemeral("Channels join up within a team: type this in a team's channel, not a direct message.")
     if role_in_channel(chat, request) != "owner":
-        return ephemeral(f"Only an owner of this channel's community ({OWNERS}) can join it up with another "
-                         "channel.")
+        return ephemeral(f"Only this community's owners ({OWNERS}) can join this channel up with another. Nothing "
+                         "changed.")
     client = chat.mattermost()
     if client is None:
         return ephemeral("learnloop cannot reach Mattermost to find that channel: ask an admin to check its bot "
@@ -167,7 +167,7 @@ def _join(invocation: Invocation, target: str) -> Reply:
 def _leave(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     if role_in_channel(chat, request) != "owner":
-        return ephemeral(f"Only an owner of this channel's community ({OWNERS}) can take it out of a community.")
+        return ephemeral(f"Only this community's owners ({OWNERS}) can take this channel out of it. Nothing changed.")
     with chat.uow() as uow:
         try:
             left = leave(uow, chat.settings, channel_id=request.channel_id, channel_name=request.channel_name or None,

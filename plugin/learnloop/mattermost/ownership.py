@@ -89,8 +89,8 @@ def owns_channel(chat: Chat, request: SlashCommand) -> bool:
 
 OWNERS = "its channel admins, its team's admins, or owners named in learnloop's configuration"
 """Who owns a community, as every reply that names its owners says it (community_role decides it)."""
-NO_LONGER_AN_OWNER = ("Only this community's owners can send this form, and Mattermost no longer counts you as one; "
-                      "nothing was saved.")
+NO_LONGER_AN_OWNER = (f"Only this community's owners ({OWNERS}) can send this form, and Mattermost no longer "
+                      "counts you as one; nothing was saved.")
 
 
 def for_owners(handler: DialogHandler) -> DialogHandler:

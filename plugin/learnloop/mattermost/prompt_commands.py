@@ -64,7 +64,7 @@ def prompts_command(invocation: Invocation) -> Reply:
                 return ephemeral(_resume_what(rest, t))
             if word == "resume":
                 if not preferences.resume(uow, user, now):
-                    return ephemeral("You were not paused, so nothing changed: your prompts come as usual.")
+                    return ephemeral("You were not paused: your prompts come as usual. Nothing changed.")
                 return ephemeral("Welcome back: prompts resume from the next one.")
             if word in ("time", "quiet") and not rest:
                 return ephemeral(_setting_and_usage(uow, user, word, t))
