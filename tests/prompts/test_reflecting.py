@@ -202,7 +202,7 @@ def test_an_answer_stored_leaves_its_prompt_post_to_be_marked_answered_even_if_t
     World(runtime, mattermost_contract).tick()
     [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
     assert "actions" not in patch.json["props"]["attachments"][0]
-    assert "Answered: kept in your private journal." in patch.json["props"]["attachments"][0]["text"]
+    assert "Answered: kept in your private journal (only you)." in patch.json["props"]["attachments"][0]["text"]
 
 
 def test_an_answer_from_reflect_now_too_late_for_its_prompt_is_confirmed_in_the_dm(
