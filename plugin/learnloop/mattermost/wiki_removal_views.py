@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.chunks import chunks
 from learnloop.mattermost.commands import CommandRegistry, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.messages import ACTIONS_PATH
@@ -45,8 +46,7 @@ def removal_offer(chat: Chat, user_id: str, sections: list[PublishedSection]) ->
 
     one = len(sections) == 1
     attachments = []
-    for start in range(0, len(sections), SECTIONS_PER_BUTTON):
-        chunk = sections[start:start + SECTIONS_PER_BUTTON]
+    for chunk in chunks(sections, SECTIONS_PER_BUTTON):
         attachments.append({
             "fallback": f"Still on the wiki: {places(pages_of(chunk))}",
             "text": f"Still on the wiki: {places(pages_of(chunk))}",

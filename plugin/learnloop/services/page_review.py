@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from learnloop.chunks import chunks
 from learnloop.config import Settings
 from learnloop.domain.page_review import (
     SCORE_WINDOW,
@@ -250,8 +251,8 @@ def _in_order(counts: dict[str, int]) -> dict[str, int]:
 def record(uow: UnitOfWork, planned: list[Planned], now: datetime) -> int:
     """Mark each owner's week done and queue their message, CHUNK people per transaction; the number queued."""
     queued = 0
-    for start in range(0, len(planned), CHUNK):
-        for one in planned[start:start + CHUNK]:
+    for some in chunks(planned, CHUNK):
+        for one in some:
             uow.members.ensure(one.user_id, now)
             if uow.pages.mark_person_week(one.user_id, one.week, one.notes_until) and one.payload is not None:
                 queued += uow.outbox.enqueue(SEND_DM, one.payload, key=f"review:{one.user_id}:{one.week}", now=now)

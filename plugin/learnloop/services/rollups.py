@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Protocol, TypeVar
 
+from learnloop.chunks import chunks
 from learnloop.domain.disclosure import WEEK, Block, WeekFacts, closed_blocks, merge_after, split_open
 from learnloop.domain.measures import (
     DISTINCT_THINGS,
@@ -397,8 +398,8 @@ def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime
 def release_every_score(uow: UnitOfWork, k: int, now: datetime) -> None:
     """`release_scores` for every rated item, in batches, and the milestones of those whose scores moved."""
     rated = uow.rollups.rated_items()
-    for start in range(0, len(rated), BATCH):
-        moved = release_scores(uow.rollups, set(rated[start:start + BATCH]), k, now)
+    for batch in chunks(rated, BATCH):
+        moved = release_scores(uow.rollups, set(batch), k, now)
         recognition.note_moved(uow.network, moved, k)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row, bindparam, delete, func, or_, select, tuple_, update
 
+from learnloop.chunks import chunks
 from learnloop.domain.network import USEFUL
 from learnloop.storage.repositories import Repository, insert_for, rowcount
 from learnloop.storage.tables import (
@@ -80,11 +81,11 @@ class NetworkStore(Repository):
     def useful_items(self, community_id: int, user_ids: list[str], limit: int) -> dict[str, set[int]]:
         """Each person's `limit` most recently rated items of the community that they rated useful."""
         found: dict[str, set[int]] = {user: set() for user in user_ids}
-        for start in range(0, len(user_ids), CHUNK):
+        for some in chunks(user_ids, CHUNK):
             ranked = (select(Rating.user_id, Rating.item_id, func.row_number().over(
                 partition_by=Rating.user_id, order_by=(Rating.updated_at.desc(), Rating.item_id.desc())).label("n"))
                 .join(ContentItem, ContentItem.id == Rating.item_id)
-                .where(Rating.user_id.in_(user_ids[start:start + CHUNK]), Rating.stars >= USEFUL,
+                .where(Rating.user_id.in_(some), Rating.stars >= USEFUL,
                        ContentItem.community_id == community_id).subquery())
             recent = select(ranked.c.user_id, ranked.c.item_id).where(ranked.c.n <= limit)
             for user, item in self.session.execute(recent):
@@ -109,9 +110,9 @@ class NetworkStore(Repository):
     def likes(self, community_id: int, members: list[str]) -> dict[str, set[int]]:
         """The useful items last counted for each of these people (keyed hashes)."""
         found: dict[str, set[int]] = {member: set() for member in members}
-        for start in range(0, len(members), CHUNK):
+        for some in chunks(members, CHUNK):
             for member, item in self.session.execute(select(CoRatingLike.member, CoRatingLike.item_id).where(
-                    CoRatingLike.community_id == community_id, CoRatingLike.member.in_(members[start:start + CHUNK]))):
+                    CoRatingLike.community_id == community_id, CoRatingLike.member.in_(some))):
                 found[member].add(int(item))
         return found
 
@@ -124,16 +125,16 @@ class NetworkStore(Repository):
 
     def replace_likes(self, community_id: int, likes: dict[str, set[int]]) -> None:
         members = sorted(likes)
-        for start in range(0, len(members), CHUNK):
+        for some in chunks(members, CHUNK):
             self.session.execute(delete(CoRatingLike).where(CoRatingLike.community_id == community_id,
-                                                            CoRatingLike.member.in_(members[start:start + CHUNK])))
+                                                            CoRatingLike.member.in_(some)))
         self.add_likes(community_id, likes)
 
     def add_likes(self, community_id: int, likes: dict[str, set[int]]) -> None:
         rows = [{"community_id": community_id, "member": member, "item_id": item}
                 for member, items in sorted(likes.items()) for item in sorted(items)]
-        for start in range(0, len(rows), CHUNK):
-            self.session.execute(table_of(CoRatingLike).insert(), rows[start:start + CHUNK])
+        for some_rows in chunks(rows, CHUNK):
+            self.session.execute(table_of(CoRatingLike).insert(), some_rows)
 
     def add_pairs(self, community_id: int, changes: dict[tuple[int, int], int]) -> None:
         """Move pair counts by `changes`; a pair nobody shares any more is removed."""
@@ -142,13 +143,13 @@ class NetworkStore(Repository):
         rows = [{"community_id": community_id, "item_a": a, "item_b": b, "people": delta}
                 for (a, b), delta in sorted(changes.items())]
         statement = _pair_upsert(self.tx.dialect)
-        for start in range(0, len(rows), CHUNK):
-            self.run(statement, rows[start:start + CHUNK])
+        for some_rows in chunks(rows, CHUNK):
+            self.run(statement, some_rows)
         dropped = [pair for pair, delta in sorted(changes.items()) if delta < 0]
-        for start in range(0, len(dropped), CHUNK):
+        for some_pairs in chunks(dropped, CHUNK):
             self.session.execute(delete(CoRating).where(
                 CoRating.community_id == community_id, CoRating.people <= 0,
-                tuple_(CoRating.item_a, CoRating.item_b).in_(dropped[start:start + CHUNK])))
+                tuple_(CoRating.item_a, CoRating.item_b).in_(some_pairs)))
 
     def pairs_with(self, community_id: int, items: set[int], min_people: int) -> dict[tuple[int, int], int]:
         """Each item's NEIGHBOURS strongest pairs that at least `min_people` share (an index by people answers

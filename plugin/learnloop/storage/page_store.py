@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
+from learnloop.chunks import chunks
 from learnloop.domain.page_review import OPEN_STATES, REVIEW_REASONS
 from learnloop.storage.repositories import Repository, insert_ignoring_conflicts, rowcount
 from learnloop.storage.tables import (
@@ -29,7 +30,7 @@ _O = table_of(PageOwner)
 
 
 def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[start:start + CHUNK] for start in range(0, len(ids), CHUNK)]
+    return list(chunks(ids, CHUNK))
 
 
 class PageStore(Repository):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from learnloop.chunks import chunks
 from learnloop.domain.measures import member_key, week_of
 from learnloop.domain.network import strongest, suggest
 from learnloop.domain.preferences import Action
@@ -88,8 +89,8 @@ def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], key: b
 def record(uow: UnitOfWork, planned: list[Planned], now: datetime) -> int:
     """Mark each week done and queue its message, CHUNK people per transaction; the number queued."""
     queued = 0
-    for start in range(0, len(planned), CHUNK):
-        for one in planned[start:start + CHUNK]:
+    for some in chunks(planned, CHUNK):
+        for one in some:
             if uow.network.mark_suggested_week(one.user_id, one.week) and one.payload is not None:
                 queued += uow.outbox.enqueue(SEND_DM, one.payload, key=f"suggest:{one.user_id}:{one.week}",
                                              now=now)
