@@ -5,13 +5,15 @@ the bot is not in are each told to the sharer as what they are."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from tests.conftest import make_settings
+from tests.conftest import FakeClock, make_settings
 from tests.mattermost.inbound import send_fixture
 from tests.prompts.world import courier
+from tests.standins import mattermost_http
 from tests.standins.mattermost_http import Faults, StandinServer, World, start_in_thread
 
 from learnloop.bootstrap import Runtime
@@ -114,3 +116,29 @@ def test_a_share_refused_for_another_reason_is_not_blamed_on_a_private_channel(
     courier(runtime).deliver()
     [notice] = dms(standin, sharer)
     assert "(HTTP 400)" in notice and "private channel" not in notice
+
+
+def test_a_share_made_into_a_thread_deleted_before_its_retry_is_posted_again_in_the_channel(
+        client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first try was made in the thread though learnloop heard a 503; the thread was deleted, and its reply
+    with it (Mattermost deletes a root's replies). The retry found the deleted reply and called it sent: nobody
+    saw the share."""
+    clock.now = datetime.now(UTC)  # the stand-in dates its posts by the real clock, and the retry looks from then
+    root = standin.world.create_post({"channel_id": CHANNEL, "message": "Who has notes on time zones?"})[1]
+    share(client, sharer, root["id"])
+    standin.faults = Faults(rate=1.0, status=503, after_effect=True, routes=("POST /posts",))
+    assert courier(runtime).deliver().retried == 1
+    standin.faults = Faults()
+    [reply] = shared_posts(standin)
+    assert reply["root_id"] == root["id"]
+    for post_id in (root["id"], reply["id"]):
+        standin.world.delete_post(post_id)
+    clock.advance(minutes=1)
+    assert courier(runtime).deliver().retried == 1, "within 30 s Mattermost refuses the deleted reply's pending id"
+    later = mattermost_http.monotonic() + 31
+    monkeypatch.setattr(mattermost_http, "monotonic", lambda: later)
+    clock.advance(minutes=1)
+    courier(runtime).deliver()
+    [visible] = [post for post in shared_posts(standin) if not post["delete_at"]]
+    assert visible["root_id"] == ""

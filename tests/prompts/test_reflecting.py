@@ -8,11 +8,14 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.config import Settings
+from learnloop.mattermost import delivery as mattermost_delivery
+from learnloop.mattermost.delivery import OUTBOX_PROP
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import personal_data
 from learnloop.services import reflections as reflections_service
@@ -721,12 +724,14 @@ def test_a_shared_reflection_deleted_while_the_worker_posts_it_loses_the_post_on
     reflect_and_share(client, "Feature flags beat long branches")
     outbox = courier(runtime)
     [message] = outbox._claim(10, [CREATE_POST])
+    serve_posts_since(mattermost_contract, runtime, [SHARED_POST])
     delete_newest(client, mattermost_contract)
     serve_shared_post(mattermost_contract)
     outbox.handlers[CREATE_POST](message)
     mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
     World(runtime, mattermost_contract).tick()
-    assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
+    assert set(post_deletions(mattermost_contract)) == {f"/api/v4/posts/{SHARED_POST}"}, \
+        "by the id the worker recorded, and by its marker (the try in flight might have had no answer)"
 
 
 def test_a_shared_reflection_deleted_before_it_was_posted_is_never_posted(
@@ -738,6 +743,17 @@ def test_a_shared_reflection_deleted_before_it_was_posted_is_never_posted(
     assert [c for c in mattermost_contract.calls if c.path.startswith("/api/v4/posts")] == []
 
 
+def serve_posts_since(contract: MattermostContract, runtime: Runtime, posts: list[str], marker: str = "") -> None:
+    """Mattermost's channel posts since a moment: these, carrying the marker of Ann's newest shared reflection."""
+    if not marker:
+        with runtime.reader() as uow:
+            newest = max(uow.reflections.ids_of(ANN.id))
+        marker = mattermost_delivery.post_marker(reflections_service.share_key(newest), runtime.signing_key)
+    contract.add("GET", f"/api/v4/channels/{CHANNEL}/posts", json={"order": posts, "posts": {post: {
+        "id": post, "channel_id": CHANNEL, "message": "", "root_id": "", "delete_at": 0,
+        "props": {OUTBOX_PROP: marker}} for post in posts}})
+
+
 def told_by_dm(runtime: Runtime) -> list[str]:
     with runtime.reader() as uow:
         return [m.payload["message"] for m in uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
@@ -747,6 +763,28 @@ def told_by_dm(runtime: Runtime) -> list[str]:
 def edit_newest(client: FlaskClient, contract: MattermostContract, text: str) -> None:
     assert submit(client, ANN, "journal_edit", journal_form(client, contract, "Edit")["state"],
                   {"text": text}).status_code == 200
+
+
+def test_a_share_whose_first_try_had_no_answer_is_looked_for_and_removed_when_it_is_deleted(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Mattermost may have made the post though learnloop heard nothing back: deleting the reflection removed the
+    message that would have looked for it, and the post stayed in the channel for good."""
+    reflect_and_share(client, "Feature flags beat long branches")
+    mattermost_contract.add("POST", "/api/v4/posts", body=requests.ReadTimeout("read timed out"))
+    World(runtime, mattermost_contract).tick()
+    [reflection] = reflections(runtime)
+    marker = mattermost_delivery.post_marker(reflections_service.share_key(reflection.id), runtime.signing_key)
+    form = journal_form(client, mattermost_contract, "Delete")
+    assert "removed too" in form["introduction_text"]
+    submit(client, ANN, "journal_delete", form["state"], {})
+    serve_posts_since(mattermost_contract, runtime, [SHARED_POST], marker)
+    mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
+    clock.advance(minutes=1)
+    World(runtime, mattermost_contract).tick()
+    assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
+    with runtime.reader() as uow:
+        assert not [m for m in uow.session.scalars(select(OutboxMessage)) if m.kind == CREATE_POST]
 
 
 def test_deleting_a_reflection_shared_too_long_ago_to_find_its_post_says_so(

@@ -7,7 +7,8 @@ mattermost/mattermost's `server/`):
 - POST /api/v4/posts records every post. A post whose `pending_post_id` was saved in the last 30 s is not
   saved again: the first post comes back, 201 (channels/app/post.go, `deduplicateCreatePost`,
   `PendingPostIDsCacheTTL = 30 * time.Second`, 25,000 ids remembered; the key is the raw id, not per user
-  or channel; the window restarts when the post is saved). A repeat that arrives while the first is still
+  or channel; the window restarts when the post is saved), or 500 `api.post.deduplicate_create_post.failed_to_get`
+  when it was deleted since (`GetPostIfAuthorized` finds no deleted post). A repeat that arrives while the first is still
   being saved gets 500 `api.post.deduplicate_create_post.pending`. A post to an archived channel (`World.archived`)
   gets 400 `api.post.create_post.can_not_post_to_deleted.error` before that (channels/app/post.go,
   `CreatePostAsUser`); a reply whose root is missing, deleted (`World.delete_post`) or itself a reply gets 400
@@ -228,6 +229,9 @@ class World:
                     if not seen[0]:
                         record.dedupe_pending_refused += 1
                         return 500, _app_error(500, "api.post.deduplicate_create_post.pending",
+                                               "Post rejected by server, please try again.")
+                    if record.posts[seen[0]].get("delete_at"):  # GetPostIfAuthorized finds no deleted post
+                        return 500, _app_error(500, "api.post.deduplicate_create_post.failed_to_get",
                                                "Post rejected by server, please try again.")
                     record.deduplicated += 1
                     return 201, {**record.posts[seen[0]], "pending_post_id": ""}

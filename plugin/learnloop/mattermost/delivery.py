@@ -79,6 +79,8 @@ def find_post(client: MattermostClient, channel_id: str, since: datetime, prop: 
     1000 posts changed since then)."""
     since_ms = int((since - LOOK_BACK).timestamp() * 1000)
     for post in client.get_channel_posts_since(channel_id, since_ms):
+        if post.get("delete_at") and post.get("root_id"):
+            continue  # a reply deleted with its thread: not there to be found (its message posts it anew)
         if (post.get("props") or {}).get(prop) == value:
             return str(post["id"])
     return None
@@ -192,8 +194,14 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         return {"post_id": post_id}
 
     def delete_post(message: Message) -> dict[str, Any]:
-        """Delete a post learnloop made; one deleted already counts as done."""
-        post_id = str(message.payload["post_id"])
+        """Delete a post learnloop made; one deleted already counts as done. Without its id (an earlier try to
+        make it had no answer), the post is looked for by the marker its message gave it."""
+        payload = message.payload
+        post_id = payload.get("post_id") or find_post(
+            client, str(payload["channel_id"]), datetime.fromisoformat(str(payload["since"])), OUTBOX_PROP,
+            post_marker(str(payload["post_key"]), chat.signing_key))
+        if not post_id:
+            return {"skipped": "no post was made"}
         try:
             client.delete_post(post_id)
         except MattermostError as exc:

@@ -102,10 +102,19 @@ def post_goes_with_it(uow: UnitOfWork, reflection_id: int) -> bool:
 
 
 def queue_post_removal(uow: UnitOfWork, reflection: Reflection, now: datetime) -> bool:
-    """Queue the removal of its channel post, if one was made (one still waiting goes with its outbox message,
-    and one being made meanwhile is removed once made: `posted`)."""
+    """Queue the removal of its channel post, if one was made, or may have been: an earlier try to make it that
+    had no answer leaves it to be looked for by the post's marker. One still waiting goes with its outbox
+    message, and one being made meanwhile is removed once made (`posted`)."""
     post_id = shared_post(uow, reflection)
-    return post_id is not None and _queue_deletion(uow, post_id, now)
+    if post_id is not None:
+        return _queue_deletion(uow, post_id, now)
+    message = uow.outbox.by_key(share_key(reflection.id))
+    if message is None or message.status != "pending" or not message.attempts:
+        return False
+    return uow.outbox.enqueue(DELETE_POST, {"post_key": message.idempotency_key,
+                                            "channel_id": message.payload.get("channel_id"),
+                                            "since": message.created_at.isoformat()},
+                              key=f"delete-post:{message.idempotency_key}", now=now)
 
 
 def _queue_deletion(uow: UnitOfWork, post_id: str, now: datetime) -> bool:
