@@ -107,8 +107,8 @@ def test_resume_says_when_there_was_nothing_to_resume_and_takes_no_prompt_number
     slash(client, OWNER, f"prompts stop {number}")
     slash(client, OWNER, "prompts pause 2w")
     assert slash(client, OWNER, f"prompts resume {number}")["text"] == (
-        "`/learn prompts resume` ends your own pause and takes no number. A stopped prompt cannot be resumed: an "
-        "owner sets it up again with `/learn prompts setup`. Nothing changed.")
+        f"Prompt {number} is stopped. A stopped prompt cannot be resumed: an owner sets it up again with "
+        "`/learn prompts setup`. Nothing changed.")
     assert member(runtime, OWNER).paused_until is not None, "the owner's own pause goes on"
     assert "takes nothing after it" in slash(client, OWNER, "prompts resume now")["text"]
     assert member(runtime, OWNER).paused_until is not None

@@ -63,12 +63,13 @@ def pause_end(text: str, now: datetime, tz: ZoneInfo) -> datetime:
     require_aware(now, "now")
     given = " ".join((text or "").lower().split())
     if given.startswith("until") or _DATE.fullmatch(given):
-        last_day = _last_day(given.removeprefix("until").strip(), now.astimezone(tz).date())
+        last_day = pause_last_day(given.removeprefix("until").strip(), now.astimezone(tz).date())
         return local_to_utc(last_day + timedelta(days=1), time(0), tz)
     return now + parse_duration(given)
 
 
-def _last_day(text: str, today: date) -> date:
+def pause_last_day(text: str, today: date) -> date:
+    """The last day of a pause ('2026-12-24'), from today to a year ahead."""
     if not text:
         raise InvalidPreference(f"the last day of the pause is missing: {LAST_DAY_EXAMPLE}")
     try:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from learnloop.domain.preferences import InvalidPreference, describe_pause_end
-from learnloop.domain.schedules import InvalidSchedule, at_local_time
+from learnloop.domain.preferences import InvalidPreference, describe_pause_end, pause_last_day
+from learnloop.domain.schedules import InvalidSchedule, at_local_time, local_day
 from learnloop.domain.wording import counted
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -30,7 +31,9 @@ PROMPTS_HELP = (
     "`{t} prompts pause 2w` (or `pause until 2026-12-24`), `{t} prompts resume`, "
     "`{t} prompts time 16:30` (or `time default`), "
     "`{t} prompts quiet 22:00-07:00` (or `quiet off`), `{t} prompts nudges off` (or `nudges on`). "
-    "Community owners: `{t} prompts setup`, `{t} prompts event`, `{t} prompts stop <number>`."
+    "Community owners: `{t} prompts setup`, `{t} prompts event`, `{t} prompts stop <number>`, "
+    "`{t} prompts pause <number> until 2026-12-24` (a holiday: nobody is asked it through that day), "
+    "`{t} prompts resume <number>`."
 )
 
 
@@ -43,6 +46,8 @@ def prompts_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     word, _, rest = invocation.args.partition(" ")
     word, rest, now, user, t = word.lower(), rest.strip(), chat.clock(), request.user_id, invocation.trigger
+    if (word == "pause" and _numbered(rest.partition(" ")[0])) or (word == "resume" and _numbered(rest)):
+        return _hold_prompt(invocation, word, rest)
     try:
         with chat.uow() as uow:
             if word == "":
@@ -89,6 +94,51 @@ def prompts_command(invocation: Invocation) -> Reply:
     return ephemeral(f"`{t} prompts {word[:30]}` is not something learnloop knows. " + PROMPTS_HELP.format(t=t))
 
 
+def _numbered(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _hold_prompt(invocation: Invocation, word: str, rest: str) -> Reply:
+    """An owner's `prompts pause <number> until <date>` or `prompts resume <number>`: one prompt held back for a
+    holiday (a number tells them from one's own pause and resume)."""
+    chat, request, t = invocation.chat, invocation.request, invocation.trigger
+    number, _, when = rest.partition(" ")
+    if not owns_channel(chat, request):
+        if word == "resume":
+            return ephemeral(_resume_what(rest, t))
+        return ephemeral(f"Only this community's owners ({OWNERS}) can pause its prompts. Your own: `{t} prompts "
+                         f"pause 2w` or `{t} prompts pause until 2026-12-24`. Nothing changed.")
+    now = chat.clock()
+    with chat.uow() as uow:
+        community = uow.communities.by_channel(request.channel_id)
+        row = setup.community_prompt(uow, community.id, int(number)) if community and len(number) <= 18 else None
+        if row is None:
+            return ephemeral(f"This channel has no prompt number {number[:20]}: `{t} prompts` lists them with their "
+                             "numbers. Nothing changed.")
+        if not row.active:
+            return ephemeral(f"Prompt {number} is stopped. A stopped prompt cannot be "
+                             f"{'resumed' if word == 'resume' else 'paused'}: an owner sets it up again with "
+                             f"`{t} prompts setup`. Nothing changed.")
+        named = f"Prompt {number} ({_quoted(row.questions)})"
+        if word == "resume":
+            said = f"{named} is no longer paused: members are asked it again from its next date after today."
+            return ephemeral(said if setup.resume(uow, row, now) else
+                             f"Prompt {number} is not paused: members are asked it as usual. Nothing changed.")
+        if row.event_part is not None:
+            return ephemeral(f"Prompt {number} is asked once, for an event, so a pause would only skip it: "
+                             f"`{t} prompts stop {number}` stops it. Nothing changed.")
+        try:
+            last_day = pause_last_day(when.strip().lower().removeprefix("until").strip(), setup.local_today(row, now))
+        except InvalidPreference as exc:
+            return refused_value(exc, f"{t} prompts pause <number> until <YYYY-MM-DD>",
+                                 f"{t} prompts pause {number} until 2026-12-24")
+        said = (f"{named} is paused through {local_day(last_day, now, ZoneInfo(row.timezone))} ({row.timezone}): "
+                "nobody is asked it until then, and a prompt already sent can still be answered. "
+                f"`{t} prompts resume {number}` ends the pause early.")
+        setup.pause(uow, row, last_day, now)
+    return ephemeral(said)
+
+
 def _resume_what(rest: str, t: str) -> str:
     """`prompts resume` with something after it: it ends one's own pause, and takes nothing."""
     if rest.isdigit():
@@ -129,7 +179,10 @@ def _status_text(chat: Chat, uow: UnitOfWork, channel_id: str, user_id: str, t: 
         lines.append("\n**This channel's prompts**")
         for row in schedules:
             asked = "; ".join(q["text"] for q in row.questions)
-            lines.append(f"{row.id}. {setup.describe(row, schedule_of(row).describe())}, {row.timezone}: {asked}")
+            paused = setup.paused_through(row, now)
+            held = f", paused through {local_day(paused, now, ZoneInfo(row.timezone))}" if paused else ""
+            lines.append(f"{row.id}. {setup.describe(row, schedule_of(row).describe())}, {row.timezone}{held}: "
+                         f"{asked}")
     lines.append("\n" + PROMPTS_HELP.format(t=t))
     return "\n".join(lines)
 

@@ -23,6 +23,8 @@ LAPSED = "lapsed"
 """The reason of a prompt left unanswered until its answer window closed (its status is skipped)."""
 STOPPED = "prompt stopped"
 """The reason of a prompt not sent because its owners stopped the schedule."""
+PAUSED = "prompt paused"
+"""The reason of a prompt not sent because its owners paused the schedule through its date."""
 LEFT = "left the channel"
 """The reason of a prompt not sent because its receiver is no longer in the community's channels when it is due."""
 SUPERSEDED = "a newer one was due"
@@ -103,6 +105,12 @@ class ScheduleRepository(Repository):
         return self.session.scalars(select(PromptSchedule).where(PromptSchedule.id == schedule_id)
                                     .with_for_update(read=True).execution_options(populate_existing=True)).one_or_none()
 
+    def locked(self, schedule_id: int) -> PromptSchedule | None:
+        """The schedule as it is now, its row locked until the transaction ends: a pause or its end and the
+        worker's planning of its dates happen one after the other."""
+        return self.session.scalars(select(PromptSchedule).where(PromptSchedule.id == schedule_id)
+                                    .with_for_update().execution_options(populate_existing=True)).one_or_none()
+
     def active(self) -> list[PromptSchedule]:
         return list(self.session.scalars(
             select(PromptSchedule).where(PromptSchedule.active.is_(True)).order_by(PromptSchedule.id)))
@@ -141,6 +149,12 @@ class RunRepository(Repository):
 
     def get(self, run_id: int) -> PromptRun | None:
         return self.session.get(PromptRun, run_id)
+
+    def plan_again(self, schedule_id: int, after: date) -> None:
+        """The schedule's runs of dates after `after` are planned again (a pause ended early): adds whoever has
+        no prompt in them."""
+        self.session.execute(update(PromptRun).where(PromptRun.schedule_id == schedule_id,
+                                                     PromptRun.local_date > after).values(members_planned=False))
 
     def unplanned(self) -> list[PromptRun]:
         """Runs of active schedules whose members are not all planned yet."""
@@ -267,6 +281,26 @@ class DeliveryRepository(Repository):
         self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "sent")
                              .values(nudge_at=None, updated_at=now))
         return skipped
+
+    def pause_unsent(self, schedule_id: int, through: date, now: datetime) -> None:
+        """A paused schedule's prompts of dates up to `through` not sent yet end as skipped, never counted sent
+        nor unanswered (one already queued goes out, as after a stop; one sent stays answerable, without a
+        reminder)."""
+        runs = select(PromptRun.id).where(PromptRun.schedule_id == schedule_id,
+                                          PromptRun.local_date <= through).scalar_subquery()
+        self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "scheduled",
+                                                    Delivery.sent_at.is_(None))
+                             .values(status="skipped", reason=PAUSED, nudge_at=None, updated_at=now))
+        self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "sent")
+                             .values(nudge_at=None, updated_at=now))
+
+    def unpause(self, schedule_id: int, after: date) -> None:
+        """A pause ended early: the schedule's prompts of dates after `after` that it kept from being sent are
+        planned again from scratch (they were never sent, so nothing was counted)."""
+        runs = select(PromptRun.id).where(PromptRun.schedule_id == schedule_id,
+                                          PromptRun.local_date > after).scalar_subquery()
+        self.session.execute(delete(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "skipped",
+                                                    Delivery.reason == PAUSED, Delivery.sent_at.is_(None)))
 
     def due(self, now: datetime, limit: int) -> list[Delivery]:
         return list(self.session.scalars(

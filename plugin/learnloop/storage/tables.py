@@ -341,6 +341,8 @@ class PromptSchedule(Base):
     default_visibility: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     planned_through: Mapped[date | None] = mapped_column(Date)
+    paused_through: Mapped[date | None] = mapped_column(Date)
+    """Its owners paused it through this local date (its own time zone): no run of a date up to it is sent."""
     created_by: Mapped[str] = mapped_column(UserId)
     created_at: Mapped[datetime]
     event_name: Mapped[str | None] = mapped_column(String(100))

@@ -10,7 +10,7 @@ twice."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,21 +28,27 @@ PLAN_AHEAD_DAYS = 2
 
 
 def plan_runs(uow: UnitOfWork, now: datetime) -> list[int]:
-    """Create the runs that fall due up to PLAN_AHEAD_DAYS ahead; each local date once, ever.
+    """Create the runs that fall due up to PLAN_AHEAD_DAYS ahead, but for dates its owners paused; each local date
+    once, ever.
 
     After downtime the missed dates are planned too; their deliveries are sent if still
     inside the answer window and expire otherwise (see deliveries.expire_closed)."""
     created: list[int] = []
-    for row in uow.schedules.active():
+    for listed in uow.schedules.active():
+        # a paused one is read again and held: its owners ending the pause go back over the dates passed
+        row = uow.schedules.locked(listed.id) if listed.paused_through is not None else listed
+        if row is None or not row.active:
+            continue
         community_today = now.astimezone(zone(row.timezone, "UTC")).date()
         start = max(row.anchor_date, (row.planned_through or row.anchor_date - timedelta(days=1)) + timedelta(days=1))
         end = community_today + timedelta(days=PLAN_AHEAD_DAYS)
-        if start > end:
-            continue
-        for local_date in local_occurrences(schedule_of(row), row.anchor_date, start, end + timedelta(days=1)):
-            run = uow.runs.ensure(row.id, local_date, now)
-            created.append(run.id)
-        row.planned_through = end
+        if start <= end:
+            for local_date in local_occurrences(schedule_of(row), row.anchor_date, start, end + timedelta(days=1)):
+                if not paused_on(row, local_date):
+                    created.append(uow.runs.ensure(row.id, local_date, now).id)
+            row.planned_through = end
+        if row.paused_through is not None and row.paused_through < community_today:
+            row.paused_through = None  # over, and its dates passed over
     uow.commit()
     return created
 
@@ -57,6 +63,10 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
     run = uow.runs.get(run_id)
     row = uow.schedules.held(run.schedule_id) if run is not None else None
     if run is None or row is None or not row.active:  # stopped while its members were listed
+        return 0
+    if paused_on(row, run.local_date):  # planned before its owners paused it: nobody is asked that date
+        run.members_planned = run.members_planned or complete
+        uow.commit()
         return 0
     ids = [profile.user_id for profile in members]
     keep_profiles(uow, members, now)
@@ -77,6 +87,10 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
         run.members_planned = True
     uow.commit()
     return len(rows)
+
+
+def paused_on(row: PromptSchedule, local_date: date) -> bool:
+    return row.paused_through is not None and local_date <= row.paused_through
 
 
 _ASKS = ("questions", "event_name", "event_date", "event_part")

@@ -234,3 +234,49 @@ def stop(uow: UnitOfWork, community_id: int, schedule_id: int, now: datetime) ->
     stop_unsent(uow, [schedule_id], now)
     uow.commit()
     return True
+
+
+def community_prompt(uow: UnitOfWork, community_id: int, schedule_id: int) -> PromptSchedule | None:
+    """The community's prompt of this number, running or stopped, its row held until the transaction ends: the
+    worker plans its dates before or after a pause, never meanwhile."""
+    row = uow.schedules.locked(schedule_id)
+    return row if row is not None and row.community_id == community_id else None
+
+
+def local_today(row: PromptSchedule, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(row.timezone)).date()
+
+
+def paused_through(row: PromptSchedule, now: datetime) -> date | None:
+    """The last date of the prompt's pause, while it lasts."""
+    return row.paused_through if row.paused_through and row.paused_through >= local_today(row, now) else None
+
+
+def pause(uow: UnitOfWork, row: PromptSchedule, last_day: date, now: datetime) -> None:
+    """Nobody is asked the prompt of a date up to `last_day` (its own zone): none planned, none planned already
+    sent, none counted unanswered; prompts already sent can still be answered. A shorter pause than the one
+    before plans the dates after it again."""
+    before = paused_through(row, now)
+    row.paused_through = last_day
+    uow.deliveries.pause_unsent(row.id, last_day, now)
+    if before is not None and before > last_day:
+        _plan_again_after(uow, row, last_day)
+    uow.commit()
+
+
+def resume(uow: UnitOfWork, row: PromptSchedule, now: datetime) -> bool:
+    """Ends a pause early: the dates after today are planned as usual, today's and those before stay skipped;
+    False when it was not paused (nothing changed)."""
+    if paused_through(row, now) is None:
+        return False
+    row.paused_through = None
+    _plan_again_after(uow, row, local_today(row, now))
+    uow.commit()
+    return True
+
+
+def _plan_again_after(uow: UnitOfWork, row: PromptSchedule, day: date) -> None:
+    if row.planned_through is not None and row.planned_through > day:
+        row.planned_through = day
+    uow.deliveries.unpause(row.id, day)
+    uow.runs.plan_again(row.id, day)
