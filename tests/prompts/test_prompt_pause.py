@@ -14,7 +14,7 @@ from learnloop.bootstrap import Runtime
 from learnloop.jobs import prompts as prompt_jobs
 from learnloop.mattermost.ownership import OWNERS
 from learnloop.services.prompts import setup as prompt_setup
-from learnloop.services.prompts.delivered import open_prompt
+from learnloop.services.prompts.delivered import open_prompt, snooze
 from learnloop.storage.tables import Delivery, Event, PromptRun, PromptSchedule
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
@@ -224,3 +224,46 @@ def test_a_shorter_pause_plans_the_dates_after_it_again(
     slash(client, OWNER, f"prompts pause {number} until 2026-11-03")
     assert paused_through(runtime, number) == date(2026, 11, 3)
     assert [at_half_past_four(clock, world, day, plans=day > 2) for day in (2, 3, 4)] == [0, 0, 1]
+
+
+@pytest.mark.parametrize("length", ["2 weeks", "10 days", "3 d"])
+def test_a_members_own_pause_of_a_number_and_a_unit_is_not_taken_for_a_prompts_number(
+        world: World, runtime: Runtime, client: FlaskClient, mattermost_contract: MattermostContract,
+        length: str) -> None:
+    daily(runtime)
+    ann_is_a_member(mattermost_contract)
+    assert slash(client, ANN, f"prompts pause {length}")["text"].startswith("Paused until")
+    assert slash(client, OWNER, f"prompts pause {length}")["text"].startswith("Paused until"), "an owner's own"
+
+
+def test_a_pause_leaves_the_prompts_of_earlier_dates_still_to_come_far_west(
+        runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, client: FlaskClient) -> None:
+    """Tuesday 01:10 in Berlin is Monday 16:10 in Los Angeles: a pause from Tuesday leaves Leo's Monday prompt,
+    due at 16:30 his time, to go out."""
+    owner_may_open_forms(mattermost_contract)
+    leo = Person("leo", timezone="America/Los_Angeles")
+    world = World(runtime, mattermost_contract, people=[ANN, leo])
+    number = daily(runtime)
+    world.serve_members()
+    world.tick()
+    clock.now = datetime(2026, 11, 3, 0, 10, tzinfo=UTC)
+    slash(client, OWNER, f"prompts pause {number} until 2026-11-03")
+    with runtime.reader() as uow:
+        monday = uow.session.scalars(select(Delivery.status).join(PromptRun, PromptRun.id == Delivery.run_id).where(
+            PromptRun.local_date == date(2026, 11, 2), Delivery.user_id == leo.id)).one()
+        tuesday = uow.session.scalars(select(Delivery.status).join(PromptRun, PromptRun.id == Delivery.run_id).where(
+            PromptRun.local_date == date(2026, 11, 3), Delivery.user_id == leo.id)).one()
+    assert (monday, tuesday) == ("scheduled", "skipped")
+
+
+def test_a_snoozed_prompt_does_not_come_again_on_a_paused_date(
+        world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient) -> None:
+    """It was sent, so it lapses unanswered, as when a prompt is stopped."""
+    number = daily(runtime)
+    assert at_half_past_four(clock, world, 2) == 1
+    with runtime.uow() as uow:
+        [sent] = uow.session.scalars(select(Delivery).where(Delivery.status == "sent")).all()
+        snooze(uow, sent.id, ANN.id, clock.now)
+    slash(client, OWNER, f"prompts pause {number} until 2026-11-04")
+    assert at_half_past_four(clock, world, 3, plans=False) == 0
+    assert events(runtime, "prompt_unanswered") == 1

@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import InvalidPreference, describe_pause_end, pause_last_day
-from learnloop.domain.schedules import InvalidSchedule, at_local_time, local_day
+from learnloop.domain.schedules import InvalidSchedule, at_local_time, local_day, parse_amount
 from learnloop.domain.wording import counted
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -46,7 +46,8 @@ def prompts_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     word, _, rest = invocation.args.partition(" ")
     word, rest, now, user, t = word.lower(), rest.strip(), chat.clock(), request.user_id, invocation.trigger
-    if (word == "pause" and _numbered(rest.partition(" ")[0])) or (word == "resume" and _numbered(rest)):
+    owners_pause = word == "pause" and _numbered(rest.partition(" ")[0]) and parse_amount(rest) is None
+    if owners_pause or (word == "resume" and _numbered(rest)):  # a number names a prompt; `pause 2 weeks` is one's own
         return _hold_prompt(invocation, word, rest)
     try:
         with chat.uow() as uow:

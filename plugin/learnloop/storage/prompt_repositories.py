@@ -267,32 +267,25 @@ class DeliveryRepository(Repository):
             .values(status="skipped", reason=reason[:40], nudge_at=None, updated_at=now))
         return rowcount(result)
 
-    def stop_schedules(self, schedule_ids: list[int], now: datetime) -> list[int]:
-        """Stopped schedules' prompts still to be sent end as skipped (one already queued goes out: it may be
-        on its way), and those sent get no reminder; the ids of those skipped."""
+    def stop_schedules(self, schedule_ids: list[int], now: datetime, *, dates: tuple[date, date] | None = None,
+                       reason: str = STOPPED) -> list[int]:
+        """Stopped schedules' prompts still to be sent (of these local dates only, for a pause) end as skipped
+        (one already queued goes out: it may be on its way), and those sent get no reminder; the ids of those
+        skipped."""
         if not schedule_ids:
             return []
-        runs = select(PromptRun.id).where(PromptRun.schedule_id.in_(schedule_ids)).scalar_subquery()
+        runs = select(PromptRun.id).where(PromptRun.schedule_id.in_(schedule_ids))
+        if dates is not None:
+            runs = runs.where(PromptRun.local_date.between(*dates))
+        held = runs.scalar_subquery()
         skipped = list(self.session.scalars(select(Delivery.id).where(
-            Delivery.run_id.in_(runs), Delivery.status == "scheduled").with_for_update()))
+            Delivery.run_id.in_(held), Delivery.status == "scheduled").with_for_update()))
         if skipped:
             self.session.execute(update(Delivery).where(Delivery.id.in_(skipped), Delivery.status == "scheduled")
-                                 .values(status="skipped", reason=STOPPED, nudge_at=None, updated_at=now))
-        self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "sent")
+                                 .values(status="skipped", reason=reason, nudge_at=None, updated_at=now))
+        self.session.execute(update(Delivery).where(Delivery.run_id.in_(held), Delivery.status == "sent")
                              .values(nudge_at=None, updated_at=now))
         return skipped
-
-    def pause_unsent(self, schedule_id: int, through: date, now: datetime) -> None:
-        """A paused schedule's prompts of dates up to `through` not sent yet end as skipped, never counted sent
-        nor unanswered (one already queued goes out, as after a stop; one sent stays answerable, without a
-        reminder)."""
-        runs = select(PromptRun.id).where(PromptRun.schedule_id == schedule_id,
-                                          PromptRun.local_date <= through).scalar_subquery()
-        self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "scheduled",
-                                                    Delivery.sent_at.is_(None))
-                             .values(status="skipped", reason=PAUSED, nudge_at=None, updated_at=now))
-        self.session.execute(update(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "sent")
-                             .values(nudge_at=None, updated_at=now))
 
     def unpause(self, schedule_id: int, after: date) -> None:
         """A pause ended early: the schedule's prompts of dates after `after` that it kept from being sent are

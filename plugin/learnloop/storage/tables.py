@@ -341,8 +341,10 @@ class PromptSchedule(Base):
     default_visibility: Mapped[str] = mapped_column(String(10))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     planned_through: Mapped[date | None] = mapped_column(Date)
+    paused_from: Mapped[date | None] = mapped_column(Date)
     paused_through: Mapped[date | None] = mapped_column(Date)
-    """Its owners paused it through this local date (its own time zone): no run of a date up to it is sent."""
+    """Its owners paused it from the first date to this one (local dates, its own time zone): nothing of those
+    dates is sent."""
     created_by: Mapped[str] = mapped_column(UserId)
     created_at: Mapped[datetime]
     event_name: Mapped[str | None] = mapped_column(String(100))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from learnloop.domain.schedules import local_moment
 from learnloop.services.prompts.timing import NUDGE_AFTER_PROMPT, zone
-from learnloop.storage.prompt_repositories import LAPSED, SKIPPED
+from learnloop.storage.prompt_repositories import LAPSED, PAUSED, SKIPPED, STOPPED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -111,11 +111,13 @@ def record_unanswered(uow: UnitOfWork, prompts: list[tuple[int, str, int | None,
         recorded_at=now)
 
 
-def stop_unsent(uow: UnitOfWork, schedule_ids: list[int], now: datetime) -> None:
-    """Stopped schedules send nothing more: their prompts planned ahead are skipped, one sent and snoozed lapses
-    unanswered (it was counted sent), and no reminder follows one sent. The caller commits."""
-    record_unanswered(uow, uow.deliveries.lapse_sent_before(uow.deliveries.stop_schedules(schedule_ids, now), now),
-                      now)
+def stop_unsent(uow: UnitOfWork, schedule_ids: list[int], now: datetime, *,
+                paused: tuple[date, date] | None = None) -> None:
+    """Stopped schedules send nothing more (a paused one, nothing of the `paused` local dates): their prompts
+    planned ahead are skipped, one sent and snoozed lapses unanswered (it was counted sent), and no reminder
+    follows one sent. The caller commits."""
+    held = uow.deliveries.stop_schedules(schedule_ids, now, dates=paused, reason=STOPPED if paused is None else PAUSED)
+    record_unanswered(uow, uow.deliveries.lapse_sent_before(held, now), now)
 
 
 def mark_undelivered(uow: UnitOfWork, failed: list[tuple[int, str]], now: datetime) -> None:

@@ -48,7 +48,7 @@ def plan_runs(uow: UnitOfWork, now: datetime) -> list[int]:
                     created.append(uow.runs.ensure(row.id, local_date, now).id)
             row.planned_through = end
         if row.paused_through is not None and row.paused_through < community_today:
-            row.paused_through = None  # over, and its dates passed over
+            row.paused_from = row.paused_through = None  # over, and its dates passed over
     uow.commit()
     return created
 
@@ -90,7 +90,7 @@ def plan_deliveries(uow: UnitOfWork, run_id: int, members: list[MemberProfile], 
 
 
 def paused_on(row: PromptSchedule, local_date: date) -> bool:
-    return row.paused_through is not None and local_date <= row.paused_through
+    return row.paused_through is not None and (row.paused_from or local_date) <= local_date <= row.paused_through
 
 
 _ASKS = ("questions", "event_name", "event_date", "event_part")

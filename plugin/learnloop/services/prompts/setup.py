@@ -253,12 +253,15 @@ def paused_through(row: PromptSchedule, now: datetime) -> date | None:
 
 
 def pause(uow: UnitOfWork, row: PromptSchedule, last_day: date, now: datetime) -> None:
-    """Nobody is asked the prompt of a date up to `last_day` (its own zone): none planned, none planned already
-    sent, none counted unanswered; prompts already sent can still be answered. A shorter pause than the one
-    before plans the dates after it again."""
+    """Nobody is asked the prompt of a date from today to `last_day` (its own zone): none planned, none planned
+    already sent, none counted unanswered; a snoozed one lapses unanswered (it was sent), prompts already sent
+    can still be answered, and those of earlier dates not sent yet (a member far west of the prompt's zone) still
+    go. A pause set again keeps its first day; a shorter one plans the dates after it again."""
     before = paused_through(row, now)
+    if before is None:
+        row.paused_from = local_today(row, now)
     row.paused_through = last_day
-    uow.deliveries.pause_unsent(row.id, last_day, now)
+    stop_unsent(uow, [row.id], now, paused=(row.paused_from or local_today(row, now), last_day))
     if before is not None and before > last_day:
         _plan_again_after(uow, row, last_day)
     uow.commit()
@@ -269,7 +272,7 @@ def resume(uow: UnitOfWork, row: PromptSchedule, now: datetime) -> bool:
     False when it was not paused (nothing changed)."""
     if paused_through(row, now) is None:
         return False
-    row.paused_through = None
+    row.paused_from = row.paused_through = None
     _plan_again_after(uow, row, local_today(row, now))
     uow.commit()
     return True
