@@ -69,8 +69,8 @@ def test_nobody_is_asked_on_the_paused_dates_and_everyone_is_asked_the_first_dat
         world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient) -> None:
     number = daily(runtime)
     assert slash(client, OWNER, f"prompts pause {number} until 2026-11-04")["text"] == (
-        f"Prompt {number} (“{QUESTION}”) is paused through Wed 04 Nov (Europe/Berlin): nobody is asked it until "
-        f"then, and a prompt already sent can still be answered. `/learn prompts resume {number}` ends the pause "
+        f"Prompt {number} (“{QUESTION}”) is paused through Wed 04 Nov (Europe/Berlin): nobody is asked it for "
+        f"those dates, and a prompt already sent can still be answered. `/learn prompts resume {number}` ends the pause "
         "early.")
     assert [at_half_past_four(clock, world, day) for day in (2, 3, 4, 5, 6)] == [0, 0, 0, 1, 1]
     assert run_dates(runtime) == [date(2026, 11, day) for day in (5, 6, 7, 8)], "no run for a paused date"
@@ -202,14 +202,14 @@ def test_bad_pauses_say_what_is_wrong_and_change_nothing(
         assert list(uow.session.scalars(select(PromptSchedule.paused_through))) == [None, None, None]
 
 
-def test_a_member_s_resume_with_a_number_is_answered_as_before_and_ends_no_pause(
+def test_a_member_s_resume_with_a_number_says_numbers_are_for_owners_and_ends_no_pause(
         world: World, runtime: Runtime, client: FlaskClient, mattermost_contract: MattermostContract) -> None:
     number = daily(runtime)
     slash(client, OWNER, f"prompts pause {number} until 2026-11-04")
     ann_is_a_member(mattermost_contract)
     assert slash(client, ANN, f"prompts resume {number}")["text"] == (
-        "`/learn prompts resume` ends your own pause and takes no number. A stopped prompt cannot be resumed: an "
-        "owner sets it up again with `/learn prompts setup`. Nothing changed.")
+        "`/learn prompts resume` ends your own pause and takes no number: a prompt's number is for its owners, who "
+        "pause and resume it for everyone. Nothing changed.")
     assert paused_through(runtime, number) == date(2026, 11, 4)
     assert slash(client, ANN, "prompts pause 2w")["text"].startswith("Paused until Mon 16 Nov"), "her own pause"
     assert paused_through(runtime, number) == date(2026, 11, 4)

@@ -134,7 +134,7 @@ def _hold_prompt(invocation: Invocation, word: str, rest: str) -> Reply:
             return refused_value(exc, f"{t} prompts pause <number> until <YYYY-MM-DD>",
                                  f"{t} prompts pause {number} until 2026-12-24")
         said = (f"{named} is paused through {local_day(last_day, now, ZoneInfo(row.timezone))} ({row.timezone}): "
-                "nobody is asked it until then, and a prompt already sent can still be answered. "
+                "nobody is asked it for those dates, and a prompt already sent can still be answered. "
                 f"`{t} prompts resume {number}` ends the pause early.")
         setup.pause(uow, row, last_day, now)
     return ephemeral(said)
@@ -143,8 +143,8 @@ def _hold_prompt(invocation: Invocation, word: str, rest: str) -> Reply:
 def _resume_what(rest: str, t: str) -> str:
     """`prompts resume` with something after it: it ends one's own pause, and takes nothing."""
     if rest.isdigit():
-        return (f"`{t} prompts resume` ends your own pause and takes no number. A stopped prompt cannot be resumed: "
-                f"an owner sets it up again with `{t} prompts setup`. Nothing changed.")
+        return (f"`{t} prompts resume` ends your own pause and takes no number: a prompt's number is for its "
+                f"owners, who pause and resume it for everyone. Nothing changed.")
     return f"`{t} prompts resume` takes nothing after it: it ends your own pause. Nothing changed."
 
 
