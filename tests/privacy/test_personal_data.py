@@ -92,8 +92,9 @@ def test_mydata_shows_what_is_stored_and_gives_it_all_to_its_owner_alone(
     reply = slash(client, ANN, "mydata")["text"]
     lines = reply.split("\n")
     assert {"- 3 ratings", "- 1 comment to owners", "- 2 reflections", "- 1 channel post of a shared reflection",
-            "- your settings (prompts, weekly suggestions, recognition notes)", "- 2 pages only you rated",
+            "- your settings (prompts, weekly suggestions, recognition notes)",
             "- and your name on: 2 links you shared first"} <= set(lines), "every kind an erase takes away"
+    assert "only you rated" not in reply, "it would tell, asked again, whether someone else rated a page since"
     path = link_path(reply)
     token = path.split("token=", 1)[1]
     forced = FlaskClient(client.application).post("/mydata", data={"token": token})
@@ -103,6 +104,7 @@ def test_mydata_shows_what_is_stored_and_gives_it_all_to_its_owner_alone(
     data = download.get_json()
     assert data["user_id"] == ANN.id
     assert {r["text"] for r in data["reflections"]} == {ANN_PRIVATE, ANN_SHARED}, "in clear, for her"
+    assert {r["channel_post_id"] for r in data["reflections"]} == {None, "post1".ljust(26, "0")}, "its post too"
     assert BOB_PRIVATE not in download.get_data(as_text=True) and BOB.id not in download.get_data(as_text=True)
     assert len(data["ratings"]) == 3 and data["comments_to_owners"][0]["comment"] == "The rollback part is missing"
     assert data["settings"]["quiet_hours"] == "22:00-07:00" and data["events"]
@@ -571,3 +573,17 @@ def test_a_share_refused_while_its_sharer_erases_tells_nobody(
         courier.handlers[CREATE_POST](message)
     eraser.join(10)
     assert errors == [] and ANN.id not in everything_stored(engine)
+
+
+@pytest.mark.parametrize("notes", ["on", "off"])
+def test_mydata_counts_no_thank_you_waiting_for_someone_else(
+        client: FlaskClient, runtime: Runtime, notes: str) -> None:
+    """A thank-you waiting for the sharer is the sharer's message: counting it in the thanker's mydata told
+    whether the sharer keeps recognition notes on (the export already left it out)."""
+    slash(client, BOB, "share https://wiki.acme.example/Runbook")
+    slash(client, BOB, f"recognition {notes}")
+    slash(client, ANN, "rate https://wiki.acme.example/Runbook 5")
+    with runtime.reader() as uow:
+        item = uow.items.by_url("https://wiki.acme.example/Runbook")
+    assert item is not None and send_thanks(runtime, ANN.id, ANN.name, item.id)
+    assert "message that names you" not in slash(client, ANN, "mydata")["text"]

@@ -67,7 +67,6 @@ KINDS = (
          "your settings (prompts, weekly suggestions, recognition notes)"),
     Kind("page_ownership", "page or space you own", "pages and spaces you own"),
     Kind("review_lists", "week you were a community owner", "weeks you were a community owner"),
-    Kind("pages_only_you_rated", "page only you rated", "pages only you rated"),
     Kind("shared_items", "link you shared first", "links you shared first", unnamed=True),
     Kind("schedules", "prompt schedule you set up", "prompt schedules you set up", unnamed=True),
     Kind("notes_naming_you", "note by someone else that names you", "notes by others that name you", unnamed=True),
@@ -119,10 +118,10 @@ def summary(uow: UnitOfWork, user_id: str, username: str | None) -> Summary:
         "reflections": len(reflections),
         "channel_posts": sum(shared_post(uow, reflection) is not None for reflection in reflections),
         "deliveries": len(records.deliveries(user_id)), "events": len(records.events(user_id)),
-        "messages": len(theirs) + len(mentioning), "links": len(records.signin_links(user_id)),
+        "messages": len(_messages_to_them(uow, user_id, theirs)) + len(mentioning),
+        "links": len(records.signin_links(user_id)),
         SETTINGS: int(member is not None), "page_ownership": len(records.page_ownership(user_id)),
         "review_lists": len(records.community_owner_weeks(user_id)),
-        "pages_only_you_rated": records.items_only_they_knew(user_id, records.rated_items(user_id)),
         "shared_items": len(records.shared_items(user_id)), "schedules": len(records.schedules_created(user_id)),
         "notes_naming_you": len(records.notes_naming(f"@{username}")) if username else 0,
         "page_announcements": len(uow.announcements.naming(username, lock=False)) if username else 0,
@@ -149,6 +148,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
                             "published_url": row.published_url, "published_page": row.published_title,
                             "published_with_your_name": (row.publish_attribution == "name"
                                                          if row.publish_attribution else None),
+                            "channel_post_id": row.shared_post_id,
                             "created_at": row.created_at, "updated_at": row.updated_at})
     settings = None
     if member is not None:
@@ -169,8 +169,7 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
         "pages_and_spaces_you_own": records.page_ownership(user_id),
         "weeks_you_were_a_community_owner": records.community_owner_weeks(user_id),
         "signin_links": records.signin_links(user_id),
-        "messages_naming_you": [message for message in records.messages(to_you)
-                                if message["payload"].get("user_id") in (None, user_id)],
+        "messages_naming_you": _messages_to_them(uow, user_id, to_you),
         "messages_to_others_naming_you": uow.outbox.lines_naming(mentioning, f"@{username}"),
         "page_announcements_naming_you": records.announcements(
             [row.id for row in uow.announcements.naming(username, lock=False)] if username else [], username or ""),
@@ -208,7 +207,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
-    counts["pages_only_you_rated"] = records.forget_items_only_they_knew(rated)
+    records.forget_items_only_they_knew(rated)  # not counted to anyone: it would tell who else rated them
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
         uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})
@@ -231,6 +230,13 @@ def _messages_naming(uow: UnitOfWork, user_id: str, username: str | None) -> tup
     theirs = uow.outbox.naming([user_id])
     mentioning = [i for i in uow.outbox.naming([f"@{username}"]) if i not in theirs] if username else []
     return theirs, mentioning
+
+
+def _messages_to_them(uow: UnitOfWork, user_id: str, theirs: list[int]) -> list[dict[str, Any]]:
+    """Of the messages naming the person by id, those that are not another person's private message (a thank-you
+    to the sharer is the sharer's: whether one waits tells their setting)."""
+    return [message for message in uow.personal.messages(theirs)
+            if message["payload"].get("user_id") in (None, user_id)]
 
 
 def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:

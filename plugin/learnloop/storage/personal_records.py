@@ -143,13 +143,6 @@ class PersonalRecords(Repository):
             return 0
         return rowcount(self.session.execute(delete(ContentItem).where(*_only_known_by(item_ids, None))))
 
-    def items_only_they_knew(self, user_id: str, item_ids: list[int]) -> int:
-        """How many of these items (the ones the person rated) an erase would forget: the same, their own
-        ratings, feedback and events left out of those that keep an item."""
-        if not item_ids:
-            return 0
-        return len(list(self.session.scalars(select(ContentItem.id).where(*_only_known_by(item_ids, user_id)))))
-
     def take_back_ratings(self, user_id: str) -> int:
         """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
         people's, until they next move (domain.scores.may_release): moving one now would show their stars."""
