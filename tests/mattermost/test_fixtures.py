@@ -133,8 +133,9 @@ def test_slash_command__help_form(client: FlaskClient) -> None:
 def test_help_with_a_command_explains_that_command_alone(client: FlaskClient) -> None:
     text = send_fixture(client, "slash_command__help.form", text="help Prompts").get_json()["text"]
     lines = text.splitlines()
-    assert lines[0].startswith("`/learn prompts [setup|event|stop <number>|off|on|pause 2w|")
-    assert "Owners set up what the community is asked." in lines[1]
+    assert lines[0].startswith("`/learn prompts [setup|event|stop <number>|pause <number> until YYYY-MM-DD|"
+                               "resume <number>|off|on|pause 2w|")
+    assert "Owners set up what the community is asked, and pause or stop a prompt for everyone" in lines[1]
     assert lines[2:] == ["Example: `/learn prompts pause 2w`", "Every command: `/learn help`."]
     assert "/learn rate" not in text, "not the whole list"
 

@@ -67,7 +67,7 @@ def test_prompts_held_by_a_pause_do_not_all_arrive_when_it_ends(
 ) -> None:
     world = daily_world(runtime, mattermost_contract, passes=4)
     clock.now = datetime(2026, 11, 2, 7, 30, tzinfo=UTC)  # Mon 08:30 Berlin
-    assert "Paused until" in slash(client, ANN, "prompts pause 2d")["text"]
+    assert "Your own prompts are paused until" in slash(client, ANN, "prompts pause 2d")["text"]
     for day in (2, 3):  # Mon and Tue 09:01 Berlin: each prompt waits for the pause to end
         clock.now = datetime(2026, 11, day, 8, 1, tzinfo=UTC)
         world.serve_statuses()

@@ -37,7 +37,7 @@ def test_off_on_pause_resume_time_quiet_nudges(client: FlaskClient, runtime: Run
     assert "Prompts are off" in slash(client, ANN, "prompts off")["text"]
     assert member(runtime, ANN).prompts_enabled is False
     assert "Prompts are on" in slash(client, ANN, "prompts on")["text"]
-    assert "Paused until Mon 16 Nov at 09:00 (UTC)" in slash(client, ANN, "prompts pause 2w")["text"]
+    assert "Your own prompts are paused until Mon 16 Nov at 09:00 (UTC)" in slash(client, ANN, "prompts pause 2w")["text"]
     assert member(runtime, ANN).paused_until == datetime(2026, 11, 16, 9, 0, tzinfo=UTC)
     slash(client, ANN, "prompts resume")
     assert member(runtime, ANN).paused_until is None
@@ -77,14 +77,14 @@ def test_a_pause_is_told_and_taken_in_the_persons_own_time_and_zone(client: Flas
         uow.commit()
     add_schedule(runtime, timezone="Europe/Berlin")
     assert slash(client, ANN, "prompts pause 2w")["text"] == (
-        "Paused until Mon 16 Nov at 04:00 (America/New_York). `/learn prompts resume` ends the pause early.")
+        "Your own prompts are paused until Mon 16 Nov at 04:00 (America/New_York). `/learn prompts resume` ends the pause early.")
     assert slash(client, ANN, "prompts pause until 2026-12-24")["text"].startswith(
-        "Paused through Thu 24 Dec (America/New_York).")
+        "Your own prompts are paused through Thu 24 Dec (America/New_York).")
     assert member(runtime, ANN).paused_until == datetime(2026, 12, 25, 5, 0, tzinfo=UTC), "the end of her 24th"
     assert "- paused through Thu 24 Dec (America/New_York)" in slash(client, ANN, "prompts")["text"]
     bob = Person("bob")
     assert slash(client, bob, "prompts pause 2026-12-24")["text"].startswith(
-        "Paused through Thu 24 Dec (Europe/Berlin).")
+        "Your own prompts are paused through Thu 24 Dec (Europe/Berlin).")
     assert member(runtime, bob).paused_until == datetime(2026, 12, 24, 23, 0, tzinfo=UTC)
     for refused, says in (("until 2026-11-01", "Sun 01 Nov 2026 has passed"),
                           ("until 2027-12-01", "Wed 01 Dec 2027 is more than a year ahead"),
@@ -104,7 +104,11 @@ def test_resume_says_when_there_was_nothing_to_resume_and_takes_no_prompt_number
     assert "You were not paused" in slash(client, ANN, "prompts resume")["text"]
     owner_may_open_forms(mattermost_contract)
     number = add_schedule(runtime)
-    slash(client, OWNER, f"prompts stop {number}")
+    assert slash(client, OWNER, f"prompts stop {number}")["text"] == (
+        f"Prompt {number} (“What did you learn this week?”) is stopped: nobody will be asked it again (one already "
+        "sent can still be answered).")
+    assert slash(client, OWNER, f"prompts stop {number}")["text"] == (
+        f"Prompt {number} (“What did you learn this week?”) was stopped already. Nothing changed.")
     slash(client, OWNER, "prompts pause 2w")
     assert slash(client, OWNER, f"prompts resume {number}")["text"] == (
         f"Prompt {number} is stopped. A stopped prompt cannot be resumed: an owner sets it up again with "
@@ -125,7 +129,7 @@ def test_resume_says_when_there_was_nothing_to_resume_and_takes_no_prompt_number
     ("prompts time 4pm", "16:30"),
     ("prompts time 25:00", "16:30"),
     ("prompts quiet 22-7", "for example"),
-    ("prompts nudges maybe", "nudges on"),
+    ("prompts nudges maybe", "Your reminders are on. Turn them off with `/learn prompts nudges off`. Nothing changed."),
     ("prompts fly", "not something learnloop knows"),
 ])
 def test_bad_settings_say_what_is_wrong_and_change_nothing(

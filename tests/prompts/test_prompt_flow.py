@@ -133,7 +133,7 @@ def test_a_pause_that_ends_mid_window_delivers_when_it_ends(
     world.people = [ANN]
     add_schedule(runtime, anchor=date(2026, 11, 2), window="16h")
     clock.now = datetime(2026, 11, 5, 18, 0, tzinfo=UTC)
-    assert "Paused until" in slash(client, ANN, "prompts pause 1d")["text"]
+    assert "Your own prompts are paused until" in slash(client, ANN, "prompts pause 1d")["text"]
     world.serve_members()
     world.tick()
     clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)

@@ -211,7 +211,7 @@ def test_a_member_s_resume_with_a_number_says_numbers_are_for_owners_and_ends_no
         "`/learn prompts resume` ends your own pause and takes no number: a prompt's number is for its owners, who "
         "pause and resume it for everyone. Nothing changed.")
     assert paused_through(runtime, number) == date(2026, 11, 4)
-    assert slash(client, ANN, "prompts pause 2w")["text"].startswith("Paused until Mon 16 Nov"), "her own pause"
+    assert slash(client, ANN, "prompts pause 2w")["text"].startswith("Your own prompts are paused until Mon 16 Nov"), "her own pause"
     assert paused_through(runtime, number) == date(2026, 11, 4)
 
 
@@ -232,8 +232,8 @@ def test_a_members_own_pause_of_a_number_and_a_unit_is_not_taken_for_a_prompts_n
         length: str) -> None:
     daily(runtime)
     ann_is_a_member(mattermost_contract)
-    assert slash(client, ANN, f"prompts pause {length}")["text"].startswith("Paused until")
-    assert slash(client, OWNER, f"prompts pause {length}")["text"].startswith("Paused until"), "an owner's own"
+    assert slash(client, ANN, f"prompts pause {length}")["text"].startswith("Your own prompts are paused until")
+    assert slash(client, OWNER, f"prompts pause {length}")["text"].startswith("Your own prompts are paused until"), "an owner's own"
 
 
 def test_a_pause_leaves_the_prompts_of_earlier_dates_still_to_come_far_west(

@@ -608,6 +608,7 @@ def test_journal_edit_and_delete(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:
     slash(client, ANN, "reflect first draft")
+    assert slash(client, ANN, "journal")["text"] == "Your last reflection (only you see this):"
     entry = slash(client, ANN, "journal")["attachments"][0]
     edit, delete = (a["integration"]["context"] for a in entry["actions"] if a["name"] in ("Edit", "Delete"))
     mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})

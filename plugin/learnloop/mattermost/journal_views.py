@@ -28,7 +28,8 @@ def journal_command(invocation: Invocation) -> Reply:
         wikis = {entry.community_id: publishable(chat, uow, entry.community_id) for entry in entries}
     if not entries:
         return ephemeral(f"Your journal is empty. `{invocation.trigger} reflect <text>` starts it.")
-    return ephemeral(f"Your last {len(entries)} reflections (only you see this):",
+    latest = "Your last reflection" if len(entries) == 1 else f"Your last {len(entries)} reflections"
+    return ephemeral(f"{latest} (only you see this):",
                      attachments=[_entry(chat, request.user_id, entry, wikis[entry.community_id])
                                   for entry in entries])
 

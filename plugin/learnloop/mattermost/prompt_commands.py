@@ -64,8 +64,8 @@ def prompts_command(invocation: Invocation) -> Reply:
                 except InvalidPreference as exc:
                     return refused_value(exc, f"{t} prompts pause <3d|2w|1m> | pause until <YYYY-MM-DD>",
                                          f"{t} prompts pause 2w")
-                return ephemeral(f"Paused {describe_pause_end(until, tz, now)}. `{t} prompts resume` ends the pause "
-                                 "early.")
+                return ephemeral(f"Your own prompts are paused {describe_pause_end(until, tz, now)}. "
+                                 f"`{t} prompts resume` ends the pause early.")
             if word == "resume" and rest:
                 return ephemeral(_resume_what(rest, t))
             if word == "resume":
@@ -84,7 +84,9 @@ def prompts_command(invocation: Invocation) -> Reply:
                                  "Quiet hours are off.")
             if word == "nudges":
                 if rest.lower() not in ("on", "off"):
-                    return ephemeral(f"Use `{t} prompts nudges on` or `{t} prompts nudges off`.")
+                    now_on, other = ("on", "off") if preferences_of(uow.members.get(user)).nudges else ("off", "on")
+                    return ephemeral(f"Your reminders are {now_on}. Turn them {other} with "
+                                     f"`{t} prompts nudges {other}`." + (" Nothing changed." if rest else ""))
                 preferences.set_nudges(uow, user, rest.lower() == "on", now)
                 return ephemeral("Reminders are on: one private nudge before a prompt closes." if rest.lower() == "on"
                                  else "No more reminders.")
@@ -194,7 +196,7 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
         return ephemeral(f"Only this community's owners ({OWNERS}) can change its prompts. Your own settings: "
                          "`/learn prompts`.")
     if word == "stop":
-        return _stop_schedule(chat, request.channel_id, rest)
+        return _stop_schedule(chat, request.channel_id, rest, invocation.trigger)
     with chat.reader() as uow:
         timezone = community_zone(uow, chat.settings, channel_id=request.channel_id)
     dialog = SETUP_DIALOG if word == "setup" else EVENT_DIALOG
@@ -207,14 +209,21 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
     return ephemeral(problem) if problem else {}
 
 
-def _stop_schedule(chat: Chat, channel_id: str, rest: str) -> Reply:
-    if not (rest.isascii() and rest.isdigit() and len(rest) <= 18):
-        return ephemeral("Which one? `/learn prompts` lists this channel's prompts with their numbers.")
+def _stop_schedule(chat: Chat, channel_id: str, rest: str, t: str) -> Reply:
+    if not (_numbered(rest) and len(rest) <= 18):
+        return ephemeral(f"Which one? `{t} prompts` lists this channel's prompts with their numbers; then "
+                         f"`{t} prompts stop <number>`. Nothing changed.")
     with chat.uow() as uow:
         community = uow.communities.by_channel(channel_id)
-        stopped = community is not None and setup.stop(uow, community.id, int(rest), chat.clock())
-    return ephemeral(f"Prompt {rest} is stopped; nobody will be asked it again." if stopped else
-                     f"This channel has no prompt number {rest}.")
+        row = setup.community_prompt(uow, community.id, int(rest)) if community is not None else None
+        if row is None:
+            return ephemeral(f"This channel has no prompt number {rest}: `{t} prompts` lists them with their "
+                             "numbers. Nothing changed.")
+        named = f"Prompt {rest} ({_quoted(row.questions)})"
+        if not row.active:
+            return ephemeral(f"{named} was stopped already. Nothing changed.")
+        setup.stop(uow, row.community_id, row.id, chat.clock())
+    return ephemeral(f"{named} is stopped: nobody will be asked it again (one already sent can still be answered).")
 
 
 def _text(name: str, label: str, *, optional: bool = True, default: str = "", placeholder: str = "",
@@ -360,10 +369,12 @@ def _described(created: list[setup.Created]) -> str:
 
 def register(commands: CommandRegistry) -> None:
     commands.subcommand(
-        "prompts", usage="prompts [setup|event|stop <number>|off|on|pause 2w|pause until YYYY-MM-DD|resume|"
-              "time 16:30|time default|quiet 22:00-07:00|quiet off|nudges off|nudges on]",
+        "prompts", usage="prompts [setup|event|stop <number>|pause <number> until YYYY-MM-DD|resume <number>|off|on|"
+              "pause 2w|pause until YYYY-MM-DD|resume|time 16:30|time default|quiet 22:00-07:00|quiet off|"
+              "nudges off|nudges on]",
         example="prompts pause 2w",
-        summary="Your reflection prompts: when, whether, quiet hours. Owners set up what the community is asked.",
+        summary="Your reflection prompts: when, whether, quiet hours. Owners set up what the community is asked, "
+                "and pause or stop a prompt for everyone (by its number).",
         handler=prompts_command)
     commands.dialog(SETUP_DIALOG, for_owners(handle_setup))
     commands.dialog(EVENT_DIALOG, for_owners(handle_event))
