@@ -326,3 +326,9 @@ def test_dialog__rate_cancelled_json(client: FlaskClient, runtime: Runtime) -> N
     response = send_fixture(client, "dialog__rate_cancelled.json")
     assert response.status_code == 200 and response.data == b""
     assert _count(runtime, Rating) == 0
+
+
+def test_help_with_an_option_of_a_command_names_that_command(client: FlaskClient) -> None:
+    text = send_fixture(client, "slash_command__help.form", text="help pause").get_json()["text"]
+    assert text.startswith("learnloop has no `/learn pause` command to explain. `pause` belongs to "
+                           "`/learn help prompts`. Its commands: ")

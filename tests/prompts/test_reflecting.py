@@ -544,9 +544,9 @@ def test_the_form_sent_twice_without_a_prompt_stores_and_posts_one_reflection(
 
 
 def test_the_same_reflection_typed_twice_is_stored_once_and_says_so(client: FlaskClient, runtime: Runtime) -> None:
-    assert slash(client, ANN, "reflect Pairing beats reading")["text"] == "Saved to your private journal."
+    assert slash(client, ANN, "reflect Pairing beats reading")["text"] == "Saved: kept in your private journal (only you)."
     again = slash(client, ANN, "reflect Pairing beats reading")["text"]
-    assert again == "Already in your private journal, nothing new was stored."
+    assert again == "Already saved, nothing new was stored: kept in your private journal (only you)."
     assert len(reflections(runtime)) == 1
 
 
@@ -1069,7 +1069,7 @@ def test_a_lapsed_prompt_s_buttons_say_it_is_closed(client: FlaskClient, runtime
 
 def test_a_reflection_typed_in_a_direct_message_without_a_prompt_says_it_stays_private(client: FlaskClient) -> None:
     reply = slash(client, ANN, "reflect Pairing beats reading", channel=uid("dmann"), channel_name=f"{BOT}__{ANN.id}")
-    assert reply["text"] == "Saved to your private journal."
+    assert reply["text"] == "Saved: kept in your private journal (only you)."
     [note] = reply["attachments"]
     assert "actions" not in note and "Change your mind" not in note["text"], "no promise without buttons"
     assert note["text"] == ("Only you can see it, and it stays private: it belongs to no community. To share one, "

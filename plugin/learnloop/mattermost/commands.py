@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,8 +89,11 @@ class CommandRegistry:
         name = topic.split()[0].lower()
         sub = self.subcommands.get(name)
         if sub is None:
-            return (f"learnloop has no `{trigger} {name[:40]}` command to explain. Its commands: {self._names()}; "
-                    f"`{trigger} help` lists them with examples.")
+            within = [n for n, other in self.subcommands.items()
+                      if name in re.findall(r"[\[|]\s*([a-z]+)", other.usage)]  # the first word of each option
+            inside = f" `{name[:40]}` belongs to `{trigger} help {within[0]}`." if within else ""
+            return (f"learnloop has no `{trigger} {name[:40]}` command to explain.{inside} Its commands: "
+                    f"{self._names()}; `{trigger} help` lists them with examples.")
         return "\n".join([f"`{trigger} {sub.usage}`", sub.summary, f"Example: `{trigger} {sub.example}`",
                           f"Every command: `{trigger} help`."])
 

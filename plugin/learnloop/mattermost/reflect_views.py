@@ -111,8 +111,8 @@ def reflect_command(invocation: Invocation) -> Reply:
     except InvalidReflection as exc:
         return ephemeral(f"Not saved: {exc}.")
     answered = " It answers your open prompt." if view.answers_prompt else ""
-    said = "Already in your private journal, nothing new was stored" if view.again else "Saved to your private journal"
-    return ephemeral(f"{said}.{answered}",
+    said = "Already saved, nothing new was stored" if view.again else "Saved"
+    return ephemeral(f"{said}: {_described(view)}.{answered}",
                      attachments=[share_buttons(chat, view, request.user_id, can_share=community_id is not None,
                                                  can_publish=can_publish)])
 
