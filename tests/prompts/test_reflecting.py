@@ -625,6 +625,18 @@ def test_journal_edit_and_delete(
     assert reflections(runtime) == []
 
 
+def test_the_journal_dates_a_reflection_by_its_writer_s_own_day(
+    client: FlaskClient, runtime: Runtime, clock: FakeClock
+) -> None:
+    """11:00 in UTC on Monday is already Tuesday in Kiritimati; this year's dates need no year."""
+    clock.now = datetime(2026, 11, 2, 11, 0, tzinfo=UTC)
+    with runtime.uow() as uow:
+        uow.members.ensure(ANN.id, clock.now).timezone = "Pacific/Kiritimati"
+        uow.commit()
+    slash(client, ANN, "reflect Ask before you assume")
+    assert slash(client, ANN, "journal")["attachments"][0]["title"].startswith("Tue 03 Nov · ")
+
+
 def test_a_private_reflection_is_shared_later_from_the_journal(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from learnloop.domain.schedules import local_day
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_for_button, value_of
@@ -15,6 +16,8 @@ from learnloop.mattermost.replies import dm_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.mattermost.wiki_removal_views import offer_by_dm, places
 from learnloop.services import reflections
+from learnloop.services.communities import community_zone
+from learnloop.services.prompts.timing import zone
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView
 
 EDIT_ACTION, DELETE_ACTION = "journal_edit", "journal_delete"
@@ -26,15 +29,20 @@ def journal_command(invocation: Invocation) -> Reply:
     with chat.reader() as uow:
         entries = reflections.journal(uow, request.user_id, chat.signing_key)
         wikis = {entry.community_id: publishable(chat, uow, entry.community_id) for entry in entries}
+        member = uow.members.get(request.user_id)
+        tz = zone(member.timezone if member else None, community_zone(uow, chat.settings,
+                                                                      channel_id=request.channel_id))
+    now = chat.clock()
     if not entries:
         return ephemeral(f"Your journal is empty. `{invocation.trigger} reflect <text>` starts it.")
     latest = "Your last reflection" if len(entries) == 1 else f"Your last {len(entries)} reflections"
     return ephemeral(f"{latest} (only you see this):",
-                     attachments=[_entry(chat, request.user_id, entry, wikis[entry.community_id])
+                     attachments=[_entry(chat, request.user_id, entry, wikis[entry.community_id],
+                                         local_day(entry.created_at.astimezone(tz).date(), now, tz))
                                   for entry in entries])
 
 
-def _entry(chat: Chat, user_id: str, entry: ReflectionView, can_publish: bool) -> dict[str, Any]:
+def _entry(chat: Chat, user_id: str, entry: ReflectionView, can_publish: bool, day: str) -> dict[str, Any]:
     """The entry with Edit and Delete, and for a private one of a community the buttons that share it."""
     def button(name: str, action_name: str, style: str = "default") -> dict[str, Any]:
         return {"id": action_name.replace("_", ""), "type": "button", "name": name, "style": style,
@@ -45,7 +53,7 @@ def _entry(chat: Chat, user_id: str, entry: ReflectionView, can_publish: bool) -
     sharing = share_buttons(chat, entry, user_id, can_share=True, can_publish=can_publish)["actions"] \
         if entry.visibility == "private" and entry.community_id is not None else []
     where = where_it_is(entry.visibility, entry.attribution, entry.published_url)
-    return {"fallback": entry.text[:100], "title": f"{entry.created_at:%a %d %b %Y} · {where}",
+    return {"fallback": entry.text[:100], "title": f"{day} · {where}",
             "text": entry.text,
             "actions": [button("Edit", EDIT_ACTION), button("Delete", DELETE_ACTION, "danger"), *sharing]}
 
