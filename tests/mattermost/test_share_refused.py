@@ -62,6 +62,14 @@ def shared_posts(standin: StandinServer) -> list[dict[str, Any]]:
     return [p for p in posts_in(standin, CHANNEL) if "learnloop_outbox" in p["props"]]
 
 
+def refused_for_good(runtime: Runtime, standin: StandinServer, status: int, error_id: str) -> None:
+    """Mattermost refuses the share's post with this answer; the worker gives it up and tells the sharer."""
+    standin.faults = Faults(rate=1.0, status=status, error_id=error_id)
+    assert courier(runtime).deliver().failed == 1
+    standin.faults = Faults()
+    courier(runtime).deliver()
+
+
 def test_a_share_typed_in_a_thread_deleted_since_is_posted_in_the_channel(
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     root = standin.world.create_post({"channel_id": CHANNEL, "message": "Who has notes on time zones?"})[1]
@@ -98,10 +106,7 @@ def test_a_share_in_an_archived_channel_tells_its_sharer_the_channel_is_archived
 def test_a_share_in_a_private_channel_without_the_bot_tells_its_sharer_to_add_it(
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     share(client, sharer)
-    standin.faults = Faults(rate=1.0, status=403, error_id="api.context.permissions.app_error")
-    assert courier(runtime).deliver().failed == 1
-    standin.faults = Faults()
-    courier(runtime).deliver()
+    refused_for_good(runtime, standin, 403, "api.context.permissions.app_error")
     assert dms(standin, sharer) == [
         f"Your share of {LINK} was not posted: Mattermost refused learnloop's post in that channel (HTTP 403). If "
         "it is a private channel, add learnloop's bot to it and share again."]
@@ -110,10 +115,7 @@ def test_a_share_in_a_private_channel_without_the_bot_tells_its_sharer_to_add_it
 def test_a_share_refused_for_another_reason_is_not_blamed_on_a_private_channel(
         client: FlaskClient, runtime: Runtime, standin: StandinServer, sharer: str) -> None:
     share(client, sharer)
-    standin.faults = Faults(rate=1.0, status=400, error_id="api.context.invalid_param.app_error")
-    assert courier(runtime).deliver().failed == 1
-    standin.faults = Faults()
-    courier(runtime).deliver()
+    refused_for_good(runtime, standin, 400, "api.context.invalid_param.app_error")
     [notice] = dms(standin, sharer)
     assert "(HTTP 400)" in notice and "private channel" not in notice
 

@@ -285,13 +285,18 @@ def test_owners_named_in_the_configuration_need_no_api_call(
         "on the dialog's own field, where the form shows it"
 
 
+def event_form(client: FlaskClient, contract: MattermostContract) -> str:
+    """The owner opens the event-prompt form: its signed state."""
+    owner_may_open_forms(contract)
+    slash(client, OWNER, "prompts event")
+    return str(opened_dialog(contract)["state"])
+
+
 @pytest.mark.parametrize("far", ["9999-12-31", "9988-01-01", "2031-11-03"])
 def test_an_event_more_than_five_years_ahead_is_a_form_error_not_a_crash(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, far: str
 ) -> None:
-    owner_may_open_forms(mattermost_contract)
-    slash(client, OWNER, "prompts event")
-    state = opened_dialog(mattermost_contract)["state"]
+    state = event_form(client, mattermost_contract)
     event = {"label": "Launch", "when": "both", "time": "17:00", "window": "2d", "visibility": "private"}
     refused = submit(client, OWNER, "prompt_event", state, event | {"date": far})
     assert refused.status_code == 200
@@ -309,20 +314,17 @@ def test_five_years_from_the_29th_of_february_end_on_the_28th(
     client: FlaskClient, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:
     clock.now = datetime(2028, 2, 29, 12, 0, tzinfo=UTC)
-    owner_may_open_forms(mattermost_contract)
-    slash(client, OWNER, "prompts event")
+    state = event_form(client, mattermost_contract)
     event = {"label": "Launch", "when": "both", "time": "17:00", "window": "2d", "visibility": "private",
              "date": "2033-03-01"}
-    refused = submit(client, OWNER, "prompt_event", opened_dialog(mattermost_contract)["state"], event)
+    refused = submit(client, OWNER, "prompt_event", state, event)
     assert refused.get_json()["errors"]["date"].endswith("choose a date up to 2033-02-28")
 
 
 def test_the_event_form_sent_twice_sets_up_its_prompts_once_and_says_so(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:
-    owner_may_open_forms(mattermost_contract)
-    slash(client, OWNER, "prompts event")
-    state = opened_dialog(mattermost_contract)["state"]
+    state = event_form(client, mattermost_contract)
     event = {"label": "Kubernetes training", "date": "2026-12-03", "when": "before", "time": "17:00",
              "window": "2d", "visibility": "private"}
     for when in ("before", "before", "both"):

@@ -36,6 +36,14 @@ def daily(runtime: Runtime) -> int:
     return add_schedule(runtime, repeat="daily", window="4h", anchor=date(2026, 11, 2), questions=[QUESTION])
 
 
+def planned_daily(runtime: Runtime, world: World) -> int:
+    """`daily`, its first runs planned by a worker's pass (Monday to Wednesday)."""
+    number = daily(runtime)
+    world.serve_members()
+    world.tick()
+    return number
+
+
 def at_half_past_four(clock: FakeClock, world: World, day: int, *, plans: bool = True) -> int:
     """16:31 in Berlin on that day of November: the prompts sent then."""
     before = len(world.prompt_posts())
@@ -82,9 +90,7 @@ def test_prompts_planned_before_the_pause_are_not_sent_nor_counted_unanswered(
         world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient) -> None:
     """Runs are planned two days ahead: Monday's, Tuesday's and Wednesday's prompts wait when the owner pauses
     through Tuesday; Wednesday's goes out."""
-    number = daily(runtime)
-    world.serve_members()
-    world.tick()
+    number = planned_daily(runtime, world)
     assert statuses(runtime) == {"scheduled": 3}
     slash(client, OWNER, f"prompts pause {number} until 2026-11-03")
     assert statuses(runtime) == {"scheduled": 1, "skipped": 2}
@@ -110,9 +116,7 @@ def test_a_prompt_sent_before_the_pause_can_still_be_answered(
 
 def test_resuming_early_plans_the_dates_after_today_and_leaves_those_skipped(
         world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient) -> None:
-    number = daily(runtime)
-    world.serve_members()
-    world.tick()
+    number = planned_daily(runtime, world)
     slash(client, OWNER, f"prompts pause {number} until 2026-11-10")
     assert at_half_past_four(clock, world, 2, plans=False) == 0
     clock.now = datetime(2026, 11, 3, 8, 0, tzinfo=UTC)
@@ -211,15 +215,14 @@ def test_a_member_s_resume_with_a_number_says_numbers_are_for_owners_and_ends_no
         "`/learn prompts resume` ends your own pause and takes no number: a prompt's number is for its owners, who "
         "pause and resume it for everyone. Nothing changed.")
     assert paused_through(runtime, number) == date(2026, 11, 4)
-    assert slash(client, ANN, "prompts pause 2w")["text"].startswith("Your own prompts are paused until Mon 16 Nov"), "her own pause"
+    assert slash(client, ANN, "prompts pause 2w")["text"].startswith(
+        "Your own prompts are paused until Mon 16 Nov"), "her own pause"
     assert paused_through(runtime, number) == date(2026, 11, 4)
 
 
 def test_a_shorter_pause_plans_the_dates_after_it_again(
         world: World, runtime: Runtime, clock: FakeClock, client: FlaskClient) -> None:
-    number = daily(runtime)
-    world.serve_members()
-    world.tick()
+    number = planned_daily(runtime, world)
     slash(client, OWNER, f"prompts pause {number} until 2026-11-10")
     slash(client, OWNER, f"prompts pause {number} until 2026-11-03")
     assert paused_through(runtime, number) == date(2026, 11, 3)
@@ -243,9 +246,7 @@ def test_a_pause_leaves_the_prompts_of_earlier_dates_still_to_come_far_west(
     owner_may_open_forms(mattermost_contract)
     leo = Person("leo", timezone="America/Los_Angeles")
     world = World(runtime, mattermost_contract, people=[ANN, leo])
-    number = daily(runtime)
-    world.serve_members()
-    world.tick()
+    number = planned_daily(runtime, world)
     clock.now = datetime(2026, 11, 3, 0, 10, tzinfo=UTC)
     slash(client, OWNER, f"prompts pause {number} until 2026-11-03")
     with runtime.reader() as uow:

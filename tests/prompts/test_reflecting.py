@@ -99,6 +99,14 @@ def tick_with_a_dm(runtime: Runtime, contract: MattermostContract) -> None:
     World(runtime, contract).tick()
 
 
+def patched_prompt(runtime: Runtime, contract: MattermostContract) -> dict:
+    """The worker's pass, Mattermost taking the edit of the prompt's post: the attachment it was patched to."""
+    serve_patch(contract)
+    World(runtime, contract).tick()
+    [patch] = [c for c in contract.calls if c.method == "PUT"]
+    return patch.json["props"]["attachments"][0]
+
+
 def reflections(runtime: Runtime) -> list[Reflection]:
     with runtime.uow() as uow:
         return list(uow.session.scalars(select(Reflection)))
@@ -201,11 +209,9 @@ def test_an_answer_stored_leaves_its_prompt_post_to_be_marked_answered_even_if_t
     monkeypatch.undo()
     assert stopped, "the answer was stored, then the process stopped"
     assert delivery(runtime).status == "answered"
-    serve_patch(mattermost_contract)
-    World(runtime, mattermost_contract).tick()
-    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
-    assert "actions" not in patch.json["props"]["attachments"][0]
-    assert "Answered: kept in your private journal (only you)." in patch.json["props"]["attachments"][0]["text"]
+    prompt = patched_prompt(runtime, mattermost_contract)
+    assert "actions" not in prompt
+    assert "Answered: kept in your private journal (only you)." in prompt["text"]
 
 
 def test_an_answer_from_reflect_now_too_late_for_its_prompt_is_confirmed_in_the_dm(
@@ -229,11 +235,9 @@ def test_an_answer_typed_with_the_command_marks_the_prompt_answered_too(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
 ) -> None:
     assert "It answers your open prompt." in slash(client, ANN, "reflect Small steps")["text"]
-    serve_patch(mattermost_contract)
-    World(runtime, mattermost_contract).tick()
-    [patch] = [c for c in mattermost_contract.calls if c.method == "PUT"]
-    assert "actions" not in patch.json["props"]["attachments"][0]
-    assert "Answered: kept in your private journal (only you)." in patch.json["props"]["attachments"][0]["text"]
+    prompt = patched_prompt(runtime, mattermost_contract)
+    assert "actions" not in prompt
+    assert "Answered: kept in your private journal (only you)." in prompt["text"]
 
 
 def test_nobody_else_can_answer_or_read_it(
