@@ -33,7 +33,7 @@ def fetch_key(wiki: str, event_id: str) -> str:
 
 def identify_job(wiki: str, item_id: int, url: str) -> dict[str, Any]:
     """The fetch job that asks the wiki which page is at the URL an item was first rated or shared by."""
-    return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": f"identify:{item_id}"}
+    return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": f"{IDENTIFY}:{item_id}"}
 
 
 _MARKER = re.compile(r"learnloop-reflection-(?:[0-9]{1,19}(?:-[a-z0-9]{6,16})?|[a-z0-9]{6,16})")

@@ -1,4 +1,5 @@
-"""`learnloop doctor` also tells whether a worker is running and whether polled wikis answer."""
+"""`learnloop doctor` also tells whether a worker is running, whether polled wikis answer and when a wiki's webhook
+last delivered."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.install.doctor import secret_key_check, worker_checks
+from learnloop.install.doctor import last_delivery, secret_key_check, worker_checks
 from learnloop.install.plan import Check
 from learnloop.jobs import POLL_STATUS
 from learnloop.jobs.worker import Worker
+from learnloop.services import wiki_ingest
+from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import OutboxMessage
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
+from tests.wikis.test_bookstack_webhooks import BASE_URL, bookstack_runtime, deliver, fixture
 
 WIKI = {"name": "handbook", "kind": "mediawiki", "url": "https://wiki.acme.example/w", "secret": "s" * 32,
         "bot_user": "Admin@learnloop", "bot_password": "p" * 32}
@@ -75,3 +80,18 @@ def test_the_secret_key_row_warns_while_the_key_is_kept_in_the_database(engine: 
     assert after.status == "warn" and after.detail.startswith(
         "generated and kept in the database: anyone with the database or a backup of it can open private reflections")
     assert secret_key_check(engine, configured).status == "warn", "setting a key later does not move the generated one"
+
+
+def test_deliveries_are_the_wikis_own_not_the_pages_the_worker_asks_it_about(engine: Engine, clock: FakeClock) -> None:
+    runtime = bookstack_runtime(engine, clock)
+    wiki = runtime.settings.wikis[0]
+    with runtime.uow() as uow:  # someone rates a BookStack page in chat; the wiki never sent a webhook
+        rate_url(uow, runtime.settings, Rater("u1"), f"{BASE_URL}/books/handbook/page/onboarding", "5", None, clock())
+        uow.commit()
+    clock.advance(minutes=2)
+    with runtime.uow() as uow:  # the worker's identify pass asks the wiki which page that is
+        assert wiki_ingest.identify_new_items(uow, wiki, clock()) == 1
+    assert last_delivery(engine, wiki) is None, "doctor reports a webhook delivery that never happened"
+    clock.advance(minutes=1)
+    assert deliver(create_app(runtime).test_client(), fixture("page_update")).status_code == 200
+    assert last_delivery(engine, wiki) == clock()

@@ -28,7 +28,7 @@ from learnloop.storage.engine import make_engine
 from learnloop.storage.sqlite import DatabaseFolderUnusable, database_path
 from learnloop.storage.tables import Cursor, OutboxMessage
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import FETCH_JOB
+from learnloop.wikis import FETCH_JOB, IDENTIFY, fetch_key
 
 STALE_HEARTBEAT = timedelta(seconds=4 * HEARTBEAT_SECONDS)
 STALE_POLL = timedelta(minutes=5)
@@ -220,9 +220,12 @@ def _ago(delta: timedelta) -> str:
 
 
 def last_delivery(engine: Engine, wiki: WikiConfig) -> datetime | None:
-    """When this service last queued a delivery from the wiki (None: never)."""
+    """When this service last queued a delivery from the wiki (None: never). The fetch jobs the worker queues to
+    ask the wiki which page an item is are not deliveries: their event ids start with `identify:`, which no
+    delivery's does (Outline's have no colon, BookStack's start with its event, MediaWiki's with `push:`)."""
     with engine.connect() as connection:
         return connection.scalar(
             select(func.max(OutboxMessage.created_at))
             .where(OutboxMessage.kind == FETCH_JOB)
-            .where(OutboxMessage.idempotency_key.startswith(f"wiki:{wiki.name}:", autoescape=True)))
+            .where(OutboxMessage.idempotency_key.startswith(fetch_key(wiki.name, ""), autoescape=True))
+            .where(~OutboxMessage.idempotency_key.startswith(fetch_key(wiki.name, f"{IDENTIFY}:"), autoescape=True)))
