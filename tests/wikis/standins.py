@@ -58,7 +58,7 @@ class _Losing:
 class OutlineStandIn(_Losing):
     """Outline's RPC API for publishing: collections.list, documents.search_titles, .info, .create, .update."""
 
-    UPDATE_FIELDS = {"id", "text", "append", "title", "publish", "done"}
+    UPDATE_FIELDS = {"id", "text", "append", "title", "publish", "collectionId", "done"}
 
     def __init__(self, mock: responses.RequestsMock, base_url: str, token: str,
                  collections: list[dict[str, Any]]) -> None:
@@ -100,6 +100,7 @@ class OutlineStandIn(_Losing):
         return _json(200, {"ok": True, "status": 200, "data": self.collections})
 
     def _search(self, body: dict[str, Any]) -> Reply:
+        """Drafts too: the API user's own are listed (Outline's searchTitlesForUser), and all here are."""
         query = str(body.get("query", "")).casefold()
         found = [d for d in self.documents.values() if query in d["title"].casefold()
                  and d["collectionId"] == body.get("collectionId", d["collectionId"])]
@@ -119,13 +120,18 @@ class OutlineStandIn(_Losing):
         return self._answer("documents.create", _json(200, {"ok": True, "status": 200, "data": document}))
 
     def _update(self, body: dict[str, Any]) -> Reply:
-        if set(body) - self.UPDATE_FIELDS or not isinstance(body.get("text"), str):
+        """A new text (appended, or the whole of it); `publish` makes a draft a published document again."""
+        if set(body) - self.UPDATE_FIELDS or not isinstance(body.get("text", ""), str):
             return _json(400, {"ok": False, "error": "validation_error", "status": 400})
         document = self.documents.get(str(body.get("id")))
         if document is None:
             return _json(404, {"ok": False, "error": "not_found", "status": 404, "message": "Resource not found"})
         self.writes.append(("documents.update", body))
-        document["text"] = document["text"] + body["text"] if body.get("append") else body["text"]
+        if "text" in body:
+            document["text"] = document["text"] + body["text"] if body.get("append") else body["text"]
+        if body.get("publish") and not document["publishedAt"]:
+            document["publishedAt"] = "2026-11-02T09:00:00.000Z"
+            document["collectionId"] = document["collectionId"] or body.get("collectionId")
         document["revision"] += 1
         return self._answer("documents.update", _json(200, {"ok": True, "status": 200, "data": document}))
 

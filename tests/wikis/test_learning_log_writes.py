@@ -39,9 +39,10 @@ def bookstack() -> Iterator[BookStackStandIn]:
         yield BookStackStandIn(mock, BASE_URL, API_TOKEN)
 
 
-def published(runtime: Runtime, author: str, text: str) -> int:
+def published(runtime: Runtime, author: str, text: str, channel: str = CHANNEL) -> int:
+    """The id of a reflection its author chose to publish to the wiki (its job not queued)."""
     with runtime.uow() as uow:
-        community_id = community_for_channel(uow, runtime.settings, channel_id=CHANNEL, team_id=None,
+        community_id = community_for_channel(uow, runtime.settings, channel_id=channel, team_id=None,
                                              channel_name="data-guild", now=runtime.clock())
         return reflections.write(
             uow, user_id=uid(author), author_name=author, text=text, scale=None, visibility="wiki",

@@ -19,14 +19,18 @@ from learnloop.domain.wiki_events import WikiEvent, edit_session
 from learnloop.errors import HostError
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.outline.host import OutlineHost, markdown_section, sign, without_markdown_section
-from learnloop.storage.tables import Announcement, ContentItem
+from learnloop.services.outbox_kinds import SEND_DM
+from learnloop.storage.tables import Announcement, ContentItem, OutboxMessage
 from learnloop.wikis import Published, Removed, WikiError
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock
+from tests.prompts.world import uid
 from tests.wikis import jobs as wiki_jobs_support
 from tests.wikis.standins import OUTLINE_MARKDOWN, OutlineStandIn
+from tests.wikis.test_learning_log_writes import published
 from tests.wikis.test_outline_webhooks import (
     API_TOKEN,
+    CHANNEL,
     COLLECTION_ID,
     DOCUMENT_ID,
     OUTLINE_URL,
@@ -399,6 +403,24 @@ def test_a_document_that_carries_the_marker_is_not_written_again() -> None:
 
 
 @responses.activate
+def test_a_learning_log_back_in_the_drafts_is_published_again_before_a_reflection_goes_on_it() -> None:
+    """Outline's search_titles lists the API user's own drafts, and learnloop made the log: appended to as a draft,
+    the reflection would be on a page only learnloop's API user reads."""
+    draft = _new_log(publishedAt=None)
+    responses.post(f"{API}/documents.search_titles", json=ok([draft]))
+    responses.post(f"{API}/documents.info", json=ok({**draft, "text": "## 2026-11-01 · Bo\n\nEarlier."}))
+    responses.post(f"{API}/documents.update", json=ok(_new_log()))
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                             marker=MARKER)
+    assert published == Published(OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X", "Learning log", LOG_ID)
+    assert [call.request.url.rsplit("/", 1)[1] for call in responses.calls] == [
+        "documents.search_titles", "documents.info", "documents.update", "documents.update"]
+    assert_outline_call(responses.calls[2], "documents.update",
+                        {"id": LOG_ID, "publish": True, "collectionId": COLLECTION_ID})
+    assert json.loads(responses.calls[3].request.body)["append"] is True
+
+
+@responses.activate
 def test_publish_creates_the_page_in_a_collection_named_by_name() -> None:
     responses.post(f"{API}/collections.list", json=ok([
         {"id": "99999999-9999-4999-8999-999999999999", "name": "Sales", "urlId": "sAl3sXyZ12"},
@@ -635,3 +657,20 @@ def test_end_to_end_a_deleted_document_is_retired_and_a_restored_one_is_back(
             [item] = uow.session.scalars(select(ContentItem)).all()
         assert (item.url, item.page_ref) == (DOCUMENT_URL, DOCUMENT_ID)
         assert (item.retired_at is not None) is event.endswith("delete"), event
+
+
+def test_a_reflection_for_a_log_back_in_the_drafts_is_told_to_be_in_the_log_once_it_is_published_again(
+        runtime: Any) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        outline = OutlineStandIn(mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"}])
+        log = outline.add_document("Learning log: Engineering", "## 2026\\-11\\-01 · Bo\n\nEarlier\\.\n",
+                                   COLLECTION_ID)
+        log["publishedAt"] = None  # someone moved it back to the drafts (documents.unpublish)
+        reflection_id = published(runtime, "ann", "Ann reflects.", channel=CHANNEL)
+        url = OUTLINE_URL + log["url"]
+        assert wiki_jobs_support.publish(runtime, {"reflection_id": reflection_id}) == {"published": True, "url": url}
+    assert log["publishedAt"] and "Ann reflects" in outline.rendered(log["id"])
+    assert len(outline.documents) == 1
+    with runtime.reader() as uow:
+        [told] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND_DM)).all()
+    assert told.payload == {"user_id": uid("ann"), "message": f"Your reflection is in the learning log: {url}"}

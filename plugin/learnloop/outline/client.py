@@ -88,6 +88,11 @@ class OutlineClient:
         data = self.call("documents.update", {"id": document_id, "text": text, "append": True})
         return _object(data, "documents.update")
 
+    def publish_document(self, document_id: str, *, collection_id: str) -> JsonObject:
+        """A draft published again, in `collection_id` if it has none (`documents.update` with `publish`)."""
+        data = self.call("documents.update", {"id": document_id, "publish": True, "collectionId": collection_id})
+        return _object(data, "documents.update")
+
     # collections
 
     def collection_info(self, collection_id: str) -> JsonObject:

@@ -184,6 +184,8 @@ class OutlineHost:
         if existing is not None:
             document_id = str(existing["id"])
             current = client.document_info(document_id)
+            if not current.get("publishedAt"):  # learnloop's log moved back to the drafts: nobody else reads it
+                client.publish_document(document_id, collection_id=collection_id)
             if marker_target(marker) in str(current.get("text") or ""):
                 return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
             document = client.append_to_document(document_id, "\n\n" + section)
@@ -425,6 +427,9 @@ def _resolve_collection(client: OutlineClient, space: str) -> str:
 
 
 def _find_document(client: OutlineClient, collection_id: str, title: str) -> dict[str, Any] | None:
+    """The document of that title in the collection, or a draft of it: Outline lists the API user's own drafts
+    too, and a document moved back to the drafts is the draft of whoever did it (learnloop's API key is an
+    admin's, who may have)."""
     wanted = title.strip().casefold()
     for document in client.search_titles(title, collection_id=collection_id):
         if (str(document.get("title", "")).strip().casefold() == wanted
