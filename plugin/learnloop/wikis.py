@@ -31,6 +31,13 @@ def fetch_key(wiki: str, event_id: str) -> str:
     return fit(f"wiki:{wiki}:{event_id}")
 
 
+def learning_log_cursor(wiki: str, space: str, title: str) -> str:
+    """The cursor naming the page (the wiki's id of it) that reflections published to this wiki space under
+    this learning-log title last went to, wherever an admin moved or renamed it since. Another space or title
+    in the configuration is another cursor: its log is looked for there by title."""
+    return fit(f"learning-log:{wiki}:{space}:{title}", limit=60)  # the cursors' name column
+
+
 def identify_job(wiki: str, item_id: int, url: str) -> dict[str, Any]:
     """The fetch job that asks the wiki which page is at the URL an item was first rated or shared by."""
     return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": f"{IDENTIFY}:{item_id}"}
@@ -123,11 +130,15 @@ class WikiHost(Protocol):
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         """Changes since `position` and the new position; wikis without polling return ([], position)."""
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
-                marker: str) -> Published:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
+                last_page: str | None = None) -> Published:
         """Append a section carrying `marker` (invisibly) to the page in the space, creating the page if needed.
         The author's text and the heading are escaped: nothing in them acts as markup. A page that already
-        carries the marker is not changed: a retry after a lost answer publishes once."""
+        carries the marker is not changed: a retry after a lost answer publishes once. `last_page`, the page
+        reflections published to this space under this title last went to (learning_log_cursor), is tried first
+        unless it is trashed, archived or a draft: a log an admin moved or renamed on the wiki stays the log, while
+        a space or title changed in the configuration is looked for there by title (MediaWiki looks it up by the
+        configured title and follows the redirect a move leaves instead)."""
 
     def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
         """Take the section carrying `marker` off the page `page_ref` (the wiki's id of it), keeping the rest of

@@ -277,9 +277,9 @@ def stub_log_lookup(api: responses.RequestsMock, rows: list[dict[str, Any]]) -> 
         AUTH, matchers.query_param_matcher({"filter[book_id]": "13", "filter[name]": "Learning log", "count": "500", "offset": "0"})])
 
 
-def publish(space: str = "book:onboarding-handbook", text: str = TEXT) -> Published:
+def publish(space: str = "book:onboarding-handbook", text: str = TEXT, last_page: str | None = None) -> Published:
     return BookStackHost().publish(wiki_config(), space=space, page_title="Learning log", heading=HEADING, text=text,
-                                   marker=MARKER)
+                                   marker=MARKER, last_page=last_page)
 
 
 def test_publish_creates_the_page(api: responses.RequestsMock) -> None:
@@ -399,6 +399,30 @@ def test_publishing_writes_back_the_stored_content_not_the_page_as_rendered(api:
     log = bookstack.add_page(name="Learning log", html=f"<p>Intro.</p>\n<p>{{{{@{restricted['id']}}}}}</p>")
     publish(text="Second.")
     assert f"{{{{@{restricted['id']}}}}}" in log["raw_html"] and "Salary bands" not in log["raw_html"]
+
+
+def test_a_reflection_goes_to_the_log_learnloop_last_published_to_wherever_an_admin_moved_it(
+        api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    bookstack.books[14] = {**bookstack.books[13], "id": 14, "name": "Team notes", "slug": "team-notes"}
+    log = bookstack.add_page(name="Our learning log", markdown="## 2026-11-01 · Bo\n\nEarlier.", book_id=14)
+    assert publish(last_page=str(log["id"])) == Published(f"{BASE_URL}/books/team-notes/page/our-learning-log",
+                                                          "Our learning log", str(log["id"]))
+    assert len(bookstack.pages) == 1 and MARKER in log["markdown"] and "Earlier." in log["markdown"]
+
+
+@pytest.mark.parametrize("gone", ["recycle bin", "draft"])
+def test_a_log_learnloop_last_published_to_that_is_gone_is_looked_for_by_its_title(
+        gone: str, api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    old = bookstack.add_page(name="Our learning log", markdown="Old.", book_id=13)
+    if gone == "recycle bin":
+        del bookstack.pages[old["id"]]
+    else:
+        old["draft"] = True
+    log = bookstack.add_page(name="Learning log", markdown="Current.")
+    assert publish(last_page=str(old["id"])).page_ref == str(log["id"])
+    assert MARKER in log["markdown"] and old["markdown"] == "Old."
 
 
 @pytest.mark.parametrize("lost", ["POST pages", "PUT page"])

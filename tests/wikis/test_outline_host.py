@@ -17,13 +17,16 @@ from sqlalchemy import Engine, select
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import WikiEvent, edit_session
 from learnloop.errors import HostError
+from learnloop.mattermost.wiki_messages import announcer
 from learnloop.outline.client import OutlineClient, OutlineError
 from learnloop.outline.host import OutlineHost, markdown_section, sign, without_markdown_section
+from learnloop.services import personal_data, reflections
 from learnloop.services.outbox_kinds import SEND_DM
-from learnloop.storage.tables import Announcement, ContentItem, OutboxMessage
-from learnloop.wikis import Published, Removed, WikiError
+from learnloop.storage.tables import Announcement, ContentItem, Cursor, OutboxMessage
+from learnloop.wikis import Published, Removed, WikiError, learning_log_cursor
 from learnloop.wiring import create_app, wiki_hosts
 from tests.conftest import START, FakeClock
+from tests.privacy.test_personal_data import everything_stored
 from tests.prompts.world import uid
 from tests.wikis import jobs as wiki_jobs_support
 from tests.wikis.standins import OUTLINE_MARKDOWN, OutlineStandIn
@@ -421,6 +424,39 @@ def test_a_learning_log_back_in_the_drafts_is_published_again_before_a_reflectio
 
 
 @responses.activate
+def test_a_reflection_goes_to_the_log_learnloop_last_published_to_wherever_an_admin_moved_it() -> None:
+    """Moved to another collection and renamed: a search by title in the configured collection finds nothing."""
+    moved = {**_new_log(collectionId=SALES), "title": "Our learning log"}
+    responses.post(f"{API}/documents.info", json=ok({**moved, "text": "## 2026-11-01 · Bo\n\nEarlier."}))
+    responses.post(f"{API}/documents.update", json=ok(moved))
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                             marker=MARKER, last_page=LOG_ID)
+    assert published == Published(OUTLINE_URL + "/doc/learning-log-Lg7Kp2Qw9X", "Our learning log", LOG_ID)
+    assert [call.request.url.rsplit("/", 1)[1] for call in responses.calls] == ["documents.info", "documents.update"]
+    assert_outline_call(responses.calls[0], "documents.info", {"id": LOG_ID})
+
+
+@responses.activate
+@pytest.mark.parametrize("gone", [{"deletedAt": "2026-11-03T10:00:00.000Z"}, {"archivedAt": "2026-11-03T10:00:00.000Z"},
+                                  {"publishedAt": None}, None])
+def test_a_log_learnloop_last_published_to_that_is_gone_is_looked_for_by_its_title(
+        gone: dict[str, Any] | None) -> None:
+    if gone is None:  # emptied from the trash
+        responses.post(f"{API}/documents.info", status=404, json={"ok": False, "status": 404})
+    else:
+        responses.post(f"{API}/documents.info", json=ok(_new_log(collectionId=SALES, **gone)))
+    responses.post(f"{API}/documents.search_titles", json=ok([]))
+    responses.post(f"{API}/documents.create", json=ok(document(
+        "documents.create", id="bbbbbbbb-0000-4000-8000-000000000000", title="Learning log",
+        url="/doc/learning-log-Bb7Kp2Qw9X")))
+    published = HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                             marker=MARKER, last_page=LOG_ID)
+    assert published.page_ref == "bbbbbbbb-0000-4000-8000-000000000000"
+    assert [call.request.url.rsplit("/", 1)[1] for call in responses.calls] == [
+        "documents.info", "documents.search_titles", "documents.create"]
+
+
+@responses.activate
 def test_publish_creates_the_page_in_a_collection_named_by_name() -> None:
     responses.post(f"{API}/collections.list", json=ok([
         {"id": "99999999-9999-4999-8999-999999999999", "name": "Sales", "urlId": "sAl3sXyZ12"},
@@ -674,3 +710,63 @@ def test_a_reflection_for_a_log_back_in_the_drafts_is_told_to_be_in_the_log_once
     with runtime.reader() as uow:
         [told] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND_DM)).all()
     assert told.payload == {"user_id": uid("ann"), "message": f"Your reflection is in the learning log: {url}"}
+
+
+def test_a_reflection_goes_to_the_log_its_community_published_to_after_an_admin_moved_and_renamed_it(
+        runtime: Any) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        outline = OutlineStandIn(mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"},
+                                                                {"id": SALES, "name": "Sales"}])
+        first = wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "ann", "Ann.", CHANNEL)})
+        [log] = outline.documents.values()
+        log.update(collectionId=SALES, title="Our learning log")  # an admin moves and renames it
+        second = wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "bob", "Bob.", CHANNEL)})
+    assert first == second == {"published": True, "url": OUTLINE_URL + log["url"]}
+    assert len(outline.documents) == 1 and "Ann" in log["text"] and "Bob" in log["text"]
+
+
+@pytest.mark.parametrize(("changed", "collection_id", "title"), [
+    ({"space": "Sales"}, SALES, "Learning log: Engineering"),
+    ({"learning_log_page": "Learning log 2027"}, COLLECTION_ID, "Learning log 2027")])
+def test_a_reflection_goes_to_the_newly_configured_log_once_an_admin_changes_the_space_or_the_title(
+        changed: dict[str, str], collection_id: str, title: str, runtime: Any, engine: Engine,
+        clock: FakeClock) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        outline = OutlineStandIn(mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"},
+                                                                {"id": SALES, "name": "Sales"}])
+        wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "ann", "Ann.", CHANNEL)})
+        [old] = outline.documents.values()
+        configured = outline_runtime(engine, clock, **changed)  # learnloop.toml changed, learnloop restarted
+        second = wiki_jobs_support.publish(configured, {"reflection_id": published(configured, "bob", "Bob.",
+                                                                                   CHANNEL)})
+        [new] = [document for document in outline.documents.values() if document is not old]
+    assert second == {"published": True, "url": OUTLINE_URL + new["url"]}
+    assert (new["collectionId"], new["title"]) == (collection_id, title) and "Bob" in new["text"]
+    assert (old["collectionId"], old["title"]) == (COLLECTION_ID, "Learning log: Engineering")
+    assert "Ann" in old["text"] and "Bob" not in old["text"]
+
+
+@pytest.mark.parametrize("gone", ["deleted", "erased"])
+def test_the_log_is_remembered_by_its_page_alone_after_the_reflections_that_went_to_it_are_gone(
+        gone: str, runtime: Any, engine: Engine) -> None:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        outline = OutlineStandIn(mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"},
+                                                                {"id": SALES, "name": "Sales"}])
+        ann = published(runtime, "ann", "Ann.", CHANNEL)
+        wiki_jobs_support.publish(runtime, {"reflection_id": ann})
+        [log] = outline.documents.values()
+        log.update(collectionId=SALES, title="Our learning log")  # an admin moves and renames it
+        with runtime.uow() as uow:
+            if gone == "deleted":
+                reflections.delete(uow, uid("ann"), ann, runtime.clock())
+                uow.commit()
+            else:
+                personal_data.erase(uow, uid("ann"), "ann", runtime.clock(), runtime.signing_key, announcer(runtime))
+        with runtime.reader() as uow:
+            remembered = [(cursor.name, cursor.position) for cursor in uow.session.scalars(
+                select(Cursor).where(Cursor.name.like("learning-log:%")))]
+        assert remembered == [(learning_log_cursor(WIKI, "Engineering", "Learning log: Engineering"), log["id"])]
+        second = wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "bob", "Bob.", CHANNEL)})
+    assert second == {"published": True, "url": OUTLINE_URL + log["url"]}
+    assert len(outline.documents) == 1 and "Bob" in log["text"]
+    assert gone == "deleted" or uid("ann") not in everything_stored(engine)

@@ -35,10 +35,11 @@ COLLECTION_ID = "5f4e6a3c-7b2d-4c1e-9a8f-0d3b2c1a4e5f"
 DOCUMENT_ID = "8b9c7d6e-5f4a-4b3c-8d2e-1f0a9b8c7d6e"
 
 
-def outline_runtime(engine: Engine, clock: FakeClock, space: str = "Engineering") -> Runtime:
+def outline_runtime(engine: Engine, clock: FakeClock, space: str = "Engineering",
+                    learning_log_page: str | None = None) -> Runtime:
     settings = make_settings(
         wikis=[{"name": WIKI, "kind": "outline", "url": OUTLINE_URL, "secret": SECRET, "api_token": API_TOKEN}],
-        communities=[{"name": "Engineering", "channel_id": CHANNEL,
+        communities=[{"name": "Engineering", "channel_id": CHANNEL, "learning_log_page": learning_log_page,
                       "wiki_spaces": [{"wiki": WIKI, "space": space}]}],
     )
     return build_runtime(settings, clock=clock, engine=engine)

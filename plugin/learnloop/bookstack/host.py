@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from learnloop.bookstack.client import Book, BookStackClient, NotFound
+from learnloop.bookstack.client import Book, BookStackClient, NotFound, Page
 from learnloop.clock import reported
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent
@@ -182,18 +182,21 @@ class BookStackHost:
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         return [], position
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
-                marker: str) -> Published:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
+                last_page: str | None = None) -> Published:
         client = BookStackClient.for_wiki(wiki)
-        book = _resolve_book(client, space)
-        wanted = page_title.casefold()
-        matches = [p for p in client.find_pages(book_id=book.id, name=page_title)
-                   if p.book_id == book.id and not p.draft and p.name.casefold() == wanted]
         section = html_section(heading, text, marker)
-        if not matches:
-            created = client.create_page(book_id=book.id, name=page_title, markdown=section)
-            return Published(page_url(wiki, book.slug, created.slug), created.name or page_title, str(created.id))
-        page = client.page(min(p.id for p in matches))
+        page = _last_log(client, last_page)
+        book = client.book(page.book_id) if page is not None else _resolve_book(client, space)
+        if page is None:
+            wanted = page_title.casefold()
+            matches = [p for p in client.find_pages(book_id=book.id, name=page_title)
+                       if p.book_id == book.id and not p.draft and p.name.casefold() == wanted]
+            if not matches:
+                created = client.create_page(book_id=book.id, name=page_title, markdown=section)
+                return Published(page_url(wiki, book.slug, created.slug), created.name or page_title,
+                                 str(created.id))
+            page = client.page(min(p.id for p in matches))
         if carries_marker(page.markdown, marker) or carries_marker(page.html, marker):
             # a retry after the answer to our write was lost
             return Published(page_url(wiki, book.slug, page.slug), page.name, str(page.id))
@@ -314,6 +317,18 @@ def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:
     expected = wiki.secret_text
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise Unauthorized("the secret in this BookStack webhook URL is wrong")
+
+
+def _last_log(client: BookStackClient, page_ref: str | None) -> Page | None:
+    """The page learnloop last published to under the configured book and title, in whichever book and under
+    whichever name it is now; None when it is in the recycle bin (or gone) or a draft."""
+    if not page_ref or not page_ref.isascii() or not page_ref.isdigit():
+        return None
+    try:
+        page = client.page(int(page_ref))
+    except NotFound:
+        return None
+    return None if page.draft else page
 
 
 def _resolve_book(client: BookStackClient, space: str) -> Book:

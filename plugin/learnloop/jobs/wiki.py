@@ -19,7 +19,16 @@ from learnloop.services import reflections, wiki_ingest
 from learnloop.services.outbox_kinds import SEND_DM
 from learnloop.services.reflections import PublishedSection
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import FETCH_JOB, PUBLISH_JOB, UNPUBLISH_JOB, PollRestarted, WikiError, WikiHost, fetch_key
+from learnloop.wikis import (
+    FETCH_JOB,
+    PUBLISH_JOB,
+    UNPUBLISH_JOB,
+    PollRestarted,
+    WikiError,
+    WikiHost,
+    fetch_key,
+    learning_log_cursor,
+)
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +99,14 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
                 uow.commit()
             return {"published": False}
         heading = publication.heading(message.created_at, author=target.author, community=community.name)
+        log_cursor = learning_log_cursor(wiki.name, space.space, community.learning_log_title)
+        with chat.reader() as uow:
+            last_page = uow.cursors.get(log_cursor)
         try:
             with lock(page_writes(wiki)):
                 published = host_for(wiki).publish(wiki, space=space.space, page_title=community.learning_log_title,
-                                                   heading=heading, text=target.text, marker=target.marker)
+                                                   heading=heading, text=target.text, marker=target.marker,
+                                                   last_page=last_page)
         except WikiError as exc:
             if not gives_up(message, exc, chat.clock()):
                 raise
@@ -107,6 +120,7 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
                 uow.commit()
             return {"published": False, "error": str(exc)[:300]}
         with chat.uow() as uow:
+            uow.cursors.move(log_cursor, published.page_ref, now)
             if reflections.mark_published(uow, target.reflection_id, wiki=wiki.name, published=published, now=now):
                 uow.outbox.enqueue(SEND_DM, {"user_id": target.user_id,
                                              "message": f"Your reflection is in the learning log: {published.url}"},

@@ -413,8 +413,8 @@ class MediaWikiHost:
                 events.append(event_for(wiki, change, page))
         return events
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
-                marker: str) -> Published:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
+                last_page: str | None = None) -> Published:
         client = self.client(wiki)
         comment = marker_comment(marker)
         category, configured = self._learning_log(client, wiki, space, page_title)

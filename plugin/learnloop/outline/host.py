@@ -175,15 +175,17 @@ class OutlineHost:
     def poll(self, wiki: WikiConfig, position: str | None, now: datetime) -> tuple[list[WikiEvent], str | None]:
         return [], position
 
-    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str,
-                marker: str) -> Published:
+    def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
+                last_page: str | None = None) -> Published:
         client = OutlineClient.for_wiki(wiki)
         collection_id = _resolve_collection(client, space)
         section = markdown_section(heading, text, marker)
-        existing = _find_document(client, collection_id, page_title)
-        if existing is not None:
-            document_id = str(existing["id"])
-            current = client.document_info(document_id)
+        current = _last_log(client, last_page)
+        if current is None:
+            existing = _find_document(client, collection_id, page_title)
+            current = client.document_info(str(existing["id"])) if existing is not None else None
+        if current is not None:
+            document_id = str(current["id"])
             if not current.get("publishedAt"):  # learnloop's log moved back to the drafts: nobody else reads it
                 client.publish_document(document_id, collection_id=collection_id)
             if marker_target(marker) in str(current.get("text") or ""):
@@ -424,6 +426,16 @@ def _resolve_collection(client: OutlineClient, space: str) -> str:
         if wanted in (str(collection.get("name", "")).strip().casefold(), str(collection.get("urlId", "")).casefold()):
             return str(collection["id"])
     raise WikiError(f"Outline has no collection named '{space}' that the API token can see", retryable=False)
+
+
+def _last_log(client: OutlineClient, document_id: str | None) -> dict[str, Any] | None:
+    """The document learnloop last published to under the configured collection and title, in whichever
+    collection and under whichever title it is now; None when it is in the trash, the archive or the drafts, or
+    gone."""
+    if not document_id or not _ID.match(document_id):
+        return None
+    document = _shown(client, document_id)
+    return None if document is None or _hidden(document) else document
 
 
 def _find_document(client: OutlineClient, collection_id: str, title: str) -> dict[str, Any] | None:

@@ -435,7 +435,8 @@ class Reflection(Base):
 
 
 class Cursor(Base):
-    """Where a background reader got to: `wiki:<name>` (a MediaWiki rcid), `rollups` (the last event id)."""
+    """Where a background reader got to: `wiki:<name>` (a MediaWiki rcid), `rollups` (the last event id); also
+    `learning-log:<wiki>:<space>:<title>`, the page that learning log is (wikis.learning_log_cursor)."""
 
     __tablename__ = "cursors"
 
