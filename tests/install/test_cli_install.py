@@ -17,6 +17,8 @@ from learnloop.bootstrap import build_runtime
 from learnloop.cli import main
 from learnloop.config import load_settings
 from learnloop.jobs.worker import Worker
+from learnloop.mattermost.admin_client import MattermostAdminClient
+from learnloop.mattermost.client import MattermostUnavailable
 from learnloop.storage import migrate
 from learnloop.storage.migrate import upgrade
 from learnloop.wiring import create_app
@@ -147,6 +149,40 @@ def test_a_failure_half_way_says_how_to_finish(cli: World) -> None:
     assert "learnloop.install.json" in result.output and "run the same command again" in result.output
     assert install().exit_code == 0
     assert len(cli.fake.commands) == 1 and len(cli.fake.bots) == 1
+
+
+def test_a_command_whose_reply_was_lost_is_removed_by_uninstall(cli: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mattermost made the command but the reply timed out (install stops); the re-run the message asks for
+    finishes, and uninstall then removes the /learn command learnloop made."""
+    real = MattermostAdminClient.create_command
+
+    def made_then_timed_out(self: MattermostAdminClient, command: dict[str, object]) -> None:
+        real(self, command)
+        raise MattermostUnavailable("ReadTimeout", call="POST /api/v4/commands")
+
+    monkeypatch.setattr(MattermostAdminClient, "create_command", made_then_timed_out)
+    first = install()
+    assert first.exit_code == 1 and "run the same command again" in first.output
+    monkeypatch.setattr(MattermostAdminClient, "create_command", real)
+    assert install().exit_code == 0
+    removed = run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)
+    assert removed.exit_code == 0, removed.output
+    assert cli.fake.commands == {}, "the /learn command learnloop made is still in Mattermost"
+
+
+def test_a_bot_whose_reply_was_lost_is_disabled_by_uninstall(cli: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = MattermostAdminClient.create_bot
+
+    def made_then_timed_out(self: MattermostAdminClient, *args: str) -> None:
+        real(self, *args)
+        raise MattermostUnavailable("ReadTimeout", call="POST /api/v4/bots")
+
+    monkeypatch.setattr(MattermostAdminClient, "create_bot", made_then_timed_out)
+    assert install().exit_code == 1
+    monkeypatch.setattr(MattermostAdminClient, "create_bot", real)
+    assert install().exit_code == 0
+    run("uninstall", str(MANIFEST), "--token", ADMIN_TOKEN)
+    assert all(bot.get("delete_at") for bot in cli.fake.bots.values()), "the bot learnloop made is still enabled"
 
 
 def test_uninstall_removes_what_install_made(cli: World) -> None:

@@ -38,6 +38,24 @@ def test_every_change_is_saved_at_once_and_survives_a_new_reader(tmp_path: Path)
     assert json.loads(path.read_text())["hosts"] == {}
 
 
+def test_a_pending_entry_is_kept_until_the_resource_is_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "learnloop.install.json"
+    ledger = Ledger(path)
+    ledger.creating("mattermost x", "bot", "@learnloop", "learnloop")
+
+    reread = Ledger(path)
+    assert reread.was_creating("mattermost x", "bot", "@learnloop", "learnloop")
+    assert not reread.was_creating("mattermost x", "bot", "@learnloop", "someone")
+    assert reread.resources("mattermost x") == []
+    reread.record("mattermost x", Resource("bot", "b1", "@learnloop", True))
+    assert not Ledger(path).was_creating("mattermost x", "bot", "@learnloop", "learnloop")
+
+    reread.creating("mattermost x", "command", "/learn in team a", "/learn https://l.example.com/mattermost/command")
+    reread.forget("mattermost x", reread.resources("mattermost x")[0])
+    assert Ledger(path).was_creating("mattermost x", "command", "/learn in team a",
+                                     "/learn https://l.example.com/mattermost/command")
+
+
 @pytest.mark.parametrize("content", ["{not json", '{"version": 9, "hosts": {}}', "[]"])
 def test_an_unreadable_record_is_refused_with_what_to_do(tmp_path: Path, content: str) -> None:
     path = tmp_path / "learnloop.install.json"

@@ -16,6 +16,7 @@ from learnloop.install.mattermost_doctor import doctor_checks
 from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 from learnloop.install.reachability import allowed_untrusted, internal_addresses
 from learnloop.mattermost.admin_client import MattermostAdminClient
+from learnloop.mattermost.client import MattermostUnavailable
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
 from tests.install.mattermost_world import (  # noqa: F401
@@ -316,6 +317,29 @@ def test_a_failure_half_way_leaves_a_record_and_a_rerun_finishes(world: World) -
                                                                      "OAuth app 'learnloop'"]
     assert len(world.fake.bots) == 1 and len(world.fake.commands) == 1 and len(world.fake.hooks) == 1
     assert Ledger(ledger_path_for(world.config_path)).status(host) == "complete"
+
+
+@pytest.mark.parametrize("call", ["create_outgoing_webhook", "add_channel_member"])
+def test_what_mattermost_made_when_its_reply_was_lost_is_adopted_as_learnloops(
+        world: World, monkeypatch: pytest.MonkeyPatch, call: str) -> None:
+    real = getattr(MattermostAdminClient, call)
+
+    def made_then_timed_out(self: MattermostAdminClient, *args: Any) -> None:
+        real(self, *args)
+        raise MattermostUnavailable("ReadTimeout", call="POST")
+
+    monkeypatch.setattr(MattermostAdminClient, call, made_then_timed_out)
+    with pytest.raises(InstallFailed):
+        world.install()
+    monkeypatch.setattr(MattermostAdminClient, call, real)
+    world.install()
+
+    plan = world.uninstall()
+    assert "leave" not in {s.action for s in plan.steps}, plan.render()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None and world.fake.hooks == {}
+    assert not any(member == bot["user_id"] for _, member in world.fake.channel_members)
+    assert json.loads(ledger_path_for(world.config_path).read_text())["hosts"] == {}
 
 
 # ----------------------------------------------------------------------- checks first

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from learnloop.install.ledger import ledger_path_for
 from learnloop.install.manifest import MattermostManifest, load_manifest
 from learnloop.install.mattermost_oauth import OAUTH_OFF
+from learnloop.install.plan import InstallFailed
+from learnloop.mattermost.admin_client import MattermostAdminClient
+from learnloop.mattermost.client import JsonObject, MattermostUnavailable
 from tests.install.mattermost_world import (  # noqa: F401
     MANIFEST,
     PUBLIC_URL,
@@ -111,6 +116,23 @@ def test_an_app_that_was_there_before_is_adopted_and_left_by_uninstall(world: Wo
     plan = world.uninstall()
     assert made["id"] in world.fake.oauth_apps
     assert "leave   OAuth app 'learnloop': it was there before learnloop was installed" in plan.render()
+
+
+def test_an_app_whose_reply_was_lost_is_deleted_by_uninstall(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = MattermostAdminClient.create_oauth_app
+
+    def made_then_timed_out(self: MattermostAdminClient, app: JsonObject) -> None:
+        real(self, app)
+        raise MattermostUnavailable("ReadTimeout", call="POST /api/v4/oauth/apps")
+
+    monkeypatch.setattr(MattermostAdminClient, "create_oauth_app", made_then_timed_out)
+    with pytest.raises(InstallFailed):
+        world.install()
+    monkeypatch.setattr(MattermostAdminClient, "create_oauth_app", real)
+    world.install()
+
+    plan = world.uninstall()
+    assert world.fake.oauth_apps == {}, plan.render()
 
 
 def test_with_the_provider_off_nothing_is_touched(world: World) -> None:

@@ -29,6 +29,8 @@ from learnloop.install.mediawiki import (
     without_block,
 )
 from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan
+from learnloop.mediawiki.client import MediaWikiClient, PageText
+from learnloop.wikis import WikiError
 from tests.conftest import make_settings
 from tests.wikis.mediawiki_server import MediaWikiServer
 from tests.wikis.mediawiki_support import (
@@ -304,6 +306,35 @@ def test_a_failed_edit_is_an_install_failure_and_leaves_no_record(tmp_path: Path
     assert "could not update rating widget in MediaWiki:Common.js" in str(caught.value)
     assert "editconflict" in str(caught.value)
     assert Ledger(tmp_path / "learnloop.install.json").resources("mediawiki handbook") == []
+
+
+def test_a_block_whose_edit_reply_was_lost_is_removed_by_uninstall(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiki saved the block but its reply was lost: the re-run finds the block and knows learnloop wrote it."""
+    settings = make_settings(wikis=[{"name": "handbook", "kind": "mediawiki", "url": "https://wiki.example.com/w",
+                                     "secret": WIKI_SECRET, "bot_user": "Admin@learnloop",
+                                     "bot_password": "learnloopbot0123456789abcdefghijk"}])
+    saved = {COMMON_JS: ADMIN_SCRIPT}
+    replies: list[str] = ["lost"]
+
+    def replace_text(self: MediaWikiClient, before: PageText, text: str, **_: Any) -> int:
+        saved[before.title] = text
+        if replies and replies.pop() == "lost":
+            raise WikiError("ReadTimeout")
+        return 1
+
+    monkeypatch.setattr(MediaWikiClient, "general", lambda self: {})
+    monkeypatch.setattr(MediaWikiClient, "login", lambda self: "Admin")
+    monkeypatch.setattr(MediaWikiClient, "rights", lambda self: manifest().required_rights)
+    monkeypatch.setattr(MediaWikiClient, "page_text",
+                        lambda self, title: PageText(title, True, saved[title], "2026-11-01T09:00:00Z", None))
+    monkeypatch.setattr(MediaWikiClient, "replace_text", replace_text)
+    with pytest.raises(InstallFailed):
+        run("install", settings, tmp_path)
+    assert run("install", settings, tmp_path).changes == 0
+
+    run("uninstall", settings, tmp_path)
+    assert BEGIN_MARKER not in saved[COMMON_JS]
 
 
 @needs_mediawiki

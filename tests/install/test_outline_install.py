@@ -24,6 +24,7 @@ from learnloop.install.ledger import Ledger
 from learnloop.install.manifest import OutlineManifest, load_manifest
 from learnloop.install.outline import doctor_checks, installer_for
 from learnloop.install.plan import InstallBlocked, InstallContext, InstallFailed, Plan
+from learnloop.outline.client import OutlineClient, OutlineError
 from tests.conftest import make_settings
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
@@ -237,6 +238,24 @@ def test_a_failure_half_way_is_install_failed_and_a_rerun_finishes(outline: Fake
     assert ledger(tmp_path).resources(HOST) == []
     outline.fail.clear()
     assert run("install", tmp_path).changes == 1 and len(outline.ours()) == 1
+
+
+def test_a_subscription_whose_reply_was_lost_is_deleted_by_uninstall(outline: FakeOutline, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    real = OutlineClient.create_webhook_subscription
+
+    def made_then_timed_out(self: OutlineClient, **fields: Any) -> None:
+        real(self, **fields)
+        raise OutlineError("ReadTimeout", status_code=None, call="webhookSubscriptions.create")
+
+    monkeypatch.setattr(OutlineClient, "create_webhook_subscription", made_then_timed_out)
+    with pytest.raises(InstallFailed):
+        run("install", tmp_path)
+    monkeypatch.setattr(OutlineClient, "create_webhook_subscription", real)
+    assert run("install", tmp_path).changes == 0 and len(outline.ours()) == 1
+
+    run("uninstall", tmp_path)
+    assert outline.ours() == []
 
 
 def test_wiki_choice_errors_name_the_choices(outline: FakeOutline, tmp_path: Path) -> None:

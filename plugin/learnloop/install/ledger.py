@@ -5,6 +5,10 @@ It lives beside the configuration file (`learnloop.install.json` for `learnloop.
 rewritten after every change, so an install that fails half-way leaves a true record. It holds
 ids, and of each token install wrote to the configuration its SHA-256 fingerprint (so uninstall
 removes the token even when its integration is gone), never secrets.
+
+Before each create call install writes a pending entry: the key it finds the resource by on a re-run
+(a username, a URL, a marked block). A host may make the resource and its reply be lost; the re-run
+that finds it by that key then knows learnloop made it, so uninstall removes it.
 """
 
 from __future__ import annotations
@@ -60,24 +64,42 @@ class Ledger:
         return self._hosts.get(host, {}).get("status")
 
     def record(self, host: str, resource: Resource) -> None:
-        """Add or replace (same type and label) a resource, and save at once."""
-        entries = [e for e in self._entry(host)["resources"]
-                   if (e["type"], e["label"]) != (resource.type, resource.label)]
-        entries.append(asdict(resource))
-        self._entry(host)["resources"] = entries
+        """Add or replace (same type and label) a resource, and save at once; its pending entry goes."""
+        entry = self._entry(host)
+        entry["resources"] = [*_without(entry["resources"], resource.type, resource.label), asdict(resource)]
+        self._drop_pending(entry, resource.type, resource.label)
         self._save()
 
     def forget(self, host: str, resource: Resource) -> None:
         entry = self._entry(host)
-        entry["resources"] = [e for e in entry["resources"]
-                              if (e["type"], e["label"]) != (resource.type, resource.label)]
-        if not entry["resources"]:
+        entry["resources"] = _without(entry["resources"], resource.type, resource.label)
+        if not entry["resources"] and not entry.get("pending"):
             del self._hosts[host]
         self._save()
+
+    def creating(self, host: str, type_: str, label: str, key: str) -> None:
+        """Saved before the call that creates the resource: `key` is what a re-run finds it by."""
+        entry = self._entry(host)
+        entry["pending"] = [*_without(entry.get("pending", []), type_, label),
+                            {"type": type_, "label": label, "key": key}]
+        self._save()
+
+    def was_creating(self, host: str, type_: str, label: str, key: str) -> bool:
+        """Whether install called create for this resource and never heard back: then learnloop made what is
+        found by the same key."""
+        pending = self._hosts.get(host, {}).get("pending", [])
+        return any((p["type"], p["label"], p["key"]) == (type_, label, key) for p in pending)
 
     def set_status(self, host: str, status: str) -> None:
         self._entry(host)["status"] = status
         self._save()
+
+    @staticmethod
+    def _drop_pending(entry: dict[str, Any], type_: str, label: str) -> None:
+        if "pending" in entry:
+            entry["pending"] = _without(entry["pending"], type_, label)
+            if not entry["pending"]:
+                del entry["pending"]
 
     def _entry(self, host: str) -> dict[str, Any]:
         return self._hosts.setdefault(host, {"status": "incomplete", "resources": []})
@@ -91,3 +113,7 @@ class Ledger:
             write_atomically(self.path, lambda stream: stream.write(text))
         except OSError as exc:
             raise WriteFailed(cannot_write(self.path, exc)) from None
+
+
+def _without(entries: list[dict[str, Any]], type_: str, label: str) -> list[dict[str, Any]]:
+    return [e for e in entries if (e["type"], e["label"]) != (type_, label)]

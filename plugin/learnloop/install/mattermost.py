@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import TypeVar
 
 from learnloop.config import ENV_PREFIX
 from learnloop.install.config_file import fingerprint, mask
@@ -30,6 +31,11 @@ WRITTEN_KEYS = ("mattermost_url", "mattermost_bot_token", "mattermost_bot_user_i
 TOKEN_KEYS = {"command": "mattermost_command_tokens", "outgoing_webhook": "mattermost_webhook_tokens",
               "bot_token": "mattermost_bot_token", OAUTH_APP: CLIENT_SECRET}
 """Where learnloop.toml holds the token of each kind of resource install records."""
+T = TypeVar("T")
+
+
+def _command_key(command: JsonObject) -> str:
+    return f"/{command.get('trigger')} {command.get('url')}"
 
 
 class MattermostInstaller(MattermostChecks):
@@ -87,8 +93,8 @@ class MattermostInstaller(MattermostChecks):
         user = target.bot_user
         if user is None:
             created = plan.change("create", f"bot account {label}", bot_user.display_name,
-                                  lambda: self.admin.create_bot(bot_user.username, bot_user.display_name,
-                                                                bot_user.description))
+                                  lambda: self._creating("bot", label, bot_user.username, lambda: self.admin.create_bot(
+                                      bot_user.username, bot_user.display_name, bot_user.description)))
             if created is None:
                 return None
             self._record("bot", created["user_id"], label, created=True)
@@ -106,7 +112,8 @@ class MattermostInstaller(MattermostChecks):
         elif not bot.get("delete_at"):
             plan.say("keep", f"bot account {label}")
         # enabled again by learnloop (an uninstall disabled it): uninstall disables it again, as it found it
-        self._record("bot", user_id, label, created=self._created_before("bot", label) or bool(bot.get("delete_at")))
+        self._record("bot", user_id, label, created=self._created_before("bot", label, bot_user.username)
+                     or bool(bot.get("delete_at")))
         return user_id
 
     def _bot_token(self, plan: Plan, bot_id: str | None) -> None:
@@ -151,10 +158,11 @@ class MattermostInstaller(MattermostChecks):
         it counts as absent, and adding it again restores it (`app/teams/teams.go` `JoinUserToTeam`)."""
         if found is not None and not found.get("delete_at"):
             plan.say("keep", label)
-            self._record(type_, where_id, label, created=self._created_before(type_, label))
+            self._record(type_, where_id, label, created=self._created_before(type_, label, where_id))
             return
         detail = "so the bot can post there" + ("; it was removed before" if found is not None else "")
-        if plan.change("create", label, detail, lambda: add(where_id, str(bot_id))) is not None:
+        if plan.change("create", label, detail,
+                       lambda: self._creating(type_, label, where_id, lambda: add(where_id, str(bot_id)))) is not None:
             self._record(type_, where_id, label, created=True)
 
     def _desired_command(self, team_id: str) -> JsonObject:
@@ -173,11 +181,13 @@ class MattermostInstaller(MattermostChecks):
         desired = self._desired_command(team_id)
         if existing is None:
             created = plan.change("create", f"slash command {label}", f"calls {self.command_url}",
-                                  lambda: self.admin.create_command(desired))
+                                  lambda: self._creating("command", label, _command_key(desired),
+                                                         lambda: self.admin.create_command(desired)))
             if created is not None:
                 self._made("command", created, label, f"slash command token ({team_name})", team_id=team_id)
             return
-        self._record("command", existing["id"], label, created=self._created_before("command", label), team_id=team_id,
+        self._record("command", existing["id"], label,
+                     created=self._created_before("command", label, _command_key(existing)), team_id=team_id,
                      token_sha256=fingerprint(existing["token"]))
         differing = sorted(key for key, value in desired.items() if existing.get(key, "") != value)
         if differing:
@@ -203,11 +213,14 @@ class MattermostInstaller(MattermostChecks):
                 "content_type": "application/json",
             }
             created = plan.change("create", f"outgoing webhook in {label}", f"calls {self.webhook_url}",
-                                  lambda: self.admin.create_outgoing_webhook(desired))
+                                  lambda: self._creating("outgoing_webhook", label, self.webhook_url,
+                                                         lambda: self.admin.create_outgoing_webhook(desired)))
             if created is not None:
                 self._made("outgoing_webhook", created, label, f"outgoing webhook token ({label})")
             return
-        self._record("outgoing_webhook", ours["id"], label, created=self._created_before("outgoing_webhook", label),
+        found_key = self.webhook_url if self.webhook_url in (ours.get("callback_urls") or []) else None
+        self._record("outgoing_webhook", ours["id"], label,
+                     created=self._created_before("outgoing_webhook", label, found_key),
                      token_sha256=fingerprint(ours["token"]))
         if self.webhook_url not in (ours.get("callback_urls") or []):
             plan.change("update", f"outgoing webhook in {label}", f"calls {self.webhook_url}",
@@ -251,9 +264,16 @@ class MattermostInstaller(MattermostChecks):
 
         plan.change("update", f"{self.context.config.path.name}: {key}", f"{what} {value}", write)
 
-    def _created_before(self, type_: str, label: str) -> bool:
+    def _created_before(self, type_: str, label: str, key: str | None) -> bool:
+        """Recorded as learnloop's, or found by the `key` of a create call whose reply was lost."""
         recorded = self.context.ledger.find(self.host_key, type_, label)
-        return recorded is not None and recorded.created
+        if recorded is not None and recorded.created:
+            return True
+        return key is not None and self.context.ledger.was_creating(self.host_key, type_, label, key)
+
+    def _creating(self, type_: str, label: str, key: str, create: Callable[[], T]) -> T:
+        self.context.ledger.creating(self.host_key, type_, label, key)
+        return create()
 
     def _record(self, type_: str, id_: str, label: str, *, created: bool, **data: str) -> None:
         if not self.context.dry_run:

@@ -73,13 +73,13 @@ class OAuthAppStep:
                       "each person once to allow it.")
         if found is None:
             detail = f"\"Sign in with Mattermost\", calling back {desired['callback_urls'][0]}"
-            made = plan.change("create", what, detail, lambda: self.admin.create_oauth_app(desired))
+            made = plan.change("create", what, detail, lambda: self._create(desired))
             if made is not None:
                 self._keep(made, created=True)
                 secret = mask(str(made["client_secret"]))
                 plan.note(f"OAuth client secret {secret} written to {self.context.config.path}")
             return
-        created = self._created_before()
+        created = self._created_before(found)
         differing = [key for key in COMPARED if found.get(key, "" if key == "icon_url" else None) != desired[key]]
         if differing:
             current = found
@@ -125,6 +125,15 @@ class OAuthAppStep:
                 OAUTH_APP, str(app["id"]), label(self.manifest), created,
                 {"token_sha256": fingerprint(str(app.get("client_secret", "")))}))
 
-    def _created_before(self) -> bool:
+    def _create(self, desired: JsonObject) -> JsonObject:
+        self.context.ledger.creating(self.host, OAUTH_APP, label(self.manifest), desired["callback_urls"][0])
+        return self.admin.create_oauth_app(desired)
+
+    def _created_before(self, found: JsonObject) -> bool:
+        """Recorded as learnloop's, or found by the callback of a create call whose reply was lost."""
         recorded = self.context.ledger.find(self.host, OAUTH_APP)
-        return recorded is not None and recorded.created
+        if recorded is not None and recorded.created:
+            return True
+        callback = callback_url(self.context.settings)
+        return (callback in (found.get("callback_urls") or [])
+                and self.context.ledger.was_creating(self.host, OAUTH_APP, label(self.manifest), callback))

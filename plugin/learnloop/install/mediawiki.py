@@ -164,7 +164,8 @@ class MediaWikiInstaller:
         if found == block:
             plan.say("keep", what, f"loads {widget_url(self.context.settings)}")
             if recorded is None and not plan.dry_run:
-                self._record(page, created=False)
+                self._record(page, created=self.context.ledger.was_creating(self.host_key, WIDGET_BLOCK, page.title,
+                                                                            block))
             return
         created = recorded.created if recorded is not None else found is None
         if found is not None:
@@ -175,6 +176,8 @@ class MediaWikiInstaller:
             detail = f"create the page with a marked block loading {widget_url(self.context.settings)}"
 
         def write() -> None:
+            if created:
+                self.context.ledger.creating(self.host_key, WIDGET_BLOCK, page.title, block)
             self.client.replace_text(page, with_block(page.text, block), summary=INSTALL_SUMMARY)
             self._record(page, created=created, page_created=not page.exists)
 

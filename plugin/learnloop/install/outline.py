@@ -93,13 +93,16 @@ class OutlineInstaller:
         settings: dict[str, Any] = {"name": webhook.name, "url": self.url, "events": events, "secret": secret}
         if found is None:
             def create() -> None:
+                self.context.ledger.creating(self.host_key, SUBSCRIPTION, self.label, self.url)
                 made = self.client.create_webhook_subscription(**settings)
                 self._record(str(made["id"]), created=True)
 
             plan.change("create", what, f"delivers {', '.join(events)} to {self.url}, signed with the wiki's secret",
                         create)
         else:
-            created = recorded.created if recorded is not None and recorded.id == found.get("id") else False
+            created = (recorded.created if recorded is not None and recorded.id == found.get("id") else
+                       found.get("url") == self.url
+                       and self.context.ledger.was_creating(self.host_key, SUBSCRIPTION, self.label, self.url))
             differences = _differences(found, url=self.url, events=events, secret=secret)
             if differences:
                 def update() -> None:
@@ -139,9 +142,12 @@ class OutlineInstaller:
                     f"{config.path.name}", write)
         return secret
 
+    @property
+    def label(self) -> str:
+        return f"webhook subscription to /wiki/{self.wiki.name}/events"
+
     def _record(self, subscription_id: str, *, created: bool) -> None:
-        label = f"webhook subscription to /wiki/{self.wiki.name}/events"
-        self.context.ledger.record(self.host_key, Resource(SUBSCRIPTION, subscription_id, label, created,
+        self.context.ledger.record(self.host_key, Resource(SUBSCRIPTION, subscription_id, self.label, created,
                                                            {"url": self.url, "name": self.manifest.webhook.name}))
 
     def widget_note(self) -> str:
