@@ -227,15 +227,28 @@ def test_a_configured_secret_key_cannot_be_swapped_for_another(tmp_path: Path, m
     assert runner.invoke(main, ["worker", "--once"]).exit_code == 0
     monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "b" * 40)
     assert "is not the key this database was written with" in runner.invoke(main, ["worker", "--once"]).output
-    monkeypatch.delenv("LEARNLOOP_SECRET_KEY")
-    assert "is not the key this database was written with" in runner.invoke(main, ["worker", "--once"]).output, \
-        "nor for one learnloop would generate now"
-    for command in (["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(tmp_path / "p.json")],
-                    ["person", "erase", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"]):
-        refused = runner.invoke(main, command)
-        assert refused.exit_code == 1 and "is not the key this database was written with" in refused.output
     monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "a" * 40)
     assert runner.invoke(main, ["worker", "--once"]).exit_code == 0, "the key set back works again"
+
+
+def test_without_the_key_the_database_was_written_with_commands_say_to_set_it_and_write_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin's shell lacks the key the service has in its environment file: nothing may generate one."""
+    database = tmp_path / "keyed.db"
+    monkeypatch.setenv("LEARNLOOP_DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("LEARNLOOP_SECRET_KEY", "a" * 40)
+    runner = CliRunner()
+    assert runner.invoke(main, ["worker", "--once"]).exit_code == 0
+    monkeypatch.delenv("LEARNLOOP_SECRET_KEY")
+    for command in (["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(tmp_path / "p.json")],
+                    ["person", "erase", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"], ["worker", "--once"]):
+        refused = runner.invoke(main, command)
+        assert refused.exit_code == 1 and "this database was written with LEARNLOOP_SECRET_KEY, which is not set: " \
+            "set it as the service has it (under systemd, in /etc/learnloop.env)" in refused.output, refused.output
+        assert "unset it" not in refused.output
+    with make_engine(f"sqlite:///{database}").connect() as connection:
+        names = connection.execute(text("SELECT name FROM instance_secrets")).scalars().all()
+    assert names == ["signing_key_check"], "no key generated"
 
 
 def test_a_misspelt_secret_in_the_file_is_named_with_the_file_and_its_value_is_not_repeated(

@@ -57,11 +57,22 @@ class Runtime:
             if configured is not None:
                 self._signing_key = configured.get_secret_value().encode("utf-8")
             else:
-                with self.uow() as uow:
-                    value = uow.secrets.get_or_create(SIGNING_SECRET_NAME, secrets.token_urlsafe(48), self.clock())
-                    uow.commit()
-                self._signing_key = value.encode("utf-8")
+                self._signing_key = self._generated_key().encode("utf-8")
         return self._signing_key
+
+    def _generated_key(self) -> str:
+        """The key learnloop generated for this database; made on first use, unless the database was written
+        with LEARNLOOP_SECRET_KEY (it keeps that key's check, not the key): then nothing is written."""
+        with self.uow() as uow:
+            generated = uow.secrets.get(SIGNING_SECRET_NAME)
+            if generated is None and uow.secrets.get(KEY_CHECK_NAME) is not None:
+                raise ConfigError(
+                    "this database was written with LEARNLOOP_SECRET_KEY, which is not set: set it as the service "
+                    "has it (under systemd, in /etc/learnloop.env); nothing was changed.")
+            value = generated or uow.secrets.get_or_create(SIGNING_SECRET_NAME, secrets.token_urlsafe(48),
+                                                            self.clock())
+            uow.commit()
+        return value
 
     def check_signing_key(self) -> None:
         """ConfigError when the key is not the one the database was written with (`key_check`); `serve` and
