@@ -128,12 +128,13 @@ def test_a_database_folder_learnloop_cannot_write_is_one_clear_line(monkeypatch:
                                                                      tmp_path: Path) -> None:
     """/sys: a folder in which nobody, root included, may create a file. The export is not blamed on its file."""
     monkeypatch.setenv("LEARNLOOP_DATABASE_URL", "sqlite:////sys/learnloop.db")
-    for command in (["serve", "--port", str(free_port())], ["worker", "--once"], ["db", "upgrade"],
-                    ["export", "--out", str(tmp_path / "x.json")]):
+    for command in (["serve", "--port", str(free_port())], ["worker", "--once"], ["db", "upgrade"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 1, result.output
         assert result.output == ("Error: cannot create or lock the database in /sys (Permission denied): make it "
                                  "writable by this user or set LEARNLOOP_DATABASE_URL\n"), result.output
+    result = CliRunner().invoke(main, ["export", "--out", str(tmp_path / "x.json")])
+    assert result.exit_code == 1 and result.output.startswith("Error: /sys/learnloop.db does not exist"), result.output
 
 
 def test_serve_on_a_port_in_use_says_so_before_migrating(sqlite_env: Path) -> None:
@@ -159,12 +160,26 @@ def test_a_migrations_lock_that_cannot_be_opened_is_one_clear_line(sqlite_env: P
 
 
 def test_a_database_without_tables_says_to_upgrade(sqlite_env: Path, tmp_path: Path) -> None:
+    sqlite_env.touch()
     for command in (["export", "--out", str(tmp_path / "x.json")],
                     ["person", "export", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", str(tmp_path / "p.json")],
                     ["person", "erase", "ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 1 and "run `learnloop db upgrade` first" in result.output, result.output
         assert "the database is not at this learnloop's schema (no such table" in result.output
+
+
+@pytest.mark.parametrize(("name", "options"), [("export", ["--out", "x.json"]),
+                                              ("person export", ["ob7m4qhjzjfy5c6qgbwkz3mn8r", "--out", "p.json"]),
+                                              ("person erase", ["ob7m4qhjzjfy5c6qgbwkz3mn8r", "--yes"])])
+def test_commands_that_read_the_database_never_create_one(sqlite_env: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          name: str, options: list[str]) -> None:
+    """Run from another folder than serve's, they would read an empty database made on the spot."""
+    monkeypatch.chdir(sqlite_env.parent)
+    result = CliRunner().invoke(main, [*name.split(), *options])
+    assert result.exit_code == 1 and f"{sqlite_env} does not exist: run {name} in the folder `learnloop serve` " \
+        "runs in, or set LEARNLOOP_DATABASE_URL to its database" in result.output, result.output
+    assert list(sqlite_env.parent.iterdir()) == []
 
 
 @pytest.mark.parametrize(("url", "says"), [

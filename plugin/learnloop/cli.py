@@ -24,7 +24,7 @@ from learnloop.config import ConfigError, Settings, load_settings
 from learnloop.files import WriteFailed, cannot_write, write_atomically
 from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
-from learnloop.install.doctor import database_problem, run_doctor, wiki_module
+from learnloop.install.doctor import database_problem, missing_database, run_doctor, wiki_module
 from learnloop.install.ledger import Ledger, ledger_path_for
 from learnloop.install.manifest import ManifestError, MattermostManifest, load_manifest
 from learnloop.install.mattermost import MattermostInstaller
@@ -95,6 +95,14 @@ def _shared_database(settings: Settings) -> Settings:
     if url.get_backend_name() == "sqlite" and database_path(url) is None:
         raise click.ClickException(f"LEARNLOOP_DATABASE_URL {settings.database_url!r} is an in-memory SQLite "
                                    "database, one per process: give a file, for example sqlite:///learnloop.db")
+    return settings
+
+
+def _existing_database(command: str) -> Settings:
+    settings = _settings()
+    missing = missing_database(settings, command)
+    if missing is not None:
+        raise click.ClickException(missing)
     return settings
 
 
@@ -199,7 +207,7 @@ def db_upgrade(revision: str) -> None:
 def export(out: Path) -> None:
     """Write every stored record to a JSON file (secrets redacted)."""
 
-    engine = make_engine(_settings().database_url)
+    engine = make_engine(_existing_database("export").database_url)
     try:
         counts = export_to_file(engine, out, now=utc_now())
     except OSError as exc:
@@ -229,7 +237,7 @@ def person_export(user_id: str, out: Path) -> None:
     """Write everything stored about USER_ID (their Mattermost user id), reflections in clear, to --out."""
 
 
-    runtime = build_runtime(_settings())
+    runtime = build_runtime(_existing_database("person export"))
     runtime.check_signing_key()  # reflections are opened, and people's hashes found, with it
     with runtime.reader() as uow:
         data = personal_data.export(uow, user_id, runtime.signing_key, runtime.clock())
@@ -252,7 +260,7 @@ def person_erase(user_id: str, yes: bool, username: str | None) -> None:
     """Erase everything that names USER_ID: ratings (a page's score lets go of them when it next moves),
     comments, reflections, settings, events."""
 
-    runtime = build_runtime(_settings())
+    runtime = build_runtime(_existing_database("person erase"))
     runtime.check_signing_key()
     if not yes:
         click.confirm(f"Erase everything learnloop stores about {user_id}? This cannot be undone", abort=True)

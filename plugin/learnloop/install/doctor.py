@@ -68,14 +68,24 @@ def database_problem(exc: DBAPIError) -> str:
     return f"cannot use the database ({reason}): check LEARNLOOP_DATABASE_URL and that the database is running"
 
 
-def open_database(settings: Settings) -> tuple[Check, Engine | None]:
-    """The "database" row, and an engine on the database when it answers at this learnloop's schema. A SQLite
-    file that is not there is not created: doctor run from another folder would make an empty one."""
+def missing_database(settings: Settings, command: str) -> str | None:
+    """Why `command` may not use the database: a SQLite file that is not there. Commands that read the database
+    never create it: run from another folder, they would make an empty one."""
     url = make_url(settings.database_url)
     path = database_path(url) if url.get_backend_name() == "sqlite" else None
     if path is not None and not os.path.exists(path):
-        return Check("learnloop", "database", "fix", f"{path} does not exist: run doctor in the folder `learnloop "
-                     "serve` runs in, or set LEARNLOOP_DATABASE_URL to its database"), None
+        return (f"{path} does not exist: run {command} in the folder `learnloop serve` runs in, or set "
+                "LEARNLOOP_DATABASE_URL to its database")
+    return None
+
+
+def open_database(settings: Settings) -> tuple[Check, Engine | None]:
+    """The "database" row, and an engine on the database when it answers at this learnloop's schema."""
+    missing = missing_database(settings, "doctor")
+    if missing is not None:
+        return Check("learnloop", "database", "fix", missing), None
+    url = make_url(settings.database_url)
+    path = database_path(url) if url.get_backend_name() == "sqlite" else None
     engine = None
     try:
         engine = make_engine(settings.database_url)
