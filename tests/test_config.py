@@ -224,6 +224,19 @@ def test_invalid_port_names_the_variable_and_the_range(
     assert f"(got '{port}')" in message
 
 
+@pytest.mark.parametrize(("variable", "value", "line"), [
+    ("learnloop_port", "abc", "learnloop_port: Input should be a valid integer"),
+    ("Learnloop_Min_Group_Size", "2", "Learnloop_Min_Group_Size: Input should be greater than or equal to 3"),
+    ("learnloop_communities", "notjson", "learnloop_communities: is not valid JSON"),
+])
+def test_a_bad_variable_is_named_as_it_was_spelt(monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+                                                 line: str) -> None:
+    """Variable names are read case-insensitively, and learnloop.toml does not exist here."""
+    monkeypatch.setenv(variable, value)
+    message = config_error()
+    assert line in message and "learnloop.toml: " not in message, message
+
+
 @pytest.mark.parametrize("port", ["1", "65535"])
 def test_port_range_limits_are_accepted(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
     monkeypatch.setenv("LEARNLOOP_PORT", port)

@@ -419,8 +419,8 @@ def _describe(error: Any) -> str:
     top = str(location[0]) if location else "settings"
     if not location:
         where = top
-    elif top in Settings.model_fields and f"{ENV_PREFIX}{top.upper()}" in os.environ:
-        where = ENV_PREFIX + top.upper()
+    elif top in Settings.model_fields and (variable := _variable_for(top)) is not None:
+        where = variable
     else:  # a setting of the file, or a name it holds that is none (a misspelt secret's value is not repeated)
         where = f"{_config_file_path()}: {top}"
     if len(location) > 1:
@@ -431,6 +431,11 @@ def _describe(error: Any) -> str:
     shown = "" if hidden else f" (got '{str(given)[:60]}')"
     message = error.get("msg", "invalid").removeprefix("Value error, ")
     return f"{where}: {message}{shown}"
+
+
+def _variable_for(setting: str) -> str | None:
+    """The variable that sets `setting`, as it is spelt in the environment (names are read in any case)."""
+    return next((name for name in os.environ if name.upper() == f"{ENV_PREFIX}{setting.upper()}"), None)
 
 
 def _has_password(value: object) -> bool:
@@ -467,7 +472,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except SettingsError as exc:  # an environment variable that must hold JSON does not
         field = str(exc).partition('field "')[2].partition('"')[0]
-        where = f"{ENV_PREFIX}{field.upper()}" if field else "a setting"
+        where = (_variable_for(field) or f"{ENV_PREFIX}{field.upper()}") if field else "a setting"
         raise _invalid([f"{where}: is not valid JSON (a list or a table must be JSON here; learnloop.toml takes it "
                         "in TOML)"]) from None
     except ValidationError as exc:
