@@ -20,7 +20,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from learnloop.bootstrap import build_runtime
 from learnloop.clock import utc_now
-from learnloop.config import ConfigError, Settings, load_settings
+from learnloop.config import ConfigError, Settings, load_settings, url_problem
 from learnloop.files import WriteFailed, cannot_write, write_atomically
 from learnloop.inbound import escape_controls
 from learnloop.install.config_file import ConfigFile
@@ -315,6 +315,8 @@ def _admin_client(url: str | None, token: str | None, settings: Settings) -> Any
         raise click.UsageError("pass --url https://chat.example.com (or set LEARNLOOP_MATTERMOST_URL)")
     if not base.startswith(("http://", "https://")):
         raise click.UsageError(f"--url must start with http:// or https:// (got '{base}')")
+    if url is not None and (problem := url_problem(url)) is not None:
+        raise click.UsageError(f"--url: not an address such as https://chat.example.com ({problem})")
     if not token:
         raise click.UsageError(f"pass --token <a system admin's personal access token> (or set {TOKEN_ENV})")
     return MattermostAdminClient(base, token, timeout=settings.mattermost_timeout_seconds)

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -62,6 +63,17 @@ def _plain_url(value: AnyHttpUrl | None) -> AnyHttpUrl | None:
         if value.query or value.fragment:
             raise ValueError("expected an address without ?query or #fragment, such as https://learnloop.example.com")
     return value
+
+
+def url_problem(text: str) -> str | None:
+    """Why `text` is not an address as the mattermost_url and public_url settings take one; None when it is."""
+    try:
+        _plain_url(TypeAdapter(AnyHttpUrl).validate_python(text))
+    except ValidationError as exc:
+        return str(exc.errors(include_url=False)[0]["msg"])
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _check_mattermost_id(value: str) -> str:

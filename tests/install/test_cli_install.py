@@ -87,6 +87,18 @@ def test_missing_token_or_url_is_a_usage_error(cli: World) -> None:
     assert cli.contract.calls == []
 
 
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://[bad", "invalid IPv6 address"), ("http://", "empty host"), ("http://exa mple.com", "domain name"),
+    ("http://x:99999", "invalid port number"), ("https://admin:pw@chat.example.com", "without user:password"),
+])
+def test_a_malformed_url_is_a_usage_error(cli: World, url: str, reason: str) -> None:
+    """The rule of LEARNLOOP_MATTERMOST_URL: nothing is sent to an address that is none."""
+    result = run("install", str(MANIFEST), "--url", url, "--token", ADMIN_TOKEN)
+    assert result.exit_code == 2 and "--url: not an address such as https://chat.example.com" in result.output
+    assert reason in result.output and "HTTP None" not in result.output and "pw@" not in result.output
+    assert cli.contract.calls == []
+
+
 def test_wiki_options_on_the_mattermost_manifest_are_refused(cli: World) -> None:
     result = install("--wiki", "docs")
     assert result.exit_code == 2 and "--wiki is for wiki manifests" in result.output

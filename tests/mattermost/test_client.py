@@ -5,6 +5,7 @@ import requests
 from tests.contract.fixtures import MATTERMOST_TEST_URL, mattermost_contract  # noqa: F401
 from tests.contract.mattermost_openapi import MattermostContract
 
+from learnloop.mattermost.admin_client import describe_failure
 from learnloop.mattermost.client import MattermostClient, MattermostError, MattermostUnavailable, RateLimited
 
 TOKEN = "xoxb-secret-bot-token-4p1"
@@ -424,3 +425,9 @@ def test_a_user_answer_without_an_id_is_an_error(
             }.get(path, lambda: client.get_user(USER_ID))
     with pytest.raises(MattermostError, match="no user id in the answer"):
         call()
+
+
+def test_a_failure_is_described_by_its_status_or_as_no_answer_never_as_http_none() -> None:
+    assert describe_failure(MattermostError("Not found", status_code=404)) == "HTTP 404: Not found"
+    assert describe_failure(MattermostUnavailable("ReadTimeout")) == "no answer (ReadTimeout)"
+    assert describe_failure(MattermostError("InvalidURL", call="GET /api/v4/system/ping")) == "InvalidURL"

@@ -22,7 +22,7 @@ def describe_failure(exc: MattermostError) -> str:
     """How a refused or unanswered call reads in a message to the admin."""
     if isinstance(exc, MattermostUnavailable):
         return f"no answer ({exc.message})"
-    return f"HTTP {exc.status_code}: {exc.message}"
+    return exc.message if exc.status_code is None else f"HTTP {exc.status_code}: {exc.message}"
 
 
 class MattermostAdminClient(MattermostClient):
