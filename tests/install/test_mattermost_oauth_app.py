@@ -170,3 +170,15 @@ def test_doctor_checks_the_app_with_the_bots_session(world: World) -> None:
     world.fake.oauth_apps.clear()
     assert doctor(world, admin=False)["sign in with Mattermost"] == (
         "fix", "the configured OAuth app is gone: run learnloop install")
+
+
+def test_doctor_notices_an_oauth_secret_that_no_longer_matches(world: World) -> None:
+    """The app's secret was regenerated in Mattermost (Integrations → OAuth 2.0 Applications → Regenerate Secret):
+    "Sign in with Mattermost" now fails at the token exchange, and doctor with an admin token says so."""
+    world.install()
+    assert doctor(world)["sign in with Mattermost"][0] == "ok"
+    the_app(world)["client_secret"] = "regeneratedsecret0123456789"
+    assert doctor(world)["sign in with Mattermost"] == (
+        "fix", "its client secret is not the one in mattermost_oauth_client_secret (regenerated in Mattermost?): "
+        "run learnloop install")
+    assert doctor(world, admin=False)["sign in with Mattermost"][0] == "ok", "the bot may not read the secret"

@@ -48,16 +48,17 @@ def doctor_checks(context: InstallContext, admin: MattermostAdminClient | None) 
                                 "again to make a new one"))
     if bot_token:
         checks.append(_oauth_check(context, MattermostAdminClient(url, bot_token,
-                                                                   timeout=settings.mattermost_timeout_seconds)))
+                                                                   timeout=settings.mattermost_timeout_seconds),
+                                   admin))
     if admin is None:
         checks.append(Check(host, "command and webhooks", "skip", "pass --token <admin token> to check them"))
         return checks
     return checks + _integration_checks(context, admin, host)
 
 
-def _oauth_check(context: InstallContext, bot: MattermostAdminClient) -> Check:
+def _oauth_check(context: InstallContext, bot: MattermostAdminClient, admin: MattermostAdminClient | None) -> Check:
     """"Sign in with Mattermost": the configured OAuth app exists and calls learnloop back (read with the bot's
-    session: any session may read an app's public part)."""
+    session: any session may read an app's public part), and, with an admin token, its secret is learnloop's."""
     settings, what = context.settings, "sign in with Mattermost"
     if not settings.oauth_enabled:
         return Check("mattermost", what, "skip", "no OAuth app configured: the widget signs people in with /learn "
@@ -72,6 +73,16 @@ def _oauth_check(context: InstallContext, bot: MattermostAdminClient) -> Check:
     callback = callback_url(settings)
     if callback not in (app.get("callback_urls") or []):
         return Check("mattermost", what, "fix", f"the OAuth app does not call back {callback}: run learnloop install")
+    if admin is not None and settings.mattermost_oauth_client_secret is not None:
+        try:
+            full = admin.get_oauth_app(str(settings.mattermost_oauth_client_id))
+        except MattermostError as exc:
+            return Check("mattermost", what, "fix", f"the admin token could not read the OAuth app's secret "
+                         f"({describe_failure(exc)})")
+        secret = settings.mattermost_oauth_client_secret.get_secret_value()
+        if full is not None and full.get("client_secret") != secret:
+            return Check("mattermost", what, "fix", "its client secret is not the one in "
+                         "mattermost_oauth_client_secret (regenerated in Mattermost?): run learnloop install")
     return Check("mattermost", what, "ok", f"OAuth app '{app.get('name')}' calls back {callback}")
 
 
