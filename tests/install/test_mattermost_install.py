@@ -532,6 +532,19 @@ def test_doctor_names_what_to_fix(world: World) -> None:
     assert "calls https://old.example.com/mattermost/command" in rows["/learn in team engineering"][1]
 
 
+def test_doctor_notices_the_bot_removed_from_a_community_channel(world: World) -> None:
+    """Install adds the bot to each community channel so it can post there; a channel admin later removes it
+    (/kick @learnloop): doctor --token names the channel to fix, as it does for a deleted webhook."""
+    world.install()
+    bot = world.fake.bot_named("learnloop")
+    assert bot is not None
+    world.fake.channel_members.discard((world.town["id"], bot["user_id"]))
+    rows = doctor(world)
+    assert rows["@learnloop in ~engineering/town-square"] == (
+        "fix", "not a member any more, so the bot cannot post there: run learnloop install")
+    assert [status for status, _ in rows.values()].count("fix") == 1
+
+
 def test_doctor_without_an_admin_token_checks_what_the_bot_can(world: World) -> None:
     world.install()
     rows = doctor(world, admin=False)

@@ -1,8 +1,9 @@
 """`learnloop doctor`'s Mattermost rows: reachable, the bot token, the OAuth app of "Sign in with Mattermost",
-and with an admin token the slash commands and outgoing webhooks the install record lists."""
+and with an admin token the slash commands, outgoing webhooks and bot memberships the install record lists."""
 
 from __future__ import annotations
 
+from learnloop.install.ledger import Resource
 from learnloop.install.mattermost_checks import PUBLIC_CHANNEL
 from learnloop.install.mattermost_checks import host_key as mattermost_host_key
 from learnloop.install.plan import Check, InstallContext
@@ -127,6 +128,7 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
                                     "run learnloop install"))
             else:
                 checks.append(Check(host, label, "ok", "alive"))
+        checks += _membership_checks(admin, host, resources, settings.mattermost_bot_user_id)
         for community in settings.communities if not gone else []:  # one added to learnloop.toml after the
             for channel_id in community.all_channels:  # install, say (a hook gone is told above)
                 if channel_id not in listened:
@@ -137,6 +139,19 @@ def _integration_checks(context: InstallContext, admin: MattermostAdminClient, h
     except MattermostError as exc:
         checks.append(Check(host, "admin checks", "fix", f"the admin token could not read them "
                             f"({describe_failure(exc)})"))
+    return checks
+
+
+def _membership_checks(admin: MattermostAdminClient, host: str, resources: list[Resource],
+                       bot_id: str | None) -> list[Check]:
+    """A row for each team or channel install added the bot to and that no longer has it (a /kick, say)."""
+    checks = []
+    for resource in (r for r in resources if r.type in ("team_member", "channel_member")) if bot_id else ():
+        find = admin.find_team_member if resource.type == "team_member" else admin.find_channel_member
+        member = find(resource.id, str(bot_id))
+        if member is None or member.get("delete_at"):
+            checks.append(Check(host, resource.label, "fix", "not a member any more, so the bot cannot post there: "
+                                "run learnloop install"))
     return checks
 
 
