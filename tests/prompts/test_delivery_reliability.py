@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, date, datetime
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
 from learnloop.mattermost import delivery as mattermost_delivery
 from learnloop.services.outbox_kinds import SEND_PROMPT
-from learnloop.services.prompts.preferences import pause, set_enabled, set_quiet_hours
-from learnloop.storage.tables import Delivery, Member, OutboxMessage
+from learnloop.services.prompts.preferences import pause, set_enabled, set_nudges, set_quiet_hours
+from learnloop.storage.tables import Delivery, Event, Member, OutboxMessage
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import FRIDAY_DUE, Person, World, add_schedule, courier, planned_world, statuses, uid
+from tests.prompts.world import (
+    FRIDAY_DUE,
+    THURSDAY,
+    Person,
+    World,
+    add_schedule,
+    courier,
+    planned_world,
+    reasons,
+    statuses,
+    uid,
+)
 
 UTC = UTC
 
@@ -182,3 +196,125 @@ def test_a_nudge_keeps_to_the_settings_a_prompt_keeps_to(
         world.tick()
         world.tick()
         assert len(nudges()) == 1, "the nudge waits for the quiet hours to end, while the prompt is still open"
+
+
+class Outage:
+    """Mattermost refusing every post (503) until it is `back`; DM channels and their posts are still answered."""
+
+    def __init__(self, contract: MattermostContract, people: list[Person]) -> None:
+        self.back = False
+        self.accepted: list[dict] = []
+        for person in people:
+            contract.add("POST", "/api/v4/channels/direct", status=201,
+                         json={"id": uid("dm" + person.name), "type": "D"})
+        contract.add("GET", re.compile(r"/api/v4/channels/[a-z0-9]{26}/posts"), json={"order": [], "posts": {}})
+        contract.add_handler("POST", re.compile(r"/api/v4/posts$"), self.create)
+
+    def create(self, request: requests.PreparedRequest, _match: re.Match[str]) -> tuple[int, dict]:
+        if not self.back:
+            return 503, {"id": "api.context.unavailable", "message": "down", "status_code": 503}
+        body = json.loads(request.body or b"{}")
+        self.accepted.append(body)
+        return 201, {"id": uid(f"post{len(self.accepted)}"), "channel_id": body["channel_id"], "message": ""}
+
+
+def event_kinds(runtime: Runtime) -> list[str]:
+    with runtime.uow() as uow:
+        return sorted(uow.session.scalars(select(Event.kind).where(Event.kind.like("prompt_%"))))
+
+
+def test_a_prompt_held_up_until_its_answer_window_closed_expires_unsent(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Mattermost down for three hours from the moment a two-hour prompt falls due: the prompt is not posted with
+    its answers closed, and not counted unanswered (its receiver never had it)."""
+    ann = Person("ann")
+    world = World(runtime, mattermost_contract, people=[ann])
+    add_schedule(runtime, window="2h", anchor=date(2026, 11, 2))
+    clock.now = THURSDAY
+    world.serve_members()
+    world.tick()
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    outage = Outage(mattermost_contract, [ann])
+    world.tick()  # queued; the first try meets the outage
+    for _ in range(3 * 12):
+        clock.advance(minutes=5)
+        courier(runtime).deliver()
+    outage.back = True
+    clock.advance(minutes=15)
+    courier(runtime).deliver()
+    world.tick()
+    assert outage.accepted == []
+    assert reasons(runtime, "expired") == ["window closed"]
+    assert event_kinds(runtime) == [], "neither sent nor unanswered"
+
+
+@pytest.mark.parametrize(("held_by", "reason"), [("prompts off", "prompts off"), ("pause", "paused")])
+def test_prompts_turned_off_or_paused_while_a_prompt_waits_out_an_outage_are_not_sent(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str, reason: str
+) -> None:
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    outage = Outage(mattermost_contract, [ann])
+    world.tick()
+    clock.advance(minutes=5)
+    with runtime.uow() as uow:
+        if held_by == "prompts off":
+            set_enabled(uow, ann.id, False, clock.now)
+        else:
+            pause(uow, ann.id, "2w", clock.now)
+    outage.back = True
+    clock.advance(minutes=15)
+    courier(runtime).deliver()
+    world.tick()
+    assert outage.accepted == []
+    assert reasons(runtime, "skipped") == [reason]
+    assert event_kinds(runtime) == [], "never sent, so not unanswered"
+
+
+def test_a_prompt_held_up_into_its_receivers_quiet_hours_waits_for_them_to_end(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    clock.now = FRIDAY_DUE  # 16:31 in Berlin
+    world.serve_statuses()
+    outage = Outage(mattermost_contract, [ann])
+    world.tick()
+    with runtime.uow() as uow:
+        set_quiet_hours(uow, ann.id, "16:40-18:00", clock.now)
+    outage.back = True
+    clock.advance(minutes=20)
+    courier(runtime).deliver()
+    assert outage.accepted == [] and statuses(runtime) == {"scheduled": 1}
+    clock.now = datetime(2026, 11, 6, 17, 1, tzinfo=UTC)  # 18:01 in Berlin
+    world.serve_statuses()
+    world.tick()
+    assert len(outage.accepted) == 1 and statuses(runtime) == {"sent": 1}
+
+
+@pytest.mark.parametrize("held_by", ["prompts off", "nudges off"])
+def test_a_nudge_held_up_by_an_outage_keeps_to_the_settings_changed_meanwhile(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
+) -> None:
+    ann = Person("ann")
+    world = due_world(runtime, mattermost_contract, clock, [ann])
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)  # the nudge is due
+    world.serve_statuses()
+    outage = Outage(mattermost_contract, [ann])
+    world.tick()
+    clock.advance(minutes=5)
+    with runtime.uow() as uow:
+        if held_by == "prompts off":
+            set_enabled(uow, ann.id, False, clock.now)
+        else:
+            set_nudges(uow, ann.id, False, clock.now)
+    outage.back = True
+    clock.advance(minutes=10)
+    world.tick()
+    assert outage.accepted == []

@@ -29,6 +29,7 @@ DAYS_PER_UNIT = {"day": 1, "week": 7, "month": 30, "year": 365}
 PRESENCE_REASONS = {"dnd": "do not disturb", "ooo": "out of office"}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 LAST_DAY_EXAMPLE = "use YYYY-MM-DD, for example until 2026-12-24"
+WINDOW_CLOSED = "window closed"
 
 
 class InvalidPreference(ValueError):
@@ -199,7 +200,7 @@ def delivery_decision(
     if not prefs.enabled:
         return Decision.skip("prompts off")
     if now >= window_end:
-        return Decision.skip("window closed")
+        return Decision.skip(WINDOW_CLOSED)
     if now < due_at:
         return Decision.wait_until(due_at)
     if prefs.paused_until is not None and prefs.paused_until > now:

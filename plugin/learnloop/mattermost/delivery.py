@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from learnloop.domain.keys import fit
+from learnloop.domain.preferences import Action, Decision
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.errors import GaveUp
 from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up, why_given_up
@@ -44,6 +45,8 @@ from learnloop.services.outbox_kinds import (
 from learnloop.services.prompts.delivered import (
     PromptView,
     SentPrompt,
+    decide_again,
+    hold_back,
     mark_sent,
     mark_undelivered,
     prompt_for_delivery,
@@ -308,6 +311,11 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             view = prompt_for_delivery(uow, int(message.payload["delivery_id"]), status="sent")
         if view is None:
             return {"skipped": "answered or closed"}
+        if not view.preferences.nudges:
+            return {"skipped": "nudges off"}
+        decision = decide_again(view, chat.clock())
+        if decision.action != Action.SEND:  # its one chance: a nudge is keyed by its prompt, never queued again
+            return {"skipped": decision.reason or "not now"}
         channel_id = dm_channel(chat, client, view.user_id)
         return {"post_id": post_once(client, message, channel_id, nudge_message(view.local_window_end),
                                      chat.signing_key)}
@@ -336,16 +344,21 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             return prompts_for_deliveries(uow, [int(m.payload["delivery_id"]) for m in messages])
 
     def send_prompt(message: Message, views: dict[int, PromptView]) -> dict[str, Any]:
-        """Post one prompt. On a retry the worker may have died after posting and before recording it, so the
-        DM channel is first searched for a post carrying the delivery's id."""
+        """Post one prompt, unless `decide_again` keeps it back. On a retry the worker may have died after posting
+        and before recording it, so the DM channel is first searched for a post carrying the delivery's id."""
         delivery_id = int(message.payload["delivery_id"])
         view = views.get(delivery_id)
         if view is None:
             return {"skipped": "no longer queued"}
+        decision = decide_again(view, chat.clock())
+        if decision.action != Action.SEND and message.attempts <= 1:  # never tried: nothing to look for
+            return held_back(delivery_id, decision)
         channel_id = view.dm_channel_id or client.create_direct_channel(bot_user_id(chat, client), view.user_id)
         post_id = find_post(client, channel_id, view.queued_at, DELIVERY_PROP, delivery_id) \
             if message.attempts > 1 else None
         if post_id is None:
+            if decision.action != Action.SEND:
+                return held_back(delivery_id, decision)
             body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, user_id=view.user_id,
                                community_name=view.community_name, questions=view.questions,
                                window_text=view.local_window_end, public_url=chat.settings.public_url_text,
@@ -357,9 +370,16 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         return {"post_id": post_id, "delivery_id": delivery_id, "user_id": view.user_id, "channel_id": channel_id,
                 "new_channel": view.dm_channel_id is None}
 
+    def held_back(delivery_id: int, decision: Decision) -> dict[str, Any]:
+        """Not posted after all (`decide_again`): why, or until when it waits."""
+        return {"delivery_id": delivery_id, "held": decision.reason or "waiting",
+                "until": decision.until.isoformat() if decision.until else None}
+
     def record_prompts(uow: UnitOfWork, results: list[dict[str, Any]], now: datetime) -> None:
         mark_sent(uow, [SentPrompt(r["delivery_id"], r["post_id"], r["user_id"], r["channel_id"], r["new_channel"])
                         for r in results if "post_id" in r], now)
+        hold_back(uow, {r["delivery_id"]: Decision.wait_until(datetime.fromisoformat(r["until"])) if r["until"]
+                        else Decision.skip(r["held"]) for r in results if "held" in r}, now)
 
     def abandon_prompts(uow: UnitOfWork, failed: list[tuple[dict[str, Any], str]], now: datetime) -> None:
         mark_undelivered(uow, [(int(payload["delivery_id"]), error) for payload, error in failed], now)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, case, delete, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
+from learnloop.domain.preferences import WINDOW_CLOSED
 from learnloop.storage.repositories import (
     Repository,
     insert_ignoring_conflicts,
@@ -259,7 +260,8 @@ class DeliveryRepository(Repository):
                                    "b_earliest_nudge": earliest_nudge} for delivery_id, post_id in posts.items()])
 
     def mark_undelivered(self, delivery_ids: list[int], reason: str, now: datetime) -> int:
-        """Queued deliveries whose prompt could not be posted for good end as skipped, with the reason."""
+        """Queued deliveries whose prompt could not be posted for good, or is no longer to be, end as skipped, with
+        the reason."""
         if not delivery_ids:
             return 0
         result = self.session.execute(
@@ -306,7 +308,18 @@ class DeliveryRepository(Repository):
         result = self.session.execute(
             update(Delivery).where(Delivery.status == "scheduled", Delivery.window_end <= now,
                                    Delivery.sent_at.is_(None))
-            .values(status="expired", reason="window closed", updated_at=now))
+            .values(status="expired", reason=WINDOW_CLOSED, updated_at=now))
+        return rowcount(result)
+
+    def expire_queued(self, delivery_ids: list[int], now: datetime) -> int:
+        """Of these queued deliveries, those never sent expire as `expire_closed` makes them: their window closed
+        while their prompt waited to be posted."""
+        if not delivery_ids:
+            return 0
+        result = self.session.execute(
+            update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "queued",
+                                   Delivery.sent_at.is_(None))
+            .values(status="expired", reason=WINDOW_CLOSED, nudge_at=None, updated_at=now))
         return rowcount(result)
 
     def open_for(self, user_id: str, now: datetime) -> Delivery | None:

@@ -6,9 +6,11 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from learnloop.domain.preferences import WINDOW_CLOSED, Action, Decision, PromptPreferences, delivery_decision
 from learnloop.domain.schedules import local_moment
-from learnloop.services.prompts.timing import NUDGE_AFTER_PROMPT, zone
+from learnloop.services.prompts.timing import NUDGE_AFTER_PROMPT, preferences_of, zone
 from learnloop.storage.prompt_repositories import LAPSED, PAUSED, SKIPPED, STOPPED
 from learnloop.storage.tables import Delivery
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -25,11 +27,15 @@ class PromptView:
     questions: list[dict[str, Any]]
     default_visibility: str
     queued_at: datetime
+    due_at: datetime
     window_end: datetime
     local_window_end: str
     local_due: str
     """When it is (or was) due, and when its answers close, in the person's time zone: a snoozed prompt's next send.
     Both name the year only when it is not the year it is due in (a prompt comes when it is due)."""
+    tz: ZoneInfo
+    preferences: PromptPreferences
+    """The person's own settings, as they were when the prompt was read."""
     dm_channel_id: str | None = None
     """The bot's DM channel with the person, if Mattermost was asked for it before."""
     event: str | None = None
@@ -63,11 +69,12 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
             delivery_id=delivery.id, user_id=delivery.user_id, community_id=schedule.community_id,
             community_name=community.name if community else "your community", questions=list(schedule.questions),
             default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
-            window_end=delivery.window_end,
+            due_at=delivery.due_at, window_end=delivery.window_end,
             local_window_end=local_moment(delivery.window_end, tz, delivery.due_at),
             local_due=local_moment(delivery.due_at, tz, delivery.due_at),
             dm_channel_id=member.dm_channel_id if member else None, event=event,
-            earlier_answer=earlier.body if earlier else None, post_id=delivery.post_id,
+            earlier_answer=earlier.body if earlier else None, post_id=delivery.post_id, tz=tz,
+            preferences=preferences_of(member),
         )
     return views
 
@@ -100,6 +107,34 @@ def mark_sent(uow: UnitOfWork, sent: list[SentPrompt], now: datetime) -> None:
         {"occurred_at": now, "actor_id": user_id, "community_id": community_id,
          "dedupe_key": f"prompt_sent:{delivery_id}"} for delivery_id, user_id, community_id in queued],
         recorded_at=now)
+
+
+def decide_again(view: PromptView, now: datetime) -> Decision:
+    """Whether a prompt (or its nudge) queued earlier is still to be posted now: Mattermost may have held it up for
+    hours, while its answer window closed or its receiver turned prompts off, paused them or reached their quiet
+    hours. Decided as when it was queued, but for presence, which is not asked again."""
+    return delivery_decision(view.preferences, due_at=view.due_at, now=now, window_end=view.window_end, tz=view.tz,
+                             presence=None)
+
+
+def hold_back(uow: UnitOfWork, held: dict[int, Decision], now: datetime) -> None:
+    """Queued prompts that `decide_again` kept back (delivery id to its decision) end as they would have, had it
+    been decided so before they were queued: expired once their window closed, skipped for the reason given, or
+    scheduled again for when the person can be asked. Nothing counts for a prompt its receiver never had; one sent
+    before a snooze lapses, as it was counted sent. The caller commits."""
+    queued = [delivery_id for delivery_id, _, _ in uow.deliveries.lock_queued(sorted(held))]
+    uow.deliveries.decide_many([
+        {"b_id": delivery_id, "b_status": "scheduled", "b_due": held[delivery_id].until, "b_reason": None,
+         "b_now": now} for delivery_id in queued if held[delivery_id].action == Action.WAIT_UNTIL])
+    ended = [delivery_id for delivery_id in queued if held[delivery_id].action == Action.SKIP]
+    uow.deliveries.expire_queued([delivery_id for delivery_id in ended if held[delivery_id].reason == WINDOW_CLOSED],
+                                 now)
+    by_reason: dict[str, list[int]] = {}
+    for delivery_id in ended:
+        by_reason.setdefault(held[delivery_id].reason or "not sent", []).append(delivery_id)
+    for reason, delivery_ids in sorted(by_reason.items()):
+        uow.deliveries.mark_undelivered(delivery_ids, reason, now)
+    record_unanswered(uow, uow.deliveries.lapse_sent_before(ended, now), now)
 
 
 def record_unanswered(uow: UnitOfWork, prompts: list[tuple[int, str, int | None, datetime]], now: datetime) -> None:
