@@ -5,13 +5,25 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
+from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.storage.tables import Delivery
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import CHANNEL, FRIDAY_DUE, THURSDAY, Person, World, add_schedule, planned_world, reasons
+from tests.prompts.world import (
+    CHANNEL,
+    FRIDAY_DUE,
+    THURSDAY,
+    Person,
+    World,
+    add_schedule,
+    planned_world,
+    reasons,
+    statuses,
+)
 
 ANN, BOB = Person("ann"), Person("bob")
 
@@ -35,6 +47,30 @@ def test_someone_who_left_the_channel_before_the_prompt_was_due_is_not_prompted(
     world.serve_dm_and_posts(2)
     world.tick()
     assert prompted(world) == ["bob"]
+    assert reasons(runtime, "skipped") == ["left the channel"]
+
+
+def test_nobody_is_prompted_while_mattermost_cannot_say_who_is_still_in_the_channel(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked who of the people due is still in the channel, Mattermost answers 503 (busy in a fan-out): their
+    prompts wait for a pass that can ask, within their answer window."""
+    world = planned_world(runtime, mattermost_contract, clock, [ANN, BOB])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses([ANN, BOB])
+    world.serve_dm_and_posts(2)
+    world.people = [ANN]  # Bob left the channel
+
+    def unavailable(self: MattermostClient, channel_id: str, user_ids: list[str]) -> list[dict]:
+        raise MattermostError("unavailable", status_code=503, call="POST /channels/{id}/members/ids")
+
+    monkeypatch.setattr(MattermostClient, "get_channel_members_by_ids", unavailable)
+    world.tick()
+    assert prompted(world) == [] and statuses(runtime) == {"scheduled": 2}
+    monkeypatch.undo()
+    clock.advance(seconds=30)
+    world.tick()
+    assert prompted(world) == ["ann"]
     assert reasons(runtime, "skipped") == ["left the channel"]
 
 

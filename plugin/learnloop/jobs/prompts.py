@@ -87,6 +87,7 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
     client = chat.mattermost()
     with writing(gate), chat.uow() as uow:
         report.runs_created = len(plan_runs(uow, chat.clock()))
+    unchecked: set[int] = set()
     if client is not None:
         roster = Roster(client)
         with chat.reader() as uow:
@@ -100,19 +101,20 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
             profiles = roster.of(community_id, channel_ids)
             if profiles is not None:
                 report.deliveries_planned += _plan(chat, gate, run_id, profiles, complete=True)
-        _recheck_members(chat, client, gate)
-    report.dispatch = _dispatch(chat, client, gate)
+        unchecked = _recheck_members(chat, client, gate)
+    report.dispatch = _dispatch(chat, client, gate, unchecked)
     return report
 
 
-def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> None:
+def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> set[int]:
     """Close to sending, the people whose prompts are due are asked about, and nobody else: per USERS_PER_CALL of
     them, one call per channel for who is still in the community and one for their time zones (see
-    services.prompts.membership)."""
+    services.prompts.membership). The communities Mattermost could not tell about: their prompts wait."""
     now = chat.clock()
     with chat.reader() as uow:
         communities = [(c, _channels(uow, c), uow.deliveries.due_in(c, now))
                        for c in uow.deliveries.due_communities(now)]
+    unchecked: set[int] = set()
     for community_id, channel_ids, due in communities:
         if channel_ids is None:
             continue
@@ -121,17 +123,20 @@ def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None
         except MattermostError as exc:
             log.warning("could not ask who of community %s is still in its channels, will try again: %s",
                         community_id, exc)
+            unchecked.add(community_id)
             continue
         with chat.reader() as uow:
             found = membership.changes(uow, due, profiles)
         if found.left or found.moved:
             with writing(gate), chat.uow() as uow:
                 membership.apply_changes(uow, found, now)
+    return unchecked
 
 
-def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None) -> DispatchReport:
-    """Everything due, DISPATCH_BATCH at a time: read and decide without the write lock (statuses are
-    asked of Mattermost meanwhile), then one short write per batch."""
+def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None,
+              unchecked: set[int]) -> DispatchReport:
+    """Everything due but in the `unchecked` communities (left for a later pass), DISPATCH_BATCH at a time: read and
+    decide without the write lock (statuses are asked of Mattermost meanwhile), then one short write per batch."""
     with writing(gate), chat.uow() as uow:
         report = expire(uow, chat.clock())
     now = chat.clock()
@@ -144,7 +149,7 @@ def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None
     for _ in range(MAX_DISPATCH_ROUNDS):
         now = chat.clock()
         with chat.reader() as uow:
-            due = read_due(uow, now, DISPATCH_BATCH)
+            due = read_due(uow, now, DISPATCH_BATCH, except_communities=unchecked)
         if not due:
             break
         presence = statuses(client, sorted({d.user_id for d in due}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -297,10 +298,14 @@ class DeliveryRepository(Repository):
         self.session.execute(delete(Delivery).where(Delivery.run_id.in_(runs), Delivery.status == "skipped",
                                                     Delivery.reason == PAUSED, Delivery.sent_at.is_(None)))
 
-    def due(self, now: datetime, limit: int) -> list[Delivery]:
+    def due(self, now: datetime, limit: int, *, except_communities: Collection[int] = ()) -> list[Delivery]:
+        statement = select(Delivery).where(Delivery.status == "scheduled", Delivery.due_at <= now)
+        if except_communities:
+            statement = statement.where(Delivery.run_id.not_in(
+                select(PromptRun.id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+                .where(PromptSchedule.community_id.in_(sorted(except_communities)))))
         return list(self.session.scalars(
-            select(Delivery).where(Delivery.status == "scheduled", Delivery.due_at <= now)
-            .order_by(Delivery.due_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)))
+            statement.order_by(Delivery.due_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)))
 
     def expire_closed(self, now: datetime) -> int:
         """Deliveries whose answer window closed before they could be sent are not sent late (one sent before a

@@ -9,6 +9,7 @@ twice."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -134,9 +135,12 @@ class DueDelivery:
     preferences: PromptPreferences
 
 
-def read_due(uow: UnitOfWork, now: datetime, limit: int) -> list[DueDelivery]:
-    """What is due, oldest first; meant for a read-only transaction (no write lock on SQLite)."""
-    return _with_facts(uow, [(delivery, delivery.due_at) for delivery in uow.deliveries.due(now, limit)])
+def read_due(uow: UnitOfWork, now: datetime, limit: int, *,
+             except_communities: Collection[int] = ()) -> list[DueDelivery]:
+    """What is due, oldest first (but in these communities); meant for a read-only transaction (no write lock on
+    SQLite)."""
+    return _with_facts(uow, [(delivery, delivery.due_at) for delivery
+                             in uow.deliveries.due(now, limit, except_communities=except_communities)])
 
 
 def read_nudges(uow: UnitOfWork, now: datetime, limit: int) -> list[DueDelivery]:
