@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, date, datetime
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -68,6 +69,52 @@ def test_a_crash_between_sending_and_marking_sent_does_not_send_twice(
     assert statuses(runtime) == {"sent": 1}
     with runtime.uow() as uow:
         assert uow.session.scalars(select(OutboxMessage)).one().status == "sent"
+
+
+def test_a_retry_after_a_crash_finds_the_prompt_after_the_person_turned_nudges_off(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker dies between posting a prompt and recording it; while it is down the person turns nudges off.
+    Mattermost's `?since=` gives only the posts changed after it: the retry looks from when the prompt was queued,
+    which turning nudges off does not move."""
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    posted: list[dict] = []
+
+    def create(request: requests.PreparedRequest, _match: re.Match[str]) -> tuple[int, dict]:
+        body = json.loads(request.body or b"{}")
+        now_ms = int(clock.now.timestamp() * 1000)
+        post = {"id": uid(f"post{len(posted) + 1}"), "channel_id": body["channel_id"], "message": body["message"],
+                "user_id": uid("bot"), "props": body.get("props") or {}, "create_at": now_ms, "update_at": now_ms,
+                "delete_at": 0, "root_id": ""}
+        posted.append(post)
+        return 201, post
+
+    def since(request: requests.PreparedRequest, _match: re.Match[str]) -> tuple[int, dict]:
+        after = int(parse_qs(urlsplit(request.url or "").query)["since"][0])
+        found = [post for post in posted if post["update_at"] > after]
+        return 200, {"order": [post["id"] for post in found], "posts": {post["id"]: post for post in found}}
+
+    mattermost_contract.add("POST", "/api/v4/channels/direct", status=201, json={"id": uid("dmann"), "type": "D"})
+    mattermost_contract.add_handler("POST", re.compile(r"/api/v4/posts$"), create)
+    mattermost_contract.add_handler("GET", re.compile(r"/api/v4/channels/[a-z0-9]{26}/posts"), since)
+
+    def crash(*args, **kwargs):
+        raise SystemExit("worker killed")
+
+    monkeypatch.setattr(mattermost_delivery, "mark_sent", crash)
+    with pytest.raises(SystemExit):
+        world.tick()
+    monkeypatch.undo()
+    clock.advance(minutes=10)
+    with runtime.uow() as uow:
+        set_nudges(uow, ann.id, False, clock.now)
+    clock.advance(minutes=1)
+    courier(runtime).deliver()
+    assert len(posted) == 1
+    assert statuses(runtime) == {"sent": 1}
 
 
 def test_a_429_storm_delays_but_loses_and_duplicates_nothing(

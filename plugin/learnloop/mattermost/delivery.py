@@ -354,7 +354,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         if decision.action != Action.SEND and message.attempts <= 1:  # never tried: nothing to look for
             return held_back(delivery_id, decision)
         channel_id = view.dm_channel_id or client.create_direct_channel(bot_user_id(chat, client), view.user_id)
-        post_id = find_post(client, channel_id, view.queued_at, DELIVERY_PROP, delivery_id) \
+        post_id = find_post(client, channel_id, message.created_at, DELIVERY_PROP, delivery_id) \
             if message.attempts > 1 else None
         if post_id is None:
             if decision.action != Action.SEND:

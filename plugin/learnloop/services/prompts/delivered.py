@@ -26,7 +26,6 @@ class PromptView:
     community_name: str
     questions: list[dict[str, Any]]
     default_visibility: str
-    queued_at: datetime
     due_at: datetime
     window_end: datetime
     local_window_end: str
@@ -68,8 +67,7 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
         views[delivery.id] = PromptView(
             delivery_id=delivery.id, user_id=delivery.user_id, community_id=schedule.community_id,
             community_name=community.name if community else "your community", questions=list(schedule.questions),
-            default_visibility=schedule.default_visibility, queued_at=delivery.updated_at,
-            due_at=delivery.due_at, window_end=delivery.window_end,
+            default_visibility=schedule.default_visibility, due_at=delivery.due_at, window_end=delivery.window_end,
             local_window_end=local_moment(delivery.window_end, tz, delivery.due_at),
             local_due=local_moment(delivery.due_at, tz, delivery.due_at),
             dm_channel_id=member.dm_channel_id if member else None, event=event,
