@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from tests.contract.mattermost_openapi import MattermostContract
 
 from learnloop.bootstrap import Runtime
 from learnloop.errors import MAX_RETRY_AFTER, retry_after
+from learnloop.jobs import outbox
 from learnloop.jobs.outbox import LEASE, MAX_ATTEMPTS, RATE_LIMITED_FOR, RETRY_FOR, Courier, Message, backoff
 from learnloop.jobs.worker import run_once
 from learnloop.mattermost import delivery as mattermost_delivery
@@ -316,6 +318,55 @@ def test_outcomes_a_failed_write_could_not_record_are_written_later_not_carried_
     assert len([c for c in mattermost_contract.calls if c.path.startswith("/hooks/commands/")]) == 8
     with runtime.uow() as uow:
         assert uow.session.scalars(select(OutboxMessage)).all() == [], "each reply, sent, is gone"
+
+
+def enqueue_replies(runtime: Runtime, count: int) -> str:
+    """`count` replies to slash commands, waiting in the outbox; their response URL."""
+    url = f"{MATTERMOST_TEST_URL}/hooks/commands/pbjfh1dcmfrq3qjtsdxnnyzq5w"
+    with runtime.uow() as uow:
+        for n in range(count):
+            uow.outbox.enqueue(RESPOND, {"response_url": url, "body": {"text": f"reply {n}"}}, key=f"respond:{n}",
+                               now=runtime.clock())
+        uow.commit()
+    return url
+
+
+def refuse_writes(monkeypatch: pytest.MonkeyPatch, times: int | None) -> None:
+    """The database refuses this many writes of outcomes (None: every one), as while it restarts."""
+    original, failures = Outbox.finish_many, iter([True] * times) if times is not None else None
+
+    def finish_many(self: Outbox, owner: str, outcomes: list[dict], *, gone: tuple[int, ...] = ()) -> None:
+        if failures is None or next(failures, False):
+            raise OperationalError("UPDATE outbox", {}, Exception("server closed the connection unexpectedly"))
+        original(self, owner, outcomes, gone=gone)
+
+    monkeypatch.setattr(Outbox, "finish_many", finish_many)
+
+
+def test_a_database_restart_of_a_few_seconds_during_the_last_write_does_not_send_replies_twice(
+    runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pass's last write of outcomes is tried again while its lease lasts: given up after about a second, the
+    replies it had sent were sent again once the lease ended."""
+    mattermost_contract.add_unvalidated(enqueue_replies(runtime, 3))
+    refuse_writes(monkeypatch, 8)
+    courier = Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost()))
+    assert courier.deliver().claimed == 3
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert courier.deliver().claimed == 0
+    assert len([c for c in mattermost_contract.calls if c.path.startswith("/hooks/commands/")]) == 3
+
+
+def test_the_last_write_of_outcomes_is_given_up_before_the_lease_ends(
+    runtime: Runtime, mattermost_contract: MattermostContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mattermost_contract.add_unvalidated(enqueue_replies(runtime, 1))
+    refuse_writes(monkeypatch, None)
+    monkeypatch.setattr(outbox, "RENEW_EVERY", LEASE - timedelta(seconds=0.5))
+    started = time.monotonic()
+    with pytest.raises(OperationalError):
+        Courier(runtime.uow, runtime.clock, mattermost_delivery.handlers(runtime, runtime.mattermost())).deliver()
+    assert time.monotonic() - started < 2
 
 
 def test_an_error_text_with_a_nul_is_recorded_without_it(

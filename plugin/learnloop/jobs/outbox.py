@@ -43,9 +43,10 @@ LEASE = timedelta(seconds=60)
 RENEW_EVERY = LEASE / 4
 FLUSH_SECONDS = 0.25
 FLUSH_SIZE = 50
-FLUSH_TRIES = 5
-"""How often the pass's last write of outcomes is tried: outcomes not written are carried out again by another
-worker once their lease ends, and a reply to a slash command cannot be looked for first."""
+MAX_WRITE_WAIT = 1.0
+"""The pass's last write of outcomes is tried again (a database restarting takes seconds), waiting 0.1 s more after
+each try up to this many seconds, until its lease has less than RENEW_EVERY left: outcomes not written are carried
+out again by another worker once their lease ends, and a reply to a slash command cannot be looked for first."""
 MAX_ATTEMPTS = 10
 RETRY_FOR = timedelta(hours=6)
 """A message a host keeps failing is given up only after MAX_ATTEMPTS and RETRY_FOR since it was queued: a
@@ -237,19 +238,22 @@ class Courier:
         calls complete. After a 429 the rest of the pass is put back until the limit resets, without counting
         it as an attempt."""
         report = DeliveryReport()
+        leased_at = time.monotonic()
         claimed = self._claim(limit, kinds if kinds is not None else sorted(self.handlers))
         report.claimed = len(claimed)
         if not claimed:
             return report
-        keeper = _LeaseKeeper(self, [m.id for m in claimed])
+        keeper = _LeaseKeeper(self, [m.id for m in claimed], leased_at)
         pass_ = _Pass(self, report, keeper)
         keeper.start()
         try:
             pass_.loaded = self._load(claimed)
             pass_.run(claimed)
         finally:
-            keeper.stop()
-            pass_.flush(force=True)
+            try:
+                pass_.flush(force=True)
+            finally:
+                keeper.stop()
         return report
 
     def _load(self, claimed: list[Message]) -> dict[str, Any]:
@@ -265,9 +269,11 @@ class Courier:
 class _LeaseKeeper:
     """Renews the lease on this pass's messages not yet recorded, every RENEW_EVERY, while the pass runs."""
 
-    def __init__(self, courier: Courier, ids: list[int]) -> None:
+    def __init__(self, courier: Courier, ids: list[int], leased_at: float) -> None:
         self.courier = courier
         self.pending = set(ids)
+        self.leased_at = leased_at
+        """When the lease was last set to LEASE from then (time.monotonic)."""
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outbox-lease", daemon=True)
@@ -283,13 +289,19 @@ class _LeaseKeeper:
         self._stop.set()
         self._thread.join()
 
+    def lasts(self, seconds: float) -> bool:
+        """Whether the lease still has these seconds left, and RENEW_EVERY after them."""
+        return time.monotonic() + seconds < self.leased_at + (LEASE - RENEW_EVERY).total_seconds()
+
     def _run(self) -> None:
         while not self._stop.wait(RENEW_EVERY.total_seconds()):
             with self._lock:
                 ids = sorted(self.pending)
             if ids:
                 try:
+                    renewing = time.monotonic()
                     self.courier._renew(ids)
+                    self.leased_at = renewing
                 except Exception:  # a failed renewal is retried at the next tick; the lease has time left
                     log.exception("could not renew the lease on %s outbox messages", len(ids))
 
@@ -317,19 +329,21 @@ class _Pass:
         if not due or not self.unrecorded:
             return
         batch = list(self.unrecorded)
-        tries = FLUSH_TRIES if force else 1  # otherwise kept for the pass's next write
-        for attempt in range(1, tries + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 self.courier._record(batch)
                 break
             except OperationalError as exc:  # a deadlock with another worker, the database restarting or busy
                 # (not an error in the outcomes themselves, which would fail every time)
-                if force and attempt == tries:
+                wait = min(MAX_WRITE_WAIT, 0.1 * attempt)
+                if force and not self.keeper.lasts(wait):
                     raise
                 log.warning("could not record %d outcomes (attempt %d): %s", len(batch), attempt, exc)
-                time.sleep(0.1 * attempt if force else 0)
-        else:
-            return
+                if not force:
+                    return  # kept for the pass's next write
+                time.sleep(wait)
         del self.unrecorded[:len(batch)]
         self.keeper.done([outcome.message.id for outcome in batch])
         self.last_flush = time.monotonic()
