@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -428,3 +429,25 @@ def test_an_owner_removed_since_the_page_was_last_read_reads_no_comment(dash: Ru
     page = other.get(f"/dashboard/{cid}")
     assert page.status_code == 200, "Mattermost cannot be asked here: the page shows, as a member's"
     assert "unfair to Bob" not in page.get_data(as_text=True)
+
+
+def test_mattermost_down_opens_the_page_only_while_the_owner_role_is_kept(
+        dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While Mattermost cannot answer, an owner role kept in the session still opens the page as a member's, but
+    only for the minutes it is kept: hours later (they may have been removed since) the page is a 503."""
+    rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="steps changed")
+    mine, admin = community_id(dash), Person("ann")
+    membership = f"/api/v4/channels/{CHANNEL}/members/{admin.id}"
+    mattermost_contract.add("GET", membership, json={"channel_id": CHANNEL, "user_id": admin.id,
+                                                     "roles": "channel_user channel_admin"})
+    client = signed_in(dash, mine, admin)
+    assert "steps changed" in client.get(f"/dashboard/{mine}").get_data(as_text=True), "an owner"
+    mattermost_contract.add("GET", membership, status=503, json={
+        "id": "api.context.503", "message": "Service Unavailable", "detailed_error": "", "request_id": "r",
+        "status_code": 503})
+    page = client.get(f"/dashboard/{mine}")
+    assert page.status_code == 200 and "steps changed" not in page.get_data(as_text=True), "kept: a member's page"
+    later = time.time() + 6 * 3600
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert client.get(f"/dashboard/{mine}").status_code == 503

@@ -145,6 +145,11 @@ def feedback_rows(view: dashboards.Dashboard) -> list[dict[str, object]]:
 def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> Blueprint:
     bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
 
+    def kept_role(community_id: int) -> Role | None:
+        """The role kept in the session, while it is kept (ACCESS_SECONDS)."""
+        role, until = session.get("roles", {}).get(str(community_id), (None, 0))
+        return role if until > time.time() else None
+
     def role_in(community_id: int, *, fresh: bool = False) -> tuple[Visitor, Role]:
         """401 before signing in; 403 for anyone outside the community. The answer is kept in the session for
         a few minutes for reading the page; what only owners may see, do or take away (`fresh`) asks again, so a
@@ -152,9 +157,8 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         visitor = current_visitor()
         if visitor is None:
             abort(401, description="sign in first: type /learn dashboard in your community's channel")
-        known = session.get("roles", {})
-        role, until = known.get(str(community_id), (None, 0))
-        if role and until > time.time() and not fresh:
+        role = kept_role(community_id)
+        if role and not fresh:
             return visitor, role
         with site.reader() as uow:
             community = uow.communities.get(community_id)
@@ -164,6 +168,7 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
         found = best_role(access, channels, visitor.user_id)
         if found is None:
             abort(403, description="only this community's members can see its dashboard")
+        known = session.get("roles", {})
         known[str(community_id)] = (found, time.time() + ACCESS_SECONDS)
         session["roles"] = known
         return visitor, found
@@ -201,13 +206,13 @@ def blueprint(site: Service, access: Access, steps: NextSteps | None = None) -> 
                 abort(410, description=str(exc))
 
     def load(community_id: int, *, owner: bool) -> Loaded:
-        kept = session.get("roles", {}).get(str(community_id), (None, 0))[0]
+        kept = kept_role(community_id)
         try:  # an owner's page shows its comments: asked afresh, as for triage and exports
             _, role = role_in(community_id, fresh=owner or kept == "owner")
         except ServiceUnavailable:
             if owner or kept != "owner":
                 raise
-            role = "member"  # Mattermost cannot say now: the page, without the comments
+            role = "member"  # Mattermost cannot say now, the owner role is still kept: the page, without the comments
         if owner and role != "owner":
             abort(403, description="only this community's owners can see its feedback and exports")
         chosen, choice = period()
