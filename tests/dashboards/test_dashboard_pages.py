@@ -137,6 +137,30 @@ def test_the_page_has_charts_weeks_and_top_content_by_title(dash: Runtime, clock
     assert re.search(r"Week of \d\d \w\w\w</span>\s*<span class=\"what\">12</span>", page)
 
 
+def test_the_raters_of_top_content_never_move_by_fewer_than_k(dash: Runtime, clock: FakeClock) -> None:
+    """Four people change their stars and one newcomer rates: "from 6 ratings" would tell that exactly one person
+    first rated the page last week."""
+    url = "https://wiki.acme.example/Onboarding"
+    for n in range(K):
+        rate(dash, f"user{n}", url, 4)
+    release(dash, clock)
+    mine = community_id(dash)
+    client = signed_in(dash, mine)
+
+    def raters() -> tuple[list[str], list[int]]:
+        page = client.get(f"/dashboard/{mine}").get_data(as_text=True)
+        return (re.findall(r'class="raters">(\d+)<', page),
+                [item["ratings"] for item in client.get(f"/dashboard/{mine}/export.json").get_json()["top_content"]])
+
+    assert raters() == (["5"], [5])
+    clock.advance(days=1)
+    for n in range(K - 1):
+        rate(dash, f"user{n}", url, 3)
+    rate(dash, "newcomer", url, 1)
+    release(dash, clock)
+    assert raters() == (["5"], [5])
+
+
 def test_feedback_reaches_owners_grouped_by_page_without_stars_or_times(dash: Runtime, clock: FakeClock) -> None:
     rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="<b>VPN</b> steps are out of date")
     rate(dash, "user2", "https://wiki.acme.example/p", 4, comment="The proxy part helped")

@@ -112,7 +112,8 @@ def fresh_top(runtime: Runtime) -> list[tuple[str, float, int]]:
             if count >= K} if week_end else set()
         for score in uow.session.scalars(select(ItemScore)):
             changed = uow.session.scalar(select(func.count()).select_from(Rating).where(
-                Rating.item_id == score.item_id, Rating.updated_at > score.released_through))
+                Rating.item_id == score.item_id, (Rating.updated_at > score.released_through)
+                | (Rating.created_at > score.counted_through)))
             if not changed:
                 assert ratings[score.item_id] == (score.ratings_count, score.stars_sum), score.item_id
         scored = set(uow.session.scalars(select(ItemScore.item_id)))
@@ -292,6 +293,32 @@ def test_top_content_when_the_mean_drifts_within_the_tolerance(kept: Runtime, cl
         prior = community_prior(*uow.rollups.shown_totals({cid}, K)[cid])
         assert uow.session.get(ScoreBasis, cid).prior_mean == basis
     assert 0 < abs(prior.mean - basis) < REBASE_TOLERANCE
+    assert_as_fresh(kept)
+
+
+def test_a_rescore_moves_no_number_of_raters(kept: Runtime, clock: FakeClock) -> None:
+    """When the community's mean drifts, every shown score is computed again from the totals shown: a page whose
+    number of raters may not move yet keeps its totals, and its score follows the mean."""
+    for n in range(K):
+        rate(kept, f"user{n}", "w", 4)
+        rate(kept, f"user{n}", "m", 2)
+    fold(kept, clock)
+    cid = community(kept)
+    with kept.reader() as uow:
+        basis = uow.session.get(ScoreBasis, cid).prior_mean
+    rate(kept, "newcomer", "w", 1)
+    for n in range(K - 1):  # k people changed w, one of them new: its count may not move, nor its totals
+        rate(kept, f"user{n}", "w", 5)
+    for n in range(K, 4 * K):
+        rate(kept, f"user{n}", "m", 5)
+    clock.next_week()
+    fold(kept, clock)
+    with kept.reader() as uow:
+        w = uow.session.get(ItemScore, uow.items.by_url("https://wiki.acme.example/w").id)
+        rebased = uow.session.get(ScoreBasis, cid).prior_mean
+    assert abs(rebased - basis) > REBASE_TOLERANCE
+    assert (w.stars_sum, w.ratings_count) == (4 * K, K)
+    assert w.score == pytest.approx(bayesian_average(4 * K, K, Prior(rebased)))
     assert_as_fresh(kept)
 
 

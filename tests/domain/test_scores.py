@@ -227,5 +227,22 @@ def test_a_shown_score_moves_only_once_k_people_changed_it(stored: int | None, c
     assert may_release(stored, changed_by, ratings, 5) is released
 
 
+@pytest.mark.parametrize(("stored", "changed_by", "ratings", "released"), [
+    (5, 5, 5, True),        # k people re-rated it: the number of raters stays
+    (5, 5, 6, False),       # k people changed it, one of them new: "from 6 ratings" would tell one person rated it
+    (5, 9, 9, False),       # four new raters
+    (10, 9, 9, False),      # one erased her rating, the other nine re-rated
+    (10, 5, 5, True),       # five erased theirs, the five left re-rated
+    (10, 6, 10, True),      # one erased, one new: the number stays
+    (3, 5, 5, False),       # stored while k was smaller: two more raters than someone may have seen
+    (3, 5, 7, False),
+    (200, 20, 203, False),  # a tenth of them changed it, three of them new
+    (200, 20, 200, True),
+])
+def test_the_number_of_raters_shown_moves_by_none_or_by_at_least_k(stored: int, changed_by: int, ratings: int,
+                                                                   released: bool) -> None:
+    assert may_release(stored, changed_by, ratings, 5) is released
+
+
 def test_people_to_move_a_score_grow_with_the_people_behind_it() -> None:
     assert [people_to_move(n, 5) for n in (5, 49, 50, 51, 1000)] == [5, 5, 5, 6, 100]

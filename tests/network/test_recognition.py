@@ -24,6 +24,7 @@ from learnloop.services.network import recognition
 from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.repositories import RatingRepository
+from learnloop.storage.tables import ItemScore
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn
 from tests.network.world import ingest, page_event, rate, share, tick, uid, week_ends
@@ -240,6 +241,25 @@ def test_a_milestone_waits_for_the_score_to_move_so_it_never_follows_one_rating(
         rate(runtime, uid(f"later{n}"), LINK, 2)
     week_ends(runtime, clock)
     assert [n.split()[0] for n in notes(standin)] == [str(K)], "told once k people changed the score"
+
+
+def test_a_milestone_counts_no_newcomer_the_shown_score_leaves_waiting(runtime: Runtime, clock: FakeClock,
+                                                                         standin: StandIn) -> None:
+    """The score moves with the re-ratings of the people it counts while a newcomer waits (one more rater would
+    tell that someone newly rated it): the newcomer's rating counts towards no milestone either."""
+    tick(runtime, clock)
+    share(runtime, SAM.id, LINK)
+    useful(runtime, LINK, range(K - 1))
+    rate(runtime, uid("low"), LINK, 2)
+    week_ends(runtime, clock)
+    rate(runtime, uid("new"), LINK, 5)
+    useful(runtime, LINK, range(K - 1), stars=5)
+    rate(runtime, uid("low"), LINK, 1)
+    week_ends(runtime, clock)
+    with runtime.reader() as uow:
+        score = uow.session.get(ItemScore, uow.items.by_url(LINK).id)
+        assert (score.ratings_count, score.before_ratings_count) == (K, K), "moved, with the K people it counts"
+    assert notes(standin) == [], "K-1 of them found it useful"
 
 
 def test_an_install_that_noted_milestones_from_rating_events_loses_none_in_the_upgrade(

@@ -374,6 +374,7 @@ def test_privacy_is_explained_in_chat_and_on_a_page(client: FlaskClient) -> None
     page = client.get("/privacy")
     body = page.get_data(as_text=True)
     assert page.status_code == 200 and "complementary suppression" in body and "/learn mydata delete" in body
+    assert "Its number of ratings stays the same or moves by at least 5" in " ".join(body.split())
     assert 'href="/privacy"' in client.get("/").get_data(as_text=True), "linked from every page"
 
 

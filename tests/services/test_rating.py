@@ -79,7 +79,32 @@ def test_a_shown_score_moves_only_once_k_people_have_changed_it(runtime: Runtime
     assert shown(runtime) == (15, 5, None, None), "four people changed it since: still the same"
     rate(runtime, "user7", 3)
     fold(runtime, clock)
-    assert shown(runtime) == (15 - 5 - 3 + 1 + 1 + 5 + 4 + 3, 8, 15, 5), "five people changed it: it moves"
+    assert shown(runtime) == (15, 5, None, None), "five people changed it, three of them new: 8 would tell that"
+    for n in (8, 9):
+        rate(runtime, f"user{n}", 2)
+    fold(runtime, clock)
+    assert shown(runtime) == (15 - 5 - 3 + 1 + 1 + 5 + 4 + 3 + 2 + 2, 10, 15, 5), "five new raters: it moves"
+
+
+def test_new_raters_wait_while_the_people_counted_move_the_score(runtime: Runtime, clock: FakeClock) -> None:
+    """The number of raters shown moves by none or by at least k: one more would tell that someone newly rated
+    the page. Those who rated since wait; the score moves with the others' ratings, once k of them changed."""
+    for n in range(5):
+        rate(runtime, f"user{n}", 4)
+    fold(runtime, clock)
+    for n in range(4):  # four change their minds, one newcomer
+        rate(runtime, f"user{n}", 3)
+    rate(runtime, "new0", 1)
+    fold(runtime, clock)
+    assert shown(runtime) == (20, 5, None, None), "five people changed it, but one of them is new"
+    rate(runtime, "user4", 2)
+    rate(runtime, "new1", 1)
+    fold(runtime, clock)
+    assert shown(runtime) == (14, 5, 20, 5), "the five it counts changed it: it moves, the two newcomers wait"
+    for n in range(2, 5):
+        rate(runtime, f"new{n}", 5)
+    fold(runtime, clock)
+    assert shown(runtime) == (14 + 1 + 1 + 15, 10, 14, 5), "five newcomers: they count, all at once"
 
 
 def test_a_score_appears_and_moves_only_when_a_week_ends(runtime: Runtime, clock: FakeClock) -> None:
@@ -128,19 +153,68 @@ def test_raising_k_does_not_let_one_more_rating_move_a_score(engine, clock: Fake
     assert shown(six) == (25 + 1 + 15, 11, None, None), "six people changed it since: it moves"
 
 
+def erase(runtime: Runtime, clock: FakeClock, user: str) -> None:
+    with runtime.uow() as uow:
+        personal_data.erase(uow, rater(user).user_id, None, clock.now, runtime.signing_key, announcer(runtime))
+
+
 def test_a_score_shown_stays_when_one_of_its_raters_erases_their_data(runtime: Runtime, clock: FakeClock) -> None:
-    """Moving the score at once would show the erased person's stars; it moves when k others have rated."""
+    """Moving the score at once would show the erased person's stars, and one rating fewer would tell that
+    someone erased theirs: it moves once k others have rated and the number of raters moves by none or by k."""
     for n in range(5):
         rate(runtime, f"user{n}", 5 - n % 2)
     fold(runtime, clock)
-    with runtime.uow() as uow:
-        personal_data.erase(uow, rater("user0").user_id, None, clock.now, runtime.signing_key, announcer(runtime))
+    erase(runtime, clock, "user0")
     fold(runtime, clock)
     assert shown(runtime) == (23, 5, None, None)
     for n in range(5, 10):
         rate(runtime, f"user{n}", 3)
     fold(runtime, clock)
-    assert shown(runtime) == (23 - 5 + 15, 9, 23, 5), "her rating leaves with the next move"
+    assert shown(runtime) == (23, 5, None, None), "nine raters, four more than shown: her rating stays"
+    rate(runtime, "late", 3)
+    fold(runtime, clock)
+    assert shown(runtime) == (23 - 5 + 18, 10, 23, 5), "her rating leaves with the next move"
+
+
+def test_an_erased_rating_leaves_once_as_many_people_newly_rated(runtime: Runtime, clock: FakeClock) -> None:
+    """The people the score counts cannot move it without the count falling by one, which would tell of the
+    erasure; a newcomer makes the number the same again."""
+    for n in range(10):
+        rate(runtime, f"user{n}", 4)
+    fold(runtime, clock)
+    erase(runtime, clock, "user0")
+    for n in range(1, 10):
+        rate(runtime, f"user{n}", 2)
+    fold(runtime, clock)
+    assert shown(runtime) == (40, 10, None, None), "nine of them changed it, but she is one of the ten counted"
+    rate(runtime, "new0", 5)
+    fold(runtime, clock)
+    assert shown(runtime) == (18 + 5, 10, 40, 10)
+    for n in range(1, 6):  # five more erase: the number falls by k
+        erase(runtime, clock, f"user{n}")
+    for n in range(6, 10):
+        rate(runtime, f"user{n}", 1)
+    rate(runtime, "new0", 1)
+    fold(runtime, clock)
+    assert shown(runtime) == (5, 5, 23, 10)
+
+
+def test_a_score_stored_under_a_smaller_k_shows_again_with_k_more_raters(engine, clock: FakeClock) -> None:
+    """Someone may have seen it with four ratings under k = 4: under k = 5 it shows with nine, never five."""
+    four = build_runtime(make_settings(min_group_size=4), clock=clock, engine=engine)
+    for n in range(4):
+        rate(four, f"user{n}", 5)
+    fold(four, clock)
+    five = build_runtime(make_settings(min_group_size=5), clock=clock, engine=engine)
+    for n in range(4):
+        rate(five, f"user{n}", 4)
+    rate(five, "new0", 1)
+    fold(five, clock)
+    assert shown(five) == (20, 4, None, None), "five changed it, one of them new: not shown"
+    for n in range(1, 5):
+        rate(five, f"new{n}", 2)
+    fold(five, clock)
+    assert shown(five) == (16 + 1 + 8, 9, None, None)
 
 
 def test_score_is_a_bayesian_average_with_the_community_prior(runtime: Runtime, clock: FakeClock) -> None:

@@ -410,6 +410,23 @@ def test_0032_keeps_the_posts_of_reflections_shared_before_it(fresh_engine: Engi
     assert posts == [post, None, None]
 
 
+def test_0034_counts_in_the_scores_shown_before_it_everyone_who_had_rated_by_their_newest_rating(
+        fresh_engine: Engine) -> None:
+    upgrade(fresh_engine, "0033")
+    through = "2026-11-04 14:02:00.000000"
+    with fresh_engine.begin() as connection:
+        connection.exec_driver_sql("INSERT INTO content_items (id, url, kind, created_at) VALUES "
+                                   "(1, 'https://x.example/1', 'link', '2026-11-02 09:00:00')")
+        connection.exec_driver_sql("INSERT INTO item_scores (item_id, stars_sum, ratings_count, score, "
+                                   f"released_through) VALUES (1, 20, 5, 4.0, '{through}')")
+    upgrade(fresh_engine, "0034")
+    with fresh_engine.connect() as connection:
+        counted = connection.exec_driver_sql("SELECT counted_through FROM item_scores").scalar_one()
+    assert str(counted)[:19] == through[:19]
+    downgrade(fresh_engine, "0033")
+    assert "counted_through" not in {c["name"] for c in inspect(fresh_engine).get_columns("item_scores")}
+
+
 def test_a_populated_sqlite_database_upgrades_through_tables_rebuilt_under_references(tmp_path) -> None:
     """Batch mode rebuilds a table by copying it and dropping the old one: with foreign keys on, dropping
     content_items (0011) deleted every rating, and dropping communities (0013) failed, leaving an install that

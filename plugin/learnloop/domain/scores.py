@@ -74,13 +74,23 @@ def shown(shown_ratings: int | None, k: int) -> bool:
     return shown_ratings is not None and shown_ratings >= k
 
 
+def raters_may_move(stored_ratings: int | None, ratings: int, k: int) -> bool:
+    """Whether the number of an item's raters may go from the stored one to `ratings`: by none or by at least k,
+    either way (the first number shown needs k people anyway)."""
+    return stored_ratings is None or ratings == stored_ratings or abs(ratings - stored_ratings) >= k
+
+
 def may_release(stored_ratings: int | None, changed_by: int, ratings: int, k: int) -> bool:
     """Whether an item's totals may be shown as they are now. `changed_by`: the people who rated or re-rated it
     since its totals were last stored (all its raters, if they never were); `ratings`: all its raters. The
     first score needs k people; after that it moves only once `people_to_move` have changed it, so the
     difference of two scores seen one after the other is never one person's rating (the query-history guard of
-    TalentMap, applied to each item). Totals stored but not shown (k was smaller then) move only once k people
-    changed them too: someone may have seen them under the smaller k."""
+    TalentMap, applied to each item), and its number of raters stays or moves by at least k, so that number never
+    tells that fewer than k people newly rated it or erased their ratings. Totals stored but not shown (k was
+    smaller then) move only once k people changed them, and their number by k, too: someone may have seen them
+    under the smaller k."""
+    if not raters_may_move(stored_ratings, ratings, k):
+        return False
     if not shown(stored_ratings, k):
         return ratings >= k and changed_by >= k
     assert stored_ratings is not None

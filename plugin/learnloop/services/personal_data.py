@@ -1,9 +1,10 @@
 """Each person owns their data: what is stored about them, all of it to take away, and all of it erased.
 
 Erasing deletes the person's ratings; a page's shown score keeps them, among at least k people's, until it
-next moves (domain.scores.may_release; moving it at once would show their stars). The dashboards' rollups
-keep their counts: they hold counts and, for people, keyed hashes of their ids. Whoever holds the key could
-hash the id again and find the person's weeks, so their hash goes: in the weeks already released one random
+next moves (domain.scores.may_release; moving it at once would show their stars, and one rater fewer would tell
+of the erasure: it moves once as many people newly rated the page, or k erased). The dashboards' rollups keep
+their counts: they hold counts and, for people, keyed hashes of their ids. Whoever holds the key could hash the
+id again and find the person's weeks, so their hash goes: in the weeks already released one random
 stand-in takes its place (the figures shown stay as shown, and nothing ties the stand-in to them any more);
 from the weeks not released yet it is removed, so if they act again before those weeks are shown they count
 once, not as themselves and a stand-in."""

@@ -3,9 +3,10 @@
 The worker folds new events (after the `rollups` cursor) into weekly totals and weekly member sets (people
 only as keyed hashes). In the same transaction it keeps the release blocks each people measure is shown
 by (domain.disclosure). At each week's end it moves the shown scores of the items rated, kept in an index by
-score (a score moves only once k people have changed it: domain.scores.may_release). The cursor moves by
-compare-and-set, so a second worker that folded the same events is refused instead of adding them again.
-Its periodic pass (`keep_current`) closes the blocks a week's end completes when no new event does.
+score (a score moves only once k people have changed it, and its number of raters by none or by k:
+domain.scores.may_release). The cursor moves by compare-and-set, so a second worker that folded the same events
+is refused instead of adding them again. Its periodic pass (`keep_current`) closes the blocks a week's end
+completes when no new event does.
 """
 
 from __future__ import annotations
@@ -382,17 +383,21 @@ def _oldest_unsent_week(store: RollupStore) -> str:
 def release_scores(store: RollupStore, item_ids: set[int], k: int, now: datetime) -> set[int]:
     """The shown scores of these items moved to their totals now, where enough people changed them
     (domain.scores.may_release), and scored with their community's stored basis; all of a community's
-    scores again when its mean, from its shown scores, has drifted from that basis. The items moved."""
-    moving = {c.item_id for c in store.changes(item_ids)
-              if may_release(c.stored_ratings, c.changed_by, c.ratings, k)}
-    facts = store.rating_facts(moving)
+    scores again when its mean, from its shown scores, has drifted from that basis. Where the number of raters
+    may not move yet, the totals of the people already counted move if they may: those who rated since wait.
+    The items moved."""
+    changes = store.changes(item_ids)
+    moving = {c.item_id for c in changes if may_release(c.stored_ratings, c.changed_by, c.ratings, k)}
+    counted = {c.item_id for c in changes if c.item_id not in moving
+               and may_release(c.stored_ratings, c.counted_changed_by, c.counted, k)}
+    facts = store.rating_facts(moving, counted_only=counted)
     store.release(facts, k, now)
     communities = {f.community_id for f in facts if f.community_id is not None}
     bases: dict[int | None, Prior] = {c: basis for c, basis in rescore(store, communities, k, now).items()}
     bases[None] = community_prior(0, 0)
     for community_id, basis in bases.items():
         store.score_released({f.item_id for f in facts if f.community_id == community_id}, basis)
-    return moving
+    return moving | counted
 
 
 def release_every_score(uow: UnitOfWork, k: int, now: datetime) -> None:

@@ -187,7 +187,8 @@ class NetworkStore(Repository):
             select(Rating.item_id, func.count()).join(ContentItem, ContentItem.id == Rating.item_id)
             .join(ItemScore, ItemScore.item_id == Rating.item_id)
             .where(Rating.item_id.in_(item_ids), Rating.stars >= USEFUL, ContentItem.first_shared_by.is_not(None),
-                   Rating.user_id != ContentItem.first_shared_by, Rating.updated_at <= ItemScore.released_through)
+                   Rating.user_id != ContentItem.first_shared_by, Rating.updated_at <= ItemScore.released_through,
+                   Rating.created_at <= ItemScore.counted_through)
             .group_by(Rating.item_id))}
 
     def owe_recognition(self, milestones: dict[int, int]) -> None:

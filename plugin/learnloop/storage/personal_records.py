@@ -145,7 +145,8 @@ class PersonalRecords(Repository):
 
     def take_back_ratings(self, user_id: str) -> int:
         """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
-        people's, until they next move (domain.scores.may_release): moving one now would show their stars."""
+        people's, until they next move (domain.scores.may_release): moving one now would show their stars, and
+        its number of raters falling by one would tell of the erasure."""
         return rowcount(self.session.execute(delete(Rating).where(Rating.user_id == user_id)))
 
     def unname_in_notes(self, name: str) -> int:

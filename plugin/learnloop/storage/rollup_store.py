@@ -4,7 +4,7 @@ member sets (keyed hashes), release blocks and stored item scores."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -50,10 +50,15 @@ class Changes:
 
     item_id: int
     changed_by: int
-    """The people who rated or re-rated it after the stored totals' `released_through` (all, if none are)."""
+    """The people who rated or re-rated it after the stored totals' `released_through`, or first rated it after their
+    `counted_through` (all, if none are stored)."""
     ratings: int
     stored_ratings: int | None
     """How many ratings the stored totals hold, if any are stored."""
+    counted: int
+    """The ratings of the people the stored totals count (less those who erased theirs); 0 if none are stored."""
+    counted_changed_by: int
+    """Of those, the ones changed since the totals were stored."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class RatingFacts:
     stars_sum: int
     ratings_count: int
     newest: datetime
+    counted_through: datetime
+    """Who the totals count: the people who rated the item by then (ItemScore.counted_through)."""
     shown: tuple[int, int] | None
 
 
@@ -266,35 +273,41 @@ class RollupStore(Repository):
 
     def changes(self, item_ids: set[int]) -> list[Changes]:
         """How many people changed each of these items' ratings since its totals were stored (all its raters,
-        where they never were), and how many rate it, read through `ix_ratings_item_changed`; items not retired
-        only."""
+        where they never were), and how many rate it, in all and among the people the totals count, read through
+        `ix_ratings_item_changed`; items not retired only."""
         if not item_ids:
             return []
         r, i = table_of(Rating), table_of(ContentItem)
         counted = select(func.count()).select_from(r).where(r.c.item_id == i.c.id)
         every = counted.scalar_subquery()
-        since = case((_S.c.released_through.is_(None), every),
-                     else_=counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery())
+        changed = or_(r.c.updated_at > _S.c.released_through, r.c.created_at > _S.c.counted_through)
+        since = case((_S.c.released_through.is_(None), every), else_=counted.where(changed).scalar_subquery())
+        of_counted = counted.where(r.c.created_at <= _S.c.counted_through)
         rows = self.session.execute(
-            select(i.c.id, since, every, _S.c.ratings_count)
+            select(i.c.id, since, every, _S.c.ratings_count, of_counted.scalar_subquery(),
+                   of_counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery())
             .outerjoin(_S, _S.c.item_id == i.c.id).where(i.c.id.in_(item_ids), i.c.retired_at.is_(None)))
-        return [Changes(int(item), int(changed), int(ratings), None if count is None else int(count))
-                for item, changed, ratings, count in rows]
+        return [Changes(int(item), int(changed), int(ratings), None if count is None else int(count), int(kept),
+                        int(kept_changed)) for item, changed, ratings, count, kept, kept_changed in rows]
 
-    def rating_facts(self, item_ids: set[int]) -> list[RatingFacts]:
-        """The totals of these items' ratings as they are now, with what is shown of them."""
-        if not item_ids:
+    def rating_facts(self, item_ids: set[int], counted_only: Collection[int] = ()) -> list[RatingFacts]:
+        """The totals of these items' ratings as they are now, with what is shown of them; of `counted_only` those
+        of the people their stored totals count."""
+        if not item_ids and not counted_only:
             return []
         r, i = table_of(Rating), table_of(ContentItem)
+        newest = func.max(r.c.updated_at)
         rows = self.session.execute(
-            select(r.c.item_id, i.c.community_id, func.sum(r.c.stars), func.count(), func.max(r.c.updated_at),
+            select(r.c.item_id, i.c.community_id, func.sum(r.c.stars), func.count(), newest,
+                   case((r.c.item_id.in_(counted_only), _S.c.counted_through), else_=newest),
                    _S.c.stars_sum, _S.c.ratings_count)
             .join(i, i.c.id == r.c.item_id).outerjoin(_S, _S.c.item_id == r.c.item_id)
-            .where(r.c.item_id.in_(item_ids))
-            .group_by(r.c.item_id, i.c.community_id, _S.c.stars_sum, _S.c.ratings_count))
-        return [RatingFacts(int(item), community, int(stars), int(count), newest,
+            .where(or_(r.c.item_id.in_(item_ids),
+                       r.c.item_id.in_(counted_only) & (r.c.created_at <= _S.c.counted_through)))
+            .group_by(r.c.item_id, i.c.community_id, _S.c.stars_sum, _S.c.ratings_count, _S.c.counted_through))
+        return [RatingFacts(int(item), community, int(stars), int(count), newest, through,
                             None if shown_count is None else (int(shown_stars), int(shown_count)))
-                for item, community, stars, count, newest, shown_stars, shown_count in rows]
+                for item, community, stars, count, newest, through, shown_stars, shown_count in rows]
 
     def release(self, facts: list[RatingFacts], k: int, now: datetime) -> None:
         """These items' totals are shown from now on, scored later (`score_released`); the totals shown before,
@@ -305,10 +318,11 @@ class RollupStore(Repository):
         statement = dialect_insert(self.tx)(_S)
         self.session.execute(statement.on_conflict_do_update(
             index_elements=["item_id"], set_={name: getattr(statement.excluded, name) for name in (
-                "stars_sum", "ratings_count", "released_through", "released_at", "before_stars_sum",
-                "before_ratings_count")}),
+                "stars_sum", "ratings_count", "released_through", "counted_through", "released_at",
+                "before_stars_sum", "before_ratings_count")}),
             [{"item_id": f.item_id, "community_id": f.community_id, "stars_sum": f.stars_sum,
-              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest, "released_at": now,
+              "ratings_count": f.ratings_count, "score": 0.0, "released_through": f.newest,
+              "counted_through": f.counted_through, "released_at": now,
               "before_stars_sum": before[f.item_id][0], "before_ratings_count": before[f.item_id][1]}
              for f in facts])
 

@@ -539,8 +539,8 @@ class ItemScore(Base):
     """An item's shown score: the totals of its ratings as last released at a week's end, and the score they give
     with its community's stored basis. New totals are released only once at least k people have rated or
     re-rated the item since (domain.scores.may_release), so two scores seen one after the other never differ
-    by fewer than k people's ratings. The totals before the last release give the page's trend. The index lets
-    top content read the first rows instead of sorting every rated item."""
+    by fewer than k people's ratings, nor their numbers of raters by 1 to k-1. The totals before the last release
+    give the page's trend. The index lets top content read the first rows instead of sorting every rated item."""
 
     __tablename__ = "item_scores"
     __table_args__ = (Index("ix_item_scores_rank", "community_id", "score"),)
@@ -553,6 +553,10 @@ class ItemScore(Base):
     score: Mapped[float]
     released_through: Mapped[datetime]
     """The newest rating change the totals hold: the ratings changed after it are the ones not shown yet."""
+    counted_through: Mapped[datetime]
+    """The totals count the people who rated the item by then (less those who erased their ratings since): those who
+    first rated it later wait while their number may not move (domain.scores.may_release), and the score moves
+    with the others' ratings."""
     released_at: Mapped[datetime | None]
     """When the totals were shown: what moved lately goes by it, never by when someone rated."""
     before_stars_sum: Mapped[int | None] = mapped_column(Integer)
