@@ -161,6 +161,25 @@ def test_the_raters_of_top_content_never_move_by_fewer_than_k(dash: Runtime, clo
     assert raters() == (["5"], [5])
 
 
+def test_a_headline_compares_figures_over_different_numbers_of_weeks_a_week_each(dash: Runtime,
+                                                                                 clock: FakeClock) -> None:
+    """A block that crosses from the period before into this one counts in neither: this period's 12 ratings
+    cover its last 2 weeks (6 a week), the 15 before cover 3 weeks (5 a week). Activity went up, not down."""
+    people = iter(f"p{n}" for n in range(40))
+    for count in [5, 5, 5, 2, 3, 6, 6]:  # a block a week, but the 4th and 5th weeks make one
+        for _ in range(count):
+            rate(dash, next(people), "https://wiki.acme.example/p", 4)
+        release(dash, clock)
+    mine = community_id(dash)
+    page = signed_in(dash, mine).get(f"/dashboard/{mine}?period=4w").get_data(as_text=True)
+    line = re.search(r'<li><span class="label">Ratings given</span>(.*?)</li>', page, re.S).group(1)
+    week = week_of(clock.now)
+    assert " ".join(re.sub(r"<[^>]+>", " ", line).split()) == (
+        f"12 (weeks of {week - timedelta(weeks=2):%d %b} to {week - timedelta(weeks=1):%d %b %Y}) "
+        f"&#9650; up from 5.0 to 6.0 a week (weeks of {week - timedelta(weeks=7):%d %b} to "
+        f"{week - timedelta(weeks=5):%d %b %Y})")
+
+
 def test_feedback_reaches_owners_grouped_by_page_without_stars_or_times(dash: Runtime, clock: FakeClock) -> None:
     rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="<b>VPN</b> steps are out of date")
     rate(dash, "user2", "https://wiki.acme.example/p", 4, comment="The proxy part helped")

@@ -23,6 +23,7 @@ from learnloop.domain.disclosure import (
 )
 from learnloop.domain.learning_metrics import maturity
 from learnloop.domain.measures import contributions
+from learnloop.services.dashboard import change
 
 W = [date(2026, 10, 5) + timedelta(weeks=n) for n in range(8)]
 
@@ -145,6 +146,17 @@ def test_a_ratio_needs_both_figures_over_the_same_weeks() -> None:
 
 def figures(**values: int) -> dict[str, Figure]:
     return {name: Figure(value, 5, W[0], W[3]) for name, value in values.items()}
+
+
+@pytest.mark.parametrize(("now", "before", "expected"), [
+    (Figure(12, 5, W[4], W[7]), Figure(15, 5, W[0], W[3]), "down"),  # over the same weeks: as they are
+    (Figure(12, 5, W[6], W[7]), Figure(15, 5, W[0], W[2]), "up"),    # 6 a week against 5 a week
+    (Figure(10, 5, W[6], W[7]), Figure(15, 5, W[0], W[2]), "flat"),
+    (Figure(12, 5, W[6], W[7]), withheld(5), ""),
+])
+def test_a_headline_compares_figures_over_different_numbers_of_weeks_a_week_each(now: Figure, before: Figure,
+                                                                                 expected: str) -> None:
+    assert change(now, before) == expected
 
 
 @pytest.mark.parametrize(("shown", "stage"), [

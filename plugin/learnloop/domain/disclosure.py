@@ -129,6 +129,11 @@ class Figure:
     def withheld(self) -> bool:
         return self.value is None
 
+    @property
+    def weeks(self) -> int | None:
+        """How many weeks it covers."""
+        return None if self.first is None or self.last is None else (self.last - self.first) // WEEK + 1
+
     def text(self, fmt: str = "{:,.0f}") -> str:
         return NOT_SHOWN if self.value is None else fmt.format(self.value)
 

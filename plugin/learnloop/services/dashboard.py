@@ -130,6 +130,13 @@ class Headline:
     """"up", "down", "flat" or "" (no comparison: either period is not released)."""
     previous: Figure
 
+    def compared(self) -> str:
+        """What the figure is compared with: the previous figure, or both a week each where they cover different
+        numbers of weeks."""
+        if not per_week(self.figure, self.previous):
+            return self.previous.text()
+        return f"{a_week(self.previous):,.1f} to {a_week(self.figure):,.1f} a week"
+
 
 @dataclass(frozen=True)
 class BlockRow:
@@ -256,13 +263,25 @@ def _share(totals: dict[str, Figure], open_weekly: dict[str, dict[date, int]], k
                                                                           complete), k)
 
 
+def per_week(now: Figure, before: Figure) -> bool:
+    """Whether two released figures cover different numbers of weeks (each covers only the whole blocks inside its
+    period), so that they compare a week each."""
+    return not now.withheld and not before.withheld and now.weeks != before.weeks
+
+
+def a_week(figure: Figure) -> float:
+    return (figure.value or 0) / (figure.weeks or 1)
+
+
 def change(now: Figure, before: Figure) -> str:
-    """How a released figure compares with the same figure over the period before (both released)."""
+    """How a released figure compares with the same figure over the period before (both released), a week each
+    where they cover different numbers of weeks."""
     if now.withheld or before.withheld or now.value is None or before.value is None:
         return ""
-    if before.value == 0:
-        return "up" if now.value > 0 else "flat"
-    ratio_ = now.value / before.value
+    now_value, before_value = (a_week(now), a_week(before)) if per_week(now, before) else (now.value, before.value)
+    if before_value == 0:
+        return "up" if now_value > 0 else "flat"
+    ratio_ = now_value / before_value
     return "flat" if abs(ratio_ - 1) <= FLAT else "up" if ratio_ > 1 else "down"
 
 
