@@ -25,6 +25,7 @@ from learnloop.services.prompts import setup as prompt_setup
 from learnloop.storage.tables import Community, ContentItem, Delivery, Event, OutboxMessage, PromptSchedule, Reflection
 from learnloop.wiring import create_app
 from tests.conftest import FakeClock, make_settings
+from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.contract.mattermost_openapi import MattermostContract
 from tests.prompts.world import (
     BOT,
@@ -704,23 +705,73 @@ def post_deletions(contract: MattermostContract) -> list[str]:
     return [c.path for c in contract.calls if c.method == "DELETE"]
 
 
-@pytest.mark.parametrize("answer", [200, 403, 404], ids=["deleted", "gone_403", "gone_404"])
+def app_error(status: int, error_id: str) -> dict:
+    return {"id": error_id, "message": "refused", "request_id": "r" * 26, "status_code": status}
+
+
+NOT_PERMITTED = app_error(403, "api.context.permissions.app_error")
+POST_NOT_FOUND = app_error(404, "app.post.get.app_error")
+
+
+@pytest.mark.parametrize("answer", [200, 404], ids=["deleted", "gone_404"])
 def test_deleting_a_shared_reflection_removes_its_channel_post(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, answer: int
 ) -> None:
     """The post is the bot's: its author cannot remove it in Mattermost, so the delete does. A post someone
-    deleted already counts as removed."""
+    deleted already counts as removed: Mattermost answers 404 (server/channels/api4/post.go, deletePost)."""
     share_and_post(client, runtime, mattermost_contract, "Feature flags beat long branches")
     form = journal_form(client, mattermost_contract, "Delete")
     assert "Its post in your community's channel is removed too, with any replies to it." in form["introduction_text"]
     submit(client, ANN, "journal_delete", form["state"], {})
     mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", status=answer, json={"status": "OK"}
-                            if answer == 200 else {"id": "api.context.permissions.app_error", "message": "gone",
-                                                   "request_id": "r" * 26, "status_code": answer})
+                            if answer == 200 else POST_NOT_FOUND)
     World(runtime, mattermost_contract).tick()
     assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
     with runtime.reader() as uow:
         assert [m.status for m in uow.session.scalars(select(OutboxMessage))] == ["sent"], "done, nothing waits"
+
+
+def refused_removal(client: FlaskClient, runtime: Runtime, contract: MattermostContract, status: int,
+                    post: dict) -> list[OutboxMessage]:
+    """Ann deletes her shared reflection; Mattermost refuses the post's removal (403), then answers the look at
+    the post with `status` and `post`. The removal's outbox messages after the worker's pass."""
+    share_and_post(client, runtime, contract, "Feature flags beat long branches")
+    delete_newest(client, contract)
+    contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", status=403, json=NOT_PERMITTED)
+    contract.add("GET", f"/api/v4/posts/{SHARED_POST}", status=status, json=post)
+    World(runtime, contract).tick()
+    with runtime.reader() as uow:
+        return [m for m in uow.session.scalars(select(OutboxMessage)) if m.kind == "mattermost.delete_post"]
+
+
+@pytest.mark.parametrize("status, post", [
+    (200, {"id": SHARED_POST, "channel_id": CHANNEL, "message": "", "delete_at": 0, "user_id": BOT}),
+    (403, NOT_PERMITTED)], ids=["readable", "unreadable"])
+def test_a_post_the_bot_may_no_longer_delete_is_not_taken_for_deleted(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, status: int, post: dict
+) -> None:
+    """Mattermost answers 403 when the bot lost the permission (it was removed from the community's private
+    channel); older servers answered 403 for a post deleted already too. A look at the post tells which: the
+    text stays readable to the channel, so Ann hears where it is and who can delete it."""
+    [removal] = refused_removal(client, runtime, mattermost_contract, status, post)
+    assert [c.path for c in mattermost_contract.calls if c.method == "GET" and "/posts/" in c.path] == \
+        [f"/api/v4/posts/{SHARED_POST}"]
+    assert removal.status == "failed" and ANN.id not in (removal.last_error or "")
+    [told] = told_by_dm(runtime)
+    assert "is still in the Data guild channel" in told and "a channel admin" in told.lower()
+    assert f"{MATTERMOST_TEST_URL}/_redirect/pl/{SHARED_POST}" in told
+    assert "Feature flags" not in told
+
+
+@pytest.mark.parametrize("status, post", [
+    (404, POST_NOT_FOUND),
+    (200, {"id": SHARED_POST, "channel_id": CHANNEL, "message": "", "delete_at": 1, "user_id": BOT})],
+    ids=["not_found", "delete_at"])
+def test_a_refused_removal_of_a_post_deleted_already_counts_as_done(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, status: int, post: dict
+) -> None:
+    [removal] = refused_removal(client, runtime, mattermost_contract, status, post)
+    assert removal.status == "sent" and told_by_dm(runtime) == []
 
 
 def test_a_shared_reflection_deleted_after_its_outbox_message_went_still_loses_its_post(

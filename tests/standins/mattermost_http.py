@@ -17,6 +17,10 @@ mattermost/mattermost's `server/`):
 - GET /api/v4/channels/{id}/posts?since=<ms> returns the posts whose update_at is strictly after `since`,
   at most 1000 and no cursor (store/sqlstore/post_store.go, `GetPostsSince`), as a PostList whose `order`
   is newest first (channels/api4/post.go, `getPostsForChannel`); the bot's own posts are included.
+- DELETE /api/v4/posts/{id} answers 404 `app.post.get.app_error` for a post deleted already or never made, and
+  403 `api.context.permissions.app_error` for one in a private channel the bot was removed from (`World.left`);
+  GET /api/v4/posts/{id} answers the same way (channels/api4/post.go, `deletePost` and `getPost`; channels/app/
+  post.go, `GetSinglePost` finds no deleted post, `GetPostIfAuthorized` checks the channel after that).
 - GET /api/v4/channels/{id} answers the world's channel, its delete_at set once it is archived.
 - POST /hooks/commands/{id} (a slash command's response_url) is recorded too.
 
@@ -81,6 +85,9 @@ STATUS_WEIGHTS = (("online", 45), ("away", 20), ("offline", 35))
 def monotonic() -> float:
     """The pending_post_id window's clock (a test moves it)."""
     return time.monotonic()
+
+
+NOT_PERMITTED = "You do not have the appropriate permissions."
 
 
 def _mm_id(rng: random.Random) -> str:
@@ -150,6 +157,8 @@ class World:
     token: str = DEFAULT_TOKEN
     archived: set[str] = field(default_factory=set)
     """Channels whose delete_at is set: nothing can be posted there."""
+    left: set[str] = field(default_factory=set)
+    """Private channels the bot was removed from: it may no longer post there, nor read or delete its posts."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     record: Recorded = field(default_factory=Recorded)
 
@@ -220,6 +229,8 @@ class World:
         pending = str(body.get("pending_post_id") or "")
         record = self.record
         with self.lock:
+            if str(body.get("channel_id")) in self.left:  # channels/api4/post.go, createPostChecks
+                return 403, _app_error(403, "api.context.permissions.app_error", NOT_PERMITTED)
             if str(body.get("channel_id")) in self.archived:
                 return 400, _app_error(400, "api.post.create_post.can_not_post_to_deleted.error",
                                        "Can not post to deleted channel.")
@@ -265,6 +276,25 @@ class World:
         with self.lock:
             now_ms = int(time.time() * 1000)
             self.record.posts[post_id].update(delete_at=now_ms, update_at=now_ms)
+
+    def bot_reads_post(self, post_id: str) -> tuple[int, dict[str, Any]]:
+        """GetSinglePost, then the channel's permission: 404 for a post deleted or never made, 403 for one in a
+        channel the bot left, else 200 and the post."""
+        with self.lock:
+            post = self.record.posts.get(post_id)
+            if post is None or post["delete_at"]:
+                return 404, _app_error(404, "app.post.get.app_error", "Unable to get the post.")
+            if post["channel_id"] in self.left:
+                return 403, _app_error(403, "api.context.permissions.app_error", NOT_PERMITTED)
+            return 200, dict(post)
+
+    def bot_deletes_post(self, post_id: str) -> tuple[int, dict[str, Any]]:
+        """DELETE /posts/{id} by the bot: as `bot_reads_post` answers, else the post is deleted."""
+        status, answer = self.bot_reads_post(post_id)
+        if status != 200:
+            return status, answer
+        self.delete_post(post_id)
+        return 200, {"status": "OK"}
 
     def _save(self, body: dict[str, Any]) -> dict[str, Any]:
         record, now_ms = self.record, int(time.time() * 1000)
@@ -407,6 +437,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self) -> None:
         self._handle("PUT")
 
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
     def _body(self) -> Any:
         length = int(self.headers.get("Content-Length") or 0)
         try:
@@ -513,9 +546,9 @@ class Handler(BaseHTTPRequestHandler):
         if method == "GET" and (match := _CHANNEL_POSTS.match(path)):
             return 200, world.posts_since(match.group(1), int((query.get("since") or ["0"])[0]))
         if method == "GET" and (match := _POST.match(path)):
-            with world.lock:
-                post = world.record.posts.get(match.group(1))
-            return (200, post) if post else (404, _app_error(404, "app.post.get.app_error", "Post not found"))
+            return world.bot_reads_post(match.group(1))
+        if method == "DELETE" and (match := _POST.match(path)):
+            return world.bot_deletes_post(match.group(1))
         return 404, _app_error(404, "api.context.404.app_error", "Sorry, we could not find the page.")
 
 

@@ -118,6 +118,25 @@ def test_a_reply_to_a_deleted_root_is_refused_and_its_pending_id_forgotten(stand
         "api.post.create_post.root_id.app_error", "a reply to a reply"
 
 
+def test_deleting_a_post_answers_as_the_server_does(standin: StandinServer) -> None:
+    """404 for a post deleted already or never made, 403 for one the bot may no longer delete (it was removed from
+    the private channel); reading the post tells the two apart the same way."""
+    made = post(standin, {"learnloop_outbox": "a"}).json()
+    kept = post(standin, {"learnloop_outbox": "b"}).json()
+    assert call(standin, "DELETE", f"/api/v4/posts/{made['id']}").json() == {"status": "OK"}
+    for method in ("DELETE", "GET"):
+        gone = call(standin, method, f"/api/v4/posts/{made['id']}")
+        assert (gone.status_code, gone.json()["id"]) == (404, "app.post.get.app_error")
+        never = call(standin, method, "/api/v4/posts/" + "x" * 26)
+        assert (never.status_code, never.json()["id"]) == (404, "app.post.get.app_error")
+    standin.world.left.add(standin.world.channel_id)
+    for method in ("DELETE", "GET"):
+        refused = call(standin, method, f"/api/v4/posts/{kept['id']}")
+        assert (refused.status_code, refused.json()["id"]) == (403, "api.context.permissions.app_error")
+    assert post(standin, {"learnloop_outbox": "c"}).status_code == 403
+    assert not standin.world.record.posts[kept["id"]]["delete_at"], "still there for the channel to read"
+
+
 def test_the_bot_token_is_required(standin: StandinServer) -> None:
     answer = requests.get(standin.url + "/api/v4/users/me", timeout=5)
     assert answer.status_code == 401

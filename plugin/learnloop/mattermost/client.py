@@ -233,8 +233,9 @@ class MattermostClient:
         return _with_id(self._object("PUT", path, json=body), f"PUT {API_PREFIX}{path}")
 
     def delete_post(self, post_id: str) -> None:
-        """A post already deleted is answered 404, or 403 (the permission is checked through the post's channel,
-        which a deleted post no longer names)."""
+        """A post already deleted (or never made) is answered 404, one the bot may not delete 403
+        (server/channels/api4/post.go, deletePost). Older servers answered 403 for both: they turned any failure
+        to read the post into a permission error."""
         self._api("DELETE", f"/posts/{_segment(post_id)}")
 
     def pin_post(self, post_id: str) -> None:

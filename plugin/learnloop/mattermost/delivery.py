@@ -66,8 +66,10 @@ ARCHIVED = "api.post.create_post.can_not_post_to_deleted.error"
 NO_BOOKMARKS = (403, 404, 501)
 """How a server without channel bookmarks for the bot answers (server/channels/api4/channel_bookmark.go): 501
 without a license, the router's 404 before 9.5 (or with the feature flag off), 403 without the permission."""
-POST_GONE = (403, 404)
-"""How Mattermost answers the removal of a post already deleted (MattermostClient.delete_post)."""
+REFUSED = 403
+"""How Mattermost answers the removal of a post the bot may no longer delete (it was removed from a private
+channel), and older servers that of a post already deleted too (MattermostClient.delete_post): a look at the
+post tells which."""
 
 
 def post_marker(key: str, signing_key: bytes) -> str:
@@ -166,6 +168,16 @@ def not_posted_because(error: MattermostError) -> str:
             "again, tell your Mattermost admin.")
 
 
+def post_stays_text(site: str | None, post_id: str, community: object) -> str:
+    """What the author of a deleted reflection is told when its channel post stays."""
+    name = str(community) if isinstance(community, str) and community else ""
+    where = name if name.startswith("~") else f"the {name} channel" if name else "your community's channel"
+    link = f" ({site}/_redirect/pl/{post_id})" if site else ""
+    return (f"The post of the reflection you deleted is still in {where}{link}: Mattermost no longer lets learnloop "
+            "delete posts there (it may have been removed from the channel). A channel admin can delete it in "
+            "Mattermost; so can you, if you are one.")
+
+
 def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
     """The Mattermost kinds of outbox message, each bound to what it uses."""
 
@@ -198,7 +210,9 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
 
     def delete_post(message: Message) -> dict[str, Any]:
         """Delete a post learnloop made; one deleted already counts as done. Without its id (an earlier try to
-        make it had no answer), the post is looked for by the marker its message gave it."""
+        make it had no answer), the post is looked for by the marker its message gave it. A post Mattermost
+        still shows after refusing its removal is given up, and whoever asked for the removal hears where it
+        stays (an erase names nobody: the log line says it)."""
         payload = message.payload
         post_id = payload.get("post_id") or find_post(
             client, str(payload["channel_id"]), datetime.fromisoformat(str(payload["since"])), OUTBOX_PROP,
@@ -208,10 +222,39 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         try:
             client.delete_post(post_id)
         except MattermostError as exc:
-            if exc.status_code in POST_GONE:
+            if exc.status_code == 404 or (exc.status_code == REFUSED and post_gone(post_id)):
                 return {"skipped": "the post was deleted already"}
+            if exc.status_code == REFUSED:
+                post_stays(message, post_id)
+                raise GaveUp(f"Mattermost refused to delete post {post_id} ({exc.status_code}) and still has it: "
+                             "a channel admin must delete it") from exc
             raise
         return {"deleted": post_id}
+
+    def post_gone(post_id: str) -> bool:
+        """Whether Mattermost no longer has the post: 404 for one deleted or never made, 403 for one in a channel
+        the bot may not read (server/channels/app/post.go, GetPostIfAuthorized)."""
+        try:
+            return bool(client.get_post(post_id).get("delete_at"))
+        except MattermostError as exc:
+            if exc.status_code in (403, 404):
+                return exc.status_code == 404
+            raise
+
+    def post_stays(message: Message, post_id: str) -> None:
+        """Tell whoever deleted the reflection that its post is still in the channel, unless they erased their
+        data meanwhile (the erase queued the removal again, naming nobody)."""
+        notify = message.payload.get("notify")
+        if not isinstance(notify, str) or not notify:
+            return
+        with chat.uow() as uow:
+            current = uow.outbox.by_key(message.key) if uow.outbox.still_queued(message.key) else None
+            if current is None or (current.payload or {}).get("notify") != notify:
+                return
+            uow.outbox.enqueue(SEND_DM, {"user_id": notify, "message": post_stays_text(
+                chat.settings.mattermost_url_text, post_id, message.payload.get("community"))},
+                key=fit(f"post-stays:{message.key}"), now=chat.clock())
+            uow.commit()
 
     def given_up(message: Message, error: MattermostError) -> None:
         """Nobody will see this post: a shared reflection goes back to what nobody else sees, and whoever

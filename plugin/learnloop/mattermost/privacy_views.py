@@ -81,7 +81,8 @@ def erase_dialog(state: str) -> dict[str, Any]:
                                  "name you. Prompts and recognition notes you turned off are then on again, as for "
                                  "anyone learnloop knows nothing of, unless you tick the box below. The posts of "
                                  "your shared reflections are removed from their channels, with any replies to "
-                                 "them; other posts already "
+                                 "them, except in a channel where Mattermost no longer lets learnloop delete posts "
+                                 "(a channel admin can); other posts already "
                                  "made in channels stay in Mattermost. The community's weekly counts stay; they "
                                  "hold no names. Reflections you published to the wiki stay there unless you "
                                  "remove them: learnloop offers that once your data is erased."}

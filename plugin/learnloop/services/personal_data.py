@@ -20,6 +20,7 @@ from learnloop.domain.measures import member_key
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.domain.wording import counted
 from learnloop.services.network import co_ratings
+from learnloop.services.outbox_kinds import DELETE_POST
 from learnloop.services.reflections import (
     UNPUBLISHED,
     PublishedSection,
@@ -200,6 +201,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
         message is not None and message.status != "sent" for message in map(uow.outbox.by_key, (
             share_key(r.id), publish_key(r.id))))]  # chosen for everyone, but their posts will not be made
     removals = _removals_asked_by(uow, user_id)
+    post_removals = _post_removals_asked_by(uow, user_id)
     notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
     _, mentioning = _messages_naming(uow, user_id, username)
     counts["channel_posts"] = sum(queue_post_removal(uow, reflection, now) for reflection in reflections)
@@ -207,6 +209,8 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
     for message_key, section in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
+    for message_key, payload in post_removals:
+        uow.outbox.enqueue(DELETE_POST, payload, key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
     records.forget_items_only_they_knew(rated)  # not counted to anyone: it would tell who else rated them
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
@@ -238,6 +242,13 @@ def _messages_to_them(uow: UnitOfWork, user_id: str, theirs: list[int]) -> list[
     to the sharer is the sharer's: whether one waits tells their setting)."""
     return [message for message in uow.personal.messages(theirs)
             if message["payload"].get("user_id") in (None, user_id)]
+
+
+def _post_removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """Removals of the channel posts of reflections the person deleted that have not been carried out yet, with
+    their payloads no longer naming whom to tell."""
+    return [(message.idempotency_key, {**message.payload, "notify": None})
+            for message in uow.outbox.pending(DELETE_POST) if message.payload.get("notify") == user_id]
 
 
 def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:

@@ -101,24 +101,29 @@ def post_goes_with_it(uow: UnitOfWork, reflection_id: int) -> bool:
     return message is not None and message.status == "pending"
 
 
-def queue_post_removal(uow: UnitOfWork, reflection: Reflection, now: datetime) -> bool:
+def queue_post_removal(uow: UnitOfWork, reflection: Reflection, now: datetime, *, notify: str | None = None) -> bool:
     """Queue the removal of its channel post, if one was made, or may have been: an earlier try to make it that
     had no answer leaves it to be looked for by the post's marker. One still waiting goes with its outbox
-    message, and one being made meanwhile is removed once made (`posted`)."""
+    message, and one being made meanwhile is removed once made (`posted`). `notify`: whom to tell if the post
+    stays (Mattermost no longer lets learnloop delete it), with the name of its community."""
+    tell: dict[str, Any] = {}
+    if notify is not None:
+        community = uow.communities.get(reflection.community_id) if reflection.community_id else None
+        tell = {"notify": notify, "community": community.name if community else None}
     post_id = shared_post(uow, reflection)
     if post_id is not None:
-        return _queue_deletion(uow, post_id, now)
+        return _queue_deletion(uow, post_id, now, **tell)
     message = uow.outbox.by_key(share_key(reflection.id))
     if message is None or message.status != "pending" or not message.attempts:
         return False
     return uow.outbox.enqueue(DELETE_POST, {"post_key": message.idempotency_key,
                                             "channel_id": message.payload.get("channel_id"),
-                                            "since": message.created_at.isoformat()},
+                                            "since": message.created_at.isoformat(), **tell},
                               key=f"delete-post:{message.idempotency_key}", now=now)
 
 
-def _queue_deletion(uow: UnitOfWork, post_id: str, now: datetime) -> bool:
-    return uow.outbox.enqueue(DELETE_POST, {"post_id": post_id}, key=f"delete-post:{post_id}", now=now)
+def _queue_deletion(uow: UnitOfWork, post_id: str, now: datetime, **tell: Any) -> bool:
+    return uow.outbox.enqueue(DELETE_POST, {"post_id": post_id, **tell}, key=f"delete-post:{post_id}", now=now)
 
 
 def publish_key(reflection_id: int) -> str:
@@ -515,7 +520,7 @@ def delete(uow: UnitOfWork, user_id: str, reflection_id: int, now: datetime) -> 
     view = ReflectionView(reflection.id, "", reflection.scale, reflection.visibility, reflection.created_at,
                           reflection.publish_state, reflection.community_id, reflection.published_url,
                           reflection.publish_attribution, section_of(reflection))
-    queue_post_removal(uow, reflection, now)
+    queue_post_removal(uow, reflection, now, notify=user_id)
     uow.outbox.remove(message_keys(uow, reflection.id))
     uow.reflections.delete(reflection)
     uow.commit()
