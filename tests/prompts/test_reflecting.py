@@ -668,6 +668,45 @@ def test_a_reflection_written_outside_any_community_offers_no_sharing_in_the_jou
     assert [a["name"] for a in entry["actions"]] == ["Edit", "Delete"]
 
 
+def test_an_older_shared_reflection_can_still_be_deleted_with_its_post(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """README: "delete it and the post goes too". The journal shows ten a page, and pages back to the first."""
+    share_and_post(client, runtime, mattermost_contract, "The first thing I shared")
+    for n in range(10):
+        clock.advance(minutes=1)
+        slash(client, ANN, f"reflect private note number {n}")
+    first = slash(client, ANN, "journal")
+    assert first["text"] == ("Page 1 of 2 of your reflections, newest first (only you see this); `/learn journal 2` "
+                             "shows older ones:")
+    assert [entry["text"] for entry in first["attachments"]] == [f"private note number {n}" for n in range(9, -1, -1)]
+    last = slash(client, ANN, "journal 2")
+    assert last["text"] == "Page 2 of 2 of your reflections, the oldest (only you see this):"
+    [entry] = last["attachments"]
+    assert entry["text"] == "The first thing I shared"
+    [delete] = [a for a in entry["actions"] if a["name"] == "Delete"]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, delete["integration"]["context"])
+    form = opened_dialog(mattermost_contract)
+    assert "Its post in your community's channel is removed too" in form["introduction_text"]
+    submit(client, ANN, "journal_delete", form["state"], {})
+    mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", json={"status": "OK"})
+    World(runtime, mattermost_contract).tick()
+    assert post_deletions(mattermost_contract) == [f"/api/v4/posts/{SHARED_POST}"]
+    assert "Your last 10 reflections" in slash(client, ANN, "journal")["text"], "one page again"
+
+
+@pytest.mark.parametrize("ask", ["journal all", "journal more", "journal 0", "journal -1", "journal 2 3", "journal 3",
+                                 "journal 99999999999999999999"])
+def test_the_journal_refuses_a_page_it_does_not_have(client: FlaskClient, ask: str) -> None:
+    for n in range(12):
+        slash(client, ANN, f"reflect note number {n}")
+    reply = slash(client, ANN, ask)
+    assert "attachments" not in reply
+    assert "`/learn journal` shows your newest 10 reflections; `/learn journal 2` the 10 before them" in reply["text"]
+    assert "Your journal has 2 pages." in reply["text"]
+
+
 def reflect_and_share(client: FlaskClient, text: str) -> None:
     """Ann writes a reflection and shares it with her community from its reply; its post waits in the outbox."""
     reply = slash(client, ANN, f"reflect {text}")

@@ -1,10 +1,12 @@
-"""`/learn journal`: a person's own recent reflections, shown to them alone, with edit and delete."""
+"""`/learn journal [page]`: a person's own reflections, a page at a time, shown to them alone, with edit and
+delete."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from learnloop.domain.schedules import local_day
+from learnloop.domain.wording import counted
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.dialogs import open_for_button, value_of
@@ -25,21 +27,36 @@ EDIT_DIALOG, DELETE_DIALOG = "journal_edit", "journal_delete"
 
 
 def journal_command(invocation: Invocation) -> Reply:
-    chat, request = invocation.chat, invocation.request
+    chat, request, trigger = invocation.chat, invocation.request, invocation.trigger
+    asked = invocation.args.strip()
+    page = 1 if not asked else int(asked) if asked.isascii() and asked.isdigit() and len(asked) <= 6 else 0
     with chat.reader() as uow:
-        entries = reflections.journal(uow, request.user_id, chat.signing_key)
-        wikis = {entry.community_id: publishable(chat, uow, entry.community_id) for entry in entries}
+        found = reflections.journal(uow, request.user_id, chat.signing_key, page)
+        wikis = {entry.community_id: publishable(chat, uow, entry.community_id) for entry in found.entries}
         member = uow.members.get(request.user_id)
         tz = zone(member.timezone if member else None, community_zone(uow, chat.settings,
                                                                       channel_id=request.channel_id))
     now = chat.clock()
-    if not entries:
-        return ephemeral(f"Your journal is empty. `{invocation.trigger} reflect <text>` starts it.")
-    latest = "Your last reflection" if len(entries) == 1 else f"Your last {len(entries)} reflections"
-    return ephemeral(f"{latest} (only you see this):",
+    if not found.entries and page == 1:
+        return ephemeral(f"Your journal is empty. `{trigger} reflect <text>` starts it.")
+    if not found.entries:
+        return ephemeral(f"`{trigger} journal` shows your newest {reflections.JOURNAL_SIZE} reflections; "
+                         f"`{trigger} journal 2` the {reflections.JOURNAL_SIZE} before them, and so on. "
+                         f"Your journal has {counted(found.pages, 'page', 'pages')}.")
+    return ephemeral(_heading(found, trigger),
                      attachments=[_entry(chat, request.user_id, entry, wikis[entry.community_id],
                                          local_day(entry.created_at.astimezone(tz).date(), now, tz))
-                                  for entry in entries])
+                                  for entry in found.entries])
+
+
+def _heading(found: reflections.JournalPage, trigger: str) -> str:
+    if found.pages == 1:
+        latest = "Your last reflection" if len(found.entries) == 1 else f"Your last {len(found.entries)} reflections"
+        return f"{latest} (only you see this):"
+    if found.page == found.pages:
+        return f"Page {found.page} of {found.pages} of your reflections, the oldest (only you see this):"
+    return (f"Page {found.page} of {found.pages} of your reflections, newest first (only you see this); "
+            f"`{trigger} journal {found.page + 1}` shows older ones:")
 
 
 def _entry(chat: Chat, user_id: str, entry: ReflectionView, can_publish: bool, day: str) -> dict[str, Any]:
@@ -162,8 +179,9 @@ def handle_delete_submit(chat: Chat, submission: DialogSubmission, state: dict[s
 
 
 def register(commands: CommandRegistry) -> None:
-    commands.subcommand("journal", usage="journal", example="journal",
-                        summary="Your own recent reflections, only visible to you, with edit and delete.",
+    commands.subcommand("journal", usage="journal [page]", example="journal 2",
+                        summary=f"Your own reflections, newest first, {reflections.JOURNAL_SIZE} a page, only visible "
+                                "to you, with edit and delete.",
                         handler=journal_command)
     commands.action(EDIT_ACTION, handle_edit)
     commands.action(DELETE_ACTION, handle_delete)

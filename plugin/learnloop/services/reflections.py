@@ -457,8 +457,19 @@ def own_id(uow: UnitOfWork, user_id: str, handle: object, key: bytes) -> int:
     return found
 
 
-def journal(uow: UnitOfWork, user_id: str, key: bytes, limit: int = JOURNAL_SIZE) -> list[ReflectionView]:
-    return [_view(reflection, key) for reflection in uow.reflections.recent(user_id, limit)]
+@dataclass(frozen=True)
+class JournalPage:
+    entries: list[ReflectionView]
+    page: int
+    pages: int
+    """How many pages the journal has (at least one, even empty)."""
+
+
+def journal(uow: UnitOfWork, user_id: str, key: bytes, page: int = 1, size: int = JOURNAL_SIZE) -> JournalPage:
+    """One page of the person's reflections, newest first; no entries on a page past the last."""
+    pages = max(1, -(-uow.reflections.count_of(user_id) // size))
+    rows = uow.reflections.recent(user_id, size, (page - 1) * size) if 1 <= page <= pages else []
+    return JournalPage([_view(reflection, key) for reflection in rows], page, pages)
 
 
 def read_own(uow: UnitOfWork, user_id: str, reflection_id: int, key: bytes) -> ReflectionView:

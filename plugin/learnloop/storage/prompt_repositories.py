@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, case, delete, exists, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from learnloop.domain.preferences import WINDOW_CLOSED
@@ -435,10 +435,14 @@ class ReflectionRepository(Repository):
                    PromptSchedule.event_part == "before")
             .order_by(Reflection.created_at.desc()).limit(1)).one_or_none()
 
-    def recent(self, user_id: str, limit: int) -> list[Reflection]:
+    def recent(self, user_id: str, limit: int, offset: int = 0) -> list[Reflection]:
         return list(self.session.scalars(
             select(Reflection).where(Reflection.user_id == user_id)
-            .order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(limit)))
+            .order_by(Reflection.created_at.desc(), Reflection.id.desc()).limit(limit).offset(offset)))
+
+    def count_of(self, user_id: str) -> int:
+        return self.session.scalar(select(func.count()).select_from(Reflection)
+                                   .where(Reflection.user_id == user_id)) or 0
 
     def delete(self, reflection: Reflection) -> None:
         self.session.execute(delete(Reflection).where(Reflection.id == reflection.id))
