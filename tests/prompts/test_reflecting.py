@@ -630,6 +630,18 @@ def test_journal_edit_and_delete(
     assert reflections(runtime) == []
 
 
+@pytest.mark.parametrize("typed", ["reflect\n", "reflect\r\n", "reflect\t", "reflect \n "])
+def test_a_reflection_typed_on_the_line_after_the_command_is_saved(
+    client: FlaskClient, runtime: Runtime, typed: str
+) -> None:
+    """Mattermost sends a multi-line slash command as typed (Shift+Enter): `/learn reflect`, then the text below,
+    kept with its own line breaks."""
+    reply = slash(client, ANN, typed + "Today I learned that retries need jitter\nand a cap")
+    assert reply["text"] == "Saved: kept in your private journal (only you)."
+    assert slash(client, ANN, "journal")["attachments"][0]["text"] == \
+        "Today I learned that retries need jitter\nand a cap"
+
+
 def test_the_journal_dates_a_reflection_by_its_writer_s_own_day(
     client: FlaskClient, runtime: Runtime, clock: FakeClock
 ) -> None:

@@ -106,8 +106,8 @@ class CommandRegistry:
 
     def dispatch(self, chat: Chat, request: SlashCommand) -> Reply:
         trigger = request.command or "/learn"
-        name, _, args = request.text.strip().partition(" ")
-        name = name.lower()
+        name, *rest = re.split(r"\s+", request.text.strip(), maxsplit=1)  # a line break too (Shift+Enter)
+        name, args = name.lower(), rest[0] if rest else ""
         if not name or name in {"-h", "--help", "?"}:
             name = "help"
         sub = self.subcommands.get(name)
