@@ -719,6 +719,27 @@ def test_the_journal_refuses_a_page_it_does_not_have(client: FlaskClient, ask: s
     assert "Your journal has 2 pages." in reply["text"]
 
 
+def test_the_form_opened_in_a_direct_message_offers_only_what_can_be_done_there(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract
+) -> None:
+    """No community, no open prompt: the reflection can only be private, and the form says why. A stale form
+    that still asks for sharing is refused under "Who sees this", not under the answer."""
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    slash(client, ANN, "reflect", channel=uid("dmann"), channel_name=f"{BOT}__{ANN.id}")
+    form = opened_dialog(mattermost_contract)
+    [who] = [e for e in form["elements"] if e["name"] == "visibility"]
+    assert [o["value"] for o in who["options"]] == ["private"] and who["default"] == "private"
+    assert "belongs to no community" in who["help_text"]
+    assert "attribution" not in [e["name"] for e in form["elements"]]
+    answer = submit(client, ANN, "reflect", form["state"], {"answer1": "A thought", "visibility": "community"})
+    assert answer.get_json() == {"errors": {"visibility": "this reflection belongs to no community, so it cannot be "
+                                                          "shared"}}
+    assert reflections(runtime) == []
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": "A thought", "visibility": "private"}
+                  ).status_code == 200
+    assert [r.visibility for r in reflections(runtime)] == ["private"]
+
+
 def reflect_and_share(client: FlaskClient, text: str) -> None:
     """Ann writes a reflection and shares it with her community from its reply; its post waits in the outbox."""
     reply = slash(client, ANN, f"reflect {text}")

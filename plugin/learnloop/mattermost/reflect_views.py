@@ -13,7 +13,7 @@ from learnloop.mattermost.dialogs import open_dialog, open_for_button, value_of
 from learnloop.mattermost.messages import ACTIONS_PATH, ephemeral
 from learnloop.mattermost.payloads import ActionRequest, DialogSubmission, SlashCommand
 from learnloop.mattermost.prompt_messages import REFLECT_NOW, SKIP, SNOOZE, shared_reflection_post
-from learnloop.mattermost.reflection_words import CHOICES, visibility_options, where_it_is
+from learnloop.mattermost.reflection_words import CHOICES, NO_COMMUNITY, visibility_options, where_it_is
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.services import reflections
@@ -54,7 +54,7 @@ def community_name(chat: Chat, uow: UnitOfWork, community_id: int | None) -> str
 
 
 def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibility: str,
-                   can_publish: bool, community: str | None = None) -> dict[str, Any]:
+                   can_publish: bool, community: str | None = None, *, can_share: bool = True) -> dict[str, Any]:
     elements: list[dict[str, Any]] = []
     for index, question in enumerate(q for q in questions if q["kind"] == "text"):
         elements.append({"display_name": f"Answer {index + 1}" if len(questions) > 1 else "Your reflection",
@@ -63,9 +63,10 @@ def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibili
     for question in (q for q in questions if q["kind"] == "scale"):
         elements.append({"display_name": "On a scale of 1-5", "name": "scale", "type": "select", "optional": True,
                          "help_text": question["text"][:150], "options": [{"text": n, "value": n} for n in SCALE]})
-    default = default_visibility if can_publish or default_visibility != "wiki" else "private"
+    options = visibility_options(can_publish, can_share)
+    default = default_visibility if default_visibility in [o["value"] for o in options] else "private"
     elements.append({"display_name": "Who sees this", "name": "visibility", "type": "radio", "default": default,
-                     "options": visibility_options(can_publish)})
+                     "options": options, **({} if can_share else {"help_text": NO_COMMUNITY})})
     if can_publish:
         elements.append({"display_name": "On the wiki", "name": "attribution", "type": "radio", "default": "name",
                          "help_text": "If you publish it to the wiki: is its section headed with your name?",
@@ -97,7 +98,7 @@ def reflect_command(invocation: Invocation) -> Reply:
                              response_url=request.response_url, username=request.user_name or None)
         questions = open_prompt.questions if open_prompt else FREE_QUESTIONS
         form = reflect_dialog(state, questions, open_prompt.default_visibility if open_prompt else "private",
-                              can_publish, community)
+                              can_publish, community, can_share=community_id is not None)
         problem = open_dialog(chat, request.trigger_id, form)
         return ephemeral(problem + f" You can also type `{invocation.trigger} reflect <text>`.") if problem else {}
     try:

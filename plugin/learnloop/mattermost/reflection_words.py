@@ -11,9 +11,14 @@ WHERE = {"private": "kept in your private journal (only you)", "community": "sha
 ATTRIBUTION_WORDS = {"name": "with your name", "anonymous": "without your name"}
 
 
-def visibility_options(can_publish: bool) -> list[dict[str, str]]:
-    """What an answer can become; publishing only where the community has a wiki space to publish to."""
-    return VISIBILITY_OPTIONS if can_publish else VISIBILITY_OPTIONS[:2]
+NO_COMMUNITY = ("It belongs to no community, so it stays private. To share one, type `/learn reflect` in your "
+                "community's channel.")
+
+
+def visibility_options(can_publish: bool, can_share: bool = True) -> list[dict[str, str]]:
+    """What an answer can become: sharing only with a community, publishing only where it has a wiki space to
+    publish to."""
+    return VISIBILITY_OPTIONS[:1] if not can_share else VISIBILITY_OPTIONS if can_publish else VISIBILITY_OPTIONS[:2]
 
 
 def where_it_is(visibility: str, attribution: str | None, published_url: str | None = None) -> str:

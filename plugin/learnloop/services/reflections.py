@@ -370,7 +370,7 @@ def _apply_visibility(uow: UnitOfWork, reflection: Reflection, visibility: str, 
         return
     community = uow.communities.get(reflection.community_id) if reflection.community_id else None
     if community is None:
-        raise InvalidReflection("this reflection belongs to no community, so it cannot be shared")
+        raise InvalidReflection("this reflection belongs to no community, so it cannot be shared", "visibility")
     url = f"{public_url}/reflections/{secrets.token_hex(8)}"  # not its id, which counts private ones too
     item, _ = uow.items.ensure(url, kind="reflection", community_id=community.id, shared_by=reflection.user_id,
                                title=SHARED_TITLE, now=now)
