@@ -37,6 +37,7 @@ from learnloop.storage.tables import (
     Event,
     Member,
     OutboxMessage,
+    Reflection,
     WeeklyMember,
 )
 from tests.conftest import FakeClock
@@ -579,6 +580,64 @@ def test_the_export_holds_every_column_of_a_person_s_ratings_and_settings(
                 "page_review_last_week", "page_review_notes_after", "updated_at"}
     assert set(data["settings"]) == exported
     assert len(Member.__table__.columns) == len(exported) + 1, "a new column of a person's settings is exported"
+
+
+REFLECTION_EXPORTED = {
+    "id": "id", "community_id": "community", "delivery_id": "prompt_delivery_id", "answered_prompt": "answered_prompt",
+    "body": "text", "scale": "scale", "visibility": "visibility", "shared_post_id": "channel_post_id",
+    "publish_state": "publish_state", "published_url": "published_url", "publish_attribution":
+    "published_with_your_name", "published_wiki": "published_wiki", "published_title": "published_page",
+    "created_at": "created_at", "updated_at": "updated_at"}
+REFLECTION_NOT_EXPORTED = {
+    "user_id": "the export's own user_id",
+    "shared_item_id": "learnloop's id of the rateable item its channel post carries",
+    "publish_marker": "the invisible mark learnloop finds its wiki section by",
+    "published_page_ref": "the wiki's own id of the page, whose address is exported",
+}
+
+
+def test_the_export_says_where_each_reflection_belongs_and_what_became_of_it(
+    client: FlaskClient, runtime: Runtime
+) -> None:
+    """Ratings are exported with their community, and so are reflections, with the prompt one answered (what it
+    asked) and what became of one chosen for the wiki: the journal says when it could not be published."""
+    slash(client, ANN, "reflect Written in the data guild's channel")
+    with runtime.uow() as uow:
+        [stored] = uow.session.scalars(select(Reflection))
+        stored.visibility, stored.publish_state, stored.publish_attribution = "wiki", "failed", "name"
+        stored.published_wiki = "handbook"
+        uow.commit()
+    with runtime.reader() as uow:
+        data = personal_data.export(uow, ANN.id, runtime.signing_key, runtime.clock())
+    [row] = data["reflections"]
+    assert set(row) == set(REFLECTION_EXPORTED.values())
+    assert (row["community"], row["answered_prompt"], row["prompt_delivery_id"]) == ("~data-guild", False, None)
+    assert (row["publish_state"], row["published_wiki"], row["published_url"]) == ("failed", "handbook", None)
+
+
+def test_the_export_holds_every_column_of_a_person_s_reflections() -> None:
+    columns = set(Reflection.__table__.columns.keys())
+    assert set(REFLECTION_EXPORTED) | set(REFLECTION_NOT_EXPORTED) == columns, \
+        "a new column of a reflection is exported, or listed here with why it is not the person's"
+    assert not set(REFLECTION_EXPORTED) & set(REFLECTION_NOT_EXPORTED)
+
+
+def test_the_export_names_the_prompt_a_reflection_answered_and_what_it_asked(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    from tests.prompts.test_reflecting import buttons, send_prompt
+    reflect_now = buttons(send_prompt(runtime, mattermost_contract, clock))["Reflect now"]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    from tests.prompts.world import click
+    click(client, ANN, reflect_now)
+    submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"], {"answer1": "Read plans first"})
+    with runtime.reader() as uow:
+        data = personal_data.export(uow, ANN.id, runtime.signing_key, runtime.clock())
+    [row] = data["reflections"]
+    [delivery] = data["prompt_deliveries"]
+    assert row["answered_prompt"] is True and row["prompt_delivery_id"] == delivery["id"]
+    assert [q["text"] for q in delivery["questions"]] == ["What did you learn?", "What will you try next?",
+                                                          "How useful was the week?"]
 
 
 def erasing(runtime: Runtime, person: Person, errors: list[BaseException]) -> threading.Thread:

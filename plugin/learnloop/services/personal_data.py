@@ -131,7 +131,9 @@ def summary(uow: UnitOfWork, user_id: str, username: str | None) -> Summary:
 
 
 def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
-    """Everything stored about one person, reflections opened for them alone. Besides what they did and chose:
+    """Everything stored about one person, reflections opened for them alone, each with its community, the
+    prompt delivery it answered (among the deliveries, with the questions asked) and what became of its
+    publication. Besides what they did and chose:
     the messages learnloop keeps or has yet to send that name them (kind, when queued, payload) and are not
     another person's private messages (a thank-you to the sharer is the sharer's: it would name them, and
     whether one waits tells their setting; the thanking is among the person's events), the pages
@@ -146,7 +148,11 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
             text = unseal(row.body, key)
         except Unreadable:
             text = None
+        community = uow.communities.get(row.community_id) if row.community_id is not None else None
         reflections.append({"id": row.id, "text": text, "scale": row.scale, "visibility": row.visibility,
+                            "community": community.name if community else None,
+                            "answered_prompt": row.answered_prompt, "prompt_delivery_id": row.delivery_id,
+                            "publish_state": row.publish_state, "published_wiki": row.published_wiki,
                             "published_url": row.published_url, "published_page": row.published_title,
                             "published_with_your_name": (row.publish_attribution == "name"
                                                          if row.publish_attribution else None),

@@ -65,8 +65,8 @@ class PersonalRecords(Repository):
 
     def deliveries(self, user_id: str) -> list[dict[str, Any]]:
         return _rows(self.session.execute(
-            select(Delivery.id, PromptSchedule.label, PromptRun.local_date, Delivery.due_at, Delivery.status,
-                   Delivery.reason, Delivery.sent_at)
+            select(Delivery.id, PromptSchedule.label, PromptSchedule.questions, PromptRun.local_date,
+                   Delivery.due_at, Delivery.status, Delivery.reason, Delivery.sent_at)
             .join(PromptRun, PromptRun.id == Delivery.run_id)
             .join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
             .where(Delivery.user_id == user_id).order_by(Delivery.id)))
