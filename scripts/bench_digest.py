@@ -68,8 +68,9 @@ with runtime.reader() as uow:
     members = uow.network.suggestion_members(now.date() + timedelta(days=7))
     due = [DueDM(m.user_id, now.date(), now - timedelta(minutes=1), ZoneInfo("UTC"),
                  preferences_of(m)) for m in members]
+    inside = {m.user_id: {spec["community"]} for m in members}
     planned = timed("suggestions_plan_s", lambda: suggestions.plan(
-        uow, due, {}, key, k, now, lambda user, items: suggestions_dm(user, items, url, key)))
+        uow, due, {}, inside, key, k, now, lambda user, items: suggestions_dm(user, items, url, key)))
 with runtime.uow() as uow:
     queued = timed("suggestions_record_s", lambda: suggestions.record(uow, planned, now))
 with runtime.reader() as uow:

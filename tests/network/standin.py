@@ -18,6 +18,9 @@ How each call behaves, from mattermost/mattermost:
   member, or a channel admin when named in `channel_admins`.
 - GET /api/v4/channels/{id} (server/channels/app/channel.go, GetChannel): an open channel, or an archived one
   (delete_at set) when named in `archived`.
+- POST /api/v4/channels/{id}/members/ids (server/channels/store/sqlstore/channel_store.go, GetMembersByIDs): the
+  memberships of those asked about who are in the channel: its `members` and `channel_admins` where `members`
+  names the channel, otherwise everyone (as GET .../members/{user} answers).
 - GET /api/v4/channels/{id}/members?page=&per_page= (server/channels/app/channel.go, GetChannelMembersPage):
   the channel's `members` and every one of `channel_admins`, ordered by user id, a page at a time.
 - GET /api/v4/users/username/{username} (server/channels/api4/user.go, getUserByUsername): the account in
@@ -159,6 +162,8 @@ class StandIn:
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members/" + USER + QUERY), self._channel_member)
         add("GET", re.compile(r"/api/v4/teams/" + ID + r"/members/" + USER + QUERY), self._team_member)
         add("GET", re.compile(r"/api/v4/channels/" + ID + r"/members" + QUERY), self._channel_members)
+        add("POST", re.compile(r"/api/v4/channels/" + ID + r"/members/ids" + QUERY),
+            self._failing(self._members_by_ids))
         add("GET", re.compile(r"/api/v4/channels/" + ID + QUERY), self._channel)
         add("GET", re.compile(r"/api/v4/users/username/(?P<name>[^/?]+)" + QUERY), self._user_by_username)
         add("GET", re.compile(r"/api/v4/users/" + USER + QUERY), self._failing(self._user_by_id))
@@ -261,6 +266,13 @@ class StandIn:
         everyone = sorted(self.members.get(match["id"], set()) | self.channel_admins)
         shown = everyone[page * per_page:(page + 1) * per_page]
         return 200, [self._membership(match["id"], user) for user in shown]
+
+    def _members_by_ids(self, request: requests.PreparedRequest, match: re.Match[str] | None) -> Reply:
+        assert match is not None
+        asked = _body(request)
+        listed = self.members.get(match["id"])
+        inside = [user for user in asked if listed is None or user in listed | self.channel_admins]
+        return 200, [self._membership(match["id"], user) for user in inside]
 
     def _account(self, username: str, user_id: str) -> dict[str, Any]:
         return {"id": user_id, "username": username, "create_at": 0, "update_at": 0,

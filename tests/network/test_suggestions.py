@@ -1,6 +1,6 @@
 """"You might also find useful": a private weekly DM for the people who asked for it, from item pairs that at
-least k people found useful together, naming nobody; it honours pause, quiet hours and do not disturb, comes
-once a week, and one click stops it."""
+least k people found useful together, naming nobody, and only from communities whose channel the person is in
+now; it honours pause, quiet hours and do not disturb, comes once a week, and one click stops it."""
 
 from __future__ import annotations
 
@@ -13,15 +13,18 @@ from flask.testing import FlaskClient
 from learnloop.bootstrap import Runtime
 from learnloop.mattermost.network_messages import SUGGESTIONS_OFF_ACTION
 from learnloop.mattermost.signed_state import button_context
+from learnloop.services.rating import Rater, rate_url
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn, dm_of
-from tests.network.world import rate, tick, uid
+from tests.network.world import CHANNEL, ingest, page_event, rate, share, tick, uid
 from tests.prompts.world import Person, click, slash
 
 K = 5
 ANN = Person("ann")
 LIKED, ALSO, OTHER = (f"https://wiki.acme.example/{name}" for name in ("Liked", "Also", "Other"))
 NEXT_MONDAY_0901 = datetime(2026, 11, 9, 9, 1, tzinfo=UTC)
+PAGE = "https://outline.example.com/doc/p1"
+SECRET = "https://internal.example.com/secret-roadmap"
 
 
 def liked_together(runtime: Runtime, people: int) -> None:
@@ -125,3 +128,57 @@ def test_one_click_stops_them_and_only_the_person_can_click(client: FlaskClient,
     tick(runtime, clock)
     assert standin.dms_to(ANN.id) == [] and standin.posts == {}
     assert dm_of(ANN.id) not in {p["channel_id"] for p in standin.posts}
+
+
+def shared_in_the_channel(runtime: Runtime, insiders: list[str]) -> None:
+    """A link shared in the channel (possibly private) that its members found useful along with the page."""
+    share(runtime, insiders[0], SECRET, title="Secret roadmap 2027")
+    for person in insiders:
+        rate(runtime, person, PAGE, 5)
+        rate(runtime, person, SECRET, 5)
+
+
+def test_a_wiki_reader_outside_the_channel_is_not_suggested_what_was_shared_in_it(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """Rating a page of the community's wiki space from the wiki counts towards its co-ratings, but says nothing
+    of being in its channel."""
+    insiders = [uid(f"p{n}") for n in range(K)]
+    standin.members[CHANNEL] = set(insiders)
+    tick(runtime, clock)
+    ingest(runtime, page_event(1, "created", clock.now))
+    shared_in_the_channel(runtime, insiders)
+    with runtime.uow() as uow:  # the wiki's widget: a rating from no channel
+        rate_url(uow, runtime.settings, Rater(ANN.id), PAGE, 5, None, runtime.clock())
+    assert "On:" in slash(client, ANN, "digest me on")["text"]
+    tick(runtime, clock)
+    assert "Secret roadmap" not in str(standin.dms_to(ANN.id)) and suggested(standin) == []
+    standin.members[CHANNEL].add(ANN.id)
+    clock.now = NEXT_MONDAY_0901
+    tick(runtime, clock)
+    [dm] = suggested(standin)
+    assert SECRET in str(dm), "in the channel, they are suggested what its members found useful"
+
+
+def test_someone_who_left_the_channel_is_not_suggested_what_is_shared_there_since(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    insiders = [uid(f"p{n}") for n in range(K)]
+    tick(runtime, clock)
+    ingest(runtime, page_event(1, "created", clock.now))
+    rate(runtime, ANN.id, PAGE, 5)
+    slash(client, ANN, "digest me on")
+    standin.members[CHANNEL] = set(insiders)  # ann left the channel, or was removed from it
+    shared_in_the_channel(runtime, insiders)
+    tick(runtime, clock)
+    assert "Secret roadmap" not in str(standin.dms_to(ANN.id)) and suggested(standin) == []
+
+
+def test_nothing_is_suggested_from_a_community_mattermost_cannot_say_they_are_in(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    liked_together(runtime, K)
+    opted_in(client, runtime)
+    standin.fail_next("POST", r"/channels/[a-z0-9]+/members/ids", 503)
+    tick(runtime, clock)
+    assert suggested(standin) == [], "not on a guess"
+    clock.now = NEXT_MONDAY_0901
+    tick(runtime, clock)
+    assert len(suggested(standin)) == 1, "Mattermost answers again: the next week comes"

@@ -1,20 +1,23 @@
 """The network pass of the worker: co-ratings folded, milestones noted and told, digests and suggestions
 posted when due, each week's pages to review listed and their owners told. Statuses for do-not-disturb, which
-accounts are deactivated (nobody reads a message sent to one) and the communities' owners are asked of
-Mattermost outside any transaction."""
+accounts are deactivated (nobody reads a message sent to one), who is in which channel (suggestions come only
+from the communities a person is in) and the communities' owners are asked of Mattermost outside any
+transaction."""
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 
 from learnloop.jobs.outbox import CallGate
-from learnloop.jobs.prompts import writing
+from learnloop.jobs.prompts import community_channels, writing
+from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.network_messages import digest_post, milestone_dm, suggestions_dm
 from learnloop.mattermost.ownership import community_owners
 from learnloop.mattermost.page_messages import review_dm
-from learnloop.mattermost.people import deactivated, statuses
+from learnloop.mattermost.people import deactivated, in_channels, statuses
 from learnloop.services import page_review
 from learnloop.services.network import digest, recognition, suggestions
 from learnloop.services.network.co_ratings import fold_co_ratings
@@ -62,13 +65,36 @@ def run_network_pass(chat: Chat, gate: CallGate | None = None) -> NetworkReport:
     if due:
         people = sorted({d.user_id for d in due})
         presence, gone = statuses(client, people), deactivated(client, people)
+        inside = _inside(chat, client, sorted(set(people) - gone))
         with chat.reader() as uow:
-            planned = suggestions.plan(uow, due, presence, key, k, now,
+            planned = suggestions.plan(uow, due, presence, inside, key, k, now,
                                        lambda user, items: suggestions_dm(user, items, public_url, key), gone)
         with writing(gate), chat.uow() as uow:
             report.suggestions = suggestions.record(uow, planned, now)
     review_pages(chat, report, gate)
     return report
+
+
+def _inside(chat: Chat, client: MattermostClient | None, people: list[str]) -> dict[str, set[int]]:
+    """Each person to those of their communities in one of whose channels they are now, as Mattermost says (per
+    USERS_PER_CALL people, one call per channel). A community Mattermost cannot tell about is left out this
+    time: nothing shared in it is suggested on a guess."""
+    if client is None:
+        return {}
+    with chat.reader() as uow:
+        liked = [(community_id, community_channels(uow, community_id), users)
+                 for community_id, users in suggestions.liked_in(uow, people, chat.signing_key).items()]
+    inside: dict[str, set[int]] = defaultdict(set)
+    for community_id, channel_ids, users in liked:
+        try:
+            found = in_channels(client, channel_ids or [], users)
+        except MattermostError as exc:
+            log.warning("could not ask who is in the channels of community %s, so nothing of it is suggested "
+                        "this time: %s", community_id, exc)
+            continue
+        for user_id in found:
+            inside[user_id].add(community_id)
+    return dict(inside)
 
 
 def review_pages(chat: Chat, report: NetworkReport, gate: CallGate | None) -> None:

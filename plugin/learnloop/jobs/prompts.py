@@ -64,7 +64,8 @@ class Roster:
         return self.listed[community_id]
 
 
-def _channels(uow: UnitOfWork, community_id: int) -> list[str] | None:
+def community_channels(uow: UnitOfWork, community_id: int) -> list[str] | None:
+    """The channels counting towards the community, else its home channel; None when there is no such community."""
     community = uow.communities.get(community_id)
     if community is None:
         return None
@@ -94,7 +95,7 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
             pending: list[tuple[int, int, list[str]]] = []
             for run in uow.runs.unplanned():
                 row = uow.schedules.get(run.schedule_id)
-                channel_ids = _channels(uow, row.community_id) if row else None
+                channel_ids = community_channels(uow, row.community_id) if row else None
                 if row is not None and channel_ids is not None:
                     pending.append((run.id, row.community_id, channel_ids))
         for run_id, community_id, channel_ids in pending:
@@ -112,7 +113,7 @@ def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None
     services.prompts.membership). The communities Mattermost could not tell about: their prompts wait."""
     now = chat.clock()
     with chat.reader() as uow:
-        communities = [(c, _channels(uow, c), uow.deliveries.due_in(c, now))
+        communities = [(c, community_channels(uow, c), uow.deliveries.due_in(c, now))
                        for c in uow.deliveries.due_communities(now)]
     unchecked: set[int] = set()
     for community_id, channel_ids, due in communities:

@@ -79,11 +79,16 @@ def open_channels(client: MattermostClient, channel_ids: list[str]) -> list[str]
 
 def due_profiles(client: MattermostClient, channel_ids: list[str], user_ids: list[str]) -> list[MemberProfile]:
     """Of these people, those still in one of the channels, as Mattermost describes them now."""
+    return profiles_of(client, sorted(in_channels(client, channel_ids, user_ids)))
+
+
+def in_channels(client: MattermostClient, channel_ids: list[str], user_ids: list[str]) -> set[str]:
+    """Those of these people who are in one of the channels now: one call per channel for USERS_PER_CALL of them."""
     inside: set[str] = set()
     for channel_id in channel_ids:
         for chunk in chunks(user_ids, USERS_PER_CALL):
             inside.update(str(m.get("user_id")) for m in client.get_channel_members_by_ids(channel_id, chunk))
-    return profiles_of(client, sorted(inside))
+    return inside
 
 
 def statuses(client: MattermostClient | None, user_ids: Iterable[str]) -> dict[str, str]:

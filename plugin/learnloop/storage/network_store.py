@@ -123,6 +123,16 @@ class NetworkStore(Repository):
             found[int(community_id)].add(int(item_id))
         return dict(found)
 
+    def liked_communities(self, members: list[str]) -> dict[str, set[int]]:
+        """The communities in which each of these people (keyed hashes) has useful items counted."""
+        found: dict[str, set[int]] = defaultdict(set)
+        for some in chunks(members, CHUNK):
+            for member, community_id in self.session.execute(
+                    select(CoRatingLike.member, CoRatingLike.community_id).where(CoRatingLike.member.in_(some))
+                    .distinct()):
+                found[member].add(int(community_id))
+        return dict(found)
+
     def replace_likes(self, community_id: int, likes: dict[str, set[int]]) -> None:
         members = sorted(likes)
         for some in chunks(members, CHUNK):

@@ -4,13 +4,15 @@ that people who found the same things useful also rated highly.
 It goes out on Monday at the person's own time (services.network.weekly: their prompt time, else 09:00 in
 their time zone), waits out a pause or quiet hours and skips the week under do not disturb, as a prompt does.
 Only item pairs that at least k people found useful together count (domain.network.suggest), and nobody is
-named. The week is marked done in the transaction that queues the message, whose key names the person and the
-week.
+named. They come only from the communities in whose channels the person is now, as Mattermost says when they
+fall due: what is shared in a channel (possibly private) reaches nobody outside it, not someone who rated one of
+its wiki pages from the wiki, nor someone who left. The week is marked done in the transaction that queues the
+message, whose key names the person and the week.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -56,13 +58,27 @@ def due(uow: UnitOfWork, now: datetime) -> list[DueDM]:
     return found
 
 
-def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, limit: int = SUGGESTED) -> list[TopItem]:
+def liked_in(uow: UnitOfWork, user_ids: list[str], key: bytes) -> dict[int, list[str]]:
+    """Community to those of these people who found something in it useful: the communities their suggestions
+    could come from, whose channels Mattermost is asked about."""
+    members = {member_key(user_id, key): user_id for user_id in user_ids}
+    found: dict[int, list[str]] = {}
+    for member, communities in sorted(uow.network.liked_communities(sorted(members)).items()):
+        for community_id in communities:
+            found.setdefault(community_id, []).append(members[member])
+    return {community_id: sorted(people) for community_id, people in sorted(found.items())}
+
+
+def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, inside: Collection[int],
+               limit: int = SUGGESTED) -> list[TopItem]:
     """A few items the person has not rated, from the strongest pairs (at least k people each) of what they
-    found useful, across their communities."""
+    found useful, across those of their communities they are `inside` (in one of its channels)."""
     store = uow.network
     rated = store.rated_by(user_id)
     weights: dict[int, int] = {}
     for community_id, liked in sorted(store.likes_of(member_key(user_id, key)).items()):
+        if community_id not in inside:
+            continue
         for item, weight in suggest(liked, rated, store.pairs_with(community_id, liked, k), k).items():
             weights[item] = weights.get(item, 0) + weight
     details = uow.dashboards.item_details(sorted(weights))
@@ -71,17 +87,18 @@ def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, limit: int = S
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], 0.0, 0, i) for i in chosen if i in details]
 
 
-def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], key: bytes, k: int,
-         now: datetime, render: SuggestionsDM, gone: Collection[str] = ()) -> list[Planned]:
-    """What each due person gets this week, worked out from reads alone; people still waiting (a pause or
-    quiet hours that end later today) are left for a later pass, and the week of one whose account is `gone`
-    (deactivated) is skipped."""
+def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], inside: Mapping[str, Collection[int]],
+         key: bytes, k: int, now: datetime, render: SuggestionsDM, gone: Collection[str] = ()) -> list[Planned]:
+    """What each due person gets this week, from the communities they are `inside` (in one of its channels),
+    worked out from reads alone; people still waiting (a pause or quiet hours that end later today) are left for
+    a later pass, and the week of one whose account is `gone` (deactivated) is skipped."""
     planned = []
     for person in due_now:
         action = Action.SKIP if person.user_id in gone else decide(person, presence, now)
         if action == Action.WAIT_UNTIL:
             continue
-        items = for_person(uow, person.user_id, key, k) if action == Action.SEND else []
+        items = for_person(uow, person.user_id, key, k, inside.get(person.user_id, ())) \
+            if action == Action.SEND else []
         planned.append(Planned(person.user_id, person.week, render(person.user_id, items) if items else None))
     return planned
 
