@@ -182,3 +182,23 @@ def test_nothing_is_suggested_from_a_community_mattermost_cannot_say_they_are_in
     clock.now = NEXT_MONDAY_0901
     tick(runtime, clock)
     assert len(suggested(standin)) == 1, "Mattermost answers again: the next week comes"
+
+
+def test_a_page_deleted_from_the_wiki_is_not_suggested(client: FlaskClient, runtime: Runtime, clock: FakeClock,
+                                                       standin: StandIn) -> None:
+    """It can no longer be rated, as the dashboard and the digest leave it out."""
+    gone = "https://outline.example.com/doc/p2"
+    tick(runtime, clock)
+    ingest(runtime, page_event(1, "created", clock.now), page_event(2, "created", clock.now))
+    for n in range(K):
+        rate(runtime, uid(f"p{n}"), PAGE, 5)
+        rate(runtime, uid(f"p{n}"), gone, 5)
+        rate(runtime, uid(f"p{n}"), ALSO, 5)
+    rate(runtime, ANN.id, PAGE, 5)
+    slash(client, ANN, "digest me on")
+    ingest(runtime, page_event(3, "deleted", clock.now, page="p2"))
+    with runtime.reader() as uow:
+        assert uow.items.rateable_by_url(gone).retired_at is not None
+    tick(runtime, clock)
+    [dm] = suggested(standin)
+    assert [a.get("title_link") for a in dm["props"]["attachments"]] == [ALSO, None]

@@ -83,13 +83,15 @@ class DashboardReads(Repository):
                    KNOWN_TO_ALL, ~shown.exists(), ContentItem.kind != "reflection")
             .order_by(func.coalesce(ContentItem.title, ContentItem.url), ContentItem.id).limit(limit))]
 
-    def item_details(self, item_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
-        """Item id to (title, url, kind)."""
+    def item_details(self, item_ids: list[int], *, current: bool = False) -> dict[int, tuple[str | None, str, str]]:
+        """Item id to (title, url, kind); of items not retired only, if `current`."""
         if not item_ids:
             return {}
-        return {i: (title, url, kind) for i, title, url, kind in self.session.execute(
-            select(ContentItem.id, ContentItem.title, ContentItem.url, ContentItem.kind)
-            .where(ContentItem.id.in_(item_ids)))}
+        query = select(ContentItem.id, ContentItem.title, ContentItem.url, ContentItem.kind).where(
+            ContentItem.id.in_(item_ids))
+        if current:
+            query = query.where(ContentItem.retired_at.is_(None))
+        return {i: (title, url, kind) for i, title, url, kind in self.session.execute(query)}
 
     def feedback(self, community_id: int, states: list[str], limit: int,
                  ) -> list[tuple[int, int, str, str | None, str, date]]:

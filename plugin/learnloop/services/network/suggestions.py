@@ -71,8 +71,8 @@ def liked_in(uow: UnitOfWork, user_ids: list[str], key: bytes) -> dict[int, list
 
 def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, inside: Collection[int],
                limit: int = SUGGESTED) -> list[TopItem]:
-    """A few items the person has not rated, from the strongest pairs (at least k people each) of what they
-    found useful, across those of their communities they are `inside` (in one of its channels)."""
+    """A few items the person has not rated and not retired, from the strongest pairs (at least k people each)
+    of what they found useful, across those of their communities they are `inside` (in one of its channels)."""
     store = uow.network
     rated = store.rated_by(user_id)
     weights: dict[int, int] = {}
@@ -81,7 +81,7 @@ def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, inside: Collec
             continue
         for item, weight in suggest(liked, rated, store.pairs_with(community_id, liked, k), k).items():
             weights[item] = weights.get(item, 0) + weight
-    details = uow.dashboards.item_details(sorted(weights))
+    details = uow.dashboards.item_details(sorted(weights), current=True)
     content = {item for item in weights if item in details and details[item][2] != "reflection"}  # never ranked
     chosen = strongest({item: weights[item] for item in content}, store.scores(content, k), limit)
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], 0.0, 0, i) for i in chosen if i in details]
