@@ -276,6 +276,22 @@ def test_moved_prompts_stop_and_the_joined_communitys_prompts_reach_every_channe
     assert [(s.community_id, s.active) for s in schedules] == [(ids[BIG], False), (ids[BIG], True)]
 
 
+def test_a_digest_that_was_on_stops_and_the_owners_hear_where_the_joined_communitys_is_posted(
+    runtime: Runtime, chat: FlaskClient, town: Neighbourhood
+) -> None:
+    """The emptied community's digest would have nothing to say ever again, silently."""
+    known(runtime, BIG)
+    assert "The weekly digest is on" in say(chat, OWNER, "digest on fri 09:00")
+    old = community_of(runtime, SMALL)
+    reply = say(chat, OWNER, "community join ~data-guild")
+    assert ("The weekly digest set up here is off: ~data-guild has one digest, posted in ~data-guild when its "
+            "owners there switch it on (`/learn digest on fri 09:00` in ~data-guild).") in reply
+    with runtime.reader() as uow:
+        assert uow.communities.get(old).digest_weekday is None
+    known(runtime, QUIET)
+    assert "digest" not in say(chat, OWNER, "community join ~data-guild", channel=QUIET), "none was on there"
+
+
 def test_the_joined_communitys_prompts_are_planned_for_the_members_of_every_channel(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:

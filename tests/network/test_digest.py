@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
-from learnloop.services import dashboard
+from learnloop.services import communities, dashboard
 from learnloop.services.dashboard import REFLECTION_TITLE, Period
 from learnloop.storage.tables import Announcement, Community, OutboxMessage
 from tests.conftest import FakeClock, shown_scores
@@ -36,6 +36,7 @@ K = 5
 OWNER_P, MEMBER = Person("owner"), Person("member")
 FRIDAY_0901_BERLIN = datetime(2026, 11, 6, 8, 1, tzinfo=UTC)
 GOOD, BETTER, TOO_FEW = (f"https://wiki.acme.example/{name}" for name in ("Good", "Better", "TooFew"))
+ALPHA = "alphachannel00000000000000"
 
 
 def community(runtime: Runtime) -> Community:
@@ -296,3 +297,32 @@ def test_what_moved_goes_by_when_the_score_moved_never_by_when_someone_rated(
     clock.now = FRIDAY_0901_BERLIN + timedelta(weeks=1)
     tick(runtime, clock)
     assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]
+
+
+def test_a_channel_that_joined_the_community_is_told_where_its_digest_is_decided_and_posted(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """One digest per community, posted in the channel it started in, whose owners decide it: switched on in a
+    channel that joined, it was posted in the other channel, where the admin who switched it on has no say, and
+    never in their own."""
+    with runtime.uow() as uow:
+        communities.community_for_channel(uow, runtime.settings, channel_id=ALPHA, team_id=None,
+                                          channel_name="alpha", now=clock.now)
+        uow.commit()
+    with runtime.uow() as uow:
+        communities.join(uow, runtime.settings, channel_id=ALPHA, team_id=None, channel_name="alpha",
+                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K, now=clock.now)
+    alpha_owner = Person("alphaowner")
+    standin.channel_admins.add(alpha_owner.id)  # an admin of ~alpha
+    for text in ("digest on fri 09:00", "digest off", "digest preview"):
+        reply = slash(client, alpha_owner, text, channel=ALPHA, channel_name="alpha")["text"]
+        assert reply == ("The weekly digest of **Data guild** is posted in ~data-guild, the channel it started in: "
+                         "its owners there (its channel admins, its team's admins, or owners named in learnloop's "
+                         "configuration) switch it on or off and preview it. Nothing changed."), text
+    assert community(runtime).digest_weekday is None
+    assert "The weekly digest is on" in slash(client, alpha_owner, "digest on fri 09:00")["text"], \
+        "in the channel the community started in"
+    raters(runtime, GOOD, K, 5, "g")
+    shown_scores(runtime)
+    clock.now = FRIDAY_0901_BERLIN
+    tick(runtime, clock)
+    assert {p["channel_id"] for p in standin.posts.values() if "learnloop_digest" in p["props"]} == {CHANNEL}

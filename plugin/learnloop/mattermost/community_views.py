@@ -159,6 +159,10 @@ def _join(invocation: Invocation, target: str) -> Reply:
     if joined.prompts_stopped:
         lines.append(f"The prompts set up here are stopped ({joined.prompts_stopped}): {joined.name}'s prompts "
                      f"reach this channel from its next prompt planned, within two days (`{trigger} prompts`).")
+    if joined.digest_stopped:
+        home = channel_label(joined.channels[0])
+        lines.append(f"The weekly digest set up here is off: {joined.name} has one digest, posted in {home} when its "
+                     f"owners there switch it on (`{trigger} digest on fri 09:00` in {home}).")
     lines.append(f"To undo: `{trigger} community leave` in a channel that joined; what it did until then stays "
                  f"with {joined.name}.")
     return ephemeral("\n\n".join(lines))

@@ -17,7 +17,8 @@ community shows exactly what one community with all the events would. The weeks 
 the retired community's rollups; the events themselves move.
 
 The prompt schedules that moved stop (the joined community's prompts reach the channel from then on, and its
-own would otherwise reach every channel of the joined community unasked); the owners are told.
+own would otherwise reach every channel of the joined community unasked), and so does its weekly digest (the
+joined community has one, posted in the channel it started in); the owners are told.
 
 Leaving: a channel that joined goes back to being its own community from then on, with nothing of what it
 did while joined: that history stays with the joined community. The channel a community started in cannot
@@ -143,6 +144,8 @@ class Joined:
     channels: list[ChannelFacts]
     """Every channel of the joined community now."""
     prompts_stopped: int
+    digest_stopped: bool
+    """The joining community's weekly digest was on (it is off now)."""
 
 
 def _configured(settings: Settings, channels: list[ChannelFacts]) -> ChannelFacts | None:
@@ -178,6 +181,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
         raise CommunityChangeRefused(
             f"{channel_label(configured)} belongs to a community set in learnloop's configuration: an admin can "
             "add channels to it there (`channels = [...]` under its [[communities]] entry).")
+    digest_stopped = source.digest_weekday is not None
     stopped = uow.joins.stop_schedules(source.id)
     stop_unsent(uow, stopped, now)
     uow.joins.move_history(source.id, target.id)
@@ -188,7 +192,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     uow.communities.name_channel(other_channel_id, other_channel_name)
     channels = uow.communities.channels(target.id)
     uow.commit()
-    return Joined(target.id, target.name, moving, channels, len(stopped))
+    return Joined(target.id, target.name, moving, channels, len(stopped), digest_stopped)
 
 
 @dataclass(frozen=True)

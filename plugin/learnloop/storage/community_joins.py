@@ -53,9 +53,11 @@ class JoinStore(Repository):
             community_id=community_id, joined_at=now))
 
     def retire(self, source: int, target: int, now: datetime) -> None:
-        """The source is retired into the target; those retired into the source before point at the target."""
+        """The source is retired into the target, its digest off (nothing of its own is left to post); those
+        retired into the source before point at the target."""
         self.session.execute(update(_C).where(_C.c.joined_into == source).values(joined_into=target))
-        self.session.execute(update(_C).where(_C.c.id == source).values(retired_at=now, joined_into=target))
+        self.session.execute(update(_C).where(_C.c.id == source).values(
+            retired_at=now, joined_into=target, digest_weekday=None, digest_time=None))
 
     def revive(self, community_id: int) -> None:
         self.session.execute(update(_C).where(_C.c.id == community_id).values(retired_at=None, joined_into=None))

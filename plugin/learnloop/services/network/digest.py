@@ -1,6 +1,6 @@
 """A community's weekly digest: what helped most this week, new and substantially updated wiki pages, the
-shared reflections people rated, and where the community stands. Owners choose its day and local time;
-a week with nothing to say posts nothing.
+shared reflections people rated, and where the community stands. It is posted in the channel the community
+started in, whose owners choose its day and local time; a week with nothing to say posts nothing.
 
 The most useful content and the reflections come only from items whose shown score moved in the week, which
 takes k people changing their ratings (an item that one rating brought in would say when that person rated),
@@ -19,10 +19,11 @@ from learnloop.domain.learning_metrics import Stage
 from learnloop.domain.network import parse_weekly, week_moment
 from learnloop.domain.schedules import local_moment
 from learnloop.services import dashboard
-from learnloop.services.communities import community_zone
+from learnloop.services.communities import channel_label, community_zone
 from learnloop.services.dashboard import Period, TopItem
 from learnloop.services.outbox_kinds import CREATE_POST
 from learnloop.services.prompts.timing import zone
+from learnloop.storage.repositories import ChannelFacts
 from learnloop.storage.tables import Community
 from learnloop.storage.unit_of_work import UnitOfWork
 
@@ -58,6 +59,18 @@ DigestPost = Callable[[Digest], dict[str, Any]]
 
 def _zone(uow: UnitOfWork, settings: Settings, community: Community) -> Any:
     return zone(community_zone(uow, settings, community.id), "UTC")
+
+
+def posted_elsewhere(uow: UnitOfWork, community_id: int, channel_id: str) -> tuple[str, str] | None:
+    """(the community's name, its home channel's label) when the channel is not the one the community started
+    in. A community has one digest, posted in that channel, so its owners there decide it: an admin of a
+    channel that joined would otherwise start, stop or schedule weekly posts in a channel not theirs."""
+    community = uow.communities.get(community_id)
+    assert community is not None
+    if community.channel_id == channel_id:
+        return None
+    home = uow.communities.channel(community.channel_id) or ChannelFacts(community.channel_id, None, None, None)
+    return community.name, channel_label(home)
 
 
 def switch_on(uow: UnitOfWork, settings: Settings, community_id: int, when: str, now: datetime) -> str:
