@@ -134,6 +134,28 @@ def test_a_deactivated_sharer_is_not_told_and_the_milestone_is_settled(runtime: 
     assert notes(standin) == [], "settled, not kept for later"
 
 
+def test_milestones_owed_to_people_who_cannot_be_told_now_do_not_hold_back_everyone_elses(
+        runtime: Runtime, clock: FakeClock, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A milestone whose sharer keeps do not disturb on stays owed; read first every pass, OWED_PER_PASS of them
+    (500) kept every other sharer from hearing of theirs."""
+    monkeypatch.setattr(recognition, "OWED_PER_PASS", 1)  # one stands for 500 here
+    tick(runtime, clock)
+    sams, raes = "https://blog.example.com/sams", "https://blog.example.com/raes"
+    share(runtime, SAM.id, sams)  # the older item, read first
+    share(runtime, RAE.id, raes)
+    useful(runtime, sams, range(K))
+    useful(runtime, raes, range(K))
+    standin.statuses[SAM.id] = "dnd"
+    week_ends(runtime, clock)
+    for _ in range(3):
+        tick(runtime, clock)
+    assert len(notes(standin, RAE)) == 1 and notes(standin, SAM) == []
+    standin.statuses[SAM.id] = "online"
+    for _ in range(2):
+        tick(runtime, clock)
+    assert len(notes(standin, SAM)) == 1 and len(notes(standin, RAE)) == 1, "sam's still comes, once; rae's once"
+
+
 def test_a_rater_sends_a_named_thank_you_once(client: FlaskClient, runtime: Runtime, clock: FakeClock,
                                               standin: StandIn) -> None:
     item = share(runtime, SAM.id, LINK, title="Data pipeline handbook")

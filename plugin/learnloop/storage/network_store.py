@@ -217,14 +217,18 @@ class NetworkStore(Repository):
         self.session.execute(update(ContentItem).where(ContentItem.recognition_due > ContentItem.recognised)
                              .values(recognised=ContentItem.recognition_due))
 
-    def owed_recognition(self, limit: int) -> list[Row[Any]]:
-        """(id, sharer, milestone, title, url, kind) of shared items whose sharer is owed a message."""
-        return list(self.session.execute(
-            select(ContentItem.id, ContentItem.first_shared_by.label("sharer"),
-                   ContentItem.recognition_due.label("milestone"), ContentItem.title, ContentItem.url,
-                   ContentItem.kind)
-            .where(ContentItem.recognition_due > ContentItem.recognised, ContentItem.first_shared_by.is_not(None))
-            .order_by(ContentItem.id).limit(limit)))
+    def owed_recognition(self, limit: int, after: int = 0) -> list[Row[Any]]:
+        """(id, sharer, milestone, title, url, kind) of up to `limit` shared items whose sharer is owed a message,
+        in item order from the first after `after`, then round to the first items."""
+        owed = (select(ContentItem.id, ContentItem.first_shared_by.label("sharer"),
+                       ContentItem.recognition_due.label("milestone"), ContentItem.title, ContentItem.url,
+                       ContentItem.kind)
+                .where(ContentItem.recognition_due > ContentItem.recognised, ContentItem.first_shared_by.is_not(None))
+                .order_by(ContentItem.id))
+        found: list[Row[Any]] = list(self.session.execute(owed.where(ContentItem.id > after).limit(limit)))
+        if len(found) < limit and after:
+            found += self.session.execute(owed.where(ContentItem.id <= after).limit(limit - len(found)))
+        return found
 
     def settle_recognition(self, item_id: int, milestone: int, sharer: str) -> bool:
         """Mark the milestone told (or not wanted); False when another worker did first, or when the item's sharer

@@ -7,7 +7,9 @@ are noted when an item's shown score moves (services.rollups, at a week's end), 
 score holds, so a milestone takes k people and never follows one person's rating, nor tells when they rated;
 they are told when the sharer's pause, quiet hours and do-not-disturb allow; the item keeps the milestone owed
 and the one told, and the message's key names item and milestone, so a restart or a second worker tells nothing
-twice. The `recognition` cursor only says that recognition has started.
+twice. The `recognition` cursor only says that recognition has started; `recognition_owed` is the last item a
+pass read owed milestones of, and the next reads on from it, round the items, so milestones that wait (their
+sharer on do not disturb or paused) do not keep everyone else's unread.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ STARTED = "started"
 WAIT_AT_MOST = timedelta(days=366)
 """How far ahead a thank-you may wait for its receiver's pause and quiet hours to end."""
 OWED_PER_PASS = 500
+OWED_CURSOR = "recognition_owed"
 
 
 @dataclass(frozen=True)
@@ -83,14 +86,17 @@ def _reached(counts: dict[int, int], k: int) -> dict[int, int]:
 
 
 def owed(uow: UnitOfWork) -> list[Milestone]:
+    """OWED_PER_PASS owed milestones, read on from where the last pass left off."""
+    after = int(uow.cursors.get(OWED_CURSOR) or 0)
     return [Milestone(row.id, row.sharer, row.milestone, row.title, row.url, row.kind)
-            for row in uow.network.owed_recognition(OWED_PER_PASS)]
+            for row in uow.network.owed_recognition(OWED_PER_PASS, after)]
 
 
 def tell(uow: UnitOfWork, milestones: list[Milestone], presence: dict[str, str], now: datetime,
          render: MilestoneDM, gone: Collection[str] = ()) -> int:
     """Queue the milestone messages the sharers can receive now; one who turned them off, or whose account is
-    `gone` (deactivated), is not told (the milestone is settled all the same). Commits; the number queued."""
+    `gone` (deactivated), is not told (the milestone is settled all the same). The next pass reads on from the
+    last of `milestones`. Commits; the number queued."""
     queued = 0
     members = uow.members.many(sorted({m.sharer for m in milestones}))
     for milestone in milestones:
@@ -105,6 +111,8 @@ def tell(uow: UnitOfWork, milestones: list[Milestone], presence: dict[str, str],
         if uow.network.settle_recognition(milestone.item_id, milestone.people, milestone.sharer):
             queued += uow.outbox.enqueue(SEND_DM, render(milestone),
                                          key=f"recognition:{milestone.item_id}:{milestone.people}", now=now)
+    if milestones:
+        uow.cursors.move(OWED_CURSOR, str(milestones[-1].item_id), now)
     uow.commit()
     return queued
 
