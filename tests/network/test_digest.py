@@ -242,6 +242,24 @@ def test_no_digest_is_posted_twice_through_a_lost_reply_or_a_second_worker(
     assert message.status == "sent"
 
 
+def test_a_digest_whose_moment_passed_while_the_worker_was_down_over_the_week_boundary_is_posted_late_once(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn) -> None:
+    """The worker is down from Sunday 17:00 to Monday 00:30 (Berlin): the digest's Sunday 18:00 passes unseen,
+    and the next week's looks only from the next Sunday."""
+    assert "The weekly digest is on" in slash(client, OWNER_P, "digest on sun 18:00")["text"]
+    raters(runtime, GOOD, K, 5, "g")
+    shown_scores(runtime)
+    clock.now = datetime(2026, 11, 8, 23, 30, tzinfo=UTC)
+    Worker(runtime).run_once()
+    [post] = digests(standin)
+    assert post["message"].startswith("#### This week in Data guild (01 Nov to 08 Nov)"), "the week it covers"
+    assert [a["title_link"] for a in post["props"]["attachments"]] == [GOOD]
+    for _ in range(2):
+        clock.advance(minutes=10)
+        Worker(runtime).run_once()
+    assert len(digests(standin)) == 1, "posted once"
+
+
 def test_preview_shows_the_owner_alone_what_the_next_one_holds(client: FlaskClient, runtime: Runtime,
                                                               standin: StandIn) -> None:
     assert "Nothing to post so far" in slash(client, OWNER_P, "digest preview")["text"]

@@ -164,14 +164,20 @@ class DueDigest:
 
 
 def due(uow: UnitOfWork, settings: Settings, now: datetime) -> list[DueDigest]:
-    """The communities whose digest moment of this week has passed and whose week is not done."""
+    """The communities whose digest moment of this week has passed and whose week is not done; before it, last
+    week's where that is not done (its moment passed while the worker was down across the week's end), posted
+    late."""
     found = []
     for community in uow.network.digest_communities():
         assert community.digest_weekday is not None and community.digest_time is not None
         hours, minutes = (int(part) for part in community.digest_time.split(":"))
-        moment, monday = week_moment(community.digest_weekday, time(hours, minutes),
-                                     _zone(uow, settings, community), now)
-        if moment <= now and (community.digest_week is None or community.digest_week < monday):
+        weekday, at, tz = community.digest_weekday, time(hours, minutes), _zone(uow, settings, community)
+        done = community.digest_week
+        last_moment, last_monday = week_moment(weekday, at, tz, now - WEEK)
+        if done is not None and done < last_monday:
+            found.append(DueDigest(community.id, last_monday, last_moment - WEEK, last_moment))
+        moment, monday = week_moment(weekday, at, tz, now)
+        if moment <= now and (done is None or done < monday):
             found.append(DueDigest(community.id, monday, moment - WEEK, moment))
     return found
 
