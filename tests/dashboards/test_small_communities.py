@@ -301,7 +301,8 @@ def test_the_joined_communitys_prompts_are_planned_for_the_members_of_every_chan
     known(runtime, SMALL)
     with runtime.uow() as uow:
         communities.join(uow, runtime.settings, channel_id=SMALL, team_id=TEAM, channel_name=NAMES[SMALL],
-                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K, now=runtime.clock())
+                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K,
+                         key=runtime.signing_key, now=runtime.clock())
     clock.now = THURSDAY
     world.serve_members()
     mattermost_contract.add("GET", f"/api/v4/channels/{SMALL}/members", query={"page": "0", "per_page": "200"},
@@ -486,7 +487,8 @@ def views(runtime: Runtime, community_id: int) -> list[dict]:
 def join_up(runtime: Runtime) -> int:
     with runtime.uow() as uow:
         joined = communities.join(uow, runtime.settings, channel_id=SMALL, team_id=TEAM, channel_name=NAMES[SMALL],
-                                  other_channel_id=BIG, other_channel_name=NAMES[BIG], k=K, now=runtime.clock())
+                                  other_channel_id=BIG, other_channel_name=NAMES[BIG], k=K,
+                                  key=runtime.signing_key, now=runtime.clock())
     return joined.community_id
 
 

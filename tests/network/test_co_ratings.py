@@ -1,5 +1,5 @@
 """Co-ratings kept from the rating events equal those counted from the ratings themselves, whatever order the
-ratings came in, and a person who erases their data leaves them."""
+ratings came in and after a community joins another, and a person who erases their data leaves them."""
 
 from __future__ import annotations
 
@@ -12,18 +12,24 @@ from learnloop.bootstrap import Runtime
 from learnloop.domain.measures import member_key
 from learnloop.domain.network import LIKES_KEPT, USEFUL, pairs
 from learnloop.mattermost.wiki_messages import announcer
-from learnloop.services import personal_data
+from learnloop.services import communities, personal_data
 from learnloop.services.network.co_ratings import apply_co_fold, fold_co_ratings, read_co_fold
+from learnloop.services.rating import Rater, rate_url
 from learnloop.storage.tables import ContentItem, CoRating, CoRatingLike, Rating
 from tests.conftest import FakeClock
-from tests.network.world import rate, uid
+from tests.network.world import CHANNEL, rate, uid
 
 URL = "https://wiki.acme.example/page{}"
+ALPHA, ALPHA_URL = "alphachannel00000000000000", "https://blog.example.com/post{}"
 
 
 def stored(runtime: Runtime) -> dict[tuple[int, int], int]:
+    """Each pair's people, in all communities together."""
+    together: Counter[tuple[int, int]] = Counter()
     with runtime.reader() as uow:
-        return {(a, b): n for a, b, n in uow.session.execute(select(CoRating.item_a, CoRating.item_b, CoRating.people))}
+        for a, b, n in uow.session.execute(select(CoRating.item_a, CoRating.item_b, CoRating.people)):
+            together[(a, b)] += n
+    return dict(together)
 
 
 def counted(runtime: Runtime) -> dict[tuple[int, int], int]:
@@ -113,3 +119,57 @@ def test_an_erase_while_the_worker_folds_leaves_nothing_of_the_person(runtime: R
     assert stored(runtime) == counted(runtime) and set(stored(runtime).values()) == {1}
     with runtime.reader() as uow:
         assert member_key(uid("a"), runtime.signing_key) not in set(uow.session.scalars(select(CoRatingLike.member)))
+
+
+def test_after_a_join_the_co_ratings_kept_equal_those_counted_from_the_ratings(runtime: Runtime,
+                                                                                clock: FakeClock) -> None:
+    """A join moves the ratings: the pairs counted under the community that joined stayed there for ever (and led
+    to suggestions nobody shared any more), and its people were counted again under the joined one."""
+    chance = random.Random(11)
+
+    def ratings(count: int) -> None:
+        for _ in range(count):
+            clock.advance(seconds=1)
+            person, page, stars = uid(f"p{chance.randrange(12)}"), chance.randrange(8), chance.randint(1, 5)
+            if chance.random() < 0.5:
+                rate(runtime, person, URL.format(page), stars)
+                continue
+            with runtime.uow() as uow:
+                rate_url(uow, runtime.settings, Rater(person, ALPHA, channel_name="alpha"), ALPHA_URL.format(page),
+                         stars, None, clock.now)
+
+    fold(runtime, clock)
+    ratings(150)
+    fold(runtime, clock)
+    ratings(20)  # not folded yet as the channel joins
+    with runtime.uow() as uow:
+        joined = communities.join(uow, runtime.settings, channel_id=ALPHA, team_id=None, channel_name="alpha",
+                                  other_channel_id=CHANNEL, other_channel_name="data-guild", k=5,
+                                  key=runtime.signing_key, now=clock.now).community_id
+    ratings(150)
+    fold(runtime, clock)
+    assert stored(runtime) == {pair: n for pair, n in counted(runtime).items() if n}
+    with runtime.reader() as uow:
+        assert set(uow.session.scalars(select(CoRating.community_id))) == {joined}
+        assert set(uow.session.scalars(select(CoRatingLike.community_id))) == {joined}
+
+
+def test_a_fold_read_before_a_join_is_not_written_under_the_community_that_joined(runtime: Runtime,
+                                                                                  clock: FakeClock) -> None:
+    fold(runtime, clock)
+    for person in ("a", "b"):
+        for page in range(3):
+            with runtime.uow() as uow:
+                rate_url(uow, runtime.settings, Rater(uid(person), ALPHA, channel_name="alpha"),
+                         ALPHA_URL.format(page), 5, None, clock.now)
+    clock.advance(minutes=1)
+    with runtime.reader() as uow:
+        found = read_co_fold(uow, runtime.signing_key, clock.now)
+    with runtime.uow() as uow:
+        communities.join(uow, runtime.settings, channel_id=ALPHA, team_id=None, channel_name="alpha",
+                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=5, key=runtime.signing_key,
+                         now=clock.now)
+    with runtime.uow() as uow:
+        assert found is not None and not apply_co_fold(uow, found, clock.now), "its items are the joined one's"
+    fold(runtime, clock)
+    assert stored(runtime) == counted(runtime) and set(stored(runtime).values()) == {2}

@@ -328,7 +328,8 @@ def test_a_channel_that_joined_the_community_is_told_where_its_digest_is_decided
         uow.commit()
     with runtime.uow() as uow:
         communities.join(uow, runtime.settings, channel_id=ALPHA, team_id=None, channel_name="alpha",
-                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K, now=clock.now)
+                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K,
+                         key=runtime.signing_key, now=clock.now)
     alpha_owner = Person("alphaowner")
     standin.channel_admins.add(alpha_owner.id)  # an admin of ~alpha
     for text in ("digest on fri 09:00", "digest off", "digest preview"):

@@ -401,7 +401,7 @@ def test_a_thank_you_sent_while_its_community_joins_another_does_not_deadlock(
         try:
             with runtime.uow() as uow:
                 communities.join(uow, runtime.settings, channel_id=alpha, team_id=None, channel_name="alpha",
-                                 other_channel_id=beta, other_channel_name="beta", k=5, now=now)
+                                 other_channel_id=beta, other_channel_name="beta", k=5, key=runtime.signing_key, now=now)
         except BaseException as exc:  # noqa: BLE001  (the test reads it)
             errors.append(exc)
 

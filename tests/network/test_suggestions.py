@@ -9,11 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from learnloop.bootstrap import Runtime
 from learnloop.mattermost.network_messages import SUGGESTIONS_OFF_ACTION
 from learnloop.mattermost.signed_state import button_context
+from learnloop.services import communities
 from learnloop.services.rating import Rater, rate_url
+from learnloop.storage.tables import CoRating, CoRatingLike
 from tests.conftest import FakeClock
 from tests.network.standin import StandIn, dm_of
 from tests.network.world import CHANNEL, ingest, page_event, rate, share, tick, uid
@@ -202,3 +205,44 @@ def test_a_page_deleted_from_the_wiki_is_not_suggested(client: FlaskClient, runt
     tick(runtime, clock)
     [dm] = suggested(standin)
     assert [a.get("title_link") for a in dm["props"]["attachments"]] == [ALSO, None]
+
+
+@pytest.mark.parametrize("joined_before_this_was_kept", [False, True])
+def test_after_a_join_pairs_people_no_longer_share_stop_leading_to_suggestions(
+        client: FlaskClient, runtime: Runtime, clock: FakeClock, standin: StandIn,
+        joined_before_this_was_kept: bool) -> None:
+    """A join before co-ratings moved with it left them under the community that joined: none leads anywhere."""
+    alpha, a, b = "alphachannel00000000000000", "https://blog.example.com/a", "https://blog.example.com/b"
+
+    def rate_in_alpha(user: str, url: str, stars: int) -> None:
+        with runtime.uow() as uow:
+            rate_url(uow, runtime.settings, Rater(user, alpha, channel_name="alpha"), url, stars, None,
+                     runtime.clock())
+
+    for n in range(K):
+        rate_in_alpha(uid(f"p{n}"), a, 5)
+        rate_in_alpha(uid(f"p{n}"), b, 5)
+    rate_in_alpha(ANN.id, a, 5)
+    tick(runtime, clock)  # (a, b) by five people, in ~alpha's own community
+    with runtime.reader() as uow:
+        old = uow.communities.by_channel(alpha).id
+        pairs = {(p.item_a, p.item_b): p.people
+                 for p in uow.session.scalars(select(CoRating).where(CoRating.community_id == old))}
+        likes: dict[str, set[int]] = {}
+        for like in uow.session.scalars(select(CoRatingLike).where(CoRatingLike.community_id == old)):
+            likes.setdefault(like.member, set()).add(like.item_id)
+    with runtime.uow() as uow:
+        communities.join(uow, runtime.settings, channel_id=alpha, team_id=None, channel_name="alpha",
+                         other_channel_id=CHANNEL, other_channel_name="data-guild", k=K, key=runtime.signing_key,
+                         now=clock.now)
+    if joined_before_this_was_kept:  # left where they were, as a join did before
+        with runtime.uow() as uow:
+            uow.network.add_pairs(old, pairs)
+            uow.network.add_likes(old, likes)
+            uow.commit()
+    for n in range(K):
+        rate_in_alpha(uid(f"p{n}"), b, 1)  # all five changed their minds about b
+    tick(runtime, clock)
+    slash(client, ANN, "digest me on")
+    tick(runtime, clock)
+    assert b not in str(standin.dms_to(ANN.id)), "b suggested from a pair nobody shares any more"

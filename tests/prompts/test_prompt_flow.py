@@ -269,7 +269,8 @@ def test_a_community_joining_another_sends_none_of_the_prompts_its_stopped_sched
         community_for_channel(uow, runtime.settings, channel_id=uid("other"), team_id=None, channel_name="other",
                               now=clock.now)
         joined = join(uow, runtime.settings, channel_id=CHANNEL, team_id=None, channel_name="data-guild",
-                      other_channel_id=uid("other"), other_channel_name="other", k=5, now=clock.now)
+                      other_channel_id=uid("other"), other_channel_name="other", k=5,
+                      key=runtime.signing_key, now=clock.now)
     assert joined.prompts_stopped == 1 and statuses(runtime) == {"skipped": 1}
     clock.now = FRIDAY_DUE
     world.tick()

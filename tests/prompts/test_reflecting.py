@@ -502,7 +502,8 @@ def test_a_form_opened_before_its_channel_joined_another_saves_to_the_joined_com
     with runtime.uow() as uow:
         retired = uow.communities.by_channel(alpha).id
         joined = join(uow, runtime.settings, channel_id=alpha, team_id=None, channel_name="alpha",
-                      other_channel_id=CHANNEL, other_channel_name="data-guild", k=5, now=runtime.clock())
+                      other_channel_id=CHANNEL, other_channel_name="data-guild", k=5,
+                      key=runtime.signing_key, now=runtime.clock())
     assert joined.community_id != retired
     assert submit(client, ANN, "reflect", form["state"], {"answer1": "Pairing works", "visibility": "community"}
                   ).data == b""

@@ -146,7 +146,8 @@ def _join(invocation: Invocation, target: str) -> Reply:
         try:
             joined = join(uow, chat.settings, channel_id=request.channel_id, team_id=request.team_id,
                           channel_name=request.channel_name or None, other_channel_id=other_id,
-                          other_channel_name=name, k=chat.settings.min_group_size, now=chat.clock())
+                          other_channel_name=name, k=chat.settings.min_group_size, key=chat.signing_key,
+                          now=chat.clock())
         except CommunityChangeRefused as exc:
             return ephemeral(f"{exc} Nothing changed.")
     moved = " and ".join(map(channel_label, joined.moved))

@@ -14,7 +14,9 @@ community's people in them, so no figure remembered from before can be subtracte
 the few people of a small community did. Where neither had released anything (two small channels joining up,
 the usual case), or one released only weeks before the other took part, every week merges, and the joined
 community shows exactly what one community with all the events would. The weeks left out are dropped with
-the retired community's rollups; the events themselves move.
+the retired community's rollups; the events themselves move. The co-ratings behind suggestions are counted
+again in the joined community for the people who found something of the emptied one useful, and the emptied
+one's go.
 
 The prompt schedules that moved stop (the joined community's prompts reach the channel from then on, and its
 own would otherwise reach every channel of the joined community unasked), and so does its weekly digest (the
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from learnloop.config import Settings
+from learnloop.services.network import co_ratings
 from learnloop.services.prompts.delivered import stop_unsent
 from learnloop.services.rollups import merge_rollups, release_until, shown_prior
 from learnloop.storage.repositories import ChannelFacts
@@ -153,7 +156,7 @@ def _configured(settings: Settings, channels: list[ChannelFacts]) -> ChannelFact
 
 
 def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str | None, channel_name: str | None,
-         other_channel_id: str, other_channel_name: str, k: int, now: datetime) -> Joined:
+         other_channel_id: str, other_channel_name: str, k: int, key: bytes, now: datetime) -> Joined:
     """Make the channel's community part of the other channel's (the module says what happens to its history),
     in one transaction. Refused, with nothing changed, for the same channel, a channel learnloop does not
     know, two channels already of one community, or channels whose community the configuration sets."""
@@ -184,7 +187,9 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     digest_stopped = source.digest_weekday is not None
     stopped = uow.joins.stop_schedules(source.id)
     stop_unsent(uow, stopped, now)
+    raters = co_ratings.useful_raters(uow, source.id)
     uow.joins.move_history(source.id, target.id)
+    co_ratings.join_up(uow, key, source.id, target.id, raters)
     uow.joins.move_channels(source.id, target.id)
     uow.joins.retire(source.id, target.id, now)
     merge_rollups(uow.rollups, source.id, target.id, k, release_until(now))

@@ -161,6 +161,10 @@ class NetworkStore(Repository):
                 CoRating.community_id == community_id, CoRating.people <= 0,
                 tuple_(CoRating.item_a, CoRating.item_b).in_(some_pairs)))
 
+    def forget_community(self, community_id: int) -> None:
+        self.session.execute(delete(CoRating).where(CoRating.community_id == community_id))
+        self.session.execute(delete(CoRatingLike).where(CoRatingLike.community_id == community_id))
+
     def pairs_with(self, community_id: int, items: set[int], min_people: int) -> dict[tuple[int, int], int]:
         """Each item's NEIGHBOURS strongest pairs that at least `min_people` share (an index by people answers
         each, so a popular item's thousands of pairs are never read)."""

@@ -17,6 +17,7 @@ from datetime import datetime
 from learnloop.domain.measures import member_key
 from learnloop.domain.network import LIKES_KEPT, pair_changes, pairs
 from learnloop.services.rollups import SETTLE, fold_in_batches
+from learnloop.storage.network_store import NetworkStore
 from learnloop.storage.unit_of_work import UnitOfWork
 
 CURSOR = "co_ratings"
@@ -46,27 +47,40 @@ def read_co_fold(uow: UnitOfWork, key: bytes, now: datetime, *, batch: int = BAT
         community_id = communities.get(event.item_id) if event.item_id else None
         if event.actor_id and community_id is not None:
             people[community_id].add(event.actor_id)
-    changes: dict[int, Counter[tuple[int, int]]] = defaultdict(Counter)
-    likes: dict[int, dict[str, set[int]]] = defaultdict(dict)
+    changes: dict[int, Counter[tuple[int, int]]] = {}
+    likes: dict[int, dict[str, set[int]]] = {}
     for community_id, users in sorted(people.items()):
-        ordered = sorted(users)
-        members = {user: member_key(user, key) for user in ordered}
-        useful = store.useful_items(community_id, ordered, LIKES_KEPT)
-        counted = store.likes(community_id, sorted(members.values()))
-        for user in ordered:
-            before, now_useful = counted[members[user]], useful[user]
-            if now_useful != before:
-                changes[community_id].update(pair_changes(before, now_useful))
-                likes[community_id][members[user]] = now_useful
-    return CoFold(after, events[-1].id, len(events), dict(changes), dict(likes))
+        changes[community_id], likes[community_id] = _recount(store, community_id, users, key)
+    return CoFold(after, events[-1].id, len(events), changes, likes)
+
+
+def _recount(store: NetworkStore, community_id: int, users: set[str], key: bytes,
+             ) -> tuple[Counter[tuple[int, int]], dict[str, set[int]]]:
+    """These people's pair changes in the community, and their useful items now where these changed: what
+    they find useful now against what was last counted for them."""
+    ordered = sorted(users)
+    members = {user: member_key(user, key) for user in ordered}
+    useful = store.useful_items(community_id, ordered, LIKES_KEPT)
+    counted = store.likes(community_id, sorted(members.values()))
+    changes: Counter[tuple[int, int]] = Counter()
+    likes: dict[str, set[int]] = {}
+    for user in ordered:
+        before, now_useful = counted[members[user]], useful[user]
+        if now_useful != before:
+            changes.update(pair_changes(before, now_useful))
+            likes[members[user]] = now_useful
+    return changes, likes
 
 
 def apply_co_fold(uow: UnitOfWork, fold: CoFold, now: datetime) -> bool:
     """Write a co-fold and move the cursor past it; False (nothing written) when the cursor has moved since it
-    was read, or its rating events have changed (a person's erase deleted theirs: writing it would put back
-    the items counted under their hash)."""
+    was read, its rating events have changed (a person's erase deleted theirs: writing it would put back the
+    items counted under their hash), or one of its communities has joined another since (its items are counted
+    in the joined one now: the next pass reads them there)."""
+    communities = set(fold.changes) | set(fold.likes)
     if not uow.cursors.move_from(CURSOR, str(fold.after), str(fold.last), now) \
-            or uow.events.held_between(fold.after, fold.last, "rating") != fold.size:
+            or uow.events.held_between(fold.after, fold.last, "rating") != fold.size \
+            or uow.joins.successors_holding(communities).keys() & communities:
         uow.rollback()
         return False
     for community_id, changes in sorted(fold.changes.items()):
@@ -109,6 +123,21 @@ def fold_co_ratings(uow_factory: Callable[[], UnitOfWork], key: bytes, now: date
         count_from_ratings(uow, key, now)
     return fold_in_batches(uow_factory, reader, lambda uow: read_co_fold(uow, key, now),
                            lambda uow, fold: apply_co_fold(uow, fold, now), BATCH)
+
+
+def useful_raters(uow: UnitOfWork, community_id: int) -> set[str]:
+    """The people who found something of the community useful: those whose co-ratings a join counts again."""
+    return {person for person, _ in uow.network.useful_by_person(community_id, 1)}
+
+
+def join_up(uow: UnitOfWork, key: bytes, source: int, target: int, raters: set[str]) -> None:
+    """Once a join has moved the source's items into the target, the source's co-ratings go and its `raters`
+    (useful_raters, read before) are counted again in the target, from what they find useful there now; the
+    target's other people are unchanged. Part of the join's transaction."""
+    changes, likes = _recount(uow.network, target, raters, key)
+    uow.network.add_pairs(target, {pair: n for pair, n in changes.items() if n})
+    uow.network.replace_likes(target, likes)
+    uow.network.forget_community(source)
 
 
 def forget_person(uow: UnitOfWork, key: bytes, user_id: str) -> None:

@@ -21,6 +21,7 @@ from learnloop.chunks import chunks
 from learnloop.domain.measures import member_key, week_of
 from learnloop.domain.network import strongest, suggest
 from learnloop.domain.preferences import Action
+from learnloop.services.communities import current_community
 from learnloop.services.dashboard import TopItem, title_of
 from learnloop.services.network.weekly import DueDM, decide, due_dm
 from learnloop.services.outbox_kinds import SEND_DM
@@ -60,12 +61,14 @@ def due(uow: UnitOfWork, now: datetime) -> list[DueDM]:
 
 def liked_in(uow: UnitOfWork, user_ids: list[str], key: bytes) -> dict[int, list[str]]:
     """Community to those of these people who found something in it useful: the communities their suggestions
-    could come from, whose channels Mattermost is asked about."""
+    could come from, whose channels Mattermost is asked about. Not one that joined another: a join before its
+    co-ratings moved with it left them there, pairs nobody updates any more."""
     members = {member_key(user_id, key): user_id for user_id in user_ids}
     found: dict[int, list[str]] = {}
     for member, communities in sorted(uow.network.liked_communities(sorted(members)).items()):
         for community_id in communities:
             found.setdefault(community_id, []).append(members[member])
+    found = {c: people for c, people in found.items() if current_community(uow, c) == c}
     return {community_id: sorted(people) for community_id, people in sorted(found.items())}
 
 
