@@ -14,7 +14,8 @@ from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.jobs.worker import Worker
 from learnloop.services import communities, dashboard
 from learnloop.services.dashboard import REFLECTION_TITLE, Period
-from learnloop.storage.tables import Announcement, Community, OutboxMessage
+from learnloop.storage.tables import Announcement, Community, CommunityChannel, OutboxMessage
+from learnloop.wiring import create_app
 from tests.conftest import FakeClock, shown_scores
 from tests.network.standin import StandIn
 from tests.network.world import (
@@ -29,7 +30,7 @@ from tests.network.world import (
     uid,
     week_ends,
 )
-from tests.prompts.world import Person, add_schedule, slash
+from tests.prompts.world import BOT, Person, add_schedule, slash
 from tests.web.test_signin_and_rating_page import signed_in
 
 K = 5
@@ -315,6 +316,29 @@ def test_what_moved_goes_by_when_the_score_moved_never_by_when_someone_rated(
     clock.now = FRIDAY_0901_BERLIN + timedelta(weeks=1)
     tick(runtime, clock)
     assert [a["title_link"] for a in digests(standin)[-1]["props"]["attachments"]] == [GOOD]
+
+
+@pytest.mark.usefixtures("standin")
+def test_a_digest_command_in_a_direct_message_makes_no_community(client: FlaskClient, runtime: Runtime) -> None:
+    """A direct message is no community: asking there is refused as anywhere someone owns nothing, and leaves no
+    community named after the two people in it."""
+    direct = uid("dm" + MEMBER.name)
+    for text in ("digest on fri 09:00", "digest off", "digest preview"):
+        reply = slash(client, MEMBER, text, channel=direct, channel_name=f"{BOT}__{MEMBER.id}")["text"]
+        assert reply.startswith("Only this community's owners"), text
+    with runtime.reader() as uow:
+        assert uow.session.scalars(select(CommunityChannel).where(CommunityChannel.channel_id == direct)).all() == []
+
+
+@pytest.mark.usefixtures("standin")
+def test_a_channel_the_configuration_adds_is_told_where_its_digest_is_decided_before_learnloop_saw_it(
+        engine, clock: FakeClock) -> None:
+    runtime = build_runtime(settings_for(OWNER, channels=[ALPHA]), clock=clock, engine=engine)
+    reply = slash(create_app(runtime).test_client(), OWNER_P, "digest on fri 09:00", channel=ALPHA,
+                  channel_name="alpha")["text"]
+    assert reply.startswith("The weekly digest of **Data guild** is posted in "), reply
+    with runtime.reader() as uow:
+        assert uow.communities.by_channel(ALPHA) is None and uow.communities.by_channel(CHANNEL) is None
 
 
 def test_a_channel_that_joined_the_community_is_told_where_its_digest_is_decided_and_posted(

@@ -32,9 +32,8 @@ def digest_command(invocation: Invocation) -> Reply:
     if not words or words[0] not in ("on", "off", "preview"):
         return ephemeral(f"Usage: `{trigger} {DIGEST_USAGE}`, for example `{trigger} digest on fri 09:00`. "
                          f"For your own weekly suggestions: `{trigger} digest me on`.")
-    community_id = invocation.community_id()
     with chat.reader() as uow:
-        elsewhere = digest.posted_elsewhere(uow, community_id, request.channel_id)
+        elsewhere = digest.posted_elsewhere(uow, chat.settings, request.channel_id)
     if elsewhere is not None:
         name, home = elsewhere
         return ephemeral(f"The weekly digest of **{name}** is posted in {home}, the channel it started in: its owners "
@@ -45,6 +44,7 @@ def digest_command(invocation: Invocation) -> Reply:
                    "everyone here sees it in the channel." if words[0] == "preview" else
                    f"Only this community's owners ({OWNERS}) switch its weekly digest on or off.")
         return ephemeral(f"{refused} Your own weekly suggestions: `{trigger} digest me on`.")
+    community_id = invocation.community_id()
     now, k = chat.clock(), chat.settings.min_group_size
     with chat.uow() as uow:
         if words[0] == "on":

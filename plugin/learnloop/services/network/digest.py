@@ -61,16 +61,22 @@ def _zone(uow: UnitOfWork, settings: Settings, community: Community) -> Any:
     return zone(community_zone(uow, settings, community.id), "UTC")
 
 
-def posted_elsewhere(uow: UnitOfWork, community_id: int, channel_id: str) -> tuple[str, str] | None:
-    """(the community's name, its home channel's label) when the channel is not the one the community started
-    in. A community has one digest, posted in that channel, so its owners there decide it: an admin of a
-    channel that joined would otherwise start, stop or schedule weekly posts in a channel not theirs."""
-    community = uow.communities.get(community_id)
-    assert community is not None
-    if community.channel_id == channel_id:
+def posted_elsewhere(uow: UnitOfWork, settings: Settings, channel_id: str) -> tuple[str, str] | None:
+    """(the community's name, its home channel's label) when the channel counts towards a community that started
+    in another channel. A community has one digest, posted in that channel, so its owners there decide it: an
+    admin of a channel that joined would otherwise start, stop or schedule weekly posts in a channel not theirs.
+    Read only: asking makes no community (a direct message is none)."""
+    community = uow.communities.by_channel(channel_id)
+    configured = settings.community_for_channel(channel_id)
+    if community is not None:
+        name, home_id = community.name, community.channel_id
+    elif configured is not None:
+        name, home_id = configured.name, configured.channel_id
+    else:
         return None
-    home = uow.communities.channel(community.channel_id) or ChannelFacts(community.channel_id, None, None, None)
-    return community.name, channel_label(home)
+    if home_id == channel_id:
+        return None
+    return name, channel_label(uow.communities.channel(home_id) or ChannelFacts(home_id, None, None, None))
 
 
 def switch_on(uow: UnitOfWork, settings: Settings, community_id: int, when: str, now: datetime) -> str:
