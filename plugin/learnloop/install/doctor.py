@@ -68,11 +68,15 @@ def database_problem(exc: DBAPIError) -> str:
     return f"cannot use the database ({reason}): check LEARNLOOP_DATABASE_URL and that the database is running"
 
 
+def _sqlite_file(settings: Settings) -> str | None:
+    url = make_url(settings.database_url)
+    return database_path(url) if url.get_backend_name() == "sqlite" else None
+
+
 def missing_database(settings: Settings, command: str) -> str | None:
     """Why `command` may not use the database: a SQLite file that is not there. Commands that read the database
     never create it: run from another folder, they would make an empty one."""
-    url = make_url(settings.database_url)
-    path = database_path(url) if url.get_backend_name() == "sqlite" else None
+    path = _sqlite_file(settings)
     if path is not None and not os.path.exists(path):
         return (f"{path} does not exist: run {command} in the folder `learnloop serve` runs in, or set "
                 "LEARNLOOP_DATABASE_URL to its database")
@@ -84,8 +88,6 @@ def open_database(settings: Settings) -> tuple[Check, Engine | None]:
     missing = missing_database(settings, "doctor")
     if missing is not None:
         return Check("learnloop", "database", "fix", missing), None
-    url = make_url(settings.database_url)
-    path = database_path(url) if url.get_backend_name() == "sqlite" else None
     engine = None
     try:
         engine = make_engine(settings.database_url)
@@ -97,7 +99,8 @@ def open_database(settings: Settings) -> tuple[Check, Engine | None]:
     else:
         head = migrate.head()
         if at == head:
-            return Check("learnloop", "database", "ok", f"{path or url.render_as_string()} at revision {head}"), engine
+            where = _sqlite_file(settings) or make_url(settings.database_url).render_as_string()
+            return Check("learnloop", "database", "ok", f"{where} at revision {head}"), engine
         problem = ("no tables yet: run `learnloop db upgrade` (serve and worker do it on start)" if at is None
                    else f"at revision {at}, not this learnloop's {head}: run `learnloop db upgrade`"
                    if at in migrate.revisions() else
@@ -146,7 +149,7 @@ def _cursor(engine: Engine, name: str) -> tuple[str, datetime] | None:
 def database_file_check(settings: Settings) -> list[Check]:
     """The SQLite file, which holds the key that opens every reflection, readable by its owner only (learnloop
     creates it so; one made by an older learnloop or copied in may not be)."""
-    path = database_path(make_url(settings.database_url)) if settings.database_url.startswith("sqlite") else None
+    path = _sqlite_file(settings)
     if path is None or not os.path.exists(path):
         return []
     mode = stat.S_IMODE(os.stat(path).st_mode)
