@@ -170,7 +170,7 @@ def _parse_friendly_rule(given: str) -> str:
             raise InvalidSchedule(f"{_quoted(given)} needs a day of the week, for example weekly fri")
         return _weekly(_parse_days(match["days"], given))
     if match := re.fullmatch(r"every (?P<n>\S+) weeks?(?:(?: on)? (?P<days>.+))?", given):
-        interval = 2 if match["n"] == "other" else _positive_int(match["n"])
+        interval = 2 if match["n"] == "other" else positive_int(match["n"])
         if interval is None or interval > MAX_WEEK_INTERVAL:
             raise InvalidSchedule(
                 f"{_quoted(given)}: the number of weeks must be a whole number from 1 to "
@@ -251,7 +251,7 @@ def _weekly(days: list[int], interval: int = 1) -> str:
     return f"{rule};BYDAY={','.join(DAY_CODES[day] for day in days)}"
 
 
-def _positive_int(text: str) -> int | None:
+def positive_int(text: str) -> int | None:
     """A whole number above 0 in at most 18 ASCII digits (str.isdigit also takes '²', which int() refuses)."""
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 and int(text) > 0 else None
 
@@ -282,7 +282,7 @@ def _parse_raw_rule(given: str) -> str:
     if "COUNT" in parts and "UNTIL" in parts:
         raise InvalidSchedule(f"{_quoted(given)} has both COUNT and UNTIL: use one of them, {example};COUNT=6")
     for name in ("COUNT", "INTERVAL"):
-        if name in parts and _positive_int(parts[name]) is None:
+        if name in parts and positive_int(parts[name]) is None:
             raise InvalidSchedule(f"{name}={parts[name]} must be a whole number above 0, {example};{name}=2")
     if "UNTIL" in parts:
         _until_date(parts["UNTIL"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from learnloop.domain.schedules import local_day
+from learnloop.domain.schedules import local_day, positive_int
 from learnloop.domain.wording import counted
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -29,7 +29,7 @@ EDIT_DIALOG, DELETE_DIALOG = "journal_edit", "journal_delete"
 def journal_command(invocation: Invocation) -> Reply:
     chat, request, trigger = invocation.chat, invocation.request, invocation.trigger
     asked = invocation.args.strip()
-    page = 1 if not asked else int(asked) if asked.isascii() and asked.isdigit() and len(asked) <= 6 else 0
+    page = (positive_int(asked) or 0) if asked else 1
     with chat.reader() as uow:
         found = reflections.journal(uow, request.user_id, chat.signing_key, page)
         wikis = {entry.community_id: publishable(chat, uow, entry.community_id) for entry in found.entries}
