@@ -209,14 +209,24 @@ def test_one_private_nudge_before_the_window_closes_unless_turned_off(
     assert "nudges off" in nudges[0].json["message"]
 
 
+NUDGE_DUE = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)
+"""06:31 in Berlin, when the prompt `due_world` sends is due its nudge."""
+
+
+def prompted(runtime: Runtime, contract: MattermostContract, clock: FakeClock, person: Person) -> World:
+    """`due_world` once the prompt has gone out to the person."""
+    world = due_world(runtime, contract, clock, [person])
+    world.tick()
+    assert len(world.prompt_posts()) == 1
+    return world
+
+
 @pytest.mark.parametrize("held_by", ["quiet hours", "prompts off", "pause", "do not disturb"])
 def test_a_nudge_keeps_to_the_settings_a_prompt_keeps_to(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
 ) -> None:
     ann = Person("ann")
-    world = due_world(runtime, mattermost_contract, clock, [ann])
-    world.tick()
-    assert len(world.prompt_posts()) == 1
+    world = prompted(runtime, mattermost_contract, clock, ann)
     with runtime.uow() as uow:
         if held_by == "quiet hours":  # the nudge falls due at 06:31 in Berlin
             set_quiet_hours(uow, ann.id, "22:00-07:00", clock.now)
@@ -226,7 +236,7 @@ def test_a_nudge_keeps_to_the_settings_a_prompt_keeps_to(
             pause(uow, ann.id, "2w", clock.now)
     if held_by == "do not disturb":
         ann.status = "dnd"
-    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)
+    clock.now = NUDGE_DUE
     world.serve_statuses()
     world.serve_dm_and_posts(1)
     world.tick()
@@ -263,6 +273,29 @@ class Outage:
         body = json.loads(request.body or b"{}")
         self.accepted.append(body)
         return 201, {"id": uid(f"post{len(self.accepted)}"), "channel_id": body["channel_id"], "message": ""}
+
+
+def outage_from_the_due_time(runtime: Runtime, contract: MattermostContract, clock: FakeClock,
+                             person: Person) -> tuple[World, Outage]:
+    """`planned_world` at the prompt's due time, its first try to post the prompt meeting the outage."""
+    world = planned_world(runtime, contract, clock, [person])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    outage = Outage(contract, [person])
+    world.tick()
+    return world, outage
+
+
+def change_meanwhile(runtime: Runtime, person: Person, held_by: str, now: datetime) -> None:
+    """While a post waits out the outage, the person turns prompts off, pauses them for two weeks, or turns nudges
+    off."""
+    with runtime.uow() as uow:
+        if held_by == "prompts off":
+            set_enabled(uow, person.id, False, now)
+        elif held_by == "pause":
+            pause(uow, person.id, "2w", now)
+        else:
+            set_nudges(uow, person.id, False, now)
 
 
 def event_kinds(runtime: Runtime) -> list[str]:
@@ -302,17 +335,9 @@ def test_prompts_turned_off_or_paused_while_a_prompt_waits_out_an_outage_are_not
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str, reason: str
 ) -> None:
     ann = Person("ann")
-    world = planned_world(runtime, mattermost_contract, clock, [ann])
-    clock.now = FRIDAY_DUE
-    world.serve_statuses()
-    outage = Outage(mattermost_contract, [ann])
-    world.tick()
+    world, outage = outage_from_the_due_time(runtime, mattermost_contract, clock, ann)
     clock.advance(minutes=5)
-    with runtime.uow() as uow:
-        if held_by == "prompts off":
-            set_enabled(uow, ann.id, False, clock.now)
-        else:
-            pause(uow, ann.id, "2w", clock.now)
+    change_meanwhile(runtime, ann, held_by, clock.now)
     outage.back = True
     clock.advance(minutes=15)
     courier(runtime).deliver()
@@ -326,11 +351,7 @@ def test_a_prompt_held_up_into_its_receivers_quiet_hours_waits_for_them_to_end(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
 ) -> None:
     ann = Person("ann")
-    world = planned_world(runtime, mattermost_contract, clock, [ann])
-    clock.now = FRIDAY_DUE  # 16:31 in Berlin
-    world.serve_statuses()
-    outage = Outage(mattermost_contract, [ann])
-    world.tick()
+    world, outage = outage_from_the_due_time(runtime, mattermost_contract, clock, ann)  # 16:31 in Berlin
     with runtime.uow() as uow:
         set_quiet_hours(uow, ann.id, "16:40-18:00", clock.now)
     outage.back = True
@@ -348,19 +369,13 @@ def test_a_nudge_held_up_by_an_outage_keeps_to_the_settings_changed_meanwhile(
     runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
 ) -> None:
     ann = Person("ann")
-    world = due_world(runtime, mattermost_contract, clock, [ann])
-    world.tick()
-    assert len(world.prompt_posts()) == 1
-    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)  # the nudge is due
+    world = prompted(runtime, mattermost_contract, clock, ann)
+    clock.now = NUDGE_DUE
     world.serve_statuses()
     outage = Outage(mattermost_contract, [ann])
     world.tick()
     clock.advance(minutes=5)
-    with runtime.uow() as uow:
-        if held_by == "prompts off":
-            set_enabled(uow, ann.id, False, clock.now)
-        else:
-            set_nudges(uow, ann.id, False, clock.now)
+    change_meanwhile(runtime, ann, held_by, clock.now)
     outage.back = True
     clock.advance(minutes=10)
     world.tick()
