@@ -137,13 +137,23 @@ def test_rating_again_with_the_same_stars_moves_no_score(runtime: Runtime, clock
     assert shown(runtime) == (20, 5, None, None), "four people changed it: the same stars change nothing"
 
 
+def with_k(engine, clock: FakeClock, k: int) -> Runtime:
+    """learnloop run with group size k on the same database (the admin changed it)."""
+    return build_runtime(make_settings(min_group_size=k), clock=clock, engine=engine)
+
+
+def shown_by_k(engine, clock: FakeClock, k: int) -> None:
+    """Under group size k, k people rate the page 5 stars and the week ends: the score shows."""
+    runtime = with_k(engine, clock, k)
+    for n in range(k):
+        rate(runtime, f"user{n}", 5)
+    fold(runtime, clock)
+
+
 def test_raising_k_does_not_let_one_more_rating_move_a_score(engine, clock: FakeClock) -> None:
     """Seen with five ratings under k = 5, the score must not then move for one more person under k = 6."""
-    five = build_runtime(make_settings(min_group_size=5), clock=clock, engine=engine)
-    for n in range(5):
-        rate(five, f"user{n}", 5)
-    fold(five, clock)
-    six = build_runtime(make_settings(min_group_size=6), clock=clock, engine=engine)
+    shown_by_k(engine, clock, 5)
+    six = with_k(engine, clock, 6)
     rate(six, "user5", 1)
     fold(six, clock)
     assert shown(six) == (25, 5, None, None)
@@ -201,11 +211,8 @@ def test_an_erased_rating_leaves_once_as_many_people_newly_rated(runtime: Runtim
 
 def test_a_score_stored_under_a_smaller_k_shows_again_with_k_more_raters(engine, clock: FakeClock) -> None:
     """Someone may have seen it with four ratings under k = 4: under k = 5 it shows with nine, never five."""
-    four = build_runtime(make_settings(min_group_size=4), clock=clock, engine=engine)
-    for n in range(4):
-        rate(four, f"user{n}", 5)
-    fold(four, clock)
-    five = build_runtime(make_settings(min_group_size=5), clock=clock, engine=engine)
+    shown_by_k(engine, clock, 4)
+    five = with_k(engine, clock, 5)
     for n in range(4):
         rate(five, f"user{n}", 4)
     rate(five, "new0", 1)
