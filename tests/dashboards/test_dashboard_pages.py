@@ -431,16 +431,22 @@ def test_owners_triage_feedback_per_page_with_reasons_counted_and_hidden_out_of_
                       "Worth a diagram": "hidden"}, "the refused requests changed nothing"
 
 
+def channel_admin_signed_in(dash: Runtime, contract: MattermostContract) -> tuple[int, str, FlaskClient]:
+    """Someone commented "steps changed" on a page; Ann, an admin of the community's channel as Mattermost says,
+    signs in. The community, the path Mattermost answers Ann's membership at, and her client."""
+    rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="steps changed")
+    mine, admin = community_id(dash), Person("ann")
+    membership = f"/api/v4/channels/{CHANNEL}/members/{admin.id}"
+    contract.add("GET", membership, json={"channel_id": CHANNEL, "user_id": admin.id,
+                                          "roles": "channel_user channel_admin"})
+    return mine, membership, signed_in(dash, mine, admin)
+
+
 def test_an_owner_removed_from_the_channel_cannot_export_or_triage_in_the_minutes_the_page_is_kept(
         dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract) -> None:
     """Reading the page may use the role kept in the session for a few minutes; what only owners may see or do
     asks Mattermost again."""
-    rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="steps changed")
-    mine, admin = community_id(dash), Person("ann")
-    membership = f"/api/v4/channels/{CHANNEL}/members/{admin.id}"
-    mattermost_contract.add("GET", membership, json={"channel_id": CHANNEL, "user_id": admin.id,
-                                                     "roles": "channel_user channel_admin"})
-    client = signed_in(dash, mine, admin)
+    mine, membership, client = channel_admin_signed_in(dash, mattermost_contract)
     page = client.get(f"/dashboard/{mine}").get_data(as_text=True)
     assert "export.csv" in page, "an owner"
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -479,12 +485,7 @@ def test_mattermost_down_opens_the_page_only_while_the_owner_role_is_kept(
 ) -> None:
     """While Mattermost cannot answer, an owner role kept in the session still opens the page as a member's, but
     only for the minutes it is kept: hours later (they may have been removed since) the page is a 503."""
-    rate(dash, "user1", "https://wiki.acme.example/p", 2, comment="steps changed")
-    mine, admin = community_id(dash), Person("ann")
-    membership = f"/api/v4/channels/{CHANNEL}/members/{admin.id}"
-    mattermost_contract.add("GET", membership, json={"channel_id": CHANNEL, "user_id": admin.id,
-                                                     "roles": "channel_user channel_admin"})
-    client = signed_in(dash, mine, admin)
+    mine, membership, client = channel_admin_signed_in(dash, mattermost_contract)
     assert "steps changed" in client.get(f"/dashboard/{mine}").get_data(as_text=True), "an owner"
     mattermost_contract.add("GET", membership, status=503, json={
         "id": "api.context.503", "message": "Service Unavailable", "detailed_error": "", "request_id": "r",
