@@ -344,23 +344,16 @@ def test_a_channel_post_an_erase_cannot_remove_is_logged_naming_nobody(
 ) -> None:
     """The removal is tried after the erase's reply went out, and its message names nobody: when Mattermost still
     has the post (learnloop was removed from the channel), the log says which post a channel admin must delete."""
-    from tests.prompts.world import click
-    reply = slash(client, ANN, f"reflect {ANN_SHARED}")
-    click(client, ANN, reply["attachments"][0]["actions"][0]["integration"]["context"])
-    post_id = "r" * 26
-    mattermost_contract.add("POST", "/api/v4/posts", status=201, json={"id": post_id, "channel_id": CHANNEL,
-                                                                        "message": ""})
-    World(runtime, mattermost_contract).tick()
+    from tests.prompts.test_reflecting import SHARED_POST, refuse_removal, share_and_post
+    share_and_post(client, runtime, mattermost_contract, ANN_SHARED)
     with runtime.uow() as uow:
         personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
-    refused = {"id": "api.context.permissions.app_error", "message": "no", "request_id": "q" * 26, "status_code": 403}
-    mattermost_contract.add("DELETE", f"/api/v4/posts/{post_id}", status=403, json=refused)
-    mattermost_contract.add("GET", f"/api/v4/posts/{post_id}", status=403, json=refused)
+    refuse_removal(mattermost_contract)
     World(runtime, mattermost_contract).tick()
     with runtime.reader() as uow:
         [removal] = uow.session.scalars(select(OutboxMessage))
-    assert removal.status == "failed" and f"post {post_id}" in (removal.last_error or "")
-    assert [r.getMessage() for r in caplog.records if post_id in r.getMessage()], "a channel admin must hear of it"
+    assert removal.status == "failed" and f"post {SHARED_POST}" in (removal.last_error or "")
+    assert [r.getMessage() for r in caplog.records if SHARED_POST in r.getMessage()], "a channel admin must hear of it"
     assert ANN.id not in everything_stored(engine) and ANN.id not in caplog.text
 
 
@@ -369,15 +362,13 @@ def test_an_erase_keeps_a_deleted_reflection_s_post_removal_naming_nobody(
 ) -> None:
     """Ann deleted a shared reflection, whose post is still to be removed, then erases her data: the post still
     goes, and she is not told afterwards."""
-    from tests.prompts.test_reflecting import SHARED_POST, delete_newest, share_and_post, told_by_dm
+    from tests.prompts.test_reflecting import SHARED_POST, delete_newest, refuse_removal, share_and_post, told_by_dm
     share_and_post(client, runtime, mattermost_contract, ANN_SHARED)
     delete_newest(client, mattermost_contract)
     with runtime.uow() as uow:
         personal_data.erase(uow, ANN.id, ANN.name, runtime.clock(), runtime.signing_key, announcer(runtime))
     assert ANN.id not in everything_stored(engine)
-    refused = {"id": "api.context.permissions.app_error", "message": "no", "request_id": "q" * 26, "status_code": 403}
-    mattermost_contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", status=403, json=refused)
-    mattermost_contract.add("GET", f"/api/v4/posts/{SHARED_POST}", status=403, json=refused)
+    refuse_removal(mattermost_contract)
     World(runtime, mattermost_contract).tick()
     assert [c.path for c in mattermost_contract.calls if c.method == "DELETE"] == [f"/api/v4/posts/{SHARED_POST}"]
     assert told_by_dm(runtime) == [] and ANN.id not in everything_stored(engine)

@@ -804,14 +804,19 @@ def test_deleting_a_shared_reflection_removes_its_channel_post(
         assert [m.status for m in uow.session.scalars(select(OutboxMessage))] == ["sent"], "done, nothing waits"
 
 
-def refused_removal(client: FlaskClient, runtime: Runtime, contract: MattermostContract, status: int,
-                    post: dict) -> list[OutboxMessage]:
-    """Ann deletes her shared reflection; Mattermost refuses the post's removal (403), then answers the look at
-    the post with `status` and `post`. The removal's outbox messages after the worker's pass."""
-    share_and_post(client, runtime, contract, "Feature flags beat long branches")
-    delete_newest(client, contract)
+def refuse_removal(contract: MattermostContract, status: int = 403, post: dict = NOT_PERMITTED) -> None:
+    """Mattermost refuses to delete SHARED_POST (403), then answers the look at it with `status` and `post`."""
     contract.add("DELETE", f"/api/v4/posts/{SHARED_POST}", status=403, json=NOT_PERMITTED)
     contract.add("GET", f"/api/v4/posts/{SHARED_POST}", status=status, json=post)
+
+
+def refused_removal(client: FlaskClient, runtime: Runtime, contract: MattermostContract, status: int,
+                    post: dict) -> list[OutboxMessage]:
+    """Ann deletes her shared reflection; Mattermost refuses the post's removal (`refuse_removal`). The
+    removal's outbox messages after the worker's pass."""
+    share_and_post(client, runtime, contract, "Feature flags beat long branches")
+    delete_newest(client, contract)
+    refuse_removal(contract, status, post)
     World(runtime, contract).tick()
     with runtime.reader() as uow:
         return [m for m in uow.session.scalars(select(OutboxMessage)) if m.kind == "mattermost.delete_post"]
