@@ -465,10 +465,10 @@ class JournalPage:
     """How many pages the journal has (at least one, even empty)."""
 
 
-def journal(uow: UnitOfWork, user_id: str, key: bytes, page: int = 1, size: int = JOURNAL_SIZE) -> JournalPage:
+def journal(uow: UnitOfWork, user_id: str, key: bytes, page: int) -> JournalPage:
     """One page of the person's reflections, newest first; no entries on a page past the last."""
-    pages = max(1, -(-uow.reflections.count_of(user_id) // size))
-    rows = uow.reflections.recent(user_id, size, (page - 1) * size) if 1 <= page <= pages else []
+    pages = max(1, -(-uow.reflections.count_of(user_id) // JOURNAL_SIZE))
+    rows = uow.reflections.recent(user_id, JOURNAL_SIZE, (page - 1) * JOURNAL_SIZE) if 1 <= page <= pages else []
     return JournalPage([_view(reflection, key) for reflection in rows], page, pages)
 
 

@@ -221,7 +221,7 @@ class NetworkStore(Repository):
         self.session.execute(update(ContentItem).where(ContentItem.recognition_due > ContentItem.recognised)
                              .values(recognised=ContentItem.recognition_due))
 
-    def owed_recognition(self, limit: int, after: int = 0) -> list[Row[Any]]:
+    def owed_recognition(self, limit: int, after: int) -> list[Row[Any]]:
         """(id, sharer, milestone, title, url, kind) of up to `limit` shared items whose sharer is owed a message,
         in item order from the first after `after`, then round to the first items."""
         owed = (select(ContentItem.id, ContentItem.first_shared_by.label("sharer"),

@@ -290,7 +290,7 @@ class RollupStore(Repository):
         return [Changes(int(item), int(changed), int(ratings), None if count is None else int(count), int(kept),
                         int(kept_changed)) for item, changed, ratings, count, kept, kept_changed in rows]
 
-    def rating_facts(self, item_ids: set[int], counted_only: Collection[int] = ()) -> list[RatingFacts]:
+    def rating_facts(self, item_ids: set[int], counted_only: Collection[int]) -> list[RatingFacts]:
         """The totals of these items' ratings as they are now, with what is shown of them; of `counted_only` those
         of the people their stored totals count."""
         if not item_ids and not counted_only:
