@@ -1,8 +1,10 @@
 """Closing the loop on an event: the prompts before and after it name the event and its date, in the DM and in
-`/learn prompts`; after the event each person is reminded, privately, of their own answer from before."""
+`/learn prompts`; after the event each person is reminded, privately, of their own answer from before: *Reflect
+now* shows it in its form, read when the form opens, never in the DM's post (Mattermost keeps posts)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 from flask.testing import FlaskClient
@@ -41,30 +43,69 @@ def sent_today(world: World, clock: FakeClock, moment: datetime) -> dict[str, di
     return {("ann" if "ann" in p.json["channel_id"] else "bob"): p.json["props"]["attachments"][0] for p in posts}
 
 
+def answered_before(client: FlaskClient, runtime: Runtime, contract: MattermostContract, clock: FakeClock,
+                    world: World) -> dict[str, dict]:
+    """Ann answers the prompt before the event, bob does not; the prompts after it are sent."""
+    event_prompts(runtime)
+    clock.now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
+    world.serve_members()
+    world.tick()
+    before = sent_today(world, clock, datetime(2026, 11, 3, 15, 31, tzinfo=UTC))
+    assert before["ann"]["title"] == "Kubernetes training on Wed 04 Nov · ~data-guild"
+    assert "What do you hope to learn?" in before["ann"]["text"]
+    form = reflect_now(client, contract, before["ann"])
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": HOPE, "visibility": "private"}).status_code == 200
+    contract.add("PUT", f"/api/v4/posts/{'p' * 26}/patch", json={"id": "p" * 26, "message": ""})
+    return sent_today(world, clock, datetime(2026, 11, 4, 15, 31, tzinfo=UTC))
+
+
+def reflect_now(client: FlaskClient, contract: MattermostContract, prompt: dict) -> dict:
+    contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    [reflect] = [a for a in prompt["actions"] if a["name"] == "Reflect now"]
+    click(client, ANN, reflect["integration"]["context"])
+    return opened_dialog(contract)
+
+
 def test_the_prompt_after_an_event_reminds_each_person_of_their_own_answer_before(
         client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> None:
     world = World(runtime, mattermost_contract, people=[ANN, BOB])
     event_prompts(runtime)
-    listing = slash(client, ANN, "prompts")["text"]
-    assert "Kubernetes training on Wed 04 Nov 2026" in listing
-    clock.now = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-    world.serve_members()
-    world.tick()
-
-    before = sent_today(world, clock, datetime(2026, 11, 3, 15, 31, tzinfo=UTC))
-    assert before["ann"]["title"] == "Kubernetes training on Wed 04 Nov · ~data-guild"
-    assert "What do you hope to learn?" in before["ann"]["text"]
-    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
-    reflect = next(a for a in before["ann"]["actions"] if a["name"] == "Reflect now")
-    click(client, ANN, reflect["integration"]["context"])
-    form = opened_dialog(mattermost_contract)
-    assert submit(client, ANN, "reflect", form["state"], {"answer1": HOPE, "visibility": "private"}).status_code == 200
-    mattermost_contract.add("PUT", f"/api/v4/posts/{'p' * 26}/patch", json={"id": "p" * 26, "message": ""})
-
-    after = sent_today(world, clock, datetime(2026, 11, 4, 15, 31, tzinfo=UTC))
-    assert after["ann"]["text"].startswith(f"Before Kubernetes training on Wed 04 Nov you wrote:\n> {HOPE}\n\n"
-                                           "- What did you take away?")
+    assert "Kubernetes training on Wed 04 Nov 2026" in slash(client, ANN, "prompts")["text"]
+    after = answered_before(client, runtime, mattermost_contract, clock, world)
+    assert after["ann"]["text"].startswith("*Reflect now* shows what you wrote before Kubernetes training on "
+                                           "Wed 04 Nov.\n\n- What did you take away?")
+    assert HOPE not in str(after["ann"]), "Mattermost keeps its posts: the answer stays in its form"
     assert HOPE not in str(after["bob"]) and "you wrote" not in after["bob"]["text"], "bob answered nothing before"
+
+
+def test_the_answer_before_an_event_is_shown_in_the_form_and_never_posted(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> None:
+    world = World(runtime, mattermost_contract, people=[ANN, BOB])
+    after = answered_before(client, runtime, mattermost_contract, clock, world)
+    form = reflect_now(client, mattermost_contract, after["ann"])
+    assert form["introduction_text"] == (f"Before Kubernetes training on Wed 04 Nov you wrote:\n> {HOPE}\n\n"
+                                         "- What did you take away?")
+    assert submit(client, ANN, "reflect", form["state"], {"answer1": "Pin chart versions",
+                                                          "visibility": "private"}).status_code == 200
+    mattermost_contract.add("PUT", f"/api/v4/posts/{'p' * 26}/patch", json={"id": "p" * 26, "message": ""})
+    world.tick()
+    posted = [json.dumps(c.json) for c in mattermost_contract.calls if c.path.startswith("/api/v4/posts")]
+    assert len([p for p in posted if "Answered" in p]) == 2, "both prompts' posts say they were answered"
+    assert not [p for p in posted if HOPE in p]
+
+
+def test_an_answer_deleted_after_the_prompt_was_sent_is_not_shown_in_its_form(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock) -> None:
+    world = World(runtime, mattermost_contract, people=[ANN])
+    after = answered_before(client, runtime, mattermost_contract, clock, world)
+    assert HOPE in reflect_now(client, mattermost_contract, after["ann"])["introduction_text"]
+    entry = slash(client, ANN, "journal")["attachments"][0]
+    [delete] = [a for a in entry["actions"] if a["name"] == "Delete"]
+    mattermost_contract.add("POST", "/api/v4/actions/dialogs/open", json={"status": "OK"})
+    click(client, ANN, delete["integration"]["context"])
+    assert submit(client, ANN, "journal_delete", opened_dialog(mattermost_contract)["state"], {}).status_code == 200
+    form = reflect_now(client, mattermost_contract, after["ann"])
+    assert form["introduction_text"] == "- What did you take away?"
 
 
 def test_an_event_s_prompts_come_at_the_time_its_owners_chose_not_each_person_s_own(

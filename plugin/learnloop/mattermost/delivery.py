@@ -19,7 +19,6 @@ from typing import Any
 
 from learnloop.domain.keys import fit
 from learnloop.domain.preferences import Action, Decision
-from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.errors import GaveUp
 from learnloop.jobs.outbox import BatchHandler, Handler, Message, gives_up, why_given_up
 from learnloop.mattermost.client import MattermostClient, MattermostError
@@ -46,6 +45,7 @@ from learnloop.services.prompts.delivered import (
     PromptView,
     SentPrompt,
     decide_again,
+    earlier_answer,
     hold_back,
     mark_sent,
     mark_undelivered,
@@ -363,12 +363,6 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         return {"post_id": post_once(client, message, channel_id, nudge_message(view.local_window_end),
                                      chat.signing_key)}
 
-    def earlier_answer(view: PromptView) -> str | None:
-        try:
-            return unseal(view.earlier_answer, chat.signing_key) if view.earlier_answer else None
-        except Unreadable:
-            return None
-
     def answered_prompt(message: Message) -> dict[str, Any]:
         """The prompt's post says it was answered, and how, in place of its buttons."""
         with chat.reader() as uow:
@@ -378,7 +372,7 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
         post_id = str(message.payload["post_id"])
         client.patch_post(post_id, props=answered_prompt_props(
             delivery_id=view.delivery_id, community_name=view.community_name, questions=view.questions,
-            answered=str(message.payload["text"]), event=view.event, earlier_answer=earlier_answer(view)))
+            answered=str(message.payload["text"]), event=view.event))
         return {"post_id": post_id}
 
     def load_prompts(messages: list[Message]) -> dict[int, PromptView]:
@@ -405,7 +399,8 @@ def handlers(chat: Chat, client: MattermostClient) -> dict[str, Handler]:
             body = prompt_post(channel_id=channel_id, delivery_id=delivery_id, user_id=view.user_id,
                                community_name=view.community_name, questions=view.questions,
                                window_text=view.local_window_end, public_url=chat.settings.public_url_text,
-                               key=chat.signing_key, event=view.event, earlier_answer=earlier_answer(view),
+                               key=chat.signing_key, event=view.event,
+                               recalls_answer=earlier_answer(view, chat.signing_key) is not None,
                                starts_at=view.default_visibility)
             marker = post_marker(message.key, chat.signing_key)
             post_id = str(client.create_post(body["channel_id"], body["message"], props=body["props"],

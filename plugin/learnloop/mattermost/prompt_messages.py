@@ -36,13 +36,15 @@ def who_sees(starts_at: str) -> str:
 
 def prompt_post(*, channel_id: str, delivery_id: int, user_id: str, community_name: str,
                 questions: list[dict[str, Any]], window_text: str, public_url: str, key: bytes,
-                event: str | None = None, earlier_answer: str | None = None,
+                event: str | None = None, recalls_answer: bool = False,
                 starts_at: str = "private") -> dict[str, Any]:
-    """The prompt's DM. An event prompt names its event and date; after an event, the person's own answer
-    from before it is quoted back to them (the DM is theirs alone). `starts_at`: the answer form's preselected
-    visibility, the schedule's default."""
-    attachment = _asked(community_name, questions, event, earlier_answer,
-                        f"{who_sees(starts_at)} Open until {window_text}.")
+    """The prompt's DM. An event prompt names its event and date; after an event, `recalls_answer` says that
+    *Reflect now* shows the person's own answer from before it (never the post: Mattermost keeps posts, in its
+    exports too). `starts_at`: the answer form's preselected visibility, the schedule's default."""
+    attachment = _asked(community_name, questions, event, f"{who_sees(starts_at)} Open until {window_text}.")
+    if recalls_answer:
+        recalled = f"*Reflect now* shows what you wrote before {event or 'the event'}."
+        attachment["text"] = f"{recalled}\n\n{attachment['text']}"
     attachment["actions"] = [
         _button(REFLECT_NOW, "Reflect now", delivery_id, user_id, public_url, key, style="primary"),
         _button(SKIP, "Skip this one", delivery_id, user_id, public_url, key),
@@ -52,19 +54,16 @@ def prompt_post(*, channel_id: str, delivery_id: int, user_id: str, community_na
 
 
 def answered_prompt_props(*, delivery_id: int, community_name: str, questions: list[dict[str, Any]],
-                          answered: str, event: str | None = None, earlier_answer: str | None = None) -> dict[str, Any]:
+                          answered: str, event: str | None = None) -> dict[str, Any]:
     """The props of a prompt's DM once answered: the same questions, then what became of the answer instead of
     the buttons."""
-    return {"attachments": [_asked(community_name, questions, event, earlier_answer, answered)],
+    return {"attachments": [_asked(community_name, questions, event, answered)],
             DELIVERY_PROP: delivery_id}
 
 
-def _asked(community_name: str, questions: list[dict[str, Any]], event: str | None, earlier_answer: str | None,
+def _asked(community_name: str, questions: list[dict[str, Any]], event: str | None,
            last_line: str) -> dict[str, Any]:
     asked = "\n".join(f"- {question['text']}" for question in questions)
-    if earlier_answer:
-        quoted = "\n".join(f"> {line}" for line in earlier_answer.splitlines()[:12])
-        asked = f"Before {event or 'the event'} you wrote:\n{quoted}\n\n{asked}"
     return {
         "fallback": f"Reflection time for {community_name}: " + "; ".join(q["text"] for q in questions),
         "title": f"{event} · {community_name}" if event else f"Time to reflect · {community_name}",

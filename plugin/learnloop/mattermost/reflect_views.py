@@ -28,6 +28,7 @@ WIKI_NEXT = ("It goes on your community's learning-log page in the wiki; learnlo
              "once it is there.")
 FREE_QUESTIONS = [{"kind": "text", "text": "What did you learn?"}]
 SCALE = ("1", "2", "3", "4", "5")
+EARLIER_LINES = 12
 
 
 def post_builder(chat: Chat) -> Callable[[SharePost], dict[str, Any]]:
@@ -54,7 +55,10 @@ def community_name(chat: Chat, uow: UnitOfWork, community_id: int | None) -> str
 
 
 def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibility: str,
-                   can_publish: bool, community: str | None = None, *, can_share: bool = True) -> dict[str, Any]:
+                   can_publish: bool, community: str | None = None, *, can_share: bool = True,
+                   event: str | None = None, earlier_answer: str | None = None) -> dict[str, Any]:
+    """`earlier_answer`: after an event, the person's own answer from before it, read as the form opens (a form
+    is not kept by Mattermost, a post is)."""
     elements: list[dict[str, Any]] = []
     for index, question in enumerate(q for q in questions if q["kind"] == "text"):
         elements.append({"display_name": f"Answer {index + 1}" if len(questions) > 1 else "Your reflection",
@@ -71,8 +75,17 @@ def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibili
         elements.append({"display_name": "On the wiki", "name": "attribution", "type": "radio", "default": "name",
                          "help_text": "If you publish it to the wiki: is its section headed with your name?",
                          "options": attribution_options(community)})
+    asked = "\n".join(f"- {q['text']}" for q in questions)
+    if earlier_answer:
+        asked = f"Before {event or 'the event'} you wrote:\n{_quoted(earlier_answer)}\n\n{asked}"
     return {"callback_id": REFLECT_DIALOG, "title": "Reflect", "submit_label": "Save", "state": state,
-            "introduction_text": "\n".join(f"- {q['text']}" for q in questions), "elements": elements}
+            "introduction_text": asked, "elements": elements}
+
+
+def _quoted(text: str) -> str:
+    lines = text.splitlines()
+    shown = lines[:EARLIER_LINES] + (["…"] if len(lines) > EARLIER_LINES else [])
+    return "\n".join(f"> {line}" for line in shown)
 
 
 def _channel_community(chat: Chat, uow: UnitOfWork, request: SlashCommand, now: datetime) -> int | None:
@@ -98,7 +111,10 @@ def reflect_command(invocation: Invocation) -> Reply:
                              response_url=request.response_url, username=request.user_name or None)
         questions = open_prompt.questions if open_prompt else FREE_QUESTIONS
         form = reflect_dialog(state, questions, open_prompt.default_visibility if open_prompt else "private",
-                              can_publish, community, can_share=community_id is not None)
+                              can_publish, community, can_share=community_id is not None,
+                              event=open_prompt.event if open_prompt else None,
+                              earlier_answer=delivered.earlier_answer(open_prompt, chat.signing_key)
+                              if open_prompt else None)
         problem = open_dialog(chat, request.trigger_id, form)
         return ephemeral(problem + f" You can also type `{invocation.trigger} reflect <text>`.") if problem else {}
     try:
@@ -208,8 +224,9 @@ def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, An
     state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key, delivery_id=view.delivery_id,
                          community_id=view.community_id, response_url=None, username=request.user_name or None,
                          post_id=request.post_id or None)
-    return open_for_button(chat, request.trigger_id,
-                           reflect_dialog(state, view.questions, view.default_visibility, can_publish, community))
+    return open_for_button(chat, request.trigger_id, reflect_dialog(
+        state, view.questions, view.default_visibility, can_publish, community, event=view.event,
+        earlier_answer=delivered.earlier_answer(view, chat.signing_key)))
 
 
 def _on_own_prompt(chat: Chat, request: ActionRequest, context: dict[str, Any],

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import WINDOW_CLOSED, Action, Decision, PromptPreferences, delivery_decision
 from learnloop.domain.schedules import local_moment
+from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.services.prompts.timing import NUDGE_AFTER_PROMPT, preferences_of, zone
 from learnloop.storage.prompt_repositories import LAPSED, PAUSED, SKIPPED, STOPPED
 from learnloop.storage.tables import Delivery
@@ -40,7 +41,8 @@ class PromptView:
     event: str | None = None
     """An event prompt's event and date, as the DM names them."""
     earlier_answer: str | None = None
-    """After an event: the person's own answer from before it, still sealed (only their DM opens it)."""
+    """After an event: the person's own answer from before it, still sealed. Only the answer form shows it: a post
+    would keep it in Mattermost."""
     post_id: str | None = None
     """The prompt's post in the DM, while it is sent."""
 
@@ -75,6 +77,13 @@ def prompts_for_deliveries(uow: UnitOfWork, delivery_ids: list[int], *,
             preferences=preferences_of(member),
         )
     return views
+
+
+def earlier_answer(view: PromptView, key: bytes) -> str | None:
+    try:
+        return unseal(view.earlier_answer, key) if view.earlier_answer else None
+    except Unreadable:
+        return None
 
 
 def prompt_for_delivery(uow: UnitOfWork, delivery_id: int, *, status: str | None = "queued") -> PromptView | None:
