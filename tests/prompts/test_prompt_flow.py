@@ -151,8 +151,7 @@ def test_a_pause_that_ends_mid_window_delivers_when_it_ends(
 
 def _stop(runtime: Runtime, schedule_id: int) -> None:
     with runtime.uow() as uow:
-        community_id = uow.schedules.get(schedule_id).community_id
-        assert prompt_setup.stop(uow, community_id, schedule_id, runtime.clock())
+        prompt_setup.stop(uow, uow.schedules.get(schedule_id), runtime.clock())
 
 
 def test_a_stopped_prompt_planned_ahead_is_not_sent_and_a_sent_one_gets_no_reminder(

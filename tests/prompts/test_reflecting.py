@@ -1113,7 +1113,7 @@ def test_a_snoozed_prompt_whose_schedule_is_stopped_lapses_unanswered(
     click(client, ANN, sent_prompt["Snooze 1 day"])
     with runtime.uow() as uow:
         schedule = uow.session.scalars(select(PromptSchedule)).one()
-        assert prompt_setup.stop(uow, schedule.community_id, schedule.id, clock.now)
+        prompt_setup.stop(uow, schedule, clock.now)
     assert (delivery(runtime).status, delivery(runtime).reason) == ("skipped", "lapsed")
     assert [(kind, person) for kind, person, _ in outcomes(runtime)] == [("prompt_unanswered", ANN.id)]
 

@@ -24,7 +24,7 @@ def test_a_prompt_stopped_and_set_up_again_the_same_day_is_not_sent_twice(
     clock.now = datetime(2026, 11, 6, 16, 0, tzinfo=UTC)  # Fri 17:00 Berlin: the owner stops it, sets it up again
     with runtime.uow() as uow:
         [row] = uow.schedules.active()
-        assert prompt_setup.stop(uow, row.community_id, row.id, clock.now)
+        prompt_setup.stop(uow, row, clock.now)
     add_schedule(runtime)  # the same questions, weekly on Friday at 16:30: its first date is today
     world.serve_members()
     world.serve_statuses()
@@ -53,7 +53,7 @@ def test_set_up_again_after_some_got_the_date_the_others_still_do(
     clock.now = datetime(2026, 11, 6, 9, 0, tzinfo=UTC)  # Fri 10:00 in Berlin: stopped and set up again
     with runtime.uow() as uow:
         [row] = uow.schedules.active()
-        assert prompt_setup.stop(uow, row.community_id, row.id, clock.now)
+        prompt_setup.stop(uow, row, clock.now)
     add_schedule(runtime)
     world.serve_members()
     world.tick()

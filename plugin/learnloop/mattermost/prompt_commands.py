@@ -8,7 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import InvalidPreference, describe_pause_end, pause_last_day
-from learnloop.domain.schedules import InvalidSchedule, at_local_time, local_day, parse_amount
+from learnloop.domain.schedules import InvalidSchedule, at_local_time, local_day, parse_amount, positive_int
 from learnloop.domain.wording import counted
 from learnloop.mattermost.commands import CommandRegistry, Invocation, Reply
 from learnloop.mattermost.context import Chat
@@ -23,6 +23,7 @@ from learnloop.services import seeding
 from learnloop.services.communities import community_for_channel, community_zone
 from learnloop.services.prompts import preferences, setup
 from learnloop.services.prompts.timing import preferences_of, schedule_of, zone
+from learnloop.storage.tables import PromptSchedule
 from learnloop.storage.unit_of_work import UnitOfWork
 
 SETUP_DIALOG, EVENT_DIALOG = "prompt_setup", "prompt_event"
@@ -46,8 +47,10 @@ def prompts_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     word, _, rest = invocation.args.partition(" ")
     word, rest, now, user, t = word.lower(), rest.strip(), chat.clock(), request.user_id, invocation.trigger
-    owners_pause = word == "pause" and _numbered(rest.partition(" ")[0]) and parse_amount(rest) is None
-    if owners_pause or (word == "resume" and _numbered(rest)):  # a number names a prompt; `pause 2 weeks` is one's own
+    number = rest.partition(" ")[0]
+    numbered = number.isascii() and number.isdigit()  # a number names a prompt, 0 too ("no prompt number 0")
+    owners_pause = word == "pause" and numbered and parse_amount(rest) is None
+    if owners_pause or (word == "resume" and numbered and number == rest):  # `pause 2 weeks` is one's own
         return _hold_prompt(invocation, word, rest)
     try:
         with chat.uow() as uow:
@@ -97,10 +100,6 @@ def prompts_command(invocation: Invocation) -> Reply:
     return ephemeral(f"`{t} prompts {word[:30]}` is not something learnloop knows. " + PROMPTS_HELP.format(t=t))
 
 
-def _numbered(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
 def _hold_prompt(invocation: Invocation, word: str, rest: str) -> Reply:
     """An owner's `prompts pause <number> until <date>` or `prompts resume <number>`: one prompt held back for a
     holiday (a number tells them from one's own pause and resume)."""
@@ -113,16 +112,10 @@ def _hold_prompt(invocation: Invocation, word: str, rest: str) -> Reply:
                          f"pause 2w` or `{t} prompts pause until 2026-12-24`. Nothing changed.")
     now = chat.clock()
     with chat.uow() as uow:
-        community = uow.communities.by_channel(request.channel_id)
-        row = setup.community_prompt(uow, community.id, int(number)) if community and len(number) <= 18 else None
-        if row is None:
-            return ephemeral(f"This channel has no prompt number {number[:20]}: `{t} prompts` lists them with their "
-                             "numbers. Nothing changed.")
-        if not row.active:
-            return ephemeral(f"Prompt {number} is stopped. A stopped prompt cannot be "
-                             f"{'resumed' if word == 'resume' else 'paused'}: an owner sets it up again with "
-                             f"`{t} prompts setup`. Nothing changed.")
-        named = f"Prompt {number} ({_quoted(row.questions)})"
+        found = _running_prompt(uow, request.channel_id, number, word, t)
+        if isinstance(found, str):
+            return ephemeral(found)
+        row, named = found
         if word == "resume":
             said = f"{named} is no longer paused: members are asked it again from its next date after today."
             return ephemeral(said if setup.resume(uow, row, now) else
@@ -140,6 +133,25 @@ def _hold_prompt(invocation: Invocation, word: str, rest: str) -> Reply:
                 f"`{t} prompts resume {number}` ends the pause early.")
         setup.pause(uow, row, last_day, now)
     return ephemeral(said)
+
+
+def _running_prompt(uow: UnitOfWork, channel_id: str, number: str, word: str,
+                    t: str) -> tuple[PromptSchedule, str] | str:
+    """This channel's running prompt of that number and how replies name it, or why `word` (stop, pause or resume)
+    leaves it as it is."""
+    community = uow.communities.by_channel(channel_id)
+    schedule_id = positive_int(number)
+    row = setup.community_prompt(uow, community.id, schedule_id) if community and schedule_id else None
+    if row is None:
+        return (f"This channel has no prompt number {number[:20]}: `{t} prompts` lists them with their numbers. "
+                "Nothing changed.")
+    named = f"Prompt {number} ({_quoted(row.questions)})"
+    if row.active:
+        return row, named
+    if word == "stop":
+        return f"{named} was stopped already. Nothing changed."
+    return (f"Prompt {number} is stopped. A stopped prompt cannot be {'resumed' if word == 'resume' else 'paused'}: "
+            f"an owner sets it up again with `{t} prompts setup`. Nothing changed.")
 
 
 def _resume_what(rest: str, t: str) -> str:
@@ -210,19 +222,15 @@ def _owner_command(invocation: Invocation, word: str, rest: str) -> Reply:
 
 
 def _stop_schedule(chat: Chat, channel_id: str, rest: str, t: str) -> Reply:
-    if not (_numbered(rest) and len(rest) <= 18):
+    if not (rest.isascii() and rest.isdigit() and len(rest) <= 18):  # 0 gets "no prompt number 0"
         return ephemeral(f"Which one? `{t} prompts` lists this channel's prompts with their numbers; then "
                          f"`{t} prompts stop <number>`. Nothing changed.")
     with chat.uow() as uow:
-        community = uow.communities.by_channel(channel_id)
-        row = setup.community_prompt(uow, community.id, int(rest)) if community is not None else None
-        if row is None:
-            return ephemeral(f"This channel has no prompt number {rest}: `{t} prompts` lists them with their "
-                             "numbers. Nothing changed.")
-        named = f"Prompt {rest} ({_quoted(row.questions)})"
-        if not row.active:
-            return ephemeral(f"{named} was stopped already. Nothing changed.")
-        setup.stop(uow, row.community_id, row.id, chat.clock())
+        found = _running_prompt(uow, channel_id, rest, "stop", t)
+        if isinstance(found, str):
+            return ephemeral(found)
+        row, named = found
+        setup.stop(uow, row, chat.clock())
     return ephemeral(f"{named} is stopped: nobody will be asked it again (one already sent can still be answered).")
 
 

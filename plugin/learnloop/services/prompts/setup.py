@@ -224,16 +224,12 @@ def describe(row: PromptSchedule, when: str) -> str:
     return f"{when} ({row.label})" if row.label else when
 
 
-def stop(uow: UnitOfWork, community_id: int, schedule_id: int, now: datetime) -> bool:
+def stop(uow: UnitOfWork, row: PromptSchedule, now: datetime) -> None:
     """No new runs, none of the runs already planned ahead is sent, and no reminder follows a prompt already
     sent (it can still be answered)."""
-    row = uow.schedules.get(schedule_id)
-    if row is None or row.community_id != community_id:
-        return False
     row.active = False
-    stop_unsent(uow, [schedule_id], now)
+    stop_unsent(uow, [row.id], now)
     uow.commit()
-    return True
 
 
 def community_prompt(uow: UnitOfWork, community_id: int, schedule_id: int) -> PromptSchedule | None:
