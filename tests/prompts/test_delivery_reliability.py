@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from learnloop.bootstrap import Runtime
 from learnloop.mattermost import delivery as mattermost_delivery
-from learnloop.services.outbox_kinds import SEND_PROMPT
+from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
 from learnloop.services.prompts.preferences import pause, set_enabled, set_nudges, set_quiet_hours
 from learnloop.storage.tables import Delivery, Event, Member, OutboxMessage
 from tests.conftest import FakeClock
@@ -364,10 +364,14 @@ def test_a_prompt_held_up_into_its_receivers_quiet_hours_waits_for_them_to_end(
     assert len(outage.accepted) == 1 and statuses(runtime) == {"sent": 1}
 
 
-@pytest.mark.parametrize("held_by", ["prompts off", "nudges off"])
+@pytest.mark.parametrize(("held_by", "outcome"), [("prompts off", {"skipped": "prompts off"}),
+                                                   ("nudges off", {"skipped": "nudges off"}),
+                                                   (None, {"post_id": uid("post1")})])
 def test_a_nudge_held_up_by_an_outage_keeps_to_the_settings_changed_meanwhile(
-    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, held_by: str | None,
+    outcome: dict[str, str]
 ) -> None:
+    """With nothing changed meanwhile (None), the one nudge goes out once Mattermost is back."""
     ann = Person("ann")
     world = prompted(runtime, mattermost_contract, clock, ann)
     clock.now = NUDGE_DUE
@@ -375,8 +379,12 @@ def test_a_nudge_held_up_by_an_outage_keeps_to_the_settings_changed_meanwhile(
     outage = Outage(mattermost_contract, [ann])
     world.tick()
     clock.advance(minutes=5)
-    change_meanwhile(runtime, ann, held_by, clock.now)
+    if held_by is not None:
+        change_meanwhile(runtime, ann, held_by, clock.now)
     outage.back = True
     clock.advance(minutes=10)
     world.tick()
-    assert outage.accepted == []
+    with runtime.uow() as uow:
+        [nudge] = uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == SEND_NUDGE))
+    assert nudge.result == outcome
+    assert [body["channel_id"] for body in outage.accepted] == ([] if held_by else [uid("dmann")])
