@@ -168,11 +168,16 @@ def test_someone_who_left_the_channel_is_not_suggested_what_is_shared_there_sinc
     tick(runtime, clock)
     ingest(runtime, page_event(1, "created", clock.now))
     rate(runtime, ANN.id, PAGE, 5)
-    slash(client, ANN, "digest me on")
+    assert "On:" in slash(client, ANN, "digest me on")["text"]
     standin.members[CHANNEL] = set(insiders)  # ann left the channel, or was removed from it
     shared_in_the_channel(runtime, insiders)
     tick(runtime, clock)
     assert "Secret roadmap" not in str(standin.dms_to(ANN.id)) and suggested(standin) == []
+    standin.members[CHANNEL].add(ANN.id)
+    clock.now = NEXT_MONDAY_0901
+    tick(runtime, clock)
+    [dm] = suggested(standin)
+    assert SECRET in str(dm), "back in the channel, they are suggested what its members found useful"
 
 
 def test_nothing_is_suggested_from_a_community_mattermost_cannot_say_they_are_in(
