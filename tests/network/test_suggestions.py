@@ -45,6 +45,10 @@ def suggested(standin: StandIn) -> list[dict]:
     return [p for p in standin.dms_to(ANN.id) if p["message"].startswith("**You might also find these useful**")]
 
 
+def membership_asks(standin: StandIn) -> int:
+    return sum(c.path.endswith("/members/ids") for c in standin.contract.calls)
+
+
 @pytest.mark.parametrize(("people", "sent"), [(K - 1, False), (K, True), (K + 1, True)])
 def test_only_pairs_at_least_k_people_share_lead_to_a_suggestion(client: FlaskClient, runtime: Runtime,
                                                                  clock: FakeClock, standin: StandIn, people: int,
@@ -90,13 +94,17 @@ def test_pause_quiet_hours_and_do_not_disturb_are_honoured(client: FlaskClient, 
     opted_in(client, runtime)
     slash(client, ANN, "prompts quiet 08:00-10:30")
     tick(runtime, clock)
+    tick(runtime, clock)
     assert suggested(standin) == [], "quiet hours until 10:30"
+    assert membership_asks(standin) == 0, "nobody waiting is asked about"
     clock.now = datetime(2026, 11, 2, 10, 31, tzinfo=UTC)
     tick(runtime, clock)
     assert len(suggested(standin)) == 1
     standin.statuses[ANN.id] = "dnd"
     clock.now = NEXT_MONDAY_0901 + timedelta(hours=2)
+    asked = membership_asks(standin)
     tick(runtime, clock)
+    assert membership_asks(standin) == asked, "nor anybody whose week is skipped"
     standin.statuses[ANN.id] = "online"
     tick(runtime, clock)
     assert len(suggested(standin)) == 1, "do not disturb skips the week, as for a prompt"

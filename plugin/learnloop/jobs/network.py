@@ -65,7 +65,7 @@ def run_network_pass(chat: Chat, gate: CallGate | None = None) -> NetworkReport:
     if due:
         people = sorted({d.user_id for d in due})
         presence, gone = statuses(client, people), deactivated(client, people)
-        inside = _inside(chat, client, sorted(set(people) - gone))
+        inside = _inside(chat, client, suggestions.sending(due, presence, now, gone))
         with chat.reader() as uow:
             planned = suggestions.plan(uow, due, presence, inside, key, k, now,
                                        lambda user, items: suggestions_dm(user, items, public_url, key), gone)

@@ -90,6 +90,16 @@ def for_person(uow: UnitOfWork, user_id: str, key: bytes, k: int, inside: Collec
     return [TopItem(title_of(*details[i]), details[i][1], details[i][2], 0.0, 0, i) for i in chosen if i in details]
 
 
+def _action(person: DueDM, presence: dict[str, str], now: datetime, gone: Collection[str]) -> Action:
+    return Action.SKIP if person.user_id in gone else decide(person, presence, now)
+
+
+def sending(due_now: list[DueDM], presence: dict[str, str], now: datetime, gone: Collection[str] = ()) -> list[str]:
+    """Those of the due people whose message goes out now: the only ones whose channels Mattermost is asked about
+    this pass, not those waiting out a pause or quiet hours, nor those whose week is skipped."""
+    return sorted({person.user_id for person in due_now if _action(person, presence, now, gone) == Action.SEND})
+
+
 def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], inside: Mapping[str, Collection[int]],
          key: bytes, k: int, now: datetime, render: SuggestionsDM, gone: Collection[str] = ()) -> list[Planned]:
     """What each due person gets this week, from the communities they are `inside` (in one of its channels),
@@ -97,7 +107,7 @@ def plan(uow: UnitOfWork, due_now: list[DueDM], presence: dict[str, str], inside
     a later pass, and the week of one whose account is `gone` (deactivated) is skipped."""
     planned = []
     for person in due_now:
-        action = Action.SKIP if person.user_id in gone else decide(person, presence, now)
+        action = _action(person, presence, now, gone)
         if action == Action.WAIT_UNTIL:
             continue
         items = for_person(uow, person.user_id, key, k, inside.get(person.user_id, ())) \
