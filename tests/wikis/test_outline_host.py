@@ -437,6 +437,18 @@ def test_a_reflection_goes_to_the_log_learnloop_last_published_to_wherever_an_ad
 
 
 @responses.activate
+def test_a_reflection_goes_to_the_log_learnloop_last_published_to_after_its_collection_was_renamed() -> None:
+    """The remembered log needs no collection: none is looked up, so a renamed one stops nothing."""
+    responses.post(f"{API}/collections.list", json=ok([{"id": COLLECTION_ID, "name": "Engineering (old)"}]))
+    responses.post(f"{API}/documents.info", json=ok(_new_log(text="## 2026-11-01 · Bo\n\nEarlier.")))
+    responses.post(f"{API}/documents.update", json=ok(_new_log()))
+    published = HOST.publish(wiki_config(), space="Engineering", page_title="Learning log", heading="h", text="t",
+                             marker=MARKER, last_page=LOG_ID)
+    assert published.page_ref == LOG_ID
+    assert [call.request.url.rsplit("/", 1)[1] for call in responses.calls] == ["documents.info", "documents.update"]
+
+
+@responses.activate
 @pytest.mark.parametrize("gone", [{"deletedAt": "2026-11-03T10:00:00.000Z"}, {"archivedAt": "2026-11-03T10:00:00.000Z"},
                                   {"publishedAt": None}, None])
 def test_a_log_learnloop_last_published_to_that_is_gone_is_looked_for_by_its_title(

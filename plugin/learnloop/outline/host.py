@@ -178,23 +178,22 @@ class OutlineHost:
     def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
                 last_page: str | None = None) -> Published:
         client = OutlineClient.for_wiki(wiki)
-        collection_id = _resolve_collection(client, space)
         section = markdown_section(heading, text, marker)
-        current = _last_log(client, last_page)
+        current = _last_log(client, last_page)  # published, wherever it is now: no collection needed
         if current is None:
+            collection_id = _resolve_collection(client, space)
             existing = _find_document(client, collection_id, page_title)
-            current = client.document_info(str(existing["id"])) if existing is not None else None
-        if current is not None:
-            document_id = str(current["id"])
+            if existing is None:
+                document = client.create_document(title=page_title, text=section, collection_id=collection_id,
+                                                  publish=True)
+                return _published(wiki, document, page_title)
+            current = client.document_info(str(existing["id"]))
             if not current.get("publishedAt"):  # learnloop's log moved back to the drafts: nobody else reads it
-                client.publish_document(document_id, collection_id=collection_id)
-            if marker_target(marker) in str(current.get("text") or ""):
-                return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
-            document = client.append_to_document(document_id, "\n\n" + section)
-            return _published(wiki, {**current, **document}, page_title)
-        document = client.create_document(title=page_title, text=section, collection_id=collection_id,
-                                          publish=True)
-        return _published(wiki, document, page_title)
+                client.publish_document(str(current["id"]), collection_id=collection_id)
+        if marker_target(marker) in str(current.get("text") or ""):
+            return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
+        document = client.append_to_document(str(current["id"]), "\n\n" + section)
+        return _published(wiki, {**current, **document}, page_title)
 
     def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
         """Write the document back without the section. Outline's `text` is its own lossless Markdown of the
