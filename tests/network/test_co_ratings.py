@@ -154,6 +154,19 @@ def test_after_a_join_the_co_ratings_kept_equal_those_counted_from_the_ratings(r
         assert set(uow.session.scalars(select(CoRatingLike.community_id))) == {joined}
 
 
+def test_the_useful_raters_of_a_community_are_those_who_rated_one_of_its_items_useful(runtime: Runtime,
+                                                                                      clock: FakeClock) -> None:
+    """Those a join counts again in the community it joins."""
+    for person, page, stars in (("a", 1, 5), ("a", 2, USEFUL), ("b", 1, USEFUL - 1), ("c", 3, 4)):
+        rate(runtime, uid(person), URL.format(page), stars)
+    with runtime.uow() as uow:
+        rate_url(uow, runtime.settings, Rater(uid("d"), ALPHA, channel_name="alpha"), ALPHA_URL.format(1), 5, None,
+                 clock.now)
+    with runtime.reader() as uow:
+        community_id = uow.communities.by_channel(CHANNEL).id
+        assert uow.network.useful_raters(community_id) == {uid("a"), uid("c")}
+
+
 def test_a_fold_read_before_a_join_is_not_written_under_the_community_that_joined(runtime: Runtime,
                                                                                   clock: FakeClock) -> None:
     fold(runtime, clock)

@@ -187,7 +187,7 @@ def join(uow: UnitOfWork, settings: Settings, *, channel_id: str, team_id: str |
     digest_stopped = source.digest_weekday is not None
     stopped = uow.joins.stop_schedules(source.id)
     stop_unsent(uow, stopped, now)
-    raters = co_ratings.useful_raters(uow, source.id)
+    raters = uow.network.useful_raters(source.id)
     uow.joins.move_history(source.id, target.id)
     co_ratings.join_up(uow, key, source.id, target.id, raters)
     uow.joins.move_channels(source.id, target.id)

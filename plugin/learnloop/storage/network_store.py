@@ -107,6 +107,12 @@ class NetworkStore(Repository):
         for person, group in groupby(rows, key=lambda row: row[0]):
             yield person, [int(row[1]) for row in islice(group, limit)]
 
+    def useful_raters(self, community_id: int) -> set[str]:
+        """The people who found something of the community useful."""
+        return set(self.session.scalars(
+            select(Rating.user_id).distinct().join(ContentItem, ContentItem.id == Rating.item_id)
+            .where(Rating.stars >= USEFUL, ContentItem.community_id == community_id)))
+
     def likes(self, community_id: int, members: list[str]) -> dict[str, set[int]]:
         """The useful items last counted for each of these people (keyed hashes)."""
         found: dict[str, set[int]] = {member: set() for member in members}

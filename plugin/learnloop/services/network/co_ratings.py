@@ -125,15 +125,10 @@ def fold_co_ratings(uow_factory: Callable[[], UnitOfWork], key: bytes, now: date
                            lambda uow, fold: apply_co_fold(uow, fold, now), BATCH)
 
 
-def useful_raters(uow: UnitOfWork, community_id: int) -> set[str]:
-    """The people who found something of the community useful: those whose co-ratings a join counts again."""
-    return {person for person, _ in uow.network.useful_by_person(community_id, 1)}
-
-
 def join_up(uow: UnitOfWork, key: bytes, source: int, target: int, raters: set[str]) -> None:
     """Once a join has moved the source's items into the target, the source's co-ratings go and its `raters`
-    (useful_raters, read before) are counted again in the target, from what they find useful there now; the
-    target's other people are unchanged. Part of the join's transaction."""
+    (NetworkStore.useful_raters, read before) are counted again in the target, from what they find useful there
+    now; the target's other people are unchanged. Part of the join's transaction."""
     changes, likes = _recount(uow.network, target, raters, key)
     uow.network.add_pairs(target, {pair: n for pair, n in changes.items() if n})
     uow.network.replace_likes(target, likes)
