@@ -27,7 +27,6 @@ from learnloop.services.reflections import (
     message_keys,
     publish_key,
     queue_post_removal,
-    removal_payload,
     section_of,
     share_key,
     shared_post,
@@ -206,17 +205,15 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     never_seen = [r for r in reflections if r.publish_state not in UNPUBLISHED and any(
         message is not None and message.status != "sent" for message in map(uow.outbox.by_key, (
             share_key(r.id), publish_key(r.id))))]  # chosen for everyone, but their posts will not be made
-    removals = _removals_asked_by(uow, user_id)
-    post_removals = _post_removals_asked_by(uow, user_id)
+    removals = [(kind, message_key, payload) for kind in (UNPUBLISH_JOB, DELETE_POST)
+                for message_key, payload in _removals_asked_by(uow, user_id, kind)]
     notes = [row["comment"] for row in records.feedback(user_id) if row["comment"]]  # owners' messages quote them
     _, mentioning = _messages_naming(uow, user_id, username)
     counts["channel_posts"] = sum(queue_post_removal(uow, reflection, now) for reflection in reflections)
     counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming([user_id])
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
-    for message_key, section in removals:  # still carried out, no longer naming whom to tell
-        uow.outbox.enqueue(UNPUBLISH_JOB, removal_payload(section, notify=None), key=message_key, now=now)
-    for message_key, payload in post_removals:
-        uow.outbox.enqueue(DELETE_POST, payload, key=message_key, now=now)
+    for kind, message_key, payload in removals:  # still carried out, no longer naming whom to tell
+        uow.outbox.enqueue(kind, payload, key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
     records.forget_items_only_they_knew(rated)  # not counted to anyone: it would tell who else rated them
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
@@ -250,21 +247,9 @@ def _messages_to_them(uow: UnitOfWork, user_id: str, theirs: list[int]) -> list[
             if message["payload"].get("user_id") in (None, user_id)]
 
 
-def _post_removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, dict[str, Any]]]:
-    """Removals of the channel posts of reflections the person deleted that have not been carried out yet, with
-    their payloads no longer naming whom to tell."""
+def _removals_asked_by(uow: UnitOfWork, user_id: str, kind: str) -> list[tuple[str, dict[str, Any]]]:
+    """Removals of this kind (wiki sections, channel posts of reflections) the person asked for that have not been
+    carried out yet, with their payloads no longer naming whom to tell."""
     return [(message.idempotency_key, {**message.payload, "notify": None})
-            for message in uow.outbox.pending(DELETE_POST) if message.payload.get("notify") == user_id]
-
-
-def _removals_asked_by(uow: UnitOfWork, user_id: str) -> list[tuple[str, PublishedSection]]:
-    """Removals of wiki sections the person asked for that have not been carried out yet."""
-    asked = []
-    for message in uow.outbox.pending(UNPUBLISH_JOB):
-        if message.payload.get("notify") == user_id:
-            try:
-                asked.append((message.idempotency_key, PublishedSection.from_payload(message.payload)))
-            except ValueError:
-                continue
-    return asked
+            for message in uow.outbox.pending(kind) if message.payload.get("notify") == user_id]
 
