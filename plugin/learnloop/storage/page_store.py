@@ -29,10 +29,6 @@ CHUNK = 2000
 _O = table_of(PageOwner)
 
 
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return list(chunks(ids, CHUNK))
-
-
 class PageStore(Repository):
     # -- owners ---------------------------------------------------------------------------------
 
@@ -57,7 +53,7 @@ class PageStore(Repository):
     def item_owners(self, item_ids: list[int]) -> dict[int, dict[str, set[str]]]:
         """Item id to its named owners by kind ('page', 'declined')."""
         found: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-        for chunk in _chunks(sorted(set(item_ids))):
+        for chunk in chunks(sorted(set(item_ids)), CHUNK):
             for item_id, kind, user_id in self.session.execute(
                     select(_O.c.item_id, _O.c.kind, _O.c.user_id).where(_O.c.item_id.in_(chunk))):
                 found[int(item_id)][kind].add(user_id)
@@ -128,14 +124,14 @@ class PageStore(Repository):
                 .where(ContentItem.community_id == community_id, ContentItem.retired_at.is_(None),
                        ContentItem.kind != "reflection"))
         found = {int(row.id): row for row in self.session.execute(base.where(wanted))}
-        for chunk in _chunks(sorted(item_ids - set(found))):
+        for chunk in chunks(sorted(item_ids - set(found)), CHUNK):
             found.update({int(row.id): row for row in self.session.execute(base.where(ContentItem.id.in_(chunk)))})
         return [found[i] for i in sorted(found)]
 
     def replace_reviews(self, community_id: int, week: date, rows: list[dict[str, Any]], owners: list[str]) -> None:
         """The community's review list and fallback owners for `week`, instead of the last week's."""
         self.session.execute(delete(PageReview).where(PageReview.community_id == community_id))
-        for chunk in _chunks([row["item_id"] for row in rows]):
+        for chunk in chunks([row["item_id"] for row in rows], CHUNK):
             self.session.execute(delete(PageReview).where(PageReview.item_id.in_(chunk)))
         if rows:
             self.session.execute(table_of(PageReview).insert(), rows)
@@ -162,7 +158,7 @@ class PageStore(Repository):
     def open_reasons(self, item_ids: list[int]) -> dict[int, dict[str, int]]:
         """Item to its open reasons, counted (never who)."""
         found: dict[int, dict[str, int]] = defaultdict(dict)
-        for chunk in _chunks(item_ids):
+        for chunk in chunks(item_ids, CHUNK):
             for item_id, reason, count in self.session.execute(
                     select(Feedback.item_id, Feedback.reason, func.count())
                     .where(Feedback.item_id.in_(chunk), Feedback.status.in_(OPEN_STATES), Feedback.reason.is_not(None))
@@ -174,7 +170,7 @@ class PageStore(Repository):
         """Item to (feedback id, note) of its open notes written after `after` (all when None) up to `until`:
         the text only, never who, their stars or when."""
         found: dict[int, list[tuple[int, str]]] = defaultdict(list)
-        for chunk in _chunks(item_ids):
+        for chunk in chunks(item_ids, CHUNK):
             statement = (select(Feedback.item_id, Feedback.id, Feedback.comment)
                          .where(Feedback.item_id.in_(chunk), Feedback.status.in_(OPEN_STATES), Feedback.comment != "",
                                 Feedback.created_at <= until))
