@@ -56,15 +56,24 @@ class _Losing:
 
 
 class OutlineStandIn(_Losing):
-    """Outline's RPC API for publishing: collections.list, documents.search_titles, .info, .create, .update."""
+    """Outline's RPC API for publishing: collections.list, documents.search_titles, .info, .create, .update.
+
+    `access` is the API token's user's permission on a collection (CollectionPermission: "read_write", the default,
+    "read", or None for none): Outline answers 403 to reading a document of a collection its user may not read
+    (documents.test.ts, "should not return published document in collection not a member of"), to searching such a
+    collection, and to creating or updating a document where its user may not write (`authorize(user, "update" /
+    "createDocument", ...)`), with its AuthorizationError (server/errors.ts)."""
 
     UPDATE_FIELDS = {"id", "text", "append", "title", "publish", "collectionId", "done"}
+    FORBIDDEN = {"ok": False, "error": "permission_required", "status": 403,
+                 "message": "You do not have permission to access this resource"}
 
     def __init__(self, mock: responses.RequestsMock, base_url: str, token: str,
                  collections: list[dict[str, Any]]) -> None:
         super().__init__(mock)
         self.base_url, self.token = base_url, token
         self.collections = collections
+        self.access: dict[str, str | None] = {}
         self.documents: dict[str, dict[str, Any]] = {}
         self._template = json.loads(fixture_body("documents.update"))["payload"]["model"]
         routes: dict[str, Callable[[dict[str, Any]], Reply]] = {
@@ -96,13 +105,19 @@ class OutlineStandIn(_Losing):
     def rendered(self, document_id: str) -> str:
         return OUTLINE_MARKDOWN.render(self.documents[document_id]["text"])
 
+    def _may(self, collection_id: Any, write: bool = False) -> bool:
+        access = self.access.get(str(collection_id), "read_write")
+        return access == "read_write" or (access == "read" and not write)
+
     def _collections(self, body: dict[str, Any]) -> Reply:
-        return _json(200, {"ok": True, "status": 200, "data": self.collections})
+        return _json(200, {"ok": True, "status": 200, "data": [c for c in self.collections if self._may(c["id"])]})
 
     def _search(self, body: dict[str, Any]) -> Reply:
         """Drafts too: the API user's own are listed (Outline's searchTitlesForUser), and all here are."""
+        if "collectionId" in body and not self._may(body["collectionId"]):
+            return _json(403, self.FORBIDDEN)
         query = str(body.get("query", "")).casefold()
-        found = [d for d in self.documents.values() if query in d["title"].casefold()
+        found = [d for d in self.documents.values() if query in d["title"].casefold() and self._may(d["collectionId"])
                  and d["collectionId"] == body.get("collectionId", d["collectionId"])]
         return _json(200, {"ok": True, "status": 200, "data": found})
 
@@ -110,11 +125,15 @@ class OutlineStandIn(_Losing):
         document = self.documents.get(str(body.get("id")))
         if document is None:
             return _json(404, {"ok": False, "error": "not_found", "status": 404, "message": "Resource not found"})
+        if not self._may(document["collectionId"]):
+            return _json(403, self.FORBIDDEN)
         return _json(200, {"ok": True, "status": 200, "data": document})
 
     def _create(self, body: dict[str, Any]) -> Reply:
         if set(body) - {"title", "text", "collectionId", "publish", "parentDocumentId"} or not body.get("title"):
             return _json(400, {"ok": False, "error": "validation_error", "status": 400})
+        if not self._may(body.get("collectionId"), write=True):
+            return _json(403, self.FORBIDDEN)
         self.writes.append(("documents.create", body))
         document = self.add_document(str(body["title"]), str(body.get("text", "")), str(body["collectionId"]))
         return self._answer("documents.create", _json(200, {"ok": True, "status": 200, "data": document}))
@@ -126,6 +145,8 @@ class OutlineStandIn(_Losing):
         document = self.documents.get(str(body.get("id")))
         if document is None:
             return _json(404, {"ok": False, "error": "not_found", "status": 404, "message": "Resource not found"})
+        if not self._may(document["collectionId"], write=True):
+            return _json(403, self.FORBIDDEN)
         self.writes.append(("documents.update", body))
         if "text" in body:
             document["text"] = document["text"] + body["text"] if body.get("append") else body["text"]

@@ -737,6 +737,43 @@ def test_a_reflection_goes_to_the_log_its_community_published_to_after_an_admin_
     assert len(outline.documents) == 1 and "Ann" in log["text"] and "Bob" in log["text"]
 
 
+@pytest.mark.parametrize("access", [None, "read"])
+def test_a_log_moved_out_of_the_api_tokens_reach_is_left_for_one_in_the_configured_collection(
+        access: str | None, runtime: Any) -> None:
+    """Outline answers 403 for a document its API token's user may not read, or update: the log is left as a
+    deleted one is, and the reflections after the first in the new log go there too."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        outline = OutlineStandIn(mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"},
+                                                                {"id": SALES, "name": "Sales"}])
+        wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "ann", "Ann.", CHANNEL)})
+        [old] = outline.documents.values()
+        old["collectionId"] = SALES  # an admin moves it into a collection learnloop's token may not read or write
+        outline.access[SALES] = access
+        second = wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "bob", "Bob.", CHANNEL)})
+        third = wiki_jobs_support.publish(runtime, {"reflection_id": published(runtime, "cy", "Cy.", CHANNEL)})
+        [new] = [document for document in outline.documents.values() if document is not old]
+    assert second == third == {"published": True, "url": OUTLINE_URL + new["url"]}
+    assert (new["collectionId"], new["title"]) == (COLLECTION_ID, "Learning log: Engineering")
+    assert "Bob" in new["text"] and "Cy" in new["text"] and "Bob" not in old["text"]
+
+
+@pytest.mark.parametrize("access", [None, "read"])
+def test_a_configured_collection_the_api_token_may_not_write_to_fails_saying_so(access: str | None) -> None:
+    """Even after the remembered log turned out to be out of the token's reach too."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        outline = OutlineStandIn(mock, OUTLINE_URL, API_TOKEN, [{"id": COLLECTION_ID, "name": "Engineering"},
+                                                                {"id": SALES, "name": "Sales"}])
+        old = outline.add_document("Learning log", "Earlier\\.", SALES)
+        outline.access.update({SALES: None, COLLECTION_ID: access})
+        with pytest.raises(WikiError) as raised:
+            HOST.publish(wiki_config(), space=COLLECTION_ID, page_title="Learning log", heading="h", text="t",
+                         marker=MARKER, last_page=old["id"])
+    assert raised.value.retryable is False and outline.writes == []
+    assert str(raised.value).startswith(f"learnloop's API token may not write to the Outline collection "
+                                        f"'{COLLECTION_ID}' (Outline documents.")
+    assert "HTTP 403" in str(raised.value)
+
+
 @pytest.mark.parametrize(("changed", "collection_id", "title"), [
     ({"space": "Sales"}, SALES, "Learning log: Engineering"),
     ({"learning_log_page": "Learning log 2027"}, COLLECTION_ID, "Learning log 2027")])

@@ -177,10 +177,19 @@ class OutlineHost:
 
     def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
                 last_page: str | None = None) -> Published:
+        """A remembered log Outline answers 403 for (moved where the API token's user may not read or write it, or
+        its access removed) is left like a deleted one; a 403 in the configured collection is the token's to fix."""
         client = OutlineClient.for_wiki(wiki)
         section = markdown_section(heading, text, marker)
-        current = _last_log(client, last_page)  # published, wherever it is now: no collection needed
-        if current is None:
+        try:
+            current = _last_log(client, last_page)  # published, wherever it is now: no collection needed
+            if current is not None:
+                return _appended(wiki, client, current, section, marker, page_title)
+        except OutlineError as exc:
+            if exc.status_code != 403:
+                raise
+            log.info("wiki %s: the API token may no longer use the learning log %s (%s)", wiki.name, last_page, exc)
+        try:
             collection_id = _resolve_collection(client, space)
             existing = _find_document(client, collection_id, page_title)
             if existing is None:
@@ -190,10 +199,12 @@ class OutlineHost:
             current = client.document_info(str(existing["id"]))
             if not current.get("publishedAt"):  # learnloop's log moved back to the drafts: nobody else reads it
                 client.publish_document(str(current["id"]), collection_id=collection_id)
-        if marker_target(marker) in str(current.get("text") or ""):
-            return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
-        document = client.append_to_document(str(current["id"]), "\n\n" + section)
-        return _published(wiki, {**current, **document}, page_title)
+            return _appended(wiki, client, current, section, marker, page_title)
+        except OutlineError as exc:
+            if exc.status_code != 403:
+                raise
+            raise WikiError(f"learnloop's API token may not write to the Outline collection '{space}' ({exc}): its "
+                            "user needs write access there", retryable=False) from None
 
     def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
         """Write the document back without the section. Outline's `text` is its own lossless Markdown of the
@@ -435,6 +446,14 @@ def _last_log(client: OutlineClient, document_id: str | None) -> dict[str, Any] 
         return None
     document = _shown(client, document_id)
     return None if document is None or _hidden(document) else document
+
+
+def _appended(wiki: WikiConfig, client: OutlineClient, current: Mapping[str, Any], section: str, marker: str,
+              page_title: str) -> Published:
+    if marker_target(marker) in str(current.get("text") or ""):
+        return _published(wiki, current, page_title)  # a retry after a lost answer: it is there
+    document = client.append_to_document(str(current["id"]), "\n\n" + section)
+    return _published(wiki, {**current, **document}, page_title)
 
 
 def _find_document(client: OutlineClient, collection_id: str, title: str) -> dict[str, Any] | None:
