@@ -158,12 +158,20 @@ class OutlineStandIn(_Losing):
 
 
 class BookStackStandIn(_Losing):
-    """BookStack's REST API for publishing: books and pages read, listed, created and updated."""
+    """BookStack's REST API for publishing: books and pages read, listed, created and updated.
+
+    `access` is the API token's user's permission on a book's pages ("edit", the default, "view", or None): BookStack
+    reads and lists only what its user may view (`visible()`, so 404 otherwise), and answers 403 to creating or
+    updating a page its user may not (PageApiController's checkOwnablePermission('page-create' / 'page-update'),
+    Controller::showPermissionError's NotifyException as Handler::renderApiException writes it)."""
+
+    FORBIDDEN = {"error": {"code": 403, "message": "You do not have permission to perform the requested action."}}
 
     def __init__(self, mock: responses.RequestsMock, base_url: str, token: str) -> None:
         super().__init__(mock)
         self.base_url, self.token = base_url, token
         self.books = {13: api_fixture("books-read-13")}
+        self.access: dict[int, str | None] = {}
         self.chapters: dict[int, dict[str, Any]] = {}
         self.pages: dict[int, dict[str, Any]] = {}
         self._template = api_fixture("pages-read-2432")
@@ -194,6 +202,10 @@ class BookStackStandIn(_Losing):
         self.pages[page["id"]] = page
         return page
 
+    def _may(self, book_id: Any, edit: bool = False) -> bool:
+        access = self.access.get(int(book_id), "edit")
+        return access == "edit" or (access == "view" and not edit)
+
     @staticmethod
     def _set_content(page: dict[str, Any], *, markdown: str | None, html: str | None) -> None:
         """BookStack keeps the Markdown and renders the HTML from it; HTML alone clears the Markdown."""
@@ -210,12 +222,15 @@ class BookStackStandIn(_Losing):
 
     def _books(self, request: Any) -> Reply:
         filters = self._filters(request)
-        found = [b for b in self.books.values() if all(str(b.get(k)) == v for k, v in filters.items())]
+        found = [b for b in self.books.values()
+                 if self._may(b["id"]) and all(str(b.get(k)) == v for k, v in filters.items())]
         return _json(200, {"data": found, "total": len(found)})
 
     def _book(self, request: Any) -> Reply:
         book = self.books.get(int(request.url.rsplit("/", 1)[1]))
-        return _json(200, book) if book else _json(404, {"error": {"code": 404, "message": "Book not found"}})
+        if book is None or not self._may(book["id"]):
+            return _json(404, {"error": {"code": 404, "message": "Book not found"}})
+        return _json(200, book)
 
     def _list(self, request: Any) -> Reply:
         """A listing as BookStack's ListingResponseBuilder answers: `count` rows (100 unless asked, at most 500)
@@ -225,7 +240,8 @@ class BookStackStandIn(_Losing):
         count = min(int(query.get("count", ["100"])[0]), 500)
         offset = int(query.get("offset", ["0"])[0])
         rows = [{k: v for k, v in page.items() if k not in ("html", "raw_html", "markdown", "tags")}
-                for page in self.pages.values() if all(str(page.get(k)) == v for k, v in filters.items())]
+                for page in self.pages.values()
+                if self._may(page["book_id"]) and all(str(page.get(k)) == v for k, v in filters.items())]
         return _json(200, {"data": rows[offset:offset + count], "total": len(rows)})
 
     def _chapter(self, request: Any) -> Reply:
@@ -236,7 +252,7 @@ class BookStackStandIn(_Losing):
         """As BookStack's Page::forJsonDisplay: the stored content as `raw_html`, and `html` rendered by
         PageContent::render, with each `{{@id}}` include replaced by that page's content."""
         page = self.pages.get(int(request.url.rsplit("/", 1)[1]))
-        if page is None:
+        if page is None or not self._may(page["book_id"]):
             return _json(404, {"error": {"code": 404, "message": "Page not found"}})
         included = lambda match: self.pages.get(int(match.group(1)), {}).get("raw_html", "")  # noqa: E731
         return _json(200, {**page, "html": re.sub(r"\{\{@\s?(\d+)\}\}", included, page["raw_html"])})
@@ -246,6 +262,10 @@ class BookStackStandIn(_Losing):
         if set(body) - {"book_id", "chapter_id", "name", "markdown", "html", "tags"} or \
                 ("markdown" in body) == ("html" in body) or not body.get("name"):
             return _json(422, {"error": {"code": 422, "message": "The given data was invalid."}})
+        if not self._may(body["book_id"]):
+            return _json(404, {"error": {"code": 404, "message": "Book not found"}})
+        if not self._may(body["book_id"], edit=True):
+            return _json(403, self.FORBIDDEN)
         self.writes.append(("POST pages", body))
         page = self.add_page(name=body["name"], markdown=body.get("markdown", ""), html=body.get("html", ""),
                              book_id=int(body["book_id"]))
@@ -254,8 +274,10 @@ class BookStackStandIn(_Losing):
     def _update(self, request: Any) -> Reply:
         body = json.loads(request.body)
         page = self.pages.get(int(request.url.rsplit("/", 1)[1]))
-        if page is None:
+        if page is None or not self._may(page["book_id"]):
             return _json(404, {"error": {"code": 404, "message": "Page not found"}})
+        if not self._may(page["book_id"], edit=True):
+            return _json(403, self.FORBIDDEN)
         if set(body) - {"name", "markdown", "html", "tags", "priority"} or ("markdown" in body) == ("html" in body):
             return _json(422, {"error": {"code": 422, "message": "The given data was invalid."}})
         self.writes.append(("PUT page", body))

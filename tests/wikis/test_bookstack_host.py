@@ -425,6 +425,37 @@ def test_a_log_learnloop_last_published_to_that_is_gone_is_looked_for_by_its_tit
     assert MARKER in log["markdown"] and old["markdown"] == "Old."
 
 
+@pytest.mark.parametrize("access", [None, "view"])
+def test_a_log_moved_out_of_the_api_tokens_reach_is_left_for_one_in_the_configured_book(
+        access: str | None, api: responses.RequestsMock) -> None:
+    """BookStack answers 404 for a page its API token's user may not view, and 403 to updating one it may only
+    view: either way the log is left as a deleted one is."""
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    bookstack.books[14] = {**bookstack.books[13], "id": 14, "name": "Team notes", "slug": "team-notes"}
+    bookstack.access[14] = access
+    old = bookstack.add_page(name="Learning log", markdown="Old.", book_id=14)
+    published = publish(last_page=str(old["id"]))
+    [log] = [page for page in bookstack.pages.values() if page is not old]
+    assert published == Published(f"{BASE_URL}/books/onboarding-handbook/page/learning-log", "Learning log",
+                                  str(log["id"]))
+    assert log["book_id"] == 13 and MARKER in log["markdown"] and old["markdown"] == "Old."
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_configured_book_the_api_token_may_not_write_to_fails_saying_so(
+        existing: bool, api: responses.RequestsMock) -> None:
+    bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)
+    if existing:
+        bookstack.add_page(name="Learning log", markdown="Earlier.")
+    bookstack.access[13] = "view"
+    with pytest.raises(WikiError) as error:
+        publish()
+    assert error.value.retryable is False and bookstack.writes == []
+    assert str(error.value).startswith("learnloop's API token may not write to the BookStack book "
+                                       "'book:onboarding-handbook' (BookStack ")
+    assert "HTTP 403" in str(error.value)
+
+
 @pytest.mark.parametrize("lost", ["POST pages", "PUT page"])
 def test_a_retry_after_a_lost_answer_appends_once(lost: str, api: responses.RequestsMock) -> None:
     bookstack = BookStackStandIn(api, BASE_URL, API_TOKEN)

@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
-from learnloop.bookstack.client import Book, BookStackClient, NotFound, Page
+from learnloop.bookstack.client import ApiError, Book, BookStackClient, NotFound, Page
 from learnloop.clock import reported
 from learnloop.config import WikiConfig
 from learnloop.domain.wiki_events import PageAction, PagesUnder, WikiEvent
@@ -184,11 +184,20 @@ class BookStackHost:
 
     def publish(self, wiki: WikiConfig, *, space: str, page_title: str, heading: str, text: str, marker: str,
                 last_page: str | None = None) -> Published:
+        """A remembered log BookStack hides (404) or refuses to update (403: its API token's user may only view it
+        now) is left like a deleted one; a 403 in the configured book is the token's to fix."""
         client = BookStackClient.for_wiki(wiki)
         section = html_section(heading, text, marker)
-        page = _last_log(client, last_page)
-        book = client.book(page.book_id) if page is not None else _resolve_book(client, space)
-        if page is None:
+        try:
+            page = _last_log(client, last_page)
+            if page is not None:
+                return _appended(wiki, client, client.book(page.book_id), page, section, marker)
+        except ApiError as exc:
+            if exc.status_code != 403:
+                raise
+            log.info("wiki %s: the API token may no longer update the learning log %s (%s)", wiki.name, last_page, exc)
+        try:
+            book = _resolve_book(client, space)
             wanted = page_title.casefold()
             matches = [p for p in client.find_pages(book_id=book.id, name=page_title)
                        if p.book_id == book.id and not p.draft and p.name.casefold() == wanted]
@@ -196,16 +205,12 @@ class BookStackHost:
                 created = client.create_page(book_id=book.id, name=page_title, markdown=section)
                 return Published(page_url(wiki, book.slug, created.slug), created.name or page_title,
                                  str(created.id))
-            page = client.page(min(p.id for p in matches))
-        if carries_marker(page.markdown, marker) or carries_marker(page.html, marker):
-            # a retry after the answer to our write was lost
-            return Published(page_url(wiki, book.slug, page.slug), page.name, str(page.id))
-        if page.markdown.strip():
-            updated = client.update_page(page.id, markdown=f"{page.markdown.rstrip()}\n\n{section}")
-        else:
-            updated = client.update_page(page.id, html=f"{page.html.rstrip()}\n{section}")
-        return Published(page_url(wiki, book.slug, updated.slug or page.slug), updated.name or page.name,
-                         str(page.id))
+            return _appended(wiki, client, book, client.page(min(p.id for p in matches)), section, marker)
+        except ApiError as exc:
+            if exc.status_code != 403:
+                raise
+            raise WikiError(f"learnloop's API token may not write to the BookStack book '{space}' ({exc}): its "
+                            "user needs permission to create and update pages there", retryable=False) from None
 
 
     def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
@@ -317,6 +322,18 @@ def _check_secret(wiki: WikiConfig, query: Mapping[str, str]) -> None:
     expected = wiki.secret_text
     if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
         raise Unauthorized("the secret in this BookStack webhook URL is wrong")
+
+
+def _appended(wiki: WikiConfig, client: BookStackClient, book: Book, page: Page, section: str,
+              marker: str) -> Published:
+    if carries_marker(page.markdown, marker) or carries_marker(page.html, marker):
+        # a retry after the answer to our write was lost
+        return Published(page_url(wiki, book.slug, page.slug), page.name, str(page.id))
+    if page.markdown.strip():
+        updated = client.update_page(page.id, markdown=f"{page.markdown.rstrip()}\n\n{section}")
+    else:
+        updated = client.update_page(page.id, html=f"{page.html.rstrip()}\n{section}")
+    return Published(page_url(wiki, book.slug, updated.slug or page.slug), updated.name or page.name, str(page.id))
 
 
 def _last_log(client: BookStackClient, page_ref: str | None) -> Page | None:
