@@ -136,9 +136,10 @@ class WikiHost(Protocol):
         The author's text and the heading are escaped: nothing in them acts as markup. A page that already
         carries the marker is not changed: a retry after a lost answer publishes once. `last_page`, the page
         reflections published to this space under this title last went to (learning_log_cursor), is tried first
-        unless it is trashed, archived or a draft: a log an admin moved or renamed on the wiki stays the log, while
-        a space or title changed in the configuration is looked for there by title (MediaWiki looks it up by the
-        configured title and follows the redirect a move leaves instead)."""
+        unless it is trashed, archived, a draft, or out of the API token's reach (the wiki refuses to show or change
+        it): a log an admin moved or renamed on the wiki stays the log, while a space or title changed in the
+        configuration is looked for there by title (MediaWiki looks it up by the configured title and follows the
+        redirect a move leaves instead)."""
 
     def remove(self, wiki: WikiConfig, *, page_ref: str, marker: str) -> Removed:
         """Take the section carrying `marker` off the page `page_ref` (the wiki's id of it), keeping the rest of
