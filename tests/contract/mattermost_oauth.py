@@ -1,5 +1,4 @@
-"""A stand-in for Mattermost's OAuth 2.0 provider, as the Go server behaves (mattermost/mattermost `server/`,
-read for /tmp/research/mattermost_server.md section 6):
+"""A stand-in for Mattermost's OAuth 2.0 provider, as the Go server behaves (mattermost/mattermost `server/`):
 
 - GET /oauth/authorize: `channels/web/oauth.go` `authorizeOAuthPage`: 501 page when the provider is off;
   400 page for a bad request (`model.AuthorizeRequest.IsValid`: client_id a 26-character id, response_type

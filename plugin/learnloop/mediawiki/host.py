@@ -304,7 +304,7 @@ def _positive_int(data: Mapping[str, Any], field: str) -> int:
 
 
 class MediaWikiHost:
-    """One instance per process (registered below); it keeps one logged-in client per wiki."""
+    """One instance per process (`wiring.wiki_hosts`); it keeps one logged-in client per wiki."""
 
     names_pages_by_id = False
 

@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, abort, g, has_request_context, request, session
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Response, abort, g, has_request_context, request, session
+from flask.sessions import SecureCookieSessionInterface
 
 from learnloop.domain.tokens import matches_any
 
@@ -57,12 +57,6 @@ class _Sessions(SecureCookieSessionInterface):
     @property
     def salt(self) -> str:  # type: ignore[override]
         return "learnloop-frame" if in_frame() else "cookie-session"
-
-    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        """No cookie, nothing to verify: most requests (Mattermost's, the wikis') carry none."""
-        if not request.cookies.get(self.get_cookie_name(app)):
-            return self.session_class()
-        return super().open_session(app, request)
 
     def get_cookie_name(self, app: Flask) -> str:
         return FRAME_COOKIE if in_frame() else super().get_cookie_name(app)
