@@ -44,16 +44,26 @@ def test_a_pending_entry_is_kept_until_the_resource_is_recorded(tmp_path: Path) 
     ledger.creating("mattermost x", "bot", "@learnloop", "learnloop")
 
     reread = Ledger(path)
-    assert reread.was_creating("mattermost x", "bot", "@learnloop", "learnloop")
-    assert not reread.was_creating("mattermost x", "bot", "@learnloop", "someone")
+    assert reread.made("mattermost x", "bot", "@learnloop", "learnloop")
+    assert reread.made("mattermost x", "bot", None, "learnloop")
+    assert not reread.made("mattermost x", "bot", "@learnloop", "someone")
+    assert not reread.made("mattermost x", "bot", "@learnloop", None)
     assert reread.resources("mattermost x") == []
-    reread.record("mattermost x", Resource("bot", "b1", "@learnloop", True))
-    assert not Ledger(path).was_creating("mattermost x", "bot", "@learnloop", "learnloop")
+    reread.record("mattermost x", Resource("bot", "b1", "@learnloop", False))
+    assert not Ledger(path).made("mattermost x", "bot", "@learnloop", "learnloop")
 
     reread.creating("mattermost x", "command", "/learn in team a", "/learn https://l.example.com/mattermost/command")
     reread.forget("mattermost x", reread.resources("mattermost x")[0])
-    assert Ledger(path).was_creating("mattermost x", "command", "/learn in team a",
-                                     "/learn https://l.example.com/mattermost/command")
+    assert Ledger(path).made("mattermost x", "command", "/learn in team a",
+                             "/learn https://l.example.com/mattermost/command")
+
+
+def test_a_recorded_resource_is_learnloops_only_under_its_id_when_one_is_asked_for(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "learnloop.install.json")
+    ledger.record("outline docs", Resource("webhook_subscription", "s1", "subscription", True))
+    assert ledger.made("outline docs", "webhook_subscription", "subscription", None)
+    assert ledger.made("outline docs", "webhook_subscription", "subscription", None, "s1")
+    assert not ledger.made("outline docs", "webhook_subscription", "subscription", None, "s2")
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"version": 9, "hosts": {}}', "[]"])

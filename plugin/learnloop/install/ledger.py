@@ -84,11 +84,15 @@ class Ledger:
                             {"type": type_, "label": label, "key": key}]
         self._save()
 
-    def was_creating(self, host: str, type_: str, label: str, key: str) -> bool:
-        """Whether install called create for this resource and never heard back: then learnloop made what is
-        found by the same key."""
+    def made(self, host: str, type_: str, label: str | None, key: str | None, id_: str | None = None) -> bool:
+        """Whether learnloop made a resource install found: recorded as created (with `id_`, when given), or
+        found by `key` (None when found otherwise) after a create call by that key went unanswered."""
+        recorded = self.find(host, type_, label)
+        if recorded is not None and recorded.created and id_ in (None, recorded.id):
+            return True
         pending = self._hosts.get(host, {}).get("pending", [])
-        return any((p["type"], p["label"], p["key"]) == (type_, label, key) for p in pending)
+        return key is not None and any((p["type"], p["key"]) == (type_, key) and label in (None, p["label"])
+                                       for p in pending)
 
     def set_status(self, host: str, status: str) -> None:
         self._entry(host)["status"] = status

@@ -265,11 +265,7 @@ class MattermostInstaller(MattermostChecks):
         plan.change("update", f"{self.context.config.path.name}: {key}", f"{what} {value}", write)
 
     def _created_before(self, type_: str, label: str, key: str | None) -> bool:
-        """Recorded as learnloop's, or found by the `key` of a create call whose reply was lost."""
-        recorded = self.context.ledger.find(self.host_key, type_, label)
-        if recorded is not None and recorded.created:
-            return True
-        return key is not None and self.context.ledger.was_creating(self.host_key, type_, label, key)
+        return self.context.ledger.made(self.host_key, type_, label, key)
 
     def _creating(self, type_: str, label: str, key: str, create: Callable[[], T]) -> T:
         self.context.ledger.creating(self.host_key, type_, label, key)

@@ -130,10 +130,8 @@ class OAuthAppStep:
         return self.admin.create_oauth_app(desired)
 
     def _created_before(self, found: JsonObject) -> bool:
-        """Recorded as learnloop's, or found by the callback of a create call whose reply was lost."""
-        recorded = self.context.ledger.find(self.host, OAUTH_APP)
-        if recorded is not None and recorded.created:
-            return True
+        """Recorded as learnloop's (under any name: the manifest may have renamed it), or found by the callback of
+        a create call whose reply was lost."""
         callback = callback_url(self.context.settings)
-        return (callback in (found.get("callback_urls") or [])
-                and self.context.ledger.was_creating(self.host, OAUTH_APP, label(self.manifest), callback))
+        return self.context.ledger.made(self.host, OAUTH_APP, None,
+                                        callback if callback in (found.get("callback_urls") or []) else None)

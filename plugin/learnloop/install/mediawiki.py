@@ -164,8 +164,7 @@ class MediaWikiInstaller:
         if found == block:
             plan.say("keep", what, f"loads {widget_url(self.context.settings)}")
             if recorded is None and not plan.dry_run:
-                self._record(page, created=self.context.ledger.was_creating(self.host_key, WIDGET_BLOCK, page.title,
-                                                                            block))
+                self._record(page, created=self.context.ledger.made(self.host_key, WIDGET_BLOCK, page.title, block))
             return
         created = recorded.created if recorded is not None else found is None
         if found is not None:

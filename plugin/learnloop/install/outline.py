@@ -100,9 +100,8 @@ class OutlineInstaller:
             plan.change("create", what, f"delivers {', '.join(events)} to {self.url}, signed with the wiki's secret",
                         create)
         else:
-            created = (recorded.created if recorded is not None and recorded.id == found.get("id") else
-                       found.get("url") == self.url
-                       and self.context.ledger.was_creating(self.host_key, SUBSCRIPTION, self.label, self.url))
+            created = self.context.ledger.made(self.host_key, SUBSCRIPTION, self.label,
+                                               self.url if found.get("url") == self.url else None, str(found["id"]))
             differences = _differences(found, url=self.url, events=events, secret=secret)
             if differences:
                 def update() -> None:
