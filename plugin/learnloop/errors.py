@@ -8,9 +8,11 @@ from collections.abc import Mapping
 
 class HostError(Exception):
     """A host's API failed. `retryable` says whether trying again later can help; `retry_after` (seconds) is
-    set when the host asked to be left alone for a while (HTTP 429)."""
+    set when the host asked to be left alone for a while (HTTP 429). `refused`: the host answered that it would
+    not do it, so nothing was done; False when that is not known (no answer, a timeout, a 5xx)."""
 
     retry_after: float | None = None
+    refused: bool = False
 
     @property
     def retryable(self) -> bool:
@@ -24,6 +26,11 @@ class GaveUp(HostError):
     @property
     def retryable(self) -> bool:
         return False
+
+
+def refusal(status: int | None) -> bool:
+    """An HTTP answer saying no: a 4xx, but not 408 (a timeout, after which whether the host acted is not known)."""
+    return status is not None and 400 <= status < 500 and status != 408
 
 
 MAX_RETRY_AFTER = 3600.0

@@ -62,10 +62,12 @@ class WikiError(HostError):
     """The wiki's API failed; `retryable` says whether the worker should try again, `retry_after` when (a 429:
     the wiki's rate limit, waited out by the outbox without counting an attempt)."""
 
-    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, retry_after: float | None = None,
+                 refused: bool = False) -> None:
         super().__init__(message)
         self._retryable = retryable
         self.retry_after = retry_after
+        self.refused = refused
 
     @property
     def retryable(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import pytest
 from learnloop.files import WriteFailed
 from learnloop.install.config_file import ConfigFile, mask
 from learnloop.install.ledger import Ledger, Resource, ledger_path_for
+from learnloop.mattermost.client import MattermostError, MattermostUnavailable
+from learnloop.outline.client import OutlineError
+from learnloop.wikis import WikiError
 
 
 def test_the_record_sits_beside_the_configuration() -> None:
@@ -38,10 +42,15 @@ def test_every_change_is_saved_at_once_and_survives_a_new_reader(tmp_path: Path)
     assert json.loads(path.read_text())["hosts"] == {}
 
 
+def lost_reply() -> None:
+    raise MattermostUnavailable("ReadTimeout", call="POST /api/v4/bots")
+
+
 def test_a_pending_entry_is_kept_until_the_resource_is_recorded(tmp_path: Path) -> None:
     path = tmp_path / "learnloop.install.json"
     ledger = Ledger(path)
-    ledger.creating("mattermost x", "bot", "@learnloop", "learnloop")
+    with pytest.raises(MattermostUnavailable):
+        ledger.creating("mattermost x", "bot", "@learnloop", "learnloop", lost_reply)
 
     reread = Ledger(path)
     assert reread.made("mattermost x", "bot", "@learnloop", "learnloop")
@@ -52,7 +61,9 @@ def test_a_pending_entry_is_kept_until_the_resource_is_recorded(tmp_path: Path) 
     reread.record("mattermost x", Resource("bot", "b1", "@learnloop", False))
     assert not Ledger(path).made("mattermost x", "bot", "@learnloop", "learnloop")
 
-    reread.creating("mattermost x", "command", "/learn in team a", "/learn https://l.example.com/mattermost/command")
+    with pytest.raises(MattermostUnavailable):
+        reread.creating("mattermost x", "command", "/learn in team a",
+                        "/learn https://l.example.com/mattermost/command", lost_reply)
     reread.forget("mattermost x", reread.resources("mattermost x")[0])
     assert Ledger(path).made("mattermost x", "command", "/learn in team a",
                              "/learn https://l.example.com/mattermost/command")
@@ -64,6 +75,48 @@ def test_a_recorded_resource_is_learnloops_only_under_its_id_when_one_is_asked_f
     assert ledger.made("outline docs", "webhook_subscription", "subscription", None)
     assert ledger.made("outline docs", "webhook_subscription", "subscription", None, "s1")
     assert not ledger.made("outline docs", "webhook_subscription", "subscription", None, "s2")
+
+
+def fails_with(error: Exception) -> Callable[[], None]:
+    def create() -> None:
+        raise error
+
+    return create
+
+
+@pytest.mark.parametrize("error", [
+    MattermostError("A bot with that username already exists.", status_code=400, call="POST /api/v4/bots"),
+    MattermostError("You do not have the appropriate permissions.", status_code=403, call="POST /api/v4/bots"),
+    MattermostError("conflict", status_code=409, call="POST /api/v4/bots"),
+    OutlineError("url: must be a valid URL", status_code=400, call="webhookSubscriptions.create"),
+    WikiError("MediaWiki refused edit: editconflict: Edit conflict.", refused=True),
+], ids=["mattermost 400", "mattermost 403", "mattermost 409", "outline 400", "mediawiki error code"])
+def test_a_refused_create_leaves_no_pending_entry(tmp_path: Path, error: Exception) -> None:
+    path = tmp_path / "learnloop.install.json"
+    with pytest.raises(type(error)):
+        Ledger(path).creating("mattermost x", "bot", "@learnloop", "learnloop", fails_with(error))
+    assert not Ledger(path).made("mattermost x", "bot", "@learnloop", "learnloop")
+    assert json.loads(path.read_text())["hosts"] == {}
+
+
+@pytest.mark.parametrize("error", [
+    MattermostUnavailable("ReadTimeout", call="POST /api/v4/bots"),
+    MattermostError("internal error", status_code=500, call="POST /api/v4/bots"),
+    MattermostError("bad gateway", status_code=502, call="POST /api/v4/bots"),
+    MattermostError("request timeout", status_code=408, call="POST /api/v4/bots"),
+    MattermostError("no user id in the answer", status_code=200, call="POST /api/v4/bots"),
+    OutlineError("ConnectionError", status_code=None, call="webhookSubscriptions.create"),
+    OutlineError("Internal error", status_code=503, call="webhookSubscriptions.create"),
+    WikiError("https://wiki.example.com/w/api.php: no answer within 30 s"),
+    WikiError("MediaWiki refused edit: internal_api_error_DBQueryError: ...", retryable=True),
+    KeyError("id"),
+], ids=["mattermost timeout", "mattermost 500", "mattermost 502", "mattermost 408", "mattermost bad answer",
+        "outline no answer", "outline 503", "mediawiki timeout", "mediawiki internal error", "not a host's error"])
+def test_a_create_with_an_unknown_outcome_keeps_its_pending_entry(tmp_path: Path, error: Exception) -> None:
+    path = tmp_path / "learnloop.install.json"
+    with pytest.raises(type(error)):
+        Ledger(path).creating("mattermost x", "bot", "@learnloop", "learnloop", fails_with(error))
+    assert Ledger(path).made("mattermost x", "bot", "@learnloop", "learnloop")
 
 
 @pytest.mark.parametrize("content", ["{not json", '{"version": 9, "hosts": {}}', "[]"])

@@ -16,7 +16,7 @@ from learnloop.install.mattermost_doctor import doctor_checks
 from learnloop.install.plan import InstallBlocked, InstallFailed, Plan
 from learnloop.install.reachability import allowed_untrusted, internal_addresses
 from learnloop.mattermost.admin_client import MattermostAdminClient
-from learnloop.mattermost.client import MattermostUnavailable
+from learnloop.mattermost.client import MattermostError, MattermostUnavailable
 from tests.contract.fixtures import MATTERMOST_TEST_URL
 from tests.install.fake_mattermost import ADMIN_TOKEN
 from tests.install.mattermost_world import (  # noqa: F401
@@ -319,18 +319,28 @@ def test_a_failure_half_way_leaves_a_record_and_a_rerun_finishes(world: World) -
     assert Ledger(ledger_path_for(world.config_path)).status(host) == "complete"
 
 
+def pending(world: World) -> list[dict[str, str]]:
+    """The create calls the install record still waits to hear about."""
+    hosts = json.loads(ledger_path_for(world.config_path).read_text(encoding="utf-8"))["hosts"]
+    return [p for entry in hosts.values() for p in entry.get("pending", [])]
+
+
+@pytest.mark.parametrize("lost", [MattermostUnavailable("ReadTimeout", call="POST"),
+                                  MattermostError("bad gateway", status_code=502, call="POST")],
+                         ids=["timeout", "502"])
 @pytest.mark.parametrize("call", ["create_outgoing_webhook", "add_channel_member"])
 def test_what_mattermost_made_when_its_reply_was_lost_is_adopted_as_learnloops(
-        world: World, monkeypatch: pytest.MonkeyPatch, call: str) -> None:
+        world: World, monkeypatch: pytest.MonkeyPatch, call: str, lost: MattermostError) -> None:
     real = getattr(MattermostAdminClient, call)
 
-    def made_then_timed_out(self: MattermostAdminClient, *args: Any) -> None:
+    def made_then_lost(self: MattermostAdminClient, *args: Any) -> None:
         real(self, *args)
-        raise MattermostUnavailable("ReadTimeout", call="POST")
+        raise lost
 
-    monkeypatch.setattr(MattermostAdminClient, call, made_then_timed_out)
+    monkeypatch.setattr(MattermostAdminClient, call, made_then_lost)
     with pytest.raises(InstallFailed):
         world.install()
+    assert len(pending(world)) == 1, "Mattermost may have made it: the re-run must know"
     monkeypatch.setattr(MattermostAdminClient, call, real)
     world.install()
 
@@ -340,6 +350,30 @@ def test_what_mattermost_made_when_its_reply_was_lost_is_adopted_as_learnloops(
     assert bot is not None and world.fake.hooks == {}
     assert not any(member == bot["user_id"] for _, member in world.fake.channel_members)
     assert json.loads(ledger_path_for(world.config_path).read_text())["hosts"] == {}
+
+
+@pytest.mark.parametrize("status", [400, 403, 409])
+def test_a_webhook_made_by_hand_after_mattermost_refused_learnloops_stays_the_admins(world: World,
+                                                                                    status: int) -> None:
+    """Mattermost said no, so it made nothing: the webhook an admin then makes to the same URL is theirs, to
+    keep when learnloop is uninstalled."""
+    world.fake.fail_next("POST", r"/api/v4/hooks/outgoing", status)
+    with pytest.raises(InstallFailed, match=f"HTTP {status}"):
+        world.install()
+    assert pending(world) == []
+    mine = MattermostAdminClient(MATTERMOST_TEST_URL, ADMIN_TOKEN).create_outgoing_webhook({
+        "team_id": world.team["id"], "channel_id": world.town["id"], "display_name": "the admin's",
+        "trigger_words": [], "trigger_when": 0, "callback_urls": [f"{PUBLIC_URL}/mattermost/outgoing"],
+        "content_type": "application/json"})
+
+    plan = world.install()
+
+    assert not [s for s in plan.steps if s.action == "create" and "outgoing webhook" in s.what], plan.render()
+    hook = Ledger(ledger_path_for(world.config_path)).find(f"mattermost {MATTERMOST_TEST_URL}", "outgoing_webhook")
+    assert hook is not None and (hook.id, hook.created) == (mine["id"], False)
+    plan = world.uninstall()
+    assert list(world.fake.hooks) == [mine["id"]], plan.render()
+    assert "leave   outgoing webhook in ~engineering/town-square" in plan.render()
 
 
 # ----------------------------------------------------------------------- checks first

@@ -268,12 +268,18 @@ def test_an_unreachable_wiki_blocks_the_install(tmp_path: Path) -> None:
     assert (check.check, check.status) == ("reachable", "fix")
 
 
+def handbook() -> Settings:
+    """A MediaWiki reached only through stand-ins (`responses`, or a patched client)."""
+    return make_settings(wikis=[{"name": "handbook", "kind": "mediawiki", "url": "https://wiki.example.com/w",
+                                 "secret": WIKI_SECRET, "bot_user": "Admin@learnloop",
+                                 "bot_password": "learnloopbot0123456789abcdefghijk"}])
+
+
 @responses.activate
 def test_a_failed_edit_is_an_install_failure_and_leaves_no_record(tmp_path: Path) -> None:
+    """MediaWiki refused the edit (an error code), so it saved nothing: no pending entry either."""
     api = "https://wiki.example.com/w/api.php"
-    settings = make_settings(wikis=[{"name": "handbook", "kind": "mediawiki", "url": "https://wiki.example.com/w",
-                                     "secret": WIKI_SECRET, "bot_user": "Admin@learnloop",
-                                     "bot_password": "learnloopbot0123456789abcdefghijk"}])
+    settings = handbook()
 
     def answer(request: Any) -> tuple[int, dict[str, str], str]:
         import json
@@ -306,20 +312,22 @@ def test_a_failed_edit_is_an_install_failure_and_leaves_no_record(tmp_path: Path
     assert "could not update rating widget in MediaWiki:Common.js" in str(caught.value)
     assert "editconflict" in str(caught.value)
     assert Ledger(tmp_path / "learnloop.install.json").resources("mediawiki handbook") == []
+    assert "pending" not in (tmp_path / "learnloop.install.json").read_text()
 
 
-def test_a_block_whose_edit_reply_was_lost_is_removed_by_uninstall(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The wiki saved the block but its reply was lost: the re-run finds the block and knows learnloop wrote it."""
-    settings = make_settings(wikis=[{"name": "handbook", "kind": "mediawiki", "url": "https://wiki.example.com/w",
-                                     "secret": WIKI_SECRET, "bot_user": "Admin@learnloop",
-                                     "bot_password": "learnloopbot0123456789abcdefghijk"}])
+def pages_in_memory(monkeypatch: pytest.MonkeyPatch, first_edit: str) -> dict[str, str]:
+    """The handbook's pages, in a dict behind a patched client: the first edit's reply is "lost" (saved, then a
+    timeout) or "refused" (an edit conflict, as the client reads MediaWiki's error code: nothing saved)."""
     saved = {COMMON_JS: ADMIN_SCRIPT}
-    replies: list[str] = ["lost"]
+    replies = [first_edit]
 
     def replace_text(self: MediaWikiClient, before: PageText, text: str, **_: Any) -> int:
+        reply = replies.pop() if replies else "saved"
+        if reply == "refused":
+            MediaWikiClient._raise_for_api_error({"error": {"code": "editconflict", "info": "Edit conflict."}},
+                                                 "edit")
         saved[before.title] = text
-        if replies and replies.pop() == "lost":
+        if reply == "lost":
             raise WikiError("ReadTimeout")
         return 1
 
@@ -329,12 +337,38 @@ def test_a_block_whose_edit_reply_was_lost_is_removed_by_uninstall(tmp_path: Pat
     monkeypatch.setattr(MediaWikiClient, "page_text",
                         lambda self, title: PageText(title, True, saved[title], "2026-11-01T09:00:00Z", None))
     monkeypatch.setattr(MediaWikiClient, "replace_text", replace_text)
+    return saved
+
+
+def test_a_block_whose_edit_reply_was_lost_is_removed_by_uninstall(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wiki saved the block but its reply was lost: the re-run finds the block and knows learnloop wrote it."""
+    settings = handbook()
+    saved = pages_in_memory(monkeypatch, "lost")
     with pytest.raises(InstallFailed):
         run("install", settings, tmp_path)
+    assert "pending" in (tmp_path / "learnloop.install.json").read_text()
     assert run("install", settings, tmp_path).changes == 0
 
     run("uninstall", settings, tmp_path)
     assert BEGIN_MARKER not in saved[COMMON_JS]
+
+
+def test_a_block_pasted_by_hand_after_the_wiki_refused_learnloops_stays(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = handbook()
+    saved = pages_in_memory(monkeypatch, "refused")
+    with pytest.raises(InstallFailed, match="editconflict"):
+        run("install", settings, tmp_path)
+    assert saved[COMMON_JS] == ADMIN_SCRIPT
+    pasted = with_block(ADMIN_SCRIPT, widget_block(settings))
+    saved[COMMON_JS] = pasted
+
+    assert run("install", settings, tmp_path).changes == 0
+    [resource] = Ledger(tmp_path / "learnloop.install.json").resources("mediawiki handbook")
+    assert resource.created is False
+    run("uninstall", settings, tmp_path)
+    assert saved[COMMON_JS] == pasted
 
 
 @needs_mediawiki

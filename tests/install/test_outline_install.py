@@ -48,6 +48,7 @@ class FakeOutline:
         self.subscriptions: list[dict[str, Any]] = []
         self.calls: list[str] = []
         self.fail: set[str] = set()
+        self.refuse: set[str] = set()
         self.mocked = mocked
         mocked.add_callback(responses.POST, re.compile(rf"{re.escape(OUTLINE_URL)}/api/[A-Za-z.]+"),
                             callback=self._answer)
@@ -68,6 +69,8 @@ class FakeOutline:
             return self._error(401, "authentication_required", "Authentication error")
         if method in self.fail:
             return self._error(500, "internal_error", "Internal error")
+        if method in self.refuse:
+            return self._error(400, "validation_error", "url: Must be a valid url")
         if method == "auth.info":
             return self._ok({"user": {"id": str(uuid.uuid4()), "name": "Ada Admin" if role == "admin" else "Max",
                                       "role": role}, "team": {"id": str(uuid.uuid4()), "name": "Acme"}})
@@ -240,22 +243,40 @@ def test_a_failure_half_way_is_install_failed_and_a_rerun_finishes(outline: Fake
     assert run("install", tmp_path).changes == 1 and len(outline.ours()) == 1
 
 
+@pytest.mark.parametrize("status", [None, 502], ids=["timeout", "502"])
 def test_a_subscription_whose_reply_was_lost_is_deleted_by_uninstall(outline: FakeOutline, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                    monkeypatch: pytest.MonkeyPatch,
+                                                                    status: int | None) -> None:
     real = OutlineClient.create_webhook_subscription
 
-    def made_then_timed_out(self: OutlineClient, **fields: Any) -> None:
+    def made_then_lost(self: OutlineClient, **fields: Any) -> None:
         real(self, **fields)
-        raise OutlineError("ReadTimeout", status_code=None, call="webhookSubscriptions.create")
+        raise OutlineError("ReadTimeout", status_code=status, call="webhookSubscriptions.create")
 
-    monkeypatch.setattr(OutlineClient, "create_webhook_subscription", made_then_timed_out)
+    monkeypatch.setattr(OutlineClient, "create_webhook_subscription", made_then_lost)
     with pytest.raises(InstallFailed):
         run("install", tmp_path)
+    assert "pending" in (tmp_path / "learnloop.install.json").read_text()
     monkeypatch.setattr(OutlineClient, "create_webhook_subscription", real)
     assert run("install", tmp_path).changes == 0 and len(outline.ours()) == 1
 
     run("uninstall", tmp_path)
     assert outline.ours() == []
+
+
+def test_a_subscription_made_by_hand_after_outline_refused_learnloops_stays_the_admins(outline: FakeOutline,
+                                                                                      tmp_path: Path) -> None:
+    outline.refuse.add("webhookSubscriptions.create")
+    with pytest.raises(InstallFailed, match="HTTP 400"):
+        run("install", tmp_path)
+    assert "pending" not in (tmp_path / "learnloop.install.json").read_text()
+    outline.refuse.clear()
+    mine = outline.add(name="the admin's", url=EVENTS_URL, secret=SECRET, events=EVENTS)
+
+    assert run("install", tmp_path).changes == 0
+    [resource] = ledger(tmp_path).resources(HOST)
+    assert (resource.id, resource.created) == (mine["id"], False)
+    assert run("uninstall", tmp_path).changes == 0 and outline.ours() == [mine]
 
 
 def test_wiki_choice_errors_name_the_choices(outline: FakeOutline, tmp_path: Path) -> None:

@@ -8,20 +8,24 @@ removes the token even when its integration is gone), never secrets.
 
 Before each create call install writes a pending entry: the key it finds the resource by on a re-run
 (a username, a URL, a marked block). A host may make the resource and its reply be lost; the re-run
-that finds it by that key then knows learnloop made it, so uninstall removes it.
+that finds it by that key then knows learnloop made it, so uninstall removes it. A host that answers
+no (a 4xx) made nothing: the entry goes, and what an admin makes later by that key stays theirs.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from learnloop.errors import HostError
 from learnloop.files import WriteFailed, cannot_write, write_atomically
 
 LEDGER_VERSION = 1
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,16 +77,24 @@ class Ledger:
     def forget(self, host: str, resource: Resource) -> None:
         entry = self._entry(host)
         entry["resources"] = _without(entry["resources"], resource.type, resource.label)
-        if not entry["resources"] and not entry.get("pending"):
-            del self._hosts[host]
+        self._drop_if_empty(host)
         self._save()
 
-    def creating(self, host: str, type_: str, label: str, key: str) -> None:
-        """Saved before the call that creates the resource: `key` is what a re-run finds it by."""
+    def creating(self, host: str, type_: str, label: str, key: str, create: Callable[[], T]) -> T:
+        """`create()`, with a pending entry saved before: `key` is what a re-run finds the resource by if the
+        reply is lost. A refusal made nothing, so its entry goes; any other failure leaves it."""
         entry = self._entry(host)
         entry["pending"] = [*_without(entry.get("pending", []), type_, label),
                             {"type": type_, "label": label, "key": key}]
         self._save()
+        try:
+            return create()
+        except HostError as exc:
+            if exc.refused:
+                self._drop_pending(self._entry(host), type_, label)
+                self._drop_if_empty(host)
+                self._save()
+            raise
 
     def made(self, host: str, type_: str, label: str | None, key: str | None, id_: str | None = None) -> bool:
         """Whether learnloop made a resource install found: recorded as created (with `id_`, when given), or
@@ -104,6 +116,11 @@ class Ledger:
             entry["pending"] = _without(entry["pending"], type_, label)
             if not entry["pending"]:
                 del entry["pending"]
+
+    def _drop_if_empty(self, host: str) -> None:
+        entry = self._hosts[host]
+        if not entry["resources"] and not entry.get("pending"):
+            del self._hosts[host]
 
     def _entry(self, host: str) -> dict[str, Any]:
         return self._hosts.setdefault(host, {"status": "incomplete", "resources": []})

@@ -268,8 +268,7 @@ class MattermostInstaller(MattermostChecks):
         return self.context.ledger.made(self.host_key, type_, label, key)
 
     def _creating(self, type_: str, label: str, key: str, create: Callable[[], T]) -> T:
-        self.context.ledger.creating(self.host_key, type_, label, key)
-        return create()
+        return self.context.ledger.creating(self.host_key, type_, label, key, create)
 
     def _record(self, type_: str, id_: str, label: str, *, created: bool, **data: str) -> None:
         if not self.context.dry_run:

@@ -126,8 +126,8 @@ class OAuthAppStep:
                 {"token_sha256": fingerprint(str(app.get("client_secret", "")))}))
 
     def _create(self, desired: JsonObject) -> JsonObject:
-        self.context.ledger.creating(self.host, OAUTH_APP, label(self.manifest), desired["callback_urls"][0])
-        return self.admin.create_oauth_app(desired)
+        return self.context.ledger.creating(self.host, OAUTH_APP, label(self.manifest), desired["callback_urls"][0],
+                                            lambda: self.admin.create_oauth_app(desired))
 
     def _created_before(self, found: JsonObject) -> bool:
         """Recorded as learnloop's (under any name: the manifest may have renamed it), or found by the callback of

@@ -174,10 +174,14 @@ class MediaWikiInstaller:
         else:
             detail = f"create the page with a marked block loading {widget_url(self.context.settings)}"
 
+        def edit() -> int:
+            return self.client.replace_text(page, with_block(page.text, block), summary=INSTALL_SUMMARY)
+
         def write() -> None:
             if created:
-                self.context.ledger.creating(self.host_key, WIDGET_BLOCK, page.title, block)
-            self.client.replace_text(page, with_block(page.text, block), summary=INSTALL_SUMMARY)
+                self.context.ledger.creating(self.host_key, WIDGET_BLOCK, page.title, block, edit)
+            else:
+                edit()
             self._record(page, created=created, page_created=not page.exists)
 
         plan.change("update" if page.exists else "create", what, detail, write)

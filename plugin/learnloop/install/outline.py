@@ -93,8 +93,8 @@ class OutlineInstaller:
         settings: dict[str, Any] = {"name": webhook.name, "url": self.url, "events": events, "secret": secret}
         if found is None:
             def create() -> None:
-                self.context.ledger.creating(self.host_key, SUBSCRIPTION, self.label, self.url)
-                made = self.client.create_webhook_subscription(**settings)
+                made = self.context.ledger.creating(self.host_key, SUBSCRIPTION, self.label, self.url,
+                                                    lambda: self.client.create_webhook_subscription(**settings))
                 self._record(str(made["id"]), created=True)
 
             plan.change("create", what, f"delivers {', '.join(events)} to {self.url}, signed with the wiki's secret",

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import requests
 
-from learnloop.errors import HostError, retry_after
+from learnloop.errors import HostError, refusal, retry_after
 from learnloop.outbound import AnswerTooLarge, capped
 
 JsonObject = dict[str, Any]
@@ -39,6 +39,7 @@ class MattermostError(HostError):
         self.status_code = status_code
         self.error_id = error_id
         self.call = call
+        self.refused = refusal(status_code)
         super().__init__(self._summary())
 
     @property

@@ -25,7 +25,7 @@ import requests
 from learnloop import __version__
 from learnloop.chunks import chunks
 from learnloop.config import WikiConfig
-from learnloop.errors import retry_after
+from learnloop.errors import refusal, retry_after
 from learnloop.outbound import AnswerTooLarge, capped
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
@@ -212,10 +212,11 @@ class MediaWikiClient:
             raise WikiError(f"{self.api_url} redirects to {response.headers.get('Location', '?')}: "
                             "configure the wiki's url as its final address", retryable=False)
         if status == 429 or status >= 500:
-            raise WikiError(f"{self.api_url} answered HTTP {status}",
+            raise WikiError(f"{self.api_url} answered HTTP {status}", refused=refusal(status),
                             retry_after=retry_after(status, response.headers, WIKI_RETRY_AFTER))
         if status >= 400:
-            raise WikiError(f"{self.api_url} answered HTTP {status}", retryable=status in (408, 425))
+            raise WikiError(f"{self.api_url} answered HTTP {status}", retryable=status in (408, 425),
+                            refused=refusal(status))
         try:
             body = response.json()
         except ValueError:
@@ -227,13 +228,15 @@ class MediaWikiClient:
 
     @staticmethod
     def _raise_for_api_error(body: Mapping[str, Any], what: str) -> None:
+        """An error code is a refusal, but one of a failure inside the wiki, which may have saved first."""
         error = body.get("error")
         if not isinstance(error, Mapping):
             return
         code = str(error.get("code", "unknown"))
         info = str(error.get("info", ""))[:300]
-        retryable = code in RETRYABLE_CODES or code in SESSION_CODES or code.startswith("internal_api_error")
-        raise WikiError(f"MediaWiki refused {what}: {code}: {info}", retryable=retryable)
+        failed = code.startswith("internal_api_error") or code == "databaseerror"
+        retryable = code in RETRYABLE_CODES or code in SESSION_CODES or failed
+        raise WikiError(f"MediaWiki refused {what}: {code}: {info}", retryable=retryable, refused=not failed)
 
     def _call(self, method: str, params: Mapping[str, Any], *, csrf: bool = False) -> dict[str, Any]:
         """An authenticated API call; logs in first, and once more if the session was lost."""
@@ -378,7 +381,8 @@ class MediaWikiClient:
         body = self._call("POST", params, csrf=True)
         edit = body.get("edit", {})
         if edit.get("result") != "Success":
-            raise WikiError(f"MediaWiki did not save {before.title}: {edit}"[:300], retryable=False)
+            raise WikiError(f"MediaWiki did not save {before.title}: {edit}"[:300], retryable=False,
+                            refused=edit.get("result") == "Failure")
         return int(edit.get("newrevid") or 0)
 
     def siteinfo(self) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from learnloop.config import WikiConfig
-from learnloop.errors import retry_after
+from learnloop.errors import refusal, retry_after
 from learnloop.outbound import AnswerTooLarge, capped
 from learnloop.wikis import WIKI_RETRY_AFTER, WikiError
 
@@ -36,7 +36,8 @@ class OutlineError(WikiError):
         if retryable is None:
             retryable = status_code is None or status_code in (408, 429) or status_code >= 500
         status = f"HTTP {status_code}" if status_code is not None else "no response"
-        super().__init__(f"Outline {call}: {status}: {message}", retryable=retryable, retry_after=retry_after)
+        super().__init__(f"Outline {call}: {status}: {message}", retryable=retryable, retry_after=retry_after,
+                         refused=refusal(status_code))
 
     @property
     def not_found(self) -> bool:
