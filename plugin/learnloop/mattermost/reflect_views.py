@@ -17,7 +17,12 @@ from learnloop.mattermost.reflection_words import CHOICES, NO_COMMUNITY, visibil
 from learnloop.mattermost.replies import respond_later
 from learnloop.mattermost.signed_state import button_context, dialog_state
 from learnloop.services import reflections
-from learnloop.services.communities import community_for_channel, current_community, is_direct_channel
+from learnloop.services.communities import (
+    channel_label,
+    community_for_channel,
+    current_community,
+    is_direct_channel,
+)
 from learnloop.services.prompts import delivered
 from learnloop.services.reflections import InvalidReflection, NotYours, ReflectionView, SharePost
 from learnloop.storage.unit_of_work import UnitOfWork
@@ -54,11 +59,19 @@ def community_name(chat: Chat, uow: UnitOfWork, community_id: int | None) -> str
     return configured.name if configured else None
 
 
+def shared_in(uow: UnitOfWork, community_id: int | None) -> str | None:
+    """The channel a reflection shared with the community is posted in: the community's home channel."""
+    community = uow.communities.get(community_id) if community_id is not None else None
+    home = uow.communities.channel(community.channel_id) if community else None
+    return channel_label(home) if home else None
+
+
 def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibility: str,
                    can_publish: bool, community: str | None = None, *, can_share: bool = True,
-                   event: str | None = None, earlier_answer: str | None = None) -> dict[str, Any]:
+                   event: str | None = None, earlier_answer: str | None = None,
+                   channel: str | None = None) -> dict[str, Any]:
     """`earlier_answer`: after an event, the person's own answer from before it, read as the form opens (a form
-    is not kept by Mattermost, a post is)."""
+    is not kept by Mattermost, a post is). `channel`: where a reflection shared with the community is posted."""
     elements: list[dict[str, Any]] = []
     for index, question in enumerate(q for q in questions if q["kind"] == "text"):
         elements.append({"display_name": f"Answer {index + 1}" if len(questions) > 1 else "Your reflection",
@@ -69,8 +82,9 @@ def reflect_dialog(state: str, questions: list[dict[str, Any]], default_visibili
                          "help_text": question["text"][:150], "options": [{"text": n, "value": n} for n in SCALE]})
     options = visibility_options(can_publish, can_share)
     default = default_visibility if default_visibility in [o["value"] for o in options] else "private"
+    help_text = NO_COMMUNITY if not can_share else _posted_in(channel) if channel else None
     elements.append({"display_name": "Who sees this", "name": "visibility", "type": "radio", "default": default,
-                     "options": options, **({} if can_share else {"help_text": NO_COMMUNITY})})
+                     "options": options, **({"help_text": help_text} if help_text else {})})
     if can_publish:
         elements.append({"display_name": "On the wiki", "name": "attribution", "type": "radio", "default": "name",
                          "help_text": "If you publish it to the wiki: is its section headed with your name?",
@@ -88,22 +102,34 @@ def _quoted(text: str) -> str:
     return "\n".join(f"> {line}" for line in shown)
 
 
-def _channel_community(chat: Chat, uow: UnitOfWork, request: SlashCommand, now: datetime) -> int | None:
-    """The channel's community; none in a direct message."""
+def _posted_in(channel: str) -> str:
+    return f"“{CHOICES['community']}” posts it in {channel}."
+
+
+def _what_it_answers(chat: Chat, uow: UnitOfWork, request: SlashCommand,
+                     now: datetime) -> tuple[delivered.PromptView | None, int | None]:
+    """The open prompt `/learn reflect` answers, and the community the reflection belongs to. In a direct message:
+    the open prompt and its community (none without one). In a channel: the channel's community, and the open
+    prompt only if it is that community's; one from another community is not answered (nor shared) from here."""
+    open_prompt = delivered.latest_open_prompt(uow, request.user_id, now)
     if is_direct_channel(request.channel_name):
-        return None
-    return community_for_channel(uow, chat.settings, channel_id=request.channel_id, team_id=request.team_id or None,
-                                 channel_name=request.channel_name or None, now=now)
+        return open_prompt, open_prompt.community_id if open_prompt else None
+    community_id = community_for_channel(uow, chat.settings, channel_id=request.channel_id,
+                                         team_id=request.team_id or None, channel_name=request.channel_name or None,
+                                         now=now)
+    if open_prompt is not None and current_community(uow, open_prompt.community_id) != community_id:
+        open_prompt = None
+    return open_prompt, community_id
 
 
 def reflect_command(invocation: Invocation) -> Reply:
     chat, request = invocation.chat, invocation.request
     now = chat.clock()
     with chat.uow() as uow:
-        open_prompt = delivered.latest_open_prompt(uow, request.user_id, now)
-        community_id = open_prompt.community_id if open_prompt else _channel_community(chat, uow, request, now)
+        open_prompt, community_id = _what_it_answers(chat, uow, request, now)
         can_publish = publishable(chat, uow, community_id)
         community = community_name(chat, uow, community_id)
+        channel = shared_in(uow, community_id)
         uow.commit()
     if not invocation.args:
         state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key,
@@ -114,7 +140,7 @@ def reflect_command(invocation: Invocation) -> Reply:
                               can_publish, community, can_share=community_id is not None,
                               event=open_prompt.event if open_prompt else None,
                               earlier_answer=delivered.earlier_answer(open_prompt, chat.signing_key)
-                              if open_prompt else None)
+                              if open_prompt else None, channel=channel)
         problem = open_dialog(chat, request.trigger_id, form)
         return ephemeral(problem + f" You can also type `{invocation.trigger} reflect <text>`.") if problem else {}
     try:
@@ -131,12 +157,13 @@ def reflect_command(invocation: Invocation) -> Reply:
     said = "Already saved, nothing new was stored" if view.again else "Saved"
     return ephemeral(f"{said}: {_described(view)}.{answered}",
                      attachments=[share_buttons(chat, view, request.user_id, can_share=community_id is not None,
-                                                 can_publish=can_publish)])
+                                                 can_publish=can_publish, channel=channel)])
 
 
 def share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: bool,
-                  can_publish: bool) -> dict[str, Any]:
-    """A private reflection's ways to share it, under `/learn reflect`'s reply and its journal entry."""
+                  can_publish: bool, channel: str | None = None) -> dict[str, Any]:
+    """A private reflection's ways to share it, under `/learn reflect`'s reply and its journal entry; `channel`:
+    where sharing posts it."""
     def button(name: str, visibility: str, attribution: str = "name") -> dict[str, Any]:
         return {"id": f"share{visibility}{attribution}", "type": "button", "name": name,
                 "integration": {"url": chat.settings.public_url_text + ACTIONS_PATH, "context": button_context(
@@ -152,8 +179,9 @@ def share_buttons(chat: Chat, view: ReflectionView, user_id: str, *, can_share: 
         return {"fallback": "Your reflection is private.",
                 "text": "Only you can see it, and it stays private: it belongs to no community. To share one, "
                         "type `/learn reflect` in your community's channel."}
-    return {"fallback": "Your reflection is private.", "text": "Only you can see it. Change your mind any time:",
-            "actions": actions}
+    posted = f" ({_posted_in(channel)})" if channel else ""
+    return {"fallback": "Your reflection is private.",
+            "text": f"Only you can see it. Change your mind any time{posted}:", "actions": actions}
 
 
 def handle_reflect(chat: Chat, submission: DialogSubmission, state: dict[str, Any]) -> Reply | None:
@@ -219,6 +247,7 @@ def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, An
             view = delivered.open_prompt(uow, int(context["delivery_id"]), request.user_id, chat.clock())
             can_publish = publishable(chat, uow, view.community_id)
             community = community_name(chat, uow, view.community_id)
+            channel = shared_in(uow, current_community(uow, view.community_id))
     except delivered.NotYourPrompt as exc:
         return {"ephemeral_text": f"{str(exc).capitalize()}. `/learn reflect` writes a reflection any time."}
     state = dialog_state(REFLECT_DIALOG, request.user_id, chat.signing_key, delivery_id=view.delivery_id,
@@ -226,7 +255,7 @@ def handle_reflect_now(chat: Chat, request: ActionRequest, context: dict[str, An
                          post_id=request.post_id or None)
     return open_for_button(chat, request.trigger_id, reflect_dialog(
         state, view.questions, view.default_visibility, can_publish, community, event=view.event,
-        earlier_answer=delivered.earlier_answer(view, chat.signing_key)))
+        earlier_answer=delivered.earlier_answer(view, chat.signing_key), channel=channel))
 
 
 def _on_own_prompt(chat: Chat, request: ActionRequest, context: dict[str, Any],
