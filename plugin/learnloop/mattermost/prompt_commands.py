@@ -56,6 +56,8 @@ def prompts_command(invocation: Invocation) -> Reply:
         with chat.uow() as uow:
             if word == "":
                 return ephemeral(_status_text(chat, uow, request.channel_id, user, t))
+            if word in ("off", "on") and rest:
+                return ephemeral(_off_on_what(word, rest, t))
             if word in ("off", "on"):
                 preferences.set_enabled(uow, user, word == "on", now)
                 return ephemeral("Prompts are on." if word == "on" else
@@ -160,6 +162,16 @@ def _resume_what(rest: str, t: str) -> str:
         return (f"`{t} prompts resume` ends your own pause and takes no number: a prompt's number is for its "
                 f"owners, who pause and resume it for everyone. Nothing changed.")
     return f"`{t} prompts resume` takes nothing after it: it ends your own pause. Nothing changed."
+
+
+def _off_on_what(word: str, rest: str, t: str) -> str:
+    """`prompts off` or `prompts on` with something after it: they turn all one's prompts off or on, and take
+    nothing (`off 3` turning off every prompt would surprise)."""
+    took = "takes no number: a prompt's number is for its owners, who stop or pause it for everyone" \
+        if rest.isdigit() else "takes nothing after it"
+    return (f"`{t} prompts {word}` {took}. `{t} prompts off` turns off all your prompts, from every community, and "
+            f"`{t} prompts on` turns them back on. To stop one community's prompts, leave its channel: nobody who "
+            "left is asked. Nothing changed.")
 
 
 def _setting_and_usage(uow: UnitOfWork, user_id: str, word: str, t: str) -> str:
