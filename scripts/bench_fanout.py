@@ -5,13 +5,10 @@ commands at a fixed rate. See docs/performance.md for the method.
 
     .venv/bin/python scripts/bench_fanout.py                  # 10,000 members, SQLite
     .venv/bin/python scripts/bench_fanout.py --members 1000   # a quick run
-    .venv/bin/python scripts/bench_fanout.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
-    .venv/bin/python scripts/bench_fanout.py --learnloop-python /work/baseline/.venv/bin/python
 
 Prints the fan-out time (the worker's start until the last delivery's sent_at), prompts per second, lost and
 duplicated prompts (the stand-in's count per delivery id, and the database), the web's p50/p99 before and during
-the fan-out, and the CPU each process used. Exit status: 0 when it ran (3 with --strict and a missed target),
-1 when a prompt was lost or posted twice, 2 when it could not run.
+the fan-out, and the CPU each process used; exit status 1 when a prompt was lost or posted twice.
 """
 
 from __future__ import annotations
@@ -26,15 +23,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
+import bench_inbound as inbound
 import benchlib as b
 
 sys.path.insert(0, str(b.ROOT))
 from tests.standins.mattermost_http import World
 
-COMMAND_TOKEN = "fanoutbench7tokenxq3j5x7p8p"
 SCHEDULE_ZONE = "Europe/Berlin"  # the community's zone, for members who set none
 TARGET_SECONDS, TARGET_P99_MS = 60.0, 50.0
 
@@ -110,16 +106,15 @@ def start_standin(home: Path, members: int, latency_ms: float, seed: int, budget
 def worker_env(home: Path, database: b.Database, standin: b.Proc, world: World, **extra: str) -> dict[str, str]:
     return b.learnloop_env(home, database.url, LEARNLOOP_MATTERMOST_URL=f"http://{b.HOST}:{standin.port}",
                            LEARNLOOP_MATTERMOST_BOT_TOKEN=world.token, LEARNLOOP_MATTERMOST_BOT_USER_ID=world.bot["id"],
-                           LEARNLOOP_MATTERMOST_COMMAND_TOKENS=COMMAND_TOKEN, **extra)
+                           LEARNLOOP_MATTERMOST_COMMAND_TOKENS=inbound.COMMAND_TOKEN, **extra)
 
 
-def set_up(target: b.Target, env: dict[str, str], world: World, shares: int = 0) -> dict[str, Any]:
+def set_up(target: b.Target, env: dict[str, str], world: World, shares: int = 0) -> None:
     local_date, local_time = due_everywhere(world.zones())
-    spec = {"channel_id": world.channel_id, "team_id": world.team_id, "timezone": SCHEDULE_ZONE,
-            "local_date": local_date, "local_time": local_time, "shares": shares, "token": COMMAND_TOKEN,
-            "people": [(p["id"], p["username"]) for p in world.people()[:500]]}
-    code = SETUP.replace("json.loads(sys.argv[1])", f"json.loads({json.dumps(json.dumps(spec))})")
-    return dict(target.run(code, env), local_date=local_date, local_time=local_time)
+    target.run(SETUP, env, {"channel_id": world.channel_id, "team_id": world.team_id, "timezone": SCHEDULE_ZONE,
+                            "local_date": local_date, "local_time": local_time, "shares": shares,
+                            "token": inbound.COMMAND_TOKEN,
+                            "people": [(p["id"], p["username"]) for p in world.people()[:500]]})
 
 
 def progress(database: b.Database) -> dict[str, int]:
@@ -140,8 +135,8 @@ def database_duplicates(database: b.Database) -> int:
     return int(twice) + int(posts)
 
 
-def last_sent_at(database: b.Database) -> datetime | None:
-    value = b.sql(database.url, "SELECT max(sent_at) FROM deliveries WHERE status = 'sent'")[0][0]
+def last_sent_at(database: b.Database, table: str = "deliveries") -> datetime | None:
+    value = b.sql(database.url, f"SELECT max(sent_at) FROM {table} WHERE status = 'sent'")[0][0]
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return None if value is None else (value if value.tzinfo else value.replace(tzinfo=UTC))
@@ -155,26 +150,23 @@ def slash_commands(world: World, seed: int, count: int = 2000) -> list[bytes]:
         user = rng.choice(people)
         text = f"rate https://wiki.acme.example/wiki/Runbook_{int(rng.paretovariate(1.2)) % 400} {rng.randint(3, 5)}" \
             if rng.random() < 0.75 else "prompts"
-        form = {"channel_id": world.channel_id, "channel_name": "learning-guild", "command": "/learn",
-                "team_domain": "acme", "team_id": world.team_id, "text": text, "token": COMMAND_TOKEN,
-                "trigger_id": f"trigger{n:012d}", "user_id": user["id"], "user_name": user["username"], "root_id": ""}
-        out.append(b.raw_post("/mattermost/command", urlencode(sorted(form.items()), quote_via=quote).encode(),
-                              {"Accept": "application/json"}, "application/x-www-form-urlencoded"))
+        out.append(inbound.slash_command({"channel_id": world.channel_id, "channel_name": "learning-guild",
+                                          "team_id": world.team_id, "text": text, "trigger_id": f"trigger{n:012d}",
+                                          "user_id": user["id"], "user_name": user["username"]}))
     return out
 
 
-def run(args: argparse.Namespace, target: b.Target, workdir: Path, cleanups: list[Any]) -> dict[str, Any]:
+def run(args: argparse.Namespace, target: b.Target, workdir: Path, cleanups: b.Cleanups) -> dict[str, Any]:
     budget = args.warmup + args.baseline + args.timeout + 120
     standin, world = start_standin(workdir / "standin", args.members, args.latency_ms, args.seed, budget)
     cleanups.append(standin.stop)
-    database = b.make_database(args.database_url, workdir, "bench_fanout")
-    cleanups.append(lambda: None if args.keep else database.drop())
+    database = b.make_database(args, workdir, "bench_fanout", cleanups)
     expected = len(world.people())
-    setup = set_up(target, worker_env(workdir / "setup", database, standin, world), world)
+    set_up(target, worker_env(workdir / "setup", database, standin, world), world)
     web_port = b.free_port()
     web = b.Proc("web", target.command("serve"), worker_env(
         workdir / "web", database, standin, world, LEARNLOOP_HOST=b.HOST, LEARNLOOP_PORT=str(web_port),
-        LEARNLOOP_WEB_WORKERS=str(args.web_workers)), workdir / "web", web_port).start()
+        LEARNLOOP_WEB_WORKERS="2"), workdir / "web", web_port).start()
     cleanups.append(web.stop)
     web.wait_http()
     worker = b.Proc("worker", target.command("worker"), worker_env(workdir / "worker", database, standin, world),
@@ -213,71 +205,50 @@ def run(args: argparse.Namespace, target: b.Target, workdir: Path, cleanups: lis
     stats = b.http_json(f"http://{b.HOST}:{standin.port}/_stats")
     counts, finished = progress(database), last_sent_at(database)
     fanout_s = (finished.timestamp() - marks["t0_wall"]) if finished and counts.get("d_sent", 0) >= expected else None
-    lost = expected - stats["distinct"]["prompt"]
-    duplicates = stats["duplicates"]["prompt"] + stats["people_prompted_twice"] + stats["prompts_to_non_members"]
     return {
-        "revision": target.revision(), "database": database.kind, "members": expected, "setup": setup,
-        "latency_ms": args.latency_ms, "fanout_s": None if fanout_s is None else round(fanout_s, 1),
+        "database": database.kind, "members": expected, "fanout_s": None if fanout_s is None else round(fanout_s, 1),
         "prompts_per_s": round(counts.get("d_sent", 0) / (fanout_s or (marks["end"] - marks["t0"])), 1),
-        "sent": counts.get("d_sent", 0), "lost": lost, "duplicates_standin": duplicates,
-        "duplicates_database": database_duplicates(database), "standin_requests": stats["requests"],
+        "sent": counts.get("d_sent", 0), "lost": expected - stats["distinct"]["prompt"],
+        "duplicates_standin": stats["duplicates"]["prompt"] + stats["people_prompted_twice"]
+        + stats["prompts_to_non_members"], "duplicates_database": database_duplicates(database),
         "web": {"baseline": web_load.summary(marks["baseline"], marks["t0"]),
-                "during": web_load.summary(marks["t0"], marks["end"]), "errors": dict(web_load.errors),
-                "statuses": dict(web_load.statuses)},
+                "during": web_load.summary(marks["t0"], marks["end"])},
         "cores": watch.cores(), "machine_busy_pct": round(watch.machine_pct, 1),
     }
 
 
-def report(result: dict[str, Any], args: argparse.Namespace) -> int:
+def report(result: dict[str, Any], args: argparse.Namespace, target: b.Target) -> int:
     web = result["web"]
-    fanout_ok = result["fanout_s"] is not None and result["fanout_s"] < TARGET_SECONDS
     p99 = web["during"]["p99_ms"]
-    checks = {"fanout_under_60s": fanout_ok, "no_duplicates_or_losses": not (
-        result["lost"] or result["duplicates_standin"] or result["duplicates_database"]),
+    checks = {"fanout_under_60s": result["fanout_s"] is not None and result["fanout_s"] < TARGET_SECONDS,
+              "no_duplicates_or_losses": not (result["lost"] or result["duplicates_standin"]
+                                              or result["duplicates_database"]),
               "web_p99_under_50ms": p99 is not None and p99 < TARGET_P99_MS}
-    if args.json:
-        print(json.dumps({**result, "checks": checks}, indent=2, default=str))
-    else:
-        print(f"\nlearnloop fan-out at {result['revision']}: {result['members']} members, {result['database']}, "
-              f"stand-in answering in {result['latency_ms']:g} ms")
-        print(b.table(["fan-out", "value"], [
-            ["fan-out time (worker start -> last sent_at)", f"{result['fanout_s']} s"],
-            ["prompts per second", result["prompts_per_s"]], ["sent", result["sent"]], ["lost", result["lost"]],
-            ["duplicated (stand-in: per delivery id, people twice, non-members)", result["duplicates_standin"]],
-            ["duplicated (database: deliveries per person, post ids)", result["duplicates_database"]]]))
-        print(b.table([f"web at {args.rate:g} commands/s", "requests", "p50 ms", "p99 ms", "max ms"],
-                      [[phase, s["requests"], s["p50_ms"], s["p99_ms"], s["max_ms"]]
-                       for phase, s in (("before (no worker)", web["baseline"]),
-                                        ("during the fan-out", web["during"]))]))
-        print("CPU cores during the fan-out: " + ", ".join(f"{k} {v}" for k, v in result["cores"].items())
-              + f"; machine busy {result['machine_busy_pct']}%")
-        print("targets: " + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in checks.items()))
-    if not checks["no_duplicates_or_losses"]:
-        return 1
-    return 3 if args.strict and not all(checks.values()) else 0
+    print(f"\nlearnloop fan-out at {target.revision()}: {result['members']} members, {result['database']}, "
+          f"stand-in answering in {args.latency_ms:g} ms")
+    print(b.table(["fan-out", "value"], [
+        ["fan-out time (worker start -> last sent_at)", f"{result['fanout_s']} s"],
+        ["prompts per second", result["prompts_per_s"]], ["sent", result["sent"]], ["lost", result["lost"]],
+        ["duplicated (stand-in: per delivery id, people twice, non-members)", result["duplicates_standin"]],
+        ["duplicated (database: deliveries per person, post ids)", result["duplicates_database"]]]))
+    print(b.table([f"web at {args.rate:g} commands/s", "requests", "p50 ms", "p99 ms", "max ms"],
+                  [[phase, s["requests"], s["p50_ms"], s["p99_ms"], s["max_ms"]]
+                   for phase, s in (("before (no worker)", web["baseline"]), ("during the fan-out", web["during"]))]))
+    print("CPU cores during the fan-out: " + ", ".join(f"{k} {v}" for k, v in result["cores"].items())
+          + f"; machine busy {result['machine_busy_pct']}%")
+    print("targets: " + ", ".join(f"{k} {b.verdict(v)}" for k, v in checks.items()))
+    return 0 if checks["no_duplicates_or_losses"] else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    b.add_common_options(parser)
+def options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=5.0, help="the stand-in's answer time")
     parser.add_argument("--rate", type=float, default=50.0, help="slash commands per second to the web")
-    parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds of web load before the worker starts")
     parser.add_argument("--timeout", type=float, default=240.0, help="give up on the fan-out after this long")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--strict", action="store_true", help="exit 3 when a target is missed")
-    args = parser.parse_args(argv)
-    with b.workspace("bench-fanout-", args.keep) as (workdir, cleanups):
-        try:
-            result = run(args, b.Target(args.learnloop_python), workdir, cleanups)
-        except (RuntimeError, OSError) as exc:
-            b.log(f"could not run: {exc}")
-            return 2
-    return report(result, args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(b.main(__doc__, options, run, report))

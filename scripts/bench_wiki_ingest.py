@@ -1,15 +1,10 @@
 #!/usr/bin/env python3
 """Wiki ingestion benchmark (issue 4): signed Outline deliveries to POST /wiki/<name>/events under `learnloop
-serve`, against the bare Flask app of bench_inbound, on loopback. The same shape as bench_inbound; see
-docs/performance.md for the method.
-
-    .venv/bin/python scripts/bench_wiki_ingest.py                    # SQLite, about a minute
-    .venv/bin/python scripts/bench_wiki_ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
-    .venv/bin/python scripts/bench_wiki_ingest.py --learnloop-python /work/baseline/.venv/bin/python
+serve`, against the bare Flask app of bench_inbound, on loopback; options as bench_inbound's.
 
 Prints events/s per server and round, p50/p99 at --rate events/s, CPU per event, the ratio learnloop/bare
 against its target (>= 0.5), then a check of the outbox: one wiki.fetch row per acknowledged delivery id,
-naming its document, action and editor, and nothing else. Exit status as bench_inbound's.
+naming its document, action and editor, and nothing else.
 """
 
 from __future__ import annotations
@@ -21,11 +16,11 @@ import json
 import random
 import secrets
 import sys
-import textwrap
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import bench_inbound as inbound
 import benchlib as b
@@ -33,7 +28,6 @@ import benchlib as b
 WIKI, WIKI_URL = "docs", "https://outline.example.com"
 ROUTE = f"/wiki/{WIKI}/events"
 FETCH_KIND = "wiki.fetch"
-TARGET_RATIO = 0.5
 SENTENCES = ["Start with the setup checklist.", "Ask the on-call engineer about VPN access.",
              "The rollback steps changed after the last incident.", "Every service needs a runbook and an owner."]
 
@@ -41,7 +35,7 @@ SENTENCES = ["Start with the setup checklist.", "Ask the on-call engineer about 
 @dataclass(frozen=True)
 class Delivery:
     event_id: str
-    document: int
+    document: str
     actor: str
     body: bytes
 
@@ -51,7 +45,7 @@ class Deliveries:
     sends an earlier delivery's body again, byte for byte. Each is signed when its phase is built, since Outline
     signatures are good for 5 minutes."""
 
-    def __init__(self, seed: int, secret: str, *, documents: int, users: int, redeliveries: float) -> None:
+    def __init__(self, seed: int, secret: str, redeliveries: float, documents: int = 400, users: int = 60) -> None:
         self.rng = random.Random(seed)
         self.secret, self.redeliveries = secret.encode(), redeliveries
         self.users = [(str(uuid.UUID(int=self.rng.getrandbits(128))), f"Editor {n}") for n in range(users)]
@@ -59,9 +53,6 @@ class Deliveries:
         self.revision = [1] * documents
         self.by_index: dict[int, Delivery] = {}
         self.originals: list[Delivery] = []
-
-    def document_id(self, index: int) -> str:
-        return self.documents[index][0]
 
     def _original(self, now: datetime) -> Delivery:
         rng = self.rng
@@ -78,7 +69,7 @@ class Deliveries:
         body = json.dumps({"id": event_id, "actorId": user_id, "webhookSubscriptionId": "sub", "createdAt": stamp,
                            "event": "documents.update", "payload": {"id": doc_id, "model": model}},
                           separators=(",", ":")).encode()
-        return Delivery(event_id, document, name, body)
+        return Delivery(event_id, doc_id, name, body)
 
     def batch(self, first: int, count: int) -> list[bytes]:
         """Requests for indices first .. first+count-1, signed now."""
@@ -98,17 +89,11 @@ class Deliveries:
 
 
 def wiki_toml(secret: str) -> str:
-    return textwrap.dedent(f"""\
-        [[wikis]]
-        name = "{WIKI}"
-        kind = "outline"
-        url = "{WIKI_URL}"
-        secret = "{secret}"
-        api_token = "ol_api_bench"
-        """)
+    return (f'[[wikis]]\nname = "{WIKI}"\nkind = "outline"\nurl = "{WIKI_URL}"\nsecret = "{secret}"\n'
+            'api_token = "ol_api_bench"\n')
 
 
-def check_outbox(deliveries: Deliveries, sent: inbound.Sent, url: str) -> list[str]:
+def check_outbox(deliveries: Deliveries, sent: inbound.Server, url: str) -> list[str]:
     """One wiki.fetch row per acknowledged delivery id, each naming its delivery's document, action and editor;
     no row for an id never sent; nothing else queued."""
     certain = {deliveries.by_index[i].event_id for i in sent.certain}
@@ -126,46 +111,37 @@ def check_outbox(deliveries: Deliveries, sent: inbound.Sent, url: str) -> list[s
     if unknown := set(stored) - set(possible):
         problems.append(f"{len(unknown)} {FETCH_KIND} rows name a delivery id never sent")
     wrong = sum(1 for payload in fetch if (d := possible.get(str(payload.get("event_id")))) is not None and (
-        payload.get("document_id") != deliveries.document_id(d.document) or payload.get("action") != "updated"
+        payload.get("document_id") != d.document or payload.get("action") != "updated"
         or payload.get("actor") != d.actor))
     if wrong:
         problems.append(f"{wrong} {FETCH_KIND} rows name another document, action or editor than their delivery")
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    inbound.common_options(parser, duration=6.0, rounds=3)
-    parser.set_defaults(expected_rps=2000)
+def options(parser: argparse.ArgumentParser) -> None:
+    inbound.options(parser, duration=6.0, rounds=3)
     parser.add_argument("--redeliveries", type=float, default=0.10, help="share of deliveries sent again")
-    parser.add_argument("--documents", type=int, default=400)
-    parser.add_argument("--users", type=int, default=60)
     parser.add_argument("--seed", type=int, default=20261104)
-    args = parser.parse_args(argv)
-    target, secret = b.Target(args.learnloop_python), "bench-outline-" + secrets.token_hex(20)
-    deliveries = {name: Deliveries(args.seed, secret, documents=args.documents, users=args.users,
-                                   redeliveries=args.redeliveries) for name in ("bare", "learnloop")}
-    with b.workspace("bench-wiki-", args.keep) as (workdir, cleanups):
-        try:
-            database = b.make_database(args.database_url, workdir, "bench_wiki")
-            cleanups.append(lambda: None if args.keep else database.drop())
-            args.worker = False  # a worker would fetch the queued documents the check reads
-            pair = inbound.start_pair(target, database, workdir, args, config=wiki_toml(secret))
-            cleanups.extend(server.stop for server in pair.servers.values())
-            markers = {"bare": b'"app":"bench-bare"', "learnloop": b'"status":"ok"'}
-            results, sent = inbound.measure(pair, lambda name, first, n: deliveries[name].batch(first, n), markers,
-                                            args, workdir)
-            for server in pair.servers.values():
-                server.stop()
-        except (RuntimeError, OSError) as exc:
-            b.log(f"could not run: {exc}")
-            return 2
-        problems = check_outbox(deliveries["learnloop"], sent["learnloop"], database.url)
-        return inbound.report(inbound.summarise(results), sent, problems, args, target, database,
-                              title=f"wiki ingestion (POST {ROUTE}, signed Outline deliveries, "
-                                    f"{100 * args.redeliveries:.0f}% redelivered)", unit="event",
-                              target_ratio=TARGET_RATIO, p99_target=False)
+    parser.set_defaults(worker=False)  # a worker would fetch the queued documents the check reads
+
+
+def run(args: argparse.Namespace, target: b.Target, workdir: Path,
+        cleanups: b.Cleanups) -> tuple[dict[str, inbound.Server], list[str], str]:
+    secret = "bench-outline-" + secrets.token_hex(20)
+    deliveries = {name: Deliveries(args.seed, secret, args.redeliveries) for name in ("bare", "learnloop")}
+    database = b.make_database(args, workdir, "bench_wiki", cleanups)
+    servers = inbound.start_pair(target, database, workdir, args, cleanups, config=wiki_toml(secret))
+    markers = {"bare": b'"app":"bench-bare"', "learnloop": b'"status":"ok"'}
+    inbound.measure(servers, lambda name, first, n: deliveries[name].batch(first, n), markers, args, workdir,
+                    expected_rps=2000)
+    return servers, check_outbox(deliveries["learnloop"], servers["learnloop"], database.url), database.kind
+
+
+def report(result: tuple[dict[str, inbound.Server], list[str], str], args: argparse.Namespace,
+           target: b.Target) -> int:
+    return inbound.report(result, args, target, title=f"wiki ingestion (POST {ROUTE}, signed Outline deliveries, "
+                          f"{100 * args.redeliveries:.0f}% redelivered)", unit="event", p99_target=False)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(b.main(__doc__, options, run, report))

@@ -1,11 +1,8 @@
-"""The harness every benchmark in scripts/ shares: which learnloop to measure, its processes, a throw-away
-database, CPU accounting, the load generators (wrk for closed loops, a small asyncio open loop for latency at a
-fixed rate) and tables.
+"""The harness every benchmark shares: the learnloop measured, its processes, a throw-away database, CPU
+accounting, wrk (closed loop), a small asyncio open loop (latency at a fixed rate), tables and `main`.
 
-Nothing here imports learnloop. The learnloop measured is the one `--learnloop-python` has installed (default:
-this interpreter), so one session can measure the baseline checkout and the current code side by side:
-
-    .venv/bin/python scripts/bench_inbound.py --learnloop-python /work/baseline/.venv/bin/python
+Nothing here imports learnloop: the learnloop measured is the one `--learnloop-python` has installed, so one
+session can measure a baseline checkout beside the current code (`--learnloop-python ../baseline/.venv/bin/python`).
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,13 +85,18 @@ class Target:
     def command(self, *args: str) -> list[str]:
         return [self.python, "-m", "learnloop.cli", *args]
 
-    def run(self, code: str, env: dict[str, str], timeout: float = 3600) -> Any:
-        """Run `code` in the target's interpreter; it prints one JSON document last, which is returned."""
-        done = subprocess.run([self.python, "-c", code], env=env, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+    def run(self, code: str, env: dict[str, str], spec: Any = None, timeout: float = 3600) -> Any:
+        """Run `code` in the target's interpreter, `spec` as JSON in sys.argv[1]; it prints one JSON document
+        last, which is returned."""
+        done = subprocess.run([self.python, "-c", code, json.dumps(spec)], env=env, capture_output=True, text=True,
+                              timeout=timeout, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"child failed ({done.returncode}):\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def migrate(self, env: dict[str, str]) -> None:
+        self.run("from learnloop.bootstrap import build_runtime\nfrom learnloop.storage.migrate import upgrade\n"
+                 "upgrade(build_runtime().engine)\nprint('{}')", env)
 
     def revision(self) -> str:
         code = "import learnloop, os; print(os.path.dirname(learnloop.__file__))"
@@ -107,13 +109,34 @@ class Target:
         return (head.stdout.strip() or package) + (" (uncommitted changes)" if dirty else "")
 
 
-def add_common_options(parser: argparse.ArgumentParser) -> None:
+Cleanups = list[Callable[[], None]]
+
+
+def main(doc: str | None, options: Callable[[argparse.ArgumentParser], None],
+         run: Callable[[argparse.Namespace, Target, Path, Cleanups], Any],
+         report: Callable[[Any, argparse.Namespace, Target], int]) -> int:
+    """A benchmark's command line: the common options and its own, `run` in a workspace, then `report`.
+    Exit status: `report`'s (0 when it ran, 1 when learnloop answered or stored wrong), 2 when it could not run."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--learnloop-python", default=sys.executable,
                         help="interpreter whose learnloop is measured (default: this one); e.g. a baseline checkout's")
     parser.add_argument("--database-url", help="PostgreSQL server: a throw-away schema is made and dropped "
                         "(default: a fresh SQLite file)")
-    parser.add_argument("--json", action="store_true", help="print the results as one JSON document")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs, SQLite) and the schema")
+    options(parser)
+    args = parser.parse_args()
+    target = Target(args.learnloop_python)
+    with workspace(Path(sys.argv[0]).stem + "-", args.keep) as (workdir, cleanups):
+        try:
+            result = run(args, target, workdir, cleanups)
+        except (RuntimeError, OSError) as exc:
+            log(f"could not run: {exc}")
+            return 2
+    return report(result, args, target)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
 
 # ------------------------------------------------------------------------------------------ processes
@@ -124,7 +147,7 @@ class Proc:
 
     def __init__(self, name: str, argv: Sequence[str], env: dict[str, str], home: Path, port: int = 0) -> None:
         self.name, self.argv, self.env, self.home, self.port = name, list(argv), env, home, port
-        self.log = home / f"{name}.log"
+        self.log, self.pid = home / f"{name}.log", 0
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Proc:
@@ -132,12 +155,8 @@ class Proc:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen(self.argv, env=self.env, cwd=self.home, stdin=subprocess.DEVNULL,
                                             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.pid = self.process.pid
         return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -153,8 +172,7 @@ class Proc:
                     if answer.status == 200:
                         return time.monotonic() - started
             except OSError:
-                pass
-            time.sleep(0.1)
+                time.sleep(0.1)
         raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s\n{self.tail()}")
 
     def wait_log(self, text: str, timeout: float = 60) -> None:
@@ -171,16 +189,9 @@ class Proc:
         text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
         return "\n".join(f"  [{self.name}] {line}" for line in text[-lines:])
 
-    def kill(self) -> None:
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-            assert self.process is not None
-            self.process.wait(timeout=10)
-
     def stop(self, grace: float = 15) -> None:
-        if not self.alive():
+        if self.process is None or not self.alive():
             return
-        assert self.process is not None
         os.killpg(self.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=grace)
@@ -189,19 +200,17 @@ class Proc:
             self.process.wait(timeout=10)
 
 
-def learnloop_env(home: Path, database_url: str, **values: str) -> dict[str, str]:
-    """The environment a learnloop process gets: no inherited LEARNLOOP_* or GUNICORN_* variables, an empty
-    learnloop.toml unless one was written, and `values`."""
+def learnloop_env(home: Path, database_url: str, config: str = "# every setting comes from the environment\n",
+                  **values: str) -> dict[str, str]:
+    """The environment a learnloop process gets: no inherited LEARNLOOP_* or GUNICORN_* variables, `config` as
+    its learnloop.toml, and `values`."""
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "learnloop.toml"
-    if not config.exists():
-        config.write_text("# every setting comes from the environment\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEARNLOOP_", "GUNICORN_"))}
-    env.update(LEARNLOOP_DATABASE_URL=database_url, LEARNLOOP_CONFIG_FILE=str(config),
-               LEARNLOOP_SECRET_KEY="bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
-               LEARNLOOP_PUBLIC_URL="http://127.0.0.1:8080", XDG_RUNTIME_DIR=str(home), PYTHONUNBUFFERED="1",
-               **values)
-    return env
+    (home / "learnloop.toml").write_text(config)
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(("LEARNLOOP_", "GUNICORN_"))},
+            "LEARNLOOP_DATABASE_URL": database_url, "LEARNLOOP_CONFIG_FILE": str(home / "learnloop.toml"),
+            "LEARNLOOP_SECRET_KEY": "bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz",
+            "LEARNLOOP_PUBLIC_URL": "http://127.0.0.1:8080", "XDG_RUNTIME_DIR": str(home), "PYTHONUNBUFFERED": "1",
+            **values}
 
 
 # ------------------------------------------------------------------------------------------ databases
@@ -240,22 +249,26 @@ def sql(url: str, statement: str, **params: Any) -> list[tuple[Any, ...]]:
         engine.dispose()
 
 
-def make_database(requested: str | None, workdir: Path, prefix: str) -> Database:
-    """A fresh SQLite file in `workdir`, or a fresh schema on the PostgreSQL server of `requested`."""
-    if not requested:
+def make_database(args: argparse.Namespace, workdir: Path, prefix: str, cleanups: Cleanups) -> Database:
+    """A fresh SQLite file in `workdir`, or a fresh schema on the PostgreSQL server of --database-url; dropped
+    at the end unless --keep."""
+    if not args.database_url:
         return Database(f"sqlite:///{workdir / f'{prefix}.db'}", "sqlite")
-    admin = "postgresql+psycopg://" + requested.split("://", 1)[1]
+    admin = "postgresql+psycopg://" + args.database_url.split("://", 1)[1]
     schema = f"{prefix}_{secrets.token_hex(4)}"
     sql(admin, f"CREATE SCHEMA {schema}")
     url = f"{admin}{'&' if '?' in admin else '?'}options=-csearch_path%3D{schema}&application_name={schema}"
-    return Database(url, f"postgresql (schema {schema})", schema, admin)
+    database = Database(url, f"postgresql (schema {schema})", schema, admin)
+    if not args.keep:
+        cleanups.append(database.drop)
+    return database
 
 
 @contextmanager
-def workspace(prefix: str, keep: bool) -> Iterator[tuple[Path, list[Callable[[], None]]]]:
+def workspace(prefix: str, keep: bool) -> Iterator[tuple[Path, Cleanups]]:
     """A temp dir and a list of clean-ups that run however the benchmark ends (SIGTERM included)."""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
-    cleanups: list[Callable[[], None]] = []
+    cleanups: Cleanups = []
 
     def terminate(signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
@@ -300,39 +313,37 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def cpu_seconds(pids: Sequence[int]) -> float:
-    return sum(stat[1] for pid in pids if (stat := _stat(pid)) is not None)
+def cpu_seconds(pids: Iterable[int]) -> dict[int, float]:
+    return {pid: stat[1] for pid in pids if (stat := _stat(pid)) is not None}
 
 
 def machine_busy() -> tuple[int, int]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     with open("/proc/stat") as handle:
-        parts = [int(x) for x in handle.readline().split()[1:]]
-    idle = parts[3] + parts[4]
-    return sum(parts[:8]) - idle, sum(parts[:8])
+        parts = [int(x) for x in handle.readline().split()[1:9]]
+    return sum(parts) - parts[3] - parts[4], sum(parts)
 
 
-@dataclass
 class CpuWatch:
-    """CPU used by groups of processes between start() and stop(), and how busy the machine was."""
+    """CPU used by groups of processes (and this one, the load generator) between start() and stop(), and how
+    busy the machine was."""
 
-    groups: dict[str, Callable[[], list[int]]]
-    used: dict[str, float] = field(default_factory=dict)
-    seconds: float = 0.0
-    machine_pct: float = 0.0
+    def __init__(self, groups: dict[str, Callable[[], list[int]]]) -> None:
+        self.groups, self.seconds, self.machine_pct = groups, 0.0, 0.0
+        self.used: dict[str, float] = {}
 
     def start(self) -> CpuWatch:
         self._pids = {name: pids() for name, pids in self.groups.items()}
-        self._before = {name: {pid: cpu_seconds([pid]) for pid in pids} for name, pids in self._pids.items()}
-        self._self, self._machine, self._t = _self_cpu(), machine_busy(), time.monotonic()
+        self._before = {name: cpu_seconds(pids) for name, pids in self._pids.items()}
+        self._self, self._machine, self._t = sum(os.times()[:2]), machine_busy(), time.monotonic()
         return self
 
     def stop(self) -> CpuWatch:
         self.seconds = time.monotonic() - self._t
         for name, pids in self.groups.items():
-            now = set(pids()) | set(self._pids[name])
-            self.used[name] = sum(max(0.0, cpu_seconds([pid]) - self._before[name].get(pid, 0.0)) for pid in now)
-        self.used["load generator"] = _self_cpu() - self._self
+            now = cpu_seconds(set(pids()) | set(self._pids[name]))
+            self.used[name] = sum(max(0.0, used - self._before[name].get(pid, 0.0)) for pid, used in now.items())
+        self.used["load generator"] = sum(os.times()[:2]) - self._self
         busy, total = machine_busy()
         self.machine_pct = 100 * (busy - self._machine[0]) / max(1, total - self._machine[1])
         return self
@@ -341,16 +352,7 @@ class CpuWatch:
         return {name: round(used / max(self.seconds, 1e-9), 2) for name, used in self.used.items()}
 
 
-def _self_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 # ------------------------------------------------------------------------------------------ wrk: closed loop
-
-
-def install_hint() -> str:
-    return "wrk is missing: run scripts/install_bench_tools.sh (Debian's wrk package)"
 
 
 @dataclass
@@ -389,7 +391,7 @@ def wrk(port: int, requests: Sequence[bytes], *, seconds: float, connections: in
     """A closed loop: `connections` keep-alive connections sending the prebuilt `requests` back to back for
     `seconds`; an answer counts as accepted when it is a 200 that contains `marker`."""
     if shutil.which("wrk") is None:
-        raise RuntimeError(install_hint())
+        raise RuntimeError("wrk is missing: `make bench-tools` installs Debian's wrk package")
     requests_file, report = workdir / "wrk-requests.bin", workdir / "wrk-report.json"
     requests_file.write_bytes(b"".join(r + b"\0" for r in requests))
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
@@ -413,11 +415,11 @@ def measured_wrk(port: int, requests: Sequence[bytes], *, workers: Callable[[], 
     runs: list[ClosedLoop] = []
     while True:
         pids = workers()
-        before = {pid: cpu_seconds([pid]) for pid in pids}
+        before = cpu_seconds(pids)
         watch = CpuWatch({"all": lambda pids=pids: pids + others()}).start()
         result = wrk(port, requests, offset=sum(sum(r.sent) for r in runs), **options)
         watch.stop()
-        per_worker = [cpu_seconds([pid]) - before[pid] for pid in pids]
+        per_worker = [used - before.get(pid, used) for pid, used in cpu_seconds(pids).items()]
         result.busiest_worker_share = max(per_worker, default=0.0) / max(sum(per_worker), 1e-9)
         result.cpu_ms_per_request = 1000 * watch.used["all"] / max(result.answers, 1)
         runs.append(result)
@@ -433,7 +435,6 @@ def measured_wrk(port: int, requests: Sequence[bytes], *, workers: Callable[[], 
 class OpenLoop:
     latencies_ms: list[float] = field(default_factory=list)
     scheduled: list[float] = field(default_factory=list)
-    statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
     sent: int = 0
     seconds: float = 0.0
@@ -477,7 +478,6 @@ async def open_loop(port: int, request_for: Callable[[int], bytes], *, rate: flo
         idle.append((reader, writer, loop.time()))
         result.latencies_ms.append((loop.time() - scheduled) * 1000)
         result.scheduled.append(scheduled)
-        result.statuses[status] += 1
         if on_answer is not None:
             on_answer(index, status, body)
 

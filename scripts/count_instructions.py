@@ -5,10 +5,8 @@ so a change to the rating path can be judged without a shared machine's noise (d
     .venv/bin/python scripts/count_instructions.py                  # every part, about ten minutes
     .venv/bin/python scripts/count_instructions.py rating unit
 
-Each part runs twice under callgrind in the measured learnloop (`--learnloop-python`) on a copy of one migrated
-SQLite database: its warm-up alone, then the warm-up and `--count` more; the difference over the count is printed.
-What was loaded before the warm-up is frozen (`gc.freeze`), so one full garbage collection more or less in a run
-does not count.
+Each part runs under callgrind in the measured learnloop (`--learnloop-python`): its warm-up alone, then the
+warm-up and `--count` more; the difference per call is printed (docs/performance.md has the method).
 
   rating      `rate_url` on the inbound benchmark's workload, each rating in its own unit of work
   unit        a unit of work with one statement in it (the item's SELECT), committed
