@@ -1,23 +1,12 @@
-"""The rating widget's weight, and what it adds to a wiki page's load, in Chromium against the real MediaWiki.
+"""The rating widget's weight, and what it adds to a wiki page's load, in Chromium against the real MediaWiki
+(tests/browser's site: scripts/mediawiki_fixture.sh, learnloop with the widget installed, Debian's Chromium).
 
     .venv/bin/python scripts/bench_widget.py [--runs 15]
 
-Starts a throw-away MediaWiki (scripts/mediawiki_fixture.sh), learnloop on http://localhost:<port> with the
-widget installed in MediaWiki:Common.js by `learnloop install`, and headless Chromium (Debian's chromium and
-chromium-driver), all on loopback, as tests/browser/test_widget_in_chromium.py does.
-
-Weight: the bytes of every response the widget costs a reader (the loader on each page; on content pages the
-frame's HTML, CSS and script), as served (learnloop does not compress) and gzipped (level 6, as a reverse
-proxy would).
-
-Load: the same article loaded `--runs` times with the widget and `--runs` times without it, interleaved, in
-one browser; "without" blocks the loader's URL over DevTools (Network.setBlockedURLs), so the wiki serves the
-same Common.js both ways. Each load reads PerformanceNavigationTiming.loadEventEnd; with the widget, also the
-moment the frame's document arrived (its resource-timing entry's responseEnd) and the frame's own load event.
-Cold: the browser cache disabled for every load; warm: cache on, after one load to fill it. Medians, with
-the spread (min-max). Also how many loads requested the loader only once the load event had begun (its
-resource-timing startTime against loadEventStart): then it cannot have held the event up, whatever the noise
-of a shared machine does to the medians.
+Prints the bytes of every response the widget costs a reader, as served and gzipped; then, cold and warm cache,
+the article's loadEventEnd with the widget and with its loader blocked (`--runs` loads each, interleaved;
+medians and spread), how many loads requested the loader only once the load event had begun, and when the
+widget's frame arrived and loaded.
 """
 
 from __future__ import annotations
@@ -26,15 +15,15 @@ import argparse
 import gzip
 import logging
 import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import benchlib as b
+
+sys.path.insert(0, str(b.ROOT))
 
 import requests
 from selenium import webdriver
@@ -43,6 +32,7 @@ from tests.browser.conftest import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS
 from tests.browser.widget_site import WidgetSite, widget_site
 from tests.wikis.mediawiki_server import start_mediawiki
 
+from learnloop.clock import utc_now
 from learnloop.storage.engine import make_engine
 from learnloop.storage.migrate import upgrade
 
@@ -73,8 +63,7 @@ def weight(site: WidgetSite) -> list[tuple[str, int, int]]:
     return [(name, len(body), len(gzip.compress(body, 6))) for name, body in parts]
 
 
-def browser() -> tuple[Any, str]:
-    profile = tempfile.mkdtemp(prefix="learnloop-bench-")
+def browser(profile: Path) -> Any:
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900"):
@@ -83,7 +72,7 @@ def browser() -> tuple[Any, str]:
                                                                log_output=os.devnull))
     driver.execute_cdp_cmd("Network.enable", {})
     driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_FRAME})
-    return driver, profile
+    return driver
 
 
 def load_once(driver: Any, url: str, *, widget: bool) -> dict[str, float]:
@@ -106,21 +95,19 @@ def spread(values: list[float | None]) -> str:
     return f"{statistics.median(known):7.1f} ms  ({min(known):.1f}-{max(known):.1f})"
 
 
-def measure(site: WidgetSite, runs: int) -> None:
-    driver, profile = browser()
+def measure(site: WidgetSite, runs: int, profile: Path) -> None:
+    driver = browser(profile)
     url = site.page("Onboarding")
     loader = f"{site.learnloop_url}/widget.js"
     try:
         for cache in ("cold", "warm"):
             driver.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": cache == "cold"})
             results: dict[bool, list[dict[str, float]]] = {True: [], False: []}
-            for widget in (True, False):
-                driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": [] if widget else [loader]})
-                load_once(driver, url, widget=widget)
-            for _ in range(runs):
+            for n in range(runs + 1):  # the first round fills the cache, and is not counted
                 for widget in (True, False):
                     driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": [] if widget else [loader]})
-                    results[widget].append(load_once(driver, url, widget=widget))
+                    timing = load_once(driver, url, widget=widget)
+                    results[widget].extend([timing] if n else [])
             with_load = [r["load"] for r in results[True]]
             without_load = [r["load"] for r in results[False]]
             print(f"\n{cache} cache, {runs} loads each, interleaved:")
@@ -135,33 +122,25 @@ def measure(site: WidgetSite, runs: int) -> None:
             print(f"  frame loaded (its load event)    {spread([r['frameLoaded'] for r in results[True]])}")
     finally:
         driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
-    args = parser.parse_args(argv)
+    args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    work = Path(tempfile.mkdtemp(prefix="learnloop-bench-widget-"))
-    wiki = start_mediawiki()
-    engine = make_engine(f"sqlite:///{work / 'learnloop.db'}")
-    try:
+    with b.workspace("learnloop-bench-widget-", keep=False) as (work, cleanups):
+        wiki = start_mediawiki()
+        cleanups.append(wiki.stop)
+        engine = make_engine(f"sqlite:///{work / 'learnloop.db'}")
+        cleanups.append(engine.dispose)
         upgrade(engine)
-        from learnloop.clock import utc_now
-
         with widget_site(wiki, engine, utc_now, work) as site:
             print(f"MediaWiki {wiki.url}, learnloop {site.learnloop_url}, Chromium {CHROMIUM}")
-            print(f"\n{'response':40} {'bytes':>7} {'gzip':>7}")
             rows = weight(site)
-            for name, raw, packed in rows:
-                print(f"{name:40} {raw:7} {packed:7}")
-            print(f"{'content page total':40} {sum(r[1] for r in rows):7} {sum(r[2] for r in rows):7}")
-            measure(site, args.runs)
-    finally:
-        engine.dispose()
-        wiki.stop()
-        shutil.rmtree(work, ignore_errors=True)
+            rows.append(("content page total", sum(r[1] for r in rows), sum(r[2] for r in rows)))
+            print("\n" + b.table(["response", "bytes", "gzip"], rows))
+            measure(site, args.runs, work / "profile")
     return 0
 
 
