@@ -41,11 +41,12 @@ test-fast: $(TEST_STAMP)
 
 # Benchmarks (docs/performance.md). BENCH_ARGS is passed to each, e.g.
 #   make bench-inbound BENCH_ARGS="--database-url $$LEARNLOOP_TEST_DATABASE_URL"
-#   make bench-fanout BENCH_ARGS="--learnloop-python /work/baseline/.venv/bin/python"
+#   make bench-fanout BENCH_ARGS="--learnloop-python ../baseline/.venv/bin/python"
 bench: bench-inbound
 
+# wrk, the closed-loop load generator (Debian's package)
 bench-tools:
-	bash scripts/install_bench_tools.sh
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 
 bench-inbound: $(TEST_STAMP) bench-tools
 	$(VENV)/bin/python scripts/bench_inbound.py $(BENCH_ARGS)
