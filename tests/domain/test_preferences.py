@@ -303,6 +303,27 @@ def test_a_pause_that_has_ended_is_ignored(pause_end: datetime) -> None:
     assert decide(PromptPreferences(paused_until=pause_end)) == Decision.send()
 
 
+def test_a_pause_through_the_day_the_prompt_is_due_skips_it_though_the_window_outlasts_it() -> None:
+    """Through Friday in Berlin ends at Saturday 00:00 there, before the window closes at 04:30."""
+    until = pause_end("until 2026-11-06", DUE, BERLIN)
+    assert decide(PromptPreferences(paused_until=until)) == Decision.skip("paused")
+    assert decide(PromptPreferences(paused_until=until), window_end=DUE + timedelta(days=3)) == \
+        Decision.skip("paused"), "nor the next day: the prompt was of a paused day"
+
+
+def test_a_pause_for_a_length_of_time_waits_for_its_end_in_the_window_even_the_next_day() -> None:
+    """36 hours from Thursday 19:30 in Berlin ends on Saturday at 07:30 there; the window is open three days."""
+    prefs = PromptPreferences(paused_until=utc(2026, 11, 7, 6, 30))
+    assert decide(prefs, window_end=DUE + timedelta(days=3)) == Decision.wait_until(utc(2026, 11, 7, 6, 30))
+
+
+def test_a_pause_through_a_day_ends_at_the_persons_own_midnight() -> None:
+    """23:00 UTC is midnight in Berlin but 18:00 in New York: there it is a pause of a length of time."""
+    prefs = PromptPreferences(paused_until=utc(2026, 11, 6, 23, 0))
+    assert decide(prefs, window_end=DUE + timedelta(days=3)) == Decision.skip("paused")
+    assert decide(prefs, window_end=DUE + timedelta(days=3), tz=NEW_YORK) == Decision.wait_until(utc(2026, 11, 6, 23))
+
+
 def test_a_pause_comes_before_presence() -> None:
     prefs = PromptPreferences(paused_until=DUE + timedelta(hours=1))
     assert decide(prefs, presence="dnd") == Decision.wait_until(DUE + timedelta(hours=1))

@@ -90,10 +90,14 @@ def pause_last_day(text: str, today: date) -> date:
 def describe_pause_end(until: datetime, tz: ZoneInfo, now: datetime) -> str:
     """'through Thu 24 Dec (Europe/Berlin)' for a pause ending at local midnight, else 'until Mon 16 Nov at 10:00
     (Europe/Berlin)': the person's own date and time, with the zone that says so."""
-    local = until.astimezone(tz)
-    if local.time() == time(0):
-        return f"through {local_day(local.date() - timedelta(days=1), now, tz)} ({tz.key})"
+    if through_a_day(until, tz):
+        return f"through {local_day(until.astimezone(tz).date() - timedelta(days=1), now, tz)} ({tz.key})"
     return f"until {local_moment(until, tz, now)}"
+
+
+def through_a_day(until: datetime, tz: ZoneInfo) -> bool:
+    """Whether a pause ends at local midnight: through a last day, not after a length of time."""
+    return until.astimezone(tz).time() == time(0)
 
 
 def parse_time_of_day(text: str) -> time:
@@ -191,9 +195,11 @@ def delivery_decision(
     """Whether to send someone their prompt now, wait, or skip this occurrence.
 
     Checked in order: prompts off, window closed, not due yet, paused, quiet hours, then
-    Mattermost presence. A pause or quiet hours that end before the window closes mean waiting
-    until they end; do not disturb and out of office skip this occurrence (the next one will
-    try again), since those statuses have no known end.
+    Mattermost presence. A pause for a length of time, or quiet hours, that end before the window
+    closes mean waiting until they end. A pause through a last day holds back the prompts due
+    until then, as an owner's pause of those dates does, rather than posting them at midnight.
+    Do not disturb and out of office skip this occurrence (the next one will try again), since
+    those statuses have no known end.
     """
     for moment, name in ((due_at, "due_at"), (now, "now"), (window_end, "window_end")):
         require_aware(moment, name)
@@ -204,7 +210,7 @@ def delivery_decision(
     if now < due_at:
         return Decision.wait_until(due_at)
     if prefs.paused_until is not None and prefs.paused_until > now:
-        if prefs.paused_until < window_end:
+        if prefs.paused_until < window_end and not through_a_day(prefs.paused_until, tz):
             return Decision.wait_until(prefs.paused_until)
         return Decision.skip("paused")
     quiet = prefs.quiet_hours
