@@ -312,6 +312,23 @@ def test_a_snoozed_prompt_answered_with_reflect_now_is_answered_and_not_sent_aga
     assert delivery(runtime).status == "answered" and outcomes(runtime) == []
 
 
+def test_a_snoozed_prompt_answered_with_the_reflect_command_is_not_sent_again(
+    client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
+    clock: FakeClock
+) -> None:
+    click(client, ANN, sent_prompt["Snooze 1 day"])
+    clock.now += timedelta(hours=3)
+    reply = slash(client, ANN, "reflect Thought about it after all: the cache was the culprit")
+    assert "open prompt" in reply["text"]
+    assert (delivery(runtime).status, reflections(runtime)[0].answered_prompt) == ("answered", True)
+    clock.now = datetime(2026, 11, 7, 15, 31, tzinfo=UTC)  # the snooze is up
+    world = World(runtime, mattermost_contract, people=[ANN])
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert len(world.prompt_posts()) == 1, "answered, so not posted again"
+
+
 def test_a_snoozed_prompt_can_be_skipped_and_then_is_not_sent_again(
     client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract, sent_prompt: dict,
     clock: FakeClock

@@ -328,10 +328,13 @@ class DeliveryRepository(Repository):
         return rowcount(result)
 
     def open_for(self, user_id: str, now: datetime) -> Delivery | None:
-        """The person's most recent prompt that is still open for an answer."""
+        """The person's prompt sent last that is still open for an answer: sent, or sent and snoozed (as
+        services.prompts.delivered.answerable has it)."""
         return self.session.scalars(
-            select(Delivery).where(Delivery.user_id == user_id, Delivery.status == "sent", Delivery.window_end > now)
-            .order_by(Delivery.due_at.desc()).limit(1)).one_or_none()
+            select(Delivery).where(Delivery.user_id == user_id, Delivery.window_end > now, or_(
+                Delivery.status == "sent",
+                and_(Delivery.status.in_(("scheduled", "queued")), Delivery.sent_at.is_not(None))))
+            .order_by(Delivery.sent_at.desc(), Delivery.due_at.desc()).limit(1)).one_or_none()
 
     def clear_nudges(self, user_id: str, now: datetime) -> None:
         """No reminder for any of the person's prompts not yet answered."""

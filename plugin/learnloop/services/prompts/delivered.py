@@ -243,4 +243,4 @@ def _view(uow: UnitOfWork, delivery_id: int) -> PromptView:
 
 def latest_open_prompt(uow: UnitOfWork, user_id: str, now: datetime) -> PromptView | None:
     delivery = uow.deliveries.open_for(user_id, now)
-    return prompt_for_delivery(uow, delivery.id, status="sent") if delivery else None
+    return prompt_for_delivery(uow, delivery.id, status=None) if delivery else None
