@@ -209,6 +209,29 @@ def test_one_private_nudge_before_the_window_closes_unless_turned_off(
     assert "nudges off" in nudges[0].json["message"]
 
 
+def test_nudges_turned_off_and_on_again_before_the_prompt_remind_of_it(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Friday's prompt (16:30 Berlin, open 16h) is planned on Thursday; that afternoon Ann turns reminders off,
+    then on again."""
+    ann = Person("ann")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    with runtime.uow() as uow:
+        set_nudges(uow, ann.id, False, clock.now)
+    with runtime.uow() as uow:
+        set_nudges(uow, ann.id, True, clock.now)
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)  # Sat 06:31 Berlin, two hours before it closes
+    world.serve_statuses()
+    world.tick()
+    world.tick()
+    nudges = [c for c in world.calls("POST", "/api/v4/posts") if "reminder" in (c.json.get("message") or "")]
+    assert [c.json["channel_id"] for c in nudges] == [uid("dmann")], "reminders are on again: one for Friday's"
+
+
 NUDGE_DUE = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)
 """06:31 in Berlin, when the prompt `due_world` sends is due its nudge."""
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import parse_quiet_hours, parse_time_of_day, pause_end
-from learnloop.services.prompts.timing import retime_waiting, zone
+from learnloop.services.prompts.timing import nudge_at, retime_waiting, zone
 from learnloop.storage.unit_of_work import UnitOfWork
 
 
@@ -62,9 +62,15 @@ def set_quiet_hours(uow: UnitOfWork, user_id: str, text: str, now: datetime) -> 
 
 
 def set_nudges(uow: UnitOfWork, user_id: str, enabled: bool, now: datetime) -> None:
+    """Off drops the reminders of every prompt not yet answered; on gives those not yet sent theirs again, as
+    planning them does (one sent meanwhile stays without: whether its reminder went out is not known)."""
     member = uow.members.ensure(user_id, now)
+    turned_on = enabled and not member.nudges
     member.nudges, member.updated_at = enabled, now
     if not enabled:
         uow.deliveries.clear_nudges(user_id, now)
+    elif turned_on:
+        for delivery in uow.deliveries.waiting_for(user_id, now):
+            delivery.nudge_at, delivery.updated_at = nudge_at(delivery.due_at, delivery.window_end), now
     uow.commit()
 
