@@ -3,7 +3,7 @@ due."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -23,6 +23,7 @@ from tests.prompts.world import (
     planned_world,
     reasons,
     statuses,
+    uid,
 )
 
 ANN, BOB = Person("ann"), Person("bob")
@@ -132,3 +133,32 @@ def test_an_archived_channel_plans_no_prompts_and_is_asked_about_once_a_pass(
     clock.now = FRIDAY_DUE
     world.tick()
     assert world.prompt_posts() == [] and len(world.calls("GET", f"/api/v4/channels/{CHANNEL}")) == 1
+
+
+@pytest.mark.parametrize("gone", ["left the channel", "deactivated"])
+def test_no_reminder_to_someone_gone_after_the_prompt_was_sent(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
+    gone: str
+) -> None:
+    """Friday's prompt (16:30 Berlin, open 16h) goes to Ann and Bob; that evening Ann leaves the channel, or her
+    account is deactivated. The reminders due on Saturday at 06:31 are checked as the prompts were: one call."""
+    world = planned_world(runtime, mattermost_contract, clock, [ANN, BOB])
+    clock.now = FRIDAY_DUE
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    assert prompted(world) == ["ann", "bob"]
+    if gone == "deactivated":
+        monkeypatch.setattr(world, "user", lambda p: {**World.user(world, p), "delete_at": int(p == ANN)})
+    else:
+        world.people = [BOB]
+    asked_before = len(world.calls("POST", f"/api/v4/channels/{CHANNEL}/members/ids"))
+    clock.now = datetime(2026, 11, 7, 5, 31, tzinfo=UTC)
+    world.serve_statuses()
+    world.serve_dm_and_posts(2)
+    world.tick()
+    world.tick()
+    reminders = [c for c in world.calls("POST", "/api/v4/posts") if "reminder" in (c.json.get("message") or "")]
+    assert [c.json["channel_id"] for c in reminders] == [uid("dmbob")]
+    assert len(world.calls("POST", f"/api/v4/channels/{CHANNEL}/members/ids")) == asked_before + 1
+    assert statuses(runtime) == {"sent": 2}, "Ann's prompt stays open until its window closes"

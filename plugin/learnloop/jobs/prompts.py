@@ -108,27 +108,28 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
 
 
 def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> set[int]:
-    """Close to sending, the people whose prompts are due are asked about, and nobody else: per USERS_PER_CALL of
-    them, one call per channel for who is still in the community and one for their time zones (see
-    services.prompts.membership). The communities Mattermost could not tell about: their prompts wait."""
+    """Close to sending, the people whose prompts or reminders are due are asked about, and nobody else: per
+    USERS_PER_CALL of them, one call per channel for who is still in the community and one for their time zones
+    (see services.prompts.membership). The communities Mattermost could not tell about: their prompts and
+    reminders wait."""
     now = chat.clock()
     with chat.reader() as uow:
-        communities = [(c, community_channels(uow, c), uow.deliveries.due_in(c, now))
-                       for c in uow.deliveries.due_communities(now)]
+        communities = [(c, community_channels(uow, c), uow.deliveries.due_in(c, now),
+                        uow.deliveries.nudges_due_in(c, now)) for c in uow.deliveries.due_communities(now)]
     unchecked: set[int] = set()
-    for community_id, channel_ids, due in communities:
+    for community_id, channel_ids, due, nudges in communities:
         if channel_ids is None:
             continue
         try:
-            profiles = due_profiles(client, channel_ids, sorted({user_id for _, user_id in due}))
+            profiles = due_profiles(client, channel_ids, sorted({user_id for _, user_id in due + nudges}))
         except MattermostError as exc:
             log.warning("could not ask who of community %s is still in its channels, will try again: %s",
                         community_id, exc)
             unchecked.add(community_id)
             continue
         with chat.reader() as uow:
-            found = membership.changes(uow, due, profiles)
-        if found.left or found.moved:
+            found = membership.changes(uow, due, profiles, nudges)
+        if found.left or found.moved or found.left_nudged:
             with writing(gate), chat.uow() as uow:
                 membership.apply_changes(uow, found, now)
     return unchecked
@@ -142,7 +143,7 @@ def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None
         report = expire(uow, chat.clock())
     now = chat.clock()
     with chat.reader() as uow:
-        nudges = read_nudges(uow, now, NUDGE_BATCH)
+        nudges = read_nudges(uow, now, NUDGE_BATCH, except_communities=unchecked)
     if nudges:
         decided = decide(nudges, now, statuses(client, sorted({d.user_id for d in nudges})))
         with writing(gate), chat.uow() as uow:

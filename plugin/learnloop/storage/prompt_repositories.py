@@ -44,6 +44,24 @@ _DECIDE = update(_D).where(_D.c.id == bindparam("b_id")).values(
     reason=bindparam("b_reason", type_=_D.c.reason.type), updated_at=bindparam("b_now", type_=_D.c.updated_at.type))
 
 
+def _prompt_due(now: datetime) -> Any:
+    return and_(Delivery.status == "scheduled", Delivery.due_at <= now)
+
+
+def _nudge_due(now: datetime) -> Any:
+    return and_(Delivery.status == "sent", Delivery.nudge_at.is_not(None), Delivery.nudge_at <= now,
+                Delivery.window_end > now)
+
+
+def _outside(statement: Select[Any], communities: Collection[int]) -> Select[Any]:
+    """The statement's deliveries but those of these communities' schedules."""
+    if not communities:
+        return statement
+    return statement.where(Delivery.run_id.not_in(
+        select(PromptRun.id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
+        .where(PromptSchedule.community_id.in_(sorted(communities)))))
+
+
 def _with_community(*columns: Any) -> Select[Any]:
     """Deliveries' ids and receivers with their schedule's community (and these columns)."""
     return (select(Delivery.id, Delivery.user_id, PromptSchedule.community_id, *columns)
@@ -191,17 +209,29 @@ class DeliveryRepository(Repository):
                                                                         Delivery.user_id.in_(user_ids))))
 
     def due_communities(self, now: datetime) -> list[int]:
-        """The communities with a prompt due to be decided now."""
+        """The communities with a prompt or a reminder due to be decided now."""
         return list(self.session.scalars(
             select(PromptSchedule.community_id).distinct().join(PromptRun, PromptRun.schedule_id == PromptSchedule.id)
             .join(Delivery, Delivery.run_id == PromptRun.id)
-            .where(Delivery.status == "scheduled", Delivery.due_at <= now).order_by(PromptSchedule.community_id)))
+            .where(or_(_prompt_due(now), _nudge_due(now))).order_by(PromptSchedule.community_id)))
 
     def due_in(self, community_id: int, now: datetime) -> list[tuple[int, str]]:
         """(id, user_id) of the community's prompts due to be decided now."""
-        rows = self.session.execute(_with_community().where(
-            PromptSchedule.community_id == community_id, Delivery.status == "scheduled", Delivery.due_at <= now))
+        rows = self.session.execute(_with_community().where(PromptSchedule.community_id == community_id,
+                                                            _prompt_due(now)))
         return [(row.id, row.user_id) for row in rows]
+
+    def nudges_due_in(self, community_id: int, now: datetime) -> list[tuple[int, str]]:
+        """(id, user_id) of the community's prompts whose reminder is due to be decided now."""
+        rows = self.session.execute(_with_community().where(PromptSchedule.community_id == community_id,
+                                                            _nudge_due(now)))
+        return [(row.id, row.user_id) for row in rows]
+
+    def drop_nudges(self, delivery_ids: list[int], now: datetime) -> None:
+        """No reminder for these prompts."""
+        if delivery_ids:
+            self.session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.nudge_at.is_not(None))
+                                 .values(nudge_at=None, updated_at=now))
 
     def skip_due(self, delivery_ids: list[int], reason: str, now: datetime) -> list[int]:
         """Of these deliveries, those still scheduled and due end as skipped, with the reason; their ids."""
@@ -299,11 +329,7 @@ class DeliveryRepository(Repository):
                                                     Delivery.reason == PAUSED, Delivery.sent_at.is_(None)))
 
     def due(self, now: datetime, limit: int, *, except_communities: Collection[int] = ()) -> list[Delivery]:
-        statement = select(Delivery).where(Delivery.status == "scheduled", Delivery.due_at <= now)
-        if except_communities:
-            statement = statement.where(Delivery.run_id.not_in(
-                select(PromptRun.id).join(PromptSchedule, PromptSchedule.id == PromptRun.schedule_id)
-                .where(PromptSchedule.community_id.in_(sorted(except_communities)))))
+        statement = _outside(select(Delivery).where(_prompt_due(now)), except_communities)
         return list(self.session.scalars(
             statement.order_by(Delivery.due_at, Delivery.id).limit(limit).with_for_update(skip_locked=True)))
 
@@ -399,11 +425,10 @@ class DeliveryRepository(Repository):
         return {d.id: d for d in self.session.scalars(
             select(Delivery).where(Delivery.id.in_(delivery_ids), Delivery.status == "sent").with_for_update())}
 
-    def nudges_due(self, now: datetime, limit: int) -> list[Delivery]:
+    def nudges_due(self, now: datetime, limit: int, *, except_communities: Collection[int] = ()) -> list[Delivery]:
+        statement = _outside(select(Delivery).where(_nudge_due(now)), except_communities)
         return list(self.session.scalars(
-            select(Delivery).where(Delivery.status == "sent", Delivery.nudge_at.is_not(None), Delivery.nudge_at <= now,
-                                   Delivery.window_end > now)
-            .order_by(Delivery.nudge_at).limit(limit).with_for_update(skip_locked=True)))
+            statement.order_by(Delivery.nudge_at).limit(limit).with_for_update(skip_locked=True)))
 
 
 class ReflectionRepository(Repository):

@@ -4,7 +4,8 @@ someone whose time zone changed has their prompts moved. Someone who joined is p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from learnloop.services.prompts.delivered import record_unanswered
@@ -51,21 +52,25 @@ class Changes:
     """Due deliveries of people no longer in the community's channels."""
     moved: list[MemberProfile]
     """Members whose time zone changed."""
+    left_nudged: list[int] = field(default_factory=list)
+    """Prompts whose reminder is due, of people no longer in the community's channels."""
 
 
-def changes(uow: UnitOfWork, due: list[tuple[int, str]], profiles: list[MemberProfile]) -> Changes:
-    """Read-only. `due`: (delivery id, user id) of the prompts due; `profiles`: those of them still in the
-    community's channels."""
+def changes(uow: UnitOfWork, due: list[tuple[int, str]], profiles: list[MemberProfile],
+            nudges: Sequence[tuple[int, str]] = ()) -> Changes:
+    """Read-only. `due` and `nudges`: (delivery id, user id) of the prompts and reminders due; `profiles`: those
+    of their people still in the community's channels."""
     by_id = {profile.user_id: profile for profile in profiles}
     left = [delivery_id for delivery_id, user_id in due if user_id not in by_id]
     moved = [by_id[member.user_id] for member in uow.members.many(sorted(by_id)).values()
              if by_id[member.user_id].timezone and member.timezone != by_id[member.user_id].timezone]
-    return Changes(left, moved)
+    return Changes(left, moved, [delivery_id for delivery_id, user_id in nudges if user_id not in by_id])
 
 
 def apply_changes(uow: UnitOfWork, found: Changes, now: datetime) -> int:
-    """Those who left are not prompted (one sent before a snooze lapses unanswered, as it was counted sent), and
-    the zones changed are kept. Commits; the prompts skipped."""
+    """Those who left are not prompted (one sent before a snooze lapses unanswered, as it was counted sent) nor
+    reminded, and the zones changed are kept. Commits; the prompts skipped."""
+    uow.deliveries.drop_nudges(found.left_nudged, now)
     skipped = uow.deliveries.skip_due(found.left, LEFT, now)
     record_unanswered(uow, uow.deliveries.lapse_sent_before(skipped, now), now)
     keep_profiles(uow, found.moved, now)

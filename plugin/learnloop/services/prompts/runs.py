@@ -143,10 +143,13 @@ def read_due(uow: UnitOfWork, now: datetime, limit: int, *,
                              in uow.deliveries.due(now, limit, except_communities=except_communities)])
 
 
-def read_nudges(uow: UnitOfWork, now: datetime, limit: int) -> list[DueDelivery]:
-    """Open prompts whose one nudge is due, each due at its nudge time: decided as a prompt is (prompts off, a
-    pause, quiet hours and do not disturb hold it back too); meant for a read-only transaction."""
-    return _with_facts(uow, [(delivery, delivery.nudge_at) for delivery in uow.deliveries.nudges_due(now, limit)
+def read_nudges(uow: UnitOfWork, now: datetime, limit: int, *,
+                except_communities: Collection[int] = ()) -> list[DueDelivery]:
+    """Open prompts whose one nudge is due (but in these communities), each due at its nudge time: decided as a
+    prompt is (prompts off, a pause, quiet hours and do not disturb hold it back too); meant for a read-only
+    transaction."""
+    return _with_facts(uow, [(delivery, delivery.nudge_at) for delivery
+                             in uow.deliveries.nudges_due(now, limit, except_communities=except_communities)
                              if delivery.nudge_at is not None])
 
 
