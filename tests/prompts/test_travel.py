@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from learnloop.bootstrap import Runtime
 from tests.conftest import FakeClock
 from tests.contract.mattermost_openapi import MattermostContract
-from tests.prompts.world import FRIDAY_DUE, THURSDAY, Person, World, add_schedule, planned_world, slash
+from tests.prompts.world import CHANNEL, FRIDAY_DUE, THURSDAY, Person, World, add_schedule, planned_world, slash
 
 
 def prompted_at_16_30_in_new_york(world: World, clock: FakeClock, day: date) -> None:
@@ -99,6 +99,8 @@ def test_someone_who_flew_east_past_their_prompt_time_still_gets_it(
     clock.now = THURSDAY
     world.serve_members()
     world.tick()
+    clock.now = datetime(2026, 11, 5, 16, 0, tzinfo=UTC)  # the day before, her zone is read again: still Berlin
+    world.tick()
     ann.timezone = "Asia/Tokyo"
     clock.now = datetime(2026, 11, 6, 7, 31, tzinfo=UTC)  # 16:31 in Tokyo: Ken is asked
     world.serve_statuses()
@@ -108,3 +110,31 @@ def test_someone_who_flew_east_past_their_prompt_time_still_gets_it(
     world.serve_statuses()
     world.tick()
     assert len(world.prompt_posts()) == 2
+
+
+def test_a_zone_moved_east_the_day_before_moves_the_prompt_to_the_new_local_time(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Weekly Friday 16:30 prompt, planned on Thursday while Ann is in New York (due 21:30 UTC). On Thursday
+    she moves to Berlin and Mattermost's automatic zone follows: 16:30 for her is now 15:30 UTC."""
+    ann = Person("ann", timezone="America/New_York")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    ann.timezone = "Europe/Berlin"
+    clock.now = datetime(2026, 11, 6, 15, 31, tzinfo=UTC)  # Fri 16:31 in Berlin
+    world.serve_statuses()
+    world.serve_dm_and_posts(1)
+    world.tick()
+    assert len(world.prompt_posts()) == 1, "asked at 16:30 where she is now, not at 22:30"
+
+
+def test_the_zones_of_those_due_a_prompt_within_a_day_are_read_again_once(
+    runtime: Runtime, mattermost_contract: MattermostContract, clock: FakeClock
+) -> None:
+    """Ann's prompt is due on Friday at 21:30 UTC (16:30 in New York); Thursday at 20:00 UTC it is a day away."""
+    ann = Person("ann", timezone="America/New_York")
+    world = planned_world(runtime, mattermost_contract, clock, [ann])
+    asked = world.calls("POST", f"/api/v4/channels/{CHANNEL}/members/ids")
+    clock.now = datetime(2026, 11, 5, 20, 0, tzinfo=UTC)
+    world.tick()
+    world.tick()
+    assert (len(asked), len(world.calls("POST", f"/api/v4/channels/{CHANNEL}/members/ids"))) == (0, 1)

@@ -12,7 +12,7 @@ from learnloop.mattermost.client import MattermostClient, MattermostError
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.people import community_profiles, due_profiles, statuses
 from learnloop.services.prompts import membership
-from learnloop.services.prompts.membership import MemberProfile
+from learnloop.services.prompts.membership import ZONE_SPREAD, MemberProfile
 from learnloop.services.prompts.runs import (
     DispatchReport,
     apply_decisions,
@@ -32,6 +32,7 @@ DISPATCH_BATCH = 50
 """Deliveries decided per transaction: short write locks, so the web keeps answering during a fan-out."""
 MAX_DISPATCH_ROUNDS = 1000
 NUDGE_BATCH = 1000
+ZONE_BATCH = 1000
 PLAN_CHUNK = 100
 
 
@@ -111,25 +112,27 @@ def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None
     """Close to sending, the people whose prompts or reminders are due are asked about, and nobody else: per
     USERS_PER_CALL of them, one call per channel for who is still in the community and one for their time zones
     (see services.prompts.membership). The communities Mattermost could not tell about: their prompts and
-    reminders wait."""
+    reminders wait. With them, once, those due a prompt within ZONE_SPREAD: a zone moved east moves it earlier."""
     now = chat.clock()
     with chat.reader() as uow:
+        ahead = uow.deliveries.zones_unread(now, now + ZONE_SPREAD, ZONE_BATCH)
         communities = [(c, community_channels(uow, c), uow.deliveries.due_in(c, now),
-                        uow.deliveries.nudges_due_in(c, now)) for c in uow.deliveries.due_communities(now)]
+                        uow.deliveries.nudges_due_in(c, now), [(d, user_id) for d, user_id, of in ahead if of == c])
+                       for c in sorted(set(uow.deliveries.due_communities(now)) | {c for _, _, c in ahead})]
     unchecked: set[int] = set()
-    for community_id, channel_ids, due, nudges in communities:
+    for community_id, channel_ids, due, nudges, coming in communities:
         if channel_ids is None:
             continue
         try:
-            profiles = due_profiles(client, channel_ids, sorted({user_id for _, user_id in due + nudges}))
+            profiles = due_profiles(client, channel_ids, sorted({user_id for _, user_id in due + nudges + coming}))
         except MattermostError as exc:
             log.warning("could not ask who of community %s is still in its channels, will try again: %s",
                         community_id, exc)
             unchecked.add(community_id)
             continue
         with chat.reader() as uow:
-            found = membership.changes(uow, due, profiles, nudges)
-        if found.left or found.moved or found.left_nudged:
+            found = membership.changes(uow, due, profiles, nudges, coming)
+        if found.left or found.moved or found.left_nudged or found.zones_read:
             with writing(gate), chat.uow() as uow:
                 membership.apply_changes(uow, found, now)
     return unchecked

@@ -227,6 +227,18 @@ class DeliveryRepository(Repository):
                                                             _nudge_due(now)))
         return [(row.id, row.user_id) for row in rows]
 
+    def zones_unread(self, now: datetime, until: datetime, limit: int) -> list[tuple[int, str, int]]:
+        """(id, user_id, community_id) of prompts not yet sent, due after now and by `until`, whose receiver's zone
+        was not read again since they were planned; soonest first."""
+        rows = self.session.execute(_with_community().where(
+            Delivery.status == "scheduled", Delivery.due_at > now, Delivery.due_at <= until,
+            Delivery.sent_at.is_(None), Delivery.zone_read_at.is_(None)).order_by(Delivery.due_at).limit(limit))
+        return [(row.id, row.user_id, row.community_id) for row in rows]
+
+    def mark_zones_read(self, delivery_ids: list[int], now: datetime) -> None:
+        if delivery_ids:
+            self.session.execute(update(Delivery).where(Delivery.id.in_(delivery_ids)).values(zone_read_at=now))
+
     def drop_nudges(self, delivery_ids: list[int], now: datetime) -> None:
         """No reminder for these prompts."""
         if delivery_ids:

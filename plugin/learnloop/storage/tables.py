@@ -391,6 +391,8 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
     nudge_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+    zone_read_at: Mapped[datetime | None]
+    """When the receiver's time zone was read again ahead of the prompt (services.prompts.membership.ZONE_SPREAD)."""
 
 
 class Reflection(Base):
