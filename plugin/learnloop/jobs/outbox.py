@@ -36,6 +36,7 @@ from learnloop.errors import HostError
 from learnloop.services.outbox_kinds import RESPOND
 from learnloop.storage.outbox import ClaimedMessage
 from learnloop.storage.unit_of_work import UnitOfWork
+from learnloop.wikis import UNPUBLISH_JOB
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,13 @@ RATE_LIMITED_FOR = timedelta(days=1)
 """A host's 429 holds a message back without counting an attempt, but not for ever: a day after it was queued,
 a message still refused so is given up."""
 GATE_MAX_WAIT = timedelta(seconds=1)
-GONE_WHEN_DONE = frozenset({RESPOND})
+GONE_WHEN_DONE = frozenset({RESPOND, UNPUBLISH_JOB})
 """Kinds whose messages are deleted, not kept, once sent or given up: an ephemeral reply to a slash command has
-no use after that, and it holds what it told the person (an erase reply: their buttons and wiki pages)."""
+no use after that, and it holds what it told the person (an erase reply: their buttons and wiki pages); a
+removal from a wiki holds who asked, the page and the section's marker, and may be asked for after an erase."""
+GONE_FLAG = "gone_when_done"
+"""A payload flag that has one message deleted once sent or given up, as the kinds of GONE_WHEN_DONE are: a
+direct message telling someone what became of a removal they asked for (after an erase, maybe)."""
 
 Message = ClaimedMessage
 SimpleHandler = Callable[[Message], "dict[str, Any] | None"]
@@ -111,6 +116,10 @@ def gives_up(message: Message, error: HostError | None, now: datetime) -> bool:
     if error is not None and not error.retryable:
         return True
     return message.attempts >= MAX_ATTEMPTS and now - message.created_at >= RETRY_FOR
+
+
+def gone_when_done(message: Message) -> bool:
+    return message.kind in GONE_WHEN_DONE or message.payload.get(GONE_FLAG) is True
 
 
 def why_given_up(error: HostError) -> str:
@@ -208,7 +217,7 @@ class Courier:
             gone: list[int] = []
             for outcome in outcomes:
                 sent = outcome.error is None
-                if (sent or outcome.failed) and outcome.message.kind in GONE_WHEN_DONE:
+                if (sent or outcome.failed) and gone_when_done(outcome.message):
                     gone.append(outcome.message.id)
                     continue
                 rows.append({
