@@ -40,7 +40,12 @@ def learning_log_cursor(wiki: str, space: str, title: str) -> str:
 
 def identify_job(wiki: str, item_id: int, url: str) -> dict[str, Any]:
     """The fetch job that asks the wiki which page is at the URL an item was first rated or shared by."""
-    return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": f"{IDENTIFY}:{item_id}"}
+    return {"wiki": wiki, "action": IDENTIFY, "url": url, "event_id": identify_event(item_id)}
+
+
+def identify_event(item_id: int) -> str:
+    """The event id of an item's identify job: its key (`fetch_key`) ends with `:` and this, whatever the wiki."""
+    return f"{IDENTIFY}:{item_id}"
 
 
 _MARKER = re.compile(r"learnloop-reflection-(?:[0-9]{1,19}(?:-[a-z0-9]{6,16})?|[a-z0-9]{6,16})")

@@ -34,7 +34,7 @@ from learnloop.services.reflections import (
 from learnloop.services.rollups import CURSOR as ROLLUPS_CURSOR
 from learnloop.services.wiki_ingest import AnnouncementPost, forget_author
 from learnloop.storage.unit_of_work import UnitOfWork
-from learnloop.wikis import UNPUBLISH_JOB
+from learnloop.wikis import FETCH_JOB, UNPUBLISH_JOB, identify_event
 
 EXPORT_FORMAT = "learnloop-personal-data"
 
@@ -215,7 +215,8 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     for kind, message_key, payload in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(kind, payload, key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
-    records.forget_items_only_they_knew(rated)  # not counted to anyone: it would tell who else rated them
+    forgotten = records.forget_items_only_they_knew(rated)  # not counted: it would tell who else rated them
+    uow.outbox.remove_keyed([FETCH_JOB], ending=[f":{identify_event(item_id)}" for item_id in forgotten])
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
         uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,
                           community_id=reflection.community_id, data={"answered_prompt": reflection.answered_prompt})

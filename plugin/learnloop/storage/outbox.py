@@ -148,6 +148,16 @@ class Outbox(Repository):
         result = self.session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))
         return rowcount(result)
 
+    def remove_keyed(self, kinds: Sequence[str], *, starting: Sequence[str] = (), ending: Sequence[str] = ()) -> int:
+        """Forget the messages of these kinds, sent or not, whose key starts with one of `starting` or ends with
+        one of `ending`."""
+        matching = [OutboxMessage.idempotency_key.startswith(text, autoescape=True) for text in starting] + \
+            [OutboxMessage.idempotency_key.endswith(text, autoescape=True) for text in ending]
+        if not matching:
+            return 0
+        return rowcount(self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.kind.in_(kinds), or_(*matching))))
+
     def naming(self, texts: list[str]) -> list[int]:
         """The ids of messages whose payload, result or key names any of these (a person's id or @name), sent
         or not: a sent message's result can name whom it went to, and a key whom it came from. A name counts

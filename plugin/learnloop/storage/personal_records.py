@@ -135,13 +135,15 @@ class PersonalRecords(Repository):
     def rated_items(self, user_id: str) -> list[int]:
         return list(self.session.scalars(select(Rating.item_id).where(Rating.user_id == user_id)))
 
-    def forget_items_only_they_knew(self, item_ids: list[int]) -> int:
+    def forget_items_only_they_knew(self, item_ids: list[int]) -> list[int]:
         """Of these items (the ones an erased person rated), those nothing else knows of any more: no one else's
-        rating, feedback or event, never shared in chat, not a page a wiki told learnloop of, not a reflection.
-        Their URL, and a creation time that was the moment of that person's rating, would otherwise stay."""
+        rating, feedback or event, never shared in chat, not a page a wiki told learnloop of (a
+        page learnloop only looked up by its URL is not), not a reflection. Their URL, and a creation time that
+        was the moment of that person's rating, would otherwise stay. The ids of those forgotten."""
         if not item_ids:
-            return 0
-        return rowcount(self.session.execute(delete(ContentItem).where(*_only_known_by(item_ids, None))))
+            return []
+        return list(self.session.scalars(
+            delete(ContentItem).where(*_only_known_by(item_ids, None)).returning(ContentItem.id)))
 
     def take_back_ratings(self, user_id: str) -> int:
         """Remove the person's ratings; how many there were. Shown scores keep them, with at least k other
@@ -191,4 +193,4 @@ def _only_known_by(item_ids: list[int], user_id: str | None) -> list[Any]:
         table.item_id == ContentItem.id, *([or_(column.is_(None), column != user_id)] if user_id else [])).exists()
         for table, column in ((Rating, Rating.user_id), (Feedback, Feedback.author_id), (Event, Event.actor_id))]
     return [ContentItem.id.in_(item_ids), ContentItem.shared_at.is_(None), ContentItem.followed_at.is_(None),
-            ContentItem.page_ref.is_(None), ContentItem.kind != "reflection", *others]
+            ContentItem.kind != "reflection", *others]
