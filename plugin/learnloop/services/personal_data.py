@@ -199,7 +199,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     wiki_pages = sorted({r.published_url for r in reflections if r.published_url})
     sections = [section for section in map(section_of, reflections) if section is not None]
     co_ratings.forget_person(uow, key, user_id)
-    rated = records.rated_items(user_id)
+    made_known = records.items_made_known(user_id)
     counts = {"ratings": records.take_back_ratings(user_id)}
     queued = [key for r in reflections for key in message_keys(uow, r.id)]
     never_seen = [r for r in reflections if r.publish_state not in UNPUBLISHED and any(
@@ -215,7 +215,7 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     for kind, message_key, payload in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(kind, payload, key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
-    forgotten = records.forget_items_only_they_knew(rated)  # not counted: it would tell who else rated them
+    forgotten = records.forget_items_only_they_knew(made_known)  # not counted: it would tell who else knew them
     uow.outbox.remove_keyed([FETCH_JOB], ending=[f":{identify_event(item_id)}" for item_id in forgotten])
     for reflection in never_seen:  # named by nobody: the count stays with what nobody else sees
         uow.events.append("reflection_unseen", occurred_at=now, recorded_at=now,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select, union, update
 
 from learnloop.storage.outbox import naming_pattern
 from learnloop.storage.repositories import Repository, rowcount
@@ -132,14 +132,19 @@ class PersonalRecords(Repository):
 
     # -- erasure -------------------------------------------------------------------------------
 
-    def rated_items(self, user_id: str) -> list[int]:
-        return list(self.session.scalars(select(Rating.item_id).where(Rating.user_id == user_id)))
+    def items_made_known(self, user_id: str) -> list[int]:
+        """The items the person rated, shared first, or acted on (a link shared in their direct message with
+        learnloop is known by their event alone)."""
+        return list(self.session.scalars(union(
+            select(Rating.item_id).where(Rating.user_id == user_id),
+            select(Event.item_id).where(Event.actor_id == user_id, Event.item_id.is_not(None)),
+            select(ContentItem.id).where(ContentItem.first_shared_by == user_id))))
 
     def forget_items_only_they_knew(self, item_ids: list[int]) -> list[int]:
-        """Of these items (the ones an erased person rated), those nothing else knows of any more: no one else's
-        rating, feedback or event, never shared in chat, not a page a wiki told learnloop of (a
-        page learnloop only looked up by its URL is not), not a reflection. Their URL, and a creation time that
-        was the moment of that person's rating, would otherwise stay. The ids of those forgotten."""
+        """Of these items (the ones an erased person made known), those nothing else knows of any more: no one
+        else's rating, feedback or event, never shared in chat, not a page a wiki told learnloop of (a page
+        learnloop only looked up by its URL is not), not a reflection. Their URL, and a creation time that was
+        the moment of that person's rating or share, would otherwise stay. The ids of those forgotten."""
         if not item_ids:
             return []
         return list(self.session.scalars(
