@@ -24,3 +24,9 @@ def edit_number(key: str, post_key: str) -> int | None:
     """Which edit of the post made under `post_key` the outbox key is (`edit_key`); None if it is none."""
     number = key.removeprefix(f"{post_key}:edit:")
     return int(number) if number != key and number.isdigit() else None
+
+
+def delivery_keys(delivery_id: int) -> tuple[str, str]:
+    """How the outbox keys of a prompt delivery's messages start: its prompt's (`prompt:{id}:{due}`, queued again
+    when due again) and its nudge's (`nudge:{id}`), as services.prompts.runs queues them."""
+    return f"prompt:{delivery_id}:", f"nudge:{delivery_id}"

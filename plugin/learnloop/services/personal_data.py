@@ -20,7 +20,7 @@ from learnloop.domain.measures import member_key
 from learnloop.domain.sealing import Unreadable, unseal
 from learnloop.domain.wording import counted
 from learnloop.services.network import co_ratings
-from learnloop.services.outbox_kinds import DELETE_POST
+from learnloop.services.outbox_kinds import DELETE_POST, SEND_NUDGE, SEND_PROMPT, delivery_keys
 from learnloop.services.reflections import (
     UNPUBLISHED,
     PublishedSection,
@@ -212,6 +212,9 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     counts["channel_posts"] = sum(queue_post_removal(uow, reflection, now) for reflection in reflections)
     counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming([user_id])
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
+    # a prompt or nudge the worker is posting names her only by delivery id until it records whom it went to
+    uow.outbox.remove_keyed([SEND_PROMPT, SEND_NUDGE], starting=[
+        key for row in records.deliveries(user_id) for key in delivery_keys(int(row["id"]))])
     for kind, message_key, payload in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(kind, payload, key=message_key, now=now)
     counts.update(records.erase_rest(user_id))
