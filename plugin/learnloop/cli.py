@@ -239,8 +239,9 @@ def person_export(user_id: str, out: Path) -> None:
 
     runtime = build_runtime(_existing_database("person export"))
     runtime.check_signing_key()  # reflections are opened, and people's hashes found, with it
+    username = username_of(runtime, user_id)
     with runtime.reader() as uow:
-        data = personal_data.export(uow, user_id, runtime.signing_key, runtime.clock())
+        data = personal_data.export(uow, user_id, username, runtime.signing_key, runtime.clock())
     try:
         write_atomically(out, lambda handle: handle.write(
             json.dumps(data, indent=2, ensure_ascii=False, default=jsonable) + "\n"))

@@ -127,7 +127,7 @@ def test_an_owner_finds_what_they_own_in_their_data_and_erasing_it_takes_them_of
     slash(client, OWNER, f"pages owner {PAGE} @bob")
     slash(client, OWNER, "pages owner Engineering @bob")
     with runtime.uow() as uow:
-        mine = personal_data.export(uow, BOB.id, runtime.signing_key, runtime.clock())["pages_and_spaces_you_own"]
+        mine = personal_data.export(uow, BOB.id, None, runtime.signing_key, runtime.clock())["pages_and_spaces_you_own"]
     assert [(row["kind"], row["url"], row["space"]) for row in mine] == [("page", PAGE, None),
                                                                           ("space", None, "Engineering")]
     with runtime.uow() as uow:

@@ -352,7 +352,7 @@ def test_a_person_a_readers_note_mentions_exports_that_line_of_the_owners_messag
         uow.members.ensure(CAROL.id, runtime.clock(), username="carol")
         uow.commit()
     with runtime.reader() as uow:
-        data = personal_data.export(uow, CAROL.id, runtime.signing_key, runtime.clock())
+        data = personal_data.export(uow, CAROL.id, None, runtime.signing_key, runtime.clock())
     assert data["messages_naming_you"] == []
     [message] = data["messages_to_others_naming_you"]
     assert message["lines_naming_you"] == ["> ask @carol, she rewrote the pipeline"]

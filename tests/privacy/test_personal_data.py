@@ -442,7 +442,7 @@ def test_the_export_holds_what_an_erase_takes_away(client: FlaskClient, runtime:
 
     def exported() -> dict[str, Any]:
         with runtime.reader() as uow:
-            return json.loads(json.dumps(personal_data.export(uow, ANN.id, runtime.signing_key, clock.now),
+            return json.loads(json.dumps(personal_data.export(uow, ANN.id, None, runtime.signing_key, clock.now),
                                          default=str))
 
     data = exported()
@@ -476,7 +476,7 @@ def test_a_raters_export_neither_names_the_sharer_nor_tells_their_setting(
     assert send_thanks(runtime, ANN.id, ANN.name, item_id)
     with runtime.reader() as uow:
         queued = uow.outbox.naming([f"thanks:{item_id}:{ANN.id}"])
-        data = json.loads(json.dumps(personal_data.export(uow, ANN.id, runtime.signing_key, clock.now), default=str))
+        data = json.loads(json.dumps(personal_data.export(uow, ANN.id, None, runtime.signing_key, clock.now), default=str))
     assert bool(queued) == sharer_takes_notes
     assert BOB.id not in json.dumps(data)
     assert data["messages_naming_you"] == [] and data["messages_to_others_naming_you"] == []
@@ -551,7 +551,7 @@ def test_what_someone_shared_first_does_not_say_when_another_person_rated_it(
     clock.advance(days=3, hours=5, seconds=17)
     slash(client, ANN, f"share {url}")
     with runtime.reader() as uow:
-        data = personal_data.export(uow, ANN.id, runtime.signing_key, clock())
+        data = personal_data.export(uow, ANN.id, None, runtime.signing_key, clock())
     assert data["content_you_shared_first"] == [{"url": url, "title": None}]
     [shared] = [event for event in data["events"] if event["kind"] == "link_shared"]
     assert shared["occurred_at"].replace(tzinfo=None) == clock.now.replace(tzinfo=None)
@@ -563,7 +563,7 @@ def test_the_export_holds_every_column_of_a_person_s_ratings_and_settings(
     slash(client, ANN, "rate https://wiki.acme.example/Deploy 5")
     slash(client, ANN, "digest me on")
     with runtime.reader() as uow:
-        data = personal_data.export(uow, ANN.id, runtime.signing_key, runtime.clock())
+        data = personal_data.export(uow, ANN.id, None, runtime.signing_key, runtime.clock())
     [rating] = data["ratings"]
     assert (rating["stars"], rating["previous_stars"]) == (5, 1) and "community_id" in rating
     exported = {"username", "dm_channel_id", "timezone", "prompts_enabled", "paused_until", "time_of_day",
@@ -599,7 +599,7 @@ def test_the_export_says_where_each_reflection_belongs_and_what_became_of_it(
         stored.published_wiki = "handbook"
         uow.commit()
     with runtime.reader() as uow:
-        data = personal_data.export(uow, ANN.id, runtime.signing_key, runtime.clock())
+        data = personal_data.export(uow, ANN.id, None, runtime.signing_key, runtime.clock())
     [row] = data["reflections"]
     assert set(row) == set(REFLECTION_EXPORTED.values())
     assert (row["community"], row["answered_prompt"], row["prompt_delivery_id"]) == ("~data-guild", False, None)
@@ -623,7 +623,7 @@ def test_the_export_names_the_prompt_a_reflection_answered_and_what_it_asked(
     click(client, ANN, reflect_now)
     submit(client, ANN, "reflect", opened_dialog(mattermost_contract)["state"], {"answer1": "Read plans first"})
     with runtime.reader() as uow:
-        data = personal_data.export(uow, ANN.id, runtime.signing_key, runtime.clock())
+        data = personal_data.export(uow, ANN.id, None, runtime.signing_key, runtime.clock())
     [row] = data["reflections"]
     [delivery] = data["prompt_deliveries"]
     assert row["answered_prompt"] is True and row["prompt_delivery_id"] == delivery["id"]

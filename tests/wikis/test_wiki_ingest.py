@@ -134,7 +134,7 @@ def test_an_erase_takes_the_authors_name_out_of_the_announcements_and_their_stor
         uow.members.ensure(Person("author1").id, clock.now, username="author1")
         uow.commit()
     with wiki_runtime.reader() as uow:
-        [page] = personal_data.export(uow, Person("author1").id, wiki_runtime.signing_key,
+        [page] = personal_data.export(uow, Person("author1").id, None, wiki_runtime.signing_key,
                                       clock.now)["page_announcements_naming_you"]
     assert page["your_edit_summaries"] == ["change 1"], "the summary they wrote, not author0's"
 

@@ -129,7 +129,7 @@ def summary(uow: UnitOfWork, user_id: str, username: str | None) -> Summary:
     })
 
 
-def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str, Any]:
+def export(uow: UnitOfWork, user_id: str, username: str | None, key: bytes, now: datetime) -> dict[str, Any]:
     """Everything stored about one person, reflections opened for them alone, each with its community, the
     prompt delivery it answered (among the deliveries, with the questions asked) and what became of its
     publication. Besides what they did and chose:
@@ -137,10 +137,11 @@ def export(uow: UnitOfWork, user_id: str, key: bytes, now: datetime) -> dict[str
     another person's private messages (a thank-you to the sharer is the sharer's: it would name them, and
     whether one waits tells their setting; the thanking is among the person's events), the pages
     whose announcements name them as a changer, the weeks they were a community's owner, and their sign-in
-    links (never the token)."""
+    links (never the token). `username` (as Mattermost gives it; else the one kept with their settings) finds
+    what names them by @name, as `summary` and `erase` do."""
     records = uow.personal
     member = records.member(user_id)
-    username = member.username if member else None
+    username = username or (member.username if member else None)
     reflections = []
     for row in records.reflections(user_id):
         try:

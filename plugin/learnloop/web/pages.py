@@ -82,7 +82,7 @@ def blueprint(site: Service) -> Blueprint:
         if isinstance(redeemed, tuple):
             return redeemed
         with site.reader() as uow:
-            data = personal_data.export(uow, redeemed.user_id, site.signing_key, site.clock())
+            data = personal_data.export(uow, redeemed.user_id, redeemed.username, site.signing_key, site.clock())
         response = Response(json.dumps(data, indent=2, ensure_ascii=False, default=str),
                             mimetype="application/json")
         response.headers["Content-Disposition"] = "attachment; filename=learnloop-my-data.json"
