@@ -136,6 +136,8 @@ class PageToReview:
 class OwnerWeek:
     person: DueDM
     rows: list[Any] = field(default_factory=list)
+    owned: list[Any] = field(default_factory=list)
+    """The review rows of every week whose pages the person hears about."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,8 @@ class Planned:
     payload: dict[str, Any] | None
     """The message to queue; None when nothing needs the person this week, or the week is skipped."""
     notes_until: datetime | None = None
+    owned: list[Any] = field(default_factory=list)
+    """`OwnerWeek.owned`: `record` leaves out whoever no longer hears about any of them (erased meanwhile)."""
 
 
 ReviewDM = Callable[[str, list[PageToReview], int], dict[str, Any]]
@@ -186,7 +190,7 @@ def due(uow: UnitOfWork, settings: Settings, now: datetime) -> list[OwnerWeek]:
         fallback_tz = community_zone(uow, settings, int(theirs[0].PageReview.community_id))
         person = due_dm(user_id, member, member.review_week if member else None, now, fallback_tz)
         if person is not None:
-            found.append(OwnerWeek(person, [r for r in theirs if r.PageReview.week == person.week]))
+            found.append(OwnerWeek(person, [r for r in theirs if r.PageReview.week == person.week], theirs))
     return found
 
 
@@ -212,14 +216,14 @@ def plan(uow: UnitOfWork, due_now: list[OwnerWeek], presence: dict[str, str], no
         if action == Action.WAIT_UNTIL:
             continue
         if action != Action.SEND or not owner.rows:
-            planned.append(Planned(person.user_id, person.week, None))
+            planned.append(Planned(person.user_id, person.week, None, owned=owner.owned))
             continue
         member = uow.members.get(person.user_id)
         rows = sorted(owner.rows, key=_order)
         shown = rows[:MAX_PAGES]
         pages = _pages(uow, shown, member.review_notes_after if member else None, now)
         planned.append(Planned(person.user_id, person.week, render(person.user_id, pages, len(rows) - len(shown)),
-                               notes_until=now))
+                               notes_until=now, owned=owner.owned))
     return planned
 
 
@@ -249,10 +253,14 @@ def _in_order(counts: dict[str, int]) -> dict[str, int]:
 
 
 def record(uow: UnitOfWork, planned: list[Planned], now: datetime) -> int:
-    """Mark each owner's week done and queue their message, CHUNK people per transaction; the number queued."""
+    """Mark each owner's week done and queue their message, CHUNK people per transaction; the number queued.
+    Whoever no longer hears about the pages planned for them (their data erased since `due` read it) is left out."""
     queued = 0
     for some in chunks(planned, CHUNK):
+        owners = _recipients(uow, [row for one in some for row in one.owned])
         for one in some:
+            if one.user_id not in owners:
+                continue
             uow.members.ensure(one.user_id, now)
             if uow.pages.mark_person_week(one.user_id, one.week, one.notes_until) and one.payload is not None:
                 queued += uow.outbox.enqueue(SEND_DM, one.payload, key=f"review:{one.user_id}:{one.week}", now=now)
