@@ -214,7 +214,7 @@ def not_mine(uow: UnitOfWork, item_id: int, user_id: str, now: datetime, communi
     if fell_back:
         for owner in sorted(set(community_owners) - {user_id}):
             told += uow.outbox.enqueue(SEND_DM, tell(owner, owners.title, owners.url),
-                                       key=fit(f"page-unowned:{item_id}:{owner}:{user_id}:{now.isoformat()}"),
+                                       key=fit(f"page-unowned:{item_id}:{owner}:{now.isoformat()}"),
                                        now=now)
     uow.commit()
     return NotMine(owners.title, owners.url, fell_back, told)
