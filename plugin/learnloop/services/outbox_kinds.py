@@ -28,5 +28,5 @@ def edit_number(key: str, post_key: str) -> int | None:
 
 def delivery_keys(delivery_id: int) -> tuple[str, str]:
     """How the outbox keys of a prompt delivery's messages start: its prompt's (`prompt:{id}:{due}`, queued again
-    when due again) and its nudge's (`nudge:{id}`), as services.prompts.runs queues them."""
+    when due again) and its nudge's (`nudge:{id}`); the erase finds them by these."""
     return f"prompt:{delivery_id}:", f"nudge:{delivery_id}"

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from learnloop.domain.preferences import Action, Decision, PromptPreferences, delivery_decision
 from learnloop.domain.schedules import local_occurrences
-from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT
+from learnloop.services.outbox_kinds import SEND_NUDGE, SEND_PROMPT, delivery_keys
 from learnloop.services.prompts.delivered import record_unanswered
 from learnloop.services.prompts.membership import MemberProfile, keep_profiles
 from learnloop.services.prompts.timing import due_and_window, nudge_at, preferences_of, schedule_of, zone
@@ -191,7 +191,7 @@ def apply_decisions(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]]
         elif decision.action == Action.SEND:
             status = "queued"
             # keyed by the due moment too: a snoozed prompt is due again later and queued again
-            sends.append((f"prompt:{due.id}:{due.due_at.timestamp():.0f}", {"delivery_id": due.id}))
+            sends.append((f"{delivery_keys(due.id)[0]}{due.due_at.timestamp():.0f}", {"delivery_id": due.id}))
             report.queued += 1
         elif decision.action == Action.WAIT_UNTIL:
             assert decision.until is not None
@@ -234,7 +234,7 @@ def apply_nudges(uow: UnitOfWork, decided: list[tuple[DueDelivery, Decision]], n
         if delivery is None or delivery.nudge_at != due.due_at:
             continue
         if decision.action == Action.SEND:
-            sends.append((f"nudge:{due.id}", {"delivery_id": due.id}))
+            sends.append((delivery_keys(due.id)[1], {"delivery_id": due.id}))
         delivery.nudge_at = decision.until if decision.action == Action.WAIT_UNTIL else None
         delivery.updated_at = now
     uow.outbox.enqueue_many(SEND_NUDGE, sends, now=now)
