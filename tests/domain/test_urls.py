@@ -323,6 +323,13 @@ def test_url_without_host_is_rejected(raw: str) -> None:
         normalise_url(raw)
 
 
+@pytest.mark.parametrize("host", ["wi\x00ki.example.com", "wi\x1bki.example.com", "wiki\x7f.example.com",
+                                  "wi!ki.example.com"])
+def test_a_host_no_browser_would_send_is_refused_saying_so(host: str) -> None:
+    with pytest.raises(InvalidUrl, match="is not a valid host name"):
+        normalise_url(f"https://{host}/Page")
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from urllib.parse import quote
 
 import pytest
 from flask.testing import FlaskClient
@@ -138,3 +139,24 @@ def test_a_custom_dashboard_period_far_ahead_is_still_shown(world_client: FlaskC
     chat.sign_in(world_client, world.OWNER)
     chat.slash(world_client, world.OWNER, "wiki")
     assert world_client.get("/dashboard/1?period=custom&start=9999-11-01&end=9999-12-10").status_code == 200
+
+
+NUL_HOST = "https://wi\x00ki.example.com/Page"
+
+
+def test_the_rate_page_for_a_url_with_a_nul_in_its_host_is_a_400(world_client: FlaskClient) -> None:
+    """PostgreSQL's text cannot hold a NUL: looking the URL up answered 500 there."""
+    chat.sign_in(world_client, world.MEMBER)
+    response = world_client.get("/rate?url=" + quote(NUL_HOST, safe=""), headers={"Accept": "text/html"})
+    assert response.status_code == 400 and b"not a valid host name" in response.data
+
+
+def test_rating_a_url_with_a_nul_in_its_host_on_the_rate_page_is_a_400_and_stores_nothing(
+    world_client: FlaskClient, unchanged: Unchanged
+) -> None:
+    chat.sign_in(world_client, world.MEMBER)
+    with world_client.session_transaction() as cookie:
+        cookie["csrf"] = "t"
+    with unchanged():
+        response = world_client.post("/rate", data={"csrf_token": "t", "url": NUL_HOST, "stars": "4"})
+    assert response.status_code == 400 and b"not a valid host name" in response.data

@@ -22,6 +22,9 @@ _STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _WHITESPACE = re.compile(r"\s")  # str.isspace's characters
 _REPEATED_SLASHES = re.compile(r"/{2,}")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_HOST = re.compile(r"[a-z0-9_.-]+|[0-9a-f:.]+")
+"""A host name as DNS knows it (after IDNA) or an IPv6 address: nothing a browser would not send, such as a
+control character (which PostgreSQL's text refuses, if it is NUL)."""
 
 
 class InvalidUrl(ValueError):
@@ -83,7 +86,7 @@ def normalise_url(raw: str) -> str:
 @functools.lru_cache(maxsize=4096)
 def _normalised(text: str) -> str:
     """Remembered for the last 4,096 texts (errors are not): the same few links are rated, shared and
-    mentioned over and over, and working one out costs about a tenth of a rating request. Only
+    mentioned over and over. Only
     stripped texts of at most MAX_URL_LENGTH characters get here, and only URLs of at most that length are
     kept, so the cache stays under 10 MB."""
     if _WHITESPACE.search(text):
@@ -102,6 +105,8 @@ def _normalised(text: str) -> str:
     if not host:
         raise InvalidUrl(f"'{text[:80]}' has no host name")
     host = _ascii_host(host)
+    if not _HOST.fullmatch(host):
+        raise InvalidUrl(f"{host[:80]!r} is not a valid host name")
     netloc = f"[{host}]" if ":" in host else host
     if port is not None and port != _DEFAULT_PORTS[scheme]:
         netloc = f"{netloc}:{port}"
