@@ -10,7 +10,8 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
+from sqlalchemy.orm import Session
 
 from learnloop.bootstrap import Runtime, build_runtime
 from learnloop.domain.measures import week_of
@@ -339,6 +340,31 @@ def test_items_rated_counts_distinct_items_not_ratings(dash: Runtime, clock: Fak
     page = signed_in(dash, community_id(dash)).get(f"/dashboard/{community_id(dash)}").get_data(as_text=True)
     assert figure_on_page(page, "Ratings given") == "7"
     assert figure_on_page(page, "Items rated") == "2"
+
+
+def test_a_dashboard_is_read_on_the_connection_without_an_orm_session(dash: Runtime, clock: FakeClock) -> None:
+    """Every read of a build (figures, top content, too early, the owners' feedback) is a Core statement on the unit
+    of work's connection: the ORM's Session and its per-statement work cost more than most of the reads themselves."""
+    for n in range(6):
+        rate(dash, f"user{n}", "https://wiki.acme.example/Same", 4, comment=f"note {n}")
+    rate(dash, "user0", "https://wiki.acme.example/Other", 3)
+    release(dash, clock)
+    community, period = community_id(dash), dashboard.Period.last_weeks(clock.now.date(), 4)
+    begun: list[Session] = []
+
+    def count(session: Session, *_: object) -> None:
+        begun.append(session)
+
+    event.listen(Session, "after_begin", count)
+    try:
+        with dash.reader() as uow:
+            view = dashboard.build(uow, community, period, K, feedback_key=dash.signing_key, show_hidden=True)
+    finally:
+        event.remove(Session, "after_begin", count)
+    assert begun == []
+    assert (view.totals["ratings"].value, view.totals["items_rated"].value) == (7, 2)
+    assert [item.url for item in view.top] == ["https://wiki.acme.example/Same"]
+    assert [len(group.comments) for group in view.feedback] == [6]
 
 
 def test_a_team_admin_owns_the_communities_of_their_team(

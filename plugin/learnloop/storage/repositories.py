@@ -609,9 +609,14 @@ class EventLog(Repository):
         return rowcount(result)
 
 
+_CURSOR = table_of(Cursor)
+_POSITION = select(_CURSOR.c.position).where(_CURSOR.c.name == bindparam("name"))
+
+
 class CursorRepository(Repository):
     def get(self, name: str) -> str | None:
-        return self.session.scalar(select(Cursor.position).where(Cursor.name == name))
+        position: str | None = self.run(_POSITION, {"name": name}).scalar()
+        return position
 
     def move(self, name: str, position: str, now: datetime) -> None:
         statement = dialect_insert(self.tx)(table_of(Cursor)).values(name=name, position=position,

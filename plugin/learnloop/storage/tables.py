@@ -565,7 +565,7 @@ class ItemScore(Base):
     before_ratings_count: Mapped[int | None] = mapped_column(Integer)
 
     @classmethod
-    def shown(cls, k: int) -> ColumnElement[bool]:
+    def shown(cls, k: int | ColumnElement[int]) -> ColumnElement[bool]:
         """domain.scores.shown in SQL: at least k people stand behind the stored score."""
         return cls.ratings_count >= k
 
