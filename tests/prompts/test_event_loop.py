@@ -121,3 +121,37 @@ def test_an_event_s_prompts_come_at_the_time_its_owners_chose_not_each_person_s_
     with runtime.reader() as uow:
         due = sorted(d.due_at for d in uow.session.scalars(select(Delivery)))
     assert due == [datetime(2026, 11, 3, 15, 30, tzinfo=UTC)] * 2 + [datetime(2026, 11, 4, 15, 30, tzinfo=UTC)] * 2
+
+
+def test_an_event_name_longer_than_the_form_allows_is_refused_not_cut_short(runtime: Runtime) -> None:
+    """The form says 80 characters; a changed submission with more was stored cut to 100, another event."""
+    name = "Kubernetes training for the platform team, " + "with the hands-on cluster upgrade lab " * 3
+    with runtime.uow() as uow:
+        community_id = community_for_channel(uow, runtime.settings, channel_id=CHANNEL, team_id=None,
+                                             channel_name="data-guild", now=runtime.clock())
+        try:
+            setup.create_event_prompts(
+                uow, community_id=community_id, timezone="Europe/Berlin", label=name, event_date=date(2026, 11, 4),
+                when="both", question_before="What do you hope to learn?", question_after="What did you take away?",
+                local_time="16:30", window="16h", default_visibility="private", created_by=uid("owner"),
+                now=runtime.clock())
+        except setup.InvalidSetup as exc:
+            assert exc.errors == {"label": f"keep the event's name to 80 characters (it has {len(name.strip())})"}
+        else:
+            raise AssertionError("a name of more than 80 characters was saved")
+        assert uow.schedules.for_community(community_id) == []
+
+
+def test_an_event_name_of_80_characters_is_kept_whole(runtime: Runtime) -> None:
+    name = ("Kubernetes training " * 4)[:80]
+    with runtime.uow() as uow:
+        community_id = community_for_channel(uow, runtime.settings, channel_id=CHANNEL, team_id=None,
+                                             channel_name="data-guild", now=runtime.clock())
+        setup.create_event_prompts(
+            uow, community_id=community_id, timezone="Europe/Berlin", label=name, event_date=date(2026, 11, 4),
+            when="both", question_before="What do you hope to learn?", question_after="What did you take away?",
+            local_time="16:30", window="16h", default_visibility="private", created_by=uid("owner"),
+            now=runtime.clock())
+        uow.commit()
+        assert {(row.event_name, row.label) for row in uow.schedules.for_community(community_id)} == {
+            (name.strip(), f"before: {name.strip()}"), (name.strip(), f"after: {name.strip()}")}

@@ -285,7 +285,8 @@ def event_dialog(state: str, timezone: str, publish: bool = True) -> dict[str, A
         "callback_id": EVENT_DIALOG, "title": "Prompts for an event", "submit_label": "Save", "state": state,
         "introduction_text": "One-off questions the day before an event and/or on the day itself.",
         "elements": [
-            _text("label", "Event", optional=False, placeholder="Kubernetes training", max_length=80),
+            _text("label", "Event", optional=False, placeholder="Kubernetes training",
+                  max_length=setup.MAX_EVENT_NAME),
             _text("date", "Date", optional=False, placeholder="2026-12-03", help_text="YYYY-MM-DD"),
             {"display_name": "When", "name": "when", "type": "radio", "default": "both",
              "options": [{"text": "The day before", "value": "before"}, {"text": "On the day", "value": "after"},

@@ -29,6 +29,7 @@ MAX_QUESTION_LENGTH = 300
 MAX_TIMEZONE_LENGTH = 64
 EVENT_PARTS = {"before": "the day before", "after": "on the day"}
 MAX_EVENT_YEARS_AHEAD = 5
+MAX_EVENT_NAME = 80
 
 
 class InvalidSetup(ValueError):
@@ -172,6 +173,8 @@ def create_event_prompts(
         errors["when"] = "choose before, after or both"
     if not name:
         errors["label"] = "name the event, for example: Kubernetes training"
+    elif len(name) > MAX_EVENT_NAME:
+        errors["label"] = f"keep the event's name to {MAX_EVENT_NAME} characters (it has {len(name)})"
     today = now.astimezone(ZoneInfo(timezone) if not check_timezone(timezone) else ZoneInfo("UTC")).date()
     latest = today + relativedelta(years=MAX_EVENT_YEARS_AHEAD)  # from 29 February: 28 February
     if event_date < today:
@@ -190,7 +193,7 @@ def create_event_prompts(
             continue
         setup = PromptSetup(questions=[question], scale_question=None, repeat="FREQ=DAILY;COUNT=1",
                             local_time=local_time, window=window, default_visibility=default_visibility,
-                            label=f"{part}: {name}"[:100], timezone=timezone)
+                            label=f"{part}: {name}", timezone=timezone)
         try:
             questions, schedule = validate(setup, can_publish=can_publish)
         except InvalidSetup as exc:  # its one question is the event dialog's question_before or question_after
@@ -202,7 +205,7 @@ def create_event_prompts(
             raise InvalidSetup({"time": f"{EVENT_PARTS[part].capitalize()}, its answers would close at "
                                         f"{closes:%H:%M} on {closes:%a %d %b}, which has passed, so it would never "
                                         f"go out: choose a later time or a longer window"})
-        rows.append(_row(community_id, setup, questions, schedule, day, created_by, now, event_name=name[:100],
+        rows.append(_row(community_id, setup, questions, schedule, day, created_by, now, event_name=name,
                          event_date=event_date, event_part=part))
     running = [_running(uow, row) for row in rows]
     key = next((found.event_key for found in running if found is not None), None) or secrets.token_hex(8)
