@@ -35,9 +35,11 @@ test: $(TEST_STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# The fast tier alone: no browser, no real MediaWiki, no PostgreSQL, no extra processes.
+# The fast tier alone, while editing: no browser, real MediaWiki, PostgreSQL, extra processes, fuzzing,
+# hypothesis properties or tests over about a second (tiers: tests/conftest.py).
 test-fast: $(TEST_STAMP)
-	$(VENV)/bin/python -m pytest -m "not browser and not mediawiki and not postgresql and not scaleout" $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest \
+		-m "not browser and not mediawiki and not postgresql and not scaleout and not slow" $(PYTEST_ARGS)
 
 # Benchmarks (docs/performance.md). BENCH_ARGS is passed to each, e.g.
 #   make bench-inbound BENCH_ARGS="--database-url $$LEARNLOOP_TEST_DATABASE_URL"

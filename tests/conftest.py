@@ -166,8 +166,10 @@ TIERS = {
     "mediawiki": "a real MediaWiki from Debian's packages",
     "postgresql": "the PostgreSQL half of the database-parametrised tests",
     "scaleout": "real learnloop processes on one database (tests/scaleout)",
+    "slow": "fuzzing (tests/fuzz), hypothesis properties, real servers, and tests over about a second",
 }
-"""The slow tiers, marked on collection: `make test-fast` leaves them out, `make test` runs everything."""
+"""The slow tiers, marked on collection (and `slow` by hand on a test over about a second): `make test-fast`
+leaves them out, `make test` runs everything."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -181,6 +183,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                          or any(mark == needs_mediawiki.mark for mark in item.iter_markers("skipif")),
             "postgresql": callspec is not None and callspec.params.get("migrated_engine") == "postgresql",
             "scaleout": "/tests/scaleout/" in path,
+            "slow": "/tests/fuzz/" in path or getattr(getattr(item, "obj", None), "is_hypothesis_test", False),
         }
         for tier, applies in found.items():
             if applies:

@@ -27,6 +27,7 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return database
 
 
+@pytest.mark.slow
 def test_db_upgrade_then_export_everything(sqlite_env: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
@@ -212,6 +213,7 @@ def test_export_through_a_symbolic_link_writes_the_file_it_names(sqlite_env: Pat
     assert link.is_symlink() and json.loads(target.read_text())["format"] == "learnloop-export"
 
 
+@pytest.mark.slow
 def test_export_refuses_what_is_not_a_regular_file(sqlite_env: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     runner.invoke(main, ["db", "upgrade"])

@@ -60,6 +60,7 @@ def violations(rule: str) -> list[str]:
             if broken(rule, part(path), module, in_function)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", ["domain", "services", "hosts", "web_and_mattermost", "functions"])
 def test_the_layering_holds(rule: str) -> None:
     """domain: nothing of learnloop beyond itself; services: no Flask, no HTTP client, no host or page code;

@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_every_postgresql_parameter_is_in_the_postgresql_tier() -> None:
     env = {**os.environ, "LEARNLOOP_TEST_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
     collected = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",

@@ -209,6 +209,7 @@ def test_feedback_reaches_owners_grouped_by_page_without_stars_or_times(dash: Ru
                        data={"status": "hidden", "csrf_token": token}).status_code in (403, 404)
 
 
+@pytest.mark.slow
 def test_members_see_the_dashboard_read_only_and_outsiders_nothing(
     dash: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:

@@ -226,6 +226,7 @@ def serving(cli: World) -> Iterator[str]:
         server.shutdown()
 
 
+@pytest.mark.slow
 def test_doctor_prints_a_table_and_exits_by_its_findings(cli: World, serving: str,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     assert install().exit_code == 0
@@ -358,6 +359,7 @@ def test_install_uninstall_install_uninstall_leaves_the_bot_disabled(cli: World)
     assert all(bot.get("delete_at") for bot in cli.fake.bots.values())
 
 
+@pytest.mark.slow
 def test_doctor_names_a_database_file_others_can_read(cli: World, tmp_path: Path) -> None:
     """One made by an older learnloop, or copied in, may be 0644: it holds the key to every reflection."""
     database = tmp_path / "cli.db"

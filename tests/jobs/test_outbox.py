@@ -153,6 +153,7 @@ def test_client_errors_are_not_retried(runtime: Runtime, mattermost_contract: Ma
     assert stored.status == "failed" and "permissions" in stored.last_error
 
 
+@pytest.mark.slow
 def test_network_failures_are_retried_for_hours_then_given_up(
     runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract
 ) -> None:
@@ -343,6 +344,7 @@ def refuse_writes(monkeypatch: pytest.MonkeyPatch, times: int | None) -> None:
     monkeypatch.setattr(Outbox, "finish_many", finish_many)
 
 
+@pytest.mark.slow
 def test_a_database_restart_of_a_few_seconds_during_the_last_write_does_not_send_replies_twice(
     runtime: Runtime, clock: FakeClock, mattermost_contract: MattermostContract, monkeypatch: pytest.MonkeyPatch
 ) -> None:

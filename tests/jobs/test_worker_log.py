@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 RUN_SECONDS = 8.0
 
 
+@pytest.mark.slow
 def test_an_idle_worker_is_quiet(tmp_path: Path) -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith("LEARNLOOP_")}
     env.update({"LEARNLOOP_DATABASE_URL": f"sqlite:///{tmp_path / 'quiet.db'}", "LEARNLOOP_SECRET_KEY": "k" * 40})

@@ -19,7 +19,8 @@ from learnloop.storage.migrate import downgrade, upgrade
 from learnloop.storage.tables import Base
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=[pytest.param("sqlite", marks=pytest.mark.slow),
+                        pytest.param("postgresql", marks=[pytest.mark.slow, pytest.mark.postgresql])])
 def fresh_engine(request: pytest.FixtureRequest, tmp_path) -> Iterator[Engine]:
     if request.param == "postgresql":
         url = os.environ.get("LEARNLOOP_TEST_DATABASE_URL")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 TOKEN = "k4m8c2w6r1t9y3u7i5o0p2a4sd"
 
 
