@@ -36,10 +36,11 @@ test: $(TEST_STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The fast tier alone, while editing: no browser, real MediaWiki, PostgreSQL, extra processes, fuzzing,
-# hypothesis properties or tests over about a second (tiers: tests/conftest.py). Bytecode is cached even where
-# PYTHONDONTWRITEBYTECODE is set: compiling and rewriting every test module anew costs tens of seconds a run.
+# hypothesis properties or tests over about a second (tiers: tests/conftest.py), on every core (pytest-xdist).
+# Bytecode is cached even where PYTHONDONTWRITEBYTECODE is set: compiling and rewriting every test module anew
+# costs tens of seconds a run.
 test-fast: $(TEST_STAMP)
-	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest \
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/python -m pytest -n auto \
 		-m "not browser and not mediawiki and not postgresql and not scaleout and not slow" $(PYTEST_ARGS)
 
 # Benchmarks (docs/performance.md). BENCH_ARGS is passed to each, e.g.
