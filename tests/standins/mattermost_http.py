@@ -1,5 +1,6 @@
-"""A Mattermost stand-in over real HTTP: the parts of REST API v4 that learnloop's worker calls, for the
-scale-out tests (tests/scaleout/) and the benchmarks (scripts/bench_fanout.py, scripts/bench_scaleout.py).
+"""A Mattermost stand-in over real HTTP: the parts of REST API v4 that learnloop's worker and web process call,
+for the scale-out tests (tests/scaleout/), the fuzz tests (tests/fuzz/, scripts/fuzz_inbound.py) and the
+benchmarks (scripts/bench_fanout.py, scripts/bench_scaleout.py).
 
 It behaves as the Go server does where exactly-once delivery depends on it (server paths relative to
 mattermost/mattermost's `server/`):
@@ -22,6 +23,10 @@ mattermost/mattermost's `server/`):
   GET /api/v4/posts/{id} answers the same way (channels/api4/post.go, `deletePost` and `getPost`; channels/app/
   post.go, `GetSinglePost` finds no deleted post, `GetPostIfAuthorized` checks the channel after that).
 - GET /api/v4/channels/{id} answers the world's channel, its delete_at set once it is archived.
+- GET /api/v4/channels/{id}/members/{user_id} answers a membership of the world's channel or of one of
+  `World.other_channels`, else 404 `app.channel.get_member.missing.app_error`.
+- POST /api/v4/actions/dialogs/open answers OK for any trigger id (the server refuses one it did not issue in
+  the last seconds; the stand-in issues none).
 - POST /hooks/commands/{id} (a slash command's response_url) is recorded too.
 
 Every answer comes after a configurable latency (3 s per call works: each request has its thread).
@@ -159,6 +164,8 @@ class World:
     """Channels whose delete_at is set: nothing can be posted there."""
     left: set[str] = field(default_factory=set)
     """Private channels the bot was removed from: it may no longer post there, nor read or delete its posts."""
+    other_channels: dict[str, list[str]] = field(default_factory=dict)
+    """Further channels by id, with their members' ids: only a membership lookup answers for them."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     record: Recorded = field(default_factory=Recorded)
 
@@ -198,6 +205,22 @@ class World:
             member_ids.insert(min(len(member_ids), 137), bot_id)
             member_ids.insert(min(len(member_ids), 4242), gone)
         return cls(team_id, channel_id, bot, users, member_ids, statuses, token)
+
+    @classmethod
+    def given(cls, *, team_id: str, channels: dict[str, list[str]], bot_id: str, token: str = DEFAULT_TOKEN) -> World:
+        """A world with these ids (a test's own): the first of `channels` is the world's channel, the others are
+        `other_channels`; every member a user in UTC, online."""
+        (channel_id, member_ids), *others = channels.items()
+        bot = _user(bot_id, "learnloop", zone=None, manual=False, bot=True)
+        users = {bot_id: bot}
+        for user_id in dict.fromkeys(i for members in channels.values() for i in members):
+            users[user_id] = _user(user_id, f"user.{user_id}", zone="UTC", manual=False)
+        return cls(team_id, channel_id, bot, users, list(member_ids), {i: "online" for i in users}, token,
+                   other_channels={channel: list(members) for channel, members in others})
+
+    def is_member(self, channel_id: str, user_id: str) -> bool:
+        members = self.member_ids if channel_id == self.channel_id else self.other_channels.get(channel_id, [])
+        return user_id in members
 
     def people(self) -> list[dict[str, Any]]:
         """The members who should get a prompt (not the bot, not deactivated accounts)."""
@@ -374,6 +397,7 @@ class World:
 # ------------------------------------------------------------------------------------------------ HTTP
 
 _MEMBERS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members$")
+_MEMBER = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members/([a-z0-9]{26})$")
 _MEMBERS_BY_IDS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/members/ids$")
 _CHANNEL = re.compile(r"^/api/v4/channels/([a-z0-9]{26})$")
 _CHANNEL_POSTS = re.compile(r"^/api/v4/channels/([a-z0-9]{26})/posts$")
@@ -523,6 +547,13 @@ class Handler(BaseHTTPRequestHandler):
             return 200, channel_json(world.channel_id, now_ms=int(time.time() * 1000), team_id=world.team_id,
                                      archived=world.channel_id in world.archived, name="data-guild",
                                      display_name="Data guild")
+        if method == "GET" and (match := _MEMBER.match(path)):
+            if not world.is_member(match.group(1), match.group(2)):
+                return 404, _app_error(404, "app.channel.get_member.missing.app_error",
+                                       "No channel member found for that user ID and channel ID.")
+            return 200, _channel_member(match.group(1), match.group(2))
+        if method == "POST" and path == "/api/v4/actions/dialogs/open":
+            return 200, {"status": "OK"}
         if method == "POST" and (match := _MEMBERS_BY_IDS.match(path)):
             if match.group(1) != world.channel_id:
                 return 404, _app_error(404, "app.channel.get.existing.app_error", "Channel not found")

@@ -144,3 +144,26 @@ def test_the_bot_token_is_required(standin: StandinServer) -> None:
 
 def test_faults_default_to_posts_only() -> None:
     assert Faults().routes == ("POST /posts",)
+
+
+def test_a_membership_is_answered_for_the_channel_and_the_other_channels() -> None:
+    team, first, second, bot, ann, bob = (name.ljust(26, "0") for name in ("team", "first", "second", "bot", "ann",
+                                                                           "bob"))
+    server = start_in_thread(World.given(team_id=team, channels={first: [ann], second: [ann, bob]}, bot_id=bot),
+                             latency_ms=0)
+    try:
+        found = call(server, "GET", f"/api/v4/channels/{second}/members/{bob}")
+        assert (found.status_code, found.json()["user_id"], found.json()["scheme_admin"]) == (200, bob, False)
+        assert call(server, "GET", f"/api/v4/channels/{first}/members/{ann}").status_code == 200
+        missing = call(server, "GET", f"/api/v4/channels/{first}/members/{bob}")
+        assert (missing.status_code, missing.json()["id"]) == (404, "app.channel.get_member.missing.app_error")
+        assert call(server, "GET", f"/api/v4/channels/{'x' * 26}/members/{ann}").status_code == 404
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_dialog_opens_for_the_bot(standin: StandinServer) -> None:
+    body = {"trigger_id": "any", "url": "https://learnloop.example/mattermost/dialogs", "dialog": {}}
+    assert call(standin, "POST", "/api/v4/actions/dialogs/open", body).json() == {"status": "OK"}
+    assert requests.post(standin.url + "/api/v4/actions/dialogs/open", json=body, timeout=5).status_code == 401
