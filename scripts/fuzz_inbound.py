@@ -24,11 +24,12 @@ sys.path.insert(0, str(b.ROOT / "plugin"))
 sys.path.insert(0, str(b.ROOT))
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
-from tests.fuzz import fake_mattermost, world
+from tests.fuzz import world
 from tests.fuzz.oracle import describe, problems, refused
 from tests.fuzz.probe import SqliteDataVersion
 from tests.fuzz.routes import ROUTES
 from tests.fuzz.send import HttpTransport, Sender
+from tests.standins.mattermost_http import start_in_thread
 
 RECORD_START = re.compile(
     r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ \S+: "  # learnloop's own records
@@ -132,7 +133,8 @@ def main() -> int:
 
 
 def fuzz(args: argparse.Namespace, folder: Path) -> int:
-    fake, mattermost_url = fake_mattermost.serve_in_thread()
+    mattermost = start_in_thread(world.mattermost(), latency_ms=0)
+    mattermost_url = mattermost.url
     server = start_server(folder, mattermost_url)
     served_from = server.log.stat().st_size  # what it logged while migrating and starting is not a request's doing
     probe = SqliteDataVersion(str(folder / "fuzz.db"))
@@ -148,7 +150,8 @@ def fuzz(args: argparse.Namespace, folder: Path) -> int:
         transport.close()
         probe.close()
         server.stop(grace=30)
-        fake.shutdown()
+        mattermost.shutdown()
+        mattermost.server_close()
     tracebacks, strays = read_log(server.log, served_from)
     print(f"\nlearnloop serve on SQLite, {args.cases} cases per route, seed {args.seed}\n")
     print(table(tallies))

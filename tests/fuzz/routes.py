@@ -10,7 +10,7 @@ from tests.fuzz import mattermost_cases, page_cases, wiki_cases
 from tests.fuzz.cases import Case
 
 Cases = Callable[[str], st.SearchStrategy[Case]]
-"""The cases of a route, given the fake Mattermost's base URL (a response_url must name it)."""
+"""The cases of a route, given the Mattermost address learnloop is configured with (a response_url must name it)."""
 
 ROUTES: dict[str, Cases] = {
     "/mattermost/command": mattermost_cases.command_cases,

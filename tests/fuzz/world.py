@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.standins.mattermost_http import World
+
 SECRET_KEY = "fuzz-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 SIGNING_KEY = SECRET_KEY.encode("utf-8")
 COMMAND_TOKEN = "fuzzcommandtoken0000000001"
@@ -20,7 +22,7 @@ OWNER = "owner000000000000000000001"
 MEMBER = "member00000000000000000001"
 STRANGER = "stranger000000000000000001"
 USERS = (OWNER, MEMBER, STRANGER)
-"""OWNER is named an owner in the configuration; MEMBER is in the channel (the fake Mattermost says so);
+"""OWNER is named an owner in the configuration; MEMBER is in the channel (Mattermost says so);
 STRANGER is in no channel."""
 
 TEAM = "team0000000000000000000001"
@@ -33,6 +35,12 @@ MEDIAWIKI, OUTLINE, BOOKSTACK = "mw", "docs", "books"
 WIKI_SECRETS = {MEDIAWIKI: "mediawiki-push-secret-0123456789abcdef", OUTLINE: "outline-signing-secret-0123456789abcd",
                 BOOKSTACK: "bookstack-query-secret-0123456789abcde"}
 WIKI_KINDS = {MEDIAWIKI: "mediawiki", OUTLINE: "outline", BOOKSTACK: "bookstack"}
+
+
+def mattermost() -> World:
+    """The world's Mattermost, for the stand-in: OWNER and MEMBER in both channels."""
+    return World.given(team_id=TEAM, channels={channel: [OWNER, MEMBER] for channel in CHANNELS}, bot_id=BOT_USER,
+                       token=BOT_TOKEN)
 
 
 def wikis() -> list[dict[str, Any]]:
