@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, cast, delete, or_, select, update
 
+from learnloop.chunks import chunks
 from learnloop.domain.markdown import MENTION_BREAK, plain, unplain
 from learnloop.storage.repositories import (
     Repository,
@@ -32,6 +33,9 @@ QUOTE, SHORTENED, QUOTE_CUT = "> ", "…", 100
 ERASED_QUOTE = "> (a note its writer has since erased)"
 """How a message quotes a note on a line of its own, and how much of a long one a shortened quote keeps at
 least (mattermost.page_messages keeps NOTE_LENGTH - 1 characters)."""
+KEYS_PER_STATEMENT = 200
+"""Key patterns one statement matches at most: SQLite refuses an expression of 1,000 terms or more ("Expression
+tree is too large"), and an erase matches thousands for someone prompted every workday for years."""
 _FINISH = update(_O).where(
     _O.c.id == bindparam("b_id"), _O.c.claimed_by == bindparam("b_owner"), _O.c.status == "pending",
 ).values(
@@ -150,13 +154,12 @@ class Outbox(Repository):
 
     def remove_keyed(self, kinds: Sequence[str], *, starting: Sequence[str] = (), ending: Sequence[str] = ()) -> int:
         """Forget the messages of these kinds, sent or not, whose key starts with one of `starting` or ends with
-        one of `ending`."""
+        one of `ending`; KEYS_PER_STATEMENT terms at a time, as SQLite refuses a statement of 1,000 or more."""
         matching = [OutboxMessage.idempotency_key.startswith(text, autoescape=True) for text in starting] + \
             [OutboxMessage.idempotency_key.endswith(text, autoescape=True) for text in ending]
-        if not matching:
-            return 0
-        return rowcount(self.session.execute(
-            delete(OutboxMessage).where(OutboxMessage.kind.in_(kinds), or_(*matching))))
+        return sum(rowcount(self.session.execute(
+            delete(OutboxMessage).where(OutboxMessage.kind.in_(kinds), or_(*terms))))
+            for terms in chunks(matching, KEYS_PER_STATEMENT))
 
     def naming(self, texts: list[str]) -> list[int]:
         """The ids of messages whose payload, result or key names any of these (a person's id or @name), sent
