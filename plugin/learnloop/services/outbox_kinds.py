@@ -27,6 +27,7 @@ def edit_number(key: str, post_key: str) -> int | None:
 
 
 def delivery_keys(delivery_id: int) -> tuple[str, str]:
-    """How the outbox keys of a prompt delivery's messages start: its prompt's (`prompt:{id}:{due}`, queued again
-    when due again) and its nudge's (`nudge:{id}`); the erase finds them by these."""
+    """The outbox keys of a prompt delivery's messages, by which the erase finds them: how its prompt's start
+    (`prompt:{id}:{due}`, queued again when due again), and its one nudge's whole key (`nudge:{id}` is also how
+    `nudge:{id}0` starts)."""
     return f"prompt:{delivery_id}:", f"nudge:{delivery_id}"

@@ -214,8 +214,9 @@ def erase(uow: UnitOfWork, user_id: str, username: str | None, now: datetime, ke
     counts["messages"] = (uow.outbox.remove(queued) + uow.outbox.remove_naming([user_id])
                           + uow.outbox.redact_name(mentioning, f"@{username}") + uow.outbox.redact_quoting(notes))
     # a prompt or nudge the worker is posting names her only by delivery id until it records whom it went to
-    uow.outbox.remove_keyed([SEND_PROMPT, SEND_NUDGE], starting=[
-        key for row in records.deliveries(user_id) for key in delivery_keys(int(row["id"]))])
+    deliveries = [delivery_keys(int(row["id"])) for row in records.deliveries(user_id)]
+    uow.outbox.remove_keyed([SEND_PROMPT], starting=[prompt for prompt, _ in deliveries])
+    uow.outbox.remove_keyed([SEND_NUDGE], exact=[nudge for _, nudge in deliveries])
     for kind, message_key, payload in removals:  # still carried out, no longer naming whom to tell
         uow.outbox.enqueue(kind, payload, key=message_key, now=now)
     counts.update(records.erase_rest(user_id))

@@ -152,14 +152,18 @@ class Outbox(Repository):
         result = self.session.execute(delete(OutboxMessage).where(OutboxMessage.idempotency_key.in_(keys)))
         return rowcount(result)
 
-    def remove_keyed(self, kinds: Sequence[str], *, starting: Sequence[str] = (), ending: Sequence[str] = ()) -> int:
-        """Forget the messages of these kinds, sent or not, whose key starts with one of `starting` or ends with
-        one of `ending`; KEYS_PER_STATEMENT terms at a time, as SQLite refuses a statement of 1,000 or more."""
-        matching = [OutboxMessage.idempotency_key.startswith(text, autoescape=True) for text in starting] + \
-            [OutboxMessage.idempotency_key.endswith(text, autoescape=True) for text in ending]
-        return sum(rowcount(self.session.execute(
-            delete(OutboxMessage).where(OutboxMessage.kind.in_(kinds), or_(*terms))))
-            for terms in chunks(matching, KEYS_PER_STATEMENT))
+    def remove_keyed(self, kinds: Sequence[str], *, exact: Sequence[str] = (), starting: Sequence[str] = (),
+                     ending: Sequence[str] = ()) -> int:
+        """Forget the messages of these kinds, sent or not, whose key is one of `exact`, starts with one of
+        `starting` or ends with one of `ending`; KEYS_PER_STATEMENT keys or patterns at a time, as SQLite refuses
+        a statement of 1,000 terms or more."""
+        key = OutboxMessage.idempotency_key
+        patterns = [key.startswith(text, autoescape=True) for text in starting] + \
+            [key.endswith(text, autoescape=True) for text in ending]
+        conditions = [key.in_(keys) for keys in chunks(sorted(set(exact)), KEYS_PER_STATEMENT)] + \
+            [or_(*terms) for terms in chunks(patterns, KEYS_PER_STATEMENT)]
+        return sum(rowcount(self.session.execute(delete(OutboxMessage).where(OutboxMessage.kind.in_(kinds), condition)))
+                   for condition in conditions)
 
     def naming(self, texts: list[str]) -> list[int]:
         """The ids of messages whose payload, result or key names any of these (a person's id or @name), sent
