@@ -1,5 +1,6 @@
 """Taking a published section off the wiki with the button the erase reply offers does not store the erased person
-again: the removal (her id, the page, the section's marker) and the message telling her are deleted once done."""
+again: the removal (her id, the page, the section's marker) and the message telling her are emptied once done.
+Their keys stay, so a second click is told it was asked, and no second removal runs nor a second message goes out."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from learnloop.bootstrap import Runtime
 from learnloop.config import Settings
 from learnloop.jobs import wiki as wiki_jobs
 from learnloop.jobs.outbox import Courier
+from learnloop.mattermost.wiki_removal_views import removal_offer
 from learnloop.services.outbox_kinds import RESPOND, SEND_DM
+from learnloop.services.reflections import PublishedSection
 from learnloop.storage import locks
 from learnloop.storage.tables import OutboxMessage, Reflection
 from learnloop.wikis import UNPUBLISH_JOB, Removed
@@ -35,11 +38,15 @@ def settings() -> Settings:
 
 
 class Wiki:
-    """A wiki that takes the section off."""
+    """A wiki that takes the section off (and finds it gone after)."""
     names_pages_by_id = False
 
+    def __init__(self) -> None:
+        self.removed = False
+
     def remove(self, wiki: Any, *, page_ref: str, marker: str) -> Removed:
-        return Removed(removed=True)
+        first, self.removed = not self.removed, True
+        return Removed(removed=first)
 
 
 def test_removing_a_section_with_the_erase_replys_button_does_not_store_me_again(
@@ -74,3 +81,30 @@ def test_removing_a_section_with_the_erase_replys_button_does_not_store_me_again
     stored = everything_stored(engine)
     assert ANN.id not in stored, \
         "her id, the page and the marker of the section she published anonymously are kept for retention_days"
+
+
+def test_a_second_click_on_remove_after_it_was_done_is_told_it_was_asked(
+        client: FlaskClient, runtime: Runtime, mattermost_contract: MattermostContract) -> None:
+    section = PublishedSection("handbook", "42", "learnloop-reflection-abcdef12", "Learning log",
+                               "https://wiki.acme.example/Log")
+    [offer] = removal_offer(runtime, ANN.id, [section])
+    remove = {a["name"]: a["integration"]["context"] for a in offer["actions"]}["Also remove it from the wiki"]
+    wiki = Wiki()
+    handlers = wiki_jobs.handlers(runtime, {"mediawiki": wiki},  # type: ignore[dict-item]
+                                  lambda name: locks.held(runtime.engine, name, wait=True))
+    world = World(runtime, mattermost_contract, people=[ANN])
+
+    first = click(client, ANN, remove).get_json()["ephemeral_text"]
+    assert first.startswith("Removing it")
+    assert Courier(runtime.uow, runtime.clock, handlers).deliver(kinds=[UNPUBLISH_JOB]).sent == 1
+    world.serve_dm_and_posts(2)
+    assert courier(runtime).deliver(kinds=[SEND_DM]).sent == 1, "told it is removed"
+
+    second = click(client, ANN, remove).get_json()["ephemeral_text"]  # she clicks the same button again
+    Courier(runtime.uow, runtime.clock, handlers).deliver(kinds=[UNPUBLISH_JOB])
+    again = courier(runtime).deliver(kinds=[SEND_DM]).sent
+    assert (second.startswith("You asked already"), again) == (True, 0), "a second DM: 'learnloop found no section of yours ... Check the page.'"
+    with runtime.reader() as uow:
+        kept = [(m.kind, m.payload, m.result, m.last_error) for m in uow.session.scalars(select(OutboxMessage))]
+    assert sorted(kept) == [(SEND_DM, {}, None, None), (UNPUBLISH_JOB, {}, None, None)], \
+        "the rows that answer a second ask keep nothing of whom they told, nor where"

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, select
 
 from learnloop.bootstrap import Runtime, build_runtime
-from learnloop.jobs.outbox import RATE_LIMITED_FOR
+from learnloop.jobs.outbox import BLANK_FLAG, RATE_LIMITED_FOR
 from learnloop.mattermost.signed_state import button_context
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.mattermost.wiki_removal_views import KEEP_ACTION, REMOVE_ACTION
@@ -243,7 +243,8 @@ def test_deleting_a_published_reflection_offers_its_removal_and_removes_it_throu
     assert "Ann's first thought stays." in wikitext and str(first.publish_marker) in wikitext
     assert mediawiki_editor.categories(log_title) == ["Category:Onboarding"]
     [told] = [m for m in queued(runtime, SEND_DM) if m.idempotency_key.startswith("unpublished:")]
-    assert told.payload == {"user_id": ANN.id, "message": f"Removed: your reflection is no longer on {where}."}
+    assert told.payload == {"user_id": ANN.id, "message": f"Removed: your reflection is no longer on {where}.",
+                            BLANK_FLAG: True}
     retried = wiki_jobs.unpublish(runtime, job.payload, attempt=2)
     assert retried == {"removed": False, "gone": False}, "removing twice is fine"
     assert mediawiki_editor.wikitext(log_title) == wikitext

@@ -58,13 +58,17 @@ RATE_LIMITED_FOR = timedelta(days=1)
 """A host's 429 holds a message back without counting an attempt, but not for ever: a day after it was queued,
 a message still refused so is given up."""
 GATE_MAX_WAIT = timedelta(seconds=1)
-GONE_WHEN_DONE = frozenset({RESPOND, UNPUBLISH_JOB})
+GONE_WHEN_DONE = frozenset({RESPOND})
 """Kinds whose messages are deleted, not kept, once sent or given up: an ephemeral reply to a slash command has
-no use after that, and it holds what it told the person (an erase reply: their buttons and wiki pages); a
-removal from a wiki holds who asked, the page and the section's marker, and may be asked for after an erase."""
-GONE_FLAG = "gone_when_done"
-"""A payload flag that has one message deleted once sent or given up, as the kinds of GONE_WHEN_DONE are: a
-direct message telling someone what became of a removal they asked for (after an erase, maybe)."""
+no use after that, and it holds what it told the person (an erase reply: their buttons and wiki pages)."""
+BLANKED_WHEN_DONE = frozenset({UNPUBLISH_JOB})
+"""Kinds whose messages are emptied of payload, result and error once sent or given up, their rows kept: a removal
+from a wiki holds who asked, the page and the section's marker, and may be asked for after an erase; its key
+(the wiki and the marker, naming nobody) still answers a second ask that it was done, instead of doing it again."""
+BLANK_FLAG = "blank_when_done"
+"""A payload flag that has one message emptied once sent or given up, as the kinds of BLANKED_WHEN_DONE are: a
+direct message telling someone what became of a removal they asked for (after an erase, maybe); its kept key
+stops a removal tried again from telling them twice."""
 
 Message = ClaimedMessage
 SimpleHandler = Callable[[Message], "dict[str, Any] | None"]
@@ -118,8 +122,8 @@ def gives_up(message: Message, error: HostError | None, now: datetime) -> bool:
     return message.attempts >= MAX_ATTEMPTS and now - message.created_at >= RETRY_FOR
 
 
-def gone_when_done(message: Message) -> bool:
-    return message.kind in GONE_WHEN_DONE or message.payload.get(GONE_FLAG) is True
+def blanked_when_done(message: Message) -> bool:
+    return message.kind in BLANKED_WHEN_DONE or message.payload.get(BLANK_FLAG) is True
 
 
 def why_given_up(error: HostError) -> str:
@@ -215,11 +219,14 @@ class Courier:
             now = self.clock()
             rows: list[dict[str, Any]] = []
             gone: list[int] = []
+            blank: list[int] = []
             for outcome in outcomes:
                 sent = outcome.error is None
-                if (sent or outcome.failed) and gone_when_done(outcome.message):
+                if (sent or outcome.failed) and outcome.message.kind in GONE_WHEN_DONE:
                     gone.append(outcome.message.id)
                     continue
+                if (sent or outcome.failed) and blanked_when_done(outcome.message):
+                    blank.append(outcome.message.id)
                 rows.append({
                     "b_id": outcome.message.id,
                     "b_status": "sent" if sent else "failed" if outcome.failed else "pending",
@@ -229,6 +236,7 @@ class Courier:
                     "b_undo": 1 if outcome.not_an_attempt else 0,
                 })
             uow.outbox.finish_many(self.owner, rows, gone=gone)
+            uow.outbox.blank_done(blank)
             for kind in sorted({outcome.message.kind for outcome in outcomes}):
                 handler = self.handlers.get(kind)
                 if not isinstance(handler, BatchHandler):

@@ -12,7 +12,7 @@ from learnloop.config import WikiConfig
 from learnloop.domain import publication
 from learnloop.domain.wiki_events import PagesUnder
 from learnloop.jobs import POLL_RESTARTED, POLL_STATUS
-from learnloop.jobs.outbox import GONE_FLAG, Handler, Message, gives_up
+from learnloop.jobs.outbox import BLANK_FLAG, Handler, Message, gives_up
 from learnloop.mattermost.context import Chat
 from learnloop.mattermost.wiki_messages import announcer
 from learnloop.services import reflections, wiki_ingest
@@ -174,12 +174,12 @@ def handlers(chat: Chat, hosts: Mapping[str, WikiHost], lock: PageLock) -> dict[
 
     def tell(user_id: object, section: PublishedSection, text: str) -> None:
         """A direct message to the person who asked (nobody for a removal learnloop started itself); they may
-        have erased their data, and a message stores no one (mattermost.delivery.dm_channel) nor is kept once
-        sent."""
+        have erased their data, and a message stores no one (mattermost.delivery.dm_channel) nor keeps whom it
+        went to once sent."""
         if not isinstance(user_id, str) or not user_id:
             return
         with chat.uow() as uow:
-            uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text, GONE_FLAG: True},
+            uow.outbox.enqueue(SEND_DM, {"user_id": user_id, "message": text, BLANK_FLAG: True},
                                key=f"unpublished:{section.wiki}:{section.marker}", now=chat.clock())
             uow.commit()
 

@@ -119,6 +119,13 @@ class Outbox(Repository):
         if gone:
             self.run(_FORGET, [{"b_id": message_id, "b_owner": owner} for message_id in gone])
 
+    def blank_done(self, ids: Sequence[int]) -> None:
+        """Empty these messages of payload, result and error if they are done (sent, or given up): their rows
+        and keys stay, saying they were carried out."""
+        if ids:
+            self.session.execute(update(_O).where(_O.c.id.in_(list(ids)), _O.c.status != "pending")
+                                 .values(payload={}, result=None, last_error=None))
+
     def get(self, message_id: int) -> OutboxMessage | None:
         return self.session.get(OutboxMessage, message_id)
 
