@@ -90,6 +90,7 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
     with writing(gate), chat.uow() as uow:
         report.runs_created = len(plan_runs(uow, chat.clock()))
     unchecked: set[int] = set()
+    reminders: set[int] | None = None
     if client is not None:
         roster = Roster(client)
         with chat.reader() as uow:
@@ -103,22 +104,26 @@ def run_prompt_pass(chat: Chat, gate: CallGate | None = None) -> PromptPassRepor
             profiles = roster.of(community_id, channel_ids)
             if profiles is not None:
                 report.deliveries_planned += _plan(chat, gate, run_id, profiles, complete=True)
-        unchecked = _recheck_members(chat, client, gate)
-    report.dispatch = _dispatch(chat, client, gate, unchecked)
+        unchecked, reminders = _recheck_members(chat, client, gate)
+    report.dispatch = _dispatch(chat, client, gate, unchecked, reminders)
     return report
 
 
-def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> set[int]:
+def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None) -> tuple[set[int], set[int]]:
     """Close to sending, the people whose prompts or reminders are due are asked about, and nobody else: per
     USERS_PER_CALL of them, one call per channel for who is still in the community and one for their time zones
-    (see services.prompts.membership). The communities Mattermost could not tell about: their prompts and
-    reminders wait. With them, once, those due a prompt within ZONE_SPREAD: a zone moved east moves it earlier."""
+    (see services.prompts.membership). Of the reminders, only the NUDGE_BATCH the pass decides: the others are
+    asked about in the pass that decides them. The communities Mattermost could not tell about: their prompts
+    and reminders wait. With them, once, those due a prompt within ZONE_SPREAD: a zone moved east moves it
+    earlier. Returns those communities, and the batch of reminders."""
     now = chat.clock()
     with chat.reader() as uow:
         ahead = uow.deliveries.zones_unread(now, now + ZONE_SPREAD, ZONE_BATCH)
+        batch = uow.deliveries.nudges_first(now, NUDGE_BATCH)
         communities = [(c, community_channels(uow, c), uow.deliveries.due_in(c, now),
-                        uow.deliveries.nudges_due_in(c, now), [(d, user_id) for d, user_id, of in ahead if of == c])
-                       for c in sorted(set(uow.deliveries.due_communities(now)) | {c for _, _, c in ahead})]
+                        [(d, user_id) for d, user_id, of in batch if of == c],
+                        [(d, user_id) for d, user_id, of in ahead if of == c])
+                       for c in sorted(set(uow.deliveries.prompt_communities(now)) | {c for *_, c in batch + ahead})]
     unchecked: set[int] = set()
     for community_id, channel_ids, due, nudges, coming in communities:
         if channel_ids is None:
@@ -135,18 +140,21 @@ def _recheck_members(chat: Chat, client: MattermostClient, gate: CallGate | None
         if found.left or found.moved or found.left_nudged or found.zones_read:
             with writing(gate), chat.uow() as uow:
                 membership.apply_changes(uow, found, now)
-    return unchecked
+    return unchecked, {d for d, *_ in batch}
 
 
 def _dispatch(chat: Chat, client: MattermostClient | None, gate: CallGate | None,
-              unchecked: set[int]) -> DispatchReport:
+              unchecked: set[int], reminders: set[int] | None) -> DispatchReport:
     """Everything due but in the `unchecked` communities (left for a later pass), DISPATCH_BATCH at a time: read and
-    decide without the write lock (statuses are asked of Mattermost meanwhile), then one short write per batch."""
+    decide without the write lock (statuses are asked of Mattermost meanwhile), then one short write per batch.
+    Of the reminders, only those of `reminders` if given (the batch whose people were asked about: one that
+    another took the place of since, as its person left, waits for the next pass and its check)."""
     with writing(gate), chat.uow() as uow:
         report = expire(uow, chat.clock())
     now = chat.clock()
     with chat.reader() as uow:
-        nudges = read_nudges(uow, now, NUDGE_BATCH, except_communities=unchecked)
+        nudges = [d for d in read_nudges(uow, now, NUDGE_BATCH, except_communities=unchecked)
+                  if reminders is None or d.id in reminders]
     if nudges:
         decided = decide(nudges, now, statuses(client, sorted({d.user_id for d in nudges})))
         with writing(gate), chat.uow() as uow:

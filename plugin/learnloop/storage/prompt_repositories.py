@@ -53,6 +53,10 @@ def _nudge_due(now: datetime) -> Any:
                 Delivery.window_end > now)
 
 
+NUDGE_ORDER = (Delivery.nudge_at, Delivery.id)
+"""The order reminders due are taken in, a batch at a time."""
+
+
 def _outside(statement: Select[Any], communities: Collection[int]) -> Select[Any]:
     """The statement's deliveries but those of these communities' schedules."""
     if not communities:
@@ -208,12 +212,12 @@ class DeliveryRepository(Repository):
         return set(self.session.scalars(select(Delivery.user_id).where(Delivery.run_id == run_id,
                                                                         Delivery.user_id.in_(user_ids))))
 
-    def due_communities(self, now: datetime) -> list[int]:
-        """The communities with a prompt or a reminder due to be decided now."""
+    def prompt_communities(self, now: datetime) -> list[int]:
+        """The communities with a prompt due to be decided now."""
         return list(self.session.scalars(
             select(PromptSchedule.community_id).distinct().join(PromptRun, PromptRun.schedule_id == PromptSchedule.id)
             .join(Delivery, Delivery.run_id == PromptRun.id)
-            .where(or_(_prompt_due(now), _nudge_due(now))).order_by(PromptSchedule.community_id)))
+            .where(_prompt_due(now)).order_by(PromptSchedule.community_id)))
 
     def due_in(self, community_id: int, now: datetime) -> list[tuple[int, str]]:
         """(id, user_id) of the community's prompts due to be decided now."""
@@ -221,11 +225,11 @@ class DeliveryRepository(Repository):
                                                             _prompt_due(now)))
         return [(row.id, row.user_id) for row in rows]
 
-    def nudges_due_in(self, community_id: int, now: datetime) -> list[tuple[int, str]]:
-        """(id, user_id) of the community's prompts whose reminder is due to be decided now."""
-        rows = self.session.execute(_with_community().where(PromptSchedule.community_id == community_id,
-                                                            _nudge_due(now)))
-        return [(row.id, row.user_id) for row in rows]
+    def nudges_first(self, now: datetime, limit: int) -> list[tuple[int, str, int]]:
+        """(id, user_id, community_id) of the prompts whose reminder is due to be decided now, the first `limit`
+        in the order `nudges_due` takes them."""
+        rows = self.session.execute(_with_community().where(_nudge_due(now)).order_by(*NUDGE_ORDER).limit(limit))
+        return [(row.id, row.user_id, row.community_id) for row in rows]
 
     def zones_unread(self, now: datetime, until: datetime, limit: int) -> list[tuple[int, str, int]]:
         """(id, user_id, community_id) of prompts not yet sent, due after now and by `until`, whose receiver's zone
@@ -440,7 +444,7 @@ class DeliveryRepository(Repository):
     def nudges_due(self, now: datetime, limit: int, *, except_communities: Collection[int] = ()) -> list[Delivery]:
         statement = _outside(select(Delivery).where(_nudge_due(now)), except_communities)
         return list(self.session.scalars(
-            statement.order_by(Delivery.nudge_at).limit(limit).with_for_update(skip_locked=True)))
+            statement.order_by(*NUDGE_ORDER).limit(limit).with_for_update(skip_locked=True)))
 
 
 class ReflectionRepository(Repository):
