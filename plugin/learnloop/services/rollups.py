@@ -229,7 +229,7 @@ def refresh_blocks(store: RollupStore, community_id: int, metric: str, weeks: se
     facts = store.week_facts(community_id, metric, start)
     hidden = {name: store.week_facts(community_id, name, start)
               for name in (KEPT, *PRIVATE_BY_PROMPT, *SHARED_LATER, *NEVER_SEEN)} if metric == UNSEEN else {}
-    written = store.written_since(community_id, start) if hidden else []
+    written = store.written_between(community_id, start, until + WEEK) if hidden else []
     unseen = _unseen_weeks([*hidden[KEPT], *hidden[NEVER_SEEN[0]], *hidden[NEVER_SEEN[1]]],
                            [*hidden[SHARED_LATER[0]], *hidden[SHARED_LATER[1]]], written) if hidden else []
     unsent = store.oldest_unsent((SHARE_PREFIX, PUBLISH_PREFIX)) if hidden else None

@@ -156,8 +156,8 @@ class RollupStore(Repository):
             members[week].add(member)
         return [WeekFacts(week, int(value), frozenset(members.get(week, ()))) for week, value in values.items()]
 
-    def written_since(self, community_id: int, since: date) -> list[Kept]:
-        """The community's reflections written from the week `since` on, as they stand now."""
+    def written_between(self, community_id: int, since: date, before: date) -> list[Kept]:
+        """The community's reflections written from the week `since` until the week `before`, as they stand now."""
         r = table_of(Reflection)
         private = (r.c.visibility == "private") | (
             (r.c.visibility == "wiki") & r.c.publish_state.in_(("failed", "no_wiki_space")))
@@ -165,7 +165,8 @@ class RollupStore(Repository):
                 for created, user, hidden, prompted in self.session.execute(
                     select(r.c.created_at, r.c.user_id, private, r.c.answered_prompt)
                     .where(r.c.community_id == community_id,
-                           r.c.created_at >= datetime.combine(since, time(), tzinfo=UTC)))]
+                           r.c.created_at >= datetime.combine(since, time(), tzinfo=UTC),
+                           r.c.created_at < datetime.combine(before, time(), tzinfo=UTC)))]
 
     def oldest_unsent(self, key_prefixes: tuple[str, ...]) -> datetime | None:
         """When the oldest outbox message still to be sent whose key begins with one of these was queued."""
