@@ -274,19 +274,22 @@ class RollupStore(Repository):
 
     def changes(self, item_ids: set[int]) -> list[Changes]:
         """How many people changed each of these items' ratings since its totals were stored (all its raters,
-        where they never were), and how many rate it, in all and among the people the totals count, read through
-        `ix_ratings_item_changed`; items not retired only."""
+        where they never were), and how many rate it, in all and among the people the totals count; items not
+        retired only. Each count is a range of `ix_ratings_item_changed` or `ix_ratings_item_created` (an OR of
+        the two, or a `<=` bound, would read every rating of the item), combined by inclusion-exclusion."""
         if not item_ids:
             return []
         r, i = table_of(Rating), table_of(ContentItem)
         counted = select(func.count()).select_from(r).where(r.c.item_id == i.c.id)
         every = counted.scalar_subquery()
-        changed = or_(r.c.updated_at > _S.c.released_through, r.c.created_at > _S.c.counted_through)
-        since = case((_S.c.released_through.is_(None), every), else_=counted.where(changed).scalar_subquery())
-        of_counted = counted.where(r.c.created_at <= _S.c.counted_through)
+        updated = counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery()
+        newcomers = counted.where(r.c.created_at > _S.c.counted_through)
+        new_and_updated = newcomers.where(r.c.updated_at > _S.c.released_through).scalar_subquery()
+        since = case((_S.c.released_through.is_(None), every),
+                     else_=updated + newcomers.scalar_subquery() - new_and_updated)
+        of_counted = case((_S.c.counted_through.is_(None), 0), else_=every - newcomers.scalar_subquery())
         rows = self.session.execute(
-            select(i.c.id, since, every, _S.c.ratings_count, of_counted.scalar_subquery(),
-                   of_counted.where(r.c.updated_at > _S.c.released_through).scalar_subquery())
+            select(i.c.id, since, every, _S.c.ratings_count, of_counted, updated - new_and_updated)
             .outerjoin(_S, _S.c.item_id == i.c.id).where(i.c.id.in_(item_ids), i.c.retired_at.is_(None)))
         return [Changes(int(item), int(changed), int(ratings), None if count is None else int(count), int(kept),
                         int(kept_changed)) for item, changed, ratings, count, kept, kept_changed in rows]

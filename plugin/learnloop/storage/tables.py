@@ -201,6 +201,7 @@ class Rating(Base):
         CheckConstraint("stars BETWEEN 1 AND 5", name="stars_range"),
         Index("ix_ratings_user", "user_id"),
         Index("ix_ratings_item_changed", "item_id", "updated_at"),
+        Index("ix_ratings_item_created", "item_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
